@@ -1,0 +1,30 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both set themselves up.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test bench conformance clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/liqcascade demo --out liqcascade-results
+
+test: $(STAMP)
+	NUMBA_NUM_THREADS=2 $(BIN)/python -m pytest -q -p no:cacheprovider --benchmark-disable
+
+bench: $(STAMP)
+	NUMBA_NUM_THREADS=2 $(BIN)/python -m pytest -q benchmarks --benchmark-only --benchmark-columns=min,median,mean,rounds --benchmark-sort=name
+
+conformance: $(STAMP)
+	$(BIN)/liqcascade conformance
+
+clean:
+	rm -rf $(VENV) liqcascade-results .pytest_cache .benchmarks build src/*.egg-info

@@ -1,0 +1,1 @@
+"""Engines: the static cascade solver (and, later, the block simulator)."""

@@ -1,0 +1,1 @@
+"""Config files, loaders, and the results store."""

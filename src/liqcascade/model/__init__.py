@@ -1,0 +1,6 @@
+"""State: assets, risk parameters, the position book. No engines, IO or UI here."""
+
+from liqcascade.model.book import PositionBook
+from liqcascade.model.params import AssetParams, EModeCategory, RiskParams
+
+__all__ = ["AssetParams", "EModeCategory", "PositionBook", "RiskParams"]

@@ -1,0 +1,175 @@
+"""The position book: one row per (account, asset) holding, columnar and sorted by account.
+
+Per-account quantities are segment reductions over ``offsets`` (CSR layout): the rows of
+account ``k`` are ``offsets[k]:offsets[k+1]``. There is never one Python object per
+account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from liqcascade._typing import FloatArray, Int32Array, IntArray
+from liqcascade.errors import DataError
+
+
+@dataclass(frozen=True)
+class PositionBook:
+    """Holdings in token units.
+
+    Attributes
+    ----------
+    account : int64 per row, dense account index ``0..n_accounts-1``, non-decreasing.
+    asset : int32 per row, index into ``assets``.
+    collateral, debt : float64 per row, token units, never negative.
+    assets : the asset symbols that ``asset`` indexes (usually a market's ``RiskParams.symbols``).
+    account_ids : per account, the label the user gave (string or integer).
+    emode : int16 per account, the e-mode category the account is in (0 = none).
+    offsets : int64, ``n_accounts + 1`` segment bounds into the rows.
+    """
+
+    account: IntArray
+    asset: Int32Array
+    collateral: FloatArray
+    debt: FloatArray
+    assets: tuple[str, ...]
+    account_ids: np.ndarray
+    emode: np.ndarray
+    offsets: IntArray
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def from_rows(
+        cls,
+        account_ids: Sequence[object] | np.ndarray,
+        asset_index: Sequence[int] | np.ndarray,
+        collateral: Sequence[float] | np.ndarray,
+        debt: Sequence[float] | np.ndarray,
+        assets: Sequence[str],
+        emode: dict[object, int] | np.ndarray | None = None,
+        source: str = "<positions>",
+    ) -> "PositionBook":
+        """Build a book from long-format rows in any order.
+
+        Rows of one account may be scattered; they are gathered (stable sort). Two rows
+        for the same (account, asset) are summed. Negative or non-finite amounts raise
+        :class:`DataError` naming the 1-based row.
+
+        ``emode`` is either a mapping from account label to category or an array aligned
+        with the rows (all rows of an account must agree).
+        """
+        labels = np.asarray(account_ids)
+        a_idx = np.asarray(asset_index, dtype=np.int64)
+        coll = np.asarray(collateral, dtype=np.float64)
+        dbt = np.asarray(debt, dtype=np.float64)
+        n = labels.shape[0]
+        if not (a_idx.shape[0] == coll.shape[0] == dbt.shape[0] == n):
+            raise DataError(source, None, "account, asset, collateral and debt columns differ in length")
+        _check_amounts(coll, "collateral", source)
+        _check_amounts(dbt, "debt", source)
+        if n and (a_idx.min() < 0 or a_idx.max() >= len(assets)):
+            bad = int(np.flatnonzero((a_idx < 0) | (a_idx >= len(assets)))[0])
+            raise DataError(source, bad + 1, f"asset index {a_idx[bad]} outside 0..{len(assets) - 1}")
+
+        uniq, acct = np.unique(labels, return_inverse=True)
+        acct = acct.astype(np.int64).reshape(-1)
+        if emode is None:
+            em = np.zeros(len(uniq), dtype=np.int16)
+        elif isinstance(emode, dict):
+            em = np.array([int(emode.get(u, 0)) for u in uniq.tolist()], dtype=np.int16)
+        else:
+            row_em = np.asarray(emode, dtype=np.int64)
+            if row_em.shape[0] != n:
+                raise DataError(source, None, "emode column differs in length from the rows")
+            em = np.zeros(len(uniq), dtype=np.int16)
+            em[acct] = row_em
+            mismatch = np.flatnonzero(em[acct] != row_em)
+            if mismatch.size:
+                r = int(mismatch[0])
+                raise DataError(source, r + 1, f"account {labels[r]!r} has rows with different e-mode categories")
+
+        # merge duplicate (account, asset) rows, then sort by (account, asset)
+        key = acct * np.int64(len(assets)) + a_idx
+        ukey, inv = np.unique(key, return_inverse=True)
+        inv = inv.reshape(-1)
+        coll_m = np.bincount(inv, weights=coll, minlength=len(ukey))
+        debt_m = np.bincount(inv, weights=dbt, minlength=len(ukey))
+        acct_m = (ukey // len(assets)).astype(np.int64)
+        asset_m = (ukey % len(assets)).astype(np.int32)
+        offsets = np.zeros(len(uniq) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(acct_m, minlength=len(uniq)), out=offsets[1:])
+        return cls(acct_m, asset_m, coll_m, debt_m, tuple(assets), uniq, em, offsets)
+
+    # --------------------------------------------------------------- queries
+    @property
+    def n_accounts(self) -> int:
+        return int(self.offsets.shape[0] - 1)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.account.shape[0])
+
+    def segment_sum(self, per_row: FloatArray) -> FloatArray:
+        """Sum a per-row array over each account's rows."""
+        return np.bincount(self.account, weights=per_row, minlength=self.n_accounts)
+
+    def collateral_value(self, prices: FloatArray) -> FloatArray:
+        """Per-account collateral value at ``prices`` (indexed like ``assets``)."""
+        return self.segment_sum(self.collateral * prices[self.asset])
+
+    def debt_value(self, prices: FloatArray) -> FloatArray:
+        return self.segment_sum(self.debt * prices[self.asset])
+
+    def totals_by_asset(self) -> tuple[FloatArray, FloatArray]:
+        """Total collateral and total debt per asset, token units."""
+        k = len(self.assets)
+        return (
+            np.bincount(self.asset, weights=self.collateral, minlength=k),
+            np.bincount(self.asset, weights=self.debt, minlength=k),
+        )
+
+    def with_amounts(self, collateral: FloatArray, debt: FloatArray) -> "PositionBook":
+        """The same layout with new amounts (used for end-of-run books)."""
+        return PositionBook(
+            self.account, self.asset, collateral, debt, self.assets, self.account_ids, self.emode, self.offsets
+        )
+
+    def reindex_assets(self, symbols: Sequence[str], source: str = "<positions>") -> "PositionBook":
+        """Re-express the asset index in another symbol order (e.g. a market's params)."""
+        pos = {s: i for i, s in enumerate(symbols)}
+        missing = [s for s in self.assets if s not in pos]
+        if missing:
+            rows = np.flatnonzero(np.isin(self.asset, [self.assets.index(m) for m in missing]))
+            raise DataError(source, int(rows[0]) + 1 if rows.size else None,
+                            f"asset {missing[0]!r} has no parameters; known assets: {list(symbols)}")
+        remap = np.array([pos[s] for s in self.assets], dtype=np.int32)
+        new_asset = remap[self.asset] if self.n_rows else self.asset
+        order = np.lexsort((new_asset, self.account))
+        return PositionBook(
+            self.account[order], new_asset[order].astype(np.int32), self.collateral[order], self.debt[order],
+            tuple(symbols), self.account_ids, self.emode, self.offsets,
+        )
+
+    def to_frame(self):
+        """Long-format pandas DataFrame: account_id, asset, collateral, debt, emode."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "account_id": self.account_ids[self.account],
+                "asset": np.asarray(self.assets, dtype=object)[self.asset],
+                "collateral": self.collateral,
+                "debt": self.debt,
+                "emode": self.emode[self.account].astype(np.int64),
+            }
+        )
+
+
+def _check_amounts(x: FloatArray, name: str, source: str) -> None:
+    bad = np.flatnonzero(~np.isfinite(x) | (x < 0))
+    if bad.size:
+        r = int(bad[0])
+        raise DataError(source, r + 1, f"{name} must be a finite number >= 0, got {x[r]!r}")

@@ -1,0 +1,1 @@
+"""Each protocol's liquidation rules. Knows nothing of venues or engines."""

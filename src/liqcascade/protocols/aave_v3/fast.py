@@ -1,0 +1,125 @@
+"""Aave v3 liquidation in float64, the form the engines run (one pair, one call).
+
+Values are in the quote currency (USD), amounts in whole tokens. The same function is
+compiled by numba for the cascade kernels (``engine.kernels``) and called as plain
+Python in tests; ``exact.py`` holds the integer rule it must agree with.
+
+Rule source: aave-dao/aave-v3-origin ``LiquidationLogic.executeLiquidationCall``
+(v3.3+ close-factor thresholds and dust rule) and aave/aave-v3-core (v3.0-3.2).
+"""
+
+from __future__ import annotations
+
+from liqcascade.protocols.aave_v3.versions import (
+    CLOSE_FACTOR_HF_THRESHOLD,
+    DEFAULT_LIQUIDATION_CLOSE_FACTOR,
+    MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD,
+    MIN_LEFTOVER_BASE_USD,
+    V3_3,
+)
+
+REVERT_NONE = 0
+REVERT_DUST = 1  # MustNotLeaveDust (v3.3+)
+
+
+def max_liquidatable_debt(
+    version: int,
+    hf: float,
+    coll_balance: float,
+    coll_price: float,
+    debt_balance: float,
+    debt_price: float,
+    total_debt_usd: float,
+) -> float:
+    """Close factor: the most debt (tokens of the debt asset) one call may repay."""
+    if version < V3_3:
+        if hf > CLOSE_FACTOR_HF_THRESHOLD:
+            return debt_balance * DEFAULT_LIQUIDATION_CLOSE_FACTOR
+        return debt_balance
+    coll_usd = coll_balance * coll_price
+    debt_usd = debt_balance * debt_price
+    if (
+        coll_usd >= MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD
+        and debt_usd >= MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD
+        and hf > CLOSE_FACTOR_HF_THRESHOLD
+    ):
+        half_usd = total_debt_usd * DEFAULT_LIQUIDATION_CLOSE_FACTOR
+        if debt_usd > half_usd:
+            return half_usd / debt_price
+    return debt_balance
+
+
+def liquidation_call(
+    version: int,
+    hf: float,
+    coll_balance: float,
+    coll_price: float,
+    debt_balance: float,
+    debt_price: float,
+    total_debt_usd: float,
+    bonus: float,
+    protocol_fee: float,
+    debt_to_cover: float,
+) -> tuple[float, float, float, int]:
+    """One ``liquidationCall`` on a (collateral, debt) pair, in float64.
+
+    ``bonus`` is above par (0.05 for LB 10500); ``protocol_fee`` is the share of the
+    bonus that goes to the treasury; ``debt_to_cover`` in debt tokens (``inf`` = max).
+
+    Returns ``(debt_repaid, collateral_seized, protocol_fee_collateral, revert)`` where
+    ``collateral_seized`` includes the fee (the liquidator receives seized - fee) and
+    ``revert`` is REVERT_DUST when v3.3+ would revert with MustNotLeaveDust (then the
+    amounts are all 0).
+    """
+    lb = 1.0 + bonus
+    max_debt = max_liquidatable_debt(version, hf, coll_balance, coll_price, debt_balance, debt_price, total_debt_usd)
+    actual = debt_to_cover if debt_to_cover < max_debt else max_debt
+    max_coll = actual * debt_price / coll_price * lb
+    if max_coll > coll_balance:
+        seized = coll_balance
+        repaid = coll_balance * coll_price / debt_price / lb
+    else:
+        seized = max_coll
+        repaid = actual
+    fee = (seized - seized / lb) * protocol_fee
+    if version >= V3_3 and repaid < debt_balance and seized < coll_balance:
+        if (debt_balance - repaid) * debt_price < MIN_LEFTOVER_BASE_USD or (
+            coll_balance - seized
+        ) * coll_price < MIN_LEFTOVER_BASE_USD:
+            return 0.0, 0.0, 0.0, REVERT_DUST
+    return repaid, seized, fee, REVERT_NONE
+
+
+def largest_allowed_cover(
+    version: int,
+    hf: float,
+    coll_balance: float,
+    coll_price: float,
+    debt_balance: float,
+    debt_price: float,
+    total_debt_usd: float,
+    bonus: float,
+) -> float:
+    """The largest ``debt_to_cover`` a liquidator can send without a dust revert.
+
+    Policy (documented in docs/engine.md): a liquidator first tries the maximum; if
+    v3.3+ would revert because a leftover is under $1000, it covers the largest amount
+    that leaves at least $1000 of both debt and collateral on the pair. Before v3.3
+    there is no dust rule and the answer is the maximum (``inf``).
+    """
+    if version < V3_3:
+        return float("inf")
+    max_debt = max_liquidatable_debt(version, hf, coll_balance, coll_price, debt_balance, debt_price, total_debt_usd)
+    lb = 1.0 + bonus
+    if max_debt * debt_price / coll_price * lb > coll_balance or max_debt >= debt_balance:
+        return float("inf")  # takes all collateral or all debt: no dust check applies
+    leftover_debt_usd = (debt_balance - max_debt) * debt_price
+    leftover_coll_usd = coll_balance * coll_price - max_debt * debt_price * lb
+    if leftover_debt_usd >= MIN_LEFTOVER_BASE_USD and leftover_coll_usd >= MIN_LEFTOVER_BASE_USD:
+        return float("inf")
+    by_debt = (debt_balance * debt_price - MIN_LEFTOVER_BASE_USD) / debt_price
+    by_coll = (coll_balance * coll_price - MIN_LEFTOVER_BASE_USD) / (debt_price * lb)
+    x = min(max_debt, by_debt, by_coll)
+    # shave a hair so float rounding cannot land exactly on the threshold and revert
+    x = x * (1.0 - 1e-12)
+    return x if x > 0.0 else 0.0
