@@ -1,0 +1,137 @@
+"""One static cascade and the cascade curve, as :class:`Result` tables."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from liqcascade.engine.result import Result, _clean
+from liqcascade.engine.static import CascadeSettings, MarketModel, StaticCascade
+from liqcascade.errors import ConfigError
+
+
+def run_static(
+    model: MarketModel,
+    shocks: Mapping[str, float],
+    settings: CascadeSettings | None = None,
+    config: Mapping[str, object] | None = None,
+) -> Result:
+    """Run one static cascade from ``shocks`` (asset -> fractional drop).
+
+    Tables: ``summary`` (one row), ``assets`` (per asset: prices, drops, amplification,
+    token totals), ``rounds`` (per round and asset), ``accounts`` (per touched account).
+    """
+    solver = StaticCascade(model, settings)
+    out = solver.run(shocks)
+    summary = solver.summarize(out)
+    for a, v in shocks.items():
+        summary[f"shock_{a}"] = float(v)
+    assets = pd.DataFrame(solver.asset_rows(out))
+    shocked = assets[assets["initial_drop"] > 0]
+    if len(shocked):
+        # headline amplification: the most-shocked asset's final drop over its initial drop
+        top = shocked.sort_values("initial_drop", ascending=False).iloc[0]
+        summary["headline_asset"] = top["asset"]
+        summary["initial_drop"] = float(top["initial_drop"])
+        summary["final_drop"] = float(top["final_drop"])
+        summary["amplification"] = float(top["amplification"])
+    rounds = pd.DataFrame(out.round_rows, columns=_ROUND_COLUMNS)
+    accounts = _clean(solver.account_frame(out))
+    tables = {"summary": pd.DataFrame([summary]), "assets": assets, "rounds": rounds, "accounts": accounts}
+    return Result("static", tables, dict(config or {}))
+
+
+_ROUND_COLUMNS = [
+    "round", "asset", "eligible_accounts", "liquidation_calls", "price_before", "price_after",
+    "collateral_seized", "protocol_fee", "collateral_sold", "collateral_held", "proceeds_usd",
+    "debt_repaid", "debt_bought_cost_usd", "deficit",
+]
+
+
+def parse_shock_range(text: str) -> np.ndarray:
+    """``"start:stop:step"`` (stop inclusive, fractions) or a comma list -> array of shocks."""
+    t = str(text).strip()
+    try:
+        if ":" in t:
+            a, b, c = (float(x) for x in t.split(":"))
+            if c <= 0 or b < a:
+                raise ValueError
+            n = int(np.floor((b - a) / c + 1e-9)) + 1
+            vals = a + c * np.arange(n)
+        else:
+            vals = np.array([float(x) for x in t.split(",") if x.strip()])
+    except ValueError:
+        raise ConfigError("--shocks", "shocks", "start:stop:step with step > 0 and stop >= start, or a comma list", text) from None
+    if vals.size == 0 or np.any(~np.isfinite(vals)) or np.any(vals < 0) or np.any(vals >= 1):
+        raise ConfigError("--shocks", "shocks", "fractional drops in [0, 1)", text)
+    return vals
+
+
+def cascade_curve(
+    model: MarketModel,
+    asset: str,
+    shocks: Sequence[float] | np.ndarray,
+    settings: CascadeSettings | None = None,
+    other_shocks: Mapping[str, float] | None = None,
+    config: Mapping[str, object] | None = None,
+) -> Result:
+    """The cascade curve: for each initial shock of ``asset``, the fixed point.
+
+    Tables: ``curve`` (one row per shock: final price and drop of ``asset``,
+    amplification = final drop / initial drop, liquidated collateral and repaid debt in
+    USD, bad debt, rounds) and ``curve_assets`` (per shock and asset: final price,
+    collateral seized and debt repaid in tokens and USD at the final price).
+    ``other_shocks`` are applied to other assets at every point.
+    """
+    if asset not in model.assets:
+        raise ConfigError("--asset", "asset", f"an asset of the market {list(model.assets)}", asset)
+    solver = StaticCascade(model, settings)
+    i = model.assets.index(asset)
+    rows, arows = [], []
+    for s in np.asarray(shocks, dtype=np.float64):
+        shocks_here = dict(other_shocks or {})
+        shocks_here[asset] = float(s)
+        out = solver.run(shocks_here)
+        summ = solver.summarize(out)
+        p_final = out.prices_final
+        drop1 = 1.0 - p_final[i] / out.prices0[i]
+        rows.append(
+            {
+                "shock": float(s),
+                "price_reference": float(out.prices0[i]),
+                "price_shocked": float(out.prices_shocked[i]),
+                "price_final": float(p_final[i]),
+                "final_drop": float(drop1),
+                "amplification": float(drop1 / s) if s > 0 else float("nan"),
+                "collateral_seized_usd": summ["collateral_seized_usd"],
+                "debt_repaid_usd": summ["debt_repaid_usd"],
+                "bad_debt_usd": summ["bad_debt_usd"],
+                "accounts_liquidated": summ["accounts_liquidated"],
+                "rounds": out.rounds,
+                "converged": out.converged,
+            }
+        )
+        for j, a in enumerate(model.assets):
+            if out.totals["seized"][j] or out.totals["repaid"][j] or p_final[j] != out.prices0[j]:
+                arows.append(
+                    {
+                        "shock": float(s),
+                        "asset": a,
+                        "price_final": float(p_final[j]),
+                        "collateral_seized": float(out.totals["seized"][j]),
+                        "collateral_seized_usd_final": float(out.totals["seized"][j] * p_final[j]),
+                        "debt_repaid": float(out.totals["repaid"][j]),
+                        "debt_repaid_usd_final": float(out.totals["repaid"][j] * p_final[j]),
+                        "deficit": float(out.totals["deficit"][j]),
+                    }
+                )
+    curve = pd.DataFrame(rows)
+    curve.insert(0, "asset", asset)
+    curve_assets = pd.DataFrame(
+        arows,
+        columns=["shock", "asset", "price_final", "collateral_seized", "collateral_seized_usd_final",
+                 "debt_repaid", "debt_repaid_usd_final", "deficit"],
+    )
+    return Result("curve", {"curve": curve, "curve_assets": curve_assets}, dict(config or {}))

@@ -1,0 +1,312 @@
+"""The static cascade: the liquidation loop collapsed to one instant.
+
+From an initial shock, repeat: find the accounts below HF 1 at current prices,
+liquidate them under the protocol's rules (unbounded liquidators, oracle = market),
+sell what the liquidators received through each asset's venue, and take the venue's
+marginal price after the sale as the new price. Stop when no account is eligible (the
+fixed point). The fixed point over a range of shocks is the cascade curve
+(:mod:`liqcascade.engine.curve`).
+
+Only accounts that can have crossed HF 1 are re-checked each round: prices only move by
+factors ``f_a = p_a / p_start_a``, so an account's HF is at least
+``HF_start * min(f) / max(f)``; accounts above that bound (and never liquidated) are
+skipped. This is exact, not a heuristic: it only skips accounts that cannot be eligible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from liqcascade._typing import FloatArray
+from liqcascade.errors import ConfigError
+from liqcascade.markets.base import Venue
+from liqcascade.model import PositionBook
+from liqcascade.protocols.base import BookArrays, LiquidationLimits, LiquidationRules, Tallies
+
+
+@dataclass(frozen=True)
+class CascadeSettings:
+    """Knobs of the static solver (defaults are what the CLI uses)."""
+
+    max_rounds: int = 1000
+    limits: LiquidationLimits = LiquidationLimits()
+    sell_fraction: float = 1.0
+    """Share of the collateral a liquidator receives that it sells at once (the rest it holds)."""
+    buy_debt: bool = False
+    """Liquidators buy the debt they repay through the debt asset's venue (moves its price up)."""
+    impact: bool = True
+    """False: venues are ignored and prices stay at the shocked level (the no-feedback case)."""
+
+
+@dataclass(frozen=True)
+class MarketModel:
+    """Everything the static engine needs about one lending market."""
+
+    book: PositionBook
+    rules: LiquidationRules
+    prices: FloatArray
+    """Reference (pre-shock) USD prices, indexed like ``book.assets``."""
+    venues: Mapping[str, Venue] = field(default_factory=dict)
+    """Venue (or router) per asset symbol; an asset without one has no price impact."""
+
+    def __post_init__(self) -> None:
+        p = np.asarray(self.prices, dtype=np.float64)
+        if p.shape != (len(self.book.assets),):
+            raise ConfigError("<market>", "prices", f"one price per asset ({len(self.book.assets)})", p.shape)
+        bad = np.flatnonzero(~np.isfinite(p) | (p <= 0))
+        if bad.size:
+            raise ConfigError("<market>", f"prices.{self.book.assets[bad[0]]}", "a finite price > 0", float(p[bad[0]]))
+        for a in self.venues:
+            if a not in self.book.assets:
+                raise ConfigError("<market>", f"venues.{a}", f"an asset of the market {list(self.book.assets)}", a)
+
+    @property
+    def assets(self) -> tuple[str, ...]:
+        return self.book.assets
+
+    def shock_vector(self, shocks: Mapping[str, float]) -> FloatArray:
+        """Per-asset fractional drops (0.3 = -30 %) as an array; unknown assets are errors."""
+        s = np.zeros(len(self.assets))
+        for a, v in shocks.items():
+            if a not in self.assets:
+                raise ConfigError("<shock>", f"shock.{a}", f"an asset of the market {list(self.assets)}", a)
+            v = float(v)
+            if not np.isfinite(v) or not (-10.0 < v < 1.0):
+                raise ConfigError("<shock>", f"shock.{a}", "a fractional drop below 1 (0.3 = -30 %; negative = rise)", v)
+            s[self.assets.index(a)] = v
+        return s
+
+
+@dataclass(frozen=True)
+class CascadeOutcome:
+    """Raw end state of one cascade (arrays; :class:`CascadeResult` turns it into tables)."""
+
+    shocks: FloatArray
+    prices0: FloatArray
+    prices_shocked: FloatArray
+    prices_final: FloatArray
+    rounds: int
+    converged: bool
+    stuck: bool
+    totals: dict[str, FloatArray]
+    round_rows: list[dict[str, object]]
+    arrays: BookArrays
+    tallies: Tallies
+    touched: np.ndarray
+    hf_shocked: FloatArray
+    bad_debt_before_usd: float
+
+
+class StaticCascade:
+    """A reusable solver for one market: row parameters are prepared once, then any
+    number of shocks can be run (the curve runs many)."""
+
+    def __init__(self, model: MarketModel, settings: CascadeSettings | None = None) -> None:
+        self.model = model
+        self.settings = settings or CascadeSettings()
+        if not (0.0 <= self.settings.sell_fraction <= 1.0):
+            raise ConfigError("<settings>", "liquidators.sell_fraction", "a fraction in [0, 1]", self.settings.sell_fraction)
+        self._base = model.rules.prepare(model.book)
+        self._all = np.arange(model.book.n_accounts, dtype=np.int64)
+        self._hf0 = model.rules.health(self._base, model.prices, self._all)
+
+    @property
+    def hf_before(self):
+        """Health of every account at the reference (pre-shock) prices."""
+        return self._hf0
+
+    def _fresh_arrays(self) -> BookArrays:
+        b = self._base
+        return BookArrays(b.offsets, b.asset, b.coll.copy(), b.debt.copy(), b.lt, b.bonus, b.fee)
+
+    def run(self, shocks: Mapping[str, float] | FloatArray) -> CascadeOutcome:
+        m, st, rules = self.model, self.settings, self.model.rules
+        shock = m.shock_vector(shocks) if isinstance(shocks, Mapping) else np.asarray(shocks, dtype=np.float64)
+        k = len(m.assets)
+        n = m.book.n_accounts
+        arrays = self._fresh_arrays()
+        tallies = Tallies.zeros(k, n)
+        p0 = np.asarray(m.prices, dtype=np.float64)
+        p = p0 * (1.0 - shock)
+        venues: dict[int, Venue] = {}
+        if st.impact:
+            for sym, v in m.venues.items():
+                i = m.assets.index(sym)
+                venues[i] = v.with_mid_price(float(p[i]))
+        p_start = p.copy()
+
+        # bad debt that existed before anything happened (debt with no seizable collateral)
+        bad_before = float(rules.unrecoverable_debt(arrays, p0, self._all).sum())
+
+        view = rules.health(arrays, p, self._all)
+        hf_start = view.hf
+        touched = np.zeros(n, dtype=np.bool_)
+        totals = {name: np.zeros(k) for name in ("seized", "fee", "sold", "held", "proceeds", "repaid", "bought_cost", "deficit")}
+        round_rows: list[dict[str, object]] = []
+        converged = False
+        stuck = False
+        rounds = 0
+        for r in range(1, st.max_rounds + 1):
+            if r == 1:
+                sel = (view.hf < 1.0) & (view.collateral_usd > 0.0) & (view.debt_usd > 0.0)
+                eligible = self._all[sel]
+            else:
+                ratio = p / p_start
+                bound = ratio.max() / ratio.min()
+                cand = np.flatnonzero((hf_start < bound) | touched)
+                v = rules.health(arrays, p, cand)
+                eligible = cand[(v.hf < 1.0) & (v.collateral_usd > 0.0) & (v.debt_usd > 0.0)]
+            if eligible.size == 0:
+                converged = True
+                break
+            rounds = r
+            tallies.reset_assets()
+            calls = rules.liquidate(arrays, p, eligible, tallies, st.limits)
+            touched[eligible] = True
+            received = tallies.seized - tallies.fee
+            sold = received * st.sell_fraction
+            held = received - sold
+            proceeds = np.zeros(k)
+            bought_cost = np.zeros(k)
+            p_new = p.copy()
+            for i, venue in venues.items():
+                if sold[i] > 0.0:
+                    proceeds[i], venue = venue.sell(float(sold[i]))
+                if st.buy_debt and tallies.repaid[i] > 0.0:
+                    bought_cost[i], venue = venue.buy(float(tallies.repaid[i]))
+                venues[i] = venue
+                p_new[i] = venue.mid_price()
+            for i in range(k):
+                if i not in venues and sold[i] > 0.0:
+                    proceeds[i] = sold[i] * p[i]  # no venue: sold at the prevailing price, no impact
+            for name, arr in (
+                ("seized", tallies.seized), ("fee", tallies.fee), ("sold", sold), ("held", held),
+                ("proceeds", proceeds), ("repaid", tallies.repaid), ("bought_cost", bought_cost),
+                ("deficit", tallies.deficit),
+            ):
+                totals[name] += arr
+            for i in range(k):
+                if tallies.seized[i] or tallies.repaid[i] or tallies.deficit[i] or p_new[i] != p[i]:
+                    round_rows.append(
+                        {
+                            "round": r,
+                            "asset": m.assets[i],
+                            "eligible_accounts": int(eligible.size),
+                            "liquidation_calls": int(calls),
+                            "price_before": float(p[i]),
+                            "price_after": float(p_new[i]),
+                            "collateral_seized": float(tallies.seized[i]),
+                            "protocol_fee": float(tallies.fee[i]),
+                            "collateral_sold": float(sold[i]),
+                            "collateral_held": float(held[i]),
+                            "proceeds_usd": float(proceeds[i]),
+                            "debt_repaid": float(tallies.repaid[i]),
+                            "debt_bought_cost_usd": float(bought_cost[i]),
+                            "deficit": float(tallies.deficit[i]),
+                        }
+                    )
+            p = p_new
+            if calls == 0:
+                # every eligible account is blocked (dust rule, minimum size): nothing will change
+                stuck = True
+                converged = True
+                break
+        return CascadeOutcome(
+            shocks=shock,
+            prices0=p0,
+            prices_shocked=p_start,
+            prices_final=p,
+            rounds=rounds,
+            converged=converged,
+            stuck=stuck,
+            totals=totals,
+            round_rows=round_rows,
+            arrays=arrays,
+            tallies=tallies,
+            touched=touched,
+            hf_shocked=hf_start,
+            bad_debt_before_usd=bad_before,
+        )
+
+    # --------------------------------------------------------------- summary
+    def summarize(self, out: CascadeOutcome) -> dict[str, object]:
+        """Headline numbers of one cascade (USD unless named otherwise)."""
+        m, rules = self.model, self.model.rules
+        touched_idx = np.flatnonzero(out.touched)
+        unrec = rules.unrecoverable_debt(out.arrays, out.prices_final, touched_idx)
+        t = out.tallies
+        bad_written_off = float(t.acct_bad_debt_usd.sum())
+        bad_remaining = float(unrec.sum())
+        seized_usd = float(t.acct_seized_usd.sum())
+        repaid_usd = float(t.acct_repaid_usd.sum())
+        s = {
+            **rules.describe(),
+            "accounts": m.book.n_accounts,
+            "holdings": m.book.n_rows,
+            "rounds": out.rounds,
+            "converged": out.converged,
+            "stuck": out.stuck,
+            "accounts_liquidated": int((t.acct_calls > 0).sum()),
+            "liquidation_calls": int(t.acct_calls.sum()),
+            "accounts_blocked": int((t.acct_blocked > 0).sum()),
+            "collateral_seized_usd": seized_usd,
+            "debt_repaid_usd": repaid_usd,
+            "liquidator_proceeds_usd": float(out.totals["proceeds"].sum()),
+            "protocol_fee_usd": float((out.totals["fee"] * out.prices_final).sum()),
+            "bad_debt_written_off_usd": bad_written_off,
+            "bad_debt_unrecoverable_usd": bad_remaining,
+            "bad_debt_usd": bad_written_off + bad_remaining,
+            "bad_debt_before_usd": out.bad_debt_before_usd,
+        }
+        return s
+
+    def asset_rows(self, out: CascadeOutcome) -> list[dict[str, object]]:
+        rows = []
+        for i, a in enumerate(self.model.assets):
+            drop0 = 1.0 - out.prices_shocked[i] / out.prices0[i]
+            drop1 = 1.0 - out.prices_final[i] / out.prices0[i]
+            rows.append(
+                {
+                    "asset": a,
+                    "price_reference": float(out.prices0[i]),
+                    "price_shocked": float(out.prices_shocked[i]),
+                    "price_final": float(out.prices_final[i]),
+                    "initial_drop": float(drop0),
+                    "final_drop": float(drop1),
+                    "amplification": float(drop1 / drop0) if drop0 > 0 else float("nan"),
+                    "has_venue": a in self.model.venues and self.settings.impact,
+                    **{f"{name}": float(v[i]) for name, v in out.totals.items()},
+                }
+            )
+        return rows
+
+    def account_frame(self, out: CascadeOutcome) -> pd.DataFrame:
+        """One row per account the cascade touched (liquidated, blocked or left with bad debt)."""
+        rules = self.model.rules
+        t = out.tallies
+        idx = np.flatnonzero(out.touched)
+        after = rules.health(out.arrays, out.prices_final, idx)
+        unrec = rules.unrecoverable_debt(out.arrays, out.prices_final, idx)
+        hf0 = self._hf0
+        pos = idx  # _hf0 covers all accounts in order
+        return pd.DataFrame(
+            {
+                "account_id": self.model.book.account_ids[idx],
+                "hf_before": hf0.hf[pos],
+                "hf_shocked": out.hf_shocked[idx],
+                "hf_after": after.hf,
+                "collateral_usd_before": hf0.collateral_usd[pos],
+                "debt_usd_before": hf0.debt_usd[pos],
+                "collateral_usd_after": after.collateral_usd,
+                "debt_usd_after": after.debt_usd,
+                "collateral_seized_usd": t.acct_seized_usd[idx],
+                "debt_repaid_usd": t.acct_repaid_usd[idx],
+                "bad_debt_usd": t.acct_bad_debt_usd[idx] + unrec,
+                "liquidation_calls": t.acct_calls[idx],
+                "blocked_calls": t.acct_blocked[idx],
+            }
+        )

@@ -1,0 +1,250 @@
+"""Scenario files: TOML validated by pydantic (unknown keys are errors; every field described).
+
+A scenario names one lending market (protocol, rule version, parameters), a position
+book, reference prices, the venues liquidators sell into, an initial shock, and how
+liquidators and the engine behave. Relative paths are relative to the scenario file.
+``builtin:NAME`` names data shipped inside the package (see ``liqcascade.data``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from liqcascade.errors import ConfigError
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AssetOverride(_Model):
+    """Changes to one asset's risk parameters (fractions; caps in tokens)."""
+
+    ltv: float | None = Field(None, description="Loan-to-value as a fraction (0.805 = 80.5 %).")
+    liquidation_threshold: float | None = Field(None, description="Liquidation threshold as a fraction.")
+    liquidation_bonus: float | None = Field(None, description="Liquidation bonus above par (0.05 = 5 %).")
+    protocol_fee: float | None = Field(None, description="Protocol's share of the bonus (0.1 = 10 %).")
+    supply_cap: float | None = Field(None, description="Supply cap in tokens (inf = none).")
+    borrow_cap: float | None = Field(None, description="Borrow cap in tokens (inf = none).")
+
+
+class MarketConfig(_Model):
+    """The lending market whose positions are liquidated."""
+
+    protocol: Literal["aave_v3"] = Field(description="Protocol whose liquidation rules apply.")
+    version: Literal["3.0-3.2", "3.3-3.4", "3.5-3.6", "3.7"] = Field(
+        description="Aave v3 rule set (required: close factor, dust and bad-debt rules differ by version)."
+    )
+    params: str = Field(
+        "builtin:aave_v3_ethereum_2023-10-31",
+        description="Risk parameters: 'builtin:aave_v3_ethereum_2023-10-31' or a path to an Aave reserve-config JSON/CSV.",
+    )
+    assets: list[str] | None = Field(
+        None, description="Keep only these assets of the parameter file (all when omitted)."
+    )
+    overrides: dict[str, AssetOverride] = Field(
+        default_factory=dict, description="Per-asset parameter changes, keyed by asset symbol."
+    )
+    pair_policy: Literal["largest", "max_bonus"] = Field(
+        "largest",
+        description="Which (collateral, debt) pair a liquidator takes first: 'largest' = most valuable of each; "
+        "'max_bonus' = the collateral with the highest bonus.",
+    )
+
+
+class PositionsConfig(_Model):
+    """The position book: a file, or a seeded synthetic book."""
+
+    source: Literal["synthetic", "file"] = Field(description="'file' reads `path`; 'synthetic' generates a book.")
+    path: str | None = Field(None, description="CSV or Parquet in long format (account, asset, collateral, debt[, emode]).")
+    n_accounts: int = Field(100_000, gt=0, le=20_000_000, description="Accounts in a synthetic book.")
+    seed: int = Field(0, ge=0, description="Seed of the synthetic book.")
+
+
+class PricesConfig(_Model):
+    """Reference (pre-shock) USD prices."""
+
+    source: Literal["snapshot"] = Field(
+        "snapshot", description="'snapshot': the oracle answers stored with the parameter file."
+    )
+    overrides: dict[str, float] = Field(default_factory=dict, description="USD price per asset symbol, replacing the snapshot's.")
+
+
+class CpmmVenueConfig(_Model):
+    """A constant-product pool (Uniswap v2 math) against a USD stablecoin."""
+
+    kind: Literal["cpmm"] = Field(description="Venue kind.")
+    asset: str = Field(description="Asset sold into the venue.")
+    reserve_usd: float = Field(gt=0, description="Value of each side of the pool at the reference price, USD.")
+    fee: float = Field(0.003, ge=0, lt=0.1, description="Swap fee as a fraction of the input.")
+
+
+class OrderBookVenueConfig(_Model):
+    """An order book described by cumulative depth within x % of mid."""
+
+    kind: Literal["orderbook"] = Field(description="Venue kind.")
+    asset: str = Field(description="Asset sold into the venue.")
+    calibration: str = Field(
+        "calm",
+        description="'calm' or 'crash' (Binance BTCUSDT perp depth on 2025-10-10, medians of 00:00-16:00 and 20:50-21:30) "
+        "or a path to a depth CSV.",
+    )
+    scale: float = Field(1.0, gt=0, description="Multiplier on the calibrated notional depth (to fit another asset).")
+
+
+class ImpactVenueConfig(_Model):
+    """A power-law price-impact law: I(Q) = coefficient * (Q * p / depth_usd) ** exponent."""
+
+    kind: Literal["impact"] = Field(description="Venue kind.")
+    asset: str = Field(description="Asset sold into the venue.")
+    depth_usd: float = Field(gt=0, description="Depth scale D in USD (the notional whose sale moves the price by `coefficient`).")
+    exponent: float = Field(0.5, gt=0, le=2, description="Exponent of the law (0.5 = square-root impact).")
+    coefficient: float = Field(1.0, gt=0, description="Impact at Q * p = D.")
+    permanent_fraction: float = Field(1.0, ge=0, le=1, description="Share of the impact that stays in the price.")
+
+
+class Univ3VenueConfig(_Model):
+    """A Uniswap v3 concentrated-liquidity pool rebuilt from on-chain liquidity events."""
+
+    kind: Literal["univ3"] = Field(description="Venue kind.")
+    asset: str = Field(description="Asset sold into the pool (one of its tokens).")
+    pool: str = Field("builtin:uniswap_v3_ethwbtc_030", description="Pool data: 'builtin:uniswap_v3_ethwbtc_030'.")
+    block: int = Field(17_000_000, gt=0, description="Rebuild the tick-liquidity profile as of this block.")
+    other_price_usd: float | None = Field(
+        None, gt=0, description="USD price of the pool's other token (default: its reference price in this scenario)."
+    )
+
+
+VenueConfig = Annotated[
+    Union[CpmmVenueConfig, OrderBookVenueConfig, ImpactVenueConfig, Univ3VenueConfig],
+    Field(discriminator="kind"),
+]
+
+
+class LiquidatorConfig(_Model):
+    """How liquidators behave in the static cascade (unbounded in number)."""
+
+    sell_fraction: float = Field(1.0, ge=0, le=1, description="Share of received collateral sold at once into the venues.")
+    buy_debt: bool = Field(False, description="Buy the repaid debt asset through its venue (moves its price up).")
+    max_calls_per_account: int = Field(64, gt=0, le=10_000, description="Liquidation calls per account per round, at most.")
+    min_repay_usd: float = Field(0.0, ge=0, description="Calls repaying less than this (USD) are not made.")
+
+
+class EngineConfig(_Model):
+    """Static solver settings."""
+
+    max_rounds: int = Field(1000, gt=0, le=100_000, description="Rounds (price updates) at most before giving up.")
+    impact: bool = Field(True, description="False ignores venues: prices stay at the shocked level (no feedback).")
+
+
+class CurveConfig(_Model):
+    """Defaults for `liqcascade curve`."""
+
+    asset: str = Field(description="Asset whose initial shock is swept.")
+    shocks: str = Field("0:0.8:0.01", description="start:stop:step (fractions, stop inclusive) or a comma list.")
+
+
+class ScenarioConfig(_Model):
+    """A complete static-cascade scenario."""
+
+    name: str = Field(description="Short name of the scenario.")
+    description: str = Field("", description="What the scenario is for.")
+    market: MarketConfig = Field(description="The lending market.")
+    positions: PositionsConfig = Field(description="The position book.")
+    prices: PricesConfig = Field(default_factory=PricesConfig, description="Reference prices.")
+    venues: list[VenueConfig] = Field(default_factory=list, description="Where liquidators sell; several per asset are routed.")
+    shock: dict[str, float] = Field(default_factory=dict, description="Initial fractional drop per asset (0.3 = -30 %).")
+    liquidators: LiquidatorConfig = Field(default_factory=LiquidatorConfig, description="Liquidator behaviour.")
+    engine: EngineConfig = Field(default_factory=EngineConfig, description="Solver settings.")
+    curve: CurveConfig | None = Field(None, description="Defaults for the cascade curve command.")
+
+    @field_validator("shock")
+    @classmethod
+    def _shock_range(cls, v: dict[str, float]) -> dict[str, float]:
+        for a, x in v.items():
+            if not (x == x) or not (-10.0 < x < 1.0):
+                raise ValueError(f"shock for {a} must be a fractional drop below 1 (0.3 = -30 %), got {x}")
+        return v
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(p) for p in loc if not (isinstance(p, str) and p in {"cpmm", "orderbook", "impact", "univ3"}))
+
+
+def _expected(msg: str) -> str:
+    """pydantic's message, phrased as what was expected."""
+    if msg.startswith("Input should be "):
+        return msg[len("Input should be "):]
+    if msg == "Extra inputs are not permitted":
+        return "no such key (it is not a scenario field; check the spelling)"
+    if msg == "Field required":
+        return "this key to be present"
+    if msg.startswith("Value error, "):
+        return msg[len("Value error, "):]
+    return msg
+
+
+def parse_scenario(data: dict[str, Any], source: str = "<python>") -> ScenarioConfig:
+    """Validate a scenario mapping; a ConfigError names the first bad key."""
+    try:
+        return ScenarioConfig.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise ConfigError(source, _loc(err["loc"]), _expected(err["msg"]), err.get("input")) from None
+
+
+def load_scenario(path: str | Path) -> tuple[ScenarioConfig, Path]:
+    """Read and validate a scenario TOML file. Returns the config and its directory."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(str(p), "", "an existing scenario TOML file")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(str(p), "", f"valid TOML ({e})") from None
+    return parse_scenario(data, str(p)), p.resolve().parent
+
+
+def resolve_path(text: str, base_dir: Path, file: str, key: str) -> Path:
+    """A config path relative to the scenario file's directory; must exist."""
+    p = Path(text)
+    if not p.is_absolute():
+        p = base_dir / p
+    if not p.exists():
+        raise ConfigError(file, key, "an existing file", str(p))
+    return p
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resolved_config(cfg: ScenarioConfig, base_dir: Path) -> dict[str, Any]:
+    """The config as a plain dict, with each referenced file replaced by its content hash,
+    so the run id changes when an input file changes and not when it moves."""
+    d = json.loads(cfg.model_dump_json())
+    if cfg.positions.source == "file" and cfg.positions.path:
+        p = resolve_path(cfg.positions.path, base_dir, "<config>", "positions.path")
+        d["positions"]["path"] = f"sha256:{file_digest(p)}"
+    if not cfg.market.params.startswith("builtin:"):
+        p = resolve_path(cfg.market.params, base_dir, "<config>", "market.params")
+        d["market"]["params"] = f"sha256:{file_digest(p)}"
+    for v in d.get("venues", []):
+        cal = v.get("calibration")
+        if cal and cal not in ("calm", "crash"):
+            v["calibration"] = f"sha256:{file_digest(resolve_path(cal, base_dir, '<config>', 'venues.calibration'))}"
+    return d
+
+
+def config_json_schema() -> dict[str, Any]:
+    return ScenarioConfig.model_json_schema()

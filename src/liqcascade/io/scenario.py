@@ -1,0 +1,183 @@
+"""From a validated scenario config to the objects the engine runs.
+
+This is the one place where config keys become model, protocol and market objects, so
+every error here names the scenario file and the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from liqcascade.engine.static import CascadeSettings, MarketModel
+from liqcascade.errors import ConfigError, LiqcascadeError
+from liqcascade.io.aave_config import AaveMarketSnapshot, load_aave_reserve_config
+from liqcascade.io.config import ScenarioConfig, load_scenario, resolve_path, resolved_config
+from liqcascade.markets.base import Venue
+from liqcascade.model import PositionBook, RiskParams
+from liqcascade.protocols.aave_v3 import parse_version
+from liqcascade.protocols.base import LiquidationLimits
+
+BUILTIN_PARAMS = {"builtin:aave_v3_ethereum_2023-10-31": None}  # None = the bundled snapshot
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario ready to run: its config, where it came from, and the built objects."""
+
+    config: ScenarioConfig
+    source: str
+    base_dir: Path
+    model: MarketModel
+    settings: CascadeSettings
+    snapshot: AaveMarketSnapshot
+
+    def resolved(self) -> dict[str, Any]:
+        """The config with input files replaced by their hashes (what the run id hashes)."""
+        return resolved_config(self.config, self.base_dir)
+
+
+def load(path: str | Path) -> Scenario:
+    """Read, validate and build a scenario TOML file."""
+    cfg, base = load_scenario(path)
+    return build(cfg, base, str(path))
+
+
+def build(cfg: ScenarioConfig, base_dir: Path | str = ".", source: str = "<python>") -> Scenario:
+    base_dir = Path(base_dir)
+    snapshot = _snapshot(cfg, base_dir, source)
+    params = _params(cfg, snapshot, source)
+    prices = _prices(cfg, snapshot, params, source)
+    book = _book(cfg, params, prices, base_dir, source)
+    rules = _rules(cfg, params, source)
+    venues = _venues(cfg, params, prices, base_dir, source)
+    for a in cfg.shock:
+        if a not in params.symbols:
+            raise ConfigError(source, f"shock.{a}", f"an asset of the market {list(params.symbols)}", a)
+    if cfg.curve is not None and cfg.curve.asset not in params.symbols:
+        raise ConfigError(source, "curve.asset", f"an asset of the market {list(params.symbols)}", cfg.curve.asset)
+    model = MarketModel(book=book, rules=rules, prices=prices, venues=venues)
+    settings = CascadeSettings(
+        max_rounds=cfg.engine.max_rounds,
+        limits=LiquidationLimits(cfg.liquidators.max_calls_per_account, cfg.liquidators.min_repay_usd),
+        sell_fraction=cfg.liquidators.sell_fraction,
+        buy_debt=cfg.liquidators.buy_debt,
+        impact=cfg.engine.impact,
+    )
+    return Scenario(cfg, source, base_dir, model, settings, snapshot)
+
+
+# ---------------------------------------------------------------------------- pieces
+def _snapshot(cfg: ScenarioConfig, base_dir: Path, source: str) -> AaveMarketSnapshot:
+    ref = cfg.market.params
+    if ref.startswith("builtin:"):
+        if ref not in BUILTIN_PARAMS:
+            raise ConfigError(source, "market.params", f"one of {list(BUILTIN_PARAMS)} or a file path", ref)
+        return load_aave_reserve_config(BUILTIN_PARAMS[ref])
+    return load_aave_reserve_config(resolve_path(ref, base_dir, source, "market.params"))
+
+
+def _params(cfg: ScenarioConfig, snapshot: AaveMarketSnapshot, source: str) -> RiskParams:
+    params = snapshot.params
+    if cfg.market.assets is not None:
+        unknown = [a for a in cfg.market.assets if a not in params.symbols]
+        if unknown:
+            raise ConfigError(source, "market.assets", f"assets of the parameter file {list(params.symbols)}", unknown)
+        params = params.subset(cfg.market.assets)
+    for sym, ov in cfg.market.overrides.items():
+        if sym not in params.symbols:
+            raise ConfigError(source, f"market.overrides.{sym}", f"an asset of the market {list(params.symbols)}", sym)
+        changes = {k: v for k, v in ov.model_dump().items() if v is not None}
+        try:
+            params = params.replace(sym, **changes)
+        except ConfigError as e:
+            raise ConfigError(source, f"market.overrides.{sym}.{e.key.split('.')[-1]}", e.expected, e.got) from None
+    return RiskParams.from_assets(params.assets(), params.emodes, source)
+
+
+def _prices(cfg: ScenarioConfig, snapshot: AaveMarketSnapshot, params: RiskParams, source: str) -> np.ndarray:
+    prices = np.array([snapshot.prices[s] for s in params.symbols], dtype=np.float64)
+    for sym, v in cfg.prices.overrides.items():
+        if sym not in params.symbols:
+            raise ConfigError(source, f"prices.overrides.{sym}", f"an asset of the market {list(params.symbols)}", sym)
+        if not (np.isfinite(v) and v > 0):
+            raise ConfigError(source, f"prices.overrides.{sym}", "a finite USD price > 0", v)
+        prices[params.index(sym)] = v
+    bad = np.flatnonzero(~np.isfinite(prices) | (prices <= 0))
+    if bad.size:
+        s = params.symbols[bad[0]]
+        raise ConfigError(source, f"prices.{s}", "a finite USD price > 0 (set prices.overrides)", float(prices[bad[0]]))
+    return prices
+
+
+def _book(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_dir: Path, source: str) -> PositionBook:
+    pc = cfg.positions
+    if pc.source == "file":
+        if not pc.path:
+            raise ConfigError(source, "positions.path", "a CSV or Parquet path when positions.source = 'file'")
+        from liqcascade.io.positions import load_positions
+
+        return load_positions(resolve_path(pc.path, base_dir, source, "positions.path"), params)
+    if pc.path:
+        raise ConfigError(source, "positions.path", "no path when positions.source = 'synthetic'", pc.path)
+    from liqcascade.model.synthetic import synthetic_book
+
+    return synthetic_book(params, prices, n_accounts=pc.n_accounts, seed=pc.seed)
+
+
+def _rules(cfg: ScenarioConfig, params: RiskParams, source: str):
+    from liqcascade.protocols.aave_v3.rules import AaveV3Rules
+
+    version = parse_version(cfg.market.version, source, "market.version")
+    return AaveV3Rules(params, version, cfg.market.pair_policy)
+
+
+def _venues(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_dir: Path, source: str) -> dict[str, Venue]:
+    by_asset: dict[str, list[Venue]] = {}
+    for i, vc in enumerate(cfg.venues):
+        key = f"venues.{i}"
+        if vc.asset not in params.symbols:
+            raise ConfigError(source, f"{key}.asset", f"an asset of the market {list(params.symbols)}", vc.asset)
+        price = float(prices[params.index(vc.asset)])
+        try:
+            venue = _venue(vc, price, params, prices, base_dir, source, key)
+        except ConfigError:
+            raise
+        except LiqcascadeError as e:
+            raise ConfigError(source, key, f"a buildable venue ({e})") from None
+        by_asset.setdefault(vc.asset, []).append(venue)
+    out: dict[str, Venue] = {}
+    for a, vs in by_asset.items():
+        if len(vs) == 1:
+            out[a] = vs[0]
+        else:
+            from liqcascade.markets.router import Router
+
+            out[a] = Router.of(vs)
+    return out
+
+
+def _venue(vc, price: float, params: RiskParams, prices: np.ndarray, base_dir: Path, source: str, key: str) -> Venue:
+    from liqcascade.markets import cpmm
+
+    if vc.kind == "cpmm":
+        return cpmm.ConstantProductPool.from_price_depth(vc.asset, price, vc.reserve_usd, vc.fee)
+    if vc.kind == "orderbook":
+        from liqcascade.markets import orderbook
+
+        return orderbook.venue_from_config(vc.asset, price, vc.calibration, vc.scale, base_dir, source, key)
+    if vc.kind == "impact":
+        from liqcascade.markets.impact import PowerLawImpact
+
+        return PowerLawImpact(
+            asset=vc.asset, reference_price=price, depth_usd=vc.depth_usd, exponent=vc.exponent,
+            coefficient=vc.coefficient, permanent_fraction=vc.permanent_fraction,
+        )
+    if vc.kind == "univ3":
+        from liqcascade.markets import univ3
+
+        return univ3.venue_from_config(vc, price, params.symbols, prices, source, key)
+    raise ConfigError(source, f"{key}.kind", "cpmm, orderbook, impact or univ3", vc.kind)

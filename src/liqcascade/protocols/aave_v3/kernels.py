@@ -1,0 +1,19 @@
+"""Compiled Aave v3 book kernels (numba), twins of ``kernels_python``.
+
+``LIQCASCADE_DISABLE_JIT=1`` makes these the plain-Python functions.
+"""
+
+from __future__ import annotations
+
+from liqcascade._jit import jit_functions
+from liqcascade.protocols.aave_v3 import kernels_python as _py
+
+_K = jit_functions(_py.FUNCTIONS, parallel=_py.PARALLEL)
+
+health_pass = _K["health_pass"]
+health_all = _K["health_all"]
+liquidate_accounts = _K["liquidate_accounts"]
+bad_debt_pass = _K["bad_debt_pass"]
+PAIR_LARGEST = _py.PAIR_LARGEST
+PAIR_MAX_BONUS = _py.PAIR_MAX_BONUS
+HF_INF = _py.HF_INF

@@ -1,0 +1,204 @@
+"""Aave v3 over a whole book: plain-Python kernels (the twins of ``kernels.py``).
+
+These loops are the reference and are compiled by numba unchanged (``liqcascade._jit``).
+Arrays are the engine's: per-row ``asset``, ``coll``, ``debt`` (token units), per-row
+effective ``lt``/``bonus``/``fee`` (e-mode already applied), per-asset ``prices`` (USD),
+CSR ``offsets`` per account. Only :func:`liquidate_accounts` mutates, and only ``coll``,
+``debt`` and the accumulators it is given.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from liqcascade.protocols.aave_v3.fast import largest_allowed_cover, liquidation_call, max_liquidatable_debt
+
+PAIR_LARGEST = 0  # most valuable seizable collateral, most valuable debt
+PAIR_MAX_BONUS = 1  # seizable collateral with the highest bonus (ties: more valuable), most valuable debt
+
+HF_INF = 1.0e300
+
+
+def health_pass(accounts, offsets, asset, coll, debt, prices, lt, out_hf, out_coll_usd, out_debt_usd):
+    """Health factor of each account in ``accounts`` (indexes), written at the same positions.
+
+    HF = sum(coll * price * LT) / sum(debt * price); HF_INF when there is no debt.
+    ``out_coll_usd`` is the value of the collateral that counts (LT > 0).
+    """
+    n = accounts.shape[0]
+    for j in prange(n):
+        k = accounts[j]
+        w = 0.0
+        c = 0.0
+        d = 0.0
+        for r in range(offsets[k], offsets[k + 1]):
+            p = prices[asset[r]]
+            v = coll[r] * p
+            if lt[r] > 0.0:
+                c += v
+                w += v * lt[r]
+            d += debt[r] * p
+        out_coll_usd[j] = c
+        out_debt_usd[j] = d
+        out_hf[j] = w / d if d > 0.0 else HF_INF
+
+
+def health_all(offsets, asset, coll, debt, prices, lt, out_hf):
+    """Health factor of every account (the full pass the benchmark measures)."""
+    n = offsets.shape[0] - 1
+    for k in prange(n):
+        w = 0.0
+        d = 0.0
+        for r in range(offsets[k], offsets[k + 1]):
+            p = prices[asset[r]]
+            w += coll[r] * p * lt[r]
+            d += debt[r] * p
+        out_hf[k] = w / d if d > 0.0 else HF_INF
+
+
+def liquidate_accounts(
+    version,
+    policy,
+    accounts,
+    offsets,
+    asset,
+    coll,
+    debt,
+    prices,
+    lt,
+    bonus,
+    fee,
+    max_calls,
+    min_repay_usd,
+    seized_by_asset,
+    fee_by_asset,
+    repaid_by_asset,
+    deficit_by_asset,
+    acct_seized_usd,
+    acct_repaid_usd,
+    acct_bad_debt_usd,
+    acct_calls,
+    acct_blocked,
+):
+    """Liquidate each account in ``accounts`` at fixed ``prices`` until it is healthy.
+
+    Each pass is one ``liquidationCall`` on the pair chosen by ``policy``, with the
+    largest cover the rules allow (close factor; v3.3+ dust rule via
+    :func:`largest_allowed_cover`). It stops when HF >= 1, nothing seizable is left, the
+    call would be smaller than ``min_repay_usd`` or revert, or after ``max_calls``.
+
+    v3.3+: when a call takes all of the account's collateral, every remaining debt is
+    burned into ``deficit_by_asset`` (the reserve deficit). Before v3.3 the debt stays
+    on the account. Per-asset token totals and per-account USD totals are accumulated
+    into the arrays given. Returns the number of calls made.
+    """
+    total_calls = 0
+    for j in range(accounts.shape[0]):
+        k = accounts[j]
+        s = offsets[k]
+        e = offsets[k + 1]
+        for _ in range(max_calls):
+            w = 0.0
+            c_total = 0.0
+            d_total = 0.0
+            rc = -1
+            rd = -1
+            best_c = -1.0
+            best_b = -1.0
+            best_d = 0.0
+            for r in range(s, e):
+                p = prices[asset[r]]
+                cv = coll[r] * p
+                if lt[r] > 0.0 and cv > 0.0:
+                    c_total += cv
+                    w += cv * lt[r]
+                    if policy == PAIR_MAX_BONUS:
+                        if bonus[r] > best_b or (bonus[r] == best_b and cv > best_c):
+                            best_b = bonus[r]
+                            best_c = cv
+                            rc = r
+                    elif cv > best_c:
+                        best_c = cv
+                        rc = r
+                dv = debt[r] * p
+                d_total += dv
+                if dv > best_d:
+                    best_d = dv
+                    rd = r
+            if rd < 0 or rc < 0:
+                break
+            hf = w / d_total
+            if hf >= 1.0:
+                break
+            pc = prices[asset[rc]]
+            pd = prices[asset[rd]]
+            cover = largest_allowed_cover(version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[rc])
+            if cover <= 0.0:
+                acct_blocked[k] += 1
+                break
+            repaid, seized, fee_amt, revert = liquidation_call(
+                version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[rc], fee[rc], cover
+            )
+            if revert != 0:
+                acct_blocked[k] += 1
+                break
+            if repaid * pd < min_repay_usd or repaid <= 0.0:
+                break
+            # Aave v3.3+ burns the remaining debt when the seized collateral is all the
+            # collateral the account has (in base currency).
+            all_collateral = seized >= coll[rc] and c_total - coll[rc] * pc <= 0.0
+            if seized >= coll[rc]:
+                coll[rc] = 0.0
+            else:
+                coll[rc] -= seized
+            if repaid >= debt[rd]:
+                debt[rd] = 0.0
+            else:
+                debt[rd] -= repaid
+            a_c = asset[rc]
+            a_d = asset[rd]
+            seized_by_asset[a_c] += seized
+            fee_by_asset[a_c] += fee_amt
+            repaid_by_asset[a_d] += repaid
+            acct_seized_usd[k] += seized * pc
+            acct_repaid_usd[k] += repaid * pd
+            acct_calls[k] += 1
+            total_calls += 1
+            if version >= 33 and all_collateral:
+                for r in range(s, e):
+                    if debt[r] > 0.0:
+                        deficit_by_asset[asset[r]] += debt[r]
+                        acct_bad_debt_usd[k] += debt[r] * prices[asset[r]]
+                        debt[r] = 0.0
+                break
+    return total_calls
+
+
+def bad_debt_pass(accounts, offsets, asset, coll, debt, prices, lt, out_bad_usd):
+    """Debt (USD) of accounts with debt but no seizable collateral left (per account).
+
+    Before v3.3 such debt stays on the books; no liquidation can ever recover it.
+    """
+    for j in prange(accounts.shape[0]):
+        k = accounts[j]
+        c = 0.0
+        d = 0.0
+        for r in range(offsets[k], offsets[k + 1]):
+            p = prices[asset[r]]
+            if lt[r] > 0.0:
+                c += coll[r] * p
+            d += debt[r] * p
+        out_bad_usd[j] = d if (c <= 0.0 and d > 0.0) else 0.0
+
+
+FUNCTIONS = {
+    "max_liquidatable_debt": max_liquidatable_debt,
+    "largest_allowed_cover": largest_allowed_cover,
+    "liquidation_call": liquidation_call,
+    "health_pass": health_pass,
+    "health_all": health_all,
+    "liquidate_accounts": liquidate_accounts,
+    "bad_debt_pass": bad_debt_pass,
+}
+PARALLEL = frozenset({"health_pass", "health_all", "bad_debt_pass"})

@@ -1,0 +1,128 @@
+"""Aave v3 as a :class:`~liqcascade.protocols.base.LiquidationRules` plug-in.
+
+Effective per-row parameters apply e-mode: an account in category ``e`` uses the
+category's LT and bonus for assets in it (the category's asset set when given, as in
+v3.2+ ``collateralBitmap``; otherwise the asset's own single category, as in v3.0-3.1).
+The protocol fee is the collateral reserve's ``liquidationProtocolFee`` either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from liqcascade._typing import FloatArray, IntArray
+from liqcascade.errors import ConfigError
+from liqcascade.model import PositionBook, RiskParams
+from liqcascade.protocols.aave_v3 import kernels
+from liqcascade.protocols.aave_v3.versions import NAMES, VERSIONS
+from liqcascade.protocols.base import BookArrays, HealthView, LiquidationLimits, Tallies
+
+PAIR_POLICIES = {"largest": kernels.PAIR_LARGEST, "max_bonus": kernels.PAIR_MAX_BONUS}
+
+
+@dataclass(frozen=True)
+class AaveV3Rules:
+    """Aave v3 liquidation rules of one market.
+
+    ``version`` is a code from :mod:`versions` (required: the rule sets differ).
+    ``pair_policy`` decides which (collateral, debt) pair a liquidator takes first:
+    ``"largest"`` (default) the most valuable seizable collateral and the most valuable
+    debt; ``"max_bonus"`` the collateral with the highest bonus.
+    """
+
+    params: RiskParams
+    version: int
+    pair_policy: str = "largest"
+    name: str = "aave_v3"
+
+    def __post_init__(self) -> None:
+        if self.version not in NAMES:
+            raise ConfigError(self.params.source, "version", f"one of {list(VERSIONS)}", self.version)
+        if self.pair_policy not in PAIR_POLICIES:
+            raise ConfigError(self.params.source, "pair_policy", f"one of {list(PAIR_POLICIES)}", self.pair_policy)
+
+    # ------------------------------------------------------------------ setup
+    def effective_row_params(self, book: PositionBook) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Per-row (LT, bonus, protocol fee) with e-mode applied."""
+        if book.assets != self.params.symbols:
+            raise ConfigError(self.params.source, "assets", "a book indexed by the market's assets (reindex_assets)")
+        p = self.params
+        lt = p.liquidation_threshold[book.asset].copy()
+        bonus = p.liquidation_bonus[book.asset].copy()
+        fee = p.protocol_fee[book.asset].copy()
+        row_emode = book.emode[book.account].astype(np.int64)
+        if p.emodes and np.any(row_emode):
+            for cat in p.emodes:
+                if cat.assets:
+                    members = np.array([s in cat.assets for s in p.symbols])
+                else:
+                    members = p.emode_category == cat.id
+                hit = (row_emode == cat.id) & members[book.asset]
+                # an asset with LT 0 is not collateral, e-mode does not make it one
+                hit &= lt > 0
+                lt[hit] = cat.liquidation_threshold
+                bonus[hit] = cat.liquidation_bonus
+        return lt, bonus, fee
+
+    def prepare(self, book: PositionBook) -> BookArrays:
+        lt, bonus, fee = self.effective_row_params(book)
+        return BookArrays(
+            offsets=book.offsets,
+            asset=book.asset,
+            coll=book.collateral.copy(),
+            debt=book.debt.copy(),
+            lt=lt,
+            bonus=bonus,
+            fee=fee,
+        )
+
+    # -------------------------------------------------------------- compute
+    def health(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray | None = None) -> HealthView:
+        if accounts is None:
+            accounts = np.arange(arrays.n_accounts, dtype=np.int64)
+        n = accounts.shape[0]
+        hf = np.empty(n)
+        c = np.empty(n)
+        d = np.empty(n)
+        kernels.health_pass(accounts, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, hf, c, d)
+        return HealthView(accounts, hf, c, d)
+
+    def liquidate(
+        self, arrays: BookArrays, prices: FloatArray, accounts: IntArray, tallies: Tallies, limits: LiquidationLimits
+    ) -> int:
+        return int(
+            kernels.liquidate_accounts(
+                self.version,
+                PAIR_POLICIES[self.pair_policy],
+                accounts,
+                arrays.offsets,
+                arrays.asset,
+                arrays.coll,
+                arrays.debt,
+                prices,
+                arrays.lt,
+                arrays.bonus,
+                arrays.fee,
+                limits.max_calls_per_account,
+                limits.min_repay_usd,
+                tallies.seized,
+                tallies.fee,
+                tallies.repaid,
+                tallies.deficit,
+                tallies.acct_seized_usd,
+                tallies.acct_repaid_usd,
+                tallies.acct_bad_debt_usd,
+                tallies.acct_calls,
+                tallies.acct_blocked,
+            )
+        )
+
+    def unrecoverable_debt(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FloatArray:
+        out = np.empty(accounts.shape[0])
+        kernels.bad_debt_pass(accounts, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, out)
+        return out
+
+    def describe(self) -> dict[str, object]:
+        return {"protocol": self.name, "version": NAMES[self.version], "pair_policy": self.pair_policy}

@@ -1,0 +1,124 @@
+"""The interface between a protocol's rules and the engines.
+
+An engine owns the mutable arrays (:class:`BookArrays`) and asks the protocol's rules to
+compute health and to liquidate a set of accounts at given prices. A new protocol is a
+new module implementing :class:`LiquidationRules`; the engines do not change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from liqcascade._typing import FloatArray, IntArray
+from liqcascade.model import PositionBook, RiskParams
+
+
+@dataclass
+class BookArrays:
+    """Engine-owned working copy of a book: amounts mutate, layout does not.
+
+    ``lt``, ``bonus``, ``fee`` are per-row effective parameters (e-mode applied) of the
+    row's asset *as collateral*; rules may ignore them.
+    """
+
+    offsets: IntArray
+    asset: np.ndarray
+    coll: FloatArray
+    debt: FloatArray
+    lt: FloatArray
+    bonus: FloatArray
+    fee: FloatArray
+
+    @property
+    def n_accounts(self) -> int:
+        return int(self.offsets.shape[0] - 1)
+
+
+@dataclass
+class Tallies:
+    """Accumulators a liquidation pass adds into.
+
+    Per asset (token units): collateral seized (fee included), protocol fee, debt
+    repaid, debt written off to the protocol's deficit. Per account (USD at the prices
+    of the call): collateral seized, debt repaid, debt written off; call count; count
+    of calls blocked by a rule (e.g. Aave's dust rule).
+    """
+
+    seized: FloatArray
+    fee: FloatArray
+    repaid: FloatArray
+    deficit: FloatArray
+    acct_seized_usd: FloatArray
+    acct_repaid_usd: FloatArray
+    acct_bad_debt_usd: FloatArray
+    acct_calls: IntArray
+    acct_blocked: IntArray
+
+    @classmethod
+    def zeros(cls, n_assets: int, n_accounts: int) -> "Tallies":
+        return cls(
+            seized=np.zeros(n_assets),
+            fee=np.zeros(n_assets),
+            repaid=np.zeros(n_assets),
+            deficit=np.zeros(n_assets),
+            acct_seized_usd=np.zeros(n_accounts),
+            acct_repaid_usd=np.zeros(n_accounts),
+            acct_bad_debt_usd=np.zeros(n_accounts),
+            acct_calls=np.zeros(n_accounts, dtype=np.int64),
+            acct_blocked=np.zeros(n_accounts, dtype=np.int64),
+        )
+
+    def reset_assets(self) -> None:
+        for a in (self.seized, self.fee, self.repaid, self.deficit):
+            a[:] = 0.0
+
+
+@dataclass(frozen=True)
+class LiquidationLimits:
+    """How far one liquidation pass may go on each account at fixed prices."""
+
+    max_calls_per_account: int = 64
+    min_repay_usd: float = 0.0
+
+
+@dataclass(frozen=True)
+class HealthView:
+    """Health of a set of accounts: HF, counted collateral value and debt value (USD)."""
+
+    accounts: IntArray
+    hf: FloatArray
+    collateral_usd: FloatArray
+    debt_usd: FloatArray
+
+
+@runtime_checkable
+class LiquidationRules(Protocol):
+    """What a protocol module provides to the engines."""
+
+    name: str
+    params: RiskParams
+
+    def prepare(self, book: PositionBook) -> BookArrays:
+        """A working copy of ``book`` with per-row effective parameters."""
+        ...
+
+    def health(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray | None = None) -> HealthView:
+        """Health of ``accounts`` (all when None) at ``prices``."""
+        ...
+
+    def liquidate(
+        self, arrays: BookArrays, prices: FloatArray, accounts: IntArray, tallies: Tallies, limits: LiquidationLimits
+    ) -> int:
+        """Liquidate ``accounts`` at fixed ``prices``; mutate ``arrays``; return calls made."""
+        ...
+
+    def unrecoverable_debt(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FloatArray:
+        """USD debt per account that no liquidation can recover (no seizable collateral left)."""
+        ...
+
+    def describe(self) -> dict[str, object]:
+        """Plain facts for result tables (protocol, version, policy)."""
+        ...

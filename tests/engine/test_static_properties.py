@@ -1,0 +1,140 @@
+"""Invariants of the static cascade, over generated books (hypothesis)."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from liqcascade.engine.static import CascadeSettings, MarketModel, StaticCascade
+from liqcascade.markets.cpmm import ConstantProductPool
+from liqcascade.model import PositionBook
+from liqcascade.protocols.aave_v3 import V3_0, V3_3, V3_7
+from liqcascade.protocols.aave_v3.rules import AaveV3Rules
+
+from .conftest import PARAMS, PRICES
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def books(draw, multi_collateral=True):
+    """Accounts with WETH (and maybe DAI) collateral and USDC/DAI/WETH debt, HF 0.7-2."""
+    n = draw(st.integers(1, 25))
+    ids, assets, coll, debt = [], [], [], []
+    for k in range(n):
+        c_weth = draw(st.floats(0.01, 500.0))
+        hf = draw(st.floats(0.7, 2.0))
+        cap = c_weth * 2000.0 * 0.85 / hf
+        ids.append(k); assets.append(0); coll.append(c_weth); debt.append(0.0)
+        if multi_collateral and draw(st.booleans()):
+            c_dai = draw(st.floats(0.0, 50_000.0))
+            ids.append(k); assets.append(2); coll.append(c_dai); debt.append(0.0)
+            cap += c_dai * 0.78 / hf
+        split = draw(st.floats(0.0, 1.0))
+        ids.append(k); assets.append(1); coll.append(0.0); debt.append(cap * split)
+        if split < 1.0:
+            ids.append(k); assets.append(2 if not multi_collateral else 0); coll.append(0.0)
+            debt.append(cap * (1 - split) / (1.0 if not multi_collateral else 2000.0))
+    return PositionBook.from_rows(ids, assets, coll, debt, PARAMS.symbols)
+
+
+def solver(book, version, depth, impact=True, sell_fraction=1.0):
+    venues = {"WETH": ConstantProductPool.from_price_depth("WETH", 2000.0, depth, fee=0.003)}
+    m = MarketModel(book, AaveV3Rules(PARAMS, version), PRICES, venues)
+    return StaticCascade(m, CascadeSettings(impact=impact, sell_fraction=sell_fraction))
+
+
+@SETTINGS
+@given(books(), st.sampled_from([V3_0, V3_3, V3_7]), st.floats(0.0, 0.7), st.floats(1e4, 1e8), st.floats(0, 1))
+def test_conservation(book, version, shock, depth, sell_fraction):
+    s = solver(book, version, depth, sell_fraction=sell_fraction)
+    out = s.run({"WETH": shock})
+    t = out.totals
+    # collateral seized = sold + held by liquidators + protocol fee, per asset
+    np.testing.assert_allclose(t["seized"], t["sold"] + t["held"] + t["fee"], rtol=1e-12, atol=1e-12)
+    coll0, debt0 = book.totals_by_asset()
+    coll1 = np.bincount(book.asset, weights=out.arrays.coll, minlength=3)
+    debt1 = np.bincount(book.asset, weights=out.arrays.debt, minlength=3)
+    # collateral removed from the book = seized; debt removed = repaid + written off
+    np.testing.assert_allclose(coll0 - coll1, t["seized"], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(debt0 - debt1, t["repaid"] + t["deficit"], rtol=1e-9, atol=1e-6)
+    assert (out.arrays.coll >= 0).all() and (out.arrays.debt >= 0).all()
+    if version == V3_0:
+        assert (t["deficit"] == 0).all()
+    # the fixed point: nobody left below 1 who still has seizable collateral
+    if out.converged and not out.stuck:
+        v = s.model.rules.health(out.arrays, out.prices_final)
+        assert not np.any((v.hf < 1) & (v.collateral_usd > 0) & (v.debt_usd > 0))
+
+
+@SETTINGS
+@given(books(multi_collateral=False), st.floats(0.0, 0.6), st.floats(0.0, 0.3), st.floats(1e5, 1e8))
+def test_deeper_shock_never_liquidates_less_nor_ends_higher(book, s1, extra, depth):
+    # single collateral asset (WETH), stablecoin debt, 100 % close factor regime is not
+    # assumed: v3.3 rules (close factor by position size)
+    s = solver(book, V3_3, depth)
+    a = s.run({"WETH": s1})
+    b = s.run({"WETH": min(s1 + extra, 0.95)})
+    assert b.prices_final[0] <= a.prices_final[0] * (1 + 1e-12)
+    liq_a = a.tallies.acct_calls > 0
+    liq_b = b.tallies.acct_calls > 0
+    assert np.all(liq_b[liq_a]), "an account liquidated at the smaller shock escaped the deeper one"
+
+
+@SETTINGS
+@given(books(multi_collateral=False), st.floats(0.0, 0.9), st.sampled_from([V3_0, V3_3]))
+def test_without_impact_liquidated_set_is_liquidation_price_above_shocked(book, shock, version):
+    s = solver(book, version, 1e6, impact=False)
+    out = s.run({"WETH": shock})
+    p = 2000.0 * (1 - shock)
+    # static liquidation price of WETH: debt value / (WETH collateral * LT), with the
+    # account's WETH debt valued at the same WETH price: HF(p) = c*p*LT / (d_usd + d_weth*p)
+    c = np.bincount(book.account, weights=np.where(book.asset == 0, book.collateral, 0.0), minlength=book.n_accounts)
+    d_usd = np.bincount(book.account, weights=np.where(book.asset != 0, book.debt, 0.0), minlength=book.n_accounts)
+    d_weth = np.bincount(book.account, weights=np.where(book.asset == 0, book.debt, 0.0), minlength=book.n_accounts)
+    denom = c * 0.85 - d_weth
+    with np.errstate(divide="ignore", invalid="ignore"):
+        liq_price = np.where(denom > 0, d_usd / denom, np.inf)
+    has_debt = (d_usd + d_weth) > 0
+    expected = has_debt & (liq_price > p) & (c > 0)
+    # exclude measure-zero ties within float error of the boundary
+    clear = np.abs(liq_price - p) > 1e-9 * p
+    got = out.tallies.acct_calls > 0
+    assert np.array_equal(got[clear], expected[clear])
+
+
+def test_jit_and_python_twins_agree():
+    from liqcascade.protocols.aave_v3 import kernels, kernels_python
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    ids = np.repeat(np.arange(n), 3)
+    assets = np.tile([0, 1, 2], n)
+    coll = np.where(assets == 0, rng.lognormal(0, 1, 3 * n), np.where(assets == 2, rng.lognormal(7, 1, 3 * n), 0))
+    hf = rng.uniform(0.6, 1.6, n)
+    cap = (coll.reshape(n, 3) * np.array([2000 * 0.85, 0, 0.78])).sum(1) / hf
+    debt = np.zeros(3 * n)
+    debt[1::3] = cap * 0.7
+    debt[2::3] = cap * 0.3
+    book = PositionBook.from_rows(ids, assets, coll, debt, PARAMS.symbols)
+    rules = AaveV3Rules(PARAMS, V3_3)
+    prices = PRICES * np.array([0.8, 1, 1])
+    results = []
+    for mod in (kernels, kernels_python):
+        arr = rules.prepare(book)
+        from liqcascade.protocols.base import Tallies
+
+        t = Tallies.zeros(3, book.n_accounts)
+        acc = np.arange(book.n_accounts, dtype=np.int64)
+        calls = mod.liquidate_accounts(
+            V3_3, 0, acc, arr.offsets, arr.asset, arr.coll, arr.debt, prices, arr.lt, arr.bonus, arr.fee,
+            64, 0.0, t.seized, t.fee, t.repaid, t.deficit, t.acct_seized_usd, t.acct_repaid_usd,
+            t.acct_bad_debt_usd, t.acct_calls, t.acct_blocked,
+        )
+        hfo = np.empty(book.n_accounts)
+        mod.health_all(arr.offsets, arr.asset, arr.coll, arr.debt, prices, arr.lt, hfo)
+        results.append((calls, arr.coll.copy(), arr.debt.copy(), t.seized.copy(), t.deficit.copy(), hfo))
+    (c1, *a1), (c2, *a2) = results
+    assert c1 == c2 and c1 > 0
+    for x, y in zip(a1, a2):
+        np.testing.assert_allclose(x, y, rtol=1e-13, atol=0)
