@@ -36,6 +36,7 @@ def jit_functions(
         return dict(functions)
     import numba
 
+    _invalidate_stale_cache(functions.values())
     # One globals dict shared by every clone: the union of the source modules' globals,
     # with each kernel name rebound to its compiled twin. numba compiles lazily, at the
     # first call, by which time every name below is bound.
@@ -46,6 +47,41 @@ def jit_functions(
     for name, fn in functions.items():
         clone = types.FunctionType(fn.__code__, shared, fn.__name__, fn.__defaults__, fn.__closure__)
         clone.__doc__ = fn.__doc__
-        compiled[name] = numba.njit(cache=False, nogil=True, parallel=name in parallel)(clone)
+        compiled[name] = numba.njit(cache=True, nogil=True, parallel=name in parallel)(clone)
     shared.update(compiled)
     return compiled
+
+
+def _invalidate_stale_cache(functions) -> None:
+    """Drop numba's on-disk cache when any kernel source file changed.
+
+    numba checks only the file of the function it compiles, not the files of the
+    functions it calls, so an edit to ``fast.py`` alone would leave a stale compiled
+    ``liquidate_one`` in the cache. A stamp of all the source files involved, kept
+    beside each cache, catches that.
+    """
+    import hashlib
+    from pathlib import Path
+
+    files = sorted({Path(fn.__code__.co_filename) for fn in functions})
+    h = hashlib.sha256()
+    for f in files:
+        try:
+            h.update(f.read_bytes())
+        except OSError:
+            return
+    digest = h.hexdigest()
+    for f in files:
+        cache_dir = f.parent / "__pycache__"
+        stamp = cache_dir / "liqcascade-jit.stamp"
+        try:
+            if stamp.is_file() and stamp.read_text() == digest:
+                continue
+            if cache_dir.is_dir():
+                for old in list(cache_dir.glob("*.nbi")) + list(cache_dir.glob("*.nbc")):
+                    old.unlink(missing_ok=True)
+            cache_dir.mkdir(exist_ok=True)
+            stamp.write_text(digest)
+        except OSError:
+            # a read-only install: numba then compiles in memory, nothing is stale
+            continue

@@ -7,10 +7,14 @@ marginal price after the sale as the new price. Stop when no account is eligible
 fixed point). The fixed point over a range of shocks is the cascade curve
 (:mod:`liqcascade.engine.curve`).
 
-Only accounts that can have crossed HF 1 are re-checked each round: prices only move by
-factors ``f_a = p_a / p_start_a``, so an account's HF is at least
-``HF_start * min(f) / max(f)``; accounts above that bound (and never liquidated) are
-skipped. This is exact, not a heuristic: it only skips accounts that cannot be eligible.
+Only accounts that can be below HF 1 are looked at. With prices at ``f_a`` times the
+reference prices, an account's HF is at least ``HF0 * min(f) / max(f)`` (HF0 at the
+reference prices): every collateral term scales by at least ``min(f)`` and every debt
+term by at most ``max(f)``. The solver therefore keeps its working copy of the book
+sorted by HF0, and each round looks only at the prefix with ``HF0 < max(f) / min(f)``.
+Prices move one way in a cascade, so the prefix only grows and every account ever
+liquidated stays inside it. This skips only accounts that cannot be eligible: it is
+exact, not a heuristic.
 """
 
 from __future__ import annotations
@@ -97,31 +101,59 @@ class CascadeOutcome:
     arrays: BookArrays
     tallies: Tallies
     touched: np.ndarray
-    hf_shocked: FloatArray
     bad_debt_before_usd: float
+    account_order: np.ndarray
+    """Working order of accounts: position ``j`` of ``arrays``/``tallies``/``touched`` is
+    original account ``account_order[j]`` (the solver sorts accounts by pre-shock HF)."""
+
+    def liquidated_accounts(self) -> np.ndarray:
+        """Original indexes of the accounts with at least one liquidation call, ascending."""
+        return np.sort(self.account_order[self.tallies.acct_calls > 0])
+
+    def per_account(self, values: np.ndarray) -> np.ndarray:
+        """A per-account array in working order, returned in original account order."""
+        out = np.empty_like(values)
+        out[self.account_order] = values
+        return out
 
 
 class StaticCascade:
-    """A reusable solver for one market: row parameters are prepared once, then any
-    number of shocks can be run (the curve runs many)."""
+    """A reusable solver for one market: row parameters are prepared and the book is
+    sorted by pre-shock health once, then any number of shocks can be run (the curve
+    runs many)."""
 
     def __init__(self, model: MarketModel, settings: CascadeSettings | None = None) -> None:
         self.model = model
         self.settings = settings or CascadeSettings()
         if not (0.0 <= self.settings.sell_fraction <= 1.0):
             raise ConfigError("<settings>", "liquidators.sell_fraction", "a fraction in [0, 1]", self.settings.sell_fraction)
-        self._base = model.rules.prepare(model.book)
-        self._all = np.arange(model.book.n_accounts, dtype=np.int64)
-        self._hf0 = model.rules.health(self._base, model.prices, self._all)
+        rules = model.rules
+        base = rules.prepare(model.book)
+        n = model.book.n_accounts
+        everyone = np.arange(n, dtype=np.int64)
+        hf0 = rules.health(base, model.prices, everyone)
+        # working copy in ascending HF0 order: candidates are always a prefix
+        order = np.argsort(hf0.hf, kind="stable")
+        self._perm = order  # sorted position -> original account index
+        self._base = _permute(base, order)
+        self._hf0_sorted = hf0.hf[order]
+        self._hf0 = hf0  # original order
+        self._all = everyone
+        # bad debt that exists before anything happens (debt with no seizable collateral)
+        self._bad_before = float(rules.unrecoverable_debt(base, model.prices, everyone).sum())
 
     @property
     def hf_before(self):
-        """Health of every account at the reference (pre-shock) prices."""
+        """Health of every account at the reference (pre-shock) prices, original order."""
         return self._hf0
 
     def _fresh_arrays(self) -> BookArrays:
         b = self._base
         return BookArrays(b.offsets, b.asset, b.coll.copy(), b.debt.copy(), b.lt, b.bonus, b.fee)
+
+    def _prefix(self, bound: float) -> np.ndarray:
+        m = int(np.searchsorted(self._hf0_sorted, bound, side="left"))
+        return self._all[:m]
 
     def run(self, shocks: Mapping[str, float] | FloatArray) -> CascadeOutcome:
         m, st, rules = self.model, self.settings, self.model.rules
@@ -139,27 +171,19 @@ class StaticCascade:
                 venues[i] = v.with_mid_price(float(p[i]))
         p_start = p.copy()
 
-        # bad debt that existed before anything happened (debt with no seizable collateral)
-        bad_before = float(rules.unrecoverable_debt(arrays, p0, self._all).sum())
-
-        view = rules.health(arrays, p, self._all)
-        hf_start = view.hf
         touched = np.zeros(n, dtype=np.bool_)
         totals = {name: np.zeros(k) for name in ("seized", "fee", "sold", "held", "proceeds", "repaid", "bought_cost", "deficit")}
         round_rows: list[dict[str, object]] = []
         converged = False
         stuck = False
         rounds = 0
+        bound = 0.0
         for r in range(1, st.max_rounds + 1):
-            if r == 1:
-                sel = (view.hf < 1.0) & (view.collateral_usd > 0.0) & (view.debt_usd > 0.0)
-                eligible = self._all[sel]
-            else:
-                ratio = p / p_start
-                bound = ratio.max() / ratio.min()
-                cand = np.flatnonzero((hf_start < bound) | touched)
-                v = rules.health(arrays, p, cand)
-                eligible = cand[(v.hf < 1.0) & (v.collateral_usd > 0.0) & (v.debt_usd > 0.0)]
+            ratio = p / p0
+            bound = max(bound, float(ratio.max() / ratio.min()))
+            cand = self._prefix(bound)
+            v = rules.health(arrays, p, cand)
+            eligible = cand[(v.hf < 1.0) & (v.collateral_usd > 0.0) & (v.debt_usd > 0.0)]
             if eligible.size == 0:
                 converged = True
                 break
@@ -228,8 +252,8 @@ class StaticCascade:
             arrays=arrays,
             tallies=tallies,
             touched=touched,
-            hf_shocked=hf_start,
-            bad_debt_before_usd=bad_before,
+            bad_debt_before_usd=self._bad_before,
+            account_order=self._perm,
         )
 
     # --------------------------------------------------------------- summary
@@ -285,22 +309,26 @@ class StaticCascade:
         return rows
 
     def account_frame(self, out: CascadeOutcome) -> pd.DataFrame:
-        """One row per account the cascade touched (liquidated, blocked or left with bad debt)."""
+        """One row per account the cascade touched (liquidated, blocked or left with bad debt),
+        in original account order."""
         rules = self.model.rules
         t = out.tallies
         idx = np.flatnonzero(out.touched)
+        orig = out.account_order[idx]
+        sort = np.argsort(orig, kind="stable")
+        idx, orig = idx[sort], orig[sort]
+        shocked = rules.health(self._base, out.prices_shocked, idx)
         after = rules.health(out.arrays, out.prices_final, idx)
         unrec = rules.unrecoverable_debt(out.arrays, out.prices_final, idx)
         hf0 = self._hf0
-        pos = idx  # _hf0 covers all accounts in order
         return pd.DataFrame(
             {
-                "account_id": self.model.book.account_ids[idx],
-                "hf_before": hf0.hf[pos],
-                "hf_shocked": out.hf_shocked[idx],
+                "account_id": self.model.book.account_ids[orig],
+                "hf_before": hf0.hf[orig],
+                "hf_shocked": shocked.hf,
                 "hf_after": after.hf,
-                "collateral_usd_before": hf0.collateral_usd[pos],
-                "debt_usd_before": hf0.debt_usd[pos],
+                "collateral_usd_before": hf0.collateral_usd[orig],
+                "debt_usd_before": hf0.debt_usd[orig],
                 "collateral_usd_after": after.collateral_usd,
                 "debt_usd_after": after.debt_usd,
                 "collateral_seized_usd": t.acct_seized_usd[idx],
@@ -310,3 +338,22 @@ class StaticCascade:
                 "blocked_calls": t.acct_blocked[idx],
             }
         )
+
+
+def _permute(b: BookArrays, order: np.ndarray) -> BookArrays:
+    """The book with its accounts in ``order`` (rows of each account kept together)."""
+    counts = np.diff(b.offsets)[order]
+    offsets = np.zeros(order.shape[0] + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    # row gather index: for each new account, its old rows start..end
+    starts = b.offsets[:-1][order]
+    rows = np.repeat(starts - offsets[:-1], counts) + np.arange(offsets[-1], dtype=np.int64)
+    return BookArrays(
+        offsets=offsets,
+        asset=b.asset[rows],
+        coll=b.coll[rows],
+        debt=b.debt[rows],
+        lt=b.lt[rows],
+        bonus=b.bonus[rows],
+        fee=b.fee[rows],
+    )

@@ -161,23 +161,53 @@ def _venues(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_di
 
 
 def _venue(vc, price: float, params: RiskParams, prices: np.ndarray, base_dir: Path, source: str, key: str) -> Venue:
-    from liqcascade.markets import cpmm
-
     if vc.kind == "cpmm":
-        return cpmm.ConstantProductPool.from_price_depth(vc.asset, price, vc.reserve_usd, vc.fee)
+        from liqcascade.markets.cpmm import ConstantProductPool
+
+        return ConstantProductPool.from_price_depth(vc.asset, price, vc.reserve_usd, vc.fee)
     if vc.kind == "orderbook":
         from liqcascade.markets import orderbook
 
-        return orderbook.venue_from_config(vc.asset, price, vc.calibration, vc.scale, base_dir, source, key)
+        if vc.calibration in orderbook.SHIPPED_DEPTH:
+            return orderbook.OrderBookVenue.from_calibration(vc.calibration, vc.asset, price, vc.scale)
+        bids, asks = orderbook.load_depth_file(resolve_path(vc.calibration, base_dir, source, f"{key}.calibration"))
+        return orderbook.OrderBookVenue(vc.asset, price, bids, asks, vc.scale)
     if vc.kind == "impact":
         from liqcascade.markets.impact import PowerLawImpact
 
         return PowerLawImpact(
-            asset=vc.asset, reference_price=price, depth_usd=vc.depth_usd, exponent=vc.exponent,
-            coefficient=vc.coefficient, permanent_fraction=vc.permanent_fraction,
+            asset=vc.asset, price=price, depth_usd=vc.depth_usd, coefficient=vc.coefficient,
+            exponent=vc.exponent, permanent=vc.permanent_fraction,
         )
     if vc.kind == "univ3":
-        from liqcascade.markets import univ3
-
-        return univ3.venue_from_config(vc, price, params.symbols, prices, source, key)
+        return _univ3_venue(vc, price, params, prices, source, key)
     raise ConfigError(source, f"{key}.kind", "cpmm, orderbook, impact or univ3", vc.kind)
+
+
+UNIV3_POOLS = {"builtin:uniswap_v3_ethwbtc_030": ("WBTC", "WETH")}  # (token0, token1)
+
+
+def _univ3_venue(vc, price: float, params: RiskParams, prices: np.ndarray, source: str, key: str) -> Venue:
+    """The real pool's tick-liquidity profile at ``vc.block``, selling ``vc.asset`` for the other token.
+
+    The pool keeps its own price ratio at that block. The other token is valued at
+    ``other_price_usd`` when given (the pool is then arbitraged to the scenario's price of
+    ``asset``); otherwise at the USD price that makes the pool's marginal sale price equal
+    the scenario's price of ``asset`` (no arbitrage move, the liquidity shape around the
+    price is the real one).
+    """
+    from liqcascade.markets import univ3
+
+    if vc.pool not in UNIV3_POOLS:
+        raise ConfigError(source, f"{key}.pool", f"one of {list(UNIV3_POOLS)}", vc.pool)
+    token0, token1 = UNIV3_POOLS[vc.pool]
+    if vc.asset not in (token0, token1):
+        raise ConfigError(source, f"{key}.asset", f"a token of the pool ({token0} or {token1})", vc.asset)
+    if vc.block != 17_000_000:
+        raise ConfigError(source, f"{key}.block", "17000000 (the block whose pool price is known from its swaps)", vc.block)
+    pool = univ3.ethwbtc_pool(vc.block)
+    venue = univ3.UniswapV3Venue(vc.asset, pool, vc.asset == token0, 1.0)
+    if vc.other_price_usd is not None:
+        return venue.with_other_price_usd(vc.other_price_usd).with_mid_price(price)
+    # mid_price is linear in other_price_usd: scale it so the venue quotes the scenario's price
+    return venue.with_other_price_usd(price / venue.mid_price())

@@ -1,5 +1,30 @@
 """Venues and price impact. Knows nothing of protocols."""
 
 from liqcascade.markets.base import Venue
+from liqcascade.markets.cpmm import ConstantProductPool
+from liqcascade.markets.impact import PowerLawImpact
+from liqcascade.markets.orderbook import (
+    DepthCurve,
+    OrderBookVenue,
+    load_depth_file,
+    median_book_depth,
+    shipped_depth,
+)
+from liqcascade.markets.router import RouteResult, Router
+from liqcascade.markets.univ3 import UniswapV3Venue, V3PoolState, ethwbtc_pool
 
-__all__ = ["Venue"]
+__all__ = [
+    "Venue",
+    "ConstantProductPool",
+    "PowerLawImpact",
+    "DepthCurve",
+    "OrderBookVenue",
+    "median_book_depth",
+    "load_depth_file",
+    "shipped_depth",
+    "Router",
+    "RouteResult",
+    "V3PoolState",
+    "UniswapV3Venue",
+    "ethwbtc_pool",
+]

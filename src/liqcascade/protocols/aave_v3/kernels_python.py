@@ -57,31 +57,12 @@ def health_all(offsets, asset, coll, debt, prices, lt, out_hf):
         out_hf[k] = w / d if d > 0.0 else HF_INF
 
 
-def liquidate_accounts(
-    version,
-    policy,
-    accounts,
-    offsets,
-    asset,
-    coll,
-    debt,
-    prices,
-    lt,
-    bonus,
-    fee,
-    max_calls,
-    min_repay_usd,
-    seized_by_asset,
-    fee_by_asset,
-    repaid_by_asset,
-    deficit_by_asset,
-    acct_seized_usd,
-    acct_repaid_usd,
-    acct_bad_debt_usd,
-    acct_calls,
-    acct_blocked,
+def liquidate_one(
+    version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
+    seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
+    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
 ):
-    """Liquidate each account in ``accounts`` at fixed ``prices`` until it is healthy.
+    """Liquidate account ``k`` at fixed ``prices`` until it is healthy; return calls made.
 
     Each pass is one ``liquidationCall`` on the pair chosen by ``policy``, with the
     largest cover the rules allow (close factor; v3.3+ dust rule via
@@ -90,89 +71,129 @@ def liquidate_accounts(
 
     v3.3+: when a call takes all of the account's collateral, every remaining debt is
     burned into ``deficit_by_asset`` (the reserve deficit). Before v3.3 the debt stays
-    on the account. Per-asset token totals and per-account USD totals are accumulated
-    into the arrays given. Returns the number of calls made.
+    on the account. Per-asset token totals (1-D views) and per-account USD totals are
+    accumulated into the arrays given.
     """
-    total_calls = 0
-    for j in range(accounts.shape[0]):
-        k = accounts[j]
-        s = offsets[k]
-        e = offsets[k + 1]
-        for _ in range(max_calls):
-            w = 0.0
-            c_total = 0.0
-            d_total = 0.0
-            rc = -1
-            rd = -1
-            best_c = -1.0
-            best_b = -1.0
-            best_d = 0.0
-            for r in range(s, e):
-                p = prices[asset[r]]
-                cv = coll[r] * p
-                if lt[r] > 0.0 and cv > 0.0:
-                    c_total += cv
-                    w += cv * lt[r]
-                    if policy == PAIR_MAX_BONUS:
-                        if bonus[r] > best_b or (bonus[r] == best_b and cv > best_c):
-                            best_b = bonus[r]
-                            best_c = cv
-                            rc = r
-                    elif cv > best_c:
+    s = offsets[k]
+    e = offsets[k + 1]
+    calls = 0
+    for _ in range(max_calls):
+        w = 0.0
+        c_total = 0.0
+        d_total = 0.0
+        rc = -1
+        rd = -1
+        best_c = -1.0
+        best_b = -1.0
+        best_d = 0.0
+        for r in range(s, e):
+            p = prices[asset[r]]
+            cv = coll[r] * p
+            if lt[r] > 0.0 and cv > 0.0:
+                c_total += cv
+                w += cv * lt[r]
+                if policy == PAIR_MAX_BONUS:
+                    if bonus[r] > best_b or (bonus[r] == best_b and cv > best_c):
+                        best_b = bonus[r]
                         best_c = cv
                         rc = r
-                dv = debt[r] * p
-                d_total += dv
-                if dv > best_d:
-                    best_d = dv
-                    rd = r
-            if rd < 0 or rc < 0:
-                break
-            hf = w / d_total
-            if hf >= 1.0:
-                break
-            pc = prices[asset[rc]]
-            pd = prices[asset[rd]]
-            cover = largest_allowed_cover(version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[rc])
-            if cover <= 0.0:
-                acct_blocked[k] += 1
-                break
-            repaid, seized, fee_amt, revert = liquidation_call(
-                version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[rc], fee[rc], cover
+                elif cv > best_c:
+                    best_c = cv
+                    rc = r
+            dv = debt[r] * p
+            d_total += dv
+            if dv > best_d:
+                best_d = dv
+                rd = r
+        if rd < 0 or rc < 0:
+            break
+        hf = w / d_total
+        if hf >= 1.0:
+            break
+        pc = prices[asset[rc]]
+        pd = prices[asset[rd]]
+        cover = largest_allowed_cover(version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[rc])
+        if cover <= 0.0:
+            acct_blocked[k] += 1
+            break
+        repaid, seized, fee_amt, revert = liquidation_call(
+            version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[rc], fee[rc], cover
+        )
+        if revert != 0:
+            acct_blocked[k] += 1
+            break
+        if repaid * pd < min_repay_usd or repaid <= 0.0:
+            break
+        # Aave v3.3+ burns the remaining debt when the seized collateral is all the
+        # collateral the account has (in base currency).
+        all_collateral = seized >= coll[rc] and c_total - coll[rc] * pc <= 0.0
+        if seized >= coll[rc]:
+            coll[rc] = 0.0
+        else:
+            coll[rc] -= seized
+        if repaid >= debt[rd]:
+            debt[rd] = 0.0
+        else:
+            debt[rd] -= repaid
+        a_c = asset[rc]
+        a_d = asset[rd]
+        seized_by_asset[a_c] += seized
+        fee_by_asset[a_c] += fee_amt
+        repaid_by_asset[a_d] += repaid
+        acct_seized_usd[k] += seized * pc
+        acct_repaid_usd[k] += repaid * pd
+        acct_calls[k] += 1
+        calls += 1
+        if version >= 33 and all_collateral:
+            for r in range(s, e):
+                if debt[r] > 0.0:
+                    deficit_by_asset[asset[r]] += debt[r]
+                    acct_bad_debt_usd[k] += debt[r] * prices[asset[r]]
+                    debt[r] = 0.0
+            break
+    return calls
+
+
+N_CHUNKS = 64
+
+
+def liquidate_accounts(
+    version, policy, accounts, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
+    seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
+    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
+):
+    """Liquidate every account in ``accounts`` at fixed ``prices`` (see :func:`liquidate_one`).
+
+    Accounts are independent at fixed prices, so they run in parallel: the list is cut
+    into ``N_CHUNKS`` fixed chunks, each with its own per-asset accumulator row, and
+    the rows are summed in chunk order. The chunking does not depend on the number of
+    threads, so the numbers are the same bit for bit on any machine. Per-asset totals
+    are *added* to the 1-D ``*_by_asset`` arrays; returns the number of calls.
+    """
+    n = accounts.shape[0]
+    k_assets = seized_by_asset.shape[0]
+    acc = np.zeros((4, N_CHUNKS, k_assets))
+    calls = np.zeros(N_CHUNKS, dtype=np.int64)
+    size = (n + N_CHUNKS - 1) // N_CHUNKS
+    for c in prange(N_CHUNKS):
+        lo = c * size
+        hi = min(n, lo + size)
+        for j in range(lo, hi):
+            calls[c] += liquidate_one(
+                version, policy, accounts[j], offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls,
+                min_repay_usd, acc[0, c], acc[1, c], acc[2, c], acc[3, c],
+                acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
             )
-            if revert != 0:
-                acct_blocked[k] += 1
-                break
-            if repaid * pd < min_repay_usd or repaid <= 0.0:
-                break
-            # Aave v3.3+ burns the remaining debt when the seized collateral is all the
-            # collateral the account has (in base currency).
-            all_collateral = seized >= coll[rc] and c_total - coll[rc] * pc <= 0.0
-            if seized >= coll[rc]:
-                coll[rc] = 0.0
-            else:
-                coll[rc] -= seized
-            if repaid >= debt[rd]:
-                debt[rd] = 0.0
-            else:
-                debt[rd] -= repaid
-            a_c = asset[rc]
-            a_d = asset[rd]
-            seized_by_asset[a_c] += seized
-            fee_by_asset[a_c] += fee_amt
-            repaid_by_asset[a_d] += repaid
-            acct_seized_usd[k] += seized * pc
-            acct_repaid_usd[k] += repaid * pd
-            acct_calls[k] += 1
-            total_calls += 1
-            if version >= 33 and all_collateral:
-                for r in range(s, e):
-                    if debt[r] > 0.0:
-                        deficit_by_asset[asset[r]] += debt[r]
-                        acct_bad_debt_usd[k] += debt[r] * prices[asset[r]]
-                        debt[r] = 0.0
-                break
-    return total_calls
+    for c in range(N_CHUNKS):
+        for a in range(k_assets):
+            seized_by_asset[a] += acc[0, c, a]
+            fee_by_asset[a] += acc[1, c, a]
+            repaid_by_asset[a] += acc[2, c, a]
+            deficit_by_asset[a] += acc[3, c, a]
+    total = 0
+    for c in range(N_CHUNKS):
+        total += calls[c]
+    return total
 
 
 def bad_debt_pass(accounts, offsets, asset, coll, debt, prices, lt, out_bad_usd):
@@ -198,7 +219,8 @@ FUNCTIONS = {
     "liquidation_call": liquidation_call,
     "health_pass": health_pass,
     "health_all": health_all,
+    "liquidate_one": liquidate_one,
     "liquidate_accounts": liquidate_accounts,
     "bad_debt_pass": bad_debt_pass,
 }
-PARALLEL = frozenset({"health_pass", "health_all", "bad_debt_pass"})
+PARALLEL = frozenset({"health_pass", "health_all", "bad_debt_pass", "liquidate_accounts"})

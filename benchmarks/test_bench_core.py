@@ -1,0 +1,182 @@
+"""Core speed targets (issue: core). Each fast path is measured against a naive
+per-account Python baseline in the same run; ratios are per account (or holding).
+
+Targets on 2 cores: health-factor pass over 1M accounts / 2.5M holdings / 35 assets
+<= 20 ms; one static cascade on the 1M-account book < 1 s; a 100-point cascade curve
+< 10 s.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from liqcascade.engine.run import cascade_curve
+from liqcascade.engine.static import CascadeSettings, MarketModel, StaticCascade
+from liqcascade.io.aave_config import load_aave_reserve_config
+from liqcascade.markets.cpmm import ConstantProductPool
+from liqcascade.model.synthetic import synthetic_book
+from liqcascade.protocols.aave_v3 import V3_3, kernels
+from liqcascade.protocols.aave_v3.rules import AaveV3Rules
+
+N_ACCOUNTS = 1_000_000
+N_ASSETS = 35
+N_NAIVE = 20_000
+
+
+@pytest.fixture(scope="module")
+def hf_book():
+    """1M accounts, ~2.5M holdings over 35 assets, CSR layout (built directly with NumPy)."""
+    rng = np.random.default_rng(1)
+    per = rng.choice([1, 2, 3, 4], size=N_ACCOUNTS, p=[0.2, 0.3, 0.3, 0.2])  # mean 2.5
+    offsets = np.zeros(N_ACCOUNTS + 1, dtype=np.int64)
+    np.cumsum(per, out=offsets[1:])
+    rows = int(offsets[-1])
+    account = np.repeat(np.arange(N_ACCOUNTS, dtype=np.int64), per)
+    asset = rng.integers(0, N_ASSETS, rows).astype(np.int32)
+    coll = rng.lognormal(2, 2, rows) * (rng.random(rows) < 0.6)
+    debt = rng.lognormal(1.5, 2, rows) * (coll == 0)
+    lt = rng.uniform(0.6, 0.93, N_ASSETS)[asset]
+    prices = rng.lognormal(3, 2, N_ASSETS)
+    return dict(offsets=offsets, account=account, asset=asset, coll=coll, debt=debt, lt=lt, prices=prices)
+
+
+def naive_health(accounts_rows, prices, lts):
+    """The baseline: a Python loop over accounts, each a list of (asset, coll, debt)."""
+    out = []
+    for rows in accounts_rows:
+        w = d = 0.0
+        for a, c, db in rows:
+            w += c * prices[a] * lts[a]
+            d += db * prices[a]
+        out.append(w / d if d > 0 else float("inf"))
+    return out
+
+
+def test_hf_pass_jit_1M(benchmark, hf_book, record):
+    b = hf_book
+    out = np.empty(N_ACCOUNTS)
+    kernels.health_all(b["offsets"], b["asset"], b["coll"], b["debt"], b["prices"], b["lt"], out)  # compile
+    benchmark.pedantic(
+        kernels.health_all, args=(b["offsets"], b["asset"], b["coll"], b["debt"], b["prices"], b["lt"], out),
+        rounds=30, iterations=1, warmup_rounds=2,
+    )
+    record("hf_pass_jit_1M", benchmark, N_ACCOUNTS)
+    # the same numbers as NumPy's segment sums
+    w = np.bincount(b["account"], weights=b["coll"] * b["prices"][b["asset"]] * b["lt"], minlength=N_ACCOUNTS)
+    d = np.bincount(b["account"], weights=b["debt"] * b["prices"][b["asset"]], minlength=N_ACCOUNTS)
+    ok = d > 0
+    np.testing.assert_allclose(out[ok], w[ok] / d[ok], rtol=1e-12)
+
+
+def test_hf_pass_numpy_bincount_1M(benchmark, hf_book, record):
+    b = hf_book
+
+    def numpy_pass():
+        p = b["prices"][b["asset"]]
+        w = np.bincount(b["account"], weights=b["coll"] * p * b["lt"], minlength=N_ACCOUNTS)
+        d = np.bincount(b["account"], weights=b["debt"] * p, minlength=N_ACCOUNTS)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(d > 0, w / d, np.inf)
+
+    benchmark.pedantic(numpy_pass, rounds=10, iterations=1, warmup_rounds=1)
+    record("hf_pass_numpy_bincount_1M", benchmark, N_ACCOUNTS)
+
+
+def test_hf_pass_naive_python(benchmark, hf_book, record):
+    b = hf_book
+    end = int(b["offsets"][N_NAIVE])
+    accounts_rows = [
+        list(zip(b["asset"][s:e].tolist(), b["coll"][s:e].tolist(), b["debt"][s:e].tolist()))
+        for s, e in zip(b["offsets"][:N_NAIVE].tolist(), b["offsets"][1 : N_NAIVE + 1].tolist())
+    ]
+    prices = b["prices"].tolist()
+    lts = {}
+    for a, l in zip(b["asset"][:end].tolist(), b["lt"][:end].tolist()):
+        lts[a] = l
+    lts = [lts.get(a, 0.0) for a in range(N_ASSETS)]
+    benchmark.pedantic(naive_health, args=(accounts_rows, prices, lts), rounds=5, iterations=1)
+    record("hf_pass_naive_python", benchmark, N_NAIVE)
+
+
+# ------------------------------------------------------------------ cascade
+@pytest.fixture(scope="module")
+def aave_model():
+    snap = load_aave_reserve_config()
+    params = snap.params
+    prices = snap.price_array
+    book = synthetic_book(params, prices, n_accounts=N_ACCOUNTS, seed=11)
+    venues = {
+        "WETH": ConstantProductPool.from_price_depth("WETH", float(prices[params.index("WETH")]), 60e6),
+        "wstETH": ConstantProductPool.from_price_depth("wstETH", float(prices[params.index("wstETH")]), 30e6),
+        "WBTC": ConstantProductPool.from_price_depth("WBTC", float(prices[params.index("WBTC")]), 40e6),
+    }
+    return MarketModel(book, AaveV3Rules(params, V3_3), prices, venues)
+
+
+SHOCK = {"WETH": 0.3, "wstETH": 0.3, "rETH": 0.3, "cbETH": 0.3}
+
+
+def test_static_cascade_1M(benchmark, aave_model, record):
+    solver = StaticCascade(aave_model)
+    solver.run(SHOCK)  # compile
+    out = benchmark.pedantic(solver.run, args=(SHOCK,), rounds=5, iterations=1)
+    record("static_cascade_1M", benchmark, N_ACCOUNTS)
+    benchmark.extra_info["rounds"] = out.rounds
+    benchmark.extra_info["accounts_liquidated"] = int((out.tallies.acct_calls > 0).sum())
+    assert out.converged
+
+
+def test_cascade_curve_100_points_1M(benchmark, aave_model, record):
+    grid = np.linspace(0.0, 0.8, 100)
+    res = benchmark.pedantic(
+        cascade_curve, args=(aave_model, "WETH", grid), kwargs={"other_shocks": {"wstETH": 0.0}}, rounds=1, iterations=1
+    )
+    record("cascade_curve_100pts_1M", benchmark, 100 * N_ACCOUNTS)
+    c = res.table("curve")
+    assert len(c) == 100
+    assert (np.diff(c["price_final"].to_numpy()) <= 1e-9).all()
+
+
+def naive_cascade(accounts, price0, shock, pool_x, pool_y, lt, bonus, fee):
+    """Baseline: one object per account, Python loops, one collateral (WETH) and one
+    stablecoin debt each, v3.0 close factor; the same fixed-point loop."""
+    p = price0 * (1 - shock)
+    k = pool_x * pool_y
+    x = (k / p) ** 0.5
+    for _ in range(1000):
+        sold = 0.0
+        any_liq = False
+        for acc in accounts:
+            while acc["debt"] > 0 and acc["coll"] > 0:
+                hf = acc["coll"] * p * lt / acc["debt"]
+                if hf >= 1:
+                    break
+                cover = acc["debt"] * (0.5 if hf > 0.95 else 1.0)
+                seize = cover * (1 + bonus) / p
+                if seize > acc["coll"]:
+                    seize = acc["coll"]
+                    cover = seize * p / (1 + bonus)
+                acc["coll"] -= seize
+                acc["debt"] -= cover
+                sold += seize - (seize - seize / (1 + bonus)) * fee
+                any_liq = True
+        if not any_liq:
+            break
+        x += sold
+        p = k / x**2
+    return p
+
+
+def test_static_cascade_naive_python(benchmark, record):
+    rng = np.random.default_rng(5)
+    coll = rng.lognormal(1, 1.5, N_NAIVE)
+    hf = 1 + rng.beta(1.2, 6, N_NAIVE)
+    debt = coll * 1600 * 0.83 / hf
+
+    def run():
+        accounts = [{"coll": c, "debt": d} for c, d in zip(coll.tolist(), debt.tolist())]
+        return naive_cascade(accounts, 1600.0, 0.3, 60e6 / 1600, 60e6, 0.83, 0.05, 0.1)
+
+    benchmark.pedantic(run, rounds=3, iterations=1)
+    record("static_cascade_naive_python", benchmark, N_NAIVE)

@@ -1,0 +1,254 @@
+"""Read and write position books as long-format CSV or Parquet files.
+
+One row per (account, asset) holding:
+
+=============  ========  =====================================================
+column         required  meaning
+=============  ========  =====================================================
+``account``    yes       the account's label (address string or integer)
+``asset``      yes       asset symbol, one of the market's ``RiskParams.symbols``
+``collateral`` yes       supplied amount, whole tokens, finite, >= 0
+``debt``       yes       borrowed amount, whole tokens, finite, >= 0
+``emode``      no        the account's e-mode category (integer, 0 = none);
+                         every row of an account must carry the same value
+=============  ========  =====================================================
+
+Rows may come in any order; rows for the same (account, asset) are summed. Every check is
+vectorized (a 2.5 M-row Parquet file loads in seconds) and every failure is a
+:class:`~liqcascade.errors.DataError` naming the file and the 1-based data row (the header is
+not counted) or the column.
+
+Supplying an asset whose liquidation threshold is 0 is allowed (Aave lets you supply it; it
+simply never counts as collateral). Borrowing an asset whose ``borrowable`` flag is off is not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from liqcascade.errors import DataError
+from liqcascade.model.book import PositionBook
+from liqcascade.model.params import RiskParams
+
+REQUIRED_COLUMNS = ("account", "asset", "collateral", "debt")
+OPTIONAL_COLUMNS = ("emode",)
+_EXPECTED = f"columns {list(REQUIRED_COLUMNS)} and optionally {list(OPTIONAL_COLUMNS)}"
+
+
+def _format(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    raise DataError(str(path), None, f"unknown file type {path.suffix!r}: expected .csv, .csv.gz, .parquet or .pq")
+
+
+def _read_table(path: Path) -> pa.Table:
+    src = str(path)
+    if not path.exists():
+        raise DataError(src, None, "file not found")
+    if not path.is_file():
+        raise DataError(src, None, "not a regular file")
+    fmt = _format(path)
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(path)
+        import pyarrow.csv as pcsv
+
+        return pcsv.read_csv(
+            path,
+            convert_options=pcsv.ConvertOptions(
+                column_types={"asset": pa.string()},
+                strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as exc:
+        raise DataError(src, None, f"cannot read the file as {fmt.upper()}: {exc}") from None
+
+
+def _first(mask: np.ndarray) -> int:
+    """1-based index of the first True."""
+    return int(np.flatnonzero(mask)[0]) + 1
+
+
+def _amount(table: pa.Table, name: str, src: str) -> np.ndarray:
+    col = table.column(name)
+    t = col.type
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        arr = pc.cast(col, pa.float64())
+        null = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        if null.any():
+            raise DataError(src, _first(null), f"column {name!r} is empty (missing or NaN); expected a number >= 0")
+        x = arr.to_numpy(zero_copy_only=False)
+    elif pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
+        # a CSV column with a non-numeric cell is inferred as text: find the first bad cell
+        s = pd.Series(col.to_numpy(zero_copy_only=False), dtype=object)
+        x_s = pd.to_numeric(s, errors="coerce")
+        bad = x_s.isna().to_numpy() & ~s.astype(str).str.strip().str.lower().isin(["nan"]).to_numpy()
+        if bad.any():
+            r = _first(bad)
+            raise DataError(src, r, f"column {name!r} must be numeric (token units), got {s.iloc[r - 1]!r}")
+        x = x_s.to_numpy(dtype=np.float64)
+    else:
+        raise DataError(src, None, f"column {name!r} must be numeric (token units), got type {t}")
+    x = np.asarray(x, dtype=np.float64)
+    nan = np.isnan(x)
+    if nan.any():
+        raise DataError(src, _first(nan), f"column {name!r} is NaN; expected a finite number >= 0")
+    bad = ~np.isfinite(x) | (x < 0)
+    if bad.any():
+        r = _first(bad)
+        raise DataError(src, r, f"column {name!r} must be a finite number >= 0, got {x[r - 1]!r}")
+    return x
+
+
+def load_positions(path: str | Path, params: RiskParams) -> PositionBook:
+    """Load a long-format positions file (CSV or Parquet) against ``params``.
+
+    The book's ``assets`` is ``params.symbols``; accounts are ordered by label. See the module
+    docstring for the columns and checks.
+    """
+    p = Path(path)
+    src = str(p)
+    table = _read_table(p)
+    cols = list(table.column_names)
+    missing = [c for c in REQUIRED_COLUMNS if c not in cols]
+    unknown = [c for c in cols if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    if missing:
+        raise DataError(src, None, f"missing column(s) {missing}; expected {_EXPECTED}, found {cols}")
+    if unknown:
+        raise DataError(src, None, f"unexpected column(s) {unknown}; expected {_EXPECTED}")
+    if len(set(cols)) != len(cols):
+        raise DataError(src, None, f"duplicate column names in {cols}; expected {_EXPECTED}")
+    n = table.num_rows
+
+    # account labels: any scalar type, never empty
+    acc_col = table.column("account")
+    if not (pa.types.is_integer(acc_col.type) or pa.types.is_string(acc_col.type)
+            or pa.types.is_large_string(acc_col.type) or pa.types.is_dictionary(acc_col.type)):
+        raise DataError(src, None, f"column 'account' must hold strings or integers, got type {acc_col.type}")
+    acc_null = np.asarray(acc_col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if acc_null.any():
+        raise DataError(src, _first(acc_null), "column 'account' is empty; every row needs an account")
+    if pa.types.is_string(acc_col.type) or pa.types.is_large_string(acc_col.type):
+        empty = np.asarray(pc.equal(pc.utf8_trim_whitespace(acc_col), "").to_numpy(zero_copy_only=False), dtype=bool)
+        if empty.any():
+            raise DataError(src, _first(empty), "column 'account' is empty; every row needs an account")
+
+    # asset symbols -> index into params.symbols (hash once per distinct symbol)
+    asset_col = table.column("asset")
+    if pa.types.is_dictionary(asset_col.type):
+        asset_col = pc.cast(asset_col, pa.string())
+    if not (pa.types.is_string(asset_col.type) or pa.types.is_large_string(asset_col.type)):
+        raise DataError(src, None, f"column 'asset' must hold asset symbols (text), got type {asset_col.type}")
+    a_null = np.asarray(asset_col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if a_null.any():
+        raise DataError(src, _first(a_null), f"column 'asset' is empty; expected one of {list(params.symbols)}")
+    enc = pc.dictionary_encode(asset_col.combine_chunks() if n else pa.array([], pa.string()))
+    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    names = enc.dictionary.to_pylist()
+    pos = {s: i for i, s in enumerate(params.symbols)}
+    remap = np.array([pos.get(s, -1) for s in names], dtype=np.int64)
+    asset_idx = remap[codes] if n else np.zeros(0, dtype=np.int64)
+    unknown_rows = asset_idx < 0
+    if unknown_rows.any():
+        r = _first(unknown_rows)
+        raise DataError(src, r, f"unknown asset {names[codes[r - 1]]!r}; known assets: {list(params.symbols)}")
+
+    coll = _amount(table, "collateral", src)
+    debt = _amount(table, "debt", src)
+
+    borrowable = np.asarray(params.borrowable, dtype=bool)
+    bad = (debt > 0) & ~borrowable[asset_idx]
+    if bad.any():
+        r = _first(bad)
+        sym = params.symbols[asset_idx[r - 1]]
+        raise DataError(src, r, f"debt in {sym!r}, which is not borrowable in {params.source}")
+
+    emode = None
+    if "emode" in cols:
+        ecol = table.column("emode")
+        if not pa.types.is_integer(ecol.type):
+            if pa.types.is_floating(ecol.type):
+                ev = ecol.to_numpy(zero_copy_only=False)
+                frac = ~np.isfinite(ev) | (ev != np.round(ev))
+                if frac.any():
+                    r = _first(frac)
+                    raise DataError(src, r, f"column 'emode' must be an integer category id, got {ev[r - 1]!r}")
+            else:
+                raise DataError(src, None, f"column 'emode' must hold integer category ids, got type {ecol.type}")
+        e_null = np.asarray(ecol.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        if e_null.any():
+            raise DataError(src, _first(e_null), "column 'emode' is empty; use 0 for no e-mode")
+        emode = np.asarray(ecol.to_numpy(zero_copy_only=False)).astype(np.int64)
+        known = np.array([0] + [e.id for e in params.emodes], dtype=np.int64)
+        bad = ~np.isin(emode, known)
+        if bad.any():
+            r = _first(bad)
+            raise DataError(src, r, f"unknown e-mode category {int(emode[r - 1])}; known: {known.tolist()}")
+
+    # Factorize labels with a hash (pandas) instead of letting from_rows sort object arrays,
+    # then put the original labels back: same result, much faster for string addresses.
+    codes_acc, uniq = _factorize_sorted(acc_col)
+    if emode is not None and n:
+        per_acct = np.zeros(len(uniq), dtype=np.int64)
+        per_acct[codes_acc] = emode
+        clash = per_acct[codes_acc] != emode
+        if clash.any():
+            r = _first(clash)
+            raise DataError(src, r, f"account {uniq[codes_acc[r - 1]]!r} has rows with different e-mode categories "
+                                    f"(this row says {int(emode[r - 1])}, another {int(per_acct[codes_acc[r - 1]])})")
+    book = PositionBook.from_rows(codes_acc, asset_idx, coll, debt, params.symbols, emode=emode, source=src)
+    return dataclasses.replace(book, account_ids=uniq[book.account_ids])
+
+
+def _factorize_sorted(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes per row and sorted distinct labels, hashing in Arrow (no Python object per row)."""
+    if pa.types.is_dictionary(col.type):
+        col = pc.cast(col, col.type.value_type)
+    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    enc = pc.dictionary_encode(arr)
+    order = pc.array_sort_indices(enc.dictionary).to_numpy(zero_copy_only=False)
+    rank = np.empty(order.shape[0], dtype=np.int64)
+    rank[order] = np.arange(order.shape[0], dtype=np.int64)
+    codes = rank[enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)]
+    uniq = enc.dictionary.take(pa.array(order)).to_numpy(zero_copy_only=False)
+    return codes, uniq
+
+
+def write_positions(book: PositionBook, path: str | Path) -> Path:
+    """Write ``book`` in the long format :func:`load_positions` reads (by suffix: CSV or Parquet).
+
+    Columns: account, asset, collateral, debt, emode. Returns the path written.
+    """
+    p = Path(path)
+    fmt = _format(p)
+    labels = book.account_ids[book.account]
+    table = pa.table(
+        {
+            "account": pa.array(labels),
+            "asset": pa.array(np.asarray(book.assets, dtype=object)[book.asset], type=pa.string())
+            if book.n_rows else pa.array([], pa.string()),
+            "collateral": pa.array(book.collateral, type=pa.float64()),
+            "debt": pa.array(book.debt, type=pa.float64()),
+            "emode": pa.array(book.emode[book.account].astype(np.int64), type=pa.int64()),
+        }
+    )
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, p)
+    else:
+        import pyarrow.csv as pcsv
+
+        pcsv.write_csv(table, p)
+    return p

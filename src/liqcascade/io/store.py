@@ -1,0 +1,366 @@
+"""The results store: Parquet tables per run plus a DuckDB catalog, queryable in SQL.
+
+Layout under ``root`` (the store never writes anywhere else)::
+
+    root/catalog.duckdb               runs(run_id, kind, created_at, version, config, status, meta)
+                                      tables(run_id, "table", path, rows)
+    root/runs/<run_id>/<table>.parquet
+    root/runs/<run_id>/run.json       config and meta, so a run directory describes itself
+    root/.tmp/                        saves in progress
+
+A run's identity is :func:`run_id`: the hash of its resolved config and the package version.
+
+Atomicity. :meth:`ResultsStore.save` writes every table into a fresh directory under
+``root/.tmp``, renames it to ``root/runs/<run_id>`` (one ``rename``, atomic on one file
+system) and only then registers the run and its tables in the catalog, in one transaction.
+A run exists exactly when it is registered: :meth:`has`, :meth:`load`, :meth:`tables`,
+:meth:`list_runs` and :meth:`query` only see registered runs. A save that fails or is killed
+midway leaves at most an unregistered directory (in ``.tmp`` or, if it died between the rename
+and the registration, under ``runs/``); it is invisible, never touches a finished run, and is
+replaced by the next save of that run id or removed by :meth:`remove_partial`.
+
+Saving a run id that is already finished is a **no-op** that returns ``False``: the id is the
+hash of everything that determines the results, so a second save would store the same numbers
+(a cache hit). Use a different config or version to store different results.
+
+Concurrency: the catalog is a DuckDB file; each operation opens and closes its own
+connection, so several stores in one process are fine, but DuckDB lets only one process hold
+the file for writing at a time — run parallel workers' saves through one process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from liqcascade.errors import LiqcascadeError
+
+
+class StoreError(LiqcascadeError):
+    """A results-store operation was given something it cannot accept (bad id, bad table)."""
+
+
+class UnknownRunError(StoreError):
+    """No finished run with this id is registered in the store."""
+
+
+class UnknownTableError(StoreError):
+    """The run exists but has no table of this name."""
+
+
+_RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_RESERVED_TABLES = {"runs", "tables"}
+FINISHED = "finished"
+
+
+# --------------------------------------------------------------------------- identity
+def _canonical_default(o: Any) -> Any:
+    try:
+        import numpy as np
+
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+    except ImportError:  # pragma: no cover - numpy is a dependency
+        pass
+    if isinstance(o, (set, frozenset)):
+        return sorted(o, key=repr)
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"config value of type {type(o).__name__} is not JSON-serializable: {o!r}")
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys, no whitespace, tuples as lists; ``inf``/``nan`` as JSON-like
+    ``Infinity``/``NaN`` tokens (Python's spelling), so it is stable across runs and machines."""
+    try:
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=True, default=_canonical_default)
+    except TypeError as exc:
+        raise StoreError(f"cannot hash the config: {exc}") from None
+
+
+def run_id(resolved_config: Mapping[str, Any], version: str) -> str:
+    """First 16 hex characters of sha256 over the canonical JSON of
+    ``{"config": resolved_config, "version": version}``."""
+    import hashlib
+
+    payload = canonical_json({"config": resolved_config, "version": str(version)})
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+def _check_run_id(rid: str) -> str:
+    if not isinstance(rid, str) or not _RUN_ID_RE.match(rid):
+        raise StoreError(
+            f"invalid run id {rid!r}: expected 1-128 characters of letters, digits, '-' or '_' "
+            "(such as the 16 hex characters run_id() returns)"
+        )
+    return rid
+
+
+def _check_table(name: str) -> str:
+    if not isinstance(name, str) or not _TABLE_RE.match(name) or name.lower() in _RESERVED_TABLES:
+        raise StoreError(
+            f"invalid table name {name!r}: expected a SQL identifier (letters, digits, '_', not starting "
+            f"with a digit), not one of {sorted(_RESERVED_TABLES)}"
+        )
+    return name
+
+
+def _write_table(df: pd.DataFrame, path: Path) -> int:
+    """Write one table as Parquet; returns its row count. (A seam for tests to fail a save.)"""
+    table = pa.Table.from_pandas(df)
+    pq.write_table(table, path)
+    return table.num_rows
+
+
+# --------------------------------------------------------------------------- the store
+class ResultsStore:
+    """Runs' tables as Parquet under ``root``, catalogued in ``root/catalog.duckdb``."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "runs").mkdir(exist_ok=True)
+        self.catalog_path = self.root / "catalog.duckdb"
+        with self._connect() as con:
+            con.execute(
+                """
+                CREATE TABLE IF NOT EXISTS runs (
+                    run_id VARCHAR PRIMARY KEY,
+                    kind VARCHAR NOT NULL,
+                    created_at TIMESTAMP NOT NULL,
+                    version VARCHAR NOT NULL,
+                    config VARCHAR NOT NULL,
+                    status VARCHAR NOT NULL,
+                    meta VARCHAR NOT NULL
+                )
+                """
+            )
+            con.execute(
+                """
+                CREATE TABLE IF NOT EXISTS tables (
+                    run_id VARCHAR NOT NULL,
+                    "table" VARCHAR NOT NULL,
+                    path VARCHAR NOT NULL,
+                    rows BIGINT NOT NULL,
+                    PRIMARY KEY (run_id, "table")
+                )
+                """
+            )
+
+    def __repr__(self) -> str:
+        return f"ResultsStore({str(self.root)!r})"
+
+    # ------------------------------------------------------------------ internals
+    def _connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(self.catalog_path), read_only=read_only)
+
+    def _run_dir(self, rid: str) -> Path:
+        d = (self.root / "runs" / _check_run_id(rid)).resolve()
+        if d.parent != (self.root / "runs").resolve():  # belt and braces: never leave root/runs
+            raise StoreError(f"run id {rid!r} resolves outside the store")
+        return d
+
+    def _require(self, rid: str) -> None:
+        _check_run_id(rid)
+        if not self.has(rid):
+            raise UnknownRunError(f"{self.root}: no finished run {rid!r}; list_runs() shows the stored runs")
+
+    # ------------------------------------------------------------------ queries
+    def has(self, run_id: str) -> bool:
+        """True when a finished run with this id is registered."""
+        _check_run_id(run_id)
+        with self._connect() as con:
+            row = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        return row is not None and row[0] == FINISHED
+
+    def tables(self, run_id: str) -> list[str]:
+        """Names of the run's tables, sorted."""
+        self._require(run_id)
+        with self._connect() as con:
+            rows = con.execute('SELECT "table" FROM tables WHERE run_id = ? ORDER BY "table"', [run_id]).fetchall()
+        return [r[0] for r in rows]
+
+    def list_runs(self) -> pd.DataFrame:
+        """All finished runs, oldest first: run_id, kind, created_at, version, config, status, meta."""
+        with self._connect() as con:
+            return con.execute("SELECT * FROM runs ORDER BY created_at, run_id").df()
+
+    def path(self, run_id: str, table: str) -> Path:
+        """Absolute path of a stored table's Parquet file."""
+        self._require(run_id)
+        _check_table(table)
+        with self._connect() as con:
+            row = con.execute('SELECT path FROM tables WHERE run_id = ? AND "table" = ?', [run_id, table]).fetchone()
+        if row is None:
+            raise UnknownTableError(f"run {run_id!r} has no table {table!r}; it has {self.tables(run_id)}")
+        return self.root / row[0]
+
+    def load(self, run_id: str, table: str) -> pd.DataFrame:
+        """One stored table as a pandas DataFrame (index and dtypes as saved)."""
+        return pq.read_table(self.path(run_id, table)).to_pandas()
+
+    def meta(self, run_id: str) -> dict[str, Any]:
+        """The ``config`` and ``meta`` a run was saved with."""
+        self._require(run_id)
+        with self._connect() as con:
+            cfg, meta = con.execute("SELECT config, meta FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        return {"config": json.loads(cfg), "meta": json.loads(meta)}
+
+    # ------------------------------------------------------------------ save
+    def save(
+        self,
+        run_id: str,
+        kind: str,
+        config: Mapping[str, Any],
+        tables: Mapping[str, pd.DataFrame],
+        meta: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Store a finished run atomically; returns True, or False if it was already stored.
+
+        ``meta["version"]`` (default: the installed liqcascade version) goes into the runs
+        table; the rest of ``meta`` is kept as JSON. Table names must be SQL identifiers.
+        """
+        from liqcascade import __version__
+
+        final = self._run_dir(run_id)
+        if not isinstance(kind, str) or not kind:
+            raise StoreError(f"run {run_id!r}: kind must be a non-empty string, got {kind!r}")
+        if not tables:
+            raise StoreError(f"run {run_id!r}: expected at least one table")
+        for name, df in tables.items():
+            _check_table(name)
+            if not isinstance(df, pd.DataFrame):
+                raise StoreError(f"run {run_id!r}: table {name!r} must be a pandas DataFrame, got {type(df).__name__}")
+        meta = dict(meta or {})
+        version = str(meta.get("version", __version__))
+        config_json = canonical_json(dict(config))
+        meta_json = canonical_json(meta)
+        if self.has(run_id):
+            return False
+
+        tmp_root = self.root / ".tmp"
+        tmp_root.mkdir(exist_ok=True)
+        tmp = tmp_root / f"{run_id}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            rows: dict[str, int] = {}
+            for name, df in tables.items():
+                rows[name] = _write_table(df, tmp / f"{name}.parquet")
+            (tmp / "run.json").write_text(
+                json.dumps({"run_id": run_id, "kind": kind, "version": version,
+                            "config": json.loads(config_json), "meta": json.loads(meta_json)},
+                           indent=1, allow_nan=True),
+                encoding="utf-8",
+            )
+            if final.exists():
+                # an unregistered leftover of a save that died after its rename: not a finished run
+                shutil.rmtree(final)
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        try:
+            with self._connect() as con:
+                con.execute("BEGIN TRANSACTION")
+                con.execute(
+                    "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [run_id, kind, datetime.now(timezone.utc).replace(tzinfo=None), version,
+                     config_json, FINISHED, meta_json],
+                )
+                con.executemany(
+                    "INSERT INTO tables VALUES (?, ?, ?, ?)",
+                    [[run_id, name, f"runs/{run_id}/{name}.parquet", n] for name, n in rows.items()],
+                )
+                con.execute("COMMIT")
+        except BaseException:
+            # never leave files that look like a run without its registration
+            if not self.has(run_id):
+                shutil.rmtree(final, ignore_errors=True)
+            raise
+        return True
+
+    def remove_partial(self) -> list[Path]:
+        """Delete what failed saves left behind (``.tmp`` and unregistered run directories).
+
+        Call it only when no save is running. Returns the paths removed.
+        """
+        removed: list[Path] = []
+        tmp_root = self.root / ".tmp"
+        if tmp_root.exists():
+            for p in tmp_root.iterdir():
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
+                removed.append(p)
+        with self._connect() as con:
+            known = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
+        for p in (self.root / "runs").iterdir():
+            if p.name not in known:
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
+                removed.append(p)
+        return removed
+
+    # ------------------------------------------------------------------ SQL
+    def query(self, sql: str, run_id: str | None = None) -> pd.DataFrame:
+        """Run DuckDB SQL over the store; returns a DataFrame.
+
+        Views: ``runs`` and ``tables`` (the catalog); for each table name ``T``: ``T`` (that
+        table of ``run_id``, default the latest finished run that has it) and ``T_all`` (every
+        run's ``T`` stacked, with a leading ``run_id`` column). The connection is in memory and
+        has no file-system access, so queries can read the store but write nothing anywhere.
+        """
+        import pyarrow.dataset as ds
+
+        if run_id is not None:
+            self._require(run_id)
+        with self._connect() as cat:
+            runs = cat.execute("SELECT * FROM runs ORDER BY created_at, run_id").df()
+            tabs = cat.execute(
+                'SELECT t.run_id, t."table", t.path, t.rows, r.created_at FROM tables t '
+                "JOIN runs r USING (run_id) WHERE r.status = ? ORDER BY r.created_at, t.run_id",
+                [FINISHED],
+            ).df()
+        con = duckdb.connect(config={"enable_external_access": False})
+        try:
+            con.register("_runs", runs)
+            con.register("_tables", tabs.drop(columns="created_at"))
+            con.execute("CREATE VIEW runs AS SELECT * FROM _runs")
+            con.execute('CREATE VIEW "tables" AS SELECT * FROM _tables')
+            for name, grp in tabs.groupby("table", sort=True):
+                parts = []
+                for i, (rid, rel) in enumerate(zip(grp["run_id"], grp["path"])):
+                    reg = f"_{name}_{i}"
+                    con.register(reg, ds.dataset(str(self.root / rel), format="parquet"))
+                    parts.append((rid, reg))
+                union = " UNION ALL BY NAME ".join(f"SELECT '{rid}' AS run_id, * FROM {reg}" for rid, reg in parts)
+                con.execute(f'CREATE VIEW "{name}_all" AS {union}')
+                pick = [reg for rid, reg in parts if rid == run_id] if run_id is not None else [parts[-1][1]]
+                if pick:
+                    con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM {pick[0]}')
+            con.execute("SET lock_configuration = true")
+            return con.execute(sql).df()
+        finally:
+            con.close()
+
+
+__all__ = [
+    "ResultsStore",
+    "StoreError",
+    "UnknownRunError",
+    "UnknownTableError",
+    "canonical_json",
+    "run_id",
+]

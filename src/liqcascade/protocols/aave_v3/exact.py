@@ -1,0 +1,527 @@
+"""Aave v3 liquidation, integer-exact, for the four rule versions (V3_0, V3_3, V3_5, V3_7).
+
+This is the conformance form of the rule: scalar, in wei and in the oracle's base unit
+(USD with 8 decimals), rounding exactly where the Solidity rounds. ``fast.py`` is the
+float64 form the engines run; ``tests/test_aave_fast_vs_exact.py`` ties the two.
+
+Where the rule lives (aave-dao/aave-v3-origin; tags v3.3.0 5431379f, v3.5.0, v3.7.0 =
+fd1fbd91; v3.0 from aave/aave-v3-core@782f5191):
+
+- ``GenericLogic.calculateUserAccountData`` -> :func:`user_account_data`
+- ``LiquidationLogic.executeLiquidationCall`` and ``_calculateAvailableCollateralToLiquidate``,
+  ``_burnDebtTokens``, ``_burnBadDebt`` -> :func:`liquidation_call`
+- ``helpers/TokenMath.sol`` (v3.5+) / ``ScaledBalanceTokenBase`` (before) -> balance and
+  scaled-amount helpers below.
+
+What is modelled: variable debt only (stable debt, removed in v3.2, is not); indexes are
+given already accrued to the block of the call (``updateState`` has run); the liquidator
+takes the underlying (``receiveAToken = false``) unless ``receive_a_token`` is set, which only
+matters for the ``InvalidBurnAmount`` check on the collateral burn. Not modelled: reserve
+active/paused/frozen flags, grace periods and the L2 sentinel, isolation-mode debt
+accounting, the liquidator's own collateral flags, interest-rate updates.
+
+Rounding by version (shared reference §1, checked against the Solidity at the tags):
+
+===============================  ==========  ==========  ================  ================
+step                              V3_0        V3_3        V3_5 (3.5-3.6)    V3_7
+===============================  ==========  ==========  ================  ================
+aToken balance (scaled*index)     rayMul hu   rayMul hu   rayMulFloor       rayMulFloor
+debt balance                      rayMul hu   rayMul hu   rayMulCeil        rayMulCeil
+debt base value                   floor       floor       ceil              ceil
+health factor                     pm/wadDiv   pm/wadDiv   wadDiv(sum)/1e4   wadDiv(sum)/1e4
+close factor                      50/100 %    position    position          position
+maxCollateral = base*LB           pm hu       pm hu       pm hu             pmFloor
+debtNeeded (all collateral)       pd hu       pd hu       pdCeil            pdCeil
+bonus = coll - coll/LB            pd hu       pd hu       pd hu             pdFloor
+fee = bonus*LPF                   pm hu       pm hu       pm hu             pmCeil
+scaled burn of collateral         rayDiv hu   rayDiv hu   rayDivCeil        rayDivCeil
+scaled burn of debt               rayDiv hu   rayDiv hu   rayDivFloor       rayDivFloor
+dust rule / bad-debt burn         no          yes         yes               yes, scaled check
+===============================  ==========  ==========  ================  ================
+
+(The shared reference says ``debtNeeded`` rounds half up before v3.7; v3.5.0 and v3.6.0
+already use ``percentDivCeil`` there, and so does V3_5 here.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from liqcascade.errors import LiqcascadeError
+from liqcascade.protocols.aave_v3 import wadray as wr
+from liqcascade.protocols.aave_v3.versions import NAMES, V3_0, V3_3, V3_5, V3_7
+
+UINT256_MAX = wr.UINT256_MAX
+HEALTH_FACTOR_LIQUIDATION_THRESHOLD = 10**18
+CLOSE_FACTOR_HF_THRESHOLD = 95 * 10**16  # 0.95e18
+DEFAULT_LIQUIDATION_CLOSE_FACTOR = 5000  # bps
+MAX_LIQUIDATION_CLOSE_FACTOR = 10000  # bps (v3.0 name)
+MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD = 2000 * 10**8  # base units, v3.3+
+MIN_LEFTOVER_BASE = MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD // 2  # 1000e8, v3.3+
+
+
+# --- reverts -------------------------------------------------------------------------------
+
+
+class AaveRevert(LiqcascadeError):
+    """The Pool would revert this call; the subclass name is Aave's error name."""
+
+
+class MustNotLeaveDust(AaveRevert):
+    """v3.3+: a partial liquidation would leave debt or collateral worth under ``MIN_LEFTOVER_BASE``."""
+
+
+class HealthFactorNotBelowThreshold(AaveRevert):
+    """The borrower's health factor is not below 1e18."""
+
+
+class CollateralCannotBeLiquidated(AaveRevert):
+    """The collateral asset is not enabled as collateral for the borrower (or has LT 0)."""
+
+
+class SpecifiedCurrencyNotBorrowedByUser(AaveRevert):
+    """The borrower owes nothing in the debt asset."""
+
+
+class InvalidBurnAmount(AaveRevert):
+    """A token burn of zero scaled units (``ScaledBalanceTokenBase._burnScaled``)."""
+
+
+class ArithmeticUnderflow(AaveRevert):
+    """A scaled burn larger than the scaled balance (Solidity checked-arithmetic panic)."""
+
+
+# --- state and results -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReserveState:
+    """One reserve as the Pool sees it at the call (indexes already accrued).
+
+    ``price_1e8`` is what ``AaveOracle.getAssetPrice`` returns (base currency, 8 decimals);
+    ``lt_bps``/``lb_bps``/``lpf_bps`` are ``getLiquidationThreshold``/``getLiquidationBonus``
+    (1e4 + bonus, e.g. 10500)/``getLiquidationProtocolFee``.
+    """
+
+    decimals: int
+    price_1e8: int
+    liquidity_index: int = wr.RAY
+    borrow_index: int = wr.RAY
+    lt_bps: int = 0
+    lb_bps: int = 10000
+    lpf_bps: int = 0
+
+    @property
+    def unit(self) -> int:
+        return 10**self.decimals
+
+
+@dataclass(frozen=True)
+class UserReserve:
+    """The borrower's ``scaledBalanceOf`` on the aToken and the variable debt token, and the
+    ``UserConfiguration`` collateral bit for this reserve."""
+
+    scaled_collateral: int = 0
+    scaled_debt: int = 0
+    collateral_enabled: bool = True
+
+
+@dataclass(frozen=True)
+class EModeCategory:
+    """The borrower's e-mode category (``DataTypes.EModeCategory``).
+
+    ``assets`` are the reserves in its ``collateralBitmap`` (v3.2+) or, for v3.0-3.1, the
+    reserves whose single e-mode category is this one. ``price_1e8`` is the price of the
+    category's ``priceSource`` (v3.0-3.1 only; ``None`` when unset); from v3.2 e-modes have no
+    price source and it is ignored.
+    """
+
+    lt_bps: int
+    lb_bps: int
+    assets: frozenset[str] = frozenset()
+    price_1e8: int | None = None
+
+
+@dataclass(frozen=True)
+class AccountData:
+    """``calculateUserAccountData`` results that liquidation reads (base currency, 1e8)."""
+
+    total_collateral_base: int
+    total_debt_base: int
+    avg_liquidation_threshold: int
+    health_factor: int
+
+
+@dataclass(frozen=True)
+class LiquidationOutcome:
+    """What one ``liquidationCall`` did.
+
+    ``debt_repaid`` is ``actualDebtToLiquidate`` (what the liquidator pays);
+    ``collateral_to_liquidator`` is ``actualCollateralToLiquidate`` (what the event reports);
+    ``protocol_fee`` is the aToken amount the treasury received, after the 1-wei cap against the
+    borrower's remaining scaled balance (``fee_computed`` is the amount before that cap).
+    ``deficit`` maps each reserve to the debt moved into ``reserve.deficit``;
+    ``debt_burned`` to the underlying amount of debt whose tokens were burned (repaid + deficit).
+    ``user_after`` is the borrower's position after the call.
+    """
+
+    version: int
+    health_factor_before: int
+    total_collateral_base: int
+    total_debt_base: int
+    debt_repaid: int
+    collateral_to_liquidator: int
+    protocol_fee: int
+    fee_computed: int
+    scaled_collateral_burned: int
+    scaled_fee_transferred: int
+    has_no_collateral_left: bool
+    deficit: dict[str, int] = field(default_factory=dict)
+    debt_burned: dict[str, int] = field(default_factory=dict)
+    scaled_debt_burned: dict[str, int] = field(default_factory=dict)
+    user_after: dict[str, UserReserve] = field(default_factory=dict)
+
+    @property
+    def collateral_seized(self) -> int:
+        """Collateral leaving the borrower in underlying terms: liquidator share plus fee."""
+        return self.collateral_to_liquidator + self.protocol_fee
+
+
+# --- balances (TokenMath / ScaledBalanceTokenBase) -----------------------------------------------
+
+
+def _check_version(version: int) -> None:
+    if version not in NAMES:
+        raise ValueError(f"unknown Aave v3 version code {version!r}; expected one of {sorted(NAMES)}")
+
+
+def a_token_balance(version: int, scaled: int, liquidity_index: int) -> int:
+    """aToken ``balanceOf``: ``rayMul`` before v3.5, ``TokenMath.getATokenBalance`` (floor) after."""
+    if version >= V3_5:
+        return wr.ray_mul_floor(scaled, liquidity_index)
+    return wr.ray_mul(scaled, liquidity_index)
+
+
+def v_token_balance(version: int, scaled: int, borrow_index: int) -> int:
+    """Variable debt ``balanceOf``: ``rayMul`` before v3.5, ``getVTokenBalance`` (ceil) after."""
+    if version >= V3_5:
+        return wr.ray_mul_ceil(scaled, borrow_index)
+    return wr.ray_mul(scaled, borrow_index)
+
+
+def _a_token_burn_scaled(version: int, amount: int, index: int) -> int:
+    # getATokenBurnScaledAmount / getATokenTransferScaledAmount are both rayDivCeil from v3.5;
+    # before, _burnScaled and _transfer both used rayDiv (half up).
+    return wr.ray_div_ceil(amount, index) if version >= V3_5 else wr.ray_div(amount, index)
+
+
+def _v_token_burn_scaled(version: int, amount: int, index: int) -> int:
+    return wr.ray_div_floor(amount, index) if version >= V3_5 else wr.ray_div(amount, index)
+
+
+def _collateral_base(balance: int, r: ReserveState, price: int) -> int:
+    return balance * price // r.unit
+
+
+def _debt_base(version: int, balance: int, r: ReserveState, price: int) -> int:
+    if version >= V3_5:
+        return wr.mul_div_ceil(balance, price, r.unit)
+    return balance * price // r.unit
+
+
+def _in_emode(emode: EModeCategory | None, asset: str) -> bool:
+    return emode is not None and asset in emode.assets
+
+
+def _price(version: int, reserves: Mapping[str, ReserveState], asset: str, emode: EModeCategory | None) -> int:
+    # v3.0-3.1: an e-mode price source replaces the oracle price of the category's assets.
+    if version == V3_0 and emode is not None and emode.price_1e8 and asset in emode.assets:
+        return emode.price_1e8
+    return reserves[asset].price_1e8
+
+
+def user_account_data(
+    version: int,
+    reserves: Mapping[str, ReserveState],
+    user: Mapping[str, UserReserve],
+    emode: EModeCategory | None = None,
+) -> AccountData:
+    """``GenericLogic.calculateUserAccountData``: totals in base currency and the health factor.
+
+    Collateral counts when its bit is set (and, before v3.7, its reserve LT is non-zero); its
+    LT is the e-mode LT when the borrower's category holds the asset. HF is ``2**256 - 1``
+    without debt. Before v3.5 ``HF = wadDiv(percentMul(sumC, avgLT), sumD)`` with
+    ``avgLT = floor(sum(C_i*LT_i) / sumC)``; from v3.5 ``HF = wadDiv(sum(C_i*LT_i), sumD) / 1e4``.
+    """
+    _check_version(version)
+    total_c = total_d = weighted_lt = 0
+    for asset, pos in user.items():
+        r = reserves[asset]
+        price = _price(version, reserves, asset, emode)
+        if pos.collateral_enabled and pos.scaled_collateral and (version >= V3_7 or r.lt_bps != 0):
+            c = _collateral_base(a_token_balance(version, pos.scaled_collateral, r.liquidity_index), r, price)
+            total_c += c
+            weighted_lt += c * (emode.lt_bps if _in_emode(emode, asset) else r.lt_bps)  # type: ignore[union-attr]
+        if pos.scaled_debt:
+            total_d += _debt_base(version, v_token_balance(version, pos.scaled_debt, r.borrow_index), r, price)
+    avg_lt = weighted_lt // total_c if total_c else 0
+    if total_d == 0:
+        hf = UINT256_MAX
+    elif version >= V3_5:
+        hf = wr.wad_div(weighted_lt, total_d) // wr.PERCENTAGE_FACTOR
+    else:
+        hf = wr.wad_div(wr.percent_mul(total_c, avg_lt), total_d)
+    return AccountData(total_c, total_d, avg_lt, hf)
+
+
+def health_factor(
+    version: int,
+    reserves: Mapping[str, ReserveState],
+    user: Mapping[str, UserReserve],
+    emode: EModeCategory | None = None,
+) -> int:
+    """The health factor (WAD) of ``user_account_data``."""
+    return user_account_data(version, reserves, user, emode).health_factor
+
+
+# --- liquidationCall --------------------------------------------------------------------------
+
+
+def _available_collateral(
+    version: int,
+    coll_price: int,
+    coll_unit: int,
+    debt_price: int,
+    debt_unit: int,
+    debt_to_cover: int,
+    user_coll_balance: int,
+    lb: int,
+    lpf: int,
+) -> tuple[int, int, int, int]:
+    """``_calculateAvailableCollateralToLiquidate``.
+
+    Returns ``(collateral to liquidator, debt needed, protocol fee, seized in base)``; the last
+    is ``collateralToLiquidateInBaseCurrency`` of v3.3-3.6 (seized amount incl. fee, floor).
+    """
+    base_coll = debt_price * debt_to_cover * coll_unit // (coll_price * debt_unit)
+    max_coll = wr.percent_mul_floor(base_coll, lb) if version >= V3_7 else wr.percent_mul(base_coll, lb)
+    if max_coll > user_coll_balance:
+        coll = user_coll_balance
+        base_debt = coll_price * coll * debt_unit // (debt_price * coll_unit)
+        debt_needed = wr.percent_div_ceil(base_debt, lb) if version >= V3_5 else wr.percent_div(base_debt, lb)
+    else:
+        coll = max_coll
+        debt_needed = debt_to_cover
+    seized_base = coll * coll_price // coll_unit
+    fee = 0
+    if lpf != 0:
+        if version >= V3_7:
+            bonus = coll - wr.percent_div_floor(coll, lb)
+            fee = wr.percent_mul_ceil(bonus, lpf)
+        else:
+            bonus = coll - wr.percent_div(coll, lb)
+            fee = wr.percent_mul(bonus, lpf)
+        coll -= fee
+    return coll, debt_needed, fee, seized_base
+
+
+def liquidation_call(
+    version: int,
+    reserves: Mapping[str, ReserveState],
+    user: Mapping[str, UserReserve],
+    collateral_asset: str,
+    debt_asset: str,
+    debt_to_cover: int,
+    *,
+    emode: EModeCategory | None = None,
+    receive_a_token: bool = False,
+    min_base_max_close_factor_threshold: int = MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD,
+    min_leftover_base: int | None = None,
+) -> LiquidationOutcome:
+    """``LiquidationLogic.executeLiquidationCall`` on one borrower, in wei.
+
+    ``debt_to_cover = 2**256 - 1`` asks for the maximum. The two thresholds default to the
+    protocol constants (2000e8 and half of it); they are parameters only so that the worked
+    example in ``docs/3.3/Aave-v3.3-features.md`` (1000e8 / 500e8) can be checked.
+
+    Raises an :class:`AaveRevert` subclass wherever the Pool reverts on the modelled paths
+    (``MustNotLeaveDust`` for the v3.3+ dust rule).
+    """
+    _check_version(version)
+    if min_leftover_base is None:
+        min_leftover_base = min_base_max_close_factor_threshold // 2
+    cr, dr = reserves[collateral_asset], reserves[debt_asset]
+    pos = {a: [u.scaled_collateral, u.scaled_debt, u.collateral_enabled] for a, u in user.items()}
+    cpos = pos.setdefault(collateral_asset, [0, 0, False])
+    dpos = pos.setdefault(debt_asset, [0, 0, False])
+
+    acct = user_account_data(version, reserves, user, emode)
+    hf = acct.health_factor
+
+    scaled_coll_before = cpos[0]
+    coll_balance = a_token_balance(version, scaled_coll_before, cr.liquidity_index)
+    debt_balance = v_token_balance(version, dpos[1], dr.borrow_index)
+
+    # ValidationLogic.validateLiquidationCall (the modelled checks)
+    if hf >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
+        raise HealthFactorNotBelowThreshold(f"health factor {hf} >= 1e18")
+    if not (cpos[2] and (version >= V3_7 or cr.lt_bps != 0)):
+        raise CollateralCannotBeLiquidated(f"{collateral_asset} is not enabled as collateral")
+    if debt_balance == 0:
+        raise SpecifiedCurrencyNotBorrowedByUser(f"no debt in {debt_asset}")
+
+    lb = emode.lb_bps if _in_emode(emode, collateral_asset) else cr.lb_bps  # type: ignore[union-attr]
+    coll_price = _price(version, reserves, collateral_asset, emode)
+    debt_price = dr.price_1e8
+    if version == V3_0 and emode is not None and emode.price_1e8:
+        # LiquidationLogic._getConfigurationData (v3.0): in e-mode the debt is priced by the
+        # category's source whenever one is set (the debt is assumed to be in the category).
+        debt_price = emode.price_1e8
+
+    # close factor
+    if version < V3_3:
+        cf = DEFAULT_LIQUIDATION_CLOSE_FACTOR if hf > CLOSE_FACTOR_HF_THRESHOLD else MAX_LIQUIDATION_CLOSE_FACTOR
+        max_debt = wr.percent_mul(debt_balance, cf)
+    else:
+        debt_res_base = _debt_base(version, debt_balance, dr, debt_price)
+        coll_res_base = _collateral_base(coll_balance, cr, coll_price)
+        max_debt = debt_balance
+        if (
+            coll_res_base >= min_base_max_close_factor_threshold
+            and debt_res_base >= min_base_max_close_factor_threshold
+            and hf > CLOSE_FACTOR_HF_THRESHOLD
+        ):
+            half_total = wr.percent_mul(acct.total_debt_base, DEFAULT_LIQUIDATION_CLOSE_FACTOR)
+            if debt_res_base > half_total:
+                max_debt = half_total * dr.unit // debt_price
+    actual_debt = min(debt_to_cover, max_debt)
+
+    liq_amount, actual_debt, fee, seized_base = _available_collateral(
+        version, coll_price, cr.unit, debt_price, dr.unit, actual_debt, coll_balance, lb, cr.lpf_bps
+    )
+    fee_computed = fee
+
+    # dust rule (v3.3+): repay all debt, or take all collateral, or leave enough of both
+    if version >= V3_3 and actual_debt < debt_balance and liq_amount + fee < coll_balance:
+        left_debt_base = _debt_base(version, debt_balance - actual_debt, dr, debt_price)
+        left_coll_base = (coll_balance - liq_amount - fee) * coll_price // cr.unit
+        if left_debt_base < min_leftover_base or left_coll_base < min_leftover_base:
+            raise MustNotLeaveDust(
+                f"leftover debt {left_debt_base} / collateral {left_coll_base} base units "
+                f"below MIN_LEFTOVER_BASE {min_leftover_base}"
+            )
+
+    # is the borrower left without collateral (bad-debt burn, v3.3+) and is the bit cleared?
+    has_no_collateral_left = False
+    clear_collateral_bit = liq_amount + fee == coll_balance
+    if version >= V3_7:
+        consumed = wr.ray_div_ceil(liq_amount, cr.liquidity_index) + wr.ray_div_ceil(fee, cr.liquidity_index)
+        consumed = min(consumed, scaled_coll_before)
+        fully_consumed = consumed == scaled_coll_before
+        consumed_base = wr.ray_mul_floor(consumed, cr.liquidity_index) * coll_price // cr.unit
+        has_no_collateral_left = consumed_base == acct.total_collateral_base
+        clear_collateral_bit = fully_consumed or has_no_collateral_left
+    elif version >= V3_3:
+        has_no_collateral_left = acct.total_collateral_base == seized_base
+
+    deficit: dict[str, int] = {}
+    debt_burned: dict[str, int] = {}
+    scaled_debt_burned: dict[str, int] = {}
+
+    def burn_debt(asset: str, balance: int, repaid: int, no_collateral: bool) -> None:
+        # _burnDebtTokens: burn the repaid amount, or the whole balance when the user is left
+        # without collateral; the unrepaid part becomes reserve deficit.
+        p, r = pos[asset], reserves[asset]
+        if balance == 0:
+            return
+        amount = balance if no_collateral else repaid
+        scaled = _v_token_burn_scaled(version, amount, r.borrow_index)
+        if scaled == 0:
+            raise InvalidBurnAmount(f"debt burn of {amount} wei of {asset} is 0 scaled")
+        if scaled > p[1]:
+            raise ArithmeticUnderflow(f"debt burn {scaled} scaled > balance {p[1]} ({asset})")
+        p[1] -= scaled
+        scaled_debt_burned[asset] = scaled_debt_burned.get(asset, 0) + scaled
+        debt_burned[asset] = debt_burned.get(asset, 0) + amount
+        outstanding = balance - repaid
+        if no_collateral and outstanding:
+            deficit[asset] = deficit.get(asset, 0) + outstanding
+
+    burn_debt(debt_asset, debt_balance, actual_debt, has_no_collateral_left)
+    if clear_collateral_bit:
+        cpos[2] = False
+
+    # collateral to the liquidator: burn (or transfer) its scaled equivalent
+    scaled_burn = _a_token_burn_scaled(version, liq_amount, cr.liquidity_index)
+    if scaled_burn == 0 and not receive_a_token:
+        raise InvalidBurnAmount(f"collateral burn of {liq_amount} wei of {collateral_asset} is 0 scaled")
+    if scaled_burn > cpos[0]:
+        raise ArithmeticUnderflow(f"collateral burn {scaled_burn} scaled > balance {cpos[0]}")
+    cpos[0] -= scaled_burn
+
+    # protocol fee to the treasury, capped at what is left (the 1-wei imprecision guard)
+    scaled_fee = 0
+    if fee != 0:
+        scaled_fee = _a_token_burn_scaled(version, fee, cr.liquidity_index)
+        if scaled_fee > cpos[0]:
+            if version >= V3_5:
+                scaled_fee = cpos[0]
+                fee = wr.ray_mul_floor(scaled_fee, cr.liquidity_index)
+            else:
+                fee = wr.ray_mul(cpos[0], cr.liquidity_index)
+                scaled_fee = wr.ray_div(fee, cr.liquidity_index)  # AToken._transfer rescales
+        if scaled_fee > cpos[0]:
+            raise ArithmeticUnderflow(f"fee transfer {scaled_fee} scaled > balance {cpos[0]}")
+        cpos[0] -= scaled_fee
+
+    # _burnBadDebt: every other debt the user still has is burned into deficit
+    if has_no_collateral_left:
+        for asset, p in pos.items():
+            if p[1] > 0:
+                bal = v_token_balance(version, p[1], reserves[asset].borrow_index)
+                burn_debt(asset, bal, 0, True)
+
+    user_after = {a: UserReserve(p[0], p[1], bool(p[2])) for a, p in pos.items()}
+    return LiquidationOutcome(
+        version=version,
+        health_factor_before=hf,
+        total_collateral_base=acct.total_collateral_base,
+        total_debt_base=acct.total_debt_base,
+        debt_repaid=actual_debt,
+        collateral_to_liquidator=liq_amount,
+        protocol_fee=fee,
+        fee_computed=fee_computed,
+        scaled_collateral_burned=scaled_burn,
+        scaled_fee_transferred=scaled_fee,
+        has_no_collateral_left=has_no_collateral_left,
+        deficit=deficit,
+        debt_burned=debt_burned,
+        scaled_debt_burned=scaled_debt_burned,
+        user_after=user_after,
+    )
+
+
+__all__ = [
+    "AaveRevert",
+    "AccountData",
+    "ArithmeticUnderflow",
+    "CollateralCannotBeLiquidated",
+    "EModeCategory",
+    "HealthFactorNotBelowThreshold",
+    "InvalidBurnAmount",
+    "LiquidationOutcome",
+    "MustNotLeaveDust",
+    "ReserveState",
+    "SpecifiedCurrencyNotBorrowedByUser",
+    "UserReserve",
+    "V3_0",
+    "V3_3",
+    "V3_5",
+    "V3_7",
+    "a_token_balance",
+    "health_factor",
+    "liquidation_call",
+    "user_account_data",
+    "v_token_balance",
+]

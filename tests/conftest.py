@@ -1,0 +1,24 @@
+"""Shared test settings.
+
+``SHARED_DATA`` is the team's real-data folder (``../shared/data`` beside the repo, or
+``$LIQCASCADE_SHARED_DATA``). Tests that calibrate from the raw files use it; the data
+the package itself needs is shipped inside it (``src/liqcascade/data``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("LIQCASCADE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def shared_file(name: str) -> Path:
+    """A file of the shared data folder; skips the test (saying why) when it is absent."""
+    p = SHARED_DATA / name
+    if not p.is_file():
+        pytest.skip(f"shared data file {p} not present (set LIQCASCADE_SHARED_DATA)")
+    return p
