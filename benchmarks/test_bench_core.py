@@ -130,7 +130,7 @@ def test_static_cascade_1M(benchmark, aave_model, record):
 def test_cascade_curve_100_points_1M(benchmark, aave_model, record):
     grid = np.linspace(0.0, 0.8, 100)
     res = benchmark.pedantic(
-        cascade_curve, args=(aave_model, "WETH", grid), kwargs={"other_shocks": {"wstETH": 0.0}}, rounds=1, iterations=1
+        cascade_curve, args=(aave_model, "WETH", grid), rounds=1, iterations=1
     )
     record("cascade_curve_100pts_1M", benchmark, 100 * N_ACCOUNTS)
     c = res.table("curve")

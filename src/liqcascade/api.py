@@ -69,11 +69,14 @@ def curve(
     store: ResultsStore | str | Path | None = DEFAULT_STORE,
     recompute: bool = False,
     impact: bool | None = None,
+    co_move: Sequence[str] | None = None,
 ) -> Result:
     """The cascade curve of ``asset`` over ``shocks`` ("start:stop:step" or a list).
 
     Defaults come from the scenario's ``[curve]`` table. ``impact=False`` gives the
-    no-feedback curve (prices stay at the shocked level).
+    no-feedback curve (prices stay at the shocked level). ``co_move`` assets take the
+    same shock as ``asset`` at every point (default: the ``[curve]`` table's list when
+    ``asset`` is its asset, else none).
     """
     sc = load_scenario(scenario)
     if asset is None or shocks is None:
@@ -91,12 +94,14 @@ def curve(
         settings = replace(settings, impact=impact)
     cfg = sc.resolved()
     cfg["engine"]["impact"] = settings.impact
-    other = {a: v for a, v in sc.config.shock.items() if a != asset}
-    rid = _run_id({"kind": "curve", "config": cfg, "asset": asset, "shocks": grid.tolist(), "other": other}, __version__)
+    if co_move is None:
+        co_move = list(sc.config.curve.co_move) if sc.config.curve is not None and sc.config.curve.asset == asset else []
+    co_move = [a for a in co_move if a != asset]
+    rid = _run_id({"kind": "curve", "config": cfg, "asset": asset, "shocks": grid.tolist(), "co_move": co_move}, __version__)
     st = _as_store(store)
     if not recompute and (found := _stored(st, rid, "curve")) is not None:
         return found
-    res = cascade_curve(sc.model, asset, grid, settings, other, cfg)
+    res = cascade_curve(sc.model, asset, grid, settings, co_move, cfg)
     if st is not None:
         st.save(rid, "curve", cfg, dict(res.tables), {"source": sc.source, "asset": asset})
     return res.with_run_id(rid)

@@ -130,10 +130,13 @@ def run_cmd(scenario: Path, out: Path, shock: tuple[str, ...], recompute: bool) 
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--asset", help="Asset whose initial shock is swept (default: the scenario's [curve] asset).")
 @click.option("--shocks", help="start:stop:step as fractions, stop inclusive (e.g. 0:0.8:0.01), or a comma list.")
+@click.option("--co-move", "co_move", help="Comma list of assets shocked together with ASSET (e.g. wstETH,rETH,cbETH).")
 @click.option("--no-impact", is_flag=True, help="Ignore venues: the no-feedback curve.")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
 @click.option("--recompute", is_flag=True, help="Run again even if this exact curve is stored.")
-def curve_cmd(scenario: Path, asset: str | None, shocks: str | None, no_impact: bool, out: Path, recompute: bool) -> None:
+def curve_cmd(
+    scenario: Path, asset: str | None, shocks: str | None, co_move: str | None, no_impact: bool, out: Path, recompute: bool
+) -> None:
     """The cascade curve: for each initial shock of ASSET, the cascade's fixed point.
 
     Per shock: final price and drop, amplification (final drop / initial drop),
@@ -143,7 +146,10 @@ def curve_cmd(scenario: Path, asset: str | None, shocks: str | None, no_impact: 
     from liqcascade import api
 
     try:
-        res = api.curve(scenario, asset, shocks, out, recompute=recompute, impact=False if no_impact else None)
+        moves = [a.strip() for a in co_move.split(",") if a.strip()] if co_move else None
+        res = api.curve(
+            scenario, asset, shocks, out, recompute=recompute, impact=False if no_impact else None, co_move=moves
+        )
     except LiqcascadeError as e:
         _fail(e)
     _print_curve(res)
@@ -156,7 +162,7 @@ def curve_cmd(scenario: Path, asset: str | None, shocks: str | None, no_impact: 
 def demo_cmd(out: Path, recompute: bool) -> None:
     """Run the embedded default scenario: real Aave v3 Ethereum parameters
     (2023-10-31), a seeded synthetic book, and ETH and its liquid-staking tokens
-    dropping 30 %; then its cascade curve over 0-60 %."""
+    dropping 30 %; then the cascade curve of ETH (with its LSTs) over 0-60 %."""
     from liqcascade import api
 
     path = api.default_scenario_path()
@@ -194,7 +200,7 @@ def conformance_cmd(paths: tuple[Path, ...]) -> None:
 @main.command("runs")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
 def runs_cmd(out: Path) -> None:
-    """List stored runs."""
+    """List the runs stored under OUT: run id, kind, when, package version, status."""
     from liqcascade.io.store import ResultsStore
 
     try:

@@ -129,3 +129,36 @@ def test_unknown_shock_asset_is_config_error():
 
     with pytest.raises(ConfigError, match="shock.XYZ"):
         run_static(model([("a", "WETH", 1.0, 0)]), {"XYZ": 0.1})
+
+
+def test_liquidators_buy_the_repaid_debt_through_its_venue():
+    # Same account as test_full_close_below_095: 15,000 USDC repaid. With buy_debt, the
+    # liquidator buys it from a fee-free USDC pool of 1e6 USDC / $1e6: cost
+    # = y*X/(x-X) = 1e6*15000/985000, and the pool's price becomes (1e6+cost)/985000.
+    pool = ConstantProductPool.from_price_depth("USDC", 1.0, 1e6, fee=0.0)
+    m = model([("a", "WETH", 10.0, 0), ("a", "USDC", 0, 15000.0)], V3_0, {"USDC": pool})
+    res = run_static(m, {"WETH": 0.2}, CascadeSettings(buy_debt=True))
+    r = res["rounds"].set_index("asset")
+    cost = 1e6 * 15000 / 985000
+    assert r.loc["USDC", "debt_bought_cost_usd"] == pytest.approx(cost, rel=1e-12)
+    assert r.loc["USDC", "price_after"] == pytest.approx((1e6 + cost) / 985000, rel=1e-12)
+    # without buy_debt the stablecoin's price does not move
+    res0 = run_static(m, {"WETH": 0.2})
+    assert (res0["rounds"]["debt_bought_cost_usd"] == 0).all()
+    assert res0["assets"].set_index("asset").loc["USDC", "price_final"] == 1.0
+
+
+def test_router_of_two_venues_in_the_cascade():
+    # Two identical fee-free pools behave as one pool of twice the depth: selling q into
+    # the pair moves the price like selling q into one pool with 2x reserves.
+    from liqcascade.markets.router import Router
+
+    rows = [("A", "WETH", 1.0, 0), ("A", "USDC", 0, 1600.0)]
+    one = ConstantProductPool.from_price_depth("WETH", 2000.0, 40_000.0, fee=0.0)
+    big = ConstantProductPool.from_price_depth("WETH", 2000.0, 80_000.0, fee=0.0)
+    r2 = run_static(model(rows, V3_0, {"WETH": Router.of([one, one])}), {"WETH": 0.1})
+    r1 = run_static(model(rows, V3_0, {"WETH": big}), {"WETH": 0.1})
+    p2 = r2["assets"].set_index("asset").loc["WETH", "price_final"]
+    p1 = r1["assets"].set_index("asset").loc["WETH", "price_final"]
+    assert p2 == pytest.approx(p1, rel=1e-9)
+    assert p1 < 1800.0

@@ -31,8 +31,12 @@ def run_static(
     assets = pd.DataFrame(solver.asset_rows(out))
     shocked = assets[assets["initial_drop"] > 0]
     if len(shocked):
-        # headline amplification: the most-shocked asset's final drop over its initial drop
-        top = shocked.sort_values("initial_drop", ascending=False).iloc[0]
+        # headline amplification: the most-shocked asset's final drop over its initial
+        # drop; among equal shocks, the asset with the most collateral in the book
+        coll, _ = model.book.totals_by_asset()
+        value = pd.Series(coll * model.prices, index=list(model.assets))
+        shocked = shocked.assign(_value=shocked["asset"].map(value))
+        top = shocked.sort_values(["initial_drop", "_value"], ascending=[False, False]).iloc[0]
         summary["headline_asset"] = top["asset"]
         summary["initial_drop"] = float(top["initial_drop"])
         summary["final_drop"] = float(top["final_drop"])
@@ -74,7 +78,7 @@ def cascade_curve(
     asset: str,
     shocks: Sequence[float] | np.ndarray,
     settings: CascadeSettings | None = None,
-    other_shocks: Mapping[str, float] | None = None,
+    co_move: Sequence[str] = (),
     config: Mapping[str, object] | None = None,
 ) -> Result:
     """The cascade curve: for each initial shock of ``asset``, the fixed point.
@@ -87,12 +91,14 @@ def cascade_curve(
     """
     if asset not in model.assets:
         raise ConfigError("--asset", "asset", f"an asset of the market {list(model.assets)}", asset)
+    for a in co_move:
+        if a not in model.assets:
+            raise ConfigError("--co-move", "co_move", f"assets of the market {list(model.assets)}", a)
     solver = StaticCascade(model, settings)
     i = model.assets.index(asset)
     rows, arows = [], []
     for s in np.asarray(shocks, dtype=np.float64):
-        shocks_here = dict(other_shocks or {})
-        shocks_here[asset] = float(s)
+        shocks_here = {a: float(s) for a in (asset, *co_move)}
         out = solver.run(shocks_here)
         summ = solver.summarize(out)
         p_final = out.prices_final

@@ -148,6 +148,9 @@ class CurveConfig(_Model):
 
     asset: str = Field(description="Asset whose initial shock is swept.")
     shocks: str = Field("0:0.8:0.01", description="start:stop:step (fractions, stop inclusive) or a comma list.")
+    co_move: list[str] = Field(
+        default_factory=list, description="Assets that take the same initial shock as `asset` at every point (e.g. LSTs with ETH)."
+    )
 
 
 class ScenarioConfig(_Model):

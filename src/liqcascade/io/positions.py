@@ -67,7 +67,8 @@ def _read_table(path: Path) -> pa.Table:
         return pcsv.read_csv(
             path,
             convert_options=pcsv.ConvertOptions(
-                column_types={"asset": pa.string()},
+                # account labels are text in a CSV: "0xa1" or "0001" must stay as written
+                column_types={"asset": pa.string(), "account": pa.string()},
                 strings_can_be_null=False,
             ),
         )

@@ -57,8 +57,10 @@ def build(cfg: ScenarioConfig, base_dir: Path | str = ".", source: str = "<pytho
     for a in cfg.shock:
         if a not in params.symbols:
             raise ConfigError(source, f"shock.{a}", f"an asset of the market {list(params.symbols)}", a)
-    if cfg.curve is not None and cfg.curve.asset not in params.symbols:
-        raise ConfigError(source, "curve.asset", f"an asset of the market {list(params.symbols)}", cfg.curve.asset)
+    if cfg.curve is not None:
+        for key, a in [("curve.asset", cfg.curve.asset)] + [("curve.co_move", x) for x in cfg.curve.co_move]:
+            if a not in params.symbols:
+                raise ConfigError(source, key, f"an asset of the market {list(params.symbols)}", a)
     model = MarketModel(book=book, rules=rules, prices=prices, venues=venues)
     settings = CascadeSettings(
         max_rounds=cfg.engine.max_rounds,

@@ -152,8 +152,12 @@ class RiskParams:
         return RiskParams.from_assets(rows, self.emodes, self.source)
 
     def subset(self, symbols: Sequence[str]) -> "RiskParams":
-        """The parameters of ``symbols`` only, in that order (e-modes kept)."""
-        return RiskParams.from_assets([self.asset(s) for s in symbols], self.emodes, self.source)
+        """The parameters of ``symbols`` only, in that order (e-modes keep their kept assets)."""
+        from dataclasses import replace as _replace
+
+        kept = set(symbols)
+        emodes = tuple(_replace(e, assets=frozenset(e.assets) & kept) for e in self.emodes)
+        return RiskParams.from_assets([self.asset(s) for s in symbols], emodes, self.source)
 
     def to_records(self) -> list[Mapping[str, object]]:
         return [a.__dict__.copy() for a in self.assets()]
