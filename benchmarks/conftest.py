@@ -25,7 +25,7 @@ def pytest_terminal_summary(terminalreporter):
     pairs = [
         ("hf_pass_jit_1M", "hf_pass_naive_python"),
         ("hf_pass_numpy_bincount_1M", "hf_pass_naive_python"),
-        ("static_cascade_1M", "static_cascade_naive_python"),
+        ("static_cascade_same_book", "static_cascade_naive_python"),
     ]
     for fast, slow in pairs:
         if fast in RESULTS and slow in RESULTS:

@@ -15,8 +15,12 @@ from liqcascade.engine.run import cascade_curve
 from liqcascade.engine.static import CascadeSettings, MarketModel, StaticCascade
 from liqcascade.io.aave_config import load_aave_reserve_config
 from liqcascade.markets.cpmm import ConstantProductPool
+from liqcascade.markets.impact import PowerLawImpact
+from liqcascade.markets.orderbook import OrderBookVenue
+from liqcascade.markets.router import Router
+from liqcascade.model import AssetParams, PositionBook, RiskParams
 from liqcascade.model.synthetic import synthetic_book
-from liqcascade.protocols.aave_v3 import V3_3, kernels
+from liqcascade.protocols.aave_v3 import V3_0, V3_3, kernels
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
 
 N_ACCOUNTS = 1_000_000
@@ -100,47 +104,76 @@ def test_hf_pass_naive_python(benchmark, hf_book, record):
 
 
 # ------------------------------------------------------------------ cascade
-@pytest.fixture(scope="module")
-def aave_model():
-    snap = load_aave_reserve_config()
-    params = snap.params
-    prices = snap.price_array
-    book = synthetic_book(params, prices, n_accounts=N_ACCOUNTS, seed=11)
-    venues = {
-        "WETH": ConstantProductPool.from_price_depth("WETH", float(prices[params.index("WETH")]), 60e6),
-        "wstETH": ConstantProductPool.from_price_depth("wstETH", float(prices[params.index("wstETH")]), 30e6),
-        "WBTC": ConstantProductPool.from_price_depth("WBTC", float(prices[params.index("WBTC")]), 40e6),
-    }
-    return MarketModel(book, AaveV3Rules(params, V3_3), prices, venues)
-
-
 SHOCK = {"WETH": 0.3, "wstETH": 0.3, "rETH": 0.3, "cbETH": 0.3}
 
 
-def test_static_cascade_1M(benchmark, aave_model, record):
-    solver = StaticCascade(aave_model)
+def _aave_book():
+    snap = load_aave_reserve_config()
+    return snap, synthetic_book(snap.params, snap.price_array, n_accounts=N_ACCOUNTS, seed=11)
+
+
+@pytest.fixture(scope="module")
+def aave_books():
+    return _aave_book()
+
+
+def _model(snap, book, deep: bool) -> MarketModel:
+    params, prices = snap.params, snap.price_array
+    px = {s: float(prices[params.index(s)]) for s in params.symbols}
+    if deep:
+        # depth commensurate with a $11B book: a CEX-like book (the BTCUSDT-perp calm
+        # profile, ~$300M within 1 %) plus a $200M-a-side pool for WETH; LSTs arbitraged
+        # against ETH (square-root law, $5B volume scale); WBTC half the BTC book.
+        venues = {
+            "WETH": Router.of([
+                OrderBookVenue.from_calibration("calm", "WETH", px["WETH"], 1.0),
+                ConstantProductPool.from_price_depth("WETH", px["WETH"], 200e6),
+            ]),
+            "wstETH": PowerLawImpact("wstETH", px["wstETH"], 5e9, coefficient=0.2, permanent=0.5),
+            "WBTC": OrderBookVenue.from_calibration("calm", "WBTC", px["WBTC"], 0.5),
+        }
+    else:
+        # thin: a $60M pool for WETH, $30M for wstETH, $40M for WBTC -- the cascade
+        # sells everything it can (the heaviest case for the engine)
+        venues = {
+            "WETH": ConstantProductPool.from_price_depth("WETH", px["WETH"], 60e6),
+            "wstETH": ConstantProductPool.from_price_depth("wstETH", px["wstETH"], 30e6),
+            "WBTC": ConstantProductPool.from_price_depth("WBTC", px["WBTC"], 40e6),
+        }
+    return MarketModel(book, AaveV3Rules(params, V3_3), prices, venues)
+
+
+@pytest.mark.parametrize("depth", ["deep", "thin"])
+def test_static_cascade_1M(benchmark, aave_books, record, depth):
+    solver = StaticCascade(_model(*aave_books, depth == "deep"))
     solver.run(SHOCK)  # compile
     out = benchmark.pedantic(solver.run, args=(SHOCK,), rounds=5, iterations=1)
-    record("static_cascade_1M", benchmark, N_ACCOUNTS)
+    record(f"static_cascade_1M_{depth}", benchmark, N_ACCOUNTS)
     benchmark.extra_info["rounds"] = out.rounds
     benchmark.extra_info["accounts_liquidated"] = int((out.tallies.acct_calls > 0).sum())
     assert out.converged
 
 
-def test_cascade_curve_100_points_1M(benchmark, aave_model, record):
+@pytest.mark.parametrize("depth", ["deep", "thin"])
+def test_cascade_curve_100_points_1M(benchmark, aave_books, record, depth):
+    model = _model(*aave_books, depth == "deep")
     grid = np.linspace(0.0, 0.8, 100)
     res = benchmark.pedantic(
-        cascade_curve, args=(aave_model, "WETH", grid), rounds=1, iterations=1
+        cascade_curve, args=(model, "WETH", grid), kwargs={"co_move": ("wstETH", "rETH", "cbETH")},
+        rounds=1, iterations=1,
     )
-    record("cascade_curve_100pts_1M", benchmark, 100 * N_ACCOUNTS)
+    record(f"cascade_curve_100pts_1M_{depth}", benchmark, 100 * N_ACCOUNTS)
     c = res.table("curve")
-    assert len(c) == 100
-    assert (np.diff(c["price_final"].to_numpy()) <= 1e-9).all()
+    assert len(c) == 100 and c["converged"].all()
+    # the final price never exceeds the shocked one (it is not monotone in the shock:
+    # see docs/engine.md)
+    assert (c["price_final"] <= c["price_shocked"] * (1 + 1e-12)).all()
 
 
 def naive_cascade(accounts, price0, shock, pool_x, pool_y, lt, bonus, fee):
-    """Baseline: one object per account, Python loops, one collateral (WETH) and one
-    stablecoin debt each, v3.0 close factor; the same fixed-point loop."""
+    """Baseline: one dict per account, Python loops, one collateral (WETH) and one
+    stablecoin debt each, v3.0 close factor, fee-free constant-product pool; the same
+    fixed-point loop as the engine."""
     p = price0 * (1 - shock)
     k = pool_x * pool_y
     x = (k / p) ** 0.5
@@ -168,15 +201,46 @@ def naive_cascade(accounts, price0, shock, pool_x, pool_y, lt, bonus, fee):
     return p
 
 
-def test_static_cascade_naive_python(benchmark, record):
+N_SIMPLE = 200_000
+
+
+@pytest.fixture(scope="module")
+def simple_book():
+    """WETH collateral against USDC debt, HF just above 1: the naive baseline's world."""
     rng = np.random.default_rng(5)
-    coll = rng.lognormal(1, 1.5, N_NAIVE)
-    hf = 1 + rng.beta(1.2, 6, N_NAIVE)
+    coll = rng.lognormal(1, 1.5, N_SIMPLE)
+    hf = 1 + rng.beta(1.2, 6, N_SIMPLE)
     debt = coll * 1600 * 0.83 / hf
+    return coll, debt
+
+
+def test_static_cascade_naive_python(benchmark, simple_book, record):
+    coll, debt = simple_book
 
     def run():
         accounts = [{"coll": c, "debt": d} for c, d in zip(coll.tolist(), debt.tolist())]
-        return naive_cascade(accounts, 1600.0, 0.3, 60e6 / 1600, 60e6, 0.83, 0.05, 0.1)
+        return naive_cascade(accounts, 1600.0, 0.3, 200e6 / 1600, 200e6, 0.83, 0.05, 0.1)
 
-    benchmark.pedantic(run, rounds=3, iterations=1)
-    record("static_cascade_naive_python", benchmark, N_NAIVE)
+    p_naive = benchmark.pedantic(run, rounds=3, iterations=1)
+    record("static_cascade_naive_python", benchmark, N_SIMPLE)
+    benchmark.extra_info["final_price"] = p_naive
+
+
+def test_static_cascade_same_book_as_naive(benchmark, simple_book, record):
+    """The engine on the naive baseline's book and pool: the per-account ratio, and the
+    same final price (the baseline is a second implementation of the same rules)."""
+    coll, debt = simple_book
+    params = RiskParams.from_assets([AssetParams("WETH", 18, 0.8, 0.83, 0.05, 0.1), AssetParams("USDC", 6, 0.8, 0.85, 0.05, 0.1)])
+    n = N_SIMPLE
+    book = PositionBook.from_rows(
+        np.repeat(np.arange(n), 2), np.tile([0, 1], n),
+        np.column_stack([coll, np.zeros(n)]).ravel(), np.column_stack([np.zeros(n), debt]).ravel(), params.symbols,
+    )
+    pool = ConstantProductPool.from_price_depth("WETH", 1600.0, 200e6, fee=0.0)
+    solver = StaticCascade(MarketModel(book, AaveV3Rules(params, V3_0), np.array([1600.0, 1.0]), {"WETH": pool}))
+    solver.run({"WETH": 0.3})
+    out = benchmark.pedantic(solver.run, args=({"WETH": 0.3},), rounds=5, iterations=1)
+    record("static_cascade_same_book", benchmark, N_SIMPLE)
+    accounts = [{"coll": c, "debt": d} for c, d in zip(coll.tolist(), debt.tolist())]
+    p_naive = naive_cascade(accounts, 1600.0, 0.3, 200e6 / 1600, 200e6, 0.83, 0.05, 0.1)
+    assert out.prices_final[0] == pytest.approx(p_naive, rel=1e-6)

@@ -99,7 +99,7 @@ def cascade_curve(
     rows, arows = [], []
     for s in np.asarray(shocks, dtype=np.float64):
         shocks_here = {a: float(s) for a in (asset, *co_move)}
-        out = solver.run(shocks_here)
+        out = solver.run(shocks_here, keep_arrays=False)
         summ = solver.summarize(out)
         p_final = out.prices_final
         drop1 = 1.0 - p_final[i] / out.prices0[i]

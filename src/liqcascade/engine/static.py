@@ -13,8 +13,10 @@ reference prices): every collateral term scales by at least ``min(f)`` and every
 term by at most ``max(f)``. The solver therefore keeps its working copy of the book
 sorted by HF0, and each round looks only at the prefix with ``HF0 < max(f) / min(f)``.
 Prices move one way in a cascade, so the prefix only grows and every account ever
-liquidated stays inside it. This skips only accounts that cannot be eligible: it is
-exact, not a heuristic.
+liquidated stays inside it. Within the prefix, the same bound applied round to round
+(from the prices at which an account was last checked) lets the sweep skip an account
+after reading one number instead of its rows. Both skip only accounts that cannot be
+eligible: they are exact, not heuristics.
 """
 
 from __future__ import annotations
@@ -141,6 +143,13 @@ class StaticCascade:
         self._all = everyone
         # bad debt that exists before anything happens (debt with no seizable collateral)
         self._bad_before = float(rules.unrecoverable_debt(base, model.prices, everyone).sum())
+        # working amounts, reused across runs; rows below ``_dirty`` differ from the base
+        self._coll = self._base.coll.copy()
+        self._debt = self._base.debt.copy()
+        self._dirty = 0
+        # per-account HF lower bounds (see the rules' sweep), reset per run like the rows
+        self._q = self._hf0_sorted.copy()
+        self._q_dirty = 0
 
     @property
     def hf_before(self):
@@ -148,14 +157,27 @@ class StaticCascade:
         return self._hf0
 
     def _fresh_arrays(self) -> BookArrays:
+        """The working arrays reset to the base book. Only accounts inside the largest
+        prefix the previous run looked at can have changed, so only their rows are reset."""
         b = self._base
-        return BookArrays(b.offsets, b.asset, b.coll.copy(), b.debt.copy(), b.lt, b.bonus, b.fee)
+        d = self._dirty
+        self._coll[:d] = b.coll[:d]
+        self._debt[:d] = b.debt[:d]
+        self._dirty = 0
+        a = self._q_dirty
+        self._q[:a] = self._hf0_sorted[:a]
+        self._q_dirty = 0
+        return BookArrays(b.offsets, b.asset, self._coll, self._debt, b.lt, b.bonus, b.fee)
 
-    def _prefix(self, bound: float) -> np.ndarray:
-        m = int(np.searchsorted(self._hf0_sorted, bound, side="left"))
-        return self._all[:m]
+    def _prefix_len(self, bound: float) -> int:
+        return int(np.searchsorted(self._hf0_sorted, bound, side="left"))
 
-    def run(self, shocks: Mapping[str, float] | FloatArray) -> CascadeOutcome:
+    def run(self, shocks: Mapping[str, float] | FloatArray, keep_arrays: bool = True) -> CascadeOutcome:
+        """One cascade from ``shocks`` (asset -> fractional drop, or an array by asset).
+
+        ``keep_arrays=False`` leaves the end-of-run book in the solver's working buffers
+        (the next run overwrites it): the curve uses that, having read what it needs.
+        """
         m, st, rules = self.model, self.settings, self.model.rules
         shock = m.shock_vector(shocks) if isinstance(shocks, Mapping) else np.asarray(shocks, dtype=np.float64)
         k = len(m.assets)
@@ -178,19 +200,24 @@ class StaticCascade:
         stuck = False
         rounds = 0
         bound = 0.0
+        upto = 0
+        cum_bound = 1.0
+        p_prev = p0
         for r in range(1, st.max_rounds + 1):
             ratio = p / p0
             bound = max(bound, float(ratio.max() / ratio.min()))
-            cand = self._prefix(bound)
-            v = rules.health(arrays, p, cand)
-            eligible = cand[(v.hf < 1.0) & (v.collateral_usd > 0.0) & (v.debt_usd > 0.0)]
-            if eligible.size == 0:
+            step = p / p_prev
+            cum_bound *= float(step.max() / step.min())
+            p_prev = p
+            upto = max(upto, self._prefix_len(bound))
+            self._dirty = max(self._dirty, int(arrays.offsets[upto]))
+            self._q_dirty = max(self._q_dirty, upto)
+            tallies.reset_assets()
+            n_eligible, calls = rules.sweep(arrays, p, upto, tallies, st.limits, touched, self._q, cum_bound)
+            if n_eligible == 0:
                 converged = True
                 break
             rounds = r
-            tallies.reset_assets()
-            calls = rules.liquidate(arrays, p, eligible, tallies, st.limits)
-            touched[eligible] = True
             received = tallies.seized - tallies.fee
             sold = received * st.sell_fraction
             held = received - sold
@@ -219,7 +246,7 @@ class StaticCascade:
                         {
                             "round": r,
                             "asset": m.assets[i],
-                            "eligible_accounts": int(eligible.size),
+                            "eligible_accounts": int(n_eligible),
                             "liquidation_calls": int(calls),
                             "price_before": float(p[i]),
                             "price_after": float(p_new[i]),
@@ -239,6 +266,9 @@ class StaticCascade:
                 stuck = True
                 converged = True
                 break
+        if keep_arrays:
+            arrays = BookArrays(arrays.offsets, arrays.asset, arrays.coll.copy(), arrays.debt.copy(),
+                                arrays.lt, arrays.bonus, arrays.fee)
         return CascadeOutcome(
             shocks=shock,
             prices0=p0,

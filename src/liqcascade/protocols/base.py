@@ -115,6 +115,20 @@ class LiquidationRules(Protocol):
         """Liquidate ``accounts`` at fixed ``prices``; mutate ``arrays``; return calls made."""
         ...
 
+    def sweep(
+        self, arrays: BookArrays, prices: FloatArray, upto: int, tallies: Tallies, limits: LiquidationLimits,
+        touched: np.ndarray, q: FloatArray, cum_bound: float,
+    ) -> tuple[int, int]:
+        """One round over accounts ``0..upto-1``: liquidate every eligible one at fixed
+        ``prices`` and mark it in ``touched``. Returns (eligible accounts, calls).
+
+        ``q[k] / cum_bound`` is a lower bound on account ``k``'s HF that the rules may use
+        to skip it and must keep valid (see the Aave kernel's ``sweep``).
+
+        Equivalent to :meth:`health` then :meth:`liquidate` on the eligible set; the
+        engine uses this fused form because it reads the book once per round."""
+        ...
+
     def unrecoverable_debt(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FloatArray:
         """USD debt per account that no liquidation can recover (no seizable collateral left)."""
         ...

@@ -196,6 +196,75 @@ def liquidate_accounts(
     return total
 
 
+def sweep(
+    version, policy, upto, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
+    seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
+    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, touched, q, cum_bound,
+):
+    """One round over accounts ``0..upto-1``: find the eligible ones and liquidate them.
+
+    Eligible: HF < 1, some debt and some seizable collateral (LT > 0) at ``prices``.
+    The same as :func:`health_pass` followed by :func:`liquidate_accounts` on the
+    eligible set, in one pass over memory (prices are fixed within a round, so checking
+    and liquidating account by account gives the same result). Fixed chunks and a
+    chunk-ordered sum of the per-asset accumulators keep it bit-identical on any number
+    of threads. Marks liquidated accounts in ``touched``. Returns
+    ``(eligible accounts, calls)``.
+
+    ``q[k] / cum_bound`` is a lower bound on account ``k``'s HF now: ``cum_bound`` is the
+    product of the rounds' price-move bounds ``max(f)/min(f)``, and ``q[k]`` is the HF
+    last computed times the product at that time (HF0 to start with). An account whose
+    bound is >= 1 cannot be eligible and is skipped without reading its rows; a checked
+    account's ``q`` is refreshed, a liquidated one's set to 0 (checked again next round).
+    """
+    k_assets = seized_by_asset.shape[0]
+    acc = np.zeros((4, N_CHUNKS, k_assets))
+    calls = np.zeros(N_CHUNKS, dtype=np.int64)
+    found = np.zeros(N_CHUNKS, dtype=np.int64)
+    size = (upto + N_CHUNKS - 1) // N_CHUNKS
+    for c in prange(N_CHUNKS):
+        lo = c * size
+        hi = min(upto, lo + size)
+        for k in range(lo, hi):
+            if q[k] >= cum_bound:
+                continue
+            w = 0.0
+            cv_total = 0.0
+            d = 0.0
+            for r in range(offsets[k], offsets[k + 1]):
+                p = prices[asset[r]]
+                if lt[r] > 0.0:
+                    v = coll[r] * p
+                    cv_total += v
+                    w += v * lt[r]
+                d += debt[r] * p
+            if d > 0.0 and cv_total > 0.0 and w < d:
+                found[c] += 1
+                touched[k] = True
+                q[k] = 0.0
+                calls[c] += liquidate_one(
+                    version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls,
+                    min_repay_usd, acc[0, c], acc[1, c], acc[2, c], acc[3, c],
+                    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
+                )
+            elif d > 0.0:
+                q[k] = (w / d) * cum_bound
+            else:
+                q[k] = HF_INF
+    for c in range(N_CHUNKS):
+        for a in range(k_assets):
+            seized_by_asset[a] += acc[0, c, a]
+            fee_by_asset[a] += acc[1, c, a]
+            repaid_by_asset[a] += acc[2, c, a]
+            deficit_by_asset[a] += acc[3, c, a]
+    n_found = 0
+    n_calls = 0
+    for c in range(N_CHUNKS):
+        n_found += found[c]
+        n_calls += calls[c]
+    return n_found, n_calls
+
+
 def bad_debt_pass(accounts, offsets, asset, coll, debt, prices, lt, out_bad_usd):
     """Debt (USD) of accounts with debt but no seizable collateral left (per account).
 
@@ -221,6 +290,7 @@ FUNCTIONS = {
     "health_all": health_all,
     "liquidate_one": liquidate_one,
     "liquidate_accounts": liquidate_accounts,
+    "sweep": sweep,
     "bad_debt_pass": bad_debt_pass,
 }
-PARALLEL = frozenset({"health_pass", "health_all", "bad_debt_pass", "liquidate_accounts"})
+PARALLEL = frozenset({"health_pass", "health_all", "bad_debt_pass", "liquidate_accounts", "sweep"})

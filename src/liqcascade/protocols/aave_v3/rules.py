@@ -119,6 +119,19 @@ class AaveV3Rules:
             )
         )
 
+    def sweep(
+        self, arrays: BookArrays, prices: FloatArray, upto: int, tallies: Tallies, limits: LiquidationLimits,
+        touched: np.ndarray, q: FloatArray, cum_bound: float,
+    ) -> tuple[int, int]:
+        n_found, n_calls = kernels.sweep(
+            self.version, PAIR_POLICIES[self.pair_policy], upto, arrays.offsets, arrays.asset, arrays.coll,
+            arrays.debt, prices, arrays.lt, arrays.bonus, arrays.fee, limits.max_calls_per_account,
+            limits.min_repay_usd, tallies.seized, tallies.fee, tallies.repaid, tallies.deficit,
+            tallies.acct_seized_usd, tallies.acct_repaid_usd, tallies.acct_bad_debt_usd, tallies.acct_calls,
+            tallies.acct_blocked, touched, q, cum_bound,
+        )
+        return int(n_found), int(n_calls)
+
     def unrecoverable_debt(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FloatArray:
         out = np.empty(accounts.shape[0])
         kernels.bad_debt_pass(accounts, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, out)
