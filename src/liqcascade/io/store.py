@@ -351,7 +351,11 @@ class ResultsStore:
                 if pick:
                     con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM {pick[0]}')
             con.execute("SET lock_configuration = true")
-            return con.execute(sql).df()
+            try:
+                return con.execute(sql).df()
+            except duckdb.Error as e:
+                views = ["runs", "tables"] + sorted({f"{t}" for t in tabs["table"]} | {f"{t}_all" for t in tabs["table"]})
+                raise StoreError(f"{self.root}: query failed: {e}\nviews in this store: {views}") from None
         finally:
             con.close()
 
