@@ -19,6 +19,8 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	NUMBA_NUM_THREADS=2 $(BIN)/python -m pytest -q -p no:cacheprovider --benchmark-disable
+	# the engine tests again on the plain-Python twins of the numba kernels
+	LIQCASCADE_DISABLE_JIT=1 $(BIN)/python -m pytest -q -p no:cacheprovider --benchmark-disable tests/engine
 
 bench: $(STAMP)
 	NUMBA_NUM_THREADS=2 $(BIN)/python -m pytest -q benchmarks --benchmark-only --benchmark-columns=min,median,mean,rounds --benchmark-sort=name

@@ -34,11 +34,33 @@ def load_scenario(scenario: str | Path | _scenario.Scenario) -> _scenario.Scenar
     return _scenario.load(scenario)
 
 
-def _stored(store: ResultsStore | None, rid: str, kind: str) -> Result | None:
-    if store is None or not store.has(rid):
+def _stored(store: Path | ResultsStore | None, rid: str, kind: str) -> Result | None:
+    """The stored run ``rid``, if the store exists and has it (never creates the store)."""
+    if store is None:
+        return None
+    if not isinstance(store, ResultsStore):
+        if not (Path(store) / "catalog.duckdb").is_file():
+            return None
+        store = ResultsStore(Path(store))
+    if not store.has(rid):
         return None
     tables = {name: store.load(rid, name) for name in store.tables(rid)}
     return Result(kind, tables, {}, rid)
+
+
+def _save(store: Path | ResultsStore | None, rid: str, kind: str, cfg: dict, res: Result, meta: dict) -> None:
+    if store is None:
+        return
+    st = store if isinstance(store, ResultsStore) else ResultsStore(Path(store))
+    st.save(rid, kind, cfg, dict(res.tables), meta)
+
+
+# Fields that name or describe a scenario but do not change any number it produces.
+_COSMETIC = ("name", "description")
+
+
+def _hashed(cfg: dict, drop: tuple[str, ...]) -> dict:
+    return {k: v for k, v in cfg.items() if k not in _COSMETIC + drop}
 
 
 def run(
@@ -50,15 +72,15 @@ def run(
     """One static cascade for the scenario's shocks (or ``shocks``, replacing them)."""
     sc = load_scenario(scenario)
     shocks = dict(sc.config.shock if shocks is None else shocks)
+    sc.model.shock_vector(shocks, "--shock" if shocks is not sc.config.shock else sc.source)  # validate first
+    shocks = {a: float(v) for a, v in shocks.items() if float(v) != 0.0}
     cfg = sc.resolved()
     cfg["shock"] = shocks
-    rid = _run_id({"kind": "static", "config": cfg}, __version__)
-    st = _as_store(store)
-    if not recompute and (found := _stored(st, rid, "static")) is not None:
+    rid = _run_id({"kind": "static", "config": _hashed(cfg, ("curve",))}, __version__)
+    if not recompute and (found := _stored(store, rid, "static")) is not None:
         return found
     res = run_static(sc.model, shocks, sc.settings, cfg)
-    if st is not None:
-        st.save(rid, "static", cfg, dict(res.tables), {"source": sc.source})
+    _save(store, rid, "static", cfg, res, {"source": sc.source})
     return res.with_run_id(rid)
 
 
@@ -97,17 +119,12 @@ def curve(
     if co_move is None:
         co_move = list(sc.config.curve.co_move) if sc.config.curve is not None and sc.config.curve.asset == asset else []
     co_move = [a for a in co_move if a != asset]
-    rid = _run_id({"kind": "curve", "config": cfg, "asset": asset, "shocks": grid.tolist(), "co_move": co_move}, __version__)
-    st = _as_store(store)
-    if not recompute and (found := _stored(st, rid, "curve")) is not None:
+    hashed = _hashed(cfg, ("curve", "shock"))
+    rid = _run_id(
+        {"kind": "curve", "config": hashed, "asset": asset, "shocks": grid.tolist(), "co_move": co_move}, __version__
+    )
+    if not recompute and (found := _stored(store, rid, "curve")) is not None:
         return found
     res = cascade_curve(sc.model, asset, grid, settings, co_move, cfg)
-    if st is not None:
-        st.save(rid, "curve", cfg, dict(res.tables), {"source": sc.source, "asset": asset})
+    _save(store, rid, "curve", cfg, res, {"source": sc.source, "asset": asset})
     return res.with_run_id(rid)
-
-
-def _as_store(store: ResultsStore | str | Path | None) -> ResultsStore | None:
-    if store is None or isinstance(store, ResultsStore):
-        return store
-    return ResultsStore(Path(store))

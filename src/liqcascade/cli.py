@@ -39,6 +39,11 @@ def _print_static(res) -> None:
         ("bad debt", f"{_usd(s['bad_debt_usd'])}  (written off {_usd(s['bad_debt_written_off_usd'])}, "
                      f"unrecoverable {_usd(s['bad_debt_unrecoverable_usd'])}; before shock {_usd(s['bad_debt_before_usd'])})"),
     ]
+    if s.get("insolvent_shortfall_usd"):
+        lines.append(("insolvent, not closed", f"{_usd(s['insolvent_shortfall_usd'])} of debt above collateral on accounts "
+                                               "the run could not finish (blocked, stuck or max_rounds)"))
+    if s.get("shocked_assets_not_held"):
+        lines.append(("note", f"shocked but held by no account: {s['shocked_assets_not_held']}"))
     if s.get("accounts_blocked"):
         lines.append(("accounts blocked", f"{s['accounts_blocked']:,} (dust rule / minimum size)"))
     if "amplification" in s:

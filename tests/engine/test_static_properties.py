@@ -144,8 +144,13 @@ def test_without_impact_liquidated_set_is_liquidation_price_above_shocked(book, 
 
 
 def test_jit_and_python_twins_agree():
-    from liqcascade.protocols.aave_v3 import kernels, kernels_python
+    """The compiled sweep (forced on, whatever LIQCASCADE_DISABLE_JIT says) and its plain
+    Python source give the same numbers on a multi-asset book."""
+    from liqcascade._jit import jit_functions
+    from liqcascade.protocols.aave_v3 import kernels_python
+    from liqcascade.protocols.base import Tallies
 
+    compiled = jit_functions(kernels_python.FUNCTIONS, parallel=kernels_python.PARALLEL, enabled=True)
     rng = np.random.default_rng(3)
     n = 2000
     ids = np.repeat(np.arange(n), 3)
@@ -160,29 +165,105 @@ def test_jit_and_python_twins_agree():
     rules = AaveV3Rules(PARAMS, V3_3)
     prices = PRICES * np.array([0.8, 1, 1])
     results = []
-    for mod in (kernels, kernels_python):
+    for sweep in (compiled["sweep"], kernels_python.sweep):
         arr = rules.prepare(book)
-        from liqcascade.protocols.base import Tallies
-
         t = Tallies.zeros(3, book.n_accounts)
-        acc = np.arange(book.n_accounts, dtype=np.int64)
-        calls = mod.liquidate_accounts(
-            V3_3, 0, acc, arr.offsets, arr.asset, arr.coll, arr.debt, prices, arr.lt, arr.bonus, arr.fee,
+        touched = np.zeros(book.n_accounts, dtype=np.bool_)
+        q = np.zeros(book.n_accounts)
+        found, calls = sweep(
+            V3_3, 0, book.n_accounts, arr.offsets, arr.asset, arr.coll, arr.debt, prices, arr.lt, arr.bonus, arr.fee,
             64, 0.0, t.seized, t.fee, t.repaid, t.deficit, t.acct_seized_usd, t.acct_repaid_usd,
-            t.acct_bad_debt_usd, t.acct_calls, t.acct_blocked,
+            t.acct_bad_debt_usd, t.acct_calls, t.acct_blocked, touched, q, 1.0,
         )
-        hfo = np.empty(book.n_accounts)
-        mod.health_all(arr.offsets, arr.asset, arr.coll, arr.debt, prices, arr.lt, hfo)
-        results.append((calls, arr.coll.copy(), arr.debt.copy(), t.seized.copy(), t.deficit.copy(), hfo))
-    (c1, *a1), (c2, *a2) = results
-    assert c1 == c2 and c1 > 0
+        results.append((found, calls, arr.coll.copy(), arr.debt.copy(), t.seized.copy(), t.deficit.copy(), q))
+    (f1, c1, *a1), (f2, c2, *a2) = results
+    assert (f1, c1) == (f2, c2) and c1 > 0
     for x, y in zip(a1, a2):
         np.testing.assert_allclose(x, y, rtol=1e-13, atol=0)
+
+
+@st.composite
+def rich_books(draw):
+    """Multi-asset accounts, the same asset on both sides, e-mode, an LT-0 asset."""
+    from liqcascade.model import AssetParams, EModeCategory, RiskParams
+
+    params = RiskParams.from_assets(
+        [AssetParams("WETH", 18, 0.8, 0.85, 0.05, 0.1, emode_category=1),
+         AssetParams("stETH", 18, 0.7, 0.8, 0.07, 0.1, emode_category=1),
+         AssetParams("USDC", 6, 0.75, 0.78, 0.045, 0.1),
+         AssetParams("GHO", 18, 0.0, 0.0, 0.0, 0.0)],
+        [EModeCategory(1, "ETH", 0.9, 0.93, 0.01)],
+    )
+    n = draw(st.integers(1, 25))
+    ids, assets, coll, debt, emode = [], [], [], [], {}
+    for k in range(n):
+        emode[k] = draw(st.sampled_from([0, 1]))
+        for a in range(4):
+            if draw(st.booleans()):
+                ids.append(k); assets.append(a)
+                coll.append(draw(st.floats(0, 100.0)) * (1.0 if a < 2 else 2000.0))
+                debt.append(draw(st.floats(0, 80.0)) * (1.0 if a < 2 else 1500.0) * draw(st.sampled_from([0.0, 1.0])))
+    if not ids:
+        ids, assets, coll, debt = [0], [0], [1.0], [0.0]
+    return params, PositionBook.from_rows(ids, assets, coll, debt, params.symbols, emode=emode)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rich_books(), st.sampled_from([V3_0, V3_3, V3_7]), st.sampled_from(["largest", "max_bonus"]),
+    st.lists(st.floats(-0.3, 0.8), min_size=2, max_size=2), st.booleans(), st.floats(1e4, 1e7),
+)
+def test_skipping_never_changes_the_result(pb, version, policy, shocks, buy_debt, depth):
+    """The HF0 prefix and the per-account bounds skip only accounts that cannot be
+    eligible: the results equal a run that checks every account every round. Several
+    shocks run on one solver, so reused buffers are checked too."""
+    from liqcascade.engine.static import StaticCascade as SC
+
+    params, book = pb
+    prices = np.array([2000.0, 1900.0, 1.0, 1.0])
+    venues = {
+        "WETH": ConstantProductPool.from_price_depth("WETH", 2000.0, depth),
+        "stETH": ConstantProductPool.from_price_depth("stETH", 1900.0, depth / 2),
+        "USDC": ConstantProductPool.from_price_depth("USDC", 1.0, 5 * depth),
+    }
+    model = MarketModel(book, AaveV3Rules(params, version, policy), prices, venues)
+    cfg = CascadeSettings(buy_debt=buy_debt)
+    fast = SC(model, cfg)
+
+    class Brute(SC):
+        def _prefix_len(self, bound):
+            return self.model.book.n_accounts
+
+    brute_rules = AaveV3Rules(params, version, policy)
+    orig_sweep = AaveV3Rules.sweep
+
+    def sweep_all(self, arrays, prices, upto, tallies, limits, touched, q, cum_bound):
+        q[:] = 0.0
+        return orig_sweep(self, arrays, prices, upto, tallies, limits, touched, q, float("inf"))
+
+    for s1, s2 in [(shocks[0], shocks[1]), (shocks[1], shocks[0])]:
+        shock = {"WETH": s1, "stETH": s2}
+        a = fast.run(shock)
+        AaveV3Rules.sweep = sweep_all
+        try:
+            b = Brute(MarketModel(book, brute_rules, prices, venues), cfg).run(shock)
+        finally:
+            AaveV3Rules.sweep = orig_sweep
+        assert a.rounds == b.rounds
+        np.testing.assert_array_equal(a.prices_final, b.prices_final)
+        np.testing.assert_array_equal(a.liquidated_accounts(), b.liquidated_accounts())
+        for name in a.totals:
+            np.testing.assert_array_equal(a.totals[name], b.totals[name], err_msg=name)
 
 
 def test_same_numbers_on_one_or_two_threads():
     """Fixed chunking: the parallel kernels give bit-identical results on any thread count."""
     import numba
+
+    from liqcascade._jit import jit_enabled
+
+    if not jit_enabled() or numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs the JIT and at least 2 numba threads to compare thread counts")
 
     from liqcascade.io.aave_config import load_aave_reserve_config
     from liqcascade.model.synthetic import synthetic_book
@@ -196,7 +277,7 @@ def test_same_numbers_on_one_or_two_threads():
     results = []
     old = numba.get_num_threads()
     try:
-        for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
+        for threads in (1, 2):
             numba.set_num_threads(threads)
             out = StaticCascade(model).run(shock)
             results.append((out.prices_final.tobytes(), out.arrays.coll.tobytes(), out.arrays.debt.tobytes(),

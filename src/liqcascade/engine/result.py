@@ -8,7 +8,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from liqcascade.protocols.aave_v3.kernels import HF_INF
+from liqcascade.protocols.base import HF_INF
 
 
 def _clean(df: pd.DataFrame) -> pd.DataFrame:

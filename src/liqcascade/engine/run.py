@@ -29,14 +29,17 @@ def run_static(
     for a, v in shocks.items():
         summary[f"shock_{a}"] = float(v)
     assets = pd.DataFrame(solver.asset_rows(out))
-    shocked = assets[assets["initial_drop"] > 0]
+    coll, debt = model.book.totals_by_asset()
+    unheld = [a for a, v in shocks.items() if v and coll[model.assets.index(a)] == 0 and debt[model.assets.index(a)] == 0]
+    summary["shocked_assets_not_held"] = ",".join(unheld)
+    given = pd.Series({a: float(v) for a, v in shocks.items() if float(v) > 0}, dtype=float)
+    shocked = assets[assets["asset"].isin(given.index)]
     if len(shocked):
-        # headline amplification: the most-shocked asset's final drop over its initial
-        # drop; among equal shocks, the asset with the most collateral in the book
-        coll, _ = model.book.totals_by_asset()
+        # headline amplification: the most-shocked asset (by the shock as given) and,
+        # among equal shocks, the asset with the most collateral in the book
         value = pd.Series(coll * model.prices, index=list(model.assets))
-        shocked = shocked.assign(_value=shocked["asset"].map(value))
-        top = shocked.sort_values(["initial_drop", "_value"], ascending=[False, False]).iloc[0]
+        shocked = shocked.assign(_shock=shocked["asset"].map(given), _value=shocked["asset"].map(value))
+        top = shocked.sort_values(["_shock", "_value"], ascending=[False, False]).iloc[0]
         summary["headline_asset"] = top["asset"]
         summary["initial_drop"] = float(top["initial_drop"])
         summary["final_drop"] = float(top["final_drop"])
@@ -50,7 +53,7 @@ def run_static(
 _ROUND_COLUMNS = [
     "round", "asset", "eligible_accounts", "liquidation_calls", "price_before", "price_after",
     "collateral_seized", "protocol_fee", "collateral_sold", "collateral_held", "proceeds_usd",
-    "debt_repaid", "debt_bought_cost_usd", "deficit",
+    "debt_repaid", "debt_bought", "debt_bought_cost_usd", "deficit",
 ]
 
 

@@ -5,18 +5,21 @@ liquidate them under the protocol's rules (unbounded liquidators, oracle = marke
 sell what the liquidators received through each asset's venue, and take the venue's
 marginal price after the sale as the new price. Stop when no account is eligible (the
 fixed point). The fixed point over a range of shocks is the cascade curve
-(:mod:`liqcascade.engine.curve`).
+(:func:`liqcascade.engine.run.cascade_curve`).
 
 Only accounts that can be below HF 1 are looked at. With prices at ``f_a`` times the
 reference prices, an account's HF is at least ``HF0 * min(f) / max(f)`` (HF0 at the
 reference prices): every collateral term scales by at least ``min(f)`` and every debt
 term by at most ``max(f)``. The solver therefore keeps its working copy of the book
 sorted by HF0, and each round looks only at the prefix with ``HF0 < max(f) / min(f)``.
-Prices move one way in a cascade, so the prefix only grows and every account ever
-liquidated stays inside it. Within the prefix, the same bound applied round to round
+The bound is taken as a running maximum, so the prefix only grows and every account
+ever liquidated stays inside it, whichever way prices move (a rising debt price with
+``buy_debt``, a negative shock). Within the prefix, the same bound applied round to round
 (from the prices at which an account was last checked) lets the sweep skip an account
 after reading one number instead of its rows. Both skip only accounts that cannot be
-eligible: they are exact, not heuristics.
+eligible (with a 1e-12 relative margin so float rounding at the boundary cannot skip
+one): they are exact, not heuristics, and a property test checks them against a
+brute-force run that skips nothing.
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ import numpy as np
 import pandas as pd
 
 from liqcascade._typing import FloatArray
-from liqcascade.errors import ConfigError
+from liqcascade.errors import ConfigError, DataError
 from liqcascade.markets.base import Venue
 from liqcascade.model import PositionBook
 from liqcascade.protocols.base import BookArrays, LiquidationLimits, LiquidationRules, Tallies
+
+SKIP_MARGIN = 1.0 + 1e-12
 
 
 @dataclass(frozen=True)
@@ -69,20 +74,34 @@ class MarketModel:
         for a in self.venues:
             if a not in self.book.assets:
                 raise ConfigError("<market>", f"venues.{a}", f"an asset of the market {list(self.book.assets)}", a)
+        b = self.book
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = (b.collateral + b.debt) * p[b.asset]
+        bad_rows = np.flatnonzero(~np.isfinite(value))
+        if bad_rows.size:
+            r = int(bad_rows[0])
+            raise DataError(
+                "<positions>", r + 1,
+                f"account {b.account_ids[b.account[r]]!r}, asset {b.assets[b.asset[r]]}: amount times price is not "
+                "a finite USD value (amount too large?)",
+            )
 
     @property
     def assets(self) -> tuple[str, ...]:
         return self.book.assets
 
-    def shock_vector(self, shocks: Mapping[str, float]) -> FloatArray:
+    def shock_vector(self, shocks: Mapping[str, float], source: str = "<shock>") -> FloatArray:
         """Per-asset fractional drops (0.3 = -30 %) as an array; unknown assets are errors."""
         s = np.zeros(len(self.assets))
         for a, v in shocks.items():
             if a not in self.assets:
-                raise ConfigError("<shock>", f"shock.{a}", f"an asset of the market {list(self.assets)}", a)
-            v = float(v)
+                raise ConfigError(source, f"shock.{a}", f"an asset of the market {list(self.assets)}", a)
+            try:
+                v = float(v)
+            except (TypeError, ValueError):
+                raise ConfigError(source, f"shock.{a}", "a number", v) from None
             if not np.isfinite(v) or not (-10.0 < v < 1.0):
-                raise ConfigError("<shock>", f"shock.{a}", "a fractional drop below 1 (0.3 = -30 %; negative = rise)", v)
+                raise ConfigError(source, f"shock.{a}", "a fractional drop below 1 (0.3 = -30 %; negative = rise)", v)
             s[self.assets.index(a)] = v
         return s
 
@@ -140,7 +159,6 @@ class StaticCascade:
         self._base = _permute(base, order)
         self._hf0_sorted = hf0.hf[order]
         self._hf0 = hf0  # original order
-        self._all = everyone
         # bad debt that exists before anything happens (debt with no seizable collateral)
         self._bad_before = float(rules.unrecoverable_debt(base, model.prices, everyone).sum())
         # working amounts, reused across runs; rows below ``_dirty`` differ from the base
@@ -170,7 +188,8 @@ class StaticCascade:
         return BookArrays(b.offsets, b.asset, self._coll, self._debt, b.lt, b.bonus, b.fee)
 
     def _prefix_len(self, bound: float) -> int:
-        return int(np.searchsorted(self._hf0_sorted, bound, side="left"))
+        # the margin keeps an account whose HF0 equals the bound up to rounding inside
+        return int(np.searchsorted(self._hf0_sorted, bound * SKIP_MARGIN, side="left"))
 
     def run(self, shocks: Mapping[str, float] | FloatArray, keep_arrays: bool = True) -> CascadeOutcome:
         """One cascade from ``shocks`` (asset -> fractional drop, or an array by asset).
@@ -194,7 +213,10 @@ class StaticCascade:
         p_start = p.copy()
 
         touched = np.zeros(n, dtype=np.bool_)
-        totals = {name: np.zeros(k) for name in ("seized", "fee", "sold", "held", "proceeds", "repaid", "bought_cost", "deficit")}
+        totals = {
+            name: np.zeros(k)
+            for name in ("seized", "fee", "fee_usd", "sold", "held", "proceeds", "repaid", "bought", "bought_cost", "deficit")
+        }
         round_rows: list[dict[str, object]] = []
         converged = False
         stuck = False
@@ -222,22 +244,25 @@ class StaticCascade:
             sold = received * st.sell_fraction
             held = received - sold
             proceeds = np.zeros(k)
+            bought = np.zeros(k)
             bought_cost = np.zeros(k)
             p_new = p.copy()
             for i, venue in venues.items():
                 if sold[i] > 0.0:
                     proceeds[i], venue = venue.sell(float(sold[i]))
                 if st.buy_debt and tallies.repaid[i] > 0.0:
-                    bought_cost[i], venue = venue.buy(float(tallies.repaid[i]))
+                    bought[i] = _buyable(venue, float(tallies.repaid[i]))
+                    if bought[i] > 0.0:
+                        bought_cost[i], venue = venue.buy(float(bought[i]))
                 venues[i] = venue
                 p_new[i] = venue.mid_price()
             for i in range(k):
                 if i not in venues and sold[i] > 0.0:
                     proceeds[i] = sold[i] * p[i]  # no venue: sold at the prevailing price, no impact
             for name, arr in (
-                ("seized", tallies.seized), ("fee", tallies.fee), ("sold", sold), ("held", held),
-                ("proceeds", proceeds), ("repaid", tallies.repaid), ("bought_cost", bought_cost),
-                ("deficit", tallies.deficit),
+                ("seized", tallies.seized), ("fee", tallies.fee), ("fee_usd", tallies.fee * p), ("sold", sold),
+                ("held", held), ("proceeds", proceeds), ("repaid", tallies.repaid), ("bought", bought),
+                ("bought_cost", bought_cost), ("deficit", tallies.deficit),
             ):
                 totals[name] += arr
             for i in range(k):
@@ -256,6 +281,7 @@ class StaticCascade:
                             "collateral_held": float(held[i]),
                             "proceeds_usd": float(proceeds[i]),
                             "debt_repaid": float(tallies.repaid[i]),
+                            "debt_bought": float(bought[i]),
                             "debt_bought_cost_usd": float(bought_cost[i]),
                             "deficit": float(tallies.deficit[i]),
                         }
@@ -292,6 +318,11 @@ class StaticCascade:
         m, rules = self.model, self.model.rules
         touched_idx = np.flatnonzero(out.touched)
         unrec = rules.unrecoverable_debt(out.arrays, out.prices_final, touched_idx)
+        end = rules.health(out.arrays, out.prices_final, touched_idx)
+        # accounts left insolvent with collateral still on them (blocked, stuck, or cut
+        # off by max_rounds): their shortfall is not yet bad debt, but it is at risk
+        gap = np.where(end.collateral_usd > 0.0, end.debt_usd - end.collateral_usd, 0.0)
+        shortfall = float(np.clip(gap, 0.0, None).sum())
         t = out.tallies
         bad_written_off = float(t.acct_bad_debt_usd.sum())
         bad_remaining = float(unrec.sum())
@@ -310,11 +341,12 @@ class StaticCascade:
             "collateral_seized_usd": seized_usd,
             "debt_repaid_usd": repaid_usd,
             "liquidator_proceeds_usd": float(out.totals["proceeds"].sum()),
-            "protocol_fee_usd": float((out.totals["fee"] * out.prices_final).sum()),
+            "protocol_fee_usd": float(out.totals["fee_usd"].sum()),
             "bad_debt_written_off_usd": bad_written_off,
             "bad_debt_unrecoverable_usd": bad_remaining,
             "bad_debt_usd": bad_written_off + bad_remaining,
             "bad_debt_before_usd": out.bad_debt_before_usd,
+            "insolvent_shortfall_usd": shortfall,
         }
         return s
 
@@ -368,6 +400,22 @@ class StaticCascade:
                 "blocked_calls": t.acct_blocked[idx],
             }
         )
+
+
+def _buyable(venue: Venue, amount: float) -> float:
+    """The most of ``amount`` (tokens) the venue can sell to a buyer: all of it, or the
+    largest part with a finite quote (bisection). The rest is taken to come from outside
+    the modelled venues (it is reported as debt repaid but not bought)."""
+    if np.isfinite(venue.quote_buy(amount)):
+        return amount
+    lo, hi = 0.0, amount
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if np.isfinite(venue.quote_buy(mid)):
+            lo = mid
+        else:
+            hi = mid
+    return lo * (1.0 - 1e-9)
 
 
 def _permute(b: BookArrays, order: np.ndarray) -> BookArrays:

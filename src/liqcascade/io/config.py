@@ -20,7 +20,7 @@ from liqcascade.errors import ConfigError
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class AssetOverride(_Model):
@@ -148,6 +148,18 @@ class CurveConfig(_Model):
 
     asset: str = Field(description="Asset whose initial shock is swept.")
     shocks: str = Field("0:0.8:0.01", description="start:stop:step (fractions, stop inclusive) or a comma list.")
+
+    @field_validator("shocks")
+    @classmethod
+    def _grid(cls, v: str) -> str:
+        from liqcascade.engine.run import parse_shock_range
+        from liqcascade.errors import ConfigError as _CE
+
+        try:
+            parse_shock_range(v)
+        except _CE as e:
+            raise ValueError(f"{e.expected}, got {v!r}") from None
+        return v
     co_move: list[str] = Field(
         default_factory=list, description="Assets that take the same initial shock as `asset` at every point (e.g. LSTs with ETH)."
     )

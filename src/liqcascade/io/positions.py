@@ -121,6 +121,8 @@ def load_positions(path: str | Path, params: RiskParams) -> PositionBook:
     p = Path(path)
     src = str(p)
     table = _read_table(p)
+    if table.num_rows == 0:
+        raise DataError(src, None, f"no rows; expected at least one holding ({_EXPECTED})")
     cols = list(table.column_names)
     missing = [c for c in REQUIRED_COLUMNS if c not in cols]
     unknown = [c for c in cols if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]

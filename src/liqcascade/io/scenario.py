@@ -146,8 +146,11 @@ def _venues(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_di
         price = float(prices[params.index(vc.asset)])
         try:
             venue = _venue(vc, price, params, prices, base_dir, source, key)
-        except ConfigError:
-            raise
+        except ConfigError as e:
+            if e.file == source:
+                raise
+            # a venue's own check (file "<python>"): re-say it against the scenario key
+            raise ConfigError(source, f"{key}.{e.key.split('.')[-1]}", e.expected, e.got) from None
         except LiqcascadeError as e:
             raise ConfigError(source, key, f"a buildable venue ({e})") from None
         by_asset.setdefault(vc.asset, []).append(venue)

@@ -15,6 +15,10 @@ import numpy as np
 from liqcascade._typing import FloatArray, IntArray
 from liqcascade.model import PositionBook, RiskParams
 
+HF_INF = 1.0e300
+"""Health factor reported for an account with no debt (kernels cannot return inf cheaply
+in every path; tables turn it into ``inf``)."""
+
 
 @dataclass
 class BookArrays:
@@ -109,12 +113,6 @@ class LiquidationRules(Protocol):
         """Health of ``accounts`` (all when None) at ``prices``."""
         ...
 
-    def liquidate(
-        self, arrays: BookArrays, prices: FloatArray, accounts: IntArray, tallies: Tallies, limits: LiquidationLimits
-    ) -> int:
-        """Liquidate ``accounts`` at fixed ``prices``; mutate ``arrays``; return calls made."""
-        ...
-
     def sweep(
         self, arrays: BookArrays, prices: FloatArray, upto: int, tallies: Tallies, limits: LiquidationLimits,
         touched: np.ndarray, q: FloatArray, cum_bound: float,
@@ -125,8 +123,8 @@ class LiquidationRules(Protocol):
         ``q[k] / cum_bound`` is a lower bound on account ``k``'s HF that the rules may use
         to skip it and must keep valid (see the Aave kernel's ``sweep``).
 
-        Equivalent to :meth:`health` then :meth:`liquidate` on the eligible set; the
-        engine uses this fused form because it reads the book once per round."""
+        Equivalent to :meth:`health` and then liquidating each eligible account at
+        fixed prices; fused because it reads the book once per round."""
         ...
 
     def unrecoverable_debt(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FloatArray:

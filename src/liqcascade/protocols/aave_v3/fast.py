@@ -1,7 +1,7 @@
 """Aave v3 liquidation in float64, the form the engines run (one pair, one call).
 
 Values are in the quote currency (USD), amounts in whole tokens. The same function is
-compiled by numba for the cascade kernels (``engine.kernels``) and called as plain
+compiled by numba into the book kernels (``protocols/aave_v3/kernels.py``) and called as plain
 Python in tests; ``exact.py`` holds the integer rule it must agree with.
 
 Rule source: aave-dao/aave-v3-origin ``LiquidationLogic.executeLiquidationCall``

@@ -12,9 +12,9 @@ _K = jit_functions(_py.FUNCTIONS, parallel=_py.PARALLEL)
 
 health_pass = _K["health_pass"]
 health_all = _K["health_all"]
-liquidate_accounts = _K["liquidate_accounts"]
 sweep = _K["sweep"]
 bad_debt_pass = _K["bad_debt_pass"]
 PAIR_LARGEST = _py.PAIR_LARGEST
 PAIR_MAX_BONUS = _py.PAIR_MAX_BONUS
 HF_INF = _py.HF_INF
+SKIP_MARGIN = _py.SKIP_MARGIN

@@ -3,8 +3,8 @@
 These loops are the reference and are compiled by numba unchanged (``liqcascade._jit``).
 Arrays are the engine's: per-row ``asset``, ``coll``, ``debt`` (token units), per-row
 effective ``lt``/``bonus``/``fee`` (e-mode already applied), per-asset ``prices`` (USD),
-CSR ``offsets`` per account. Only :func:`liquidate_accounts` mutates, and only ``coll``,
-``debt`` and the accumulators it is given.
+CSR ``offsets`` per account. Only :func:`liquidate_one` and :func:`sweep` mutate, and
+only ``coll``, ``debt`` and the accumulators and flags they are given.
 """
 
 from __future__ import annotations
@@ -13,11 +13,15 @@ import numpy as np
 from numba import prange
 
 from liqcascade.protocols.aave_v3.fast import largest_allowed_cover, liquidation_call, max_liquidatable_debt
+from liqcascade.protocols.aave_v3.versions import V3_3
+from liqcascade.protocols.base import HF_INF
 
 PAIR_LARGEST = 0  # most valuable seizable collateral, most valuable debt
 PAIR_MAX_BONUS = 1  # seizable collateral with the highest bonus (ties: more valuable), most valuable debt
 
-HF_INF = 1.0e300
+SKIP_MARGIN = 1.0 + 1e-12
+"""Relative margin on the skipping bounds, so float rounding at the boundary cannot skip
+an account whose HF is below 1 by a rounding step."""
 
 
 def health_pass(accounts, offsets, asset, coll, debt, prices, lt, out_hf, out_coll_usd, out_debt_usd):
@@ -144,7 +148,7 @@ def liquidate_one(
         acct_repaid_usd[k] += repaid * pd
         acct_calls[k] += 1
         calls += 1
-        if version >= 33 and all_collateral:
+        if version >= V3_3 and all_collateral:
             for r in range(s, e):
                 if debt[r] > 0.0:
                     deficit_by_asset[asset[r]] += debt[r]
@@ -157,45 +161,6 @@ def liquidate_one(
 N_CHUNKS = 64
 
 
-def liquidate_accounts(
-    version, policy, accounts, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
-    seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
-    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
-):
-    """Liquidate every account in ``accounts`` at fixed ``prices`` (see :func:`liquidate_one`).
-
-    Accounts are independent at fixed prices, so they run in parallel: the list is cut
-    into ``N_CHUNKS`` fixed chunks, each with its own per-asset accumulator row, and
-    the rows are summed in chunk order. The chunking does not depend on the number of
-    threads, so the numbers are the same bit for bit on any machine. Per-asset totals
-    are *added* to the 1-D ``*_by_asset`` arrays; returns the number of calls.
-    """
-    n = accounts.shape[0]
-    k_assets = seized_by_asset.shape[0]
-    acc = np.zeros((4, N_CHUNKS, k_assets))
-    calls = np.zeros(N_CHUNKS, dtype=np.int64)
-    size = (n + N_CHUNKS - 1) // N_CHUNKS
-    for c in prange(N_CHUNKS):
-        lo = c * size
-        hi = min(n, lo + size)
-        for j in range(lo, hi):
-            calls[c] += liquidate_one(
-                version, policy, accounts[j], offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls,
-                min_repay_usd, acc[0, c], acc[1, c], acc[2, c], acc[3, c],
-                acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
-            )
-    for c in range(N_CHUNKS):
-        for a in range(k_assets):
-            seized_by_asset[a] += acc[0, c, a]
-            fee_by_asset[a] += acc[1, c, a]
-            repaid_by_asset[a] += acc[2, c, a]
-            deficit_by_asset[a] += acc[3, c, a]
-    total = 0
-    for c in range(N_CHUNKS):
-        total += calls[c]
-    return total
-
-
 def sweep(
     version, policy, upto, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
@@ -204,7 +169,7 @@ def sweep(
     """One round over accounts ``0..upto-1``: find the eligible ones and liquidate them.
 
     Eligible: HF < 1, some debt and some seizable collateral (LT > 0) at ``prices``.
-    The same as :func:`health_pass` followed by :func:`liquidate_accounts` on the
+    The same as :func:`health_pass` followed by :func:`liquidate_one` on each account of the
     eligible set, in one pass over memory (prices are fixed within a round, so checking
     and liquidating account by account gives the same result). Fixed chunks and a
     chunk-ordered sum of the per-asset accumulators keep it bit-identical on any number
@@ -226,7 +191,7 @@ def sweep(
         lo = c * size
         hi = min(upto, lo + size)
         for k in range(lo, hi):
-            if q[k] >= cum_bound:
+            if q[k] >= cum_bound * SKIP_MARGIN:
                 continue
             w = 0.0
             cv_total = 0.0
@@ -289,8 +254,7 @@ FUNCTIONS = {
     "health_pass": health_pass,
     "health_all": health_all,
     "liquidate_one": liquidate_one,
-    "liquidate_accounts": liquidate_accounts,
     "sweep": sweep,
     "bad_debt_pass": bad_debt_pass,
 }
-PARALLEL = frozenset({"health_pass", "health_all", "bad_debt_pass", "liquidate_accounts", "sweep"})
+PARALLEL = frozenset({"health_pass", "health_all", "bad_debt_pass", "sweep"})

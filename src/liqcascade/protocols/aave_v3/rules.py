@@ -89,36 +89,6 @@ class AaveV3Rules:
         kernels.health_pass(accounts, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, hf, c, d)
         return HealthView(accounts, hf, c, d)
 
-    def liquidate(
-        self, arrays: BookArrays, prices: FloatArray, accounts: IntArray, tallies: Tallies, limits: LiquidationLimits
-    ) -> int:
-        return int(
-            kernels.liquidate_accounts(
-                self.version,
-                PAIR_POLICIES[self.pair_policy],
-                accounts,
-                arrays.offsets,
-                arrays.asset,
-                arrays.coll,
-                arrays.debt,
-                prices,
-                arrays.lt,
-                arrays.bonus,
-                arrays.fee,
-                limits.max_calls_per_account,
-                limits.min_repay_usd,
-                tallies.seized,
-                tallies.fee,
-                tallies.repaid,
-                tallies.deficit,
-                tallies.acct_seized_usd,
-                tallies.acct_repaid_usd,
-                tallies.acct_bad_debt_usd,
-                tallies.acct_calls,
-                tallies.acct_blocked,
-            )
-        )
-
     def sweep(
         self, arrays: BookArrays, prices: FloatArray, upto: int, tallies: Tallies, limits: LiquidationLimits,
         touched: np.ndarray, q: FloatArray, cum_bound: float,

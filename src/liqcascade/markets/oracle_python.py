@@ -1,0 +1,57 @@
+"""Oracle kernels in plain Python (the twins of the compiled ones in ``oracle.py``).
+
+These loops are the reference and are compiled by numba unchanged (``liqcascade._jit``).
+Arrays: ``times`` int64 seconds per block (strictly increasing), ``market`` float64
+``(n_blocks, n_assets)``. Only the ``out_*`` arrays are written.
+"""
+
+from __future__ import annotations
+
+
+def chainlink_push(times, market, deviation, heartbeat_s, delay_blocks, out_round, out_price, out_updated):
+    """Chainlink-style push feed over every column of ``market``.
+
+    Rounds: block 0 opens a round with answer ``market[0]``. At each later block ``i`` a
+    new round opens, with answer ``market[i]``, when
+
+        |market[i] / answer − 1| ≥ deviation   or   times[i] − answer_time ≥ heartbeat_s,
+
+    where ``answer``/``answer_time`` belong to the last *round* (pending or visible), not to
+    the price the protocol sees. A round opened at block ``i`` lands (becomes the price the
+    protocol reads) at block ``i + delay_blocks``; before the first landing the protocol
+    reads ``market[0]`` (the feed stood at that price before the path began).
+
+    ``out_round[i, j]``: a round opened; ``out_updated[i, j]``: an answer landed;
+    ``out_price[i, j]``: the price read at block ``i``. ``heartbeat_s`` and ``deviation``
+    are float64 (``inf`` disables the rule).
+    """
+    n = market.shape[0]
+    k = market.shape[1]
+    for j in range(k):
+        answer = market[0, j]
+        answer_t = times[0]
+        visible = market[0, j]
+        for i in range(n):
+            p = market[i, j]
+            if i == 0:
+                fire = True
+            else:
+                fire = abs(p / answer - 1.0) >= deviation or (times[i] - answer_t) >= heartbeat_s
+            if fire:
+                answer = p
+                answer_t = times[i]
+            out_round[i, j] = fire
+            r = i - delay_blocks
+            landed = False
+            if r >= 0:
+                if out_round[r, j]:
+                    landed = True
+                    visible = market[r, j]
+            out_updated[i, j] = landed
+            out_price[i, j] = visible
+
+
+FUNCTIONS = {"chainlink_push": chainlink_push}
+# Serial on purpose: a 7,200-block day for 30 assets takes ~1 ms on one thread, while
+# starting numba's thread pool costs several ms per call.
+PARALLEL: frozenset[str] = frozenset()
