@@ -10,6 +10,7 @@ from liqcascade.markets.orderbook import (
     median_book_depth,
     shipped_depth,
 )
+from liqcascade.markets.oracle import ChainlinkPush, Instant, MakerOSM, Oracle, OracleTrace, Twap
 from liqcascade.markets.router import RouteResult, Router
 from liqcascade.markets.univ3 import UniswapV3Venue, V3PoolState, ethwbtc_pool
 
@@ -27,4 +28,10 @@ __all__ = [
     "V3PoolState",
     "UniswapV3Venue",
     "ethwbtc_pool",
+    "Oracle",
+    "OracleTrace",
+    "Instant",
+    "ChainlinkPush",
+    "Twap",
+    "MakerOSM",
 ]

@@ -13,6 +13,9 @@ _K = jit_functions(_py.FUNCTIONS, parallel=_py.PARALLEL)
 health_pass = _K["health_pass"]
 health_all = _K["health_all"]
 sweep = _K["sweep"]
+scan = _K["scan"]
+first_call = _K["first_call"]
+liquidate_list = _K["liquidate_list"]
 bad_debt_pass = _K["bad_debt_pass"]
 PAIR_LARGEST = _py.PAIR_LARGEST
 PAIR_MAX_BONUS = _py.PAIR_MAX_BONUS

@@ -230,6 +230,128 @@ def sweep(
     return n_found, n_calls
 
 
+def scan(upto, offsets, asset, coll, debt, prices, lt, q, cum_bound, out):
+    """Write into ``out`` the accounts among ``0..upto-1`` that are eligible at ``prices``
+    (HF < 1, some debt, some seizable collateral); return how many.
+
+    Uses and refreshes the same per-account bounds as :func:`sweep` (``q[k] / cum_bound``
+    is a lower bound on the HF): an account that cannot be eligible is skipped after
+    reading one number. Eligible accounts get ``q = 0`` so they are looked at again.
+    Serial and in account order, so the output order is deterministic.
+    """
+    n = 0
+    for k in range(upto):
+        if q[k] >= cum_bound * SKIP_MARGIN:
+            continue
+        w = 0.0
+        cv_total = 0.0
+        d = 0.0
+        for r in range(offsets[k], offsets[k + 1]):
+            p = prices[asset[r]]
+            if lt[r] > 0.0:
+                v = coll[r] * p
+                cv_total += v
+                w += v * lt[r]
+            d += debt[r] * p
+        if d > 0.0 and cv_total > 0.0 and w < d:
+            out[n] = k
+            n += 1
+            q[k] = 0.0
+        elif d > 0.0:
+            q[k] = (w / d) * cum_bound
+        else:
+            q[k] = HF_INF
+    return n
+
+
+def first_call(version, policy, accounts, offsets, asset, coll, debt, prices, lt, bonus, fee,
+               out_repaid, out_seized, out_fee, out_coll_asset, out_debt_asset):
+    """For each account, what its next ``liquidationCall`` would do at ``prices``, without
+    doing it: debt repaid and collateral seized (tokens, fee included), the protocol fee
+    (tokens), and the assets of the pair. A call that would not happen (healthy, blocked,
+    nothing to seize) has repaid 0. Used to rank liquidations by profit."""
+    for j in range(accounts.shape[0]):
+        k = accounts[j]
+        out_repaid[j] = 0.0
+        out_seized[j] = 0.0
+        out_fee[j] = 0.0
+        out_coll_asset[j] = -1
+        out_debt_asset[j] = -1
+        w = 0.0
+        d_total = 0.0
+        rc = -1
+        rd = -1
+        best_c = -1.0
+        best_b = -1.0
+        best_d = 0.0
+        for r in range(offsets[k], offsets[k + 1]):
+            p = prices[asset[r]]
+            cv = coll[r] * p
+            if lt[r] > 0.0 and cv > 0.0:
+                w += cv * lt[r]
+                if policy == PAIR_MAX_BONUS:
+                    if bonus[r] > best_b or (bonus[r] == best_b and cv > best_c):
+                        best_b = bonus[r]
+                        best_c = cv
+                        rc = r
+                elif cv > best_c:
+                    best_c = cv
+                    rc = r
+            dv = debt[r] * p
+            d_total += dv
+            if dv > best_d:
+                best_d = dv
+                rd = r
+        if rd < 0 or rc < 0 or w >= d_total:
+            continue
+        hf = w / d_total
+        pc = prices[asset[rc]]
+        pd = prices[asset[rd]]
+        cover = largest_allowed_cover(version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[rc])
+        if cover <= 0.0:
+            continue
+        repaid, seized, fee_amt, revert = liquidation_call(
+            version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[rc], fee[rc], cover
+        )
+        if revert != 0:
+            continue
+        out_repaid[j] = repaid
+        out_seized[j] = seized
+        out_fee[j] = fee_amt
+        out_coll_asset[j] = asset[rc]
+        out_debt_asset[j] = asset[rd]
+
+
+def liquidate_list(
+    version, policy, accounts, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
+    seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
+    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
+    ev_account, ev_calls, ev_seized_usd, ev_repaid_usd, ev_bad_debt_usd,
+):
+    """Liquidate the listed accounts in order (serial: the list is already ranked), each
+    with up to ``max_calls`` calls (see :func:`liquidate_one`). Per account of the list
+    the ``ev_*`` arrays receive what happened to it (one event row per account and
+    block). Returns the number of calls."""
+    total = 0
+    for j in range(accounts.shape[0]):
+        k = accounts[j]
+        s0 = acct_seized_usd[k]
+        r0 = acct_repaid_usd[k]
+        b0 = acct_bad_debt_usd[k]
+        c = liquidate_one(
+            version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
+            seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
+            acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
+        )
+        ev_account[j] = k
+        ev_calls[j] = c
+        ev_seized_usd[j] = acct_seized_usd[k] - s0
+        ev_repaid_usd[j] = acct_repaid_usd[k] - r0
+        ev_bad_debt_usd[j] = acct_bad_debt_usd[k] - b0
+        total += c
+    return total
+
+
 def bad_debt_pass(accounts, offsets, asset, coll, debt, prices, lt, out_bad_usd):
     """Debt (USD) of accounts with debt but no seizable collateral left (per account).
 
@@ -255,6 +377,9 @@ FUNCTIONS = {
     "health_all": health_all,
     "liquidate_one": liquidate_one,
     "sweep": sweep,
+    "scan": scan,
+    "first_call": first_call,
+    "liquidate_list": liquidate_list,
     "bad_debt_pass": bad_debt_pass,
 }
 PARALLEL = frozenset({"health_pass", "health_all", "bad_debt_pass", "sweep"})
