@@ -138,6 +138,40 @@ class CascadeOutcome:
         return out
 
 
+@dataclass(frozen=True)
+class SortedBook:
+    """A market's book prepared for an engine: per-row parameters applied and accounts
+    sorted by their health at the reference prices (ascending), so that the accounts
+    that can be eligible after any price move form a prefix (see the module docstring)."""
+
+    base: BookArrays
+    perm: np.ndarray
+    """Working position -> original account index."""
+    hf0_sorted: FloatArray
+    hf0: object
+    """HealthView at the reference prices, original account order."""
+    bad_before_usd: float
+
+    @classmethod
+    def of(cls, model: MarketModel) -> "SortedBook":
+        rules = model.rules
+        base = rules.prepare(model.book)
+        everyone = np.arange(model.book.n_accounts, dtype=np.int64)
+        hf0 = rules.health(base, model.prices, everyone)
+        order = np.argsort(hf0.hf, kind="stable")
+        bad = float(rules.unrecoverable_debt(base, model.prices, everyone).sum())
+        return cls(_permute(base, order), order, hf0.hf[order], hf0, bad)
+
+    def prefix_len(self, bound: float) -> int:
+        """How many accounts (from the front) can be eligible when prices have moved by at
+        most ``bound = max(f) / min(f)`` from the reference prices."""
+        return int(np.searchsorted(self.hf0_sorted, bound * SKIP_MARGIN, side="left"))
+
+    def fresh(self) -> BookArrays:
+        b = self.base
+        return BookArrays(b.offsets, b.asset, b.coll.copy(), b.debt.copy(), b.lt, b.bonus, b.fee)
+
+
 class StaticCascade:
     """A reusable solver for one market: row parameters are prepared and the book is
     sorted by pre-shock health once, then any number of shocks can be run (the curve
@@ -148,19 +182,12 @@ class StaticCascade:
         self.settings = settings or CascadeSettings()
         if not (0.0 <= self.settings.sell_fraction <= 1.0):
             raise ConfigError("<settings>", "liquidators.sell_fraction", "a fraction in [0, 1]", self.settings.sell_fraction)
-        rules = model.rules
-        base = rules.prepare(model.book)
-        n = model.book.n_accounts
-        everyone = np.arange(n, dtype=np.int64)
-        hf0 = rules.health(base, model.prices, everyone)
-        # working copy in ascending HF0 order: candidates are always a prefix
-        order = np.argsort(hf0.hf, kind="stable")
-        self._perm = order  # sorted position -> original account index
-        self._base = _permute(base, order)
-        self._hf0_sorted = hf0.hf[order]
-        self._hf0 = hf0  # original order
-        # bad debt that exists before anything happens (debt with no seizable collateral)
-        self._bad_before = float(rules.unrecoverable_debt(base, model.prices, everyone).sum())
+        wb = SortedBook.of(model)
+        self._perm = wb.perm  # sorted position -> original account index
+        self._base = wb.base
+        self._hf0_sorted = wb.hf0_sorted
+        self._hf0 = wb.hf0  # original order
+        self._bad_before = wb.bad_before_usd
         # working amounts, reused across runs; rows below ``_dirty`` differ from the base
         self._coll = self._base.coll.copy()
         self._debt = self._base.debt.copy()

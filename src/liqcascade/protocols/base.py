@@ -98,6 +98,31 @@ class HealthView:
     debt_usd: FloatArray
 
 
+@dataclass(frozen=True)
+class FirstCall:
+    """What each account's next liquidation call would do (tokens), without doing it.
+
+    ``repaid`` 0 means no call would happen. ``collateral_asset``/``debt_asset`` are asset
+    indexes (-1 when no call)."""
+
+    repaid: FloatArray
+    seized: FloatArray
+    fee: FloatArray
+    collateral_asset: IntArray
+    debt_asset: IntArray
+
+
+@dataclass(frozen=True)
+class AccountEvents:
+    """Per liquidated account in one block: calls made and USD seized, repaid, written off."""
+
+    account: IntArray
+    calls: IntArray
+    seized_usd: FloatArray
+    repaid_usd: FloatArray
+    bad_debt_usd: FloatArray
+
+
 @runtime_checkable
 class LiquidationRules(Protocol):
     """What a protocol module provides to the engines."""
@@ -125,6 +150,22 @@ class LiquidationRules(Protocol):
 
         Equivalent to :meth:`health` and then liquidating each eligible account at
         fixed prices; fused because it reads the book once per round."""
+        ...
+
+    def scan(self, arrays: BookArrays, prices: FloatArray, upto: int, q: FloatArray, cum_bound: float) -> IntArray:
+        """The eligible accounts among ``0..upto-1`` at ``prices``, in account order
+        (same skipping bounds as :meth:`sweep`)."""
+        ...
+
+    def first_call(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FirstCall:
+        """What the next call on each account would do (for ranking by profit)."""
+        ...
+
+    def liquidate_list(
+        self, arrays: BookArrays, prices: FloatArray, accounts: IntArray, tallies: Tallies, limits: LiquidationLimits
+    ) -> tuple[int, AccountEvents]:
+        """Liquidate the accounts in the order given (at most ``limits.max_calls_per_account``
+        calls each); return the calls made and one event per account."""
         ...
 
     def unrecoverable_debt(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FloatArray:

@@ -17,7 +17,7 @@ from liqcascade.errors import ConfigError
 from liqcascade.model import PositionBook, RiskParams
 from liqcascade.protocols.aave_v3 import kernels
 from liqcascade.protocols.aave_v3.versions import NAMES, VERSIONS
-from liqcascade.protocols.base import BookArrays, HealthView, LiquidationLimits, Tallies
+from liqcascade.protocols.base import AccountEvents, BookArrays, FirstCall, HealthView, LiquidationLimits, Tallies
 
 PAIR_POLICIES = {"largest": kernels.PAIR_LARGEST, "max_bonus": kernels.PAIR_MAX_BONUS}
 
@@ -101,6 +101,35 @@ class AaveV3Rules:
             tallies.acct_blocked, touched, q, cum_bound,
         )
         return int(n_found), int(n_calls)
+
+    def scan(self, arrays: BookArrays, prices: FloatArray, upto: int, q: FloatArray, cum_bound: float) -> IntArray:
+        out = np.empty(upto, dtype=np.int64)
+        n = kernels.scan(upto, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, q, cum_bound, out)
+        return out[:n]
+
+    def first_call(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FirstCall:
+        n = accounts.shape[0]
+        fc = FirstCall(np.empty(n), np.empty(n), np.empty(n), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64))
+        kernels.first_call(
+            self.version, PAIR_POLICIES[self.pair_policy], accounts, arrays.offsets, arrays.asset, arrays.coll,
+            arrays.debt, prices, arrays.lt, arrays.bonus, arrays.fee, fc.repaid, fc.seized, fc.fee,
+            fc.collateral_asset, fc.debt_asset,
+        )
+        return fc
+
+    def liquidate_list(
+        self, arrays: BookArrays, prices: FloatArray, accounts: IntArray, tallies: Tallies, limits: LiquidationLimits
+    ) -> tuple[int, AccountEvents]:
+        n = accounts.shape[0]
+        ev = AccountEvents(np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n), np.empty(n), np.empty(n))
+        calls = kernels.liquidate_list(
+            self.version, PAIR_POLICIES[self.pair_policy], accounts, arrays.offsets, arrays.asset, arrays.coll,
+            arrays.debt, prices, arrays.lt, arrays.bonus, arrays.fee, limits.max_calls_per_account,
+            limits.min_repay_usd, tallies.seized, tallies.fee, tallies.repaid, tallies.deficit,
+            tallies.acct_seized_usd, tallies.acct_repaid_usd, tallies.acct_bad_debt_usd, tallies.acct_calls,
+            tallies.acct_blocked, ev.account, ev.calls, ev.seized_usd, ev.repaid_usd, ev.bad_debt_usd,
+        )
+        return int(calls), ev
 
     def unrecoverable_debt(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FloatArray:
         out = np.empty(accounts.shape[0])

@@ -1,0 +1,427 @@
+"""The block-by-block simulation: the cascade in time.
+
+Each block (12 s by default):
+
+1. **Reference price.** The exogenous path's price (assets not on the path keep their
+   reference price) times the *permanent* part of all liquidation selling so far.
+2. **Venues.** Each venue's price is the reference times the *transient* part of the
+   selling, which decays with ``recovery_half_life_s`` (arbitrage and refilling depth
+   pulling the venue back). A venue whose target moved is re-centred there
+   (``Venue.with_mid_price``); one whose target did not move keeps its state, so
+   consecutive sales walk down the same curve.
+3. **Oracle.** Reads the venues' prices (the market) by its own rules (Chainlink push,
+   TWAP, OSM, instant): the protocol sees the oracle's price, not the market's.
+4. **Eligible accounts** at the oracle's prices. Only accounts that can have crossed 1
+   are looked at: when no oracle price changed, only last block's eligible accounts;
+   otherwise the HF0-sorted prefix with per-account lower bounds (as in the static
+   solver), so a quiet block costs next to nothing.
+5. **Liquidators** price each eligible account's next call: collateral received times
+   the venue price, net of the slippage of this block's total sale of that asset, minus
+   the debt repaid at the market price and the gas (``gas_per_call`` at the block's gas
+   price, in the gas asset's price). They take the most profitable ones first, each
+   above ``min_profit_usd``, up to ``liquidations_per_block`` accounts and
+   ``capital_usd`` of debt per block, once an account has been eligible for
+   ``latency_blocks``. What is unprofitable or beyond capacity waits; what nobody ever
+   liquidates turns into bad debt by the protocol's rules.
+6. **Selling.** Liquidators sell a share ``1 / spread_blocks`` of their inventory into the
+   venues each block (1 = all at once); each sale's price move is split into the
+   permanent part (``permanent_fraction``, into the reference price) and the transient
+   part (decaying).
+
+In the limit of unbounded liquidators, an instant oracle, no recovery and a one-block
+shock, every block is one round of the static cascade, and the simulation ends at the
+static fixed point (a test).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from liqcascade._typing import FloatArray
+from liqcascade.engine.result import Result, _clean
+from liqcascade.engine.static import MarketModel, SortedBook
+from liqcascade.errors import ConfigError, LiqcascadeError
+from liqcascade.markets.base import Venue
+from liqcascade.protocols.base import LiquidationLimits, Tallies
+
+
+@dataclass(frozen=True)
+class Liquidators:
+    """The liquidator population (in aggregate)."""
+
+    liquidations_per_block: float = math.inf
+    """Accounts liquidated per block at most (block space / bot count); inf = unbounded."""
+    calls_per_account: int = 1
+    """Liquidation calls on one account per block at most."""
+    gas_per_call: float = 500_000.0
+    """Gas units one liquidation costs (call plus the swap that sells the collateral)."""
+    gas_asset: str | None = "WETH"
+    """Asset whose price converts gas (in gwei) to USD; None = gas costs nothing."""
+    gas_gwei: float = 20.0
+    """Gas price when the path carries none."""
+    min_profit_usd: float = 0.0
+    """Smallest profit after slippage and gas that a liquidator acts on."""
+    capital_usd: float = math.inf
+    """Debt (USD) liquidators can repay per block; inf = flash loans."""
+    latency_blocks: int = 0
+    """Blocks an account must have been eligible before a liquidator acts."""
+    spread_blocks: int = 1
+    """Liquidators sell 1/spread_blocks of their inventory each block (1 = at once)."""
+    min_repay_usd: float = 0.0
+    """Calls repaying less than this are not made."""
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("liquidations_per_block", self.liquidations_per_block > 0, "a number > 0 (inf = unbounded)"),
+            ("calls_per_account", int(self.calls_per_account) >= 1, "an integer >= 1"),
+            ("gas_per_call", self.gas_per_call >= 0 and math.isfinite(self.gas_per_call), "a finite number >= 0"),
+            ("gas_gwei", self.gas_gwei >= 0 and math.isfinite(self.gas_gwei), "a finite number >= 0"),
+            ("capital_usd", self.capital_usd > 0, "a number > 0 (inf = flash loans)"),
+            ("latency_blocks", int(self.latency_blocks) >= 0, "an integer >= 0"),
+            ("spread_blocks", int(self.spread_blocks) >= 1, "an integer >= 1"),
+            ("min_repay_usd", self.min_repay_usd >= 0, "a number >= 0"),
+        ]
+        for key, ok, expected in checks:
+            if not ok:
+                raise ConfigError("<liquidators>", f"liquidators.{key}", expected, getattr(self, key))
+
+
+@dataclass(frozen=True)
+class Dynamics:
+    """How venues recover from liquidation selling."""
+
+    recovery_half_life_s: float = 600.0
+    """Half-life of the transient price impact (0 = arbitraged away within a block, inf = never)."""
+    permanent_fraction: float = 0.5
+    """Share of each sale's price move that stays in the reference price."""
+
+    def __post_init__(self) -> None:
+        if not (self.recovery_half_life_s >= 0):
+            raise ConfigError("<dynamics>", "dynamics.recovery_half_life_s", "a number >= 0 (inf = no recovery)",
+                              self.recovery_half_life_s)
+        if not (0.0 <= self.permanent_fraction <= 1.0):
+            raise ConfigError("<dynamics>", "dynamics.permanent_fraction", "a fraction in [0, 1]",
+                              self.permanent_fraction)
+
+    def decay(self, block_seconds: float) -> float:
+        """Factor on the log transient impact per block."""
+        if self.recovery_half_life_s == 0:
+            return 0.0
+        if math.isinf(self.recovery_half_life_s):
+            return 1.0
+        return 0.5 ** (block_seconds / self.recovery_half_life_s)
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    liquidators: Liquidators = field(default_factory=Liquidators)
+    dynamics: Dynamics = field(default_factory=Dynamics)
+    check_conservation: bool = False
+    """Check conservation every block (debug; costs a pass over the book per block)."""
+
+
+class ConservationError(LiqcascadeError):
+    """A conservation identity failed during a simulation (a bug: please report it)."""
+
+
+def simulate(
+    model: MarketModel,
+    path,
+    oracle,
+    settings: SimSettings | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    config: Mapping[str, object] | None = None,
+) -> Result:
+    """Run ``model`` block by block along ``path`` (a :class:`~liqcascade.scenarios.PricePath`)
+    with ``oracle`` (a :class:`~liqcascade.markets.oracle.Oracle`).
+
+    Tables: ``steps`` (per block and asset: reference, venue and oracle price; per block:
+    eligible, liquidated, left undone as unprofitable or beyond capacity, USD seized and
+    repaid, bad debt so far, shortfall of eligible accounts), ``events`` (per liquidated
+    account and block), ``summary`` (one row) and ``assets``.
+    """
+    st = settings or SimSettings()
+    liq = st.liquidators
+    assets = model.assets
+    k = len(assets)
+    for a in path.assets:
+        if a not in assets:
+            raise ConfigError("<path>", "path.assets", f"assets of the market {list(assets)}", a)
+    gas_idx = -1
+    if liq.gas_asset is not None:
+        if liq.gas_asset not in assets:
+            raise ConfigError("<liquidators>", "liquidators.gas_asset", f"an asset of the market {list(assets)}",
+                              liq.gas_asset)
+        gas_idx = assets.index(liq.gas_asset)
+    rules = model.rules
+    wb = SortedBook.of(model)
+    arrays = wb.fresh()
+    n = model.book.n_accounts
+    tallies = Tallies.zeros(k, n)
+    limits = LiquidationLimits(int(liq.calls_per_account), liq.min_repay_usd)
+
+    p0 = np.asarray(model.prices, dtype=np.float64)
+    path_cols = np.array([assets.index(a) for a in path.assets], dtype=np.int64)
+    times = np.asarray(path.times)
+    nb = int(times.shape[0])
+    gas_path = None if path.gas_gwei is None else np.asarray(path.gas_gwei, dtype=np.float64)
+    decay = st.dynamics.decay(float(path.block_seconds))
+    phi = st.dynamics.permanent_fraction
+
+    perm = np.zeros(k)  # log permanent impact in the reference price
+    trans = np.zeros(k)  # log transient impact (venue below reference)
+    exo = p0.copy()
+    exo[path_cols] = path.prices[0]
+    venues: dict[int, Venue] = {assets.index(a): v.with_mid_price(float(exo[assets.index(a)])) for a, v in model.venues.items()}
+    market = exo.copy()
+    for i, v in venues.items():
+        market[i] = v.mid_price()
+    ostate = oracle.init(market.copy(), int(times[0]))
+    o_prev = None
+    q = wb.hf0_sorted.copy()
+    cum_bound = 1.0
+    bound = 1.0
+    backlog = np.empty(0, dtype=np.int64)
+    eligible_since = np.full(n, -1, dtype=np.int64)
+    inventory = np.zeros(k)
+    totals = {name: np.zeros(k) for name in ("seized", "fee", "sold", "proceeds", "repaid", "deficit")}
+
+    # per-block records (preallocated; no Python object per block)
+    rec_ref = np.empty((nb, k))
+    rec_mkt = np.empty((nb, k))
+    rec_orc = np.empty((nb, k))
+    rec_int = np.zeros((nb, 5), dtype=np.int64)  # eligible, liquidated, calls, unprofitable, beyond capacity
+    rec_usd = np.zeros((nb, 5))  # seized, repaid, written off (cum), shortfall of eligible, gas gwei
+    ev_parts: list[tuple] = []
+    written_off = 0.0
+    first_eligible_block = -1
+    last_liquidation_block = -1
+    for b in range(nb):
+        t = int(times[b])
+        exo[path_cols] = path.prices[b]
+        trans *= decay
+        target = exo * np.exp(perm + trans)
+        for i, v in venues.items():
+            mid = v.mid_price()
+            if abs(target[i] / mid - 1.0) > 1e-12:
+                v = v.with_mid_price(float(target[i]))
+                venues[i] = v
+            market[i] = v.mid_price()
+        free = np.ones(k, dtype=np.bool_)
+        free[list(venues)] = False
+        market[free] = target[free]
+        ostate, o = oracle.step(ostate, t, market.copy())
+        o = np.asarray(o, dtype=np.float64)
+        gas = float(gas_path[b]) if gas_path is not None else liq.gas_gwei
+
+        if o_prev is None or not np.array_equal(o, o_prev):
+            ratio0 = o / p0
+            bound = max(bound, float(ratio0.max() / ratio0.min()))
+            if o_prev is not None:
+                step = o / o_prev
+                cum_bound *= float(step.max() / step.min())
+            upto = wb.prefix_len(bound)
+            elig = rules.scan(arrays, o, upto, q, cum_bound)
+        else:
+            elig = backlog
+        o_prev = o
+        tallies.reset_assets()
+        n_liq = calls = n_unprof = n_cap = 0
+        shortfall = 0.0
+        if elig.size:
+            fc = rules.first_call(arrays, o, elig)
+            live = fc.repaid > 0.0
+            elig = elig[live]
+            fc_rep, fc_sz, fc_fee = fc.repaid[live], fc.seized[live], fc.fee[live]
+            ca, da = fc.collateral_asset[live], fc.debt_asset[live]
+            if first_eligible_block < 0 and elig.size:
+                first_eligible_block = b
+            # accounts that stopped being eligible start their latency clock afresh
+            eligible_since[backlog[~np.isin(backlog, elig)]] = -1
+            new = eligible_since[elig] < 0
+            eligible_since[elig[new]] = b
+            view = rules.health(arrays, o, elig)
+            shortfall = float(np.clip(view.debt_usd - view.collateral_usd, 0.0, None).sum())
+            # profit at the market price, then net of this block's slippage per asset
+            gas_usd = gas * 1e-9 * liq.gas_per_call * (market[gas_idx] if gas_idx >= 0 else 0.0)
+            received = fc_sz - fc_fee
+            gross = received * market[ca] - fc_rep * market[da] - gas_usd
+            ok = (gross >= liq.min_profit_usd) & (b - eligible_since[elig] >= liq.latency_blocks)
+            # rank by profit before slippage, keep what capacity and capital allow ...
+            order = np.flatnonzero(ok)[np.argsort(-gross[ok], kind="stable")]
+            cap = len(order) if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
+            if not math.isinf(liq.capital_usd):
+                rep_usd = fc_rep[order] * market[da[order]]
+                cap = min(cap, int(np.searchsorted(np.cumsum(rep_usd), liq.capital_usd, side="right")))
+            n_cap = max(0, len(order) - cap)
+            pick = order[:cap]
+            # ... then charge each the slippage of this block's sale of its collateral
+            disc = np.zeros(k)
+            for i in np.unique(ca[pick]):
+                if i in venues:
+                    qty = float(received[pick][ca[pick] == i].sum())
+                    if qty > 0:
+                        disc[i] = 1.0 - venues[i].quote_sell(qty) / (qty * market[i])
+            profit = gross[pick] - received[pick] * market[ca[pick]] * disc[ca[pick]]
+            keep = profit >= liq.min_profit_usd
+            n_unprof = int((~ok).sum()) + int((~keep).sum())
+            chosen = elig[pick[keep]]
+            profit = profit[keep]
+            if chosen.size:
+                calls, ev = rules.liquidate_list(arrays, o, chosen, tallies, limits)
+                did = ev.calls > 0
+                n_liq = int(did.sum())
+                if n_liq:
+                    last_liquidation_block = b
+                    ev_parts.append((b, ev.account[did], ev.calls[did], ev.seized_usd[did], ev.repaid_usd[did],
+                                     ev.bad_debt_usd[did], profit[did]))
+                    written_off += float(ev.bad_debt_usd.sum())
+            backlog = elig
+        else:
+            backlog = elig
+        # selling
+        inventory += tallies.seized - tallies.fee
+        sell = inventory / liq.spread_blocks
+        proceeds = np.zeros(k)
+        for i in np.flatnonzero(sell > 0):
+            if i in venues:
+                before = venues[i].mid_price()
+                proceeds[i], venues[i] = venues[i].sell(float(sell[i]))
+                after = venues[i].mid_price()
+                d = math.log(after / before) if after > 0 else -50.0
+                perm[i] += phi * d
+                trans[i] += (1.0 - phi) * d
+                market[i] = after
+            else:
+                proceeds[i] = sell[i] * market[i]
+        inventory -= sell
+        for name, arr in (("seized", tallies.seized), ("fee", tallies.fee), ("sold", sell), ("proceeds", proceeds),
+                          ("repaid", tallies.repaid), ("deficit", tallies.deficit)):
+            totals[name] += arr
+        if st.check_conservation:
+            _check(model, arrays, totals, inventory, b)
+        rec_ref[b] = exo * np.exp(perm)
+        rec_mkt[b] = market
+        rec_orc[b] = o
+        rec_int[b] = (len(elig), n_liq, calls, n_unprof, n_cap)
+        rec_usd[b] = (float((tallies.seized * o).sum()), float((tallies.repaid * o).sum()), written_off, shortfall, gas)
+        if progress is not None:
+            progress(b + 1, nb)
+
+    return _result(model, path, wb, arrays, tallies, totals, inventory, times, rec_ref, rec_mkt, rec_orc, rec_int,
+                   rec_usd, ev_parts, first_eligible_block, last_liquidation_block, o_prev, config)
+
+
+def _check(model: MarketModel, arrays, totals, inventory, b: int) -> None:
+    if (arrays.coll < 0).any() or (arrays.debt < 0).any():
+        raise ConservationError(f"block {b}: a negative balance")
+    coll0, debt0 = model.book.totals_by_asset()
+    k = len(model.assets)
+    coll1 = np.bincount(arrays.asset, weights=arrays.coll, minlength=k)
+    debt1 = np.bincount(arrays.asset, weights=arrays.debt, minlength=k)
+    scale = np.maximum(1.0, coll0)
+    if not np.allclose((coll0 - coll1) / scale, totals["seized"] / scale, rtol=1e-9, atol=1e-9):
+        raise ConservationError(f"block {b}: collateral removed from the book != collateral seized")
+    if not np.allclose(totals["seized"], totals["sold"] + inventory + totals["fee"], rtol=1e-9, atol=1e-9):
+        raise ConservationError(f"block {b}: seized != sold + held + protocol fee")
+    dscale = np.maximum(1.0, debt0)
+    if not np.allclose((debt0 - debt1) / dscale, (totals["repaid"] + totals["deficit"]) / dscale, rtol=1e-9, atol=1e-9):
+        raise ConservationError(f"block {b}: debt removed != repaid + written off")
+
+
+def _result(model, path, wb, arrays, tallies, totals, inventory, times, rec_ref, rec_mkt, rec_orc, rec_int, rec_usd,
+            ev_parts, first_b, last_b, o_final, config) -> Result:
+    assets = model.assets
+    k = len(assets)
+    nb = len(times)
+    tracked = sorted(set(np.flatnonzero((np.ptp(rec_ref, axis=0) > 0) | (np.ptp(rec_orc, axis=0) > 0)
+                                        | (totals["seized"] > 0))) | {assets.index(a) for a in path.assets})
+    cols = np.array(tracked, dtype=np.int64)
+    m = len(cols)
+    steps = pd.DataFrame(
+        {
+            "block": np.repeat(np.arange(nb), m),
+            "time": np.repeat(times, m),
+            "asset": np.tile(np.asarray(assets, dtype=object)[cols], nb),
+            "reference_price": rec_ref[:, cols].ravel(),
+            "market_price": rec_mkt[:, cols].ravel(),
+            "oracle_price": rec_orc[:, cols].ravel(),
+            "eligible_accounts": np.repeat(rec_int[:, 0], m),
+            "accounts_liquidated": np.repeat(rec_int[:, 1], m),
+            "liquidation_calls": np.repeat(rec_int[:, 2], m),
+            "left_unprofitable": np.repeat(rec_int[:, 3], m),
+            "left_over_capacity": np.repeat(rec_int[:, 4], m),
+            "collateral_seized_usd": np.repeat(rec_usd[:, 0], m),
+            "debt_repaid_usd": np.repeat(rec_usd[:, 1], m),
+            "bad_debt_written_off_usd": np.repeat(rec_usd[:, 2], m),
+            "eligible_shortfall_usd": np.repeat(rec_usd[:, 3], m),
+            "gas_gwei": np.repeat(rec_usd[:, 4], m),
+        }
+    )
+    if ev_parts:
+        ev = pd.DataFrame(
+            {
+                "block": np.concatenate([np.full(len(p[1]), p[0]) for p in ev_parts]),
+                "account_id": np.concatenate([model.book.account_ids[wb.perm[p[1]]] for p in ev_parts]),
+                "calls": np.concatenate([p[2] for p in ev_parts]),
+                "collateral_seized_usd": np.concatenate([p[3] for p in ev_parts]),
+                "debt_repaid_usd": np.concatenate([p[4] for p in ev_parts]),
+                "bad_debt_written_off_usd": np.concatenate([p[5] for p in ev_parts]),
+                "expected_profit_usd": np.concatenate([p[6] for p in ev_parts]),
+            }
+        )
+        ev.insert(1, "time", times[ev["block"].to_numpy()])
+    else:
+        ev = pd.DataFrame(columns=["block", "time", "account_id", "calls", "collateral_seized_usd", "debt_repaid_usd",
+                                   "bad_debt_written_off_usd", "expected_profit_usd"])
+    touched = np.flatnonzero(tallies.acct_calls > 0)
+    everyone = np.arange(model.book.n_accounts, dtype=np.int64)
+    unrec = float(model.rules.unrecoverable_debt(arrays, o_final, everyone).sum())
+    end = model.rules.health(arrays, o_final, everyone)
+    underwater = (end.hf < 1.0) & (end.collateral_usd > 0)
+    shortfall = float(np.clip(end.debt_usd[underwater] - end.collateral_usd[underwater], 0.0, None).sum())
+    bs = float(path.block_seconds)
+    summary = {
+        **model.rules.describe(),
+        "accounts": model.book.n_accounts,
+        "blocks": nb,
+        "block_seconds": bs,
+        "accounts_liquidated": int(touched.size),
+        "liquidation_calls": int(tallies.acct_calls.sum()),
+        "collateral_seized_usd": float(tallies.acct_seized_usd.sum()),
+        "debt_repaid_usd": float(tallies.acct_repaid_usd.sum()),
+        "liquidator_proceeds_usd": float(totals["proceeds"].sum()),
+        "bad_debt_written_off_usd": float(tallies.acct_bad_debt_usd.sum()),
+        "bad_debt_unrecoverable_usd": unrec - wb.bad_before_usd,
+        "bad_debt_usd": float(tallies.acct_bad_debt_usd.sum()) + unrec - wb.bad_before_usd,
+        "bad_debt_before_usd": wb.bad_before_usd,
+        "underwater_accounts_end": int(underwater.sum()),
+        "underwater_shortfall_end_usd": shortfall,
+        "eligible_accounts_end": int(rec_int[-1, 0]) if nb else 0,
+        "left_unprofitable_block_max": int(rec_int[:, 3].max()) if nb else 0,
+        "left_over_capacity_block_max": int(rec_int[:, 4].max()) if nb else 0,
+        "first_eligible_block": first_b,
+        "last_liquidation_block": last_b,
+        "time_to_clear_s": (last_b - first_b + 1) * bs if first_b >= 0 and last_b >= first_b else 0.0,
+        "inventory_unsold_usd": float((inventory * rec_mkt[-1]).sum()) if nb else 0.0,
+    }
+    assets_rows = []
+    for i, a in enumerate(assets):
+        if totals["seized"][i] or totals["repaid"][i] or i in cols:
+            assets_rows.append({
+                "asset": a,
+                "price_start": float(rec_ref[0, i]),
+                "reference_min": float(rec_ref[:, i].min()),
+                "market_min": float(rec_mkt[:, i].min()),
+                "oracle_min": float(rec_orc[:, i].min()),
+                "reference_end": float(rec_ref[-1, i]),
+                **{name: float(v[i]) for name, v in totals.items()},
+                "inventory_end": float(inventory[i]),
+            })
+    tables = {"summary": pd.DataFrame([summary]), "steps": steps, "events": _clean(ev), "assets": pd.DataFrame(assets_rows)}
+    return Result("simulation", tables, dict(config or {}))

@@ -1,0 +1,120 @@
+"""The block-by-block simulation: limits, invariants, determinism."""
+
+import math
+
+import numpy as np
+import pytest
+
+from liqcascade.engine.dynamic import Dynamics, Liquidators, SimSettings, simulate
+from liqcascade.engine.static import MarketModel, StaticCascade
+from liqcascade.markets.cpmm import ConstantProductPool
+from liqcascade.markets.oracle import ChainlinkPush, Instant
+from liqcascade.model import PositionBook
+from liqcascade.protocols.aave_v3 import V3_0, V3_3
+from liqcascade.protocols.aave_v3.rules import AaveV3Rules
+from liqcascade.scenarios import gbm, instant_shock, linear_shock
+
+from .conftest import PARAMS, PRICES
+
+UNBOUNDED = Liquidators(calls_per_account=64, gas_asset=None, min_profit_usd=-math.inf)
+
+
+def random_book(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    ids = np.repeat(np.arange(n), 3)
+    assets = np.tile([0, 1, 2], n)
+    coll = np.zeros(3 * n)
+    coll[0::3] = rng.lognormal(1, 1.2, n)
+    coll[2::3] = rng.lognormal(7, 1, n) * (rng.random(n) < 0.3)
+    hf = 1.0 + rng.beta(1.2, 5, n)
+    cap = (coll[0::3] * 2000 * 0.85 + coll[2::3] * 0.78) / hf
+    debt = np.zeros(3 * n)
+    split = rng.random(n)
+    debt[1::3] = cap * split
+    debt[2::3] = cap * (1 - split) * (coll[2::3] == 0)
+    return PositionBook.from_rows(ids, assets, coll, debt, PARAMS.symbols)
+
+
+def model(book, depth=2e6, version=V3_3, venues=True):
+    v = {"WETH": ConstantProductPool.from_price_depth("WETH", 2000.0, depth)} if venues else {}
+    return MarketModel(book, AaveV3Rules(PARAMS, version), PRICES, v)
+
+
+@pytest.mark.parametrize("version", [V3_0, V3_3])
+def test_static_limit(version):
+    """Unbounded liquidators, instant oracle, no recovery, a one-block shock: the
+    simulation ends at the static cascade's fixed point."""
+    m = model(random_book(), version=version)
+    static = StaticCascade(m).run({"WETH": 0.2})
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -0.2}, n_blocks=60)
+    res = simulate(m, path, Instant(), SimSettings(UNBOUNDED, Dynamics(recovery_half_life_s=math.inf)))
+    w = res["steps"].query("asset == 'WETH'")
+    assert w["market_price"].iloc[-1] == pytest.approx(static.prices_final[0], rel=1e-9)
+    a = res["assets"].set_index("asset")
+    assert a.loc["WETH", "seized"] == pytest.approx(static.totals["seized"][0], rel=1e-9)
+    assert res.summary["accounts_liquidated"] == len(static.liquidated_accounts())
+    assert static.rounds >= 2  # the feedback mattered
+    # each block after the shock is one static round
+    assert (w["accounts_liquidated"].to_numpy() > 0).sum() == static.rounds
+
+
+def _gbm_path(seed, n=600):
+    return gbm({"WETH": 2000.0}, {"WETH": 1.2}, [[1.0]], n_blocks=n, seed=seed, drift=-3.0)
+
+
+def test_deterministic_under_a_seed():
+    m = model(random_book(seed=1))
+    s = SimSettings(Liquidators(liquidations_per_block=5, gas_gwei=30), Dynamics(600, 0.5))
+    a = simulate(m, _gbm_path(7), ChainlinkPush(0.005, 3600), s)
+    b = simulate(m, _gbm_path(7), ChainlinkPush(0.005, 3600), s)
+    for name in ("steps", "events", "summary"):
+        assert a[name].equals(b[name]), name
+    c = simulate(m, _gbm_path(8), ChainlinkPush(0.005, 3600), s)
+    assert not a["steps"]["market_price"].equals(c["steps"]["market_price"])
+
+
+@pytest.mark.parametrize("version", [V3_0, V3_3])
+def test_conservation_every_block(version):
+    m = model(random_book(seed=2), depth=5e5, version=version)
+    s = SimSettings(Liquidators(liquidations_per_block=3, gas_gwei=50, spread_blocks=4, latency_blocks=1),
+                    Dynamics(300, 0.3), check_conservation=True)
+    path = linear_shock({"WETH": 2000.0}, {"WETH": -0.5}, duration_blocks=100, n_blocks=300)
+    res = simulate(m, path, ChainlinkPush(0.005, 3600, delay_blocks=1), s)
+    assert res.summary["accounts_liquidated"] > 0
+
+
+def test_an_oracle_that_never_updates_liquidates_nothing():
+    m = model(random_book(seed=3))
+    path = linear_shock({"WETH": 2000.0}, {"WETH": -0.6}, duration_blocks=50, n_blocks=200)
+    res = simulate(m, path, ChainlinkPush(math.inf, math.inf), SimSettings(UNBOUNDED))
+    assert res.summary["accounts_liquidated"] == 0
+    w = res["steps"].query("asset == 'WETH'")
+    assert (w["oracle_price"] == 2000.0).all() and w["market_price"].iloc[-1] < 900
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_more_capacity_never_more_bad_debt_on_a_falling_price(seed):
+    """Monotone (falling) price and no price impact: with twice the liquidations per
+    block, bad debt (written off plus left underwater) is never larger."""
+    m = model(random_book(n=300, seed=seed), venues=False)
+    path = linear_shock({"WETH": 2000.0}, {"WETH": -0.45}, duration_blocks=40, n_blocks=120)
+    bad = []
+    for cap in (2, 4, 8):
+        res = simulate(m, path, Instant(), SimSettings(Liquidators(liquidations_per_block=cap, gas_asset=None)))
+        s = res.summary
+        bad.append(s["bad_debt_usd"] + s["underwater_shortfall_end_usd"])
+    assert bad[1] <= bad[0] * (1 + 1e-9) + 1e-6
+    assert bad[2] <= bad[1] * (1 + 1e-9) + 1e-6
+
+
+def test_unprofitable_liquidations_wait_and_capacity_limits_count():
+    m = model(random_book(seed=4))
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -0.15}, n_blocks=30)
+    costly = simulate(m, path, Instant(), SimSettings(Liquidators(gas_gwei=20_000, gas_per_call=1e6)))
+    # gas of 20,000 gwei * 1e6 gas * $2000/ETH = $40,000 a call: nothing is worth it
+    assert costly.summary["accounts_liquidated"] == 0
+    assert costly.summary["left_unprofitable_block_max"] > 0
+    capped = simulate(m, path, Instant(), SimSettings(Liquidators(liquidations_per_block=1, gas_asset=None)))
+    steps = capped["steps"].query("asset == 'WETH'")
+    assert steps["accounts_liquidated"].max() == 1
+    assert capped.summary["left_over_capacity_block_max"] > 0
