@@ -26,6 +26,7 @@ def pytest_terminal_summary(terminalreporter):
         ("hf_pass_jit_1M", "hf_pass_naive_python"),
         ("hf_pass_numpy_bincount_1M", "hf_pass_naive_python"),
         ("static_cascade_same_book", "static_cascade_naive_python"),
+        ("simulate_100k_x_7200", "simulate_naive_python"),
     ]
     for fast, slow in pairs:
         if fast in RESULTS and slow in RESULTS:

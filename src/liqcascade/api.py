@@ -128,3 +128,27 @@ def curve(
     res = cascade_curve(sc.model, asset, grid, settings, co_move, cfg)
     _save(store, rid, "curve", cfg, res, {"source": sc.source, "asset": asset})
     return res.with_run_id(rid)
+
+
+def simulate(
+    scenario: str | Path | _scenario.Scenario,
+    store: ResultsStore | str | Path | None = DEFAULT_STORE,
+    recompute: bool = False,
+    progress=None,
+) -> Result:
+    """The scenario's block-by-block simulation (its ``[simulation]`` table).
+
+    Tables: ``steps`` (per block and asset), ``events`` (per liquidated account and block),
+    ``summary``, ``assets``. ``progress(done, total)`` is called after each block.
+    """
+    from liqcascade.engine.dynamic import simulate as _simulate
+
+    sc = load_scenario(scenario)
+    path, oracle, settings = _scenario.simulation_parts(sc)
+    cfg = sc.resolved()
+    rid = _run_id({"kind": "simulation", "config": _hashed(cfg, ("curve",))}, __version__)
+    if not recompute and (found := _stored(store, rid, "simulation")) is not None:
+        return found
+    res = _simulate(sc.model, path, oracle, settings, progress, cfg)
+    _save(store, rid, "simulation", cfg, res, {"source": sc.source})
+    return res.with_run_id(rid)

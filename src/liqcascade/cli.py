@@ -161,6 +161,65 @@ def curve_cmd(
     click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
 
 
+@main.command("simulate")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--recompute", is_flag=True, help="Run again even if this exact simulation is stored.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool) -> None:
+    """Run SCENARIO block by block (its [simulation] table): the price path, venues that
+    recover from liquidation selling, the protocol's oracle, and liquidators with finite
+    capacity, gas and a profit threshold.
+
+    Prints liquidations, bad debt and time to clear, and writes the tables steps (per
+    block and asset: reference, market and oracle price, liquidations, bad debt so far),
+    events (per liquidated account and block), assets and summary.
+    """
+    from liqcascade import api
+
+    bar = None
+    try:
+        if quiet:
+            res = api.simulate(scenario, out, recompute=recompute)
+        else:
+            with click.progressbar(length=1, label="blocks", show_pos=True, file=sys.stderr) as bar:
+                def progress(done: int, total: int) -> None:
+                    if bar.length != total:
+                        bar.length = total
+                    if done % 100 == 0 or done == total:
+                        bar.update(done - bar.pos)
+
+                res = api.simulate(scenario, out, recompute=recompute, progress=progress)
+    except LiqcascadeError as e:
+        _fail(e)
+    s = res.summary
+    click.echo(f"run {res.run_id}  ({s['protocol']} {s['version']}, {s['accounts']:,} accounts, "
+               f"{s['blocks']:,} blocks of {s['block_seconds']:.0f} s)")
+    lines = [
+        ("accounts liquidated", f"{s['accounts_liquidated']:,} ({s['liquidation_calls']:,} calls)"),
+        ("collateral seized", _usd(s["collateral_seized_usd"])),
+        ("debt repaid", _usd(s["debt_repaid_usd"])),
+        ("bad debt", f"{_usd(s['bad_debt_usd'])}  (written off {_usd(s['bad_debt_written_off_usd'])}, "
+                     f"unrecoverable {_usd(s['bad_debt_unrecoverable_usd'])})"),
+        ("below HF 1 at the end", f"{s['below_hf1_accounts_end']:,} accounts, {_usd(s['below_hf1_debt_usd_end'])} of debt "
+                                  f"(above their collateral: {_usd(s['shortfall_end_usd'])})"),
+        ("left undone (max/block)", f"{s['left_unprofitable_block_max']:,} unprofitable, "
+                                    f"{s['left_over_capacity_block_max']:,} over capacity"),
+        ("time to clear", f"{s['time_to_clear_s'] / 60:.1f} min"),
+    ]
+    w = max(len(k) for k, _ in lines)
+    for k, v in lines:
+        click.echo(f"  {k:<{w}}  {v}")
+    a = res.table("assets")
+    if len(a):
+        view = a[["asset", "price_start", "reference_min", "market_min", "oracle_min", "seized", "repaid"]].copy()
+        for c in ("price_start", "reference_min", "market_min", "oracle_min", "seized", "repaid"):
+            view[c] = view[c].map(lambda x: f"{x:,.2f}")
+        click.echo("")
+        click.echo(view.to_string(index=False))
+    click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
+
+
 @main.command("demo")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
 @click.option("--recompute", is_flag=True, help="Run again even if stored.")

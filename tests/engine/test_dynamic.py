@@ -102,7 +102,7 @@ def test_more_capacity_never_more_bad_debt_on_a_falling_price(seed):
     for cap in (2, 4, 8):
         res = simulate(m, path, Instant(), SimSettings(Liquidators(liquidations_per_block=cap, gas_asset=None)))
         s = res.summary
-        bad.append(s["bad_debt_usd"] + s["underwater_shortfall_end_usd"])
+        bad.append(s["bad_debt_usd"] + s["shortfall_end_usd"])
     assert bad[1] <= bad[0] * (1 + 1e-9) + 1e-6
     assert bad[2] <= bad[1] * (1 + 1e-9) + 1e-6
 

@@ -186,7 +186,9 @@ def simulate(
     q = wb.hf0_sorted.copy()
     cum_bound = 1.0
     bound = 1.0
-    backlog = np.empty(0, dtype=np.int64)
+    cand = None
+    liquidated_last = _EMPTY
+    prev_elig = _EMPTY
     eligible_since = np.full(n, -1, dtype=np.int64)
     inventory = np.zeros(k)
     totals = {name: np.zeros(k) for name in ("seized", "fee", "sold", "proceeds", "repaid", "deficit")}
@@ -226,40 +228,46 @@ def simulate(
                 step = o / o_prev
                 cum_bound *= float(step.max() / step.min())
             upto = wb.prefix_len(bound)
-            elig = rules.scan(arrays, o, upto, q, cum_bound)
+            cand = _Candidates.build(rules, arrays, o, rules.scan(arrays, o, upto, q, cum_bound))
         else:
-            elig = backlog
+            # same oracle prices: only the accounts liquidated last block can have changed
+            cand = cand.refresh(rules, arrays, o, liquidated_last)
         o_prev = o
+        # latency clocks: start for new candidates, reset for those that left
+        if cand.elig is not prev_elig:
+            gone = prev_elig[~np.isin(prev_elig, cand.elig, assume_unique=True)] if prev_elig.size else prev_elig
+            eligible_since[gone] = -1
+            fresh = cand.elig[eligible_since[cand.elig] < 0]
+            eligible_since[fresh] = b
+            prev_elig = cand.elig
         tallies.reset_assets()
         n_liq = calls = n_unprof = n_cap = 0
-        shortfall = 0.0
+        liquidated_last = _EMPTY
+        elig = cand.elig
+        shortfall = cand.shortfall
         if elig.size:
-            fc = rules.first_call(arrays, o, elig)
-            live = fc.repaid > 0.0
-            elig = elig[live]
-            fc_rep, fc_sz, fc_fee = fc.repaid[live], fc.seized[live], fc.fee[live]
-            ca, da = fc.collateral_asset[live], fc.debt_asset[live]
-            if first_eligible_block < 0 and elig.size:
+            if first_eligible_block < 0:
                 first_eligible_block = b
-            # accounts that stopped being eligible start their latency clock afresh
-            eligible_since[backlog[~np.isin(backlog, elig)]] = -1
-            new = eligible_since[elig] < 0
-            eligible_since[elig[new]] = b
-            view = rules.health(arrays, o, elig)
-            shortfall = float(np.clip(view.debt_usd - view.collateral_usd, 0.0, None).sum())
+            fc_rep, fc_sz, fc_fee, ca, da = cand.repaid, cand.seized, cand.fee, cand.coll_asset, cand.debt_asset
             # profit at the market price, then net of this block's slippage per asset
             gas_usd = gas * 1e-9 * liq.gas_per_call * (market[gas_idx] if gas_idx >= 0 else 0.0)
             received = fc_sz - fc_fee
             gross = received * market[ca] - fc_rep * market[da] - gas_usd
             ok = (gross >= liq.min_profit_usd) & (b - eligible_since[elig] >= liq.latency_blocks)
             # rank by profit before slippage, keep what capacity and capital allow ...
-            order = np.flatnonzero(ok)[np.argsort(-gross[ok], kind="stable")]
-            cap = len(order) if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
+            okidx = np.flatnonzero(ok)
+            cap = len(okidx) if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
             if not math.isinf(liq.capital_usd):
+                order = okidx[np.argsort(-gross[okidx], kind="stable")]
                 rep_usd = fc_rep[order] * market[da[order]]
                 cap = min(cap, int(np.searchsorted(np.cumsum(rep_usd), liq.capital_usd, side="right")))
-            n_cap = max(0, len(order) - cap)
-            pick = order[:cap]
+                pick = order[:cap]
+            elif cap < len(okidx):
+                top = okidx[np.argpartition(-gross[okidx], cap - 1)[:cap]]
+                pick = top[np.argsort(-gross[top], kind="stable")]
+            else:
+                pick = okidx[np.argsort(-gross[okidx], kind="stable")]
+            n_cap = max(0, len(okidx) - len(pick))
             # ... then charge each the slippage of this block's sale of its collateral
             disc = np.zeros(k)
             for i in np.unique(ca[pick]):
@@ -274,6 +282,7 @@ def simulate(
             profit = profit[keep]
             if chosen.size:
                 calls, ev = rules.liquidate_list(arrays, o, chosen, tallies, limits)
+                liquidated_last = np.sort(chosen)
                 did = ev.calls > 0
                 n_liq = int(did.sum())
                 if n_liq:
@@ -281,9 +290,6 @@ def simulate(
                     ev_parts.append((b, ev.account[did], ev.calls[did], ev.seized_usd[did], ev.repaid_usd[did],
                                      ev.bad_debt_usd[did], profit[did]))
                     written_off += float(ev.bad_debt_usd.sum())
-            backlog = elig
-        else:
-            backlog = elig
         # selling
         inventory += tallies.seized - tallies.fee
         sell = inventory / liq.spread_blocks
@@ -315,6 +321,49 @@ def simulate(
 
     return _result(model, path, wb, arrays, tallies, totals, inventory, times, rec_ref, rec_mkt, rec_orc, rec_int,
                    rec_usd, ev_parts, first_eligible_block, last_liquidation_block, o_prev, config)
+
+
+_EMPTY = np.empty(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """The eligible accounts (ascending working index) with their next call and health at
+    the oracle prices of the block they were computed in."""
+
+    elig: np.ndarray
+    repaid: FloatArray
+    seized: FloatArray
+    fee: FloatArray
+    coll_asset: np.ndarray
+    debt_asset: np.ndarray
+    gap: FloatArray  # debt above collateral, USD, >= 0
+
+    @property
+    def shortfall(self) -> float:
+        return float(self.gap.sum())
+
+    @classmethod
+    def build(cls, rules, arrays, prices, accounts) -> "_Candidates":
+        fc = rules.first_call(arrays, prices, accounts)
+        live = fc.repaid > 0.0
+        acc = accounts[live]
+        v = rules.health(arrays, prices, acc)
+        return cls(acc, fc.repaid[live], fc.seized[live], fc.fee[live], fc.collateral_asset[live], fc.debt_asset[live],
+                   np.clip(v.debt_usd - v.collateral_usd, 0.0, None))
+
+    def refresh(self, rules, arrays, prices, changed) -> "_Candidates":
+        """The same set at the same prices after the accounts ``changed`` (ascending) were liquidated."""
+        if changed.size == 0:
+            return self
+        keep = ~np.isin(self.elig, changed, assume_unique=True)
+        new = _Candidates.build(rules, arrays, prices, changed)
+        elig = np.concatenate([self.elig[keep], new.elig])
+        order = np.argsort(elig, kind="stable")
+        cat = lambda a, b_: np.concatenate([a[keep], b_])[order]  # noqa: E731
+        return _Candidates(elig[order], cat(self.repaid, new.repaid), cat(self.seized, new.seized),
+                           cat(self.fee, new.fee), cat(self.coll_asset, new.coll_asset),
+                           cat(self.debt_asset, new.debt_asset), cat(self.gap, new.gap))
 
 
 def _check(model: MarketModel, arrays, totals, inventory, b: int) -> None:
@@ -383,8 +432,8 @@ def _result(model, path, wb, arrays, tallies, totals, inventory, times, rec_ref,
     everyone = np.arange(model.book.n_accounts, dtype=np.int64)
     unrec = float(model.rules.unrecoverable_debt(arrays, o_final, everyone).sum())
     end = model.rules.health(arrays, o_final, everyone)
-    underwater = (end.hf < 1.0) & (end.collateral_usd > 0)
-    shortfall = float(np.clip(end.debt_usd[underwater] - end.collateral_usd[underwater], 0.0, None).sum())
+    below = (end.hf < 1.0) & (end.collateral_usd > 0)
+    shortfall = float(np.clip(end.debt_usd[below] - end.collateral_usd[below], 0.0, None).sum())
     bs = float(path.block_seconds)
     summary = {
         **model.rules.describe(),
@@ -400,8 +449,9 @@ def _result(model, path, wb, arrays, tallies, totals, inventory, times, rec_ref,
         "bad_debt_unrecoverable_usd": unrec - wb.bad_before_usd,
         "bad_debt_usd": float(tallies.acct_bad_debt_usd.sum()) + unrec - wb.bad_before_usd,
         "bad_debt_before_usd": wb.bad_before_usd,
-        "underwater_accounts_end": int(underwater.sum()),
-        "underwater_shortfall_end_usd": shortfall,
+        "below_hf1_accounts_end": int(below.sum()),
+        "below_hf1_debt_usd_end": float(end.debt_usd[below].sum()),
+        "shortfall_end_usd": shortfall,
         "eligible_accounts_end": int(rec_int[-1, 0]) if nb else 0,
         "left_unprofitable_block_max": int(rec_int[:, 3].max()) if nb else 0,
         "left_over_capacity_block_max": int(rec_int[:, 4].max()) if nb else 0,
@@ -425,3 +475,35 @@ def _result(model, path, wb, arrays, tallies, totals, inventory, times, rec_ref,
             })
     tables = {"summary": pd.DataFrame([summary]), "steps": steps, "events": _clean(ev), "assets": pd.DataFrame(assets_rows)}
     return Result("simulation", tables, dict(config or {}))
+
+
+def drive_path(path, drive: Mapping[str, list[str]], assets: tuple[str, ...], p0: FloatArray, source: str = "<path>"):
+    """Re-express ``path`` in market assets: each path asset moves the market assets it
+    drives by the same relative path, from their reference prices ``p0``.
+
+    ``drive`` maps a path asset to market assets; a path asset not in ``drive`` drives the
+    market asset of the same name. A replay of May 2021 (ETH) applied to a book at today's
+    prices thus moves WETH, wstETH, ... by May 2021's returns.
+    """
+    from liqcascade.scenarios import PricePath
+
+    cols, names = [], []
+    for j, a in enumerate(path.assets):
+        targets = drive.get(a, [a] if a in assets else [])
+        if not targets:
+            raise ConfigError(source, f"simulation.drive.{a}", f"market assets that path asset {a} moves "
+                              f"(one of {list(assets)})", None)
+        for t in targets:
+            if t not in assets:
+                raise ConfigError(source, f"simulation.drive.{a}", f"assets of the market {list(assets)}", t)
+            if t in names:
+                raise ConfigError(source, f"simulation.drive.{a}", "each market asset driven by one path asset", t)
+            names.append(t)
+            cols.append(j)
+    unknown = [a for a in drive if a not in path.assets]
+    if unknown:
+        raise ConfigError(source, "simulation.drive", f"path assets among {list(path.assets)}", unknown)
+    rel = path.prices / path.prices[0]
+    prices = np.column_stack([rel[:, j] * p0[assets.index(t)] for j, t in zip(cols, names)])
+    meta = {**path.meta, "driven": {t: path.assets[j] for j, t in zip(cols, names)}}
+    return PricePath(path.times, tuple(names), prices, path.block_seconds, path.gas_gwei, meta)

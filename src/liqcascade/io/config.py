@@ -165,6 +165,70 @@ class CurveConfig(_Model):
     )
 
 
+class OracleConfig(_Model):
+    """The oracle the protocol reads in a simulation."""
+
+    kind: Literal["instant", "chainlink", "twap", "osm"] = Field(
+        "chainlink", description="instant (= market), chainlink (push on deviation or heartbeat), twap, osm (Maker, 1 hop delay)."
+    )
+    deviation: float = Field(0.005, gt=0, description="Chainlink deviation threshold (0.005 = 0.5 %).")
+    heartbeat_s: float = Field(3600, gt=0, description="Chainlink heartbeat in seconds.")
+    delay_blocks: int = Field(0, ge=0, description="Blocks between a Chainlink round and the protocol seeing it.")
+    window_s: float = Field(1800, gt=0, description="TWAP window in seconds.")
+    twap_kind: Literal["geometric", "arithmetic"] = Field("geometric", description="TWAP average (Uniswap v3: geometric).")
+    hop_s: float = Field(3600, gt=0, description="OSM hop in seconds.")
+
+
+class SimLiquidatorsConfig(_Model):
+    """The liquidator population in a simulation."""
+
+    liquidations_per_block: float = Field(50, gt=0, description="Accounts liquidated per block at most (inf = unbounded).")
+    calls_per_account: int = Field(1, ge=1, description="Calls on one account per block at most.")
+    gas_per_call: float = Field(500_000, ge=0, description="Gas units per liquidation (call plus the collateral swap).")
+    gas_asset: str | None = Field("WETH", description="Asset pricing gas in USD (none: gas is free).")
+    gas_gwei: float = Field(20.0, ge=0, description="Gas price when the path carries none (replays with gas data use theirs).")
+    min_profit_usd: float = Field(0.0, description="Smallest profit after slippage and gas a liquidator acts on.")
+    capital_usd: float = Field(1e300, gt=0, description="Debt (USD) repayable per block (1e300: flash loans).")
+    latency_blocks: int = Field(0, ge=0, description="Blocks an account must have been eligible before liquidators act.")
+    spread_blocks: int = Field(1, ge=1, description="Liquidators sell 1/spread_blocks of their inventory each block.")
+    min_repay_usd: float = Field(0.0, ge=0, description="Calls repaying less than this are not made.")
+
+
+class DynamicsConfig(_Model):
+    """How venues recover from liquidation selling."""
+
+    recovery_half_life_s: float = Field(600, ge=0, description="Half-life of transient impact in seconds (0 instant; 1e300 never).")
+    permanent_fraction: float = Field(0.5, ge=0, le=1, description="Share of each sale's price move that stays in the reference price.")
+
+
+class SimulationConfig(_Model):
+    """A block-by-block simulation (`liqcascade simulate`)."""
+
+    path: Literal["shock", "linear", "gbm", "replay"] = Field(
+        description="shock: the [shock] drops at block 1; linear: over duration_blocks; gbm: correlated GBM; replay: a shipped crash."
+    )
+    blocks: int = Field(300, gt=1, le=1_000_000, description="Blocks to simulate (shock, linear, gbm).")
+    block_seconds: int = Field(12, gt=0, description="Seconds per block.")
+    duration_blocks: int = Field(1, ge=1, description="Blocks over which a linear shock unfolds.")
+    vol: dict[str, float] = Field(default_factory=dict, description="GBM: annualised volatility per asset.")
+    corr: list[list[float]] | None = Field(None, description="GBM: correlation matrix in the order of `vol` (identity if omitted).")
+    drift: float = Field(0.0, description="GBM: annualised drift of the log price.")
+    seed: int = Field(0, ge=0, description="GBM: seed.")
+    replay: Literal["2021-05-19", "2020-03-12", "2024-08-05"] | None = Field(
+        None, description="replay: which shipped crash (1-minute candles resampled to blocks)."
+    )
+    leg: int = Field(0, ge=0, description="replay: which leg (Black Thursday has two).")
+    drive: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Path asset -> market assets it moves by the same relative path (e.g. ETH = [WETH, wstETH]); "
+        "default: the market asset of the same name.",
+    )
+    oracle: OracleConfig = Field(default_factory=OracleConfig, description="The protocol's oracle.")
+    liquidators: SimLiquidatorsConfig = Field(default_factory=SimLiquidatorsConfig, description="Liquidator population.")
+    dynamics: DynamicsConfig = Field(default_factory=DynamicsConfig, description="Venue recovery.")
+    check_conservation: bool = Field(False, description="Check conservation every block (slower; for debugging).")
+
+
 class ScenarioConfig(_Model):
     """A complete static-cascade scenario."""
 
@@ -178,6 +242,7 @@ class ScenarioConfig(_Model):
     liquidators: LiquidatorConfig = Field(default_factory=LiquidatorConfig, description="Liquidator behaviour.")
     engine: EngineConfig = Field(default_factory=EngineConfig, description="Solver settings.")
     curve: CurveConfig | None = Field(None, description="Defaults for the cascade curve command.")
+    simulation: SimulationConfig | None = Field(None, description="Settings of the block-by-block simulation.")
 
     @field_validator("shock")
     @classmethod

@@ -216,3 +216,70 @@ def _univ3_venue(vc, price: float, params: RiskParams, prices: np.ndarray, sourc
         return venue.with_other_price_usd(vc.other_price_usd).with_mid_price(price)
     # mid_price is linear in other_price_usd: scale it so the venue quotes the scenario's price
     return venue.with_other_price_usd(price / venue.mid_price())
+
+
+# ------------------------------------------------------------------- simulation
+def simulation_parts(sc: Scenario):
+    """(path, oracle, settings) of the scenario's ``[simulation]`` table."""
+    import math
+
+    from liqcascade.engine.dynamic import Dynamics, Liquidators, SimSettings, drive_path
+    from liqcascade.markets import oracle as orc
+    from liqcascade import scenarios as scn
+
+    cfg, source = sc.config, sc.source
+    sim = cfg.simulation
+    if sim is None:
+        raise ConfigError(source, "simulation", "a [simulation] table for `liqcascade simulate`")
+    model = sc.model
+    assets = model.assets
+    p0 = np.asarray(model.prices)
+    try:
+        if sim.path in ("shock", "linear"):
+            if not cfg.shock:
+                raise ConfigError(source, "shock", "a [shock] table for simulation.path = shock or linear")
+            start = {a: float(p0[assets.index(a)]) for a in cfg.shock}
+            moves = {a: -float(v) for a, v in cfg.shock.items()}
+            if sim.path == "shock":
+                path = scn.instant_shock(start, moves, sim.blocks, sim.block_seconds)
+            else:
+                path = scn.linear_shock(start, moves, sim.duration_blocks, sim.blocks, sim.block_seconds)
+        elif sim.path == "gbm":
+            if not sim.vol:
+                raise ConfigError(source, "simulation.vol", "annualised volatility per asset for a GBM path")
+            names = list(sim.vol)
+            corr = sim.corr if sim.corr is not None else np.eye(len(names)).tolist()
+            start = {a: float(p0[assets.index(a)]) if a in assets else 1.0 for a in names}
+            path = scn.gbm(start, sim.vol, corr, sim.blocks, sim.seed, drift=sim.drift, block_seconds=sim.block_seconds)
+        else:
+            if sim.replay is None:
+                raise ConfigError(source, "simulation.replay", f"one of {list(scn.REPLAY_NAMES)} for path = replay")
+            path = scn.replay_path(sim.replay, leg=sim.leg, block_seconds=sim.block_seconds, gas_beyond="hold")
+    except ConfigError as e:
+        if e.file == source:
+            raise
+        raise ConfigError(source, f"simulation.{e.key}", e.expected, e.got) from None
+    path = drive_path(path, sim.drive, assets, p0, source)
+
+    o = sim.oracle
+    oracle = {
+        "instant": lambda: orc.Instant(),
+        "chainlink": lambda: orc.ChainlinkPush(o.deviation, o.heartbeat_s, o.delay_blocks),
+        "twap": lambda: orc.Twap(o.window_s, o.twap_kind),
+        "osm": lambda: orc.MakerOSM(o.hop_s),
+    }[o.kind]()
+    lq = sim.liquidators
+    if lq.gas_asset is not None and lq.gas_asset not in assets:
+        raise ConfigError(source, "simulation.liquidators.gas_asset", f"an asset of the market {list(assets)}", lq.gas_asset)
+    inf = lambda x: math.inf if x >= 1e299 else x  # noqa: E731 - TOML has no inf; 1e300 stands for it
+    settings = SimSettings(
+        Liquidators(
+            liquidations_per_block=inf(lq.liquidations_per_block), calls_per_account=lq.calls_per_account,
+            gas_per_call=lq.gas_per_call, gas_asset=lq.gas_asset, gas_gwei=lq.gas_gwei,
+            min_profit_usd=lq.min_profit_usd, capital_usd=inf(lq.capital_usd), latency_blocks=lq.latency_blocks,
+            spread_blocks=lq.spread_blocks, min_repay_usd=lq.min_repay_usd,
+        ),
+        Dynamics(inf(sim.dynamics.recovery_half_life_s), sim.dynamics.permanent_fraction),
+        check_conservation=sim.check_conservation,
+    )
+    return path, oracle, settings
