@@ -98,3 +98,27 @@ def test_python_api_tables_convert(example, tmp_path):
     assert (df["liquidation_calls"] > 0).sum() == res.summary["accounts_liquidated"]
     assert res.to_arrow("rounds").num_rows == len(res.table("rounds"))
     assert res.to_polars("summary").height == 1
+
+
+def test_simulate_command(tmp_path):
+    import tomllib
+
+    src = REPO / "examples" / "replay_2021_05_19.toml"
+    text = src.read_text().replace("n_accounts = 20000", "n_accounts = 1500")
+    assert text != src.read_text()
+    p = tmp_path / "sim.toml"
+    p.write_text(text)
+    assert tomllib.loads(text)["simulation"]["replay"] == "2021-05-19"
+    r = CliRunner().invoke(main, ["simulate", str(p), "--out", str(tmp_path / "s"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "accounts liquidated" in r.output and "time to clear" in r.output
+    store = ResultsStore(tmp_path / "s")
+    rid = store.list_runs()["run_id"].iloc[0]
+    assert set(store.tables(rid)) == {"summary", "steps", "events", "assets"}
+    n = store.query("select count(distinct block) as n from steps")["n"].iloc[0]
+    assert n == 276 * 5  # 276 one-minute candles, five 12-second blocks each
+
+
+def test_simulate_without_simulation_table_is_a_clear_error(example, tmp_path):
+    r = CliRunner().invoke(main, ["simulate", str(example), "--out", str(tmp_path / "s"), "--quiet"])
+    assert r.exit_code == 2 and "simulation" in r.output
