@@ -136,6 +136,7 @@ def simulate(
     settings: SimSettings | None = None,
     progress: Callable[[int, int], None] | None = None,
     config: Mapping[str, object] | None = None,
+    oracle_input: Mapping[str, FloatArray] | None = None,
 ) -> Result:
     """Run ``model`` block by block along ``path`` (a :class:`~liqcascade.scenarios.PricePath`)
     with ``oracle`` (a :class:`~liqcascade.markets.oracle.Oracle`).
@@ -144,6 +145,10 @@ def simulate(
     eligible, liquidated, left undone as unprofitable or beyond capacity, USD seized and
     repaid, bad debt so far, shortfall of eligible accounts), ``events`` (per liquidated
     account and block), ``summary`` (one row) and ``assets``.
+
+    ``oracle_input`` (asset -> a price per block) replaces the market price the oracle
+    reads for those assets: an oracle on another venue than the one liquidators sell
+    into (the USDe replay's on-chain pool while the exchange price depegs).
     """
     st = settings or SimSettings()
     liq = st.liquidators
@@ -158,6 +163,14 @@ def simulate(
             raise ConfigError("<liquidators>", "liquidators.gas_asset", f"an asset of the market {list(assets)}",
                               liq.gas_asset)
         gas_idx = assets.index(liq.gas_asset)
+    feeds: dict[int, FloatArray] = {}
+    for a, series in (oracle_input or {}).items():
+        if a not in assets:
+            raise ConfigError("<oracle>", f"oracle_input.{a}", f"an asset of the market {list(assets)}", a)
+        arr = np.asarray(series, dtype=np.float64)
+        if arr.shape != (len(path.times),) or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+            raise ConfigError("<oracle>", f"oracle_input.{a}", f"{len(path.times)} finite prices > 0, one per block", arr.shape)
+        feeds[assets.index(a)] = arr
     rules = model.rules
     wb = SortedBook.of(model)
     arrays = wb.fresh()
@@ -181,7 +194,10 @@ def simulate(
     market = exo.copy()
     for i, v in venues.items():
         market[i] = v.mid_price()
-    ostate = oracle.init(market.copy(), int(times[0]))
+    seen = market.copy()
+    for i, arr in feeds.items():
+        seen[i] = arr[0]
+    ostate = oracle.init(seen, int(times[0]))
     o_prev = None
     q = wb.hf0_sorted.copy()
     cum_bound = 1.0
@@ -217,7 +233,10 @@ def simulate(
         free = np.ones(k, dtype=np.bool_)
         free[list(venues)] = False
         market[free] = target[free]
-        ostate, o = oracle.step(ostate, t, market.copy())
+        seen = market.copy()
+        for i, arr in feeds.items():
+            seen[i] = arr[b]
+        ostate, o = oracle.step(ostate, t, seen)
         o = np.asarray(o, dtype=np.float64)
         gas = float(gas_path[b]) if gas_path is not None else liq.gas_gwei
 

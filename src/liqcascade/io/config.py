@@ -177,6 +177,11 @@ class OracleConfig(_Model):
     window_s: float = Field(1800, gt=0, description="TWAP window in seconds.")
     twap_kind: Literal["geometric", "arithmetic"] = Field("geometric", description="TWAP average (Uniswap v3: geometric).")
     hop_s: float = Field(3600, gt=0, description="OSM hop in seconds.")
+    source: Literal["market", "pool"] = Field(
+        "market",
+        description="What the oracle reads: 'market' (the venues' price, driven by the path) or 'pool' (the replay's "
+        "on-chain pool price, e.g. the Uniswap v3 USDe/USDT pool in the USDe replay).",
+    )
 
 
 class SimLiquidatorsConfig(_Model):
@@ -214,10 +219,12 @@ class SimulationConfig(_Model):
     corr: list[list[float]] | None = Field(None, description="GBM: correlation matrix in the order of `vol` (identity if omitted).")
     drift: float = Field(0.0, description="GBM: annualised drift of the log price.")
     seed: int = Field(0, ge=0, description="GBM: seed.")
-    replay: Literal["2021-05-19", "2020-03-12", "2024-08-05"] | None = Field(
+    replay: Literal["2021-05-19", "2020-03-12", "2024-08-05", "2025-10-10-usde"] | None = Field(
         None, description="replay: which shipped crash (1-minute candles resampled to blocks)."
     )
     leg: int = Field(0, ge=0, description="replay: which leg (Black Thursday has two).")
+    start: str | None = Field(None, description="replay: first block's UTC time ('2025-10-10 16:00'); default the path's start.")
+    end: str | None = Field(None, description="replay: UTC time to stop before; default the path's end.")
     drive: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Path asset -> market assets it moves by the same relative path (e.g. ETH = [WETH, wstETH]); "

@@ -255,11 +255,16 @@ def simulation_parts(sc: Scenario):
             if sim.replay is None:
                 raise ConfigError(source, "simulation.replay", f"one of {list(scn.REPLAY_NAMES)} for path = replay")
             path = scn.replay_path(sim.replay, leg=sim.leg, block_seconds=sim.block_seconds, gas_beyond="hold")
+            path = _window(path, sim.start, sim.end, source)
     except ConfigError as e:
         if e.file == source:
             raise
         raise ConfigError(source, f"simulation.{e.key}", e.expected, e.got) from None
+    raw = path
     path = drive_path(path, sim.drive, assets, p0, source)
+    oracle_input = None
+    if sim.oracle.source == "pool":
+        oracle_input = _pool_feed(sim, raw, path, source)
 
     o = sim.oracle
     oracle = {
@@ -282,4 +287,51 @@ def simulation_parts(sc: Scenario):
         Dynamics(inf(sim.dynamics.recovery_half_life_s), sim.dynamics.permanent_fraction),
         check_conservation=sim.check_conservation,
     )
-    return path, oracle, settings
+    return path, oracle, settings, oracle_input
+
+
+def _utc(text: str, source: str, key: str) -> int:
+    import pandas as pd
+
+    try:
+        return int(pd.Timestamp(text, tz="UTC").timestamp())
+    except (ValueError, TypeError):
+        raise ConfigError(source, key, "a UTC time like '2025-10-10 16:00'", text) from None
+
+
+def _window(path, start: str | None, end: str | None, source: str):
+    t = np.asarray(path.times)
+    lo = 0 if start is None else int(np.searchsorted(t, _utc(start, source, "simulation.start"), side="left"))
+    hi = len(t) if end is None else int(np.searchsorted(t, _utc(end, source, "simulation.end"), side="left"))
+    if hi - lo < 2:
+        raise ConfigError(source, "simulation.start", f"a window of at least 2 blocks inside the replay "
+                          f"({t[0]}..{t[-1]} Unix s)", (start, end))
+    return path.slice(lo, hi)
+
+
+def _pool_feed(sim, raw, path, source: str) -> dict:
+    """The replay's on-chain pool price, per block, for the market assets its path asset drives.
+
+    The pool price moves each driven asset relative to the path's first price, as the
+    path itself does (see ``drive_path``)."""
+    from liqcascade import scenarios as scn
+
+    if sim.path != "replay" or sim.replay is None:
+        raise ConfigError(source, "simulation.oracle.source", "'market' unless path = replay with an on-chain pool")
+    rep = scn.replay_data(sim.replay)
+    if not rep.pools or len(rep.pools) != 1 or len(raw.assets) != 1:
+        raise ConfigError(source, "simulation.oracle.source", f"a replay with one asset and one on-chain pool "
+                          f"(replay {sim.replay} has pools {sorted(rep.pools or {})})", "pool")
+    (pool,) = rep.pools.values()
+    # pool rows are Ethereum blocks at irregular times: each price holds until the next row
+    t = pool["time"].to_numpy(np.int64)
+    times = np.asarray(raw.times, dtype=np.int64)
+    i = np.searchsorted(t, times, side="right") - 1
+    if i.min() < 0 or times.max() > t.max() + 60:
+        first, last = (str(np.datetime64(int(x), "s")) for x in (t.min(), t.max()))
+        raise ConfigError(source, "simulation.start", f"a replay window inside the pool data ({first} .. {last} UTC)",
+                          (sim.start, sim.end))
+    series = pool["price"].to_numpy(np.float64)[i]
+    rel = series / raw.prices[0, 0]
+    driven = path.meta.get("driven", {})
+    return {a: rel * path.prices[0, path.index(a)] for a in driven}
