@@ -205,7 +205,8 @@ def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool) -> Non
                                   f"(above their collateral: {_usd(s['shortfall_end_usd'])})"),
         ("left undone (max/block)", f"{s['left_unprofitable_block_max']:,} unprofitable, "
                                     f"{s['left_over_capacity_block_max']:,} over capacity"),
-        ("time to clear", f"{s['time_to_clear_s'] / 60:.1f} min"),
+        ("time to clear", f"{s['time_to_clear_s'] / 60:.1f} min" if s["cleared"]
+                          else f"not cleared: {s['eligible_accounts_end']:,} accounts still eligible at the end"),
     ]
     w = max(len(k) for k, _ in lines)
     for k, v in lines:

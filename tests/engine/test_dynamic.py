@@ -118,3 +118,78 @@ def test_unprofitable_liquidations_wait_and_capacity_limits_count():
     steps = capped["steps"].query("asset == 'WETH'")
     assert steps["accounts_liquidated"].max() == 1
     assert capped.summary["left_over_capacity_block_max"] > 0
+
+
+def test_profitable_accounts_are_not_vetoed_by_the_batch_slippage():
+    """A thin pool: liquidating everyone at once would be unprofitable, but the most
+    profitable accounts, each charged only its marginal slippage, still are."""
+    m = model(random_book(n=400, seed=9), depth=5e5)
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -0.2}, n_blocks=40)
+    for cap in (math.inf, 5, 1):
+        res = simulate(m, path, Instant(), SimSettings(Liquidators(liquidations_per_block=cap, gas_asset=None),
+                                                        Dynamics(600, 0.5)))
+        assert res.summary["accounts_liquidated"] > 0, cap
+        ev = res.table("events")
+        assert (ev["expected_profit_usd"] >= 0).all()
+
+
+def test_capital_skips_what_does_not_fit_instead_of_stopping():
+    m = model(random_book(n=400, seed=9), depth=5e7)
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -0.2}, n_blocks=20)
+    res = simulate(m, path, Instant(), SimSettings(Liquidators(capital_usd=20_000, gas_asset=None)))
+    ev = res.table("events")
+    assert len(ev) > 0
+    # no block repays more than the capital
+    assert ev.groupby("block")["debt_repaid_usd"].sum().max() <= 20_000 * (1 + 1e-9)
+
+
+def test_block_zero_below_the_model_prices_is_seen():
+    """A path that starts below the book's reference prices, read by an oracle that never
+    updates after block 0: the accounts below 1 at block 0 are liquidated."""
+    m = model(random_book(seed=5), venues=False)
+    path = instant_shock({"WETH": 1700.0}, {"WETH": 0.0}, n_blocks=10)
+    res = simulate(m, path, ChainlinkPush(math.inf, math.inf), SimSettings(UNBOUNDED))
+    hf = StaticCascade(m).run({"WETH": 0.15})  # 2000 -> 1700 statically, no venues
+    assert res.summary["accounts_liquidated"] == len(hf.liquidated_accounts()) > 0
+
+
+def test_existing_bad_debt_is_not_counted_again():
+    # one account owes 1 WETH with no collateral before anything happens; WETH halves
+    book = PositionBook.from_rows([0, 1, 1], [0, 0, 1], [0.0, 10.0, 0.0], [1.0, 0.0, 1000.0], PARAMS.symbols)
+    m = model(book, venues=False)
+    path = linear_shock({"WETH": 2000.0}, {"WETH": -0.5}, duration_blocks=5, n_blocks=10)
+    s = simulate(m, path, Instant(), SimSettings(UNBOUNDED)).summary
+    assert s["bad_debt_usd"] == pytest.approx(0.0, abs=1e-9)
+    assert s["bad_debt_before_usd"] == pytest.approx(1000.0)  # 1 WETH at the final 1000
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_skipping_and_cache_match_a_full_rescan_every_block(seed, monkeypatch):
+    """The per-account bounds and the candidate cache skip only what cannot matter: the
+    tables equal a run that scans every account every block."""
+    from liqcascade.engine import dynamic
+    from liqcascade.protocols.aave_v3.rules import AaveV3Rules as R
+
+    rng = np.random.default_rng(seed)
+    m = model(random_book(n=150, seed=seed), depth=float(rng.uniform(3e5, 3e6)), version=[V3_0, V3_3][seed % 2])
+    path = gbm({"WETH": 2000.0 * float(rng.uniform(0.8, 1.0))}, {"WETH": 1.5}, [[1.0]], 300, seed=seed, drift=-5.0)
+    oracle = [Instant(), ChainlinkPush(0.005, 600), ChainlinkPush(0.01, 3600, delay_blocks=2)][seed % 3]
+    s = SimSettings(Liquidators(liquidations_per_block=[math.inf, 3][seed % 2], gas_gwei=10,
+                                latency_blocks=seed % 3, spread_blocks=1 + seed % 2), Dynamics(300, 0.4))
+    fast = simulate(m, path, oracle, s)
+
+    orig_scan = R.scan
+
+    def full_scan(self, arrays, prices, upto, q, cum_bound):
+        q[:] = 0.0
+        return orig_scan(self, arrays, prices, arrays.n_accounts, q, cum_bound)
+
+    def full_refresh(self, rules, arrays, prices, changed):
+        q = np.zeros(arrays.n_accounts)
+        return dynamic._Candidates.build(rules, arrays, prices, orig_scan(rules, arrays, prices, arrays.n_accounts, q, 1.0))
+
+    monkeypatch.setattr(R, "scan", full_scan)
+    monkeypatch.setattr(dynamic._Candidates, "refresh", full_refresh)
+    brute = simulate(m, path, oracle, s)
+    for name in ("steps", "events"):
+        assert fast[name].equals(brute[name]), name

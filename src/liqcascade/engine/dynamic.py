@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from liqcascade._typing import FloatArray
+from liqcascade.engine import kernels as _kernels
 from liqcascade.engine.result import Result, _clean
 from liqcascade.engine.static import MarketModel, SortedBook
 from liqcascade.errors import ConfigError, LiqcascadeError
@@ -176,7 +177,9 @@ def simulate(
     arrays = wb.fresh()
     n = model.book.n_accounts
     tallies = Tallies.zeros(k, n)
-    limits = LiquidationLimits(int(liq.calls_per_account), liq.min_repay_usd)
+    # with finite capital each pick is charged for its first call only, so allow one call
+    calls_each = int(liq.calls_per_account) if math.isinf(liq.capital_usd) else 1
+    limits = LiquidationLimits(calls_each, liq.min_repay_usd)
 
     p0 = np.asarray(model.prices, dtype=np.float64)
     path_cols = np.array([assets.index(a) for a in path.assets], dtype=np.int64)
@@ -198,7 +201,7 @@ def simulate(
     for i, arr in feeds.items():
         seen[i] = arr[0]
     ostate = oracle.init(seen, int(times[0]))
-    o_prev = None
+    o_prev = p0  # the book's bounds (HF0, q) are relative to the model's prices
     q = wb.hf0_sorted.copy()
     cum_bound = 1.0
     bound = 1.0
@@ -213,7 +216,7 @@ def simulate(
     rec_ref = np.empty((nb, k))
     rec_mkt = np.empty((nb, k))
     rec_orc = np.empty((nb, k))
-    rec_int = np.zeros((nb, 5), dtype=np.int64)  # eligible, liquidated, calls, unprofitable, beyond capacity
+    rec_int = np.zeros((nb, 6), dtype=np.int64)  # eligible, liquidated, calls, unprofitable, over capacity, waiting
     rec_usd = np.zeros((nb, 5))  # seized, repaid, written off (cum), shortfall of eligible, gas gwei
     ev_parts: list[tuple] = []
     written_off = 0.0
@@ -236,16 +239,22 @@ def simulate(
         seen = market.copy()
         for i, arr in feeds.items():
             seen[i] = arr[b]
-        ostate, o = oracle.step(ostate, t, seen)
+        if b == 0:
+            o = oracle.read(ostate)  # init already took block 0's price
+        else:
+            ostate, o = oracle.step(ostate, t, seen)
         o = np.asarray(o, dtype=np.float64)
         gas = float(gas_path[b]) if gas_path is not None else liq.gas_gwei
 
-        if o_prev is None or not np.array_equal(o, o_prev):
+        if b == 0 or not np.array_equal(o, o_prev):
             ratio0 = o / p0
             bound = max(bound, float(ratio0.max() / ratio0.min()))
-            if o_prev is not None:
-                step = o / o_prev
-                cum_bound *= float(step.max() / step.min())
+            step = o / o_prev
+            cum_bound *= float(step.max() / step.min())
+            if cum_bound > 1e100:
+                # keep the product finite over long runs: rescale every bound (q / cum is what counts)
+                q /= cum_bound
+                cum_bound = 1.0
             upto = wb.prefix_len(bound)
             cand = _Candidates.build(rules, arrays, o, rules.scan(arrays, o, upto, q, cum_bound))
         else:
@@ -260,7 +269,7 @@ def simulate(
             eligible_since[fresh] = b
             prev_elig = cand.elig
         tallies.reset_assets()
-        n_liq = calls = n_unprof = n_cap = 0
+        n_liq = calls = n_unprof = n_cap = n_wait = 0
         liquidated_last = _EMPTY
         elig = cand.elig
         shortfall = cand.shortfall
@@ -272,33 +281,36 @@ def simulate(
             gas_usd = gas * 1e-9 * liq.gas_per_call * (market[gas_idx] if gas_idx >= 0 else 0.0)
             received = fc_sz - fc_fee
             gross = received * market[ca] - fc_rep * market[da] - gas_usd
-            ok = (gross >= liq.min_profit_usd) & (b - eligible_since[elig] >= liq.latency_blocks)
-            # rank by profit before slippage, keep what capacity and capital allow ...
+            waiting = b - eligible_since[elig] < liq.latency_blocks
+            ok = (gross >= liq.min_profit_usd) & ~waiting
             okidx = np.flatnonzero(ok)
-            cap = len(okidx) if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
-            if not math.isinf(liq.capital_usd):
-                order = okidx[np.argsort(-gross[okidx], kind="stable")]
-                rep_usd = fc_rep[order] * market[da[order]]
-                cap = min(cap, int(np.searchsorted(np.cumsum(rep_usd), liq.capital_usd, side="right")))
-                pick = order[:cap]
-            elif cap < len(okidx):
-                top = okidx[np.argpartition(-gross[okidx], cap - 1)[:cap]]
-                pick = top[np.argsort(-gross[top], kind="stable")]
-            else:
-                pick = okidx[np.argsort(-gross[okidx], kind="stable")]
-            n_cap = max(0, len(okidx) - len(pick))
-            # ... then charge each the slippage of this block's sale of its collateral
-            disc = np.zeros(k)
-            for i in np.unique(ca[pick]):
+            order = okidx[np.argsort(-gross[okidx], kind="stable")]
+            # the proceeds curve of each venue asset at this block (quotes on a grid up
+            # to everything the candidates could sell), for marginal slippage per pick
+            grid_q = np.zeros((k, _GRID))
+            grid_p = np.zeros((k, _GRID))
+            has_grid = np.zeros(k, dtype=np.bool_)
+            for i in np.unique(ca[order]):
                 if i in venues:
-                    qty = float(received[pick][ca[pick] == i].sum())
-                    if qty > 0:
-                        disc[i] = 1.0 - venues[i].quote_sell(qty) / (qty * market[i])
-            profit = gross[pick] - received[pick] * market[ca[pick]] * disc[ca[pick]]
-            keep = profit >= liq.min_profit_usd
-            n_unprof = int((~ok).sum()) + int((~keep).sum())
-            chosen = elig[pick[keep]]
-            profit = profit[keep]
+                    qmax = float(received[order][ca[order] == i].sum())
+                    if qmax > 0:
+                        qs = qmax * _GRID_SHAPE
+                        grid_q[i] = qs
+                        grid_p[i] = [venues[i].quote_sell(float(x)) for x in qs]
+                        has_grid[i] = True
+            cap = len(order) if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
+            rep_usd = fc_rep * market[da]
+            picked_profit = np.empty(len(order))
+            work = order.copy()
+            taken = int(_kernels.greedy_pick(
+                work, received, ca, gross, market, grid_q, grid_p, has_grid, rep_usd, cap,
+                liq.capital_usd if not math.isinf(liq.capital_usd) else 1e308, liq.min_profit_usd, picked_profit,
+            ))
+            chosen = elig[work[:taken]]
+            profit = picked_profit[:taken]
+            n_wait = int(waiting.sum())
+            n_unprof = int(((gross < liq.min_profit_usd) & ~waiting).sum()) + (len(order) - taken if taken < cap else 0)
+            n_cap = len(order) - taken if taken >= cap else 0
             if chosen.size:
                 calls, ev = rules.liquidate_list(arrays, o, chosen, tallies, limits)
                 liquidated_last = np.sort(chosen)
@@ -333,7 +345,7 @@ def simulate(
         rec_ref[b] = exo * np.exp(perm)
         rec_mkt[b] = market
         rec_orc[b] = o
-        rec_int[b] = (len(elig), n_liq, calls, n_unprof, n_cap)
+        rec_int[b] = (len(elig), n_liq, calls, n_unprof, n_cap, n_wait)
         rec_usd[b] = (float((tallies.seized * o).sum()), float((tallies.repaid * o).sum()), written_off, shortfall, gas)
         if progress is not None:
             progress(b + 1, nb)
@@ -343,6 +355,8 @@ def simulate(
 
 
 _EMPTY = np.empty(0, dtype=np.int64)
+_GRID = 33
+_GRID_SHAPE = np.linspace(0.0, 1.0, _GRID) ** 2  # denser at small sizes, where most picks sit
 
 
 @dataclass(frozen=True)
@@ -424,6 +438,7 @@ def _result(model, path, wb, arrays, tallies, totals, inventory, times, rec_ref,
             "liquidation_calls": np.repeat(rec_int[:, 2], m),
             "left_unprofitable": np.repeat(rec_int[:, 3], m),
             "left_over_capacity": np.repeat(rec_int[:, 4], m),
+            "waiting_latency": np.repeat(rec_int[:, 5], m),
             "collateral_seized_usd": np.repeat(rec_usd[:, 0], m),
             "debt_repaid_usd": np.repeat(rec_usd[:, 1], m),
             "bad_debt_written_off_usd": np.repeat(rec_usd[:, 2], m),
@@ -450,6 +465,8 @@ def _result(model, path, wb, arrays, tallies, totals, inventory, times, rec_ref,
     touched = np.flatnonzero(tallies.acct_calls > 0)
     everyone = np.arange(model.book.n_accounts, dtype=np.int64)
     unrec = float(model.rules.unrecoverable_debt(arrays, o_final, everyone).sum())
+    # what was already unrecoverable before the run, valued at the same (final) prices
+    unrec_before = float(model.rules.unrecoverable_debt(wb.base, o_final, everyone).sum())
     end = model.rules.health(arrays, o_final, everyone)
     below = (end.hf < 1.0) & (end.collateral_usd > 0)
     shortfall = float(np.clip(end.debt_usd[below] - end.collateral_usd[below], 0.0, None).sum())
@@ -465,9 +482,9 @@ def _result(model, path, wb, arrays, tallies, totals, inventory, times, rec_ref,
         "debt_repaid_usd": float(tallies.acct_repaid_usd.sum()),
         "liquidator_proceeds_usd": float(totals["proceeds"].sum()),
         "bad_debt_written_off_usd": float(tallies.acct_bad_debt_usd.sum()),
-        "bad_debt_unrecoverable_usd": unrec - wb.bad_before_usd,
-        "bad_debt_usd": float(tallies.acct_bad_debt_usd.sum()) + unrec - wb.bad_before_usd,
-        "bad_debt_before_usd": wb.bad_before_usd,
+        "bad_debt_unrecoverable_usd": unrec - unrec_before,
+        "bad_debt_usd": float(tallies.acct_bad_debt_usd.sum()) + unrec - unrec_before,
+        "bad_debt_before_usd": unrec_before,
         "below_hf1_accounts_end": int(below.sum()),
         "below_hf1_debt_usd_end": float(end.debt_usd[below].sum()),
         "shortfall_end_usd": shortfall,
@@ -476,7 +493,10 @@ def _result(model, path, wb, arrays, tallies, totals, inventory, times, rec_ref,
         "left_over_capacity_block_max": int(rec_int[:, 4].max()) if nb else 0,
         "first_eligible_block": first_b,
         "last_liquidation_block": last_b,
-        "time_to_clear_s": (last_b - first_b + 1) * bs if first_b >= 0 and last_b >= first_b else 0.0,
+        "cleared": bool(nb and rec_int[-1, 0] == 0),
+        # from the first eligible account to the last liquidation, when everything cleared
+        "time_to_clear_s": ((last_b - first_b + 1) * bs if first_b >= 0 and last_b >= first_b else 0.0)
+        if (nb and rec_int[-1, 0] == 0) else float("nan"),
         "inventory_unsold_usd": float((inventory * rec_mkt[-1]).sum()) if nb else 0.0,
     }
     assets_rows = []

@@ -1,0 +1,7 @@
+"""Compiled engine kernels (numba); ``LIQCASCADE_DISABLE_JIT=1`` gives the plain twins."""
+
+from liqcascade._jit import jit_functions
+from liqcascade.engine import kernels_python as _py
+
+_K = jit_functions(_py.FUNCTIONS)
+greedy_pick = _K["greedy_pick"]
