@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from liqcascade import api
@@ -93,3 +94,51 @@ def test_usde_replay_the_oracle_source_decides():
     assert out["market"]["accounts_liquidated"] > 20 * max(1, out["pool"]["accounts_liquidated"])
     assert out["market"]["bad_debt_usd"] > 0
     assert out["pool"]["bad_debt_usd"] == 0
+
+
+def test_black_thursday_joins_both_legs_on_one_grid():
+    from liqcascade import scenarios as scn
+
+    path_toml = REPO / "examples" / "replay_2020_03_12.toml"
+    sc = S.build(parse_scenario(_small(path_toml, 500), str(path_toml)), path_toml.parent, str(path_toml))
+    path, *_ = S.simulation_parts(sc)
+    leg0 = scn.replay_path("2020-03-12", leg=0, gas_beyond="hold")
+    leg1 = scn.replay_path("2020-03-12", leg=1, gas_beyond="hold")
+    t = np.asarray(path.times)
+    assert (np.diff(t) == 12).all()
+    assert t[0] == leg0.times[0] and t[-1] == leg1.times[-1]
+    w = path.prices[:, path.index("WETH")] / path.prices[0, path.index("WETH")]
+    # the driven asset follows each leg's relative path exactly, and the bridge stays between
+    i1 = int(np.searchsorted(t, leg1.times[0]))
+    np.testing.assert_allclose(w[: len(leg0.times)], leg0.prices[:, 0] / leg0.prices[0, 0], rtol=1e-12)
+    np.testing.assert_allclose(w[i1:], leg1.prices[:, 0] / leg0.prices[0, 0], rtol=1e-12)
+    bridge = w[len(leg0.times): i1]
+    lo, hi = sorted([w[len(leg0.times) - 1], w[i1]])
+    assert bridge.size > 2000 and (bridge >= lo - 1e-12).all() and (bridge <= hi + 1e-12).all()
+    assert path.gas_gwei is not None and len(path.gas_gwei) == len(t)
+
+
+def test_may_19_pool_depth_follows_the_uniswap_reserves():
+    from liqcascade import scenarios as scn
+
+    path_toml = REPO / "examples" / "replay_2021_05_19.toml"
+    sc = S.build(parse_scenario(_small(path_toml, 500), str(path_toml)), path_toml.parent, str(path_toml))
+    path, oracle, settings, feed, depth = S.simulation_parts(sc)
+    assert set(depth) == {"WETH"}
+    pool = scn.replay_data("2021-05-19").pools["univ2_eth_dai"]
+    # a block at 13:10 UTC uses the 13:10 reserve row (step/hold on 10-minute periods)
+    t = int(np.asarray(path.times)[np.searchsorted(path.times, 1621429800)])
+    row = pool[pool["time"] <= t].iloc[-1]
+    assert depth["WETH"][np.searchsorted(path.times, t)] == pytest.approx(row["dai_reserve"])
+    assert 55e6 <= depth["WETH"].min() and depth["WETH"].max() <= 69e6  # the data README's range
+
+
+def test_may_19_spot_replay_has_the_spot_low_not_the_perp_wick():
+    from liqcascade import scenarios as scn
+
+    spot = scn.replay_path("2021-05-19-spot")
+    perp = scn.replay_path("2021-05-19")
+    # data README: the spot low that day was about 1888; the perpetual wicked to 1400.73
+    assert spot.prices.min() == pytest.approx(1888.0)
+    assert perp.prices.min() == pytest.approx(1400.73)
+    assert spot.n_blocks == 24 * 300 and spot.gas_gwei is not None

@@ -144,11 +144,11 @@ def simulate(
     from liqcascade.engine.dynamic import simulate as _simulate
 
     sc = load_scenario(scenario)
-    path, oracle, settings, oracle_input = _scenario.simulation_parts(sc)
+    path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sc)
     cfg = sc.resolved()
     rid = _run_id({"kind": "simulation", "config": _hashed(cfg, ("curve",))}, __version__)
     if not recompute and (found := _stored(store, rid, "simulation")) is not None:
         return found
-    res = _simulate(sc.model, path, oracle, settings, progress, cfg, oracle_input)
+    res = _simulate(sc.model, path, oracle, settings, progress, cfg, oracle_input, venue_depth)
     _save(store, rid, "simulation", cfg, res, {"source": sc.source})
     return res.with_run_id(rid)

@@ -138,6 +138,7 @@ def simulate(
     progress: Callable[[int, int], None] | None = None,
     config: Mapping[str, object] | None = None,
     oracle_input: Mapping[str, FloatArray] | None = None,
+    venue_depth: Mapping[str, FloatArray] | None = None,
 ) -> Result:
     """Run ``model`` block by block along ``path`` (a :class:`~liqcascade.scenarios.PricePath`)
     with ``oracle`` (a :class:`~liqcascade.markets.oracle.Oracle`).
@@ -150,6 +151,11 @@ def simulate(
     ``oracle_input`` (asset -> a price per block) replaces the market price the oracle
     reads for those assets: an oracle on another venue than the one liquidators sell
     into (the USDe replay's on-chain pool while the exchange price depegs).
+
+    ``venue_depth`` (asset -> USD per side, per block) makes that asset's venue a
+    constant-product pool (fee 0.3 %) whose depth follows the series: whenever the depth
+    changes the pool is rebuilt at the current market price with the new depth (a
+    replay's real pool reserves, e.g. Uniswap v2 ETH/DAI every 10 minutes on 2021-05-19).
     """
     st = settings or SimSettings()
     liq = st.liquidators
@@ -172,6 +178,16 @@ def simulate(
         if arr.shape != (len(path.times),) or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
             raise ConfigError("<oracle>", f"oracle_input.{a}", f"{len(path.times)} finite prices > 0, one per block", arr.shape)
         feeds[assets.index(a)] = arr
+    depths: dict[int, FloatArray] = {}
+    for a, series in (venue_depth or {}).items():
+        if a not in assets:
+            raise ConfigError("<venues>", f"venue_depth.{a}", f"an asset of the market {list(assets)}", a)
+        if a in model.venues:
+            raise ConfigError("<venues>", f"venue_depth.{a}", "an asset with no other venue (the pool is its venue)", a)
+        arr = np.asarray(series, dtype=np.float64)
+        if arr.shape != (len(path.times),) or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+            raise ConfigError("<venues>", f"venue_depth.{a}", f"{len(path.times)} finite depths > 0", arr.shape)
+        depths[assets.index(a)] = arr
     rules = model.rules
     wb = SortedBook.of(model)
     arrays = wb.fresh()
@@ -194,6 +210,10 @@ def simulate(
     exo = p0.copy()
     exo[path_cols] = path.prices[0]
     venues: dict[int, Venue] = {assets.index(a): v.with_mid_price(float(exo[assets.index(a)])) for a, v in model.venues.items()}
+    from liqcascade.markets.cpmm import ConstantProductPool
+
+    for i, arr in depths.items():
+        venues[i] = ConstantProductPool.from_price_depth(assets[i], float(exo[i]), float(arr[0]), 0.003)
     market = exo.copy()
     for i, v in venues.items():
         market[i] = v.mid_price()
@@ -229,7 +249,10 @@ def simulate(
         target = exo * np.exp(perm + trans)
         for i, v in venues.items():
             mid = v.mid_price()
-            if abs(target[i] / mid - 1.0) > 1e-12:
+            if i in depths and b > 0 and depths[i][b] != depths[i][b - 1]:
+                v = ConstantProductPool.from_price_depth(assets[i], float(target[i]), float(depths[i][b]), 0.003)
+                venues[i] = v
+            elif abs(target[i] / mid - 1.0) > 1e-12:
                 v = v.with_mid_price(float(target[i]))
                 venues[i] = v
             market[i] = v.mid_price()

@@ -219,10 +219,20 @@ class SimulationConfig(_Model):
     corr: list[list[float]] | None = Field(None, description="GBM: correlation matrix in the order of `vol` (identity if omitted).")
     drift: float = Field(0.0, description="GBM: annualised drift of the log price.")
     seed: int = Field(0, ge=0, description="GBM: seed.")
-    replay: Literal["2021-05-19", "2020-03-12", "2024-08-05", "2025-10-10-usde"] | None = Field(
-        None, description="replay: which shipped crash (1-minute candles resampled to blocks)."
+    replay: Literal["2021-05-19", "2021-05-19-spot", "2020-03-12", "2024-08-05", "2025-10-10-usde"] | None = Field(
+        None, description="replay: which shipped crash (candles resampled to blocks; 2021-05-19 is the 1-minute "
+        "perpetual, 2021-05-19-spot the hourly spot candles of the same day)."
     )
-    leg: int = Field(0, ge=0, description="replay: which leg (Black Thursday has two).")
+    leg: int = Field(
+        0, ge=-1, description="replay: which leg (Black Thursday has two); -1 joins all legs in one run, bridging the "
+        "gap between them log-linearly block by block."
+    )
+    pool_depth: bool = Field(
+        False,
+        description="replay: the driven asset sells into the replay's real pool (2021-05-19: Uniswap v2 ETH/DAI, "
+        "reserves every 10 minutes) as a constant-product venue whose depth follows the data.",
+    )
+    pool_depth_scale: float = Field(1.0, gt=0, description="Multiplier on the replay pool's depth.")
     start: str | None = Field(None, description="replay: first block's UTC time ('2025-10-10 16:00'); default the path's start.")
     end: str | None = Field(None, description="replay: UTC time to stop before; default the path's end.")
     drive: dict[str, list[str]] = Field(

@@ -254,7 +254,10 @@ def simulation_parts(sc: Scenario):
         else:
             if sim.replay is None:
                 raise ConfigError(source, "simulation.replay", f"one of {list(scn.REPLAY_NAMES)} for path = replay")
-            path = scn.replay_path(sim.replay, leg=sim.leg, block_seconds=sim.block_seconds, gas_beyond="hold")
+            if sim.leg == -1:
+                path = _joined_legs(sim.replay, sim.block_seconds, source)
+            else:
+                path = scn.replay_path(sim.replay, leg=sim.leg, block_seconds=sim.block_seconds, gas_beyond="hold")
             path = _window(path, sim.start, sim.end, source)
     except ConfigError as e:
         if e.file == source:
@@ -287,7 +290,56 @@ def simulation_parts(sc: Scenario):
         Dynamics(inf(sim.dynamics.recovery_half_life_s), sim.dynamics.permanent_fraction),
         check_conservation=sim.check_conservation,
     )
-    return path, oracle, settings, oracle_input
+    venue_depth = _replay_depth(sim, raw, path, model, source) if sim.pool_depth else None
+    return path, oracle, settings, oracle_input, venue_depth
+
+
+def _joined_legs(name: str, block_seconds: int, source: str):
+    """All legs of a replay in one path: between two legs the log price moves linearly
+    from the last close to the next open, block by block (no data there; documented), and
+    gas holds its last value."""
+    from liqcascade import scenarios as scn
+
+    rep = scn.replay_data(name)
+    legs = [scn.replay_path(name, leg=i, block_seconds=block_seconds, gas_beyond="hold") for i in range(len(rep.legs))]
+    times, prices, gas = [legs[0].times], [legs[0].prices], [legs[0].gas_gwei]
+    for prev, nxt in zip(legs, legs[1:]):
+        gap = np.arange(prev.times[-1] + block_seconds, nxt.times[0], block_seconds, dtype=np.int64)
+        if gap.size:
+            w = ((gap - prev.times[-1]) / (nxt.times[0] - prev.times[-1]))[:, None]
+            bridge = np.exp((1 - w) * np.log(prev.prices[-1]) + w * np.log(nxt.prices[0]))
+            times.append(gap)
+            prices.append(bridge)
+            if prev.gas_gwei is not None:
+                gas.append(np.full(gap.size, prev.gas_gwei[-1]))
+        times.append(nxt.times)
+        prices.append(nxt.prices)
+        gas.append(nxt.gas_gwei)
+    g = None if any(x is None for x in gas) else np.concatenate(gas)
+    meta = {**legs[0].meta, "leg": "all", "bridge": "log-linear between legs, gas held"}
+    return scn.PricePath(np.concatenate(times), legs[0].assets, np.vstack(prices), block_seconds, g, meta)
+
+
+def _replay_depth(sim, raw, path, model, source: str) -> dict:
+    """The replay pool's depth (USD per side) per block, for the market assets its path
+    asset drives (step/hold on the pool's 10-minute reserves)."""
+    from liqcascade import scenarios as scn
+
+    if sim.path != "replay" or sim.replay is None:
+        raise ConfigError(source, "simulation.pool_depth", "a replay with pool data")
+    rep = scn.replay_data(sim.replay)
+    pools = {k: v for k, v in (rep.pools or {}).items() if "dai_reserve" in v.columns}
+    if len(pools) != 1:
+        raise ConfigError(source, "simulation.pool_depth", f"a replay with one constant-product pool "
+                          f"(replay {sim.replay} has {sorted(rep.pools or {})})", True)
+    (pool,) = pools.values()
+    depth = scn.to_blocks(pool, "dai_reserve", raw.times, beyond="hold") * sim.pool_depth_scale
+    driven = path.meta.get("driven", {})
+    first = next(iter(driven), None)
+    if first is None:
+        raise ConfigError(source, "simulation.drive", "a market asset driven by the replay")
+    # the pool is the venue of the first driven asset (the one named first in `drive`)
+    return {first: depth}
 
 
 def _utc(text: str, source: str, key: str) -> int:

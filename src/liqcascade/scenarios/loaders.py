@@ -606,6 +606,13 @@ _REPLAYS: dict[str, dict[str, Any]] = {
         "gas": "ethereum_gas_price_percentiles_10min_2021-05-19.csv",
         "pools": {"univ2_eth_dai": "uniswap_v2_eth_dai_reserves_10min_2021-05-19.csv"},
     },
+    "2021-05-19-spot": {
+        "description": "May 19 2021 on Binance spot: ETHUSDT 1-hour candles for the UTC day (low 1888.00, against "
+        "the perpetual's 1400.73 wick); Uniswap v2 ETH/DAI reserves and gas percentiles of the day.",
+        "candles": {"ETH": "binance_ethusdt_1h_2021-05-19.csv"},
+        "gas": "ethereum_gas_price_percentiles_10min_2021-05-19.csv",
+        "pools": {"univ2_eth_dai": "uniswap_v2_eth_dai_reserves_10min_2021-05-19.csv"},
+    },
     "2020-03-12": {
         "description": "Black Thursday: Binance ETHUSDT perpetual, leg 0 2020-03-12 09:40-14:36 (low 118.27), "
         "leg 1 23:49-02:17 next day (low 84.23); gas percentiles of 2020-03-12 (p30 ~5 -> ~150 gwei). "
