@@ -193,3 +193,53 @@ def test_skipping_and_cache_match_a_full_rescan_every_block(seed, monkeypatch):
     brute = simulate(m, path, oracle, s)
     for name in ("steps", "events"):
         assert fast[name].equals(brute[name]), name
+
+
+def test_arbitrage_capital_limits_how_fast_a_pool_follows_the_reference():
+    """An exogenous drop of 20 %: with unlimited arbitrage the pool is at the new price at
+    once; with $50k a block, each block's trade into a $2M-a-side fee-free pool moves it by
+    what $50k buys, so it lags and converges from above (closed form for x*y=k below)."""
+    book = random_book(n=50, seed=1)
+    pool = ConstantProductPool.from_price_depth("WETH", 2000.0, 2e6, fee=0.0)
+    m = MarketModel(book, AaveV3Rules(PARAMS, V3_3), PRICES, {"WETH": pool})
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -0.2}, n_blocks=200)
+    lq = Liquidators(liquidations_per_block=1e-9, gas_asset=None)  # effectively nobody liquidates
+    free = simulate(m, path, Instant(), SimSettings(lq, Dynamics(0.0, 0.5)))
+    slow = simulate(m, path, Instant(), SimSettings(lq, Dynamics(0.0, 0.5, arb_capital_usd=50_000)))
+    wf = free["steps"].query("asset == 'WETH'")["market_price"].to_numpy()
+    ws = slow["steps"].query("asset == 'WETH'")["market_price"].to_numpy()
+    assert wf[1] == pytest.approx(1600.0, rel=1e-12)
+    # block 1: arbitrageurs sell WETH worth $50k into the pool: y' = 2e6 - 5e4, x' = k / y'
+    k = 1000.0 * 2e6
+    y1 = 2e6 - 5e4
+    assert ws[1] == pytest.approx(y1 / (k / y1), rel=1e-9)
+    # block 2: another $50k: y'' = y' - 5e4
+    y2 = y1 - 5e4
+    assert ws[2] == pytest.approx(y2 / (k / y2), rel=1e-9)
+    # it lags for a few blocks, falling monotonically, then sits at the reference
+    assert (ws[1:4] > 1600.0).all() and (np.diff(ws[1:10]) <= 1e-9).all()
+    assert ws[-1] == pytest.approx(1600.0, rel=1e-9)
+
+
+def test_order_book_depth_refills_with_its_half_life():
+    """One liquidation batch walks down the calibrated book; with no permanent impact and
+    a 120 s depth half-life, the consumed depth halves every 10 blocks and the price is
+    the book re-quoted at the reference with that much depth still taken."""
+    from liqcascade.markets.orderbook import OrderBookVenue
+
+    # HF 1.03 before the shock, 0.927 after it: one full close at block 1, nothing at block 0
+    book = PositionBook.from_rows([0, 0], [0, 1], [200.0, 0.0], [0.0, 330_000.0], PARAMS.symbols)
+    ob = OrderBookVenue.from_calibration("crash", "WETH", 2000.0, 0.05)
+    m = MarketModel(book, AaveV3Rules(PARAMS, V3_0), PRICES, {"WETH": ob})
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -0.1}, n_blocks=40)
+    res = simulate(m, path, Instant(), SimSettings(
+        Liquidators(gas_asset=None, calls_per_account=64), Dynamics(math.inf, 0.0, depth_half_life_s=120.0)))
+    w = res["steps"].query("asset == 'WETH'").reset_index(drop=True)
+    sold = res["assets"].set_index("asset").loc["WETH", "sold"]
+    assert res.summary["accounts_liquidated"] == 1 and sold > 0
+    base = ob.with_mid_price(1800.0)
+    for n in (10, 20, 30):
+        left = sold * 0.5 ** (n * 12 / 120)
+        expected = base.sell(left)[1].mid_price()
+        assert w.loc[1 + n, "market_price"] == pytest.approx(expected, rel=1e-9)
+    assert w.loc[1, "market_price"] < w.loc[11, "market_price"] < w.loc[21, "market_price"] < 1800.0

@@ -100,6 +100,16 @@ class Dynamics:
     """Half-life of the transient price impact (0 = arbitraged away within a block, inf = never)."""
     permanent_fraction: float = 0.5
     """Share of each sale's price move that stays in the reference price."""
+    depth_half_life_s: float | None = None
+    """Order books and impact laws: half-life of the depth consumed by selling. None: they
+    are re-centred at full depth and their price recovers with ``recovery_half_life_s``.
+    Set: market makers re-quote around the reference price (exogenous path and permanent
+    impact) while the consumed depth refills with this half-life, so the price recovers
+    as the depth does."""
+    arb_capital_usd: float = math.inf
+    """Capital (USD) arbitrageurs can put into each AMM pool per block. Finite: they trade
+    the pool toward the reference price (buying or selling) with at most this much, and
+    the half-life does not apply to pools; inf: pools follow the half-life exactly."""
 
     def __post_init__(self) -> None:
         if not (self.recovery_half_life_s >= 0):
@@ -108,6 +118,16 @@ class Dynamics:
         if not (0.0 <= self.permanent_fraction <= 1.0):
             raise ConfigError("<dynamics>", "dynamics.permanent_fraction", "a fraction in [0, 1]",
                               self.permanent_fraction)
+        if self.depth_half_life_s is not None and not (self.depth_half_life_s > 0):
+            raise ConfigError("<dynamics>", "dynamics.depth_half_life_s", "a number of seconds > 0 (inf: never refills)",
+                              self.depth_half_life_s)
+        if not (self.arb_capital_usd > 0):
+            raise ConfigError("<dynamics>", "dynamics.arb_capital_usd", "a number > 0 (inf = unlimited)",
+                              self.arb_capital_usd)
+
+    def depth_decay(self, block_seconds: float) -> float:
+        h = self.depth_half_life_s
+        return 1.0 if h is None or math.isinf(h) else 0.5 ** (block_seconds / h)
 
     def decay(self, block_seconds: float) -> float:
         """Factor on the log transient impact per block."""
@@ -203,6 +223,9 @@ def simulate(
     nb = int(times.shape[0])
     gas_path = None if path.gas_gwei is None else np.asarray(path.gas_gwei, dtype=np.float64)
     decay = st.dynamics.decay(float(path.block_seconds))
+    finite_arb = not math.isinf(st.dynamics.arb_capital_usd)
+    depth_mode = st.dynamics.depth_half_life_s is not None
+    ddecay = st.dynamics.depth_decay(float(path.block_seconds))
     phi = st.dynamics.permanent_fraction
 
     perm = np.zeros(k)  # log permanent impact in the reference price
@@ -252,6 +275,17 @@ def simulate(
             if i in depths and b > 0 and depths[i][b] != depths[i][b - 1]:
                 v = ConstantProductPool.from_price_depth(assets[i], float(target[i]), float(depths[i][b]), 0.003)
                 venues[i] = v
+            elif depth_mode and isinstance(v, _BOOKS):
+                ref_i = exo[i] * math.exp(perm[i])
+                v = _requote(v, ref_i, v.net_sold * ddecay)
+                venues[i] = v
+                trans[i] = math.log(v.mid_price() / ref_i)
+            elif finite_arb and isinstance(v, _POOLS):
+                ref_i = exo[i] * math.exp(perm[i])
+                if abs(ref_i / mid - 1.0) > 1e-12:
+                    v = _arbitrage(v, ref_i, st.dynamics.arb_capital_usd)
+                    venues[i] = v
+                trans[i] = math.log(v.mid_price() / ref_i)
             elif abs(target[i] / mid - 1.0) > 1e-12:
                 v = v.with_mid_price(float(target[i]))
                 venues[i] = v
@@ -356,6 +390,11 @@ def simulate(
                 d = math.log(after / before) if after > 0 else -50.0
                 perm[i] += phi * d
                 trans[i] += (1.0 - phi) * d
+                if depth_mode and isinstance(venues[i], _BOOKS):
+                    # the permanent share moves the quotes; only the rest stays as consumed depth
+                    ref_i = exo[i] * math.exp(perm[i])
+                    base = venues[i].with_mid_price(ref_i)
+                    venues[i] = _requote(base, ref_i, base.amount_to_price(after) if after < ref_i else 0.0)
                 market[i] = after
             else:
                 proceeds[i] = sell[i] * market[i]
@@ -377,6 +416,58 @@ def simulate(
                    rec_usd, ev_parts, first_eligible_block, last_liquidation_block, o_prev, config)
 
 
+def _arbitrage(venue, ref: float, capital: float):
+    """Trade ``venue`` toward the marginal sale price ``ref`` with at most ``capital`` USD:
+    buy from it when it is below ``ref``, sell into it when above (bisection on the size
+    when the full move costs more than the capital)."""
+    mid = venue.mid_price()
+    if ref > mid:
+        spread = venue.buy_price() / mid
+        full = venue.amount_to_buy_price(ref * spread)
+        cost = lambda a: venue.quote_buy(a)  # noqa: E731
+        trade = venue.buy
+    else:
+        full = venue.amount_to_price(ref)
+        cost = lambda a: venue.quote_sell(a)  # noqa: E731
+        trade = venue.sell
+    if not (full > 0.0) or not math.isfinite(full):
+        return venue
+    amount = full
+    if not (cost(full) <= capital):
+        lo, hi = 0.0, full
+        for _ in range(60):
+            m = 0.5 * (lo + hi)
+            if cost(m) <= capital:
+                lo = m
+            else:
+                hi = m
+        amount = lo
+    if amount <= 0.0:
+        return venue
+    return trade(amount)[1]
+
+
+def _requote(venue, ref: float, consumed: float):
+    """An order book (or impact law) re-quoted around ``ref`` with ``consumed`` tokens of
+    its bid depth still taken (negative: ask depth taken)."""
+    base = venue.with_mid_price(ref)
+    if consumed > 0.0:
+        return base.sell(consumed)[1]
+    if consumed < 0.0:
+        return base.buy(-consumed)[1]
+    return base
+
+
+def _venue_types():
+    from liqcascade.markets.cpmm import ConstantProductPool
+    from liqcascade.markets.impact import PowerLawImpact
+    from liqcascade.markets.orderbook import OrderBookVenue
+    from liqcascade.markets.univ3 import UniswapV3Venue
+
+    return (ConstantProductPool, UniswapV3Venue), (OrderBookVenue, PowerLawImpact)
+
+
+_POOLS, _BOOKS = _venue_types()
 _EMPTY = np.empty(0, dtype=np.int64)
 _GRID = 33
 _GRID_SHAPE = np.linspace(0.0, 1.0, _GRID) ** 2  # denser at small sizes, where most picks sit

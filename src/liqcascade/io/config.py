@@ -204,6 +204,14 @@ class DynamicsConfig(_Model):
 
     recovery_half_life_s: float = Field(600, ge=0, description="Half-life of transient impact in seconds (0 instant; 1e300 never).")
     permanent_fraction: float = Field(0.5, ge=0, le=1, description="Share of each sale's price move that stays in the reference price.")
+    depth_half_life_s: float | None = Field(
+        None, gt=0, description="Order books and impact laws: half-life of consumed depth in seconds (unset: they are "
+        "re-centred at full depth and recover with recovery_half_life_s; 1e300: never refills)."
+    )
+    arb_capital_usd: float = Field(
+        1e300, gt=0, description="USD arbitrageurs can put into each AMM pool per block (1e300: unlimited, the pool "
+        "follows the half-life); finite: pools are traded toward the reference with at most this much."
+    )
 
 
 class SimulationConfig(_Model):

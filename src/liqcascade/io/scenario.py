@@ -287,7 +287,9 @@ def simulation_parts(sc: Scenario):
             min_profit_usd=lq.min_profit_usd, capital_usd=inf(lq.capital_usd), latency_blocks=lq.latency_blocks,
             spread_blocks=lq.spread_blocks, min_repay_usd=lq.min_repay_usd,
         ),
-        Dynamics(inf(sim.dynamics.recovery_half_life_s), sim.dynamics.permanent_fraction),
+        Dynamics(inf(sim.dynamics.recovery_half_life_s), sim.dynamics.permanent_fraction,
+                 None if sim.dynamics.depth_half_life_s is None else inf(sim.dynamics.depth_half_life_s),
+                 inf(sim.dynamics.arb_capital_usd)),
         check_conservation=sim.check_conservation,
     )
     venue_depth = _replay_depth(sim, raw, path, model, source) if sim.pool_depth else None
