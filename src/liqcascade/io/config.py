@@ -217,8 +217,17 @@ class DynamicsConfig(_Model):
 class SimulationConfig(_Model):
     """A block-by-block simulation (`liqcascade simulate`)."""
 
-    path: Literal["shock", "linear", "gbm", "replay"] = Field(
-        description="shock: the [shock] drops at block 1; linear: over duration_blocks; gbm: correlated GBM; replay: a shipped crash."
+    path: Literal["shock", "linear", "gbm", "replay", "candles"] = Field(
+        description="shock: the [shock] drops at block 1; linear: over duration_blocks; gbm: correlated GBM; "
+        "replay: a shipped crash; candles: your own candle files (`candles`)."
+    )
+    candles: dict[str, str] = Field(
+        default_factory=dict,
+        description="candles: path asset -> candle CSV (Binance kline layouts or date,open,high,low,close,volume), "
+        "relative to this file; all on one interval.",
+    )
+    fill: Literal["none", "ffill", "linear"] = Field(
+        "none", description="candles: what to do with missing candles: none (an error naming the row), ffill or linear."
     )
     blocks: int = Field(300, gt=1, le=1_000_000, description="Blocks to simulate (shock, linear, gbm).")
     block_seconds: int = Field(12, gt=0, description="Seconds per block.")
@@ -344,6 +353,12 @@ def resolved_config(cfg: ScenarioConfig, base_dir: Path) -> dict[str, Any]:
     if not cfg.market.params.startswith("builtin:"):
         p = resolve_path(cfg.market.params, base_dir, "<config>", "market.params")
         d["market"]["params"] = f"sha256:{file_digest(p)}"
+    sim = d.get("simulation")
+    if sim and sim.get("candles"):
+        sim["candles"] = {
+            a: f"sha256:{file_digest(resolve_path(f, base_dir, '<config>', f'simulation.candles.{a}'))}"
+            for a, f in sim["candles"].items()
+        }
     for v in d.get("venues", []):
         cal = v.get("calibration")
         if cal and cal not in ("calm", "crash"):

@@ -251,6 +251,15 @@ def simulation_parts(sc: Scenario):
             corr = sim.corr if sim.corr is not None else np.eye(len(names)).tolist()
             start = {a: float(p0[assets.index(a)]) if a in assets else 1.0 for a in names}
             path = scn.gbm(start, sim.vol, corr, sim.blocks, sim.seed, drift=sim.drift, block_seconds=sim.block_seconds)
+        elif sim.path == "candles":
+            if not sim.candles:
+                raise ConfigError(source, "simulation.candles", "asset = \"file.csv\" entries for path = candles")
+            frames = {
+                a: scn.load_binance_klines(resolve_path(f, sc.base_dir, source, f"simulation.candles.{a}"), fill=sim.fill)
+                for a, f in sim.candles.items()
+            }
+            path = scn.historical(frames, block_seconds=sim.block_seconds)
+            path = _window(path, sim.start, sim.end, source)
         else:
             if sim.replay is None:
                 raise ConfigError(source, "simulation.replay", f"one of {list(scn.REPLAY_NAMES)} for path = replay")
