@@ -61,6 +61,44 @@ def health_all(offsets, asset, coll, debt, prices, lt, out_hf):
         out_hf[k] = w / d if d > 0.0 else HF_INF
 
 
+def choose_pair(policy, s, e, asset, coll, debt, prices, lt, bonus):
+    """The (collateral row, debt row) a liquidator takes on rows ``s:e`` of one account,
+    with the account's LT-weighted collateral, seizable collateral and debt in USD.
+
+    ``policy``: PAIR_LARGEST, the most valuable seizable collateral; PAIR_MAX_BONUS, the
+    seizable collateral with the highest bonus (ties: the more valuable). Debt: the most
+    valuable. A row index is -1 when there is none.
+    """
+    w = 0.0
+    c_total = 0.0
+    d_total = 0.0
+    rc = -1
+    rd = -1
+    best_c = -1.0
+    best_b = -1.0
+    best_d = 0.0
+    for r in range(s, e):
+        p = prices[asset[r]]
+        cv = coll[r] * p
+        if lt[r] > 0.0 and cv > 0.0:
+            c_total += cv
+            w += cv * lt[r]
+            if policy == PAIR_MAX_BONUS:
+                if bonus[r] > best_b or (bonus[r] == best_b and cv > best_c):
+                    best_b = bonus[r]
+                    best_c = cv
+                    rc = r
+            elif cv > best_c:
+                best_c = cv
+                rc = r
+        dv = debt[r] * p
+        d_total += dv
+        if dv > best_d:
+            best_d = dv
+            rd = r
+    return rc, rd, w, c_total, d_total
+
+
 def liquidate_one(
     version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
@@ -82,33 +120,7 @@ def liquidate_one(
     e = offsets[k + 1]
     calls = 0
     for _ in range(max_calls):
-        w = 0.0
-        c_total = 0.0
-        d_total = 0.0
-        rc = -1
-        rd = -1
-        best_c = -1.0
-        best_b = -1.0
-        best_d = 0.0
-        for r in range(s, e):
-            p = prices[asset[r]]
-            cv = coll[r] * p
-            if lt[r] > 0.0 and cv > 0.0:
-                c_total += cv
-                w += cv * lt[r]
-                if policy == PAIR_MAX_BONUS:
-                    if bonus[r] > best_b or (bonus[r] == best_b and cv > best_c):
-                        best_b = bonus[r]
-                        best_c = cv
-                        rc = r
-                elif cv > best_c:
-                    best_c = cv
-                    rc = r
-            dv = debt[r] * p
-            d_total += dv
-            if dv > best_d:
-                best_d = dv
-                rd = r
+        rc, rd, w, c_total, d_total = choose_pair(policy, s, e, asset, coll, debt, prices, lt, bonus)
         if rd < 0 or rc < 0:
             break
         hf = w / d_total
@@ -277,31 +289,9 @@ def first_call(version, policy, accounts, offsets, asset, coll, debt, prices, lt
         out_fee[j] = 0.0
         out_coll_asset[j] = -1
         out_debt_asset[j] = -1
-        w = 0.0
-        d_total = 0.0
-        rc = -1
-        rd = -1
-        best_c = -1.0
-        best_b = -1.0
-        best_d = 0.0
-        for r in range(offsets[k], offsets[k + 1]):
-            p = prices[asset[r]]
-            cv = coll[r] * p
-            if lt[r] > 0.0 and cv > 0.0:
-                w += cv * lt[r]
-                if policy == PAIR_MAX_BONUS:
-                    if bonus[r] > best_b or (bonus[r] == best_b and cv > best_c):
-                        best_b = bonus[r]
-                        best_c = cv
-                        rc = r
-                elif cv > best_c:
-                    best_c = cv
-                    rc = r
-            dv = debt[r] * p
-            d_total += dv
-            if dv > best_d:
-                best_d = dv
-                rd = r
+        rc, rd, w, c_total, d_total = choose_pair(
+            policy, offsets[k], offsets[k + 1], asset, coll, debt, prices, lt, bonus
+        )
         if rd < 0 or rc < 0 or w >= d_total:
             continue
         hf = w / d_total
@@ -371,6 +361,7 @@ def bad_debt_pass(accounts, offsets, asset, coll, debt, prices, lt, out_bad_usd)
 
 FUNCTIONS = {
     "max_liquidatable_debt": max_liquidatable_debt,
+    "choose_pair": choose_pair,
     "largest_allowed_cover": largest_allowed_cover,
     "liquidation_call": liquidation_call,
     "health_pass": health_pass,
