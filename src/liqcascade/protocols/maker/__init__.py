@@ -1,0 +1,43 @@
+"""MakerDAO Liquidations 2.0 (Dog, Clipper, abaci), integer-exact in ``exact``."""
+
+from liqcascade.protocols.maker.exact import (
+    RAD,
+    RAY,
+    WAD,
+    Clipper,
+    Dog,
+    ExponentialDecrease,
+    Ilk,
+    LinearDecrease,
+    MakerRevert,
+    Sale,
+    StairstepExponentialDecrease,
+    Vault,
+    bark,
+    kick,
+    redo,
+    rpow,
+    status,
+    take,
+)
+
+__all__ = [
+    "RAD",
+    "RAY",
+    "WAD",
+    "Clipper",
+    "Dog",
+    "ExponentialDecrease",
+    "Ilk",
+    "LinearDecrease",
+    "MakerRevert",
+    "Sale",
+    "StairstepExponentialDecrease",
+    "Vault",
+    "bark",
+    "kick",
+    "redo",
+    "rpow",
+    "status",
+    "take",
+]

@@ -1,0 +1,231 @@
+"""Conformance handlers for protocol ``maker`` (Liquidations 2.0), for :mod:`liqcascade.conformance`.
+
+The runner imports this module the first time a ``maker`` vector needs a handler. Inputs use
+dss's names and units (see :mod:`liqcascade.protocols.maker.exact`); integers are strings.
+
+Functions:
+
+- ``rpow``: ``x``, ``n``, ``base`` (default ray) -> ``z``.
+- ``price_linear`` (``tau``), ``price_stairstep`` (``cut``, ``step``), ``price_exponential``
+  (``cut``): ``top`` and ``dur`` -> ``price``, or ``durs`` (a list) -> ``prices`` keyed by the
+  duration as a string.
+- ``kick``: ``clip``, ``tab``, ``lot``, ``val`` [wad] (``par`` default ray) -> ``top``, ``coin``.
+- ``bark``: ``ilk``, ``vault``, ``dog``, ``clip``, ``val`` -> the bark outcome.
+- ``auction``: the ``bark`` inputs plus ``steps``, run in order from ``now`` 0; each step may
+  ``wait`` seconds first and is one of ``take`` (``amt``, ``max``), ``redo``, ``status``,
+  ``file`` (Clipper fields to set), ``upchost`` (a new ilk ``dust``; chost = wmul(dust, chop)),
+  ``poke`` (a new feed ``val``). Outputs ``bark``, ``steps.step<i>`` and the ``final`` state.
+
+``ilk.spot`` may be given directly or as ``mat`` (with the ilk's own ``val``: ``spot_val``,
+default the feed ``val``), as Spotter.poke computes it. ``clip.chost`` defaults to
+``wmul(ilk.dust, ilk.chop)``, as ``upchost`` right after setup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from liqcascade.conformance import VectorContext, as_int, register
+from liqcascade.protocols.maker import exact as mk
+
+_CLIP_FIELDS = ("buf", "tail", "cusp", "chip", "tip", "chost", "stopped")
+
+
+def _int(m: Mapping[str, Any], key: str, ctx: VectorContext, where: str, default: int | None = None) -> int:
+    if not isinstance(m, Mapping) or key not in m:
+        if default is None:
+            raise ctx.error(f"{where}: missing key {key!r}")
+        return default
+    return as_int(m[key], f"{where}.{key}", ctx)
+
+
+def _map(m: Mapping[str, Any], key: str, ctx: VectorContext, where: str) -> Mapping[str, Any]:
+    v = m.get(key) if isinstance(m, Mapping) else None
+    if not isinstance(v, Mapping):
+        raise ctx.error(f"{where}: {key!r} must be a mapping")
+    return v
+
+
+def _calc(c: Mapping[str, Any], ctx: VectorContext, where: str) -> mk.Abacus:
+    curve = c.get("curve")
+    if curve == "linear":
+        return mk.LinearDecrease(_int(c, "tau", ctx, where))
+    if curve == "stairstep":
+        return mk.StairstepExponentialDecrease(_int(c, "cut", ctx, where), _int(c, "step", ctx, where))
+    if curve == "exponential":
+        return mk.ExponentialDecrease(_int(c, "cut", ctx, where))
+    raise ctx.error(f"{where}.curve: expected linear, stairstep or exponential, got {curve!r}")
+
+
+def _ilk(inputs: Mapping[str, Any], ctx: VectorContext) -> mk.Ilk:
+    i = _map(inputs, "ilk", ctx, "inputs")
+    par = _int(inputs, "par", ctx, "inputs", mk.RAY)
+    if "spot" in i:
+        spot = _int(i, "spot", ctx, "inputs.ilk")
+    else:
+        val = _int(i, "spot_val", ctx, "inputs.ilk", _int(inputs, "val", ctx, "inputs"))
+        spot = mk.spot_price(val, _int(i, "mat", ctx, "inputs.ilk"), par)
+    return mk.Ilk(
+        rate=_int(i, "rate", ctx, "inputs.ilk", mk.RAY),
+        spot=spot,
+        dust=_int(i, "dust", ctx, "inputs.ilk", 0),
+        chop=_int(i, "chop", ctx, "inputs.ilk"),
+        hole=_int(i, "hole", ctx, "inputs.ilk"),
+        dirt=_int(i, "dirt", ctx, "inputs.ilk", 0),
+    )
+
+
+def _clip(inputs: Mapping[str, Any], ilk: mk.Ilk | None, ctx: VectorContext) -> mk.Clipper:
+    c = _map(inputs, "clip", ctx, "inputs")
+    kw = {k: _int(c, k, ctx, "inputs.clip") for k in _CLIP_FIELDS if k in c}
+    if "chost" not in kw and ilk is not None:
+        kw["chost"] = mk.upchost(ilk.dust, ilk.chop)
+    calc = _calc(c["calc"], ctx, "inputs.clip.calc") if "calc" in c else mk.LinearDecrease(0)
+    return mk.Clipper(calc=calc, **kw)
+
+
+def _feed(inputs: Mapping[str, Any], ctx: VectorContext) -> int:
+    return mk.feed_price(_int(inputs, "val", ctx, "inputs"), _int(inputs, "par", ctx, "inputs", mk.RAY))
+
+
+def _sale_out(sale: mk.Sale | None) -> dict[str, Any]:
+    if sale is None:
+        return {"active": False, "tab": 0, "lot": 0, "tic": 0, "top": 0}
+    return {"active": True, "tab": sale.tab, "lot": sale.lot, "tic": sale.tic, "top": sale.top}
+
+
+def _bark_out(b: mk.BarkResult) -> dict[str, Any]:
+    return {
+        "dart": b.dart,
+        "dink": b.dink,
+        "due": b.due,
+        "tab": b.tab,
+        "lot": b.sale.lot,
+        "top": b.sale.top,
+        "tic": b.sale.tic,
+        "coin": b.coin,
+        "vault": {"ink": b.vault.ink, "art": b.vault.art},
+        "Dirt": b.dog.Dirt,
+        "dirt": b.ilk.dirt,
+    }
+
+
+def _bark(inputs: Mapping[str, Any], ctx: VectorContext) -> tuple[mk.BarkResult, mk.Clipper]:
+    ilk = _ilk(inputs, ctx)
+    v = _map(inputs, "vault", ctx, "inputs")
+    vault = mk.Vault(_int(v, "ink", ctx, "inputs.vault"), _int(v, "art", ctx, "inputs.vault"))
+    d = _map(inputs, "dog", ctx, "inputs")
+    dog = mk.Dog(_int(d, "Hole", ctx, "inputs.dog"), _int(d, "Dirt", ctx, "inputs.dog", 0))
+    clip = _clip(inputs, ilk, ctx)
+    return mk.bark(ilk, vault, dog, clip, _feed(inputs, ctx), _int(inputs, "now", ctx, "inputs", 0)), clip
+
+
+@register("maker", "rpow")
+def _rpow(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, Any]:
+    x = _int(inputs, "x", ctx, "inputs")
+    n = _int(inputs, "n", ctx, "inputs")
+    return {"z": mk.rpow(x, n, _int(inputs, "base", ctx, "inputs", mk.RAY))}
+
+
+def _prices(calc: mk.Abacus, inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, Any]:
+    top = _int(inputs, "top", ctx, "inputs")
+    if "durs" in inputs:
+        durs = inputs["durs"]
+        if not isinstance(durs, list):
+            raise ctx.error("inputs.durs: expected a list")
+        ds = [as_int(d, "inputs.durs", ctx) for d in durs]
+        return {"prices": {str(d): calc.price(top, d) for d in ds}}
+    return {"price": calc.price(top, _int(inputs, "dur", ctx, "inputs"))}
+
+
+@register("maker", "price_linear")
+def _price_linear(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, Any]:
+    return _prices(mk.LinearDecrease(_int(inputs, "tau", ctx, "inputs")), inputs, ctx)
+
+
+@register("maker", "price_stairstep")
+def _price_stairstep(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, Any]:
+    cut, step = _int(inputs, "cut", ctx, "inputs"), _int(inputs, "step", ctx, "inputs")
+    calc = mk.StairstepExponentialDecrease(cut, step)
+    return _prices(calc, inputs, ctx)
+
+
+@register("maker", "price_exponential")
+def _price_exponential(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, Any]:
+    return _prices(mk.ExponentialDecrease(_int(inputs, "cut", ctx, "inputs")), inputs, ctx)
+
+
+@register("maker", "kick")
+def _kick(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, Any]:
+    clip = _clip(inputs, None, ctx)
+    k = mk.kick(
+        clip,
+        _int(inputs, "tab", ctx, "inputs"),
+        _int(inputs, "lot", ctx, "inputs"),
+        _feed(inputs, ctx),
+        _int(inputs, "now", ctx, "inputs", 0),
+    )
+    return {"top": k.sale.top, "coin": k.coin, "tab": k.sale.tab, "lot": k.sale.lot}
+
+
+@register("maker", "bark")
+def _bark_handler(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, Any]:
+    b, _ = _bark(inputs, ctx)
+    return _bark_out(b)
+
+
+@register("maker", "auction")
+def _auction(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, Any]:
+    b, clip = _bark(inputs, ctx)
+    dog, ilk, sale = b.dog, b.ilk, b.sale
+    feed = _feed(inputs, ctx)
+    now = b.sale.tic
+    par = _int(inputs, "par", ctx, "inputs", mk.RAY)
+    steps = inputs.get("steps", [])
+    if not isinstance(steps, list):
+        raise ctx.error("inputs.steps: expected a list")
+    out_steps: dict[str, Any] = {}
+    bought = paid = returned = 0
+    for i, s in enumerate(steps, start=1):
+        where = f"inputs.steps[{i}]"
+        if not isinstance(s, Mapping) or "op" not in s:
+            raise ctx.error(f"{where}: expected a mapping with 'op'")
+        now += _int(s, "wait", ctx, where, 0)
+        op = s["op"]
+        if op in ("take", "redo", "status") and sale is None:
+            raise mk.NotRunningAuction(f"step {i}")
+        if op == "take":
+            assert sale is not None
+            t = mk.take(clip, sale, _int(s, "amt", ctx, where), _int(s, "max", ctx, where), now, dog, ilk)
+            sale, dog, ilk = t.sale, t.dog, t.ilk
+            bought, paid, returned = bought + t.slice, paid + t.owe, returned + t.returned
+            out = {"price": t.price, "owe": t.owe, "slice": t.slice, "returned": t.returned, "digs": t.digs}
+            out.update(_sale_out(sale))
+        elif op == "redo":
+            assert sale is not None
+            r = mk.redo(clip, sale, feed, now)
+            sale = r.sale
+            out = {"coin": r.coin, **_sale_out(sale)}
+        elif op == "status":
+            assert sale is not None
+            done, price = mk.status(clip, sale, now)
+            out = {"needs_redo": done, "price": price}
+        elif op == "file":
+            clip = replace(clip, **{k: _int(s, k, ctx, where) for k in _CLIP_FIELDS if k in s})
+            out = {"chost": clip.chost}
+        elif op == "upchost":
+            ilk = replace(ilk, dust=_int(s, "dust", ctx, where))
+            clip = replace(clip, chost=mk.upchost(ilk.dust, ilk.chop))
+            out = {"chost": clip.chost}
+        elif op == "poke":
+            feed = mk.feed_price(_int(s, "val", ctx, where), par)
+            out = {"feed_price": feed}
+        else:
+            raise ctx.error(f"{where}.op: expected take, redo, status, file, upchost or poke, got {op!r}")
+        out_steps[f"step{i}"] = out
+    final = {"now": now, "Dirt": dog.Dirt, "dirt": ilk.dirt}
+    final.update({"bought": bought, "paid": paid, "returned": returned})
+    final.update(_sale_out(sale))
+    return {"bark": _bark_out(b), "steps": out_steps, "final": final}
