@@ -24,6 +24,22 @@ SKIP_MARGIN = 1.0 + 1e-12
 an account whose HF is below 1 by a rounding step."""
 
 
+def account_values(s, e, asset, coll, debt, prices, lt):
+    """Of rows ``s:e`` (one account): LT-weighted collateral, seizable collateral (LT > 0)
+    and debt, in USD at ``prices``."""
+    w = 0.0
+    c = 0.0
+    d = 0.0
+    for r in range(s, e):
+        p = prices[asset[r]]
+        if lt[r] > 0.0:
+            v = coll[r] * p
+            c += v
+            w += v * lt[r]
+        d += debt[r] * p
+    return w, c, d
+
+
 def health_pass(accounts, offsets, asset, coll, debt, prices, lt, out_hf, out_coll_usd, out_debt_usd):
     """Health factor of each account in ``accounts`` (indexes), written at the same positions.
 
@@ -33,16 +49,7 @@ def health_pass(accounts, offsets, asset, coll, debt, prices, lt, out_hf, out_co
     n = accounts.shape[0]
     for j in prange(n):
         k = accounts[j]
-        w = 0.0
-        c = 0.0
-        d = 0.0
-        for r in range(offsets[k], offsets[k + 1]):
-            p = prices[asset[r]]
-            v = coll[r] * p
-            if lt[r] > 0.0:
-                c += v
-                w += v * lt[r]
-            d += debt[r] * p
+        w, c, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, lt)
         out_coll_usd[j] = c
         out_debt_usd[j] = d
         out_hf[j] = w / d if d > 0.0 else HF_INF
@@ -205,16 +212,7 @@ def sweep(
         for k in range(lo, hi):
             if q[k] >= cum_bound * SKIP_MARGIN:
                 continue
-            w = 0.0
-            cv_total = 0.0
-            d = 0.0
-            for r in range(offsets[k], offsets[k + 1]):
-                p = prices[asset[r]]
-                if lt[r] > 0.0:
-                    v = coll[r] * p
-                    cv_total += v
-                    w += v * lt[r]
-                d += debt[r] * p
+            w, cv_total, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, lt)
             if d > 0.0 and cv_total > 0.0 and w < d:
                 found[c] += 1
                 touched[k] = True
@@ -255,16 +253,7 @@ def scan(upto, offsets, asset, coll, debt, prices, lt, q, cum_bound, out):
     for k in range(upto):
         if q[k] >= cum_bound * SKIP_MARGIN:
             continue
-        w = 0.0
-        cv_total = 0.0
-        d = 0.0
-        for r in range(offsets[k], offsets[k + 1]):
-            p = prices[asset[r]]
-            if lt[r] > 0.0:
-                v = coll[r] * p
-                cv_total += v
-                w += v * lt[r]
-            d += debt[r] * p
+        w, cv_total, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, lt)
         if d > 0.0 and cv_total > 0.0 and w < d:
             out[n] = k
             n += 1
@@ -360,6 +349,7 @@ def bad_debt_pass(accounts, offsets, asset, coll, debt, prices, lt, out_bad_usd)
 
 
 FUNCTIONS = {
+    "account_values": account_values,
     "max_liquidatable_debt": max_liquidatable_debt,
     "choose_pair": choose_pair,
     "largest_allowed_cover": largest_allowed_cover,
