@@ -316,5 +316,194 @@ def _parse_shocks(items: tuple[str, ...]) -> dict[str, float]:
     return out
 
 
+
+@main.command("maker-replay")
+@click.option("--date", default="2021-01-21", show_default=True,
+              help="Day of the shipped Uniswap v2 ETH/DAI prices (US Pacific; the window is the 24 h they cover).")
+@click.option("--no-user-events", is_flag=True, help="Keep the book as it was at the start (no owner top-ups).")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--recompute", is_flag=True, help="Run again even if this exact replay is stored.")
+def maker_replay_cmd(date: str, no_user_events: bool, out: Path, recompute: bool) -> None:
+    """Replay MakerDAO ETH-B through a day under the Cat's rules (Liquidations 1.2: OSM one
+    hour late, bites of at most dunk) and score the simulated bites against the recorded ones.
+
+    Prints precision, recall and F1 over vaults, collateral simulated vs recorded and the
+    timing; writes the tables summary, vaults, bites and steps.
+    """
+    from liqcascade.maker_replay import replay_ethb
+
+    try:
+        res = replay_ethb(date, apply_user_events=not no_user_events, store=out, recompute=recompute)
+    except LiqcascadeError as e:
+        _fail(e)
+    s = res.summary
+    click.echo(f"run {res.run_id}  ETH-B {s['window_start']} to {s['window_end']}, "
+               f"owner actions {'replayed' if s['apply_user_events'] else 'ignored'}")
+    for label, value in {
+        "vaults bitten": f"{s['vaults_simulated']} simulated, {s['vaults_actual']} recorded "
+                         f"(TP {s['true_positives']}, FP {s['false_positives']}, FN {s['false_negatives']})",
+        "precision / recall / F1": f"{s['precision']:.3f} / {s['recall']:.3f} / {s['f1']:.3f}",
+        "collateral (ETH)": f"{s['sim_collateral_eth']:,.1f} simulated, {s['actual_collateral_eth']:,.1f} recorded "
+                            f"({s['collateral_rel_diff']:+.1%}); vaults in both: {s['tp_sim_collateral_eth']:,.1f} "
+                            f"vs {s['tp_actual_collateral_eth']:,.1f}",
+        "first bite, sim - recorded": f"median {s['timing_diff_median_s'] / 60:+.1f} min, "
+                                      f"largest {s['timing_diff_max_abs_s'] / 60:.1f} min either way",
+    }.items():
+        click.echo(f"  {label:<26}  {value}")
+    v = res.table("vaults")
+    miss = v[v["outcome"].isin(["FP", "FN"])]
+    if len(miss):
+        click.echo("\n" + miss[["vault", "outcome", "liquidation_price_start", "user_events", "sim_collateral_eth",
+                                "actual_collateral_eth"]].to_string(index=False))
+    click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
+
+
+@main.command("montecarlo")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--paths", "paths", type=int, default=1000, show_default=True, help="Monte Carlo paths.")
+@click.option("--executor", default="local", show_default=True,
+              help="serial, local (processes on this machine), dask (a local Dask cluster) or dask://HOST:PORT.")
+@click.option("--workers", type=int, help="Worker processes (local, dask). Default: all cores.")
+@click.option("--chunk-size", "chunk_size", type=int, help="Paths per chunk (one stored part each). Default: ~100 chunks.")
+@click.option("--seed", type=int, help="Root seed (default: the [montecarlo] table's).")
+@click.option("--reserves", "reserves", type=float, help="Reserves in USD for P(bad debt > reserves) (default: the table's).")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def montecarlo_cmd(scenario: Path, paths: int, executor: str, workers: int | None, chunk_size: int | None,
+                   seed: int | None, reserves: float | None, out: Path, quiet: bool) -> None:
+    """Run SCENARIO over many random price paths (its [montecarlo] table; each path through
+    the [simulation] engine) and print the risk: VaR and CVaR of bad debt at 95/99/99.9 %
+    with confidence intervals, P(insolvent), P(bad debt > reserves), liquidations at risk,
+    and the paths needed for a +-10 % interval.
+
+    Chunks of paths land in OUT/runs/<run id>/paths/ as they finish; run the same command
+    again after an interruption and only the missing chunks run. Writes the tables paths
+    (one row per path) and risk.
+    """
+    from liqcascade.execution.api import montecarlo
+
+    bars = []  # opened at the first report, so bad input prints only its error
+
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(click.progressbar(length=total, label="chunks", show_pos=True, file=sys.stderr).__enter__())
+        bars[0].update(done - bars[0].pos)
+
+    try:
+        res = montecarlo(scenario, paths, executor=executor, workers=workers, chunk_size=chunk_size, seed=seed,
+                         reserves_usd=reserves, store=out, progress=None if quiet else progress)
+    except LiqcascadeError as e:
+        _fail(e)
+    finally:
+        if bars:
+            bars[0].__exit__(None, None, None)
+    _print_montecarlo(res)
+    click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
+
+
+def _interval(r, fmt) -> str:
+    f = lambda x: "inf" if x == float("inf") else fmt(x)  # noqa: E731 - an open-ended interval
+    return f"{f(r.estimate)}  [{f(r.lo)}, {f(r.hi)}]"
+
+
+def _needed(r) -> str:
+    return "-" if pd.isna(r.paths_needed) else f"{int(r.paths_needed):,}"
+
+
+def _print_montecarlo(res) -> None:
+    risk, p = res.table("risk"), res.table("paths")
+    click.echo(f"run {res.run_id}  {len(p):,} paths, root seed {int(p['seed'].iloc[0])}")
+    bad = risk[risk["metric"] == "bad_debt_usd"]
+    rows = [("level", "VaR of bad debt", "paths for +-10 %", "CVaR (ES) of bad debt", "paths for +-10 %")]
+    for lvl in sorted(bad["level"].dropna().unique()):
+        var = bad[(bad["statistic"] == "var") & (bad["level"] == lvl)].iloc[0]
+        es = bad[(bad["statistic"] == "es") & (bad["level"] == lvl)].iloc[0]
+        rows.append((f"{lvl:.1%}", _interval(var, _usd), _needed(var), _interval(es, _usd), _needed(es)))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        click.echo("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    pct = lambda x: f"{x:.2%}"  # noqa: E731
+    for stat, label in (("p_insolvent", "P(bad debt > 0)"), ("p_exceeds_reserves", "P(bad debt > reserves)")):
+        hit = bad[bad["statistic"] == stat]
+        if len(hit):
+            r = hit.iloc[0]
+            click.echo(f"  {label:<24}{_interval(r, pct)}  (paths for +-10 %: {_needed(r)})")
+    click.echo("")
+    view = []
+    for metric, fmt in (("collateral_seized_usd", _usd), ("accounts_liquidated", lambda x: f"{x:,.0f}"),
+                        ("amplification", lambda x: f"{x:.3f}"), ("time_to_clear_s", lambda x: f"{x / 60:,.1f} min")):
+        m = risk[risk["metric"] == metric].set_index(["statistic", "level"], drop=False)
+        if not len(m):
+            continue
+        cells = {"metric": metric, "paths": f"{int(m['n_paths'].iloc[0]):,}"}
+        for stat, lvl in (("mean", None), ("var", 0.99), ("es", 0.99)):
+            hit = m[(m["statistic"] == stat) & ((m["level"] == lvl) if lvl else m["level"].isna())]
+            cells[stat if lvl is None else f"{stat} 99%"] = _interval(hit.iloc[0], fmt) if len(hit) else "-"
+        view.append(cells)
+    click.echo(pd.DataFrame(view).to_string(index=False))
+    click.echo("(liquidations at risk = VaR of collateral seized; time to clear is inf when accounts are still "
+               "eligible at the end of a path)")
+
+
+
+@main.command("report")
+@click.argument("target")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("report.html"),
+              show_default=True, help="The HTML file to write.")
+@click.option("--store", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--no-complete", is_flag=True, help="For a RUN_ID: report only what is stored; do not run the missing "
+                                                  "curves and walls from the run's scenario file.")
+@click.option("--simulate", is_flag=True, help="For a SCENARIO with a [simulation] table: run the simulation too.")
+def report_cmd(target: str, output: Path, store: Path, no_complete: bool, simulate: bool) -> None:
+    """One self-contained HTML report of TARGET: a stored RUN_ID or a SCENARIO.toml.
+
+    A scenario is run first (its static cascade, the cascade curve with and without
+    feedback, the liquidation walls; stored runs are reused). The file opens offline
+    anywhere: plotly.js is inside it once and nothing is fetched. It shows the cascade
+    curve beside the no-feedback curve, the liquidation walls beside what the cascade
+    liquidates, the cascade round by round, price paths, liquidations and bad debt over
+    time for simulations, the bad-debt distribution with VaR/CVaR for Monte Carlo runs
+    and the metric against the parameter for calibrations; each figure names the stored
+    table it was drawn from, and the config and run ids are at the end.
+    """
+    from liqcascade.report import write_report
+
+    try:
+        rep = write_report(store, target, output, complete=not no_complete, simulate=simulate)
+    except LiqcascadeError as e:
+        _fail(e)
+    size = output.stat().st_size / 1e6
+    click.echo(f"report of run {rep.run_id}: {', '.join(v.title for v in rep.views) or 'no figures'}")
+    for note in rep.notes:
+        click.echo(f"  not included: {note}")
+    click.echo(f"-> {output} ({size:.2f} MB)")
+
+
+@main.command("serve")
+@click.option("--store", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@click.option("--max-accounts", default=200_000, show_default=True, type=click.IntRange(1, None),
+              help="Largest book a run started from the dashboard may have.")
+@click.option("--max-blocks", default=2_000, show_default=True, type=click.IntRange(2, None),
+              help="Most blocks of a simulation started from the dashboard.")
+@click.option("--max-seconds", default=120.0, show_default=True, type=click.FloatRange(1, None),
+              help="Wall time of one run; its worker process is stopped after this.")
+def serve_cmd(store: Path, host: str, port: int, max_accounts: int, max_blocks: int, max_seconds: float) -> None:
+    """The dashboard: stored runs and their figures as pages, each with a JSON twin under
+    /api (OpenAPI at /openapi.json), and a form to start a bounded static cascade or short
+    simulation on a scenario of STORE/scenarios/ or the built-in default."""
+    from liqcascade.web import Limits, is_loopback, serve
+
+    if not is_loopback(host):
+        click.echo(f"warning: binding {host}: the dashboard has no authentication; anyone who can reach this "
+                   "address can read the store and start runs", err=True)
+    limits = Limits(max_accounts=max_accounts, max_blocks=max_blocks, max_seconds=max_seconds)
+    try:
+        serve(store, host, port, limits)
+    except LiqcascadeError as e:
+        _fail(e)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -48,7 +48,7 @@ from liqcascade.engine.result import Result, _clean
 from liqcascade.engine.static import MarketModel, SortedBook
 from liqcascade.errors import ConfigError, LiqcascadeError
 from liqcascade.markets.base import Venue
-from liqcascade.protocols.base import LiquidationLimits, Tallies
+from liqcascade.protocols.base import LiquidationLimits, Lots, Tallies
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,7 @@ def simulate(
     config: Mapping[str, object] | None = None,
     oracle_input: Mapping[str, FloatArray] | None = None,
     venue_depth: Mapping[str, FloatArray] | None = None,
+    sorted_book: SortedBook | None = None,
 ) -> Result:
     """Run ``model`` block by block along ``path`` (a :class:`~liqcascade.scenarios.PricePath`)
     with ``oracle`` (a :class:`~liqcascade.markets.oracle.Oracle`).
@@ -176,6 +177,9 @@ def simulate(
     constant-product pool (fee 0.3 %) whose depth follows the series: whenever the depth
     changes the pool is rebuilt at the current market price with the new depth (a
     replay's real pool reserves, e.g. Uniswap v2 ETH/DAI every 10 minutes on 2021-05-19).
+
+    ``sorted_book`` (``SortedBook.of(model)``, prepared once) saves re-sorting the book when
+    the same model runs many paths (Monte Carlo); it is only read.
     """
     st = settings or SimSettings()
     liq = st.liquidators
@@ -209,8 +213,11 @@ def simulate(
             raise ConfigError("<venues>", f"venue_depth.{a}", f"{len(path.times)} finite depths > 0", arr.shape)
         depths[assets.index(a)] = arr
     rules = model.rules
-    wb = SortedBook.of(model)
+    global_effects = bool(getattr(rules, "global_effects", False))
+    wb = sorted_book if sorted_book is not None else SortedBook.of(model)
     arrays = wb.fresh()
+    # a protocol that sells what it takes over time (Maker's auctions, Comet's store front)
+    aftermarket = rules.aftermarket(k) if hasattr(rules, "aftermarket") else None
     n = model.book.n_accounts
     tallies = Tallies.zeros(k, n)
     # with finite capital each pick is charged for its first call only, so allow one call
@@ -253,7 +260,8 @@ def simulate(
     prev_elig = _EMPTY
     eligible_since = np.full(n, -1, dtype=np.int64)
     inventory = np.zeros(k)
-    totals = {name: np.zeros(k) for name in ("seized", "fee", "sold", "proceeds", "repaid", "deficit")}
+    totals = {name: np.zeros(k) for name in ("seized", "fee", "sold", "proceeds", "repaid", "deficit", "protocol_sold",
+                                             "protocol_proceeds", "returned")}
 
     # per-block records (preallocated; no Python object per block)
     rec_ref = np.empty((nb, k))
@@ -303,7 +311,7 @@ def simulate(
         o = np.asarray(o, dtype=np.float64)
         gas = float(gas_path[b]) if gas_path is not None else liq.gas_gwei
 
-        if b == 0 or not np.array_equal(o, o_prev):
+        if b == 0 or not np.array_equal(o, o_prev) or global_effects:
             ratio0 = o / p0
             bound = max(bound, float(ratio0.max() / ratio0.min()))
             step = o / o_prev
@@ -312,7 +320,7 @@ def simulate(
                 # keep the product finite over long runs: rescale every bound (q / cum is what counts)
                 q /= cum_bound
                 cum_bound = 1.0
-            upto = wb.prefix_len(bound)
+            upto = n if global_effects else wb.prefix_len(bound)
             cand = _Candidates.build(rules, arrays, o, rules.scan(arrays, o, upto, q, cum_bound))
         else:
             # same oracle prices: only the accounts liquidated last block can have changed
@@ -333,11 +341,11 @@ def simulate(
         if elig.size:
             if first_eligible_block < 0:
                 first_eligible_block = b
-            fc_rep, fc_sz, fc_fee, ca, da = cand.repaid, cand.seized, cand.fee, cand.coll_asset, cand.debt_asset
+            ca, da = cand.coll_asset, cand.debt_asset
             # profit at the market price, then net of this block's slippage per asset
             gas_usd = gas * 1e-9 * liq.gas_per_call * (market[gas_idx] if gas_idx >= 0 else 0.0)
-            received = fc_sz - fc_fee
-            gross = received * market[ca] - fc_rep * market[da] - gas_usd
+            received, paid = cand.received, cand.paid
+            gross = received * market[ca] + cand.reward_usd - paid * market[da] - gas_usd
             waiting = b - eligible_since[elig] < liq.latency_blocks
             ok = (gross >= liq.min_profit_usd) & ~waiting
             okidx = np.flatnonzero(ok)
@@ -356,7 +364,7 @@ def simulate(
                         grid_p[i] = [venues[i].quote_sell(float(x)) for x in qs]
                         has_grid[i] = True
             cap = len(order) if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
-            rep_usd = fc_rep * market[da]
+            rep_usd = paid * market[da]
             picked_profit = np.empty(len(order))
             work = order.copy()
             taken = int(_kernels.greedy_pick(
@@ -369,7 +377,10 @@ def simulate(
             n_unprof = int(((gross < liq.min_profit_usd) & ~waiting).sum()) + (len(order) - taken if taken < cap else 0)
             n_cap = len(order) - taken if taken >= cap else 0
             if chosen.size:
+                snap = _snapshot(arrays, o, chosen) if aftermarket is not None else None
                 calls, ev = rules.liquidate_list(arrays, o, chosen, tallies, limits)
+                if snap is not None:
+                    aftermarket.receive(t, _lots(arrays, snap), o)
                 liquidated_last = np.sort(chosen)
                 did = ev.calls > 0
                 n_liq = int(did.sum())
@@ -378,6 +389,16 @@ def simulate(
                     ev_parts.append((b, ev.account[did], ev.calls[did], ev.seized_usd[did], ev.repaid_usd[did],
                                      ev.bad_debt_usd[did], profit[did]))
                     written_off += float(ev.bad_debt_usd.sum())
+        # the protocol's own sales: keepers and buyers take collateral and sell it on
+        if aftermarket is not None:
+            am = aftermarket.step(t, o, _exit_quote(venues, market))
+            inventory += am.sold
+            totals["protocol_sold"] += am.sold
+            totals["protocol_proceeds"] += am.proceeds_usd
+            if am.returned_rows.size:
+                np.add.at(arrays.coll, am.returned_rows, am.returned_amount)
+                np.add.at(totals["returned"], arrays.asset[am.returned_rows], am.returned_amount)
+            written_off += am.bad_debt_usd
         # selling
         inventory += tallies.seized - tallies.fee
         sell = inventory / liq.spread_blocks
@@ -403,7 +424,7 @@ def simulate(
                           ("repaid", tallies.repaid), ("deficit", tallies.deficit)):
             totals[name] += arr
         if st.check_conservation:
-            _check(model, arrays, totals, inventory, b)
+            _check(model, arrays, totals, inventory, b, aftermarket)
         rec_ref[b] = exo * np.exp(perm)
         rec_mkt[b] = market
         rec_orc[b] = o
@@ -413,7 +434,7 @@ def simulate(
             progress(b + 1, nb)
 
     return _result(model, path, wb, arrays, tallies, totals, inventory, times, rec_ref, rec_mkt, rec_orc, rec_int,
-                   rec_usd, ev_parts, first_eligible_block, last_liquidation_block, o_prev, config)
+                   rec_usd, ev_parts, first_eligible_block, last_liquidation_block, o_prev, config, aftermarket)
 
 
 def _arbitrage(venue, ref: float, capital: float):
@@ -476,12 +497,14 @@ _GRID_SHAPE = np.linspace(0.0, 1.0, _GRID) ** 2  # denser at small sizes, where 
 @dataclass(frozen=True)
 class _Candidates:
     """The eligible accounts (ascending working index) with their next call and health at
-    the oracle prices of the block they were computed in."""
+    the oracle prices of the block they were computed in: debt the call clears, what the
+    liquidator receives (collateral tokens), pays (debt tokens) and is rewarded (USD)."""
 
     elig: np.ndarray
     repaid: FloatArray
-    seized: FloatArray
-    fee: FloatArray
+    received: FloatArray
+    paid: FloatArray
+    reward_usd: FloatArray
     coll_asset: np.ndarray
     debt_asset: np.ndarray
     gap: FloatArray  # debt above collateral, USD, >= 0
@@ -496,8 +519,12 @@ class _Candidates:
         live = fc.repaid > 0.0
         acc = accounts[live]
         v = rules.health(arrays, prices, acc)
-        return cls(acc, fc.repaid[live], fc.seized[live], fc.fee[live], fc.collateral_asset[live], fc.debt_asset[live],
-                   np.clip(v.debt_usd - v.collateral_usd, 0.0, None))
+        if fc.costs is None:  # the liquidator repays and keeps the seized collateral net of the fee
+            received, paid, reward = fc.seized - fc.fee, fc.repaid, np.zeros(accounts.shape[0])
+        else:
+            received, paid, reward = fc.costs.received, fc.costs.paid, fc.costs.reward_usd
+        return cls(acc, fc.repaid[live], received[live], paid[live], reward[live], fc.collateral_asset[live],
+                   fc.debt_asset[live], np.clip(v.debt_usd - v.collateral_usd, 0.0, None))
 
     def refresh(self, rules, arrays, prices, changed) -> "_Candidates":
         """The same set at the same prices after the accounts ``changed`` (ascending) were liquidated."""
@@ -507,13 +534,50 @@ class _Candidates:
         new = _Candidates.build(rules, arrays, prices, changed)
         elig = np.concatenate([self.elig[keep], new.elig])
         order = np.argsort(elig, kind="stable")
-        cat = lambda a, b_: np.concatenate([a[keep], b_])[order]  # noqa: E731
-        return _Candidates(elig[order], cat(self.repaid, new.repaid), cat(self.seized, new.seized),
-                           cat(self.fee, new.fee), cat(self.coll_asset, new.coll_asset),
-                           cat(self.debt_asset, new.debt_asset), cat(self.gap, new.gap))
+        merged = {f: np.concatenate([getattr(self, f)[keep], getattr(new, f)])[order] for f in _CAND_FIELDS}
+        return _Candidates(elig[order], **merged)
 
 
-def _check(model: MarketModel, arrays, totals, inventory, b: int) -> None:
+_CAND_FIELDS = ("repaid", "received", "paid", "reward_usd", "coll_asset", "debt_asset", "gap")
+
+
+def _snapshot(arrays, prices, accounts):
+    """Rows of ``accounts`` (each account's rows together) with their owner, collateral
+    (tokens) and debt (tokens) before a call, and the row's price."""
+    starts, ends = arrays.offsets[accounts], arrays.offsets[accounts + 1]
+    counts = ends - starts
+    rows = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+    owner = np.repeat(accounts, counts)
+    return rows, owner, arrays.coll[rows].copy(), arrays.debt[rows].copy(), prices[arrays.asset[rows]]
+
+
+def _lots(arrays, snap):
+    """What the protocol took from the snapshot's accounts: collateral per row, and each
+    account's debt taken over (USD) on its first row that lost collateral."""
+    rows, owner, coll0, debt0, price = snap
+    taken = coll0 - arrays.coll[rows]
+    _, acct = np.unique(owner, return_inverse=True)
+    debt_gone = np.bincount(acct, weights=(debt0 - arrays.debt[rows]) * price)
+    hit = np.flatnonzero(taken > 0.0)
+    first = np.ones(hit.size, dtype=np.bool_)
+    first[1:] = owner[hit][1:] != owner[hit][:-1]
+    debt_usd = np.where(first, debt_gone[acct[hit]], 0.0)
+    return Lots(owner[hit], rows[hit], arrays.asset[rows[hit]], taken[hit], debt_usd)
+
+
+def _exit_quote(venues, market):
+    """``quote(asset, already, q)``: USD for selling ``q`` more of ``asset`` after ``already``
+    this block, on the venue as it stands (no venue: at the market price)."""
+    def quote(i: int, already: float, q: float) -> float:
+        v = venues.get(i)
+        if v is None:
+            return q * float(market[i])
+        return v.quote_sell(already + q) - (v.quote_sell(already) if already > 0.0 else 0.0)
+
+    return quote
+
+
+def _check(model: MarketModel, arrays, totals, inventory, b: int, after=None) -> None:
     if (arrays.coll < 0).any() or (arrays.debt < 0).any():
         raise ConservationError(f"block {b}: a negative balance")
     coll0, debt0 = model.book.totals_by_asset()
@@ -521,17 +585,22 @@ def _check(model: MarketModel, arrays, totals, inventory, b: int) -> None:
     coll1 = np.bincount(arrays.asset, weights=arrays.coll, minlength=k)
     debt1 = np.bincount(arrays.asset, weights=arrays.debt, minlength=k)
     scale = np.maximum(1.0, coll0)
-    if not np.allclose((coll0 - coll1) / scale, totals["seized"] / scale, rtol=1e-9, atol=1e-9):
-        raise ConservationError(f"block {b}: collateral removed from the book != collateral seized")
-    if not np.allclose(totals["seized"], totals["sold"] + inventory + totals["fee"], rtol=1e-9, atol=1e-9):
+    if not np.allclose((coll0 - coll1) / scale, (totals["seized"] - totals["returned"]) / scale, rtol=1e-9, atol=1e-9):
+        raise ConservationError(f"block {b}: collateral removed from the book != collateral seized - returned")
+    if not np.allclose(totals["seized"] + totals["protocol_sold"], totals["sold"] + inventory + totals["fee"],
+                       rtol=1e-9, atol=1e-9):
         raise ConservationError(f"block {b}: seized != sold + held + protocol fee")
+    if after is not None and not np.allclose(
+        after.holdings(), totals["fee"] - totals["protocol_sold"] - totals["returned"], rtol=1e-9, atol=1e-9
+    ):
+        raise ConservationError(f"block {b}: protocol holdings != kept - sold on - returned")
     dscale = np.maximum(1.0, debt0)
     if not np.allclose((debt0 - debt1) / dscale, (totals["repaid"] + totals["deficit"]) / dscale, rtol=1e-9, atol=1e-9):
         raise ConservationError(f"block {b}: debt removed != repaid + written off")
 
 
 def _result(model, path, wb, arrays, tallies, totals, inventory, times, rec_ref, rec_mkt, rec_orc, rec_int, rec_usd,
-            ev_parts, first_b, last_b, o_final, config) -> Result:
+            ev_parts, first_b, last_b, o_final, config, after=None) -> Result:
     assets = model.assets
     k = len(assets)
     nb = len(times)
@@ -597,7 +666,10 @@ def _result(model, path, wb, arrays, tallies, totals, inventory, times, rec_ref,
         "liquidator_proceeds_usd": float(totals["proceeds"].sum()),
         "bad_debt_written_off_usd": float(tallies.acct_bad_debt_usd.sum()),
         "bad_debt_unrecoverable_usd": unrec - unrec_before,
-        "bad_debt_usd": float(tallies.acct_bad_debt_usd.sum()) + unrec - unrec_before,
+        # auctions and store-front sales that finished short (Maker: debt the lot did not cover)
+        "bad_debt_aftermarket_usd": float(after.facts().get("auction_bad_debt_usd", 0.0)) if after is not None else 0.0,
+        "bad_debt_usd": float(tallies.acct_bad_debt_usd.sum()) + unrec - unrec_before
+        + (float(after.facts().get("auction_bad_debt_usd", 0.0)) if after is not None else 0.0),
         "bad_debt_before_usd": unrec_before,
         "below_hf1_accounts_end": int(below.sum()),
         "below_hf1_debt_usd_end": float(end.debt_usd[below].sum()),
@@ -612,6 +684,8 @@ def _result(model, path, wb, arrays, tallies, totals, inventory, times, rec_ref,
         "time_to_clear_s": ((last_b - first_b + 1) * bs if first_b >= 0 and last_b >= first_b else 0.0)
         if (nb and rec_int[-1, 0] == 0) else float("nan"),
         "inventory_unsold_usd": float((inventory * rec_mkt[-1]).sum()) if nb else 0.0,
+        "protocol_holdings_usd": float((after.holdings() * rec_mkt[-1]).sum()) if after is not None and nb else 0.0,
+        **(after.facts() if after is not None else {}),
     }
     assets_rows = []
     for i, a in enumerate(assets):

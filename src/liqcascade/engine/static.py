@@ -169,7 +169,7 @@ class SortedBook:
 
     def fresh(self) -> BookArrays:
         b = self.base
-        return BookArrays(b.offsets, b.asset, b.coll.copy(), b.debt.copy(), b.lt, b.bonus, b.fee)
+        return b.with_amounts(b.coll.copy(), b.debt.copy())
 
 
 class StaticCascade:
@@ -212,7 +212,7 @@ class StaticCascade:
         a = self._q_dirty
         self._q[:a] = self._hf0_sorted[:a]
         self._q_dirty = 0
-        return BookArrays(b.offsets, b.asset, self._coll, self._debt, b.lt, b.bonus, b.fee)
+        return b.with_amounts(self._coll, self._debt)
 
     def _prefix_len(self, bound: float) -> int:
         # the margin keeps an account whose HF0 equals the bound up to rounding inside
@@ -258,7 +258,8 @@ class StaticCascade:
             step = p / p_prev
             cum_bound *= float(step.max() / step.min())
             p_prev = p
-            upto = max(upto, self._prefix_len(bound))
+            # rules whose liquidations move other accounts (Liquity's redistribution) see all
+            upto = n if getattr(rules, "global_effects", False) else max(upto, self._prefix_len(bound))
             self._dirty = max(self._dirty, int(arrays.offsets[upto]))
             self._q_dirty = max(self._q_dirty, upto)
             tallies.reset_assets()
@@ -320,8 +321,7 @@ class StaticCascade:
                 converged = True
                 break
         if keep_arrays:
-            arrays = BookArrays(arrays.offsets, arrays.asset, arrays.coll.copy(), arrays.debt.copy(),
-                                arrays.lt, arrays.bonus, arrays.fee)
+            arrays = arrays.with_amounts(arrays.coll.copy(), arrays.debt.copy())
         return CascadeOutcome(
             shocks=shock,
             prices0=p0,
@@ -461,4 +461,6 @@ def _permute(b: BookArrays, order: np.ndarray) -> BookArrays:
         lt=b.lt[rows],
         bonus=b.bonus[rows],
         fee=b.fee[rows],
+        aux=None if b.aux is None else b.aux[rows],
+        state=b.state,
     )

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from liqcascade.errors import ConfigError
+from liqcascade.io.montecarlo_config import MonteCarloConfig
 
 
 class _Model(BaseModel):
@@ -34,13 +35,91 @@ class AssetOverride(_Model):
     borrow_cap: float | None = Field(None, description="Borrow cap in tokens (inf = none).")
 
 
+PROTOCOLS = ("aave_v3", "compound_v2", "compound_v3", "maker", "liquity_v1", "liquity_v2", "morpho_blue", "euler_v2")
+
+
+class CompoundV2Config(_Model):
+    """Compound v2's liquidation settings (the collateral factor is each asset's liquidation_threshold,
+    the incentive 1 + liquidation_bonus)."""
+
+    close_factor: float = Field(0.5, description="Comptroller closeFactor: share of one borrow a call may repay.")
+    protocol_seize_share: float = Field(0.028, description="Share of the seized collateral kept as reserves.")
+
+
+class StoreFrontConfig(_Model):
+    """Comet's store front over time (dynamic engine)."""
+
+    reserves_usd: float = Field(40e6, description="Reserves at the start (USD).")
+    target_reserves_usd: float = Field(20e6, description="targetReserves: collateral is sold only while reserves are below.")
+    buyer_margin: float = Field(0.005, description="Buyers' required margin over the store-front price on their exit.")
+
+
+class CompoundV3Config(_Model):
+    """Comet's settings (liquidation_threshold = liquidateCollateralFactor, liquidation_bonus = 1 - liquidationFactor)."""
+
+    base: str = Field("USDC", description="The base asset every account borrows.")
+    store_front_factor: float = Field(0.5, description="storeFrontPriceFactor: share of the liquidation penalty given to buyers.")
+    resale: bool = Field(True, description="Absorbed collateral is sold on at once (reserves below target) or kept.")
+    storefront: StoreFrontConfig | None = Field(
+        None, description="Dynamic engine: keep absorbed collateral and sell it over time through buyCollateral."
+    )
+
+
+class MakerAuctionConfig(_Model):
+    """A Clipper's settings (defaults: ETH-B under Liquidations 2.0)."""
+
+    buf: float = Field(1.3, description="Starting price = oracle price times buf.")
+    tail: float = Field(8400.0, description="Seconds before an auction is reset.")
+    cusp: float = Field(0.4, description="Reset when the price falls below cusp times the start price.")
+    curve: Literal["linear", "stairstep", "exponential"] = Field("stairstep", description="Price curve (abaci).")
+    cut: float = Field(0.99, description="Stairstep: factor per step; exponential: factor per second.")
+    step: float = Field(90.0, description="Stairstep: seconds per step.")
+    tau: float = Field(7200.0, description="Linear: seconds to zero.")
+    chip: float = Field(0.001, description="Keeper incentive, share of the tab.")
+    tip: float = Field(300.0, description="Keeper incentive, flat DAI.")
+    keeper_margin: float = Field(0.03, description="Keepers take when the auction price is this far below their exit.")
+
+
+class MakerConfig(_Model):
+    """Maker's settings (liquidation_threshold = 1 / mat, liquidation_bonus = chop - 1)."""
+
+    keeper_margin: float = Field(0.03, description="Static engine: auctions clear at price times (1 - keeper_margin).")
+    auctions: MakerAuctionConfig | None = Field(
+        None, description="Dynamic engine: run Clipper auctions block by block (otherwise taken at once)."
+    )
+
+
+class LiquityConfig(_Model):
+    """Liquity's settings (the MCR is the protocol's, not the parameter file's)."""
+
+    collateral: str = Field("WETH", description="The collateral asset of the troves (the branch for v2).")
+    debt_asset: str = Field("DAI", description="A $1 asset of the market standing for LUSD/BOLD.")
+    stability_pool_share: float = Field(0.5, description="Stability Pool deposits as a share of all troves' debt.")
+    sp_sell_fraction: float = Field(1.0, description="Share of their collateral gains SP depositors sell at once.")
+
+
+class EulerV2Config(_Model):
+    """Euler v2's settings (liquidation_threshold = the collateral's liquidation LTV)."""
+
+    max_discount: float = Field(0.15, description="maxLiquidationDiscount of the controller vault.")
+
+
 class MarketConfig(_Model):
     """The lending market whose positions are liquidated."""
 
-    protocol: Literal["aave_v3"] = Field(description="Protocol whose liquidation rules apply.")
-    version: Literal["3.0-3.2", "3.3-3.4", "3.5-3.6", "3.7"] = Field(
-        description="Aave v3 rule set (required: close factor, dust and bad-debt rules differ by version)."
+    protocol: Literal[PROTOCOLS] = Field(  # type: ignore[valid-type]
+        description="Protocol whose liquidation rules apply. Every protocol reads the same per-asset parameters "
+        "(liquidation_threshold, liquidation_bonus) in its own meaning: see the protocol's table."
     )
+    version: Literal["3.0-3.2", "3.3-3.4", "3.5-3.6", "3.7"] | None = Field(
+        None, description="Aave v3 rule set (required for aave_v3: close factor, dust and bad-debt rules differ by version)."
+    )
+    compound_v2: CompoundV2Config | None = Field(None, description="Compound v2 settings (used when protocol = compound_v2, "
+                                                 "or in `liqcascade compare`).")
+    compound_v3: CompoundV3Config | None = Field(None, description="Comet settings (protocol = compound_v3).")
+    maker: MakerConfig | None = Field(None, description="Maker settings (protocol = maker).")
+    liquity: LiquityConfig | None = Field(None, description="Liquity settings (protocol = liquity_v1 or liquity_v2).")
+    euler_v2: EulerV2Config | None = Field(None, description="Euler v2 settings (protocol = euler_v2).")
     params: str = Field(
         "builtin:aave_v3_ethereum_2023-10-31",
         description="Risk parameters: 'builtin:aave_v3_ethereum_2023-10-31' or a path to an Aave reserve-config JSON/CSV.",
@@ -65,6 +144,11 @@ class PositionsConfig(_Model):
     path: str | None = Field(None, description="CSV or Parquet in long format (account, asset, collateral, debt[, emode]).")
     n_accounts: int = Field(100_000, gt=0, le=20_000_000, description="Accounts in a synthetic book.")
     seed: int = Field(0, ge=0, description="Seed of the synthetic book.")
+    pair: list[str] | None = Field(
+        None, min_length=2, max_length=2,
+        description="Synthetic: [collateral, debt]: every account holds only this collateral and owes only this "
+        "asset (one-collateral protocols: Maker vaults, Liquity troves, Morpho markets).",
+    )
 
 
 class PricesConfig(_Model):
@@ -277,6 +361,7 @@ class ScenarioConfig(_Model):
     engine: EngineConfig = Field(default_factory=EngineConfig, description="Solver settings.")
     curve: CurveConfig | None = Field(None, description="Defaults for the cascade curve command.")
     simulation: SimulationConfig | None = Field(None, description="Settings of the block-by-block simulation.")
+    montecarlo: MonteCarloConfig | None = Field(None, description="Monte Carlo price paths (`liqcascade montecarlo`).")
 
     @field_validator("shock")
     @classmethod

@@ -15,7 +15,17 @@ import numpy as np
 from liqcascade.engine.static import CascadeSettings, MarketModel
 from liqcascade.errors import ConfigError, LiqcascadeError
 from liqcascade.io.aave_config import AaveMarketSnapshot, load_aave_reserve_config
-from liqcascade.io.config import ScenarioConfig, load_scenario, resolve_path, resolved_config
+from liqcascade.io.config import (
+    CompoundV2Config,
+    CompoundV3Config,
+    EulerV2Config,
+    LiquityConfig,
+    MakerConfig,
+    ScenarioConfig,
+    load_scenario,
+    resolve_path,
+    resolved_config,
+)
 from liqcascade.markets.base import Venue
 from liqcascade.model import PositionBook, RiskParams
 from liqcascade.protocols.aave_v3 import parse_version
@@ -52,7 +62,7 @@ def build(cfg: ScenarioConfig, base_dir: Path | str = ".", source: str = "<pytho
     params = _params(cfg, snapshot, source)
     prices = _prices(cfg, snapshot, params, source)
     book = _book(cfg, params, prices, base_dir, source)
-    rules = _rules(cfg, params, source)
+    rules = _rules(cfg, params, book, source)
     venues = _venues(cfg, params, prices, base_dir, source)
     for a in cfg.shock:
         if a not in params.symbols:
@@ -122,19 +132,85 @@ def _book(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_dir:
             raise ConfigError(source, "positions.path", "a CSV or Parquet path when positions.source = 'file'")
         from liqcascade.io.positions import load_positions
 
+        if pc.pair is not None:
+            raise ConfigError(source, "positions.pair", "no pair when positions.source = 'file' (synthetic only)", pc.pair)
         return load_positions(resolve_path(pc.path, base_dir, source, "positions.path"), params)
     if pc.path:
         raise ConfigError(source, "positions.path", "no path when positions.source = 'synthetic'", pc.path)
-    from liqcascade.model.synthetic import synthetic_book
+    from liqcascade.model.synthetic import Archetype, synthetic_book
 
-    return synthetic_book(params, prices, n_accounts=pc.n_accounts, seed=pc.seed)
+    if pc.pair is None:
+        return synthetic_book(params, prices, n_accounts=pc.n_accounts, seed=pc.seed)
+    coll, debt = pc.pair
+    for key, a in (("positions.pair.0", coll), ("positions.pair.1", debt)):
+        if a not in params.symbols:
+            raise ConfigError(source, key, f"an asset of the market {list(params.symbols)}", a)
+    if coll == debt:
+        raise ConfigError(source, "positions.pair", "two different assets [collateral, debt]", pc.pair)
+    pair = Archetype(f"{coll}_{debt}", 1.0, {coll: 1.0}, {debt: 1.0})
+    return synthetic_book(params, prices, n_accounts=pc.n_accounts, seed=pc.seed, archetypes=(pair,),
+                          n_collateral_probs=(1.0,), n_debt_probs=(1.0,))
 
 
-def _rules(cfg: ScenarioConfig, params: RiskParams, source: str):
-    from liqcascade.protocols.aave_v3.rules import AaveV3Rules
+def _rules(cfg: ScenarioConfig, params: RiskParams, book: PositionBook, source: str):
+    """The protocol's rules with the scenario's settings (see :mod:`liqcascade.protocols`)."""
+    m = cfg.market
+    own = "liquity" if m.protocol.startswith("liquity") else m.protocol
+    try:
+        return _protocol_rules(m, params, book, source)
+    except ConfigError as e:
+        if e.file == source:
+            raise
+        raise ConfigError(source, f"market.{own}.{e.key.split('.')[-1]}", e.expected, e.got) from None
 
-    version = parse_version(cfg.market.version, source, "market.version")
-    return AaveV3Rules(params, version, cfg.market.pair_policy)
+
+def _protocol_rules(m, params: RiskParams, book: PositionBook, source: str):
+    if m.protocol == "aave_v3":
+        from liqcascade.protocols.aave_v3.rules import AaveV3Rules
+
+        if m.version is None:
+            raise ConfigError(source, "market.version", "an Aave v3 rule set: one of '3.0-3.2', '3.3-3.4', '3.5-3.6', '3.7'")
+        return AaveV3Rules(params, parse_version(m.version, source, "market.version"), m.pair_policy)
+    if m.protocol == "compound_v2":
+        from liqcascade.protocols.compound_v2.rules import CompoundV2Rules
+
+        c = m.compound_v2 or CompoundV2Config()
+        return CompoundV2Rules(params, c.close_factor, c.protocol_seize_share)
+    if m.protocol == "compound_v3":
+        from liqcascade.protocols.compound_v3.rules import CometRules
+        from liqcascade.protocols.compound_v3.storefront import StoreFrontSettings
+
+        c = m.compound_v3 or CompoundV3Config()
+        sf = None if c.storefront is None else StoreFrontSettings(**c.storefront.model_dump())
+        return CometRules(params, c.base, c.store_front_factor, c.resale, sf)
+    if m.protocol == "maker":
+        from liqcascade.protocols.maker.clipper import ClipperSettings
+        from liqcascade.protocols.maker.rules import MakerRules
+
+        c = m.maker or MakerConfig()
+        auctions = None if c.auctions is None else ClipperSettings(**c.auctions.model_dump())
+        return MakerRules(params, c.keeper_margin, auctions)
+    if m.protocol in ("liquity_v1", "liquity_v2"):
+        from liqcascade.protocols.liquity_v1.rules import LiquityV1Rules
+        from liqcascade.protocols.liquity_v2.rules import LiquityV2Rules
+
+        c = m.liquity or LiquityConfig()
+        if c.debt_asset not in params.symbols:
+            raise ConfigError(source, "market.liquity.debt_asset", f"an asset of the market {list(params.symbols)}",
+                              c.debt_asset)
+        if not (0.0 <= c.stability_pool_share):
+            raise ConfigError(source, "market.liquity.stability_pool_share", "a share >= 0", c.stability_pool_share)
+        total_debt = float(book.debt[book.asset == params.symbols.index(c.debt_asset)].sum())
+        cls = LiquityV1Rules if m.protocol == "liquity_v1" else LiquityV2Rules
+        return cls(params, collateral=c.collateral, debt_asset=c.debt_asset,
+                   stability_pool=c.stability_pool_share * total_debt, sp_sell_fraction=c.sp_sell_fraction)
+    if m.protocol == "morpho_blue":
+        from liqcascade.protocols.morpho_blue.rules import MorphoBlueRules
+
+        return MorphoBlueRules(params)
+    from liqcascade.protocols.euler_v2.rules import EulerV2Rules
+
+    return EulerV2Rules(params, (m.euler_v2 or EulerV2Config()).max_discount)
 
 
 def _venues(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_dir: Path, source: str) -> dict[str, Venue]:

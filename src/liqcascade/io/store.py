@@ -4,7 +4,9 @@ Layout under ``root`` (the store never writes anywhere else)::
 
     root/catalog.duckdb               runs(run_id, kind, created_at, version, config, status, meta)
                                       tables(run_id, "table", path, rows)
+                                      parts(run_id, "table", part, path, rows)
     root/runs/<run_id>/<table>.parquet
+    root/runs/<run_id>/<table>/part-00012.parquet   a table that lands in parts (Monte Carlo chunks)
     root/runs/<run_id>/run.json       config and meta, so a run directory describes itself
     root/.tmp/                        saves in progress
 
@@ -22,6 +24,15 @@ replaced by the next save of that run id or removed by :meth:`remove_partial`.
 Saving a run id that is already finished is a **no-op** that returns ``False``: the id is the
 hash of everything that determines the results, so a second save would store the same numbers
 (a cache hit). Use a different config or version to store different results.
+
+Runs that land in parts. A long run (Monte Carlo) is registered with status ``running`` by
+:meth:`ResultsStore.begin` (its config and meta, e.g. the chunk count, in the catalog and in
+``run.json``); each part is written to ``.tmp``, renamed into ``runs/<run_id>/<table>/`` and
+registered in ``parts`` as it lands (:meth:`ResultsStore.save_part`; a registered part is
+never written again); :meth:`ResultsStore.finish` adds the run's other tables and flips the
+status to ``finished`` in one transaction. A run killed midway keeps every registered part:
+starting it again asks :meth:`ResultsStore.parts` what is done. The full table is the parts
+concatenated in part order (:meth:`ResultsStore.load`); SQL sees it as one table.
 
 Concurrency: the catalog is a DuckDB file; each operation opens and closes its own
 connection, so several stores in one process are fine, but DuckDB lets only one process hold
@@ -63,6 +74,7 @@ _RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _RESERVED_TABLES = {"runs", "tables"}
 FINISHED = "finished"
+RUNNING = "running"
 
 
 # --------------------------------------------------------------------------- identity
@@ -120,6 +132,10 @@ def _check_table(name: str) -> str:
     return name
 
 
+def _part_name(part: int) -> str:
+    return f"part-{part:05d}.parquet"
+
+
 def _write_table(df: pd.DataFrame, path: Path) -> int:
     """Write one table as Parquet; returns its row count. (A seam for tests to fail a save.)"""
     table = pa.Table.from_pandas(df)
@@ -161,6 +177,18 @@ class ResultsStore:
                 )
                 """
             )
+            con.execute(
+                """
+                CREATE TABLE IF NOT EXISTS parts (
+                    run_id VARCHAR NOT NULL,
+                    "table" VARCHAR NOT NULL,
+                    part INTEGER NOT NULL,
+                    path VARCHAR NOT NULL,
+                    rows BIGINT NOT NULL,
+                    PRIMARY KEY (run_id, "table", part)
+                )
+                """
+            )
 
     def __repr__(self) -> str:
         return f"ResultsStore({str(self.root)!r})"
@@ -196,7 +224,8 @@ class ResultsStore:
         return [r[0] for r in rows]
 
     def list_runs(self) -> pd.DataFrame:
-        """All finished runs, oldest first: run_id, kind, created_at, version, config, status, meta."""
+        """All runs, oldest first: run_id, kind, created_at, version, config, status, meta (status
+        is ``finished``, or ``running`` for a run landing in parts that has not finished)."""
         with self._connect() as con:
             return con.execute("SELECT * FROM runs ORDER BY created_at, run_id").df()
 
@@ -211,8 +240,12 @@ class ResultsStore:
         return self.root / row[0]
 
     def load(self, run_id: str, table: str) -> pd.DataFrame:
-        """One stored table as a pandas DataFrame (index and dtypes as saved)."""
-        return pq.read_table(self.path(run_id, table)).to_pandas()
+        """One stored table as a pandas DataFrame (index and dtypes as saved; a table stored in
+        parts is its parts concatenated in part order)."""
+        p = self.path(run_id, table)
+        if p.is_dir():
+            return self._read_parts(run_id, table)
+        return pq.read_table(p).to_pandas()
 
     def meta(self, run_id: str) -> dict[str, Any]:
         """The ``config`` and ``meta`` a run was saved with."""
@@ -312,6 +345,166 @@ class ResultsStore:
                 shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
                 removed.append(p)
         return removed
+
+    # ------------------------------------------------------------------ runs in parts
+    def status(self, run_id: str) -> str | None:
+        """``finished``, ``running`` (begun, landing in parts) or None (not registered)."""
+        _check_run_id(run_id)
+        with self._connect() as con:
+            row = con.execute("SELECT status FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        return None if row is None else row[0]
+
+    def info(self, run_id: str) -> dict[str, Any] | None:
+        """``status``, ``config`` and ``meta`` of a registered run (finished or running), else None."""
+        _check_run_id(run_id)
+        with self._connect() as con:
+            row = con.execute("SELECT status, config, meta FROM runs WHERE run_id = ?", [run_id]).fetchone()
+        if row is None:
+            return None
+        return {"status": row[0], "config": json.loads(row[1]), "meta": json.loads(row[2])}
+
+    def begin(self, run_id: str, kind: str, config: Mapping[str, Any], meta: Mapping[str, Any]) -> dict[str, Any]:
+        """Register a run whose tables land in parts (status ``running``); returns its meta.
+
+        Writes ``run.json`` (config and meta) into the run directory, then the catalog row.
+        When the run is already running (a restart), nothing changes and the meta it was begun
+        with is returned, so the caller can check it resumes the same layout. A finished run
+        raises :class:`StoreError`.
+        """
+        from liqcascade import __version__
+
+        final = self._run_dir(run_id)
+        state = self.status(run_id)
+        if state == FINISHED:
+            raise StoreError(f"run {run_id!r} is already finished; load it instead of beginning it")
+        if state == RUNNING:
+            with self._connect() as con:
+                (stored,) = con.execute("SELECT meta FROM runs WHERE run_id = ?", [run_id]).fetchone()
+            return json.loads(stored)
+        meta = dict(meta)
+        version = str(meta.get("version", __version__))
+        config_json, meta_json = canonical_json(dict(config)), canonical_json(meta)
+        final.mkdir(parents=True, exist_ok=True)
+        self._write_run_json(final, run_id, kind, version, config_json, meta_json, complete=False)
+        with self._connect() as con:
+            con.execute(
+                "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [run_id, kind, datetime.now(timezone.utc).replace(tzinfo=None), version, config_json, RUNNING, meta_json],
+            )
+        return json.loads(meta_json)
+
+    def _write_run_json(self, run_dir: Path, run_id: str, kind: str, version: str, config_json: str, meta_json: str,
+                        complete: bool) -> None:
+        tmp = self._tmp_file(run_id, "run.json")
+        tmp.write_text(
+            json.dumps({"run_id": run_id, "kind": kind, "version": version, "complete": complete,
+                        "config": json.loads(config_json), "meta": json.loads(meta_json)}, indent=1, allow_nan=True),
+            encoding="utf-8",
+        )
+        os.replace(tmp, run_dir / "run.json")
+
+    def _tmp_file(self, run_id: str, name: str) -> Path:
+        tmp_root = self.root / ".tmp"
+        tmp_root.mkdir(exist_ok=True)
+        return tmp_root / f"{run_id}.{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+
+    def _require_running(self, run_id: str) -> None:
+        if self.status(run_id) != RUNNING:
+            raise StoreError(f"run {run_id!r} is not running (begin() it first; a finished run takes no parts)")
+
+    def save_part(self, run_id: str, table: str, part: int, df: pd.DataFrame) -> bool:
+        """Store part ``part`` (an integer >= 0) of ``table`` of a running run; False if that part
+        is already registered (it is then left untouched: a landed part is never rewritten).
+
+        The part is written to ``.tmp``, renamed to ``runs/<run_id>/<table>/part-NNNNN.parquet``
+        and only then registered, so a registered part is always whole.
+        """
+        _check_table(table)
+        if isinstance(part, bool) or not isinstance(part, int) or part < 0:
+            raise StoreError(f"run {run_id!r}: part must be an integer >= 0, got {part!r}")
+        if not isinstance(df, pd.DataFrame):
+            raise StoreError(f"run {run_id!r}: part {part} of {table!r} must be a pandas DataFrame, got {type(df).__name__}")
+        self._require_running(run_id)
+        if part in self.parts(run_id, table):
+            return False
+        folder = self._run_dir(run_id) / table
+        folder.mkdir(exist_ok=True)
+        tmp = self._tmp_file(run_id, f"{table}.{part}.parquet")
+        try:
+            arrow = pa.Table.from_pandas(df, preserve_index=False)
+            pq.write_table(arrow, tmp)
+            os.replace(tmp, folder / _part_name(part))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        with self._connect() as con:
+            con.execute(
+                "INSERT INTO parts VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [run_id, table, part, f"runs/{run_id}/{table}/{_part_name(part)}", arrow.num_rows],
+            )
+        return True
+
+    def parts(self, run_id: str, table: str) -> list[int]:
+        """The registered parts of ``table`` of a run (running or finished), ascending."""
+        _check_run_id(run_id)
+        _check_table(table)
+        with self._connect() as con:
+            rows = con.execute('SELECT part FROM parts WHERE run_id = ? AND "table" = ? ORDER BY part',
+                               [run_id, table]).fetchall()
+        return [r[0] for r in rows]
+
+    def _read_parts(self, run_id: str, table: str) -> pd.DataFrame:
+        with self._connect() as con:
+            paths = [r[0] for r in con.execute('SELECT path FROM parts WHERE run_id = ? AND "table" = ? ORDER BY part',
+                                                [run_id, table]).fetchall()]
+        if not paths:
+            return pd.DataFrame()
+        return pa.concat_tables([pq.read_table(self.root / p) for p in paths]).to_pandas()
+
+    def load_parts(self, run_id: str, table: str) -> pd.DataFrame:
+        """The parts of ``table`` landed so far (a running or finished run), in part order."""
+        _check_table(table)
+        if self.status(run_id) is None:
+            raise UnknownRunError(f"{self.root}: no run {run_id!r}; list_runs() shows the stored runs")
+        return self._read_parts(run_id, table)
+
+    def finish(self, run_id: str, tables: Mapping[str, pd.DataFrame], meta: Mapping[str, Any] | None = None) -> None:
+        """Finish a running run: store ``tables`` (whole tables beside the parted ones), register
+        every parted table as one table, merge ``meta`` into the run's meta and mark the run
+        ``finished`` — the registration in one transaction. Check that every part has landed
+        before calling it."""
+        self._require_running(run_id)
+        for name, df in tables.items():
+            _check_table(name)
+            if not isinstance(df, pd.DataFrame):
+                raise StoreError(f"run {run_id!r}: table {name!r} must be a pandas DataFrame, got {type(df).__name__}")
+        final = self._run_dir(run_id)
+        with self._connect() as con:
+            kind, version, config_json, meta_json = con.execute(
+                "SELECT kind, version, config, meta FROM runs WHERE run_id = ?", [run_id]).fetchone()
+            parted = con.execute('SELECT "table", SUM(rows) FROM parts WHERE run_id = ? GROUP BY "table"',
+                                 [run_id]).fetchall()
+        rows: dict[str, tuple[str, int]] = {}
+        for name, df in tables.items():
+            tmp = self._tmp_file(run_id, f"{name}.parquet")
+            try:
+                n = _write_table(df, tmp)
+                os.replace(tmp, final / f"{name}.parquet")
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            rows[name] = (f"runs/{run_id}/{name}.parquet", n)
+        for name, n in parted:
+            rows[name] = (f"runs/{run_id}/{name}", int(n))
+        meta_json = canonical_json({**json.loads(meta_json), **dict(meta or {})})
+        self._write_run_json(final, run_id, kind, version, config_json, meta_json, complete=True)
+        with self._connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            con.execute('DELETE FROM tables WHERE run_id = ?', [run_id])
+            if rows:
+                con.executemany("INSERT INTO tables VALUES (?, ?, ?, ?)", [[run_id, k, p, n] for k, (p, n) in rows.items()])
+            con.execute("UPDATE runs SET status = ?, meta = ? WHERE run_id = ?", [FINISHED, meta_json, run_id])
+            con.execute("COMMIT")
 
     # ------------------------------------------------------------------ SQL
     def query(self, sql: str, run_id: str | None = None) -> pd.DataFrame:

@@ -35,10 +35,20 @@ class BookArrays:
     lt: FloatArray
     bonus: FloatArray
     fee: FloatArray
+    aux: FloatArray | None = None
+    """A per-row number some rules need (Liquity: the trove's stake on its collateral row)."""
+    state: FloatArray | None = None
+    """Scalars some rules change as they liquidate (Liquity: Stability Pool, system totals).
+    Each run starts from a copy of the prepared book's (see :meth:`with_amounts`)."""
 
     @property
     def n_accounts(self) -> int:
         return int(self.offsets.shape[0] - 1)
+
+    def with_amounts(self, coll: FloatArray, debt: FloatArray) -> "BookArrays":
+        """The same layout and parameters with these amounts and a fresh copy of ``state``."""
+        return BookArrays(self.offsets, self.asset, coll, debt, self.lt, self.bonus, self.fee, self.aux,
+                          None if self.state is None else self.state.copy())
 
 
 @dataclass
@@ -110,6 +120,8 @@ class FirstCall:
     fee: FloatArray
     collateral_asset: IntArray
     debt_asset: IntArray
+    costs: "FirstCallCosts | None" = None
+    """None: the liquidator pays ``repaid`` and receives ``seized - fee``."""
 
 
 @dataclass(frozen=True)
@@ -123,9 +135,25 @@ class AccountEvents:
     bad_debt_usd: FloatArray
 
 
+@dataclass(frozen=True)
+class FirstCallCosts:
+    """For mechanisms where the liquidator does not simply repay and receive the seized
+    collateral: what it pays (debt tokens), receives (collateral tokens) and a fixed
+    reward (USD) per account of a :class:`FirstCall`."""
+
+    paid: FloatArray
+    received: FloatArray
+    reward_usd: FloatArray
+
+
 @runtime_checkable
 class LiquidationRules(Protocol):
-    """What a protocol module provides to the engines."""
+    """What a protocol module provides to the engines.
+
+    Optional attribute ``global_effects`` (default False): a liquidation can change
+    *other* accounts (Liquity's redistribution), so engines must look at every account
+    every round and not reuse bounds or candidates across rounds.
+    """
 
     name: str
     params: RiskParams
@@ -174,4 +202,57 @@ class LiquidationRules(Protocol):
 
     def describe(self) -> dict[str, object]:
         """Plain facts for result tables (protocol, version, policy)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Lots:
+    """Collateral a protocol took into its own hands in one block (Maker's auctions,
+    Comet's absorbed inventory): one entry per (account, collateral row)."""
+
+    account: IntArray
+    row: IntArray
+    asset: IntArray
+    amount: FloatArray
+    """Collateral tokens taken."""
+    debt_usd: FloatArray
+    """The account's debt the protocol took over with it (USD), on the account's first row."""
+
+
+@dataclass(frozen=True)
+class AftermarketStep:
+    """What a protocol's own sales did in one block.
+
+    ``sold`` (tokens per asset) went to keepers or buyers, who sell it on like liquidators;
+    ``proceeds_usd`` (per asset) is what they paid the protocol; ``returned`` goes back to
+    the accounts' collateral rows (Maker: the lot left once the tab is covered);
+    ``bad_debt_usd`` is debt the sales finished without covering."""
+
+    sold: FloatArray
+    proceeds_usd: FloatArray
+    returned_rows: IntArray
+    returned_amount: FloatArray
+    bad_debt_usd: float
+
+
+@runtime_checkable
+class Aftermarket(Protocol):
+    """A protocol's sale of the collateral it holds, over time (dynamic engine only)."""
+
+    def receive(self, t: int, lots: Lots, oracle: FloatArray) -> None:
+        """Take in this block's lots (``oracle``: the protocol's prices now)."""
+        ...
+
+    def step(self, t: int, oracle: FloatArray, quote_sell) -> AftermarketStep:
+        """Sell what is due at time ``t``. ``quote_sell(asset, amount_already, amount)`` is
+        the USD a buyer gets for selling ``amount`` more of ``asset`` on the market after
+        ``amount_already`` this block (their exit)."""
+        ...
+
+    def holdings(self) -> FloatArray:
+        """Collateral tokens per asset still held (in auctions or inventory)."""
+        ...
+
+    def facts(self) -> dict[str, float]:
+        """End-of-run numbers for the summary (USD unless named otherwise)."""
         ...

@@ -1,11 +1,11 @@
-"""Aave v3 liquidation, integer-exact, for the four rule versions (V3_0, V3_3, V3_5, V3_7).
+"""Aave v3 liquidation, integer-exact, for the five rule versions (V3_0, V3_3, V3_5, V3_6, V3_7).
 
 This is the conformance form of the rule: scalar, in wei and in the oracle's base unit
 (USD with 8 decimals), rounding exactly where the Solidity rounds. ``fast.py`` is the
 float64 form the engines run; ``tests/test_aave_fast_vs_exact.py`` ties the two.
 
-Where the rule lives (aave-dao/aave-v3-origin; tags v3.3.0 5431379f, v3.5.0, v3.7.0 =
-fd1fbd91; v3.0 from aave/aave-v3-core@782f5191):
+Where the rule lives (aave-dao/aave-v3-origin; tags v3.3.0 5431379f, v3.5.0 6138e1fd,
+v3.6.0 5a230ec8, v3.7.0 = fd1fbd91; v3.0 from aave/aave-v3-core@782f5191):
 
 - ``GenericLogic.calculateUserAccountData`` -> :func:`user_account_data`
 - ``LiquidationLogic.executeLiquidationCall`` and ``_calculateAvailableCollateralToLiquidate``,
@@ -20,15 +20,17 @@ matters for the ``InvalidBurnAmount`` check on the collateral burn. Not modelled
 active/paused/frozen flags, grace periods and the L2 sentinel, isolation-mode debt
 accounting, the liquidator's own collateral flags, interest-rate updates.
 
-Rounding by version (shared reference §1, checked against the Solidity at the tags):
+Rules by version (shared reference §1, checked against the Solidity at the tags; the
+shared reference groups 3.5 with 3.6, but v3.6 changed which collateral counts):
 
 ===============================  ==========  ==========  ================  ================
-step                              V3_0        V3_3        V3_5 (3.5-3.6)    V3_7
+step                              V3_0        V3_3        V3_5, V3_6        V3_7
 ===============================  ==========  ==========  ================  ================
 aToken balance (scaled*index)     rayMul hu   rayMul hu   rayMulFloor       rayMulFloor
 debt balance                      rayMul hu   rayMul hu   rayMulCeil        rayMulCeil
 debt base value                   floor       floor       ceil              ceil
 health factor                     pm/wadDiv   pm/wadDiv   wadDiv(sum)/1e4   wadDiv(sum)/1e4
+collateral needs reserve LT > 0   yes         yes         3.5 yes, 3.6 no   no
 close factor                      50/100 %    position    position          position
 maxCollateral = base*LB           pm hu       pm hu       pm hu             pmFloor
 debtNeeded (all collateral)       pd hu       pd hu       pdCeil            pdCeil
@@ -40,7 +42,11 @@ dust rule / bad-debt burn         no          yes         yes               yes,
 ===============================  ==========  ==========  ================  ================
 
 (The shared reference says ``debtNeeded`` rounds half up before v3.7; v3.5.0 and v3.6.0
-already use ``percentDivCeil`` there, and so does V3_5 here.)
+already use ``percentDivCeil`` there, and so does V3_5 here.) "Collateral needs reserve
+LT > 0": up to v3.5 a reserve whose own LT is 0 is neither counted by
+``calculateUserAccountData`` nor seizable (``CollateralCannotBeLiquidated``), even when the
+borrower's e-mode gives it an LT; from v3.6 (tag v3.6.0, e-mode decoupling) the collateral bit
+alone decides, and an e-mode member counts at the e-mode LT.
 """
 
 from __future__ import annotations
@@ -50,7 +56,7 @@ from dataclasses import dataclass, field
 
 from liqcascade.errors import LiqcascadeError
 from liqcascade.protocols.aave_v3 import wadray as wr
-from liqcascade.protocols.aave_v3.versions import NAMES, V3_0, V3_3, V3_5, V3_7
+from liqcascade.protocols.aave_v3.versions import NAMES, V3_0, V3_3, V3_5, V3_6, V3_7
 
 UINT256_MAX = wr.UINT256_MAX
 HEALTH_FACTOR_LIQUIDATION_THRESHOLD = 10**18
@@ -230,6 +236,12 @@ def _debt_base(version: int, balance: int, r: ReserveState, price: int) -> int:
     return balance * price // r.unit
 
 
+def _counts_as_collateral(version: int, r: ReserveState) -> bool:
+    """Whether an enabled collateral reserve counts (and can be seized): before v3.6 only
+    when the reserve's own LT is non-zero, from v3.6 always (see the module table)."""
+    return version >= V3_6 or r.lt_bps != 0
+
+
 def _in_emode(emode: EModeCategory | None, asset: str) -> bool:
     return emode is not None and asset in emode.assets
 
@@ -249,7 +261,7 @@ def user_account_data(
 ) -> AccountData:
     """``GenericLogic.calculateUserAccountData``: totals in base currency and the health factor.
 
-    Collateral counts when its bit is set (and, before v3.7, its reserve LT is non-zero); its
+    Collateral counts when its bit is set (and, before v3.6, its reserve LT is non-zero); its
     LT is the e-mode LT when the borrower's category holds the asset. HF is ``2**256 - 1``
     without debt. Before v3.5 ``HF = wadDiv(percentMul(sumC, avgLT), sumD)`` with
     ``avgLT = floor(sum(C_i*LT_i) / sumC)``; from v3.5 ``HF = wadDiv(sum(C_i*LT_i), sumD) / 1e4``.
@@ -259,7 +271,7 @@ def user_account_data(
     for asset, pos in user.items():
         r = reserves[asset]
         price = _price(version, reserves, asset, emode)
-        if pos.collateral_enabled and pos.scaled_collateral and (version >= V3_7 or r.lt_bps != 0):
+        if pos.collateral_enabled and pos.scaled_collateral and _counts_as_collateral(version, r):
             c = _collateral_base(a_token_balance(version, pos.scaled_collateral, r.liquidity_index), r, price)
             total_c += c
             weighted_lt += c * (emode.lt_bps if _in_emode(emode, asset) else r.lt_bps)  # type: ignore[union-attr]
@@ -366,7 +378,7 @@ def liquidation_call(
     # ValidationLogic.validateLiquidationCall (the modelled checks)
     if hf >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
         raise HealthFactorNotBelowThreshold(f"health factor {hf} >= 1e18")
-    if not (cpos[2] and (version >= V3_7 or cr.lt_bps != 0)):
+    if not (cpos[2] and _counts_as_collateral(version, cr)):
         raise CollateralCannotBeLiquidated(f"{collateral_asset} is not enabled as collateral")
     if debt_balance == 0:
         raise SpecifiedCurrencyNotBorrowedByUser(f"no debt in {debt_asset}")
@@ -518,6 +530,7 @@ __all__ = [
     "V3_0",
     "V3_3",
     "V3_5",
+    "V3_6",
     "V3_7",
     "a_token_balance",
     "health_factor",

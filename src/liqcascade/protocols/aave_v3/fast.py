@@ -6,6 +6,12 @@ Python in tests; ``exact.py`` holds the integer rule it must agree with.
 
 Rule source: aave-dao/aave-v3-origin ``LiquidationLogic.executeLiquidationCall``
 (v3.3+ close-factor thresholds and dust rule) and aave/aave-v3-core (v3.0-3.2).
+
+What differs by version here: the close factor and the dust rule (``version < V3_3``).
+The bad-debt burn is the book kernels' (``kernels_python.liquidate_one``), and which
+collateral counts (v3.6) is in the per-row LT (``rules.AaveV3Rules.effective_row_params``).
+Everything else that differs between V3_3, V3_5, V3_6 and V3_7 is integer rounding, left to
+``exact.py``; the table in ``docs/engine.md`` lists each difference and where it is modelled.
 """
 
 from __future__ import annotations

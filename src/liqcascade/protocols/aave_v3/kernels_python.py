@@ -5,6 +5,11 @@ Arrays are the engine's: per-row ``asset``, ``coll``, ``debt`` (token units), pe
 effective ``lt``/``bonus``/``fee`` (e-mode already applied), per-asset ``prices`` (USD),
 CSR ``offsets`` per account. Only :func:`liquidate_one` and :func:`sweep` mutate, and
 only ``coll``, ``debt`` and the accumulators and flags they are given.
+
+A row is collateral (counted and seizable) when its effective ``lt`` is above 0; the
+version's rule for that (v3.6 lets e-mode make an LT-0 reserve collateral) is applied when
+``lt`` is built (``rules.AaveV3Rules.effective_row_params``), so these loops need the
+version only for the close factor, the dust rule and the bad-debt burn.
 """
 
 from __future__ import annotations

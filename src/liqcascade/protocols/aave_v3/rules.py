@@ -3,7 +3,15 @@
 Effective per-row parameters apply e-mode: an account in category ``e`` uses the
 category's LT and bonus for assets in it (the category's asset set when given, as in
 v3.2+ ``collateralBitmap``; otherwise the asset's own single category, as in v3.0-3.1).
+Up to v3.5 an asset whose own LT is 0 stays out (``GenericLogic`` skips it and
+``validateLiquidationCall`` refuses it, whatever the e-mode); from v3.6 e-mode is decoupled
+from the reserve configuration and such an asset is collateral at the category's LT and
+bonus (aave-v3-origin ``docs/3.6/Aave-v3.6-features.md``, "collateral-only in eMode").
 The protocol fee is the collateral reserve's ``liquidationProtocolFee`` either way.
+
+A row whose effective LT is 0 is not collateral: it is not counted and cannot be seized. The
+book has no per-reserve collateral flag, and a supply with LT (hence LTV) 0 is never enabled
+as collateral automatically, so this is v3.6+'s rule for such a supply as well.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from liqcascade._typing import FloatArray, IntArray
 from liqcascade.errors import ConfigError
 from liqcascade.model import PositionBook, RiskParams
 from liqcascade.protocols.aave_v3 import kernels
-from liqcascade.protocols.aave_v3.versions import NAMES, VERSIONS
+from liqcascade.protocols.aave_v3.versions import NAMES, V3_6, VERSIONS
 from liqcascade.protocols.base import AccountEvents, BookArrays, FirstCall, HealthView, LiquidationLimits, Tallies
 
 PAIR_POLICIES = {"largest": kernels.PAIR_LARGEST, "max_bonus": kernels.PAIR_MAX_BONUS}
@@ -45,7 +53,7 @@ class AaveV3Rules:
 
     # ------------------------------------------------------------------ setup
     def effective_row_params(self, book: PositionBook) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Per-row (LT, bonus, protocol fee) with e-mode applied."""
+        """Per-row (LT, bonus, protocol fee) with e-mode applied, by this market's version."""
         if book.assets != self.params.symbols:
             raise ConfigError(self.params.source, "assets", "a book indexed by the market's assets (reindex_assets)")
         p = self.params
@@ -60,8 +68,8 @@ class AaveV3Rules:
                 else:
                     members = p.emode_category == cat.id
                 hit = (row_emode == cat.id) & members[book.asset]
-                # an asset with LT 0 is not collateral, e-mode does not make it one
-                hit &= lt > 0
+                if self.version < V3_6:
+                    hit &= lt > 0  # the reserve's LT 0 wins over the e-mode before v3.6
                 lt[hit] = cat.liquidation_threshold
                 bonus[hit] = cat.liquidation_bonus
         return lt, bonus, fee

@@ -229,3 +229,33 @@ def _auction(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dic
     final.update({"bought": bought, "paid": paid, "returned": returned})
     final.update(_sale_out(sale))
     return {"bark": _bark_out(b), "steps": out_steps, "final": final}
+
+
+# --- Liquidations 1.2 (Cat.bite) ---------------------------------------------------------------
+
+
+@register("maker", "cat_bite")
+def _cat_bite(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, Any]:
+    """``ilk`` (``rate`` default ray, ``spot`` or ``mat`` + ``val``, ``dust`` default 0, ``chop``,
+    ``dunk``), ``vault``, ``cat`` (``box``, ``litter`` default 0) -> the bite outcome."""
+    i = _map(inputs, "ilk", ctx, "inputs")
+    if "spot" in i:
+        spot = _int(i, "spot", ctx, "inputs.ilk")
+    else:
+        spot = mk.spot_price(_int(i, "val", ctx, "inputs.ilk"), _int(i, "mat", ctx, "inputs.ilk"))
+    ilk = mk.CatIlk(
+        rate=_int(i, "rate", ctx, "inputs.ilk", mk.RAY),
+        spot=spot,
+        dust=_int(i, "dust", ctx, "inputs.ilk", 0),
+        chop=_int(i, "chop", ctx, "inputs.ilk"),
+        dunk=_int(i, "dunk", ctx, "inputs.ilk"),
+    )
+    v = _map(inputs, "vault", ctx, "inputs")
+    c = _map(inputs, "cat", ctx, "inputs")
+    b = mk.bite(
+        ilk,
+        mk.Vault(_int(v, "ink", ctx, "inputs.vault"), _int(v, "art", ctx, "inputs.vault")),
+        mk.Cat(_int(c, "box", ctx, "inputs.cat"), _int(c, "litter", ctx, "inputs.cat", 0)),
+    )
+    return {"dart": b.dart, "dink": b.dink, "due": b.due, "tab": b.tab, "litter": b.cat.litter,
+            "vault": {"ink": b.vault.ink, "art": b.vault.art}}

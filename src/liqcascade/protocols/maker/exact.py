@@ -618,3 +618,108 @@ def eth_a_clipper() -> Clipper:
         tip=p["tip"],
         chost=upchost(p["dust"], p["chop"]),
     )
+
+
+# --- Liquidations 1.2: Cat.bite ---------------------------------------------------------------
+#
+# Before the Dog and Clipper (Liquidations 2.0, live for ETH vaults in spring 2021), vaults were
+# liquidated by the Cat into Flipper English auctions. Source: makerdao/dss@c103b307
+# ``src/cat.sol`` (``bite``; the bite logic is unchanged from ee01dab, the Liquidations 1.2
+# release deployed in 2020). Unlike ``Dog.bark`` the Cat has no dusty-remainder rule: a partial
+# bite may leave ``0 < art * rate < dust`` ("This may leave the CDP in a dusty state").
+
+
+class CatNotLive(MakerRevert):
+    message = "Cat/not-live"
+
+
+class CatNotUnsafe(MakerRevert):
+    message = "Cat/not-unsafe"
+
+
+class CatLiquidationLimitHit(MakerRevert):
+    message = "Cat/liquidation-limit-hit"
+
+
+class CatNullAuction(MakerRevert):
+    message = "Cat/null-auction"
+
+
+class CatOverflow(MakerRevert):
+    message = "Cat/overflow"
+
+
+@dataclass(frozen=True)
+class CatIlk:
+    """The fields ``Cat.bite`` reads for one ilk: ``Vat.ilks`` ``rate`` [ray], ``spot`` [ray],
+    ``dust`` [rad], and ``Cat.ilks`` ``chop`` [wad] penalty and ``dunk`` [rad] tab cap per bite."""
+
+    rate: int
+    spot: int
+    dust: int
+    chop: int
+    dunk: int
+
+
+@dataclass(frozen=True)
+class Cat:
+    """Global Cat state: ``box`` [rad] cap on dai in Flipper auctions, ``litter`` [rad] in them."""
+
+    box: int
+    litter: int = 0
+    live: int = 1
+
+
+@dataclass(frozen=True)
+class BiteResult:
+    """``Cat.bite`` outcome: the vault and Cat after it, ``dart`` [wad] debt and ``dink`` [wad]
+    collateral taken, ``due`` [rad] = ``dart * rate`` (the debt sent to the Vow, the Bite
+    event's ``tab`` field), ``tab`` [rad] = ``due * chop / WAD`` (what the Flipper must raise)."""
+
+    vault: Vault
+    cat: Cat
+    dart: int
+    dink: int
+    due: int
+    tab: int
+
+
+def cat_unsafe(ink: int, art: int, rate: int, spot: int) -> bool:
+    """``Cat.bite``'s trigger: ``spot > 0 && ink * spot < art * rate`` (wad x ray vs wad x ray)."""
+    return spot > 0 and mul(ink, spot) < mul(art, rate)
+
+
+def bite(ilk: CatIlk, vault: Vault, cat: Cat) -> BiteResult:
+    """``Cat.bite``: move an unsafe vault's debt and collateral into a Flipper auction.
+
+    ``room = box - litter`` [rad] (reverts when ``litter >= box`` or ``room < dust``);
+    ``dart = min(art, min(dunk, room) * WAD / rate / chop)`` (two floors), so one bite's tab is
+    at most ``dunk`` and a large vault is bitten again and again; ``dink = min(ink, ink * dart /
+    art)``; both must be > 0. ``due = dart * rate``, ``tab = due * chop / WAD`` and ``litter``
+    grows by ``tab``. A partial bite keeps the vault's collateral ratio, so a vault that was
+    unsafe stays unsafe until its debt is gone.
+    """
+    if cat.live != 1:
+        raise CatNotLive()
+    ink, art, rate = vault.ink, vault.art, ilk.rate
+    if not cat_unsafe(ink, art, rate, ilk.spot):
+        raise CatNotUnsafe(f"ink*spot={ink * ilk.spot} >= art*rate={art * rate}")
+    room = sub(cat.box, cat.litter)
+    if not (cat.litter < cat.box and room >= ilk.dust):
+        raise CatLiquidationLimitHit(f"box={cat.box} litter={cat.litter} dust={ilk.dust}")
+    dart = min(art, _div(_div(mul(min(ilk.dunk, room), WAD), rate), ilk.chop))
+    dink = min(ink, _div(mul(ink, dart), art))
+    if not (dart > 0 and dink > 0):
+        raise CatNullAuction(f"dart={dart} dink={dink}")
+    if not (dart <= 2**255 and dink <= 2**255):
+        raise CatOverflow()
+    due = mul(dart, rate)
+    tab = mul(due, ilk.chop) // WAD
+    return BiteResult(
+        vault=Vault(ink=ink - dink, art=art - dart),
+        cat=replace(cat, litter=add(cat.litter, tab)),
+        dart=dart,
+        dink=dink,
+        due=due,
+        tab=tab,
+    )

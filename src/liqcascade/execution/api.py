@@ -1,0 +1,201 @@
+"""``montecarlo(...)``: the library call behind ``liqcascade montecarlo``.
+
+A run is identified by the hash of what determines its paths: the scenario's resolved config
+(without its name, description, ``[shock]``, ``[curve]``, the single-path fields of
+``[simulation]`` and ``[montecarlo].reserves_usd``), the number of paths, the root seed and the
+package version. The chunk size and the executor are not part of it: they change where and in
+which pieces the paths are computed, never the numbers.
+
+With a store, the run is registered when it starts (config, chunk size and chunk count), each
+chunk lands as a Parquet part of the ``paths`` table as soon as it is done, and the ``risk``
+table (:func:`liqcascade.risk.risk_table`) is added when all have landed. Starting the same run
+again finds it: finished, it is loaded; interrupted, only the chunks that have not landed run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from liqcascade import __version__
+from liqcascade.engine.result import Result
+from liqcascade.errors import ConfigError
+from liqcascade.execution import montecarlo as mc
+from liqcascade.execution.executors import open_executor, parse_executor
+from liqcascade.io.config import file_digest, resolve_path
+from liqcascade.io.store import ResultsStore, run_id as _run_id
+
+DEFAULT_STORE = Path("liqcascade-results")
+LEVELS = (0.95, 0.99, 0.999)
+KIND = "montecarlo"
+
+# [simulation] fields that shape the single path of `liqcascade simulate` and that Monte Carlo
+# does not read (its paths come from [montecarlo]); they stay out of the run id.
+_SINGLE_PATH_FIELDS = ("path", "candles", "fill", "blocks", "block_seconds", "duration_blocks", "vol", "corr",
+                       "drift", "seed", "replay", "leg", "pool_depth_scale", "start", "end")
+
+
+def default_chunk_size(n_paths: int) -> int:
+    """About 100 chunks, 1 to 50 paths each: a function of the path count only (never of the
+    machine), so a restart on another machine cuts the run the same way."""
+    return min(50, max(1, math.ceil(n_paths / 100)))
+
+
+def montecarlo(
+    scenario,
+    paths: int,
+    executor: str = "local",
+    workers: int | None = None,
+    chunk_size: int | None = None,
+    seed: int | None = None,
+    reserves_usd: float | None = None,
+    store: ResultsStore | str | Path | None = DEFAULT_STORE,
+    progress: Callable[[int, int], None] | None = None,
+    levels: tuple[float, ...] = LEVELS,
+    confidence: float = 0.95,
+) -> Result:
+    """Run ``paths`` Monte Carlo paths of ``scenario`` (a TOML path or a built scenario).
+
+    ``executor``: ``serial``, ``local`` (processes, default), ``dask`` (a local cluster) or
+    ``dask://HOST:PORT``; ``workers`` defaults to all cores. ``seed`` and ``reserves_usd``
+    default to the ``[montecarlo]`` table's. ``progress(done, total)`` is called with chunk
+    counts (first with the chunks already stored). Returns a result with the tables ``paths``
+    (one row per path, see :mod:`liqcascade.execution.montecarlo`) and ``risk``.
+
+    Every argument and the scenario are checked before any work or any write.
+    """
+    from liqcascade.api import load_scenario
+
+    sc = load_scenario(scenario)
+    n = _count(paths, "--paths", "paths")
+    size = None if chunk_size is None else _count(chunk_size, "--chunk-size", "chunk_size")
+    prep = mc.Prepared.of(sc)
+    spec = mc.ScenarioSpec.of(sc)
+    seed = sc.config.montecarlo.seed if seed is None else _count(seed, "--seed", "seed", lo=0)
+    reserves = sc.config.montecarlo.reserves_usd if reserves_usd is None else _reserves(reserves_usd)
+    parse_executor(executor)
+    rid = _run_id({"kind": KIND, "config": hashed_config(sc), "paths": n, "seed": seed}, __version__)
+    risk_args = {"levels": list(levels), "confidence": confidence, "reserves_usd": reserves, "seed": seed}
+    _risk(pd.DataFrame({"bad_debt_usd": [0.0], "amplification": [1.0]}), risk_args)  # checks levels, confidence
+
+    found = _existing(store)
+    if found is not None and found.has(rid):
+        return _finished(found, rid, risk_args)
+    info = None if found is None else found.info(rid)
+    if info is not None:
+        size = _resumed_size(rid, info["meta"], size)
+    size = size or default_chunk_size(n)
+    todo = mc.chunks(spec, seed, n, size)
+    mc.remember(spec, prep)
+    t0 = time.perf_counter()
+    with open_executor(executor, workers) as ex:
+        st = None if store is None else store if isinstance(store, ResultsStore) else ResultsStore(Path(store))
+        meta = {"source": sc.source, "paths": n, "seed": seed, "chunk_size": size, "chunks": len(todo)}
+        df = _run(st, rid, sc, todo, ex, progress, meta)
+    risk = _risk(df, risk_args)
+    if st is None:
+        return Result(KIND, {"paths": df, "risk": risk}, {"paths": n, "seed": seed})
+    st.finish(rid, {"risk": risk}, {"risk": risk_args, "wall_s_last": time.perf_counter() - t0})
+    return Result(KIND, {"paths": df, "risk": risk}, {"paths": n, "seed": seed}, rid)
+
+
+def hashed_config(sc) -> dict[str, Any]:
+    """The part of the resolved config that decides the paths' numbers (module docstring);
+    ``[montecarlo].returns`` files are replaced by their content hash."""
+    cfg = sc.resolved()
+    for k in ("name", "description", "curve", "shock"):
+        cfg.pop(k, None)
+    cfg["simulation"] = {k: v for k, v in cfg["simulation"].items() if k not in _SINGLE_PATH_FIELDS}
+    m = {k: v for k, v in cfg["montecarlo"].items() if k not in ("seed", "reserves_usd")}
+    m["returns"] = {a: ref if ref.startswith("builtin:") else
+                    f"sha256:{file_digest(resolve_path(ref, sc.base_dir, sc.source, f'montecarlo.returns.{a}'))}"
+                    for a, ref in m["returns"].items()}
+    cfg["montecarlo"] = m
+    return cfg
+
+
+def _count(x: Any, flag: str, key: str, lo: int = 1) -> int:
+    if isinstance(x, bool) or not isinstance(x, int) or x < lo:
+        raise ConfigError(flag, key, f"an integer >= {lo}", x)
+    return x
+
+
+def _reserves(x: Any) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not (math.isfinite(x) and x >= 0):
+        raise ConfigError("--reserves", "reserves_usd", "a finite amount of USD >= 0", x)
+    return float(x)
+
+
+def _existing(store) -> ResultsStore | None:
+    """The store if it exists already (reading never creates one: no write on bad input)."""
+    if store is None or isinstance(store, ResultsStore):
+        return store
+    root = Path(store)
+    return ResultsStore(root) if (root / "catalog.duckdb").is_file() else None
+
+
+def _resumed_size(rid: str, meta: dict, size: int | None) -> int:
+    stored = int(meta["chunk_size"])
+    if size is not None and size != stored:
+        raise ConfigError("--chunk-size", "chunk_size",
+                          f"{stored}, the chunk size run {rid} was started with (or leave it out to resume)", size)
+    return stored
+
+
+def _run(st: ResultsStore | None, rid: str, sc, todo: list, ex, progress, meta: dict) -> pd.DataFrame:
+    """Run the chunks not stored yet; the whole ``paths`` table, ordered by path."""
+    total = len(todo)
+    if st is None:
+        got: dict[int, pd.DataFrame] = {}
+        _report(progress, 0, total)
+        mc.run_chunks(todo, ex, lambda c, df: (got.__setitem__(c.index, df), _report(progress, len(got), total)))
+        return pd.concat([got[c.index] for c in todo], ignore_index=True)
+    st.begin(rid, KIND, hashed_config(sc), meta)
+    done = set(st.parts(rid, "paths"))
+    count = [len(done)]
+    _report(progress, count[0], total)
+
+    def land(chunk, df) -> None:
+        st.save_part(rid, "paths", chunk.index, df)
+        count[0] += 1
+        _report(progress, count[0], total)
+
+    mc.run_chunks([c for c in todo if c.index not in done], ex, land)
+    landed = st.parts(rid, "paths")
+    if landed != list(range(total)):  # pragma: no cover - every chunk above either landed or raised
+        raise ConfigError(str(st.root), "paths", f"all {total} chunks stored", f"{len(landed)} stored")
+    return st.load_parts(rid, "paths")
+
+
+def _report(progress, done: int, total: int) -> None:
+    if progress is not None:
+        progress(done, total)
+
+
+def _risk(paths: pd.DataFrame, args: dict) -> pd.DataFrame:
+    """The risk table; the amplification's rows over the paths where it is defined (the
+    headline asset fell), every other metric over all paths."""
+    from liqcascade.risk import risk_table
+
+    kw = dict(levels=tuple(args["levels"]), confidence=args["confidence"], reserves_usd=args["reserves_usd"],
+              seed=args["seed"])
+    table = risk_table(paths.drop(columns="amplification"), **kw)
+    fell = paths[paths["amplification"].notna()]
+    if len(fell):
+        amp = risk_table(fell[["bad_debt_usd", "amplification"]], **kw)
+        table = pd.concat([table, amp[amp["metric"] == "amplification"]], ignore_index=True)
+    return table
+
+
+def _finished(st: ResultsStore, rid: str, risk_args: dict) -> Result:
+    """A finished run from the store; its risk table recomputed (not stored) when asked with
+    other levels, confidence or reserves than it was stored with."""
+    df = st.load(rid, "paths")
+    stored = st.meta(rid)["meta"].get("risk")
+    risk = st.load(rid, "risk") if stored == risk_args else _risk(df, risk_args)
+    return Result(KIND, {"paths": df, "risk": risk}, {"paths": len(df), "seed": risk_args["seed"]}, rid)

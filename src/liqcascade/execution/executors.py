@@ -1,0 +1,215 @@
+"""Executors: where chunks of work run — never what they compute.
+
+An :class:`Executor` maps a module-level function over a list of picklable items and yields
+``(position, result)`` pairs as results arrive (in any order). The function must be pure: it
+gets everything it needs in its item, so the same item gives the same result in this process,
+in a local worker process or on a Dask worker. Three executors:
+
+- :class:`SerialExecutor` — in this process, one item after the other (debugging, tiny runs);
+- :class:`ProcessExecutor` — local worker processes (:class:`concurrent.futures.ProcessPoolExecutor`)
+  started with the **spawn** method. Not fork: the parent may already hold threads (numba's
+  thread pool once a parallel kernel ran, DuckDB's and Arrow's pools, OpenBLAS), and a forked
+  child inherits their locks but not the threads, so it can deadlock; numba documents its
+  workqueue/OpenMP layers as not fork-safe. Not forkserver either: it needs a preload list set
+  process-wide for speed, a side effect we keep out of a library. Spawn starts each worker
+  clean on every platform; its cost (importing liqcascade and loading numba's on-disk cache,
+  about a second per worker) is paid once per run. Each worker runs numba on
+  ``threads_per_worker`` threads (default: the numba threads shared out among the workers) so
+  that the processes do not oversubscribe the cores;
+- :class:`DaskExecutor` — Dask distributed: a ``LocalCluster(n_workers, threads_per_worker=1)``
+  started for the run, or an existing scheduler at ``tcp://HOST:PORT``. Functions and items
+  travel by pickle (cloudpickle); a remote worker must have liqcascade installed and see the
+  files the items name.
+
+:func:`open_executor` builds one from the command-line spelling (``serial``, ``local``,
+``dask``, ``dask://HOST:PORT``) and checks it before any work: an unknown name, a bad worker
+count or an unreachable scheduler is a :class:`~liqcascade.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any
+
+from liqcascade.errors import ConfigError
+
+EXECUTORS = ("serial", "local", "dask", "dask://HOST:PORT")
+"""Spellings :func:`open_executor` accepts (``processes`` is an alias of ``local``)."""
+
+DASK_CONNECT_TIMEOUT_S = 5.0
+"""How long to wait for a Dask scheduler before saying it is unreachable."""
+
+_ADDRESS = re.compile(r"^(?:dask|tcp)://(?P<host>[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>[0-9]{1,5})$")
+
+
+def default_workers() -> int:
+    """All cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def set_worker_threads(threads: int) -> None:
+    """Run numba's parallel kernels on ``threads`` threads in this (worker) process.
+
+    Results do not depend on the thread count (the kernels' reductions are deterministic: a
+    test), only speed does."""
+    import numba
+
+    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+
+
+def _threads_each(workers: int) -> int:
+    import numba
+
+    return max(1, numba.config.NUMBA_NUM_THREADS // workers)
+
+
+class Executor(ABC):
+    """Runs ``fn`` over items somewhere; see the module docstring. Use as a context manager."""
+
+    name: str = ""
+    workers: int = 1
+
+    @abstractmethod
+    def map_unordered(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        """Yield ``(i, fn(items[i]))`` for every item, in the order results arrive.
+
+        The first exception a call raises is raised here, and the items not yet started are
+        cancelled."""
+
+    def close(self) -> None:
+        """Release workers (idempotent)."""
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(workers={self.workers})"
+
+
+class SerialExecutor(Executor):
+    """Every item in this process, in order."""
+
+    name = "serial"
+
+    def map_unordered(self, fn, items):
+        for i, item in enumerate(items):
+            yield i, fn(item)
+
+
+class ProcessExecutor(Executor):
+    """Local worker processes, started with spawn (see the module docstring for why)."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None, threads_per_worker: int | None = None) -> None:
+        self.workers = _check_workers(workers)
+        threads = threads_per_worker or _threads_each(self.workers)
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=set_worker_threads,
+            initargs=(threads,),
+        )
+
+    def map_unordered(self, fn, items):
+        pending = {self._pool.submit(fn, item): i for i, item in enumerate(items)}
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = pending.pop(fut)
+                    yield i, fut.result()
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor(Executor):
+    """Dask distributed: a local cluster of ``workers`` single-threaded processes, or the
+    scheduler at ``address`` (``tcp://HOST:PORT``)."""
+
+    name = "dask"
+
+    def __init__(self, workers: int | None = None, address: str | None = None,
+                 connect_timeout_s: float | None = None) -> None:
+        from dask.distributed import Client, LocalCluster
+
+        connect_timeout_s = DASK_CONNECT_TIMEOUT_S if connect_timeout_s is None else connect_timeout_s
+        self._cluster = None
+        if address is None:
+            self.workers = _check_workers(workers)
+            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                         dashboard_address=None, silence_logs=40)
+            self._client = Client(self._cluster)
+            self._client.run(set_worker_threads, 1)
+        else:
+            try:
+                self._client = Client(address, timeout=connect_timeout_s)
+            except (OSError, TimeoutError) as e:
+                raise ConfigError("--executor", "executor",
+                                  f"a reachable Dask scheduler (none answered at {address} within "
+                                  f"{connect_timeout_s:g} s: {type(e).__name__})", address) from None
+            self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
+
+    def map_unordered(self, fn, items):
+        from dask.distributed import as_completed
+
+        futures = [self._client.submit(fn, item, pure=False) for item in items]
+        index = {f.key: i for i, f in enumerate(futures)}
+        try:
+            for fut in as_completed(futures):
+                yield index[fut.key], fut.result()
+        finally:
+            for fut in futures:
+                if not fut.done():
+                    fut.cancel()
+
+    def close(self) -> None:
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def _check_workers(workers: int | None) -> int:
+    if workers is None:
+        return default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError("--workers", "workers", "an integer >= 1 (default: all cores)", workers)
+    return workers
+
+
+def parse_executor(spec: str) -> tuple[str, str | None]:
+    """``(kind, address)`` of an executor spelling; :class:`ConfigError` for an unknown one."""
+    text = str(spec).strip()
+    if text in ("serial", "local", "processes", "dask"):
+        return ("local" if text == "processes" else text), None
+    m = _ADDRESS.match(text)
+    if m is None or not (0 < int(m.group("port")) < 65536):
+        raise ConfigError("--executor", "executor", f"one of {list(EXECUTORS)} (e.g. dask://127.0.0.1:8786)", spec)
+    return "dask", f"tcp://{m.group('host')}:{m.group('port')}"
+
+
+def open_executor(spec: str = "local", workers: int | None = None) -> Executor:
+    """An executor from its command-line spelling (module docstring), checked and connected."""
+    kind, address = parse_executor(spec)
+    if workers is not None:
+        _check_workers(workers)
+    if kind == "serial":
+        return SerialExecutor()
+    if kind == "local":
+        return ProcessExecutor(workers)
+    return DaskExecutor(workers, address)

@@ -1,0 +1,66 @@
+"""Maker (Liquidations 2.0) as a :class:`~liqcascade.protocols.base.LiquidationRules` plug-in.
+
+A vault holds one collateral (its ilk) and DAI debt. ``liquidation_threshold`` is
+``1 / mat`` (ETH-B: mat 1.3) and ``liquidation_bonus`` is ``chop - 1`` (13 %). ``bark``
+starts an auction for the tab ``debt * chop``; in this instant form keepers take it at
+``price * (1 - keeper_margin)``, the auction price having fallen to their bid, and the
+collateral beyond the tab returns to the vault. The dynamic engine can instead run the
+Clipper auctions block by block (:mod:`liqcascade.engine.auctions`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from liqcascade.errors import ConfigError
+from liqcascade.protocols.maker.clipper import ClipperAuctions, ClipperSettings
+from liqcascade.protocols.mechanisms import kernels_python as K
+from liqcascade.protocols.mechanisms.rules import N_MP, MechanismRules, require_at_most_one
+
+
+@dataclass(frozen=True)
+class MakerRules(MechanismRules):
+    keeper_margin: float = 0.03
+    """Discount to the market price at which keepers take an auction (their margin for
+    slippage, gas and risk); an assumption, 2-5 % is what 2021 auctions cleared at."""
+    auctions: ClipperSettings | None = None
+    """Set: the dynamic engine runs Clipper auctions block by block (bark, then keepers take
+    as the price falls); None: auctions are taken at once there too. The static engine
+    always takes them at once."""
+
+    mech = K.MECH_MAKER
+    name = "maker"
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.keeper_margin < 1.0):
+            raise ConfigError(self.params.source, "keeper_margin", "a fraction in [0, 1)", self.keeper_margin)
+
+    def scalars(self):
+        mp = np.zeros(N_MP)
+        mp[0] = self.keeper_margin
+        return mp
+
+    def check_book(self, book):
+        require_at_most_one(book, book.collateral > 0, "collateral assets", "Maker vault", self.params.source)
+        require_at_most_one(book, book.debt > 0, "debt assets", "Maker vault (DAI only)", self.params.source)
+
+    def dynamic_mech(self):
+        return K.MECH_MAKER_BARK if self.auctions is not None else self.mech
+
+    def dynamic_scalars(self):
+        mp = self.scalars()
+        if self.auctions is not None:
+            mp[1] = self.auctions.tip
+            mp[2] = self.auctions.chip
+        return mp
+
+    def aftermarket(self, n_assets):
+        if self.auctions is None:
+            return None
+        return ClipperAuctions(self.auctions, 1.0 + self.params.liquidation_bonus, n_assets)
+
+    def facts(self):
+        return {"keeper_margin": self.keeper_margin if self.auctions is None else self.auctions.keeper_margin,
+                "auctions": "clipper" if self.auctions is not None else "instant"}

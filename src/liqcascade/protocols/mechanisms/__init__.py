@@ -1,0 +1,1 @@
+"""Book kernels and the shared plug-in for every protocol other than Aave v3."""

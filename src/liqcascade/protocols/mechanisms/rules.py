@@ -1,0 +1,195 @@
+"""The :class:`~liqcascade.protocols.base.LiquidationRules` plug-in shared by every
+protocol other than Aave v3: one implementation of the interface over the mechanism
+kernels; each protocol's ``rules.py`` says which mechanism, which per-row parameters and
+which scalars, and checks that a book fits the protocol (one collateral per Maker vault,
+one base asset on Comet, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from liqcascade._typing import FloatArray, IntArray
+from liqcascade.errors import ConfigError, DataError
+from liqcascade.model import PositionBook, RiskParams
+from liqcascade.protocols.aave_v3 import kernels as neutral
+from liqcascade.protocols.base import (
+    AccountEvents,
+    BookArrays,
+    FirstCall,
+    FirstCallCosts,
+    HealthView,
+    LiquidationLimits,
+    Tallies,
+)
+from liqcascade.protocols.mechanisms import kernels
+
+N_MP = 10
+
+
+@dataclass(frozen=True)
+class MechanismRules:
+    """Base of the non-Aave rule sets. Subclasses set ``mech`` and override the hooks."""
+
+    params: RiskParams
+
+    mech = 0
+    name = "mechanism"
+    serial = False
+    """The kernel must visit accounts one at a time in order (shared state)."""
+    global_effects = False
+
+    # ------------------------------------------------------------- hooks
+    def row_lt(self, book: PositionBook) -> FloatArray:
+        return self.params.liquidation_threshold[book.asset].copy()
+
+    def row_bonus(self, book: PositionBook) -> FloatArray:
+        return self.params.liquidation_bonus[book.asset].copy()
+
+    def scalars(self) -> FloatArray:
+        """``mp`` of the kernels (see ``kernels_python``'s docstring)."""
+        return np.zeros(N_MP)
+
+    def check_book(self, book: PositionBook) -> None:
+        """Raise :class:`DataError` if the book does not fit the protocol."""
+
+    def initial_state(self, book: PositionBook) -> FloatArray | None:
+        return None
+
+    def row_aux(self, book: PositionBook) -> FloatArray | None:
+        return None
+
+    def before_pass(self, arrays: BookArrays, prices: FloatArray) -> float:
+        """Called before each pass at ``prices``; returns the HF below which accounts are
+        looked at (1 unless the protocol liquidates healthier accounts in some state)."""
+        return 1.0
+
+    def after_pass(self, arrays: BookArrays, prices: FloatArray) -> None:
+        """Called after each pass (Liquity redistributes the batch here)."""
+
+    def facts(self) -> dict[str, object]:
+        return {}
+
+    def dynamic_mech(self) -> int:
+        """Mechanism of the dynamic engine's calls (Maker: bark alone, with auctions)."""
+        return self.mech
+
+    def dynamic_scalars(self) -> FloatArray:
+        return self.scalars()
+
+    def rank_scalars(self) -> FloatArray:
+        """Scalars :meth:`first_call` ranks with (Comet ranks absorptions by the purchase
+        that follows them even when the protocol holds the collateral first)."""
+        return self.dynamic_scalars()
+
+    def aftermarket(self, n_assets: int):
+        """A fresh :class:`~liqcascade.protocols.base.Aftermarket` for a dynamic run, or None."""
+        return None
+
+    # ------------------------------------------------------------- interface
+    def prepare(self, book: PositionBook) -> BookArrays:
+        if book.assets != self.params.symbols:
+            raise ConfigError(self.params.source, "assets", "a book indexed by the market's assets (reindex_assets)")
+        self.check_book(book)
+        return BookArrays(
+            offsets=book.offsets,
+            asset=book.asset,
+            coll=book.collateral.copy(),
+            debt=book.debt.copy(),
+            lt=self.row_lt(book),
+            bonus=self.row_bonus(book),
+            fee=np.zeros(book.n_rows),
+            aux=self.row_aux(book),
+            state=self.initial_state(book),
+        )
+
+    def _state(self, arrays: BookArrays) -> FloatArray:
+        return arrays.state if arrays.state is not None else np.zeros(8)
+
+    def health(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray | None = None) -> HealthView:
+        if accounts is None:
+            accounts = np.arange(arrays.n_accounts, dtype=np.int64)
+        n = accounts.shape[0]
+        hf, c, d = np.empty(n), np.empty(n), np.empty(n)
+        neutral.health_pass(accounts, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, hf, c, d)
+        return HealthView(accounts, hf, c, d)
+
+    def sweep(
+        self, arrays: BookArrays, prices: FloatArray, upto: int, tallies: Tallies, limits: LiquidationLimits,
+        touched: np.ndarray, q: FloatArray, cum_bound: float,
+    ) -> tuple[int, int]:
+        hf_cut = self.before_pass(arrays, prices)
+        if self.global_effects:
+            q[:upto] = 0.0  # other accounts' liquidations move this one: no bound holds
+        fn = kernels.sweep_serial if self.serial else kernels.sweep
+        found, calls = fn(
+            self.mech, upto, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, arrays.bonus,
+            self.scalars(), self._state(arrays), limits.max_calls_per_account, limits.min_repay_usd,
+            tallies.seized, tallies.fee, tallies.repaid, tallies.deficit, tallies.acct_seized_usd,
+            tallies.acct_repaid_usd, tallies.acct_bad_debt_usd, tallies.acct_calls, tallies.acct_blocked, touched, q,
+            cum_bound, hf_cut,
+        )
+        self.after_pass(arrays, prices)
+        return int(found), int(calls)
+
+    def scan(self, arrays: BookArrays, prices: FloatArray, upto: int, q: FloatArray, cum_bound: float) -> IntArray:
+        hf_cut = self.before_pass(arrays, prices)
+        if self.global_effects:
+            q[:upto] = 0.0
+        out = np.empty(upto, dtype=np.int64)
+        n = kernels.scan(upto, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, q, cum_bound,
+                         hf_cut, out)
+        return out[:n]
+
+    def first_call(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FirstCall:
+        self.before_pass(arrays, prices)
+        n = accounts.shape[0]
+        f = [np.empty(n) for _ in range(6)]
+        ca, da = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        kernels.first_call(self.dynamic_mech(), accounts, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices,
+                           arrays.lt, arrays.bonus, self.rank_scalars(), self._state(arrays), *f, ca, da)
+        repaid, seized, fee, paid, received, reward = f
+        return FirstCall(repaid, seized, fee, ca, da, FirstCallCosts(paid, received, reward))
+
+    def liquidate_list(
+        self, arrays: BookArrays, prices: FloatArray, accounts: IntArray, tallies: Tallies, limits: LiquidationLimits
+    ) -> tuple[int, AccountEvents]:
+        self.before_pass(arrays, prices)
+        n = accounts.shape[0]
+        ev = AccountEvents(np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n), np.empty(n), np.empty(n))
+        calls = kernels.liquidate_list(
+            self.dynamic_mech(), accounts, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt,
+            arrays.bonus, self.dynamic_scalars(), self._state(arrays), limits.max_calls_per_account, limits.min_repay_usd,
+            tallies.seized, tallies.fee, tallies.repaid, tallies.deficit, tallies.acct_seized_usd,
+            tallies.acct_repaid_usd, tallies.acct_bad_debt_usd, tallies.acct_calls, tallies.acct_blocked,
+            ev.account, ev.calls, ev.seized_usd, ev.repaid_usd, ev.bad_debt_usd,
+        )
+        self.after_pass(arrays, prices)
+        return int(calls), ev
+
+    def unrecoverable_debt(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FloatArray:
+        out = np.empty(accounts.shape[0])
+        neutral.bad_debt_pass(accounts, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, out)
+        return out
+
+    def describe(self) -> dict[str, object]:
+        return {"protocol": self.name, **self.facts()}
+
+
+# ------------------------------------------------------------------ book checks
+def rows_per_account(book: PositionBook, mask: np.ndarray) -> IntArray:
+    """How many rows matching ``mask`` each account has."""
+    return np.bincount(book.account[mask], minlength=book.n_accounts)
+
+
+def require_at_most_one(book: PositionBook, mask: np.ndarray, what: str, protocol: str, source: str) -> None:
+    """Each account has at most one row matching ``mask`` (e.g. one collateral per Maker vault)."""
+    n = rows_per_account(book, mask)
+    bad = np.flatnonzero(n > 1)
+    if bad.size:
+        k = int(bad[0])
+        raise DataError(source, None,
+                        f"account {book.account_ids[k]!r} has {int(n[k])} {what}; a {protocol} position has one "
+                        f"({bad.size} accounts like this)")

@@ -1,0 +1,31 @@
+"""Morpho Blue as a :class:`~liqcascade.protocols.base.LiquidationRules` plug-in.
+
+An account is one borrower's position in one market: one collateral, one loan asset. The
+market's LLTV is the collateral's ``liquidation_threshold``; the incentive is Morpho's
+``LIF = min(1.15, 1 / (0.3 * LLTV + 0.7))`` (the ``liquidation_bonus`` of the parameters is
+not used). Debt left without collateral is written off against the market's suppliers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from liqcascade.protocols.mechanisms import kernels_python as K
+from liqcascade.protocols.mechanisms.rules import MechanismRules, require_at_most_one
+from liqcascade.protocols.morpho_blue.fast import liquidation_incentive_factor
+
+
+@dataclass(frozen=True)
+class MorphoBlueRules(MechanismRules):
+    mech = K.MECH_MORPHO
+    name = "morpho_blue"
+
+    def row_bonus(self, book):
+        lltv = self.params.liquidation_threshold[book.asset]
+        return np.array([liquidation_incentive_factor(x) - 1.0 for x in lltv]) if lltv.size else lltv.copy()
+
+    def check_book(self, book):
+        require_at_most_one(book, book.collateral > 0, "collateral assets", "Morpho Blue", self.params.source)
+        require_at_most_one(book, book.debt > 0, "loan assets", "Morpho Blue", self.params.source)

@@ -1,0 +1,545 @@
+"""The charts a report and the dashboard show, each built from stored tables only.
+
+A :class:`View` is one plotly figure (as plotly's JSON: ``data`` and ``layout``), the stored
+tables it was drawn from (table name and run id), and a caption. :func:`views_for` returns
+the views a bundle of runs supports: a view appears only when its tables are there, so any
+run kind gets the views it can (static runs, curves, walls, simulations, Monte Carlo runs
+with ``paths``/``risk`` tables, calibrations with a candidates table).
+
+Conventions: fractions are plotted as fractions with a ``%`` tick format; money in USD with a
+``$`` prefix; every axis title names its unit in parentheses; long simulations are thinned
+to at most :data:`MAX_POINTS` points per trace (the caption says so).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from liqcascade.report.bundle import Bundle, RunInfo
+
+MAX_POINTS = 2000
+"""Most points per trace of a time series; longer series are thinned (or summed) by block groups."""
+MAX_ASSETS = 4
+"""Most assets whose price paths a simulation view draws (the ones that moved most)."""
+HIST_BINS = 60
+
+FEEDBACK = "with feedback"
+NO_FEEDBACK = "no feedback"
+_COLORS = {FEEDBACK: "#c0392b", NO_FEEDBACK: "#2c7fb8"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A stored table a figure was drawn from."""
+
+    table: str
+    run_id: str
+    kind: str
+    note: str = ""
+
+    def describe(self) -> str:
+        extra = f", {self.note}" if self.note else ""
+        return f"table {self.table} of run {self.run_id} ({self.kind}{extra})"
+
+
+@dataclass(frozen=True)
+class View:
+    """One figure, where its numbers come from, and what it shows."""
+
+    key: str
+    title: str
+    figure: dict[str, Any]
+    sources: tuple[Source, ...]
+    caption: str
+    table: pd.DataFrame | None = field(default=None, compare=False)
+    """A small table shown under the figure (e.g. the risk estimates), or None."""
+
+    def trace_names(self) -> list[str]:
+        return [t.get("name", "") for t in self.figure.get("data", [])]
+
+
+# ------------------------------------------------------------------ figure helpers
+def _subplots(rows: int, cols: int, titles: tuple[str, ...], **kw):
+    from plotly.subplots import make_subplots
+
+    return make_subplots(rows=rows, cols=cols, subplot_titles=titles, **kw)
+
+
+def _finish(fig, height: int) -> dict[str, Any]:
+    """Shared layout (no template: plotly.js defaults, small payload), as plotly JSON."""
+    import plotly.io as pio
+
+    top, bottom = 60, 120
+    fig.update_layout(
+        template=None,
+        height=height,
+        margin=dict(l=70, r=30, t=top, b=bottom),
+        # below the bottom axis title, whatever the figure's height
+        legend=dict(orientation="h", yanchor="top", y=-62 / (height - top - bottom), x=0),
+        hovermode="closest",
+        font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif", size=12),
+        plot_bgcolor="#fbfbfb",
+    )
+    fig.update_xaxes(showgrid=True, gridcolor="#e6e6e6", zeroline=False)
+    fig.update_yaxes(showgrid=True, gridcolor="#e6e6e6", zeroline=False)
+    return json.loads(pio.to_json(fig, validate=True))
+
+
+def _usd_axis(fig, title: str, **where) -> None:
+    fig.update_yaxes(title_text=f"{title} (USD)", tickprefix="$", **where)
+
+
+def _pct_axis(update: Callable, title: str, **where) -> None:
+    update(title_text=f"{title} (%)", tickformat=".0%", **where)
+
+
+def _vline(fig, x: float, text: str, row: int | str = "all", col: int | str = "all") -> None:
+    fig.add_vline(x=x, line=dict(color="#555", dash="dot", width=1), annotation_text=text,
+                  annotation_position="top", row=row, col=col)
+
+
+def _thin(n: int) -> int:
+    """Stride that keeps at most MAX_POINTS of ``n`` points."""
+    return max(1, math.ceil(n / MAX_POINTS))
+
+
+def _arr(s: pd.Series) -> np.ndarray:
+    return np.asarray(s, dtype=np.float64)
+
+
+# ------------------------------------------------------------------ cascade curve
+def curve_view(b: Bundle) -> View | None:
+    """Final drop, collateral liquidated and bad debt against the initial shock, with and
+    without feedback: the gap between the two is the cascade's own share."""
+    pairs = [(r, label) for r, label in ((b.curve, FEEDBACK), (b.curve_flat, NO_FEEDBACK)) if b.has(r, "curve")]
+    if not pairs:
+        return None
+    asset = str(b.load(pairs[0][0], "curve")["asset"].iloc[0])
+    fig = _subplots(1, 3, ("Final price drop", "Collateral liquidated", "Bad debt"), horizontal_spacing=0.08)
+    sources = []
+    for run, label in pairs:
+        c = b.load(run, "curve").sort_values("shock")
+        x = _arr(c["shock"])
+        for col, y in enumerate((c["final_drop"], c["collateral_seized_usd"], c["bad_debt_usd"]), start=1):
+            fig.add_scatter(
+                x=x, y=_arr(y), name=label, legendgroup=label, showlegend=col == 1, mode="lines+markers",
+                line=dict(color=_COLORS[label], dash="solid" if label == FEEDBACK else "dash"), marker=dict(size=4),
+                row=1, col=col,
+            )
+        sources.append(Source("curve", run.run_id, "curve", f"feedback {'on' if label == FEEDBACK else 'off'}"))
+    for col in (1, 2, 3):
+        _pct_axis(fig.update_xaxes, f"Initial shock to {asset}", row=1, col=col)
+    _pct_axis(fig.update_yaxes, f"Final drop of {asset}", row=1, col=1)
+    _usd_axis(fig, "Collateral seized", row=1, col=2)
+    _usd_axis(fig, "Bad debt", row=1, col=3)
+    return View("curve", f"Cascade curve of {asset}", _finish(fig, 440), tuple(sources), _curve_caption(b, pairs, asset))
+
+
+def _curve_caption(b: Bundle, pairs, asset: str) -> str:
+    text = (f"For each initial shock to {asset} (and the assets that move with it), the cascade's fixed point. "
+            "No feedback: prices stay at the shocked level; with feedback: liquidators sell into the venues "
+            "until no account is eligible.")
+    if b.curve is not None and b.has(b.curve, "curve"):
+        c = b.load(b.curve, "curve")
+        c = c[c["shock"] > 0]
+        if len(c):
+            top = c.loc[c["amplification"].idxmax()]
+            text += (f" Largest amplification {top['amplification']:.3f} at a {top['shock']:.0%} shock: "
+                     f"final drop {top['final_drop']:.1%}, of which {top['final_drop'] - top['shock']:.1%} "
+                     "is the cascade's own.")
+    return text
+
+
+# ------------------------------------------------------------------ liquidation walls
+def walls_view(b: Bundle) -> View | None:
+    """Collateral liquidatable by price (from the book, no feedback) beside what is liquidated
+    once the cascade runs from each price."""
+    if not b.has(b.walls, "walls"):
+        return None
+    w = b.load(b.walls, "walls").sort_values("price")
+    asset = str(w["asset"].iloc[0])
+    fig = _subplots(1, 2, ("Liquidation walls (no feedback)", "Liquidated from each starting price"),
+                    horizontal_spacing=0.1)
+    price = _arr(w["price"])
+    width = float(np.median(np.diff(np.sort(price)))) * 0.9 if len(price) > 1 else None
+    fig.add_bar(x=price, y=_arr(w["collateral_new_usd"]), width=width, name="newly liquidatable (book)",
+                marker_color="#7f8c8d", row=1, col=1)
+    fig.add_scatter(x=price, y=_arr(w["collateral_liquidatable_usd"]), name="liquidatable (book, no feedback)",
+                    mode="lines", line=dict(color="#34495e", dash="dot"), row=1, col=2)
+    sources = [Source("walls", b.walls.run_id, "walls")]
+    for run, label, name in ((b.curve_flat, NO_FEEDBACK, "liquidated, no feedback"),
+                             (b.curve, FEEDBACK, "liquidated, with cascade")):
+        if b.has(run, "curve") and b.load(run, "curve")["asset"].iloc[0] == asset:
+            c = b.load(run, "curve").sort_values("price_shocked")
+            fig.add_scatter(x=_arr(c["price_shocked"]), y=_arr(c["collateral_seized_usd"]), name=name,
+                            mode="lines+markers", marker=dict(size=4),
+                            line=dict(color=_COLORS[label], dash="solid" if label == FEEDBACK else "dash"), row=1, col=2)
+            sources.append(Source("curve", run.run_id, "curve", f"feedback {'on' if label == FEEDBACK else 'off'}"))
+    ref = float(price.max()) if w["shock"].min() == 0 else None
+    for col in (1, 2):
+        fig.update_xaxes(title_text=f"{asset} price (USD)", tickprefix="$", row=1, col=col)
+        if ref is not None:
+            _vline(fig, ref, "reference", row=1, col=col)
+    _usd_axis(fig, "Collateral crossing HF 1 at this step", row=1, col=1)
+    _usd_axis(fig, "Collateral", row=1, col=2)
+    caption = (f"Left: at each {asset} price (other prices at their reference), the collateral of the accounts "
+               "that cross below health factor 1 at that price step. Right: the collateral of all accounts below 1 "
+               "at that price (dotted), and the collateral actually seized when the cascade starts from that "
+               "price, with no feedback and with the liquidators' selling moving prices.")
+    return View("walls", f"Liquidation walls of {asset}", _finish(fig, 440), tuple(sources), caption)
+
+
+# ------------------------------------------------------------------ static rounds
+def rounds_view(b: Bundle) -> View | None:
+    """Price of each asset that moved and the collateral seized, round by round of one cascade."""
+    t = b.target
+    if not (b.has(t, "rounds") and b.has(t, "assets")):
+        return None
+    r = b.load(t, "rounds")
+    if not len(r):
+        return None
+    ref = b.load(t, "assets").set_index("asset")["price_reference"]
+    fig = _subplots(1, 2, ("Price, round by round", "Collateral seized per round"), horizontal_spacing=0.1)
+    moved = r.groupby("asset")["price_after"].min() < r.groupby("asset")["price_before"].max()
+    for asset, g in r[r["asset"].isin(moved[moved].index)].groupby("asset", sort=True):
+        g = g.sort_values("round")
+        x = np.concatenate([[0], _arr(g["round"])])
+        y = np.concatenate([[g["price_before"].iloc[0]], _arr(g["price_after"])]) / float(ref[asset])
+        fig.add_scatter(x=x, y=y, name=f"{asset} price", mode="lines+markers", row=1, col=1)
+    seized = r.assign(usd=r["collateral_seized"] * r["price_before"])
+    top = seized.groupby("asset")["usd"].sum().nlargest(MAX_ASSETS + 1)
+    top = list(top[top > 0].index[:MAX_ASSETS])
+    seized["group"] = seized["asset"].where(seized["asset"].isin(top), "other assets")
+    per = seized.groupby(["group", "round"])["usd"].sum().reset_index()
+    for group in top + (["other assets"] if (per["group"] == "other assets").any() else []):
+        g = per[per["group"] == group]
+        fig.add_bar(x=_arr(g["round"]), y=_arr(g["usd"]), name=f"{group} seized", row=1, col=2)
+    fig.update_layout(barmode="stack")
+    for col in (1, 2):
+        fig.update_xaxes(title_text="Round of the cascade (round number)", dtick=1, row=1, col=col)
+    _pct_axis(fig.update_yaxes, "Price, share of the reference", row=1, col=1)
+    _usd_axis(fig, "Seized, at the round's opening price", row=1, col=2)
+    caption = ("Round 0 is the shocked price; each round liquidates every eligible account at the current "
+               "prices, then the liquidators' sales set the next prices. Left: the assets whose price the "
+               "selling moved; right: collateral seized by asset (the largest, the rest as 'other assets').")
+    return View("rounds", "The cascade round by round", _finish(fig, 440),
+                (Source("rounds", t.run_id, t.kind), Source("assets", t.run_id, t.kind)), caption)
+
+
+# ------------------------------------------------------------------ simulation
+def _sim_run(b: Bundle) -> RunInfo | None:
+    for r in (b.target, b.simulation):
+        if b.has(r, "steps"):
+            return r
+    return None
+
+
+def _per_block(steps: pd.DataFrame) -> pd.DataFrame:
+    """The per-block columns of ``steps`` (repeated on every asset row), one row per block."""
+    return steps.drop_duplicates("block").sort_values("block").reset_index(drop=True)
+
+
+def _minutes(t: pd.Series) -> np.ndarray:
+    v = _arr(t)
+    return (v - v[0]) / 60.0 if len(v) else v
+
+
+def prices_view(b: Bundle) -> View | None:
+    """Reference, market (venues) and oracle price of the assets that moved most."""
+    run = _sim_run(b)
+    if run is None:
+        return None
+    s = b.load(run, "steps")
+    if not len(s):
+        return None
+    first = s.groupby("asset")["reference_price"].transform("first")
+    drop = (s["reference_price"] / first).groupby(s["asset"]).min().sort_values()
+    assets = list(drop.index[:MAX_ASSETS])
+    fig = _subplots(len(assets), 1, tuple(f"{a}" for a in assets), shared_xaxes=True, vertical_spacing=0.06)
+    stride = _thin(s["block"].nunique())
+    styles = (("reference_price", "reference", "#2c3e50", "solid"), ("market_price", "market (venues)", "#c0392b", "solid"),
+              ("oracle_price", "oracle", "#27ae60", "dash"))
+    for i, a in enumerate(assets, start=1):
+        g = s[s["asset"] == a].sort_values("block").iloc[::stride]
+        x = _minutes(g["time"])
+        for col, label, color, dash in styles:
+            fig.add_scatter(x=x, y=_arr(g[col]), name=f"{a} {label}", mode="lines",
+                            line=dict(color=color, dash=dash, width=1.5, shape="hv"), row=i, col=1)
+        fig.update_yaxes(title_text=f"{a} price (USD)", tickprefix="$", row=i, col=1)
+    fig.update_xaxes(title_text="Time since the first block (minutes)", row=len(assets), col=1)
+    caption = ("The exogenous path plus the permanent part of liquidation selling (reference), the price in the "
+               "venues liquidators sell into (market), and the price the protocol sees (oracle)."
+               + (f" Every {stride}th block shown." if stride > 1 else ""))
+    return View("prices", "Price paths", _finish(fig, 260 * len(assets) + 120), (Source("steps", run.run_id, run.kind),),
+                caption)
+
+
+def liquidations_view(b: Bundle) -> View | None:
+    """Liquidations per block, cumulative collateral seized and bad debt over time."""
+    run = _sim_run(b)
+    if run is None:
+        return None
+    pb = _per_block(b.load(run, "steps"))
+    if not len(pb):
+        return None
+    stride = _thin(len(pb))
+    grp = pb.index // stride
+    agg = pd.DataFrame({
+        "minutes": pd.Series(_minutes(pb["time"])).groupby(grp).first(),
+        "liquidated": pb["accounts_liquidated"].groupby(grp).sum(),
+        "eligible": pb["eligible_accounts"].groupby(grp).max(),
+        "seized_cum": pb["collateral_seized_usd"].cumsum().groupby(grp).last(),
+        "repaid_cum": pb["debt_repaid_usd"].cumsum().groupby(grp).last(),
+        "written_off": pb["bad_debt_written_off_usd"].groupby(grp).last(),
+        "shortfall": pb["eligible_shortfall_usd"].groupby(grp).max(),
+    })
+    x = _arr(agg["minutes"])
+    per = "per block" if stride == 1 else f"per {stride} blocks"
+    fig = _subplots(3, 1, (f"Accounts liquidated {per}", "Collateral seized and debt repaid so far", "Bad debt"),
+                    shared_xaxes=True, vertical_spacing=0.08)
+    fig.add_bar(x=x, y=_arr(agg["liquidated"]), name="accounts liquidated", marker_color="#c0392b", row=1, col=1)
+    fig.add_scatter(x=x, y=_arr(agg["eligible"]), name="accounts eligible (HF < 1)", mode="lines",
+                    line=dict(color="#7f8c8d", shape="hv"), row=1, col=1)
+    fig.add_scatter(x=x, y=_arr(agg["seized_cum"]), name="collateral seized so far", mode="lines", row=2, col=1)
+    fig.add_scatter(x=x, y=_arr(agg["repaid_cum"]), name="debt repaid so far", mode="lines", row=2, col=1)
+    fig.add_scatter(x=x, y=_arr(agg["written_off"]), name="bad debt written off so far", mode="lines",
+                    line=dict(color="#8e44ad", shape="hv"), row=3, col=1)
+    fig.add_scatter(x=x, y=_arr(agg["shortfall"]), name="debt above collateral of eligible accounts", mode="lines",
+                    line=dict(color="#e67e22", dash="dot", shape="hv"), row=3, col=1)
+    fig.update_yaxes(title_text="Accounts (count)", row=1, col=1)
+    _usd_axis(fig, "Cumulative", row=2, col=1)
+    _usd_axis(fig, "Bad debt", row=3, col=1)
+    fig.update_xaxes(title_text="Time since the first block (minutes)", row=3, col=1)
+    summ = b.load(run, "summary").iloc[0] if b.has(run, "summary") else None
+    caption = ("Per block: accounts liquidated and eligible; collateral seized and debt repaid (USD at the oracle "
+               "price) so far; debt written off to the protocol's deficit so far and the debt the eligible "
+               "accounts owe above their collateral (bad debt if nobody liquidates them).")
+    if summ is not None and "bad_debt_usd" in summ:
+        caption += f" Bad debt at the end of the run (summary table): ${summ['bad_debt_usd']:,.0f}."
+    return View("liquidations", "Liquidations and bad debt over time", _finish(fig, 760),
+                (Source("steps", run.run_id, run.kind),) + ((Source("summary", run.run_id, run.kind),) if summ is not None else ()),
+                caption)
+
+
+# ------------------------------------------------------------------ Monte Carlo
+_PATH_UNITS = {"_usd": ("USD", True), "_s": ("seconds", False)}
+_MC_METRICS = ("collateral_seized_usd", "debt_repaid_usd", "accounts_liquidated", "amplification", "time_to_clear_s")
+
+
+def _unit(col: str) -> tuple[str, bool]:
+    """(unit, is money) of a path metric from its name."""
+    for suffix, u in _PATH_UNITS.items():
+        if col.endswith(suffix):
+            return u
+    if col.startswith("accounts"):
+        return "accounts", False
+    return "final drop / initial drop" if col == "amplification" else "value", False
+
+
+def _level_label(level: float) -> str:
+    pct = level * 100 if level <= 1 else level
+    return f"{pct:g}%"
+
+
+def _risk_rows(b: Bundle, metric_prefix: str) -> pd.DataFrame:
+    if not b.has(b.target, "risk"):
+        return pd.DataFrame()
+    r = b.load(b.target, "risk")
+    if not {"metric", "statistic", "estimate"} <= set(r.columns):
+        return pd.DataFrame()
+    return r[r["metric"].astype(str).str.startswith(metric_prefix)]
+
+
+def montecarlo_view(b: Bundle) -> View | None:
+    """Distribution of bad debt over the paths, with VaR and CVaR (expected shortfall) and
+    their confidence intervals from the ``risk`` table."""
+    t = b.target
+    if not b.has(t, "paths"):
+        return None
+    p = b.load(t, "paths")
+    if "bad_debt_usd" not in p.columns or not len(p):
+        return None
+    v = _arr(p["bad_debt_usd"])
+    v = v[np.isfinite(v)]
+    counts, edges = np.histogram(v, bins=HIST_BINS)
+    fig = _subplots(1, 1, ("Bad debt over the Monte Carlo paths",))
+    fig.add_bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges), name="paths per bin",
+                marker_color="#95a5a6", row=1, col=1)
+    risk = _risk_rows(b, "bad_debt")
+    top = float(counts.max()) if counts.size else 1.0
+    marks = risk[risk["statistic"].isin(["var", "es"]) & np.isfinite(risk["estimate"].astype(float))] if len(risk) else risk
+    for i, row in enumerate(marks.itertuples(index=False)):
+        name = f"{'VaR' if row.statistic == 'var' else 'CVaR'} {_level_label(float(row.level))}"
+        lo, hi = float(getattr(row, "lo", np.nan)), float(getattr(row, "hi", np.nan))
+        bounded = bool(np.isfinite(lo) and np.isfinite(hi))
+        fig.add_scatter(
+            x=[row.estimate], y=[top * (1.05 + 0.07 * i)], name=name, mode="markers+text", text=[name],
+            textposition="middle right", marker=dict(size=9, symbol="diamond" if row.statistic == "var" else "square"),
+            error_x=dict(type="data", symmetric=False, visible=bounded,
+                         array=[max(hi - row.estimate, 0.0) if bounded else 0.0],
+                         arrayminus=[max(row.estimate - lo, 0.0) if bounded else 0.0]),
+            row=1, col=1,
+        )
+        fig.add_vline(x=float(row.estimate), line=dict(color="#555", dash="dot", width=1))
+    fig.update_xaxes(title_text="Bad debt per path (USD)", tickprefix="$")
+    fig.update_yaxes(title_text="Paths (count)")
+    sources = (Source("paths", t.run_id, t.kind),) + ((Source("risk", t.run_id, t.kind),) if len(risk) else ())
+    caption = (f"{len(v):,} paths. Markers: value-at-risk (VaR, a quantile of bad debt) and conditional VaR "
+               "(expected shortfall: the mean beyond it) at each level, with their confidence intervals as bars.")
+    table = _risk_rows(b, "") if b.has(t, "risk") else None
+    return View("montecarlo", "Bad-debt distribution", _finish(fig, 460), sources, caption,
+                table if table is not None and len(table) else None)
+
+
+def mc_metrics_view(b: Bundle) -> View | None:
+    """Histograms of the other per-path metrics (liquidated volume, amplification, time to clear)."""
+    t = b.target
+    if not b.has(t, "paths"):
+        return None
+    p = b.load(t, "paths")
+    cols = [c for c in _MC_METRICS if c in p.columns and np.isfinite(_arr(p[c])).any()]
+    if not cols:
+        return None
+    ncol = min(3, len(cols))
+    nrow = math.ceil(len(cols) / ncol)
+    fig = _subplots(nrow, ncol, tuple(c.replace("_", " ") for c in cols), horizontal_spacing=0.08, vertical_spacing=0.18)
+    for i, c in enumerate(cols):
+        v = _arr(p[c])
+        v = v[np.isfinite(v)]
+        counts, edges = np.histogram(v, bins=min(HIST_BINS, max(5, len(np.unique(v)))))
+        r, k = divmod(i, ncol)
+        fig.add_bar(x=(edges[:-1] + edges[1:]) / 2, y=counts, width=np.diff(edges), name=c, row=r + 1, col=k + 1)
+        unit, money = _unit(c)
+        fig.update_xaxes(title_text=f"{c.replace('_', ' ')} ({unit})", tickprefix="$" if money else None,
+                         row=r + 1, col=k + 1)
+        fig.update_yaxes(title_text="Paths (count)", row=r + 1, col=k + 1)
+    fig.update_layout(showlegend=False)
+    caption = "Per-path distributions (paths with no value, e.g. a cascade that never cleared, are left out)."
+    return View("mc_metrics", "Other Monte Carlo metrics", _finish(fig, 320 * nrow + 80), (Source("paths", t.run_id, t.kind),),
+                caption)
+
+
+# ------------------------------------------------------------------ calibration
+_CAND_COLUMNS = {"estimate", "lo", "hi", "within_budget"}
+_CHOSEN_KEYS = ("chosen", "chosen_value", "best_value", "value")
+
+
+def _candidates_table(b: Bundle) -> str | None:
+    """The target's table of (candidate value, estimate, lo, hi, within_budget), by its columns."""
+    import pyarrow.parquet as pq
+
+    for name in b.tables(b.target):
+        if name in ("summary", "paths", "risk", "steps", "events", "accounts", "rounds", "assets"):
+            continue
+        cols = set(pq.read_schema(b.store.path(b.target.run_id, name)).names)
+        if _CAND_COLUMNS <= cols:
+            return name
+    return None
+
+
+def _calibration_facts(b: Bundle, cand: pd.DataFrame) -> dict[str, Any]:
+    """Parameter column, chosen value, budget and metric name, from the summary table or meta."""
+    facts: dict[str, Any] = dict(b.target.meta)
+    if b.has(b.target, "summary"):
+        facts.update(b.load(b.target, "summary").iloc[0].to_dict())
+    numeric = [c for c in cand.columns if c not in _CAND_COLUMNS and pd.api.types.is_numeric_dtype(cand[c])]
+    param = facts.get("param") or facts.get("parameter")
+    col = param if param in cand.columns else next((c for c in ("value", "candidate", "param_value") if c in cand.columns),
+                                                    numeric[0] if numeric else None)
+    chosen = next((facts[k] for k in _CHOSEN_KEYS if isinstance(facts.get(k), (int, float)) and not isinstance(facts.get(k), bool)),
+                  None)
+    metric = facts.get("metric") or (str(cand["metric"].iloc[0]) if "metric" in cand.columns else "metric")
+    budget = facts.get("budget") if isinstance(facts.get("budget"), (int, float)) else None
+    return {"column": col, "param": str(param or col), "chosen": chosen, "metric": str(metric), "budget": budget}
+
+
+def calibration_view(b: Bundle) -> View | None:
+    """The metric estimate (with its interval) at each candidate value, the budget and the chosen value."""
+    name = _candidates_table(b)
+    if name is None:
+        return None
+    cand = b.load(b.target, name)
+    f = _calibration_facts(b, cand)
+    if f["column"] is None or not len(cand):
+        return None
+    cand = cand.sort_values(f["column"])
+    unit, money = _unit(f["metric"])
+    fig = _subplots(1, 1, (f"{f['metric']} against {f['param']}",))
+    ok = cand["within_budget"].astype(bool)
+    for mask, label, color in ((ok, "within budget", "#27ae60"), (~ok, "over budget", "#c0392b")):
+        g = cand[mask]
+        if not len(g):
+            continue
+        fig.add_scatter(
+            x=_arr(g[f["column"]]), y=_arr(g["estimate"]), name=label, mode="markers", marker=dict(color=color, size=8),
+            error_y=dict(type="data", symmetric=False, array=_arr(g["hi"] - g["estimate"]),
+                         arrayminus=_arr(g["estimate"] - g["lo"])),
+        )
+    fig.add_scatter(x=_arr(cand[f["column"]]), y=_arr(cand["estimate"]), name="estimate", mode="lines",
+                    line=dict(color="#7f8c8d", width=1), showlegend=False)
+    if f["budget"] is not None:
+        x = _arr(cand[f["column"]])
+        fig.add_scatter(x=[x.min(), x.max()], y=[f["budget"]] * 2, name="budget", mode="lines",
+                        line=dict(color="#555", dash="dash"))
+    if f["chosen"] is not None:
+        lo, hi = float(np.nanmin(cand["lo"])), float(np.nanmax(cand["hi"]))
+        fig.add_scatter(x=[f["chosen"]] * 2, y=[lo, hi], name=f"chosen value ({f['chosen']:g})", mode="lines",
+                        line=dict(color="#2c3e50", width=2))
+    fig.update_xaxes(title_text=f"{f['param']} (candidate value)")
+    fig.update_yaxes(title_text=f"{f['metric']} ({unit})", tickprefix="$" if money else None)
+    caption = ("Each candidate's estimate with its confidence interval; the chosen value is the one the search "
+               "kept within budget.")
+    return View("calibration", "Calibration", _finish(fig, 460), (Source(name, b.target.run_id, b.target.kind),), caption)
+
+
+# ------------------------------------------------------------------ all views
+BUILDERS: tuple[Callable[[Bundle], View | None], ...] = (
+    curve_view, walls_view, rounds_view, prices_view, liquidations_view, montecarlo_view, mc_metrics_view,
+    calibration_view,
+)
+VIEW_KEYS = ("curve", "walls", "rounds", "prices", "liquidations", "montecarlo", "mc_metrics", "calibration")
+
+
+def views_for(b: Bundle) -> list[View]:
+    """Every view the bundle's stored tables support, in report order."""
+    return [v for v in (build(b) for build in BUILDERS) if v is not None]
+
+
+def view(b: Bundle, key: str) -> View | None:
+    """One view by key (None when the bundle cannot draw it)."""
+    return BUILDERS[VIEW_KEYS.index(key)](b) if key in VIEW_KEYS else None
+
+
+# ------------------------------------------------------------------ headline numbers
+def format_value(col: str, v: Any) -> str:
+    """A summary value as people read it: USD with separators, shares as %, counts with commas."""
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    if isinstance(v, (float, np.floating)):
+        if not np.isfinite(v):
+            return "-"
+        if col.endswith("_usd"):
+            return f"${v:,.0f}"
+        if col.endswith(("_drop", "_fraction")) or col.startswith("shock_"):
+            return f"{v:.2%}"
+        if col.endswith("_s"):
+            return f"{v:,.0f} s"
+        return f"{v:,.4g}"
+    return str(v)
+
+
+def headline(b: Bundle, run: RunInfo | None = None) -> list[tuple[str, str]]:
+    """The ``summary`` table's first row of ``run`` (default the target), formatted."""
+    run = run or b.target
+    if not b.has(run, "summary"):
+        return []
+    row = b.load(run, "summary").iloc[0]
+    return [(c, format_value(c, v)) for c, v in row.items() if not (isinstance(v, str) and v == "")]

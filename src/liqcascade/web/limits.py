@@ -1,0 +1,121 @@
+"""What the server accepts: request size, run size and wall-time caps, and the ASGI layer
+that enforces the request-size cap and sets security headers on every response."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps of one server (``liqcascade serve`` options set them)."""
+
+    max_body_bytes: int = 32 * 1024
+    """Largest request body; a bigger one gets 413 before any of it is parsed."""
+    max_accounts: int = 200_000
+    """Largest book a run started from the dashboard may have (synthetic or file)."""
+    max_blocks: int = 2_000
+    """Most blocks of a simulation started from the dashboard."""
+    max_seconds: float = 120.0
+    """Wall time of one run; its worker process is stopped after this."""
+    max_pending: int = 4
+    """Runs queued or running at once; more get 429."""
+    workers: int = 1
+    """Runs executed at the same time (each in its own process)."""
+    max_table_rows: int = 1_000
+    """Most rows one table page returns."""
+
+    def as_dict(self) -> dict[str, float]:
+        return dict(self.__dict__)
+
+
+# Pages may use their own stylesheet and scripts only; plotly needs inline styles and data:
+# images (its PNG export). Responses that carry their own policy (the self-contained report)
+# keep it.
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+            "connect-src 'self'; font-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+def _is_api(path: str) -> bool:
+    return path.startswith("/api/") or path.startswith("/-/") or path == "/openapi.json"
+
+
+async def _reject(scope, send, status: int, message: str) -> None:
+    """Answer ``status`` with ``message``: JSON on API paths, a small HTML page elsewhere."""
+    import html
+
+    if _is_api(scope.get("path", "")):
+        body = json.dumps({"error": message, "status": status}).encode()
+        ctype = b"application/json"
+    else:
+        body = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{status}</title></head>"
+                f"<body><h1>{status}</h1><p>{html.escape(message)}</p><p><a href='/'>Runs</a></p></body></html>").encode()
+        ctype = b"text/html; charset=utf-8"
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode())] + _SECURITY_HEADERS})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Guard:
+    """ASGI middleware: caps the request body (declared or streamed) and adds security
+    headers (CSP, nosniff, no referrer, no framing) to every response."""
+
+    def __init__(self, app, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body = max_body_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                return await _reject(scope, send, 400, "malformed Content-Length header")
+            if int(declared) > self.max_body:
+                return await _reject(scope, send, 413, f"request body of {int(declared)} bytes is over this server's cap "
+                                                       f"of {self.max_body} bytes")
+        body = bytearray()
+        while True:
+            msg = await receive()
+            if msg["type"] == "http.disconnect":
+                return None
+            body += msg.get("body", b"")
+            if len(body) > self.max_body:
+                return await _reject(scope, send, 413, f"request body over this server's cap of {self.max_body} bytes")
+            if not msg.get("more_body", False):
+                break
+        return await self.app(scope, _replay(bytes(body), receive), _with_headers(send))
+
+
+def _replay(body: bytes, receive):
+    """A ``receive`` that hands the app the body already read, then defers to the client."""
+    done = False
+
+    async def inner():
+        nonlocal done
+        if not done:
+            done = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return inner
+
+
+def _with_headers(send):
+    async def inner(message):
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            names = {k.lower() for k, _ in headers}
+            extra = [h for h in _SECURITY_HEADERS if h[0] not in names]
+            if b"content-security-policy" not in names:
+                extra.append((b"content-security-policy", PAGE_CSP.encode()))
+            message = {**message, "headers": headers + extra}
+        await send(message)
+
+    return inner

@@ -1,0 +1,225 @@
+"""Scenarios the dashboard may run, and the edits a run request may make to them.
+
+A run starts from the built-in default scenario or from a TOML file directly inside the
+store's ``scenarios/`` folder. The server reads nothing outside its store: a scenario name
+is a plain file name looked up in that folder (no ``/``, no ``..``), a symlink whose target
+lies outside the store is not listed and cannot be named, and every file a scenario refers to
+(positions, parameters, depth calibration, candles) must resolve inside the store too.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from liqcascade.errors import ConfigError
+
+BUILTIN = "builtin:default"
+SCENARIO_DIR = "scenarios"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\.toml$")
+_SIM_KEPT = ("block_seconds", "oracle", "liquidators", "dynamics")
+"""Keys of a scenario's [simulation] table a dashboard run keeps; the path is the request's."""
+
+
+class RunRequest(BaseModel):
+    """A run to start: a stored scenario and the edits to make to it first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: str = Field(BUILTIN, max_length=120,
+                          description="'builtin:default' or the file name of a TOML file in the store's scenarios/ folder.")
+    kind: Literal["static", "simulation"] = Field("static", description="A static cascade or a block-by-block simulation.")
+    shocks: dict[str, float] | None = Field(
+        None, max_length=64, description="Replace the scenario's shocks: asset -> fractional drop (0.3 = -30 %).")
+    n_accounts: int | None = Field(None, gt=0, description="Accounts of a synthetic book (capped by the server).")
+    sell_fraction: float | None = Field(None, ge=0, le=1, description="Share of seized collateral liquidators sell at once.")
+    impact: bool | None = Field(None, description="False: no feedback (prices stay at the shocked level).")
+    blocks: int | None = Field(None, gt=1, description="Simulation: blocks to run (capped by the server).")
+    path: Literal["shock", "linear"] | None = Field(None, description="Simulation: an instant shock or a linear fall.")
+    duration_blocks: int | None = Field(None, ge=1, description="Simulation: blocks over which a linear shock unfolds.")
+    oracle: Literal["instant", "chainlink", "twap", "osm"] | None = Field(None, description="Simulation: the protocol's oracle.")
+    liquidations_per_block: float | None = Field(None, gt=0, le=1e6, description="Simulation: accounts liquidated per block at most.")
+    min_profit_usd: float | None = Field(None, ge=0, le=1e9, description="Simulation: smallest profit a liquidator acts on (USD).")
+
+
+class RequestError(ValueError):
+    """A run request the server refuses (the message says why); answered with 4xx."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a worker process needs to build and run one request."""
+
+    kind: str
+    data: dict[str, Any]
+    base_dir: str
+    source: str
+    request: dict[str, Any]
+    max_accounts: int
+
+
+# ------------------------------------------------------------------ the store's scenarios
+def _inside(root: Path, p: Path) -> bool:
+    try:
+        p.resolve().relative_to(root.resolve())
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def _exists(p: Path) -> bool:
+    try:
+        return p.exists()
+    except (OSError, ValueError):  # a name the OS cannot even look up (NUL byte, too long)
+        return True
+
+
+def list_scenarios(root: Path) -> list[str]:
+    """The built-in default, then the TOML files of ``root/scenarios`` that stay inside the store."""
+    folder = root / SCENARIO_DIR
+    names = []
+    if folder.is_dir() and _inside(root, folder):
+        names = sorted(p.name for p in folder.iterdir() if _NAME.match(p.name) and p.is_file() and _inside(root, p))
+    return [BUILTIN] + names
+
+
+def scenario_file(root: Path, name: str) -> Path:
+    """The file of a listed scenario name; anything else is a :class:`RequestError`."""
+    if name == BUILTIN:
+        from liqcascade.api import default_scenario_path
+
+        return default_scenario_path()
+    if not _NAME.match(name):
+        raise RequestError(f"scenario {name!r}: expected '{BUILTIN}' or a file name like 'my_case.toml' "
+                           f"(no folders) in the store's {SCENARIO_DIR}/ folder", 400)
+    if name not in list_scenarios(root):
+        raise RequestError(f"scenario {name!r} is not in the store's {SCENARIO_DIR}/ folder "
+                           f"(available: {list_scenarios(root)})", 404)
+    return root / SCENARIO_DIR / name
+
+
+def _strings(obj: Any, key: str = "") -> list[tuple[str, str]]:
+    """(dotted key, value) of every string in a scenario mapping."""
+    if isinstance(obj, dict):
+        return [kv for k, v in obj.items() for kv in _strings(v, f"{key}.{k}" if key else str(k))]
+    if isinstance(obj, list):
+        return [kv for i, v in enumerate(obj) for kv in _strings(v, f"{key}.{i}")]
+    return [(key, obj)] if isinstance(obj, str) else []
+
+
+def _check_files_inside(root: Path, data: dict[str, Any], base_dir: Path, source: str) -> None:
+    """Every string that names a path (it exists beside the scenario, or has a separator or
+    ``~`` in it) must resolve inside the store: positions, parameters, depth, candles, returns,
+    and whatever file a later config field names."""
+    for key, text in _strings(data):
+        if text.startswith("builtin:"):
+            continue
+        p = Path(text).expanduser() if text.startswith("~") else Path(text)
+        p = p if p.is_absolute() else base_dir / p
+        looks_like_path = any(c in text for c in ("/", "\\", "~")) or _exists(p)
+        if looks_like_path and not _inside(root, p):
+            raise RequestError(f"{source}: {key} = {text!r} points outside the server's store; "
+                               "the dashboard only reads files inside it", 403)
+
+
+# ------------------------------------------------------------------ requests -> runs
+def _edited(data: dict[str, Any], req: RunRequest, limits) -> dict[str, Any]:
+    """The scenario mapping with the request's edits, within the server's caps."""
+    d = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    if req.shocks is not None:
+        d["shock"] = dict(req.shocks)
+    pos = d.setdefault("positions", {})
+    if req.n_accounts is not None:
+        if pos.get("source") != "synthetic":
+            raise RequestError("n_accounts applies to a synthetic book only; this scenario reads its positions from a file")
+        pos["n_accounts"] = req.n_accounts
+    if pos.get("source") == "synthetic" and pos.get("n_accounts", 100_000) > limits.max_accounts:
+        raise RequestError(f"n_accounts {pos.get('n_accounts', 100_000):,} is over this server's cap of "
+                           f"{limits.max_accounts:,} accounts; ask for fewer")
+    if req.sell_fraction is not None:
+        d.setdefault("liquidators", {})["sell_fraction"] = req.sell_fraction
+    if req.impact is not None:
+        d.setdefault("engine", {})["impact"] = req.impact
+    if req.kind == "simulation":
+        d["simulation"] = _simulation_table(d.get("simulation") or {}, req, limits)
+    return d
+
+
+def _simulation_table(sim: dict[str, Any], req: RunRequest, limits) -> dict[str, Any]:
+    out = {k: v for k, v in sim.items() if k in _SIM_KEPT}
+    out["path"] = req.path or "linear"
+    out["blocks"] = req.blocks or min(300, limits.max_blocks)
+    if out["blocks"] > limits.max_blocks:
+        raise RequestError(f"blocks {out['blocks']:,} is over this server's cap of {limits.max_blocks:,}")
+    if out["path"] == "linear":
+        out["duration_blocks"] = min(req.duration_blocks or 25, out["blocks"])
+    elif req.duration_blocks is not None:
+        raise RequestError("duration_blocks applies to path = 'linear' only")
+    if req.oracle is not None:
+        out["oracle"] = {**(out.get("oracle") or {}), "kind": req.oracle}
+    liq = dict(out.get("liquidators") or {})
+    if req.liquidations_per_block is not None:
+        liq["liquidations_per_block"] = req.liquidations_per_block
+    if req.min_profit_usd is not None:
+        liq["min_profit_usd"] = req.min_profit_usd
+    if liq:
+        out["liquidators"] = liq
+    return out
+
+
+def _reject_sim_edits(req: RunRequest) -> None:
+    sim_only = [k for k in ("blocks", "path", "duration_blocks", "oracle", "liquidations_per_block", "min_profit_usd")
+                if getattr(req, k) is not None]
+    if sim_only:
+        raise RequestError(f"{', '.join(sim_only)} apply to kind = 'simulation' only")
+
+
+def _market_assets(d: dict[str, Any], base_dir: Path, source: str, cfg) -> list[str]:
+    if cfg.market.assets is not None:
+        return list(cfg.market.assets)
+    from liqcascade.io.aave_config import load_aave_reserve_config
+    from liqcascade.io.config import resolve_path
+
+    ref = cfg.market.params
+    path = None if ref.startswith("builtin:") else resolve_path(ref, base_dir, source, "market.params")
+    return list(load_aave_reserve_config(path).params.symbols)
+
+
+def plan(root: Path, req: RunRequest, limits) -> RunSpec:
+    """Check a request against the store and the caps and turn it into a :class:`RunSpec`.
+
+    Cheap checks only (no book is built): the scenario is listed, its files stay inside the
+    store, the edited config validates, shocked assets exist, sizes are within the caps.
+    Raises :class:`RequestError` (or :class:`~liqcascade.errors.ConfigError`) when not.
+    """
+    from liqcascade.io.config import parse_scenario
+
+    path = scenario_file(root, req.scenario)
+    source = req.scenario if req.scenario != BUILTIN else "builtin:default"
+    if req.kind == "static":
+        _reject_sim_edits(req)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise RequestError(f"{source}: not valid TOML ({e})") from None
+    base = path.parent
+    if req.scenario != BUILTIN:
+        _check_files_inside(root, data, base, source)
+    d = _edited(data, req, limits)
+    cfg = parse_scenario(d, source)
+    assets = _market_assets(d, base, source, cfg)
+    for a in cfg.shock:
+        if a not in assets:
+            raise ConfigError(source, f"shock.{a}", f"an asset of the market {assets}", a)
+    if not any(v for v in cfg.shock.values()):
+        raise RequestError(f"{source}: no shock to run; give shocks such as {{'WETH': 0.3}}")
+    return RunSpec(req.kind, d, str(base), source, req.model_dump(exclude_none=True), limits.max_accounts)
