@@ -22,3 +22,8 @@ def shared_file(name: str) -> Path:
     if not p.is_file():
         pytest.skip(f"shared data file {p} not present (set LIQCASCADE_SHARED_DATA)")
     return p
+
+
+def pytest_configure(config):
+    """Register the ``browser`` marker (Playwright + Debian chromium tests; report and dashboard)."""
+    config.addinivalue_line("markers", "browser: drives headless Debian chromium via Playwright")

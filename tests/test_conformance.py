@@ -23,7 +23,7 @@ CASES = [(f, v) for f in FILES for v in load_vector_file(f).vectors]
 
 def test_bundled_files_are_found():
     names = {f.name for f in FILES}
-    assert {"math.yaml", "v3_0_sparklend.yaml", "v3_3.yaml", "v3_7.yaml"} <= names
+    assert {"math.yaml", "v3_0_sparklend.yaml", "v3_3.yaml", "v3_5.yaml", "v3_6.yaml", "v3_7.yaml"} <= names
     ids = {v.id for _, v in CASES}
     for required in ("A1", "A2", "A3", "A4", "A5", "A6", "A7", "A8", "A9", "A10-mul", "A10-div"):
         assert required in ids

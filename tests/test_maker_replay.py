@@ -16,7 +16,7 @@ from liqcascade.cli import main
 from liqcascade.errors import ConfigError
 from liqcascade.io.maker_book import default_dir
 from liqcascade.io.store import ResultsStore
-from liqcascade.maker_replay import CatRules, Frobs, price_window, replay_ethb, simulate_cat
+from liqcascade.maker_replay import CatRules, Frobs, price_dir, price_window, replay_ethb, simulate_cat
 from liqcascade.markets.oracle import MakerOSM
 from liqcascade.protocols.maker.exact import RAD, RAY, WAD, Cat, Vault, bite, cat_unsafe
 from tests.conftest import shared_file
@@ -270,6 +270,59 @@ def test_replay_without_owner_actions_misses_exactly_the_vaults_owners_made_bita
     assert s["precision"] < with_owners.summary["precision"]
 
 
+# --- other days -------------------------------------------------------------------------------
+
+
+def _recorded_bites(first_utc: str, end_utc: str) -> list[dict]:
+    """Rows of the liquidation file in [first, end) (UTC), read with csv, not with the replay."""
+    with open(default_dir() / "maker_ethb_vault_liquidations.csv", newline="") as fh:
+        return [r for r in csv.DictReader(fh) if first_utc <= r["BLOCK_TIMESTAMP"] < end_utc]
+
+
+def test_second_day_2021_01_11_is_replayed_and_scored():
+    res = replay_ethb("2021-01-11")
+    s, v = res.summary, res["vaults"].set_index("vault")
+    # the Pacific day 2021-01-11 is 08:00 UTC to 08:00 UTC the next day (PST = UTC - 8)
+    assert (s["window_start"], s["window_end"]) == ("2021-01-11T08:00:00Z", "2021-01-12T08:00:00Z")
+    rows = _recorded_bites("2021-01-11 08:00:00", "2021-01-12 08:00:00")
+    assert s["actual_bites"] == len(rows) == 10  # 18424 x2 (08:00), 18408 (17:03), 16254 x7 (03:00-03:04)
+    assert s["vaults_actual"] == len({r["VAULT_NUMBER"] for r in rows}) == 3
+    assert s["actual_collateral_eth"] == sum(float(r["COLLATERAL_LIQUIDATED_AMOUNT"]) for r in rows) == 421.0
+    assert s["true_positives"] + s["false_negatives"] == 3
+    assert s["precision"] == s["true_positives"] / (s["true_positives"] + s["false_positives"])
+    # 18408 (5.01 ETH, debt 3,983 DAI, no owner action that day) was bitten at 17:03 UTC. Its
+    # liquidation price 3,983 * 1.3 / 5.01 = 1,033 is above the OSM value released at 17:00, the
+    # pool price read at 16:00 UTC = the file's row labelled 08:00 (Pacific), so the replay bites it.
+    with open(price_dir() / "uniswap_v2_eth_dai_reserves_10min_2021-01-11.csv", newline="") as fh:
+        row = next(r for r in csv.DictReader(fh) if r["period_start_utc"] == "2021-01-11T08:00:00")
+    osm_17 = float(row["dai_reserve"]) / float(row["weth_reserve"])
+    assert 900 < osm_17 < 1033 * (1 - 0.01)
+    assert v.loc[18408, "user_events"] == 0 and v.loc[18408, "outcome"] == "TP"
+    assert v.loc[18408, "sim_first_time"] == pd.Timestamp("2021-01-11 17:00", tz="UTC")
+
+
+def test_a_window_without_recorded_bites_scores_without_error():
+    # Read as UTC days, the 2021-02-22 file spans 2021-02-22 00:00-24:00 UTC, which holds no ETH-B
+    # bite (the day's are on 02-23 from 06:00 UTC): recall and timing are undefined, not an error.
+    assert _recorded_bites("2021-02-22 00:00:00", "2021-02-23 00:00:00") == []
+    s = replay_ethb("2021-02-22", price_clock="UTC").summary
+    assert s["actual_bites"] == 0 and s["vaults_actual"] == 0
+    assert math.isnan(s["recall"]) and math.isnan(s["timing_diff_median_s"])
+    # every vault the replay bites is then a false positive
+    assert s["false_positives"] == s["vaults_simulated"]
+    assert s["precision"] == 0.0 if s["vaults_simulated"] else math.isnan(s["precision"])
+
+
+def test_dai_usd_scales_the_oracle_and_is_part_of_the_run(with_owners):
+    # the OSM reads USD: every released value is the pool's DAI price times DAI's USD price
+    res = replay_ethb("2021-01-21", dai_usd=1.01)
+    assert res["steps"]["osm_price"].to_numpy() == pytest.approx(1.01 * with_owners["steps"]["osm_price"].to_numpy(),
+                                                                rel=1e-15)
+    assert res["steps"]["pool_price"].equals(with_owners["steps"]["pool_price"])
+    assert res.summary["dai_usd"] == 1.01 and with_owners.summary["dai_usd"] == 1.0
+    assert res.run_id != with_owners.run_id
+
+
 # --- the price clock ----------------------------------------------------------------------------
 
 
@@ -301,6 +354,8 @@ def test_reserve_labels_are_us_pacific_time():
     ({"step_s": 0}, "step_s"),
     ({"osm_hop_s": 1.5}, "osm_hop_s"),
     ({"box_dai": -1.0}, "box_dai"),
+    ({"dai_usd": 0.0}, "dai_usd"),
+    ({"dai_usd": float("nan")}, "dai_usd"),
     ({"start": "2021-01-21T03:00"}, "start"),  # before the window (08:00 UTC)
     ({"price_clock": "Mars/Olympus_Mons"}, "price_clock"),
 ])
@@ -314,6 +369,18 @@ def test_a_day_outside_the_event_files_is_refused():
     path = shared_file("uniswap_v2_eth_dai_reserves_10min_event_days.csv")
     with pytest.raises(ConfigError, match="ETH-B event files"):
         replay_ethb("2021-05-19", price_file=path)  # the events stop on 2021-05-16
+
+
+def test_a_day_after_the_switch_to_the_dog_is_refused(tmp_path):
+    # ETH-B moved to the Dog (Liquidations 2.0) at block 12,381,609 on 2021-05-06; a price file for
+    # the Pacific day 2021-05-10 (inside the event files) is not a Cat day
+    path = tmp_path / "reserves.csv"
+    times = pd.date_range("2021-05-10", periods=144, freq="10min")
+    pd.DataFrame({"period_start_utc": times.strftime("%Y-%m-%dT%H:%M:%S"), "dai_reserve": 4e7,
+                  "weth_reserve": 1e4}).to_csv(path, index=False)
+    with pytest.raises(ConfigError, match="Cat") as e:
+        replay_ethb("2021-05-10", price_file=path)
+    assert e.value.key == "date"
 
 
 def test_simulate_cat_checks_its_arrays():
@@ -337,3 +404,12 @@ def test_cli_prints_scores_and_stores_the_run(tmp_path):
     assert again.exit_code == 0 and len(ResultsStore(out).list_runs()) == 1
     bad = CliRunner().invoke(main, ["maker-replay", "--date", "2020-03-12", "--out", str(out)])
     assert bad.exit_code == 2 and "2021-01-21" in bad.output
+
+
+def test_cli_day_outside_the_event_files_is_a_clear_error(tmp_path):
+    # the shared reserves file has 2021-05-19, but the ETH-B event files stop on 2021-05-16
+    path = shared_file("uniswap_v2_eth_dai_reserves_10min_event_days.csv")
+    r = CliRunner().invoke(main, ["maker-replay", "--date", "2021-05-19", "--price-file", str(path),
+                                  "--out", str(tmp_path / "store")])
+    assert r.exit_code == 2
+    assert "ETH-B event files" in r.output and "2021-05-16" in r.output

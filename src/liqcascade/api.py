@@ -193,7 +193,7 @@ def compare(
     driver = max(sc.config.shock, key=lambda a: sc.config.shock[a])
     rows, asset_frames = [], []
     for proto in protocols:
-        version = sc.config.market.version or "3.3-3.4" if proto == "aave_v3" else sc.config.market.version
+        version = (sc.config.market.version or "3.3-3.4") if proto == "aave_v3" else None
         market = sc.config.market.model_copy(update={"protocol": proto, "version": version})
         sp = _scenario.build(sc.config.model_copy(update={"market": market}), sc.base_dir, sc.source)
         res = run_static(sp.model, dict(sc.config.shock), sp.settings, cfg)
@@ -210,6 +210,8 @@ def compare(
             "amplification": float(a.loc[driver, "amplification"]),
             "bad_debt_usd": float(s["bad_debt_usd"]),
             "insolvent_shortfall_usd": float(s["insolvent_shortfall_usd"]),
+            # Liquity: debt the Stability Pool could not absorb, spread over the other troves
+            "redistributed_debt_usd": float(s.get("redistributed_debt_usd", 0.0)),
         }
         if dynamic:
             path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sp)
@@ -230,3 +232,27 @@ def compare(
     out = Result("compare", tables, cfg)
     _save(store, rid, "compare", cfg, out, {"source": sc.source, "protocols": list(protocols)})
     return out.with_run_id(rid)
+
+
+# ----------------------------------------------------------------- calibration and sweeps (issue 5)
+def calibrate(scenario, param: str, asset: str, budget: float, **kw) -> Result:
+    """The parameter value that keeps a risk metric within ``budget``: see
+    :func:`liqcascade.calibrate.calibrate` (the keyword arguments are its)."""
+    from liqcascade.calibrate import calibrate as _calibrate
+
+    return _calibrate(scenario, param, asset, budget, **kw)
+
+
+def liquidity_cap(scenario, asset: str, blocks: int = 1, share: float = 1.0,
+                  store: ResultsStore | str | Path | None = DEFAULT_STORE) -> Result:
+    """The liquidity-based supply cap rule: see :func:`liqcascade.calibrate.liquidity_cap`."""
+    from liqcascade.calibrate import liquidity_cap as _cap
+
+    return _cap(scenario, asset, blocks, share, store)
+
+
+def sweep(scenario, factors, kind: str = "static", **kw) -> Result:
+    """A full factorial over dotted config fields: see :func:`liqcascade.sweep.sweep`."""
+    from liqcascade.sweep import sweep as _sweep
+
+    return _sweep(scenario, factors, kind, **kw)

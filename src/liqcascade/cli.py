@@ -221,6 +221,48 @@ def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool) -> Non
     click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
 
 
+@main.command("compare")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--protocols", "protocols", help="Comma list of protocols (default: aave_v3,compound_v3,maker,liquity_v1).")
+@click.option("--dynamic", is_flag=True, help="Also run the scenario's [simulation] block by block for each protocol.")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--recompute", is_flag=True, help="Run again even if this exact comparison is stored.")
+def compare_cmd(scenario: Path, protocols: str | None, dynamic: bool, out: Path, recompute: bool) -> None:
+    """The same book, venues and crash under several protocols' liquidation rules.
+
+    Only market.protocol changes between the runs; each protocol reads the shared
+    parameters in its own meaning (see the protocol tables in docs/scenarios.md).
+    Prints one row per protocol (accounts liquidated, collateral seized, final drop of
+    the shocked asset, amplification, bad debt; with --dynamic the block-by-block
+    lowest market price, bad debt and what the protocol still holds) and writes the
+    tables comparison and assets.
+    """
+    from liqcascade import api
+
+    try:
+        names = [p.strip() for p in protocols.split(",") if p.strip()] if protocols else list(api.COMPARE_PROTOCOLS)
+        res = api.compare(scenario, names, out, recompute=recompute, dynamic=dynamic)
+    except LiqcascadeError as e:
+        _fail(e)
+    t = res.table("comparison")
+    view = pd.DataFrame({
+        "protocol": t["protocol"],
+        "liquidated": t["accounts_liquidated"].map(lambda x: f"{x:,}"),
+        "seized": t["collateral_seized_usd"].map(_usd),
+        "drop": [f"{a:.1%} -> {b:.1%}" for a, b in zip(t["initial_drop"], t["final_drop"])],
+        "amplif.": t["amplification"].map(lambda x: f"{x:.3f}"),
+        "bad debt": t["bad_debt_usd"].map(_usd),
+    })
+    if "sim_bad_debt_usd" in t:
+        view["sim: liquidated"] = t["sim_accounts_liquidated"].map(lambda x: f"{x:,}")
+        view["sim: lowest market"] = t["sim_market_min_drop"].map(lambda x: f"-{x:.1%}")
+        view["sim: bad debt"] = t["sim_bad_debt_usd"].map(_usd)
+        view["sim: protocol holds"] = t["sim_protocol_holdings_usd"].map(_usd)
+    click.echo(f"run {res.run_id}  shock: {t['driver'].iloc[0]} -{t['initial_drop'].iloc[0]:.1%}")
+    click.echo(view.to_string(index=False))
+    click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
+
+
 @main.command("demo")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
 @click.option("--recompute", is_flag=True, help="Run again even if stored.")
@@ -322,8 +364,14 @@ def _parse_shocks(items: tuple[str, ...]) -> dict[str, float]:
               help="Day of the shipped Uniswap v2 ETH/DAI prices (US Pacific; the window is the 24 h they cover).")
 @click.option("--no-user-events", is_flag=True, help="Keep the book as it was at the start (no owner top-ups).")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--dai-usd", "dai_usd", type=float, default=1.0, show_default=True,
+              help="DAI's USD price, to turn the pool's DAI per ETH into the USD price Maker's oracle reads.")
+@click.option("--price-file", "price_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Read DATE's prices from this Uniswap v2 reserves CSV (period_start_utc, dai_reserve, "
+                   "weth_reserve; labels in US Pacific time) instead of the shipped slice.")
 @click.option("--recompute", is_flag=True, help="Run again even if this exact replay is stored.")
-def maker_replay_cmd(date: str, no_user_events: bool, out: Path, recompute: bool) -> None:
+def maker_replay_cmd(date: str, no_user_events: bool, out: Path, dai_usd: float, price_file: Path | None,
+                     recompute: bool) -> None:
     """Replay MakerDAO ETH-B through a day under the Cat's rules (Liquidations 1.2: OSM one
     hour late, bites of at most dunk) and score the simulated bites against the recorded ones.
 
@@ -333,12 +381,14 @@ def maker_replay_cmd(date: str, no_user_events: bool, out: Path, recompute: bool
     from liqcascade.maker_replay import replay_ethb
 
     try:
-        res = replay_ethb(date, apply_user_events=not no_user_events, store=out, recompute=recompute)
+        res = replay_ethb(date, apply_user_events=not no_user_events, dai_usd=dai_usd, price_file=price_file,
+                          store=out, recompute=recompute)
     except LiqcascadeError as e:
         _fail(e)
     s = res.summary
     click.echo(f"run {res.run_id}  ETH-B {s['window_start']} to {s['window_end']}, "
-               f"owner actions {'replayed' if s['apply_user_events'] else 'ignored'}")
+               f"owner actions {'replayed' if s['apply_user_events'] else 'ignored'}"
+               + (f", DAI at {s['dai_usd']:g} USD" if s["dai_usd"] != 1.0 else ""))
     for label, value in {
         "vaults bitten": f"{s['vaults_simulated']} simulated, {s['vaults_actual']} recorded "
                          f"(TP {s['true_positives']}, FP {s['false_positives']}, FN {s['false_negatives']})",
@@ -441,8 +491,8 @@ def _print_montecarlo(res) -> None:
             cells[stat if lvl is None else f"{stat} 99%"] = _interval(hit.iloc[0], fmt) if len(hit) else "-"
         view.append(cells)
     click.echo(pd.DataFrame(view).to_string(index=False))
-    click.echo("(liquidations at risk = VaR of collateral seized; time to clear is inf when accounts are still "
-               "eligible at the end of a path)")
+    click.echo("(liquidations at risk = VaR of collateral seized; time to clear: first to last liquidation, inf when "
+               "accounts a liquidator would take were still waiting at the end of a path)")
 
 
 
@@ -489,20 +539,168 @@ def report_cmd(target: str, output: Path, store: Path, no_complete: bool, simula
               help="Most blocks of a simulation started from the dashboard.")
 @click.option("--max-seconds", default=120.0, show_default=True, type=click.FloatRange(1, None),
               help="Wall time of one run; its worker process is stopped after this.")
-def serve_cmd(store: Path, host: str, port: int, max_accounts: int, max_blocks: int, max_seconds: float) -> None:
+@click.option("--scenarios", "scenarios_from", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Copy this folder's scenarios (and their CSV/Parquet/JSON files) into STORE/scenarios/ first, "
+                   "e.g. --scenarios examples.")
+def serve_cmd(store: Path, host: str, port: int, max_accounts: int, max_blocks: int, max_seconds: float,
+              scenarios_from: Path | None) -> None:
     """The dashboard: stored runs and their figures as pages, each with a JSON twin under
     /api (OpenAPI at /openapi.json), and a form to start a bounded static cascade or short
-    simulation on a scenario of STORE/scenarios/ or the built-in default."""
+    simulation on a scenario of STORE/scenarios/ or the built-in default. Binds loopback
+    by default; it has no authentication (see docs/dashboard.md)."""
     from liqcascade.web import Limits, is_loopback, serve
+    from liqcascade.web.scenarios import import_scenarios
 
     if not is_loopback(host):
-        click.echo(f"warning: binding {host}: the dashboard has no authentication; anyone who can reach this "
-                   "address can read the store and start runs", err=True)
+        bar = "!" * 78
+        click.echo(f"{bar}\nWARNING: binding {host}, not loopback. The dashboard has no authentication: anyone who "
+                   f"can reach this address can read every run in {store} and start runs.\n{bar}", err=True)
     limits = Limits(max_accounts=max_accounts, max_blocks=max_blocks, max_seconds=max_seconds)
     try:
+        if scenarios_from is not None:
+            copied = import_scenarios(store, scenarios_from)
+            click.echo(f"copied {len(copied)} file(s) from {scenarios_from} into {store / 'scenarios'}", err=True)
         serve(store, host, port, limits)
     except LiqcascadeError as e:
         _fail(e)
+
+
+# ----------------------------------------------------------------- calibration and sweeps (issue 5)
+def _range_opt(text: str | None):
+    from liqcascade.errors import ConfigError
+
+    if text is None:
+        return None
+    lo, sep, hi = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return float(lo), float(hi)
+    except ValueError:
+        raise ConfigError("--range", "range", "LO:HI, two numbers (e.g. 0.7:0.95)", text) from None
+
+
+@main.command("calibrate")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--param", required=True, help="liquidation_threshold, liquidation_bonus, supply_cap, borrow_cap or debt_ceiling.")
+@click.option("--asset", required=True, help="The asset whose parameter is searched (e.g. WETH).")
+@click.option("--budget", type=float, help="Largest acceptable metric (USD for bad debt); required unless --method liquidity.")
+@click.option("--confidence", type=float, default=0.99, show_default=True, help="Level of the VaR / CVaR.")
+@click.option("--metric", default="var", show_default=True, help="var, cvar (= es) or mean of the loss over paths.")
+@click.option("--loss", default="bad_debt_usd", show_default=True,
+              help="Per-path loss: bad_debt_usd, collateral_seized_usd (liquidations at risk), debt_repaid_usd, accounts_liquidated.")
+@click.option("--kind", default="montecarlo", show_default=True, help="montecarlo ([montecarlo] paths) or static (the [shock]).")
+@click.option("--method", default="search", show_default=True, help="search (the risk metric) or liquidity (the fast cap rule).")
+@click.option("--blocks", type=int, default=1, show_default=True, help="--method liquidity: blocks the liquidation is spread over.")
+@click.option("--share", type=float, default=1.0, show_default=True, help="--method liquidity: share of the cap liquidated.")
+@click.option("--paths", type=int, default=1000, show_default=True, help="Monte Carlo paths per candidate (the same paths for all).")
+@click.option("--seed", type=int, help="Root seed (default: the [montecarlo] table's).")
+@click.option("--executor", default="local", show_default=True, help="serial, local, dask or dask://HOST:PORT.")
+@click.option("--workers", type=int, help="Worker processes (local, dask). Default: all cores.")
+@click.option("--chunk-size", "chunk_size", type=int, help="Paths per chunk.")
+@click.option("--range", "value_range", help="LO:HI of the values searched (default depends on --param; see docs/calibration.md).")
+@click.option("--grid", type=int, default=9, show_default=True, help="Values on the first grid (then bisection).")
+@click.option("--tol", type=float, help="Bisection tolerance in the parameter's unit (default: range / 512).")
+@click.option("--book", default="health", show_default=True,
+              help="liquidation_threshold: health (borrowers keep their health factor) or fixed (amounts stay).")
+@click.option("--interval", type=float, default=0.95, show_default=True, help="Confidence of the intervals around each estimate.")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--recompute", is_flag=True, help="Search again even if this exact calibration is stored.")
+@click.option("--quiet", is_flag=True, help="No progress lines.")
+def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, confidence: float, metric: str, loss: str,
+                  kind: str, method: str, blocks: int, share: float, paths: int, seed: int | None, executor: str,
+                  workers: int | None, chunk_size: int | None, value_range: str | None, grid: int, tol: float | None,
+                  book: str, interval: float, out: Path, recompute: bool, quiet: bool) -> None:
+    """The highest liquidation threshold (lowest bonus, largest supply/borrow cap or debt
+    ceiling) of ASSET that keeps the metric (e.g. the 99 % VaR of bad debt) within --budget,
+    every candidate on the same Monte Carlo paths; or, with --method liquidity, the largest
+    supply cap whose liquidation over --blocks blocks stays profitable after slippage.
+
+    Prints the explored curve and the chosen value; writes the tables candidates and
+    summary (and candidate_paths) under OUT/runs/<run id>/.
+    """
+    from liqcascade import calibrate as cal
+    from liqcascade.errors import ConfigError
+
+    try:
+        if method == "liquidity":
+            if param != "supply_cap":
+                raise ConfigError("--param", "param", "supply_cap with --method liquidity", param)
+            res = cal.liquidity_cap(scenario, asset, blocks, share, store=out)
+        elif method == "search":
+            if budget is None:
+                raise ConfigError("--budget", "budget", "a finite budget > 0 (required with --method search)")
+            say = None if quiet else (lambda done, total: click.echo(f"  candidates evaluated: {done}", err=True))
+            res = cal.calibrate(scenario, param, asset, budget, confidence, metric, loss, kind, paths, seed, executor,
+                                workers, chunk_size, _range_opt(value_range), grid, tol, book, interval, out, say,
+                                recompute)
+        else:
+            raise ConfigError("--method", "method", "search or liquidity", method)
+    except LiqcascadeError as e:
+        _fail(e)
+    s = res.summary
+    c = res.table("candidates").sort_values("value")
+    if s.get("method") == "liquidity":
+        click.echo(f"run {res.run_id}  liquidity cap rule for {s['asset']}: sale of {s['share']:.0%} of the cap over "
+                   f"{s['blocks']} block(s), liquidator's bonus {s['budget']:.2%}")
+        click.echo(f"  largest supply cap      {s['chosen']:,.2f} {s['asset']}  ({_usd(s['chosen_usd'])} at "
+                   f"{s['price']:,.2f})")
+        click.echo(f"  per-block sale          {s['per_block_tokens']:,.2f} {s['asset']} (slippage = bonus)")
+        click.echo(f"  current supply (book)   {s['current_supply']:,.2f} {s['asset']}")
+    else:
+        money = s["loss"] != "accounts_liquidated"
+        fmt = (lambda x: "inf" if x == float("inf") else _usd(x)) if money else (lambda x: f"{x:,.1f}")
+        view = pd.DataFrame({
+            s["param"]: c["value"].map(lambda x: f"{x:,.6g}"),
+            s["metric"]: [f"{fmt(e)}  [{fmt(lo)}, {fmt(hi)}]" for e, lo, hi in zip(c["estimate"], c["lo"], c["hi"])],
+            "within": c["within_budget"].map(lambda x: "yes" if x else "no"),
+            "stage": c["stage"],
+        })
+        click.echo(f"run {res.run_id}  {s['param']} of {s['asset']}: {s['metric']} at {s['confidence']:.3g} <= "
+                   f"{fmt(s['budget'])}  ({s['kind']}, {int(s['paths']):,} path(s) per candidate, seed {s['seed']})")
+        click.echo(view.to_string(index=False))
+        chosen = s["chosen"]
+        click.echo(f"\n  chosen {s['param']}: " + ("none" if chosen != chosen else f"{chosen:,.6g}")
+                   + f"  (current {s['current']:,.6g}; {s['status']}; {int(s['evaluations'])} evaluations, "
+                     f"{s['wall_s']:.1f} s)")
+    click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
+
+
+@main.command("sweep")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--sweep", "factors", multiple=True, required=True, metavar="FIELD=V1,V2,...",
+              help="A dotted config field and its values, e.g. shock.WETH=0.2,0.3 or assets.WETH.liquidation_threshold=0.8,0.82 (repeatable: full factorial).")
+@click.option("--kind", default="static", show_default=True, help="static (run), simulate or montecarlo.")
+@click.option("--paths", type=int, default=1000, show_default=True, help="Monte Carlo paths per combination.")
+@click.option("--seed", type=int, help="Monte Carlo root seed (default: the [montecarlo] table's).")
+@click.option("--executor", default="local", show_default=True, help="Monte Carlo: serial, local, dask or dask://HOST:PORT.")
+@click.option("--workers", type=int, help="Worker processes (local, dask). Default: all cores.")
+@click.option("--chunk-size", "chunk_size", type=int, help="Monte Carlo paths per chunk.")
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--recompute", is_flag=True, help="Run again even if stored.")
+def sweep_cmd(scenario: Path, factors: tuple[str, ...], kind: str, paths: int, seed: int | None, executor: str,
+              workers: int | None, chunk_size: int | None, out: Path, recompute: bool) -> None:
+    """Run SCENARIO for every combination of the --sweep values (full factorial) and print one
+    table with the swept fields as columns; writes the table sweep (and sweep_risk for Monte
+    Carlo); each combination is also a stored run of its own."""
+    from liqcascade.sweep import sweep
+
+    try:
+        res = sweep(scenario, list(factors), kind, paths, executor, workers, chunk_size, seed, out,
+                    lambda d, t: click.echo(f"  combination {d}/{t}", err=True), recompute)
+    except LiqcascadeError as e:
+        _fail(e)
+    t = res.table("sweep")
+    names = [f.partition("=")[0].strip() for f in factors]
+    shown = ["bad_debt_usd", "collateral_seized_usd", "accounts_liquidated", "amplification", "bad_debt_usd_mean",
+             "bad_debt_usd_var_99", "bad_debt_usd_es_99", "bad_debt_usd_p_insolvent", "collateral_seized_usd_var_99"]
+    view = t[names + [c for c in shown if c in t.columns] + ["run_id"]].copy()
+    for c in view.columns:
+        if (c.endswith("_usd") or "_usd_" in c) and "p_insolvent" not in c:
+            view[c] = view[c].map(_usd)
+    click.echo(f"run {res.run_id}  sweep of {len(t)} combination(s), kind {kind}")
+    click.echo(view.to_string(index=False))
+    click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

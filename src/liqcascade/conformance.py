@@ -264,9 +264,10 @@ def _get(m: Mapping[str, Any], key: str, ctx: VectorContext, where: str) -> Any:
 
 # --- Aave v3 handlers ---------------------------------------------------------------------------
 
+# releases to rule-set names; "3.5", "3.6" and "3.7" are rule-set names themselves (versions.py)
 _AAVE_RELEASES = {
     "3.0": "3.0-3.2", "3.1": "3.0-3.2", "3.2": "3.0-3.2",
-    "3.3": "3.3-3.4", "3.4": "3.3-3.4", "3.5": "3.5-3.6", "3.6": "3.5-3.6",
+    "3.3": "3.3-3.4", "3.4": "3.3-3.4",
 }  # fmt: skip
 
 

@@ -14,7 +14,10 @@ starts, then stepped through the window on the price series' 10-minute grid. At 
 2. the oracle: Maker's OSM (:class:`~liqcascade.markets.oracle.MakerOSM`, one hop = one hour)
    fed by the Uniswap v2 ETH/DAI pool's mid price (``dai_reserve / weth_reserve``). The real
    OSM read Maker's medianizer, a median of exchange prices in USD posted by feeds; the pool
-   (DAI per ETH) is a proxy for it. The OSM releases at hop ``k`` the price it read at the
+   (DAI per ETH) times ``dai_usd`` (DAI's USD price, 1.0 by default) is a proxy for it. The
+   owners' recorded frobs (safe after) and bites (unsafe before) bound the real OSM: on the
+   shipped days it read 0.5-1.4 % above the pool at the hours where they bind, as if DAI traded
+   at a premium (docs/maker_replay.md). The OSM releases at hop ``k`` the price it read at the
    start of hop ``k - 1``, so a move reaches the Vat one to two hours late. The window's first
    hour has no previous reading: the OSM starts with ``cur = nxt`` = the first price;
 3. ``spot = rdiv(rdiv(val * 1e9, par), mat)`` (``Spotter.poke``), and every vault with
@@ -301,7 +304,7 @@ def _day(date: str) -> pd.Timestamp:
     return d
 
 
-def _check_args(step_s: Any, osm_hop_s: Any, box_dai: Any) -> None:
+def _check_args(step_s: Any, osm_hop_s: Any, box_dai: Any, dai_usd: Any = 1.0) -> None:
     for key, v in (("step_s", step_s), ("osm_hop_s", osm_hop_s)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
             raise ConfigError(_ARG, key, "a positive integer number of seconds", v)
@@ -310,6 +313,9 @@ def _check_args(step_s: Any, osm_hop_s: Any, box_dai: Any) -> None:
     ok = not isinstance(box_dai, bool) and isinstance(box_dai, (int, float)) and math.isfinite(box_dai)
     if not (ok and box_dai > 0):
         raise ConfigError(_ARG, "box_dai", "a finite amount of DAI > 0", box_dai)
+    ok = not isinstance(dai_usd, bool) and isinstance(dai_usd, (int, float)) and math.isfinite(dai_usd)
+    if not (ok and 0.5 <= dai_usd <= 2.0):
+        raise ConfigError(_ARG, "dai_usd", "the DAI price in USD, a number from 0.5 to 2", dai_usd)
 
 
 @dataclass(frozen=True)
@@ -420,6 +426,8 @@ def _vaults_table(universe: pd.DataFrame, sim: pd.DataFrame, actual: pd.DataFram
     v["simulated"] = v["sim_bites"] > 0
     v["actual"] = v["actual_bites"] > 0
     v["outcome"] = np.select([v.simulated & v.actual, v.simulated, v.actual], ["TP", "FP", "FN"], "TN")
+    for c in ("sim_first_time", "actual_first_time"):  # an empty side aggregates to object dtype
+        v[c] = pd.to_datetime(v[c], utc=True)
     v["timing_diff_s"] = (v["sim_first_time"] - v["actual_first_time"]).dt.total_seconds()
     return v.reset_index()
 
@@ -469,12 +477,12 @@ class _Day:
     events_per_vault: pd.Series
 
 
-def _assemble(ev: EthbEvents, w: PriceWindow, step_s: int, osm_hop_s: int) -> _Day:
+def _assemble(ev: EthbEvents, w: PriceWindow, step_s: int, osm_hop_s: int, dai_usd: float = 1.0) -> _Day:
     t_all = w.prices["time"].to_numpy(dtype=np.int64)
     p_all = w.prices["price"].to_numpy(dtype=float)
     keep = (t_all >= w.start.timestamp()) & ((t_all - t_all[0]) % step_s == 0)
     t, price = t_all[keep], p_all[keep]
-    osm = MakerOSM(delay_s=int(osm_hop_s)).apply(t, price).price
+    osm = MakerOSM(delay_s=int(osm_hop_s)).apply(t, price * dai_usd).price  # the OSM reads USD
     clock_t, clock_b = _block_clock(ev)
     blocks = np.floor(np.interp(t, clock_t, clock_b)).astype(np.int64)
     rate = np.asarray(ev.rate_at(blocks), dtype=float)
@@ -569,6 +577,7 @@ def replay_ethb(
     apply_user_events: bool = True,
     osm_hop_s: int = 3600,
     box_dai: float = DEFAULT_BOX_DAI,
+    dai_usd: float = 1.0,
     start: str | None = None,
     price_file: str | Path | None = None,
     price_clock: str = DEFAULT_PRICE_CLOCK,
@@ -583,7 +592,9 @@ def replay_ethb(
     docstring; :func:`available_dates` lists the shipped ones). ``step_s``: a multiple of the
     prices' 600 s. ``apply_user_events``: replay the owners' recorded actions of the window (off:
     the book stays as it was at the start, but for bites). ``osm_hop_s``: the OSM's hop.
-    ``box_dai``: ``Cat.box``. ``start``: a UTC time inside the window to start from instead (the
+    ``box_dai``: ``Cat.box``. ``dai_usd``: DAI's price in USD, to turn the pool's DAI per ETH
+    into the USD price Maker's oracle reads (``par`` is 1 USD; 1.0 = DAI at its peg; see the
+    module docstring). ``start``: a UTC time inside the window to start from instead (the
     book is rebuilt from every event before it). ``price_file``: a Uniswap v2 reserves CSV to read
     the day from instead of the shipped slice, with ``price_clock`` its labels' time zone.
     ``events_dir``: the ``maker_ethb_*.csv`` folder (default: bundled). With ``store``, the result
@@ -595,20 +606,21 @@ def replay_ethb(
     debt simulated vs recorded, first-bite times), ``bites`` (per simulated ``Cat.bite``) and
     ``steps`` (per step: pool, OSM and spot prices, rate, bites, frobs applied/refused).
     """
-    _check_args(step_s, osm_hop_s, box_dai)
+    _check_args(step_s, osm_hop_s, box_dai, dai_usd)
     w = price_window(date, price_file, price_clock, start)
     ev = load_ethb_events(events_dir)
     _check_book_range(ev, w)
     ev_dir = Path(events_dir) if events_dir is not None else default_dir()
     cfg = {"date": str(date), "window_start": f"{w.start:%Y-%m-%dT%H:%M:%S}Z",
            "window_end": f"{w.end:%Y-%m-%dT%H:%M:%S}Z", "price_clock": price_clock, "step_s": int(step_s),
-           "apply_user_events": bool(apply_user_events), "osm_hop_s": int(osm_hop_s), "box_dai": float(box_dai)}
+           "apply_user_events": bool(apply_user_events), "osm_hop_s": int(osm_hop_s), "box_dai": float(box_dai),
+           "dai_usd": float(dai_usd)}
     ident = {**cfg, "prices": _files_digest([w.path]),
              "events": _files_digest(sorted(ev_dir.glob("maker_ethb_*.csv")))}
     rid = run_id({"kind": KIND, "config": ident}, __version__)
     if not recompute and (found := _stored(store, rid, KIND)) is not None:
         return found
-    d = _assemble(ev, w, int(step_s), int(osm_hop_s))
+    d = _assemble(ev, w, int(step_s), int(osm_hop_s), float(dai_usd))
     sim = simulate_cat(d.ink0, d.art0, d.osm, d.rate, d.rules, d.rules_at, box_dai,
                        d.frobs if apply_user_events else None)
     res = Result(KIND, _tables(d, sim, cfg), ident)

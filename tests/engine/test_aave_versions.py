@@ -6,15 +6,22 @@ bad-debt burn (v3.3) and collateral whose reserve LT is 0 but which an e-mode ma
 collateral (v3.6). Versions that differ only in integer rounding give identical results.
 """
 
+import math
+
 import numpy as np
 import pytest
 
+from liqcascade import api
+from liqcascade.engine.dynamic import Dynamics, Liquidators, SimSettings, simulate
 from liqcascade.engine.run import run_static
 from liqcascade.engine.static import MarketModel
 from liqcascade.errors import ConfigError
+from liqcascade.markets.oracle import Instant
 from liqcascade.model import AssetParams, EModeCategory, PositionBook, RiskParams
-from liqcascade.protocols.aave_v3 import V3_0, V3_3, V3_5, V3_6, V3_7, parse_version
+from liqcascade.protocols.aave_v3 import NAMES, V3_0, V3_3, V3_5, V3_6, V3_7, parse_version
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
+from liqcascade.protocols.aave_v3.versions import emode_only_collateral
+from liqcascade.scenarios import instant_shock
 
 from .conftest import PARAMS, PRICES, book
 
@@ -155,7 +162,103 @@ def test_rounding_only_versions_run_alike():
     assert all(s == summaries[0] for s in summaries[1:])
 
 
-def test_split_version_name_is_refused():
-    assert parse_version("3.6") == V3_6 and parse_version("3.5") == V3_5
+# --- the same hand cases through the block-by-block simulation -----------------------------------
+#
+# Instant oracle, unbounded liquidators, no venues (no price impact): after a one-block shock each
+# account is liquidated at the shocked prices exactly as in the static cascade, by each version's rule.
+
+UNBOUNDED = Liquidators(calls_per_account=64, gas_asset=None, min_profit_usd=-math.inf)
+SHOCK_CASES = {
+    # name: (rows, WETH shock, repaid by version (V3_0, V3_3+), written off from v3.3, left before v3.3)
+    "close_factor": ([("a", "WETH", 10.0, 0), ("a", "USDC", 0, 12000.0), ("a", "DAI", 0, 4000.0)], 0.07,
+                     (6000.0, 8000.0), 0.0),
+    "dust": ([("a", "WETH", 3.5, 0), ("a", "USDC", 0, 2050.0), ("a", "DAI", 0, 1000.0)], 0.5, (1025.0, 1050.0), 0.0),
+    # as the static bad-debt case but healthy before the shock (HF 1700/1500): 1 WETH at 1500 for
+    # 1500/1.05 USDC, 1500 - 1428.5714 left
+    "bad_debt": ([("a", "WETH", 1.0, 0), ("a", "USDC", 0, 1500.0)], 0.25, (1500.0 / 1.05, 1500.0 / 1.05),
+                 1500.0 - 1500.0 / 1.05),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("version", ALL)
+@pytest.mark.parametrize("case", sorted(SHOCK_CASES))
+def test_dynamic_engine_runs_each_version_like_the_hand_cases(version, case):
+    rows, shock, repaid, left = SHOCK_CASES[case]
+    m = MarketModel(book(rows), AaveV3Rules(PARAMS, version), PRICES)
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -shock}, n_blocks=4)
+    s = simulate(m, path, Instant(), SimSettings(UNBOUNDED, Dynamics(recovery_half_life_s=math.inf))).summary
+    assert s["version"] == NAMES[version]
+    assert s["liquidation_calls"] == 1
+    assert s["debt_repaid_usd"] == pytest.approx(repaid[0] if version == V3_0 else repaid[1], rel=1e-9)
+    burned = version >= V3_3
+    assert s["bad_debt_written_off_usd"] == pytest.approx(left if burned else 0.0, rel=1e-9, abs=1e-9)
+    assert s["bad_debt_unrecoverable_usd"] == pytest.approx(0.0 if burned else left, rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("version", ALL)
+def test_dynamic_engine_emode_only_collateral_from_v36(version):
+    # the e-mode case above, block by block: nothing happens from v3.6 (HF 1.215); before, the
+    # 1.5 WETH go for 1800/1.05 USDC
+    m = emode_model(version, emode=1)
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -0.4}, n_blocks=4)
+    s = simulate(m, path, Instant(), SimSettings(UNBOUNDED, Dynamics(recovery_half_life_s=math.inf))).summary
+    if version >= V3_6:
+        assert s["accounts_liquidated"] == 0 and s["bad_debt_usd"] == 0.0
+    else:
+        assert s["debt_repaid_usd"] == pytest.approx(1800.0 / 1.05, rel=1e-9)
+        assert s["bad_debt_usd"] == pytest.approx(2000.0 - 1800.0 / 1.05, rel=1e-9)
+
+
+# --- version names ----------------------------------------------------------------------------------
+
+
+def test_version_names():
+    assert [parse_version(n) for n in ("3.0-3.2", "3.3-3.4", "3.5", "3.6", "3.7")] == list(ALL)
+    assert parse_version("3.3–3.4") == V3_3  # an en dash, as the reference writes it
+    for bad in ("3.4", "3.8", "v3.3", ""):
+        with pytest.raises(ConfigError, match="market.version"):
+            parse_version(bad, "scenario.toml", "market.version")
+
+
+def test_group_name_35_36_is_resolved_by_the_parameters():
+    # the reference's "3.5-3.6": fine where the two rule sets cannot differ (no LT-0 asset in an
+    # e-mode), refused, naming the asset, where they do, and refused without parameters
+    assert emode_only_collateral(PARAMS) == [] and emode_only_collateral(EMODE_PARAMS) == ["EMO"]
+    assert parse_version("3.5-3.6", params=PARAMS) == V3_5
+    with pytest.raises(ConfigError, match=r"s.toml: market.version: expected '3.5' or '3.6'.*EMO"):
+        parse_version("3.5-3.6", "s.toml", "market.version", EMODE_PARAMS)
     with pytest.raises(ConfigError, match="'3.5' or '3.6'"):
-        parse_version("3.5-3.6", "scenario.toml", "market.version")
+        parse_version("3.5-3.6")
+    # an e-mode without an asset list takes its members from the assets' own category
+    own = RiskParams.from_assets(
+        [AssetParams("WETH", 18, 0.8, 0.85, 0.05, 0.1), AssetParams("EMO", 18, 0.0, 0.0, 0.0, 0.1, emode_category=1)],
+        [EModeCategory(1, "own", 0.85, 0.9, 0.03)],
+    )
+    assert emode_only_collateral(own) == ["EMO"]
+
+
+SCENARIO = """
+name = "versions"
+[market]
+protocol = "aave_v3"
+version = "{version}"
+assets = ["WETH", "USDC"]
+[positions]
+source = "file"
+path = "book.csv"
+[shock]
+WETH = 0.3
+"""
+
+
+@pytest.mark.parametrize(
+    "name,rule_set",
+    [("3.0-3.2", "3.0-3.2"), ("3.3-3.4", "3.3-3.4"), ("3.5-3.6", "3.5"), ("3.5", "3.5"), ("3.6", "3.6"), ("3.7", "3.7")],
+)
+def test_every_name_runs_from_a_scenario_file(tmp_path, name, rule_set):
+    # 10 WETH against 15000 USDC: HF 18168.5 * 0.83 / 15000 ~ 1.005 before, ~0.70 after -30 %
+    (tmp_path / "book.csv").write_text("account,asset,collateral,debt\n0x01,WETH,10,0\n0x01,USDC,0,15000\n")
+    (tmp_path / "s.toml").write_text(SCENARIO.format(version=name))
+    res = api.run(tmp_path / "s.toml", store=None)
+    assert res.summary["version"] == rule_set
+    assert res.summary["accounts_liquidated"] == 1

@@ -58,6 +58,19 @@ std = { ETH = 0.02, BTC = 0.02 }
 """
 
 
+@pytest.fixture(autouse=True)
+def one_numba_thread():
+    """The tiny books here call the parallel kernels on a few accounts, where thread start-up
+    is all the cost (and on a loaded machine far more than the work): run them on one
+    thread, as every Monte Carlo worker does. Results do not depend on it."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
+
+
 def write_scenario(folder: Path, text: str = TINY, name: str = "tiny.toml") -> Path:
     p = folder / name
     p.write_text(text)

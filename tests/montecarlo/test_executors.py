@@ -1,5 +1,11 @@
-"""The executor decides where chunks run, never what they compute: serial, local processes and
-a real Dask LocalCluster give bit-identical tables for the same seed."""
+"""The executor decides where chunks run, never what they compute: serial, local (spawned)
+processes and a real Dask distributed cluster give bit-identical tables for the same seed.
+
+The Dask cluster is a real ``LocalCluster`` with a scheduler, two workers and a ``Client``
+(tasks submitted, scheduled on the workers and gathered as on any cluster); its workers
+are threads of the test process (``processes=False``), so the test does not pay two more
+interpreter spawns; spawned processes are covered by the ``local`` executor, whose pool is
+shared by the tests here."""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import pandas as pd
 import pytest
 
 from liqcascade.errors import ConfigError
-from liqcascade.execution import ProcessExecutor, SerialExecutor, open_executor, parse_executor
+from liqcascade.execution import DaskExecutor, ProcessExecutor, SerialExecutor, open_executor, parse_executor
 from liqcascade.execution.api import montecarlo
 
 
@@ -19,10 +25,18 @@ def _explode(x: int) -> int:
     raise ValueError(f"item {x}")
 
 
-@pytest.mark.slow
-def test_serial_processes_and_dask_agree_bit_for_bit(tiny):
-    runs = {ex: montecarlo(tiny, 12, executor=ex, workers=2, chunk_size=4, store=None)
-            for ex in ("serial", "local", "dask")}
+@pytest.fixture(scope="module")
+def pool():
+    with ProcessExecutor(2) as ex:
+        yield ex
+
+
+def test_serial_processes_and_dask_agree_bit_for_bit(tiny, pool):
+    runs = {"serial": montecarlo(tiny, 12, executor="serial", chunk_size=4, store=None),
+            "local": montecarlo(tiny, 12, executor=pool, chunk_size=4, store=None)}
+    with DaskExecutor(2, processes=False) as dask:
+        assert len(dask._client.scheduler_info()["workers"]) == 2
+        runs["dask"] = montecarlo(tiny, 12, executor=dask, chunk_size=4, store=None)
     base = runs["serial"].table("paths")
     assert len(base) == 12 and base["chunk"].tolist() == [0] * 4 + [1] * 4 + [2] * 4
     assert base["accounts_liquidated"].sum() > 0
@@ -31,14 +45,14 @@ def test_serial_processes_and_dask_agree_bit_for_bit(tiny):
         pd.testing.assert_frame_equal(runs[ex].table("risk"), runs["serial"].table("risk"), check_exact=True)
 
 
-def test_executors_map_every_item_once():
+def test_executors_map_every_item_once(pool):
     items = list(range(7))
     with SerialExecutor() as ex:
         assert list(ex.map_unordered(_square, items)) == [(i, i * i) for i in items]
-    with ProcessExecutor(2) as ex:
-        assert sorted(ex.map_unordered(_square, items)) == [(i, i * i) for i in items]
-        with pytest.raises(ValueError, match="item"):
-            list(ex.map_unordered(_explode, items))
+    assert sorted(pool.map_unordered(_square, items)) == [(i, i * i) for i in items]
+    with pytest.raises(ValueError, match="item"):
+        list(pool.map_unordered(_explode, items))
+    assert sorted(pool.map_unordered(_square, items)) == [(i, i * i) for i in items]  # the pool survives
 
 
 @pytest.mark.parametrize("text, want", [

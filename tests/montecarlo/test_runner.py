@@ -51,6 +51,39 @@ def test_columns_follow_their_definitions(tiny):
         assert (df[f"exo_min_{a}"] <= 1.0).all()
 
 
+@pytest.mark.parametrize("per_block", ["1e300", "1"])
+def test_time_to_clear_is_the_span_of_liquidations_once_nothing_waits(tmp_path, per_block):
+    """Unlimited liquidators (and no latency): nothing ever waits, so every path has a finite
+    time, the span of its liquidation blocks. One a block on the violent tiny book: a path
+    whose last block still left accounts over capacity has none (NaN), the others the span."""
+    p = write_scenario(tmp_path, TINY.replace("liquidations_per_block = 20", f"liquidations_per_block = {per_block}"))
+    spec = spec_of(p)
+    df = evaluate_paths(spec, 11, 0, 6)
+    prep = prepared(spec)
+    sc = prep.scenario
+    from liqcascade.engine.dynamic import drive_path
+
+    never = 0
+    for i, row in df.iterrows():
+        raw = prep.paths.path(11, i)
+        path = drive_path(raw, sc.config.simulation.drive, sc.model.assets, np.asarray(sc.model.prices))
+        res = simulate(sc.model, path, prep.oracle, prep.settings, sorted_book=prep.book)
+        ev = res.table("events")
+        last = res.table("steps").groupby("block").first().iloc[-1]
+        assert row["unprofitable_end"] == last["left_unprofitable"]
+        if len(ev) == 0:
+            assert row["time_to_clear_s"] == 0.0
+        elif last["left_over_capacity"] > 0:
+            assert per_block == "1" and np.isnan(row["time_to_clear_s"])
+            never += 1
+        else:
+            assert row["time_to_clear_s"] == (ev["block"].max() - ev["block"].min() + 1) * 300.0
+    if per_block == "1e300":
+        assert df["time_to_clear_s"].notna().all() and (df["time_to_clear_s"] > 0).any()
+    else:
+        assert never > 0
+
+
 def test_amplification_is_one_without_permanent_impact(tmp_path):
     """permanent_fraction = 0: the reference price is the path alone, so final drop = exogenous drop."""
     p = write_scenario(tmp_path, TINY.replace("permanent_fraction = 0.5", "permanent_fraction = 0.0"))
@@ -196,3 +229,20 @@ def test_resuming_with_another_chunk_size_is_refused(tiny, tmp_path):
     assert done.run_id == rid
     assert reports == [(1, 3), (2, 3), (3, 3)]  # the landed chunk was not run again
     pd.testing.assert_frame_equal(done.table("paths"), first.table("paths"), check_exact=True)
+
+
+def test_a_correlation_that_is_not_positive_semidefinite_stops_the_example(tmp_path):
+    """Entries all within [-1, 1], yet impossible: WETH moves with both LSTs at 0.98 while the
+    LSTs move against each other (-0.97). Named in the file before anything runs or is written."""
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "montecarlo_eth_day.toml"
+    text = example.read_text().replace("n_accounts = 20000", "n_accounts = 200")
+    bad = text.replace("[0.98, 1.00, 0.97, 0.97, 0.79]", "[0.98, 1.00, -0.97, 0.97, 0.79]").replace(
+        "[0.98, 0.97, 1.00, 0.97, 0.79]", "[0.98, -0.97, 1.00, 0.97, 0.79]")
+    assert bad != text
+    p = write_scenario(tmp_path, bad, "bad.toml")
+    with pytest.raises(ConfigError) as ei:
+        montecarlo(p, 4, executor="serial", store=tmp_path / "store")
+    assert ei.value.key == "montecarlo.corr" and ei.value.file == str(p) and "semidefinite" in str(ei.value)
+    assert not (tmp_path / "store").exists()

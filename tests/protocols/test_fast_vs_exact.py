@@ -408,7 +408,11 @@ def test_morpho_liquidate_all(s: MorphoState) -> None:
     lif = mo_fast.liquidation_incentive_factor(s.lltv / 1e18)
     repaid, seized, bad = mo_fast.liquidate_all(coll, coll_price, debt, pd, lif)
     exact_lif = mo.liquidation_incentive_factor(s.lltv)
-    assume(away(pos.collateral * s.price / 1e36, s.debt_wei * exact_lif / 1e18))
+    # not on the boundary "collateral covers debt * LIF": beyond the relative margin, and
+    # beyond the integer rule's rounding (a few loan wei and one collateral wei, in loan wei)
+    edge = s.debt_wei * exact_lif / 1e18
+    assume(away(pos.collateral * s.price / 1e36, edge)
+           and abs(pos.collateral * s.price / 1e36 - edge) > 8 + 2 * s.price / 1e36)
     event("bad debt" if bad > 0 else "debt repaid")
 
     loan_wei = 1 / 10**s.dec_d
@@ -617,7 +621,8 @@ def test_maker_instant_take(s: MakerState) -> None:
     assert_close("returned", returned, t.returned / WAD, wei, scale=s.ink / WAD)
     assert_close("bad debt", shortfall, exact_short / RAD, dai, scale=debt)
     assert (returned > 0) == (t.returned > 0)
-    assert (shortfall > 0) == (exact_short > 0)
+    # away() keeps the exact shortfall either 0 or far from it; the float one may carry dust
+    assert (shortfall > 1e-12 * debt) == (exact_short > 0)
 
 
 @st.composite

@@ -391,7 +391,7 @@ def simulate(
                     written_off += float(ev.bad_debt_usd.sum())
         # the protocol's own sales: keepers and buyers take collateral and sell it on
         if aftermarket is not None:
-            am = aftermarket.step(t, o, _exit_quote(venues, market))
+            am = aftermarket.step(t, o, _exit_depth(venues, market))
             inventory += am.sold
             totals["protocol_sold"] += am.sold
             totals["protocol_proceeds"] += am.proceeds_usd
@@ -565,16 +565,16 @@ def _lots(arrays, snap):
     return Lots(owner[hit], rows[hit], arrays.asset[rows[hit]], taken[hit], debt_usd)
 
 
-def _exit_quote(venues, market):
-    """``quote(asset, already, q)``: USD for selling ``q`` more of ``asset`` after ``already``
-    this block, on the venue as it stands (no venue: at the market price)."""
-    def quote(i: int, already: float, q: float) -> float:
+def _exit_depth(venues, market):
+    """``depth(asset, price)``: tokens of ``asset`` the venue, as it stands, absorbs before
+    its marginal price falls to ``price`` (no venue: all of it at the market price)."""
+    def depth(i: int, price: float) -> float:
         v = venues.get(i)
         if v is None:
-            return q * float(market[i])
-        return v.quote_sell(already + q) - (v.quote_sell(already) if already > 0.0 else 0.0)
+            return math.inf if float(market[i]) >= price else 0.0
+        return float(v.amount_to_price(price))
 
-    return quote
+    return depth
 
 
 def _check(model: MarketModel, arrays, totals, inventory, b: int, after=None) -> None:
@@ -656,6 +656,7 @@ def _result(model, path, wb, arrays, tallies, totals, inventory, times, rec_ref,
     bs = float(path.block_seconds)
     summary = {
         **model.rules.describe(),
+        **model.rules.outcome_facts(arrays, o_final),
         "accounts": model.book.n_accounts,
         "blocks": nb,
         "block_seconds": bs,

@@ -357,6 +357,7 @@ class StaticCascade:
         repaid_usd = float(t.acct_repaid_usd.sum())
         s = {
             **rules.describe(),
+            **rules.outcome_facts(out.arrays, out.prices_final),
             "accounts": m.book.n_accounts,
             "holdings": m.book.n_rows,
             "rounds": out.rounds,

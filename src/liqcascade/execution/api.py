@@ -14,6 +14,7 @@ again finds it: finished, it is loaded; interrupted, only the chunks that have n
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from liqcascade import __version__
 from liqcascade.engine.result import Result
 from liqcascade.errors import ConfigError
 from liqcascade.execution import montecarlo as mc
-from liqcascade.execution.executors import open_executor, parse_executor
+from liqcascade.execution.executors import Executor, open_executor, parse_executor
 from liqcascade.io.config import file_digest, resolve_path
 from liqcascade.io.store import ResultsStore, run_id as _run_id
 
@@ -49,7 +50,7 @@ def default_chunk_size(n_paths: int) -> int:
 def montecarlo(
     scenario,
     paths: int,
-    executor: str = "local",
+    executor: str | Executor = "local",
     workers: int | None = None,
     chunk_size: int | None = None,
     seed: int | None = None,
@@ -62,7 +63,8 @@ def montecarlo(
     """Run ``paths`` Monte Carlo paths of ``scenario`` (a TOML path or a built scenario).
 
     ``executor``: ``serial``, ``local`` (processes, default), ``dask`` (a local cluster) or
-    ``dask://HOST:PORT``; ``workers`` defaults to all cores. ``seed`` and ``reserves_usd``
+    ``dask://HOST:PORT``, or an open :class:`~liqcascade.execution.Executor` (used, not
+    closed); ``workers`` defaults to all cores. ``seed`` and ``reserves_usd``
     default to the ``[montecarlo]`` table's. ``progress(done, total)`` is called with chunk
     counts (first with the chunks already stored). Returns a result with the tables ``paths``
     (one row per path, see :mod:`liqcascade.execution.montecarlo`) and ``risk``.
@@ -78,7 +80,8 @@ def montecarlo(
     spec = mc.ScenarioSpec.of(sc)
     seed = sc.config.montecarlo.seed if seed is None else _count(seed, "--seed", "seed", lo=0)
     reserves = sc.config.montecarlo.reserves_usd if reserves_usd is None else _reserves(reserves_usd)
-    parse_executor(executor)
+    if not isinstance(executor, Executor):
+        parse_executor(executor)
     rid = _run_id({"kind": KIND, "config": hashed_config(sc), "paths": n, "seed": seed}, __version__)
     risk_args = {"levels": list(levels), "confidence": confidence, "reserves_usd": reserves, "seed": seed}
     _risk(pd.DataFrame({"bad_debt_usd": [0.0], "amplification": [1.0]}), risk_args)  # checks levels, confidence
@@ -93,7 +96,8 @@ def montecarlo(
     todo = mc.chunks(spec, seed, n, size)
     mc.remember(spec, prep)
     t0 = time.perf_counter()
-    with open_executor(executor, workers) as ex:
+    given = isinstance(executor, Executor)
+    with contextlib.nullcontext(executor) if given else open_executor(executor, workers) as ex:
         st = None if store is None else store if isinstance(store, ResultsStore) else ResultsStore(Path(store))
         meta = {"source": sc.source, "paths": n, "seed": seed, "chunk_size": size, "chunks": len(todo)}
         df = _run(st, rid, sc, todo, ex, progress, meta)

@@ -138,24 +138,46 @@ class ProcessExecutor(Executor):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+class _NumbaThreads:
+    """``fn`` run with numba's parallel kernels on ``threads`` threads in the calling thread.
+
+    numba's thread count is per calling thread, and a Dask worker runs tasks in its own
+    thread pool (not where ``Client.run`` runs), so the count is set in the task itself."""
+
+    def __init__(self, fn: Callable[[Any], Any], threads: int) -> None:
+        self.fn, self.threads = fn, threads
+
+    def __call__(self, item: Any) -> Any:
+        set_worker_threads(self.threads)
+        return self.fn(item)
+
+
 class DaskExecutor(Executor):
-    """Dask distributed: a local cluster of ``workers`` single-threaded processes, or the
-    scheduler at ``address`` (``tcp://HOST:PORT``)."""
+    """Dask distributed: a local cluster of ``workers`` single-threaded workers (processes,
+    or threads of this process with ``processes=False``: cheap to start, for tests and
+    small runs), or the scheduler at ``address`` (``tcp://HOST:PORT``).
+
+    On a local cluster each task runs numba on ``threads_per_worker`` threads (default: the
+    numba threads shared out among the workers); on a remote scheduler the workers keep
+    their own setting unless ``threads_per_worker`` is given."""
 
     name = "dask"
 
     def __init__(self, workers: int | None = None, address: str | None = None,
-                 connect_timeout_s: float | None = None) -> None:
+                 connect_timeout_s: float | None = None, processes: bool = True,
+                 threads_per_worker: int | None = None) -> None:
         from dask.distributed import Client, LocalCluster
 
         connect_timeout_s = DASK_CONNECT_TIMEOUT_S if connect_timeout_s is None else connect_timeout_s
         self._cluster = None
+        self._threads = threads_per_worker
         if address is None:
             self.workers = _check_workers(workers)
-            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+            if self._threads is None:
+                self._threads = _threads_each(self.workers)
+            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=processes,
                                          dashboard_address=None, silence_logs=40)
             self._client = Client(self._cluster)
-            self._client.run(set_worker_threads, 1)
         else:
             try:
                 self._client = Client(address, timeout=connect_timeout_s)
@@ -168,7 +190,8 @@ class DaskExecutor(Executor):
     def map_unordered(self, fn, items):
         from dask.distributed import as_completed
 
-        futures = [self._client.submit(fn, item, pure=False) for item in items]
+        task = fn if self._threads is None else _NumbaThreads(fn, self._threads)
+        futures = [self._client.submit(task, item, pure=False) for item in items]
         index = {f.key: i for i, f in enumerate(futures)}
         try:
             for fut in as_completed(futures):

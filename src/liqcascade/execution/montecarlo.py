@@ -25,6 +25,18 @@ market asset ``M`` it drives, at the end of the path::
 
 so 1 means the liquidations left no permanent mark on the price and 1.2 that they added a fifth
 to the fall. It is noisy when the exogenous drop is small (a ratio of small numbers).
+
+Time to clear is the span of the liquidations, once nothing a liquidator would take is left::
+
+    time_to_clear_s = (last liquidation block - first liquidation block + 1) x block_seconds
+                      if at the last block no eligible account waits for capacity or latency
+                      NaN ("never": the queue was still draining at the path's end) otherwise
+                      0 when nothing was liquidated
+
+Accounts left eligible only because no liquidator profits from them (dust under
+``min_profit_usd``) do not keep it open: no one will ever take them, so waiting longer
+clears nothing; ``unprofitable_end`` counts them. ``cleared`` is the engine's stricter flag
+(no eligible account at all at the end).
 """
 
 from __future__ import annotations
@@ -47,7 +59,7 @@ PATH_COLUMNS = (
     "path", "chunk", "seed",
     "bad_debt_usd", "bad_debt_written_off_usd", "collateral_seized_usd", "debt_repaid_usd",
     "liquidator_proceeds_usd", "accounts_liquidated", "liquidation_calls",
-    "exogenous_drop", "final_drop", "amplification", "time_to_clear_s", "cleared", "insolvent",
+    "exogenous_drop", "final_drop", "amplification", "time_to_clear_s", "unprofitable_end", "cleared", "insolvent",
 )
 """The leading columns of a ``paths`` table, in order (module docstring for the rest)."""
 
@@ -132,6 +144,17 @@ class Prepared:
         res = simulate(model, path, self.oracle, self.settings, sorted_book=self.book)
         s = res.summary
         ref = res.table("assets").set_index("asset")
+        steps = res.table("steps")
+        per_block = steps[steps["asset"] == steps["asset"].iloc[0]]
+        liq_blocks = per_block["block"].to_numpy()[per_block["accounts_liquidated"].to_numpy() > 0]
+        end = per_block.iloc[-1]
+        bs = float(raw.block_seconds)
+        if liq_blocks.size == 0:
+            clear = 0.0
+        elif int(end["left_over_capacity"]) == 0 and int(end["waiting_latency"]) == 0:
+            clear = float(liq_blocks[-1] - liq_blocks[0] + 1) * bs
+        else:
+            clear = math.nan
         j = raw.index(self.headline)
         exo_drop = 1.0 - float(raw.prices[-1, j] / raw.prices[0, j])
         m = self.headline_market
@@ -149,7 +172,8 @@ class Prepared:
             "exogenous_drop": exo_drop,
             "final_drop": final_drop,
             "amplification": final_drop / exo_drop if exo_drop > 0.0 else math.nan,
-            "time_to_clear_s": float(s["time_to_clear_s"]),
+            "time_to_clear_s": clear,
+            "unprofitable_end": int(end["left_unprofitable"]),
             "cleared": bool(s["cleared"]),
             "insolvent": bad > 0.0,
         }

@@ -42,23 +42,23 @@ class CompoundV2Config(_Model):
     """Compound v2's liquidation settings (the collateral factor is each asset's liquidation_threshold,
     the incentive 1 + liquidation_bonus)."""
 
-    close_factor: float = Field(0.5, description="Comptroller closeFactor: share of one borrow a call may repay.")
-    protocol_seize_share: float = Field(0.028, description="Share of the seized collateral kept as reserves.")
+    close_factor: float = Field(0.5, gt=0, le=1, description="Comptroller closeFactor: share of one borrow a call may repay.")
+    protocol_seize_share: float = Field(0.028, ge=0, lt=1, description="Share of the seized collateral kept as reserves.")
 
 
 class StoreFrontConfig(_Model):
     """Comet's store front over time (dynamic engine)."""
 
-    reserves_usd: float = Field(40e6, description="Reserves at the start (USD).")
-    target_reserves_usd: float = Field(20e6, description="targetReserves: collateral is sold only while reserves are below.")
-    buyer_margin: float = Field(0.005, description="Buyers' required margin over the store-front price on their exit.")
+    reserves_usd: float = Field(40e6, allow_inf_nan=False, description="Reserves at the start (USD).")
+    target_reserves_usd: float = Field(20e6, ge=0, allow_inf_nan=False, description="targetReserves: collateral is sold only while reserves are below.")
+    buyer_margin: float = Field(0.005, ge=0, lt=1, description="Buyers' required margin over the store-front price on their exit.")
 
 
 class CompoundV3Config(_Model):
     """Comet's settings (liquidation_threshold = liquidateCollateralFactor, liquidation_bonus = 1 - liquidationFactor)."""
 
     base: str = Field("USDC", description="The base asset every account borrows.")
-    store_front_factor: float = Field(0.5, description="storeFrontPriceFactor: share of the liquidation penalty given to buyers.")
+    store_front_factor: float = Field(0.5, ge=0, le=1, description="storeFrontPriceFactor: share of the liquidation penalty given to buyers.")
     resale: bool = Field(True, description="Absorbed collateral is sold on at once (reserves below target) or kept.")
     storefront: StoreFrontConfig | None = Field(
         None, description="Dynamic engine: keep absorbed collateral and sell it over time through buyCollateral."
@@ -68,22 +68,22 @@ class CompoundV3Config(_Model):
 class MakerAuctionConfig(_Model):
     """A Clipper's settings (defaults: ETH-B under Liquidations 2.0)."""
 
-    buf: float = Field(1.3, description="Starting price = oracle price times buf.")
-    tail: float = Field(8400.0, description="Seconds before an auction is reset.")
-    cusp: float = Field(0.4, description="Reset when the price falls below cusp times the start price.")
+    buf: float = Field(1.3, gt=0, allow_inf_nan=False, description="Starting price = oracle price times buf.")
+    tail: float = Field(8400.0, gt=0, allow_inf_nan=False, description="Seconds before an auction is reset.")
+    cusp: float = Field(0.4, ge=0, lt=1, description="Reset when the price falls below cusp times the start price.")
     curve: Literal["linear", "stairstep", "exponential"] = Field("stairstep", description="Price curve (abaci).")
-    cut: float = Field(0.99, description="Stairstep: factor per step; exponential: factor per second.")
-    step: float = Field(90.0, description="Stairstep: seconds per step.")
-    tau: float = Field(7200.0, description="Linear: seconds to zero.")
-    chip: float = Field(0.001, description="Keeper incentive, share of the tab.")
-    tip: float = Field(300.0, description="Keeper incentive, flat DAI.")
-    keeper_margin: float = Field(0.03, description="Keepers take when the auction price is this far below their exit.")
+    cut: float = Field(0.99, gt=0, lt=1, description="Stairstep: factor per step; exponential: factor per second.")
+    step: float = Field(90.0, gt=0, allow_inf_nan=False, description="Stairstep: seconds per step.")
+    tau: float = Field(7200.0, gt=0, allow_inf_nan=False, description="Linear: seconds to zero.")
+    chip: float = Field(0.001, ge=0, lt=1, description="Keeper incentive, share of the tab.")
+    tip: float = Field(300.0, ge=0, allow_inf_nan=False, description="Keeper incentive, flat DAI.")
+    keeper_margin: float = Field(0.03, ge=0, lt=1, description="Keepers take when the auction price is this far below their exit.")
 
 
 class MakerConfig(_Model):
     """Maker's settings (liquidation_threshold = 1 / mat, liquidation_bonus = chop - 1)."""
 
-    keeper_margin: float = Field(0.03, description="Static engine: auctions clear at price times (1 - keeper_margin).")
+    keeper_margin: float = Field(0.03, ge=0, lt=1, description="Static engine: auctions clear at price times (1 - keeper_margin).")
     auctions: MakerAuctionConfig | None = Field(
         None, description="Dynamic engine: run Clipper auctions block by block (otherwise taken at once)."
     )
@@ -94,14 +94,14 @@ class LiquityConfig(_Model):
 
     collateral: str = Field("WETH", description="The collateral asset of the troves (the branch for v2).")
     debt_asset: str = Field("DAI", description="A $1 asset of the market standing for LUSD/BOLD.")
-    stability_pool_share: float = Field(0.5, description="Stability Pool deposits as a share of all troves' debt.")
-    sp_sell_fraction: float = Field(1.0, description="Share of their collateral gains SP depositors sell at once.")
+    stability_pool_share: float = Field(0.5, ge=0, allow_inf_nan=False, description="Stability Pool deposits as a share of all troves' debt.")
+    sp_sell_fraction: float = Field(1.0, ge=0, le=1, description="Share of their collateral gains SP depositors sell at once.")
 
 
 class EulerV2Config(_Model):
     """Euler v2's settings (liquidation_threshold = the collateral's liquidation LTV)."""
 
-    max_discount: float = Field(0.15, description="maxLiquidationDiscount of the controller vault.")
+    max_discount: float = Field(0.15, ge=0, lt=1, description="maxLiquidationDiscount of the controller vault.")
 
 
 class MarketConfig(_Model):
@@ -111,8 +111,10 @@ class MarketConfig(_Model):
         description="Protocol whose liquidation rules apply. Every protocol reads the same per-asset parameters "
         "(liquidation_threshold, liquidation_bonus) in its own meaning: see the protocol's table."
     )
-    version: Literal["3.0-3.2", "3.3-3.4", "3.5-3.6", "3.7"] | None = Field(
-        None, description="Aave v3 rule set (required for aave_v3: close factor, dust and bad-debt rules differ by version)."
+    version: Literal["3.0-3.2", "3.3-3.4", "3.5-3.6", "3.5", "3.6", "3.7"] | None = Field(
+        None, description="Aave v3 rule set (required for aave_v3: close factor, dust and bad-debt rules differ by "
+        "version). '3.5-3.6' is refused for parameters with an asset of LT 0 in an e-mode (collateral there from "
+        "v3.6 only): name '3.5' or '3.6' then."
     )
     compound_v2: CompoundV2Config | None = Field(None, description="Compound v2 settings (used when protocol = compound_v2, "
                                                  "or in `liqcascade compare`).")

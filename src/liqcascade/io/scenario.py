@@ -159,7 +159,7 @@ def _rules(cfg: ScenarioConfig, params: RiskParams, book: PositionBook, source: 
     try:
         return _protocol_rules(m, params, book, source)
     except ConfigError as e:
-        if e.file == source:
+        if e.file == source and e.key.startswith("market."):
             raise
         raise ConfigError(source, f"market.{own}.{e.key.split('.')[-1]}", e.expected, e.got) from None
 
@@ -169,8 +169,9 @@ def _protocol_rules(m, params: RiskParams, book: PositionBook, source: str):
         from liqcascade.protocols.aave_v3.rules import AaveV3Rules
 
         if m.version is None:
-            raise ConfigError(source, "market.version", "an Aave v3 rule set: one of '3.0-3.2', '3.3-3.4', '3.5-3.6', '3.7'")
-        return AaveV3Rules(params, parse_version(m.version, source, "market.version"), m.pair_policy)
+            raise ConfigError(source, "market.version",
+                              "an Aave v3 rule set: one of '3.0-3.2', '3.3-3.4', '3.5-3.6' ('3.5', '3.6'), '3.7'")
+        return AaveV3Rules(params, parse_version(m.version, source, "market.version", params), m.pair_policy)
     if m.protocol == "compound_v2":
         from liqcascade.protocols.compound_v2.rules import CompoundV2Rules
 

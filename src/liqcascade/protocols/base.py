@@ -204,6 +204,11 @@ class LiquidationRules(Protocol):
         """Plain facts for result tables (protocol, version, policy)."""
         ...
 
+    def outcome_facts(self, arrays: BookArrays, prices: FloatArray) -> dict[str, object]:
+        """Protocol-specific numbers read off the book at the end of a run, for the summary
+        (e.g. Liquity's Stability Pool offset and redistribution, USD at ``prices``)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Lots:
@@ -243,10 +248,10 @@ class Aftermarket(Protocol):
         """Take in this block's lots (``oracle``: the protocol's prices now)."""
         ...
 
-    def step(self, t: int, oracle: FloatArray, quote_sell) -> AftermarketStep:
-        """Sell what is due at time ``t``. ``quote_sell(asset, amount_already, amount)`` is
-        the USD a buyer gets for selling ``amount`` more of ``asset`` on the market after
-        ``amount_already`` this block (their exit)."""
+    def step(self, t: int, oracle: FloatArray, depth) -> AftermarketStep:
+        """Sell what is due at time ``t``. ``depth(asset, price)`` is the amount of ``asset``
+        the market absorbs this block before its marginal price falls to ``price`` (the
+        exit of a buyer who resells at once; ``inf`` when it never does)."""
         ...
 
     def holdings(self) -> FloatArray:

@@ -14,7 +14,7 @@ from typing import Any
 
 from liqcascade import __version__
 from liqcascade.report.bundle import Bundle
-from liqcascade.report.views import View, format_value, headline
+from liqcascade.report.views import View, format_value, headline, headline_source
 
 REPORT_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
               "img-src data: blob:; font-src data:")
@@ -84,6 +84,7 @@ def render_report(b: Bundle, views: list[View], notes: list[str] = ()) -> str:
         csp=REPORT_CSP,
         plotly_js=plotly_js(),
         headline=headline(b),
+        headline_source=headline_source(b),
         views=views,
         figures=figure_payload(views),
         runs=run_rows(b),

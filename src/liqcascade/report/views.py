@@ -115,27 +115,31 @@ def _arr(s: pd.Series) -> np.ndarray:
 
 # ------------------------------------------------------------------ cascade curve
 def curve_view(b: Bundle) -> View | None:
-    """Final drop, collateral liquidated and bad debt against the initial shock, with and
-    without feedback: the gap between the two is the cascade's own share."""
+    """Final price (USD), collateral liquidated and bad debt against the initial shock, with
+    and without feedback: the gap between the two is the cascade's own share."""
     pairs = [(r, label) for r, label in ((b.curve, FEEDBACK), (b.curve_flat, NO_FEEDBACK)) if b.has(r, "curve")]
     if not pairs:
         return None
     asset = str(b.load(pairs[0][0], "curve")["asset"].iloc[0])
-    fig = _subplots(1, 3, ("Final price drop", "Collateral liquidated", "Bad debt"), horizontal_spacing=0.08)
+    fig = _subplots(1, 3, ("Final price", "Collateral liquidated", "Bad debt"), horizontal_spacing=0.08)
     sources = []
     for run, label in pairs:
         c = b.load(run, "curve").sort_values("shock")
         x = _arr(c["shock"])
-        for col, y in enumerate((c["final_drop"], c["collateral_seized_usd"], c["bad_debt_usd"]), start=1):
+        drop = _arr(c["final_drop"])
+        for col, y in enumerate((c["price_final"], c["collateral_seized_usd"], c["bad_debt_usd"]), start=1):
             fig.add_scatter(
                 x=x, y=_arr(y), name=label, legendgroup=label, showlegend=col == 1, mode="lines+markers",
                 line=dict(color=_COLORS[label], dash="solid" if label == FEEDBACK else "dash"), marker=dict(size=4),
+                customdata=drop if col == 1 else None,
+                hovertemplate=("shock %{x:.1%}: final price $%{y:,.2f} (drop %{customdata:.2%})<extra>" + label
+                               + "</extra>") if col == 1 else None,
                 row=1, col=col,
             )
         sources.append(Source("curve", run.run_id, "curve", f"feedback {'on' if label == FEEDBACK else 'off'}"))
     for col in (1, 2, 3):
         _pct_axis(fig.update_xaxes, f"Initial shock to {asset}", row=1, col=col)
-    _pct_axis(fig.update_yaxes, f"Final drop of {asset}", row=1, col=1)
+    _usd_axis(fig, f"Final {asset} price", row=1, col=1)
     _usd_axis(fig, "Collateral seized", row=1, col=2)
     _usd_axis(fig, "Bad debt", row=1, col=3)
     return View("curve", f"Cascade curve of {asset}", _finish(fig, 440), tuple(sources), _curve_caption(b, pairs, asset))
@@ -342,6 +346,10 @@ def _unit(col: str) -> tuple[str, bool]:
     return "final drop / initial drop" if col == "amplification" else "value", False
 
 
+def _money(x: float) -> str:
+    return f"${x:,.0f}" if np.isfinite(x) else ("inf" if x > 0 else "-inf" if x < 0 else "-")
+
+
 def _level_label(level: float) -> str:
     pct = level * 100 if level <= 1 else level
     return f"{pct:g}%"
@@ -376,14 +384,17 @@ def montecarlo_view(b: Bundle) -> View | None:
     marks = risk[risk["statistic"].isin(["var", "es"]) & np.isfinite(risk["estimate"].astype(float))] if len(risk) else risk
     for i, row in enumerate(marks.itertuples(index=False)):
         name = f"{'VaR' if row.statistic == 'var' else 'CVaR'} {_level_label(float(row.level))}"
+        est = float(row.estimate)
         lo, hi = float(getattr(row, "lo", np.nan)), float(getattr(row, "hi", np.nan))
-        bounded = bool(np.isfinite(lo) and np.isfinite(hi))
+        # an interval with no finite end (too few paths beyond the level) gets no bar on that side
+        plus = hi - est if np.isfinite(hi) else 0.0
+        minus = est - lo if np.isfinite(lo) else 0.0
         fig.add_scatter(
-            x=[row.estimate], y=[top * (1.05 + 0.07 * i)], name=name, mode="markers+text", text=[name],
+            x=[est], y=[top * (1.05 + 0.07 * i)], name=name, mode="markers+text", text=[name],
             textposition="middle right", marker=dict(size=9, symbol="diamond" if row.statistic == "var" else "square"),
-            error_x=dict(type="data", symmetric=False, visible=bounded,
-                         array=[max(hi - row.estimate, 0.0) if bounded else 0.0],
-                         arrayminus=[max(row.estimate - lo, 0.0) if bounded else 0.0]),
+            hovertext=[f"{name}: ${est:,.0f}, interval [{_money(lo)}, {_money(hi)}]"], hoverinfo="text",
+            error_x=dict(type="data", symmetric=False, visible=bool(plus > 0 or minus > 0),
+                         array=[max(plus, 0.0)], arrayminus=[max(minus, 0.0)]),
             row=1, col=1,
         )
         fig.add_vline(x=float(row.estimate), line=dict(color="#555", dash="dot", width=1))
@@ -391,7 +402,11 @@ def montecarlo_view(b: Bundle) -> View | None:
     fig.update_yaxes(title_text="Paths (count)")
     sources = (Source("paths", t.run_id, t.kind),) + ((Source("risk", t.run_id, t.kind),) if len(risk) else ())
     caption = (f"{len(v):,} paths. Markers: value-at-risk (VaR, a quantile of bad debt) and conditional VaR "
-               "(expected shortfall: the mean beyond it) at each level, with their confidence intervals as bars.")
+               "(expected shortfall: the mean beyond it) at each level, with their confidence intervals as bars "
+               "(an interval with no finite upper end, too few paths beyond the level, has no bar on that side; "
+               "the table gives it as inf).")
+    if len(v) and not np.any(v > 0):
+        caption += " No path left any bad debt."
     table = _risk_rows(b, "") if b.has(t, "risk") else None
     return View("montecarlo", "Bad-debt distribution", _finish(fig, 460), sources, caption,
                 table if table is not None and len(table) else None)
@@ -426,15 +441,30 @@ def mc_metrics_view(b: Bundle) -> View | None:
 
 
 # ------------------------------------------------------------------ calibration
-_CAND_COLUMNS = {"estimate", "lo", "hi", "within_budget"}
-_CHOSEN_KEYS = ("chosen", "chosen_value", "best_value", "value")
+CALIBRATION_TABLE = "candidates"
+"""Expected table of a calibration run (kind ``calibration``): one row per candidate value.
+
+Columns: ``value`` (the candidate parameter value; a column named after the parameter also
+works), ``estimate`` (the metric at that value, e.g. the 99 % VaR of bad debt, in the metric's
+unit), ``lo``/``hi`` (its confidence interval) and ``within_budget`` (bool). Any other table of
+the run with the columns :data:`CALIBRATION_COLUMNS` is read the same way."""
+CALIBRATION_COLUMNS = ("estimate", "lo", "hi", "within_budget")
+CALIBRATION_SUMMARY = ("param", "asset", "metric", "budget", "chosen")
+"""Expected one-row ``summary`` of a calibration (the run's meta may hold them instead):
+``param`` (e.g. ``liquidation_threshold``), ``asset``, ``metric`` (a ``paths`` column, e.g.
+``bad_debt_usd``; its suffix gives the unit), ``budget`` (same unit) and ``chosen`` (the value
+kept; NaN/absent when none is within budget)."""
+_CAND_COLUMNS = set(CALIBRATION_COLUMNS)
+_CHOSEN_KEYS = ("chosen", "chosen_value", "best_value")
 
 
 def _candidates_table(b: Bundle) -> str | None:
-    """The target's table of (candidate value, estimate, lo, hi, within_budget), by its columns."""
+    """The target's table of (candidate value, estimate, lo, hi, within_budget): ``candidates``
+    first, else any table with those columns."""
     import pyarrow.parquet as pq
 
-    for name in b.tables(b.target):
+    names = b.tables(b.target)
+    for name in sorted(names, key=lambda n: n != CALIBRATION_TABLE):
         if name in ("summary", "paths", "risk", "steps", "events", "accounts", "rounds", "assets"):
             continue
         cols = set(pq.read_schema(b.store.path(b.target.run_id, name)).names)
@@ -452,11 +482,26 @@ def _calibration_facts(b: Bundle, cand: pd.DataFrame) -> dict[str, Any]:
     param = facts.get("param") or facts.get("parameter")
     col = param if param in cand.columns else next((c for c in ("value", "candidate", "param_value") if c in cand.columns),
                                                     numeric[0] if numeric else None)
-    chosen = next((facts[k] for k in _CHOSEN_KEYS if isinstance(facts.get(k), (int, float)) and not isinstance(facts.get(k), bool)),
-                  None)
+    chosen = next((_num(facts[k]) for k in _CHOSEN_KEYS if _num(facts.get(k)) is not None), None)
     metric = facts.get("metric") or (str(cand["metric"].iloc[0]) if "metric" in cand.columns else "metric")
-    budget = facts.get("budget") if isinstance(facts.get("budget"), (int, float)) else None
-    return {"column": col, "param": str(param or col), "chosen": chosen, "metric": str(metric), "budget": budget}
+    # liqcascade.calibrate names the metric "<statistic>_<loss>" and stores both, and the level
+    loss = facts.get("loss") if isinstance(facts.get("loss"), str) else None
+    stat = facts.get("statistic") if isinstance(facts.get("statistic"), str) else None
+    conf = facts.get("confidence")
+    label = str(metric)
+    if loss and stat:
+        name = {"var": "VaR", "cvar": "CVaR", "es": "CVaR", "mean": "mean"}.get(stat, stat)
+        level = f" {_level_label(_num(conf))}" if _num(conf) is not None and stat != "mean" else ""
+        label = f"{name}{level} of {loss}"
+    return {"column": col, "param": str(param or col), "chosen": chosen, "metric": str(loss or metric),
+            "budget": _num(facts.get("budget")), "label": label, "current": _num(facts.get("current"))}
+
+
+def _num(x: Any) -> float | None:
+    """``x`` as a float when it is a finite real number (not a bool), else None."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.number)):
+        return None
+    return float(x) if np.isfinite(x) else None
 
 
 def calibration_view(b: Bundle) -> View | None:
@@ -469,8 +514,8 @@ def calibration_view(b: Bundle) -> View | None:
     if f["column"] is None or not len(cand):
         return None
     cand = cand.sort_values(f["column"])
-    unit, money = _unit(f["metric"])
-    fig = _subplots(1, 1, (f"{f['metric']} against {f['param']}",))
+    unit, money = ("%", False) if f["metric"] == "slippage" else _unit(f["metric"])
+    fig = _subplots(1, 1, (f"{f['label']} against {f['param']}",))
     ok = cand["within_budget"].astype(bool)
     for mask, label, color in ((ok, "within budget", "#27ae60"), (~ok, "over budget", "#c0392b")):
         g = cand[mask]
@@ -478,8 +523,8 @@ def calibration_view(b: Bundle) -> View | None:
             continue
         fig.add_scatter(
             x=_arr(g[f["column"]]), y=_arr(g["estimate"]), name=label, mode="markers", marker=dict(color=color, size=8),
-            error_y=dict(type="data", symmetric=False, array=_arr(g["hi"] - g["estimate"]),
-                         arrayminus=_arr(g["estimate"] - g["lo"])),
+            error_y=dict(type="data", symmetric=False, array=_finite(_arr(g["hi"] - g["estimate"])),
+                         arrayminus=_finite(_arr(g["estimate"] - g["lo"]))),
         )
     fig.add_scatter(x=_arr(cand[f["column"]]), y=_arr(cand["estimate"]), name="estimate", mode="lines",
                     line=dict(color="#7f8c8d", width=1), showlegend=False)
@@ -487,15 +532,48 @@ def calibration_view(b: Bundle) -> View | None:
         x = _arr(cand[f["column"]])
         fig.add_scatter(x=[x.min(), x.max()], y=[f["budget"]] * 2, name="budget", mode="lines",
                         line=dict(color="#555", dash="dash"))
+    budget = np.array([np.nan if f["budget"] is None else f["budget"]])
+    ys = np.concatenate([_arr(cand[c]) for c in ("lo", "estimate", "hi")] + [budget])
+    ys = ys[np.isfinite(ys)]
+    lo, hi = (float(ys.min()), float(ys.max())) if ys.size else (0.0, 1.0)
     if f["chosen"] is not None:
-        lo, hi = float(np.nanmin(cand["lo"])), float(np.nanmax(cand["hi"]))
         fig.add_scatter(x=[f["chosen"]] * 2, y=[lo, hi], name=f"chosen value ({f['chosen']:g})", mode="lines",
                         line=dict(color="#2c3e50", width=2))
-    fig.update_xaxes(title_text=f"{f['param']} (candidate value)")
-    fig.update_yaxes(title_text=f"{f['metric']} ({unit})", tickprefix="$" if money else None)
-    caption = ("Each candidate's estimate with its confidence interval; the chosen value is the one the search "
-               "kept within budget.")
-    return View("calibration", "Calibration", _finish(fig, 460), (Source(name, b.target.run_id, b.target.kind),), caption)
+    if f["current"] is not None:
+        fig.add_scatter(x=[f["current"]] * 2, y=[lo, hi], name=f"current value ({f['current']:g})", mode="lines",
+                        line=dict(color="#95a5a6", width=1.5, dash="dot"))
+    xunit = _param_unit(f["param"])
+    fig.update_xaxes(title_text=f"{f['param']} ({xunit}, candidate value)",
+                     tickformat=".1%" if xunit == "%" else None, tickprefix="$" if xunit == "USD" else None)
+    fig.update_yaxes(title_text=f"{f['label']} ({unit})", tickprefix="$" if money else None,
+                     tickformat=".1%" if unit == "%" else None)
+    caption = ("Each candidate value the search explored, with the metric's estimate and its confidence interval "
+               "(green: within budget, red: over it, as the calibration judged); the dashed line is the budget, "
+               "the solid vertical line the value kept and the dotted one the scenario's current value.")
+    if f["chosen"] is None:
+        caption += " No candidate was within budget."
+    sources = (Source(name, b.target.run_id, b.target.kind),)
+    if b.has(b.target, "summary"):
+        sources += (Source("summary", b.target.run_id, b.target.kind),)
+    return View("calibration", "Calibration", _finish(fig, 460), sources, caption)
+
+
+def _finite(a: np.ndarray) -> np.ndarray:
+    """Error-bar lengths with no bar where an interval end is not finite."""
+    return np.where(np.isfinite(a), np.maximum(a, 0.0), 0.0)
+
+
+def _param_unit(param: str) -> str:
+    """Unit of a calibrated parameter from its name: shares (thresholds, bonuses, LTVs,
+    factors) in %, ``*_usd`` in USD, caps and ceilings in tokens."""
+    p = param.lower()
+    if p.endswith("_usd"):
+        return "USD"
+    if any(k in p for k in ("threshold", "bonus", "ltv", "factor", "fraction", "penalty")):
+        return "%"
+    if any(k in p for k in ("cap", "ceiling")):
+        return "tokens"
+    return "value"
 
 
 # ------------------------------------------------------------------ all views
@@ -524,22 +602,55 @@ def format_value(col: str, v: Any) -> str:
     if isinstance(v, (int, np.integer)):
         return f"{int(v):,}"
     if isinstance(v, (float, np.floating)):
-        if not np.isfinite(v):
+        if np.isnan(v):
             return "-"
+        if np.isinf(v):
+            return "inf" if v > 0 else "-inf"
         if col.endswith("_usd"):
             return f"${v:,.0f}"
         if col.endswith(("_drop", "_fraction")) or col.startswith("shock_"):
             return f"{v:.2%}"
         if col.endswith("_s"):
             return f"{v:,.0f} s"
-        return f"{v:,.4g}"
+        return f"{v:,.0f}" if abs(v) >= 1e4 else f"{v:,.4g}"
     return str(v)
 
 
 def headline(b: Bundle, run: RunInfo | None = None) -> list[tuple[str, str]]:
-    """The ``summary`` table's first row of ``run`` (default the target), formatted."""
+    """The ``summary`` table's first row of ``run`` (default the target), formatted; then, for
+    a run with a ``risk`` table (Monte Carlo), its bad-debt rows as ``estimate [lo, hi]`` (see
+    :func:`headline_source`)."""
     run = run or b.target
-    if not b.has(run, "summary"):
+    out: list[tuple[str, str]] = []
+    if b.has(run, "summary"):
+        row = b.load(run, "summary").iloc[0]
+        out = [(c, format_value(c, v)) for c, v in row.items() if not (isinstance(v, str) and v == "")]
+    return out + _risk_headline(b, run, {k for k, _ in out})
+
+
+def _risk_headline(b: Bundle, run: RunInfo, have: set[str]) -> list[tuple[str, str]]:
+    if not b.has(run, "risk"):
         return []
-    row = b.load(run, "summary").iloc[0]
-    return [(c, format_value(c, v)) for c, v in row.items() if not (isinstance(v, str) and v == "")]
+    r = b.load(run, "risk")
+    if not {"metric", "statistic", "level", "estimate", "lo", "hi"} <= set(r.columns):
+        return []
+    out = []
+    if "n_paths" in r and len(r) and "paths" not in have:
+        out.append(("paths", format_value("paths", int(r["n_paths"].max()))))
+    for row in r[r["metric"] == "bad_debt_usd"].itertuples(index=False):
+        lvl = "" if not np.isfinite(float(row.level)) else f" {_level_label(float(row.level))}"
+        name = {"var": "VaR", "es": "CVaR"}.get(row.statistic, str(row.statistic))
+        col = "bad_debt_usd" if row.statistic in ("mean", "var", "es") else "p_fraction"
+        out.append((f"bad debt {name}{lvl}",
+                    f"{format_value(col, float(row.estimate))}  [{format_value(col, float(row.lo))}, "
+                    f"{format_value(col, float(row.hi))}]"))
+    return out
+
+
+def headline_source(b: Bundle, run: RunInfo | None = None) -> str | None:
+    """The tables :func:`headline` read: ``summary``, ``risk``, ``summary, risk`` or None."""
+    run = run or b.target
+    names = [t for t in ("summary", "risk") if b.has(run, t)]
+    if "risk" in names and not _risk_headline(b, run, set()):
+        names.remove("risk")
+    return ", ".join(names) or None

@@ -1,7 +1,7 @@
 """The dashboard: FastAPI pages over a results store, a JSON twin for each, bounded runs.
 
 ``create_app(store_dir, limits)`` builds the app; ``serve(...)`` runs it with uvicorn (the
-``liqcascade serve`` command). See docs/faces.md for the routes, the caps and the security
+``liqcascade serve`` command). See docs/dashboard.md for the routes, the caps and the security
 notes.
 """
 

@@ -19,6 +19,7 @@ gets a 4xx with a message (JSON on API paths, a page elsewhere), never a traceba
 from __future__ import annotations
 
 import json
+import logging
 import math
 import platform
 import threading
@@ -26,11 +27,12 @@ from contextlib import asynccontextmanager
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
 from fastapi import FastAPI, Form, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -45,6 +47,7 @@ from liqcascade.web.jobs import JobRunner
 from liqcascade.web.limits import Guard, Limits, _is_api
 from liqcascade.web.scenarios import BUILTIN, RequestError, RunRequest, list_scenarios, plan
 
+log = logging.getLogger("liqcascade.web")
 ViewKey = Literal["curve", "walls", "rounds", "prices", "liquidations", "montecarlo", "mc_metrics", "calibration"]
 assert set(ViewKey.__args__) == set(VIEW_KEYS)  # one list of views, checked at import
 VERSION_PACKAGES = ("numpy", "numba", "pandas", "pyarrow", "duckdb", "fastapi", "starlette", "uvicorn", "jinja2", "plotly")
@@ -99,25 +102,39 @@ class Dashboard:
         self.root = self.store.root
         self.limits = limits
         self.runner = JobRunner(self.store, limits)
-        self._cache: dict[tuple[str, ...], list[View]] = {}
+        self._cache: dict[tuple, Any] = {}
         self._lock = threading.Lock()
 
+    def _stamp(self) -> tuple:
+        """Changes whenever the catalog does (a run saved, by this server or another process)."""
+        out = []
+        for name in ("catalog.duckdb", "catalog.duckdb.wal"):
+            try:
+                st = (self.root / name).stat()
+                out.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append(None)
+        return tuple(out)
+
+    def _cached(self, key: tuple, make):
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is None:
+            hit = make()
+            with self._lock:
+                while len(self._cache) >= 64:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[key] = hit
+        return hit
+
     def bundle(self, run_id: str) -> _bundle.Bundle:
-        return _bundle.find(self.store, run_id)
+        """The run and its companions (found again whenever the catalog changes)."""
+        return self._cached(("bundle", run_id, self._stamp()), lambda: _bundle.find(self.store, run_id))
 
     def views(self, run_id: str) -> tuple[_bundle.Bundle, list[View]]:
         """The run's views, drawn once per set of companion runs."""
         b = self.bundle(run_id)
-        key = tuple(r.run_id for r in b.members())
-        with self._lock:
-            hit = self._cache.get(key)
-        if hit is None:
-            hit = views_for(b)
-            with self._lock:
-                if len(self._cache) >= 32:
-                    self._cache.pop(next(iter(self._cache)))
-                self._cache[key] = hit
-        return b, hit
+        return b, self._cached(("views",) + tuple(r.run_id for r in b.members()), lambda: views_for(b))
 
     def view(self, run_id: str, key: str) -> tuple[_bundle.Bundle, View]:
         b, vs = self.views(run_id)
@@ -127,14 +144,25 @@ class Dashboard:
         raise HTTPException(404, f"run {run_id} has no {key!r} view; it has {[v.key for v in vs]}")
 
     def runs(self) -> list[dict[str, Any]]:
+        """Finished runs, newest first (a run still landing in parts is not listed)."""
+        cat = self.store.list_runs()
+        finished = set(cat.run_id[cat.status == "finished"])
         out = []
         for r in reversed(_bundle.runs(self.store)):
-            out.append({"run_id": r.run_id, "kind": r.kind, "name": r.config.get("name", ""), "created_at": r.created_at,
+            if r.run_id not in finished:
+                continue
+            shock = _shock_text(r.config) if r.kind in ("static", "simulation") else ""
+            out.append({"run_id": r.run_id, "kind": r.kind, "name": r.config.get("name", ""), "shock": shock,
+                        "created_at": r.created_at[:19],
                         "version": r.version, "asset": r.asset, "via": r.meta.get("via", ""),
                         "links": {"html": f"/runs/{r.run_id}", "api": f"/api/runs/{r.run_id}"}})
         return out
 
     def run(self, run_id: str) -> dict[str, Any]:
+        """Everything about one run (JSON-ready): summary, tables, views, companions, config."""
+        return self._cached(("run", run_id, self._stamp()), lambda: self._run(run_id))
+
+    def _run(self, run_id: str) -> dict[str, Any]:
         b, vs = self.views(run_id)
         t = b.target
         comp = {role: (r.run_id if r else None) for role, r in (("curve", b.curve), ("curve_no_feedback", b.curve_flat),
@@ -154,16 +182,32 @@ class Dashboard:
     def _rows(self, run_id: str, table: str) -> int:
         import pyarrow.parquet as pq
 
-        return int(pq.ParquetFile(self.store.path(run_id, table)).metadata.num_rows)
+        p = self.store.path(run_id, table)
+        if p.is_dir():  # a table stored in parts
+            return sum(int(pq.read_metadata(f).num_rows) for f in sorted(p.glob("*.parquet")))
+        return int(pq.read_metadata(p).num_rows)
 
     def table(self, run_id: str, table: str, offset: int, limit: int) -> tuple[pd.DataFrame, int]:
+        """Rows ``offset`` .. ``offset + limit`` of a stored table, and its row count."""
         import pyarrow.parquet as pq
 
-        t = pq.read_table(self.store.path(run_id, table))
-        return t.slice(offset, limit).to_pandas(), t.num_rows
+        p = self.store.path(run_id, table)
+        if p.is_dir():
+            df = self.store.load(run_id, table)
+            return df.iloc[offset:offset + limit].reset_index(drop=True), len(df)
+        t = pq.read_table(p)
+        return t.slice(min(offset, t.num_rows), limit).to_pandas(), t.num_rows
 
     def scenarios(self) -> list[str]:
         return list_scenarios(self.root)
+
+
+def _shock_text(config: dict[str, Any]) -> str:
+    """A run's shock as price moves, e.g. 'WETH -30%, wstETH -30%' ('' when it has none)."""
+    try:
+        return ", ".join(f"{a} {-float(v):+.0%}" for a, v in config["shock"].items())
+    except (KeyError, AttributeError, TypeError, ValueError):
+        return ""
 
 
 def view_json(v: View) -> dict[str, Any]:
@@ -257,6 +301,7 @@ def create_app(store_dir: str | Path = "liqcascade-results", limits: Limits | No
 
     @asynccontextmanager
     async def lifespan(app):
+        dash.runner.start()
         yield
         dash.runner.shutdown()
 
@@ -277,6 +322,9 @@ def create_app(store_dir: str | Path = "liqcascade-results", limits: Limits | No
 
 
 def _error(request: Request, status: int, message: str, detail: Any = None) -> Response:
+    dash = getattr(request.app.state, "dashboard", None)
+    if dash is not None:  # messages name the store as <store>, not by its path on the server
+        message = message.replace(str(dash.root), "<store>")
     if _is_api(request.url.path):
         body = {"error": message, "status": status}
         if detail is not None:
@@ -290,17 +338,34 @@ def _handlers(app: FastAPI) -> None:
         errs = [{"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
                 for e in exc.errors()]
         first = errs[0] if errs else {"loc": [], "msg": "invalid input"}
+        if first.get("type") == "json_invalid":
+            err = (exc.errors()[0].get("ctx") or {}).get("error", "")
+            return _error(request, 422, f"the request body is not valid JSON{': ' + str(err) if err else ''}", errs)
         where = ".".join(x for x in first["loc"] if x not in ("body", "query", "path"))
         return _error(request, 422, f"{where}: {first['msg']}" if where else first["msg"], errs)
 
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(ValidationError, validation)
-    app.add_exception_handler(HTTPException, lambda r, e: _error(r, e.status_code, str(e.detail)))
+    def http_error(request: Request, exc: HTTPException):
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found":  # no route matched
+            message = f"no such page or API path: {request.url.path} (the routes are listed in /openapi.json)"
+        elif exc.status_code == 405:
+            message = f"{request.method} is not allowed on {request.url.path}"
+        return _error(request, exc.status_code, message)
+
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestError, lambda r, e: _error(r, e.status, str(e)))
     app.add_exception_handler(UnknownRunError, lambda r, e: _error(r, 404, str(e)))
     app.add_exception_handler(UnknownTableError, lambda r, e: _error(r, 404, str(e)))
     app.add_exception_handler(StoreError, lambda r, e: _error(r, 400, str(e)))
     app.add_exception_handler(LiqcascadeError, lambda r, e: _error(r, 422, str(e)))
+
+    def unexpected(request: Request, exc: Exception):
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error(request, 500, f"internal error ({type(exc).__name__}); the server log has the details")
+
+    app.add_exception_handler(Exception, unexpected)
     try:
         import duckdb
 
@@ -309,7 +374,11 @@ def _handlers(app: FastAPI) -> None:
         pass
 
 
-RunId = str
+RunId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$", max_length=128,
+                                  description="A stored run's id (letters, digits, '-', '_').")]
+TableName = Annotated[str, PathParam(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", max_length=63,
+                                     description="A table of the run (see the run's 'tables').")]
+JobId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9]{1,32}$", max_length=32, description="A job id from POST /api/jobs.")]
 TableLimit = Query(100, ge=1, le=100_000, description="Rows to return (at most the server's max_table_rows).")
 Offset = Query(0, ge=0, le=10**12, description="First row (0-based).")
 
@@ -317,57 +386,57 @@ Offset = Query(0, ge=0, le=10**12, description="First row (0-based).")
 def _api_routes(app: FastAPI, dash: Dashboard) -> None:
     @app.get("/api/runs", response_class=SafeJSON, tags=["runs"], summary="Stored runs, newest first")
     def api_runs():
-        return {"runs": dash.runs(), "jobs": [j.as_dict() for j in dash.runner.jobs()]}
+        return SafeJSON({"runs": dash.runs(), "jobs": [j.as_dict() for j in dash.runner.jobs()]})
 
     @app.get("/api/runs/{run_id}", response_class=SafeJSON, tags=["runs"], responses=ERRORS,
              summary="One run: summary, tables, views, companions, config")
     def api_run(run_id: RunId):
-        return dash.run(run_id)
+        return SafeJSON(dash.run(run_id))
 
     @app.get("/api/runs/{run_id}/views", response_class=SafeJSON, tags=["runs"], responses=ERRORS,
              summary="Every figure of a run (the report's content)")
     def api_views(run_id: RunId):
         b, vs = dash.views(run_id)
-        return {"run_id": run_id, "headline": dict(headline(b)), "views": [view_json(v) for v in vs]}
+        return SafeJSON({"run_id": run_id, "headline": dict(headline(b)), "views": [view_json(v) for v in vs]})
 
     @app.get("/api/runs/{run_id}/views/{view}", response_class=SafeJSON, tags=["runs"], responses=ERRORS,
              summary="One figure (plotly JSON) with the tables it was drawn from")
     def api_view(run_id: RunId, view: ViewKey):
-        return view_json(dash.view(run_id, view)[1])
+        return SafeJSON(view_json(dash.view(run_id, view)[1]))
 
     @app.get("/api/runs/{run_id}/tables/{table}", response_class=SafeJSON, tags=["runs"], responses=ERRORS,
              summary="Rows of a stored table")
-    def api_table(run_id: RunId, table: str, offset: int = Offset, limit: int = TableLimit):
+    def api_table(run_id: RunId, table: TableName, offset: int = Offset, limit: int = TableLimit):
         df, total = dash.table(run_id, table, offset, min(limit, dash.limits.max_table_rows))
-        return {"run_id": run_id, "table": table, "total_rows": total, "offset": offset, "limit": len(df),
-                "columns": list(df.columns), "rows": _records(df)}
+        return SafeJSON({"run_id": run_id, "table": table, "total_rows": total, "offset": offset, "limit": len(df),
+                         "columns": list(df.columns), "rows": _records(df)})
 
     @app.get("/api/scenarios", response_class=SafeJSON, tags=["runs"], summary="Scenarios a run may start from, and the caps")
     def api_scenarios():
-        return {"scenarios": dash.scenarios(), "limits": dash.limits.as_dict(),
-                "request_schema": RunRequest.model_json_schema()}
+        return SafeJSON({"scenarios": dash.scenarios(), "limits": dash.limits.as_dict(),
+                         "request_schema": RunRequest.model_json_schema()})
 
     @app.post("/api/jobs", response_class=SafeJSON, status_code=202, tags=["jobs"], responses=ERRORS,
               summary="Start a static cascade or a short simulation on a stored scenario")
     def api_start(req: RunRequest, request: Request):
         _same_origin(request)
         job = dash.runner.submit(plan(dash.root, req, dash.limits))
-        return job.as_dict()
+        return SafeJSON(job.as_dict(), status_code=202)
 
     @app.get("/api/jobs", response_class=SafeJSON, tags=["jobs"], summary="Runs started here, newest first")
     def api_jobs():
-        return {"jobs": [j.as_dict() for j in dash.runner.jobs()]}
+        return SafeJSON({"jobs": [j.as_dict() for j in dash.runner.jobs()]})
 
     @app.get("/api/jobs/{job_id}", response_class=SafeJSON, tags=["jobs"], responses=ERRORS, summary="One started run")
-    def api_job(job_id: str):
+    def api_job(job_id: JobId):
         job = dash.runner.get(job_id)
         if job is None:
             raise HTTPException(404, f"no job {job_id!r} (jobs are remembered until the server stops)")
-        return job.as_dict()
+        return SafeJSON(job.as_dict())
 
     @app.get("/-/versions", response_class=SafeJSON, tags=["server"], summary="Versions of liqcascade and its libraries")
     def api_versions():
-        return versions()
+        return SafeJSON(versions())
 
 
 def _page_routes(app: FastAPI, dash: Dashboard) -> None:
@@ -397,7 +466,7 @@ def _page_routes(app: FastAPI, dash: Dashboard) -> None:
 
     @app.get("/runs/{run_id}/tables/{table}", response_class=HTMLResponse, tags=["pages"], responses=ERRORS,
              summary="Rows of a stored table")
-    def table_page(run_id: RunId, table: str, offset: int = Offset, limit: int = TableLimit):
+    def table_page(run_id: RunId, table: TableName, offset: int = Offset, limit: int = TableLimit):
         df, total = dash.table(run_id, table, offset, min(limit, dash.limits.max_table_rows))
         return _page("table.html.j2", run_id=run_id, table=table, df=df, total=total, offset=offset, limit=len(df))
 
@@ -407,6 +476,7 @@ def _page_routes(app: FastAPI, dash: Dashboard) -> None:
         from liqcascade.report import make_report
         from liqcascade.report.html import REPORT_CSP
 
+        dash.bundle(run_id)  # a stored run, or 400/404: never a path or scenario name handed to make_report
         rep = make_report(dash.store, run_id, complete=False)
         return HTMLResponse(rep.html, headers={"content-security-policy": REPORT_CSP,
                                                "content-disposition": f'inline; filename="report-{run_id}.html"'})
@@ -442,7 +512,7 @@ def _page_routes(app: FastAPI, dash: Dashboard) -> None:
         return RedirectResponse(f"/jobs/{job.job_id}", status_code=303)
 
     @app.get("/jobs/{job_id}", response_class=HTMLResponse, tags=["pages"], responses=ERRORS, summary="One started run")
-    def job_page(job_id: str):
+    def job_page(job_id: JobId):
         job = dash.runner.get(job_id)
         if job is None:
             raise HTTPException(404, f"no job {job_id!r} (jobs are remembered until the server stops)")

@@ -1,19 +1,24 @@
 """Runs started from the dashboard.
 
-Each run executes in a fresh worker process (``python -m liqcascade.web.worker``), driven by a
-thread of a small pool,
-so neither the event loop nor the request threads wait for it, and a run that passes the
-wall-time cap is stopped by terminating its process. The worker computes and returns the
-tables; the server process saves them into the store (DuckDB lets one process write the
-catalog at a time), so a stopped or crashed run leaves nothing behind.
+Runs execute in worker processes (``python -m liqcascade.web.worker``), each driven by a
+thread of a small pool, so neither the event loop nor the request threads wait for them. A
+worker stays up between runs (its imports and compiled kernels stay warm) and is replaced
+when a run passes the wall-time cap (the process is terminated), crashes, or after
+:data:`RECYCLE_AFTER` runs. The worker computes and returns the tables; the server process
+saves them into the store (DuckDB lets one process write the catalog at a time), so a
+stopped or crashed run leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
+import select
+import struct
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -26,6 +31,8 @@ from liqcascade.web.scenarios import RequestError, RunSpec
 
 KEEP_JOBS = 200
 """Finished jobs remembered (oldest forgotten first); their runs stay in the store."""
+RECYCLE_AFTER = 50
+"""Runs one worker process executes before it is replaced by a fresh one."""
 
 
 def _now() -> str:
@@ -68,7 +75,9 @@ class JobRunner:
         self.limits = limits
         self._pool = ThreadPoolExecutor(max_workers=limits.workers, thread_name_prefix="liqcascade-run")
         self._jobs: dict[str, Job] = {}
-        self._procs: set = set()
+        self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
+        self._closed = False
         self._lock = threading.Lock()
 
     def submit(self, spec: RunSpec) -> Job:
@@ -113,37 +122,103 @@ class JobRunner:
         finally:
             job.finished_at = _now()
 
-    def _in_process(self, spec: RunSpec) -> tuple[str, Any]:
-        """Run ``spec`` in a fresh interpreter (not a fork: the server's threads and open
-        files stay out of it) and stop it at the wall-time cap."""
-        proc = subprocess.Popen([sys.executable, "-m", "liqcascade.web.worker"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    def start(self) -> None:
+        """Start the worker processes ahead of the first run (their imports take seconds)."""
         with self._lock:
-            self._procs.add(proc)
+            while len(self._idle) < self.limits.workers:
+                self._idle.append(_Worker())
+
+    def _in_process(self, spec: RunSpec) -> tuple[str, Any]:
+        """Run ``spec`` in a worker process and stop it at the wall-time cap."""
+        with self._lock:
+            w = self._idle.pop() if self._idle else None
+        if w is None or not w.alive():
+            if w is not None:
+                w.stop()
+            w = _Worker()
+        with self._lock:
+            self._busy.add(w)
+        keep = False
         try:
-            out, err = proc.communicate(pickle.dumps(spec), timeout=self.limits.max_seconds)
-        except subprocess.TimeoutExpired:
-            _stop(proc)
-            proc.communicate()
+            answer = w.call(spec, self.limits.max_seconds)
+            keep = w.runs < RECYCLE_AFTER
+            return answer
+        except TimeoutError:
             return "error", f"stopped: the run took longer than this server's wall-time cap of {self.limits.max_seconds:g} s"
+        except (EOFError, OSError, pickle.UnpicklingError) as e:
+            code = w.proc.poll()
+            return "error", (f"the worker process ended without a result (exit code {code}, {type(e).__name__}); "
+                             "the server log has its output")
         finally:
             with self._lock:
-                self._procs.discard(proc)
-        if proc.returncode != 0 or not out:
-            tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-            return "error", f"the worker process ended without a result (exit code {proc.returncode}) {tail[0]}".strip()
-        return pickle.loads(out)
+                self._busy.discard(w)
+                if keep and not self._closed:
+                    self._idle.append(w)
+                    w = None
+            if w is not None:
+                w.stop()
 
     def shutdown(self) -> None:
-        """Stop running workers and drop queued runs (server shutdown)."""
+        """Stop the workers (a running run is stopped) and drop queued runs (server shutdown)."""
         with self._lock:
-            procs = list(self._procs)
-        for p in procs:
-            _stop(p)
+            self._closed = True
+            workers = self._idle + list(self._busy)
+            self._idle = []
+        for w in workers:
+            w.stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+class _Worker:
+    """One worker process and its pipe: a request is a length-prefixed pickle of a
+    :class:`RunSpec` on its stdin, the answer one on its stdout. Its stderr is the server's."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "liqcascade.web.worker"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=None)
+        self.runs = 0
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def call(self, spec: RunSpec, timeout: float) -> tuple[str, Any]:
+        deadline = time.monotonic() + timeout
+        self.runs += 1
+        write_frame(self.proc.stdin, pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL))
+        fd = self.proc.stdout.fileno()
+        (n,) = struct.unpack(">Q", _read_exact(fd, 8, deadline))
+        return pickle.loads(_read_exact(fd, n, deadline))
+
+    def stop(self) -> None:
+        _stop(self.proc)
+
+
+def write_frame(stream, payload: bytes) -> None:
+    """One message: its length (8 bytes, big-endian), then the bytes."""
+    stream.write(struct.pack(">Q", len(payload)) + payload)
+    stream.flush()
+
+
+def _read_exact(fd: int, n: int, deadline: float) -> bytes:
+    """``n`` bytes from ``fd`` before ``deadline`` (``TimeoutError``), or ``EOFError``."""
+    buf = bytearray()
+    while len(buf) < n:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise TimeoutError
+        chunk = os.read(fd, min(n - len(buf), 1 << 20))
+        if not chunk:
+            raise EOFError("the worker closed its output")
+        buf += chunk
+    return bytes(buf)
+
+
 def _stop(proc: subprocess.Popen) -> None:
+    for stream in (proc.stdin, proc.stdout):
+        try:
+            stream.close()
+        except OSError:
+            pass
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -151,4 +226,3 @@ def _stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-

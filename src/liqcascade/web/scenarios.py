@@ -92,6 +92,31 @@ def list_scenarios(root: Path) -> list[str]:
     return [BUILTIN] + names
 
 
+DATA_SUFFIXES = (".toml", ".csv", ".parquet", ".json")
+"""Files :func:`import_scenarios` copies: scenarios and the data files they name beside them."""
+
+
+def import_scenarios(root: Path, folder: Path) -> list[str]:
+    """Copy the scenarios of ``folder`` (e.g. the repository's ``examples/``) and the data
+    files beside them into the store's ``scenarios/`` folder, so the dashboard can run them;
+    a file already there is kept. Returns the names copied. Done by ``liqcascade serve
+    --scenarios DIR`` before the server starts (the server itself reads only its store)."""
+    import shutil
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError(str(folder), "--scenarios", "a folder of scenario TOML files", "no such folder")
+    dest = Path(root) / SCENARIO_DIR
+    dest.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for p in sorted(folder.iterdir()):
+        ok_name = _NAME.match(p.with_suffix(".toml").name) is not None
+        if p.suffix in DATA_SUFFIXES and ok_name and p.is_file() and not (dest / p.name).exists():
+            shutil.copyfile(p, dest / p.name)
+            copied.append(p.name)
+    return copied
+
+
 def scenario_file(root: Path, name: str) -> Path:
     """The file of a listed scenario name; anything else is a :class:`RequestError`."""
     if name == BUILTIN:

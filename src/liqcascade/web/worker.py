@@ -1,14 +1,15 @@
 """The worker process of a dashboard run: ``python -m liqcascade.web.worker``.
 
-Reads a pickled :class:`~liqcascade.web.scenarios.RunSpec` on stdin, builds the edited
-scenario, runs it without a store and writes a pickled ("ok", (run id, kind, config, tables,
-meta)) or ("error", message) on stdout. The server saves the tables (see
-:mod:`liqcascade.web.jobs`).
+Reads pickled :class:`~liqcascade.web.scenarios.RunSpec` requests on stdin, one after the
+other; for each builds the edited scenario, runs it without a store and writes a pickled
+("ok", (run id, kind, config, tables, meta)) or ("error", message) on stdout. The server
+saves the tables (see :mod:`liqcascade.web.jobs`).
 """
 
 from __future__ import annotations
 
 import pickle
+import struct
 import sys
 from pathlib import Path
 
@@ -31,21 +32,42 @@ def execute(spec: RunSpec) -> tuple[str, str, dict, dict, dict]:
     return str(res.run_id), res.kind, dict(res.config), dict(res.tables), meta
 
 
+def answer(spec: RunSpec) -> tuple[str, object]:
+    """("ok", result) or ("error", message): a config error's message, or a bug's type and message."""
+    try:
+        return "ok", execute(spec)
+    except LiqcascadeError as e:
+        return "error", str(e)
+    except Exception as e:  # a bug: its type and message, for the job page
+        return "error", f"the run failed: {type(e).__name__}: {e}"
+
+
+def _read_frame(stream) -> bytes | None:
+    head = stream.read(8)
+    if len(head) < 8:
+        return None
+    (n,) = struct.unpack(">Q", head)
+    body = stream.read(n)
+    return body if len(body) == n else None
+
+
 def main() -> None:
-    """The worker's entry point: a pickled :class:`RunSpec` on stdin,
-    a pickled ("ok", result) or ("error", message) on stdout. Anything else the run prints
-    goes to stderr, so stdout carries the answer only."""
+    """The worker's loop: length-prefixed pickled :class:`RunSpec` requests on stdin, one
+    length-prefixed pickled answer each on stdout, until stdin closes. Anything a run prints
+    goes to stderr, so stdout carries answers only."""
+    from liqcascade.web.jobs import write_frame
+
     out = sys.stdout.buffer
     sys.stdout = sys.stderr
-    spec = pickle.load(sys.stdin.buffer)
-    try:
-        answer = ("ok", execute(spec))
-    except LiqcascadeError as e:
-        answer = ("error", str(e))
-    except Exception as e:  # a bug: its type and message, for the job page
-        answer = ("error", f"the run failed: {type(e).__name__}: {e}")
-    pickle.dump(answer, out, protocol=pickle.HIGHEST_PROTOCOL)
-    out.flush()
+    _warm()
+    while (frame := _read_frame(sys.stdin.buffer)) is not None:
+        write_frame(out, pickle.dumps(answer(pickle.loads(frame)), protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _warm() -> None:
+    """Import what every run needs before the first request arrives."""
+    from liqcascade import api  # noqa: F401
+    from liqcascade.io import config, scenario  # noqa: F401
 
 
 if __name__ == "__main__":

@@ -146,3 +146,6 @@ class AaveV3Rules:
 
     def describe(self) -> dict[str, object]:
         return {"protocol": self.name, "version": NAMES[self.version], "pair_policy": self.pair_policy}
+
+    def outcome_facts(self, arrays: BookArrays, prices: FloatArray) -> dict[str, object]:
+        return {}

@@ -4,8 +4,8 @@
 reserves: reserves fall by the larger of the debt and the credit ``Σ value * LF`` (the
 excess credit is the account's new supply). While reserves are below the target, anyone
 can ``buyCollateral`` at the store-front price ``P * (1 - storeFront * (1 - LF))``;
-buyers buy the largest amount whose market exit, net of their margin, is worth at least
-what they pay (as Maker's keepers, :func:`~liqcascade.protocols.mechanisms.selling.largest_profitable_take`),
+buyers buy as much as the market absorbs before its marginal price falls to the price
+they pay over ``1 - margin`` (as Maker's keepers, :func:`~liqcascade.protocols.mechanisms.selling.profitable_take`),
 and each purchase adds its price to the reserves. At or above target the store front is
 shut and the collateral stays with the protocol. Source: compound-finance/comet
 ``Comet.sol`` (``absorbInternal``, ``buyCollateral``, ``quoteCollateral``).
@@ -20,7 +20,7 @@ import numpy as np
 from liqcascade.errors import ConfigError
 from liqcascade.protocols.base import AftermarketStep, Lots
 from liqcascade.protocols.compound_v3.fast import store_front_price
-from liqcascade.protocols.mechanisms.selling import largest_profitable_take
+from liqcascade.protocols.mechanisms.selling import profitable_take
 
 
 @dataclass(frozen=True)
@@ -64,15 +64,15 @@ class StoreFront:
         self.reserves_min = min(self.reserves_min, self.reserves)
         self.absorbed_debt_usd += float(debt.sum())
 
-    def step(self, t: int, oracle, quote_sell) -> AftermarketStep:
+    def step(self, t: int, oracle, depth) -> AftermarketStep:
         sold = np.zeros(self.k)
         paid = np.zeros(self.k)
         for i in np.flatnonzero(self.inventory > 0):
             if self.reserves >= self.s.target_reserves_usd:
                 break
             price = store_front_price(float(oracle[i]), float(self.lf[i]), self.sf)
-            q = largest_profitable_take(float(self.inventory[i]), price, self.s.buyer_margin,
-                                        lambda x: quote_sell(int(i), 0.0, x))
+            q = profitable_take(float(self.inventory[i]), price, self.s.buyer_margin,
+                                depth(int(i), price / (1.0 - self.s.buyer_margin)))
             if q <= 0.0:
                 continue
             self.inventory[i] -= q

@@ -59,7 +59,7 @@ class LiquityRules(MechanismRules):
         return np.where(book.asset == c, book.collateral, 0.0)  # stakes
 
     def initial_state(self, book):
-        st = np.zeros(8)
+        st = np.zeros(K.N_STATE)
         st[K.ST_SP] = self.stability_pool
         return st
 
@@ -93,9 +93,12 @@ class LiquityRules(MechanismRules):
     def before_pass(self, arrays, prices):
         crow, drow = self._rows(arrays)
         st = arrays.state
-        st[K.ST_SYS_COLL] = float(arrays.coll[crow].sum())
+        # the system is the open troves: a closed trove's surplus sits in the CollSurplusPool,
+        # outside the TCR (``getEntireSystemColl`` = active + default pool)
+        live = arrays.debt[drow] > 0.0
+        st[K.ST_SYS_COLL] = float(arrays.coll[crow][live].sum())
         st[K.ST_SYS_DEBT] = float(arrays.debt[drow].sum())
-        st[K.ST_TROVES] = float(np.count_nonzero(arrays.debt[drow] > 0.0))
+        st[K.ST_TROVES] = float(np.count_nonzero(live))
         return self.hf_cut(st, prices)
 
     def hf_cut(self, st, prices) -> float:
@@ -115,12 +118,26 @@ class LiquityRules(MechanismRules):
         share = stake / total
         arrays.coll[crow] += share * rc
         arrays.debt[drow] += share * rd
+        st[K.ST_REDIST_DEBT_TOTAL] += rd
+        st[K.ST_REDIST_COLL_TOTAL] += rc
         st[K.ST_REDIST_DEBT] = 0.0
         st[K.ST_REDIST_COLL] = 0.0
 
     def facts(self):
         return {"collateral": self.collateral, "debt_asset": self.debt_asset, "stability_pool": self.stability_pool,
                 "sp_sell_fraction": self.sp_sell_fraction}
+
+    def outcome_facts(self, arrays, prices):
+        """Where the liquidated debt went: offset by the Stability Pool or redistributed
+        to the other troves (USD at ``prices``)."""
+        st = arrays.state
+        c = self.params.symbols.index(self.collateral)
+        d = self.params.symbols.index(self.debt_asset)
+        return {
+            "sp_debt_offset_usd": float((self.stability_pool - st[K.ST_SP]) * prices[d]),
+            "redistributed_debt_usd": float(st[K.ST_REDIST_DEBT_TOTAL] * prices[d]),
+            "redistributed_collateral_usd": float(st[K.ST_REDIST_COLL_TOTAL] * prices[c]),
+        }
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@
 auction that starts at ``top = oracle * buf`` and falls along the collateral's price curve
 (``abaci.sol``: linear, stairstep exponential, exponential). Keepers ``take`` when the
 auction price is below what they get for the collateral on the market, net of their
-margin: they buy the largest amount ``q`` (up to the lot and what the remaining tab needs)
-with ``exit(q) * (1 - margin) >= price * q``, where ``exit`` is the market's proceeds for
-selling ``q`` after everything already taken this block. When the tab is covered the rest
+margin: they buy (up to the lot and what the remaining tab needs) as much as the market
+absorbs, after everything already taken this block, before its marginal price falls to
+``price / (1 - margin)`` — the size that maximises their profit. When the tab is covered the rest
 of the lot returns to the vault; when the lot is gone first the uncovered debt is bad
 debt. An auction older than ``tail`` or whose price fell below ``cusp * top`` is reset
 (``redo``) at the current oracle price. Source: makerdao/dss ``clip.sol`` (see
@@ -22,7 +22,7 @@ import numpy as np
 
 from liqcascade.errors import ConfigError
 from liqcascade.protocols.base import AftermarketStep, Lots
-from liqcascade.protocols.mechanisms.selling import largest_profitable_take
+from liqcascade.protocols.mechanisms.selling import profitable_take
 from liqcascade.protocols.maker.fast import CURVE_EXPONENTIAL, CURVE_LINEAR, CURVE_STAIRSTEP, auction_price
 
 CURVES = {"linear": CURVE_LINEAR, "stairstep": CURVE_STAIRSTEP, "exponential": CURVE_EXPONENTIAL}
@@ -99,7 +99,7 @@ class ClipperAuctions:
         self.kicked += int(lots.amount.size)
         self.incentives_usd += float((self.s.tip + self.s.chip * tab).sum())
 
-    def step(self, t: int, oracle, quote_sell) -> AftermarketStep:
+    def step(self, t: int, oracle, depth) -> AftermarketStep:
         a, s = self.a, self.s
         curve = CURVES[s.curve]
         sold = np.zeros(self.k)
@@ -120,8 +120,8 @@ class ClipperAuctions:
                 self.incentives_usd += s.tip + s.chip * a["tab"][j]
             if price <= 0.0:
                 continue
-            q = largest_profitable_take(min(a["lot"][j], a["tab"][j] / price), price, s.keeper_margin,
-                              lambda x: quote_sell(i, sold[i], x))
+            q = profitable_take(min(a["lot"][j], a["tab"][j] / price), price, s.keeper_margin,
+                                depth(i, price / (1.0 - s.keeper_margin)), sold[i])
             if q <= 0.0:
                 continue
             pay = q * price

@@ -5,7 +5,7 @@ A vault holds one collateral (its ilk) and DAI debt. ``liquidation_threshold`` i
 starts an auction for the tab ``debt * chop``; in this instant form keepers take it at
 ``price * (1 - keeper_margin)``, the auction price having fallen to their bid, and the
 collateral beyond the tab returns to the vault. The dynamic engine can instead run the
-Clipper auctions block by block (:mod:`liqcascade.engine.auctions`).
+Clipper auctions block by block (:mod:`liqcascade.protocols.maker.clipper`).
 """
 
 from __future__ import annotations

@@ -67,6 +67,9 @@ ST_REDIST_DEBT = 3
 ST_REDIST_COLL = 4
 ST_SURPLUS = 5
 ST_TROVES = 6
+ST_REDIST_DEBT_TOTAL = 7  # summed over passes (after_pass), for the summary
+ST_REDIST_COLL_TOTAL = 8
+N_STATE = 9
 
 
 def pick_pair(s, e, asset, coll, debt, prices, lt):

@@ -25,6 +25,7 @@ from liqcascade.protocols.base import (
     Tallies,
 )
 from liqcascade.protocols.mechanisms import kernels
+from liqcascade.protocols.mechanisms import kernels_python as K
 
 N_MP = 10
 
@@ -69,6 +70,10 @@ class MechanismRules:
     def after_pass(self, arrays: BookArrays, prices: FloatArray) -> None:
         """Called after each pass (Liquity redistributes the batch here)."""
 
+    def outcome_facts(self, arrays: BookArrays, prices: FloatArray) -> dict[str, object]:
+        """Protocol-specific numbers read off the book at the end of a run (USD at ``prices``)."""
+        return {}
+
     def facts(self) -> dict[str, object]:
         return {}
 
@@ -106,7 +111,7 @@ class MechanismRules:
         )
 
     def _state(self, arrays: BookArrays) -> FloatArray:
-        return arrays.state if arrays.state is not None else np.zeros(8)
+        return arrays.state if arrays.state is not None else np.zeros(K.N_STATE)
 
     def health(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray | None = None) -> HealthView:
         if accounts is None:

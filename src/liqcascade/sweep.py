@@ -1,0 +1,297 @@
+"""Sweeps: a full factorial over dotted config fields, one run per combination, one table.
+
+A factor is ``FIELD=V1,V2,...``: ``FIELD`` a dotted path into the scenario file
+(``shock.WETH``, ``venues.0.reserve_usd``, ``market.overrides.WETH.liquidation_threshold``,
+``montecarlo.vol.ETH``; ``assets.X.F`` is short for ``market.overrides.X.F``; list items by
+index), each value a TOML literal (``0.3``, ``true``, ``"3.3-3.4"``; a bare word is a string).
+Every combination is the base file with those fields replaced, validated exactly as a file
+would be — so a field that does not exist, or a value it does not accept, is an error naming
+the field before any run starts — and built as a new scenario (a synthetic book is drawn again
+under the combination's parameters, so ``liquidation_threshold`` sweeps move the borrowers'
+debt with it; a file book is read as it is).
+
+Each combination runs as a normal stored run (``static``: :func:`liqcascade.api.run`,
+``simulate``: :func:`liqcascade.api.simulate`, ``montecarlo``:
+:func:`liqcascade.execution.api.montecarlo`), so a sweep started again reuses the finished
+combinations (and a Monte Carlo combination resumes its chunks). The ``sweep`` table has one
+row per combination: the factors as columns (named as given), then the run's summary numbers
+(static, simulate) or its risk estimates (``<metric>_<statistic>[_<level %>]``, Monte Carlo;
+the full risk rows with intervals are in ``sweep_risk``), then ``run_id``.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import time
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from liqcascade import __version__
+from liqcascade.engine.result import Result
+from liqcascade.errors import ConfigError
+from liqcascade.io.store import ResultsStore, run_id as _run_id
+
+DEFAULT_STORE = Path("liqcascade-results")
+KIND = "sweep"
+KINDS = ("static", "simulate", "montecarlo")
+ALIASES = {"assets": ("market", "overrides")}
+"""Leading segments that stand for a longer path (``assets.WETH.ltv`` = ``market.overrides.WETH.ltv``)."""
+_ASSET_KEYED = (("shock",), ("market", "overrides"), ("prices", "overrides"))
+
+
+# ------------------------------------------------------------------------------ parsing
+def _split(text: str) -> list[str]:
+    """Split on commas outside brackets and quotes."""
+    out, depth, quote, cur = [], 0, "", []
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append("".join(cur).strip())
+            cur = []
+            continue
+        cur.append(ch)
+    out.append("".join(cur).strip())
+    return out
+
+
+def parse_value(text: str) -> Any:
+    """A TOML literal (number, boolean, quoted string, array, inline table), else the bare text."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_factor(item: str) -> tuple[str, list[Any]]:
+    """``FIELD=V1,V2,...`` as (field, values)."""
+    field, sep, values = item.partition("=")
+    field = field.strip()
+    if not sep or not field or not values.strip():
+        raise ConfigError("--sweep", "sweep", "FIELD=V1,V2,... e.g. shock.WETH=0.2,0.3", item)
+    parts = _split(values)
+    if any(p == "" for p in parts):
+        raise ConfigError("--sweep", field, "a comma list of values with none empty", values)
+    return field, [parse_value(p) for p in parts]
+
+
+def _factors(factors: Sequence[str] | Mapping[str, Sequence[Any]]) -> list[tuple[str, list[Any]]]:
+    if isinstance(factors, Mapping):
+        out = [(str(k), list(v)) for k, v in factors.items()]
+    else:
+        out = [parse_factor(f) for f in factors]
+    if not out:
+        raise ConfigError("--sweep", "sweep", "at least one FIELD=V1,V2,... factor")
+    seen = set()
+    for f, vals in out:
+        if f in seen:
+            raise ConfigError("--sweep", f, "each field swept once (give all its values in one list)")
+        if not vals:
+            raise ConfigError("--sweep", f, "at least one value")
+        seen.add(f)
+    return out
+
+
+def _path(field: str) -> list[str]:
+    parts = field.split(".")
+    if any(p == "" for p in parts):
+        raise ConfigError("--sweep", field, "a dotted field like shock.WETH or venues.0.reserve_usd")
+    head = ALIASES.get(parts[0])
+    return list(head) + parts[1:] if head else parts
+
+
+def set_field(data: dict, field: str, value: Any) -> dict:
+    """A copy of the scenario mapping ``data`` with ``field`` set to ``value`` (missing tables
+    on the way are created; a list is indexed by an integer segment)."""
+    out = copy.deepcopy(data)
+    node: Any = out
+    path = _path(field)
+    for depth, seg in enumerate(path[:-1]):
+        where = ".".join(path[: depth + 1])
+        if isinstance(node, list):
+            node = node[_index(seg, node, field, where)]
+        elif isinstance(node, dict):
+            if node.get(seg) is None:
+                node[seg] = {}
+            node = node[seg]
+        else:
+            raise ConfigError("--sweep", field, f"a field inside a table, but {where!r} is a value", node)
+        if not isinstance(node, (dict, list)):
+            raise ConfigError("--sweep", field, f"a field inside a table, but {where!r} is a value", node)
+    last = path[-1]
+    if isinstance(node, list):
+        node[_index(last, node, field, ".".join(path))] = value
+    else:
+        node[last] = value
+    return out
+
+
+def _index(seg: str, items: list, field: str, where: str) -> int:
+    if not seg.isdigit() or int(seg) >= len(items):
+        raise ConfigError("--sweep", field, f"a list index 0..{len(items) - 1} at {where!r}", seg)
+    return int(seg)
+
+
+# ------------------------------------------------------------------------------ the sweep
+def _base(scenario) -> tuple[dict, Path, str]:
+    """The scenario as a plain mapping, its directory and its name (for errors)."""
+    from liqcascade.io.config import load_scenario as _load
+    from liqcascade.io.scenario import Scenario
+
+    if isinstance(scenario, Scenario):
+        return scenario.config.model_dump(mode="json", exclude_unset=True), scenario.base_dir, scenario.source
+    p = Path(scenario)
+    _load(p)  # validates the file (and names it) before anything else
+    return tomllib.loads(p.read_text(encoding="utf-8")), p.resolve().parent, str(p)
+
+
+def combinations(scenario, factors: Sequence[str] | Mapping[str, Sequence[Any]]) -> tuple[list[dict], list, Any]:
+    """Every combination as (factor values by field, validated config), and the base scenario
+    built once; every field and value is checked first (module docstring)."""
+    from liqcascade.io import scenario as S
+    from liqcascade.io.config import parse_scenario
+
+    data, base_dir, source = _base(scenario)
+    fs = _factors(factors)
+    base = S.build(parse_scenario(data, source), base_dir, source)
+    symbols = base.model.assets
+    for field, values in fs:
+        path = _path(field)
+        for v in values:
+            try:
+                parse_scenario(set_field(data, field, v), source)
+            except ConfigError as e:
+                if e.file != "--sweep" and e.expected.startswith("no such key"):
+                    raise ConfigError("--sweep", field, f"a field of the scenario file ({e.key} is not one; "
+                                      "`liqcascade schema` lists them)") from None
+                if e.file != "--sweep":
+                    raise ConfigError("--sweep", field, f"a value this field accepts ({e.key}: {e.expected})", v) from None
+                raise
+        for prefix in _ASSET_KEYED:
+            if tuple(path[: len(prefix)]) == prefix and len(path) > len(prefix) and path[len(prefix)] not in symbols:
+                raise ConfigError("--sweep", field, f"an asset of the market {list(symbols)} after "
+                                  f"{'.'.join(prefix)}", path[len(prefix)])
+    rows, configs = [], []
+    for combo in itertools.product(*(vals for _, vals in fs)):
+        d = data
+        for (field, _), v in zip(fs, combo):
+            d = set_field(d, field, v)
+        cfg = parse_scenario(d, source)
+        # parameters and prices of every combination are checked now (cheap), not when it runs
+        snap = base.snapshot if cfg.market.params == base.config.market.params else S._snapshot(cfg, base_dir, source)
+        try:
+            S._prices(cfg, snap, S._params(cfg, snap, source), source)
+        except ConfigError as e:
+            names = ", ".join(f"{f}={v!r}" for (f, _), v in zip(fs, combo))
+            raise ConfigError(e.file, e.key, f"{e.expected} (in the combination {names})", e.got) from None
+        configs.append(cfg)
+        rows.append({field: v for (field, _), v in zip(fs, combo)})
+    return rows, configs, base
+
+
+def sweep(
+    scenario,
+    factors: Sequence[str] | Mapping[str, Sequence[Any]],
+    kind: str = "static",
+    paths: int = 1000,
+    executor: str = "local",
+    workers: int | None = None,
+    chunk_size: int | None = None,
+    seed: int | None = None,
+    store: ResultsStore | str | Path | None = DEFAULT_STORE,
+    progress: Callable[[int, int], None] | None = None,
+    recompute: bool = False,
+) -> Result:
+    """Run ``scenario`` for every combination of ``factors`` (``["FIELD=V1,V2", ...]`` or
+    ``{field: values}``) as a ``kind`` run (static, simulate, montecarlo); tables ``sweep``
+    (and ``sweep_risk`` for Monte Carlo), see the module docstring."""
+    from liqcascade import api
+    from liqcascade.io import scenario as S
+
+    if kind not in KINDS:
+        raise ConfigError("--kind", "kind", f"one of {list(KINDS)}", kind)
+    rows, configs, base = combinations(scenario, factors)
+    if kind == "montecarlo":
+        from liqcascade.execution import montecarlo as mc
+        from liqcascade.execution.executors import parse_executor
+
+        mc.Prepared.of(base)
+        parse_executor(executor)
+        if isinstance(paths, bool) or not isinstance(paths, int) or paths < 1:
+            raise ConfigError("--paths", "paths", "an integer >= 1", paths)
+    elif kind == "simulate" and base.config.simulation is None:
+        raise ConfigError(base.source, "simulation", "a [simulation] table for --kind simulate")
+    ident = {"kind": KIND, "run_kind": kind, "config": base.resolved(), "factors": rows,
+             "paths": paths if kind == "montecarlo" else None, "seed": seed}
+    rid = _run_id(ident, __version__)
+    if not recompute and (found := api._stored(store, rid, KIND)) is not None:
+        return found
+    t0 = time.perf_counter()
+    out, risk = [], []
+    for n, (row, cfg) in enumerate(zip(rows, configs)):
+        sc = S.build(cfg, base.base_dir, base.source)
+        if kind == "static":
+            res = api.run(sc, store, recompute=recompute)
+            out.append({**row, **_summary(res), "run_id": res.run_id})
+        elif kind == "simulate":
+            res = api.simulate(sc, store, recompute=recompute)
+            out.append({**row, **_summary(res), "run_id": res.run_id})
+        else:
+            from liqcascade.execution.api import montecarlo
+
+            res = montecarlo(sc, paths, executor=executor, workers=workers, chunk_size=chunk_size, seed=seed,
+                             store=store)
+            r = res.table("risk")
+            out.append({**row, **_risk_row(r), "run_id": res.run_id})
+            risk.append(r.assign(**{k: [v] * len(r) for k, v in row.items()}, run_id=res.run_id))
+        if progress is not None:
+            progress(n + 1, len(rows))
+    table = _typed(pd.DataFrame(out), [f for f in rows[0]])
+    tables = {"sweep": table}
+    if risk:
+        tables["sweep_risk"] = pd.concat(risk, ignore_index=True)
+    res = Result(KIND, tables, ident)
+    if store is None:
+        return res
+    st = store if isinstance(store, ResultsStore) else ResultsStore(Path(store))
+    st.save(rid, KIND, ident, tables, {"source": base.source, "run_kind": kind, "factors": list(rows[0]),
+                                       "combinations": len(rows), "wall_s": time.perf_counter() - t0})
+    return res.with_run_id(rid)
+
+
+def _summary(res: Result) -> dict[str, Any]:
+    return dict(res.table("summary").iloc[0])
+
+
+def _risk_row(r: pd.DataFrame) -> dict[str, float]:
+    out = {}
+    for m, st, lvl, est in zip(r["metric"], r["statistic"], r["level"], r["estimate"]):
+        name = f"{m}_{st}" if math.isnan(lvl) else f"{m}_{st}_{lvl * 100:g}"
+        out[name] = float(est)
+    return out
+
+
+def _typed(df: pd.DataFrame, factor_cols: list[str]) -> pd.DataFrame:
+    """Factor columns of mixed types (e.g. 1 and 0.5) as one type Parquet can store."""
+    for c in factor_cols:
+        vals = df[c].tolist()
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+            df[c] = df[c].astype(float) if any(isinstance(v, float) for v in vals) else df[c].astype("int64")
+        elif not all(isinstance(v, bool) for v in vals) and not all(isinstance(v, str) for v in vals):
+            df[c] = [str(v) for v in vals]
+    return df
+
+
+__all__ = ["ALIASES", "KINDS", "combinations", "parse_factor", "parse_value", "set_field", "sweep"]

@@ -1,0 +1,74 @@
+"""Fixtures of the dashboard tests: a private copy of the faces store (see
+``tests/report/stores.py``: static run with its curves and walls, a simulation, a hand-made
+Monte Carlo and calibration run), apps over it and in-process clients."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+from tests.report.stores import copy_store, session_store
+from liqcascade.web.jobs import Job
+from liqcascade.web.limits import Limits
+
+
+@pytest.fixture(scope="session")
+def faces_store(tmp_path_factory):
+    """(store root, run ids by role), built once per session and shared with tests/report."""
+    return session_store(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def web_store(faces_store, tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A copy of the faces store this module may write into (runs started from the dashboard)."""
+    root, ids = faces_store
+    return copy_store(root, tmp_path_factory.mktemp("web") / "store"), ids
+
+
+def test_client(app):
+    """An in-process client (fastapi's TestClient) that runs the app's lifespan."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # starlette's note about httpx versions
+        from fastapi.testclient import TestClient
+    return TestClient(app, raise_server_exceptions=False)
+
+
+test_client.__test__ = False  # a helper, not a test
+
+
+class FakeRunner:
+    """A job runner that records requests and runs nothing (for generated input)."""
+
+    def __init__(self) -> None:
+        self.submitted: list = []
+        self._jobs: dict[str, Job] = {}
+
+    def submit(self, spec) -> Job:
+        job = Job(f"fake{len(self.submitted):08d}", spec.kind, spec.source, spec.request)
+        self.submitted.append(spec)
+        self._jobs[job.job_id] = job
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def jobs(self) -> list[Job]:
+        return list(reversed(self._jobs.values()))
+
+    def start(self) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+
+def make_app(root: Path, limits: Limits | None = None, fake_runner: bool = False):
+    from liqcascade.web import create_app
+
+    app = create_app(root, limits)
+    if fake_runner:
+        app.state.dashboard.runner.shutdown()
+        app.state.dashboard.runner = FakeRunner()
+    return app

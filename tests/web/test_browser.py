@@ -1,0 +1,171 @@
+"""The dashboard in a real browser: ``liqcascade serve`` in a subprocess on a free loopback
+port, Debian's chromium driven by Playwright, every request not to the server blocked.
+
+Checks that each view page draws the figure its JSON twin describes (same traces, in the
+same order; the Monte Carlo histogram counts all 100 hand-made paths), that nothing is
+fetched from anywhere else, and that the form starts a run whose result page appears.
+(The report file in a browser is tested in tests/report.)
+Screenshots of the main pages go to ``$LIQCASCADE_ARTIFACTS`` (default: a temporary folder).
+
+Without chromium these tests fail; ``LIQCASCADE_SKIP_BROWSER=1`` skips them instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import browser as B
+from tests.report.stores import N_PATHS, values
+
+pytestmark = pytest.mark.browser
+MAIN_VIEWS = ("curve", "walls", "liquidations", "montecarlo", "calibration")
+"""Views whose pages are saved as screenshots (with the index, run pages and the form)."""
+
+
+def _require_chromium() -> None:
+    if Path(B.CHROMIUM).is_file():
+        return
+    if os.environ.get("LIQCASCADE_SKIP_BROWSER") == "1":
+        pytest.skip(f"LIQCASCADE_SKIP_BROWSER=1 and no chromium at {B.CHROMIUM}")
+    pytest.fail(f"no chromium at {B.CHROMIUM}: install Debian's chromium (.ci/run does), "
+                "or set LIQCASCADE_SKIP_BROWSER=1 to skip the browser tests")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(web_store, tmp_path_factory):
+    """(base URL, run ids): the real command serving a copy of the faces store."""
+    root, ids = web_store
+    port = _free_port()
+    log = tmp_path_factory.mktemp("server") / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "liqcascade.cli", "serve", "--store", str(root), "--port", str(port),
+                                 "--max-seconds", "60"], stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/-/versions", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the server did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield base, ids
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    _require_chromium()
+    if not os.environ.get("LIQCASCADE_ARTIFACTS"):
+        B.set_artifacts_dir(tmp_path_factory.mktemp("screenshots"))
+    with B.launch() as b:
+        yield b
+
+
+@pytest.fixture
+def page(browser, server):
+    base, _ = server
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.blocked = B.block_network(pg, [f"{base}/"])
+    pg.errors = B.console_errors(pg)
+    pg.set_default_timeout(30_000)
+    yield pg
+    context.close()
+
+
+def _drawn(page, key: str) -> list[dict]:
+    """Name, type and number of points of each trace plotly drew in #fig-<key> (from its
+    full data, where the figure JSON's typed arrays are decoded)."""
+    page.wait_for_selector(f"#fig-{key}.js-plotly-plot")
+    return page.evaluate(
+        """(key) => document.getElementById('fig-' + key)._fullData.map(t => ({
+               name: t._input.name ?? null, type: t._input.type ?? 'scatter',
+               n: (t.y && t.y.length !== undefined) ? t.y.length : null,
+               ysum: (t.type === 'bar' && t.y) ? Array.from(t.y).reduce((a, b) => a + b, 0) : null}))""",
+        key,
+    )
+
+
+def _clean(page) -> None:
+    assert page.blocked == [], f"requests outside the server: {page.blocked}"
+    assert page.errors == [], f"console errors: {page.errors}"
+
+
+def test_index_lists_the_runs(page, server):
+    base, ids = server
+    page.goto(f"{base}/")
+    rows = page.eval_on_selector_all("#runs tr[data-run]", "rs => rs.map(r => r.dataset.run)")
+    assert set(rows) == set(ids.values())
+    B.screenshot(page, "dashboard-index")
+    _clean(page)
+
+
+@pytest.mark.parametrize("role", ["static", "montecarlo", "calibration"])
+def test_view_pages_draw_what_their_json_twin_says(page, server, role):
+    base, ids = server
+    rid = ids[role]
+    page.goto(f"{base}/runs/{rid}")
+    links = page.eval_on_selector_all("#views a", "as => as.map(a => a.getAttribute('href'))")
+    info = httpx.get(f"{base}/api/runs/{rid}", timeout=30).json()
+    assert links == [v["links"]["html"] for v in info["views"]] and links
+    B.screenshot(page, f"run-{role}")
+    for v in info["views"]:
+        page.goto(f"{base}{v['links']['html']}")
+        drawn = _drawn(page, v["key"])
+        twin = httpx.get(f"{base}{v['links']['api']}", timeout=30).json()["figure"]["data"]
+        assert [(t["name"], t["type"]) for t in drawn] == [(t.get("name"), t.get("type", "scatter")) for t in twin]
+        # every trace drawn with all its points (plotly decodes the typed arrays of the JSON)
+        assert [t["n"] for t in drawn] == [None if t.get("y") is None else len(values(t["y"])) for t in twin]
+        assert sum(t["n"] or 0 for t in drawn) > 0
+        if v["key"] == "montecarlo":
+            assert [t["ysum"] for t in drawn if t["type"] == "bar"] == [N_PATHS]
+        if v["key"] in MAIN_VIEWS:
+            B.screenshot(page, f"view-{v['key']}")
+    _clean(page)
+
+
+def test_the_form_starts_a_run_whose_result_appears(page, server):
+    base, _ = server
+    page.goto(f"{base}/new")
+    B.screenshot(page, "form")
+    page.select_option("#scenario", "small_book.toml")
+    page.fill("#shocks", "WETH=0.35, wstETH=0.35")
+    page.click("#start")
+    page.wait_for_url(f"{base}/jobs/*")
+    # the job page refreshes itself until the run is done
+    page.wait_for_selector("#status[data-status=finished], #status[data-status=failed]", timeout=90_000)
+    assert page.get_attribute("#status", "data-status") == "finished", page.inner_text("main")
+    page.click("#run-link")
+    rid = page.url.rsplit("/", 1)[1]
+    info = httpx.get(f"{base}/api/runs/{rid}", timeout=30).json()
+    assert info["config"]["shock"] == {"WETH": 0.35, "wstETH": 0.35} and info["meta"]["via"] == "dashboard"
+    assert rid in page.inner_text("h1")
+    page.goto(f"{base}/")
+    assert page.locator(f'#runs tr[data-run="{rid}"]').count() == 1
+    assert page.locator("#jobs tr[data-status=finished]").count() == 1
+    B.screenshot(page, "form-result")
+    _clean(page)
