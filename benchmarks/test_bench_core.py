@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from liqcascade.engine.run import cascade_curve
-from liqcascade.engine.static import CascadeSettings, MarketModel, StaticCascade
+from liqcascade.engine.static import MarketModel, StaticCascade
 from liqcascade.io.aave_config import load_aave_reserve_config
 from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.markets.impact import PowerLawImpact

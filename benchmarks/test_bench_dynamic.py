@@ -4,7 +4,6 @@ smaller book (the ratio is per account-block)."""
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest

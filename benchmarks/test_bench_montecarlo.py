@@ -55,13 +55,15 @@ class _Summary:
         tr.section("liqcascade Monte Carlo benchmark")
         if "local2" in MC:
             tr.write_line(f"{N_PATHS:,} paths x {N_ACCOUNTS:,} accounts x 288 blocks, local processes x2: "
-                          f"{MC['local2']:.1f} s (target < {TARGET_S:.0f} s), {MC['local2'] / N_PATHS * 1e3:.1f} ms/path; "
+                          f"{MC['local2']:.1f} s (target < {TARGET_S:.0f} s), "
+                          f"{MC['local2'] / N_PATHS * 1e3:.1f} ms/path; "
                           f"CPU {MC['local2_cpu']:.1f} s in all (/2 = {MC['local2_cpu'] / 2:.1f} s)")
         if "serial" in MC:
             tr.write_line(f"naive baseline, serial in one process: {MC['serial'] / N_SERIAL * 1e3:.1f} ms/path "
                           f"(CPU {MC['serial_cpu'] / N_SERIAL * 1e3:.1f} ms/path)")
         if "local2" in MC and "serial" in MC:
-            tr.write_line(f"speed-up per path local x2 vs serial: {(MC['serial'] / N_SERIAL) / (MC['local2'] / N_PATHS):.2f}x")
+            speedup = (MC["serial"] / N_SERIAL) / (MC["local2"] / N_PATHS)
+            tr.write_line(f"speed-up per path local x2 vs serial: {speedup:.2f}x")
         if "dask1" in MC and "dask2" in MC:
             t1, t2 = MC["dask1"], MC["dask2"]
             tr.write_line(f"Dask LocalCluster, {N_SCALING} paths: 1 worker {t1:.1f} s, 2 workers {t2:.1f} s, "

@@ -71,15 +71,20 @@ def _invalidate_stale_cache(functions) -> None:
         except OSError:
             return
     digest = h.hexdigest()
+    # one stamp per group of kernels: two groups may share a folder (the mechanism kernels
+    # call the Aave ones) and must not take each other's stamp for a change
+    group = hashlib.sha256("\n".join(str(f) for f in files).encode()).hexdigest()[:12]
+    stems = {f.stem for f in files}
     for f in files:
         cache_dir = f.parent / "__pycache__"
-        stamp = cache_dir / "liqcascade-jit.stamp"
+        stamp = cache_dir / f"liqcascade-jit-{group}.stamp"
         try:
             if stamp.is_file() and stamp.read_text() == digest:
                 continue
             if cache_dir.is_dir():
                 for old in list(cache_dir.glob("*.nbi")) + list(cache_dir.glob("*.nbc")):
-                    old.unlink(missing_ok=True)
+                    if old.name.split(".", 1)[0] in stems:
+                        old.unlink(missing_ok=True)
             cache_dir.mkdir(exist_ok=True)
             stamp.write_text(digest)
         except OSError:

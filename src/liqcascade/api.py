@@ -35,8 +35,9 @@ def load_scenario(scenario: str | Path | _scenario.Scenario) -> _scenario.Scenar
     return _scenario.load(scenario)
 
 
-def _stored(store: Path | ResultsStore | None, rid: str, kind: str) -> Result | None:
-    """The stored run ``rid``, if the store exists and has it (never creates the store)."""
+def _stored(store: Path | ResultsStore | None, rid: str, kind: str, with_config: bool = False) -> Result | None:
+    """The stored run ``rid``, if the store exists and has it (never creates the store);
+    ``with_config``: with the config it was saved with."""
     if store is None:
         return None
     if not isinstance(store, ResultsStore):
@@ -46,7 +47,7 @@ def _stored(store: Path | ResultsStore | None, rid: str, kind: str) -> Result | 
     if not store.has(rid):
         return None
     tables = {name: store.load(rid, name) for name in store.tables(rid)}
-    return Result(kind, tables, {}, rid)
+    return Result(kind, tables, store.meta(rid)["config"] if with_config else {}, rid)
 
 
 def _save(store: Path | ResultsStore | None, rid: str, kind: str, cfg: dict, res: Result, meta: dict) -> None:

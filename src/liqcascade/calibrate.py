@@ -519,15 +519,9 @@ def calibrate(
 
 
 def _found(store, rid: str) -> Result | None:
-    if store is None:
-        return None
-    if not isinstance(store, ResultsStore):
-        if not (Path(store) / "catalog.duckdb").is_file():
-            return None
-        store = ResultsStore(Path(store))
-    if not store.has(rid):
-        return None
-    return Result(KIND, {n: store.load(rid, n) for n in store.tables(rid)}, store.meta(rid)["config"], rid)
+    from liqcascade.api import _stored
+
+    return _stored(store, rid, KIND, with_config=True)
 
 
 # ------------------------------------------------------------------------------ liquidity rule

@@ -89,7 +89,7 @@ def test_fixed_book_keeps_amounts_so_the_threshold_does_not_move_bad_debt(one):
 
 
 def test_apply_candidate_keeps_health_factors():
-    from liqcascade.api import default_scenario_path, load_scenario
+    from liqcascade.api import default_scenario_path
     from liqcascade.io import config as cfgmod
 
     data = cfgmod.load_scenario(default_scenario_path())[0].model_dump(mode="json")

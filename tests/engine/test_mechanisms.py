@@ -401,9 +401,11 @@ def test_dynamic_conservation_every_block(protocol, data):
     res = dynamic_run(rules, b, 0.0, venues=mb.pool(3e5), liquidators=liq, path=path)
     t = dynamic_totals(res)
     assert (t["seized"] >= 0).all() and (t["repaid"] >= 0).all()
-    # per liquidation (one call a block here): value seized against debt repaid
+    # per liquidation (one call a block here): value seized against debt repaid. The event
+    # amounts are differences of the account's running USD totals, so a dust call (a
+    # leftover 1e-16 WBTC) carries their rounding: only calls above $0.001 are compared.
     ev = res["events"]
-    ev = ev[ev["debt_repaid_usd"] > 0]
+    ev = ev[ev["debt_repaid_usd"] > 1e-3]
     ratio = (ev["collateral_seized_usd"] / ev["debt_repaid_usd"]).to_numpy()
     if protocol == "compound_v2":  # LI 1.05 (WBTC) or 1.10 (WETH)
         assert np.all(np.isclose(ratio, 1.05, rtol=1e-9) | np.isclose(ratio, 1.10, rtol=1e-9))

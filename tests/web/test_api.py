@@ -164,6 +164,26 @@ TWINS = {
 }
 
 
+def test_answers_match_their_documented_models(client, web_store):
+    from liqcascade.web import models as M
+
+    _, ids = web_store
+    rid = ids["static"]
+    M.RunsOut.model_validate(client.get("/api/runs").json())
+    M.RunOut.model_validate(client.get(f"/api/runs/{rid}").json())
+    M.ViewsOut.model_validate(client.get(f"/api/runs/{MC_RUN}/views").json())
+    M.ViewOut.model_validate(client.get(f"/api/runs/{rid}/views/curve").json())
+    M.TableOut.model_validate(client.get(f"/api/runs/{rid}/tables/summary").json())
+    M.ScenariosOut.model_validate(client.get("/api/scenarios").json())
+    job = M.JobOut.model_validate(client.post("/api/jobs", json={"scenario": "small_book.toml"}).json())
+    M.JobOut.model_validate(client.get(f"/api/jobs/{job.job_id}").json())
+    M.JobsOut.model_validate(client.get("/api/jobs").json())
+    M.ErrorOut.model_validate(client.get("/api/runs/nope").json())
+    spec = client.get("/openapi.json").json()
+    ok = spec["paths"]["/api/runs/{run_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/RunOut"}
+
+
 def test_openapi_describes_every_page_and_its_twin(client):
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]

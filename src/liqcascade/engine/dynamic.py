@@ -602,7 +602,6 @@ def _check(model: MarketModel, arrays, totals, inventory, b: int, after=None) ->
 def _result(model, path, wb, arrays, tallies, totals, inventory, times, rec_ref, rec_mkt, rec_orc, rec_int, rec_usd,
             ev_parts, first_b, last_b, o_final, config, after=None) -> Result:
     assets = model.assets
-    k = len(assets)
     nb = len(times)
     tracked = sorted(set(np.flatnonzero((np.ptp(rec_ref, axis=0) > 0) | (np.ptp(rec_orc, axis=0) > 0)
                                         | (totals["seized"] > 0))) | {assets.index(a) for a in path.assets})

@@ -17,7 +17,9 @@ in a local worker process or on a Dask worker. Three executors:
   ``threads_per_worker`` threads (default: the numba threads shared out among the workers) so
   that the processes do not oversubscribe the cores;
 - :class:`DaskExecutor` — Dask distributed: a ``LocalCluster(n_workers, threads_per_worker=1)``
-  started for the run, or an existing scheduler at ``tcp://HOST:PORT``. Functions and items
+  started for the run (worker processes; threads of this process with ``processes=False``),
+  or an existing scheduler at ``tcp://HOST:PORT``. numba's thread count is set inside each
+  task (it is per calling thread, and Dask runs tasks in its own thread pool). Functions and items
   travel by pickle (cloudpickle); a remote worker must have liqcascade installed and see the
   files the items name.
 

@@ -7,7 +7,7 @@ new module implementing :class:`LiquidationRules`; the engines do not change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np

@@ -43,6 +43,7 @@ from liqcascade.errors import LiqcascadeError
 from liqcascade.io.store import ResultsStore, StoreError, UnknownRunError, UnknownTableError
 from liqcascade.report import bundle as _bundle
 from liqcascade.report.views import VIEW_KEYS, View, headline, views_for
+from liqcascade.web import models as M
 from liqcascade.web.jobs import JobRunner
 from liqcascade.web.limits import Guard, Limits, _is_api
 from liqcascade.web.scenarios import BUILTIN, RequestError, RunRequest, list_scenarios, plan
@@ -51,7 +52,8 @@ log = logging.getLogger("liqcascade.web")
 ViewKey = Literal["curve", "walls", "rounds", "prices", "liquidations", "montecarlo", "mc_metrics", "calibration"]
 assert set(ViewKey.__args__) == set(VIEW_KEYS)  # one list of views, checked at import
 VERSION_PACKAGES = ("numpy", "numba", "pandas", "pyarrow", "duckdb", "fastapi", "starlette", "uvicorn", "jinja2", "plotly")
-ERRORS = {status: {"description": why, "content": {"application/json": {"example": {"error": why, "status": status}}}}
+ERRORS = {status: {"model": M.ErrorOut, "description": why,
+                   "content": {"application/json": {"example": {"error": why, "status": status}}}}
           for status, why in ((400, "Malformed input"), (404, "No such run, table, job or scenario"),
                               (413, "Request body too large"), (422, "Invalid input"), (429, "Too many runs pending"))}
 
@@ -384,57 +386,57 @@ Offset = Query(0, ge=0, le=10**12, description="First row (0-based).")
 
 
 def _api_routes(app: FastAPI, dash: Dashboard) -> None:
-    @app.get("/api/runs", response_class=SafeJSON, tags=["runs"], summary="Stored runs, newest first")
+    @app.get("/api/runs", response_class=SafeJSON, response_model=M.RunsOut, tags=["runs"], summary="Stored runs, newest first")
     def api_runs():
         return SafeJSON({"runs": dash.runs(), "jobs": [j.as_dict() for j in dash.runner.jobs()]})
 
-    @app.get("/api/runs/{run_id}", response_class=SafeJSON, tags=["runs"], responses=ERRORS,
+    @app.get("/api/runs/{run_id}", response_class=SafeJSON, response_model=M.RunOut, tags=["runs"], responses=ERRORS,
              summary="One run: summary, tables, views, companions, config")
     def api_run(run_id: RunId):
         return SafeJSON(dash.run(run_id))
 
-    @app.get("/api/runs/{run_id}/views", response_class=SafeJSON, tags=["runs"], responses=ERRORS,
+    @app.get("/api/runs/{run_id}/views", response_class=SafeJSON, response_model=M.ViewsOut, tags=["runs"], responses=ERRORS,
              summary="Every figure of a run (the report's content)")
     def api_views(run_id: RunId):
         b, vs = dash.views(run_id)
         return SafeJSON({"run_id": run_id, "headline": dict(headline(b)), "views": [view_json(v) for v in vs]})
 
-    @app.get("/api/runs/{run_id}/views/{view}", response_class=SafeJSON, tags=["runs"], responses=ERRORS,
+    @app.get("/api/runs/{run_id}/views/{view}", response_class=SafeJSON, response_model=M.ViewOut, tags=["runs"], responses=ERRORS,
              summary="One figure (plotly JSON) with the tables it was drawn from")
     def api_view(run_id: RunId, view: ViewKey):
         return SafeJSON(view_json(dash.view(run_id, view)[1]))
 
-    @app.get("/api/runs/{run_id}/tables/{table}", response_class=SafeJSON, tags=["runs"], responses=ERRORS,
+    @app.get("/api/runs/{run_id}/tables/{table}", response_class=SafeJSON, response_model=M.TableOut, tags=["runs"], responses=ERRORS,
              summary="Rows of a stored table")
     def api_table(run_id: RunId, table: TableName, offset: int = Offset, limit: int = TableLimit):
         df, total = dash.table(run_id, table, offset, min(limit, dash.limits.max_table_rows))
         return SafeJSON({"run_id": run_id, "table": table, "total_rows": total, "offset": offset, "limit": len(df),
                          "columns": list(df.columns), "rows": _records(df)})
 
-    @app.get("/api/scenarios", response_class=SafeJSON, tags=["runs"], summary="Scenarios a run may start from, and the caps")
+    @app.get("/api/scenarios", response_class=SafeJSON, response_model=M.ScenariosOut, tags=["runs"], summary="Scenarios a run may start from, and the caps")
     def api_scenarios():
         return SafeJSON({"scenarios": dash.scenarios(), "limits": dash.limits.as_dict(),
                          "request_schema": RunRequest.model_json_schema()})
 
-    @app.post("/api/jobs", response_class=SafeJSON, status_code=202, tags=["jobs"], responses=ERRORS,
+    @app.post("/api/jobs", response_class=SafeJSON, response_model=M.JobOut, status_code=202, tags=["jobs"], responses=ERRORS,
               summary="Start a static cascade or a short simulation on a stored scenario")
     def api_start(req: RunRequest, request: Request):
         _same_origin(request)
         job = dash.runner.submit(plan(dash.root, req, dash.limits))
         return SafeJSON(job.as_dict(), status_code=202)
 
-    @app.get("/api/jobs", response_class=SafeJSON, tags=["jobs"], summary="Runs started here, newest first")
+    @app.get("/api/jobs", response_class=SafeJSON, response_model=M.JobsOut, tags=["jobs"], summary="Runs started here, newest first")
     def api_jobs():
         return SafeJSON({"jobs": [j.as_dict() for j in dash.runner.jobs()]})
 
-    @app.get("/api/jobs/{job_id}", response_class=SafeJSON, tags=["jobs"], responses=ERRORS, summary="One started run")
+    @app.get("/api/jobs/{job_id}", response_class=SafeJSON, response_model=M.JobOut, tags=["jobs"], responses=ERRORS, summary="One started run")
     def api_job(job_id: JobId):
         job = dash.runner.get(job_id)
         if job is None:
             raise HTTPException(404, f"no job {job_id!r} (jobs are remembered until the server stops)")
         return SafeJSON(job.as_dict())
 
-    @app.get("/-/versions", response_class=SafeJSON, tags=["server"], summary="Versions of liqcascade and its libraries")
+    @app.get("/-/versions", response_class=SafeJSON, response_model=dict[str, str], tags=["server"], summary="Versions of liqcascade and its libraries")
     def api_versions():
         return SafeJSON(versions())
 

@@ -23,10 +23,14 @@ def instant_take(ink, price, debt, chop, keeper_margin):
     bid = price * (1.0 - keeper_margin)
     tab = debt * chop
     sold = tab / bid if bid > 0.0 else ink
-    if sold > ink:
+    if sold >= ink:
         sold = ink
-    raised = sold * bid
-    if raised > tab:
+        raised = ink * bid
+        if raised > tab:
+            raised = tab
+    else:
+        # the lot covers the tab: ``take`` sets owe = tab exactly (no rounding of
+        # ``(tab / bid) * bid`` below the debt when chop is 1)
         raised = tab
     shortfall = debt - raised if raised < debt else 0.0
     return sold, raised, ink - sold, shortfall
