@@ -2,9 +2,10 @@
 
 Stable API (the dashboard tests import it):
 
-- ``launch()``: context manager yielding a headless Debian-chromium ``Browser``; skips the
-  test when ``/usr/bin/chromium`` (or ``$LIQCASCADE_CHROMIUM``) or Playwright is missing.
-  Never downloads a browser (no ``playwright install``).
+- ``launch()``: context manager yielding a headless Debian-chromium ``Browser``; fails the
+  test when ``/usr/bin/chromium`` (or ``$LIQCASCADE_CHROMIUM``) is missing (CI installs it),
+  skips it only when ``LIQCASCADE_SKIP_BROWSER=1``. Never downloads a browser (no
+  ``playwright install``).
 - ``block_network(page, allow_prefixes)``: aborts every request whose URL does not start
   with one of ``allow_prefixes`` (e.g. ``["file:///tmp/x/report.html"]`` or
   ``["http://127.0.0.1:8123/"]``); returns the list of blocked URLs (filled as they come).
@@ -61,10 +62,13 @@ def artifacts_dir() -> Path:
 
 @contextmanager
 def launch() -> Iterator[Any]:
-    """Headless Debian chromium via Playwright's sync API; skips when either is unavailable."""
+    """Headless Debian chromium via Playwright's sync API."""
+    if os.environ.get("LIQCASCADE_SKIP_BROWSER") == "1":
+        pytest.skip("LIQCASCADE_SKIP_BROWSER=1")
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        pytest.skip(f"chromium not found at {CHROMIUM} (set LIQCASCADE_CHROMIUM)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+        pytest.fail(f"chromium not found at {CHROMIUM}: `apt-get install chromium` (as .ci/run does), "
+                    "set LIQCASCADE_CHROMIUM, or LIQCASCADE_SKIP_BROWSER=1 to skip the browser tests")
+    from playwright import sync_api
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
