@@ -311,7 +311,10 @@ def simulate(
         o = np.asarray(o, dtype=np.float64)
         gas = float(gas_path[b]) if gas_path is not None else liq.gas_gwei
 
-        if b == 0 or not np.array_equal(o, o_prev) or global_effects:
+        # the protocol's limits on liquidations in progress (Maker's Dog: room for more
+        # auctions); room freed since last block lets accounts that waited be picked again
+        limits_freed = aftermarket is not None and aftermarket.sync_limits(arrays.state)
+        if b == 0 or not np.array_equal(o, o_prev) or global_effects or limits_freed:
             ratio0 = o / p0
             bound = max(bound, float(ratio0.max() / ratio0.min()))
             step = o / o_prev

@@ -78,6 +78,12 @@ class MakerAuctionConfig(_Model):
     chip: float = Field(0.001, ge=0, lt=1, description="Keeper incentive, share of the tab.")
     tip: float = Field(300.0, ge=0, allow_inf_nan=False, description="Keeper incentive, flat DAI.")
     keeper_margin: float = Field(0.03, ge=0, lt=1, description="Keepers take when the auction price is this far below their exit.")
+    hole_usd: float | None = Field(None, gt=0, description="The Dog's hole: most tab (DAI) in one ilk's auctions at "
+                                   "once (one ilk per collateral asset); None = no limit. ETH-A today: 65M.")
+    Hole_usd: float | None = Field(None, gt=0, description="The Dog's Hole: most tab (DAI) in all auctions at once; "
+                                   "None = no limit. Mainnet today: 100M.")
+    chost_usd: float = Field(0.0, ge=0, allow_inf_nan=False, description="chost = dust * chop: least tab a partial "
+                             "take may leave (0 = none). ETH-A today: 16,950.")
 
 
 class MakerConfig(_Model):

@@ -189,7 +189,12 @@ def _protocol_rules(m, params: RiskParams, book: PositionBook, source: str):
         from liqcascade.protocols.maker.rules import MakerRules
 
         c = m.maker or MakerConfig()
-        auctions = None if c.auctions is None else ClipperSettings(**c.auctions.model_dump())
+        auctions = None
+        if c.auctions is not None:
+            # the Dog's limits: None = no limit
+            kw = {key: (np.inf if v is None and key in ("hole_usd", "Hole_usd") else v)
+                  for key, v in c.auctions.model_dump().items()}
+            auctions = ClipperSettings(**kw)
         return MakerRules(params, c.keeper_margin, auctions)
     if m.protocol in ("liquity_v1", "liquity_v2"):
         from liqcascade.protocols.liquity_v1.rules import LiquityV1Rules

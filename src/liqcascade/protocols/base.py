@@ -258,6 +258,11 @@ class Aftermarket(Protocol):
         """Collateral tokens per asset still held (in auctions or inventory)."""
         ...
 
+    def sync_limits(self, state: FloatArray | None) -> bool:
+        """Write the protocol's limits on liquidations in progress into the book's ``state``
+        (Maker's Dog: room for more auctions); True when room was freed since last block."""
+        ...
+
     def facts(self) -> dict[str, float]:
         """End-of-run numbers for the summary (USD unless named otherwise)."""
         ...

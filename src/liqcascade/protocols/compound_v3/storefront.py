@@ -85,6 +85,9 @@ class StoreFront:
     def holdings(self):
         return self.inventory.copy()
 
+    def sync_limits(self, state) -> bool:
+        return False  # absorb has no cap on what is in progress
+
     def facts(self) -> dict[str, float]:
         return {
             "reserves_start_usd": float(self.s.reserves_usd),

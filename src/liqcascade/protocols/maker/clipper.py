@@ -10,8 +10,16 @@ absorbs, after everything already taken this block, before its marginal price fa
 of the lot returns to the vault; when the lot is gone first the uncovered debt is bad
 debt. An auction older than ``tail`` or whose price fell below ``cusp * top`` is reset
 (``redo``) at the current oracle price. Source: makerdao/dss ``clip.sol`` (see
-``exact.py``). Not modelled: ``chost`` (the dust rule on partial takes) and the Dog's
-``hole``/``Hole`` limits on the DAI in auctions at once.
+``exact.py``).
+
+The Dog's limits: ``Dirt`` (all ilks) and each ilk's ``dirt`` are the tabs of the running
+auctions (``bark`` adds the tab, each take ``digs`` what it paid, a finished auction the
+tab left), and a bark puts up at most ``min(Hole - Dirt, hole - dirt)``: beyond that it is
+partial (the vault keeps the rest of its debt and collateral, in proportion) or, with no
+room, waits until takes free some. One ilk per collateral asset, each with ``hole_usd``.
+``chost`` (``chost_usd``): a take that leaves part of the tab must leave at least chost
+(it is cut back), unless it takes the whole lot. Not modelled: the ilk's ``dust`` on a
+partial bark.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import numpy as np
 
 from liqcascade.errors import ConfigError
 from liqcascade.protocols.base import AftermarketStep, Lots
+from liqcascade.protocols.mechanisms import kernels_python as K
 from liqcascade.protocols.mechanisms.selling import profitable_take
 from liqcascade.protocols.maker.fast import CURVE_EXPONENTIAL, CURVE_LINEAR, CURVE_STAIRSTEP, auction_price
 
@@ -46,6 +55,14 @@ class ClipperSettings:
     chip: float = 0.001
     tip: float = 300.0
     keeper_margin: float = 0.03
+    hole_usd: float = np.inf
+    """Each ilk's ``hole``: most tab (DAI) in its auctions at once; inf = no limit. ETH-A
+    today: 65M (reference §4); ETH-B's on 2021-05-19 is not in our data."""
+    Hole_usd: float = np.inf
+    """The Dog's ``Hole``: most tab in all auctions at once; inf = no limit (mainnet: 100M)."""
+    chost_usd: float = 0.0
+    """``chost = dust * chop``: least tab a partial take may leave (0 = none; ETH-A today:
+    15,000 * 1.13 = 16,950)."""
 
     def __post_init__(self) -> None:
         checks = [
@@ -59,6 +76,9 @@ class ClipperSettings:
             ("chip", 0 <= self.chip < 1, "a fraction in [0, 1)"),
             ("tip", self.tip >= 0, "DAI >= 0"),
             ("keeper_margin", 0 <= self.keeper_margin < 1, "a fraction in [0, 1)"),
+            ("hole_usd", self.hole_usd > 0, "DAI > 0 (inf = no limit)"),
+            ("Hole_usd", self.Hole_usd > 0, "DAI > 0 (inf = no limit)"),
+            ("chost_usd", 0 <= self.chost_usd < np.inf, "DAI >= 0, finite"),
         ]
         for key, ok, expected in checks:
             if not ok:
@@ -83,6 +103,30 @@ class ClipperAuctions:
         self.bad_debt_usd = 0.0
         self.penalty_usd = 0.0
         self.incentives_usd = 0.0
+        self.dirt_peak_usd = 0.0
+        self.ilk_dirt_peak_usd = 0.0
+        self._limit = np.concatenate([[settings.Hole_usd], np.full(n_assets, settings.hole_usd)])
+
+    def dirt(self):
+        """Each ilk's ``dirt`` (USD): the tab of its running auctions; ``Dirt`` is the sum."""
+        return np.bincount(self.a["asset"], weights=self.a["tab"], minlength=self.k)
+
+    def sync_limits(self, state) -> bool:
+        """Write the Dog's room (``Hole - Dirt``, each ``hole - dirt``) into the book's
+        ``state`` for the bark kernel; True when some room grew since the kernel last
+        lowered it (a bark that waited for room may go now)."""
+        if state is None or state.shape[0] < K.N_STATE + self.k:
+            return False
+        dirt = self.dirt()
+        lim = self._limit
+        used = np.concatenate([[dirt.sum()], dirt])
+        inf = np.isinf(lim)
+        room = np.where(inf, np.inf, lim - used)
+        room = np.where(inf | (room > 1e-9 * np.where(inf, 0.0, lim)), room, 0.0)
+        idx = np.concatenate([[K.ST_DOG_ROOM], K.N_STATE + np.arange(self.k)])
+        grew = bool(np.any(~inf & (room > state[idx] + 1e-9 * np.where(inf, 0.0, lim))))
+        state[idx] = room
+        return grew
 
     def receive(self, t: int, lots: Lots, oracle) -> None:
         if lots.amount.size == 0:
@@ -98,6 +142,9 @@ class ClipperAuctions:
             self.a[f] = np.concatenate([self.a[f], new[f]])
         self.kicked += int(lots.amount.size)
         self.incentives_usd += float((self.s.tip + self.s.chip * tab).sum())
+        dirt = self.dirt()
+        self.dirt_peak_usd = max(self.dirt_peak_usd, float(dirt.sum()))
+        self.ilk_dirt_peak_usd = max(self.ilk_dirt_peak_usd, float(dirt.max()))
 
     def step(self, t: int, oracle, depth) -> AftermarketStep:
         a, s = self.a, self.s
@@ -125,6 +172,14 @@ class ClipperAuctions:
             if q <= 0.0:
                 continue
             pay = q * price
+            if (s.chost_usd > 0.0 and q < a["lot"][j] * (1.0 - 1e-12) and a["tab"][j] - pay > 1e-9 * max(1.0, pay)
+                    and a["tab"][j] - pay < s.chost_usd):
+                # chost: a partial take may not leave less than chost of tab; it is cut back
+                # to leave chost, and none can be made once the tab is chost or less
+                if a["tab"][j] <= s.chost_usd:
+                    continue
+                q = (a["tab"][j] - s.chost_usd) / price
+                pay = q * price
             a["lot"][j] -= q
             a["tab"][j] -= pay
             a["raised"][j] += pay
@@ -162,4 +217,6 @@ class ClipperAuctions:
             "auction_open_tab_usd": float(self.a["tab"].sum()),
             "auction_open_debt_usd": float(np.clip(self.a["debt"] - self.a["raised"], 0, None).sum()),
             "keeper_incentives_usd": self.incentives_usd,
+            "dog_dirt_peak_usd": self.dirt_peak_usd,
+            "dog_ilk_dirt_peak_usd": self.ilk_dirt_peak_usd,
         }

@@ -5,7 +5,8 @@ A vault holds one collateral (its ilk) and DAI debt. ``liquidation_threshold`` i
 starts an auction for the tab ``debt * chop``; in this instant form keepers take it at
 ``price * (1 - keeper_margin)``, the auction price having fallen to their bid, and the
 collateral beyond the tab returns to the vault. The dynamic engine can instead run the
-Clipper auctions block by block (:mod:`liqcascade.protocols.maker.clipper`).
+Clipper auctions block by block (:mod:`liqcascade.protocols.maker.clipper`), with the
+Dog's ``Hole``/``hole`` limits on the tab in auctions at once (a bark beyond them is partial).
 """
 
 from __future__ import annotations
@@ -45,6 +46,16 @@ class MakerRules(MechanismRules):
     def check_book(self, book):
         require_at_most_one(book, book.collateral > 0, "collateral assets", "Maker vault", self.params.source)
         require_at_most_one(book, book.debt > 0, "debt assets", "Maker vault (DAI only)", self.params.source)
+
+    def initial_state(self, book):
+        """With auctions: the Dog's room (``Hole`` and each ilk's ``hole``, nothing in
+        auctions yet); the Clipper rewrites it each block (:meth:`ClipperAuctions.sync_limits`)."""
+        if self.auctions is None:
+            return None
+        st = np.zeros(K.N_STATE + len(book.assets))
+        st[K.ST_DOG_ROOM] = self.auctions.Hole_usd
+        st[K.N_STATE:] = self.auctions.hole_usd
+        return st
 
     def dynamic_mech(self):
         return K.MECH_MAKER_BARK if self.auctions is not None else self.mech

@@ -23,7 +23,9 @@ Per mechanism:
 - ``MECH_MAKER``: ``bonus`` = chop - 1; ``mp = [keeper margin]``. ``bark`` and an auction
   taken at ``price * (1 - margin)``; collateral beyond the tab returns to the vault.
   ``MECH_MAKER_BARK``: ``bark`` alone (``mp = [-, tip, chip]``); the protocol keeps the lot
-  and the debt for the auctions the dynamic engine runs (``maker/clipper.py``).
+  and the debt for the auctions the dynamic engine runs (``maker/clipper.py``). The tab is
+  capped by the Dog's room in ``state`` (``ST_DOG_ROOM`` and per asset ``N_STATE + a``),
+  which each bark lowers; a capped bark is partial.
 - ``MECH_LIQUITY_V1`` / ``MECH_LIQUITY_V2``: ``mp = [MCR, CCR, gas share, gas cap, SP
   penalty, redistribution penalty, SP sell share, SP floor]``; ``state = [SP deposits,
   system collateral, system debt, debt to redistribute, collateral to redistribute,
@@ -69,7 +71,11 @@ ST_SURPLUS = 5
 ST_TROVES = 6
 ST_REDIST_DEBT_TOTAL = 7  # summed over passes (after_pass), for the summary
 ST_REDIST_COLL_TOTAL = 8
-N_STATE = 9
+# Maker with Clipper auctions: the Dog's room, USD of tab that may still go to auction
+# (``Hole - Dirt``); each ilk's (one per collateral asset) ``hole - dirt`` is at
+# ``state[N_STATE + asset]``. inf = no limit.
+ST_DOG_ROOM = 9
+N_STATE = 10
 
 
 def pick_pair(s, e, asset, coll, debt, prices, lt):
@@ -144,9 +150,18 @@ def next_call(mech, s, e, asset, coll, debt, prices, lt, bonus, mp, state):
         return rc, rd, covered / pd, coll[rc], kept, paid, buy, 0.0, shortfall / pd, 0.0, 0.0, 0.0
     if mech == MECH_MAKER_BARK:
         # bark only: the lot and the debt go to an auction the caller runs over time; the
-        # keeper who barks earns tip + chip * tab (mp[1], mp[2])
+        # keeper who barks earns tip + chip * tab (mp[1], mp[2]). The Dog puts up at most
+        # its room (min(Hole - Dirt, hole - dirt)) as tab: a partial bark takes the same
+        # share of the debt and the collateral (dart = room / (rate * chop), dink = ink * dart / art)
         tab = debt[rd] * pd * (1.0 + bonus[rc])
-        return rc, rd, debt[rd], coll[rc], coll[rc], 0.0, 0.0, mp[1] + mp[2] * tab, 0.0, 0.0, 0.0, 0.0
+        room = min(state[ST_DOG_ROOM], state[N_STATE + asset[rc]])
+        if not room > 0.0:
+            return -1, -1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+        if tab <= room:
+            return rc, rd, debt[rd], coll[rc], coll[rc], 0.0, 0.0, mp[1] + mp[2] * tab, 0.0, 0.0, 0.0, 0.0
+        f = room / tab
+        sz = coll[rc] * f
+        return rc, rd, debt[rd] * f, sz, sz, 0.0, 0.0, mp[1] + mp[2] * room, 0.0, 0.0, 0.0, 0.0
     # Maker, auction taken at once
     debt_usd = debt[rd] * pd
     sold, raised, returned, shortfall = instant_take(coll[rc], pc, debt_usd, 1.0 + bonus[rc], mp[0])
@@ -185,8 +200,18 @@ def liquity_call(mech, rc, rd, coll, debt, pc, pd, mp, state):
     return rc, rd, off, to_sp + gas, kept, 0.0, to_sp + gas - kept, reward, 0.0, rdebt, rcoll, surplus
 
 
+def use_room(state, j, tab):
+    """Lower the Dog's room ``state[j]`` by a bark's ``tab`` (left at inf when unlimited;
+    a rounding remainder below 1e-9 of it is none)."""
+    r = state[j]
+    if np.isinf(r):
+        return
+    left = r - tab
+    state[j] = left if left > 1e-9 * r else 0.0
+
+
 def apply_call(
-    mech, k, s, e, rc, rd, repaid, seized, fee, written_off, redist_debt, redist_coll, surplus,
+    mech, k, s, e, rc, rd, repaid, seized, fee, written_off, redist_debt, redist_coll, surplus, bonus_rc,
     asset, coll, debt, prices, lt, mp, state,
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
     acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd,
@@ -227,10 +252,14 @@ def apply_call(
     else:
         # Maker: the rest of the vault's collateral stays with it; the debt is gone
         coll[rc] = coll[rc] - seized if seized < coll[rc] else 0.0
-        if mech == MECH_MAKER or mech == MECH_MAKER_BARK or repaid >= debt[rd]:
+        if mech == MECH_MAKER or repaid >= debt[rd]:
             debt[rd] = 0.0
         else:
-            debt[rd] -= repaid
+            debt[rd] -= repaid  # a partial bark (the Dog's room) or a partial call
+        if mech == MECH_MAKER_BARK:
+            tab = repaid * pd * (1.0 + bonus_rc)
+            use_room(state, ST_DOG_ROOM, tab)
+            use_room(state, N_STATE + a_c, tab)
         seized_by_asset[a_c] += seized
         fee_by_asset[a_c] += fee
         acct_seized_usd[k] += seized * pc
@@ -277,7 +306,7 @@ def liquidate_one(
             acct_blocked[k] += 1
             break
         done = apply_call(
-            mech, k, s, e, rc, rd, repaid, seized, fee, written_off, rdebt, rcoll, surplus,
+            mech, k, s, e, rc, rd, repaid, seized, fee, written_off, rdebt, rcoll, surplus, bonus[rc],
             asset, coll, debt, prices, lt, mp, state,
             seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
             acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd,
@@ -476,6 +505,7 @@ FUNCTIONS = {
     "morpho_call": morpho_call,
     "next_call": next_call,
     "liquity_call": liquity_call,
+    "use_room": use_room,
     "apply_call": apply_call,
     "liquidate_one": liquidate_one,
     "sweep_chunk": sweep_chunk,
