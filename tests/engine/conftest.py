@@ -22,6 +22,24 @@ def book(rows):
     return PositionBook.from_rows(ids, idx, [r[2] for r in rows], [r[3] for r in rows], PARAMS.symbols)
 
 
+@pytest.fixture(scope="module")
+def one_numba_thread():
+    """Books of a few dozen accounts: numba's thread team costs more than it saves (and
+    spins when the machine is busy), so the compiled kernels run on one thread. The
+    chunked sums make the results the same on any thread count (tested elsewhere)."""
+    from liqcascade._jit import jit_enabled
+
+    if not jit_enabled():
+        yield
+        return
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
+
+
 @pytest.fixture
 def params():
     return PARAMS

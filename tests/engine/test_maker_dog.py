@@ -16,7 +16,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from liqcascade._jit import jit_enabled
 from liqcascade.engine.dynamic import Liquidators, SimSettings, simulate
 from liqcascade.engine.static import MarketModel
 from liqcascade.errors import ConfigError
@@ -41,18 +40,7 @@ def approx(x, rel=1e-9, abs=1e-9):
     return pytest.approx(x, rel=rel, abs=abs)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_numba_thread():
-    """Tiny books: one numba thread (the chunked sums are thread-count independent)."""
-    if not jit_enabled():
-        yield
-        return
-    import numba
-
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
 
 def run(rules, b, path, venues=None, liquidators=UNBOUNDED):

@@ -18,7 +18,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from liqcascade._jit import jit_enabled
 from liqcascade.engine.dynamic import Liquidators, SimSettings, simulate
 from liqcascade.engine.static import CascadeSettings, MarketModel, StaticCascade
 from liqcascade.markets.oracle import Instant
@@ -47,20 +46,7 @@ def approx(x, rel=REL, abs=1e-9):
     return pytest.approx(x, rel=rel, abs=abs)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_numba_thread():
-    """These books have a few dozen accounts: numba's thread team costs more than it saves
-    (and spins when the machine is busy), so the compiled kernels run on one thread here.
-    The chunked sums make the results the same on any thread count (a test elsewhere)."""
-    if not jit_enabled():
-        yield
-        return
-    import numba
-
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
 
 
 # ------------------------------------------------------------------ runners

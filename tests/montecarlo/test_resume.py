@@ -21,7 +21,6 @@ from liqcascade.errors import LiqcascadeError
 from liqcascade.execution import montecarlo as mc
 from liqcascade.execution.api import montecarlo
 from liqcascade.io.store import ResultsStore
-from tests.montecarlo.conftest import write_scenario
 
 N_PATHS = 10
 KILL_AT_PART = 4
