@@ -160,3 +160,16 @@ def books(draw, protocol: str, min_accounts: int = 5, max_accounts: int = 50):
 def stability_pool_for(b: PositionBook, fraction: float) -> float:
     """A Stability Pool holding ``fraction`` of the book's debt."""
     return float(b.debt.sum()) * fraction
+
+
+def dynamic_totals(res):
+    """Per-asset totals of a simulation (zeros for assets without a row)."""
+    a = res["assets"].set_index("asset")
+    out = {}
+    for name in ("seized", "fee", "repaid", "deficit", "protocol_sold", "protocol_proceeds", "returned"):
+        v = np.zeros(len(PARAMS.symbols))
+        for i, sym in enumerate(PARAMS.symbols):
+            if sym in a.index:
+                v[i] = a.loc[sym, name]
+        out[name] = v
+    return out

@@ -48,18 +48,6 @@ def run(rules, b, path, venues=None, liquidators=UNBOUNDED):
     return simulate(model, path, Instant(), SimSettings(liquidators, check_conservation=True))
 
 
-def totals(res):
-    a = res["assets"].set_index("asset")
-    out = {}
-    for name in ("seized", "repaid", "protocol_sold", "returned"):
-        v = np.zeros(3)
-        for sym, i in (("WETH", WETH), ("WBTC", WBTC), ("USDC", USDC)):
-            if sym in a.index:
-                v[i] = a.loc[sym, name]
-        out[name] = v
-    return out
-
-
 def two_vaults():
     """Accounts 0 and 1: 1 WETH against 1500 USDC each (unsafe at $1800: 1440 < 1500)."""
     return mb.book([(0, "WETH", 1.0, 0.0), (0, "USDC", 0.0, 1500.0), (1, "WETH", 1.0, 0.0), (1, "USDC", 0.0, 1500.0)])
@@ -85,7 +73,7 @@ def test_hole_binds_hand_case(limits):
     s = first.summary
     assert s["auctions_kicked"] == 2
     assert s["dog_dirt_peak_usd"] == approx(2000.0)
-    t = totals(first)
+    t = mb.dynamic_totals(first)
     assert t["seized"][WETH] == approx(1 + 7 / 33)
     assert t["repaid"][USDC] == approx(1500 * (1 + 7 / 33))
     ev = first["events"].set_index("account_id")
@@ -108,7 +96,7 @@ def test_hole_binds_hand_case(limits):
     assert s["auction_raised_usd"] == approx(3300.0)
     assert s["auction_penalty_usd"] == approx(300.0) and s["auction_bad_debt_usd"] == 0.0
     assert s["dog_dirt_peak_usd"] == approx(2000.0) and s["auction_open_tab_usd"] == 0.0
-    t = totals(end)
+    t = mb.dynamic_totals(end)
     assert t["repaid"][USDC] == approx(3000.0)
     assert t["protocol_sold"][WETH] == approx(3300 / P)
     assert t["seized"][WETH] == approx(1 + 7 / 33 + 1 - 350 / P)
@@ -131,7 +119,7 @@ def test_hole_is_per_ilk():
     s = res.summary
     assert s["auctions_kicked"] == 3
     assert s["dog_dirt_peak_usd"] == approx(4000.0) and s["dog_ilk_dirt_peak_usd"] == approx(2000.0)
-    t = totals(res)
+    t = mb.dynamic_totals(res)
     assert t["seized"][WBTC] == approx(0.1 * 2000 / 2205)
     assert t["repaid"][USDC] == approx(1500 * (1 + 7 / 33) + 2000 / 1.05)
 

@@ -66,19 +66,6 @@ def static_totals(out):
     return {name: out.totals[name] for name in ("seized", "fee", "repaid", "deficit")}
 
 
-def dynamic_totals(res):
-    """Per-asset totals of a simulation (zeros for assets without a row)."""
-    a = res["assets"].set_index("asset")
-    out = {}
-    for name in ("seized", "fee", "repaid", "deficit", "protocol_sold", "protocol_proceeds", "returned"):
-        v = np.zeros(3)
-        for sym, i in (("WETH", WETH), ("WBTC", WBTC), ("USDC", USDC)):
-            if sym in a.index:
-                v[i] = a.loc[sym, name]
-        out[name] = v
-    return out
-
-
 def check_static_conservation(b, out):
     """Collateral leaving the book is what was seized; debt leaving it was repaid or written off."""
     c0, d0 = mb.start_rows(b)
@@ -166,7 +153,7 @@ def test_hand_case_dynamic(case):
     """The same cases block by block: one liquidation at the block of the drop, same amounts."""
     protocol, coll, debt, drop, (seized, fee, repaid, deficit), _ = HAND[case]
     res = dynamic_run(mb.make_rules(protocol), one(coll, debt), -drop)
-    t = dynamic_totals(res)
+    t = mb.dynamic_totals(res)
     assert t["seized"][WETH] == approx(seized)
     assert t["fee"][WETH] == approx(fee)
     assert t["repaid"][USDC] == approx(repaid)
@@ -232,7 +219,7 @@ def test_comet_absorb_takes_every_collateral_and_the_debt():
             assert (c1 == 0).all() and (d1 == 0).all()
             check_static_conservation(b, out)
         else:
-            t = dynamic_totals(dynamic_run(rules, b, -0.10))
+            t = mb.dynamic_totals(dynamic_run(rules, b, -0.10))
         assert t["seized"][WETH] == approx(1.0) and t["seized"][WBTC] == approx(0.01)
         assert t["repaid"][USDC] == approx(1700.0) and t["deficit"][USDC] == 0.0
 
@@ -285,7 +272,7 @@ def test_liquity_offset_and_redistribution_by_stake(protocol):
     check_static_conservation(b, out)
     # block by block: the same liquidation at the block of the drop
     res = dynamic_run(mb.make_rules(protocol, stability_pool=e["sp"]), b, -0.20)
-    d = dynamic_totals(res)
+    d = mb.dynamic_totals(res)
     assert d["seized"][WETH] == approx(e["seized"]) and d["repaid"][USDC] == approx(e["repaid"])
     assert res.summary["accounts_liquidated"] == 1
 
@@ -385,7 +372,7 @@ def test_dynamic_conservation_every_block(protocol, data):
     path = linear_shock({"WETH": 2000.0}, {"WETH": -0.4}, duration_blocks=100, n_blocks=300)
     liq = Liquidators(liquidations_per_block=3, gas_asset=None, min_profit_usd=-math.inf, spread_blocks=3)
     res = dynamic_run(rules, b, 0.0, venues=mb.pool(3e5), liquidators=liq, path=path)
-    t = dynamic_totals(res)
+    t = mb.dynamic_totals(res)
     assert (t["seized"] >= 0).all() and (t["repaid"] >= 0).all()
     # per liquidation (one call a block here): value seized against debt repaid. The event
     # amounts are differences of the account's running USD totals, so a dust call (a
@@ -421,7 +408,7 @@ def test_dynamic_conservation_with_the_protocols_own_sales(kind):
     res = dynamic_run(rules, b, 0.0, venues=mb.pool(5e5), liquidators=liq, path=path)
     s = res.summary
     assert s["accounts_liquidated"] > 5
-    t = dynamic_totals(res)
+    t = mb.dynamic_totals(res)
     assert t["protocol_sold"][WETH] > 0
 
 
@@ -533,7 +520,7 @@ def test_bad_debt_is_the_debt_left_when_collateral_is_gone(protocol, coll, hf, d
     _, out = static_run(mb.make_rules(protocol), b, drop)
     res = dynamic_run(mb.make_rules(protocol), b, -drop, n_blocks=4)
     dyn_price = 2000.0 if coll * 2000 * 0.8 < debt else price
-    for t, p in ((out.totals, price), (dynamic_totals(res), dyn_price)):
+    for t, p in ((out.totals, price), (mb.dynamic_totals(res), dyn_price)):
         repaid, all_gone = _bad_debt_expected(protocol, coll, debt, p)
         assert t["repaid"][USDC] == approx(repaid)
         assert t["deficit"][USDC] == approx(debt - repaid if all_gone else 0.0, abs=1e-9 * debt)
@@ -703,7 +690,7 @@ def test_maker_clipper_hand_case_in_the_dynamic_engine():
     assert s["auctions_finished"] == 1 and s["auction_resets"] == 0
     assert s["auction_raised_usd"] == approx(1650.0)
     assert s["auction_penalty_usd"] == approx(150.0) and s["auction_bad_debt_usd"] == 0.0
-    t = dynamic_totals(res)
+    t = mb.dynamic_totals(res)
     assert t["protocol_sold"][WETH] == approx(1650 / price)
     assert t["returned"][WETH] == approx(1 - 1650 / price)
     assert t["repaid"][USDC] == approx(1500.0)  # the debt the protocol took over at bark
@@ -723,7 +710,7 @@ def test_comet_store_front(reserves, target, sold_weth):
     rules = CometRules(PARAMS, base="USDC", storefront=StoreFrontSettings(reserves, target, 0.005))
     res = dynamic_run(rules, b, -0.10, n_blocks=30)
     s = res.summary
-    t = dynamic_totals(res)
+    t = mb.dynamic_totals(res)
     assert s["absorbed_debt_usd"] == approx(1500.0)
     assert s["reserves_min_usd"] == approx(reserves - 1620.0)
     assert t["protocol_sold"][WETH] == approx(sold_weth)
@@ -743,7 +730,7 @@ def test_comet_store_front_stops_at_target():
     rules = CometRules(PARAMS, base="USDC", storefront=StoreFrontSettings(target + 1000, target, 0.005))
     res = dynamic_run(rules, b, -0.10, n_blocks=50)
     s = res.summary
-    t = dynamic_totals(res)
+    t = mb.dynamic_totals(res)
     assert t["protocol_sold"][WETH] == approx(1.0) and t["protocol_sold"][WBTC] == 0.0
     assert s["reserves_end_usd"] == approx(target + 805.0)
     assert s["protocol_holdings_usd"] == approx(0.01 * 30000)
@@ -774,7 +761,7 @@ def test_liquity_v1_recovery_mode_iff_tcr_below_150(tcr):
             t = out.totals
             c1, _ = mb.final_rows(out)
         else:
-            t = dynamic_totals(dynamic_run(rules, b, -0.25, n_blocks=4))
+            t = mb.dynamic_totals(dynamic_run(rules, b, -0.25, n_blocks=4))
         if tcr < 1.5:
             capped = 1250 * 1.1 / 1500
             assert t["repaid"][USDC] == approx(1250.0)

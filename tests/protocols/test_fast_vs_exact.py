@@ -117,8 +117,27 @@ def largest_accepted(accepts, lo: int, hi: int) -> int:
 # --- Compound v2 -----------------------------------------------------------------------------
 
 
+class _WeiPrices:
+    """``price_c``/``price_d`` from 8-decimal USD prices ``pc``/``pd`` and token decimals:
+    USD * 1e18 per token wei, times 1e18 (Compound's oracle mantissa; Euler's WAD price of a
+    wei in 18-decimal unit-of-account)."""
+
+    dec_c: int
+    dec_d: int
+    pc: int
+    pd: int
+
+    @property
+    def price_c(self) -> int:
+        return self.pc * 10 ** (28 - self.dec_c)
+
+    @property
+    def price_d(self) -> int:
+        return self.pd * 10 ** (28 - self.dec_d)
+
+
 @dataclass(frozen=True)
-class CompoundV2State:
+class CompoundV2State(_WeiPrices):
     dec_c: int
     dec_d: int
     pc: int  # USD, 8 decimals
@@ -130,15 +149,6 @@ class CompoundV2State:
     share: int
     ctokens: int
     borrow: int
-
-    @property
-    def price_c(self) -> int:
-        """Oracle mantissa: USD * 1e18 * 10**(18 - decimals) (USD per wei times 1e36)."""
-        return self.pc * 10 ** (28 - self.dec_c)
-
-    @property
-    def price_d(self) -> int:
-        return self.pd * 10 ** (28 - self.dec_d)
 
 
 @st.composite
@@ -465,7 +475,7 @@ def euler_full_repay_threshold(ltv: float, max_discount: float, other: float) ->
 
 
 @dataclass(frozen=True)
-class EulerState:
+class EulerState(_WeiPrices):
     dec_c: int
     dec_d: int
     pc: int
@@ -475,15 +485,6 @@ class EulerState:
     balance: int
     liability: int
     other_adjusted: int  # other collaterals' adjusted value, unit-of-account wei
-
-    @property
-    def price_c(self) -> int:
-        """WAD price: unit-of-account wei (18-decimal USD) per token wei, times 1e18."""
-        return self.pc * 10 ** (28 - self.dec_c)
-
-    @property
-    def price_d(self) -> int:
-        return self.pd * 10 ** (28 - self.dec_d)
 
 
 @st.composite
