@@ -1,5 +1,11 @@
 """Shared test settings.
 
+Hypothesis runs under the profile named by ``$HYPOTHESIS_PROFILE``: ``dev`` (the default)
+draws new examples every run, which is how the property tests keep finding cases; ``ci``
+(set by ``.ci/run``) derandomizes them, so the examples CI checks are fixed per test and a
+submission is judged on the same cases every time. Both print the reproduction blob of a
+failure.
+
 ``SHARED_DATA`` is the team's real-data folder (``../shared/data`` beside the repo, or
 ``$LIQCASCADE_SHARED_DATA``). Tests that calibrate from the raw files use it; the data
 the package itself needs is shipped inside it (``src/liqcascade/data``).
@@ -11,6 +17,11 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+settings.register_profile("dev", print_blob=True)
+settings.register_profile("ci", print_blob=True, derandomize=True, database=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("LIQCASCADE_SHARED_DATA", REPO.parent / "shared" / "data"))
