@@ -224,6 +224,26 @@ def test_comet_absorb_takes_every_collateral_and_the_debt():
         assert t["repaid"][USDC] == approx(1700.0) and t["deficit"][USDC] == 0.0
 
 
+def test_comet_ranking_counts_every_collateral():
+    """The dynamic engine ranks an absorb by what buyers make on all the collateral it
+    takes, not on the largest row alone. The account above at $1800: WETH 1 * 1800 + WBTC
+    0.01 * 30,000 = 2100 at the oracle, counted as 2100 / 1800 = 1.16667 WETH; the store
+    front (factor 0.5) sells WETH at 1800 * (1 - 0.5 * 0.10) = 1710 and WBTC at 30,000 *
+    (1 - 0.5 * 0.05) = 29,250, so buyers pay 1710 + 292.5 = 2002.5 USDC. The ranking
+    prices the resale even when the static engine would keep the collateral (``resale =
+    false``): the store front sells it in the dynamic engine."""
+    b = mb.book([(0, "WETH", 1.0, 0.0), (0, "WBTC", 0.01, 0.0), (0, "USDC", 0.0, 1700.0)])
+    prices = PRICES.copy()
+    prices[WETH] = 1800.0
+    for protocol in ("compound_v3", "compound_v3_keep"):
+        rules = mb.make_rules(protocol)
+        arrays = rules.prepare(b)
+        fc = rules.first_call(arrays, prices, np.array([0]))
+        assert fc.collateral_asset[0] == WETH and fc.debt_asset[0] == USDC
+        assert fc.costs.received[0] == approx(2100.0 / 1800.0) and fc.costs.paid[0] == approx(2002.5)
+        assert fc.repaid[0] == approx(1700.0)
+
+
 # ------------------------------------------------------------------ Liquity hand cases
 # Troves (WETH, USDC debt): A (1, 1500), B (10, 5000), C (30, 10000); stakes = collateral.
 # At $1600: A's ICR = 1600 / 1500 = 1.0667 < 1.1; B 3.2, C 4.8; TCR = 41 * 1600 / 16,500 =

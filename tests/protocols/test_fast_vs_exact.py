@@ -206,18 +206,22 @@ def test_compound_v2_liquidate_call(s: CompoundV2State) -> None:
     pc, pd = s.pc / 1e8, s.pd / 1e8
     repaid, seized, fee = cv2_fast.liquidate_call(coll, pc, debt, pd, s.li / 1e18, s.close / 1e18, s.share / 1e18)
     seize_binds = seized == coll  # the float rule lowered the repay to what the collateral covers
-    # measured on the integer state: the two limits must not (nearly) coincide
-    assume(away(coll * pc, debt * pd * s.close / 1e18 * s.li / 1e18))
+    ratio = cv2.seize_tokens(s.price_d, s.price_c, s.er, s.li, E18)  # cTokens per borrowed wei, x1e18
+    assume(ratio > 0)
+    rel = REL + 4 / ratio
+    limit = cv2.max_repay(s.close, s.borrow)
+    # measured on the integer state: the two limits must not (nearly) coincide, beyond the
+    # margin and the integer rule's truncations (the seize ratio, 4 / ratio relative, and a
+    # wei or two of the close-factor cap)
+    at_cap = debt * pd * s.close / 1e18 * s.li / 1e18
+    assume(abs(coll * pc - at_cap) > (MARGIN + rel + 2 / max(limit, 1)) * at_cap)
     event("seize binds" if seize_binds else "close factor binds")
 
-    best = largest_accepted(accepts, 0, cv2.max_repay(s.close, s.borrow) + 1)
+    best = largest_accepted(accepts, 0, limit + 1)
     assume(best >= 1)
     with pytest.raises(cv2.LiquidateSeizeTooMuch if seize_binds else cv2.TooMuchRepay):
         call(best + 1)
 
-    ratio = cv2.seize_tokens(s.price_d, s.price_c, s.er, s.li, E18)  # cTokens per borrowed wei, x1e18
-    assume(ratio > 0)
-    rel = REL + 4 / ratio
     assert_close("repay", repaid, best / 10**s.dec_d, (2 + E18 / ratio) / 10**s.dec_d, rel=rel)
     liq = call(best)
     ctoken_unit = s.er / 10 ** (18 + s.dec_c)  # one cToken unit in underlying tokens

@@ -258,6 +258,10 @@ def simulate(
     cand = None
     liquidated_last = _EMPTY
     prev_elig = _EMPTY
+    # unsafe accounts the protocol's limits hold back (Maker: vaults waiting for Dog room):
+    # eligible and waiting in the records, though no liquidator can act on them yet
+    held_by_limits = getattr(rules, "held_by_limits", None) if aftermarket is not None else None
+    held = _EMPTY
     eligible_since = np.full(n, -1, dtype=np.int64)
     inventory = np.zeros(k)
     totals = {name: np.zeros(k) for name in ("seized", "fee", "sold", "proceeds", "repaid", "deficit", "protocol_sold",
@@ -324,10 +328,17 @@ def simulate(
                 q /= cum_bound
                 cum_bound = 1.0
             upto = n if global_effects else wb.prefix_len(bound)
-            cand = _Candidates.build(rules, arrays, o, rules.scan(arrays, o, upto, q, cum_bound))
+            scanned = rules.scan(arrays, o, upto, q, cum_bound)
+            cand = _Candidates.build(rules, arrays, o, scanned)
+            if held_by_limits is not None:
+                held = held_by_limits(arrays, o, np.setdiff1d(scanned, cand.elig, assume_unique=True))
         else:
             # same oracle prices: only the accounts liquidated last block can have changed
             cand = cand.refresh(rules, arrays, o, liquidated_last)
+            if held_by_limits is not None and (held.size or liquidated_last.size):
+                # a bark may have left a vault waiting; returned collateral may have made one safe
+                pool = np.union1d(held, liquidated_last)
+                held = held_by_limits(arrays, o, np.setdiff1d(pool, cand.elig, assume_unique=True))
         o_prev = o
         # latency clocks: start for new candidates, reset for those that left
         if cand.elig is not prev_elig:
@@ -341,6 +352,11 @@ def simulate(
         liquidated_last = _EMPTY
         elig = cand.elig
         shortfall = cand.shortfall
+        if held.size:
+            if first_eligible_block < 0:
+                first_eligible_block = b
+            hv = rules.health(arrays, o, held)
+            shortfall += float(np.clip(hv.debt_usd - hv.collateral_usd, 0.0, None).sum())
         if elig.size:
             if first_eligible_block < 0:
                 first_eligible_block = b
@@ -431,7 +447,7 @@ def simulate(
         rec_ref[b] = exo * np.exp(perm)
         rec_mkt[b] = market
         rec_orc[b] = o
-        rec_int[b] = (len(elig), n_liq, calls, n_unprof, n_cap, n_wait)
+        rec_int[b] = (len(elig) + held.size, n_liq, calls, n_unprof, n_cap, n_wait + held.size)
         rec_usd[b] = (float((tallies.seized * o).sum()), float((tallies.repaid * o).sum()), written_off, shortfall, gas)
         if progress is not None:
             progress(b + 1, nb)

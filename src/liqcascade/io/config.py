@@ -84,6 +84,10 @@ class MakerAuctionConfig(_Model):
                                    "None = no limit. Mainnet today: 100M.")
     chost_usd: float = Field(0.0, ge=0, allow_inf_nan=False, description="chost = dust * chop: least tab a partial "
                              "take may leave (0 = none). ETH-A today: 16,950.")
+    dust_usd: Annotated[float, Field(ge=0)] | dict[str, Annotated[float, Field(ge=0)]] = Field(
+        0.0, description="The ilk's dust (least vault debt, DAI) for the Dog's partial barks: one value, or a table "
+        "collateral symbol -> value (unlisted: 0); a bark leaving less is whole, a partial auction below it is not "
+        "started. 0 = no rule. ETH-A today: 15,000.")
 
 
 class MakerConfig(_Model):

@@ -17,13 +17,18 @@ auctions (``bark`` adds the tab, each take ``digs`` what it paid, a finished auc
 tab left), and a bark puts up at most ``min(Hole - Dirt, hole - dirt)``: beyond that it is
 partial (the vault keeps the rest of its debt and collateral, in proportion) or, with no
 room, waits until takes free some. One ilk per collateral asset, each with ``hole_usd``.
+The ilk's ``dust`` (``dust_usd``, least vault debt) on a partial bark, as ``dog.sol``: a
+vault that would be left with less than dust of debt is barked whole (its tab may exceed
+the room), and a partial auction whose own debt would be below dust is not started (the
+vault waits for more room); float rule ``fast.dog_bark``, integer rule ``exact.bark``.
 ``chost`` (``chost_usd``): a take that leaves part of the tab must leave at least chost
-(it is cut back), unless it takes the whole lot. Not modelled: the ilk's ``dust`` on a
-partial bark.
+(it is cut back), unless it takes the whole lot. The dynamic engine counts a vault that
+waits for room (none, or too little for a non-dusty auction) as eligible and waiting.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +68,10 @@ class ClipperSettings:
     chost_usd: float = 0.0
     """``chost = dust * chop``: least tab a partial take may leave (0 = none; ETH-A today:
     15,000 * 1.13 = 16,950)."""
+    dust_usd: float | Mapping[str, float] | tuple[tuple[str, float], ...] = 0.0
+    """Each ilk's ``dust``, least vault debt (DAI), for the Dog's partial-bark rules: one
+    value for every collateral asset, or per asset symbol (unlisted: 0; kept as sorted
+    ``(symbol, value)`` pairs); 0 = no rule (ETH-A today: 15,000)."""
 
     def __post_init__(self) -> None:
         checks = [
@@ -83,6 +92,30 @@ class ClipperSettings:
         for key, ok, expected in checks:
             if not ok:
                 raise ConfigError("<maker>", f"market.maker.{key}", expected, getattr(self, key))
+        dust = self.dust_usd
+        per_asset = isinstance(dust, (Mapping, tuple))
+        # a mapping is kept as sorted (symbol, value) pairs: hashable and immutable like the rest
+        pairs = list(dust.items() if isinstance(dust, Mapping) else dust) if per_asset else [("", dust)]
+        for pair in pairs:
+            name, v = pair if isinstance(pair, tuple) and len(pair) == 2 else ("", pair)
+            key = "market.maker.auctions.dust_usd" + (f".{name}" if per_asset else "")
+            number = isinstance(v, (int, float)) and not isinstance(v, bool)
+            if not isinstance(name, str) or not number or not (0 <= v < np.inf):
+                raise ConfigError("<maker>", key, "DAI >= 0, finite (one value, or one per collateral symbol)", v)
+        if per_asset:
+            object.__setattr__(self, "dust_usd", tuple(sorted((a, float(v)) for a, v in pairs)))
+
+    def dust_by_asset(self, assets) -> np.ndarray:
+        """``dust_usd`` per asset of ``assets`` (symbols, the book's order)."""
+        dust = self.dust_usd
+        if not isinstance(dust, tuple):
+            return np.full(len(assets), float(dust))
+        unknown = [a for a, _ in dust if a not in assets]
+        if unknown:
+            raise ConfigError("<maker>", f"market.maker.auctions.dust_usd.{unknown[0]}",
+                              f"a collateral asset of the market {list(assets)}", unknown[0])
+        per = dict(dust)
+        return np.array([per.get(a, 0.0) for a in assets])
 
 
 class ClipperAuctions:
@@ -115,7 +148,7 @@ class ClipperAuctions:
         """Write the Dog's room (``Hole - Dirt``, each ``hole - dirt``) into the book's
         ``state`` for the bark kernel; True when some room grew since the kernel last
         lowered it (a bark that waited for room may go now)."""
-        if state is None or state.shape[0] < K.N_STATE + self.k:
+        if state is None or state.shape[0] < K.N_STATE + 2 * self.k:
             return False
         dirt = self.dirt()
         lim = self._limit
@@ -123,7 +156,7 @@ class ClipperAuctions:
         inf = np.isinf(lim)
         room = np.where(inf, np.inf, lim - used)
         room = np.where(inf | (room > 1e-9 * np.where(inf, 0.0, lim)), room, 0.0)
-        idx = np.concatenate([[K.ST_DOG_ROOM], K.N_STATE + np.arange(self.k)])
+        idx = np.concatenate([[K.ST_DOG_ROOM], K.N_STATE + 2 * np.arange(self.k)])
         grew = bool(np.any(~inf & (room > state[idx] + 1e-9 * np.where(inf, 0.0, lim))))
         state[idx] = room
         return grew

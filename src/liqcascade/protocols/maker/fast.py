@@ -1,6 +1,7 @@
 """Maker Liquidations 2.0 in float64, the forms the engines run.
 
-``exact.py`` holds the integer rule (``Dog.bark``, ``Clipper.take``/``redo``, the abaci).
+``exact.py`` holds the integer rule (``Dog.bark``, ``Clipper.take``/``redo``, the abaci);
+``dog_bark`` is the float form of ``Dog.bark``'s size (room and dust).
 Here DAI amounts are USD at the DAI price, collateral whole tokens.
 """
 
@@ -47,3 +48,44 @@ def auction_price(curve, top, elapsed, tau, cut, step):
     if curve == CURVE_STAIRSTEP:
         return top * cut ** float(int(elapsed // step))
     return top * cut ** elapsed
+
+
+BARK_NONE = 0
+"""No room (``Dog/liquidation-limit-hit``): the vault waits."""
+BARK_WHOLE = 1
+"""The room takes the whole tab."""
+BARK_PARTIAL = 2
+"""Room < tab: a share ``room / tab`` of the vault."""
+BARK_DUSTY_WHOLE = 3
+"""Room < tab, but the vault would be left with less than ``dust``: the whole vault (the
+tab may exceed the room)."""
+BARK_DUSTY_PARTIAL = 4
+"""Room < tab and the partial auction's own debt is below ``dust``
+(``Dog/dusty-auction-from-partial-liquidation``): the vault waits."""
+
+
+def dog_bark(tab, chop, room, dust):
+    """``Dog.bark``'s size in float: which case applies and the share of the vault's debt
+    and collateral put up (``dart / art = dink / ink``).
+
+    ``tab = debt * chop`` (USD), ``room = min(Hole - Dirt, hole - dirt)`` (USD), ``dust``
+    the ilk's least vault debt (USD, 0 = none). ``tab <= room``: whole (also when the room
+    is short of the tab by a rounding residue, 1e-9 of it, which would otherwise leave a
+    vault of ~1e-13 of debt). Otherwise the share is ``room / tab`` (``dart = room / (rate
+    * chop)``) unless the debt left, ``debt * (1 - share)``, is below ``dust`` (then the
+    whole vault, beyond the room) or the auction's own debt, ``debt * share``, is (then
+    none: the vault waits). Returns ``(case, share)``, ``case`` one of the ``BARK_*``
+    constants, ``share`` 0 when none.
+    """
+    if not room > 0.0:
+        return BARK_NONE, 0.0
+    if tab - room <= 1e-9 * tab:
+        return BARK_WHOLE, 1.0
+    f = room / tab
+    due = tab / chop
+    dart = due * f
+    if due - dart < dust:
+        return BARK_DUSTY_WHOLE, 1.0
+    if dart < dust:
+        return BARK_DUSTY_PARTIAL, 0.0
+    return BARK_PARTIAL, f

@@ -6,7 +6,8 @@ starts an auction for the tab ``debt * chop``; in this instant form keepers take
 ``price * (1 - keeper_margin)``, the auction price having fallen to their bid, and the
 collateral beyond the tab returns to the vault. The dynamic engine can instead run the
 Clipper auctions block by block (:mod:`liqcascade.protocols.maker.clipper`), with the
-Dog's ``Hole``/``hole`` limits on the tab in auctions at once (a bark beyond them is partial).
+Dog's ``Hole``/``hole`` limits on the tab in auctions at once (a bark beyond them is partial,
+subject to the ilk's ``dust``).
 """
 
 from __future__ import annotations
@@ -49,13 +50,28 @@ class MakerRules(MechanismRules):
 
     def initial_state(self, book):
         """With auctions: the Dog's room (``Hole`` and each ilk's ``hole``, nothing in
-        auctions yet); the Clipper rewrites it each block (:meth:`ClipperAuctions.sync_limits`)."""
+        auctions yet), which the Clipper rewrites each block
+        (:meth:`ClipperAuctions.sync_limits`), and each ilk's ``dust``."""
         if self.auctions is None:
             return None
-        st = np.zeros(K.N_STATE + len(book.assets))
+        st = np.zeros(K.N_STATE + 2 * len(book.assets))
         st[K.ST_DOG_ROOM] = self.auctions.Hole_usd
-        st[K.N_STATE:] = self.auctions.hole_usd
+        st[K.N_STATE::2] = self.auctions.hole_usd
+        st[K.N_STATE + 1::2] = self.auctions.dust_by_asset(book.assets)
         return st
+
+    def held_by_limits(self, arrays, prices, accounts):
+        """The ``accounts`` that are unsafe at ``prices`` but that the Dog cannot bark now
+        (no room, or too little for a non-dusty partial auction): they wait for takes to
+        free room. Empty without auctions (nothing limits a bark)."""
+        accounts = np.asarray(accounts, dtype=np.int64)
+        if self.auctions is None or accounts.size == 0:
+            return accounts[:0]
+        v = self.health(arrays, prices, accounts)
+        unsafe = accounts[(v.hf < 1.0) & (v.collateral_usd > 0.0) & (v.debt_usd > 0.0)]
+        if unsafe.size == 0:
+            return unsafe
+        return unsafe[self.first_call(arrays, prices, unsafe).repaid <= 0.0]
 
     def dynamic_mech(self):
         return K.MECH_MAKER_BARK if self.auctions is not None else self.mech

@@ -24,8 +24,11 @@ Per mechanism:
   taken at ``price * (1 - margin)``; collateral beyond the tab returns to the vault.
   ``MECH_MAKER_BARK``: ``bark`` alone (``mp = [-, tip, chip]``); the protocol keeps the lot
   and the debt for the auctions the dynamic engine runs (``maker/clipper.py``). The tab is
-  capped by the Dog's room in ``state`` (``ST_DOG_ROOM`` and per asset ``N_STATE + a``),
-  which each bark lowers; a capped bark is partial.
+  capped by the Dog's room in ``state`` (``ST_DOG_ROOM``, and each ilk's at ``N_STATE +
+  2 a`` for collateral asset ``a``), which each bark lowers; a capped bark is partial, with
+  the ilk's ``dust`` (USD, ``state[N_STATE + 2 a + 1]``) as in ``dog.sol``: a vault it
+  would leave dusty is barked whole, a partial auction that would itself be dusty is not
+  made (``maker/fast.py`` ``dog_bark``).
 - ``MECH_LIQUITY_V1`` / ``MECH_LIQUITY_V2``: ``mp = [MCR, CCR, gas share, gas cap, SP
   penalty, redistribution penalty, SP sell share, SP floor]``; ``state = [SP deposits,
   system collateral, system debt, debt to redistribute, collateral to redistribute,
@@ -49,7 +52,7 @@ from liqcascade.protocols.liquity_v1.fast import MODE_NONE
 from liqcascade.protocols.liquity_v1.fast import liquidate_trove as liquity_v1_trove
 from liqcascade.protocols.liquity_v2.fast import liquidate_trove as liquity_v2_trove
 from liqcascade.protocols.liquity_v2.fast import penalty_cap
-from liqcascade.protocols.maker.fast import instant_take
+from liqcascade.protocols.maker.fast import BARK_DUSTY_PARTIAL, BARK_NONE, BARK_PARTIAL, dog_bark, instant_take
 from liqcascade.protocols.morpho_blue.fast import liquidate_all as morpho_call
 
 MECH_COMPOUND_V2 = 1
@@ -73,7 +76,8 @@ ST_REDIST_DEBT_TOTAL = 7  # summed over passes (after_pass), for the summary
 ST_REDIST_COLL_TOTAL = 8
 # Maker with Clipper auctions: the Dog's room, USD of tab that may still go to auction
 # (``Hole - Dirt``); each ilk's (one per collateral asset) ``hole - dirt`` is at
-# ``state[N_STATE + asset]``. inf = no limit.
+# ``state[N_STATE + 2 * asset]`` (inf = no limit) and its ``dust`` (USD, 0 = none) at
+# ``state[N_STATE + 2 * asset + 1]``.
 ST_DOG_ROOM = 9
 N_STATE = 10
 
@@ -140,26 +144,36 @@ def next_call(mech, s, e, asset, coll, debt, prices, lt, bonus, mp, state):
         return rc, rd, rep, sz, 0.0, rep, sz, 0.0, 0.0, 0.0, 0.0, 0.0
     if mech == MECH_COMET:
         lf_value = 0.0
+        coll_value = 0.0  # every collateral at the oracle, USD
+        store_value = 0.0  # what buyers pay for all of it at the store front, USD
         for r in range(s, e):
             if lt[r] > 0.0 and coll[r] > 0.0:
-                lf_value += coll[r] * prices[asset[r]] * (1.0 - bonus[r])
+                pr = prices[asset[r]]
+                lf_value += coll[r] * pr * (1.0 - bonus[r])
+                coll_value += coll[r] * pr
+                store_value += coll[r] * store_front_price(pr, 1.0 - bonus[r], mp[0])
         covered, shortfall, surplus = absorb_values(lf_value, d_total)
         kept = coll[rc] if mp[1] == 0.0 else 0.0
-        buy = coll[rc] - kept
-        paid = buy * store_front_price(pc, 1.0 - bonus[rc], mp[0]) / pd
-        return rc, rd, covered / pd, coll[rc], kept, paid, buy, 0.0, shortfall / pd, 0.0, 0.0, 0.0
+        # resale: buyers take every collateral the absorb took; what they receive is counted
+        # in tokens of the pair's collateral (all of it at the oracle over that price), what
+        # they pay at each collateral's own store-front price
+        received = 0.0 if mp[1] == 0.0 else coll_value / pc
+        paid = 0.0 if mp[1] == 0.0 else store_value / pd
+        return rc, rd, covered / pd, coll[rc], kept, paid, received, 0.0, shortfall / pd, 0.0, 0.0, 0.0
     if mech == MECH_MAKER_BARK:
         # bark only: the lot and the debt go to an auction the caller runs over time; the
         # keeper who barks earns tip + chip * tab (mp[1], mp[2]). The Dog puts up at most
         # its room (min(Hole - Dirt, hole - dirt)) as tab: a partial bark takes the same
-        # share of the debt and the collateral (dart = room / (rate * chop), dink = ink * dart / art)
+        # share of the debt and the collateral (dart = room / (rate * chop), dink = ink * dart / art),
+        # with the ilk's dust rules (dog_bark)
+        j = N_STATE + 2 * asset[rc]
         tab = debt[rd] * pd * (1.0 + bonus[rc])
-        room = min(state[ST_DOG_ROOM], state[N_STATE + asset[rc]])
-        if not room > 0.0:
+        room = min(state[ST_DOG_ROOM], state[j])
+        case, f = dog_bark(tab, 1.0 + bonus[rc], room, state[j + 1])
+        if case == BARK_NONE or case == BARK_DUSTY_PARTIAL:
             return -1, -1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
-        if tab <= room:
+        if case != BARK_PARTIAL:
             return rc, rd, debt[rd], coll[rc], coll[rc], 0.0, 0.0, mp[1] + mp[2] * tab, 0.0, 0.0, 0.0, 0.0
-        f = room / tab
         sz = coll[rc] * f
         return rc, rd, debt[rd] * f, sz, sz, 0.0, 0.0, mp[1] + mp[2] * room, 0.0, 0.0, 0.0, 0.0
     # Maker, auction taken at once
@@ -259,7 +273,7 @@ def apply_call(
         if mech == MECH_MAKER_BARK:
             tab = repaid * pd * (1.0 + bonus_rc)
             use_room(state, ST_DOG_ROOM, tab)
-            use_room(state, N_STATE + a_c, tab)
+            use_room(state, N_STATE + 2 * a_c, tab)
         seized_by_asset[a_c] += seized
         fee_by_asset[a_c] += fee
         acct_seized_usd[k] += seized * pc
@@ -502,6 +516,7 @@ FUNCTIONS = {
     "liquity_v2_trove": liquity_v2_trove,
     "penalty_cap": penalty_cap,
     "instant_take": instant_take,
+    "dog_bark": dog_bark,
     "morpho_call": morpho_call,
     "next_call": next_call,
     "liquity_call": liquity_call,
