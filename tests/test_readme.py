@@ -36,7 +36,8 @@ def test_readme_cli_commands_run(tmp_path, monkeypatch):
         if "RUN_ID" in args:
             assert last_run, "a README command needs a run id before any run"
             args = [last_run if a == "RUN_ID" else a for a in args]
-        if args[0] in {"run", "curve", "runs", "show"}:
+        # every command that stores results writes into the temp store, never the checkout
+        if any(p.name == "out" for p in main.commands[args[0]].params) and "--out" not in args:
             args += ["--out", str(store)]
         res = runner.invoke(main, args)
         assert res.exit_code == 0, f"{cmd}\n{res.output[-1500:]}"

@@ -63,7 +63,7 @@ from liqcascade import __version__
 from liqcascade.engine.result import Result
 from liqcascade.errors import ConfigError
 from liqcascade.execution import montecarlo as mc
-from liqcascade.io.store import ResultsStore, run_id as _run_id
+from liqcascade.io.store import ResultsStore, StoreError, run_id as _run_id
 
 DEFAULT_STORE = Path("liqcascade-results")
 KIND = "calibration"
@@ -80,6 +80,14 @@ INCREASING = {"liquidation_threshold": True, "liquidation_bonus": False, "supply
 """Whether the metric is assumed to grow with the parameter (answer: the largest value within budget)."""
 
 ARG = "<arguments>"
+CHUNKS_PER_CANDIDATE = 25
+"""About this many chunks per candidate by default (each is a stored part that costs a few catalog
+writes; a grid batch has ``grid`` times as many for the executor to spread)."""
+
+
+def default_chunk_size(n_paths: int) -> int:
+    """Paths per chunk when none is given: about :data:`CHUNKS_PER_CANDIDATE` chunks, 1 to 50 paths each."""
+    return min(50, max(1, math.ceil(n_paths / CHUNKS_PER_CANDIDATE)))
 
 
 # ------------------------------------------------------------------------------ checks
@@ -174,7 +182,7 @@ def apply_candidate(sc, cand: Candidate):
     key = f"market.overrides.{cand.asset}.{cand.param}"
     try:
         cfg = parse_scenario(data, sc.source)
-        params = S._params(cfg, sc.snapshot, sc.source)
+        params = S.risk_params(cfg, sc.snapshot, sc.source)
     except ConfigError as e:
         raise ConfigError(sc.source, key, f"a value the market accepts ({e.expected})", v) from None
     book = sc.model.book
@@ -187,7 +195,7 @@ def apply_candidate(sc, cand: Candidate):
         book = book.with_amounts(book.collateral * k, book.debt * k)
     elif cand.param == "liquidation_threshold" and cand.book == "health":
         book = _keep_health(sc, params, book)
-    rules = S._rules(cfg, params, book, sc.source)
+    rules = S.liquidation_rules(cfg, params, book, sc.source)
     model = dataclasses.replace(sc.model, book=book, rules=rules)
     return dataclasses.replace(sc, config=cfg, model=model)
 
@@ -197,7 +205,7 @@ def _keep_health(sc, params, book):
     health under the scenario's parameters (same amounts, reference prices)."""
     from liqcascade.io import scenario as S
 
-    probe = S._rules(sc.config, params, book, sc.source)
+    probe = S.liquidation_rules(sc.config, params, book, sc.source)
     p = np.asarray(sc.model.prices, dtype=np.float64)
     old = sc.model.rules.health(sc.model.rules.prepare(book), p).hf
     new = probe.health(probe.prepare(book), p).hf
@@ -332,8 +340,6 @@ def _setup(scenario, param, asset, budget, confidence, metric, loss, kind, book,
     if size is not None:
         size = _int(size, "--chunk-size", "chunk_size", 1)
     else:
-        from liqcascade.execution.api import default_chunk_size
-
         size = default_chunk_size(paths)
     # both ends must be values the market accepts (LT x (1 + LB) <= 1 and so on): checked now
     for v in (lo, hi):
@@ -356,15 +362,42 @@ def _identity(s: _Setup) -> dict[str, Any]:
             "paths": s.paths if s.kind == "montecarlo" else None, "seed": s.seed}
 
 
-class _Evaluator:
-    """Evaluates candidate values (a batch at a time) on the shared paths."""
+PATHS_TABLE = "candidate_paths"
 
-    def __init__(self, s: _Setup, executor, progress) -> None:
+
+class _Evaluator:
+    """Evaluates candidate values (a batch at a time) on the shared paths.
+
+    With a store (Monte Carlo), chunk ``c`` of the candidate evaluated ``step``-th lands at once
+    as part ``step * chunks_per_candidate + c`` of the calibration's ``candidate_paths`` table;
+    parts already landed (an interrupted run of the same calibration) are read, not recomputed.
+    The search is deterministic, so a rerun asks for the same candidates in the same order."""
+
+    def __init__(self, s: _Setup, executor, progress, store: ResultsStore | None = None, rid: str = "") -> None:
         self.s, self.ex, self.progress = s, executor, progress
         self.spec = mc.ScenarioSpec.of(s.sc)
         self.rows: list[dict[str, Any]] = []
         self.path_frames: list[pd.DataFrame] = []
         self.done = 0
+        self.st, self.rid = store, rid
+        self.bounds = [(c.start, c.stop) for c in mc.chunks(self.spec, s.seed, s.paths, s.chunk_size)]
+        self.landed = self._landed() if store is not None else {}
+
+    def _landed(self) -> dict[int, pd.DataFrame]:
+        """The parts an earlier, interrupted run stored: {part: rows}."""
+        ids = self.st.parts(self.rid, PATHS_TABLE)
+        if not ids:
+            return {}
+        whole, out, at = self.st.load_parts(self.rid, PATHS_TABLE), {}, 0
+        for part in ids:
+            lo, hi = self.bounds[part % len(self.bounds)]
+            df = whole.iloc[at: at + hi - lo].reset_index(drop=True)
+            at += hi - lo
+            if df["path"].tolist() != list(range(lo, hi)):
+                raise StoreError(f"run {self.rid!r}: part {part} of {PATHS_TABLE} does not hold paths {lo}..{hi - 1}; "
+                                 "the stored calibration is inconsistent (use another store)")
+            out[part] = df
+        return out
 
     def batch(self, values: Sequence[float], stage: str) -> list[float]:
         s = self.s
@@ -395,23 +428,38 @@ class _Evaluator:
         return np.array([float(res.summary[self.s.loss])])
 
     def _montecarlo(self, values: Sequence[float]) -> list[np.ndarray]:
-        s = self.s
+        s, m, first = self.s, len(self.bounds), len(self.rows)  # the batch's first candidate's step
         specs = [CandidateSpec(self.spec.config, self.spec.base_dir, self.spec.source,
                                Candidate(s.param, s.asset, float(v), s.book)) for v in values]
         todo: list[mc.Chunk] = []
-        owner: list[int] = []
-        for k, sp in enumerate(specs):
-            cs = mc.chunks(sp, s.seed, s.paths, s.chunk_size)
-            todo += cs
-            owner += [k] * len(cs)
+        part_of: dict[int, int] = {}
         got: dict[int, pd.DataFrame] = {}
-        mc.run_chunks(todo, self.ex, lambda c, df: got.__setitem__(id(c), df))
+        for k, (sp, v) in enumerate(zip(specs, values)):
+            for c in mc.chunks(sp, s.seed, s.paths, s.chunk_size):
+                part = (first + k) * m + c.index
+                if part in self.landed:
+                    df = self.landed.pop(part)
+                    if not (df["value"] == float(v)).all():
+                        raise StoreError(f"run {self.rid!r}: part {part} of {PATHS_TABLE} is of value "
+                                         f"{df['value'].iloc[0]!r}, the search asks {float(v)!r} (use another store)")
+                    got[part] = df
+                else:
+                    todo.append(c)
+                    part_of[id(c)] = part
+
+        def land(c: mc.Chunk, df: pd.DataFrame) -> None:
+            part = part_of[id(c)]
+            keep = ["path", "seed"] + list(LOSSES) + [x for x in df.columns if x.startswith("exo_")]
+            got[part] = df[keep].assign(value=float(c.spec.candidate.value)).reset_index(drop=True)
+            if self.st is not None:
+                self.st.save_part(self.rid, PATHS_TABLE, part, got[part])
+
+        mc.run_chunks(todo, self.ex, land)
         outs = []
-        for k, v in enumerate(values):
-            df = pd.concat([got[id(c)] for c, o in zip(todo, owner) if o == k], ignore_index=True)
+        for k in range(len(values)):
+            df = pd.concat([got[(first + k) * m + c] for c in range(m)], ignore_index=True)
             df = df.sort_values("path", kind="stable").reset_index(drop=True)
-            keep = ["path", "seed"] + list(LOSSES) + [c for c in df.columns if c.startswith("exo_")]
-            self.path_frames.append(df[keep].assign(value=float(v)))
+            self.path_frames.append(df)
             outs.append(df[s.loss].to_numpy(np.float64))
         return outs
 
@@ -471,7 +519,10 @@ def calibrate(
     metric, budget, chosen — NaN when no value in the range is within budget — status,
     monotone, ...), and for Monte Carlo ``candidate_paths`` (per value and path: the losses and
     the exogenous returns, identical across values by construction). Every argument is checked
-    before any work; a stored identical calibration is loaded instead of rerun.
+    before any work; a stored identical calibration is loaded instead of rerun. With a store, a
+    Monte Carlo calibration's chunks land as parts of ``candidate_paths`` as they finish, and the
+    same call after an interruption runs only the chunks that had not landed (``chunk_size``:
+    leave it out or give the first run's).
     """
     from liqcascade.execution.executors import open_executor, parse_executor
 
@@ -485,9 +536,16 @@ def calibrate(
     if found is not None and not recompute:
         return found
     t0 = time.perf_counter()
+    parted = None  # the store the Monte Carlo chunks land in as they finish (resumable)
+    meta = {"source": s.sc.source, "param": s.param, "asset": s.asset, "budget": s.budget,
+            "metric": f"{s.metric}_{s.loss}"}
     if kind == "montecarlo":
         with open_executor(executor, workers) as ex:
-            ev = _Evaluator(s, ex, progress)
+            if store is not None and found is None:
+                parted = store if isinstance(store, ResultsStore) else ResultsStore(Path(store))
+                s.chunk_size = _resumed_chunk_size(parted, rid, chunk_size, s.chunk_size)
+                parted.begin(rid, KIND, ident, {**meta, "paths": s.paths, "chunk_size": s.chunk_size})
+            ev = _Evaluator(s, ex, progress, parted, rid)
             chosen, status = _search(ev)
     else:
         ev = _Evaluator(s, None, progress)
@@ -512,10 +570,24 @@ def calibrate(
     res = Result(KIND, tables, ident)
     if store is None:
         return res
+    if parted is not None:  # candidate_paths has landed in parts: add the other tables, mark it finished
+        parted.finish(rid, {k: v for k, v in tables.items() if k != PATHS_TABLE}, {"chosen": chosen})
+        return res.with_run_id(rid)
     st = store if isinstance(store, ResultsStore) else ResultsStore(Path(store))
-    st.save(rid, KIND, ident, tables, {"source": s.sc.source, "param": s.param, "asset": s.asset,
-                                       "budget": s.budget, "metric": f"{s.metric}_{s.loss}", "chosen": chosen})
+    st.save(rid, KIND, ident, tables, {**meta, "chosen": chosen})
     return res.with_run_id(rid)
+
+
+def _resumed_chunk_size(st: ResultsStore, rid: str, given: int | None, size: int) -> int:
+    """The chunk size of an interrupted run of this calibration (its parts are cut by it), else ``size``."""
+    info = st.info(rid)
+    if info is None:
+        return size
+    stored = int(info["meta"]["chunk_size"])
+    if given is not None and given != stored:
+        raise ConfigError("--chunk-size", "chunk_size", f"{stored}, the chunk size the interrupted calibration {rid} "
+                          "was started with (or leave it out to resume)", given)
+    return stored
 
 
 def _found(store, rid: str) -> Result | None:
@@ -613,5 +685,5 @@ def liquidity_cap(scenario, asset: str, blocks: int = 1, share: float = 1.0,
 
 __all__ = [
     "BOOKS", "Candidate", "CandidateSpec", "INCREASING", "KINDS", "LOSSES", "METRICS", "PARAMS", "apply_candidate",
-    "calibrate", "current_value", "default_range", "liquidity_cap", "max_sale", "metric_estimate", "slippage",
+    "calibrate", "current_value", "default_chunk_size", "default_range", "liquidity_cap", "max_sale", "metric_estimate", "slippage",
 ]

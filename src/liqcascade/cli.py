@@ -17,6 +17,9 @@ from liqcascade import __version__
 from liqcascade.errors import LiqcascadeError
 
 STORE_HELP = "Results directory (Parquet tables + DuckDB catalog). Default: ./liqcascade-results."
+SWEEP_HELP = ("Sweep a dotted config field over values, e.g. shock.WETH=0.2,0.3 or "
+              "assets.WETH.liquidation_bonus=0.05,0.08 (repeatable: full factorial): one run per combination and "
+              "one table, as `liqcascade sweep --kind {kind}`.")
 
 
 def _usd(x: float) -> str:
@@ -114,14 +117,23 @@ def main() -> None:
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
 @click.option("--shock", "shock", multiple=True, metavar="ASSET=DROP", help="Replace the scenario's shocks, e.g. --shock WETH=0.3 (repeatable).")
 @click.option("--recompute", is_flag=True, help="Run again even if this exact run is stored.")
-def run_cmd(scenario: Path, out: Path, shock: tuple[str, ...], recompute: bool) -> None:
+@click.option("--sweep", "factors", multiple=True, metavar="FIELD=V1,V2,...", help=SWEEP_HELP.format(kind="static"))
+def run_cmd(scenario: Path, out: Path, shock: tuple[str, ...], recompute: bool, factors: tuple[str, ...]) -> None:
     """One static cascade for the shocks in SCENARIO.
 
     Prints the summary and per-asset prices, and writes the tables summary, assets,
-    rounds and accounts under OUT/runs/<run id>/.
+    rounds and accounts under OUT/runs/<run id>/. With --sweep: one run per combination
+    (--shock replaces [shock] first) and one table, as `liqcascade sweep --kind static`.
     """
     from liqcascade import api
 
+    if factors:
+        try:
+            fixed = {"shock": ("--shock", _parse_shocks(shock))} if shock else None
+        except LiqcascadeError as e:
+            _fail(e)
+        _sweep_and_print(scenario, factors, "static", out, recompute=recompute, fixed=fixed)
+        return
     try:
         shocks = _parse_shocks(shock) if shock else None
         res = api.run(scenario, out, shocks=shocks, recompute=recompute)
@@ -166,17 +178,22 @@ def curve_cmd(
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
 @click.option("--recompute", is_flag=True, help="Run again even if this exact simulation is stored.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool) -> None:
+@click.option("--sweep", "factors", multiple=True, metavar="FIELD=V1,V2,...", help=SWEEP_HELP.format(kind="simulate"))
+def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool, factors: tuple[str, ...]) -> None:
     """Run SCENARIO block by block (its [simulation] table): the price path, venues that
     recover from liquidation selling, the protocol's oracle, and liquidators with finite
     capacity, gas and a profit threshold.
 
     Prints liquidations, bad debt and time to clear, and writes the tables steps (per
     block and asset: reference, market and oracle price, liquidations, bad debt so far),
-    events (per liquidated account and block), assets and summary.
+    events (per liquidated account and block), assets and summary. With --sweep: one
+    simulation per combination and one table, as `liqcascade sweep --kind simulate`.
     """
     from liqcascade import api
 
+    if factors:
+        _sweep_and_print(scenario, factors, "simulate", out, recompute=recompute, quiet=quiet)
+        return
     bar = None
     try:
         if quiet:
@@ -419,8 +436,9 @@ def maker_replay_cmd(date: str, no_user_events: bool, out: Path, dai_usd: float,
 @click.option("--reserves", "reserves", type=float, help="Reserves in USD for P(bad debt > reserves) (default: the table's).")
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--sweep", "factors", multiple=True, metavar="FIELD=V1,V2,...", help=SWEEP_HELP.format(kind="montecarlo"))
 def montecarlo_cmd(scenario: Path, paths: int, executor: str, workers: int | None, chunk_size: int | None,
-                   seed: int | None, reserves: float | None, out: Path, quiet: bool) -> None:
+                   seed: int | None, reserves: float | None, out: Path, quiet: bool, factors: tuple[str, ...]) -> None:
     """Run SCENARIO over many random price paths (its [montecarlo] table; each path through
     the [simulation] engine) and print the risk: VaR and CVaR of bad debt at 95/99/99.9 %
     with confidence intervals, P(insolvent), P(bad debt > reserves), liquidations at risk,
@@ -428,10 +446,17 @@ def montecarlo_cmd(scenario: Path, paths: int, executor: str, workers: int | Non
 
     Chunks of paths land in OUT/runs/<run id>/paths/ as they finish; run the same command
     again after an interruption and only the missing chunks run. Writes the tables paths
-    (one row per path) and risk.
+    (one row per path) and risk. With --sweep: one Monte Carlo run per combination (--reserves
+    replaces [montecarlo].reserves_usd first) and one table of risk estimates, as
+    `liqcascade sweep --kind montecarlo`.
     """
     from liqcascade.execution.api import montecarlo
 
+    if factors:
+        fixed = None if reserves is None else {"montecarlo.reserves_usd": ("--reserves", reserves)}
+        _sweep_and_print(scenario, factors, "montecarlo", out, quiet=quiet, fixed=fixed, paths=paths,
+                         executor=executor, workers=workers, chunk_size=chunk_size, seed=seed)
+        return
     bars = []  # opened at the first report, so bad input prints only its error
 
     def progress(done: int, total: int) -> None:
@@ -597,7 +622,8 @@ def _range_opt(text: str | None):
 @click.option("--seed", type=int, help="Root seed (default: the [montecarlo] table's).")
 @click.option("--executor", default="local", show_default=True, help="serial, local, dask or dask://HOST:PORT.")
 @click.option("--workers", type=int, help="Worker processes (local, dask). Default: all cores.")
-@click.option("--chunk-size", "chunk_size", type=int, help="Paths per chunk.")
+@click.option("--chunk-size", "chunk_size", type=int,
+              help="Paths per chunk, one stored part each (default: about 25 chunks per candidate).")
 @click.option("--range", "value_range", help="LO:HI of the values searched (default depends on --param; see docs/calibration.md).")
 @click.option("--grid", type=int, default=9, show_default=True, help="Values on the first grid (then bisection).")
 @click.option("--tol", type=float, help="Bisection tolerance in the parameter's unit (default: range / 512).")
@@ -682,12 +708,22 @@ def sweep_cmd(scenario: Path, factors: tuple[str, ...], kind: str, paths: int, s
               workers: int | None, chunk_size: int | None, out: Path, recompute: bool) -> None:
     """Run SCENARIO for every combination of the --sweep values (full factorial) and print one
     table with the swept fields as columns; writes the table sweep (and sweep_risk for Monte
-    Carlo); each combination is also a stored run of its own."""
+    Carlo); each combination is also a stored run of its own. `liqcascade run|simulate|montecarlo
+    SCENARIO --sweep ...` run the same."""
+    _sweep_and_print(scenario, factors, kind, out, recompute=recompute, paths=paths, executor=executor,
+                     workers=workers, chunk_size=chunk_size, seed=seed)
+
+
+def _sweep_and_print(scenario: Path, factors: tuple[str, ...], kind: str, out: Path, recompute: bool = False,
+                     quiet: bool = False, fixed: dict | None = None, paths: int = 1000, executor: str = "local",
+                     workers: int | None = None, chunk_size: int | None = None, seed: int | None = None) -> None:
+    """:func:`liqcascade.sweep.sweep` and its table: the body of `sweep` and of the --sweep option."""
     from liqcascade.sweep import sweep
 
+    say = None if quiet else (lambda d, t: click.echo(f"  combination {d}/{t}", err=True))
     try:
-        res = sweep(scenario, list(factors), kind, paths, executor, workers, chunk_size, seed, out,
-                    lambda d, t: click.echo(f"  combination {d}/{t}", err=True), recompute)
+        res = sweep(scenario, list(factors), kind, paths, executor, workers, chunk_size, seed, out, say, recompute,
+                    fixed=fixed)
     except LiqcascadeError as e:
         _fail(e)
     t = res.table("sweep")

@@ -17,6 +17,10 @@ combinations (and a Monte Carlo combination resumes its chunks). The ``sweep`` t
 row per combination: the factors as columns (named as given), then the run's summary numbers
 (static, simulate) or its risk estimates (``<metric>_<statistic>[_<level %>]``, Monte Carlo;
 the full risk rows with intervals are in ``sweep_risk``), then ``run_id``.
+
+``liqcascade sweep --kind K`` and the ``--sweep`` option of ``liqcascade run``, ``simulate`` and
+``montecarlo`` all call :func:`sweep`; ``run --shock`` and ``montecarlo --reserves`` reach it as
+``fixed`` fields of the base scenario.
 """
 
 from __future__ import annotations
@@ -79,8 +83,10 @@ def parse_factor(item: str) -> tuple[str, list[Any]]:
     """``FIELD=V1,V2,...`` as (field, values)."""
     field, sep, values = item.partition("=")
     field = field.strip()
-    if not sep or not field or not values.strip():
+    if not sep or not field:
         raise ConfigError("--sweep", "sweep", "FIELD=V1,V2,... e.g. shock.WETH=0.2,0.3", item)
+    if not values.strip():
+        raise ConfigError("--sweep", field, "at least one value after '=' (FIELD=V1,V2,...)", item)
     parts = _split(values)
     if any(p == "" for p in parts):
         raise ConfigError("--sweep", field, "a comma list of values with none empty", values)
@@ -144,28 +150,73 @@ def _index(seg: str, items: list, field: str, where: str) -> int:
     return int(seg)
 
 
+def _inside(path: list[str], value: Any) -> bool:
+    """Whether ``path`` leads to an existing entry of the nested ``value``."""
+    for seg in path:
+        if isinstance(value, dict) and seg in value:
+            value = value[seg]
+        elif isinstance(value, list) and seg.isdigit() and int(seg) < len(value):
+            value = value[int(seg)]
+        else:
+            return False
+    return True
+
+
+def _check_fixed(fs: list[tuple[str, list[Any]]], fixed: Mapping[str, tuple[str, Any]]) -> None:
+    """A swept field may not be one an option of the command already sets (``--shock WETH=0.4``
+    and ``--sweep shock.WETH=...``); fields beside it compose (``--sweep shock.WBTC=...``)."""
+    for field, _ in fs:
+        sp = _path(field)
+        for ffield, (flag, value) in fixed.items():
+            fp = _path(ffield)
+            if (sp[: len(fp)] == fp and _inside(sp[len(fp):], value)) or fp[: len(sp)] == sp:
+                raise ConfigError("--sweep", field, f"a field {flag} does not set too (drop one of them)",
+                                  f"{flag} sets {ffield} = {value!r}")
+
+
 # ------------------------------------------------------------------------------ the sweep
-def _base(scenario) -> tuple[dict, Path, str]:
-    """The scenario as a plain mapping, its directory and its name (for errors)."""
-    from liqcascade.io.config import load_scenario as _load
+def _base(scenario, fixed: Mapping[str, tuple[str, Any]] | None = None) -> tuple[dict, Path, str]:
+    """The scenario as a plain mapping (with the ``fixed`` fields set), its directory and its
+    name (for errors)."""
+    from liqcascade.io.config import load_scenario as _load, parse_scenario
     from liqcascade.io.scenario import Scenario
 
     if isinstance(scenario, Scenario):
-        return scenario.config.model_dump(mode="json", exclude_unset=True), scenario.base_dir, scenario.source
-    p = Path(scenario)
-    _load(p)  # validates the file (and names it) before anything else
-    return tomllib.loads(p.read_text(encoding="utf-8")), p.resolve().parent, str(p)
+        data, base_dir, source = scenario.config.model_dump(mode="json", exclude_unset=True), scenario.base_dir, \
+            scenario.source
+    else:
+        p = Path(scenario)
+        _load(p)  # validates the file (and names it) before anything else
+        data, base_dir, source = tomllib.loads(p.read_text(encoding="utf-8")), p.resolve().parent, str(p)
+    for field, (flag, value) in (fixed or {}).items():
+        data = set_field(data, field, value)
+        try:
+            parse_scenario(data, source)
+        except ConfigError as e:
+            raise ConfigError(flag, e.key, e.expected, e.got) from None
+    return data, base_dir, source
 
 
-def combinations(scenario, factors: Sequence[str] | Mapping[str, Sequence[Any]]) -> tuple[list[dict], list, Any]:
+def combinations(scenario, factors: Sequence[str] | Mapping[str, Sequence[Any]],
+                 fixed: Mapping[str, tuple[str, Any]] | None = None) -> tuple[list[dict], list, Any]:
     """Every combination as (factor values by field, validated config), and the base scenario
-    built once; every field and value is checked first (module docstring)."""
+    built once; every field and value is checked first (module docstring). ``fixed`` maps
+    fields set once for every combination to (the option that sets them, value); see
+    :func:`sweep`."""
     from liqcascade.io import scenario as S
     from liqcascade.io.config import parse_scenario
 
-    data, base_dir, source = _base(scenario)
+    fixed = dict(fixed or {})
+    data, base_dir, source = _base(scenario, fixed)
     fs = _factors(factors)
-    base = S.build(parse_scenario(data, source), base_dir, source)
+    _check_fixed(fs, fixed)
+    try:
+        base = S.build(parse_scenario(data, source), base_dir, source)
+    except ConfigError as e:
+        flag = next((f for k, (f, _) in fixed.items() if e.key == k or e.key.startswith(k + ".")), None)
+        if flag is None or e.file != source:
+            raise
+        raise ConfigError(flag, e.key, e.expected, e.got) from None
     symbols = base.model.assets
     for field, values in fs:
         path = _path(field)
@@ -190,9 +241,10 @@ def combinations(scenario, factors: Sequence[str] | Mapping[str, Sequence[Any]])
             d = set_field(d, field, v)
         cfg = parse_scenario(d, source)
         # parameters and prices of every combination are checked now (cheap), not when it runs
-        snap = base.snapshot if cfg.market.params == base.config.market.params else S._snapshot(cfg, base_dir, source)
+        same = cfg.market.params == base.config.market.params
+        snap = base.snapshot if same else S.market_snapshot(cfg, base_dir, source)
         try:
-            S._prices(cfg, snap, S._params(cfg, snap, source), source)
+            S.reference_prices(cfg, snap, S.risk_params(cfg, snap, source), source)
         except ConfigError as e:
             names = ", ".join(f"{f}={v!r}" for (f, _), v in zip(fs, combo))
             raise ConfigError(e.file, e.key, f"{e.expected} (in the combination {names})", e.got) from None
@@ -213,16 +265,21 @@ def sweep(
     store: ResultsStore | str | Path | None = DEFAULT_STORE,
     progress: Callable[[int, int], None] | None = None,
     recompute: bool = False,
+    fixed: Mapping[str, tuple[str, Any]] | None = None,
 ) -> Result:
     """Run ``scenario`` for every combination of ``factors`` (``["FIELD=V1,V2", ...]`` or
     ``{field: values}``) as a ``kind`` run (static, simulate, montecarlo); tables ``sweep``
-    (and ``sweep_risk`` for Monte Carlo), see the module docstring."""
+    (and ``sweep_risk`` for Monte Carlo), see the module docstring.
+
+    ``fixed``: ``{field: (option, value)}`` set in the base before the factors (how
+    ``liqcascade run --shock ... --sweep ...`` replaces ``[shock]``); errors name the
+    option, and a factor that sweeps a field it sets is refused."""
     from liqcascade import api
     from liqcascade.io import scenario as S
 
     if kind not in KINDS:
         raise ConfigError("--kind", "kind", f"one of {list(KINDS)}", kind)
-    rows, configs, base = combinations(scenario, factors)
+    rows, configs, base = combinations(scenario, factors, fixed)
     if kind == "montecarlo":
         from liqcascade.execution import montecarlo as mc
         from liqcascade.execution.executors import parse_executor
@@ -231,8 +288,10 @@ def sweep(
         parse_executor(executor)
         if isinstance(paths, bool) or not isinstance(paths, int) or paths < 1:
             raise ConfigError("--paths", "paths", "an integer >= 1", paths)
-    elif kind == "simulate" and base.config.simulation is None:
-        raise ConfigError(base.source, "simulation", "a [simulation] table for --kind simulate")
+    elif kind == "simulate":
+        if base.config.simulation is None:
+            raise ConfigError(base.source, "simulation", "a [simulation] table for --kind simulate")
+        S.simulation_parts(base)  # path, drive, oracle and liquidators of the base: checked before any run
     ident = {"kind": KIND, "run_kind": kind, "config": base.resolved(), "factors": rows,
              "paths": paths if kind == "montecarlo" else None, "seed": seed}
     rid = _run_id(ident, __version__)

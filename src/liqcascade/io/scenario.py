@@ -2,6 +2,19 @@
 
 This is the one place where config keys become model, protocol and market objects, so
 every error here names the scenario file and the key.
+
+:func:`load` and :func:`build` make a whole :class:`Scenario`. Code that edits a built
+scenario's config (a calibration candidate, a sweep combination) rebuilds only the pieces that
+change, with the same checks and error keys as :func:`build`:
+
+- :func:`market_snapshot` -- the ``[market].params`` snapshot (reserve configuration and oracle prices);
+- :func:`risk_params` -- the market's assets and risk parameters (``market.assets``, ``market.overrides``);
+- :func:`reference_prices` -- the reference USD prices (the snapshot's, with ``prices.overrides``);
+- :func:`liquidation_rules` -- the protocol's rules for a book under those parameters.
+
+Each takes the (edited) :class:`~liqcascade.io.config.ScenarioConfig` and ``source``, the name
+errors use; e.g. ``liquidation_rules(cfg, risk_params(cfg, sc.snapshot, sc.source), book,
+sc.source)`` re-derives the rules after an override of an asset's threshold.
 """
 
 from __future__ import annotations
@@ -31,6 +44,11 @@ from liqcascade.model import PositionBook, RiskParams
 from liqcascade.protocols.aave_v3 import parse_version
 from liqcascade.protocols.base import LiquidationLimits
 
+__all__ = [
+    "BUILTIN_PARAMS", "Scenario", "build", "liquidation_rules", "load", "market_snapshot", "reference_prices",
+    "risk_params", "simulation_parts",
+]
+
 BUILTIN_PARAMS = {"builtin:aave_v3_ethereum_2023-10-31": None}  # None = the bundled snapshot
 
 
@@ -57,12 +75,14 @@ def load(path: str | Path) -> Scenario:
 
 
 def build(cfg: ScenarioConfig, base_dir: Path | str = ".", source: str = "<python>") -> Scenario:
+    """Build a validated config into a :class:`Scenario`; relative paths are relative to
+    ``base_dir`` and errors name ``source``."""
     base_dir = Path(base_dir)
-    snapshot = _snapshot(cfg, base_dir, source)
-    params = _params(cfg, snapshot, source)
-    prices = _prices(cfg, snapshot, params, source)
+    snapshot = market_snapshot(cfg, base_dir, source)
+    params = risk_params(cfg, snapshot, source)
+    prices = reference_prices(cfg, snapshot, params, source)
     book = _book(cfg, params, prices, base_dir, source)
-    rules = _rules(cfg, params, book, source)
+    rules = liquidation_rules(cfg, params, book, source)
     venues = _venues(cfg, params, prices, base_dir, source)
     for a in cfg.shock:
         if a not in params.symbols:
@@ -83,7 +103,9 @@ def build(cfg: ScenarioConfig, base_dir: Path | str = ".", source: str = "<pytho
 
 
 # ---------------------------------------------------------------------------- pieces
-def _snapshot(cfg: ScenarioConfig, base_dir: Path, source: str) -> AaveMarketSnapshot:
+def market_snapshot(cfg: ScenarioConfig, base_dir: Path | str, source: str) -> AaveMarketSnapshot:
+    """The parameter snapshot ``market.params`` names (bundled, or a file under ``base_dir``)."""
+    base_dir = Path(base_dir)
     ref = cfg.market.params
     if ref.startswith("builtin:"):
         if ref not in BUILTIN_PARAMS:
@@ -92,7 +114,8 @@ def _snapshot(cfg: ScenarioConfig, base_dir: Path, source: str) -> AaveMarketSna
     return load_aave_reserve_config(resolve_path(ref, base_dir, source, "market.params"))
 
 
-def _params(cfg: ScenarioConfig, snapshot: AaveMarketSnapshot, source: str) -> RiskParams:
+def risk_params(cfg: ScenarioConfig, snapshot: AaveMarketSnapshot, source: str) -> RiskParams:
+    """The snapshot's parameters for ``market.assets`` with ``market.overrides`` applied, checked."""
     params = snapshot.params
     if cfg.market.assets is not None:
         unknown = [a for a in cfg.market.assets if a not in params.symbols]
@@ -110,7 +133,9 @@ def _params(cfg: ScenarioConfig, snapshot: AaveMarketSnapshot, source: str) -> R
     return RiskParams.from_assets(params.assets(), params.emodes, source)
 
 
-def _prices(cfg: ScenarioConfig, snapshot: AaveMarketSnapshot, params: RiskParams, source: str) -> np.ndarray:
+def reference_prices(cfg: ScenarioConfig, snapshot: AaveMarketSnapshot, params: RiskParams, source: str) -> np.ndarray:
+    """Reference USD prices in ``params.symbols`` order: the snapshot's oracle answers with
+    ``prices.overrides``; every price must be finite and > 0."""
     prices = np.array([snapshot.prices[s] for s in params.symbols], dtype=np.float64)
     for sym, v in cfg.prices.overrides.items():
         if sym not in params.symbols:
@@ -152,8 +177,9 @@ def _book(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_dir:
                           n_collateral_probs=(1.0,), n_debt_probs=(1.0,))
 
 
-def _rules(cfg: ScenarioConfig, params: RiskParams, book: PositionBook, source: str):
-    """The protocol's rules with the scenario's settings (see :mod:`liqcascade.protocols`)."""
+def liquidation_rules(cfg: ScenarioConfig, params: RiskParams, book: PositionBook, source: str):
+    """The rules of ``market.protocol`` with the scenario's settings, for ``params`` and ``book``
+    (Liquity sizes its stability pool from the book's debt; see :mod:`liqcascade.protocols`)."""
     m = cfg.market
     own = "liquity" if m.protocol.startswith("liquity") else m.protocol
     try:
