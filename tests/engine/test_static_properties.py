@@ -83,6 +83,42 @@ def test_without_feedback_deeper_shock_liquidates_more(book, s1, extra, version)
     assert bad_b >= bad_a - 1e-9 * max(1.0, bad_a)
 
 
+@st.composite
+def stable_debt_books(draw):
+    """Accounts with WETH and DAI collateral (DAI unshocked) and USDC debt, HF 0.7-2: every
+    health factor falls as WETH falls."""
+    n = draw(st.integers(1, 25))
+    ids, assets, coll, debt = [], [], [], []
+    for k in range(n):
+        c_weth, c_dai, hf = draw(st.floats(0.01, 500.0)), draw(st.floats(0.0, 2e6)), draw(st.floats(0.7, 2.0))
+        cap = (c_weth * 2000.0 * 0.85 + c_dai * 0.78) / hf
+        ids += [k, k, k]; assets += [0, 2, 1]; coll += [c_weth, c_dai, 0.0]; debt += [0.0, 0.0, cap]
+    return PositionBook.from_rows(ids, assets, coll, debt, PARAMS.symbols)
+
+
+@SETTINGS
+@given(stable_debt_books(), st.floats(0.0, 0.6), st.floats(0.0, 0.3), st.sampled_from([V3_0, V3_3, V3_7]))
+def test_without_feedback_two_collaterals_deeper_shock_liquidates_more(book, s1, extra, version):
+    """As above with two collaterals per account (the liquidator's pair can change with the
+    shock) and debt the shock does not move."""
+    s = solver(book, version, 1e6, impact=False)
+    a = s.run({"WETH": s1})
+    b = s.run({"WETH": min(s1 + extra, 0.95)})
+    assert set(a.liquidated_accounts().tolist()) <= set(b.liquidated_accounts().tolist())
+    bad_a = s.summarize(a)["bad_debt_usd"]
+    assert s.summarize(b)["bad_debt_usd"] >= bad_a - 1e-9 * max(1.0, bad_a)
+
+
+def test_without_feedback_borrowing_the_shocked_asset_escapes_a_deeper_shock():
+    """Debt in the shocked asset falls with it. 100,000 DAI (LT 0.78) against 40 WETH: HF
+    78,000 / 80,000 = 0.975 at $2000, liquidated; at -10 % the debt is 72,000 and HF 1.083:
+    not liquidated. The deeper shock liquidates fewer accounts."""
+    book = PositionBook.from_rows([0, 0], [2, 0], [100_000.0, 0.0], [0.0, 40.0], PARAMS.symbols)
+    s = solver(book, V3_3, 1e6, impact=False)
+    assert s.run({"WETH": 0.0}).liquidated_accounts().tolist() == [0]
+    assert s.run({"WETH": 0.10}).liquidated_accounts().tolist() == []
+
+
 @SETTINGS
 @given(books(multi_collateral=False), st.floats(0.0, 0.6), st.floats(0.0, 0.3), st.floats(1e5, 1e8))
 def test_with_feedback_deeper_shock_never_liquidates_fewer_accounts(book, s1, extra, depth):
