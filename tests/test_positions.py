@@ -207,7 +207,7 @@ def test_large_parquet_is_vectorized(tmp_path, params):
             "collateral": rng.random(n),
             "debt": 0.0,
         }
-    )
+    ).drop_duplicates(["account", "asset"])  # one row per holding (repeats are refused)
     p = _write(df, tmp_path / "big.parquet")
     t = time.perf_counter()
     book = load_positions(p, params)

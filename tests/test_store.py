@@ -180,8 +180,10 @@ def test_query_views(tmp_path):
     s.save(b, "montecarlo", {**CFG, "seed": 2}, _tables(1), {})
     assert s.query("SELECT count(*) AS n FROM runs")["n"].tolist() == [2]
     assert s.query("SELECT kind FROM runs ORDER BY kind")["kind"].tolist() == ["montecarlo", "scenario"]
-    # bare view = latest run; pin another with run_id=
-    latest = s.query("SELECT hf FROM accounts ORDER BY account")["hf"].to_numpy()
+    # bare view = every run's rows with a leading run_id; pin one run with run_id=
+    every = s.query("SELECT run_id, hf FROM accounts ORDER BY run_id, account")
+    assert every["run_id"].tolist() == sorted([a] * 5 + [b] * 5)
+    latest = s.query(f"SELECT hf FROM accounts WHERE run_id = '{b}' ORDER BY account")["hf"].to_numpy()
     np.testing.assert_allclose(latest, _tables(1)["accounts"]["hf"].to_numpy())
     pinned = s.query("SELECT hf FROM accounts ORDER BY account", run_id=a)["hf"].to_numpy()
     np.testing.assert_allclose(pinned, _tables(0)["accounts"]["hf"].to_numpy())

@@ -302,6 +302,20 @@ def default_range(sc, param: str, asset: str) -> tuple[float, float]:
     return 0.0, 4.0 * current_value(sc, param, asset)
 
 
+def _allowed(sc, param: str, asset: str) -> str:
+    """The bounds a value of ``param`` must keep, in words (for the --range message)."""
+    i = _asset(sc, asset)
+    p = sc.model.rules.params
+    if param == "liquidation_threshold":
+        lb = float(p.liquidation_bonus[i])
+        return f"0 to {1.0 / (1.0 + lb):.6g} (threshold x (1 + bonus) <= 1 with the bonus {lb:g})"
+    if param == "liquidation_bonus":
+        lt = float(p.liquidation_threshold[i])
+        top = f"{1.0 / lt - 1.0:.6g}" if lt > 0 else "any"
+        return f"0 to {top} (threshold x (1 + bonus) <= 1 with the threshold {lt:g})"
+    return "0 or more"
+
+
 def _setup(scenario, param, asset, budget, confidence, metric, loss, kind, book, value_range, grid, tol, interval,
            paths, seed, chunk_size) -> _Setup:
     from liqcascade.api import load_scenario
@@ -342,8 +356,16 @@ def _setup(scenario, param, asset, budget, confidence, metric, loss, kind, book,
     else:
         size = default_chunk_size(paths)
     # both ends must be values the market accepts (LT x (1 + LB) <= 1 and so on): checked now
-    for v in (lo, hi):
-        apply_candidate(sc, Candidate(param, asset, v, book))
+    for end, v in (("LO", lo), ("HI", hi)):
+        try:
+            apply_candidate(sc, Candidate(param, asset, v, book))
+        except ConfigError as e:
+            if value_range is None:
+                raise
+            why = e.expected.removeprefix("a value the market accepts (").removesuffix(")")
+            raise ConfigError("--range", "range", f"LO:HI inside the values {param} of {asset} may take, "
+                              f"{_allowed(sc, param, asset)}; {end} = {v:g} is outside ({why})",
+                              f"{lo:g}:{hi:g}") from None
     return _Setup(sc, param, asset, budget, level, metric, loss, kind, book, lo, hi, grid, float(tol), interval,
                   paths, int(seed), size)
 

@@ -17,6 +17,8 @@ from liqcascade import __version__
 from liqcascade.errors import LiqcascadeError
 
 STORE_HELP = "Results directory (Parquet tables + DuckDB catalog). Default: ./liqcascade-results."
+OUT_HELP = ("Results directory (Parquet tables + DuckDB catalog); --out and --store are the same option. "
+            "Default: ./liqcascade-results.")
 SWEEP_HELP = ("Sweep a dotted config field over values, e.g. shock.WETH=0.2,0.3 or "
               "assets.WETH.liquidation_bonus=0.05,0.08 (repeatable: full factorial): one run per combination and "
               "one table, as `liqcascade sweep --kind {kind}`.")
@@ -95,7 +97,15 @@ def _print_curve(res) -> None:
 
 
 def _fail(e: Exception) -> None:
-    click.echo(f"error: {e}", err=True)
+    from liqcascade.io.store import UnknownRunError
+
+    msg = str(e)
+    if isinstance(e, UnknownRunError):  # the store's advice names a Python method; say the command
+        from liqcascade.errors import rehint
+
+        root = msg.split(": no ", 1)[0] if ": no " in msg else "DIR"
+        msg = rehint(msg, f"`liqcascade runs --out {root}` lists the stored runs")
+    click.echo(f"error: {msg}", err=True)
     sys.exit(2)
 
 
@@ -114,7 +124,7 @@ def main() -> None:
 
 @main.command("run")
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--shock", "shock", multiple=True, metavar="ASSET=DROP", help="Replace the scenario's shocks, e.g. --shock WETH=0.3 (repeatable).")
 @click.option("--recompute", is_flag=True, help="Run again even if this exact run is stored.")
 @click.option("--sweep", "factors", multiple=True, metavar="FIELD=V1,V2,...", help=SWEEP_HELP.format(kind="static"))
@@ -149,7 +159,7 @@ def run_cmd(scenario: Path, out: Path, shock: tuple[str, ...], recompute: bool, 
 @click.option("--shocks", help="start:stop:step as fractions, stop inclusive (e.g. 0:0.8:0.01), or a comma list.")
 @click.option("--co-move", "co_move", help="Comma list of assets shocked together with ASSET (e.g. wstETH,rETH,cbETH).")
 @click.option("--no-impact", is_flag=True, help="Ignore venues: the no-feedback curve.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--recompute", is_flag=True, help="Run again even if this exact curve is stored.")
 def curve_cmd(
     scenario: Path, asset: str | None, shocks: str | None, co_move: str | None, no_impact: bool, out: Path, recompute: bool
@@ -175,7 +185,7 @@ def curve_cmd(
 
 @main.command("simulate")
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--recompute", is_flag=True, help="Run again even if this exact simulation is stored.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--sweep", "factors", multiple=True, metavar="FIELD=V1,V2,...", help=SWEEP_HELP.format(kind="simulate"))
@@ -194,13 +204,20 @@ def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool, factor
     if factors:
         _sweep_and_print(scenario, factors, "simulate", out, recompute=recompute, quiet=quiet)
         return
-    bar = None
+    from contextlib import ExitStack
+
     try:
         if quiet:
             res = api.simulate(scenario, out, recompute=recompute)
         else:
-            with click.progressbar(length=1, label="blocks", show_pos=True, file=sys.stderr) as bar:
+            with ExitStack() as stack:
+                bars: list = []
+
                 def progress(done: int, total: int) -> None:
+                    if not bars:  # drawn once the simulation runs: a bad scenario prints only its error
+                        bars.append(stack.enter_context(click.progressbar(length=total, label="blocks", show_pos=True,
+                                                                          file=sys.stderr)))
+                    bar = bars[0]
                     if bar.length != total:
                         bar.length = total
                     if done % 100 == 0 or done == total:
@@ -242,7 +259,7 @@ def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool, factor
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--protocols", "protocols", help="Comma list of protocols (default: aave_v3,compound_v3,maker,liquity_v1).")
 @click.option("--dynamic", is_flag=True, help="Also run the scenario's [simulation] block by block for each protocol.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--recompute", is_flag=True, help="Run again even if this exact comparison is stored.")
 def compare_cmd(scenario: Path, protocols: str | None, dynamic: bool, out: Path, recompute: bool) -> None:
     """The same book, venues and crash under several protocols' liquidation rules.
@@ -281,7 +298,7 @@ def compare_cmd(scenario: Path, protocols: str | None, dynamic: bool, out: Path,
 
 
 @main.command("demo")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--recompute", is_flag=True, help="Run again even if stored.")
 def demo_cmd(out: Path, recompute: bool) -> None:
     """Run the embedded default scenario: real Aave v3 Ethereum parameters
@@ -322,22 +339,60 @@ def conformance_cmd(paths: tuple[Path, ...]) -> None:
 
 
 @main.command("runs")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 def runs_cmd(out: Path) -> None:
-    """List the runs stored under OUT: run id, kind, when, package version, status."""
+    """List the runs stored under OUT, oldest first, one line each: run id, kind, created
+    (UTC), package version, status and a short label (scenario file; shocks, curve asset,
+    paths or swept fields). `liqcascade show RUN_ID` prints a run's tables."""
     from liqcascade.io.store import ResultsStore
 
     try:
         df = ResultsStore(out).list_runs()
     except LiqcascadeError as e:
         _fail(e)
-    click.echo(df.to_string(index=False) if len(df) else "no runs stored")
+    if not len(df):
+        click.echo(f"no runs stored in {out}")
+        return
+    rows = [("run_id", "kind", "created (UTC)", "version", "status", "label")]
+    for r in df.itertuples(index=False):
+        rows.append((r.run_id, r.kind, pd.Timestamp(r.created_at).strftime("%Y-%m-%d %H:%M:%S"), r.version, r.status,
+                     _run_label(r.kind, r.config, r.meta)))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[5])
+
+
+def _run_label(kind: str, config_json: str, meta_json: str) -> str:
+    """A few words naming a stored run: its scenario file and what varies between runs of it."""
+    import json
+
+    try:
+        config, meta = json.loads(config_json), json.loads(meta_json)
+    except ValueError:
+        return ""
+    config = config if isinstance(config, dict) else {}
+    meta = meta if isinstance(meta, dict) else {}
+    words = []
+    if meta.get("source"):
+        words.append(Path(str(meta["source"])).name)
+    pct = lambda v: f"{v:.0%}" if isinstance(v, (int, float)) and abs(v * 100 - round(v * 100)) < 1e-9 else str(v)  # noqa: E731
+    if kind == "static" and isinstance(config.get("shock"), dict):
+        words.append("shock " + (", ".join(f"{a} {pct(v)}" for a, v in config["shock"].items()) or "none"))
+    elif kind == "curve" and meta.get("asset"):
+        impact = (config.get("engine") or {}).get("impact", True) if isinstance(config.get("engine"), dict) else True
+        words.append(f"curve of {meta['asset']}" + ("" if impact is not False else ", no impact"))
+    elif kind == "montecarlo" and meta.get("paths") is not None:
+        words.append(f"{meta['paths']:,} paths, seed {meta.get('seed')}")
+    elif kind == "sweep" and meta.get("factors"):
+        words.append(f"{meta.get('run_kind', '')} sweep of {', '.join(map(str, meta['factors']))} "
+                     f"({meta.get('combinations', '?')} combinations)")
+    return ", ".join(words)
 
 
 @main.command("show")
 @click.argument("run_id")
 @click.option("--table", default="summary", show_default=True, help="Which table to print.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 def show_cmd(run_id: str, table: str, out: Path) -> None:
     """Print one table of a stored run."""
     from liqcascade.io.store import ResultsStore
@@ -380,7 +435,7 @@ def _parse_shocks(items: tuple[str, ...]) -> dict[str, float]:
 @click.option("--date", default="2021-01-21", show_default=True,
               help="Day of the shipped Uniswap v2 ETH/DAI prices (US Pacific; the window is the 24 h they cover).")
 @click.option("--no-user-events", is_flag=True, help="Keep the book as it was at the start (no owner top-ups).")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--dai-usd", "dai_usd", type=float, default=1.0, show_default=True,
               help="DAI's USD price, to turn the pool's DAI per ETH into the USD price Maker's oracle reads.")
 @click.option("--price-file", "price_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -397,9 +452,14 @@ def maker_replay_cmd(date: str, no_user_events: bool, out: Path, dai_usd: float,
     """
     from liqcascade.maker_replay import replay_ethb
 
+    from liqcascade.errors import ConfigError
+
     try:
         res = replay_ethb(date, apply_user_events=not no_user_events, dai_usd=dai_usd, price_file=price_file,
                           store=out, recompute=recompute)
+    except ConfigError as e:  # the library's argument names, said as this command's options
+        _fail(e.renamed("liqcascade maker-replay", {"date": "--date", "dai_usd": "--dai-usd",
+                                                    "price_file": "--price-file"}))
     except LiqcascadeError as e:
         _fail(e)
     s = res.summary
@@ -434,7 +494,7 @@ def maker_replay_cmd(date: str, no_user_events: bool, out: Path, dai_usd: float,
 @click.option("--chunk-size", "chunk_size", type=int, help="Paths per chunk (one stored part each). Default: ~100 chunks.")
 @click.option("--seed", type=int, help="Root seed (default: the [montecarlo] table's).")
 @click.option("--reserves", "reserves", type=float, help="Reserves in USD for P(bad debt > reserves) (default: the table's).")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--sweep", "factors", multiple=True, metavar="FIELD=V1,V2,...", help=SWEEP_HELP.format(kind="montecarlo"))
 def montecarlo_cmd(scenario: Path, paths: int, executor: str, workers: int | None, chunk_size: int | None,
@@ -518,6 +578,28 @@ def _print_montecarlo(res) -> None:
     click.echo(pd.DataFrame(view).to_string(index=False))
     click.echo("(liquidations at risk = VaR of collateral seized; time to clear: first to last liquidation, inf when "
                "accounts a liquidator would take were still waiting at the end of a path)")
+    if any(c["metric"] == "amplification" for c in view):
+        note = _amplification_caveat(p)
+        if note:
+            click.echo(note)
+
+
+SMALL_DROP = 0.01
+"""An exogenous headline drop below this makes a path's amplification (a ratio of drops) noise."""
+
+
+def _amplification_caveat(paths: pd.DataFrame) -> str | None:
+    """One line when at least 1 % of the paths the amplification is taken over (headline fell)
+    fell less than :data:`SMALL_DROP`: the tail of a ratio of small numbers is then theirs."""
+    if "exogenous_drop" not in paths or "amplification" not in paths:
+        return None
+    drop = paths.loc[paths["amplification"].notna(), "exogenous_drop"]
+    small = int((drop < SMALL_DROP).sum())
+    if not len(drop) or small < 0.01 * len(drop):
+        return None
+    return (f"caution: {small:,} of the {len(drop):,} paths behind amplification ({small / len(drop):.0%}) have an "
+            f"exogenous drop below {SMALL_DROP:.0%}; there final / exogenous drop is a ratio of small numbers (noise) "
+            f"and drives its mean and tail. Filter the paths table on exogenous_drop >= {SMALL_DROP:g} (docs/montecarlo.md).")
 
 
 
@@ -544,7 +626,7 @@ def report_cmd(target: str, output: Path, store: Path, no_complete: bool, simula
     from liqcascade.report import write_report
 
     try:
-        rep = write_report(store, target, output, complete=not no_complete, simulate=simulate)
+        rep = write_report(store, target, output, option="-o/--output", complete=not no_complete, simulate=simulate)
     except LiqcascadeError as e:
         _fail(e)
     size = output.stat().st_size / 1e6
@@ -555,7 +637,7 @@ def report_cmd(target: str, output: Path, store: Path, no_complete: bool, simula
 
 
 @main.command("serve")
-@click.option("--store", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--store", "--out", "store", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
 @click.option("--max-accounts", default=200_000, show_default=True, type=click.IntRange(1, None),
@@ -630,7 +712,7 @@ def _range_opt(text: str | None):
 @click.option("--book", default="health", show_default=True,
               help="liquidation_threshold: health (borrowers keep their health factor) or fixed (amounts stay).")
 @click.option("--interval", type=float, default=0.95, show_default=True, help="Confidence of the intervals around each estimate.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--recompute", is_flag=True, help="Search again even if this exact calibration is stored.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, confidence: float, metric: str, loss: str,
@@ -702,7 +784,7 @@ def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, 
 @click.option("--executor", default="local", show_default=True, help="Monte Carlo: serial, local, dask or dask://HOST:PORT.")
 @click.option("--workers", type=int, help="Worker processes (local, dask). Default: all cores.")
 @click.option("--chunk-size", "chunk_size", type=int, help="Monte Carlo paths per chunk.")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=STORE_HELP)
+@click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--recompute", is_flag=True, help="Run again even if stored.")
 def sweep_cmd(scenario: Path, factors: tuple[str, ...], kind: str, paths: int, seed: int | None, executor: str,
               workers: int | None, chunk_size: int | None, out: Path, recompute: bool) -> None:
@@ -728,7 +810,8 @@ def _sweep_and_print(scenario: Path, factors: tuple[str, ...], kind: str, out: P
         _fail(e)
     t = res.table("sweep")
     names = [f.partition("=")[0].strip() for f in factors]
-    shown = ["bad_debt_usd", "collateral_seized_usd", "accounts_liquidated", "amplification", "bad_debt_usd_mean",
+    shown = ["bad_debt_usd", "collateral_seized_usd", "accounts_liquidated", "headline_asset", "amplification",
+             "bad_debt_usd_mean",
              "bad_debt_usd_var_99", "bad_debt_usd_es_99", "bad_debt_usd_p_insolvent", "collateral_seized_usd_var_99"]
     view = t[names + [c for c in shown if c in t.columns] + ["run_id"]].copy()
     for c in view.columns:

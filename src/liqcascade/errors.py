@@ -6,9 +6,37 @@ user can fix the input without reading our code.
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+# numpy 2 reprs such as np.float64(-10.0) or np.str_('x'): the value inside is what a user wrote
+_NP_REPR = re.compile(r"\bnp\.(?:float|int|uint|complex|bool|str|bytes)_?\d*\(((?:[^()]|\([^()]*\))*)\)")
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain Python for a message: numpy scalars unwrapped, arrays as lists."""
+    item = getattr(value, "item", None)
+    if item is not None and getattr(value, "ndim", None) == 0:
+        return item()
+    tolist = getattr(value, "tolist", None)
+    if tolist is not None and getattr(value, "ndim", 0) > 0:
+        return tolist()
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    return value
+
 
 class LiqcascadeError(Exception):
-    """Root of every error liqcascade raises deliberately."""
+    """Root of every error liqcascade raises deliberately.
+
+    Its text never shows numpy reprs: ``np.float64(-10.0)`` reads ``-10.0`` (a safety net
+    for messages built with ``!r`` of a numpy scalar; :func:`plain` is the direct way).
+    """
+
+    def __str__(self) -> str:
+        return _NP_REPR.sub(r"\1", super().__str__())
 
 
 class ConfigError(LiqcascadeError):
@@ -26,8 +54,29 @@ class ConfigError(LiqcascadeError):
         where = f"{self.file}: {key}" if key else self.file
         msg = f"{where}: expected {expected}"
         if got is not None:
-            msg += f", got {got!r}"
+            msg += f", got {plain(got)!r}"
         super().__init__(msg)
+
+    def renamed(self, file: str, names: dict[str, str]) -> ConfigError:
+        """This error in the words of another interface: ``file`` for a ``<python>`` label and
+        argument names as its options, e.g. ``{"price_file": "--price-file"}`` for the CLI."""
+        if self.file != "<python>":
+            return self
+        key = self.key
+        for part in re.split(r"[/.]", key):
+            if part in names:
+                key = key.replace(part, names[part])
+        expected = self.expected
+        for name, option in names.items():
+            expected = re.sub(rf"\b{re.escape(name)}\b", option, expected)
+        return ConfigError(file, key, expected, self.got)
+
+
+def rehint(message: str, hint: str) -> str:
+    """``message`` with its closing advice (the text after the last ``"; "``) replaced by
+    ``hint``, so each interface says what to do in its own words (a CLI command, an HTTP path)."""
+    head = message.rsplit("; ", 1)[0] if "; " in message else message
+    return f"{head}; {hint}"
 
 
 class DataError(LiqcascadeError):

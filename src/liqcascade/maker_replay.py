@@ -351,7 +351,7 @@ def price_window(date: str, price_file: str | Path | None = None, price_clock: s
     path = Path(price_file) if price_file is not None else price_dir() / PRICE_FILE.format(date=f"{day:%Y-%m-%d}")
     if price_file is None and not path.is_file():
         raise ConfigError(_ARG, "date", f"a day with shipped Uniswap v2 ETH/DAI reserves: {available_dates()} "
-                          "(or pass price_file)", f"{day:%Y-%m-%d}")
+                          "(or pass price_file, a Uniswap v2 reserves CSV of that day)", f"{day:%Y-%m-%d}")
     prices = load_univ2_reserves(path, start=day, end=day + pd.Timedelta(days=1))
     if len(prices) != _DAY_S // PRICE_INTERVAL_S:
         raise ConfigError(str(path), "date", f"{_DAY_S // PRICE_INTERVAL_S} ten-minute rows for {day:%Y-%m-%d}",

@@ -2,11 +2,14 @@
 
 A factor is ``FIELD=V1,V2,...``: ``FIELD`` a dotted path into the scenario file
 (``shock.WETH``, ``venues.0.reserve_usd``, ``market.overrides.WETH.liquidation_threshold``,
-``montecarlo.vol.ETH``; ``assets.X.F`` is short for ``market.overrides.X.F``; list items by
+``montecarlo.vol.WETH``; ``assets.X.F`` is short for ``market.overrides.X.F``; list items by
 index), each value a TOML literal (``0.3``, ``true``, ``"3.3-3.4"``; a bare word is a string).
 Every combination is the base file with those fields replaced, validated exactly as a file
 would be — so a field that does not exist, or a value it does not accept, is an error naming
-the field before any run starts — and built as a new scenario (a synthetic book is drawn again
+the field before any run starts. A sweep adds no keys: a key of a mapping-valued field
+(``montecarlo.vol.X``, ``simulation.drive.X``, ...) must be one the base file has, except under
+``shock``, ``market.overrides`` and ``prices.overrides``, which take any asset of the market.
+Each combination is built as a new scenario (a synthetic book is drawn again
 under the combination's parameters, so ``liquidation_threshold`` sweeps move the borrowers'
 debt with it; a file book is read as it is).
 
@@ -16,7 +19,9 @@ Each combination runs as a normal stored run (``static``: :func:`liqcascade.api.
 combinations (and a Monte Carlo combination resumes its chunks). The ``sweep`` table has one
 row per combination: the factors as columns (named as given), then the run's summary numbers
 (static, simulate) or its risk estimates (``<metric>_<statistic>[_<level %>]``, Monte Carlo;
-the full risk rows with intervals are in ``sweep_risk``), then ``run_id``.
+the full risk rows with intervals are in ``sweep_risk``), then ``run_id``. In a static sweep
+``headline_asset``, ``initial_drop``, ``final_drop`` and ``amplification`` are of one asset in
+every row (see ``_headline``), so that column compares like with like.
 
 ``liqcascade sweep --kind K`` and the ``--sweep`` option of ``liqcascade run``, ``simulate`` and
 ``montecarlo`` all call :func:`sweep`; ``run --shock`` and ``montecarlo --reserves`` reach it as
@@ -30,9 +35,11 @@ import itertools
 import math
 import time
 import tomllib
+import types
+from collections import abc
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import pandas as pd
 
@@ -162,6 +169,71 @@ def _inside(path: list[str], value: Any) -> bool:
     return True
 
 
+def _arms(tp: Any) -> list[Any]:
+    """The alternatives of a type annotation (``Annotated`` and unions unwrapped)."""
+    origin = get_origin(tp)
+    if origin is Annotated:
+        return _arms(get_args(tp)[0])
+    if origin in (Union, types.UnionType):
+        return [a for t in get_args(tp) for a in _arms(t)]
+    return [tp]
+
+
+def _free_keys(path: list[str]) -> list[int]:
+    """Positions in ``path`` of segments that are keys of a mapping-valued field of the scenario
+    schema (``shock``, ``montecarlo.vol``, ``market.overrides``, ...): any key passes the
+    schema there, so whether the key exists has to be checked against the file."""
+    from pydantic import BaseModel
+
+    from liqcascade.io.config import ScenarioConfig
+
+    free, types_ = [], [ScenarioConfig]
+    for i, seg in enumerate(path):
+        by_model, by_map = [], []
+        for tp in (a for t in types_ for a in _arms(t)):
+            origin = get_origin(tp)
+            if isinstance(tp, type) and issubclass(tp, BaseModel):
+                if seg in tp.model_fields:
+                    by_model.append(tp.model_fields[seg].annotation)
+            elif origin in (dict, Mapping, abc.Mapping):
+                by_map.append(get_args(tp)[1])
+            elif origin in (list, tuple, Sequence, abc.Sequence) and seg.isdigit():
+                by_model.append(get_args(tp)[0])
+        if not by_model and by_map:
+            free.append(i)
+        types_ = by_model or by_map
+        if not types_:
+            break
+    return free
+
+
+def _check_exists(field: str, data: Mapping, symbols: Sequence[str], source: str) -> None:
+    """A swept field sets only what is there: a key of a mapping-valued field (``montecarlo.vol.X``,
+    ``montecarlo.jumps.mean.X``, ``simulation.drive.X``, ...) must be a key the base scenario
+    has; new keys are allowed only under ``shock``, ``market.overrides`` (``assets``) and
+    ``prices.overrides``, and only for an asset of the market."""
+    path = _path(field)
+    for i in _free_keys(path):
+        parent, key = path[:i], path[i]
+        if tuple(parent) in _ASSET_KEYED:
+            if key not in symbols:
+                raise ConfigError("--sweep", field, f"an asset of the market {list(symbols)} after "
+                                  f"{'.'.join(parent)}", key)
+            continue
+        node: Any = data
+        for seg in parent:
+            node = node[int(seg)] if isinstance(node, list) and seg.isdigit() and int(seg) < len(node) else (
+                node.get(seg) if isinstance(node, dict) else None)
+        if isinstance(node, dict) and key in node:
+            continue
+        where = ".".join(parent)
+        if isinstance(node, dict) and node:
+            has = f"one of the keys of {where} in {source} ({', '.join(map(str, node))})"
+        else:
+            has = f"a key of {where}, but {source} sets no {where}"
+        raise ConfigError("--sweep", field, has + "; a sweep changes only keys the file sets there", key)
+
+
 def _check_fixed(fs: list[tuple[str, list[Any]]], fixed: Mapping[str, tuple[str, Any]]) -> None:
     """A swept field may not be one an option of the command already sets (``--shock WETH=0.4``
     and ``--sweep shock.WETH=...``); fields beside it compose (``--sweep shock.WBTC=...``)."""
@@ -218,8 +290,9 @@ def combinations(scenario, factors: Sequence[str] | Mapping[str, Sequence[Any]],
             raise
         raise ConfigError(flag, e.key, e.expected, e.got) from None
     symbols = base.model.assets
+    for field, _ in fs:
+        _check_exists(field, data, symbols, source)
     for field, values in fs:
-        path = _path(field)
         for v in values:
             try:
                 parse_scenario(set_field(data, field, v), source)
@@ -230,10 +303,6 @@ def combinations(scenario, factors: Sequence[str] | Mapping[str, Sequence[Any]],
                 if e.file != "--sweep":
                     raise ConfigError("--sweep", field, f"a value this field accepts ({e.key}: {e.expected})", v) from None
                 raise
-        for prefix in _ASSET_KEYED:
-            if tuple(path[: len(prefix)]) == prefix and len(path) > len(prefix) and path[len(prefix)] not in symbols:
-                raise ConfigError("--sweep", field, f"an asset of the market {list(symbols)} after "
-                                  f"{'.'.join(prefix)}", path[len(prefix)])
     rows, configs = [], []
     for combo in itertools.product(*(vals for _, vals in fs)):
         d = data
@@ -292,8 +361,11 @@ def sweep(
         if base.config.simulation is None:
             raise ConfigError(base.source, "simulation", "a [simulation] table for --kind simulate")
         S.simulation_parts(base)  # path, drive, oracle and liquidators of the base: checked before any run
+    headline = _headline(rows, base) if kind == "static" else None
     ident = {"kind": KIND, "run_kind": kind, "config": base.resolved(), "factors": rows,
              "paths": paths if kind == "montecarlo" else None, "seed": seed}
+    if headline is not None:
+        ident["headline"] = headline
     rid = _run_id(ident, __version__)
     if not recompute and (found := api._stored(store, rid, KIND)) is not None:
         return found
@@ -303,7 +375,9 @@ def sweep(
         sc = S.build(cfg, base.base_dir, base.source)
         if kind == "static":
             res = api.run(sc, store, recompute=recompute)
-            out.append({**row, **_summary(res), "run_id": res.run_id})
+            summary = _summary(res)
+            headline = headline or summary.get("headline_asset")
+            out.append({**row, **summary, **_headline_cols(res, headline), "run_id": res.run_id})
         elif kind == "simulate":
             res = api.simulate(sc, store, recompute=recompute)
             out.append({**row, **_summary(res), "run_id": res.run_id})
@@ -332,6 +406,37 @@ def sweep(
 
 def _summary(res: Result) -> dict[str, Any]:
     return dict(res.table("summary").iloc[0])
+
+
+def _headline(rows: list[dict], base) -> str | None:
+    """The one asset whose drops and amplification a static sweep reports in every row: the
+    asset of the first swept ``shock.<ASSET>`` field, else the base scenario's headline asset
+    (largest shock; among equal shocks the most collateral in the book, as a run's summary)."""
+    for field in rows[0]:
+        path = _path(field)
+        if len(path) == 2 and path[0] == "shock":
+            return path[1]
+    shocks = {a: float(v) for a, v in base.config.shock.items() if float(v) > 0}
+    if not shocks:
+        return None  # the first combination's own headline asset (see sweep)
+    model = base.model
+    coll, _ = model.book.totals_by_asset()
+    value = {a: float(coll[i] * model.prices[i]) for i, a in enumerate(model.assets)}
+    return max(shocks, key=lambda a: (shocks[a], value.get(a, 0.0)))
+
+
+def _headline_cols(res: Result, asset: str | None) -> dict[str, Any]:
+    """``headline_asset``, ``initial_drop``, ``final_drop`` and ``amplification`` of ``asset`` in
+    a static run (NaN drops and amplification when the run does not move it)."""
+    if asset is None:
+        return {}
+    a = res.table("assets").set_index("asset")
+    if asset not in a.index:
+        nan = float("nan")
+        return {"headline_asset": asset, "initial_drop": nan, "final_drop": nan, "amplification": nan}
+    r = a.loc[asset]
+    return {"headline_asset": asset, "initial_drop": float(r["initial_drop"]), "final_drop": float(r["final_drop"]),
+            "amplification": float(r["amplification"])}
 
 
 def _risk_row(r: pd.DataFrame) -> dict[str, float]:

@@ -207,11 +207,11 @@ def test_security_headers(client):
 BAD_GETS = [
     ("/api/runs/nope", 404, "no finished run 'nope'"),
     ("/api/runs/%2e%2e", 422, "run_id: String should match pattern"),
-    ("/api/runs/..%2f..%2fetc%2fpasswd", 404, None),
-    ("/api/runs/%2e%2e%2f%2e%2e%2fcatalog.duckdb", 404, None),
+    ("/api/runs/..%2f..%2fetc%2fpasswd", 422, "run_id: expected letters, digits"),  # every path trick: 422
+    ("/api/runs/%2e%2e%2f%2e%2e%2fcatalog.duckdb", 422, "run_id: expected letters, digits"),
     ("/api/runs/{static}/tables/%2e%2e", 422, "table: String should match pattern"),
     ("/api/runs/{static}/tables/runs", 400, "invalid table name"),
-    ("/api/runs/{static}/tables/..%2f..%2fcatalog", 404, None),
+    ("/api/runs/{static}/tables/..%2f..%2fcatalog", 422, "table: expected letters, digits"),
     ("/api/runs/{static}/tables/nope", 404, "has no table 'nope'"),
     ("/api/runs/{static}/tables/summary?limit=0", 422, "limit"),
     ("/api/runs/{static}/tables/summary?offset=-1", 422, "offset"),
@@ -236,9 +236,9 @@ BAD_PAGES = [
     ("/runs/nope", 404),
     ("/runs/%2e%2e", 422),
     ("/runs/pyproject.toml/report.html", 422),  # a file name is not a run id: nothing is run or read
-    ("/runs/%2e%2e%2f%2e%2e%2fetc%2fpasswd/report.html", 404),
-    ("/static/..%2f..%2fpyproject.toml", 404),
-    ("/static/%2e%2e", 404),
+    ("/runs/%2e%2e%2f%2e%2e%2fetc%2fpasswd/report.html", 422),
+    ("/static/..%2f..%2fpyproject.toml", 422),
+    ("/static/%2e%2e", 422),
     ("/static/report.html.j2", 404),
     ("/jobs/nope", 404),
     ("/nothing/here", 404),
@@ -256,9 +256,9 @@ def test_bad_page_requests_get_an_error_page(client, web_store, url, status):
 
 
 BAD_JOBS = [
-    ({"scenario": "../../etc/passwd"}, 400, "no folders"),
-    ({"scenario": "%2e%2e%2fsmall_book.toml"}, 400, "no folders"),
-    ({"scenario": "/etc/hosts.toml"}, 400, "no folders"),
+    ({"scenario": "../../etc/passwd"}, 422, "no folders"),
+    ({"scenario": "%2e%2e%2fsmall_book.toml"}, 422, "no folders"),
+    ({"scenario": "/etc/hosts.toml"}, 422, "no folders"),
     ({"scenario": "missing.toml"}, 404, "not in the store's scenarios/ folder"),
     ({"scenario": "small_book.toml", "bogus": 1}, 422, "bogus"),
     ({"scenario": "small_book.toml", "shocks": {"DOGE": 0.3}}, 422, "DOGE"),

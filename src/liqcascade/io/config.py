@@ -254,7 +254,7 @@ class CurveConfig(_Model):
         try:
             parse_shock_range(v)
         except _CE as e:
-            raise ValueError(f"{e.expected}, got {v!r}") from None
+            raise _FieldError(e.expected, v) from None
         return v
     co_move: list[str] = Field(
         default_factory=list, description="Assets that take the same initial shock as `asset` at every point (e.g. LSTs with ETH)."
@@ -380,8 +380,17 @@ class ScenarioConfig(_Model):
     def _shock_range(cls, v: dict[str, float]) -> dict[str, float]:
         for a, x in v.items():
             if not (x == x) or not (-10.0 < x < 1.0):
-                raise ValueError(f"shock for {a} must be a fractional drop below 1 (0.3 = -30 %), got {x}")
+                raise _FieldError("a fractional drop below 1 and above -10 (0.3 = -30 %; negative = rise)", x, a)
         return v
+
+
+class _FieldError(ValueError):
+    """A validator's complaint: what was expected, the bad value and, for a mapping, the key
+    inside the field (``parse_scenario`` turns it into ``shock.WETH: expected ..., got 1.5``)."""
+
+    def __init__(self, expected: str, got: Any, sub: str = "") -> None:
+        super().__init__(f"{expected}, got {got!r}")
+        self.expected, self.got, self.sub = expected, got, sub
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -407,6 +416,10 @@ def parse_scenario(data: dict[str, Any], source: str = "<python>") -> ScenarioCo
         return ScenarioConfig.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
+        fe = (err.get("ctx") or {}).get("error")
+        if isinstance(fe, _FieldError):  # our validators: the sub-key and the bad value, said once
+            key = _loc(err["loc"]) + (f".{fe.sub}" if fe.sub else "")
+            raise ConfigError(source, key, fe.expected, fe.got) from None
         raise ConfigError(source, _loc(err["loc"]), _expected(err["msg"]), err.get("input")) from None
 
 

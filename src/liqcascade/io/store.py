@@ -149,8 +149,12 @@ class ResultsStore:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / "runs").mkdir(exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            (self.root / "runs").mkdir(exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"results store {str(root)!r}: expected a folder that exists or can be created, "
+                             f"got {e.strerror or e}") from None
         self.catalog_path = self.root / "catalog.duckdb"
         with self._connect() as con:
             con.execute(
@@ -510,10 +514,16 @@ class ResultsStore:
     def query(self, sql: str, run_id: str | None = None) -> pd.DataFrame:
         """Run DuckDB SQL over the store; returns a DataFrame.
 
-        Views: ``runs`` and ``tables`` (the catalog); for each table name ``T``: ``T`` (that
-        table of ``run_id``, default the latest finished run that has it) and ``T_all`` (every
-        run's ``T`` stacked, with a leading ``run_id`` column). The connection is in memory and
-        has no file-system access, so queries can read the store but write nothing anywhere.
+        Views: ``runs`` and ``tables`` (the catalog), and for each stored table name ``T`` a
+        view ``T``: the rows of ``T`` of **every** finished run that has it, stacked (columns
+        matched by name; a column one run lacks is NULL), with the id of the run that holds
+        each row in a leading column ``run_id`` (filter on it: ``... FROM curve WHERE run_id =
+        '...'``). A table that has a ``run_id`` column of its own keeps it (the ``sweep`` and
+        ``sweep_risk`` tables: each combination's run, which joins to that run's tables), and
+        the holding run's id is then the leading column ``parent_run_id``. With ``run_id=``
+        given, ``T`` holds only that run's rows; ``T_all`` is always every run's rows (the same
+        columns). The connection is in memory and has no file-system access, so queries can
+        read the store but write nothing anywhere.
         """
         import pyarrow.dataset as ds
 
@@ -533,16 +543,23 @@ class ResultsStore:
             con.execute("CREATE VIEW runs AS SELECT * FROM _runs")
             con.execute('CREATE VIEW "tables" AS SELECT * FROM _tables')
             for name, grp in tabs.groupby("table", sort=True):
-                parts = []
+                parts, columns = [], set()
                 for i, (rid, rel) in enumerate(zip(grp["run_id"], grp["path"])):
                     reg = f"_{name}_{i}"
-                    con.register(reg, ds.dataset(str(self.root / rel), format="parquet"))
+                    data = ds.dataset(str(self.root / rel), format="parquet")
+                    columns.update(data.schema.names)
+                    con.register(reg, data)
                     parts.append((rid, reg))
-                union = " UNION ALL BY NAME ".join(f"SELECT '{rid}' AS run_id, * FROM {reg}" for rid, reg in parts)
-                con.execute(f'CREATE VIEW "{name}_all" AS {union}')
-                pick = [reg for rid, reg in parts if rid == run_id] if run_id is not None else [parts[-1][1]]
-                if pick:
-                    con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM {pick[0]}')
+                # run ids and table names are checked identifiers, safe to inline
+                id_col = next(c for c in ("run_id", "parent_run_id", "stored_run_id") if c not in columns)
+                select = [f"SELECT '{rid}' AS {id_col}, * FROM {reg}" for rid, reg in parts]
+                con.execute(f'CREATE VIEW "{name}_all" AS ' + " UNION ALL BY NAME ".join(select))
+                if run_id is None:
+                    con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "{name}_all"')
+                else:
+                    mine = [q for q, (rid, _) in zip(select, parts) if rid == run_id]
+                    if mine:
+                        con.execute(f'CREATE VIEW "{name}" AS {mine[0]}')
             con.execute("SET lock_configuration = true")
             try:
                 return con.execute(sql).df()

@@ -88,16 +88,49 @@ def build_report(store: ResultsStore | str | Path, target, complete: bool = True
     return make_report(store, target, complete, simulate).html
 
 
-def write_report(store: ResultsStore | str | Path, target, out: str | Path, **kw) -> Report:
-    """Build the report and write it to ``out`` atomically (a temporary file, then a rename)."""
+def check_output(path: str | Path, option: str = "out") -> Path:
+    """``path`` if a file can be written there (its folder exists and is writable, it is not a
+    folder); otherwise a :class:`~liqcascade.errors.ConfigError` naming ``option`` and the path.
+    Called before anything is run, so a bad output path costs nothing."""
     import os
 
+    from liqcascade.errors import ConfigError
+
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    why = None
+    if p.is_dir():
+        why = "a file name, not a folder"
+    elif not parent.exists():
+        why = f"a file in an existing folder ({parent} does not exist)"
+    elif not parent.is_dir():
+        why = f"a file in a folder ({parent} is not a folder)"
+    elif not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        why = f"a file you may write ({p if p.exists() else parent} is not writable)"
+    if why:
+        raise ConfigError(option, "", why, str(p))
+    return p
+
+
+def write_report(store: ResultsStore | str | Path, target, out: str | Path, option: str = "out", **kw) -> Report:
+    """Build the report and write it to ``out`` atomically (a temporary file, then a rename).
+
+    ``out`` is checked first (:func:`check_output`; ``option`` is its name in messages, e.g.
+    ``-o`` on the command line); a write that fails anyway leaves no file behind."""
+    import os
+
+    from liqcascade.errors import ConfigError
+
+    out = check_output(out, option)
     rep = make_report(store, target, **kw)
-    out = Path(out)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_text(rep.html, encoding="utf-8")
-    os.replace(tmp, out)
+    try:
+        tmp.write_text(rep.html, encoding="utf-8")
+        os.replace(tmp, out)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(option, "", f"a file that can be written ({e.strerror})", str(out)) from None
     return rep
 
 
-__all__ = ["Report", "build_report", "make_report", "write_report"]
+__all__ = ["Report", "build_report", "check_output", "make_report", "write_report"]

@@ -190,7 +190,8 @@ class PathModel:
                                   "(its correlation is the data's)", [(c.a, c.b) for c in self.corr_break])
             return None
         k = len(assets)
-        c = np.eye(k) if self.base.corr is None else check_correlation(self.base.corr, k, key="montecarlo.corr", source=src)
+        c = np.eye(k) if self.base.corr is None else check_correlation(self.base.corr, k, key="montecarlo.corr", source=src,
+                                                                           assets=assets)
         if not self.corr_break:
             return c
         c = c.copy()

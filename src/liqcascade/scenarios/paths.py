@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -228,7 +228,7 @@ def _per_asset(
         return np.full(len(assets), float(values))
     unknown = [a for a in values if a not in assets]
     if unknown:
-        raise ConfigError(source, f"{key}.{unknown[0]}", f"an asset of p0 {list(assets)}", unknown[0])
+        raise ConfigError(source, f"{key}.{unknown[0]}", f"a path asset among {list(assets)}", unknown[0])
     out = np.empty(len(assets))
     for j, a in enumerate(assets):
         if a not in values:
@@ -335,8 +335,11 @@ class Jumps:
     compensate: bool = True
 
 
-def check_correlation(corr: Any, n_assets: int, *, key: str = "corr", source: str = _PY) -> FloatArray:
+def check_correlation(corr: Any, n_assets: int, *, key: str = "corr", source: str = _PY,
+                      assets: Sequence[str] | None = None) -> FloatArray:
     """``corr`` as a float64 ``(n, n)`` array, or :class:`ConfigError` if it is not a correlation matrix.
+
+    ``assets`` (the path assets, in order) are named in the shape error.
 
     Checks: shape, finite, symmetric and unit diagonal within ``CORR_TOL``, entries in [-1, 1], and
     positive semidefinite: smallest eigenvalue >= ``-CORR_TOL`` (the error reports the eigenvalue).
@@ -346,7 +349,9 @@ def check_correlation(corr: Any, n_assets: int, *, key: str = "corr", source: st
     except (TypeError, ValueError):
         raise ConfigError(source, key, f"a {n_assets}x{n_assets} numeric matrix", corr) from None
     if c.shape != (n_assets, n_assets):
-        raise ConfigError(source, key, f"a {n_assets}x{n_assets} matrix (one row per asset of p0)", c.shape)
+        order = f" ({', '.join(assets)})" if assets is not None else ""
+        raise ConfigError(source, key, f"a {n_assets}x{n_assets} matrix: one row and one column per path asset, "
+                          f"in order{order}", "x".join(map(str, c.shape)) or "a single number")
     if not np.all(np.isfinite(c)):
         raise ConfigError(source, key, "finite entries")
     if np.max(np.abs(c - c.T), initial=0.0) > CORR_TOL:

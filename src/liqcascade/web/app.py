@@ -39,7 +39,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from liqcascade import __version__
-from liqcascade.errors import LiqcascadeError
+from liqcascade.errors import LiqcascadeError, rehint
 from liqcascade.io.store import ResultsStore, StoreError, UnknownRunError, UnknownTableError
 from liqcascade.report import bundle as _bundle
 from liqcascade.report.views import VIEW_KEYS, View, headline, views_for
@@ -358,7 +358,8 @@ def _handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestError, lambda r, e: _error(r, e.status, str(e)))
-    app.add_exception_handler(UnknownRunError, lambda r, e: _error(r, 404, str(e)))
+    app.add_exception_handler(UnknownRunError, lambda r, e: _error(
+        r, 404, rehint(str(e), "GET /api/runs lists the stored runs (the page / shows them)")))
     app.add_exception_handler(UnknownTableError, lambda r, e: _error(r, 404, str(e)))
     app.add_exception_handler(StoreError, lambda r, e: _error(r, 400, str(e)))
     app.add_exception_handler(LiqcascadeError, lambda r, e: _error(r, 422, str(e)))
@@ -380,6 +381,8 @@ RunId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$", m
                                   description="A stored run's id (letters, digits, '-', '_').")]
 TableName = Annotated[str, PathParam(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", max_length=63,
                                      description="A table of the run (see the run's 'tables').")]
+StaticName = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", max_length=64,
+                                      description="A static file of the server (plotly.min.js, figures.js).")]
 JobId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9]{1,32}$", max_length=32, description="A job id from POST /api/jobs.")]
 TableLimit = Query(100, ge=1, le=100_000, description="Rows to return (at most the server's max_table_rows).")
 Offset = Query(0, ge=0, le=10**12, description="First row (0-based).")
@@ -521,7 +524,7 @@ def _page_routes(app: FastAPI, dash: Dashboard) -> None:
         return _page("job.html.j2", job=job.as_dict())
 
     @app.get("/static/{name}", tags=["pages"], responses=ERRORS, summary="plotly.js and the figure script")
-    def static_file(name: str):
+    def static_file(name: StaticName):
         if name not in static:
             raise HTTPException(404, f"no static file {name!r}")
         path, ctype = static[name]

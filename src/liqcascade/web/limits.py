@@ -62,9 +62,41 @@ async def _reject(scope, send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+# the path parameter that follows each fixed segment, to name it in a 422
+_PARAM_AFTER = {"runs": "run_id", "tables": "table", "views": "view", "jobs": "job_id", "static": "name"}
+
+
+def _encoded_separator(scope) -> str | None:
+    """The 422 message for a path whose raw form hides a '/' or '\\' inside a segment
+    (``..%2f..%2fetc``): such a segment is a malformed id, not a route to look for."""
+    from urllib.parse import unquote
+
+    raw = scope.get("raw_path") or scope.get("path", "").encode()
+    if b"%2f" not in raw.lower() and b"%5c" not in raw.lower():
+        return None
+    segs = raw.decode("latin-1").split("/")
+    for i, seg in enumerate(segs):
+        if "%2f" in seg.lower() or "%5c" in seg.lower():
+            name = _PARAM_AFTER.get(segs[i - 1], "path") if i else "path"
+            return (f"{name}: expected letters, digits, '-' or '_' (no '/', '\\' or '..'), "
+                    f"got {unquote(seg)!r}")
+    return None  # pragma: no cover - the check above found one
+
+
+def _without_body(send):
+    """A ``send`` for HEAD: the GET answer's status and headers (Content-Length included), no body."""
+    async def inner(message):
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return inner
+
+
 class Guard:
-    """ASGI middleware: caps the request body (declared or streamed) and adds security
-    headers (CSP, nosniff, no referrer, no framing) to every response."""
+    """ASGI middleware: caps the request body (declared or streamed), refuses ids with an
+    encoded '/' (422), answers HEAD as GET without a body, and adds security headers (CSP,
+    nosniff, no referrer, no framing) to every response."""
 
     def __init__(self, app, max_body_bytes: int) -> None:
         self.app = app
@@ -73,6 +105,11 @@ class Guard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        if scope.get("method") == "HEAD":
+            scope, send = {**scope, "method": "GET"}, _without_body(send)
+        bad_path = _encoded_separator(scope)
+        if bad_path is not None:
+            return await _reject(scope, send, 422, bad_path)
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None:
             if not declared.isdigit():

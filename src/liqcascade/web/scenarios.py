@@ -125,7 +125,7 @@ def scenario_file(root: Path, name: str) -> Path:
         return default_scenario_path()
     if not _NAME.match(name):
         raise RequestError(f"scenario {name!r}: expected '{BUILTIN}' or a file name like 'my_case.toml' "
-                           f"(no folders) in the store's {SCENARIO_DIR}/ folder", 400)
+                           f"(no folders) in the store's {SCENARIO_DIR}/ folder", 422)
     if name not in list_scenarios(root):
         raise RequestError(f"scenario {name!r} is not in the store's {SCENARIO_DIR}/ folder "
                            f"(available: {list_scenarios(root)})", 404)
