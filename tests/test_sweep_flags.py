@@ -19,13 +19,18 @@ from click.testing import CliRunner
 
 from liqcascade.cli import main
 from liqcascade.io.store import ResultsStore
-from tests.calibrate.conftest import BOOK, ONE
+from tests.calibrate.conftest import ONE, write_one
 
 SMALL = Path(__file__).resolve().parents[1] / "examples" / "small_book.toml"
 
 
 def bad_debt(drop: float, bonus: float = 0.05) -> float:
     return max(0.0, 128000.0 - 200000.0 * (1.0 - drop) / (1.0 + bonus))
+
+
+@pytest.fixture
+def one(tmp_path) -> Path:
+    return write_one(tmp_path)
 
 
 @pytest.fixture(autouse=True)
@@ -37,14 +42,6 @@ def one_numba_thread():
     numba.set_num_threads(1)
     yield
     numba.set_num_threads(before)
-
-
-@pytest.fixture
-def one(tmp_path) -> Path:
-    (tmp_path / "one.csv").write_text(BOOK)
-    p = tmp_path / "one.toml"
-    p.write_text(ONE)
-    return p
 
 
 @pytest.fixture

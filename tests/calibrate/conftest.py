@@ -93,9 +93,14 @@ def best_lt(budget: float) -> float:
     return (budget + C * P * (1 - DROP) / (1 + BONUS)) / (C * P / H)
 
 
-@pytest.fixture
-def one(tmp_path) -> Path:
-    (tmp_path / "one.csv").write_text(BOOK)
-    p = tmp_path / "one.toml"
+def write_one(folder: Path) -> Path:
+    """The one-account scenario (``one.toml`` and its ``one.csv``) written into ``folder``."""
+    (folder / "one.csv").write_text(BOOK)
+    p = folder / "one.toml"
     p.write_text(ONE)
     return p
+
+
+@pytest.fixture
+def one(tmp_path) -> Path:
+    return write_one(tmp_path)

@@ -173,3 +173,17 @@ def dynamic_totals(res):
                 v[i] = a.loc[sym, name]
         out[name] = v
     return out
+
+
+def random_vault_book(rng, n: int) -> PositionBook:
+    """``n`` one-collateral accounts against USDC, HF 1 to 1.5 at the market prices: 70 %
+    WETH (lognormal, median 1 token), 30 % WBTC (median 0.05)."""
+    rows = []
+    for k in range(n):
+        if rng.uniform() < 0.7:
+            c = float(rng.lognormal(0.0, 1.0))
+            rows += [(k, "WETH", c, 0.0), (k, "USDC", 0.0, c * 2000 * 0.8 / rng.uniform(1.0, 1.5))]
+        else:
+            c = float(rng.lognormal(-3.0, 1.0))
+            rows += [(k, "WBTC", c, 0.0), (k, "USDC", 0.0, c * 30000 * 0.75 / rng.uniform(1.0, 1.5))]
+    return book(rows)

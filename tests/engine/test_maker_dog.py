@@ -160,23 +160,11 @@ def test_config_passes_the_limits():
     assert (c.hole_usd, c.Hole_usd, c.chost_usd) == (65e6, 1e8, 16_950.0)
 
 
-def _random_book(rng, n):
-    rows = []
-    for k in range(n):
-        if rng.uniform() < 0.7:
-            c = float(rng.lognormal(0.0, 1.0))
-            rows += [(k, "WETH", c, 0.0), (k, "USDC", 0.0, c * 2000 * 0.8 / rng.uniform(1.0, 1.5))]
-        else:
-            c = float(rng.lognormal(-3.0, 1.0))
-            rows += [(k, "WBTC", c, 0.0), (k, "USDC", 0.0, c * 30000 * 0.75 / rng.uniform(1.0, 1.5))]
-    return mb.book(rows)
-
-
 def test_unlimited_is_the_same_as_before():
     """No limit (the default) and limits far above every tab give the same run, number for
     number: the room never binds, so every bark is whole, as before the Dog was modelled
     (the hand case in test_mechanisms pins that behaviour to hand numbers)."""
-    b = _random_book(np.random.default_rng(7), 40)
+    b = mb.random_vault_book(np.random.default_rng(7), 40)
     path = linear_shock({"WETH": 2000.0, "WBTC": 30000.0}, {"WETH": -0.4, "WBTC": -0.3}, duration_blocks=100,
                         n_blocks=300)
     liq = Liquidators(liquidations_per_block=3, gas_asset=None, min_profit_usd=-math.inf)
@@ -202,7 +190,7 @@ def test_dirt_invariants(seed, n, hole_frac, hole_ratio, drop):
     conservation holds every block (``check_conservation``). A quick Clipper (10 % per
     12 s: taken 3 blocks after the kick, the next bark a block later) so that the at most
     ~2 / 0.1 + 25 rounds of waiting barks finish within the run."""
-    b = _random_book(np.random.default_rng(seed), n)
+    b = mb.random_vault_book(np.random.default_rng(seed), n)
     hole = hole_frac * float(b.debt.sum()) * 1.1
     Hole = hole * hole_ratio
     rules = MakerRules(PARAMS, auctions=ClipperSettings(buf=1.3, tail=600, cusp=0.2, curve="stairstep", cut=0.9, step=12,

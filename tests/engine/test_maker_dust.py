@@ -323,18 +323,6 @@ def test_waiting_shortfall_counts():
 
 
 # ------------------------------------------------------------------ invariants
-def _random_book(rng, n):
-    rows = []
-    for k in range(n):
-        if rng.uniform() < 0.7:
-            c = float(rng.lognormal(0.0, 1.0))
-            rows += [(k, "WETH", c, 0.0), (k, "USDC", 0.0, c * 2000 * 0.8 / rng.uniform(1.0, 1.5))]
-        else:
-            c = float(rng.lognormal(-3.0, 1.0))
-            rows += [(k, "WBTC", c, 0.0), (k, "USDC", 0.0, c * 30000 * 0.75 / rng.uniform(1.0, 1.5))]
-    return mb.book(rows)
-
-
 @HYP
 @given(seed=st.integers(0, 2**31), n=st.integers(2, 25), hole_frac=st.floats(0.05, 1.5),
        dust_frac=st.floats(0.0, 2.0), drop=st.floats(0.05, 0.3))
@@ -346,7 +334,7 @@ def test_dust_invariants(seed, n, hole_frac, dust_frac, drop):
     is 0 or at least dust); conservation every block
     (``check_conservation``). At the end, when the run has come to rest, every unsafe vault
     is counted as eligible (those waiting for room included)."""
-    b = _random_book(np.random.default_rng(seed), n)
+    b = mb.random_vault_book(np.random.default_rng(seed), n)
     debt = b.debt[b.debt > 0]
     dust = dust_frac * float(np.median(debt))
     Hole = hole_frac * float(debt.sum()) * 1.1
@@ -378,7 +366,7 @@ def test_dust_zero_is_the_same_as_before():
     """dust 0 (the default), and a dust below every vault's debt and every partial bark,
     give the same run, number for number, on a random book with a binding hole (the hand
     case in test_maker_dog pins the dust-free behaviour to hand numbers)."""
-    b = _random_book(np.random.default_rng(11), 40)
+    b = mb.random_vault_book(np.random.default_rng(11), 40)
     path = linear_shock({"WETH": 2000.0, "WBTC": 30000.0}, {"WETH": -0.4, "WBTC": -0.3}, duration_blocks=100,
                         n_blocks=300)
     liq = Liquidators(liquidations_per_block=3, gas_asset=None, min_profit_usd=-math.inf)

@@ -72,3 +72,11 @@ def make_app(root: Path, limits: Limits | None = None, fake_runner: bool = False
         app.state.dashboard.runner.shutdown()
         app.state.dashboard.runner = FakeRunner()
     return app
+
+
+@pytest.fixture(scope="module")
+def client(web_store):
+    """A client of an app (on the shared web store) whose runner records requests and runs nothing."""
+    root, _ = web_store
+    with test_client(make_app(root, fake_runner=True)) as c:
+        yield c

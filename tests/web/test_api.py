@@ -26,14 +26,6 @@ from liqcascade.web import is_loopback
 from liqcascade.web.limits import Limits
 
 
-@pytest.fixture(scope="module")
-def client(web_store):
-    """A client of an app whose runner records requests and runs nothing."""
-    root, _ = web_store
-    with test_client(make_app(root, fake_runner=True)) as c:
-        yield c
-
-
 def _error(resp, status: int) -> str:
     assert resp.status_code == status, resp.text[:500]
     body = resp.json()

@@ -6,15 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.conftest import make_app, test_client
-
-
-@pytest.fixture(scope="module")
-def client(web_store):
-    root, _ = web_store
-    with test_client(make_app(root, fake_runner=True)) as c:
-        yield c
-
 
 def _json_error(resp, status: int) -> str:
     assert resp.status_code == status, resp.text[:300]
