@@ -305,6 +305,20 @@ def test_waiting_vaults_are_eligible(limits, waits):
     assert not s["cleared"] and s["eligible_accounts_end"] == 1 and s["below_hf1_accounts_end"] == 1
 
 
+def test_latency_runs_while_a_vault_waits_for_room():
+    """Keepers with a latency of 5 blocks, Hole 1650 (the case above): both vaults turn
+    unsafe at block 1 and their clocks start; vault 0 is barked at block 6 (1 + 5); vault 1
+    waits for room, its clock running, and is barked the block the room frees (242, as
+    without latency: the takes that free it come 5 blocks later too, at 246, so 247), not
+    5 blocks after that."""
+    rules = MakerRules(PARAMS, auctions=ClipperSettings(**HAND, Hole_usd=1650.0))
+    slow = Liquidators(calls_per_account=64, gas_asset=None, min_profit_usd=-math.inf, latency_blocks=5)
+    pb = per_block(run(rules, two_vaults(), shock(260), liquidators=slow))
+    barks = pb.index[pb["accounts_liquidated"] > 0].tolist()
+    assert barks == [6, 247]
+    assert (pb.loc[1:5, "waiting_latency"] == 2).all()
+
+
 def test_waiting_shortfall_counts():
     """A vault underwater while it waits: 1 WETH against 1550 USDC (safe at $2000: 1600 >
     1550), WETH falls 25 % to $1500: 50 of debt above collateral, tab 1705. Hole 1000:

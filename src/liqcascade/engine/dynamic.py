@@ -340,13 +340,16 @@ def simulate(
                 pool = np.union1d(held, liquidated_last)
                 held = held_by_limits(arrays, o, np.setdiff1d(pool, cand.elig, assume_unique=True))
         o_prev = o
-        # latency clocks: start for new candidates, reset for those that left
-        if cand.elig is not prev_elig:
-            gone = prev_elig[~np.isin(prev_elig, cand.elig, assume_unique=True)] if prev_elig.size else prev_elig
+        # latency clocks: start for new candidates, reset for those that left; a vault waiting
+        # for the protocol's room keeps its clock (liquidators have seen it) and is picked the
+        # block the room frees if it has waited its latency
+        seen = cand.elig if not held.size else np.union1d(cand.elig, held)
+        if seen is not prev_elig:
+            gone = prev_elig[~np.isin(prev_elig, seen, assume_unique=True)] if prev_elig.size else prev_elig
             eligible_since[gone] = -1
-            fresh = cand.elig[eligible_since[cand.elig] < 0]
+            fresh = seen[eligible_since[seen] < 0]
             eligible_since[fresh] = b
-            prev_elig = cand.elig
+            prev_elig = seen
         tallies.reset_assets()
         n_liq = calls = n_unprof = n_cap = n_wait = 0
         liquidated_last = _EMPTY
