@@ -342,3 +342,24 @@ def test_compound_v2_deprecated_in_the_kernels(weth, deprecated, repaid, seized)
 def test_compound_v2_deprecated_market_must_be_an_asset():
     with pytest.raises(ConfigError, match="deprecated_markets"):
         CompoundV2Rules(mb.PARAMS, deprecated_markets=("DAI",))
+
+
+def test_compound_v2_deprecated_markets_from_a_scenario():
+    """``[market.compound_v2] deprecated_markets`` reaches the rules; an unknown asset is a
+    config error naming the key."""
+    import tomllib
+    from pathlib import Path
+
+    from liqcascade.io import scenario as S
+    from liqcascade.io.config import parse_scenario
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "compare_mechanisms.toml"
+    data = tomllib.loads(example.read_text())
+    data["positions"]["n_accounts"] = 50
+    data["market"]["protocol"] = "compound_v2"
+    data["market"]["compound_v2"] = {"deprecated_markets": ["DAI"]}
+    sc = S.build(parse_scenario(data, str(example)), example.parent, str(example))
+    assert sc.model.rules.deprecated_markets == ("DAI",)
+    data["market"]["compound_v2"] = {"deprecated_markets": ["USDT"]}
+    with pytest.raises(ConfigError, match=r"market\.compound_v2\.deprecated_markets"):
+        S.build(parse_scenario(data, str(example)), example.parent, str(example))
