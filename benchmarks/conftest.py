@@ -1,22 +1,63 @@
-"""Collects benchmark medians and prints the ratios against the naive baselines."""
+"""Collects benchmark medians, prints the ratios against the naive baselines, and judges
+the stated targets (``judge.py``: met, missed on an idle machine -> the test fails, or
+missed on a loaded one -> NOT JUDGED)."""
+
+import os
 
 import pytest
+from judge import (
+    CLOCKS,
+    CPUS,
+    RESULTS,
+    TARGET_SCALE_ENV,
+    VERDICTS,
+    Clock,
+    Judge,
+    load_fraction,
+    speedup,
+    summary_lines,
+    target_scale,
+)
 
-RESULTS: dict[str, tuple[float, int]] = {}
+
+def pytest_sessionstart(session):
+    # printed even under -q: whoever reads a `make bench` log sees what the machine was doing
+    l1, l5, l15 = os.getloadavg()
+    scale = target_scale()  # a bad knob stops the session before anything runs
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    line = (f"liqcascade bench: {CPUS} CPUs, load average {l1:.2f} / {l5:.2f} / {l15:.2f} (1 / 5 / 15 min); "
+            f"a missed target fails only if other processes kept at most {load_fraction():g} x {CPUS} CPUs busy")
+    if scale != 1.0:
+        line += f"; targets scaled by {scale:g} ({TARGET_SCALE_ENV})"
+    if tr is not None:
+        tr.write_line(line)
 
 
 @pytest.fixture
-def record():
+def _bench_clock():
+    return Clock()
+
+
+@pytest.fixture
+def record(_bench_clock):
     """record(name, benchmark, units): keep the median seconds and how many units it covered."""
 
     def _record(name, benchmark, units):
         RESULTS[name] = (benchmark.stats.stats.median, units)
+        CLOCKS[name] = _bench_clock
+        _bench_clock.stop()
 
     return _record
 
 
+@pytest.fixture
+def target(request, _bench_clock):
+    """A :class:`judge.Judge` for this test (its clock started before the test body)."""
+    return Judge(request.node.name, [_bench_clock])
+
+
 def pytest_terminal_summary(terminalreporter):
-    if not RESULTS:
+    if not RESULTS and not VERDICTS:
         return
     tr = terminalreporter
     tr.section("liqcascade benchmark summary (median)")
@@ -29,7 +70,10 @@ def pytest_terminal_summary(terminalreporter):
         ("simulate_100k_x_7200", "simulate_naive_python"),
     ]
     for fast, slow in pairs:
-        if fast in RESULTS and slow in RESULTS:
-            f = RESULTS[fast][0] / RESULTS[fast][1]
-            s = RESULTS[slow][0] / RESULTS[slow][1]
-            tr.write_line(f"speed-up per unit {fast} vs {slow}: {s / f:,.0f}x")
+        r = speedup(fast, slow)
+        if r is not None:
+            tr.write_line(f"speed-up per unit {fast} vs {slow}: {r:,.0f}x")
+    if VERDICTS:
+        tr.section("liqcascade speed targets")
+        for line in summary_lines():
+            tr.write_line(line)

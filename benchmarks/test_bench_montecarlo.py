@@ -102,7 +102,7 @@ def _warm(spec) -> None:
     run_chunk(chunks(spec, SEED, 10, 10)[0])
 
 
-def test_montecarlo_1000_paths_local_2_workers(benchmark, scenario, record, tmp_path):
+def test_montecarlo_1000_paths_local_2_workers(benchmark, scenario, record, target, tmp_path):
     path, spec = scenario
     _warm(spec)
     stores = iter(range(100))
@@ -123,6 +123,7 @@ def test_montecarlo_1000_paths_local_2_workers(benchmark, scenario, record, tmp_
                                 accounts_liquidated_mean=float(p["accounts_liquidated"].mean()))
     assert len(p) == N_PATHS and p["path"].tolist() == list(range(N_PATHS))
     assert len(list((tmp_path / "store0").glob("runs/*/paths/part-*.parquet"))) == 100
+    target.at_most(f"Monte Carlo, {N_PATHS:,} paths, local x2", MC["local2"], TARGET_S)
 
 
 def test_montecarlo_serial_baseline(benchmark, scenario, record):

@@ -117,3 +117,30 @@ def test_registry_is_keyed_by_protocol_and_function():
 def test_missing_file_is_data_error(tmp_path: Path):
     with pytest.raises(DataError, match="cannot read"):
         load_vector_file(tmp_path / "nope.yaml")
+
+
+def test_docs_state_the_shipped_vector_counts():
+    """docs/protocols.md and the README say how many vectors ship, per protocol folder."""
+    import re
+    from collections import Counter
+
+    root = Path(__file__).resolve().parents[1]
+    per_dir = Counter(f.parent.name for f, _ in CASES)
+    per_file = Counter(f"{f.parent.name}/{f.name}" for f, _ in CASES)
+    doc = " ".join((root / "docs" / "protocols.md").read_text().split())
+    assert f"{len(CASES)} vectors ship today" in doc
+    assert f"checked against {len(CASES)} vectors" in " ".join((root / "README.md").read_text().split())
+    aave = per_dir["aave_v3"]
+    named = {
+        "math": per_file["aave_v3/math.yaml"], "v3.0/SparkLend": per_file["aave_v3/v3_0_sparklend.yaml"],
+        "v3.3": per_file["aave_v3/v3_3.yaml"], "v3.5": per_file["aave_v3/v3_5.yaml"],
+        "v3.6": per_file["aave_v3/v3_6.yaml"], "v3.7": per_file["aave_v3/v3_7.yaml"],
+        "Compound v2 seize": per_dir["compound_v2"], "Comet": per_dir["compound_v3"],
+        "Maker Liquidations 2.0": per_file["maker/liquidations2.yaml"],
+        "the Cat of Liquidations 1.2": per_file["maker/liquidations12_cat.yaml"],
+        "Liquity v1": per_dir["liquity_v1"], "and v2": per_dir["liquity_v2"],
+        "Morpho Blue": per_dir["morpho_blue"], "Euler v2": per_dir["euler_v2"],
+    }
+    assert sum(named[k] for k in ("math", "v3.0/SparkLend", "v3.3", "v3.5", "v3.6", "v3.7")) == aave
+    for name, n in named.items():
+        assert re.search(rf"{re.escape(name)} {n}\b", doc), (name, n)

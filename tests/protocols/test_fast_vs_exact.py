@@ -204,7 +204,8 @@ def test_compound_v2_liquidate_call(s: CompoundV2State) -> None:
     coll = s.ctokens * s.er / 10 ** (18 + s.dec_c)  # underlying tokens
     debt = s.borrow / 10**s.dec_d
     pc, pd = s.pc / 1e8, s.pd / 1e8
-    repaid, seized, fee = cv2_fast.liquidate_call(coll, pc, debt, pd, s.li / 1e18, s.close / 1e18, s.share / 1e18)
+    repaid, seized, fee = cv2_fast.liquidate_call(coll, pc, debt, pd, s.li / 1e18, s.close / 1e18, s.share / 1e18,
+                                                   False)
     seize_binds = seized == coll  # the float rule lowered the repay to what the collateral covers
     ratio = cv2.seize_tokens(s.price_d, s.price_c, s.er, s.li, E18)  # cTokens per borrowed wei, x1e18
     assume(ratio > 0)

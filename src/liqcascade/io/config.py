@@ -44,6 +44,10 @@ class CompoundV2Config(_Model):
 
     close_factor: float = Field(0.5, gt=0, le=1, description="Comptroller closeFactor: share of one borrow a call may repay.")
     protocol_seize_share: float = Field(0.028, ge=0, lt=1, description="Share of the seized collateral kept as reserves.")
+    deprecated_markets: list[str] = Field(
+        default_factory=list,
+        description="Assets whose borrow market is deprecated (isDeprecated): the close factor does not apply, "
+        "a call may repay the whole borrow.")
 
 
 class StoreFrontConfig(_Model):

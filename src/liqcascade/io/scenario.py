@@ -202,7 +202,7 @@ def _protocol_rules(m, params: RiskParams, book: PositionBook, source: str):
         from liqcascade.protocols.compound_v2.rules import CompoundV2Rules
 
         c = m.compound_v2 or CompoundV2Config()
-        return CompoundV2Rules(params, c.close_factor, c.protocol_seize_share)
+        return CompoundV2Rules(params, c.close_factor, c.protocol_seize_share, tuple(c.deprecated_markets))
     if m.protocol == "compound_v3":
         from liqcascade.protocols.compound_v3.rules import CometRules
         from liqcascade.protocols.compound_v3.storefront import StoreFrontSettings

@@ -22,10 +22,25 @@ from liqcascade.protocols.aave_v3.versions import (
     MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD,
     MIN_LEFTOVER_BASE_USD,
     V3_3,
+    V3_5,
 )
 
 REVERT_NONE = 0
 REVERT_DUST = 1  # MustNotLeaveDust (v3.3+)
+BASE_UNIT_USD = 1e-8  # one unit of the oracle's base currency (8 decimals)
+
+
+def leaves_dust(version, left_debt_usd, left_coll_usd):
+    """v3.3+ ``MustNotLeaveDust``: the debt or the collateral left on the pair is worth less
+    than ``MIN_LEFTOVER_BASE`` ($1000) in base units. The collateral's base value is rounded
+    down, as the debt's before v3.5: under 1000e8 means under $1000. From v3.5 the debt's
+    is rounded up (``mulDivCeil``): ``ceil(x) < 1000e8`` means ``x <= 1000e8 - 1``, i.e. at most
+    $1000 - 1e-8."""
+    if version >= V3_5:
+        debt_dust = left_debt_usd <= MIN_LEFTOVER_BASE_USD - BASE_UNIT_USD
+    else:
+        debt_dust = left_debt_usd < MIN_LEFTOVER_BASE_USD
+    return debt_dust or left_coll_usd < MIN_LEFTOVER_BASE_USD
 
 
 def max_liquidatable_debt(
@@ -89,9 +104,7 @@ def liquidation_call(
         repaid = actual
     fee = (seized - seized / lb) * protocol_fee
     if version >= V3_3 and repaid < debt_balance and seized < coll_balance:
-        if (debt_balance - repaid) * debt_price < MIN_LEFTOVER_BASE_USD or (
-            coll_balance - seized
-        ) * coll_price < MIN_LEFTOVER_BASE_USD:
+        if leaves_dust(version, (debt_balance - repaid) * debt_price, (coll_balance - seized) * coll_price):
             return 0.0, 0.0, 0.0, REVERT_DUST
     return repaid, seized, fee, REVERT_NONE
 
@@ -119,9 +132,9 @@ def largest_allowed_cover(
     lb = 1.0 + bonus
     if max_debt * debt_price / coll_price * lb > coll_balance or max_debt >= debt_balance:
         return float("inf")  # takes all collateral or all debt: no dust check applies
-    leftover_debt_usd = (debt_balance - max_debt) * debt_price
-    leftover_coll_usd = coll_balance * coll_price - max_debt * debt_price * lb
-    if leftover_debt_usd >= MIN_LEFTOVER_BASE_USD and leftover_coll_usd >= MIN_LEFTOVER_BASE_USD:
+    # the leftovers as liquidation_call computes them at that cover, so that the two agree
+    seized = max_debt * debt_price / coll_price * lb
+    if not leaves_dust(version, (debt_balance - max_debt) * debt_price, (coll_balance - seized) * coll_price):
         return float("inf")
     by_debt = (debt_balance * debt_price - MIN_LEFTOVER_BASE_USD) / debt_price
     by_coll = (coll_balance * coll_price - MIN_LEFTOVER_BASE_USD) / (debt_price * lb)

@@ -17,7 +17,12 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from liqcascade.protocols.aave_v3.fast import largest_allowed_cover, liquidation_call, max_liquidatable_debt
+from liqcascade.protocols.aave_v3.fast import (
+    largest_allowed_cover,
+    leaves_dust,
+    liquidation_call,
+    max_liquidatable_debt,
+)
 from liqcascade.protocols.aave_v3.versions import V3_3
 from liqcascade.protocols.base import HF_INF
 
@@ -358,6 +363,7 @@ FUNCTIONS = {
     "max_liquidatable_debt": max_liquidatable_debt,
     "choose_pair": choose_pair,
     "largest_allowed_cover": largest_allowed_cover,
+    "leaves_dust": leaves_dust,
     "liquidation_call": liquidation_call,
     "health_pass": health_pass,
     "health_all": health_all,

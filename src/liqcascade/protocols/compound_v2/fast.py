@@ -8,10 +8,14 @@ with; ``tests/protocols/test_fast_vs_exact.py`` ties them.
 from __future__ import annotations
 
 
-def liquidate_call(coll_balance, coll_price, debt_balance, debt_price, incentive, close_factor, seize_share):
+def liquidate_call(coll_balance, coll_price, debt_balance, debt_price, incentive, close_factor, seize_share,
+                   deprecated):
     """One ``liquidateBorrow`` with the largest repay that does not revert.
 
-    The comptroller caps the repay at ``closeFactor * borrowBalance``; the seized
+    The comptroller caps the repay at ``closeFactor * borrowBalance``, except in a
+    deprecated borrow market (``isDeprecated``: collateral factor 0, borrowing paused,
+    reserve factor 100 %), where ``liquidateBorrowAllowed`` ignores the close factor and
+    lets the whole borrow be repaid; the seized
     collateral is ``repay * Pdebt * incentive / Pcoll``, and the call reverts
     (``LIQUIDATE_SEIZE_TOO_MUCH``) when that exceeds the borrower's collateral, so a
     liquidator then repays just what the collateral covers. ``seize_share`` of the seized
@@ -19,7 +23,7 @@ def liquidate_call(coll_balance, coll_price, debt_balance, debt_price, incentive
 
     Returns ``(repaid, seized, protocol_share)`` in tokens.
     """
-    repay = debt_balance * close_factor
+    repay = debt_balance if deprecated else debt_balance * close_factor
     seize = repay * debt_price * incentive / coll_price
     if seize > coll_balance:
         repay = coll_balance * coll_price / (debt_price * incentive)

@@ -3,7 +3,12 @@
 Per asset: the collateral factor is the market's ``liquidation_threshold`` (Compound v2
 liquidates at the same factor it lends at) and the liquidation incentive is
 ``1 + liquidation_bonus``. The close factor and the protocol seize share are the
-Comptroller's and the cToken's (0.5 and 2.8 % on mainnet).
+Comptroller's and the cToken's (0.5 and 2.8 % on mainnet). ``deprecated_markets`` names the
+assets whose borrow market is deprecated (``Comptroller.isDeprecated``: collateral factor 0,
+borrowing paused, reserve factor 100 %): there the close factor does not apply and a
+liquidator may repay the whole borrow. The engines liquidate only accounts in shortfall;
+the contract also lets a deprecated borrow of a healthy account be liquidated, which they
+do not model (docs/protocols.md).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from liqcascade.protocols.mechanisms.rules import N_MP, MechanismRules
 class CompoundV2Rules(MechanismRules):
     close_factor: float = 0.5
     protocol_seize_share: float = 0.028
+    deprecated_markets: tuple[str, ...] = ()
 
     mech = K.MECH_COMPOUND_V2
     name = "compound_v2"
@@ -32,6 +38,10 @@ class CompoundV2Rules(MechanismRules):
         if not (0.0 <= self.protocol_seize_share < 1.0):
             raise ConfigError(self.params.source, "protocol_seize_share", "a fraction in [0, 1)",
                               self.protocol_seize_share)
+        for sym in self.deprecated_markets:
+            if sym not in self.params.symbols:
+                raise ConfigError(self.params.source, "deprecated_markets", "symbols of the market's assets "
+                                  f"({', '.join(self.params.symbols)})", sym)
 
     def scalars(self):
         mp = np.zeros(N_MP)
@@ -39,5 +49,18 @@ class CompoundV2Rules(MechanismRules):
         mp[1] = self.protocol_seize_share
         return mp
 
+    def initial_state(self, book):
+        """Read-only per-asset flags after the kernels' scalars: ``state[N_STATE + a]`` is 1
+        when asset ``a``'s borrow market is deprecated."""
+        if not self.deprecated_markets:
+            return None
+        st = np.zeros(K.N_STATE + len(book.assets))
+        for a, sym in enumerate(book.assets):
+            st[K.N_STATE + a] = 1.0 if sym in self.deprecated_markets else 0.0
+        return st
+
     def facts(self):
-        return {"close_factor": self.close_factor, "protocol_seize_share": self.protocol_seize_share}
+        f: dict[str, object] = {"close_factor": self.close_factor, "protocol_seize_share": self.protocol_seize_share}
+        if self.deprecated_markets:
+            f["deprecated_markets"] = ",".join(self.deprecated_markets)
+        return f

@@ -72,20 +72,22 @@ def dog_bark(tab, chop, room, dust):
     the ilk's least vault debt (USD, 0 = none). ``tab <= room``: whole (also when the room
     is short of the tab by a rounding residue, 1e-9 of it, which would otherwise leave a
     vault of ~1e-13 of debt). Otherwise the share is ``room / tab`` (``dart = room / (rate
-    * chop)``) unless the debt left, ``debt * (1 - share)``, is below ``dust`` (then the
-    whole vault, beyond the room) or the auction's own debt, ``debt * share``, is (then
-    none: the vault waits). Returns ``(case, share)``, ``case`` one of the ``BARK_*``
+    * chop)``) unless the debt left, ``(tab - room) / chop``, is below ``dust`` (then the
+    whole vault, beyond the room) or the auction's own debt, ``room / chop``, is (then
+    none: the vault waits). Within a few ulps of the tab of ``dust`` float64 cannot tell
+    the contract's cases apart (docs/protocols.md, "Float rules at exact boundaries"). Returns ``(case, share)``, ``case`` one of the ``BARK_*``
     constants, ``share`` 0 when none.
     """
     if not room > 0.0:
         return BARK_NONE, 0.0
     if tab - room <= 1e-9 * tab:
         return BARK_WHOLE, 1.0
-    f = room / tab
-    due = tab / chop
-    dart = due * f
-    if due - dart < dust:
+    # the debt left, (tab - room) / chop, from one subtraction (exact when room >= tab / 2)
+    # rather than due - due * room / tab: the comparisons with dust are then off by a few
+    # ulps of the tab at most (the bound in docs/protocols.md)
+    rest = (tab - room) / chop
+    if rest < dust:
         return BARK_DUSTY_WHOLE, 1.0
-    if dart < dust:
+    if room / chop < dust:
         return BARK_DUSTY_PARTIAL, 0.0
-    return BARK_PARTIAL, f
+    return BARK_PARTIAL, room / tab

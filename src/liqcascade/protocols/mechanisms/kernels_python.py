@@ -11,8 +11,10 @@ scalars (Liquity's Stability Pool and system totals).
 
 Per mechanism:
 
-- ``MECH_COMPOUND_V2``: ``bonus`` = incentive - 1; ``mp = [close factor, seize share]``.
-  Calls on the most valuable (collateral, debt) pair until the account is healthy.
+- ``MECH_COMPOUND_V2``: ``bonus`` = incentive - 1; ``mp = [close factor, seize share]``;
+  ``state[N_STATE + a]`` > 0 marks asset ``a``'s borrow market deprecated (the close factor
+  does not apply to its borrows). Calls on the most valuable (collateral, debt) pair until
+  the account is healthy.
 - ``MECH_MORPHO``: ``bonus`` = LIF - 1. One call takes the whole debt or all the collateral;
   debt left without collateral is written off (socialized to the market's suppliers).
 - ``MECH_EULER``: ``mp = [max discount]``. Calls per collateral with the health-scaled
@@ -132,7 +134,9 @@ def next_call(mech, s, e, asset, coll, debt, prices, lt, bonus, mp, state):
     if w >= d_total:
         return -1, -1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
     if mech == MECH_COMPOUND_V2:
-        rep, sz, share = compound_v2_call(coll[rc], pc, debt[rd], pd, 1.0 + bonus[rc], mp[0], mp[1])
+        # state[N_STATE + a] > 0: the borrow market of asset a is deprecated (no close factor)
+        deprecated = state.shape[0] > N_STATE + asset[rd] and state[N_STATE + asset[rd]] > 0.0
+        rep, sz, share = compound_v2_call(coll[rc], pc, debt[rd], pd, 1.0 + bonus[rc], mp[0], mp[1], deprecated)
         return rc, rd, rep, sz, share, rep, sz - share, 0.0, 0.0, 0.0, 0.0, 0.0
     if mech == MECH_MORPHO:
         # the debt left with no collateral is written off by apply_call
