@@ -92,18 +92,24 @@ class MarketModel:
 
     def shock_vector(self, shocks: Mapping[str, float], source: str = "<shock>") -> FloatArray:
         """Per-asset fractional drops (0.3 = -30 %) as an array; unknown assets are errors."""
-        s = np.zeros(len(self.assets))
-        for a, v in shocks.items():
-            if a not in self.assets:
-                raise ConfigError(source, f"shock.{a}", f"an asset of the market {list(self.assets)}", a)
-            try:
-                v = float(v)
-            except (TypeError, ValueError):
-                raise ConfigError(source, f"shock.{a}", "a number", v) from None
-            if not np.isfinite(v) or not (-10.0 < v < 1.0):
-                raise ConfigError(source, f"shock.{a}", "a fractional drop below 1 (0.3 = -30 %; negative = rise)", v)
-            s[self.assets.index(a)] = v
-        return s
+        return shock_vector(self.assets, shocks, source)
+
+
+def shock_vector(assets: tuple[str, ...], shocks: Mapping[str, float], source: str = "<shock>") -> FloatArray:
+    """Per-asset fractional drops over ``assets`` (0.3 = -30 %; negative = rise) as an
+    array; an unknown asset or a drop outside (-10, 1) is an error naming ``source``."""
+    s = np.zeros(len(assets))
+    for a, v in shocks.items():
+        if a not in assets:
+            raise ConfigError(source, f"shock.{a}", f"an asset of the market {list(assets)}", a)
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            raise ConfigError(source, f"shock.{a}", "a number", v) from None
+        if not np.isfinite(v) or not (-10.0 < v < 1.0):
+            raise ConfigError(source, f"shock.{a}", "a fractional drop below 1 (0.3 = -30 %; negative = rise)", v)
+        s[assets.index(a)] = v
+    return s
 
 
 @dataclass(frozen=True)
