@@ -23,7 +23,7 @@ import pandas as pd
 
 from liqcascade.engine.result import Result, _clean
 from liqcascade.engine.run import ROUND_COLUMNS, headline_fields
-from liqcascade.engine.static import TOTALS, CascadeOutcome, CascadeSettings
+from liqcascade.engine.static import TOTALS, CascadeSettings
 from liqcascade.engine.system import SystemCascade, SystemModel, SystemOutcome
 
 MARKET_TOTALS = (
@@ -138,13 +138,51 @@ def market_asset_rows(system: SystemModel, out: SystemOutcome) -> pd.DataFrame:
                                        "debt_repaid", "deficit", "collateral_seized_usd_final"])
 
 
+def system_curve(
+    system: SystemModel,
+    asset: str,
+    shocks,
+    settings: CascadeSettings | None = None,
+    market_settings: Mapping[str, CascadeSettings] | None = None,
+    co_move: tuple[str, ...] = (),
+    config: Mapping[str, object] | None = None,
+) -> Result:
+    """The contagion curve: for each initial shock of ``asset`` (and ``co_move``), the
+    system's fixed point beside the sum of the markets run alone.
+
+    Tables: ``curve`` (per shock: final price, drop and amplification of ``asset`` in the
+    system, system totals and the same totals summed over the markets alone, and their
+    difference ``contagion_*``) and ``curve_markets`` (per shock and market, together and alone).
+    """
+    solver = SystemCascade(system, settings, market_settings)
+    i = system.assets.index(asset)
+    rows, mrows = [], []
+    for s in np.asarray(shocks, dtype=np.float64):
+        here = {a: float(s) for a in (asset, *co_move)}
+        out = solver.run(here, keep_arrays=False)
+        together = {n: solver.summarize(n, o) for n, o in out.markets.items()}
+        alone = {n: solver.summarize(n, solver.alone(n, here, keep_arrays=False)) for n in system.names}
+        markets = market_table(system, together, alone)
+        tr = out.trace
+        drop1 = 1.0 - tr.prices_final[i] / tr.prices0[i]
+        row = {
+            "shock": float(s), "price_reference": float(tr.prices0[i]), "price_shocked": float(tr.prices_shocked[i]),
+            "price_final": float(tr.prices_final[i]), "final_drop": float(drop1),
+            "amplification": float(drop1 / s) if s > 0 else float("nan"), "rounds": tr.rounds,
+            "converged": tr.converged,
+        }
+        row.update({k: v for k, v in system_summary(markets, out).items() if k not in ("markets", "rounds", "converged",
+                                                                                        "stuck", "accounts")})
+        rows.append(row)
+        mrows.append(markets.drop(columns=["protocol", "version", "accounts"]).assign(shock=float(s)))
+    curve = pd.DataFrame(rows)
+    curve.insert(0, "asset", asset)
+    curve_markets = pd.concat(mrows, ignore_index=True)
+    curve_markets = curve_markets[["shock", *[c for c in curve_markets.columns if c != "shock"]]]
+    return Result("curve", {"curve": curve, "curve_markets": curve_markets}, dict(config or {}))
+
+
 def _stacked(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     parts = [f.assign(market=n)[["market", *f.columns]] for n, f in frames.items()]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
-
-def market_outcome_usd(out: CascadeOutcome) -> tuple[float, float]:
-    """(collateral seized USD, bad debt written off USD) of one market's outcome, read off
-    its tallies (USD at the prices of each call)."""
-    t = out.tallies
-    return float(t.acct_seized_usd.sum()), float(t.acct_bad_debt_usd.sum())
