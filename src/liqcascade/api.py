@@ -71,7 +71,10 @@ def run(
     shocks: Mapping[str, float] | None = None,
     recompute: bool = False,
 ) -> Result:
-    """One static cascade for the scenario's shocks (or ``shocks``, replacing them)."""
+    """One static cascade for the scenario's shocks (or ``shocks``, replacing them).
+    A system scenario (``[[markets]]``) runs :func:`system_run`."""
+    if _is_system(scenario):
+        return system_run(scenario, store, shocks, recompute)
     sc = load_scenario(scenario)
     shocks = dict(sc.config.shock if shocks is None else shocks)
     sc.model.shock_vector(shocks, "--shock" if shocks is not sc.config.shock else sc.source)  # validate first
@@ -100,8 +103,10 @@ def curve(
     Defaults come from the scenario's ``[curve]`` table. ``impact=False`` gives the
     no-feedback curve (prices stay at the shocked level). ``co_move`` assets take the
     same shock as ``asset`` at every point (default: the ``[curve]`` table's list when
-    ``asset`` is its asset, else none).
+    ``asset`` is its asset, else none). A system scenario runs :func:`system_curve`.
     """
+    if _is_system(scenario):
+        return system_curve(scenario, asset, shocks, store, recompute, impact, co_move)
     sc = load_scenario(scenario)
     if asset is None or shocks is None:
         if sc.config.curve is None:
@@ -257,3 +262,119 @@ def sweep(scenario, factors, kind: str = "static", **kw) -> Result:
     from liqcascade.sweep import sweep as _sweep
 
     return _sweep(scenario, factors, kind, **kw)
+
+
+# ----------------------------------------------------------------- systems of markets (issue 11)
+def _is_system(scenario) -> bool:
+    from liqcascade.io.system import SystemScenario, is_system_file
+
+    return isinstance(scenario, SystemScenario) or (
+        isinstance(scenario, (str, Path)) and is_system_file(scenario)
+    )
+
+
+def load_system(scenario):
+    """A built :class:`~liqcascade.io.system.SystemScenario` from a path (or as given)."""
+    from liqcascade.io.system import SystemScenario, load_system as _load
+
+    return scenario if isinstance(scenario, SystemScenario) else _load(scenario)
+
+
+def _system_shocks(ss, shocks: Mapping[str, float] | None) -> dict[str, float]:
+    given = dict(ss.config.shock if shocks is None else shocks)
+    ss.model.shock_vector(given, ss.source if shocks is None else "--shock")  # validate first
+    return {a: float(v) for a, v in given.items() if float(v) != 0.0}
+
+
+def system_run(
+    scenario, store: ResultsStore | str | Path | None = DEFAULT_STORE, shocks: Mapping[str, float] | None = None,
+    recompute: bool = False,
+) -> Result:
+    """The static cascade of a system of markets, each market also alone (tables:
+    see :mod:`liqcascade.engine.system_run`)."""
+    from liqcascade.engine.system_run import run_system
+
+    ss = load_system(scenario)
+    shocks = _system_shocks(ss, shocks)
+    cfg = ss.resolved()
+    cfg["shock"] = shocks
+    rid = _run_id({"kind": "system", "config": _hashed(cfg, ("curve",))}, __version__)
+    if not recompute and (found := _stored(store, rid, "system")) is not None:
+        return found
+    res = run_system(ss.model, shocks, ss.settings, ss.market_settings, cfg)
+    _save(store, rid, "system", cfg, res, {"source": ss.source})
+    return res.with_run_id(rid)
+
+
+def system_curve(
+    scenario, asset: str | None = None, shocks: str | Sequence[float] | None = None,
+    store: ResultsStore | str | Path | None = DEFAULT_STORE, recompute: bool = False, impact: bool | None = None,
+    co_move: Sequence[str] | None = None,
+) -> Result:
+    """The contagion curve of a system: per shock, the system beside its markets alone."""
+    from dataclasses import replace
+
+    from liqcascade.engine.system_run import system_curve as _curve
+    from liqcascade.errors import ConfigError
+
+    ss = load_system(scenario)
+    if asset is None or shocks is None:
+        if ss.config.curve is None:
+            raise ConfigError(ss.source, "curve", "a [curve] table, or --asset and --shocks on the command line")
+        asset = asset or ss.config.curve.asset
+        shocks = shocks if shocks is not None else ss.config.curve.shocks
+    if asset not in ss.model.assets:
+        raise ConfigError("--asset", "asset", f"an asset of the system {list(ss.model.assets)}", asset)
+    grid = parse_shock_range(shocks) if isinstance(shocks, str) else np.asarray(shocks, dtype=np.float64)
+    if co_move is None:
+        co_move = list(ss.config.curve.co_move) if ss.config.curve is not None and ss.config.curve.asset == asset else []
+    co_move = [a for a in co_move if a != asset]
+    for a in co_move:
+        if a not in ss.model.assets:
+            raise ConfigError("--co-move", "co_move", f"assets of the system {list(ss.model.assets)}", a)
+    settings = ss.settings if impact is None else replace(ss.settings, impact=impact)
+    own = {n: replace(s, impact=settings.impact) for n, s in ss.market_settings.items()}
+    cfg = ss.resolved()
+    cfg["engine"]["impact"] = settings.impact
+    rid = _run_id({"kind": "system_curve", "config": _hashed(cfg, ("curve", "shock")), "asset": asset,
+                   "shocks": grid.tolist(), "co_move": co_move}, __version__)
+    if not recompute and (found := _stored(store, rid, "curve")) is not None:
+        return found
+    res = _curve(ss.model, asset, grid, settings, own, tuple(co_move), cfg)
+    _save(store, rid, "curve", cfg, res, {"source": ss.source, "asset": asset, "system": True})
+    return res.with_run_id(rid)
+
+
+def network(
+    scenario, store: ResultsStore | str | Path | None = DEFAULT_STORE, shocks: Mapping[str, float] | None = None,
+    recompute: bool = False,
+) -> Result:
+    """The exposure network and the contagion matrix of a system at its shock.
+
+    Tables: the system run's (``summary``, ``markets``, ``assets``, ``market_assets``,
+    ``rounds``) and ``contagion`` (leave-one-out, per source and target market),
+    ``importance`` (ranking), ``propagation`` (per round and market), ``network_nodes`` and
+    ``network_edges``. :func:`liqcascade.risk.contagion.exposure_graph` gives the networkx graph.
+    """
+    from liqcascade.engine.system import SystemCascade
+    from liqcascade.engine.system_run import run_system
+    from liqcascade.risk import contagion
+
+    ss = load_system(scenario)
+    shocks = _system_shocks(ss, shocks)
+    cfg = ss.resolved()
+    cfg["shock"] = shocks
+    rid = _run_id({"kind": "network", "config": _hashed(cfg, ("curve",))}, __version__)
+    if not recompute and (found := _stored(store, rid, "network")) is not None:
+        return found
+    run = run_system(ss.model, shocks, ss.settings, ss.market_settings, cfg)
+    solver = SystemCascade(ss.model, ss.settings, ss.market_settings)
+    matrix = contagion.leave_one_out(solver, shocks)
+    tables = {name: run[name] for name in ("summary", "markets", "assets", "market_assets", "rounds")}
+    tables["contagion"] = matrix
+    tables["importance"] = contagion.importance(matrix, ss.model.names)
+    tables["propagation"] = contagion.propagation(run["rounds"])
+    tables.update(contagion.graph_tables(contagion.exposure_graph(solver, run)))
+    res = Result("network", tables, cfg)
+    _save(store, rid, "network", cfg, res, {"source": ss.source})
+    return res.with_run_id(rid)

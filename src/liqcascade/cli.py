@@ -149,7 +149,12 @@ def run_cmd(scenario: Path, out: Path, shock: tuple[str, ...], recompute: bool, 
         res = api.run(scenario, out, shocks=shocks, recompute=recompute)
     except LiqcascadeError as e:
         _fail(e)
-    _print_static(res)
+    if res.kind == "system":
+        from liqcascade.cli_system import print_system
+
+        print_system(res)
+    else:
+        _print_static(res)
     click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
 
 
@@ -179,7 +184,12 @@ def curve_cmd(
         )
     except LiqcascadeError as e:
         _fail(e)
-    _print_curve(res)
+    if "alone_bad_debt_usd" in res.table("curve"):
+        from liqcascade.cli_system import print_system_curve
+
+        print_system_curve(res)
+    else:
+        _print_curve(res)
     click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
 
 
@@ -819,6 +829,46 @@ def _sweep_and_print(scenario: Path, factors: tuple[str, ...], kind: str, out: P
             view[c] = view[c].map(_usd)
     click.echo(f"run {res.run_id}  sweep of {len(t)} combination(s), kind {kind}")
     click.echo(view.to_string(index=False))
+    click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
+
+
+@main.command("network")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--shock", "shock", multiple=True, metavar="ASSET=DROP", help="Replace the scenario's shocks (repeatable).")
+@click.option("--graphml", type=click.Path(dir_okay=False, path_type=Path), help="Also write the network as GraphML.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the network as node-link JSON.")
+@click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
+@click.option("--recompute", is_flag=True, help="Run again even if stored.")
+def network_cmd(scenario: Path, shock: tuple[str, ...], graphml: Path | None, json_out: Path | None, out: Path,
+                recompute: bool) -> None:
+    """The exposure network of a system scenario ([[markets]]) at its shock.
+
+    Runs the system's cascade, then each market left out in turn: the contagion matrix
+    (liquidations and bad debt in market j with and without market i), a systemic-importance
+    ranking, the round-by-round propagation, and the network of markets, assets and venues
+    (edges: collateral and debt USD per market and asset, USD sold per market and venue,
+    price impact per venue). Tables contagion, importance, propagation, network_nodes,
+    network_edges (and the system run's); --graphml / --json export the graph.
+    """
+    from liqcascade import api
+    from liqcascade.cli_system import print_network
+    from liqcascade.risk.contagion import graph_from_tables, write_graph
+
+    for p in (graphml, json_out):
+        if p is not None and not p.parent.is_dir():
+            _fail(LiqcascadeError(f"{p}: its folder {p.parent} does not exist"))
+    try:
+        res = api.network(scenario, out, shocks=_parse_shocks(shock) if shock else None, recompute=recompute)
+    except LiqcascadeError as e:
+        _fail(e)
+    print_network(res)
+    if graphml or json_out:
+        g = graph_from_tables(res.table("network_nodes"), res.table("network_edges"))
+        write_graph(g, str(graphml) if graphml else None, str(json_out) if json_out else None)
+        for p in (graphml, json_out):
+            if p is not None:
+                click.echo(f"wrote {p}")
     click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
 
 

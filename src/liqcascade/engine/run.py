@@ -32,25 +32,35 @@ def run_static(
     coll, debt = model.book.totals_by_asset()
     unheld = [a for a, v in shocks.items() if v and coll[model.assets.index(a)] == 0 and debt[model.assets.index(a)] == 0]
     summary["shocked_assets_not_held"] = ",".join(unheld)
-    given = pd.Series({a: float(v) for a, v in shocks.items() if float(v) > 0}, dtype=float)
-    shocked = assets[assets["asset"].isin(given.index)]
-    if len(shocked):
-        # headline amplification: the most-shocked asset (by the shock as given) and,
-        # among equal shocks, the asset with the most collateral in the book
-        value = pd.Series(coll * model.prices, index=list(model.assets))
-        shocked = shocked.assign(_shock=shocked["asset"].map(given), _value=shocked["asset"].map(value))
-        top = shocked.sort_values(["_shock", "_value"], ascending=[False, False]).iloc[0]
-        summary["headline_asset"] = top["asset"]
-        summary["initial_drop"] = float(top["initial_drop"])
-        summary["final_drop"] = float(top["final_drop"])
-        summary["amplification"] = float(top["amplification"])
-    rounds = pd.DataFrame(out.round_rows, columns=_ROUND_COLUMNS)
+    summary.update(headline_fields(assets, shocks, coll * model.prices, model.assets))
+    rounds = pd.DataFrame(out.round_rows, columns=ROUND_COLUMNS)
     accounts = _clean(solver.account_frame(out))
     tables = {"summary": pd.DataFrame([summary]), "assets": assets, "rounds": rounds, "accounts": accounts}
     return Result("static", tables, dict(config or {}))
 
 
-_ROUND_COLUMNS = [
+def headline_fields(
+    assets: pd.DataFrame, shocks: Mapping[str, float], collateral_usd: np.ndarray, symbols: Sequence[str]
+) -> dict[str, object]:
+    """The headline amplification: of the most-shocked asset (by the shock as given) and,
+    among equal shocks, of the asset with the most collateral (USD) in the book(s). Empty
+    when nothing was shocked down."""
+    given = pd.Series({a: float(v) for a, v in shocks.items() if float(v) > 0}, dtype=float)
+    shocked = assets[assets["asset"].isin(given.index)]
+    if not len(shocked):
+        return {}
+    value = pd.Series(collateral_usd, index=list(symbols))
+    shocked = shocked.assign(_shock=shocked["asset"].map(given), _value=shocked["asset"].map(value))
+    top = shocked.sort_values(["_shock", "_value"], ascending=[False, False]).iloc[0]
+    return {
+        "headline_asset": top["asset"],
+        "initial_drop": float(top["initial_drop"]),
+        "final_drop": float(top["final_drop"]),
+        "amplification": float(top["amplification"]),
+    }
+
+
+ROUND_COLUMNS = [
     "round", "asset", "eligible_accounts", "liquidation_calls", "price_before", "price_after",
     "collateral_seized", "protocol_fee", "collateral_sold", "collateral_held", "proceeds_usd",
     "debt_repaid", "debt_bought", "debt_bought_cost_usd", "deficit",

@@ -92,18 +92,24 @@ class MarketModel:
 
     def shock_vector(self, shocks: Mapping[str, float], source: str = "<shock>") -> FloatArray:
         """Per-asset fractional drops (0.3 = -30 %) as an array; unknown assets are errors."""
-        s = np.zeros(len(self.assets))
-        for a, v in shocks.items():
-            if a not in self.assets:
-                raise ConfigError(source, f"shock.{a}", f"an asset of the market {list(self.assets)}", a)
-            try:
-                v = float(v)
-            except (TypeError, ValueError):
-                raise ConfigError(source, f"shock.{a}", "a number", v) from None
-            if not np.isfinite(v) or not (-10.0 < v < 1.0):
-                raise ConfigError(source, f"shock.{a}", "a fractional drop below 1 (0.3 = -30 %; negative = rise)", v)
-            s[self.assets.index(a)] = v
-        return s
+        return shock_vector(self.assets, shocks, source)
+
+
+def shock_vector(assets: tuple[str, ...], shocks: Mapping[str, float], source: str = "<shock>") -> FloatArray:
+    """Per-asset fractional drops over ``assets`` (0.3 = -30 %; negative = rise) as an
+    array; an unknown asset or a drop outside (-10, 1) is an error naming ``source``."""
+    s = np.zeros(len(assets))
+    for a, v in shocks.items():
+        if a not in assets:
+            raise ConfigError(source, f"shock.{a}", f"an asset of the market {list(assets)}", a)
+        try:
+            v = float(v)
+        except (TypeError, ValueError):
+            raise ConfigError(source, f"shock.{a}", "a number", v) from None
+        if not np.isfinite(v) or not (-10.0 < v < 1.0):
+            raise ConfigError(source, f"shock.{a}", "a fractional drop below 1 (0.3 = -30 %; negative = rise)", v)
+        s[assets.index(a)] = v
+    return s
 
 
 @dataclass(frozen=True)
@@ -223,121 +229,20 @@ class StaticCascade:
 
         ``keep_arrays=False`` leaves the end-of-run book in the solver's working buffers
         (the next run overwrites it): the curve uses that, having read what it needs.
+        This is the fixed point of :func:`solve_fixed_point` with this one market.
         """
-        m, st, rules = self.model, self.settings, self.model.rules
+        m = self.model
         shock = m.shock_vector(shocks) if isinstance(shocks, Mapping) else np.asarray(shocks, dtype=np.float64)
-        k = len(m.assets)
-        n = m.book.n_accounts
-        arrays = self._fresh_arrays()
-        tallies = Tallies.zeros(k, n)
         p0 = np.asarray(m.prices, dtype=np.float64)
-        p = p0 * (1.0 - shock)
-        venues: dict[int, Venue] = {}
-        if st.impact:
-            for sym, v in m.venues.items():
-                i = m.assets.index(sym)
-                venues[i] = v.with_mid_price(float(p[i]))
-        p_start = p.copy()
+        part = self.start(np.arange(len(m.assets), dtype=np.int64))
+        venues = {m.assets.index(sym): v for sym, v in m.venues.items()}
+        trace = solve_fixed_point([part], p0, shock, venues, self.settings)
+        return part.outcome(trace, shock, keep_arrays)
 
-        touched = np.zeros(n, dtype=np.bool_)
-        totals = {
-            name: np.zeros(k)
-            for name in ("seized", "fee", "fee_usd", "sold", "held", "proceeds", "repaid", "bought", "bought_cost", "deficit")
-        }
-        round_rows: list[dict[str, object]] = []
-        converged = False
-        stuck = False
-        rounds = 0
-        bound = 0.0
-        upto = 0
-        cum_bound = 1.0
-        p_prev = p0
-        for r in range(1, st.max_rounds + 1):
-            ratio = p / p0
-            bound = max(bound, float(ratio.max() / ratio.min()))
-            step = p / p_prev
-            cum_bound *= float(step.max() / step.min())
-            p_prev = p
-            # rules whose liquidations move other accounts (Liquity's redistribution) see all
-            upto = n if getattr(rules, "global_effects", False) else max(upto, self._prefix_len(bound))
-            self._dirty = max(self._dirty, int(arrays.offsets[upto]))
-            self._q_dirty = max(self._q_dirty, upto)
-            tallies.reset_assets()
-            n_eligible, calls = rules.sweep(arrays, p, upto, tallies, st.limits, touched, self._q, cum_bound)
-            if n_eligible == 0:
-                converged = True
-                break
-            rounds = r
-            received = tallies.seized - tallies.fee
-            sold = received * st.sell_fraction
-            held = received - sold
-            proceeds = np.zeros(k)
-            bought = np.zeros(k)
-            bought_cost = np.zeros(k)
-            p_new = p.copy()
-            for i, venue in venues.items():
-                if sold[i] > 0.0:
-                    proceeds[i], venue = venue.sell(float(sold[i]))
-                if st.buy_debt and tallies.repaid[i] > 0.0:
-                    bought[i] = _buyable(venue, float(tallies.repaid[i]))
-                    if bought[i] > 0.0:
-                        bought_cost[i], venue = venue.buy(float(bought[i]))
-                venues[i] = venue
-                p_new[i] = venue.mid_price()
-            for i in range(k):
-                if i not in venues and sold[i] > 0.0:
-                    proceeds[i] = sold[i] * p[i]  # no venue: sold at the prevailing price, no impact
-            for name, arr in (
-                ("seized", tallies.seized), ("fee", tallies.fee), ("fee_usd", tallies.fee * p), ("sold", sold),
-                ("held", held), ("proceeds", proceeds), ("repaid", tallies.repaid), ("bought", bought),
-                ("bought_cost", bought_cost), ("deficit", tallies.deficit),
-            ):
-                totals[name] += arr
-            for i in range(k):
-                if tallies.seized[i] or tallies.repaid[i] or tallies.deficit[i] or p_new[i] != p[i]:
-                    round_rows.append(
-                        {
-                            "round": r,
-                            "asset": m.assets[i],
-                            "eligible_accounts": int(n_eligible),
-                            "liquidation_calls": int(calls),
-                            "price_before": float(p[i]),
-                            "price_after": float(p_new[i]),
-                            "collateral_seized": float(tallies.seized[i]),
-                            "protocol_fee": float(tallies.fee[i]),
-                            "collateral_sold": float(sold[i]),
-                            "collateral_held": float(held[i]),
-                            "proceeds_usd": float(proceeds[i]),
-                            "debt_repaid": float(tallies.repaid[i]),
-                            "debt_bought": float(bought[i]),
-                            "debt_bought_cost_usd": float(bought_cost[i]),
-                            "deficit": float(tallies.deficit[i]),
-                        }
-                    )
-            p = p_new
-            if calls == 0:
-                # every eligible account is blocked (dust rule, minimum size): nothing will change
-                stuck = True
-                converged = True
-                break
-        if keep_arrays:
-            arrays = arrays.with_amounts(arrays.coll.copy(), arrays.debt.copy())
-        return CascadeOutcome(
-            shocks=shock,
-            prices0=p0,
-            prices_shocked=p_start,
-            prices_final=p,
-            rounds=rounds,
-            converged=converged,
-            stuck=stuck,
-            totals=totals,
-            round_rows=round_rows,
-            arrays=arrays,
-            tallies=tallies,
-            touched=touched,
-            bad_debt_before_usd=self._bad_before,
-            account_order=self._perm,
-        )
+    def start(self, index: np.ndarray) -> "MarketPass":
+        """A fresh pass of this market over one cascade; ``index`` maps the market's
+        assets to the system's (``arange`` when the market is the whole system)."""
+        return MarketPass(self, np.asarray(index, dtype=np.int64))
 
     # --------------------------------------------------------------- summary
     def summarize(self, out: CascadeOutcome) -> dict[str, object]:
@@ -428,6 +333,206 @@ class StaticCascade:
                 "blocked_calls": t.acct_blocked[idx],
             }
         )
+
+
+TOTALS = ("seized", "fee", "fee_usd", "sold", "held", "proceeds", "repaid", "bought", "bought_cost", "deficit")
+"""Per-asset token totals of a cascade (``fee_usd``, ``proceeds``, ``bought_cost`` in USD)."""
+
+
+@dataclass(frozen=True)
+class FixedPointTrace:
+    """The system-wide course of one cascade: prices over every market's assets."""
+
+    prices0: FloatArray
+    prices_shocked: FloatArray
+    prices_final: FloatArray
+    rounds: int
+    converged: bool
+    stuck: bool
+
+
+class MarketPass:
+    """One market's working state through one cascade: its book, tallies, skipping
+    bounds and per-asset totals, in the market's own asset order. ``index[j]`` is the
+    system asset of the market's asset ``j``."""
+
+    def __init__(self, solver: StaticCascade, index: np.ndarray) -> None:
+        m = solver.model
+        k, n = len(m.assets), m.book.n_accounts
+        self.solver = solver
+        self.index = index
+        self.arrays = solver._fresh_arrays()
+        self.tallies = Tallies.zeros(k, n)
+        self.touched = np.zeros(n, dtype=np.bool_)
+        self.totals = {name: np.zeros(k) for name in TOTALS}
+        self.round_rows: list[dict[str, object]] = []
+        self.p0 = np.asarray(m.prices, dtype=np.float64)
+        self.p_prev = self.p0
+        self.bound = 0.0
+        self.upto = 0
+        self.cum_bound = 1.0
+        self.eligible = 0
+        self.calls = 0
+        self.sold = np.zeros(k)
+
+    def sweep(self, prices: FloatArray) -> None:
+        """Liquidate every eligible account at the system's ``prices`` (one round)."""
+        solver, rules = self.solver, self.solver.model.rules
+        p = prices[self.index]
+        ratio = p / self.p0
+        self.bound = max(self.bound, float(ratio.max() / ratio.min()))
+        step = p / self.p_prev
+        self.cum_bound *= float(step.max() / step.min())
+        self.p_prev = p
+        n = self.arrays.n_accounts
+        # rules whose liquidations move other accounts (Liquity's redistribution) see all
+        self.upto = n if getattr(rules, "global_effects", False) else max(self.upto, solver._prefix_len(self.bound))
+        solver._dirty = max(solver._dirty, int(self.arrays.offsets[self.upto]))
+        solver._q_dirty = max(solver._q_dirty, self.upto)
+        self.tallies.reset_assets()
+        self.eligible, self.calls = rules.sweep(
+            self.arrays, p, self.upto, self.tallies, solver.settings.limits, self.touched, solver._q, self.cum_bound
+        )
+        received = self.tallies.seized - self.tallies.fee
+        self.sold = received * solver.settings.sell_fraction
+
+    def settle(self, r: int, trade: "VenueRound", prices: FloatArray) -> None:
+        """Book this round's share of the venues' trades into the totals and round rows."""
+        t, ix = self.tallies, self.index
+        p, p_new = prices[ix], trade.prices_after[ix]
+        received = t.seized - t.fee
+        held = received - self.sold
+        proceeds = trade.share(trade.proceeds, self.sold, trade.sold, ix)
+        no_venue = ~trade.has_venue[ix] & (self.sold > 0.0)
+        proceeds[no_venue] = self.sold[no_venue] * p[no_venue]  # sold at the prevailing price, no impact
+        bought = trade.share(trade.bought, t.repaid, trade.repaid, ix)
+        bought_cost = trade.share(trade.bought_cost, t.repaid, trade.repaid, ix)
+        for name, arr in (
+            ("seized", t.seized), ("fee", t.fee), ("fee_usd", t.fee * p), ("sold", self.sold), ("held", held),
+            ("proceeds", proceeds), ("repaid", t.repaid), ("bought", bought), ("bought_cost", bought_cost),
+            ("deficit", t.deficit),
+        ):
+            self.totals[name] += arr
+        assets = self.solver.model.assets
+        for i in range(len(assets)):
+            if t.seized[i] or t.repaid[i] or t.deficit[i] or p_new[i] != p[i]:
+                self.round_rows.append(
+                    {
+                        "round": r, "asset": assets[i], "eligible_accounts": int(self.eligible),
+                        "liquidation_calls": int(self.calls), "price_before": float(p[i]),
+                        "price_after": float(p_new[i]), "collateral_seized": float(t.seized[i]),
+                        "protocol_fee": float(t.fee[i]), "collateral_sold": float(self.sold[i]),
+                        "collateral_held": float(held[i]), "proceeds_usd": float(proceeds[i]),
+                        "debt_repaid": float(t.repaid[i]), "debt_bought": float(bought[i]),
+                        "debt_bought_cost_usd": float(bought_cost[i]), "deficit": float(t.deficit[i]),
+                    }
+                )
+
+    def outcome(self, trace: FixedPointTrace, shock: FloatArray, keep_arrays: bool) -> CascadeOutcome:
+        """This market's end state, prices in its own asset order."""
+        arrays = self.arrays
+        if keep_arrays:
+            arrays = arrays.with_amounts(arrays.coll.copy(), arrays.debt.copy())
+        ix = self.index
+        return CascadeOutcome(
+            shocks=shock[ix],
+            prices0=self.p0,
+            prices_shocked=trace.prices_shocked[ix],
+            prices_final=trace.prices_final[ix],
+            rounds=trace.rounds,
+            converged=trace.converged,
+            stuck=trace.stuck,
+            totals=self.totals,
+            round_rows=self.round_rows,
+            arrays=arrays,
+            tallies=self.tallies,
+            touched=self.touched,
+            bad_debt_before_usd=self.solver._bad_before,
+            account_order=self.solver._perm,
+        )
+
+
+@dataclass(frozen=True)
+class VenueRound:
+    """One round of trades in the shared venues, per system asset: everyone's sales
+    (and debt purchases) go through the asset's venue together, at one price."""
+
+    sold: FloatArray
+    proceeds: FloatArray
+    repaid: FloatArray
+    bought: FloatArray
+    bought_cost: FloatArray
+    prices_after: FloatArray
+    has_venue: np.ndarray
+
+    @staticmethod
+    def share(total: FloatArray, part: FloatArray, whole: FloatArray, index: np.ndarray) -> FloatArray:
+        """A market's share of ``total`` (system assets), pro rata to ``part`` of ``whole``."""
+        w = whole[index]
+        out = np.zeros(index.shape[0])
+        hit = w > 0.0
+        out[hit] = total[index][hit] * (part[hit] / w[hit])
+        return out
+
+
+def trade_round(
+    venues: dict[int, Venue], passes: list[MarketPass], prices: FloatArray, buy_debt: bool
+) -> VenueRound:
+    """Sell every market's collateral of this round through the shared venues (and buy
+    the repaid debt when ``buy_debt``); ``venues`` is updated to the venues after."""
+    k = prices.shape[0]
+    sold, repaid = np.zeros(k), np.zeros(k)
+    for part in passes:
+        np.add.at(sold, part.index, part.sold)
+        np.add.at(repaid, part.index, part.tallies.repaid)
+    proceeds, bought, bought_cost = np.zeros(k), np.zeros(k), np.zeros(k)
+    p_new = prices.copy()
+    has_venue = np.zeros(k, dtype=np.bool_)
+    for i, venue in venues.items():
+        has_venue[i] = True
+        if sold[i] > 0.0:
+            proceeds[i], venue = venue.sell(float(sold[i]))
+        if buy_debt and repaid[i] > 0.0:
+            bought[i] = _buyable(venue, float(repaid[i]))
+            if bought[i] > 0.0:
+                bought_cost[i], venue = venue.buy(float(bought[i]))
+        venues[i] = venue
+        p_new[i] = venue.mid_price()
+    return VenueRound(sold, proceeds, repaid, bought, bought_cost, p_new, has_venue)
+
+
+def solve_fixed_point(
+    passes: list[MarketPass],
+    prices0: FloatArray,
+    shock: FloatArray,
+    venues: Mapping[int, Venue],
+    settings: CascadeSettings,
+) -> FixedPointTrace:
+    """The static cascade of a system of markets from ``shock`` (per system asset):
+    each round every market liquidates what is eligible at the common prices, all the
+    sales go through the shared venues at once, and the venues' marginal prices are the
+    next round's prices; until no market has an eligible account."""
+    p = prices0 * (1.0 - shock)
+    live = {i: v.with_mid_price(float(p[i])) for i, v in venues.items()} if settings.impact else {}
+    p_start = p.copy()
+    converged = stuck = False
+    rounds = 0
+    for r in range(1, settings.max_rounds + 1):
+        for part in passes:
+            part.sweep(p)
+        if sum(part.eligible for part in passes) == 0:
+            converged = True
+            break
+        rounds = r
+        trade = trade_round(live, passes, p, settings.buy_debt)
+        for part in passes:
+            part.settle(r, trade, p)
+        p = trade.prices_after
+        if sum(part.calls for part in passes) == 0:
+            # every eligible account is blocked (dust rule, minimum size): nothing will change
+            stuck = converged = True
+            break
+    return FixedPointTrace(prices0, p_start, p, rounds, converged, stuck)
 
 
 def _buyable(venue: Venue, amount: float) -> float:

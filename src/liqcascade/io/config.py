@@ -416,6 +416,9 @@ def _expected(msg: str) -> str:
 
 def parse_scenario(data: dict[str, Any], source: str = "<python>") -> ScenarioConfig:
     """Validate a scenario mapping; a ConfigError names the first bad key."""
+    if "markets" in data:
+        raise ConfigError(source, "markets", "a single-market scenario for this command (a system scenario, with "
+                          "[[markets]], runs with `run`, `curve` and `network` today)")
     try:
         return ScenarioConfig.model_validate(data)
     except ValidationError as e:

@@ -1,0 +1,78 @@
+"""What the command line prints for systems of markets (`run`, `curve` and `network` on a
+scenario with ``[[markets]]``)."""
+
+from __future__ import annotations
+
+import click
+import pandas as pd
+
+
+def usd(x: float) -> str:
+    a = abs(x)
+    for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if a >= div:
+            return f"${x / div:,.2f}{suf}"
+    return f"${x:,.2f}"
+
+
+def print_system(res) -> None:
+    """The system's headline, then one line per market: together, alone and the difference."""
+    s = res.summary
+    click.echo(f"run {res.run_id}  system of {s['markets']} markets, {s['accounts']:,} accounts")
+    lines = [
+        ("rounds", f"{s['rounds']}" + ("" if s["converged"] else "  (NOT converged: raise engine.max_rounds)")),
+        ("accounts liquidated", f"{s['accounts_liquidated']:,} (alone {s['alone_accounts_liquidated']:,})"),
+        ("collateral seized", f"{usd(s['collateral_seized_usd'])} (alone {usd(s['alone_collateral_seized_usd'])})"),
+        ("bad debt", f"{usd(s['bad_debt_usd'])} (alone {usd(s['alone_bad_debt_usd'])}; "
+                     f"contagion {usd(s['contagion_bad_debt_usd'])})"),
+    ]
+    if "amplification" in s and s["amplification"] == s["amplification"]:
+        lines.append(("amplification", f"{s['amplification']:.3f}  ({s['headline_asset']}: initial drop "
+                                       f"{s['initial_drop']:.1%} -> final drop {s['final_drop']:.1%})"))
+    w = max(len(k) for k, _ in lines)
+    for k, v in lines:
+        click.echo(f"  {k:<{w}}  {v}")
+    m = res.table("markets")
+    view = pd.DataFrame({
+        "market": m["market"],
+        "protocol": m["protocol"],
+        "liquidated": m["accounts_liquidated"].map(lambda x: f"{x:,}"),
+        "alone": m["alone_accounts_liquidated"].map(lambda x: f"{x:,}"),
+        "seized": m["collateral_seized_usd"].map(usd),
+        "seized_alone": m["alone_collateral_seized_usd"].map(usd),
+        "bad_debt": m["bad_debt_usd"].map(usd),
+        "bad_debt_alone": m["alone_bad_debt_usd"].map(usd),
+        "contagion_bad_debt": m["contagion_bad_debt_usd"].map(usd),
+    })
+    click.echo("")
+    click.echo(view.to_string(index=False))
+
+
+def print_system_curve(res) -> None:
+    c = res.table("curve")
+    click.echo(f"run {res.run_id}  contagion curve of {c['asset'].iloc[0]} ({len(c)} shocks): system vs markets alone")
+    view = pd.DataFrame({
+        "shock": c["shock"].map(lambda x: f"{x:.2%}"),
+        "final_drop": c["final_drop"].map(lambda x: f"{x:.2%}"),
+        "seized": c["collateral_seized_usd"].map(usd),
+        "seized_alone": c["alone_collateral_seized_usd"].map(usd),
+        "bad_debt": c["bad_debt_usd"].map(usd),
+        "bad_debt_alone": c["alone_bad_debt_usd"].map(usd),
+        "contagion": c["contagion_bad_debt_usd"].map(usd),
+    })
+    click.echo(view.to_string(index=False))
+
+
+def print_network(res) -> None:
+    print_system(res)
+    imp = res.table("importance")
+    click.echo("\nsystemic importance (what each market's presence adds to the others):")
+    click.echo(pd.DataFrame({
+        "rank": imp["rank"], "market": imp["market"],
+        "adds_liquidated_usd": imp["adds_collateral_seized_usd"].map(usd),
+        "adds_bad_debt": imp["adds_bad_debt_usd"].map(usd),
+        "adds_accounts": imp["adds_accounts_liquidated"],
+    }).to_string(index=False))
+    e = res.table("network_edges")
+    click.echo(f"\nnetwork: {len(res.table('network_nodes'))} nodes, {len(e)} edges "
+               f"({', '.join(f'{k} {v}' for k, v in e['kind'].value_counts().sort_index().items())})")

@@ -1,0 +1,188 @@
+"""One static cascade of a system of markets, as :class:`Result` tables, with each market
+also run alone so that the contagion is a number.
+
+Tables:
+
+- ``summary`` -- one row for the system: totals over the markets, the headline
+  amplification, and the same totals summed over the markets run alone;
+- ``markets`` -- one row per market: its totals together and alone, and the difference
+  (``contagion_*`` = together - alone);
+- ``assets`` -- per system asset: reference, shocked and final prices, drops,
+  amplification, token totals over all markets;
+- ``market_assets`` -- per market and asset: what the market seized, sold into the venue
+  (tokens and proceeds USD), repaid and wrote off;
+- ``rounds`` / ``accounts`` -- the single-market tables with a leading ``market`` column.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from liqcascade.engine.result import Result, _clean
+from liqcascade.engine.run import ROUND_COLUMNS, headline_fields
+from liqcascade.engine.static import TOTALS, CascadeSettings
+from liqcascade.engine.system import SystemCascade, SystemModel, SystemOutcome
+
+MARKET_TOTALS = (
+    "accounts", "accounts_liquidated", "liquidation_calls", "collateral_seized_usd", "debt_repaid_usd",
+    "liquidator_proceeds_usd", "bad_debt_usd",
+)
+"""Per-market summary numbers compared together vs alone."""
+
+
+def run_system(
+    system: SystemModel,
+    shocks: Mapping[str, float],
+    settings: CascadeSettings | None = None,
+    market_settings: Mapping[str, CascadeSettings] | None = None,
+    config: Mapping[str, object] | None = None,
+) -> Result:
+    """The system's static cascade from ``shocks`` and every market's alone."""
+    solver = SystemCascade(system, settings, market_settings)
+    out = solver.run(shocks)
+    together = {n: solver.summarize(n, o) for n, o in out.markets.items()}
+    alone = {n: solver.summarize(n, solver.alone(n, shocks, keep_arrays=False)) for n in system.names}
+    markets = market_table(system, together, alone)
+    assets = system_asset_rows(solver, out)
+    coll_usd, _ = system.holdings_usd()
+    summary = system_summary(markets, out)
+    summary.update({f"shock_{a}": float(v) for a, v in shocks.items()})
+    summary.update(headline_fields(assets, shocks, coll_usd, system.assets))
+    tables = {
+        "summary": pd.DataFrame([summary]),
+        "markets": markets,
+        "assets": assets,
+        "market_assets": market_asset_rows(system, out),
+        "rounds": _stacked({n: pd.DataFrame(o.round_rows, columns=ROUND_COLUMNS) for n, o in out.markets.items()}),
+        "accounts": _stacked({n: _clean(solver.solvers[n].account_frame(o)) for n, o in out.markets.items()}),
+    }
+    return Result("system", tables, dict(config or {}))
+
+
+def market_table(system: SystemModel, together: Mapping[str, dict], alone: Mapping[str, dict]) -> pd.DataFrame:
+    rows = []
+    for name in system.names:
+        t, a = together[name], alone[name]
+        row: dict[str, object] = {"market": name, "protocol": t.get("protocol"), "version": t.get("version")}
+        for key in MARKET_TOTALS:
+            row[key] = t[key]
+        for key in MARKET_TOTALS[1:]:
+            row[f"alone_{key}"] = a[key]
+            row[f"contagion_{key}"] = t[key] - a[key]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def system_summary(markets: pd.DataFrame, out: SystemOutcome) -> dict[str, object]:
+    tr = out.trace
+    s: dict[str, object] = {
+        "markets": len(markets),
+        "rounds": tr.rounds,
+        "converged": tr.converged,
+        "stuck": tr.stuck,
+    }
+    for key in MARKET_TOTALS:
+        s[key] = markets[key].sum().item()
+    for key in MARKET_TOTALS[1:]:
+        s[f"alone_{key}"] = markets[f"alone_{key}"].sum().item()
+        s[f"contagion_{key}"] = s[key] - s[f"alone_{key}"]
+    return s
+
+
+def system_asset_rows(solver: SystemCascade, out: SystemOutcome) -> pd.DataFrame:
+    sysm, tr = solver.system, out.trace
+    totals = {name: np.zeros(len(sysm.assets)) for name in TOTALS}
+    for n, o in out.markets.items():
+        ix = sysm.index(n)
+        for name in TOTALS:
+            np.add.at(totals[name], ix, o.totals[name])
+    rows = []
+    for i, a in enumerate(sysm.assets):
+        drop0 = 1.0 - tr.prices_shocked[i] / tr.prices0[i]
+        drop1 = 1.0 - tr.prices_final[i] / tr.prices0[i]
+        rows.append({
+            "asset": a,
+            "price_reference": float(tr.prices0[i]),
+            "price_shocked": float(tr.prices_shocked[i]),
+            "price_final": float(tr.prices_final[i]),
+            "initial_drop": float(drop0),
+            "final_drop": float(drop1),
+            "amplification": float(drop1 / drop0) if drop0 > 0 else float("nan"),
+            "has_venue": a in sysm.venues and solver.settings.impact,
+            **{name: float(v[i]) for name, v in totals.items()},
+        })
+    return pd.DataFrame(rows)
+
+
+def market_asset_rows(system: SystemModel, out: SystemOutcome) -> pd.DataFrame:
+    """What each market did in each asset (tokens; proceeds in USD); rows with any activity."""
+    rows = []
+    for n, o in out.markets.items():
+        for j, a in enumerate(system.markets[n].assets):
+            if not any(o.totals[name][j] for name in ("seized", "repaid", "deficit")):
+                continue
+            rows.append({
+                "market": n,
+                "asset": a,
+                "collateral_seized": float(o.totals["seized"][j]),
+                "collateral_sold": float(o.totals["sold"][j]),
+                "proceeds_usd": float(o.totals["proceeds"][j]),
+                "debt_repaid": float(o.totals["repaid"][j]),
+                "deficit": float(o.totals["deficit"][j]),
+                "collateral_seized_usd_final": float(o.totals["seized"][j] * o.prices_final[j]),
+            })
+    return pd.DataFrame(rows, columns=["market", "asset", "collateral_seized", "collateral_sold", "proceeds_usd",
+                                       "debt_repaid", "deficit", "collateral_seized_usd_final"])
+
+
+def system_curve(
+    system: SystemModel,
+    asset: str,
+    shocks,
+    settings: CascadeSettings | None = None,
+    market_settings: Mapping[str, CascadeSettings] | None = None,
+    co_move: tuple[str, ...] = (),
+    config: Mapping[str, object] | None = None,
+) -> Result:
+    """The contagion curve: for each initial shock of ``asset`` (and ``co_move``), the
+    system's fixed point beside the sum of the markets run alone.
+
+    Tables: ``curve`` (per shock: final price, drop and amplification of ``asset`` in the
+    system, system totals and the same totals summed over the markets alone, and their
+    difference ``contagion_*``) and ``curve_markets`` (per shock and market, together and alone).
+    """
+    solver = SystemCascade(system, settings, market_settings)
+    i = system.assets.index(asset)
+    rows, mrows = [], []
+    for s in np.asarray(shocks, dtype=np.float64):
+        here = {a: float(s) for a in (asset, *co_move)}
+        out = solver.run(here, keep_arrays=False)
+        together = {n: solver.summarize(n, o) for n, o in out.markets.items()}
+        alone = {n: solver.summarize(n, solver.alone(n, here, keep_arrays=False)) for n in system.names}
+        markets = market_table(system, together, alone)
+        tr = out.trace
+        drop1 = 1.0 - tr.prices_final[i] / tr.prices0[i]
+        row = {
+            "shock": float(s), "price_reference": float(tr.prices0[i]), "price_shocked": float(tr.prices_shocked[i]),
+            "price_final": float(tr.prices_final[i]), "final_drop": float(drop1),
+            "amplification": float(drop1 / s) if s > 0 else float("nan"), "rounds": tr.rounds,
+            "converged": tr.converged,
+        }
+        row.update({k: v for k, v in system_summary(markets, out).items() if k not in ("markets", "rounds", "converged",
+                                                                                        "stuck", "accounts")})
+        rows.append(row)
+        mrows.append(markets.drop(columns=["protocol", "version", "accounts"]).assign(shock=float(s)))
+    curve = pd.DataFrame(rows)
+    curve.insert(0, "asset", asset)
+    curve_markets = pd.concat(mrows, ignore_index=True)
+    curve_markets = curve_markets[["shock", *[c for c in curve_markets.columns if c != "shock"]]]
+    return Result("curve", {"curve": curve, "curve_markets": curve_markets}, dict(config or {}))
+
+
+def _stacked(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    parts = [f.assign(market=n)[["market", *f.columns]] for n, f in frames.items()]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+

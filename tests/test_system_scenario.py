@@ -1,0 +1,164 @@
+"""System scenarios ([[markets]]): loading and its errors, run/curve/network through the API
+and the command line, the network's edge sums against the run's totals, the exports."""
+
+import json
+import re
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from liqcascade import api
+from liqcascade.cli import main
+from liqcascade.errors import ConfigError
+from liqcascade.io.system import load_system
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "system_shared_eth.toml"
+
+
+def small_copy(tmp_path: Path, text: str | None = None) -> Path:
+    """The shipped example at a tenth of its accounts (same markets, venue and shock)."""
+    text = EXAMPLE.read_text() if text is None else text
+    text = re.sub(r"n_accounts = (\d+)", lambda m: f"n_accounts = {int(m.group(1)) // 10}", text)
+    p = tmp_path / "system.toml"
+    p.write_text(text)
+    return p
+
+
+def test_example_loads_with_one_universe(tmp_path):
+    ss = load_system(small_copy(tmp_path))
+    assert ss.model.names == ("aave", "morpho", "comet", "liquity")
+    assert ss.model.assets == ("WETH", "USDC", "DAI")
+    assert list(ss.model.venues) == ["WETH"]
+    # every market prices WETH as the system does
+    i = ss.model.assets.index("WETH")
+    for m in ss.model.markets.values():
+        assert m.prices[m.assets.index("WETH")] == ss.model.prices[i]
+
+
+@pytest.mark.parametrize("edit,key", [
+    (lambda t: t.replace('name = "morpho"', 'name = "aave"'), "markets"),
+    (lambda t: t.replace('version = "3.3-3.4"', 'version = "9.9"'), "markets.0.version"),
+    (lambda t: t.replace('pair = ["WETH", "DAI"]', 'pair = ["WETH", "GHO"]'), "markets.3.positions.pair.1"),
+    (lambda t: t + "\n[simulation]\npath = 'shock'\n", "simulation"),
+    (lambda t: t.replace("[shock]\nWETH = 0.25", "[shock]\nWBTC = 0.25"), "shock.WBTC"),
+])
+def test_bad_system_scenarios_name_the_key(tmp_path, edit, key):
+    p = small_copy(tmp_path, edit(EXAMPLE.read_text()))
+    with pytest.raises(ConfigError) as e:
+        load_system(p)
+    assert e.value.key == key
+    assert e.value.file == str(p)
+
+
+def test_single_market_commands_refuse_a_system_with_a_clear_error(tmp_path):
+    p = small_copy(tmp_path)
+    r = CliRunner().invoke(main, ["simulate", str(p), "--out", str(tmp_path / "res")])
+    assert r.exit_code == 2
+    assert "markets" in r.output and "network" in r.output
+    assert not (tmp_path / "res").exists()
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory):
+    d = tmp_path_factory.mktemp("net")
+    return api.network(small_copy(d), store=d / "res"), d
+
+
+def test_run_is_stored_and_found_again(tmp_path):
+    p = small_copy(tmp_path)
+    a = api.run(p, store=tmp_path / "res")
+    assert a.kind == "system"
+    b = api.run(p, store=tmp_path / "res")
+    assert b.run_id == a.run_id
+    pd.testing.assert_frame_equal(a["markets"], b["markets"], check_dtype=False)
+
+
+def test_network_edges_add_up_to_the_run(network):
+    res, _ = network
+    ss_markets = res["markets"].set_index("market")
+    edges = res["network_edges"]
+    # collateral and debt edges: every market's book at reference prices, by asset
+    ss = load_system(_source(network))
+    for name, m in ss.model.markets.items():
+        coll, debt = m.book.totals_by_asset()
+        e = edges[edges["source"] == f"market:{name}"]
+        assert e[e["kind"] == "collateral"]["usd"].sum() == pytest.approx(float((coll * m.prices).sum()), rel=1e-12)
+        d = edges[(edges["target"] == f"market:{name}") & (edges["kind"] == "debt")]
+        assert d["usd"].sum() == pytest.approx(float((debt * m.prices).sum()), rel=1e-12)
+    # sold edges: what went through the shared venue, shared out whole
+    sold = edges[edges["kind"] == "sold"]
+    weth = res["assets"].set_index("asset").loc["WETH"]
+    assert sold["usd"].sum() == pytest.approx(weth["proceeds"], rel=1e-12)
+    assert sold["tokens"].sum() == pytest.approx(weth["sold"], rel=1e-12)
+    impact = edges[edges["kind"] == "impact"].iloc[0]
+    assert impact["impact"] == pytest.approx(weth["final_drop"] - weth["initial_drop"], rel=1e-12)
+    assert set(ss_markets.index) == {n.split(":", 1)[1] for n in res["network_nodes"]["id"] if n.startswith("market:")}
+
+
+def _source(network) -> Path:
+    return network[1] / "system.toml"
+
+
+def test_contagion_matrix_is_with_minus_without(network):
+    res, _ = network
+    mx = res["contagion"]
+    markets = res["markets"].set_index("market")
+    assert len(mx) == 4 * 3
+    for f in ("accounts_liquidated", "collateral_seized_usd", "bad_debt_usd"):
+        assert np.array_equal(mx[f"delta_{f}"], mx[f"{f}_with"] - mx[f"{f}_without"])
+        # "with" is the system run: the markets table's together numbers
+        assert np.allclose(mx[f"{f}_with"], markets.loc[mx["target"], f].to_numpy(), rtol=1e-12)
+    imp = res["importance"].set_index("market")
+    sums = mx.groupby("source")["delta_collateral_seized_usd"].sum()
+    assert np.allclose(imp.loc[sums.index, "adds_collateral_seized_usd"], sums, rtol=1e-12)
+    assert list(res["importance"]["rank"]) == [1, 2, 3, 4]
+
+
+def test_propagation_adds_up_to_the_rounds(network):
+    res, _ = network
+    prop, rounds = res["propagation"], res["rounds"]
+    usd = (rounds["collateral_seized"] * rounds["price_before"]).sum()
+    assert prop["collateral_seized_usd"].sum() == pytest.approx(usd, rel=1e-12)
+    assert set(prop["market"]) <= set(res["markets"]["market"])
+
+
+def test_network_command_exports_graphml_and_json(tmp_path):
+    p = small_copy(tmp_path)
+    g, j = tmp_path / "net.graphml", tmp_path / "net.json"
+    r = CliRunner().invoke(main, ["network", str(p), "--out", str(tmp_path / "res"), "--graphml", str(g), "--json", str(j)])
+    assert r.exit_code == 0, r.output
+    assert "systemic importance" in r.output
+    res = api.network(p, store=tmp_path / "res")
+    back = nx.read_graphml(g, force_multigraph=True)
+    assert back.number_of_nodes() == len(res["network_nodes"])
+    assert back.number_of_edges() == len(res["network_edges"])
+    data = json.loads(j.read_text())
+    assert len(data["nodes"]) == len(res["network_nodes"]) and len(data["edges"]) == len(res["network_edges"])
+    kinds = {n["id"]: n["kind"] for n in data["nodes"]}
+    assert kinds["venue:WETH"] == "venue" and kinds["market:aave"] == "market"
+
+
+def test_network_export_into_a_missing_folder_is_refused(tmp_path):
+    p = small_copy(tmp_path)
+    r = CliRunner().invoke(main, ["network", str(p), "--out", str(tmp_path / "res"), "--graphml",
+                                  str(tmp_path / "nope" / "g.graphml")])
+    assert r.exit_code == 2
+    assert "does not exist" in r.output
+    assert not (tmp_path / "res").exists()
+
+
+def test_contagion_curve_against_markets_alone(tmp_path):
+    p = small_copy(tmp_path)
+    c = api.curve(p, asset="WETH", shocks="0:0.4:0.2", store=None)
+    curve, per = c["curve"], c["curve_markets"]
+    assert list(curve["shock"]) == [0.0, 0.2, 0.4]
+    assert curve.iloc[0]["collateral_seized_usd"] == 0.0  # no shock, no liquidation
+    for s, g in per.groupby("shock"):
+        row = curve[curve["shock"] == s].iloc[0]
+        assert g["alone_bad_debt_usd"].sum() == pytest.approx(row["alone_bad_debt_usd"], rel=1e-12, abs=1e-9)
+        assert g["bad_debt_usd"].sum() == pytest.approx(row["bad_debt_usd"], rel=1e-12, abs=1e-9)
+        assert row["contagion_bad_debt_usd"] == pytest.approx(row["bad_debt_usd"] - row["alone_bad_debt_usd"], abs=1e-6)
