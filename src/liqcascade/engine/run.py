@@ -57,22 +57,38 @@ _ROUND_COLUMNS = [
 ]
 
 
-def parse_shock_range(text: str) -> np.ndarray:
-    """``"start:stop:step"`` (stop inclusive, fractions) or a comma list -> array of shocks."""
+MAX_GRID_POINTS = 10_001
+"""Most points a shock grid may have (0:1:0.0001 is 10,001): a finer grid is a typo, not a study."""
+
+_GRID = "start:stop:step with finite numbers, step > 0 and stop >= start, or a comma list of numbers"
+
+
+def parse_shock_range(text: str, file: str = "--shocks", key: str = "shocks") -> np.ndarray:
+    """``"start:stop:step"`` (stop inclusive, fractions) or a comma list -> array of shocks.
+
+    At most :data:`MAX_GRID_POINTS` points; the count is computed before any array is made, so
+    ``0:0.9:1e-15`` is refused at once. Errors name ``file`` and ``key`` (a scenario's
+    ``curve.shocks`` or the ``--shocks`` option)."""
     t = str(text).strip()
     try:
         if ":" in t:
             a, b, c = (float(x) for x in t.split(":"))
-            if c <= 0 or b < a:
+            if not (np.isfinite(a) and np.isfinite(b) and np.isfinite(c)) or c <= 0 or b < a:
                 raise ValueError
-            n = int(np.floor((b - a) / c + 1e-9)) + 1
-            vals = a + c * np.arange(n)
+            count = np.floor((b - a) / c + 1e-9) + 1  # a float: inf or 1e300 must not become an int here
+            if not count <= MAX_GRID_POINTS:
+                raise ConfigError(file, key, f"at most {MAX_GRID_POINTS:,} shock points (a larger step)",
+                                  f"{text} ({count:,.0f} points)")
+            vals = a + c * np.arange(int(count))
         else:
-            vals = np.array([float(x) for x in t.split(",") if x.strip()])
+            parts = [x for x in t.split(",") if x.strip()]
+            if len(parts) > MAX_GRID_POINTS:
+                raise ConfigError(file, key, f"at most {MAX_GRID_POINTS:,} shock points", f"{len(parts):,} values")
+            vals = np.array([float(x) for x in parts])
     except ValueError:
-        raise ConfigError("--shocks", "shocks", "start:stop:step with step > 0 and stop >= start, or a comma list", text) from None
+        raise ConfigError(file, key, _GRID, text) from None
     if vals.size == 0 or np.any(~np.isfinite(vals)) or np.any(vals < 0) or np.any(vals >= 1):
-        raise ConfigError("--shocks", "shocks", "fractional drops in [0, 1)", text)
+        raise ConfigError(file, key, "fractional drops in [0, 1)", text)
     return vals
 
 

@@ -150,7 +150,7 @@ _JSON_REQUIRED = {
 def _read_json(p: Path) -> tuple[dict[str, dict[str, Any]], dict[int, dict[str, Any]], int | None]:
     src = str(p)
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
+        doc = json.loads(p.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(src, "", "a readable JSON document", f"{type(exc).__name__}: {exc}") from None
     if not isinstance(doc, dict):
@@ -241,7 +241,7 @@ _JSON_TO_CSV = {jkey: col for col, (jkey, _) in _CSV_COLUMNS.items()}
 def _read_csv(p: Path) -> dict[str, dict[str, Any]]:
     src = str(p)
     try:
-        with p.open(newline="", encoding="utf-8") as fh:
+        with p.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a BOM is not part of the header
             reader = csv.DictReader(fh)
             header = reader.fieldnames or []
             rows = list(reader)

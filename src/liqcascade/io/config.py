@@ -21,7 +21,9 @@ from liqcascade.io.montecarlo_config import MonteCarloConfig
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # strict: a quoted "1.0" is text, not a number, and "true" is not a boolean -- a scenario
+    # file says what it means (integers are still accepted where a float is expected)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class AssetOverride(_Model):
@@ -254,8 +256,9 @@ class CurveConfig(_Model):
         try:
             parse_shock_range(v)
         except _CE as e:
-            raise _FieldError(e.expected, v) from None
+            raise _FieldError(e.expected, e.got) from None
         return v
+
     co_move: list[str] = Field(
         default_factory=list, description="Assets that take the same initial shock as `asset` at every point (e.g. LSTs with ETH)."
     )
@@ -429,7 +432,8 @@ def load_scenario(path: str | Path) -> tuple[ScenarioConfig, Path]:
     if not p.is_file():
         raise ConfigError(str(p), "", "an existing scenario TOML file")
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        # utf-8-sig: editors on Windows save a byte-order mark that TOML itself does not allow
+        data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(str(p), "", f"valid TOML ({e})") from None
     return parse_scenario(data, str(p)), p.resolve().parent
