@@ -155,7 +155,19 @@ class PositionsConfig(_Model):
     """The position book: a file, or a seeded synthetic book."""
 
     source: Literal["synthetic", "file"] = Field(description="'file' reads `path`; 'synthetic' generates a book.")
-    path: str | None = Field(None, description="CSV or Parquet in long format (account, asset, collateral, debt[, emode]).")
+    path: str | None = Field(None, description="CSV or Parquet in long format (account, asset, collateral, debt[, emode]), "
+                             "or an export read with `columns`, `aliases`, `decimals` and `raw` (docs/positions.md).")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="File: our column -> the file's column, e.g. {account = \"user\", asset = "
+        "\"symbol\", collateral = \"supplied_amount\", debt = \"borrowed_amount\"}; other columns are then ignored.")
+    aliases: dict[str, str] = Field(
+        default_factory=dict, description="File: the file's symbol -> a market symbol (case-insensitive; ETH -> WETH "
+        "unless set otherwise). Symbols also match the market's regardless of case.")
+    raw: bool = Field(False, description="File: amounts are raw integers in the token's smallest unit (wei), "
+                      "divided exactly by 10**decimals.")
+    decimals: dict[str, int] = Field(
+        default_factory=dict, description="File with raw = true: decimals per market symbol (default: the reserve "
+        "configuration's).")
     n_accounts: int = Field(100_000, gt=0, le=20_000_000, description="Accounts in a synthetic book.")
     seed: int = Field(0, ge=0, description="Seed of the synthetic book.")
     pair: list[str] | None = Field(

@@ -51,7 +51,8 @@ def _format(path: Path) -> str:
     raise DataError(str(path), None, f"unknown file type {path.suffix!r}: expected .csv, .csv.gz, .parquet or .pq")
 
 
-def _read_table(path: Path) -> pa.Table:
+def _read_table(path: Path, text_columns: list[str] | tuple[str, ...] = ("asset", "account")) -> pa.Table:
+    """The file as an Arrow table; in a CSV, ``text_columns`` stay text as written."""
     src = str(path)
     if not path.exists():
         raise DataError(src, None, "file not found")
@@ -69,7 +70,7 @@ def _read_table(path: Path) -> pa.Table:
             path,
             convert_options=pcsv.ConvertOptions(
                 # account labels are text in a CSV: "0xa1" or "0001" must stay as written
-                column_types={"asset": pa.string(), "account": pa.string()},
+                column_types={c: pa.string() for c in text_columns},
                 strings_can_be_null=False,
             ),
         )
@@ -113,15 +114,36 @@ def _amount(table: pa.Table, name: str, src: str) -> np.ndarray:
     return x
 
 
-def load_positions(path: str | Path, params: RiskParams) -> PositionBook:
+def load_positions(path: str | Path, params: RiskParams, prices: np.ndarray | None = None) -> PositionBook:
     """Load a long-format positions file (CSV or Parquet) against ``params``.
 
     The book's ``assets`` is ``params.symbols``; accounts are ordered by label. See the module
-    docstring for the columns and checks.
+    docstring for the columns and checks. With ``prices`` (USD per token, in ``params.symbols``
+    order) the sums the engines form are checked too (:func:`check_sums`).
     """
     p = Path(path)
-    src = str(p)
-    table = _read_table(p)
+    return book_from_table(_read_table(p), params, str(p), prices)
+
+
+def positions_from_frame(frame: pd.DataFrame, params: RiskParams, prices: np.ndarray | None = None,
+                         label: str = "positions (DataFrame)") -> PositionBook:
+    """:func:`load_positions` for a pandas DataFrame with the same columns; errors name
+    ``label`` and the 1-based row of the frame (``positions (DataFrame): row 3: ...``)."""
+    return book_from_table(_frame_table(frame, label), params, label, prices)
+
+
+def _frame_table(frame: pd.DataFrame, label: str) -> pa.Table:
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(label, None, f"expected a pandas DataFrame, got {type(frame).__name__}")
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise DataError(label, None, f"columns of mixed or unsupported types ({exc})") from None
+
+
+def book_from_table(table: pa.Table, params: RiskParams, src: str, prices: np.ndarray | None = None) -> PositionBook:
+    """A :class:`PositionBook` from an Arrow table in the long format; every check of the
+    module docstring, errors naming ``src`` and the 1-based row."""
     if table.num_rows == 0:
         raise DataError(src, None, f"no rows; expected at least one holding ({_EXPECTED})")
     cols = list(table.column_names)
@@ -170,6 +192,8 @@ def load_positions(path: str | Path, params: RiskParams) -> PositionBook:
 
     coll = _amount(table, "collateral", src)
     debt = _amount(table, "debt", src)
+    if prices is not None:
+        check_sums(asset_idx, coll, debt, params.symbols, np.asarray(prices, dtype=np.float64), src)
 
     borrowable = np.asarray(params.borrowable, dtype=bool)
     bad = (debt > 0) & ~borrowable[asset_idx]
@@ -214,6 +238,37 @@ def load_positions(path: str | Path, params: RiskParams) -> PositionBook:
     _refuse_repeats(codes_acc, asset_idx, uniq, params.symbols, src)
     book = PositionBook.from_rows(codes_acc, asset_idx, coll, debt, params.symbols, emode=emode, source=src)
     return dataclasses.replace(book, account_ids=uniq[book.account_ids])
+
+
+# Sums must stay this far below float64's largest value: the engines multiply them by prices
+# that may rise 11-fold (a shock above -10), by 1 + bonus (< 2) and add them across assets.
+SUM_LIMIT = float(np.finfo(np.float64).max) / 1e3
+
+
+def check_sums(asset: np.ndarray, coll: np.ndarray, debt: np.ndarray, symbols, prices: np.ndarray, src: str) -> None:
+    """A :class:`DataError` at the first row (reading down) with which a sum the engines form
+    passes :data:`SUM_LIMIT`: an asset's collateral or debt in tokens, or the book's value in
+    USD at ``prices`` (which bounds every account's and every asset's USD sum, all terms being
+    >= 0). Vectorized: running sums in row order."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        for name, x in (("collateral", coll), ("debt", debt)):
+            for a in np.unique(asset):
+                rows = np.flatnonzero(asset == a)
+                run = np.cumsum(x[rows])
+                over = ~(run <= SUM_LIMIT)
+                if over.any():
+                    r = int(rows[np.argmax(over)]) + 1
+                    raise DataError(src, r, f"the {name} in {symbols[a]} adds up past {SUM_LIMIT:.3g} tokens "
+                                            "with this row; expected amounts in whole tokens (raw integer amounts "
+                                            "need decimals: see docs/positions.md)")
+        usd = np.cumsum((coll + debt) * prices[asset])
+    over = ~(usd <= SUM_LIMIT)
+    if over.any():
+        r = int(np.argmax(over)) + 1
+        raise DataError(src, r, f"the book's collateral and debt add up past ${SUM_LIMIT:.3g} at the reference "
+                                f"price of {symbols[asset[r - 1]]} ({plain(prices[asset[r - 1]])}) with this row; "
+                                "expected amounts in whole tokens (raw integer amounts need decimals: see "
+                                "docs/positions.md)")
 
 
 def _refuse_repeats(acc: np.ndarray, asset: np.ndarray, labels: np.ndarray, symbols, src: str) -> None:

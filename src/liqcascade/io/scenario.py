@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from liqcascade.engine.static import CascadeSettings, MarketModel
 from liqcascade.errors import ConfigError, LiqcascadeError
@@ -62,26 +63,40 @@ class Scenario:
     model: MarketModel
     settings: CascadeSettings
     snapshot: AaveMarketSnapshot
+    positions_digest: str | None = None
+    """sha256 of the positions DataFrame given to :func:`build` (None: the book is the config's)."""
 
     def resolved(self) -> dict[str, Any]:
         """The config with input files replaced by their hashes (what the run id hashes)."""
-        return resolved_config(self.config, self.base_dir)
+        d = resolved_config(self.config, self.base_dir)
+        if self.positions_digest is not None:
+            d["positions"]["path"] = f"dataframe-sha256:{self.positions_digest}"
+        return d
 
 
-def load(path: str | Path) -> Scenario:
-    """Read, validate and build a scenario TOML file."""
+def load(path: str | Path, positions: pd.DataFrame | None = None) -> Scenario:
+    """Read, validate and build a scenario TOML file (``positions``: see :func:`build`)."""
     cfg, base = load_scenario(path)
-    return build(cfg, base, str(path))
+    return build(cfg, base, str(path), positions)
 
 
-def build(cfg: ScenarioConfig, base_dir: Path | str = ".", source: str = "<python>") -> Scenario:
+def build(cfg: ScenarioConfig, base_dir: Path | str = ".", source: str = "<python>",
+          positions: pd.DataFrame | None = None) -> Scenario:
     """Build a validated config into a :class:`Scenario`; relative paths are relative to
-    ``base_dir`` and errors name ``source``."""
+    ``base_dir`` and errors name ``source``.
+
+    ``positions``: the book as a pandas DataFrame instead of ``positions.path`` (the
+    ``[positions]`` table then has ``source = "file"`` and no path; its ``columns``,
+    ``aliases``, ``raw`` and ``decimals`` apply to the frame). The run id hashes its content."""
     base_dir = Path(base_dir)
     snapshot = market_snapshot(cfg, base_dir, source)
     params = risk_params(cfg, snapshot, source)
     prices = reference_prices(cfg, snapshot, params, source)
-    book = _book(cfg, params, prices, base_dir, source)
+    digest = None
+    if positions is None:
+        book = _book(cfg, params, prices, base_dir, source)
+    else:
+        book, digest = _frame_book(cfg, positions, params, prices, source)
     rules = liquidation_rules(cfg, params, book, source)
     venues = _venues(cfg, params, prices, base_dir, source)
     for a in cfg.shock:
@@ -99,7 +114,7 @@ def build(cfg: ScenarioConfig, base_dir: Path | str = ".", source: str = "<pytho
         buy_debt=cfg.liquidators.buy_debt,
         impact=cfg.engine.impact,
     )
-    return Scenario(cfg, source, base_dir, model, settings, snapshot)
+    return Scenario(cfg, source, base_dir, model, settings, snapshot, digest)
 
 
 # ---------------------------------------------------------------------------- pieces
@@ -155,11 +170,17 @@ def _book(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_dir:
     if pc.source == "file":
         if not pc.path:
             raise ConfigError(source, "positions.path", "a CSV or Parquet path when positions.source = 'file'")
-        from liqcascade.io.positions import load_positions
+        from liqcascade.io.importer import ImportSpec, import_positions
 
         if pc.pair is not None:
             raise ConfigError(source, "positions.pair", "no pair when positions.source = 'file' (synthetic only)", pc.pair)
-        return load_positions(resolve_path(pc.path, base_dir, source, "positions.path"), params)
+        spec = ImportSpec(pc.columns, pc.aliases, pc.decimals, pc.raw)
+        return import_positions(resolve_path(pc.path, base_dir, source, "positions.path"), params, spec, prices,
+                                (source, "positions"))
+    for key in ("columns", "aliases", "decimals", "raw"):
+        if getattr(pc, key):
+            raise ConfigError(source, f"positions.{key}", "nothing when positions.source = 'synthetic' (file only)",
+                              getattr(pc, key))
     if pc.path:
         raise ConfigError(source, "positions.path", "no path when positions.source = 'synthetic'", pc.path)
     from liqcascade.model.synthetic import Archetype, synthetic_book
@@ -175,6 +196,24 @@ def _book(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_dir:
     pair = Archetype(f"{coll}_{debt}", 1.0, {coll: 1.0}, {debt: 1.0})
     return synthetic_book(params, prices, n_accounts=pc.n_accounts, seed=pc.seed, archetypes=(pair,),
                           n_collateral_probs=(1.0,), n_debt_probs=(1.0,))
+
+
+def _frame_book(cfg: ScenarioConfig, frame: pd.DataFrame, params: RiskParams, prices: np.ndarray,
+                source: str) -> tuple[PositionBook, str]:
+    """The book of a DataFrame passed to :func:`build`, and the sha256 of its content."""
+    import hashlib
+
+    from liqcascade.io.importer import ImportSpec, import_positions
+
+    pc = cfg.positions
+    if pc.source != "file" or pc.path:
+        raise ConfigError(source, "positions", "source = 'file' and no path when positions come as a DataFrame",
+                          {"source": pc.source, "path": pc.path})
+    book = import_positions(frame, params, ImportSpec(pc.columns, pc.aliases, pc.decimals, pc.raw), prices,
+                            (source, "positions"))
+    h = hashlib.sha256(repr(list(map(str, frame.columns))).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return book, h.hexdigest()
 
 
 def liquidation_rules(cfg: ScenarioConfig, params: RiskParams, book: PositionBook, source: str):
