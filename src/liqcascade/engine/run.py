@@ -32,6 +32,8 @@ def run_static(
     coll, debt = model.book.totals_by_asset()
     unheld = [a for a, v in shocks.items() if v and coll[model.assets.index(a)] == 0 and debt[model.assets.index(a)] == 0]
     summary["shocked_assets_not_held"] = ",".join(unheld)
+    moved = [a for a, v in shocks.items() if float(v) != 0.0]
+    summary["shocked_assets_without_venue"] = ",".join(assets_without_venue(model, moved, solver.settings))
     given = pd.Series({a: float(v) for a, v in shocks.items() if float(v) > 0}, dtype=float)
     shocked = assets[assets["asset"].isin(given.index)]
     if len(shocked):
@@ -55,6 +57,15 @@ _ROUND_COLUMNS = [
     "collateral_seized", "protocol_fee", "collateral_sold", "collateral_held", "proceeds_usd",
     "debt_repaid", "debt_bought", "debt_bought_cost_usd", "deficit",
 ]
+
+
+def assets_without_venue(model: MarketModel, assets: Sequence[str], settings: CascadeSettings) -> list[str]:
+    """Those of ``assets`` (shocked ones) no venue prices: nothing sold moves their price, so their
+    amplification is 1 by construction. Empty when ``settings.impact`` is off (no asset's price
+    feeds back then, by choice)."""
+    if not settings.impact:
+        return []
+    return [a for a in assets if a not in model.venues]
 
 
 MAX_GRID_POINTS = 10_001
@@ -116,6 +127,7 @@ def cascade_curve(
     solver = StaticCascade(model, settings)
     i = model.assets.index(asset)
     rows, arows = [], []
+    no_venue = ",".join(assets_without_venue(model, [asset, *co_move], solver.settings))
     for s in np.asarray(shocks, dtype=np.float64):
         shocks_here = {a: float(s) for a in (asset, *co_move)}
         out = solver.run(shocks_here, keep_arrays=False)
@@ -136,6 +148,7 @@ def cascade_curve(
                 "accounts_liquidated": summ["accounts_liquidated"],
                 "rounds": out.rounds,
                 "converged": out.converged,
+                "assets_without_venue": no_venue,
             }
         )
         for j, a in enumerate(model.assets):
