@@ -136,7 +136,7 @@ class MarketConfig(_Model):
     euler_v2: EulerV2Config | None = Field(None, description="Euler v2 settings (protocol = euler_v2).")
     params: str = Field(
         "builtin:aave_v3_ethereum_2023-10-31",
-        description="Risk parameters: 'builtin:aave_v3_ethereum_2023-10-31' or a path to an Aave reserve-config JSON/CSV.",
+        description="Risk parameters: a shipped snapshot 'builtin:aave_v3_<chain>_<date>' (today 'builtin:aave_v3_ethereum_2023-10-31') or a path to your own Aave reserve-config JSON/CSV (docs/positions.md).",
     )
     assets: list[str] | None = Field(
         None, description="Keep only these assets of the parameter file (all when omitted)."

@@ -28,7 +28,7 @@ import pandas as pd
 
 from liqcascade.engine.static import CascadeSettings, MarketModel
 from liqcascade.errors import ConfigError, LiqcascadeError
-from liqcascade.io.aave_config import AaveMarketSnapshot, load_aave_reserve_config
+from liqcascade.io.aave_config import AaveMarketSnapshot, load_aave_reserve_config, shipped_snapshots
 from liqcascade.io.config import (
     CompoundV2Config,
     CompoundV3Config,
@@ -50,7 +50,8 @@ __all__ = [
     "risk_params", "simulation_parts",
 ]
 
-BUILTIN_PARAMS = {"builtin:aave_v3_ethereum_2023-10-31": None}  # None = the bundled snapshot
+BUILTIN_PARAMS = {f"builtin:aave_v3_{chain}_{day}": path for (chain, day), path in shipped_snapshots().items()}
+"""``market.params`` names of the shipped reserve snapshots -> their files."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,8 @@ def market_snapshot(cfg: ScenarioConfig, base_dir: Path | str, source: str) -> A
     ref = cfg.market.params
     if ref.startswith("builtin:"):
         if ref not in BUILTIN_PARAMS:
-            raise ConfigError(source, "market.params", f"one of {list(BUILTIN_PARAMS)} or a file path", ref)
+            raise ConfigError(source, "market.params", f"a shipped snapshot, one of {list(BUILTIN_PARAMS)} (builtin:"
+                              "aave_v3_<chain>_<date>), or the path of your own reserve-config JSON or CSV", ref)
         return load_aave_reserve_config(BUILTIN_PARAMS[ref])
     return load_aave_reserve_config(resolve_path(ref, base_dir, source, "market.params"))
 
