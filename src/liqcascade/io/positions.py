@@ -118,8 +118,8 @@ def load_positions(path: str | Path, params: RiskParams, prices: np.ndarray | No
     """Load a long-format positions file (CSV or Parquet) against ``params``.
 
     The book's ``assets`` is ``params.symbols``; accounts are ordered by label. See the module
-    docstring for the columns and checks. With ``prices`` (USD per token, in ``params.symbols``
-    order) the sums the engines form are checked too (:func:`check_sums`).
+    docstring for the columns and checks; sums that would overflow are refused at their row
+    (:func:`check_sums`: token sums always, USD sums given ``prices`` in ``params.symbols`` order).
     """
     p = Path(path)
     return book_from_table(_read_table(p), params, str(p), prices)
@@ -192,8 +192,7 @@ def book_from_table(table: pa.Table, params: RiskParams, src: str, prices: np.nd
 
     coll = _amount(table, "collateral", src)
     debt = _amount(table, "debt", src)
-    if prices is not None:
-        check_sums(asset_idx, coll, debt, params.symbols, np.asarray(prices, dtype=np.float64), src)
+    check_sums(asset_idx, coll, debt, params.symbols, None if prices is None else np.asarray(prices, np.float64), src)
 
     borrowable = np.asarray(params.borrowable, dtype=bool)
     bad = (debt > 0) & ~borrowable[asset_idx]
@@ -245,10 +244,11 @@ def book_from_table(table: pa.Table, params: RiskParams, src: str, prices: np.nd
 SUM_LIMIT = float(np.finfo(np.float64).max) / 1e3
 
 
-def check_sums(asset: np.ndarray, coll: np.ndarray, debt: np.ndarray, symbols, prices: np.ndarray, src: str) -> None:
+def check_sums(asset: np.ndarray, coll: np.ndarray, debt: np.ndarray, symbols, prices: np.ndarray | None,
+               src: str) -> None:
     """A :class:`DataError` at the first row (reading down) with which a sum the engines form
-    passes :data:`SUM_LIMIT`: an asset's collateral or debt in tokens, or the book's value in
-    USD at ``prices`` (which bounds every account's and every asset's USD sum, all terms being
+    passes :data:`SUM_LIMIT`: an asset's collateral or debt in tokens, or (given ``prices``) the
+    book's value in USD (which bounds every account's and every asset's USD sum, all terms being
     >= 0). Vectorized: running sums in row order."""
     with np.errstate(over="ignore", invalid="ignore"):
         for name, x in (("collateral", coll), ("debt", debt)):
@@ -261,6 +261,8 @@ def check_sums(asset: np.ndarray, coll: np.ndarray, debt: np.ndarray, symbols, p
                     raise DataError(src, r, f"the {name} in {symbols[a]} adds up past {SUM_LIMIT:.3g} tokens "
                                             "with this row; expected amounts in whole tokens (raw integer amounts "
                                             "need decimals: see docs/positions.md)")
+        if prices is None:
+            return
         usd = np.cumsum((coll + debt) * prices[asset])
     over = ~(usd <= SUM_LIMIT)
     if over.any():
