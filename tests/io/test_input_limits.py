@@ -147,3 +147,14 @@ def test_python_book_names_the_argument():
     book = PositionBook.from_rows(["a"], [0], [1e308], [0.0], ("WETH",))
     with pytest.raises(DataError, match=r"^MarketModel.book: row 1: account 'a', asset WETH"):
         MarketModel(book=book, rules=None, prices=np.array([2000.0]))
+
+
+# ------------------------------------------------------------------ venues that overflow when shocked
+def test_pool_too_deep_for_its_price_refused_at_its_key(example, tmp_path):
+    """reserve_usd 1e308 at $2000: k = 1e308 * 5e304 overflows, so the pool cannot be re-centred
+    at a shocked price; refused naming venues.0 (was `<python>: ConstantProductPool...` mid-run)."""
+    example.write_text(example.read_text().replace("reserve_usd = 5e6", "reserve_usd = 1e308"))
+    _refused(["run", example], tmp_path / "store", "small_book.toml: venues.0: expected a venue whose numbers stay "
+             "finite", "reserve_asset would be inf")
+    code, out = _cli("run", example, "--out", tmp_path / "store")
+    assert "<python>" not in out

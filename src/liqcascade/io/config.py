@@ -469,26 +469,27 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def resolved_config(cfg: ScenarioConfig, base_dir: Path) -> dict[str, Any]:
+def resolved_config(cfg: ScenarioConfig, base_dir: Path, source: str = "<config>") -> dict[str, Any]:
     """The config as a plain dict, with each referenced file replaced by its content hash,
-    so the run id changes when an input file changes and not when it moves."""
+    so the run id changes when an input file changes and not when it moves (a file gone
+    since the build is an error naming ``source``, the scenario file)."""
     d = json.loads(cfg.model_dump_json())
     if cfg.positions.source == "file" and cfg.positions.path:
-        p = resolve_path(cfg.positions.path, base_dir, "<config>", "positions.path")
+        p = resolve_path(cfg.positions.path, base_dir, source, "positions.path")
         d["positions"]["path"] = f"sha256:{file_digest(p)}"
     if not cfg.market.params.startswith("builtin:"):
-        p = resolve_path(cfg.market.params, base_dir, "<config>", "market.params")
+        p = resolve_path(cfg.market.params, base_dir, source, "market.params")
         d["market"]["params"] = f"sha256:{file_digest(p)}"
     sim = d.get("simulation")
     if sim and sim.get("candles"):
         sim["candles"] = {
-            a: f"sha256:{file_digest(resolve_path(f, base_dir, '<config>', f'simulation.candles.{a}'))}"
+            a: f"sha256:{file_digest(resolve_path(f, base_dir, source, f'simulation.candles.{a}'))}"
             for a, f in sim["candles"].items()
         }
     for v in d.get("venues", []):
         cal = v.get("calibration")
         if cal and cal not in ("calm", "crash"):
-            v["calibration"] = f"sha256:{file_digest(resolve_path(cal, base_dir, '<config>', 'venues.calibration'))}"
+            v["calibration"] = f"sha256:{file_digest(resolve_path(cal, base_dir, source, 'venues.calibration'))}"
     return d
 
 

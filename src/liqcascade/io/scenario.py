@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from liqcascade.engine.static import CascadeSettings, MarketModel
-from liqcascade.errors import ConfigError, LiqcascadeError
+from liqcascade.errors import ConfigError, LiqcascadeError, plain
 from liqcascade.io.aave_config import AaveMarketSnapshot, load_aave_reserve_config, shipped_snapshots
 from liqcascade.io.config import (
     CompoundV2Config,
@@ -69,7 +69,7 @@ class Scenario:
 
     def resolved(self) -> dict[str, Any]:
         """The config with input files replaced by their hashes (what the run id hashes)."""
-        d = resolved_config(self.config, self.base_dir)
+        d = resolved_config(self.config, self.base_dir, self.source)
         if self.positions_digest is not None:
             d["positions"]["path"] = f"dataframe-sha256:{self.positions_digest}"
         return d
@@ -302,6 +302,7 @@ def _venues(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_di
             raise ConfigError(source, f"{key}.{e.key.split('.')[-1]}", e.expected, e.got) from None
         except LiqcascadeError as e:
             raise ConfigError(source, key, f"a buildable venue ({e})") from None
+        _probe_venue(venue, price, source, key)
         by_asset.setdefault(vc.asset, []).append(venue)
     out: dict[str, Venue] = {}
     for a, vs in by_asset.items():
@@ -312,6 +313,22 @@ def _venues(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_di
 
             out[a] = Router.of(vs)
     return out
+
+
+# The engines re-centre venues at shocked prices: a shock in (-10, 1) times the reference, and
+# the cascade pushes lower. A venue whose numbers overflow there is refused when it is built.
+_PROBE_FACTORS = (1e-12, 11.0)
+
+
+def _probe_venue(venue: Venue, price: float, source: str, key: str) -> None:
+    for f in _PROBE_FACTORS:
+        try:
+            venue.with_mid_price(price * f)
+        except LiqcascadeError as e:
+            why = f"{e.key.split('.')[-1]} would be {plain(e.got)!r}" if isinstance(e, ConfigError) else str(e)
+            raise ConfigError(source, key, f"a venue whose numbers stay finite at prices from {_PROBE_FACTORS[0]:g} to "
+                              f"{_PROBE_FACTORS[1]:g} times the reference price {price:g} (a depth too large for "
+                              f"this price?); at {price * f:g} its {why}") from None
 
 
 def _venue(vc, price: float, params: RiskParams, prices: np.ndarray, base_dir: Path, source: str, key: str) -> Venue:
