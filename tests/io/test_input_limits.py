@@ -158,3 +158,14 @@ def test_pool_too_deep_for_its_price_refused_at_its_key(example, tmp_path):
              "finite", "reserve_asset would be inf")
     code, out = _cli("run", example, "--out", tmp_path / "store")
     assert "<python>" not in out
+
+
+@pytest.mark.parametrize("grid", ["0:inf:0.1", "0:0.9:1e-15", "0:1e400:1"])
+def test_scenario_grid_is_a_config_error_not_a_crash(grid):
+    """The dashboard's 500: the [curve] validator let OverflowError / MemoryError escape."""
+    from liqcascade.io.config import parse_scenario
+
+    data = {"name": "x", "market": {"protocol": "aave_v3", "version": "3.7"},
+            "positions": {"source": "synthetic"}, "curve": {"asset": "WETH", "shocks": grid}}
+    with pytest.raises(ConfigError, match=r"^x.toml: curve.shocks: expected "):
+        parse_scenario(data, "x.toml")
