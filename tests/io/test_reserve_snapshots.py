@@ -11,7 +11,12 @@ import pytest
 
 from liqcascade.errors import ConfigError
 from liqcascade.io import scenario as S
-from liqcascade.io.aave_config import bundled_snapshot_path, load_aave_reserve_config, shipped_snapshot, shipped_snapshots
+from liqcascade.io.aave_config import (
+    bundled_snapshot_path,
+    load_aave_reserve_config,
+    shipped_snapshot,
+    shipped_snapshots,
+)
 from liqcascade.io.config import parse_scenario
 
 
@@ -24,7 +29,8 @@ def test_a_snapshot_not_shipped_lists_the_shipped_ones():
     with pytest.raises(ConfigError) as ei:
         shipped_snapshot("polygon", "2024-01-01")
     msg = str(ei.value)
-    assert msg.startswith("<python>: chain, date: expected a shipped Aave v3 snapshot (chain date): ethereum 2023-10-31")
+    assert msg.startswith("<python>: chain, date: expected a shipped Aave v3 snapshot (chain date): "
+                          "ethereum 2023-10-31")
     assert msg.endswith("got 'polygon 2024-01-01'")
 
 

@@ -136,7 +136,8 @@ class MarketConfig(_Model):
     euler_v2: EulerV2Config | None = Field(None, description="Euler v2 settings (protocol = euler_v2).")
     params: str = Field(
         "builtin:aave_v3_ethereum_2023-10-31",
-        description="Risk parameters: a shipped snapshot 'builtin:aave_v3_<chain>_<date>' (today 'builtin:aave_v3_ethereum_2023-10-31') or a path to your own Aave reserve-config JSON/CSV (docs/positions.md).",
+        description="Risk parameters: a shipped snapshot 'builtin:aave_v3_<chain>_<date>' (today "
+        "'builtin:aave_v3_ethereum_2023-10-31') or a path to your own Aave reserve-config JSON/CSV (docs/positions.md).",
     )
     assets: list[str] | None = Field(
         None, description="Keep only these assets of the parameter file (all when omitted)."
@@ -155,8 +156,8 @@ class PositionsConfig(_Model):
     """The position book: a file, or a seeded synthetic book."""
 
     source: Literal["synthetic", "file"] = Field(description="'file' reads `path`; 'synthetic' generates a book.")
-    path: str | None = Field(None, description="CSV or Parquet in long format (account, asset, collateral, debt[, emode]), "
-                             "or an export read with `columns`, `aliases`, `decimals` and `raw` (docs/positions.md).")
+    path: str | None = Field(None, description="CSV or Parquet in long format (account, asset, collateral, "
+                             "debt[, emode]), or an export read with `columns`, `aliases`, `decimals` and `raw` (docs/positions.md).")
     columns: dict[str, str] = Field(
         default_factory=dict, description="File: our column -> the file's column, e.g. {account = \"user\", asset = "
         "\"symbol\", collateral = \"supplied_amount\", debt = \"borrowed_amount\"}; other columns are then ignored.")

@@ -104,7 +104,8 @@ def _mapped(table: pa.Table, spec: ImportSpec, label: str, where: tuple[str, str
     file, prefix = where
     for ours in spec.columns:
         if ours not in OUR_COLUMNS:
-            raise ConfigError(file, f"{prefix}.columns.{ours}", f"one of our columns {list(OUR_COLUMNS)} as the key", ours)
+            raise ConfigError(file, f"{prefix}.columns.{ours}", f"one of our columns {list(OUR_COLUMNS)} as the key",
+                              ours)
     theirs = list(table.column_names)
     out = {}
     for ours in OUR_COLUMNS:
