@@ -169,3 +169,18 @@ def test_mapping_keys_on_a_synthetic_book_refused(tmp_path):
     with pytest.raises(ConfigError, match=r"x.toml: positions.raw: expected nothing when positions.source = "
                                           r"'synthetic'"):
         S.build(cfg, tmp_path, "x.toml")
+
+
+def test_parquet_integer_and_decimal_columns(tmp_path, params):
+    """Raw amounts as a Parquet int64 column and as DECIMAL(38, 0) (25 digits) divide the same way."""
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    t = pa.table({"user": ["a", "b"], "symbol": ["USDC", "DAI"],
+                  "supplied_amount": pa.array([2_500_000, 0], pa.int64()),
+                  "borrowed_amount": pa.array([Decimal(0), Decimal("1234567000000000000000000")], pa.decimal128(38, 0))})
+    pq.write_table(t, tmp_path / "x.parquet")
+    book = import_positions(tmp_path / "x.parquet", params, DUNE)
+    assert _holdings(book) == {("a", "USDC"): (2.5, 0.0), ("b", "DAI"): (0.0, 1_234_567.0)}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Mapping
 
@@ -174,6 +175,8 @@ def _whole_tokens(cell, decimals: int | None, label: str, row: int, column: str)
         n = int(cell)
     elif isinstance(cell, str) and _INTEGER.fullmatch(cell):
         n = int(cell)
+    elif isinstance(cell, Decimal) and cell.is_finite() and cell == cell.to_integral_value() and cell >= 0:
+        n = int(cell)  # a Parquet decimal column (e.g. DECIMAL(38, 0)) of whole amounts
     else:
         raise DataError(label, row, f"column {column!r} must be a raw integer amount >= 0 (raw = true: "
                                     f"the token's smallest unit, e.g. wei), got {cell!r}")

@@ -125,14 +125,8 @@ def load_positions(path: str | Path, params: RiskParams, prices: np.ndarray | No
     return book_from_table(_read_table(p), params, str(p), prices)
 
 
-def positions_from_frame(frame: pd.DataFrame, params: RiskParams, prices: np.ndarray | None = None,
-                         label: str = "positions (DataFrame)") -> PositionBook:
-    """:func:`load_positions` for a pandas DataFrame with the same columns; errors name
-    ``label`` and the 1-based row of the frame (``positions (DataFrame): row 3: ...``)."""
-    return book_from_table(_frame_table(frame, label), params, label, prices)
-
-
 def _frame_table(frame: pd.DataFrame, label: str) -> pa.Table:
+    """A DataFrame as an Arrow table (its index dropped); errors name ``label``."""
     if not isinstance(frame, pd.DataFrame):
         raise DataError(label, None, f"expected a pandas DataFrame, got {type(frame).__name__}")
     try:
@@ -156,8 +150,38 @@ def book_from_table(table: pa.Table, params: RiskParams, src: str, prices: np.nd
     if len(set(cols)) != len(cols):
         raise DataError(src, None, f"duplicate column names in {cols}; expected {_EXPECTED}")
     n = table.num_rows
+    acc_col = _account_column(table, src)
+    asset_idx = _asset_index(table, params, src)
+    coll = _amount(table, "collateral", src)
+    debt = _amount(table, "debt", src)
+    check_sums(asset_idx, coll, debt, params.symbols, None if prices is None else np.asarray(prices, np.float64), src)
 
-    # account labels: any scalar type, never empty
+    borrowable = np.asarray(params.borrowable, dtype=bool)
+    bad = (debt > 0) & ~borrowable[asset_idx]
+    if bad.any():
+        r = _first(bad)
+        sym = params.symbols[asset_idx[r - 1]]
+        raise DataError(src, r, f"debt in {sym!r}, which is not borrowable in {params.source}")
+    emode = _emode_column(table, params, src) if "emode" in cols else None
+
+    # Factorize labels with a hash (pandas) instead of letting from_rows sort object arrays,
+    # then put the original labels back: same result, much faster for string addresses.
+    codes_acc, uniq = _factorize_sorted(acc_col)
+    if emode is not None and n:
+        per_acct = np.zeros(len(uniq), dtype=np.int64)
+        per_acct[codes_acc] = emode
+        clash = per_acct[codes_acc] != emode
+        if clash.any():
+            r = _first(clash)
+            raise DataError(src, r, f"account {plain(uniq[codes_acc[r - 1]])!r} has rows with different e-mode categories "
+                                    f"(this row says {int(emode[r - 1])}, another {int(per_acct[codes_acc[r - 1]])})")
+    _refuse_repeats(codes_acc, asset_idx, uniq, params.symbols, src)
+    book = PositionBook.from_rows(codes_acc, asset_idx, coll, debt, params.symbols, emode=emode, source=src)
+    return dataclasses.replace(book, account_ids=uniq[book.account_ids])
+
+
+def _account_column(table: pa.Table, src: str) -> pa.ChunkedArray:
+    """The account labels: any scalar type, never empty."""
     acc_col = table.column("account")
     if not (pa.types.is_integer(acc_col.type) or pa.types.is_string(acc_col.type)
             or pa.types.is_large_string(acc_col.type) or pa.types.is_dictionary(acc_col.type)):
@@ -169,8 +193,12 @@ def book_from_table(table: pa.Table, params: RiskParams, src: str, prices: np.nd
         empty = np.asarray(pc.equal(pc.utf8_trim_whitespace(acc_col), "").to_numpy(zero_copy_only=False), dtype=bool)
         if empty.any():
             raise DataError(src, _first(empty), "column 'account' is empty; every row needs an account")
+    return acc_col
 
-    # asset symbols -> index into params.symbols (hash once per distinct symbol)
+
+def _asset_index(table: pa.Table, params: RiskParams, src: str) -> np.ndarray:
+    """Asset symbols -> index into ``params.symbols`` (hash once per distinct symbol)."""
+    n = table.num_rows
     asset_col = table.column("asset")
     if pa.types.is_dictionary(asset_col.type):
         asset_col = pc.cast(asset_col, pa.string())
@@ -189,54 +217,31 @@ def book_from_table(table: pa.Table, params: RiskParams, src: str, prices: np.nd
     if unknown_rows.any():
         r = _first(unknown_rows)
         raise DataError(src, r, f"unknown asset {names[codes[r - 1]]!r}; known assets: {list(params.symbols)}")
+    return asset_idx
 
-    coll = _amount(table, "collateral", src)
-    debt = _amount(table, "debt", src)
-    check_sums(asset_idx, coll, debt, params.symbols, None if prices is None else np.asarray(prices, np.float64), src)
 
-    borrowable = np.asarray(params.borrowable, dtype=bool)
-    bad = (debt > 0) & ~borrowable[asset_idx]
+def _emode_column(table: pa.Table, params: RiskParams, src: str) -> np.ndarray:
+    """The e-mode category per row: whole numbers, each 0 or a category of ``params``."""
+    ecol = table.column("emode")
+    if not pa.types.is_integer(ecol.type):
+        if pa.types.is_floating(ecol.type):
+            ev = ecol.to_numpy(zero_copy_only=False)
+            frac = ~np.isfinite(ev) | (ev != np.round(ev))
+            if frac.any():
+                r = _first(frac)
+                raise DataError(src, r, f"column 'emode' must be an integer category id, got {plain(ev[r - 1])!r}")
+        else:
+            raise DataError(src, None, f"column 'emode' must hold integer category ids, got type {ecol.type}")
+    e_null = np.asarray(ecol.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if e_null.any():
+        raise DataError(src, _first(e_null), "column 'emode' is empty; use 0 for no e-mode")
+    emode = np.asarray(ecol.to_numpy(zero_copy_only=False)).astype(np.int64)
+    known = np.array([0] + [e.id for e in params.emodes], dtype=np.int64)
+    bad = ~np.isin(emode, known)
     if bad.any():
         r = _first(bad)
-        sym = params.symbols[asset_idx[r - 1]]
-        raise DataError(src, r, f"debt in {sym!r}, which is not borrowable in {params.source}")
-
-    emode = None
-    if "emode" in cols:
-        ecol = table.column("emode")
-        if not pa.types.is_integer(ecol.type):
-            if pa.types.is_floating(ecol.type):
-                ev = ecol.to_numpy(zero_copy_only=False)
-                frac = ~np.isfinite(ev) | (ev != np.round(ev))
-                if frac.any():
-                    r = _first(frac)
-                    raise DataError(src, r, f"column 'emode' must be an integer category id, got {plain(ev[r - 1])!r}")
-            else:
-                raise DataError(src, None, f"column 'emode' must hold integer category ids, got type {ecol.type}")
-        e_null = np.asarray(ecol.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        if e_null.any():
-            raise DataError(src, _first(e_null), "column 'emode' is empty; use 0 for no e-mode")
-        emode = np.asarray(ecol.to_numpy(zero_copy_only=False)).astype(np.int64)
-        known = np.array([0] + [e.id for e in params.emodes], dtype=np.int64)
-        bad = ~np.isin(emode, known)
-        if bad.any():
-            r = _first(bad)
-            raise DataError(src, r, f"unknown e-mode category {int(emode[r - 1])}; known: {known.tolist()}")
-
-    # Factorize labels with a hash (pandas) instead of letting from_rows sort object arrays,
-    # then put the original labels back: same result, much faster for string addresses.
-    codes_acc, uniq = _factorize_sorted(acc_col)
-    if emode is not None and n:
-        per_acct = np.zeros(len(uniq), dtype=np.int64)
-        per_acct[codes_acc] = emode
-        clash = per_acct[codes_acc] != emode
-        if clash.any():
-            r = _first(clash)
-            raise DataError(src, r, f"account {plain(uniq[codes_acc[r - 1]])!r} has rows with different e-mode categories "
-                                    f"(this row says {int(emode[r - 1])}, another {int(per_acct[codes_acc[r - 1]])})")
-    _refuse_repeats(codes_acc, asset_idx, uniq, params.symbols, src)
-    book = PositionBook.from_rows(codes_acc, asset_idx, coll, debt, params.symbols, emode=emode, source=src)
-    return dataclasses.replace(book, account_ids=uniq[book.account_ids])
+        raise DataError(src, r, f"unknown e-mode category {int(emode[r - 1])}; known: {known.tolist()}")
+    return emode
 
 
 # Sums must stay this far below float64's largest value: the engines multiply them by prices
