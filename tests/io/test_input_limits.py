@@ -103,6 +103,7 @@ def test_scenario_grid_refused_naming_the_key(example, tmp_path):
     ("WETH = 0.25\nwstETH", 'WETH = "0.25"\nwstETH', "shock.WETH"),
     ("sell_fraction = 1.0", 'sell_fraction = "1.0"', "liquidators.sell_fraction: expected a valid number"),
     ("sell_fraction = 1.0", "sell_fraction = 1.0\nbuy_debt = 1", "liquidators.buy_debt: expected a valid boolean"),
+    ("sell_fraction = 1.0", 'sell_fraction = 1.0\n\n[engine]\nimpact = "true"', "engine.impact: expected a valid boolean"),
 ])
 def test_strings_and_numbers_are_not_interchangeable(example, tmp_path, old, new, key):
     example.write_text(example.read_text().replace(old, new, 1))

@@ -410,7 +410,10 @@ class _FieldError(ValueError):
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc if not (isinstance(p, str) and p in {"cpmm", "orderbook", "impact", "univ3"}))
+    """pydantic's location as a dotted key, without the union tag it adds after a venue's index
+    (``venues.0.cpmm.fee`` -> ``venues.0.fee``; ``engine.impact`` keeps its ``impact``)."""
+    tags = {"cpmm", "orderbook", "impact", "univ3"}
+    return ".".join(str(p) for i, p in enumerate(loc) if not (p in tags and i and isinstance(loc[i - 1], int)))
 
 
 def _expected(msg: str) -> str:
