@@ -157,6 +157,10 @@ def test_scenario_with_a_dataframe_book(tmp_path):
     b = S.load(tmp_path / "s.toml", positions=frame2)
     assert b.model.book.collateral.sum() == a.model.book.collateral.sum() + 1.0
     assert a.resolved()["positions"]["path"] != b.resolved()["positions"]["path"]
+    from liqcascade import api
+
+    ra, rb = api.run(a, store=tmp_path / "store"), api.run(b, store=tmp_path / "store")
+    assert ra.run_id != rb.run_id  # a different frame is a different run, not the stored one
     with pytest.raises(ConfigError, match=r"dune_export.toml: positions: expected source = 'file' and no path"):
         S.load(REPO / "examples" / "dune_export.toml", positions=frame)
 
