@@ -255,9 +255,12 @@ def check_sums(asset: np.ndarray, coll: np.ndarray, debt: np.ndarray, symbols, p
     passes :data:`SUM_LIMIT`: an asset's collateral or debt in tokens, or (given ``prices``) the
     book's value in USD (which bounds every account's and every asset's USD sum, all terms being
     >= 0). Vectorized: running sums in row order."""
+    k = len(symbols)
     with np.errstate(over="ignore", invalid="ignore"):
         for name, x in (("collateral", coll), ("debt", debt)):
-            for a in np.unique(asset):
+            # one pass for the totals; the running sums (to name the row) only for an asset over
+            totals = np.bincount(asset, weights=x, minlength=k)
+            for a in np.flatnonzero(~(totals <= SUM_LIMIT)):
                 rows = np.flatnonzero(asset == a)
                 run = np.cumsum(x[rows])
                 over = ~(run <= SUM_LIMIT)
@@ -268,7 +271,10 @@ def check_sums(asset: np.ndarray, coll: np.ndarray, debt: np.ndarray, symbols, p
                                             "need decimals: see docs/positions.md)")
         if prices is None:
             return
-        usd = np.cumsum((coll + debt) * prices[asset])
+        value = (coll + debt) * prices[asset]
+        if value.sum() <= SUM_LIMIT:
+            return
+        usd = np.cumsum(value)
     over = ~(usd <= SUM_LIMIT)
     if over.any():
         r = int(np.argmax(over)) + 1
