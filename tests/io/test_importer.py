@@ -188,3 +188,11 @@ def test_parquet_integer_and_decimal_columns(tmp_path, params):
     pq.write_table(t, tmp_path / "x.parquet")
     book = import_positions(tmp_path / "x.parquet", params, DUNE)
     assert _holdings(book) == {("a", "USDC"): (2.5, 0.0), ("b", "DAI"): (0.0, 1_234_567.0)}
+
+
+def test_negative_integer_column_refused_at_its_row(params):
+    frame = pd.DataFrame({"account": ["a", "b"], "asset": ["WETH", "WETH"],
+                          "collateral": [10**18, -(10**18)], "debt": [0, 0]})
+    with pytest.raises(DataError, match=r"^positions \(DataFrame\): row 2: column 'collateral' must be a raw integer "
+                                        r"amount >= 0 .* got -1000000000000000000$"):
+        import_positions(frame, params, ImportSpec(raw=True))
