@@ -109,6 +109,16 @@ def _fail(e: Exception) -> None:
     sys.exit(2)
 
 
+def _warn_no_venue(res) -> None:
+    """On stderr: shocked assets no venue prices (their amplification is 1 by construction)."""
+    t = res.table("summary") if "summary" in res.tables else res.table("curve")
+    col = "shocked_assets_without_venue" if "summary" in res.tables else "assets_without_venue"
+    names = str(t[col].iloc[0]) if col in t.columns and len(t) and isinstance(t[col].iloc[0], str) else ""
+    if names:
+        click.echo(f"warning: no venue for shocked {names}: nothing sold moves its price, so its amplification "
+                   "is 1 by construction; add a [[venues]] entry for it", err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="liqcascade")
 def main() -> None:
@@ -153,8 +163,10 @@ def run_cmd(scenario: Path, out: Path, shock: tuple[str, ...], recompute: bool, 
         from liqcascade.cli_system import print_system
 
         print_system(res)
+        _warn_no_venue(res)
     else:
         _print_static(res)
+        _warn_no_venue(res)
     click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
 
 
@@ -188,8 +200,10 @@ def curve_cmd(
         from liqcascade.cli_system import print_system_curve
 
         print_system_curve(res)
+        _warn_no_venue(res)
     else:
         _print_curve(res)
+        _warn_no_venue(res)
     click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
 
 

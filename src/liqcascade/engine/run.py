@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -10,6 +10,9 @@ import pandas as pd
 from liqcascade.engine.result import Result, _clean
 from liqcascade.engine.static import CascadeSettings, MarketModel, StaticCascade
 from liqcascade.errors import ConfigError
+
+if TYPE_CHECKING:
+    from liqcascade.engine.system import SystemModel
 
 
 def run_static(
@@ -32,6 +35,8 @@ def run_static(
     coll, debt = model.book.totals_by_asset()
     unheld = [a for a, v in shocks.items() if v and coll[model.assets.index(a)] == 0 and debt[model.assets.index(a)] == 0]
     summary["shocked_assets_not_held"] = ",".join(unheld)
+    moved = [a for a, v in shocks.items() if float(v) != 0.0]
+    summary["shocked_assets_without_venue"] = ",".join(assets_without_venue(model, moved, solver.settings))
     summary.update(headline_fields(assets, shocks, coll * model.prices, model.assets))
     rounds = pd.DataFrame(out.round_rows, columns=ROUND_COLUMNS)
     accounts = _clean(solver.account_frame(out))
@@ -67,22 +72,47 @@ ROUND_COLUMNS = [
 ]
 
 
-def parse_shock_range(text: str) -> np.ndarray:
-    """``"start:stop:step"`` (stop inclusive, fractions) or a comma list -> array of shocks."""
+def assets_without_venue(model: "MarketModel | SystemModel", assets: Sequence[str], settings: CascadeSettings) -> list[str]:
+    """Those of ``assets`` (shocked ones) no venue of the market (or system) prices: nothing sold moves their price, so their
+    amplification is 1 by construction. Empty when ``settings.impact`` is off (no asset's price
+    feeds back then, by choice)."""
+    if not settings.impact:
+        return []
+    return [a for a in assets if a not in model.venues]
+
+
+MAX_GRID_POINTS = 10_001
+"""Most points a shock grid may have (0:1:0.0001 is 10,001): a finer grid is a typo, not a study."""
+
+_GRID = "start:stop:step with finite numbers, step > 0 and stop >= start, or a comma list of numbers"
+
+
+def parse_shock_range(text: str, file: str = "--shocks", key: str = "shocks") -> np.ndarray:
+    """``"start:stop:step"`` (stop inclusive, fractions) or a comma list -> array of shocks.
+
+    At most :data:`MAX_GRID_POINTS` points; the count is computed before any array is made, so
+    ``0:0.9:1e-15`` is refused at once. Errors name ``file`` and ``key`` (a scenario's
+    ``curve.shocks`` or the ``--shocks`` option)."""
     t = str(text).strip()
     try:
         if ":" in t:
             a, b, c = (float(x) for x in t.split(":"))
-            if c <= 0 or b < a:
+            if not (np.isfinite(a) and np.isfinite(b) and np.isfinite(c)) or c <= 0 or b < a:
                 raise ValueError
-            n = int(np.floor((b - a) / c + 1e-9)) + 1
-            vals = a + c * np.arange(n)
+            count = np.floor((b - a) / c + 1e-9) + 1  # a float: inf or 1e300 must not become an int here
+            if not count <= MAX_GRID_POINTS:
+                raise ConfigError(file, key, f"at most {MAX_GRID_POINTS:,} shock points (a larger step)",
+                                  f"{text} ({count:,.0f} points)")
+            vals = a + c * np.arange(int(count))
         else:
-            vals = np.array([float(x) for x in t.split(",") if x.strip()])
+            parts = [x for x in t.split(",") if x.strip()]
+            if len(parts) > MAX_GRID_POINTS:
+                raise ConfigError(file, key, f"at most {MAX_GRID_POINTS:,} shock points", f"{len(parts):,} values")
+            vals = np.array([float(x) for x in parts])
     except ValueError:
-        raise ConfigError("--shocks", "shocks", "start:stop:step with step > 0 and stop >= start, or a comma list", text) from None
+        raise ConfigError(file, key, _GRID, text) from None
     if vals.size == 0 or np.any(~np.isfinite(vals)) or np.any(vals < 0) or np.any(vals >= 1):
-        raise ConfigError("--shocks", "shocks", "fractional drops in [0, 1)", text)
+        raise ConfigError(file, key, "fractional drops in [0, 1)", text)
     return vals
 
 
@@ -110,6 +140,7 @@ def cascade_curve(
     solver = StaticCascade(model, settings)
     i = model.assets.index(asset)
     rows, arows = [], []
+    no_venue = ",".join(assets_without_venue(model, [asset, *co_move], solver.settings))
     for s in np.asarray(shocks, dtype=np.float64):
         shocks_here = {a: float(s) for a in (asset, *co_move)}
         out = solver.run(shocks_here, keep_arrays=False)
@@ -130,6 +161,7 @@ def cascade_curve(
                 "accounts_liquidated": summ["accounts_liquidated"],
                 "rounds": out.rounds,
                 "converged": out.converged,
+                "assets_without_venue": no_venue,
             }
         )
         for j, a in enumerate(model.assets):

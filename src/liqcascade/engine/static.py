@@ -81,7 +81,7 @@ class MarketModel:
         if bad_rows.size:
             r = int(bad_rows[0])
             raise DataError(
-                "<positions>", r + 1,
+                "MarketModel.book", r + 1,  # a book built in Python (files are checked at their rows on loading)
                 f"account {b.account_ids[b.account[r]]!r}, asset {b.assets[b.asset[r]]}: amount times price is not "
                 "a finite USD value (amount too large?)",
             )

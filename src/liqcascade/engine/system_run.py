@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from liqcascade.engine.result import Result, _clean
-from liqcascade.engine.run import ROUND_COLUMNS, headline_fields
+from liqcascade.engine.run import ROUND_COLUMNS, assets_without_venue, headline_fields
 from liqcascade.engine.static import TOTALS, CascadeSettings
 from liqcascade.engine.system import SystemCascade, SystemModel, SystemOutcome
 
@@ -50,6 +50,8 @@ def run_system(
     coll_usd, _ = system.holdings_usd()
     summary = system_summary(markets, out)
     summary.update({f"shock_{a}": float(v) for a, v in shocks.items()})
+    moved = [a for a, v in shocks.items() if float(v) != 0.0]
+    summary["shocked_assets_without_venue"] = ",".join(assets_without_venue(system, moved, solver.settings))
     summary.update(headline_fields(assets, shocks, coll_usd, system.assets))
     tables = {
         "summary": pd.DataFrame([summary]),
@@ -177,6 +179,7 @@ def system_curve(
         mrows.append(markets.drop(columns=["protocol", "version", "accounts"]).assign(shock=float(s)))
     curve = pd.DataFrame(rows)
     curve.insert(0, "asset", asset)
+    curve["assets_without_venue"] = ",".join(assets_without_venue(system, [asset, *co_move], solver.settings))
     curve_markets = pd.concat(mrows, ignore_index=True)
     curve_markets = curve_markets[["shock", *[c for c in curve_markets.columns if c != "shock"]]]
     return Result("curve", {"curve": curve, "curve_markets": curve_markets}, dict(config or {}))

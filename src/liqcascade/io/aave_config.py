@@ -88,6 +88,32 @@ def bundled_snapshot_path() -> Path:
     return Path(str(resources.files("liqcascade") / "data" / BUNDLED_SNAPSHOT))
 
 
+_SHIPPED = re.compile(r"aave_v3_(?P<chain>[a-z0-9]+)_reserve_config_(?P<date>\d{4}-\d{2}-\d{2})\.json")
+
+
+def shipped_snapshots() -> dict[tuple[str, str], Path]:
+    """(chain, date) -> JSON file of every reserve snapshot shipped in ``liqcascade/data``
+    (its name says both: ``aave_v3_<chain>_reserve_config_<YYYY-MM-DD>.json``)."""
+    out = {}
+    for f in sorted(bundled_snapshot_path().parent.glob("aave_v3_*_reserve_config_*.json")):
+        m = _SHIPPED.fullmatch(f.name)
+        if m:
+            out[(m["chain"], m["date"])] = f
+    return out
+
+
+def shipped_snapshot(chain: str, date: str, file: str = "<python>", key: str = "chain, date") -> Path:
+    """The shipped snapshot of ``chain`` on ``date`` (``"ethereum"``, ``"2023-10-31"``); a
+    :class:`ConfigError` naming ``file`` and ``key`` lists the shipped ones otherwise.
+    Snapshots of other chains or dates are read from your own file (see docs/positions.md)."""
+    found = shipped_snapshots()
+    if (chain, date) not in found:
+        have = ", ".join(f"{c} {d}" for c, d in found)
+        raise ConfigError(file, key, f"a shipped Aave v3 snapshot (chain date): {have}; for another chain or date "
+                          "pass the path of a reserve-config JSON or CSV of your own", f"{chain} {date}")
+    return found[(chain, date)]
+
+
 def load_aave_reserve_config(
     path: str | Path | None = None,
     *,
@@ -150,7 +176,7 @@ _JSON_REQUIRED = {
 def _read_json(p: Path) -> tuple[dict[str, dict[str, Any]], dict[int, dict[str, Any]], int | None]:
     src = str(p)
     try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
+        doc = json.loads(p.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(src, "", "a readable JSON document", f"{type(exc).__name__}: {exc}") from None
     if not isinstance(doc, dict):
@@ -241,7 +267,7 @@ _JSON_TO_CSV = {jkey: col for col, (jkey, _) in _CSV_COLUMNS.items()}
 def _read_csv(p: Path) -> dict[str, dict[str, Any]]:
     src = str(p)
     try:
-        with p.open(newline="", encoding="utf-8") as fh:
+        with p.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a BOM is not part of the header
             reader = csv.DictReader(fh)
             header = reader.fieldnames or []
             rows = list(reader)

@@ -21,7 +21,9 @@ from liqcascade.io.montecarlo_config import MonteCarloConfig
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # strict: a quoted "1.0" is text, not a number, and "true" is not a boolean -- a scenario
+    # file says what it means (integers are still accepted where a float is expected)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class AssetOverride(_Model):
@@ -138,7 +140,8 @@ class MarketConfig(_Model):
     euler_v2: EulerV2Config | None = Field(None, description="Euler v2 settings (protocol = euler_v2).")
     params: str = Field(
         "builtin:aave_v3_ethereum_2023-10-31",
-        description="Risk parameters: 'builtin:aave_v3_ethereum_2023-10-31' or a path to an Aave reserve-config JSON/CSV.",
+        description="Risk parameters: a shipped snapshot 'builtin:aave_v3_<chain>_<date>' (today "
+        "'builtin:aave_v3_ethereum_2023-10-31') or a path to your own Aave reserve-config JSON/CSV (docs/positions.md).",
     )
     assets: list[str] | None = Field(
         None, description="Keep only these assets of the parameter file (all when omitted)."
@@ -157,7 +160,19 @@ class PositionsConfig(_Model):
     """The position book: a file, or a seeded synthetic book."""
 
     source: Literal["synthetic", "file"] = Field(description="'file' reads `path`; 'synthetic' generates a book.")
-    path: str | None = Field(None, description="CSV or Parquet in long format (account, asset, collateral, debt[, emode]).")
+    path: str | None = Field(None, description="CSV or Parquet in long format (account, asset, collateral, "
+                             "debt[, emode]), or an export read with `columns`, `aliases`, `decimals` and `raw` (docs/positions.md).")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="File: our column -> the file's column, e.g. {account = \"user\", asset = "
+        "\"symbol\", collateral = \"supplied_amount\", debt = \"borrowed_amount\"}; other columns are then ignored.")
+    aliases: dict[str, str] = Field(
+        default_factory=dict, description="File: the file's symbol -> a market symbol (case-insensitive; ETH -> WETH "
+        "unless set otherwise). Symbols also match the market's regardless of case.")
+    raw: bool = Field(False, description="File: amounts are raw integers in the token's smallest unit (wei), "
+                      "divided exactly by 10**decimals.")
+    decimals: dict[str, int] = Field(
+        default_factory=dict, description="File with raw = true: decimals per market symbol (default: the reserve "
+        "configuration's).")
     n_accounts: int = Field(100_000, gt=0, le=20_000_000, description="Accounts in a synthetic book.")
     seed: int = Field(0, ge=0, description="Seed of the synthetic book.")
     pair: list[str] | None = Field(
@@ -258,8 +273,9 @@ class CurveConfig(_Model):
         try:
             parse_shock_range(v)
         except _CE as e:
-            raise _FieldError(e.expected, v) from None
+            raise _FieldError(e.expected, e.got) from None
         return v
+
     co_move: list[str] = Field(
         default_factory=list, description="Assets that take the same initial shock as `asset` at every point (e.g. LSTs with ETH)."
     )
@@ -398,7 +414,10 @@ class _FieldError(ValueError):
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc if not (isinstance(p, str) and p in {"cpmm", "orderbook", "impact", "univ3"}))
+    """pydantic's location as a dotted key, without the union tag it adds after a venue's index
+    (``venues.0.cpmm.fee`` -> ``venues.0.fee``; ``engine.impact`` keeps its ``impact``)."""
+    tags = {"cpmm", "orderbook", "impact", "univ3"}
+    return ".".join(str(p) for i, p in enumerate(loc) if not (p in tags and i and isinstance(loc[i - 1], int)))
 
 
 def _expected(msg: str) -> str:
@@ -436,7 +455,8 @@ def load_scenario(path: str | Path) -> tuple[ScenarioConfig, Path]:
     if not p.is_file():
         raise ConfigError(str(p), "", "an existing scenario TOML file")
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        # utf-8-sig: editors on Windows save a byte-order mark that TOML itself does not allow
+        data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(str(p), "", f"valid TOML ({e})") from None
     return parse_scenario(data, str(p)), p.resolve().parent
@@ -460,26 +480,27 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def resolved_config(cfg: ScenarioConfig, base_dir: Path) -> dict[str, Any]:
+def resolved_config(cfg: ScenarioConfig, base_dir: Path, source: str = "<config>") -> dict[str, Any]:
     """The config as a plain dict, with each referenced file replaced by its content hash,
-    so the run id changes when an input file changes and not when it moves."""
+    so the run id changes when an input file changes and not when it moves (a file gone
+    since the build is an error naming ``source``, the scenario file)."""
     d = json.loads(cfg.model_dump_json())
     if cfg.positions.source == "file" and cfg.positions.path:
-        p = resolve_path(cfg.positions.path, base_dir, "<config>", "positions.path")
+        p = resolve_path(cfg.positions.path, base_dir, source, "positions.path")
         d["positions"]["path"] = f"sha256:{file_digest(p)}"
     if not cfg.market.params.startswith("builtin:"):
-        p = resolve_path(cfg.market.params, base_dir, "<config>", "market.params")
+        p = resolve_path(cfg.market.params, base_dir, source, "market.params")
         d["market"]["params"] = f"sha256:{file_digest(p)}"
     sim = d.get("simulation")
     if sim and sim.get("candles"):
         sim["candles"] = {
-            a: f"sha256:{file_digest(resolve_path(f, base_dir, '<config>', f'simulation.candles.{a}'))}"
+            a: f"sha256:{file_digest(resolve_path(f, base_dir, source, f'simulation.candles.{a}'))}"
             for a, f in sim["candles"].items()
         }
     for v in d.get("venues", []):
         cal = v.get("calibration")
         if cal and cal not in ("calm", "crash"):
-            v["calibration"] = f"sha256:{file_digest(resolve_path(cal, base_dir, '<config>', 'venues.calibration'))}"
+            v["calibration"] = f"sha256:{file_digest(resolve_path(cal, base_dir, source, 'venues.calibration'))}"
     return d
 
 

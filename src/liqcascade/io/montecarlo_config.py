@@ -19,7 +19,7 @@ from liqcascade.errors import ConfigError
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)  # as io.config
 
 
 class JumpsConfig(_Model):

@@ -51,7 +51,8 @@ def _format(path: Path) -> str:
     raise DataError(str(path), None, f"unknown file type {path.suffix!r}: expected .csv, .csv.gz, .parquet or .pq")
 
 
-def _read_table(path: Path) -> pa.Table:
+def _read_table(path: Path, text_columns: list[str] | tuple[str, ...] = ("asset", "account")) -> pa.Table:
+    """The file as an Arrow table; in a CSV, ``text_columns`` stay text as written."""
     src = str(path)
     if not path.exists():
         raise DataError(src, None, "file not found")
@@ -69,7 +70,7 @@ def _read_table(path: Path) -> pa.Table:
             path,
             convert_options=pcsv.ConvertOptions(
                 # account labels are text in a CSV: "0xa1" or "0001" must stay as written
-                column_types={"asset": pa.string(), "account": pa.string()},
+                column_types={c: pa.string() for c in text_columns},
                 strings_can_be_null=False,
             ),
         )
@@ -113,15 +114,30 @@ def _amount(table: pa.Table, name: str, src: str) -> np.ndarray:
     return x
 
 
-def load_positions(path: str | Path, params: RiskParams) -> PositionBook:
+def load_positions(path: str | Path, params: RiskParams, prices: np.ndarray | None = None) -> PositionBook:
     """Load a long-format positions file (CSV or Parquet) against ``params``.
 
     The book's ``assets`` is ``params.symbols``; accounts are ordered by label. See the module
-    docstring for the columns and checks.
+    docstring for the columns and checks; sums that would overflow are refused at their row
+    (:func:`check_sums`: token sums always, USD sums given ``prices`` in ``params.symbols`` order).
     """
     p = Path(path)
-    src = str(p)
-    table = _read_table(p)
+    return book_from_table(_read_table(p), params, str(p), prices)
+
+
+def _frame_table(frame: pd.DataFrame, label: str) -> pa.Table:
+    """A DataFrame as an Arrow table (its index dropped); errors name ``label``."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError(label, None, f"expected a pandas DataFrame, got {type(frame).__name__}")
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise DataError(label, None, f"columns of mixed or unsupported types ({exc})") from None
+
+
+def book_from_table(table: pa.Table, params: RiskParams, src: str, prices: np.ndarray | None = None) -> PositionBook:
+    """A :class:`PositionBook` from an Arrow table in the long format; every check of the
+    module docstring, errors naming ``src`` and the 1-based row."""
     if table.num_rows == 0:
         raise DataError(src, None, f"no rows; expected at least one holding ({_EXPECTED})")
     cols = list(table.column_names)
@@ -134,8 +150,38 @@ def load_positions(path: str | Path, params: RiskParams) -> PositionBook:
     if len(set(cols)) != len(cols):
         raise DataError(src, None, f"duplicate column names in {cols}; expected {_EXPECTED}")
     n = table.num_rows
+    acc_col = _account_column(table, src)
+    asset_idx = _asset_index(table, params, src)
+    coll = _amount(table, "collateral", src)
+    debt = _amount(table, "debt", src)
+    check_sums(asset_idx, coll, debt, params.symbols, None if prices is None else np.asarray(prices, np.float64), src)
 
-    # account labels: any scalar type, never empty
+    borrowable = np.asarray(params.borrowable, dtype=bool)
+    bad = (debt > 0) & ~borrowable[asset_idx]
+    if bad.any():
+        r = _first(bad)
+        sym = params.symbols[asset_idx[r - 1]]
+        raise DataError(src, r, f"debt in {sym!r}, which is not borrowable in {params.source}")
+    emode = _emode_column(table, params, src) if "emode" in cols else None
+
+    # Factorize labels with a hash (pandas) instead of letting from_rows sort object arrays,
+    # then put the original labels back: same result, much faster for string addresses.
+    codes_acc, uniq = _factorize_sorted(acc_col)
+    if emode is not None and n:
+        per_acct = np.zeros(len(uniq), dtype=np.int64)
+        per_acct[codes_acc] = emode
+        clash = per_acct[codes_acc] != emode
+        if clash.any():
+            r = _first(clash)
+            raise DataError(src, r, f"account {plain(uniq[codes_acc[r - 1]])!r} has rows with different e-mode categories "
+                                    f"(this row says {int(emode[r - 1])}, another {int(per_acct[codes_acc[r - 1]])})")
+    _refuse_repeats(codes_acc, asset_idx, uniq, params.symbols, src)
+    book = PositionBook.from_rows(codes_acc, asset_idx, coll, debt, params.symbols, emode=emode, source=src)
+    return dataclasses.replace(book, account_ids=uniq[book.account_ids])
+
+
+def _account_column(table: pa.Table, src: str) -> pa.ChunkedArray:
+    """The account labels: any scalar type, never empty."""
     acc_col = table.column("account")
     if not (pa.types.is_integer(acc_col.type) or pa.types.is_string(acc_col.type)
             or pa.types.is_large_string(acc_col.type) or pa.types.is_dictionary(acc_col.type)):
@@ -147,8 +193,12 @@ def load_positions(path: str | Path, params: RiskParams) -> PositionBook:
         empty = np.asarray(pc.equal(pc.utf8_trim_whitespace(acc_col), "").to_numpy(zero_copy_only=False), dtype=bool)
         if empty.any():
             raise DataError(src, _first(empty), "column 'account' is empty; every row needs an account")
+    return acc_col
 
-    # asset symbols -> index into params.symbols (hash once per distinct symbol)
+
+def _asset_index(table: pa.Table, params: RiskParams, src: str) -> np.ndarray:
+    """Asset symbols -> index into ``params.symbols`` (hash once per distinct symbol)."""
+    n = table.num_rows
     asset_col = table.column("asset")
     if pa.types.is_dictionary(asset_col.type):
         asset_col = pc.cast(asset_col, pa.string())
@@ -167,53 +217,71 @@ def load_positions(path: str | Path, params: RiskParams) -> PositionBook:
     if unknown_rows.any():
         r = _first(unknown_rows)
         raise DataError(src, r, f"unknown asset {names[codes[r - 1]]!r}; known assets: {list(params.symbols)}")
+    return asset_idx
 
-    coll = _amount(table, "collateral", src)
-    debt = _amount(table, "debt", src)
 
-    borrowable = np.asarray(params.borrowable, dtype=bool)
-    bad = (debt > 0) & ~borrowable[asset_idx]
+def _emode_column(table: pa.Table, params: RiskParams, src: str) -> np.ndarray:
+    """The e-mode category per row: whole numbers, each 0 or a category of ``params``."""
+    ecol = table.column("emode")
+    if not pa.types.is_integer(ecol.type):
+        if pa.types.is_floating(ecol.type):
+            ev = ecol.to_numpy(zero_copy_only=False)
+            frac = ~np.isfinite(ev) | (ev != np.round(ev))
+            if frac.any():
+                r = _first(frac)
+                raise DataError(src, r, f"column 'emode' must be an integer category id, got {plain(ev[r - 1])!r}")
+        else:
+            raise DataError(src, None, f"column 'emode' must hold integer category ids, got type {ecol.type}")
+    e_null = np.asarray(ecol.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if e_null.any():
+        raise DataError(src, _first(e_null), "column 'emode' is empty; use 0 for no e-mode")
+    emode = np.asarray(ecol.to_numpy(zero_copy_only=False)).astype(np.int64)
+    known = np.array([0] + [e.id for e in params.emodes], dtype=np.int64)
+    bad = ~np.isin(emode, known)
     if bad.any():
         r = _first(bad)
-        sym = params.symbols[asset_idx[r - 1]]
-        raise DataError(src, r, f"debt in {sym!r}, which is not borrowable in {params.source}")
+        raise DataError(src, r, f"unknown e-mode category {int(emode[r - 1])}; known: {known.tolist()}")
+    return emode
 
-    emode = None
-    if "emode" in cols:
-        ecol = table.column("emode")
-        if not pa.types.is_integer(ecol.type):
-            if pa.types.is_floating(ecol.type):
-                ev = ecol.to_numpy(zero_copy_only=False)
-                frac = ~np.isfinite(ev) | (ev != np.round(ev))
-                if frac.any():
-                    r = _first(frac)
-                    raise DataError(src, r, f"column 'emode' must be an integer category id, got {plain(ev[r - 1])!r}")
-            else:
-                raise DataError(src, None, f"column 'emode' must hold integer category ids, got type {ecol.type}")
-        e_null = np.asarray(ecol.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        if e_null.any():
-            raise DataError(src, _first(e_null), "column 'emode' is empty; use 0 for no e-mode")
-        emode = np.asarray(ecol.to_numpy(zero_copy_only=False)).astype(np.int64)
-        known = np.array([0] + [e.id for e in params.emodes], dtype=np.int64)
-        bad = ~np.isin(emode, known)
-        if bad.any():
-            r = _first(bad)
-            raise DataError(src, r, f"unknown e-mode category {int(emode[r - 1])}; known: {known.tolist()}")
 
-    # Factorize labels with a hash (pandas) instead of letting from_rows sort object arrays,
-    # then put the original labels back: same result, much faster for string addresses.
-    codes_acc, uniq = _factorize_sorted(acc_col)
-    if emode is not None and n:
-        per_acct = np.zeros(len(uniq), dtype=np.int64)
-        per_acct[codes_acc] = emode
-        clash = per_acct[codes_acc] != emode
-        if clash.any():
-            r = _first(clash)
-            raise DataError(src, r, f"account {plain(uniq[codes_acc[r - 1]])!r} has rows with different e-mode categories "
-                                    f"(this row says {int(emode[r - 1])}, another {int(per_acct[codes_acc[r - 1]])})")
-    _refuse_repeats(codes_acc, asset_idx, uniq, params.symbols, src)
-    book = PositionBook.from_rows(codes_acc, asset_idx, coll, debt, params.symbols, emode=emode, source=src)
-    return dataclasses.replace(book, account_ids=uniq[book.account_ids])
+# Sums must stay this far below float64's largest value: the engines multiply them by prices
+# that may rise 11-fold (a shock above -10), by 1 + bonus (< 2) and add them across assets.
+SUM_LIMIT = float(np.finfo(np.float64).max) / 1e3
+
+
+def check_sums(asset: np.ndarray, coll: np.ndarray, debt: np.ndarray, symbols, prices: np.ndarray | None,
+               src: str) -> None:
+    """A :class:`DataError` at the first row (reading down) with which a sum the engines form
+    passes :data:`SUM_LIMIT`: an asset's collateral or debt in tokens, or (given ``prices``) the
+    book's value in USD (which bounds every account's and every asset's USD sum, all terms being
+    >= 0). Vectorized: running sums in row order."""
+    k = len(symbols)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for name, x in (("collateral", coll), ("debt", debt)):
+            # one pass for the totals; the running sums (to name the row) only for an asset over
+            totals = np.bincount(asset, weights=x, minlength=k)
+            for a in np.flatnonzero(~(totals <= SUM_LIMIT)):
+                rows = np.flatnonzero(asset == a)
+                run = np.cumsum(x[rows])
+                over = ~(run <= SUM_LIMIT)
+                if over.any():
+                    r = int(rows[np.argmax(over)]) + 1
+                    raise DataError(src, r, f"the {name} in {symbols[a]} adds up past {SUM_LIMIT:.3g} tokens "
+                                            "with this row; expected amounts in whole tokens (raw integer amounts "
+                                            "need decimals: see docs/positions.md)")
+        if prices is None:
+            return
+        value = (coll + debt) * prices[asset]
+        if value.sum() <= SUM_LIMIT:
+            return
+        usd = np.cumsum(value)
+    over = ~(usd <= SUM_LIMIT)
+    if over.any():
+        r = int(np.argmax(over)) + 1
+        raise DataError(src, r, f"the book's collateral and debt add up past ${SUM_LIMIT:.3g} at the reference "
+                                f"price of {symbols[asset[r - 1]]} ({plain(prices[asset[r - 1]])}) with this row; "
+                                "expected amounts in whole tokens (raw integer amounts need decimals: see "
+                                "docs/positions.md)")
 
 
 def _refuse_repeats(acc: np.ndarray, asset: np.ndarray, labels: np.ndarray, symbols, src: str) -> None:

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from liqcascade.engine.static import CascadeSettings, MarketModel
-from liqcascade.errors import ConfigError, LiqcascadeError
-from liqcascade.io.aave_config import AaveMarketSnapshot, load_aave_reserve_config
+from liqcascade.errors import ConfigError, LiqcascadeError, plain
+from liqcascade.io.aave_config import AaveMarketSnapshot, load_aave_reserve_config, shipped_snapshots
 from liqcascade.io.config import (
     CompoundV2Config,
     CompoundV3Config,
@@ -49,7 +50,8 @@ __all__ = [
     "risk_params", "simulation_parts",
 ]
 
-BUILTIN_PARAMS = {"builtin:aave_v3_ethereum_2023-10-31": None}  # None = the bundled snapshot
+BUILTIN_PARAMS = {f"builtin:aave_v3_{chain}_{day}": path for (chain, day), path in shipped_snapshots().items()}
+"""``market.params`` names of the shipped reserve snapshots -> their files."""
 
 
 @dataclass(frozen=True)
@@ -62,26 +64,40 @@ class Scenario:
     model: MarketModel
     settings: CascadeSettings
     snapshot: AaveMarketSnapshot
+    positions_digest: str | None = None
+    """sha256 of the positions DataFrame given to :func:`build` (None: the book is the config's)."""
 
     def resolved(self) -> dict[str, Any]:
         """The config with input files replaced by their hashes (what the run id hashes)."""
-        return resolved_config(self.config, self.base_dir)
+        d = resolved_config(self.config, self.base_dir, self.source)
+        if self.positions_digest is not None:
+            d["positions"]["path"] = f"dataframe-sha256:{self.positions_digest}"
+        return d
 
 
-def load(path: str | Path) -> Scenario:
-    """Read, validate and build a scenario TOML file."""
+def load(path: str | Path, positions: pd.DataFrame | None = None) -> Scenario:
+    """Read, validate and build a scenario TOML file (``positions``: see :func:`build`)."""
     cfg, base = load_scenario(path)
-    return build(cfg, base, str(path))
+    return build(cfg, base, str(path), positions)
 
 
-def build(cfg: ScenarioConfig, base_dir: Path | str = ".", source: str = "<python>") -> Scenario:
+def build(cfg: ScenarioConfig, base_dir: Path | str = ".", source: str = "<python>",
+          positions: pd.DataFrame | None = None) -> Scenario:
     """Build a validated config into a :class:`Scenario`; relative paths are relative to
-    ``base_dir`` and errors name ``source``."""
+    ``base_dir`` and errors name ``source``.
+
+    ``positions``: the book as a pandas DataFrame instead of ``positions.path`` (the
+    ``[positions]`` table then has ``source = "file"`` and no path; its ``columns``,
+    ``aliases``, ``raw`` and ``decimals`` apply to the frame). The run id hashes its content."""
     base_dir = Path(base_dir)
     snapshot = market_snapshot(cfg, base_dir, source)
     params = risk_params(cfg, snapshot, source)
     prices = reference_prices(cfg, snapshot, params, source)
-    book = _book(cfg, params, prices, base_dir, source)
+    digest = None
+    if positions is None:
+        book = _book(cfg, params, prices, base_dir, source)
+    else:
+        book, digest = _frame_book(cfg, positions, params, prices, source)
     rules = liquidation_rules(cfg, params, book, source)
     venues = _venues(cfg, params, prices, base_dir, source)
     for a in cfg.shock:
@@ -99,7 +115,7 @@ def build(cfg: ScenarioConfig, base_dir: Path | str = ".", source: str = "<pytho
         buy_debt=cfg.liquidators.buy_debt,
         impact=cfg.engine.impact,
     )
-    return Scenario(cfg, source, base_dir, model, settings, snapshot)
+    return Scenario(cfg, source, base_dir, model, settings, snapshot, digest)
 
 
 # ---------------------------------------------------------------------------- pieces
@@ -109,7 +125,8 @@ def market_snapshot(cfg: ScenarioConfig, base_dir: Path | str, source: str) -> A
     ref = cfg.market.params
     if ref.startswith("builtin:"):
         if ref not in BUILTIN_PARAMS:
-            raise ConfigError(source, "market.params", f"one of {list(BUILTIN_PARAMS)} or a file path", ref)
+            raise ConfigError(source, "market.params", f"a shipped snapshot, one of {list(BUILTIN_PARAMS)} (builtin:"
+                              "aave_v3_<chain>_<date>), or the path of your own reserve-config JSON or CSV", ref)
         return load_aave_reserve_config(BUILTIN_PARAMS[ref])
     return load_aave_reserve_config(resolve_path(ref, base_dir, source, "market.params"))
 
@@ -155,11 +172,17 @@ def _book(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_dir:
     if pc.source == "file":
         if not pc.path:
             raise ConfigError(source, "positions.path", "a CSV or Parquet path when positions.source = 'file'")
-        from liqcascade.io.positions import load_positions
+        from liqcascade.io.importer import ImportSpec, import_positions
 
         if pc.pair is not None:
             raise ConfigError(source, "positions.pair", "no pair when positions.source = 'file' (synthetic only)", pc.pair)
-        return load_positions(resolve_path(pc.path, base_dir, source, "positions.path"), params)
+        spec = ImportSpec(pc.columns, pc.aliases, pc.decimals, pc.raw)
+        return import_positions(resolve_path(pc.path, base_dir, source, "positions.path"), params, spec, prices,
+                                (source, "positions"))
+    for key in ("columns", "aliases", "decimals", "raw"):
+        if getattr(pc, key):
+            raise ConfigError(source, f"positions.{key}", "nothing when positions.source = 'synthetic' (file only)",
+                              getattr(pc, key))
     if pc.path:
         raise ConfigError(source, "positions.path", "no path when positions.source = 'synthetic'", pc.path)
     from liqcascade.model.synthetic import Archetype, synthetic_book
@@ -175,6 +198,24 @@ def _book(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_dir:
     pair = Archetype(f"{coll}_{debt}", 1.0, {coll: 1.0}, {debt: 1.0})
     return synthetic_book(params, prices, n_accounts=pc.n_accounts, seed=pc.seed, archetypes=(pair,),
                           n_collateral_probs=(1.0,), n_debt_probs=(1.0,))
+
+
+def _frame_book(cfg: ScenarioConfig, frame: pd.DataFrame, params: RiskParams, prices: np.ndarray,
+                source: str) -> tuple[PositionBook, str]:
+    """The book of a DataFrame passed to :func:`build`, and the sha256 of its content."""
+    import hashlib
+
+    from liqcascade.io.importer import ImportSpec, import_positions
+
+    pc = cfg.positions
+    if pc.source != "file" or pc.path:
+        raise ConfigError(source, "positions", "source = 'file' and no path when positions come as a DataFrame",
+                          {"source": pc.source, "path": pc.path})
+    book = import_positions(frame, params, ImportSpec(pc.columns, pc.aliases, pc.decimals, pc.raw), prices,
+                            (source, "positions"))
+    h = hashlib.sha256(repr(list(map(str, frame.columns))).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return book, h.hexdigest()
 
 
 def liquidation_rules(cfg: ScenarioConfig, params: RiskParams, book: PositionBook, source: str):
@@ -261,6 +302,7 @@ def _venues(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_di
             raise ConfigError(source, f"{key}.{e.key.split('.')[-1]}", e.expected, e.got) from None
         except LiqcascadeError as e:
             raise ConfigError(source, key, f"a buildable venue ({e})") from None
+        _probe_venue(venue, price, source, key)
         by_asset.setdefault(vc.asset, []).append(venue)
     out: dict[str, Venue] = {}
     for a, vs in by_asset.items():
@@ -271,6 +313,22 @@ def _venues(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_di
 
             out[a] = Router.of(vs)
     return out
+
+
+# The engines re-centre venues at shocked prices: a shock in (-10, 1) times the reference, and
+# the cascade pushes lower. A venue whose numbers overflow there is refused when it is built.
+_PROBE_FACTORS = (1e-12, 11.0)
+
+
+def _probe_venue(venue: Venue, price: float, source: str, key: str) -> None:
+    for f in _PROBE_FACTORS:
+        try:
+            venue.with_mid_price(price * f)
+        except LiqcascadeError as e:
+            why = f"{e.key.split('.')[-1]} would be {plain(e.got)!r}" if isinstance(e, ConfigError) else str(e)
+            raise ConfigError(source, key, f"a venue whose numbers stay finite at prices from {_PROBE_FACTORS[0]:g} to "
+                              f"{_PROBE_FACTORS[1]:g} times the reference price {price:g} (a depth too large for "
+                              f"this price?); at {price * f:g} its {why}") from None
 
 
 def _venue(vc, price: float, params: RiskParams, prices: np.ndarray, base_dir: Path, source: str, key: str) -> Venue:

@@ -50,7 +50,7 @@ class PositionBook:
         debt: Sequence[float] | np.ndarray,
         assets: Sequence[str],
         emode: dict[object, int] | np.ndarray | None = None,
-        source: str = "<positions>",
+        source: str = "PositionBook.from_rows",
     ) -> "PositionBook":
         """Build a book from long-format rows in any order.
 
@@ -137,7 +137,7 @@ class PositionBook:
             self.account, self.asset, collateral, debt, self.assets, self.account_ids, self.emode, self.offsets
         )
 
-    def reindex_assets(self, symbols: Sequence[str], source: str = "<positions>") -> "PositionBook":
+    def reindex_assets(self, symbols: Sequence[str], source: str = "PositionBook.reindex_assets") -> "PositionBook":
         """Re-express the asset index in another symbol order (e.g. a market's params)."""
         pos = {s: i for i, s in enumerate(symbols)}
         missing = [s for s in self.assets if s not in pos]

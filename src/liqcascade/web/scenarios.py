@@ -233,7 +233,7 @@ def plan(root: Path, req: RunRequest, limits) -> RunSpec:
     if req.kind == "static":
         _reject_sim_edits(req)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM, as io.config accepts
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise RequestError(f"{source}: not valid TOML ({e})") from None
     base = path.parent
