@@ -532,7 +532,7 @@ def exceedance_view(b: Bundle) -> View | None:
         if len(var):
             sources.append(Source("risk", t.run_id, t.kind))
     fig.update_xaxes(type="log", title_text="Bad debt x (USD, log scale)", tickprefix="$")
-    fig.update_yaxes(type="log", title_text="Share of paths with bad debt above x (probability, log scale)")
+    fig.update_yaxes(type="log", title_text="Share of paths with bad debt above x (%, log scale)", tickformat=".2~%")
     zero = int(np.sum(v <= 0))
     caption = (f"Of {v.size:,} paths, {v.size - zero:,} ({(v.size - zero) / v.size:.1%}) left bad debt; for each "
                "bad-debt level x, the share of all paths that left more than x (a step at every path's value; the "
@@ -697,7 +697,7 @@ def compare_view(b: Bundle) -> View | None:
     for i, (k, label, unit) in enumerate(cols, start=1):
         fig.add_bar(x=names, y=_arr(c[k]), name=label, marker_color="#5c7cfa" if unit == "USD" else "#868e96",
                     row=1, col=i)
-        fig.update_xaxes(title_text="Protocol (liquidation rules)", row=1, col=i)
+        fig.update_xaxes(title_text="Liquidation rules (protocol name)", row=1, col=i)
         if unit == "USD":
             _usd_axis(fig, label, row=1, col=i)
         else:
@@ -820,7 +820,7 @@ def maker_vaults_view(b: Bundle) -> View | None:
     top = float(max(hit["actual_collateral_eth"].max(), hit["sim_collateral_eth"].max())) if len(hit) else 1.0
     fig.add_scatter(x=[0, top], y=[0, top], name="simulated = recorded", mode="lines",
                     line=dict(color="#868e96", dash="dot", width=1), row=1, col=2)
-    fig.update_xaxes(title_text="Outcome (vault count)", row=1, col=1)
+    fig.update_xaxes(title_text="Vault outcome (outcome class)", row=1, col=1)
     fig.update_yaxes(title_text="Vaults (count)", row=1, col=1)
     fig.update_xaxes(title_text="Recorded collateral bitten (ETH)", row=1, col=2)
     fig.update_yaxes(title_text="Simulated collateral bitten (ETH)", row=1, col=2)
