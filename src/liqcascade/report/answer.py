@@ -83,8 +83,21 @@ def times(x: Any) -> str:
 
 
 def count(x: Any, unit: str = "") -> str:
+    """A whole number with separators and its unit, plural unless 1: ``1,234 accounts``."""
     v = _float(x)
-    return "-" if v is None else f"{int(round(v)):,}" + (f" {unit}" if unit else "")
+    if v is None:
+        return "-"
+    n = int(round(v))
+    return f"{n:,}" + (f" {unit}{'' if n == 1 else 's'}" if unit else "")
+
+
+def _upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def human(name: str) -> str:
+    """A column name as words: ``bad_debt_usd`` -> ``bad debt``."""
+    return str(name).removesuffix("_usd").replace("_", " ")
 
 
 def _float(x: Any) -> float | None:
@@ -114,7 +127,7 @@ def _static(b: Bundle, run: RunInfo) -> list[KeyFigure]:
         return []
     out = [KeyFigure("bad_debt", "Bad debt", usd(s.get("bad_debt_usd")), "left to the protocol", "summary"),
            KeyFigure("liquidated", "Collateral liquidated", usd(s.get("collateral_seized_usd")),
-                     f"{count(s.get('accounts_liquidated'), 'accounts')} liquidated", "summary")]
+                     f"{count(s.get('accounts_liquidated'), 'account')} liquidated", "summary")]
     if _float(s.get("amplification")) is not None:
         out.append(KeyFigure("amplification", "Amplification", times(s["amplification"]),
                              f"{s.get('headline_asset', '')}: {pct(s.get('initial_drop'))} shock, "
@@ -132,7 +145,7 @@ def _simulation(b: Bundle, run: RunInfo) -> list[KeyFigure]:
         if {"asset", "price_start", "market_min"} <= set(a.columns) and len(a):
             fall = 1.0 - a["market_min"] / a["price_start"]
             i = fall.idxmax()
-            out.append(KeyFigure("amplification", "Largest price fall", pct(fall[i]),
+            out.append(KeyFigure("other", "Largest price fall", pct(fall[i]),
                                  f"{a.loc[i, 'asset']}, lowest market price against the start", "assets"))
     t = _float(s.get("time_to_clear_s"))
     out.append(KeyFigure("other", "Time to clear", "not cleared" if t is None else f"{t / 60:,.1f} min",
@@ -221,13 +234,13 @@ def _calibration(b: Bundle, run: RunInfo) -> list[KeyFigure]:
                      "largest value within budget" if f["chosen"] is not None else "no candidate kept the metric in budget",
                      "summary" if b.has(run, "summary") else name)]
     if f["budget"] is not None:
-        out.append(KeyFigure("other", "Budget", metric_fmt(f["budget"]), f"on the {f['label']}", "summary"))
+        out.append(KeyFigure("other", "Budget", metric_fmt(f["budget"]), f"on the {human(f['label'])}", "summary"))
     if f["chosen"] is not None and f["column"] in cand.columns:
         row = cand[np.isclose(cand[f["column"]].astype(float), f["chosen"])]
         if len(row):
             x = row.iloc[0]
             key = "bad_debt" if str(f["metric"]).startswith("bad_debt") else "other"
-            out.append(KeyFigure(key, f"{f['label']} at the calibrated value", metric_fmt(x["estimate"]),
+            out.append(KeyFigure(key, f"{_upper_first(human(f['label']))} at the calibrated value", metric_fmt(x["estimate"]),
                                  f"interval {metric_fmt(x['lo'])} to {metric_fmt(x['hi'])}", name))
     return out
 
