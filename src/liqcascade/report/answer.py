@@ -64,10 +64,13 @@ def usd(x: Any) -> str:
     if math.isinf(v):
         return "unbounded" if v > 0 else "-unbounded"
     sign, a = ("-" if v < 0 else ""), abs(v)
-    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if round(a / scale, 2) >= 1:
-            return f"{sign}${a / scale:,.2f}{suffix}"
-    return f"{sign}${a:,.0f}"
+    units = ((1.0, "", 0), (1e3, "k", 2), (1e6, "M", 2), (1e9, "B", 2))
+    i = max(k for k, (scale, _, _) in enumerate(units) if k == 0 or a >= scale)
+    # a value that rounds up to 1,000 of its unit is written in the next unit (999,999 -> $1.00M)
+    if i + 1 < len(units) and round(a / units[i][0], units[i][2]) >= 1000:
+        i += 1
+    scale, suffix, digits = units[i]
+    return f"{sign}${a / scale:,.{digits}f}{suffix}"
 
 
 def pct(x: Any, digits: int = 1) -> str:
