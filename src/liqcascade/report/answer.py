@@ -229,12 +229,14 @@ def _calibration(b: Bundle, run: RunInfo) -> list[KeyFigure]:
     f = _calibration_facts(b, cand)
     unit = _param_unit(f["param"])
     fmt: Callable[[Any], str] = pct if unit == "%" else usd if unit == "USD" else (lambda v: f"{v:,.6g}")
-    metric_fmt = pct if f["metric"] == "slippage" else usd if str(f["metric"]).endswith("_usd") else (lambda v: f"{v:,.4g}")
+    metric_fmt: Callable[[Any], str] = (pct if f["metric"] == "slippage" else usd if str(f["metric"]).endswith("_usd")
+                                        else (lambda v: f"{v:,.4g}"))
     asset = b.target.meta.get("asset") or (b.load(run, "summary")["asset"].iloc[0]
                                            if b.has(run, "summary") and "asset" in b.load(run, "summary") else "")
     label = f"Calibrated {str(f['param']).replace('_', ' ')}" + (f" of {asset}" if asset else "")
     out = [KeyFigure("result", label, "none within budget" if f["chosen"] is None else fmt(f["chosen"]),
-                     "largest value within budget" if f["chosen"] is not None else "no candidate kept the metric in budget",
+                     "largest value within budget" if f["chosen"] is not None
+                     else "no candidate kept the metric in budget",
                      "summary" if b.has(run, "summary") else name)]
     if f["budget"] is not None:
         out.append(KeyFigure("other", "Budget", metric_fmt(f["budget"]), f"on the {human(f['label'])}", "summary"))
@@ -243,7 +245,8 @@ def _calibration(b: Bundle, run: RunInfo) -> list[KeyFigure]:
         if len(row):
             x = row.iloc[0]
             key = "bad_debt" if str(f["metric"]).startswith("bad_debt") else "other"
-            out.append(KeyFigure(key, f"{_upper_first(human(f['label']))} at the calibrated value", metric_fmt(x["estimate"]),
+            label = f"{_upper_first(human(f['label']))} at the calibrated value"
+            out.append(KeyFigure(key, label, metric_fmt(x["estimate"]),
                                  f"interval {metric_fmt(x['lo'])} to {metric_fmt(x['hi'])}", name))
     return out
 
@@ -281,8 +284,10 @@ def _compare(b: Bundle, run: RunInfo) -> list[KeyFigure]:
     if not len(c) or "bad_debt_usd" not in c.columns:
         return []
     lo, hi = c["bad_debt_usd"].idxmin(), c["bad_debt_usd"].idxmax()
-    out = [KeyFigure("bad_debt", "Most bad debt", usd(c.loc[hi, "bad_debt_usd"]), str(c.loc[hi, "protocol"]), "comparison"),
-           KeyFigure("other", "Least bad debt", usd(c.loc[lo, "bad_debt_usd"]), str(c.loc[lo, "protocol"]), "comparison")]
+    out = [KeyFigure("bad_debt", "Most bad debt", usd(c.loc[hi, "bad_debt_usd"]), str(c.loc[hi, "protocol"]),
+                     "comparison"),
+           KeyFigure("other", "Least bad debt", usd(c.loc[lo, "bad_debt_usd"]), str(c.loc[lo, "protocol"]),
+                     "comparison")]
     for col, label, key, fmt in (("collateral_seized_usd", "Collateral liquidated", "liquidated", usd),
                                  ("amplification", "Amplification", "amplification", times)):
         if col in c.columns:
@@ -302,7 +307,8 @@ def _maker_replay(b: Bundle, run: RunInfo) -> list[KeyFigure]:
         KeyFigure("liquidated", "Collateral bitten (simulated)", f"{float(s['sim_collateral_eth']):,.1f} ETH",
                   f"recorded {float(s['actual_collateral_eth']):,.1f} ETH"
                   + (f" ({diff:+.1%})" if diff is not None else ""), "summary"),
-        KeyFigure("other", "Bites", f"{count(s.get('sim_bites'))} simulated", f"{count(s.get('actual_bites'))} recorded",
+        KeyFigure("other", "Bites", f"{count(s.get('sim_bites'))} simulated",
+                  f"{count(s.get('actual_bites'))} recorded",
                   "summary"),
     ]
 
