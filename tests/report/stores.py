@@ -6,7 +6,12 @@ Built once per test session (the tests that change a store copy it first):
   ``scenarios/`` folder, with its curve with and without feedback and its walls;
 - ``simulation``: the same book, a 30 % linear fall of ETH over 10 of 30 blocks;
 - ``montecarlo``: a hand-made run in the Monte Carlo contract (``paths``, ``risk``);
-- ``calibration``: a hand-made run with a candidates table and a summary naming the choice.
+- ``calibration``: a hand-made run with a candidates table and a summary naming the choice;
+- ``replay``: the same book (WETH and wstETH at 3,400 USD, so another market) through the
+  recorded 2021-05-19 ETH path from 12:50 to 13:30 UTC (block times are real UTC times);
+- ``compare``: examples/compare_mechanisms.toml at 300 accounts under aave_v3, maker and liquity_v1;
+- ``sweep``: the small book's static run over shock.WETH = 0.2, 0.4 x shock.wstETH = 0.1, 0.3;
+- ``maker_replay``: the shipped MakerDAO ETH-B day (2021-01-21).
 
 The hand-made numbers are chosen so tests can check figures against them by hand.
 """
@@ -44,6 +49,15 @@ CAL_VALUES = [0.70, 0.75, 0.80, 0.85]
 CAL_ESTIMATES = [2e5, 5e5, 9e5, 1.6e6]
 CAL_BUDGET = 1e6
 CAL_CHOSEN = 0.80
+
+REPLAY_START = "2021-05-19 12:50"
+REPLAY_TABLE = {
+    "path": "replay", "replay": "2021-05-19", "drive": {"ETH": ["WETH", "wstETH"]},
+    "start": REPLAY_START, "end": "2021-05-19 13:30", "oracle": {"kind": "chainlink"},
+    "liquidators": {"liquidations_per_block": 4, "gas_gwei": 1.0, "min_profit_usd": 0.0},
+}
+COMPARE_PROTOCOLS = ["aave_v3", "maker", "liquity_v1"]
+SWEEP_FACTORS = ["shock.WETH=0.2,0.4", "shock.wstETH=0.1,0.3"]
 
 SIM_TABLE = {
     "path": "linear", "blocks": 30, "duration_blocks": 10,
@@ -146,7 +160,26 @@ def build_store(root: Path) -> dict[str, str]:
     store.save(MC_RUN, "montecarlo", {"name": "hand-made Monte Carlo"}, mc_tables(), {"source": "tests"})
     store.save(CAL_RUN, "calibration", {"name": "hand-made calibration"}, cal_tables(), {"source": "tests"})
     ids.update(montecarlo=MC_RUN, calibration=CAL_RUN)
+    ids.update(_other_kinds(store, scen, static_path))
     return ids
+
+
+def _other_kinds(store: ResultsStore, scen: Path, static_path: Path) -> dict[str, str]:
+    """The replay simulation, compare, sweep and Maker replay runs (see the module docstring)."""
+    from liqcascade import api
+    from liqcascade.maker_replay import replay_ethb
+
+    prices = {"overrides": {"WETH": 3400.0, "wstETH": 3400.0, "WBTC": 40000.0}}
+    replay_path = copy_small_book(scen, "small_replay.toml", {"simulation": REPLAY_TABLE, "prices": prices})
+    data = tomllib.loads((EXAMPLES / "compare_mechanisms.toml").read_text())
+    data["positions"]["n_accounts"] = 300
+    compare_path = write_scenario(scen / "compare_small.toml", data)
+    return {
+        "replay": str(api.simulate(replay_path, store).run_id),
+        "compare": str(api.compare(compare_path, COMPARE_PROTOCOLS, store=store).run_id),
+        "sweep": str(api.sweep(static_path, SWEEP_FACTORS, store=store).run_id),
+        "maker_replay": str(replay_ethb(store=store).run_id),
+    }
 
 
 _BUILT: dict[str, object] = {}

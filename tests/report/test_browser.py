@@ -69,3 +69,47 @@ def test_reports_render_offline(faces_store, tmp_path):
             shot = browser.screenshot(page, f"report-{target}")
             assert shot.is_file() and shot.stat().st_size > 10_000
             page.close()
+
+
+# the asset and colour of every drawn trace that belongs to one asset (views.asset_color)
+ASSET_TRACES = """() => Array.from(document.querySelectorAll('.figure.js-plotly-plot')).flatMap(el =>
+    (el._fullData || []).filter(t => t._input.meta && t._input.meta.asset).map(t => ({
+        fig: el.id, asset: t._input.meta.asset,
+        color: t.type === 'bar' ? t.marker.color : t.line.color})))"""
+
+
+@pytest.mark.parametrize("role", ["replay", "compare", "sweep", "maker_replay", "montecarlo"])
+def test_every_kind_opens_with_the_answer_offline(faces_store, tmp_path, role):
+    """The headline block is <main>'s first element and sits above every figure; the
+    figures are drawn offline; the Monte Carlo tail is on log axes; one colour per asset."""
+    import os
+
+    from liqcascade.report.views import asset_color
+
+    if not os.environ.get("LIQCASCADE_ARTIFACTS"):
+        browser.set_artifacts_dir(tmp_path)
+    root, ids = faces_store
+    path = tmp_path / f"{role}.html"
+    rep = write_report(root, ids[role], path, complete=False)
+    assert rep.views
+    with browser.launch() as b:
+        page = b.new_page(viewport={"width": 1280, "height": 900})
+        url = path.resolve().as_uri()
+        blocked = browser.block_network(page, [url])
+        errors = browser.console_errors(page)
+        page.goto(url)
+        page.wait_for_function(
+            f"document.querySelectorAll('.figure.js-plotly-plot .main-svg').length >= {len(rep.views)}", timeout=20_000)
+        assert page.evaluate("() => document.querySelector('main').firstElementChild.id") == "answer"
+        top = page.evaluate("() => document.getElementById('answer').getBoundingClientRect().top")
+        figs = page.evaluate("() => Array.from(document.querySelectorAll('.figure')).map(e => e.getBoundingClientRect().top)")
+        assert figs and top < min(figs)
+        if role == "montecarlo":
+            axes = page.evaluate("() => { const l = document.getElementById('fig-exceedance')._fullLayout;"
+                                 " return [l.xaxis.type, l.yaxis.type]; }")
+            assert axes == ["log", "log"]
+        for t in page.evaluate(ASSET_TRACES):
+            assert t["color"] == asset_color(t["asset"]), t
+        assert blocked == [] and errors == [], (blocked, errors)
+        browser.screenshot(page, f"report-{role}")
+        page.close()

@@ -106,7 +106,7 @@ def test_montecarlo_and_calibration_reports(faces_store):
     root, _ = faces_store
     mc = make_report(root, MC_RUN)
     check_self_contained(mc.html)
-    assert [v.key for v in mc.views] == ["montecarlo", "mc_metrics"]
+    assert [v.key for v in mc.views] == ["exceedance", "montecarlo", "mc_metrics"]
     assert "bad debt VaR 99%" in mc.html and "$98,000  [$97,000, $99,000]" in mc.html
     cal = make_report(root, CAL_RUN)
     check_self_contained(cal.html)

@@ -23,7 +23,8 @@ from tests.report.stores import (
 )
 
 UNIT = re.compile(
-    r"\((USD|%|count|accounts|minutes|seconds|round number|blocks|tokens|final drop / initial drop)[^()]*\)$"
+    r"\((USD|%|count|accounts|minutes|seconds|round number|blocks|tokens|final drop / initial drop|UTC|ETH|"
+    r"protocol name|outcome class|value)[^()]*\)$"
 )
 
 
@@ -215,7 +216,7 @@ def test_views_for_kinds(bundle_of):
     keys = {role: [v.key for v in vs] for role, vs in views.items()}
     assert keys["static"] == ["curve", "walls", "rounds", "prices", "liquidations"]  # + the simulation
     assert keys["simulation"] == ["curve", "walls", "prices", "liquidations"]  # + the static run's curves
-    assert keys["montecarlo"] == ["montecarlo", "mc_metrics"]
+    assert keys["montecarlo"] == ["exceedance", "montecarlo", "mc_metrics"]
     assert keys["calibration"] == ["calibration"]
     for role, vs in views.items():
         for v in vs:

@@ -41,7 +41,9 @@ def _run_ids(root: Path) -> set[str]:
 def test_api_runs_lists_every_stored_run(client, web_store):
     root, ids = web_store
     runs = client.get("/api/runs").json()["runs"]
-    assert {r["run_id"] for r in runs} == set(ids.values())
+    # the stored runs of the session store, and the sweep's combinations (each a run of its own)
+    combos = set(ResultsStore(root).load(ids["sweep"], "sweep")["run_id"])
+    assert {r["run_id"] for r in runs} == set(ids.values()) | combos
     kinds = {r["run_id"]: r["kind"] for r in runs}
     assert kinds[ids["montecarlo"]] == "montecarlo" and kinds[ids["calibration"]] == "calibration"
     assert kinds[ids["static"]] == "static" and kinds[ids["simulation"]] == "simulation"
@@ -57,7 +59,7 @@ def test_api_runs_lists_every_stored_run(client, web_store):
 
 @pytest.mark.parametrize("role, views", [
     ("static", {"curve", "walls", "rounds", "prices", "liquidations"}),
-    ("montecarlo", {"montecarlo", "mc_metrics"}),
+    ("montecarlo", {"exceedance", "montecarlo", "mc_metrics"}),
     ("calibration", {"calibration"}),
 ])
 def test_run_views_and_their_pages(client, web_store, role, views):

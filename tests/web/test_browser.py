@@ -119,8 +119,34 @@ def test_index_lists_the_runs(page, server):
     base, ids = server
     page.goto(f"{base}/")
     rows = page.eval_on_selector_all("#runs tr[data-run]", "rs => rs.map(r => r.dataset.run)")
-    assert set(rows) == set(ids.values())
+    sweep = httpx.get(f"{base}/api/runs/{ids['sweep']}/tables/sweep", timeout=30).json()
+    combos = {r[sweep["columns"].index("run_id")] for r in sweep["rows"]}
+    assert set(rows) == set(ids.values()) | combos  # the sweep's combinations are runs of their own
+    # the answer columns: the hand-made Monte Carlo run's VaR 99 % (stores.MC_RISK) in its row
+    result = page.text_content(f'#runs tr[data-run="{ids["montecarlo"]}"] td[data-key=result]')
+    assert result.strip() == "$98.00k"
     B.screenshot(page, "dashboard-index")
+    _clean(page)
+
+
+@pytest.mark.parametrize("role", ["compare", "sweep", "maker_replay", "replay"])
+def test_every_kind_opens_with_its_answer_and_draws_its_views(page, server, role):
+    base, ids = server
+    rid = ids[role]
+    page.goto(f"{base}/runs/{rid}")
+    first = page.evaluate("() => document.querySelector('main').firstElementChild.id")
+    assert first == "answer"
+    assert page.locator("#answer .key-figure").count() >= 2
+    info = httpx.get(f"{base}/api/runs/{rid}", timeout=30).json()
+    assert info["views"], role
+    for v in info["views"]:
+        page.goto(f"{base}{v['links']['html']}")
+        drawn = _drawn(page, v["key"])
+        assert drawn and sum(t["n"] or 0 for t in drawn) > 0, v["key"]
+    page.goto(f"{base}{info['report']}")
+    page.wait_for_selector(".figure.js-plotly-plot")
+    assert page.evaluate("() => document.querySelector('main').firstElementChild.id") == "answer"
+    B.screenshot(page, f"run-{role}")
     _clean(page)
 
 

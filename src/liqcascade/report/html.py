@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from liqcascade import __version__
+from liqcascade.report.answer import key_figures
 from liqcascade.report.bundle import Bundle
 from liqcascade.report.views import View, format_value, headline, headline_source
 
@@ -83,6 +84,7 @@ def render_report(b: Bundle, views: list[View], notes: list[str] = ()) -> str:
         version=__version__,
         csp=REPORT_CSP,
         plotly_js=plotly_js(),
+        answer=key_figures(b),
         headline=headline(b),
         headline_source=headline_source(b),
         views=views,

@@ -33,6 +33,24 @@ FEEDBACK = "with feedback"
 NO_FEEDBACK = "no feedback"
 _COLORS = {FEEDBACK: "#c0392b", NO_FEEDBACK: "#2c7fb8"}
 
+ASSET_COLORS = {
+    "ETH": "#4c6ef5", "WETH": "#4c6ef5", "wstETH": "#0ca678", "rETH": "#e8590c", "cbETH": "#1c7ed6",
+    "WBTC": "#f59f00", "USDC": "#2b8a3e", "USDT": "#12b886", "DAI": "#fab005", "USDe": "#495057",
+    "LINK": "#364fc7", "AAVE": "#9c36b5", "weETH": "#862e9c", "GHO": "#a61e4d", "LUSD": "#5c940d",
+}
+"""Fixed colours of the common assets (one per asset, every figure of every report)."""
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+            "#17becf", "#393b79", "#637939")
+
+
+def asset_color(asset: str) -> str:
+    """The colour of ``asset`` in every figure: :data:`ASSET_COLORS`, else a palette entry
+    chosen by a hash of the name (CRC-32, the same on every machine and run)."""
+    import zlib
+
+    name = str(asset)
+    return ASSET_COLORS.get(name) or _PALETTE[zlib.crc32(name.encode("utf-8")) % len(_PALETTE)]
+
 
 @dataclass(frozen=True)
 class Source:
@@ -215,7 +233,8 @@ def rounds_view(b: Bundle) -> View | None:
         g = g.sort_values("round")
         x = np.concatenate([[0], _arr(g["round"])])
         y = np.concatenate([[g["price_before"].iloc[0]], _arr(g["price_after"])]) / float(ref[asset])
-        fig.add_scatter(x=x, y=y, name=f"{asset} price", mode="lines+markers", row=1, col=1)
+        fig.add_scatter(x=x, y=y, name=f"{asset} price", mode="lines+markers", line=dict(color=asset_color(asset)),
+                        marker=dict(color=asset_color(asset)), meta={"asset": str(asset)}, row=1, col=1)
     seized = r.assign(usd=r["collateral_seized"] * r["price_before"])
     top = seized.groupby("asset")["usd"].sum().nlargest(MAX_ASSETS + 1)
     top = list(top[top > 0].index[:MAX_ASSETS])
@@ -223,7 +242,10 @@ def rounds_view(b: Bundle) -> View | None:
     per = seized.groupby(["group", "round"])["usd"].sum().reset_index()
     for group in top + (["other assets"] if (per["group"] == "other assets").any() else []):
         g = per[per["group"] == group]
-        fig.add_bar(x=_arr(g["round"]), y=_arr(g["usd"]), name=f"{group} seized", row=1, col=2)
+        other = group == "other assets"
+        fig.add_bar(x=_arr(g["round"]), y=_arr(g["usd"]), name=f"{group} seized",
+                    marker_color="#adb5bd" if other else asset_color(group),
+                    meta={} if other else {"asset": str(group)}, row=1, col=2)
     fig.update_layout(barmode="stack")
     for col in (1, 2):
         fig.update_xaxes(title_text="Round of the cascade (round number)", dtick=1, row=1, col=col)
@@ -237,11 +259,32 @@ def rounds_view(b: Bundle) -> View | None:
 
 
 # ------------------------------------------------------------------ simulation
+_SIM_STEPS = {"block", "time", "asset", "reference_price", "market_price", "oracle_price"}
+
+
 def _sim_run(b: Bundle) -> RunInfo | None:
+    """The target or its companion simulation, whichever has a block-by-block ``steps``
+    table of the simulation engine (a Maker replay's ``steps`` has other columns)."""
     for r in (b.target, b.simulation):
-        if b.has(r, "steps"):
+        if b.has(r, "steps") and _SIM_STEPS <= set(b.load(r, "steps").columns):
             return r
     return None
+
+
+def has_utc_start(run: RunInfo) -> bool:
+    """True when a simulation's block times are real UTC times: a replay of recorded prices
+    (the path's times are the candles' and blocks' Unix seconds). Synthetic paths count
+    seconds from a start of their own, so they are drawn as minutes since the first block."""
+    sim = run.config.get("simulation")
+    return isinstance(sim, dict) and sim.get("path") == "replay"
+
+
+def _time_x(run: RunInfo, t: pd.Series) -> tuple[Any, str]:
+    """x values and axis title of block times: UTC datetimes for a replay, else minutes."""
+    if has_utc_start(run):
+        stamps = pd.to_datetime(np.asarray(t, dtype=np.int64), unit="s", utc=True).tz_localize(None)
+        return [x.isoformat() for x in stamps], "Time (UTC)"
+    return _minutes(t), "Time since the first block (minutes)"
 
 
 def _per_block(steps: pd.DataFrame) -> pd.DataFrame:
@@ -267,18 +310,22 @@ def prices_view(b: Bundle) -> View | None:
     assets = list(drop.index[:MAX_ASSETS])
     fig = _subplots(len(assets), 1, tuple(f"{a}" for a in assets), shared_xaxes=True, vertical_spacing=0.06)
     stride = _thin(s["block"].nunique())
-    styles = (("reference_price", "reference", "#2c3e50", "solid"), ("market_price", "market (venues)", "#c0392b", "solid"),
-              ("oracle_price", "oracle", "#27ae60", "dash"))
+    # the asset's own colour on every line; the line style tells reference, market and oracle apart
+    styles = (("reference_price", "reference", "solid", 2.0), ("market_price", "market (venues)", "dot", 1.5),
+              ("oracle_price", "oracle", "dash", 1.5))
+    xtitle = ""
     for i, a in enumerate(assets, start=1):
         g = s[s["asset"] == a].sort_values("block").iloc[::stride]
-        x = _minutes(g["time"])
-        for col, label, color, dash in styles:
-            fig.add_scatter(x=x, y=_arr(g[col]), name=f"{a} {label}", mode="lines",
-                            line=dict(color=color, dash=dash, width=1.5, shape="hv"), row=i, col=1)
+        x, xtitle = _time_x(run, g["time"])
+        for col, label, dash, width in styles:
+            fig.add_scatter(x=x, y=_arr(g[col]), name=f"{a} {label}", mode="lines", meta={"asset": str(a)},
+                            line=dict(color=asset_color(a), dash=dash, width=width, shape="hv"), row=i, col=1)
         fig.update_yaxes(title_text=f"{a} price (USD)", tickprefix="$", row=i, col=1)
-    fig.update_xaxes(title_text="Time since the first block (minutes)", row=len(assets), col=1)
-    caption = ("The exogenous path plus the permanent part of liquidation selling (reference), the price in the "
-               "venues liquidators sell into (market), and the price the protocol sees (oracle)."
+    fig.update_xaxes(title_text=xtitle, row=len(assets), col=1)
+    caption = ("The exogenous path plus the permanent part of liquidation selling (reference, solid), the price in "
+               "the venues liquidators sell into (market, dotted), and the price the protocol sees (oracle, dashed); "
+               "each asset in its own colour."
+               + (" Times are the replay's block times in UTC." if has_utc_start(run) else "")
                + (f" Every {stride}th block shown." if stride > 1 else ""))
     return View("prices", "Price paths", _finish(fig, 260 * len(assets) + 120), (Source("steps", run.run_id, run.kind),),
                 caption)
@@ -295,7 +342,7 @@ def liquidations_view(b: Bundle) -> View | None:
     stride = _thin(len(pb))
     grp = pb.index // stride
     agg = pd.DataFrame({
-        "minutes": pd.Series(_minutes(pb["time"])).groupby(grp).first(),
+        "time": pb["time"].groupby(grp).first(),
         "liquidated": pb["accounts_liquidated"].groupby(grp).sum(),
         "eligible": pb["eligible_accounts"].groupby(grp).max(),
         "seized_cum": pb["collateral_seized_usd"].cumsum().groupby(grp).last(),
@@ -303,7 +350,7 @@ def liquidations_view(b: Bundle) -> View | None:
         "written_off": pb["bad_debt_written_off_usd"].groupby(grp).last(),
         "shortfall": pb["eligible_shortfall_usd"].groupby(grp).max(),
     })
-    x = _arr(agg["minutes"])
+    x, xtitle = _time_x(run, agg["time"])
     per = "per block" if stride == 1 else f"per {stride} blocks"
     fig = _subplots(3, 1, (f"Accounts liquidated {per}", "Collateral seized and debt repaid so far", "Bad debt"),
                     shared_xaxes=True, vertical_spacing=0.08)
@@ -319,7 +366,7 @@ def liquidations_view(b: Bundle) -> View | None:
     fig.update_yaxes(title_text="Accounts (count)", row=1, col=1)
     _usd_axis(fig, "Cumulative", row=2, col=1)
     _usd_axis(fig, "Bad debt", row=3, col=1)
-    fig.update_xaxes(title_text="Time since the first block (minutes)", row=3, col=1)
+    fig.update_xaxes(title_text=xtitle, row=3, col=1)
     summ = b.load(run, "summary").iloc[0] if b.has(run, "summary") else None
     caption = ("Per block: accounts liquidated and eligible; collateral seized and debt repaid (USD at the oracle "
                "price) so far; debt written off to the protocol's deficit so far and the debt the eligible "
@@ -438,6 +485,60 @@ def mc_metrics_view(b: Bundle) -> View | None:
     caption = "Per-path distributions (paths with no value, e.g. a cascade that never cleared, are left out)."
     return View("mc_metrics", "Other Monte Carlo metrics", _finish(fig, 320 * nrow + 80), (Source("paths", t.run_id, t.kind),),
                 caption)
+
+
+def exceedance(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The empirical tail of ``v``: each distinct positive value ``x`` and the share of the
+    values strictly above it, P(X > x) = #{v > x} / n (n counts every finite value, zeros
+    too). The largest value, with nothing above it, is left out (P = 0 has no place on a log
+    axis)."""
+    v = np.sort(v[np.isfinite(v)])
+    n = v.size
+    x = np.unique(v[v > 0])
+    p = (n - np.searchsorted(v, x, side="right")) / n if n else np.zeros(0)
+    keep = p > 0
+    return x[keep], p[keep]
+
+
+def exceedance_view(b: Bundle) -> View | None:
+    """P(bad debt > x) over the paths on log axes, with the VaR levels: the tail the
+    histogram's first bin hides."""
+    t = b.target
+    if not b.has(t, "paths"):
+        return None
+    p = b.load(t, "paths")
+    if "bad_debt_usd" not in p.columns or not len(p):
+        return None
+    v = _arr(p["bad_debt_usd"])
+    v = v[np.isfinite(v)]
+    x, prob = exceedance(v)
+    if not x.size:
+        return None
+    fig = _subplots(1, 1, ("Probability that bad debt exceeds x",))
+    fig.add_scatter(x=x, y=prob, name="P(bad debt > x), paths", mode="lines+markers", marker=dict(size=4),
+                    line=dict(color="#2c3e50", shape="hv"),
+                    hovertemplate="P(bad debt > $%{x:,.0f}) = %{y:.3%}<extra></extra>")
+    risk = _risk_rows(b, "bad_debt")
+    sources = [Source("paths", t.run_id, t.kind)]
+    if len(risk):
+        var = risk[(risk["statistic"] == "var") & np.isfinite(risk["estimate"].astype(float))
+                   & (risk["estimate"].astype(float) > 0)]
+        for row in var.itertuples(index=False):
+            tail = 1.0 - float(row.level) if float(row.level) <= 1 else 1.0 - float(row.level) / 100
+            name = f"VaR {_level_label(float(row.level))}"
+            fig.add_scatter(x=[float(row.estimate)] * 2, y=[max(tail, prob.min()) / 3, 1.0], name=name, mode="lines",
+                            line=dict(color="#c0392b", dash="dot", width=1),
+                            hovertext=f"{name}: ${float(row.estimate):,.0f} (tail {tail:.2%})", hoverinfo="text")
+        if len(var):
+            sources.append(Source("risk", t.run_id, t.kind))
+    fig.update_xaxes(type="log", title_text="Bad debt x (USD, log scale)", tickprefix="$")
+    fig.update_yaxes(type="log", title_text="Share of paths with bad debt above x (%, log scale)", tickformat=".2~%")
+    zero = int(np.sum(v <= 0))
+    caption = (f"Of {v.size:,} paths, {v.size - zero:,} ({(v.size - zero) / v.size:.1%}) left bad debt; for each "
+               "bad-debt level x, the share of all paths that left more than x (a step at every path's value; the "
+               "largest path, with no path above it, is not drawn). Dotted: the value-at-risk estimates of the risk "
+               "table (VaR q: the bad debt exceeded by a share 1 - q of the paths).")
+    return View("exceedance", "Bad-debt tail (exceedance)", _finish(fig, 460), tuple(sources), caption)
 
 
 # ------------------------------------------------------------------ calibration
@@ -576,12 +677,169 @@ def _param_unit(param: str) -> str:
     return "value"
 
 
+# ------------------------------------------------------------------ compare
+_COMPARE = (("bad_debt_usd", "Bad debt", "USD"), ("collateral_seized_usd", "Collateral liquidated", "USD"),
+            ("amplification", "Amplification", "final drop / initial drop"))
+
+
+def compare_view(b: Bundle) -> View | None:
+    """Bad debt, collateral liquidated and amplification per protocol (one bar each) of a
+    ``compare`` run: the same book and crash under each protocol's rules."""
+    t = b.target
+    if not b.has(t, "comparison"):
+        return None
+    c = b.load(t, "comparison")
+    cols = [(k, label, unit) for k, label, unit in _COMPARE if k in c.columns]
+    if not len(c) or "protocol" not in c.columns or not cols:
+        return None
+    fig = _subplots(1, len(cols), tuple(label for _, label, _ in cols), horizontal_spacing=0.1)
+    names = [str(x) for x in c["protocol"]]
+    for i, (k, label, unit) in enumerate(cols, start=1):
+        fig.add_bar(x=names, y=_arr(c[k]), name=label, marker_color="#5c7cfa" if unit == "USD" else "#868e96",
+                    row=1, col=i)
+        fig.update_xaxes(title_text="Liquidation rules (protocol name)", row=1, col=i)
+        if unit == "USD":
+            _usd_axis(fig, label, row=1, col=i)
+        else:
+            fig.update_yaxes(title_text=f"{label} ({unit})", row=1, col=i)
+    fig.update_layout(showlegend=False)
+    driver = f" of {c['driver'].iloc[0]}" if "driver" in c.columns else ""
+    caption = (f"One book and one crash under each protocol's liquidation rules: bad debt left to the protocol, "
+               f"collateral seized (USD) and the amplification{driver}'s drop (final drop over the initial shock).")
+    return View("compare", "Protocols compared", _finish(fig, 440), (Source("comparison", t.run_id, t.kind),),
+                caption, c)
+
+
+# ------------------------------------------------------------------ sweep
+_SWEEP_Y = (("bad_debt_usd", "Bad debt"), ("collateral_seized_usd", "Collateral liquidated"),
+            ("amplification", "Amplification"))
+
+
+def _sweep_y(s: pd.DataFrame) -> list[tuple[str, str]]:
+    """The sweep table's headline columns: static/simulate summary numbers, else the Monte
+    Carlo risk estimates of bad debt (``bad_debt_usd_<statistic>[_<level>]``)."""
+    ys = [(c, label) for c, label in _SWEEP_Y if c in s.columns and pd.api.types.is_numeric_dtype(s[c])]
+    if ys:
+        return ys
+    return [(c, c.replace("bad_debt_usd_", "bad debt ").replace("_", " ")) for c in s.columns
+            if c.startswith("bad_debt_usd_") and pd.api.types.is_numeric_dtype(s[c])][:3]
+
+
+def sweep_view(b: Bundle) -> View | None:
+    """The sweep's headline numbers against its first factor, one line per combination of
+    the other factors."""
+    t = b.target
+    if not b.has(t, "sweep"):
+        return None
+    s = b.load(t, "sweep")
+    factors = [f for f in t.meta.get("factors", []) if f in s.columns]
+    ys = _sweep_y(s)
+    if not len(s) or not factors or not ys:
+        return None
+    first, rest = factors[0], factors[1:]
+    numeric = pd.api.types.is_numeric_dtype(s[first])
+    fig = _subplots(1, len(ys), tuple(label for _, label in ys), horizontal_spacing=0.08)
+    groups = s.groupby(rest, sort=True) if rest else [((), s)]
+    for j, (key, g) in enumerate(groups):
+        key = key if isinstance(key, tuple) else (key,)
+        name = ", ".join(f"{f} = {v}" for f, v in zip(rest, key)) or first
+        g = g.sort_values(first) if numeric else g
+        x = _arr(g[first]) if numeric else [str(v) for v in g[first]]
+        for i, (col, label) in enumerate(ys, start=1):
+            fig.add_scatter(x=x, y=_arr(g[col]), name=name, legendgroup=name, showlegend=i == 1,
+                            mode="lines+markers", line=dict(color=_PALETTE[j % len(_PALETTE)]), row=1, col=i)
+    for i, (col, label) in enumerate(ys, start=1):
+        xunit = "%" if numeric and s[first].between(0, 1).all() and not first.endswith("_usd") else "value"
+        fig.update_xaxes(title_text=f"{first} ({xunit})", tickformat=".0%" if xunit == "%" else None, row=1, col=i)
+        if col == "amplification":
+            fig.update_yaxes(title_text=f"{label} (final drop / initial drop)", row=1, col=i)
+        else:
+            _usd_axis(fig, label, row=1, col=i)
+    caption = (f"One stored run per combination ({len(s)} in all); x: {first}"
+               + (f", one line per value of {', '.join(rest)}" if rest else "") + ".")
+    return View("sweep", "Sweep", _finish(fig, 440), (Source("sweep", t.run_id, t.kind),), caption, s)
+
+
+# ------------------------------------------------------------------ Maker replay
+_MAKER_STEPS = {"time", "pool_price", "osm_price", "bites"}
+
+
+def maker_prices_view(b: Bundle) -> View | None:
+    """A Maker replay's day: the pool price, the OSM price the Cat acted on (one hour late)
+    and the simulated bites per step, on UTC time."""
+    t = b.target
+    if t.kind != "maker_replay" or not b.has(t, "steps"):
+        return None
+    s = b.load(t, "steps")
+    if not len(s) or not _MAKER_STEPS <= set(s.columns):
+        return None
+    s = s.sort_values("time")
+    x = [ts.isoformat() for ts in pd.to_datetime(s["time"], utc=True).dt.tz_localize(None)]
+    eth = asset_color("ETH")
+    fig = _subplots(2, 1, ("ETH price", "Bites simulated per step"), shared_xaxes=True, vertical_spacing=0.1,
+                    row_heights=[0.65, 0.35])
+    fig.add_scatter(x=x, y=_arr(s["pool_price"]), name="ETH pool price (Uniswap v2)", mode="lines",
+                    line=dict(color=eth, width=2), meta={"asset": "ETH"}, row=1, col=1)
+    fig.add_scatter(x=x, y=_arr(s["osm_price"]), name="ETH OSM price (Maker's oracle)", mode="lines",
+                    line=dict(color=eth, dash="dash", width=1.5, shape="hv"), meta={"asset": "ETH"}, row=1, col=1)
+    fig.add_bar(x=x, y=_arr(s["bites"]), name="ETH-B bites simulated", marker_color=eth, meta={"asset": "ETH"},
+                row=2, col=1)
+    fig.update_yaxes(title_text="ETH price (USD)", tickprefix="$", row=1, col=1)
+    fig.update_yaxes(title_text="Bites (count)", row=2, col=1)
+    fig.update_xaxes(title_text="Time (UTC)", row=2, col=1)
+    caption = ("The Uniswap v2 ETH/DAI pool price of each step (solid), the OSM price the Cat reads (dashed, one "
+               "hop behind) and the bites the replay made in each step.")
+    return View("maker_prices", "Maker replay: prices and bites", _finish(fig, 560), (Source("steps", t.run_id, t.kind),),
+                caption)
+
+
+def maker_vaults_view(b: Bundle) -> View | None:
+    """Simulated against recorded collateral bitten per vault, coloured by outcome
+    (TP: both, FP: simulated only, FN: recorded only)."""
+    t = b.target
+    if t.kind != "maker_replay" or not b.has(t, "vaults"):
+        return None
+    v = b.load(t, "vaults")
+    need = {"vault", "outcome", "sim_collateral_eth", "actual_collateral_eth"}
+    if not len(v) or not need <= set(v.columns):
+        return None
+    hit = v[v["outcome"].astype(str) != "TN"]
+    counts = v["outcome"].astype(str).value_counts()
+    fig = _subplots(1, 2, ("Vaults by outcome", "Collateral bitten per vault"), horizontal_spacing=0.12)
+    order = ["TP", "FP", "FN", "TN"]
+    colors = {"TP": "#2b8a3e", "FP": "#e8590c", "FN": "#c92a2a", "TN": "#adb5bd"}
+    fig.add_bar(x=order, y=[int(counts.get(o, 0)) for o in order], marker_color=[colors[o] for o in order],
+                name="vaults", showlegend=False, row=1, col=1)
+    for o in order[:3]:
+        g = hit[hit["outcome"].astype(str) == o]
+        if len(g):
+            fig.add_scatter(x=_arr(g["actual_collateral_eth"]), y=_arr(g["sim_collateral_eth"]), name=o, mode="markers",
+                            marker=dict(color=colors[o], size=8), text=[f"vault {x}" for x in g["vault"]],
+                            hovertemplate="%{text}: recorded %{x:,.1f} ETH, simulated %{y:,.1f} ETH<extra></extra>",
+                            row=1, col=2)
+    top = float(max(hit["actual_collateral_eth"].max(), hit["sim_collateral_eth"].max())) if len(hit) else 1.0
+    fig.add_scatter(x=[0, top], y=[0, top], name="simulated = recorded", mode="lines",
+                    line=dict(color="#868e96", dash="dot", width=1), row=1, col=2)
+    fig.update_xaxes(title_text="Vault outcome (outcome class)", row=1, col=1)
+    fig.update_yaxes(title_text="Vaults (count)", row=1, col=1)
+    fig.update_xaxes(title_text="Recorded collateral bitten (ETH)", row=1, col=2)
+    fig.update_yaxes(title_text="Simulated collateral bitten (ETH)", row=1, col=2)
+    caption = ("TP: a vault bitten in the replay and on chain; FP: in the replay only; FN: on chain only; TN: "
+               "neither. Right: each bitten vault's collateral, recorded against simulated. The table lists the "
+               "bitten vaults.")
+    cols = [c for c in ("vault", "outcome", "sim_bites", "actual_bites", "sim_collateral_eth", "actual_collateral_eth",
+                        "timing_diff_s", "user_events") if c in v.columns]
+    return View("maker_vaults", "Maker replay: vaults", _finish(fig, 440), (Source("vaults", t.run_id, t.kind),),
+                caption, hit[cols].reset_index(drop=True))
+
+
 # ------------------------------------------------------------------ all views
 BUILDERS: tuple[Callable[[Bundle], View | None], ...] = (
-    curve_view, walls_view, rounds_view, prices_view, liquidations_view, montecarlo_view, mc_metrics_view,
-    calibration_view,
+    compare_view, sweep_view, maker_prices_view, maker_vaults_view, curve_view, walls_view, rounds_view,
+    prices_view, liquidations_view, exceedance_view, montecarlo_view, mc_metrics_view, calibration_view,
 )
-VIEW_KEYS = ("curve", "walls", "rounds", "prices", "liquidations", "montecarlo", "mc_metrics", "calibration")
+VIEW_KEYS = ("compare", "sweep", "maker_prices", "maker_vaults", "curve", "walls", "rounds", "prices", "liquidations",
+             "exceedance", "montecarlo", "mc_metrics", "calibration")
 
 
 def views_for(b: Bundle) -> list[View]:

@@ -42,6 +42,7 @@ from liqcascade import __version__
 from liqcascade.errors import LiqcascadeError, rehint
 from liqcascade.io.store import ResultsStore, StoreError, UnknownRunError, UnknownTableError
 from liqcascade.report import bundle as _bundle
+from liqcascade.report.answer import key_figures
 from liqcascade.report.views import VIEW_KEYS, View, headline, views_for
 from liqcascade.web import models as M
 from liqcascade.web.jobs import JobRunner
@@ -49,7 +50,11 @@ from liqcascade.web.limits import Guard, Limits, _is_api
 from liqcascade.web.scenarios import BUILTIN, RequestError, RunRequest, list_scenarios, plan
 
 log = logging.getLogger("liqcascade.web")
-ViewKey = Literal["curve", "walls", "rounds", "prices", "liquidations", "montecarlo", "mc_metrics", "calibration"]
+LIST_COLUMNS = (("bad_debt", "bad debt"), ("liquidated", "liquidated"), ("amplification", "amplification"),
+                ("result", "result (VaR, calibrated value, F1)"))
+"""Headline keys (:data:`liqcascade.report.answer.LIST_KEYS`) the run list shows, with their column titles."""
+ViewKey = Literal["compare", "sweep", "maker_prices", "maker_vaults", "curve", "walls", "rounds", "prices", "liquidations",
+                  "exceedance", "montecarlo", "mc_metrics", "calibration"]
 assert set(ViewKey.__args__) == set(VIEW_KEYS)  # one list of views, checked at import
 VERSION_PACKAGES = ("numpy", "numba", "pandas", "pyarrow", "duckdb", "fastapi", "starlette", "uvicorn", "jinja2", "plotly")
 ERRORS = {status: {"model": M.ErrorOut, "description": why,
@@ -150,15 +155,20 @@ class Dashboard:
         cat = self.store.list_runs()
         finished = set(cat.run_id[cat.status == "finished"])
         out = []
-        for r in reversed(_bundle.runs(self.store)):
-            if r.run_id not in finished:
-                continue
+        done = [r for r in reversed(_bundle.runs(self.store)) if r.run_id in finished]
+        answers = self._cached(("answers", self._stamp()), lambda: self._answers(done))
+        for r in done:
             shock = _shock_text(r.config) if r.kind in ("static", "simulation") else ""
             out.append({"run_id": r.run_id, "kind": r.kind, "name": r.config.get("name", ""), "shock": shock,
                         "created_at": r.created_at[:19],
                         "version": r.version, "asset": r.asset, "via": r.meta.get("via", ""),
+                        "headline": answers.get(r.run_id, []),
                         "links": {"html": f"/runs/{r.run_id}", "api": f"/api/runs/{r.run_id}"}})
         return out
+
+    def _answers(self, runs: list[_bundle.RunInfo]) -> dict[str, list[dict[str, str]]]:
+        """Each run's headline block (read from its own tables only; no companions needed)."""
+        return {r.run_id: [vars(f) for f in key_figures(_bundle.Bundle(self.store, r))] for r in runs}
 
     def run(self, run_id: str) -> dict[str, Any]:
         """Everything about one run (JSON-ready): summary, tables, views, companions, config."""
@@ -174,7 +184,8 @@ class Dashboard:
                   for n in b.tables(t)]
         return {
             "run_id": t.run_id, "kind": t.kind, "name": t.config.get("name", ""), "created_at": t.created_at,
-            "version": t.version, "summary": b.load(t, "summary").iloc[0].to_dict() if b.has(t, "summary") else {},
+            "version": t.version, "headline": [vars(f) for f in key_figures(b)],
+            "summary": b.load(t, "summary").iloc[0].to_dict() if b.has(t, "summary") else {},
             "tables": tables, "companions": comp,
             "views": [{"key": v.key, "title": v.title, "links": {"html": f"/runs/{t.run_id}/views/{v.key}",
                                                                   "api": f"/api/runs/{t.run_id}/views/{v.key}"}} for v in vs],
@@ -449,7 +460,9 @@ def _page_routes(app: FastAPI, dash: Dashboard) -> None:
 
     @app.get("/", response_class=HTMLResponse, tags=["pages"], summary="Stored runs")
     def index():
-        return _page("index.html.j2", runs=dash.runs(), jobs=[j.as_dict() for j in dash.runner.jobs()][:20],
+        runs = [{**r, "columns": {k: next((f for f in r["headline"] if f["key"] == k), None) for k, _ in LIST_COLUMNS}}
+                for r in dash.runs()]
+        return _page("index.html.j2", runs=runs, list_columns=LIST_COLUMNS, jobs=[j.as_dict() for j in dash.runner.jobs()][:20],
                      store=str(dash.root))
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse, tags=["pages"], responses=ERRORS, summary="One run")

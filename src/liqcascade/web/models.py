@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Out(BaseModel):
@@ -38,6 +38,14 @@ class JobOut(_Out):
     links: Links
 
 
+class KeyFigureOut(_Out):
+    key: str = Field(description="bad_debt, liquidated, amplification, result or other")
+    label: str
+    value: str = Field(description="formatted with its unit ($1.23M, 12.5%, 1.85x)")
+    detail: str
+    table: str = Field(description="the stored table it was read from")
+
+
 class RunSummary(_Out):
     run_id: str
     kind: str
@@ -47,6 +55,7 @@ class RunSummary(_Out):
     version: str
     asset: str | None
     via: str
+    headline: list[KeyFigureOut] = Field(description="the run's headline block (bad debt, liquidated, VaR ...)")
     links: Links
 
 
@@ -77,6 +86,7 @@ class RunOut(_Out):
     name: str
     created_at: str
     version: str
+    headline: list[KeyFigureOut] = Field(description="the run's headline block, the answer first")
     summary: dict[str, Any]
     tables: list[TableRef]
     companions: dict[str, str | None]
