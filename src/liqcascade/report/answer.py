@@ -313,7 +313,29 @@ def _maker_replay(b: Bundle, run: RunInfo) -> list[KeyFigure]:
     ]
 
 
+def _system(b: Bundle, run: RunInfo) -> list[KeyFigure]:
+    s = _summary(b, run)
+    if s is None or "alone_bad_debt_usd" not in s:
+        return []
+    out = [KeyFigure("bad_debt", "Bad debt, all markets", usd(s.get("bad_debt_usd")),
+                     f"{usd(s.get('alone_bad_debt_usd'))} if each market ran alone", "summary"),
+           KeyFigure("liquidated", "Collateral liquidated, all markets", usd(s.get("collateral_seized_usd")),
+                     f"{count(s.get('accounts_liquidated'), 'account')} liquidated; "
+                     f"{count(s.get('alone_accounts_liquidated'), 'account')} alone", "summary")]
+    if _float(s.get("amplification")) is not None:
+        out.append(KeyFigure("amplification", "Amplification", times(s["amplification"]),
+                             f"{s.get('headline_asset', '')}: {pct(s.get('initial_drop'))} shock, "
+                             f"{pct(s.get('final_drop'))} final drop", "summary"))
+    if b.has(run, "importance") and len(imp := b.load(run, "importance")):
+        top = imp.iloc[0]
+        out.append(KeyFigure("result", "Most systemic market", str(top["market"]),
+                             f"adds {usd(top['adds_bad_debt_usd'])} bad debt and "
+                             f"{usd(top['adds_collateral_seized_usd'])} liquidated to the others", "importance"))
+    return out
+
+
 _BY_KIND: dict[str, Callable[[Bundle, RunInfo], list[KeyFigure]]] = {
+    "system": _system, "network": _system,
     "static": _static, "simulation": _simulation, "curve": _curve, "walls": _walls, "montecarlo": _montecarlo,
     "calibration": _calibration, "sweep": _sweep, "compare": _compare, "maker_replay": _maker_replay,
 }

@@ -226,6 +226,10 @@ def rounds_view(b: Bundle) -> View | None:
     r = b.load(t, "rounds")
     if not len(r):
         return None
+    if "market" in r.columns:  # a system: every market saw the same prices; seized adds up
+        r = r.groupby(["round", "asset"], as_index=False).agg(
+            price_before=("price_before", "first"), price_after=("price_after", "first"),
+            collateral_seized=("collateral_seized", "sum"))
     ref = b.load(t, "assets").set_index("asset")["price_reference"]
     fig = _subplots(1, 2, ("Price, round by round", "Collateral seized per round"), horizontal_spacing=0.1)
     moved = r.groupby("asset")["price_after"].min() < r.groupby("asset")["price_before"].max()
@@ -834,11 +838,20 @@ def maker_vaults_view(b: Bundle) -> View | None:
 
 
 # ------------------------------------------------------------------ all views
+from liqcascade.report.system_views import (  # noqa: E402  (they draw with the helpers above)
+    contagion_curve_view,
+    contagion_view,
+    markets_view,
+    network_view,
+)
+
 BUILDERS: tuple[Callable[[Bundle], View | None], ...] = (
+    markets_view, contagion_curve_view, contagion_view, network_view,
     compare_view, sweep_view, maker_prices_view, maker_vaults_view, curve_view, walls_view, rounds_view,
     prices_view, liquidations_view, exceedance_view, montecarlo_view, mc_metrics_view, calibration_view,
 )
-VIEW_KEYS = ("compare", "sweep", "maker_prices", "maker_vaults", "curve", "walls", "rounds", "prices", "liquidations",
+VIEW_KEYS = ("markets", "contagion_curve", "contagion", "network",
+             "compare", "sweep", "maker_prices", "maker_vaults", "curve", "walls", "rounds", "prices", "liquidations",
              "exceedance", "montecarlo", "mc_metrics", "calibration")
 
 

@@ -1,0 +1,139 @@
+"""Figures of a system of markets: each market together and alone, the contagion matrix,
+the exposure network and the contagion curve. Each reads only stored tables (``markets``,
+``contagion``, ``network_nodes``/``network_edges``, a curve's ``curve``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from liqcascade.report.bundle import Bundle
+from liqcascade.report.views import Source, View, _arr, _finish, _subplots, _usd_axis, asset_color
+
+TOGETHER, ALONE = "#c92a2a", "#868e96"
+_MARKET_BARS = (("collateral_seized_usd", "Collateral liquidated"), ("bad_debt_usd", "Bad debt"))
+
+
+def markets_view(b: Bundle) -> View | None:
+    """Per market: collateral liquidated and bad debt in the system and alone (two bars each)."""
+    t = b.target
+    if not b.has(t, "markets"):
+        return None
+    m = b.load(t, "markets")
+    if not len(m) or "alone_bad_debt_usd" not in m.columns:
+        return None
+    fig = _subplots(1, 2, tuple(label for _, label in _MARKET_BARS), horizontal_spacing=0.12)
+    names = [str(x) for x in m["market"]]
+    for i, (col, label) in enumerate(_MARKET_BARS, start=1):
+        fig.add_bar(x=names, y=_arr(m[col]), name="in the system", marker_color=TOGETHER, legendgroup="together",
+                    showlegend=i == 1, row=1, col=i)
+        fig.add_bar(x=names, y=_arr(m[f"alone_{col}"]), name="alone", marker_color=ALONE, legendgroup="alone",
+                    showlegend=i == 1, row=1, col=i)
+        fig.update_xaxes(title_text="Market (name)", row=1, col=i)
+        _usd_axis(fig, label, row=1, col=i)
+    fig.update_layout(barmode="group")
+    caption = ("Each market in the system (all markets selling into the shared venues at once) and alone (the same "
+               "shock and venues, no other market). The difference is the contagion: what the other markets' "
+               "selling did to this one.")
+    table = m[["market", "protocol", "accounts_liquidated", "alone_accounts_liquidated", "contagion_accounts_liquidated",
+               "contagion_collateral_seized_usd", "contagion_bad_debt_usd"]]
+    return View("markets", "Markets together and alone", _finish(fig, 440), (Source("markets", t.run_id, t.kind),),
+                caption, table)
+
+
+def contagion_view(b: Bundle) -> View | None:
+    """The leave-one-out matrix as two heat maps: what the source market's presence changes
+    in the target's collateral liquidated and bad debt (USD)."""
+    t = b.target
+    if not b.has(t, "contagion"):
+        return None
+    c = b.load(t, "contagion")
+    if not len(c):
+        return None
+    names = sorted(set(c["source"]) | set(c["target"]))
+    fig = _subplots(1, 2, ("Collateral liquidated added", "Bad debt added"), horizontal_spacing=0.15)
+    for i, col in enumerate(("delta_collateral_seized_usd", "delta_bad_debt_usd"), start=1):
+        z = c.pivot(index="target", columns="source", values=col).reindex(index=names, columns=names)
+        fig.add_heatmap(z=z.to_numpy(dtype=float), x=names, y=names, coloraxis="coloraxis", name=col,
+                        hovertemplate="source %{x} -> target %{y}: $%{z:,.0f}<extra></extra>", row=1, col=i)
+        fig.update_xaxes(title_text="Source market (left out)", row=1, col=i)
+        fig.update_yaxes(title_text="Target market", row=1, col=i)
+    fig.update_layout(coloraxis=dict(colorscale="Reds", colorbar=dict(title="USD")))
+    caption = ("Leave-one-out contagion: cell (source, target) is the target's number with every market present "
+               "minus the same without the source market. Empty diagonal: a market is not its own source.")
+    return View("contagion", "Contagion matrix", _finish(fig, 460), (Source("contagion", t.run_id, t.kind),),
+                caption, b.load(t, "importance") if b.has(t, "importance") else None)
+
+
+_COLUMN = {"market": 0.0, "venue": 0.5, "asset": 1.0}
+_EDGE_COLOR = {"collateral": "#2b8a3e", "debt": "#1971c2", "sold": TOGETHER, "impact": "#495057"}
+
+
+def network_view(b: Bundle) -> View | None:
+    """The exposure network: markets (left), venues (middle), assets (right); edge width by USD."""
+    t = b.target
+    if not (b.has(t, "network_nodes") and b.has(t, "network_edges")):
+        return None
+    nodes, edges = b.load(t, "network_nodes"), b.load(t, "network_edges")
+    if not len(nodes):
+        return None
+    pos = _layout(nodes)
+    fig = _subplots(1, 1, ("Markets, venues and assets",))
+    top = float(np.nanmax(edges["usd"])) if edges["usd"].notna().any() else 1.0
+    for kind, g in edges.groupby("kind", sort=True):
+        for e in g.itertuples(index=False):
+            (x0, y0), (x1, y1) = pos[e.source], pos[e.target]
+            usd = e.usd if e.usd == e.usd else None
+            width = 1.0 if usd is None or top <= 0 else 1.0 + 9.0 * usd / top
+            label = f"{kind}: ${usd:,.0f}" if usd is not None else f"{kind}: {e.impact:.2%} beyond the shock"
+            fig.add_scatter(x=[x0, x1], y=[y0, y1], mode="lines", line=dict(width=width, color=_EDGE_COLOR.get(kind)),
+                            name=kind, legendgroup=kind, showlegend=False, hovertext=label, hoverinfo="text")
+        fig.add_scatter(x=[None], y=[None], mode="lines", line=dict(color=_EDGE_COLOR.get(kind)), name=f"{kind} edge",
+                        legendgroup=kind)
+    for kind, g in nodes.groupby("kind", sort=True):
+        xs = [pos[n][0] for n in g["id"]]
+        ys = [pos[n][1] for n in g["id"]]
+        colors = [asset_color(lbl) if kind == "asset" else "#343a40" for lbl in g["label"]]
+        fig.add_scatter(x=xs, y=ys, mode="markers+text", text=list(g["label"]), textposition="top center",
+                        marker=dict(size=16, color=colors, symbol={"market": "square", "venue": "diamond"}.get(kind, "circle")),
+                        name=f"{kind}s")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    caption = ("Edges: collateral (market -> asset) and debt (asset -> market) at reference prices; sold (market -> "
+               "venue): what the market's liquidators received for their sales there; impact (venue -> asset): the "
+               "final drop beyond the initial shock. Width grows with USD.")
+    return View("network", "Exposure network", _finish(fig, 520),
+                (Source("network_nodes", t.run_id, t.kind), Source("network_edges", t.run_id, t.kind)), caption)
+
+
+def _layout(nodes: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    pos = {}
+    for kind, g in nodes.groupby("kind", sort=True):
+        n = len(g)
+        for i, node in enumerate(g["id"]):
+            pos[node] = (_COLUMN.get(kind, 0.25), 1.0 - (i + 1) / (n + 1))
+    return pos
+
+
+def contagion_curve_view(b: Bundle) -> View | None:
+    """A system's curve: its collateral liquidated and bad debt beside the sum over its
+    markets run alone, per initial shock."""
+    run = b.target if b.has(b.target, "curve") else b.curve
+    if run is None or not b.has(run, "curve"):
+        return None
+    c = b.load(run, "curve").sort_values("shock")
+    if "alone_bad_debt_usd" not in c.columns or not len(c):
+        return None
+    fig = _subplots(1, 2, ("Collateral liquidated", "Bad debt"), horizontal_spacing=0.12)
+    x = _arr(c["shock"])
+    for i, col in enumerate(("collateral_seized_usd", "bad_debt_usd"), start=1):
+        fig.add_scatter(x=x, y=_arr(c[col]), name="system", mode="lines+markers", line=dict(color=TOGETHER),
+                        legendgroup="system", showlegend=i == 1, row=1, col=i)
+        fig.add_scatter(x=x, y=_arr(c[f"alone_{col}"]), name="sum of the markets alone", mode="lines+markers",
+                        line=dict(color=ALONE, dash="dash"), legendgroup="alone", showlegend=i == 1, row=1, col=i)
+        fig.update_xaxes(title_text=f"Initial shock of {c['asset'].iloc[0]} (%)", tickformat=".0%", row=1, col=i)
+        _usd_axis(fig, "USD", row=1, col=i)
+    caption = ("The contagion curve: for each initial shock, the system's totals (every market selling into the "
+               "shared venues) against the sum of the markets run alone. The gap is the contagion.")
+    return View("contagion_curve", "Contagion curve", _finish(fig, 440), (Source("curve", run.run_id, run.kind),),
+                caption)
