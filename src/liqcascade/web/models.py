@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class _Out(BaseModel):
@@ -128,6 +128,8 @@ class ScenariosOut(_Out):
     scenarios: list[str]
     limits: dict[str, float]
     request_schema: dict[str, Any]
+    csrf_token: str = Field(description="This server's token: send it as X-CSRF-Token (or the form's csrf_token "
+                                        "field) with a POST that has no Origin header.")
 
 
 class ErrorOut(_Out):
