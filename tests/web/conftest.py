@@ -71,10 +71,10 @@ class FakeRunner:
         pass
 
 
-def make_app(root: Path, limits: Limits | None = None, fake_runner: bool = False):
+def make_app(root: Path, limits: Limits | None = None, fake_runner: bool = False, access=None):
     from liqcascade.web import create_app
 
-    app = create_app(root, limits)
+    app = create_app(root, limits, access)
     if fake_runner:
         app.state.dashboard.runner.shutdown()
         app.state.dashboard.runner = FakeRunner()

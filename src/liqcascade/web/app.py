@@ -350,6 +350,8 @@ def _allowed_methods(request: Request) -> str:
     for route in request.app.router.routes:
         if getattr(route, "methods", None) and route.matches(request.scope)[0] is not Match.NONE:
             methods |= set(route.methods)
+    if "GET" in methods:  # the Guard answers HEAD wherever GET works
+        methods.add("HEAD")
     return ", ".join(sorted(methods))
 
 

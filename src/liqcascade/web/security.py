@@ -73,12 +73,16 @@ def _split(entry: str) -> tuple[str, int | None]:
     if port is not None and not 1 <= port <= 65535:
         raise ConfigError("liqcascade serve", "--allowed-host", expected, entry)
     host = _name(name)
-    bare = host[1:-1] if host.startswith("[") else host
     try:
-        ipaddress.ip_address(bare)
+        version = ipaddress.ip_address(host.strip("[]")).version
     except ValueError:
-        if host.startswith("[") or not _HOSTNAME.match(host):
-            raise ConfigError("liqcascade serve", "--allowed-host", expected, entry) from None
+        version = None
+    if version is None:  # a name: labels of letters, digits and '-', not ending in a number (999.1.1.1)
+        ok = _HOSTNAME.match(host) is not None and not host.rsplit(".", 1)[-1].isdigit()
+    else:  # brackets around an IPv6 address, and only there
+        ok = name.startswith("[") == (version == 6)
+    if not ok:
+        raise ConfigError("liqcascade serve", "--allowed-host", expected, entry)
     return host, port
 
 
