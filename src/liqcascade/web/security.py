@@ -78,7 +78,7 @@ def _split(entry: str) -> tuple[str, int | None]:
     except ValueError:
         version = None
     if version is None:  # a name: labels of letters, digits and '-', not ending in a number (999.1.1.1)
-        ok = _HOSTNAME.match(host) is not None and not host.rsplit(".", 1)[-1].isdigit()
+        ok = not name.startswith("[") and _HOSTNAME.match(host) is not None and not host.rsplit(".", 1)[-1].isdigit()
     else:  # brackets around an IPv6 address, and only there
         ok = name.startswith("[") == (version == 6)
     if not ok:
