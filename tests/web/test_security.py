@@ -339,6 +339,14 @@ def test_a_bug_in_a_run_reaches_the_job_page_as_its_type_only(monkeypatch, web_s
     assert sys.executable in capsys.readouterr().err  # the traceback goes to the server's log
 
 
+def test_run_answers_name_no_server_path(client, web_store):
+    root, ids = web_store
+    for rid in ids.values():  # the CLI stored each run's scenario file by its path on this machine
+        info = client.get(f"/api/runs/{rid}")
+        assert info.status_code == 200
+        _clean(info.text, root)
+
+
 def test_scrub_by_hand(tmp_path):
     store = tmp_path / "store"
     text = (f"{store}/scenarios/a.csv: row 2: bad; lock held in {sys.executable} (PID 4242); "

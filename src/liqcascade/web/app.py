@@ -47,7 +47,7 @@ from liqcascade.web import models as M
 from liqcascade.web.jobs import JobRunner
 from liqcascade.web.limits import Guard, Limits, _is_api
 from liqcascade.web.scenarios import BUILTIN, RequestError, RunRequest, list_scenarios, plan
-from liqcascade.web.security import Access, scrub, with_headers
+from liqcascade.web.security import Access, scrub, scrub_all, with_headers
 
 log = logging.getLogger("liqcascade.web")
 ViewKey = Literal["curve", "walls", "rounds", "prices", "liquidations", "montecarlo", "mc_metrics", "calibration"]
@@ -55,9 +55,10 @@ assert set(ViewKey.__args__) == set(VIEW_KEYS)  # one list of views, checked at 
 VERSION_PACKAGES = ("numpy", "numba", "pandas", "pyarrow", "duckdb", "fastapi", "starlette", "uvicorn", "jinja2", "plotly")
 ERRORS = {status: {"model": M.ErrorOut, "description": why,
                    "content": {"application/json": {"example": {"error": why, "status": status}}}}
-          for status, why in ((400, "Malformed input or a Host this server does not answer to"),
-                              (403, "A state-changing request from another origin, or without Origin and token"), (404, "No such run, table, job or scenario"),
+          for status, why in ((400, "Malformed input, or a Host this server does not answer to"), (404, "No such run, table, job or scenario"),
                               (413, "Request body too large"), (422, "Invalid input"), (429, "Too many runs pending"))}
+POST_ERRORS = {**ERRORS, 403: {"model": M.ErrorOut, "description": "From another origin, or without Origin and token; "
+                                                                   "or a scenario naming a file outside the store"}}
 
 
 # ------------------------------------------------------------------ JSON that is always JSON
@@ -424,7 +425,8 @@ def _api_routes(app: FastAPI, dash: Dashboard) -> None:
     @app.get("/api/runs/{run_id}", response_class=SafeJSON, response_model=M.RunOut, tags=["runs"], responses=ERRORS,
              summary="One run: summary, tables, views, companions, config")
     def api_run(run_id: RunId):
-        return SafeJSON(dash.run(run_id))
+        # a run's meta names the scenario file it came from: by the store, not by a server path
+        return SafeJSON(scrub_all(dash.run(run_id), dash.root))
 
     @app.get("/api/runs/{run_id}/views", response_class=SafeJSON, response_model=M.ViewsOut, tags=["runs"], responses=ERRORS,
              summary="Every figure of a run (the report's content)")
@@ -449,7 +451,7 @@ def _api_routes(app: FastAPI, dash: Dashboard) -> None:
         return SafeJSON({"scenarios": dash.scenarios(), "limits": dash.limits.as_dict(),
                          "request_schema": RunRequest.model_json_schema(), "csrf_token": app.state.access.token})
 
-    @app.post("/api/jobs", response_class=SafeJSON, response_model=M.JobOut, status_code=202, tags=["jobs"], responses=ERRORS,
+    @app.post("/api/jobs", response_class=SafeJSON, response_model=M.JobOut, status_code=202, tags=["jobs"], responses=POST_ERRORS,
               summary="Start a static cascade or a short simulation on a stored scenario")
     def api_start(req: RunRequest):
         job = dash.runner.submit(plan(dash.root, req, dash.limits))
@@ -518,7 +520,7 @@ def _page_routes(app: FastAPI, dash: Dashboard) -> None:
         return _page("new.html.j2", scenarios=dash.scenarios(), limits=dash.limits, form={}, error=None,
                      csrf_token=app.state.access.token)
 
-    @app.post("/new", response_class=HTMLResponse, tags=["pages"], responses=ERRORS, summary="Start a run from the form")
+    @app.post("/new", response_class=HTMLResponse, tags=["pages"], responses=POST_ERRORS, summary="Start a run from the form")
     def new_submit(  # its Origin or csrf_token field was checked before the route (web.limits.Guard)
         scenario: str = Form(BUILTIN, max_length=120), kind: str = Form("static", max_length=20),
         shocks: str = Form("", max_length=2000), n_accounts: str = Form("", max_length=20),

@@ -18,7 +18,9 @@ import sys
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 from liqcascade.errors import ConfigError
@@ -189,7 +191,8 @@ _PID = re.compile(r"\s*\(?\b(?:pid|process id)\b\s*[:=#]?\s*\d+\)?", re.IGNORECA
 _PATH_TAIL = r"(?:[/\\][^\s'\"<>,;:()]*)?"
 
 
-def _server_prefixes() -> list[str]:
+@lru_cache(maxsize=1)
+def _server_prefixes() -> tuple[str, ...]:
     """Folders of this server whose names an answer must not show: the interpreter and its
     environment, the installed package, the working folder, home and the temporary folder."""
     import liqcascade
@@ -198,7 +201,7 @@ def _server_prefixes() -> list[str]:
              str(Path(liqcascade.__file__).resolve().parent.parent), os.getcwd(), os.path.expanduser("~"),
              tempfile.gettempdir(), os.path.realpath(tempfile.gettempdir())]
     # the root folder alone would eat every '/' of a message
-    return sorted({c.rstrip("/\\") for c in cands if c and len(c.rstrip("/\\")) > 1}, key=len, reverse=True)
+    return tuple(sorted({c.rstrip("/\\") for c in cands if c and len(c.rstrip("/\\")) > 1}, key=len, reverse=True))
 
 
 def scrub(message: str, store_root: Path | str | None = None) -> str:
@@ -215,5 +218,16 @@ def scrub(message: str, store_root: Path | str | None = None) -> str:
     return _PID.sub("", out)
 
 
+def scrub_all(obj: Any, store_root: Path | str | None = None) -> Any:
+    """``obj`` (JSON-like) with :func:`scrub` applied to every string in it, keys included."""
+    if isinstance(obj, str):
+        return scrub(obj, store_root)
+    if isinstance(obj, dict):
+        return {scrub_all(k, store_root): scrub_all(v, store_root) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [scrub_all(v, store_root) for v in obj]
+    return obj
+
+
 __all__ = ["Access", "LOOPBACK_NAMES", "PAGE_CSP", "SECURITY_HEADERS", "host_refusal", "origin_refusal", "scrub",
-           "token_refusal", "with_headers"]
+           "scrub_all", "token_refusal", "with_headers"]
