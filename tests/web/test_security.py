@@ -275,8 +275,28 @@ def test_store_busy_answer_names_no_path_or_process(web_store, monkeypatch, url)
     monkeypatch.setattr(app.state.dashboard, "runs", busy)
     with test_client(app) as c:
         r = c.get(url)
-    assert r.status_code == 503 and "busy" in r.text
+    assert r.status_code == 503 and "busy" in r.text and r.headers["content-security-policy"] == PAGE_CSP
     _clean(r.text, root)
+
+
+def test_a_request_without_host_is_400(client):
+    import asyncio
+
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(m):
+        sent.append(m)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.0", "method": "GET", "scheme": "http",
+             "path": "/api/runs", "raw_path": b"/api/runs", "query_string": b"", "root_path": "", "headers": [],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000)}
+    asyncio.run(client.app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 400 and dict(start["headers"])[b"content-security-policy"] == PAGE_CSP.encode()
+    assert b"no Host header" in b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
 
 
 def test_unexpected_error_answer_names_no_path_or_process(web_store, monkeypatch):
