@@ -55,7 +55,8 @@ assert set(ViewKey.__args__) == set(VIEW_KEYS)  # one list of views, checked at 
 VERSION_PACKAGES = ("numpy", "numba", "pandas", "pyarrow", "duckdb", "fastapi", "starlette", "uvicorn", "jinja2", "plotly")
 ERRORS = {status: {"model": M.ErrorOut, "description": why,
                    "content": {"application/json": {"example": {"error": why, "status": status}}}}
-          for status, why in ((400, "Malformed input, or a Host this server does not answer to"), (404, "No such run, table, job or scenario"),
+          for status, why in ((400, "Malformed input, or a Host this server does not answer to"),
+                              (404, "No such run, table, job or scenario"),
                               (413, "Request body too large"), (422, "Invalid input"), (429, "Too many runs pending"))}
 POST_ERRORS = {**ERRORS, 403: {"model": M.ErrorOut, "description": "From another origin, or without Origin and token; "
                                                                    "or a scenario naming a file outside the store"}}
