@@ -673,15 +673,22 @@ def report_cmd(target: str, output: Path, store: Path, no_complete: bool, simula
 @click.option("--scenarios", "scenarios_from", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Copy this folder's scenarios (and their CSV/Parquet/JSON files) into STORE/scenarios/ first, "
                    "e.g. --scenarios examples.")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME[:PORT]",
+              help="Another Host name the dashboard answers to (repeatable), e.g. the name of a reverse proxy; "
+                   "127.0.0.1, localhost, [::1] and --host with --port always are.")
 def serve_cmd(store: Path, host: str, port: int, max_accounts: int, max_blocks: int, max_seconds: float,
-              scenarios_from: Path | None) -> None:
+              scenarios_from: Path | None, allowed_hosts: tuple[str, ...]) -> None:
     """The dashboard: stored runs and their figures as pages, each with a JSON twin under
     /api (OpenAPI at /openapi.json), and a form to start a bounded static cascade or short
     simulation on a scenario of STORE/scenarios/ or the built-in default. Binds loopback
     by default; it has no authentication (see docs/dashboard.md)."""
-    from liqcascade.web import Limits, is_loopback, serve
+    from liqcascade.web import Access, Limits, is_loopback, serve
     from liqcascade.web.scenarios import import_scenarios
 
+    try:
+        access = Access.serving(host, port, allowed_hosts)  # a bad name stops here: nothing copied or started
+    except LiqcascadeError as e:
+        _fail(e)
     if not is_loopback(host):
         bar = "!" * 78
         click.echo(f"{bar}\nWARNING: binding {host}, not loopback. The dashboard has no authentication: anyone who "
@@ -691,7 +698,7 @@ def serve_cmd(store: Path, host: str, port: int, max_accounts: int, max_blocks: 
         if scenarios_from is not None:
             copied = import_scenarios(store, scenarios_from)
             click.echo(f"copied {len(copied)} file(s) from {scenarios_from} into {store / 'scenarios'}", err=True)
-        serve(store, host, port, limits)
+        serve(store, host, port, limits, access)
     except LiqcascadeError as e:
         _fail(e)
 

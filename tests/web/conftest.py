@@ -27,12 +27,19 @@ def web_store(faces_store, tmp_path_factory) -> tuple[Path, dict[str, str]]:
     return copy_store(root, tmp_path_factory.mktemp("web") / "store"), ids
 
 
-def test_client(app):
-    """An in-process client (fastapi's TestClient) that runs the app's lifespan."""
+BASE = "http://127.0.0.1:8000"
+"""Where the in-process client says it talks to (an app's default Host and origin)."""
+
+
+def test_client(app, origin: str | None = BASE):
+    """An in-process client (fastapi's TestClient) that runs the app's lifespan. It sends
+    Host 127.0.0.1:8000 and, unless ``origin`` is None, that Origin on every request, as the
+    dashboard's own pages do in a browser."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # starlette's note about httpx versions
         from fastapi.testclient import TestClient
-    return TestClient(app, raise_server_exceptions=False)
+    return TestClient(app, base_url=BASE, raise_server_exceptions=False,
+                      headers=None if origin is None else {"origin": origin})
 
 
 test_client.__test__ = False  # a helper, not a test
@@ -64,10 +71,10 @@ class FakeRunner:
         pass
 
 
-def make_app(root: Path, limits: Limits | None = None, fake_runner: bool = False):
+def make_app(root: Path, limits: Limits | None = None, fake_runner: bool = False, access=None):
     from liqcascade.web import create_app
 
-    app = create_app(root, limits)
+    app = create_app(root, limits, access)
     if fake_runner:
         app.state.dashboard.runner.shutdown()
         app.state.dashboard.runner = FakeRunner()

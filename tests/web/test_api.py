@@ -299,7 +299,8 @@ def _asgi(app, method: str, path: str, headers: list[tuple[bytes, bytes]], chunk
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+             "headers": [(b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000")] + headers,
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000)}
     asyncio.run(app(scope, receive, send))
     start = next(m for m in sent if m["type"] == "http.response.start")
     return start["status"], b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
@@ -417,8 +418,9 @@ def test_serve_warns_on_a_non_loopback_address(monkeypatch, tmp_path):
     assert loud.exit_code == 0 and "no authentication" in loud.output and len(calls) == 1
     quiet = CliRunner().invoke(main, ["serve", "--store", str(tmp_path / "s"), "--max-seconds", "5"])
     assert quiet.exit_code == 0 and "warning" not in quiet.output
-    store, host, port, limits = calls[1]
+    store, host, port, limits, access = calls[1]
     assert (host, port) == ("127.0.0.1", 8000) and limits.max_seconds == 5.0
+    assert access.hosts == {"127.0.0.1:8000", "localhost:8000", "[::1]:8000"}
 
 
 def test_serve_scenarios_option_copies_examples_into_the_store(tmp_path, monkeypatch):

@@ -180,7 +180,10 @@ def test_the_form_starts_a_run_whose_result_appears(page, server):
     B.screenshot(page, "form")
     page.select_option("#scenario", "small_book.toml")
     page.fill("#shocks", "WETH=0.35, wstETH=0.35")
-    page.click("#start")
+    with page.expect_request(f"{base}/new") as posted:
+        page.click("#start")
+    # the page's own origin, not 'null' (Referrer-Policy: same-origin; the server refuses 'null')
+    assert posted.value.header_value("origin") == base
     page.wait_for_url(f"{base}/jobs/*")
     # the job page refreshes itself until the run is done
     page.wait_for_selector("#status[data-status=finished], #status[data-status=failed]", timeout=90_000)
@@ -195,3 +198,18 @@ def test_the_form_starts_a_run_whose_result_appears(page, server):
     assert page.locator("#jobs tr[data-status=finished]").count() == 1
     B.screenshot(page, "form-result")
     _clean(page)
+
+
+def test_a_page_elsewhere_cannot_start_a_run(page, server):
+    """A page of another origin (here an opaque one, as a sandboxed frame's) posts the form:
+    the browser sends its Origin (``null``), the server refuses it, no job is queued."""
+    base, _ = server
+    before = httpx.get(f"{base}/api/jobs", timeout=30).json()["jobs"]
+    page.set_content(f'<form method="post" action="{base}/new" id="f"><input name="scenario" value="small_book.toml">'
+                     '<input name="shocks" value="WETH=0.3"></form>')
+    with page.expect_response(f"{base}/new") as answer:
+        page.eval_on_selector("#f", "f => f.submit()")
+    assert answer.value.status == 403
+    assert answer.value.request.header_value("origin") == "null"
+    assert httpx.get(f"{base}/api/jobs", timeout=30).json()["jobs"] == before
+    assert page.blocked == []

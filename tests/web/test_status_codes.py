@@ -103,8 +103,9 @@ def test_malformed_content_length_in_process_is_json(client):
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
              "path": "/api/jobs", "raw_path": b"/api/jobs", "query_string": b"", "root_path": "",
-             "headers": [(b"content-type", b"application/json"), (b"content-length", b"12abc")],
-             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+             "headers": [(b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000"),
+                         (b"content-type", b"application/json"), (b"content-length", b"12abc")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000)}
     asyncio.run(client.app(scope, receive, send))
     start = next(m for m in sent if m["type"] == "http.response.start")
     assert start["status"] == 400

@@ -11,6 +11,7 @@ import ipaddress
 from pathlib import Path
 
 from liqcascade.web.limits import Limits
+from liqcascade.web.security import Access
 
 
 def __getattr__(name: str):
@@ -32,15 +33,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serve(store_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None) -> None:
-    """Serve the dashboard until interrupted."""
+def serve(store_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, limits: Limits | None = None,
+          access: Access | None = None) -> None:
+    """Serve the dashboard until interrupted; ``access`` defaults to the loopback names and
+    ``host`` with ``port`` (see :meth:`Access.serving`)."""
     import uvicorn
 
     from liqcascade.web.app import create_app
 
-    app = create_app(store_dir, limits)
+    app = create_app(store_dir, limits, access or Access.serving(host, port))
     uvicorn.run(app, host=host, port=port, log_level="info", limit_concurrency=64, timeout_keep_alive=5,
                 server_header=False)
 
 
-__all__ = ["Limits", "create_app", "is_loopback", "serve"]
+__all__ = ["Access", "Limits", "create_app", "is_loopback", "serve"]

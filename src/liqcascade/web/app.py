@@ -48,6 +48,7 @@ from liqcascade.web import models as M
 from liqcascade.web.jobs import JobRunner
 from liqcascade.web.limits import Guard, Limits, _is_api
 from liqcascade.web.scenarios import BUILTIN, RequestError, RunRequest, list_scenarios, plan
+from liqcascade.web.security import Access, scrub, scrub_all, with_headers
 
 log = logging.getLogger("liqcascade.web")
 LIST_COLUMNS = (("bad_debt", "bad debt"), ("liquidated", "liquidated"), ("amplification", "amplification"),
@@ -59,8 +60,11 @@ assert set(ViewKey.__args__) == set(VIEW_KEYS)  # one list of views, checked at 
 VERSION_PACKAGES = ("numpy", "numba", "pandas", "pyarrow", "duckdb", "fastapi", "starlette", "uvicorn", "jinja2", "plotly")
 ERRORS = {status: {"model": M.ErrorOut, "description": why,
                    "content": {"application/json": {"example": {"error": why, "status": status}}}}
-          for status, why in ((400, "Malformed input"), (404, "No such run, table, job or scenario"),
+          for status, why in ((400, "Malformed input, or a Host this server does not answer to"),
+                              (404, "No such run, table, job or scenario"),
                               (413, "Request body too large"), (422, "Invalid input"), (429, "Too many runs pending"))}
+POST_ERRORS = {**ERRORS, 403: {"model": M.ErrorOut, "description": "From another origin, or without Origin and token; "
+                                                                   "or a scenario naming a file outside the store"}}
 
 
 # ------------------------------------------------------------------ JSON that is always JSON
@@ -270,16 +274,6 @@ def _static_files() -> dict[str, tuple[Path, str]]:
     }
 
 
-def _same_origin(request: Request) -> None:
-    """Refuse a form or API post sent by another site's page (the browser names it in Origin)."""
-    origin = request.headers.get("origin")
-    if origin and origin != "null":
-        from urllib.parse import urlsplit
-
-        if urlsplit(origin).netloc != request.headers.get("host", ""):
-            raise HTTPException(403, f"cross-site request from {origin} refused")
-
-
 def _form_request(fields: dict[str, str]) -> RunRequest:
     """The form's text fields as a :class:`RunRequest` (empty fields mean 'keep the scenario's')."""
     data: dict[str, Any] = {k: v.strip() for k, v in fields.items() if v is not None and v.strip() != ""}
@@ -307,9 +301,20 @@ def _parse_shocks(text: str) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------ the app
-def create_app(store_dir: str | Path = "liqcascade-results", limits: Limits | None = None) -> FastAPI:
-    """The dashboard over the store at ``store_dir`` (created if missing) with ``limits``."""
+class App(FastAPI):
+    """The FastAPI app with the security headers added outside every other layer, so that
+    answers made before routing (400, 403, 413, 422) and by the 500 handler carry them too."""
+
+    async def __call__(self, scope, receive, send):
+        await super().__call__(scope, receive, with_headers(send) if scope["type"] == "http" else send)
+
+
+def create_app(store_dir: str | Path = "liqcascade-results", limits: Limits | None = None,
+               access: Access | None = None) -> FastAPI:
+    """The dashboard over the store at ``store_dir`` (created if missing) with ``limits``,
+    answering the Host names and origins of ``access`` (default: loopback on port 8000)."""
     limits = limits or Limits()
+    access = access or Access.serving()
     dash = Dashboard(store_dir, limits)
 
     @asynccontextmanager
@@ -318,7 +323,7 @@ def create_app(store_dir: str | Path = "liqcascade-results", limits: Limits | No
         yield
         dash.runner.shutdown()
 
-    app = FastAPI(
+    app = App(
         title="liqcascade dashboard",
         version=__version__,
         description="Stored liquidation-cascade runs: pages and their JSON twins; start bounded runs.",
@@ -327,23 +332,40 @@ def create_app(store_dir: str | Path = "liqcascade-results", limits: Limits | No
         redoc_url=None,
     )
     app.state.dashboard = dash
+    app.state.access = access
     _handlers(app)
     _api_routes(app, dash)
     _page_routes(app, dash)
-    app.add_middleware(Guard, max_body_bytes=limits.max_body_bytes)
+    app.add_middleware(Guard, max_body_bytes=limits.max_body_bytes, access=access)
     return app
 
 
-def _error(request: Request, status: int, message: str, detail: Any = None) -> Response:
+def _error(request: Request, status: int, message: str, detail: Any = None,
+           headers: dict[str, str] | None = None) -> Response:
     dash = getattr(request.app.state, "dashboard", None)
-    if dash is not None:  # messages name the store as <store>, not by its path on the server
-        message = message.replace(str(dash.root), "<store>")
+    # messages name the store as <store>, and no other folder, interpreter or process of the server
+    message = scrub(message, None if dash is None else dash.root)
     if _is_api(request.url.path):
         body = {"error": message, "status": status}
         if detail is not None:
             body["detail"] = detail
-        return SafeJSON(body, status_code=status)
-    return _page("error.html.j2", status=status, status_code=status, message=message, detail=detail)
+        return SafeJSON(body, status_code=status, headers=headers)
+    resp = _page("error.html.j2", status=status, status_code=status, message=message, detail=detail)
+    resp.headers.update(headers or {})
+    return resp
+
+
+def _allowed_methods(request: Request) -> str:
+    """The methods of every route whose path matches the request's (for a 405's Allow)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if getattr(route, "methods", None) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= set(route.methods)
+    if "GET" in methods:  # the Guard answers HEAD wherever GET works
+        methods.add("HEAD")
+    return ", ".join(sorted(methods))
 
 
 def _handlers(app: FastAPI) -> None:
@@ -361,11 +383,13 @@ def _handlers(app: FastAPI) -> None:
     app.add_exception_handler(ValidationError, validation)
     def http_error(request: Request, exc: HTTPException):
         message = str(exc.detail)
+        headers = dict(exc.headers or {})
         if exc.status_code == 404 and message == "Not Found":  # no route matched
             message = f"no such page or API path: {request.url.path} (the routes are listed in /openapi.json)"
-        elif exc.status_code == 405:
-            message = f"{request.method} is not allowed on {request.url.path}"
-        return _error(request, exc.status_code, message)
+        elif exc.status_code == 405:  # starlette's Allow names the first matching route's methods only
+            headers["Allow"] = _allowed_methods(request)
+            message = f"{request.method} is not allowed on {request.url.path} (allowed: {headers['Allow']})"
+        return _error(request, exc.status_code, message, headers=headers)
 
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestError, lambda r, e: _error(r, e.status, str(e)))
@@ -383,7 +407,13 @@ def _handlers(app: FastAPI) -> None:
     try:
         import duckdb
 
-        app.add_exception_handler(duckdb.Error, lambda r, e: _error(r, 503, f"the store is busy or unreadable: {e}"))
+        def store_busy(request: Request, exc: Exception):
+            # duckdb's text names the catalog's path and the process holding it (interpreter, PID)
+            log.warning("store error on %s %s: %s", request.method, request.url.path, exc)
+            return _error(request, 503, f"the store is busy or unreadable ({type(exc).__name__}); try again, "
+                                        "the server log has the details")
+
+        app.add_exception_handler(duckdb.Error, store_busy)
     except ImportError:  # pragma: no cover - duckdb is a dependency
         pass
 
@@ -407,7 +437,8 @@ def _api_routes(app: FastAPI, dash: Dashboard) -> None:
     @app.get("/api/runs/{run_id}", response_class=SafeJSON, response_model=M.RunOut, tags=["runs"], responses=ERRORS,
              summary="One run: summary, tables, views, companions, config")
     def api_run(run_id: RunId):
-        return SafeJSON(dash.run(run_id))
+        # a run's meta names the scenario file it came from: by the store, not by a server path
+        return SafeJSON(scrub_all(dash.run(run_id), dash.root))
 
     @app.get("/api/runs/{run_id}/views", response_class=SafeJSON, response_model=M.ViewsOut, tags=["runs"], responses=ERRORS,
              summary="Every figure of a run (the report's content)")
@@ -430,12 +461,11 @@ def _api_routes(app: FastAPI, dash: Dashboard) -> None:
     @app.get("/api/scenarios", response_class=SafeJSON, response_model=M.ScenariosOut, tags=["runs"], summary="Scenarios a run may start from, and the caps")
     def api_scenarios():
         return SafeJSON({"scenarios": dash.scenarios(), "limits": dash.limits.as_dict(),
-                         "request_schema": RunRequest.model_json_schema()})
+                         "request_schema": RunRequest.model_json_schema(), "csrf_token": app.state.access.token})
 
-    @app.post("/api/jobs", response_class=SafeJSON, response_model=M.JobOut, status_code=202, tags=["jobs"], responses=ERRORS,
+    @app.post("/api/jobs", response_class=SafeJSON, response_model=M.JobOut, status_code=202, tags=["jobs"], responses=POST_ERRORS,
               summary="Start a static cascade or a short simulation on a stored scenario")
-    def api_start(req: RunRequest, request: Request):
-        _same_origin(request)
+    def api_start(req: RunRequest):
         job = dash.runner.submit(plan(dash.root, req, dash.limits))
         return SafeJSON(job.as_dict(), status_code=202)
 
@@ -501,11 +531,11 @@ def _page_routes(app: FastAPI, dash: Dashboard) -> None:
 
     @app.get("/new", response_class=HTMLResponse, tags=["pages"], summary="Form: start a run")
     def new_page():
-        return _page("new.html.j2", scenarios=dash.scenarios(), limits=dash.limits, form={}, error=None)
+        return _page("new.html.j2", scenarios=dash.scenarios(), limits=dash.limits, form={}, error=None,
+                     csrf_token=app.state.access.token)
 
-    @app.post("/new", response_class=HTMLResponse, tags=["pages"], responses=ERRORS, summary="Start a run from the form")
-    def new_submit(
-        request: Request,
+    @app.post("/new", response_class=HTMLResponse, tags=["pages"], responses=POST_ERRORS, summary="Start a run from the form")
+    def new_submit(  # its Origin or csrf_token field was checked before the route (web.limits.Guard)
         scenario: str = Form(BUILTIN, max_length=120), kind: str = Form("static", max_length=20),
         shocks: str = Form("", max_length=2000), n_accounts: str = Form("", max_length=20),
         sell_fraction: str = Form("", max_length=30), impact: str = Form("", max_length=10),
@@ -513,7 +543,6 @@ def _page_routes(app: FastAPI, dash: Dashboard) -> None:
         duration_blocks: str = Form("", max_length=20), oracle: str = Form("", max_length=20),
         liquidations_per_block: str = Form("", max_length=30), min_profit_usd: str = Form("", max_length=30),
     ):
-        _same_origin(request)
         form = dict(scenario=scenario, kind=kind, shocks=shocks, n_accounts=n_accounts, sell_fraction=sell_fraction,
                     impact=impact, blocks=blocks, path=path, duration_blocks=duration_blocks, oracle=oracle,
                     liquidations_per_block=liquidations_per_block, min_profit_usd=min_profit_usd)
@@ -522,11 +551,12 @@ def _page_routes(app: FastAPI, dash: Dashboard) -> None:
         except ValidationError as e:
             err = e.errors()[0]
             msg = f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}"
-            return _page("new.html.j2", status=422, scenarios=dash.scenarios(), limits=dash.limits, form=form, error=msg)
+            return _page("new.html.j2", status=422, scenarios=dash.scenarios(), limits=dash.limits, form=form, error=msg,
+                         csrf_token=app.state.access.token)
         except (RequestError, LiqcascadeError) as e:
             status = e.status if isinstance(e, RequestError) else 422
             return _page("new.html.j2", status=status, scenarios=dash.scenarios(), limits=dash.limits, form=form,
-                         error=str(e))
+                         error=scrub(str(e), dash.root), csrf_token=app.state.access.token)
         return RedirectResponse(f"/jobs/{job.job_id}", status_code=303)
 
     @app.get("/jobs/{job_id}", response_class=HTMLResponse, tags=["pages"], responses=ERRORS, summary="One started run")

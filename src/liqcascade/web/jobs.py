@@ -11,6 +11,7 @@ stopped or crashed run leaves nothing behind.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import select
@@ -28,6 +29,9 @@ from typing import Any
 from liqcascade.io.store import ResultsStore
 from liqcascade.web.limits import Limits
 from liqcascade.web.scenarios import RequestError, RunSpec
+from liqcascade.web.security import scrub
+
+log = logging.getLogger("liqcascade.web")
 
 KEEP_JOBS = 200
 """Finished jobs remembered (oldest forgotten first); their runs stay in the store."""
@@ -115,10 +119,11 @@ class JobRunner:
                 self.store.save(rid, kind, cfg, tables, meta)  # False when already stored: same numbers
                 job.run_id = rid
                 job.status = "finished"
-            else:
-                job.status, job.error = "failed", payload
-        except Exception as e:  # the store or the process machinery: say so on the job
-            job.status, job.error = "failed", f"{type(e).__name__}: {e}"
+            else:  # a config or data error names its file: under <store>, never by its server path
+                job.status, job.error = "failed", scrub(str(payload), self.store.root)
+        except Exception as e:  # the store or the process machinery: its text (paths, PIDs) goes to the log
+            log.exception("job %s could not be completed", job.job_id)
+            job.status, job.error = "failed", f"the run could not be completed ({type(e).__name__}); the server log has the details"
         finally:
             job.finished_at = _now()
 

@@ -1,10 +1,13 @@
 """What the server accepts: request size, run size and wall-time caps, and the ASGI layer
-that enforces the request-size cap and sets security headers on every response."""
+that enforces the request-size cap and the Host, Origin and token rules of
+:mod:`liqcascade.web.security` before any route runs."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+
+from liqcascade.web import security
 
 
 @dataclass(frozen=True)
@@ -30,18 +33,6 @@ class Limits:
         return dict(self.__dict__)
 
 
-# Pages may use their own stylesheet and scripts only; plotly needs inline styles and data:
-# images (its PNG export). Responses that carry their own policy (the self-contained report)
-# keep it.
-PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
-            "connect-src 'self'; font-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
-_SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-]
-
-
 def _is_api(path: str) -> bool:
     return path.startswith("/api/") or path.startswith("/-/") or path == "/openapi.json"
 
@@ -57,8 +48,9 @@ async def _reject(scope, send, status: int, message: str) -> None:
         body = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{status}</title></head>"
                 f"<body><h1>{status}</h1><p>{html.escape(message)}</p><p><a href='/'>Runs</a></p></body></html>").encode()
         ctype = b"text/html; charset=utf-8"
+    # the security headers are added by the app's outermost layer (liqcascade.web.app.App)
     await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode())] + _SECURITY_HEADERS})
+                "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -94,23 +86,33 @@ def _without_body(send):
 
 
 class Guard:
-    """ASGI middleware: caps the request body (declared or streamed), refuses ids with an
-    encoded '/' (422), answers HEAD as GET without a body, and adds security headers (CSP,
-    nosniff, no referrer, no framing) to every response."""
+    """ASGI middleware: refuses a Host not served here (400), a state-changing request
+    from another origin (403) or without an Origin and without the server's token (403),
+    caps the request body (declared or streamed), refuses ids with an encoded '/' (422)
+    and answers HEAD as GET without a body."""
 
-    def __init__(self, app, max_body_bytes: int) -> None:
+    def __init__(self, app, max_body_bytes: int, access: security.Access) -> None:
         self.app = app
         self.max_body = max_body_bytes
+        self.access = access
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         if scope.get("method") == "HEAD":
             scope, send = {**scope, "method": "GET"}, _without_body(send)
+        headers = dict(scope.get("headers", []))
+        # the Host first: a rebinding page learns nothing, not even which paths exist
+        refused = security.host_refusal(self.access, headers)
+        if refused is not None:
+            return await _reject(scope, send, 400, refused)
+        refused = security.origin_refusal(self.access, scope["method"], headers)
+        if refused is not None:
+            return await _reject(scope, send, 403, refused)
         bad_path = _encoded_separator(scope)
         if bad_path is not None:
             return await _reject(scope, send, 422, bad_path)
-        declared = dict(scope.get("headers", [])).get(b"content-length")
+        declared = headers.get(b"content-length")
         if declared is not None:
             if not declared.isdigit():
                 return await _reject(scope, send, 400, "malformed Content-Length header")
@@ -127,7 +129,11 @@ class Guard:
                 return await _reject(scope, send, 413, f"request body over this server's cap of {self.max_body} bytes")
             if not msg.get("more_body", False):
                 break
-        return await self.app(scope, _replay(bytes(body), receive), _with_headers(send))
+        if security.needs_token(scope["method"], headers):
+            refused = security.token_refusal(self.access, headers, bytes(body))
+            if refused is not None:
+                return await _reject(scope, send, 403, refused)
+        return await self.app(scope, _replay(bytes(body), receive), send)
 
 
 def _replay(body: bytes, receive):
@@ -140,19 +146,5 @@ def _replay(body: bytes, receive):
             done = True
             return {"type": "http.request", "body": body, "more_body": False}
         return await receive()
-
-    return inner
-
-
-def _with_headers(send):
-    async def inner(message):
-        if message["type"] == "http.response.start":
-            headers = list(message.get("headers", []))
-            names = {k.lower() for k, _ in headers}
-            extra = [h for h in _SECURITY_HEADERS if h[0] not in names]
-            if b"content-security-policy" not in names:
-                extra.append((b"content-security-policy", PAGE_CSP.encode()))
-            message = {**message, "headers": headers + extra}
-        await send(message)
 
     return inner

@@ -138,6 +138,8 @@ class ScenariosOut(_Out):
     scenarios: list[str]
     limits: dict[str, float]
     request_schema: dict[str, Any]
+    csrf_token: str = Field(description="This server's token: send it as X-CSRF-Token (or the form's csrf_token "
+                                        "field) with a POST that has no Origin header.")
 
 
 class ErrorOut(_Out):

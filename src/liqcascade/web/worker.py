@@ -33,13 +33,16 @@ def execute(spec: RunSpec) -> tuple[str, str, dict, dict, dict]:
 
 
 def answer(spec: RunSpec) -> tuple[str, object]:
-    """("ok", result) or ("error", message): a config error's message, or a bug's type and message."""
+    """("ok", result) or ("error", message): a config error's message, or a bug's type only."""
     try:
         return "ok", execute(spec)
     except LiqcascadeError as e:
         return "error", str(e)
-    except Exception as e:  # a bug: its type and message, for the job page
-        return "error", f"the run failed: {type(e).__name__}: {e}"
+    except Exception as e:  # a bug: its traceback to stderr (the server's log), its type to the job page
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        return "error", f"the run failed ({type(e).__name__}); the server log has the details"
 
 
 def _read_frame(stream) -> bytes | None:
