@@ -493,7 +493,7 @@ def _page_routes(app: FastAPI, dash: Dashboard) -> None:
         runs = [{**r, "columns": {k: next((f for f in r["headline"] if f["key"] == k), None) for k, _ in LIST_COLUMNS}}
                 for r in dash.runs()]
         return _page("index.html.j2", runs=runs, list_columns=LIST_COLUMNS, jobs=[j.as_dict() for j in dash.runner.jobs()][:20],
-                     store=str(dash.root))
+                     store=dash.root.name)
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse, tags=["pages"], responses=ERRORS, summary="One run")
     def run_page(run_id: RunId):
