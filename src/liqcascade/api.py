@@ -73,7 +73,7 @@ def run(
 ) -> Result:
     """One static cascade for the scenario's shocks (or ``shocks``, replacing them).
     A system scenario (``[[markets]]``) runs :func:`system_run`."""
-    if _is_system(scenario):
+    if is_system(scenario):
         return system_run(scenario, store, shocks, recompute)
     sc = load_scenario(scenario)
     shocks = dict(sc.config.shock if shocks is None else shocks)
@@ -105,7 +105,7 @@ def curve(
     same shock as ``asset`` at every point (default: the ``[curve]`` table's list when
     ``asset`` is its asset, else none). A system scenario runs :func:`system_curve`.
     """
-    if _is_system(scenario):
+    if is_system(scenario):
         return system_curve(scenario, asset, shocks, store, recompute, impact, co_move)
     sc = load_scenario(scenario)
     if asset is None or shocks is None:
@@ -265,7 +265,8 @@ def sweep(scenario, factors, kind: str = "static", **kw) -> Result:
 
 
 # ----------------------------------------------------------------- systems of markets (issue 11)
-def _is_system(scenario) -> bool:
+def is_system(scenario) -> bool:
+    """True for a system scenario: a built one, or a TOML file with ``[[markets]]``."""
     from liqcascade.io.system import SystemScenario, is_system_file
 
     return isinstance(scenario, SystemScenario) or (

@@ -328,9 +328,13 @@ def _system(b: Bundle, run: RunInfo) -> list[KeyFigure]:
                              f"{pct(s.get('final_drop'))} final drop", "summary"))
     if b.has(run, "importance") and len(imp := b.load(run, "importance")):
         top = imp.iloc[0]
-        out.append(KeyFigure("result", "Most systemic market", str(top["market"]),
-                             f"adds {usd(top['adds_bad_debt_usd'])} bad debt and "
-                             f"{usd(top['adds_collateral_seized_usd'])} liquidated to the others", "importance"))
+        if top["adds_bad_debt_usd"] == 0 and top["adds_collateral_seized_usd"] == 0:
+            out.append(KeyFigure("result", "Most systemic market", "none",
+                                 "no market's presence changes another's numbers at this shock", "importance"))
+        else:
+            out.append(KeyFigure("result", "Most systemic market", str(top["market"]),
+                                 f"adds {usd(top['adds_bad_debt_usd'])} bad debt and "
+                                 f"{usd(top['adds_collateral_seized_usd'])} liquidated to the others", "importance"))
     return out
 
 

@@ -158,6 +158,10 @@ def complete(store: ResultsStore, scenario) -> list[str]:
     from liqcascade import api
     from liqcascade.report.walls import walls
 
+    if api.is_system(scenario):  # a system's report: its contagion curve (no walls for systems yet)
+        ss = api.load_system(scenario)
+        asset, shocks, co_move = _curve_defaults(ss)
+        return [str(api.curve(ss, asset, shocks, store=store, co_move=co_move).run_id)]
     sc = api.load_scenario(scenario)
     asset, shocks, co_move = _curve_defaults(sc)
     ids = [
@@ -198,6 +202,11 @@ def prepare(store: ResultsStore, scenario: str | Path, simulate: bool = False) -
     the static run's id."""
     from liqcascade import api
 
+    if api.is_system(scenario):  # the network run holds the system run's tables too
+        ss = api.load_system(scenario)
+        rid = api.network(ss, store).run_id
+        complete(store, ss)
+        return str(rid)
     sc = api.load_scenario(scenario)
     rid = api.run(sc, store).run_id
     complete(store, sc)
@@ -219,7 +228,7 @@ def complete_from_source(store: ResultsStore, run_id: str) -> tuple[list[str], s
     if not source or not Path(source).is_file():
         return [], f"its scenario file {source!r} is not there"
     try:
-        sc = api.load_scenario(source)
+        sc = api.load_system(source) if api.is_system(source) else api.load_scenario(source)
         if market_key(sc.resolved()) != market_key(meta["config"]):
             return [], f"{source} has changed since the run"
         return complete(store, sc), None

@@ -58,7 +58,8 @@ def contagion_view(b: Bundle) -> View | None:
                         hovertemplate="source %{x} -> target %{y}: $%{z:,.0f}<extra></extra>", row=1, col=i)
         fig.update_xaxes(title_text="Source market (left out)", row=1, col=i)
         fig.update_yaxes(title_text="Target market", row=1, col=i)
-    fig.update_layout(coloraxis=dict(colorscale="Reds", colorbar=dict(title="USD")))
+    # diverging around 0: red where the source's presence adds, blue where it takes away
+    fig.update_layout(coloraxis=dict(colorscale="RdBu", reversescale=True, cmid=0.0, colorbar=dict(title="USD")))
     caption = ("Leave-one-out contagion: cell (source, target) is the target's number with every market present "
                "minus the same without the source market. Empty diagonal: a market is not its own source.")
     return View("contagion", "Contagion matrix", _finish(fig, 460), (Source("contagion", t.run_id, t.kind),),
