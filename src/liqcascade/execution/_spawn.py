@@ -63,5 +63,6 @@ class WorkerSpawnContext(SpawnContext):
 
 def defined_in_main(fn: object) -> bool:
     """Whether ``fn`` (a function, or a callable object by its class) is defined in ``__main__``."""
-    module = getattr(fn, "__module__", None) if callable(getattr(fn, "__code__", None)) else type(fn).__module__
+    function = hasattr(fn, "__code__") or isinstance(fn, type)
+    module = getattr(fn, "__module__", None) if function else type(fn).__module__
     return module in ("__main__", "__mp_main__")
