@@ -143,6 +143,25 @@ def test_without_feedback_seized_tokens_can_fall():
     assert shallow.totals["seized"][0] > deep.totals["seized"][0]
 
 
+def test_without_feedback_the_largest_collateral_can_switch_away_from_the_shocked_asset():
+    """Two collaterals, no feedback, v3.0 (no dust rule): 1 WETH and 1,000 DAI against 1,750 USDC.
+
+    -45 % (p = 1100): WETH is the larger collateral; HF = (935 + 780)/1750 = 0.980 > 0.95, so
+    half the debt, 875 USDC, is repaid for 875*1.05/1100 = 0.83523 WETH: HF 1.067, done.
+
+    -55 % (p = 900): DAI ($1000) is now the larger; HF 0.883 < 0.95, so all 1,000 DAI go, for
+    1000/1.045 = 956.94 USDC; then HF = 765/793.06 = 0.965 and half the rest, 396.53 USDC, is
+    repaid for 396.53*1.05/900 = 0.46262 WETH. Fewer WETH at the deeper shock.
+    """
+    book = PositionBook.from_rows([0, 0, 0], [0, 2, 1], [1.0, 1000.0, 0.0], [0.0, 0.0, 1750.0], PARAMS.symbols)
+    s = solver(book, V3_0, 1e6, impact=False)
+    shallow, deep = s.run({"WETH": 0.45}), s.run({"WETH": 0.55})
+    assert shallow.totals["seized"][0] == pytest.approx(875 * 1.05 / 1100, rel=1e-12)
+    assert shallow.totals["seized"][2] == 0.0
+    assert deep.totals["seized"][2] == pytest.approx(1000.0, rel=1e-12)
+    assert deep.totals["seized"][0] == pytest.approx((1750 - 1000 / 1.045) / 2 * 1.05 / 900, rel=1e-12)
+
+
 @SETTINGS
 @given(books(multi_collateral=False), st.floats(0.0, 0.6), st.floats(0.0, 0.3), st.floats(1e5, 1e8))
 def test_with_feedback_the_final_price_is_at_most_the_shocked_price(book, s1, extra, depth):
