@@ -12,7 +12,8 @@ Where they run: in a fresh temporary folder holding a copy of ``examples/`` (and
 there, never in the checkout.
 
 At small size -- the documented mechanism (README, "Docs are tested"): in that copy every
-``n_accounts`` above :data:`MAX_ACCOUNTS` is set to it, and in the commands and snippets
+``n_accounts`` above :data:`MAX_ACCOUNTS` and every ``blocks`` above :data:`MAX_BLOCKS` is set
+to it, and in the commands and snippets
 ``--paths N`` / ``paths=N`` become :data:`PATHS` and ``range(400)`` (a coverage loop) becomes
 ``range(10)``. Each rewrite must apply somewhere, so a stale one fails. ``PATH/`` (the shared
 data folder, ``$LIQCASCADE_SHARED_DATA``) is substituted; a command needing an absent shared
@@ -41,7 +42,8 @@ from liqcascade.io import schema_doc
 from .conftest import REPO, SHARED_DATA
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
-MAX_ACCOUNTS = 2000
+MAX_ACCOUNTS = 500
+MAX_BLOCKS = 300
 PATHS = 4
 REWRITES = (  # (pattern, replacement) applied to commands and snippets: the small-size mechanism
     (r"--paths \d+", f"--paths {PATHS}"),
@@ -87,9 +89,9 @@ def workdir(tmp_path_factory):
     root = tmp_path_factory.mktemp("docs")
     shutil.copytree(REPO / "examples", root / "examples")
     for toml in (root / "examples").glob("*.toml"):
-        text = toml.read_text()
-        toml.write_text(re.sub(r"(?m)^n_accounts = (\d+)",
-                               lambda m: f"n_accounts = {min(int(m.group(1)), MAX_ACCOUNTS)}", text))
+        text = re.sub(r"(?m)^n_accounts = (\d+)",
+                      lambda m: f"n_accounts = {min(int(m.group(1)), MAX_ACCOUNTS)}", toml.read_text())
+        toml.write_text(re.sub(r"(?m)^blocks = (\d+)", lambda m: f"blocks = {min(int(m.group(1)), MAX_BLOCKS)}", text))
     (root / "src").symlink_to(REPO / "src")
     return root
 
