@@ -215,3 +215,24 @@ def test_links_between_pages_resolve():
         help_text = runner.invoke(main, [name, "--help"]).output
         for doc in re.findall(r"docs/[\w.-]+\.md", help_text):
             assert (REPO / doc).is_file(), f"`liqcascade {name} --help` names missing {doc}"
+
+
+def test_vector_counts_stated_in_the_docs():
+    """protocols.md and the README state how many conformance vectors ship, per file."""
+    from collections import Counter
+
+    from liqcascade.conformance import run_paths
+
+    counts = Counter(f"{Path(r.file).parent.name}/{Path(r.file).stem}" for r in run_paths(None))
+    assert dict(counts) == {
+        "aave_v3/math": 77, "aave_v3/v3_0_sparklend": 15, "aave_v3/v3_3": 9, "aave_v3/v3_5": 4, "aave_v3/v3_6": 3,
+        "aave_v3/v3_7": 13, "compound_v2/seize": 16, "compound_v3/comet": 27, "maker/liquidations2": 46,
+        "maker/liquidations12_cat": 18, "liquity_v1/liquidations": 10, "liquity_v2/liquidations": 3,
+        "morpho_blue/liquidate": 16, "euler_v2/liquidation": 11,
+    }
+    total = sum(counts.values())
+    protocols = re.sub(r"\s+", " ", (REPO / "docs" / "protocols.md").read_text())
+    assert f"{total} vectors ship today: Aave v3 (math 77, v3.0/SparkLend 15, v3.3 9, v3.5 4, v3.6 3, v3.7 13" in protocols
+    assert ("Compound v2 seize 16, Comet 27, Maker Liquidations 2.0 46 and the Cat of Liquidations 1.2 18, "
+            "Liquity v1 10 and v2 3, Morpho Blue 16, Euler v2 11.") in protocols
+    assert f"checked against {total} vectors" in re.sub(r"\s+", " ", (REPO / "README.md").read_text())
