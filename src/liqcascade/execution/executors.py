@@ -9,8 +9,8 @@ in a local worker process or on a Dask worker. Three executors:
 - :class:`ProcessExecutor` — local worker processes (:class:`concurrent.futures.ProcessPoolExecutor`)
   started with the **spawn** method (whose workers here do not re-run the caller's script, so
   a script without a ``__main__`` guard works: :mod:`liqcascade.execution._spawn`). Not fork:
-  the parent may already hold threads (numba's thread pool once a parallel kernel ran, DuckDB's and Arrow's pools, OpenBLAS), and a forked
-  child inherits their locks but not the threads, so it can deadlock; numba documents its
+  the parent may already hold threads (numba's thread pool once a parallel kernel ran,
+  DuckDB's and Arrow's pools, OpenBLAS), and a forked child inherits their locks but not the threads, so it can deadlock; numba documents its
   workqueue/OpenMP layers as not fork-safe. Not forkserver either: it needs a preload list set
   process-wide for speed, a side effect we keep out of a library. Spawn starts each worker
   clean on every platform; its cost (importing liqcascade and loading numba's on-disk cache,
