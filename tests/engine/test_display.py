@@ -82,6 +82,18 @@ def test_compare_figure_has_one_bar_per_protocol():
     assert [list(t.y) for t in fig.data] == [[1.0, 2.0], [5.0, 6.0]]
 
 
+def test_calibration_figure_is_the_metric_against_the_parameter():
+    cand = pd.DataFrame({"value": [0.9, 0.7, 0.8], "estimate": [5.0, 1.0, 2.0]})
+    summary = pd.DataFrame([{"param": "liquidation_threshold", "asset": "WETH", "metric": "var_bad_debt_usd",
+                             "budget": 3.0, "chosen": 0.8}])
+    fig = Result("calibration", {"candidates": cand, "summary": summary}).plot()
+    (line,) = fig.data
+    assert list(line.x) == [0.7, 0.8, 0.9] and list(line.y) == [1.0, 2.0, 5.0]
+    shapes = {(sh.type, sh.x0, sh.y0) for sh in fig.layout.shapes}
+    assert any(sh.y0 == 3.0 and sh.y1 == 3.0 for sh in fig.layout.shapes)  # the budget
+    assert any(sh.x0 == 0.8 and sh.x1 == 0.8 for sh in fig.layout.shapes), shapes  # the chosen value
+
+
 def test_a_kind_without_a_figure_says_so():
     with pytest.raises(LiqcascadeError, match="no main figure for a sweep result.*tables: \\['sweep'\\]"):
         Result("sweep", {"sweep": pd.DataFrame({"a": [1]})}).plot()

@@ -55,7 +55,7 @@ def to_html(res: "Result") -> str:
 def figure(res: "Result"):
     """The main figure of the run (a ``plotly.graph_objects.Figure``)."""
     builders = {"static": _static, "curve": _curve, "simulation": _simulation, "montecarlo": _montecarlo,
-                "compare": _compare}
+                "compare": _compare, "calibration": _calibration}
     if res.kind not in builders:
         raise LiqcascadeError(f"no main figure for a {res.kind} result (figures exist for "
                               f"{', '.join(builders)}); its tables: {sorted(res.tables)}")
@@ -123,3 +123,18 @@ def _compare(res: "Result", fig: Any) -> None:
     fig.add_bar(x=c["protocol"], y=c["collateral_seized_usd"], name="collateral seized (USD)")
     fig.update_layout(title="One book and crash under each protocol's rules", barmode="group",
                       yaxis_title="USD")
+
+
+def _calibration(res: "Result", fig: Any) -> None:
+    """The metric against the parameter over the explored candidates, with the budget and the
+    chosen value."""
+    c = res.tables["candidates"].sort_values("value")
+    s = res.summary
+    fig.add_scatter(x=c["value"], y=c["estimate"], mode="lines+markers", name=str(s.get("metric", "metric")))
+    if s.get("budget") is not None:
+        fig.add_hline(y=float(s["budget"]), line=dict(dash="dot"), annotation_text="budget")
+    chosen = s.get("chosen")
+    if chosen is not None and not pd.isna(chosen):
+        fig.add_vline(x=float(chosen), line=dict(dash="dash"), annotation_text="chosen")
+    fig.update_layout(title=f"{s.get('param', 'parameter')} of {s.get('asset', '')}: metric against value",
+                      xaxis_title=str(s.get("param", "value")), yaxis_title=str(s.get("metric", "metric")))
