@@ -248,3 +248,24 @@ def test_readme_names_every_example():
         assert f"`{name}`" in readme, f"README does not name examples/{name}"
     default = tomllib.loads((REPO / "src/liqcascade/data/scenarios/default.toml").read_text())
     assert default["positions"]["n_accounts"] == 200_000 and "synthetic book of 200,000 accounts" in readme
+
+
+@pytest.mark.slow
+def test_calibration_examples_of_calibration_md():
+    """The two static examples of docs/calibration.md give what the page shows: a threshold of
+    0.859193 (current 0.83) in 15 evaluations; a supply cap of 1,834.27 WETH (current 1,077) on a
+    curve that is not monotone, and bad debt of $4.88k there and $144k at 1,842.68."""
+    from liqcascade.calibrate import calibrate
+
+    page = re.sub(r"\s+", " ", (REPO / "docs" / "calibration.md").read_text())
+    book = REPO / "examples" / "small_book.toml"
+    lt = calibrate(book, "liquidation_threshold", "WETH", 5000, kind="static", store=None).summary
+    assert round(lt["chosen"], 6) == 0.859193 and lt["current"] == pytest.approx(0.83) and lt["evaluations"] == 15
+    assert "chosen liquidation_threshold: 0.859193 (current 0.83; found; 15 evaluations" in page
+    cap = calibrate(book, "supply_cap", "WETH", 50000, kind="static", store=None)
+    s, cand = cap.summary, cap["candidates"].set_index("value")["estimate"]
+    assert f"{s['chosen']:,.2f}" == "1,834.27" and f"{s['current']:,.0f}" == "1,077" and not s["monotone"]
+    assert "chosen supply_cap: 1,834.27 (current 1,077; found; the explored curve is not monotone" in page
+    near = cand[(cand.index > 1834.0) & (cand.index < 1834.5)]
+    jump = cand[(cand.index > 1842.5) & (cand.index < 1843.0)]
+    assert round(near.iloc[0] / 1e3, 2) == 4.88 and round(jump.iloc[0] / 1e3) == 144
