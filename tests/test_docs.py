@@ -59,7 +59,7 @@ def _blocks(page: Path, langs: tuple[str, ...]) -> list[str]:
 
 def _commands(page: Path) -> list[str]:
     out = []
-    for body in _blocks(page, ("console", "sh")):
+    for body in _blocks(page, ("console", "sh", "bash", "shell")):
         text = re.sub(r"\\\n\s*", " ", body)
         for line in text.splitlines():
             line = line.split(" #")[0].strip()
@@ -269,3 +269,16 @@ def test_calibration_examples_of_calibration_md():
     near = cand[(cand.index > 1834.0) & (cand.index < 1834.5)]
     jump = cand[(cand.index > 1842.5) & (cand.index < 1843.0)]
     assert round(near.iloc[0] / 1e3, 2) == 4.88 and round(jump.iloc[0] / 1e3) == 144
+
+
+def test_console_blocks_hold_only_commands_the_suite_runs():
+    """A console/sh line is a `liqcascade` command (run above) or a `make` target (named in the
+    module docstring); anything else (output, another tool) belongs in a ```text block."""
+    strays = []
+    for page in PAGES:
+        for body in _blocks(page, ("console", "sh", "bash", "shell")):
+            for line in re.sub(r"\\\n\s*", " ", body).splitlines():
+                line = line.split(" #")[0].strip()
+                if line and not line.startswith("#") and not line.startswith(("liqcascade ", "make ")):
+                    strays.append(f"{page.name}: {line}")
+    assert not strays, strays
