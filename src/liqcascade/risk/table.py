@@ -85,7 +85,8 @@ AMPLIFICATION_OVER = "paths where the headline asset fell (exogenous_drop > 0)"
 TABLE_COLUMNS = ("metric", "statistic", "level", "estimate", "lo", "hi", "n_paths", "paths_needed", "over")
 """Columns of the table :func:`risk_table` returns."""
 
-_Row = tuple[str, str, float, float, float, float, int, "int | None", str]
+_Row = tuple[str, str, float, float, float, float, int, "int | None"]
+"""A row before its ``over`` column (which :func:`risk_table` appends)."""
 
 
 def risk_table(paths: pd.DataFrame, levels: Any = (0.95, 0.99, 0.999), confidence: float = 0.95,
@@ -112,7 +113,7 @@ def risk_table(paths: pd.DataFrame, levels: Any = (0.95, 0.99, 0.999), confidenc
     seeds = check_seed(seed).spawn(len(PATH_METRICS))
     samples = _samples(paths, source)
 
-    rows: list[_Row] = []
+    rows: list[tuple] = []  # _Row + (over,)
     for i, metric in enumerate(PATH_METRICS):
         if metric in samples:
             rng = np.random.default_rng(seeds[i])
@@ -206,12 +207,12 @@ def _column(col: pd.Series, metric: str, source: str) -> np.ndarray:
     return x[~undefined]
 
 
-def _row(metric: str, statistic: str, level: float, est: Estimate, n: int, needed: int | None):
+def _row(metric: str, statistic: str, level: float, est: Estimate, n: int, needed: int | None) -> _Row:
     return (metric, statistic, float(level), float(est.estimate), float(est.lo), float(est.hi), int(n),
             needed)
 
 
-def _frame(rows: list[_Row]) -> pd.DataFrame:
+def _frame(rows: list[tuple]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     df["n_paths"] = df["n_paths"].astype(np.int64)
     df["paths_needed"] = pd.array([r[7] for r in rows], dtype="Int64")
