@@ -20,3 +20,19 @@ def test_api_montecarlo_is_the_execution_run(tmp_path):
     assert stored.run_id is not None
     assert "<code>paths</code>: 4 rows" in stored._repr_html_()
     assert stored.plot().data[0].x is not None
+
+
+def test_risk_table_from_store_on_the_runners_own_paths(tmp_path):
+    """The runner writes NaN amplification on paths whose headline asset did not fall; the risk
+    table of the stored paths leaves those out of the amplification's rows and says so."""
+    from liqcascade.risk import risk_table_from_store
+    from liqcascade.risk.table import AMPLIFICATION_OVER
+
+    tiny = write_scenario(tmp_path)
+    res = api.montecarlo(tiny, 16, tmp_path / "store", executor="serial", chunk_size=8)
+    amp = res.table("paths")["amplification"]
+    assert amp.isna().any() and amp.notna().any()  # seed 11: some paths rose, some fell
+    table = risk_table_from_store(tmp_path / "store", res.run_id, reserves_usd=1000.0)
+    rows = table[table["metric"] == "amplification"]
+    assert (rows["n_paths"] == amp.notna().sum()).all() and (rows["over"] == AMPLIFICATION_OVER).all()
+    assert (table.loc[table["metric"] != "amplification", "n_paths"] == 16).all()
