@@ -240,6 +240,34 @@ def compare(
     return out.with_run_id(rid)
 
 
+def montecarlo(
+    scenario: str | Path | _scenario.Scenario,
+    paths: int,
+    store: ResultsStore | str | Path | None = DEFAULT_STORE,
+    executor="local",
+    workers: int | None = None,
+    seed: int | None = None,
+    reserves_usd: float | None = None,
+    chunk_size: int | None = None,
+    progress=None,
+    levels: Sequence[float] = (0.95, 0.99, 0.999),
+    confidence: float = 0.95,
+) -> Result:
+    """The scenario's ``[simulation]`` over ``paths`` price paths of its ``[montecarlo]`` table.
+
+    Tables: ``paths`` (one row per path) and ``risk`` (:func:`liqcascade.risk.risk_table`).
+    ``executor``: ``serial``, ``local`` (worker processes; a script needs no ``__main__``
+    guard), ``dask``, ``dask://HOST:PORT`` or an open executor. A stored run is loaded, an
+    interrupted one resumed: see :func:`liqcascade.execution.api.montecarlo`, whose arguments
+    these are.
+    """
+    from liqcascade.execution.api import montecarlo as _montecarlo
+
+    return _montecarlo(scenario, paths, executor=executor, workers=workers, chunk_size=chunk_size, seed=seed,
+                       reserves_usd=reserves_usd, store=store, progress=progress, levels=tuple(levels),
+                       confidence=confidence)
+
+
 # ----------------------------------------------------------------- calibration and sweeps (issue 5)
 def calibrate(scenario, param: str, asset: str, budget: float, **kw) -> Result:
     """The parameter value that keeps a risk metric within ``budget``: see

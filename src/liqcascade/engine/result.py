@@ -59,5 +59,23 @@ class Result:
 
         return pl.from_arrow(self.to_arrow(name))
 
+    def headline(self) -> pd.DataFrame:
+        """The run's headline numbers as a table (:func:`liqcascade.engine.display.headline`)."""
+        from liqcascade.engine.display import headline
+
+        return headline(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: the headline, then the list of tables."""
+        from liqcascade.engine.display import to_html
+
+        return to_html(self)
+
+    def plot(self):
+        """The main figure of the run, a plotly ``Figure`` (:func:`liqcascade.engine.display.figure`)."""
+        from liqcascade.engine.display import figure
+
+        return figure(self)
+
     def with_run_id(self, run_id: str) -> "Result":
         return Result(self.kind, self.tables, self.config, run_id)

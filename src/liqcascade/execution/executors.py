@@ -7,9 +7,10 @@ in a local worker process or on a Dask worker. Three executors:
 
 - :class:`SerialExecutor` — in this process, one item after the other (debugging, tiny runs);
 - :class:`ProcessExecutor` — local worker processes (:class:`concurrent.futures.ProcessPoolExecutor`)
-  started with the **spawn** method. Not fork: the parent may already hold threads (numba's
-  thread pool once a parallel kernel ran, DuckDB's and Arrow's pools, OpenBLAS), and a forked
-  child inherits their locks but not the threads, so it can deadlock; numba documents its
+  started with the **spawn** method (whose workers here do not re-run the caller's script, so
+  a script without a ``__main__`` guard works: :mod:`liqcascade.execution._spawn`). Not fork:
+  the parent may already hold threads (numba's thread pool once a parallel kernel ran,
+  DuckDB's and Arrow's pools, OpenBLAS), and a forked child inherits their locks but not the threads, so it can deadlock; numba documents its
   workqueue/OpenMP layers as not fork-safe. Not forkserver either: it needs a preload list set
   process-wide for speed, a side effect we keep out of a library. Spawn starts each worker
   clean on every platform; its cost (importing liqcascade and loading numba's on-disk cache,
@@ -30,7 +31,6 @@ count or an unreachable scheduler is a :class:`~liqcascade.errors.ConfigError`.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
 from abc import ABC, abstractmethod
@@ -39,6 +39,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
 from liqcascade.errors import ConfigError
+from liqcascade.execution._spawn import WorkerSpawnContext, defined_in_main
 
 EXECUTORS = ("serial", "local", "dask", "dask://HOST:PORT")
 """Spellings :func:`open_executor` accepts (``processes`` is an alias of ``local``)."""
@@ -119,12 +120,15 @@ class ProcessExecutor(Executor):
         threads = threads_per_worker or _threads_each(self.workers)
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=WorkerSpawnContext(),  # spawn, without re-running the caller's script
             initializer=set_worker_threads,
             initargs=(threads,),
         )
 
     def map_unordered(self, fn, items):
+        if defined_in_main(fn):
+            raise ConfigError("--executor", "executor", "a function importable from a module (the local "
+                              "workers do not import the calling script)", getattr(fn, "__qualname__", fn))
         pending = {self._pool.submit(fn, item): i for i, item in enumerate(items)}
         try:
             while pending:

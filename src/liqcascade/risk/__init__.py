@@ -19,6 +19,7 @@ from liqcascade.risk.metrics import exceedance_probability, expected_shortfall, 
 from liqcascade.risk.sample_size import STATISTICS, paths_needed
 from liqcascade.risk.table import (
     NAN_MEANS_NEVER,
+    NAN_MEANS_UNDEFINED,
     PATH_METRICS,
     TABLE_COLUMNS,
     risk_table,
@@ -29,6 +30,7 @@ __all__ = [
     "Estimate",
     "Interval",
     "NAN_MEANS_NEVER",
+    "NAN_MEANS_UNDEFINED",
     "PATH_METRICS",
     "STATISTICS",
     "TABLE_COLUMNS",

@@ -15,15 +15,21 @@ estimate       the point estimate (:mod:`liqcascade.risk.metrics`)
 lo, hi         its ``confidence`` interval: normal for the mean, order statistics for the VaR,
                percentile bootstrap for the ES, Clopper-Pearson for probabilities
                (:mod:`liqcascade.risk.intervals`)
-n_paths        paths in the sample
+n_paths        paths in the sample the row is computed over
 paths_needed   total paths for an interval half-width of ``rel_half_width`` x |estimate|
                (:mod:`liqcascade.risk.sample_size`); <NA> where a relative width is undefined
+over           which paths the sample holds: ``all paths``, or for ``amplification``
+               :data:`AMPLIFICATION_OVER` (the paths where it is defined)
 =============  =================================================================================
 
 "Liquidations at risk" is the ``var`` of ``collateral_seized_usd``. In ``time_to_clear_s`` a
 NaN means the path never cleared: it is read as +inf, so a tail statistic that reaches such
 paths (and the mean, if any path never cleared) is +inf; a path with no liquidation has 0.
-NaN anywhere else is an error.
+In ``amplification`` a NaN means the path's headline asset did not fall (the Monte Carlo runner
+writes NaN when ``exogenous_drop <= 0``: a ratio over no drop is undefined). Those paths are left
+out of the amplification's rows, whose ``n_paths`` counts the paths kept and whose ``over``
+column says so; when no path fell, the amplification has one ``mean`` row with NaN estimate and
+``n_paths`` 0. NaN anywhere else is an error.
 """
 
 from __future__ import annotations
@@ -69,10 +75,18 @@ PATH_METRICS = (
 NAN_MEANS_NEVER = frozenset({"time_to_clear_s"})
 """Columns where NaN means "never happened on this path" and is read as +inf."""
 
-TABLE_COLUMNS = ("metric", "statistic", "level", "estimate", "lo", "hi", "n_paths", "paths_needed")
+NAN_MEANS_UNDEFINED = frozenset({"amplification"})
+"""Columns where NaN means "undefined on this path" (no exogenous drop): left out of the sample."""
+
+ALL_PATHS = "all paths"
+AMPLIFICATION_OVER = "paths where the headline asset fell (exogenous_drop > 0)"
+"""The ``over`` value of the amplification's rows."""
+
+TABLE_COLUMNS = ("metric", "statistic", "level", "estimate", "lo", "hi", "n_paths", "paths_needed", "over")
 """Columns of the table :func:`risk_table` returns."""
 
 _Row = tuple[str, str, float, float, float, float, int, "int | None"]
+"""A row before its ``over`` column (which :func:`risk_table` appends)."""
 
 
 def risk_table(paths: pd.DataFrame, levels: Any = (0.95, 0.99, 0.999), confidence: float = 0.95,
@@ -99,13 +113,19 @@ def risk_table(paths: pd.DataFrame, levels: Any = (0.95, 0.99, 0.999), confidenc
     seeds = check_seed(seed).spawn(len(PATH_METRICS))
     samples = _samples(paths, source)
 
-    rows: list[_Row] = []
+    rows: list[tuple] = []  # _Row + (over,)
     for i, metric in enumerate(PATH_METRICS):
         if metric in samples:
             rng = np.random.default_rng(seeds[i])
-            rows += _metric_rows(metric, samples[metric], levels, confidence, n_boot, rel_half_width, rng)
+            over = AMPLIFICATION_OVER if metric in NAN_MEANS_UNDEFINED else ALL_PATHS
+            if samples[metric].size == 0:  # no path where the metric is defined: say so, estimate nothing
+                rows.append((metric, "mean", math.nan, math.nan, math.nan, math.nan, 0, None, over))
+                continue
+            rows += [r + (over,) for r in
+                     _metric_rows(metric, samples[metric], levels, confidence, n_boot, rel_half_width, rng)]
             if metric == "bad_debt_usd":
-                rows += _probability_rows(metric, samples[metric], thresholds, confidence, rel_half_width)
+                rows += [r + (ALL_PATHS,) for r in
+                         _probability_rows(metric, samples[metric], thresholds, confidence, rel_half_width)]
     return _frame(rows)
 
 
@@ -177,13 +197,14 @@ def _column(col: pd.Series, metric: str, source: str) -> np.ndarray:
     x = col.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
     if metric in NAN_MEANS_NEVER:
         x[np.isnan(x)] = np.inf
-    bad = np.flatnonzero(np.isnan(x) | np.isneginf(x))
+    undefined = np.isnan(x) if metric in NAN_MEANS_UNDEFINED else np.zeros(x.size, dtype=bool)
+    bad = np.flatnonzero((np.isnan(x) & ~undefined) | np.isneginf(x))
     if bad.size:
         allowed = "numbers or +inf"
-        if metric not in NAN_MEANS_NEVER:
-            allowed += f", no NaN (NaN is allowed only in {', '.join(sorted(NAN_MEANS_NEVER))})"
+        if metric not in NAN_MEANS_NEVER | NAN_MEANS_UNDEFINED:
+            allowed += f", no NaN (NaN is allowed only in {', '.join(sorted(NAN_MEANS_NEVER | NAN_MEANS_UNDEFINED))})"
         raise ConfigError(source, key, allowed, f"{x[bad[0]]} in row {int(bad[0]) + 1} (1-based)")
-    return x
+    return x[~undefined]
 
 
 def _row(metric: str, statistic: str, level: float, est: Estimate, n: int, needed: int | None) -> _Row:
@@ -191,8 +212,8 @@ def _row(metric: str, statistic: str, level: float, est: Estimate, n: int, neede
             needed)
 
 
-def _frame(rows: list[_Row]) -> pd.DataFrame:
+def _frame(rows: list[tuple]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     df["n_paths"] = df["n_paths"].astype(np.int64)
-    df["paths_needed"] = pd.array([r[-1] for r in rows], dtype="Int64")
+    df["paths_needed"] = pd.array([r[7] for r in rows], dtype="Int64")
     return df
