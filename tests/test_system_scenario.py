@@ -162,3 +162,19 @@ def test_contagion_curve_against_markets_alone(tmp_path):
         assert g["alone_bad_debt_usd"].sum() == pytest.approx(row["alone_bad_debt_usd"], rel=1e-12, abs=1e-9)
         assert g["bad_debt_usd"].sum() == pytest.approx(row["bad_debt_usd"], rel=1e-12, abs=1e-9)
         assert row["contagion_bad_debt_usd"] == pytest.approx(row["bad_debt_usd"] - row["alone_bad_debt_usd"], abs=1e-6)
+
+
+def test_every_system_key_is_described_and_documented():
+    """Each key of a system scenario (and of a market entry beyond [market]'s) has a
+    description in the schema and is named in docs/system.md."""
+    from liqcascade.io.system import SystemMarketConfig, SystemScenarioConfig
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "system.md").read_text()
+    own = set(SystemMarketConfig.model_fields) - set(__import__("liqcascade.io.config", fromlist=["MarketConfig"])
+                                                     .MarketConfig.model_fields)
+    for model, keys in ((SystemScenarioConfig, set(SystemScenarioConfig.model_fields)), (SystemMarketConfig, own)):
+        for k in keys:
+            assert model.model_fields[k].description, (model.__name__, k)
+            assert f"`{k}`" in page or f"[{k}]" in page or f"[[{k}]]" in page, k
+    r = CliRunner().invoke(main, ["schema", "--system"])
+    assert r.exit_code == 0 and json.loads(r.output)["title"] == "SystemScenarioConfig"

@@ -430,12 +430,18 @@ def show_cmd(run_id: str, table: str, out: Path) -> None:
 
 
 @main.command("schema")
-def schema_cmd() -> None:
+@click.option("--system", is_flag=True, help="The schema of a system scenario ([[markets]]; docs/system.md).")
+def schema_cmd(system: bool) -> None:
     """Print the scenario file's JSON Schema (every field described)."""
     import json
 
     from liqcascade.io.config import config_json_schema
 
+    if system:
+        from liqcascade.io.system import SystemScenarioConfig
+
+        click.echo(json.dumps(SystemScenarioConfig.model_json_schema(), indent=2))
+        return
     click.echo(json.dumps(config_json_schema(), indent=2))
 
 
