@@ -69,7 +69,11 @@ def test_save_load_round_trip(tmp_path):
     assert s.meta(rid)["meta"]["wall_s"] == 1.5
     # files live where the layout says
     assert (tmp_path / "store" / "runs" / rid / "accounts.parquet").is_file()
-    assert (tmp_path / "store" / "catalog.duckdb").is_file()
+    assert (tmp_path / "store" / "store.json").is_file()
+    manifest = json.loads((tmp_path / "store" / "runs" / rid / "run.json").read_text())
+    assert manifest["status"] == "finished" and manifest["tables"]["accounts"] == {
+        "path": f"runs/{rid}/accounts.parquet", "rows": 5}
+    assert not (tmp_path / "store" / "catalog.duckdb").exists()  # no database file to lock
     # a fresh store object on the same root sees the same run
     assert ResultsStore(tmp_path / "store").tables(rid) == ["accounts", "summary"]
 
@@ -136,22 +140,21 @@ def test_interrupted_save_leaves_nothing_and_keeps_finished_run(tmp_path, monkey
     assert s.save(new, "scenario", {**CFG, "seed": 99}, _tables(1), {}) is True
 
 
-def test_crash_between_rename_and_registration(tmp_path, monkeypatch):
+def test_a_save_that_dies_at_its_rename_leaves_no_run(tmp_path, monkeypatch):
+    """The rename of the run directory is the commit: a save that dies there (here: the rename
+    fails) leaves nothing under runs/ and nothing listed, and the same save works afterwards."""
     s = ResultsStore(tmp_path)
     rid = run_id(CFG, "v")
 
-    def broken_connect(self, read_only=False):
-        raise RuntimeError("catalog unavailable (simulated)")
+    def broken_rename(src, dst):
+        raise OSError("rename failed (simulated)")
 
-    # the save reaches the catalog only after the rename; make the catalog fail there
-    real_has = ResultsStore.has
-    monkeypatch.setattr(ResultsStore, "has", lambda self, r: False)
-    monkeypatch.setattr(ResultsStore, "_connect", broken_connect)
-    with pytest.raises(RuntimeError, match="simulated"):
+    monkeypatch.setattr(store_mod, "_rename_dir", broken_rename)
+    with pytest.raises(OSError, match="simulated"):
         s.save(rid, "scenario", CFG, _tables(), {})
     monkeypatch.undo()
-    assert real_has(s, rid) is False
-    assert not (tmp_path / "runs" / rid).exists()
+    assert not s.has(rid) and s.status(rid) is None
+    assert not (tmp_path / "runs" / rid).exists() and not list((tmp_path / ".tmp").iterdir())
     assert s.list_runs().empty
     assert s.save(rid, "scenario", CFG, _tables(), {}) is True
     assert s.tables(rid) == ["accounts", "summary"]
