@@ -228,7 +228,7 @@ def _legacy_index(root: Path) -> dict[str, dict[str, Any]]:
     index: dict[str, dict[str, Any]] = {}
     for rid, kind, created, version, config, status, meta in runs:
         index[rid] = {"store_format": FORMAT, "run_id": rid, "kind": kind, "status": status,
-                      "created_at": created.isoformat(), "version": version,
+                      "created_at": created.isoformat(timespec="microseconds"), "version": version,
                       "config": json.loads(config), "meta": json.loads(meta), "tables": {}}
     for rid, name, rel, rows in tables:
         if rid in index and index[rid]["status"] == FINISHED:
@@ -399,7 +399,7 @@ class ResultsStore:
         rows = [[m["run_id"], m["kind"], m["created_at"], m["version"], canonical_json(m["config"]), m["status"],
                  canonical_json(m["meta"])] for m in self._manifests()]
         df = pd.DataFrame(rows, columns=RUN_COLUMNS)
-        df["created_at"] = pd.to_datetime(df["created_at"]).astype("datetime64[us]")
+        df["created_at"] = pd.to_datetime(df["created_at"], format="ISO8601").astype("datetime64[us]")
         return df.sort_values(["created_at", "run_id"], kind="stable").reset_index(drop=True)
 
     def path(self, run_id: str, table: str) -> Path:
