@@ -204,12 +204,11 @@ def test_a_read_only_store_is_fully_readable():
         before = _tree(store)
         env = {**ENV, "NUMBA_CACHE_DIR": str(root / "numba"), "HOME": str(root)}
         os.chmod(root, 0o777)  # the reader's report and caches go beside the store, not into it
-        for args in (["runs", "--store", store], ["show", rid, "--store", store, "--table", "assets"],
-                     ["report", rid, "--store", store, "-o", root / "r.html", "--no-complete"]):
+        for args, says in ((["runs", "--store", store], rid), (["show", rid, "--store", store, "--table", "assets"], "WETH"),
+                           (["report", rid, "--store", store, "-o", root / "r.html", "--no-complete"], "")):
             r = subprocess.run([*_as_reader(), *CLI, *map(str, args)], env=env, capture_output=True, text=True,
                                timeout=300)
-            assert r.returncode == 0, (args, r.stderr[-2000:])
-            assert rid in r.stdout or args[0] == "report"
+            assert r.returncode == 0 and says in r.stdout, (args, r.stderr[-2000:])
         assert (root / "r.html").stat().st_size > 100_000
         r = subprocess.run([*_as_reader(), sys.executable, "-c", READER, str(store), rid], env=env,
                            capture_output=True, text=True, timeout=300)

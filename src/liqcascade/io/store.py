@@ -301,6 +301,8 @@ class ResultsStore:
         tmp_root = self.root / ".tmp"
         try:
             tmp_root.mkdir(exist_ok=True)
+            if not os.access(tmp_root, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, "Permission denied")
         except OSError as e:
             raise StoreError(f"{self.root}: cannot write to this store ({e.strerror or e}); "
                              "expected a writable folder (a read-only store can be read, not written)") from None
