@@ -55,16 +55,30 @@ def _tree(root: Path) -> dict[str, tuple]:
     return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*"))}
 
 
+def _dashboard(store: Path):
+    """An in-process client of the dashboard over ``store`` (GET requests only)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # starlette's note about httpx versions
+        from fastapi.testclient import TestClient
+    from liqcascade.web import create_app
+
+    return TestClient(create_app(store), raise_server_exceptions=False)
+
+
 @pytest.mark.slow
 def test_concurrent_cli_runs_and_readers_on_one_store(tmp_path):
     """Five `liqcascade run` at once (two of them the same run) while this process keeps
-    listing and querying the store: every writer exits 0, every run is listed once and
-    finished, every table reads, and no reader ever failed or saw a half run."""
+    listing, loading and querying the store and asking the dashboard for its runs: every
+    writer exits 0, every run is listed once and finished, every table reads, and no reader
+    or page ever failed or saw a half run."""
     store = tmp_path / "store"
     ResultsStore(store)
+    web = _dashboard(store)
     shocks = ["0.10", "0.20", "0.30", "0.40", "0.30"]  # the last repeats a run: one is stored
     procs = [_cli("run", SMALL, "--shock", f"WETH={s}", "--out", store) for s in shocks]
-    reader, seen, errors = ResultsStore(store, create=False), set(), []
+    reader, seen, errors, pages = ResultsStore(store, create=False), set(), [], []
     while any(p.poll() is None for p in procs):
         try:
             runs = reader.list_runs()
@@ -72,14 +86,18 @@ def test_concurrent_cli_runs_and_readers_on_one_store(tmp_path):
             for rid in runs["run_id"]:
                 reader.load(rid, "summary")
             seen |= set(runs["run_id"])
-            reader.query("SELECT run_id, count(*) FROM accounts GROUP BY run_id")
+            if len(runs):
+                reader.query("SELECT run_id, count(*) FROM accounts GROUP BY run_id")
+                pages.append(web.get(f"/api/runs/{runs['run_id'].iloc[-1]}").status_code)
+            pages.append(web.get("/api/runs").status_code)
         except Exception as e:  # noqa: BLE001 - any failure of a reader is what this test counts
             errors.append(repr(e))
     outs = [p.communicate() for p in procs]
     assert [p.returncode for p in procs] == [0] * 5, [e[-800:] for _, e in outs]
-    assert errors == []
+    assert errors == [] and pages and set(pages) == {200}
     runs = ResultsStore(store, create=False).list_runs()
     assert len(runs) == 4 and set(runs["status"]) == {"finished"} and seen <= set(runs["run_id"])
+    assert len(web.get("/api/runs").json()["runs"]) == 4
     st = ResultsStore(store, create=False)
     for rid in runs["run_id"]:
         assert st.tables(rid) == ["accounts", "assets", "rounds", "summary"]
