@@ -229,3 +229,65 @@ def test_bad_table_names_rejected(tmp_path, bad):
     with pytest.raises(StoreError):
         s.save(run_id(CFG, "v"), "scenario", CFG, {bad: pd.DataFrame({"x": [1]})}, {})
     assert s.list_runs().empty
+
+
+# ----------------------------------------------------------------------- two writers, one model
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_OPS = st.lists(st.tuples(st.sampled_from(["save", "begin", "part", "finish"]), st.integers(0, 1),
+                          st.integers(0, 2), st.integers(0, 3)), max_size=14)
+
+
+@settings(max_examples=25, deadline=None)
+@given(ops=_OPS)
+def test_two_store_objects_interleaved_agree_with_a_model(tmp_path_factory, ops):
+    """Any interleaving of saves, begins, parts and finishes through two store objects on one
+    folder (each as another process would: no state shared in memory) leaves exactly the runs
+    a plain model of the rules predicts: a finished run never changes, a running run keeps
+    every landed part, and both objects list the same runs."""
+    root = tmp_path_factory.mktemp("two")
+    stores = [ResultsStore(root), ResultsStore(root)]
+    ids = ["a000000000000000", "b000000000000000", "c000000000000000"]
+    status: dict[str, str] = {}
+    data: dict[str, dict[str, list[float]]] = {}
+    landed: dict[str, dict[int, float]] = {}
+    for op, who, i, v in ops:
+        s, rid = stores[who], ids[i]
+        if op == "save":
+            if status.get(rid) == "running":
+                with pytest.raises(StoreError, match="running"):
+                    s.save(rid, "static", {}, {"t": pd.DataFrame({"x": [float(v)]})})
+            else:
+                assert s.save(rid, "static", {}, {"t": pd.DataFrame({"x": [float(v)]})}) is (rid not in status)
+                if rid not in status:
+                    status[rid], data[rid] = "finished", {"t": [float(v)]}
+        elif op == "begin":
+            if status.get(rid) == "finished":
+                with pytest.raises(StoreError, match="already finished"):
+                    s.begin(rid, "montecarlo", {}, {"first": v})
+            else:
+                first = s.begin(rid, "montecarlo", {}, {"first": v})
+                if rid not in status:
+                    status[rid], landed[rid] = "running", {}
+                    data[rid] = {"meta": [float(v)]}
+                assert first == {"first": int(data[rid]["meta"][0])}
+        elif op == "part" and status.get(rid) == "running":
+            assert s.save_part(rid, "p", v, pd.DataFrame({"y": [float(v)]})) is (v not in landed[rid])
+            landed[rid].setdefault(v, float(v))
+        elif op == "finish" and status.get(rid) == "running":
+            s.finish(rid, {})
+            status[rid] = "finished"
+            data[rid] = {"p": [landed[rid][k] for k in sorted(landed[rid])]} if landed[rid] else {}
+    for s in stores:
+        runs = s.list_runs()
+        assert dict(zip(runs["run_id"], runs["status"])) == status
+        for rid, state in status.items():
+            assert s.has(rid) is (state == "finished")
+            if state == "finished":
+                assert s.tables(rid) == sorted(data[rid])
+                for t, values in data[rid].items():
+                    assert s.load(rid, t).iloc[:, 0].tolist() == values
+            else:
+                assert s.parts(rid, "p") == sorted(landed[rid])
+    assert not list((root / ".tmp").glob("*"))  # no save, begin or part left debris
