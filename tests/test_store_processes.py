@@ -322,3 +322,25 @@ def test_a_busy_old_catalog_is_a_clear_error(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_the_upgrade_of_a_format_1_store_waits_for_the_lock_then_says_so(tmp_path, monkeypatch):
+    """Two writers opening a format-1 store upgrade it once: one holds the lock, the other
+    waits for it, at most LOCK_TIMEOUT_S, then stops with a clear error and writes nothing."""
+    import liqcascade.io.store as store_mod
+
+    _format_1_store(tmp_path)
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'w'); "
+                               "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+                               str(tmp_path / ".upgrade.lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setattr(store_mod, "LOCK_TIMEOUT_S", 0.3)
+        with pytest.raises(StoreError, match="upgrade.lock: another process has held this lock for over 0.3 s"):
+            ResultsStore(tmp_path)
+        assert not (tmp_path / "store.json").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    ResultsStore(tmp_path)  # the lock is free again: upgraded
+    assert (tmp_path / "store.json").is_file()

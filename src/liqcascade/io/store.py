@@ -185,8 +185,8 @@ def _landed_rows(path: Path) -> int | None:
 
 
 @contextmanager
-def _file_lock(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
-    """An exclusive advisory lock (``flock``) on ``path``, waited for at most ``timeout`` s."""
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock (``flock``) on ``path``, waited for at most ``LOCK_TIMEOUT_S``."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - no flock on this platform; migration is idempotent
@@ -194,6 +194,7 @@ def _file_lock(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
         return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
+        timeout = LOCK_TIMEOUT_S
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -201,7 +202,7 @@ def _file_lock(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise StoreError(f"{path}: another process has held this lock for over {timeout:.0f} s "
+                    raise StoreError(f"{path}: another process has held this lock for over {timeout:g} s "
                                      "(upgrading the store); expected it to finish, try again") from None
                 time.sleep(0.05)
         yield
