@@ -178,6 +178,22 @@ def test_a_run_killed_while_finishing_is_not_finished(tmp_path):
     assert st.status(rid) == "finished" and len(st.load(rid, "paths")) == 4
 
 
+@pytest.mark.slow
+def test_the_same_monte_carlo_run_started_twice_at_once(tmp_path):
+    """Two identical `liqcascade montecarlo` commands at once (two analysts, one question):
+    both exit 0 and the store holds the run once, whole."""
+    store = tmp_path / "store"
+    args = ["montecarlo", REPO / "examples" / "montecarlo_eth_day.toml", "--paths", "4", "--chunk-size", "1",
+            "--executor", "serial", "--out", store, "--quiet"]
+    procs = [_cli(*args), _cli(*args)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e[-1500:] for _, e in outs]
+    st = ResultsStore(store, create=False)
+    (rid,) = st.list_runs()["run_id"]
+    assert st.status(rid) == "finished" and st.parts(rid, "paths") == [0, 1, 2, 3]
+    assert sorted(st.load(rid, "paths")["path"]) == [0, 1, 2, 3]
+
+
 # ----------------------------------------------------------------------------- read-only
 READER = """
 import sys, warnings

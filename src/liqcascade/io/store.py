@@ -587,7 +587,8 @@ class ResultsStore:
 
     def save_part(self, run_id: str, table: str, part: int, df: pd.DataFrame) -> bool:
         """Store part ``part`` (an integer >= 0) of ``table`` of a running run; False if that part
-        has landed already (it is then left untouched: a landed part is never rewritten).
+        has landed already (it is then left untouched: a landed part is never rewritten), also
+        in a run another process has finished meanwhile.
 
         The part is written to ``.tmp`` and renamed to ``runs/<run_id>/<table>/part-NNNNN.parquet``:
         a part file at its final name is whole, and that rename is what lands it.
@@ -597,6 +598,9 @@ class ResultsStore:
             raise StoreError(f"run {run_id!r}: part must be an integer >= 0, got {part!r}")
         if not isinstance(df, pd.DataFrame):
             raise StoreError(f"run {run_id!r}: part {part} of {table!r} must be a pandas DataFrame, got {type(df).__name__}")
+        m = self._manifest(_check_run_id(run_id))
+        if m is not None and m["status"] == FINISHED and part in m["tables"].get(table, {}).get("parts", []):
+            return False  # the same run, started twice at once, finished meanwhile with this part
         self._require_running(run_id)
         target = self._run_dir(run_id) / table / _part_name(part)
         if _landed_rows(target) is not None:
