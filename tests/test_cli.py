@@ -86,6 +86,7 @@ def test_conformance_command_passes_bundled_vectors():
 
 
 def test_show_unknown_run(tmp_path):
+    ResultsStore(tmp_path)  # a store without that run (a folder that is no store: tests/test_store_cli.py)
     r = CliRunner().invoke(main, ["show", "0123456789abcdef", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "0123456789abcdef" in r.output
 

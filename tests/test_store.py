@@ -69,7 +69,11 @@ def test_save_load_round_trip(tmp_path):
     assert s.meta(rid)["meta"]["wall_s"] == 1.5
     # files live where the layout says
     assert (tmp_path / "store" / "runs" / rid / "accounts.parquet").is_file()
-    assert (tmp_path / "store" / "catalog.duckdb").is_file()
+    assert (tmp_path / "store" / "store.json").is_file()
+    manifest = json.loads((tmp_path / "store" / "runs" / rid / "run.json").read_text())
+    assert manifest["status"] == "finished" and manifest["tables"]["accounts"] == {
+        "path": f"runs/{rid}/accounts.parquet", "rows": 5}
+    assert not (tmp_path / "store" / "catalog.duckdb").exists()  # no database file to lock
     # a fresh store object on the same root sees the same run
     assert ResultsStore(tmp_path / "store").tables(rid) == ["accounts", "summary"]
 
@@ -136,22 +140,21 @@ def test_interrupted_save_leaves_nothing_and_keeps_finished_run(tmp_path, monkey
     assert s.save(new, "scenario", {**CFG, "seed": 99}, _tables(1), {}) is True
 
 
-def test_crash_between_rename_and_registration(tmp_path, monkeypatch):
+def test_a_save_that_dies_at_its_rename_leaves_no_run(tmp_path, monkeypatch):
+    """The rename of the run directory is the commit: a save that dies there (here: the rename
+    fails) leaves nothing under runs/ and nothing listed, and the same save works afterwards."""
     s = ResultsStore(tmp_path)
     rid = run_id(CFG, "v")
 
-    def broken_connect(self, read_only=False):
-        raise RuntimeError("catalog unavailable (simulated)")
+    def broken_rename(src, dst):
+        raise OSError("rename failed (simulated)")
 
-    # the save reaches the catalog only after the rename; make the catalog fail there
-    real_has = ResultsStore.has
-    monkeypatch.setattr(ResultsStore, "has", lambda self, r: False)
-    monkeypatch.setattr(ResultsStore, "_connect", broken_connect)
-    with pytest.raises(RuntimeError, match="simulated"):
+    monkeypatch.setattr(store_mod, "_rename_dir", broken_rename)
+    with pytest.raises(OSError, match="simulated"):
         s.save(rid, "scenario", CFG, _tables(), {})
     monkeypatch.undo()
-    assert real_has(s, rid) is False
-    assert not (tmp_path / "runs" / rid).exists()
+    assert not s.has(rid) and s.status(rid) is None
+    assert not (tmp_path / "runs" / rid).exists() and not list((tmp_path / ".tmp").iterdir())
     assert s.list_runs().empty
     assert s.save(rid, "scenario", CFG, _tables(), {}) is True
     assert s.tables(rid) == ["accounts", "summary"]
@@ -226,3 +229,65 @@ def test_bad_table_names_rejected(tmp_path, bad):
     with pytest.raises(StoreError):
         s.save(run_id(CFG, "v"), "scenario", CFG, {bad: pd.DataFrame({"x": [1]})}, {})
     assert s.list_runs().empty
+
+
+# ----------------------------------------------------------------------- two writers, one model
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_OPS = st.lists(st.tuples(st.sampled_from(["save", "begin", "part", "finish"]), st.integers(0, 1),
+                          st.integers(0, 2), st.integers(0, 3)), max_size=14)
+
+
+@settings(max_examples=25, deadline=None)
+@given(ops=_OPS)
+def test_two_store_objects_interleaved_agree_with_a_model(tmp_path_factory, ops):
+    """Any interleaving of saves, begins, parts and finishes through two store objects on one
+    folder (each as another process would: no state shared in memory) leaves exactly the runs
+    a plain model of the rules predicts: a finished run never changes, a running run keeps
+    every landed part, and both objects list the same runs."""
+    root = tmp_path_factory.mktemp("two")
+    stores = [ResultsStore(root), ResultsStore(root)]
+    ids = ["a000000000000000", "b000000000000000", "c000000000000000"]
+    status: dict[str, str] = {}
+    data: dict[str, dict[str, list[float]]] = {}
+    landed: dict[str, dict[int, float]] = {}
+    for op, who, i, v in ops:
+        s, rid = stores[who], ids[i]
+        if op == "save":
+            if status.get(rid) == "running":
+                with pytest.raises(StoreError, match="running"):
+                    s.save(rid, "static", {}, {"t": pd.DataFrame({"x": [float(v)]})})
+            else:
+                assert s.save(rid, "static", {}, {"t": pd.DataFrame({"x": [float(v)]})}) is (rid not in status)
+                if rid not in status:
+                    status[rid], data[rid] = "finished", {"t": [float(v)]}
+        elif op == "begin":
+            if status.get(rid) == "finished":
+                with pytest.raises(StoreError, match="already finished"):
+                    s.begin(rid, "montecarlo", {}, {"first": v})
+            else:
+                first = s.begin(rid, "montecarlo", {}, {"first": v})
+                if rid not in status:
+                    status[rid], landed[rid] = "running", {}
+                    data[rid] = {"meta": [float(v)]}
+                assert first == {"first": int(data[rid]["meta"][0])}
+        elif op == "part" and status.get(rid) == "running":
+            assert s.save_part(rid, "p", v, pd.DataFrame({"y": [float(v)]})) is (v not in landed[rid])
+            landed[rid].setdefault(v, float(v))
+        elif op == "finish" and status.get(rid) == "running":
+            s.finish(rid, {})
+            status[rid] = "finished"
+            data[rid] = {"p": [landed[rid][k] for k in sorted(landed[rid])]} if landed[rid] else {}
+    for s in stores:
+        runs = s.list_runs()
+        assert dict(zip(runs["run_id"], runs["status"])) == status
+        for rid, state in status.items():
+            assert s.has(rid) is (state == "finished")
+            if state == "finished":
+                assert s.tables(rid) == sorted(data[rid])
+                for t, values in data[rid].items():
+                    assert s.load(rid, t).iloc[:, 0].tolist() == values
+            else:
+                assert s.parts(rid, "p") == sorted(landed[rid])
+    assert not list((root / ".tmp").glob("*"))  # no save, begin or part left debris

@@ -48,7 +48,17 @@ def test_runs_lists_one_compact_line_per_run(tmp_path):
 
 
 def test_runs_on_an_empty_store(tmp_path):
+    ResultsStore(tmp_path / "empty")  # a store with no run yet
     assert "no runs stored" in invoke("runs", "--store", tmp_path / "empty")
+
+
+@pytest.mark.parametrize("command", [["runs"], ["show", "0123456789abcdef"]])
+def test_a_read_command_never_creates_a_store(tmp_path, command):
+    """`runs --store typo`: exit 2 naming the folder, and the folder is not created."""
+    r = CliRunner().invoke(main, [*command, "--store", str(tmp_path / "typo")])
+    assert r.exit_code == 2
+    assert f"{tmp_path / 'typo'}: no results store here" in r.output
+    assert not (tmp_path / "typo").exists()
 
 
 def test_show_takes_store_and_out(tmp_path):

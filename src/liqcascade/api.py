@@ -19,7 +19,7 @@ from liqcascade import __version__
 from liqcascade.engine.result import Result
 from liqcascade.engine.run import cascade_curve, parse_shock_range, run_static
 from liqcascade.io import scenario as _scenario
-from liqcascade.io.store import ResultsStore, run_id as _run_id
+from liqcascade.io.store import ResultsStore, is_store, run_id as _run_id
 
 DEFAULT_STORE = Path("liqcascade-results")
 
@@ -41,9 +41,9 @@ def _stored(store: Path | ResultsStore | None, rid: str, kind: str, with_config:
     if store is None:
         return None
     if not isinstance(store, ResultsStore):
-        if not (Path(store) / "catalog.duckdb").is_file():
+        if not is_store(store):
             return None
-        store = ResultsStore(Path(store))
+        store = ResultsStore(Path(store), create=False)
     if not store.has(rid):
         return None
     tables = {name: store.load(rid, name) for name in store.tables(rid)}

@@ -16,8 +16,8 @@ import pandas as pd
 from liqcascade import __version__
 from liqcascade.errors import LiqcascadeError
 
-STORE_HELP = "Results directory (Parquet tables + DuckDB catalog). Default: ./liqcascade-results."
-OUT_HELP = ("Results directory (Parquet tables + DuckDB catalog); --out and --store are the same option. "
+STORE_HELP = "Results directory (Parquet tables + run manifests, queryable with DuckDB). Default: ./liqcascade-results."
+OUT_HELP = ("Results directory (Parquet tables + run manifests, queryable with DuckDB); --out and --store are the same option. "
             "Default: ./liqcascade-results.")
 SWEEP_HELP = ("Sweep a dotted config field over values, e.g. shock.WETH=0.2,0.3 or "
               "assets.WETH.liquidation_bonus=0.05,0.08 (repeatable: full factorial): one run per combination and "
@@ -127,8 +127,8 @@ def main() -> None:
     A shock moves prices; accounts fall below health 1 and are liquidated under the
     protocol's exact rules; liquidators sell the seized collateral into the venues;
     the sales move prices further; and so on to a fixed point. The commands below run
-    that loop on a scenario file (TOML) and store every result as Parquet tables
-    catalogued in DuckDB.
+    that loop on a scenario file (TOML) and store every result as Parquet tables,
+    queryable in SQL (DuckDB).
     """
 
 
@@ -340,7 +340,7 @@ def demo_cmd(out: Path, recompute: bool) -> None:
         _print_curve(cur)
     except LiqcascadeError as e:
         _fail(e)
-    click.echo(f"\nresults in {out}/ (query with DuckDB: {out}/catalog.duckdb)")
+    click.echo(f"\nresults in {out}/ (query in SQL: ResultsStore({str(out)!r}).query(...))")
 
 
 @main.command("conformance")
@@ -371,7 +371,7 @@ def runs_cmd(out: Path) -> None:
     from liqcascade.io.store import ResultsStore
 
     try:
-        df = ResultsStore(out).list_runs()
+        df = ResultsStore(out, create=False).list_runs()  # a read never creates a store
     except LiqcascadeError as e:
         _fail(e)
     if not len(df):
@@ -422,7 +422,7 @@ def show_cmd(run_id: str, table: str, out: Path) -> None:
     from liqcascade.io.store import ResultsStore
 
     try:
-        df = ResultsStore(out).load(run_id, table)
+        df = ResultsStore(out, create=False).load(run_id, table)
     except LiqcascadeError as e:
         _fail(e)
     with pd.option_context("display.max_columns", 50, "display.width", 200):

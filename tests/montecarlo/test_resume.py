@@ -2,10 +2,9 @@
 chunk, rewrites no landed part, and ends with the table an uninterrupted run gives.
 
 The kill is deterministic, not a race against the clock: the child process (the real
-``liqcascade montecarlo`` command) SIGKILLs itself at the first catalog access after the
-file of part 4 appeared, that is between that part's rename into place and its
-registration, the worst moment; parts 0-3 are registered by then (serial chunks land in
-order)."""
+``liqcascade montecarlo`` command) SIGKILLs itself when part 4 is written in full but not yet
+renamed into place (the rename is what lands a part), the worst moment; parts 0-3 have
+landed by then (serial chunks land in order)."""
 
 from __future__ import annotations
 
@@ -25,21 +24,21 @@ from liqcascade.io.store import ResultsStore
 N_PATHS = 10
 KILL_AT_PART = 4
 
-# the child: the CLI, with the store's catalog access patched to SIGKILL the process once
-# part KILL_AT_PART's file exists (its registration has not happened yet)
+# the child: the CLI, with the store's commit patched to SIGKILL the process when part
+# KILL_AT_PART, written whole under .tmp, is about to be renamed into place
 CHILD = """
 import os, signal, sys
 from pathlib import Path
 from liqcascade.io import store
 
-_connect = store.ResultsStore._connect
+_commit = store._commit
 
-def killing_connect(self, read_only=False):
-    if any(self.root.glob("runs/*/paths/part-{part:05d}.parquet")):
+def killing_commit(src, dst):
+    if Path(dst).name == "part-{part:05d}.parquet":
         os.kill(os.getpid(), signal.SIGKILL)
-    return _connect(self, read_only)
+    return _commit(src, dst)
 
-store.ResultsStore._connect = killing_connect
+store._commit = killing_commit
 from liqcascade.cli import main
 main(sys.argv[1:], prog_name="liqcascade")
 """
@@ -62,7 +61,8 @@ def test_killed_run_resumes_and_loses_nothing(tiny, tmp_path, monkeypatch):
     assert st.status(rid) == "running" and not st.has(rid)
     assert st.parts(rid, "paths") == list(range(KILL_AT_PART))
     folder = store / "runs" / rid / "paths"
-    assert (folder / f"part-{KILL_AT_PART:05d}.parquet").is_file()  # on disk, not registered
+    assert not (folder / f"part-{KILL_AT_PART:05d}.parquet").exists()  # written, never landed
+    assert len(list((store / ".tmp").glob(f"{rid}.paths.{KILL_AT_PART}.parquet.*"))) == 1
     stamps = {i: (folder / f"part-{i:05d}.parquet").stat() for i in range(KILL_AT_PART)}
 
     computed: list[int] = []

@@ -25,7 +25,7 @@ def test_parts_land_register_and_load_in_part_order(tmp_path):
     meta = s.begin(RID, "montecarlo", {"x": 1}, {"chunks": 3, "chunk_size": 3})
     assert meta == {"chunks": 3, "chunk_size": 3}
     assert s.status(RID) == "running" and not s.has(RID)
-    assert json.loads((tmp_path / "runs" / RID / "run.json").read_text())["complete"] is False
+    assert json.loads((tmp_path / "runs" / RID / "run.json").read_text())["status"] == "running"
     # parts land in any order; reading gives part order
     for i in (2, 0):
         assert s.save_part(RID, "paths", i, part(i)) is True
@@ -42,7 +42,7 @@ def test_parts_land_register_and_load_in_part_order(tmp_path):
     full = pd.concat([part(i) for i in range(3)], ignore_index=True)
     pd.testing.assert_frame_equal(s.load(RID, "paths"), full)
     assert s.meta(RID)["meta"] == {"chunks": 3, "chunk_size": 3, "wall_s": 1.0}
-    assert json.loads((tmp_path / "runs" / RID / "run.json").read_text())["complete"] is True
+    assert json.loads((tmp_path / "runs" / RID / "run.json").read_text())["status"] == "finished"
     got = s.query("SELECT count(*) AS n, sum(loss) AS s FROM paths")
     assert got["n"].iloc[0] == 9 and got["s"].iloc[0] == pytest.approx(full["loss"].sum())
     assert s.list_runs()["status"].tolist() == ["finished"]

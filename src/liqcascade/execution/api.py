@@ -29,7 +29,7 @@ from liqcascade.errors import ConfigError
 from liqcascade.execution import montecarlo as mc
 from liqcascade.execution.executors import Executor, open_executor, parse_executor
 from liqcascade.io.config import file_digest, resolve_path
-from liqcascade.io.store import ResultsStore, run_id as _run_id
+from liqcascade.io.store import ResultsStore, StoreError, is_store, run_id as _run_id
 
 DEFAULT_STORE = Path("liqcascade-results")
 LEVELS = (0.95, 0.99, 0.999)
@@ -104,7 +104,12 @@ def montecarlo(
     risk = _risk(df, risk_args)
     if st is None:
         return Result(KIND, {"paths": df, "risk": risk}, {"paths": n, "seed": seed})
-    st.finish(rid, {"risk": risk}, {"risk": risk_args, "wall_s_last": time.perf_counter() - t0})
+    try:
+        st.finish(rid, {"risk": risk}, {"risk": risk_args, "wall_s_last": time.perf_counter() - t0})
+    except StoreError:
+        if not st.has(rid):
+            raise
+        return _finished(st, rid, risk_args)  # the same run, started twice, finished first elsewhere
     return Result(KIND, {"paths": df, "risk": risk}, {"paths": n, "seed": seed}, rid)
 
 
@@ -140,7 +145,7 @@ def _existing(store) -> ResultsStore | None:
     if store is None or isinstance(store, ResultsStore):
         return store
     root = Path(store)
-    return ResultsStore(root) if (root / "catalog.duckdb").is_file() else None
+    return ResultsStore(root) if is_store(root) else None
 
 
 def _resumed_size(rid: str, meta: dict, size: int | None) -> int:

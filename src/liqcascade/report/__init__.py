@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from liqcascade.io.store import ResultsStore, StoreError
+from liqcascade.io.store import ResultsStore, StoreError, is_store
 from liqcascade.report import bundle as _bundle
 from liqcascade.report.html import render_report
 from liqcascade.report.views import View, views_for
@@ -50,9 +50,10 @@ def make_report(
     market. ``simulate``: for a scenario with a ``[simulation]`` table, run it too.
     """
     scenario = _is_scenario(target)
-    if not isinstance(store, ResultsStore) and not scenario and not (Path(store) / "catalog.duckdb").is_file():
-        raise StoreError(f"{store}: no results store here (no catalog.duckdb); give --store the folder runs were stored in")
-    st = store if isinstance(store, ResultsStore) else ResultsStore(Path(store))
+    if not isinstance(store, ResultsStore) and not scenario and not is_store(store):
+        raise StoreError(f"{store}: no results store here (no store.json or catalog.duckdb); give --store the folder "
+                         "runs were stored in")
+    st = store if isinstance(store, ResultsStore) else ResultsStore(Path(store), create=scenario)
     notes: list[str] = []
     if scenario:
         rid = _bundle.prepare(st, target, simulate)

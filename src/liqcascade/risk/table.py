@@ -162,14 +162,14 @@ def risk_table_from_store(store: Any, run_id: str, **kw: Any) -> pd.DataFrame:
     ``store`` is a :class:`~liqcascade.io.store.ResultsStore` or the root directory of one
     (which must exist: reading never creates a store). ``kw`` go to :func:`risk_table`.
     """
-    from liqcascade.io.store import ResultsStore
+    from liqcascade.io.store import ResultsStore, is_store
 
     if not isinstance(store, ResultsStore):
         root = Path(store)
-        if not (root / "catalog.duckdb").is_file():
+        if not is_store(root):
             raise ConfigError(str(root), "store",
-                              "an existing results store directory (holding catalog.duckdb)")
-        store = ResultsStore(root)
+                              "an existing results store directory (holding store.json, or catalog.duckdb if older)")
+        store = ResultsStore(root, create=False)
     return risk_table(store.load(run_id, "paths"), source=str(store.path(run_id, "paths")), **kw)
 
 

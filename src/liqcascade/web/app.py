@@ -117,15 +117,8 @@ class Dashboard:
         self._lock = threading.Lock()
 
     def _stamp(self) -> tuple:
-        """Changes whenever the catalog does (a run saved, by this server or another process)."""
-        out = []
-        for name in ("catalog.duckdb", "catalog.duckdb.wal"):
-            try:
-                st = (self.root / name).stat()
-                out.append((st.st_mtime_ns, st.st_size))
-            except OSError:
-                out.append(None)
-        return tuple(out)
+        """Changes whenever the store does (a run saved, by this server or another process)."""
+        return self.store.stamp()
 
     def _cached(self, key: tuple, make):
         with self._lock:

@@ -5,8 +5,8 @@ thread of a small pool, so neither the event loop nor the request threads wait f
 worker stays up between runs (its imports and compiled kernels stay warm) and is replaced
 when a run passes the wall-time cap (the process is terminated), crashes, or after
 :data:`RECYCLE_AFTER` runs. The worker computes and returns the tables; the server process
-saves them into the store (DuckDB lets one process write the catalog at a time), so a
-stopped or crashed run leaves nothing behind.
+saves them into the store (one atomic rename per run, beside any CLI process writing the
+same store), so a stopped or crashed run leaves nothing behind.
 """
 
 from __future__ import annotations
