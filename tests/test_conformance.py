@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from liqcascade.conformance import (
+from liqcascade.protocols.conformance import (
     REGISTRY,
     bundled_vector_files,
     format_results,

@@ -2,7 +2,8 @@
 
 What is run: every line starting with ``liqcascade `` in a ```console or ```sh block (a line
 ending in ``\\`` continues on the next), and every ```python block (the blocks of one page run in
-order in one namespace, like a notebook). ```toml blocks are loaded as scenarios. Illustrative
+order in one namespace, like a notebook). ```toml blocks are loaded as scenarios (a block without
+``name`` is a fragment: its tables replace those of ``examples/small_book.toml``). Illustrative
 output, formulas and usage synopses are ```text (or unlabelled) blocks and are not run; ``make``
 targets are not run here (``make test`` is this suite; ``make demo`` runs the default scenario,
 which ``liqcascade run`` of the embedded default covers in tests/test_cli.py).
@@ -167,16 +168,26 @@ def test_the_small_size_rewrites_are_all_used():
     assert not unused
 
 
-def test_toml_blocks_are_scenarios_that_load(tmp_path):
+def test_toml_blocks_are_scenarios_that_load(workdir):
+    """Each ```toml block loads: a whole scenario (system or single market), or a fragment
+    whose tables replace those of examples/small_book.toml (written beside the examples, so
+    its relative paths are the examples')."""
     from liqcascade.api import load_scenario, load_system
+    from liqcascade.io.config import parse_scenario
 
     blocks = [(p, b) for p in PAGES for b in _blocks(p, ("toml",))]
     assert blocks
+    base = tomllib.loads((REPO / "examples" / "small_book.toml").read_text())
     for i, (page, body) in enumerate(blocks):
-        tomllib.loads(body)
-        f = tmp_path / f"{page.stem}_{i}.toml"
+        data = tomllib.loads(body)
+        f = workdir / "examples" / f"doc_{page.stem}_{i}.toml"
         f.write_text(body)
-        load_system(f) if "markets" in tomllib.loads(body) else load_scenario(f)
+        if "markets" in data:
+            load_system(f)
+        elif "name" in data:
+            load_scenario(f)
+        else:
+            parse_scenario({**base, **data}, str(f))
 
 
 def test_scenario_reference_is_the_schemas():

@@ -351,7 +351,7 @@ def conformance_cmd(paths: tuple[Path, ...]) -> None:
     With no PATHS, runs every vector file bundled with liqcascade. Exit status 1 if
     any vector fails.
     """
-    from liqcascade import conformance
+    from liqcascade.protocols import conformance
 
     try:
         results = conformance.run_paths(list(paths) or None)

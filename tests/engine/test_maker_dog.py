@@ -147,12 +147,13 @@ def test_config_passes_the_limits():
     """``[market.maker.auctions]``: unset limits are none (inf), set ones reach the Clipper."""
     from types import SimpleNamespace
 
-    from liqcascade.io.config import MakerAuctionConfig, MakerConfig
-    from liqcascade.io.scenario import _protocol_rules
+    from liqcascade.protocols.maker.plugin import MakerAuctionConfig, MakerConfig
+    from liqcascade.io.scenario import protocol_rules
 
     def clipper(**kw):
-        m = SimpleNamespace(protocol="maker", maker=MakerConfig(auctions=MakerAuctionConfig(**kw)))
-        return _protocol_rules(m, PARAMS, None, "<test>").auctions
+        m = SimpleNamespace(protocol="maker", version=None, pair_policy="largest",
+                            maker=MakerConfig(auctions=MakerAuctionConfig(**kw)))
+        return protocol_rules(m, PARAMS, None, "<test>").auctions
 
     c = clipper()
     assert c.hole_usd == math.inf and c.Hole_usd == math.inf and c.chost_usd == 0.0

@@ -255,12 +255,13 @@ def test_config_passes_the_dust():
     """``[market.maker.auctions]`` ``dust_usd``: one value or per collateral; unset 0."""
     from types import SimpleNamespace
 
-    from liqcascade.io.config import MakerAuctionConfig, MakerConfig
-    from liqcascade.io.scenario import _protocol_rules
+    from liqcascade.protocols.maker.plugin import MakerAuctionConfig, MakerConfig
+    from liqcascade.io.scenario import protocol_rules
 
     def clipper(**kw):
-        m = SimpleNamespace(protocol="maker", maker=MakerConfig(auctions=MakerAuctionConfig(**kw)))
-        return _protocol_rules(m, PARAMS, None, "<test>").auctions
+        m = SimpleNamespace(protocol="maker", version=None, pair_policy="largest",
+                            maker=MakerConfig(auctions=MakerAuctionConfig(**kw)))
+        return protocol_rules(m, PARAMS, None, "<test>").auctions
 
     assert clipper().dust_usd == 0.0
     assert clipper(dust_usd=15_000).dust_usd == 15_000.0

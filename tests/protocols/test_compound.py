@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liqcascade.conformance import run_vector_file
+from liqcascade.protocols.conformance import run_vector_file
 from liqcascade.errors import LiqcascadeError
 from liqcascade.protocols.compound_v2 import exact as v2
 from liqcascade.protocols.compound_v3 import exact as v3

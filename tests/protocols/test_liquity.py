@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liqcascade.conformance import run_vector_file
+from liqcascade.protocols.conformance import run_vector_file
 from liqcascade.protocols.liquity_v1 import exact as v1
 from liqcascade.protocols.liquity_v2 import exact as v2
 

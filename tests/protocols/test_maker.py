@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import liqcascade
-from liqcascade.conformance import load_vector_file, run_vector_file
+from liqcascade.protocols.conformance import load_vector_file, run_vector_file
 from liqcascade.errors import LiqcascadeError
 from liqcascade.protocols.maker import exact as mk
 from liqcascade.protocols.maker.exact import RAD, RAY, WAD

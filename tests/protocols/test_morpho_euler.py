@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from liqcascade.conformance import bundled_vector_files, load_vector_file, run_vector_file
+from liqcascade.protocols.conformance import bundled_vector_files, load_vector_file, run_vector_file
 from liqcascade.protocols.euler_v2 import exact as ev
 from liqcascade.protocols.morpho_blue import exact as mb
 

@@ -14,9 +14,10 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from liqcascade.errors import ConfigError
+from liqcascade.protocols import registry as protocol_registry
 from liqcascade.io.montecarlo_config import MonteCarloConfig
 
 
@@ -37,107 +38,14 @@ class AssetOverride(_Model):
     borrow_cap: float | None = Field(None, description="Borrow cap in tokens (inf = none).")
 
 
-PROTOCOLS = ("aave_v3", "compound_v2", "compound_v3", "maker", "liquity_v1", "liquity_v2", "morpho_blue", "euler_v2")
-
-
-class CompoundV2Config(_Model):
-    """Compound v2's liquidation settings (the collateral factor is each asset's liquidation_threshold,
-    the incentive 1 + liquidation_bonus)."""
-
-    close_factor: float = Field(0.5, gt=0, le=1, description="Comptroller closeFactor: share of one borrow a call may repay.")
-    protocol_seize_share: float = Field(0.028, ge=0, lt=1, description="Share of the seized collateral kept as reserves.")
-    deprecated_markets: list[str] = Field(
-        default_factory=list,
-        description="Assets whose borrow market is deprecated (isDeprecated): the close factor does not apply, "
-        "a call may repay the whole borrow.")
-
-
-class StoreFrontConfig(_Model):
-    """Comet's store front over time (dynamic engine)."""
-
-    reserves_usd: float = Field(40e6, allow_inf_nan=False, description="Reserves at the start (USD).")
-    target_reserves_usd: float = Field(20e6, ge=0, allow_inf_nan=False, description="targetReserves: collateral is sold only while reserves are below.")
-    buyer_margin: float = Field(0.005, ge=0, lt=1, description="Buyers' required margin over the store-front price on their exit.")
-
-
-class CompoundV3Config(_Model):
-    """Comet's settings (liquidation_threshold = liquidateCollateralFactor, liquidation_bonus = 1 - liquidationFactor)."""
-
-    base: str = Field("USDC", description="The base asset every account borrows.")
-    store_front_factor: float = Field(0.5, ge=0, le=1, description="storeFrontPriceFactor: share of the liquidation penalty given to buyers.")
-    resale: bool = Field(True, description="Absorbed collateral is sold on at once (reserves below target) or kept.")
-    storefront: StoreFrontConfig | None = Field(
-        None, description="Dynamic engine: keep absorbed collateral and sell it over time through buyCollateral."
-    )
-
-
-class MakerAuctionConfig(_Model):
-    """A Clipper's settings (defaults: ETH-B under Liquidations 2.0)."""
-
-    buf: float = Field(1.3, gt=0, allow_inf_nan=False, description="Starting price = oracle price times buf.")
-    tail: float = Field(8400.0, gt=0, allow_inf_nan=False, description="Seconds before an auction is reset.")
-    cusp: float = Field(0.4, ge=0, lt=1, description="Reset when the price falls below cusp times the start price.")
-    curve: Literal["linear", "stairstep", "exponential"] = Field("stairstep", description="Price curve (abaci).")
-    cut: float = Field(0.99, gt=0, lt=1, description="Stairstep: factor per step; exponential: factor per second.")
-    step: float = Field(90.0, gt=0, allow_inf_nan=False, description="Stairstep: seconds per step.")
-    tau: float = Field(7200.0, gt=0, allow_inf_nan=False, description="Linear: seconds to zero.")
-    chip: float = Field(0.001, ge=0, lt=1, description="Keeper incentive, share of the tab.")
-    tip: float = Field(300.0, ge=0, allow_inf_nan=False, description="Keeper incentive, flat DAI.")
-    keeper_margin: float = Field(0.03, ge=0, lt=1, description="Keepers take when the auction price is this far below their exit.")
-    hole_usd: float | None = Field(None, gt=0, description="The Dog's hole: most tab (DAI) in one ilk's auctions at "
-                                   "once (one ilk per collateral asset); None = no limit. ETH-A today: 65M.")
-    Hole_usd: float | None = Field(None, gt=0, description="The Dog's Hole: most tab (DAI) in all auctions at once; "
-                                   "None = no limit. Mainnet today: 100M.")
-    chost_usd: float = Field(0.0, ge=0, allow_inf_nan=False, description="chost = dust * chop: least tab a partial "
-                             "take may leave (0 = none). ETH-A today: 16,950.")
-    dust_usd: Annotated[float, Field(ge=0)] | dict[str, Annotated[float, Field(ge=0)]] = Field(
-        0.0, description="The ilk's dust (least vault debt, DAI) for the Dog's partial barks: one value, or a table "
-        "collateral symbol -> value (unlisted: 0); a bark leaving less is whole, a partial auction below it is not "
-        "started. 0 = no rule. ETH-A today: 15,000.")
-
-
-class MakerConfig(_Model):
-    """Maker's settings (liquidation_threshold = 1 / mat, liquidation_bonus = chop - 1)."""
-
-    keeper_margin: float = Field(0.03, ge=0, lt=1, description="Static engine: auctions clear at price times (1 - keeper_margin).")
-    auctions: MakerAuctionConfig | None = Field(
-        None, description="Dynamic engine: run Clipper auctions block by block (otherwise taken at once)."
-    )
-
-
-class LiquityConfig(_Model):
-    """Liquity's settings (the MCR is the protocol's, not the parameter file's)."""
-
-    collateral: str = Field("WETH", description="The collateral asset of the troves (the branch for v2).")
-    debt_asset: str = Field("DAI", description="A $1 asset of the market standing for LUSD/BOLD.")
-    stability_pool_share: float = Field(0.5, ge=0, allow_inf_nan=False, description="Stability Pool deposits as a share of all troves' debt.")
-    sp_sell_fraction: float = Field(1.0, ge=0, le=1, description="Share of their collateral gains SP depositors sell at once.")
-
-
-class EulerV2Config(_Model):
-    """Euler v2's settings (liquidation_threshold = the collateral's liquidation LTV)."""
-
-    max_discount: float = Field(0.15, ge=0, lt=1, description="maxLiquidationDiscount of the controller vault.")
-
-
-class MarketConfig(_Model):
+class _MarketFields(_Model):
     """The lending market whose positions are liquidated."""
 
-    protocol: Literal[PROTOCOLS] = Field(  # type: ignore[valid-type]
-        description="Protocol whose liquidation rules apply. Every protocol reads the same per-asset parameters "
-        "(liquidation_threshold, liquidation_bonus) in its own meaning: see the protocol's table."
-    )
     version: Literal["3.0-3.2", "3.3-3.4", "3.5-3.6", "3.5", "3.6", "3.7"] | None = Field(
         None, description="Aave v3 rule set (required for aave_v3: close factor, dust and bad-debt rules differ by "
         "version). '3.5-3.6' is refused for parameters with an asset of LT 0 in an e-mode (collateral there from "
         "v3.6 only): name '3.5' or '3.6' then."
     )
-    compound_v2: CompoundV2Config | None = Field(None, description="Compound v2 settings (used when protocol = compound_v2, "
-                                                 "or in `liqcascade compare`).")
-    compound_v3: CompoundV3Config | None = Field(None, description="Comet settings (protocol = compound_v3).")
-    maker: MakerConfig | None = Field(None, description="Maker settings (protocol = maker).")
-    liquity: LiquityConfig | None = Field(None, description="Liquity settings (protocol = liquity_v1 or liquity_v2).")
-    euler_v2: EulerV2Config | None = Field(None, description="Euler v2 settings (protocol = euler_v2).")
     params: str = Field(
         "builtin:aave_v3_ethereum_2023-10-31",
         description="Risk parameters: a shipped snapshot 'builtin:aave_v3_<chain>_<date>' (today "
@@ -154,6 +62,26 @@ class MarketConfig(_Model):
         description="Which (collateral, debt) pair a liquidator takes first: 'largest' = most valuable of each; "
         "'max_bonus' = the collateral with the highest bonus.",
     )
+
+
+def _market_config() -> type[_Model]:
+    """``[market]``: the protocol names and each protocol's settings table come from the
+    protocol registry (:mod:`liqcascade.protocols.registry`); the rest is :class:`_MarketFields`."""
+    fields: dict[str, Any] = {
+        "protocol": (Literal[protocol_registry.names()], Field(  # type: ignore[valid-type]
+            description="Protocol whose liquidation rules apply. Every protocol reads the same per-asset parameters "
+            "(liquidation_threshold, liquidation_bonus) in its own meaning: see the protocol's table.")),
+    }
+    own = _MarketFields.model_fields
+    fields["version"] = (own["version"].annotation, own["version"])
+    for key, (model, help_text) in protocol_registry.settings_tables().items():
+        fields[key] = (model | None, Field(None, description=help_text))
+    fields.update({k: (f.annotation, f) for k, f in own.items() if k != "version"})
+    return create_model("MarketConfig", __base__=_Model, __doc__=_MarketFields.__doc__, **fields)
+
+
+MarketConfig = _market_config()
+PROTOCOLS = protocol_registry.names()
 
 
 class PositionsConfig(_Model):

@@ -30,11 +30,6 @@ from liqcascade.engine.static import CascadeSettings, MarketModel
 from liqcascade.errors import ConfigError, LiqcascadeError, plain
 from liqcascade.io.aave_config import AaveMarketSnapshot, load_aave_reserve_config, shipped_snapshots
 from liqcascade.io.config import (
-    CompoundV2Config,
-    CompoundV3Config,
-    EulerV2Config,
-    LiquityConfig,
-    MakerConfig,
     ScenarioConfig,
     load_scenario,
     resolve_path,
@@ -42,7 +37,7 @@ from liqcascade.io.config import (
 )
 from liqcascade.markets.base import Venue
 from liqcascade.model import PositionBook, RiskParams
-from liqcascade.protocols.aave_v3 import parse_version
+from liqcascade.protocols import registry as protocol_registry
 from liqcascade.protocols.base import LiquidationLimits
 
 __all__ = [
@@ -220,70 +215,24 @@ def _frame_book(cfg: ScenarioConfig, frame: pd.DataFrame, params: RiskParams, pr
 
 def liquidation_rules(cfg: ScenarioConfig, params: RiskParams, book: PositionBook, source: str):
     """The rules of ``market.protocol`` with the scenario's settings, for ``params`` and ``book``
-    (Liquity sizes its stability pool from the book's debt; see :mod:`liqcascade.protocols`)."""
-    m = cfg.market
-    own = "liquity" if m.protocol.startswith("liquity") else m.protocol
+    (Liquity sizes its stability pool from the book's debt), built by the protocol's registered
+    builder (:mod:`liqcascade.protocols.registry`)."""
+    return protocol_rules(cfg.market, params, book, source)
+
+
+def protocol_rules(m, params: RiskParams, book: PositionBook | None, source: str):
+    """The rules of a ``[market]`` table ``m`` (its protocol, version, pair policy and the
+    protocol's settings table); a builder's error is re-said against ``market.<settings key>``."""
+    spec = protocol_registry.spec(m.protocol, source)
+    settings = getattr(m, spec.settings_key) if spec.settings_key else None
+    ctx = protocol_registry.BuildContext(m.protocol, params, book, settings, m.version, m.pair_policy, source)
     try:
-        return _protocol_rules(m, params, book, source)
+        return spec.build(ctx)
     except ConfigError as e:
         if e.file == source and e.key.startswith("market."):
             raise
+        own = spec.settings_key or m.protocol
         raise ConfigError(source, f"market.{own}.{e.key.split('.')[-1]}", e.expected, e.got) from None
-
-
-def _protocol_rules(m, params: RiskParams, book: PositionBook, source: str):
-    if m.protocol == "aave_v3":
-        from liqcascade.protocols.aave_v3.rules import AaveV3Rules
-
-        if m.version is None:
-            raise ConfigError(source, "market.version",
-                              "an Aave v3 rule set: one of '3.0-3.2', '3.3-3.4', '3.5-3.6' ('3.5', '3.6'), '3.7'")
-        return AaveV3Rules(params, parse_version(m.version, source, "market.version", params), m.pair_policy)
-    if m.protocol == "compound_v2":
-        from liqcascade.protocols.compound_v2.rules import CompoundV2Rules
-
-        c = m.compound_v2 or CompoundV2Config()
-        return CompoundV2Rules(params, c.close_factor, c.protocol_seize_share, tuple(c.deprecated_markets))
-    if m.protocol == "compound_v3":
-        from liqcascade.protocols.compound_v3.rules import CometRules
-        from liqcascade.protocols.compound_v3.storefront import StoreFrontSettings
-
-        c = m.compound_v3 or CompoundV3Config()
-        sf = None if c.storefront is None else StoreFrontSettings(**c.storefront.model_dump())
-        return CometRules(params, c.base, c.store_front_factor, c.resale, sf)
-    if m.protocol == "maker":
-        from liqcascade.protocols.maker.clipper import ClipperSettings
-        from liqcascade.protocols.maker.rules import MakerRules
-
-        c = m.maker or MakerConfig()
-        auctions = None
-        if c.auctions is not None:
-            # the Dog's limits: None = no limit
-            kw = {key: (np.inf if v is None and key in ("hole_usd", "Hole_usd") else v)
-                  for key, v in c.auctions.model_dump().items()}
-            auctions = ClipperSettings(**kw)
-        return MakerRules(params, c.keeper_margin, auctions)
-    if m.protocol in ("liquity_v1", "liquity_v2"):
-        from liqcascade.protocols.liquity_v1.rules import LiquityV1Rules
-        from liqcascade.protocols.liquity_v2.rules import LiquityV2Rules
-
-        c = m.liquity or LiquityConfig()
-        if c.debt_asset not in params.symbols:
-            raise ConfigError(source, "market.liquity.debt_asset", f"an asset of the market {list(params.symbols)}",
-                              c.debt_asset)
-        if not (0.0 <= c.stability_pool_share):
-            raise ConfigError(source, "market.liquity.stability_pool_share", "a share >= 0", c.stability_pool_share)
-        total_debt = float(book.debt[book.asset == params.symbols.index(c.debt_asset)].sum())
-        cls = LiquityV1Rules if m.protocol == "liquity_v1" else LiquityV2Rules
-        return cls(params, collateral=c.collateral, debt_asset=c.debt_asset,
-                   stability_pool=c.stability_pool_share * total_debt, sp_sell_fraction=c.sp_sell_fraction)
-    if m.protocol == "morpho_blue":
-        from liqcascade.protocols.morpho_blue.rules import MorphoBlueRules
-
-        return MorphoBlueRules(params)
-    from liqcascade.protocols.euler_v2.rules import EulerV2Rules
-
-    return EulerV2Rules(params, (m.euler_v2 or EulerV2Config()).max_discount)
 
 
 def _venues(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_dir: Path, source: str) -> dict[str, Venue]:

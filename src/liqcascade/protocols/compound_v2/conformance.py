@@ -3,7 +3,7 @@
 Functions: ``account_liquidity``, ``max_repay``, ``seize_tokens``, ``seize_split``,
 ``liquidate_borrow``. Every number is a 1e18 mantissa or a wei / cToken amount written as a
 string; see :mod:`liqcascade.protocols.compound_v2.exact` for the units. Imported by
-:mod:`liqcascade.conformance` the first time a ``compound_v2`` vector runs.
+:mod:`liqcascade.protocols.conformance` the first time a ``compound_v2`` vector runs.
 """
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from liqcascade.conformance import VectorContext, _get, as_int, register
+from liqcascade.protocols.conformance import VectorContext, as_int, get_input, register
 from liqcascade.protocols.compound_v2 import exact as ex
 
 
 def _int(inputs: Mapping[str, Any], key: str, ctx: VectorContext, where: str = "inputs") -> int:
-    return as_int(_get(inputs, key, ctx, where), f"{where}.{key}", ctx)
+    return as_int(get_input(inputs, key, ctx, where), f"{where}.{key}", ctx)
 
 
 def _markets(inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, ex.Market]:
     out = {}
-    for name, m in _get(inputs, "markets", ctx, "inputs").items():
+    for name, m in get_input(inputs, "markets", ctx, "inputs").items():
         w = f"inputs.markets.{name}"
         out[name] = ex.Market(
             collateral_factor=as_int(m.get("collateral_factor", 0), f"{w}.collateral_factor", ctx),
@@ -34,7 +34,7 @@ def _markets(inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, ex.Mark
 
 def _positions(inputs: Mapping[str, Any], markets: Mapping[str, ex.Market], ctx: VectorContext) -> dict:
     out = {}
-    for name, p in _get(inputs, "positions", ctx, "inputs").items():
+    for name, p in get_input(inputs, "positions", ctx, "inputs").items():
         w = f"inputs.positions.{name}"
         if name not in markets:
             raise ctx.error(f"{w}: no market named {name!r}")
@@ -103,8 +103,8 @@ def _seize_split(version: str, inputs: Mapping[str, Any], ctx: VectorContext) ->
 def _liquidate_borrow(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, Any]:
     markets = _markets(inputs, ctx)
     positions = _positions(inputs, markets, ctx)
-    borrowed = str(_get(inputs, "borrowed", ctx, "inputs"))
-    collateral = str(_get(inputs, "collateral", ctx, "inputs"))
+    borrowed = str(get_input(inputs, "borrowed", ctx, "inputs"))
+    collateral = str(get_input(inputs, "collateral", ctx, "inputs"))
     for name in (borrowed, collateral):
         if name not in markets:
             raise ctx.error(f"inputs: no market named {name!r}")

@@ -5,7 +5,7 @@ Functions: ``present_value``, ``principal_value``, ``is_liquidatable``, ``absorb
 (``base``: scale, 8-decimal price, 1e15 indexes, totals, Comet's base balance), the
 collateral ``assets`` (scale, price, 1e18 factors, in Comet's asset order) and the ``user``
 (signed ``principal`` and ``collateral`` balances). Signed integers are written as strings
-with a leading ``-``. Imported by :mod:`liqcascade.conformance` on first use.
+with a leading ``-``. Imported by :mod:`liqcascade.protocols.conformance` on first use.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from liqcascade.conformance import VectorContext, _get, as_int, register
+from liqcascade.protocols.conformance import VectorContext, as_int, get_input, register
 from liqcascade.protocols.compound_v3 import exact as ex
 
 
@@ -25,11 +25,11 @@ def _sint(value: Any, key: str, ctx: VectorContext) -> int:
 
 
 def _base(inputs: Mapping[str, Any], ctx: VectorContext) -> ex.Base:
-    b = _get(inputs, "base", ctx, "inputs")
+    b = get_input(inputs, "base", ctx, "inputs")
     w = "inputs.base"
     return ex.Base(
-        scale=as_int(_get(b, "scale", ctx, w), f"{w}.scale", ctx),
-        price=as_int(_get(b, "price", ctx, w), f"{w}.price", ctx),
+        scale=as_int(get_input(b, "scale", ctx, w), f"{w}.scale", ctx),
+        price=as_int(get_input(b, "price", ctx, w), f"{w}.price", ctx),
         supply_index=as_int(b.get("supply_index", ex.BASE_INDEX_SCALE), f"{w}.supply_index", ctx),
         borrow_index=as_int(b.get("borrow_index", ex.BASE_INDEX_SCALE), f"{w}.borrow_index", ctx),
         total_supply_base=as_int(b.get("total_supply_base", 0), f"{w}.total_supply_base", ctx),
@@ -40,11 +40,11 @@ def _base(inputs: Mapping[str, Any], ctx: VectorContext) -> ex.Base:
 
 def _assets(inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, ex.Asset]:
     out = {}
-    for name, a in _get(inputs, "assets", ctx, "inputs").items():
+    for name, a in get_input(inputs, "assets", ctx, "inputs").items():
         w = f"inputs.assets.{name}"
         out[name] = ex.Asset(
-            scale=as_int(_get(a, "scale", ctx, w), f"{w}.scale", ctx),
-            price=as_int(_get(a, "price", ctx, w), f"{w}.price", ctx),
+            scale=as_int(get_input(a, "scale", ctx, w), f"{w}.scale", ctx),
+            price=as_int(get_input(a, "price", ctx, w), f"{w}.price", ctx),
             borrow_cf=as_int(a.get("borrow_cf", ex.FACTOR_SCALE - 1), f"{w}.borrow_cf", ctx),
             liquidate_cf=as_int(a.get("liquidate_cf", ex.FACTOR_SCALE), f"{w}.liquidate_cf", ctx),
             liquidation_factor=as_int(a.get("liquidation_factor", ex.FACTOR_SCALE), f"{w}.liquidation_factor", ctx),
@@ -53,8 +53,8 @@ def _assets(inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, ex.Asset
 
 
 def _user(inputs: Mapping[str, Any], assets: Mapping[str, ex.Asset], ctx: VectorContext) -> tuple[int, dict]:
-    u = _get(inputs, "user", ctx, "inputs")
-    principal = _sint(_get(u, "principal", ctx, "inputs.user"), "inputs.user.principal", ctx)
+    u = get_input(inputs, "user", ctx, "inputs")
+    principal = _sint(get_input(u, "principal", ctx, "inputs.user"), "inputs.user.principal", ctx)
     coll = {}
     for name, bal in (u.get("collateral") or {}).items():
         if name not in assets:
@@ -64,7 +64,7 @@ def _user(inputs: Mapping[str, Any], assets: Mapping[str, ex.Asset], ctx: Vector
 
 
 def _asset(inputs: Mapping[str, Any], assets: Mapping[str, ex.Asset], ctx: VectorContext) -> ex.Asset:
-    name = str(_get(inputs, "asset", ctx, "inputs"))
+    name = str(get_input(inputs, "asset", ctx, "inputs"))
     if name not in assets:
         raise ctx.error(f"inputs.asset: no asset named {name!r}")
     return assets[name]
@@ -79,13 +79,13 @@ def _indexes(inputs: Mapping[str, Any], ctx: VectorContext) -> tuple[int, int]:
 
 @register("compound_v3", "present_value")
 def _present_value(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, Any]:
-    principal = _sint(_get(inputs, "principal", ctx, "inputs"), "inputs.principal", ctx)
+    principal = _sint(get_input(inputs, "principal", ctx, "inputs"), "inputs.principal", ctx)
     return {"present_value": ex.present_value(principal, *_indexes(inputs, ctx))}
 
 
 @register("compound_v3", "principal_value")
 def _principal_value(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, Any]:
-    present = _sint(_get(inputs, "present_value", ctx, "inputs"), "inputs.present_value", ctx)
+    present = _sint(get_input(inputs, "present_value", ctx, "inputs"), "inputs.present_value", ctx)
     return {"principal": ex.principal_value(present, *_indexes(inputs, ctx))}
 
 
@@ -125,13 +125,13 @@ def _get_reserves(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -
 
 
 def _sf(inputs: Mapping[str, Any], ctx: VectorContext) -> int:
-    return as_int(_get(inputs, "store_front_price_factor", ctx, "inputs"), "inputs.store_front_price_factor", ctx)
+    return as_int(get_input(inputs, "store_front_price_factor", ctx, "inputs"), "inputs.store_front_price_factor", ctx)
 
 
 @register("compound_v3", "quote_collateral")
 def _quote_collateral(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, Any]:
     base, assets = _base(inputs, ctx), _assets(inputs, ctx)
-    amount = as_int(_get(inputs, "base_amount", ctx, "inputs"), "inputs.base_amount", ctx)
+    amount = as_int(get_input(inputs, "base_amount", ctx, "inputs"), "inputs.base_amount", ctx)
     return {"collateral_amount": ex.quote_collateral(_asset(inputs, assets, ctx), base, _sf(inputs, ctx), amount)}
 
 
@@ -142,11 +142,11 @@ def _buy_collateral(version: str, inputs: Mapping[str, Any], ctx: VectorContext)
         _asset(inputs, assets, ctx),
         base,
         _sf(inputs, ctx),
-        target_reserves=as_int(_get(inputs, "target_reserves", ctx, "inputs"), "inputs.target_reserves", ctx),
-        base_amount=as_int(_get(inputs, "base_amount", ctx, "inputs"), "inputs.base_amount", ctx),
+        target_reserves=as_int(get_input(inputs, "target_reserves", ctx, "inputs"), "inputs.target_reserves", ctx),
+        base_amount=as_int(get_input(inputs, "base_amount", ctx, "inputs"), "inputs.base_amount", ctx),
         min_amount=as_int(inputs.get("min_amount", 0), "inputs.min_amount", ctx),
         collateral_reserves=as_int(
-            _get(inputs, "collateral_reserves", ctx, "inputs"), "inputs.collateral_reserves", ctx
+            get_input(inputs, "collateral_reserves", ctx, "inputs"), "inputs.collateral_reserves", ctx
         ),
     )
     return {"collateral_amount": out, "reserves_before": ex.get_reserves(base), "reserves_after": ex.get_reserves(after)}

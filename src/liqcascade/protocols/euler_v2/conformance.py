@@ -5,7 +5,7 @@ Function ``liquidate``: ``liability`` (debt assets, rounded up), ``collateral_ba
 ``min_yield``, ``other_collateral``, ``dont_socialize``, and the values either directly
 (``liability_value``, ``collateral_adjusted_value``, ``collateral_value``) or from WAD mid
 prices (``collateral_price``, ``liability_price``, ``liquidation_ltv_bps``, optional
-``other_collateral_adjusted_value``). Imported by :mod:`liqcascade.conformance` on first use.
+``other_collateral_adjusted_value``). Imported by :mod:`liqcascade.protocols.conformance` on first use.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from liqcascade.conformance import VectorContext, _get, as_int, register
+from liqcascade.protocols.conformance import VectorContext, as_int, get_input, register
 from liqcascade.protocols.euler_v2.exact import UINT256_MAX, liquidate, liquidation_values
 
 _OTHER = "other_collateral_adjusted_value"
 
 
 def _int(m: Mapping[str, Any], key: str, ctx: VectorContext) -> int:
-    return as_int(_get(m, key, ctx, "inputs"), f"inputs.{key}", ctx)
+    return as_int(get_input(m, key, ctx, "inputs"), f"inputs.{key}", ctx)
 
 
 @register("euler_v2", "liquidate")

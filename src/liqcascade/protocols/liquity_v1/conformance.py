@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from liqcascade.conformance import VectorContext, as_int, register
+from liqcascade.protocols.conformance import VectorContext, as_int, register
 from liqcascade.protocols.liquity_v1 import exact as lq
 
 

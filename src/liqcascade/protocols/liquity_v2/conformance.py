@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from liqcascade.conformance import VectorContext, as_int, register
+from liqcascade.protocols.conformance import VectorContext, as_int, register
 from liqcascade.protocols.liquity_v1.conformance import check_tolerances
 from liqcascade.protocols.liquity_v2 import exact as v2
 

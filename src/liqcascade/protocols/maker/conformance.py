@@ -1,4 +1,4 @@
-"""Conformance handlers for protocol ``maker`` (Liquidations 2.0), for :mod:`liqcascade.conformance`.
+"""Conformance handlers for protocol ``maker`` (Liquidations 2.0), for :mod:`liqcascade.protocols.conformance`.
 
 The runner imports this module the first time a ``maker`` vector needs a handler. Inputs use
 dss's names and units (see :mod:`liqcascade.protocols.maker.exact`); integers are strings.
@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from liqcascade.conformance import VectorContext, as_int, register
+from liqcascade.protocols.conformance import VectorContext, as_int, register
 from liqcascade.protocols.maker import exact as mk
 
 _CLIP_FIELDS = ("buf", "tail", "cusp", "chip", "tip", "chost", "stopped")

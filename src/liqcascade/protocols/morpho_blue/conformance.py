@@ -3,7 +3,7 @@
 Functions: ``liquidation_incentive_factor`` (``lltv``), ``is_healthy`` and ``liquidate``
 (``lltv``, ``price``, ``market`` totals, ``position``, and for ``liquidate`` exactly one of
 ``seized_assets``/``repaid_shares``; both may be given to test the revert). Integers are
-strings. Imported by :mod:`liqcascade.conformance` on first use of the protocol.
+strings. Imported by :mod:`liqcascade.protocols.conformance` on first use of the protocol.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from liqcascade.conformance import VectorContext, _get, as_int, register
+from liqcascade.protocols.conformance import VectorContext, as_int, get_input, register
 from liqcascade.protocols.morpho_blue.exact import (
     MarketState,
     Position,
@@ -24,12 +24,12 @@ _MARKET_KEYS = ("total_supply_assets", "total_supply_shares", "total_borrow_asse
 
 
 def _int(m: Mapping[str, Any], key: str, ctx: VectorContext, where: str) -> int:
-    return as_int(_get(m, key, ctx, where), f"{where}.{key}", ctx)
+    return as_int(get_input(m, key, ctx, where), f"{where}.{key}", ctx)
 
 
 def _state(inputs: Mapping[str, Any], ctx: VectorContext) -> tuple[MarketState, Position, int, int]:
-    m = _get(inputs, "market", ctx, "inputs")
-    p = _get(inputs, "position", ctx, "inputs")
+    m = get_input(inputs, "market", ctx, "inputs")
+    p = get_input(inputs, "position", ctx, "inputs")
     market = MarketState(*(_int(m, k, ctx, "inputs.market") for k in _MARKET_KEYS))
     position = Position(
         borrow_shares=_int(p, "borrow_shares", ctx, "inputs.position"),
