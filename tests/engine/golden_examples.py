@@ -5,7 +5,7 @@ to record the digests::
 
     PYTHONPATH=src python -m tests.engine.golden_examples      # writes golden/examples.json
 
-A digest holds, per table, its shape and, per column, the dtype, a SHA-256 of the exact
+A digest holds, per table, its shape, its column order and, per column, the dtype, a SHA-256 of the exact
 bytes (floats bit for bit) and the column's sum (so a mismatch shows which column moved
 and by how much). The summary table's values are stored as they are.
 """
@@ -143,7 +143,7 @@ def digest(result) -> dict:
                 "sha256": hashlib.sha256(_column_bytes(col)).hexdigest(),
                 "sum": _plain(col.sum()) if numeric else None,
             }
-        entry = {"shape": list(df.shape), "columns": cols}
+        entry = {"shape": list(df.shape), "order": [str(c) for c in df.columns], "columns": cols}
         if name == "summary":
             entry["values"] = {str(c): _plain(df[c].iloc[0]) for c in df.columns}
         out[name] = entry

@@ -33,6 +33,8 @@ def _differences(want: dict, got: dict) -> list[str]:
             continue
         if w["shape"] != g["shape"]:
             out.append(f"{table}: shape {g['shape']} != {w['shape']}")
+        if w["order"] != g["order"]:
+            out.append(f"{table}: columns {g['order']} != {w['order']}")
         for col in sorted(set(w["columns"]) | set(g["columns"])):
             wc, gc = w["columns"].get(col), g["columns"].get(col)
             if wc != gc:
