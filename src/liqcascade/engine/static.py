@@ -259,7 +259,7 @@ class StaticCascade:
             cum_bound *= float(step.max() / step.min())
             p_prev = p
             # rules whose liquidations move other accounts (Liquity's redistribution) see all
-            upto = n if getattr(rules, "global_effects", False) else max(upto, self._prefix_len(bound))
+            upto = n if rules.capabilities.global_effects else max(upto, self._prefix_len(bound))
             self._dirty = max(self._dirty, int(arrays.offsets[upto]))
             self._q_dirty = max(self._q_dirty, upto)
             tallies.reset_assets()
