@@ -167,7 +167,7 @@ def test_existing_bad_debt_is_not_counted_again():
 def test_skipping_and_cache_match_a_full_rescan_every_block(seed, monkeypatch):
     """The per-account bounds and the candidate cache skip only what cannot matter: the
     tables equal a run that scans every account every block."""
-    from liqcascade.engine import dynamic
+    from liqcascade.engine.dynamic.candidates import Candidates
     from liqcascade.protocols.aave_v3.rules import AaveV3Rules as R
 
     rng = np.random.default_rng(seed)
@@ -186,10 +186,10 @@ def test_skipping_and_cache_match_a_full_rescan_every_block(seed, monkeypatch):
 
     def full_refresh(self, rules, arrays, prices, changed):
         q = np.zeros(arrays.n_accounts)
-        return dynamic._Candidates.build(rules, arrays, prices, orig_scan(rules, arrays, prices, arrays.n_accounts, q, 1.0))
+        return Candidates.build(rules, arrays, prices, orig_scan(rules, arrays, prices, arrays.n_accounts, q, 1.0))
 
     monkeypatch.setattr(R, "scan", full_scan)
-    monkeypatch.setattr(dynamic._Candidates, "refresh", full_refresh)
+    monkeypatch.setattr(Candidates, "refresh", full_refresh)
     brute = simulate(m, path, oracle, s)
     for name in ("steps", "events"):
         assert fast[name].equals(brute[name]), name

@@ -386,7 +386,7 @@ class MarketPass:
         self.p_prev = p
         n = self.arrays.n_accounts
         # rules whose liquidations move other accounts (Liquity's redistribution) see all
-        self.upto = n if getattr(rules, "global_effects", False) else max(self.upto, solver._prefix_len(self.bound))
+        self.upto = n if rules.capabilities.global_effects else max(self.upto, solver._prefix_len(self.bound))
         solver._dirty = max(solver._dirty, int(self.arrays.offsets[self.upto]))
         solver._q_dirty = max(solver._q_dirty, self.upto)
         self.tallies.reset_assets()

@@ -146,17 +146,33 @@ class FirstCallCosts:
     reward_usd: FloatArray
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """The optional parts of the engine contract a rule set provides, declared by the rules
+    (a class attribute ``capabilities``) so that engines read flags instead of probing."""
+
+    global_effects: bool = False
+    """A liquidation can change *other* accounts (Liquity's redistribution): engines look
+    at every account every round and reuse no bounds or candidates across rounds."""
+    aftermarket: bool = False
+    """The rules implement :class:`SellsOverTime` (the protocol may hold what it takes and
+    sell it over time: Maker's auctions, Comet's store front)."""
+    held_by_limits: bool = False
+    """The rules implement :class:`HoldsByLimits` (the protocol's own limits keep unsafe
+    accounts waiting: Maker's Dog room). Used only when an aftermarket runs."""
+
+
 @runtime_checkable
 class LiquidationRules(Protocol):
     """What a protocol module provides to the engines.
 
-    Optional attribute ``global_effects`` (default False): a liquidation can change
-    *other* accounts (Liquity's redistribution), so engines must look at every account
-    every round and not reuse bounds or candidates across rounds.
+    ``capabilities`` declares which optional parts (:class:`SellsOverTime`,
+    :class:`HoldsByLimits`, global effects) the rules provide.
     """
 
     name: str
     params: RiskParams
+    capabilities: Capabilities
 
     def prepare(self, book: PositionBook) -> BookArrays:
         """A working copy of ``book`` with per-row effective parameters."""
@@ -265,4 +281,22 @@ class Aftermarket(Protocol):
 
     def facts(self) -> dict[str, float]:
         """End-of-run numbers for the summary (USD unless named otherwise)."""
+        ...
+
+
+@runtime_checkable
+class SellsOverTime(Protocol):
+    """Rules with ``capabilities.aftermarket``."""
+
+    def aftermarket(self, n_assets: int) -> Aftermarket | None:
+        """A fresh :class:`Aftermarket` for a dynamic run, or None (this configuration sells at once)."""
+        ...
+
+
+@runtime_checkable
+class HoldsByLimits(Protocol):
+    """Rules with ``capabilities.held_by_limits``."""
+
+    def held_by_limits(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> IntArray:
+        """The ``accounts`` unsafe at ``prices`` that the protocol's limits keep waiting."""
         ...

@@ -25,6 +25,7 @@ from liqcascade.errors import ConfigError
 from liqcascade.model import PositionBook, RiskParams
 from liqcascade.protocols.aave_v3 import kernels
 from liqcascade.protocols.aave_v3.versions import NAMES, V3_6, VERSIONS
+from liqcascade.protocols.base import Capabilities
 from liqcascade.protocols.base import AccountEvents, BookArrays, FirstCall, HealthView, LiquidationLimits, Tallies
 
 PAIR_POLICIES = {"largest": kernels.PAIR_LARGEST, "max_bonus": kernels.PAIR_MAX_BONUS}
@@ -44,6 +45,7 @@ class AaveV3Rules:
     version: int
     pair_policy: str = "largest"
     name: str = "aave_v3"
+    capabilities = Capabilities()
 
     def __post_init__(self) -> None:
         if self.version not in NAMES:

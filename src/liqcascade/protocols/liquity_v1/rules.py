@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from liqcascade.errors import ConfigError, DataError
+from liqcascade.protocols.base import Capabilities
 from liqcascade.protocols.mechanisms import kernels_python as K
 from liqcascade.protocols.mechanisms.rules import N_MP, MechanismRules
 
@@ -34,7 +35,7 @@ class LiquityRules(MechanismRules):
     sp_sell_fraction: float = 1.0
 
     serial = True
-    global_effects = True
+    capabilities = Capabilities(global_effects=True, aftermarket=True)
     mcr = 1.1
 
     def __post_init__(self) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from liqcascade.errors import ConfigError
+from liqcascade.protocols.base import Capabilities
 from liqcascade.protocols.maker.clipper import ClipperAuctions, ClipperSettings
 from liqcascade.protocols.mechanisms import kernels_python as K
 from liqcascade.protocols.mechanisms.rules import N_MP, MechanismRules, require_at_most_one
@@ -31,6 +32,7 @@ class MakerRules(MechanismRules):
     """Set: the dynamic engine runs Clipper auctions block by block (bark, then keepers take
     as the price falls); None: auctions are taken at once there too. The static engine
     always takes them at once."""
+    capabilities = Capabilities(aftermarket=True, held_by_limits=True)
 
     mech = K.MECH_MAKER
     name = "maker"

@@ -18,6 +18,7 @@ from liqcascade.protocols.aave_v3 import kernels as neutral
 from liqcascade.protocols.base import (
     AccountEvents,
     BookArrays,
+    Capabilities,
     FirstCall,
     FirstCallCosts,
     HealthView,
@@ -40,7 +41,12 @@ class MechanismRules:
     name = "mechanism"
     serial = False
     """The kernel must visit accounts one at a time in order (shared state)."""
-    global_effects = False
+    capabilities = Capabilities(aftermarket=True)
+    """Every mechanism may sell over time (``aftermarket`` returns None when it does not)."""
+
+    @property
+    def global_effects(self) -> bool:
+        return self.capabilities.global_effects
 
     # ------------------------------------------------------------- hooks
     def row_lt(self, book: PositionBook) -> FloatArray:

@@ -1,0 +1,95 @@
+"""The eligible accounts of a block and what the protocol took from the liquidated ones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from liqcascade._typing import FloatArray, IntArray
+from liqcascade.protocols.base import Lots
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The eligible accounts (ascending working index) with their next call and health at
+    the oracle prices of the block they were computed in: debt the call clears, what the
+    liquidator receives (collateral tokens), pays (debt tokens) and is rewarded (USD)."""
+
+    elig: np.ndarray
+    repaid: FloatArray
+    received: FloatArray
+    paid: FloatArray
+    reward_usd: FloatArray
+    coll_asset: np.ndarray
+    debt_asset: np.ndarray
+    gap: FloatArray  # debt above collateral, USD, >= 0
+
+    @property
+    def shortfall(self) -> float:
+        return float(self.gap.sum())
+
+    @classmethod
+    def build(cls, rules, arrays, prices, accounts) -> "Candidates":
+        fc = rules.first_call(arrays, prices, accounts)
+        live = fc.repaid > 0.0
+        acc = accounts[live]
+        v = rules.health(arrays, prices, acc)
+        if fc.costs is None:  # the liquidator repays and keeps the seized collateral net of the fee
+            received, paid, reward = fc.seized - fc.fee, fc.repaid, np.zeros(accounts.shape[0])
+        else:
+            received, paid, reward = fc.costs.received, fc.costs.paid, fc.costs.reward_usd
+        return cls(acc, fc.repaid[live], received[live], paid[live], reward[live], fc.collateral_asset[live],
+                   fc.debt_asset[live], np.clip(v.debt_usd - v.collateral_usd, 0.0, None))
+
+    def refresh(self, rules, arrays, prices, changed) -> "Candidates":
+        """The same set at the same prices after the accounts ``changed`` (ascending) were liquidated."""
+        if changed.size == 0:
+            return self
+        keep = ~np.isin(self.elig, changed, assume_unique=True)
+        new = Candidates.build(rules, arrays, prices, changed)
+        elig = np.concatenate([self.elig[keep], new.elig])
+        order = np.argsort(elig, kind="stable")
+        merged = {f: np.concatenate([getattr(self, f)[keep], getattr(new, f)])[order] for f in CANDIDATE_FIELDS}
+        return Candidates(elig[order], **merged)
+
+
+CANDIDATE_FIELDS = ("repaid", "received", "paid", "reward_usd", "coll_asset", "debt_asset", "gap")
+
+
+class Snapshot(NamedTuple):
+    """The book rows of some accounts before a liquidation call (each account's rows together)."""
+
+    rows: IntArray
+    owner: IntArray
+    """The account of each row."""
+    collateral: FloatArray
+    """Collateral tokens before the call."""
+    debt: FloatArray
+    """Debt tokens before the call."""
+    price: FloatArray
+    """The row asset's price (the protocol's) at the call."""
+
+
+def snapshot(arrays, prices, accounts) -> Snapshot:
+    """The rows of ``accounts`` as they stand, to diff after a call (see :func:`lots`)."""
+    starts, ends = arrays.offsets[accounts], arrays.offsets[accounts + 1]
+    counts = ends - starts
+    rows = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+    owner = np.repeat(accounts, counts)
+    return Snapshot(rows, owner, arrays.coll[rows].copy(), arrays.debt[rows].copy(), prices[arrays.asset[rows]])
+
+
+def lots(arrays, snap: Snapshot) -> Lots:
+    """What the protocol took from the snapshot's accounts: collateral per row, and each
+    account's debt taken over (USD) on its first row that lost collateral."""
+    rows, owner = snap.rows, snap.owner
+    taken = snap.collateral - arrays.coll[rows]
+    _, acct = np.unique(owner, return_inverse=True)
+    debt_gone = np.bincount(acct, weights=(snap.debt - arrays.debt[rows]) * snap.price)
+    hit = np.flatnonzero(taken > 0.0)
+    first = np.ones(hit.size, dtype=np.bool_)
+    first[1:] = owner[hit][1:] != owner[hit][:-1]
+    debt_usd = np.where(first, debt_gone[acct[hit]], 0.0)
+    return Lots(owner[hit], rows[hit], arrays.asset[rows[hit]], taken[hit], debt_usd)

@@ -1,0 +1,82 @@
+"""The block loop: a few lines calling the steps of :mod:`.steps` in order."""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+from liqcascade._typing import FloatArray
+from liqcascade.engine.dynamic import steps
+from liqcascade.engine.dynamic.records import BlockCounts
+from liqcascade.engine.dynamic.results import build_result
+from liqcascade.engine.dynamic.settings import SimSettings
+from liqcascade.engine.dynamic.state import EMPTY, RunInputs, SimulationState, initial_state, prepare_inputs
+from liqcascade.engine.result import Result
+from liqcascade.engine.static import MarketModel, SortedBook
+
+
+def simulate(
+    model: MarketModel,
+    path,
+    oracle,
+    settings: SimSettings | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    config: Mapping[str, object] | None = None,
+    oracle_input: Mapping[str, FloatArray] | None = None,
+    venue_depth: Mapping[str, FloatArray] | None = None,
+    sorted_book: SortedBook | None = None,
+) -> Result:
+    """Run ``model`` block by block along ``path`` (a :class:`~liqcascade.scenarios.PricePath`)
+    with ``oracle`` (a :class:`~liqcascade.markets.oracle.Oracle`).
+
+    Tables (:mod:`~liqcascade.engine.dynamic.schema`): ``steps`` (per block and asset:
+    reference, venue and oracle price; per block: eligible, liquidated, left undone as
+    unprofitable or beyond capacity, USD seized and repaid, bad debt so far, shortfall of
+    eligible accounts), ``events`` (per liquidated account and block), ``summary`` (one
+    row) and ``assets``.
+
+    ``oracle_input`` (asset -> a price per block) replaces the market price the oracle
+    reads for those assets: an oracle on another venue than the one liquidators sell
+    into (the USDe replay's on-chain pool while the exchange price depegs).
+
+    ``venue_depth`` (asset -> USD per side, per block) makes that asset's venue a
+    constant-product pool (fee 0.3 %) whose depth follows the series: whenever the depth
+    changes the pool is rebuilt at the current market price with the new depth (a
+    replay's real pool reserves, e.g. Uniswap v2 ETH/DAI every 10 minutes on 2021-05-19).
+
+    ``sorted_book`` (``SortedBook.of(model)``, prepared once) saves re-sorting the book when
+    the same model runs many paths (Monte Carlo); it is only read.
+    """
+    run = prepare_inputs(model, path, oracle, settings, oracle_input, venue_depth, sorted_book)
+    st = initial_state(run)
+    nb = run.n_blocks
+    for b in range(nb):
+        run_block(run, st, b)
+        if progress is not None:
+            progress(b + 1, nb)
+    return build_result(run, st, config)
+
+
+def run_block(run: RunInputs, st: SimulationState, b: int) -> None:
+    """One block, step by step (see the package docstring)."""
+    steps.move_prices(run, st, b)
+    o = steps.read_oracle(run, st, b)
+    gas = steps.gas_price(run, b)
+    steps.find_candidates(run, st, b, o)
+    steps.start_latency_clocks(st, b)
+    st.tallies.reset_assets()
+    st.liquidated_last = EMPTY
+    shortfall = steps.eligible_shortfall(run, st, b, o)
+    calls = n_liq = n_unprof = n_cap = n_wait = 0
+    if st.cand.elig.size:
+        choice = steps.choose_liquidations(run, st, b, gas)
+        n_unprof, n_cap, n_wait = choice.unprofitable, choice.over_capacity, choice.waiting
+        if choice.chosen.size:
+            calls, n_liq = steps.liquidate(run, st, b, o, choice)
+    if st.aftermarket is not None:
+        steps.run_aftermarket(run, st, o, b)
+    steps.sell(run, st)
+    if run.settings.check_conservation:
+        steps.check_conservation(run, st, b)
+    held = st.held.size
+    counts = BlockCounts(st.cand.elig.size + held, n_liq, calls, n_unprof, n_cap, n_wait + held)
+    steps.record(st, b, o, counts, shortfall, gas)

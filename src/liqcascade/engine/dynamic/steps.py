@@ -1,0 +1,291 @@
+"""One function per step of a block, in the order :func:`~.loop.simulate` calls them:
+reference prices and venues -> oracle -> candidates (and latency clocks) -> liquidator
+choice -> liquidation -> aftermarket -> sales -> record. Each reads the run's fixed
+inputs and mutates the :class:`~.state.SimulationState`."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from liqcascade._typing import FloatArray
+from liqcascade.engine import kernels as _kernels
+from liqcascade.engine.dynamic.candidates import Candidates, lots, snapshot
+from liqcascade.engine.dynamic.records import BlockCounts, BlockUsd, EventBatch, LiquidatorChoice, SaleGrid
+from liqcascade.engine.dynamic.settings import ConservationError
+from liqcascade.engine.dynamic.state import POOL_FEE, RunInputs, SimulationState
+from liqcascade.engine.dynamic.venues import BOOKS, POOLS, arbitrage, exit_depth, requote
+from liqcascade.protocols.base import HoldsByLimits
+
+GRID = 33
+GRID_SHAPE = np.linspace(0.0, 1.0, GRID) ** 2  # denser at small sizes, where most picks sit
+
+
+def move_prices(run: RunInputs, st: SimulationState, b: int) -> None:
+    """Steps 1-2: the reference moves with the path (times the permanent impact); each venue
+    follows it by its kind (re-centred, rebuilt at a new depth, re-quoted with consumed
+    depth, or traded toward it by arbitrage capital)."""
+    from liqcascade.markets.cpmm import ConstantProductPool
+
+    assets = run.model.assets
+    dyn = run.settings.dynamics
+    exo, perm, trans, market = st.exo, st.perm, st.trans, st.market
+    exo[run.path_cols] = run.path.prices[b]
+    trans *= run.decay
+    target = exo * np.exp(perm + trans)
+    for i, v in st.venues.items():
+        mid = v.mid_price()
+        if i in run.depths and b > 0 and run.depths[i][b] != run.depths[i][b - 1]:
+            v = ConstantProductPool.from_price_depth(assets[i], float(target[i]), float(run.depths[i][b]), POOL_FEE)
+            st.venues[i] = v
+        elif run.depth_mode and isinstance(v, BOOKS):
+            ref_i = exo[i] * math.exp(perm[i])
+            v = requote(v, ref_i, v.net_sold * run.depth_decay)
+            st.venues[i] = v
+            trans[i] = math.log(v.mid_price() / ref_i)
+        elif run.finite_arb and isinstance(v, POOLS):
+            ref_i = exo[i] * math.exp(perm[i])
+            if abs(ref_i / mid - 1.0) > 1e-12:
+                v = arbitrage(v, ref_i, dyn.arb_capital_usd)
+                st.venues[i] = v
+            trans[i] = math.log(v.mid_price() / ref_i)
+        elif abs(target[i] / mid - 1.0) > 1e-12:
+            v = v.with_mid_price(float(target[i]))
+            st.venues[i] = v
+        market[i] = v.mid_price()
+    free = np.ones(run.n_assets, dtype=np.bool_)
+    free[list(st.venues)] = False
+    market[free] = target[free]
+
+
+def read_oracle(run: RunInputs, st: SimulationState, b: int) -> FloatArray:
+    """Step 3: the protocol's prices: the oracle reads the market (or its own feed)."""
+    seen = st.market.copy()
+    for i, arr in run.feeds.items():
+        seen[i] = arr[b]
+    if b == 0:
+        o = run.oracle.read(st.ostate)  # init already took block 0's price
+    else:
+        st.ostate, o = run.oracle.step(st.ostate, int(run.times[b]), seen)
+    return np.asarray(o, dtype=np.float64)
+
+
+def gas_price(run: RunInputs, b: int) -> float:
+    """The block's gas price (gwei): the path's, else the liquidators' setting."""
+    return float(run.gas_path[b]) if run.gas_path is not None else run.settings.liquidators.gas_gwei
+
+
+def find_candidates(run: RunInputs, st: SimulationState, b: int, o: FloatArray) -> None:
+    """Step 4: the eligible accounts at the oracle's prices. A full scan (of the HF0-sorted
+    prefix that can have crossed 1) when a price moved, the rules have global effects or
+    the protocol's limits freed room; otherwise only last block's liquidated accounts are
+    re-read."""
+    rules = run.model.rules
+    global_effects = run.capabilities.global_effects
+    held_by_limits = run.capabilities.held_by_limits and st.aftermarket is not None
+    # the protocol's limits on liquidations in progress (Maker's Dog: room for more
+    # auctions); room freed since last block lets accounts that waited be picked again
+    limits_freed = st.aftermarket is not None and st.aftermarket.sync_limits(st.arrays.state)
+    if b == 0 or not np.array_equal(o, st.o_prev) or global_effects or limits_freed:
+        ratio0 = o / run.p0
+        st.bound = max(st.bound, float(ratio0.max() / ratio0.min()))
+        step = o / st.o_prev
+        st.cum_bound *= float(step.max() / step.min())
+        if st.cum_bound > 1e100:
+            # keep the product finite over long runs: rescale every bound (q / cum is what counts)
+            st.q /= st.cum_bound
+            st.cum_bound = 1.0
+        upto = run.model.book.n_accounts if global_effects else run.book.prefix_len(st.bound)
+        scanned = rules.scan(st.arrays, o, upto, st.q, st.cum_bound)
+        st.cand = Candidates.build(rules, st.arrays, o, scanned)
+        if held_by_limits:
+            st.held = _held(rules, st, o, np.setdiff1d(scanned, st.cand.elig, assume_unique=True))
+    else:
+        # same oracle prices: only the accounts liquidated last block can have changed
+        st.cand = st.cand.refresh(rules, st.arrays, o, st.liquidated_last)
+        if held_by_limits and (st.held.size or st.liquidated_last.size):
+            # a bark may have left a vault waiting; returned collateral may have made one safe
+            pool = np.union1d(st.held, st.liquidated_last)
+            st.held = _held(rules, st, o, np.setdiff1d(pool, st.cand.elig, assume_unique=True))
+    st.o_prev = o
+
+
+def _held(rules: HoldsByLimits, st: SimulationState, o: FloatArray, accounts) -> np.ndarray:
+    return rules.held_by_limits(st.arrays, o, accounts)
+
+
+def start_latency_clocks(st: SimulationState, b: int) -> None:
+    """Latency clocks start for new candidates and reset for those that left; a vault
+    waiting for the protocol's room keeps its clock (liquidators have seen it) and is
+    picked the block the room frees if it has waited its latency."""
+    seen = st.cand.elig if not st.held.size else np.union1d(st.cand.elig, st.held)
+    if seen is not st.prev_elig:
+        prev = st.prev_elig
+        gone = prev[~np.isin(prev, seen, assume_unique=True)] if prev.size else prev
+        st.eligible_since[gone] = -1
+        fresh = seen[st.eligible_since[seen] < 0]
+        st.eligible_since[fresh] = b
+        st.prev_elig = seen
+
+
+def eligible_shortfall(run: RunInputs, st: SimulationState, b: int, o: FloatArray) -> float:
+    """Debt above collateral (USD) of the eligible accounts and of those held back; marks
+    the first block anything was eligible."""
+    shortfall = st.cand.shortfall
+    if st.held.size:
+        if st.first_eligible_block < 0:
+            st.first_eligible_block = b
+        hv = run.model.rules.health(st.arrays, o, st.held)
+        shortfall += float(np.clip(hv.debt_usd - hv.collateral_usd, 0.0, None).sum())
+    if st.cand.elig.size and st.first_eligible_block < 0:
+        st.first_eligible_block = b
+    return shortfall
+
+
+def sale_grid(run: RunInputs, st: SimulationState, order: np.ndarray) -> SaleGrid:
+    """The proceeds curve of each venue asset at this block: quotes on a grid up to
+    everything the ranked candidates ``order`` could sell."""
+    k = run.n_assets
+    ca, received = st.cand.coll_asset, st.cand.received
+    grid = SaleGrid(np.zeros((k, GRID)), np.zeros((k, GRID)), np.zeros(k, dtype=np.bool_))
+    for i in np.unique(ca[order]):
+        if i in st.venues:
+            qmax = float(received[order][ca[order] == i].sum())
+            if qmax > 0:
+                qs = qmax * GRID_SHAPE
+                grid.amount[i] = qs
+                grid.proceeds[i] = [st.venues[i].quote_sell(float(x)) for x in qs]
+                grid.has_grid[i] = True
+    return grid
+
+
+def choose_liquidations(run: RunInputs, st: SimulationState, b: int, gas: float) -> LiquidatorChoice:
+    """Step 5: liquidators price each candidate's next call at the market (collateral
+    received plus reward, minus debt paid and gas), drop those still in their latency or
+    below ``min_profit_usd``, and pick the most profitable first net of this block's
+    slippage per asset, within the accounts-per-block cap and the capital."""
+    liq = run.settings.liquidators
+    cand, market, elig = st.cand, st.market, st.cand.elig
+    ca, da = cand.coll_asset, cand.debt_asset
+    # profit at the market price, then net of this block's slippage per asset
+    gas_usd = gas * 1e-9 * liq.gas_per_call * (market[run.gas_idx] if run.gas_idx >= 0 else 0.0)
+    received, paid = cand.received, cand.paid
+    gross = received * market[ca] + cand.reward_usd - paid * market[da] - gas_usd
+    waiting = b - st.eligible_since[elig] < liq.latency_blocks
+    ok = (gross >= liq.min_profit_usd) & ~waiting
+    okidx = np.flatnonzero(ok)
+    order = okidx[np.argsort(-gross[okidx], kind="stable")]
+    grid = sale_grid(run, st, order)
+    cap = len(order) if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
+    rep_usd = paid * market[da]
+    picked_profit = np.empty(len(order))
+    work = order.copy()
+    taken = int(_kernels.greedy_pick(
+        work, received, ca, gross, market, grid.amount, grid.proceeds, grid.has_grid, rep_usd, cap,
+        liq.capital_usd if not math.isinf(liq.capital_usd) else 1e308, liq.min_profit_usd, picked_profit,
+    ))
+    return LiquidatorChoice(
+        chosen=elig[work[:taken]],
+        profit_usd=picked_profit[:taken],
+        unprofitable=int(((gross < liq.min_profit_usd) & ~waiting).sum()) + (len(order) - taken if taken < cap else 0),
+        over_capacity=len(order) - taken if taken >= cap else 0,
+        waiting=int(waiting.sum()),
+    )
+
+
+def liquidate(run: RunInputs, st: SimulationState, b: int, o: FloatArray, choice: LiquidatorChoice) -> tuple[int, int]:
+    """Step 6: the protocol's rules liquidate the chosen accounts at the oracle's prices; what
+    the protocol itself takes goes to its aftermarket. Returns (calls, accounts liquidated)."""
+    rules = run.model.rules
+    snap = snapshot(st.arrays, o, choice.chosen) if st.aftermarket is not None else None
+    calls, ev = rules.liquidate_list(st.arrays, o, choice.chosen, st.tallies, run.limits)
+    if snap is not None:
+        st.aftermarket.receive(int(run.times[b]), lots(st.arrays, snap), o)
+    st.liquidated_last = np.sort(choice.chosen)
+    did = ev.calls > 0
+    n_liq = int(did.sum())
+    if n_liq:
+        st.last_liquidation_block = b
+        st.events.append(EventBatch(b, ev.account[did], ev.calls[did], ev.seized_usd[did], ev.repaid_usd[did],
+                                    ev.bad_debt_usd[did], choice.profit_usd[did]))
+        st.written_off += float(ev.bad_debt_usd.sum())
+    return calls, n_liq
+
+
+def run_aftermarket(run: RunInputs, st: SimulationState, o: FloatArray, b: int) -> None:
+    """Step 7: the protocol's own sales: keepers and buyers take collateral and sell it on."""
+    am = st.aftermarket.step(int(run.times[b]), o, exit_depth(st.venues, st.market))
+    st.inventory += am.sold
+    st.totals.protocol_sold += am.sold
+    st.totals.protocol_proceeds += am.proceeds_usd
+    if am.returned_rows.size:
+        np.add.at(st.arrays.coll, am.returned_rows, am.returned_amount)
+        np.add.at(st.totals.returned, st.arrays.asset[am.returned_rows], am.returned_amount)
+    st.written_off += am.bad_debt_usd
+
+
+def sell(run: RunInputs, st: SimulationState) -> None:
+    """Step 8: liquidators sell ``1 / spread_blocks`` of their inventory into the venues; each
+    sale's price move splits into the permanent part (into the reference) and the
+    transient part (decaying)."""
+    phi = run.settings.dynamics.permanent_fraction
+    tallies, venues, market = st.tallies, st.venues, st.market
+    st.inventory += tallies.seized - tallies.fee
+    amount = st.inventory / run.settings.liquidators.spread_blocks
+    proceeds = np.zeros(run.n_assets)
+    for i in np.flatnonzero(amount > 0):
+        if i in venues:
+            before = venues[i].mid_price()
+            proceeds[i], venues[i] = venues[i].sell(float(amount[i]))
+            after = venues[i].mid_price()
+            d = math.log(after / before) if after > 0 else -50.0
+            st.perm[i] += phi * d
+            st.trans[i] += (1.0 - phi) * d
+            if run.depth_mode and isinstance(venues[i], BOOKS):
+                # the permanent share moves the quotes; only the rest stays as consumed depth
+                ref_i = st.exo[i] * math.exp(st.perm[i])
+                base = venues[i].with_mid_price(ref_i)
+                venues[i] = requote(base, ref_i, base.amount_to_price(after) if after < ref_i else 0.0)
+            market[i] = after
+        else:
+            proceeds[i] = amount[i] * market[i]
+    st.inventory -= amount
+    t = st.totals
+    for total, arr in ((t.seized, tallies.seized), (t.fee, tallies.fee), (t.sold, amount), (t.proceeds, proceeds),
+                       (t.repaid, tallies.repaid), (t.deficit, tallies.deficit)):
+        total += arr
+
+
+def record(st: SimulationState, b: int, o: FloatArray, counts: BlockCounts, shortfall: float, gas: float) -> None:
+    """Step 9: the block's row of the records."""
+    usd = BlockUsd(float((st.tallies.seized * o).sum()), float((st.tallies.repaid * o).sum()), st.written_off,
+                   shortfall, gas)
+    st.records.write(b, st.exo * np.exp(st.perm), st.market, o, counts, usd)
+
+
+def check_conservation(run: RunInputs, st: SimulationState, b: int) -> None:
+    """Raise :class:`ConservationError` when an identity fails: collateral removed = seized -
+    returned; seized + protocol sold = sold + held + fee; protocol holdings = kept - sold
+    on - returned; debt removed = repaid + written off; no negative balance."""
+    arrays, totals, inventory, after = st.arrays, st.totals, st.inventory, st.aftermarket
+    if (arrays.coll < 0).any() or (arrays.debt < 0).any():
+        raise ConservationError(f"block {b}: a negative balance")
+    coll0, debt0 = run.model.book.totals_by_asset()
+    k = run.n_assets
+    coll1 = np.bincount(arrays.asset, weights=arrays.coll, minlength=k)
+    debt1 = np.bincount(arrays.asset, weights=arrays.debt, minlength=k)
+    scale = np.maximum(1.0, coll0)
+    if not np.allclose((coll0 - coll1) / scale, (totals.seized - totals.returned) / scale, rtol=1e-9, atol=1e-9):
+        raise ConservationError(f"block {b}: collateral removed from the book != collateral seized - returned")
+    if not np.allclose(totals.seized + totals.protocol_sold, totals.sold + inventory + totals.fee,
+                       rtol=1e-9, atol=1e-9):
+        raise ConservationError(f"block {b}: seized != sold + held + protocol fee")
+    if after is not None and not np.allclose(
+        after.holdings(), totals.fee - totals.protocol_sold - totals.returned, rtol=1e-9, atol=1e-9
+    ):
+        raise ConservationError(f"block {b}: protocol holdings != kept - sold on - returned")
+    dscale = np.maximum(1.0, debt0)
+    if not np.allclose((debt0 - debt1) / dscale, (totals.repaid + totals.deficit) / dscale, rtol=1e-9, atol=1e-9):
+        raise ConservationError(f"block {b}: debt removed != repaid + written off")
+
