@@ -109,7 +109,41 @@ def _fail(e: Exception) -> None:
     sys.exit(2)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# commands whose stored pieces a rerun picks up (Monte Carlo chunks, a sweep's combinations)
+_RESUMES = {"montecarlo": "the chunks already computed are stored",
+            "sweep": "finished combinations and Monte Carlo chunks are stored",
+            "calibrate": "the Monte Carlo chunks already computed are stored"}
+
+
+def _interrupted(ctx: click.Context) -> None:
+    """Ctrl-C: one line on what is kept and how to go on, exit 130 (128 + SIGINT) as shells do."""
+    import shlex
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not print a traceback mid-exit
+    name = ctx.invoked_subcommand or ""
+    argv = sys.argv[1:]
+    kept = _RESUMES.get("sweep" if "--sweep" in argv else name)
+    command = shlex.join(["liqcascade", *argv])
+    if kept:
+        click.echo(f"\ninterrupted: {kept}; run the same command again (same --out) to resume: {command}", err=True)
+    else:
+        click.echo(f"\ninterrupted: nothing of the unfinished run was stored; rerun to start it again: {command}",
+                   err=True)
+    sys.exit(130)
+
+
+class _Group(click.Group):
+    """The command group; a Ctrl-C anywhere ends with :func:`_interrupted` (not click's "Aborted!")."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            _interrupted(ctx)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="liqcascade")
 def main() -> None:
     """liqcascade: cascading liquidation risk for DeFi lending.
