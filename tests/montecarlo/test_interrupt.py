@@ -63,19 +63,21 @@ def _start(tiny: Path, store: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"),
                                                         os.environ.get("PYTHONPATH", "")])}
     return subprocess.Popen(
-        [sys.executable, "-m", "liqcascade.cli", "montecarlo", str(tiny), "--paths", "4000", "--chunk-size", "40",
+        [sys.executable, "-m", "liqcascade.cli", "montecarlo", str(tiny), "--paths", "10000", "--chunk-size", "500",
          "--executor", "local", "--workers", "2", "--out", str(store)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env, text=True)
 
 
-def _wait_for_work(proc: subprocess.Popen, store: Path, timeout: float = 180.0) -> list[int]:
-    """Both workers up and two chunk files landed (so the workers are mid-run, and the first
-    chunk is registered: the parent registers a part before it writes the next)."""
+def _wait_for_work(proc: subprocess.Popen, store: Path, parts: int, timeout: float = 240.0) -> list[int]:
+    """Both workers up and ``parts`` chunk files landed. With two, the workers are in the middle
+    of their next chunks (500 paths, about 20 s: longer than a stop may take, so waiting for
+    them fails the test) and the first chunk is registered (the parent registers a part
+    before it writes the next)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         assert proc.poll() is None, proc.communicate()
         pids = _workers(proc.pid)
-        if len(pids) == 2 and len(list(store.glob("runs/*/paths/part-*.parquet"))) >= 2:
+        if len(pids) == 2 and len(list(store.glob("runs/*/paths/part-*.parquet"))) >= parts:
             return pids
         time.sleep(0.1)
     proc.kill()
@@ -92,7 +94,7 @@ def _gone_within(pids: list[int], seconds: float) -> float:
 def test_one_ctrl_c_stops_workers_says_how_to_resume_and_the_rerun_resumes(tmp_path):
     tiny, store = write_scenario(tmp_path), tmp_path / "store"
     proc = _start(tiny, store)
-    pids = _wait_for_work(proc, store)
+    pids = _wait_for_work(proc, store, parts=2)
     t0 = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)  # one Ctrl-C, to the whole foreground group
     try:
@@ -114,13 +116,14 @@ def test_one_ctrl_c_stops_workers_says_how_to_resume_and_the_rerun_resumes(tmp_p
     runs = st.list_runs()
     assert runs["status"].tolist() == ["running"]
     landed = st.parts(runs["run_id"].iloc[0], "paths")
-    assert 1 <= len(landed) < 100
+    assert 1 <= len(landed) < 20
 
 
 def test_sigkill_of_the_parent_leaves_no_worker(tmp_path):
     tiny, store = write_scenario(tmp_path), tmp_path / "store"
     proc = _start(tiny, store)
-    pids = _wait_for_work(proc, store)
+    pids = _wait_for_work(proc, store, parts=0)
+    time.sleep(2.0)  # into their first chunk
     os.kill(proc.pid, signal.SIGKILL)  # the parent alone: no chance to clean up
     proc.wait(timeout=10)
     took = _gone_within(pids, 10.0)
