@@ -27,12 +27,12 @@ SWEEP_HELP = ("Sweep a dotted config field over values, e.g. shock.WETH=0.2,0.3 
 QUIET_HELP = "No progress on stderr (also: LIQCASCADE_QUIET=1)."
 
 
-def _progress(label: str, unit: str, quiet: bool, position: int = 0):
+def _progress(label: str, unit: str, quiet: bool, position: int = 0, resumable: bool = False):
     """A progress(done, total) drawing on stderr (a bar on a terminal, a line every 10 s in a pipe),
-    or None with --quiet / LIQCASCADE_QUIET."""
+    or None with --quiet / LIQCASCADE_QUIET. ``resumable``: the first report is what was stored."""
     from liqcascade.execution.progress import for_cli
 
-    return for_cli(label, unit, quiet, position)
+    return for_cli(label, unit, quiet, position, resumable)
 
 
 def _usd(x: float) -> str:
@@ -563,7 +563,7 @@ def montecarlo_cmd(scenario: Path, paths: int, executor: str, workers: int | Non
         _sweep_and_print(scenario, factors, "montecarlo", out, quiet=quiet, fixed=fixed, paths=paths,
                          executor=executor, workers=workers, chunk_size=chunk_size, seed=seed)
         return
-    bar = _progress("montecarlo", "chunks", quiet)  # draws at the first report: bad input prints only its error
+    bar = _progress("montecarlo", "chunks", quiet, resumable=True)  # draws at the first report: bad input prints only its error
     try:
         res = montecarlo(scenario, paths, executor=executor, workers=workers, chunk_size=chunk_size, seed=seed,
                          reserves_usd=reserves, store=out, progress=bar)
@@ -779,7 +779,7 @@ def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, 
         elif method == "search":
             if budget is None:
                 raise ConfigError("--budget", "budget", "a finite budget > 0 (required with --method search)")
-            say, chunks = _progress("calibrate", "candidates", quiet), _progress("  chunks", "chunks", quiet, 1)
+            say, chunks = _progress("calibrate", "candidates", quiet), _progress("  chunks", "chunks", quiet, 1, resumable=True)
             bars.extend(b for b in (say, chunks) if b is not None)
             res = cal.calibrate(scenario, param, asset, budget, confidence, metric, loss, kind, paths, seed, executor,
                                 workers, chunk_size, _range_opt(value_range), grid, tol, book, interval, out, say,
@@ -849,8 +849,8 @@ def _sweep_and_print(scenario: Path, factors: tuple[str, ...], kind: str, out: P
     from liqcascade.sweep import sweep
 
     say = _progress("sweep", "combinations", quiet)
-    steps = None if kind == "static" else _progress("  " + ("chunks" if kind == "montecarlo" else "blocks"),
-                                                    "chunks" if kind == "montecarlo" else "blocks", quiet, 1)
+    unit = "chunks" if kind == "montecarlo" else "blocks"
+    steps = None if kind == "static" else _progress(f"  {unit}", unit, quiet, 1, resumable=kind == "montecarlo")
     try:
         res = sweep(scenario, list(factors), kind, paths, executor, workers, chunk_size, seed, out, say, recompute,
                     fixed=fixed, step_progress=steps)

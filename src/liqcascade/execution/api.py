@@ -84,7 +84,7 @@ def montecarlo(
     reserves = sc.config.montecarlo.reserves_usd if reserves_usd is None else _reserves(reserves_usd)
     if not isinstance(executor, Executor):
         parse_executor(executor)
-    report, bar = callback(progress, "montecarlo", "chunks")
+    report, bar = callback(progress, "montecarlo", "chunks", resumable=True)
     rid = _run_id({"kind": KIND, "config": hashed_config(sc), "paths": n, "seed": seed}, __version__)
     risk_args = {"levels": list(levels), "confidence": confidence, "reserves_usd": reserves, "seed": seed}
     _risk(pd.DataFrame({"bad_debt_usd": [0.0], "amplification": [1.0]}), risk_args)  # checks levels, confidence

@@ -9,10 +9,12 @@ such a callback that draws on stderr:
 - elsewhere (a pipe, a log file, CI) one plain line every :data:`LINE_EVERY_S` seconds and
   one at the end, never carriage returns.
 
-The first report of a segment gives what was there before this process started (a resumed
-Monte Carlo's stored chunks): the rate and the time left count only what this process computed
-(:func:`eta_s`). A report below the previous one, or after the total was reached, starts a new
-segment (a sweep's next combination).
+With ``resumable=True`` the first report of a segment gives what was there before this process
+started (a resumed Monte Carlo's stored chunks, reported before any work): the rate and the time
+left count only what this process computed (:func:`eta_s`). Otherwise the first report is work
+done since the segment began (the bar's creation, or the end of the previous segment). A report
+below the previous one, or after the total was reached, starts a new segment (a sweep's next
+combination).
 
 ``--quiet`` / ``-q`` on a command, or the environment variable :data:`QUIET_ENV` set to anything
 but ``""`` or ``0``, turns the drawing off (:func:`for_cli` returns None).
@@ -74,8 +76,11 @@ class Progress:
     ``file.isatty()``. Use as a context manager, or call :meth:`close`."""
 
     def __init__(self, label: str, unit: str, file: IO[str] | None = None, tty: bool | None = None,
-                 every_s: float = LINE_EVERY_S, position: int = 0, clock: Callable[[], float] = time.monotonic):
+                 every_s: float = LINE_EVERY_S, position: int = 0, resumable: bool = False,
+                 clock: Callable[[], float] = time.monotonic):
         self.label, self.unit, self.every_s, self.position, self.clock = label, unit, every_s, position, clock
+        self.resumable = resumable
+        self._since = clock()
         self.file = file if file is not None else sys.stderr
         self.tty = bool(getattr(self.file, "isatty", lambda: False)()) if tty is None else tty
         self._bar: Any = None
@@ -83,15 +88,17 @@ class Progress:
 
     # -- one segment: from its first report to its total
     def _open(self, done: float, total: float | None) -> None:
-        self._segment = {"start": done, "t0": self.clock(), "last": done, "total": total, "said": None}
+        start, t0 = (done, self.clock()) if self.resumable else (0.0, self._since)
+        self._segment = {"start": start, "t0": t0, "last": start, "total": total, "said": None}
         if self.tty:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, initial=done, desc=self.label, unit=f" {self.unit}", file=self.file,
+            self._bar = tqdm(total=total, initial=start, desc=self.label, unit=f" {self.unit}", file=self.file,
                              mininterval=BAR_EVERY_S, position=self.position, leave=self.position == 0,
                              dynamic_ncols=True)
-        elif done:
-            self._line(done, total, f"{_count(done)} {self.unit} already done (resumed)")
+        elif start:
+            of = f"/{_count(total)}" if total is not None else ""
+            self._line(done, total, f"{_count(done)}{of} {self.unit} stored by an earlier run; computing the rest")
             self._segment["said"] = self.clock()
 
     def __call__(self, done: float, total: float | None = None) -> None:
@@ -131,6 +138,7 @@ class Progress:
             self._bar.close()
             self._bar = None
         self._segment = None
+        self._since = self.clock()
 
     def close(self) -> None:
         """End the bar (a plain line for an unfinished segment's last state is not repeated)."""
@@ -143,19 +151,21 @@ class Progress:
         self.close()
 
 
-def for_cli(label: str, unit: str, quiet: bool = False, position: int = 0) -> Progress | None:
+def for_cli(label: str, unit: str, quiet: bool = False, position: int = 0,
+            resumable: bool = False) -> Progress | None:
     """The progress a command draws on stderr, or None with ``--quiet`` or :data:`QUIET_ENV`."""
     if quiet or quiet_from_env():
         return None
-    return Progress(label, unit, position=position)
+    return Progress(label, unit, position=position, resumable=resumable)
 
 
-def callback(progress: ProgressFn | bool | None, label: str, unit: str) -> tuple[ProgressFn | None, Progress | None]:
+def callback(progress: ProgressFn | bool | None, label: str, unit: str,
+             resumable: bool = False) -> tuple[ProgressFn | None, Progress | None]:
     """``(callback, owned)`` for a library call's ``progress`` argument: a callable is used as it
     is; ``True`` draws a :class:`Progress` (a tqdm widget in a notebook), which the call closes
     (``owned``); ``None`` or ``False``: nothing."""
     if progress is True:
-        bar = Progress(label, unit)
+        bar = Progress(label, unit, resumable=resumable)
         return bar, bar
     if progress is None or progress is False:
         return None, None
