@@ -48,7 +48,7 @@ def test_plain_lines_in_a_pipe_every_interval_with_the_resumed_chunks_apart():
     p(30, 100)
     clock.t += 5.0
     p(31, 100)
-    clock.t += 5.0
+    clock.t += 345.0
     p(100, 100)  # the end is always said
     p.close()
     lines = out.getvalue().splitlines()
@@ -56,8 +56,20 @@ def test_plain_lines_in_a_pipe_every_interval_with_the_resumed_chunks_apart():
     assert lines == [
         "montecarlo: 20/100 chunks stored by an earlier run; computing the rest",
         "montecarlo: 30/100 chunks (30%), 0:50 elapsed, about 5:50 left",  # 10 chunks in 50 s, 70 left
-        "montecarlo: 100/100 chunks (100%), 1:00 elapsed",
-    ]
+        "montecarlo: 100/100 chunks (100%), 6:40 elapsed",
+    ]  # the lines docs/montecarlo.md shows
+
+
+def test_a_line_every_ten_seconds_by_default():
+    out, clock = io.StringIO(), Clock()
+    p = Progress("x", "chunks", file=out, tty=False, clock=clock)
+    p(0, 10)
+    clock.t += 9.9
+    p(1, 10)
+    assert out.getvalue() == ""
+    clock.t += 0.1
+    p(2, 10)
+    assert out.getvalue() == "x: 2/10 chunks (20%), 0:10 elapsed, about 0:40 left\n"
 
 
 def test_a_finished_or_lower_report_starts_a_new_segment():

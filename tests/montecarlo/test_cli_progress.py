@@ -94,19 +94,25 @@ def sigint_restored():
     signal.signal(signal.SIGINT, before)
 
 
-@pytest.mark.parametrize("command, target, kept", [
-    ("montecarlo", "liqcascade.execution.api.montecarlo", True),
-    ("compare", "liqcascade.api.compare", False),
+@pytest.mark.parametrize("args, target, kept", [
+    (["montecarlo", "{tiny}"], "liqcascade.execution.api.montecarlo", True),
+    (["sweep", "{tiny}", "--kind", "montecarlo", "--sweep", "montecarlo.vol.ETH=2.0,3.0"], "liqcascade.sweep.sweep", True),
+    (["run", "{tiny}", "--sweep", "shock.WETH=0.1,0.2"], "liqcascade.sweep.sweep", True),
+    (["calibrate", "{tiny}", "--param", "liquidation_bonus", "--asset", "WETH", "--budget", "1000"],
+     "liqcascade.calibrate.calibrate", True),
+    (["compare", "{tiny}"], "liqcascade.api.compare", False),
+    (["simulate", "{tiny}"], "liqcascade.api.simulate", False),
 ])
-def test_ctrl_c_exits_130_and_says_what_to_do(tiny, tmp_path, monkeypatch, sigint_restored, command, target, kept):
+def test_ctrl_c_exits_130_and_says_what_to_do(tiny, tmp_path, monkeypatch, sigint_restored, args, target, kept):
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(target, interrupted)
-    monkeypatch.setattr("sys.argv", ["liqcascade", command, str(tiny), "--out", str(tmp_path / "s")])
-    r = CliRunner().invoke(main, [command, str(tiny), "--out", str(tmp_path / "s")])
+    argv = [a.format(tiny=tiny) for a in args] + ["--out", str(tmp_path / "s")]
+    monkeypatch.setattr("sys.argv", ["liqcascade", *argv])
+    r = CliRunner().invoke(main, argv)
     assert r.exit_code == 130, r.output
     assert "Traceback" not in r.stderr and "Aborted" not in r.output
-    assert f"liqcascade {command} {tiny} --out {tmp_path / 's'}" in r.stderr
+    assert "liqcascade " + " ".join(argv) in r.stderr
     assert ("run the same command again (same --out) to resume" in r.stderr) is kept
     assert ("nothing of the unfinished run was stored" in r.stderr) is not kept
