@@ -116,6 +116,8 @@ def test_a_terminal_gets_a_tqdm_bar_that_starts_at_the_resumed_count():
 
 
 def test_quiet_and_the_environment_turn_it_off(monkeypatch):
+    monkeypatch.delenv("LIQCASCADE_QUIET", raising=False)
+    assert isinstance(for_cli("x", "chunks"), Progress)
     assert for_cli("x", "chunks", quiet=True) is None
     monkeypatch.setenv("LIQCASCADE_QUIET", "1")
     assert for_cli("x", "chunks") is None

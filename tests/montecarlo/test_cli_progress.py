@@ -23,6 +23,12 @@ def _mc(tiny, out, *extra):
                                      "--chunk-size", "2", "--out", str(out), *extra])
 
 
+@pytest.fixture(autouse=True)
+def progress_on(monkeypatch):
+    """Progress on, as outside the tests (tests/conftest.py turns it off elsewhere)."""
+    monkeypatch.delenv("LIQCASCADE_QUIET", raising=False)
+
+
 def test_montecarlo_progress_in_a_pipe_and_quiet(tiny, tmp_path, monkeypatch):
     res = _mc(tiny, tmp_path / "a")
     assert res.exit_code == 0, res.output
