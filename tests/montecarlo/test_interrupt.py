@@ -62,13 +62,13 @@ def _start(tiny: Path, store: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[2] / "src"),
                                                         os.environ.get("PYTHONPATH", "")])}
     return subprocess.Popen(
-        [sys.executable, "-m", "liqcascade.cli", "montecarlo", str(tiny), "--paths", "10000", "--chunk-size", "500",
+        [sys.executable, "-m", "liqcascade.cli", "montecarlo", str(tiny), "--paths", "20000", "--chunk-size", "1000",
          "--executor", "local", "--workers", "2", "--out", str(store)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env, text=True)
 
 
 def _wait_for_work(proc: subprocess.Popen, store: Path, parts: int, timeout: float = 240.0) -> list[int]:
-    """Both workers up and ``parts`` chunk files landed. Chunks are 500 paths, about 20 s: longer
+    """Both workers up and ``parts`` chunk files landed. Chunks are 1000 paths, about 40 s: longer
     than a stop may take, so a stop that waits for running chunks fails the test."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -92,7 +92,7 @@ def test_one_ctrl_c_stops_workers_and_says_how_to_resume(tmp_path):
     tiny, store = write_scenario(tmp_path), tmp_path / "store"
     proc = _start(tiny, store)
     pids = _wait_for_work(proc, store, parts=0)
-    time.sleep(3.0)  # into their first chunks (about 20 s each)
+    time.sleep(3.0)  # into their first chunks (about 40 s each)
     t0 = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)  # one Ctrl-C, to the whole foreground group
     try:
