@@ -224,8 +224,9 @@ def compare(
         }
         if dynamic:
             path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sp)
-            blocks = None if progress is None else (
-                lambda b, nb, at=per * k + 1: progress(at + b / nb, total))  # noqa: E731 - the share of this run
+            # the simulation advances the count by the share of its blocks run
+            at = per * k + 1
+            blocks = None if progress is None else (lambda b, nb, at=at: progress(at + b / nb, total))
             d = _simulate(sp.model, path, oracle, settings, blocks, cfg, oracle_input, venue_depth)
             ds = d["summary"].iloc[0]
             da = d["assets"].set_index("asset")

@@ -137,10 +137,10 @@ def _interrupted(ctx: click.Context) -> None:
     kept = _RESUMES.get("sweep" if "--sweep" in argv else name)
     command = shlex.join(["liqcascade", *argv])
     if kept:
-        click.echo(f"\ninterrupted: {kept}; run the same command again (same --out) to resume: {command}", err=True)
+        say = f"{kept}; run the same command again (same --out) to resume"
     else:
-        click.echo(f"\ninterrupted: nothing of the unfinished run was stored; rerun to start it again: {command}",
-                   err=True)
+        say = "nothing of the unfinished run was stored; rerun to start it again"
+    click.echo(f"\ninterrupted: {say}: {command}", err=True)
     sys.exit(130)
 
 
@@ -210,8 +210,8 @@ def run_cmd(scenario: Path, out: Path, shock: tuple[str, ...], recompute: bool, 
 @click.option("--recompute", is_flag=True, help="Run again even if this exact curve is stored.")
 @click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
 def curve_cmd(
-    scenario: Path, asset: str | None, shocks: str | None, co_move: str | None, no_impact: bool, out: Path, recompute: bool,
-    quiet: bool,
+    scenario: Path, asset: str | None, shocks: str | None, co_move: str | None, no_impact: bool, out: Path,
+    recompute: bool, quiet: bool,
 ) -> None:
     """The cascade curve: for each initial shock of ASSET, the cascade's fixed point.
 
@@ -225,8 +225,8 @@ def curve_cmd(
     try:
         moves = [a.strip() for a in co_move.split(",") if a.strip()] if co_move else None
         res = api.curve(
-            scenario, asset, shocks, out, recompute=recompute, impact=False if no_impact else None, co_move=moves,
-            progress=bar,
+            scenario, asset, shocks, out, recompute=recompute, impact=False if no_impact else None,
+            co_move=moves, progress=bar,
         )
     except LiqcascadeError as e:
         _fail(e)
@@ -258,7 +258,7 @@ def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool, factor
     if factors:
         _sweep_and_print(scenario, factors, "simulate", out, recompute=recompute, quiet=quiet)
         return
-    bar = _progress("simulate", "blocks", quiet)  # draws once the simulation runs: bad input prints only its error
+    bar = _progress("simulate", "blocks", quiet)  # draws at the first block: bad input prints only its error
     try:
         res = api.simulate(scenario, out, recompute=recompute, progress=bar)
     except LiqcascadeError as e:
@@ -302,7 +302,8 @@ def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool, factor
 @click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--recompute", is_flag=True, help="Run again even if this exact comparison is stored.")
 @click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
-def compare_cmd(scenario: Path, protocols: str | None, dynamic: bool, out: Path, recompute: bool, quiet: bool) -> None:
+def compare_cmd(scenario: Path, protocols: str | None, dynamic: bool, out: Path, recompute: bool,
+                quiet: bool) -> None:
     """The same book, venues and crash under several protocols' liquidation rules.
 
     Only market.protocol changes between the runs; each protocol reads the shared
@@ -563,7 +564,8 @@ def montecarlo_cmd(scenario: Path, paths: int, executor: str, workers: int | Non
         _sweep_and_print(scenario, factors, "montecarlo", out, quiet=quiet, fixed=fixed, paths=paths,
                          executor=executor, workers=workers, chunk_size=chunk_size, seed=seed)
         return
-    bar = _progress("montecarlo", "chunks", quiet, resumable=True)  # draws at the first report: bad input prints only its error
+    # drawn at the first report: bad input prints only its error
+    bar = _progress("montecarlo", "chunks", quiet, resumable=True)
     try:
         res = montecarlo(scenario, paths, executor=executor, workers=workers, chunk_size=chunk_size, seed=seed,
                          reserves_usd=reserves, store=out, progress=bar)
@@ -779,7 +781,8 @@ def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, 
         elif method == "search":
             if budget is None:
                 raise ConfigError("--budget", "budget", "a finite budget > 0 (required with --method search)")
-            say, chunks = _progress("calibrate", "candidates", quiet), _progress("  chunks", "chunks", quiet, 1, resumable=True)
+            say = _progress("calibrate", "candidates", quiet)
+            chunks = _progress("  chunks", "chunks", quiet, 1, resumable=True)
             bars.extend(b for b in (say, chunks) if b is not None)
             res = cal.calibrate(scenario, param, asset, budget, confidence, metric, loss, kind, paths, seed, executor,
                                 workers, chunk_size, _range_opt(value_range), grid, tol, book, interval, out, say,
@@ -838,8 +841,8 @@ def sweep_cmd(scenario: Path, factors: tuple[str, ...], kind: str, paths: int, s
     table with the swept fields as columns; writes the table sweep (and sweep_risk for Monte
     Carlo); each combination is also a stored run of its own. `liqcascade run|simulate|montecarlo
     SCENARIO --sweep ...` run the same."""
-    _sweep_and_print(scenario, factors, kind, out, recompute=recompute, quiet=quiet, paths=paths, executor=executor,
-                     workers=workers, chunk_size=chunk_size, seed=seed)
+    _sweep_and_print(scenario, factors, kind, out, recompute=recompute, quiet=quiet, paths=paths,
+                     executor=executor, workers=workers, chunk_size=chunk_size, seed=seed)
 
 
 def _sweep_and_print(scenario: Path, factors: tuple[str, ...], kind: str, out: Path, recompute: bool = False,
@@ -850,7 +853,8 @@ def _sweep_and_print(scenario: Path, factors: tuple[str, ...], kind: str, out: P
 
     say = _progress("sweep", "combinations", quiet)
     unit = "chunks" if kind == "montecarlo" else "blocks"
-    steps = None if kind == "static" else _progress(f"  {unit}", unit, quiet, 1, resumable=kind == "montecarlo")
+    steps = None if kind == "static" else _progress(f"  {unit}", unit, quiet, 1,
+                                                    resumable=kind == "montecarlo")
     try:
         res = sweep(scenario, list(factors), kind, paths, executor, workers, chunk_size, seed, out, say, recompute,
                     fixed=fixed, step_progress=steps)

@@ -93,17 +93,19 @@ class Progress:
         if self.tty:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, initial=start, desc=self.label, unit=f" {self.unit}", file=self.file,
-                             mininterval=BAR_EVERY_S, position=self.position, leave=self.position == 0,
-                             dynamic_ncols=True)
+            self._bar = tqdm(total=total, initial=start, desc=self.label, unit=f" {self.unit}",
+                             file=self.file, mininterval=BAR_EVERY_S, position=self.position,
+                             leave=self.position == 0, dynamic_ncols=True)
         elif start:
             of = f"/{_count(total)}" if total is not None else ""
-            self._line(done, total, f"{_count(done)}{of} {self.unit} stored by an earlier run; computing the rest")
+            self._line(done, total,
+                       f"{_count(done)}{of} {self.unit} stored by an earlier run; computing the rest")
             self._segment["said"] = self.clock()
 
     def __call__(self, done: float, total: float | None = None) -> None:
         seg = self._segment
-        if seg is not None and (done < seg["last"] or (seg["total"] is not None and seg["last"] >= seg["total"])):
+        ended = seg is not None and seg["total"] is not None and seg["last"] >= seg["total"]
+        if seg is not None and (done < seg["last"] or ended):
             self._end()
             seg = None
         if seg is None:
