@@ -135,7 +135,12 @@ def _interrupted(ctx: click.Context) -> None:
     name = ctx.invoked_subcommand or ""
     argv = sys.argv[1:]
     kept = _RESUMES.get("sweep" if "--sweep" in argv else name)
+    if name == "calibrate" and ("static" in argv or "liquidity" in argv):  # no chunks: stored at the end
+        kept = None
     command = shlex.join(["liqcascade", *argv])
+    if name in ("serve", "runs", "show", "schema", "conformance"):  # nothing to store or resume
+        click.echo("\ninterrupted", err=True)
+        sys.exit(130)
     if kept:
         say = f"{kept}; run the same command again (same --out) to resume"
     else:
