@@ -106,6 +106,8 @@ def sigint_restored():
     (["run", "{tiny}", "--sweep", "shock.WETH=0.1,0.2"], "liqcascade.sweep.sweep", True),
     (["calibrate", "{tiny}", "--param", "liquidation_bonus", "--asset", "WETH", "--budget", "1000"],
      "liqcascade.calibrate.calibrate", True),
+    (["calibrate", "{tiny}", "--param", "liquidation_bonus", "--asset", "WETH", "--budget", "1000", "--kind", "static"],
+     "liqcascade.calibrate.calibrate", False),  # a static calibration is stored only at the end
     (["compare", "{tiny}"], "liqcascade.api.compare", False),
     (["simulate", "{tiny}"], "liqcascade.api.simulate", False),
 ])
