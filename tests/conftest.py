@@ -38,3 +38,10 @@ def shared_file(name: str) -> Path:
 def pytest_configure(config):
     """Register the ``browser`` marker (Playwright + Debian chromium tests; report and dashboard)."""
     config.addinivalue_line("markers", "browser: drives headless Debian chromium via Playwright")
+
+
+@pytest.fixture(autouse=True)
+def no_progress(monkeypatch):
+    """Commands draw progress on stderr, which click's test runner mixes into ``output``: off
+    here (``LIQCASCADE_QUIET``). The tests of progress itself delete the variable."""
+    monkeypatch.setenv("LIQCASCADE_QUIET", "1")

@@ -97,16 +97,18 @@ def curve(
     recompute: bool = False,
     impact: bool | None = None,
     co_move: Sequence[str] | None = None,
+    progress=None,
 ) -> Result:
     """The cascade curve of ``asset`` over ``shocks`` ("start:stop:step" or a list).
 
     Defaults come from the scenario's ``[curve]`` table. ``impact=False`` gives the
     no-feedback curve (prices stay at the shocked level). ``co_move`` assets take the
     same shock as ``asset`` at every point (default: the ``[curve]`` table's list when
-    ``asset`` is its asset, else none). A system scenario runs :func:`system_curve`.
+    ``asset`` is its asset, else none). ``progress(done, total)`` counts shocks. A system
+    scenario runs :func:`system_curve`.
     """
     if is_system(scenario):
-        return system_curve(scenario, asset, shocks, store, recompute, impact, co_move)
+        return system_curve(scenario, asset, shocks, store, recompute, impact, co_move, progress)
     sc = load_scenario(scenario)
     if asset is None or shocks is None:
         if sc.config.curve is None:
@@ -132,7 +134,7 @@ def curve(
     )
     if not recompute and (found := _stored(store, rid, "curve")) is not None:
         return found
-    res = cascade_curve(sc.model, asset, grid, settings, co_move, cfg)
+    res = cascade_curve(sc.model, asset, grid, settings, co_move, cfg, progress)
     _save(store, rid, "curve", cfg, res, {"source": sc.source, "asset": asset})
     return res.with_run_id(rid)
 
@@ -170,6 +172,7 @@ def compare(
     store: ResultsStore | str | Path | None = DEFAULT_STORE,
     recompute: bool = False,
     dynamic: bool = False,
+    progress=None,
 ) -> Result:
     """The scenario's book, venues and shock under each protocol's liquidation rules.
 
@@ -180,6 +183,8 @@ def compare(
     also the block-by-block run of the ``[simulation]`` table: lowest market price,
     bad debt, what the protocol still holds at the end) and ``assets`` (per protocol and
     asset, static run). Aave v3 runs the scenario's version, or 3.3-3.4 when it names none.
+    ``progress(done, total)`` counts runs (a static and, with ``dynamic``, a simulation per
+    protocol); within a simulation ``done`` grows by the share of its blocks run.
     """
     from liqcascade.engine.dynamic import simulate as _simulate
     from liqcascade.errors import ConfigError
@@ -198,7 +203,11 @@ def compare(
         return found
     driver = max(sc.config.shock, key=lambda a: sc.config.shock[a])
     rows, asset_frames = [], []
-    for proto in protocols:
+    per = 2 if dynamic else 1
+    total = per * len(protocols)
+    for k, proto in enumerate(protocols):
+        if progress is not None:
+            progress(per * k, total)
         version = (sc.config.market.version or "3.3-3.4") if proto == "aave_v3" else None
         market = sc.config.market.model_copy(update={"protocol": proto, "version": version})
         sp = _scenario.build(sc.config.model_copy(update={"market": market}), sc.base_dir, sc.source)
@@ -221,7 +230,10 @@ def compare(
         }
         if dynamic:
             path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sp)
-            d = _simulate(sp.model, path, oracle, settings, None, cfg, oracle_input, venue_depth)
+            # the simulation advances the count by the share of its blocks run
+            at = per * k + 1
+            blocks = None if progress is None else (lambda b, nb, at=at: progress(at + b / nb, total))
+            d = _simulate(sp.model, path, oracle, settings, blocks, cfg, oracle_input, venue_depth)
             ds = d["summary"].iloc[0]
             da = d["assets"].set_index("asset")
             row.update({
@@ -234,6 +246,8 @@ def compare(
             })
         rows.append(row)
         asset_frames.append(res["assets"].assign(protocol=proto))
+    if progress is not None:
+        progress(total, total)
     tables = {"comparison": pd.DataFrame(rows), "assets": pd.concat(asset_frames, ignore_index=True)}
     out = Result("compare", tables, cfg)
     _save(store, rid, "compare", cfg, out, {"source": sc.source, "protocols": list(protocols)})
@@ -338,9 +352,10 @@ def system_run(
 def system_curve(
     scenario, asset: str | None = None, shocks: str | Sequence[float] | None = None,
     store: ResultsStore | str | Path | None = DEFAULT_STORE, recompute: bool = False, impact: bool | None = None,
-    co_move: Sequence[str] | None = None,
+    co_move: Sequence[str] | None = None, progress=None,
 ) -> Result:
-    """The contagion curve of a system: per shock, the system beside its markets alone."""
+    """The contagion curve of a system: per shock, the system beside its markets alone.
+    ``progress(done, total)`` counts shocks."""
     from dataclasses import replace
 
     from liqcascade.engine.system_run import system_curve as _curve
@@ -369,7 +384,7 @@ def system_curve(
                    "shocks": grid.tolist(), "co_move": co_move}, __version__)
     if not recompute and (found := _stored(store, rid, "curve")) is not None:
         return found
-    res = _curve(ss.model, asset, grid, settings, own, tuple(co_move), cfg)
+    res = _curve(ss.model, asset, grid, settings, own, tuple(co_move), cfg, progress)
     _save(store, rid, "curve", cfg, res, {"source": ss.source, "asset": asset, "system": True})
     return res.with_run_id(rid)
 

@@ -395,8 +395,9 @@ class _Evaluator:
     parts already landed (an interrupted run of the same calibration) are read, not recomputed.
     The search is deterministic, so a rerun asks for the same candidates in the same order."""
 
-    def __init__(self, s: _Setup, executor, progress, store: ResultsStore | None = None, rid: str = "") -> None:
-        self.s, self.ex, self.progress = s, executor, progress
+    def __init__(self, s: _Setup, executor, progress, store: ResultsStore | None = None, rid: str = "",
+                 chunk_progress=None) -> None:
+        self.s, self.ex, self.progress, self.chunk_progress = s, executor, progress, chunk_progress
         self.spec = mc.ScenarioSpec.of(s.sc)
         self.rows: list[dict[str, Any]] = []
         self.path_frames: list[pd.DataFrame] = []
@@ -469,12 +470,18 @@ class _Evaluator:
                     todo.append(c)
                     part_of[id(c)] = part
 
+        total = len(got) + len(todo)
+        if self.chunk_progress is not None:
+            self.chunk_progress(len(got), total)
+
         def land(c: mc.Chunk, df: pd.DataFrame) -> None:
             part = part_of[id(c)]
             keep = ["path", "seed"] + list(LOSSES) + [x for x in df.columns if x.startswith("exo_")]
             got[part] = df[keep].assign(value=float(c.spec.candidate.value)).reset_index(drop=True)
             if self.st is not None:
                 self.st.save_part(self.rid, PATHS_TABLE, part, got[part])
+            if self.chunk_progress is not None:
+                self.chunk_progress(len(got), total)
 
         mc.run_chunks(todo, self.ex, land)
         outs = []
@@ -532,6 +539,7 @@ def calibrate(
     store: ResultsStore | str | Path | None = DEFAULT_STORE,
     progress: Callable[[int, int | None], None] | None = None,
     recompute: bool = False,
+    chunk_progress: Callable[[int, int], None] | None = None,
 ) -> Result:
     """Search ``param`` of ``asset`` for the extreme value (module docstring) whose ``metric``
     (var, cvar, mean) of ``loss`` at level ``confidence`` stays ``<= budget``.
@@ -544,7 +552,8 @@ def calibrate(
     before any work; a stored identical calibration is loaded instead of rerun. With a store, a
     Monte Carlo calibration's chunks land as parts of ``candidate_paths`` as they finish, and the
     same call after an interruption runs only the chunks that had not landed (``chunk_size``:
-    leave it out or give the first run's).
+    leave it out or give the first run's). ``progress(done, None)`` counts candidates;
+    ``chunk_progress(done, total)`` the chunks of each batch of Monte Carlo candidates.
     """
     from liqcascade.execution.executors import open_executor, parse_executor
 
@@ -567,7 +576,7 @@ def calibrate(
                 parted = store if isinstance(store, ResultsStore) else ResultsStore(Path(store))
                 s.chunk_size = _resumed_chunk_size(parted, rid, chunk_size, s.chunk_size)
                 parted.begin(rid, KIND, ident, {**meta, "paths": s.paths, "chunk_size": s.chunk_size})
-            ev = _Evaluator(s, ex, progress, parted, rid)
+            ev = _Evaluator(s, ex, progress, parted, rid, chunk_progress)
             chosen, status = _search(ev)
     else:
         ev = _Evaluator(s, None, progress)

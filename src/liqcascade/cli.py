@@ -24,6 +24,17 @@ SWEEP_HELP = ("Sweep a dotted config field over values, e.g. shock.WETH=0.2,0.3 
               "one table, as `liqcascade sweep --kind {kind}`.")
 
 
+QUIET_HELP = "No progress on stderr (also: LIQCASCADE_QUIET=1)."
+
+
+def _progress(label: str, unit: str, quiet: bool, position: int = 0, resumable: bool = False):
+    """A progress(done, total) drawing on stderr (a bar on a terminal, a line every 10 s in a pipe),
+    or None with --quiet / LIQCASCADE_QUIET. ``resumable``: the first report is what was stored."""
+    from liqcascade.execution.progress import for_cli
+
+    return for_cli(label, unit, quiet, position, resumable)
+
+
 def _usd(x: float) -> str:
     a = abs(x)
     for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
@@ -119,7 +130,46 @@ def _warn_no_venue(res) -> None:
                    "is 1 by construction; add a [[venues]] entry for it", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# commands whose stored pieces a rerun picks up (Monte Carlo chunks, a sweep's combinations)
+_RESUMES = {"montecarlo": "the chunks already computed are stored",
+            "sweep": "finished combinations and Monte Carlo chunks are stored",
+            "calibrate": "the Monte Carlo chunks already computed are stored"}
+
+
+def _interrupted(ctx: click.Context) -> None:
+    """Ctrl-C: one line on what is kept and how to go on, exit 130 (128 + SIGINT) as shells do."""
+    import shlex
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not print a traceback mid-exit
+    name = ctx.invoked_subcommand or ""
+    argv = sys.argv[1:]
+    kept = _RESUMES.get("sweep" if "--sweep" in argv else name)
+    if name == "calibrate" and ("static" in argv or "liquidity" in argv):  # no chunks: stored at the end
+        kept = None
+    command = shlex.join(["liqcascade", *argv])
+    if name in ("serve", "runs", "show", "schema", "conformance"):  # nothing to store or resume
+        click.echo("\ninterrupted", err=True)
+        sys.exit(130)
+    if kept:
+        say = f"{kept}; run the same command again (same --out) to resume"
+    else:
+        say = "nothing of the unfinished run was stored; rerun to start it again"
+    click.echo(f"\ninterrupted: {say}: {command}", err=True)
+    sys.exit(130)
+
+
+class _Group(click.Group):
+    """The command group; a Ctrl-C anywhere ends with :func:`_interrupted` (not click's "Aborted!")."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            _interrupted(ctx)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="liqcascade")
 def main() -> None:
     """liqcascade: cascading liquidation risk for DeFi lending.
@@ -138,7 +188,9 @@ def main() -> None:
 @click.option("--shock", "shock", multiple=True, metavar="ASSET=DROP", help="Replace the scenario's shocks, e.g. --shock WETH=0.3 (repeatable).")
 @click.option("--recompute", is_flag=True, help="Run again even if this exact run is stored.")
 @click.option("--sweep", "factors", multiple=True, metavar="FIELD=V1,V2,...", help=SWEEP_HELP.format(kind="static"))
-def run_cmd(scenario: Path, out: Path, shock: tuple[str, ...], recompute: bool, factors: tuple[str, ...]) -> None:
+@click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
+def run_cmd(scenario: Path, out: Path, shock: tuple[str, ...], recompute: bool, factors: tuple[str, ...],
+            quiet: bool) -> None:
     """One static cascade for the shocks in SCENARIO.
 
     Prints the summary and per-asset prices, and writes the tables summary, assets,
@@ -152,7 +204,7 @@ def run_cmd(scenario: Path, out: Path, shock: tuple[str, ...], recompute: bool, 
             fixed = {"shock": ("--shock", _parse_shocks(shock))} if shock else None
         except LiqcascadeError as e:
             _fail(e)
-        _sweep_and_print(scenario, factors, "static", out, recompute=recompute, fixed=fixed)
+        _sweep_and_print(scenario, factors, "static", out, recompute=recompute, quiet=quiet, fixed=fixed)
         return
     try:
         shocks = _parse_shocks(shock) if shock else None
@@ -178,8 +230,10 @@ def run_cmd(scenario: Path, out: Path, shock: tuple[str, ...], recompute: bool, 
 @click.option("--no-impact", is_flag=True, help="Ignore venues: the no-feedback curve.")
 @click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--recompute", is_flag=True, help="Run again even if this exact curve is stored.")
+@click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
 def curve_cmd(
-    scenario: Path, asset: str | None, shocks: str | None, co_move: str | None, no_impact: bool, out: Path, recompute: bool
+    scenario: Path, asset: str | None, shocks: str | None, co_move: str | None, no_impact: bool, out: Path,
+    recompute: bool, quiet: bool,
 ) -> None:
     """The cascade curve: for each initial shock of ASSET, the cascade's fixed point.
 
@@ -189,21 +243,25 @@ def curve_cmd(
     """
     from liqcascade import api
 
+    bar = _progress("curve", "shocks", quiet)
     try:
         moves = [a.strip() for a in co_move.split(",") if a.strip()] if co_move else None
         res = api.curve(
-            scenario, asset, shocks, out, recompute=recompute, impact=False if no_impact else None, co_move=moves
+            scenario, asset, shocks, out, recompute=recompute, impact=False if no_impact else None,
+            co_move=moves, progress=bar,
         )
     except LiqcascadeError as e:
         _fail(e)
+    finally:
+        if bar is not None:
+            bar.close()
     if "alone_bad_debt_usd" in res.table("curve"):
         from liqcascade.cli_system import print_system_curve
 
         print_system_curve(res)
-        _warn_no_venue(res)
     else:
         _print_curve(res)
-        _warn_no_venue(res)
+    _warn_no_venue(res)
     click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
 
 
@@ -211,7 +269,7 @@ def curve_cmd(
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--recompute", is_flag=True, help="Run again even if this exact simulation is stored.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
 @click.option("--sweep", "factors", multiple=True, metavar="FIELD=V1,V2,...", help=SWEEP_HELP.format(kind="simulate"))
 def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool, factors: tuple[str, ...]) -> None:
     """Run SCENARIO block by block (its [simulation] table): the price path, venues that
@@ -228,28 +286,14 @@ def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool, factor
     if factors:
         _sweep_and_print(scenario, factors, "simulate", out, recompute=recompute, quiet=quiet)
         return
-    from contextlib import ExitStack
-
+    bar = _progress("simulate", "blocks", quiet)  # draws at the first block: bad input prints only its error
     try:
-        if quiet:
-            res = api.simulate(scenario, out, recompute=recompute)
-        else:
-            with ExitStack() as stack:
-                bars: list = []
-
-                def progress(done: int, total: int) -> None:
-                    if not bars:  # drawn once the simulation runs: a bad scenario prints only its error
-                        bars.append(stack.enter_context(click.progressbar(length=total, label="blocks", show_pos=True,
-                                                                          file=sys.stderr)))
-                    bar = bars[0]
-                    if bar.length != total:
-                        bar.length = total
-                    if done % 100 == 0 or done == total:
-                        bar.update(done - bar.pos)
-
-                res = api.simulate(scenario, out, recompute=recompute, progress=progress)
+        res = api.simulate(scenario, out, recompute=recompute, progress=bar)
     except LiqcascadeError as e:
         _fail(e)
+    finally:
+        if bar is not None:
+            bar.close()
     s = res.summary
     click.echo(f"run {res.run_id}  ({s['protocol']} {s['version']}, {s['accounts']:,} accounts, "
                f"{s['blocks']:,} blocks of {s['block_seconds']:.0f} s)")
@@ -285,7 +329,9 @@ def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool, factor
 @click.option("--dynamic", is_flag=True, help="Also run the scenario's [simulation] block by block for each protocol.")
 @click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--recompute", is_flag=True, help="Run again even if this exact comparison is stored.")
-def compare_cmd(scenario: Path, protocols: str | None, dynamic: bool, out: Path, recompute: bool) -> None:
+@click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
+def compare_cmd(scenario: Path, protocols: str | None, dynamic: bool, out: Path, recompute: bool,
+                quiet: bool) -> None:
     """The same book, venues and crash under several protocols' liquidation rules.
 
     Only market.protocol changes between the runs; each protocol reads the shared
@@ -297,11 +343,16 @@ def compare_cmd(scenario: Path, protocols: str | None, dynamic: bool, out: Path,
     """
     from liqcascade import api
 
+    bar = None
     try:
         names = [p.strip() for p in protocols.split(",") if p.strip()] if protocols else list(api.COMPARE_PROTOCOLS)
-        res = api.compare(scenario, names, out, recompute=recompute, dynamic=dynamic)
+        bar = _progress("compare", "runs", quiet)
+        res = api.compare(scenario, names, out, recompute=recompute, dynamic=dynamic, progress=bar)
     except LiqcascadeError as e:
         _fail(e)
+    finally:
+        if bar is not None:
+            bar.close()
     t = res.table("comparison")
     view = pd.DataFrame({
         "protocol": t["protocol"],
@@ -525,7 +576,7 @@ def maker_replay_cmd(date: str, no_user_events: bool, out: Path, dai_usd: float,
 @click.option("--seed", type=int, help="Root seed (default: the [montecarlo] table's).")
 @click.option("--reserves", "reserves", type=float, help="Reserves in USD for P(bad debt > reserves) (default: the table's).")
 @click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
 @click.option("--sweep", "factors", multiple=True, metavar="FIELD=V1,V2,...", help=SWEEP_HELP.format(kind="montecarlo"))
 def montecarlo_cmd(scenario: Path, paths: int, executor: str, workers: int | None, chunk_size: int | None,
                    seed: int | None, reserves: float | None, out: Path, quiet: bool, factors: tuple[str, ...]) -> None:
@@ -547,21 +598,16 @@ def montecarlo_cmd(scenario: Path, paths: int, executor: str, workers: int | Non
         _sweep_and_print(scenario, factors, "montecarlo", out, quiet=quiet, fixed=fixed, paths=paths,
                          executor=executor, workers=workers, chunk_size=chunk_size, seed=seed)
         return
-    bars = []  # opened at the first report, so bad input prints only its error
-
-    def progress(done: int, total: int) -> None:
-        if not bars:
-            bars.append(click.progressbar(length=total, label="chunks", show_pos=True, file=sys.stderr).__enter__())
-        bars[0].update(done - bars[0].pos)
-
+    # drawn at the first report: bad input prints only its error
+    bar = _progress("montecarlo", "chunks", quiet, resumable=True)
     try:
         res = montecarlo(scenario, paths, executor=executor, workers=workers, chunk_size=chunk_size, seed=seed,
-                         reserves_usd=reserves, store=out, progress=None if quiet else progress)
+                         reserves_usd=reserves, store=out, progress=bar)
     except LiqcascadeError as e:
         _fail(e)
     finally:
-        if bars:
-            bars[0].__exit__(None, None, None)
+        if bar is not None:
+            bar.close()
     _print_montecarlo(res)
     click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
 
@@ -751,7 +797,7 @@ def _range_opt(text: str | None):
 @click.option("--interval", type=float, default=0.95, show_default=True, help="Confidence of the intervals around each estimate.")
 @click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--recompute", is_flag=True, help="Search again even if this exact calibration is stored.")
-@click.option("--quiet", is_flag=True, help="No progress lines.")
+@click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
 def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, confidence: float, metric: str, loss: str,
                   kind: str, method: str, blocks: int, share: float, paths: int, seed: int | None, executor: str,
                   workers: int | None, chunk_size: int | None, value_range: str | None, grid: int, tol: float | None,
@@ -767,6 +813,7 @@ def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, 
     from liqcascade import calibrate as cal
     from liqcascade.errors import ConfigError
 
+    bars: list = []
     try:
         if method == "liquidity":
             if param != "supply_cap":
@@ -775,14 +822,19 @@ def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, 
         elif method == "search":
             if budget is None:
                 raise ConfigError("--budget", "budget", "a finite budget > 0 (required with --method search)")
-            say = None if quiet else (lambda done, total: click.echo(f"  candidates evaluated: {done}", err=True))
+            say = _progress("calibrate", "candidates", quiet)
+            chunks = _progress("  chunks", "chunks", quiet, 1, resumable=True)
+            bars.extend(b for b in (say, chunks) if b is not None)
             res = cal.calibrate(scenario, param, asset, budget, confidence, metric, loss, kind, paths, seed, executor,
                                 workers, chunk_size, _range_opt(value_range), grid, tol, book, interval, out, say,
-                                recompute)
+                                recompute, chunk_progress=chunks)
         else:
             raise ConfigError("--method", "method", "search or liquidity", method)
     except LiqcascadeError as e:
         _fail(e)
+    finally:
+        for b in bars:
+            b.close()
     s = res.summary
     c = res.table("candidates").sort_values("value")
     if s.get("method") == "liquidity":
@@ -823,14 +875,15 @@ def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, 
 @click.option("--chunk-size", "chunk_size", type=int, help="Monte Carlo paths per chunk.")
 @click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--recompute", is_flag=True, help="Run again even if stored.")
+@click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
 def sweep_cmd(scenario: Path, factors: tuple[str, ...], kind: str, paths: int, seed: int | None, executor: str,
-              workers: int | None, chunk_size: int | None, out: Path, recompute: bool) -> None:
+              workers: int | None, chunk_size: int | None, out: Path, recompute: bool, quiet: bool) -> None:
     """Run SCENARIO for every combination of the --sweep values (full factorial) and print one
     table with the swept fields as columns; writes the table sweep (and sweep_risk for Monte
     Carlo); each combination is also a stored run of its own. `liqcascade run|simulate|montecarlo
     SCENARIO --sweep ...` run the same."""
-    _sweep_and_print(scenario, factors, kind, out, recompute=recompute, paths=paths, executor=executor,
-                     workers=workers, chunk_size=chunk_size, seed=seed)
+    _sweep_and_print(scenario, factors, kind, out, recompute=recompute, quiet=quiet, paths=paths,
+                     executor=executor, workers=workers, chunk_size=chunk_size, seed=seed)
 
 
 def _sweep_and_print(scenario: Path, factors: tuple[str, ...], kind: str, out: Path, recompute: bool = False,
@@ -839,12 +892,19 @@ def _sweep_and_print(scenario: Path, factors: tuple[str, ...], kind: str, out: P
     """:func:`liqcascade.sweep.sweep` and its table: the body of `sweep` and of the --sweep option."""
     from liqcascade.sweep import sweep
 
-    say = None if quiet else (lambda d, t: click.echo(f"  combination {d}/{t}", err=True))
+    say = _progress("sweep", "combinations", quiet)
+    unit = "chunks" if kind == "montecarlo" else "blocks"
+    steps = None if kind == "static" else _progress(f"  {unit}", unit, quiet, 1,
+                                                    resumable=kind == "montecarlo")
     try:
         res = sweep(scenario, list(factors), kind, paths, executor, workers, chunk_size, seed, out, say, recompute,
-                    fixed=fixed)
+                    fixed=fixed, step_progress=steps)
     except LiqcascadeError as e:
         _fail(e)
+    finally:
+        for b in (steps, say):
+            if b is not None:
+                b.close()
     t = res.table("sweep")
     names = [f.partition("=")[0].strip() for f in factors]
     shown = ["bad_debt_usd", "collateral_seized_usd", "accounts_liquidated", "headline_asset", "amplification",

@@ -335,6 +335,7 @@ def sweep(
     progress: Callable[[int, int], None] | None = None,
     recompute: bool = False,
     fixed: Mapping[str, tuple[str, Any]] | None = None,
+    step_progress: Callable[[int, int], None] | None = None,
 ) -> Result:
     """Run ``scenario`` for every combination of ``factors`` (``["FIELD=V1,V2", ...]`` or
     ``{field: values}``) as a ``kind`` run (static, simulate, montecarlo); tables ``sweep``
@@ -342,7 +343,9 @@ def sweep(
 
     ``fixed``: ``{field: (option, value)}`` set in the base before the factors (how
     ``liqcascade run --shock ... --sweep ...`` replaces ``[shock]``); errors name the
-    option, and a factor that sweeps a field it sets is refused."""
+    option, and a factor that sweeps a field it sets is refused. ``progress(done, total)`` counts
+    combinations; ``step_progress(done, total)`` the chunks of each Monte Carlo combination (the
+    blocks of each simulation), starting over for the next."""
     from liqcascade import api
     from liqcascade.io import scenario as S
 
@@ -379,13 +382,13 @@ def sweep(
             headline = headline or summary.get("headline_asset")
             out.append({**row, **summary, **_headline_cols(res, headline), "run_id": res.run_id})
         elif kind == "simulate":
-            res = api.simulate(sc, store, recompute=recompute)
+            res = api.simulate(sc, store, recompute=recompute, progress=step_progress)
             out.append({**row, **_summary(res), "run_id": res.run_id})
         else:
             from liqcascade.execution.api import montecarlo
 
             res = montecarlo(sc, paths, executor=executor, workers=workers, chunk_size=chunk_size, seed=seed,
-                             store=store)
+                             store=store, progress=step_progress)
             r = res.table("risk")
             out.append({**row, **_risk_row(r), "run_id": res.run_id})
             risk.append(r.assign(**{k: [v] * len(r) for k, v in row.items()}, run_id=res.run_id))

@@ -7,7 +7,8 @@ from click.testing import CliRunner
 from liqcascade.cli import main
 
 
-def test_montecarlo_prints_the_risk_summary(tiny, tmp_path):
+def test_montecarlo_prints_the_risk_summary(tiny, tmp_path, monkeypatch):
+    monkeypatch.delenv("LIQCASCADE_QUIET")  # progress on, as outside the tests
     out = tmp_path / "store"
     res = CliRunner().invoke(main, ["montecarlo", str(tiny), "--paths", "12", "--executor", "serial",
                                     "--chunk-size", "4", "--reserves", "500", "--out", str(out)])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -123,6 +123,7 @@ def cascade_curve(
     settings: CascadeSettings | None = None,
     co_move: Sequence[str] = (),
     config: Mapping[str, object] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Result:
     """The cascade curve: for each initial shock of ``asset``, the fixed point.
 
@@ -130,7 +131,8 @@ def cascade_curve(
     amplification = final drop / initial drop, liquidated collateral and repaid debt in
     USD, bad debt, rounds) and ``curve_assets`` (per shock and asset: final price,
     collateral seized and debt repaid in tokens and USD at the final price).
-    ``other_shocks`` are applied to other assets at every point.
+    ``other_shocks`` are applied to other assets at every point. ``progress(done, total)`` is
+    called after each shock.
     """
     if asset not in model.assets:
         raise ConfigError("--asset", "asset", f"an asset of the market {list(model.assets)}", asset)
@@ -141,7 +143,10 @@ def cascade_curve(
     i = model.assets.index(asset)
     rows, arows = [], []
     no_venue = ",".join(assets_without_venue(model, [asset, *co_move], solver.settings))
-    for s in np.asarray(shocks, dtype=np.float64):
+    grid = np.asarray(shocks, dtype=np.float64)
+    for k, s in enumerate(grid):
+        if progress is not None:
+            progress(k, len(grid))
         shocks_here = {a: float(s) for a in (asset, *co_move)}
         out = solver.run(shocks_here, keep_arrays=False)
         summ = solver.summarize(out)
@@ -178,6 +183,8 @@ def cascade_curve(
                         "deficit": float(out.totals["deficit"][j]),
                     }
                 )
+    if progress is not None:
+        progress(len(grid), len(grid))
     curve = pd.DataFrame(rows)
     curve.insert(0, "asset", asset)
     curve_assets = pd.DataFrame(

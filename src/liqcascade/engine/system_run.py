@@ -148,6 +148,7 @@ def system_curve(
     market_settings: Mapping[str, CascadeSettings] | None = None,
     co_move: tuple[str, ...] = (),
     config: Mapping[str, object] | None = None,
+    progress=None,
 ) -> Result:
     """The contagion curve: for each initial shock of ``asset`` (and ``co_move``), the
     system's fixed point beside the sum of the markets run alone.
@@ -159,7 +160,10 @@ def system_curve(
     solver = SystemCascade(system, settings, market_settings)
     i = system.assets.index(asset)
     rows, mrows = [], []
-    for s in np.asarray(shocks, dtype=np.float64):
+    grid = np.asarray(shocks, dtype=np.float64)
+    for k, s in enumerate(grid):
+        if progress is not None:
+            progress(k, len(grid))
         here = {a: float(s) for a in (asset, *co_move)}
         out = solver.run(here, keep_arrays=False)
         together = {n: solver.summarize(n, o) for n, o in out.markets.items()}

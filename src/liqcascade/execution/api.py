@@ -28,6 +28,7 @@ from liqcascade.engine.result import Result
 from liqcascade.errors import ConfigError
 from liqcascade.execution import montecarlo as mc
 from liqcascade.execution.executors import Executor, open_executor, parse_executor
+from liqcascade.execution.progress import callback
 from liqcascade.io.config import file_digest, resolve_path
 from liqcascade.io.store import ResultsStore, StoreError, is_store, run_id as _run_id
 
@@ -56,7 +57,7 @@ def montecarlo(
     seed: int | None = None,
     reserves_usd: float | None = None,
     store: ResultsStore | str | Path | None = DEFAULT_STORE,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | bool | None = None,
     levels: tuple[float, ...] = LEVELS,
     confidence: float = 0.95,
 ) -> Result:
@@ -66,7 +67,8 @@ def montecarlo(
     ``dask://HOST:PORT``, or an open :class:`~liqcascade.execution.Executor` (used, not
     closed); ``workers`` defaults to all cores. ``seed`` and ``reserves_usd``
     default to the ``[montecarlo]`` table's. ``progress(done, total)`` is called with chunk
-    counts (first with the chunks already stored). Returns a result with the tables ``paths``
+    counts (first with the chunks already stored); ``progress=True`` draws a bar on stderr (a
+    widget in a notebook; :mod:`liqcascade.execution.progress`). Returns a result with the tables ``paths``
     (one row per path, see :mod:`liqcascade.execution.montecarlo`) and ``risk``.
 
     Every argument and the scenario are checked before any work or any write.
@@ -82,6 +84,7 @@ def montecarlo(
     reserves = sc.config.montecarlo.reserves_usd if reserves_usd is None else _reserves(reserves_usd)
     if not isinstance(executor, Executor):
         parse_executor(executor)
+    report, bar = callback(progress, "montecarlo", "chunks", resumable=True)
     rid = _run_id({"kind": KIND, "config": hashed_config(sc), "paths": n, "seed": seed}, __version__)
     risk_args = {"levels": list(levels), "confidence": confidence, "reserves_usd": reserves, "seed": seed}
     _risk(pd.DataFrame({"bad_debt_usd": [0.0], "amplification": [1.0]}), risk_args)  # checks levels, confidence
@@ -97,10 +100,11 @@ def montecarlo(
     mc.remember(spec, prep)
     t0 = time.perf_counter()
     given = isinstance(executor, Executor)
-    with contextlib.nullcontext(executor) if given else open_executor(executor, workers) as ex:
+    with contextlib.nullcontext(executor) if given else open_executor(executor, workers) as ex, \
+            contextlib.nullcontext() if bar is None else bar:
         st = None if store is None else store if isinstance(store, ResultsStore) else ResultsStore(Path(store))
         meta = {"source": sc.source, "paths": n, "seed": seed, "chunk_size": size, "chunks": len(todo)}
-        df = _run(st, rid, sc, todo, ex, progress, meta)
+        df = _run(st, rid, sc, todo, ex, report, meta)
     risk = _risk(df, risk_args)
     if st is None:
         return Result(KIND, {"paths": df, "risk": risk}, {"paths": n, "seed": seed})

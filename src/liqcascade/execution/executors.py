@@ -27,12 +27,25 @@ in a local worker process or on a Dask worker. Three executors:
 :func:`open_executor` builds one from the command-line spelling (``serial``, ``local``,
 ``dask``, ``dask://HOST:PORT``) and checks it before any work: an unknown name, a bad worker
 count or an unreachable scheduler is a :class:`~liqcascade.errors.ConfigError`.
+
+Local workers end with their parent. They never see Ctrl-C: SIGINT is blocked while they are
+spawned (the mask is inherited across exec, so it covers their start-up imports too) and
+ignored once they run, so only the parent answers it; when it is interrupted
+(``KeyboardInterrupt``) it calls :meth:`Executor.terminate`, which stops the workers at once
+instead of waiting for their chunks. When the parent dies without that (``kill -9``), a
+watchdog thread in each worker sees its parent process change (``os.getppid()``, polled every
+:data:`PARENT_POLL_S`) and ends the worker. ``prctl(PR_SET_PDEATHSIG)`` is not used: it fires
+when the *thread* that spawned the worker ends, which would kill a pool started from a
+short-lived thread of a live process (a server's request thread).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import signal
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -46,6 +59,12 @@ EXECUTORS = ("serial", "local", "dask", "dask://HOST:PORT")
 
 DASK_CONNECT_TIMEOUT_S = 5.0
 """How long to wait for a Dask scheduler before saying it is unreachable."""
+
+PARENT_POLL_S = 0.25
+"""How often a local worker checks that its parent is alive."""
+
+ORPHAN_EXIT_CODE = 3
+"""Exit status of a local worker whose parent died."""
 
 _ADDRESS = re.compile(r"^(?:dask|tcp)://(?P<host>[A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:]+\]):(?P<port>[0-9]{1,5})$")
 
@@ -68,6 +87,45 @@ def set_worker_threads(threads: int) -> None:
     numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
 
 
+def _start_worker(threads: int, parent: int) -> None:
+    """Initializer of a local worker process: ignore Ctrl-C (the parent stops us), end when
+    ``parent`` is gone, and run numba on ``threads`` threads."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    watch_parent(parent)
+    set_worker_threads(threads)
+
+
+def watch_parent(parent: int, poll_s: float = PARENT_POLL_S) -> threading.Thread:
+    """A daemon thread that ends this process (status :data:`ORPHAN_EXIT_CODE`) once its parent
+    process is no longer ``parent``: an orphan is re-parented (to init or a subreaper), so its
+    ``getppid()`` changes. ``os._exit`` because the main thread may be deep in a kernel."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(ORPHAN_EXIT_CODE)
+
+    t = threading.Thread(target=watch, name="liqcascade-parent-watch", daemon=True)
+    t.start()
+    return t
+
+
+class _NoInterrupt:
+    """SIGINT blocked in this thread for the duration (a Ctrl-C meanwhile waits, and is delivered
+    after): processes spawned inside inherit the blocked signal across exec, so a Ctrl-C during
+    their start-up imports cannot print a traceback from them. No-op off the main thread or
+    where ``pthread_sigmask`` does not exist."""
+
+    def __enter__(self) -> "_NoInterrupt":
+        self._old = None
+        if hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread():
+            self._old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._old)
+
+
 def _threads_each(workers: int) -> int:
     import numba
 
@@ -88,13 +146,22 @@ class Executor(ABC):
         cancelled."""
 
     def close(self) -> None:
-        """Release workers (idempotent)."""
+        """Release workers (idempotent), letting running items finish."""
+
+    def terminate(self) -> None:
+        """Stop now: drop queued items and end running ones without waiting (Ctrl-C). The
+        executor cannot be used afterwards. Default: :meth:`close`."""
+        self.close()
 
     def __enter__(self) -> "Executor":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc: object) -> None:
+        # an interrupt (KeyboardInterrupt, SystemExit) must not wait for running chunks
+        if exc_type is not None and not issubclass(exc_type, Exception):
+            self.terminate()
+        else:
+            self.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(workers={self.workers})"
@@ -121,15 +188,17 @@ class ProcessExecutor(Executor):
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=WorkerSpawnContext(),  # spawn, without re-running the caller's script
-            initializer=set_worker_threads,
-            initargs=(threads,),
+            initializer=_start_worker,
+            initargs=(threads, os.getpid()),
         )
+        self._terminated = False
 
     def map_unordered(self, fn, items):
         if defined_in_main(fn):
             raise ConfigError("--executor", "executor", "a function importable from a module (the local "
                               "workers do not import the calling script)", getattr(fn, "__qualname__", fn))
-        pending = {self._pool.submit(fn, item): i for i, item in enumerate(items)}
+        with _NoInterrupt():  # workers are spawned by the submits
+            pending = {self._pool.submit(fn, item): i for i, item in enumerate(items)}
         try:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -140,8 +209,25 @@ class ProcessExecutor(Executor):
             for fut in pending:
                 fut.cancel()
 
+    def worker_pids(self) -> list[int]:
+        """PIDs of the worker processes started so far."""
+        return [p.pid for p in list((self._pool._processes or {}).values())]
+
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if not self._terminated:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def terminate(self) -> None:
+        if self._terminated:
+            return
+        self._terminated = True
+        # the pool has no public way to stop running calls before Python 3.14's terminate_workers
+        procs = list((self._pool._processes or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            p.terminate()  # SIGTERM: default action, the worker ends without a traceback
+        for p in procs:
+            p.join(timeout=5.0)
 
 
 class _NumbaThreads:
@@ -211,6 +297,10 @@ class DaskExecutor(Executor):
         self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+
+    def terminate(self) -> None:
+        # futures were cancelled by map_unordered; a local cluster's nannies stop their workers
+        self.close()
 
 
 def _check_workers(workers: int | None) -> int:

@@ -275,6 +275,18 @@ def chunks(spec: ScenarioSpec, seed: int, n_paths: int, chunk_size: int) -> list
 
 
 def run_chunks(todo: Sequence[Chunk], executor, on_result: Callable[[Chunk, pd.DataFrame], None]) -> None:
-    """Run ``todo`` on ``executor``; ``on_result(chunk, rows)`` in this process as each lands."""
-    for i, df in executor.map_unordered(run_chunk, todo):
-        on_result(todo[i], df)
+    """Run ``todo`` on ``executor``; ``on_result(chunk, rows)`` in this process as each lands.
+
+    On an interrupt (Ctrl-C: ``KeyboardInterrupt``, wherever it lands, also inside
+    ``on_result``) the executor is terminated before it propagates: running chunks are
+    abandoned, not awaited (the store keeps every chunk that landed; a rerun resumes)."""
+    results = executor.map_unordered(run_chunk, todo)
+    try:
+        for i, df in results:
+            on_result(todo[i], df)
+    except BaseException as e:
+        if not isinstance(e, Exception):
+            executor.terminate()
+        raise
+    finally:
+        results.close()
