@@ -236,7 +236,7 @@ def test_calibration_examples_of_calibration_md():
     """The two static examples of docs/calibration.md give what the page shows: a threshold of
     0.859193 (current 0.83) in 15 evaluations; a supply cap of 1,834.27 WETH (current 1,077) on a
     curve that is not monotone, and bad debt of $4.88k there and $144k at 1,842.68."""
-    from liqcascade.calibrate import calibrate
+    from liqcascade.execution.calibrate import calibrate
 
     page = re.sub(r"\s+", " ", (REPO / "docs" / "calibration.md").read_text())
     book = REPO / "examples" / "small_book.toml"

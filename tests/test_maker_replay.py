@@ -1,4 +1,4 @@
-"""Maker ETH-B replay under Liquidations 1.2 (liqcascade.maker_replay, exact.bite)."""
+"""Maker ETH-B replay under Liquidations 1.2 (liqcascade.execution.maker_replay, exact.bite)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from liqcascade.cli import main
 from liqcascade.errors import ConfigError
 from liqcascade.io.maker_book import default_dir
 from liqcascade.io.store import ResultsStore
-from liqcascade.maker_replay import CatRules, Frobs, price_dir, price_window, replay_ethb, simulate_cat
+from liqcascade.execution.maker_replay import CatRules, Frobs, price_dir, price_window, replay_ethb, simulate_cat
 from liqcascade.markets.oracle import MakerOSM
 from liqcascade.protocols.maker.exact import RAD, RAY, WAD, Cat, Vault, bite, cat_unsafe
 from tests.conftest import shared_file

@@ -13,7 +13,7 @@ import pytest
 
 from liqcascade import api
 from liqcascade.io.store import ResultsStore, StoreError
-from liqcascade.sweep import sweep
+from liqcascade.execution.sweep import sweep
 
 EX = Path(__file__).resolve().parents[1] / "examples"
 

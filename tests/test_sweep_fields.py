@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from liqcascade.cli import main
 from liqcascade.errors import ConfigError
 from liqcascade.io.store import ResultsStore
-from liqcascade.sweep import _free_keys, _path, combinations, sweep
+from liqcascade.execution.sweep import _free_keys, _path, combinations, sweep
 
 EX = Path(__file__).resolve().parents[1] / "examples"
 SMALL = EX / "small_book.toml"

@@ -1,257 +1,38 @@
 """The library calls behind the command line (and any other face).
 
-Each function takes a scenario (path or built :class:`~liqcascade.io.scenario.Scenario`),
-runs it, and stores the result under its run id (hash of the resolved config, the run
-kind and its arguments, and the package version). Running the same thing again finds
-the stored run instead of recomputing, unless ``recompute`` is set.
+Each function takes a scenario (path or built :class:`~liqcascade.io.scenario.Scenario`, or a
+system scenario with ``[[markets]]``), runs it, and stores the result under its run id (hash of
+the resolved config, the run kind and its arguments, and the package version). Running the
+same thing again finds the stored run instead of recomputing, unless ``recompute`` is set.
+The work is done in :mod:`liqcascade.execution` (runs, Monte Carlo, sweeps, calibration);
+this module is the one door the faces (command line, report, dashboard) go through.
 """
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Sequence
 
-import numpy as np
-import pandas as pd
-
-from liqcascade import __version__
 from liqcascade.engine.result import Result
-from liqcascade.engine.run import cascade_curve, parse_shock_range, run_static
+from liqcascade.execution.runs import (  # noqa: F401  (the API)
+    COMPARE_PROTOCOLS,
+    DEFAULT_STORE,
+    compare,
+    curve,
+    default_scenario_path,
+    is_system,
+    load_scenario,
+    load_system,
+    network,
+    run,
+    simulate,
+    system_curve,
+    system_run,
+)
+from liqcascade.execution.api import risk_table_from_store  # noqa: F401
+from liqcascade.execution.walls import default_grid as default_walls_grid, walls  # noqa: F401
 from liqcascade.io import scenario as _scenario
-from liqcascade.io.store import ResultsStore, is_store, run_id as _run_id
-
-DEFAULT_STORE = Path("liqcascade-results")
-
-
-def default_scenario_path() -> Path:
-    """The embedded default scenario (real Aave v3 Ethereum parameters, synthetic book)."""
-    return Path(str(resources.files("liqcascade") / "data" / "scenarios" / "default.toml"))
-
-
-def load_scenario(scenario: str | Path | _scenario.Scenario) -> _scenario.Scenario:
-    if isinstance(scenario, _scenario.Scenario):
-        return scenario
-    return _scenario.load(scenario)
-
-
-def _stored(store: Path | ResultsStore | None, rid: str, kind: str, with_config: bool = False) -> Result | None:
-    """The stored run ``rid``, if the store exists and has it (never creates the store);
-    ``with_config``: with the config it was saved with."""
-    if store is None:
-        return None
-    if not isinstance(store, ResultsStore):
-        if not is_store(store):
-            return None
-        store = ResultsStore(Path(store), create=False)
-    if not store.has(rid):
-        return None
-    tables = {name: store.load(rid, name) for name in store.tables(rid)}
-    return Result(kind, tables, store.meta(rid)["config"] if with_config else {}, rid)
-
-
-def _save(store: Path | ResultsStore | None, rid: str, kind: str, cfg: dict, res: Result, meta: dict) -> None:
-    if store is None:
-        return
-    st = store if isinstance(store, ResultsStore) else ResultsStore(Path(store))
-    st.save(rid, kind, cfg, dict(res.tables), meta)
-
-
-# Fields that name or describe a scenario but do not change any number it produces.
-_COSMETIC = ("name", "description")
-
-
-def _hashed(cfg: dict, drop: tuple[str, ...]) -> dict:
-    return {k: v for k, v in cfg.items() if k not in _COSMETIC + drop}
-
-
-def run(
-    scenario: str | Path | _scenario.Scenario,
-    store: ResultsStore | str | Path | None = DEFAULT_STORE,
-    shocks: Mapping[str, float] | None = None,
-    recompute: bool = False,
-) -> Result:
-    """One static cascade for the scenario's shocks (or ``shocks``, replacing them).
-    A system scenario (``[[markets]]``) runs :func:`system_run`."""
-    if is_system(scenario):
-        return system_run(scenario, store, shocks, recompute)
-    sc = load_scenario(scenario)
-    shocks = dict(sc.config.shock if shocks is None else shocks)
-    sc.model.shock_vector(shocks, "--shock" if shocks is not sc.config.shock else sc.source)  # validate first
-    shocks = {a: float(v) for a, v in shocks.items() if float(v) != 0.0}
-    cfg = sc.resolved()
-    cfg["shock"] = shocks
-    rid = _run_id({"kind": "static", "config": _hashed(cfg, ("curve",))}, __version__)
-    if not recompute and (found := _stored(store, rid, "static")) is not None:
-        return found
-    res = run_static(sc.model, shocks, sc.settings, cfg)
-    _save(store, rid, "static", cfg, res, {"source": sc.source})
-    return res.with_run_id(rid)
-
-
-def curve(
-    scenario: str | Path | _scenario.Scenario,
-    asset: str | None = None,
-    shocks: str | Sequence[float] | None = None,
-    store: ResultsStore | str | Path | None = DEFAULT_STORE,
-    recompute: bool = False,
-    impact: bool | None = None,
-    co_move: Sequence[str] | None = None,
-    progress=None,
-) -> Result:
-    """The cascade curve of ``asset`` over ``shocks`` ("start:stop:step" or a list).
-
-    Defaults come from the scenario's ``[curve]`` table. ``impact=False`` gives the
-    no-feedback curve (prices stay at the shocked level). ``co_move`` assets take the
-    same shock as ``asset`` at every point (default: the ``[curve]`` table's list when
-    ``asset`` is its asset, else none). ``progress(done, total)`` counts shocks. A system
-    scenario runs :func:`system_curve`.
-    """
-    if is_system(scenario):
-        return system_curve(scenario, asset, shocks, store, recompute, impact, co_move, progress)
-    sc = load_scenario(scenario)
-    if asset is None or shocks is None:
-        if sc.config.curve is None:
-            from liqcascade.errors import ConfigError
-
-            raise ConfigError(sc.source, "curve", "a [curve] table, or --asset and --shocks on the command line")
-        asset = asset or sc.config.curve.asset
-        shocks = shocks if shocks is not None else sc.config.curve.shocks
-    grid = parse_shock_range(shocks) if isinstance(shocks, str) else np.asarray(shocks, dtype=np.float64)
-    settings = sc.settings
-    if impact is not None and impact != settings.impact:
-        from dataclasses import replace
-
-        settings = replace(settings, impact=impact)
-    cfg = sc.resolved()
-    cfg["engine"]["impact"] = settings.impact
-    if co_move is None:
-        co_move = list(sc.config.curve.co_move) if sc.config.curve is not None and sc.config.curve.asset == asset else []
-    co_move = [a for a in co_move if a != asset]
-    hashed = _hashed(cfg, ("curve", "shock"))
-    rid = _run_id(
-        {"kind": "curve", "config": hashed, "asset": asset, "shocks": grid.tolist(), "co_move": co_move}, __version__
-    )
-    if not recompute and (found := _stored(store, rid, "curve")) is not None:
-        return found
-    res = cascade_curve(sc.model, asset, grid, settings, co_move, cfg, progress)
-    _save(store, rid, "curve", cfg, res, {"source": sc.source, "asset": asset})
-    return res.with_run_id(rid)
-
-
-def simulate(
-    scenario: str | Path | _scenario.Scenario,
-    store: ResultsStore | str | Path | None = DEFAULT_STORE,
-    recompute: bool = False,
-    progress=None,
-) -> Result:
-    """The scenario's block-by-block simulation (its ``[simulation]`` table).
-
-    Tables: ``steps`` (per block and asset), ``events`` (per liquidated account and block),
-    ``summary``, ``assets``. ``progress(done, total)`` is called after each block.
-    """
-    from liqcascade.engine.dynamic import simulate as _simulate
-
-    sc = load_scenario(scenario)
-    path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sc)
-    cfg = sc.resolved()
-    rid = _run_id({"kind": "simulation", "config": _hashed(cfg, ("curve",))}, __version__)
-    if not recompute and (found := _stored(store, rid, "simulation")) is not None:
-        return found
-    res = _simulate(sc.model, path, oracle, settings, progress, cfg, oracle_input, venue_depth)
-    _save(store, rid, "simulation", cfg, res, {"source": sc.source})
-    return res.with_run_id(rid)
-
-
-COMPARE_PROTOCOLS = ("aave_v3", "compound_v3", "maker", "liquity_v1")
-
-
-def compare(
-    scenario: str | Path | _scenario.Scenario,
-    protocols: Sequence[str] = COMPARE_PROTOCOLS,
-    store: ResultsStore | str | Path | None = DEFAULT_STORE,
-    recompute: bool = False,
-    dynamic: bool = False,
-    progress=None,
-) -> Result:
-    """The scenario's book, venues and shock under each protocol's liquidation rules.
-
-    Only ``market.protocol`` changes between the runs: the same book, parameters (read in
-    each protocol's meaning, see its table in the scenario reference) and crash. Tables:
-    ``comparison`` (one row per protocol: accounts liquidated, collateral seized, debt
-    repaid, the shocked asset's final drop and amplification, bad debt; with ``dynamic``
-    also the block-by-block run of the ``[simulation]`` table: lowest market price,
-    bad debt, what the protocol still holds at the end) and ``assets`` (per protocol and
-    asset, static run). Aave v3 runs the scenario's version, or 3.3-3.4 when it names none.
-    ``progress(done, total)`` counts runs (a static and, with ``dynamic``, a simulation per
-    protocol); within a simulation ``done`` grows by the share of its blocks run.
-    """
-    from liqcascade.engine.dynamic import simulate as _simulate
-    from liqcascade.errors import ConfigError
-    from liqcascade.io.config import PROTOCOLS
-
-    sc = load_scenario(scenario)
-    unknown = [p for p in protocols if p not in PROTOCOLS]
-    if unknown or not protocols:
-        raise ConfigError(sc.source, "--protocols", f"protocols among {list(PROTOCOLS)}", unknown or list(protocols))
-    if not sc.config.shock:
-        raise ConfigError(sc.source, "shock", "a [shock] table: the crash every protocol meets")
-    cfg = sc.resolved()
-    rid = _run_id({"kind": "compare", "config": _hashed(cfg, ("curve",)), "protocols": list(protocols),
-                   "dynamic": dynamic}, __version__)
-    if not recompute and (found := _stored(store, rid, "compare")) is not None:
-        return found
-    driver = max(sc.config.shock, key=lambda a: sc.config.shock[a])
-    rows, asset_frames = [], []
-    per = 2 if dynamic else 1
-    total = per * len(protocols)
-    for k, proto in enumerate(protocols):
-        if progress is not None:
-            progress(per * k, total)
-        version = (sc.config.market.version or "3.3-3.4") if proto == "aave_v3" else None
-        market = sc.config.market.model_copy(update={"protocol": proto, "version": version})
-        sp = _scenario.build(sc.config.model_copy(update={"market": market}), sc.base_dir, sc.source)
-        res = run_static(sp.model, dict(sc.config.shock), sp.settings, cfg)
-        s = res["summary"].iloc[0]
-        a = res["assets"].set_index("asset")
-        row = {
-            "protocol": proto,
-            "accounts_liquidated": int(s["accounts_liquidated"]),
-            "collateral_seized_usd": float(s["collateral_seized_usd"]),
-            "debt_repaid_usd": float(s["debt_repaid_usd"]),
-            "driver": driver,
-            "initial_drop": float(a.loc[driver, "initial_drop"]),
-            "final_drop": float(a.loc[driver, "final_drop"]),
-            "amplification": float(a.loc[driver, "amplification"]),
-            "bad_debt_usd": float(s["bad_debt_usd"]),
-            "insolvent_shortfall_usd": float(s["insolvent_shortfall_usd"]),
-            # Liquity: debt the Stability Pool could not absorb, spread over the other troves
-            "redistributed_debt_usd": float(s.get("redistributed_debt_usd", 0.0)),
-        }
-        if dynamic:
-            path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sp)
-            # the simulation advances the count by the share of its blocks run
-            at = per * k + 1
-            blocks = None if progress is None else (lambda b, nb, at=at: progress(at + b / nb, total))
-            d = _simulate(sp.model, path, oracle, settings, blocks, cfg, oracle_input, venue_depth)
-            ds = d["summary"].iloc[0]
-            da = d["assets"].set_index("asset")
-            row.update({
-                "sim_accounts_liquidated": int(ds["accounts_liquidated"]),
-                "sim_market_min_drop": float(1.0 - da.loc[driver, "market_min"] / da.loc[driver, "price_start"])
-                if driver in da.index else float("nan"),
-                "sim_bad_debt_usd": float(ds["bad_debt_usd"]),
-                "sim_protocol_holdings_usd": float(ds.get("protocol_holdings_usd", 0.0)),
-                "sim_shortfall_end_usd": float(ds["shortfall_end_usd"]),
-            })
-        rows.append(row)
-        asset_frames.append(res["assets"].assign(protocol=proto))
-    if progress is not None:
-        progress(total, total)
-    tables = {"comparison": pd.DataFrame(rows), "assets": pd.concat(asset_frames, ignore_index=True)}
-    out = Result("compare", tables, cfg)
-    _save(store, rid, "compare", cfg, out, {"source": sc.source, "protocols": list(protocols)})
-    return out.with_run_id(rid)
+from liqcascade.io.store import ResultsStore
 
 
 def montecarlo(
@@ -285,140 +66,22 @@ def montecarlo(
 # ----------------------------------------------------------------- calibration and sweeps (issue 5)
 def calibrate(scenario, param: str, asset: str, budget: float, **kw) -> Result:
     """The parameter value that keeps a risk metric within ``budget``: see
-    :func:`liqcascade.calibrate.calibrate` (the keyword arguments are its)."""
-    from liqcascade.calibrate import calibrate as _calibrate
+    :func:`liqcascade.execution.calibrate.calibrate` (the keyword arguments are its)."""
+    from liqcascade.execution.calibrate import calibrate as _calibrate
 
     return _calibrate(scenario, param, asset, budget, **kw)
 
 
 def liquidity_cap(scenario, asset: str, blocks: int = 1, share: float = 1.0,
                   store: ResultsStore | str | Path | None = DEFAULT_STORE) -> Result:
-    """The liquidity-based supply cap rule: see :func:`liqcascade.calibrate.liquidity_cap`."""
-    from liqcascade.calibrate import liquidity_cap as _cap
+    """The liquidity-based supply cap rule: see :func:`liqcascade.execution.calibrate.liquidity_cap`."""
+    from liqcascade.execution.calibrate import liquidity_cap as _cap
 
     return _cap(scenario, asset, blocks, share, store)
 
 
 def sweep(scenario, factors, kind: str = "static", **kw) -> Result:
-    """A full factorial over dotted config fields: see :func:`liqcascade.sweep.sweep`."""
-    from liqcascade.sweep import sweep as _sweep
+    """A full factorial over dotted config fields: see :func:`liqcascade.execution.sweep.sweep`."""
+    from liqcascade.execution.sweep import sweep as _sweep
 
     return _sweep(scenario, factors, kind, **kw)
-
-
-# ----------------------------------------------------------------- systems of markets (issue 11)
-def is_system(scenario) -> bool:
-    """True for a system scenario: a built one, or a TOML file with ``[[markets]]``."""
-    from liqcascade.io.system import SystemScenario, is_system_file
-
-    return isinstance(scenario, SystemScenario) or (
-        isinstance(scenario, (str, Path)) and is_system_file(scenario)
-    )
-
-
-def load_system(scenario):
-    """A built :class:`~liqcascade.io.system.SystemScenario` from a path (or as given)."""
-    from liqcascade.io.system import SystemScenario, load_system as _load
-
-    return scenario if isinstance(scenario, SystemScenario) else _load(scenario)
-
-
-def _system_shocks(ss, shocks: Mapping[str, float] | None) -> dict[str, float]:
-    given = dict(ss.config.shock if shocks is None else shocks)
-    ss.model.shock_vector(given, ss.source if shocks is None else "--shock")  # validate first
-    return {a: float(v) for a, v in given.items() if float(v) != 0.0}
-
-
-def system_run(
-    scenario, store: ResultsStore | str | Path | None = DEFAULT_STORE, shocks: Mapping[str, float] | None = None,
-    recompute: bool = False,
-) -> Result:
-    """The static cascade of a system of markets, each market also alone (tables:
-    see :mod:`liqcascade.engine.system_run`)."""
-    from liqcascade.engine.system_run import run_system
-
-    ss = load_system(scenario)
-    shocks = _system_shocks(ss, shocks)
-    cfg = ss.resolved()
-    cfg["shock"] = shocks
-    rid = _run_id({"kind": "system", "config": _hashed(cfg, ("curve",))}, __version__)
-    if not recompute and (found := _stored(store, rid, "system")) is not None:
-        return found
-    res = run_system(ss.model, shocks, ss.settings, ss.market_settings, cfg)
-    _save(store, rid, "system", cfg, res, {"source": ss.source})
-    return res.with_run_id(rid)
-
-
-def system_curve(
-    scenario, asset: str | None = None, shocks: str | Sequence[float] | None = None,
-    store: ResultsStore | str | Path | None = DEFAULT_STORE, recompute: bool = False, impact: bool | None = None,
-    co_move: Sequence[str] | None = None, progress=None,
-) -> Result:
-    """The contagion curve of a system: per shock, the system beside its markets alone.
-    ``progress(done, total)`` counts shocks."""
-    from dataclasses import replace
-
-    from liqcascade.engine.system_run import system_curve as _curve
-    from liqcascade.errors import ConfigError
-
-    ss = load_system(scenario)
-    if asset is None or shocks is None:
-        if ss.config.curve is None:
-            raise ConfigError(ss.source, "curve", "a [curve] table, or --asset and --shocks on the command line")
-        asset = asset or ss.config.curve.asset
-        shocks = shocks if shocks is not None else ss.config.curve.shocks
-    if asset not in ss.model.assets:
-        raise ConfigError("--asset", "asset", f"an asset of the system {list(ss.model.assets)}", asset)
-    grid = parse_shock_range(shocks) if isinstance(shocks, str) else np.asarray(shocks, dtype=np.float64)
-    if co_move is None:
-        co_move = list(ss.config.curve.co_move) if ss.config.curve is not None and ss.config.curve.asset == asset else []
-    co_move = [a for a in co_move if a != asset]
-    for a in co_move:
-        if a not in ss.model.assets:
-            raise ConfigError("--co-move", "co_move", f"assets of the system {list(ss.model.assets)}", a)
-    settings = ss.settings if impact is None else replace(ss.settings, impact=impact)
-    own = {n: replace(s, impact=settings.impact) for n, s in ss.market_settings.items()}
-    cfg = ss.resolved()
-    cfg["engine"]["impact"] = settings.impact
-    rid = _run_id({"kind": "system_curve", "config": _hashed(cfg, ("curve", "shock")), "asset": asset,
-                   "shocks": grid.tolist(), "co_move": co_move}, __version__)
-    if not recompute and (found := _stored(store, rid, "curve")) is not None:
-        return found
-    res = _curve(ss.model, asset, grid, settings, own, tuple(co_move), cfg, progress)
-    _save(store, rid, "curve", cfg, res, {"source": ss.source, "asset": asset, "system": True})
-    return res.with_run_id(rid)
-
-
-def network(
-    scenario, store: ResultsStore | str | Path | None = DEFAULT_STORE, shocks: Mapping[str, float] | None = None,
-    recompute: bool = False,
-) -> Result:
-    """The exposure network and the contagion matrix of a system at its shock.
-
-    Tables: the system run's (``summary``, ``markets``, ``assets``, ``market_assets``,
-    ``rounds``) and ``contagion`` (leave-one-out, per source and target market),
-    ``importance`` (ranking), ``propagation`` (per round and market), ``network_nodes`` and
-    ``network_edges``. :func:`liqcascade.risk.contagion.exposure_graph` gives the networkx graph.
-    """
-    from liqcascade.engine.system import SystemCascade
-    from liqcascade.engine.system_run import run_system
-    from liqcascade.risk import contagion
-
-    ss = load_system(scenario)
-    shocks = _system_shocks(ss, shocks)
-    cfg = ss.resolved()
-    cfg["shock"] = shocks
-    rid = _run_id({"kind": "network", "config": _hashed(cfg, ("curve",))}, __version__)
-    if not recompute and (found := _stored(store, rid, "network")) is not None:
-        return found
-    run = run_system(ss.model, shocks, ss.settings, ss.market_settings, cfg)
-    solver = SystemCascade(ss.model, ss.settings, ss.market_settings)
-    matrix = contagion.leave_one_out(solver, shocks)
-    tables = {name: run[name] for name in ("summary", "markets", "assets", "market_assets", "rounds")}
-    tables["contagion"] = matrix
-    tables["importance"] = contagion.importance(matrix, ss.model.names)
-    tables["propagation"] = contagion.propagation(run["rounds"])
-    tables.update(contagion.graph_tables(contagion.exposure_graph(solver, run)))
-    res = Result("network", tables, cfg)
-    _save(store, rid, "network", cfg, res, {"source": ss.source})
-    return res.with_run_id(rid)

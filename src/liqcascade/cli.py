@@ -531,7 +531,7 @@ def maker_replay_cmd(date: str, no_user_events: bool, out: Path, dai_usd: float,
     Prints precision, recall and F1 over vaults, collateral simulated vs recorded and the
     timing; writes the tables summary, vaults, bites and steps.
     """
-    from liqcascade.maker_replay import replay_ethb
+    from liqcascade.execution.maker_replay import replay_ethb
 
     from liqcascade.errors import ConfigError
 
@@ -810,7 +810,7 @@ def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, 
     Prints the explored curve and the chosen value; writes the tables candidates and
     summary (and candidate_paths) under OUT/runs/<run id>/.
     """
-    from liqcascade import calibrate as cal
+    from liqcascade.execution import calibrate as cal
     from liqcascade.errors import ConfigError
 
     bars: list = []
@@ -889,8 +889,8 @@ def sweep_cmd(scenario: Path, factors: tuple[str, ...], kind: str, paths: int, s
 def _sweep_and_print(scenario: Path, factors: tuple[str, ...], kind: str, out: Path, recompute: bool = False,
                      quiet: bool = False, fixed: dict | None = None, paths: int = 1000, executor: str = "local",
                      workers: int | None = None, chunk_size: int | None = None, seed: int | None = None) -> None:
-    """:func:`liqcascade.sweep.sweep` and its table: the body of `sweep` and of the --sweep option."""
-    from liqcascade.sweep import sweep
+    """:func:`liqcascade.execution.sweep.sweep` and its table: the body of `sweep` and of the --sweep option."""
+    from liqcascade.execution.sweep import sweep
 
     say = _progress("sweep", "combinations", quiet)
     unit = "chunks" if kind == "montecarlo" else "blocks"

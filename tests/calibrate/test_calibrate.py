@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from liqcascade import calibrate as cal
+from liqcascade.execution import calibrate as cal
 from liqcascade.errors import ConfigError
 
 from .conftest import BONUS, C, DROP, P, bad_debt, best_lt

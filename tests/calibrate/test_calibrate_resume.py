@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from liqcascade import calibrate as cal
+from liqcascade.execution import calibrate as cal
 from liqcascade.cli import main
 from liqcascade.errors import ConfigError, LiqcascadeError
 from liqcascade.execution import montecarlo as mc

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from liqcascade.cli import main
 from liqcascade.errors import ConfigError
-from liqcascade.sweep import parse_factor, set_field, sweep
+from liqcascade.execution.sweep import parse_factor, set_field, sweep
 
 from .conftest import C, P
 

@@ -25,7 +25,7 @@ def test_api_montecarlo_is_the_execution_run(tmp_path):
 def test_risk_table_from_store_on_the_runners_own_paths(tmp_path):
     """The runner writes NaN amplification on paths whose headline asset did not fall; the risk
     table of the stored paths leaves those out of the amplification's rows and says so."""
-    from liqcascade.risk import risk_table_from_store
+    from liqcascade.api import risk_table_from_store
     from liqcascade.risk.table import AMPLIFICATION_OVER
 
     tiny = write_scenario(tmp_path)

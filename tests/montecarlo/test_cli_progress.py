@@ -102,12 +102,12 @@ def sigint_restored():
 
 @pytest.mark.parametrize("args, target, kept", [
     (["montecarlo", "{tiny}"], "liqcascade.execution.api.montecarlo", True),
-    (["sweep", "{tiny}", "--kind", "montecarlo", "--sweep", "montecarlo.vol.ETH=2.0,3.0"], "liqcascade.sweep.sweep", True),
-    (["run", "{tiny}", "--sweep", "shock.WETH=0.1,0.2"], "liqcascade.sweep.sweep", True),
+    (["sweep", "{tiny}", "--kind", "montecarlo", "--sweep", "montecarlo.vol.ETH=2.0,3.0"], "liqcascade.execution.sweep.sweep", True),
+    (["run", "{tiny}", "--sweep", "shock.WETH=0.1,0.2"], "liqcascade.execution.sweep.sweep", True),
     (["calibrate", "{tiny}", "--param", "liquidation_bonus", "--asset", "WETH", "--budget", "1000"],
-     "liqcascade.calibrate.calibrate", True),
+     "liqcascade.execution.calibrate.calibrate", True),
     (["calibrate", "{tiny}", "--param", "liquidation_bonus", "--asset", "WETH", "--budget", "1000", "--kind", "static"],
-     "liqcascade.calibrate.calibrate", False),  # a static calibration is stored only at the end
+     "liqcascade.execution.calibrate.calibrate", False),  # a static calibration is stored only at the end
     (["compare", "{tiny}"], "liqcascade.api.compare", False),
     (["simulate", "{tiny}"], "liqcascade.api.simulate", False),
 ])

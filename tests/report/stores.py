@@ -167,7 +167,7 @@ def build_store(root: Path) -> dict[str, str]:
 def _other_kinds(store: ResultsStore, scen: Path, static_path: Path) -> dict[str, str]:
     """The replay simulation, compare, sweep and Maker replay runs (see the module docstring)."""
     from liqcascade import api
-    from liqcascade.maker_replay import replay_ethb
+    from liqcascade.execution.maker_replay import replay_ethb
 
     prices = {"overrides": {"WETH": 3400.0, "wstETH": 3400.0, "WBTC": 40000.0}}
     replay_path = copy_small_book(scen, "small_replay.toml", {"simulation": REPLAY_TABLE, "prices": prices})

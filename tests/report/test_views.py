@@ -119,7 +119,7 @@ WETH = 0.1
 def test_walls_sum_the_books_collateral_below_each_price(tmp_path):
     """Only WETH collateral (LT 0.8) against USDC debt: account i is below HF 1 at WETH price p
     exactly when p < debt_i / (0.8 x WETH_i): a 1550, b 1950, c 1125, d never."""
-    from liqcascade.report.walls import walls
+    from liqcascade.api import walls
 
     (tmp_path / "book.csv").write_text(WALL_BOOK)
     (tmp_path / "s.toml").write_text(WALL_SCENARIO)
@@ -336,9 +336,9 @@ def test_format_value(col, value, text):
 
 
 def test_calibration_view_of_a_real_calibration(tmp_path):
-    """A static calibration (liqcascade.calibrate) of WETH's threshold on the small book: the view
+    """A static calibration (liqcascade.execution.calibrate) of WETH's threshold on the small book: the view
     reads its candidates and summary as stored."""
-    from liqcascade.calibrate import calibrate
+    from liqcascade.execution.calibrate import calibrate
     from tests.report.stores import copy_small_book
 
     path = copy_small_book(tmp_path / "sc")

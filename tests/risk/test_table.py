@@ -11,6 +11,7 @@ import pytest
 
 from liqcascade.errors import ConfigError
 from liqcascade.io.store import ResultsStore
+from liqcascade.api import risk_table_from_store
 from liqcascade.risk import (
     PATH_METRICS,
     TABLE_COLUMNS,
@@ -18,7 +19,6 @@ from liqcascade.risk import (
     expected_shortfall,
     probability_interval,
     risk_table,
-    risk_table_from_store,
     value_at_risk,
     var_interval,
 )

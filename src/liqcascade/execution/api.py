@@ -73,7 +73,7 @@ def montecarlo(
 
     Every argument and the scenario are checked before any work or any write.
     """
-    from liqcascade.api import load_scenario
+    from liqcascade.execution.runs import load_scenario
 
     sc = load_scenario(scenario)
     n = _count(paths, "--paths", "paths")
@@ -212,3 +212,20 @@ def _finished(st: ResultsStore, rid: str, risk_args: dict) -> Result:
     stored = st.meta(rid)["meta"].get("risk")
     risk = st.load(rid, "risk") if stored == risk_args else _risk(df, risk_args)
     return Result(KIND, {"paths": df, "risk": risk}, {"paths": len(df), "seed": risk_args["seed"]}, rid)
+
+
+def risk_table_from_store(store: Any, run_id: str, **kw: Any) -> pd.DataFrame:
+    """:func:`liqcascade.risk.risk_table` of the ``paths`` table of the stored run ``run_id``.
+
+    ``store`` is a :class:`~liqcascade.io.store.ResultsStore` or the root directory of one
+    (which must exist: reading never creates a store). ``kw`` go to :func:`liqcascade.risk.risk_table`.
+    """
+    if not isinstance(store, ResultsStore):
+        root = Path(store)
+        if not is_store(root):
+            raise ConfigError(str(root), "store",
+                              "an existing results store directory (holding store.json, or catalog.duckdb if older)")
+        store = ResultsStore(root, create=False)
+    from liqcascade.risk import risk_table
+
+    return risk_table(store.load(run_id, "paths"), source=str(store.path(run_id, "paths")), **kw)

@@ -156,7 +156,6 @@ def complete(store: ResultsStore, scenario) -> list[str]:
     by the same amount. Returns the run ids.
     """
     from liqcascade import api
-    from liqcascade.report.walls import walls
 
     if api.is_system(scenario):  # a system's report: its contagion curve (no walls for systems yet)
         ss = api.load_system(scenario)
@@ -167,7 +166,7 @@ def complete(store: ResultsStore, scenario) -> list[str]:
     ids = [
         api.curve(sc, asset, shocks, store=store, co_move=co_move, impact=True).run_id,
         api.curve(sc, asset, shocks, store=store, co_move=co_move, impact=False).run_id,
-        walls(sc, store, asset, _walls_grid(shocks), co_move).run_id,
+        api.walls(sc, store, asset, _walls_grid(shocks), co_move).run_id,
     ]
     return [str(i) for i in ids]
 
@@ -191,7 +190,7 @@ def _curve_defaults(sc) -> tuple[str, str, list[str]]:
 
 def _walls_grid(shocks: str):
     from liqcascade.engine.run import parse_shock_range
-    from liqcascade.report.walls import default_grid
+    from liqcascade.api import default_walls_grid as default_grid
 
     return default_grid(parse_shock_range(shocks))
 

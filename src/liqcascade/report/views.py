@@ -589,7 +589,7 @@ def _calibration_facts(b: Bundle, cand: pd.DataFrame) -> dict[str, Any]:
                                                     numeric[0] if numeric else None)
     chosen = next((_num(facts[k]) for k in _CHOSEN_KEYS if _num(facts.get(k)) is not None), None)
     metric = facts.get("metric") or (str(cand["metric"].iloc[0]) if "metric" in cand.columns else "metric")
-    # liqcascade.calibrate names the metric "<statistic>_<loss>" and stores both, and the level
+    # liqcascade.execution.calibrate names the metric "<statistic>_<loss>" and stores both, and the level
     loss = facts.get("loss") if isinstance(facts.get("loss"), str) else None
     stat = facts.get("statistic") if isinstance(facts.get("statistic"), str) else None
     conf = facts.get("confidence")

@@ -23,7 +23,6 @@ from liqcascade.risk.table import (
     PATH_METRICS,
     TABLE_COLUMNS,
     risk_table,
-    risk_table_from_store,
 )
 
 __all__ = [
@@ -42,7 +41,6 @@ __all__ = [
     "paths_needed",
     "probability_interval",
     "risk_table",
-    "risk_table_from_store",
     "value_at_risk",
     "var_interval",
 ]

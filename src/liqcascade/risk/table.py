@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import functools
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -154,23 +153,6 @@ def _probability_rows(metric: str, xs: np.ndarray, thresholds: dict[str, float],
              paths_needed_sorted(xs, "probability", None, threshold, rel_half_width, None, confidence))
         for name, threshold in thresholds.items()
     ]
-
-
-def risk_table_from_store(store: Any, run_id: str, **kw: Any) -> pd.DataFrame:
-    """:func:`risk_table` of the ``paths`` table of the stored run ``run_id``.
-
-    ``store`` is a :class:`~liqcascade.io.store.ResultsStore` or the root directory of one
-    (which must exist: reading never creates a store). ``kw`` go to :func:`risk_table`.
-    """
-    from liqcascade.io.store import ResultsStore, is_store
-
-    if not isinstance(store, ResultsStore):
-        root = Path(store)
-        if not is_store(root):
-            raise ConfigError(str(root), "store",
-                              "an existing results store directory (holding store.json, or catalog.duckdb if older)")
-        store = ResultsStore(root, create=False)
-    return risk_table(store.load(run_id, "paths"), source=str(store.path(run_id, "paths")), **kw)
 
 
 def _samples(paths: Any, source: str) -> dict[str, np.ndarray]:

@@ -119,7 +119,7 @@ def walls(
     """The liquidation walls of ``asset`` (defaults from the scenario's ``[curve]`` table; the
     grid: 0 to the curve's deepest shock in 0.5 % steps), stored as a run of kind ``walls``
     with one table, ``walls``. Running it again finds the stored run."""
-    from liqcascade.api import _hashed, _save, _stored, load_scenario
+    from liqcascade.execution.runs import hashed, load_scenario, save, stored
 
     sc = load_scenario(scenario)
     cur = sc.config.curve
@@ -135,13 +135,13 @@ def walls(
     co_move = [a for a in co_move if a != asset]
     cfg = sc.resolved()
     rid = _run_id(
-        {"kind": "walls", "config": _hashed(cfg, ("curve", "shock")), "asset": asset, "shocks": grid.tolist(),
+        {"kind": "walls", "config": hashed(cfg, ("curve", "shock")), "asset": asset, "shocks": grid.tolist(),
          "co_move": co_move},
         __version__,
     )
-    if (found := _stored(store, rid, "walls")) is not None:
+    if (found := stored(store, rid, "walls")) is not None:
         return found
     table = liquidation_walls(sc.model, asset, grid, co_move)
     res = Result("walls", {"walls": table}, cfg)
-    _save(store, rid, "walls", cfg, res, {"source": sc.source, "asset": asset, "co_move": co_move})
+    save(store, rid, "walls", cfg, res, {"source": sc.source, "asset": asset, "co_move": co_move})
     return res.with_run_id(rid)

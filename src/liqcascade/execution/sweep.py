@@ -13,8 +13,8 @@ Each combination is built as a new scenario (a synthetic book is drawn again
 under the combination's parameters, so ``liquidation_threshold`` sweeps move the borrowers'
 debt with it; a file book is read as it is).
 
-Each combination runs as a normal stored run (``static``: :func:`liqcascade.api.run`,
-``simulate``: :func:`liqcascade.api.simulate`, ``montecarlo``:
+Each combination runs as a normal stored run (``static``: :func:`liqcascade.execution.runs.run`,
+``simulate``: :func:`liqcascade.execution.runs.simulate`, ``montecarlo``:
 :func:`liqcascade.execution.api.montecarlo`), so a sweep started again reuses the finished
 combinations (and a Monte Carlo combination resumes its chunks). The ``sweep`` table has one
 row per combination: the factors as columns (named as given), then the run's summary numbers
@@ -346,7 +346,7 @@ def sweep(
     option, and a factor that sweeps a field it sets is refused. ``progress(done, total)`` counts
     combinations; ``step_progress(done, total)`` the chunks of each Monte Carlo combination (the
     blocks of each simulation), starting over for the next."""
-    from liqcascade import api
+    from liqcascade.execution import runs
     from liqcascade.io import scenario as S
 
     if kind not in KINDS:
@@ -370,19 +370,19 @@ def sweep(
     if headline is not None:
         ident["headline"] = headline
     rid = _run_id(ident, __version__)
-    if not recompute and (found := api._stored(store, rid, KIND)) is not None:
+    if not recompute and (found := runs.stored(store, rid, KIND)) is not None:
         return found
     t0 = time.perf_counter()
     out, risk = [], []
     for n, (row, cfg) in enumerate(zip(rows, configs)):
         sc = S.build(cfg, base.base_dir, base.source)
         if kind == "static":
-            res = api.run(sc, store, recompute=recompute)
+            res = runs.run(sc, store, recompute=recompute)
             summary = _summary(res)
             headline = headline or summary.get("headline_asset")
             out.append({**row, **summary, **_headline_cols(res, headline), "run_id": res.run_id})
         elif kind == "simulate":
-            res = api.simulate(sc, store, recompute=recompute, progress=step_progress)
+            res = runs.simulate(sc, store, recompute=recompute, progress=step_progress)
             out.append({**row, **_summary(res), "run_id": res.run_id})
         else:
             from liqcascade.execution.api import montecarlo

@@ -318,7 +318,7 @@ def _allowed(sc, param: str, asset: str) -> str:
 
 def _setup(scenario, param, asset, budget, confidence, metric, loss, kind, book, value_range, grid, tol, interval,
            paths, seed, chunk_size) -> _Setup:
-    from liqcascade.api import load_scenario
+    from liqcascade.execution.runs import load_scenario
 
     param = _choice(param, PARAMS, "--param", "param")
     metric = {"es": "cvar"}.get(metric, metric)
@@ -622,9 +622,9 @@ def _resumed_chunk_size(st: ResultsStore, rid: str, given: int | None, size: int
 
 
 def _found(store, rid: str) -> Result | None:
-    from liqcascade.api import _stored
+    from liqcascade.execution.runs import stored
 
-    return _stored(store, rid, KIND, with_config=True)
+    return stored(store, rid, KIND, with_config=True)
 
 
 # ------------------------------------------------------------------------------ liquidity rule
@@ -664,7 +664,7 @@ def liquidity_cap(scenario, asset: str, blocks: int = 1, share: float = 1.0,
     """The liquidity-based supply cap of ``asset`` (module docstring): tables ``summary`` (cap in
     tokens and USD, the liquidator's bonus, the per-block sale) and ``candidates`` (slippage of
     the per-block sale against the cap over 0..2 x the cap: the curve for the report)."""
-    from liqcascade.api import load_scenario
+    from liqcascade.execution.runs import load_scenario
 
     blocks = _int(blocks, "--blocks", "blocks", 1)
     if isinstance(share, bool) or not isinstance(share, numbers.Real) or not 0.0 < float(share) <= 1.0:

@@ -75,7 +75,7 @@ import numpy as np
 import pandas as pd
 
 from liqcascade import __version__
-from liqcascade.api import _save, _stored
+from liqcascade.execution.runs import save, stored
 from liqcascade._typing import FloatArray, IntArray
 from liqcascade.engine.result import Result
 from liqcascade.errors import ConfigError
@@ -618,13 +618,13 @@ def replay_ethb(
     ident = {**cfg, "prices": _files_digest([w.path]),
              "events": _files_digest(sorted(ev_dir.glob("maker_ethb_*.csv")))}
     rid = run_id({"kind": KIND, "config": ident}, __version__)
-    if not recompute and (found := _stored(store, rid, KIND)) is not None:
+    if not recompute and (found := stored(store, rid, KIND)) is not None:
         return found
     d = _assemble(ev, w, int(step_s), int(osm_hop_s), float(dai_usd))
     sim = simulate_cat(d.ink0, d.art0, d.osm, d.rate, d.rules, d.rules_at, box_dai,
                        d.frobs if apply_user_events else None)
     res = Result(KIND, _tables(d, sim, cfg), ident)
-    _save(store, rid, KIND, ident, res, {"source": str(w.path)})
+    save(store, rid, KIND, ident, res, {"source": str(w.path)})
     return res.with_run_id(rid)
 
 
