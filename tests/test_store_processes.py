@@ -64,7 +64,7 @@ def _dashboard(store: Path):
         from fastapi.testclient import TestClient
     from liqcascade.web import create_app
 
-    return TestClient(create_app(store), raise_server_exceptions=False)
+    return TestClient(create_app(store), base_url="http://127.0.0.1:8000", raise_server_exceptions=False)
 
 
 @pytest.mark.slow
@@ -207,7 +207,7 @@ assert len(st.load(rid, "accounts")) > 0
 warnings.simplefilter("ignore")
 from fastapi.testclient import TestClient
 from liqcascade.web import create_app
-c = TestClient(create_app(store), raise_server_exceptions=False)
+c = TestClient(create_app(store), base_url="http://127.0.0.1:8000", raise_server_exceptions=False)
 for url in ("/api/runs", f"/api/runs/{rid}", f"/runs/{rid}", f"/api/runs/{rid}/tables/accounts"):
     r = c.get(url)
     assert r.status_code == 200, (url, r.status_code, r.text[:500])

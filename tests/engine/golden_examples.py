@@ -75,7 +75,8 @@ CASES: tuple[Case, ...] = (
     _sim("replay_2025_10_10_usde_market", "replay_2025_10_10_usde.toml", **{"simulation.oracle": {"source": "market"}}),
 ) + tuple(
     Case(f"static_{p.stem}", p.name, "static")
-    for p in sorted(EXAMPLES.glob("*.toml")) if "shock" in tomllib.loads(p.read_text())
+    for p in sorted(EXAMPLES.glob("*.toml"))
+    if "shock" in tomllib.loads(p.read_text()) and "markets" not in tomllib.loads(p.read_text())
 )
 
 
