@@ -570,3 +570,59 @@ def tokens_to_liquidate(user: UserBands, debt: int, liquidation_discount: int, f
     limit = 0 if approval else liquidation_discount
     borrowed = get_sum_xy(user)[0] * f_remove(frac, limit) // WAD
     return max((debt * frac + WAD - 1) // WAD - borrowed, 0)
+
+
+def amount_for_price(amm: AmmState, p_o: int, p: int) -> tuple[int, bool]:
+    """``AMM.get_amount_for_price``: the input that moves the AMM's price to ``p``, and its side.
+
+    ``pump`` (stablecoin in) when ``p`` is above the current price. Walks bands from the active
+    one, adding each band's whole conversion (grossed up by the fee) until the band where
+    ``p`` lies between ``p_current_down`` and ``p_current_up``; there the trade stops at
+    ``y = sqrt(Inv/p) − g``. The result is rounded up (``(amount − 1) // 1 + 1``).
+    """
+    A, n = amm.grid.A, amm.active_band
+    p_o_up = p_oracle_up(amm.grid, n)
+    p_down = p_o**2 // p_o_up * p_o // p_o_up
+    p_up = p_down * A**2 // (A - 1) ** 2
+    amount, j, pump = 0, None, True
+    max_pow = amm.grid.max_oracle_dn_pow
+    f = g = inv = 0
+    for i in range(MAX_TICKS + MAX_SKIP_TICKS):
+        x, y = amm.bands_x.get(n, 0), amm.bands_y.get(n, 0)
+        if i == 0 and p < get_p(amm.grid, p_o, n, x, y):
+            pump = False
+        not_empty = x > 0 or y > 0
+        fee = amm.fee
+        if not_empty:
+            f, g, inv = _band_invariant(amm.grid, p_o, p_o_up, x, y)
+            j = 0 if j is None else j
+            fee = max(dynamic_fee(amm.grid, p_o, p_o_up), amm.fee)
+        antifee = WAD**2 // (WAD - min(fee, WAD - 1))
+        if p_down <= p <= p_up:
+            if not_empty:
+                ynew = max(isqrt(inv * WAD // p) - g, 0)
+                xnew = max(inv // (g + ynew) - f, 0)
+                amount += (max(xnew - x, 0) if pump else max(ynew - y, 0)) * antifee // WAD
+            break
+        p_ratio = p_o_up * WAD // p_o
+        if not_empty:
+            amount += ((inv // g - f - x) if pump else (inv // f - g - y)) * antifee // WAD
+        if (pump and n == amm.max_band) or (not pump and n == amm.min_band) or j == MAX_TICKS - 1:
+            break
+        if (pump and p_ratio < 10**36 // max_pow) or (not pump and p_ratio > max_pow):
+            break
+        if pump:
+            n, p_down, p_up, p_o_up = n + 1, p_up, p_up * A**2 // (A - 1) ** 2, p_o_up * (A - 1) // A
+        else:
+            n, p_up, p_down, p_o_up = n - 1, p_down, p_down * (A - 1) ** 2 // A**2, p_o_up * A // (A - 1)
+        if j is not None:
+            j += 1
+    return amount, pump
+
+
+def arbitrage_to(amm: AmmState, p_o: int, p: int) -> Trade:
+    """Trade the AMM to price ``p`` (``amount_for_price`` then ``exchange``), as an arbitrageur
+    does when the market is at ``p``. With ``p = p_o`` after an oracle drop this is one round of
+    soft liquidation: the trade's ``out_amount`` is the collateral LLAMMA sold (pump side)."""
+    amount, pump = amount_for_price(amm, p_o, p)
+    return exchange(amm, p_o, pump, amount)
