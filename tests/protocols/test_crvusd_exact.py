@@ -198,7 +198,11 @@ def test_float_top_band_within_one_of_exact(n, debt, collateral):
         assert abs(F.top_band(100.0, 3000.0, collateral / WAD, debt / WAD, n, 0.09) - n1) <= 1
 
 
-@given(frac=st.integers(1, WAD), ys=st.lists(st.integers(10**15, 10**24), min_size=4, max_size=12), xs=st.integers(0, 10**24))
+@given(
+    frac=st.integers(1, WAD),
+    ys=st.lists(st.integers(10**15, 10**24), min_size=4, max_size=12),
+    xs=st.integers(0, 10**24),
+)
 def test_tokens_to_liquidate_is_what_liquidate_asks(frac, ys, xs):
     """tokens_to_liquidate floors sum_x*f_remove where withdraw floors the shares per band: they
     differ by at most one share's worth of stablecoin plus one wei per band."""

@@ -11,6 +11,7 @@ arbitrageur buy a little below the adiabatic price (measured: 1.5/(A*k) over who
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -61,7 +62,12 @@ def _fresh(n1, n, amount):
     return X.deposit_into_empty(amount, n1, n1 + n - 1, min(n1 - 1, 0))
 
 
-@given(n1=st.integers(1, 60), n=st.integers(4, 50), amount=st.integers(10**18, 10**26), debt_f=st.floats(0.3, 1.5))
+@given(
+    n1=st.integers(1, 60),
+    n=st.integers(4, 50),
+    amount=st.integers(10**18, 10**26),
+    debt_f=st.floats(0.3, 1.5),
+)
 def test_health_and_liquidation_match_exact_above_the_bands(n1, n, amount, debt_f):
     u = _fresh(n1, n, amount - amount % n)  # equal bands, as the float deposit
     b = F.deposit(A, BASE, n1, n, (amount - amount % n) / W)
@@ -98,7 +104,7 @@ def test_soft_liquidation_matches_exact_arbitrage(n1, n, frac_down):
     p_up0 = BASE * 0.99**n1
     p_end = p_up0 * 0.99 ** (n * frac_down)
     amm, left = _slow_path(n1, n, amount, p_end, max(int(k * n * frac_down), 2))
-    assert all(a >= b for a, b in zip(left, left[1:]))  # the exact AMM only sells as the price falls
+    assert all(a >= b for a, b in itertools.pairwise(left))  # the exact AMM only sells as the price falls
     b = F.deposit(A, BASE, n1, n, float(n))
     coll, stable = F.holdings(b, p_end)
     coll_x, stable_x = sum(amm.bands_y.values()) / W, sum(amm.bands_x.values()) / W

@@ -38,14 +38,18 @@ def _user(inputs: Mapping[str, Any], ctx: VectorContext) -> X.UserBands:
     if "deposit" in inputs:
         d = inputs["deposit"]
         w = "inputs.deposit"
-        return X.deposit_into_empty(_int(d, "amount", ctx, w), _sint(d, "n1", ctx, w), _sint(d, "n2", ctx, w), active)
+        return X.deposit_into_empty(
+            _int(d, "amount", ctx, w), _sint(d, "n1", ctx, w), _sint(d, "n2", ctx, w), active
+        )
     raw = _get(inputs, "bands", ctx, "inputs")
     if not isinstance(raw, list) or not raw:
         raise ctx.error("inputs.bands: expected a non-empty list of {x, y, total_shares, user_shares}")
     bands = []
     for i, b in enumerate(raw):
         w = f"inputs.bands[{i}]"
-        bands.append(X.Band(*(as_int(b.get(k, 0), f"{w}.{k}", ctx) for k in ("x", "y", "total_shares", "user_shares"))))
+        bands.append(
+            X.Band(*(as_int(b.get(k, 0), f"{w}.{k}", ctx) for k in ("x", "y", "total_shares", "user_shares")))
+        )
     return X.UserBands(_sint(inputs, "n1", ctx), tuple(bands), active)
 
 
@@ -62,7 +66,11 @@ def _wad_ln(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dict
 @register("crvusd", "grid")
 def _grid_constants(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, Any]:
     g = _grid(inputs, ctx)
-    return {"log_a_ratio": g.log_a_ratio, "sqrt_band_ratio": g.sqrt_band_ratio, "max_oracle_dn_pow": g.max_oracle_dn_pow}
+    return {
+        "log_a_ratio": g.log_a_ratio,
+        "sqrt_band_ratio": g.sqrt_band_ratio,
+        "max_oracle_dn_pow": g.max_oracle_dn_pow,
+    }
 
 
 @register("crvusd", "band_prices")
@@ -99,7 +107,10 @@ def _user_value(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> 
 def _health(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, Any]:
     g, p_o, u = _grid(inputs, ctx), _int(inputs, "p_o", ctx), _user(inputs, ctx)
     debt, ld = _int(inputs, "debt", ctx), _int(inputs, "liquidation_discount", ctx)
-    return {"health": X.health(g, p_o, u, debt, ld, False), "health_full": X.health(g, p_o, u, debt, ld, True)}
+    return {
+        "health": X.health(g, p_o, u, debt, ld, False),
+        "health_full": X.health(g, p_o, u, debt, ld, True),
+    }
 
 
 @register("crvusd", "f_remove")
@@ -112,7 +123,8 @@ def _liquidate(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> d
     g, p_o, u = _grid(inputs, ctx), _int(inputs, "p_o", ctx), _user(inputs, ctx)
     o = X.liquidate(
         g, p_o, u, _int(inputs, "debt", ctx), _int(inputs, "liquidation_discount", ctx),
-        frac=as_int(inputs.get("frac", WAD), "inputs.frac", ctx), approval=bool(inputs.get("approval", False)),
+        frac=as_int(inputs.get("frac", WAD), "inputs.frac", ctx),
+        approval=bool(inputs.get("approval", False)),
     )  # fmt: skip
     return {
         "health_before": o.health_before,
@@ -131,7 +143,8 @@ def _tokens_to_liquidate(version: str, inputs: Mapping[str, Any], ctx: VectorCon
     u = _user(inputs, ctx)
     t = X.tokens_to_liquidate(
         u, _int(inputs, "debt", ctx), _int(inputs, "liquidation_discount", ctx),
-        frac=as_int(inputs.get("frac", WAD), "inputs.frac", ctx), approval=bool(inputs.get("approval", False)),
+        frac=as_int(inputs.get("frac", WAD), "inputs.frac", ctx),
+        approval=bool(inputs.get("approval", False)),
     )  # fmt: skip
     return {"tokens": t}
 

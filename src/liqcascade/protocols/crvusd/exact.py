@@ -23,6 +23,7 @@ divisions truncate toward zero (:func:`~liqcascade.protocols.crvusd.wadmath.sdiv
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from math import isqrt
 
@@ -86,7 +87,10 @@ def p_oracle_down(grid: Grid, n: int) -> int:
 
 
 def p_current_down(grid: Grid, p_o: int, n: int) -> int:
-    """``AMM._p_current_band(n)``: ⌊⌊p_o²/p_up⌋·p_o/p_up⌋, the AMM price with band n all collateral."""
+    """``AMM._p_current_band(n)``: ⌊⌊p_o²/p_up⌋·p_o/p_up⌋, the AMM price with band n all collateral.
+
+    (The AMM's price runs as the cube of the oracle: a falling oracle drops it faster.)
+    """
     p_up = p_oracle_up(grid, n)
     return (p_o**2 // p_up) * p_o // p_up
 
@@ -102,11 +106,9 @@ def band_of_oracle_price(grid: Grid, p: int) -> int:
     Not a contract function: the Controller searches with ``wad_ln`` instead (see
     :func:`calculate_debt_n1`). The float guess is corrected against the exact edges.
     """
-    import math
-
     if p <= 0:
-        raise ValueError("price must be positive")
-    n = int(math.floor(math.log(grid.base_price / p) / math.log(grid.A / (grid.A - 1))))
+        raise LiqcascadeError(f"band_of_oracle_price: price must be positive, got {p}")
+    n = math.floor(math.log(grid.base_price / p) / math.log(grid.A / (grid.A - 1)))
     while p_oracle_up(grid, n) < p:
         n -= 1
     while p_oracle_up(grid, n + 1) >= p:
@@ -264,7 +266,10 @@ def get_y_up(grid: Grid, p_o: int, user: UserBands) -> int:
 
 
 def get_sum_xy(user: UserBands) -> tuple[int, int]:
-    """``AMM.get_sum_xy``: (stablecoin, collateral) the user owns now, ``(coin + 1)·ds // (s + DEAD_SHARES)``."""
+    """``AMM.get_sum_xy``: (stablecoin, collateral) the user owns now.
+
+    Per band ``(coin + 1)·ds // (s + DEAD_SHARES)``, as ``withdraw`` pays out.
+    """
     if not user.bands or user.bands[0].user_shares == 0:
         return 0, 0
     sx = sy = 0
@@ -526,7 +531,13 @@ class Liquidation:
 
 
 def liquidate(
-    grid: Grid, p_o: int, user: UserBands, debt: int, liquidation_discount: int, frac: int = WAD, approval: bool = False
+    grid: Grid,
+    p_o: int,
+    user: UserBands,
+    debt: int,
+    liquidation_discount: int,
+    frac: int = WAD,
+    approval: bool = False,
 ) -> Liquidation:
     """``Controller.liquidate``: allowed iff full health < 0 unless the user approved the caller.
 
@@ -560,7 +571,9 @@ def liquidate(
     )
 
 
-def tokens_to_liquidate(user: UserBands, debt: int, liquidation_discount: int, frac: int = WAD, approval: bool = False) -> int:
+def tokens_to_liquidate(
+    user: UserBands, debt: int, liquidation_discount: int, frac: int = WAD, approval: bool = False
+) -> int:
     """``Controller.tokens_to_liquidate``: ``⌈debt·frac⌉ − ⌊sum_x·f_remove⌋``, floored at 0.
 
     Uses ``get_sum_xy``'s stablecoin; note it applies ``f_remove`` even at frac = 1 (= 1e18).

@@ -36,7 +36,7 @@ class Bands:
 
 
 def band_edges(A: float, base_price: float, n1: int, n_bands: int) -> tuple[np.ndarray, np.ndarray]:
-    """``p_oracle_up(n) = base_price·((A−1)/A)**n`` for n1..n1+N−1, and ``p_oracle_down = p_oracle_up(n+1)``."""
+    """Band edges of bands n1..n1+N−1: ``p_up = base_price·((A−1)/A)**n``, ``p_down = p_up(n + 1)``."""
     n = np.arange(n1, n1 + n_bands + 1, dtype=np.float64)
     edges = base_price * ((A - 1.0) / A) ** n
     return edges[:-1], edges[1:]
@@ -53,11 +53,14 @@ def deposit(A: float, base_price: float, n1: int, n_bands: int, collateral: floa
     return Bands(p_up, p_down, np.full(n_bands, collateral / n_bands))
 
 
-def top_band(A: float, base_price: float, collateral: float, debt: float, n_bands: int, loan_discount: float) -> int:
+def top_band(
+    A: float, base_price: float, collateral: float, debt: float, n_bands: int, loan_discount: float
+) -> int:
     """``calculate_debt_n1`` in float: the highest band n1 whose deposit still backs the debt.
 
-    The deposit is worth ``collateral·(1 − loan_discount)·p_oracle_up(n1)·sqrt((A−1)/A)·Σ_k ((A−1)/A)**k / N``
-    at the bands' geometric means; n1 is the floor of the band index where that equals the debt.
+    The deposit is worth ``collateral·(1 − loan_discount)·p_oracle_up(n1)·sqrt(r)·Σ_k r**k / N``
+    with ``r = (A−1)/A``, at the bands' geometric means; n1 is the floor of the band index
+    where that equals the debt.
     (The contract also takes a tiny dead-shares discount; see ``exact.y_effective``.)
     """
     r = (A - 1.0) / A
@@ -88,7 +91,7 @@ def holdings(b: Bands, p: float) -> tuple[float, float]:
 
 
 def x_down(b: Bands, p: float) -> float:
-    """``get_x_down``: stablecoin if the price now fell through every band: ``x + y·sqrt(p_down·p)`` per band.
+    """``get_x_down``: stablecoin if the price now fell through every band, ``x + y·sqrt(p_down·p)`` each.
 
     Path-independent in the adiabatic model: ``Σ Y·sqrt(p_up·p_down)`` at every price.
     """
