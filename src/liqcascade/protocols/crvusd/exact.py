@@ -422,6 +422,12 @@ def exchange(amm: AmmState, p_o: int, pump: bool, in_amount: int) -> Trade:
             x, y = amm.bands_x.get(n2, 0), 0
     if total_out == 0 or total_in == 0:
         return Trade(0, 0, amm.active_band, amm.active_band, amm)
+    return Trade(total_in, total_out, n1, n2, _apply_trade(amm, pump, n1, n2, ticks, last))
+
+
+def _apply_trade(amm: AmmState, pump: bool, n1: int, n2: int, ticks: list[int], last: int) -> AmmState:
+    """``AMM._exchange``'s band update: each crossed band holds only the coin that came in,
+    except the last one, which keeps ``last`` of the coin going out; the active band is n2."""
     bx, by = dict(amm.bands_x), dict(amm.bands_y)
     lo, span = min(n1, n2), abs(n2 - n1)
     for k in range(span + 1):
@@ -430,7 +436,7 @@ def exchange(amm: AmmState, p_o: int, pump: bool, in_amount: int) -> Trade:
             bx[n], by[n] = ticks[k], (last if n == n2 else 0)
         else:
             by[n], bx[n] = ticks[span - k], (last if n == n2 else 0)
-    return Trade(total_in, total_out, n1, n2, replace(amm, bands_x=bx, bands_y=by, active_band=n2))
+    return replace(amm, bands_x=bx, bands_y=by, active_band=n2)
 
 
 # --- the Controller (controller.vy) ------------------------------------------------------------------
