@@ -123,3 +123,18 @@ def test_exact_arbitrage_lower_price_never_leaves_more_collateral(n1, n, d1, d2)
     ya = sum(X.arbitrage_to(amm, pa, pa).amm_after.bands_y.values())
     yb = sum(X.arbitrage_to(amm, pb, pb).amm_after.bands_y.values())
     assert ya <= yb
+
+
+def test_a_sudden_drop_costs_more_than_the_float_rule_shows():
+    """One oracle jump through 4 of 5 bands: arbitrage buys at the AMM's cubic price, far under
+    the adiabatic one, so the exact AMM keeps less value than the float rule's (beyond the
+    2/(A*k) of a slow path)."""
+    n1, n = 5, 5
+    p_end = BASE * 0.99 ** (n1 + 4)
+    u = _fresh(n1, n, n * W)
+    amm = X.AmmState(GRID, {}, {n1 + i: bb.y for i, bb in enumerate(u.bands)}, 0, 0, n1 + n - 1, 0)
+    amm = X.arbitrage_to(amm, int(p_end * W), int(p_end * W)).amm_after
+    assert sum(amm.bands_y.values()) < W  # four bands' collateral sold
+    coll, stable = F.holdings(F.deposit(A, BASE, n1, n, float(n)), p_end)
+    value_x = sum(amm.bands_y.values()) / W * p_end + sum(amm.bands_x.values()) / W
+    assert value_x < (coll * p_end + stable) * (1 - 2.0 / (A * 20))
