@@ -1,4 +1,4 @@
-"""crvUSD vector handlers: bad inputs name the vector and the key; revert vectors pass."""
+"""crvUSD vector handlers: bad inputs name the vector and the key; a wrong expectation fails."""
 
 from __future__ import annotations
 
