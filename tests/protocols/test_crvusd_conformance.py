@@ -24,8 +24,8 @@ def _file(tmp_path: Path, body: str) -> Path:
     "vid,function,inputs,needle",
     [
         ("X1", "f_remove", {"frac": 0.5, "health_limit": "0"}, "inputs.frac"),
-        ("X2", "user_value", {"A": "100", "base_price": "1", "p_o": "1", "active_band": 0, "n1": 0, "bands": []},
-         "inputs.bands"),
+        ("X2", "user_value",
+         {"A": "100", "base_price": "1", "p_o": "1", "active_band": 0, "n1": 0, "bands": []}, "inputs.bands"),
         ("X3", "band_prices", {"A": "100", "n": 0}, "base_price"),
     ],
 )  # fmt: skip

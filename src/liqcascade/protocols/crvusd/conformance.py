@@ -69,6 +69,7 @@ def _grid_constants(version: str, inputs: Mapping[str, Any], ctx: VectorContext)
     return {
         "log_a_ratio": g.log_a_ratio,
         "sqrt_band_ratio": g.sqrt_band_ratio,
+        "amm_sqrt_band_ratio": g.amm_sqrt_band_ratio,
         "max_oracle_dn_pow": g.max_oracle_dn_pow,
     }
 

@@ -57,12 +57,15 @@ class Grid:
 
     @property
     def sqrt_band_ratio(self) -> int:
-        """``SQRT_BAND_RATIO = isqrt(1e36·A // (A−1))`` (controller ``__init__``).
-
-        The AMM takes it as a constructor argument precomputed off-chain; the factory passes
-        the same isqrt value, which is what this model uses for both.
-        """
+        """The Controller's ``SQRT_BAND_RATIO = isqrt(1e36·A // (A−1))`` (controller ``__init__``)."""
         return isqrt(10**36 * self.A // (self.A - 1))
+
+    @property
+    def amm_sqrt_band_ratio(self) -> int:
+        """The AMM's ``SQRT_BAND_RATIO``: a constructor argument, ``isqrt((1e18·A // (A−1))·1e18)``
+        as ``ControllerFactory``/``LendFactory`` pass it. It floors before the square root, so for
+        some A (4, 18, 50, ...) it is one wei below the Controller's."""
+        return isqrt((WAD * self.A // (self.A - 1)) * WAD)
 
     @property
     def max_oracle_dn_pow(self) -> int:
@@ -203,7 +206,7 @@ def _band_xy_up(grid: Grid, p_o: int, x: int, y: int, p_o_up: int, p_o_down: int
     else stablecoin if it went all the way down (``get_x_down``). A band all in one coin and
     outside ``p_o`` converts at the band's geometric-mean price ``p_up·sqrt((A−1)/A)``.
     """
-    A, sbr = grid.A, grid.sqrt_band_ratio
+    A, sbr = grid.A, grid.amm_sqrt_band_ratio
     p_current_mid = p_o**2 // p_o_down * p_o // p_o_up
     if x == 0 or y == 0:
         if p_o > p_o_up:  # all to y at constant p_o
