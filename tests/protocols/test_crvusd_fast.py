@@ -111,6 +111,15 @@ def test_soft_liquidation_matches_exact_arbitrage(n1, n, frac_down):
     assert coll_x == pytest.approx(coll, abs=1.0 / A)  # one band holds 1 coin here
     value_x, value = coll_x * p_end + stable_x, coll * p_end + stable
     assert value * (1 - 2.0 / (A * k)) <= value_x <= value * (1 + 1e-9)
+    # and so does get_x_down, hence health, in the middle of soft liquidation
+    u = _fresh(n1, n, amount)
+    bands = tuple(
+        X.Band(amm.bands_x.get(n1 + i, 0), amm.bands_y.get(n1 + i, 0), bb.total_shares, bb.user_shares)
+        for i, bb in enumerate(u.bands)
+    )
+    x_down_x = X.get_x_down(GRID, int(p_end * W), X.UserBands(n1, bands, amm.active_band)) / W
+    x_down = F.x_down(b, p_end)
+    assert x_down * (1 - 2.0 / (A * k)) <= x_down_x <= x_down * (1 + 1e-9)
 
 
 @settings(max_examples=15, deadline=None)

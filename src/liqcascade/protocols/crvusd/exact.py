@@ -467,8 +467,9 @@ def calculate_debt_n1(
     """``Controller._calculate_debt_n1``: the top band of a new loan (bands n1..n1+N−1).
 
     ``ratio = y_effective·p_oracle_up(n0) // (debt + 1)``; ``n1 = n0 + ⌊wad_ln(ratio)/LOG_A_RATIO⌋``
-    (the contract floors the negative case by hand), at most ``1024 − N`` above n0. Assumes the
-    bands between are empty (``can_skip_bands``). Reverts ``"Debt too high"`` when the top band's
+    (the contract floors the negative case by hand), at most ``1024 − N`` above n0.
+    ``loan_discount`` is the market's plus the user's ``extra_health``. Assumes the bands
+    between are empty (``can_skip_bands``, which reverts "Too deep" past 1024 bands). Reverts ``"Debt too high"`` when the top band's
     upper price would sit above the oracle price (the loan would start in soft liquidation).
     """
     if not MIN_TICKS <= n_bands <= MAX_TICKS:
