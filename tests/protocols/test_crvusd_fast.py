@@ -147,3 +147,23 @@ def test_a_sudden_drop_costs_more_than_the_float_rule_shows():
     coll, stable = F.holdings(F.deposit(A, BASE, n1, n, float(n)), p_end)
     value_x = sum(amm.bands_y.values()) / W * p_end + sum(amm.bands_x.values()) / W
     assert value_x < (coll * p_end + stable) * (1 - 2.0 / (A * 20))
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(-50, 300), st.integers(4, 50), st.floats(1e-3, 1e7)), min_size=1, max_size=20
+    ),
+    prices,
+)
+def test_book_state_is_the_per_account_rule(accounts, p):
+    n1 = np.array([a[0] for a in accounts])
+    nb = np.array([a[1] for a in accounts])
+    c = np.array([a[2] for a in accounts])
+    s = F.book_state(A, BASE, n1, nb, c, p)
+    for i, (a1, an, ac) in enumerate(accounts):
+        b = F.deposit(A, BASE, a1, an, ac)
+        coll, stable = F.holdings(b, p)
+        scale = ac * max(p, BASE * 0.99**a1)
+        assert s.collateral[i] == pytest.approx(coll, rel=1e-9, abs=1e-12 * ac)
+        assert s.stablecoin[i] == pytest.approx(stable, rel=1e-9, abs=1e-12 * scale)
+        assert s.x_down[i] == pytest.approx(F.x_down(b, p), rel=1e-9)
