@@ -49,6 +49,9 @@ def test_soft_liquidation_conserves_value_and_is_monotone(p1, p2, n1, n, c):
     sale = F.soft_liquidation(b, hi, lo)
     # what falls is sold, at prices between the two: lo*sold <= received <= hi*sold
     assert sale.collateral_sold >= 0.0
+    back = F.soft_liquidation(b, lo, hi)  # the price recovers: LLAMMA buys the collateral back
+    assert back.collateral_sold == pytest.approx(-sale.collateral_sold, rel=1e-12, abs=1e-12 * c)
+    assert back.stablecoin_received == pytest.approx(-sale.stablecoin_received, rel=1e-12, abs=1e-9 * c * hi)
     assert lo * sale.collateral_sold * (1 - 1e-9) - 1e-9 * c * hi <= sale.stablecoin_received
     assert sale.stablecoin_received <= hi * sale.collateral_sold * (1 + 1e-9) + 1e-9 * c * hi
     coll_hi, st_hi = F.split_at(b, hi)
