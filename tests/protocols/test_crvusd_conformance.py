@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from liqcascade.conformance import REGISTRY, run_vector_file
+from liqcascade.protocols.conformance import REGISTRY, run_vector_file
 from liqcascade.errors import DataError
 
 HEAD = 'protocol: crvusd\nversion: "2.0.0"\nvectors:\n'

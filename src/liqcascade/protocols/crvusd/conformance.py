@@ -4,7 +4,7 @@ Every vector names the grid (``A``, ``base_price``) where it needs one. A user's
 either ``deposit: {amount, n1, n2}`` (a fresh deposit into empty bands, as ``create_loan``
 makes) or ``n1`` plus ``bands``: a list of ``{x, y, total_shares, user_shares}``; with
 ``active_band``. Integers are strings; band numbers, health and ``n1`` may be negative.
-Imported by :mod:`liqcascade.conformance` on first use of the protocol.
+Imported by :mod:`liqcascade.protocols.conformance` on first use of the protocol.
 """
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from liqcascade.conformance import VectorContext, _get, as_int, register
+from liqcascade.protocols.conformance import VectorContext, as_int, get_input, register
 from liqcascade.protocols.crvusd import exact as X
 from liqcascade.protocols.crvusd.wadmath import WAD, wad_exp, wad_ln
 
 
 def _int(m: Mapping[str, Any], key: str, ctx: VectorContext, where: str = "inputs") -> int:
-    return as_int(_get(m, key, ctx, where), f"{where}.{key}", ctx)
+    return as_int(get_input(m, key, ctx, where), f"{where}.{key}", ctx)
 
 
 def _sint(m: Mapping[str, Any], key: str, ctx: VectorContext, where: str = "inputs") -> int:
     """A signed integer (band numbers, exponents): a YAML int or a decimal string with a sign."""
-    value = _get(m, key, ctx, where)
+    value = get_input(m, key, ctx, where)
     if isinstance(value, str) and value.strip().startswith("-"):
         return -as_int(value.strip()[1:], f"{where}.{key}", ctx)
     return as_int(value, f"{where}.{key}", ctx)
@@ -41,7 +41,7 @@ def _user(inputs: Mapping[str, Any], ctx: VectorContext) -> X.UserBands:
         return X.deposit_into_empty(
             _int(d, "amount", ctx, w), _sint(d, "n1", ctx, w), _sint(d, "n2", ctx, w), active
         )
-    raw = _get(inputs, "bands", ctx, "inputs")
+    raw = get_input(inputs, "bands", ctx, "inputs")
     if not isinstance(raw, list) or not raw:
         raise ctx.error("inputs.bands: expected a non-empty list of {x, y, total_shares, user_shares}")
     bands = []
@@ -168,7 +168,7 @@ def _exchange(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> di
         g, {}, {u.n1 + i: b.y for i, b in enumerate(u.bands)}, u.active_band,
         min(u.active_band, u.n1), u.n2, as_int(inputs.get("fee", 0), "inputs.fee", ctx),
     )  # fmt: skip
-    t = X.exchange(amm, p_o, bool(_get(inputs, "pump", ctx, "inputs")), _int(inputs, "in_amount", ctx))
+    t = X.exchange(amm, p_o, bool(get_input(inputs, "pump", ctx, "inputs")), _int(inputs, "in_amount", ctx))
     a = t.amm_after
     return {
         "in_amount": t.in_amount,
