@@ -130,9 +130,9 @@ def curve(
     if co_move is None:
         co_move = list(sc.config.curve.co_move) if sc.config.curve is not None and sc.config.curve.asset == asset else []
     co_move = [a for a in co_move if a != asset]
-    hashed = hashed(cfg, ("curve", "shock"))
+    key = hashed(cfg, ("curve", "shock"))
     rid = _run_id(
-        {"kind": "curve", "config": hashed, "asset": asset, "shocks": grid.tolist(), "co_move": co_move}, __version__
+        {"kind": "curve", "config": key, "asset": asset, "shocks": grid.tolist(), "co_move": co_move}, __version__
     )
     if not recompute and (found := stored(store, rid, "curve")) is not None:
         return found
