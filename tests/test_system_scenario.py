@@ -178,3 +178,16 @@ def test_every_system_key_is_described_and_documented():
             assert f"`{k}`" in page or f"[{k}]" in page or f"[[{k}]]" in page, k
     r = CliRunner().invoke(main, ["schema", "--system"])
     assert r.exit_code == 0 and json.loads(r.output)["title"] == "SystemScenarioConfig"
+
+
+def test_curve_without_the_markets_alone(tmp_path):
+    """--no-alone: the system's own numbers at each shock, the same as with the alone runs."""
+    p = small_copy(tmp_path)
+    both = api.curve(p, asset="WETH", shocks="0.1,0.3", store=None)["curve"]
+    only = api.curve(p, asset="WETH", shocks="0.1,0.3", store=None, alone=False)["curve"]
+    assert not [c for c in only.columns if c.startswith(("alone_", "contagion_"))]
+    for col in ("collateral_seized_usd", "bad_debt_usd", "price_final", "accounts_liquidated"):
+        assert list(only[col]) == list(both[col])
+    r = CliRunner().invoke(main, ["curve", str(EXAMPLE.parent / "small_book.toml"), "--no-alone",
+                                  "--out", str(tmp_path / "res")])
+    assert r.exit_code == 2 and "--no-alone" in r.output

@@ -231,9 +231,11 @@ def run_cmd(scenario: Path, out: Path, shock: tuple[str, ...], recompute: bool, 
 @click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--recompute", is_flag=True, help="Run again even if this exact curve is stored.")
 @click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
+@click.option("--no-alone", is_flag=True, help="A system scenario: the system only, without each market alone at "
+              "every shock (one cascade per shock instead of one plus one per market; docs/system.md).")
 def curve_cmd(
     scenario: Path, asset: str | None, shocks: str | None, co_move: str | None, no_impact: bool, out: Path,
-    recompute: bool, quiet: bool,
+    recompute: bool, quiet: bool, no_alone: bool,
 ) -> None:
     """The cascade curve: for each initial shock of ASSET, the cascade's fixed point.
 
@@ -248,7 +250,7 @@ def curve_cmd(
         moves = [a.strip() for a in co_move.split(",") if a.strip()] if co_move else None
         res = api.curve(
             scenario, asset, shocks, out, recompute=recompute, impact=False if no_impact else None,
-            co_move=moves, progress=bar,
+            co_move=moves, progress=bar, alone=not no_alone,
         )
     except LiqcascadeError as e:
         _fail(e)

@@ -245,22 +245,37 @@ class StaticCascade:
         return MarketPass(self, np.asarray(index, dtype=np.int64))
 
     # --------------------------------------------------------------- summary
+    def totals(self, out: CascadeOutcome) -> dict[str, object]:
+        """The counts and USD totals of one cascade (no per-protocol facts, no health pass):
+        what the system's together/alone comparisons and curves need."""
+        t = out.tallies
+        touched_idx = np.flatnonzero(out.touched)
+        bad_written_off = float(t.acct_bad_debt_usd.sum())
+        bad_remaining = float(self.model.rules.unrecoverable_debt(out.arrays, out.prices_final, touched_idx).sum())
+        return {
+            "accounts": self.model.book.n_accounts,
+            "accounts_liquidated": int((t.acct_calls > 0).sum()),
+            "liquidation_calls": int(t.acct_calls.sum()),
+            "collateral_seized_usd": float(t.acct_seized_usd.sum()),
+            "debt_repaid_usd": float(t.acct_repaid_usd.sum()),
+            "liquidator_proceeds_usd": float(out.totals["proceeds"].sum()),
+            "bad_debt_written_off_usd": bad_written_off,
+            "bad_debt_unrecoverable_usd": bad_remaining,
+            "bad_debt_usd": bad_written_off + bad_remaining,
+        }
+
     def summarize(self, out: CascadeOutcome) -> dict[str, object]:
         """Headline numbers of one cascade (USD unless named otherwise)."""
         m, rules = self.model, self.model.rules
         touched_idx = np.flatnonzero(out.touched)
-        unrec = rules.unrecoverable_debt(out.arrays, out.prices_final, touched_idx)
         end = rules.health(out.arrays, out.prices_final, touched_idx)
         # accounts left insolvent with collateral still on them (blocked, stuck, or cut
         # off by max_rounds): their shortfall is not yet bad debt, but it is at risk
         gap = np.where(end.collateral_usd > 0.0, end.debt_usd - end.collateral_usd, 0.0)
         shortfall = float(np.clip(gap, 0.0, None).sum())
         t = out.tallies
-        bad_written_off = float(t.acct_bad_debt_usd.sum())
-        bad_remaining = float(unrec.sum())
-        seized_usd = float(t.acct_seized_usd.sum())
-        repaid_usd = float(t.acct_repaid_usd.sum())
-        s = {
+        tot = self.totals(out)
+        return {
             **rules.describe(),
             **rules.outcome_facts(out.arrays, out.prices_final),
             "accounts": m.book.n_accounts,
@@ -268,20 +283,19 @@ class StaticCascade:
             "rounds": out.rounds,
             "converged": out.converged,
             "stuck": out.stuck,
-            "accounts_liquidated": int((t.acct_calls > 0).sum()),
-            "liquidation_calls": int(t.acct_calls.sum()),
+            "accounts_liquidated": tot["accounts_liquidated"],
+            "liquidation_calls": tot["liquidation_calls"],
             "accounts_blocked": int((t.acct_blocked > 0).sum()),
-            "collateral_seized_usd": seized_usd,
-            "debt_repaid_usd": repaid_usd,
-            "liquidator_proceeds_usd": float(out.totals["proceeds"].sum()),
+            "collateral_seized_usd": tot["collateral_seized_usd"],
+            "debt_repaid_usd": tot["debt_repaid_usd"],
+            "liquidator_proceeds_usd": tot["liquidator_proceeds_usd"],
             "protocol_fee_usd": float(out.totals["fee_usd"].sum()),
-            "bad_debt_written_off_usd": bad_written_off,
-            "bad_debt_unrecoverable_usd": bad_remaining,
-            "bad_debt_usd": bad_written_off + bad_remaining,
+            "bad_debt_written_off_usd": tot["bad_debt_written_off_usd"],
+            "bad_debt_unrecoverable_usd": tot["bad_debt_unrecoverable_usd"],
+            "bad_debt_usd": tot["bad_debt_usd"],
             "bad_debt_before_usd": out.bad_debt_before_usd,
             "insolvent_shortfall_usd": shortfall,
         }
-        return s
 
     def asset_rows(self, out: CascadeOutcome) -> list[dict[str, object]]:
         rows = []

@@ -139,4 +139,9 @@ class SystemCascade:
         return self.run(shocks, only=[name], keep_arrays=keep_arrays).markets[name]
 
     def summarize(self, name: str, out: CascadeOutcome) -> dict[str, object]:
+        """Market ``name``'s summary (as the single-market engine's)."""
         return self.solvers[name].summarize(out)
+
+    def totals(self, name: str, out: CascadeOutcome) -> dict[str, object]:
+        """Market ``name``'s counts and USD totals (:meth:`StaticCascade.totals`)."""
+        return self.solvers[name].totals(out)

@@ -44,7 +44,7 @@ def run_system(
     solver = SystemCascade(system, settings, market_settings)
     out = solver.run(shocks)
     together = {n: solver.summarize(n, o) for n, o in out.markets.items()}
-    alone = {n: solver.summarize(n, solver.alone(n, shocks, keep_arrays=False)) for n in system.names}
+    alone = {n: solver.totals(n, solver.alone(n, shocks, keep_arrays=False)) for n in system.names}
     markets = market_table(system, together, alone)
     assets = system_asset_rows(solver, out)
     coll_usd, _ = system.holdings_usd()
@@ -64,21 +64,27 @@ def run_system(
     return Result("system", tables, dict(config or {}))
 
 
-def market_table(system: SystemModel, together: Mapping[str, dict], alone: Mapping[str, dict]) -> pd.DataFrame:
+def market_table(system: SystemModel, together: Mapping[str, dict], alone: Mapping[str, dict] | None) -> pd.DataFrame:
+    """One row per market: its totals in the system and, unless ``alone`` is None, alone and
+    the difference (``contagion_*``)."""
     rows = []
     for name in system.names:
-        t, a = together[name], alone[name]
-        row: dict[str, object] = {"market": name, "protocol": t.get("protocol"), "version": t.get("version")}
+        t = together[name]
+        facts = system.markets[name].rules.describe()
+        row: dict[str, object] = {"market": name, "protocol": facts.get("protocol"), "version": facts.get("version")}
         for key in MARKET_TOTALS:
             row[key] = t[key]
-        for key in MARKET_TOTALS[1:]:
-            row[f"alone_{key}"] = a[key]
-            row[f"contagion_{key}"] = t[key] - a[key]
+        if alone is not None:
+            for key in MARKET_TOTALS[1:]:
+                row[f"alone_{key}"] = alone[name][key]
+                row[f"contagion_{key}"] = t[key] - alone[name][key]
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def system_summary(markets: pd.DataFrame, out: SystemOutcome) -> dict[str, object]:
+    """The system's row: rounds and flags of the fixed point, totals over the markets (and,
+    when the table has them, the sums over the markets alone and the contagion)."""
     tr = out.trace
     s: dict[str, object] = {
         "markets": len(markets),
@@ -89,8 +95,9 @@ def system_summary(markets: pd.DataFrame, out: SystemOutcome) -> dict[str, objec
     for key in MARKET_TOTALS:
         s[key] = markets[key].sum().item()
     for key in MARKET_TOTALS[1:]:
-        s[f"alone_{key}"] = markets[f"alone_{key}"].sum().item()
-        s[f"contagion_{key}"] = s[key] - s[f"alone_{key}"]
+        if f"alone_{key}" in markets.columns:
+            s[f"alone_{key}"] = markets[f"alone_{key}"].sum().item()
+            s[f"contagion_{key}"] = s[key] - s[f"alone_{key}"]
     return s
 
 
@@ -149,6 +156,7 @@ def system_curve(
     co_move: tuple[str, ...] = (),
     config: Mapping[str, object] | None = None,
     progress=None,
+    alone: bool = True,
 ) -> Result:
     """The contagion curve: for each initial shock of ``asset`` (and ``co_move``), the
     system's fixed point beside the sum of the markets run alone.
@@ -156,6 +164,8 @@ def system_curve(
     Tables: ``curve`` (per shock: final price, drop and amplification of ``asset`` in the
     system, system totals and the same totals summed over the markets alone, and their
     difference ``contagion_*``) and ``curve_markets`` (per shock and market, together and alone).
+    ``alone=False`` runs only the system at each point (one cascade per point instead of one
+    plus one per market): the ``alone_*`` and ``contagion_*`` columns are then absent.
     """
     solver = SystemCascade(system, settings, market_settings)
     i = system.assets.index(asset)
@@ -166,9 +176,9 @@ def system_curve(
             progress(k, len(grid))
         here = {a: float(s) for a in (asset, *co_move)}
         out = solver.run(here, keep_arrays=False)
-        together = {n: solver.summarize(n, o) for n, o in out.markets.items()}
-        alone = {n: solver.summarize(n, solver.alone(n, here, keep_arrays=False)) for n in system.names}
-        markets = market_table(system, together, alone)
+        together = {n: solver.totals(n, o) for n, o in out.markets.items()}
+        apart = {n: solver.totals(n, solver.alone(n, here, keep_arrays=False)) for n in system.names} if alone else None
+        markets = market_table(system, together, apart)
         tr = out.trace
         drop1 = 1.0 - tr.prices_final[i] / tr.prices0[i]
         row = {

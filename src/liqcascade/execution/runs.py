@@ -100,6 +100,7 @@ def curve(
     impact: bool | None = None,
     co_move: Sequence[str] | None = None,
     progress=None,
+    alone: bool = True,
 ) -> Result:
     """The cascade curve of ``asset`` over ``shocks`` ("start:stop:step" or a list).
 
@@ -110,7 +111,12 @@ def curve(
     scenario runs :func:`system_curve`.
     """
     if is_system(scenario):
-        return system_curve(scenario, asset, shocks, store, recompute, impact, co_move, progress)
+        return system_curve(scenario, asset, shocks, store, recompute, impact, co_move, progress, alone)
+    if not alone:
+        from liqcascade.errors import ConfigError
+
+        raise ConfigError("--no-alone", "alone", "a system scenario ([[markets]]): one market has no other market to "
+                          "be run without", str(scenario))
     sc = load_scenario(scenario)
     if asset is None or shocks is None:
         if sc.config.curve is None:
@@ -302,10 +308,11 @@ def system_run(
 def system_curve(
     scenario, asset: str | None = None, shocks: str | Sequence[float] | None = None,
     store: ResultsStore | str | Path | None = DEFAULT_STORE, recompute: bool = False, impact: bool | None = None,
-    co_move: Sequence[str] | None = None, progress=None,
+    co_move: Sequence[str] | None = None, progress=None, alone: bool = True,
 ) -> Result:
-    """The contagion curve of a system: per shock, the system beside its markets alone.
-    ``progress(done, total)`` counts shocks."""
+    """The contagion curve of a system: per shock, the system beside its markets alone
+    (``alone=False``: the system only, one cascade per shock). ``progress(done, total)``
+    counts shocks."""
     from dataclasses import replace
 
     from liqcascade.engine.system_run import system_curve as _curve
@@ -331,10 +338,10 @@ def system_curve(
     cfg = ss.resolved()
     cfg["engine"]["impact"] = settings.impact
     rid = _run_id({"kind": "system_curve", "config": hashed(cfg, ("curve", "shock")), "asset": asset,
-                   "shocks": grid.tolist(), "co_move": co_move}, __version__)
+                   "shocks": grid.tolist(), "co_move": co_move, "alone": alone}, __version__)
     if not recompute and (found := stored(store, rid, "curve")) is not None:
         return found
-    res = _curve(ss.model, asset, grid, settings, own, tuple(co_move), cfg, progress)
+    res = _curve(ss.model, asset, grid, settings, own, tuple(co_move), cfg, progress, alone)
     save(store, rid, "curve", cfg, res, {"source": ss.source, "asset": asset, "system": True})
     return res.with_run_id(rid)
 

@@ -51,7 +51,7 @@ def _market_numbers(solver: SystemCascade, shocks: Mapping[str, float], names) -
     out = solver.run(shocks, only=list(names), keep_arrays=False)
     res = {}
     for n, o in out.markets.items():
-        s = solver.summarize(n, o)
+        s = solver.totals(n, o)
         res[n] = {f: s[f] for f in MATRIX_FIELDS}
     return res
 
