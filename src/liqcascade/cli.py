@@ -35,12 +35,7 @@ def _progress(label: str, unit: str, quiet: bool, position: int = 0, resumable: 
     return for_cli(label, unit, quiet, position, resumable)
 
 
-def _usd(x: float) -> str:
-    a = abs(x)
-    for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if a >= div:
-            return f"${x / div:,.2f}{suf}"
-    return f"${x:,.2f}"
+from liqcascade.cli_system import usd as _usd  # noqa: E402  (one USD format for every printed line)
 
 
 def _print_static(res) -> None:

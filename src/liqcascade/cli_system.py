@@ -8,6 +8,7 @@ import pandas as pd
 
 
 def usd(x: float) -> str:
+    """USD for a terminal: $1.23B, $4.56M, $7.89k, $12.34."""
     a = abs(x)
     for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if a >= div:

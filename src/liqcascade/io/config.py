@@ -366,28 +366,39 @@ def parse_scenario(data: dict[str, Any], source: str = "<python>") -> ScenarioCo
     if "markets" in data:
         raise ConfigError(source, "markets", "a single-market scenario for this command (a system scenario, with "
                           "[[markets]], runs with `run`, `curve` and `network` today)")
+    return validate(ScenarioConfig, data, source)
+
+
+def validate(model: type[BaseModel], data: dict[str, Any], source: str) -> Any:
+    """``model`` validated from ``data``; the first error becomes a ConfigError naming
+    ``source`` and the dotted key (our validators' sub-key and bad value said once)."""
     try:
-        return ScenarioConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
         fe = (err.get("ctx") or {}).get("error")
-        if isinstance(fe, _FieldError):  # our validators: the sub-key and the bad value, said once
+        if isinstance(fe, _FieldError):
             key = _loc(err["loc"]) + (f".{fe.sub}" if fe.sub else "")
             raise ConfigError(source, key, fe.expected, fe.got) from None
         raise ConfigError(source, _loc(err["loc"]), _expected(err["msg"]), err.get("input")) from None
 
 
-def load_scenario(path: str | Path) -> tuple[ScenarioConfig, Path]:
-    """Read and validate a scenario TOML file. Returns the config and its directory."""
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The TOML file at ``path`` as a mapping; a missing file or bad TOML is a ConfigError
+    naming it. A UTF-8 byte-order mark (Windows editors save one) is accepted."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(str(p), "", "an existing scenario TOML file")
     try:
-        # utf-8-sig: editors on Windows save a byte-order mark that TOML itself does not allow
-        data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
+        return tomllib.loads(p.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(str(p), "", f"valid TOML ({e})") from None
-    return parse_scenario(data, str(p)), p.resolve().parent
+
+
+def load_scenario(path: str | Path) -> tuple[ScenarioConfig, Path]:
+    """Read and validate a scenario TOML file. Returns the config and its directory."""
+    p = Path(path)
+    return parse_scenario(read_toml(p), str(p)), p.resolve().parent
 
 
 def resolve_path(text: str, base_dir: Path, file: str, key: str) -> Path:

@@ -15,13 +15,12 @@ market's key (``markets.1.version``). The markets must agree on each asset's ref
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from liqcascade.engine.static import CascadeSettings
 from liqcascade.engine.system import SystemModel
@@ -35,13 +34,12 @@ from liqcascade.io.config import (
     PricesConfig,
     ScenarioConfig,
     VenueConfig,
-    _expected,
     _FieldError,
-    _loc,
     _Model,
     file_digest,
+    read_toml,
     resolve_path,
-    resolved_config,
+    validate,
 )
 from liqcascade.io.scenario import Scenario, _venues, build
 from liqcascade.model import RiskParams
@@ -134,8 +132,8 @@ def is_system_file(path: str | Path) -> bool:
     if not p.is_file():
         return False
     try:
-        return "markets" in tomllib.loads(p.read_text(encoding="utf-8-sig"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return "markets" in read_toml(p)
+    except ConfigError:
         return False
 
 
@@ -144,27 +142,13 @@ def parse_system(data: dict[str, Any], source: str = "<python>") -> SystemScenar
     for key, why in NOT_YET.items():
         if key in data:
             raise ConfigError(source, key, why)
-    try:
-        return SystemScenarioConfig.model_validate(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        fe = (err.get("ctx") or {}).get("error")
-        if isinstance(fe, _FieldError):
-            key = _loc(err["loc"]) + (f".{fe.sub}" if fe.sub else "")
-            raise ConfigError(source, key, fe.expected, fe.got) from None
-        raise ConfigError(source, _loc(err["loc"]), _expected(err["msg"]), err.get("input")) from None
+    return validate(SystemScenarioConfig, data, source)
 
 
 def load_system(path: str | Path) -> SystemScenario:
     """Read, validate and build a system scenario TOML file."""
     p = Path(path)
-    if not p.is_file():
-        raise ConfigError(str(p), "", "an existing scenario TOML file")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(str(p), "", f"valid TOML ({e})") from None
-    return build_system(parse_system(data, str(p)), p.resolve().parent, str(p))
+    return build_system(parse_system(read_toml(p), str(p)), p.resolve().parent, str(p))
 
 
 def build_system(cfg: SystemScenarioConfig, base_dir: Path | str = ".", source: str = "<python>") -> SystemScenario:
