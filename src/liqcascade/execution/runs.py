@@ -194,14 +194,13 @@ def compare(
     ``progress(done, total)`` counts runs (a static and, with ``dynamic``, a simulation per
     protocol); within a simulation ``done`` grows by the share of its blocks run.
     """
-    from liqcascade.engine.dynamic import simulate as _simulate
     from liqcascade.errors import ConfigError
-    from liqcascade.io.config import PROTOCOLS
+    from liqcascade.protocols.registry import names
 
     sc = load_scenario(scenario)
-    unknown = [p for p in protocols if p not in PROTOCOLS]
+    unknown = [p for p in protocols if p not in names()]
     if unknown or not protocols:
-        raise ConfigError(sc.source, "--protocols", f"protocols among {list(PROTOCOLS)}", unknown or list(protocols))
+        raise ConfigError(sc.source, "--protocols", f"protocols among {list(names())}", unknown or list(protocols))
     if not sc.config.shock:
         raise ConfigError(sc.source, "shock", "a [shock] table: the crash every protocol meets")
     cfg = sc.resolved()
@@ -220,38 +219,12 @@ def compare(
         market = sc.config.market.model_copy(update={"protocol": proto, "version": version})
         sp = _scenario.build(sc.config.model_copy(update={"market": market}), sc.base_dir, sc.source)
         res = run_static(sp.model, dict(sc.config.shock), sp.settings, cfg)
-        s = res["summary"].iloc[0]
-        a = res["assets"].set_index("asset")
-        row = {
-            "protocol": proto,
-            "accounts_liquidated": int(s["accounts_liquidated"]),
-            "collateral_seized_usd": float(s["collateral_seized_usd"]),
-            "debt_repaid_usd": float(s["debt_repaid_usd"]),
-            "driver": driver,
-            "initial_drop": float(a.loc[driver, "initial_drop"]),
-            "final_drop": float(a.loc[driver, "final_drop"]),
-            "amplification": float(a.loc[driver, "amplification"]),
-            "bad_debt_usd": float(s["bad_debt_usd"]),
-            "insolvent_shortfall_usd": float(s["insolvent_shortfall_usd"]),
-            # Liquity: debt the Stability Pool could not absorb, spread over the other troves
-            "redistributed_debt_usd": float(s.get("redistributed_debt_usd", 0.0)),
-        }
+        row = {"protocol": proto, **_compare_static(res, driver)}
         if dynamic:
-            path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sp)
             # the simulation advances the count by the share of its blocks run
             at = per * k + 1
             blocks = None if progress is None else (lambda b, nb, at=at: progress(at + b / nb, total))
-            d = _simulate(sp.model, path, oracle, settings, blocks, cfg, oracle_input, venue_depth)
-            ds = d["summary"].iloc[0]
-            da = d["assets"].set_index("asset")
-            row.update({
-                "sim_accounts_liquidated": int(ds["accounts_liquidated"]),
-                "sim_market_min_drop": float(1.0 - da.loc[driver, "market_min"] / da.loc[driver, "price_start"])
-                if driver in da.index else float("nan"),
-                "sim_bad_debt_usd": float(ds["bad_debt_usd"]),
-                "sim_protocol_holdings_usd": float(ds.get("protocol_holdings_usd", 0.0)),
-                "sim_shortfall_end_usd": float(ds["shortfall_end_usd"]),
-            })
+            row.update(_compare_dynamic(sp, cfg, driver, blocks))
         rows.append(row)
         asset_frames.append(res["assets"].assign(protocol=proto))
     if progress is not None:
@@ -260,6 +233,43 @@ def compare(
     out = Result("compare", tables, cfg)
     save(store, rid, "compare", cfg, out, {"source": sc.source, "protocols": list(protocols)})
     return out.with_run_id(rid)
+
+
+def _compare_static(res: Result, driver: str) -> dict[str, object]:
+    """One protocol's row of ``compare`` from its static run (``driver``: the most-shocked asset)."""
+    s = res["summary"].iloc[0]
+    a = res["assets"].set_index("asset")
+    return {
+        "accounts_liquidated": int(s["accounts_liquidated"]),
+        "collateral_seized_usd": float(s["collateral_seized_usd"]),
+        "debt_repaid_usd": float(s["debt_repaid_usd"]),
+        "driver": driver,
+        "initial_drop": float(a.loc[driver, "initial_drop"]),
+        "final_drop": float(a.loc[driver, "final_drop"]),
+        "amplification": float(a.loc[driver, "amplification"]),
+        "bad_debt_usd": float(s["bad_debt_usd"]),
+        "insolvent_shortfall_usd": float(s["insolvent_shortfall_usd"]),
+        # Liquity: debt the Stability Pool could not absorb, spread over the other troves
+        "redistributed_debt_usd": float(s.get("redistributed_debt_usd", 0.0)),
+    }
+
+
+def _compare_dynamic(sp, cfg: dict, driver: str, blocks) -> dict[str, object]:
+    """The ``sim_*`` columns of one protocol's ``compare`` row: its block-by-block run."""
+    from liqcascade.engine.dynamic import simulate as _simulate
+
+    path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sp)
+    d = _simulate(sp.model, path, oracle, settings, blocks, cfg, oracle_input, venue_depth)
+    ds = d["summary"].iloc[0]
+    da = d["assets"].set_index("asset")
+    return {
+        "sim_accounts_liquidated": int(ds["accounts_liquidated"]),
+        "sim_market_min_drop": float(1.0 - da.loc[driver, "market_min"] / da.loc[driver, "price_start"])
+        if driver in da.index else float("nan"),
+        "sim_bad_debt_usd": float(ds["bad_debt_usd"]),
+        "sim_protocol_holdings_usd": float(ds.get("protocol_holdings_usd", 0.0)),
+        "sim_shortfall_end_usd": float(ds["shortfall_end_usd"]),
+    }
 
 
 # ----------------------------------------------------------------- systems of markets (issue 11)
