@@ -317,84 +317,74 @@ def _parse_cell(cell: str | None, kind: str, src: str, key: str) -> Any:
 
 
 # ----------------------------------------------------------------------------- build
-def _build(
-    records: dict[str, dict[str, Any]],
-    emode_table: dict[int, dict[str, Any]],
-    chain_id: int | None,
-    src: str,
-    stem: str,
-    block: int | None,
-) -> AaveMarketSnapshot:
-    def key(label: str, k: str) -> str:
-        row = records[label].get("_row")
-        if row is None:
-            return f"reserves.{label}.{k}"
-        return f"row {row} ({label}).{_JSON_TO_CSV.get(k, k)}"
+def _record_key(record: dict[str, Any], label: str, k: str) -> str:
+    """Where a reserve's field came from: ``reserves.LABEL.field`` (JSON) or ``row N (LABEL).column`` (CSV)."""
+    row = record.get("_row")
+    if row is None:
+        return f"reserves.{label}.{k}"
+    return f"row {row} ({label}).{_JSON_TO_CSV.get(k, k)}"
 
-    assets: list[AssetParams] = []
-    prices: dict[str, float] = {}
-    underlying: dict[str, str] = {}
-    reserve_factor: dict[str, float] = {}
-    debt_ceiling: dict[str, float] = {}
-    frozen: dict[str, bool] = {}
-    assumed: list[str] = []
-    for label, r in records.items():
-        sym = r["symbol"]
-        for k in ("ltv", "liquidationThreshold", "liquidationProtocolFee", "reserveFactor"):
-            if not 0 <= r[k] <= 10_000:
-                raise ConfigError(src, key(label, k), "bps from 0 to 10000", r[k])
-        for k in ("supplyCap", "borrowCap", "debtCeiling"):
-            if r[k] < 0:
-                raise ConfigError(src, key(label, k), "a non-negative integer (0 = none)", r[k])
-        lt = r["liquidationThreshold"] / _BPS
-        lb = r["liquidationBonus"]
-        if lt > 0:
-            if not 10_000 <= lb < 20_000:
-                raise ConfigError(src, key(label, "liquidationBonus"),
-                                  "10000 + bonus in bps (10500 = 5 % bonus) for a collateral asset", lb)
-            if not r["usageAsCollateralEnabled"]:
-                raise ConfigError(src, key(label, "usageAsCollateralEnabled"),
-                                  "true when the liquidation threshold is above 0", False)
-            bonus = (lb - 10_000) / _BPS
-        else:
-            if lb not in (0,) and not 10_000 <= lb < 20_000:
-                raise ConfigError(src, key(label, "liquidationBonus"), "0 or 10000 + bonus in bps", lb)
-            bonus = max(lb - 10_000, 0) / _BPS
-        if r["decimals"] < 0 or r["decimals"] > 36:
-            raise ConfigError(src, key(label, "decimals"), "an integer from 0 to 36", r["decimals"])
-        od = r["oracleDecimals"]
-        if od is None:
-            od = _AAVE_ORACLE_DECIMALS
-            assumed.append(sym)
-        ans = r["oracleLatestAnswer"]
-        if ans <= 0:
-            raise ConfigError(src, key(label, "oracleLatestAnswer"), "a positive oracle answer", ans)
-        em = r["eModeCategory"]
-        if em < 0 or em > 255:
-            raise ConfigError(src, key(label, "eModeCategory"), "an integer from 0 to 255", em)
-        if em and em not in emode_table:
-            raise ConfigError(src, key(label, "eModeCategory"),
-                              f"0 or a defined e-mode id {sorted(emode_table)}", em)
-        assets.append(
-            AssetParams(
-                symbol=sym,
-                decimals=int(r["decimals"]),
-                ltv=r["ltv"] / _BPS,
-                liquidation_threshold=lt,
-                liquidation_bonus=bonus,
-                protocol_fee=r["liquidationProtocolFee"] / _BPS,
-                supply_cap=float(r["supplyCap"]) if r["supplyCap"] else math.inf,
-                borrow_cap=float(r["borrowCap"]) if r["borrowCap"] else math.inf,
-                emode_category=int(em),
-                borrowable=bool(r["borrowingEnabled"]),
-            )
-        )
-        prices[sym] = ans / 10**od
-        underlying[sym] = r.get("underlying", "")
-        reserve_factor[sym] = r["reserveFactor"] / _BPS
-        debt_ceiling[sym] = r["debtCeiling"] / 100.0 if r["debtCeiling"] else math.inf
-        frozen[sym] = bool(r.get("isFrozen", False)) or bool(r.get("isPaused", False))
 
+def _reserve(
+    label: str, r: dict[str, Any], emode_table: dict[int, dict[str, Any]], src: str
+) -> tuple[AssetParams, float, bool]:
+    """One reserve's parameters, checked: (its AssetParams, its USD price, whether the oracle's
+    decimals were assumed)."""
+    def key(k: str) -> str:
+        return _record_key(r, label, k)
+
+    for k in ("ltv", "liquidationThreshold", "liquidationProtocolFee", "reserveFactor"):
+        if not 0 <= r[k] <= 10_000:
+            raise ConfigError(src, key(k), "bps from 0 to 10000", r[k])
+    for k in ("supplyCap", "borrowCap", "debtCeiling"):
+        if r[k] < 0:
+            raise ConfigError(src, key(k), "a non-negative integer (0 = none)", r[k])
+    lt = r["liquidationThreshold"] / _BPS
+    lb = r["liquidationBonus"]
+    if lt > 0:
+        if not 10_000 <= lb < 20_000:
+            raise ConfigError(src, key("liquidationBonus"),
+                              "10000 + bonus in bps (10500 = 5 % bonus) for a collateral asset", lb)
+        if not r["usageAsCollateralEnabled"]:
+            raise ConfigError(src, key("usageAsCollateralEnabled"), "true when the liquidation threshold is above 0",
+                              False)
+        bonus = (lb - 10_000) / _BPS
+    else:
+        if lb not in (0,) and not 10_000 <= lb < 20_000:
+            raise ConfigError(src, key("liquidationBonus"), "0 or 10000 + bonus in bps", lb)
+        bonus = max(lb - 10_000, 0) / _BPS
+    if r["decimals"] < 0 or r["decimals"] > 36:
+        raise ConfigError(src, key("decimals"), "an integer from 0 to 36", r["decimals"])
+    od = r["oracleDecimals"]
+    assumed = od is None
+    if assumed:
+        od = _AAVE_ORACLE_DECIMALS
+    ans = r["oracleLatestAnswer"]
+    if ans <= 0:
+        raise ConfigError(src, key("oracleLatestAnswer"), "a positive oracle answer", ans)
+    em = r["eModeCategory"]
+    if em < 0 or em > 255:
+        raise ConfigError(src, key("eModeCategory"), "an integer from 0 to 255", em)
+    if em and em not in emode_table:
+        raise ConfigError(src, key("eModeCategory"), f"0 or a defined e-mode id {sorted(emode_table)}", em)
+    asset = AssetParams(
+        symbol=r["symbol"],
+        decimals=int(r["decimals"]),
+        ltv=r["ltv"] / _BPS,
+        liquidation_threshold=lt,
+        liquidation_bonus=bonus,
+        protocol_fee=r["liquidationProtocolFee"] / _BPS,
+        supply_cap=float(r["supplyCap"]) if r["supplyCap"] else math.inf,
+        borrow_cap=float(r["borrowCap"]) if r["borrowCap"] else math.inf,
+        emode_category=int(em),
+        borrowable=bool(r["borrowingEnabled"]),
+    )
+    return asset, ans / 10**od, assumed
+
+
+def _emode_categories(emode_table: dict[int, dict[str, Any]], assets: list[AssetParams], src: str
+                      ) -> list[EModeCategory]:
+    """The e-mode categories, checked, each with the assets that name it."""
     cats = []
     for cid, e in sorted(emode_table.items()):
         k = e.get("_key", f"emodes.{cid}")
@@ -414,6 +404,36 @@ def _build(
                 assets=frozenset(a.symbol for a in assets if a.emode_category == cid),
             )
         )
+    return cats
+
+
+def _build(
+    records: dict[str, dict[str, Any]],
+    emode_table: dict[int, dict[str, Any]],
+    chain_id: int | None,
+    src: str,
+    stem: str,
+    block: int | None,
+) -> AaveMarketSnapshot:
+    assets: list[AssetParams] = []
+    prices: dict[str, float] = {}
+    underlying: dict[str, str] = {}
+    reserve_factor: dict[str, float] = {}
+    debt_ceiling: dict[str, float] = {}
+    frozen: dict[str, bool] = {}
+    assumed: list[str] = []
+    for label, r in records.items():
+        sym = r["symbol"]
+        asset, price, price_assumed = _reserve(label, r, emode_table, src)
+        assets.append(asset)
+        prices[sym] = price
+        if price_assumed:
+            assumed.append(sym)
+        underlying[sym] = r.get("underlying", "")
+        reserve_factor[sym] = r["reserveFactor"] / _BPS
+        debt_ceiling[sym] = r["debtCeiling"] / 100.0 if r["debtCeiling"] else math.inf
+        frozen[sym] = bool(r.get("isFrozen", False)) or bool(r.get("isPaused", False))
+    cats = _emode_categories(emode_table, assets, src)
     params = RiskParams.from_assets(assets, cats, source=src)
     return AaveMarketSnapshot(
         params=params,
