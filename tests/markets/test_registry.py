@@ -8,6 +8,7 @@ router reads a venue's declared capabilities, not the methods it happens to have
 
 from __future__ import annotations
 
+import hashlib
 import math
 import tomllib
 from dataclasses import dataclass, replace
@@ -27,7 +28,7 @@ from liqcascade.markets import registry
 from liqcascade.markets.base import QuotesBuy, Venue, VenueCapabilities
 from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.markets.impact import PowerLawImpact
-from liqcascade.markets.orderbook import OrderBookVenue
+from liqcascade.markets.orderbook import OrderBookVenue, shipped_depth, write_depth_file
 from liqcascade.markets.router import Router
 from liqcascade.markets.univ3 import UniswapV3Venue
 
@@ -207,6 +208,30 @@ def test_a_registered_kind_with_a_bad_value_names_its_key(toy_linear):
     with pytest.raises(ConfigError) as e:
         parse_scenario(_small_book({"kind": "toy_linear", "depth_usd": -1.0}), "s.toml")
     assert e.value.key == "venues.0.depth_usd"
+
+
+def _in(tmp_path: Path, weth_venue: dict):
+    data = _small_book(weth_venue)
+    data["positions"]["path"] = str(EXAMPLE.parent / "small_book.csv")
+    return S.build(parse_scenario(data, "s.toml"), tmp_path, "s.toml")
+
+
+def test_a_file_a_venue_declares_is_resolved_next_to_the_scenario_and_hashed(tmp_path):
+    write_depth_file(tmp_path / "depth.csv", *shipped_depth("calm"))
+    sc = _in(tmp_path, {"kind": "orderbook", "calibration": "depth.csv", "scale": 0.01})
+    calm = OrderBookVenue.from_calibration("calm", "WETH", 2000.0, 0.01)
+    v = sc.model.venues["WETH"]
+    assert v.mid_price() == calm.mid_price() and v.quote_sell(10.0) == pytest.approx(calm.quote_sell(10.0), rel=1e-12)
+    digest = hashlib.sha256((tmp_path / "depth.csv").read_bytes()).hexdigest()
+    assert sc.resolved()["venues"][0]["calibration"] == f"sha256:{digest}"
+    # a shipped calibration is no file: the run id keeps its name
+    assert _in(tmp_path, {"kind": "orderbook", "calibration": "calm"}).resolved()["venues"][0]["calibration"] == "calm"
+
+
+def test_a_missing_venue_file_names_its_key(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        _in(tmp_path, {"kind": "orderbook", "calibration": "nowhere.csv"})
+    assert (e.value.file, e.value.key) == ("s.toml", "venues.0.calibration")
 
 
 def test_an_unregistered_kind_is_gone_after_the_test():

@@ -405,10 +405,9 @@ def resolved_config(cfg: ScenarioConfig, base_dir: Path, source: str = "<config>
             a: f"sha256:{file_digest(resolve_path(f, base_dir, source, f'simulation.candles.{a}'))}"
             for a, f in sim["candles"].items()
         }
-    for v in d.get("venues", []):
-        cal = v.get("calibration")
-        if cal and cal not in ("calm", "crash"):
-            v["calibration"] = f"sha256:{file_digest(resolve_path(cal, base_dir, source, 'venues.calibration'))}"
+    for i, (vc, v) in enumerate(zip(cfg.venues, d.get("venues", []))):
+        for key, text in venue_registry.spec(vc.kind).files(vc).items():  # what the venue kind declares
+            v[key] = f"sha256:{file_digest(resolve_path(text, base_dir, source, f'venues.{i}.{key}'))}"
     return d
 
 

@@ -31,4 +31,10 @@ def build(ctx: VenueContext) -> OrderBookVenue:
     return OrderBookVenue(s.asset, ctx.price, bids, asks, s.scale)
 
 
-SPEC = VenueSpec("orderbook", "order book", OrderBookVenueConfig, build)
+def files(settings: Settings) -> dict[str, str]:
+    """``calibration`` when it is a depth file rather than a shipped calibration."""
+    cal = cast(OrderBookVenueConfig, settings).calibration
+    return {} if cal in SHIPPED_DEPTH else {"calibration": cal}
+
+
+SPEC = VenueSpec("orderbook", "order book", OrderBookVenueConfig, build, files)

@@ -45,6 +45,10 @@ def _no_file(text: str, key: str) -> Path:
     raise ConfigError("<python>", key, "no file lookups here (build through liqcascade.io.scenario)", text)
 
 
+def _no_files(settings: Settings) -> dict[str, str]:
+    return {}
+
+
 @dataclass(frozen=True)
 class VenueContext:
     """What a venue builder gets."""
@@ -82,6 +86,9 @@ class VenueSpec:
     """The model of its ``[[venues]]`` table."""
     build: Callable[[VenueContext], Venue]
     """Builds the venue centred at the reference price."""
+    files: Callable[[Settings], dict[str, str]] = _no_files
+    """The files a table names: its key -> the path as written (the run id hashes their
+    content, so a run changes when a file does); none by default."""
 
     def __post_init__(self) -> None:
         fields = self.settings.model_fields
