@@ -8,6 +8,7 @@ router reads a venue's declared capabilities, not the methods it happens to have
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import tomllib
@@ -25,7 +26,7 @@ from liqcascade.errors import ConfigError
 from liqcascade.io import scenario as S
 from liqcascade.io.config import parse_scenario
 from liqcascade.markets import registry
-from liqcascade.markets.base import QuotesBuy, Venue, VenueCapabilities
+from liqcascade.markets.base import QuotesBuy, Requotes, Venue, VenueCapabilities
 from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.markets.impact import PowerLawImpact
 from liqcascade.markets.orderbook import OrderBookVenue, shipped_depth, write_depth_file
@@ -252,8 +253,23 @@ DECLARED = {
 def test_every_venue_declares_its_capabilities_and_implements_them(cls):
     caps = cls.capabilities
     assert caps == DECLARED[cls]
+    # a declared capability is the typed protocol's members, present on the class
     assert not caps.quotes_buy or all(callable(getattr(cls, m, None)) for m in ("buy_price", "amount_to_buy_price"))
-    assert not (caps.arbitraged and caps.requotes)
+    assert not caps.requotes or "net_sold" in {f.name for f in dataclasses.fields(cls)}
+
+
+def test_contradictory_capabilities_are_refused():
+    with pytest.raises(ValueError, match="quotes_buy"):
+        VenueCapabilities(arbitraged=True)
+    with pytest.raises(ValueError, match="not both"):
+        VenueCapabilities(quotes_buy=True, arbitraged=True, requotes=True)
+
+
+def test_the_typed_protocols_recognise_the_venues_that_declare_them():
+    book = OrderBookVenue.from_calibration("calm", "WETH", 2000.0)
+    assert isinstance(book, QuotesBuy) and isinstance(book, Requotes)
+    assert not isinstance(ConstantProductPool.from_price_depth("WETH", 2000.0, 1e6), Requotes)
+    assert not isinstance(LinearImpact("WETH", 2000.0, 1e6), QuotesBuy)
 
 
 @dataclass(frozen=True)

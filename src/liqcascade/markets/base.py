@@ -29,10 +29,18 @@ class VenueCapabilities:
     it the router treats the venue as spread-free (``mid_price()``) and bisects over ``buy``."""
     arbitraged: bool = False
     """A pool: in a simulation, arbitrageurs trade it back toward the reference price (with
-    finite capital when ``dynamics.arb_capital_usd`` is set)."""
+    finite capital when ``dynamics.arb_capital_usd`` is set); they buy at its purchase price,
+    so it needs ``quotes_buy``."""
     requotes: bool = False
-    """An order book or impact law: in a simulation it is re-quoted around the reference price
-    while its consumed depth refills (``dynamics.depth_half_life_s``)."""
+    """An order book or impact law (:class:`Requotes`): in a simulation it is re-quoted around
+    the reference price while its consumed depth ``net_sold`` refills
+    (``dynamics.depth_half_life_s``)."""
+
+    def __post_init__(self) -> None:
+        if self.arbitraged and not self.quotes_buy:
+            raise ValueError("an arbitraged venue must declare quotes_buy (arbitrageurs buy at its purchase price)")
+        if self.arbitraged and self.requotes:
+            raise ValueError("a venue is either arbitraged back (a pool) or re-quoted (a book), not both")
 
 
 @runtime_checkable
@@ -91,3 +99,11 @@ class QuotesBuy(Protocol):
     def amount_to_buy_price(self, price: float) -> float:
         """Tokens to buy to lift ``buy_price()`` to ``price`` (0 when already there; may be inf)."""
         ...
+
+
+@runtime_checkable
+class Requotes(Protocol):
+    """Venues with ``capabilities.requotes``: depth quoted around a reference, with state."""
+
+    net_sold: float
+    """Tokens sold into the quotes since they were centred (negative after net buying)."""
