@@ -14,9 +14,10 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WrapValidator, create_model, field_validator
 
 from liqcascade.errors import ConfigError
+from liqcascade.markets import registry as venue_registry
 from liqcascade.protocols import registry as protocol_registry
 from liqcascade.io.montecarlo_config import MonteCarloConfig
 
@@ -119,55 +120,35 @@ class PricesConfig(_Model):
     overrides: dict[str, float] = Field(default_factory=dict, description="USD price per asset symbol, replacing the snapshot's.")
 
 
-class CpmmVenueConfig(_Model):
-    """A constant-product pool (Uniswap v2 math) against a USD stablecoin."""
-
-    kind: Literal["cpmm"] = Field(description="Venue kind.")
-    asset: str = Field(description="Asset sold into the venue.")
-    reserve_usd: float = Field(gt=0, description="Value of each side of the pool at the reference price, USD.")
-    fee: float = Field(0.003, ge=0, lt=0.1, description="Swap fee as a fraction of the input.")
-
-
-class OrderBookVenueConfig(_Model):
-    """An order book described by cumulative depth within x % of mid."""
-
-    kind: Literal["orderbook"] = Field(description="Venue kind.")
-    asset: str = Field(description="Asset sold into the venue.")
-    calibration: str = Field(
-        "calm",
-        description="'calm' or 'crash' (Binance BTCUSDT perp depth on 2025-10-10, medians of 00:00-16:00 and 20:50-21:30) "
-        "or a path to a depth CSV.",
-    )
-    scale: float = Field(1.0, gt=0, description="Multiplier on the calibrated notional depth (to fit another asset).")
+def _venue_table(value: Any, handler: Any) -> Any:
+    """One ``[[venues]]`` table, validated by the settings model its ``kind`` names in the
+    venue registry (:mod:`liqcascade.markets.registry`) -- also a kind registered after this
+    module was imported; an unknown or missing kind names ``venues.N.kind`` and the known kinds."""
+    if isinstance(value, venue_registry.Settings):  # already validated (a copy of a built config)
+        return value
+    if not isinstance(value, dict):
+        return handler(value)  # pydantic's own "a valid dictionary" error
+    kinds = venue_registry.kinds()
+    if value.get("kind") not in kinds:
+        raise _FieldError(f"a venue kind, one of {list(kinds)}", value.get("kind"), "kind")
+    return venue_registry.spec(value["kind"]).settings.model_validate(value)
 
 
-class ImpactVenueConfig(_Model):
-    """A power-law price-impact law: I(Q) = coefficient * (Q * p / depth_usd) ** exponent."""
-
-    kind: Literal["impact"] = Field(description="Venue kind.")
-    asset: str = Field(description="Asset sold into the venue.")
-    depth_usd: float = Field(gt=0, description="Depth scale D in USD (the notional whose sale moves the price by `coefficient`).")
-    exponent: float = Field(0.5, gt=0, le=2, description="Exponent of the law (0.5 = square-root impact).")
-    coefficient: float = Field(1.0, gt=0, description="Impact at Q * p = D.")
-    permanent_fraction: float = Field(1.0, ge=0, le=1, description="Share of the impact that stays in the price.")
-
-
-class Univ3VenueConfig(_Model):
-    """A Uniswap v3 concentrated-liquidity pool rebuilt from on-chain liquidity events."""
-
-    kind: Literal["univ3"] = Field(description="Venue kind.")
-    asset: str = Field(description="Asset sold into the pool (one of its tokens).")
-    pool: str = Field("builtin:uniswap_v3_ethwbtc_030", description="Pool data: 'builtin:uniswap_v3_ethwbtc_030'.")
-    block: int = Field(17_000_000, gt=0, description="Rebuild the tick-liquidity profile as of this block.")
-    other_price_usd: float | None = Field(
-        None, gt=0, description="USD price of the pool's other token (default: its reference price in this scenario)."
-    )
+def _venue_config() -> Any:
+    """``[[venues]]``: a union over the registered venue kinds' settings models, keyed by
+    ``kind`` (the JSON schema lists the kinds registered when this module is imported)."""
+    return Annotated[
+        Union[venue_registry.settings_models()],  # type: ignore[valid-type]
+        Field(discriminator="kind"),
+        WrapValidator(_venue_table),
+    ]
 
 
-VenueConfig = Annotated[
-    Union[CpmmVenueConfig, OrderBookVenueConfig, ImpactVenueConfig, Univ3VenueConfig],
-    Field(discriminator="kind"),
-]
+VenueConfig = _venue_config()
+CpmmVenueConfig = venue_registry.spec("cpmm").settings
+OrderBookVenueConfig = venue_registry.spec("orderbook").settings
+ImpactVenueConfig = venue_registry.spec("impact").settings
+Univ3VenueConfig = venue_registry.spec("univ3").settings
 
 
 class LiquidatorConfig(_Model):
@@ -342,10 +323,9 @@ class _FieldError(ValueError):
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
-    """pydantic's location as a dotted key, without the union tag it adds after a venue's index
-    (``venues.0.cpmm.fee`` -> ``venues.0.fee``; ``engine.impact`` keeps its ``impact``)."""
-    tags = {"cpmm", "orderbook", "impact", "univ3"}
-    return ".".join(str(p) for i, p in enumerate(loc) if not (p in tags and i and isinstance(loc[i - 1], int)))
+    """pydantic's location as a dotted key (``venues.0.fee``: a venue table is validated by its
+    kind's model directly, see :func:`_venue_table`, so no union tag sits after the index)."""
+    return ".".join(str(p) for p in loc)
 
 
 def _expected(msg: str) -> str:
@@ -436,10 +416,9 @@ def resolved_config(cfg: ScenarioConfig, base_dir: Path, source: str = "<config>
             a: f"sha256:{file_digest(resolve_path(f, base_dir, source, f'simulation.candles.{a}'))}"
             for a, f in sim["candles"].items()
         }
-    for v in d.get("venues", []):
-        cal = v.get("calibration")
-        if cal and cal not in ("calm", "crash"):
-            v["calibration"] = f"sha256:{file_digest(resolve_path(cal, base_dir, source, 'venues.calibration'))}"
+    for i, (vc, v) in enumerate(zip(cfg.venues, d.get("venues", []))):
+        for key, text in venue_registry.spec(vc.kind).files(vc).items():  # what the venue kind declares
+            v[key] = f"sha256:{file_digest(resolve_path(text, base_dir, source, f'venues.{i}.{key}'))}"
     return d
 
 

@@ -35,6 +35,7 @@ from liqcascade.io.config import (
     resolve_path,
     resolved_config,
 )
+from liqcascade.markets import registry as venue_registry
 from liqcascade.markets.base import Venue
 from liqcascade.model import PositionBook, RiskParams
 from liqcascade.protocols import registry as protocol_registry
@@ -243,7 +244,7 @@ def _venues(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_di
             raise ConfigError(source, f"{key}.asset", f"an asset of the market {list(params.symbols)}", vc.asset)
         price = float(prices[params.index(vc.asset)])
         try:
-            venue = _venue(vc, price, params, prices, base_dir, source, key)
+            venue = _venue(vc, price, base_dir, source, key)
         except ConfigError as e:
             if e.file == source:
                 raise
@@ -280,57 +281,16 @@ def _probe_venue(venue: Venue, price: float, source: str, key: str) -> None:
                               f"this price?); at {price * f:g} its {why}") from None
 
 
-def _venue(vc, price: float, params: RiskParams, prices: np.ndarray, base_dir: Path, source: str, key: str) -> Venue:
-    if vc.kind == "cpmm":
-        from liqcascade.markets.cpmm import ConstantProductPool
+def _venue(vc, price: float, base_dir: Path, source: str, key: str) -> Venue:
+    """The venue of the ``[[venues]]`` table ``vc`` (at ``key``), built by its kind's registered
+    builder (:mod:`liqcascade.markets.registry`) at the asset's reference ``price``; files the
+    table names are resolved here, relative to the scenario, and errors name ``key.<field>``."""
+    spec = venue_registry.spec(vc.kind, source, f"{key}.kind")
 
-        return ConstantProductPool.from_price_depth(vc.asset, price, vc.reserve_usd, vc.fee)
-    if vc.kind == "orderbook":
-        from liqcascade.markets import orderbook
+    def resolve(text: str, field: str) -> Path:
+        return resolve_path(text, base_dir, source, f"{key}.{field}")
 
-        if vc.calibration in orderbook.SHIPPED_DEPTH:
-            return orderbook.OrderBookVenue.from_calibration(vc.calibration, vc.asset, price, vc.scale)
-        bids, asks = orderbook.load_depth_file(resolve_path(vc.calibration, base_dir, source, f"{key}.calibration"))
-        return orderbook.OrderBookVenue(vc.asset, price, bids, asks, vc.scale)
-    if vc.kind == "impact":
-        from liqcascade.markets.impact import PowerLawImpact
-
-        return PowerLawImpact(
-            asset=vc.asset, price=price, depth_usd=vc.depth_usd, coefficient=vc.coefficient,
-            exponent=vc.exponent, permanent=vc.permanent_fraction,
-        )
-    if vc.kind == "univ3":
-        return _univ3_venue(vc, price, params, prices, source, key)
-    raise ConfigError(source, f"{key}.kind", "cpmm, orderbook, impact or univ3", vc.kind)
-
-
-UNIV3_POOLS = {"builtin:uniswap_v3_ethwbtc_030": ("WBTC", "WETH")}  # (token0, token1)
-
-
-def _univ3_venue(vc, price: float, params: RiskParams, prices: np.ndarray, source: str, key: str) -> Venue:
-    """The real pool's tick-liquidity profile at ``vc.block``, selling ``vc.asset`` for the other token.
-
-    The pool keeps its own price ratio at that block. The other token is valued at
-    ``other_price_usd`` when given (the pool is then arbitraged to the scenario's price of
-    ``asset``); otherwise at the USD price that makes the pool's marginal sale price equal
-    the scenario's price of ``asset`` (no arbitrage move, the liquidity shape around the
-    price is the real one).
-    """
-    from liqcascade.markets import univ3
-
-    if vc.pool not in UNIV3_POOLS:
-        raise ConfigError(source, f"{key}.pool", f"one of {list(UNIV3_POOLS)}", vc.pool)
-    token0, token1 = UNIV3_POOLS[vc.pool]
-    if vc.asset not in (token0, token1):
-        raise ConfigError(source, f"{key}.asset", f"a token of the pool ({token0} or {token1})", vc.asset)
-    if vc.block != 17_000_000:
-        raise ConfigError(source, f"{key}.block", "17000000 (the block whose pool price is known from its swaps)", vc.block)
-    pool = univ3.ethwbtc_pool(vc.block)
-    venue = univ3.UniswapV3Venue(vc.asset, pool, vc.asset == token0, 1.0)
-    if vc.other_price_usd is not None:
-        return venue.with_other_price_usd(vc.other_price_usd).with_mid_price(price)
-    # mid_price is linear in other_price_usd: scale it so the venue quotes the scenario's price
-    return venue.with_other_price_usd(price / venue.mid_price())
+    return spec.build(venue_registry.VenueContext(vc, price, resolve, source, key))
 
 
 # ------------------------------------------------------------------- simulation

@@ -1,6 +1,6 @@
 """Venues and price impact. Knows nothing of protocols."""
 
-from liqcascade.markets.base import Venue
+from liqcascade.markets.base import QuotesBuy, Requotes, Venue, VenueCapabilities
 from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.markets.impact import PowerLawImpact
 from liqcascade.markets.orderbook import (
@@ -16,6 +16,9 @@ from liqcascade.markets.univ3 import UniswapV3Venue, V3PoolState, ethwbtc_pool
 
 __all__ = [
     "Venue",
+    "VenueCapabilities",
+    "QuotesBuy",
+    "Requotes",
     "ConstantProductPool",
     "PowerLawImpact",
     "DepthCurve",

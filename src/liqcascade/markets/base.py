@@ -7,11 +7,40 @@ amounts are token units of the venue's ``asset``.
 The static cascade prices an asset at its venues' common marginal price after the
 cumulative liquidation selling; the router (``markets.router``) keeps several venues of
 one asset at a common marginal price.
+
+What a venue offers beyond :class:`Venue` it *declares* in its class attribute
+``capabilities`` (a :class:`VenueCapabilities`); the router and the engines read the
+declaration, never probe for methods, so a method present but undeclared is not used.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, Self, runtime_checkable
+from dataclasses import dataclass
+from typing import ClassVar, Protocol, Self, runtime_checkable
+
+
+@dataclass(frozen=True)
+class VenueCapabilities:
+    """The optional parts of the venue contract a venue provides."""
+
+    quotes_buy: bool = False
+    """It implements :class:`QuotesBuy` (a marginal purchase price above ``mid_price()`` by its
+    spread, and the tokens to buy to lift it): the router equalises purchases on it. Without
+    it the router treats the venue as spread-free (``mid_price()``) and bisects over ``buy``."""
+    arbitraged: bool = False
+    """A pool: in a simulation, arbitrageurs trade it back toward the reference price (with
+    finite capital when ``dynamics.arb_capital_usd`` is set); they buy at its purchase price,
+    so it needs ``quotes_buy``."""
+    requotes: bool = False
+    """An order book or impact law (:class:`Requotes`): in a simulation it is re-quoted around
+    the reference price while its consumed depth ``net_sold`` refills
+    (``dynamics.depth_half_life_s``)."""
+
+    def __post_init__(self) -> None:
+        if self.arbitraged and not self.quotes_buy:
+            raise ValueError("an arbitraged venue must declare quotes_buy (arbitrageurs buy at its purchase price)")
+        if self.arbitraged and self.requotes:
+            raise ValueError("a venue is either arbitraged back (a pool) or re-quoted (a book), not both")
 
 
 @runtime_checkable
@@ -20,6 +49,9 @@ class Venue(Protocol):
 
     asset: str
     """Symbol of the asset sold into this venue."""
+
+    capabilities: ClassVar[VenueCapabilities]
+    """What the venue offers beyond this protocol (declared by its class)."""
 
     def mid_price(self) -> float:
         """The marginal price now: numeraire per token for an infinitesimal sale."""
@@ -54,3 +86,24 @@ class Venue(Protocol):
         Used to apply an exogenous (initial) shock before liquidations start.
         """
         ...
+
+
+@runtime_checkable
+class QuotesBuy(Protocol):
+    """Venues with ``capabilities.quotes_buy``: the purchase side quoted at the margin."""
+
+    def buy_price(self) -> float:
+        """Marginal price of an infinitesimal purchase (>= ``mid_price()``)."""
+        ...
+
+    def amount_to_buy_price(self, price: float) -> float:
+        """Tokens to buy to lift ``buy_price()`` to ``price`` (0 when already there; may be inf)."""
+        ...
+
+
+@runtime_checkable
+class Requotes(Protocol):
+    """Venues with ``capabilities.requotes``: depth quoted around a reference, with state."""
+
+    net_sold: float
+    """Tokens sold into the quotes since they were centred (negative after net buying)."""

@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 from liqcascade.errors import ConfigError
+from liqcascade.markets.base import VenueCapabilities
 
 __all__ = ["ConstantProductPool"]
 
@@ -54,6 +56,8 @@ class ConstantProductPool:
 
     Build with the field constructor (reserves) or :meth:`from_price_depth`.
     """
+
+    capabilities: ClassVar[VenueCapabilities] = VenueCapabilities(quotes_buy=True, arbitraged=True)
 
     asset: str
     reserve_asset: float

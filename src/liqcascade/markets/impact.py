@@ -40,8 +40,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import ClassVar
 
 from liqcascade.errors import ConfigError
+from liqcascade.markets.base import VenueCapabilities
 
 __all__ = ["PowerLawImpact"]
 
@@ -59,6 +61,8 @@ def _check_amount(amount: float) -> float:
 @dataclass(frozen=True)
 class PowerLawImpact:
     """Venue with impact ``I(Q) = Y·(Q·p0/D)^δ``; see the module docstring for the convention."""
+
+    capabilities: ClassVar[VenueCapabilities] = VenueCapabilities(quotes_buy=True, requotes=True)
 
     asset: str
     price: float

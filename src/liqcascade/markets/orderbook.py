@@ -43,10 +43,12 @@ import math
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from liqcascade.errors import ConfigError, DataError
+from liqcascade.markets.base import VenueCapabilities
 
 __all__ = [
     "DepthCurve",
@@ -219,6 +221,8 @@ class OrderBookVenue:
     ``reference_price`` (negative after net buying). ``scale`` multiplies both curves'
     notional. ``asks`` defaults to the mirror image of ``bids``.
     """
+
+    capabilities: ClassVar[VenueCapabilities] = VenueCapabilities(quotes_buy=True, requotes=True)
 
     asset: str
     reference_price: float

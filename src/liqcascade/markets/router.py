@@ -15,22 +15,23 @@ an impact venue with no permanent impact), no price gives exactly ``A``; the rou
 takes the fills at the two ends of the final bracket and shares the difference in
 proportion to the venues' jumps, so the fills always add up to ``A``.
 
-Purchases mirror this on the *purchase* side: venues expose ``buy_price()`` (marginal
-price of an infinitesimal purchase, above ``mid_price()`` by the fee for pools) and
-``amount_to_buy_price(p)`` (tokens to buy to lift it to ``p``); the router equalizes
-those. A venue without them is treated as having no spread (``buy_price = mid_price``)
-and handled by bisection over its ``buy``. The router is itself a
-:class:`~liqcascade.markets.base.Venue` and offers both methods too.
+Purchases mirror this on the *purchase* side: venues that declare
+``capabilities.quotes_buy`` (:class:`~liqcascade.markets.base.QuotesBuy`) give ``buy_price()``
+(marginal price of an infinitesimal purchase, above ``mid_price()`` by the fee for pools) and
+``amount_to_buy_price(p)`` (tokens to buy to lift it to ``p``); the router equalizes those.
+A venue that does not declare it is treated as having no spread (``buy_price = mid_price``)
+and handled by bisection over its ``buy``, whatever methods it happens to have. The router
+is itself a :class:`~liqcascade.markets.base.Venue` that declares ``quotes_buy``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, ClassVar, Sequence
 
 from liqcascade.errors import ConfigError, ConvergenceError
-from liqcascade.markets.base import Venue
+from liqcascade.markets.base import Venue, VenueCapabilities
 
 __all__ = ["Router", "RouteResult"]
 
@@ -81,18 +82,22 @@ def _raise_generic(venue: Venue, price: float) -> float:
 
 
 def _raise(venue: Venue, price: float) -> float:
-    f = getattr(venue, "amount_to_buy_price", None)
-    return f(price) if f is not None else _raise_generic(venue, price)
+    if venue.capabilities.quotes_buy:
+        return venue.amount_to_buy_price(price)  # type: ignore[attr-defined]  # QuotesBuy, declared
+    return _raise_generic(venue, price)
 
 
 def _buy_price(venue: Venue) -> float:
-    f = getattr(venue, "buy_price", None)
-    return f() if f is not None else venue.mid_price()
+    if venue.capabilities.quotes_buy:
+        return venue.buy_price()  # type: ignore[attr-defined]  # QuotesBuy, declared
+    return venue.mid_price()
 
 
 @dataclass(frozen=True, eq=False)
 class Router:
     """Venues of one asset traded as one: equal marginal prices after every trade."""
+
+    capabilities: ClassVar[VenueCapabilities] = VenueCapabilities(quotes_buy=True)
 
     asset: str
     venues: tuple[Venue, ...]
@@ -105,9 +110,8 @@ class Router:
         if not venues:
             raise ConfigError("<python>", "Router.venues", "at least one venue", venues)
         for i, v in enumerate(venues):
-            if getattr(v, "asset", None) != self.asset:
-                raise ConfigError("<python>", f"Router.venues[{i}].asset", repr(self.asset),
-                                  getattr(v, "asset", None))
+            if v.asset != self.asset:
+                raise ConfigError("<python>", f"Router.venues[{i}].asset", repr(self.asset), v.asset)
         if not (0.0 < self.rel_tol < 1e-3):
             raise ConfigError("<python>", "Router.rel_tol", "a tolerance in (0, 1e-3)", self.rel_tol)
 
@@ -117,6 +121,11 @@ class Router:
         venues = tuple(venues)
         if not venues:
             raise ConfigError("<python>", "Router.venues", "at least one venue", venues)
+        for i, v in enumerate(venues):
+            # checked once here, not on every trade: the router reads ``asset`` and ``capabilities``
+            if not isinstance(v, Venue):
+                raise ConfigError("<python>", f"Router.venues[{i}]", "a Venue (markets/base.py) whose class "
+                                  "declares its capabilities", type(v).__name__)
         return cls(venues[0].asset, venues, rel_tol)
 
     # ----------------------------------------------------------------- prices

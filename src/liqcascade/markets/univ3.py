@@ -30,11 +30,13 @@ import math
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from liqcascade._typing import FloatArray, IntArray
 from liqcascade.errors import ConfigError, DataError
+from liqcascade.markets.base import VenueCapabilities
 
 __all__ = [
     "MIN_TICK",
@@ -359,6 +361,8 @@ class UniswapV3Venue:
     (``decimals`` of the asset apply). Selling more than the pool can absorb: the part
     beyond its last liquidity earns nothing (the price runs to the pool's bound).
     """
+
+    capabilities: ClassVar[VenueCapabilities] = VenueCapabilities(quotes_buy=True, arbitraged=True)
 
     asset: str
     pool: V3PoolState
