@@ -28,7 +28,7 @@ def move_prices(run: RunInputs, st: SimulationState, b: int) -> None:
     depth, or traded toward it by arbitrage capital)."""
     from liqcascade.markets.cpmm import ConstantProductPool
 
-    assets = run.model.assets
+    assets = run.assets
     dyn = run.settings.dynamics
     exo, perm, trans, market = st.exo, st.perm, st.trans, st.market
     exo[run.path_cols] = run.path.prices[b]
