@@ -83,6 +83,7 @@ def test_together_alone_and_contagion_columns(tmp_path):
         assert (m[f"contagion_{key}"] == m[key] - m[f"alone_{key}"]).all()
         assert s[key] == pytest.approx(m[key].sum(), rel=1e-12)
         assert s[f"alone_{key}"] == pytest.approx(m[f"alone_{key}"].sum(), rel=1e-12)
+    assert s["cleared"] == bool(m["cleared"].all())
     # every market sees the one shared WETH price every block
     w = res["steps"].query("asset == 'WETH'").pivot(index="block", columns="market", values="market_price")
     assert (w.nunique(axis=1) == 1).all()
