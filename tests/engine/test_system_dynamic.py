@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import strategies as hst
 
 from liqcascade.engine.dynamic import Dynamics, Liquidators, SimSettings, simulate
 from liqcascade.engine.static import MarketModel
@@ -57,11 +59,11 @@ def test_one_market_system_is_the_single_market_simulation_bit_for_bit(one_numba
         pd.testing.assert_frame_equal(out[name], alone[name], check_exact=True)
 
 
-def _split(b: PositionBook, parity: int) -> PositionBook:
-    """The accounts of ``b`` whose position in the book has ``parity`` (rows kept whole)."""
+def _split(b: PositionBook, parity: int, side=None) -> PositionBook:
+    """The accounts of ``b`` on one side: position parity, or ``side[k] == parity`` (rows kept whole)."""
     ids, assets, coll, debt = [], [], [], []
     for k in range(b.n_accounts):
-        if k % 2 != parity:
+        if (k % 2 if side is None else int(side[k])) != parity:
             continue
         lo, hi = int(b.offsets[k]), int(b.offsets[k + 1])
         for r in range(lo, hi):
@@ -99,6 +101,26 @@ def test_composition_invariance_in_time(one_numba_thread, version, shock):
         assert sum(r.summary[key] for r in two.values()) == pytest.approx(one.summary[key], rel=1e-9, abs=1e-6)
     per_block = sum(r["steps"].query("asset == 'WETH'")["accounts_liquidated"].to_numpy() for r in two.values())
     np.testing.assert_array_equal(per_block, one["steps"].query("asset == 'WETH'")["accounts_liquidated"].to_numpy())
+
+
+@hsettings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=hst.integers(0, 10_000), split_seed=hst.integers(0, 10_000), shock=hst.floats(0.05, 0.4))
+def test_composition_invariance_over_random_splits(one_numba_thread, seed, split_seed, shock):
+    """Any split of any book into two markets (same rules, one shared venue, unbounded
+    liquidators) ends at the whole book's venue price and totals."""
+    whole = random_book(n=120, seed=seed)
+    side = np.random.default_rng(split_seed).random(whole.n_accounts) < 0.5
+    side[0], side[1] = True, False  # neither market empty
+    halves = {"x": market(_split(whole, 1, side)), "y": market(_split(whole, 0, side))}
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -shock}, n_blocks=20)
+    s = SimSettings(UNBOUNDED, Dynamics(recovery_half_life_s=300.0))
+    one = simulate_system(system({"all": market(whole)}, {"WETH": NOFEE}), path, Instant(), s)["all"]
+    two = simulate_system(system(halves, {"WETH": NOFEE}), path, Instant(), s)
+    w1 = one["steps"].query("asset == 'WETH'")["market_price"].to_numpy()
+    np.testing.assert_allclose(two["x"]["steps"].query("asset == 'WETH'")["market_price"].to_numpy(), w1, rtol=1e-9)
+    assert sum(r.summary["accounts_liquidated"] for r in two.values()) == one.summary["accounts_liquidated"]
+    for key in ("collateral_seized_usd", "debt_repaid_usd", "bad_debt_usd"):
+        assert sum(r.summary[key] for r in two.values()) == pytest.approx(one.summary[key], rel=1e-9, abs=1e-6)
 
 
 def test_conservation_per_market_and_for_the_system(one_numba_thread):

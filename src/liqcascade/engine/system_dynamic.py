@@ -30,7 +30,6 @@ from dataclasses import dataclass, replace
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from liqcascade._typing import FloatArray, IntArray
 from liqcascade.engine import kernels as _kernels
