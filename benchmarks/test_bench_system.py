@@ -87,7 +87,8 @@ def test_system_simulation_4x100k_one_day(benchmark, system4_sim, record, target
     from liqcascade.markets.oracle import ChainlinkPush
 
     sysm, path = system4_sim
-    settings = SimSettings(Liquidators(liquidations_per_block=50, gas_gwei=30), Dynamics(600, 0.5))
+    # 200 accounts a block for the system: the single-market benchmark's 50 per 100k accounts
+    settings = SimSettings(Liquidators(liquidations_per_block=200, gas_gwei=30), Dynamics(600, 0.5))
     simulate_system(sysm, path.slice(0, 50), ChainlinkPush(0.005, 3600), settings)  # compile
     res = benchmark.pedantic(simulate_system, args=(sysm, path, ChainlinkPush(0.005, 3600), settings),
                              rounds=1, iterations=1)
