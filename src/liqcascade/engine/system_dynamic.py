@@ -302,10 +302,10 @@ def _sale_grid(shared: SharedInputs, sp: SharedPrices, pool: Pool, order: IntArr
     """Each shared venue's proceeds curve up to everything the ranked union could sell."""
     k = shared.n_assets
     grid = SaleGrid(np.zeros((k, steps.GRID)), np.zeros((k, steps.GRID)), np.zeros(k, dtype=np.bool_))
-    ca, received = pool.coll_sys, pool.received
-    for i in np.unique(ca[order]):
+    co, ro = pool.coll_sys[order], pool.received[order]  # ranked once, not once per asset
+    for i in np.unique(co):
         if i in sp.venues:
-            qmax = float(received[order][ca[order] == i].sum())
+            qmax = float(ro[co == i].sum())
             if qmax > 0:
                 qs = qmax * steps.GRID_SHAPE
                 grid.amount[i] = qs
