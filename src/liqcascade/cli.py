@@ -291,6 +291,12 @@ def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool, factor
     finally:
         if bar is not None:
             bar.close()
+    if res.kind == "system_simulation":
+        from liqcascade.cli_system import print_system_simulation
+
+        print_system_simulation(res)
+        click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
+        return
     s = res.summary
     click.echo(f"run {res.run_id}  ({s['protocol']} {s['version']}, {s['accounts']:,} accounts, "
                f"{s['blocks']:,} blocks of {s['block_seconds']:.0f} s)")

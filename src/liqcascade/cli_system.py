@@ -1,5 +1,5 @@
-"""What the command line prints for systems of markets (`run`, `curve` and `network` on a
-scenario with ``[[markets]]``)."""
+"""What the command line prints for systems of markets (`run`, `curve`, `network` and
+`simulate` on a scenario with ``[[markets]]``)."""
 
 from __future__ import annotations
 
@@ -77,3 +77,39 @@ def print_network(res) -> None:
     e = res.table("network_edges")
     click.echo(f"\nnetwork: {len(res.table('network_nodes'))} nodes, {len(e)} edges "
                f"({', '.join(f'{k} {v}' for k, v in e['kind'].value_counts().sort_index().items())})")
+
+
+def print_system_simulation(res) -> None:
+    """The system's block-by-block headline, then one line per market: together, alone and
+    the difference, and when it cleared."""
+    s = res.summary
+    click.echo(f"run {res.run_id}  system of {s['markets']} markets, {s['accounts']:,} accounts, "
+               f"{s['blocks']:,} blocks of {s['block_seconds']:.0f} s")
+    alone = "alone_accounts_liquidated" in s
+    lines = [
+        ("accounts liquidated", f"{s['accounts_liquidated']:,}"
+                                + (f" (alone {s['alone_accounts_liquidated']:,})" if alone else "")),
+        ("collateral seized", usd(s["collateral_seized_usd"])
+                              + (f" (alone {usd(s['alone_collateral_seized_usd'])})" if alone else "")),
+        ("bad debt", usd(s["bad_debt_usd"]) + (f" (alone {usd(s['alone_bad_debt_usd'])}; "
+                                               f"contagion {usd(s['contagion_bad_debt_usd'])})" if alone else "")),
+        ("cleared", "every market" if s["cleared"] else "not every market: see `markets`"),
+    ]
+    w = max(len(k) for k, _ in lines)
+    for k, v in lines:
+        click.echo(f"  {k:<{w}}  {v}")
+    m = res.table("markets")
+    cols = {
+        "market": m["market"],
+        "protocol": m["protocol"],
+        "liquidated": m["accounts_liquidated"].map(lambda x: f"{x:,}"),
+        "seized": m["collateral_seized_usd"].map(usd),
+        "bad_debt": m["bad_debt_usd"].map(usd),
+        "cleared_in": [f"{t / 60:.1f} min" if c else "not cleared" for c, t in zip(m["cleared"], m["time_to_clear_s"])],
+    }
+    if alone:
+        cols["alone"] = m["alone_accounts_liquidated"].map(lambda x: f"{x:,}")
+        cols["bad_debt_alone"] = m["alone_bad_debt_usd"].map(usd)
+        cols["contagion_bad_debt"] = m["contagion_bad_debt_usd"].map(usd)
+    click.echo("")
+    click.echo(pd.DataFrame(cols).to_string(index=False))

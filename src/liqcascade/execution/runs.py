@@ -156,10 +156,13 @@ def simulate(
     """The scenario's block-by-block simulation (its ``[simulation]`` table).
 
     Tables: ``steps`` (per block and asset), ``events`` (per liquidated account and block),
-    ``summary``, ``assets``. ``progress(done, total)`` is called after each block.
+    ``summary``, ``assets``. ``progress(done, total)`` is called after each block. A system
+    scenario runs :func:`system_simulate`.
     """
     from liqcascade.engine.dynamic import simulate as _simulate
 
+    if is_system(scenario):
+        return system_simulate(scenario, store, recompute, progress)
     sc = load_scenario(scenario)
     path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sc)
     cfg = sc.resolved()
@@ -353,6 +356,27 @@ def system_curve(
         return found
     res = _curve(ss.model, asset, grid, settings, own, tuple(co_move), cfg, progress, alone)
     save(store, rid, "curve", cfg, res, {"source": ss.source, "asset": asset, "system": True})
+    return res.with_run_id(rid)
+
+
+def system_simulate(
+    scenario, store: ResultsStore | str | Path | None = DEFAULT_STORE, recompute: bool = False, progress=None,
+    alone: bool = True,
+) -> Result:
+    """A system of markets block by block (its ``[simulation]`` table), each market also
+    alone along the same path (tables: see :mod:`liqcascade.engine.system_dynamic_run`).
+    ``progress(done, total)`` counts blocks over the system's run and the markets' alone."""
+    from liqcascade.engine.system_dynamic_run import run_system_simulation
+    from liqcascade.io.system import system_simulation_parts
+
+    ss = load_system(scenario)
+    path, oracle, settings = system_simulation_parts(ss)
+    cfg = ss.resolved()
+    rid = _run_id({"kind": "system_simulation", "config": hashed(cfg, ("curve",)), "alone": alone}, __version__)
+    if not recompute and (found := stored(store, rid, "system_simulation")) is not None:
+        return found
+    res = run_system_simulation(ss.model, path, oracle, settings, cfg, progress, alone)
+    save(store, rid, "system_simulation", cfg, res, {"source": ss.source})
     return res.with_run_id(rid)
 
 

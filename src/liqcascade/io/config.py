@@ -345,7 +345,7 @@ def parse_scenario(data: dict[str, Any], source: str = "<python>") -> ScenarioCo
     """Validate a scenario mapping; a ConfigError names the first bad key."""
     if "markets" in data:
         raise ConfigError(source, "markets", "a single-market scenario for this command (a system scenario, with "
-                          "[[markets]], runs with `run`, `curve` and `network` today)")
+                          "[[markets]], runs with `run`, `curve`, `network` and `simulate` today)")
     return validate(ScenarioConfig, data, source)
 
 

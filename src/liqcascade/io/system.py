@@ -33,6 +33,7 @@ from liqcascade.io.config import (
     PositionsConfig,
     PricesConfig,
     ScenarioConfig,
+    SimulationConfig,
     VenueConfig,
     _FieldError,
     _Model,
@@ -45,10 +46,9 @@ from liqcascade.io.scenario import Scenario, _venues, build
 from liqcascade.model import RiskParams
 
 __all__ = ["SystemMarketConfig", "SystemScenario", "SystemScenarioConfig", "build_system", "is_system_file",
-           "load_system", "parse_system"]
+           "load_system", "parse_system", "system_simulation_parts"]
 
 NOT_YET = {
-    "simulation": "the block-by-block engine runs one market today; run a market's own scenario with `simulate`",
     "montecarlo": "Monte Carlo runs one market today; run a market's own scenario with `montecarlo`",
     "market": "no [market] table in a system scenario: each [[markets]] entry is a market",
     "positions": "no [positions] table in a system scenario: each [[markets]] entry has its own positions",
@@ -78,6 +78,10 @@ class SystemScenarioConfig(_Model):
     liquidators: LiquidatorConfig = Field(default_factory=LiquidatorConfig, description="Liquidator behaviour (default for every market).")
     engine: EngineConfig = Field(default_factory=EngineConfig, description="Solver settings.")
     curve: CurveConfig | None = Field(None, description="Defaults for the cascade curve command.")
+    simulation: SimulationConfig | None = Field(
+        None, description="Block-by-block simulation of the system (`liqcascade simulate`): one path, the shared "
+        "venues, one liquidator population; every market's oracle is this table's oracle.",
+    )
 
     @field_validator("markets")
     @classmethod
@@ -217,3 +221,42 @@ def _universe_prices(markets: dict[str, Scenario], params: RiskParams, source: s
                     "set it in [prices.overrides]",
                 )
     return prices
+
+
+@dataclass(frozen=True)
+class _Universe:
+    """The system's assets and reference prices, as the single-market path builder reads them."""
+
+    assets: tuple[str, ...]
+    prices: np.ndarray
+
+
+@dataclass(frozen=True)
+class _SimulationView:
+    """The parts of a scenario :func:`liqcascade.io.scenario.simulation_parts` reads, for the
+    system's universe (one path over the system's assets)."""
+
+    config: SystemScenarioConfig
+    source: str
+    base_dir: Path
+    model: _Universe
+
+
+def system_simulation_parts(ss: SystemScenario):
+    """(path, oracle, settings) of a system scenario's ``[simulation]`` table: the path over
+    the system's assets, built as a single market's; one oracle kind for every market."""
+    from liqcascade.io.scenario import simulation_parts
+
+    sim = ss.config.simulation
+    if sim is None:
+        raise ConfigError(ss.source, "simulation", "a [simulation] table for `liqcascade simulate`")
+    if sim.oracle.source != "market":
+        raise ConfigError(ss.source, "simulation.oracle.source",
+                          "'market' in a system scenario (a replay's pool feed drives one market's oracle only)",
+                          sim.oracle.source)
+    if sim.pool_depth:
+        raise ConfigError(ss.source, "simulation.pool_depth",
+                          "false in a system scenario (the shared venues are the [[venues]] table's)", True)
+    view = _SimulationView(ss.config, ss.source, ss.base_dir, _Universe(ss.model.assets, np.asarray(ss.model.prices)))
+    path, oracle, settings, _, _ = simulation_parts(view)  # type: ignore[arg-type]
+    return path, oracle, settings

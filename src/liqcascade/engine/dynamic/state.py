@@ -59,6 +59,10 @@ class RunInputs:
         return int(self.times.shape[0])
 
     @property
+    def assets(self) -> tuple[str, ...]:
+        return self.model.assets
+
+    @property
     def n_assets(self) -> int:
         return len(self.model.assets)
 

@@ -28,7 +28,7 @@ def move_prices(run: RunInputs, st: SimulationState, b: int) -> None:
     depth, or traded toward it by arbitrage capital)."""
     from liqcascade.markets.cpmm import ConstantProductPool
 
-    assets = run.model.assets
+    assets = run.assets
     dyn = run.settings.dynamics
     exo, perm, trans, market = st.exo, st.perm, st.trans, st.market
     exo[run.path_cols] = run.path.prices[b]
@@ -147,11 +147,11 @@ def sale_grid(run: RunInputs, st: SimulationState, order: np.ndarray) -> SaleGri
     """The proceeds curve of each venue asset at this block: quotes on a grid up to
     everything the ranked candidates ``order`` could sell."""
     k = run.n_assets
-    ca, received = st.cand.coll_asset, st.cand.received
+    co, ro = st.cand.coll_asset[order], st.cand.received[order]  # ranked once, not once per asset
     grid = SaleGrid(np.zeros((k, GRID)), np.zeros((k, GRID)), np.zeros(k, dtype=np.bool_))
-    for i in np.unique(ca[order]):
+    for i in np.unique(co):
         if i in st.venues:
-            qmax = float(received[order][ca[order] == i].sum())
+            qmax = float(ro[co == i].sum())
             if qmax > 0:
                 qs = qmax * GRID_SHAPE
                 grid.amount[i] = qs
