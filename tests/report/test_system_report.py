@@ -109,3 +109,26 @@ def test_dashboard_pages_of_a_network_run(system_store):
     runs = client.get("/api/runs").json()
     kinds = {x["kind"] for x in (runs["runs"] if isinstance(runs, dict) else runs)}
     assert "network" in kinds
+
+
+def test_system_simulation_report_opens_with_the_system_headline(tmp_path):
+    """A block-by-block system run (kind system_simulation): its report opens with the
+    system's headline, read from its summary."""
+    from liqcascade.execution.runs import simulate
+
+    day = Path(__file__).resolve().parents[2] / "examples" / "system_shared_eth_day.toml"
+    text = re.sub(r"(?m)^n_accounts = (\d+)", "n_accounts = 200", day.read_text())
+    text = re.sub(r"(?m)^blocks = (\d+)", "blocks = 200", text)
+    text = re.sub(r"(?m)^duration_blocks = (\d+)", "duration_blocks = 100", text)
+    p = tmp_path / "day.toml"
+    p.write_text(text)
+    res = simulate(p, store=tmp_path / "res")
+    rep = make_report(tmp_path / "res", res.run_id, complete=False)
+    main = parse_main(rep.html)
+    assert main.children[0][:2] == ("section", "answer")
+    s = res.summary
+    b = find(_store(tmp_path / "res"), res.run_id)
+    figs = key_figures(b)
+    assert figs[0].label == "Bad debt, all markets"
+    assert "markets" in [v.key for v in rep.views]
+    assert s["collateral_seized_usd"] == pytest.approx(res["markets"]["collateral_seized_usd"].sum(), rel=1e-12)

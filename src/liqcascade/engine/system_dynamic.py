@@ -38,7 +38,7 @@ from liqcascade.engine.dynamic.records import BlockCounts, LiquidatorChoice, Sal
 from liqcascade.engine.dynamic.results import build_result
 from liqcascade.engine.dynamic.settings import SimSettings
 from liqcascade.engine.dynamic.state import EMPTY, RunInputs, SimulationState, initial_state, prepare_inputs
-from liqcascade.engine.dynamic.venues import BOOKS, requote
+from liqcascade.engine.dynamic.venues import requote
 from liqcascade.engine.result import Result
 from liqcascade.engine.static import SortedBook
 from liqcascade.engine.system import SystemModel
@@ -374,7 +374,7 @@ def sell_shared(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun]) -
             d = math.log(after / before) if after > 0 else -50.0
             sp.perm[i] += phi * d
             sp.trans[i] += (1.0 - phi) * d
-            if shared.depth_mode and isinstance(venues[i], BOOKS):
+            if shared.depth_mode and venues[i].capabilities.requotes:
                 ref_i = sp.exo[i] * math.exp(sp.perm[i])
                 base = venues[i].with_mid_price(ref_i)
                 venues[i] = requote(base, ref_i, base.amount_to_price(after) if after < ref_i else 0.0)

@@ -339,7 +339,7 @@ def _system(b: Bundle, run: RunInfo) -> list[KeyFigure]:
 
 
 _BY_KIND: dict[str, Callable[[Bundle, RunInfo], list[KeyFigure]]] = {
-    "system": _system, "network": _system,
+    "system": _system, "network": _system, "system_simulation": _system,
     "static": _static, "simulation": _simulation, "curve": _curve, "walls": _walls, "montecarlo": _montecarlo,
     "calibration": _calibration, "sweep": _sweep, "compare": _compare, "maker_replay": _maker_replay,
 }

@@ -15,7 +15,7 @@ from liqcascade.engine.dynamic.candidates import Candidates, lots, snapshot
 from liqcascade.engine.dynamic.records import BlockCounts, BlockUsd, EventBatch, LiquidatorChoice, SaleGrid
 from liqcascade.engine.dynamic.settings import ConservationError
 from liqcascade.engine.dynamic.state import POOL_FEE, RunInputs, SimulationState
-from liqcascade.engine.dynamic.venues import BOOKS, POOLS, arbitrage, exit_depth, requote
+from liqcascade.engine.dynamic.venues import arbitrage, exit_depth, requote
 from liqcascade.protocols.base import HoldsByLimits
 
 GRID = 33
@@ -39,12 +39,12 @@ def move_prices(run: RunInputs, st: SimulationState, b: int) -> None:
         if i in run.depths and b > 0 and run.depths[i][b] != run.depths[i][b - 1]:
             v = ConstantProductPool.from_price_depth(assets[i], float(target[i]), float(run.depths[i][b]), POOL_FEE)
             st.venues[i] = v
-        elif run.depth_mode and isinstance(v, BOOKS):
+        elif run.depth_mode and v.capabilities.requotes:
             ref_i = exo[i] * math.exp(perm[i])
             v = requote(v, ref_i, v.net_sold * run.depth_decay)
             st.venues[i] = v
             trans[i] = math.log(v.mid_price() / ref_i)
-        elif run.finite_arb and isinstance(v, POOLS):
+        elif run.finite_arb and v.capabilities.arbitraged:
             ref_i = exo[i] * math.exp(perm[i])
             if abs(ref_i / mid - 1.0) > 1e-12:
                 v = arbitrage(v, ref_i, dyn.arb_capital_usd)
@@ -242,7 +242,7 @@ def sell(run: RunInputs, st: SimulationState) -> None:
             d = math.log(after / before) if after > 0 else -50.0
             st.perm[i] += phi * d
             st.trans[i] += (1.0 - phi) * d
-            if run.depth_mode and isinstance(venues[i], BOOKS):
+            if run.depth_mode and venues[i].capabilities.requotes:
                 # the permanent share moves the quotes; only the rest stays as consumed depth
                 ref_i = st.exo[i] * math.exp(st.perm[i])
                 base = venues[i].with_mid_price(ref_i)

@@ -48,19 +48,6 @@ def requote(venue, ref: float, consumed: float):
     return base
 
 
-def _venue_types():
-    from liqcascade.markets.cpmm import ConstantProductPool
-    from liqcascade.markets.impact import PowerLawImpact
-    from liqcascade.markets.orderbook import OrderBookVenue
-    from liqcascade.markets.univ3 import UniswapV3Venue
-
-    return (ConstantProductPool, UniswapV3Venue), (OrderBookVenue, PowerLawImpact)
-
-
-POOLS, BOOKS = _venue_types()
-"""Venue types arbitrage trades back (pools) and that re-quote around the reference (books, impact laws)."""
-
-
 def exit_depth(venues, market):
     """``depth(asset, price)``: tokens of ``asset`` the venue, as it stands, absorbs before
     its marginal price falls to ``price`` (no venue: all of it at the market price)."""
