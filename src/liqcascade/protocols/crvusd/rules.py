@@ -277,7 +277,7 @@ class CrvUsdRules:
         return np.clip(gap, 0.0, None) * prices[self._d]
 
     def describe(self) -> dict[str, object]:
-        return {"protocol": self.name, "collateral": self.collateral, "debt_asset": self.debt_asset, "A": self.A,
+        return {"protocol": self.name, "version": "curve-stablecoin@cf1d05fb", "collateral": self.collateral, "debt_asset": self.debt_asset, "A": self.A,
                 "loan_discount": self.loan_discount, "liquidation_discount": self.liquidation_discount,
                 "n_bands": self.n_bands}
 
