@@ -187,3 +187,15 @@ def test_the_block_by_block_engine_is_refused_naming_market_protocol():
     with pytest.raises(ConfigError) as e:
         r.scan(a, prices(2000.0), 1, np.zeros(1), 1.0)
     assert e.value.key == "market.protocol" and e.value.got == "crvusd"
+
+
+@settings(max_examples=30, deadline=None)
+@given(loans=st.lists(st.tuples(st.floats(0.01, 1e5), st.floats(0.05, 0.85)), min_size=1, max_size=10),
+       n=st.integers(4, 50))
+def test_every_loan_is_placed_as_the_per_loan_float_rule_places_it(loans, n):
+    from liqcascade.protocols.crvusd import fast
+
+    r = CrvUsdRules(PARAMS, collateral="WETH", debt_asset="DAI", A=A, n_bands=n)
+    b = book([row for k, (y, ltv) in enumerate(loans) for row in ((k, "WETH", y, 0.0), (k, "DAI", 0.0, ltv * y * 2000))])
+    n1 = r.loans(r.prepare(b)).n1
+    assert n1.tolist() == [fast.top_band(A, 1.0, y, ltv * y * 2000, n, 0.09) for y, ltv in loans]

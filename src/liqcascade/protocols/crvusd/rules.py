@@ -131,8 +131,12 @@ class CrvUsdRules:
         if bad.size:
             raise DataError(self.params.source, None, f"account {book.account_ids[bad[0]]!r} owes {self.debt_asset} "
                             f"with no {self.collateral}: a crvUSD loan needs collateral in its bands")
-        for k in np.flatnonzero(loan):
-            n1[k] = fast.top_band(self.A, 1.0, float(coll[k]), float(debt[k]), self.n_bands, self.loan_discount)
+        # fast.top_band for every loan at once: the top band whose deposit, discounted and
+        # converted at the bands' geometric means, still backs the debt
+        r = (self.A - 1.0) / self.A
+        per_unit = np.sqrt(r) * (1.0 - r**self.n_bands) / (1.0 - r) / self.n_bands
+        y_eff = coll[loan] * (1.0 - self.loan_discount) * per_unit
+        n1[loan] = np.floor(np.log(y_eff / debt[loan]) / np.log(self.A / (self.A - 1.0)))
         return n1
 
     def _check_book(self, book: PositionBook) -> None:
