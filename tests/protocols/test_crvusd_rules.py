@@ -199,3 +199,16 @@ def test_every_loan_is_placed_as_the_per_loan_float_rule_places_it(loans, n):
     b = book([row for k, (y, ltv) in enumerate(loans) for row in ((k, "WETH", y, 0.0), (k, "DAI", 0.0, ltv * y * 2000))])
     n1 = r.loans(r.prepare(b)).n1
     assert n1.tolist() == [fast.top_band(A, 1.0, y, ltv * y * 2000, n, 0.09) for y, ltv in loans]
+
+
+def test_health_after_the_price_comes_back_is_still_the_paths():
+    """Bands sold down to a low price keep their health when the price rises again (nothing is
+    bought back here): x_down counts the stablecoin they hold, not the price's split."""
+    r = rules()
+    a = r.prepare(one_loan())
+    h = X_DOWN * (1 - 0.06) / D - 1
+    sweep(r, a, TOP * R**2.5)
+    for p in (TOP * R, TOP * 1.2):
+        t, found, _ = sweep(r, a, p)
+        assert found == 0 and t.seized.sum() == 0.0
+        assert r._health(r.loans(a), a, np.array([0]), p, False)[0] == pytest.approx(h, rel=1e-12)

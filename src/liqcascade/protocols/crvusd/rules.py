@@ -173,10 +173,10 @@ class CrvUsdRules:
         """``Controller.health`` of loans ``acc`` (``-1`` stands for no debt: callers mask it)."""
         y, x, debt = arrays.coll[lo.crow[acc]], arrays.coll[lo.drow[acc]], arrays.debt[lo.drow[acc]]
         s = fast.book_state(self.A, 1.0, lo.n1[acc], np.full(acc.shape[0], self.n_bands), lo.deposit[acc], p)
-        # get_x_down: the stablecoin held plus what the collateral left would become below;
-        # on the adiabatic path that is s.x_down, and x - s.stablecoin keeps what the bands
-        # gained or lost beyond that path
-        x_down = s.x_down + (x - s.stablecoin)
+        # get_x_down: the stablecoin held plus what the collateral left would become below.
+        # On the adiabatic path that is s.x_down whatever the price; x minus the path's
+        # stablecoin for this much collateral keeps what the bands hold beyond that path
+        x_down = s.x_down + (x - self._stable_on_path(lo, acc, y))
         safe = np.where(debt > 0.0, debt, 1.0)
         h = x_down * (1.0 - self.liquidation_discount) / safe - 1.0
         if full:
@@ -281,9 +281,9 @@ class CrvUsdRules:
         return np.clip(gap, 0.0, None) * prices[self._d]
 
     def describe(self) -> dict[str, object]:
-        return {"protocol": self.name, "version": "curve-stablecoin@cf1d05fb", "collateral": self.collateral, "debt_asset": self.debt_asset, "A": self.A,
-                "loan_discount": self.loan_discount, "liquidation_discount": self.liquidation_discount,
-                "n_bands": self.n_bands}
+        return {"protocol": self.name, "version": "curve-stablecoin@cf1d05fb", "collateral": self.collateral,
+                "debt_asset": self.debt_asset, "A": self.A, "loan_discount": self.loan_discount,
+                "liquidation_discount": self.liquidation_discount, "n_bands": self.n_bands}
 
     def outcome_facts(self, arrays: BookArrays, prices: FloatArray) -> dict[str, object]:
         """Stablecoin left in the bands (USD) and loans still in soft liquidation at ``prices``."""
