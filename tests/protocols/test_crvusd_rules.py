@@ -66,15 +66,17 @@ def test_the_loan_sits_where_calculate_debt_n1_puts_it():
     assert r.health(a, prices(TOP * 0.999)).hf[0] < 1.0
 
 
-def test_two_of_four_bands_sold_by_hand_and_by_the_exact_amm():
-    r = rules()
+@pytest.mark.parametrize("fee", [0.0, 0.006])
+def test_two_of_four_bands_sold_by_hand_and_by_the_exact_amm(fee):
+    r = rules(fee=fee)
     a = r.prepare(one_loan())
     p_end = TOP * R**2  # the bottom of the loan's second band
     t, found, calls = sweep(r, a, p_end)
     assert (found, calls) == (1, 1)
     assert t.seized[0] == pytest.approx(2.0, rel=1e-12)  # two bands of 1 WETH
     assert t.repaid.sum() == 0.0 and t.seized[1:].sum() == 0.0  # debt unchanged, nothing else taken
-    stable = TOP * math.sqrt(R) * (1 + R)  # the two bands at their geometric means
+    # the two bands at their geometric means, the arbitrageurs' fee on top
+    stable = TOP * math.sqrt(R) * (1 + R) / (1 - fee)
     assert a.coll.tolist() == pytest.approx([2.0, stable], rel=1e-12) and a.debt.tolist() == [0.0, D]
     assert t.acct_seized_usd[0] == pytest.approx(2.0 * p_end, rel=1e-12)
     # the contract's AMM on a grid whose band 0 is the loan's top band, pushed down by an
@@ -82,7 +84,7 @@ def test_two_of_four_bands_sold_by_hand_and_by_the_exact_amm():
     # band of the float rule's, and its value below the float rule's by at most 2/(A*k)
     grid = X.Grid(A, int(TOP * W))
     user = X.deposit_into_empty(4 * W, 0, 3, -1)
-    amm = X.AmmState(grid, {}, {i: b.y for i, b in enumerate(user.bands)}, -1, 0, 3, 0)
+    amm = X.AmmState(grid, {}, {i: b.y for i, b in enumerate(user.bands)}, -1, 0, 3, int(fee * W))
     k = 20
     for p in np.linspace(TOP, p_end, 2 * k + 1)[1:]:
         amm = X.arbitrage_to(amm, int(p * W), int(p * W)).amm_after
@@ -101,6 +103,19 @@ def test_health_is_the_contracts_and_constant_along_the_path():
         t, _, _ = sweep(r, a, p)
         assert t.repaid.sum() == 0.0  # never hard-liquidated: x_down does not depend on the path
         assert r._health(r.loans(a), a, np.array([0]), p, True)[0] == pytest.approx(h, rel=1e-12)
+
+
+def test_the_fee_the_arbitrageurs_pay_raises_health():
+    fee = 0.01
+    r = rules(fee=fee)
+    a = r.prepare(one_loan())
+    sweep(r, a, TOP * R**2)
+    gain = TOP * math.sqrt(R) * (1 + R) * fee / (1 - fee)  # the fee on the two bands sold
+    h = (X_DOWN + gain) * (1 - 0.06) / D - 1
+    assert r._health(r.loans(a), a, np.array([0]), TOP * R**2, False)[0] == pytest.approx(h, rel=1e-12)
+    with pytest.raises(ConfigError) as e:
+        rules(fee=1.0)
+    assert e.value.key == "fee"
 
 
 def test_hard_liquidation_at_the_price_the_formula_gives():
@@ -196,7 +211,8 @@ def test_every_loan_is_placed_as_the_per_loan_float_rule_places_it(loans, n):
     from liqcascade.protocols.crvusd import fast
 
     r = CrvUsdRules(PARAMS, collateral="WETH", debt_asset="DAI", A=A, n_bands=n)
-    b = book([row for k, (y, ltv) in enumerate(loans) for row in ((k, "WETH", y, 0.0), (k, "DAI", 0.0, ltv * y * 2000))])
+    b = book([row for k, (y, ltv) in enumerate(loans)
+              for row in ((k, "WETH", y, 0.0), (k, "DAI", 0.0, ltv * y * 2000))])
     n1 = r.loans(r.prepare(b)).n1
     assert n1.tolist() == [fast.top_band(A, 1.0, y, ltv * y * 2000, n, 0.09) for y, ltv in loans]
 

@@ -18,6 +18,8 @@ class CrvUsdConfig(Settings):
     liquidation_discount: float = Field(0.06, ge=0, lt=1, description="Discount in the health of hard liquidation "
                                         "(below loan_discount).")
     n_bands: int = Field(10, ge=4, le=50, description="Bands every loan of the market is spread over (4 to 50).")
+    fee: float = Field(0.0, ge=0, lt=1, description="LLAMMA's fee, paid by the arbitrageurs into the bands they "
+                       "buy collateral from.")
 
 
 HELP = "crvUSD / LlamaLend settings (protocol = crvusd): the LLAMMA grid and the Controller's discounts."
@@ -28,7 +30,7 @@ def build(ctx: BuildContext):
 
     c = ctx.settings_or(CrvUsdConfig)
     return CrvUsdRules(ctx.params, collateral=c.collateral, debt_asset=c.debt_asset, A=c.A,
-                       loan_discount=c.loan_discount, liquidation_discount=c.liquidation_discount, n_bands=c.n_bands)
+                       loan_discount=c.loan_discount, liquidation_discount=c.liquidation_discount, n_bands=c.n_bands, fee=c.fee)
 
 
 SPEC = ProtocolSpec("crvusd", "crvUSD (LLAMMA)", build, "crvusd", CrvUsdConfig, HELP)

@@ -26,7 +26,8 @@ fallen to ``p`` each band above ``p`` holds stablecoin, each band below it colla
 In the adiabatic model ``get_x_down`` does not depend on the path, so a loan placed at
 ``loan_discount`` keeps its health whatever the price does (``loan_discount`` is above
 ``liquidation_discount``): hard liquidation needs a debt above what the bands were placed
-for (interest accrued since, or an owner's borrow). Fees are 0 (the float rule has none).
+for (interest accrued since, or an owner's borrow). The AMM's ``fee`` is paid by the
+arbitrageurs into the bands: it raises what they hold, and their health, above the path.
 
 ``HealthView.hf`` is ``p / p_up(n1)`` (how far the price is above the loan's top band), or
 ``1 + health`` when that is lower and the health (not ``full``) is below 0: below 1 whenever
@@ -80,6 +81,9 @@ class CrvUsdRules:
     loan_discount: float = 0.09
     liquidation_discount: float = 0.06
     n_bands: int = 10
+    fee: float = 0.0
+    """LLAMMA's fee: an arbitrageur buying a band's collateral pays ``1/(1 − fee)`` times the
+    fee-free stablecoin, and the fee stays in the band (``exchange``'s gross-up)."""
 
     name = "crvusd"
     capabilities = Capabilities()
@@ -96,6 +100,8 @@ class CrvUsdRules:
             raise ConfigError(src, "n_bands", "4 to 50 bands (MIN_TICKS..MAX_TICKS)", self.n_bands)
         if self.A < 2:
             raise ConfigError(src, "A", "an amplification >= 2", self.A)
+        if not 0.0 <= self.fee < 1.0:
+            raise ConfigError(src, "fee", "a fraction in [0, 1)", self.fee)
         if not 0.0 <= self.liquidation_discount < self.loan_discount < 1.0:
             raise ConfigError(src, "loan_discount", "0 <= liquidation_discount < loan_discount < 1 (Controller "
                               "__init__)", (self.loan_discount, self.liquidation_discount))
@@ -225,8 +231,9 @@ class CrvUsdRules:
         sold = y - s.collateral
         soft = (arrays.debt[dr] > 0.0) & (sold > SOFT_TOLERANCE * lo.deposit[acc])
         sold = np.where(soft, sold, 0.0)
-        # the stablecoin the path adds (not s.stablecoin: bands off the path keep their difference)
-        received = np.where(soft, s.stablecoin - self._stable_on_path(lo, acc, y), 0.0)
+        # the stablecoin the path adds (not s.stablecoin: bands off the path keep their
+        # difference), grossed up by the fee the arbitrageur pays into the band
+        received = np.where(soft, s.stablecoin - self._stable_on_path(lo, acc, y), 0.0) / (1.0 - self.fee)
         arrays.coll[cr] = y - sold
         arrays.coll[dr] += received
         tallies.seized[self._c] += sold.sum()
@@ -283,7 +290,7 @@ class CrvUsdRules:
     def describe(self) -> dict[str, object]:
         return {"protocol": self.name, "version": "curve-stablecoin@cf1d05fb", "collateral": self.collateral,
                 "debt_asset": self.debt_asset, "A": self.A, "loan_discount": self.loan_discount,
-                "liquidation_discount": self.liquidation_discount, "n_bands": self.n_bands}
+                "liquidation_discount": self.liquidation_discount, "n_bands": self.n_bands, "fee": self.fee}
 
     def outcome_facts(self, arrays: BookArrays, prices: FloatArray) -> dict[str, object]:
         """Stablecoin left in the bands (USD) and loans still in soft liquidation at ``prices``."""
