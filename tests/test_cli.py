@@ -123,3 +123,21 @@ def test_simulate_command(tmp_path):
 def test_simulate_without_simulation_table_is_a_clear_error(example, tmp_path):
     r = CliRunner().invoke(main, ["simulate", str(example), "--out", str(tmp_path / "s"), "--quiet"])
     assert r.exit_code == 2 and "simulation" in r.output
+
+
+@pytest.mark.parametrize("protocol", ["liquity_v1", "morpho_blue", "compound_v3"])
+def test_run_prints_protocols_without_a_rule_version(tmp_path, protocol):
+    """The run line names the protocol and, only where it has one, its rule version (a run of
+    Liquity, Morpho or Comet used to stop with KeyError 'version')."""
+    from click.testing import CliRunner
+
+    from liqcascade.cli import main
+
+    src = Path(__file__).resolve().parents[1] / "examples" / "compare_mechanisms.toml"
+    text = src.read_text().replace('protocol = "aave_v3"\nversion = "3.3-3.4"', f'protocol = "{protocol}"')
+    text = text.replace("n_accounts = 20000", "n_accounts = 300")
+    p = tmp_path / "s.toml"
+    p.write_text(text)
+    r = CliRunner().invoke(main, ["run", str(p), "--out", str(tmp_path / "res")])
+    assert r.exit_code == 0, r.output
+    assert f"({protocol}, 300 accounts" in r.output

@@ -40,7 +40,8 @@ from liqcascade.cli_system import usd as _usd  # noqa: E402  (one USD format for
 
 def _print_static(res) -> None:
     s = res.summary
-    click.echo(f"run {res.run_id}  ({s['protocol']} {s['version']}, {s['accounts']:,} accounts, {s['holdings']:,} holdings)")
+    rules = " ".join(str(x) for x in (s.get("protocol"), s.get("version")) if x is not None and x == x)
+    click.echo(f"run {res.run_id}  ({rules}, {s['accounts']:,} accounts, {s['holdings']:,} holdings)")
     lines = [
         ("rounds", f"{s['rounds']}" + ("" if s["converged"] else "  (NOT converged: raise engine.max_rounds)")),
         ("accounts liquidated", f"{s['accounts_liquidated']:,} ({s['liquidation_calls']:,} calls)"),

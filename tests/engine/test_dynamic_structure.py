@@ -24,6 +24,7 @@ from liqcascade.protocols.aave_v3.rules import AaveV3Rules
 from liqcascade.protocols.base import Capabilities, HoldsByLimits, SellsOverTime
 from liqcascade.protocols.compound_v2.rules import CompoundV2Rules
 from liqcascade.protocols.compound_v3.rules import CometRules
+from liqcascade.protocols.crvusd.rules import CrvUsdRules
 from liqcascade.protocols.euler_v2.rules import EulerV2Rules
 from liqcascade.protocols.liquity_v1.rules import LiquityV1Rules
 from liqcascade.protocols.liquity_v2.rules import LiquityV2Rules
@@ -105,6 +106,7 @@ RULES = {
     MakerRules: Capabilities(aftermarket=True, held_by_limits=True),
     LiquityV1Rules: Capabilities(global_effects=True, aftermarket=True),
     LiquityV2Rules: Capabilities(global_effects=True, aftermarket=True),
+    CrvUsdRules: Capabilities(),
 }
 
 

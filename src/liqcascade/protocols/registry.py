@@ -21,7 +21,7 @@ from liqcascade.errors import ConfigError
 from liqcascade.model import PositionBook, RiskParams
 
 BUILTIN = (
-    "aave_v3", "compound_v2", "compound_v3", "maker", "liquity_v1", "liquity_v2", "morpho_blue", "euler_v2",
+    "aave_v3", "compound_v2", "compound_v3", "maker", "liquity_v1", "liquity_v2", "morpho_blue", "euler_v2", "crvusd",
 )
 """Protocol folders registered with the package, in the order the config lists them."""
 

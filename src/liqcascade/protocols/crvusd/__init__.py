@@ -9,9 +9,9 @@ Rule source: curvefi/curve-stablecoin@cf1d05fb (``curve_stablecoin/AMM.vy``,
 - :mod:`~liqcascade.protocols.crvusd.fast`: the float64 rule the engines run (the AMM's
   adiabatic limit, per account);
 - :mod:`~liqcascade.protocols.crvusd.conformance`: handlers for the vectors in
-  ``data/conformance/crvusd/``.
-
-Not wired into the engines or the scenario config yet: that goes through the protocol registry.
+  ``data/conformance/crvusd/``;
+- :mod:`~liqcascade.protocols.crvusd.rules`: the engines' rule set (``[market] protocol = "crvusd"``,
+  settings in :mod:`~liqcascade.protocols.crvusd.plugin`).
 """
 
 from liqcascade.protocols.crvusd.exact import (
