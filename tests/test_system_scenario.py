@@ -192,3 +192,18 @@ def test_curve_without_the_markets_alone(tmp_path):
     r = CliRunner().invoke(main, ["curve", str(EXAMPLE.parent / "small_book.toml"), "--no-alone",
                                   "--out", str(tmp_path / "res")])
     assert r.exit_code == 2 and "--no-alone" in r.output
+
+
+def test_a_system_hashes_the_files_its_venues_name(tmp_path):
+    """A venue's depth file in a system scenario enters the run id by its content, as in a
+    single-market scenario: other content, another hash."""
+    import hashlib
+
+    from liqcascade.markets.orderbook import shipped_depth, write_depth_file
+
+    write_depth_file(tmp_path / "depth.csv", *shipped_depth("calm"))
+    p = small_copy(tmp_path, EXAMPLE.read_text().replace('calibration = "calm"', 'calibration = "depth.csv"'))
+    digest = hashlib.sha256((tmp_path / "depth.csv").read_bytes()).hexdigest()
+    assert load_system(p).resolved()["venues"][0]["calibration"] == f"sha256:{digest}"
+    write_depth_file(tmp_path / "depth.csv", *shipped_depth("crash"))
+    assert load_system(p).resolved()["venues"][0]["calibration"] != f"sha256:{digest}"

@@ -410,16 +410,22 @@ def resolved_config(cfg: ScenarioConfig, base_dir: Path, source: str = "<config>
     if not cfg.market.params.startswith("builtin:"):
         p = resolve_path(cfg.market.params, base_dir, source, "market.params")
         d["market"]["params"] = f"sha256:{file_digest(p)}"
+    hash_shared_inputs(d, cfg.venues, base_dir, source)
+    return d
+
+
+def hash_shared_inputs(d: dict[str, Any], venues: list[Any], base_dir: Path, source: str) -> None:
+    """In a config dump ``d``: the candle files of ``[simulation]`` and the files each venue kind
+    declares (``venues``: the validated venue tables), replaced by their content hashes."""
     sim = d.get("simulation")
     if sim and sim.get("candles"):
         sim["candles"] = {
             a: f"sha256:{file_digest(resolve_path(f, base_dir, source, f'simulation.candles.{a}'))}"
             for a, f in sim["candles"].items()
         }
-    for i, (vc, v) in enumerate(zip(cfg.venues, d.get("venues", []))):
+    for i, (vc, v) in enumerate(zip(venues, d.get("venues", []))):
         for key, text in venue_registry.spec(vc.kind).files(vc).items():  # what the venue kind declares
             v[key] = f"sha256:{file_digest(resolve_path(text, base_dir, source, f'venues.{i}.{key}'))}"
-    return d
 
 
 def config_json_schema() -> dict[str, Any]:

@@ -37,9 +37,8 @@ from liqcascade.io.config import (
     VenueConfig,
     _FieldError,
     _Model,
-    file_digest,
+    hash_shared_inputs,
     read_toml,
-    resolve_path,
     validate,
 )
 from liqcascade.io.scenario import Scenario, _venues, build
@@ -122,11 +121,7 @@ class SystemScenario:
             own = sc.resolved()
             entry["params"] = own["market"]["params"]
             entry["positions"] = own["positions"]
-        for v in d.get("venues", []):
-            cal = v.get("calibration")
-            if cal and cal not in ("calm", "crash"):
-                path = resolve_path(cal, self.base_dir, self.source, "venues.calibration")
-                v["calibration"] = f"sha256:{file_digest(path)}"
+        hash_shared_inputs(d, self.config.venues, self.base_dir, self.source)
         return d
 
 
