@@ -104,32 +104,17 @@ def system4():
     """Aave 3.3, Aave 3.0, Morpho Blue (WETH/USDC positions) and Aave 3.3 (max-bonus pairs) books
     of 250k accounts each (seeds 21-24), WETH through an order book plus a $200M pool, WBTC through half the
     BTC book: depth of the core benchmark's "deep" case."""
-    snap = load_aave_reserve_config()
-    params, prices = snap.params, snap.price_array
-    rules = {
-        "aave33": AaveV3Rules(params, V3_3),
-        "aave30": AaveV3Rules(params, V3_0),
-        "morpho": MorphoBlueRules(params),
-        "aave33_maxbonus": AaveV3Rules(params, V3_3, "max_bonus"),
-    }
-    pair = Archetype("WETH_USDC", 1.0, {"WETH": 1.0}, {"USDC": 1.0})  # Morpho: one collateral per position
 
-    def book(name: str, seed: int):
-        if name == "morpho":
-            return synthetic_book(params, prices, n_accounts=N_PER_MARKET, seed=seed, archetypes=(pair,),
-                                  n_collateral_probs=(1.0,), n_debt_probs=(1.0,))
-        return synthetic_book(params, prices, n_accounts=N_PER_MARKET, seed=seed)
+    def venues(px):
+        return {
+            "WETH": Router.of([
+                OrderBookVenue.from_calibration("calm", "WETH", px["WETH"], 1.0),
+                ConstantProductPool.from_price_depth("WETH", px["WETH"], 200e6),
+            ]),
+            "WBTC": OrderBookVenue.from_calibration("calm", "WBTC", px["WBTC"], 0.5),
+        }
 
-    markets = {name: MarketModel(book(name, 21 + i), r, prices, {}) for i, (name, r) in enumerate(rules.items())}
-    px = {s: float(prices[params.index(s)]) for s in params.symbols}
-    venues = {
-        "WETH": Router.of([
-            OrderBookVenue.from_calibration("calm", "WETH", px["WETH"], 1.0),
-            ConstantProductPool.from_price_depth("WETH", px["WETH"], 200e6),
-        ]),
-        "WBTC": OrderBookVenue.from_calibration("calm", "WBTC", px["WBTC"], 0.5),
-    }
-    return SystemModel(params.symbols, prices, markets, venues)
+    return _system4(N_PER_MARKET, venues)
 
 
 def test_system_static_cascade_4x250k(benchmark, system4, record, target):
