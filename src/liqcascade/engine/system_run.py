@@ -58,47 +58,51 @@ def run_system(
         "markets": markets,
         "assets": assets,
         "market_assets": market_asset_rows(system, out),
-        "rounds": _stacked({n: pd.DataFrame(o.round_rows, columns=ROUND_COLUMNS) for n, o in out.markets.items()}),
-        "accounts": _stacked({n: _clean(solver.solvers[n].account_frame(o)) for n, o in out.markets.items()}),
+        "rounds": stacked({n: pd.DataFrame(o.round_rows, columns=ROUND_COLUMNS) for n, o in out.markets.items()}),
+        "accounts": stacked({n: _clean(solver.solvers[n].account_frame(o)) for n, o in out.markets.items()}),
     }
     return Result("system", tables, dict(config or {}))
 
 
-def market_table(system: SystemModel, together: Mapping[str, dict], alone: Mapping[str, dict] | None) -> pd.DataFrame:
-    """One row per market: its totals in the system and, unless ``alone`` is None, alone and
-    the difference (``contagion_*``)."""
+def market_table(
+    system: SystemModel, together: Mapping[str, dict], alone: Mapping[str, dict] | None,
+    keys: tuple[str, ...] = MARKET_TOTALS, extra: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """One row per market: its ``keys`` (the first, the account count, is not compared) and
+    ``extra`` in the system and, unless ``alone`` is None, the same alone and the difference
+    (``contagion_*``)."""
     rows = []
     for name in system.names:
         t = together[name]
         facts = system.markets[name].rules.describe()
         row: dict[str, object] = {"market": name, "protocol": facts.get("protocol"), "version": facts.get("version")}
-        for key in MARKET_TOTALS:
+        for key in (*keys, *extra):
             row[key] = t[key]
         if alone is not None:
-            for key in MARKET_TOTALS[1:]:
+            for key in keys[1:]:
                 row[f"alone_{key}"] = alone[name][key]
                 row[f"contagion_{key}"] = t[key] - alone[name][key]
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def system_summary(markets: pd.DataFrame, out: SystemOutcome) -> dict[str, object]:
-    """The system's row: rounds and flags of the fixed point, totals over the markets (and,
-    when the table has them, the sums over the markets alone and the contagion)."""
-    tr = out.trace
-    s: dict[str, object] = {
-        "markets": len(markets),
-        "rounds": tr.rounds,
-        "converged": tr.converged,
-        "stuck": tr.stuck,
-    }
-    for key in MARKET_TOTALS:
-        s[key] = markets[key].sum().item()
-    for key in MARKET_TOTALS[1:]:
+def summed(markets: pd.DataFrame, keys: tuple[str, ...] = MARKET_TOTALS) -> dict[str, object]:
+    """``keys`` summed over the markets and, when the table has them, the sums over the markets
+    alone and the contagion (together - alone)."""
+    s: dict[str, object] = {key: markets[key].sum().item() for key in keys}
+    for key in keys[1:]:
         if f"alone_{key}" in markets.columns:
             s[f"alone_{key}"] = markets[f"alone_{key}"].sum().item()
             s[f"contagion_{key}"] = s[key] - s[f"alone_{key}"]
     return s
+
+
+def system_summary(markets: pd.DataFrame, out: SystemOutcome) -> dict[str, object]:
+    """The system's row: rounds and flags of the fixed point, totals over the markets (and,
+    when the table has them, the sums over the markets alone and the contagion)."""
+    tr = out.trace
+    return {"markets": len(markets), "rounds": tr.rounds, "converged": tr.converged, "stuck": tr.stuck,
+            **summed(markets)}
 
 
 def system_asset_rows(solver: SystemCascade, out: SystemOutcome) -> pd.DataFrame:
@@ -199,7 +203,10 @@ def system_curve(
     return Result("curve", {"curve": curve, "curve_markets": curve_markets}, dict(config or {}))
 
 
-def _stacked(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    parts = [f.assign(market=n)[["market", *f.columns]] for n, f in frames.items()]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-
+def stacked(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The frames one under the other with a leading ``market`` column."""
+    parts = [f.assign(market=n)[["market", *f.columns]] for n, f in frames.items() if len(f)]
+    if not parts:
+        first = next(iter(frames.values()), pd.DataFrame())
+        return pd.DataFrame(columns=["market", *first.columns])
+    return pd.concat(parts, ignore_index=True)
