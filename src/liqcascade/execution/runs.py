@@ -118,14 +118,7 @@ def curve(
         raise ConfigError("--no-alone", "alone", "a system scenario ([[markets]]): one market has no other market to "
                           "be run without", str(scenario))
     sc = load_scenario(scenario)
-    if asset is None or shocks is None:
-        if sc.config.curve is None:
-            from liqcascade.errors import ConfigError
-
-            raise ConfigError(sc.source, "curve", "a [curve] table, or --asset and --shocks on the command line")
-        asset = asset or sc.config.curve.asset
-        shocks = shocks if shocks is not None else sc.config.curve.shocks
-    grid = parse_shock_range(shocks) if isinstance(shocks, str) else np.asarray(shocks, dtype=np.float64)
+    asset, grid, co_move = curve_arguments(sc, asset, shocks, co_move)
     settings = sc.settings
     if impact is not None and impact != settings.impact:
         from dataclasses import replace
@@ -133,9 +126,6 @@ def curve(
         settings = replace(settings, impact=impact)
     cfg = sc.resolved()
     cfg["engine"]["impact"] = settings.impact
-    if co_move is None:
-        co_move = list(sc.config.curve.co_move) if sc.config.curve is not None and sc.config.curve.asset == asset else []
-    co_move = [a for a in co_move if a != asset]
     key = hashed(cfg, ("curve", "shock"))
     rid = _run_id(
         {"kind": "curve", "config": key, "asset": asset, "shocks": grid.tolist(), "co_move": co_move}, __version__
@@ -318,6 +308,23 @@ def system_run(
     return res.with_run_id(rid)
 
 
+def curve_arguments(sc, asset: str | None, shocks, co_move: Sequence[str] | None) -> tuple[str, np.ndarray, list[str]]:
+    """A curve's asset, shock grid and co-moving assets: as given, else from the scenario's
+    ``[curve]`` table (its co-moving assets only when the asset is its asset)."""
+    cur = sc.config.curve
+    if asset is None or shocks is None:
+        if cur is None:
+            from liqcascade.errors import ConfigError
+
+            raise ConfigError(sc.source, "curve", "a [curve] table, or --asset and --shocks on the command line")
+        asset = asset or cur.asset
+        shocks = shocks if shocks is not None else cur.shocks
+    grid = parse_shock_range(shocks) if isinstance(shocks, str) else np.asarray(shocks, dtype=np.float64)
+    if co_move is None:
+        co_move = list(cur.co_move) if cur is not None and cur.asset == asset else []
+    return asset, grid, [a for a in co_move if a != asset]
+
+
 def system_curve(
     scenario, asset: str | None = None, shocks: str | Sequence[float] | None = None,
     store: ResultsStore | str | Path | None = DEFAULT_STORE, recompute: bool = False, impact: bool | None = None,
@@ -332,17 +339,9 @@ def system_curve(
     from liqcascade.errors import ConfigError
 
     ss = load_system(scenario)
-    if asset is None or shocks is None:
-        if ss.config.curve is None:
-            raise ConfigError(ss.source, "curve", "a [curve] table, or --asset and --shocks on the command line")
-        asset = asset or ss.config.curve.asset
-        shocks = shocks if shocks is not None else ss.config.curve.shocks
+    asset, grid, co_move = curve_arguments(ss, asset, shocks, co_move)
     if asset not in ss.model.assets:
         raise ConfigError("--asset", "asset", f"an asset of the system {list(ss.model.assets)}", asset)
-    grid = parse_shock_range(shocks) if isinstance(shocks, str) else np.asarray(shocks, dtype=np.float64)
-    if co_move is None:
-        co_move = list(ss.config.curve.co_move) if ss.config.curve is not None and ss.config.curve.asset == asset else []
-    co_move = [a for a in co_move if a != asset]
     for a in co_move:
         if a not in ss.model.assets:
             raise ConfigError("--co-move", "co_move", f"assets of the system {list(ss.model.assets)}", a)
