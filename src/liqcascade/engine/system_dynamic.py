@@ -38,7 +38,6 @@ from liqcascade.engine.dynamic.records import BlockCounts, LiquidatorChoice, Sal
 from liqcascade.engine.dynamic.results import build_result
 from liqcascade.engine.dynamic.settings import SimSettings
 from liqcascade.engine.dynamic.state import EMPTY, RunInputs, SimulationState, initial_state, prepare_inputs
-from liqcascade.engine.dynamic.venues import requote
 from liqcascade.engine.result import Result
 from liqcascade.engine.static import SortedBook
 from liqcascade.engine.system import SystemModel
@@ -365,22 +364,7 @@ def sell_shared(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun]) -
         amount = st.inventory / spread
         np.add.at(total, m.ix, amount)
         amounts.append(amount)
-    proceeds = np.zeros(shared.n_assets)
-    for i in np.flatnonzero(total > 0):
-        if i in venues:
-            before = venues[i].mid_price()
-            proceeds[i], venues[i] = venues[i].sell(float(total[i]))
-            after = venues[i].mid_price()
-            d = math.log(after / before) if after > 0 else -50.0
-            sp.perm[i] += phi * d
-            sp.trans[i] += (1.0 - phi) * d
-            if shared.depth_mode and venues[i].capabilities.requotes:
-                ref_i = sp.exo[i] * math.exp(sp.perm[i])
-                base = venues[i].with_mid_price(ref_i)
-                venues[i] = requote(base, ref_i, base.amount_to_price(after) if after < ref_i else 0.0)
-            market[i] = after
-        else:
-            proceeds[i] = total[i] * market[i]
+    proceeds = steps.sell_into_venues(venues, total, market, sp, phi, shared.depth_mode)
     for m, amount in zip(runs, amounts):
         st, tallies, t = m.st, m.st.tallies, m.st.totals
         tot = total[m.ix]

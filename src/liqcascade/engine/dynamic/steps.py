@@ -225,6 +225,32 @@ def run_aftermarket(run: RunInputs, st: SimulationState, o: FloatArray, b: int) 
     st.written_off += am.bad_debt_usd
 
 
+def sell_into_venues(venues: dict, amount: np.ndarray, market: np.ndarray, prices, phi: float,
+                     depth_mode: bool) -> np.ndarray:
+    """Sell ``amount`` (tokens per asset) into the venues; return the proceeds (USD per asset).
+    ``prices`` holds ``exo``, ``perm`` and ``trans``: each sale's log price move goes ``phi`` into
+    ``perm`` and the rest into ``trans``; an asset without a venue sells at ``market``, without
+    impact. ``venues`` and ``market`` are updated."""
+    proceeds = np.zeros(market.shape[0])
+    for i in np.flatnonzero(amount > 0):
+        if i in venues:
+            before = venues[i].mid_price()
+            proceeds[i], venues[i] = venues[i].sell(float(amount[i]))
+            after = venues[i].mid_price()
+            d = math.log(after / before) if after > 0 else -50.0
+            prices.perm[i] += phi * d
+            prices.trans[i] += (1.0 - phi) * d
+            if depth_mode and venues[i].capabilities.requotes:
+                # the permanent share moves the quotes; only the rest stays as consumed depth
+                ref_i = prices.exo[i] * math.exp(prices.perm[i])
+                base = venues[i].with_mid_price(ref_i)
+                venues[i] = requote(base, ref_i, base.amount_to_price(after) if after < ref_i else 0.0)
+            market[i] = after
+        else:
+            proceeds[i] = amount[i] * market[i]
+    return proceeds
+
+
 def sell(run: RunInputs, st: SimulationState) -> None:
     """Step 8: liquidators sell ``1 / spread_blocks`` of their inventory into the venues; each
     sale's price move splits into the permanent part (into the reference) and the
@@ -233,23 +259,7 @@ def sell(run: RunInputs, st: SimulationState) -> None:
     tallies, venues, market = st.tallies, st.venues, st.market
     st.inventory += tallies.seized - tallies.fee
     amount = st.inventory / run.settings.liquidators.spread_blocks
-    proceeds = np.zeros(run.n_assets)
-    for i in np.flatnonzero(amount > 0):
-        if i in venues:
-            before = venues[i].mid_price()
-            proceeds[i], venues[i] = venues[i].sell(float(amount[i]))
-            after = venues[i].mid_price()
-            d = math.log(after / before) if after > 0 else -50.0
-            st.perm[i] += phi * d
-            st.trans[i] += (1.0 - phi) * d
-            if run.depth_mode and venues[i].capabilities.requotes:
-                # the permanent share moves the quotes; only the rest stays as consumed depth
-                ref_i = st.exo[i] * math.exp(st.perm[i])
-                base = venues[i].with_mid_price(ref_i)
-                venues[i] = requote(base, ref_i, base.amount_to_price(after) if after < ref_i else 0.0)
-            market[i] = after
-        else:
-            proceeds[i] = amount[i] * market[i]
+    proceeds = sell_into_venues(venues, amount, market, st, phi, run.depth_mode)
     st.inventory -= amount
     t = st.totals
     for total, arr in ((t.seized, tallies.seized), (t.fee, tallies.fee), (t.sold, amount), (t.proceeds, proceeds),
