@@ -17,7 +17,11 @@ venue for everyone; recovery, re-quoting and arbitrage as in the single-market e
    Comet store front) runs as today;
 5. every market's liquidators' sales of an asset go through that asset's venue as one
    sale in the block (one price impact); each market gets its pro-rata share of the
-   proceeds.
+   proceeds;
+6. for each stablecoin a market issues (``SystemModel.issued``), the issuer's liquidators
+   buy ``buy_share`` of the debt they repaid in it this block on the coin's venue, as one
+   purchase (its price move split into permanent and transient like a sale's): every
+   market sees the coin at that venue's price in the next block.
 
 A one-market system is the single-market :func:`~liqcascade.engine.dynamic.simulate` of
 that market with the same order of operations, bit for bit (a test).
@@ -26,7 +30,7 @@ that market with the same order of operations, bit for bit (a test).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -66,6 +70,8 @@ class SharedInputs:
     decay: float
     depth_decay: float
     depths: Mapping[int, FloatArray]
+    issued: tuple = ()
+    """The system's :class:`~liqcascade.engine.system.IssuedCoin` s (bought in step 6)."""
 
     @property
     def n_assets(self) -> int:
@@ -93,6 +99,12 @@ class SharedPrices:
     trans: FloatArray
     exo: FloatArray
     market: FloatArray
+    coin_rows: list = field(default_factory=list)
+    """One record per block and issued coin bought (:data:`COIN_BLOCK_COLUMNS`)."""
+
+
+COIN_BLOCK_COLUMNS = ("block", "asset", "issuer", "debt_repaid", "bought", "bought_cost_usd", "price_before",
+                      "price_after")
 
 
 @dataclass
@@ -138,6 +150,7 @@ def _shared_inputs(system: SystemModel, path, settings: SimSettings) -> SharedIn
         path_cols=np.array([assets.index(a) for a in path.assets], dtype=np.int64), times=np.asarray(path.times),
         gas_path=None if path.gas_gwei is None else np.asarray(path.gas_gwei, dtype=np.float64), gas_idx=gas_idx,
         decay=settings.dynamics.decay(bs), depth_decay=settings.dynamics.depth_decay(bs), depths={},
+        issued=tuple(system.issued),
     )
 
 
@@ -203,10 +216,12 @@ def simulate_system(
     only: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
     sorted_books: Mapping[str, SortedBook] | None = None,
+    coin_rows: list | None = None,
 ) -> dict[str, Result]:
     """Run the markets ``only`` (all when None) of ``system`` together block by block along
     ``path`` with ``oracle``; each market's single-market tables (``summary``, ``steps``,
-    ``events``, ``assets``), by market name."""
+    ``events``, ``assets``), by market name. ``coin_rows``, when given, receives the issued
+    coins' purchases (one dict per block and coin bought, :data:`COIN_BLOCK_COLUMNS`)."""
     settings = settings or SimSettings()
     names = list(system.names if only is None else only)
     for n in names:
@@ -221,6 +236,8 @@ def simulate_system(
         run_system_block(shared, sp, runs, b)
         if progress is not None:
             progress(b + 1, nb)
+    if coin_rows is not None:
+        coin_rows.extend(sp.coin_rows)
     return {m.name: build_result(m.run, m.st, None) for m in runs}
 
 
@@ -249,6 +266,8 @@ def run_system_block(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRu
             steps.run_aftermarket(m.run, m.st, o, b)
         done.append((calls, n_liq))
     sell_shared(shared, sp, runs)
+    if shared.issued:
+        buy_issued(shared, sp, runs, b)
     for m, o, choice, (calls, n_liq), shortfall in zip(runs, oracle_prices, choices, done, shortfalls):
         st = m.st
         st.market[:] = sp.market[m.ix]
@@ -375,3 +394,36 @@ def sell_shared(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun]) -
         for acc, arr in ((t.seized, tallies.seized), (t.fee, tallies.fee), (t.sold, amount), (t.proceeds, mine),
                          (t.repaid, tallies.repaid), (t.deficit, tallies.deficit)):
             acc += arr
+
+
+def buy_issued(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int) -> None:
+    """Step 6: each issued coin whose issuer runs is bought on its venue: ``buy_share`` of
+    the debt the issuer's liquidations repaid in it this block, one purchase per coin (the
+    part the pool cannot sell is taken to come from outside it); the log price move goes
+    ``permanent_fraction`` into the permanent impact and the rest into the transient one,
+    as a sale's does."""
+    from liqcascade.engine.static import _buyable
+
+    phi = shared.settings.dynamics.permanent_fraction
+    by_name = {m.name: m for m in runs}
+    for coin in shared.issued:
+        m = by_name.get(coin.issuer)
+        i = shared.assets.index(coin.asset)
+        if m is None or i not in sp.venues:
+            continue
+        repaid = float(m.st.tallies.repaid[list(m.run.assets).index(coin.asset)])
+        if repaid <= 0.0:
+            continue
+        amount = repaid * float(coin.buy_share)
+        amount = _buyable(sp.venues[i], amount) if amount > 0.0 else 0.0
+        before = after = sp.venues[i].mid_price()
+        cost = 0.0
+        if amount > 0.0:
+            cost, sp.venues[i] = sp.venues[i].buy(amount)
+            after = sp.venues[i].mid_price()
+            d = math.log(after / before)
+            sp.perm[i] += phi * d
+            sp.trans[i] += (1.0 - phi) * d
+            sp.market[i] = after
+        sp.coin_rows.append({"block": b, "asset": coin.asset, "issuer": coin.issuer, "debt_repaid": repaid,
+                             "bought": amount, "bought_cost_usd": cost, "price_before": before, "price_after": after})
