@@ -186,8 +186,9 @@ class IssuedPurchases:
 
     def __init__(self, system: SystemModel, names: Sequence[str], passes: list[MarketPass], buy_debt: bool) -> None:
         self.passes = passes
-        # with buy_debt every market's repaid debt is already bought in trade_round
-        self.plan = [] if buy_debt else [
+        # with buy_debt every market's repaid debt is already bought in trade_round: only booked here
+        self.buy = not buy_debt
+        self.plan = [
             (c, system.assets.index(c.asset), names.index(c.issuer),
              system.markets[c.issuer].assets.index(c.asset)) for c in system.issued if c.issuer in names
         ]
@@ -201,6 +202,12 @@ class IssuedPurchases:
             amount = repaid * float(coin.buy_share)
             tot = self.totals[coin.asset]
             tot.repaid += repaid
+            if not self.buy:
+                if trade.bought[i] > 0.0:  # the issuer's pro-rata part of trade_round's purchase
+                    tot.bought += float(trade.bought[i] * (repaid / trade.repaid[i]))
+                    tot.cost_usd += float(trade.bought_cost[i] * (repaid / trade.repaid[i]))
+                    tot.rounds += 1
+                continue
             if amount > 0.0 and i in live:
                 amount = _buyable(live[i], amount)  # what the pool cannot sell comes from outside it
             if amount <= 0.0 or i not in live:
@@ -214,7 +221,7 @@ class IssuedPurchases:
             tot.bought += amount
             tot.cost_usd += cost
             tot.rounds += 1
-        if not own and not self.plan:
+        if not own:
             return [trade] * len(self.passes)
         shared = replace(trade, prices_after=p_new)
         return [replace(shared, bought=own[k][0], bought_cost=own[k][1], repaid=own[k][2]) if k in own else shared

@@ -404,7 +404,8 @@ def network(
     run = run_system(ss.model, shocks, ss.settings, ss.market_settings, cfg)
     solver = SystemCascade(ss.model, ss.settings, ss.market_settings)
     matrix = contagion.leave_one_out(solver, shocks)
-    tables = {name: run[name] for name in ("summary", "markets", "assets", "market_assets", "rounds")}
+    tables = {name: run[name] for name in ("summary", "markets", "assets", "market_assets", "rounds", "stablecoins",
+                                           "owners") if name in run.tables}
     tables["contagion"] = matrix
     tables["importance"] = contagion.importance(matrix, ss.model.names)
     tables["propagation"] = contagion.propagation(run["rounds"])

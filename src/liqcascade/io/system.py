@@ -6,6 +6,11 @@ A system scenario is a scenario file with a ``[[markets]]`` array instead of ``[
 and optionally its own ``liquidators`` table. ``[prices]``, ``[[venues]]``, ``[shock]``,
 ``[liquidators]``, ``[engine]`` and ``[curve]`` are the system's, shared by every market.
 
+``[stablecoins.SYM]`` declares a system asset issued by one of the markets (``issuer``; its
+price is its ``[[venues]]`` pool's), and ``[owners]`` links accounts of different markets to
+one owner (a ``path`` to a file of market, account, owner rows, and/or synthetic ``links``):
+see :mod:`liqcascade.engine.system` and :mod:`liqcascade.engine.system_owners`.
+
 Every market is built by the single-market builder (:func:`liqcascade.io.scenario.build`) from
 the market's keys and the shared prices, so its checks are the same; an error names the
 market's key (``markets.1.version``). The markets must agree on each asset's reference price
@@ -23,8 +28,8 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from liqcascade.engine.static import CascadeSettings
-from liqcascade.engine.system import SystemModel
-from liqcascade.errors import ConfigError
+from liqcascade.engine.system import IssuedCoin, SystemModel
+from liqcascade.errors import ConfigError, DataError, plain
 from liqcascade.io.config import (
     CurveConfig,
     EngineConfig,
@@ -37,14 +42,16 @@ from liqcascade.io.config import (
     VenueConfig,
     _FieldError,
     _Model,
+    file_digest,
     hash_shared_inputs,
     read_toml,
+    resolve_path,
     validate,
 )
 from liqcascade.io.scenario import Scenario, _venues, build
 from liqcascade.model import RiskParams
 
-__all__ = ["SystemMarketConfig", "SystemScenario", "SystemScenarioConfig", "build_system", "is_system_file",
+__all__ = ["OwnerLinkConfig", "OwnersConfig", "StablecoinConfig", "SystemMarketConfig", "SystemScenario", "SystemScenarioConfig", "build_system", "is_system_file",
            "load_system", "parse_system", "system_simulation_parts"]
 
 NOT_YET = {
@@ -65,6 +72,38 @@ class SystemMarketConfig(MarketConfig):
     )
 
 
+class StablecoinConfig(_Model):
+    """A stablecoin of the system issued by one of its markets."""
+
+    issuer: str = Field(description="Name of the [[markets]] entry that issues the coin (a Maker, Liquity or crvUSD "
+                        "market); the coin needs a pool in [[venues]] (cpmm or univ3), whose price every market sees.")
+    buy_share: float = Field(
+        1.0, ge=0.0, le=1.0, allow_inf_nan=False,
+        description="Share of the debt the issuer's liquidations repay in the coin that liquidators buy on its "
+        "venue (1: Maker keepers and crvUSD liquidators pay in a coin they must acquire; 0: Liquity, whose Stability "
+        "Pool offsets debt with deposits it holds).",
+    )
+
+
+class OwnerLinkConfig(_Model):
+    """Synthetic linkage: accounts of one market owned by the owners of another's."""
+
+    from_market: str = Field(description="Market whose accounts' owners also own accounts of `to_market`.")
+    to_market: str = Field(description="Market some of whose accounts those owners own.")
+    share: float = Field(gt=0.0, le=1.0, allow_inf_nan=False,
+                         description="Share of `to_market`'s accounts linked: its first accounts in account order, "
+                         "one each to the owners of `from_market`'s accounts in account order (as many as it has).")
+
+
+class OwnersConfig(_Model):
+    """Owners whose accounts span markets (reporting: each market still liquidates each account alone)."""
+
+    path: str | None = Field(None, description="CSV or Parquet with columns market, account, owner: the owner of "
+                             "each listed account (accounts not listed have no owner).")
+    links: list[OwnerLinkConfig] = Field(default_factory=list, description="Synthetic linkage between markets' "
+                                         "books, applied after `path` in order.")
+
+
 class SystemScenarioConfig(_Model):
     """A system of markets over one asset universe, selling into shared venues."""
 
@@ -81,6 +120,12 @@ class SystemScenarioConfig(_Model):
         None, description="Block-by-block simulation of the system (`liqcascade simulate`): one path, the shared "
         "venues, one liquidator population; every market's oracle is this table's oracle.",
     )
+    stablecoins: dict[str, StablecoinConfig] = Field(
+        default_factory=dict, description="Coins issued by a market of the system, by asset symbol: liquidators buy "
+        "the debt the issuer's liquidations repay in it on the coin's venue, moving the price every market sees.")
+    owners: OwnersConfig | None = Field(
+        None, description="Owners whose accounts span markets: an `owners` table per run and owner nodes in "
+        "`liqcascade network`.")
 
     @field_validator("markets")
     @classmethod
@@ -122,6 +167,9 @@ class SystemScenario:
             entry["params"] = own["market"]["params"]
             entry["positions"] = own["positions"]
         hash_shared_inputs(d, self.config.venues, self.base_dir, self.source)
+        if self.config.owners is not None and self.config.owners.path:
+            f = resolve_path(self.config.owners.path, self.base_dir, self.source, "owners.path")
+            d["owners"]["path"] = f"sha256:{file_digest(f)}"
         return d
 
 
@@ -164,13 +212,65 @@ def build_system(cfg: SystemScenarioConfig, base_dir: Path | str = ".", source: 
             if a not in params.symbols:
                 raise ConfigError(source, key, f"an asset of the system {list(params.symbols)}", a)
     venues = _venues(cfg, params, prices, base_dir, source)  # type: ignore[arg-type]
-    model = SystemModel(params.symbols, prices, {n: sc.model for n, sc in markets.items()}, venues, source)
+    models = {n: sc.model for n, sc in markets.items()}
+    issued = tuple(IssuedCoin(a, c.issuer, c.buy_share) for a, c in cfg.stablecoins.items())
+    owners = _owners(cfg.owners, models, base_dir, source) if cfg.owners is not None else {}
+    model = SystemModel(params.symbols, prices, models, venues, source, issued, owners)
     settings = next(iter(markets.values())).settings
     settings = CascadeSettings(
         max_rounds=cfg.engine.max_rounds, limits=settings.limits, sell_fraction=cfg.liquidators.sell_fraction,
         buy_debt=cfg.liquidators.buy_debt, impact=cfg.engine.impact,
     )
     return SystemScenario(cfg, source, base_dir, markets, model, settings)
+
+
+def _owners(cfg: OwnersConfig, models: dict[str, Any], base_dir: Path, source: str) -> dict[str, np.ndarray]:
+    """Per market, the owner label of each account (None: no owner): the ``path`` file's
+    rows, then each synthetic link in order."""
+    owners = {n: np.full(m.book.n_accounts, None, dtype=object) for n, m in models.items()}
+    if cfg.path:
+        _owners_file(resolve_path(cfg.path, base_dir, source, "owners.path"), models, owners)
+    for i, link in enumerate(cfg.links):
+        for key in ("from_market", "to_market"):
+            if getattr(link, key) not in models:
+                raise ConfigError(source, f"owners.links.{i}.{key}", f"a market of the system {list(models)}",
+                                  getattr(link, key))
+        if link.from_market == link.to_market:
+            raise ConfigError(source, f"owners.links.{i}.to_market", "a market other than from_market", link.to_market)
+        src, dst = models[link.from_market].book, models[link.to_market].book
+        n = min(src.n_accounts, int(round(link.share * dst.n_accounts)))
+        own = owners[link.from_market]
+        for k in range(n):
+            # an account already owned passes its owner on, so links chain (maker -> aave -> morpho)
+            if own[k] is None:
+                own[k] = f"{link.from_market}:{src.account_ids[k]}"
+            owners[link.to_market][k] = own[k]
+    return {n: o for n, o in owners.items() if any(x is not None for x in o)}
+
+
+def _owners_file(path: Path, models: dict[str, Any], owners: dict[str, np.ndarray]) -> None:
+    """Read (market, account, owner) rows into ``owners``; a row naming an unknown market or
+    account, or an account listed twice, is a DataError naming the row."""
+    from liqcascade.io.positions import _read_table
+
+    table = _read_table(path, ("market", "account", "owner"))
+    cols = table.column_names
+    if [c for c in ("market", "account", "owner") if c not in cols] or len(cols) != 3:
+        raise DataError(str(path), None, f"columns ['market', 'account', 'owner'], found {cols}")
+    index = {n: {str(a): k for k, a in enumerate(m.book.account_ids)} for n, m in models.items()}
+    seen: set[tuple[str, str]] = set()
+    rows = zip(*(table.column(c).to_pylist() for c in ("market", "account", "owner")))
+    for r, (market, account, owner) in enumerate(rows, start=1):
+        if market not in index:
+            raise DataError(str(path), r, f"market {plain(market)!r} is not a market of the system {list(models)}")
+        if account is None or str(account) not in index[market]:
+            raise DataError(str(path), r, f"account {plain(account)!r} is not in market {market!r}'s book")
+        if owner is None or not str(owner).strip():
+            raise DataError(str(path), r, "column 'owner' is empty; every row names an owner")
+        if (market, str(account)) in seen:
+            raise DataError(str(path), r, f"account {plain(account)!r} of market {market!r} is listed twice")
+        seen.add((market, str(account)))
+        owners[market][index[market][str(account)]] = str(owner)
 
 
 def _build_market(cfg: SystemScenarioConfig, i: int, base_dir: Path, source: str) -> Scenario:

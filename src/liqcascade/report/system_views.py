@@ -66,8 +66,8 @@ def contagion_view(b: Bundle) -> View | None:
                 caption, b.load(t, "importance") if b.has(t, "importance") else None)
 
 
-_COLUMN = {"market": 0.0, "venue": 0.5, "asset": 1.0}
-_EDGE_COLOR = {"collateral": "#2b8a3e", "debt": "#1971c2", "sold": TOGETHER, "impact": "#495057"}
+_COLUMN = {"owners": -0.5, "market": 0.0, "venue": 0.5, "asset": 1.0}
+_EDGE_COLOR = {"collateral": "#2b8a3e", "debt": "#1971c2", "sold": TOGETHER, "impact": "#495057", "owns": "#9c36b5"}
 
 
 def network_view(b: Bundle) -> View | None:
@@ -103,8 +103,15 @@ def network_view(b: Bundle) -> View | None:
     caption = ("Edges: collateral (market -> asset) and debt (asset -> market) at reference prices; sold (market -> "
                "venue): what the market's liquidators received for their sales there; impact (venue -> asset): the "
                "final drop beyond the initial shock. Width grows with USD.")
-    return View("network", "Exposure network", _finish(fig, 520),
-                (Source("network_nodes", t.run_id, t.kind), Source("network_edges", t.run_id, t.kind)), caption)
+    sources = (Source("network_nodes", t.run_id, t.kind), Source("network_edges", t.run_id, t.kind))
+    owners = None
+    if b.has(t, "owners"):
+        # the owners whose liquidations cost them most, beside the groups drawn on the left
+        owners = b.load(t, "owners").sort_values("loss_usd", ascending=False, kind="stable").head(20)
+        sources += (Source("owners", t.run_id, t.kind),)
+        caption += (" Owners (left): one node per set of markets some owners' accounts span; owns edges carry their "
+                    "collateral there. The table lists the owners who lost most to liquidation (seized - repaid).")
+    return View("network", "Exposure network", _finish(fig, 520), sources, caption, owners)
 
 
 def _layout(nodes: pd.DataFrame) -> dict[str, tuple[float, float]]:
