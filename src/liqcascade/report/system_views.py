@@ -97,7 +97,7 @@ def network_view(b: Bundle) -> View | None:
         colors = [asset_color(lbl) if kind == "asset" else "#343a40" for lbl in g["label"]]
         fig.add_scatter(x=xs, y=ys, mode="markers+text", text=list(g["label"]), textposition="top center",
                         marker=dict(size=16, color=colors, symbol={"market": "square", "venue": "diamond"}.get(kind, "circle")),
-                        name=f"{kind}s")
+                        name=kind if kind.endswith("s") else f"{kind}s")
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     caption = ("Edges: collateral (market -> asset) and debt (asset -> market) at reference prices; sold (market -> "
