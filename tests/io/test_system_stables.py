@@ -159,3 +159,39 @@ def test_network_has_the_owner_group(tmp_path):
         linked = np.array([x is not None for x in ss.model.owners[name]])
         assert owns.loc[f"market:{name}", "usd"] == pytest.approx(usd[linked].sum(), rel=1e-12)
     assert "owners" in res.tables and "stablecoins" in res.tables
+
+
+SIMULATION = """
+[simulation]
+path = "linear"
+duration_blocks = 20
+blocks = 60
+block_seconds = 12
+
+[simulation.oracle]
+kind = "instant"
+
+[simulation.liquidators]
+gas_gwei = 30
+min_profit_usd = 5
+"""
+
+
+def test_simulate_has_the_coin_and_owner_tables(tmp_path):
+    res = api.simulate(write(tmp_path, SCENARIO + SIMULATION), store=None)
+    coin, blocks = res["stablecoins"].iloc[0], res["stablecoin_blocks"]
+    a = res["assets"]
+    repaid = a[(a["market"] == "maker") & (a["asset"] == "DAI")]["repaid"].sum()
+    assert repaid > 0
+    # conservation: every DAI the issuer's liquidations repaid was bought, one purchase a block
+    assert coin["debt_repaid"] == pytest.approx(repaid, rel=1e-12)
+    assert coin["bought"] == pytest.approx(repaid, rel=1e-12)
+    assert blocks["block"].is_unique and coin["blocks_bought"] == len(blocks)
+    assert (blocks["price_after"] > blocks["price_before"]).all()  # pure buying lifts the coin
+    o, ev = res["owners"], res["events"]
+    ss = load_system(write(tmp_path, SCENARIO + SIMULATION))
+    linked = {(m, a) for m, labels in ss.model.owners.items()
+              for a, x in zip(ss.model.markets[m].book.account_ids, labels) if x is not None}
+    mine = ev[[(m, a) in linked for m, a in zip(ev["market"], ev["account_id"])]]
+    assert o["collateral_seized_usd"].sum() == pytest.approx(mine["collateral_seized_usd"].sum(), rel=1e-12)
+    assert o["debt_repaid_usd"].sum() == pytest.approx(mine["debt_repaid_usd"].sum(), rel=1e-12)

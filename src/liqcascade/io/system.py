@@ -167,6 +167,11 @@ class SystemScenario:
             entry["params"] = own["market"]["params"]
             entry["positions"] = own["positions"]
         hash_shared_inputs(d, self.config.venues, self.base_dir, self.source)
+        # left out when unset, so a system without them keeps its run id
+        if not d["stablecoins"]:
+            del d["stablecoins"]
+        if d["owners"] is None:
+            del d["owners"]
         if self.config.owners is not None and self.config.owners.path:
             f = resolve_path(self.config.owners.path, self.base_dir, self.source, "owners.path")
             d["owners"]["path"] = f"sha256:{file_digest(f)}"
