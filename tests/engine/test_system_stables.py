@@ -248,3 +248,27 @@ def test_block_by_block_without_issued_coins_is_unchanged(one_numba_thread):
     _same_tables(none_bought, plain, skip=("stablecoins", "stablecoin_blocks"))
     assert none_bought["stablecoins"].iloc[0]["bought"] == 0.0
     assert none_bought["stablecoins"].iloc[0]["debt_repaid"] == pytest.approx(D, rel=1e-12)
+
+
+@hsettings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    debts=hst.lists(hst.floats(12_000.0, 16_800.0), min_size=1, max_size=5),
+    drop=hst.floats(0.02, 0.4),
+    phi=hst.floats(0.0, 1.0),
+)
+def test_block_by_block_pure_buying_keeps_the_coin_at_or_above_its_start(one_numba_thread, debts, drop, phi):
+    # only bought, never sold: each block's purchase lifts the pool, and recovery (toward the
+    # reference times the permanent impact of the purchases, both >= 1) never takes it below 1;
+    # every DAI the issuer repaid was bought
+    rows = [r for k, d in enumerate(debts) for r in ((f"v{k}", "WETH", 10.0, 0.0), (f"v{k}", "DAI", 0.0, d))]
+    settings = SimSettings(UNBOUNDED, Dynamics(recovery_half_life_s=120.0, permanent_fraction=phi),
+                           check_conservation=True)
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -drop}, 30)
+    res = run_system_simulation(system({"maker": market(rows)}), path, Instant(), settings, alone=False)
+    blocks, steps = res["stablecoin_blocks"], res["steps"]
+    dai = steps[steps["asset"] == "DAI"]
+    assert len(dai) or not len(blocks)  # a coin bought is a tracked asset
+    assert (dai["market_price"] >= 1.0 - 1e-12).all()
+    assert (blocks["price_after"] >= blocks["price_before"]).all()
+    a = res["assets"]
+    assert blocks["bought"].sum() == pytest.approx(a[a["asset"] == "DAI"]["repaid"].sum(), rel=1e-12, abs=1e-9)
