@@ -9,7 +9,11 @@ Tables:
   together - alone, when everything cleared and its time to clear;
 - ``steps``, ``events``, ``assets`` -- the single-market simulation's tables
   (:mod:`liqcascade.engine.dynamic.schema`) with a leading ``market`` column;
-- ``market_summaries`` -- each market's single-market ``summary`` row, with ``market``.
+- ``market_summaries`` -- each market's single-market ``summary`` row, with ``market``;
+- ``liquidators`` -- one row per liquidator population of the run together (the shared
+  one, ``market`` ``*``, and each market's dedicated one): accounts taken, capital used
+  (debt repaid, USD), expected profit, the busiest block's accounts and capital, and the
+  population's limits (:func:`~liqcascade.engine.system_dynamic.liquidators_table`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from liqcascade.engine.dynamic.settings import SimSettings
 from liqcascade.engine.result import Result
 from liqcascade.engine.static import SortedBook
 from liqcascade.engine.system import SystemModel
-from liqcascade.engine.system_dynamic import SYSTEM_TOTALS, simulate_system
+from liqcascade.engine.system_dynamic import SYSTEM_TOTALS, MarketSim, run_system, simulate_system
 from liqcascade.engine.system_run import market_table, stacked, summed
 
 
@@ -34,9 +38,10 @@ def run_system_simulation(
     config: Mapping[str, object] | None = None,
     progress: Callable[[int, int], None] | None = None,
     alone: bool = True,
+    per_market: Mapping[str, MarketSim] | None = None,
 ) -> Result:
     """The system together along ``path`` and, with ``alone``, every market by itself along
-    the same path with fresh copies of the shared venues."""
+    the same path with fresh copies of the shared venues (and its own ``per_market`` parts)."""
     nb = len(path.times)
     total = nb * (1 + (len(system.names) if alone else 0))
     books = {n: SortedBook.of(m) for n, m in system.markets.items()}  # sorted once, read by every run
@@ -46,12 +51,13 @@ def run_system_simulation(
             return None
         return lambda done, _n: progress(offset + done, total)
 
-    together = simulate_system(system, path, oracle, settings, None, part(0), books)
+    run = run_system(system, path, oracle, settings, None, part(0), books, per_market)
+    together = run.markets
     apart = None
     if alone:
         apart = {}
         for k, n in enumerate(system.names):
-            apart[n] = simulate_system(system, path, oracle, settings, [n], part(nb * (k + 1)), books)[n]
+            apart[n] = simulate_system(system, path, oracle, settings, [n], part(nb * (k + 1)), books, per_market)[n]
     summaries = {n: r.summary for n, r in together.items()}
     markets = market_table(system, summaries, None if apart is None else {n: r.summary for n, r in apart.items()},
                            SYSTEM_TOTALS, ("cleared", "time_to_clear_s"))
@@ -63,6 +69,7 @@ def run_system_simulation(
         "events": stacked({n: r["events"] for n, r in together.items()}),
         "assets": stacked({n: r["assets"] for n, r in together.items()}),
         "market_summaries": stacked({n: r["summary"] for n, r in together.items()}),
+        "liquidators": run.liquidators,
     }
     return Result("system_simulation", tables, dict(config or {}))
 
