@@ -78,14 +78,14 @@ def test_the_shipped_example_runs_from_the_command_line(tmp_path):
     assert zero.totals["seized"].sum() == 0.0  # no loan of the example starts inside its bands
 
 
-def test_the_block_by_block_engine_refuses_crvusd(tmp_path):
-    text = (EXAMPLES / "crvusd_market.toml").read_text().replace("n_accounts = 2000", "n_accounts = 20")
-    text += '\n[simulation]\npath = "linear"\nduration_blocks = 2\nblocks = 4\n'
+def test_the_shipped_example_simulates_block_by_block_from_the_command_line(tmp_path):
+    text = (EXAMPLES / "crvusd_market.toml").read_text().replace("n_accounts = 2000", "n_accounts = 50")
+    text = text.replace("[simulation]\n", "[simulation]\ncheck_conservation = true\n")
     p = tmp_path / "crv.toml"
     p.write_text(text)
     r = CliRunner().invoke(main, ["simulate", str(p), "--out", str(tmp_path / "s")])
-    assert r.exit_code == 2, r.output
-    assert "market.protocol" in r.output and "Traceback" not in r.output
+    assert r.exit_code == 0, r.output
+    assert "crvusd" in r.output and "Traceback" not in r.output
 
 
 CRVUSD_MARKET = """

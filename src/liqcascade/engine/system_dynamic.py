@@ -327,13 +327,14 @@ def run_system_block(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRu
     the same order, as :func:`~liqcascade.engine.dynamic.loop.run_block`."""
     steps.move_prices(shared, sp, b)
     gas = float(shared.gas_path[b]) if shared.gas_path is not None else shared.settings.liquidators.gas_gwei
-    oracle_prices, shortfalls = [], []
+    oracle_prices, shortfalls, softs = [], [], []
     for m in runs:
         _sync_in(m, sp)
         o = steps.read_oracle(m.run, m.st, b)
+        m.st.tallies.reset_assets()
+        softs.append(steps.soft_liquidate(m.run, m.st, b) if m.run.capabilities.soft_liquidation else 0)
         steps.find_candidates(m.run, m.st, b, o)
         steps.start_latency_clocks(m.st, b)
-        m.st.tallies.reset_assets()
         m.st.liquidated_last = EMPTY
         shortfalls.append(steps.eligible_shortfall(m.run, m.st, b, o))
         oracle_prices.append(o)
@@ -347,7 +348,7 @@ def run_system_block(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRu
             steps.run_aftermarket(m.run, m.st, o, b)
         done.append((calls, n_liq))
     sell_shared(shared, sp, runs)
-    for m, o, choice, (calls, n_liq), shortfall in zip(runs, oracle_prices, choices, done, shortfalls):
+    for m, o, choice, (calls, n_liq), shortfall, soft in zip(runs, oracle_prices, choices, done, shortfalls, softs):
         st = m.st
         st.market[:] = sp.market[m.ix]
         st.perm[:] = sp.perm[m.ix]
@@ -355,8 +356,8 @@ def run_system_block(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRu
         if m.run.settings.check_conservation:
             steps.check_conservation(m.run, st, b)
         held = st.held.size
-        counts = BlockCounts(st.cand.elig.size + held, n_liq, calls, choice.unprofitable, choice.over_capacity,
-                             choice.waiting + held)
+        counts = BlockCounts(st.cand.elig.size + held, n_liq + soft, calls + soft, choice.unprofitable,
+                             choice.over_capacity, choice.waiting + held)
         steps.record(st, b, o, counts, shortfall, gas)
 
 
