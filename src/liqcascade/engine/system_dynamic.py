@@ -7,8 +7,9 @@ venue for everyone; recovery, re-quoting and arbitrage as in the single-market e
 1. the shared venues move (the path, permanent and decaying transient impact);
 2. every market's oracle reads the shared market prices (each market has its own oracle
    *state* and, with :class:`MarketSim`, its own oracle *kind*: a Chainlink feed for one,
-   Maker's OSM for another; default the system's), and every market finds its eligible
-   accounts by its own rules;
+   Maker's OSM for another; default the system's); a market whose rules have their own
+   AMM (crvUSD's LLAMMA, ``soft_liquidation``) has arbitrageurs trade it to the shared
+   venues' price; and every market finds its eligible accounts by its own rules;
 3. liquidators take candidates in two passes, both net of the marginal slippage of
    everything already taken in the block on each shared venue:
 

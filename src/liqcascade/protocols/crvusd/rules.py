@@ -29,6 +29,12 @@ In the adiabatic model ``get_x_down`` does not depend on the path, so a loan pla
 for (interest accrued since, or an owner's borrow). The AMM's ``fee`` is paid by the
 arbitrageurs into the bands: it raises what they hold, and their health, above the path.
 
+**Block by block** (``capabilities.soft_liquidation``): :meth:`CrvUsdRules.soft_step` is the AMM's
+own step each block (arbitrageurs trade it to the venues' price, as ``_soft``), before the engine
+looks for eligible loans; hard liquidation is the liquidators' call (:meth:`~CrvUsdRules.scan`,
+:meth:`~CrvUsdRules.first_call`, :meth:`~CrvUsdRules.liquidate_list`): a loan is eligible when its
+full health is below 0, and the call repays the whole debt for all the bands hold.
+
 ``HealthView.hf`` is ``p / p_up(n1)`` (how far the price is above the loan's top band), or
 ``1 + health`` when that is lower and the health (not ``full``) is below 0: below 1 whenever
 the bands are being sold or the loan is liquidatable, and, the health being constant in a
