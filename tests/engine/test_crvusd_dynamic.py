@@ -20,6 +20,7 @@ from liqcascade.engine.system import SystemModel
 from liqcascade.engine.system_dynamic import simulate_system
 from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.markets.oracle import Instant
+from liqcascade.protocols.crvusd import exact as X
 from liqcascade.protocols.crvusd import fast
 from liqcascade.protocols.crvusd.rules import CrvUsdRules
 from liqcascade.scenarios import PricePath, linear_shock
@@ -130,6 +131,12 @@ def test_hard_liquidation_comes_the_first_block_full_health_is_below_zero():
     bands = fast.deposit(A, 1.0, n1, N, 10.0)
     assert fast.health(bands, p[first], 8400.0, 0.06, full=True) < 0.0
     assert fast.health(bands, p[first - 1], 8400.0, 0.06, full=True) >= 0.0
+    # and the contract's integer health (Controller._health, grid anchored at 1e18) agrees in sign
+    grid = X.Grid(A, X.WAD)
+    user = X.deposit_into_empty(10 * X.WAD, n1, n1 + N - 1, fast.band_of_price(A, 1.0, p[first - 1]))
+    debt = 8400 * X.WAD
+    assert X.health(grid, int(p[first] * 1e18), user, debt, 6 * X.WAD // 100, True) < 0
+    assert X.health(grid, int(p[first - 1] * 1e18), user, debt, 6 * X.WAD // 100, True) >= 0
     assert res.summary["debt_repaid_usd"] == pytest.approx(8400.0, rel=1e-12)
 
 
