@@ -21,7 +21,7 @@ from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.markets.oracle import Instant
 from liqcascade.protocols.aave_v3 import V3_3
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
-from liqcascade.protocols.base import Capabilities, HoldsByLimits, SellsOverTime
+from liqcascade.protocols.base import Capabilities, HoldsByLimits, SellsOverTime, SoftLiquidates
 from liqcascade.protocols.compound_v2.rules import CompoundV2Rules
 from liqcascade.protocols.compound_v3.rules import CometRules
 from liqcascade.protocols.crvusd.rules import CrvUsdRules
@@ -106,7 +106,7 @@ RULES = {
     MakerRules: Capabilities(aftermarket=True, held_by_limits=True),
     LiquityV1Rules: Capabilities(global_effects=True, aftermarket=True),
     LiquityV2Rules: Capabilities(global_effects=True, aftermarket=True),
-    CrvUsdRules: Capabilities(),
+    CrvUsdRules: Capabilities(soft_liquidation=True),
 }
 
 
@@ -117,12 +117,15 @@ def test_every_rule_set_declares_its_capabilities_and_implements_them(cls):
     # a declared capability is the typed protocol's method, present on the class
     assert not caps.aftermarket or callable(getattr(cls, "aftermarket", None))
     assert not caps.held_by_limits or callable(getattr(cls, "held_by_limits", None))
+    assert not caps.soft_liquidation or callable(getattr(cls, "soft_step", None))
 
 
 def test_the_typed_protocols_recognise_the_rules_that_declare_them():
     maker = MakerRules(mb.PARAMS)
     assert isinstance(maker, SellsOverTime) and isinstance(maker, HoldsByLimits)
     assert not isinstance(AaveV3Rules(PARAMS, V3_3), HoldsByLimits)
+    assert isinstance(CrvUsdRules(PARAMS, debt_asset="DAI"), SoftLiquidates)
+    assert not isinstance(AaveV3Rules(PARAMS, V3_3), SoftLiquidates)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,11 @@ Tables:
 - ``market_summaries`` -- each market's single-market ``summary`` row, with ``market``;
 - ``stablecoins`` / ``stablecoin_blocks`` -- when markets issue coins: per coin, and per block
   and coin, the issuer's debt repaid in it and what was bought on its venue;
-- ``owners`` -- when accounts are linked to owners: per owner, as the static run's.
+- ``owners`` -- when accounts are linked to owners: per owner, as the static run's;
+- ``liquidators`` -- one row per liquidator population of the run together (the shared
+  one, ``market`` ``*``, and each market's dedicated one): accounts taken, capital used
+  (debt repaid, USD), expected profit, the busiest block's accounts and capital, and the
+  population's limits (:func:`~liqcascade.engine.system_dynamic.liquidators_table`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from liqcascade.engine.dynamic.settings import SimSettings
 from liqcascade.engine.result import Result
 from liqcascade.engine.static import SortedBook
 from liqcascade.engine.system import SystemModel
-from liqcascade.engine.system_dynamic import COIN_BLOCK_COLUMNS, SYSTEM_TOTALS, simulate_system
+from liqcascade.engine.system_dynamic import COIN_BLOCK_COLUMNS, SYSTEM_TOTALS, MarketSim, run_system, simulate_system
 from liqcascade.engine.system_owners import dynamic_outcomes, owner_table
 from liqcascade.engine.system_run import market_table, stacked, summed
 
@@ -38,9 +42,10 @@ def run_system_simulation(
     config: Mapping[str, object] | None = None,
     progress: Callable[[int, int], None] | None = None,
     alone: bool = True,
+    per_market: Mapping[str, MarketSim] | None = None,
 ) -> Result:
     """The system together along ``path`` and, with ``alone``, every market by itself along
-    the same path with fresh copies of the shared venues."""
+    the same path with fresh copies of the shared venues (and its own ``per_market`` parts)."""
     nb = len(path.times)
     total = nb * (1 + (len(system.names) if alone else 0))
     books = {n: SortedBook.of(m) for n, m in system.markets.items()}  # sorted once, read by every run
@@ -51,12 +56,13 @@ def run_system_simulation(
         return lambda done, _n: progress(offset + done, total)
 
     coin_rows: list[dict] = []
-    together = simulate_system(system, path, oracle, settings, None, part(0), books, coin_rows)
+    run = run_system(system, path, oracle, settings, None, part(0), books, per_market, coin_rows)
+    together = run.markets
     apart = None
     if alone:
         apart = {}
         for k, n in enumerate(system.names):
-            apart[n] = simulate_system(system, path, oracle, settings, [n], part(nb * (k + 1)), books)[n]
+            apart[n] = simulate_system(system, path, oracle, settings, [n], part(nb * (k + 1)), books, per_market)[n]
     summaries = {n: r.summary for n, r in together.items()}
     markets = market_table(system, summaries, None if apart is None else {n: r.summary for n, r in apart.items()},
                            SYSTEM_TOTALS, ("cleared", "time_to_clear_s"))
@@ -68,6 +74,7 @@ def run_system_simulation(
         "events": stacked({n: r["events"] for n, r in together.items()}),
         "assets": stacked({n: r["assets"] for n, r in together.items()}),
         "market_summaries": stacked({n: r["summary"] for n, r in together.items()}),
+        "liquidators": run.liquidators,
     }
     if system.issued:
         blocks = pd.DataFrame(coin_rows, columns=list(COIN_BLOCK_COLUMNS))

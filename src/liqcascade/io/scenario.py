@@ -298,8 +298,7 @@ def simulation_parts(sc: Scenario):
     """(path, oracle, settings) of the scenario's ``[simulation]`` table."""
     import math
 
-    from liqcascade.engine.dynamic import Dynamics, Liquidators, SimSettings, drive_path
-    from liqcascade.markets import oracle as orc
+    from liqcascade.engine.dynamic import Dynamics, SimSettings, drive_path
     from liqcascade import scenarios as scn
 
     cfg, source = sc.config, sc.source
@@ -353,24 +352,13 @@ def simulation_parts(sc: Scenario):
     if sim.oracle.source == "pool":
         oracle_input = _pool_feed(sim, raw, path, source)
 
-    o = sim.oracle
-    oracle = {
-        "instant": lambda: orc.Instant(),
-        "chainlink": lambda: orc.ChainlinkPush(o.deviation, o.heartbeat_s, o.delay_blocks),
-        "twap": lambda: orc.Twap(o.window_s, o.twap_kind),
-        "osm": lambda: orc.MakerOSM(o.hop_s),
-    }[o.kind]()
+    oracle = build_oracle(sim.oracle, source, "simulation.oracle")
     lq = sim.liquidators
     if lq.gas_asset is not None and lq.gas_asset not in assets:
         raise ConfigError(source, "simulation.liquidators.gas_asset", f"an asset of the market {list(assets)}", lq.gas_asset)
     inf = lambda x: math.inf if x >= 1e299 else x  # noqa: E731 - TOML has no inf; 1e300 stands for it
     settings = SimSettings(
-        Liquidators(
-            liquidations_per_block=inf(lq.liquidations_per_block), calls_per_account=lq.calls_per_account,
-            gas_per_call=lq.gas_per_call, gas_asset=lq.gas_asset, gas_gwei=lq.gas_gwei,
-            min_profit_usd=lq.min_profit_usd, capital_usd=inf(lq.capital_usd), latency_blocks=lq.latency_blocks,
-            spread_blocks=lq.spread_blocks, min_repay_usd=lq.min_repay_usd,
-        ),
+        sim_liquidators(lq),
         Dynamics(inf(sim.dynamics.recovery_half_life_s), sim.dynamics.permanent_fraction,
                  None if sim.dynamics.depth_half_life_s is None else inf(sim.dynamics.depth_half_life_s),
                  inf(sim.dynamics.arb_capital_usd)),
@@ -378,6 +366,37 @@ def simulation_parts(sc: Scenario):
     )
     venue_depth = _replay_depth(sim, raw, path, model, source) if sim.pool_depth else None
     return path, oracle, settings, oracle_input, venue_depth
+
+
+def build_oracle(o, source: str, key: str):
+    """The :class:`~liqcascade.markets.oracle.Oracle` of an oracle table (``key``: where it is)."""
+    from liqcascade.markets import oracle as orc
+
+    if o.kind == "osm" and o.hop_s != int(o.hop_s):
+        # the OSM's hop is whole seconds (osm.sol: uint16 hop)
+        raise ConfigError(source, f"{key}.hop_s", "whole seconds", o.hop_s)
+    return {
+        "instant": lambda: orc.Instant(),
+        "chainlink": lambda: orc.ChainlinkPush(o.deviation, o.heartbeat_s, o.delay_blocks),
+        "twap": lambda: orc.Twap(o.window_s, o.twap_kind),
+        "osm": lambda: orc.MakerOSM(int(o.hop_s)),
+    }[o.kind]()
+
+
+def sim_liquidators(lq):
+    """The :class:`~liqcascade.engine.dynamic.Liquidators` of a ``[simulation.liquidators]`` table
+    (1e300 stands for inf: TOML has none)."""
+    import math
+
+    from liqcascade.engine.dynamic import Liquidators
+
+    inf = lambda x: math.inf if x >= 1e299 else x  # noqa: E731
+    return Liquidators(
+        liquidations_per_block=inf(lq.liquidations_per_block), calls_per_account=lq.calls_per_account,
+        gas_per_call=lq.gas_per_call, gas_asset=lq.gas_asset, gas_gwei=lq.gas_gwei,
+        min_profit_usd=lq.min_profit_usd, capital_usd=inf(lq.capital_usd), latency_blocks=lq.latency_blocks,
+        spread_blocks=lq.spread_blocks, min_repay_usd=lq.min_repay_usd,
+    )
 
 
 def _joined_legs(name: str, block_seconds: int, source: str):

@@ -35,9 +35,11 @@ from liqcascade.io.config import (
     EngineConfig,
     LiquidatorConfig,
     MarketConfig,
+    OracleConfig,
     PositionsConfig,
     PricesConfig,
     ScenarioConfig,
+    SimLiquidatorsConfig,
     SimulationConfig,
     VenueConfig,
     _FieldError,
@@ -51,14 +53,30 @@ from liqcascade.io.config import (
 from liqcascade.io.scenario import Scenario, _venues, build
 from liqcascade.model import RiskParams
 
-__all__ = ["OwnerLinkConfig", "OwnersConfig", "StablecoinConfig", "SystemMarketConfig", "SystemScenario", "SystemScenarioConfig", "build_system", "is_system_file",
-           "load_system", "parse_system", "system_simulation_parts"]
+__all__ = ["OwnerLinkConfig", "OwnersConfig", "StablecoinConfig", "SystemMarketConfig", "SystemScenario",
+           "SystemScenarioConfig", "build_system", "is_system_file", "load_system", "parse_system", "system_market_sims",
+           "system_simulation_parts"]
 
 NOT_YET = {
     "montecarlo": "Monte Carlo runs one market today; run a market's own scenario with `montecarlo`",
     "market": "no [market] table in a system scenario: each [[markets]] entry is a market",
     "positions": "no [positions] table in a system scenario: each [[markets]] entry has its own positions",
 }
+
+
+class MarketSimulationConfig(_Model):
+    """A market's own parts in the system's block-by-block simulation."""
+
+    oracle: OracleConfig | None = Field(
+        None, description="The market's oracle over the shared market prices, same keys as [simulation.oracle] "
+        "(source must be 'market'); default: the system's.",
+    )
+    liquidators: SimLiquidatorsConfig | None = Field(
+        None, description="A liquidator population dedicated to this market, same keys as [simulation.liquidators]: "
+        "it takes this market's candidates first (its own cap, capital, gas, profit floor, latency); the system's "
+        "population takes what it leaves. Its calls_per_account, min_repay_usd and spread_blocks apply to every "
+        "call on the market.",
+    )
 
 
 class SystemMarketConfig(MarketConfig):
@@ -68,7 +86,11 @@ class SystemMarketConfig(MarketConfig):
     name: str = Field(description="Market name, unique in the system (used in every table).", min_length=1)
     positions: PositionsConfig = Field(description="The market's position book (as [positions]).")
     liquidators: LiquidatorConfig | None = Field(
-        None, description="The market's own liquidator behaviour (default: the system's [liquidators])."
+        None, description="The market's own liquidator behaviour in the static cascade (default: the system's "
+        "[liquidators]); for `simulate` see [markets.simulation.liquidators].",
+    )
+    simulation: MarketSimulationConfig | None = Field(
+        None, description="The market's own oracle and liquidators in `simulate` (default: the system's [simulation]).",
     )
 
 
@@ -118,7 +140,8 @@ class SystemScenarioConfig(_Model):
     curve: CurveConfig | None = Field(None, description="Defaults for the cascade curve command.")
     simulation: SimulationConfig | None = Field(
         None, description="Block-by-block simulation of the system (`liqcascade simulate`): one path, the shared "
-        "venues, one liquidator population; every market's oracle is this table's oracle.",
+        "venues, one shared liquidator population; every market's oracle is this table's oracle unless its "
+        "[markets.simulation] sets its own.",
     )
     stablecoins: dict[str, StablecoinConfig] = Field(
         default_factory=dict, description="Coins issued by a market of the system, by asset symbol: liquidators buy "
@@ -360,3 +383,29 @@ def system_simulation_parts(ss: SystemScenario):
     view = _SimulationView(ss.config, ss.source, ss.base_dir, _Universe(ss.model.assets, np.asarray(ss.model.prices)))
     path, oracle, settings, _, _ = simulation_parts(view)  # type: ignore[arg-type]
     return path, oracle, settings
+
+
+def system_market_sims(ss: SystemScenario) -> dict:
+    """Each market's own oracle and dedicated liquidators (``[markets.simulation]``) as
+    :class:`~liqcascade.engine.system_dynamic.MarketSim`, by market name (markets without
+    the table are left out: they use the system's)."""
+    from liqcascade.engine.system_dynamic import MarketSim
+    from liqcascade.io.scenario import build_oracle, sim_liquidators
+
+    out = {}
+    for i, m in enumerate(ss.config.markets):
+        sim = m.simulation
+        if sim is None:
+            continue
+        if sim.oracle is not None and sim.oracle.source != "market":
+            raise ConfigError(ss.source, f"markets.{i}.simulation.oracle.source",
+                              "'market' in a system scenario (a replay's pool feed drives one market's oracle only)",
+                              sim.oracle.source)
+        lq = sim.liquidators
+        if lq is not None and lq.gas_asset is not None and lq.gas_asset not in ss.model.assets:
+            raise ConfigError(ss.source, f"markets.{i}.simulation.liquidators.gas_asset",
+                              f"an asset of the system {list(ss.model.assets)}", lq.gas_asset)
+        out[m.name] = MarketSim(None if sim.oracle is None else build_oracle(sim.oracle, ss.source,
+                                                                     f"markets.{i}.simulation.oracle"),
+                                None if lq is None else sim_liquidators(lq))
+    return out
