@@ -102,13 +102,19 @@ def test_the_protocols_parameters_in_liqcascades_reading(system):
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    from liqcascade.execution.runs import system_run
+def stored(tmp_path_factory):
+    """One store with the example's network run (which holds the system run's tables) and its
+    contagion curve, at the example's own size: the docs' numbers, the report and the dashboard
+    all read it."""
+    from liqcascade.execution.runs import network, system_curve
 
-    return system_run(EXAMPLE, store=tmp_path_factory.mktemp("eth2023") / "res")
+    store = tmp_path_factory.mktemp("eth2023") / "res"
+    return store, network(EXAMPLE, store=store), system_curve(EXAMPLE, store=store)
 
 
-def test_the_run_is_what_the_docs_say(run):
+@pytest.mark.slow
+def test_the_run_is_what_the_docs_say(stored):
+    run = stored[1]
     s = run["summary"].iloc[0]
     assert (s["shock_WETH"], s["shock_wstETH"]) == (0.30, 0.30)
     _says("bad debt $310.7M together against $176.4M alone")
@@ -131,11 +137,12 @@ def test_the_run_is_what_the_docs_say(run):
 
 
 @pytest.mark.slow
-def test_the_contagion_curve_is_what_the_docs_say(tmp_path):
+def test_the_contagion_curve_is_what_the_docs_say(stored):
     from liqcascade.execution.runs import system_curve
 
+    store, _, curve = stored
     _says("ETH -0..60 % (13 shocks)")
-    c = system_curve(EXAMPLE, store=tmp_path / "res")["curve"].set_index("shock")
+    c = curve["curve"].set_index("shock")
     assert np.allclose(c.index, np.arange(13) * 0.05)
     assert (c.loc[0.0, ["collateral_seized_usd", "bad_debt_usd", "alone_bad_debt_usd"]] == 0).all()
     hit = c.index >= 0.05 - 1e-12
@@ -150,7 +157,7 @@ def test_the_contagion_curve_is_what_the_docs_say(tmp_path):
     assert c["contagion_bad_debt_usd"].iloc[-1] == pytest.approx(28.3e6, abs=0.05e6)
     # where it starts: a 0.1 % move
     _says("`liqcascade curve examples/system_eth_2023.toml --shocks 0.001`")
-    p = system_curve(EXAMPLE, shocks="0.001", store=tmp_path / "res")["curve"].iloc[0]
+    p = system_curve(EXAMPLE, shocks="0.001", store=store)["curve"].iloc[0]
     _says("alone seize $333.7M of collateral in total and leave $0.24M of bad debt")
     assert p["alone_collateral_seized_usd"] == pytest.approx(333.7e6, abs=0.05e6)
     assert p["alone_bad_debt_usd"] == pytest.approx(0.24e6, abs=0.005e6)
@@ -161,31 +168,28 @@ def test_the_contagion_curve_is_what_the_docs_say(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_network_ranking_is_what_the_docs_say(tmp_path):
-    from liqcascade.execution.runs import network
-
-    imp = network(EXAMPLE, store=tmp_path / "res")["importance"].sort_values("rank")
+def test_the_network_ranking_is_what_the_docs_say(stored):
+    imp = stored[1]["importance"].sort_values("rank")
     _says("ranks Maker ETH-A first by the bad debt its presence adds to\nthe others ($39.3M), then Aave v3 ($33.3M)")
     assert list(imp["market"][:2]) == ["maker_eth_a", "aave_v3"]
     assert imp["adds_bad_debt_usd"].iloc[0] == pytest.approx(39.3e6, abs=0.05e6)
     assert imp["adds_bad_debt_usd"].iloc[1] == pytest.approx(33.3e6, abs=0.05e6)
 
 
-def test_report_and_dashboard_show_its_curve_and_network(tmp_path):
-    """At a small size (each market at most 200 accounts, three curve points): the report has
-    the contagion curve and network views, and the dashboard serves them."""
+@pytest.mark.slow
+def test_report_and_dashboard_show_its_curve_and_network(stored):
+    """The report of the example (its network run and curve, found in the store) has the
+    contagion curve and network views, and the dashboard serves them."""
     from liqcascade.report import make_report
     from tests.web.conftest import make_app, test_client
 
-    text = re.sub(r"(?m)^n_accounts = (\d+)", lambda m: f"n_accounts = {min(int(m.group(1)), 200)}",
-                  EXAMPLE.read_text()).replace('shocks = "0:0.6:0.05"', 'shocks = "0:0.6:0.3"')
-    p = tmp_path / "system_eth_2023.toml"
-    p.write_text(text)
-    rep = make_report(tmp_path / "res", p)
+    store, net, curve = stored
+    rep = make_report(store, EXAMPLE)
+    assert rep.run_id == net.run_id  # found, not run again
     keys = [v.key for v in rep.views]
     for k in ("markets", "contagion_curve", "contagion", "network"):
         assert k in keys, k
-    client = test_client(make_app(tmp_path / "res"))
+    client = test_client(make_app(store))
     assert client.get(f"/runs/{rep.run_id}").status_code == 200
     for key in ("contagion_curve", "network"):
         r = client.get(f"/api/runs/{rep.run_id}/views/{key}")
