@@ -9,7 +9,8 @@ and optionally its own ``liquidators`` table. ``[prices]``, ``[[venues]]``, ``[s
 Every market is built by the single-market builder (:func:`liqcascade.io.scenario.build`) from
 the market's keys and the shared prices, so its checks are the same; an error names the
 market's key (``markets.1.version``). The markets must agree on each asset's reference price
-(set ``[prices.overrides]`` when their parameter files differ).
+(set ``[prices.overrides]`` when their parameter files differ; an override names an asset of
+the system and applies to every market that has it).
 """
 
 from __future__ import annotations
