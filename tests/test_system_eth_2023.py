@@ -156,8 +156,8 @@ def test_the_contagion_curve_is_what_the_docs_say(stored):
     assert c["contagion_bad_debt_usd"].max() == pytest.approx(228.1e6, abs=0.05e6)
     assert c["contagion_bad_debt_usd"].iloc[-1] == pytest.approx(28.3e6, abs=0.05e6)
     # where it starts: a 0.1 % move
-    _says("`liqcascade curve examples/system_eth_2023.toml --shocks 0.001`")
-    p = system_curve(EXAMPLE, shocks="0.001", store=store)["curve"].iloc[0]
+    _says("`liqcascade curve examples/system_eth_2023.toml --shocks 0.001 --out tip`")
+    p = system_curve(EXAMPLE, shocks="0.001", store=store.parent / "tip")["curve"].iloc[0]
     _says("alone seize $333.7M of collateral in total and leave $0.24M of bad debt")
     assert p["alone_collateral_seized_usd"] == pytest.approx(333.7e6, abs=0.05e6)
     assert p["alone_bad_debt_usd"] == pytest.approx(0.24e6, abs=0.005e6)
@@ -180,12 +180,15 @@ def test_the_network_ranking_is_what_the_docs_say(stored):
 def test_report_and_dashboard_show_its_curve_and_network(stored):
     """The report of the example (its network run and curve, found in the store) has the
     contagion curve and network views, and the dashboard serves them."""
+    from liqcascade.io.store import ResultsStore
     from liqcascade.report import make_report
+    from liqcascade.report.bundle import find
     from tests.web.conftest import make_app, test_client
 
     store, net, curve = stored
     rep = make_report(store, EXAMPLE)
     assert rep.run_id == net.run_id  # found, not run again
+    assert find(ResultsStore(store), rep.run_id).curve.run_id == curve.run_id  # the [curve] grid's curve
     keys = [v.key for v in rep.views]
     for k in ("markets", "contagion_curve", "contagion", "network"):
         assert k in keys, k
