@@ -151,6 +151,8 @@ def test_the_contagion_curve_is_what_the_docs_say(stored):
     _says("the system's bad debt exceeds the sum of the\nmarkets alone at every shock")
     assert (c.loc[hit, "bad_debt_usd"] > c.loc[hit, "alone_bad_debt_usd"]).all()
     np.testing.assert_allclose(c["contagion_bad_debt_usd"], c["bad_debt_usd"] - c["alone_bad_debt_usd"], atol=1e-6)
+    _says("In USD the collateral seized\ntogether is less than alone at every shock from 5 %")
+    assert (c.loc[hit, "collateral_seized_usd"] < c.loc[hit, "alone_collateral_seized_usd"]).all()
     _says("largest at 15 % ($228.1M) and falls\nto $28.3M at 60 %")
     assert c["contagion_bad_debt_usd"].idxmax() == pytest.approx(0.15)
     assert c["contagion_bad_debt_usd"].max() == pytest.approx(228.1e6, abs=0.05e6)
@@ -172,6 +174,8 @@ def test_the_network_ranking_is_what_the_docs_say(stored):
     imp = stored[1]["importance"].sort_values("rank")
     _says("ranks Maker ETH-A first by the bad debt its presence adds to\nthe others ($39.3M), then Aave v3 ($33.3M)")
     assert list(imp["market"][:2]) == ["maker_eth_a", "aave_v3"]
+    _says("negative `adds_collateral_seized_usd` for\nevery market but Morpho's")
+    assert (imp.set_index("market").drop("morpho_wsteth_weth")["adds_collateral_seized_usd"] < 0).all()
     assert imp["adds_bad_debt_usd"].iloc[0] == pytest.approx(39.3e6, abs=0.05e6)
     assert imp["adds_bad_debt_usd"].iloc[1] == pytest.approx(33.3e6, abs=0.05e6)
 
