@@ -57,6 +57,9 @@ def test_valid_base_runs(tmp_path):
         (("[shock]", "[prices.overrides]\nWETH = nan\n[shock]"), "prices.overrides.WETH"),
         (("[shock]", "[prices.overrides]\nWETH = -5.0\n[shock]"), "prices.overrides.WETH"),
         (("path = \"book.csv\"", "path = \"missing.csv\""), "positions.path"),
+        (("path = \"book.csv\"", "path = \"book.csv\"\ndebt_usd = 1e6"), "positions.debt_usd"),  # synthetic only
+        (("source = \"file\"\npath = \"book.csv\"", "source = \"synthetic\"\nn_accounts = 10\ndebt_usd = 0"),
+         "positions.debt_usd"),
         (("[shock]", "[[venues]]\nkind = \"cpmm\"\nasset = \"WETH\"\nreserve_usd = -1\n[shock]"), "venues.0.reserve_usd"),
         (("[shock]", "[[venues]]\nkind = \"cpmm\"\nasset = \"LINK\"\nreserve_usd = 1e6\n[shock]"), "venues.0.asset"),
         (("[shock]", "[[venues]]\nkind = \"teleport\"\nasset = \"WETH\"\n[shock]"), "venues.0"),

@@ -46,6 +46,7 @@ def test_example_loads_with_one_universe(tmp_path):
     (lambda t: t + "\n[simulation]\npath = 'sideways'\n", "simulation.path"),
     (lambda t: t + "\n[montecarlo]\npaths = 10\n", "montecarlo"),
     (lambda t: t.replace("[shock]\nWETH = 0.25", "[shock]\nWBTC = 0.25"), "shock.WBTC"),
+    (lambda t: t + "\n[prices.overrides]\nWBTC = 30000.0\n", "prices.overrides.WBTC"),  # no market has WBTC
 ])
 def test_bad_system_scenarios_name_the_key(tmp_path, edit, key):
     p = small_copy(tmp_path, edit(EXAMPLE.read_text()))

@@ -109,6 +109,11 @@ class PositionsConfig(_Model):
         description="Synthetic: [collateral, debt]: every account holds only this collateral and owes only this "
         "asset (one-collateral protocols: Maker vaults, Liquity troves, Morpho markets).",
     )
+    debt_usd: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="Synthetic: scale the book so its total debt at the reference prices is this many USD (every "
+        "account's collateral and debt by one factor, so health factors are unchanged); default: as drawn.",
+    )
 
 
 class PricesConfig(_Model):

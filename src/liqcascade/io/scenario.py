@@ -172,6 +172,7 @@ def _book(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_dir:
 
         if pc.pair is not None:
             raise ConfigError(source, "positions.pair", "no pair when positions.source = 'file' (synthetic only)", pc.pair)
+        _no_debt_usd(pc, source)
         spec = ImportSpec(pc.columns, pc.aliases, pc.decimals, pc.raw)
         return import_positions(resolve_path(pc.path, base_dir, source, "positions.path"), params, spec, prices,
                                 (source, "positions"))
@@ -181,6 +182,19 @@ def _book(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_dir:
                               getattr(pc, key))
     if pc.path:
         raise ConfigError(source, "positions.path", "no path when positions.source = 'synthetic'", pc.path)
+    from liqcascade.model.synthetic import scaled_to_debt
+
+    book = _synthetic(pc, params, prices, source)
+    return book if pc.debt_usd is None else scaled_to_debt(book, prices, pc.debt_usd, (source, "positions.debt_usd"))
+
+
+def _no_debt_usd(pc, source: str) -> None:
+    if pc.debt_usd is not None:
+        raise ConfigError(source, "positions.debt_usd", "no debt_usd when positions.source = 'file' (a file's "
+                          "amounts are its own; synthetic only)", pc.debt_usd)
+
+
+def _synthetic(pc, params: RiskParams, prices: np.ndarray, source: str) -> PositionBook:
     from liqcascade.model.synthetic import Archetype, synthetic_book
 
     if pc.pair is None:
@@ -207,6 +221,7 @@ def _frame_book(cfg: ScenarioConfig, frame: pd.DataFrame, params: RiskParams, pr
     if pc.source != "file" or pc.path:
         raise ConfigError(source, "positions", "source = 'file' and no path when positions come as a DataFrame",
                           {"source": pc.source, "path": pc.path})
+    _no_debt_usd(pc, source)
     book = import_positions(frame, params, ImportSpec(pc.columns, pc.aliases, pc.decimals, pc.raw), prices,
                             (source, "positions"))
     h = hashlib.sha256(repr(list(map(str, frame.columns))).encode())

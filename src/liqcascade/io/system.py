@@ -14,7 +14,8 @@ see :mod:`liqcascade.engine.system` and :mod:`liqcascade.engine.system_owners`.
 Every market is built by the single-market builder (:func:`liqcascade.io.scenario.build`) from
 the market's keys and the shared prices, so its checks are the same; an error names the
 market's key (``markets.1.version``). The markets must agree on each asset's reference price
-(set ``[prices.overrides]`` when their parameter files differ).
+(set ``[prices.overrides]`` when their parameter files differ; an override names an asset of
+the system and applies to every market that has it).
 """
 
 from __future__ import annotations
@@ -232,6 +233,9 @@ def build_system(cfg: SystemScenarioConfig, base_dir: Path | str = ".", source: 
     markets = {m.name: _build_market(cfg, i, base_dir, source) for i, m in enumerate(cfg.markets)}
     params = _universe(markets)
     prices = _universe_prices(markets, params, source)
+    for a in cfg.prices.overrides:
+        if a not in params.symbols:
+            raise ConfigError(source, f"prices.overrides.{a}", f"an asset of the system {list(params.symbols)}", a)
     for a in cfg.shock:
         if a not in params.symbols:
             raise ConfigError(source, f"shock.{a}", f"an asset of the system {list(params.symbols)}", a)
@@ -304,8 +308,11 @@ def _owners_file(path: Path, models: dict[str, Any], owners: dict[str, np.ndarra
 def _build_market(cfg: SystemScenarioConfig, i: int, base_dir: Path, source: str) -> Scenario:
     m = cfg.markets[i]
     market = MarketConfig(**{k: getattr(m, k) for k in MarketConfig.model_fields})
+    # the system's price overrides name assets of any market: each market takes those of its own
+    prices = cfg.prices if m.assets is None else cfg.prices.model_copy(
+        update={"overrides": {a: v for a, v in cfg.prices.overrides.items() if a in m.assets}})
     single = ScenarioConfig(
-        name=f"{cfg.name}/{m.name}", market=market, positions=m.positions, prices=cfg.prices,
+        name=f"{cfg.name}/{m.name}", market=market, positions=m.positions, prices=prices,
         liquidators=m.liquidators or cfg.liquidators, engine=cfg.engine,
     )
     try:
