@@ -160,6 +160,10 @@ class Capabilities:
     held_by_limits: bool = False
     """The rules implement :class:`HoldsByLimits` (the protocol's own limits keep unsafe
     accounts waiting: Maker's Dog room). Used only when an aftermarket runs."""
+    aftermarket_gas: bool = False
+    """The aftermarket implements :class:`SeesGas`: each block, before its ``step``, the engine
+    tells it the block's gas price (its buyers' transactions compete for inclusion: Maker's
+    Flipper keepers)."""
 
 
 @runtime_checkable
@@ -281,6 +285,15 @@ class Aftermarket(Protocol):
 
     def facts(self) -> dict[str, float]:
         """End-of-run numbers for the summary (USD unless named otherwise)."""
+        ...
+
+
+@runtime_checkable
+class SeesGas(Protocol):
+    """An :class:`Aftermarket` of rules with ``capabilities.aftermarket_gas``."""
+
+    def see_gas(self, gas_gwei: float, gas_asset_usd: float) -> None:
+        """This block's gas price (gwei) and the price (USD) of the asset gas is paid in."""
         ...
 
 
