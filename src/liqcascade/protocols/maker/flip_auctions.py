@@ -264,25 +264,26 @@ class FlipAuctions:
                                  & ~np.isin(a["aid"], flying))
             if idx.size == 0:
                 continue
-            bid, lot = self._offers(g, idx, px)
+            bid, lot = self._offers(g, idx, px, self.free[k])
             ok = np.flatnonzero(np.isfinite(bid))
             ok = ok[np.cumsum(bid[ok]) <= self.free[k]]
             for j in ok:
                 self.pending.append(_Tx(k, int(a["aid"][idx[j]]), float(bid[j]), float(lot[j]), t))
             self.free[k] -= float(bid[ok].sum())
 
-    def _offers(self, g: Keeper, idx: np.ndarray, px) -> tuple[np.ndarray, np.ndarray]:
+    def _offers(self, g: Keeper, idx: np.ndarray, px, free: float) -> tuple[np.ndarray, np.ndarray]:
         """A keeper's bid (DAI, inf = none) and lot on auctions ``idx``, by its strategy: in tend
         a higher DAI bid for the lot (``value``: its valuation, capped at the tab; ``increment``:
         the least raise, ``beg``), in dent the tab for less collateral (``value``: the lot worth
-        the tab to it; ``increment``: ``lot / (1 + beg)``), never beyond its valuation."""
+        the tab to it; ``increment``: ``lot / (1 + beg)``), never beyond its valuation or its
+        ``free`` DAI."""
         a, beg = self.a, self.s.beg
         lot, tab, bid = a["lot"][idx], a["tab"][idx], a["bid"][idx]
         value = self._values(g, idx, lot, px)
         least = np.where(bid > 0.0, bid * (1.0 + beg), 0.0)
         tend = bid < tab * (1.0 - 1e-12)
         want = np.minimum(np.maximum(least, g.min_bid_usd), tab) if g.strategy == "increment" else np.minimum(value, tab)
-        want = np.minimum(want, value)
+        want = np.minimum(np.minimum(want, value), free)
         tend_ok = tend & (want > bid) & ((want >= least) | (want >= tab * (1.0 - 1e-12)))
         most = lot / (1.0 + beg)
         unit = np.where(lot > 0, value / np.where(lot > 0, lot, 1.0), 0.0)
@@ -353,7 +354,7 @@ class FlipAuctions:
             short = float(a["debt"][j]) - bid
             bad += max(short, 0.0)
             self.stats["auction_penalty_usd"] += max(-short, 0.0)
-            self.stats["auctions_won_zero"] += bid < 1.0
+            self.stats["auctions_won_zero"] += bid <= 1.0  # "zero": at most 1 DAI (a bid must exceed 0)
             self.stats["auctions_won_near_zero"] += bid < self.s.near_zero_share * float(a["tab"][j])
             self.durations.append((t - float(a["kick"][j])) / 60.0)
         n = int(done.sum())
