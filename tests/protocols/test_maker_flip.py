@@ -12,10 +12,12 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from liqcascade.errors import ConfigError
 from liqcascade.protocols.base import Lots
-from liqcascade.protocols.maker.flip_auctions import FlipAuctions, FlipSettings, Keeper
+from liqcascade.protocols.maker.flip_auctions import FlipAuctions, FlipSettings, Keeper, accepts
 
 MARKET = 200.0
 
@@ -192,7 +194,7 @@ def test_lump_splits_a_bite_into_auctions():
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_same_seed_same_auctions(seed):
-    """Random inclusion prices: the same seed gives the same outcome; the draws differ by seed."""
+    """Random inclusion prices: the same seed gives the same outcome."""
     def run(s):
         fa = _auctions([keeper("A", discount=0.6, gas_gwei=60.0),
                         keeper("L", strategy="increment", gas_gwei=90.0, capital_usd=1e4)], sigma=0.8, seed=s)
@@ -209,3 +211,25 @@ def test_settings_are_checked():
         Keeper(name="x", strategy="snipe")
     with pytest.raises(ConfigError, match="beg"):
         FlipSettings(beg=1.5)
+
+
+@given(beg_pct=st.sampled_from([0, 3, 5]), bid=st.integers(0, 500), extra=st.integers(0, 500),
+       lot=st.integers(1, 1000), new_bid=st.integers(0, 1100), new_lot=st.integers(1, 1000),
+       same_lot=st.booleans())
+@settings(max_examples=400, deadline=None)
+def test_the_float_acceptance_is_the_integer_flipper(beg_pct, bid, extra, lot, new_bid, new_lot, same_lot):
+    """``accepts`` (what the engine checks when a bid is mined) takes exactly the bids
+    ``flipper.tend``/``dent`` take, on whole-DAI amounts where the beg boundaries are hit."""
+    from liqcascade.protocols.maker import flipper as fl
+    from liqcascade.protocols.maker.exact import WAD
+
+    tab = bid + extra if bid + extra > 0 else 1
+    new_lot = lot if same_lot else new_lot
+    flip = fl.Flipper(beg=WAD + beg_pct * WAD // 100, ttl=600, tau=3600)
+    auction = fl.FlipBid(bid=bid, lot=lot, guy="g", tic=0, end=10, usr="u", gal="v", tab=tab)
+    try:
+        (fl.tend if new_lot == lot else fl.dent)(flip, auction, "k", new_lot, new_bid, 0)
+        exact = True
+    except fl.FlipRevert:
+        exact = False
+    assert accepts(float(bid), float(lot), float(tab), float(new_bid), float(new_lot), beg_pct / 100) == exact

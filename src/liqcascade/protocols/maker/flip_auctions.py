@@ -324,11 +324,7 @@ class FlipAuctions:
         if self.free[tx.k] < tx.bid:
             return False
         lot, tab, bid = a["lot"][j], a["tab"][j], a["bid"][j]
-        if tx.lot >= lot * (1.0 - 1e-12):  # tend
-            ok = bid < tx.bid <= tab * (1.0 + 1e-12) and (tx.bid >= bid * (1.0 + beg) or tx.bid >= tab * (1.0 - 1e-12))
-        else:  # dent
-            ok = bid >= tab * (1.0 - 1e-12) and tx.lot * (1.0 + beg) <= lot * (1.0 + 1e-12)
-        if not ok:
+        if not accepts(float(bid), float(lot), float(tab), tx.bid, tx.lot, beg):
             return False
         if a["guy"][j] >= 0:
             self.free[a["guy"][j]] += bid
@@ -373,6 +369,23 @@ class FlipAuctions:
         if stale.any():
             a["end"][stale] = t + self.s.tau_s
             self.stats["auction_ticks"] += int(stale.sum())
+
+
+def accepts(bid: float, lot: float, tab: float, new_bid: float, new_lot: float, beg: float) -> bool:
+    """Whether ``flip.sol`` takes a bid of ``new_bid`` DAI for ``new_lot`` on an auction at
+    (``bid``, ``lot``, ``tab``) with ``beg`` (a fraction), in float: a ``tend`` (same lot) must
+    exceed the bid, not exceed the tab, and be at least ``bid * (1 + beg)`` or the tab; a
+    ``dent`` (smaller lot, the tab bid) needs the tab already bid and ``new_lot * (1 + beg) <=
+    lot``. Equalities hold within 1e-12 relative (the integer rule, ``flipper.tend``/``dent``,
+    compares exact products)."""
+    eps = 1e-12
+    if new_lot >= lot * (1.0 - eps):  # tend
+        if abs(new_lot - lot) > eps * lot:
+            return False
+        raise_ok = new_bid >= bid * (1.0 + beg) * (1.0 - eps) or abs(new_bid - tab) <= eps * tab
+        return bid < new_bid <= tab * (1.0 + eps) and raise_ok
+    return (abs(new_bid - tab) <= eps * tab and bid >= tab * (1.0 - eps)
+            and new_lot * (1.0 + beg) <= lot * (1.0 + eps))
 
 
 def _price_for(depth, i: int, amount: float, hi: float) -> float:
