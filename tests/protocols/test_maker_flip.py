@@ -192,6 +192,16 @@ def test_lump_splits_a_bite_into_auctions():
     assert fa.a["tab"].tolist() == pytest.approx([1100.0] * 3)
 
 
+def test_dunk_splits_a_bite_by_its_tab():
+    """Tab 1100 with dunk 500 (Liquidations 1.2): ceil(1100 / 500) = 3 auctions of 366.67 DAI of
+    tab and 10 / 3 tokens each."""
+    s = FlipSettings(dunk_usd=500.0, keepers=(keeper("A"),))
+    fa = FlipAuctions(s, [1.1], 1)
+    _kick(fa)
+    assert fa.a["tab"].tolist() == pytest.approx([1100.0 / 3] * 3)
+    assert fa.a["lot"].tolist() == pytest.approx([10.0 / 3] * 3)
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_same_seed_same_auctions(seed):
     """Random inclusion prices: the same seed gives the same outcome."""
@@ -233,3 +243,22 @@ def test_the_float_acceptance_is_the_integer_flipper(beg_pct, bid, extra, lot, n
     except fl.FlipRevert:
         exact = False
     assert accepts(float(bid), float(lot), float(tab), float(new_bid), float(new_lot), beg_pct / 100) == exact
+
+
+def test_the_cats_box_is_the_room_left_by_running_auctions():
+    """box 3000 DAI, two auctions of tab 1100 running: the bark kernel's room is 800; once one
+    is dealt, 1900 (room grew: True)."""
+    from liqcascade.protocols.mechanisms import kernels_python as K
+
+    s = FlipSettings(box_usd=3000.0, ttl_s=600.0, keepers=(keeper("A", discount=0.6),))
+    fa = FlipAuctions(s, [1.1], 1)
+    state = np.zeros(K.N_STATE + 2)
+    _kick(fa, account=0, row=0)
+    _kick(fa, account=1, row=1)
+    fa.sync_limits(state)
+    assert state[K.ST_DOG_ROOM] == pytest.approx(3000.0 - 2200.0)
+    fa.a["bid"][0], fa.a["guy"][0], fa.a["tic"][0] = 800.0, 0, 100.0
+    fa.see_gas(10.0, 0.0)
+    fa.step(112, np.array([MARKET]), _depth)
+    assert fa.sync_limits(state) is True
+    assert state[K.ST_DOG_ROOM] == pytest.approx(3000.0 - 1100.0)
