@@ -1,4 +1,4 @@
-"""Conformance handlers for protocol ``maker`` (Liquidations 2.0), for :mod:`liqcascade.protocols.conformance`.
+"""Conformance handlers for protocol ``maker`` (Liquidations 2.0 and 1.2), for :mod:`liqcascade.protocols.conformance`.
 
 The runner imports this module the first time a ``maker`` vector needs a handler. Inputs use
 dss's names and units (see :mod:`liqcascade.protocols.maker.exact`); integers are strings.
@@ -15,6 +15,9 @@ Functions:
   ``wait`` seconds first and is one of ``take`` (``amt``, ``max``), ``redo``, ``status``,
   ``file`` (Clipper fields to set), ``upchost`` (a new ilk ``dust``; chost = wmul(dust, chop)),
   ``poke`` (a new feed ``val``). Outputs ``bark``, ``steps.step<i>`` and the ``final`` state.
+- ``cat_bite`` (Liquidations 1.2): ``ilk``, ``vault``, ``cat`` -> the bite outcome.
+- ``flip`` (Liquidations 1.2): a Flipper session of ``kick``/``bite``/``tend``/``dent``/``deal``/
+  ``tick``/``yank`` steps with dai and gem balances (see ``_flip``).
 
 ``ilk.spot`` may be given directly or as ``mat`` (with the ilk's own ``val``: ``spot_val``,
 default the feed ``val``), as Spotter.poke computes it. ``clip.chost`` defaults to
