@@ -38,6 +38,7 @@ class MakerRules(MechanismRules):
     flip: FlipSettings | None = None
     """Set (Liquidations 1.2): the dynamic engine runs the Cat's bites into Flipper auctions
     with keepers; ``auctions`` is then None."""
+    capabilities = Capabilities(aftermarket=True, held_by_limits=True, aftermarket_gas=True)
 
     mech = K.MECH_MAKER
     name = "maker"
@@ -48,10 +49,6 @@ class MakerRules(MechanismRules):
         if self.flip is not None and self.auctions is not None:
             raise ConfigError(self.params.source, "market.maker.auctions",
                               "no Clipper auctions under Liquidations 1.2 (Flipper auctions: market.maker.flip)", "set")
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return Capabilities(aftermarket=True, held_by_limits=True, aftermarket_gas=self.flip is not None)
 
     @property
     def _over_time(self) -> bool:
