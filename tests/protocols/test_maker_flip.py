@@ -262,3 +262,29 @@ def test_the_cats_box_is_the_room_left_by_running_auctions():
     fa.step(112, np.array([MARKET]), _depth)
     assert fa.sync_limits(state) is True
     assert state[K.ST_DOG_ROOM] == pytest.approx(3000.0 - 1100.0)
+
+
+@given(gas=st.lists(st.floats(1.0, 400.0), min_size=3, max_size=3), caps=st.lists(st.floats(10.0, 5e3), min_size=3,
+                                                                                  max_size=3),
+       lots=st.lists(st.floats(0.5, 120.0), min_size=1, max_size=4), debt_ratio=st.floats(0.05, 0.9),
+       block_gas=st.floats(1.0, 300.0), seed=st.integers(0, 1000))
+@settings(max_examples=25, deadline=None)
+def test_collateral_and_dai_are_conserved(gas, caps, lots, debt_ratio, block_gas, seed):
+    """Whatever the keepers and the congestion: every kicked token is sold, returned to its vault
+    or still in an auction; the DAI raised never exceeds the tabs; bad debt plus penalty is the
+    debt's difference with what the dealt auctions raised."""
+    ks = [keeper(f"k{i}", strategy="increment" if i == 2 else "value", gas_gwei=g, capital_usd=c, discount=0.1)
+          for i, (g, c) in enumerate(zip(gas, caps))]
+    fa = _auctions(ks, lump=50.0, sigma=0.7, seed=seed)
+    debts = [lot * MARKET * debt_ratio for lot in lots]
+    for n, (lot, debt) in enumerate(zip(lots, debts)):
+        _kick(fa, lot=lot, debt=debt, account=n, row=n)
+    tabs = sum(debts) * 1.1
+    sold, proceeds, bad, returned = _run(fa, block_gas, 3600)
+    held = float(fa.holdings().sum())
+    assert sold + sum(a for _, a in returned) + held == pytest.approx(sum(lots), rel=1e-9)
+    assert proceeds <= tabs * (1 + 1e-9)
+    dealt_debt = sum(debts) - float(fa.a["debt"].sum())
+    f = fa.facts()
+    assert bad - f["auction_penalty_usd"] == pytest.approx(dealt_debt - proceeds, rel=1e-9, abs=1e-6)
+    assert (fa.free >= -1e-9).all()
