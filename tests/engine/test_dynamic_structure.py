@@ -103,7 +103,7 @@ RULES = {
     CometRules: Capabilities(aftermarket=True),
     EulerV2Rules: Capabilities(aftermarket=True),
     MorphoBlueRules: Capabilities(aftermarket=True),
-    MakerRules: Capabilities(aftermarket=True, held_by_limits=True),
+    MakerRules: Capabilities(aftermarket=True, held_by_limits=True, aftermarket_gas=True),
     LiquityV1Rules: Capabilities(global_effects=True, aftermarket=True),
     LiquityV2Rules: Capabilities(global_effects=True, aftermarket=True),
     CrvUsdRules: Capabilities(soft_liquidation=True),
@@ -118,6 +118,7 @@ def test_every_rule_set_declares_its_capabilities_and_implements_them(cls):
     assert not caps.aftermarket or callable(getattr(cls, "aftermarket", None))
     assert not caps.held_by_limits or callable(getattr(cls, "held_by_limits", None))
     assert not caps.soft_liquidation or callable(getattr(cls, "soft_step", None))
+    assert not caps.aftermarket_gas or caps.aftermarket
 
 
 def test_the_typed_protocols_recognise_the_rules_that_declare_them():

@@ -42,10 +42,13 @@ class AssetOverride(_Model):
 class _MarketFields(_Model):
     """The lending market whose positions are liquidated."""
 
-    version: Literal["3.0-3.2", "3.3-3.4", "3.5-3.6", "3.5", "3.6", "3.7"] | None = Field(
+    version: Literal[
+        "3.0-3.2", "3.3-3.4", "3.5-3.6", "3.5", "3.6", "3.7", "liquidations-2.0", "liquidations-1.2"
+    ] | None = Field(
         None, description="Aave v3 rule set (required for aave_v3: close factor, dust and bad-debt rules differ by "
         "version). '3.5-3.6' is refused for parameters with an asset of LT 0 in an e-mode (collateral there from "
-        "v3.6 only): name '3.5' or '3.6' then."
+        "v3.6 only): name '3.5' or '3.6' then. Maker: 'liquidations-2.0' (Dog and Clipper, the default) or "
+        "'liquidations-1.2' (Cat and Flipper with keepers, [market.maker.flip])."
     )
     params: str = Field(
         "builtin:aave_v3_ethereum_2023-10-31",

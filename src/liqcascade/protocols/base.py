@@ -164,6 +164,10 @@ class Capabilities:
     """The rules implement :class:`SoftLiquidates` (the protocol's own AMM converts
     collateral as the external price moves, with no liquidator's call: LLAMMA). The
     block-by-block engines call it every block before looking for eligible accounts."""
+    aftermarket_gas: bool = False
+    """The aftermarket implements :class:`SeesGas`: each block, before its ``step``, the engine
+    tells it the block's gas price (its buyers' transactions compete for inclusion: Maker's
+    Flipper keepers)."""
 
 
 @runtime_checkable
@@ -285,6 +289,15 @@ class Aftermarket(Protocol):
 
     def facts(self) -> dict[str, float]:
         """End-of-run numbers for the summary (USD unless named otherwise)."""
+        ...
+
+
+@runtime_checkable
+class SeesGas(Protocol):
+    """An :class:`Aftermarket` of rules with ``capabilities.aftermarket_gas``."""
+
+    def see_gas(self, gas_gwei: float, gas_asset_usd: float) -> None:
+        """This block's gas price (gwei) and the price (USD) of the asset gas is paid in."""
         ...
 
 

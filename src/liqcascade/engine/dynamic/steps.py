@@ -237,6 +237,8 @@ def liquidate(run: RunInputs, st: SimulationState, b: int, o: FloatArray, choice
 
 def run_aftermarket(run: RunInputs, st: SimulationState, o: FloatArray, b: int) -> None:
     """Step 7: the protocol's own sales: keepers and buyers take collateral and sell it on."""
+    if run.capabilities.aftermarket_gas:
+        st.aftermarket.see_gas(gas_price(run, b), float(st.market[run.gas_idx]) if run.gas_idx >= 0 else 0.0)
     am = st.aftermarket.step(int(run.times[b]), o, exit_depth(st.venues, st.market))
     st.inventory += am.sold
     st.totals.protocol_sold += am.sold
