@@ -41,6 +41,7 @@ from liqcascade.io.config import (
     read_toml,
     validate,
 )
+from liqcascade.io.montecarlo_config import MonteCarloConfig
 from liqcascade.io.scenario import Scenario, _venues, build
 from liqcascade.model import RiskParams
 
@@ -48,7 +49,6 @@ __all__ = ["SystemMarketConfig", "SystemScenario", "SystemScenarioConfig", "buil
            "load_system", "parse_system", "system_simulation_parts"]
 
 NOT_YET = {
-    "montecarlo": "Monte Carlo runs one market today; run a market's own scenario with `montecarlo`",
     "market": "no [market] table in a system scenario: each [[markets]] entry is a market",
     "positions": "no [positions] table in a system scenario: each [[markets]] entry has its own positions",
 }
@@ -80,6 +80,10 @@ class SystemScenarioConfig(_Model):
     simulation: SimulationConfig | None = Field(
         None, description="Block-by-block simulation of the system (`liqcascade simulate`): one path, the shared "
         "venues, one liquidator population; every market's oracle is this table's oracle.",
+    )
+    montecarlo: MonteCarloConfig | None = Field(
+        None, description="Monte Carlo price paths of the system (`liqcascade montecarlo`): each path runs the "
+        "system block by block with the [simulation] table.",
     )
 
     @field_validator("markets")
