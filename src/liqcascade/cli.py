@@ -613,6 +613,10 @@ def montecarlo_cmd(scenario: Path, paths: int, executor: str, workers: int | Non
         if bar is not None:
             bar.close()
     _print_montecarlo(res)
+    if "market_risk" in res.tables:
+        from liqcascade.cli_system import print_market_risk
+
+        print_market_risk(res)
     click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
 
 
