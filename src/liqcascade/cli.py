@@ -806,10 +806,14 @@ def _range_opt(text: str | None):
 @click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--recompute", is_flag=True, help="Search again even if this exact calibration is stored.")
 @click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
+@click.option("--market", help="A system scenario ([[markets]]): the market whose parameter moves.")
+@click.option("--budget-market", "budget_market",
+              help="A system scenario: the market whose loss the budget is on (default: the system's total).")
 def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, confidence: float, metric: str, loss: str,
                   kind: str, method: str, blocks: int, share: float, paths: int, seed: int | None, executor: str,
                   workers: int | None, chunk_size: int | None, value_range: str | None, grid: int, tol: float | None,
-                  book: str, interval: float, out: Path, recompute: bool, quiet: bool) -> None:
+                  book: str, interval: float, out: Path, recompute: bool, quiet: bool, market: str | None,
+                  budget_market: str | None) -> None:
     """The highest liquidation threshold (lowest bonus, largest supply/borrow cap or debt
     ceiling) of ASSET that keeps the metric (e.g. the 99 % VaR of bad debt) within --budget,
     every candidate on the same Monte Carlo paths; or, with --method liquidity, the largest
@@ -835,7 +839,7 @@ def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, 
             bars.extend(b for b in (say, chunks) if b is not None)
             res = cal.calibrate(scenario, param, asset, budget, confidence, metric, loss, kind, paths, seed, executor,
                                 workers, chunk_size, _range_opt(value_range), grid, tol, book, interval, out, say,
-                                recompute, chunk_progress=chunks)
+                                recompute, chunk_progress=chunks, market=market, budget_market=budget_market)
         else:
             raise ConfigError("--method", "method", "search or liquidity", method)
     except LiqcascadeError as e:
@@ -861,7 +865,8 @@ def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, 
             "within": c["within_budget"].map(lambda x: "yes" if x else "no"),
             "stage": c["stage"],
         })
-        click.echo(f"run {res.run_id}  {s['param']} of {s['asset']}: {s['metric']} at {s['confidence']:.3g} <= "
+        where = f" in market {s['market']}, budget on {s['budget_on']}" if "market" in s else ""
+        click.echo(f"run {res.run_id}  {s['param']} of {s['asset']}{where}: {s['metric']} at {s['confidence']:.3g} <= "
                    f"{fmt(s['budget'])}  ({s['kind']}, {int(s['paths']):,} path(s) per candidate, seed {s['seed']})")
         click.echo(view.to_string(index=False))
         chosen = s["chosen"]
