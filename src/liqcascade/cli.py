@@ -929,6 +929,14 @@ def _sweep_and_print(scenario: Path, factors: tuple[str, ...], kind: str, out: P
             view[c] = view[c].map(_usd)
     click.echo(f"run {res.run_id}  sweep of {len(t)} combination(s), kind {kind}")
     click.echo(view.to_string(index=False))
+    if "sweep_markets" in res.tables:  # a system: each market at every combination
+        m = res.table("sweep_markets")
+        per = m[names + ["market"] + [c for c in shown if c in m.columns and c != "headline_asset"]].copy()
+        for c in per.columns:
+            if (c.endswith("_usd") or "_usd_" in c) and "p_insolvent" not in c:
+                per[c] = per[c].map(_usd)
+        click.echo("\nper market (table sweep_markets):")
+        click.echo(per.to_string(index=False))
     click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
 
 

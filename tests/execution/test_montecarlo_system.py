@@ -1,0 +1,118 @@
+"""Monte Carlo on a system of markets: each path runs the system block by block.
+
+Invariants, not pasted outputs: a one-market system is the single-market Monte Carlo bit for
+bit (the block-by-block system engine of one market is the single-market engine, the paths
+depend only on [montecarlo]); the system's row of a path is the sum of its markets' rows; the
+executor never changes a number; the store holds both per-path tables chunk by chunk and finds
+a finished run again."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from liqcascade.cli import main
+from liqcascade.errors import ConfigError
+from liqcascade.execution import DaskExecutor, ProcessExecutor
+from liqcascade.execution import montecarlo as mc
+from liqcascade.execution.api import montecarlo
+from liqcascade.io.store import ResultsStore
+
+from .conftest import one_market_system
+
+
+def test_a_one_market_system_is_the_single_market_monte_carlo_bit_for_bit(tmp_path):
+    single, system = one_market_system(tmp_path)
+    a = montecarlo(single, 6, executor="serial", chunk_size=3, store=None)
+    b = montecarlo(system, 6, executor="serial", chunk_size=3, store=None)
+    assert a.table("paths")["accounts_liquidated"].sum() > 0  # the paths liquidate: the comparison bites
+    pd.testing.assert_frame_equal(b.table("paths"), a.table("paths"), check_exact=True)
+    pd.testing.assert_frame_equal(b.table("risk"), a.table("risk"), check_exact=True)
+    # the market's own rows are the paths' numbers, and so is its risk (without the amplification)
+    mp = b.table("market_paths")
+    assert set(mp["market"]) == {"aave"}
+    for col in mc.MARKET_PATH_COLUMNS:
+        pd.testing.assert_series_equal(mp[col], a.table("paths")[col], check_names=False, check_exact=True)
+    mr = b.table("market_risk").drop(columns="market")
+    risk = a.table("risk")
+    pd.testing.assert_frame_equal(mr, risk[risk["metric"] != "amplification"].reset_index(drop=True),
+                                  check_exact=True)
+
+
+def test_system_rows_are_the_sums_of_the_market_rows(two):
+    res = montecarlo(two, 6, executor="serial", chunk_size=2, store=None)
+    paths, mp = res.table("paths"), res.table("market_paths")
+    assert list(res.tables) == ["paths", "market_paths", "risk", "market_risk"]
+    assert len(mp) == 2 * len(paths) and list(mp["market"][:2]) == ["aave", "morpho"]
+    assert paths["accounts_liquidated"].sum() > 0 and (mp.groupby("market")["accounts_liquidated"].sum() > 0).all()
+    g = mp.groupby("path")
+    for col in ("accounts_liquidated", "liquidation_calls", "unprofitable_end"):
+        assert np.array_equal(g[col].sum().to_numpy(), paths[col].to_numpy())
+    for col in ("bad_debt_usd", "bad_debt_written_off_usd", "collateral_seized_usd", "debt_repaid_usd",
+                "liquidator_proceeds_usd"):
+        assert np.allclose(g[col].sum().to_numpy(), paths[col].to_numpy(), rtol=1e-12, atol=0.0)
+    assert np.array_equal(g["cleared"].all().to_numpy(), paths["cleared"].to_numpy())
+    assert np.array_equal(paths["insolvent"].to_numpy(), paths["bad_debt_usd"].to_numpy() > 0)
+    # the system clears when its last market does: its span covers every market's
+    for p, rows in g:
+        t = float(paths.loc[paths["path"] == p, "time_to_clear_s"].iloc[0])
+        own = rows["time_to_clear_s"].to_numpy()
+        if np.isnan(own).any():
+            assert math.isnan(t)
+        else:
+            assert t >= own.max()
+    # per-market risk: one block of rows per market, none for the amplification (a shared price's)
+    mr = res.table("market_risk")
+    assert list(mr["market"].unique()) == ["aave", "morpho"]
+    assert "amplification" not in set(mr["metric"])
+    mean = mr[(mr["metric"] == "bad_debt_usd") & (mr["statistic"] == "mean")].set_index("market")["estimate"]
+    assert mean.sum() == pytest.approx(paths["bad_debt_usd"].mean(), rel=1e-12, abs=1e-9)
+
+
+def test_serial_processes_and_dask_agree_bit_for_bit_on_a_system(two):
+    runs = {"serial": montecarlo(two, 4, executor="serial", chunk_size=2, store=None)}
+    with ProcessExecutor(2) as pool:
+        runs["local"] = montecarlo(two, 4, executor=pool, chunk_size=2, store=None)
+    with DaskExecutor(2, processes=False) as dask:
+        runs["dask"] = montecarlo(two, 4, executor=dask, chunk_size=2, store=None)
+    for ex in ("local", "dask"):
+        for t in ("paths", "market_paths", "risk", "market_risk"):
+            pd.testing.assert_frame_equal(runs[ex].table(t), runs["serial"].table(t), check_exact=True)
+
+
+def test_chunks_land_in_both_tables_and_a_finished_run_is_found(two, tmp_path):
+    store = tmp_path / "store"
+    a = montecarlo(two, 4, executor="serial", chunk_size=2, store=store)
+    st = ResultsStore(store)
+    assert st.parts(a.run_id, "paths") == [0, 1] and st.parts(a.run_id, "market_paths") == [0, 1]
+    b = montecarlo(two, 4, executor="serial", chunk_size=2, store=store)
+    assert b.run_id == a.run_id
+    for t in ("paths", "market_paths", "risk", "market_risk"):
+        pd.testing.assert_frame_equal(b.table(t), a.table(t), check_dtype=False)
+    # other levels: the stored paths, risk tables computed again
+    c = montecarlo(two, 4, executor="serial", store=store, levels=(0.9,))
+    assert set(c.table("market_risk")["level"].dropna()) == {0.9}
+
+
+def test_a_system_needs_its_montecarlo_and_simulation_tables(two):
+    text = two.read_text()
+    two.write_text(text[:text.index("[montecarlo]")])
+    with pytest.raises(ConfigError) as e:
+        montecarlo(two, 2, executor="serial", store=None)
+    assert e.value.key == "montecarlo" and e.value.file == str(two)
+    two.write_text(text.replace('kind = "instant"', 'kind = "instant"\nsource = "pool"'))
+    with pytest.raises(ConfigError) as e:
+        montecarlo(two, 2, executor="serial", store=None)
+    assert e.value.key == "simulation.oracle.source"
+
+
+def test_cli_prints_the_markets_risk(two, tmp_path):
+    r = CliRunner().invoke(main, ["montecarlo", str(two), "--paths", "2", "--executor", "serial", "--out",
+                                  str(tmp_path / "res"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "per market" in r.output and "morpho" in r.output
+    assert "market_paths" in r.output and "market_risk" in r.output
