@@ -36,7 +36,7 @@ from liqcascade.io.store import ResultsStore
 
 
 def montecarlo(
-    scenario: str | Path | _scenario.Scenario,
+    scenario,
     paths: int,
     store: ResultsStore | str | Path | None = DEFAULT_STORE,
     executor="local",
@@ -50,7 +50,8 @@ def montecarlo(
 ) -> Result:
     """The scenario's ``[simulation]`` over ``paths`` price paths of its ``[montecarlo]`` table.
 
-    Tables: ``paths`` (one row per path) and ``risk`` (:func:`liqcascade.risk.risk_table`).
+    Tables: ``paths`` (one row per path) and ``risk`` (:func:`liqcascade.risk.risk_table`); for a
+    system scenario (``[[markets]]``) also ``market_paths`` and ``market_risk`` (per market).
     ``executor``: ``serial``, ``local`` (worker processes; a script needs no ``__main__``
     guard), ``dask``, ``dask://HOST:PORT`` or an open executor. A stored run is loaded, an
     interrupted one resumed: see :func:`liqcascade.execution.api.montecarlo`, whose arguments

@@ -72,7 +72,9 @@ def montecarlo(
     default to the ``[montecarlo]`` table's. ``progress(done, total)`` is called with chunk
     counts (first with the chunks already stored); ``progress=True`` draws a bar on stderr (a
     widget in a notebook; :mod:`liqcascade.execution.progress`). Returns a result with the tables ``paths``
-    (one row per path, see :mod:`liqcascade.execution.montecarlo`) and ``risk``.
+    (one row per path, see :mod:`liqcascade.execution.montecarlo`) and ``risk``; a system scenario
+    (``[[markets]]``) also ``market_paths`` (per path and market, stored chunk by chunk like
+    ``paths``) and ``market_risk`` (each market's risk table, with a ``market`` column).
 
     Every argument and the scenario are checked before any work or any write.
     """

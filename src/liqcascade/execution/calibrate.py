@@ -33,6 +33,14 @@ and the paths depend only on ``[montecarlo]``), so the explored curve is smooth 
 parameter and the search does not chase noise. ``kind="static"`` evaluates the scenario's
 ``[shock]`` with the static cascade instead (deterministic; the interval is the point).
 
+Systems
+-------
+On a system scenario (``[[markets]]``) ``market`` names the market whose parameter moves: the
+candidate is applied to that market as above (:func:`apply_candidate`) and the system rebuilt
+around it; every candidate runs the whole system (the static system cascade, or the system's
+Monte Carlo on the shared paths). The loss is the system's total over its markets, or one
+market's (``budget_market``).
+
 Liquidity rule (:func:`liquidity_cap`)
 --------------------------------------
 The largest supply cap ``S`` (tokens) whose liquidation — a share ``share`` of it, sold in

@@ -37,6 +37,16 @@ Accounts left eligible only because no liquidator profits from them (dust under
 ``min_profit_usd``) do not keep it open: no one will ever take them, so waiting longer
 clears nothing; ``unprofitable_end`` counts them. ``cleared`` is the engine's stricter flag
 (no eligible account at all at the end).
+
+A system scenario (``[[markets]]``, :class:`SystemPrepared`) runs each path through the
+block-by-block system (:func:`~liqcascade.engine.system_dynamic.simulate_system`: one path over
+the system's assets, the shared venues, one liquidator population), all markets together. Its
+row has the same columns, the totals summed over the markets (``cleared``: every market cleared;
+``time_to_clear_s``: from the first liquidation in any market to the last, NaN while any
+market's queue still drains; the prices are shared, so the drops are the system's), plus each
+market's :data:`MARKET_PATH_COLUMNS` under :func:`market_column` names, which the driver splits
+into the ``market_paths`` table (:func:`split_system_rows`). A one-market system gives the
+single-market row bit for bit.
 """
 
 from __future__ import annotations

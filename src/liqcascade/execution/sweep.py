@@ -23,6 +23,15 @@ the full risk rows with intervals are in ``sweep_risk``), then ``run_id``. In a 
 ``headline_asset``, ``initial_drop``, ``final_drop`` and ``amplification`` are of one asset in
 every row (see ``_headline``), so that column compares like with like.
 
+A system scenario (``[[markets]]``): a factor addresses a market by name,
+``markets.<name>.<key>`` (written internally as the market's list index, which is accepted
+too), or a key of the system (``shock.X``, ``venues.0...``, ``simulation...``); ``assets.X.F`` is
+refused (it is one market's overrides). Every combination is built before any run. The runs
+are the system's (``runs.run``/``simulate`` dispatch to the system engines, Monte Carlo runs
+the system's paths) and two tables more: ``sweep_markets`` (per combination and market: the
+run's ``markets`` rows, or each market's risk estimates flattened as in ``sweep``) and, for Monte
+Carlo, ``sweep_market_risk`` (each combination's ``market_risk`` rows).
+
 ``liqcascade sweep --kind K`` and the ``--sweep`` option of ``liqcascade run``, ``simulate`` and
 ``montecarlo`` all call :func:`sweep`; ``run --shock`` and ``montecarlo --reserves`` reach it as
 ``fixed`` fields of the base scenario.
