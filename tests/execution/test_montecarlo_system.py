@@ -116,3 +116,31 @@ def test_cli_prints_the_markets_risk(two, tmp_path):
     assert r.exit_code == 0, r.output
     assert "per market" in r.output and "morpho" in r.output
     assert "market_paths" in r.output and "market_risk" in r.output
+
+
+def test_an_interrupted_system_run_resumes_with_the_missing_chunks_only(two, tmp_path, monkeypatch):
+    from liqcascade.errors import LiqcascadeError
+
+    whole = montecarlo(two, 4, executor="serial", chunk_size=1, store=None)
+    evaluate = mc.SystemPrepared.evaluate
+
+    def failing(self, seed, index):
+        if index == 2:
+            raise ConfigError("<test>", "path", "no failure", index)
+        return evaluate(self, seed, index)
+
+    monkeypatch.setattr(mc.SystemPrepared, "evaluate", failing)
+    store = tmp_path / "store"
+    with pytest.raises(LiqcascadeError, match="chunk 2"):
+        montecarlo(two, 4, executor="serial", chunk_size=1, store=store)
+    st = ResultsStore(store)
+    (rid,) = st.list_runs()["run_id"]
+    assert st.parts(rid, "paths") == [0, 1] and st.parts(rid, "market_paths") == [0, 1]
+    computed = []
+    monkeypatch.setattr(mc.SystemPrepared, "evaluate",
+                        lambda self, seed, index: (computed.append(index), evaluate(self, seed, index))[1])
+    mc._CACHE.clear()
+    res = montecarlo(two, 4, executor="serial", store=store)
+    assert computed == [2, 3] and res.run_id == rid
+    for t in ("paths", "market_paths", "risk", "market_risk"):
+        pd.testing.assert_frame_equal(res.table(t), whole.table(t), check_dtype=False)

@@ -309,11 +309,12 @@ def _market_fields(fs: list[tuple[str, list[Any]]], data: Mapping, source: str) 
         if parts[0] == "assets":
             raise ConfigError("--sweep", field, "markets.<name>.overrides.<ASSET>.<field> in a system scenario "
                               f"(assets.<ASSET> is short for one market's overrides; markets: {names})")
-        if parts[0] == "markets" and len(parts) > 1 and not parts[1].isdigit():
-            if parts[1] not in names:
+        if parts[0] == "markets" and len(parts) > 1:
+            if parts[1] in names:  # a name first: a market may be named "1"
+                parts[1] = str(names.index(parts[1]))
+            elif not parts[1].isdigit():
                 raise ConfigError("--sweep", field, f"a market name of {source} after markets. ({', '.join(names)})",
                                   parts[1])
-            parts[1] = str(names.index(parts[1]))
         out.append((".".join(parts), vals))
     return out
 
