@@ -582,8 +582,11 @@ def maker_replay_cmd(date: str, no_user_events: bool, out: Path, dai_usd: float,
 @click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
 @click.option("--sweep", "factors", multiple=True, metavar="FIELD=V1,V2,...", help=SWEEP_HELP.format(kind="montecarlo"))
+@click.option("--alone", is_flag=True, help="A system scenario: also run every market alone on each path (one more "
+              "simulation per market and path): the contagion's distribution, table contagion_risk.")
 def montecarlo_cmd(scenario: Path, paths: int, executor: str, workers: int | None, chunk_size: int | None,
-                   seed: int | None, reserves: float | None, out: Path, quiet: bool, factors: tuple[str, ...]) -> None:
+                   seed: int | None, reserves: float | None, out: Path, quiet: bool, factors: tuple[str, ...],
+                   alone: bool) -> None:
     """Run SCENARIO over many random price paths (its [montecarlo] table; each path through
     the [simulation] engine) and print the risk: VaR and CVaR of bad debt at 95/99/99.9 %
     with confidence intervals, P(insolvent), P(bad debt > reserves), liquidations at risk,
@@ -597,6 +600,11 @@ def montecarlo_cmd(scenario: Path, paths: int, executor: str, workers: int | Non
     """
     from liqcascade.execution.api import montecarlo
 
+    if factors and alone:
+        from liqcascade.errors import ConfigError
+
+        _fail(ConfigError("--alone", "alone", "no --sweep with --alone (a sweep's Monte Carlo runs the markets "
+                          "together only)", True))
     if factors:
         fixed = None if reserves is None else {"montecarlo.reserves_usd": ("--reserves", reserves)}
         _sweep_and_print(scenario, factors, "montecarlo", out, quiet=quiet, fixed=fixed, paths=paths,
@@ -606,7 +614,7 @@ def montecarlo_cmd(scenario: Path, paths: int, executor: str, workers: int | Non
     bar = _progress("montecarlo", "chunks", quiet, resumable=True)
     try:
         res = montecarlo(scenario, paths, executor=executor, workers=workers, chunk_size=chunk_size, seed=seed,
-                         reserves_usd=reserves, store=out, progress=bar)
+                         reserves_usd=reserves, store=out, progress=bar, alone=alone)
     except LiqcascadeError as e:
         _fail(e)
     finally:

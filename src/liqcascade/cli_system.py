@@ -135,5 +135,10 @@ def print_market_risk(res) -> None:
             "p_insolvent": cell(m, "bad_debt_usd", "p_insolvent", None, lambda x: f"{x:.2%}"),
             "seized_var_99": cell(m, "collateral_seized_usd", "var", 0.99, usd),
         })
+    if "contagion_risk" in res.tables:  # each market also alone on every path
+        c = res.table("contagion_risk")
+        for row in rows:
+            hit = c[(c["market"] == row["market"]) & (c["statistic"] == "mean")]
+            row["contagion_bad_debt_mean"] = usd(float(hit["estimate"].iloc[0]))
     click.echo("\nper market, all markets together on the same paths (table market_risk, intervals there):")
     click.echo(pd.DataFrame(rows).to_string(index=False))

@@ -144,3 +144,34 @@ def test_an_interrupted_system_run_resumes_with_the_missing_chunks_only(two, tmp
     assert computed == [2, 3] and res.run_id == rid
     for t in ("paths", "market_paths", "risk", "market_risk"):
         pd.testing.assert_frame_equal(res.table(t), whole.table(t), check_dtype=False)
+
+
+def test_alone_each_market_by_itself_and_the_contagion_is_the_difference(two, hand):
+    res = montecarlo(two, 3, executor="serial", chunk_size=2, store=None, alone=True)
+    paths, mp = res.table("paths"), res.table("market_paths")
+    base = montecarlo(two, 3, executor="serial", chunk_size=2, store=None)
+    # the together numbers are those of the run without `alone`
+    pd.testing.assert_frame_equal(paths[base.table("paths").columns], base.table("paths"), check_exact=True)
+    for k in mc.ALONE_COLUMNS:
+        assert np.array_equal(mp[f"contagion_{k}"], mp[k] - mp[f"alone_{k}"])
+        assert np.allclose(mp.groupby("path")[f"alone_{k}"].sum().to_numpy(), paths[f"alone_{k}"], rtol=1e-12)
+        assert np.allclose(paths[f"contagion_{k}"], paths[k] - paths[f"alone_{k}"], rtol=1e-12, atol=1e-9)
+    cr = res.table("contagion_risk")
+    assert list(cr["market"].unique()) == ["system", "aave", "morpho"]
+    assert set(cr["metric"]) == {"contagion_bad_debt_usd"}
+    # markets that share no venue and whose liquidators are unbounded do not touch each other
+    h = montecarlo(hand, 2, executor="serial", store=None, alone=True).table("market_paths")
+    for k in mc.ALONE_COLUMNS:
+        assert (h[f"contagion_{k}"] == 0).all() and (h[f"alone_{k}"] == h[k]).all()
+    assert h.loc[h["market"] == "a", "accounts_liquidated"].tolist() == [1, 1]
+
+
+def test_alone_is_refused_for_one_market_and_beside_a_sweep(tmp_path):
+    single, system = one_market_system(tmp_path)
+    with pytest.raises(ConfigError) as e:
+        montecarlo(single, 2, executor="serial", store=None, alone=True)
+    assert e.value.file == "--alone"
+    r = CliRunner().invoke(main, ["montecarlo", str(system), "--alone", "--sweep", "montecarlo.seed=1,2",
+                                  "--out", str(tmp_path / "res")])
+    assert r.exit_code == 2 and "--alone" in r.output
+    assert not (tmp_path / "res").exists()

@@ -37,7 +37,7 @@ LEVELS = (0.95, 0.99, 0.999)
 KIND = "montecarlo"
 PARTED = ("paths", "market_paths")
 """Tables stored chunk by chunk (``market_paths``: a system's, one row per path and market)."""
-RISK_TABLES = ("risk", "market_risk")
+RISK_TABLES = ("risk", "market_risk", "contagion_risk")
 
 # [simulation] fields that shape the single path of `liqcascade simulate` and that Monte Carlo
 # does not read (its paths come from [montecarlo]); they stay out of the run id.
@@ -63,6 +63,7 @@ def montecarlo(
     progress: Callable[[int, int], None] | bool | None = None,
     levels: tuple[float, ...] = LEVELS,
     confidence: float = 0.95,
+    alone: bool = False,
 ) -> Result:
     """Run ``paths`` Monte Carlo paths of ``scenario`` (a TOML path or a built scenario).
 
@@ -74,7 +75,11 @@ def montecarlo(
     widget in a notebook; :mod:`liqcascade.execution.progress`). Returns a result with the tables ``paths``
     (one row per path, see :mod:`liqcascade.execution.montecarlo`) and ``risk``; a system scenario
     (``[[markets]]``) also ``market_paths`` (per path and market, stored chunk by chunk like
-    ``paths``) and ``market_risk`` (each market's risk table, with a ``market`` column).
+    ``paths``) and ``market_risk`` (each market's risk table, with a ``market`` column). With
+    ``alone`` (a system's only; one more simulation per market and path) every path also runs
+    each market alone: ``alone_*`` and ``contagion_*`` (together - alone) columns in ``paths``
+    and ``market_paths``, and the ``contagion_risk`` table (the risk of each market's and the
+    system's ``contagion_bad_debt_usd``).
 
     Every argument and the scenario are checked before any work or any write.
     """
@@ -83,14 +88,19 @@ def montecarlo(
     sc = load_system(scenario) if is_system(scenario) else load_scenario(scenario)
     n = _count(paths, "--paths", "paths")
     size = None if chunk_size is None else _count(chunk_size, "--chunk-size", "chunk_size")
-    prep = mc.prepare(sc)
-    spec = mc.ScenarioSpec.of(sc)
+    if not isinstance(alone, bool):
+        raise ConfigError("--alone", "alone", "true or false", alone)
+    prep = mc.prepare(sc, alone)
+    spec = mc.ScenarioSpec.of(sc, alone)
     seed = sc.config.montecarlo.seed if seed is None else _count(seed, "--seed", "seed", lo=0)
     reserves = sc.config.montecarlo.reserves_usd if reserves_usd is None else _reserves(reserves_usd)
     if not isinstance(executor, Executor):
         parse_executor(executor)
     report, bar = callback(progress, "montecarlo", "chunks", resumable=True)
-    rid = _run_id({"kind": KIND, "config": hashed_config(sc), "paths": n, "seed": seed}, __version__)
+    ident = {"kind": KIND, "config": hashed_config(sc), "paths": n, "seed": seed}
+    if alone:  # (not in the identity of the runs without it, whose ids stay as they were)
+        ident["alone"] = True
+    rid = _run_id(ident, __version__)
     risk_args = {"levels": list(levels), "confidence": confidence, "reserves_usd": reserves, "seed": seed}
     _risk(pd.DataFrame({"bad_debt_usd": [0.0], "amplification": [1.0]}), risk_args)  # checks levels, confidence
 
@@ -233,7 +243,23 @@ def _risk_tables(tables: dict[str, pd.DataFrame], args: dict) -> dict[str, pd.Da
             frames.append(_risk(own, args).assign(market=n))
         df = pd.concat(frames, ignore_index=True)
         out["market_risk"] = df[["market"] + [c for c in df.columns if c != "market"]]
+        if "contagion_bad_debt_usd" in mp.columns:
+            out["contagion_risk"] = _contagion_risk(tables["paths"], mp, args)
     return out
+
+
+def _contagion_risk(paths: pd.DataFrame, mp: pd.DataFrame, args: dict) -> pd.DataFrame:
+    """The risk rows of the bad debt the other markets' presence added on each path
+    (``contagion_bad_debt_usd``, together - alone, which may be negative; its ``p_insolvent``
+    row is P(contagion > 0)), for the system (``market`` = ``system``) and each market."""
+    def rows(frame: pd.DataFrame, who: str) -> pd.DataFrame:
+        own = pd.DataFrame({"bad_debt_usd": frame["contagion_bad_debt_usd"].to_numpy(), "amplification": math.nan})
+        r = _risk(own, {**args, "reserves_usd": None})
+        return r.assign(metric="contagion_bad_debt_usd", market=who)
+
+    frames = [rows(paths, "system")] + [rows(mp[mp["market"] == n], n) for n in mp["market"].unique()]
+    df = pd.concat(frames, ignore_index=True)
+    return df[["market"] + [c for c in df.columns if c != "market"]]
 
 
 def _finished(st: ResultsStore, rid: str, risk_args: dict) -> Result:

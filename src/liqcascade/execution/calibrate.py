@@ -523,7 +523,7 @@ class _Evaluator:
     def _montecarlo(self, values: Sequence[float]) -> list[np.ndarray]:
         s, m, first = self.s, len(self.bounds), len(self.rows)  # the batch's first candidate's step
         specs = [CandidateSpec(self.spec.config, self.spec.base_dir, self.spec.source, self.spec.system,
-                               Candidate(s.param, s.asset, float(v), s.book, s.market)) for v in values]
+                               candidate=Candidate(s.param, s.asset, float(v), s.book, s.market)) for v in values]
         todo: list[mc.Chunk] = []
         part_of: dict[int, int] = {}
         got: dict[int, pd.DataFrame] = {}

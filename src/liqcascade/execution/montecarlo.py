@@ -91,20 +91,25 @@ class ScenarioSpec:
     source: str = "<python>"
     system: bool = False
     """A system scenario (``[[markets]]``, :mod:`liqcascade.io.system`)."""
+    alone: bool = False
+    """A system: every path also runs each market alone (:class:`SystemPrepared`)."""
 
     @classmethod
-    def of(cls, sc) -> "ScenarioSpec":
+    def of(cls, sc, alone: bool = False) -> "ScenarioSpec":
         """The spec of a built :class:`~liqcascade.io.scenario.Scenario` or
         :class:`~liqcascade.io.system.SystemScenario`."""
-        return cls(sc.config.model_dump(mode="json"), str(Path(sc.base_dir).resolve()), sc.source, is_system(sc))
+        return cls(sc.config.model_dump(mode="json"), str(Path(sc.base_dir).resolve()), sc.source, is_system(sc),
+                   alone)
 
     @property
     def key(self) -> str:
-        """Hash of the config and base directory: the per-process cache key."""
+        """Hash of the config and base directory (and ``alone`` when set): the per-process cache key."""
         from liqcascade.io.store import canonical_json
 
-        text = canonical_json({"config": dict(self.config), "base_dir": self.base_dir})
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        ident = {"config": dict(self.config), "base_dir": self.base_dir}
+        if self.alone:
+            ident["alone"] = True
+        return hashlib.sha256(canonical_json(ident).encode("utf-8")).hexdigest()
 
     def build(self):
         if self.system:
@@ -124,9 +129,15 @@ def is_system(sc) -> bool:
     return isinstance(sc, SystemScenario)
 
 
-def prepare(sc) -> "Prepared | SystemPrepared":
-    """:meth:`Prepared.of` a scenario, :meth:`SystemPrepared.of` a system scenario."""
-    return SystemPrepared.of(sc) if is_system(sc) else Prepared.of(sc)
+def prepare(sc, alone: bool = False) -> "Prepared | SystemPrepared":
+    """:meth:`Prepared.of` a scenario, :meth:`SystemPrepared.of` a system scenario (``alone``:
+    each market also alone on every path, a system's only)."""
+    if is_system(sc):
+        return SystemPrepared.of(sc, alone)
+    if alone:
+        raise ConfigError("--alone", "alone", "a system scenario ([[markets]]): one market has no other market to be "
+                          "run without", sc.source)
+    return Prepared.of(sc)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,6 +247,10 @@ MARKET_PATH_COLUMNS = (
 )
 """Per market and path (a system's ``market_paths`` table, after ``path``, ``chunk``, ``seed``, ``market``)."""
 
+ALONE_COLUMNS = ("bad_debt_usd", "collateral_seized_usd", "debt_repaid_usd", "accounts_liquidated", "liquidation_calls")
+"""Compared together vs alone when a system's Monte Carlo runs each market alone too
+(``alone_<k>``, ``contagion_<k>`` in ``paths`` and ``market_paths``)."""
+
 _MARKET_PREFIX = "market:"
 
 
@@ -262,9 +277,12 @@ class SystemPrepared:
     holder: Mapping[str, str]
     """System asset -> the first market that has it (whose ``assets`` table reads its reference price:
     the shared venues give every market the same)."""
+    alone: bool = False
+    """Also run every market alone on each path (fresh copies of the shared venues, the same
+    path, oracle and liquidators): ``alone_*`` and ``contagion_*`` = together - alone."""
 
     @classmethod
-    def of(cls, ss) -> "SystemPrepared":
+    def of(cls, ss, alone: bool = False) -> "SystemPrepared":
         """Check and prepare a built system scenario (every config error here, before any work)."""
         from liqcascade.engine.static import SortedBook
 
@@ -277,7 +295,7 @@ class SystemPrepared:
             for a in m.assets:
                 holder.setdefault(a, n)
         books = {n: SortedBook.of(m) for n, m in system.markets.items()}
-        return cls(ss, pm, oracle, settings, books, headline, first[headline], first, holder)
+        return cls(ss, pm, oracle, settings, books, headline, first[headline], first, holder, alone)
 
     def evaluate(self, seed: int, index: int) -> dict[str, Any]:
         """The row of path ``index``: the system's columns (totals over the markets, as one
@@ -307,24 +325,44 @@ class SystemPrepared:
         for n, o in outs.items():
             mine = {**o.row, "time_to_clear_s": _clear_time(o.liq_blocks, o.open, bs)}
             row.update({market_column(n, k): mine[k] for k in MARKET_PATH_COLUMNS})
+        if self.alone:
+            row.update(self._alone(path, outs))
         return row
+
+    def _alone(self, path, outs: Mapping[str, "_Outcome"]) -> dict[str, Any]:
+        """Each market alone along ``path``: its :data:`ALONE_COLUMNS` alone and the contagion
+        (together - alone), and the system's sums of both."""
+        from liqcascade.engine.system_dynamic import simulate_system
+
+        system = self.scenario.model
+        out: dict[str, Any] = {}
+        total = dict.fromkeys(ALONE_COLUMNS, 0)
+        for n in system.names:
+            alone = _outcome(simulate_system(system, path, self.oracle, self.settings, [n], None, self.books)[n]).row
+            for k in ALONE_COLUMNS:
+                out[market_column(n, f"alone_{k}")] = alone[k]
+                out[market_column(n, f"contagion_{k}")] = outs[n].row[k] - alone[k]
+                total[k] += alone[k]
+        for k in ALONE_COLUMNS:
+            out[f"alone_{k}"] = total[k]
+            out[f"contagion_{k}"] = sum(o.row[k] for o in outs.values()) - total[k]
+        return out
 
 
 def split_system_rows(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A system chunk's rows as (``paths``: the system's columns, ``market_paths``: one row per
     path and market, in market order within each path)."""
     own = [c for c in df.columns if not c.startswith(_MARKET_PREFIX)]
-    names: list[str] = []
+    cols: dict[str, list[str]] = {}  # market -> its columns, in order
     for c in df.columns:
         if c.startswith(_MARKET_PREFIX):
-            n = c[len(_MARKET_PREFIX):].rpartition(":")[0]
-            if n not in names:
-                names.append(n)
+            n, _, col = c[len(_MARKET_PREFIX):].rpartition(":")
+            cols.setdefault(n, []).append(col)
     frames = []
-    for k, n in enumerate(names):
+    for k, (n, names) in enumerate(cols.items()):
         f = df[["path", "chunk", "seed"]].copy()
         f.insert(3, "market", n)
-        for col in MARKET_PATH_COLUMNS:
+        for col in names:
             f[col] = df[market_column(n, col)].to_numpy()
         frames.append(f.assign(_order=k))
     long = pd.concat(frames, ignore_index=True).sort_values(["path", "_order"], kind="stable")
@@ -403,7 +441,7 @@ def prepared(spec: ScenarioSpec) -> "Prepared | SystemPrepared":
         if hit is not None:
             _CACHE.move_to_end(key)
             return hit
-        prep = prepare(spec.build())
+        prep = prepare(spec.build(), spec.alone)
     remember(spec, prep)
     return prep
 
