@@ -72,3 +72,23 @@ def test_a_montecarlo_sweep_of_a_system_has_risk_per_market(hand, tmp_path):
     assert a.loc[0.8] == pytest.approx(128000.0, rel=1e-9) and a.loc[0.93] == 0.0
     assert (m.loc[m["market"] == "b", "debt_repaid_usd_mean"] == 0).all()
     assert set(mr["market"]) == {"a", "b"} and FIELD in mr.columns
+
+
+def test_a_block_by_block_sweep_of_a_system_and_the_run_option(hand, tmp_path):
+    from click.testing import CliRunner
+
+    from liqcascade.cli import main
+
+    # `liqcascade simulate` drives WETH by the [shock] path itself (the drive is the Monte Carlo's ETH)
+    hand.write_text(hand.read_text().replace('drive = { ETH = ["WETH"] }\n', ""))
+    res = sweep(hand, [f"{FIELD}=0.8,0.93"], "simulate", store=None)
+    m = res.table("sweep_markets")
+    a = m[m["market"] == "a"].set_index(FIELD)
+    assert list(a["accounts_liquidated"]) == [1, 0]  # the static test's hand numbers, block by block
+    assert a.loc[0.8, "debt_repaid_usd"] == pytest.approx(128000.0, rel=1e-9)
+    assert {"cleared", "time_to_clear_s", "contagion_bad_debt_usd"} <= set(m.columns)
+    assert (m.loc[m["market"] == "b", "accounts_liquidated"] == 0).all()
+    r = CliRunner().invoke(main, ["run", str(hand), "--shock", "WETH=0.3", "--sweep", f"{FIELD}=0.8,0.93",
+                                  "--out", str(tmp_path / "res")])
+    assert r.exit_code == 0, r.output
+    assert "per market (table sweep_markets)" in r.output and "sweep_markets" in r.output
