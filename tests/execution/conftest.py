@@ -139,7 +139,8 @@ def one_market_system(folder: Path) -> tuple[Path, Path]:
     single = folder / "single.toml"
     single.write_text(TINY)
     system = folder / "system.toml"
-    system.write_text(TINY.replace("[market]", '[[markets]]\nname = "aave"').replace("[positions]", "[markets.positions]"))
+    as_system = TINY.replace("[market]", '[[markets]]\nname = "aave"').replace("[positions]", "[markets.positions]")
+    system.write_text(as_system)
     return single, system
 
 

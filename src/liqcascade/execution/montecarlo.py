@@ -206,7 +206,8 @@ def _outcome(res) -> _Outcome:
     bad = float(s["bad_debt_usd"])
     row: dict[str, Any] = {k: float(s[k]) for k in _SUMMED}
     row.update({k: int(s[k]) for k in _COUNTED})
-    row.update({"unprofitable_end": int(end["left_unprofitable"]), "cleared": bool(s["cleared"]), "insolvent": bad > 0.0})
+    row.update({"unprofitable_end": int(end["left_unprofitable"]), "cleared": bool(s["cleared"]),
+                "insolvent": bad > 0.0})
     return _Outcome(row, liq_blocks, int(end["left_over_capacity"]) != 0 or int(end["waiting_latency"]) != 0)
 
 
@@ -374,7 +375,8 @@ def _path_model(sc):
     cfg, source = sc.config, sc.source
     mc = cfg.montecarlo
     if mc is None:
-        raise ConfigError(source, "montecarlo", "a [montecarlo] table (how paths are drawn) for `liqcascade montecarlo`")
+        raise ConfigError(source, "montecarlo",
+                          "a [montecarlo] table (how paths are drawn) for `liqcascade montecarlo`")
     if cfg.simulation is None:
         raise ConfigError(source, "simulation", "a [simulation] table (oracle, liquidators, dynamics, drive) "
                           "for `liqcascade montecarlo`")

@@ -356,7 +356,8 @@ def combinations(scenario, factors: Sequence[str] | Mapping[str, Sequence[Any]],
                     raise ConfigError("--sweep", label, f"a field of the scenario file ({e.key} is not one; "
                                       f"`liqcascade schema{' --system' if system else ''}` lists them)") from None
                 if e.file != "--sweep":
-                    raise ConfigError("--sweep", label, f"a value this field accepts ({e.key}: {e.expected})", v) from None
+                    raise ConfigError("--sweep", label, f"a value this field accepts ({e.key}: {e.expected})",
+                                      v) from None
                 raise
     rows, configs = [], []
     for combo in itertools.product(*(vals for _, vals in fs)):
