@@ -77,6 +77,9 @@ def test_calibration_view_names_the_market(runs):
     assert v is not None
     title = v.figure["layout"]["annotations"][0]["text"]
     assert "in market a" in title and "of the system" in title
+    from liqcascade.report.answer import key_figures
+
+    assert key_figures(b)[0].label == "Calibrated liquidation threshold of WETH in market a"
 
 
 def test_the_dashboard_serves_the_new_views_with_their_json_twins(runs):

@@ -602,12 +602,11 @@ def _calibration_facts(b: Bundle, cand: pd.DataFrame) -> dict[str, Any]:
         name = {"var": "VaR", "cvar": "CVaR", "es": "CVaR", "mean": "mean"}.get(stat, stat)
         level = f" {_level_label(_num(conf))}" if _num(conf) is not None and stat != "mean" else ""
         label = f"{name}{level} of {loss}"
-    shown = str(param or col)
-    if isinstance(facts.get("market"), str):  # a system's calibration: which market's parameter, whose loss
-        shown += f" in market {facts['market']}"
+    market = facts.get("market") if isinstance(facts.get("market"), str) else None
+    if market is not None:  # a system's calibration: one market's parameter, the budget on whose loss
         on = facts.get("budget_on")
         label += " of the system" if on == "system" else f" of market {on}" if isinstance(on, str) else ""
-    return {"column": col, "param": shown, "chosen": chosen, "metric": str(loss or metric),
+    return {"column": col, "param": str(param or col), "market": market, "chosen": chosen, "metric": str(loss or metric),
             "budget": _num(facts.get("budget")), "label": label, "current": _num(facts.get("current"))}
 
 
@@ -629,7 +628,8 @@ def calibration_view(b: Bundle) -> View | None:
         return None
     cand = cand.sort_values(f["column"])
     unit, money = ("%", False) if f["metric"] == "slippage" else _unit(f["metric"])
-    fig = _subplots(1, 1, (f"{f['label']} against {f['param']}",))
+    where = "" if f["market"] is None else f" in market {f['market']}"
+    fig = _subplots(1, 1, (f"{f['label']} against {f['param']}{where}",))
     ok = cand["within_budget"].astype(bool)
     for mask, label, color in ((ok, "within budget", "#27ae60"), (~ok, "over budget", "#c0392b")):
         g = cand[mask]
