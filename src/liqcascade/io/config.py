@@ -353,7 +353,8 @@ def parse_scenario(data: dict[str, Any], source: str = "<python>") -> ScenarioCo
     """Validate a scenario mapping; a ConfigError names the first bad key."""
     if "markets" in data:
         raise ConfigError(source, "markets", "a single-market scenario for this command (a system scenario, with "
-                          "[[markets]], runs with `run`, `curve`, `network` and `simulate` today)")
+                          "[[markets]], runs with `run`, `curve`, `simulate`, `network`, `montecarlo`, `calibrate`, "
+                          "`sweep`, `report` and `serve`; `compare` runs one market)")
     return validate(ScenarioConfig, data, source)
 
 

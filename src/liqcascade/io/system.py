@@ -51,6 +51,7 @@ from liqcascade.io.config import (
     resolve_path,
     validate,
 )
+from liqcascade.io.montecarlo_config import MonteCarloConfig
 from liqcascade.io.scenario import Scenario, _venues, build
 from liqcascade.model import RiskParams
 
@@ -59,7 +60,6 @@ __all__ = ["OwnerLinkConfig", "OwnersConfig", "StablecoinConfig", "SystemMarketC
            "system_simulation_parts"]
 
 NOT_YET = {
-    "montecarlo": "Monte Carlo runs one market today; run a market's own scenario with `montecarlo`",
     "market": "no [market] table in a system scenario: each [[markets]] entry is a market",
     "positions": "no [positions] table in a system scenario: each [[markets]] entry has its own positions",
 }
@@ -150,6 +150,10 @@ class SystemScenarioConfig(_Model):
     owners: OwnersConfig | None = Field(
         None, description="Owners whose accounts span markets: an `owners` table per run and owner nodes in "
         "`liqcascade network`.")
+    montecarlo: MonteCarloConfig | None = Field(
+        None, description="Monte Carlo price paths of the system (`liqcascade montecarlo`): each path runs the "
+        "system block by block with the [simulation] table.",
+    )
 
     @field_validator("markets")
     @classmethod
