@@ -252,6 +252,37 @@ def test_the_first_version_tipped_at_a_tenth_of_a_percent(toml):
 
 
 @pytest.mark.slow
+def test_why_no_wstETH_venue_and_no_DAI_issuance(toml):
+    """The scenario's comments: with these books, a wstETH pool of 406.14M USD a side lets the
+    e-mode loops' liquidations crash wstETH by 96 % at ETH −5 %; declaring DAI issued by Maker
+    with Gauntlet's DAI depth as a pool (x = 3 x 381.6M) lifts DAI to 1.43 USD at ETH −30 %."""
+    from liqcascade.engine.system_run import run_system
+    from liqcascade.io.system import build_system, parse_system
+
+    def run(edit, shock):
+        d = tomllib.loads(EXAMPLE.read_text())
+        edit(d)
+        sc = build_system(parse_system(d, str(EXAMPLE)), EXAMPLE.parent, str(EXAMPLE))
+        return run_system(sc.model, {"WETH": shock, "wstETH": shock}, sc.settings, sc.market_settings)
+
+    def wsteth_pool(d):
+        d["venues"].append({"kind": "cpmm", "asset": "wstETH", "reserve_usd": 406137467.675, "fee": 0.0})
+
+    a = run(wsteth_pool, 0.05)["assets"].set_index("asset")
+    assert 1 - a.loc["wstETH", "price_final"] / a.loc["wstETH", "price_reference"] == pytest.approx(0.96, abs=0.005)
+    _says("with a wstETH pool, the loops'\nliquidations crashed it")
+
+    def dai_issued(d):
+        d["venues"].append({"kind": "cpmm", "asset": "DAI", "reserve_usd": 3 * 381.6e6, "fee": 0.0})
+        d["stablecoins"]["DAI"] = {"issuer": "maker_eth_a"}
+
+    coin = run(dai_issued, 0.30)["stablecoins"].set_index("asset")
+    assert coin.loc["DAI", "price_final"] == pytest.approx(1.43, abs=0.005)
+    assert "DAI rose to 1.43 USD at ETH -30 %" in " ".join(
+        line.lstrip("# ").strip() for line in EXAMPLE.read_text().splitlines())
+
+
+@pytest.mark.slow
 def test_the_network_ranking_is_what_the_docs_say(stored):
     imp = stored[1]["importance"].sort_values("rank")
     _says("ranks Aave v3 first by what its presence\nadds to the others (26 accounts liquidated); no market adds bad debt")
