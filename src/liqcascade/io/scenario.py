@@ -192,13 +192,27 @@ def _no_debt_usd(pc, source: str) -> None:
     if pc.debt_usd is not None:
         raise ConfigError(source, "positions.debt_usd", "no debt_usd when positions.source = 'file' (a file's "
                           "amounts are its own; synthetic only)", pc.debt_usd)
+    for key, v in pc.health_knobs().items():
+        raise ConfigError(source, f"positions.{key}", f"no {key} when positions.source = 'file' (a file's "
+                          "health factors are its own; synthetic only)", v)
+
+
+def _health_knobs(pc, source: str) -> dict[str, float]:
+    """The set ``hf_*`` keys; the two group shares must leave the tail a share >= 0."""
+    knobs = pc.health_knobs()
+    near, mid = knobs.get("hf_near_weight", 0.5), knobs.get("hf_mid_weight", 0.35)
+    if near + mid > 1.0 + 1e-12:
+        raise ConfigError(source, "positions.hf_mid_weight", f"at most 1 - hf_near_weight ({1 - near:g}); "
+                          "unset keys take the defaults 0.5 and 0.35", mid)
+    return knobs
 
 
 def _synthetic(pc, params: RiskParams, prices: np.ndarray, source: str) -> PositionBook:
     from liqcascade.model.synthetic import Archetype, synthetic_book
 
+    knobs = _health_knobs(pc, source)
     if pc.pair is None:
-        return synthetic_book(params, prices, n_accounts=pc.n_accounts, seed=pc.seed)
+        return synthetic_book(params, prices, n_accounts=pc.n_accounts, seed=pc.seed, **knobs)
     coll, debt = pc.pair
     for key, a in (("positions.pair.0", coll), ("positions.pair.1", debt)):
         if a not in params.symbols:
@@ -207,7 +221,7 @@ def _synthetic(pc, params: RiskParams, prices: np.ndarray, source: str) -> Posit
         raise ConfigError(source, "positions.pair", "two different assets [collateral, debt]", pc.pair)
     pair = Archetype(f"{coll}_{debt}", 1.0, {coll: 1.0}, {debt: 1.0})
     return synthetic_book(params, prices, n_accounts=pc.n_accounts, seed=pc.seed, archetypes=(pair,),
-                          n_collateral_probs=(1.0,), n_debt_probs=(1.0,))
+                          n_collateral_probs=(1.0,), n_debt_probs=(1.0,), **knobs)
 
 
 def _frame_book(cfg: ScenarioConfig, frame: pd.DataFrame, params: RiskParams, prices: np.ndarray,
