@@ -100,6 +100,32 @@ def test_two_step_just_below_the_target_is_max_close():
     assert two_step(pos, AAVE_V2, Exit()) == max_close(pos, AAVE_V2, Exit())
 
 
+def test_two_step_counts_the_rest_of_the_account():
+    # $1000 of other LT-weighted collateral and $1200 of other debt: HF = 17,500 / 17,800
+    pos = Position(10.0, 16_600.0, 2000.0, 1.0, 0.825, other_collateral_usd=1000.0, other_debt_usd=1200.0)
+    h, k = KEEP_LIQUIDATABLE_HF, 0.825 * 1.05
+    r1 = (h * 17_800.0 - 17_500.0) / (h - k)  # 2243.0 for h = 1
+    p = two_step(pos, AAVE_V2, Exit())
+    assert p.calls[0].repay == pytest.approx(r1, rel=1e-12)
+    _, after = AAVE_V2.call(pos, r1)
+    assert after.health_factor == pytest.approx(h, abs=1e-12)
+    # the close factor is on the repaid asset's debt (Aave v2): half of 16,600 - r1
+    assert p.calls[1].repay == pytest.approx(0.5 * (16_600.0 - r1), rel=1e-12)
+
+
+def test_two_step_with_a_full_close_factor_is_max_close():
+    rule = CallRule(close_factor=1.0, bonus=0.05)  # both calls would repay D whatever the first
+    assert two_step(HAND, rule, Exit()) == max_close(HAND, rule, Exit())
+
+
+def test_protocol_fee_is_kept_from_what_the_liquidator_receives():
+    rule = CallRule(close_factor=0.5, bonus=0.05, protocol_fee=0.1)
+    c = max_close(HAND, rule, Exit()).calls[0]
+    # 4.3575 WETH seized, of which the bonus part 4.3575 - 4.15 = 0.2075; the protocol keeps 10 %
+    assert c.fee == pytest.approx(0.02075, rel=1e-12)
+    assert max_close(HAND, rule, Exit()).profit_usd == pytest.approx((4.3575 - 0.02075) * 2000.0 - 8300.0, rel=1e-12)
+
+
 positions = st.builds(
     Position,
     collateral=st.floats(0.01, 1e5),

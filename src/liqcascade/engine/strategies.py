@@ -16,18 +16,21 @@ The call rule is Aave v2's (``LiquidationLogic`` in aave/protocol-v2): one call 
 ``close_factor`` (50 %) of the account's debt in the debt asset; it seizes the repaid value
 times ``1 + bonus`` in collateral at the protocol's prices; when that is more collateral than
 the account holds, it seizes all of it and repays only what that collateral covers. The
-account is liquidatable while its health factor ``HF = C·LT / D`` (USD values) is below 1.
+account is liquidatable while its health factor ``HF = C·LT / D`` (USD values, summed over the
+account's assets) is below 1. Aave v3's protocol fee (a share of the bonus the treasury
+keeps) is :attr:`CallRule.protocol_fee`; it is 0 in v2.
 
 Amounts are tokens (debt tokens repaid, collateral tokens seized), values USD. Profit is
 what selling the seized collateral brings (the venue's quote for the whole amount in one
 sale, after the calls; at the protocol's collateral price when there is no venue) minus the
-debt repaid at the protocol's debt price minus gas per call.
+debt repaid at the protocol's debt price minus gas per call. Everything is at fixed prices:
+the strategies plan one block's calls.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from liqcascade._typing import Fraction, TokenAmount, Usd
 from liqcascade.errors import ConfigError
@@ -54,13 +57,20 @@ def _check(key: str, ok: bool, expected: str, got: object) -> None:
 
 @dataclass(frozen=True)
 class Position:
-    """One account's collateral and debt (tokens) at the protocol's prices (USD per token)."""
+    """One account's liquidated pair -- the collateral seized and the debt repaid (tokens) at
+    the protocol's prices (USD per token) -- and the rest of the account, which counts in its
+    health factor only."""
 
     collateral: TokenAmount
     debt: TokenAmount
     collateral_price: Usd
     debt_price: Usd
     liquidation_threshold: Fraction
+    """Of the seized collateral."""
+    other_collateral_usd: Usd = 0.0
+    """The account's other collateral, each weighted by its liquidation threshold (USD)."""
+    other_debt_usd: Usd = 0.0
+    """The account's other debt (USD)."""
 
     def __post_init__(self) -> None:
         for key in ("collateral", "debt"):
@@ -71,6 +81,9 @@ class Position:
             _check(f"Position.{key}", v > 0 and math.isfinite(v), "a finite price > 0", v)
         lt = self.liquidation_threshold
         _check("Position.liquidation_threshold", 0 < lt <= 1, "a fraction in (0, 1]", lt)
+        for key in ("other_collateral_usd", "other_debt_usd"):
+            v = getattr(self, key)
+            _check(f"Position.{key}", v >= 0 and math.isfinite(v), "a finite value >= 0", v)
 
     @property
     def collateral_usd(self) -> Usd:
@@ -81,9 +94,19 @@ class Position:
         return self.debt * self.debt_price
 
     @property
+    def weighted_collateral_usd(self) -> Usd:
+        """``C·LT`` over the account: the pair's collateral and the rest."""
+        return self.collateral_usd * self.liquidation_threshold + self.other_collateral_usd
+
+    @property
+    def total_debt_usd(self) -> Usd:
+        return self.debt_usd + self.other_debt_usd
+
+    @property
     def health_factor(self) -> float:
-        """``C·LT / D``; inf without debt."""
-        return math.inf if self.debt <= 0 else self.collateral_usd * self.liquidation_threshold / self.debt_usd
+        """``C·LT / D`` over the account; inf without debt."""
+        d = self.total_debt_usd
+        return math.inf if d <= 0 else self.weighted_collateral_usd / d
 
     @property
     def liquidatable(self) -> bool:
@@ -92,10 +115,17 @@ class Position:
 
 @dataclass(frozen=True)
 class Call:
-    """One liquidation call: debt tokens repaid, collateral tokens seized."""
+    """One liquidation call: debt tokens repaid, collateral tokens seized (the protocol's fee
+    included) and the protocol's fee (collateral tokens it keeps)."""
 
     repay: TokenAmount
     seize: TokenAmount
+    fee: TokenAmount = 0.0
+
+    @property
+    def received(self) -> TokenAmount:
+        """Collateral tokens the liquidator receives."""
+        return self.seize - self.fee
 
 
 @dataclass(frozen=True)
@@ -106,11 +136,14 @@ class CallRule:
     """Share of the account's debt one call may repay (Aave v2: 50 %)."""
     bonus: Fraction = 0.05
     """Collateral seized per unit of debt value repaid, above 1 (0.05: 105 %)."""
+    protocol_fee: Fraction = 0.0
+    """Share of the bonus part of the seized collateral the protocol keeps (Aave v3)."""
 
     def __post_init__(self) -> None:
-        cf, b = self.close_factor, self.bonus
+        cf, b, f = self.close_factor, self.bonus, self.protocol_fee
         _check("CallRule.close_factor", 0 < cf <= 1, "a fraction in (0, 1]", cf)
         _check("CallRule.bonus", 0 <= b < 1, "a fraction in [0, 1)", b)
+        _check("CallRule.protocol_fee", 0 <= f <= 1, "a fraction in [0, 1]", f)
 
     def seize_per_repay(self, pos: Position) -> float:
         """Collateral tokens seized per debt token repaid: ``(1 + bonus)·p_debt / p_coll``."""
@@ -129,9 +162,9 @@ class CallRule:
         _check("repay", 0 <= repay <= cap * (1 + 1e-12), f"an amount in [0, {cap}] (the rule's cap)", repay)
         repay = min(repay, cap)
         seize = min(repay * self.seize_per_repay(pos), pos.collateral)
-        after = Position(max(pos.collateral - seize, 0.0), max(pos.debt - repay, 0.0), pos.collateral_price,
-                         pos.debt_price, pos.liquidation_threshold)
-        return Call(repay, seize), after
+        fee = (seize - seize / (1.0 + self.bonus)) * self.protocol_fee
+        after = replace(pos, collateral=max(pos.collateral - seize, 0.0), debt=max(pos.debt - repay, 0.0))
+        return Call(repay, seize, fee), after
 
 
 @dataclass(frozen=True)
@@ -143,16 +176,22 @@ class Exit:
     collateral price, without slippage."""
     gas_usd: Usd = 0.0
     """Gas of one call (USD)."""
+    price: Usd | None = None
+    """Without a venue: the price the collateral sells at (None: the position's)."""
 
     def __post_init__(self) -> None:
         _check("Exit.gas_usd", self.gas_usd >= 0 and math.isfinite(self.gas_usd), "a finite cost >= 0",
                self.gas_usd)
+        if self.price is not None:
+            _check("Exit.price", self.price > 0 and math.isfinite(self.price), "a finite price > 0", self.price)
 
-    def proceeds(self, pos: Position, seized: TokenAmount) -> Usd:
-        """USD from selling ``seized`` collateral tokens in one sale."""
-        if seized <= 0:
+    def proceeds(self, pos: Position, amount: TokenAmount) -> Usd:
+        """USD from selling ``amount`` collateral tokens in one sale."""
+        if amount <= 0:
             return 0.0
-        return self.venue.quote_sell(seized) if self.venue is not None else seized * pos.collateral_price
+        if self.venue is not None:
+            return self.venue.quote_sell(amount)
+        return amount * (self.price if self.price is not None else pos.collateral_price)
 
 
 @dataclass(frozen=True)
@@ -175,6 +214,10 @@ class Plan:
         return sum(c.seize for c in self.calls)
 
     @property
+    def received(self) -> TokenAmount:
+        return sum(c.received for c in self.calls)
+
+    @property
     def profit_usd(self) -> Usd:
         return self.proceeds_usd - self.paid_usd - self.gas_usd
 
@@ -186,9 +229,9 @@ def _priced(pos: Position, calls: tuple[Call, ...], exit: Exit) -> Plan:
     calls = tuple(c for c in calls if c.repay > 0)
     if not calls:
         return NO_CALL
-    seized = sum(c.seize for c in calls)
+    received = sum(c.received for c in calls)
     paid = sum(c.repay for c in calls) * pos.debt_price
-    return Plan(calls, exit.proceeds(pos, seized), paid, exit.gas_usd * len(calls))
+    return Plan(calls, exit.proceeds(pos, received), paid, exit.gas_usd * len(calls))
 
 
 def max_close(pos: Position, rule: CallRule, exit: Exit) -> Plan:
@@ -205,13 +248,14 @@ def keep_liquidatable_repay(pos: Position, rule: CallRule, target_hf: float = KE
     """The debt (tokens) a call may repay and leave the account at health ``target_hf`` (< 1);
     inf when no repayment lifts it that far, 0 when it is already there.
 
-    Repaying ``r`` (USD) removes ``r`` of debt and ``r·(1+b)`` of collateral, so the health
-    after is ``(C·LT − r·k) / (D − r)`` with ``k = LT·(1+b)``. Setting it to ``h`` gives
+    Repaying ``r`` (USD) removes ``r`` of debt and ``r·(1+b)`` of the seized collateral, so the
+    health after is ``(C·LT − r·k) / (D − r)`` with ``k = LT·(1+b)`` (``C·LT`` and ``D`` over
+    the whole account, ``LT`` the seized collateral's). Setting it to ``h`` gives
     ``r = (h·D − C·LT) / (h − k)``: a positive repay when ``HF < h`` and ``k < h`` (each call
     raises the health factor); when ``k ≥ h`` no call ever lifts the account to ``h``."""
     h = target_hf
     k = pos.liquidation_threshold * (1.0 + rule.bonus)
-    gap = h * pos.debt_usd - pos.collateral_usd * pos.liquidation_threshold
+    gap = h * pos.total_debt_usd - pos.weighted_collateral_usd
     if gap <= 0:
         return 0.0
     if k >= h:
@@ -233,12 +277,15 @@ def two_step(pos: Position, rule: CallRule, exit: Exit, target_hf: float = KEEP_
     ``bonus × repaid``, so two_step earns ``bonus·(CF·D + (1 − CF)·r₁)`` against max_close's
     ``bonus·CF·D``: more by ``bonus·(1 − CF)·r₁`` (minus one more call's gas). When max close
     already leaves the account liquidatable (``r_keep ≥ cap``) the two calls are two max
-    closes; when the account sits between ``target_hf`` and 1 the plan is max close alone.
-    The second call is made on the account as the first left it, at the same prices.
+    closes; when the account sits between ``target_hf`` and 1, or when the close factor is
+    100 % (``R`` is then ``D`` whatever ``r₁``), the plan is max close alone. The second call is
+    made on the account as the first left it, at the same prices.
     """
     cap = rule.cap(pos)
     if cap <= 0:
         return NO_CALL
+    if rule.close_factor >= 1.0:
+        return max_close(pos, rule, exit)
     first, after = rule.call(pos, min(cap, keep_liquidatable_repay(pos, rule, target_hf)))
     if first.repay <= 0:
         return max_close(pos, rule, exit)
