@@ -117,7 +117,7 @@ def choose_pair(policy, s, e, asset, coll, debt, prices, lt, bonus):
 
 
 def liquidate_one(
-    version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
+    version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd, caps, j,
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
     acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
 ):
@@ -132,6 +132,10 @@ def liquidate_one(
     burned into ``deficit_by_asset`` (the reserve deficit). Before v3.3 the debt stays
     on the account. Per-asset token totals (1-D views) and per-account USD totals are
     accumulated into the arrays given.
+
+    ``caps[j, c]`` (when ``j >= 0``) caps call ``c``'s repayment at that debt value (USD): a
+    liquidator's strategy (``engine/strategies.py``) asking for less than the rule allows; 0
+    stops the calls, calls beyond ``caps.shape[1]`` are uncapped.
     """
     s = offsets[k]
     e = offsets[k + 1]
@@ -146,6 +150,10 @@ def liquidate_one(
         pc = prices[asset[rc]]
         pd = prices[asset[rd]]
         cover = largest_allowed_cover(version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[rc])
+        if j >= 0 and calls < caps.shape[1]:
+            if caps[j, calls] <= 0.0:
+                break
+            cover = min(cover, caps[j, calls] / pd)
         if cover <= 0.0:
             acct_blocked[k] += 1
             break
@@ -212,6 +220,7 @@ def sweep(
     account's ``q`` is refreshed, a liquidated one's set to 0 (checked again next round).
     """
     k_assets = seized_by_asset.shape[0]
+    no_caps = np.empty((0, 0))
     acc = np.zeros((4, N_CHUNKS, k_assets))
     calls = np.zeros(N_CHUNKS, dtype=np.int64)
     found = np.zeros(N_CHUNKS, dtype=np.int64)
@@ -229,7 +238,7 @@ def sweep(
                 q[k] = 0.0
                 calls[c] += liquidate_one(
                     version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls,
-                    min_repay_usd, acc[0, c], acc[1, c], acc[2, c], acc[3, c],
+                    min_repay_usd, no_caps, -1, acc[0, c], acc[1, c], acc[2, c], acc[3, c],
                     acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
                 )
             elif d > 0.0:
@@ -312,13 +321,14 @@ def first_call(version, policy, accounts, offsets, asset, coll, debt, prices, lt
 
 
 def liquidate_list(
-    version, policy, accounts, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
+    version, policy, accounts, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd, caps,
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
     acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
     ev_account, ev_calls, ev_seized_usd, ev_repaid_usd, ev_bad_debt_usd,
 ):
     """Liquidate the listed accounts in order (serial: the list is already ranked), each
-    with up to ``max_calls`` calls (see :func:`liquidate_one`). Per account of the list
+    with up to ``max_calls`` calls (see :func:`liquidate_one`), capped by row ``j`` of
+    ``caps`` (USD per call; an empty array: no caps). Per account of the list
     the ``ev_*`` arrays receive what happened to it (one event row per account and
     block). Returns the number of calls."""
     total = 0
@@ -329,6 +339,7 @@ def liquidate_list(
         b0 = acct_bad_debt_usd[k]
         c = liquidate_one(
             version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
+            caps, j if caps.shape[0] > 0 else -1,
             seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
             acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
         )
