@@ -255,3 +255,13 @@ def test_bad_inputs_name_their_key():
         Exit(gas_usd=math.nan)
     with pytest.raises(ConfigError, match="repay"):
         AAVE_V2.call(HAND, 9000.0)  # above the 8300 cap
+
+
+def test_profit_max_optimises_what_the_liquidator_receives():
+    # a 10 % protocol fee on the bonus: 1.1025 · (1 - 0.1 · 0.1025 / 1.1025) = 1.09225 WETH-units received
+    # per 2000 USDC; the optimum sells where 2e9 / (1000 + a)² = 2000 / 1.09225: 1000 + a = 1000·√1.09225
+    rule = CallRule(close_factor=0.5, bonus=0.1025, protocol_fee=0.1)
+    p = profit_max(BIG, rule, Exit(POOL))
+    a = 1000.0 * math.sqrt(1.09225) - 1000.0
+    assert p.calls[0].received == pytest.approx(a, rel=1e-12)
+    assert p.profit_usd == pytest.approx(2e6 * a / (1000.0 + a) - a * 2000.0 / 1.09225, rel=1e-12)

@@ -149,6 +149,11 @@ class CallRule:
         """Collateral tokens seized per debt token repaid: ``(1 + bonus)·p_debt / p_coll``."""
         return (1.0 + self.bonus) * pos.debt_price / pos.collateral_price
 
+    def received_per_repay(self, pos: Position) -> float:
+        """Collateral tokens the liquidator receives per debt token repaid: the seized ones less
+        the protocol's share of the bonus."""
+        return self.seize_per_repay(pos) * (1.0 - self.protocol_fee * self.bonus / (1.0 + self.bonus))
+
     def cap(self, pos: Position) -> TokenAmount:
         """The most debt (tokens) one call may repay: the close factor's share of the debt, or
         what the whole collateral covers at the bonus if that is less; 0 when not liquidatable."""
@@ -297,7 +302,8 @@ def two_step(pos: Position, rule: CallRule, exit: Exit, target_hf: float = KEEP_
 
 
 def _cpmm_optimal_repay(pool: ConstantProductPool, s: float, debt_price: Usd) -> TokenAmount:
-    """The repay ``r ≥ 0`` maximising ``quote_sell(s·r) − p_d·r`` on a constant-product pool.
+    """The repay ``r ≥ 0`` maximising ``quote_sell(s·r) − p_d·r`` on a constant-product pool
+    (``s`` collateral tokens received per debt token repaid).
 
     ``quote_sell(a) = y·γa / (x + γa)`` is concave with slope ``γxy / (x + γa)²``; the slope
     equals the cost of a collateral token, ``p_d / s``, at ``a* = (√(γxy·s/p_d) − x) / γ``."""
@@ -341,7 +347,7 @@ def profit_max(pos: Position, rule: CallRule, exit: Exit) -> Plan:
     cap = rule.cap(pos)
     if cap <= 0:
         return NO_CALL
-    s = rule.seize_per_repay(pos)
+    s = rule.received_per_repay(pos)
     if exit.venue is None:
         repay = cap
     elif isinstance(exit.venue, ConstantProductPool):

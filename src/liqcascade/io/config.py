@@ -259,6 +259,12 @@ class SimLiquidatorsConfig(_Model):
     latency_blocks: int = Field(0, ge=0, description="Blocks an account must have been eligible before liquidators act.")
     spread_blocks: int = Field(1, ge=1, description="Liquidators sell 1/spread_blocks of their inventory each block.")
     min_repay_usd: float = Field(0.0, ge=0, description="Calls repaying less than this are not made.")
+    strategy: Literal["max_close", "two_step", "profit_max"] = Field(
+        "max_close", description="How much each liquidation repays: max_close the most the protocol allows (in "
+        "calls_per_account calls); two_step two calls in one block, the first leaving the account just liquidatable "
+        "(Qin et al. 2021); profit_max one call sized to maximise profit after the collateral's venue and gas. "
+        "two_step and profit_max need aave_v3 rules (docs/liquidators.md).",
+    )
 
 
 class DynamicsConfig(_Model):

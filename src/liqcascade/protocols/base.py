@@ -98,10 +98,10 @@ class LiquidationLimits:
     max_calls_per_account: int = 64
     min_repay_usd: float = 0.0
     call_caps_usd: FloatArray | None = field(default=None, compare=False)
-    """For ``liquidate_list`` by rules with ``capabilities.capped_calls``: row ``j`` (the list's
-    ``j``-th account), column ``c`` (its ``c``-th call) is the most debt value (USD) that call
-    may repay (inf: the rule's maximum; 0: no further call; calls beyond the columns are
-    uncapped). None: every call repays the rule's maximum."""
+    """For ``liquidate_list`` by rules with ``capabilities.capped_calls``: row ``j`` lists the
+    calls on the list's ``j``-th account, column ``c`` the most debt value (USD) call ``c`` may
+    repay (inf: the rule's maximum); a 0 or the end of the row stops (and ``max_calls_per_account``
+    still bounds). None: up to ``max_calls_per_account`` calls at the rule's maximum."""
 
     def caps(self, n: int) -> FloatArray:
         """:attr:`call_caps_usd` checked against a list of ``n`` accounts (an empty array when None)."""

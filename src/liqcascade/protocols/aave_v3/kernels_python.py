@@ -133,9 +133,9 @@ def liquidate_one(
     on the account. Per-asset token totals (1-D views) and per-account USD totals are
     accumulated into the arrays given.
 
-    ``caps[j, c]`` (when ``j >= 0``) caps call ``c``'s repayment at that debt value (USD): a
-    liquidator's strategy (``engine/strategies.py``) asking for less than the rule allows; 0
-    stops the calls, calls beyond ``caps.shape[1]`` are uncapped.
+    When ``j >= 0``, row ``j`` of ``caps`` lists the calls a liquidator's strategy makes
+    (``engine/strategies.py``): call ``c`` repays at most ``caps[j, c]`` of debt value (USD; inf:
+    the rule's maximum); a 0 or the end of the row stops the calls.
     """
     s = offsets[k]
     e = offsets[k + 1]
@@ -150,8 +150,8 @@ def liquidate_one(
         pc = prices[asset[rc]]
         pd = prices[asset[rd]]
         cover = largest_allowed_cover(version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[rc])
-        if j >= 0 and calls < caps.shape[1]:
-            if caps[j, calls] <= 0.0:
+        if j >= 0:
+            if calls >= caps.shape[1] or caps[j, calls] <= 0.0:
                 break
             cover = min(cover, caps[j, calls] / pd)
         if cover <= 0.0:
