@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 
 from liqcascade.engine.dynamic import Dynamics, Liquidators, SimSettings, simulate
@@ -106,3 +107,60 @@ def test_a_strategy_needs_rules_that_cap_a_call():
 
     with pytest.raises(ConfigError, match="liquidators.strategy"):
         run("two_step", rules=make_rules("compound_v2"))
+
+
+# ------------------------------------------------------------------------- the system
+
+
+@pytest.mark.parametrize("strategy", ["two_step", "profit_max"])
+def test_one_market_system_is_the_single_market_run_bit_for_bit(one_numba_thread, strategy):
+    from liqcascade.engine.system import SystemModel
+    from liqcascade.engine.system_dynamic import simulate_system
+
+    from .test_dynamic import random_book
+
+    pool = ConstantProductPool.from_price_depth("WETH", 2000.0, 3e5)
+    b = random_book(n=200, seed=3)
+    settings = SimSettings(Liquidators(gas_gwei=30.0, strategy=strategy), Dynamics(600.0, 0.5), check_conservation=True)
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -0.15}, n_blocks=40)
+    m = MarketModel(b, AaveV3Rules(PARAMS, V3_0), PRICES, {"WETH": pool})
+    alone = simulate(m, path, Instant(), settings)
+    sys_m = MarketModel(b, AaveV3Rules(PARAMS, V3_0), PRICES, {})
+    out = simulate_system(SystemModel(PARAMS.symbols, PRICES, {"m": sys_m}, {"WETH": pool}), path, Instant(),
+                          settings)["m"]
+    assert alone.summary["accounts_liquidated"] > 0
+    if strategy == "two_step":
+        assert alone.summary["liquidation_calls"] > alone.summary["accounts_liquidated"]
+    for name in ("steps", "events", "assets", "summary"):
+        pd.testing.assert_frame_equal(out[name], alone[name], check_exact=True)
+
+
+def test_two_markets_share_a_two_step_population(one_numba_thread):
+    """The hand accounts in two markets: with no venue the markets do not interact, and each
+    account gets the calls it gets in one market."""
+    from liqcascade.engine.system import SystemModel
+    from liqcascade.engine.system_dynamic import simulate_system
+
+    one = book([(1, "WETH", 10.0, 0.0), (1, "USDC", 0.0, 15_600.0)])
+    two = book([(2, "WETH", 5.0, 0.0), (2, "DAI", 0.0, 8_300.0)])
+    markets = {name: MarketModel(b, AaveV3Rules(PARAMS, V3_0), PRICES, {}) for name, b in (("a", one), ("b", two))}
+    s = SimSettings(Liquidators(gas_asset=None, strategy="two_step"), Dynamics(recovery_half_life_s=0.0))
+    out = simulate_system(SystemModel(PARAMS.symbols, PRICES, markets, {}), PATH, Instant(), s)
+    alone = events(run("two_step"))
+    for name, acct in (("a", 1), ("b", 2)):
+        ev = out[name]["events"].set_index("account_id")
+        assert ev.loc[acct, "calls"] == alone.loc[acct, "calls"]
+        assert ev.loc[acct, "debt_repaid_usd"] == pytest.approx(alone.loc[acct, "debt_repaid_usd"], rel=1e-12)
+
+
+def test_the_system_checks_the_shared_strategy_against_every_market():
+    from liqcascade.engine.system import SystemModel
+    from liqcascade.engine.system_dynamic import simulate_system
+
+    from .mechanism_books import make_rules
+
+    markets = {"aave": MarketModel(BOOK, AaveV3Rules(PARAMS, V3_0), PRICES, {}),
+               "comp": MarketModel(BOOK, make_rules("compound_v2"), PRICES, {})}
+    with pytest.raises(ConfigError, match="liquidators.strategy"):
+        simulate_system(SystemModel(PARAMS.symbols, PRICES, markets, {}), PATH, Instant(),
+                        SimSettings(Liquidators(gas_asset=None, strategy="profit_max")))

@@ -54,9 +54,12 @@ from liqcascade._typing import FloatArray, IntArray
 from liqcascade.engine import kernels as _kernels
 from liqcascade.engine.dynamic import steps
 from liqcascade.engine.dynamic.records import BlockCounts, LiquidatorChoice, SaleGrid
+from liqcascade.engine.dynamic.plans import MAX_PLAN_CALLS
 from liqcascade.engine.dynamic.results import build_result
 from liqcascade.engine.dynamic.settings import Liquidators, SimSettings
-from liqcascade.engine.dynamic.state import EMPTY, RunInputs, SimulationState, initial_state, prepare_inputs
+from liqcascade.engine.dynamic.state import (
+    EMPTY, RunInputs, SimulationState, check_strategy, initial_state, prepare_inputs,
+)
 from liqcascade.engine.result import Result
 from liqcascade.engine.static import SortedBook
 from liqcascade.engine.system import SystemModel
@@ -192,6 +195,8 @@ class Pool:
     received: FloatArray
     coll_sys: IntArray
     repaid_usd: FloatArray
+    caps_usd: FloatArray | None = None
+    """Per candidate, its strategy's calls (``LiquidationLimits.call_caps_usd``); None: max close."""
 
 
 def _shared_inputs(system: SystemModel, path, settings: SimSettings) -> SharedInputs:
@@ -325,6 +330,8 @@ def run_system(
     sp = _shared_start(system, shared)
     books = dict(sorted_books or {})
     runs = [_market_run(system, n, path, oracle, settings, books.get(n), sp, own.get(n)) for n in names]
+    for m in runs:  # the shared population may take any market's accounts
+        check_strategy(m.run.model.rules, shared.settings.liquidators)
     for k, m in enumerate(runs):
         if m.own is not None:
             m.own = replace(m.own, members=(k,))
@@ -401,7 +408,8 @@ def _pool(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int,
         ca, da = cand.coll_asset, cand.debt_asset
         # the gas asset priced at the shared venues (the market need not hold it)
         gas_usd = gas * 1e-9 * liq.gas_per_call * (sp.market[gas_idx] if gas_idx >= 0 else 0.0)
-        gross = cand.received * market[ca] + cand.reward_usd - cand.paid * market[da] - gas_usd
+        received, paid, gas_each, caps = steps.strategy_terms(liq, st, st.o_prev, gas_usd)
+        gross = received * market[ca] + cand.reward_usd - paid * market[da] - gas_each
         waiting = b - st.eligible_since[cand.elig] < liq.latency_blocks
         if k in skip:
             waiting &= ~skip[k]
@@ -412,8 +420,8 @@ def _pool(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int,
         okidx = np.flatnonzero(ok)
         unprof[k] = int(((gross < liq.min_profit_usd) & left).sum())
         waits[k] = int(waiting.sum())
-        parts.append((k, okidx, gross[okidx], cand.received[okidx], runs[k].ix[ca[okidx]],
-                      (cand.paid * market[da])[okidx]))
+        parts.append((k, okidx, gross[okidx], received[okidx], runs[k].ix[ca[okidx]],
+                      (paid * market[da])[okidx], None if caps is None else caps[okidx]))
     if not parts:
         e = np.empty(0)
         return Pool(EMPTY, EMPTY, e, e, EMPTY, e), unprof, waits
@@ -422,8 +430,20 @@ def _pool(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int,
         local=np.concatenate([p[1] for p in parts]), gross=np.concatenate([p[2] for p in parts]),
         received=np.concatenate([p[3] for p in parts]), coll_sys=np.concatenate([p[4] for p in parts]),
         repaid_usd=np.concatenate([p[5] for p in parts]),
+        caps_usd=None if liq.strategy == "max_close" else np.concatenate([p[6] for p in parts]),
     )
     return pool, unprof, waits
+
+
+def _caps(pool: Pool, at: IntArray, calls_each: int) -> FloatArray:
+    """The pool's per-call caps of the candidates ``at``, as wide as the longest plan or the
+    market's ``calls_per_account``: a max close population's rows are uncapped calls."""
+    out = np.zeros((at.size, max(MAX_PLAN_CALLS, calls_each)))
+    if pool.caps_usd is None:
+        out[:, :calls_each] = np.inf
+    else:
+        out[:, :MAX_PLAN_CALLS] = pool.caps_usd[at]
+    return out
 
 
 def _sale_grid(shared: SharedInputs, sp: SharedPrices, pool: Pool, order: IntArray,
@@ -523,9 +543,13 @@ def choose_across(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun],
     for k, m in enumerate(runs):
         mine = pool.owner[picks.at] == k
         local, profit = pool.local[picks.at[mine]], picks.profit_usd[mine]
+        strategic = pool.caps_usd is not None or (k in own and own_pools[k].caps_usd is not None)
+        caps = _caps(pool, picks.at[mine], m.run.limits.max_calls_per_account) if strategic else None
         if k in own:
             local = np.concatenate([own_pools[k].local[own[k].at], local])
             profit = np.concatenate([own[k].profit_usd, profit])
+            if strategic:
+                caps = np.concatenate([_caps(own_pools[k], own[k].at, m.run.limits.max_calls_per_account), caps])
         not_taken = int(left[k])
         out.append(LiquidatorChoice(
             chosen=m.st.cand.elig[local] if local.size else EMPTY,
@@ -533,6 +557,7 @@ def choose_across(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun],
             unprofitable=unprof[k] + (not_taken if taken < cap else 0),
             over_capacity=not_taken if taken >= cap else 0,
             waiting=waits[k],
+            caps_usd=caps,
         ))
     return out
 
