@@ -164,3 +164,15 @@ def test_the_system_checks_the_shared_strategy_against_every_market():
     with pytest.raises(ConfigError, match="liquidators.strategy"):
         simulate_system(SystemModel(PARAMS.symbols, PRICES, markets, {}), PATH, Instant(),
                         SimSettings(Liquidators(gas_asset=None, strategy="profit_max")))
+
+
+def test_a_scenario_names_a_bad_strategy():
+    import tomllib
+
+    from liqcascade.io.config import parse_scenario
+    from tests.conftest import REPO
+
+    data = tomllib.loads((REPO / "examples" / "small_book.toml").read_text())
+    data["simulation"] = {"path": "shock", "liquidators": {"strategy": "greedy"}}
+    with pytest.raises(ConfigError, match=r"x\.toml: simulation\.liquidators\.strategy: expected 'max_close'"):
+        parse_scenario(data, "x.toml")
