@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 from liqcascade._typing import FloatArray
-from liqcascade.engine.dynamic import steps
+from liqcascade.engine.dynamic import owners, steps
 from liqcascade.engine.dynamic.records import BlockCounts
 from liqcascade.engine.dynamic.results import build_result
 from liqcascade.engine.dynamic.settings import SimSettings
@@ -24,6 +24,8 @@ def simulate(
     oracle_input: Mapping[str, FloatArray] | None = None,
     venue_depth: Mapping[str, FloatArray] | None = None,
     sorted_book: SortedBook | None = None,
+    owner_actions: owners.OwnerActions | None = None,
+    accrual: tuple[owners.DebtAccrual, ...] = (),
 ) -> Result:
     """Run ``model`` block by block along ``path`` (a :class:`~liqcascade.scenarios.PricePath`)
     with ``oracle`` (a :class:`~liqcascade.markets.oracle.Oracle`).
@@ -45,9 +47,20 @@ def simulate(
 
     ``sorted_book`` (``SortedBook.of(model)``, prepared once) saves re-sorting the book when
     the same model runs many paths (Monte Carlo); it is only read.
+
+    ``owner_actions`` (owners' actions between blocks) and ``accrual`` (debt assets'
+    accumulators per block) make the book move in time (:mod:`.owners`); the result then
+    has a ``conflicts`` table.
     """
+    moving = owner_actions is not None or bool(accrual)
+    if owner_actions is not None:
+        model = owners.extend_model(model, owner_actions)
+        sorted_book = None  # the book has rows the prepared one lacks
     run = prepare_inputs(model, path, oracle, settings, oracle_input, venue_depth, sorted_book)
     st = initial_state(run)
+    if moving:
+        owners.check_owner_inputs(owner_actions, accrual, run.n_blocks)
+        st.owners = owners.owner_state(model, run.book, run.times, owner_actions, tuple(accrual))
     nb = run.n_blocks
     for b in range(nb):
         run_block(run, st, b)
@@ -58,6 +71,8 @@ def simulate(
 
 def run_block(run: RunInputs, st: SimulationState, b: int) -> None:
     """One block, step by step (see the package docstring)."""
+    if st.owners is not None:
+        owners.apply_owner_actions(run, st, b)
     steps.move_prices(run, st, b)
     o = steps.read_oracle(run, st, b)
     gas = steps.gas_price(run, b)

@@ -168,6 +168,8 @@ class SimulationState:
     """Bad debt written off so far (USD)."""
     first_eligible_block: int = -1
     last_liquidation_block: int = -1
+    owners: object | None = None
+    """The owners' actions and debt accrual (:class:`~.owners.OwnerState`), when the run has them."""
 
 
 def initial_state(run: RunInputs) -> SimulationState:

@@ -87,7 +87,8 @@ def find_candidates(run: RunInputs, st: SimulationState, b: int, o: FloatArray) 
     # the protocol's limits on liquidations in progress (Maker's Dog: room for more
     # auctions); room freed since last block lets accounts that waited be picked again
     limits_freed = st.aftermarket is not None and st.aftermarket.sync_limits(st.arrays.state)
-    if b == 0 or not np.array_equal(o, st.o_prev) or global_effects or limits_freed:
+    moved = st.owners is not None and st.owners.rescan  # owners' actions or debt accrual this block
+    if b == 0 or not np.array_equal(o, st.o_prev) or global_effects or limits_freed or moved:
         ratio0 = o / run.p0
         st.bound = max(st.bound, float(ratio0.max() / ratio0.min()))
         step = o / st.o_prev
@@ -96,7 +97,8 @@ def find_candidates(run: RunInputs, st: SimulationState, b: int, o: FloatArray) 
             # keep the product finite over long runs: rescale every bound (q / cum is what counts)
             st.q /= st.cum_bound
             st.cum_bound = 1.0
-        upto = run.model.book.n_accounts if global_effects else run.book.prefix_len(st.bound)
+        everyone = global_effects or st.owners is not None  # a moving book is not sorted by health
+        upto = run.model.book.n_accounts if everyone else run.book.prefix_len(st.bound)
         scanned = rules.scan(st.arrays, o, upto, st.q, st.cum_bound)
         st.cand = Candidates.build(rules, st.arrays, o, scanned)
         if held_by_limits:
@@ -282,6 +284,9 @@ def check_conservation(run: RunInputs, st: SimulationState, b: int) -> None:
     if (arrays.coll < 0).any() or (arrays.debt < 0).any():
         raise ConservationError(f"block {b}: a negative balance")
     coll0, debt0 = run.model.book.totals_by_asset()
+    if st.owners is not None:  # what owners added and the accumulators grew
+        coll0 = coll0 + st.owners.coll_in
+        debt0 = debt0 + st.owners.debt_in + st.owners.accrued
     k = run.n_assets
     coll1 = np.bincount(arrays.asset, weights=arrays.coll, minlength=k)
     debt1 = np.bincount(arrays.asset, weights=arrays.debt, minlength=k)
