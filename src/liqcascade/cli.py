@@ -313,6 +313,7 @@ def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool, factor
                                     f"{s['left_over_capacity_block_max']:,} over capacity"),
         ("time to clear", f"{s['time_to_clear_s'] / 60:.1f} min" if s["cleared"]
                           else f"not cleared: {s['eligible_accounts_end']:,} accounts still eligible at the end"),
+        ("impact on path", _impact_on_path(res.config)),
     ]
     w = max(len(k) for k, _ in lines)
     for k, v in lines:
@@ -325,6 +326,15 @@ def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool, factor
         click.echo("")
         click.echo(view.to_string(index=False))
     click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
+
+
+def _impact_on_path(config) -> str:
+    """``[simulation] impact_on_path`` as run (its default depends on the path's kind)."""
+    sim = (config or {}).get("simulation") or {}
+    if sim.get("impact_on_path"):
+        return str(sim["impact_on_path"])
+    replayed = sim.get("path") in ("replay", "candles")
+    return "none (default on a replayed path)" if replayed else "full (default)"
 
 
 @main.command("compare")

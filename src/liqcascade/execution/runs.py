@@ -159,7 +159,9 @@ def simulate(
     rid = _run_id({"kind": "simulation", "config": hashed(cfg, ("curve",))}, __version__)
     if not recompute and (found := stored(store, rid, "simulation")) is not None:
         return found
-    res = _simulate(sc.model, path, oracle, settings, progress, cfg, oracle_input, venue_depth)
+    actions, accrual = _scenario.owner_inputs(sc, path)
+    res = _simulate(sc.model, path, oracle, settings, progress, cfg, oracle_input, venue_depth,
+                    owner_actions=actions, accrual=accrual)
     save(store, rid, "simulation", cfg, res, {"source": sc.source})
     return res.with_run_id(rid)
 

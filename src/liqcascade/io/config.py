@@ -239,6 +239,16 @@ class DynamicsConfig(_Model):
     )
 
 
+class EventsConfig(_Model):
+    """Owners' actions applied between blocks (docs/positions.md, "Owners' actions")."""
+
+    path: str = Field(description="CSV or Parquet of owners' actions: time (or block), account, action, asset, amount; "
+                      "relative to this file.")
+    accrual: dict[str, str] = Field(
+        default_factory=dict, description="Debt asset -> CSV of its fee history (time, annual_fee): the asset's debt "
+        "grows by (1 + annual_fee) ** (seconds / 31536000), compounded per second like Maker's rate.")
+
+
 class SimulationConfig(_Model):
     """A block-by-block simulation (`liqcascade simulate`)."""
 
@@ -286,6 +296,11 @@ class SimulationConfig(_Model):
     liquidators: SimLiquidatorsConfig = Field(default_factory=SimLiquidatorsConfig, description="Liquidator population.")
     dynamics: DynamicsConfig = Field(default_factory=DynamicsConfig, description="Venue recovery.")
     check_conservation: bool = Field(False, description="Check conservation every block (slower; for debugging).")
+    events: EventsConfig | None = Field(None, description="Owners' actions between blocks and debt accrual.")
+    impact_on_path: Literal["full", "none"] | None = Field(
+        None, description="Whether liquidators' sales move the price: full (permanent and transient impact, the "
+        "default on synthetic paths) or none (sales get their slippage, the path stays the market: the default on "
+        "replay and candles paths, whose prices already contain the real liquidations).")
 
 
 class ScenarioConfig(_Model):
@@ -423,6 +438,11 @@ def hash_shared_inputs(d: dict[str, Any], venues: list[Any], base_dir: Path, sou
             a: f"sha256:{file_digest(resolve_path(f, base_dir, source, f'simulation.candles.{a}'))}"
             for a, f in sim["candles"].items()
         }
+    if sim and sim.get("events"):
+        ev = sim["events"]
+        ev["path"] = f"sha256:{file_digest(resolve_path(ev['path'], base_dir, source, 'simulation.events.path'))}"
+        ev["accrual"] = {a: f"sha256:{file_digest(resolve_path(f, base_dir, source, f'simulation.events.accrual.{a}'))}"
+                         for a, f in ev.get("accrual", {}).items()}
     for i, (vc, v) in enumerate(zip(venues, d.get("venues", []))):
         for key, text in venue_registry.spec(vc.kind).files(vc).items():  # what the venue kind declares
             v[key] = f"sha256:{file_digest(resolve_path(text, base_dir, source, f'venues.{i}.{key}'))}"

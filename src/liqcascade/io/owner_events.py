@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 
 from liqcascade._typing import FloatArray, IntArray
-from liqcascade.errors import DataError
+from liqcascade.engine.dynamic.owners import ACTIONS, DebtAccrual, OwnerActions
+from liqcascade.errors import ConfigError, DataError
 
-ACTIONS = ("open", "deposit", "withdraw", "borrow", "repay", "close")
-"""The actions an event file may name; :attr:`OwnerEventFile.action` indexes this tuple."""
+SECONDS_PER_YEAR = 365 * 24 * 3600
 NEEDS_AMOUNT = frozenset({"deposit", "withdraw", "borrow", "repay"})
 COLUMNS = ("account", "action", "asset", "amount")
 
@@ -148,8 +148,7 @@ def read_owner_events(path: str | Path, assets: tuple[str, ...]) -> OwnerEventFi
     amount = _amounts(raw, action, p)
     time = _times(raw["time"], p) if has_time else None
     block = _blocks(raw["block"], p) if has_block else None
-    key = time if time is not None else block
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(time if time is not None else block, kind="stable")
     code = np.array([ACTIONS.index(a) for a in action], dtype=np.int64)
     return OwnerEventFile(
         source=str(p), time=None if time is None else time[order], block=None if block is None else block[order],
@@ -158,4 +157,54 @@ def read_owner_events(path: str | Path, assets: tuple[str, ...]) -> OwnerEventFi
     )
 
 
-__all__ = ["ACTIONS", "OwnerEventFile", "read_owner_events"]
+def owner_actions_on(path: str | Path, assets: tuple[str, ...], times: IntArray) -> OwnerActions:
+    """The event file's actions on a path's blocks (``times``: each block's start): a timed
+    action applies before the first block starting at or after it; actions after the
+    last block are dropped, a ``block`` beyond the path is a :class:`DataError`."""
+    f = read_owner_events(path, assets)
+    t = np.asarray(times, dtype=np.int64)
+    if f.block is not None:
+        late = np.flatnonzero(f.block >= t.shape[0])
+        if late.size:
+            i = int(late[0])
+            raise DataError(f.source, int(f.row[i]), f"column block: expected a block below the path's {t.shape[0]}, "
+                            f"got {int(f.block[i])}")
+        block, keep = f.block, np.ones(len(f), dtype=bool)
+    else:
+        block = np.searchsorted(t, f.time, side="left")
+        keep = block < t.shape[0]
+    return OwnerActions(block[keep].astype(np.int64), f.account[keep], f.action[keep], f.asset[keep], f.amount[keep],
+                        f.source)
+
+
+def read_accrual(path: str | Path, asset: str, assets: tuple[str, ...], times: IntArray, source: str) -> DebtAccrual:
+    """A fee history (CSV ``time, annual_fee``: the annual fee in force from each time on) as
+    the debt asset's accumulator on the path's blocks, relative to the first block:
+    ``rate(t) = exp(sum_i ln(1 + fee_i) * seconds under fee_i / 31536000)`` (Maker's ``drip``
+    compounding ``duty = (1 + fee) ** (1 / 31536000)`` per second). Before the first row the
+    fee is 0."""
+    if asset not in assets:
+        raise ConfigError(source, f"simulation.events.accrual.{asset}", f"a debt asset of the market {list(assets)}",
+                          asset)
+    p = Path(path)
+    raw = _read_table(p)
+    if list(raw.columns[:2]) != ["time", "annual_fee"]:
+        raise DataError(str(p), None, f"columns: expected time, annual_fee; got {list(raw.columns)}")
+    start = _times(raw["time"], p)
+    fee = pd.to_numeric(raw["annual_fee"].astype(str).str.strip(), errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(fee) | (fee <= -1) | (fee > 10)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(str(p), i + 1, f"column annual_fee: expected a yearly fee from -1 to 10 (0.05 = 5 %), "
+                        f"got {raw['annual_fee'].iloc[i]!r}")
+    if np.any(np.diff(start) < 0):
+        i = int(np.flatnonzero(np.diff(start) < 0)[0]) + 1
+        raise DataError(str(p), i + 1, "column time: expected times in increasing order")
+    t = np.asarray(times, dtype=float)
+    ends = np.append(start[1:], np.inf)
+    seconds = np.clip(np.minimum(t[:, None], ends[None, :]) - start[None, :], 0.0, None)
+    log_rate = seconds @ (np.log1p(fee) / SECONDS_PER_YEAR)
+    return DebtAccrual(asset, np.exp(log_rate - log_rate[0]))
+
+
+__all__ = ["OwnerEventFile", "owner_actions_on", "read_accrual", "read_owner_events"]

@@ -373,11 +373,34 @@ def simulation_parts(sc: Scenario):
         ),
         Dynamics(inf(sim.dynamics.recovery_half_life_s), sim.dynamics.permanent_fraction,
                  None if sim.dynamics.depth_half_life_s is None else inf(sim.dynamics.depth_half_life_s),
-                 inf(sim.dynamics.arb_capital_usd)),
+                 inf(sim.dynamics.arb_capital_usd), impact_on_path(sim)),
         check_conservation=sim.check_conservation,
     )
     venue_depth = _replay_depth(sim, raw, path, model, source) if sim.pool_depth else None
     return path, oracle, settings, oracle_input, venue_depth
+
+
+def impact_on_path(sim) -> str:
+    """``[simulation] impact_on_path``, or its default: none on a replayed path (replay,
+    candles), whose prices already contain the market's reaction; full otherwise."""
+    if sim.impact_on_path is not None:
+        return sim.impact_on_path
+    return "none" if sim.path in ("replay", "candles") else "full"
+
+
+def owner_inputs(sc: Scenario, path):
+    """The ``[simulation.events]`` table as the engine's inputs: (actions, accrual) on
+    ``path``'s blocks, or (None, ()) without one."""
+    from liqcascade.io.owner_events import owner_actions_on, read_accrual
+
+    ev = sc.config.simulation.events if sc.config.simulation is not None else None
+    if ev is None:
+        return None, ()
+    f = resolve_path(ev.path, sc.base_dir, sc.source, "simulation.events.path")
+    acts = owner_actions_on(f, sc.model.assets, path.times)
+    accrual = tuple(read_accrual(resolve_path(p, sc.base_dir, sc.source, f"simulation.events.accrual.{a}"), a,
+                                 sc.model.assets, path.times, sc.source) for a, p in ev.accrual.items())
+    return acts, accrual
 
 
 def _joined_legs(name: str, block_seconds: int, source: str):

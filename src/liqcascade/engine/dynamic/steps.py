@@ -228,17 +228,20 @@ def run_aftermarket(run: RunInputs, st: SimulationState, o: FloatArray, b: int) 
 
 
 def sell_into_venues(venues: dict, amount: np.ndarray, market: np.ndarray, prices, phi: float,
-                     depth_mode: bool) -> np.ndarray:
+                     depth_mode: bool, keep_impact: bool = True) -> np.ndarray:
     """Sell ``amount`` (tokens per asset) into the venues; return the proceeds (USD per asset).
     ``prices`` holds ``exo``, ``perm`` and ``trans``: each sale's log price move goes ``phi`` into
     ``perm`` and the rest into ``trans``; an asset without a venue sells at ``market``, without
-    impact. ``venues`` and ``market`` are updated."""
+    impact. ``venues`` and ``market`` are updated. ``keep_impact`` False: the proceeds are the
+    curve's, but no price move is kept (next block the venues return to the path)."""
     proceeds = np.zeros(market.shape[0])
     for i in np.flatnonzero(amount > 0):
         if i in venues:
             before = venues[i].mid_price()
             proceeds[i], venues[i] = venues[i].sell(float(amount[i]))
             after = venues[i].mid_price()
+            if not keep_impact:
+                continue
             d = math.log(after / before) if after > 0 else -50.0
             prices.perm[i] += phi * d
             prices.trans[i] += (1.0 - phi) * d
@@ -261,7 +264,8 @@ def sell(run: RunInputs, st: SimulationState) -> None:
     tallies, venues, market = st.tallies, st.venues, st.market
     st.inventory += tallies.seized - tallies.fee
     amount = st.inventory / run.settings.liquidators.spread_blocks
-    proceeds = sell_into_venues(venues, amount, market, st, phi, run.depth_mode)
+    keep = run.settings.dynamics.impact_on_path == "full"
+    proceeds = sell_into_venues(venues, amount, market, st, phi, run.depth_mode, keep)
     st.inventory -= amount
     t = st.totals
     for total, arr in ((t.seized, tallies.seized), (t.fee, tallies.fee), (t.sold, amount), (t.proceeds, proceeds),
