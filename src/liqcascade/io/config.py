@@ -249,6 +249,14 @@ class EventsConfig(_Model):
         "grows by (1 + annual_fee) ** (seconds / 31536000), compounded per second like Maker's rate.")
 
 
+class BacktestConfig(_Model):
+    """What a replay is scored against (`liqcascade backtest`, docs/backtests.md)."""
+
+    recorded: str = Field(description="CSV of the liquidations that happened: time (UTC), account, collateral "
+                          "(tokens of collateral_asset), debt (tokens repaid); relative to this file.")
+    collateral_asset: str = Field(description="The market asset the recorded collateral is in.")
+
+
 class SimulationConfig(_Model):
     """A block-by-block simulation (`liqcascade simulate`)."""
 
@@ -315,6 +323,7 @@ class ScenarioConfig(_Model):
     shock: dict[str, float] = Field(default_factory=dict, description="Initial fractional drop per asset (0.3 = -30 %).")
     liquidators: LiquidatorConfig = Field(default_factory=LiquidatorConfig, description="Liquidator behaviour.")
     engine: EngineConfig = Field(default_factory=EngineConfig, description="Solver settings.")
+    backtest: BacktestConfig | None = Field(None, description="Recorded liquidations a replay is scored against.")
     curve: CurveConfig | None = Field(None, description="Defaults for the cascade curve command.")
     simulation: SimulationConfig | None = Field(None, description="Settings of the block-by-block simulation.")
     montecarlo: MonteCarloConfig | None = Field(None, description="Monte Carlo price paths (`liqcascade montecarlo`).")
@@ -438,6 +447,9 @@ def hash_shared_inputs(d: dict[str, Any], venues: list[Any], base_dir: Path, sou
             a: f"sha256:{file_digest(resolve_path(f, base_dir, source, f'simulation.candles.{a}'))}"
             for a, f in sim["candles"].items()
         }
+    if d.get("backtest"):
+        bt = d["backtest"]
+        bt["recorded"] = f"sha256:{file_digest(resolve_path(bt['recorded'], base_dir, source, 'backtest.recorded'))}"
     if sim and sim.get("events"):
         ev = sim["events"]
         ev["path"] = f"sha256:{file_digest(resolve_path(ev['path'], base_dir, source, 'simulation.events.path'))}"

@@ -358,7 +358,7 @@ def simulation_parts(sc: Scenario):
         "instant": lambda: orc.Instant(),
         "chainlink": lambda: orc.ChainlinkPush(o.deviation, o.heartbeat_s, o.delay_blocks),
         "twap": lambda: orc.Twap(o.window_s, o.twap_kind),
-        "osm": lambda: orc.MakerOSM(o.hop_s),
+        "osm": lambda: orc.MakerOSM(int(o.hop_s)),
     }[o.kind]()
     lq = sim.liquidators
     if lq.gas_asset is not None and lq.gas_asset not in assets:
