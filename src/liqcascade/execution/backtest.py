@@ -215,17 +215,20 @@ def _utc_seconds(text: str, key: str) -> int:
     return int(t.timestamp())
 
 
-def _ethb_book(ev, start: int) -> pd.DataFrame:
-    """Each vault's ink (WETH) and debt (DAI at the rate of ``start``) after the events before ``start``."""
+def _ethb_book(ev, start: int, price: float, mat: float) -> tuple[pd.DataFrame, int]:
+    """Each vault's ink (WETH) and debt (DAI at the rate of ``start``) after the events before
+    ``start``, and how many vaults were dropped as unsafe at ``price``: the chain had not
+    liquidated them, so the files miss what kept them safe (a ledger artefact, not a position)."""
     led = ev.ledger.assign(t=_secs(ev.flows["timestamp"]))
     g = led[led["t"] < start].groupby("vault")[["dink", "dart"]].sum()
     g = g[(g["dink"] > 1e-9) | (g["dart"] > 1e-6)]
     rate = float(ev.rate_at_time(float(start)))
     ink, debt = g["dink"].clip(lower=0.0).to_numpy(), (g["dart"].clip(lower=0.0) * rate).to_numpy()
-    ids = g.index.astype(str).to_numpy()
+    safe = ink * price / mat >= debt
+    ink, debt, ids = ink[safe], debt[safe], g.index.astype(str).to_numpy()[safe]
     return pd.DataFrame({"account": np.repeat(ids, 2), "asset": np.tile(["WETH", "DAI"], len(ids)),
                          "collateral": np.ravel(np.column_stack([ink, np.zeros(len(ids))])),
-                         "debt": np.ravel(np.column_stack([np.zeros(len(ids)), debt]))})
+                         "debt": np.ravel(np.column_stack([np.zeros(len(ids)), debt]))}), int((~safe).sum())
 
 
 def _ethb_actions(ev, start: int, end: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -335,7 +338,9 @@ def write_ethb_window(out_dir: str | Path, start: str, end: str, name: str | Non
     out.mkdir(parents=True, exist_ok=True)
     window = prices[(pt >= t0) & (pt < t1)]
     window.to_csv(out / "eth_1h.csv", index=False)
-    _ethb_book(ev, t0).to_csv(out / "book.csv", index=False)
+    first = float(window["open"].iloc[0])
+    book, dropped = _ethb_book(ev, t0, first, float(p["mat"]))
+    book.to_csv(out / "book.csv", index=False)
     events, recorded = _ethb_actions(ev, t0, t1)
     events.to_csv(out / "events.csv", index=False)
     recorded.to_csv(out / "recorded.csv", index=False)
@@ -343,7 +348,9 @@ def write_ethb_window(out_dir: str | Path, start: str, end: str, name: str | Non
     pd.DataFrame({"time": pd.to_datetime(starts, unit="s").strftime("%Y-%m-%d %H:%M:%S"),
                   "annual_fee": annual}).to_csv(out / "fees.csv", index=False)
     toml = out / "scenario.toml"
-    toml.write_text(_ethb_scenario(name or f"{start}", t0, t1, p, float(window["open"].iloc[0])))
+    text = _ethb_scenario(name or f"{start}", t0, t1, p, first)
+    toml.write_text(text.replace("# Written by", f"# {dropped} vaults unsafe at the first price left out (ledger artefacts).\n"
+                                 "# Written by", 1))
     return toml
 
 
