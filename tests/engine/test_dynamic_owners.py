@@ -121,3 +121,15 @@ def test_deterministic_with_actions():
     b = simulate(m, SHOCK, Instant(), CHECKED, owner_actions=acts)
     for name in ("steps", "events", "summary", "conflicts"):
         assert a[name].equals(b[name]), name
+
+
+def test_repayment_leaving_less_than_dust_repays_all():
+    # debt 1000; a repayment of 990 would leave 10 < dust 50: the whole 1000 is repaid
+    m = market([("a", "WETH", 10.0, 0.0), ("a", "USDC", 0.0, 1000.0)])
+    acts = actions([(1, "a", "repay", "USDC", 990.0), (2, "a", "withdraw", "WETH", 10.0)])
+    acts = OwnerActions(acts.block, acts.account, acts.action, acts.asset, acts.amount, dust={"USDC": 50.0})
+    res = simulate(m, SHOCK, Instant(), CHECKED, owner_actions=acts)
+    c = res["conflicts"]
+    assert list(c["reason"]) == ["dust"] and c["asked"].iloc[0] == 990.0 and c["applied"].iloc[0] == 1000.0
+    # with no debt left the whole collateral can go: no clamp on the withdrawal
+    assert res.summary["owner_conflicts"] == 1

@@ -310,6 +310,7 @@ gas_gwei = 50
 [simulation.events]
 path = "events.csv"
 accrual = {{ DAI = "fees.csv" }}
+dust = {{ DAI = {p["dust"]!r} }}
 
 [backtest]
 recorded = "recorded.csv"

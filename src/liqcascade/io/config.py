@@ -247,6 +247,9 @@ class EventsConfig(_Model):
     accrual: dict[str, str] = Field(
         default_factory=dict, description="Debt asset -> CSV of its fee history (time, annual_fee): the asset's debt "
         "grows by (1 + annual_fee) ** (seconds / 31536000), compounded per second like Maker's rate.")
+    dust: dict[str, float] = Field(
+        default_factory=dict, description="Debt asset -> least debt (tokens) a repayment may leave, like Maker's dust: "
+        "a recorded repayment leaving less repays the rest too (the simulated debt's error).")
 
 
 class BacktestConfig(_Model):

@@ -157,7 +157,8 @@ def read_owner_events(path: str | Path, assets: tuple[str, ...]) -> OwnerEventFi
     )
 
 
-def owner_actions_on(path: str | Path, assets: tuple[str, ...], times: IntArray) -> OwnerActions:
+def owner_actions_on(path: str | Path, assets: tuple[str, ...], times: IntArray,
+                     dust: dict[str, float] | None = None) -> OwnerActions:
     """The event file's actions on a path's blocks (``times``: each block's start): a timed
     action applies before the first block starting at or after it; actions after the
     last block are dropped, a ``block`` beyond the path is a :class:`DataError`."""
@@ -174,7 +175,7 @@ def owner_actions_on(path: str | Path, assets: tuple[str, ...], times: IntArray)
         block = np.searchsorted(t, f.time, side="left")
         keep = block < t.shape[0]
     return OwnerActions(block[keep].astype(np.int64), f.account[keep], f.action[keep], f.asset[keep], f.amount[keep],
-                        f.source)
+                        f.source, dict(dust or {}))
 
 
 def read_accrual(path: str | Path, asset: str, assets: tuple[str, ...], times: IntArray, source: str) -> DebtAccrual:

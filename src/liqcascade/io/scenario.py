@@ -397,7 +397,10 @@ def owner_inputs(sc: Scenario, path):
     if ev is None:
         return None, ()
     f = resolve_path(ev.path, sc.base_dir, sc.source, "simulation.events.path")
-    acts = owner_actions_on(f, sc.model.assets, path.times)
+    for a in ev.dust:
+        if a not in sc.model.assets:
+            raise ConfigError(sc.source, f"simulation.events.dust.{a}", f"an asset of the market {list(sc.model.assets)}", a)
+    acts = owner_actions_on(f, sc.model.assets, path.times, ev.dust)
     accrual = tuple(read_accrual(resolve_path(p, sc.base_dir, sc.source, f"simulation.events.accrual.{a}"), a,
                                  sc.model.assets, path.times, sc.source) for a, p in ev.accrual.items())
     return acts, accrual

@@ -13,6 +13,9 @@ have liquidated where the real one was not, or the other way round): the action 
   ``liquidated`` when the simulation has liquidated the account);
 - ``withdraw`` and ``borrow`` go only as far as the account stays at HF >= 1 at the
   oracle's prices before the block (the protocol refuses an unsafe frob: ``unsafe``);
+- ``repay`` leaving a positive debt below the asset's ``dust`` (when given) repays it all
+  (``dust``: the protocol refuses a dusty remainder, so the real repayment closed the debt
+  and the remainder is the simulated debt's error, e.g. a fee accumulator's);
 - ``deposit``, ``open`` and ``close`` always apply (``close`` repays what debt and
   withdraws what collateral the simulated account still has).
 
@@ -22,6 +25,7 @@ the run, with zero balances (:func:`extend_model`), so the state never grows in 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 
@@ -50,6 +54,10 @@ class OwnerActions:
     asset: np.ndarray
     amount: FloatArray
     source: str = "<events>"
+    dust: Mapping[str, float] = field(default_factory=dict)
+    """Debt asset -> the protocol's least debt (Maker's ``dust``): a repayment leaving a
+    positive debt below it repays the rest too (the protocol would have refused the
+    recorded one otherwise: the remainder is an artefact of the simulated debt)."""
 
     def __post_init__(self) -> None:
         n = self.block.shape[0]
@@ -108,6 +116,8 @@ class OwnerState:
     """Asset index -> accumulator per block."""
     debt_rows: dict[int, IntArray]
     """Asset index -> the working rows of that asset (accrual multiplies their debt)."""
+    dust: FloatArray
+    """Per asset, the least debt a repayment may leave (0: no rule)."""
     coll_in: FloatArray
     """Collateral owners added, net, per asset (tokens)."""
     debt_in: FloatArray
@@ -149,8 +159,13 @@ def owner_state(model, book, times: IntArray, actions: OwnerActions | None,
             raise ConfigError("<accrual>", f"accrual.{acc.asset}", f"{nb} finite accumulator values > 0", r.shape)
         i = model.assets.index(acc.asset)
         rates[i], rows[i] = r, np.flatnonzero(arrays.asset == i)
+    dust = np.zeros(k)
+    for a, v in acts.dust.items():
+        if a not in model.assets or not (v >= 0 and math.isfinite(v)):
+            raise ConfigError(acts.source, f"events.dust.{a}", f"an amount >= 0 of a market asset {list(model.assets)}", v)
+        dust[model.assets.index(a)] = v
     return OwnerState(np.searchsorted(acts.block, np.arange(nb + 1), side="left"), acct, row, acts, rates, rows,
-                      np.zeros(k), np.zeros(k), np.zeros(k))
+                      dust, np.zeros(k), np.zeros(k), np.zeros(k))
 
 
 def accrue(ow: OwnerState, arrays, b: int) -> float:
@@ -219,6 +234,8 @@ def _apply_one(rules, arrays, prices, ow: OwnerState, j: int, liquidated: bool) 
     applied, reason = amt, ""
     if a in (WITHDRAW, REPAY) and amt > bal[row]:
         applied, reason = float(bal[row]), "liquidated" if liquidated else "exceeds balance"
+    if a == REPAY and 0.0 < bal[row] - applied < ow.dust[asset]:
+        applied, reason = float(bal[row]), "dust"
     if a in (WITHDRAW, BORROW):
         safe = _safe_amount(rules, arrays, prices, w, row, applied, on_debt)
         if safe < applied:

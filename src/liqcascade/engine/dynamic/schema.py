@@ -134,7 +134,8 @@ CONFLICTS = TableSchema("conflicts", "clamped owner action", _cols(
     ("asset", "str", "Asset of the action."),
     ("asked", "float64", "Tokens the owner's action asked for."),
     ("applied", "float64", "Tokens applied after the clamp."),
-    ("reason", "str", "liquidated (the simulation had liquidated the account), exceeds balance, or unsafe (HF < 1 after)."),
+    ("reason", "str", "liquidated (the simulation had liquidated the account), exceeds balance, unsafe (HF < 1 "
+     "after), or dust (a repayment extended to the whole debt: it would have left less than the dust)."),
 ))
 """Only when the run has owners' actions (:mod:`.owners`)."""
 
