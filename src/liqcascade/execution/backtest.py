@@ -302,6 +302,7 @@ block_seconds = 600
 [simulation.oracle]
 kind = "osm"
 hop_s = 3600
+median_spread = 0.01
 
 [simulation.liquidators]
 gas_asset = "WETH"

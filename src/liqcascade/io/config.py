@@ -202,6 +202,10 @@ class OracleConfig(_Model):
     window_s: float = Field(1800, gt=0, description="TWAP window in seconds.")
     twap_kind: Literal["geometric", "arithmetic"] = Field("geometric", description="TWAP average (Uniswap v3: geometric).")
     hop_s: float = Field(3600, gt=0, description="OSM hop in seconds.")
+    median_spread: float | None = Field(
+        None, gt=0, description="osm: its source is Maker's Median, poked when the market moved this much from its "
+        "last value (0.01 = 1 %, the ETH/USD Median's relay spread) or after median_expiration_s; none: the market.")
+    median_expiration_s: float = Field(86400, gt=0, description="osm: the Median is poked at least this often.")
     source: Literal["market", "pool"] = Field(
         "market",
         description="What the oracle reads: 'market' (the venues' price, driven by the path) or 'pool' (the replay's "

@@ -352,6 +352,8 @@ def simulation_parts(sc: Scenario):
     oracle_input = None
     if sim.oracle.source == "pool":
         oracle_input = _pool_feed(sim, raw, path, source)
+    if sim.oracle.median_spread is not None:
+        oracle_input = _median_feed(sim, path, oracle_input, source)
 
     o = sim.oracle
     oracle = {
@@ -378,6 +380,20 @@ def simulation_parts(sc: Scenario):
     )
     venue_depth = _replay_depth(sim, raw, path, model, source) if sim.pool_depth else None
     return path, oracle, settings, oracle_input, venue_depth
+
+
+def _median_feed(sim, path, pool_feed, source: str) -> dict:
+    """What an OSM reads when its source is Maker's Median: each path asset's price, pushed
+    when it moved ``median_spread`` from the last pushed value or after
+    ``median_expiration_s`` (the relay's rule, as a Chainlink-style push of the path)."""
+    from liqcascade.markets import oracle as orc
+
+    o = sim.oracle
+    if o.kind != "osm" or pool_feed is not None:
+        raise ConfigError(source, "simulation.oracle.median_spread", "an osm oracle reading the market", o.kind)
+    push = orc.ChainlinkPush(o.median_spread, o.median_expiration_s)
+    return {a: np.asarray(push.apply(path.times, path.prices[:, j]).price, dtype=np.float64)
+            for j, a in enumerate(path.assets)}
 
 
 def impact_on_path(sim) -> str:
