@@ -215,16 +215,22 @@ def _utc_seconds(text: str, key: str) -> int:
     return int(t.timestamp())
 
 
-def _ethb_book(ev, start: int, price: float, mat: float) -> tuple[pd.DataFrame, int]:
+def _ethb_book(ev, start: int, prices: pd.DataFrame, mat: float) -> tuple[pd.DataFrame, int]:
     """Each vault's ink (WETH) and debt (DAI at the rate of ``start``) after the events before
-    ``start``, and how many vaults were dropped as unsafe at ``price``: the chain had not
-    liquidated them, so the files miss what kept them safe (a ledger artefact, not a position)."""
+    ``start``, and how many vaults were left out: those unsafe at the lowest hourly open of
+    ``prices`` (``time`` in Unix s, ``open``) since their last recorded action. The chain
+    would have liquidated them, and no liquidation is recorded (a ledger artefact, or a
+    liquidation in the held-aside fortnight): they are not positions at ``start``."""
     led = ev.ledger.assign(t=_secs(ev.flows["timestamp"]))
-    g = led[led["t"] < start].groupby("vault")[["dink", "dart"]].sum()
+    led = led[led["t"] < start]
+    last = led.groupby("vault")["t"].max()
+    g = led.groupby("vault")[["dink", "dart"]].sum()
     g = g[(g["dink"] > 1e-9) | (g["dart"] > 1e-6)]
     rate = float(ev.rate_at_time(float(start)))
     ink, debt = g["dink"].clip(lower=0.0).to_numpy(), (g["dart"].clip(lower=0.0) * rate).to_numpy()
-    safe = ink * price / mat >= debt
+    t, o = prices["time"].to_numpy(), prices["open"].to_numpy(dtype=float)
+    lowest = np.array([o[(t >= lo) & (t <= start)].min(initial=np.inf) for lo in last.reindex(g.index).to_numpy()])
+    safe = ink * lowest / mat >= debt
     ink, debt, ids = ink[safe], debt[safe], g.index.astype(str).to_numpy()[safe]
     return pd.DataFrame({"account": np.repeat(ids, 2), "asset": np.tile(["WETH", "DAI"], len(ids)),
                          "collateral": np.ravel(np.column_stack([ink, np.zeros(len(ids))])),
@@ -341,7 +347,7 @@ def write_ethb_window(out_dir: str | Path, start: str, end: str, name: str | Non
     window = prices[(pt >= t0) & (pt < t1)]
     window.to_csv(out / "eth_1h.csv", index=False)
     first = float(window["open"].iloc[0])
-    book, dropped = _ethb_book(ev, t0, first, float(p["mat"]))
+    book, dropped = _ethb_book(ev, t0, prices.assign(time=pt), float(p["mat"]))
     book.to_csv(out / "book.csv", index=False)
     events, recorded = _ethb_actions(ev, t0, t1)
     events.to_csv(out / "events.csv", index=False)
@@ -351,7 +357,7 @@ def write_ethb_window(out_dir: str | Path, start: str, end: str, name: str | Non
                   "annual_fee": annual}).to_csv(out / "fees.csv", index=False)
     toml = out / "scenario.toml"
     text = _ethb_scenario(name or f"{start}", t0, t1, p, first)
-    toml.write_text(text.replace("# Written by", f"# {dropped} vaults unsafe at the first price left out (ledger artefacts).\n"
+    toml.write_text(text.replace("# Written by", f"# {dropped} vaults left out: unsafe since their last action, never liquidated in the files.\n"
                                  "# Written by", 1))
     return toml
 
