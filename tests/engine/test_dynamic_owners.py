@@ -133,3 +133,14 @@ def test_repayment_leaving_less_than_dust_repays_all():
     assert list(c["reason"]) == ["dust"] and c["asked"].iloc[0] == 990.0 and c["applied"].iloc[0] == 1000.0
     # with no debt left the whole collateral can go: no clamp on the withdrawal
     assert res.summary["owner_conflicts"] == 1
+
+
+def test_borrow_leaving_less_than_dust_is_refused():
+    # a new account's first borrow of 30 < dust 50 would leave a dusty debt: not applied
+    m = market([("a", "WETH", 10.0, 0.0), ("a", "USDC", 0.0, 1000.0)])
+    acts = actions([(1, "b", "deposit", "WETH", 1.0), (1, "b", "borrow", "USDC", 30.0),
+                    (2, "b", "borrow", "USDC", 60.0)])
+    acts = OwnerActions(acts.block, acts.account, acts.action, acts.asset, acts.amount, dust={"USDC": 50.0})
+    res = simulate(m, SHOCK, Instant(), CHECKED, owner_actions=acts)
+    c = res["conflicts"]
+    assert list(c["reason"]) == ["dust"] and c["applied"].iloc[0] == 0.0 and c["block"].iloc[0] == 1

@@ -13,7 +13,8 @@ have liquidated where the real one was not, or the other way round): the action 
   ``liquidated`` when the simulation has liquidated the account);
 - ``withdraw`` and ``borrow`` go only as far as the account stays at HF >= 1 at the
   oracle's prices before the block (the protocol refuses an unsafe frob: ``unsafe``);
-- ``repay`` leaving a positive debt below the asset's ``dust`` (when given) repays it all
+- ``borrow`` leaving a positive debt below the asset's ``dust`` is not applied, and a
+  ``repay`` leaving a positive debt below it repays it all
   (``dust``: the protocol refuses a dusty remainder, so the real repayment closed the debt
   and the remainder is the simulated debt's error, e.g. a fee accumulator's);
 - ``deposit``, ``open`` and ``close`` always apply (``close`` repays what debt and
@@ -236,6 +237,8 @@ def _apply_one(rules, arrays, prices, ow: OwnerState, j: int, liquidated: bool) 
         applied, reason = float(bal[row]), "liquidated" if liquidated else "exceeds balance"
     if a == REPAY and 0.0 < bal[row] - applied < ow.dust[asset]:
         applied, reason = float(bal[row]), "dust"
+    if a == BORROW and 0.0 < bal[row] + applied < ow.dust[asset]:
+        applied, reason = 0.0, "dust"  # the protocol refuses a debt below the dust
     if a in (WITHDRAW, BORROW):
         safe = _safe_amount(rules, arrays, prices, w, row, applied, on_debt)
         if safe < applied:
