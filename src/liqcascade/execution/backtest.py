@@ -25,8 +25,11 @@ debt at the ``rate`` of the window's start), the owners' recorded actions during
 (``JUG.ilks.duty``) for the accumulator, the recorded liquidations, and Binance ETHUSDT
 hourly candles of the window (``data/backtest``) as the price path. Rules: Maker's Dog and
 Clipper with ETH-B's parameters at the window's start (``mat``, ``chop``, ``hole``,
-``dust``, ``buf``, ``tail``, ``cusp``, ``chip``, ``tip``), the OSM (one-hour hops) reading the
-path. Everything else is the same for every window (no per-window setting).
+``dust``, ``buf``, ``tail``, ``cusp``, ``chip``, ``tip``), the OSM (one-hour hops) reading
+Maker's Median (pushed on a 1 % move, the ETH/USD Median's relay spread) of the path, keepers
+that bark one 10-minute block after a vault became unsafe (the OSM is poked after the hour
+begins, and barks follow it), the owners' actions clamped by the Vat's dust. Everything else
+is the same for every window (no per-window setting).
 """
 
 from __future__ import annotations
@@ -313,6 +316,7 @@ median_spread = 0.01
 [simulation.liquidators]
 gas_asset = "WETH"
 gas_gwei = 50
+latency_blocks = 1
 
 [simulation.events]
 path = "events.csv"
