@@ -333,7 +333,7 @@ def write_ethb_window(out_dir: str | Path, start: str, end: str, name: str | Non
     """Write an ETH-B window's scenario and its files into ``out_dir``; return the TOML's path.
     ``start``/``end``: UTC days or times (end exclusive) inside the shipped hourly prices
     (2021-04-05 to 2022-12-31) and after Liquidations 2.0 (2021-05-06)."""
-    from liqcascade.io.maker_book import ethb_parameters_at, load_ethb_events
+    from liqcascade.io.maker_book import ethb_parameters_at
 
     t0, t1 = _utc_seconds(start, "start"), _utc_seconds(end, "end")
     prices = pd.read_csv(data_dir() / ETH_HOURLY)
@@ -341,7 +341,7 @@ def write_ethb_window(out_dir: str | Path, start: str, end: str, name: str | Non
     if not (t1 > t0 and pt.iloc[0] <= t0 and t1 <= pt.iloc[-1] + 3600):
         raise ConfigError("<python>", "start/end", f"a window from {prices['date'].iloc[0]} to "
                           f"{prices['date'].iloc[-1]} UTC with start < end", (start, end))
-    ev = load_ethb_events(data_dir() / ETHB_DIR)
+    ev = _ethb_events()
     blk = int(np.interp(t0, *_time_block_clock(ev)))
     p = ethb_parameters_at(blk, ev)
     if p.get("liquidation_module") != "dog":
@@ -364,6 +364,20 @@ def write_ethb_window(out_dir: str | Path, start: str, end: str, name: str | Non
     toml.write_text(text.replace("# Written by", f"# {dropped} vaults left out: unsafe since their last action, never liquidated in the files.\n"
                                  "# Written by", 1))
     return toml
+
+
+_EVENTS: list = []
+
+
+def _ethb_events():
+    """The shipped ETH-B history, read and its ledger built once per process (a few seconds)."""
+    from liqcascade.io.maker_book import load_ethb_events
+
+    if not _EVENTS:
+        ev = load_ethb_events(data_dir() / ETHB_DIR)
+        ev.ledger  # noqa: B018 - built now, kept with the events
+        _EVENTS.append(ev)
+    return _EVENTS[0]
 
 
 def _time_block_clock(ev) -> tuple[np.ndarray, np.ndarray]:

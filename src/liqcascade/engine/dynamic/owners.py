@@ -186,31 +186,42 @@ def accrue(ow: OwnerState, arrays, b: int) -> float:
 
 def _safe_amount(rules, arrays, prices: FloatArray, w: int, row: int, amount: float, on_debt: bool) -> float:
     """The largest part of ``amount`` (a withdrawal, or a borrow when ``on_debt``) that leaves
-    account ``w`` at HF >= 1 at ``prices``, by bisection on the protocol's own health."""
+    account ``w`` at HF >= 1 at ``prices``, on the protocol's own health: the root of the
+    room ``debt * (HF - 1)`` (linear in the amount where HF is a weighted sum), checked, and
+    bisection where the check fails."""
     acc = np.array([w], dtype=np.int64)
     target = arrays.debt if on_debt else arrays.coll
     sign = 1.0 if on_debt else -1.0
     base = float(target[row])
 
-    def safe(x: float) -> bool:
+    def room(x: float) -> float:
         target[row] = base + sign * x
         v = rules.health(arrays, prices, acc)
-        return bool(v.debt_usd[0] <= 0.0 or v.hf[0] >= 1.0)
+        return math.inf if v.debt_usd[0] <= 0.0 else float(v.debt_usd[0] * (v.hf[0] - 1.0))
 
-    if safe(amount):
+    try:
+        g1 = room(amount)
+        if g1 >= 0.0:
+            return amount
+        g0 = room(0.0)
+        if not g0 > 0.0:
+            return 0.0
+        x = amount * g0 / (g0 - g1) if math.isfinite(g0) else 0.0
+        lo, hi = 0.0, amount
+        if 0.0 < x < amount:
+            x *= 1.0 - 1e-12  # below the root, so float rounding cannot leave HF < 1
+            if room(x) >= 0.0:
+                return x
+            hi = x
+        for _ in range(_BISECT):
+            mid = 0.5 * (lo + hi)
+            if room(mid) >= 0.0:
+                lo = mid
+            else:
+                hi = mid
+        return lo
+    finally:
         target[row] = base
-        return amount
-    lo, hi = 0.0, amount
-    if not safe(0.0):
-        hi = 0.0
-    for _ in range(_BISECT if hi > 0 else 0):
-        mid = 0.5 * (lo + hi)
-        if safe(mid):
-            lo = mid
-        else:
-            hi = mid
-    target[row] = base
-    return lo
 
 
 def _apply_one(rules, arrays, prices, ow: OwnerState, j: int, liquidated: bool) -> tuple[float, float, str]:
