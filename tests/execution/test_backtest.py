@@ -88,3 +88,76 @@ def test_ethb_window_end_to_end(tmp_path):
     r = CliRunner().invoke(main, ["backtest", str(tmp_path / "w" / "scenario.toml"), "--out", str(tmp_path / "s"), "-q"])
     assert r.exit_code == 0, r.output
     assert "recorded 11" in r.output and "impact on path: none" in r.output
+
+
+SMALL = """
+name = "t"
+[market]
+protocol = "aave_v3"
+version = "3.3-3.4"
+assets = ["WETH", "USDC"]
+[positions]
+source = "file"
+path = "book.csv"
+[simulation]
+path = "shock"
+blocks = 5
+[shock]
+WETH = 0.2
+"""
+
+
+def _scenario(tmp_path, extra):
+    (tmp_path / "book.csv").write_text("account,asset,collateral,debt\na,WETH,1,0\na,USDC,0,1000\n")
+    p = tmp_path / "s.toml"
+    p.write_text(SMALL + extra)
+    return p
+
+
+def test_backtest_without_a_backtest_table_exits_2(tmp_path):
+    r = CliRunner().invoke(main, ["backtest", str(_scenario(tmp_path, "")), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "backtest" in r.output and "recorded" in r.output
+
+
+def test_bad_event_row_exits_2_naming_file_row_and_column(tmp_path):
+    (tmp_path / "ev.csv").write_text("block,account,action,asset,amount\n1,a,repay,USDC,-5\n")
+    p = _scenario(tmp_path, '[simulation.events]\npath = "ev.csv"\n')
+    r = CliRunner().invoke(main, ["simulate", str(p), "--out", str(tmp_path / "o"), "-q"])
+    assert r.exit_code == 2 and "ev.csv" in r.output and "row 1" in r.output and "amount" in r.output
+
+
+def test_missing_event_file_names_the_key(tmp_path):
+    p = _scenario(tmp_path, '[simulation.events]\npath = "nope.csv"\n')
+    r = CliRunner().invoke(main, ["simulate", str(p), "--out", str(tmp_path / "o"), "-q"])
+    assert r.exit_code == 2 and "simulation.events.path" in r.output
+
+
+def test_simulate_with_events_stores_a_conflicts_table(tmp_path):
+    # block 3 (after the 20 % shock liquidated a): the owner's withdrawal meets an empty account
+    (tmp_path / "ev.csv").write_text("block,account,action,asset,amount\n3,a,withdraw,WETH,0.5\n4,new,deposit,WETH,2\n")
+    p = _scenario(tmp_path, '[simulation.events]\npath = "ev.csv"\n')
+    r = CliRunner().invoke(main, ["simulate", str(p), "--out", str(tmp_path / "o"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "conflicts" in r.output and "impact on path           full (default)" in r.output
+
+
+def test_ethb_window_book_is_the_ledger_before_the_window(tmp_path):
+    """The start book holds each vault's ledger sums before the window (debt times the rate
+    then), the events file every owner's row of the window, the recorded file its liquidations."""
+    from liqcascade.execution.backtest import _ethb_events, _secs, write_ethb_window
+
+    write_ethb_window(tmp_path, "2022-06-10", "2022-06-19")
+    ev = _ethb_events()
+    t = _secs(ev.flows["timestamp"]).to_numpy()
+    t0, t1 = int(pd.Timestamp("2022-06-10", tz="UTC").timestamp()), int(pd.Timestamp("2022-06-19", tz="UTC").timestamp())
+    book = pd.read_csv(tmp_path / "book.csv", dtype={"account": str})
+    led = ev.ledger[t < t0]
+    v = book["account"].iloc[0]
+    mine = led[led["vault"] == int(v)]
+    assert book.query("account == @v and asset == 'WETH'")["collateral"].iloc[0] == pytest.approx(mine["dink"].sum())
+    assert book.query("account == @v and asset == 'DAI'")["debt"].iloc[0] == pytest.approx(
+        mine["dart"].sum() * ev.rate_at_time(float(t0)))
+    inside = (t >= t0) & (t < t1)
+    kinds = ev.flows["kind"].to_numpy()
+    assert len(pd.read_csv(tmp_path / "events.csv")) == int((inside & (kinds != "liquidation")).sum())
+    assert len(pd.read_csv(tmp_path / "recorded.csv")) == 11  # June 2022: 11 vaults bitten, one row each
