@@ -51,3 +51,38 @@ def test_full_moves_the_reference_below_the_path():
 def test_none_is_refused_with_depth_that_refills():
     with pytest.raises(ConfigError, match="impact_on_path"):
         Dynamics(depth_half_life_s=300.0, impact_on_path="none")
+
+
+def run_excess(baseline):
+    rows = [(k, "WETH", 10.0, 0.0) for k in range(20)] + [(k, "USDC", 0.0, 16000.0 + 100 * k) for k in range(20)]
+    m = MarketModel(book(rows), AaveV3Rules(PARAMS, V3_3), PRICES,
+                    {"WETH": ConstantProductPool.from_price_depth("WETH", 2000.0, 1e6)})
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -0.1}, n_blocks=20)
+    settings = SimSettings(UNBOUNDED, Dynamics(recovery_half_life_s=600, permanent_fraction=0.5,
+                                               impact_on_path="excess"), check_conservation=True)
+    return simulate(m, path, Instant(), settings, impact_baseline={"WETH": baseline})
+
+
+def test_excess_between_none_and_full():
+    """A baseline covering every sale is "none"; an empty one is "full"; half of the first
+    block's sales lands between them."""
+    _, none = run("none")
+    _, full = run("full")
+    sold = float(none["assets"].set_index("asset").loc["WETH", "sold"])
+    ref = lambda r: r["steps"].query("asset == 'WETH'")["reference_price"].to_numpy()  # noqa: E731
+    big = np.zeros(20)
+    big[0] = 2 * sold  # available from the first block on, more than is ever sold
+    np.testing.assert_array_equal(ref(run_excess(big)), ref(none))
+    np.testing.assert_array_equal(ref(run_excess(np.zeros(20))), ref(full))
+    half = np.zeros(20)
+    half[0] = 0.5 * sold
+    mid = ref(run_excess(half))
+    assert ref(full).min() < mid.min() < ref(none).min()
+
+
+def test_excess_needs_a_baseline():
+    rows = [("a", "WETH", 1.0, 0.0)]
+    m = MarketModel(book(rows), AaveV3Rules(PARAMS, V3_3), PRICES, {})
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -0.1}, n_blocks=3)
+    with pytest.raises(ConfigError, match="impact_baseline"):
+        simulate(m, path, Instant(), SimSettings(dynamics=Dynamics(impact_on_path="excess")))

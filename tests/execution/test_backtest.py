@@ -161,3 +161,20 @@ def test_ethb_window_book_is_the_ledger_before_the_window(tmp_path):
     kinds = ev.flows["kind"].to_numpy()
     assert len(pd.read_csv(tmp_path / "events.csv")) == int((inside & (kinds != "liquidation")).sum())
     assert len(pd.read_csv(tmp_path / "recorded.csv")) == 11  # June 2022: 11 vaults bitten, one row each
+
+
+def test_impact_baseline_file_lands_in_the_blocks_holding_its_times(tmp_path):
+    from liqcascade.io.owner_events import read_impact_baseline
+
+    f = tmp_path / "b.csv"
+    # blocks start at 0, 12, 24 s: 5 s -> block 0, 12 s -> block 1, 30 s -> block 2, 40 s: past the end
+    f.write_text("time,asset,amount\n5,WETH,1.5\n12,WETH,2\n30,WETH,0.5\n40,WETH,9\n")
+    out = read_impact_baseline(f, ("WETH", "USDC"), np.array([0, 12, 24]))
+    np.testing.assert_array_equal(out["WETH"], [1.5, 2.0, 0.5])
+
+
+def test_excess_without_a_baseline_file_exits_2(tmp_path):
+    p = _scenario(tmp_path, "").read_text().replace("blocks = 5", 'blocks = 5\nimpact_on_path = "excess"')
+    (tmp_path / "s.toml").write_text(p)
+    r = CliRunner().invoke(main, ["simulate", str(tmp_path / "s.toml"), "--out", str(tmp_path / "o"), "-q"])
+    assert r.exit_code == 2 and "simulation.impact_baseline" in r.output

@@ -312,10 +312,14 @@ class SimulationConfig(_Model):
     dynamics: DynamicsConfig = Field(default_factory=DynamicsConfig, description="Venue recovery.")
     check_conservation: bool = Field(False, description="Check conservation every block (slower; for debugging).")
     events: EventsConfig | None = Field(None, description="Owners' actions between blocks and debt accrual.")
-    impact_on_path: Literal["full", "none"] | None = Field(
+    impact_on_path: Literal["full", "none", "excess"] | None = Field(
         None, description="Whether liquidators' sales move the price: full (permanent and transient impact, the "
-        "default on synthetic paths) or none (sales get their slippage, the path stays the market: the default on "
-        "replay and candles paths, whose prices already contain the real liquidations).")
+        "default on synthetic paths), none (sales get their slippage, the path stays the market: the default on "
+        "replay and candles paths, whose prices already contain the real liquidations) or excess (only the sales "
+        "beyond impact_baseline move it).")
+    impact_baseline: str | None = Field(
+        None, description="excess: CSV of what the path's own liquidations sold (time, asset, amount in tokens), "
+        "relative to this file.")
 
 
 class ScenarioConfig(_Model):
@@ -457,6 +461,8 @@ def hash_shared_inputs(d: dict[str, Any], venues: list[Any], base_dir: Path, sou
     if d.get("backtest"):
         bt = d["backtest"]
         bt["recorded"] = f"sha256:{file_digest(resolve_path(bt['recorded'], base_dir, source, 'backtest.recorded'))}"
+    if sim and sim.get("impact_baseline"):
+        sim["impact_baseline"] = f"sha256:{file_digest(resolve_path(sim['impact_baseline'], base_dir, source, 'simulation.impact_baseline'))}"
     if sim and sim.get("events"):
         ev = sim["events"]
         ev["path"] = f"sha256:{file_digest(resolve_path(ev['path'], base_dir, source, 'simulation.events.path'))}"

@@ -208,4 +208,34 @@ def read_accrual(path: str | Path, asset: str, assets: tuple[str, ...], times: I
     return DebtAccrual(asset, np.exp(log_rate - log_rate[0]))
 
 
-__all__ = ["OwnerEventFile", "owner_actions_on", "read_accrual", "read_owner_events"]
+def read_impact_baseline(path: str | Path, assets: tuple[str, ...], times: IntArray) -> dict[str, FloatArray]:
+    """What a path's own liquidations sold (CSV ``time, asset, amount``: tokens) as tokens per
+    block of the path (each row in the block whose span holds its time; rows outside the
+    path are dropped)."""
+    p = Path(path)
+    raw = _read_table(p)
+    if list(raw.columns[:3]) != ["time", "asset", "amount"]:
+        raise DataError(str(p), None, f"columns: expected time, asset, amount; got {list(raw.columns)}")
+    t = _times(raw["time"], p)
+    asset = raw["asset"].astype(str).str.strip().to_numpy(dtype=object)
+    bad = ~np.isin(asset, list(assets))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(str(p), i + 1, f"column asset: expected an asset of the market {list(assets)}, got {asset[i]!r}")
+    amount = pd.to_numeric(raw["amount"].astype(str).str.strip(), errors="coerce").to_numpy(dtype=float)
+    bad = ~(np.isfinite(amount) & (amount >= 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(str(p), i + 1, f"column amount: expected tokens, a finite number >= 0, got {raw['amount'].iloc[i]!r}")
+    tb = np.asarray(times, dtype=np.int64)
+    step = int(tb[1] - tb[0]) if tb.size > 1 else 1
+    block = np.searchsorted(tb, t, side="right") - 1
+    inside = (block >= 0) & (t < tb[-1] + step)
+    out: dict[str, FloatArray] = {}
+    for a in np.unique(asset[inside]).tolist():
+        m = inside & (asset == a)
+        out[a] = np.bincount(block[m], weights=amount[m], minlength=tb.size).astype(np.float64)
+    return out
+
+
+__all__ = ["OwnerEventFile", "read_impact_baseline", "owner_actions_on", "read_accrual", "read_owner_events"]

@@ -404,6 +404,20 @@ def impact_on_path(sim) -> str:
     return "none" if sim.path in ("replay", "candles") else "full"
 
 
+def impact_baseline(sc: Scenario, path) -> dict | None:
+    """``[simulation] impact_baseline`` on ``path``'s blocks (None without one)."""
+    from liqcascade.io.owner_events import read_impact_baseline
+
+    sim = sc.config.simulation
+    if sim is None or sim.impact_baseline is None:
+        if sim is not None and impact_on_path(sim) == "excess":
+            raise ConfigError(sc.source, "simulation.impact_baseline", "a CSV of the path's own liquidation selling "
+                              "(time, asset, amount) for impact_on_path = excess")
+        return None
+    f = resolve_path(sim.impact_baseline, sc.base_dir, sc.source, "simulation.impact_baseline")
+    return read_impact_baseline(f, sc.model.assets, path.times)
+
+
 def owner_inputs(sc: Scenario, path):
     """The ``[simulation.events]`` table as the engine's inputs: (actions, accrual) on
     ``path``'s blocks, or (None, ()) without one."""

@@ -6,12 +6,14 @@ from typing import Callable, Mapping
 
 from liqcascade._typing import FloatArray
 from liqcascade.engine.dynamic import owners, steps
+from liqcascade.engine.dynamic.baseline import baseline_state
 from liqcascade.engine.dynamic.records import BlockCounts
 from liqcascade.engine.dynamic.results import build_result
 from liqcascade.engine.dynamic.settings import SimSettings
 from liqcascade.engine.dynamic.state import EMPTY, RunInputs, SimulationState, initial_state, prepare_inputs
 from liqcascade.engine.result import Result
 from liqcascade.engine.static import MarketModel, SortedBook
+from liqcascade.errors import ConfigError
 
 
 def simulate(
@@ -26,6 +28,7 @@ def simulate(
     sorted_book: SortedBook | None = None,
     owner_actions: owners.OwnerActions | None = None,
     accrual: tuple[owners.DebtAccrual, ...] = (),
+    impact_baseline: Mapping[str, FloatArray] | None = None,
 ) -> Result:
     """Run ``model`` block by block along ``path`` (a :class:`~liqcascade.scenarios.PricePath`)
     with ``oracle`` (a :class:`~liqcascade.markets.oracle.Oracle`).
@@ -50,7 +53,8 @@ def simulate(
 
     ``owner_actions`` (owners' actions between blocks) and ``accrual`` (debt assets'
     accumulators per block) make the book move in time (:mod:`.owners`); the result then
-    has a ``conflicts`` table.
+    has a ``conflicts`` table. ``impact_baseline`` (asset -> tokens the path's own
+    liquidations sold, per block) is what ``impact_on_path = "excess"`` subtracts.
     """
     moving = owner_actions is not None or bool(accrual)
     if owner_actions is not None:
@@ -58,6 +62,11 @@ def simulate(
         sorted_book = None  # the book has rows the prepared one lacks
     run = prepare_inputs(model, path, oracle, settings, oracle_input, venue_depth, sorted_book)
     st = initial_state(run)
+    if run.settings.dynamics.impact_on_path == "excess":
+        if impact_baseline is None:
+            raise ConfigError("<simulation>", "simulation.impact_baseline", "the path's own liquidation selling "
+                              "for impact_on_path = excess")
+        st.baseline = baseline_state(run.assets, run.n_blocks, impact_baseline)
     if moving:
         owners.check_owner_inputs(owner_actions, accrual, run.n_blocks)
         st.owners = owners.owner_state(model, run.book, run.times, owner_actions, tuple(accrual))

@@ -11,6 +11,7 @@ import numpy as np
 
 from liqcascade._typing import FloatArray
 from liqcascade.engine import kernels as _kernels
+from liqcascade.engine.dynamic.baseline import split_sales
 from liqcascade.engine.dynamic.candidates import Candidates, lots, snapshot
 from liqcascade.engine.dynamic.records import BlockCounts, BlockUsd, EventBatch, LiquidatorChoice, SaleGrid
 from liqcascade.engine.dynamic.settings import ConservationError
@@ -264,8 +265,13 @@ def sell(run: RunInputs, st: SimulationState) -> None:
     tallies, venues, market = st.tallies, st.venues, st.market
     st.inventory += tallies.seized - tallies.fee
     amount = st.inventory / run.settings.liquidators.spread_blocks
-    keep = run.settings.dynamics.impact_on_path == "full"
-    proceeds = sell_into_venues(venues, amount, market, st, phi, run.depth_mode, keep)
+    mode = run.settings.dynamics.impact_on_path
+    if mode == "excess":  # what the path's own liquidations sold moves nothing again
+        covered, excess = split_sales(st.baseline, amount)
+        proceeds = sell_into_venues(venues, covered, market, st, phi, run.depth_mode, False)
+        proceeds += sell_into_venues(venues, excess, market, st, phi, run.depth_mode, True)
+    else:
+        proceeds = sell_into_venues(venues, amount, market, st, phi, run.depth_mode, mode == "full")
     st.inventory -= amount
     t = st.totals
     for total, arr in ((t.seized, tallies.seized), (t.fee, tallies.fee), (t.sold, amount), (t.proceeds, proceeds),
