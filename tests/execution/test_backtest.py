@@ -178,3 +178,11 @@ def test_excess_without_a_baseline_file_exits_2(tmp_path):
     (tmp_path / "s.toml").write_text(p)
     r = CliRunner().invoke(main, ["simulate", str(tmp_path / "s.toml"), "--out", str(tmp_path / "o"), "-q"])
     assert r.exit_code == 2 and "simulation.impact_baseline" in r.output
+
+
+def test_the_shipped_example_event_file_reads():
+    from pathlib import Path
+
+    f = Path(__file__).resolve().parents[2] / "examples" / "small_book_events.csv"
+    e = read_owner_events(f, ("WETH", "wstETH", "WBTC", "USDC", "USDT", "DAI"))
+    assert len(e) == 6 and list(e.block) == [5, 5, 40, 40, 40, 80]
