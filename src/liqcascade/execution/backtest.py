@@ -259,35 +259,31 @@ def _ethb_actions(ev, start: int, end: int) -> tuple[pd.DataFrame, pd.DataFrame]
     return events, recorded.drop_duplicates()
 
 
-def _ethb_scenario(name: str, start: int, end: int, p: dict, first_price: float) -> str:
-    """The scenario TOML of an ETH-B window (every window: the same settings)."""
-    day = lambda t: str(pd.Timestamp(t, unit="s"))  # noqa: E731
-    raw = p["raw"]
-    return f'''# MakerDAO ETH-B, {day(start)} to {day(end)} UTC, replayed through `simulate` with the owners'
+_ETHB_TOML = '''# MakerDAO ETH-B, {start} to {end} UTC, replayed through `simulate` with the owners'
 # recorded actions and the stability-fee accumulator, scored against the recorded liquidations.
 # Written by `liqcascade ethb-window` (liqcascade.execution.backtest): parameters at the window's start.
 
 name = "ethb-{name}"
-description = "ETH-B vault book from {day(start)}, owners' actions and fees applied, Dog/Clipper rules"
+description = "ETH-B vault book from {start}, owners' actions and fees applied, Dog/Clipper rules"
 
 [market]
 protocol = "maker"
 assets = ["WETH", "DAI"]
 
 [market.overrides.WETH]
-ltv = {1.0 / p["mat"]!r}
-liquidation_threshold = {1.0 / p["mat"]!r}
-liquidation_bonus = {p["chop"] - 1.0!r}
+ltv = {lt!r}
+liquidation_threshold = {lt!r}
+liquidation_bonus = {bonus!r}
 
 [market.maker.auctions]
-buf = {p["buf"]!r}
-tail = {p["tail"]!r}
-cusp = {p["cusp"]!r}
-chip = {p["chip"]!r}
-tip = {float(raw.get("CLIPPER.tip", 0.0))!r}
-hole_usd = {p["hole"]!r}
-dust_usd = {p["dust"]!r}
-chost_usd = {p["dust"] * p["chop"]!r}
+buf = {buf!r}
+tail = {tail!r}
+cusp = {cusp!r}
+chip = {chip!r}
+tip = {tip!r}
+hole_usd = {hole!r}
+dust_usd = {dust!r}
+chost_usd = {chost!r}
 
 [positions]
 source = "file"
@@ -321,12 +317,22 @@ latency_blocks = 1
 [simulation.events]
 path = "events.csv"
 accrual = {{ DAI = "fees.csv" }}
-dust = {{ DAI = {p["dust"]!r} }}
+dust = {{ DAI = {dust!r} }}
 
 [backtest]
 recorded = "recorded.csv"
 collateral_asset = "WETH"
 '''
+"""The scenario of every ETH-B window: only the book's date and ETH-B's parameters then differ."""
+
+
+def _ethb_scenario(name: str, start: int, end: int, p: dict, first_price: float) -> str:
+    """The scenario TOML of an ETH-B window (every window: the same settings)."""
+    day = lambda t: str(pd.Timestamp(t, unit="s"))  # noqa: E731
+    return _ETHB_TOML.format(
+        name=name, start=day(start), end=day(end), lt=1.0 / p["mat"], bonus=p["chop"] - 1.0, buf=p["buf"],
+        tail=p["tail"], cusp=p["cusp"], chip=p["chip"], tip=float(p["raw"].get("CLIPPER.tip", 0.0)), hole=p["hole"],
+        dust=p["dust"], chost=p["dust"] * p["chop"], first_price=first_price)
 
 
 def write_ethb_window(out_dir: str | Path, start: str, end: str, name: str | None = None) -> Path:
