@@ -63,12 +63,9 @@ def simulate(
     run = prepare_inputs(model, path, oracle, settings, oracle_input, venue_depth, sorted_book)
     st = initial_state(run)
     if run.settings.dynamics.impact_on_path == "excess":
-        if impact_baseline is None:
-            raise ConfigError("<simulation>", "simulation.impact_baseline", "the path's own liquidation selling "
-                              "for impact_on_path = excess")
-        st.baseline = baseline_state(run.assets, run.n_blocks, impact_baseline)
+        st.baseline = _baseline(run, impact_baseline)
     if moving:
-        owners.check_owner_inputs(owner_actions, accrual, run.n_blocks)
+        owners.check_owner_inputs(owner_actions, run.n_blocks)
         st.owners = owners.owner_state(model, run.book, run.times, owner_actions, tuple(accrual))
     nb = run.n_blocks
     for b in range(nb):
@@ -76,6 +73,13 @@ def simulate(
         if progress is not None:
             progress(b + 1, nb)
     return build_result(run, st, config)
+
+
+def _baseline(run: RunInputs, series: Mapping[str, FloatArray] | None):
+    if series is None:
+        raise ConfigError("<simulation>", "simulation.impact_baseline", "the path's own liquidation selling "
+                          "for impact_on_path = excess")
+    return baseline_state(run.assets, run.n_blocks, series)
 
 
 def run_block(run: RunInputs, st: SimulationState, b: int) -> None:

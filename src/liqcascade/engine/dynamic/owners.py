@@ -306,7 +306,8 @@ def owner_facts(ow: OwnerState, model) -> dict[str, object]:
     return facts
 
 
-def check_owner_inputs(actions: OwnerActions | None, accrual: Mapping | tuple, n_blocks: int) -> None:
+def check_owner_inputs(actions: OwnerActions | None, n_blocks: int) -> None:
+    """Every action's block lies on the path."""
     if actions is not None and len(actions.block) and actions.block[-1] >= n_blocks:
         raise ConfigError(actions.source, "events.block", f"block indexes below the path's {n_blocks} blocks",
                           int(actions.block[-1]))
