@@ -141,6 +141,17 @@ def test_simulate_with_events_stores_a_conflicts_table(tmp_path):
     assert "conflicts" in r.output and "impact on path           full (default)" in r.output
 
 
+
+def test_a_stored_simulation_prints_the_impact_on_path_it_ran_with(tmp_path):
+    # the second call reads the run from the store: its label must still be the scenario's
+    (tmp_path / "book.csv").write_text("account,asset,collateral,debt\na,WETH,1,0\na,USDC,0,1000\n")
+    p = tmp_path / "s.toml"
+    p.write_text(SMALL.replace("blocks = 5", 'blocks = 5\nimpact_on_path = "none"'))
+    outs = [CliRunner().invoke(main, ["simulate", str(p), "--out", str(tmp_path / "o"), "-q"]) for _ in range(2)]
+    for r in outs:
+        assert r.exit_code == 0, r.output
+        assert "impact on path           none" in r.output and "(default)" not in r.output
+
 def test_ethb_window_book_is_the_ledger_before_the_window(tmp_path):
     """The start book holds each vault's ledger sums before the window (debt times the rate
     then), the events file every owner's row of the window, the recorded file its liquidations."""
