@@ -1040,8 +1040,8 @@ def backtest_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool) -> Non
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write scenario.toml and its files into.")
 def ethb_window_cmd(window: str, output: Path) -> None:
-    """Write a MakerDAO ETH-B backtest scenario for WINDOW (2021-06, 2022-01, 2022-05, 2022-06
-    or 2022-11; or START..END in UTC days) from the shipped ETH-B history."""
+    """Write a MakerDAO ETH-B backtest scenario for WINDOW (2021-04, 2021-06, 2022-01, 2022-05,
+    2022-06 or 2022-11; or START..END in UTC days) from the shipped ETH-B history."""
     from liqcascade.errors import ConfigError
     from liqcascade.execution.backtest import ETHB_WINDOWS, write_ethb_window
 
