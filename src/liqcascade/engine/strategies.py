@@ -38,8 +38,8 @@ from liqcascade.markets.base import Venue
 from liqcascade.markets.cpmm import ConstantProductPool
 
 __all__ = [
-    "STRATEGIES", "Call", "CallRule", "Exit", "Plan", "Position", "max_close", "plan", "profit_max",
-    "two_step",
+    "KEEP_LIQUIDATABLE_HF", "STRATEGIES", "Call", "CallRule", "Exit", "Plan", "Position", "keep_liquidatable_repay",
+    "max_close", "plan", "profit_max", "two_step",
 ]
 
 KEEP_LIQUIDATABLE_HF = 1.0 - 1e-9
@@ -205,7 +205,7 @@ class Plan:
 
     calls: tuple[Call, ...]
     proceeds_usd: Usd
-    """USD from selling everything seized (one sale after the calls)."""
+    """USD from selling everything received (one sale after the calls)."""
     paid_usd: Usd
     """Debt repaid, at the protocol's debt price."""
     gas_usd: Usd
@@ -326,6 +326,8 @@ def _bisect_optimal_repay(venue: Venue, s: float, debt_price: Usd, cap: TokenAmo
     half = cap * 1e-6
     if rising(cap - half, half):
         return cap
+    if not rising(half, half):
+        return 0.0
     for _ in range(BISECTION_STEPS):
         mid = 0.5 * (lo + hi)
         if not (lo < mid < hi):
