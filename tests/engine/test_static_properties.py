@@ -352,12 +352,14 @@ def test_skipping_never_changes_the_result(pb, version, policy, shocks, buy_debt
             np.testing.assert_array_equal(a.totals[name], b.totals[name], err_msg=name)
 
 
-def test_same_numbers_on_one_or_two_threads():
+def test_same_numbers_on_one_or_two_threads(monkeypatch):
     """Fixed chunking: the parallel kernels give bit-identical results on any thread count."""
     import numba
 
+    from liqcascade import _jit
     from liqcascade._jit import jit_enabled
 
+    monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)  # small books would run on one thread either way
     if not jit_enabled() or numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs the JIT and at least 2 numba threads to compare thread counts")
 
