@@ -209,7 +209,7 @@ def sweep(
     product of the rounds' price-move bounds ``max(f)/min(f)``, and ``q[k]`` is the HF
     last computed times the product at that time (HF0 to start with). An account whose
     bound is >= 1 cannot be eligible and is skipped without reading its rows; a checked
-    account's ``q`` is refreshed, a liquidated one's set to 0 (checked again next round).
+    account's ``q`` is refreshed, a liquidated one's from what the liquidation left.
     """
     k_assets = seized_by_asset.shape[0]
     acc = np.zeros((4, N_CHUNKS, k_assets))
@@ -226,15 +226,20 @@ def sweep(
             if d > 0.0 and cv_total > 0.0 and w < d:
                 found[c] += 1
                 touched[k] = True
-                q[k] = 0.0
                 calls[c] += liquidate_one(
                     version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls,
                     min_repay_usd, acc[0, c], acc[1, c], acc[2, c], acc[3, c],
                     acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
                 )
-            elif d > 0.0:
+                # its bound from what is left (rows still in cache): most liquidated accounts
+                # end healthy and need not be read again while prices move less than their HF
+                w, cv_total, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, lt)
+                q[k] = (w / d) * cum_bound if d > 0.0 and cv_total > 0.0 else HF_INF
+            elif d > 0.0 and cv_total > 0.0:
                 q[k] = (w / d) * cum_bound
             else:
+                # no debt, or no seizable collateral whatever the prices: only this account's
+                # own liquidation changes its rows, so it cannot become eligible in this cascade
                 q[k] = HF_INF
     for c in range(N_CHUNKS):
         for a in range(k_assets):

@@ -364,10 +364,12 @@ def sweep_chunk(
                 found += 1
                 touched[k] = True
             calls += n
-            q[k] = 0.0
-        elif d > 0.0:
+            # the bound from what is left, as for a healthy account (see the Aave sweep)
+            w, cv_total, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, lt)
+            q[k] = (w / d) * cum_bound if d > 0.0 and cv_total > 0.0 else HF_INF
+        elif d > 0.0 and cv_total > 0.0:
             q[k] = (w / d) * cum_bound
-        else:
+        else:  # never eligible in this cascade (see the Aave sweep)
             q[k] = HF_INF
     return found, calls
 
