@@ -190,6 +190,19 @@ def liquidate_one(
 N_CHUNKS = 64
 
 
+def spread_order(n: int) -> np.ndarray:
+    """The chunks ``0..n-1`` in bit-reversed order. numba hands each thread one contiguous block
+    of a ``prange``, and a book sorted by HF has its eligible accounts (the work) in the first
+    chunks: in this order every block holds chunks spread over the whole book, so the threads
+    share the work. Each chunk is still summed alone and the chunks added in chunk order, so the
+    numbers do not change."""
+    bits = max(1, (n - 1).bit_length())
+    return np.argsort([int(format(i, f"0{bits}b")[::-1], 2) for i in range(n)]).astype(np.int64)
+
+
+CHUNK_ORDER = spread_order(N_CHUNKS)
+
+
 def sweep(
     version, policy, upto, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
@@ -216,7 +229,8 @@ def sweep(
     calls = np.zeros(N_CHUNKS, dtype=np.int64)
     found = np.zeros(N_CHUNKS, dtype=np.int64)
     size = (upto + N_CHUNKS - 1) // N_CHUNKS
-    for c in prange(N_CHUNKS):
+    for i in prange(N_CHUNKS):
+        c = CHUNK_ORDER[i]
         lo = c * size
         hi = min(upto, lo + size)
         for k in range(lo, hi):
