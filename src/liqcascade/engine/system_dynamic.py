@@ -34,6 +34,7 @@ import numpy as np
 from liqcascade._typing import FloatArray, IntArray
 from liqcascade.engine import kernels as _kernels
 from liqcascade.engine.dynamic import steps
+from liqcascade.engine.dynamic.candidates import stable_order
 from liqcascade.engine.dynamic.records import BlockCounts, LiquidatorChoice, SaleGrid
 from liqcascade.engine.dynamic.results import build_result
 from liqcascade.engine.dynamic.settings import SimSettings
@@ -302,7 +303,7 @@ def _sale_grid(shared: SharedInputs, sp: SharedPrices, pool: Pool, order: IntArr
     k = shared.n_assets
     grid = SaleGrid(np.zeros((k, steps.GRID)), np.zeros((k, steps.GRID)), np.zeros(k, dtype=np.bool_))
     co, ro = pool.coll_sys[order], pool.received[order]  # ranked once, not once per asset
-    for i in np.unique(co):
+    for i in steps.present(co, k):
         if i in sp.venues:
             qmax = float(ro[co == i].sum())
             if qmax > 0:
@@ -320,7 +321,7 @@ def choose_across(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun],
     cap and one capital budget; the choice split back per market (in pick order)."""
     liq = shared.settings.liquidators
     pool, unprof, waits = _pool(shared, sp, runs, b, gas)
-    order = np.argsort(-pool.gross, kind="stable")
+    order = stable_order(-pool.gross)
     cap = len(order) if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
     taken = 0
     work = order.copy()
