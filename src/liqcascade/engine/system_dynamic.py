@@ -35,6 +35,7 @@ from liqcascade._typing import FloatArray, IntArray
 from liqcascade.engine import kernels as _kernels
 from liqcascade.engine.dynamic import steps
 from liqcascade.engine.dynamic.candidates import stable_order
+from liqcascade.engine.dynamic.pricing import price_candidates
 from liqcascade.engine.dynamic.records import BlockCounts, LiquidatorChoice, SaleGrid
 from liqcascade.engine.dynamic.results import build_result
 from liqcascade.engine.dynamic.settings import SimSettings
@@ -278,14 +279,16 @@ def _pool(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int,
         ca, da = cand.coll_asset, cand.debt_asset
         # the gas asset priced at the shared venues (the market need not hold it)
         gas_usd = gas * 1e-9 * liq.gas_per_call * (sp.market[shared.gas_idx] if shared.gas_idx >= 0 else 0.0)
-        gross = cand.received * market[ca] + cand.reward_usd - cand.paid * market[da] - gas_usd
-        waiting = b - st.eligible_since[cand.elig] < liq.latency_blocks
-        ok = (gross >= liq.min_profit_usd) & ~waiting
-        okidx = np.flatnonzero(ok)
-        unprof.append(int(((gross < liq.min_profit_usd) & ~waiting).sum()))
-        waits.append(int(waiting.sum()))
+        n = cand.elig.size
+        gross, okidx = np.empty(n), np.empty(n, dtype=np.int64)
+        n_ok, n_unprof, n_wait = price_candidates(
+            cand.received, cand.reward_usd, cand.paid, ca, da, market, float(gas_usd), cand.elig, st.eligible_since,
+            b, int(liq.latency_blocks), float(liq.min_profit_usd), gross, okidx)
+        okidx = okidx[:n_ok]
+        unprof.append(int(n_unprof))
+        waits.append(int(n_wait))
         parts.append((k, okidx, gross[okidx], cand.received[okidx], m.ix[ca[okidx]],
-                      (cand.paid * market[da])[okidx]))
+                      cand.paid[okidx] * market[da[okidx]]))
     if not parts:
         e = np.empty(0)
         return Pool(EMPTY, EMPTY, e, e, EMPTY, e), unprof, waits

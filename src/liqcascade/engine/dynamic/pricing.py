@@ -1,0 +1,7 @@
+"""Compiled candidate pricing (numba); ``LIQCASCADE_DISABLE_JIT=1`` gives the plain twin."""
+
+from liqcascade._jit import jit_functions
+from liqcascade.engine.dynamic import pricing_python as _py
+
+_K = jit_functions(_py.FUNCTIONS)
+price_candidates = _K["price_candidates"]
