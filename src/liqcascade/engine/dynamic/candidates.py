@@ -8,6 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from liqcascade._typing import FloatArray, IntArray
+from liqcascade.engine.dynamic.pricing import mark_members
 from liqcascade.protocols.base import Lots
 
 
@@ -67,13 +68,12 @@ CANDIDATE_FIELDS = ("repaid", "received", "paid", "reward_usd", "coll_asset", "d
 
 
 def in_sorted(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
-    """``np.isin(values, sorted_unique)`` for an ascending ``sorted_unique``, by binary search
-    (no sort of the two together: the block loop asks this of large candidate sets)."""
-    if sorted_unique.size == 0:
-        return np.zeros(values.shape[0], dtype=np.bool_)
-    at = np.searchsorted(sorted_unique, values)
-    at[at == sorted_unique.size] = 0
-    return sorted_unique[at] == values
+    """``np.isin(values, sorted_unique)`` for ascending ``values`` and ``sorted_unique``, by one
+    merge walk (no sort of the two together: the block loop asks this of large candidate sets)."""
+    out = np.zeros(values.shape[0], dtype=np.bool_)
+    if sorted_unique.size and values.size:
+        mark_members(values, sorted_unique, out)
+    return out
 
 
 def stable_order(values: np.ndarray) -> np.ndarray:

@@ -1,7 +1,8 @@
-"""Compiled candidate pricing (numba); ``LIQCASCADE_DISABLE_JIT=1`` gives the plain twin."""
+"""Compiled candidate passes (numba); ``LIQCASCADE_DISABLE_JIT=1`` gives the plain twin."""
 
 from liqcascade._jit import jit_functions
 from liqcascade.engine.dynamic import pricing_python as _py
 
 _K = jit_functions(_py.FUNCTIONS)
 price_candidates = _K["price_candidates"]
+mark_members = _K["mark_members"]

@@ -1,6 +1,7 @@
-"""The liquidators' pricing of a block's candidates in plain Python (compiled by numba in
-``pricing.py``): one pass over the candidates instead of some twenty NumPy passes, the same
-operations in the same order, so the same numbers."""
+"""The block loop's passes over its candidates in plain Python (compiled by numba in
+``pricing.py``): the liquidators' pricing in one pass instead of some twenty NumPy passes (the
+same operations in the same order, so the same numbers), and set membership of sorted index
+arrays by one merge."""
 
 from __future__ import annotations
 
@@ -31,4 +32,16 @@ def price_candidates(received, reward_usd, paid, coll_asset, debt_asset, market,
     return n_ok, unprofitable, waiting
 
 
-FUNCTIONS = {"price_candidates": price_candidates}
+def mark_members(values, sorted_unique, out):
+    """``out[i]``: whether ``values[i]`` is in ``sorted_unique``; both ascending (one merge
+    walk, linear in both lengths)."""
+    j = 0
+    m = sorted_unique.shape[0]
+    for i in range(values.shape[0]):
+        v = values[i]
+        while j < m and sorted_unique[j] < v:
+            j += 1
+        out[i] = j < m and sorted_unique[j] == v
+
+
+FUNCTIONS = {"price_candidates": price_candidates, "mark_members": mark_members}
