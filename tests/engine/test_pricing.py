@@ -1,5 +1,5 @@
-"""The one-pass candidate pricing of the system's block loop gives NumPy's numbers bit for bit
-(the expressions it replaces, written out below), compiled and plain."""
+"""The one-pass candidate pricing of the system's block loop gives the NumPy expressions'
+numbers bit for bit (the expressions it replaced, written out below), compiled and plain."""
 
 from __future__ import annotations
 
@@ -11,14 +11,16 @@ from hypothesis import strategies as st
 from liqcascade.engine.dynamic import pricing, pricing_python
 
 
-def _numpy(received, reward, paid, ca, da, market, gas_usd, elig, since, b, latency, min_profit):
+def _numpy(received, reward, paid, ca, da, market, gas_usd, elig, since, b, latency, min_profit, ix):
     gross = received * market[ca] + reward - paid * market[da] - gas_usd
     waiting = b - since[elig] < latency
     ok = (gross >= min_profit) & ~waiting
-    return gross, np.flatnonzero(ok), int(((gross < min_profit) & ~waiting).sum()), int(waiting.sum())
+    okidx = np.flatnonzero(ok)
+    parts = (okidx, gross[okidx], received[okidx], ix[ca[okidx]], (paid * market[da])[okidx])
+    return parts, int(((gross < min_profit) & ~waiting).sum()), int(waiting.sum())
 
 
-@pytest.mark.parametrize("fn", [pricing.price_candidates, pricing_python.price_candidates], ids=["jit", "python"])
+@pytest.mark.parametrize("fn", [pricing.price_into, pricing_python.price_into], ids=["jit", "python"])
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(0, 60), seed=st.integers(0, 2**32 - 1), latency=st.integers(0, 3),
        min_profit=st.sampled_from([0.0, 5.0, -1.0]), gas_usd=st.sampled_from([0.0, 3.7, 1e-3]))
@@ -31,11 +33,17 @@ def test_the_same_numbers_as_numpy(fn, n, seed, latency, min_profit, gas_usd):
     ca, da = rng.integers(0, 5, n), rng.integers(0, 5, n)
     since = rng.integers(-1, 8, 100)
     elig = np.sort(rng.choice(100, n, replace=False))
-    b = 6
-    want = _numpy(received, reward, paid, ca, da, market, gas_usd, elig, since, b, latency, min_profit)
-    gross, okidx = np.empty(n), np.empty(n, dtype=np.int64)
-    n_ok, unprof, waiting = fn(received, reward, paid, ca, da, market, gas_usd, elig, since, b, latency, min_profit,
-                               gross, okidx)
-    assert gross.tobytes() == want[0].tobytes()
-    np.testing.assert_array_equal(okidx[:n_ok], want[1])
-    assert (unprof, waiting) == want[2:]
+    ix = rng.permutation(9)[:5].astype(np.int64)
+    b, at = 6, 3  # written after 3 entries of another market
+    parts, unprof, waiting = _numpy(received, reward, paid, ca, da, market, gas_usd, elig, since, b, latency,
+                                    min_profit, ix)
+    m = at + n
+    out = (np.full(m, -7, dtype=np.int64), np.empty(m, dtype=np.int64), np.empty(m), np.empty(m),
+           np.empty(m, dtype=np.int64), np.empty(m))
+    got = fn(received, reward, paid, ca, da, market, gas_usd, elig, since, b, latency, min_profit, ix, 2, at, *out)
+    n_ok = got[0]
+    assert (got[1], got[2]) == (unprof, waiting)
+    assert n_ok == parts[0].size
+    assert (out[0][:at] == -7).all() and (out[0][at:at + n_ok] == 2).all()
+    for arr, want in zip(out[1:], parts):
+        assert arr[at:at + n_ok].tobytes() == want.tobytes()

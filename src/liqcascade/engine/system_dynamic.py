@@ -35,7 +35,7 @@ from liqcascade._typing import FloatArray, IntArray
 from liqcascade.engine import kernels as _kernels
 from liqcascade.engine.dynamic import steps
 from liqcascade.engine.dynamic.candidates import stable_order
-from liqcascade.engine.dynamic.pricing import price_candidates
+from liqcascade.engine.dynamic.pricing import price_into
 from liqcascade.engine.dynamic.records import BlockCounts, LiquidatorChoice, SaleGrid
 from liqcascade.engine.dynamic.results import build_result
 from liqcascade.engine.dynamic.settings import SimSettings
@@ -268,7 +268,11 @@ def _pool(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int,
     """Every market's candidates priced at the market (as ``choose_liquidations``), those
     still waiting or below ``min_profit_usd`` dropped; with per-market counts."""
     liq = shared.settings.liquidators
-    parts, unprof, waits = [], [], []
+    unprof, waits = [], []
+    total = sum(m.st.cand.elig.size for m in runs)
+    out = (np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64), np.empty(total), np.empty(total),
+           np.empty(total, dtype=np.int64), np.empty(total))
+    at = 0
     for k, m in enumerate(runs):
         st = m.st
         cand, market = st.cand, st.market
@@ -276,28 +280,16 @@ def _pool(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int,
             unprof.append(0)
             waits.append(0)
             continue
-        ca, da = cand.coll_asset, cand.debt_asset
         # the gas asset priced at the shared venues (the market need not hold it)
         gas_usd = gas * 1e-9 * liq.gas_per_call * (sp.market[shared.gas_idx] if shared.gas_idx >= 0 else 0.0)
-        n = cand.elig.size
-        gross, okidx = np.empty(n), np.empty(n, dtype=np.int64)
-        n_ok, n_unprof, n_wait = price_candidates(
-            cand.received, cand.reward_usd, cand.paid, ca, da, market, float(gas_usd), cand.elig, st.eligible_since,
-            b, int(liq.latency_blocks), float(liq.min_profit_usd), gross, okidx)
-        okidx = okidx[:n_ok]
+        n_ok, n_unprof, n_wait = price_into(
+            cand.received, cand.reward_usd, cand.paid, cand.coll_asset, cand.debt_asset, market, float(gas_usd),
+            cand.elig, st.eligible_since, b, int(liq.latency_blocks), float(liq.min_profit_usd), m.ix, k, at, *out)
+        at += int(n_ok)
         unprof.append(int(n_unprof))
         waits.append(int(n_wait))
-        parts.append((k, okidx, gross[okidx], cand.received[okidx], m.ix[ca[okidx]],
-                      cand.paid[okidx] * market[da[okidx]]))
-    if not parts:
-        e = np.empty(0)
-        return Pool(EMPTY, EMPTY, e, e, EMPTY, e), unprof, waits
-    pool = Pool(
-        owner=np.concatenate([np.full(len(p[1]), p[0], dtype=np.int64) for p in parts]),
-        local=np.concatenate([p[1] for p in parts]), gross=np.concatenate([p[2] for p in parts]),
-        received=np.concatenate([p[3] for p in parts]), coll_sys=np.concatenate([p[4] for p in parts]),
-        repaid_usd=np.concatenate([p[5] for p in parts]),
-    )
+    owner, local, gross, received, coll_sys, repaid_usd = (a[:at] for a in out)
+    pool = Pool(owner=owner, local=local, gross=gross, received=received, coll_sys=coll_sys, repaid_usd=repaid_usd)
     return pool, unprof, waits
 
 

@@ -4,5 +4,5 @@ from liqcascade._jit import jit_functions
 from liqcascade.engine.dynamic import pricing_python as _py
 
 _K = jit_functions(_py.FUNCTIONS)
-price_candidates = _K["price_candidates"]
+price_into = _K["price_into"]
 mark_members = _K["mark_members"]

@@ -6,26 +6,35 @@ arrays by one merge."""
 from __future__ import annotations
 
 
-def price_candidates(received, reward_usd, paid, coll_asset, debt_asset, market, gas_usd, elig, eligible_since, b,
-                     latency_blocks, min_profit, out_gross, out_ok):
-    """Each candidate's profit at the ``market`` prices (collateral received plus reward, minus
-    debt paid and ``gas_usd``) into ``out_gross``; the positions of those that have waited
-    their latency and reach ``min_profit``, in order, into the front of ``out_ok``.
+def price_into(received, reward_usd, paid, coll_asset, debt_asset, market, gas_usd, elig, eligible_since, b,
+               latency_blocks, min_profit, ix, owner, at, out_owner, out_local, out_gross, out_received, out_coll,
+               out_repaid_usd):
+    """One market's candidates priced at the ``market`` prices: profit = collateral received
+    plus reward, minus debt paid and ``gas_usd``. Those that have waited their latency and
+    reach ``min_profit`` are written, in order, from position ``at`` of the ``out_*`` arrays:
+    the market's position ``owner``, the candidate's index, its profit, the collateral it
+    yields, that asset's system index (``ix``) and the debt it repays in USD.
 
-    Returns ``(how many are ok, how many waited but fall below min_profit, how many still
-    wait)``. A NaN profit counts in neither of the first two, as with NumPy's comparisons.
+    Returns ``(how many were written, how many waited but fall below min_profit, how many
+    still wait)``. A NaN profit counts in neither of the first two, as with NumPy's comparisons.
     """
     n_ok = 0
     unprofitable = 0
     waiting = 0
     for j in range(received.shape[0]):
         # left to right, as ``received * market[ca] + reward - paid * market[da] - gas``
-        g = received[j] * market[coll_asset[j]] + reward_usd[j] - paid[j] * market[debt_asset[j]] - gas_usd
-        out_gross[j] = g
+        repaid_usd = paid[j] * market[debt_asset[j]]
+        g = received[j] * market[coll_asset[j]] + reward_usd[j] - repaid_usd - gas_usd
         if b - eligible_since[elig[j]] < latency_blocks:
             waiting += 1
         elif g >= min_profit:
-            out_ok[n_ok] = j
+            t = at + n_ok
+            out_owner[t] = owner
+            out_local[t] = j
+            out_gross[t] = g
+            out_received[t] = received[j]
+            out_coll[t] = ix[coll_asset[j]]
+            out_repaid_usd[t] = repaid_usd
             n_ok += 1
         elif g < min_profit:
             unprofitable += 1
@@ -44,4 +53,4 @@ def mark_members(values, sorted_unique, out):
         out[i] = j < m and sorted_unique[j] == v
 
 
-FUNCTIONS = {"price_candidates": price_candidates, "mark_members": mark_members}
+FUNCTIONS = {"price_into": price_into, "mark_members": mark_members}
