@@ -38,3 +38,22 @@ def test_in_sorted_is_isin(values, pool):
 def test_present_is_unique(assets):
     a = np.array(assets, dtype=np.int64)
     assert present(a, 8) == np.unique(a).tolist()
+
+
+@settings(deadline=None)
+@given(st.lists(st.booleans(), max_size=40), st.integers(0, 10), st.randoms(use_true_random=False))
+def test_merge_kept_is_the_masked_merge(keep, n_new, rnd):
+    from liqcascade.engine.dynamic.pricing import merge_kept
+
+    keep = np.array(keep, dtype=np.bool_)
+    old = np.arange(keep.size, dtype=np.float64) * 1.5
+    slots = [False] * int(keep.sum()) + [True] * n_new  # a slot per kept entry and per new one
+    rnd.shuffle(slots)
+    from_new = np.array(slots, dtype=np.bool_)
+    new = -np.arange(1, n_new + 1, dtype=np.float64)
+    out = np.empty(from_new.size)
+    merge_kept(old, keep, new, from_new, out)
+    want = np.empty(from_new.size)
+    want[~from_new] = old[keep]
+    want[from_new] = new
+    np.testing.assert_array_equal(out, want)

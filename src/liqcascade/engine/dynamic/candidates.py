@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from liqcascade._typing import FloatArray, IntArray
-from liqcascade.engine.dynamic.pricing import mark_members
+from liqcascade.engine.dynamic.pricing import mark_members, merge_kept
 from liqcascade.protocols.base import Lots
 
 
@@ -57,9 +57,9 @@ class Candidates:
         merged = {}
         for f in ("elig", *CANDIDATE_FIELDS):
             old_f, new_f = getattr(self, f), getattr(new, f)
-            out = np.empty(from_new.size, dtype=np.result_type(old_f, new_f))
-            out[~from_new] = old_f[keep]
-            out[from_new] = new_f
+            dtype = np.result_type(old_f, new_f)
+            out = np.empty(from_new.size, dtype=dtype)
+            merge_kept(old_f.astype(dtype, copy=False), keep, new_f.astype(dtype, copy=False), from_new, out)
             merged[f] = out
         return Candidates(**merged)
 

@@ -53,4 +53,21 @@ def mark_members(values, sorted_unique, out):
         out[i] = j < m and sorted_unique[j] == v
 
 
-FUNCTIONS = {"price_into": price_into, "mark_members": mark_members}
+def merge_kept(old, keep, new, from_new, out):
+    """``out`` = the entries of ``old`` where ``keep``, in order, with the entries of ``new``, in
+    order, at the positions where ``from_new`` is set (one pass: a candidate set refreshed
+    after a block's liquidations keeps its order without a sort)."""
+    i = 0
+    j = 0
+    for t in range(out.shape[0]):
+        if from_new[t]:
+            out[t] = new[j]
+            j += 1
+        else:
+            while not keep[i]:
+                i += 1
+            out[t] = old[i]
+            i += 1
+
+
+FUNCTIONS = {"price_into": price_into, "mark_members": mark_members, "merge_kept": merge_kept}
