@@ -7,21 +7,27 @@ from __future__ import annotations
 
 
 def price_into(received, reward_usd, paid, coll_asset, debt_asset, market, gas_usd, elig, eligible_since, b,
-               latency_blocks, min_profit, ix, owner, at, out_owner, out_local, out_gross, out_received, out_coll,
-               out_repaid_usd):
+               latency_blocks, min_profit, ix, skip, owner, at, out_owner, out_local, out_gross, out_received,
+               out_coll, out_repaid_usd):
     """One market's candidates priced at the ``market`` prices: profit = collateral received
     plus reward, minus debt paid and ``gas_usd``. Those that have waited their latency and
     reach ``min_profit`` are written, in order, from position ``at`` of the ``out_*`` arrays:
     the market's position ``owner``, the candidate's index, its profit, the collateral it
     yields, that asset's system index (``ix``) and the debt it repays in USD.
 
+    Candidates marked in ``skip`` (taken already by another population; an empty array: none)
+    are left out and counted nowhere.
+
     Returns ``(how many were written, how many waited but fall below min_profit, how many
     still wait)``. A NaN profit counts in neither of the first two, as with NumPy's comparisons.
     """
+    has_skip = skip.shape[0] > 0
     n_ok = 0
     unprofitable = 0
     waiting = 0
     for j in range(received.shape[0]):
+        if has_skip and skip[j]:
+            continue
         # left to right, as ``received * market[ca] + reward - paid * market[da] - gas``
         repaid_usd = paid[j] * market[debt_asset[j]]
         g = received[j] * market[coll_asset[j]] + reward_usd[j] - repaid_usd - gas_usd
