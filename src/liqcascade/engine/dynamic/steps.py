@@ -14,7 +14,7 @@ import numpy as np
 from liqcascade._typing import FloatArray
 from liqcascade.engine import kernels as _kernels
 from liqcascade.engine.dynamic.baseline import split_sales
-from liqcascade.engine.dynamic.candidates import Candidates, lots, snapshot
+from liqcascade.engine.dynamic.candidates import Candidates, in_sorted, lots, snapshot, stable_order
 from liqcascade.engine.dynamic.plans import plan_candidates
 from liqcascade.engine.dynamic.records import BlockCounts, BlockUsd, EventBatch, LiquidatorChoice, SaleGrid
 from liqcascade.engine.dynamic.settings import ConservationError
@@ -149,7 +149,7 @@ def start_latency_clocks(st: SimulationState, b: int) -> None:
     seen = st.cand.elig if not st.held.size else np.union1d(st.cand.elig, st.held)
     if seen is not st.prev_elig:
         prev = st.prev_elig
-        gone = prev[~np.isin(prev, seen, assume_unique=True)] if prev.size else prev
+        gone = prev[~in_sorted(prev, seen)] if prev.size else prev  # both ascending
         st.eligible_since[gone] = -1
         fresh = seen[st.eligible_since[seen] < 0]
         st.eligible_since[fresh] = b
@@ -178,7 +178,7 @@ def sale_grid(run: RunInputs, st: SimulationState, order: np.ndarray, received: 
     received = st.cand.received if received is None else received
     co, ro = st.cand.coll_asset[order], received[order]  # ranked once, not once per asset
     grid = SaleGrid(np.zeros((k, GRID)), np.zeros((k, GRID)), np.zeros(k, dtype=np.bool_))
-    for i in np.unique(co):
+    for i in present(co, k):
         if i in st.venues:
             qmax = float(ro[co == i].sum())
             if qmax > 0:
@@ -190,15 +190,29 @@ def sale_grid(run: RunInputs, st: SimulationState, order: np.ndarray, received: 
 
 
 def strategy_terms(liq, st: SimulationState, o: FloatArray, gas_usd: float):
-    """What each candidate's calls receive and pay (tokens), their gas (USD) and the per-call
-    caps for the kernel (None: max close, the protocol's next call as it stands)."""
+    """What each candidate's calls receive and pay (tokens), its reward (USD) less the gas of
+    its calls beyond the first (the first call's gas is charged as for max close, so the sums
+    run in the same order everywhere), and the per-call caps for the kernel (None: max close,
+    the protocol's next call as it stands). A candidate with no call planned (profit_max
+    found none profitable) has the reward -inf: never picked, counted unprofitable."""
     cand = st.cand
     if liq.strategy == "max_close":
-        return cand.received, cand.paid, gas_usd, None
+        return cand.received, cand.paid, cand.reward_usd, None
     plans = plan_candidates(liq.strategy, st.arrays, cand, o, st.market, st.venues, gas_usd)
-    # no call planned (profit_max found none profitable): never picked, counted unprofitable
-    gas_each = np.where(plans.calls > 0, gas_usd * plans.calls, np.inf)
-    return plans.received, plans.paid, gas_each, plans.caps_usd
+    reward = np.where(plans.calls > 0, cand.reward_usd - gas_usd * np.maximum(plans.calls - 1, 0), -np.inf)
+    return plans.received, plans.paid, reward, plans.caps_usd
+
+
+def profit_floor(liq) -> float:
+    """``min_profit_usd``, with -inf raised to the lowest float so that a candidate whose
+    strategy plans no call (profit -inf) stays below it."""
+    return max(liq.min_profit_usd, -np.finfo(np.float64).max)
+
+
+def present(assets: np.ndarray, k: int) -> list[int]:
+    """The distinct values of ``assets`` (asset indexes below ``k``), ascending (``np.unique``
+    by counting: a handful of assets, up to a million candidates)."""
+    return np.flatnonzero(np.bincount(assets, minlength=k)).tolist()
 
 
 def choose_liquidations(run: RunInputs, st: SimulationState, b: int, gas: float) -> LiquidatorChoice:
@@ -213,12 +227,14 @@ def choose_liquidations(run: RunInputs, st: SimulationState, b: int, gas: float)
     # profit at the market price, then net of this block's slippage per asset
     gas_usd = gas * 1e-9 * liq.gas_per_call * (market[run.gas_idx] if run.gas_idx >= 0 else 0.0)
     # the calls happen at the oracle's prices the candidates were found at (step 4's)
-    received, paid, gas_each, caps = strategy_terms(liq, st, st.o_prev, gas_usd)
-    gross = received * market[ca] + cand.reward_usd - paid * market[da] - gas_each
+    received, paid, reward, caps = strategy_terms(liq, st, st.o_prev, gas_usd)
+    gross = received * market[ca] + reward - paid * market[da] - gas_usd
     waiting = b - st.eligible_since[elig] < liq.latency_blocks
-    ok = (gross >= liq.min_profit_usd) & ~waiting
+    floor = profit_floor(liq)
+    unprofitable = gross < floor
+    ok = (gross >= floor) & ~waiting
     okidx = np.flatnonzero(ok)
-    order = okidx[np.argsort(-gross[okidx], kind="stable")]
+    order = okidx[stable_order(-gross[okidx])]
     grid = sale_grid(run, st, order, received)
     cap = len(order) if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
     rep_usd = paid * market[da]
@@ -231,7 +247,7 @@ def choose_liquidations(run: RunInputs, st: SimulationState, b: int, gas: float)
     return LiquidatorChoice(
         chosen=elig[work[:taken]],
         profit_usd=picked_profit[:taken],
-        unprofitable=int(((gross < liq.min_profit_usd) & ~waiting).sum()) + (len(order) - taken if taken < cap else 0),
+        unprofitable=int((unprofitable & ~waiting).sum()) + (len(order) - taken if taken < cap else 0),
         over_capacity=len(order) - taken if taken >= cap else 0,
         waiting=int(waiting.sum()),
         caps_usd=None if caps is None else caps[work[:taken]],
