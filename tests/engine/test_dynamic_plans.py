@@ -176,3 +176,41 @@ def test_a_scenario_names_a_bad_strategy():
     data["simulation"] = {"path": "shock", "liquidators": {"strategy": "greedy"}}
     with pytest.raises(ConfigError, match=r"x\.toml: simulation\.liquidators\.strategy: expected 'max_close'"):
         parse_scenario(data, "x.toml")
+
+
+# ------------------------------------------------------------------------- arrays vs scalars
+
+
+@pytest.mark.parametrize("strategy", ["max_close", "two_step", "profit_max"])
+@pytest.mark.parametrize("venue", ["none", "cpmm"])
+def test_plans_over_arrays_are_the_strategies_functions(strategy, venue):
+    """plan_candidates (closed forms over arrays) against plan_one (engine/strategies.py) on
+    every eligible account of a random multi-asset book after a 12 % fall."""
+    import numpy as np
+
+    from liqcascade.engine.dynamic.candidates import Candidates
+    from liqcascade.engine.dynamic.plans import pairs, plan_candidates, plan_one
+
+    from .test_dynamic import random_book
+
+    b = random_book(n=400, seed=5)
+    rules = AaveV3Rules(PARAMS, V3_0)
+    arrays = rules.prepare(b)
+    prices = PRICES * np.array([0.88, 1.0, 1.0])
+    cand = Candidates.build(rules, arrays, prices, np.arange(b.n_accounts, dtype=np.int64))
+    assert cand.elig.size > 20
+    venues = {0: ConstantProductPool.from_price_depth("WETH", 1760.0, 4e5)} if venue == "cpmm" else {}
+    market = prices.copy()
+    got = plan_candidates(strategy, arrays, cand, prices, market, venues, 3.0)
+    pr = pairs(arrays, cand, prices)
+    calls = 0
+    for j in range(cand.elig.size):
+        p = plan_one(strategy, pr, j, float(market[cand.coll_asset[j]]), venues.get(int(cand.coll_asset[j])), 3.0)
+        assert got.calls[j] == len(p.calls)
+        assert got.paid[j] == pytest.approx(p.repaid, rel=1e-9, abs=1e-9)
+        assert got.received[j] == pytest.approx(p.received, rel=1e-9, abs=1e-12)
+        for c, call in enumerate(p.calls):
+            want = math.inf if c == 1 else call.repay * float(pr.pd[j])
+            assert got.caps_usd[j, c] == pytest.approx(want, rel=1e-9)
+        calls += len(p.calls)
+    assert calls > 0
