@@ -376,7 +376,7 @@ class MarketPass:
         self.solver = solver
         self.index = index
         self.arrays = solver._fresh_arrays()
-        self.tallies = Tallies.zeros(k, n)
+        self.tallies = Tallies.zeros(k, n, m.book.n_rows)
         self.touched = np.zeros(n, dtype=np.bool_)
         self.totals = {name: np.zeros(k) for name in TOTALS}
         self.round_rows: list[dict[str, object]] = []

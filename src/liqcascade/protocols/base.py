@@ -51,6 +51,27 @@ class BookArrays:
                           None if self.state is None else self.state.copy())
 
 
+FLOW_SEIZED = 0
+"""Collateral taken from the row (tokens; the protocol's fee included)."""
+FLOW_FEE = 1
+"""The part of it the protocol (or Liquity's Stability Pool) keeps."""
+FLOW_REPAID = 2
+"""Debt of the row cleared by a liquidator (or the Stability Pool)."""
+FLOW_WRITTEN_OFF = 3
+"""Debt of the row written off (the protocol's deficit, its suppliers' or reserves' loss)."""
+FLOW_REDIST_COLL = 4
+"""Collateral moved to or from the row by redistribution to other accounts (Liquity), signed:
+negative on the liquidated trove, positive on the troves that receive it."""
+FLOW_REDIST_DEBT = 5
+"""Debt moved to or from the row by redistribution, signed as :data:`FLOW_REDIST_COLL`."""
+FLOW_RECEIVED = 6
+"""What the row received in exchange for collateral taken from the account's other rows
+(crvUSD's soft liquidation: the stablecoin the bands receive for the collateral they sell)."""
+FLOW_USD = 7
+"""Column ``FLOW_USD + kind`` holds kind's value in USD at the prices of the calls."""
+N_FLOWS = 14
+
+
 @dataclass
 class Tallies:
     """Accumulators a liquidation pass adds into.
@@ -58,7 +79,10 @@ class Tallies:
     Per asset (token units): collateral seized (fee included), protocol fee, debt
     repaid, debt written off to the protocol's deficit. Per account (USD at the prices
     of the call): collateral seized, debt repaid, debt written off; call count; count
-    of calls blocked by a rule (e.g. Aave's dust rule).
+    of calls blocked by a rule (e.g. Aave's dust rule). Per row of the book (``flows``,
+    rows x :data:`N_FLOWS`): what each call took from or cleared on that (account,
+    asset) holding, by kind (the ``FLOW_*`` columns, tokens then USD), summed over the
+    run: the account's side of the signed trades (``engine/trades.py``).
     """
 
     seized: FloatArray
@@ -70,9 +94,11 @@ class Tallies:
     acct_bad_debt_usd: FloatArray
     acct_calls: IntArray
     acct_blocked: IntArray
+    flows: FloatArray
 
     @classmethod
-    def zeros(cls, n_assets: int, n_accounts: int) -> "Tallies":
+    def zeros(cls, n_assets: int, n_accounts: int, n_rows: int) -> "Tallies":
+        """Zero tallies for a book of ``n_accounts`` accounts and ``n_rows`` rows."""
         return cls(
             seized=np.zeros(n_assets),
             fee=np.zeros(n_assets),
@@ -83,6 +109,7 @@ class Tallies:
             acct_bad_debt_usd=np.zeros(n_accounts),
             acct_calls=np.zeros(n_accounts, dtype=np.int64),
             acct_blocked=np.zeros(n_accounts, dtype=np.int64),
+            flows=np.zeros((n_rows, N_FLOWS)),
         )
 
     def reset_assets(self) -> None:

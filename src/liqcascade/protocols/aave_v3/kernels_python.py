@@ -24,7 +24,7 @@ from liqcascade.protocols.aave_v3.fast import (
     max_liquidatable_debt,
 )
 from liqcascade.protocols.aave_v3.versions import V3_3
-from liqcascade.protocols.base import HF_INF
+from liqcascade.protocols.base import FLOW_FEE, FLOW_REPAID, FLOW_SEIZED, FLOW_USD, FLOW_WRITTEN_OFF, HF_INF
 
 PAIR_LARGEST = 0  # most valuable seizable collateral, most valuable debt
 PAIR_MAX_BONUS = 1  # seizable collateral with the highest bonus (ties: more valuable), most valuable debt
@@ -119,7 +119,7 @@ def choose_pair(policy, s, e, asset, coll, debt, prices, lt, bonus):
 def liquidate_one(
     version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
-    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
+    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, flows,
 ):
     """Liquidate account ``k`` at fixed ``prices`` until it is healthy; return calls made.
 
@@ -130,7 +130,8 @@ def liquidate_one(
 
     v3.3+: when a call takes all of the account's collateral, every remaining debt is
     burned into ``deficit_by_asset`` (the reserve deficit). Before v3.3 the debt stays
-    on the account. Per-asset token totals (1-D views) and per-account USD totals are
+    on the account. Per-asset token totals (1-D views), per-account USD totals and
+    per-row trades (``flows``, the ``FLOW_*`` columns of ``protocols.base``) are
     accumulated into the arrays given.
     """
     s = offsets[k]
@@ -175,6 +176,12 @@ def liquidate_one(
         repaid_by_asset[a_d] += repaid
         acct_seized_usd[k] += seized * pc
         acct_repaid_usd[k] += repaid * pd
+        flows[rc, FLOW_SEIZED] += seized
+        flows[rc, FLOW_FEE] += fee_amt
+        flows[rd, FLOW_REPAID] += repaid
+        flows[rc, FLOW_USD + FLOW_SEIZED] += seized * pc
+        flows[rc, FLOW_USD + FLOW_FEE] += fee_amt * pc
+        flows[rd, FLOW_USD + FLOW_REPAID] += repaid * pd
         acct_calls[k] += 1
         calls += 1
         if version >= V3_3 and all_collateral:
@@ -182,6 +189,8 @@ def liquidate_one(
                 if debt[r] > 0.0:
                     deficit_by_asset[asset[r]] += debt[r]
                     acct_bad_debt_usd[k] += debt[r] * prices[asset[r]]
+                    flows[r, FLOW_WRITTEN_OFF] += debt[r]
+                    flows[r, FLOW_USD + FLOW_WRITTEN_OFF] += debt[r] * prices[asset[r]]
                     debt[r] = 0.0
             break
     return calls
@@ -193,7 +202,7 @@ N_CHUNKS = 64
 def sweep(
     version, policy, upto, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
-    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, touched, q, cum_bound,
+    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, touched, q, cum_bound, flows,
 ):
     """One round over accounts ``0..upto-1``: find the eligible ones and liquidate them.
 
@@ -230,7 +239,7 @@ def sweep(
                 calls[c] += liquidate_one(
                     version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls,
                     min_repay_usd, acc[0, c], acc[1, c], acc[2, c], acc[3, c],
-                    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
+                    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, flows,
                 )
             elif d > 0.0:
                 q[k] = (w / d) * cum_bound
@@ -315,7 +324,7 @@ def liquidate_list(
     version, policy, accounts, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
     acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
-    ev_account, ev_calls, ev_seized_usd, ev_repaid_usd, ev_bad_debt_usd,
+    ev_account, ev_calls, ev_seized_usd, ev_repaid_usd, ev_bad_debt_usd, flows,
 ):
     """Liquidate the listed accounts in order (serial: the list is already ranked), each
     with up to ``max_calls`` calls (see :func:`liquidate_one`). Per account of the list
@@ -330,7 +339,7 @@ def liquidate_list(
         c = liquidate_one(
             version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
             seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
-            acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
+            acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, flows,
         )
         ev_account[j] = k
         ev_calls[j] = c

@@ -46,6 +46,10 @@ from liqcascade._typing import FloatArray, IntArray
 from liqcascade.errors import ConfigError, DataError
 from liqcascade.model import PositionBook, RiskParams
 from liqcascade.protocols.base import (
+    FLOW_RECEIVED,
+    FLOW_REPAID,
+    FLOW_SEIZED,
+    FLOW_USD,
     HF_INF,
     AccountEvents,
     BookArrays,
@@ -216,6 +220,10 @@ class CrvUsdRules:
         tallies.repaid[self._d] += hd.sum()
         tallies.acct_seized_usd[acc] += hy * pc + hx * pd
         tallies.acct_repaid_usd[acc] += hd * pd
+        # rows are one per account: fancy-index adds do not collide
+        for rows, kind, amount, price in ((cr, FLOW_SEIZED, hy, pc), (dr, FLOW_SEIZED, hx, pd), (dr, FLOW_REPAID, hd, pd)):
+            tallies.flows[rows, kind] += amount
+            tallies.flows[rows, FLOW_USD + kind] += amount * price
         for rows, arr in ((cr, arrays.coll), (dr, arrays.coll), (dr, arrays.debt)):
             arr[rows] = np.where(hard, 0.0, arr[rows])
         tallies.acct_calls[acc] += soft.astype(np.int64) + hard.astype(np.int64)
@@ -238,6 +246,10 @@ class CrvUsdRules:
         arrays.coll[dr] += received
         tallies.seized[self._c] += sold.sum()
         tallies.acct_seized_usd[acc] += sold * prices[self._c]
+        tallies.flows[cr, FLOW_SEIZED] += sold
+        tallies.flows[cr, FLOW_USD + FLOW_SEIZED] += sold * prices[self._c]
+        tallies.flows[dr, FLOW_RECEIVED] += received
+        tallies.flows[dr, FLOW_USD + FLOW_RECEIVED] += received * prices[self._d]
         return soft
 
     def _hard(self, arrays: BookArrays, lo: Loans, acc: IntArray, p: float) -> np.ndarray:
