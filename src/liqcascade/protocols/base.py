@@ -14,6 +14,7 @@ import numpy as np
 
 from liqcascade._typing import FloatArray, IntArray
 from liqcascade.model import PositionBook, RiskParams
+from liqcascade.protocols.flows import N_FLOWS
 
 HF_INF = 1.0e300
 """Health factor reported for an account with no debt (kernels cannot return inf cheaply
@@ -51,25 +52,6 @@ class BookArrays:
                           None if self.state is None else self.state.copy())
 
 
-FLOW_SEIZED = 0
-"""Collateral taken from the row (tokens; the protocol's fee included)."""
-FLOW_FEE = 1
-"""The part of it the protocol (or Liquity's Stability Pool) keeps."""
-FLOW_REPAID = 2
-"""Debt of the row cleared by a liquidator (or the Stability Pool)."""
-FLOW_WRITTEN_OFF = 3
-"""Debt of the row written off (the protocol's deficit, its suppliers' or reserves' loss)."""
-FLOW_REDIST_COLL = 4
-"""Collateral moved to or from the row by redistribution to other accounts (Liquity), signed:
-negative on the liquidated trove, positive on the troves that receive it."""
-FLOW_REDIST_DEBT = 5
-"""Debt moved to or from the row by redistribution, signed as :data:`FLOW_REDIST_COLL`."""
-FLOW_RECEIVED = 6
-"""What the row received in exchange for collateral taken from the account's other rows
-(crvUSD's soft liquidation: the stablecoin the bands receive for the collateral they sell)."""
-FLOW_USD = 7
-"""Column ``FLOW_USD + kind`` holds kind's value in USD at the prices of the calls."""
-N_FLOWS = 14
 
 
 @dataclass
@@ -80,7 +62,7 @@ class Tallies:
     repaid, debt written off to the protocol's deficit. Per account (USD at the prices
     of the call): collateral seized, debt repaid, debt written off; call count; count
     of calls blocked by a rule (e.g. Aave's dust rule). Per row of the book (``flows``,
-    rows x :data:`N_FLOWS`): what each call took from or cleared on that (account,
+    rows x ``N_FLOWS``, :mod:`liqcascade.protocols.flows`): what each call took from or cleared on that (account,
     asset) holding, by kind (the ``FLOW_*`` columns, tokens then USD), summed over the
     run: the account's side of the signed trades (``engine/trades.py``).
     """

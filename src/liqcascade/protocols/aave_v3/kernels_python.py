@@ -24,7 +24,8 @@ from liqcascade.protocols.aave_v3.fast import (
     max_liquidatable_debt,
 )
 from liqcascade.protocols.aave_v3.versions import V3_3
-from liqcascade.protocols.base import FLOW_FEE, FLOW_REPAID, FLOW_SEIZED, FLOW_USD, FLOW_WRITTEN_OFF, HF_INF
+from liqcascade.protocols.base import HF_INF
+from liqcascade.protocols.flows import FLOW_FEE, FLOW_REPAID, FLOW_SEIZED, FLOW_WRITTEN_OFF, add_flow
 
 PAIR_LARGEST = 0  # most valuable seizable collateral, most valuable debt
 PAIR_MAX_BONUS = 1  # seizable collateral with the highest bonus (ties: more valuable), most valuable debt
@@ -131,7 +132,7 @@ def liquidate_one(
     v3.3+: when a call takes all of the account's collateral, every remaining debt is
     burned into ``deficit_by_asset`` (the reserve deficit). Before v3.3 the debt stays
     on the account. Per-asset token totals (1-D views), per-account USD totals and
-    per-row trades (``flows``, the ``FLOW_*`` columns of ``protocols.base``) are
+    per-row trades (``flows``, the columns of ``protocols.flows``) are
     accumulated into the arrays given.
     """
     s = offsets[k]
@@ -176,12 +177,9 @@ def liquidate_one(
         repaid_by_asset[a_d] += repaid
         acct_seized_usd[k] += seized * pc
         acct_repaid_usd[k] += repaid * pd
-        flows[rc, FLOW_SEIZED] += seized
-        flows[rc, FLOW_FEE] += fee_amt
-        flows[rd, FLOW_REPAID] += repaid
-        flows[rc, FLOW_USD + FLOW_SEIZED] += seized * pc
-        flows[rc, FLOW_USD + FLOW_FEE] += fee_amt * pc
-        flows[rd, FLOW_USD + FLOW_REPAID] += repaid * pd
+        add_flow(flows, rc, FLOW_SEIZED, seized, pc)
+        add_flow(flows, rc, FLOW_FEE, fee_amt, pc)
+        add_flow(flows, rd, FLOW_REPAID, repaid, pd)
         acct_calls[k] += 1
         calls += 1
         if version >= V3_3 and all_collateral:
@@ -189,8 +187,7 @@ def liquidate_one(
                 if debt[r] > 0.0:
                     deficit_by_asset[asset[r]] += debt[r]
                     acct_bad_debt_usd[k] += debt[r] * prices[asset[r]]
-                    flows[r, FLOW_WRITTEN_OFF] += debt[r]
-                    flows[r, FLOW_USD + FLOW_WRITTEN_OFF] += debt[r] * prices[asset[r]]
+                    add_flow(flows, r, FLOW_WRITTEN_OFF, debt[r], prices[asset[r]])
                     debt[r] = 0.0
             break
     return calls
@@ -368,6 +365,7 @@ def bad_debt_pass(accounts, offsets, asset, coll, debt, prices, lt, out_bad_usd)
 
 
 FUNCTIONS = {
+    "add_flow": add_flow,
     "account_values": account_values,
     "max_liquidatable_debt": max_liquidatable_debt,
     "choose_pair": choose_pair,

@@ -46,10 +46,6 @@ from liqcascade._typing import FloatArray, IntArray
 from liqcascade.errors import ConfigError, DataError
 from liqcascade.model import PositionBook, RiskParams
 from liqcascade.protocols.base import (
-    FLOW_RECEIVED,
-    FLOW_REPAID,
-    FLOW_SEIZED,
-    FLOW_USD,
     HF_INF,
     AccountEvents,
     BookArrays,
@@ -60,6 +56,7 @@ from liqcascade.protocols.base import (
     Tallies,
 )
 from liqcascade.protocols.crvusd import fast
+from liqcascade.protocols.flows import FLOW_RECEIVED, FLOW_REPAID, FLOW_SEIZED, FLOW_USD
 
 SOFT_TOLERANCE = 1e-12
 """A soft sale smaller than this share of the loan's deposit is left for the next price

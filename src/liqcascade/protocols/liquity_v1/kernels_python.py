@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from liqcascade.protocols.base import FLOW_REDIST_COLL, FLOW_REDIST_DEBT, FLOW_USD, HF_INF
+from liqcascade.protocols.base import HF_INF
+from liqcascade.protocols.flows import FLOW_REDIST_COLL, FLOW_REDIST_DEBT, add_flow
 from liqcascade.protocols.liquity_v1.fast import MODE_NONE
 from liqcascade.protocols.liquity_v1.fast import liquidate_trove as liquity_v1_trove
 from liqcascade.protocols.mechanisms.kernels_python import (
@@ -102,10 +103,8 @@ def apply_call(k, s, e, call, rows, mp, state, acc):
     add_repaid(k, call.rd, call.repaid, call.written_off, rows, acc)
     pc = rows.prices[rows.asset[call.rc]]
     pd = rows.prices[rows.asset[call.rd]]
-    acc.flows[call.rc, FLOW_REDIST_COLL] -= call.redist_coll
-    acc.flows[call.rc, FLOW_USD + FLOW_REDIST_COLL] -= call.redist_coll * pc
-    acc.flows[call.rd, FLOW_REDIST_DEBT] -= call.redist_debt
-    acc.flows[call.rd, FLOW_USD + FLOW_REDIST_DEBT] -= call.redist_debt * pd
+    add_flow(acc.flows, call.rc, FLOW_REDIST_COLL, -call.redist_coll, pc)
+    add_flow(acc.flows, call.rd, FLOW_REDIST_DEBT, -call.redist_debt, pd)
     return True
 
 

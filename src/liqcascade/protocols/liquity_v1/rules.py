@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from liqcascade.errors import ConfigError, DataError
-from liqcascade.protocols.base import FLOW_REDIST_COLL, FLOW_REDIST_DEBT, FLOW_USD, Capabilities
+from liqcascade.protocols.base import Capabilities
+from liqcascade.protocols.flows import FLOW_REDIST_COLL, FLOW_REDIST_DEBT, FLOW_USD
 from liqcascade.protocols.mechanisms import kernels_python as K
 from liqcascade.protocols.liquity_v1.kernels_python import KERNEL, LiquityParams
 from liqcascade.protocols.mechanisms.rules import MechanismRules

@@ -23,7 +23,7 @@ collateral's liquidation threshold: Compound v2's collateral factor, Comet's liq
 collateral factor, Maker's ``1 / mat``, Liquity's ``1 / MCR``, Morpho's LLTV, Euler's
 liquidation LTV) and ``bonus`` (per protocol), ``mp`` the protocol's parameter record and
 ``state`` its mutable scalars (Liquity's Stability Pool and system totals, Maker's Dog
-room; the layout is below). ``flows`` (rows x :data:`~liqcascade.protocols.base.N_FLOWS`)
+room; the layout is below). ``flows`` (rows x :data:`~liqcascade.protocols.flows.N_FLOWS`)
 receives each call's signed trades per row (see :class:`~liqcascade.protocols.base.Tallies`).
 """
 
@@ -35,14 +35,8 @@ import numpy as np
 from numba import prange
 
 from liqcascade.protocols.aave_v3.kernels_python import SKIP_MARGIN, account_values
-from liqcascade.protocols.base import (
-    FLOW_FEE,
-    FLOW_REPAID,
-    FLOW_SEIZED,
-    FLOW_USD,
-    FLOW_WRITTEN_OFF,
-    HF_INF,
-)
+from liqcascade.protocols.base import HF_INF
+from liqcascade.protocols.flows import FLOW_FEE, FLOW_REPAID, FLOW_SEIZED, FLOW_WRITTEN_OFF, add_flow
 
 # indexes into ``state`` (Liquity)
 ST_SP = 0
@@ -167,10 +161,8 @@ def add_seized(k, r, amount, fee, rows, acc):
     acc.seized[a] += amount
     acc.fee[a] += fee
     acc.acct_seized_usd[k] += amount * p
-    acc.flows[r, FLOW_SEIZED] += amount
-    acc.flows[r, FLOW_FEE] += fee
-    acc.flows[r, FLOW_USD + FLOW_SEIZED] += amount * p
-    acc.flows[r, FLOW_USD + FLOW_FEE] += fee * p
+    add_flow(acc.flows, r, FLOW_SEIZED, amount, p)
+    add_flow(acc.flows, r, FLOW_FEE, fee, p)
 
 
 def add_repaid(k, r, repaid, written_off, rows, acc):
@@ -181,10 +173,8 @@ def add_repaid(k, r, repaid, written_off, rows, acc):
     acc.deficit[a] += written_off
     acc.acct_repaid_usd[k] += repaid * p
     acc.acct_bad_debt_usd[k] += written_off * p
-    acc.flows[r, FLOW_REPAID] += repaid
-    acc.flows[r, FLOW_WRITTEN_OFF] += written_off
-    acc.flows[r, FLOW_USD + FLOW_REPAID] += repaid * p
-    acc.flows[r, FLOW_USD + FLOW_WRITTEN_OFF] += written_off * p
+    add_flow(acc.flows, r, FLOW_REPAID, repaid, p)
+    add_flow(acc.flows, r, FLOW_WRITTEN_OFF, written_off, p)
 
 
 def apply_pair(k, call, rows, acc):
@@ -391,6 +381,7 @@ def liquidate_list(accounts, offsets, rows, mp, state, max_calls, min_repay_usd,
 
 
 FUNCTIONS = {
+    "add_flow": add_flow,
     "account_values": account_values,
     "no_call": no_call,
     "pair_call": pair_call,
