@@ -98,7 +98,8 @@ class AssetFlow:
 def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlow]) -> pd.DataFrame:
     """The ``trades`` table: per-account rows from ``flows`` (rows x ``N_FLOWS``, in the
     order of ``rows``), then the per-asset ``per_asset`` flows; zero flows are left out.
-    Rows are ordered by party, account (book order), asset and kind."""
+    Rows are ordered by party, account (book order; a party's per-asset rows last), asset
+    and kind."""
     parts = [_account_part(flows, rows, party, kind, col, sign) for party, kind, col, sign in ACCOUNT_KINDS]
     got = flows[:, FLOW_SEIZED] - flows[:, FLOW_FEE]
     got_usd = flows[:, FLOW_USD + FLOW_SEIZED] - flows[:, FLOW_USD + FLOW_FEE]
@@ -108,7 +109,8 @@ def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlo
         parts.append(pd.DataFrame({
             "party": f.party, "account_id": np.full(hit.shape[0], rows.no_account, dtype=rows.account_ids.dtype),
             "asset": [rows.assets[i] for i in hit], "kind": f.kind, "amount": np.asarray(f.amount, float)[hit],
-            "usd": np.asarray(f.usd, float)[hit], "_account": -1, "_asset": hit,
+            # after every account's rows of the party
+            "usd": np.asarray(f.usd, float)[hit], "_account": np.iinfo(np.int64).max, "_asset": hit,
         }))
     out = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else None
     if out is None:
