@@ -25,6 +25,7 @@ from liqcascade.engine.result import Result, _clean
 from liqcascade.engine.run import ROUND_COLUMNS, assets_without_venue, headline_fields
 from liqcascade.engine.static import TOTALS, CascadeSettings
 from liqcascade.engine.system import SystemCascade, SystemModel, SystemOutcome
+from liqcascade.engine.trades import static_trades
 
 MARKET_TOTALS = (
     "accounts", "accounts_liquidated", "liquidation_calls", "collateral_seized_usd", "debt_repaid_usd",
@@ -60,6 +61,7 @@ def run_system(
         "market_assets": market_asset_rows(system, out),
         "rounds": stacked({n: pd.DataFrame(o.round_rows, columns=ROUND_COLUMNS) for n, o in out.markets.items()}),
         "accounts": stacked({n: _clean(solver.solvers[n].account_frame(o)) for n, o in out.markets.items()}),
+        "trades": stacked({n: static_trades(system.markets[n], o) for n, o in out.markets.items()}),
     }
     return Result("system", tables, dict(config or {}))
 
