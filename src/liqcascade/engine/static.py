@@ -228,21 +228,23 @@ class StaticCascade:
         """One cascade from ``shocks`` (asset -> fractional drop, or an array by asset).
 
         ``keep_arrays=False`` leaves the end-of-run book in the solver's working buffers
-        (the next run overwrites it): the curve uses that, having read what it needs.
+        (the next run overwrites it) and keeps no per-row trades: the curve uses that,
+        having read what it needs.
         This is the fixed point of :func:`solve_fixed_point` with this one market.
         """
         m = self.model
         shock = m.shock_vector(shocks) if isinstance(shocks, Mapping) else np.asarray(shocks, dtype=np.float64)
         p0 = np.asarray(m.prices, dtype=np.float64)
-        part = self.start(np.arange(len(m.assets), dtype=np.int64))
+        part = self.start(np.arange(len(m.assets), dtype=np.int64), trades=keep_arrays)
         venues = {m.assets.index(sym): v for sym, v in m.venues.items()}
         trace = solve_fixed_point([part], p0, shock, venues, self.settings)
         return part.outcome(trace, shock, keep_arrays)
 
-    def start(self, index: np.ndarray) -> "MarketPass":
+    def start(self, index: np.ndarray, trades: bool = True) -> "MarketPass":
         """A fresh pass of this market over one cascade; ``index`` maps the market's
-        assets to the system's (``arange`` when the market is the whole system)."""
-        return MarketPass(self, np.asarray(index, dtype=np.int64))
+        assets to the system's (``arange`` when the market is the whole system).
+        ``trades``: keep the per-row trades (``Tallies.flows``)."""
+        return MarketPass(self, np.asarray(index, dtype=np.int64), trades)
 
     # --------------------------------------------------------------- summary
     def totals(self, out: CascadeOutcome) -> dict[str, object]:
@@ -370,13 +372,13 @@ class MarketPass:
     bounds and per-asset totals, in the market's own asset order. ``index[j]`` is the
     system asset of the market's asset ``j``."""
 
-    def __init__(self, solver: StaticCascade, index: np.ndarray) -> None:
+    def __init__(self, solver: StaticCascade, index: np.ndarray, trades: bool = True) -> None:
         m = solver.model
         k, n = len(m.assets), m.book.n_accounts
         self.solver = solver
         self.index = index
         self.arrays = solver._fresh_arrays()
-        self.tallies = Tallies.zeros(k, n, m.book.n_rows)
+        self.tallies = Tallies.zeros(k, n, m.book.n_rows if trades else 0)
         self.touched = np.zeros(n, dtype=np.bool_)
         self.totals = {name: np.zeros(k) for name in TOTALS}
         self.round_rows: list[dict[str, object]] = []

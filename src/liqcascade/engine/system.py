@@ -127,7 +127,7 @@ class SystemCascade:
         for n in names:
             if n not in self.solvers:
                 raise ConfigError(sysm.source, "markets", f"market names {list(sysm.names)}", n)
-        passes = [self.solvers[n].start(self._index[n]) for n in names]
+        passes = [self.solvers[n].start(self._index[n], trades=keep_arrays) for n in names]
         venues = {sysm.assets.index(a): v for a, v in sysm.venues.items()}
         p0 = np.asarray(sysm.prices, dtype=np.float64)
         trace = solve_fixed_point(passes, p0, shock, venues, self.settings)

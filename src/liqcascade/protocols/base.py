@@ -80,7 +80,9 @@ class Tallies:
 
     @classmethod
     def zeros(cls, n_assets: int, n_accounts: int, n_rows: int) -> "Tallies":
-        """Zero tallies for a book of ``n_accounts`` accounts and ``n_rows`` rows."""
+        """Zero tallies for a book of ``n_accounts`` accounts and ``n_rows`` rows (0: no
+        per-row trades are kept: the curves, which need only totals, skip their memory
+        traffic)."""
         return cls(
             seized=np.zeros(n_assets),
             fee=np.zeros(n_assets),

@@ -34,6 +34,8 @@ N_FLOWS = 16
 
 
 def add_flow(flows, r, kind, amount, price):
-    """Add ``amount`` tokens of ``kind`` (and their value at ``price``) to row ``r``."""
-    flows[r, kind] += amount
-    flows[r, FLOW_USD + kind] += amount * price
+    """Add ``amount`` tokens of ``kind`` (and their value at ``price``) to row ``r``; nothing
+    when ``flows`` has no rows (the caller keeps no per-row trades)."""
+    if flows.shape[0] > 0:
+        flows[r, kind] += amount
+        flows[r, FLOW_USD + kind] += amount * price

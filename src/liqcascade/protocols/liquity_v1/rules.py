@@ -130,8 +130,9 @@ class LiquityRules(MechanismRules):
         arrays.debt[drow] += share * rd
         for rows, kind, amount, p in ((crow, FLOW_REDIST_COLL, share * rc, prices[self._c]),
                                       (drow, FLOW_REDIST_DEBT, share * rd, prices[self._d])):
-            tallies.flows[rows, kind] += amount
-            tallies.flows[rows, FLOW_USD + kind] += amount * p
+            if tallies.flows.shape[0]:
+                tallies.flows[rows, kind] += amount
+                tallies.flows[rows, FLOW_USD + kind] += amount * p
         st[K.ST_REDIST_DEBT_TOTAL] += rd
         st[K.ST_REDIST_COLL_TOTAL] += rc
         st[K.ST_REDIST_DEBT] = 0.0
