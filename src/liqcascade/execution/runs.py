@@ -366,15 +366,16 @@ def system_simulate(
     alone along the same path (tables: see :mod:`liqcascade.engine.system_dynamic_run`).
     ``progress(done, total)`` counts blocks over the system's run and the markets' alone."""
     from liqcascade.engine.system_dynamic_run import run_system_simulation
-    from liqcascade.io.system import system_simulation_parts
+    from liqcascade.io.system import system_market_sims, system_simulation_parts
 
     ss = load_system(scenario)
     path, oracle, settings = system_simulation_parts(ss)
+    per_market = system_market_sims(ss)
     cfg = ss.resolved()
     rid = _run_id({"kind": "system_simulation", "config": hashed(cfg, ("curve",)), "alone": alone}, __version__)
     if not recompute and (found := stored(store, rid, "system_simulation")) is not None:
         return found
-    res = run_system_simulation(ss.model, path, oracle, settings, cfg, progress, alone)
+    res = run_system_simulation(ss.model, path, oracle, settings, cfg, progress, alone, per_market)
     save(store, rid, "system_simulation", cfg, res, {"source": ss.source})
     return res.with_run_id(rid)
 
@@ -404,7 +405,8 @@ def network(
     run = run_system(ss.model, shocks, ss.settings, ss.market_settings, cfg)
     solver = SystemCascade(ss.model, ss.settings, ss.market_settings)
     matrix = contagion.leave_one_out(solver, shocks)
-    tables = {name: run[name] for name in ("summary", "markets", "assets", "market_assets", "rounds")}
+    tables = {name: run[name] for name in ("summary", "markets", "assets", "market_assets", "rounds", "stablecoins",
+                                           "owners") if name in run.tables}
     tables["contagion"] = matrix
     tables["importance"] = contagion.importance(matrix, ss.model.names)
     tables["propagation"] = contagion.propagation(run["rounds"])

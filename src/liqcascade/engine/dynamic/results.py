@@ -66,7 +66,7 @@ def assets_table(run: RunInputs, st: SimulationState, cols: np.ndarray) -> pd.Da
     rec, totals = st.records, st.totals
     rows = []
     for i, a in enumerate(run.model.assets):
-        if totals.seized[i] or totals.repaid[i] or i in cols:
+        if totals.seized[i] or totals.repaid[i] or totals.returned[i] or i in cols:  # returned: LLAMMA's stablecoin
             rows.append({
                 "asset": a,
                 "price_start": float(rec.reference[0, i]),
@@ -137,13 +137,16 @@ def trades(run: RunInputs, st: SimulationState) -> pd.DataFrame:
     sales (bought by liquidators) and returns, per asset."""
     a, t = st.arrays, st.totals
     rows = BookRows.of(a.offsets, a.asset, run.book.perm, run.model.book.account_ids, run.model.assets)
-    returned_usd = np.zeros(len(run.model.assets))
+    # what the protocol's sales handed back, from the rows (``totals.returned`` also counts
+    # the stablecoin arbitrageurs pay into crvUSD's bands: the accounts' ``received``)
+    returned, returned_usd = np.zeros(len(run.model.assets)), np.zeros(len(run.model.assets))
+    np.add.at(returned, a.asset, st.tallies.flows[:, FLOW_RETURNED])
     np.add.at(returned_usd, a.asset, st.tallies.flows[:, FLOW_USD + FLOW_RETURNED])
     out = trades_table(st.tallies.flows, rows, [
         AssetFlow("liquidators", "sold", -t.sold, -t.proceeds),
         AssetFlow("liquidators", "bought", t.protocol_sold, t.protocol_proceeds),
         AssetFlow("protocol", "sold", -t.protocol_sold, -t.protocol_proceeds),
-        AssetFlow("protocol", "returned", -t.returned, -returned_usd),
+        AssetFlow("protocol", "returned", -returned, -returned_usd),
     ])
     return out[TRADES.names]
 
