@@ -9,6 +9,7 @@ The hand case's numbers are worked out from Morpho Blue's formula in the comment
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,9 @@ from liqcascade.protocols.aave_v3 import V3_3
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
 from liqcascade.protocols.compound_v3.rules import CometRules
 from liqcascade.protocols.compound_v3.storefront import StoreFrontSettings
+from liqcascade.protocols.crvusd.rules import CrvUsdRules
 from liqcascade.protocols.maker.clipper import ClipperSettings
+from liqcascade.protocols.maker.flip_auctions import FlipSettings, Keeper
 from liqcascade.protocols.maker.rules import MakerRules
 from liqcascade.scenarios import instant_shock, linear_shock
 
@@ -191,13 +194,14 @@ def check_dynamic(b, res):
     close(sums(tr, "protocol", "fee"), col("fee"), scale)
     close(-sums(tr, "account", "repaid"), col("repaid"), scale)
     close(-sums(tr, "account", "written_off"), col("deficit"), scale)
-    close(sums(tr, "account", "returned"), col("returned"), scale)
+    # the assets table's returned: the protocol's sales' returns and crvUSD's bands' stablecoin
+    close(sums(tr, "account", "returned") + sums(tr, "account", "received"), col("returned"), scale)
     # liquidators: received from the calls + bought from the protocol's sales + sold = held at the end
     close(sums(tr, "liquidators", "received") + sums(tr, "liquidators", "bought") + sums(tr, "liquidators", "sold"),
           col("inventory_end"), scale)
     # the protocol: kept - sold on - returned = what its sales still hold
     close(sums(tr, "protocol", "fee") + sums(tr, "protocol", "sold") + sums(tr, "protocol", "returned"),
-          col("fee") - col("protocol_sold") - col("returned"), scale)
+          col("fee") - col("protocol_sold") - col("returned") + sums(tr, "account", "received"), scale)
     acc = tr[tr["party"] == "account"]
     usd = scale * 1e4
     close(-acc[acc["kind"] == "seized"]["usd"].sum(), s["collateral_seized_usd"], usd)
@@ -219,11 +223,12 @@ def test_dynamic_trades_sum_to_the_tallies(protocol, data):
     check_dynamic(b, res)
 
 
-@pytest.mark.parametrize("kind", ["maker_auctions", "comet_storefront"])
+@pytest.mark.parametrize("kind", ["maker_auctions", "maker_flip", "comet_storefront"])
 def test_dynamic_trades_with_the_protocols_own_sales(kind):
-    """Maker's auctions and Comet's store front: the protocol keeps the lot (``fee``), sells
-    it to liquidators over time (protocol ``sold``, liquidators ``bought``) and Maker hands
-    back what the tab did not need (account ``returned``)."""
+    """Maker's auctions (Clipper, or Liquidations 1.2's Flipper with keepers) and Comet's
+    store front: the protocol keeps the lot (``fee``), sells it to liquidators over time
+    (protocol ``sold``, liquidators ``bought``) and Maker's Clipper hands back what the tab
+    did not need (account ``returned``)."""
     rng = np.random.default_rng(5)
     rows = []
     for k in range(30):
@@ -232,6 +237,9 @@ def test_dynamic_trades_with_the_protocols_own_sales(kind):
     b = mb.book(rows)
     if kind == "maker_auctions":
         rules = MakerRules(PARAMS, auctions=ClipperSettings(tail=3600, cusp=0.5, keeper_margin=0.04))
+    elif kind == "maker_flip":
+        # keepers whose bids always land (gas price far above the block's), bidding their value
+        rules = MakerRules(PARAMS, flip=FlipSettings(keepers=(Keeper(gas_gwei=1e6),), inclusion_sigma=0.0))
     else:
         rules = CometRules(PARAMS, base="USDC", storefront=StoreFrontSettings(1e4, 5e4, 0.01))
     path = linear_shock({"WETH": 2000.0}, {"WETH": -0.4}, duration_blocks=100, n_blocks=400)
@@ -255,3 +263,31 @@ def test_dynamic_hand_case_morpho():
     assert tr.loc[("account", "USDC", "written_off"), "amount"] == pytest.approx(-184.0, rel=1e-12)
     assert tr.loc[("liquidators", "WETH", "received"), "usd"] == pytest.approx(1400.0, rel=1e-12)
     assert tr.loc[("account", "USDC", "repaid"), "account_id"] == 0
+
+
+@dataclass(frozen=True)
+class _HalfAccrued(CrvUsdRules):
+    """Every other loan owes 5 % more than its bands were placed for (interest accrued): the
+    adiabatic model's only way to a full health below 0 (tests/engine/test_crvusd_dynamic.py)."""
+
+    def prepare(self, b):
+        arrays = super().prepare(b)
+        arrays.debt[self.loans(arrays).drow[::2]] *= 1.05
+        return arrays
+
+
+def test_dynamic_trades_crvusd_soft_and_hard():
+    """crvUSD block by block: each block arbitrageurs trade the bands to the venue's price
+    (account ``seized`` WETH and ``received`` USDC), and the loans with accrued interest,
+    whose full health falls below 0, are hard-liquidated (their bands' WETH and USDC
+    ``seized``, the debt ``repaid``). Loans of 10 WETH against 4000..14000 USDC over 10
+    bands, WETH falling 70 %: both happen."""
+    rules = _HalfAccrued(PARAMS, collateral="WETH", debt_asset="USDC", A=100, n_bands=10)
+    b = mb.book([row for k, d in enumerate(np.linspace(4000.0, 14000.0, 12))
+                 for row in ((k, "WETH", 10.0, 0.0), (k, "USDC", 0.0, float(d)))])
+    path = linear_shock({"WETH": 2000.0}, {"WETH": -0.7}, duration_blocks=100, n_blocks=200)
+    liq = Liquidators(gas_asset=None, min_profit_usd=-math.inf)
+    res = simulate(MarketModel(b, rules, PRICES, mb.pool(3e6)), path, Instant(), SimSettings(liq))
+    tr = check_dynamic(b, res)
+    assert sums(tr, "account", "received")[PARAMS.index("USDC")] > 0  # soft sales
+    assert sums(tr, "account", "repaid")[PARAMS.index("USDC")] < 0  # hard liquidations
