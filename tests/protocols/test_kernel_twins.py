@@ -17,6 +17,7 @@ import pytest
 
 from liqcascade.protocols.base import LiquidationLimits, Tallies
 from liqcascade.protocols.maker.clipper import ClipperSettings
+from liqcascade.protocols.maker.flip_auctions import FlipSettings
 from liqcascade.protocols.maker.rules import MakerRules
 from liqcascade.protocols.mechanisms.kernels import assemble
 from liqcascade.protocols.mechanisms.kernels_python import KernelSpec
@@ -52,7 +53,13 @@ RULES = {
     "liquity_v1": lambda: mb.make_rules("liquity_v1", stability_pool=3e5),
     "liquity_v2": lambda: mb.make_rules("liquity_v2", stability_pool=3e5),
 }
-SHAPE = {"maker_bark": "maker", "compound_v3": "compound_v3"}
+VARIANTS = {
+    # Liquidations 1.2: the Cat's bites on the bark kernel, the box (room left for the list) as its only limit
+    "maker_flip": ("maker_bark", lambda: MakerRules(PARAMS, flip=FlipSettings(box_usd=5e5))),
+}
+"""Rule versions that run a kernel of :data:`RULES` with other parameters or state: name ->
+(kernel name, rules)."""
+SHAPE = {"maker_bark": "maker", "maker_flip": "maker", "compound_v3": "compound_v3"}
 
 
 def test_every_kernel_has_a_case():
@@ -104,17 +111,18 @@ def _run(ks, rules, arrays, prices, serial):
             t.acct_calls, t.acct_blocked, t.flows]
 
 
-@pytest.mark.parametrize("name", sorted(RULES))
+@pytest.mark.parametrize("name", sorted(RULES) + sorted(VARIANTS))
 def test_compiled_kernel_and_plain_twin_agree(name):
-    rules = RULES[name]()
+    kernel, make = VARIANTS.get(name, (name, RULES.get(name)))
+    rules = make()
     book = _book(name, 7)
     prices = PRICES * np.array([0.8, 0.85, 1.0])
     results = []
     for enabled in (True, False):
         arrays = rules.prepare(book)
-        ks = assemble(SPECS[name], enabled=enabled)
-        # the bark kernel lowers the Dog's shared room: only ever run in account order
-        results.append(_run(ks, rules, arrays, prices, rules.serial or name == "maker_bark"))
+        ks = assemble(SPECS[kernel], enabled=enabled)
+        # the bark kernel lowers the Dog's (or the Cat's) shared room: only ever run in account order
+        results.append(_run(ks, rules, arrays, prices, rules.serial or kernel == "maker_bark"))
     (head1, *a1), (head2, *a2) = results
     assert head1.tolist() == head2.tolist() and head1[1] > 0 and head1[2] > 0, (head1, head2)
     for x, y in zip(a1, a2):
