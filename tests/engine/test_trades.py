@@ -86,7 +86,7 @@ def test_morpho_bad_debt_hand_case():
     written off. The liquidator sells the WETH at the prevailing $1400."""
     b = mb.book([(0, "WETH", 1.0, 0.0), (0, "USDC", 0.0, 1500.0)])
     model = MarketModel(b, mb.make_rules("morpho_blue"), PRICES, {})
-    out = StaticCascade(model, CascadeSettings(impact=False)).run({"WETH": 0.3})
+    out = StaticCascade(model, CascadeSettings(impact=False)).run({"WETH": 0.3}, trades=True)
     got = static_trades(model, out)
     want = pd.DataFrame([
         ("account", 0, "WETH", "seized", -1.0, -1400.0),
@@ -141,7 +141,7 @@ def test_static_trades_sum_to_the_tallies(protocol, data):
     sp = mb.stability_pool_for(b, data.draw(st.floats(0.0, 1.0)))
     rules = rules_of(protocol) if protocol not in mb.LIQUITY else mb.make_rules(protocol, stability_pool=sp)
     model = MarketModel(b, rules, PRICES, mb.pool(2e5))
-    out = StaticCascade(model, CascadeSettings(impact=True)).run({"WETH": drop})
+    out = StaticCascade(model, CascadeSettings(impact=True)).run({"WETH": drop}, trades=True)
     check_static(b, model, out)
 
 
@@ -152,7 +152,7 @@ def test_liquity_redistribution_in_the_trades():
     stake (collateral 10 and 30 WETH: shares 1/4 and 3/4)."""
     b = mb.troves([(1.0, 2000.0), (10.0, 5000.0), (30.0, 5000.0)])
     model = MarketModel(b, mb.make_rules("liquity_v1", stability_pool=0.0), PRICES, {})
-    out = StaticCascade(model, CascadeSettings(impact=False)).run({"WETH": 0.0})
+    out = StaticCascade(model, CascadeSettings(impact=False)).run({"WETH": 0.0}, trades=True)
     tr = check_static(b, model, out)
     rc = tr[(tr["party"] == "account") & (tr["kind"] == "redistributed_collateral")].set_index("account_id")["amount"]
     rd = tr[(tr["party"] == "account") & (tr["kind"] == "redistributed_debt")].set_index("account_id")["amount"]

@@ -29,7 +29,7 @@ def run_static(
     ``trades`` (signed flows per party, account, asset and kind: :mod:`liqcascade.engine.trades`).
     """
     solver = StaticCascade(model, settings)
-    out = solver.run(shocks)
+    out = solver.run(shocks, trades=True)
     summary = solver.summarize(out)
     for a, v in shocks.items():
         summary[f"shock_{a}"] = float(v)

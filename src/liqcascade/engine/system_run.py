@@ -48,7 +48,7 @@ def run_system(
 ) -> Result:
     """The system's static cascade from ``shocks`` and every market's alone."""
     solver = SystemCascade(system, settings, market_settings)
-    out = solver.run(shocks)
+    out = solver.run(shocks, trades=True)
     together = {n: solver.summarize(n, o) for n, o in out.markets.items()}
     alone = {n: solver.totals(n, solver.alone(n, shocks, keep_arrays=False)) for n in system.names}
     markets = market_table(system, together, alone)

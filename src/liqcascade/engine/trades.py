@@ -152,7 +152,7 @@ def static_trades(model, out) -> pd.DataFrame:
     :class:`~liqcascade.engine.static.CascadeOutcome`)."""
     a = out.arrays
     if out.tallies.flows.shape[0] != a.asset.shape[0]:
-        raise ValueError("this cascade kept no per-row trades (run it with keep_arrays=True)")
+        raise ValueError("this cascade kept no per-row trades (run it with trades=True)")
     rows = BookRows.of(a.offsets, a.asset, out.account_order, model.book.account_ids, model.assets)
     t = out.totals
     return trades_table(out.tallies.flows, rows, [
