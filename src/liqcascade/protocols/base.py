@@ -79,7 +79,7 @@ class Tallies:
     flows: FloatArray
 
     @classmethod
-    def zeros(cls, n_assets: int, n_accounts: int, n_rows: int) -> "Tallies":
+    def zeros(cls, n_assets: int, n_accounts: int, n_rows: int = 0) -> "Tallies":
         """Zero tallies for a book of ``n_accounts`` accounts and ``n_rows`` rows (0: no
         per-row trades are kept: the curves, which need only totals, skip their memory
         traffic)."""

@@ -34,7 +34,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import prange
 
-from liqcascade.protocols.aave_v3.kernels_python import SKIP_MARGIN, account_values
+from liqcascade.protocols.aave_v3.kernels_python import SKIP_MARGIN, account_values, spread_order
 from liqcascade.protocols.base import HF_INF
 from liqcascade.protocols.flows import FLOW_FEE, FLOW_REPAID, FLOW_SEIZED, FLOW_WRITTEN_OFF, add_flow
 
@@ -224,6 +224,7 @@ def liquidate_one(k, offsets, rows, mp, state, max_calls, min_repay_usd, acc, ac
 
 
 N_CHUNKS = 64
+CHUNK_ORDER = spread_order(N_CHUNKS)  # the threads' share of the chunks (see spread_order)
 
 
 def chunk_acc(acc, parts, c):
@@ -257,10 +258,13 @@ def sweep_chunk(c, size, upto, offsets, rows, mp, state, max_calls, min_repay_us
                 found += 1
                 touched[k] = True
             calls += n
-            q[k] = 0.0
-        elif d > 0.0:
+            # the bound from what is left, as for a healthy account (see the Aave sweep)
+            w, cv_total, d = account_values(offsets[k], offsets[k + 1], rows.asset, rows.coll, rows.debt,
+                                            rows.prices, rows.lt)
+            q[k] = (w / d) * cum_bound if d > 0.0 and cv_total > 0.0 else HF_INF
+        elif d > 0.0 and cv_total > 0.0:
             q[k] = (w / d) * cum_bound
-        else:
+        else:  # never eligible in this cascade (see the Aave sweep)
             q[k] = HF_INF
     return found, calls
 
@@ -273,7 +277,8 @@ def sweep(upto, offsets, rows, mp, state, max_calls, min_repay_usd, acc, counts,
     found = np.zeros(N_CHUNKS, dtype=np.int64)
     calls = np.zeros(N_CHUNKS, dtype=np.int64)
     size = (upto + N_CHUNKS - 1) // N_CHUNKS
-    for c in prange(N_CHUNKS):
+    for i in prange(N_CHUNKS):
+        c = CHUNK_ORDER[i]
         found[c], calls[c] = sweep_chunk(c, size, upto, offsets, rows, mp, state, max_calls, min_repay_usd,
                                          chunk_acc(acc, parts, c), counts, scan_bounds)
     return reduce_chunks(parts, found, calls, acc)
