@@ -62,6 +62,9 @@ def test_two_step_makes_two_calls_in_the_block():
     assert ev.loc[2, "calls"] == 1
     assert ev.loc[2, "debt_repaid_usd"] == pytest.approx(8300.0, rel=1e-12)
     assert res.summary["liquidation_calls"] == 3
+    # the trades table records both calls: the accounts' debt repaid (signed < 0) is the events'
+    tr = res["trades"].query("party == 'account' and kind == 'repaid'")
+    assert -tr["usd"].sum() == pytest.approx(ev["debt_repaid_usd"].sum(), rel=1e-12)
     # the expected profit is the bonus net of the protocol's fee (4.5 %) on everything repaid
     assert ev.loc[1, "expected_profit_usd"] == pytest.approx(0.045 * (r1 + 0.5 * (15_600.0 - r1)), rel=1e-9)
 
