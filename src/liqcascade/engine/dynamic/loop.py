@@ -7,6 +7,7 @@ from typing import Callable, Mapping
 from liqcascade._typing import FloatArray
 from liqcascade.engine.dynamic import owners, steps
 from liqcascade.engine.dynamic.baseline import baseline_state
+from liqcascade.engine.dynamic.behaviour import apply_reactions, react_state
 from liqcascade.engine.dynamic.records import BlockCounts
 from liqcascade.engine.dynamic.results import build_result
 from liqcascade.engine.dynamic.settings import SimSettings
@@ -14,6 +15,7 @@ from liqcascade.engine.dynamic.state import EMPTY, RunInputs, SimulationState, i
 from liqcascade.engine.result import Result
 from liqcascade.engine.static import MarketModel, SortedBook
 from liqcascade.errors import ConfigError
+from liqcascade.model.behaviour import BehaviourParams
 
 
 def simulate(
@@ -29,6 +31,8 @@ def simulate(
     owner_actions: owners.OwnerActions | None = None,
     accrual: tuple[owners.DebtAccrual, ...] = (),
     impact_baseline: Mapping[str, FloatArray] | None = None,
+    behaviour: BehaviourParams | None = None,
+    behaviour_stream: int = 0,
 ) -> Result:
     """Run ``model`` block by block along ``path`` (a :class:`~liqcascade.scenarios.PricePath`)
     with ``oracle`` (a :class:`~liqcascade.markets.oracle.Oracle`).
@@ -55,8 +59,11 @@ def simulate(
     accumulators per block) make the book move in time (:mod:`.owners`); the result then
     has a ``conflicts`` table. ``impact_baseline`` (asset -> tokens the path's own
     liquidations sold, per block) is what ``impact_on_path = "excess"`` subtracts.
+
+    ``behaviour`` makes owners react between blocks (:mod:`.behaviour`), with the random
+    stream ``behaviour_stream`` of its seed (a Monte Carlo path's index).
     """
-    moving = owner_actions is not None or bool(accrual)
+    moving = owner_actions is not None or bool(accrual) or behaviour is not None
     if owner_actions is not None:
         model = owners.extend_model(model, owner_actions)
         sorted_book = None  # the book has rows the prepared one lacks
@@ -67,6 +74,8 @@ def simulate(
     if moving:
         owners.check_owner_inputs(owner_actions, run.n_blocks)
         st.owners = owners.owner_state(model, run.book, run.times, owner_actions, tuple(accrual))
+        if behaviour is not None:
+            st.owners.react = react_state(behaviour, tuple(model.assets), behaviour_stream)
     nb = run.n_blocks
     for b in range(nb):
         run_block(run, st, b)
@@ -86,6 +95,8 @@ def run_block(run: RunInputs, st: SimulationState, b: int) -> None:
     """One block, step by step (see the package docstring)."""
     if st.owners is not None:
         owners.apply_owner_actions(run, st, b)
+        if st.owners.react is not None:
+            apply_reactions(run, st, b)
     steps.move_prices(run, st, b)
     o = steps.read_oracle(run, st, b)
     gas = steps.gas_price(run, b)
