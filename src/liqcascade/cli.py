@@ -1033,5 +1033,25 @@ def ethb_window_cmd(window: str, output: Path) -> None:
     click.echo(f"wrote {toml}")
 
 
+@main.command("fit-behaviour")
+@click.option("--write", "write", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the fit as JSON (the shipped one: src/liqcascade/data/behaviour/ethb_fit.json).")
+def fit_behaviour_cmd(write: Path | None) -> None:
+    """Fit the owners' behaviour to the shipped MakerDAO ETH-B history (held-aside fortnight
+    2021-05-17..31 excluded) and print it: per distance bin the hourly probabilities of a
+    protect and a lever with their standard errors and sample counts, the restored and levered
+    HF, and the refill rates (docs/behaviour.md)."""
+    from liqcascade.execution.behaviour import fit_ethb, format_fit, write_fit
+
+    try:
+        fit = fit_ethb()
+    except LiqcascadeError as e:
+        _fail(e)
+    click.echo(format_fit(fit))
+    if write is not None:
+        write_fit(fit, write)
+        click.echo(f"wrote {write}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -105,19 +105,19 @@ def test_same_seed_same_numbers_and_streams_differ():
     pd.testing.assert_frame_equal(r1["events"], r2["events"])
     assert r1.summary["owner_protects"] == r2.summary["owner_protects"]
     draws = {simulate(m, DECLINE, Instant(), CHECKED, behaviour=b, behaviour_stream=s).summary["owner_deposited_WETH"]
-             for s in range(4)}
-    assert len(draws) == 4  # four paths, four different streams
+             for s in range(3)}
+    assert len(draws) == 3  # three paths, three different streams
 
 
 def test_more_reaction_never_more_liquidations_in_expectation():
-    # 60 accounts through a 35 % decline over 36 hours, 12 seeds per level of the protect
-    # hazard (0, 0.05, 0.2, 0.6 per hour). Tolerance: a higher level may not show more mean
+    # 60 accounts through a 35 % decline over 36 hours, 10 seeds per level of the protect
+    # hazard (0, 0.1, 0.6 per hour). Tolerance: a higher level may not show more mean
     # liquidations than a lower one by more than 2 standard errors of the difference.
     m = _wide_book()
     means, ses = [], []
-    for level in (0.0, 0.05, 0.2, 0.6):
+    for level in (0.0, 0.1, 0.6):
         n = [simulate(m, DECLINE, Instant(), SimSettings(UNBOUNDED, Dynamics(recovery_half_life_s=math.inf)),
-                      behaviour=params(level, restore=1.3, seed=s)).summary["accounts_liquidated"] for s in range(12)]
+                      behaviour=params(level, restore=1.3, seed=s)).summary["accounts_liquidated"] for s in range(10)]
         means.append(float(np.mean(n)))
         ses.append(float(np.std(n, ddof=1) / math.sqrt(len(n))))
     for i in range(len(means) - 1):

@@ -14,21 +14,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from liqcascade.errors import DataError
-from liqcascade.model.behaviour import (DEFAULT_EDGES, BehaviourFit, BehaviourParams, Hours, VaultEvents, build_panel,
+from liqcascade.io.behaviour import FIT_FILE, fit_path, shipped_params
+from liqcascade.model.behaviour import (DEFAULT_EDGES, BehaviourFit, Hours, VaultEvents, build_panel,
                                         fit_behaviour, fit_refill)
 
 HELD_ASIDE = ("2021-05-17", "2021-06-01")
 """The held-aside fortnight, UTC days, end exclusive: never fitted to."""
-FIT_FILE = "behaviour/ethb_fit.json"
-"""The shipped fit (``data/``), written by ``liqcascade fit-behaviour --write`` and checked
-against a fresh fit by the tests."""
 _KIND = {"deposit": 0, "withdraw": 1, "borrow": 2, "repay": 3, "liquidation": 4}
 
 
@@ -44,7 +41,7 @@ def held_aside() -> tuple[tuple[float, float], ...]:
 def ethb_inputs() -> tuple[VaultEvents, Hours]:
     """The shipped ETH-B ledger as :class:`VaultEvents` and the hourly grid (price, rate, mat)."""
     from liqcascade.execution.backtest import ETH_HOURLY, _ethb_events, _secs as col_secs, data_dir
-    from liqcascade.io.maker_book import _chain_end
+    from liqcascade.io.maker_book import ethb_parameters_at
 
     ev = _ethb_events()
     led = ev.ledger
@@ -53,11 +50,11 @@ def ethb_inputs() -> tuple[VaultEvents, Hours]:
                          led["dink"].to_numpy(dtype=float), led["dart"].to_numpy(dtype=float))
     prices = pd.read_csv(data_dir() / ETH_HOURLY)
     start = col_secs(prices["date"]).to_numpy(dtype=float)
-    mats = ev.parameters[ev.parameters["PARAMETER"] == "SPOTTER.ilks.mat"]
-    if mats.empty:
+    blocks = sorted(set(ev.parameters.loc[ev.parameters["PARAMETER"] == "SPOTTER.ilks.mat", "BLOCK"].tolist()))
+    if not blocks:
         raise DataError("maker_ethb_parameter_changes.csv", None, "no SPOTTER.ilks.mat row (the liquidation ratio)")
-    mt = np.array([float(ev.block_time(int(b))) for b in mats.groupby("BLOCK").groups])
-    mv = np.array([_chain_end(g) for _, g in mats.groupby("BLOCK")])
+    mt = np.array([float(ev.block_time(int(b))) for b in blocks])
+    mv = np.array([float(ethb_parameters_at(int(b), ev)["mat"]) for b in blocks])
     mat = mv[np.clip(np.searchsorted(mt, start, side="right") - 1, 0, None)]
     hours = Hours(start, prices["open"].to_numpy(dtype=float), np.asarray(ev.rate_at_time(start), dtype=float), mat)
     return events, hours
@@ -106,18 +103,6 @@ def fit_to_dict(fit: BehaviourFit) -> dict:
     return out
 
 
-def shipped_params(seed: int = 0) -> BehaviourParams:
-    """The forward model's parameters of the shipped ETH-B fit (``data/behaviour/ethb_fit.json``)."""
-    path = Path(str(resources.files("liqcascade") / "data")) / FIT_FILE
-    try:
-        d = json.loads(path.read_text())
-        p = d["params"]
-        return BehaviourParams(tuple(p["edges"]), tuple(p["protect_per_hour"]), tuple(p["lever_per_hour"]),
-                               float(p["restore_hf"]), float(p["lever_hf"]), float(p["repay_share"]), seed)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(str(path), None, f"the shipped behaviour fit could not be read: {exc}") from exc
-
-
 def write_fit(fit: BehaviourFit, path: Path) -> None:
     """Write ``fit`` and its forward parameters as the shipped JSON."""
     d = fit_to_dict(fit)
@@ -147,5 +132,5 @@ def format_fit(fit: BehaviourFit) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["FIT_FILE", "HELD_ASIDE", "ethb_inputs", "fit_ethb", "fit_to_dict", "format_fit", "held_aside",
+__all__ = ["FIT_FILE", "HELD_ASIDE", "ethb_inputs", "fit_ethb", "fit_path", "fit_to_dict", "format_fit", "held_aside",
            "shipped_params", "write_fit"]

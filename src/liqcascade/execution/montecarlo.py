@@ -100,6 +100,12 @@ class ScenarioSpec:
         return build(parse_scenario(dict(self.config), self.source), self.base_dir, self.source)
 
 
+def _scenario_behaviour(sc):
+    from liqcascade.io.scenario import behaviour_inputs
+
+    return behaviour_inputs(sc)
+
+
 @dataclasses.dataclass(frozen=True)
 class Prepared:
     """A scenario ready to evaluate paths: built once per process (:func:`prepared`)."""
@@ -112,6 +118,7 @@ class Prepared:
     headline: str
     headline_market: str
     first_driven: Mapping[str, str]
+    behaviour: Any = None  # BehaviourParams: owners who react; path i draws stream i of its seed
 
     @classmethod
     def of(cls, sc) -> "Prepared":
@@ -131,7 +138,8 @@ class Prepared:
         if headline not in pm.assets:
             raise ConfigError(source, "montecarlo.headline", f"a path asset among {list(pm.assets)}", headline)
         first = {a: next(m for m, src in driven.items() if src == a) for a in pm.assets}
-        return cls(sc, pm, oracle, settings, SortedBook.of(sc.model), headline, first[headline], first)
+        return cls(sc, pm, oracle, settings, SortedBook.of(sc.model), headline, first[headline], first,
+                   _scenario_behaviour(sc))
 
     def evaluate(self, seed: int, index: int) -> dict[str, Any]:
         """The row of path ``index`` of root seed ``seed`` (module docstring)."""
@@ -141,7 +149,8 @@ class Prepared:
         model = sc.model
         raw = self.paths.path(seed, index)
         path = drive_path(raw, sc.config.simulation.drive, model.assets, np.asarray(model.prices), sc.source)
-        res = simulate(model, path, self.oracle, self.settings, sorted_book=self.book)
+        res = simulate(model, path, self.oracle, self.settings, sorted_book=self.book, behaviour=self.behaviour,
+                       behaviour_stream=index)
         s = res.summary
         ref = res.table("assets").set_index("asset")
         steps = res.table("steps")

@@ -161,7 +161,8 @@ def simulate(
         return found
     actions, accrual = _scenario.owner_inputs(sc, path)
     res = _simulate(sc.model, path, oracle, settings, progress, cfg, oracle_input, venue_depth,
-                    owner_actions=actions, accrual=accrual, impact_baseline=_scenario.impact_baseline(sc, path))
+                    owner_actions=actions, accrual=accrual, impact_baseline=_scenario.impact_baseline(sc, path),
+                    behaviour=_scenario.behaviour_inputs(sc))
     save(store, rid, "simulation", cfg, res, {"source": sc.source})
     return res.with_run_id(rid)
 

@@ -436,6 +436,14 @@ def owner_inputs(sc: Scenario, path):
     return acts, accrual
 
 
+def behaviour_inputs(sc: Scenario):
+    """The ``[simulation.behaviour]`` table as the engine's parameters, or None without one."""
+    from liqcascade.io.behaviour import behaviour_params
+
+    sim = sc.config.simulation
+    return behaviour_params(sim.behaviour if sim is not None else None, sc.source)
+
+
 def _joined_legs(name: str, block_seconds: int, source: str):
     """All legs of a replay in one path: between two legs the log price moves linearly
     from the last close to the next open, block by block (no data there; documented), and
