@@ -1,0 +1,148 @@
+"""The owners' behaviour fitted to the shipped ETH-B history (execution/behaviour.py): the
+held-aside fortnight is out of the fit, the shipped JSON is what a fresh fit gives, the
+command prints it, and [simulation.behaviour] reaches the engine (io/behaviour.py)."""
+
+from __future__ import annotations
+
+import json
+import math
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from liqcascade import api
+from liqcascade.cli import main
+from liqcascade.errors import ConfigError
+from liqcascade.execution import behaviour as B
+from liqcascade.io.behaviour import behaviour_params, fit_path, shipped_params
+from liqcascade.io.config import BehaviourConfig
+from liqcascade.model.behaviour import build_panel
+
+LO, HI = (pd.Timestamp(t, tz="UTC").timestamp() for t in ("2021-05-17", "2021-06-01"))
+
+
+@pytest.fixture(scope="module")
+def ethb():
+    return B.ethb_inputs()
+
+
+@pytest.fixture(scope="module")
+def fit():
+    return B.fit_ethb()
+
+
+def test_the_held_aside_fortnight_is_out_of_the_panel(ethb):
+    events, hours = ethb
+    assert B.held_aside() == ((LO, HI),)
+    inside = lambda p: (hours.start[p.hour] + 3600 > LO) & (hours.start[p.hour] < HI)  # noqa: E731
+    full = build_panel(events, hours)
+    assert inside(full).sum() > 1000  # the fortnight has vault-hours to leave out ...
+    kept = build_panel(events, hours, exclude=B.held_aside())
+    assert inside(kept).sum() == 0  # ... and the fit's panel has none of them
+
+
+def test_the_fit_counts_only_the_panel_outside_the_fortnight(ethb, fit):
+    events, hours = ethb
+    kept = build_panel(events, hours, exclude=B.held_aside())
+    assert sum(b.hours for b in fit.bins) == int(((kept.d >= fit.bins[0].lo) & (kept.d < fit.bins[-1].hi)).sum())
+    assert fit.excluded == B.held_aside()
+    r = fit.refill
+    # days of the hourly file (2021-04-05 .. 2022-12-30 whole days) less the 15 held-aside days
+    assert r.days == 635 - 15
+
+
+def test_owners_act_more_often_nearer_liquidation(fit):
+    # an invariant of the data, not a number pasted from a run: the hourly probability of a
+    # protect falls from the bin just above HF 1 to the bins far from it, beyond their errors
+    near, far = fit.bins[1], fit.bins[-1]
+    assert near.lo == 0.0 and near.p_protect - 3 * near.se_protect > far.p_protect + 3 * far.se_protect
+    assert 1.0 < fit.restore_hf < 1.5 and fit.restore_iqr[0] <= fit.restore_hf <= fit.restore_iqr[1]
+
+
+def test_the_shipped_fit_is_a_fresh_fit(fit):
+    shipped = json.loads(fit_path().read_text())
+    fresh = B.fit_to_dict(fit)
+    for got, want in zip(shipped["bins"], fresh["bins"]):
+        assert got == pytest.approx(want, nan_ok=True)
+    for k in ("restore_hf", "lever_hf", "repay_share", "close_share", "restore_n", "lever_n"):
+        assert shipped[k] == pytest.approx(fresh[k])
+    p = fit.params()
+    s = shipped_params()
+    assert s.protect_per_hour == pytest.approx(p.protect_per_hour) and s.edges == pytest.approx(p.edges)
+
+
+def test_fit_behaviour_command_prints_the_fit():
+    r = CliRunner().invoke(main, ["fit-behaviour"])
+    assert r.exit_code == 0, r.output
+    assert "held aside: 2021-05-17 to 2021-06-01, excluded" in r.output and "restore_hf" in r.output
+    assert len([ln for ln in r.output.splitlines() if ln.strip().startswith(("-0.30", "0.", "1.00"))]) == 9
+
+
+def test_table_keys_replace_the_fit():
+    p = behaviour_params(BehaviourConfig(restore_hf=1.3, protect_scale=2.0, seed=5), "s.toml")
+    s = shipped_params()
+    assert p.restore_hf == 1.3 and p.lever_hf == s.lever_hf and p.seed == 5
+    assert p.protect_per_hour == pytest.approx(tuple(min(1.0, 2 * x) for x in s.protect_per_hour))
+    assert behaviour_params(None, "s.toml") is None
+
+
+@pytest.mark.parametrize("kw, key", [
+    ({"fit": "none", "restore_hf": 1.2}, "simulation.behaviour.edges"),
+    ({"edges": [0.0, 0.5]}, "simulation.behaviour.edges"),
+    ({"restore_hf": 0.9}, "simulation.behaviour.restore_hf"),
+])
+def test_bad_tables_name_the_key(kw, key):
+    with pytest.raises(ConfigError) as e:
+        behaviour_params(BehaviourConfig(**kw), "s.toml")
+    assert e.value.key == key and e.value.file == "s.toml"
+
+
+SCENARIO = """
+name = "react"
+[market]
+protocol = "aave_v3"
+version = "3.3-3.4"
+assets = ["WETH", "USDC"]
+[positions]
+source = "file"
+path = "book.csv"
+[prices.overrides]
+WETH = 2000.0
+USDC = 1.0
+[simulation]
+path = "linear"
+blocks = 30
+duration_blocks = 24
+block_seconds = 3600
+[simulation.oracle]
+kind = "instant"
+[simulation.liquidators]
+gas_asset = "WETH"
+gas_gwei = 1
+[shock]
+WETH = 0.3
+"""
+
+
+def _book(n=40):
+    rows = ["account,asset,collateral,debt"]
+    for i, hf in enumerate(np.linspace(1.02, 1.5, n)):
+        rows += [f"a{i},WETH,1,0", f"a{i},USDC,0,{2000 * 0.83 / hf:.6f}"]
+    return "\n".join(rows) + "\n"
+
+
+def test_scenario_table_reaches_the_engine(tmp_path):
+    (tmp_path / "book.csv").write_text(_book())
+    plain = tmp_path / "plain.toml"
+    plain.write_text(textwrap.dedent(SCENARIO))
+    off = tmp_path / "off.toml"
+    off.write_text(textwrap.dedent(SCENARIO) + "[simulation.behaviour]\nprotect_scale = 0\nlever_scale = 0\n")
+    on = tmp_path / "on.toml"
+    on.write_text(textwrap.dedent(SCENARIO) + "[simulation.behaviour]\nseed = 3\n")
+    a, b, c = (api.simulate(p, store=None) for p in (plain, off, on))
+    pd.testing.assert_frame_equal(a["events"], b["events"])
+    assert b.summary["owner_protects"] == 0 and "owner_protects" not in a.summary
+    assert a.summary["accounts_liquidated"] > 0 and c.summary["owner_protects"] > 0
