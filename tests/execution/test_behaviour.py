@@ -146,3 +146,64 @@ def test_scenario_table_reaches_the_engine(tmp_path):
     pd.testing.assert_frame_equal(a["events"], b["events"])
     assert b.summary["owner_protects"] == 0 and "owner_protects" not in a.summary
     assert a.summary["accounts_liquidated"] > 0 and c.summary["owner_protects"] > 0
+
+
+@pytest.fixture(scope="module")
+def books():
+    return B.fit_books()
+
+
+@pytest.mark.slow
+def test_shipped_hf_presets_are_a_fresh_fit_and_closer_than_the_default(books):
+    from liqcascade.io.behaviour import books_path
+
+    shipped = json.loads(books_path().read_text())
+    assert list(shipped) == list(B.BOOK_DATES) == list(books)
+    for d, v in books.items():
+        assert shipped[d]["ks"] == pytest.approx(v["ks"]) and shipped[d]["vaults"] == v["vaults"]
+        for k, x in v["knobs"].items():
+            assert shipped[d]["knobs"][k] == pytest.approx(x)
+        # below the 95 % KS critical value 1.36 / sqrt(n), and closer than the hand-set default
+        assert v["ks"] < 1.36 / math.sqrt(v["vaults"]) and v["ks"] < v["ks_default"]
+
+
+def test_a_rebuilt_book_by_hand_count():
+    hf, below = B.ethb_hf_at("2022-05-01")
+    assert hf.min() >= 1.0 and below >= 0 and hf.size >= 30
+    with pytest.raises(Exception, match="no hourly ETH price"):
+        B.ethb_hf_at("2021-01-01")
+
+
+PRESET = """
+name = "preset"
+[market]
+protocol = "aave_v3"
+version = "3.3-3.4"
+assets = ["WETH", "USDC"]
+[positions]
+source = "synthetic"
+n_accounts = 3000
+pair = ["WETH", "USDC"]
+hf_preset = "ethb-2022-05-01"
+"""
+
+
+def test_hf_preset_draws_the_fitted_mixture(tmp_path):
+    from liqcascade.io import scenario as S
+    from liqcascade.io.behaviour import hf_preset_knobs
+    from liqcascade.model.hf_fit import HfMixture, ks_distance
+
+    p = tmp_path / "s.toml"
+    p.write_text(textwrap.dedent(PRESET))
+    sc = S.load(p)
+    book, px = sc.model.book, np.asarray(sc.model.prices)
+    lt = np.asarray(sc.model.rules.params.liquidation_threshold)
+    w = book.segment_sum(book.collateral * px[book.asset] * lt[book.asset])
+    hf = w / book.debt_value(px)
+    k = hf_preset_knobs("ethb-2022-05-01", "s.toml")
+    mix = HfMixture(**k)
+    assert ks_distance(hf, mix) < 1.63 / math.sqrt(hf.size)
+    p.write_text(textwrap.dedent(PRESET).replace("ethb-2022-05-01", "ethb-1999-01-01"))
+    with pytest.raises(ConfigError) as e:
+        S.load(p)
+    assert "positions.hf_preset" in str(e.value)

@@ -13,6 +13,7 @@ its hours from the hazard panel, its days from the refill rates.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from liqcascade.io.behaviour import FIT_FILE, fit_path, shipped_params
 from liqcascade.model.behaviour import (DEFAULT_EDGES, BehaviourFit, Hours, VaultEvents, build_panel,
                                         fit_behaviour, fit_refill)
 
+B_PRICES = "backtest/binance_ethusdt_1h_2021-04_2022-12.csv"
 HELD_ASIDE = ("2021-05-17", "2021-06-01")
 """The held-aside fortnight, UTC days, end exclusive: never fitted to."""
 _KIND = {"deposit": 0, "withdraw": 1, "borrow": 2, "repay": 3, "liquidation": 4}
@@ -95,6 +97,75 @@ def fit_ethb(edges: tuple[float, ...] = DEFAULT_EDGES) -> BehaviourFit:
     return fit_behaviour(panel, edges, refill=refill, excluded=excl)
 
 
+BOOK_DATES = ("2021-04-05", "2021-09-01", "2022-05-01", "2022-11-01")
+"""Dates of the rebuilt ETH-B books the synthetic HF mixture is fitted to: the top of the 2021
+bull market (the first whole day of the shipped hourly prices), after the May 2021 crash, before
+LUNA/UST and before FTX -- one per regime, each outside the held-aside fortnight."""
+
+
+def ethb_hf_at(date: str) -> tuple[np.ndarray, int]:
+    """(health factors of the ETH-B vaults owing at least the dust at 00:00 UTC of ``date``, at
+    that hour's opening ETH price; vaults below HF 1 left out and counted: the chain would have
+    liquidated them, so their liquidation is missing from the ledger)."""
+    from liqcascade.execution.backtest import _ethb_events
+    from liqcascade.io.maker_book import ethb_parameters_at
+
+    events, hours = ethb_inputs()
+    t = _secs(date)
+    k = int(np.searchsorted(hours.start, t))
+    if k >= hours.start.shape[0] or hours.start[k] != t:
+        raise DataError(B_PRICES, None, f"no hourly ETH price at {date} 00:00 UTC (2021-04-05 to 2022-12-31)")
+    before = events.t < t
+    g = pd.DataFrame({"vault": events.vault[before], "dink": events.dink[before], "dart": events.dart[before]})
+    g = g.groupby("vault")[["dink", "dart"]].sum()
+    ev = _ethb_events()
+    blk = int(np.interp(t, *_time_block(ev)))
+    dust = float(ethb_parameters_at(blk, ev)["dust"] or 0.0)
+    debt = g["dart"].clip(lower=0.0).to_numpy() * hours.rate[k]
+    ink = g["dink"].clip(lower=0.0).to_numpy()
+    owing = debt >= max(dust, 1.0)
+    hf = ink[owing] * hours.price[k] / (debt[owing] * hours.mat[k])
+    return np.sort(hf[hf >= 1.0]), int((hf < 1.0).sum())
+
+
+def _time_block(ev) -> tuple[np.ndarray, np.ndarray]:
+    b = np.unique(ev.flows["block"].to_numpy()).astype(float)
+    return np.maximum.accumulate(np.asarray(ev.block_time(b), dtype=float)), b
+
+
+def fit_books(dates: tuple[str, ...] = BOOK_DATES) -> dict[str, dict]:
+    """Per date: the fitted mixture's knobs, its KS distance, the vaults fitted and left out,
+    and the real and fitted quantiles (p05, p25, p50, p75, p95; the fitted ones by inverting
+    the mixture's CDF on a grid)."""
+    from liqcascade.model.hf_fit import HfMixture, fit_hf_mixture, ks_distance
+
+    out = {}
+    grid = np.exp(np.linspace(0.0, math.log(100.0), 20001))
+    qs = (0.05, 0.25, 0.5, 0.75, 0.95)
+    for d in dates:
+        hf, below = ethb_hf_at(d)
+        f = fit_hf_mixture(hf)
+        cdf = f.mixture.cdf(grid)
+        out[d] = {"knobs": f.mixture.knobs(), "ks": f.ks, "ks_default": ks_distance(hf, HfMixture()), "vaults": f.n,
+                  "below_one_left_out": below,
+                  "real_quantiles": [float(np.quantile(hf, q)) for q in qs],
+                  "fitted_quantiles": [float(grid[min(int(np.searchsorted(cdf, q)), grid.size - 1)]) for q in qs]}
+    return out
+
+
+def format_books(books: dict[str, dict]) -> str:
+    """The per-date fits as the text ``liqcascade fit-behaviour --books`` prints."""
+    lines = ["ETH-B books (vaults owing at least the dust, HF >= 1) against the synthetic HF mixture",
+             f"{'date':<11} {'vaults':>6} {'<1 out':>6} {'KS fit':>7} {'KS dflt':>7}  quantiles p05 p25 p50 p75 p95 "
+             "(real / fitted)"]
+    for d, v in books.items():
+        rq = " ".join(f"{x:.2f}" for x in v["real_quantiles"])
+        fq = " ".join(f"{x:.2f}" for x in v["fitted_quantiles"])
+        lines.append(f"{d:<11} {v['vaults']:>6d} {v['below_one_left_out']:>6d} {v['ks']:>7.3f} {v['ks_default']:>7.3f}"
+                     f"  {rq} / {fq}")
+    return "\n".join(lines)
+
+
 def fit_to_dict(fit: BehaviourFit) -> dict:
     """The fit as plain JSON-able values (bins with their probabilities and standard errors)."""
     out = asdict(fit)
@@ -132,5 +203,5 @@ def format_fit(fit: BehaviourFit) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["FIT_FILE", "HELD_ASIDE", "ethb_inputs", "fit_ethb", "fit_path", "fit_to_dict", "format_fit", "held_aside",
+__all__ = ["BOOK_DATES", "FIT_FILE", "ethb_hf_at", "fit_books", "format_books", "HELD_ASIDE", "ethb_inputs", "fit_ethb", "fit_path", "fit_to_dict", "format_fit", "held_aside",
            "shipped_params", "write_fit"]

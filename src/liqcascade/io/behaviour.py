@@ -13,6 +13,8 @@ from liqcascade.model.behaviour import BehaviourParams
 
 FIT_FILE = "behaviour/ethb_fit.json"
 """The shipped fit, under the package's ``data/``; the tests check it against a fresh fit."""
+BOOKS_FILE = "behaviour/ethb_hf_presets.json"
+"""The HF mixtures fitted to rebuilt ETH-B books, per date (``positions.hf_preset``)."""
 
 
 def fit_path() -> Path:
@@ -29,6 +31,26 @@ def shipped_params(seed: int = 0, path: Path | None = None) -> BehaviourParams:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(str(f), None, f"the behaviour fit could not be read ({exc}); expected the JSON "
                         "written by `liqcascade fit-behaviour --write`") from exc
+
+
+def books_path() -> Path:
+    return Path(str(resources.files("liqcascade") / "data")) / BOOKS_FILE
+
+
+def hf_preset_knobs(name: str, source: str) -> dict[str, object]:
+    """``positions.hf_preset = "ethb-DATE"`` as ``synthetic_book``'s ``hf_*`` keyword arguments."""
+    f = books_path()
+    try:
+        books = json.loads(f.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(str(f), None, f"the HF presets could not be read ({exc}); expected the JSON written "
+                        "by `liqcascade fit-behaviour --write-books`") from exc
+    date = name.removeprefix("ethb-")
+    if date not in books:
+        raise ConfigError(source, "positions.hf_preset", f"one of {['ethb-' + d for d in books]}", name)
+    k = dict(books[date]["knobs"])
+    k["hf_near_shape"] = tuple(k["hf_near_shape"])
+    return k
 
 
 def behaviour_params(cfg, source: str) -> BehaviourParams | None:
@@ -61,4 +83,4 @@ def behaviour_params(cfg, source: str) -> BehaviourParams | None:
         raise ConfigError(source, e.key.replace("behaviour.", "simulation.behaviour."), e.expected, e.got) from None
 
 
-__all__ = ["FIT_FILE", "behaviour_params", "fit_path", "shipped_params"]
+__all__ = ["BOOKS_FILE", "FIT_FILE", "behaviour_params", "books_path", "fit_path", "hf_preset_knobs", "shipped_params"]

@@ -104,6 +104,9 @@ class PositionsConfig(_Model):
         "configuration's).")
     n_accounts: int = Field(100_000, gt=0, le=20_000_000, description="Accounts in a synthetic book.")
     seed: int = Field(0, ge=0, description="Seed of the synthetic book.")
+    hf_preset: Literal["ethb-2021-04-05", "ethb-2021-09-01", "ethb-2022-05-01", "ethb-2022-11-01"] | None = Field(
+        None, description="Synthetic: the health-factor mixture fitted to the MakerDAO ETH-B book rebuilt on that "
+        "date (docs/behaviour.md); default: the synthetic book's own (Aave-like, set by hand).")
     pair: list[str] | None = Field(
         None, min_length=2, max_length=2,
         description="Synthetic: [collateral, debt]: every account holds only this collateral and owes only this "

@@ -181,10 +181,12 @@ def _book(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_dir:
                               getattr(pc, key))
     if pc.path:
         raise ConfigError(source, "positions.path", "no path when positions.source = 'synthetic'", pc.path)
+    from liqcascade.io.behaviour import hf_preset_knobs
     from liqcascade.model.synthetic import Archetype, synthetic_book
 
+    hf = {} if pc.hf_preset is None else hf_preset_knobs(pc.hf_preset, source)
     if pc.pair is None:
-        return synthetic_book(params, prices, n_accounts=pc.n_accounts, seed=pc.seed)
+        return synthetic_book(params, prices, n_accounts=pc.n_accounts, seed=pc.seed, **hf)
     coll, debt = pc.pair
     for key, a in (("positions.pair.0", coll), ("positions.pair.1", debt)):
         if a not in params.symbols:
@@ -193,7 +195,7 @@ def _book(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_dir:
         raise ConfigError(source, "positions.pair", "two different assets [collateral, debt]", pc.pair)
     pair = Archetype(f"{coll}_{debt}", 1.0, {coll: 1.0}, {debt: 1.0})
     return synthetic_book(params, prices, n_accounts=pc.n_accounts, seed=pc.seed, archetypes=(pair,),
-                          n_collateral_probs=(1.0,), n_debt_probs=(1.0,))
+                          n_collateral_probs=(1.0,), n_debt_probs=(1.0,), **hf)
 
 
 def _frame_book(cfg: ScenarioConfig, frame: pd.DataFrame, params: RiskParams, prices: np.ndarray,
