@@ -21,6 +21,7 @@ from .conftest import PARAMS, PRICES, book
 UNBOUNDED = Liquidators(calls_per_account=64, gas_asset=None, min_profit_usd=-math.inf)
 CHECKED = SimSettings(UNBOUNDED, Dynamics(recovery_half_life_s=math.inf), check_conservation=True)
 EDGES = (-0.5, 0.0, 0.5, 2.0)
+pytestmark = pytest.mark.usefixtures("one_numba_thread")  # small books: one thread (conftest)
 
 
 def params(protect=0.0, lever=0.0, restore=1.5, lever_hf=1.2, repay=0.0, seed=0, edges=EDGES):
@@ -109,6 +110,7 @@ def test_same_seed_same_numbers_and_streams_differ():
     assert len(draws) == 3  # three paths, three different streams
 
 
+@pytest.mark.slow
 def test_more_reaction_never_more_liquidations_in_expectation():
     # 60 accounts through a 35 % decline over 36 hours, 10 seeds per level of the protect
     # hazard (0, 0.1, 0.6 per hour). Tolerance: a higher level may not show more mean

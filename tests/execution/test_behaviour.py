@@ -5,8 +5,10 @@ command prints it, and [simulation.behaviour] reaches the engine (io/behaviour.p
 from __future__ import annotations
 
 import json
+import re
 import math
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,23 @@ from liqcascade.execution import behaviour as B
 from liqcascade.io.behaviour import behaviour_params, fit_path, shipped_params
 from liqcascade.io.config import BehaviourConfig
 from liqcascade.model.behaviour import build_panel
+
+@pytest.fixture
+def one_thread():
+    """Books of a few thousand accounts: numba's thread team costs more than it saves on a
+    busy machine (as in tests/engine/conftest.py); results do not depend on the thread count."""
+    from liqcascade._jit import jit_enabled
+
+    if not jit_enabled():
+        yield
+        return
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
+
 
 LO, HI = (pd.Timestamp(t, tz="UTC").timestamp() for t in ("2021-05-17", "2021-06-01"))
 
@@ -134,7 +153,7 @@ def _book(n=40):
     return "\n".join(rows) + "\n"
 
 
-def test_scenario_table_reaches_the_engine(tmp_path):
+def test_scenario_table_reaches_the_engine(tmp_path, one_thread):
     (tmp_path / "book.csv").write_text(_book())
     plain = tmp_path / "plain.toml"
     plain.write_text(textwrap.dedent(SCENARIO))
@@ -207,3 +226,34 @@ def test_hf_preset_draws_the_fitted_mixture(tmp_path):
     with pytest.raises(ConfigError) as e:
         S.load(p)
     assert "positions.hf_preset" in str(e.value)
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "behaviour.md"
+
+
+def _doc_block(lang: str, index: int = 0) -> str:
+    return re.findall(rf"^```{lang}\n(.*?)^```", DOC.read_text(), flags=re.S | re.M)[index]
+
+
+def test_docs_print_what_the_command_prints(fit, books):
+    # the first text block of docs/behaviour.md is `liqcascade fit-behaviour --books`' output
+    assert _doc_block("text", 0).rstrip("\n") == B.format_fit(fit) + "\n" + B.format_books(books)
+
+
+@pytest.mark.slow
+def test_docs_forward_run_table(tmp_path, one_thread):
+    base = _doc_block("toml")
+    variants = {"frozen (no table)": "", "fitted, seed 0": "[simulation.behaviour]\nseed = 0\n",
+                "fitted, seed 1": "[simulation.behaviour]\nseed = 1\n",
+                "protect only (`lever_scale = 0`)": "[simulation.behaviour]\nlever_scale = 0\n",
+                "lever only (`protect_scale = 0`)": "[simulation.behaviour]\nprotect_scale = 0\n"}
+    rows = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:-1]]
+            for r in DOC.read_text().splitlines() if r.startswith("| ") and r.split("|")[1].strip() in variants}
+    assert len(rows) == len(variants)
+    for name, extra in variants.items():
+        p = tmp_path / "s.toml"
+        p.write_text(base + "\n" + extra)
+        s = api.simulate(p, store=None).summary
+        got = [s["accounts_liquidated"], round(s["debt_repaid_usd"]), s.get("owner_protects", 0),
+               s.get("owner_levers", 0), round(s["bad_debt_usd"])]
+        assert [str(x) for x in got] == rows[name], name

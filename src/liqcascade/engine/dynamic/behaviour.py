@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from liqcascade._typing import FloatArray
+from liqcascade._typing import FloatArray, IntArray
 from liqcascade.engine.dynamic.owners import BORROW, DEPOSIT, REPAY, OwnerState, apply_action
 from liqcascade.model.behaviour import BehaviourParams
 
@@ -71,25 +71,20 @@ def _largest(arrays, prices: FloatArray, w: int, on_debt: bool) -> int:
     return lo + int(np.argmax(bal))
 
 
-def _deposit_for(rules, arrays, prices: FloatArray, w: int, row: int, hf0: float, target: float) -> float:
-    """Tokens of ``row``'s collateral bringing account ``w`` from ``hf0`` to ``target`` (HF linear
-    in the row's collateral: the slope is read off the protocol's health with the row doubled)."""
-    acc = np.array([w], dtype=np.int64)
-    base = float(arrays.coll[row])
-    step = base if base > 0 else 1.0
-    arrays.coll[row] = base + step
+def _deposits_for(rules, arrays, prices: FloatArray, w: IntArray, rows: IntArray, hf0: FloatArray,
+                  target: float) -> FloatArray:
+    """Tokens of each ``rows[i]``'s collateral bringing account ``w[i]`` from ``hf0[i]`` to
+    ``target``: HF is linear in a row's collateral, so the slope is read off the protocol's
+    health with each row doubled (one pass for every account; their rows are distinct)."""
+    base = arrays.coll[rows].copy()
+    step = np.where(base > 0, base, 1.0)
+    arrays.coll[rows] = base + step
     try:
-        hf1 = float(rules.health(arrays, prices, acc).hf[0])
+        hf1 = rules.health(arrays, prices, w).hf
     finally:
-        arrays.coll[row] = base
+        arrays.coll[rows] = base
     slope = (hf1 - hf0) / step
-    return (target - hf0) / slope if slope > 0 else 0.0
-
-
-def _debt_change_for(arrays, prices: FloatArray, row: int, debt_usd: float, hf0: float, target: float) -> float:
-    """Tokens of ``row``'s debt to repay (> 0) or draw (< 0) for HF ``hf0 -> target`` where
-    HF = adjusted collateral / debt: the debt must become ``debt_usd * hf0 / target``."""
-    return debt_usd * (1.0 - hf0 / target) / float(prices[arrays.asset[row]])
+    return np.where(slope > 0, (target - hf0) / np.where(slope > 0, slope, 1.0), 0.0)
 
 
 def apply_reactions(run, st, b: int) -> None:
@@ -112,29 +107,29 @@ def apply_reactions(run, st, b: int) -> None:
     who = np.flatnonzero(protect | lever)
     if who.size == 0:
         return
+    repay = protect & (v < p.repay_share)
+    row = np.array([_largest(arrays, prices, w, on_debt=bool(repay[w] or lever[w])) for w in who.tolist()], dtype=np.int64)
+    ok = row >= 0
+    who, row = who[ok], row[ok]
+    amount = np.empty(who.shape[0])
+    on_coll = protect[who] & ~repay[who]
+    if on_coll.any():
+        amount[on_coll] = _deposits_for(rules, arrays, prices, who[on_coll], row[on_coll], hv.hf[who[on_coll]],
+                                        p.restore_hf)
+    # a repayment or draw moves the debt to debt_usd * hf0 / target (HF = adjusted collateral / debt)
+    target = np.where(lever[who], p.lever_hf, p.restore_hf)
+    on_debt = ~on_coll
+    change = hv.debt_usd[who] * (1.0 - hv.hf[who] / target) / prices[arrays.asset[row]]
+    amount[on_debt] = np.abs(change[on_debt])  # a repayment (> 0 change) or a draw (< 0)
+    rs.protects += int(protect[who].sum())
+    rs.levers += int(lever[who].sum())
     calls = st.tallies.acct_calls
-    for w in who.tolist():
-        hf0, d_usd = float(hv.hf[w]), float(hv.debt_usd[w])
-        if protect[w]:
-            repay = bool(v[w] < p.repay_share)
-            row = _largest(arrays, prices, w, on_debt=repay)
-            if row < 0:
-                continue
-            amt = _debt_change_for(arrays, prices, row, d_usd, hf0, p.restore_hf) if repay else \
-                _deposit_for(rules, arrays, prices, w, row, hf0, p.restore_hf)
-            action, tally = (REPAY, rs.repaid) if repay else (DEPOSIT, rs.deposited)
-            rs.protects += 1
-        else:
-            row = _largest(arrays, prices, w, on_debt=True)
-            if row < 0:
-                continue
-            amt = -_debt_change_for(arrays, prices, row, d_usd, hf0, p.lever_hf)
-            action, tally = BORROW, rs.drawn
-            rs.levers += 1
+    for w, r, amt, coll_side in zip(who.tolist(), row.tolist(), amount.tolist(), on_coll.tolist()):
         if not amt > 0:
             continue
-        _, applied, _ = apply_action(rules, arrays, prices, ow, action, w, row, float(amt), bool(calls[w] > 0))
-        a = int(arrays.asset[row])
+        action, tally = (DEPOSIT, rs.deposited) if coll_side else (REPAY, rs.repaid) if protect[w] else (BORROW, rs.drawn)
+        _, applied, _ = apply_action(rules, arrays, prices, ow, action, w, r, float(amt), bool(calls[w] > 0))
+        a = int(arrays.asset[r])
         tally[a] = tally.get(a, 0.0) + applied
     st.q[who] = 0.0  # no bound holds for an account its owner changed
     ow.rescan = True
