@@ -257,3 +257,11 @@ def test_docs_forward_run_table(tmp_path, one_thread):
         got = [s["accounts_liquidated"], round(s["debt_repaid_usd"]), s.get("owner_protects", 0),
                s.get("owner_levers", 0), round(s["bad_debt_usd"])]
         assert [str(x) for x in got] == rows[name], name
+
+
+def test_a_system_scenario_refuses_the_table():
+    from liqcascade.io.system import parse_system
+
+    with pytest.raises(ConfigError) as e:
+        parse_system({"name": "s", "simulation": {"path": "shock", "behaviour": {}}}, "sys.toml")
+    assert e.value.key == "simulation.behaviour" and e.value.file == "sys.toml"
