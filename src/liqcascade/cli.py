@@ -1051,6 +1051,8 @@ def fit_behaviour_cmd(write: Path | None, books: bool, write_books: Path | None)
     from liqcascade.errors import ConfigError
     from liqcascade.execution.behaviour import fit_ethb, format_fit, write_fit
 
+    if write_books is not None and not books:
+        _fail(ConfigError("<command line>", "--write-books", "--books with it"))
     try:
         fit = fit_ethb()
     except LiqcascadeError as e:
@@ -1059,8 +1061,6 @@ def fit_behaviour_cmd(write: Path | None, books: bool, write_books: Path | None)
     if write is not None:
         write_fit(fit, write)
         click.echo(f"wrote {write}")
-    if write_books is not None and not books:
-        _fail(ConfigError("<command line>", "--write-books", "--books with it"))
     if books:
         from liqcascade.execution.behaviour import fit_books, format_books
 

@@ -265,3 +265,9 @@ def test_a_system_scenario_refuses_the_table():
     with pytest.raises(ConfigError) as e:
         parse_system({"name": "s", "simulation": {"path": "shock", "behaviour": {}}}, "sys.toml")
     assert e.value.key == "simulation.behaviour" and e.value.file == "sys.toml"
+
+
+def test_write_books_needs_books(tmp_path):
+    r = CliRunner().invoke(main, ["fit-behaviour", "--write-books", str(tmp_path / "b.json")])
+    assert r.exit_code == 2 and "--write-books" in r.output and not (tmp_path / "b.json").exists()
+    assert "restore_hf" not in r.output  # refused before any fitting

@@ -40,8 +40,18 @@ def held_aside() -> tuple[tuple[float, float], ...]:
     return ((_secs(HELD_ASIDE[0]), _secs(HELD_ASIDE[1])),)
 
 
+_INPUTS: list = []
+
+
 def ethb_inputs() -> tuple[VaultEvents, Hours]:
-    """The shipped ETH-B ledger as :class:`VaultEvents` and the hourly grid (price, rate, mat)."""
+    """The shipped ETH-B ledger as :class:`VaultEvents` and the hourly grid (price, rate, mat);
+    built once per process (they are only read)."""
+    if not _INPUTS:
+        _INPUTS.append(_ethb_inputs())
+    return _INPUTS[0]
+
+
+def _ethb_inputs() -> tuple[VaultEvents, Hours]:
     from liqcascade.execution.backtest import ETH_HOURLY, _ethb_events, _secs as col_secs, data_dir
     from liqcascade.io.maker_book import ethb_parameters_at
 
