@@ -271,3 +271,14 @@ def test_write_books_needs_books(tmp_path):
     r = CliRunner().invoke(main, ["fit-behaviour", "--write-books", str(tmp_path / "b.json")])
     assert r.exit_code == 2 and "--write-books" in r.output and not (tmp_path / "b.json").exists()
     assert "restore_hf" not in r.output  # refused before any fitting
+
+
+def test_hf_preset_is_for_synthetic_books_only(tmp_path):
+    from liqcascade.io import scenario as S
+
+    (tmp_path / "book.csv").write_text(_book(3))
+    p = tmp_path / "s.toml"
+    p.write_text(textwrap.dedent(SCENARIO).replace('path = "book.csv"', 'path = "book.csv"\nhf_preset = "ethb-2022-05-01"'))
+    with pytest.raises(ConfigError) as e:
+        S.load(p)
+    assert e.value.key == "positions.hf_preset"

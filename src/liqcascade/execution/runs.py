@@ -155,6 +155,7 @@ def simulate(
         return system_simulate(scenario, store, recompute, progress)
     sc = load_scenario(scenario)
     path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sc)
+    behaviour = _scenario.behaviour_inputs(sc)  # its errors before any stored result is returned
     cfg = sc.resolved()
     rid = _run_id({"kind": "simulation", "config": hashed(cfg, ("curve",))}, __version__)
     if not recompute and (found := stored(store, rid, "simulation")) is not None:
@@ -162,7 +163,7 @@ def simulate(
     actions, accrual = _scenario.owner_inputs(sc, path)
     res = _simulate(sc.model, path, oracle, settings, progress, cfg, oracle_input, venue_depth,
                     owner_actions=actions, accrual=accrual, impact_baseline=_scenario.impact_baseline(sc, path),
-                    behaviour=_scenario.behaviour_inputs(sc))
+                    behaviour=behaviour)
     save(store, rid, "simulation", cfg, res, {"source": sc.source})
     return res.with_run_id(rid)
 

@@ -172,6 +172,9 @@ def _book(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_dir:
 
         if pc.pair is not None:
             raise ConfigError(source, "positions.pair", "no pair when positions.source = 'file' (synthetic only)", pc.pair)
+        if pc.hf_preset is not None:
+            raise ConfigError(source, "positions.hf_preset", "no hf_preset when positions.source = 'file' (synthetic "
+                              "only)", pc.hf_preset)
         spec = ImportSpec(pc.columns, pc.aliases, pc.decimals, pc.raw)
         return import_positions(resolve_path(pc.path, base_dir, source, "positions.path"), params, spec, prices,
                                 (source, "positions"))
