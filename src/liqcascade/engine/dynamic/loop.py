@@ -58,10 +58,8 @@ def simulate(
     ``owner_actions`` (owners' actions between blocks) and ``accrual`` (debt assets'
     accumulators per block) make the book move in time (:mod:`.owners`); the result then
     has a ``conflicts`` table. ``impact_baseline`` (asset -> tokens the path's own
-    liquidations sold, per block) is what ``impact_on_path = "excess"`` subtracts.
-
-    ``behaviour`` makes owners react between blocks (:mod:`.behaviour`), with the random
-    stream ``behaviour_stream`` of its seed (a Monte Carlo path's index).
+    liquidations sold, per block) is what ``impact_on_path = "excess"`` subtracts. ``behaviour``:
+    owners react between blocks (:mod:`.behaviour`), on stream ``behaviour_stream`` of its seed.
     """
     moving = owner_actions is not None or bool(accrual) or behaviour is not None
     if owner_actions is not None:
@@ -72,16 +70,22 @@ def simulate(
     if run.settings.dynamics.impact_on_path == "excess":
         st.baseline = _baseline(run, impact_baseline)
     if moving:
-        owners.check_owner_inputs(owner_actions, run.n_blocks)
-        st.owners = owners.owner_state(model, run.book, run.times, owner_actions, tuple(accrual))
-        if behaviour is not None:
-            st.owners.react = react_state(behaviour, tuple(model.assets), behaviour_stream)
+        st.owners = _owners(model, run, owner_actions, tuple(accrual), behaviour, behaviour_stream)
     nb = run.n_blocks
     for b in range(nb):
         run_block(run, st, b)
         if progress is not None:
             progress(b + 1, nb)
     return build_result(run, st, config)
+
+
+def _owners(model: MarketModel, run: RunInputs, actions, accrual, behaviour, stream: int) -> owners.OwnerState:
+    """The owners' state of a moving book: recorded actions, accrual and modelled reactions."""
+    owners.check_owner_inputs(actions, run.n_blocks)
+    ow = owners.owner_state(model, run.book, run.times, actions, accrual)
+    if behaviour is not None:
+        ow.react = react_state(behaviour, tuple(model.assets), stream)
+    return ow
 
 
 def _baseline(run: RunInputs, series: Mapping[str, FloatArray] | None):
