@@ -138,6 +138,7 @@ def test_docs_state_the_shipped_vector_counts():
         "Compound v2 seize": per_dir["compound_v2"], "Comet": per_dir["compound_v3"],
         "Maker Liquidations 2.0": per_file["maker/liquidations2.yaml"],
         "the Cat of Liquidations 1.2": per_file["maker/liquidations12_cat.yaml"],
+        "and its Flipper": per_file["maker/liquidations12_flip.yaml"],
         "Liquity v1": per_dir["liquity_v1"], "and v2": per_dir["liquity_v2"],
         "Morpho Blue": per_dir["morpho_blue"], "Euler v2": per_dir["euler_v2"],
         "crvUSD": per_dir["crvusd"],

@@ -57,6 +57,16 @@ def test_valid_base_runs(tmp_path):
         (("[shock]", "[prices.overrides]\nWETH = nan\n[shock]"), "prices.overrides.WETH"),
         (("[shock]", "[prices.overrides]\nWETH = -5.0\n[shock]"), "prices.overrides.WETH"),
         (("path = \"book.csv\"", "path = \"missing.csv\""), "positions.path"),
+        (("path = \"book.csv\"", "path = \"book.csv\"\ndebt_usd = 1e6"), "positions.debt_usd"),  # synthetic only
+        (("source = \"file\"\npath = \"book.csv\"", "source = \"synthetic\"\nn_accounts = 10\ndebt_usd = 0"),
+         "positions.debt_usd"),
+        (("path = \"book.csv\"", "path = \"book.csv\"\nhf_near_weight = 0.2"), "positions.hf_near_weight"),  # synthetic only
+        (("source = \"file\"\npath = \"book.csv\"", "source = \"synthetic\"\nn_accounts = 10\nhf_near_weight = 1.5"),
+         "positions.hf_near_weight"),
+        (("source = \"file\"\npath = \"book.csv\"", "source = \"synthetic\"\nn_accounts = 10\nhf_tail_start = 1.0"),
+         "positions.hf_tail_start"),  # a health factor above 1
+        (("source = \"file\"\npath = \"book.csv\"", "source = \"synthetic\"\nn_accounts = 10\nhf_mid_weight = 0.6"),
+         "positions.hf_mid_weight"),  # 0.6 + the default near weight 0.5 > 1
         (("[shock]", "[[venues]]\nkind = \"cpmm\"\nasset = \"WETH\"\nreserve_usd = -1\n[shock]"), "venues.0.reserve_usd"),
         (("[shock]", "[[venues]]\nkind = \"cpmm\"\nasset = \"LINK\"\nreserve_usd = 1e6\n[shock]"), "venues.0.asset"),
         (("[shock]", "[[venues]]\nkind = \"teleport\"\nasset = \"WETH\"\n[shock]"), "venues.0"),
@@ -142,3 +152,22 @@ def test_every_config_field_is_described():
     assert not missing, f"fields without a description: {missing}"
     # and the walk did reach nested models
     assert "AssetOverride" in schema["$defs"] and "Univ3VenueConfig" in schema["$defs"]
+
+
+def test_health_knobs_shape_the_synthetic_book(tmp_path):
+    """With no near and no mid group every borrower is in the Pareto tail, so no health factor
+    is below hf_tail_start; unset knobs leave the run id of the scenario as it was."""
+    import numpy as np
+
+    from liqcascade.model.synthetic import book_shape
+
+    synth = BASE.replace('source = "file"\npath = "book.csv"', 'source = "synthetic"\nn_accounts = 500\nseed = 3')
+    plain = S.load(write(tmp_path, synth))
+    tail = synth.replace("seed = 3", "seed = 3\nhf_near_weight = 0.0\nhf_mid_weight = 0.0\nhf_tail_start = 2.0")
+    sc = S.load(write(tmp_path, tail))
+    shape = book_shape(sc.model.book, sc.model.rules.params, sc.model.prices)
+    assert shape["hf_p05"] >= 2.0 - 1e-9
+    assert book_shape(plain.model.book, plain.model.rules.params, plain.model.prices)["hf_p05"] < 1.1  # the default near mass
+    assert "hf_near_weight" not in plain.resolved()["positions"]
+    assert sc.resolved()["positions"]["hf_tail_start"] == 2.0
+    assert np.isfinite(shape["hf_median"])

@@ -122,6 +122,7 @@ def test_wrong_columns_are_named(tmp_path):
         ('drive = { ETH = ["WETH"] }', 'drive = { ETH = ["LINK"] }', "simulation.drive.ETH"),
         ('candles = { ETH = "eth.csv" }', 'candles = { ETH = "missing.csv" }', "simulation.candles.ETH"),
         ('[simulation.oracle]', '[simulation.dynamics]\npermanent_fraction = 1.5\n[simulation.oracle]', "simulation.dynamics.permanent_fraction"),
+        ('kind = "instant"', 'kind = "osm"\nhop_s = 3600.5', "simulation.oracle.hop_s"),
     ],
 )
 def test_bad_simulation_keys_are_named(tmp_path, old, new, key):
@@ -130,3 +131,13 @@ def test_bad_simulation_keys_are_named(tmp_path, old, new, key):
     with pytest.raises(ConfigError) as e:
         S.simulation_parts(S.load(p))
     assert key in str(e.value) and str(p) in str(e.value), str(e.value)
+
+
+def test_an_osm_oracle_from_the_file_has_its_hop_in_whole_seconds(tmp_path):
+    """`hop_s = 3600` (a float in the schema) builds Maker's OSM with an integer hop of 3,600 s
+    (the oracle refuses anything else)."""
+    from liqcascade.markets.oracle import MakerOSM
+
+    p = write(tmp_path, GOOD, BASE.replace('kind = "instant"', 'kind = "osm"\nhop_s = 3600', 1))
+    _, oracle, _, _, _ = S.simulation_parts(S.load(p))
+    assert oracle == MakerOSM(3600) and isinstance(oracle.delay_s, int)

@@ -162,3 +162,36 @@ def test_property_invariants(snap, seed, n, below, supply_only):
     b = synthetic_book(snap.params, snap.prices, n, seed, below_one_share=below, supply_only_share=supply_only)
     assert b.n_accounts == n
     check_constraints(b, snap.params)
+
+
+@settings(max_examples=25, deadline=None)
+@given(target=st.floats(1e3, 1e11), seed=st.integers(0, 50))
+def test_scaled_to_debt_sets_the_total_and_keeps_health_factors(snap, target, seed):
+    """Invariant: one factor on every row's collateral and debt makes the book's debt value
+    the target and leaves every account's health factor (a ratio of the two) where it was."""
+    from liqcascade.model.synthetic import scaled_to_debt
+
+    params = snap.params.subset(["WETH", "wstETH", "USDC", "DAI"])
+    px = np.array([snap.prices[s] for s in params.symbols])
+    book = synthetic_book(params, px, n_accounts=300, seed=seed)
+    scaled = scaled_to_debt(book, px, target)
+    assert scaled.debt_value(px).sum() == pytest.approx(target, rel=1e-12)
+    hf0, hf1 = health(book, params, px), health(scaled, params, px)
+    np.testing.assert_allclose(hf1, hf0, rtol=1e-12)
+    np.testing.assert_array_equal(scaled.asset, book.asset)
+    np.testing.assert_array_equal(scaled.offsets, book.offsets)
+
+
+def test_scaled_to_debt_refuses_a_book_without_debt_and_a_bad_target(snap):
+    from liqcascade.model.synthetic import scaled_to_debt
+
+    params = snap.params.subset(["WETH", "USDC"])
+    px = np.array([snap.prices[s] for s in params.symbols])
+    idle = synthetic_book(params, px, n_accounts=20, seed=1, supply_only_share=1.0)
+    with pytest.raises(ConfigError, match="debt to scale") as e:
+        scaled_to_debt(idle, px, 1e6, ("x.toml", "positions.debt_usd"))
+    assert (e.value.file, e.value.key) == ("x.toml", "positions.debt_usd")
+    book = synthetic_book(params, px, n_accounts=20, seed=1)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match="finite total debt"):
+            scaled_to_debt(book, px, bad)

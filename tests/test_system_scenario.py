@@ -44,8 +44,9 @@ def test_example_loads_with_one_universe(tmp_path):
     (lambda t: t.replace('version = "3.3-3.4"', 'version = "9.9"'), "markets.0.version"),
     (lambda t: t.replace('pair = ["WETH", "DAI"]', 'pair = ["WETH", "GHO"]'), "markets.3.positions.pair.1"),
     (lambda t: t + "\n[simulation]\npath = 'sideways'\n", "simulation.path"),
-    (lambda t: t + "\n[montecarlo]\npaths = 10\n", "montecarlo"),
+    (lambda t: t + "\n[montecarlo]\npaths = 10\n", "montecarlo.paths"),
     (lambda t: t.replace("[shock]\nWETH = 0.25", "[shock]\nWBTC = 0.25"), "shock.WBTC"),
+    (lambda t: t + "\n[prices.overrides]\nWBTC = 30000.0\n", "prices.overrides.WBTC"),  # no market has WBTC
 ])
 def test_bad_system_scenarios_name_the_key(tmp_path, edit, key):
     p = small_copy(tmp_path, edit(EXAMPLE.read_text()))
@@ -57,9 +58,17 @@ def test_bad_system_scenarios_name_the_key(tmp_path, edit, key):
 
 def test_single_market_commands_refuse_a_system_with_a_clear_error(tmp_path):
     p = small_copy(tmp_path)
-    r = CliRunner().invoke(main, ["montecarlo", str(p), "--out", str(tmp_path / "res")])
+    r = CliRunner().invoke(main, ["compare", str(p), "--out", str(tmp_path / "res")])
     assert r.exit_code == 2
-    assert "markets" in r.output and "network" in r.output
+    assert "markets" in r.output and "`compare` runs one market" in r.output
+    assert "montecarlo" in r.output and "sweep" in r.output  # what a system runs with instead
+    assert not (tmp_path / "res").exists()
+
+
+def test_montecarlo_of_a_system_without_its_table_names_it(tmp_path):
+    p = small_copy(tmp_path)
+    r = CliRunner().invoke(main, ["montecarlo", str(p), "--out", str(tmp_path / "res")])
+    assert r.exit_code == 2 and "[montecarlo] table" in r.output
     assert not (tmp_path / "res").exists()
 
 

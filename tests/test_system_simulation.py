@@ -115,3 +115,51 @@ def test_bad_system_simulations_name_the_key(tmp_path, edit, key):
     r = CliRunner().invoke(main, ["simulate", str(p), "--out", str(tmp_path / "res")])
     assert r.exit_code == 2 and key in r.output
     assert not (tmp_path / "res").exists()
+
+
+def two_markets(tmp_path: Path, extra_b: str) -> Path:
+    """Two Aave markets over one book generator (seeds 5 and 6); market b gets ``extra_b``."""
+    text = (f'name = "two"\n\n[[markets]]\nname = "a"\n{MARKET_KEYS}\n[markets.positions]\n{POSITIONS}\n'
+            f'[[markets]]\nname = "b"\n{MARKET_KEYS}\n[markets.positions]\n{POSITIONS.replace("seed = 5", "seed = 6")}'
+            f'{extra_b}{SHARED}')
+    p = tmp_path / "two.toml"
+    p.write_text(text)
+    return p
+
+
+def test_a_market_oracle_and_a_dedicated_population_from_the_file(tmp_path):
+    """Market b reads Maker's OSM (one-hour hop = 300 blocks of 12 s, beyond the 120-block
+    run): its oracle never leaves the block-0 price and nothing of b is liquidated, while
+    a, on the system's Chainlink, liquidates. b's own population appears in `liquidators`."""
+    extra = ('\n[markets.simulation.oracle]\nkind = "osm"\nhop_s = 3600\n\n'
+             '[markets.simulation.liquidators]\nliquidations_per_block = 2\ncapital_usd = 1e6\n')
+    res = api.simulate(two_markets(tmp_path, extra), store=None)
+    m = res["markets"].set_index("market")
+    assert m.loc["a", "accounts_liquidated"] > 0 and m.loc["b", "accounts_liquidated"] == 0
+    w = res["steps"].query("asset == 'WETH'")
+    ob = w.query("market == 'b'")["oracle_price"]
+    assert ob.nunique() == 1 and ob.iloc[0] == w.query("market == 'b' and block == 0")["market_price"].iloc[0]
+    assert w.query("market == 'a'")["oracle_price"].nunique() > 1
+    t = res["liquidators"].set_index("market")
+    assert list(t["population"]) == ["shared", "dedicated"] and list(t.index) == ["*", "b"]
+    assert t.loc["b", "liquidations_per_block"] == 2 and t.loc["b", "capital_usd"] == 1e6
+    assert t.loc["*", "liquidations_per_block"] == 4
+    assert t.loc["*", "accounts_taken"] >= m.loc["a", "accounts_liquidated"]
+
+
+@pytest.mark.parametrize("extra,key", [
+    ('\n[markets.simulation.oracle]\nsource = "pool"\n', "markets.1.simulation.oracle.source"),
+    ('\n[markets.simulation.oracle]\nkind = "median"\n', "markets.1.simulation.oracle.kind"),
+    ('\n[markets.simulation.liquidators]\ngas_asset = "WBTC"\n', "markets.1.simulation.liquidators.gas_asset"),
+    ('\n[markets.simulation.liquidators]\ncapital_usd = -1\n', "markets.1.simulation.liquidators.capital_usd"),
+    ('\n[markets.simulation]\noracles = 1\n', "markets.1.simulation.oracles"),
+    ('\n[markets.simulation.oracle]\nkind = "osm"\nhop_s = 3600.5\n', "markets.1.simulation.oracle.hop_s"),
+], ids=["pool-oracle", "kind", "gas-asset", "capital", "unknown", "osm-hop"])
+def test_bad_market_simulation_tables_name_the_key(tmp_path, extra, key):
+    p = two_markets(tmp_path, extra)
+    with pytest.raises(ConfigError) as e:
+        api.simulate(p, store=None)
+    assert e.value.key == key and e.value.file == str(p)
+    r = CliRunner().invoke(main, ["simulate", str(p), "--out", str(tmp_path / "res")])
+    assert r.exit_code == 2 and key in r.output
+    assert not (tmp_path / "res").exists()

@@ -36,7 +36,7 @@ from liqcascade.io.store import ResultsStore
 
 
 def montecarlo(
-    scenario: str | Path | _scenario.Scenario,
+    scenario,
     paths: int,
     store: ResultsStore | str | Path | None = DEFAULT_STORE,
     executor="local",
@@ -47,10 +47,13 @@ def montecarlo(
     progress=None,
     levels: Sequence[float] = (0.95, 0.99, 0.999),
     confidence: float = 0.95,
+    alone: bool = False,
 ) -> Result:
     """The scenario's ``[simulation]`` over ``paths`` price paths of its ``[montecarlo]`` table.
 
-    Tables: ``paths`` (one row per path) and ``risk`` (:func:`liqcascade.risk.risk_table`).
+    Tables: ``paths`` (one row per path) and ``risk`` (:func:`liqcascade.risk.risk_table`); for a
+    system scenario (``[[markets]]``) also ``market_paths`` and ``market_risk`` (per market), and
+    with ``alone`` each market also alone on every path (``contagion_risk``).
     ``executor``: ``serial``, ``local`` (worker processes; a script needs no ``__main__``
     guard), ``dask``, ``dask://HOST:PORT`` or an open executor. A stored run is loaded, an
     interrupted one resumed: see :func:`liqcascade.execution.api.montecarlo`, whose arguments
@@ -60,7 +63,7 @@ def montecarlo(
 
     return _montecarlo(scenario, paths, executor=executor, workers=workers, chunk_size=chunk_size, seed=seed,
                        reserves_usd=reserves_usd, store=store, progress=progress, levels=tuple(levels),
-                       confidence=confidence)
+                       confidence=confidence, alone=alone)
 
 
 # ----------------------------------------------------------------- calibration and sweeps (issue 5)

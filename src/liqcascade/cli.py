@@ -592,8 +592,11 @@ def maker_replay_cmd(date: str, no_user_events: bool, out: Path, dai_usd: float,
 @click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
 @click.option("--sweep", "factors", multiple=True, metavar="FIELD=V1,V2,...", help=SWEEP_HELP.format(kind="montecarlo"))
+@click.option("--alone", is_flag=True, help="A system scenario: also run every market alone on each path (one more "
+              "simulation per market and path): the contagion's distribution, table contagion_risk.")
 def montecarlo_cmd(scenario: Path, paths: int, executor: str, workers: int | None, chunk_size: int | None,
-                   seed: int | None, reserves: float | None, out: Path, quiet: bool, factors: tuple[str, ...]) -> None:
+                   seed: int | None, reserves: float | None, out: Path, quiet: bool, factors: tuple[str, ...],
+                   alone: bool) -> None:
     """Run SCENARIO over many random price paths (its [montecarlo] table; each path through
     the [simulation] engine) and print the risk: VaR and CVaR of bad debt at 95/99/99.9 %
     with confidence intervals, P(insolvent), P(bad debt > reserves), liquidations at risk,
@@ -607,6 +610,11 @@ def montecarlo_cmd(scenario: Path, paths: int, executor: str, workers: int | Non
     """
     from liqcascade.execution.api import montecarlo
 
+    if factors and alone:
+        from liqcascade.errors import ConfigError
+
+        _fail(ConfigError("--alone", "alone", "no --sweep with --alone (a sweep's Monte Carlo runs the markets "
+                          "together only)", True))
     if factors:
         fixed = None if reserves is None else {"montecarlo.reserves_usd": ("--reserves", reserves)}
         _sweep_and_print(scenario, factors, "montecarlo", out, quiet=quiet, fixed=fixed, paths=paths,
@@ -616,13 +624,17 @@ def montecarlo_cmd(scenario: Path, paths: int, executor: str, workers: int | Non
     bar = _progress("montecarlo", "chunks", quiet, resumable=True)
     try:
         res = montecarlo(scenario, paths, executor=executor, workers=workers, chunk_size=chunk_size, seed=seed,
-                         reserves_usd=reserves, store=out, progress=bar)
+                         reserves_usd=reserves, store=out, progress=bar, alone=alone)
     except LiqcascadeError as e:
         _fail(e)
     finally:
         if bar is not None:
             bar.close()
     _print_montecarlo(res)
+    if "market_risk" in res.tables:
+        from liqcascade.cli_system import print_market_risk
+
+        print_market_risk(res)
     click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
 
 
@@ -812,10 +824,14 @@ def _range_opt(text: str | None):
 @click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--recompute", is_flag=True, help="Search again even if this exact calibration is stored.")
 @click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
+@click.option("--market", help="A system scenario ([[markets]]): the market whose parameter moves.")
+@click.option("--budget-market", "budget_market",
+              help="A system scenario: the market whose loss the budget is on (default: the system's total).")
 def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, confidence: float, metric: str, loss: str,
                   kind: str, method: str, blocks: int, share: float, paths: int, seed: int | None, executor: str,
                   workers: int | None, chunk_size: int | None, value_range: str | None, grid: int, tol: float | None,
-                  book: str, interval: float, out: Path, recompute: bool, quiet: bool) -> None:
+                  book: str, interval: float, out: Path, recompute: bool, quiet: bool, market: str | None,
+                  budget_market: str | None) -> None:
     """The highest liquidation threshold (lowest bonus, largest supply/borrow cap or debt
     ceiling) of ASSET that keeps the metric (e.g. the 99 % VaR of bad debt) within --budget,
     every candidate on the same Monte Carlo paths; or, with --method liquidity, the largest
@@ -841,7 +857,7 @@ def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, 
             bars.extend(b for b in (say, chunks) if b is not None)
             res = cal.calibrate(scenario, param, asset, budget, confidence, metric, loss, kind, paths, seed, executor,
                                 workers, chunk_size, _range_opt(value_range), grid, tol, book, interval, out, say,
-                                recompute, chunk_progress=chunks)
+                                recompute, chunk_progress=chunks, market=market, budget_market=budget_market)
         else:
             raise ConfigError("--method", "method", "search or liquidity", method)
     except LiqcascadeError as e:
@@ -867,7 +883,8 @@ def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, 
             "within": c["within_budget"].map(lambda x: "yes" if x else "no"),
             "stage": c["stage"],
         })
-        click.echo(f"run {res.run_id}  {s['param']} of {s['asset']}: {s['metric']} at {s['confidence']:.3g} <= "
+        where = f" in market {s['market']}, budget on {s['budget_on']}" if "market" in s else ""
+        click.echo(f"run {res.run_id}  {s['param']} of {s['asset']}{where}: {s['metric']} at {s['confidence']:.3g} <= "
                    f"{fmt(s['budget'])}  ({s['kind']}, {int(s['paths']):,} path(s) per candidate, seed {s['seed']})")
         click.echo(view.to_string(index=False))
         chosen = s["chosen"]
@@ -930,6 +947,14 @@ def _sweep_and_print(scenario: Path, factors: tuple[str, ...], kind: str, out: P
             view[c] = view[c].map(_usd)
     click.echo(f"run {res.run_id}  sweep of {len(t)} combination(s), kind {kind}")
     click.echo(view.to_string(index=False))
+    if "sweep_markets" in res.tables:  # a system: each market at every combination
+        m = res.table("sweep_markets")
+        per = m[names + ["market"] + [c for c in shown if c in m.columns and c != "headline_asset"]].copy()
+        for c in per.columns:
+            if (c.endswith("_usd") or "_usd_" in c) and "p_insolvent" not in c:
+                per[c] = per[c].map(_usd)
+        click.echo("\nper market (table sweep_markets):")
+        click.echo(per.to_string(index=False))
     click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
 
 
@@ -1015,8 +1040,8 @@ def backtest_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool) -> Non
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write scenario.toml and its files into.")
 def ethb_window_cmd(window: str, output: Path) -> None:
-    """Write a MakerDAO ETH-B backtest scenario for WINDOW (2021-06, 2022-01, 2022-05, 2022-06
-    or 2022-11; or START..END in UTC days) from the shipped ETH-B history."""
+    """Write a MakerDAO ETH-B backtest scenario for WINDOW (2021-04, 2021-06, 2022-01, 2022-05,
+    2022-06 or 2022-11; or START..END in UTC days) from the shipped ETH-B history."""
     from liqcascade.errors import ConfigError
     from liqcascade.execution.backtest import ETHB_WINDOWS, write_ethb_window
 

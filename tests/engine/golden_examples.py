@@ -4,6 +4,7 @@ Used by ``test_golden_examples.py`` (the refactoring-invariance test) and, run a
 to record the digests::
 
     PYTHONPATH=src python -m tests.engine.golden_examples      # writes golden/examples.json
+    PYTHONPATH=src python -m tests.engine.golden_examples NAME # re-records only case NAME
 
 A digest holds, per table, its shape, its column order and, per column, the dtype, a SHA-256 of the exact
 bytes (floats bit for bit) and the column's sum (so a mismatch shows which column moved
@@ -32,7 +33,7 @@ N_ACCOUNTS = 2000
 @dataclass(frozen=True)
 class Case:
     """One run: an example file, the edits that make it small or select a variant, and
-    which engine (``simulate`` or ``static``)."""
+    which engine (``simulate``, ``static`` or ``system``: a system scenario's static cascade)."""
 
     name: str
     example: str
@@ -79,14 +80,18 @@ CASES: tuple[Case, ...] = (
     Case(f"static_{p.stem}", p.name, "static")
     for p in sorted(EXAMPLES.glob("*.toml"))
     if "shock" in tomllib.loads(p.read_text()) and "markets" not in tomllib.loads(p.read_text())
+) + (
+    # a system of markets: the static system cascade and every market alone (engine/system_run.py)
+    Case("system_eth_2023", "system_eth_2023.toml", "system"),
 )
 
 
 def scenario_data(case: Case) -> dict:
     """The example's TOML with the case's edits and at most ``N_ACCOUNTS`` synthetic accounts."""
     data = tomllib.loads((EXAMPLES / case.example).read_text())
-    if data["positions"]["source"] == "synthetic":
-        data["positions"]["n_accounts"] = min(data["positions"]["n_accounts"], N_ACCOUNTS)
+    for positions in [m["positions"] for m in data.get("markets", [])] or [data["positions"]]:
+        if positions["source"] == "synthetic":
+            positions["n_accounts"] = min(positions["n_accounts"], N_ACCOUNTS)
     for where, keys in case.edits.items():
         table = data
         for part in where.split("."):
@@ -107,6 +112,12 @@ def run_case(case: Case):
     from liqcascade.io.config import parse_scenario
 
     path = EXAMPLES / case.example
+    if case.engine == "system":
+        from liqcascade.engine.system_run import run_system
+        from liqcascade.io.system import build_system, parse_system
+
+        ss = build_system(parse_system(scenario_data(case), str(path)), path.parent, str(path))
+        return run_system(ss.model, ss.config.shock, ss.settings, ss.market_settings)
     sc = S.build(parse_scenario(scenario_data(case), str(path)), path.parent, str(path))
     if case.engine == "static":
         return run_static(sc.model, sc.config.shock, sc.settings)
@@ -161,7 +172,22 @@ def record(cases: tuple[Case, ...] = CASES, progress: Callable[[str], None] = pr
     return goldens
 
 
-if __name__ == "__main__":
+def write(goldens: dict) -> None:
     GOLDEN.parent.mkdir(parents=True, exist_ok=True)
-    GOLDEN.write_text(json.dumps(record(), indent=1, sort_keys=True) + "\n")
+    GOLDEN.write_text(json.dumps(goldens, indent=1, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    import sys
+
+    # `python -m tests.engine.golden_examples NAME ...` re-records only the named cases
+    names = set(sys.argv[1:])
+    if names:
+        unknown = names - {c.name for c in CASES}
+        if unknown:
+            raise SystemExit(f"no such case: {sorted(unknown)}")
+        old = json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {}
+        write({**old, **record(tuple(c for c in CASES if c.name in names))})
+    else:
+        write(record())
     print(f"wrote {GOLDEN} ({GOLDEN.stat().st_size} bytes)")

@@ -21,7 +21,7 @@ from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.markets.oracle import Instant
 from liqcascade.protocols.aave_v3 import V3_3
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
-from liqcascade.protocols.base import Capabilities, HoldsByLimits, SellsOverTime
+from liqcascade.protocols.base import Capabilities, HoldsByLimits, SellsOverTime, SoftLiquidates
 from liqcascade.protocols.compound_v2.rules import CompoundV2Rules
 from liqcascade.protocols.compound_v3.rules import CometRules
 from liqcascade.protocols.crvusd.rules import CrvUsdRules
@@ -103,10 +103,10 @@ RULES = {
     CometRules: Capabilities(aftermarket=True),
     EulerV2Rules: Capabilities(aftermarket=True),
     MorphoBlueRules: Capabilities(aftermarket=True),
-    MakerRules: Capabilities(aftermarket=True, held_by_limits=True),
+    MakerRules: Capabilities(aftermarket=True, held_by_limits=True, aftermarket_gas=True),
     LiquityV1Rules: Capabilities(global_effects=True, aftermarket=True),
     LiquityV2Rules: Capabilities(global_effects=True, aftermarket=True),
-    CrvUsdRules: Capabilities(),
+    CrvUsdRules: Capabilities(soft_liquidation=True),
 }
 
 
@@ -117,12 +117,16 @@ def test_every_rule_set_declares_its_capabilities_and_implements_them(cls):
     # a declared capability is the typed protocol's method, present on the class
     assert not caps.aftermarket or callable(getattr(cls, "aftermarket", None))
     assert not caps.held_by_limits or callable(getattr(cls, "held_by_limits", None))
+    assert not caps.soft_liquidation or callable(getattr(cls, "soft_step", None))
+    assert not caps.aftermarket_gas or caps.aftermarket
 
 
 def test_the_typed_protocols_recognise_the_rules_that_declare_them():
     maker = MakerRules(mb.PARAMS)
     assert isinstance(maker, SellsOverTime) and isinstance(maker, HoldsByLimits)
     assert not isinstance(AaveV3Rules(PARAMS, V3_3), HoldsByLimits)
+    assert isinstance(CrvUsdRules(PARAMS, debt_asset="DAI"), SoftLiquidates)
+    assert not isinstance(AaveV3Rules(PARAMS, V3_3), SoftLiquidates)
 
 
 @dataclass(frozen=True)

@@ -174,3 +174,105 @@ def test_one_liquidator_population_serves_both_markets_by_profit(one_numba_threa
     for name in ("A", "B"):
         alone = simulate_system(system({"A": ma, "B": mb}, {}), path, Instant(), s, only=[name])[name]
         assert list(alone["events"]["block"]) == [1]
+
+
+def _pair(v=V3_0):
+    """The hand case's two markets: A repays $8,000 for a $360 profit, B $16,000 for $720."""
+    ma = market(book([("a", "WETH", 10.0, 0), ("a", "USDC", 0, 16_000.0)]), v)
+    mb = market(book([("b", "WETH", 20.0, 0), ("b", "USDC", 0, 32_000.0)]), v)
+    return ma, mb
+
+
+def test_a_market_whose_oracle_lags_liquidates_later_on_the_same_path(one_numba_thread):
+    """Same two vaults (HF 0.95625 at 1,800), same shared path: WETH 2,000 -> 1,800 at block 1,
+    12 s blocks. Market A reads an instant oracle: liquidated at block 1. Market B reads
+    Maker's OSM with a one-hour hop (300 blocks): the poke at block 300 (t = 3,600 s) moves
+    cur to the 2,000 it stored at block 0 and stores 1,800; the poke at block 600 (t = 7,200 s)
+    makes 1,800 current, so B is liquidated at block 600, and B's oracle reads 2,000 before."""
+    from liqcascade.engine.system_dynamic import MarketSim
+    from liqcascade.markets.oracle import MakerOSM
+
+    ma, mb = _pair()
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -0.1}, n_blocks=605)
+    s = SimSettings(Liquidators(gas_asset=None), check_conservation=True)
+    res = simulate_system(system({"A": ma, "B": mb}, {}), path, Instant(), s,
+                          per_market={"B": MarketSim(oracle=MakerOSM(3600))})
+    assert list(res["A"]["events"]["block"]) == [1]
+    assert list(res["B"]["events"]["block"]) == [600]
+    ob = res["B"]["steps"].query("asset == 'WETH'").set_index("block")["oracle_price"]
+    assert ob.loc[599] == 2000.0 and ob.loc[600] == pytest.approx(1800.0, rel=1e-15)
+    oa = res["A"]["steps"].query("asset == 'WETH'").set_index("block")["oracle_price"]
+    assert oa.loc[1] == pytest.approx(1800.0, rel=1e-15)
+    # alone, B's own oracle still delays it: the lag is B's, not the other market's
+    alone = simulate_system(system({"A": ma, "B": mb}, {}), path, Instant(), s, only=["B"],
+                            per_market={"B": MarketSim(oracle=MakerOSM(3600))})["B"]
+    assert list(alone["events"]["block"]) == [600]
+
+
+def test_a_dedicated_population_takes_its_market_first_and_the_shared_one_the_rest(one_numba_thread):
+    """The hand case of the shared population (capacity 1 a block, no venue, no gas; B's
+    $720 call outranks A's $360): with a dedicated population of 1 a block for A, A goes at
+    block 1 by its own liquidators and B by the shared ones, both at block 1. The
+    ``liquidators`` table: the dedicated one took 1 account, $8,000 of debt, $360; the shared
+    one 1 account, $16,000, $720."""
+    from liqcascade.engine.system_dynamic import MarketSim, run_system
+
+    ma, mb = _pair()
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -0.1}, n_blocks=5)
+    s = SimSettings(Liquidators(liquidations_per_block=1, gas_asset=None), check_conservation=True)
+    own = {"A": MarketSim(liquidators=Liquidators(liquidations_per_block=1, gas_asset=None))}
+    out = run_system(system({"A": ma, "B": mb}, {}), path, Instant(), s, per_market=own)
+    assert list(out.markets["A"]["events"]["block"]) == [1]
+    assert list(out.markets["B"]["events"]["block"]) == [1]
+    t = out.liquidators.set_index("market")
+    assert list(t["population"]) == ["shared", "dedicated"] and list(t.index) == ["*", "A"]
+    assert t.loc["A", "accounts_taken"] == 1 and t.loc["*", "accounts_taken"] == 1
+    assert t.loc["A", "capital_used_usd"] == pytest.approx(8_000.0, rel=1e-12)
+    assert t.loc["*", "capital_used_usd"] == pytest.approx(16_000.0, rel=1e-12)
+    assert t.loc["A", "expected_profit_usd"] == pytest.approx(360.0, rel=1e-12)
+    assert t.loc["*", "expected_profit_usd"] == pytest.approx(720.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("own", [
+    Liquidators(liquidations_per_block=1, gas_asset=None, min_profit_usd=500.0),  # A's $360 is below its floor
+    Liquidators(liquidations_per_block=1, gas_asset=None, capital_usd=5_000.0),  # A's $8,000 does not fit
+])
+def test_what_a_dedicated_population_leaves_goes_to_the_shared_one(one_numba_thread, own):
+    """A's own population will not take A's call, so A stays in the shared population's
+    pool: B first at block 1 (higher profit), A at block 2, as with no dedicated population."""
+    from liqcascade.engine.system_dynamic import MarketSim, run_system
+
+    ma, mb = _pair()
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -0.1}, n_blocks=5)
+    s = SimSettings(Liquidators(liquidations_per_block=1, gas_asset=None), check_conservation=True)
+    out = run_system(system({"A": ma, "B": mb}, {}), path, Instant(), s, per_market={"A": MarketSim(liquidators=own)})
+    assert list(out.markets["B"]["events"]["block"]) == [1]
+    assert list(out.markets["A"]["events"]["block"]) == [2]
+    t = out.liquidators.set_index("market")
+    assert t.loc["A", "accounts_taken"] == 0 and t.loc["*", "accounts_taken"] == 2
+    assert t.loc["*", "max_accounts_in_a_block"] == 1
+
+
+def test_conservation_with_a_dedicated_population_on_a_shared_pool(one_numba_thread):
+    """The system's closed form of the fee-free pool that never recovers (see the test
+    above) holds whichever population sells: market a has its own population (3 a block),
+    the shared one takes 7 a block across both; all the WETH sold is one walk down x*y = k."""
+    from liqcascade.engine.system_dynamic import MarketSim, run_system
+
+    a, b = random_book(n=300, seed=21), random_book(n=200, seed=22)
+    sysm = system({"a": market(a, V3_0), "b": market(b, V3_3)}, {"WETH": NOFEE})
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -0.2}, n_blocks=30)
+    s = SimSettings(Liquidators(liquidations_per_block=7, gas_asset=None, spread_blocks=2),
+                    Dynamics(recovery_half_life_s=math.inf), check_conservation=True)
+    own = {"a": MarketSim(liquidators=Liquidators(liquidations_per_block=3, gas_asset=None, spread_blocks=2))}
+    out = run_system(sysm, path, Instant(), s, per_market=own)
+    t = out.liquidators.set_index("market")
+    assert t.loc["a", "accounts_taken"] > 0 and t.loc["*", "accounts_taken"] > 0
+    assert t.loc["a", "max_accounts_in_a_block"] <= 3 and t.loc["*", "max_accounts_in_a_block"] <= 7
+    liquidated = sum(int(r.summary["accounts_liquidated"]) for r in out.markets.values())
+    assert liquidated <= int(t["accounts_taken"].sum())
+    assets = [r["assets"].set_index("asset").loc["WETH"] for r in out.markets.values()]
+    sold, proceeds = sum(r["sold"] for r in assets), sum(r["proceeds"] for r in assets)
+    k, p1 = NOFEE.k, 1600.0
+    x1 = math.sqrt(k / p1)
+    assert proceeds == pytest.approx(math.sqrt(k * p1) - k / (x1 + sold), rel=1e-9)

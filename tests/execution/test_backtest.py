@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from liqcascade.cli import main
-from liqcascade.errors import DataError
+from liqcascade.errors import ConfigError, DataError
 from liqcascade.execution.backtest import Recorded, read_recorded, score
 from liqcascade.io.owner_events import read_owner_events
 
@@ -141,6 +141,18 @@ def test_simulate_with_events_stores_a_conflicts_table(tmp_path):
     assert "conflicts" in r.output and "impact on path           full (default)" in r.output
 
 
+
+def test_a_stored_simulation_prints_the_impact_on_path_it_ran_with(tmp_path):
+    # the second call reads the run from the store: its label must still be the scenario's
+    (tmp_path / "book.csv").write_text("account,asset,collateral,debt\na,WETH,1,0\na,USDC,0,1000\n")
+    p = tmp_path / "s.toml"
+    p.write_text(SMALL.replace("blocks = 5", 'blocks = 5\nimpact_on_path = "none"'))
+    outs = [CliRunner().invoke(main, ["simulate", str(p), "--out", str(tmp_path / "o"), "-q"]) for _ in range(2)]
+    for r in outs:
+        assert r.exit_code == 0, r.output
+        assert "impact on path           none" in r.output and "(default)" not in r.output
+
+
 def test_ethb_window_book_is_the_ledger_before_the_window(tmp_path):
     """The start book holds each vault's ledger sums before the window (debt times the rate
     then), the events file every owner's row of the window, the recorded file its liquidations."""
@@ -186,3 +198,33 @@ def test_the_shipped_example_event_file_reads():
     f = Path(__file__).resolve().parents[2] / "examples" / "small_book_events.csv"
     e = read_owner_events(f, ("WETH", "wstETH", "WBTC", "USDC", "USDT", "DAI"))
     assert len(e) == 6 and list(e.block) == [5, 5, 40, 40, 40, 80]
+
+
+def test_ethb_window_before_liquidations_2_runs_the_cat_and_flipper(tmp_path):
+    """Before 2021-05-06 ETH-B ran Liquidations 1.2: the window's scenario is the Cat and Flipper
+    with the parameter file's values then (FLIPPER.beg 5 %, ttl = tau = 4 h, CAT.ilks.dunk 50,000
+    DAI), and every recorded bite counts: vault 21348's 363 rows of 2021-04-28, each removing
+    dunk / chop = 50,000 / 1.13 DAI of debt."""
+    import tomllib
+
+    from liqcascade.execution.backtest import write_ethb_window
+    from liqcascade.io import scenario as S
+    from liqcascade.io.config import parse_scenario
+
+    toml = write_ethb_window(tmp_path, "2021-04-12", "2021-05-01")
+    data = tomllib.loads(toml.read_text())
+    assert data["market"]["version"] == "liquidations-1.2" and "auctions" not in data["market"]["maker"]
+    flip = data["market"]["maker"]["flip"]
+    assert (flip["beg"], flip["ttl_s"], flip["tau_s"], flip["dunk_usd"]) == (0.05, 14400.0, 14400.0, 50000.0)
+    rec = pd.read_csv(tmp_path / "recorded.csv", dtype={"account": str})
+    assert len(rec) == 363 and set(rec["account"]) == {"21348"}
+    assert rec["debt"].sum() == pytest.approx(363 * 50000 / 1.13)
+    S.build(parse_scenario(data, str(toml)), tmp_path, str(toml))  # the rules load
+
+
+def test_ethb_window_across_liquidations_2_is_refused(tmp_path):
+    from liqcascade.execution.backtest import write_ethb_window
+
+    with pytest.raises(ConfigError, match="2021-05-06"):
+        write_ethb_window(tmp_path, "2021-05-01", "2021-05-10")
+    assert not (tmp_path / "scenario.toml").exists()  # nothing written

@@ -222,6 +222,13 @@ def test_hf_preset_draws_the_fitted_mixture(tmp_path):
     k = hf_preset_knobs("ethb-2022-05-01", "s.toml")
     mix = HfMixture(**k)
     assert ks_distance(hf, mix) < 1.63 / math.sqrt(hf.size)
+    # an hf_* key given with the preset replaces the preset's value, the others stay
+    p.write_text(textwrap.dedent(PRESET) + "hf_near_weight = 0.1\n")
+    sc = S.load(p)
+    book = sc.model.book
+    hf = book.segment_sum(book.collateral * px[book.asset] * lt[book.asset]) / book.debt_value(px)
+    assert ks_distance(hf, HfMixture(**{**k, "hf_near_weight": 0.1})) < 1.63 / math.sqrt(hf.size)
+    assert ks_distance(hf, mix) > 1.63 / math.sqrt(hf.size)
     p.write_text(textwrap.dedent(PRESET).replace("ethb-2022-05-01", "ethb-1999-01-01"))
     with pytest.raises(ConfigError) as e:
         S.load(p)

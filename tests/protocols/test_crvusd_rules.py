@@ -196,14 +196,6 @@ def test_bad_books_and_settings_are_errors():
     assert e.value.key == "debt_asset"
 
 
-def test_the_block_by_block_engine_is_refused_naming_market_protocol():
-    r = rules()
-    a = r.prepare(one_loan())
-    with pytest.raises(ConfigError) as e:
-        r.scan(a, prices(2000.0), 1, np.zeros(1), 1.0)
-    assert e.value.key == "market.protocol" and e.value.got == "crvusd"
-
-
 @settings(max_examples=30, deadline=None)
 @given(loans=st.lists(st.tuples(st.floats(0.01, 1e5), st.floats(0.05, 0.85)), min_size=1, max_size=10),
        n=st.integers(4, 50))

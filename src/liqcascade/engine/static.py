@@ -25,7 +25,7 @@ brute-force run that skips nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -521,11 +521,14 @@ def solve_fixed_point(
     shock: FloatArray,
     venues: Mapping[int, Venue],
     settings: CascadeSettings,
+    after_trade: Callable[[dict[int, Venue], VenueRound], list[VenueRound]] | None = None,
 ) -> FixedPointTrace:
     """The static cascade of a system of markets from ``shock`` (per system asset):
     each round every market liquidates what is eligible at the common prices, all the
     sales go through the shared venues at once, and the venues' marginal prices are the
-    next round's prices; until no market has an eligible account."""
+    next round's prices; until no market has an eligible account. ``after_trade`` (the
+    system's purchases of the stablecoins its markets issue, :mod:`liqcascade.engine.system`)
+    trades further on the live venues after the round's sales and gives each pass its trades."""
     p = prices0 * (1.0 - shock)
     live = {i: v.with_mid_price(float(p[i])) for i, v in venues.items()} if settings.impact else {}
     p_start = p.copy()
@@ -539,9 +542,10 @@ def solve_fixed_point(
             break
         rounds = r
         trade = trade_round(live, passes, p, settings.buy_debt)
-        for part in passes:
-            part.settle(r, trade, p)
-        p = trade.prices_after
+        own = None if after_trade is None else after_trade(live, trade)
+        for k, part in enumerate(passes):
+            part.settle(r, trade if own is None else own[k], p)
+        p = trade.prices_after if own is None else own[0].prices_after
         if sum(part.calls for part in passes) == 0:
             # every eligible account is blocked (dust rule, minimum size): nothing will change
             stuck = converged = True

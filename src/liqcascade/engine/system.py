@@ -6,6 +6,17 @@ prices and all their sales go through each asset's venue together (one price per
 everyone, :func:`~liqcascade.engine.static.solve_fixed_point`). A single-market scenario is
 the system of that one market, and its numbers are today's engine's to the bit.
 
+A **stablecoin issued by a market** (:class:`IssuedCoin`: DAI by a Maker market, crvUSD by
+crvusd) is a system asset with its own venue. The debt its issuer's liquidations repay in it
+is bought on that venue by the liquidators (a ``buy_share`` of it: a Liquity liquidation
+offsets debt against Stability Pool deposits already held, so buys nothing), after the
+round's sales, lifting its price; the venue's marginal price is the price every market sees
+for the coin in the next round, as collateral or as debt. A system without issued coins runs
+exactly as before.
+
+Owners (``SystemModel.owners``) link accounts of different markets to one holder; they
+change only what is reported per owner, never how a market liquidates its accounts.
+
 Contagion is what the system adds over the markets run alone: :meth:`SystemCascade.alone`
 runs one market with the same shock and the same (fresh) venues, and
 :meth:`SystemCascade.run` with ``only=`` runs any subset (the leave-one-out matrix of
@@ -14,7 +25,7 @@ runs one market with the same shock and the same (fresh) venues, and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -25,7 +36,10 @@ from liqcascade.engine.static import (
     CascadeSettings,
     FixedPointTrace,
     MarketModel,
+    MarketPass,
     StaticCascade,
+    VenueRound,
+    _buyable,
     shock_vector,
     solve_fixed_point,
 )
@@ -34,6 +48,18 @@ from liqcascade.markets.base import Venue
 
 PRICE_TOLERANCE = 1e-12
 """Relative difference allowed between a market's reference price and the system's."""
+
+
+@dataclass(frozen=True)
+class IssuedCoin:
+    """A stablecoin ``asset`` issued by the system's market ``issuer``: the debt the issuer's
+    liquidations repay in it is burnt, and liquidators buy ``buy_share`` of it on the coin's
+    venue first (1: Maker keepers and crvUSD liquidators pay in a coin they must acquire;
+    0: Liquity's Stability Pool offsets debt with deposits it already holds)."""
+
+    asset: str
+    issuer: str
+    buy_share: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +73,11 @@ class SystemModel:
     markets: Mapping[str, MarketModel]
     venues: Mapping[str, Venue] = field(default_factory=dict)
     source: str = "<system>"
+    issued: tuple[IssuedCoin, ...] = ()
+    """Stablecoins issued by markets of the system (at most one issuer per coin)."""
+    owners: Mapping[str, np.ndarray] = field(default_factory=dict)
+    """Per market name, the owner label of each account (original account order; None
+    where the account is linked to no owner). Reporting only: see the module docstring."""
 
     def __post_init__(self) -> None:
         p = np.asarray(self.prices, dtype=np.float64)
@@ -67,6 +98,37 @@ class SystemModel:
         for a in self.venues:
             if a not in self.assets:
                 raise ConfigError(self.source, f"venues.{a}", f"an asset of the system {list(self.assets)}", a)
+        self._check_issued()
+        for name, labels in self.owners.items():
+            if name not in self.markets:
+                raise ConfigError(self.source, "owners", f"market names {list(self.names)}", name)
+            n = self.markets[name].book.n_accounts
+            if np.shape(labels) != (n,):
+                raise ConfigError(self.source, f"owners.{name}", f"one owner label (or None) per account ({n})",
+                                  np.shape(labels))
+
+    def _check_issued(self) -> None:
+        seen: set[str] = set()
+        for c in self.issued:
+            key = f"stablecoins.{c.asset}"
+            if c.asset in seen:
+                raise ConfigError(self.source, key, "one issuer per coin", c.asset)
+            seen.add(c.asset)
+            if c.asset not in self.assets:
+                raise ConfigError(self.source, key, f"an asset of the system {list(self.assets)}", c.asset)
+            if c.issuer not in self.markets:
+                raise ConfigError(self.source, f"{key}.issuer", f"a market of the system {list(self.names)}", c.issuer)
+            if c.asset not in self.markets[c.issuer].assets:
+                raise ConfigError(self.source, f"{key}.issuer", f"a market that has {c.asset} among its assets "
+                                  f"({c.issuer!r} has {list(self.markets[c.issuer].assets)})", c.issuer)
+            if c.asset not in self.venues:
+                raise ConfigError(self.source, key, f"a [[venues]] entry for {c.asset} (its price is its venue's)",
+                                  "no venue")
+            if not self.venues[c.asset].capabilities.quotes_buy:
+                raise ConfigError(self.source, key, f"a venue for {c.asset} that quotes purchases "
+                                  "(a pool: kind = 'cpmm' or 'univ3')", type(self.venues[c.asset]).__name__)
+            if not (0.0 <= float(c.buy_share) <= 1.0):
+                raise ConfigError(self.source, f"{key}.buy_share", "a fraction in [0, 1]", c.buy_share)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -99,6 +161,71 @@ class SystemOutcome:
     trace: FixedPointTrace
     shocks: FloatArray
     markets: Mapping[str, CascadeOutcome]
+    coins: Mapping[str, "CoinTotals"] = field(default_factory=dict)
+    """Per issued coin whose issuer ran: what was repaid (burnt) and bought on its venue."""
+
+
+@dataclass
+class CoinTotals:
+    """One issued coin over a cascade: tokens of debt its issuer's liquidations repaid
+    (burnt), tokens bought on its venue for that and their USD cost, rounds with a purchase."""
+
+    asset: str
+    issuer: str
+    repaid: float = 0.0
+    bought: float = 0.0
+    cost_usd: float = 0.0
+    rounds: int = 0
+
+
+class IssuedPurchases:
+    """The ``after_trade`` step of :func:`solve_fixed_point` for the issued coins: after a
+    round's sales, each coin's issuer's liquidators buy ``buy_share`` of the debt they repaid
+    in it on its venue (one purchase per coin per round); the purchase is booked as the
+    issuer's ``bought`` (so the market's round rows and totals carry it)."""
+
+    def __init__(self, system: SystemModel, names: Sequence[str], passes: list[MarketPass], buy_debt: bool) -> None:
+        self.passes = passes
+        # with buy_debt every market's repaid debt is already bought in trade_round: only booked here
+        self.buy = not buy_debt
+        self.plan = [
+            (c, system.assets.index(c.asset), names.index(c.issuer),
+             system.markets[c.issuer].assets.index(c.asset)) for c in system.issued if c.issuer in names
+        ]
+        self.totals = {c.asset: CoinTotals(c.asset, c.issuer) for c, _, _, _ in self.plan}
+
+    def __call__(self, live: dict[int, Venue], trade: VenueRound) -> list[VenueRound]:
+        p_new = trade.prices_after.copy()
+        own: dict[int, tuple[FloatArray, FloatArray, FloatArray]] = {}
+        for coin, i, k, j in self.plan:
+            repaid = float(self.passes[k].tallies.repaid[j])
+            amount = repaid * float(coin.buy_share)
+            tot = self.totals[coin.asset]
+            tot.repaid += repaid
+            if not self.buy:
+                if trade.bought[i] > 0.0:  # the issuer's pro-rata part of trade_round's purchase
+                    tot.bought += float(trade.bought[i] * (repaid / trade.repaid[i]))
+                    tot.cost_usd += float(trade.bought_cost[i] * (repaid / trade.repaid[i]))
+                    tot.rounds += 1
+                continue
+            if amount > 0.0 and i in live:
+                amount = _buyable(live[i], amount)  # what the pool cannot sell comes from outside it
+            if amount <= 0.0 or i not in live:
+                continue
+            cost, live[i] = live[i].buy(amount)
+            p_new[i] = live[i].mid_price()
+            bought, bought_cost, whole = own.setdefault(
+                k, (trade.bought.copy(), trade.bought_cost.copy(), trade.repaid.copy()))
+            # the issuer's share of the purchase is all of it: whole = its own repaid
+            bought[i], bought_cost[i], whole[i] = amount, cost, repaid
+            tot.bought += amount
+            tot.cost_usd += cost
+            tot.rounds += 1
+        if not own:
+            return [trade] * len(self.passes)
+        shared = replace(trade, prices_after=p_new)
+        return [replace(shared, bought=own[k][0], bought_cost=own[k][1], repaid=own[k][2]) if k in own else shared
+                for k in range(len(self.passes))]
 
 
 class SystemCascade:
@@ -130,9 +257,10 @@ class SystemCascade:
         passes = [self.solvers[n].start(self._index[n]) for n in names]
         venues = {sysm.assets.index(a): v for a, v in sysm.venues.items()}
         p0 = np.asarray(sysm.prices, dtype=np.float64)
-        trace = solve_fixed_point(passes, p0, shock, venues, self.settings)
+        buys = IssuedPurchases(sysm, names, passes, self.settings.buy_debt) if sysm.issued else None
+        trace = solve_fixed_point(passes, p0, shock, venues, self.settings, None if buys is None else buys)
         outs = {n: part.outcome(trace, shock, keep_arrays) for n, part in zip(names, passes)}
-        return SystemOutcome(trace, shock, outs)
+        return SystemOutcome(trace, shock, outs, {} if buys is None else buys.totals)
 
     def alone(self, name: str, shocks: Mapping[str, float] | FloatArray, keep_arrays: bool = True) -> CascadeOutcome:
         """Market ``name`` run by itself with the same shock and fresh shared venues."""

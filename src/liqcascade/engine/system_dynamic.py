@@ -6,18 +6,36 @@ venue for everyone; recovery, re-quoting and arbitrage as in the single-market e
 
 1. the shared venues move (the path, permanent and decaying transient impact);
 2. every market's oracle reads the shared market prices (each market has its own oracle
-   *state*; in this first version all markets use the system's ``[simulation].oracle``
-   kind), and every market finds its eligible accounts by its own rules;
-3. **one** liquidator population ranks the union of all markets' candidates by profit
-   after gas (stable order: market order, then the market's own order, among equal
-   profits) and takes them most profitable first, net of the marginal slippage of
-   everything already taken in the block on each shared venue, within one per-block cap
-   on accounts and one capital budget shared across markets;
-4. each market's rules liquidate its chosen accounts; its aftermarket (Maker auctions,
-   Comet store front) runs as today;
-5. every market's liquidators' sales of an asset go through that asset's venue as one
-   sale in the block (one price impact); each market gets its pro-rata share of the
-   proceeds.
+   *state* and, with :class:`MarketSim`, its own oracle *kind*: a Chainlink feed for one,
+   Maker's OSM for another; default the system's); a market whose rules have their own
+   AMM (crvUSD's LLAMMA, ``soft_liquidation``) has arbitrageurs trade it to the shared
+   venues' price; and every market finds its eligible accounts by its own rules;
+3. liquidators take candidates in two passes, both net of the marginal slippage of
+   everything already taken in the block on each shared venue:
+
+   a. each market with a **dedicated** population (``MarketSim.liquidators``) has it rank
+      that market's candidates by profit after gas and take the most profitable first,
+      within the population's own per-block cap, capital, gas, profit floor and latency
+      (markets in the run's order);
+   b. then **one shared** population (the system's ``[simulation.liquidators]``) ranks the
+      union of what is left of every market's candidates (stable order: market order,
+      then the market's own order, among equal profits) and takes them the same way
+      within one cap on accounts and one capital budget shared across markets; its
+      slippage starts where the dedicated populations' sales left each venue;
+
+4. each market's rules liquidate its chosen accounts (the dedicated population's picks
+   first); its aftermarket (Maker auctions, Comet store front) runs as today;
+5. every market's liquidators' sales of an asset (whichever population took them) go
+   through that asset's venue as one sale in the block (one price impact); each market
+   gets its pro-rata share of the proceeds;
+6. for each stablecoin a market issues (``SystemModel.issued``), the issuer's liquidators
+   buy ``buy_share`` of the debt they repaid in it this block on the coin's venue, as one
+   purchase (its price move split into permanent and transient like a sale's): every
+   market sees the coin at that venue's price in the next block.
+
+A market with a dedicated population uses its table's ``calls_per_account``,
+``min_repay_usd`` and ``spread_blocks`` for every call on it and for selling its inventory.
+:func:`run_system` also returns each population's totals (the ``liquidators`` table).
 
 A one-market system is the single-market :func:`~liqcascade.engine.dynamic.simulate` of
 that market with the same order of operations, bit for bit (a test).
@@ -26,17 +44,18 @@ that market with the same order of operations, bit for bit (a test).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 from liqcascade._typing import FloatArray, IntArray
 from liqcascade.engine import kernels as _kernels
 from liqcascade.engine.dynamic import steps
 from liqcascade.engine.dynamic.records import BlockCounts, LiquidatorChoice, SaleGrid
 from liqcascade.engine.dynamic.results import build_result
-from liqcascade.engine.dynamic.settings import SimSettings
+from liqcascade.engine.dynamic.settings import Liquidators, SimSettings
 from liqcascade.engine.dynamic.state import EMPTY, RunInputs, SimulationState, initial_state, prepare_inputs
 from liqcascade.engine.result import Result
 from liqcascade.engine.static import SortedBook
@@ -66,6 +85,8 @@ class SharedInputs:
     decay: float
     depth_decay: float
     depths: Mapping[int, FloatArray]
+    issued: tuple = ()
+    """The system's :class:`~liqcascade.engine.system.IssuedCoin` s (bought in step 6)."""
 
     @property
     def n_assets(self) -> int:
@@ -93,6 +114,49 @@ class SharedPrices:
     trans: FloatArray
     exo: FloatArray
     market: FloatArray
+    coin_rows: list = field(default_factory=list)
+    """One record per block and issued coin bought (:data:`COIN_BLOCK_COLUMNS`)."""
+
+
+COIN_BLOCK_COLUMNS = ("block", "asset", "issuer", "debt_repaid", "bought", "bought_cost_usd", "price_before",
+                      "price_after")
+
+
+@dataclass(frozen=True)
+class MarketSim:
+    """A market's own parts in a block-by-block system; None: the system's."""
+
+    oracle: object | None = None
+    """The market's oracle (a :class:`~liqcascade.markets.oracle.Oracle`) over the shared prices."""
+    liquidators: Liquidators | None = None
+    """A population dedicated to this market, beside the shared one (module docstring)."""
+
+
+@dataclass(frozen=True)
+class Population:
+    """A liquidator population: its settings, the markets whose candidates it takes and
+    the system index of the asset pricing its gas (-1: free)."""
+
+    name: str
+    """``shared``, or ``dedicated:`` and the market's name."""
+    liq: Liquidators
+    members: tuple[int, ...]
+    """Positions in the run's list of the markets it serves."""
+    gas_idx: int
+
+
+@dataclass
+class PopulationLog:
+    """What a population took, per block: accounts, capital used (debt repaid, USD at the
+    market) and expected profit after slippage and gas."""
+
+    accounts: IntArray
+    capital_usd: FloatArray
+    profit_usd: FloatArray
+
+    @classmethod
+    def empty(cls, n_blocks: int) -> "PopulationLog":
+        return cls(np.zeros(n_blocks, dtype=np.int64), np.zeros(n_blocks), np.zeros(n_blocks))
 
 
 @dataclass
@@ -104,6 +168,16 @@ class MarketRun:
     """System asset index of each of the market's assets."""
     run: RunInputs
     st: SimulationState
+    own: Population | None = None
+    """The market's dedicated liquidator population, if any."""
+
+
+@dataclass(frozen=True)
+class SystemSimulation:
+    """A finished system run: each market's single-market tables and the populations' totals."""
+
+    markets: dict[str, Result]
+    liquidators: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -125,20 +199,24 @@ def _shared_inputs(system: SystemModel, path, settings: SimSettings) -> SharedIn
     for a in path.assets:
         if a not in assets:
             raise ConfigError("<path>", "path.assets", f"assets of the system {list(assets)}", a)
-    liq = settings.liquidators
-    gas_idx = -1
-    if liq.gas_asset is not None:
-        if liq.gas_asset not in assets:
-            raise ConfigError("<liquidators>", "liquidators.gas_asset", f"an asset of the system {list(assets)}",
-                              liq.gas_asset)
-        gas_idx = assets.index(liq.gas_asset)
+    gas_idx = _gas_index(assets, settings.liquidators, "liquidators.gas_asset")
     bs = float(path.block_seconds)
     return SharedInputs(
         assets=assets, settings=settings, path=path,
         path_cols=np.array([assets.index(a) for a in path.assets], dtype=np.int64), times=np.asarray(path.times),
         gas_path=None if path.gas_gwei is None else np.asarray(path.gas_gwei, dtype=np.float64), gas_idx=gas_idx,
         decay=settings.dynamics.decay(bs), depth_decay=settings.dynamics.depth_decay(bs), depths={},
+        issued=tuple(system.issued),
     )
+
+
+def _gas_index(assets: tuple[str, ...], liq: Liquidators, key: str) -> int:
+    """System index of the asset pricing a population's gas (-1: gas is free)."""
+    if liq.gas_asset is None:
+        return -1
+    if liq.gas_asset not in assets:
+        raise ConfigError("<liquidators>", key, f"an asset of the system {list(assets)}", liq.gas_asset)
+    return assets.index(liq.gas_asset)
 
 
 def _shared_start(system: SystemModel, shared: SharedInputs) -> SharedPrices:
@@ -168,10 +246,15 @@ def _market_path(path, assets: tuple[str, ...], p0: FloatArray):
 
 
 def _market_run(system: SystemModel, name: str, path, oracle, settings: SimSettings, sorted_book: SortedBook | None,
-                sp: SharedPrices) -> MarketRun:
+                sp: SharedPrices, sim: MarketSim | None = None) -> MarketRun:
     """A market's inputs and state, its prices and venues taken from the shared ones. Its
-    own ``venues`` are ignored (the system's are shared); gas is priced at the system level."""
+    own ``venues`` are ignored (the system's are shared); gas is priced at the system level.
+    ``sim`` may give it its own oracle and a dedicated liquidator population."""
     model = replace(system.markets[name], venues={})
+    sim = sim or MarketSim()
+    oracle = sim.oracle if sim.oracle is not None else oracle
+    if sim.liquidators is not None:
+        settings = replace(settings, liquidators=sim.liquidators)
     liq = settings.liquidators
     own = settings if liq.gas_asset is None or liq.gas_asset in model.assets else replace(
         settings, liquidators=replace(liq, gas_asset=None))
@@ -180,6 +263,9 @@ def _market_run(system: SystemModel, name: str, path, oracle, settings: SimSetti
     st = initial_state(run)
     ix = system.index(name)
     mr = MarketRun(name, ix, run, st)
+    if sim.liquidators is not None:
+        key = f"markets.{name}.liquidators.gas_asset"
+        mr.own = Population(f"dedicated:{name}", sim.liquidators, (), _gas_index(system.assets, sim.liquidators, key))
     _sync_in(mr, sp)
     st.ostate = oracle.init(st.market.copy(), int(run.times[0]))
     return mr
@@ -203,43 +289,75 @@ def simulate_system(
     only: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
     sorted_books: Mapping[str, SortedBook] | None = None,
+    per_market: Mapping[str, MarketSim] | None = None,
+    coin_rows: list | None = None,
 ) -> dict[str, Result]:
     """Run the markets ``only`` (all when None) of ``system`` together block by block along
     ``path`` with ``oracle``; each market's single-market tables (``summary``, ``steps``,
-    ``events``, ``assets``), by market name."""
+    ``events``, ``assets``), by market name. ``per_market`` gives markets their own oracle
+    or liquidators (:class:`MarketSim`). ``coin_rows``, when given, receives the issued
+    coins' purchases (one dict per block and coin bought, :data:`COIN_BLOCK_COLUMNS`)."""
+    return run_system(system, path, oracle, settings, only, progress, sorted_books, per_market, coin_rows).markets
+
+
+def run_system(
+    system: SystemModel,
+    path,
+    oracle,
+    settings: SimSettings | None = None,
+    only: Sequence[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    sorted_books: Mapping[str, SortedBook] | None = None,
+    per_market: Mapping[str, MarketSim] | None = None,
+    coin_rows: list | None = None,
+) -> SystemSimulation:
+    """As :func:`simulate_system`, with the liquidator populations' totals (``liquidators``)."""
     settings = settings or SimSettings()
     names = list(system.names if only is None else only)
     for n in names:
         if n not in system.markets:
             raise ConfigError(system.source, "markets", f"market names {list(system.names)}", n)
+    own = dict(per_market or {})
+    for n in own:
+        if n not in system.markets:
+            raise ConfigError(system.source, f"markets.{n}", f"market names {list(system.names)}", n)
     shared = _shared_inputs(system, path, settings)
     sp = _shared_start(system, shared)
     books = dict(sorted_books or {})
-    runs = [_market_run(system, n, path, oracle, settings, books.get(n), sp) for n in names]
+    runs = [_market_run(system, n, path, oracle, settings, books.get(n), sp, own.get(n)) for n in names]
+    for k, m in enumerate(runs):
+        if m.own is not None:
+            m.own = replace(m.own, members=(k,))
     nb = shared.n_blocks
+    logs = {p.name: PopulationLog.empty(nb) for p in _populations(shared, runs)}
     for b in range(nb):
-        run_system_block(shared, sp, runs, b)
+        run_system_block(shared, sp, runs, b, logs)
         if progress is not None:
             progress(b + 1, nb)
-    return {m.name: build_result(m.run, m.st, None) for m in runs}
+    if coin_rows is not None:
+        coin_rows.extend(sp.coin_rows)
+    return SystemSimulation({m.name: build_result(m.run, m.st, None) for m in runs},
+                            liquidators_table(_populations(shared, runs), logs))
 
 
-def run_system_block(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int) -> None:
+def run_system_block(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int,
+                     logs: dict[str, PopulationLog] | None = None) -> None:
     """One block of the system (see the module docstring); per market the same steps, in
     the same order, as :func:`~liqcascade.engine.dynamic.loop.run_block`."""
     steps.move_prices(shared, sp, b)
     gas = float(shared.gas_path[b]) if shared.gas_path is not None else shared.settings.liquidators.gas_gwei
-    oracle_prices, shortfalls = [], []
+    oracle_prices, shortfalls, softs = [], [], []
     for m in runs:
         _sync_in(m, sp)
         o = steps.read_oracle(m.run, m.st, b)
+        m.st.tallies.reset_assets()
+        softs.append(steps.soft_liquidate(m.run, m.st, b) if m.run.capabilities.soft_liquidation else 0)
         steps.find_candidates(m.run, m.st, b, o)
         steps.start_latency_clocks(m.st, b)
-        m.st.tallies.reset_assets()
         m.st.liquidated_last = EMPTY
         shortfalls.append(steps.eligible_shortfall(m.run, m.st, b, o))
         oracle_prices.append(o)
-    choices = choose_across(shared, sp, runs, b, gas)
+    choices = choose_across(shared, sp, runs, b, gas, logs)
     done = []
     for m, o, choice in zip(runs, oracle_prices, choices):
         calls = n_liq = 0
@@ -249,7 +367,9 @@ def run_system_block(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRu
             steps.run_aftermarket(m.run, m.st, o, b)
         done.append((calls, n_liq))
     sell_shared(shared, sp, runs)
-    for m, o, choice, (calls, n_liq), shortfall in zip(runs, oracle_prices, choices, done, shortfalls):
+    if shared.issued:
+        buy_issued(shared, sp, runs, b)
+    for m, o, choice, (calls, n_liq), shortfall, soft in zip(runs, oracle_prices, choices, done, shortfalls, softs):
         st = m.st
         st.market[:] = sp.market[m.ix]
         st.perm[:] = sp.perm[m.ix]
@@ -257,33 +377,42 @@ def run_system_block(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRu
         if m.run.settings.check_conservation:
             steps.check_conservation(m.run, st, b)
         held = st.held.size
-        counts = BlockCounts(st.cand.elig.size + held, n_liq, calls, choice.unprofitable, choice.over_capacity,
-                             choice.waiting + held)
+        counts = BlockCounts(st.cand.elig.size + held, n_liq + soft, calls + soft, choice.unprofitable,
+                             choice.over_capacity, choice.waiting + held)
         steps.record(st, b, o, counts, shortfall, gas)
 
 
-def _pool(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int, gas: float):
-    """Every market's candidates priced at the market (as ``choose_liquidations``), those
-    still waiting or below ``min_profit_usd`` dropped; with per-market counts."""
-    liq = shared.settings.liquidators
-    parts, unprof, waits = [], [], []
-    for k, m in enumerate(runs):
-        st = m.st
+def _pool(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int, gas: float,
+          pop: Population | None = None, skip: Mapping[int, np.ndarray] | None = None):
+    """The candidates of the markets ``pop`` serves (all, for the shared population)
+    priced at the market (as ``choose_liquidations``), those still waiting or below the
+    population's ``min_profit_usd`` dropped, and those ``skip`` marks (taken already by a
+    dedicated population) left out; with per-market counts."""
+    liq = shared.settings.liquidators if pop is None else pop.liq
+    gas_idx = shared.gas_idx if pop is None else pop.gas_idx
+    members = range(len(runs)) if pop is None else pop.members
+    skip = skip or {}
+    parts, unprof, waits = [], [0] * len(runs), [0] * len(runs)
+    for k in members:
+        st = runs[k].st
         cand, market = st.cand, st.market
         if not cand.elig.size:
-            unprof.append(0)
-            waits.append(0)
             continue
         ca, da = cand.coll_asset, cand.debt_asset
         # the gas asset priced at the shared venues (the market need not hold it)
-        gas_usd = gas * 1e-9 * liq.gas_per_call * (sp.market[shared.gas_idx] if shared.gas_idx >= 0 else 0.0)
+        gas_usd = gas * 1e-9 * liq.gas_per_call * (sp.market[gas_idx] if gas_idx >= 0 else 0.0)
         gross = cand.received * market[ca] + cand.reward_usd - cand.paid * market[da] - gas_usd
         waiting = b - st.eligible_since[cand.elig] < liq.latency_blocks
-        ok = (gross >= liq.min_profit_usd) & ~waiting
+        if k in skip:
+            waiting &= ~skip[k]
+            left = ~waiting & ~skip[k]
+        else:
+            left = ~waiting
+        ok = (gross >= liq.min_profit_usd) & left
         okidx = np.flatnonzero(ok)
-        unprof.append(int(((gross < liq.min_profit_usd) & ~waiting).sum()))
-        waits.append(int(waiting.sum()))
-        parts.append((k, okidx, gross[okidx], cand.received[okidx], m.ix[ca[okidx]],
+        unprof[k] = int(((gross < liq.min_profit_usd) & left).sum())
+        waits[k] = int(waiting.sum())
+        parts.append((k, okidx, gross[okidx], cand.received[okidx], runs[k].ix[ca[okidx]],
                       (cand.paid * market[da])[okidx]))
     if not parts:
         e = np.empty(0)
@@ -297,8 +426,10 @@ def _pool(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int,
     return pool, unprof, waits
 
 
-def _sale_grid(shared: SharedInputs, sp: SharedPrices, pool: Pool, order: IntArray) -> SaleGrid:
-    """Each shared venue's proceeds curve up to everything the ranked union could sell."""
+def _sale_grid(shared: SharedInputs, sp: SharedPrices, pool: Pool, order: IntArray,
+               pre: FloatArray | None = None) -> SaleGrid:
+    """Each shared venue's proceeds curve up to everything the ranked union could sell,
+    after ``pre`` (tokens per asset) already taken this block by other populations."""
     k = shared.n_assets
     grid = SaleGrid(np.zeros((k, steps.GRID)), np.zeros((k, steps.GRID)), np.zeros(k, dtype=np.bool_))
     co, ro = pool.coll_sys[order], pool.received[order]  # ranked once, not once per asset
@@ -307,45 +438,121 @@ def _sale_grid(shared: SharedInputs, sp: SharedPrices, pool: Pool, order: IntArr
             qmax = float(ro[co == i].sum())
             if qmax > 0:
                 qs = qmax * steps.GRID_SHAPE
+                v = sp.venues[i]
                 grid.amount[i] = qs
-                grid.proceeds[i] = [sp.venues[i].quote_sell(float(x)) for x in qs]
+                if pre is not None and pre[i] > 0:
+                    # the marginal proceeds beyond what the dedicated populations sell
+                    base = v.quote_sell(float(pre[i]))
+                    grid.proceeds[i] = [v.quote_sell(float(pre[i] + x)) - base for x in qs]
+                else:
+                    grid.proceeds[i] = [v.quote_sell(float(x)) for x in qs]
                 grid.has_grid[i] = True
     return grid
 
 
-def choose_across(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int,
-                  gas: float) -> list[LiquidatorChoice]:
-    """Step 5 for the system: one population takes the union of the markets' candidates,
-    most profitable first, net of the marginal slippage on the shared venues, within one
-    cap and one capital budget; the choice split back per market (in pick order)."""
-    liq = shared.settings.liquidators
-    pool, unprof, waits = _pool(shared, sp, runs, b, gas)
+@dataclass(frozen=True)
+class Picks:
+    """A population's choice from a :class:`Pool`, in pick order."""
+
+    at: IntArray
+    """Positions in the pool."""
+    profit_usd: FloatArray
+    cap: int
+    """The population's cap on accounts this block."""
+
+
+def _pick(shared: SharedInputs, sp: SharedPrices, pool: Pool, liq: Liquidators, pre: FloatArray | None) -> Picks:
+    """The population's greedy choice (most profitable first, net of marginal slippage,
+    within its cap and capital)."""
     order = np.argsort(-pool.gross, kind="stable")
     cap = len(order) if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
     taken = 0
     work = order.copy()
     picked_profit = np.empty(len(order))
     if len(order):
-        grid = _sale_grid(shared, sp, pool, order)
+        grid = _sale_grid(shared, sp, pool, order, pre)
         taken = int(_kernels.greedy_pick(
             work, pool.received, pool.coll_sys, pool.gross, sp.market, grid.amount, grid.proceeds, grid.has_grid,
             pool.repaid_usd, cap, liq.capital_usd if not math.isinf(liq.capital_usd) else 1e308, liq.min_profit_usd,
             picked_profit,
         ))
-    picks = work[:taken]
-    left = np.bincount(pool.owner, minlength=len(runs)) - np.bincount(pool.owner[picks], minlength=len(runs))
+    return Picks(work[:taken], picked_profit[:taken], cap)
+
+
+def _log(logs: dict[str, PopulationLog] | None, name: str, b: int, pool: Pool, picks: Picks) -> None:
+    if logs is not None and picks.at.size:
+        log = logs[name]
+        log.accounts[b] += picks.at.size
+        log.capital_usd[b] += float(pool.repaid_usd[picks.at].sum())
+        log.profit_usd[b] += float(picks.profit_usd.sum())
+
+
+def _populations(shared: SharedInputs, runs: list[MarketRun]) -> list[Population]:
+    """The shared population, then each market's dedicated one (run order)."""
+    pops = [Population("shared", shared.settings.liquidators, tuple(range(len(runs))), shared.gas_idx)]
+    return pops + [m.own for m in runs if m.own is not None]
+
+
+def choose_across(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int,
+                  gas: float, logs: dict[str, PopulationLog] | None = None) -> list[LiquidatorChoice]:
+    """Step 5 for the system: each market's dedicated population takes from its market's
+    candidates, then the shared population takes the union of what is left, most
+    profitable first, net of the marginal slippage on the shared venues, within one cap
+    and one capital budget; the choice split back per market (in pick order). Counts of
+    accounts left (unprofitable, over capacity, waiting) are the shared population's."""
+    pre = np.zeros(shared.n_assets)
+    own: dict[int, Picks] = {}
+    own_pools: dict[int, Pool] = {}
+    skip: dict[int, np.ndarray] = {}
+    for k, m in enumerate(runs):
+        if m.own is None or not m.st.cand.elig.size:
+            continue
+        g = float(shared.gas_path[b]) if shared.gas_path is not None else m.own.liq.gas_gwei
+        opool, _, _ = _pool(shared, sp, runs, b, g, m.own)
+        own[k], own_pools[k] = _pick(shared, sp, opool, m.own.liq, pre), opool
+        _log(logs, m.own.name, b, opool, own[k])
+        skip[k] = np.zeros(m.st.cand.elig.size, dtype=np.bool_)
+        skip[k][opool.local[own[k].at]] = True
+        np.add.at(pre, opool.coll_sys[own[k].at], opool.received[own[k].at])
+    pool, unprof, waits = _pool(shared, sp, runs, b, gas, None, skip)
+    picks = _pick(shared, sp, pool, shared.settings.liquidators, pre if own else None)
+    _log(logs, "shared", b, pool, picks)
+    taken, cap = picks.at.size, picks.cap
+    left = np.bincount(pool.owner, minlength=len(runs)) - np.bincount(pool.owner[picks.at], minlength=len(runs))
     out = []
     for k, m in enumerate(runs):
-        mine = pool.owner[picks] == k
+        mine = pool.owner[picks.at] == k
+        local, profit = pool.local[picks.at[mine]], picks.profit_usd[mine]
+        if k in own:
+            local = np.concatenate([own_pools[k].local[own[k].at], local])
+            profit = np.concatenate([own[k].profit_usd, profit])
         not_taken = int(left[k])
         out.append(LiquidatorChoice(
-            chosen=m.st.cand.elig[pool.local[picks[mine]]] if mine.any() else EMPTY,
-            profit_usd=picked_profit[:taken][mine],
+            chosen=m.st.cand.elig[local] if local.size else EMPTY,
+            profit_usd=profit,
             unprofitable=unprof[k] + (not_taken if taken < cap else 0),
             over_capacity=not_taken if taken >= cap else 0,
             waiting=waits[k],
         ))
     return out
+
+
+def liquidators_table(pops: list[Population], logs: Mapping[str, PopulationLog]) -> pd.DataFrame:
+    """One row per population: what it took over the run (accounts, debt repaid with its
+    capital, expected profit), its busiest block and its limits (inf: unbounded)."""
+    rows = []
+    for p in pops:
+        log = logs[p.name]
+        rows.append({
+            "population": p.name.split(":", 1)[0],
+            "market": "*" if p.name == "shared" else p.name.split(":", 1)[1],
+            "accounts_taken": int(log.accounts.sum()), "capital_used_usd": float(log.capital_usd.sum()),
+            "expected_profit_usd": float(log.profit_usd.sum()),
+            "max_accounts_in_a_block": int(log.accounts.max(initial=0)),
+            "max_capital_in_a_block_usd": float(log.capital_usd.max(initial=0.0)),
+            "liquidations_per_block": float(p.liq.liquidations_per_block), "capital_usd": float(p.liq.capital_usd),
+        })
+    return pd.DataFrame(rows)
 
 
 def sell_shared(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun]) -> None:
@@ -354,14 +561,14 @@ def sell_shared(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun]) -
     move, split into permanent and transient as in ``steps.sell``), and each market gets
     its pro-rata share of the proceeds."""
     phi = shared.settings.dynamics.permanent_fraction
-    spread = shared.settings.liquidators.spread_blocks
     venues, market = sp.venues, sp.market
     amounts = []
     total = np.zeros(shared.n_assets)
     for m in runs:
         st = m.st
         st.inventory += st.tallies.seized - st.tallies.fee
-        amount = st.inventory / spread
+        # a market with a dedicated population sells at its table's pace
+        amount = st.inventory / m.run.settings.liquidators.spread_blocks
         np.add.at(total, m.ix, amount)
         amounts.append(amount)
     proceeds = steps.sell_into_venues(venues, total, market, sp, phi, shared.depth_mode)
@@ -375,3 +582,36 @@ def sell_shared(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun]) -
         for acc, arr in ((t.seized, tallies.seized), (t.fee, tallies.fee), (t.sold, amount), (t.proceeds, mine),
                          (t.repaid, tallies.repaid), (t.deficit, tallies.deficit)):
             acc += arr
+
+
+def buy_issued(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int) -> None:
+    """Step 6: each issued coin whose issuer runs is bought on its venue: ``buy_share`` of
+    the debt the issuer's liquidations repaid in it this block, one purchase per coin (the
+    part the pool cannot sell is taken to come from outside it); the log price move goes
+    ``permanent_fraction`` into the permanent impact and the rest into the transient one,
+    as a sale's does."""
+    from liqcascade.engine.static import _buyable
+
+    phi = shared.settings.dynamics.permanent_fraction
+    by_name = {m.name: m for m in runs}
+    for coin in shared.issued:
+        m = by_name.get(coin.issuer)
+        i = shared.assets.index(coin.asset)
+        if m is None or i not in sp.venues:
+            continue
+        repaid = float(m.st.tallies.repaid[list(m.run.assets).index(coin.asset)])
+        if repaid <= 0.0:
+            continue
+        amount = repaid * float(coin.buy_share)
+        amount = _buyable(sp.venues[i], amount) if amount > 0.0 else 0.0
+        before = after = sp.venues[i].mid_price()
+        cost = 0.0
+        if amount > 0.0:
+            cost, sp.venues[i] = sp.venues[i].buy(amount)
+            after = sp.venues[i].mid_price()
+            d = math.log(after / before)
+            sp.perm[i] += phi * d
+            sp.trans[i] += (1.0 - phi) * d
+            sp.market[i] = after
+        sp.coin_rows.append({"block": b, "asset": coin.asset, "issuer": coin.issuer, "debt_repaid": repaid,
+                             "bought": amount, "bought_cost_usd": cost, "price_before": before, "price_after": after})

@@ -9,7 +9,14 @@ Tables:
   together - alone, when everything cleared and its time to clear;
 - ``steps``, ``events``, ``assets`` -- the single-market simulation's tables
   (:mod:`liqcascade.engine.dynamic.schema`) with a leading ``market`` column;
-- ``market_summaries`` -- each market's single-market ``summary`` row, with ``market``.
+- ``market_summaries`` -- each market's single-market ``summary`` row, with ``market``;
+- ``stablecoins`` / ``stablecoin_blocks`` -- when markets issue coins: per coin, and per block
+  and coin, the issuer's debt repaid in it and what was bought on its venue;
+- ``owners`` -- when accounts are linked to owners: per owner, as the static run's;
+- ``liquidators`` -- one row per liquidator population of the run together (the shared
+  one, ``market`` ``*``, and each market's dedicated one): accounts taken, capital used
+  (debt repaid, USD), expected profit, the busiest block's accounts and capital, and the
+  population's limits (:func:`~liqcascade.engine.system_dynamic.liquidators_table`).
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ from liqcascade.engine.dynamic.settings import SimSettings
 from liqcascade.engine.result import Result
 from liqcascade.engine.static import SortedBook
 from liqcascade.engine.system import SystemModel
-from liqcascade.engine.system_dynamic import SYSTEM_TOTALS, simulate_system
+from liqcascade.engine.system_dynamic import COIN_BLOCK_COLUMNS, SYSTEM_TOTALS, MarketSim, run_system, simulate_system
+from liqcascade.engine.system_owners import dynamic_outcomes, owner_table
 from liqcascade.engine.system_run import market_table, stacked, summed
 
 
@@ -34,9 +42,10 @@ def run_system_simulation(
     config: Mapping[str, object] | None = None,
     progress: Callable[[int, int], None] | None = None,
     alone: bool = True,
+    per_market: Mapping[str, MarketSim] | None = None,
 ) -> Result:
     """The system together along ``path`` and, with ``alone``, every market by itself along
-    the same path with fresh copies of the shared venues."""
+    the same path with fresh copies of the shared venues (and its own ``per_market`` parts)."""
     nb = len(path.times)
     total = nb * (1 + (len(system.names) if alone else 0))
     books = {n: SortedBook.of(m) for n, m in system.markets.items()}  # sorted once, read by every run
@@ -46,12 +55,14 @@ def run_system_simulation(
             return None
         return lambda done, _n: progress(offset + done, total)
 
-    together = simulate_system(system, path, oracle, settings, None, part(0), books)
+    coin_rows: list[dict] = []
+    run = run_system(system, path, oracle, settings, None, part(0), books, per_market, coin_rows)
+    together = run.markets
     apart = None
     if alone:
         apart = {}
         for k, n in enumerate(system.names):
-            apart[n] = simulate_system(system, path, oracle, settings, [n], part(nb * (k + 1)), books)[n]
+            apart[n] = simulate_system(system, path, oracle, settings, [n], part(nb * (k + 1)), books, per_market)[n]
     summaries = {n: r.summary for n, r in together.items()}
     markets = market_table(system, summaries, None if apart is None else {n: r.summary for n, r in apart.items()},
                            SYSTEM_TOTALS, ("cleared", "time_to_clear_s"))
@@ -63,7 +74,14 @@ def run_system_simulation(
         "events": stacked({n: r["events"] for n, r in together.items()}),
         "assets": stacked({n: r["assets"] for n, r in together.items()}),
         "market_summaries": stacked({n: r["summary"] for n, r in together.items()}),
+        "liquidators": run.liquidators,
     }
+    if system.issued:
+        blocks = pd.DataFrame(coin_rows, columns=list(COIN_BLOCK_COLUMNS))
+        tables["stablecoins"] = coin_summary(system, blocks)
+        tables["stablecoin_blocks"] = blocks
+    if system.owners:
+        tables["owners"] = owner_table(system, dynamic_outcomes(tables["events"]))
     return Result("system_simulation", tables, dict(config or {}))
 
 
@@ -72,3 +90,18 @@ def system_row(markets: pd.DataFrame, blocks: int, block_seconds: float) -> dict
     the table has them); cleared when every market cleared."""
     return {"markets": len(markets), "blocks": blocks, "block_seconds": block_seconds,
             "cleared": bool(markets["cleared"].all()), **summed(markets, SYSTEM_TOTALS)}
+
+
+def coin_summary(system: SystemModel, blocks: pd.DataFrame) -> pd.DataFrame:
+    """Per issued coin: the issuer's debt repaid in it over the run, the tokens bought on its
+    venue and their cost, blocks with a purchase, and the venue's highest price right after one."""
+    rows = []
+    for c in system.issued:
+        mine = blocks[blocks["asset"] == c.asset]
+        bought = mine[mine["bought"] > 0]
+        ref = float(system.prices[system.assets.index(c.asset)])
+        rows.append({"asset": c.asset, "issuer": c.issuer, "buy_share": float(c.buy_share), "price_reference": ref,
+                     "debt_repaid": float(mine["debt_repaid"].sum()), "bought": float(mine["bought"].sum()),
+                     "bought_cost_usd": float(mine["bought_cost_usd"].sum()), "blocks_bought": len(bought),
+                     "price_max_after_purchase": float(bought["price_after"].max()) if len(bought) else float("nan")})
+    return pd.DataFrame(rows)

@@ -11,7 +11,11 @@ Tables:
   amplification, token totals over all markets;
 - ``market_assets`` -- per market and asset: what the market seized, sold into the venue
   (tokens and proceeds USD), repaid and wrote off;
-- ``rounds`` / ``accounts`` -- the single-market tables with a leading ``market`` column.
+- ``rounds`` / ``accounts`` -- the single-market tables with a leading ``market`` column;
+- ``stablecoins`` -- when markets issue coins: per coin, its price and what was repaid
+  (burnt) and bought on its venue (:func:`~liqcascade.engine.system_owners.coin_table`);
+- ``owners`` -- when accounts are linked to owners: per owner, positions, markets where it
+  was liquidated, its loss (:func:`~liqcascade.engine.system_owners.owner_table`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from liqcascade.engine.result import Result, _clean
 from liqcascade.engine.run import ROUND_COLUMNS, assets_without_venue, headline_fields
 from liqcascade.engine.static import TOTALS, CascadeSettings
 from liqcascade.engine.system import SystemCascade, SystemModel, SystemOutcome
+from liqcascade.engine.system_owners import coin_table, owner_table, static_outcomes
 
 MARKET_TOTALS = (
     "accounts", "accounts_liquidated", "liquidation_calls", "collateral_seized_usd", "debt_repaid_usd",
@@ -61,6 +66,10 @@ def run_system(
         "rounds": stacked({n: pd.DataFrame(o.round_rows, columns=ROUND_COLUMNS) for n, o in out.markets.items()}),
         "accounts": stacked({n: _clean(solver.solvers[n].account_frame(o)) for n, o in out.markets.items()}),
     }
+    if system.issued:
+        tables["stablecoins"] = coin_table(system, out)
+    if system.owners:
+        tables["owners"] = owner_table(system, static_outcomes(tables["accounts"]))
     return Result("system", tables, dict(config or {}))
 
 

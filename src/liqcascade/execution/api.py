@@ -35,6 +35,9 @@ from liqcascade.io.store import ResultsStore, StoreError, is_store, run_id as _r
 DEFAULT_STORE = Path("liqcascade-results")
 LEVELS = (0.95, 0.99, 0.999)
 KIND = "montecarlo"
+PARTED = ("paths", "market_paths")
+"""Tables stored chunk by chunk (``market_paths``: a system's, one row per path and market)."""
+RISK_TABLES = ("risk", "market_risk", "contagion_risk")
 
 # [simulation] fields that shape the single path of `liqcascade simulate` and that Monte Carlo
 # does not read (its paths come from [montecarlo]); they stay out of the run id.
@@ -60,6 +63,7 @@ def montecarlo(
     progress: Callable[[int, int], None] | bool | None = None,
     levels: tuple[float, ...] = LEVELS,
     confidence: float = 0.95,
+    alone: bool = False,
 ) -> Result:
     """Run ``paths`` Monte Carlo paths of ``scenario`` (a TOML path or a built scenario).
 
@@ -69,23 +73,34 @@ def montecarlo(
     default to the ``[montecarlo]`` table's. ``progress(done, total)`` is called with chunk
     counts (first with the chunks already stored); ``progress=True`` draws a bar on stderr (a
     widget in a notebook; :mod:`liqcascade.execution.progress`). Returns a result with the tables ``paths``
-    (one row per path, see :mod:`liqcascade.execution.montecarlo`) and ``risk``.
+    (one row per path, see :mod:`liqcascade.execution.montecarlo`) and ``risk``; a system scenario
+    (``[[markets]]``) also ``market_paths`` (per path and market, stored chunk by chunk like
+    ``paths``) and ``market_risk`` (each market's risk table, with a ``market`` column). With
+    ``alone`` (a system's only; one more simulation per market and path) every path also runs
+    each market alone: ``alone_*`` and ``contagion_*`` (together - alone) columns in ``paths``
+    and ``market_paths``, and the ``contagion_risk`` table (the risk of each market's and the
+    system's ``contagion_bad_debt_usd``).
 
     Every argument and the scenario are checked before any work or any write.
     """
-    from liqcascade.execution.runs import load_scenario
+    from liqcascade.execution.runs import is_system, load_scenario, load_system
 
-    sc = load_scenario(scenario)
+    sc = load_system(scenario) if is_system(scenario) else load_scenario(scenario)
     n = _count(paths, "--paths", "paths")
     size = None if chunk_size is None else _count(chunk_size, "--chunk-size", "chunk_size")
-    prep = mc.Prepared.of(sc)
-    spec = mc.ScenarioSpec.of(sc)
+    if not isinstance(alone, bool):
+        raise ConfigError("--alone", "alone", "true or false", alone)
+    prep = mc.prepare(sc, alone)
+    spec = mc.ScenarioSpec.of(sc, alone)
     seed = sc.config.montecarlo.seed if seed is None else _count(seed, "--seed", "seed", lo=0)
     reserves = sc.config.montecarlo.reserves_usd if reserves_usd is None else _reserves(reserves_usd)
     if not isinstance(executor, Executor):
         parse_executor(executor)
     report, bar = callback(progress, "montecarlo", "chunks", resumable=True)
-    rid = _run_id({"kind": KIND, "config": hashed_config(sc), "paths": n, "seed": seed}, __version__)
+    ident = {"kind": KIND, "config": hashed_config(sc), "paths": n, "seed": seed}
+    if alone:  # (not in the identity of the runs without it, whose ids stay as they were)
+        ident["alone"] = True
+    rid = _run_id(ident, __version__)
     risk_args = {"levels": list(levels), "confidence": confidence, "reserves_usd": reserves, "seed": seed}
     _risk(pd.DataFrame({"bad_debt_usd": [0.0], "amplification": [1.0]}), risk_args)  # checks levels, confidence
 
@@ -104,17 +119,18 @@ def montecarlo(
             contextlib.nullcontext() if bar is None else bar:
         st = None if store is None else store if isinstance(store, ResultsStore) else ResultsStore(Path(store))
         meta = {"source": sc.source, "paths": n, "seed": seed, "chunk_size": size, "chunks": len(todo)}
-        df = _run(st, rid, sc, todo, ex, report, meta)
-    risk = _risk(df, risk_args)
+        tables = _run(st, rid, sc, todo, ex, report, meta)
+    tables.update(_risk_tables(tables, risk_args))
+    computed = {k: v for k, v in tables.items() if k in RISK_TABLES}
     if st is None:
-        return Result(KIND, {"paths": df, "risk": risk}, {"paths": n, "seed": seed})
+        return Result(KIND, tables, {"paths": n, "seed": seed})
     try:
-        st.finish(rid, {"risk": risk}, {"risk": risk_args, "wall_s_last": time.perf_counter() - t0})
+        st.finish(rid, computed, {"risk": risk_args, "wall_s_last": time.perf_counter() - t0})
     except StoreError:
         if not st.has(rid):
             raise
         return _finished(st, rid, risk_args)  # the same run, started twice, finished first elsewhere
-    return Result(KIND, {"paths": df, "risk": risk}, {"paths": n, "seed": seed}, rid)
+    return Result(KIND, tables, {"paths": n, "seed": seed}, rid)
 
 
 def hashed_config(sc) -> dict[str, Any]:
@@ -160,21 +176,29 @@ def _resumed_size(rid: str, meta: dict, size: int | None) -> int:
     return stored
 
 
-def _run(st: ResultsStore | None, rid: str, sc, todo: list, ex, progress, meta: dict) -> pd.DataFrame:
-    """Run the chunks not stored yet; the whole ``paths`` table, ordered by path."""
+def _run(st: ResultsStore | None, rid: str, sc, todo: list, ex, progress, meta: dict) -> dict[str, pd.DataFrame]:
+    """Run the chunks not stored yet; the whole ``paths`` table (and for a system
+    ``market_paths``), ordered by path."""
     total = len(todo)
+    system = mc.is_system(sc)
     if st is None:
         got: dict[int, pd.DataFrame] = {}
         _report(progress, 0, total)
         mc.run_chunks(todo, ex, lambda c, df: (got.__setitem__(c.index, df), _report(progress, len(got), total)))
-        return pd.concat([got[c.index] for c in todo], ignore_index=True)
+        df = pd.concat([got[c.index] for c in todo], ignore_index=True)
+        return dict(zip(PARTED, mc.split_system_rows(df))) if system else {"paths": df}
     st.begin(rid, KIND, hashed_config(sc), meta)
     done = set(st.parts(rid, "paths"))
     count = [len(done)]
     _report(progress, count[0], total)
 
     def land(chunk, df) -> None:
-        st.save_part(rid, "paths", chunk.index, df)
+        if system:  # market_paths first: a chunk is done when its part of paths has landed
+            paths, markets = mc.split_system_rows(df)
+            st.save_part(rid, "market_paths", chunk.index, markets)
+            st.save_part(rid, "paths", chunk.index, paths)
+        else:
+            st.save_part(rid, "paths", chunk.index, df)
         count[0] += 1
         _report(progress, count[0], total)
 
@@ -182,7 +206,7 @@ def _run(st: ResultsStore | None, rid: str, sc, todo: list, ex, progress, meta: 
     landed = st.parts(rid, "paths")
     if landed != list(range(total)):  # pragma: no cover - every chunk above either landed or raised
         raise ConfigError(str(st.root), "paths", f"all {total} chunks stored", f"{len(landed)} stored")
-    return st.load_parts(rid, "paths")
+    return {t: st.load_parts(rid, t) for t in (PARTED if system else PARTED[:1])}
 
 
 def _report(progress, done: int, total: int) -> None:
@@ -205,13 +229,50 @@ def _risk(paths: pd.DataFrame, args: dict) -> pd.DataFrame:
     return table
 
 
+def _risk_tables(tables: dict[str, pd.DataFrame], args: dict) -> dict[str, pd.DataFrame]:
+    """``risk`` of the ``paths`` table and, for a system, ``market_risk``: the risk table of each
+    market's own paths (its bad debt, liquidations, time to clear; no amplification, a
+    property of the shared prices), with a leading ``market`` column."""
+    out = {"risk": _risk(tables["paths"], args)}
+    if "market_paths" in tables:
+        mp = tables["market_paths"]
+        frames = []
+        for n in mp["market"].unique():
+            # NaN amplification on every path: _risk leaves it out (it needs a fall of a shared price)
+            own = mp[mp["market"] == n].drop(columns="market").assign(amplification=math.nan)
+            frames.append(_risk(own, args).assign(market=n))
+        df = pd.concat(frames, ignore_index=True)
+        out["market_risk"] = df[["market"] + [c for c in df.columns if c != "market"]]
+        if "contagion_bad_debt_usd" in mp.columns:
+            out["contagion_risk"] = _contagion_risk(tables["paths"], mp, args)
+    return out
+
+
+def _contagion_risk(paths: pd.DataFrame, mp: pd.DataFrame, args: dict) -> pd.DataFrame:
+    """The risk rows of the bad debt the other markets' presence added on each path
+    (``contagion_bad_debt_usd``, together - alone, which may be negative; its ``p_insolvent``
+    row is P(contagion > 0)), for the system (``market`` = ``system``) and each market."""
+    def rows(frame: pd.DataFrame, who: str) -> pd.DataFrame:
+        own = pd.DataFrame({"bad_debt_usd": frame["contagion_bad_debt_usd"].to_numpy(), "amplification": math.nan})
+        r = _risk(own, {**args, "reserves_usd": None})
+        return r.assign(metric="contagion_bad_debt_usd", market=who)
+
+    frames = [rows(paths, "system")] + [rows(mp[mp["market"] == n], n) for n in mp["market"].unique()]
+    df = pd.concat(frames, ignore_index=True)
+    return df[["market"] + [c for c in df.columns if c != "market"]]
+
+
 def _finished(st: ResultsStore, rid: str, risk_args: dict) -> Result:
-    """A finished run from the store; its risk table recomputed (not stored) when asked with
-    other levels, confidence or reserves than it was stored with."""
-    df = st.load(rid, "paths")
+    """A finished run from the store; its risk tables recomputed (not stored) when asked with
+    other levels, confidence or reserves than they were stored with."""
+    have = st.tables(rid)
+    tables = {t: st.load(rid, t) for t in PARTED if t in have}
     stored = st.meta(rid)["meta"].get("risk")
-    risk = st.load(rid, "risk") if stored == risk_args else _risk(df, risk_args)
-    return Result(KIND, {"paths": df, "risk": risk}, {"paths": len(df), "seed": risk_args["seed"]}, rid)
+    if stored == risk_args:
+        tables.update({t: st.load(rid, t) for t in RISK_TABLES if t in have})
+    else:
+        tables.update(_risk_tables(tables, risk_args))
+    return Result(KIND, tables, {"paths": len(tables["paths"]), "seed": risk_args["seed"]}, rid)
 
 
 def risk_table_from_store(store: Any, run_id: str, **kw: Any) -> pd.DataFrame:

@@ -25,7 +25,9 @@ debt at the ``rate`` of the window's start), the owners' recorded actions during
 (``JUG.ilks.duty``) for the accumulator, the recorded liquidations, and Binance ETHUSDT
 hourly candles of the window (``data/backtest``) as the price path. Rules: Maker's Dog and
 Clipper with ETH-B's parameters at the window's start (``mat``, ``chop``, ``hole``,
-``dust``, ``buf``, ``tail``, ``cusp``, ``chip``, ``tip``), the OSM (one-hour hops) reading
+``dust``, ``buf``, ``tail``, ``cusp``, ``chip``, ``tip``); before 2021-05-06 the Cat and
+Flipper (``liquidations-1.2``: ``dunk``, ``beg``, ``ttl``, ``tau``; keepers assumed deep in
+DAI, the same for every such window), the OSM (one-hour hops) reading
 Maker's Median (pushed on a 1 % move, the ETH/USD Median's relay spread) of the path, keepers
 that bark one 10-minute block after a vault became unsafe (the OSM is poked after the hour
 begins, and barks follow it), the owners' actions clamped by the Vat's dust. Everything else
@@ -50,13 +52,14 @@ from liqcascade.io.store import ResultsStore, run_id
 
 KIND = "backtest"
 ETHB_WINDOWS: dict[str, tuple[str, str]] = {
+    "2021-04": ("2021-04-12", "2021-05-01"),
     "2021-06": ("2021-06-07", "2021-06-24"),
     "2022-01": ("2022-01-05", "2022-01-25"),
     "2022-05": ("2022-05-08", "2022-05-28"),
     "2022-06": ("2022-06-10", "2022-06-19"),
     "2022-11": ("2022-11-07", "2022-11-11"),
 }
-"""Liquidations 2.0 stress windows with hourly prices shipped (UTC days, end exclusive)."""
+"""ETH-B stress windows with hourly prices shipped (UTC days, end exclusive); 2021-04 ran the Cat and Flipper."""
 RECORDED_COLUMNS = ("time", "account", "collateral", "debt")
 
 
@@ -256,8 +259,9 @@ def _ethb_actions(ev, start: int, end: int) -> tuple[pd.DataFrame, pd.DataFrame]
     liq = w[w["kind"] == "liquidation"]
     recorded = pd.DataFrame({"time": pd.to_datetime(liq["t"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S"),
                              "account": liq["vault"].astype(str), "collateral": liq["eth"], "debt": liq["dai"]})
-    # the source repeats one bite hundreds of times (vault 21348, 2021-04-28): count a row once
-    return events, recorded.drop_duplicates()
+    # every row is one bite, identical rows too (two bites of dunk in one block: vault 21348 was
+    # bitten 363 times on 2021-04-28; io/maker_book.py's quirks): all count
+    return events, recorded
 
 
 _ETHB_TOML = '''# MakerDAO ETH-B, {start} to {end} UTC, replayed through `simulate` with the owners'
@@ -265,27 +269,18 @@ _ETHB_TOML = '''# MakerDAO ETH-B, {start} to {end} UTC, replayed through `simula
 # Written by `liqcascade ethb-window` (liqcascade.execution.backtest): parameters at the window's start.
 
 name = "ethb-{name}"
-description = "ETH-B vault book from {start}, owners' actions and fees applied, Dog/Clipper rules"
+description = "ETH-B vault book from {start}, owners' actions and fees applied, {kind} rules"
 
 [market]
 protocol = "maker"
-assets = ["WETH", "DAI"]
+{version}assets = ["WETH", "DAI"]
 
 [market.overrides.WETH]
 ltv = {lt!r}
 liquidation_threshold = {lt!r}
 liquidation_bonus = {bonus!r}
 
-[market.maker.auctions]
-buf = {buf!r}
-tail = {tail!r}
-cusp = {cusp!r}
-chip = {chip!r}
-tip = {tip!r}
-hole_usd = {hole!r}
-dust_usd = {dust!r}
-chost_usd = {chost!r}
-
+{rules}
 [positions]
 source = "file"
 path = "book.csv"
@@ -326,20 +321,60 @@ collateral_asset = "WETH"
 '''
 """The scenario of every ETH-B window: only the book's date and ETH-B's parameters then differ."""
 
+_CLIPPER_TOML = '''[market.maker.auctions]
+buf = {buf!r}
+tail = {tail!r}
+cusp = {cusp!r}
+chip = {chip!r}
+tip = {tip!r}
+hole_usd = {hole!r}
+dust_usd = {dust!r}
+chost_usd = {chost!r}
+'''
+"""Liquidations 2.0 (Dog and Clipper, from 2021-05-06): the Clipper's parameters then."""
+
+_FLIP_TOML = '''# Liquidations 1.2: the Cat bites at most dunk of tab per auction (no lump); keepers are
+# assumptions, the same for every Cat-era window: deep in DAI, bids mined at 100 gwei.
+[market.maker.flip]
+beg = {beg!r}
+ttl_s = {ttl!r}
+tau_s = {tau!r}
+lump = 1e12
+dunk_usd = {dunk!r}
+
+[[market.maker.flip.keepers]]
+name = "auction-keeper"
+count = 3
+strategy = "value"
+gas_gwei = 100.0
+capital_usd = 1e8
+latency_s = 60.0
+discount = 0.05
+'''
+"""Liquidations 1.2 (Cat and Flipper, before 2021-05-06): the Flipper's and the Cat's parameters then."""
+
 
 def _ethb_scenario(name: str, start: int, end: int, p: dict, first_price: float) -> str:
     """The scenario TOML of an ETH-B window (every window: the same settings)."""
     day = lambda t: str(pd.Timestamp(t, unit="s"))  # noqa: E731
+    if p["liquidation_module"] == "cat":
+        version = 'version = "liquidations-1.2"\n'
+        rules = _FLIP_TOML.format(beg=p["beg"], ttl=p["ttl"], tau=p["tau"], dunk=p["dunk"])
+    else:
+        version = ""
+        rules = _CLIPPER_TOML.format(
+            buf=p["buf"], tail=p["tail"], cusp=p["cusp"], chip=p["chip"], tip=float(p["raw"].get("CLIPPER.tip", 0.0)),
+            hole=p["hole"], dust=p["dust"], chost=p["dust"] * p["chop"])
     return _ETHB_TOML.format(
-        name=name, start=day(start), end=day(end), lt=1.0 / p["mat"], bonus=p["chop"] - 1.0, buf=p["buf"],
-        tail=p["tail"], cusp=p["cusp"], chip=p["chip"], tip=float(p["raw"].get("CLIPPER.tip", 0.0)), hole=p["hole"],
-        dust=p["dust"], chost=p["dust"] * p["chop"], first_price=first_price)
+        name=name, start=day(start), end=day(end), lt=1.0 / p["mat"], bonus=p["chop"] - 1.0, version=version,
+        rules=rules, kind="Cat/Flipper" if version else "Dog/Clipper", dust=p["dust"], first_price=first_price)
 
 
 def write_ethb_window(out_dir: str | Path, start: str, end: str, name: str | None = None) -> Path:
     """Write an ETH-B window's scenario and its files into ``out_dir``; return the TOML's path.
     ``start``/``end``: UTC days or times (end exclusive) inside the shipped hourly prices
-    (2021-04-05 to 2022-12-31) and after Liquidations 2.0 (2021-05-06)."""
+    (2021-04-05 to 2022-12-31), both before Liquidations 2.0 reached ETH-B (2021-05-06: then
+    the Cat and Flipper, ``liquidations-1.2``) or both after (the Dog and Clipper)."""
     from liqcascade.io.maker_book import ethb_parameters_at
 
     t0, t1 = _utc_seconds(start, "start"), _utc_seconds(end, "end")
@@ -349,10 +384,12 @@ def write_ethb_window(out_dir: str | Path, start: str, end: str, name: str | Non
         raise ConfigError("<python>", "start/end", f"a window from {prices['date'].iloc[0]} to "
                           f"{prices['date'].iloc[-1]} UTC with start < end", (start, end))
     ev = _ethb_events()
-    blk = int(np.interp(t0, *_time_block_clock(ev)))
-    p = ethb_parameters_at(blk, ev)
-    if p.get("liquidation_module") != "dog":
-        raise ConfigError("<python>", "start", "a time after Liquidations 2.0 reached ETH-B (2021-05-06)", start)
+    clock = _time_block_clock(ev)
+    p = ethb_parameters_at(int(np.interp(t0, *clock)), ev)
+    # one rule set per window: the Cat (1.2) before 2021-05-06, the Dog (2.0) after
+    if p.get("liquidation_module") != ethb_parameters_at(int(np.interp(t1 - 1, *clock)), ev).get("liquidation_module"):
+        raise ConfigError("<python>", "start/end", "a window on one side of Liquidations 2.0 reaching ETH-B "
+                          "(2021-05-06)", (start, end))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     window = prices[(pt >= t0) & (pt < t1)]

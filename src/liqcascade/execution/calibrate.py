@@ -33,6 +33,14 @@ and the paths depend only on ``[montecarlo]``), so the explored curve is smooth 
 parameter and the search does not chase noise. ``kind="static"`` evaluates the scenario's
 ``[shock]`` with the static cascade instead (deterministic; the interval is the point).
 
+Systems
+-------
+On a system scenario (``[[markets]]``) ``market`` names the market whose parameter moves: the
+candidate is applied to that market as above (:func:`apply_candidate`) and the system rebuilt
+around it; every candidate runs the whole system (the static system cascade, or the system's
+Monte Carlo on the shared paths). The loss is the system's total over its markets, or one
+market's (``budget_market``).
+
 Liquidity rule (:func:`liquidity_cap`)
 --------------------------------------
 The largest supply cap ``S`` (tokens) whose liquidation — a share ``share`` of it, sold in
@@ -134,6 +142,8 @@ class Candidate:
     asset: str
     value: float
     book: str = "health"
+    market: str | None = None
+    """The market of a system scenario whose parameter it is (None: a single-market scenario)."""
 
 
 def current_value(sc, param: str, asset: str) -> float:
@@ -159,8 +169,42 @@ def _totals(book, prices, i: int) -> dict[str, tuple[np.ndarray, float]]:
     }
 
 
+def target(sc, market: str | None):
+    """The built single-market scenario whose parameters a calibration moves: ``sc`` itself, or
+    the market ``market`` of a system scenario (required there, refused for a single market)."""
+    if not mc.is_system(sc):
+        if market is not None:
+            raise ConfigError("--market", "market", "no market for a single-market scenario (--market picks one "
+                              "market of a system scenario, [[markets]])", market)
+        return sc
+    names = list(sc.markets)
+    if market not in sc.markets:
+        raise ConfigError("--market", "market", f"the market of the system whose parameter moves, one of {names}",
+                          market)
+    return sc.markets[market]
+
+
 def apply_candidate(sc, cand: Candidate):
-    """The scenario ``sc`` with ``cand`` applied (module docstring): a new built scenario."""
+    """The scenario ``sc`` with ``cand`` applied (module docstring): a new built scenario. For a
+    system, the candidate's market is changed as a single-market scenario would be and the
+    system rebuilt around it (the other markets, prices and venues as they were)."""
+    if mc.is_system(sc):
+        return _apply_to_system(sc, cand)
+    return _apply(sc, cand)
+
+
+def _apply_to_system(ss, cand: Candidate):
+    own = _apply(target(ss, cand.market), dataclasses.replace(cand, market=None))
+    i = list(ss.markets).index(cand.market)
+    entries = list(ss.config.markets)
+    entries[i] = entries[i].model_copy(update={"overrides": own.config.market.overrides})
+    markets = {**ss.markets, cand.market: own}
+    model = dataclasses.replace(ss.model, markets={n: m.model for n, m in markets.items()})
+    return dataclasses.replace(ss, config=ss.config.model_copy(update={"markets": entries}), markets=markets,
+                               model=model)
+
+
+def _apply(sc, cand: Candidate):
     from liqcascade.io import scenario as S
     from liqcascade.io.config import parse_scenario
 
@@ -232,7 +276,8 @@ class CandidateSpec(mc.ScenarioSpec):
         import hashlib
 
         c = self.candidate
-        tail = "" if c is None else f"|{c.param}|{c.asset}|{c.value!r}|{c.book}"
+        tail = "" if c is None else f"|{c.param}|{c.asset}|{c.value!r}|{c.book}" + (
+            "" if c.market is None else f"|{c.market}")
         return hashlib.sha256((super().key + tail).encode("utf-8")).hexdigest()
 
     def build(self):
@@ -285,6 +330,15 @@ class _Setup:
     paths: int
     seed: int
     chunk_size: int
+    market: str | None = None
+    """A system's market whose parameter moves."""
+    budget_market: str | None = None
+    """A system's market whose loss the budget is on (None: the system's total)."""
+
+    @property
+    def target(self):
+        """The (single-market) scenario whose parameter moves."""
+        return target(self.sc, self.market)
 
 
 def default_range(sc, param: str, asset: str) -> tuple[float, float]:
@@ -317,8 +371,8 @@ def _allowed(sc, param: str, asset: str) -> str:
 
 
 def _setup(scenario, param, asset, budget, confidence, metric, loss, kind, book, value_range, grid, tol, interval,
-           paths, seed, chunk_size) -> _Setup:
-    from liqcascade.execution.runs import load_scenario
+           paths, seed, chunk_size, market=None, budget_market=None) -> _Setup:
+    from liqcascade.execution.runs import is_system, load_scenario, load_system
 
     param = _choice(param, PARAMS, "--param", "param")
     metric = {"es": "cvar"}.get(metric, metric)
@@ -331,17 +385,22 @@ def _setup(scenario, param, asset, budget, confidence, metric, loss, kind, book,
     interval = _fraction(interval, "--interval", "interval")
     grid = _int(grid, "--grid", "grid", 3)
     paths = _int(paths, "--paths", "paths", 1)
-    sc = load_scenario(scenario)
-    _asset(sc, asset)
+    sc = load_system(scenario) if is_system(scenario) else load_scenario(scenario)
+    own = target(sc, market)
+    if budget_market is not None and (not mc.is_system(sc) or budget_market not in sc.markets):
+        raise ConfigError("--budget-market", "budget_market", "a market of a system scenario whose loss the budget is "
+                          f"on ({list(sc.markets) if mc.is_system(sc) else 'this scenario has one market'})",
+                          budget_market)
+    _asset(own, asset)
     if kind == "static" and not sc.config.shock:
         raise ConfigError(sc.source, "shock", "a [shock] table for --kind static")
     if kind == "montecarlo":
-        mc.Prepared.of(sc)  # [montecarlo] and [simulation] present and valid
+        mc.prepare(sc)  # [montecarlo] and [simulation] present and valid
         seed = sc.config.montecarlo.seed if seed is None else _int(seed, "--seed", "seed", 0)
     else:
         seed = 0
     if value_range is None:
-        lo, hi = default_range(sc, param, asset)
+        lo, hi = default_range(own, param, asset)
     else:
         if isinstance(value_range, str) or len(value_range) != 2:
             raise ConfigError("--range", "range", "two numbers LO:HI", value_range)
@@ -358,16 +417,16 @@ def _setup(scenario, param, asset, budget, confidence, metric, loss, kind, book,
     # both ends must be values the market accepts (LT x (1 + LB) <= 1 and so on): checked now
     for end, v in (("LO", lo), ("HI", hi)):
         try:
-            apply_candidate(sc, Candidate(param, asset, v, book))
+            apply_candidate(sc, Candidate(param, asset, v, book, market))
         except ConfigError as e:
             if value_range is None:
                 raise
             why = e.expected.removeprefix("a value the market accepts (").removesuffix(")")
             raise ConfigError("--range", "range", f"LO:HI inside the values {param} of {asset} may take, "
-                              f"{_allowed(sc, param, asset)}; {end} = {v:g} is outside ({why})",
+                              f"{_allowed(own, param, asset)}; {end} = {v:g} is outside ({why})",
                               f"{lo:g}:{hi:g}") from None
     return _Setup(sc, param, asset, budget, level, metric, loss, kind, book, lo, hi, grid, float(tol), interval,
-                  paths, int(seed), size)
+                  paths, int(seed), size, market, budget_market)
 
 
 def _identity(s: _Setup) -> dict[str, Any]:
@@ -378,10 +437,13 @@ def _identity(s: _Setup) -> dict[str, Any]:
     else:
         cfg = {k: v for k, v in s.sc.resolved().items() if k not in ("name", "description", "curve", "simulation",
                                                                       "montecarlo")}
-    return {"kind": KIND, "config": cfg, "param": s.param, "asset": s.asset, "budget": s.budget,
-            "confidence": s.level, "metric": s.metric, "loss": s.loss, "calibrate_kind": s.kind, "book": s.book,
-            "range": [s.lo, s.hi], "grid": s.grid, "tol": s.tol, "interval": s.interval,
-            "paths": s.paths if s.kind == "montecarlo" else None, "seed": s.seed}
+    ident = {"kind": KIND, "config": cfg, "param": s.param, "asset": s.asset, "budget": s.budget,
+             "confidence": s.level, "metric": s.metric, "loss": s.loss, "calibrate_kind": s.kind, "book": s.book,
+             "range": [s.lo, s.hi], "grid": s.grid, "tol": s.tol, "interval": s.interval,
+             "paths": s.paths if s.kind == "montecarlo" else None, "seed": s.seed}
+    if s.market is not None:  # a system's (single-market identities stay as they were)
+        ident.update({"market": s.market, "budget_market": s.budget_market})
+    return ident
 
 
 PATHS_TABLE = "candidate_paths"
@@ -446,14 +508,22 @@ class _Evaluator:
     def _static(self, v: float) -> np.ndarray:
         from liqcascade.engine.run import run_static
 
-        sc2 = apply_candidate(self.s.sc, Candidate(self.s.param, self.s.asset, v, self.s.book))
-        res = run_static(sc2.model, dict(self.s.sc.config.shock), sc2.settings)
-        return np.array([float(res.summary[self.s.loss])])
+        s = self.s
+        sc2 = apply_candidate(s.sc, Candidate(s.param, s.asset, v, s.book, s.market))
+        if s.market is None:
+            res = run_static(sc2.model, dict(s.sc.config.shock), sc2.settings)
+            return np.array([float(res.summary[s.loss])])
+        from liqcascade.engine.system import SystemCascade
+
+        solver = SystemCascade(sc2.model, sc2.settings, sc2.market_settings)
+        out = solver.run(dict(s.sc.config.shock))
+        names = [s.budget_market] if s.budget_market is not None else list(sc2.model.names)
+        return np.array([float(sum(solver.totals(n, out.markets[n])[s.loss] for n in names))])
 
     def _montecarlo(self, values: Sequence[float]) -> list[np.ndarray]:
         s, m, first = self.s, len(self.bounds), len(self.rows)  # the batch's first candidate's step
-        specs = [CandidateSpec(self.spec.config, self.spec.base_dir, self.spec.source,
-                               Candidate(s.param, s.asset, float(v), s.book)) for v in values]
+        specs = [CandidateSpec(self.spec.config, self.spec.base_dir, self.spec.source, self.spec.system,
+                               candidate=Candidate(s.param, s.asset, float(v), s.book, s.market)) for v in values]
         todo: list[mc.Chunk] = []
         part_of: dict[int, int] = {}
         got: dict[int, pd.DataFrame] = {}
@@ -476,6 +546,8 @@ class _Evaluator:
 
         def land(c: mc.Chunk, df: pd.DataFrame) -> None:
             part = part_of[id(c)]
+            if s.budget_market is not None:  # the budget is on one market's losses: those are the loss columns
+                df = df.assign(**{k: df[mc.market_column(s.budget_market, k)] for k in LOSSES})
             keep = ["path", "seed"] + list(LOSSES) + [x for x in df.columns if x.startswith("exo_")]
             got[part] = df[keep].assign(value=float(c.spec.candidate.value)).reset_index(drop=True)
             if self.st is not None:
@@ -540,6 +612,8 @@ def calibrate(
     progress: Callable[[int, int | None], None] | None = None,
     recompute: bool = False,
     chunk_progress: Callable[[int, int], None] | None = None,
+    market: str | None = None,
+    budget_market: str | None = None,
 ) -> Result:
     """Search ``param`` of ``asset`` for the extreme value (module docstring) whose ``metric``
     (var, cvar, mean) of ``loss`` at level ``confidence`` stays ``<= budget``.
@@ -554,11 +628,16 @@ def calibrate(
     same call after an interruption runs only the chunks that had not landed (``chunk_size``:
     leave it out or give the first run's). ``progress(done, None)`` counts candidates;
     ``chunk_progress(done, total)`` the chunks of each batch of Monte Carlo candidates.
+
+    A system scenario (``[[markets]]``): ``market`` names the market whose parameter moves
+    (the others keep theirs); the loss is the system's total over its markets, or the market
+    ``budget_market``'s own; every candidate runs the whole system (Monte Carlo: block by
+    block on the shared venues). The summary's ``market`` and ``budget_on`` say which.
     """
     from liqcascade.execution.executors import open_executor, parse_executor
 
     s = _setup(scenario, param, asset, budget, confidence, metric, loss, kind, book, value_range, grid, tol, interval,
-               paths, seed, chunk_size)
+               paths, seed, chunk_size, market, budget_market)
     if kind == "montecarlo":
         parse_executor(executor)
     ident = _identity(s)
@@ -591,10 +670,13 @@ def calibrate(
     summary = pd.DataFrame([{
         "param": s.param, "asset": s.asset, "metric": f"{s.metric}_{s.loss}", "statistic": s.metric, "loss": s.loss,
         "confidence": s.level, "budget": s.budget, "chosen": chosen, "status": status, "monotone": mono,
-        "current": current_value(s.sc, s.param, s.asset), "range_lo": s.lo, "range_hi": s.hi, "tol": s.tol,
+        "current": current_value(s.target, s.param, s.asset), "range_lo": s.lo, "range_hi": s.hi, "tol": s.tol,
         "kind": s.kind, "book": s.book, "paths": s.paths if s.kind == "montecarlo" else 1, "seed": s.seed,
         "evaluations": len(cand), "wall_s": wall, "interval": s.interval,
     }])
+    if s.market is not None:
+        summary.insert(2, "market", s.market)
+        summary.insert(3, "budget_on", s.budget_market or "system")
     tables = {"candidates": cand, "summary": summary}
     if ev.path_frames:
         tables["candidate_paths"] = pd.concat(ev.path_frames, ignore_index=True)
@@ -664,8 +746,12 @@ def liquidity_cap(scenario, asset: str, blocks: int = 1, share: float = 1.0,
     """The liquidity-based supply cap of ``asset`` (module docstring): tables ``summary`` (cap in
     tokens and USD, the liquidator's bonus, the per-block sale) and ``candidates`` (slippage of
     the per-block sale against the cap over 0..2 x the cap: the curve for the report)."""
-    from liqcascade.execution.runs import load_scenario
+    from liqcascade.execution.runs import is_system, load_scenario
 
+    if is_system(scenario):
+        raise ConfigError("--method", "method", "search for a system scenario ([[markets]]): the liquidity rule "
+                          "prices one market's sale alone, a system's markets sell into shared venues together",
+                          "liquidity")
     blocks = _int(blocks, "--blocks", "blocks", 1)
     if isinstance(share, bool) or not isinstance(share, numbers.Real) or not 0.0 < float(share) <= 1.0:
         raise ConfigError("--share", "share", "a share of the cap in (0, 1]", share)

@@ -158,7 +158,8 @@ def simulate(
     behaviour = _scenario.behaviour_inputs(sc)  # its errors before any stored result is returned
     cfg = sc.resolved()
     rid = _run_id({"kind": "simulation", "config": hashed(cfg, ("curve",))}, __version__)
-    if not recompute and (found := stored(store, rid, "simulation")) is not None:
+    # with its config: what is printed with the result (impact_on_path) reads it
+    if not recompute and (found := stored(store, rid, "simulation", with_config=True)) is not None:
         return found
     actions, accrual = _scenario.owner_inputs(sc, path)
     res = _simulate(sc.model, path, oracle, settings, progress, cfg, oracle_input, venue_depth,
@@ -370,15 +371,16 @@ def system_simulate(
     alone along the same path (tables: see :mod:`liqcascade.engine.system_dynamic_run`).
     ``progress(done, total)`` counts blocks over the system's run and the markets' alone."""
     from liqcascade.engine.system_dynamic_run import run_system_simulation
-    from liqcascade.io.system import system_simulation_parts
+    from liqcascade.io.system import system_market_sims, system_simulation_parts
 
     ss = load_system(scenario)
     path, oracle, settings = system_simulation_parts(ss)
+    per_market = system_market_sims(ss)
     cfg = ss.resolved()
     rid = _run_id({"kind": "system_simulation", "config": hashed(cfg, ("curve",)), "alone": alone}, __version__)
     if not recompute and (found := stored(store, rid, "system_simulation")) is not None:
         return found
-    res = run_system_simulation(ss.model, path, oracle, settings, cfg, progress, alone)
+    res = run_system_simulation(ss.model, path, oracle, settings, cfg, progress, alone, per_market)
     save(store, rid, "system_simulation", cfg, res, {"source": ss.source})
     return res.with_run_id(rid)
 
@@ -408,7 +410,8 @@ def network(
     run = run_system(ss.model, shocks, ss.settings, ss.market_settings, cfg)
     solver = SystemCascade(ss.model, ss.settings, ss.market_settings)
     matrix = contagion.leave_one_out(solver, shocks)
-    tables = {name: run[name] for name in ("summary", "markets", "assets", "market_assets", "rounds")}
+    tables = {name: run[name] for name in ("summary", "markets", "assets", "market_assets", "rounds", "stablecoins",
+                                           "owners") if name in run.tables}
     tables["contagion"] = matrix
     tables["importance"] = contagion.importance(matrix, ss.model.names)
     tables["propagation"] = contagion.propagation(run["rounds"])

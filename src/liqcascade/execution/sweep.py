@@ -23,6 +23,15 @@ the full risk rows with intervals are in ``sweep_risk``), then ``run_id``. In a 
 ``headline_asset``, ``initial_drop``, ``final_drop`` and ``amplification`` are of one asset in
 every row (see ``_headline``), so that column compares like with like.
 
+A system scenario (``[[markets]]``): a factor addresses a market by name,
+``markets.<name>.<key>`` (written internally as the market's list index, which is accepted
+too), or a key of the system (``shock.X``, ``venues.0...``, ``simulation...``); ``assets.X.F`` is
+refused (it is one market's overrides). Every combination is built before any run. The runs
+are the system's (``runs.run``/``simulate`` dispatch to the system engines, Monte Carlo runs
+the system's paths) and two tables more: ``sweep_markets`` (per combination and market: the
+run's ``markets`` rows, or each market's risk estimates flattened as in ``sweep``) and, for Monte
+Carlo, ``sweep_market_risk`` (each combination's ``market_risk`` rows).
+
 ``liqcascade sweep --kind K`` and the ``--sweep`` option of ``liqcascade run``, ``simulate`` and
 ``montecarlo`` all call :func:`sweep`; ``run --shock`` and ``montecarlo --reserves`` reach it as
 ``fixed`` fields of the base scenario.
@@ -179,15 +188,17 @@ def _arms(tp: Any) -> list[Any]:
     return [tp]
 
 
-def _free_keys(path: list[str]) -> list[int]:
+def _free_keys(path: list[str], system: bool = False) -> list[int]:
     """Positions in ``path`` of segments that are keys of a mapping-valued field of the scenario
-    schema (``shock``, ``montecarlo.vol``, ``market.overrides``, ...): any key passes the
-    schema there, so whether the key exists has to be checked against the file."""
+    schema (``shock``, ``montecarlo.vol``, ``market.overrides``, ...; of the system scenario's
+    schema with ``system``): any key passes the schema there, so whether the key exists has to
+    be checked against the file."""
     from pydantic import BaseModel
 
     from liqcascade.io.config import ScenarioConfig
+    from liqcascade.io.system import SystemScenarioConfig
 
-    free, types_ = [], [ScenarioConfig]
+    free, types_ = [], [SystemScenarioConfig if system else ScenarioConfig]
     for i, seg in enumerate(path):
         by_model, by_map = [], []
         for tp in (a for t in types_ for a in _arms(t)):
@@ -207,18 +218,23 @@ def _free_keys(path: list[str]) -> list[int]:
     return free
 
 
-def _check_exists(field: str, data: Mapping, symbols: Sequence[str], source: str) -> None:
+def _check_exists(field: str, data: Mapping, symbols: Sequence[str], source: str, system: bool = False,
+                  label: str | None = None) -> None:
     """A swept field sets only what is there: a key of a mapping-valued field (``montecarlo.vol.X``,
     ``montecarlo.jumps.mean.X``, ``simulation.drive.X``, ...) must be a key the base scenario
     has; new keys are allowed only under ``shock``, ``market.overrides`` (``assets``) and
-    ``prices.overrides``, and only for an asset of the market."""
+    ``prices.overrides``, and only for an asset of the market (of a system: under ``shock``,
+    ``prices.overrides`` and ``markets.<name>.overrides``, an asset of the system). ``label``:
+    the field as the user gave it (errors name it)."""
     path = _path(field)
-    for i in _free_keys(path):
+    label = label or field
+    for i in _free_keys(path, system):
         parent, key = path[:i], path[i]
-        if tuple(parent) in _ASSET_KEYED:
+        market_ov = system and len(parent) == 3 and parent[0] == "markets" and parent[2] == "overrides"
+        if tuple(parent) in _ASSET_KEYED or market_ov:
             if key not in symbols:
-                raise ConfigError("--sweep", field, f"an asset of the market {list(symbols)} after "
-                                  f"{'.'.join(parent)}", key)
+                raise ConfigError("--sweep", label, f"an asset of the {'system' if system else 'market'} "
+                                  f"{list(symbols)} after {'.'.join(parent)}", key)
             continue
         node: Any = data
         for seg in parent:
@@ -231,7 +247,7 @@ def _check_exists(field: str, data: Mapping, symbols: Sequence[str], source: str
             has = f"one of the keys of {where} in {source} ({', '.join(map(str, node))})"
         else:
             has = f"a key of {where}, but {source} sets no {where}"
-        raise ConfigError("--sweep", field, has + "; a sweep changes only keys the file sets there", key)
+        raise ConfigError("--sweep", label, has + "; a sweep changes only keys the file sets there", key)
 
 
 def _check_fixed(fs: list[tuple[str, list[Any]]], fixed: Mapping[str, tuple[str, Any]]) -> None:
@@ -247,26 +263,60 @@ def _check_fixed(fs: list[tuple[str, list[Any]]], fixed: Mapping[str, tuple[str,
 
 
 # ------------------------------------------------------------------------------ the sweep
-def _base(scenario, fixed: Mapping[str, tuple[str, Any]] | None = None) -> tuple[dict, Path, str]:
+def _parser(system: bool) -> Callable[[dict, str], Any]:
+    """The validation of a scenario mapping (a system scenario's with ``system``)."""
+    from liqcascade.io.config import parse_scenario
+    from liqcascade.io.system import parse_system
+
+    return parse_system if system else parse_scenario
+
+
+def _base(scenario, fixed: Mapping[str, tuple[str, Any]] | None = None, system: bool = False
+          ) -> tuple[dict, Path, str]:
     """The scenario as a plain mapping (with the ``fixed`` fields set), its directory and its
     name (for errors)."""
-    from liqcascade.io.config import load_scenario as _load, parse_scenario
+    from liqcascade.io.config import load_scenario as _load, read_toml
     from liqcascade.io.scenario import Scenario
+    from liqcascade.io.system import SystemScenario, parse_system
 
-    if isinstance(scenario, Scenario):
+    parse = _parser(system)
+    if isinstance(scenario, (Scenario, SystemScenario)):
         data, base_dir, source = scenario.config.model_dump(mode="json", exclude_unset=True), scenario.base_dir, \
             scenario.source
     else:
         p = Path(scenario)
-        _load(p)  # validates the file (and names it) before anything else
+        if system:
+            parse_system(read_toml(p), str(p))
+        else:
+            _load(p)  # validates the file (and names it) before anything else
         data, base_dir, source = tomllib.loads(p.read_text(encoding="utf-8")), p.resolve().parent, str(p)
     for field, (flag, value) in (fixed or {}).items():
         data = set_field(data, field, value)
         try:
-            parse_scenario(data, source)
+            parse(data, source)
         except ConfigError as e:
             raise ConfigError(flag, e.key, e.expected, e.got) from None
     return data, base_dir, source
+
+
+def _market_fields(fs: list[tuple[str, list[Any]]], data: Mapping, source: str) -> list[tuple[str, list[Any]]]:
+    """A system's factors with ``markets.<name>.`` written as ``markets.<index>.`` (the list
+    index of the market of that name; an index stays an index)."""
+    names = [m.get("name") for m in data.get("markets", [])]
+    out = []
+    for field, vals in fs:
+        parts = field.split(".")
+        if parts[0] == "assets":
+            raise ConfigError("--sweep", field, "markets.<name>.overrides.<ASSET>.<field> in a system scenario "
+                              f"(assets.<ASSET> is short for one market's overrides; markets: {names})")
+        if parts[0] == "markets" and len(parts) > 1:
+            if parts[1] in names:  # a name first: a market may be named "1"
+                parts[1] = str(names.index(parts[1]))
+            elif not parts[1].isdigit():
+                raise ConfigError("--sweep", field, f"a market name of {source} after markets. ({', '.join(names)})",
+                                  parts[1])
+        out.append((".".join(parts), vals))
+    return out
 
 
 def combinations(scenario, factors: Sequence[str] | Mapping[str, Sequence[Any]],
@@ -274,52 +324,67 @@ def combinations(scenario, factors: Sequence[str] | Mapping[str, Sequence[Any]],
     """Every combination as (factor values by field, validated config), and the base scenario
     built once; every field and value is checked first (module docstring). ``fixed`` maps
     fields set once for every combination to (the option that sets them, value); see
-    :func:`sweep`."""
+    :func:`sweep`. For a system scenario the configs are the built systems (building checks
+    every market's parameters and book)."""
     from liqcascade.io import scenario as S
-    from liqcascade.io.config import parse_scenario
+    from liqcascade.execution.runs import is_system
 
+    system = is_system(scenario)
+    parse = _parser(system)
     fixed = dict(fixed or {})
-    data, base_dir, source = _base(scenario, fixed)
-    fs = _factors(factors)
+    data, base_dir, source = _base(scenario, fixed, system)
+    given = _factors(factors)
+    fs = _market_fields(given, data, source) if system else given
+    labels = [f for f, _ in given]
     _check_fixed(fs, fixed)
     try:
-        base = S.build(parse_scenario(data, source), base_dir, source)
+        base = _build(parse(data, source), base_dir, source, system)
     except ConfigError as e:
         flag = next((f for k, (f, _) in fixed.items() if e.key == k or e.key.startswith(k + ".")), None)
         if flag is None or e.file != source:
             raise
         raise ConfigError(flag, e.key, e.expected, e.got) from None
     symbols = base.model.assets
-    for field, _ in fs:
-        _check_exists(field, data, symbols, source)
-    for field, values in fs:
+    for (field, _), label in zip(fs, labels):
+        _check_exists(field, data, symbols, source, system, label)
+    for (field, values), label in zip(fs, labels):
         for v in values:
             try:
-                parse_scenario(set_field(data, field, v), source)
+                parse(set_field(data, field, v), source)
             except ConfigError as e:
                 if e.file != "--sweep" and e.expected.startswith("no such key"):
-                    raise ConfigError("--sweep", field, f"a field of the scenario file ({e.key} is not one; "
-                                      "`liqcascade schema` lists them)") from None
+                    raise ConfigError("--sweep", label, f"a field of the scenario file ({e.key} is not one; "
+                                      f"`liqcascade schema{' --system' if system else ''}` lists them)") from None
                 if e.file != "--sweep":
-                    raise ConfigError("--sweep", field, f"a value this field accepts ({e.key}: {e.expected})", v) from None
+                    raise ConfigError("--sweep", label, f"a value this field accepts ({e.key}: {e.expected})",
+                                      v) from None
                 raise
     rows, configs = [], []
     for combo in itertools.product(*(vals for _, vals in fs)):
         d = data
         for (field, _), v in zip(fs, combo):
             d = set_field(d, field, v)
-        cfg = parse_scenario(d, source)
-        # parameters and prices of every combination are checked now (cheap), not when it runs
-        same = cfg.market.params == base.config.market.params
-        snap = base.snapshot if same else S.market_snapshot(cfg, base_dir, source)
+        cfg = parse(d, source)
+        names = ", ".join(f"{f}={v!r}" for f, v in zip(labels, combo))
         try:
-            S.reference_prices(cfg, snap, S.risk_params(cfg, snap, source), source)
+            if system:  # a system is built now: every market's parameters, prices and book checked
+                cfg = _build(cfg, base_dir, source, True)
+            else:  # parameters and prices of every combination are checked now (cheap), not when it runs
+                same = cfg.market.params == base.config.market.params
+                snap = base.snapshot if same else S.market_snapshot(cfg, base_dir, source)
+                S.reference_prices(cfg, snap, S.risk_params(cfg, snap, source), source)
         except ConfigError as e:
-            names = ", ".join(f"{f}={v!r}" for (f, _), v in zip(fs, combo))
             raise ConfigError(e.file, e.key, f"{e.expected} (in the combination {names})", e.got) from None
         configs.append(cfg)
-        rows.append({field: v for (field, _), v in zip(fs, combo)})
+        rows.append(dict(zip(labels, combo)))
     return rows, configs, base
+
+
+def _build(cfg, base_dir, source: str, system: bool):
+    from liqcascade.io import scenario as S
+    from liqcascade.io.system import build_system
+
+    return build_system(cfg, base_dir, source) if system else S.build(cfg, base_dir, source)
 
 
 def sweep(
@@ -347,23 +412,12 @@ def sweep(
     combinations; ``step_progress(done, total)`` the chunks of each Monte Carlo combination (the
     blocks of each simulation), starting over for the next."""
     from liqcascade.execution import runs
-    from liqcascade.io import scenario as S
 
     if kind not in KINDS:
         raise ConfigError("--kind", "kind", f"one of {list(KINDS)}", kind)
     rows, configs, base = combinations(scenario, factors, fixed)
-    if kind == "montecarlo":
-        from liqcascade.execution import montecarlo as mc
-        from liqcascade.execution.executors import parse_executor
-
-        mc.Prepared.of(base)
-        parse_executor(executor)
-        if isinstance(paths, bool) or not isinstance(paths, int) or paths < 1:
-            raise ConfigError("--paths", "paths", "an integer >= 1", paths)
-    elif kind == "simulate":
-        if base.config.simulation is None:
-            raise ConfigError(base.source, "simulation", "a [simulation] table for --kind simulate")
-        S.simulation_parts(base)  # path, drive, oracle and liquidators of the base: checked before any run
+    system = runs.is_system(base)
+    _check_kind(base, kind, system, paths, executor)
     headline = _headline(rows, base) if kind == "static" else None
     ident = {"kind": KIND, "run_kind": kind, "config": base.resolved(), "factors": rows,
              "paths": paths if kind == "montecarlo" else None, "seed": seed}
@@ -373,9 +427,9 @@ def sweep(
     if not recompute and (found := runs.stored(store, rid, KIND)) is not None:
         return found
     t0 = time.perf_counter()
-    out, risk = [], []
+    out, risk, markets, market_risk = [], [], [], []
     for n, (row, cfg) in enumerate(zip(rows, configs)):
-        sc = S.build(cfg, base.base_dir, base.source)
+        sc = cfg if system else _build(cfg, base.base_dir, base.source, False)
         if kind == "static":
             res = runs.run(sc, store, recompute=recompute)
             summary = _summary(res)
@@ -391,13 +445,21 @@ def sweep(
                              store=store, progress=step_progress)
             r = res.table("risk")
             out.append({**row, **_risk_row(r), "run_id": res.run_id})
-            risk.append(r.assign(**{k: [v] * len(r) for k, v in row.items()}, run_id=res.run_id))
+            risk.append(_tagged(r, row, res.run_id))
+        if system:
+            markets.append(_market_rows(res, row, kind))
+            if kind == "montecarlo":
+                market_risk.append(_tagged(res.table("market_risk"), row, res.run_id))
         if progress is not None:
             progress(n + 1, len(rows))
-    table = _typed(pd.DataFrame(out), [f for f in rows[0]])
-    tables = {"sweep": table}
+    factor_cols = list(rows[0])
+    tables = {"sweep": _typed(pd.DataFrame(out), factor_cols)}
     if risk:
         tables["sweep_risk"] = pd.concat(risk, ignore_index=True)
+    if markets:
+        tables["sweep_markets"] = _typed(pd.concat(markets, ignore_index=True), factor_cols)
+    if market_risk:
+        tables["sweep_market_risk"] = pd.concat(market_risk, ignore_index=True)
     res = Result(KIND, tables, ident)
     if store is None:
         return res
@@ -405,6 +467,46 @@ def sweep(
     st.save(rid, KIND, ident, tables, {"source": base.source, "run_kind": kind, "factors": list(rows[0]),
                                        "combinations": len(rows), "wall_s": time.perf_counter() - t0})
     return res.with_run_id(rid)
+
+
+def _check_kind(base, kind: str, system: bool, paths: Any, executor: str) -> None:
+    """What a ``kind`` run needs of the base scenario, checked before any run."""
+    from liqcascade.io import scenario as S
+
+    if kind == "montecarlo":
+        from liqcascade.execution import montecarlo as mc
+        from liqcascade.execution.executors import parse_executor
+
+        mc.prepare(base)
+        parse_executor(executor)
+        if isinstance(paths, bool) or not isinstance(paths, int) or paths < 1:
+            raise ConfigError("--paths", "paths", "an integer >= 1", paths)
+    elif kind == "simulate":
+        if base.config.simulation is None:
+            raise ConfigError(base.source, "simulation", "a [simulation] table for --kind simulate")
+        if system:
+            from liqcascade.io.system import system_simulation_parts
+
+            system_simulation_parts(base)
+        else:
+            S.simulation_parts(base)  # path, drive, oracle and liquidators of the base: checked before any run
+
+
+def _tagged(r: pd.DataFrame, row: Mapping[str, Any], run_id: str | None) -> pd.DataFrame:
+    """Rows of a run's table with the combination's factor values and its run id as columns."""
+    return r.assign(**{k: [v] * len(r) for k, v in row.items()}, run_id=run_id)
+
+
+def _market_rows(res: Result, row: Mapping[str, Any], kind: str) -> pd.DataFrame:
+    """A system run's per-market rows, tagged with the combination: its ``markets`` table
+    (static, simulate) or each market's risk estimates flattened as in ``sweep`` (Monte Carlo)."""
+    if kind == "montecarlo":
+        mr = res.table("market_risk")
+        m = pd.DataFrame([{"market": n, **_risk_row(mr[mr["market"] == n])} for n in mr["market"].unique()])
+    else:
+        m = res.table("markets")
+    m = _tagged(m, row, res.run_id)
+    return m[list(row) + [c for c in m.columns if c not in row]]
 
 
 def _summary(res: Result) -> dict[str, Any]:
@@ -423,8 +525,12 @@ def _headline(rows: list[dict], base) -> str | None:
     if not shocks:
         return None  # the first combination's own headline asset (see sweep)
     model = base.model
-    coll, _ = model.book.totals_by_asset()
-    value = {a: float(coll[i] * model.prices[i]) for i, a in enumerate(model.assets)}
+    if hasattr(model, "holdings_usd"):  # a system: collateral over all its markets
+        coll_usd, _ = model.holdings_usd()
+    else:
+        coll, _ = model.book.totals_by_asset()
+        coll_usd = coll * model.prices
+    value = {a: float(coll_usd[i]) for i, a in enumerate(model.assets)}
     return max(shocks, key=lambda a: (shocks[a], value.get(a, 0.0)))
 
 

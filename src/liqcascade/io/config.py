@@ -42,10 +42,13 @@ class AssetOverride(_Model):
 class _MarketFields(_Model):
     """The lending market whose positions are liquidated."""
 
-    version: Literal["3.0-3.2", "3.3-3.4", "3.5-3.6", "3.5", "3.6", "3.7"] | None = Field(
+    version: Literal[
+        "3.0-3.2", "3.3-3.4", "3.5-3.6", "3.5", "3.6", "3.7", "liquidations-2.0", "liquidations-1.2"
+    ] | None = Field(
         None, description="Aave v3 rule set (required for aave_v3: close factor, dust and bad-debt rules differ by "
         "version). '3.5-3.6' is refused for parameters with an asset of LT 0 in an e-mode (collateral there from "
-        "v3.6 only): name '3.5' or '3.6' then."
+        "v3.6 only): name '3.5' or '3.6' then. Maker: 'liquidations-2.0' (Dog and Clipper, the default) or "
+        "'liquidations-1.2' (Cat and Flipper with keepers, [market.maker.flip])."
     )
     params: str = Field(
         "builtin:aave_v3_ethereum_2023-10-31",
@@ -85,6 +88,10 @@ MarketConfig = _market_config()
 PROTOCOLS = protocol_registry.names()
 
 
+HF_KEYS = ("hf_near_weight", "hf_near_width", "hf_mid_weight", "hf_mid_median", "hf_mid_sigma",
+           "hf_tail_start", "hf_tail_alpha")
+
+
 class PositionsConfig(_Model):
     """The position book: a file, or a seeded synthetic book."""
 
@@ -106,12 +113,42 @@ class PositionsConfig(_Model):
     seed: int = Field(0, ge=0, description="Seed of the synthetic book.")
     hf_preset: Literal["ethb-2021-04-05", "ethb-2021-09-01", "ethb-2022-05-01", "ethb-2022-11-01"] | None = Field(
         None, description="Synthetic: the health-factor mixture fitted to the MakerDAO ETH-B book rebuilt on that "
-        "date (docs/behaviour.md); default: the synthetic book's own (Aave-like, set by hand).")
+        "date (docs/behaviour.md); hf_* keys given replace the preset's. Default: the synthetic book's own mixture.")
     pair: list[str] | None = Field(
         None, min_length=2, max_length=2,
         description="Synthetic: [collateral, debt]: every account holds only this collateral and owes only this "
         "asset (one-collateral protocols: Maker vaults, Liquity troves, Morpho markets).",
     )
+    debt_usd: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="Synthetic: scale the book so its total debt at the reference prices is this many USD (every "
+        "account's collateral and debt by one factor, so health factors are unchanged); default: as drawn.",
+    )
+    # The synthetic generator's health-factor mixture (model/synthetic.py); none = its default.
+    hf_near_weight: float | None = Field(
+        None, ge=0, le=1, allow_inf_nan=False,
+        description="Synthetic: share of borrowers with health factor in [1, 1 + hf_near_width] (default 0.5).")
+    hf_near_width: float | None = Field(
+        None, gt=0, le=10, allow_inf_nan=False, description="Synthetic: width of that band above 1 (default 0.3).")
+    hf_mid_weight: float | None = Field(
+        None, ge=0, le=1, allow_inf_nan=False,
+        description="Synthetic: share of borrowers lognormal around hf_mid_median (default 0.35); the rest "
+        "(1 - near - mid) are a Pareto tail above hf_tail_start.")
+    hf_mid_median: float | None = Field(
+        None, gt=1, le=100, allow_inf_nan=False, description="Synthetic: median health factor of the mid group (default 1.7).")
+    hf_mid_sigma: float | None = Field(
+        None, ge=0, le=5, allow_inf_nan=False,
+        description="Synthetic: lognormal sigma of the mid group's health factor above 1 (default 0.5).")
+    hf_tail_start: float | None = Field(
+        None, gt=1, le=100, allow_inf_nan=False,
+        description="Synthetic: lowest health factor of the Pareto tail (default 2.5).")
+    hf_tail_alpha: float | None = Field(
+        None, gt=0, le=100, allow_inf_nan=False,
+        description="Synthetic: Pareto index of the tail (default 1.5; larger = closer to hf_tail_start).")
+
+    def health_knobs(self) -> dict[str, float]:
+        """The ``hf_*`` keys that are set, as keyword arguments of ``synthetic_book``."""
+        return {k: v for k, v in self.model_dump(include=set(HF_KEYS)).items() if v is not None}
 
 
 class PricesConfig(_Model):
@@ -411,7 +448,8 @@ def parse_scenario(data: dict[str, Any], source: str = "<python>") -> ScenarioCo
     """Validate a scenario mapping; a ConfigError names the first bad key."""
     if "markets" in data:
         raise ConfigError(source, "markets", "a single-market scenario for this command (a system scenario, with "
-                          "[[markets]], runs with `run`, `curve`, `network` and `simulate` today)")
+                          "[[markets]], runs with `run`, `curve`, `simulate`, `network`, `montecarlo`, `calibrate`, "
+                          "`sweep`, `report` and `serve`; `compare` runs one market)")
     return validate(ScenarioConfig, data, source)
 
 
@@ -470,6 +508,9 @@ def resolved_config(cfg: ScenarioConfig, base_dir: Path, source: str = "<config>
     so the run id changes when an input file changes and not when it moves (a file gone
     since the build is an error naming ``source``, the scenario file)."""
     d = json.loads(cfg.model_dump_json())
+    for key in HF_KEYS:  # left out when unset, so a scenario without them keeps its run id
+        if d["positions"].get(key) is None:
+            d["positions"].pop(key, None)
     if cfg.positions.source == "file" and cfg.positions.path:
         p = resolve_path(cfg.positions.path, base_dir, source, "positions.path")
         d["positions"]["path"] = f"sha256:{file_digest(p)}"

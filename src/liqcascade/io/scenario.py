@@ -172,9 +172,7 @@ def _book(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_dir:
 
         if pc.pair is not None:
             raise ConfigError(source, "positions.pair", "no pair when positions.source = 'file' (synthetic only)", pc.pair)
-        if pc.hf_preset is not None:
-            raise ConfigError(source, "positions.hf_preset", "no hf_preset when positions.source = 'file' (synthetic "
-                              "only)", pc.hf_preset)
+        _no_debt_usd(pc, source)
         spec = ImportSpec(pc.columns, pc.aliases, pc.decimals, pc.raw)
         return import_positions(resolve_path(pc.path, base_dir, source, "positions.path"), params, spec, prices,
                                 (source, "positions"))
@@ -184,12 +182,43 @@ def _book(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_dir:
                               getattr(pc, key))
     if pc.path:
         raise ConfigError(source, "positions.path", "no path when positions.source = 'synthetic'", pc.path)
+    from liqcascade.model.synthetic import scaled_to_debt
+
+    book = _synthetic(pc, params, prices, source)
+    return book if pc.debt_usd is None else scaled_to_debt(book, prices, pc.debt_usd, (source, "positions.debt_usd"))
+
+
+def _no_debt_usd(pc, source: str) -> None:
+    if pc.debt_usd is not None:
+        raise ConfigError(source, "positions.debt_usd", "no debt_usd when positions.source = 'file' (a file's "
+                          "amounts are its own; synthetic only)", pc.debt_usd)
+    for key, v in pc.health_knobs().items():
+        raise ConfigError(source, f"positions.{key}", f"no {key} when positions.source = 'file' (a file's "
+                          "health factors are its own; synthetic only)", v)
+    if pc.hf_preset is not None:
+        raise ConfigError(source, "positions.hf_preset", "no hf_preset when positions.source = 'file' (synthetic "
+                          "only)", pc.hf_preset)
+
+
+def _health_knobs(pc, source: str) -> dict[str, float]:
+    """The set ``hf_*`` keys over the ``hf_preset``'s mixture (docs/behaviour.md), if one is
+    named; the two group shares must leave the tail a share >= 0."""
     from liqcascade.io.behaviour import hf_preset_knobs
+
+    knobs = {**(hf_preset_knobs(pc.hf_preset, source) if pc.hf_preset is not None else {}), **pc.health_knobs()}
+    near, mid = knobs.get("hf_near_weight", 0.5), knobs.get("hf_mid_weight", 0.35)
+    if near + mid > 1.0 + 1e-12:
+        raise ConfigError(source, "positions.hf_mid_weight", f"at most 1 - hf_near_weight ({1 - near:g}); "
+                          "unset keys take the defaults 0.5 and 0.35", mid)
+    return knobs
+
+
+def _synthetic(pc, params: RiskParams, prices: np.ndarray, source: str) -> PositionBook:
     from liqcascade.model.synthetic import Archetype, synthetic_book
 
-    hf = {} if pc.hf_preset is None else hf_preset_knobs(pc.hf_preset, source)
+    knobs = _health_knobs(pc, source)
     if pc.pair is None:
-        return synthetic_book(params, prices, n_accounts=pc.n_accounts, seed=pc.seed, **hf)
+        return synthetic_book(params, prices, n_accounts=pc.n_accounts, seed=pc.seed, **knobs)
     coll, debt = pc.pair
     for key, a in (("positions.pair.0", coll), ("positions.pair.1", debt)):
         if a not in params.symbols:
@@ -198,7 +227,7 @@ def _book(cfg: ScenarioConfig, params: RiskParams, prices: np.ndarray, base_dir:
         raise ConfigError(source, "positions.pair", "two different assets [collateral, debt]", pc.pair)
     pair = Archetype(f"{coll}_{debt}", 1.0, {coll: 1.0}, {debt: 1.0})
     return synthetic_book(params, prices, n_accounts=pc.n_accounts, seed=pc.seed, archetypes=(pair,),
-                          n_collateral_probs=(1.0,), n_debt_probs=(1.0,), **hf)
+                          n_collateral_probs=(1.0,), n_debt_probs=(1.0,), **knobs)
 
 
 def _frame_book(cfg: ScenarioConfig, frame: pd.DataFrame, params: RiskParams, prices: np.ndarray,
@@ -212,6 +241,7 @@ def _frame_book(cfg: ScenarioConfig, frame: pd.DataFrame, params: RiskParams, pr
     if pc.source != "file" or pc.path:
         raise ConfigError(source, "positions", "source = 'file' and no path when positions come as a DataFrame",
                           {"source": pc.source, "path": pc.path})
+    _no_debt_usd(pc, source)
     book = import_positions(frame, params, ImportSpec(pc.columns, pc.aliases, pc.decimals, pc.raw), prices,
                             (source, "positions"))
     h = hashlib.sha256(repr(list(map(str, frame.columns))).encode())
@@ -303,8 +333,7 @@ def simulation_parts(sc: Scenario):
     """(path, oracle, settings) of the scenario's ``[simulation]`` table."""
     import math
 
-    from liqcascade.engine.dynamic import Dynamics, Liquidators, SimSettings, drive_path
-    from liqcascade.markets import oracle as orc
+    from liqcascade.engine.dynamic import Dynamics, SimSettings, drive_path
     from liqcascade import scenarios as scn
 
     cfg, source = sc.config, sc.source
@@ -360,24 +389,13 @@ def simulation_parts(sc: Scenario):
     if sim.oracle.median_spread is not None:
         oracle_input = _median_feed(sim, path, oracle_input, source)
 
-    o = sim.oracle
-    oracle = {
-        "instant": lambda: orc.Instant(),
-        "chainlink": lambda: orc.ChainlinkPush(o.deviation, o.heartbeat_s, o.delay_blocks),
-        "twap": lambda: orc.Twap(o.window_s, o.twap_kind),
-        "osm": lambda: orc.MakerOSM(int(o.hop_s)),
-    }[o.kind]()
+    oracle = build_oracle(sim.oracle, source, "simulation.oracle")
     lq = sim.liquidators
     if lq.gas_asset is not None and lq.gas_asset not in assets:
         raise ConfigError(source, "simulation.liquidators.gas_asset", f"an asset of the market {list(assets)}", lq.gas_asset)
     inf = lambda x: math.inf if x >= 1e299 else x  # noqa: E731 - TOML has no inf; 1e300 stands for it
     settings = SimSettings(
-        Liquidators(
-            liquidations_per_block=inf(lq.liquidations_per_block), calls_per_account=lq.calls_per_account,
-            gas_per_call=lq.gas_per_call, gas_asset=lq.gas_asset, gas_gwei=lq.gas_gwei,
-            min_profit_usd=lq.min_profit_usd, capital_usd=inf(lq.capital_usd), latency_blocks=lq.latency_blocks,
-            spread_blocks=lq.spread_blocks, min_repay_usd=lq.min_repay_usd,
-        ),
+        sim_liquidators(lq),
         Dynamics(inf(sim.dynamics.recovery_half_life_s), sim.dynamics.permanent_fraction,
                  None if sim.dynamics.depth_half_life_s is None else inf(sim.dynamics.depth_half_life_s),
                  inf(sim.dynamics.arb_capital_usd), impact_on_path(sim)),
@@ -447,6 +465,37 @@ def behaviour_inputs(sc: Scenario):
 
     sim = sc.config.simulation
     return behaviour_params(sim.behaviour if sim is not None else None, sc.source)
+
+
+def build_oracle(o, source: str, key: str):
+    """The :class:`~liqcascade.markets.oracle.Oracle` of an oracle table (``key``: where it is)."""
+    from liqcascade.markets import oracle as orc
+
+    if o.kind == "osm" and o.hop_s != int(o.hop_s):
+        # the OSM's hop is whole seconds (osm.sol: uint16 hop)
+        raise ConfigError(source, f"{key}.hop_s", "whole seconds", o.hop_s)
+    return {
+        "instant": lambda: orc.Instant(),
+        "chainlink": lambda: orc.ChainlinkPush(o.deviation, o.heartbeat_s, o.delay_blocks),
+        "twap": lambda: orc.Twap(o.window_s, o.twap_kind),
+        "osm": lambda: orc.MakerOSM(int(o.hop_s)),
+    }[o.kind]()
+
+
+def sim_liquidators(lq):
+    """The :class:`~liqcascade.engine.dynamic.Liquidators` of a ``[simulation.liquidators]`` table
+    (1e300 stands for inf: TOML has none)."""
+    import math
+
+    from liqcascade.engine.dynamic import Liquidators
+
+    inf = lambda x: math.inf if x >= 1e299 else x  # noqa: E731
+    return Liquidators(
+        liquidations_per_block=inf(lq.liquidations_per_block), calls_per_account=lq.calls_per_account,
+        gas_per_call=lq.gas_per_call, gas_asset=lq.gas_asset, gas_gwei=lq.gas_gwei,
+        min_profit_usd=lq.min_profit_usd, capital_usd=inf(lq.capital_usd), latency_blocks=lq.latency_blocks,
+        spread_blocks=lq.spread_blocks, min_repay_usd=lq.min_repay_usd,
+    )
 
 
 def _joined_legs(name: str, block_seconds: int, source: str):

@@ -6,10 +6,16 @@ A system scenario is a scenario file with a ``[[markets]]`` array instead of ``[
 and optionally its own ``liquidators`` table. ``[prices]``, ``[[venues]]``, ``[shock]``,
 ``[liquidators]``, ``[engine]`` and ``[curve]`` are the system's, shared by every market.
 
+``[stablecoins.SYM]`` declares a system asset issued by one of the markets (``issuer``; its
+price is its ``[[venues]]`` pool's), and ``[owners]`` links accounts of different markets to
+one owner (a ``path`` to a file of market, account, owner rows, and/or synthetic ``links``):
+see :mod:`liqcascade.engine.system` and :mod:`liqcascade.engine.system_owners`.
+
 Every market is built by the single-market builder (:func:`liqcascade.io.scenario.build`) from
 the market's keys and the shared prices, so its checks are the same; an error names the
 market's key (``markets.1.version``). The markets must agree on each asset's reference price
-(set ``[prices.overrides]`` when their parameter files differ).
+(set ``[prices.overrides]`` when their parameter files differ; an override names an asset of
+the system and applies to every market that has it).
 """
 
 from __future__ import annotations
@@ -23,35 +29,55 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from liqcascade.engine.static import CascadeSettings
-from liqcascade.engine.system import SystemModel
-from liqcascade.errors import ConfigError
+from liqcascade.engine.system import IssuedCoin, SystemModel
+from liqcascade.errors import ConfigError, DataError, plain
 from liqcascade.io.config import (
     CurveConfig,
     EngineConfig,
     LiquidatorConfig,
     MarketConfig,
+    OracleConfig,
     PositionsConfig,
     PricesConfig,
     ScenarioConfig,
+    SimLiquidatorsConfig,
     SimulationConfig,
     VenueConfig,
     _FieldError,
     _Model,
+    file_digest,
     hash_shared_inputs,
     read_toml,
+    resolve_path,
     validate,
 )
+from liqcascade.io.montecarlo_config import MonteCarloConfig
 from liqcascade.io.scenario import Scenario, _venues, build
 from liqcascade.model import RiskParams
 
-__all__ = ["SystemMarketConfig", "SystemScenario", "SystemScenarioConfig", "build_system", "is_system_file",
-           "load_system", "parse_system", "system_simulation_parts"]
+__all__ = ["OwnerLinkConfig", "OwnersConfig", "StablecoinConfig", "SystemMarketConfig", "SystemScenario",
+           "SystemScenarioConfig", "build_system", "is_system_file", "load_system", "parse_system", "system_market_sims",
+           "system_simulation_parts"]
 
 NOT_YET = {
-    "montecarlo": "Monte Carlo runs one market today; run a market's own scenario with `montecarlo`",
     "market": "no [market] table in a system scenario: each [[markets]] entry is a market",
     "positions": "no [positions] table in a system scenario: each [[markets]] entry has its own positions",
 }
+
+
+class MarketSimulationConfig(_Model):
+    """A market's own parts in the system's block-by-block simulation."""
+
+    oracle: OracleConfig | None = Field(
+        None, description="The market's oracle over the shared market prices, same keys as [simulation.oracle] "
+        "(source must be 'market'); default: the system's.",
+    )
+    liquidators: SimLiquidatorsConfig | None = Field(
+        None, description="A liquidator population dedicated to this market, same keys as [simulation.liquidators]: "
+        "it takes this market's candidates first (its own cap, capital, gas, profit floor, latency); the system's "
+        "population takes what it leaves. Its calls_per_account, min_repay_usd and spread_blocks apply to every "
+        "call on the market.",
+    )
 
 
 class SystemMarketConfig(MarketConfig):
@@ -61,8 +87,44 @@ class SystemMarketConfig(MarketConfig):
     name: str = Field(description="Market name, unique in the system (used in every table).", min_length=1)
     positions: PositionsConfig = Field(description="The market's position book (as [positions]).")
     liquidators: LiquidatorConfig | None = Field(
-        None, description="The market's own liquidator behaviour (default: the system's [liquidators])."
+        None, description="The market's own liquidator behaviour in the static cascade (default: the system's "
+        "[liquidators]); for `simulate` see [markets.simulation.liquidators].",
     )
+    simulation: MarketSimulationConfig | None = Field(
+        None, description="The market's own oracle and liquidators in `simulate` (default: the system's [simulation]).",
+    )
+
+
+class StablecoinConfig(_Model):
+    """A stablecoin of the system issued by one of its markets."""
+
+    issuer: str = Field(description="Name of the [[markets]] entry that issues the coin (a Maker, Liquity or crvUSD "
+                        "market); the coin needs a pool in [[venues]] (cpmm or univ3), whose price every market sees.")
+    buy_share: float = Field(
+        1.0, ge=0.0, le=1.0, allow_inf_nan=False,
+        description="Share of the debt the issuer's liquidations repay in the coin that liquidators buy on its "
+        "venue (1: Maker keepers and crvUSD liquidators pay in a coin they must acquire; 0: Liquity, whose Stability "
+        "Pool offsets debt with deposits it holds).",
+    )
+
+
+class OwnerLinkConfig(_Model):
+    """Synthetic linkage: accounts of one market owned by the owners of another's."""
+
+    from_market: str = Field(description="Market whose accounts' owners also own accounts of `to_market`.")
+    to_market: str = Field(description="Market some of whose accounts those owners own.")
+    share: float = Field(gt=0.0, le=1.0, allow_inf_nan=False,
+                         description="Share of `to_market`'s accounts linked: its first accounts in account order, "
+                         "one each to the owners of `from_market`'s accounts in account order (as many as it has).")
+
+
+class OwnersConfig(_Model):
+    """Owners whose accounts span markets (reporting: each market still liquidates each account alone)."""
+
+    path: str | None = Field(None, description="CSV or Parquet with columns market, account, owner: the owner of "
+                             "each listed account (accounts not listed have no owner).")
+    links: list[OwnerLinkConfig] = Field(default_factory=list, description="Synthetic linkage between markets' "
+                                         "books, applied after `path` in order.")
 
 
 class SystemScenarioConfig(_Model):
@@ -79,7 +141,18 @@ class SystemScenarioConfig(_Model):
     curve: CurveConfig | None = Field(None, description="Defaults for the cascade curve command.")
     simulation: SimulationConfig | None = Field(
         None, description="Block-by-block simulation of the system (`liqcascade simulate`): one path, the shared "
-        "venues, one liquidator population; every market's oracle is this table's oracle.",
+        "venues, one shared liquidator population; every market's oracle is this table's oracle unless its "
+        "[markets.simulation] sets its own.",
+    )
+    stablecoins: dict[str, StablecoinConfig] = Field(
+        default_factory=dict, description="Coins issued by a market of the system, by asset symbol: liquidators buy "
+        "the debt the issuer's liquidations repay in it on the coin's venue, moving the price every market sees.")
+    owners: OwnersConfig | None = Field(
+        None, description="Owners whose accounts span markets: an `owners` table per run and owner nodes in "
+        "`liqcascade network`.")
+    montecarlo: MonteCarloConfig | None = Field(
+        None, description="Monte Carlo price paths of the system (`liqcascade montecarlo`): each path runs the "
+        "system block by block with the [simulation] table.",
     )
 
     @field_validator("markets")
@@ -122,6 +195,14 @@ class SystemScenario:
             entry["params"] = own["market"]["params"]
             entry["positions"] = own["positions"]
         hash_shared_inputs(d, self.config.venues, self.base_dir, self.source)
+        # left out when unset, so a system without them keeps its run id
+        if not d["stablecoins"]:
+            del d["stablecoins"]
+        if d["owners"] is None:
+            del d["owners"]
+        if self.config.owners is not None and self.config.owners.path:
+            f = resolve_path(self.config.owners.path, self.base_dir, self.source, "owners.path")
+            d["owners"]["path"] = f"sha256:{file_digest(f)}"
         return d
 
 
@@ -160,6 +241,9 @@ def build_system(cfg: SystemScenarioConfig, base_dir: Path | str = ".", source: 
     markets = {m.name: _build_market(cfg, i, base_dir, source) for i, m in enumerate(cfg.markets)}
     params = _universe(markets)
     prices = _universe_prices(markets, params, source)
+    for a in cfg.prices.overrides:
+        if a not in params.symbols:
+            raise ConfigError(source, f"prices.overrides.{a}", f"an asset of the system {list(params.symbols)}", a)
     for a in cfg.shock:
         if a not in params.symbols:
             raise ConfigError(source, f"shock.{a}", f"an asset of the system {list(params.symbols)}", a)
@@ -168,7 +252,10 @@ def build_system(cfg: SystemScenarioConfig, base_dir: Path | str = ".", source: 
             if a not in params.symbols:
                 raise ConfigError(source, key, f"an asset of the system {list(params.symbols)}", a)
     venues = _venues(cfg, params, prices, base_dir, source)  # type: ignore[arg-type]
-    model = SystemModel(params.symbols, prices, {n: sc.model for n, sc in markets.items()}, venues, source)
+    models = {n: sc.model for n, sc in markets.items()}
+    issued = tuple(IssuedCoin(a, c.issuer, c.buy_share) for a, c in cfg.stablecoins.items())
+    owners = _owners(cfg.owners, models, base_dir, source) if cfg.owners is not None else {}
+    model = SystemModel(params.symbols, prices, models, venues, source, issued, owners)
     settings = next(iter(markets.values())).settings
     settings = CascadeSettings(
         max_rounds=cfg.engine.max_rounds, limits=settings.limits, sell_fraction=cfg.liquidators.sell_fraction,
@@ -177,11 +264,63 @@ def build_system(cfg: SystemScenarioConfig, base_dir: Path | str = ".", source: 
     return SystemScenario(cfg, source, base_dir, markets, model, settings)
 
 
+def _owners(cfg: OwnersConfig, models: dict[str, Any], base_dir: Path, source: str) -> dict[str, np.ndarray]:
+    """Per market, the owner label of each account (None: no owner): the ``path`` file's
+    rows, then each synthetic link in order."""
+    owners = {n: np.full(m.book.n_accounts, None, dtype=object) for n, m in models.items()}
+    if cfg.path:
+        _owners_file(resolve_path(cfg.path, base_dir, source, "owners.path"), models, owners)
+    for i, link in enumerate(cfg.links):
+        for key in ("from_market", "to_market"):
+            if getattr(link, key) not in models:
+                raise ConfigError(source, f"owners.links.{i}.{key}", f"a market of the system {list(models)}",
+                                  getattr(link, key))
+        if link.from_market == link.to_market:
+            raise ConfigError(source, f"owners.links.{i}.to_market", "a market other than from_market", link.to_market)
+        src, dst = models[link.from_market].book, models[link.to_market].book
+        n = min(src.n_accounts, int(round(link.share * dst.n_accounts)))
+        own = owners[link.from_market]
+        for k in range(n):
+            # an account already owned passes its owner on, so links chain (maker -> aave -> morpho)
+            if own[k] is None:
+                own[k] = f"{link.from_market}:{src.account_ids[k]}"
+            owners[link.to_market][k] = own[k]
+    return {n: o for n, o in owners.items() if any(x is not None for x in o)}
+
+
+def _owners_file(path: Path, models: dict[str, Any], owners: dict[str, np.ndarray]) -> None:
+    """Read (market, account, owner) rows into ``owners``; a row naming an unknown market or
+    account, or an account listed twice, is a DataError naming the row."""
+    from liqcascade.io.positions import _read_table
+
+    table = _read_table(path, ("market", "account", "owner"))
+    cols = table.column_names
+    if [c for c in ("market", "account", "owner") if c not in cols] or len(cols) != 3:
+        raise DataError(str(path), None, f"columns ['market', 'account', 'owner'], found {cols}")
+    index = {n: {str(a): k for k, a in enumerate(m.book.account_ids)} for n, m in models.items()}
+    seen: set[tuple[str, str]] = set()
+    rows = zip(*(table.column(c).to_pylist() for c in ("market", "account", "owner")))
+    for r, (market, account, owner) in enumerate(rows, start=1):
+        if market not in index:
+            raise DataError(str(path), r, f"market {plain(market)!r} is not a market of the system {list(models)}")
+        if account is None or str(account) not in index[market]:
+            raise DataError(str(path), r, f"account {plain(account)!r} is not in market {market!r}'s book")
+        if owner is None or not str(owner).strip():
+            raise DataError(str(path), r, "column 'owner' is empty; every row names an owner")
+        if (market, str(account)) in seen:
+            raise DataError(str(path), r, f"account {plain(account)!r} of market {market!r} is listed twice")
+        seen.add((market, str(account)))
+        owners[market][index[market][str(account)]] = str(owner)
+
+
 def _build_market(cfg: SystemScenarioConfig, i: int, base_dir: Path, source: str) -> Scenario:
     m = cfg.markets[i]
     market = MarketConfig(**{k: getattr(m, k) for k in MarketConfig.model_fields})
+    # the system's price overrides name assets of any market: each market takes those of its own
+    prices = cfg.prices if m.assets is None else cfg.prices.model_copy(
+        update={"overrides": {a: v for a, v in cfg.prices.overrides.items() if a in m.assets}})
     single = ScenarioConfig(
-        name=f"{cfg.name}/{m.name}", market=market, positions=m.positions, prices=cfg.prices,
+        name=f"{cfg.name}/{m.name}", market=market, positions=m.positions, prices=prices,
         liquidators=m.liquidators or cfg.liquidators, engine=cfg.engine,
     )
     try:
@@ -259,3 +398,29 @@ def system_simulation_parts(ss: SystemScenario):
     view = _SimulationView(ss.config, ss.source, ss.base_dir, _Universe(ss.model.assets, np.asarray(ss.model.prices)))
     path, oracle, settings, _, _ = simulation_parts(view)  # type: ignore[arg-type]
     return path, oracle, settings
+
+
+def system_market_sims(ss: SystemScenario) -> dict:
+    """Each market's own oracle and dedicated liquidators (``[markets.simulation]``) as
+    :class:`~liqcascade.engine.system_dynamic.MarketSim`, by market name (markets without
+    the table are left out: they use the system's)."""
+    from liqcascade.engine.system_dynamic import MarketSim
+    from liqcascade.io.scenario import build_oracle, sim_liquidators
+
+    out = {}
+    for i, m in enumerate(ss.config.markets):
+        sim = m.simulation
+        if sim is None:
+            continue
+        if sim.oracle is not None and sim.oracle.source != "market":
+            raise ConfigError(ss.source, f"markets.{i}.simulation.oracle.source",
+                              "'market' in a system scenario (a replay's pool feed drives one market's oracle only)",
+                              sim.oracle.source)
+        lq = sim.liquidators
+        if lq is not None and lq.gas_asset is not None and lq.gas_asset not in ss.model.assets:
+            raise ConfigError(ss.source, f"markets.{i}.simulation.liquidators.gas_asset",
+                              f"an asset of the system {list(ss.model.assets)}", lq.gas_asset)
+        out[m.name] = MarketSim(None if sim.oracle is None else build_oracle(sim.oracle, ss.source,
+                                                                     f"markets.{i}.simulation.oracle"),
+                                None if lq is None else sim_liquidators(lq))
+    return out

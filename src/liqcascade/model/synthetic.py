@@ -39,7 +39,7 @@ How an account is drawn
    hold assets of that category (Aave v3.0–3.1 only lets e-mode accounts borrow category assets).
 
 Amounts are whole tokens (USD / price). Supply and borrow caps are *not* enforced: the
-book's totals scale with ``n_accounts``. Everything is vectorized; 1 M accounts (≈ 2.46 M rows) take about
+book's totals scale with ``n_accounts`` (:func:`scaled_to_debt` sets the total debt instead). Everything is vectorized; 1 M accounts (≈ 2.46 M rows) take about
 1.3–1.7 s of CPU. The same arguments and seed give an identical book.
 
 Measured with the bundled Aave v3 Ethereum snapshot, 1 M accounts, defaults: rows per account
@@ -50,7 +50,7 @@ p95 5.2; 24 % of borrowers below 1.1; top 1 % of accounts hold 37 % of collatera
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -327,6 +327,22 @@ def synthetic_book(
         emode=emode,
         offsets=offsets,
     )
+
+
+def scaled_to_debt(book: PositionBook, prices: FloatArray, debt_usd: float,
+                   where: tuple[str, str] = ("<synthetic_book>", "debt_usd")) -> PositionBook:
+    """``book`` with every row's collateral and debt multiplied by one factor, so that its total
+    debt at ``prices`` (ordered like ``book.assets``) is ``debt_usd``. Health factors, the
+    shares of accounts and assets, and the shape of the book are unchanged: only its size moves.
+    ``where`` = (file, key) for the error of a book with no debt or a bad target."""
+    px = np.asarray(prices, dtype=np.float64)
+    total = float(book.debt_value(px).sum())
+    if not (np.isfinite(debt_usd) and debt_usd > 0):
+        raise ConfigError(where[0], where[1], "a finite total debt in USD > 0", debt_usd)
+    if not total > 0:
+        raise ConfigError(where[0], where[1], "a book with debt to scale (this synthetic book owes nothing)", total)
+    k = debt_usd / total
+    return replace(book, collateral=book.collateral * k, debt=book.debt * k)
 
 
 def book_shape(book: PositionBook, params: RiskParams, prices: Mapping[str, float] | FloatArray) -> dict[str, float]:

@@ -160,6 +160,14 @@ class Capabilities:
     held_by_limits: bool = False
     """The rules implement :class:`HoldsByLimits` (the protocol's own limits keep unsafe
     accounts waiting: Maker's Dog room). Used only when an aftermarket runs."""
+    soft_liquidation: bool = False
+    """The rules implement :class:`SoftLiquidates` (the protocol's own AMM converts
+    collateral as the external price moves, with no liquidator's call: LLAMMA). The
+    block-by-block engines call it every block before looking for eligible accounts."""
+    aftermarket_gas: bool = False
+    """The aftermarket implements :class:`SeesGas`: each block, before its ``step``, the engine
+    tells it the block's gas price (its buyers' transactions compete for inclusion: Maker's
+    Flipper keepers)."""
 
 
 @runtime_checkable
@@ -285,6 +293,15 @@ class Aftermarket(Protocol):
 
 
 @runtime_checkable
+class SeesGas(Protocol):
+    """An :class:`Aftermarket` of rules with ``capabilities.aftermarket_gas``."""
+
+    def see_gas(self, gas_gwei: float, gas_asset_usd: float) -> None:
+        """This block's gas price (gwei) and the price (USD) of the asset gas is paid in."""
+        ...
+
+
+@runtime_checkable
 class SellsOverTime(Protocol):
     """Rules with ``capabilities.aftermarket``."""
 
@@ -299,4 +316,29 @@ class HoldsByLimits(Protocol):
 
     def held_by_limits(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> IntArray:
         """The ``accounts`` unsafe at ``prices`` that the protocol's limits keep waiting."""
+        ...
+
+
+@dataclass(frozen=True)
+class SoftStep:
+    """What a protocol's AMM did in one block (:class:`SoftLiquidates`): the collateral it
+    sold is in the tallies' ``seized`` (arbitrageurs sell it on, like liquidators);
+    ``paid_in`` (tokens per asset) is what they paid into the accounts' rows."""
+
+    accounts: IntArray
+    """Accounts whose bands sold (ascending)."""
+    seized_usd: FloatArray
+    """Collateral each of them sold, USD at the prices of the step."""
+    paid_in: FloatArray
+
+
+@runtime_checkable
+class SoftLiquidates(Protocol):
+    """Rules with ``capabilities.soft_liquidation``."""
+
+    def soft_step(self, arrays: BookArrays, prices: FloatArray, tallies: Tallies) -> SoftStep:
+        """Arbitrageurs trade the protocol's AMM to the external ``prices``: collateral it sells
+        goes into ``tallies.seized`` (and each account's ``acct_seized_usd``), what they pay
+        stays on the accounts' rows; each account whose collateral sold counts one call
+        (``acct_calls``), as a round of the static cascade counts it."""
         ...

@@ -233,7 +233,8 @@ def _calibration(b: Bundle, run: RunInfo) -> list[KeyFigure]:
                                         else (lambda v: f"{v:,.4g}"))
     asset = b.target.meta.get("asset") or (b.load(run, "summary")["asset"].iloc[0]
                                            if b.has(run, "summary") and "asset" in b.load(run, "summary") else "")
-    label = f"Calibrated {str(f['param']).replace('_', ' ')}" + (f" of {asset}" if asset else "")
+    label = f"Calibrated {str(f['param']).replace('_', ' ')}" + (f" of {asset}" if asset else "") + (
+        f" in market {f['market']}" if f.get("market") else "")
     out = [KeyFigure("result", label, "none within budget" if f["chosen"] is None else fmt(f["chosen"]),
                      "largest value within budget" if f["chosen"] is not None
                      else "no candidate kept the metric in budget",

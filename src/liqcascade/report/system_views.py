@@ -66,8 +66,8 @@ def contagion_view(b: Bundle) -> View | None:
                 caption, b.load(t, "importance") if b.has(t, "importance") else None)
 
 
-_COLUMN = {"market": 0.0, "venue": 0.5, "asset": 1.0}
-_EDGE_COLOR = {"collateral": "#2b8a3e", "debt": "#1971c2", "sold": TOGETHER, "impact": "#495057"}
+_COLUMN = {"owners": -0.5, "market": 0.0, "venue": 0.5, "asset": 1.0}
+_EDGE_COLOR = {"collateral": "#2b8a3e", "debt": "#1971c2", "sold": TOGETHER, "impact": "#495057", "owns": "#9c36b5"}
 
 
 def network_view(b: Bundle) -> View | None:
@@ -97,14 +97,21 @@ def network_view(b: Bundle) -> View | None:
         colors = [asset_color(lbl) if kind == "asset" else "#343a40" for lbl in g["label"]]
         fig.add_scatter(x=xs, y=ys, mode="markers+text", text=list(g["label"]), textposition="top center",
                         marker=dict(size=16, color=colors, symbol={"market": "square", "venue": "diamond"}.get(kind, "circle")),
-                        name=f"{kind}s")
+                        name=kind if kind.endswith("s") else f"{kind}s")
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     caption = ("Edges: collateral (market -> asset) and debt (asset -> market) at reference prices; sold (market -> "
                "venue): what the market's liquidators received for their sales there; impact (venue -> asset): the "
                "final drop beyond the initial shock. Width grows with USD.")
-    return View("network", "Exposure network", _finish(fig, 520),
-                (Source("network_nodes", t.run_id, t.kind), Source("network_edges", t.run_id, t.kind)), caption)
+    sources = (Source("network_nodes", t.run_id, t.kind), Source("network_edges", t.run_id, t.kind))
+    owners = None
+    if b.has(t, "owners"):
+        # the owners whose liquidations cost them most, beside the groups drawn on the left
+        owners = b.load(t, "owners").sort_values("loss_usd", ascending=False, kind="stable").head(20)
+        sources += (Source("owners", t.run_id, t.kind),)
+        caption += (" Owners (left): one node per set of markets some owners' accounts span; owns edges carry their "
+                    "collateral there. The table lists the owners who lost most to liquidation (seized - repaid).")
+    return View("network", "Exposure network", _finish(fig, 520), sources, caption, owners)
 
 
 def _layout(nodes: pd.DataFrame) -> dict[str, tuple[float, float]]:
@@ -138,3 +145,66 @@ def contagion_curve_view(b: Bundle) -> View | None:
                "shared venues) against the sum of the markets run alone. The gap is the contagion.")
     return View("contagion_curve", "Contagion curve", _finish(fig, 440), (Source("curve", run.run_id, run.kind),),
                 caption)
+
+
+def market_risk_view(b: Bundle) -> View | None:
+    """A system's Monte Carlo per market: each market's VaR and CVaR of bad debt at every level,
+    with their intervals, all markets together on the same paths (``market_risk``)."""
+    t = b.target
+    if not b.has(t, "market_risk"):
+        return None
+    r = b.load(t, "market_risk")
+    r = r[(r["metric"] == "bad_debt_usd") & r["statistic"].isin(["var", "es"])]
+    if not len(r):
+        return None
+    fig = _subplots(1, 2, ("Value at risk of bad debt", "Expected shortfall (CVaR) of bad debt"),
+                    horizontal_spacing=0.12)
+    levels = sorted(r["level"].unique())
+    for i, stat in enumerate(("var", "es"), start=1):
+        for k, lvl in enumerate(levels):
+            g = r[(r["statistic"] == stat) & (r["level"] == lvl)]
+            est, lo, hi = _arr(g["estimate"]), _arr(g["lo"]), _arr(g["hi"])
+            plus = np.where(np.isfinite(hi), np.maximum(hi - est, 0.0), 0.0)  # no bar towards an open end
+            minus = np.where(np.isfinite(lo), np.maximum(est - lo, 0.0), 0.0)
+            fig.add_bar(x=[str(m) for m in g["market"]], y=est, name=f"{lvl:.1%}", legendgroup=f"{lvl}",
+                        showlegend=i == 1, marker_color=_SHADES[k % len(_SHADES)],
+                        error_y=dict(type="data", symmetric=False, array=plus, arrayminus=minus), row=1, col=i)
+        fig.update_xaxes(title_text="Market (name)", row=1, col=i)
+        _usd_axis(fig, "Bad debt", row=1, col=i)
+    fig.update_layout(barmode="group", legend_title_text="level")
+    caption = ("Each market's own bad debt over the system's Monte Carlo paths, all markets selling into the shared "
+               "venues together on every path; bars are the estimates at each level, whiskers their confidence "
+               "intervals (no whisker towards an end that is not finite: too few paths beyond the level).")
+    return View("market_risk", "Bad-debt risk per market", _finish(fig, 440),
+                (Source("market_risk", t.run_id, t.kind),), caption, b.load(t, "market_risk"))
+
+
+_SHADES = ("#ffa8a8", "#fa5252", "#c92a2a")
+
+
+def sweep_markets_view(b: Bundle) -> View | None:
+    """A system's sweep per market: each market's bad debt (static, simulate) or the 99 % VaR of
+    its bad debt (Monte Carlo) against the first factor, one line per market (``sweep_markets``)."""
+    t = b.target
+    if not b.has(t, "sweep_markets"):
+        return None
+    s = b.load(t, "sweep_markets")
+    factors = [f for f in t.meta.get("factors", []) if f in s.columns]
+    y = next((c for c in ("bad_debt_usd", "bad_debt_usd_var_99") if c in s.columns), None)
+    if not len(s) or not factors or y is None:
+        return None
+    first, rest = factors[0], factors[1:]
+    fig = _subplots(1, 1, (f"{y.replace('_', ' ')} per market",))
+    numeric = pd.api.types.is_numeric_dtype(s[first])
+    for j, (key, g) in enumerate(s.groupby(["market"] + rest, sort=False)):
+        key = key if isinstance(key, tuple) else (key,)
+        name = ", ".join([str(key[0])] + [f"{f} = {v}" for f, v in zip(rest, key[1:])])
+        g = g.sort_values(first) if numeric else g
+        x = _arr(g[first]) if numeric else [str(v) for v in g[first]]
+        fig.add_scatter(x=x, y=_arr(g[y]), name=name, mode="lines+markers")
+    fig.update_xaxes(title_text=f"{first} (value)")
+    _usd_axis(fig, y.replace("_", " "), row=1, col=1)
+    caption = (f"Each market of the system at every combination ({len(s)} rows: combinations x markets); x: {first}; "
+               "the system's totals are the sweep table's, the sum of these rows.")
+    return View("sweep_markets", "Sweep per market", _finish(fig, 440), (Source("sweep_markets", t.run_id, t.kind),),
+                caption, s)

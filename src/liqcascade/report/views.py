@@ -570,9 +570,13 @@ def _candidates_table(b: Bundle) -> str | None:
 
     names = b.tables(b.target)
     for name in sorted(names, key=lambda n: n != CALIBRATION_TABLE):
-        if name in ("summary", "paths", "risk", "steps", "events", "accounts", "rounds", "assets"):
+        if name in ("summary", "paths", "risk", "steps", "events", "accounts", "rounds", "assets", "market_paths",
+                    "market_risk"):
             continue
-        cols = set(pq.read_schema(b.store.path(b.target.run_id, name)).names)
+        where = b.store.path(b.target.run_id, name)
+        if where.is_dir():  # a table stored in parts (Monte Carlo paths): never a candidates table
+            continue
+        cols = set(pq.read_schema(where).names)
         if _CAND_COLUMNS <= cols:
             return name
     return None
@@ -598,7 +602,11 @@ def _calibration_facts(b: Bundle, cand: pd.DataFrame) -> dict[str, Any]:
         name = {"var": "VaR", "cvar": "CVaR", "es": "CVaR", "mean": "mean"}.get(stat, stat)
         level = f" {_level_label(_num(conf))}" if _num(conf) is not None and stat != "mean" else ""
         label = f"{name}{level} of {loss}"
-    return {"column": col, "param": str(param or col), "chosen": chosen, "metric": str(loss or metric),
+    market = facts.get("market") if isinstance(facts.get("market"), str) else None
+    if market is not None:  # a system's calibration: one market's parameter, the budget on whose loss
+        on = facts.get("budget_on")
+        label += " of the system" if on == "system" else f" of market {on}" if isinstance(on, str) else ""
+    return {"column": col, "param": str(param or col), "market": market, "chosen": chosen, "metric": str(loss or metric),
             "budget": _num(facts.get("budget")), "label": label, "current": _num(facts.get("current"))}
 
 
@@ -620,7 +628,8 @@ def calibration_view(b: Bundle) -> View | None:
         return None
     cand = cand.sort_values(f["column"])
     unit, money = ("%", False) if f["metric"] == "slippage" else _unit(f["metric"])
-    fig = _subplots(1, 1, (f"{f['label']} against {f['param']}",))
+    where = "" if f["market"] is None else f" in market {f['market']}"
+    fig = _subplots(1, 1, (f"{f['label']} against {f['param']}{where}",))
     ok = cand["within_budget"].astype(bool)
     for mask, label, color in ((ok, "within budget", "#27ae60"), (~ok, "over budget", "#c0392b")):
         g = cand[mask]
@@ -868,18 +877,21 @@ def backtest_view(b: Bundle) -> View | None:
 from liqcascade.report.system_views import (  # noqa: E402  (they draw with the helpers above)
     contagion_curve_view,
     contagion_view,
+    market_risk_view,
     markets_view,
     network_view,
+    sweep_markets_view,
 )
 
 BUILDERS: tuple[Callable[[Bundle], View | None], ...] = (
     markets_view, contagion_curve_view, contagion_view, network_view,
-    compare_view, sweep_view, maker_prices_view, maker_vaults_view, backtest_view, curve_view, walls_view, rounds_view,
-    prices_view, liquidations_view, exceedance_view, montecarlo_view, mc_metrics_view, calibration_view,
+    compare_view, sweep_view, sweep_markets_view, maker_prices_view, maker_vaults_view, backtest_view, curve_view,
+    walls_view, rounds_view, prices_view, liquidations_view, exceedance_view, montecarlo_view, market_risk_view,
+    mc_metrics_view, calibration_view,
 )
 VIEW_KEYS = ("markets", "contagion_curve", "contagion", "network",
-             "compare", "sweep", "maker_prices", "maker_vaults", "backtest", "curve", "walls", "rounds", "prices", "liquidations",
-             "exceedance", "montecarlo", "mc_metrics", "calibration")
+             "compare", "sweep", "sweep_markets", "maker_prices", "maker_vaults", "backtest", "curve", "walls", "rounds",
+             "prices", "liquidations", "exceedance", "montecarlo", "market_risk", "mc_metrics", "calibration")
 
 
 def views_for(b: Bundle) -> list[View]:

@@ -9,7 +9,8 @@
   round's prices): the order in which the cascade spreads.
 - :func:`exposure_graph` -- markets, assets and venues as a directed graph (networkx) with
   edges weighted by collateral and debt held (USD at reference prices), USD sold by each
-  market into each venue, and each venue's price impact (final drop beyond the shock).
+  market into each venue, and each venue's price impact (final drop beyond the shock); where
+  accounts are linked to owners, one node per group of owners spanning the same markets.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def propagation(rounds: pd.DataFrame) -> pd.DataFrame:
 
 
 def exposure_graph(solver: SystemCascade, result: Result) -> nx.MultiDiGraph:
-    """The system as a graph: nodes ``market:NAME``, ``asset:SYM``, ``venue:SYM``; edges
+    """The system as a graph: nodes ``market:NAME``, ``asset:SYM``, ``venue:SYM`` (and
+    ``owners:A+B`` where accounts are linked to owners, :func:`_owner_groups`); edges
     ``collateral`` (market -> asset, USD held at reference prices), ``debt`` (asset -> market,
     USD owed), ``sold`` (market -> venue, USD received for what the market's liquidators sold
     there), ``impact`` (venue -> asset, the final drop beyond the initial shock)."""
@@ -116,7 +118,31 @@ def exposure_graph(solver: SystemCascade, result: Result) -> nx.MultiDiGraph:
         if row.asset in sysm.venues:
             g.add_edge(f"venue:{row.asset}", f"asset:{row.asset}", kind="impact",
                        impact=float(row.final_drop - row.initial_drop))
+    if sysm.owners:
+        _owner_groups(g, sysm)
     return g
+
+
+def _owner_groups(g: nx.MultiDiGraph, sysm) -> None:
+    """Owners as nodes ``owners:A+B`` -- one per set of markets the owners' accounts span (so
+    the graph stays small whatever the number of owners) -- with ``owns`` edges to each of
+    those markets weighted by the group's collateral there (USD at reference prices)."""
+    from liqcascade.engine.system_owners import owned_accounts
+
+    acc = owned_accounts(sysm, {})
+    if not len(acc):
+        return
+    order = {n: k for k, n in enumerate(sysm.names)}
+    acc = acc.assign(rank=acc["market"].map(order)).sort_values(["rank"], kind="stable")
+    span = acc.groupby("owner", sort=False)["market"].agg(lambda s: "+".join(dict.fromkeys(s)))
+    acc = acc.assign(group=acc["owner"].map(span))
+    counts = span.value_counts()
+    for group, usd in acc.groupby(["group", "market"], sort=False)["collateral_usd_before"].sum().items():
+        name, market = group
+        node = f"owners:{name}"
+        if node not in g:
+            g.add_node(node, kind="owners", label=f"{int(counts[name])} owners of {name}")
+        g.add_edge(node, f"market:{market}", kind="owns", usd=float(usd))
 
 
 def graph_tables(g: nx.MultiDiGraph) -> dict[str, pd.DataFrame]:

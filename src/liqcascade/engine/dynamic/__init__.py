@@ -11,6 +11,9 @@ Each block (12 s by default):
    consecutive sales walk down the same curve.
 3. **Oracle.** Reads the venues' prices (the market) by its own rules (Chainlink push,
    TWAP, OSM, instant): the protocol sees the oracle's price, not the market's.
+   *A protocol's own AMM* (rules declaring ``soft_liquidation``: crvUSD's LLAMMA) then
+   trades to the venues' price: the collateral it sells to arbitrageurs is sold on in
+   step 6 like liquidators' (:func:`~.steps.soft_liquidate`).
 4. **Eligible accounts** at the oracle's prices. Only accounts that can have crossed 1
    are looked at: when no oracle price changed, only last block's eligible accounts;
    otherwise the HF0-sorted prefix with per-account lower bounds (as in the static

@@ -104,9 +104,10 @@ def run_block(run: RunInputs, st: SimulationState, b: int) -> None:
     steps.move_prices(run, st, b)
     o = steps.read_oracle(run, st, b)
     gas = steps.gas_price(run, b)
+    st.tallies.reset_assets()
+    soft = steps.soft_liquidate(run, st, b) if run.capabilities.soft_liquidation else 0
     steps.find_candidates(run, st, b, o)
     steps.start_latency_clocks(st, b)
-    st.tallies.reset_assets()
     st.liquidated_last = EMPTY
     shortfall = steps.eligible_shortfall(run, st, b, o)
     calls = n_liq = n_unprof = n_cap = n_wait = 0
@@ -121,5 +122,5 @@ def run_block(run: RunInputs, st: SimulationState, b: int) -> None:
     if run.settings.check_conservation:
         steps.check_conservation(run, st, b)
     held = st.held.size
-    counts = BlockCounts(st.cand.elig.size + held, n_liq, calls, n_unprof, n_cap, n_wait + held)
+    counts = BlockCounts(st.cand.elig.size + held, n_liq + soft, calls + soft, n_unprof, n_cap, n_wait + held)
     steps.record(st, b, o, counts, shortfall, gas)

@@ -64,7 +64,7 @@ def assets_table(run: RunInputs, st: SimulationState, cols: np.ndarray) -> pd.Da
     rec, totals = st.records, st.totals
     rows = []
     for i, a in enumerate(run.model.assets):
-        if totals.seized[i] or totals.repaid[i] or i in cols:
+        if totals.seized[i] or totals.repaid[i] or totals.returned[i] or i in cols:  # returned: LLAMMA's stablecoin
             rows.append({
                 "asset": a,
                 "price_start": float(rec.reference[0, i]),

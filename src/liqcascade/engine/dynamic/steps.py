@@ -1,6 +1,7 @@
 """One function per step of a block, in the order :func:`~.loop.simulate` calls them:
-reference prices and venues -> oracle -> candidates (and latency clocks) -> liquidator
-choice -> liquidation -> aftermarket -> sales -> record. Each reads the run's fixed
+reference prices and venues -> oracle -> the protocol's AMM (soft liquidation, if the rules
+have one) -> candidates (and latency clocks) -> liquidator choice -> liquidation ->
+aftermarket -> sales -> record. Each reads the run's fixed
 inputs and mutates the :class:`~.state.SimulationState`."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from liqcascade.engine.dynamic.records import BlockCounts, BlockUsd, EventBatch,
 from liqcascade.engine.dynamic.settings import ConservationError
 from liqcascade.engine.dynamic.state import POOL_FEE, RunInputs, SimulationState
 from liqcascade.engine.dynamic.venues import arbitrage, exit_depth, requote
-from liqcascade.protocols.base import HoldsByLimits
+from liqcascade.protocols.base import HoldsByLimits, SoftLiquidates
 
 GRID = 33
 GRID_SHAPE = np.linspace(0.0, 1.0, GRID) ** 2  # denser at small sizes, where most picks sit
@@ -70,6 +71,27 @@ def read_oracle(run: RunInputs, st: SimulationState, b: int) -> FloatArray:
     else:
         st.ostate, o = run.oracle.step(st.ostate, int(run.times[b]), seen)
     return np.asarray(o, dtype=np.float64)
+
+
+def soft_liquidate(run: RunInputs, st: SimulationState, b: int) -> int:
+    """Step 3b (rules with ``capabilities.soft_liquidation``): arbitrageurs trade the
+    protocol's AMM to the venues' price; the collateral it sells joins this block's seized
+    collateral (sold on in step 8), the stablecoin they pay into the accounts' rows is
+    counted as ``returned`` (collateral put back on the book), and the accounts touched
+    are re-read by step 4 even when the oracle did not move. Each account whose bands sold
+    is one event (one call, nothing repaid, expected profit 0: no liquidator chose it).
+    Returns how many."""
+    rules: SoftLiquidates = run.model.rules
+    soft = rules.soft_step(st.arrays, st.market, st.tallies)
+    st.totals.returned += soft.paid_in
+    n = int(soft.accounts.size)
+    if n:
+        st.liquidated_last = np.union1d(st.liquidated_last, soft.accounts)
+        st.last_liquidation_block = b
+        zeros = np.zeros(n)
+        st.events.append(EventBatch(b, soft.accounts, np.ones(n, dtype=np.int64), soft.seized_usd, zeros, zeros,
+                                    zeros))
+    return n
 
 
 def gas_price(run: RunInputs, b: int) -> float:
@@ -218,6 +240,8 @@ def liquidate(run: RunInputs, st: SimulationState, b: int, o: FloatArray, choice
 
 def run_aftermarket(run: RunInputs, st: SimulationState, o: FloatArray, b: int) -> None:
     """Step 7: the protocol's own sales: keepers and buyers take collateral and sell it on."""
+    if run.capabilities.aftermarket_gas:
+        st.aftermarket.see_gas(gas_price(run, b), float(st.market[run.gas_idx]) if run.gas_idx >= 0 else 0.0)
     am = st.aftermarket.step(int(run.times[b]), o, exit_depth(st.venues, st.market))
     st.inventory += am.sold
     st.totals.protocol_sold += am.sold

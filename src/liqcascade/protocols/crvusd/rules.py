@@ -29,6 +29,12 @@ In the adiabatic model ``get_x_down`` does not depend on the path, so a loan pla
 for (interest accrued since, or an owner's borrow). The AMM's ``fee`` is paid by the
 arbitrageurs into the bands: it raises what they hold, and their health, above the path.
 
+**Block by block** (``capabilities.soft_liquidation``): :meth:`CrvUsdRules.soft_step` is the AMM's
+own step each block (arbitrageurs trade it to the venues' price, as ``_soft``), before the engine
+looks for eligible loans; hard liquidation is the liquidators' call (:meth:`~CrvUsdRules.scan`,
+:meth:`~CrvUsdRules.first_call`, :meth:`~CrvUsdRules.liquidate_list`): a loan is eligible when its
+full health is below 0, and the call repays the whole debt for all the bands hold.
+
 ``HealthView.hf`` is ``p / p_up(n1)`` (how far the price is above the loan's top band), or
 ``1 + health`` when that is lower and the health (not ``full``) is below 0: below 1 whenever
 the bands are being sold or the loan is liquidatable, and, the health being constant in a
@@ -51,8 +57,10 @@ from liqcascade.protocols.base import (
     BookArrays,
     Capabilities,
     FirstCall,
+    FirstCallCosts,
     HealthView,
     LiquidationLimits,
+    SoftStep,
     Tallies,
 )
 from liqcascade.protocols.crvusd import fast
@@ -86,8 +94,9 @@ class CrvUsdRules:
     fee-free stablecoin, and the fee stays in the band (``exchange``'s gross-up)."""
 
     name = "crvusd"
-    capabilities = Capabilities()
-    """No global effects: a loan's bands and health depend on the price and its own amounts."""
+    capabilities = Capabilities(soft_liquidation=True)
+    """No global effects: a loan's bands and health depend on the price and its own amounts.
+    Soft liquidation is the AMM's own step in the block-by-block engine (:meth:`soft_step`)."""
 
     def __post_init__(self) -> None:
         src = self.params.source
@@ -262,21 +271,72 @@ class CrvUsdRules:
         touched[acted] = True
         return int(acted.shape[0]), int(acted.shape[0])
 
-    def _refuse(self):
-        raise ConfigError(self.params.source, "market.protocol", "a protocol the block-by-block engine runs (crvusd "
-                          "runs in the static engine: liqcascade run, curve, network)", "crvusd")
+    # ------------------------------------------------------------- block by block
+    def soft_step(self, arrays: BookArrays, prices: FloatArray, tallies: Tallies) -> SoftStep:
+        """LLAMMA in one block: arbitrageurs trade every loan whose bands the external price
+        (``prices``: the venues', not the oracle's) has entered down the adiabatic path to it
+        (:meth:`_soft`); they sell the collateral on and pay stablecoin into the bands."""
+        lo, p = self.loans(arrays), self._price(prices)
+        live = (arrays.debt[lo.drow] > 0.0) & (arrays.coll[lo.crow] > 0.0) & (p < self._top(lo.n1))
+        acc = np.flatnonzero(live).astype(np.int64)
+        paid = np.zeros(len(self.params.symbols))
+        if not acc.size:
+            return SoftStep(acc, np.zeros(0), paid)
+        x0, y0 = arrays.coll[lo.drow[acc]].copy(), arrays.coll[lo.crow[acc]].copy()
+        soft = self._soft(arrays, lo, acc, p, prices, tallies)
+        paid[self._d] = float((arrays.coll[lo.drow[acc]] - x0).sum())
+        tallies.acct_calls[acc[soft]] += 1
+        return SoftStep(acc[soft], ((y0 - arrays.coll[lo.crow[acc]]) * prices[self._c])[soft], paid)
+
+    def _eligible(self, arrays: BookArrays, prices: FloatArray, acc: IntArray) -> np.ndarray:
+        """``Controller.liquidate`` is allowed: a debt and ``health(full=True) < 0``."""
+        lo = self.loans(arrays)
+        h = self._health(lo, arrays, acc, self._price(prices), True)
+        return (arrays.debt[lo.drow[acc]] > 0.0) & (h < 0.0)
 
     def scan(self, arrays: BookArrays, prices: FloatArray, upto: int, q: FloatArray, cum_bound: float) -> IntArray:
-        """Not in the block-by-block engine: soft liquidation is not a liquidator's call."""
-        self._refuse()
+        """Hard-liquidatable loans among ``0..upto-1`` (``q`` not read: vectorised over the
+        prefix; a loan's hf is below 1 whenever it is eligible, so the prefix holds them all)."""
+        acc = np.arange(upto, dtype=np.int64)
+        return acc[self._eligible(arrays, prices, acc)]
 
     def first_call(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FirstCall:
-        self._refuse()
+        """``liquidate`` of the whole debt: the liquidator pays the debt and takes the bands'
+        collateral (received) and stablecoin (a reward in USD at ``prices``); no call (repaid
+        0) for a loan not eligible."""
+        lo = self.loans(arrays)
+        ok = self._eligible(arrays, prices, accounts)
+        y, x = arrays.coll[lo.crow[accounts]], arrays.coll[lo.drow[accounts]]
+        debt = np.where(ok, arrays.debt[lo.drow[accounts]], 0.0)
+        y = np.where(ok, y, 0.0)
+        k = accounts.shape[0]
+        costs = FirstCallCosts(paid=debt, received=y, reward_usd=np.where(ok, x, 0.0) * prices[self._d])
+        return FirstCall(debt, y, np.zeros(k), np.where(ok, self._c, -1).astype(np.int64),
+                         np.where(ok, self._d, -1).astype(np.int64), costs)
 
     def liquidate_list(
         self, arrays: BookArrays, prices: FloatArray, accounts: IntArray, tallies: Tallies, limits: LiquidationLimits
     ) -> tuple[int, AccountEvents]:
-        self._refuse()
+        """Hard-liquidate the eligible ``accounts`` (one call each, the whole debt): the
+        liquidator takes what the bands hold. Soft selling is :meth:`soft_step`'s, not here.
+        A call repaying less than ``limits.min_repay_usd`` is not made."""
+        lo = self.loans(arrays)
+        cr, dr = lo.crow[accounts], lo.drow[accounts]
+        pc, pd = prices[self._c], prices[self._d]
+        hard = self._eligible(arrays, prices, accounts) & (arrays.debt[dr] * pd >= limits.min_repay_usd)
+        y, x, debt = (np.where(hard, arr[rows], 0.0) for arr, rows in
+                      ((arrays.coll, cr), (arrays.coll, dr), (arrays.debt, dr)))
+        tallies.seized[self._c] += y.sum()
+        tallies.seized[self._d] += x.sum()
+        tallies.repaid[self._d] += debt.sum()
+        seized_usd, repaid_usd = y * pc + x * pd, debt * pd
+        tallies.acct_seized_usd[accounts] += seized_usd
+        tallies.acct_repaid_usd[accounts] += repaid_usd
+        calls = hard.astype(np.int64)
+        tallies.acct_calls[accounts] += calls
+        for rows, arr in ((cr, arrays.coll), (dr, arrays.coll), (dr, arrays.debt)):
+            arr[rows] = np.where(hard, 0.0, arr[rows])
+        return int(calls.sum()), AccountEvents(accounts, calls, seized_usd, repaid_usd, np.zeros(accounts.shape[0]))
 
     def unrecoverable_debt(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FloatArray:
         """USD debt of liquidatable loans beyond what their bands hold (no liquidator takes them)."""

@@ -1,4 +1,5 @@
-"""MakerDAO Liquidations 2.0 (Dog, Clipper, abaci), integer-exact in ``exact``."""
+"""MakerDAO Liquidations 2.0 (Dog, Clipper, abaci), integer-exact in ``exact``; Liquidations 1.2
+(Cat in ``exact``, Flipper in ``flipper``; block by block with keepers in ``flip_auctions``)."""
 
 from liqcascade.protocols.maker.exact import (
     RAD,

@@ -140,6 +140,10 @@ class ClipperAuctions:
         self.ilk_dirt_peak_usd = 0.0
         self._limit = np.concatenate([[settings.Hole_usd], np.full(n_assets, settings.hole_usd)])
 
+    def see_gas(self, gas_gwei: float, gas_asset_usd: float) -> None:
+        """The block's gas price does not change a take: keepers buy within the block, their
+        gas in their margin (the Flipper's keepers, whose bids wait for inclusion, use it)."""
+
     def dirt(self):
         """Each ilk's ``dirt`` (USD): the tab of its running auctions; ``Dirt`` is the sum."""
         return np.bincount(self.a["asset"], weights=self.a["tab"], minlength=self.k)

@@ -1,4 +1,4 @@
-"""Conformance handlers for protocol ``maker`` (Liquidations 2.0), for :mod:`liqcascade.protocols.conformance`.
+"""Conformance handlers for protocol ``maker`` (Liquidations 2.0 and 1.2), for :mod:`liqcascade.protocols.conformance`.
 
 The runner imports this module the first time a ``maker`` vector needs a handler. Inputs use
 dss's names and units (see :mod:`liqcascade.protocols.maker.exact`); integers are strings.
@@ -15,6 +15,9 @@ Functions:
   ``wait`` seconds first and is one of ``take`` (``amt``, ``max``), ``redo``, ``status``,
   ``file`` (Clipper fields to set), ``upchost`` (a new ilk ``dust``; chost = wmul(dust, chop)),
   ``poke`` (a new feed ``val``). Outputs ``bark``, ``steps.step<i>`` and the ``final`` state.
+- ``cat_bite`` (Liquidations 1.2): ``ilk``, ``vault``, ``cat`` -> the bite outcome.
+- ``flip`` (Liquidations 1.2): a Flipper session of ``kick``/``bite``/``tend``/``dent``/``deal``/
+  ``tick``/``yank`` steps with dai and gem balances (see ``_flip``).
 
 ``ilk.spot`` may be given directly or as ``mat`` (with the ilk's own ``val``: ``spot_val``,
 default the feed ``val``), as Spotter.poke computes it. ``clip.chost`` defaults to
@@ -259,3 +262,126 @@ def _cat_bite(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> di
     )
     return {"dart": b.dart, "dink": b.dink, "due": b.due, "tab": b.tab, "litter": b.cat.litter,
             "vault": {"ink": b.vault.ink, "art": b.vault.art}}
+
+
+# --- Liquidations 1.2 (Flipper auctions) -------------------------------------------------------
+
+
+def _flipper(inputs: Mapping[str, Any], ctx: VectorContext) -> Any:
+    from liqcascade.protocols.maker import flipper as fl
+
+    f = inputs.get("flip", {})
+    if not isinstance(f, Mapping):
+        raise ctx.error("inputs.flip: expected a mapping of beg, ttl, tau")
+    d = fl.Flipper()
+    return fl.Flipper(beg=_int(f, "beg", ctx, "inputs.flip", d.beg), ttl=_int(f, "ttl", ctx, "inputs.flip", d.ttl),
+                      tau=_int(f, "tau", ctx, "inputs.flip", d.tau))
+
+
+def _balances(inputs: Mapping[str, Any], what: str, ctx: VectorContext) -> dict[str, int]:
+    m = inputs.get(what, {})
+    if not isinstance(m, Mapping):
+        raise ctx.error(f"inputs.{what}: expected a mapping of address -> integer")
+    return {str(k): as_int(v, f"inputs.{what}.{k}", ctx) for k, v in m.items()}
+
+
+def _flip_step(s: Mapping[str, Any], w: dict[str, Any], ctx: VectorContext, where: str) -> dict[str, Any]:
+    """One Flipper (or Cat) call on the world ``w``; returns the step's outputs."""
+    from liqcascade.protocols.maker import flipper as fl
+
+    op, flip, bids, now = s["op"], w["flip"], w["bids"], w["now"]
+    moves: list[fl.Transfer] = []
+    out: dict[str, Any] = {}
+    if op == "kick":
+        w["kicks"] += 1
+        bid, moves = fl.kick(flip, str(s.get("by", "kicker")), str(s.get("usr", "usr")), str(s.get("gal", "gal")),
+                             _int(s, "tab", ctx, where), _int(s, "lot", ctx, where), _int(s, "bid", ctx, where, 0), now)
+        bids[w["kicks"]] = bid
+        out["id"] = w["kicks"]
+    elif op == "bite":
+        cat = mk.Cat(w["cat"].box, w["litter"])
+        b = mk.bite(w["ilk"], w["vault"], cat)
+        w["vault"], w["litter"] = b.vault, b.cat.litter
+        w["kicks"] += 1
+        bids[w["kicks"]], moves = fl.kick(flip, "cat", str(s.get("usr", "usr")), "vow", b.tab, b.dink, 0, now)
+        moves = []  # the lot comes out of the vault (grab), not a gem balance
+        out.update({"id": w["kicks"], "tab": b.tab, "lot": b.dink, "litter": w["litter"]})
+    elif op in ("tend", "dent"):
+        i = _int(s, "id", ctx, where)
+        fn = fl.tend if op == "tend" else fl.dent
+        bids[i], moves = fn(flip, bids.get(i), str(s["who"]), _int(s, "lot", ctx, where), _int(s, "bid", ctx, where), now)
+    elif op == "deal":
+        i = _int(s, "id", ctx, where)
+        w["litter"], moves = fl.deal(bids.get(i), w["litter"], now)
+        del bids[i]
+    elif op == "tick":
+        i = _int(s, "id", ctx, where)
+        bids[i] = fl.tick(flip, bids.get(i), now)
+    elif op == "yank":
+        i = _int(s, "id", ctx, where)
+        w["litter"], moves = fl.yank(bids.get(i), w["litter"], str(s.get("by", "kicker")))
+        del bids[i]
+    else:
+        raise ctx.error(f"{where}.op: expected kick, bite, tend, dent, deal, tick, yank or wait, got {op!r}")
+    for m in moves:
+        book = w[m.what]
+        if book.get(m.src, 0) < m.amount and m.src != "flip":
+            raise fl.BalanceTooLow(f"{m.what} balance of {m.src} below {m.amount}")
+        book[m.src] = book.get(m.src, 0) - m.amount
+        book[m.dst] = book.get(m.dst, 0) + m.amount
+    return out
+
+
+@register("maker", "flip")
+def _flip(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, Any]:
+    """A Flipper session: ``flip`` (``beg``, ``ttl``, ``tau``; flip.sol defaults), ``now``, ``dai``
+    and ``gem`` balances (address -> integer), ``litter``; for ``bite`` steps also ``ilk``, ``vault``
+    and ``cat`` as ``cat_bite``. ``steps`` run in order, each after ``wait`` seconds: ``kick``
+    (``tab``, ``lot``, ``bid``, ``by``, ``usr``, ``gal``), ``bite`` (``usr``), ``tend``/``dent``
+    (``id``, ``who``, ``lot``, ``bid``), ``deal``/``tick`` (``id``), ``yank`` (``id``, ``by``).
+    With ``try: true`` a revert is recorded as ``ok: false`` (the state unchanged) instead of
+    ending the vector, as dss's ``try_*`` helpers do. Outputs: ``steps.step<i>`` (``ok``, the
+    auction after it), ``final`` balances and ``litter``."""
+    from liqcascade.protocols.maker.flipper import FlipRevert
+
+    w: dict[str, Any] = {
+        "flip": _flipper(inputs, ctx), "bids": {}, "kicks": 0, "now": _int(inputs, "now", ctx, "inputs", 0),
+        "dai": _balances(inputs, "dai", ctx), "gem": _balances(inputs, "gem", ctx),
+        "litter": _int(inputs, "litter", ctx, "inputs", 0),
+    }
+    if "cat" in inputs:
+        i, v, c = (_map(inputs, k, ctx, "inputs") for k in ("ilk", "vault", "cat"))
+        w["ilk"] = mk.CatIlk(rate=_int(i, "rate", ctx, "inputs.ilk", mk.RAY), spot=_int(i, "spot", ctx, "inputs.ilk"),
+                             dust=_int(i, "dust", ctx, "inputs.ilk", 0), chop=_int(i, "chop", ctx, "inputs.ilk"),
+                             dunk=_int(i, "dunk", ctx, "inputs.ilk"))
+        w["vault"] = mk.Vault(_int(v, "ink", ctx, "inputs.vault"), _int(v, "art", ctx, "inputs.vault"))
+        w["cat"] = mk.Cat(_int(c, "box", ctx, "inputs.cat"), 0)
+    steps = inputs.get("steps", [])
+    if not isinstance(steps, list):
+        raise ctx.error("inputs.steps: expected a list")
+    out_steps: dict[str, Any] = {}
+    for n, s in enumerate(steps, start=1):
+        where = f"inputs.steps[{n}]"
+        if not isinstance(s, Mapping) or "op" not in s:
+            raise ctx.error(f"{where}: expected a mapping with 'op'")
+        w["now"] += _int(s, "wait", ctx, where, 0)
+        if s["op"] == "wait":
+            out_steps[f"step{n}"] = {"now": w["now"]}
+            continue
+        saved = {k: (dict(v) if isinstance(v, dict) else v) for k, v in w.items()}
+        try:
+            out = {"ok": True, **_flip_step(s, w, ctx, where)}
+        except FlipRevert as exc:
+            if not s.get("try", False):
+                raise
+            w.update(saved)
+            out = {"ok": False, "revert": type(exc).__name__}
+        i = out.get("id", s.get("id"))
+        b = w["bids"].get(as_int(i, f"{where}.id", ctx)) if i is not None else None
+        if b is not None:
+            out.update({"bid": b.bid, "lot": b.lot, "guy": b.guy, "tic": b.tic, "end": b.end})
+        out_steps[f"step{n}"] = out
+    final = {"now": w["now"], "litter": w["litter"], "dai": w["dai"], "gem": w["gem"]}
+    if "vault" in w:
+        final["vault"] = {"ink": w["vault"].ink, "art": w["vault"].art}
+    return {"steps": out_steps, "final": final}
