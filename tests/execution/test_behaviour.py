@@ -289,3 +289,12 @@ def test_hf_preset_is_for_synthetic_books_only(tmp_path):
     with pytest.raises(ConfigError) as e:
         S.load(p)
     assert e.value.key == "positions.hf_preset"
+
+
+def test_a_system_config_dump_without_the_table_still_parses():
+    # a built system's config travels to Monte Carlo workers as a dump, behaviour = None in it
+    from liqcascade.io.system import parse_system
+
+    with pytest.raises(ConfigError) as e:
+        parse_system({"name": "s", "simulation": {"path": "shock", "behaviour": None}}, "sys.toml")
+    assert e.value.key != "simulation.behaviour"  # refused for what it lacks (markets), not for the table
