@@ -111,6 +111,9 @@ class PositionsConfig(_Model):
         "configuration's).")
     n_accounts: int = Field(100_000, gt=0, le=20_000_000, description="Accounts in a synthetic book.")
     seed: int = Field(0, ge=0, description="Seed of the synthetic book.")
+    hf_preset: Literal["ethb-2021-04-05", "ethb-2021-09-01", "ethb-2022-05-01", "ethb-2022-11-01"] | None = Field(
+        None, description="Synthetic: the health-factor mixture fitted to the MakerDAO ETH-B book rebuilt on that "
+        "date (docs/behaviour.md); hf_* keys given replace the preset's. Default: the synthetic book's own mixture.")
     pair: list[str] | None = Field(
         None, min_length=2, max_length=2,
         description="Synthetic: [collateral, debt]: every account holds only this collateral and owes only this "
@@ -293,6 +296,32 @@ class EventsConfig(_Model):
         "a recorded repayment leaving less repays the rest too (the simulated debt's error).")
 
 
+class BehaviourConfig(_Model):
+    """Owners who react between blocks (docs/behaviour.md): top-ups and repayments as HF nears 1,
+    draws when it is high. Off unless the table is given."""
+
+    fit: Literal["ethb", "none"] = Field(
+        "ethb", description="ethb: start from the shipped fit to MakerDAO ETH-B owners (2021-04 to 2022-12, the "
+        "held-aside fortnight excluded); keys given below replace the fit's. none: give every key.")
+    edges: list[float] | None = Field(
+        None, description="Lower edges of the distance bins, d = HF - 1, and the last bin's upper edge (one more "
+        "value than the probabilities).")
+    protect_per_hour: list[float] | None = Field(
+        None, description="Per bin: probability per hour that an owner tops up or repays to restore_hf.")
+    lever_per_hour: list[float] | None = Field(
+        None, description="Per bin: probability per hour that an owner draws more debt down to lever_hf.")
+    restore_hf: float | None = Field(None, description="HF a protecting owner restores (> 1).")
+    lever_hf: float | None = Field(None, description="HF a levering owner draws down to (>= 1).")
+    repay_share: float | None = Field(None, description="Share of protections made by repaying debt (the rest "
+                                      "top up collateral).")
+    protect_scale: float = Field(1.0, ge=0, description="Multiplier on every protect probability (capped at 1); "
+                                 "0 turns protection off.")
+    lever_scale: float = Field(1.0, ge=0, description="Multiplier on every lever probability (capped at 1); 0 turns "
+                               "levering off.")
+    seed: int = Field(0, ge=0, description="Seed of the owners' random draws (Monte Carlo paths get independent "
+                      "streams of it).")
+
+
 class BacktestConfig(_Model):
     """What a replay is scored against (`liqcascade backtest`, docs/backtests.md)."""
 
@@ -349,6 +378,8 @@ class SimulationConfig(_Model):
     dynamics: DynamicsConfig = Field(default_factory=DynamicsConfig, description="Venue recovery.")
     check_conservation: bool = Field(False, description="Check conservation every block (slower; for debugging).")
     events: EventsConfig | None = Field(None, description="Owners' actions between blocks and debt accrual.")
+    behaviour: BehaviourConfig | None = Field(None, description="Owners who react between blocks (off without "
+                                              "this table).")
     impact_on_path: Literal["full", "none", "excess"] | None = Field(
         None, description="Whether liquidators' sales move the price: full (permanent and transient impact, the "
         "default on synthetic paths), none (sales get their slippage, the path stays the market: the default on "

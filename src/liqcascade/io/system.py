@@ -222,6 +222,10 @@ def parse_system(data: dict[str, Any], source: str = "<python>") -> SystemScenar
     for key, why in NOT_YET.items():
         if key in data:
             raise ConfigError(source, key, why)
+    if isinstance(data.get("simulation"), dict) and data["simulation"].get("behaviour") is not None:
+        # owners' reactions run in single-market simulations only (docs/behaviour.md)
+        raise ConfigError(source, "simulation.behaviour", "no [simulation.behaviour] in a system scenario (owners "
+                          "who react are a single-market simulation's)")
     return validate(SystemScenarioConfig, data, source)
 
 
