@@ -221,3 +221,16 @@ def test_may_2021_parameters_load_through_the_aave_loader():
     csv = load_aave_reserve_config(BUILTIN_PARAMS["builtin:aave_v2_ethereum_2021-05-18"].with_suffix(".csv"))
     assert csv.params.symbols == p.symbols and csv.prices == snap.prices
     AaveV3Rules(p, V2)  # no fee, no e-mode: accepted
+
+
+def test_a_v2_scenario_on_v3_parameters_is_refused_naming_the_fee(tmp_path):
+    from liqcascade.io import scenario as S
+    from liqcascade.io.config import parse_scenario
+
+    data = {"name": "x", "market": {"protocol": "aave_v3", "version": "2"},
+            "positions": {"source": "synthetic", "n_accounts": 10}}  # fmt: skip
+    with pytest.raises(ConfigError, match=r"x.toml: market.aave_v3.protocol_fee: expected 0 for every asset under Aave v2 rules.*got .1INCH 0.1"):
+        S.build(parse_scenario(data, "x.toml"), tmp_path, "x.toml")
+    data["market"]["params"] = "builtin:aave_v2_ethereum_2021-05-18"
+    sc = S.build(parse_scenario(data, "x.toml"), tmp_path, "x.toml")
+    assert sc.model.rules.describe()["version"] == "2"
