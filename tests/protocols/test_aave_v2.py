@@ -234,3 +234,25 @@ def test_a_v2_scenario_on_v3_parameters_is_refused_naming_the_fee(tmp_path):
     data["market"]["params"] = "builtin:aave_v2_ethereum_2021-05-18"
     sc = S.build(parse_scenario(data, "x.toml"), tmp_path, "x.toml")
     assert sc.model.rules.describe()["version"] == "2"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    dec=st.lists(st.sampled_from([6, 8, 18]), min_size=2, max_size=2),
+    price=st.lists(st.integers(1, 10**22), min_size=2, max_size=2),
+    lt=st.lists(st.integers(0, 9500), min_size=2, max_size=2),
+    coll=st.lists(st.integers(0, 10**30), min_size=2, max_size=2),
+    debt=st.lists(st.integers(0, 10**30), min_size=2, max_size=2),
+    index=st.integers(RAY, 3 * RAY),
+)
+def test_health_factor_is_v3_0_s_formula(dec, price, lt, coll, debt, index):
+    # GenericLogic is the same in v2 and v3.0 for variable debt: floor values, floor average LT,
+    # wadDiv(percentMul(C, avgLT), D); only the base unit of the prices differs.
+    names = ("A", "B")
+    r2 = {n: ReserveV2(dec[i], price[i], index, index, lt[i], 10500) for i, n in enumerate(names)}
+    u2 = {n: UserReserveV2(coll[i], debt[i]) for i, n in enumerate(names)}
+    r3 = {n: exact.ReserveState(dec[i], price[i], index, index, lt[i], 10500) for i, n in enumerate(names)}
+    u3 = {n: exact.UserReserve(coll[i], debt[i]) for i, n in enumerate(names)}
+    a2, a3 = exact_v2.user_account_data(r2, u2), exact.user_account_data(V3_0, r3, u3)
+    assert (a2.total_collateral_eth, a2.total_debt_eth, a2.avg_liquidation_threshold, a2.health_factor) == (
+        a3.total_collateral_base, a3.total_debt_base, a3.avg_liquidation_threshold, a3.health_factor)
