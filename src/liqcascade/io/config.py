@@ -43,17 +43,18 @@ class _MarketFields(_Model):
     """The lending market whose positions are liquidated."""
 
     version: Literal[
-        "3.0-3.2", "3.3-3.4", "3.5-3.6", "3.5", "3.6", "3.7", "liquidations-2.0", "liquidations-1.2"
+        "2", "3.0-3.2", "3.3-3.4", "3.5-3.6", "3.5", "3.6", "3.7", "liquidations-2.0", "liquidations-1.2"
     ] | None = Field(
-        None, description="Aave v3 rule set (required for aave_v3: close factor, dust and bad-debt rules differ by "
-        "version). '3.5-3.6' is refused for parameters with an asset of LT 0 in an e-mode (collateral there from "
+        None, description="Aave rule set (required for aave_v3: close factor, dust and bad-debt rules differ by "
+        "version). '2' is Aave v2 (50 % close factor at any HF < 1, no protocol fee, no e-mode; its parameters: "
+        "'builtin:aave_v2_ethereum_2021-05-18'). '3.5-3.6' is refused for parameters with an asset of LT 0 in an e-mode (collateral there from "
         "v3.6 only): name '3.5' or '3.6' then. Maker: 'liquidations-2.0' (Dog and Clipper, the default) or "
         "'liquidations-1.2' (Cat and Flipper with keepers, [market.maker.flip])."
     )
     params: str = Field(
         "builtin:aave_v3_ethereum_2023-10-31",
         description="Risk parameters: a shipped snapshot 'builtin:aave_v3_<chain>_<date>' (today "
-        "'builtin:aave_v3_ethereum_2023-10-31') or a path to your own Aave reserve-config JSON/CSV (docs/positions.md).",
+        "'builtin:aave_v3_ethereum_2023-10-31'; Aave v2: 'builtin:aave_v2_ethereum_2021-05-18') or a path to your own Aave reserve-config JSON/CSV (docs/positions.md).",
     )
     assets: list[str] | None = Field(
         None, description="Keep only these assets of the parameter file (all when omitted)."

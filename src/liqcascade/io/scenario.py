@@ -47,6 +47,9 @@ __all__ = [
 ]
 
 BUILTIN_PARAMS = {f"builtin:aave_v3_{chain}_{day}": path for (chain, day), path in shipped_snapshots().items()}
+BUILTIN_PARAMS.update(
+    {f"builtin:aave_v2_{chain}_{day}": path for (chain, day), path in shipped_snapshots("v2").items()}
+)  # Aave v2 parameter sets (market.version = "2")
 """``market.params`` names of the shipped reserve snapshots -> their files."""
 
 
