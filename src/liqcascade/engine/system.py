@@ -272,24 +272,23 @@ class IssuedPurchases:
             tot.bought += amount
             tot.cost_usd += cost
             tot.rounds += 1
-        moved = self._pegs(live, p_new) if self.pegs else False
-        if not own and not moved:
+        for coin, i, k, j in self.plan:
+            if coin.asset in self.pegs:
+                self.pegs[coin.asset].supply -= float(self.passes[k].tallies.repaid[j])
+        if not own:
             return [trade] * len(self.passes)
         shared = replace(trade, prices_after=p_new)
         return [replace(shared, bought=own[k][0], bought_cost=own[k][1], repaid=own[k][2]) if k in own else shared
                 for k in range(len(self.passes))]
 
-
-    def _pegs(self, live: dict[int, Venue], p_new: FloatArray) -> bool:
-        """After the purchases: each pegged coin's supply burn, then its PSM and its
-        redemptions trade on its venue (:mod:`liqcascade.engine.system_pegs`); True if a venue moved."""
-        moved = False
+    def arbitrage(self, live: dict[int, Venue], prices: FloatArray) -> FloatArray:
+        """The ``before_round`` step of :func:`solve_fixed_point`: each pegged coin's PSM, then
+        its redemptions, trade on its venue (:mod:`liqcascade.engine.system_pegs`) at the
+        round's start; the prices after."""
+        p_new = prices.copy()
         for coin, i, k, j in self.plan:
             st = self.pegs.get(coin.asset)
-            if st is None:
-                continue
-            st.supply -= float(self.passes[k].tallies.repaid[j])
-            if i not in live:
+            if st is None or i not in live:
                 continue
             venue = live[i]
             if coin.psm is not None:
@@ -308,8 +307,7 @@ class IssuedPurchases:
             if venue is not live[i]:
                 live[i] = venue
                 p_new[i] = venue.mid_price()
-                moved = True
-        return moved
+        return p_new
 
 
 class SystemCascade:
@@ -342,7 +340,8 @@ class SystemCascade:
         venues = {sysm.assets.index(a): v for a, v in sysm.venues.items()}
         p0 = np.asarray(sysm.prices, dtype=np.float64)
         buys = IssuedPurchases(sysm, names, passes, self.settings.buy_debt) if sysm.issued else None
-        trace = solve_fixed_point(passes, p0, shock, venues, self.settings, None if buys is None else buys)
+        pegs = buys.arbitrage if buys is not None and buys.pegs else None
+        trace = solve_fixed_point(passes, p0, shock, venues, self.settings, None if buys is None else buys, pegs)
         outs = {n: part.outcome(trace, shock, keep_arrays) for n, part in zip(names, passes)}
         return SystemOutcome(trace, shock, outs, {} if buys is None else buys.totals)
 
