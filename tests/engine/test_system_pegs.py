@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings as hsettings
 from hypothesis import strategies as hst
 
+from liqcascade.engine.dynamic import Dynamics, SimSettings
 from liqcascade.engine.static import MarketModel
 from liqcascade.engine.system import IssuedCoin, SystemCascade, SystemModel
 from liqcascade.engine.system_pegs import (
@@ -22,14 +23,21 @@ from liqcascade.engine.system_pegs import (
     redeem_troves,
     redemption_rate,
 )
+from liqcascade.engine.system_dynamic_run import run_system_simulation
 from liqcascade.engine.system_run import run_system
 from liqcascade.errors import ConfigError
 from liqcascade.markets.cpmm import ConstantProductPool
+from liqcascade.markets.oracle import Instant
 from liqcascade.protocols.aave_v3 import V3_0
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
 from liqcascade.protocols.liquity_v1.rules import LiquityV1Rules
 
+from liqcascade.scenarios import instant_shock
+
 from .conftest import PARAMS, PRICES, book
+from .test_dynamic import UNBOUNDED
+
+DYN = SimSettings(UNBOUNDED, Dynamics(recovery_half_life_s=math.inf, permanent_fraction=1.0), check_conservation=True)
 
 
 def pool(x, y, asset="DAI"):
@@ -297,3 +305,33 @@ def test_bad_peg_inputs_name_their_key(make, key):
     with pytest.raises(ConfigError) as e:
         make()
     assert e.value.key == key
+
+
+# ---------------------------------------------------------------- block by block
+
+def test_block_by_block_the_psm_mints_back_the_squeeze_in_the_same_block(one_numba_thread):
+    # as the static case: block 1 buys 8,000 DAI, then the PSM (tin 0.1 %) mints and sells down to
+    # 1/0.999 in the same block; the other account (healthy at 1/0.999) is never liquidated
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -0.1}, 6)
+    res = run_system_simulation(psm_system(Psm(0.0, tin=0.001)), path, Instant(), DYN)
+    blocks = res["stablecoin_blocks"]
+    first = blocks.iloc[0]
+    a = math.sqrt(0.999 * X * Y) - (X - 8_000.0)
+    assert first["block"] == 1 and first["bought"] == pytest.approx(8_000.0, rel=1e-12)
+    assert first["psm_minted"] == pytest.approx(a, rel=1e-9)
+    assert first["price_after"] == pytest.approx(1.0 / 0.999, rel=1e-12)
+    assert first["supply"] == pytest.approx(1e6 - 8_000.0 + a, rel=1e-12)
+    m = res["markets"].set_index("market")
+    assert m.loc["aave", "accounts_liquidated"] == 0
+    coin = res["stablecoins"].iloc[0]
+    assert coin["supply_end"] == pytest.approx(1e6 - 8_000.0 + a, rel=1e-12)
+    assert coin["psm_gem_end"] == pytest.approx(a / 0.999, rel=1e-9)
+    without = run_system_simulation(psm_system(Psm(0.0, tin=0.001, mint_room=0.0)), path, Instant(), DYN)
+    assert without["markets"].set_index("market").loc["aave", "accounts_liquidated"] == 1
+
+
+def test_block_by_block_refuses_redemptions_naming_the_key():
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -0.1}, 3)
+    with pytest.raises(ConfigError) as e:
+        run_system_simulation(liquity_system(), path, Instant(), DYN)
+    assert e.value.key == "stablecoins.DAI.redemptions"

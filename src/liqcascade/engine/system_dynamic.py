@@ -60,6 +60,7 @@ from liqcascade.engine.dynamic.state import EMPTY, RunInputs, SimulationState, i
 from liqcascade.engine.result import Result
 from liqcascade.engine.static import SortedBook
 from liqcascade.engine.system import SystemModel
+from liqcascade.engine.system_pegs import PegState, PsmSwap, psm_swap
 from liqcascade.errors import ConfigError
 from liqcascade.markets.base import Venue
 
@@ -116,10 +117,15 @@ class SharedPrices:
     market: FloatArray
     coin_rows: list = field(default_factory=list)
     """One record per block and issued coin bought (:data:`COIN_BLOCK_COLUMNS`)."""
+    pegs: dict = field(default_factory=dict)
+    """Per pegged coin, its :class:`~liqcascade.engine.system_pegs.PegState`."""
 
 
 COIN_BLOCK_COLUMNS = ("block", "asset", "issuer", "debt_repaid", "bought", "bought_cost_usd", "price_before",
                       "price_after")
+PEG_BLOCK_COLUMNS = ("supply", "psm_minted", "psm_burnt", "psm_gem")
+"""Added to ``stablecoin_blocks`` when a coin declares a supply or a PSM (supply and the PSM's
+gem after the block; NaN where the coin declares none)."""
 
 
 @dataclass(frozen=True)
@@ -229,7 +235,8 @@ def _shared_start(system: SystemModel, shared: SharedInputs) -> SharedPrices:
     for i, v in venues.items():
         market[i] = v.mid_price()
     k = len(system.assets)
-    return SharedPrices(venues, np.zeros(k), np.zeros(k), exo, market)
+    pegs = {c.asset: PegState.start(c.supply, c.psm, c.redemptions) for c in system.issued if c.pegged}
+    return SharedPrices(venues, np.zeros(k), np.zeros(k), exo, market, pegs=pegs)
 
 
 def _market_path(path, assets: tuple[str, ...], p0: FloatArray):
@@ -321,6 +328,10 @@ def run_system(
     for n in own:
         if n not in system.markets:
             raise ConfigError(system.source, f"markets.{n}", f"market names {list(system.names)}", n)
+    for c in system.issued:
+        if c.redemptions is not None:
+            raise ConfigError(system.source, f"stablecoins.{c.asset}.redemptions", "no redemptions in `simulate`: "
+                              "they are applied by the static cascade only (remove the table to simulate)", "a table")
     shared = _shared_inputs(system, path, settings)
     sp = _shared_start(system, shared)
     books = dict(sorted_books or {})
@@ -600,6 +611,9 @@ def buy_issued(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b:
         if m is None or i not in sp.venues:
             continue
         repaid = float(m.st.tallies.repaid[list(m.run.assets).index(coin.asset)])
+        if coin.asset in sp.pegs:
+            peg_block(shared, sp, coin, i, repaid, b)
+            continue
         if repaid <= 0.0:
             continue
         amount = repaid * float(coin.buy_share)
@@ -615,3 +629,34 @@ def buy_issued(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b:
             sp.market[i] = after
         sp.coin_rows.append({"block": b, "asset": coin.asset, "issuer": coin.issuer, "debt_repaid": repaid,
                              "bought": amount, "bought_cost_usd": cost, "price_before": before, "price_after": after})
+
+
+def peg_block(shared: SharedInputs, sp: SharedPrices, coin, i: int, repaid: float, b: int) -> None:
+    """Step 6 for a pegged coin (:mod:`liqcascade.engine.system_pegs`): its purchase, its
+    supply burnt by ``repaid``, then its PSM's arbitrage on the venue; each venue move split
+    into permanent and transient impact as a sale's. A row when anything happened."""
+    from liqcascade.engine.static import _buyable
+
+    st = sp.pegs[coin.asset]
+    phi = shared.settings.dynamics.permanent_fraction
+    before = sp.venues[i].mid_price()
+    amount = repaid * float(coin.buy_share)
+    amount = _buyable(sp.venues[i], amount) if amount > 0.0 else 0.0
+    cost = 0.0
+    if amount > 0.0:
+        cost, sp.venues[i] = sp.venues[i].buy(amount)
+    st.supply -= repaid
+    swap = PsmSwap()
+    if coin.psm is not None:
+        swap, sp.venues[i] = psm_swap(sp.venues[i], coin.psm, st)
+    after = sp.venues[i].mid_price()
+    if after != before:
+        d = math.log(after / before)
+        sp.perm[i] += phi * d
+        sp.trans[i] += (1.0 - phi) * d
+        sp.market[i] = after
+    if repaid > 0.0 or swap.minted > 0.0 or swap.burnt > 0.0:
+        sp.coin_rows.append({"block": b, "asset": coin.asset, "issuer": coin.issuer, "debt_repaid": repaid,
+                             "bought": amount, "bought_cost_usd": cost, "price_before": before, "price_after": after,
+                             "supply": st.supply, "psm_minted": swap.minted, "psm_burnt": swap.burnt,
+                             "psm_gem": st.gem})
