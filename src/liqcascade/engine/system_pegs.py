@@ -19,8 +19,9 @@ the coin's venue:
   trove is closed and that compensation burnt too; a partial redemption that would leave less
   than the minimum net debt is not made, and the redemption stops there); none while the
   system's TCR is below the MCR. The fee is ``baseRate + 0.5 %`` (at most 100 %) of the
-  collateral drawn, with ``baseRate`` first raised by half the redeemed share of the supply and
-  decaying by the contract's minute factor (12 h half-life) between redemptions. An
+  collateral drawn, with ``baseRate`` first raised by half the redeemed share of the supply (its
+  decay over time is left out: the static cascade is one instant, and ``simulate`` refuses
+  redemptions). An
   arbitrageur redeems when the venue's purchase price is below ``1 − fee``: the amount is the
   one after which the venue's purchase price is ``1 − fee`` of that same amount (a root found by
   bisection: the price rises and the target falls with the amount), capped by what the troves
@@ -42,11 +43,8 @@ REDEMPTION_FEE_FLOOR = 0.005
 """``LiquityBase.REDEMPTION_FEE_FLOOR``: 0.5 %."""
 BETA = 2.0
 """``TroveManager.BETA``: the base rate rises by the redeemed share of the supply over 2."""
-MINUTE_DECAY_FACTOR = 0.999037758833783
-"""``TroveManager.MINUTE_DECAY_FACTOR`` (1e18-scaled in the contract): a 12-hour half-life."""
 MIN_NET_DEBT = 1800.0
 """``LiquityBase.MIN_NET_DEBT``: a trove's debt less its gas compensation is at least this."""
-SECONDS_IN_ONE_MINUTE = 60
 
 
 @dataclass(frozen=True)
@@ -83,7 +81,6 @@ class PegState:
     gem: float = 0.0
     room: float = math.inf
     base_rate: float = 0.0
-    last_fee_time: int | None = None
     minted: float = 0.0
     psm_burnt: float = 0.0
     redeemed: float = 0.0
@@ -150,17 +147,6 @@ def redemption_rate(base_rate: float, amount: float, supply: float) -> tuple[flo
     ``_updateBaseRateFromRedemption`` then ``_calcRedemptionRate``."""
     new_base = min(base_rate + amount / supply / BETA, 1.0)
     return min(REDEMPTION_FEE_FLOOR + new_base, 1.0), new_base
-
-
-def decay_base_rate(state: PegState, now: int) -> None:
-    """``_calcDecayedBaseRate`` at time ``now`` (seconds): the base rate times the minute factor
-    to the whole minutes since the last fee operation."""
-    if state.last_fee_time is None:
-        state.last_fee_time = now
-        return
-    minutes = (now - state.last_fee_time) // SECONDS_IN_ONE_MINUTE
-    if minutes > 0:
-        state.base_rate *= MINUTE_DECAY_FACTOR ** minutes
 
 
 def arbitrage_amount(venue, base_rate: float, supply: float) -> float:
