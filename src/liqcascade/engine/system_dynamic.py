@@ -659,4 +659,4 @@ def peg_block(shared: SharedInputs, sp: SharedPrices, coin, i: int, repaid: floa
         sp.coin_rows.append({"block": b, "asset": coin.asset, "issuer": coin.issuer, "debt_repaid": repaid,
                              "bought": amount, "bought_cost_usd": cost, "price_before": before, "price_after": after,
                              "supply": st.supply, "psm_minted": swap.minted, "psm_burnt": swap.burnt,
-                             "psm_gem": st.gem})
+                             "psm_gem": st.gem if coin.psm is not None else math.nan})
