@@ -120,7 +120,8 @@ def psm_swap(venue, psm: Psm, state: PegState):
     if venue.mid_price() > high and state.room > 0.0:
         # the minted coins sold bring the sale price down to 1/(1 - tin), as far as the ceiling allows
         amount = min(venue.amount_to_price(high), state.room * (1.0 - psm.tin))
-        if not amount > 0.0:
+        # a venue no finite sale brings down to the band (with no ceiling) takes no swap
+        if not (amount > 0.0 and math.isfinite(amount)):
             return PsmSwap(), venue
         proceeds, venue = venue.sell(amount)
         gem = amount / (1.0 - psm.tin)
@@ -158,6 +159,8 @@ def arbitrage_amount(venue, base_rate: float, supply: float) -> float:
     if not hi > 0.0:
         return 0.0
     hi = min(hi, supply)
+    while not math.isfinite(venue.quote_buy(hi)):  # no more than the venue can sell
+        hi *= 0.5
     lo = 0.0
     for _ in range(100):
         mid = 0.5 * (lo + hi)
