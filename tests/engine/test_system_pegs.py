@@ -346,3 +346,14 @@ def test_supply_is_conserved_over_random_books(debts, drop, gem, tin, tout):
     p = out.trace.prices_final[2]
     # the last round's purchase can leave DAI above the band; never below it unless the USDC ran out
     assert p >= low * (1 - 1e-9) or st.gem <= 1e-6 * max(gem, 1.0)
+
+
+def test_stablecoin_rounds_add_up_to_the_coins_totals(one_numba_thread):
+    res = run_system(psm_system(Psm(0.0, tin=0.001)), {"WETH": 0.1})
+    rounds, coin = res["stablecoin_rounds"], res["stablecoins"].iloc[0]
+    # round 1: nothing to arbitrage (DAI at 1); round 2: the PSM mints back the 8,000 bought in round 1
+    assert list(rounds["round"]) == [1, 2]
+    assert rounds["psm_minted"].tolist()[0] == 0.0 and rounds["supply"].iloc[0] == 1e6
+    assert rounds["psm_minted"].sum() == pytest.approx(coin["psm_minted"], rel=1e-12)
+    assert rounds["supply"].iloc[-1] == pytest.approx(coin["supply_end"], rel=1e-12)
+    assert rounds["price_after"].iloc[-1] == pytest.approx(coin["price_final"], rel=1e-12)

@@ -44,7 +44,7 @@ from liqcascade.engine.static import (
     shock_vector,
     solve_fixed_point,
 )
-from liqcascade.engine.system_pegs import PegState, Psm, Redemptions, Troves, psm_swap, redeem
+from liqcascade.engine.system_pegs import PegState, Psm, PsmSwap, Redemptions, Troves, psm_swap, redeem
 from liqcascade.errors import ConfigError
 from liqcascade.markets.base import Venue
 
@@ -242,6 +242,7 @@ class IssuedPurchases:
         self.totals = {c.asset: CoinTotals(c.asset, c.issuer) for c, _, _, _ in self.plan}
         self.pegs = {c.asset: PegState.start(c.supply, c.psm, c.redemptions) for c, _, _, _ in self.plan if c.pegged}
         self.system = system
+        self.round = 0
         for a, st in self.pegs.items():
             self.totals[a].peg = st
 
@@ -286,13 +287,16 @@ class IssuedPurchases:
         its redemptions, trade on its venue (:mod:`liqcascade.engine.system_pegs`) at the
         round's start; the prices after."""
         p_new = prices.copy()
+        self.round += 1
         for coin, i, k, j in self.plan:
             st = self.pegs.get(coin.asset)
             if st is None or i not in live:
                 continue
             venue = live[i]
+            swap = PsmSwap()
+            redeemed, cancelled = st.redeemed, st.debt_cancelled
             if coin.psm is not None:
-                _, venue = psm_swap(venue, coin.psm, st)
+                swap, venue = psm_swap(venue, coin.psm, st)
             if coin.redemptions is not None:
                 part = self.passes[k]
                 rules = part.solver.model.rules
@@ -307,6 +311,13 @@ class IssuedPurchases:
             if venue is not live[i]:
                 live[i] = venue
                 p_new[i] = venue.mid_price()
+            st.log.append({
+                "round": self.round, "asset": coin.asset, "price_before": float(prices[i]),
+                "price_after": float(p_new[i]), "supply": st.supply, "psm_minted": swap.minted,
+                "psm_burnt": swap.burnt, "psm_gem": st.gem if coin.psm is not None else math.nan,
+                "redeemed": st.redeemed - redeemed, "redemption_debt_cancelled": st.debt_cancelled - cancelled,
+                "base_rate": st.base_rate if coin.redemptions is not None else math.nan,
+            })
         return p_new
 
 

@@ -9,7 +9,8 @@ accounts.
   an account of the owner was liquidated, collateral and debt at the reference prices,
   collateral seized and debt repaid (USD at the prices of the calls), the owner's loss to
   liquidation (seized - repaid: the bonus and the protocol fees paid) and bad debt left;
-- :func:`coin_table` -- one row per issued stablecoin of a static run.
+- :func:`coin_table` -- one row per issued stablecoin of a static run;
+- :func:`peg_round_table` -- per round and pegged coin, its supply and peg arbitrage.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from liqcascade.engine.system import IssuedCoin, SystemModel, SystemOutcome
-from liqcascade.engine.system_pegs import PegState
+from liqcascade.engine.system_pegs import PEG_ROUND_COLUMNS, PegState
 
 OWNER_COLUMNS = (
     "owner", "positions", "markets", "markets_liquidated", "accounts_liquidated", "collateral_usd_before",
@@ -143,3 +144,10 @@ def peg_fields(coin: IssuedCoin, st: PegState | None) -> dict[str, float]:
         "troves_closed": float(st.troves_closed),
         "base_rate_end": math.nan if coin.redemptions is None else st.base_rate,
     }
+
+
+def peg_round_table(out: SystemOutcome) -> pd.DataFrame:
+    """``stablecoin_rounds``: per static round and pegged coin, the arbitrage at the round's
+    start (:data:`~liqcascade.engine.system_pegs.PEG_ROUND_COLUMNS`)."""
+    rows = [r for t in out.coins.values() if t.peg is not None for r in t.peg.log]
+    return pd.DataFrame(rows, columns=list(PEG_ROUND_COLUMNS))

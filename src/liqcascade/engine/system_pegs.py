@@ -35,7 +35,7 @@ coins redeemed and the gas compensation of troves closed) and by ``buyGem``, and
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -72,6 +72,12 @@ class Redemptions:
     """The coins of a trove's debt held in the gas pool (``LUSD_GAS_COMPENSATION``)."""
 
 
+PEG_ROUND_COLUMNS = ("round", "asset", "price_before", "price_after", "supply", "psm_minted", "psm_burnt", "psm_gem",
+                     "redeemed", "redemption_debt_cancelled", "base_rate")
+"""The static cascade's ``stablecoin_rounds``: per round and pegged coin, its arbitrage at the
+round's start and the totals after it (supply, the PSM's gem, redemptions' base rate)."""
+
+
 @dataclass
 class PegState:
     """One coin's running numbers over a cascade or a simulation."""
@@ -90,6 +96,8 @@ class PegState:
     redemption_cost_usd: float = 0.0
     troves_closed: int = 0
     redemptions: int = 0
+    log: list = field(default_factory=list)
+    """One record per static round (:data:`PEG_ROUND_COLUMNS`), written by the system cascade."""
 
     @classmethod
     def start(cls, supply: float | None, psm: Psm | None, red: Redemptions | None) -> "PegState":
