@@ -17,6 +17,7 @@ from liqcascade.engine.system_pegs import (
     Psm,
     Redemptions,
     arbitrage_amount,
+    decayed_base_rate,
     psm_swap,
     redeem_troves,
     redemption_rate,
@@ -319,13 +320,30 @@ def test_block_by_block_the_psm_mints_back_the_squeeze_in_the_same_block(one_num
     assert without["markets"].set_index("market").loc["aave", "accounts_liquidated"] == 1
 
 
-def test_block_by_block_refuses_redemptions_naming_the_key():
-    path = instant_shock({"WETH": 2000.0}, {"WETH": -0.1}, 3)
-    with pytest.raises(ConfigError) as e:
-        run_system_simulation(liquity_system(), path, Instant(), DYN)
-    assert e.value.key == "stablecoins.DAI.redemptions"
+def test_block_by_block_redemptions_match_the_static_closed_form_and_conserve(one_numba_thread):
+    # DAI's reference -3 % at block 1: the pool follows it to 0.97 and the block's redemption is
+    # the static cascade's (same pool, supply and WETH price); conservation is checked every block
+    # with the redeemed collateral and debt taken out of the book's totals
+    static = SystemCascade(liquity_system()).run({"DAI": 0.03}).coins["DAI"].peg
+    path = instant_shock({"WETH": 2000.0, "DAI": 1.0}, {"DAI": -0.03}, 4)
+    res = run_system_simulation(liquity_system(), path, Instant(), DYN, alone=False)
+    blocks = res["stablecoin_blocks"]
+    first = blocks.iloc[0]
+    assert first["block"] == 1 and first["redeemed"] == pytest.approx(static.redeemed, rel=1e-9)
+    assert first["supply"] == pytest.approx(1e6 - static.redeemed, rel=1e-12)
+    assert first["price_after"] == pytest.approx(1.0 - 0.005 - static.redeemed / 2e6, rel=1e-9)
+    # within the minute the base rate has not decayed: no further redemption
+    assert len(blocks) == 1
+    coin = res["stablecoins"].iloc[0]
+    assert coin["redeemed"] == pytest.approx(static.redeemed, rel=1e-9)
 
 
+def test_the_base_rate_decays_by_the_minute():
+    st = PegState.start(1e6, None, Redemptions(0.1))
+    assert decayed_base_rate(st, 5_000) == 0.1  # no clock yet
+    st.last_fee_time = 1_000
+    assert decayed_base_rate(st, 1_059) == 0.1  # under a minute
+    assert decayed_base_rate(st, 1_000 + 720 * 60 + 59) == pytest.approx(0.05, rel=1e-9)  # 720 minutes: half
 @hsettings(max_examples=25, deadline=None)
 @given(debts=hst.lists(hst.floats(8_000.0, 17_000.0), min_size=1, max_size=8), drop=hst.floats(0.05, 0.4),
        gem=hst.floats(0.0, 5e4), tin=hst.floats(0.0, 0.02), tout=hst.floats(0.0, 0.02))

@@ -60,7 +60,7 @@ from liqcascade.engine.dynamic.state import EMPTY, RunInputs, SimulationState, i
 from liqcascade.engine.result import Result
 from liqcascade.engine.static import SortedBook
 from liqcascade.engine.system import SystemModel
-from liqcascade.engine.system_pegs import PegState, PsmSwap, psm_swap
+from liqcascade.engine.system_pegs import PegState, PsmSwap, Troves, psm_swap, redeem
 from liqcascade.errors import ConfigError
 from liqcascade.markets.base import Venue
 
@@ -123,9 +123,9 @@ class SharedPrices:
 
 COIN_BLOCK_COLUMNS = ("block", "asset", "issuer", "debt_repaid", "bought", "bought_cost_usd", "price_before",
                       "price_after")
-PEG_BLOCK_COLUMNS = ("supply", "psm_minted", "psm_burnt", "psm_gem")
-"""Added to ``stablecoin_blocks`` when a coin declares a supply or a PSM (supply and the PSM's
-gem after the block; NaN where the coin declares none)."""
+PEG_BLOCK_COLUMNS = ("supply", "psm_minted", "psm_burnt", "psm_gem", "redeemed")
+"""Added to ``stablecoin_blocks`` when a coin declares a supply, a PSM or redemptions (supply
+and the PSM's gem after the block, NaN where the coin declares none; coins redeemed)."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,9 @@ class MarketRun:
     st: SimulationState
     own: Population | None = None
     """The market's dedicated liquidator population, if any."""
+    unbooked: tuple[FloatArray, FloatArray] | None = None
+    """Collateral and debt (tokens per market asset) that left the book outside liquidations:
+    redemptions (:func:`peg_block`); the conservation check allows for them."""
 
 
 @dataclass(frozen=True)
@@ -328,10 +331,6 @@ def run_system(
     for n in own:
         if n not in system.markets:
             raise ConfigError(system.source, f"markets.{n}", f"market names {list(system.names)}", n)
-    for c in system.issued:
-        if c.redemptions is not None:
-            raise ConfigError(system.source, f"stablecoins.{c.asset}.redemptions", "no redemptions in `simulate`: "
-                              "they are applied by the static cascade only (remove the table to simulate)", "a table")
     shared = _shared_inputs(system, path, settings)
     sp = _shared_start(system, shared)
     books = dict(sorted_books or {})
@@ -386,7 +385,7 @@ def run_system_block(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRu
         st.perm[:] = sp.perm[m.ix]
         st.trans[:] = sp.trans[m.ix]
         if m.run.settings.check_conservation:
-            steps.check_conservation(m.run, st, b)
+            steps.check_conservation(m.run if m.unbooked is None else _booked(m), st, b)
         held = st.held.size
         counts = BlockCounts(st.cand.elig.size + held, n_liq + soft, calls + soft, choice.unprofitable,
                              choice.over_capacity, choice.waiting + held)
@@ -612,7 +611,7 @@ def buy_issued(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b:
             continue
         repaid = float(m.st.tallies.repaid[list(m.run.assets).index(coin.asset)])
         if coin.asset in sp.pegs:
-            peg_block(shared, sp, coin, i, repaid, b)
+            peg_block(shared, sp, coin, i, repaid, b, m)
             continue
         if repaid <= 0.0:
             continue
@@ -631,10 +630,11 @@ def buy_issued(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b:
                              "bought": amount, "bought_cost_usd": cost, "price_before": before, "price_after": after})
 
 
-def peg_block(shared: SharedInputs, sp: SharedPrices, coin, i: int, repaid: float, b: int) -> None:
+def peg_block(shared: SharedInputs, sp: SharedPrices, coin, i: int, repaid: float, b: int, m: MarketRun) -> None:
     """Step 6 for a pegged coin (:mod:`liqcascade.engine.system_pegs`): its purchase, its
-    supply burnt by ``repaid``, then its PSM's arbitrage on the venue; each venue move split
-    into permanent and transient impact as a sale's. A row when anything happened."""
+    supply burnt by ``repaid``, then its PSM's arbitrage and its redemptions against the
+    issuer ``m``'s troves (at the collateral's market price); each venue move split into
+    permanent and transient impact as a sale's. A row when anything happened."""
     from liqcascade.engine.static import _buyable
 
     st = sp.pegs[coin.asset]
@@ -649,14 +649,51 @@ def peg_block(shared: SharedInputs, sp: SharedPrices, coin, i: int, repaid: floa
     swap = PsmSwap()
     if coin.psm is not None:
         swap, sp.venues[i] = psm_swap(sp.venues[i], coin.psm, st)
+    redeemed = 0.0
+    if coin.redemptions is not None:
+        redeemed = _redeem_block(shared, sp, coin, i, b, m)
     after = sp.venues[i].mid_price()
     if after != before:
         d = math.log(after / before)
         sp.perm[i] += phi * d
         sp.trans[i] += (1.0 - phi) * d
         sp.market[i] = after
-    if repaid > 0.0 or swap.minted > 0.0 or swap.burnt > 0.0:
+    if repaid > 0.0 or swap.minted > 0.0 or swap.burnt > 0.0 or redeemed > 0.0:
         sp.coin_rows.append({"block": b, "asset": coin.asset, "issuer": coin.issuer, "debt_repaid": repaid,
                              "bought": amount, "bought_cost_usd": cost, "price_before": before, "price_after": after,
                              "supply": st.supply, "psm_minted": swap.minted, "psm_burnt": swap.burnt,
-                             "psm_gem": st.gem if coin.psm is not None else math.nan})
+                             "psm_gem": st.gem if coin.psm is not None else math.nan, "redeemed": redeemed})
+
+
+def _redeem_block(shared: SharedInputs, sp: SharedPrices, coin, i: int, b: int, m: MarketRun) -> float:
+    """The block's redemption of ``coin`` against ``m``'s troves; the coins redeemed. What
+    left the book is added to ``m.unbooked``."""
+    st = sp.pegs[coin.asset]
+    now = int(shared.times[b])
+    if st.last_fee_time is None:
+        st.last_fee_time = int(shared.times[0])  # the run starts at a fee operation
+    rules, arrays, assets = m.run.model.rules, m.st.arrays, list(m.run.assets)
+    c, j = assets.index(rules.collateral), assets.index(coin.asset)
+    troves = Troves(arrays.coll, arrays.debt, np.flatnonzero(arrays.asset == c), np.flatnonzero(arrays.asset == j),
+                    rules.mcr)
+    coll0, debt0 = float(arrays.coll[troves.coll_rows].sum()), float(arrays.debt[troves.debt_rows].sum())
+    price = float(sp.market[shared.assets.index(rules.collateral)])
+    done, _, sp.venues[i] = redeem(sp.venues[i], coin.redemptions, st, troves, price, now)
+    if done.redeemed > 0.0:
+        if m.unbooked is None:
+            m.unbooked = (np.zeros(len(assets)), np.zeros(len(assets)))
+        m.unbooked[0][c] += coll0 - float(arrays.coll[troves.coll_rows].sum())
+        m.unbooked[1][j] += debt0 - float(arrays.debt[troves.debt_rows].sum())
+    return done.redeemed
+
+
+def _booked(m: MarketRun) -> RunInputs:
+    """``m``'s inputs with a base book whose totals are less what redemptions took (each
+    asset's rows scaled by one factor): what the conservation check compares with."""
+    book = m.run.model.book
+    coll0, debt0 = book.totals_by_asset()
+    take_c, take_d = m.unbooked
+    fc = np.divide(coll0 - take_c, coll0, out=np.ones_like(coll0), where=coll0 > 0)
+    fd = np.divide(debt0 - take_d, debt0, out=np.ones_like(debt0), where=debt0 > 0)
+    book = replace(book, collateral=book.collateral * fc[book.asset], debt=book.debt * fd[book.asset])
+    return replace(m.run, model=replace(m.run.model, book=book))

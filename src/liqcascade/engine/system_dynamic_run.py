@@ -124,4 +124,5 @@ def _peg_totals(c, mine: pd.DataFrame) -> dict[str, float]:
     last = mine.iloc[-1] if len(mine) else None
     return {"supply_start": s0, "supply_end": s0 if last is None else float(last["supply"]),
             "psm_minted": float(mine["psm_minted"].sum()), "psm_burnt": float(mine["psm_burnt"].sum()),
-            "psm_gem_start": g0, "psm_gem_end": g0 if last is None else float(last["psm_gem"])}
+            "psm_gem_start": g0, "psm_gem_end": g0 if last is None else float(last["psm_gem"]),
+            "redeemed": float(mine["redeemed"].sum())}

@@ -19,9 +19,9 @@ the coin's venue:
   trove is closed and that compensation burnt too; a partial redemption that would leave less
   than the minimum net debt is not made, and the redemption stops there); none while the
   system's TCR is below the MCR. The fee is ``baseRate + 0.5 %`` (at most 100 %) of the
-  collateral drawn, with ``baseRate`` first raised by half the redeemed share of the supply (its
-  decay over time is left out: the static cascade is one instant, and ``simulate`` refuses
-  redemptions). An
+  collateral drawn, with ``baseRate`` first raised by half the redeemed share of the supply and
+  decaying by the contract's minute factor (12 h half-life) between redemptions (in
+  ``simulate``; the static cascade is one instant). An
   arbitrageur redeems when the venue's purchase price is below ``1 − fee``: the amount is the
   one after which the venue's purchase price is ``1 − fee`` of that same amount (a root found by
   bisection: the price rises and the target falls with the amount), capped by what the troves
@@ -43,6 +43,9 @@ REDEMPTION_FEE_FLOOR = 0.005
 """``LiquityBase.REDEMPTION_FEE_FLOOR``: 0.5 %."""
 BETA = 2.0
 """``TroveManager.BETA``: the base rate rises by the redeemed share of the supply over 2."""
+MINUTE_DECAY_FACTOR = 0.999037758833783
+"""``TroveManager.MINUTE_DECAY_FACTOR`` (1e18-scaled in the contract): a 12-hour half-life."""
+SECONDS_IN_ONE_MINUTE = 60
 MIN_NET_DEBT = 1800.0
 """``LiquityBase.MIN_NET_DEBT``: a trove's debt less its gas compensation is at least this."""
 
@@ -87,6 +90,8 @@ class PegState:
     gem: float = 0.0
     room: float = math.inf
     base_rate: float = 0.0
+    last_fee_time: int | None = None
+    """``lastFeeOperationTime`` (seconds) in a simulation; None in the static cascade (one instant)."""
     minted: float = 0.0
     psm_burnt: float = 0.0
     redeemed: float = 0.0
@@ -156,6 +161,15 @@ def redemption_rate(base_rate: float, amount: float, supply: float) -> tuple[flo
     ``_updateBaseRateFromRedemption`` then ``_calcRedemptionRate``."""
     new_base = min(base_rate + amount / supply / BETA, 1.0)
     return min(REDEMPTION_FEE_FLOOR + new_base, 1.0), new_base
+
+
+def decayed_base_rate(state: PegState, now: int | None) -> float:
+    """``_calcDecayedBaseRate`` at ``now`` (seconds): the base rate times the minute factor to
+    the whole minutes since the last fee operation (no decay without a clock)."""
+    if now is None or state.last_fee_time is None:
+        return state.base_rate
+    minutes = (now - state.last_fee_time) // SECONDS_IN_ONE_MINUTE
+    return state.base_rate * MINUTE_DECAY_FACTOR ** minutes if minutes > 0 else state.base_rate
 
 
 def arbitrage_amount(venue, base_rate: float, supply: float) -> float:
@@ -239,18 +253,23 @@ def redeem_troves(coll: np.ndarray, debt: np.ndarray, price: float, amount: floa
     return TroveRedemption(redeemed, cancelled, drawn, closed)
 
 
-def redeem(venue, red: Redemptions, state: PegState, troves: Troves, price: float):
-    """One arbitrage redemption: buy the coins on ``venue``, redeem them against ``troves``
-    at ``price`` (the collateral's); (:class:`TroveRedemption`, fee rate, venue after).
-    ``state`` takes the base rate, supply and totals; ``troves``' arrays are written back."""
-    want = arbitrage_amount(venue, state.base_rate, state.supply)
+def redeem(venue, red: Redemptions, state: PegState, troves: Troves, price: float, now: int | None = None):
+    """One arbitrage redemption at time ``now`` (None: the static cascade's instant): buy the
+    coins on ``venue``, redeem them against ``troves`` at ``price`` (the collateral's);
+    (:class:`TroveRedemption`, fee rate, venue after). ``state`` takes the base rate (decayed
+    to ``now`` first, ``_updateLastFeeOpTime`` after), supply and totals; ``troves``' arrays
+    are written back."""
+    base = decayed_base_rate(state, now)
+    want = arbitrage_amount(venue, base, state.supply)
     if not want > 0.0:
         return TroveRedemption(), 0.0, venue
     coll, debt = troves.coll[troves.coll_rows], troves.debt[troves.debt_rows]  # copies
     done = redeem_troves(coll, debt, price, want, troves.mcr, red.gas_compensation)
     if not done.redeemed > 0.0:
         return done, 0.0, venue
-    fee, state.base_rate = redemption_rate(state.base_rate, done.redeemed, state.supply)
+    fee, state.base_rate = redemption_rate(base, done.redeemed, state.supply)
+    if now is not None and (state.last_fee_time is None or now - state.last_fee_time >= SECONDS_IN_ONE_MINUTE):
+        state.last_fee_time = now
     cost, venue = venue.buy(done.redeemed)
     troves.coll[troves.coll_rows] = coll
     troves.debt[troves.debt_rows] = debt
