@@ -31,7 +31,8 @@ venue for everyone; recovery, re-quoting and arbitrage as in the single-market e
 6. for each stablecoin a market issues (``SystemModel.issued``), the issuer's liquidators
    buy ``buy_share`` of the debt they repaid in it this block on the coin's venue, as one
    purchase (its price move split into permanent and transient like a sale's): every
-   market sees the coin at that venue's price in the next block.
+   market sees the coin at that venue's price in the next block. A coin with a PSM or
+   redemptions then has their arbitrage on its venue (:func:`peg_block`).
 
 A market with a dedicated population uses its table's ``calls_per_account``,
 ``min_repay_usd`` and ``spread_blocks`` for every call on it and for selling its inventory.
