@@ -24,7 +24,7 @@ brute-force run that skips nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
 import numpy as np
@@ -201,6 +201,11 @@ class StaticCascade:
         # per-account HF lower bounds (see the rules' sweep), reset per run like the rows
         self._q = self._hf0_sorted.copy()
         self._q_dirty = 0
+        # per-account tallies and marks, reused across runs like the rows (fresh ones per run
+        # cost page faults on millions of accounts); only accounts below ``_q_dirty`` are written
+        n = model.book.n_accounts
+        self._acct = Tallies.zeros(0, n)
+        self._touched = np.zeros(n, dtype=np.bool_)
 
     @property
     def hf_before(self):
@@ -208,8 +213,9 @@ class StaticCascade:
         return self._hf0
 
     def _fresh_arrays(self) -> BookArrays:
-        """The working arrays reset to the base book. Only accounts inside the largest
-        prefix the previous run looked at can have changed, so only their rows are reset."""
+        """The working arrays reset to the base book, the per-account tallies and marks to
+        zero. Only accounts inside the largest prefix the previous run looked at can have
+        changed, so only their rows and entries are reset."""
         b = self._base
         d = self._dirty
         self._coll[:d] = b.coll[:d]
@@ -217,6 +223,10 @@ class StaticCascade:
         self._dirty = 0
         a = self._q_dirty
         self._q[:a] = self._hf0_sorted[:a]
+        t = self._acct
+        for arr in (t.acct_seized_usd, t.acct_repaid_usd, t.acct_bad_debt_usd, t.acct_calls, t.acct_blocked,
+                    self._touched):
+            arr[:a] = 0
         self._q_dirty = 0
         return b.with_amounts(self._coll, self._debt)
 
@@ -227,8 +237,9 @@ class StaticCascade:
     def run(self, shocks: Mapping[str, float] | FloatArray, keep_arrays: bool = True) -> CascadeOutcome:
         """One cascade from ``shocks`` (asset -> fractional drop, or an array by asset).
 
-        ``keep_arrays=False`` leaves the end-of-run book in the solver's working buffers
-        (the next run overwrites it): the curve uses that, having read what it needs.
+        ``keep_arrays=False`` leaves the end-of-run book, the per-account tallies and the
+        touched marks in the solver's working buffers (the next run overwrites them): the
+        curve uses that, having read what it needs.
         This is the fixed point of :func:`solve_fixed_point` with this one market.
         """
         m = self.model
@@ -349,6 +360,8 @@ class StaticCascade:
         )
 
 
+ACCOUNT_TALLIES = ("acct_seized_usd", "acct_repaid_usd", "acct_bad_debt_usd", "acct_calls", "acct_blocked")
+
 TOTALS = ("seized", "fee", "fee_usd", "sold", "held", "proceeds", "repaid", "bought", "bought_cost", "deficit")
 """Per-asset token totals of a cascade (``fee_usd``, ``proceeds``, ``bought_cost`` in USD)."""
 
@@ -376,8 +389,10 @@ class MarketPass:
         self.solver = solver
         self.index = index
         self.arrays = solver._fresh_arrays()
-        self.tallies = Tallies.zeros(k, n)
-        self.touched = np.zeros(n, dtype=np.bool_)
+        t = solver._acct
+        self.tallies = Tallies(np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), t.acct_seized_usd,
+                               t.acct_repaid_usd, t.acct_bad_debt_usd, t.acct_calls, t.acct_blocked)
+        self.touched = solver._touched
         self.totals = {name: np.zeros(k) for name in TOTALS}
         self.round_rows: list[dict[str, object]] = []
         self.p0 = np.asarray(m.prices, dtype=np.float64)
@@ -444,9 +459,11 @@ class MarketPass:
 
     def outcome(self, trace: FixedPointTrace, shock: FloatArray, keep_arrays: bool) -> CascadeOutcome:
         """This market's end state, prices in its own asset order."""
-        arrays = self.arrays
-        if keep_arrays:
+        arrays, tallies, touched = self.arrays, self.tallies, self.touched
+        if keep_arrays:  # copies of the solver's working buffers, which the next run reuses
             arrays = arrays.with_amounts(arrays.coll.copy(), arrays.debt.copy())
+            tallies = replace(tallies, **{f: getattr(tallies, f).copy() for f in ACCOUNT_TALLIES})
+            touched = touched.copy()
         ix = self.index
         return CascadeOutcome(
             shocks=shock[ix],
@@ -459,8 +476,8 @@ class MarketPass:
             totals=self.totals,
             round_rows=self.round_rows,
             arrays=arrays,
-            tallies=self.tallies,
-            touched=self.touched,
+            tallies=tallies,
+            touched=touched,
             bad_debt_before_usd=self.solver._bad_before,
             account_order=self.solver._perm,
         )

@@ -12,7 +12,8 @@ import numpy as np
 
 from liqcascade._typing import FloatArray
 from liqcascade.engine import kernels as _kernels
-from liqcascade.engine.dynamic.candidates import Candidates, lots, snapshot
+from liqcascade.engine.dynamic.baseline import split_sales
+from liqcascade.engine.dynamic.candidates import Candidates, in_sorted, lots, snapshot, stable_order
 from liqcascade.engine.dynamic.records import BlockCounts, BlockUsd, EventBatch, LiquidatorChoice, SaleGrid
 from liqcascade.engine.dynamic.settings import ConservationError
 from liqcascade.engine.dynamic.state import POOL_FEE, RunInputs, SimulationState
@@ -109,7 +110,8 @@ def find_candidates(run: RunInputs, st: SimulationState, b: int, o: FloatArray) 
     # the protocol's limits on liquidations in progress (Maker's Dog: room for more
     # auctions); room freed since last block lets accounts that waited be picked again
     limits_freed = st.aftermarket is not None and st.aftermarket.sync_limits(st.arrays.state)
-    if b == 0 or not np.array_equal(o, st.o_prev) or global_effects or limits_freed:
+    moved = st.owners is not None and st.owners.rescan  # owners' actions or debt accrual this block
+    if b == 0 or not np.array_equal(o, st.o_prev) or global_effects or limits_freed or moved:
         ratio0 = o / run.p0
         st.bound = max(st.bound, float(ratio0.max() / ratio0.min()))
         step = o / st.o_prev
@@ -118,7 +120,8 @@ def find_candidates(run: RunInputs, st: SimulationState, b: int, o: FloatArray) 
             # keep the product finite over long runs: rescale every bound (q / cum is what counts)
             st.q /= st.cum_bound
             st.cum_bound = 1.0
-        upto = run.model.book.n_accounts if global_effects else run.book.prefix_len(st.bound)
+        everyone = global_effects or st.owners is not None  # a moving book is not sorted by health
+        upto = run.model.book.n_accounts if everyone else run.book.prefix_len(st.bound)
         scanned = rules.scan(st.arrays, o, upto, st.q, st.cum_bound)
         st.cand = Candidates.build(rules, st.arrays, o, scanned)
         if held_by_limits:
@@ -144,7 +147,7 @@ def start_latency_clocks(st: SimulationState, b: int) -> None:
     seen = st.cand.elig if not st.held.size else np.union1d(st.cand.elig, st.held)
     if seen is not st.prev_elig:
         prev = st.prev_elig
-        gone = prev[~np.isin(prev, seen, assume_unique=True)] if prev.size else prev
+        gone = prev[~in_sorted(prev, seen)] if prev.size else prev  # both ascending
         st.eligible_since[gone] = -1
         fresh = seen[st.eligible_since[seen] < 0]
         st.eligible_since[fresh] = b
@@ -171,7 +174,7 @@ def sale_grid(run: RunInputs, st: SimulationState, order: np.ndarray) -> SaleGri
     k = run.n_assets
     co, ro = st.cand.coll_asset[order], st.cand.received[order]  # ranked once, not once per asset
     grid = SaleGrid(np.zeros((k, GRID)), np.zeros((k, GRID)), np.zeros(k, dtype=np.bool_))
-    for i in np.unique(co):
+    for i in present(co, k):
         if i in st.venues:
             qmax = float(ro[co == i].sum())
             if qmax > 0:
@@ -180,6 +183,12 @@ def sale_grid(run: RunInputs, st: SimulationState, order: np.ndarray) -> SaleGri
                 grid.proceeds[i] = [st.venues[i].quote_sell(float(x)) for x in qs]
                 grid.has_grid[i] = True
     return grid
+
+
+def present(assets: np.ndarray, k: int) -> list[int]:
+    """The distinct values of ``assets`` (asset indexes below ``k``), ascending (``np.unique``
+    by counting: a handful of assets, up to a million candidates)."""
+    return np.flatnonzero(np.bincount(assets, minlength=k)).tolist()
 
 
 def choose_liquidations(run: RunInputs, st: SimulationState, b: int, gas: float) -> LiquidatorChoice:
@@ -197,7 +206,7 @@ def choose_liquidations(run: RunInputs, st: SimulationState, b: int, gas: float)
     waiting = b - st.eligible_since[elig] < liq.latency_blocks
     ok = (gross >= liq.min_profit_usd) & ~waiting
     okidx = np.flatnonzero(ok)
-    order = okidx[np.argsort(-gross[okidx], kind="stable")]
+    order = okidx[stable_order(-gross[okidx])]
     grid = sale_grid(run, st, order)
     cap = len(order) if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
     rep_usd = paid * market[da]
@@ -250,17 +259,20 @@ def run_aftermarket(run: RunInputs, st: SimulationState, o: FloatArray, b: int) 
 
 
 def sell_into_venues(venues: dict, amount: np.ndarray, market: np.ndarray, prices, phi: float,
-                     depth_mode: bool) -> np.ndarray:
+                     depth_mode: bool, keep_impact: bool = True) -> np.ndarray:
     """Sell ``amount`` (tokens per asset) into the venues; return the proceeds (USD per asset).
     ``prices`` holds ``exo``, ``perm`` and ``trans``: each sale's log price move goes ``phi`` into
     ``perm`` and the rest into ``trans``; an asset without a venue sells at ``market``, without
-    impact. ``venues`` and ``market`` are updated."""
+    impact. ``venues`` and ``market`` are updated. ``keep_impact`` False: the proceeds are the
+    curve's, but no price move is kept (next block the venues return to the path)."""
     proceeds = np.zeros(market.shape[0])
     for i in np.flatnonzero(amount > 0):
         if i in venues:
             before = venues[i].mid_price()
             proceeds[i], venues[i] = venues[i].sell(float(amount[i]))
             after = venues[i].mid_price()
+            if not keep_impact:
+                continue
             d = math.log(after / before) if after > 0 else -50.0
             prices.perm[i] += phi * d
             prices.trans[i] += (1.0 - phi) * d
@@ -283,7 +295,13 @@ def sell(run: RunInputs, st: SimulationState) -> None:
     tallies, venues, market = st.tallies, st.venues, st.market
     st.inventory += tallies.seized - tallies.fee
     amount = st.inventory / run.settings.liquidators.spread_blocks
-    proceeds = sell_into_venues(venues, amount, market, st, phi, run.depth_mode)
+    mode = run.settings.dynamics.impact_on_path
+    if mode == "excess":  # what the path's own liquidations sold moves nothing again
+        covered, excess = split_sales(st.baseline, amount)
+        proceeds = sell_into_venues(venues, covered, market, st, phi, run.depth_mode, False)
+        proceeds += sell_into_venues(venues, excess, market, st, phi, run.depth_mode, True)
+    else:
+        proceeds = sell_into_venues(venues, amount, market, st, phi, run.depth_mode, mode == "full")
     st.inventory -= amount
     t = st.totals
     for total, arr in ((t.seized, tallies.seized), (t.fee, tallies.fee), (t.sold, amount), (t.proceeds, proceeds),
@@ -306,6 +324,9 @@ def check_conservation(run: RunInputs, st: SimulationState, b: int) -> None:
     if (arrays.coll < 0).any() or (arrays.debt < 0).any():
         raise ConservationError(f"block {b}: a negative balance")
     coll0, debt0 = run.model.book.totals_by_asset()
+    if st.owners is not None:  # what owners added and the accumulators grew
+        coll0 = coll0 + st.owners.coll_in
+        debt0 = debt0 + st.owners.debt_in + st.owners.accrued
     k = run.n_assets
     coll1 = np.bincount(arrays.asset, weights=arrays.coll, minlength=k)
     debt1 = np.bincount(arrays.asset, weights=arrays.debt, minlength=k)

@@ -190,6 +190,19 @@ def liquidate_one(
 N_CHUNKS = 64
 
 
+def spread_order(n: int) -> np.ndarray:
+    """The chunks ``0..n-1`` in bit-reversed order. numba hands each thread one contiguous block
+    of a ``prange``, and a book sorted by HF has its eligible accounts (the work) in the first
+    chunks: in this order every block holds chunks spread over the whole book, so the threads
+    share the work. Each chunk is still summed alone and the chunks added in chunk order, so the
+    numbers do not change."""
+    bits = max(1, (n - 1).bit_length())
+    return np.argsort([int(format(i, f"0{bits}b")[::-1], 2) for i in range(n)]).astype(np.int64)
+
+
+CHUNK_ORDER = spread_order(N_CHUNKS)
+
+
 def sweep(
     version, policy, upto, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
@@ -209,14 +222,15 @@ def sweep(
     product of the rounds' price-move bounds ``max(f)/min(f)``, and ``q[k]`` is the HF
     last computed times the product at that time (HF0 to start with). An account whose
     bound is >= 1 cannot be eligible and is skipped without reading its rows; a checked
-    account's ``q`` is refreshed, a liquidated one's set to 0 (checked again next round).
+    account's ``q`` is refreshed, a liquidated one's from what the liquidation left.
     """
     k_assets = seized_by_asset.shape[0]
     acc = np.zeros((4, N_CHUNKS, k_assets))
     calls = np.zeros(N_CHUNKS, dtype=np.int64)
     found = np.zeros(N_CHUNKS, dtype=np.int64)
     size = (upto + N_CHUNKS - 1) // N_CHUNKS
-    for c in prange(N_CHUNKS):
+    for i in prange(N_CHUNKS):
+        c = CHUNK_ORDER[i]
         lo = c * size
         hi = min(upto, lo + size)
         for k in range(lo, hi):
@@ -226,15 +240,20 @@ def sweep(
             if d > 0.0 and cv_total > 0.0 and w < d:
                 found[c] += 1
                 touched[k] = True
-                q[k] = 0.0
                 calls[c] += liquidate_one(
                     version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls,
                     min_repay_usd, acc[0, c], acc[1, c], acc[2, c], acc[3, c],
                     acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
                 )
-            elif d > 0.0:
+                # its bound from what is left (rows still in cache): most liquidated accounts
+                # end healthy and need not be read again while prices move less than their HF
+                w, cv_total, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, lt)
+                q[k] = (w / d) * cum_bound if d > 0.0 and cv_total > 0.0 else HF_INF
+            elif d > 0.0 and cv_total > 0.0:
                 q[k] = (w / d) * cum_bound
             else:
+                # no debt, or no seizable collateral whatever the prices: only this account's
+                # own liquidation changes its rows, so it cannot become eligible in this cascade
                 q[k] = HF_INF
     for c in range(N_CHUNKS):
         for a in range(k_assets):

@@ -44,7 +44,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from liqcascade.protocols.aave_v3.kernels_python import SKIP_MARGIN, account_values
+from liqcascade.protocols.aave_v3.kernels_python import SKIP_MARGIN, account_values, spread_order
 from liqcascade.protocols.base import HF_INF
 from liqcascade.protocols.compound_v2.fast import liquidate_call as compound_v2_call
 from liqcascade.protocols.compound_v3.fast import absorb_values, store_front_price
@@ -337,6 +337,7 @@ def liquidate_one(
 
 
 N_CHUNKS = 64
+CHUNK_ORDER = spread_order(N_CHUNKS)  # the threads' share of the chunks (see spread_order)
 
 
 def sweep_chunk(
@@ -364,10 +365,12 @@ def sweep_chunk(
                 found += 1
                 touched[k] = True
             calls += n
-            q[k] = 0.0
-        elif d > 0.0:
+            # the bound from what is left, as for a healthy account (see the Aave sweep)
+            w, cv_total, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, lt)
+            q[k] = (w / d) * cum_bound if d > 0.0 and cv_total > 0.0 else HF_INF
+        elif d > 0.0 and cv_total > 0.0:
             q[k] = (w / d) * cum_bound
-        else:
+        else:  # never eligible in this cascade (see the Aave sweep)
             q[k] = HF_INF
     return found, calls
 
@@ -385,7 +388,8 @@ def sweep(
     found = np.zeros(N_CHUNKS, dtype=np.int64)
     calls = np.zeros(N_CHUNKS, dtype=np.int64)
     size = (upto + N_CHUNKS - 1) // N_CHUNKS
-    for c in prange(N_CHUNKS):
+    for i in prange(N_CHUNKS):
+        c = CHUNK_ORDER[i]
         found[c], calls[c] = sweep_chunk(
             c, size, upto, mech, offsets, asset, coll, debt, prices, lt, bonus, mp, state, max_calls, min_repay_usd,
             acc, acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, touched, q,
