@@ -263,15 +263,15 @@ def test_jit_and_python_twins_agree():
     results = []
     for sweep in (compiled["sweep"], kernels_python.sweep):
         arr = rules.prepare(book)
-        t = Tallies.zeros(3, book.n_accounts)
+        t = Tallies.zeros(3, book.n_accounts, book.n_rows)
         touched = np.zeros(book.n_accounts, dtype=np.bool_)
         q = np.zeros(book.n_accounts)
         found, calls = sweep(
             V3_3, 0, book.n_accounts, arr.offsets, arr.asset, arr.coll, arr.debt, prices, arr.lt, arr.bonus, arr.fee,
             64, 0.0, t.seized, t.fee, t.repaid, t.deficit, t.acct_seized_usd, t.acct_repaid_usd,
-            t.acct_bad_debt_usd, t.acct_calls, t.acct_blocked, touched, q, 1.0,
+            t.acct_bad_debt_usd, t.acct_calls, t.acct_blocked, touched, q, 1.0, t.flows,
         )
-        results.append((found, calls, arr.coll.copy(), arr.debt.copy(), t.seized.copy(), t.deficit.copy(), q))
+        results.append((found, calls, arr.coll.copy(), arr.debt.copy(), t.seized.copy(), t.deficit.copy(), q, t.flows))
     (f1, c1, *a1), (f2, c2, *a2) = results
     assert (f1, c1) == (f2, c2) and c1 > 0
     for x, y in zip(a1, a2):

@@ -35,6 +35,7 @@ from liqcascade.errors import ConfigError, DataError
 from liqcascade.markets.base import Venue
 from liqcascade.model import PositionBook
 from liqcascade.protocols.base import BookArrays, LiquidationLimits, LiquidationRules, Tallies
+from liqcascade.protocols.flows import N_FLOWS
 
 SKIP_MARGIN = 1.0 + 1e-12
 
@@ -234,26 +235,33 @@ class StaticCascade:
         # the margin keeps an account whose HF0 equals the bound up to rounding inside
         return int(np.searchsorted(self._hf0_sorted, bound * SKIP_MARGIN, side="left"))
 
-    def run(self, shocks: Mapping[str, float] | FloatArray, keep_arrays: bool = True) -> CascadeOutcome:
+    def run(
+        self, shocks: Mapping[str, float] | FloatArray, keep_arrays: bool = True, trades: bool = False
+    ) -> CascadeOutcome:
         """One cascade from ``shocks`` (asset -> fractional drop, or an array by asset).
 
         ``keep_arrays=False`` leaves the end-of-run book, the per-account tallies and the
         touched marks in the solver's working buffers (the next run overwrites them): the
         curve uses that, having read what it needs.
+        ``trades=True`` (with ``keep_arrays``) keeps the per-row flows that
+        :func:`~liqcascade.engine.trades.static_trades` reads; off by default because
+        recording them costs about a third of a cascade that liquidates half of a 1M-account
+        book (their memory traffic), and only the ``trades`` table needs them.
         This is the fixed point of :func:`solve_fixed_point` with this one market.
         """
         m = self.model
         shock = m.shock_vector(shocks) if isinstance(shocks, Mapping) else np.asarray(shocks, dtype=np.float64)
         p0 = np.asarray(m.prices, dtype=np.float64)
-        part = self.start(np.arange(len(m.assets), dtype=np.int64))
+        part = self.start(np.arange(len(m.assets), dtype=np.int64), trades=trades and keep_arrays)
         venues = {m.assets.index(sym): v for sym, v in m.venues.items()}
         trace = solve_fixed_point([part], p0, shock, venues, self.settings)
         return part.outcome(trace, shock, keep_arrays)
 
-    def start(self, index: np.ndarray) -> "MarketPass":
+    def start(self, index: np.ndarray, trades: bool = False) -> "MarketPass":
         """A fresh pass of this market over one cascade; ``index`` maps the market's
-        assets to the system's (``arange`` when the market is the whole system)."""
-        return MarketPass(self, np.asarray(index, dtype=np.int64))
+        assets to the system's (``arange`` when the market is the whole system).
+        ``trades``: keep the per-row trades (``Tallies.flows``)."""
+        return MarketPass(self, np.asarray(index, dtype=np.int64), trades)
 
     # --------------------------------------------------------------- summary
     def totals(self, out: CascadeOutcome) -> dict[str, object]:
@@ -383,15 +391,16 @@ class MarketPass:
     bounds and per-asset totals, in the market's own asset order. ``index[j]`` is the
     system asset of the market's asset ``j``."""
 
-    def __init__(self, solver: StaticCascade, index: np.ndarray) -> None:
+    def __init__(self, solver: StaticCascade, index: np.ndarray, trades: bool = False) -> None:
         m = solver.model
         k, n = len(m.assets), m.book.n_accounts
         self.solver = solver
         self.index = index
         self.arrays = solver._fresh_arrays()
         t = solver._acct
+        flows = np.zeros((m.book.n_rows if trades else 0, N_FLOWS))  # fresh: an outcome keeps it
         self.tallies = Tallies(np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), t.acct_seized_usd,
-                               t.acct_repaid_usd, t.acct_bad_debt_usd, t.acct_calls, t.acct_blocked)
+                               t.acct_repaid_usd, t.acct_bad_debt_usd, t.acct_calls, t.acct_blocked, flows)
         self.touched = solver._touched
         self.totals = {name: np.zeros(k) for name in TOTALS}
         self.round_rows: list[dict[str, object]] = []

@@ -19,6 +19,7 @@ from liqcascade.engine.dynamic.settings import ConservationError
 from liqcascade.engine.dynamic.state import POOL_FEE, RunInputs, SimulationState
 from liqcascade.engine.dynamic.venues import arbitrage, exit_depth, requote
 from liqcascade.protocols.base import HoldsByLimits, SoftLiquidates
+from liqcascade.protocols.flows import FLOW_RETURNED, FLOW_USD
 
 GRID = 33
 GRID_SHAPE = np.linspace(0.0, 1.0, GRID) ** 2  # denser at small sizes, where most picks sit
@@ -255,6 +256,10 @@ def run_aftermarket(run: RunInputs, st: SimulationState, o: FloatArray, b: int) 
     if am.returned_rows.size:
         np.add.at(st.arrays.coll, am.returned_rows, am.returned_amount)
         np.add.at(st.totals.returned, st.arrays.asset[am.returned_rows], am.returned_amount)
+        # the account's side of the trade, valued at the oracle like the calls (engine/trades.py)
+        np.add.at(st.tallies.flows[:, FLOW_RETURNED], am.returned_rows, am.returned_amount)
+        np.add.at(st.tallies.flows[:, FLOW_USD + FLOW_RETURNED], am.returned_rows,
+                  am.returned_amount * o[st.arrays.asset[am.returned_rows]])
     st.written_off += am.bad_debt_usd
 
 
