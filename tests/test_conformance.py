@@ -147,3 +147,15 @@ def test_docs_state_the_shipped_vector_counts():
     assert sum(named[k] for k in ("math", "v3.0/SparkLend", "v3.3", "v3.5", "v3.6", "v3.7", "Aave v2")) == aave
     for name, n in named.items():
         assert re.search(rf"{re.escape(name)} {n}\b", doc), (name, n)
+
+
+def test_unknown_aave_version_is_a_data_error_naming_the_vector(tmp_path: Path):
+    # The handler turns a version the rules do not know into the file's own error (it once
+    # raised NameError: the except clause named an exception it had not imported).
+    f = tmp_path / "badversion.yaml"
+    f.write_text(
+        'protocol: aave_v3\nversion: "9.9"\nvectors:\n  - id: v-bad\n    source: a/b@c:d::e\n'
+        "    kind: der\n    function: liquidation_call\n    inputs: {}\n    expected: {result: '1'}\n"
+    )
+    with pytest.raises(DataError, match=r"badversion.yaml.*'v-bad'.*9\.9"):
+        run_vector_file(f)

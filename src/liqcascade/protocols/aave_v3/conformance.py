@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from liqcascade.errors import LiqcascadeError
 from liqcascade.protocols.conformance import Handler, VectorContext, as_int, get_input, register
 
 _AAVE_RELEASES = {
