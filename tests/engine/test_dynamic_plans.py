@@ -217,3 +217,24 @@ def test_plans_over_arrays_are_the_strategies_functions(strategy, venue):
             assert got.caps_usd[j, c] == pytest.approx(want, rel=1e-9)
         calls += len(p.calls)
     assert calls > 0
+
+
+def test_two_step_under_aave_v2_the_rule_it_was_derived_for():
+    from liqcascade.model import AssetParams, RiskParams
+    from liqcascade.protocols.aave_v3.versions import V2
+
+    # the engine tests' market without the protocol fee (v2 has none)
+    v2_params = RiskParams.from_assets([AssetParams("WETH", 18, 0.80, 0.85, 0.05, 0.0),
+                                        AssetParams("USDC", 6, 0.75, 0.78, 0.045, 0.0),
+                                        AssetParams("DAI", 18, 0.75, 0.78, 0.045, 0.0)])
+    ev = events(run("two_step", rules=AaveV3Rules(v2_params, V2)))
+    h = KEEP_LIQUIDATABLE_HF
+    r1 = (h * 15_600.0 - 15_300.0) / (h - K)
+    assert ev.loc[1, "calls"] == 2
+    assert ev.loc[1, "debt_repaid_usd"] == pytest.approx(r1 + 0.5 * (15_600.0 - r1), rel=1e-9)
+    # v2's close factor is 50 % at any HF < 1: account 2 (HF 0.92) keeps HF < 1 after a max close
+    # ((7650 - K·4150) / 4150 = 0.951), so its two calls are two max closes: 4150, then 2075
+    assert ev.loc[2, "calls"] == 2
+    assert ev.loc[2, "debt_repaid_usd"] == pytest.approx(4150.0 + 2075.0, rel=1e-12)
+    # no protocol fee in v2: the whole 5 % bonus on what was repaid
+    assert ev.loc[2, "expected_profit_usd"] == pytest.approx(0.05 * 6225.0, rel=1e-9)
