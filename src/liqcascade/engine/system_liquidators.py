@@ -1,0 +1,306 @@
+"""Liquidators with capital and capacity in the static cascade of a system.
+
+Unbounded liquidators (the default, :mod:`liqcascade.engine.static`) liquidate every eligible
+account each round. A :class:`StaticLiquidators` population bounds that: per round it makes at
+most ``calls_per_round`` liquidation calls and repays at most its **balance** (USD at the round's
+prices). The balance starts at ``capital_usd`` and is recycled: after the round's sales it comes
+back as the proceeds of the collateral the population sold, so it moves by proceeds − debt repaid
+each round (a call whose collateral sells for less than the debt it repaid shrinks it; collateral
+held, ``sell_fraction`` < 1, does not come back). This is the simulation's ``capital_usd`` (debt
+repayable per block) with a round for a block and the profit kept.
+
+Who is served first: each round every eligible account's next call is priced at the round's
+prices (collateral received plus reward, minus debt paid: :meth:`first_call`, as the simulation
+ranks), accounts sorted by that profit, highest first, ties by market order then original account
+index. Dedicated populations (one market each) go first, then the shared one takes what is left in
+every market. A population walks the ranking and takes an account when its round (every call the
+rules make on it at these prices, up to ``max_calls_per_account``) fits in the calls and the
+balance left; an account that does not fit is skipped, not the end of the walk, as in the
+simulation -- except in a market whose rules have global effects (Liquity's redistribution), where
+the walk stops at the first misfit so that what is liquidated is a prefix of the ranking.
+
+What an account's round costs is known exactly before it is taken: the whole ranking is
+liquidated once on a scratch copy of the book (at fixed prices an account's calls do not depend on
+the others', and for global-effect rules a prefix of the list is liquidated as it was in the
+scratch run), and the chosen accounts are then liquidated for real in the same order.
+
+Accounts eligible but not taken stay eligible (they are marked touched, so the accounts table
+lists them with no calls); when a round takes nothing, the fixed point stops (``stuck``) with them
+left. Their debt above their collateral is the bad debt that follows when capital is short.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from liqcascade._typing import FloatArray
+from liqcascade.engine.static import MarketPass, StaticCascade, VenueRound
+from liqcascade.errors import ConfigError
+from liqcascade.protocols.base import Tallies
+
+SHARED = "shared"
+"""Name of the population every market shares."""
+
+
+@dataclass(frozen=True)
+class StaticLiquidators:
+    """A liquidator population of the static system cascade: ``market`` None for the shared one
+    (every market), else the one market it is dedicated to."""
+
+    market: str | None = None
+    capital_usd: float = math.inf
+    """Starting balance (USD) and most debt repayable in one round; inf = flash loans."""
+    calls_per_round: float = math.inf
+    """Liquidation calls per round at most; inf = unbounded."""
+
+    def __post_init__(self) -> None:
+        key = "simulation.liquidators" if self.market is None else f"markets.{self.market}.simulation.liquidators"
+        if not (self.capital_usd > 0):
+            raise ConfigError("<liquidators>", f"{key}.capital_usd", "a number > 0 (1e300 = flash loans)", self.capital_usd)
+        c = self.calls_per_round
+        if not (c >= 1 and (math.isinf(c) or float(c).is_integer())):
+            raise ConfigError("<liquidators>", f"{key}.calls_per_round", "an integer >= 1 (unset = unbounded)", c)
+
+    @property
+    def name(self) -> str:
+        return SHARED if self.market is None else self.market
+
+    @property
+    def bounded(self) -> bool:
+        return math.isfinite(self.capital_usd) or math.isfinite(self.calls_per_round)
+
+
+@dataclass
+class Ledger:
+    """One population over one cascade: its balance and what it did (USD at each round's prices)."""
+
+    population: StaticLiquidators
+    balance_usd: float
+    accounts_taken: int = 0
+    """Accounts it liquidated, summed over the rounds (an account of two rounds counts twice)."""
+    calls: int = 0
+    debt_repaid_usd: float = 0.0
+    proceeds_usd: float = 0.0
+    peak_round_usd: float = 0.0
+    rounds_bound: int = 0
+    """Rounds in which it left an eligible account for want of calls or balance."""
+    calls_left_undone: int = 0
+    """Over the rounds: the calls of the accounts it left (as the scratch run priced them)."""
+    accounts_left: int = 0
+    """Eligible accounts of its markets that nobody took in the last round."""
+    debt_left_usd: float = 0.0
+    shortfall_left_usd: float = 0.0
+    """Of those: debt above the collateral's value (the rules' health view), summed."""
+    sold: dict[int, FloatArray] = field(default_factory=dict)
+    """This round: collateral sold per market (pass position), market asset order."""
+    round_repaid_usd: float = 0.0
+
+
+@dataclass
+class _Ranked:
+    """One market's eligible accounts in ranking order, with the scratch run's price of each."""
+
+    accounts: np.ndarray
+    orig: np.ndarray
+    profit: FloatArray
+    calls: np.ndarray
+    repaid_usd: FloatArray
+    taken: np.ndarray
+    global_effects: bool
+
+
+class BoundedPass(MarketPass):
+    """A :class:`MarketPass` whose round is made by the populations of a :class:`LiquidatorRounds`
+    (the first pass of the list runs the round for every market; the others only read it)."""
+
+    def __init__(self, solver: StaticCascade, index: np.ndarray, rounds: "LiquidatorRounds", k: int) -> None:
+        super().__init__(solver, index)
+        self.rounds, self.k = rounds, k
+
+    def advance(self, prices: FloatArray) -> FloatArray:
+        """The bookkeeping of :meth:`MarketPass.sweep` before it liquidates (bounds, prefix,
+        dirty rows); returns the market's prices."""
+        solver, rules = self.solver, self.solver.model.rules
+        p = prices[self.index]
+        ratio = p / self.p0
+        self.bound = max(self.bound, float(ratio.max() / ratio.min()))
+        step = p / self.p_prev
+        self.cum_bound *= float(step.max() / step.min())
+        self.p_prev = p
+        n = self.arrays.n_accounts
+        self.upto = n if rules.capabilities.global_effects else max(self.upto, solver._prefix_len(self.bound))
+        solver._dirty = max(solver._dirty, int(self.arrays.offsets[self.upto]))
+        solver._q_dirty = max(solver._q_dirty, self.upto)
+        self.tallies.reset_assets()
+        return p
+
+    def sweep(self, prices: FloatArray) -> None:
+        if self.k == 0:
+            self.rounds.serve(prices)
+
+
+class LiquidatorRounds:
+    """The populations' rounds over one system cascade: chooses, liquidates and keeps the ledgers.
+    ``after_trade`` (for :func:`~liqcascade.engine.static.solve_fixed_point`) books each round's
+    proceeds back into the balances and hands on to ``then`` (the issued coins' purchases)."""
+
+    def __init__(self, populations: tuple[StaticLiquidators, ...], names: list[str], then=None) -> None:
+        own = {p.market: p for p in populations if p.market is not None}
+        shared = next((p for p in populations if p.market is None), StaticLiquidators())
+        # dedicated populations first, in the order of the markets; then the shared one
+        self.order = [own[n] for n in names if n in own] + [shared]
+        self.ledgers = {p.name: Ledger(p, p.capital_usd) for p in self.order}
+        self.names = names
+        self.passes: list[BoundedPass] = []
+        self.then = then
+        self.prices: FloatArray | None = None
+
+    def markets_of(self, pop: StaticLiquidators) -> list[int]:
+        return list(range(len(self.names))) if pop.market is None else [self.names.index(pop.market)]
+
+    def serve(self, prices: FloatArray) -> None:
+        """One round: rank every market's eligible accounts, let each population take what fits,
+        liquidate those for real and set each pass's counts and sales."""
+        self.prices = prices
+        ranked = [self._rank(part, part.advance(prices)) for part in self.passes]
+        for led in self.ledgers.values():
+            led.sold, led.round_repaid_usd = {}, 0.0
+        for pop in self.order:
+            self._take(pop, ranked)
+        for part, rk in zip(self.passes, ranked):
+            part.touched[rk.accounts] = True  # liquidated, or left eligible
+            part.eligible, part.calls = rk.accounts.size, 0
+        for pop in self.order:
+            self._liquidate(pop, ranked)
+        for part in self.passes:
+            part.sold = (part.tallies.seized - part.tallies.fee) * part.solver.settings.sell_fraction
+        self._left(ranked)
+
+    def _rank(self, part: BoundedPass, p: FloatArray) -> _Ranked:
+        rules, solver = part.solver.model.rules, part.solver
+        elig = rules.scan(part.arrays, p, part.upto, solver._q, part.cum_bound)
+        fc = rules.first_call(part.arrays, p, elig)
+        if fc.costs is None:  # the liquidator repays and keeps the seized collateral net of the fee
+            received, paid, reward = fc.seized - fc.fee, fc.repaid, np.zeros(elig.size)
+        else:
+            received, paid, reward = fc.costs.received, fc.costs.paid, fc.costs.reward_usd
+        ca, da = np.maximum(fc.collateral_asset, 0), np.maximum(fc.debt_asset, 0)
+        profit = np.where(fc.repaid > 0.0, received * p[ca] + reward - paid * p[da], -np.inf)
+        orig = solver._perm[elig]
+        order = np.lexsort((orig, -profit))
+        elig, orig, profit = elig[order], orig[order], profit[order]
+        # the scratch run: what each account's round would be, liquidated in ranking order
+        scratch = part.arrays.with_amounts(part.arrays.coll.copy(), part.arrays.debt.copy())
+        tal = Tallies.zeros(len(p), part.arrays.n_accounts)
+        _, ev = rules.liquidate_list(scratch, p, elig, tal, solver.settings.limits)
+        return _Ranked(elig, orig, profit, ev.calls.copy(), ev.repaid_usd.copy(), np.full(elig.size, -1),
+                       rules.capabilities.global_effects)
+
+    def _take(self, pop: StaticLiquidators, ranked: list[_Ranked]) -> None:
+        """Mark in ``taken`` the accounts the population takes this round (its position in ``order``)."""
+        led, who = self.ledgers[pop.name], self.order.index(pop)
+        mine = [k for k in self.markets_of(pop) if ranked[k].accounts.size]
+        if not pop.bounded:  # takes everything left
+            for k in mine:
+                ranked[k].taken[ranked[k].taken < 0] = who
+            return
+        ks = np.concatenate([np.full(ranked[k].accounts.size, k) for k in mine]) if mine else np.zeros(0, np.int64)
+        js = np.concatenate([np.arange(ranked[k].accounts.size) for k in mine]) if mine else ks
+        if not ks.size:
+            return
+        profit = np.concatenate([ranked[k].profit for k in mine])
+        orig = np.concatenate([ranked[k].orig for k in mine])
+        # one ranking across its markets: profit, then market order, then original account index
+        walk = np.lexsort((orig, ks, -profit))
+        calls_left, left = pop.calls_per_round, led.balance_usd
+        stopped: set[int] = set()
+        bound = False
+        for c in walk:
+            k, j = int(ks[c]), int(js[c])
+            rk = ranked[k]
+            if rk.taken[j] >= 0 or k in stopped:
+                continue
+            n, usd = int(rk.calls[j]), float(rk.repaid_usd[j])
+            if n <= calls_left and usd <= left:
+                rk.taken[j] = who
+                calls_left -= n
+                left -= usd
+                continue
+            bound = True
+            led.calls_left_undone += n
+            if rk.global_effects:
+                stopped.add(k)
+        led.rounds_bound += int(bound)
+
+    def _liquidate(self, pop: StaticLiquidators, ranked: list[_Ranked]) -> None:
+        """The population's accounts liquidated for real, market by market, in ranking order."""
+        led, who = self.ledgers[pop.name], self.order.index(pop)
+        p = self.prices
+        for k in self.markets_of(pop):
+            part, rk = self.passes[k], ranked[k]
+            accounts = rk.accounts[rk.taken == who]
+            if not accounts.size:
+                continue
+            t = part.tallies
+            before = t.seized - t.fee
+            calls, ev = part.solver.model.rules.liquidate_list(part.arrays, p[part.index], accounts, t,
+                                                               part.solver.settings.limits)
+            led.sold[k] = (t.seized - t.fee - before) * part.solver.settings.sell_fraction
+            part.calls += int(calls)
+            led.calls += int(calls)
+            led.accounts_taken += int((ev.calls > 0).sum())
+            led.round_repaid_usd += float(ev.repaid_usd.sum())
+        led.debt_repaid_usd += led.round_repaid_usd
+        led.peak_round_usd = max(led.peak_round_usd, led.round_repaid_usd)
+
+    def _left(self, ranked: list[_Ranked]) -> None:
+        """Per population: the eligible accounts of its markets that nobody took this round,
+        their debt and their debt above collateral (kept from the last round)."""
+        per_market = []
+        for part, rk in zip(self.passes, ranked):
+            left = rk.accounts[rk.taken < 0]
+            hv = part.solver.model.rules.health(part.arrays, self.prices[part.index], left)
+            per_market.append((left.size, float(hv.debt_usd.sum()),
+                               float(np.clip(hv.debt_usd - hv.collateral_usd, 0.0, None).sum())))
+        for pop in self.order:
+            led = self.ledgers[pop.name]
+            mine = [per_market[k] for k in self.markets_of(pop)]
+            led.accounts_left = sum(m[0] for m in mine)
+            led.debt_left_usd = sum(m[1] for m in mine)
+            led.shortfall_left_usd = sum(m[2] for m in mine)
+
+    def __call__(self, live, trade: VenueRound) -> list[VenueRound]:
+        """After the round's sales: each population's proceeds (its pro-rata share of each venue's,
+        at the round's price where an asset has no venue) come back into its balance."""
+        p = self.prices
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_token = np.where(trade.has_venue & (trade.sold > 0.0), trade.proceeds / trade.sold, p)
+        for led in self.ledgers.values():
+            proceeds = sum(float((sold * per_token[self.passes[k].index]).sum()) for k, sold in led.sold.items())
+            led.proceeds_usd += proceeds
+            led.balance_usd += proceeds - led.round_repaid_usd
+        if self.then is not None:
+            return self.then(live, trade)
+        return [trade] * len(self.passes)
+
+
+LEDGER_COLUMNS = (
+    "liquidator", "market", "calls_per_round", "capital_usd", "accounts_taken", "liquidation_calls",
+    "debt_repaid_usd", "peak_round_repaid_usd", "proceeds_usd", "profit_usd", "balance_end_usd", "rounds_bound",
+    "calls_left_undone", "accounts_left_eligible", "debt_left_eligible_usd", "shortfall_left_usd",
+)
+"""Columns of the ``liquidators`` table of a static system run."""
+
+
+def ledger_row(led: Ledger) -> dict[str, object]:
+    """One population's row of the ``liquidators`` table (``market`` * for the shared one)."""
+    pop = led.population
+    return dict(zip(LEDGER_COLUMNS, (
+        pop.name, "*" if pop.market is None else pop.market, float(pop.calls_per_round), float(pop.capital_usd),
+        led.accounts_taken, led.calls, led.debt_repaid_usd, led.peak_round_usd, led.proceeds_usd,
+        led.proceeds_usd - led.debt_repaid_usd, led.balance_usd, led.rounds_bound, led.calls_left_undone,
+        led.accounts_left, led.debt_left_usd, led.shortfall_left_usd,
+    )))
