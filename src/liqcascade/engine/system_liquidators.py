@@ -2,12 +2,18 @@
 
 Unbounded liquidators (the default, :mod:`liqcascade.engine.static`) liquidate every eligible
 account each round. A :class:`StaticLiquidators` population bounds that: per round it makes at
-most ``calls_per_round`` liquidation calls and repays at most its **balance** (USD at the round's
+most ``calls_per_round`` liquidation calls and pays at most its **balance** (USD at the round's
 prices). The balance starts at ``capital_usd`` and is recycled: after the round's sales it comes
 back as the proceeds of the collateral the population sold, so it moves by proceeds − debt repaid
 each round (a call whose collateral sells for less than the debt it repaid shrinks it; collateral
 held, ``sell_fraction`` < 1, does not come back). This is the simulation's ``capital_usd`` (debt
 repayable per block) with a round for a block and the profit kept.
+
+What a call costs is what the liquidator pays, as the simulation prices it: the debt it repays
+(Aave, Morpho, Compound v2, Euler: the liquidator keeps the seized collateral and sells it), or the
+rules' own costs (:class:`~liqcascade.protocols.base.FirstCallCosts`: a Liquity liquidation costs
+the caller nothing, the Stability Pool pays). In those markets the collateral sold is not the
+liquidator's, so the capital paid comes back after the round as it was (no profit or loss kept).
 
 Who is served first: each round every eligible account's next call is priced at the round's
 prices (collateral received plus reward, minus debt paid: :meth:`first_call`, as the simulation
@@ -83,7 +89,10 @@ class Ledger:
     """Accounts it liquidated, summed over the rounds (an account of two rounds counts twice)."""
     calls: int = 0
     debt_repaid_usd: float = 0.0
+    capital_used_usd: float = 0.0
+    """What it paid for its calls, summed over the rounds (the debt it repaid, where it repays it)."""
     proceeds_usd: float = 0.0
+    """Of the collateral it sold (markets where it keeps what it seizes)."""
     peak_round_usd: float = 0.0
     rounds_bound: int = 0
     """Rounds in which it left an eligible account for want of calls or balance."""
@@ -96,7 +105,9 @@ class Ledger:
     """Of those: debt above the collateral's value (the rules' health view), summed."""
     sold: dict[int, FloatArray] = field(default_factory=dict)
     """This round: collateral sold per market (pass position), market asset order."""
-    round_repaid_usd: float = 0.0
+    round_capital_usd: float = 0.0
+    round_spent_usd: float = 0.0
+    """This round: the capital it paid in markets where it keeps the collateral (the rest comes back as paid)."""
 
 
 @dataclass
@@ -108,8 +119,12 @@ class _Ranked:
     profit: FloatArray
     calls: np.ndarray
     repaid_usd: FloatArray
+    pays: FloatArray
+    """USD the liquidator pays per USD of debt cleared (1 where it repays the debt itself)."""
     taken: np.ndarray
     global_effects: bool
+    keeps: bool
+    """The liquidator repays and keeps the seized collateral (no separate costs): its sales are its own."""
 
 
 class BoundedPass(MarketPass):
@@ -167,7 +182,7 @@ class LiquidatorRounds:
         self.prices = prices
         ranked = [self._rank(part, part.advance(prices)) for part in self.passes]
         for led in self.ledgers.values():
-            led.sold, led.round_repaid_usd = {}, 0.0
+            led.sold, led.round_capital_usd, led.round_spent_usd = {}, 0.0, 0.0
         for pop in self.order:
             self._take(pop, ranked)
         for part, rk in zip(self.passes, ranked):
@@ -188,16 +203,18 @@ class LiquidatorRounds:
         else:
             received, paid, reward = fc.costs.received, fc.costs.paid, fc.costs.reward_usd
         ca, da = np.maximum(fc.collateral_asset, 0), np.maximum(fc.debt_asset, 0)
-        profit = np.where(fc.repaid > 0.0, received * p[ca] + reward - paid * p[da], -np.inf)
+        live = fc.repaid > 0.0
+        profit = np.where(live, received * p[ca] + reward - paid * p[da], -np.inf)
+        pays = np.divide(paid, fc.repaid, out=np.zeros(elig.size), where=live)
         orig = solver._perm[elig]
         order = np.lexsort((orig, -profit))
-        elig, orig, profit = elig[order], orig[order], profit[order]
+        elig, orig, profit, pays = elig[order], orig[order], profit[order], pays[order]
         # the scratch run: what each account's round would be, liquidated in ranking order
         scratch = part.arrays.with_amounts(part.arrays.coll.copy(), part.arrays.debt.copy())
         tal = Tallies.zeros(len(p), part.arrays.n_accounts)
         _, ev = rules.liquidate_list(scratch, p, elig, tal, solver.settings.limits)
-        return _Ranked(elig, orig, profit, ev.calls.copy(), ev.repaid_usd.copy(), np.full(elig.size, -1),
-                       rules.capabilities.global_effects)
+        return _Ranked(elig, orig, profit, ev.calls.copy(), ev.repaid_usd.copy(), pays, np.full(elig.size, -1),
+                       rules.capabilities.global_effects, fc.costs is None)
 
     def _take(self, pop: StaticLiquidators, ranked: list[_Ranked]) -> None:
         """Mark in ``taken`` the accounts the population takes this round (its position in ``order``)."""
@@ -223,7 +240,7 @@ class LiquidatorRounds:
             rk = ranked[k]
             if rk.taken[j] >= 0 or k in stopped:
                 continue
-            n, usd = int(rk.calls[j]), float(rk.repaid_usd[j])
+            n, usd = int(rk.calls[j]), float(rk.repaid_usd[j] * rk.pays[j])
             if n <= calls_left and usd <= left:
                 rk.taken[j] = who
                 calls_left -= n
@@ -248,13 +265,17 @@ class LiquidatorRounds:
             before = t.seized - t.fee
             calls, ev = part.solver.model.rules.liquidate_list(part.arrays, p[part.index], accounts, t,
                                                                part.solver.settings.limits)
-            led.sold[k] = (t.seized - t.fee - before) * part.solver.settings.sell_fraction
+            capital = float((ev.repaid_usd * rk.pays[rk.taken == who]).sum())
+            if rk.keeps:  # its sales are its own: their proceeds come back to it
+                led.sold[k] = (t.seized - t.fee - before) * part.solver.settings.sell_fraction
+                led.round_spent_usd += capital
             part.calls += int(calls)
             led.calls += int(calls)
             led.accounts_taken += int((ev.calls > 0).sum())
-            led.round_repaid_usd += float(ev.repaid_usd.sum())
-        led.debt_repaid_usd += led.round_repaid_usd
-        led.peak_round_usd = max(led.peak_round_usd, led.round_repaid_usd)
+            led.debt_repaid_usd += float(ev.repaid_usd.sum())
+            led.round_capital_usd += capital
+        led.capital_used_usd += led.round_capital_usd
+        led.peak_round_usd = max(led.peak_round_usd, led.round_capital_usd)
 
     def _left(self, ranked: list[_Ranked]) -> None:
         """Per population: the eligible accounts of its markets that nobody took this round,
@@ -281,7 +302,7 @@ class LiquidatorRounds:
         for led in self.ledgers.values():
             proceeds = sum(float((sold * per_token[self.passes[k].index]).sum()) for k, sold in led.sold.items())
             led.proceeds_usd += proceeds
-            led.balance_usd += proceeds - led.round_repaid_usd
+            led.balance_usd += proceeds - led.round_spent_usd
         if self.then is not None:
             return self.then(live, trade)
         return [trade] * len(self.passes)
@@ -289,7 +310,8 @@ class LiquidatorRounds:
 
 LEDGER_COLUMNS = (
     "liquidator", "market", "calls_per_round", "capital_usd", "accounts_taken", "liquidation_calls",
-    "debt_repaid_usd", "peak_round_repaid_usd", "proceeds_usd", "profit_usd", "balance_end_usd", "rounds_bound",
+    "debt_repaid_usd", "capital_used_usd", "peak_round_capital_usd", "proceeds_usd", "balance_end_usd",
+    "rounds_bound",
     "calls_left_undone", "accounts_left_eligible", "debt_left_eligible_usd", "shortfall_left_usd",
 )
 """Columns of the ``liquidators`` table of a static system run."""
@@ -300,7 +322,7 @@ def ledger_row(led: Ledger) -> dict[str, object]:
     pop = led.population
     return dict(zip(LEDGER_COLUMNS, (
         pop.name, "*" if pop.market is None else pop.market, float(pop.calls_per_round), float(pop.capital_usd),
-        led.accounts_taken, led.calls, led.debt_repaid_usd, led.peak_round_usd, led.proceeds_usd,
-        led.proceeds_usd - led.debt_repaid_usd, led.balance_usd, led.rounds_bound, led.calls_left_undone,
+        led.accounts_taken, led.calls, led.debt_repaid_usd, led.capital_used_usd, led.peak_round_usd,
+        led.proceeds_usd, led.balance_usd, led.rounds_bound, led.calls_left_undone,
         led.accounts_left, led.debt_left_usd, led.shortfall_left_usd,
     )))

@@ -259,6 +259,11 @@ class SimLiquidatorsConfig(_Model):
     latency_blocks: int = Field(0, ge=0, description="Blocks an account must have been eligible before liquidators act.")
     spread_blocks: int = Field(1, ge=1, description="Liquidators sell 1/spread_blocks of their inventory each block.")
     min_repay_usd: float = Field(0.0, ge=0, description="Calls repaying less than this are not made.")
+    calls_per_round: int | None = Field(
+        None, ge=1, description="System scenarios: liquidation calls per round of the static cascade (`run`, "
+        "`curve`) at most (unset: unbounded); capital_usd there is the balance, recycled after each round's sale. "
+        "Not read by `simulate`.",
+    )
 
 
 class DynamicsConfig(_Model):

@@ -21,6 +21,7 @@ the system and applies to every market that has it).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from pydantic import Field, field_validator
 
 from liqcascade.engine.static import CascadeSettings
 from liqcascade.engine.system import IssuedCoin, SystemModel
+from liqcascade.engine.system_liquidators import StaticLiquidators
 from liqcascade.errors import ConfigError, DataError, plain
 from liqcascade.io.config import (
     CurveConfig,
@@ -251,13 +253,30 @@ def build_system(cfg: SystemScenarioConfig, base_dir: Path | str = ".", source: 
     models = {n: sc.model for n, sc in markets.items()}
     issued = tuple(IssuedCoin(a, c.issuer, c.buy_share) for a, c in cfg.stablecoins.items())
     owners = _owners(cfg.owners, models, base_dir, source) if cfg.owners is not None else {}
-    model = SystemModel(params.symbols, prices, models, venues, source, issued, owners)
+    model = SystemModel(params.symbols, prices, models, venues, source, issued, owners, _static_liquidators(cfg))
     settings = next(iter(markets.values())).settings
     settings = CascadeSettings(
         max_rounds=cfg.engine.max_rounds, limits=settings.limits, sell_fraction=cfg.liquidators.sell_fraction,
         buy_debt=cfg.liquidators.buy_debt, impact=cfg.engine.impact,
     )
     return SystemScenario(cfg, source, base_dir, markets, model, settings)
+
+
+def _static_liquidators(cfg: SystemScenarioConfig) -> tuple[StaticLiquidators, ...]:
+    """The liquidator populations of ``[simulation.liquidators]`` (shared) and each market's
+    ``[markets.simulation.liquidators]`` (dedicated), as they bound the static cascade: their
+    ``capital_usd`` and ``calls_per_round``. None when none is bounded (the static cascade's
+    unbounded liquidators, exactly as without the tables)."""
+    inf = lambda x: math.inf if x is None or x >= 1e299 else float(x)  # noqa: E731
+    pops = []
+    if cfg.simulation is not None:
+        lq = cfg.simulation.liquidators
+        pops.append(StaticLiquidators(None, inf(lq.capital_usd), inf(lq.calls_per_round)))
+    for m in cfg.markets:
+        if m.simulation is not None and m.simulation.liquidators is not None:
+            lq = m.simulation.liquidators
+            pops.append(StaticLiquidators(m.name, inf(lq.capital_usd), inf(lq.calls_per_round)))
+    return tuple(pops) if any(p.bounded for p in pops) else ()
 
 
 def _owners(cfg: OwnersConfig, models: dict[str, Any], base_dir: Path, source: str) -> dict[str, np.ndarray]:
