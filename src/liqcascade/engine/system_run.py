@@ -61,6 +61,8 @@ def run_system(
     moved = [a for a, v in shocks.items() if float(v) != 0.0]
     summary["shocked_assets_without_venue"] = ",".join(assets_without_venue(system, moved, solver.settings))
     summary.update(headline_fields(assets, shocks, coll_usd, system.assets))
+    if out.liquidators:
+        summary.update(left_eligible(out))
     tables = {
         "summary": pd.DataFrame([summary]),
         "markets": markets,
