@@ -278,3 +278,12 @@ def test_sweep_of_capital_and_shock_gives_bad_debt_against_capital(tmp_path):
         assert g["accounts_liquidated"].is_monotonic_increasing
         assert g["accounts_left_eligible"].is_monotonic_decreasing
         assert g["accounts_left_eligible"].iloc[-1] == 0 and g["accounts_left_eligible"].iloc[0] > 0
+
+
+def test_a_bounded_curve_has_what_was_left_eligible(tmp_path):
+    p = small_copy(tmp_path, EXAMPLE.read_text() + BOUNDED)
+    c = api.curve(p, asset="WETH", shocks="0.1,0.3", store=None, alone=False)["curve"]
+    for col in ("stuck", "accounts_left_eligible", "debt_left_eligible_usd", "shortfall_left_usd"):
+        assert col in c.columns
+    free = api.curve(small_copy(tmp_path), asset="WETH", shocks="0.1", store=None, alone=False)["curve"]
+    assert "accounts_left_eligible" not in free.columns
