@@ -289,6 +289,8 @@ class SystemCascade:
         if bounded is not None:
             bounded.then, after = buys, bounded
         trace = solve_fixed_point(passes, p0, shock, venues, self.settings, after)
+        if bounded is not None:
+            bounded.finish()
         outs = {n: part.outcome(trace, shock, keep_arrays) for n, part in zip(names, passes)}
         return SystemOutcome(trace, shock, outs, {} if buys is None else buys.totals,
                              {} if bounded is None else bounded.ledgers)

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from liqcascade._jit import jit_functions
 from liqcascade._typing import FloatArray
 from liqcascade.engine.static import MarketPass, StaticCascade, VenueRound
 from liqcascade.errors import ConfigError
@@ -127,6 +128,32 @@ class _Ranked:
     """The liquidator repays and keeps the seized collateral (no separate costs): its sales are its own."""
 
 
+def _walk_python(market, calls, usd, free, stops, calls_left, left, take):
+    """A population's walk down its ranking (the candidates in ranking order): take each free
+    candidate whose calls and cost fit in what is left, skip one that does not (in a market of
+    ``stops``, stop taking in that market at the first misfit). Writes ``take``; returns
+    (calls of the candidates left, how many were left)."""
+    stopped = np.zeros(stops.shape[0], dtype=np.bool_)
+    undone = np.zeros(2, dtype=np.int64)
+    for c in range(market.shape[0]):
+        k = market[c]
+        if not free[c] or stopped[k]:
+            continue
+        if calls[c] <= calls_left and usd[c] <= left:
+            take[c] = True
+            calls_left -= calls[c]
+            left -= usd[c]
+            continue
+        undone[0] += calls[c]
+        undone[1] += 1
+        if stops[k]:
+            stopped[k] = True
+    return undone
+
+
+_walk = jit_functions({"walk": _walk_python})["walk"]
+
+
 class BoundedPass(MarketPass):
     """A :class:`MarketPass` whose round is made by the populations of a :class:`LiquidatorRounds`
     (the first pass of the list runs the round for every market; the others only read it)."""
@@ -172,6 +199,7 @@ class LiquidatorRounds:
         self.passes: list[BoundedPass] = []
         self.then = then
         self.prices: FloatArray | None = None
+        self.left: list[np.ndarray] = []
 
     def markets_of(self, pop: StaticLiquidators) -> list[int]:
         return list(range(len(self.names))) if pop.market is None else [self.names.index(pop.market)]
@@ -232,25 +260,19 @@ class LiquidatorRounds:
         orig = np.concatenate([ranked[k].orig for k in mine])
         # one ranking across its markets: profit, then market order, then original account index
         walk = np.lexsort((orig, ks, -profit))
-        calls_left, left = pop.calls_per_round, led.balance_usd
-        stopped: set[int] = set()
-        bound = False
-        for c in walk:
-            k, j = int(ks[c]), int(js[c])
-            rk = ranked[k]
-            if rk.taken[j] >= 0 or k in stopped:
-                continue
-            n, usd = int(rk.calls[j]), float(rk.repaid_usd[j] * rk.pays[j])
-            if n <= calls_left and usd <= left:
-                rk.taken[j] = who
-                calls_left -= n
-                left -= usd
-                continue
-            bound = True
-            led.calls_left_undone += n
-            if rk.global_effects:
-                stopped.add(k)
-        led.rounds_bound += int(bound)
+        calls = np.concatenate([ranked[k].calls for k in mine])[walk]
+        usd = np.concatenate([ranked[k].repaid_usd * ranked[k].pays for k in mine])[walk]
+        free = np.concatenate([ranked[k].taken < 0 for k in mine])[walk]
+        stops = np.array([ranked[k].global_effects for k in range(len(ranked))], dtype=np.bool_)
+        take = np.zeros(walk.size, dtype=np.bool_)
+        undone = _walk(ks[walk], calls.astype(np.int64), usd, free, stops,
+                       float(pop.calls_per_round), float(min(led.balance_usd, 1e308)), take)
+        hit = walk[take]
+        for k in mine:
+            mk = hit[ks[hit] == k]
+            ranked[k].taken[js[mk]] = who
+        led.calls_left_undone += int(undone[0])
+        led.rounds_bound += int(undone[1] > 0)
 
     def _liquidate(self, pop: StaticLiquidators, ranked: list[_Ranked]) -> None:
         """The population's accounts liquidated for real, market by market, in ranking order."""
@@ -278,11 +300,14 @@ class LiquidatorRounds:
         led.peak_round_usd = max(led.peak_round_usd, led.round_capital_usd)
 
     def _left(self, ranked: list[_Ranked]) -> None:
-        """Per population: the eligible accounts of its markets that nobody took this round,
-        their debt and their debt above collateral (kept from the last round)."""
+        """Per market, the eligible accounts nobody took this round (the last round's are kept)."""
+        self.left = [rk.accounts[rk.taken < 0] for rk in ranked]
+
+    def finish(self) -> None:
+        """After the cascade: per population, the accounts of its markets left eligible in the last
+        round, their debt and their debt above collateral at that round's prices."""
         per_market = []
-        for part, rk in zip(self.passes, ranked):
-            left = rk.accounts[rk.taken < 0]
+        for part, left in zip(self.passes, self.left):
             hv = part.solver.model.rules.health(part.arrays, self.prices[part.index], left)
             per_market.append((left.size, float(hv.debt_usd.sum()),
                                float(np.clip(hv.debt_usd - hv.collateral_usd, 0.0, None).sum())))
