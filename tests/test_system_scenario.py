@@ -240,6 +240,7 @@ def test_simulation_liquidator_tables_bound_the_static_cascade(tmp_path):
     assert (pops["morpho"].capital_usd, pops["morpho"].calls_per_round) == (2e4, np.inf)
     r = CliRunner().invoke(main, ["run", str(p), "--out", str(tmp_path / "res")])
     assert r.exit_code == 0, r.output
+    assert "left eligible" in r.output
     res = api.run(p, store=tmp_path / "res")
     led = res["liquidators"].set_index("liquidator")
     assert list(led.index) == ["morpho", "shared"] and led.loc["morpho", "market"] == "morpho"

@@ -14,6 +14,10 @@ round's sales, lifting its price; the venue's marginal price is the price every 
 for the coin in the next round, as collateral or as debt. A system without issued coins runs
 exactly as before.
 
+Liquidators are unbounded unless ``SystemModel.liquidators`` has a population with finite
+capital or calls per round: then each round is made by those populations
+(:mod:`liqcascade.engine.system_liquidators`), and without one the cascade is exactly as before.
+
 Owners (``SystemModel.owners``) link accounts of different markets to one holder; they
 change only what is reported per owner, never how a market liquidates its accounts.
 
