@@ -15,6 +15,7 @@ from liqcascade.engine.system_liquidators import StaticLiquidators
 from liqcascade.engine.system_run import run_system
 from liqcascade.errors import ConfigError
 from liqcascade.markets.cpmm import ConstantProductPool
+from liqcascade.model import PositionBook
 from liqcascade.model.synthetic import synthetic_book
 from liqcascade.protocols.aave_v3 import V3_0, V3_3
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
@@ -71,6 +72,9 @@ def test_an_account_that_does_not_fit_is_skipped_and_left_eligible(one_numba_thr
     acc = res["accounts"].set_index("account_id")
     assert acc.loc["b", "liquidation_calls"] == 0 and acc.loc["b", "hf_after"] < 1.0  # listed, left eligible
     assert res["summary"].iloc[0]["stuck"]
+    # alone, each market has the population to itself: A is liquidated, B still does not fit
+    m = res["markets"].set_index("market")
+    assert (m.loc["A", "alone_accounts_liquidated"], m.loc["B", "alone_accounts_liquidated"]) == (1, 0)
 
 
 def test_calls_per_round_take_the_more_profitable_first_ties_by_market_order(one_numba_thread):
@@ -196,3 +200,30 @@ def test_bad_populations_are_refused():
         two(StaticLiquidators("C", capital_usd=1.0))
     with pytest.raises(ConfigError, match="one population per market"):
         two(StaticLiquidators(capital_usd=1.0), StaticLiquidators(calls_per_round=2))
+
+
+def test_issued_coins_are_bought_as_unbounded_with_huge_capital(one_numba_thread):
+    # the hand case of docs/system.md (a vault owing DAI in the issuer, an account owing DAI
+    # elsewhere): the same coin purchases and the same liquidations through the bounded rounds
+    from liqcascade.engine.system import IssuedCoin
+    from liqcascade.model import AssetParams, RiskParams
+
+    params = RiskParams.from_assets([AssetParams("WETH", 18, 0.80, 0.85, 0.05, 0.10),
+                                     AssetParams("DAI", 18, 0.75, 0.78, 0.045, 0.10)])
+    prices = np.array([2000.0, 1.0])
+
+    def one(name, weth, dai):
+        b = PositionBook.from_rows([name, name], [0, 1], [weth, 0.0], [0.0, dai], params.symbols)
+        return MarketModel(b, AaveV3Rules(params, V3_0), prices, {})
+
+    def run(pops):
+        system = SystemModel(params.symbols, prices, {"issuer": one("vault", 10.0, 16_000.0),
+                                                      "other": one("b", 5.0, 7_620.0)},
+                             {"DAI": ConstantProductPool("DAI", 2e6, 2e6, fee=0.0)},
+                             issued=(IssuedCoin("DAI", issuer="issuer"),), liquidators=pops)
+        return run_system(system, {"WETH": 0.1})
+
+    free, rich = run(()), run((StaticLiquidators(capital_usd=1e200),))
+    pd.testing.assert_frame_equal(free["stablecoins"], rich["stablecoins"], rtol=1e-12)
+    assert rich["stablecoins"].iloc[0]["bought"] == 8_000.0
+    pd.testing.assert_frame_equal(free["markets"], rich["markets"], rtol=1e-12)
