@@ -288,3 +288,13 @@ def test_a_bounded_curve_has_what_was_left_eligible(tmp_path):
         assert col in c.columns
     free = api.curve(small_copy(tmp_path), asset="WETH", shocks="0.1", store=None, alone=False)["curve"]
     assert "accounts_left_eligible" not in free.columns
+
+
+def test_calls_per_round_enters_the_run_id_only_when_set(tmp_path):
+    from liqcascade.io.store import run_id
+
+    unset = load_system(small_copy(tmp_path, EXAMPLE.read_text() + "\n[simulation]\npath = 'shock'\n")).resolved()
+    assert "calls_per_round" not in unset["simulation"]["liquidators"]
+    bounded = load_system(small_copy(tmp_path, EXAMPLE.read_text() + BOUNDED)).resolved()
+    assert bounded["simulation"]["liquidators"]["calls_per_round"] == 50
+    assert run_id(unset, "v") != run_id(bounded, "v")

@@ -47,6 +47,7 @@ from liqcascade.io.config import (
     VenueConfig,
     _FieldError,
     _Model,
+    drop_unset_calls_per_round,
     file_digest,
     hash_shared_inputs,
     read_toml,
@@ -197,6 +198,9 @@ class SystemScenario:
             entry["params"] = own["market"]["params"]
             entry["positions"] = own["positions"]
         hash_shared_inputs(d, self.config.venues, self.base_dir, self.source)
+        drop_unset_calls_per_round(d.get("simulation"))
+        for entry in d["markets"]:
+            drop_unset_calls_per_round(entry.get("simulation"))
         # left out when unset, so a system without them keeps its run id
         if not d["stablecoins"]:
             del d["stablecoins"]
