@@ -227,3 +227,27 @@ def test_issued_coins_are_bought_as_unbounded_with_huge_capital(one_numba_thread
     pd.testing.assert_frame_equal(free["stablecoins"], rich["stablecoins"], rtol=1e-12)
     assert rich["stablecoins"].iloc[0]["bought"] == 8_000.0
     pd.testing.assert_frame_equal(free["markets"], rich["markets"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("example", ["system_eth_2023.toml", "system_shared_eth.toml"])
+def test_huge_capital_is_unbounded_for_every_shipped_protocol(one_numba_thread, example):
+    # Aave, Comet, Maker (auctions), Morpho, Liquity (global effects) and crvUSD (soft liquidation):
+    # each market's round goes through its own static rule, so unbounded populations change nothing
+    import re
+    import tomllib
+    from dataclasses import replace
+    from pathlib import Path
+
+    from liqcascade.io.system import build_system, parse_system
+
+    path = Path(__file__).resolve().parents[2] / "examples" / example
+    text = re.sub(r"(?m)^n_accounts = (\d+)", lambda m: f"n_accounts = {min(int(m.group(1)), 400)}", path.read_text())
+    ss = build_system(parse_system(tomllib.loads(text), str(path)), path.parent, str(path))
+    free = run_system(ss.model, ss.config.shock, ss.settings, ss.market_settings)
+    rich = run_system(replace(ss.model, liquidators=(StaticLiquidators(capital_usd=1e200, calls_per_round=1e12),)),
+                      ss.config.shock, ss.settings, ss.market_settings)
+    a, b = free["markets"], rich["markets"]
+    num = a.select_dtypes("number").columns
+    assert a["accounts_liquidated"].sum() > 0
+    np.testing.assert_allclose(b[num].to_numpy(float), a[num].to_numpy(float), rtol=1e-9, atol=1e-6)
+    assert free["summary"].iloc[0]["rounds"] == rich["summary"].iloc[0]["rounds"]

@@ -25,10 +25,16 @@ balance left; an account that does not fit is skipped, not the end of the walk, 
 simulation -- except in a market whose rules have global effects (Liquity's redistribution), where
 the walk stops at the first misfit so that what is liquidated is a prefix of the ranking.
 
-What an account's round costs is known exactly before it is taken: the whole ranking is
-liquidated once on a scratch copy of the book (at fixed prices an account's calls do not depend on
-the others', and for global-effect rules a prefix of the list is liquidated as it was in the
-scratch run), and the chosen accounts are then liquidated for real in the same order.
+What an account's round costs is known before it is taken: every eligible account is liquidated
+once on a scratch copy of the book by the market's own static rule (:func:`_apply`: the rules'
+sweep, so Maker's auctions clear and Comet resells as in the unbounded cascade); at fixed prices an
+account's calls do not depend on the others', and the chosen accounts are then liquidated for real
+the same way. In Liquity (global effects) the other troves do change a trove's outcome, but not
+what the population is held to: one call per trove, paid by the Stability Pool. An account the
+rules do not act on (Liquity's Recovery Mode with nothing to offset, a blocked dust call) is not a
+candidate, nor is a call at a loss at the round's prices (a crvUSD loan worth less than its debt:
+the static sweep leaves it too); a soft-liquidating market's AMM trades first each round, as
+arbitrageurs do, outside the populations' bounds.
 
 Accounts eligible but not taken stay eligible (they are marked touched, so the accounts table
 lists them with no calls); when a round takes nothing, the fixed point stops (``stuck``) with them
@@ -154,6 +160,21 @@ def _walk_python(market, calls, usd, free, stops, calls_left, left, take):
 _walk = jit_functions({"walk": _walk_python})["walk"]
 
 
+def _apply(rules, arrays, prices: FloatArray, accounts: np.ndarray, tallies: Tallies, limits, upto: int):
+    """Liquidate ``accounts`` at fixed ``prices`` by the static cascade's own rule: the rules'
+    ``sweep`` over the prefix with every other account masked out (its skipping bound set to
+    inf); for rules with global effects or soft liquidation, whose sweep reads no bounds,
+    ``liquidate_list`` in account order. Returns each account's calls and debt repaid (USD)."""
+    calls0, repaid0 = tallies.acct_calls[accounts].copy(), tallies.acct_repaid_usd[accounts].copy()
+    if rules.capabilities.global_effects or rules.capabilities.soft_liquidation:
+        rules.liquidate_list(arrays, prices, np.sort(accounts), tallies, limits)
+    elif accounts.size:
+        mask = np.full(max(upto, 1), np.inf)
+        mask[accounts] = 0.0
+        rules.sweep(arrays, prices, upto, tallies, limits, np.zeros(arrays.n_accounts, dtype=np.bool_), mask, 1.0)
+    return tallies.acct_calls[accounts] - calls0, tallies.acct_repaid_usd[accounts] - repaid0
+
+
 class BoundedPass(MarketPass):
     """A :class:`MarketPass` whose round is made by the populations of a :class:`LiquidatorRounds`
     (the first pass of the list runs the round for every market; the others only read it)."""
@@ -200,6 +221,7 @@ class LiquidatorRounds:
         self.then = then
         self.prices: FloatArray | None = None
         self.left: list[np.ndarray] = []
+        self.soft_calls: list[int] = []
 
     def markets_of(self, pop: StaticLiquidators) -> list[int]:
         return list(range(len(self.names))) if pop.market is None else [self.names.index(pop.market)]
@@ -208,14 +230,15 @@ class LiquidatorRounds:
         """One round: rank every market's eligible accounts, let each population take what fits,
         liquidate those for real and set each pass's counts and sales."""
         self.prices = prices
+        self.soft_calls = [0] * len(self.passes)
         ranked = [self._rank(part, part.advance(prices)) for part in self.passes]
         for led in self.ledgers.values():
             led.sold, led.round_capital_usd, led.round_spent_usd = {}, 0.0, 0.0
         for pop in self.order:
             self._take(pop, ranked)
-        for part, rk in zip(self.passes, ranked):
+        for k, (part, rk) in enumerate(zip(self.passes, ranked)):
             part.touched[rk.accounts] = True  # liquidated, or left eligible
-            part.eligible, part.calls = rk.accounts.size, 0
+            part.eligible, part.calls = rk.accounts.size + self.soft_calls[k], self.soft_calls[k]
         for pop in self.order:
             self._liquidate(pop, ranked)
         for part in self.passes:
@@ -224,6 +247,8 @@ class LiquidatorRounds:
 
     def _rank(self, part: BoundedPass, p: FloatArray) -> _Ranked:
         rules, solver = part.solver.model.rules, part.solver
+        if rules.capabilities.soft_liquidation:
+            self._soft(part, p)
         elig = rules.scan(part.arrays, p, part.upto, solver._q, part.cum_bound)
         fc = rules.first_call(part.arrays, p, elig)
         if fc.costs is None:  # the liquidator repays and keeps the seized collateral net of the fee
@@ -234,15 +259,28 @@ class LiquidatorRounds:
         live = fc.repaid > 0.0
         profit = np.where(live, received * p[ca] + reward - paid * p[da], -np.inf)
         pays = np.divide(paid, fc.repaid, out=np.zeros(elig.size), where=live)
-        orig = solver._perm[elig]
-        order = np.lexsort((orig, -profit))
-        elig, orig, profit, pays = elig[order], orig[order], profit[order], pays[order]
-        # the scratch run: what each account's round would be, liquidated in ranking order
+        # the scratch run: what each account's round would be (its calls and the debt they repay)
         scratch = part.arrays.with_amounts(part.arrays.coll.copy(), part.arrays.debt.copy())
         tal = Tallies.zeros(len(p), part.arrays.n_accounts)
-        _, ev = rules.liquidate_list(scratch, p, elig, tal, solver.settings.limits)
-        return _Ranked(elig, orig, profit, ev.calls.copy(), ev.repaid_usd.copy(), pays, np.full(elig.size, -1),
-                       rules.capabilities.global_effects, fc.costs is None)
+        calls, repaid_usd = _apply(rules, scratch, p, elig, tal, solver.settings.limits, part.upto)
+        # an account the rules do not act on now (Liquity's Recovery Mode with no Stability Pool to
+        # offset, crvUSD's loan worth less than its debt) is not a candidate, as in the static sweep
+        acted = (calls > 0) | (tal.acct_blocked[elig] > 0)
+        acted &= ~(live & (profit < 0.0))
+        orig = solver._perm[elig]
+        order = np.lexsort((orig, -profit))
+        order = order[acted[order]]
+        return _Ranked(elig[order], orig[order], profit[order], calls[order], repaid_usd[order], pays[order],
+                       np.full(order.size, -1), rules.capabilities.global_effects, fc.costs is None)
+
+    def _soft(self, part: BoundedPass, p: FloatArray) -> None:
+        """A soft-liquidating market's own AMM trades to the round's prices first (arbitrageurs,
+        not the liquidators: no capital, no calls of theirs); what it sells is sold on with the
+        round's sales and counts one call per loan, as in the static sweep."""
+        before = part.tallies.acct_calls.sum()
+        step = part.solver.model.rules.soft_step(part.arrays, p, part.tallies)
+        part.touched[step.accounts] = True
+        self.soft_calls[self.passes.index(part)] = int(part.tallies.acct_calls.sum() - before)
 
     def _take(self, pop: StaticLiquidators, ranked: list[_Ranked]) -> None:
         """Mark in ``taken`` the accounts the population takes this round (its position in ``order``)."""
@@ -285,16 +323,16 @@ class LiquidatorRounds:
                 continue
             t = part.tallies
             before = t.seized - t.fee
-            calls, ev = part.solver.model.rules.liquidate_list(part.arrays, p[part.index], accounts, t,
-                                                               part.solver.settings.limits)
-            capital = float((ev.repaid_usd * rk.pays[rk.taken == who]).sum())
+            calls, repaid_usd = _apply(part.solver.model.rules, part.arrays, p[part.index], accounts, t,
+                                       part.solver.settings.limits, part.upto)
+            capital = float((repaid_usd * rk.pays[rk.taken == who]).sum())
             if rk.keeps:  # its sales are its own: their proceeds come back to it
                 led.sold[k] = (t.seized - t.fee - before) * part.solver.settings.sell_fraction
                 led.round_spent_usd += capital
-            part.calls += int(calls)
-            led.calls += int(calls)
-            led.accounts_taken += int((ev.calls > 0).sum())
-            led.debt_repaid_usd += float(ev.repaid_usd.sum())
+            part.calls += int(calls.sum())
+            led.calls += int(calls.sum())
+            led.accounts_taken += int((calls > 0).sum())
+            led.debt_repaid_usd += float(repaid_usd.sum())
             led.round_capital_usd += capital
         led.capital_used_usd += led.round_capital_usd
         led.peak_round_usd = max(led.peak_round_usd, led.round_capital_usd)
