@@ -160,18 +160,19 @@ def _walk_python(market, calls, usd, free, stops, calls_left, left, take):
 _walk = jit_functions({"walk": _walk_python})["walk"]
 
 
-def _apply(rules, arrays, prices: FloatArray, accounts: np.ndarray, tallies: Tallies, limits, upto: int):
+def _apply(rules, arrays, prices: FloatArray, accounts: np.ndarray, tallies: Tallies, limits):
     """Liquidate ``accounts`` at fixed ``prices`` by the static cascade's own rule: the rules'
-    ``sweep`` over the prefix with every other account masked out (its skipping bound set to
+    ``sweep`` up to the last of them with every other account masked out (its skipping bound set to
     inf); for rules with global effects or soft liquidation, whose sweep reads no bounds,
     ``liquidate_list`` in account order. Returns each account's calls and debt repaid (USD)."""
     calls0, repaid0 = tallies.acct_calls[accounts].copy(), tallies.acct_repaid_usd[accounts].copy()
     if rules.capabilities.global_effects or rules.capabilities.soft_liquidation:
         rules.liquidate_list(arrays, prices, np.sort(accounts), tallies, limits)
     elif accounts.size:
-        mask = np.full(max(upto, 1), np.inf)
+        last = int(accounts.max()) + 1  # the sweep need not look past the last account asked for
+        mask = np.full(last, np.inf)
         mask[accounts] = 0.0
-        rules.sweep(arrays, prices, upto, tallies, limits, np.zeros(arrays.n_accounts, dtype=np.bool_), mask, 1.0)
+        rules.sweep(arrays, prices, last, tallies, limits, np.zeros(arrays.n_accounts, dtype=np.bool_), mask, 1.0)
     return tallies.acct_calls[accounts] - calls0, tallies.acct_repaid_usd[accounts] - repaid0
 
 
@@ -262,7 +263,7 @@ class LiquidatorRounds:
         # the scratch run: what each account's round would be (its calls and the debt they repay)
         scratch = part.arrays.with_amounts(part.arrays.coll.copy(), part.arrays.debt.copy())
         tal = Tallies.zeros(len(p), part.arrays.n_accounts)
-        calls, repaid_usd = _apply(rules, scratch, p, elig, tal, solver.settings.limits, part.upto)
+        calls, repaid_usd = _apply(rules, scratch, p, elig, tal, solver.settings.limits)
         # an account the rules do not act on now (Liquity's Recovery Mode with no Stability Pool to
         # offset, crvUSD's loan worth less than its debt) is not a candidate, as in the static sweep
         acted = (calls > 0) | (tal.acct_blocked[elig] > 0)
@@ -324,7 +325,7 @@ class LiquidatorRounds:
             t = part.tallies
             before = t.seized - t.fee
             calls, repaid_usd = _apply(part.solver.model.rules, part.arrays, p[part.index], accounts, t,
-                                       part.solver.settings.limits, part.upto)
+                                       part.solver.settings.limits)
             capital = float((repaid_usd * rk.pays[rk.taken == who]).sum())
             if rk.keeps:  # its sales are its own: their proceeds come back to it
                 led.sold[k] = (t.seized - t.fee - before) * part.solver.settings.sell_fraction
