@@ -120,13 +120,15 @@ def test_simulated_example_runs_with_conservation_checks(path):
 
 def test_usde_replay_the_oracle_source_decides():
     """2025-10-10: with the oracle on Binance's depegged price, many USDe-backed accounts are
-    liquidated and bad debt appears; with the oracle on the on-chain pool (which stayed
-    within 0.6 % of par) almost none are."""
+    liquidated and, when the sales' impact adds to the depeg (impact_on_path = "full"; the
+    replay's default "none" leaves the path as the market), bad debt appears; with the oracle
+    on the on-chain pool (which stayed within 0.6 % of par) almost none are."""
     path = REPO / "examples" / "replay_2025_10_10_usde.toml"
     out = {}
     for source in ("pool", "market"):
         data = _small(path, 3000)
         data["simulation"]["oracle"]["source"] = source
+        data["simulation"]["impact_on_path"] = "full"
         sc = S.build(parse_scenario(data, str(path)), path.parent, str(path))
         out[source] = api.simulate(sc, store=None).summary
     assert out["market"]["accounts_liquidated"] > 20 * max(1, out["pool"]["accounts_liquidated"])

@@ -70,9 +70,13 @@ def test_user_candles_run(tmp_path):
     quiet = write(tmp_path, GOOD, BASE.replace("gas_gwei = 1", "gas_gwei = 1\nliquidations_per_block = 1e-9"))
     w = api.simulate(quiet, store=None)["steps"].query("asset == 'WETH'")
     assert w["reference_price"].min() == pytest.approx(w["reference_price"].iloc[0] * 1500 / 2000, rel=1e-12)
-    # sales push the reference below the exogenous path (the permanent part of their impact)
+    # a candles path is a replayed market: by default (impact_on_path = "none") the sales leave it as it is
     w_liq = res["steps"].query("asset == 'WETH'")
-    assert w_liq["reference_price"].min() < w["reference_price"].min()
+    assert w_liq["reference_price"].min() == w["reference_price"].min()
+    # with impact_on_path = "full" sales push the reference below the path (their permanent impact)
+    full = write(tmp_path, GOOD, BASE.replace("[simulation]\n", "[simulation]\nimpact_on_path = \"full\"\n"))
+    w_full = api.simulate(full, store=None)["steps"].query("asset == 'WETH'")
+    assert w_full["reference_price"].min() < w["reference_price"].min()
 
 
 @pytest.mark.parametrize(

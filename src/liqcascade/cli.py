@@ -313,6 +313,7 @@ def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool, factor
                                     f"{s['left_over_capacity_block_max']:,} over capacity"),
         ("time to clear", f"{s['time_to_clear_s'] / 60:.1f} min" if s["cleared"]
                           else f"not cleared: {s['eligible_accounts_end']:,} accounts still eligible at the end"),
+        ("impact on path", _impact_on_path(res.config)),
     ]
     w = max(len(k) for k, _ in lines)
     for k, v in lines:
@@ -325,6 +326,15 @@ def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool, factor
         click.echo("")
         click.echo(view.to_string(index=False))
     click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
+
+
+def _impact_on_path(config) -> str:
+    """``[simulation] impact_on_path`` as run (its default depends on the path's kind)."""
+    sim = (config or {}).get("simulation") or {}
+    if sim.get("impact_on_path"):
+        return str(sim["impact_on_path"])
+    replayed = sim.get("path") in ("replay", "candles")
+    return "none (default on a replayed path)" if replayed else "full (default)"
 
 
 @main.command("compare")
@@ -986,6 +996,66 @@ def network_cmd(scenario: Path, shock: tuple[str, ...], graphml: Path | None, js
             if p is not None:
                 click.echo(f"wrote {p}")
     click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
+
+
+@main.command("backtest")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
+@click.option("--recompute", is_flag=True, help="Run again even if this exact backtest is stored.")
+@click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
+def backtest_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool) -> None:
+    """Replay SCENARIO (its [simulation], with [simulation.events]) and score it against the
+    liquidations its [backtest] table names: account precision and recall, collateral and
+    debt error, liquidations per hour and day (docs/backtests.md)."""
+    from liqcascade.execution.backtest import backtest
+
+    bar = _progress("backtest", "blocks", quiet)
+    try:
+        res = backtest(scenario, out, recompute=recompute, progress=bar)
+    except LiqcascadeError as e:
+        _fail(e)
+    finally:
+        if bar is not None:
+            bar.close()
+    s = res.table("score").iloc[0]
+    click.echo(f"run {res.run_id}  ({s['window_start']} to {s['window_end']} UTC, impact on path: {s['impact_on_path']})")
+    lines = [
+        ("accounts liquidated", f"simulated {s['simulated_accounts']}, recorded {s['recorded_accounts']}, "
+                                f"both {s['true_positives']}"),
+        ("precision / recall", f"{s['precision']:.2f} / {s['recall']:.2f}"),
+        ("collateral", f"simulated {s['simulated_collateral']:,.1f}, recorded {s['recorded_collateral']:,.1f} "
+                       f"({s['collateral_error']:+.0%})"),
+        ("debt", f"simulated {s['simulated_debt_usd']:,.0f}, recorded {s['recorded_debt']:,.0f} ({s['debt_error']:+.0%})"),
+        ("per hour / per day", f"correlation {s['hourly_correlation']:.2f} / {s['daily_correlation']:.2f}"),
+        ("peak hour", f"simulated {s['simulated_peak_hour'] or '-'}, recorded {s['recorded_peak_hour'] or '-'}"),
+    ]
+    w = max(len(k) for k, _ in lines)
+    for k, v in lines:
+        click.echo(f"  {k:<{w}}  {v}")
+    click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
+
+
+@main.command("ethb-window")
+@click.argument("window")
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write scenario.toml and its files into.")
+def ethb_window_cmd(window: str, output: Path) -> None:
+    """Write a MakerDAO ETH-B backtest scenario for WINDOW (2021-04, 2021-06, 2022-01, 2022-05,
+    2022-06 or 2022-11; or START..END in UTC days) from the shipped ETH-B history."""
+    from liqcascade.errors import ConfigError
+    from liqcascade.execution.backtest import ETHB_WINDOWS, write_ethb_window
+
+    if window in ETHB_WINDOWS:
+        start, end = ETHB_WINDOWS[window]
+    elif ".." in window:
+        start, end = window.split("..", 1)
+    else:
+        _fail(ConfigError("<command line>", "WINDOW", f"one of {list(ETHB_WINDOWS)} or START..END", window))
+    try:
+        toml = write_ethb_window(output, start, end, window)
+    except LiqcascadeError as e:
+        _fail(e)
+    click.echo(f"wrote {toml}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -70,7 +70,9 @@ CASES: tuple[Case, ...] = (
     _sim("replay_2021_05_19", "replay_2021_05_19.toml"),
     _sim("replay_2024_08_05", "replay_2024_08_05.toml", simulation={"end": "2024-08-05 06:00"}),
     # order books whose consumed depth refills with its own half-life
-    _sim("replay_2024_08_05_depth", "replay_2024_08_05.toml", simulation={"end": "2024-08-05 03:00"},
+    # (impact on the path kept: consumed depth carries the sales' impact, so "none" is refused)
+    _sim("replay_2024_08_05_depth", "replay_2024_08_05.toml", simulation={"end": "2024-08-05 03:00",
+                                                                          "impact_on_path": "full"},
          **{"simulation.dynamics": {"depth_half_life_s": 300.0}}),
     _sim("replay_2025_10_10_usde", "replay_2025_10_10_usde.toml"),
     _sim("replay_2025_10_10_usde_market", "replay_2025_10_10_usde.toml", **{"simulation.oracle": {"source": "market"}}),

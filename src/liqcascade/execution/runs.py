@@ -157,9 +157,12 @@ def simulate(
     path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sc)
     cfg = sc.resolved()
     rid = _run_id({"kind": "simulation", "config": hashed(cfg, ("curve",))}, __version__)
-    if not recompute and (found := stored(store, rid, "simulation")) is not None:
+    # with its config: what is printed with the result (impact_on_path) reads it
+    if not recompute and (found := stored(store, rid, "simulation", with_config=True)) is not None:
         return found
-    res = _simulate(sc.model, path, oracle, settings, progress, cfg, oracle_input, venue_depth)
+    actions, accrual = _scenario.owner_inputs(sc, path)
+    res = _simulate(sc.model, path, oracle, settings, progress, cfg, oracle_input, venue_depth,
+                    owner_actions=actions, accrual=accrual, impact_baseline=_scenario.impact_baseline(sc, path))
     save(store, rid, "simulation", cfg, res, {"source": sc.source})
     return res.with_run_id(rid)
 

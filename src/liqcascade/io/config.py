@@ -239,6 +239,10 @@ class OracleConfig(_Model):
     window_s: float = Field(1800, gt=0, description="TWAP window in seconds.")
     twap_kind: Literal["geometric", "arithmetic"] = Field("geometric", description="TWAP average (Uniswap v3: geometric).")
     hop_s: float = Field(3600, gt=0, description="OSM hop in seconds.")
+    median_spread: float | None = Field(
+        None, gt=0, description="osm: its source is Maker's Median, poked when the market moved this much from its "
+        "last value (0.01 = 1 %, the ETH/USD Median's relay spread) or after median_expiration_s; none: the market.")
+    median_expiration_s: float = Field(86400, gt=0, description="osm: the Median is poked at least this often.")
     source: Literal["market", "pool"] = Field(
         "market",
         description="What the oracle reads: 'market' (the venues' price, driven by the path) or 'pool' (the replay's "
@@ -279,6 +283,27 @@ class DynamicsConfig(_Model):
         1e300, gt=0, description="USD arbitrageurs can put into each AMM pool per block (1e300: unlimited, the pool "
         "follows the half-life); finite: pools are traded toward the reference with at most this much."
     )
+
+
+class EventsConfig(_Model):
+    """Owners' actions applied between blocks (docs/positions.md, "Owners' actions")."""
+
+    path: str = Field(description="CSV or Parquet of owners' actions: time (or block), account, action, asset, amount; "
+                      "relative to this file.")
+    accrual: dict[str, str] = Field(
+        default_factory=dict, description="Debt asset -> CSV of its fee history (time, annual_fee): the asset's debt "
+        "grows by (1 + annual_fee) ** (seconds / 31536000), compounded per second like Maker's rate.")
+    dust: dict[str, float] = Field(
+        default_factory=dict, description="Debt asset -> least debt (tokens) a repayment may leave, like Maker's dust: "
+        "a recorded repayment leaving less repays the rest too (the simulated debt's error).")
+
+
+class BacktestConfig(_Model):
+    """What a replay is scored against (`liqcascade backtest`, docs/backtests.md)."""
+
+    recorded: str = Field(description="CSV of the liquidations that happened: time (UTC), account, collateral "
+                          "(tokens of collateral_asset), debt (tokens repaid); relative to this file.")
+    collateral_asset: str = Field(description="The market asset the recorded collateral is in.")
 
 
 class SimulationConfig(_Model):
@@ -328,6 +353,15 @@ class SimulationConfig(_Model):
     liquidators: SimLiquidatorsConfig = Field(default_factory=SimLiquidatorsConfig, description="Liquidator population.")
     dynamics: DynamicsConfig = Field(default_factory=DynamicsConfig, description="Venue recovery.")
     check_conservation: bool = Field(False, description="Check conservation every block (slower; for debugging).")
+    events: EventsConfig | None = Field(None, description="Owners' actions between blocks and debt accrual.")
+    impact_on_path: Literal["full", "none", "excess"] | None = Field(
+        None, description="Whether liquidators' sales move the price: full (permanent and transient impact, the "
+        "default on synthetic paths), none (sales get their slippage, the path stays the market: the default on "
+        "replay and candles paths, whose prices already contain the real liquidations) or excess (only the sales "
+        "beyond impact_baseline move it).")
+    impact_baseline: str | None = Field(
+        None, description="excess: CSV of what the path's own liquidations sold (time, asset, amount in tokens), "
+        "relative to this file.")
 
 
 class ScenarioConfig(_Model):
@@ -342,6 +376,7 @@ class ScenarioConfig(_Model):
     shock: dict[str, float] = Field(default_factory=dict, description="Initial fractional drop per asset (0.3 = -30 %).")
     liquidators: LiquidatorConfig = Field(default_factory=LiquidatorConfig, description="Liquidator behaviour.")
     engine: EngineConfig = Field(default_factory=EngineConfig, description="Solver settings.")
+    backtest: BacktestConfig | None = Field(None, description="Recorded liquidations a replay is scored against.")
     curve: CurveConfig | None = Field(None, description="Defaults for the cascade curve command.")
     simulation: SimulationConfig | None = Field(None, description="Settings of the block-by-block simulation.")
     montecarlo: MonteCarloConfig | None = Field(None, description="Monte Carlo price paths (`liqcascade montecarlo`).")
@@ -478,6 +513,16 @@ def hash_shared_inputs(d: dict[str, Any], venues: list[Any], base_dir: Path, sou
             a: f"sha256:{file_digest(resolve_path(f, base_dir, source, f'simulation.candles.{a}'))}"
             for a, f in sim["candles"].items()
         }
+    if d.get("backtest"):
+        bt = d["backtest"]
+        bt["recorded"] = f"sha256:{file_digest(resolve_path(bt['recorded'], base_dir, source, 'backtest.recorded'))}"
+    if sim and sim.get("impact_baseline"):
+        sim["impact_baseline"] = f"sha256:{file_digest(resolve_path(sim['impact_baseline'], base_dir, source, 'simulation.impact_baseline'))}"
+    if sim and sim.get("events"):
+        ev = sim["events"]
+        ev["path"] = f"sha256:{file_digest(resolve_path(ev['path'], base_dir, source, 'simulation.events.path'))}"
+        ev["accrual"] = {a: f"sha256:{file_digest(resolve_path(f, base_dir, source, f'simulation.events.accrual.{a}'))}"
+                         for a, f in ev.get("accrual", {}).items()}
     for i, (vc, v) in enumerate(zip(venues, d.get("venues", []))):
         for key, text in venue_registry.spec(vc.kind).files(vc).items():  # what the venue kind declares
             v[key] = f"sha256:{file_digest(resolve_path(text, base_dir, source, f'venues.{i}.{key}'))}"

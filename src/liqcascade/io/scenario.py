@@ -380,6 +380,8 @@ def simulation_parts(sc: Scenario):
     oracle_input = None
     if sim.oracle.source == "pool":
         oracle_input = _pool_feed(sim, raw, path, source)
+    if sim.oracle.median_spread is not None:
+        oracle_input = _median_feed(sim, path, oracle_input, source)
 
     oracle = build_oracle(sim.oracle, source, "simulation.oracle")
     lq = sim.liquidators
@@ -390,11 +392,65 @@ def simulation_parts(sc: Scenario):
         sim_liquidators(lq),
         Dynamics(inf(sim.dynamics.recovery_half_life_s), sim.dynamics.permanent_fraction,
                  None if sim.dynamics.depth_half_life_s is None else inf(sim.dynamics.depth_half_life_s),
-                 inf(sim.dynamics.arb_capital_usd)),
+                 inf(sim.dynamics.arb_capital_usd), impact_on_path(sim)),
         check_conservation=sim.check_conservation,
     )
     venue_depth = _replay_depth(sim, raw, path, model, source) if sim.pool_depth else None
     return path, oracle, settings, oracle_input, venue_depth
+
+
+def _median_feed(sim, path, pool_feed, source: str) -> dict:
+    """What an OSM reads when its source is Maker's Median: each path asset's price, pushed
+    when it moved ``median_spread`` from the last pushed value or after
+    ``median_expiration_s`` (the relay's rule, as a Chainlink-style push of the path)."""
+    from liqcascade.markets import oracle as orc
+
+    o = sim.oracle
+    if o.kind != "osm" or pool_feed is not None:
+        raise ConfigError(source, "simulation.oracle.median_spread", "an osm oracle reading the market", o.kind)
+    push = orc.ChainlinkPush(o.median_spread, o.median_expiration_s)
+    return {a: np.asarray(push.apply(path.times, path.prices[:, j]).price, dtype=np.float64)
+            for j, a in enumerate(path.assets)}
+
+
+def impact_on_path(sim) -> str:
+    """``[simulation] impact_on_path``, or its default: none on a replayed path (replay,
+    candles), whose prices already contain the market's reaction; full otherwise."""
+    if sim.impact_on_path is not None:
+        return sim.impact_on_path
+    return "none" if sim.path in ("replay", "candles") else "full"
+
+
+def impact_baseline(sc: Scenario, path) -> dict | None:
+    """``[simulation] impact_baseline`` on ``path``'s blocks (None without one)."""
+    from liqcascade.io.owner_events import read_impact_baseline
+
+    sim = sc.config.simulation
+    if sim is None or sim.impact_baseline is None:
+        if sim is not None and impact_on_path(sim) == "excess":
+            raise ConfigError(sc.source, "simulation.impact_baseline", "a CSV of the path's own liquidation selling "
+                              "(time, asset, amount) for impact_on_path = excess")
+        return None
+    f = resolve_path(sim.impact_baseline, sc.base_dir, sc.source, "simulation.impact_baseline")
+    return read_impact_baseline(f, sc.model.assets, path.times)
+
+
+def owner_inputs(sc: Scenario, path):
+    """The ``[simulation.events]`` table as the engine's inputs: (actions, accrual) on
+    ``path``'s blocks, or (None, ()) without one."""
+    from liqcascade.io.owner_events import owner_actions_on, read_accrual
+
+    ev = sc.config.simulation.events if sc.config.simulation is not None else None
+    if ev is None:
+        return None, ()
+    f = resolve_path(ev.path, sc.base_dir, sc.source, "simulation.events.path")
+    for a in ev.dust:
+        if a not in sc.model.assets:
+            raise ConfigError(sc.source, f"simulation.events.dust.{a}", f"an asset of the market {list(sc.model.assets)}", a)
+    acts = owner_actions_on(f, sc.model.assets, path.times, ev.dust)
+    accrual = tuple(read_accrual(resolve_path(p, sc.base_dir, sc.source, f"simulation.events.accrual.{a}"), a,
+                                 sc.model.assets, path.times, sc.source) for a, p in ev.accrual.items())
+    return acts, accrual
 
 
 def build_oracle(o, source: str, key: str):

@@ -846,6 +846,33 @@ def maker_vaults_view(b: Bundle) -> View | None:
                 caption, hit[cols].reset_index(drop=True))
 
 
+def backtest_view(b: Bundle) -> View | None:
+    """A backtest: accounts liquidated per hour, simulated against recorded, with the scores."""
+    t = b.target
+    if t.kind != "backtest" or not b.has(t, "hourly") or not b.has(t, "score"):
+        return None
+    h = b.load(t, "hourly")
+    if not len(h) or not {"hour", "simulated", "recorded"} <= set(h.columns):
+        return None
+    x = [ts.isoformat() for ts in pd.to_datetime(h["hour"], unit="s")]
+    fig = _subplots(1, 1, ("Accounts liquidated per hour",))
+    fig.add_bar(x=x, y=_arr(h["recorded"]), name="recorded", marker_color="#495057")
+    fig.add_bar(x=x, y=_arr(h["simulated"]), name="simulated", marker_color="#e8590c")
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(title_text="Accounts liquidated (count)")
+    fig.update_xaxes(title_text="Hour (UTC)")
+    score = b.load(t, "score")
+    cols = [c for c in ("recorded_accounts", "simulated_accounts", "precision", "recall", "collateral_error",
+                        "debt_error", "hourly_correlation", "daily_correlation", "recorded_peak_hour",
+                        "simulated_peak_hour", "impact_on_path") if c in score.columns]
+    caption = ("Accounts liquidated in each hour by the replay and on chain (each account once per hour). Below: "
+               "account precision and recall, collateral and debt error (simulated / recorded - 1), the "
+               "correlations of the hourly and daily counts and each side's peak hour.")
+    return View("backtest", "Backtest: simulated against recorded", _finish(fig, 440),
+                (Source("hourly", t.run_id, t.kind), Source("score", t.run_id, t.kind)), caption,
+                score[cols].reset_index(drop=True))
+
+
 # ------------------------------------------------------------------ all views
 from liqcascade.report.system_views import (  # noqa: E402  (they draw with the helpers above)
     contagion_curve_view,
@@ -858,13 +885,13 @@ from liqcascade.report.system_views import (  # noqa: E402  (they draw with the 
 
 BUILDERS: tuple[Callable[[Bundle], View | None], ...] = (
     markets_view, contagion_curve_view, contagion_view, network_view,
-    compare_view, sweep_view, sweep_markets_view, maker_prices_view, maker_vaults_view, curve_view, walls_view,
-    rounds_view, prices_view, liquidations_view, exceedance_view, montecarlo_view, market_risk_view, mc_metrics_view,
-    calibration_view,
+    compare_view, sweep_view, sweep_markets_view, maker_prices_view, maker_vaults_view, backtest_view, curve_view,
+    walls_view, rounds_view, prices_view, liquidations_view, exceedance_view, montecarlo_view, market_risk_view,
+    mc_metrics_view, calibration_view,
 )
 VIEW_KEYS = ("markets", "contagion_curve", "contagion", "network",
-             "compare", "sweep", "sweep_markets", "maker_prices", "maker_vaults", "curve", "walls", "rounds", "prices",
-             "liquidations", "exceedance", "montecarlo", "market_risk", "mc_metrics", "calibration")
+             "compare", "sweep", "sweep_markets", "maker_prices", "maker_vaults", "backtest", "curve", "walls", "rounds",
+             "prices", "liquidations", "exceedance", "montecarlo", "market_risk", "mc_metrics", "calibration")
 
 
 def views_for(b: Bundle) -> list[View]:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 from liqcascade._typing import FloatArray
-from liqcascade.engine.dynamic import steps
+from liqcascade.engine.dynamic import owners, steps
+from liqcascade.engine.dynamic.baseline import baseline_state
 from liqcascade.engine.dynamic.records import BlockCounts
 from liqcascade.engine.dynamic.results import build_result
 from liqcascade.engine.dynamic.settings import SimSettings
 from liqcascade.engine.dynamic.state import EMPTY, RunInputs, SimulationState, initial_state, prepare_inputs
 from liqcascade.engine.result import Result
 from liqcascade.engine.static import MarketModel, SortedBook
+from liqcascade.errors import ConfigError
 
 
 def simulate(
@@ -24,6 +26,9 @@ def simulate(
     oracle_input: Mapping[str, FloatArray] | None = None,
     venue_depth: Mapping[str, FloatArray] | None = None,
     sorted_book: SortedBook | None = None,
+    owner_actions: owners.OwnerActions | None = None,
+    accrual: tuple[owners.DebtAccrual, ...] = (),
+    impact_baseline: Mapping[str, FloatArray] | None = None,
 ) -> Result:
     """Run ``model`` block by block along ``path`` (a :class:`~liqcascade.scenarios.PricePath`)
     with ``oracle`` (a :class:`~liqcascade.markets.oracle.Oracle`).
@@ -45,9 +50,23 @@ def simulate(
 
     ``sorted_book`` (``SortedBook.of(model)``, prepared once) saves re-sorting the book when
     the same model runs many paths (Monte Carlo); it is only read.
+
+    ``owner_actions`` (owners' actions between blocks) and ``accrual`` (debt assets'
+    accumulators per block) make the book move in time (:mod:`.owners`); the result then
+    has a ``conflicts`` table. ``impact_baseline`` (asset -> tokens the path's own
+    liquidations sold, per block) is what ``impact_on_path = "excess"`` subtracts.
     """
+    moving = owner_actions is not None or bool(accrual)
+    if owner_actions is not None:
+        model = owners.extend_model(model, owner_actions)
+        sorted_book = None  # the book has rows the prepared one lacks
     run = prepare_inputs(model, path, oracle, settings, oracle_input, venue_depth, sorted_book)
     st = initial_state(run)
+    if run.settings.dynamics.impact_on_path == "excess":
+        st.baseline = _baseline(run, impact_baseline)
+    if moving:
+        owners.check_owner_inputs(owner_actions, run.n_blocks)
+        st.owners = owners.owner_state(model, run.book, run.times, owner_actions, tuple(accrual))
     nb = run.n_blocks
     for b in range(nb):
         run_block(run, st, b)
@@ -56,8 +75,17 @@ def simulate(
     return build_result(run, st, config)
 
 
+def _baseline(run: RunInputs, series: Mapping[str, FloatArray] | None):
+    if series is None:
+        raise ConfigError("<simulation>", "simulation.impact_baseline", "the path's own liquidation selling "
+                          "for impact_on_path = excess")
+    return baseline_state(run.assets, run.n_blocks, series)
+
+
 def run_block(run: RunInputs, st: SimulationState, b: int) -> None:
     """One block, step by step (see the package docstring)."""
+    if st.owners is not None:
+        owners.apply_owner_actions(run, st, b)
     steps.move_prices(run, st, b)
     o = steps.read_oracle(run, st, b)
     gas = steps.gas_price(run, b)

@@ -133,4 +133,9 @@ def build_result(run: RunInputs, st: SimulationState, config: Mapping[str, objec
     cols = tracked_assets(run, st)
     tables = {"summary": pd.DataFrame([summary_row(run, st)]), "steps": steps_table(run, st, cols),
               "events": _clean(events_table(run, st)), "assets": assets_table(run, st, cols)}
+    if st.owners is not None:
+        from liqcascade.engine.dynamic.owners import conflicts_table, owner_facts
+
+        tables["conflicts"] = conflicts_table(run, st.owners)
+        tables["summary"] = tables["summary"].assign(**owner_facts(st.owners, run.model))
     return Result("simulation", tables, dict(config or {}))

@@ -126,4 +126,17 @@ SUMMARY = TableSchema("summary", "run", _cols(
 """Preceded by the rules' ``describe()`` and ``outcome_facts()`` and followed by the
 aftermarket's ``facts()``: those columns depend on the protocol."""
 
-TABLES = {t.name: t for t in (STEPS, EVENTS, ASSETS, SUMMARY)}
+CONFLICTS = TableSchema("conflicts", "clamped owner action", _cols(
+    ("block", "int64", "Block index the action applied before."),
+    ("time", "int64", "Block start, Unix seconds (UTC)."),
+    ("account_id", "str", "The account, as the event file names it."),
+    ("action", "str", "withdraw, repay or borrow."),
+    ("asset", "str", "Asset of the action."),
+    ("asked", "float64", "Tokens the owner's action asked for."),
+    ("applied", "float64", "Tokens applied after the clamp."),
+    ("reason", "str", "liquidated (the simulation had liquidated the account), exceeds balance, unsafe (HF < 1 "
+     "after), or dust (a repayment extended to the whole debt: it would have left less than the dust)."),
+))
+"""Only when the run has owners' actions (:mod:`.owners`)."""
+
+TABLES = {t.name: t for t in (STEPS, EVENTS, ASSETS, SUMMARY, CONFLICTS)}

@@ -67,6 +67,13 @@ class Dynamics:
     """Capital (USD) arbitrageurs can put into each AMM pool per block. Finite: they trade
     the pool toward the reference price (buying or selling) with at most this much, and
     the half-life does not apply to pools; inf: pools follow the half-life exactly."""
+    impact_on_path: str = "full"
+    """``full``: each sale's price move enters the reference (permanent) and the venue
+    (transient). ``none``: sales get their slippage within the block, but the prices stay
+    the path's (a replayed path already contains the market's reaction to the real
+    liquidations: adding the simulated sales' impact counts it twice). ``excess``: only the
+    sales beyond a baseline (what the path's own liquidations sold, given to ``simulate``)
+    keep their impact (:mod:`.baseline`)."""
 
     def __post_init__(self) -> None:
         if not (self.recovery_half_life_s >= 0):
@@ -78,6 +85,12 @@ class Dynamics:
         if self.depth_half_life_s is not None and not (self.depth_half_life_s > 0):
             raise ConfigError("<dynamics>", "dynamics.depth_half_life_s", "a number of seconds > 0 (inf: never refills)",
                               self.depth_half_life_s)
+        if self.impact_on_path not in ("full", "none", "excess"):
+            raise ConfigError("<dynamics>", "simulation.impact_on_path", "full, none or excess", self.impact_on_path)
+        if self.impact_on_path != "full" and (self.depth_half_life_s is not None or not math.isinf(self.arb_capital_usd)):
+            # venues that remember consumed depth or are arbitraged would carry the sales' impact on
+            raise ConfigError("<dynamics>", "simulation.impact_on_path", "full with dynamics.depth_half_life_s or a "
+                              "finite dynamics.arb_capital_usd", self.impact_on_path)
         if not (self.arb_capital_usd > 0):
             raise ConfigError("<dynamics>", "dynamics.arb_capital_usd", "a number > 0 (inf = unlimited)",
                               self.arb_capital_usd)

@@ -168,6 +168,10 @@ class SimulationState:
     """Bad debt written off so far (USD)."""
     first_eligible_block: int = -1
     last_liquidation_block: int = -1
+    owners: object | None = None
+    baseline: object | None = None
+    """What the path's own liquidations sold (:class:`~.baseline.Baseline`), for ``impact_on_path = "excess"``."""
+    """The owners' actions and debt accrual (:class:`~.owners.OwnerState`), when the run has them."""
 
 
 def initial_state(run: RunInputs) -> SimulationState:

@@ -12,6 +12,7 @@ import numpy as np
 
 from liqcascade._typing import FloatArray
 from liqcascade.engine import kernels as _kernels
+from liqcascade.engine.dynamic.baseline import split_sales
 from liqcascade.engine.dynamic.candidates import Candidates, lots, snapshot
 from liqcascade.engine.dynamic.records import BlockCounts, BlockUsd, EventBatch, LiquidatorChoice, SaleGrid
 from liqcascade.engine.dynamic.settings import ConservationError
@@ -109,7 +110,8 @@ def find_candidates(run: RunInputs, st: SimulationState, b: int, o: FloatArray) 
     # the protocol's limits on liquidations in progress (Maker's Dog: room for more
     # auctions); room freed since last block lets accounts that waited be picked again
     limits_freed = st.aftermarket is not None and st.aftermarket.sync_limits(st.arrays.state)
-    if b == 0 or not np.array_equal(o, st.o_prev) or global_effects or limits_freed:
+    moved = st.owners is not None and st.owners.rescan  # owners' actions or debt accrual this block
+    if b == 0 or not np.array_equal(o, st.o_prev) or global_effects or limits_freed or moved:
         ratio0 = o / run.p0
         st.bound = max(st.bound, float(ratio0.max() / ratio0.min()))
         step = o / st.o_prev
@@ -118,7 +120,8 @@ def find_candidates(run: RunInputs, st: SimulationState, b: int, o: FloatArray) 
             # keep the product finite over long runs: rescale every bound (q / cum is what counts)
             st.q /= st.cum_bound
             st.cum_bound = 1.0
-        upto = run.model.book.n_accounts if global_effects else run.book.prefix_len(st.bound)
+        everyone = global_effects or st.owners is not None  # a moving book is not sorted by health
+        upto = run.model.book.n_accounts if everyone else run.book.prefix_len(st.bound)
         scanned = rules.scan(st.arrays, o, upto, st.q, st.cum_bound)
         st.cand = Candidates.build(rules, st.arrays, o, scanned)
         if held_by_limits:
@@ -250,17 +253,20 @@ def run_aftermarket(run: RunInputs, st: SimulationState, o: FloatArray, b: int) 
 
 
 def sell_into_venues(venues: dict, amount: np.ndarray, market: np.ndarray, prices, phi: float,
-                     depth_mode: bool) -> np.ndarray:
+                     depth_mode: bool, keep_impact: bool = True) -> np.ndarray:
     """Sell ``amount`` (tokens per asset) into the venues; return the proceeds (USD per asset).
     ``prices`` holds ``exo``, ``perm`` and ``trans``: each sale's log price move goes ``phi`` into
     ``perm`` and the rest into ``trans``; an asset without a venue sells at ``market``, without
-    impact. ``venues`` and ``market`` are updated."""
+    impact. ``venues`` and ``market`` are updated. ``keep_impact`` False: the proceeds are the
+    curve's, but no price move is kept (next block the venues return to the path)."""
     proceeds = np.zeros(market.shape[0])
     for i in np.flatnonzero(amount > 0):
         if i in venues:
             before = venues[i].mid_price()
             proceeds[i], venues[i] = venues[i].sell(float(amount[i]))
             after = venues[i].mid_price()
+            if not keep_impact:
+                continue
             d = math.log(after / before) if after > 0 else -50.0
             prices.perm[i] += phi * d
             prices.trans[i] += (1.0 - phi) * d
@@ -283,7 +289,13 @@ def sell(run: RunInputs, st: SimulationState) -> None:
     tallies, venues, market = st.tallies, st.venues, st.market
     st.inventory += tallies.seized - tallies.fee
     amount = st.inventory / run.settings.liquidators.spread_blocks
-    proceeds = sell_into_venues(venues, amount, market, st, phi, run.depth_mode)
+    mode = run.settings.dynamics.impact_on_path
+    if mode == "excess":  # what the path's own liquidations sold moves nothing again
+        covered, excess = split_sales(st.baseline, amount)
+        proceeds = sell_into_venues(venues, covered, market, st, phi, run.depth_mode, False)
+        proceeds += sell_into_venues(venues, excess, market, st, phi, run.depth_mode, True)
+    else:
+        proceeds = sell_into_venues(venues, amount, market, st, phi, run.depth_mode, mode == "full")
     st.inventory -= amount
     t = st.totals
     for total, arr in ((t.seized, tallies.seized), (t.fee, tallies.fee), (t.sold, amount), (t.proceeds, proceeds),
@@ -306,6 +318,9 @@ def check_conservation(run: RunInputs, st: SimulationState, b: int) -> None:
     if (arrays.coll < 0).any() or (arrays.debt < 0).any():
         raise ConservationError(f"block {b}: a negative balance")
     coll0, debt0 = run.model.book.totals_by_asset()
+    if st.owners is not None:  # what owners added and the accumulators grew
+        coll0 = coll0 + st.owners.coll_in
+        debt0 = debt0 + st.owners.debt_in + st.owners.accrued
     k = run.n_assets
     coll1 = np.bincount(arrays.asset, weights=arrays.coll, minlength=k)
     debt1 = np.bincount(arrays.asset, weights=arrays.debt, minlength=k)

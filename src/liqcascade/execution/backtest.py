@@ -1,0 +1,430 @@
+"""Backtests: a replay through :func:`~liqcascade.engine.dynamic.simulate` scored against
+the liquidations that happened (``liqcascade backtest SCENARIO.toml``), and the builder of
+MakerDAO ETH-B windows (``liqcascade ethb-window``).
+
+Scoring
+-------
+A scenario with a ``[backtest]`` table names a file of recorded liquidations (``time,
+account, collateral, debt``: tokens of ``collateral_asset`` and of the debt). An account
+is *simulated* when the simulation liquidated it at least once in the window, *recorded*
+when a recorded row names it. Precision = TP / (TP + FP), recall = TP / (TP + FN) (NaN
+when undefined). Collateral: tokens of ``collateral_asset`` the simulation seized (its
+``assets`` table) against the recorded sum; debt: the simulation's debt repaid (USD,
+debt at 1 USD for a stablecoin debt) against the recorded sum; errors are ``sim / rec - 1``.
+Timing: liquidated accounts per hour and per day (each account counted once per hour or
+day it was liquidated), the Pearson correlation of the simulated and recorded counts over
+the window's hours (days), and each side's peak hour.
+
+ETH-B windows
+-------------
+:func:`write_ethb_window` turns the shipped ETH-B history (``data/maker_ethb_2023``, to
+2023-01-26; the liquidations of 2021-05-17..31 are held aside) into a scenario: the vault
+book just before the window (:func:`~liqcascade.io.maker_book.load_ethb_events`' ledger,
+debt at the ``rate`` of the window's start), the owners' recorded actions during it
+(deposits, withdrawals, DAI drawn and repaid as recorded, nominal), the fee history
+(``JUG.ilks.duty``) for the accumulator, the recorded liquidations, and Binance ETHUSDT
+hourly candles of the window (``data/backtest``) as the price path. Rules: Maker's Dog and
+Clipper with ETH-B's parameters at the window's start (``mat``, ``chop``, ``hole``,
+``dust``, ``buf``, ``tail``, ``cusp``, ``chip``, ``tip``); before 2021-05-06 the Cat and
+Flipper (``liquidations-1.2``: ``dunk``, ``beg``, ``ttl``, ``tau``; keepers assumed deep in
+DAI, the same for every such window), the OSM (one-hour hops) reading
+Maker's Median (pushed on a 1 % move, the ETH/USD Median's relay spread) of the path, keepers
+that bark one 10-minute block after a vault became unsafe (the OSM is poked after the hour
+begins, and barks follow it), the owners' actions clamped by the Vat's dust. Everything else
+is the same for every window (no per-window setting).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from liqcascade import __version__
+from liqcascade.engine.result import Result
+from liqcascade.errors import ConfigError, DataError
+from liqcascade.execution.runs import DEFAULT_STORE, hashed, save, stored
+from liqcascade.io.store import ResultsStore, run_id
+
+KIND = "backtest"
+ETHB_WINDOWS: dict[str, tuple[str, str]] = {
+    "2021-04": ("2021-04-12", "2021-05-01"),
+    "2021-06": ("2021-06-07", "2021-06-24"),
+    "2022-01": ("2022-01-05", "2022-01-25"),
+    "2022-05": ("2022-05-08", "2022-05-28"),
+    "2022-06": ("2022-06-10", "2022-06-19"),
+    "2022-11": ("2022-11-07", "2022-11-11"),
+}
+"""ETH-B stress windows with hourly prices shipped (UTC days, end exclusive); 2021-04 ran the Cat and Flipper."""
+RECORDED_COLUMNS = ("time", "account", "collateral", "debt")
+
+
+def data_dir() -> Path:
+    return Path(str(resources.files("liqcascade") / "data"))
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """Recorded liquidations: one row per call (``time`` Unix s, ``account`` text, tokens)."""
+
+    time: np.ndarray
+    account: np.ndarray
+    collateral: np.ndarray
+    debt: np.ndarray
+
+
+def read_recorded(path: Path) -> Recorded:
+    """The recorded-liquidations CSV; a bad row is a :class:`DataError` naming row and column."""
+    if not path.is_file():
+        raise DataError(str(path), None, "recorded liquidations file not found")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if list(raw.columns[:4]) != list(RECORDED_COLUMNS):
+        raise DataError(str(path), None, f"columns: expected {list(RECORDED_COLUMNS)}, got {list(raw.columns)}")
+    t = pd.to_datetime(raw["time"].str.strip(), errors="coerce", utc=True, format="mixed")
+    nums = {c: pd.to_numeric(raw[c].str.strip(), errors="coerce") for c in ("collateral", "debt")}
+    for col, bad in (("time", t.isna()), ("collateral", ~(nums["collateral"] >= 0)), ("debt", ~(nums["debt"] >= 0)),
+                     ("account", raw["account"].str.strip() == "")):
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            what = "a UTC time" if col == "time" else "an account" if col == "account" else "a number >= 0"
+            raise DataError(str(path), i + 1, f"column {col}: expected {what}, got {raw[col].iloc[i]!r}")
+    secs = ((t - pd.Timestamp(0, tz="UTC")).dt.total_seconds()).to_numpy().astype(np.int64)
+    return Recorded(secs, raw["account"].str.strip().to_numpy(dtype=object), nums["collateral"].to_numpy(float),
+                    nums["debt"].to_numpy(float))
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else math.nan
+
+
+def _corr(x: np.ndarray, y: np.ndarray) -> float:
+    if x.size < 2 or np.std(x) == 0 or np.std(y) == 0:
+        return math.nan
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def _per_period(times: np.ndarray, accounts: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Distinct accounts liquidated in each period ``[edges[i], edges[i+1])``."""
+    idx = np.searchsorted(edges, times, side="right") - 1
+    ok = (idx >= 0) & (idx < edges.size - 1)
+    pairs = pd.DataFrame({"i": idx[ok], "a": accounts[ok]}).drop_duplicates()
+    return np.bincount(pairs["i"].to_numpy(dtype=np.int64), minlength=edges.size - 1).astype(np.int64)
+
+
+def score(sim_events: pd.DataFrame, seized_tokens: float, recorded: Recorded, start: int, end: int) -> dict[str, pd.DataFrame]:
+    """Score a simulation's ``events`` (and its seized collateral, tokens) against the
+    recorded liquidations in ``[start, end)`` (Unix s). Tables: ``score`` (one row),
+    ``accounts`` (per account liquidated on either side), ``hourly`` (per hour)."""
+    keep = (recorded.time >= start) & (recorded.time < end)
+    rec_t, rec_a = recorded.time[keep], recorded.account[keep]
+    sim_t = sim_events["time"].to_numpy(dtype=np.int64)
+    sim_a = sim_events["account_id"].astype(str).to_numpy(dtype=object)
+    s_set, r_set = set(sim_a.tolist()), set(rec_a.tolist())
+    tp, fp, fn = len(s_set & r_set), len(s_set - r_set), len(r_set - s_set)
+    precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else math.nan
+    hours = np.arange(start - start % 3600, end + 3600, 3600)
+    days = np.arange(start - start % 86400, end + 86400, 86400)
+    sh, rh = _per_period(sim_t, sim_a, hours), _per_period(rec_t, rec_a, hours)
+    sd, rd = _per_period(sim_t, sim_a, days), _per_period(rec_t, rec_a, days)
+    rec_coll, rec_debt = float(recorded.collateral[keep].sum()), float(recorded.debt[keep].sum())
+    sim_debt = float(sim_events["debt_repaid_usd"].sum()) if len(sim_events) else 0.0
+
+    def peak(counts: np.ndarray) -> str:
+        return "" if counts.max(initial=0) == 0 else str(pd.Timestamp(int(hours[int(np.argmax(counts))]), unit="s"))
+
+    row = {
+        "window_start": str(pd.Timestamp(start, unit="s")), "window_end": str(pd.Timestamp(end, unit="s")),
+        "recorded_accounts": len(r_set), "simulated_accounts": len(s_set), "true_positives": tp,
+        "false_positives": fp, "false_negatives": fn, "precision": precision, "recall": recall, "f1": f1,
+        "recorded_collateral": rec_coll, "simulated_collateral": seized_tokens,
+        "collateral_error": _ratio(seized_tokens, rec_coll) - 1.0, "recorded_debt": rec_debt,
+        "simulated_debt_usd": sim_debt, "debt_error": _ratio(sim_debt, rec_debt) - 1.0,
+        "hourly_correlation": _corr(sh, rh), "daily_correlation": _corr(sd, rd),
+        "recorded_peak_hour": peak(rh), "simulated_peak_hour": peak(sh),
+    }
+    accounts = sorted(s_set | r_set)
+    acc = pd.DataFrame({"account_id": accounts, "simulated": [a in s_set for a in accounts],
+                        "recorded": [a in r_set for a in accounts]})
+    hourly = pd.DataFrame({"hour": hours[:-1], "simulated": sh, "recorded": rh})
+    return {"score": pd.DataFrame([row]), "accounts": acc, "hourly": hourly}
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def backtest(scenario: str | Path, store: ResultsStore | str | Path | None = DEFAULT_STORE,
+             recompute: bool = False, progress=None) -> Result:
+    """Simulate ``scenario`` (its ``[simulation]``, usually with ``[simulation.events]``) and
+    score it against its ``[backtest]`` recorded liquidations. Tables: ``score``,
+    ``accounts``, ``hourly`` and the simulation's ``events``, ``summary`` and ``conflicts``."""
+    from liqcascade.engine.dynamic import simulate as _simulate
+    from liqcascade.io import scenario as _scenario
+    from liqcascade.io.config import resolve_path
+
+    sc = _scenario.load(scenario)
+    bt = sc.config.backtest
+    if bt is None:
+        raise ConfigError(sc.source, "backtest", "a [backtest] table (recorded = \"liquidations.csv\")")
+    if bt.collateral_asset not in sc.model.assets:
+        raise ConfigError(sc.source, "backtest.collateral_asset", f"an asset of the market {list(sc.model.assets)}",
+                          bt.collateral_asset)
+    recorded_path = resolve_path(bt.recorded, sc.base_dir, sc.source, "backtest.recorded")
+    cfg = sc.resolved()
+    rid = run_id({"kind": KIND, "config": hashed(cfg, ("curve",))}, __version__)
+    if not recompute and (found := stored(store, rid, KIND)) is not None:
+        return found
+    recorded = read_recorded(recorded_path)
+    path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sc)
+    actions, accrual = _scenario.owner_inputs(sc, path)
+    sim = _simulate(sc.model, path, oracle, settings, progress, cfg, oracle_input, venue_depth,
+                    owner_actions=actions, accrual=accrual, impact_baseline=_scenario.impact_baseline(sc, path))
+    a = sim["assets"].set_index("asset")
+    seized = float(a.loc[bt.collateral_asset, "seized"]) if bt.collateral_asset in a.index else 0.0
+    end = int(path.times[-1]) + int(path.block_seconds)
+    tables = score(sim["events"], seized, recorded, int(path.times[0]), end)
+    tables["score"] = tables["score"].assign(impact_on_path=settings.dynamics.impact_on_path)
+    tables.update({"events": sim["events"], "summary": sim["summary"]})
+    if "conflicts" in sim.tables:
+        tables["conflicts"] = sim["conflicts"]
+    out = Result(KIND, tables, cfg)
+    save(store, rid, KIND, cfg, out, {"source": sc.source})
+    return out.with_run_id(rid)
+
+
+# --- ETH-B windows ----------------------------------------------------------------------------
+
+ETHB_DIR = "maker_ethb_2023"
+ETH_HOURLY = "backtest/binance_ethusdt_1h_2021-04_2022-12.csv"
+_KIND_TO_ACTION = {"deposit": "deposit", "withdraw": "withdraw", "borrow": "borrow", "repay": "repay"}
+
+
+def _secs(col: pd.Series) -> pd.Series:
+    """UTC times -> Unix seconds (int64)."""
+    t = pd.to_datetime(col, utc=True, format="mixed")
+    return ((t - pd.Timestamp(0, tz="UTC")).dt.total_seconds()).astype("int64")
+
+
+def _utc_seconds(text: str, key: str) -> int:
+    try:
+        t = pd.Timestamp(text)
+    except (ValueError, TypeError):
+        raise ConfigError("<python>", key, "a UTC day or time like '2022-06-10'", text) from None
+    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    return int(t.timestamp())
+
+
+def _ethb_book(ev, start: int, prices: pd.DataFrame, mat: float) -> tuple[pd.DataFrame, int]:
+    """Each vault's ink (WETH) and debt (DAI at the rate of ``start``) after the events before
+    ``start``, and how many vaults were left out: those unsafe at the lowest hourly open of
+    ``prices`` (``time`` in Unix s, ``open``) since their last recorded action. The chain
+    would have liquidated them, and no liquidation is recorded (a ledger artefact, or a
+    liquidation in the held-aside fortnight): they are not positions at ``start``."""
+    led = ev.ledger.assign(t=_secs(ev.flows["timestamp"]))
+    led = led[led["t"] < start]
+    last = led.groupby("vault")["t"].max()
+    g = led.groupby("vault")[["dink", "dart"]].sum()
+    g = g[(g["dink"] > 1e-9) | (g["dart"] > 1e-6)]
+    rate = float(ev.rate_at_time(float(start)))
+    ink, debt = g["dink"].clip(lower=0.0).to_numpy(), (g["dart"].clip(lower=0.0) * rate).to_numpy()
+    t, o = prices["time"].to_numpy(), prices["open"].to_numpy(dtype=float)
+    lowest = np.array([o[(t >= lo) & (t <= start)].min(initial=np.inf) for lo in last.reindex(g.index).to_numpy()])
+    safe = ink * lowest / mat >= debt
+    ink, debt, ids = ink[safe], debt[safe], g.index.astype(str).to_numpy()[safe]
+    return pd.DataFrame({"account": np.repeat(ids, 2), "asset": np.tile(["WETH", "DAI"], len(ids)),
+                         "collateral": np.ravel(np.column_stack([ink, np.zeros(len(ids))])),
+                         "debt": np.ravel(np.column_stack([np.zeros(len(ids)), debt]))}), int((~safe).sum())
+
+
+def _ethb_actions(ev, start: int, end: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(owners' actions, recorded liquidations) of ``[start, end)``, amounts as recorded."""
+    f = ev.flows.assign(t=_secs(ev.flows["timestamp"]))
+    w = f[(f["t"] >= start) & (f["t"] < end)]
+    acts = w[w["kind"] != "liquidation"]
+    on_eth = acts["kind"].isin(["deposit", "withdraw"]).to_numpy()
+    events = pd.DataFrame({
+        "time": pd.to_datetime(acts["t"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S"),
+        "account": acts["vault"].astype(str), "action": acts["kind"].map(_KIND_TO_ACTION),
+        "asset": np.where(on_eth, "WETH", "DAI"),
+        "amount": np.where(on_eth, acts["eth"].abs(), acts["dai"].abs()),
+    })
+    liq = w[w["kind"] == "liquidation"]
+    recorded = pd.DataFrame({"time": pd.to_datetime(liq["t"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S"),
+                             "account": liq["vault"].astype(str), "collateral": liq["eth"], "debt": liq["dai"]})
+    # every row is one bite, identical rows too (two bites of dunk in one block: vault 21348 was
+    # bitten 363 times on 2021-04-28; io/maker_book.py's quirks): all count
+    return events, recorded
+
+
+_ETHB_TOML = '''# MakerDAO ETH-B, {start} to {end} UTC, replayed through `simulate` with the owners'
+# recorded actions and the stability-fee accumulator, scored against the recorded liquidations.
+# Written by `liqcascade ethb-window` (liqcascade.execution.backtest): parameters at the window's start.
+
+name = "ethb-{name}"
+description = "ETH-B vault book from {start}, owners' actions and fees applied, {kind} rules"
+
+[market]
+protocol = "maker"
+{version}assets = ["WETH", "DAI"]
+
+[market.overrides.WETH]
+ltv = {lt!r}
+liquidation_threshold = {lt!r}
+liquidation_bonus = {bonus!r}
+
+{rules}
+[positions]
+source = "file"
+path = "book.csv"
+
+[prices.overrides]
+WETH = {first_price!r}
+DAI = 1.0
+
+[[venues]]
+kind = "cpmm"
+asset = "WETH"
+reserve_usd = 100e6
+
+[simulation]
+path = "candles"
+candles = {{ WETH = "eth_1h.csv" }}
+fill = "linear"
+block_seconds = 600
+
+[simulation.oracle]
+kind = "osm"
+hop_s = 3600
+median_spread = 0.01
+
+[simulation.liquidators]
+gas_asset = "WETH"
+gas_gwei = 50
+latency_blocks = 1
+
+[simulation.events]
+path = "events.csv"
+accrual = {{ DAI = "fees.csv" }}
+dust = {{ DAI = {dust!r} }}
+
+[backtest]
+recorded = "recorded.csv"
+collateral_asset = "WETH"
+'''
+"""The scenario of every ETH-B window: only the book's date and ETH-B's parameters then differ."""
+
+_CLIPPER_TOML = '''[market.maker.auctions]
+buf = {buf!r}
+tail = {tail!r}
+cusp = {cusp!r}
+chip = {chip!r}
+tip = {tip!r}
+hole_usd = {hole!r}
+dust_usd = {dust!r}
+chost_usd = {chost!r}
+'''
+"""Liquidations 2.0 (Dog and Clipper, from 2021-05-06): the Clipper's parameters then."""
+
+_FLIP_TOML = '''# Liquidations 1.2: the Cat bites at most dunk of tab per auction (no lump); keepers are
+# assumptions, the same for every Cat-era window: deep in DAI, bids mined at 100 gwei.
+[market.maker.flip]
+beg = {beg!r}
+ttl_s = {ttl!r}
+tau_s = {tau!r}
+lump = 1e12
+dunk_usd = {dunk!r}
+
+[[market.maker.flip.keepers]]
+name = "auction-keeper"
+count = 3
+strategy = "value"
+gas_gwei = 100.0
+capital_usd = 1e8
+latency_s = 60.0
+discount = 0.05
+'''
+"""Liquidations 1.2 (Cat and Flipper, before 2021-05-06): the Flipper's and the Cat's parameters then."""
+
+
+def _ethb_scenario(name: str, start: int, end: int, p: dict, first_price: float) -> str:
+    """The scenario TOML of an ETH-B window (every window: the same settings)."""
+    day = lambda t: str(pd.Timestamp(t, unit="s"))  # noqa: E731
+    if p["liquidation_module"] == "cat":
+        version = 'version = "liquidations-1.2"\n'
+        rules = _FLIP_TOML.format(beg=p["beg"], ttl=p["ttl"], tau=p["tau"], dunk=p["dunk"])
+    else:
+        version = ""
+        rules = _CLIPPER_TOML.format(
+            buf=p["buf"], tail=p["tail"], cusp=p["cusp"], chip=p["chip"], tip=float(p["raw"].get("CLIPPER.tip", 0.0)),
+            hole=p["hole"], dust=p["dust"], chost=p["dust"] * p["chop"])
+    return _ETHB_TOML.format(
+        name=name, start=day(start), end=day(end), lt=1.0 / p["mat"], bonus=p["chop"] - 1.0, version=version,
+        rules=rules, kind="Cat/Flipper" if version else "Dog/Clipper", dust=p["dust"], first_price=first_price)
+
+
+def write_ethb_window(out_dir: str | Path, start: str, end: str, name: str | None = None) -> Path:
+    """Write an ETH-B window's scenario and its files into ``out_dir``; return the TOML's path.
+    ``start``/``end``: UTC days or times (end exclusive) inside the shipped hourly prices
+    (2021-04-05 to 2022-12-31), both before Liquidations 2.0 reached ETH-B (2021-05-06: then
+    the Cat and Flipper, ``liquidations-1.2``) or both after (the Dog and Clipper)."""
+    from liqcascade.io.maker_book import ethb_parameters_at
+
+    t0, t1 = _utc_seconds(start, "start"), _utc_seconds(end, "end")
+    prices = pd.read_csv(data_dir() / ETH_HOURLY)
+    pt = _secs(prices["date"])
+    if not (t1 > t0 and pt.iloc[0] <= t0 and t1 <= pt.iloc[-1] + 3600):
+        raise ConfigError("<python>", "start/end", f"a window from {prices['date'].iloc[0]} to "
+                          f"{prices['date'].iloc[-1]} UTC with start < end", (start, end))
+    ev = _ethb_events()
+    clock = _time_block_clock(ev)
+    p = ethb_parameters_at(int(np.interp(t0, *clock)), ev)
+    # one rule set per window: the Cat (1.2) before 2021-05-06, the Dog (2.0) after
+    if p.get("liquidation_module") != ethb_parameters_at(int(np.interp(t1 - 1, *clock)), ev).get("liquidation_module"):
+        raise ConfigError("<python>", "start/end", "a window on one side of Liquidations 2.0 reaching ETH-B "
+                          "(2021-05-06)", (start, end))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    window = prices[(pt >= t0) & (pt < t1)]
+    window.to_csv(out / "eth_1h.csv", index=False)
+    first = float(window["open"].iloc[0])
+    book, dropped = _ethb_book(ev, t0, prices.assign(time=pt), float(p["mat"]))
+    book.to_csv(out / "book.csv", index=False)
+    events, recorded = _ethb_actions(ev, t0, t1)
+    events.to_csv(out / "events.csv", index=False)
+    recorded.to_csv(out / "recorded.csv", index=False)
+    starts, annual = ev.duty_schedule()
+    pd.DataFrame({"time": pd.to_datetime(starts, unit="s").strftime("%Y-%m-%d %H:%M:%S"),
+                  "annual_fee": annual}).to_csv(out / "fees.csv", index=False)
+    toml = out / "scenario.toml"
+    text = _ethb_scenario(name or f"{start}", t0, t1, p, first)
+    toml.write_text(text.replace("# Written by", f"# {dropped} vaults left out: unsafe since their last action, never liquidated in the files.\n"
+                                 "# Written by", 1))
+    return toml
+
+
+_EVENTS: list = []
+
+
+def _ethb_events():
+    """The shipped ETH-B history, read and its ledger built once per process (a few seconds)."""
+    from liqcascade.io.maker_book import load_ethb_events
+
+    if not _EVENTS:
+        ev = load_ethb_events(data_dir() / ETHB_DIR)
+        ev.ledger  # noqa: B018 - built now, kept with the events
+        _EVENTS.append(ev)
+    return _EVENTS[0]
+
+
+def _time_block_clock(ev) -> tuple[np.ndarray, np.ndarray]:
+    """(times, blocks) of the blocks the event files name, for a block of a time."""
+    b = np.unique(ev.flows["block"].to_numpy()).astype(float)
+    t = np.maximum.accumulate(np.asarray(ev.block_time(b), dtype=float))
+    return t, b

@@ -1,0 +1,230 @@
+"""Backtest scoring on hand-made cases, the recorded-file and event-file errors, and one ETH-B
+window end to end."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from liqcascade.cli import main
+from liqcascade.errors import ConfigError, DataError
+from liqcascade.execution.backtest import Recorded, read_recorded, score
+from liqcascade.io.owner_events import read_owner_events
+
+H = 3600
+T0 = 1_650_000_000 - 1_650_000_000 % 86400  # a UTC midnight
+
+
+def sim_events(rows):
+    """rows: (time, account, debt repaid)."""
+    return pd.DataFrame({"time": [r[0] for r in rows], "account_id": [r[1] for r in rows],
+                         "debt_repaid_usd": [r[2] for r in rows]})
+
+
+def test_precision_recall_on_five_accounts():
+    # recorded: a, b, c, d; simulated: a, b, e (and a twice). TP = {a, b} = 2, FP = {e} = 1,
+    # FN = {c, d} = 2 -> precision 2/3, recall 2/4, F1 = 2 * (2/3 * 1/2) / (2/3 + 1/2) = 4/7.
+    rec = Recorded(np.array([T0 + H, T0 + H, T0 + 2 * H, T0 + 5 * H]), np.array(["a", "b", "c", "d"], dtype=object),
+                   np.array([10.0, 5.0, 3.0, 2.0]), np.array([1000.0, 500.0, 300.0, 200.0]))
+    ev = sim_events([(T0 + H, "a", 900.0), (T0 + 2 * H, "a", 100.0), (T0 + H, "b", 500.0), (T0 + 3 * H, "e", 250.0)])
+    s = score(ev, 24.0, rec, T0, T0 + 6 * H)
+    row = s["score"].iloc[0]
+    assert (row["true_positives"], row["false_positives"], row["false_negatives"]) == (2, 1, 2)
+    assert row["precision"] == pytest.approx(2 / 3) and row["recall"] == pytest.approx(0.5)
+    assert row["f1"] == pytest.approx(4 / 7)
+    assert row["collateral_error"] == pytest.approx(24.0 / 20.0 - 1.0)
+    assert row["debt_error"] == pytest.approx(1750.0 / 2000.0 - 1.0)
+    hourly = s["hourly"].set_index("hour")
+    # hour 1: a and b on both sides; hour 2: a (sim), c (rec); hour 3: e; hour 5: d
+    assert hourly.loc[T0 + H, "simulated"] == 2 and hourly.loc[T0 + H, "recorded"] == 2
+    assert hourly.loc[T0 + 2 * H, "simulated"] == 1 and hourly.loc[T0 + 5 * H, "recorded"] == 1
+    assert row["recorded_peak_hour"] == row["simulated_peak_hour"] == str(pd.Timestamp(T0 + H, unit="s"))
+    assert set(s["accounts"]["account_id"]) == {"a", "b", "c", "d", "e"}
+
+
+def test_scores_undefined_without_liquidations():
+    rec = Recorded(np.array([], dtype=np.int64), np.array([], dtype=object), np.array([]), np.array([]))
+    s = score(sim_events([]), 0.0, rec, T0, T0 + 2 * H)["score"].iloc[0]
+    assert math.isnan(s["precision"]) and math.isnan(s["recall"]) and math.isnan(s["collateral_error"])
+
+
+def test_recorded_file_errors_name_row_and_column(tmp_path):
+    f = tmp_path / "rec.csv"
+    f.write_text("time,account,collateral,debt\n2022-01-01 00:00,1,2,3\n2022-01-01 01:00,2,-1,3\n")
+    with pytest.raises(DataError, match=r"rec.csv.*row 2.*column collateral"):
+        read_recorded(f)
+
+
+@pytest.mark.parametrize("body, message", [
+    ("time,account,action,asset,amount\n2022-01-01,a,lend,WETH,1\n", r"row 1.*column action.*'lend'"),
+    ("time,account,action,asset,amount\n2022-01-01,a,deposit,XYZ,1\n", r"row 1.*column asset.*'XYZ'"),
+    ("time,account,action,asset,amount\n2022-01-01,a,deposit,WETH,1\nsoon,a,repay,DAI,1\n", r"row 2.*column time"),
+    ("time,account,action,asset,amount\n2022-01-01,a,withdraw,WETH,0\n", r"row 1.*column amount"),
+    ("account,action,asset,amount\na,open,,\n", r"columns: expected time \(or block\)"),
+])
+def test_event_file_errors_name_row_and_column(tmp_path, body, message):
+    f = tmp_path / "events.csv"
+    f.write_text(body)
+    with pytest.raises(DataError, match=message):
+        read_owner_events(f, ("WETH", "DAI"))
+
+
+def test_event_file_orders_by_time_keeping_file_order(tmp_path):
+    f = tmp_path / "events.csv"
+    f.write_text("time,account,action,asset,amount\n2022-01-02,a,withdraw,WETH,1\n2022-01-01,b,open,,\n"
+                 "2022-01-02,a,deposit,WETH,2\n")
+    e = read_owner_events(f, ("WETH", "DAI"))
+    assert list(e.row) == [2, 1, 3] and list(e.account) == ["b", "a", "a"]
+
+
+@pytest.mark.slow
+def test_ethb_window_end_to_end(tmp_path):
+    """June 2022: every recorded vault is found (recall 1 on the shipped data), the scores are
+    stored and printed."""
+    r = CliRunner().invoke(main, ["ethb-window", "2022-06", "-o", str(tmp_path / "w")])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["backtest", str(tmp_path / "w" / "scenario.toml"), "--out", str(tmp_path / "s"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "recorded 11" in r.output and "impact on path: none" in r.output
+
+
+SMALL = """
+name = "t"
+[market]
+protocol = "aave_v3"
+version = "3.3-3.4"
+assets = ["WETH", "USDC"]
+[positions]
+source = "file"
+path = "book.csv"
+[simulation]
+path = "shock"
+blocks = 5
+[shock]
+WETH = 0.2
+"""
+
+
+def _scenario(tmp_path, extra):
+    (tmp_path / "book.csv").write_text("account,asset,collateral,debt\na,WETH,1,0\na,USDC,0,1000\n")
+    p = tmp_path / "s.toml"
+    p.write_text(SMALL + extra)
+    return p
+
+
+def test_backtest_without_a_backtest_table_exits_2(tmp_path):
+    r = CliRunner().invoke(main, ["backtest", str(_scenario(tmp_path, "")), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "backtest" in r.output and "recorded" in r.output
+
+
+def test_bad_event_row_exits_2_naming_file_row_and_column(tmp_path):
+    (tmp_path / "ev.csv").write_text("block,account,action,asset,amount\n1,a,repay,USDC,-5\n")
+    p = _scenario(tmp_path, '[simulation.events]\npath = "ev.csv"\n')
+    r = CliRunner().invoke(main, ["simulate", str(p), "--out", str(tmp_path / "o"), "-q"])
+    assert r.exit_code == 2 and "ev.csv" in r.output and "row 1" in r.output and "amount" in r.output
+
+
+def test_missing_event_file_names_the_key(tmp_path):
+    p = _scenario(tmp_path, '[simulation.events]\npath = "nope.csv"\n')
+    r = CliRunner().invoke(main, ["simulate", str(p), "--out", str(tmp_path / "o"), "-q"])
+    assert r.exit_code == 2 and "simulation.events.path" in r.output
+
+
+def test_simulate_with_events_stores_a_conflicts_table(tmp_path):
+    # block 3 (after the 20 % shock liquidated a): the owner's withdrawal meets an empty account
+    (tmp_path / "ev.csv").write_text("block,account,action,asset,amount\n3,a,withdraw,WETH,0.5\n4,new,deposit,WETH,2\n")
+    p = _scenario(tmp_path, '[simulation.events]\npath = "ev.csv"\n')
+    r = CliRunner().invoke(main, ["simulate", str(p), "--out", str(tmp_path / "o"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "conflicts" in r.output and "impact on path           full (default)" in r.output
+
+
+
+def test_a_stored_simulation_prints_the_impact_on_path_it_ran_with(tmp_path):
+    # the second call reads the run from the store: its label must still be the scenario's
+    (tmp_path / "book.csv").write_text("account,asset,collateral,debt\na,WETH,1,0\na,USDC,0,1000\n")
+    p = tmp_path / "s.toml"
+    p.write_text(SMALL.replace("blocks = 5", 'blocks = 5\nimpact_on_path = "none"'))
+    outs = [CliRunner().invoke(main, ["simulate", str(p), "--out", str(tmp_path / "o"), "-q"]) for _ in range(2)]
+    for r in outs:
+        assert r.exit_code == 0, r.output
+        assert "impact on path           none" in r.output and "(default)" not in r.output
+
+
+def test_ethb_window_book_is_the_ledger_before_the_window(tmp_path):
+    """The start book holds each vault's ledger sums before the window (debt times the rate
+    then), the events file every owner's row of the window, the recorded file its liquidations."""
+    from liqcascade.execution.backtest import _ethb_events, _secs, write_ethb_window
+
+    write_ethb_window(tmp_path, "2022-06-10", "2022-06-19")
+    ev = _ethb_events()
+    t = _secs(ev.flows["timestamp"]).to_numpy()
+    t0, t1 = int(pd.Timestamp("2022-06-10", tz="UTC").timestamp()), int(pd.Timestamp("2022-06-19", tz="UTC").timestamp())
+    book = pd.read_csv(tmp_path / "book.csv", dtype={"account": str})
+    led = ev.ledger[t < t0]
+    v = book["account"].iloc[0]
+    mine = led[led["vault"] == int(v)]
+    assert book.query("account == @v and asset == 'WETH'")["collateral"].iloc[0] == pytest.approx(mine["dink"].sum())
+    assert book.query("account == @v and asset == 'DAI'")["debt"].iloc[0] == pytest.approx(
+        mine["dart"].sum() * ev.rate_at_time(float(t0)))
+    inside = (t >= t0) & (t < t1)
+    kinds = ev.flows["kind"].to_numpy()
+    assert len(pd.read_csv(tmp_path / "events.csv")) == int((inside & (kinds != "liquidation")).sum())
+    assert len(pd.read_csv(tmp_path / "recorded.csv")) == 11  # June 2022: 11 vaults bitten, one row each
+
+
+def test_impact_baseline_file_lands_in_the_blocks_holding_its_times(tmp_path):
+    from liqcascade.io.owner_events import read_impact_baseline
+
+    f = tmp_path / "b.csv"
+    # blocks start at 0, 12, 24 s: 5 s -> block 0, 12 s -> block 1, 30 s -> block 2, 40 s: past the end
+    f.write_text("time,asset,amount\n5,WETH,1.5\n12,WETH,2\n30,WETH,0.5\n40,WETH,9\n")
+    out = read_impact_baseline(f, ("WETH", "USDC"), np.array([0, 12, 24]))
+    np.testing.assert_array_equal(out["WETH"], [1.5, 2.0, 0.5])
+
+
+def test_excess_without_a_baseline_file_exits_2(tmp_path):
+    p = _scenario(tmp_path, "").read_text().replace("blocks = 5", 'blocks = 5\nimpact_on_path = "excess"')
+    (tmp_path / "s.toml").write_text(p)
+    r = CliRunner().invoke(main, ["simulate", str(tmp_path / "s.toml"), "--out", str(tmp_path / "o"), "-q"])
+    assert r.exit_code == 2 and "simulation.impact_baseline" in r.output
+
+
+def test_the_shipped_example_event_file_reads():
+    from pathlib import Path
+
+    f = Path(__file__).resolve().parents[2] / "examples" / "small_book_events.csv"
+    e = read_owner_events(f, ("WETH", "wstETH", "WBTC", "USDC", "USDT", "DAI"))
+    assert len(e) == 6 and list(e.block) == [5, 5, 40, 40, 40, 80]
+
+
+def test_ethb_window_before_liquidations_2_runs_the_cat_and_flipper(tmp_path):
+    """Before 2021-05-06 ETH-B ran Liquidations 1.2: the window's scenario is the Cat and Flipper
+    with the parameter file's values then (FLIPPER.beg 5 %, ttl = tau = 4 h, CAT.ilks.dunk 50,000
+    DAI), and every recorded bite counts: vault 21348's 363 rows of 2021-04-28, each removing
+    dunk / chop = 50,000 / 1.13 DAI of debt."""
+    import tomllib
+
+    from liqcascade.execution.backtest import write_ethb_window
+    from liqcascade.io import scenario as S
+    from liqcascade.io.config import parse_scenario
+
+    toml = write_ethb_window(tmp_path, "2021-04-12", "2021-05-01")
+    data = tomllib.loads(toml.read_text())
+    assert data["market"]["version"] == "liquidations-1.2" and "auctions" not in data["market"]["maker"]
+    flip = data["market"]["maker"]["flip"]
+    assert (flip["beg"], flip["ttl_s"], flip["tau_s"], flip["dunk_usd"]) == (0.05, 14400.0, 14400.0, 50000.0)
+    rec = pd.read_csv(tmp_path / "recorded.csv", dtype={"account": str})
+    assert len(rec) == 363 and set(rec["account"]) == {"21348"}
+    assert rec["debt"].sum() == pytest.approx(363 * 50000 / 1.13)
+    S.build(parse_scenario(data, str(toml)), tmp_path, str(toml))  # the rules load
+
+
+def test_ethb_window_across_liquidations_2_is_refused(tmp_path):
+    from liqcascade.execution.backtest import write_ethb_window
+
+    with pytest.raises(ConfigError, match="2021-05-06"):
+        write_ethb_window(tmp_path, "2021-05-01", "2021-05-10")
+    assert not (tmp_path / "scenario.toml").exists()  # nothing written
