@@ -249,6 +249,11 @@ def test_simulation_liquidator_tables_bound_the_static_cascade(tmp_path):
     m = res["markets"]
     assert led["debt_repaid_usd"].sum() == pytest.approx(m["debt_repaid_usd"].sum(), rel=1e-9)
     assert led["liquidation_calls"].sum() == m["liquidation_calls"].sum()
+    # the sales that come back to the populations are those of the markets where the liquidator keeps
+    # what it seizes (Aave, Morpho); Comet's absorbed collateral and Liquity's go to the protocol and
+    # the Stability Pool
+    keeps = m.set_index("market").loc[["aave", "morpho"], "liquidator_proceeds_usd"].sum()
+    assert led["proceeds_usd"].sum() == pytest.approx(keeps, rel=1e-9)
     assert led.loc["morpho", "peak_round_capital_usd"] <= 2e4 + led.loc["morpho", "proceeds_usd"]
     s = res["summary"].iloc[0]
     assert s["accounts_left_eligible"] == led.loc["shared", "accounts_left_eligible"]

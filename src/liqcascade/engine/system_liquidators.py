@@ -160,6 +160,17 @@ def _walk_python(market, calls, usd, free, stops, calls_left, left, take):
 _walk = jit_functions({"walk": _walk_python})["walk"]
 
 
+def _keeps(fc, live: np.ndarray) -> bool:
+    """True when the liquidator repays the debt and keeps the seized collateral net of the fee
+    (no costs of its own, or costs that say just that: Morpho, Compound v2, Euler)."""
+    if fc.costs is None or not live.any():
+        return True
+    c = fc.costs
+    return bool(np.allclose(c.paid[live], fc.repaid[live], rtol=1e-12, atol=0.0)
+                and np.allclose(c.received[live], (fc.seized - fc.fee)[live], rtol=1e-12, atol=0.0)
+                and not np.any(c.reward_usd[live]))
+
+
 def _apply(rules, arrays, prices: FloatArray, accounts: np.ndarray, tallies: Tallies, limits):
     """Liquidate ``accounts`` at fixed ``prices`` by the static cascade's own rule: the rules'
     ``sweep`` up to the last of them with every other account masked out (its skipping bound set to
@@ -272,7 +283,7 @@ class LiquidatorRounds:
         order = np.lexsort((orig, -profit))
         order = order[acted[order]]
         return _Ranked(elig[order], orig[order], profit[order], calls[order], repaid_usd[order], pays[order],
-                       np.full(order.size, -1), rules.capabilities.global_effects, fc.costs is None)
+                       np.full(order.size, -1), rules.capabilities.global_effects, _keeps(fc, live))
 
     def _soft(self, part: BoundedPass, p: FloatArray) -> None:
         """A soft-liquidating market's own AMM trades to the round's prices first (arbitrageurs,
