@@ -251,3 +251,25 @@ def test_huge_capital_is_unbounded_for_every_shipped_protocol(one_numba_thread, 
     assert a["accounts_liquidated"].sum() > 0
     np.testing.assert_allclose(b[num].to_numpy(float), a[num].to_numpy(float), rtol=1e-9, atol=1e-6)
     assert free["summary"].iloc[0]["rounds"] == rich["summary"].iloc[0]["rounds"]
+
+
+def test_a_solver_reused_after_a_bounded_run_starts_from_the_book(one_numba_thread):
+    # the solver's working rows are reset between runs (crvUSD's AMM included): the same run twice
+    # gives the same tables, and an unbounded solver's first run is unchanged by it
+    import re
+    import tomllib
+    from dataclasses import replace
+    from pathlib import Path
+
+    from liqcascade.io.system import build_system, parse_system
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "system_eth_2023.toml"
+    text = re.sub(r"(?m)^n_accounts = (\d+)", lambda m: f"n_accounts = {min(int(m.group(1)), 300)}", path.read_text())
+    ss = build_system(parse_system(tomllib.loads(text), str(path)), path.parent, str(path))
+    bounded = replace(ss.model, liquidators=(StaticLiquidators(capital_usd=3e6, calls_per_round=25),))
+    solver = SystemCascade(bounded, ss.settings, ss.market_settings)
+    first = {n: solver.totals(n, o) for n, o in solver.run({"WETH": 0.4, "wstETH": 0.4}).markets.items()}
+    solver.run({"WETH": 0.2, "wstETH": 0.2})
+    again = {n: solver.totals(n, o) for n, o in solver.run({"WETH": 0.4, "wstETH": 0.4}).markets.items()}
+    assert first == again
+    assert first["crvusd_wsteth"]["liquidation_calls"] > 0

@@ -206,7 +206,10 @@ class BoundedPass(MarketPass):
         self.cum_bound *= float(step.max() / step.min())
         self.p_prev = p
         n = self.arrays.n_accounts
-        self.upto = n if rules.capabilities.global_effects else max(self.upto, solver._prefix_len(self.bound))
+        # a soft-liquidating AMM trades every loan whose bands the price entered, wherever it sits:
+        # all rows may change, so all are reset for the next run
+        everyone = rules.capabilities.global_effects or rules.capabilities.soft_liquidation
+        self.upto = n if everyone else max(self.upto, solver._prefix_len(self.bound))
         solver._dirty = max(solver._dirty, int(self.arrays.offsets[self.upto]))
         solver._q_dirty = max(solver._q_dirty, self.upto)
         self.tallies.reset_assets()
