@@ -149,6 +149,12 @@ class Judge:
         limit = limit_s * target_scale()
         self._verdict(f"{what}: {_fmt(seconds)} (target <= {_fmt(limit)})", seconds <= limit)
 
+    def ratio_at_most(self, what: str, ratio: float, limit: float) -> None:
+        """A ratio of two times measured in the same run must not exceed ``limit`` (x the scale
+        knob, like a time limit)."""
+        limit = limit * target_scale()
+        self._verdict(f"{what}: ratio {ratio:.3f} (target <= {limit:.3g})", ratio <= limit)
+
     def speedup_at_least(self, what: str, speedup: float, floor: float) -> None:
         """A per-unit speed-up over the naive baseline must reach ``floor`` (/ the scale knob)."""
         floor = floor / target_scale()

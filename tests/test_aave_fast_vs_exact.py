@@ -389,7 +389,7 @@ def test_book_kernels_agree_with_exact_per_account(s):
     assert close(fc.fee[0], o.protocol_fee, rc.decimals, debt_wei_in_coll), (fc.fee[0], o.protocol_fee)
 
     # the same call through the liquidating kernel: does it burn the rest into the deficit?
-    tallies = Tallies.zeros(len(ACCT_ASSETS), 1)
+    tallies = Tallies.zeros(len(ACCT_ASSETS), 1, arrays.asset.shape[0])
     rules.liquidate_list(arrays, prices, np.array([0]), tallies, LiquidationLimits(max_calls_per_account=1))
     event(f"{NAMES[version]} deficit={bool(o.deficit)}")
     assert (tallies.deficit > 0).any() == bool(o.deficit), (tallies.deficit, o.deficit)

@@ -72,3 +72,10 @@ def test_knobs(monkeypatch):
     monkeypatch.setenv(judge.TARGET_SCALE_ENV, "-1")
     with pytest.raises(pytest.UsageError, match="LIQCASCADE_BENCH_TARGET_SCALE: expected a positive number"):
         judge.target_scale()
+
+
+def test_a_ratio_of_two_times_is_a_limit():
+    judge.Judge("t", [clock(0.0, 0.0)]).ratio_at_most("2 threads / 1", 1.05, 1.1)
+    assert judge.VERDICTS[-1].status == "MET"
+    with pytest.raises(pytest.fail.Exception, match=r"2 threads / 1: ratio 1.200 \(target <= 1.1\)"):
+        judge.Judge("t", [clock(0.0, 0.0)]).ratio_at_most("2 threads / 1", 1.2, 1.1)

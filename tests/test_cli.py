@@ -45,7 +45,7 @@ def test_run_stores_and_finds_the_same_run(example, tmp_path):
     runs = store.list_runs()
     assert len(runs) == 1
     rid = runs["run_id"].iloc[0]
-    assert set(store.tables(rid)) == {"summary", "assets", "rounds", "accounts"}
+    assert set(store.tables(rid)) == {"summary", "assets", "rounds", "accounts", "trades"}
     mtime = (out / "runs" / rid / "summary.parquet").stat().st_mtime_ns
     again = CliRunner().invoke(main, ["run", str(example), "--out", str(out)])
     assert again.exit_code == 0 and rid in again.output
@@ -115,7 +115,7 @@ def test_simulate_command(tmp_path):
     assert "accounts liquidated" in r.output and "time to clear" in r.output
     store = ResultsStore(tmp_path / "s")
     rid = store.list_runs()["run_id"].iloc[0]
-    assert set(store.tables(rid)) == {"summary", "steps", "events", "assets"}
+    assert set(store.tables(rid)) == {"summary", "steps", "events", "assets", "trades"}
     n = store.query("select count(distinct block) as n from steps")["n"].iloc[0]
     assert n == 276 * 5  # 276 one-minute candles, five 12-second blocks each
 

@@ -100,7 +100,7 @@ def test_concurrent_cli_runs_and_readers_on_one_store(tmp_path):
     assert len(web.get("/api/runs").json()["runs"]) == 4
     st = ResultsStore(store, create=False)
     for rid in runs["run_id"]:
-        assert st.tables(rid) == ["accounts", "assets", "rounds", "summary"]
+        assert st.tables(rid) == ["accounts", "assets", "rounds", "summary", "trades"]
         for t in st.tables(rid):
             assert len(st.load(rid, t)) == json.loads((store / "runs" / rid / "run.json").read_text())["tables"][t]["rows"]
     drops = st.query("SELECT DISTINCT round(initial_drop, 2) AS d FROM summary ORDER BY d")["d"].tolist()

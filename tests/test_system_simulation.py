@@ -65,7 +65,7 @@ def test_a_one_market_system_scenario_simulates_as_the_single_market_scenario(tm
     a = api.simulate(single, store=None)
     b = api.simulate(system, store=None)
     assert b.kind == "system_simulation" and a.summary["accounts_liquidated"] > 0
-    for name in ("steps", "events", "assets"):
+    for name in ("steps", "events", "assets", "trades"):
         mine = b[name]
         assert (mine["market"] == "aave").all()
         pd.testing.assert_frame_equal(mine.drop(columns="market"), a[name], check_exact=True)

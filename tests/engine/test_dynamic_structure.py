@@ -15,7 +15,7 @@ import pytest
 
 from liqcascade.engine.dynamic import Liquidators, SimSettings, simulate
 from liqcascade.engine.dynamic.records import AssetTotals, BlockCounts, BlockRecords, BlockUsd
-from liqcascade.engine.dynamic.schema import ACCOUNT_ID, ASSETS, EVENTS, STEPS, SUMMARY, TableSchema
+from liqcascade.engine.dynamic.schema import ACCOUNT_ID, ASSETS, EVENTS, STEPS, SUMMARY, TRADES, TableSchema
 from liqcascade.engine.static import MarketModel
 from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.markets.oracle import Instant
@@ -73,7 +73,7 @@ def _check_table(df: pd.DataFrame, schema: TableSchema, ids: np.ndarray) -> None
 def test_an_aave_run_writes_every_table_as_its_schema_says():
     m, res = _aave_run()
     assert res.summary["accounts_liquidated"] == 2  # HF 1.5 * 0.75 = 1.125 stays above 1
-    for schema in (STEPS, EVENTS, ASSETS, SUMMARY):
+    for schema in (STEPS, EVENTS, ASSETS, TRADES, SUMMARY):
         _check_table(res[schema.name], schema, m.book.account_ids)
     # steps: one row per block for WETH (on the path); USDC never moved and was not seized,
     # so it has no price rows, but it was repaid, so it has an assets row
@@ -90,7 +90,7 @@ def test_a_maker_run_with_auctions_follows_the_schema_and_adds_its_facts_after_i
     path = linear_shock({"WETH": 2000.0}, {"WETH": -0.10}, duration_blocks=1, n_blocks=400)
     res = simulate(m, path, Instant(), SimSettings(UNBOUNDED, check_conservation=True))
     assert res.summary["accounts_liquidated"] == 1  # 0.8 * 1800 = 1440 < 1500; 1440 > 1000
-    for schema in (STEPS, EVENTS, ASSETS, SUMMARY):
+    for schema in (STEPS, EVENTS, ASSETS, TRADES, SUMMARY):
         _check_table(res[schema.name], schema, b.account_ids)
     names = list(res["summary"].columns)
     assert names.index("auctions_kicked") > names.index(SUMMARY.names[-1])

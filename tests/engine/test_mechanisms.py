@@ -440,7 +440,7 @@ def _one_pass(rules, b, price):
     prices = PRICES.copy()
     prices[WETH] = price
     n = b.n_accounts
-    tallies = Tallies.zeros(3, n)
+    tallies = Tallies.zeros(3, n, b.n_rows)
     q = np.zeros(n)
     touched = np.zeros(n, dtype=np.bool_)
     sp0 = float(arrays.state[K.ST_SP])

@@ -263,15 +263,15 @@ def test_jit_and_python_twins_agree():
     results = []
     for sweep in (compiled["sweep"], kernels_python.sweep):
         arr = rules.prepare(book)
-        t = Tallies.zeros(3, book.n_accounts)
+        t = Tallies.zeros(3, book.n_accounts, book.n_rows)
         touched = np.zeros(book.n_accounts, dtype=np.bool_)
         q = np.zeros(book.n_accounts)
         found, calls = sweep(
             V3_3, 0, book.n_accounts, arr.offsets, arr.asset, arr.coll, arr.debt, prices, arr.lt, arr.bonus, arr.fee,
             64, 0.0, t.seized, t.fee, t.repaid, t.deficit, t.acct_seized_usd, t.acct_repaid_usd,
-            t.acct_bad_debt_usd, t.acct_calls, t.acct_blocked, touched, q, 1.0,
+            t.acct_bad_debt_usd, t.acct_calls, t.acct_blocked, touched, q, 1.0, t.flows,
         )
-        results.append((found, calls, arr.coll.copy(), arr.debt.copy(), t.seized.copy(), t.deficit.copy(), q))
+        results.append((found, calls, arr.coll.copy(), arr.debt.copy(), t.seized.copy(), t.deficit.copy(), q, t.flows))
     (f1, c1, *a1), (f2, c2, *a2) = results
     assert (f1, c1) == (f2, c2) and c1 > 0
     for x, y in zip(a1, a2):
@@ -352,12 +352,14 @@ def test_skipping_never_changes_the_result(pb, version, policy, shocks, buy_debt
             np.testing.assert_array_equal(a.totals[name], b.totals[name], err_msg=name)
 
 
-def test_same_numbers_on_one_or_two_threads():
+def test_same_numbers_on_one_or_two_threads(monkeypatch):
     """Fixed chunking: the parallel kernels give bit-identical results on any thread count."""
     import numba
 
+    from liqcascade import _jit
     from liqcascade._jit import jit_enabled
 
+    monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)  # small books would run on one thread either way
     if not jit_enabled() or numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("needs the JIT and at least 2 numba threads to compare thread counts")
 
@@ -382,3 +384,30 @@ def test_same_numbers_on_one_or_two_threads():
         numba.set_num_threads(old)
     assert all(r == results[0] for r in results)
     assert len(results[0][0]) > 0
+
+
+def test_outcomes_kept_across_runs_are_not_overwritten():
+    """The solver reuses its per-account buffers run to run: an outcome kept with
+    ``keep_arrays=True`` holds its own copies (a later, larger shock changes nothing in it), and
+    a run after a larger one starts from a clean slate (the same numbers as a fresh solver)."""
+    from liqcascade.io.aave_config import load_aave_reserve_config
+    from liqcascade.model.synthetic import synthetic_book
+
+    snap = load_aave_reserve_config()
+    px = snap.price_array
+    book = synthetic_book(snap.params, px, n_accounts=3_000, seed=8)
+    venues = {"WETH": ConstantProductPool.from_price_depth("WETH", float(px[snap.params.index("WETH")]), 2e6)}
+    model = MarketModel(book, AaveV3Rules(snap.params, V3_3), px, venues)
+    solver = StaticCascade(model)
+    small = solver.run({"WETH": 0.1})
+    before = (small.tallies.acct_calls.copy(), small.tallies.acct_seized_usd.copy(), small.touched.copy())
+    big = solver.run({"WETH": 0.5}, keep_arrays=False)
+    assert big.touched.sum() > before[2].sum() > 0  # the larger shock reaches more accounts
+    np.testing.assert_array_equal(small.tallies.acct_calls, before[0])
+    np.testing.assert_array_equal(small.tallies.acct_seized_usd, before[1])
+    np.testing.assert_array_equal(small.touched, before[2])
+    again = solver.run({"WETH": 0.1})
+    fresh = StaticCascade(model).run({"WETH": 0.1})
+    for a, b in ((again.tallies.acct_calls, fresh.tallies.acct_calls), (again.touched, fresh.touched),
+                 (again.tallies.acct_repaid_usd, fresh.tallies.acct_repaid_usd), (again.arrays.coll, fresh.arrays.coll)):
+        assert a.tobytes() == b.tobytes()

@@ -105,6 +105,7 @@ def test_one_market_system_is_the_single_market_engine(one_numba_thread):
     res = run_system(system({"only": m}, {"WETH": pool}), {"WETH": 0.25})
     pd.testing.assert_frame_equal(res["assets"], single["assets"], check_exact=True)
     pd.testing.assert_frame_equal(res["rounds"].drop(columns="market"), single["rounds"], check_exact=True)
+    pd.testing.assert_frame_equal(res["trades"].drop(columns="market"), single["trades"], check_exact=True)
     for key in ("collateral_seized_usd", "debt_repaid_usd", "bad_debt_usd", "amplification", "rounds"):
         assert res.summary[key] == single.summary[key]
     # alone is the same run: no contagion

@@ -41,8 +41,8 @@ from liqcascade.protocols.maker import exact as X
 from liqcascade.protocols.maker.clipper import ClipperSettings
 from liqcascade.protocols.maker.fast import BARK_DUSTY_PARTIAL, BARK_DUSTY_WHOLE, BARK_NONE, BARK_WHOLE, dog_bark
 from liqcascade.protocols.maker.rules import MakerRules
-from liqcascade.protocols.mechanisms import kernels as mech_kernels
-from liqcascade.protocols.mechanisms import kernels_python as mech_python
+from liqcascade.protocols.mechanisms.kernels import assemble
+from liqcascade.protocols.mechanisms.rules import kernel_rows
 
 from ..engine import mechanism_books as mb
 from .test_fast_vs_exact import (
@@ -61,17 +61,19 @@ HYP = settings(max_examples=60, deadline=None,
 
 
 def first_calls(rules, book, prices):
-    """The mechanism kernels' ``first_call`` on every account, compiled and plain Python:
+    """The protocol's kernel ``first_call`` on every account, compiled and plain Python:
     two lists of (repaid, seized) arrays."""
     arrays = rules.prepare(book)
     accounts = np.arange(len(arrays.offsets) - 1, dtype=np.int64)
+    spec = rules.dynamic_kernels().spec
     out = []
-    for fn in (mech_kernels.first_call, mech_python.first_call):
+    for ks in (assemble(spec, enabled=True), assemble(spec, enabled=False)):
         n = accounts.shape[0]
         f = [np.zeros(n) for _ in range(6)]
         ca, da = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
-        fn(rules.dynamic_mech(), accounts, arrays.offsets, arrays.asset, arrays.coll.copy(), arrays.debt.copy(),
-           prices, arrays.lt, arrays.bonus, rules.rank_scalars(), rules._state(arrays).copy(), *f, ca, da)
+        rows = kernel_rows(arrays.with_amounts(arrays.coll.copy(), arrays.debt.copy()), prices)
+        ks.first_call(accounts, arrays.offsets, rows, rules.rank_scalars(), rules._state(arrays).copy(), f[0], f[1],
+                      f[2], (f[3], f[4], f[5]), (ca, da))
         out.append((f[0], f[1]))
     return out
 

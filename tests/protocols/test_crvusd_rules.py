@@ -47,7 +47,7 @@ def prices(p_weth):
 
 
 def sweep(r, arrays, p):
-    t = Tallies.zeros(3, arrays.n_accounts)
+    t = Tallies.zeros(3, arrays.n_accounts, arrays.asset.shape[0])
     touched = np.zeros(arrays.n_accounts, dtype=np.bool_)
     q = np.zeros(arrays.n_accounts)
     found, calls = r.sweep(arrays, prices(p), arrays.n_accounts, t, LiquidationLimits(), touched, q, 1.0)

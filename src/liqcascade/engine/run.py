@@ -9,6 +9,7 @@ import pandas as pd
 
 from liqcascade.engine.result import Result, _clean
 from liqcascade.engine.static import CascadeSettings, MarketModel, StaticCascade
+from liqcascade.engine.trades import static_trades
 from liqcascade.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -24,10 +25,11 @@ def run_static(
     """Run one static cascade from ``shocks`` (asset -> fractional drop).
 
     Tables: ``summary`` (one row), ``assets`` (per asset: prices, drops, amplification,
-    token totals), ``rounds`` (per round and asset), ``accounts`` (per touched account).
+    token totals), ``rounds`` (per round and asset), ``accounts`` (per touched account),
+    ``trades`` (signed flows per party, account, asset and kind: :mod:`liqcascade.engine.trades`).
     """
     solver = StaticCascade(model, settings)
-    out = solver.run(shocks)
+    out = solver.run(shocks, trades=True)
     summary = solver.summarize(out)
     for a, v in shocks.items():
         summary[f"shock_{a}"] = float(v)
@@ -40,7 +42,8 @@ def run_static(
     summary.update(headline_fields(assets, shocks, coll * model.prices, model.assets))
     rounds = pd.DataFrame(out.round_rows, columns=ROUND_COLUMNS)
     accounts = _clean(solver.account_frame(out))
-    tables = {"summary": pd.DataFrame([summary]), "assets": assets, "rounds": rounds, "accounts": accounts}
+    tables = {"summary": pd.DataFrame([summary]), "assets": assets, "rounds": rounds, "accounts": accounts,
+              "trades": static_trades(model, out)}
     return Result("static", tables, dict(config or {}))
 
 

@@ -24,7 +24,7 @@ brute-force run that skips nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
 import numpy as np
@@ -35,6 +35,7 @@ from liqcascade.errors import ConfigError, DataError
 from liqcascade.markets.base import Venue
 from liqcascade.model import PositionBook
 from liqcascade.protocols.base import BookArrays, LiquidationLimits, LiquidationRules, Tallies
+from liqcascade.protocols.flows import N_FLOWS
 
 SKIP_MARGIN = 1.0 + 1e-12
 
@@ -201,6 +202,11 @@ class StaticCascade:
         # per-account HF lower bounds (see the rules' sweep), reset per run like the rows
         self._q = self._hf0_sorted.copy()
         self._q_dirty = 0
+        # per-account tallies and marks, reused across runs like the rows (fresh ones per run
+        # cost page faults on millions of accounts); only accounts below ``_q_dirty`` are written
+        n = model.book.n_accounts
+        self._acct = Tallies.zeros(0, n)
+        self._touched = np.zeros(n, dtype=np.bool_)
 
     @property
     def hf_before(self):
@@ -208,8 +214,9 @@ class StaticCascade:
         return self._hf0
 
     def _fresh_arrays(self) -> BookArrays:
-        """The working arrays reset to the base book. Only accounts inside the largest
-        prefix the previous run looked at can have changed, so only their rows are reset."""
+        """The working arrays reset to the base book, the per-account tallies and marks to
+        zero. Only accounts inside the largest prefix the previous run looked at can have
+        changed, so only their rows and entries are reset."""
         b = self._base
         d = self._dirty
         self._coll[:d] = b.coll[:d]
@@ -217,6 +224,10 @@ class StaticCascade:
         self._dirty = 0
         a = self._q_dirty
         self._q[:a] = self._hf0_sorted[:a]
+        t = self._acct
+        for arr in (t.acct_seized_usd, t.acct_repaid_usd, t.acct_bad_debt_usd, t.acct_calls, t.acct_blocked,
+                    self._touched):
+            arr[:a] = 0
         self._q_dirty = 0
         return b.with_amounts(self._coll, self._debt)
 
@@ -224,25 +235,33 @@ class StaticCascade:
         # the margin keeps an account whose HF0 equals the bound up to rounding inside
         return int(np.searchsorted(self._hf0_sorted, bound * SKIP_MARGIN, side="left"))
 
-    def run(self, shocks: Mapping[str, float] | FloatArray, keep_arrays: bool = True) -> CascadeOutcome:
+    def run(
+        self, shocks: Mapping[str, float] | FloatArray, keep_arrays: bool = True, trades: bool = False
+    ) -> CascadeOutcome:
         """One cascade from ``shocks`` (asset -> fractional drop, or an array by asset).
 
-        ``keep_arrays=False`` leaves the end-of-run book in the solver's working buffers
-        (the next run overwrites it): the curve uses that, having read what it needs.
+        ``keep_arrays=False`` leaves the end-of-run book, the per-account tallies and the
+        touched marks in the solver's working buffers (the next run overwrites them): the
+        curve uses that, having read what it needs.
+        ``trades=True`` (with ``keep_arrays``) keeps the per-row flows that
+        :func:`~liqcascade.engine.trades.static_trades` reads; off by default because
+        recording them costs about a third of a cascade that liquidates half of a 1M-account
+        book (their memory traffic), and only the ``trades`` table needs them.
         This is the fixed point of :func:`solve_fixed_point` with this one market.
         """
         m = self.model
         shock = m.shock_vector(shocks) if isinstance(shocks, Mapping) else np.asarray(shocks, dtype=np.float64)
         p0 = np.asarray(m.prices, dtype=np.float64)
-        part = self.start(np.arange(len(m.assets), dtype=np.int64))
+        part = self.start(np.arange(len(m.assets), dtype=np.int64), trades=trades and keep_arrays)
         venues = {m.assets.index(sym): v for sym, v in m.venues.items()}
         trace = solve_fixed_point([part], p0, shock, venues, self.settings)
         return part.outcome(trace, shock, keep_arrays)
 
-    def start(self, index: np.ndarray) -> "MarketPass":
+    def start(self, index: np.ndarray, trades: bool = False) -> "MarketPass":
         """A fresh pass of this market over one cascade; ``index`` maps the market's
-        assets to the system's (``arange`` when the market is the whole system)."""
-        return MarketPass(self, np.asarray(index, dtype=np.int64))
+        assets to the system's (``arange`` when the market is the whole system).
+        ``trades``: keep the per-row trades (``Tallies.flows``)."""
+        return MarketPass(self, np.asarray(index, dtype=np.int64), trades)
 
     # --------------------------------------------------------------- summary
     def totals(self, out: CascadeOutcome) -> dict[str, object]:
@@ -349,6 +368,8 @@ class StaticCascade:
         )
 
 
+ACCOUNT_TALLIES = ("acct_seized_usd", "acct_repaid_usd", "acct_bad_debt_usd", "acct_calls", "acct_blocked")
+
 TOTALS = ("seized", "fee", "fee_usd", "sold", "held", "proceeds", "repaid", "bought", "bought_cost", "deficit")
 """Per-asset token totals of a cascade (``fee_usd``, ``proceeds``, ``bought_cost`` in USD)."""
 
@@ -370,14 +391,17 @@ class MarketPass:
     bounds and per-asset totals, in the market's own asset order. ``index[j]`` is the
     system asset of the market's asset ``j``."""
 
-    def __init__(self, solver: StaticCascade, index: np.ndarray) -> None:
+    def __init__(self, solver: StaticCascade, index: np.ndarray, trades: bool = False) -> None:
         m = solver.model
         k, n = len(m.assets), m.book.n_accounts
         self.solver = solver
         self.index = index
         self.arrays = solver._fresh_arrays()
-        self.tallies = Tallies.zeros(k, n)
-        self.touched = np.zeros(n, dtype=np.bool_)
+        t = solver._acct
+        flows = np.zeros((m.book.n_rows if trades else 0, N_FLOWS))  # fresh: an outcome keeps it
+        self.tallies = Tallies(np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), t.acct_seized_usd,
+                               t.acct_repaid_usd, t.acct_bad_debt_usd, t.acct_calls, t.acct_blocked, flows)
+        self.touched = solver._touched
         self.totals = {name: np.zeros(k) for name in TOTALS}
         self.round_rows: list[dict[str, object]] = []
         self.p0 = np.asarray(m.prices, dtype=np.float64)
@@ -444,9 +468,11 @@ class MarketPass:
 
     def outcome(self, trace: FixedPointTrace, shock: FloatArray, keep_arrays: bool) -> CascadeOutcome:
         """This market's end state, prices in its own asset order."""
-        arrays = self.arrays
-        if keep_arrays:
+        arrays, tallies, touched = self.arrays, self.tallies, self.touched
+        if keep_arrays:  # copies of the solver's working buffers, which the next run reuses
             arrays = arrays.with_amounts(arrays.coll.copy(), arrays.debt.copy())
+            tallies = replace(tallies, **{f: getattr(tallies, f).copy() for f in ACCOUNT_TALLIES})
+            touched = touched.copy()
         ix = self.index
         return CascadeOutcome(
             shocks=shock[ix],
@@ -459,8 +485,8 @@ class MarketPass:
             totals=self.totals,
             round_rows=self.round_rows,
             arrays=arrays,
-            tallies=self.tallies,
-            touched=self.touched,
+            tallies=tallies,
+            touched=touched,
             bad_debt_before_usd=self.solver._bad_before,
             account_order=self.solver._perm,
         )

@@ -271,20 +271,23 @@ class SystemCascade:
         self._index = {name: system.index(name) for name in system.markets}
 
     def run(
-        self, shocks: Mapping[str, float] | FloatArray, only: Sequence[str] | None = None, keep_arrays: bool = True
+        self, shocks: Mapping[str, float] | FloatArray, only: Sequence[str] | None = None, keep_arrays: bool = True,
+        trades: bool = False,
     ) -> SystemOutcome:
-        """The fixed point of the markets ``only`` (all when None) from ``shocks``."""
+        """The fixed point of the markets ``only`` (all when None) from ``shocks``; ``trades``: keep
+        each market's per-row flows (:meth:`StaticCascade.run`)."""
         sysm = self.system
         shock = sysm.shock_vector(shocks) if isinstance(shocks, Mapping) else np.asarray(shocks, dtype=np.float64)
         names = list(sysm.names if only is None else only)
         for n in names:
             if n not in self.solvers:
                 raise ConfigError(sysm.source, "markets", f"market names {list(sysm.names)}", n)
+        keep = trades and keep_arrays
         bounded = LiquidatorRounds(sysm.liquidators, names) if sysm.bounded else None
         if bounded is None:
-            passes = [self.solvers[n].start(self._index[n]) for n in names]
+            passes = [self.solvers[n].start(self._index[n], trades=keep) for n in names]
         else:
-            passes = [BoundedPass(self.solvers[n], self._index[n], bounded, k) for k, n in enumerate(names)]
+            passes = [BoundedPass(self.solvers[n], self._index[n], bounded, k, keep) for k, n in enumerate(names)]
             bounded.passes = passes
         venues = {sysm.assets.index(a): v for a, v in sysm.venues.items()}
         p0 = np.asarray(sysm.prices, dtype=np.float64)

@@ -53,6 +53,8 @@ import pandas as pd
 from liqcascade._typing import FloatArray, IntArray
 from liqcascade.engine import kernels as _kernels
 from liqcascade.engine.dynamic import steps
+from liqcascade.engine.dynamic.candidates import stable_order
+from liqcascade.engine.dynamic.pricing import price_into
 from liqcascade.engine.dynamic.records import BlockCounts, LiquidatorChoice, SaleGrid
 from liqcascade.engine.dynamic.results import build_result
 from liqcascade.engine.dynamic.settings import Liquidators, SimSettings
@@ -382,6 +384,10 @@ def run_system_block(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRu
         steps.record(st, b, o, counts, shortfall, gas)
 
 
+_NO_SKIP = np.zeros(0, dtype=np.bool_)
+"""No candidate skipped (``price_into``'s empty mask)."""
+
+
 def _pool(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int, gas: float,
           pop: Population | None = None, skip: Mapping[int, np.ndarray] | None = None):
     """The candidates of the markets ``pop`` serves (all, for the shared population)
@@ -392,37 +398,27 @@ def _pool(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int,
     gas_idx = shared.gas_idx if pop is None else pop.gas_idx
     members = range(len(runs)) if pop is None else pop.members
     skip = skip or {}
-    parts, unprof, waits = [], [0] * len(runs), [0] * len(runs)
+    unprof, waits = [0] * len(runs), [0] * len(runs)
+    total = sum(runs[k].st.cand.elig.size for k in members)
+    out = (np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64), np.empty(total), np.empty(total),
+           np.empty(total, dtype=np.int64), np.empty(total))
+    at = 0
     for k in members:
         st = runs[k].st
         cand, market = st.cand, st.market
         if not cand.elig.size:
             continue
-        ca, da = cand.coll_asset, cand.debt_asset
         # the gas asset priced at the shared venues (the market need not hold it)
         gas_usd = gas * 1e-9 * liq.gas_per_call * (sp.market[gas_idx] if gas_idx >= 0 else 0.0)
-        gross = cand.received * market[ca] + cand.reward_usd - cand.paid * market[da] - gas_usd
-        waiting = b - st.eligible_since[cand.elig] < liq.latency_blocks
-        if k in skip:
-            waiting &= ~skip[k]
-            left = ~waiting & ~skip[k]
-        else:
-            left = ~waiting
-        ok = (gross >= liq.min_profit_usd) & left
-        okidx = np.flatnonzero(ok)
-        unprof[k] = int(((gross < liq.min_profit_usd) & left).sum())
-        waits[k] = int(waiting.sum())
-        parts.append((k, okidx, gross[okidx], cand.received[okidx], runs[k].ix[ca[okidx]],
-                      (cand.paid * market[da])[okidx]))
-    if not parts:
-        e = np.empty(0)
-        return Pool(EMPTY, EMPTY, e, e, EMPTY, e), unprof, waits
-    pool = Pool(
-        owner=np.concatenate([np.full(len(p[1]), p[0], dtype=np.int64) for p in parts]),
-        local=np.concatenate([p[1] for p in parts]), gross=np.concatenate([p[2] for p in parts]),
-        received=np.concatenate([p[3] for p in parts]), coll_sys=np.concatenate([p[4] for p in parts]),
-        repaid_usd=np.concatenate([p[5] for p in parts]),
-    )
+        n_ok, n_unprof, n_wait = price_into(
+            cand.received, cand.reward_usd, cand.paid, cand.coll_asset, cand.debt_asset, market, float(gas_usd),
+            cand.elig, st.eligible_since, b, int(liq.latency_blocks), float(liq.min_profit_usd), runs[k].ix,
+            skip.get(k, _NO_SKIP), k, at, *out)
+        at += int(n_ok)
+        unprof[k] = int(n_unprof)
+        waits[k] = int(n_wait)
+    owner, local, gross, received, coll_sys, repaid_usd = (a[:at] for a in out)
+    pool = Pool(owner=owner, local=local, gross=gross, received=received, coll_sys=coll_sys, repaid_usd=repaid_usd)
     return pool, unprof, waits
 
 
@@ -433,7 +429,7 @@ def _sale_grid(shared: SharedInputs, sp: SharedPrices, pool: Pool, order: IntArr
     k = shared.n_assets
     grid = SaleGrid(np.zeros((k, steps.GRID)), np.zeros((k, steps.GRID)), np.zeros(k, dtype=np.bool_))
     co, ro = pool.coll_sys[order], pool.received[order]  # ranked once, not once per asset
-    for i in np.unique(co):
+    for i in steps.present(co, k):
         if i in sp.venues:
             qmax = float(ro[co == i].sum())
             if qmax > 0:
@@ -464,7 +460,7 @@ class Picks:
 def _pick(shared: SharedInputs, sp: SharedPrices, pool: Pool, liq: Liquidators, pre: FloatArray | None) -> Picks:
     """The population's greedy choice (most profitable first, net of marginal slippage,
     within its cap and capital)."""
-    order = np.argsort(-pool.gross, kind="stable")
+    order = stable_order(-pool.gross)
     cap = len(order) if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
     taken = 0
     work = order.copy()

@@ -74,6 +74,7 @@ def run_system_simulation(
         "events": stacked({n: r["events"] for n, r in together.items()}),
         "assets": stacked({n: r["assets"] for n, r in together.items()}),
         "market_summaries": stacked({n: r["summary"] for n, r in together.items()}),
+        "trades": stacked({n: r["trades"] for n, r in together.items()}),
         "liquidators": run.liquidators,
     }
     if system.issued:

@@ -191,8 +191,9 @@ class BoundedPass(MarketPass):
     """A :class:`MarketPass` whose round is made by the populations of a :class:`LiquidatorRounds`
     (the first pass of the list runs the round for every market; the others only read it)."""
 
-    def __init__(self, solver: StaticCascade, index: np.ndarray, rounds: "LiquidatorRounds", k: int) -> None:
-        super().__init__(solver, index)
+    def __init__(self, solver: StaticCascade, index: np.ndarray, rounds: "LiquidatorRounds", k: int,
+                 trades: bool = False) -> None:
+        super().__init__(solver, index, trades)
         self.rounds, self.k = rounds, k
 
     def advance(self, prices: FloatArray) -> FloatArray:

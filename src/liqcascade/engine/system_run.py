@@ -33,6 +33,7 @@ from liqcascade.engine.static import TOTALS, CascadeSettings
 from liqcascade.engine.system import SystemCascade, SystemModel, SystemOutcome
 from liqcascade.engine.system_liquidators import LEDGER_COLUMNS, ledger_row
 from liqcascade.engine.system_owners import coin_table, owner_table, static_outcomes
+from liqcascade.engine.trades import static_trades
 
 MARKET_TOTALS = (
     "accounts", "accounts_liquidated", "liquidation_calls", "collateral_seized_usd", "debt_repaid_usd",
@@ -50,7 +51,7 @@ def run_system(
 ) -> Result:
     """The system's static cascade from ``shocks`` and every market's alone."""
     solver = SystemCascade(system, settings, market_settings)
-    out = solver.run(shocks)
+    out = solver.run(shocks, trades=True)
     together = {n: solver.summarize(n, o) for n, o in out.markets.items()}
     alone = {n: solver.totals(n, solver.alone(n, shocks, keep_arrays=False)) for n in system.names}
     markets = market_table(system, together, alone)
@@ -70,6 +71,7 @@ def run_system(
         "market_assets": market_asset_rows(system, out),
         "rounds": stacked({n: pd.DataFrame(o.round_rows, columns=ROUND_COLUMNS) for n, o in out.markets.items()}),
         "accounts": stacked({n: _clean(solver.solvers[n].account_frame(o)) for n, o in out.markets.items()}),
+        "trades": stacked({n: static_trades(system.markets[n], o) for n, o in out.markets.items()}),
     }
     if system.issued:
         tables["stablecoins"] = coin_table(system, out)

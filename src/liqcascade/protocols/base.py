@@ -14,6 +14,7 @@ import numpy as np
 
 from liqcascade._typing import FloatArray, IntArray
 from liqcascade.model import PositionBook, RiskParams
+from liqcascade.protocols.flows import N_FLOWS
 
 HF_INF = 1.0e300
 """Health factor reported for an account with no debt (kernels cannot return inf cheaply
@@ -51,6 +52,8 @@ class BookArrays:
                           None if self.state is None else self.state.copy())
 
 
+
+
 @dataclass
 class Tallies:
     """Accumulators a liquidation pass adds into.
@@ -58,7 +61,10 @@ class Tallies:
     Per asset (token units): collateral seized (fee included), protocol fee, debt
     repaid, debt written off to the protocol's deficit. Per account (USD at the prices
     of the call): collateral seized, debt repaid, debt written off; call count; count
-    of calls blocked by a rule (e.g. Aave's dust rule).
+    of calls blocked by a rule (e.g. Aave's dust rule). Per row of the book (``flows``,
+    rows x ``N_FLOWS``, :mod:`liqcascade.protocols.flows`): what each call took from or cleared on that (account,
+    asset) holding, by kind (the ``FLOW_*`` columns, tokens then USD), summed over the
+    run: the account's side of the signed trades (``engine/trades.py``).
     """
 
     seized: FloatArray
@@ -70,9 +76,13 @@ class Tallies:
     acct_bad_debt_usd: FloatArray
     acct_calls: IntArray
     acct_blocked: IntArray
+    flows: FloatArray
 
     @classmethod
-    def zeros(cls, n_assets: int, n_accounts: int) -> "Tallies":
+    def zeros(cls, n_assets: int, n_accounts: int, n_rows: int = 0) -> "Tallies":
+        """Zero tallies for a book of ``n_accounts`` accounts and ``n_rows`` rows (0: no
+        per-row trades are kept: the curves, which need only totals, skip their memory
+        traffic)."""
         return cls(
             seized=np.zeros(n_assets),
             fee=np.zeros(n_assets),
@@ -83,6 +93,7 @@ class Tallies:
             acct_bad_debt_usd=np.zeros(n_accounts),
             acct_calls=np.zeros(n_accounts, dtype=np.int64),
             acct_blocked=np.zeros(n_accounts, dtype=np.int64),
+            flows=np.zeros((n_rows, N_FLOWS)),
         )
 
     def reset_assets(self) -> None:

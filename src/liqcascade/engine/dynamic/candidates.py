@@ -8,6 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from liqcascade._typing import FloatArray, IntArray
+from liqcascade.engine.dynamic.pricing import mark_members, merge_kept
 from liqcascade.protocols.base import Lots
 
 
@@ -50,15 +51,52 @@ class Candidates:
         """The same set at the same prices after the accounts ``changed`` (ascending) were liquidated."""
         if changed.size == 0:
             return self
-        keep = ~np.isin(self.elig, changed, assume_unique=True)
+        keep = ~in_sorted(self.elig, changed)
         new = Candidates.build(rules, arrays, prices, changed)
-        elig = np.concatenate([self.elig[keep], new.elig])
-        order = np.argsort(elig, kind="stable")
-        merged = {f: np.concatenate([getattr(self, f)[keep], getattr(new, f)])[order] for f in CANDIDATE_FIELDS}
-        return Candidates(elig[order], **merged)
+        # both parts ascending and disjoint: merge them in place of a sort
+        at_new = np.searchsorted(self.elig[keep], new.elig) + np.arange(new.elig.size)
+        from_new = np.zeros(int(keep.sum()) + new.elig.size, dtype=np.bool_)
+        from_new[at_new] = True
+        merged = {}
+        for f in ("elig", *CANDIDATE_FIELDS):
+            old_f, new_f = getattr(self, f), getattr(new, f)
+            dtype = np.result_type(old_f, new_f)
+            out = np.empty(from_new.size, dtype=dtype)
+            merge_kept(old_f.astype(dtype, copy=False), keep, new_f.astype(dtype, copy=False), from_new, out)
+            merged[f] = out
+        return Candidates(**merged)
 
 
 CANDIDATE_FIELDS = ("repaid", "received", "paid", "reward_usd", "coll_asset", "debt_asset", "gap")
+
+
+def in_sorted(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_unique)`` for ascending ``values`` and ``sorted_unique``, by one
+    merge walk (no sort of the two together: the block loop asks this of large candidate sets)."""
+    out = np.zeros(values.shape[0], dtype=np.bool_)
+    if sorted_unique.size and values.size:
+        mark_members(values, sorted_unique, out)
+    return out
+
+
+def stable_order(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, kind="stable")``, the same permutation, faster on large arrays: the
+    unstable (SIMD) sort, then each run of equal values (and of NaNs) put back in index order."""
+    order = np.argsort(values)
+    v = values[order]
+    same = v[1:] == v[:-1]
+    if v.dtype.kind == "f":
+        same |= np.isnan(v[1:]) & np.isnan(v[:-1])
+    if same.any():
+        in_run = np.zeros(v.shape[0], dtype=np.bool_)
+        in_run[1:] |= same
+        in_run[:-1] |= same
+        group = np.zeros(v.shape[0], dtype=np.int64)
+        np.cumsum(~same, out=group[1:])
+        at = np.flatnonzero(in_run)
+        sub = order[at]
+        order[at] = sub[np.lexsort((sub, group[at]))]
+    return order
 
 
 class Snapshot(NamedTuple):

@@ -7,9 +7,11 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from liqcascade.engine.dynamic.schema import ASSETS, EVENTS, STEPS
+from liqcascade.engine.dynamic.schema import ASSETS, EVENTS, STEPS, TRADES
 from liqcascade.engine.dynamic.state import RunInputs, SimulationState
 from liqcascade.engine.result import Result, _clean
+from liqcascade.engine.trades import AssetFlow, BookRows, trades_table
+from liqcascade.protocols.flows import FLOW_RETURNED, FLOW_USD
 
 
 def tracked_assets(run: RunInputs, st: SimulationState) -> np.ndarray:
@@ -129,10 +131,31 @@ def summary_row(run: RunInputs, st: SimulationState) -> dict[str, object]:
     }
 
 
+def trades(run: RunInputs, st: SimulationState) -> pd.DataFrame:
+    """The ``trades`` table (:mod:`liqcascade.engine.trades`): the accounts' flows from the
+    kernels' per-row tallies; the liquidators' sales into the venues and the protocol's own
+    sales (bought by liquidators) and returns, per asset."""
+    a, t = st.arrays, st.totals
+    rows = BookRows.of(a.offsets, a.asset, run.book.perm, run.model.book.account_ids, run.model.assets)
+    # what the protocol's sales handed back, from the rows (``totals.returned`` also counts
+    # the stablecoin arbitrageurs pay into crvUSD's bands: the accounts' ``received``)
+    returned, returned_usd = np.zeros(len(run.model.assets)), np.zeros(len(run.model.assets))
+    np.add.at(returned, a.asset, st.tallies.flows[:, FLOW_RETURNED])
+    np.add.at(returned_usd, a.asset, st.tallies.flows[:, FLOW_USD + FLOW_RETURNED])
+    out = trades_table(st.tallies.flows, rows, [
+        AssetFlow("liquidators", "sold", -t.sold, -t.proceeds),
+        AssetFlow("liquidators", "bought", t.protocol_sold, t.protocol_proceeds),
+        AssetFlow("protocol", "sold", -t.protocol_sold, -t.protocol_proceeds),
+        AssetFlow("protocol", "returned", -returned, -returned_usd),
+    ])
+    return out[TRADES.names]
+
+
 def build_result(run: RunInputs, st: SimulationState, config: Mapping[str, object] | None) -> Result:
     cols = tracked_assets(run, st)
     tables = {"summary": pd.DataFrame([summary_row(run, st)]), "steps": steps_table(run, st, cols),
-              "events": _clean(events_table(run, st)), "assets": assets_table(run, st, cols)}
+              "events": _clean(events_table(run, st)), "assets": assets_table(run, st, cols),
+              "trades": trades(run, st)}
     if st.owners is not None:
         from liqcascade.engine.dynamic.owners import conflicts_table, owner_facts
 

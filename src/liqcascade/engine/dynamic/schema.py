@@ -4,7 +4,8 @@ test holds every table of a run to its schema.
 
 Granularities: ``steps`` one row per block and tracked asset (the block's counts and USD
 repeated on each of its asset rows), ``events`` one row per liquidated account and block,
-``assets`` one row per tracked asset, ``summary`` one row per run.
+``assets`` one row per tracked asset, ``trades`` one row per party, account, asset and kind
+of flow over the run, ``summary`` one row per run.
 """
 
 from __future__ import annotations
@@ -96,6 +97,17 @@ ASSETS = TableSchema("assets", "tracked asset", _cols(
     ("inventory_end", "float64", "Tokens liquidators still hold at the end."),
 ))
 
+TRADES = TableSchema("trades", "party x account x asset x kind", _cols(
+    ("party", "str", "Whose balance the flow changes: account, liquidators or protocol."),
+    ("account_id", ACCOUNT_ID, "The account the flow belongs to; -1 (or \"\" for text ids) for sales and purchases per asset."),
+    ("asset", "str", "Asset of the flow."),
+    ("kind", "str", "account: seized, received, returned, repaid, written_off, redistributed_collateral, "
+                    "redistributed_debt; liquidators: received, sold, bought; protocol: fee, sold, returned."),
+    ("amount", "float64", "Tokens, signed: the change of the party's balance of the asset (debt: repaid < 0)."),
+    ("usd", "float64", "Its value at the oracle's prices of the calls (sales: what they raised), same sign."),
+))
+"""The liquidation outcome as signed trades per asset (:mod:`liqcascade.engine.trades`)."""
+
 SUMMARY = TableSchema("summary", "run", _cols(
     ("accounts", "int64", "Accounts in the book."),
     ("blocks", "int64", "Blocks simulated."),
@@ -139,4 +151,4 @@ CONFLICTS = TableSchema("conflicts", "clamped owner action", _cols(
 ))
 """Only when the run has owners' actions (:mod:`.owners`)."""
 
-TABLES = {t.name: t for t in (STEPS, EVENTS, ASSETS, SUMMARY, CONFLICTS)}
+TABLES = {t.name: t for t in (STEPS, EVENTS, ASSETS, TRADES, SUMMARY, CONFLICTS)}

@@ -197,7 +197,7 @@ def initial_state(run: RunInputs) -> SimulationState:
         seen[i] = arr[0]
     n = model.book.n_accounts
     return SimulationState(
-        arrays=arrays, tallies=Tallies.zeros(k, n), aftermarket=aftermarket, venues=venues,
+        arrays=arrays, tallies=Tallies.zeros(k, n, arrays.asset.shape[0]), aftermarket=aftermarket, venues=venues,
         perm=np.zeros(k), trans=np.zeros(k), exo=exo, market=market,
         ostate=run.oracle.init(seen, int(run.times[0])), o_prev=run.p0, q=run.book.hf0_sorted.copy(),
         cum_bound=1.0, bound=1.0, cand=None, liquidated_last=EMPTY, prev_elig=EMPTY, held=EMPTY,

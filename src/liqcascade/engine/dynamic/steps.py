@@ -13,12 +13,13 @@ import numpy as np
 from liqcascade._typing import FloatArray
 from liqcascade.engine import kernels as _kernels
 from liqcascade.engine.dynamic.baseline import split_sales
-from liqcascade.engine.dynamic.candidates import Candidates, lots, snapshot
+from liqcascade.engine.dynamic.candidates import Candidates, in_sorted, lots, snapshot, stable_order
 from liqcascade.engine.dynamic.records import BlockCounts, BlockUsd, EventBatch, LiquidatorChoice, SaleGrid
 from liqcascade.engine.dynamic.settings import ConservationError
 from liqcascade.engine.dynamic.state import POOL_FEE, RunInputs, SimulationState
 from liqcascade.engine.dynamic.venues import arbitrage, exit_depth, requote
 from liqcascade.protocols.base import HoldsByLimits, SoftLiquidates
+from liqcascade.protocols.flows import FLOW_RETURNED, FLOW_USD
 
 GRID = 33
 GRID_SHAPE = np.linspace(0.0, 1.0, GRID) ** 2  # denser at small sizes, where most picks sit
@@ -147,7 +148,7 @@ def start_latency_clocks(st: SimulationState, b: int) -> None:
     seen = st.cand.elig if not st.held.size else np.union1d(st.cand.elig, st.held)
     if seen is not st.prev_elig:
         prev = st.prev_elig
-        gone = prev[~np.isin(prev, seen, assume_unique=True)] if prev.size else prev
+        gone = prev[~in_sorted(prev, seen)] if prev.size else prev  # both ascending
         st.eligible_since[gone] = -1
         fresh = seen[st.eligible_since[seen] < 0]
         st.eligible_since[fresh] = b
@@ -174,7 +175,7 @@ def sale_grid(run: RunInputs, st: SimulationState, order: np.ndarray) -> SaleGri
     k = run.n_assets
     co, ro = st.cand.coll_asset[order], st.cand.received[order]  # ranked once, not once per asset
     grid = SaleGrid(np.zeros((k, GRID)), np.zeros((k, GRID)), np.zeros(k, dtype=np.bool_))
-    for i in np.unique(co):
+    for i in present(co, k):
         if i in st.venues:
             qmax = float(ro[co == i].sum())
             if qmax > 0:
@@ -183,6 +184,12 @@ def sale_grid(run: RunInputs, st: SimulationState, order: np.ndarray) -> SaleGri
                 grid.proceeds[i] = [st.venues[i].quote_sell(float(x)) for x in qs]
                 grid.has_grid[i] = True
     return grid
+
+
+def present(assets: np.ndarray, k: int) -> list[int]:
+    """The distinct values of ``assets`` (asset indexes below ``k``), ascending (``np.unique``
+    by counting: a handful of assets, up to a million candidates)."""
+    return np.flatnonzero(np.bincount(assets, minlength=k)).tolist()
 
 
 def choose_liquidations(run: RunInputs, st: SimulationState, b: int, gas: float) -> LiquidatorChoice:
@@ -200,7 +207,7 @@ def choose_liquidations(run: RunInputs, st: SimulationState, b: int, gas: float)
     waiting = b - st.eligible_since[elig] < liq.latency_blocks
     ok = (gross >= liq.min_profit_usd) & ~waiting
     okidx = np.flatnonzero(ok)
-    order = okidx[np.argsort(-gross[okidx], kind="stable")]
+    order = okidx[stable_order(-gross[okidx])]
     grid = sale_grid(run, st, order)
     cap = len(order) if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
     rep_usd = paid * market[da]
@@ -249,6 +256,10 @@ def run_aftermarket(run: RunInputs, st: SimulationState, o: FloatArray, b: int) 
     if am.returned_rows.size:
         np.add.at(st.arrays.coll, am.returned_rows, am.returned_amount)
         np.add.at(st.totals.returned, st.arrays.asset[am.returned_rows], am.returned_amount)
+        # the account's side of the trade, valued at the oracle like the calls (engine/trades.py)
+        np.add.at(st.tallies.flows[:, FLOW_RETURNED], am.returned_rows, am.returned_amount)
+        np.add.at(st.tallies.flows[:, FLOW_USD + FLOW_RETURNED], am.returned_rows,
+                  am.returned_amount * o[st.arrays.asset[am.returned_rows]])
     st.written_off += am.bad_debt_usd
 
 

@@ -25,6 +25,7 @@ from liqcascade.protocols.aave_v3.fast import (
 )
 from liqcascade.protocols.aave_v3.versions import V3_3
 from liqcascade.protocols.base import HF_INF
+from liqcascade.protocols.flows import FLOW_FEE, FLOW_REPAID, FLOW_SEIZED, FLOW_WRITTEN_OFF, add_flow
 
 PAIR_LARGEST = 0  # most valuable seizable collateral, most valuable debt
 PAIR_MAX_BONUS = 1  # seizable collateral with the highest bonus (ties: more valuable), most valuable debt
@@ -119,7 +120,7 @@ def choose_pair(policy, s, e, asset, coll, debt, prices, lt, bonus):
 def liquidate_one(
     version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
-    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
+    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, flows,
 ):
     """Liquidate account ``k`` at fixed ``prices`` until it is healthy; return calls made.
 
@@ -130,7 +131,8 @@ def liquidate_one(
 
     v3.3+: when a call takes all of the account's collateral, every remaining debt is
     burned into ``deficit_by_asset`` (the reserve deficit). Before v3.3 the debt stays
-    on the account. Per-asset token totals (1-D views) and per-account USD totals are
+    on the account. Per-asset token totals (1-D views), per-account USD totals and
+    per-row trades (``flows``, the columns of ``protocols.flows``) are
     accumulated into the arrays given.
     """
     s = offsets[k]
@@ -175,6 +177,9 @@ def liquidate_one(
         repaid_by_asset[a_d] += repaid
         acct_seized_usd[k] += seized * pc
         acct_repaid_usd[k] += repaid * pd
+        add_flow(flows, rc, FLOW_SEIZED, seized, pc)
+        add_flow(flows, rc, FLOW_FEE, fee_amt, pc)
+        add_flow(flows, rd, FLOW_REPAID, repaid, pd)
         acct_calls[k] += 1
         calls += 1
         if version >= V3_3 and all_collateral:
@@ -182,6 +187,7 @@ def liquidate_one(
                 if debt[r] > 0.0:
                     deficit_by_asset[asset[r]] += debt[r]
                     acct_bad_debt_usd[k] += debt[r] * prices[asset[r]]
+                    add_flow(flows, r, FLOW_WRITTEN_OFF, debt[r], prices[asset[r]])
                     debt[r] = 0.0
             break
     return calls
@@ -190,10 +196,23 @@ def liquidate_one(
 N_CHUNKS = 64
 
 
+def spread_order(n: int) -> np.ndarray:
+    """The chunks ``0..n-1`` in bit-reversed order. numba hands each thread one contiguous block
+    of a ``prange``, and a book sorted by HF has its eligible accounts (the work) in the first
+    chunks: in this order every block holds chunks spread over the whole book, so the threads
+    share the work. Each chunk is still summed alone and the chunks added in chunk order, so the
+    numbers do not change."""
+    bits = max(1, (n - 1).bit_length())
+    return np.argsort([int(format(i, f"0{bits}b")[::-1], 2) for i in range(n)]).astype(np.int64)
+
+
+CHUNK_ORDER = spread_order(N_CHUNKS)
+
+
 def sweep(
     version, policy, upto, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
-    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, touched, q, cum_bound,
+    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, touched, q, cum_bound, flows,
 ):
     """One round over accounts ``0..upto-1``: find the eligible ones and liquidate them.
 
@@ -209,14 +228,15 @@ def sweep(
     product of the rounds' price-move bounds ``max(f)/min(f)``, and ``q[k]`` is the HF
     last computed times the product at that time (HF0 to start with). An account whose
     bound is >= 1 cannot be eligible and is skipped without reading its rows; a checked
-    account's ``q`` is refreshed, a liquidated one's set to 0 (checked again next round).
+    account's ``q`` is refreshed, a liquidated one's from what the liquidation left.
     """
     k_assets = seized_by_asset.shape[0]
     acc = np.zeros((4, N_CHUNKS, k_assets))
     calls = np.zeros(N_CHUNKS, dtype=np.int64)
     found = np.zeros(N_CHUNKS, dtype=np.int64)
     size = (upto + N_CHUNKS - 1) // N_CHUNKS
-    for c in prange(N_CHUNKS):
+    for i in prange(N_CHUNKS):
+        c = CHUNK_ORDER[i]
         lo = c * size
         hi = min(upto, lo + size)
         for k in range(lo, hi):
@@ -226,15 +246,20 @@ def sweep(
             if d > 0.0 and cv_total > 0.0 and w < d:
                 found[c] += 1
                 touched[k] = True
-                q[k] = 0.0
                 calls[c] += liquidate_one(
                     version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls,
                     min_repay_usd, acc[0, c], acc[1, c], acc[2, c], acc[3, c],
-                    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
+                    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, flows,
                 )
-            elif d > 0.0:
+                # its bound from what is left (rows still in cache): most liquidated accounts
+                # end healthy and need not be read again while prices move less than their HF
+                w, cv_total, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, lt)
+                q[k] = (w / d) * cum_bound if d > 0.0 and cv_total > 0.0 else HF_INF
+            elif d > 0.0 and cv_total > 0.0:
                 q[k] = (w / d) * cum_bound
             else:
+                # no debt, or no seizable collateral whatever the prices: only this account's
+                # own liquidation changes its rows, so it cannot become eligible in this cascade
                 q[k] = HF_INF
     for c in range(N_CHUNKS):
         for a in range(k_assets):
@@ -315,7 +340,7 @@ def liquidate_list(
     version, policy, accounts, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
     acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
-    ev_account, ev_calls, ev_seized_usd, ev_repaid_usd, ev_bad_debt_usd,
+    ev_account, ev_calls, ev_seized_usd, ev_repaid_usd, ev_bad_debt_usd, flows,
 ):
     """Liquidate the listed accounts in order (serial: the list is already ranked), each
     with up to ``max_calls`` calls (see :func:`liquidate_one`). Per account of the list
@@ -330,7 +355,7 @@ def liquidate_list(
         c = liquidate_one(
             version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
             seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
-            acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
+            acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, flows,
         )
         ev_account[j] = k
         ev_calls[j] = c
@@ -359,6 +384,7 @@ def bad_debt_pass(accounts, offsets, asset, coll, debt, prices, lt, out_bad_usd)
 
 
 FUNCTIONS = {
+    "add_flow": add_flow,
     "account_values": account_values,
     "max_liquidatable_debt": max_liquidatable_debt,
     "choose_pair": choose_pair,

@@ -108,7 +108,7 @@ class AaveV3Rules:
             arrays.debt, prices, arrays.lt, arrays.bonus, arrays.fee, limits.max_calls_per_account,
             limits.min_repay_usd, tallies.seized, tallies.fee, tallies.repaid, tallies.deficit,
             tallies.acct_seized_usd, tallies.acct_repaid_usd, tallies.acct_bad_debt_usd, tallies.acct_calls,
-            tallies.acct_blocked, touched, q, cum_bound,
+            tallies.acct_blocked, touched, q, cum_bound, tallies.flows,
         )
         return int(n_found), int(n_calls)
 
@@ -137,7 +137,7 @@ class AaveV3Rules:
             arrays.debt, prices, arrays.lt, arrays.bonus, arrays.fee, limits.max_calls_per_account,
             limits.min_repay_usd, tallies.seized, tallies.fee, tallies.repaid, tallies.deficit,
             tallies.acct_seized_usd, tallies.acct_repaid_usd, tallies.acct_bad_debt_usd, tallies.acct_calls,
-            tallies.acct_blocked, ev.account, ev.calls, ev.seized_usd, ev.repaid_usd, ev.bad_debt_usd,
+            tallies.acct_blocked, ev.account, ev.calls, ev.seized_usd, ev.repaid_usd, ev.bad_debt_usd, tallies.flows,
         )
         return int(calls), ev
 

@@ -19,7 +19,8 @@ import numpy as np
 
 from liqcascade.errors import ConfigError
 from liqcascade.protocols.mechanisms import kernels_python as K
-from liqcascade.protocols.mechanisms.rules import N_MP, MechanismRules
+from liqcascade.protocols.compound_v2.kernels_python import KERNEL, CompoundV2Params
+from liqcascade.protocols.mechanisms.rules import MechanismRules
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class CompoundV2Rules(MechanismRules):
     protocol_seize_share: float = 0.028
     deprecated_markets: tuple[str, ...] = ()
 
-    mech = K.MECH_COMPOUND_V2
+    kernel = KERNEL
     name = "compound_v2"
 
     def __post_init__(self) -> None:
@@ -44,10 +45,7 @@ class CompoundV2Rules(MechanismRules):
                                   f"({', '.join(self.params.symbols)})", sym)
 
     def scalars(self):
-        mp = np.zeros(N_MP)
-        mp[0] = self.close_factor
-        mp[1] = self.protocol_seize_share
-        return mp
+        return CompoundV2Params(self.close_factor, self.protocol_seize_share)
 
     def initial_state(self, book):
         """Read-only per-asset flags after the kernels' scalars: ``state[N_STATE + a]`` is 1

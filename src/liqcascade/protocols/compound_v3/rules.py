@@ -17,8 +17,8 @@ import numpy as np
 
 from liqcascade.errors import ConfigError, DataError
 from liqcascade.protocols.compound_v3.storefront import StoreFront, StoreFrontSettings
-from liqcascade.protocols.mechanisms import kernels_python as K
-from liqcascade.protocols.mechanisms.rules import N_MP, MechanismRules
+from liqcascade.protocols.compound_v3.kernels_python import KERNEL, CometParams
+from liqcascade.protocols.mechanisms.rules import MechanismRules
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class CometRules(MechanismRules):
     """Set: the dynamic engine keeps absorbed collateral with the protocol and sells it over
     time through ``buyCollateral`` while reserves are below target (``storefront.py``)."""
 
-    mech = K.MECH_COMET
+    kernel = KERNEL
     name = "compound_v3"
 
     def __post_init__(self) -> None:
@@ -42,10 +42,7 @@ class CometRules(MechanismRules):
             raise ConfigError(self.params.source, "store_front_factor", "a fraction in [0, 1]", self.store_front_factor)
 
     def scalars(self):
-        mp = np.zeros(N_MP)
-        mp[0] = self.store_front_factor
-        mp[1] = 1.0 if self.resale else 0.0
-        return mp
+        return CometParams(self.store_front_factor, 1.0 if self.resale else 0.0)
 
     def check_book(self, book):
         b = self.params.symbols.index(self.base)
@@ -59,13 +56,11 @@ class CometRules(MechanismRules):
     def dynamic_scalars(self):
         mp = self.scalars()
         if self.storefront is not None:
-            mp[1] = 0.0  # absorb keeps the collateral; the store front sells it later
+            mp = mp._replace(resale=0.0)  # absorb keeps the collateral; the store front sells it later
         return mp
 
     def rank_scalars(self):
-        mp = self.scalars()
-        mp[1] = 1.0
-        return mp
+        return self.scalars()._replace(resale=1.0)
 
     def aftermarket(self, n_assets):
         if self.storefront is None:

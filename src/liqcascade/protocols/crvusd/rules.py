@@ -64,6 +64,7 @@ from liqcascade.protocols.base import (
     Tallies,
 )
 from liqcascade.protocols.crvusd import fast
+from liqcascade.protocols.flows import FLOW_RECEIVED, FLOW_REPAID, FLOW_SEIZED, FLOW_USD
 
 SOFT_TOLERANCE = 1e-12
 """A soft sale smaller than this share of the loan's deposit is left for the next price
@@ -225,6 +226,9 @@ class CrvUsdRules:
         tallies.repaid[self._d] += hd.sum()
         tallies.acct_seized_usd[acc] += hy * pc + hx * pd
         tallies.acct_repaid_usd[acc] += hd * pd
+        # rows are one per account: fancy-index adds do not collide
+        for rows, kind, amount, price in ((cr, FLOW_SEIZED, hy, pc), (dr, FLOW_SEIZED, hx, pd), (dr, FLOW_REPAID, hd, pd)):
+            add_flows(tallies, rows, kind, amount, price)
         for rows, arr in ((cr, arrays.coll), (dr, arrays.coll), (dr, arrays.debt)):
             arr[rows] = np.where(hard, 0.0, arr[rows])
         tallies.acct_calls[acc] += soft.astype(np.int64) + hard.astype(np.int64)
@@ -247,6 +251,8 @@ class CrvUsdRules:
         arrays.coll[dr] += received
         tallies.seized[self._c] += sold.sum()
         tallies.acct_seized_usd[acc] += sold * prices[self._c]
+        add_flows(tallies, cr, FLOW_SEIZED, sold, prices[self._c])
+        add_flows(tallies, dr, FLOW_RECEIVED, received, prices[self._d])
         return soft
 
     def _hard(self, arrays: BookArrays, lo: Loans, acc: IntArray, p: float) -> np.ndarray:
@@ -334,6 +340,8 @@ class CrvUsdRules:
         tallies.acct_repaid_usd[accounts] += repaid_usd
         calls = hard.astype(np.int64)
         tallies.acct_calls[accounts] += calls
+        for rows, kind, amount, price in ((cr, FLOW_SEIZED, y, pc), (dr, FLOW_SEIZED, x, pd), (dr, FLOW_REPAID, debt, pd)):
+            add_flows(tallies, rows, kind, amount, price)
         for rows, arr in ((cr, arrays.coll), (dr, arrays.coll), (dr, arrays.debt)):
             arr[rows] = np.where(hard, 0.0, arr[rows])
         return int(calls.sum()), AccountEvents(accounts, calls, seized_usd, repaid_usd, np.zeros(accounts.shape[0]))
@@ -359,6 +367,14 @@ class CrvUsdRules:
         inside = live & (p < self._top(lo.n1)) & (arrays.coll[lo.crow] > 0.0)
         return {"band_stablecoin_usd": float(arrays.coll[lo.drow][live].sum() * prices[self._d]),
                 "loans_in_soft_liquidation": int(inside.sum())}
+
+
+def add_flows(tallies: Tallies, rows: IntArray, kind: int, amount: FloatArray, price: float) -> None:
+    """Book ``amount`` of ``kind`` on ``rows`` (one per loan: no index repeats) in the per-row
+    trades, when the tallies keep them."""
+    if tallies.flows.shape[0]:
+        tallies.flows[rows, kind] += amount
+        tallies.flows[rows, FLOW_USD + kind] += amount * price
 
 
 def stable_at_collateral(A: float, n1: FloatArray, n_bands: int, deposit: FloatArray, y: FloatArray) -> FloatArray:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from liqcascade.errors import ConfigError
-from liqcascade.protocols.mechanisms import kernels_python as K
-from liqcascade.protocols.mechanisms.rules import N_MP, MechanismRules, require_at_most_one
+from liqcascade.protocols.euler_v2.kernels_python import KERNEL, EulerParams
+from liqcascade.protocols.mechanisms.rules import MechanismRules, require_at_most_one
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class EulerV2Rules(MechanismRules):
     max_discount: float = 0.15
     """``maxLiquidationDiscount`` of the controller vault (a governance setting; 15 % is common)."""
 
-    mech = K.MECH_EULER
+    kernel = KERNEL
     name = "euler_v2"
 
     def __post_init__(self) -> None:
@@ -30,9 +30,7 @@ class EulerV2Rules(MechanismRules):
             raise ConfigError(self.params.source, "max_discount", "a fraction in [0, 1)", self.max_discount)
 
     def scalars(self):
-        mp = np.zeros(N_MP)
-        mp[0] = self.max_discount
-        return mp
+        return EulerParams(self.max_discount)
 
     def check_book(self, book):
         require_at_most_one(book, book.debt > 0, "debt assets", "Euler v2 (one controller vault)", self.params.source)

@@ -22,8 +22,10 @@ import numpy as np
 
 from liqcascade.errors import ConfigError, DataError
 from liqcascade.protocols.base import Capabilities
+from liqcascade.protocols.flows import FLOW_REDIST_COLL, FLOW_REDIST_DEBT, FLOW_USD
 from liqcascade.protocols.mechanisms import kernels_python as K
-from liqcascade.protocols.mechanisms.rules import N_MP, MechanismRules
+from liqcascade.protocols.liquity_v1.kernels_python import KERNEL, LiquityParams
+from liqcascade.protocols.mechanisms.rules import MechanismRules
 
 
 @dataclass(frozen=True)
@@ -86,10 +88,16 @@ class LiquityRules(MechanismRules):
                                 f"account {book.account_ids[k]!r} has {int(n[k])} {sym} rows; every trove has exactly "
                                 f"one (a zero amount is fine)")
 
+    @property
+    def _c(self) -> int:
+        return self.params.symbols.index(self.collateral)
+
+    @property
+    def _d(self) -> int:
+        return self.params.symbols.index(self.debt_asset)
+
     def _rows(self, arrays):
-        c = self.params.symbols.index(self.collateral)
-        d = self.params.symbols.index(self.debt_asset)
-        return np.flatnonzero(arrays.asset == c), np.flatnonzero(arrays.asset == d)
+        return np.flatnonzero(arrays.asset == self._c), np.flatnonzero(arrays.asset == self._d)
 
     def before_pass(self, arrays, prices):
         crow, drow = self._rows(arrays)
@@ -105,8 +113,9 @@ class LiquityRules(MechanismRules):
     def hf_cut(self, st, prices) -> float:
         return 1.0
 
-    def after_pass(self, arrays, prices):
-        """Redistribute the pass's uncovered debt and collateral over the active troves by stake."""
+    def after_pass(self, arrays, prices, tallies):
+        """Redistribute the pass's uncovered debt and collateral over the active troves by stake
+        (and book what each receives in ``tallies.flows``)."""
         st = arrays.state
         rd, rc = st[K.ST_REDIST_DEBT], st[K.ST_REDIST_COLL]
         if rd <= 0.0 and rc <= 0.0:
@@ -119,6 +128,11 @@ class LiquityRules(MechanismRules):
         share = stake / total
         arrays.coll[crow] += share * rc
         arrays.debt[drow] += share * rd
+        for rows, kind, amount, p in ((crow, FLOW_REDIST_COLL, share * rc, prices[self._c]),
+                                      (drow, FLOW_REDIST_DEBT, share * rd, prices[self._d])):
+            if tallies.flows.shape[0]:
+                tallies.flows[rows, kind] += amount
+                tallies.flows[rows, FLOW_USD + kind] += amount * p
         st[K.ST_REDIST_DEBT_TOTAL] += rd
         st[K.ST_REDIST_COLL_TOTAL] += rc
         st[K.ST_REDIST_DEBT] = 0.0
@@ -147,15 +161,13 @@ class LiquityV1Rules(LiquityRules):
     gas_share: float = 0.005
     lusd_gas_compensation: float = 200.0
 
-    mech = K.MECH_LIQUITY_V1
+    kernel = KERNEL
     name = "liquity_v1"
 
     def scalars(self):
-        mp = np.zeros(N_MP)
-        mp[0], mp[1], mp[2] = self.mcr, self.ccr, self.gas_share
-        mp[6] = self.sp_sell_fraction
-        mp[8] = self.lusd_gas_compensation
-        return mp
+        return LiquityParams(mcr=self.mcr, ccr=self.ccr, gas_share=self.gas_share, gas_cap=0.0, penalty_sp=0.0,
+                             penalty_redist=0.0, sp_sell_share=self.sp_sell_fraction, sp_floor=0.0,
+                             debt_gas_comp=self.lusd_gas_compensation, coll_gas_comp=0.0)
 
     def hf_cut(self, st, prices):
         """In Recovery Mode troves up to the TCR are liquidatable: look up to CCR / MCR

@@ -16,7 +16,8 @@ import numpy as np
 from liqcascade.protocols.liquity_v1.rules import LiquityRules
 from liqcascade.protocols.liquity_v2.exact import BRANCHES
 from liqcascade.protocols.mechanisms import kernels_python as K
-from liqcascade.protocols.mechanisms.rules import N_MP
+from liqcascade.protocols.liquity_v1.kernels_python import LiquityParams
+from liqcascade.protocols.liquity_v2.kernels_python import KERNEL
 
 _W = 1e18
 
@@ -27,7 +28,7 @@ class LiquityV2Rules(LiquityRules):
     gas_cap: float = 2.0
     eth_gas_compensation: float = 0.0375
 
-    mech = K.MECH_LIQUITY_V2
+    kernel = KERNEL
     name = "liquity_v2"
 
     @property
@@ -40,16 +41,12 @@ class LiquityV2Rules(LiquityRules):
 
     def scalars(self):
         b = self.branch
-        mp = np.zeros(N_MP)
-        mp[0] = b.mcr / _W
-        mp[2] = 0.005
-        mp[3] = self.gas_cap
-        mp[4] = b.liquidation_penalty_sp / _W
-        mp[5] = b.liquidation_penalty_redistribution / _W
-        mp[6] = self.sp_sell_fraction
-        mp[7] = 1.0  # MIN_BOLD_IN_SP
-        mp[9] = self.eth_gas_compensation
-        return mp
+        return LiquityParams(
+            mcr=b.mcr / _W, ccr=0.0, gas_share=0.005, gas_cap=self.gas_cap,
+            penalty_sp=b.liquidation_penalty_sp / _W, penalty_redist=b.liquidation_penalty_redistribution / _W,
+            sp_sell_share=self.sp_sell_fraction, sp_floor=1.0,  # MIN_BOLD_IN_SP
+            debt_gas_comp=0.0, coll_gas_comp=self.eth_gas_compensation,
+        )
 
     def shutdown(self, arrays, prices) -> bool:
         """Whether the branch's TCR is below its SCR at ``prices``."""

@@ -23,7 +23,9 @@ from liqcascade.protocols.base import Capabilities
 from liqcascade.protocols.maker.clipper import ClipperAuctions, ClipperSettings
 from liqcascade.protocols.maker.flip_auctions import FlipAuctions, FlipSettings
 from liqcascade.protocols.mechanisms import kernels_python as K
-from liqcascade.protocols.mechanisms.rules import N_MP, MechanismRules, require_at_most_one
+from liqcascade.protocols.maker.kernels_python import BARK_KERNEL, KERNEL, MakerParams
+from liqcascade.protocols.mechanisms.kernels import kernels_of
+from liqcascade.protocols.mechanisms.rules import MechanismRules, require_at_most_one
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class MakerRules(MechanismRules):
     with keepers; ``auctions`` is then None."""
     capabilities = Capabilities(aftermarket=True, held_by_limits=True, aftermarket_gas=True)
 
-    mech = K.MECH_MAKER
+    kernel = KERNEL
     name = "maker"
 
     def __post_init__(self) -> None:
@@ -56,9 +58,7 @@ class MakerRules(MechanismRules):
         return self.auctions is not None or self.flip is not None
 
     def scalars(self):
-        mp = np.zeros(N_MP)
-        mp[0] = self.keeper_margin
-        return mp
+        return MakerParams(self.keeper_margin, 0.0, 0.0)
 
     def check_book(self, book):
         require_at_most_one(book, book.collateral > 0, "collateral assets", "Maker vault", self.params.source)
@@ -95,16 +95,15 @@ class MakerRules(MechanismRules):
             return unsafe
         return unsafe[self.first_call(arrays, prices, unsafe).repaid <= 0.0]
 
-    def dynamic_mech(self):
-        return K.MECH_MAKER_BARK if self._over_time else self.mech
+    def dynamic_kernels(self):
+        return kernels_of(BARK_KERNEL) if self._over_time else self.kernels()
 
     def dynamic_scalars(self):
         mp = self.scalars()
         if self.auctions is not None:
-            mp[1] = self.auctions.tip
-            mp[2] = self.auctions.chip
+            mp = mp._replace(tip=self.auctions.tip, chip=self.auctions.chip)
         if self.flip is not None:
-            mp[1] = self.flip.bite_value_usd  # the Cat pays no incentive: what a bite is worth to a keeper
+            mp = mp._replace(tip=self.flip.bite_value_usd)  # the Cat pays no incentive: what a bite is worth to a keeper
         return mp
 
     def aftermarket(self, n_assets):

@@ -8,6 +8,7 @@ one base asset on Comet, ...).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -25,19 +26,18 @@ from liqcascade.protocols.base import (
     LiquidationLimits,
     Tallies,
 )
-from liqcascade.protocols.mechanisms import kernels
 from liqcascade.protocols.mechanisms import kernels_python as K
-
-N_MP = 10
+from liqcascade.protocols.mechanisms.kernels import KernelSet, kernels_of
 
 
 @dataclass(frozen=True)
 class MechanismRules:
-    """Base of the non-Aave rule sets. Subclasses set ``mech`` and override the hooks."""
+    """Base of the non-Aave rule sets. Subclasses set ``kernel`` (their protocol's
+    :class:`~liqcascade.protocols.mechanisms.kernels_python.KernelSpec`) and override the hooks."""
 
     params: RiskParams
 
-    mech = 0
+    kernel: ClassVar[K.KernelSpec | None] = None
     name = "mechanism"
     serial = False
     """The kernel must visit accounts one at a time in order (shared state)."""
@@ -55,9 +55,9 @@ class MechanismRules:
     def row_bonus(self, book: PositionBook) -> FloatArray:
         return self.params.liquidation_bonus[book.asset].copy()
 
-    def scalars(self) -> FloatArray:
-        """``mp`` of the kernels (see ``kernels_python``'s docstring)."""
-        return np.zeros(N_MP)
+    def scalars(self) -> tuple:
+        """The kernel's parameter record (``mp``; a NamedTuple of the protocol's kernel)."""
+        raise NotImplementedError
 
     def check_book(self, book: PositionBook) -> None:
         """Raise :class:`DataError` if the book does not fit the protocol."""
@@ -73,8 +73,8 @@ class MechanismRules:
         looked at (1 unless the protocol liquidates healthier accounts in some state)."""
         return 1.0
 
-    def after_pass(self, arrays: BookArrays, prices: FloatArray) -> None:
-        """Called after each pass (Liquity redistributes the batch here)."""
+    def after_pass(self, arrays: BookArrays, prices: FloatArray, tallies: Tallies) -> None:
+        """Called after each pass (Liquity redistributes the batch here, into ``tallies.flows``)."""
 
     def outcome_facts(self, arrays: BookArrays, prices: FloatArray) -> dict[str, object]:
         """Protocol-specific numbers read off the book at the end of a run (USD at ``prices``)."""
@@ -83,14 +83,20 @@ class MechanismRules:
     def facts(self) -> dict[str, object]:
         return {}
 
-    def dynamic_mech(self) -> int:
-        """Mechanism of the dynamic engine's calls (Maker: bark alone, with auctions)."""
-        return self.mech
+    def kernels(self) -> KernelSet:
+        """The protocol's compiled kernels (the static engine's calls)."""
+        if self.kernel is None:
+            raise NotImplementedError(f"{type(self).__name__} names no kernel")
+        return kernels_of(self.kernel)
 
-    def dynamic_scalars(self) -> FloatArray:
+    def dynamic_kernels(self) -> KernelSet:
+        """The kernels of the dynamic engine's calls (Maker: bark alone, with auctions)."""
+        return self.kernels()
+
+    def dynamic_scalars(self) -> tuple:
         return self.scalars()
 
-    def rank_scalars(self) -> FloatArray:
+    def rank_scalars(self) -> tuple:
         """Scalars :meth:`first_call` ranks with (Comet ranks absorptions by the purchase
         that follows them even when the protocol holds the collateral first)."""
         return self.dynamic_scalars()
@@ -134,15 +140,14 @@ class MechanismRules:
         hf_cut = self.before_pass(arrays, prices)
         if self.global_effects:
             q[:upto] = 0.0  # other accounts' liquidations move this one: no bound holds
-        fn = kernels.sweep_serial if self.serial else kernels.sweep
+        ks = self.kernels()
+        fn = ks.sweep_serial if self.serial else ks.sweep
         found, calls = fn(
-            self.mech, upto, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, arrays.bonus,
-            self.scalars(), self._state(arrays), limits.max_calls_per_account, limits.min_repay_usd,
-            tallies.seized, tallies.fee, tallies.repaid, tallies.deficit, tallies.acct_seized_usd,
-            tallies.acct_repaid_usd, tallies.acct_bad_debt_usd, tallies.acct_calls, tallies.acct_blocked, touched, q,
-            cum_bound, hf_cut,
+            upto, arrays.offsets, kernel_rows(arrays, prices), self.scalars(), self._state(arrays),
+            limits.max_calls_per_account, limits.min_repay_usd, kernel_acc(tallies),
+            (tallies.acct_calls, tallies.acct_blocked, touched), (q, float(cum_bound), float(hf_cut)),
         )
-        self.after_pass(arrays, prices)
+        self.after_pass(arrays, prices, tallies)
         return int(found), int(calls)
 
     def scan(self, arrays: BookArrays, prices: FloatArray, upto: int, q: FloatArray, cum_bound: float) -> IntArray:
@@ -150,8 +155,8 @@ class MechanismRules:
         if self.global_effects:
             q[:upto] = 0.0
         out = np.empty(upto, dtype=np.int64)
-        n = kernels.scan(upto, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, q, cum_bound,
-                         hf_cut, out)
+        n = self.kernels().scan(upto, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, q,
+                                cum_bound, hf_cut, out)
         return out[:n]
 
     def first_call(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FirstCall:
@@ -159,8 +164,8 @@ class MechanismRules:
         n = accounts.shape[0]
         f = [np.empty(n) for _ in range(6)]
         ca, da = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-        kernels.first_call(self.dynamic_mech(), accounts, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices,
-                           arrays.lt, arrays.bonus, self.rank_scalars(), self._state(arrays), *f, ca, da)
+        self.dynamic_kernels().first_call(accounts, arrays.offsets, kernel_rows(arrays, prices), self.rank_scalars(),
+                                          self._state(arrays), f[0], f[1], f[2], (f[3], f[4], f[5]), (ca, da))
         repaid, seized, fee, paid, received, reward = f
         return FirstCall(repaid, seized, fee, ca, da, FirstCallCosts(paid, received, reward))
 
@@ -170,14 +175,13 @@ class MechanismRules:
         self.before_pass(arrays, prices)
         n = accounts.shape[0]
         ev = AccountEvents(np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n), np.empty(n), np.empty(n))
-        calls = kernels.liquidate_list(
-            self.dynamic_mech(), accounts, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt,
-            arrays.bonus, self.dynamic_scalars(), self._state(arrays), limits.max_calls_per_account, limits.min_repay_usd,
-            tallies.seized, tallies.fee, tallies.repaid, tallies.deficit, tallies.acct_seized_usd,
-            tallies.acct_repaid_usd, tallies.acct_bad_debt_usd, tallies.acct_calls, tallies.acct_blocked,
-            ev.account, ev.calls, ev.seized_usd, ev.repaid_usd, ev.bad_debt_usd,
+        calls = self.dynamic_kernels().liquidate_list(
+            accounts, arrays.offsets, kernel_rows(arrays, prices), self.dynamic_scalars(), self._state(arrays),
+            limits.max_calls_per_account, limits.min_repay_usd, kernel_acc(tallies),
+            (tallies.acct_calls, tallies.acct_blocked),
+            (ev.account, ev.calls, ev.seized_usd, ev.repaid_usd, ev.bad_debt_usd),
         )
-        self.after_pass(arrays, prices)
+        self.after_pass(arrays, prices, tallies)
         return int(calls), ev
 
     def unrecoverable_debt(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FloatArray:
@@ -187,6 +191,17 @@ class MechanismRules:
 
     def describe(self) -> dict[str, object]:
         return {"protocol": self.name, **self.facts()}
+
+
+def kernel_rows(arrays: BookArrays, prices: FloatArray) -> K.Rows:
+    """The book's per-row arrays and the prices, as the kernels take them."""
+    return K.Rows(arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, arrays.bonus)
+
+
+def kernel_acc(tallies: Tallies) -> K.Acc:
+    """The tallies as the kernels add into them."""
+    return K.Acc(tallies.seized, tallies.fee, tallies.repaid, tallies.deficit, tallies.acct_seized_usd,
+                 tallies.acct_repaid_usd, tallies.acct_bad_debt_usd, tallies.flows)
 
 
 # ------------------------------------------------------------------ book checks

@@ -12,15 +12,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from liqcascade.protocols.mechanisms import kernels_python as K
 from liqcascade.protocols.mechanisms.rules import MechanismRules, require_at_most_one
 from liqcascade.protocols.morpho_blue.fast import liquidation_incentive_factor
+from liqcascade.protocols.morpho_blue.kernels_python import KERNEL, MorphoParams
 
 
 @dataclass(frozen=True)
 class MorphoBlueRules(MechanismRules):
-    mech = K.MECH_MORPHO
+    kernel = KERNEL
     name = "morpho_blue"
+
+    def scalars(self):
+        return MorphoParams()
 
     def row_bonus(self, book):
         lltv = self.params.liquidation_threshold[book.asset]

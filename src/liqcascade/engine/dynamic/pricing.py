@@ -1,0 +1,9 @@
+"""Compiled candidate passes (numba); ``LIQCASCADE_DISABLE_JIT=1`` gives the plain twin."""
+
+from liqcascade._jit import jit_functions
+from liqcascade.engine.dynamic import pricing_python as _py
+
+_K = jit_functions(_py.FUNCTIONS)
+price_into = _K["price_into"]
+mark_members = _K["mark_members"]
+merge_kept = _K["merge_kept"]

@@ -1,0 +1,293 @@
+"""The ``trades`` table: a liquidation outcome as signed flows per party, account, asset and
+kind (``engine/trades.py``), in static and block-by-block results.
+
+Its sums are the run's tallies (per asset and per account), and together with the starting
+book its account rows give the end book exactly: what the table says moved is what moved.
+The hand case's numbers are worked out from Morpho Blue's formula in the comment.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from liqcascade.engine.dynamic import Liquidators, SimSettings, simulate
+from liqcascade.engine.dynamic.schema import TRADES
+from liqcascade.engine.static import CascadeSettings, MarketModel, StaticCascade
+from liqcascade.engine.trades import static_trades
+from liqcascade.markets.oracle import Instant
+from liqcascade.protocols.aave_v3 import V3_3
+from liqcascade.protocols.aave_v3.rules import AaveV3Rules
+from liqcascade.protocols.compound_v3.rules import CometRules
+from liqcascade.protocols.compound_v3.storefront import StoreFrontSettings
+from liqcascade.protocols.crvusd.rules import CrvUsdRules
+from liqcascade.protocols.maker.clipper import ClipperSettings
+from liqcascade.protocols.maker.flip_auctions import FlipSettings, Keeper
+from liqcascade.protocols.maker.rules import MakerRules
+from liqcascade.scenarios import instant_shock, linear_shock
+
+from . import mechanism_books as mb
+from .mechanism_books import PARAMS, PRICES, WETH
+
+REPO = Path(__file__).resolve().parents[2]
+QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+COLLATERAL_KINDS = ("seized", "received", "returned", "redistributed_collateral")
+DEBT_KINDS = ("repaid", "written_off", "redistributed_debt")
+
+pytestmark = pytest.mark.usefixtures("one_numba_thread")
+
+
+def rules_of(protocol: str):
+    return AaveV3Rules(PARAMS, V3_3) if protocol == "aave_v3" else mb.make_rules(protocol)
+
+
+def sums(tr: pd.DataFrame, party: str, kind: str, column: str = "amount") -> np.ndarray:
+    """Per asset of the market, the table's sum of ``column`` for (party, kind)."""
+    sel = tr[(tr["party"] == party) & (tr["kind"] == kind)]
+    g = sel.groupby("asset")[column].sum()
+    return np.array([float(g.get(a, 0.0)) for a in PARAMS.symbols])
+
+
+def per_account(tr: pd.DataFrame, kinds, column: str, n_accounts: int) -> np.ndarray:
+    """Per account (book order; ids are 0..n-1), the sum of ``column`` over the account's rows of ``kinds``."""
+    sel = tr[(tr["party"] == "account") & tr["kind"].isin(kinds)]
+    out = np.zeros(n_accounts)
+    np.add.at(out, sel["account_id"].to_numpy(dtype=np.int64), sel["usd"].to_numpy() if column == "usd"
+              else sel["amount"].to_numpy())
+    return out
+
+
+def matrix(tr: pd.DataFrame, kinds, n_accounts: int) -> np.ndarray:
+    """(account, asset) sums of the account rows of ``kinds`` (tokens)."""
+    sel = tr[(tr["party"] == "account") & tr["kind"].isin(kinds)]
+    out = np.zeros((n_accounts, len(PARAMS.symbols)))
+    np.add.at(out, (sel["account_id"].to_numpy(dtype=np.int64), sel["asset"].map(PARAMS.index).to_numpy(dtype=np.int64)),
+              sel["amount"].to_numpy())
+    return out
+
+
+def close(x, y, scale):
+    np.testing.assert_allclose(np.asarray(x) / scale, np.asarray(y) / scale, rtol=0, atol=1e-9)
+
+
+# ------------------------------------------------------------------ a hand case
+def test_morpho_bad_debt_hand_case():
+    """Morpho Blue, LLTV 0.80: LIF = min(1.15, 1 / (0.3 * 0.8 + 0.7)) = 1 / 0.94. One WETH
+    against 1500 USDC (healthy at $2000: 1600 > 1500); WETH falls 30 % to $1400 (no venue:
+    no impact). The whole debt would seize 1500 / 0.94 / 1400 = 1.14 WETH > 1, so the
+    liquidator seizes the 1 WETH and repays 1400 * 0.94 = 1316 USDC; the 184 USDC left is
+    written off. The liquidator sells the WETH at the prevailing $1400."""
+    b = mb.book([(0, "WETH", 1.0, 0.0), (0, "USDC", 0.0, 1500.0)])
+    model = MarketModel(b, mb.make_rules("morpho_blue"), PRICES, {})
+    out = StaticCascade(model, CascadeSettings(impact=False)).run({"WETH": 0.3}, trades=True)
+    got = static_trades(model, out)
+    want = pd.DataFrame([
+        ("account", 0, "WETH", "seized", -1.0, -1400.0),
+        ("account", 0, "USDC", "repaid", -1316.0, -1316.0),
+        ("account", 0, "USDC", "written_off", -184.0, -184.0),
+        ("liquidators", 0, "WETH", "received", 1.0, 1400.0),
+        ("liquidators", -1, "WETH", "sold", -1.0, -1400.0),
+    ], columns=list(TRADES.names))
+    assert list(got.columns) == TRADES.names
+    pd.testing.assert_frame_equal(got[["party", "asset", "kind"]], want[["party", "asset", "kind"]])
+    assert got["account_id"].tolist() == [0, 0, 0, 0, -1]
+    np.testing.assert_allclose(got[["amount", "usd"]].to_numpy(), want[["amount", "usd"]].to_numpy(), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ static: sums = tallies
+def check_static(b, model, out):
+    tr = static_trades(model, out)
+    t, n = out.totals, b.n_accounts
+    scale = np.maximum(1.0, b.collateral.sum() + b.debt.sum())
+    close(-sums(tr, "account", "seized"), t["seized"], scale)
+    close(sums(tr, "protocol", "fee"), t["fee"], scale)
+    close(sums(tr, "liquidators", "received"), t["seized"] - t["fee"], scale)
+    # seized = received by liquidators + kept by the protocol
+    close(-sums(tr, "account", "seized"), sums(tr, "liquidators", "received") + sums(tr, "protocol", "fee"), scale)
+    # what liquidators received and did not sell, they hold
+    close(sums(tr, "liquidators", "received") + sums(tr, "liquidators", "sold"), t["held"], scale)
+    close(-sums(tr, "liquidators", "sold", "usd"), t["proceeds"], scale * 1e4)
+    close(-sums(tr, "account", "repaid"), t["repaid"], scale)
+    close(-sums(tr, "account", "written_off"), t["deficit"], scale)
+    # redistribution moves collateral and debt between troves: it sums to nothing
+    close(sums(tr, "account", "redistributed_collateral"), 0.0, scale)
+    close(sums(tr, "account", "redistributed_debt"), 0.0, scale)
+    tl = out.tallies
+    usd = scale * 1e4
+    close(-per_account(tr, ["seized"], "usd", n), out.per_account(tl.acct_seized_usd), usd)
+    close(-per_account(tr, ["repaid"], "usd", n), out.per_account(tl.acct_repaid_usd), usd)
+    close(-per_account(tr, ["written_off"], "usd", n), out.per_account(tl.acct_bad_debt_usd), usd)
+    # the book at the end is the book at the start plus the account rows
+    c0, d0 = mb.start_rows(b)
+    c1, d1 = mb.final_rows(out)
+    close(c0 + matrix(tr, COLLATERAL_KINDS, n), c1, scale)
+    close(d0 + matrix(tr, DEBT_KINDS, n), d1, scale)
+    return tr
+
+
+@pytest.mark.parametrize("protocol", ("aave_v3",) + mb.PROTOCOLS)
+@settings(max_examples=20, deadline=None, suppress_health_check=QUIET)
+@given(data=st.data())
+def test_static_trades_sum_to_the_tallies(protocol, data):
+    b = data.draw(mb.books("compound_v2" if protocol == "aave_v3" else protocol, 5, 30))
+    drop = data.draw(st.floats(0.0, 0.45))
+    sp = mb.stability_pool_for(b, data.draw(st.floats(0.0, 1.0)))
+    rules = rules_of(protocol) if protocol not in mb.LIQUITY else mb.make_rules(protocol, stability_pool=sp)
+    model = MarketModel(b, rules, PRICES, mb.pool(2e5))
+    out = StaticCascade(model, CascadeSettings(impact=True)).run({"WETH": drop}, trades=True)
+    check_static(b, model, out)
+
+
+def test_liquity_redistribution_in_the_trades():
+    """Liquity v1 with an empty Stability Pool: a trove at ICR 1.0 (1 WETH against 2000 USDC
+    at $2000) is below the MCR of 110 %; the pool cannot offset it, so its debt and its
+    collateral less the liquidator's 0.5 % (0.995 WETH) go to the other two troves by
+    stake (collateral 10 and 30 WETH: shares 1/4 and 3/4)."""
+    b = mb.troves([(1.0, 2000.0), (10.0, 5000.0), (30.0, 5000.0)])
+    model = MarketModel(b, mb.make_rules("liquity_v1", stability_pool=0.0), PRICES, {})
+    out = StaticCascade(model, CascadeSettings(impact=False)).run({"WETH": 0.0}, trades=True)
+    tr = check_static(b, model, out)
+    rc = tr[(tr["party"] == "account") & (tr["kind"] == "redistributed_collateral")].set_index("account_id")["amount"]
+    rd = tr[(tr["party"] == "account") & (tr["kind"] == "redistributed_debt")].set_index("account_id")["amount"]
+    np.testing.assert_allclose([rc[0], rc[1], rc[2]], [-0.995, 0.995 / 4, 0.995 * 3 / 4], rtol=1e-12)
+    np.testing.assert_allclose([rd[0], rd[1], rd[2]], [-2000.0, 500.0, 1500.0], rtol=1e-12)
+    seized = tr[(tr["party"] == "account") & (tr["kind"] == "seized")]
+    assert seized["amount"].tolist() == pytest.approx([-0.005], rel=1e-12)  # the gas compensation
+
+
+def test_crvusd_example_trades_sum_to_its_assets_table():
+    """crvUSD's soft liquidation trades collateral for stablecoin inside the bands (account
+    ``seized`` and ``received``); hard liquidation takes both and repays the debt."""
+    from liqcascade import api
+
+    res = api.run(REPO / "examples" / "crvusd_market.toml", store=None)
+    tr, a = res.table("trades"), res.table("assets").set_index("asset")
+    for asset in a.index:
+        sel = tr[(tr["asset"] == asset) & (tr["party"] == "account")]
+        seized = -sel[sel["kind"] == "seized"]["amount"].sum()
+        repaid = -sel[sel["kind"] == "repaid"]["amount"].sum()
+        assert seized == pytest.approx(a.loc[asset, "seized"], rel=1e-12, abs=1e-9)
+        assert repaid == pytest.approx(a.loc[asset, "repaid"], rel=1e-12, abs=1e-9)
+    acc = tr[tr["party"] == "account"]
+    assert -acc[acc["kind"] == "seized"]["usd"].sum() == pytest.approx(res.summary["collateral_seized_usd"], rel=1e-12)
+    assert (acc["kind"] == "received").any()
+
+
+# ------------------------------------------------------------------ block by block
+def check_dynamic(b, res):
+    tr, s = res.table("trades"), res.summary
+    assert list(tr.columns) == TRADES.names
+    a = res.table("assets").set_index("asset")
+
+    def col(name):
+        return np.array([float(a.loc[x, name]) if x in a.index else 0.0 for x in PARAMS.symbols])
+
+    scale = np.maximum(1.0, b.collateral.sum() + b.debt.sum())
+    close(-sums(tr, "account", "seized"), col("seized"), scale)
+    close(sums(tr, "protocol", "fee"), col("fee"), scale)
+    close(-sums(tr, "account", "repaid"), col("repaid"), scale)
+    close(-sums(tr, "account", "written_off"), col("deficit"), scale)
+    # the assets table's returned: the protocol's sales' returns and crvUSD's bands' stablecoin
+    close(sums(tr, "account", "returned") + sums(tr, "account", "received"), col("returned"), scale)
+    # liquidators: received from the calls + bought from the protocol's sales + sold = held at the end
+    close(sums(tr, "liquidators", "received") + sums(tr, "liquidators", "bought") + sums(tr, "liquidators", "sold"),
+          col("inventory_end"), scale)
+    # the protocol: kept - sold on - returned = what its sales still hold
+    close(sums(tr, "protocol", "fee") + sums(tr, "protocol", "sold") + sums(tr, "protocol", "returned"),
+          col("fee") - col("protocol_sold") - col("returned") + sums(tr, "account", "received"), scale)
+    acc = tr[tr["party"] == "account"]
+    usd = scale * 1e4
+    close(-acc[acc["kind"] == "seized"]["usd"].sum(), s["collateral_seized_usd"], usd)
+    close(-acc[acc["kind"] == "repaid"]["usd"].sum(), s["debt_repaid_usd"], usd)
+    close(-acc[acc["kind"] == "written_off"]["usd"].sum(), s["bad_debt_written_off_usd"], usd)
+    return tr
+
+
+@pytest.mark.parametrize("protocol", ("aave_v3",) + mb.PROTOCOLS)
+@settings(max_examples=6, deadline=None, suppress_health_check=QUIET)
+@given(data=st.data())
+def test_dynamic_trades_sum_to_the_tallies(protocol, data):
+    b = data.draw(mb.books("compound_v2" if protocol == "aave_v3" else protocol, 5, 20))
+    sp = mb.stability_pool_for(b, data.draw(st.floats(0.0, 1.0)))
+    rules = rules_of(protocol) if protocol not in mb.LIQUITY else mb.make_rules(protocol, stability_pool=sp)
+    path = linear_shock({"WETH": 2000.0}, {"WETH": -0.4}, duration_blocks=100, n_blocks=200)
+    liq = Liquidators(liquidations_per_block=3, gas_asset=None, min_profit_usd=-math.inf, spread_blocks=3)
+    res = simulate(MarketModel(b, rules, PRICES, mb.pool(3e5)), path, Instant(), SimSettings(liq))
+    check_dynamic(b, res)
+
+
+@pytest.mark.parametrize("kind", ["maker_auctions", "maker_flip", "comet_storefront"])
+def test_dynamic_trades_with_the_protocols_own_sales(kind):
+    """Maker's auctions (Clipper, or Liquidations 1.2's Flipper with keepers) and Comet's
+    store front: the protocol keeps the lot (``fee``), sells it to liquidators over time
+    (protocol ``sold``, liquidators ``bought``) and Maker's Clipper hands back what the tab
+    did not need (account ``returned``)."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for k in range(30):
+        c = float(rng.lognormal(1.0, 1.0))
+        rows += [(k, "WETH", c, 0.0), (k, "USDC", 0.0, c * 2000 * 0.8 / rng.uniform(1.0, 1.6))]
+    b = mb.book(rows)
+    if kind == "maker_auctions":
+        rules = MakerRules(PARAMS, auctions=ClipperSettings(tail=3600, cusp=0.5, keeper_margin=0.04))
+    elif kind == "maker_flip":
+        # keepers whose bids always land (gas price far above the block's), bidding their value
+        rules = MakerRules(PARAMS, flip=FlipSettings(keepers=(Keeper(gas_gwei=1e6),), inclusion_sigma=0.0))
+    else:
+        rules = CometRules(PARAMS, base="USDC", storefront=StoreFrontSettings(1e4, 5e4, 0.01))
+    path = linear_shock({"WETH": 2000.0}, {"WETH": -0.4}, duration_blocks=100, n_blocks=400)
+    liq = Liquidators(liquidations_per_block=2, gas_asset=None, min_profit_usd=-math.inf)
+    res = simulate(MarketModel(b, rules, PRICES, mb.pool(5e5)), path, Instant(), SimSettings(liq))
+    tr = check_dynamic(b, res)
+    assert sums(tr, "protocol", "sold")[WETH] < 0 and sums(tr, "liquidators", "bought")[WETH] > 0
+    if kind == "maker_auctions":
+        assert sums(tr, "account", "returned")[WETH] > 0
+
+
+def test_dynamic_hand_case_morpho():
+    """The static hand case block by block: WETH at $1400 from the first block, liquidated at once."""
+    b = mb.book([(0, "WETH", 1.0, 0.0), (0, "USDC", 0.0, 1500.0)])
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -0.3}, n_blocks=3)
+    liq = Liquidators(calls_per_account=64, gas_asset=None, min_profit_usd=-math.inf)
+    res = simulate(MarketModel(b, mb.make_rules("morpho_blue"), PRICES, {}), path, Instant(), SimSettings(liq))
+    tr = res.table("trades").set_index(["party", "asset", "kind"])
+    assert tr.loc[("account", "WETH", "seized"), "amount"] == pytest.approx(-1.0, rel=1e-12)
+    assert tr.loc[("account", "USDC", "repaid"), "amount"] == pytest.approx(-1316.0, rel=1e-12)
+    assert tr.loc[("account", "USDC", "written_off"), "amount"] == pytest.approx(-184.0, rel=1e-12)
+    assert tr.loc[("liquidators", "WETH", "received"), "usd"] == pytest.approx(1400.0, rel=1e-12)
+    assert tr.loc[("account", "USDC", "repaid"), "account_id"] == 0
+
+
+@dataclass(frozen=True)
+class _HalfAccrued(CrvUsdRules):
+    """Every other loan owes 5 % more than its bands were placed for (interest accrued): the
+    adiabatic model's only way to a full health below 0 (tests/engine/test_crvusd_dynamic.py)."""
+
+    def prepare(self, b):
+        arrays = super().prepare(b)
+        arrays.debt[self.loans(arrays).drow[::2]] *= 1.05
+        return arrays
+
+
+def test_dynamic_trades_crvusd_soft_and_hard():
+    """crvUSD block by block: each block arbitrageurs trade the bands to the venue's price
+    (account ``seized`` WETH and ``received`` USDC), and the loans with accrued interest,
+    whose full health falls below 0, are hard-liquidated (their bands' WETH and USDC
+    ``seized``, the debt ``repaid``). Loans of 10 WETH against 4000..14000 USDC over 10
+    bands, WETH falling 70 %: both happen."""
+    rules = _HalfAccrued(PARAMS, collateral="WETH", debt_asset="USDC", A=100, n_bands=10)
+    b = mb.book([row for k, d in enumerate(np.linspace(4000.0, 14000.0, 12))
+                 for row in ((k, "WETH", 10.0, 0.0), (k, "USDC", 0.0, float(d)))])
+    path = linear_shock({"WETH": 2000.0}, {"WETH": -0.7}, duration_blocks=100, n_blocks=200)
+    liq = Liquidators(gas_asset=None, min_profit_usd=-math.inf)
+    res = simulate(MarketModel(b, rules, PRICES, mb.pool(3e6)), path, Instant(), SimSettings(liq))
+    tr = check_dynamic(b, res)
+    assert sums(tr, "account", "received")[PARAMS.index("USDC")] > 0  # soft sales
+    assert sums(tr, "account", "repaid")[PARAMS.index("USDC")] < 0  # hard liquidations
