@@ -246,11 +246,17 @@ def test_huge_capital_is_unbounded_for_every_shipped_protocol(one_numba_thread, 
     free = run_system(ss.model, ss.config.shock, ss.settings, ss.market_settings)
     rich = run_system(replace(ss.model, liquidators=(StaticLiquidators(capital_usd=1e200, calls_per_round=1e12),)),
                       ss.config.shock, ss.settings, ss.market_settings)
-    a, b = free["markets"], rich["markets"]
-    num = a.select_dtypes("number").columns
-    assert a["accounts_liquidated"].sum() > 0
-    np.testing.assert_allclose(b[num].to_numpy(float), a[num].to_numpy(float), rtol=1e-9, atol=1e-6)
-    assert free["summary"].iloc[0]["rounds"] == rich["summary"].iloc[0]["rounds"]
+    assert free["markets"]["accounts_liquidated"].sum() > 0
+    assert set(rich.tables) == set(free.tables) | {"liquidators"}
+    for name in set(free.tables) - {"summary"}:  # markets, rounds, accounts, trades, ...
+        a, b = free[name], rich[name]
+        assert list(a.columns) == list(b.columns) and a.shape == b.shape, name
+        num = a.select_dtypes("number").columns
+        np.testing.assert_allclose(b[num].to_numpy(float), a[num].to_numpy(float), rtol=1e-9, atol=1e-6,
+                                   err_msg=name)
+    for key, v in free["summary"].iloc[0].items():  # the bounded summary only adds columns
+        assert rich["summary"].iloc[0][key] == pytest.approx(v, rel=1e-9, abs=1e-6) if isinstance(v, float) else \
+            rich["summary"].iloc[0][key] == v
 
 
 def test_a_solver_reused_after_a_bounded_run_starts_from_the_book(one_numba_thread):
