@@ -229,7 +229,7 @@ def test_issued_coins_are_bought_as_unbounded_with_huge_capital(one_numba_thread
     pd.testing.assert_frame_equal(free["markets"], rich["markets"], rtol=1e-12)
 
 
-@pytest.mark.parametrize("example", ["system_eth_2023.toml", "system_shared_eth.toml"])
+@pytest.mark.parametrize("example", ["system_eth_2023.toml", "system_shared_eth.toml", "system_pegs_2023.toml"])
 def test_huge_capital_is_unbounded_for_every_shipped_protocol(one_numba_thread, example):
     # Aave, Comet, Maker (auctions), Morpho, Liquity (global effects) and crvUSD (soft liquidation):
     # each market's round goes through its own static rule, so unbounded populations change nothing
