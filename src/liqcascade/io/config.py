@@ -267,6 +267,12 @@ class SimLiquidatorsConfig(_Model):
     latency_blocks: int = Field(0, ge=0, description="Blocks an account must have been eligible before liquidators act.")
     spread_blocks: int = Field(1, ge=1, description="Liquidators sell 1/spread_blocks of their inventory each block.")
     min_repay_usd: float = Field(0.0, ge=0, description="Calls repaying less than this are not made.")
+    strategy: Literal["max_close", "two_step", "profit_max"] = Field(
+        "max_close", description="How much each liquidation repays: max_close the most the protocol allows (in "
+        "calls_per_account calls); two_step two calls in one block, the first leaving the account just liquidatable "
+        "(Qin et al. 2021); profit_max one call sized to maximise profit after the collateral's venue and gas. "
+        "two_step and profit_max need aave_v3 rules (docs/liquidators.md).",
+    )
     calls_per_round: int | None = Field(
         None, ge=1, description="System scenarios: liquidation calls per round of the static cascade (`run`, "
         "`curve`) at most (unset: unbounded); capital_usd there is the balance, recycled after each round's sale. "
