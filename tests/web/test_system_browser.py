@@ -14,10 +14,6 @@ Without chromium these tests fail; ``LIQCASCADE_SKIP_BROWSER=1`` skips them inst
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -53,41 +49,12 @@ def eth_store(tmp_path_factory):
     return store, kinds["network"], kinds["curve"], report
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(eth_store, tmp_path_factory):
     """The base URL of ``liqcascade serve`` over the example's store (stopped after the module)."""
-    store = eth_store[0]
-    port = _free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "liqcascade.cli", "serve", "--store", str(store),
-                                 "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/-/versions", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the server did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
+    with B.serve_store(eth_store[0], log) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
