@@ -196,23 +196,13 @@ class BoundedPass(MarketPass):
         super().__init__(solver, index, trades)
         self.rounds, self.k = rounds, k
 
-    def advance(self, prices: FloatArray) -> FloatArray:
-        """The bookkeeping of :meth:`MarketPass.sweep` before it liquidates (bounds, prefix,
-        dirty rows); returns the market's prices."""
-        solver, rules = self.solver, self.solver.model.rules
-        p = prices[self.index]
-        ratio = p / self.p0
-        self.bound = max(self.bound, float(ratio.max() / ratio.min()))
-        step = p / self.p_prev
-        self.cum_bound *= float(step.max() / step.min())
-        self.p_prev = p
-        n = self.arrays.n_accounts
+    def advance_round(self, prices: FloatArray) -> FloatArray:
+        """The bookkeeping of :meth:`MarketPass.sweep` before it liquidates; returns the
+        market's prices."""
+        caps = self.solver.model.rules.capabilities
         # a soft-liquidating AMM trades every loan whose bands the price entered, wherever it sits:
         # all rows may change, so all are reset for the next run
-        everyone = rules.capabilities.global_effects or rules.capabilities.soft_liquidation
-        self.upto = n if everyone else max(self.upto, solver._prefix_len(self.bound))
-        solver._dirty = max(solver._dirty, int(self.arrays.offsets[self.upto]))
-        solver._q_dirty = max(solver._q_dirty, self.upto)
+        p = self.advance(prices, everyone=caps.global_effects or caps.soft_liquidation)
         self.tallies.reset_assets()
         return p
 
@@ -247,7 +237,7 @@ class LiquidatorRounds:
         liquidate those for real and set each pass's counts and sales."""
         self.prices = prices
         self.soft_calls = [0] * len(self.passes)
-        ranked = [self._rank(part, part.advance(prices)) for part in self.passes]
+        ranked = [self._rank(part, part.advance_round(prices)) for part in self.passes]
         for led in self.ledgers.values():
             led.sold, led.round_capital_usd, led.round_spent_usd = {}, 0.0, 0.0
         for pop in self.order:
