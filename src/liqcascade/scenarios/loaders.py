@@ -621,6 +621,13 @@ _REPLAYS: dict[str, dict[str, Any]] = {
         "gas": "ethereum_gas_price_percentiles_10min_2020-03-12.csv",
         "pools": {},
     },
+    "2022-11-ftx": {
+        "description": "FTX collapse, 2022-11-06..12: Binance spot ETHUSDT 1-hour candles, the seven UTC days "
+        "(open 1626.98, low 1073.53 at 2022-11-09 23:00). No gas data.",
+        "candles": {"ETH": "binance_ethusdt_1h_2022-11-06_12.csv"},
+        "gas": None,
+        "pools": {},
+    },
     "2024-08-05": {
         "description": "2024-08-05: Binance spot ETHUSDT and BTCUSDT 1-minute, the whole UTC day "
         "(ETH low 2111.00, BTC low 49000.00). No gas data.",
