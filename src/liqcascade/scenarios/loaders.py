@@ -621,6 +621,13 @@ _REPLAYS: dict[str, dict[str, Any]] = {
         "gas": "ethereum_gas_price_percentiles_10min_2020-03-12.csv",
         "pools": {},
     },
+    "2022-05-luna": {
+        "description": "LUNA/UST collapse, 2022-05-05..15: Binance spot ETHUSDT 1-hour candles, the eleven UTC days "
+        "(open 2940.65, low 1800.00 at 2022-05-12 05:00); ETH only, no UST leg. No gas data.",
+        "candles": {"ETH": "binance_ethusdt_1h_2022-05-05_15.csv"},
+        "gas": None,
+        "pools": {},
+    },
     "2022-11-ftx": {
         "description": "FTX collapse, 2022-11-06..12: Binance spot ETHUSDT 1-hour candles, the seven UTC days "
         "(open 1626.98, low 1073.53 at 2022-11-09 23:00). No gas data.",
