@@ -635,6 +635,13 @@ _REPLAYS: dict[str, dict[str, Any]] = {
         "gas": None,
         "pools": {},
     },
+    "2023-03-usdc": {
+        "description": "USDC depeg, 2023-03-11 14:00 to 03-14 23:00: Binance spot USDCUSDT 1-hour candles (the shared "
+        "file starts at 03-11 14:00; open 1.0, low 0.882 in that first candle). No gas data.",
+        "candles": {"USDC": "binance_usdcusdt_1h_2023-03-11_14.csv"},
+        "gas": None,
+        "pools": {},
+    },
     "2024-08-05": {
         "description": "2024-08-05: Binance spot ETHUSDT and BTCUSDT 1-minute, the whole UTC day "
         "(ETH low 2111.00, BTC low 49000.00). No gas data.",
