@@ -613,6 +613,13 @@ _REPLAYS: dict[str, dict[str, Any]] = {
         "gas": "ethereum_gas_price_percentiles_10min_2021-05-19.csv",
         "pools": {"univ2_eth_dai": "uniswap_v2_eth_dai_reserves_10min_2021-05-19.csv"},
     },
+    "2021-05-week": {
+        "description": "The week of May 19 2021, 2021-05-17..25: Binance spot ETHUSDT 1-hour candles, the nine UTC days "
+        "(open 3581.81, low 1728.74 at 2021-05-23 16:00). No gas data.",
+        "candles": {"ETH": "binance_ethusdt_1h_2021-05-17_25.csv"},
+        "gas": None,
+        "pools": {},
+    },
     "2020-03-12": {
         "description": "Black Thursday: Binance ETHUSDT perpetual, leg 0 2020-03-12 09:40-14:36 (low 118.27), "
         "leg 1 23:49-02:17 next day (low 84.23); gas percentiles of 2020-03-12 (p30 ~5 -> ~150 gwei). "
