@@ -37,10 +37,14 @@ class Shipped:
 
 
 SHIPPED = [
-    Shipped("replay_2021_05_week.toml", "binance_ethusdt_1h_2021-05-17_25.csv", "WETH", 1728.74, "2021-05-23 16:00:00"),
-    Shipped("replay_2022_05_luna.toml", "binance_ethusdt_1h_2022-05-05_15.csv", "WETH", 1800.0, "2022-05-12 05:00:00"),
-    Shipped("replay_2022_11_ftx.toml", "binance_ethusdt_1h_2022-11-06_12.csv", "WETH", 1073.53, "2022-11-09 23:00:00"),
-    Shipped("replay_2023_03_usdc.toml", "binance_usdcusdt_1h_2023-03-11_14.csv", "USDC", 0.882, "2023-03-11 14:00:00"),
+    Shipped("replay_2021_05_week.toml", "binance_ethusdt_1h_2021-05-17_25.csv",
+            "WETH", 1728.74, "2021-05-23 16:00:00"),
+    Shipped("replay_2022_05_luna.toml", "binance_ethusdt_1h_2022-05-05_15.csv",
+            "WETH", 1800.0, "2022-05-12 05:00:00"),
+    Shipped("replay_2022_11_ftx.toml", "binance_ethusdt_1h_2022-11-06_12.csv",
+            "WETH", 1073.53, "2022-11-09 23:00:00"),
+    Shipped("replay_2023_03_usdc.toml", "binance_usdcusdt_1h_2023-03-11_14.csv",
+            "USDC", 0.882, "2023-03-11 14:00:00"),
 ]
 
 
