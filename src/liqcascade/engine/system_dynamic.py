@@ -428,8 +428,10 @@ def _sale_grid(shared: SharedInputs, sp: SharedPrices, pool: Pool, order: IntArr
     after ``pre`` (tokens per asset) already taken this block by other populations."""
     k = shared.n_assets
     grid = SaleGrid(np.zeros((k, steps.GRID)), np.zeros((k, steps.GRID)), np.zeros(k, dtype=np.bool_))
-    for i, qmax in steps.ranked_totals(order, pool.coll_sys, pool.received, k):
+    co, ro = pool.coll_sys[order], pool.received[order]  # ranked once, not once per asset
+    for i in steps.present(co, k):
         if i in sp.venues:
+            qmax = float(ro[co == i].sum())
             if qmax > 0:
                 qs = qmax * steps.GRID_SHAPE
                 v = sp.venues[i]

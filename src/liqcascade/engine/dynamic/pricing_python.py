@@ -90,24 +90,5 @@ def holds_any(accounts, offsets, asset, flagged, out):
         out[j] = hit
 
 
-def group_ranked(order, asset, qty, starts, out):
-    """``qty`` of the ranked entries ``order`` grouped by asset, rank order kept within each:
-    asset ``a``'s quantities are ``out[starts[a]:starts[a + 1]]`` (``starts``: the cumulative
-    counts, filled here), the same array as ``qty[order][asset[order] == a]`` in one pass."""
-    k = starts.shape[0] - 1
-    for i in range(k + 1):
-        starts[i] = 0
-    for j in range(order.shape[0]):
-        starts[asset[order[j]] + 1] += 1
-    for i in range(k):
-        starts[i + 1] += starts[i]
-    at = starts[:k].copy()
-    for j in range(order.shape[0]):
-        c = order[j]
-        a = asset[c]
-        out[at[a]] = qty[c]
-        at[a] += 1
-
-
 FUNCTIONS = {"price_into": price_into, "mark_members": mark_members, "merge_kept": merge_kept,
-             "holds_any": holds_any, "group_ranked": group_ranked}
+             "holds_any": holds_any}

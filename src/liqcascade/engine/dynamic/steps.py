@@ -14,7 +14,7 @@ from liqcascade._typing import FloatArray
 from liqcascade.engine import kernels as _kernels
 from liqcascade.engine.dynamic.baseline import split_sales
 from liqcascade.engine.dynamic.candidates import Candidates, in_sorted, lots, snapshot, stable_order
-from liqcascade.engine.dynamic.pricing import group_ranked, holds_any
+from liqcascade.engine.dynamic.pricing import holds_any
 from liqcascade.engine.dynamic.records import BlockCounts, BlockUsd, EventBatch, LiquidatorChoice, SaleGrid
 from liqcascade.engine.dynamic.settings import ConservationError
 from liqcascade.engine.dynamic.state import POOL_FEE, RunInputs, SimulationState
@@ -196,25 +196,17 @@ def sale_grid(run: RunInputs, st: SimulationState, order: np.ndarray) -> SaleGri
     """The proceeds curve of each venue asset at this block: quotes on a grid up to
     everything the ranked candidates ``order`` could sell."""
     k = run.n_assets
+    co, ro = st.cand.coll_asset[order], st.cand.received[order]  # ranked once, not once per asset
     grid = SaleGrid(np.zeros((k, GRID)), np.zeros((k, GRID)), np.zeros(k, dtype=np.bool_))
-    for i, qmax in ranked_totals(order, st.cand.coll_asset, st.cand.received, k):
+    for i in present(co, k):
         if i in st.venues:
+            qmax = float(ro[co == i].sum())
             if qmax > 0:
                 qs = qmax * GRID_SHAPE
                 grid.amount[i] = qs
                 grid.proceeds[i] = [st.venues[i].quote_sell(float(x)) for x in qs]
                 grid.has_grid[i] = True
     return grid
-
-
-def ranked_totals(order: np.ndarray, asset: np.ndarray, qty: FloatArray, k: int) -> list[tuple[int, float]]:
-    """For each asset among the ranked entries ``order`` (ascending asset index), the sum of
-    their ``qty`` taken in rank order: ``float(qty[order][asset[order] == a].sum())``, the
-    same additions in the same order, from one grouping pass instead of a mask per asset."""
-    starts = np.empty(k + 1, dtype=np.int64)
-    grouped = np.empty(order.shape[0])
-    group_ranked(order, asset, qty, starts, grouped)
-    return [(i, float(grouped[starts[i]:starts[i + 1]].sum())) for i in range(k) if starts[i + 1] > starts[i]]
 
 
 def present(assets: np.ndarray, k: int) -> list[int]:
