@@ -52,26 +52,7 @@ class Candidates:
         if changed.size == 0:
             return self
         keep = ~in_sorted(self.elig, changed)
-        return self._merged(keep, Candidates.build(rules, arrays, prices, changed))
-
-    def reprice(self, rules, arrays, prices, scanned, reusable) -> "Candidates":
-        """The candidates among ``scanned`` (ascending) at ``prices``, as ``build`` would give
-        them, reusing the entries of this set marked ``reusable`` (the account's rows and the
-        prices of its assets unchanged since this set was built): an account's next call and
-        health read only its own rows and the prices of its rows' assets, so the reused
-        entries are the numbers ``build`` would compute. The others are computed."""
-        keep = reusable & in_sorted(self.elig, scanned)
-        n_keep = int(keep.sum())
-        if n_keep == 0:
-            return Candidates.build(rules, arrays, prices, scanned)
-        if n_keep == scanned.size:  # every eligible account as it was (keep marks them all)
-            return self if n_keep == self.elig.size else self._merged(keep, Candidates.build(
-                rules, arrays, prices, scanned[:0]))
-        fresh = scanned[~in_sorted(scanned, self.elig[keep])]
-        return self._merged(keep, Candidates.build(rules, arrays, prices, fresh))
-
-    def _merged(self, keep, new: "Candidates") -> "Candidates":
-        """This set's entries ``keep`` with ``new``'s (disjoint accounts), in ascending account order."""
+        new = Candidates.build(rules, arrays, prices, changed)
         # both parts ascending and disjoint: merge them in place of a sort
         at_new = np.searchsorted(self.elig[keep], new.elig) + np.arange(new.elig.size)
         from_new = np.zeros(int(keep.sum()) + new.elig.size, dtype=np.bool_)

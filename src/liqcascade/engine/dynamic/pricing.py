@@ -7,4 +7,3 @@ _K = jit_functions(_py.FUNCTIONS)
 price_into = _K["price_into"]
 mark_members = _K["mark_members"]
 merge_kept = _K["merge_kept"]
-holds_any = _K["holds_any"]

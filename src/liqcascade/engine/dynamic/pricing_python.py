@@ -76,19 +76,4 @@ def merge_kept(old, keep, new, from_new, out):
             i += 1
 
 
-def holds_any(accounts, offsets, asset, flagged, out):
-    """``out[j]``: whether account ``accounts[j]`` has a row (collateral or debt, any balance)
-    of an asset ``flagged`` (a candidate whose assets' oracle prices all stayed keeps its next
-    call)."""
-    for j in range(accounts.shape[0]):
-        k = accounts[j]
-        hit = False
-        for r in range(offsets[k], offsets[k + 1]):
-            if flagged[asset[r]]:
-                hit = True
-                break
-        out[j] = hit
-
-
-FUNCTIONS = {"price_into": price_into, "mark_members": mark_members, "merge_kept": merge_kept,
-             "holds_any": holds_any}
+FUNCTIONS = {"price_into": price_into, "mark_members": mark_members, "merge_kept": merge_kept}

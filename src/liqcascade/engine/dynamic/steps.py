@@ -14,7 +14,6 @@ from liqcascade._typing import FloatArray
 from liqcascade.engine import kernels as _kernels
 from liqcascade.engine.dynamic.baseline import split_sales
 from liqcascade.engine.dynamic.candidates import Candidates, in_sorted, lots, snapshot, stable_order
-from liqcascade.engine.dynamic.pricing import holds_any
 from liqcascade.engine.dynamic.records import BlockCounts, BlockUsd, EventBatch, LiquidatorChoice, SaleGrid
 from liqcascade.engine.dynamic.settings import ConservationError
 from liqcascade.engine.dynamic.state import POOL_FEE, RunInputs, SimulationState
@@ -125,9 +124,7 @@ def find_candidates(run: RunInputs, st: SimulationState, b: int, o: FloatArray) 
         everyone = global_effects or st.owners is not None  # a moving book is not sorted by health
         upto = run.model.book.n_accounts if everyone else run.book.prefix_len(st.bound)
         scanned = rules.scan(st.arrays, o, upto, st.q, st.cum_bound)
-        reusable = reusable_candidates(run, st, b, o)
-        st.cand = (Candidates.build(rules, st.arrays, o, scanned) if reusable is None
-                   else st.cand.reprice(rules, st.arrays, o, scanned, reusable))
+        st.cand = Candidates.build(rules, st.arrays, o, scanned)
         if held_by_limits:
             st.held = _held(rules, st, o, np.setdiff1d(scanned, st.cand.elig, assume_unique=True))
     else:
@@ -138,26 +135,6 @@ def find_candidates(run: RunInputs, st: SimulationState, b: int, o: FloatArray) 
             pool = np.union1d(st.held, st.liquidated_last)
             st.held = _held(rules, st, o, np.setdiff1d(pool, st.cand.elig, assume_unique=True))
     st.o_prev = o
-
-
-def reusable_candidates(run: RunInputs, st: SimulationState, b: int, o: FloatArray) -> np.ndarray | None:
-    """Which of last block's candidates keep their next call at the oracle prices ``o``: those
-    holding no asset whose oracle price changed and not liquidated since (their rows and
-    prices are as when they were priced). None (re-price all) when other things can change
-    an account between two blocks: owners' actions, the protocol's AMM or aftermarket
-    (returned collateral), or rules with global effects."""
-    if (b == 0 or st.cand is None or not st.cand.elig.size or st.owners is not None or st.aftermarket is not None
-            or run.capabilities.global_effects or run.capabilities.soft_liquidation):
-        return None
-    moved = o != st.o_prev  # NaN != NaN: moved
-    if moved.all():
-        return None
-    elig = st.cand.elig
-    touched = np.empty(elig.size, dtype=np.bool_)
-    holds_any(elig, st.arrays.offsets, st.arrays.asset, moved, touched)
-    if st.liquidated_last.size:
-        touched |= in_sorted(elig, st.liquidated_last)
-    return ~touched
 
 
 def _held(rules: HoldsByLimits, st: SimulationState, o: FloatArray, accounts) -> np.ndarray:
