@@ -135,6 +135,7 @@ def test_docs_state_the_shipped_vector_counts():
         "math": per_file["aave_v3/math.yaml"], "v3.0/SparkLend": per_file["aave_v3/v3_0_sparklend.yaml"],
         "v3.3": per_file["aave_v3/v3_3.yaml"], "v3.5": per_file["aave_v3/v3_5.yaml"],
         "v3.6": per_file["aave_v3/v3_6.yaml"], "v3.7": per_file["aave_v3/v3_7.yaml"],
+        "Aave v2": per_file["aave_v3/v2.yaml"],
         "Compound v2 seize": per_dir["compound_v2"], "Comet": per_dir["compound_v3"],
         "Maker Liquidations 2.0": per_file["maker/liquidations2.yaml"],
         "the Cat of Liquidations 1.2": per_file["maker/liquidations12_cat.yaml"],
@@ -143,6 +144,18 @@ def test_docs_state_the_shipped_vector_counts():
         "Morpho Blue": per_dir["morpho_blue"], "Euler v2": per_dir["euler_v2"],
         "crvUSD": per_dir["crvusd"],
     }
-    assert sum(named[k] for k in ("math", "v3.0/SparkLend", "v3.3", "v3.5", "v3.6", "v3.7")) == aave
+    assert sum(named[k] for k in ("math", "v3.0/SparkLend", "v3.3", "v3.5", "v3.6", "v3.7", "Aave v2")) == aave
     for name, n in named.items():
         assert re.search(rf"{re.escape(name)} {n}\b", doc), (name, n)
+
+
+def test_unknown_aave_version_is_a_data_error_naming_the_vector(tmp_path: Path):
+    # The handler turns a version the rules do not know into the file's own error (it once
+    # raised NameError: the except clause named an exception it had not imported).
+    f = tmp_path / "badversion.yaml"
+    f.write_text(
+        'protocol: aave_v3\nversion: "9.9"\nvectors:\n  - id: v-bad\n    source: a/b@c:d::e\n'
+        "    kind: der\n    function: liquidation_call\n    inputs: {}\n    expected: {result: '1'}\n"
+    )
+    with pytest.raises(DataError, match=r"badversion.yaml.*'v-bad'.*9\.9"):
+        run_vector_file(f)

@@ -88,7 +88,8 @@ def test_first_repeat_reading_down_is_reported(params, tmp_path_factory, data):
 def test_shipped_example_books_have_no_repeats(params):
     for csv in sorted((REPO / "examples").glob("*.csv")):
         df = pd.read_csv(csv, dtype=str)
-        if {"account", "asset"} <= set(df.columns):
+        # position books only: an owners' event file (``action`` column) repeats accounts by design
+        if {"account", "asset"} <= set(df.columns) and "action" not in df.columns:
             assert not df.duplicated(["account", "asset"]).any(), csv
             load_positions(csv, params)
 

@@ -1058,5 +1058,44 @@ def ethb_window_cmd(window: str, output: Path) -> None:
     click.echo(f"wrote {toml}")
 
 
+@main.command("fit-behaviour")
+@click.option("--write", "write", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the fit as JSON (the shipped one: src/liqcascade/data/behaviour/ethb_fit.json).")
+@click.option("--books", is_flag=True, help="Also fit the synthetic book's HF mixture to ETH-B books rebuilt on "
+              "2021-04-05, 2021-09-01, 2022-05-01 and 2022-11-01, and print the KS distances and quantiles.")
+@click.option("--write-books", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --books: write the per-date mixtures as JSON (the shipped "
+              "src/liqcascade/data/behaviour/ethb_hf_presets.json).")
+def fit_behaviour_cmd(write: Path | None, books: bool, write_books: Path | None) -> None:
+    """Fit the owners' behaviour to the shipped MakerDAO ETH-B history (held-aside fortnight
+    2021-05-17..31 excluded) and print it: per distance bin the hourly probabilities of a
+    protect and a lever with their standard errors and sample counts, the restored and levered
+    HF, and the refill rates (docs/behaviour.md)."""
+    import json
+
+    from liqcascade.errors import ConfigError
+    from liqcascade.execution.behaviour import fit_ethb, format_fit, write_fit
+
+    if write_books is not None and not books:
+        _fail(ConfigError("<command line>", "--write-books", "--books with it"))
+    try:
+        fit = fit_ethb()
+    except LiqcascadeError as e:
+        _fail(e)
+    click.echo(format_fit(fit))
+    if write is not None:
+        write_fit(fit, write)
+        click.echo(f"wrote {write}")
+    if books:
+        from liqcascade.execution.behaviour import fit_books, format_books
+
+        fitted = fit_books()
+        click.echo(format_books(fitted))
+        if write_books is not None:
+            write_books.parent.mkdir(parents=True, exist_ok=True)
+            write_books.write_text(json.dumps(fitted, indent=1) + "\n")
+            click.echo(f"wrote {write_books}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -23,6 +23,8 @@ from liqcascade.io.config import parse_scenario
 def test_the_shipped_snapshot_by_chain_and_date():
     assert shipped_snapshots() == {("ethereum", "2023-10-31"): bundled_snapshot_path()}
     assert shipped_snapshot("ethereum", "2023-10-31") == bundled_snapshot_path()
+    v2 = bundled_snapshot_path().parent / "aave_v2_ethereum_reserve_config_2021-05-18.json"
+    assert shipped_snapshots("v2") == {("ethereum", "2021-05-18"): v2}
 
 
 def test_a_snapshot_not_shipped_lists_the_shipped_ones():
@@ -39,7 +41,7 @@ def test_scenario_names_a_snapshot_not_shipped(tmp_path):
                                                    "params": "builtin:aave_v3_polygon_2024-01-01"},
                           "positions": {"source": "synthetic", "n_accounts": 10}}, "x.toml")
     with pytest.raises(ConfigError, match=r"x.toml: market.params: expected a shipped snapshot, one of "
-                                          r"\['builtin:aave_v3_ethereum_2023-10-31'\]"):
+                                          r"\['builtin:aave_v3_ethereum_2023-10-31', 'builtin:aave_v2_ethereum_2021-05-18'\]"):
         S.build(cfg, tmp_path, "x.toml")
 
 

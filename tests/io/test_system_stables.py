@@ -195,3 +195,91 @@ def test_simulate_has_the_coin_and_owner_tables(tmp_path):
     mine = ev[[(m, a) in linked for m, a in zip(ev["market"], ev["account_id"])]]
     assert o["collateral_seized_usd"].sum() == pytest.approx(mine["collateral_seized_usd"].sum(), rel=1e-12)
     assert o["debt_repaid_usd"].sum() == pytest.approx(mine["debt_repaid_usd"].sum(), rel=1e-12)
+
+
+PEGS = SCENARIO.replace('[stablecoins.DAI]\nissuer = "maker"\n', '''[stablecoins.DAI]
+issuer = "maker"
+supply = 5e9
+
+[stablecoins.DAI.psm]
+gem_balance = 60e6
+tin = 0.001
+tout = 0.0
+''')
+
+
+def test_peg_keys_become_the_coins_mechanisms(tmp_path):
+    (coin,) = load_system(write(tmp_path, PEGS)).model.issued
+    assert coin.supply == 5e9 and coin.redemptions is None
+    assert (coin.psm.gem_balance, coin.psm.tin, coin.psm.tout, coin.psm.mint_room) == (60e6, 0.001, 0.0, float("inf"))
+
+
+@pytest.mark.parametrize("edit,key", [
+    (lambda t: t.replace("supply = 5e9", "supply = 0"), "stablecoins.DAI.supply"),
+    (lambda t: t.replace("supply = 5e9", "supply = -3"), "stablecoins.DAI.supply"),
+    (lambda t: t.replace("tout = 0.0", "tout = 1.0"), "stablecoins.DAI.psm.tout"),
+    (lambda t: t.replace("tin = 0.001", "tin = -0.1"), "stablecoins.DAI.psm.tin"),
+    (lambda t: t.replace("gem_balance = 60e6", "gem_balance = -1"), "stablecoins.DAI.psm.gem_balance"),
+    (lambda t: t.replace("gem_balance = 60e6", "gem_balance = 60e6\nmint_room = -5"), "stablecoins.DAI.psm.mint_room"),
+    # redemptions need a liquity_v1 issuer
+    (lambda t: t + "\n[stablecoins.DAI.redemptions]\nbase_rate = 0.01\n", "stablecoins.DAI.redemptions"),
+    (lambda t: t.replace('[[venues]]\nkind = "cpmm"\nasset = "DAI"\nreserve_usd = 20e6\nfee = 0.0\n', ''),
+     "stablecoins.DAI"),
+])
+def test_bad_peg_keys_name_the_key(tmp_path, edit, key):
+    p = write(tmp_path, edit(PEGS))
+    with pytest.raises(ConfigError) as e:
+        load_system(p)
+    assert e.value.key == key and e.value.file == str(p)
+
+
+LIQUITY = """
+name = "lusd"
+
+[[markets]]
+name = "liquity"
+protocol = "liquity_v1"
+assets = ["WETH", "LUSD"]
+
+[markets.liquity]
+collateral = "WETH"
+debt_asset = "LUSD"
+
+[markets.positions]
+source = "synthetic"
+n_accounts = 50
+seed = 3
+pair = ["WETH", "LUSD"]
+debt_usd = 1e6
+
+[stablecoins.LUSD]
+issuer = "liquity"
+buy_share = 0.0
+supply = 2e6
+
+[stablecoins.LUSD.redemptions]
+base_rate = 0.0
+
+[[venues]]
+kind = "cpmm"
+asset = "LUSD"
+reserve_usd = 1e6
+fee = 0.0
+
+[shock]
+WETH = 0.1
+"""
+
+
+def test_a_redemption_coin_needs_a_venue_and_a_supply(tmp_path):
+    assert load_system(write(tmp_path, LIQUITY)).model.issued[0].redemptions.base_rate == 0.0
+    for text, key in ((LIQUITY.replace('[[venues]]\nkind = "cpmm"\nasset = "LUSD"\nreserve_usd = 1e6\nfee = 0.0\n',
+                                       ''), "stablecoins.LUSD"),
+                      (LIQUITY.replace("supply = 2e6\n", ""), "stablecoins.LUSD.supply"),
+                      (LIQUITY.replace("base_rate = 0.0", "base_rate = 1.5"), "stablecoins.LUSD.redemptions.base_rate")):
+        p = write(tmp_path, text)
+        with pytest.raises(ConfigError) as e:
+            load_system(p)
+        assert e.value.key == key
+        r = CliRunner().invoke(main, ["run", str(p), "--store", str(tmp_path / "res")])
+        assert r.exit_code == 2 and key in r.output

@@ -548,19 +548,24 @@ def solve_fixed_point(
     venues: Mapping[int, Venue],
     settings: CascadeSettings,
     after_trade: Callable[[dict[int, Venue], VenueRound], list[VenueRound]] | None = None,
+    before_round: Callable[[dict[int, Venue], FloatArray], FloatArray] | None = None,
 ) -> FixedPointTrace:
     """The static cascade of a system of markets from ``shock`` (per system asset):
     each round every market liquidates what is eligible at the common prices, all the
     sales go through the shared venues at once, and the venues' marginal prices are the
     next round's prices; until no market has an eligible account. ``after_trade`` (the
     system's purchases of the stablecoins its markets issue, :mod:`liqcascade.engine.system`)
-    trades further on the live venues after the round's sales and gives each pass its trades."""
+    trades further on the live venues after the round's sales and gives each pass its trades;
+    ``before_round`` (arbitrage that holds an issued coin to its peg) trades on them at the start
+    of every round and gives the prices the markets then see."""
     p = prices0 * (1.0 - shock)
     live = {i: v.with_mid_price(float(p[i])) for i, v in venues.items()} if settings.impact else {}
     p_start = p.copy()
     converged = stuck = False
     rounds = 0
     for r in range(1, settings.max_rounds + 1):
+        if before_round is not None:
+            p = before_round(live, p)
         for part in passes:
             part.sweep(p)
         if sum(part.eligible for part in passes) == 0:

@@ -25,6 +25,7 @@ runs one market with the same shock and the same (fresh) venues, and
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Mapping, Sequence
 
@@ -43,6 +44,7 @@ from liqcascade.engine.static import (
     shock_vector,
     solve_fixed_point,
 )
+from liqcascade.engine.system_pegs import PegState, Psm, PsmSwap, Redemptions, Troves, psm_swap, redeem
 from liqcascade.errors import ConfigError
 from liqcascade.markets.base import Venue
 
@@ -60,6 +62,15 @@ class IssuedCoin:
     asset: str
     issuer: str
     buy_share: float = 1.0
+    supply: float | None = None
+    """Tokens outstanding at the start (None: not tracked); see :mod:`liqcascade.engine.system_pegs`."""
+    psm: Psm | None = None
+    redemptions: Redemptions | None = None
+
+    @property
+    def pegged(self) -> bool:
+        """True when the coin declares a supply or a peg mechanism (its table has their columns)."""
+        return self.supply is not None or self.psm is not None or self.redemptions is not None
 
 
 @dataclass(frozen=True)
@@ -129,6 +140,40 @@ class SystemModel:
                                   "(a pool: kind = 'cpmm' or 'univ3')", type(self.venues[c.asset]).__name__)
             if not (0.0 <= float(c.buy_share) <= 1.0):
                 raise ConfigError(self.source, f"{key}.buy_share", "a fraction in [0, 1]", c.buy_share)
+            self._check_pegs(c, key)
+
+    def _check_pegs(self, c: IssuedCoin, key: str) -> None:
+        issuer = self.markets[c.issuer]
+        if c.supply is not None:
+            if not (np.isfinite(c.supply) and c.supply > 0.0):
+                raise ConfigError(self.source, f"{key}.supply", "tokens outstanding, finite and > 0", c.supply)
+            _, debt = issuer.book.totals_by_asset()
+            owed = float(debt[issuer.assets.index(c.asset)])
+            if c.supply < owed * (1.0 - 1e-9):
+                raise ConfigError(self.source, f"{key}.supply", f"at least the debt {c.issuer!r} owes in "
+                                  f"{c.asset} ({owed:,.0f}: every debt token was minted)", c.supply)
+        if c.psm is not None:
+            for name in ("tin", "tout"):
+                v = float(getattr(c.psm, name))
+                if not 0.0 <= v < 1.0:
+                    raise ConfigError(self.source, f"{key}.psm.{name}", "a fee in [0, 1)", v)
+            for name in ("gem_balance", "mint_room"):
+                v = float(getattr(c.psm, name))
+                if not v >= 0.0 or math.isnan(v):
+                    raise ConfigError(self.source, f"{key}.psm.{name}", "gem (USD) >= 0", v)
+        if c.redemptions is not None:
+            from liqcascade.protocols.liquity_v1.rules import LiquityV1Rules
+
+            rules = issuer.rules
+            if not isinstance(rules, LiquityV1Rules) or rules.debt_asset != c.asset:
+                raise ConfigError(self.source, f"{key}.redemptions", f"an issuer whose troves owe {c.asset} "
+                                  "(a liquity_v1 market)", c.issuer)
+            if c.supply is None:
+                raise ConfigError(self.source, f"{key}.supply", "the coin's supply (a redemption raises the base "
+                                  "rate by the redeemed share of it)", "none")
+            if not 0.0 <= float(c.redemptions.base_rate) <= 1.0:
+                raise ConfigError(self.source, f"{key}.redemptions.base_rate", "a rate in [0, 1]",
+                                  c.redemptions.base_rate)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -176,6 +221,8 @@ class CoinTotals:
     bought: float = 0.0
     cost_usd: float = 0.0
     rounds: int = 0
+    peg: PegState | None = None
+    """The coin's supply, PSM and redemptions when it declares them."""
 
 
 class IssuedPurchases:
@@ -193,6 +240,11 @@ class IssuedPurchases:
              system.markets[c.issuer].assets.index(c.asset)) for c in system.issued if c.issuer in names
         ]
         self.totals = {c.asset: CoinTotals(c.asset, c.issuer) for c, _, _, _ in self.plan}
+        self.pegs = {c.asset: PegState.start(c.supply, c.psm, c.redemptions) for c, _, _, _ in self.plan if c.pegged}
+        self.system = system
+        self.round = 0
+        for a, st in self.pegs.items():
+            self.totals[a].peg = st
 
     def __call__(self, live: dict[int, Venue], trade: VenueRound) -> list[VenueRound]:
         p_new = trade.prices_after.copy()
@@ -221,11 +273,52 @@ class IssuedPurchases:
             tot.bought += amount
             tot.cost_usd += cost
             tot.rounds += 1
+        for coin, i, k, j in self.plan:
+            if coin.asset in self.pegs:
+                self.pegs[coin.asset].supply -= float(self.passes[k].tallies.repaid[j])
         if not own:
             return [trade] * len(self.passes)
         shared = replace(trade, prices_after=p_new)
         return [replace(shared, bought=own[k][0], bought_cost=own[k][1], repaid=own[k][2]) if k in own else shared
                 for k in range(len(self.passes))]
+
+    def arbitrage(self, live: dict[int, Venue], prices: FloatArray) -> FloatArray:
+        """The ``before_round`` step of :func:`solve_fixed_point`: each pegged coin's PSM, then
+        its redemptions, trade on its venue (:mod:`liqcascade.engine.system_pegs`) at the
+        round's start; the prices after."""
+        p_new = prices.copy()
+        self.round += 1
+        for coin, i, k, j in self.plan:
+            st = self.pegs.get(coin.asset)
+            if st is None or i not in live:
+                continue
+            venue = live[i]
+            swap = PsmSwap()
+            redeemed, cancelled = st.redeemed, st.debt_cancelled
+            if coin.psm is not None:
+                swap, venue = psm_swap(venue, coin.psm, st)
+            if coin.redemptions is not None:
+                part = self.passes[k]
+                rules = part.solver.model.rules
+                arrays = part.arrays
+                c = rules.params.symbols.index(rules.collateral)
+                troves = Troves(arrays.coll, arrays.debt, np.flatnonzero(arrays.asset == c),
+                                np.flatnonzero(arrays.asset == j), rules.mcr)
+                price = float(p_new[self.system.assets.index(rules.collateral)])
+                _, _, venue = redeem(venue, coin.redemptions, st, troves, price)
+                # the redeemed troves' rows differ from the base book: reset them next run
+                part.solver._dirty = int(arrays.offsets[-1])
+            if venue is not live[i]:
+                live[i] = venue
+                p_new[i] = venue.mid_price()
+            st.log.append({
+                "round": self.round, "asset": coin.asset, "price_before": float(prices[i]),
+                "price_after": float(p_new[i]), "supply": st.supply, "psm_minted": swap.minted,
+                "psm_burnt": swap.burnt, "psm_gem": st.gem if coin.psm is not None else math.nan,
+                "redeemed": st.redeemed - redeemed, "redemption_debt_cancelled": st.debt_cancelled - cancelled,
+                "base_rate": st.base_rate if coin.redemptions is not None else math.nan,
+            })
+        return p_new
 
 
 class SystemCascade:
@@ -260,7 +353,8 @@ class SystemCascade:
         venues = {sysm.assets.index(a): v for a, v in sysm.venues.items()}
         p0 = np.asarray(sysm.prices, dtype=np.float64)
         buys = IssuedPurchases(sysm, names, passes, self.settings.buy_debt) if sysm.issued else None
-        trace = solve_fixed_point(passes, p0, shock, venues, self.settings, None if buys is None else buys)
+        pegs = buys.arbitrage if buys is not None and buys.pegs else None
+        trace = solve_fixed_point(passes, p0, shock, venues, self.settings, None if buys is None else buys, pegs)
         outs = {n: part.outcome(trace, shock, keep_arrays) for n, part in zip(names, passes)}
         return SystemOutcome(trace, shock, outs, {} if buys is None else buys.totals)
 

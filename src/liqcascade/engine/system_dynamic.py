@@ -31,7 +31,8 @@ venue for everyone; recovery, re-quoting and arbitrage as in the single-market e
 6. for each stablecoin a market issues (``SystemModel.issued``), the issuer's liquidators
    buy ``buy_share`` of the debt they repaid in it this block on the coin's venue, as one
    purchase (its price move split into permanent and transient like a sale's): every
-   market sees the coin at that venue's price in the next block.
+   market sees the coin at that venue's price in the next block. A coin with a PSM or
+   redemptions then has their arbitrage on its venue (:func:`peg_block`).
 
 A market with a dedicated population uses its table's ``calls_per_account``,
 ``min_repay_usd`` and ``spread_blocks`` for every call on it and for selling its inventory.
@@ -62,6 +63,7 @@ from liqcascade.engine.dynamic.state import EMPTY, RunInputs, SimulationState, i
 from liqcascade.engine.result import Result
 from liqcascade.engine.static import SortedBook
 from liqcascade.engine.system import SystemModel
+from liqcascade.engine.system_pegs import PegState, PsmSwap, Troves, psm_swap, redeem
 from liqcascade.errors import ConfigError
 from liqcascade.markets.base import Venue
 
@@ -118,10 +120,15 @@ class SharedPrices:
     market: FloatArray
     coin_rows: list = field(default_factory=list)
     """One record per block and issued coin bought (:data:`COIN_BLOCK_COLUMNS`)."""
+    pegs: dict = field(default_factory=dict)
+    """Per pegged coin, its :class:`~liqcascade.engine.system_pegs.PegState`."""
 
 
 COIN_BLOCK_COLUMNS = ("block", "asset", "issuer", "debt_repaid", "bought", "bought_cost_usd", "price_before",
                       "price_after")
+PEG_BLOCK_COLUMNS = ("supply", "psm_minted", "psm_burnt", "psm_gem", "redeemed")
+"""Added to ``stablecoin_blocks`` when a coin declares a supply, a PSM or redemptions (supply
+and the PSM's gem after the block, NaN where the coin declares none; coins redeemed)."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +179,9 @@ class MarketRun:
     st: SimulationState
     own: Population | None = None
     """The market's dedicated liquidator population, if any."""
+    unbooked: tuple[FloatArray, FloatArray] | None = None
+    """Collateral and debt (tokens per market asset) that left the book outside liquidations:
+    redemptions (:func:`peg_block`); the conservation check allows for them."""
 
 
 @dataclass(frozen=True)
@@ -231,7 +241,8 @@ def _shared_start(system: SystemModel, shared: SharedInputs) -> SharedPrices:
     for i, v in venues.items():
         market[i] = v.mid_price()
     k = len(system.assets)
-    return SharedPrices(venues, np.zeros(k), np.zeros(k), exo, market)
+    pegs = {c.asset: PegState.start(c.supply, c.psm, c.redemptions) for c in system.issued if c.pegged}
+    return SharedPrices(venues, np.zeros(k), np.zeros(k), exo, market, pegs=pegs)
 
 
 def _market_path(path, assets: tuple[str, ...], p0: FloatArray):
@@ -377,7 +388,7 @@ def run_system_block(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRu
         st.perm[:] = sp.perm[m.ix]
         st.trans[:] = sp.trans[m.ix]
         if m.run.settings.check_conservation:
-            steps.check_conservation(m.run, st, b)
+            steps.check_conservation(m.run if m.unbooked is None else _booked(m), st, b)
         held = st.held.size
         counts = BlockCounts(st.cand.elig.size + held, n_liq + soft, calls + soft, choice.unprofitable,
                              choice.over_capacity, choice.waiting + held)
@@ -596,6 +607,9 @@ def buy_issued(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b:
         if m is None or i not in sp.venues:
             continue
         repaid = float(m.st.tallies.repaid[list(m.run.assets).index(coin.asset)])
+        if coin.asset in sp.pegs:
+            peg_block(shared, sp, coin, i, repaid, b, m)
+            continue
         if repaid <= 0.0:
             continue
         amount = repaid * float(coin.buy_share)
@@ -611,3 +625,72 @@ def buy_issued(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b:
             sp.market[i] = after
         sp.coin_rows.append({"block": b, "asset": coin.asset, "issuer": coin.issuer, "debt_repaid": repaid,
                              "bought": amount, "bought_cost_usd": cost, "price_before": before, "price_after": after})
+
+
+def peg_block(shared: SharedInputs, sp: SharedPrices, coin, i: int, repaid: float, b: int, m: MarketRun) -> None:
+    """Step 6 for a pegged coin (:mod:`liqcascade.engine.system_pegs`): its purchase, its
+    supply burnt by ``repaid``, then its PSM's arbitrage and its redemptions against the
+    issuer ``m``'s troves (at the collateral's market price); each venue move split into
+    permanent and transient impact as a sale's. A row when anything happened."""
+    from liqcascade.engine.static import _buyable
+
+    st = sp.pegs[coin.asset]
+    phi = shared.settings.dynamics.permanent_fraction
+    before = sp.venues[i].mid_price()
+    amount = repaid * float(coin.buy_share)
+    amount = _buyable(sp.venues[i], amount) if amount > 0.0 else 0.0
+    cost = 0.0
+    if amount > 0.0:
+        cost, sp.venues[i] = sp.venues[i].buy(amount)
+    st.supply -= repaid
+    swap = PsmSwap()
+    if coin.psm is not None:
+        swap, sp.venues[i] = psm_swap(sp.venues[i], coin.psm, st)
+    redeemed = 0.0
+    if coin.redemptions is not None:
+        redeemed = _redeem_block(shared, sp, coin, i, b, m)
+    after = sp.venues[i].mid_price()
+    if after != before:
+        d = math.log(after / before)
+        sp.perm[i] += phi * d
+        sp.trans[i] += (1.0 - phi) * d
+        sp.market[i] = after
+    if repaid > 0.0 or swap.minted > 0.0 or swap.burnt > 0.0 or redeemed > 0.0:
+        sp.coin_rows.append({"block": b, "asset": coin.asset, "issuer": coin.issuer, "debt_repaid": repaid,
+                             "bought": amount, "bought_cost_usd": cost, "price_before": before, "price_after": after,
+                             "supply": st.supply, "psm_minted": swap.minted, "psm_burnt": swap.burnt,
+                             "psm_gem": st.gem if coin.psm is not None else math.nan, "redeemed": redeemed})
+
+
+def _redeem_block(shared: SharedInputs, sp: SharedPrices, coin, i: int, b: int, m: MarketRun) -> float:
+    """The block's redemption of ``coin`` against ``m``'s troves; the coins redeemed. What
+    left the book is added to ``m.unbooked``."""
+    st = sp.pegs[coin.asset]
+    now = int(shared.times[b])
+    if st.last_fee_time is None:
+        st.last_fee_time = int(shared.times[0])  # the run starts at a fee operation
+    rules, arrays, assets = m.run.model.rules, m.st.arrays, list(m.run.assets)
+    c, j = assets.index(rules.collateral), assets.index(coin.asset)
+    troves = Troves(arrays.coll, arrays.debt, np.flatnonzero(arrays.asset == c), np.flatnonzero(arrays.asset == j),
+                    rules.mcr)
+    coll0, debt0 = float(arrays.coll[troves.coll_rows].sum()), float(arrays.debt[troves.debt_rows].sum())
+    price = float(sp.market[shared.assets.index(rules.collateral)])
+    done, _, sp.venues[i] = redeem(sp.venues[i], coin.redemptions, st, troves, price, now)
+    if done.redeemed > 0.0:
+        if m.unbooked is None:
+            m.unbooked = (np.zeros(len(assets)), np.zeros(len(assets)))
+        m.unbooked[0][c] += coll0 - float(arrays.coll[troves.coll_rows].sum())
+        m.unbooked[1][j] += debt0 - float(arrays.debt[troves.debt_rows].sum())
+    return done.redeemed
+
+
+def _booked(m: MarketRun) -> RunInputs:
+    """``m``'s inputs with a base book whose totals are less what redemptions took (each
+    asset's rows scaled by one factor): what the conservation check compares with."""
+    book = m.run.model.book
+    coll0, debt0 = book.totals_by_asset()
+    take_c, take_d = m.unbooked
+    fc = np.divide(coll0 - take_c, coll0, out=np.ones_like(coll0), where=coll0 > 0)
+    fd = np.divide(debt0 - take_d, debt0, out=np.ones_like(debt0), where=debt0 > 0)
+    book = replace(book, collateral=book.collateral * fc[book.asset], debt=book.debt * fd[book.asset])
+    return replace(m.run, model=replace(m.run.model, book=book))

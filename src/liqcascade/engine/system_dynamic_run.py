@@ -29,7 +29,14 @@ from liqcascade.engine.dynamic.settings import SimSettings
 from liqcascade.engine.result import Result
 from liqcascade.engine.static import SortedBook
 from liqcascade.engine.system import SystemModel
-from liqcascade.engine.system_dynamic import COIN_BLOCK_COLUMNS, SYSTEM_TOTALS, MarketSim, run_system, simulate_system
+from liqcascade.engine.system_dynamic import (
+    COIN_BLOCK_COLUMNS,
+    PEG_BLOCK_COLUMNS,
+    SYSTEM_TOTALS,
+    MarketSim,
+    run_system,
+    simulate_system,
+)
 from liqcascade.engine.system_owners import dynamic_outcomes, owner_table
 from liqcascade.engine.system_run import market_table, stacked, summed
 
@@ -78,7 +85,8 @@ def run_system_simulation(
         "liquidators": run.liquidators,
     }
     if system.issued:
-        blocks = pd.DataFrame(coin_rows, columns=list(COIN_BLOCK_COLUMNS))
+        pegged = any(c.pegged for c in system.issued)
+        blocks = pd.DataFrame(coin_rows, columns=list(COIN_BLOCK_COLUMNS + (PEG_BLOCK_COLUMNS if pegged else ())))
         tables["stablecoins"] = coin_summary(system, blocks)
         tables["stablecoin_blocks"] = blocks
     if system.owners:
@@ -104,5 +112,18 @@ def coin_summary(system: SystemModel, blocks: pd.DataFrame) -> pd.DataFrame:
         rows.append({"asset": c.asset, "issuer": c.issuer, "buy_share": float(c.buy_share), "price_reference": ref,
                      "debt_repaid": float(mine["debt_repaid"].sum()), "bought": float(mine["bought"].sum()),
                      "bought_cost_usd": float(mine["bought_cost_usd"].sum()), "blocks_bought": len(bought),
-                     "price_max_after_purchase": float(bought["price_after"].max()) if len(bought) else float("nan")})
+                     "price_max_after_purchase": float(bought["price_after"].max()) if len(bought) else float("nan"),
+                     **(_peg_totals(c, mine) if c.pegged else {})})
     return pd.DataFrame(rows)
+
+
+def _peg_totals(c, mine: pd.DataFrame) -> dict[str, float]:
+    """A pegged coin's supply at the start and end and its PSM's totals over the run."""
+    nan = float("nan")
+    s0 = nan if c.supply is None else float(c.supply)
+    g0 = nan if c.psm is None else float(c.psm.gem_balance)
+    last = mine.iloc[-1] if len(mine) else None
+    return {"supply_start": s0, "supply_end": s0 if last is None else float(last["supply"]),
+            "psm_minted": float(mine["psm_minted"].sum()), "psm_burnt": float(mine["psm_burnt"].sum()),
+            "psm_gem_start": g0, "psm_gem_end": g0 if last is None else float(last["psm_gem"]),
+            "redeemed": float(mine["redeemed"].sum())}

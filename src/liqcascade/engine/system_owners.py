@@ -9,17 +9,20 @@ accounts.
   an account of the owner was liquidated, collateral and debt at the reference prices,
   collateral seized and debt repaid (USD at the prices of the calls), the owner's loss to
   liquidation (seized - repaid: the bonus and the protocol fees paid) and bad debt left;
-- :func:`coin_table` -- one row per issued stablecoin of a static run.
+- :func:`coin_table` -- one row per issued stablecoin of a static run;
+- :func:`peg_round_table` -- per round and pegged coin, its supply and peg arbitrage.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
-from liqcascade.engine.system import SystemModel, SystemOutcome
+from liqcascade.engine.system import IssuedCoin, SystemModel, SystemOutcome
+from liqcascade.engine.system_pegs import PEG_ROUND_COLUMNS, PegState
 
 OWNER_COLUMNS = (
     "owner", "positions", "markets", "markets_liquidated", "accounts_liquidated", "collateral_usd_before",
@@ -29,6 +32,11 @@ OUTCOME_COLUMNS = ("collateral_seized_usd", "debt_repaid_usd", "bad_debt_usd", "
 """What :func:`owner_table` reads per account from each market's outcome frame."""
 COIN_COLUMNS = ("asset", "issuer", "buy_share", "price_reference", "price_shocked", "price_final", "price_change",
                 "debt_repaid", "bought", "bought_cost_usd", "rounds_bought")
+PEG_COLUMNS = ("supply_start", "supply_end", "psm_minted", "psm_burnt", "psm_gem_start", "psm_gem_end", "redeemed",
+               "redemption_debt_cancelled", "redemption_collateral_drawn", "redemption_collateral_fee",
+               "redemption_cost_usd", "troves_closed", "base_rate_end")
+"""Added to ``stablecoins`` when a coin declares a supply, a PSM or redemptions (a system
+without them keeps its table as it was)."""
 
 
 def owned_accounts(system: SystemModel, outcomes: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -108,6 +116,7 @@ def coin_table(system: SystemModel, out: SystemOutcome) -> pd.DataFrame:
     rows = []
     tr = out.trace
     share = {c.asset: c.buy_share for c in system.issued}
+    coins = {c.asset: c for c in system.issued}
     for a, t in out.coins.items():
         i = system.assets.index(a)
         rows.append({
@@ -115,5 +124,30 @@ def coin_table(system: SystemModel, out: SystemOutcome) -> pd.DataFrame:
             "price_shocked": float(tr.prices_shocked[i]), "price_final": float(tr.prices_final[i]),
             "price_change": float(tr.prices_final[i] / tr.prices_shocked[i] - 1.0), "debt_repaid": t.repaid,
             "bought": t.bought, "bought_cost_usd": t.cost_usd, "rounds_bought": t.rounds,
+            **peg_fields(coins[a], t.peg),
         })
-    return pd.DataFrame(rows, columns=COIN_COLUMNS)
+    cols = COIN_COLUMNS + (PEG_COLUMNS if any(c.pegged for c in system.issued) else ())
+    return pd.DataFrame(rows, columns=cols)
+
+
+def peg_fields(coin: IssuedCoin, st: PegState | None) -> dict[str, float]:
+    """A coin's :data:`PEG_COLUMNS` from its end state (NaN where it declares nothing)."""
+    if st is None:
+        return dict.fromkeys(PEG_COLUMNS, math.nan)
+    gem0 = math.nan if coin.psm is None else float(coin.psm.gem_balance)
+    return {
+        "supply_start": math.nan if coin.supply is None else float(coin.supply), "supply_end": st.supply,
+        "psm_minted": st.minted, "psm_burnt": st.psm_burnt, "psm_gem_start": gem0,
+        "psm_gem_end": math.nan if coin.psm is None else st.gem, "redeemed": st.redeemed,
+        "redemption_debt_cancelled": st.debt_cancelled, "redemption_collateral_drawn": st.collateral_drawn,
+        "redemption_collateral_fee": st.collateral_fee, "redemption_cost_usd": st.redemption_cost_usd,
+        "troves_closed": float(st.troves_closed),
+        "base_rate_end": math.nan if coin.redemptions is None else st.base_rate,
+    }
+
+
+def peg_round_table(out: SystemOutcome) -> pd.DataFrame:
+    """``stablecoin_rounds``: per static round and pegged coin, the arbitrage at the round's
+    start (:data:`~liqcascade.engine.system_pegs.PEG_ROUND_COLUMNS`)."""
+    rows = [r for t in out.coins.values() if t.peg is not None for r in t.peg.log]
+    return pd.DataFrame(rows, columns=list(PEG_ROUND_COLUMNS))

@@ -13,7 +13,10 @@ Tables:
   (tokens and proceeds USD), repaid and wrote off;
 - ``rounds`` / ``accounts`` -- the single-market tables with a leading ``market`` column;
 - ``stablecoins`` -- when markets issue coins: per coin, its price and what was repaid
-  (burnt) and bought on its venue (:func:`~liqcascade.engine.system_owners.coin_table`);
+  (burnt) and bought on its venue (:func:`~liqcascade.engine.system_owners.coin_table`), and
+  when a coin declares a supply, a PSM or redemptions their totals;
+- ``stablecoin_rounds`` -- then, per round and such coin: its supply and the peg arbitrage
+  at the round's start (:func:`~liqcascade.engine.system_owners.peg_round_table`);
 - ``owners`` -- when accounts are linked to owners: per owner, positions, markets where it
   was liquidated, its loss (:func:`~liqcascade.engine.system_owners.owner_table`).
 """
@@ -29,7 +32,7 @@ from liqcascade.engine.result import Result, _clean
 from liqcascade.engine.run import ROUND_COLUMNS, assets_without_venue, headline_fields
 from liqcascade.engine.static import TOTALS, CascadeSettings
 from liqcascade.engine.system import SystemCascade, SystemModel, SystemOutcome
-from liqcascade.engine.system_owners import coin_table, owner_table, static_outcomes
+from liqcascade.engine.system_owners import coin_table, owner_table, peg_round_table, static_outcomes
 from liqcascade.engine.trades import static_trades
 
 MARKET_TOTALS = (
@@ -70,6 +73,8 @@ def run_system(
     }
     if system.issued:
         tables["stablecoins"] = coin_table(system, out)
+    if any(c.pegged for c in system.issued):
+        tables["stablecoin_rounds"] = peg_round_table(out)
     if system.owners:
         tables["owners"] = owner_table(system, static_outcomes(tables["accounts"]))
     return Result("system", tables, dict(config or {}))

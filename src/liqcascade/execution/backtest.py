@@ -185,7 +185,8 @@ def backtest(scenario: str | Path, store: ResultsStore | str | Path | None = DEF
     path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sc)
     actions, accrual = _scenario.owner_inputs(sc, path)
     sim = _simulate(sc.model, path, oracle, settings, progress, cfg, oracle_input, venue_depth,
-                    owner_actions=actions, accrual=accrual, impact_baseline=_scenario.impact_baseline(sc, path))
+                    owner_actions=actions, accrual=accrual, impact_baseline=_scenario.impact_baseline(sc, path),
+                    behaviour=_scenario.behaviour_inputs(sc))
     a = sim["assets"].set_index("asset")
     seized = float(a.loc[bt.collateral_asset, "seized"]) if bt.collateral_asset in a.index else 0.0
     end = int(path.times[-1]) + int(path.block_seconds)

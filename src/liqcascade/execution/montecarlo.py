@@ -122,6 +122,12 @@ class ScenarioSpec:
         return build(parse_scenario(dict(self.config), self.source), self.base_dir, self.source)
 
 
+def _scenario_behaviour(sc):
+    from liqcascade.io.scenario import behaviour_inputs
+
+    return behaviour_inputs(sc)
+
+
 def is_system(sc) -> bool:
     """Whether ``sc`` is a built system scenario."""
     from liqcascade.io.system import SystemScenario
@@ -152,6 +158,7 @@ class Prepared:
     headline: str
     headline_market: str
     first_driven: Mapping[str, str]
+    behaviour: Any = None  # BehaviourParams: owners who react; path i draws stream i of its seed
 
     @classmethod
     def of(cls, sc) -> "Prepared":
@@ -161,7 +168,8 @@ class Prepared:
         pm = _path_model(sc)
         oracle, settings, driven = _engine_parts(sc, pm)
         headline, first = _headline(sc, pm, driven)
-        return cls(sc, pm, oracle, settings, SortedBook.of(sc.model), headline, first[headline], first)
+        return cls(sc, pm, oracle, settings, SortedBook.of(sc.model), headline, first[headline], first,
+                   _scenario_behaviour(sc))
 
     def evaluate(self, seed: int, index: int) -> dict[str, Any]:
         """The row of path ``index`` of root seed ``seed`` (module docstring)."""
@@ -171,7 +179,8 @@ class Prepared:
         model = sc.model
         raw = self.paths.path(seed, index)
         path = drive_path(raw, sc.config.simulation.drive, model.assets, np.asarray(model.prices), sc.source)
-        res = simulate(model, path, self.oracle, self.settings, sorted_book=self.book)
+        res = simulate(model, path, self.oracle, self.settings, sorted_book=self.book, behaviour=self.behaviour,
+                       behaviour_stream=index)
         out = _outcome(res)
         row: dict[str, Any] = {"path": index, "seed": seed, **out.row,
                                "time_to_clear_s": _clear_time(out.liq_blocks, out.open, float(raw.block_seconds))}

@@ -155,6 +155,7 @@ def simulate(
         return system_simulate(scenario, store, recompute, progress)
     sc = load_scenario(scenario)
     path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sc)
+    behaviour = _scenario.behaviour_inputs(sc)  # its errors before any stored result is returned
     cfg = sc.resolved()
     rid = _run_id({"kind": "simulation", "config": hashed(cfg, ("curve",))}, __version__)
     # with its config: what is printed with the result (impact_on_path) reads it
@@ -162,7 +163,8 @@ def simulate(
         return found
     actions, accrual = _scenario.owner_inputs(sc, path)
     res = _simulate(sc.model, path, oracle, settings, progress, cfg, oracle_input, venue_depth,
-                    owner_actions=actions, accrual=accrual, impact_baseline=_scenario.impact_baseline(sc, path))
+                    owner_actions=actions, accrual=accrual, impact_baseline=_scenario.impact_baseline(sc, path),
+                    behaviour=behaviour)
     save(store, rid, "simulation", cfg, res, {"source": sc.source})
     return res.with_run_id(rid)
 

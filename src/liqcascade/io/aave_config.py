@@ -88,15 +88,17 @@ def bundled_snapshot_path() -> Path:
     return Path(str(resources.files("liqcascade") / "data" / BUNDLED_SNAPSHOT))
 
 
-_SHIPPED = re.compile(r"aave_v3_(?P<chain>[a-z0-9]+)_reserve_config_(?P<date>\d{4}-\d{2}-\d{2})\.json")
+_SHIPPED = r"aave_{family}_(?P<chain>[a-z0-9]+)_reserve_config_(?P<date>\d{{4}}-\d{{2}}-\d{{2}})\.json"
 
 
-def shipped_snapshots() -> dict[tuple[str, str], Path]:
+def shipped_snapshots(family: str = "v3") -> dict[tuple[str, str], Path]:
     """(chain, date) -> JSON file of every reserve snapshot shipped in ``liqcascade/data``
-    (its name says both: ``aave_v3_<chain>_reserve_config_<YYYY-MM-DD>.json``)."""
+    (its name says both: ``aave_v3_<chain>_reserve_config_<YYYY-MM-DD>.json``). ``family``
+    ``"v2"`` lists the Aave v2 parameter sets (``aave_v2_...``), read by the same loader."""
     out = {}
-    for f in sorted(bundled_snapshot_path().parent.glob("aave_v3_*_reserve_config_*.json")):
-        m = _SHIPPED.fullmatch(f.name)
+    pattern = re.compile(_SHIPPED.format(family=family))
+    for f in sorted(bundled_snapshot_path().parent.glob(f"aave_{family}_*_reserve_config_*.json")):
+        m = pattern.fullmatch(f.name)
         if m:
             out[(m["chain"], m["date"])] = f
     return out

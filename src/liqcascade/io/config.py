@@ -43,17 +43,18 @@ class _MarketFields(_Model):
     """The lending market whose positions are liquidated."""
 
     version: Literal[
-        "3.0-3.2", "3.3-3.4", "3.5-3.6", "3.5", "3.6", "3.7", "liquidations-2.0", "liquidations-1.2"
+        "2", "3.0-3.2", "3.3-3.4", "3.5-3.6", "3.5", "3.6", "3.7", "liquidations-2.0", "liquidations-1.2"
     ] | None = Field(
-        None, description="Aave v3 rule set (required for aave_v3: close factor, dust and bad-debt rules differ by "
-        "version). '3.5-3.6' is refused for parameters with an asset of LT 0 in an e-mode (collateral there from "
+        None, description="Aave rule set (required for aave_v3: close factor, dust and bad-debt rules differ by "
+        "version). '2' is Aave v2 (50 % close factor at any HF < 1, no protocol fee, no e-mode; its parameters: "
+        "'builtin:aave_v2_ethereum_2021-05-18'). '3.5-3.6' is refused for parameters with an asset of LT 0 in an e-mode (collateral there from "
         "v3.6 only): name '3.5' or '3.6' then. Maker: 'liquidations-2.0' (Dog and Clipper, the default) or "
         "'liquidations-1.2' (Cat and Flipper with keepers, [market.maker.flip])."
     )
     params: str = Field(
         "builtin:aave_v3_ethereum_2023-10-31",
         description="Risk parameters: a shipped snapshot 'builtin:aave_v3_<chain>_<date>' (today "
-        "'builtin:aave_v3_ethereum_2023-10-31') or a path to your own Aave reserve-config JSON/CSV (docs/positions.md).",
+        "'builtin:aave_v3_ethereum_2023-10-31'; Aave v2: 'builtin:aave_v2_ethereum_2021-05-18') or a path to your own Aave reserve-config JSON/CSV (docs/positions.md).",
     )
     assets: list[str] | None = Field(
         None, description="Keep only these assets of the parameter file (all when omitted)."
@@ -111,6 +112,9 @@ class PositionsConfig(_Model):
         "configuration's).")
     n_accounts: int = Field(100_000, gt=0, le=20_000_000, description="Accounts in a synthetic book.")
     seed: int = Field(0, ge=0, description="Seed of the synthetic book.")
+    hf_preset: Literal["ethb-2021-04-05", "ethb-2021-09-01", "ethb-2022-05-01", "ethb-2022-11-01"] | None = Field(
+        None, description="Synthetic: the health-factor mixture fitted to the MakerDAO ETH-B book rebuilt on that "
+        "date (docs/behaviour.md); hf_* keys given replace the preset's. Default: the synthetic book's own mixture.")
     pair: list[str] | None = Field(
         None, min_length=2, max_length=2,
         description="Synthetic: [collateral, debt]: every account holds only this collateral and owes only this "
@@ -293,6 +297,32 @@ class EventsConfig(_Model):
         "a recorded repayment leaving less repays the rest too (the simulated debt's error).")
 
 
+class BehaviourConfig(_Model):
+    """Owners who react between blocks (docs/behaviour.md): top-ups and repayments as HF nears 1,
+    draws when it is high. Off unless the table is given."""
+
+    fit: Literal["ethb", "none"] = Field(
+        "ethb", description="ethb: start from the shipped fit to MakerDAO ETH-B owners (2021-04 to 2022-12, the "
+        "held-aside fortnight excluded); keys given below replace the fit's. none: give every key.")
+    edges: list[float] | None = Field(
+        None, description="Lower edges of the distance bins, d = HF - 1, and the last bin's upper edge (one more "
+        "value than the probabilities).")
+    protect_per_hour: list[float] | None = Field(
+        None, description="Per bin: probability per hour that an owner tops up or repays to restore_hf.")
+    lever_per_hour: list[float] | None = Field(
+        None, description="Per bin: probability per hour that an owner draws more debt down to lever_hf.")
+    restore_hf: float | None = Field(None, description="HF a protecting owner restores (> 1).")
+    lever_hf: float | None = Field(None, description="HF a levering owner draws down to (>= 1).")
+    repay_share: float | None = Field(None, description="Share of protections made by repaying debt (the rest "
+                                      "top up collateral).")
+    protect_scale: float = Field(1.0, ge=0, description="Multiplier on every protect probability (capped at 1); "
+                                 "0 turns protection off.")
+    lever_scale: float = Field(1.0, ge=0, description="Multiplier on every lever probability (capped at 1); 0 turns "
+                               "levering off.")
+    seed: int = Field(0, ge=0, description="Seed of the owners' random draws (Monte Carlo paths get independent "
+                      "streams of it).")
+
+
 class BacktestConfig(_Model):
     """What a replay is scored against (`liqcascade backtest`, docs/backtests.md)."""
 
@@ -349,6 +379,8 @@ class SimulationConfig(_Model):
     dynamics: DynamicsConfig = Field(default_factory=DynamicsConfig, description="Venue recovery.")
     check_conservation: bool = Field(False, description="Check conservation every block (slower; for debugging).")
     events: EventsConfig | None = Field(None, description="Owners' actions between blocks and debt accrual.")
+    behaviour: BehaviourConfig | None = Field(None, description="Owners who react between blocks (off without "
+                                              "this table).")
     impact_on_path: Literal["full", "none", "excess"] | None = Field(
         None, description="Whether liquidators' sales move the price: full (permanent and transient impact, the "
         "default on synthetic paths), none (sales get their slippage, the path stays the market: the default on "

@@ -47,6 +47,9 @@ __all__ = [
 ]
 
 BUILTIN_PARAMS = {f"builtin:aave_v3_{chain}_{day}": path for (chain, day), path in shipped_snapshots().items()}
+BUILTIN_PARAMS.update(
+    {f"builtin:aave_v2_{chain}_{day}": path for (chain, day), path in shipped_snapshots("v2").items()}
+)  # Aave v2 parameter sets (market.version = "2")
 """``market.params`` names of the shipped reserve snapshots -> their files."""
 
 
@@ -195,11 +198,17 @@ def _no_debt_usd(pc, source: str) -> None:
     for key, v in pc.health_knobs().items():
         raise ConfigError(source, f"positions.{key}", f"no {key} when positions.source = 'file' (a file's "
                           "health factors are its own; synthetic only)", v)
+    if pc.hf_preset is not None:
+        raise ConfigError(source, "positions.hf_preset", "no hf_preset when positions.source = 'file' (synthetic "
+                          "only)", pc.hf_preset)
 
 
 def _health_knobs(pc, source: str) -> dict[str, float]:
-    """The set ``hf_*`` keys; the two group shares must leave the tail a share >= 0."""
-    knobs = pc.health_knobs()
+    """The set ``hf_*`` keys over the ``hf_preset``'s mixture (docs/behaviour.md), if one is
+    named; the two group shares must leave the tail a share >= 0."""
+    from liqcascade.io.behaviour import hf_preset_knobs
+
+    knobs = {**(hf_preset_knobs(pc.hf_preset, source) if pc.hf_preset is not None else {}), **pc.health_knobs()}
     near, mid = knobs.get("hf_near_weight", 0.5), knobs.get("hf_mid_weight", 0.35)
     if near + mid > 1.0 + 1e-12:
         raise ConfigError(source, "positions.hf_mid_weight", f"at most 1 - hf_near_weight ({1 - near:g}); "
@@ -451,6 +460,14 @@ def owner_inputs(sc: Scenario, path):
     accrual = tuple(read_accrual(resolve_path(p, sc.base_dir, sc.source, f"simulation.events.accrual.{a}"), a,
                                  sc.model.assets, path.times, sc.source) for a, p in ev.accrual.items())
     return acts, accrual
+
+
+def behaviour_inputs(sc: Scenario):
+    """The ``[simulation.behaviour]`` table as the engine's parameters, or None without one."""
+    from liqcascade.io.behaviour import behaviour_params
+
+    sim = sc.config.simulation
+    return behaviour_params(sim.behaviour if sim is not None else None, sc.source)
 
 
 def build_oracle(o, source: str, key: str):

@@ -21,6 +21,7 @@ the system and applies to every market that has it).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from pydantic import Field, field_validator
 
 from liqcascade.engine.static import CascadeSettings
 from liqcascade.engine.system import IssuedCoin, SystemModel
+from liqcascade.engine.system_pegs import Psm, Redemptions
 from liqcascade.errors import ConfigError, DataError, plain
 from liqcascade.io.config import (
     CurveConfig,
@@ -55,7 +57,7 @@ from liqcascade.io.montecarlo_config import MonteCarloConfig
 from liqcascade.io.scenario import Scenario, _venues, build
 from liqcascade.model import RiskParams
 
-__all__ = ["OwnerLinkConfig", "OwnersConfig", "StablecoinConfig", "SystemMarketConfig", "SystemScenario",
+__all__ = ["OwnerLinkConfig", "OwnersConfig", "PsmConfig", "RedemptionsConfig", "StablecoinConfig", "SystemMarketConfig", "SystemScenario",
            "SystemScenarioConfig", "build_system", "is_system_file", "load_system", "parse_system", "system_market_sims",
            "system_simulation_parts"]
 
@@ -106,6 +108,31 @@ class StablecoinConfig(_Model):
         "venue (1: Maker keepers and crvUSD liquidators pay in a coin they must acquire; 0: Liquity, whose Stability "
         "Pool offsets debt with deposits it holds).",
     )
+    supply: float | None = Field(None, gt=0.0, allow_inf_nan=False, description="Tokens of the coin outstanding at "
+                                 "the start (at least the issuer's debt in it); reported as it is burnt and minted.")
+    psm: PsmConfig | None = Field(None, description="A Peg Stability Module holding the coin's venue in its band.")
+    redemptions: RedemptionsConfig | None = Field(None, description="Redemptions against the issuer's troves "
+                                                  "(a liquity_v1 issuer; needs `supply`).")
+
+
+class PsmConfig(_Model):
+    """Maker's Peg Stability Module for the coin (dss-psm ``sellGem``/``buyGem``)."""
+
+    gem_balance: float = Field(ge=0.0, allow_inf_nan=False, description="Gem (USDC, valued at $1) the PSM holds: "
+                               "the most `buyGem` pays out for the coin below peg.")
+    tin: float = Field(0.0, ge=0.0, lt=1.0, allow_inf_nan=False, description="Fee of `sellGem` (gem in, coin "
+                       "minted): arbitrageurs mint and sell on the venue above 1 / (1 - tin).")
+    tout: float = Field(0.0, ge=0.0, lt=1.0, allow_inf_nan=False, description="Fee of `buyGem` (coin in, gem out): "
+                        "arbitrageurs buy on the venue and swap below 1 / (1 + tout).")
+    mint_room: float | None = Field(None, ge=0.0, allow_inf_nan=False, description="Gem (USD) the PSM may still take "
+                                    "before its debt ceiling (its ilk's line - art); default: no ceiling.")
+
+
+class RedemptionsConfig(_Model):
+    """Liquity redemptions of the coin against the issuer's troves (``TroveManager.redeemCollateral``)."""
+
+    base_rate: float = Field(0.0, ge=0.0, le=1.0, allow_inf_nan=False, description="The base rate at the start "
+                             "(the fee is base rate + 0.5 %).")
 
 
 class OwnerLinkConfig(_Model):
@@ -198,6 +225,10 @@ class SystemScenario:
         # left out when unset, so a system without them keeps its run id
         if not d["stablecoins"]:
             del d["stablecoins"]
+        for coin in d.get("stablecoins", {}).values():
+            for key in ("supply", "psm", "redemptions"):
+                if coin[key] is None:
+                    del coin[key]
         if d["owners"] is None:
             del d["owners"]
         if self.config.owners is not None and self.config.owners.path:
@@ -222,6 +253,10 @@ def parse_system(data: dict[str, Any], source: str = "<python>") -> SystemScenar
     for key, why in NOT_YET.items():
         if key in data:
             raise ConfigError(source, key, why)
+    if isinstance(data.get("simulation"), dict) and data["simulation"].get("behaviour") is not None:
+        # owners' reactions run in single-market simulations only (docs/behaviour.md)
+        raise ConfigError(source, "simulation.behaviour", "no [simulation.behaviour] in a system scenario (owners "
+                          "who react are a single-market simulation's)")
     return validate(SystemScenarioConfig, data, source)
 
 
@@ -249,7 +284,7 @@ def build_system(cfg: SystemScenarioConfig, base_dir: Path | str = ".", source: 
                 raise ConfigError(source, key, f"an asset of the system {list(params.symbols)}", a)
     venues = _venues(cfg, params, prices, base_dir, source)  # type: ignore[arg-type]
     models = {n: sc.model for n, sc in markets.items()}
-    issued = tuple(IssuedCoin(a, c.issuer, c.buy_share) for a, c in cfg.stablecoins.items())
+    issued = tuple(_issued(a, c) for a, c in cfg.stablecoins.items())
     owners = _owners(cfg.owners, models, base_dir, source) if cfg.owners is not None else {}
     model = SystemModel(params.symbols, prices, models, venues, source, issued, owners)
     settings = next(iter(markets.values())).settings
@@ -258,6 +293,13 @@ def build_system(cfg: SystemScenarioConfig, base_dir: Path | str = ".", source: 
         buy_debt=cfg.liquidators.buy_debt, impact=cfg.engine.impact,
     )
     return SystemScenario(cfg, source, base_dir, markets, model, settings)
+
+
+def _issued(asset: str, c: StablecoinConfig) -> IssuedCoin:
+    psm = None if c.psm is None else Psm(c.psm.gem_balance, c.psm.tin, c.psm.tout,
+                                         math.inf if c.psm.mint_room is None else c.psm.mint_room)
+    red = None if c.redemptions is None else Redemptions(c.redemptions.base_rate)
+    return IssuedCoin(asset, c.issuer, c.buy_share, c.supply, psm, red)
 
 
 def _owners(cfg: OwnersConfig, models: dict[str, Any], base_dir: Path, source: str) -> dict[str, np.ndarray]:

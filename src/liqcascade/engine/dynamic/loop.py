@@ -7,6 +7,7 @@ from typing import Callable, Mapping
 from liqcascade._typing import FloatArray
 from liqcascade.engine.dynamic import owners, steps
 from liqcascade.engine.dynamic.baseline import baseline_state
+from liqcascade.engine.dynamic.behaviour import apply_reactions, react_state
 from liqcascade.engine.dynamic.records import BlockCounts
 from liqcascade.engine.dynamic.results import build_result
 from liqcascade.engine.dynamic.settings import SimSettings
@@ -14,6 +15,7 @@ from liqcascade.engine.dynamic.state import EMPTY, RunInputs, SimulationState, i
 from liqcascade.engine.result import Result
 from liqcascade.engine.static import MarketModel, SortedBook
 from liqcascade.errors import ConfigError
+from liqcascade.model.behaviour import BehaviourParams
 
 
 def simulate(
@@ -29,6 +31,8 @@ def simulate(
     owner_actions: owners.OwnerActions | None = None,
     accrual: tuple[owners.DebtAccrual, ...] = (),
     impact_baseline: Mapping[str, FloatArray] | None = None,
+    behaviour: BehaviourParams | None = None,
+    behaviour_stream: int = 0,
 ) -> Result:
     """Run ``model`` block by block along ``path`` (a :class:`~liqcascade.scenarios.PricePath`)
     with ``oracle`` (a :class:`~liqcascade.markets.oracle.Oracle`).
@@ -54,9 +58,10 @@ def simulate(
     ``owner_actions`` (owners' actions between blocks) and ``accrual`` (debt assets'
     accumulators per block) make the book move in time (:mod:`.owners`); the result then
     has a ``conflicts`` table. ``impact_baseline`` (asset -> tokens the path's own
-    liquidations sold, per block) is what ``impact_on_path = "excess"`` subtracts.
+    liquidations sold, per block) is what ``impact_on_path = "excess"`` subtracts. ``behaviour``:
+    owners react between blocks (:mod:`.behaviour`), on stream ``behaviour_stream`` of its seed.
     """
-    moving = owner_actions is not None or bool(accrual)
+    moving = owner_actions is not None or bool(accrual) or behaviour is not None
     if owner_actions is not None:
         model = owners.extend_model(model, owner_actions)
         sorted_book = None  # the book has rows the prepared one lacks
@@ -65,14 +70,22 @@ def simulate(
     if run.settings.dynamics.impact_on_path == "excess":
         st.baseline = _baseline(run, impact_baseline)
     if moving:
-        owners.check_owner_inputs(owner_actions, run.n_blocks)
-        st.owners = owners.owner_state(model, run.book, run.times, owner_actions, tuple(accrual))
+        st.owners = _owners(model, run, owner_actions, tuple(accrual), behaviour, behaviour_stream)
     nb = run.n_blocks
     for b in range(nb):
         run_block(run, st, b)
         if progress is not None:
             progress(b + 1, nb)
     return build_result(run, st, config)
+
+
+def _owners(model: MarketModel, run: RunInputs, actions, accrual, behaviour, stream: int) -> owners.OwnerState:
+    """The owners' state of a moving book: recorded actions, accrual and modelled reactions."""
+    owners.check_owner_inputs(actions, run.n_blocks)
+    ow = owners.owner_state(model, run.book, run.times, actions, accrual)
+    if behaviour is not None:
+        ow.react = react_state(behaviour, tuple(model.assets), stream)
+    return ow
 
 
 def _baseline(run: RunInputs, series: Mapping[str, FloatArray] | None):
@@ -86,6 +99,8 @@ def run_block(run: RunInputs, st: SimulationState, b: int) -> None:
     """One block, step by step (see the package docstring)."""
     if st.owners is not None:
         owners.apply_owner_actions(run, st, b)
+        if st.owners.react is not None:
+            apply_reactions(run, st, b)
     steps.move_prices(run, st, b)
     o = steps.read_oracle(run, st, b)
     gas = steps.gas_price(run, b)

@@ -127,6 +127,8 @@ class OwnerState:
     """Debt the accumulators added, per asset (tokens)."""
     applied: int = 0
     conflicts: list[dict] = field(default_factory=list)
+    react: object | None = None
+    """Modelled owners' reactions (:class:`~.behaviour.ReactState`), when the run has them."""
     touched: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     """Accounts this block's actions changed (their HF bounds are reset)."""
     rescan: bool = False
@@ -227,6 +229,13 @@ def _safe_amount(rules, arrays, prices: FloatArray, w: int, row: int, amount: fl
 def _apply_one(rules, arrays, prices, ow: OwnerState, j: int, liquidated: bool) -> tuple[float, float, str]:
     """Apply action ``j``; return (asked, applied, reason of the clamp or '')."""
     a, w, row, amt = int(ow.actions.action[j]), int(ow.acct[j]), int(ow.row[j]), float(ow.actions.amount[j])
+    return apply_action(rules, arrays, prices, ow, a, w, row, amt, liquidated)
+
+
+def apply_action(rules, arrays, prices, ow: OwnerState, a: int, w: int, row: int, amt: float,
+                 liquidated: bool) -> tuple[float, float, str]:
+    """Apply action ``a`` (index into :data:`ACTIONS`) of ``amt`` tokens to working account
+    ``w``'s row ``row`` under the clamping policy; return (asked, applied, reason or '')."""
     if a == OPEN:
         return 0.0, 0.0, ""
     if a == CLOSE:
@@ -303,6 +312,8 @@ def owner_facts(ow: OwnerState, model) -> dict[str, object]:
     facts: dict[str, object] = {"owner_actions_applied": ow.applied, "owner_conflicts": len(ow.conflicts)}
     for i in ow.rates:
         facts[f"debt_accrued_{model.assets[i]}"] = float(ow.accrued[i])
+    if ow.react is not None:
+        facts.update(ow.react.facts())
     return facts
 
 
@@ -313,5 +324,5 @@ def check_owner_inputs(actions: OwnerActions | None, n_blocks: int) -> None:
                           int(actions.block[-1]))
 
 
-__all__ = ["ACTIONS", "DebtAccrual", "OwnerActions", "OwnerState", "apply_owner_actions", "conflicts_table",
+__all__ = ["ACTIONS", "DebtAccrual", "OwnerActions", "OwnerState", "apply_action", "apply_owner_actions", "conflicts_table",
            "extend_model", "owner_state"]

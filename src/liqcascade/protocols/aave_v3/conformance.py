@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from liqcascade.errors import LiqcascadeError
 from liqcascade.protocols.conformance import Handler, VectorContext, as_int, get_input, register
 
 _AAVE_RELEASES = {
@@ -66,6 +67,11 @@ def _aave_state(inputs: Mapping[str, Any], ctx: VectorContext) -> tuple[dict, di
 def _aave_health_factor(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, Any]:
     from liqcascade.protocols.aave_v3.exact import user_account_data
 
+    if version.strip() == "2":  # Aave v2: ETH oracle, stable debt (conformance_v2)
+        from liqcascade.protocols.aave_v3 import conformance_v2
+
+        return conformance_v2.health_factor(inputs, ctx)
+
     reserves, user, emode = _aave_state(inputs, ctx)
     a = user_account_data(_aave_version(version, ctx), reserves, user, emode)
     return {
@@ -80,6 +86,10 @@ def _aave_health_factor(version: str, inputs: Mapping[str, Any], ctx: VectorCont
 def _aave_liquidation_call(version: str, inputs: Mapping[str, Any], ctx: VectorContext) -> dict[str, Any]:
     from liqcascade.protocols.aave_v3.exact import liquidation_call, user_account_data, v_token_balance
 
+    if version.strip() == "2":
+        from liqcascade.protocols.aave_v3 import conformance_v2
+
+        return conformance_v2.liquidation_call(inputs, ctx)
     code = _aave_version(version, ctx)
     reserves, user, emode = _aave_state(inputs, ctx)
     coll = str(get_input(inputs, "collateral_asset", ctx, "inputs"))

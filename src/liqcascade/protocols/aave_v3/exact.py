@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 
 from liqcascade.errors import LiqcascadeError
 from liqcascade.protocols.aave_v3 import wadray as wr
-from liqcascade.protocols.aave_v3.versions import NAMES, V3_0, V3_3, V3_5, V3_6, V3_7
+from liqcascade.protocols.aave_v3.versions import NAMES, V2, V3_0, V3_3, V3_5, V3_6, V3_7
 
 UINT256_MAX = wr.UINT256_MAX
 HEALTH_FACTOR_LIQUIDATION_THRESHOLD = 10**18
@@ -198,6 +198,8 @@ class LiquidationOutcome:
 
 
 def _check_version(version: int) -> None:
+    if version == V2:
+        raise ValueError("Aave v2's integer rules are in liqcascade.protocols.aave_v3.exact_v2 (ETH oracle, stable debt)")
     if version not in NAMES:
         raise ValueError(f"unknown Aave v3 version code {version!r}; expected one of {sorted(NAMES)}")
 

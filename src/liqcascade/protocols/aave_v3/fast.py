@@ -5,7 +5,8 @@ compiled by numba into the book kernels (``protocols/aave_v3/kernels.py``) and c
 Python in tests; ``exact.py`` holds the integer rule it must agree with.
 
 Rule source: aave-dao/aave-v3-origin ``LiquidationLogic.executeLiquidationCall``
-(v3.3+ close-factor thresholds and dust rule) and aave/aave-v3-core (v3.0-3.2).
+(v3.3+ close-factor thresholds and dust rule), aave/aave-v3-core (v3.0-3.2) and
+aave/protocol-v2 ``LendingPoolCollateralManager.liquidationCall`` (v2: ``exact_v2.py``).
 
 What differs by version here: the close factor and the dust rule (``version < V3_3``).
 The bad-debt burn is the book kernels' (``kernels_python.liquidate_one``), and which
@@ -21,6 +22,8 @@ from liqcascade.protocols.aave_v3.versions import (
     DEFAULT_LIQUIDATION_CLOSE_FACTOR,
     MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD,
     MIN_LEFTOVER_BASE_USD,
+    V2,
+    V2_CLOSE_FACTOR,
     V3_3,
     V3_5,
 )
@@ -52,7 +55,14 @@ def max_liquidatable_debt(
     debt_price: float,
     total_debt_usd: float,
 ) -> float:
-    """Close factor: the most debt (tokens of the debt asset) one call may repay."""
+    """Close factor: the most debt (tokens of the debt asset) one call may repay.
+
+    Aave v2: half the debt in that asset at any HF below 1 (stable and variable together,
+    which the book does not tell apart). v3.0-3.2: half above HF 0.95, all of it below.
+    v3.3+: all of it unless both the pair's debt and collateral are worth $2000 or more and
+    HF is above 0.95."""
+    if version == V2:
+        return debt_balance * V2_CLOSE_FACTOR
     if version < V3_3:
         if hf > CLOSE_FACTOR_HF_THRESHOLD:
             return debt_balance * DEFAULT_LIQUIDATION_CLOSE_FACTOR

@@ -12,7 +12,7 @@ def build(ctx: BuildContext):
 
     if ctx.version is None:
         raise ConfigError(ctx.source, "market.version",
-                          "an Aave v3 rule set: one of '3.0-3.2', '3.3-3.4', '3.5-3.6' ('3.5', '3.6'), '3.7'")
+                          "an Aave rule set: one of '2' (Aave v2), '3.0-3.2', '3.3-3.4', '3.5-3.6' ('3.5', '3.6'), '3.7'")
     return AaveV3Rules(ctx.params, parse_version(ctx.version, ctx.source, "market.version", ctx.params), ctx.pair_policy)
 
 

@@ -24,7 +24,7 @@ from liqcascade._typing import FloatArray, IntArray
 from liqcascade.errors import ConfigError
 from liqcascade.model import PositionBook, RiskParams
 from liqcascade.protocols.aave_v3 import kernels
-from liqcascade.protocols.aave_v3.versions import NAMES, V3_6, VERSIONS
+from liqcascade.protocols.aave_v3.versions import NAMES, V2, V3_6, VERSIONS
 from liqcascade.protocols.base import Capabilities
 from liqcascade.protocols.base import AccountEvents, BookArrays, FirstCall, HealthView, LiquidationLimits, Tallies
 
@@ -52,6 +52,24 @@ class AaveV3Rules:
             raise ConfigError(self.params.source, "version", f"one of {list(VERSIONS)}", self.version)
         if self.pair_policy not in PAIR_POLICIES:
             raise ConfigError(self.params.source, "pair_policy", f"one of {list(PAIR_POLICIES)}", self.pair_policy)
+        if self.version == V2:
+            self._check_v2_params()
+
+    def _check_v2_params(self) -> None:
+        # Aave v2 has neither a liquidation protocol fee nor e-mode: parameters that carry
+        # them (the v3 snapshots do) would be run under rules that cannot honour them.
+        p = self.params
+        fees = [f"{s} {p.protocol_fee[i]:g}" for i, s in enumerate(p.symbols) if p.protocol_fee[i] != 0]
+        if fees:
+            raise ConfigError(
+                p.source, "protocol_fee",
+                "0 for every asset under Aave v2 rules (v2 has no liquidation protocol fee; use "
+                "params = 'builtin:aave_v2_ethereum_2021-05-18' or parameters of your own)",
+                ", ".join(fees[:5]) + (" ..." if len(fees) > 5 else ""),
+            )  # fmt: skip
+        if p.emodes:
+            raise ConfigError(p.source, "emodes", "no e-mode categories under Aave v2 rules (v2 has no e-mode)",
+                              ", ".join(str(c.id) for c in p.emodes))
 
     # ------------------------------------------------------------------ setup
     def effective_row_params(self, book: PositionBook) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -59,6 +77,9 @@ class AaveV3Rules:
         if book.assets != self.params.symbols:
             raise ConfigError(self.params.source, "assets", "a book indexed by the market's assets (reindex_assets)")
         p = self.params
+        if self.version == V2 and np.any(book.emode):
+            raise ConfigError(p.source, "emode", "accounts outside e-mode (0) under Aave v2 rules (v2 has no e-mode)",
+                              f"{int(np.count_nonzero(book.emode))} accounts in an e-mode")
         lt = p.liquidation_threshold[book.asset].copy()
         bonus = p.liquidation_bonus[book.asset].copy()
         fee = p.protocol_fee[book.asset].copy()

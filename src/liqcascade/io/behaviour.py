@@ -1,0 +1,86 @@
+"""The owners' behaviour of a scenario (``[simulation.behaviour]``, docs/behaviour.md): the
+shipped fit to ETH-B owners (``data/behaviour/ethb_fit.json``, written by
+``liqcascade fit-behaviour --write``) with the scenario's own keys on top."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+from liqcascade.errors import ConfigError, DataError
+from liqcascade.model.behaviour import BehaviourParams
+
+FIT_FILE = "behaviour/ethb_fit.json"
+"""The shipped fit, under the package's ``data/``; the tests check it against a fresh fit."""
+BOOKS_FILE = "behaviour/ethb_hf_presets.json"
+"""The HF mixtures fitted to rebuilt ETH-B books, per date (``positions.hf_preset``)."""
+
+
+def fit_path() -> Path:
+    return Path(str(resources.files("liqcascade") / "data")) / FIT_FILE
+
+
+def shipped_params(seed: int = 0, path: Path | None = None) -> BehaviourParams:
+    """The forward model's parameters of the shipped ETH-B fit."""
+    f = path if path is not None else fit_path()
+    try:
+        p = json.loads(f.read_text())["params"]
+        return BehaviourParams(tuple(p["edges"]), tuple(p["protect_per_hour"]), tuple(p["lever_per_hour"]),
+                               float(p["restore_hf"]), float(p["lever_hf"]), float(p["repay_share"]), seed)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(str(f), None, f"the behaviour fit could not be read ({exc}); expected the JSON "
+                        "written by `liqcascade fit-behaviour --write`") from exc
+
+
+def books_path() -> Path:
+    return Path(str(resources.files("liqcascade") / "data")) / BOOKS_FILE
+
+
+def hf_preset_knobs(name: str, source: str) -> dict[str, object]:
+    """``positions.hf_preset = "ethb-DATE"`` as ``synthetic_book``'s ``hf_*`` keyword arguments."""
+    f = books_path()
+    try:
+        books = json.loads(f.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(str(f), None, f"the HF presets could not be read ({exc}); expected the JSON written "
+                        "by `liqcascade fit-behaviour --write-books`") from exc
+    date = name.removeprefix("ethb-")
+    if date not in books:
+        raise ConfigError(source, "positions.hf_preset", f"one of {['ethb-' + d for d in books]}", name)
+    k = dict(books[date]["knobs"])
+    k["hf_near_shape"] = tuple(k["hf_near_shape"])
+    return k
+
+
+def behaviour_params(cfg, source: str) -> BehaviourParams | None:
+    """A ``[simulation.behaviour]`` table (:class:`~liqcascade.io.config.BehaviourConfig`) as the
+    engine's parameters; None without one. ``fit = "ethb"`` starts from the shipped fit, and
+    every key the table gives replaces the fit's; ``fit = "none"`` needs every key. The
+    ``*_scale`` keys multiply the hourly probabilities (capped at 1)."""
+    if cfg is None:
+        return None
+    keys = ("edges", "protect_per_hour", "lever_per_hour", "restore_hf", "lever_hf", "repay_share")
+    given = {k: getattr(cfg, k) for k in keys if getattr(cfg, k) is not None}
+    if cfg.fit == "none":
+        missing = [k for k in keys if k not in given]
+        if missing:
+            raise ConfigError(source, f"simulation.behaviour.{missing[0]}", "a value (fit = \"none\": every key "
+                              "is given)")
+        base = {}
+    else:
+        b = shipped_params()
+        base = {k: getattr(b, k) for k in keys}
+    if "edges" in given and not all(k in given for k in ("protect_per_hour", "lever_per_hour")):
+        raise ConfigError(source, "simulation.behaviour.edges", "protect_per_hour and lever_per_hour given with edges "
+                          "(one probability per bin)")
+    v = {**base, **{k: (tuple(x) if isinstance(x, list) else x) for k, x in given.items()}}
+    v["protect_per_hour"] = tuple(min(1.0, x * cfg.protect_scale) for x in v["protect_per_hour"])
+    v["lever_per_hour"] = tuple(min(1.0, x * cfg.lever_scale) for x in v["lever_per_hour"])
+    try:
+        return BehaviourParams(seed=cfg.seed, **v)
+    except ConfigError as e:
+        raise ConfigError(source, e.key.replace("behaviour.", "simulation.behaviour."), e.expected, e.got) from None
+
+
+__all__ = ["BOOKS_FILE", "FIT_FILE", "behaviour_params", "books_path", "fit_path", "hf_preset_knobs", "shipped_params"]

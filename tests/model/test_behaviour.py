@@ -1,0 +1,132 @@
+"""The owners' behaviour fit (model/behaviour.py): the vault-hour panel and the binned hazard on
+hand cases, the held-aside window left out, the refill regression against its closed form,
+and the parameters' checks."""
+
+import math
+
+import numpy as np
+import pytest
+
+from liqcascade.errors import ConfigError
+from liqcascade.model.behaviour import (DEPOSIT, BORROW, LIQUIDATION, BehaviourParams, Hours, VaultEvents,
+                                        build_panel, fit_behaviour, fit_refill)
+
+H = 3600.0
+
+
+def events(rows):
+    """rows: (t, vault, kind, dink, dart)."""
+    a = list(zip(*rows))
+    return VaultEvents(np.array(a[0], float), np.array(a[1], np.int64), np.array(a[2], np.int64),
+                       np.array(a[3], float), np.array(a[4], float))
+
+
+def hours(prices, mat=1.5):
+    n = len(prices)
+    return Hours(np.arange(n) * H, np.array(prices, float), np.ones(n), np.full(n, mat))
+
+
+# vault 7: 1 ETH and 1000 DAI before hour 0; liquidation ratio 1.5.
+# hour 0 at 2000: HF = 2000 / 1500 = 4/3; hour 1 at 1600: 1600 / 1500 (the owner adds 0.5 ETH:
+# HF 2400 / 1500 = 1.6 at the same price); hour 2 at 1600: 1.6 (draws 500: 2400 / 2250);
+# hour 3: 2400 / 2250 again, no action.
+HAND = events([(-100.0, 7, DEPOSIT, 1.0, 0.0), (-100.0, 7, BORROW, 0.0, 1000.0),
+               (H + 100.0, 7, DEPOSIT, 0.5, 0.0), (2 * H + 100.0, 7, BORROW, 0.0, 500.0)])
+PRICES = [2000.0, 1600.0, 1600.0, 1600.0]
+
+
+def test_panel_by_hand():
+    p = build_panel(HAND, hours(PRICES))
+    assert p.hour.tolist() == [0, 1, 2, 3]
+    assert p.d.tolist() == pytest.approx([4 / 3 - 1, 1600 / 1500 - 1, 0.6, 2400 / 2250 - 1])
+    assert p.protect.tolist() == [False, True, False, False]
+    assert p.lever.tolist() == [False, False, True, False]
+    assert p.hf_after[1] == pytest.approx(1.6) and p.hf_after[2] == pytest.approx(2400 / 2250)
+    assert p.repaid.tolist() == [False] * 4
+
+
+def test_a_price_move_alone_is_not_an_action():
+    # hour 0 -> 1 the price falls 20 % with no event: nothing is counted in hour 0
+    p = build_panel(HAND, hours(PRICES))
+    assert not p.protect[0] and not p.lever[0]
+
+
+def test_excluded_window_leaves_its_hours_out_but_keeps_the_state():
+    # exclude hour 1 (where the top-up happened): its row and its protect are gone, and hour 2
+    # still starts from the book after the top-up (the events are complete; only the fit skips)
+    p = build_panel(HAND, hours(PRICES), exclude=((H, 2 * H),))
+    assert p.hour.tolist() == [0, 2, 3]
+    assert not p.protect.any()
+    assert p.d[1] == pytest.approx(0.6)
+    fit = fit_behaviour(p, edges=(-0.3, 0.0, 0.5, 2.0))
+    assert sum(b.protect for b in fit.bins) == 0 and sum(b.hours for b in fit.bins) == 3
+
+
+def test_an_hour_reaching_into_the_window_is_left_out():
+    p = build_panel(HAND, hours(PRICES), exclude=((H + 1800.0, 5 * H),))
+    assert p.hour.tolist() == [0]
+
+
+def test_fit_counts_probabilities_and_binomial_errors():
+    fit = fit_behaviour(build_panel(HAND, hours(PRICES)), edges=(-0.3, 0.0, 0.5, 2.0))
+    near, far = fit.bins[1], fit.bins[2]
+    # [0, 0.5): hours 0, 1, 3 (d = 1/3, 1/15, 1/15); one protect. [0.5, 2): hour 2, one lever.
+    assert (near.hours, near.protect, near.lever, near.vaults) == (3, 1, 0, 1)
+    assert (far.hours, far.protect, far.lever) == (1, 0, 1)
+    assert near.p_protect == pytest.approx(1 / 3)
+    assert near.se_protect == pytest.approx(math.sqrt((1 / 3) * (2 / 3) / 3))
+    assert fit.restore_hf == pytest.approx(1.6) and fit.restore_n == 1
+    assert fit.lever_hf == pytest.approx(2400 / 2250) and fit.lever_n == 1
+    assert fit.repay_share == 0.0 and fit.close_share == 0.0
+    assert math.isnan(fit.bins[0].p_protect) and fit.params().protect_per_hour[0] == 0.0
+
+
+def test_repayment_closing_the_debt_is_a_protect_with_infinite_hf():
+    ev = events([(-100.0, 1, DEPOSIT, 1.0, 0.0), (-100.0, 1, BORROW, 0.0, 1000.0), (100.0, 1, 3, 0.0, -1000.0)])
+    p = build_panel(ev, hours([1600.0, 1600.0]))
+    assert p.protect.tolist() == [True] and p.repaid.tolist() == [True] and math.isinf(p.hf_after[0])
+    fit = fit_behaviour(p, edges=(-0.3, 0.0, 0.5))
+    assert fit.close_share == 1.0 and fit.repay_share == 1.0 and fit.restore_n == 0
+
+
+def test_a_vault_below_one_for_more_than_a_day_is_left_out_from_then():
+    # 1 ETH, 1000 DAI, mat 1.5: HF 1.2 at 1800, then 1200 for 30 hours (HF 0.8), no liquidation
+    # recorded: not a position on chain. A vault below 1 for 3 hours and back stays.
+    ev = events([(-100.0, 1, DEPOSIT, 1.0, 0.0), (-100.0, 1, BORROW, 0.0, 1000.0)])
+    p = build_panel(ev, hours([1800.0] * 2 + [1200.0] * 30), stale_hours=24)
+    assert p.hour.tolist() == [0, 1]
+    q = build_panel(ev, hours([1800.0] * 2 + [1200.0] * 3 + [1800.0] * 2), stale_hours=24)
+    assert q.hour.tolist() == list(range(7))
+
+
+def test_liquidations_are_not_owner_actions():
+    ev = events([(-100.0, 1, DEPOSIT, 1.0, 0.0), (-100.0, 1, BORROW, 0.0, 1000.0),
+                 (100.0, 1, LIQUIDATION, -1.0, -1000.0)])
+    p = build_panel(ev, hours([1400.0, 1400.0]))
+    assert p.hour.tolist() == [0] and not p.protect[0] and not p.lever[0]
+
+
+def test_refill_regression_against_the_closed_form():
+    # shares 1, 2, 4 on returns -1, 0, 1: slope = sum(xc * yc) / sum(xc^2) = (4/3 + 5/3) / 2 = 1.5;
+    # residuals 1/6, -1/3, 1/6: SSR = 1/6, se = sqrt(SSR / (n - 2) / sxx) = sqrt(1/12)
+    r = fit_refill(np.arange(3.0), np.array([0.0, 1.0, 2.0]), np.array([1.0, 2.0, 4.0]), np.ones(3),
+                   np.array([-1.0, 0.0, 1.0]))
+    assert r.days == 3 and r.draw_slope == pytest.approx(1.5) and r.draw_slope_se == pytest.approx(math.sqrt(1 / 12))
+    assert r.new_vaults_per_day == pytest.approx(1.0) and r.new_vaults_se == pytest.approx(1 / math.sqrt(3))
+    assert r.draw_share_per_day == pytest.approx(7 / 3)
+
+
+@pytest.mark.parametrize("kw, key", [
+    ({"edges": (0.0, 0.1)}, "behaviour.edges"),
+    ({"edges": (0.1, 0.0, 0.2)}, "behaviour.edges"),
+    ({"protect_per_hour": (0.5, 1.5)}, "behaviour.protect_per_hour"),
+    ({"restore_hf": 1.0}, "behaviour.restore_hf"),
+    ({"lever_hf": 0.9}, "behaviour.lever_hf"),
+    ({"repay_share": 2.0}, "behaviour.repay_share"),
+])
+def test_parameters_are_checked(kw, key):
+    base = dict(edges=(0.0, 0.1, 0.2), protect_per_hour=(0.5, 0.1), lever_per_hour=(0.0, 0.1), restore_hf=1.2,
+                lever_hf=1.1, repay_share=0.5)
+    with pytest.raises(ConfigError) as e:
+        BehaviourParams(**{**base, **kw})
+    assert e.value.key == key
