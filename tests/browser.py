@@ -119,3 +119,49 @@ def screenshot(page: Any, name: str) -> Path:
     path = artifacts_dir() / safe
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve_store(store: Path | str, log: Path, *extra: str) -> Iterator[str]:
+    """Run the real ``liqcascade serve`` over ``store`` (its output in ``log``) and yield its
+    base URL once ``/-/versions`` answers; fail the test if it does not start within 60 s;
+    stop it on exit."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "liqcascade.cli", "serve", "--store", str(store),
+                                 "--port", str(port), *extra], stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/-/versions", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the server did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -216,3 +216,90 @@ def test_a_system_hashes_the_files_its_venues_name(tmp_path):
     assert load_system(p).resolved()["venues"][0]["calibration"] == f"sha256:{digest}"
     write_depth_file(tmp_path / "depth.csv", *shipped_depth("crash"))
     assert load_system(p).resolved()["venues"][0]["calibration"] != f"sha256:{digest}"
+
+
+# ----------------------------------------------------------- liquidators' capital in the static cascade
+BOUNDED = """
+[simulation]
+path = "shock"
+
+[simulation.liquidators]
+capital_usd = 1e5
+calls_per_round = 50
+"""
+
+
+def test_simulation_liquidator_tables_bound_the_static_cascade(tmp_path):
+    text = EXAMPLE.read_text().replace('pair = ["WETH", "USDC"]\n\n[[markets]]\nname = "comet"',
+                                       'pair = ["WETH", "USDC"]\n\n[markets.simulation.liquidators]\n'
+                                       'capital_usd = 2e4\n\n[[markets]]\nname = "comet"')
+    p = small_copy(tmp_path, text + BOUNDED)
+    ss = load_system(p)
+    pops = {x.name: x for x in ss.model.liquidators}
+    assert (pops["shared"].capital_usd, pops["shared"].calls_per_round) == (1e5, 50)
+    assert (pops["morpho"].capital_usd, pops["morpho"].calls_per_round) == (2e4, np.inf)
+    r = CliRunner().invoke(main, ["run", str(p), "--out", str(tmp_path / "res")])
+    assert r.exit_code == 0, r.output
+    assert "left eligible" in r.output
+    res = api.run(p, store=tmp_path / "res")
+    led = res["liquidators"].set_index("liquidator")
+    assert list(led.index) == ["morpho", "shared"] and led.loc["morpho", "market"] == "morpho"
+    # the table's totals are the markets' (every market's liquidator repays and keeps the collateral
+    # but Liquity's, whose Stability Pool pays: no capital)
+    m = res["markets"]
+    assert led["debt_repaid_usd"].sum() == pytest.approx(m["debt_repaid_usd"].sum(), rel=1e-9)
+    assert led["liquidation_calls"].sum() == m["liquidation_calls"].sum()
+    # the sales that come back to the populations are those of the markets where the liquidator keeps
+    # what it seizes (Aave, Morpho); Comet's absorbed collateral and Liquity's go to the protocol and
+    # the Stability Pool
+    keeps = m.set_index("market").loc[["aave", "morpho"], "liquidator_proceeds_usd"].sum()
+    assert led["proceeds_usd"].sum() == pytest.approx(keeps, rel=1e-9)
+    assert led.loc["morpho", "peak_round_capital_usd"] <= 2e4 + led.loc["morpho", "proceeds_usd"]
+    s = res["summary"].iloc[0]
+    assert s["accounts_left_eligible"] == led.loc["shared", "accounts_left_eligible"]
+
+
+def test_without_a_bound_the_tables_change_nothing(tmp_path):
+    ss = load_system(small_copy(tmp_path, EXAMPLE.read_text() + "\n[simulation]\npath = 'shock'\n"))
+    assert ss.model.liquidators == ()
+
+
+@pytest.mark.parametrize("bad,key", [("calls_per_round = 0", "simulation.liquidators.calls_per_round"),
+                                     ("calls_per_round = 1.5", "simulation.liquidators.calls_per_round"),
+                                     ("capital_usd = -1", "simulation.liquidators.capital_usd")])
+def test_bad_static_bounds_name_the_key(tmp_path, bad, key):
+    p = small_copy(tmp_path, EXAMPLE.read_text() + f"\n[simulation]\npath = 'shock'\n\n[simulation.liquidators]\n{bad}\n")
+    r = CliRunner().invoke(main, ["run", str(p), "--out", str(tmp_path / "res")])
+    assert r.exit_code == 2 and key in r.output
+
+
+def test_sweep_of_capital_and_shock_gives_bad_debt_against_capital(tmp_path):
+    # the curve of capital: `sweep` over simulation.liquidators.capital_usd and shock.WETH; with no
+    # venue impact (engine.impact = false) prices stay at the shock, so more capital never liquidates less
+    p = small_copy(tmp_path, EXAMPLE.read_text() + "\n[engine]\nimpact = false\n" + BOUNDED)
+    sw = api.sweep(p, ["simulation.liquidators.capital_usd=1e3,1e5,1e300", "shock.WETH=0.2,0.4"],
+                   store=None).table("sweep")
+    for shock, g in sw.groupby("shock.WETH"):
+        g = g.sort_values("simulation.liquidators.capital_usd")
+        assert g["accounts_liquidated"].is_monotonic_increasing
+        assert g["accounts_left_eligible"].is_monotonic_decreasing
+        assert g["accounts_left_eligible"].iloc[-1] == 0 and g["accounts_left_eligible"].iloc[0] > 0
+
+
+def test_a_bounded_curve_has_what_was_left_eligible(tmp_path):
+    p = small_copy(tmp_path, EXAMPLE.read_text() + BOUNDED)
+    c = api.curve(p, asset="WETH", shocks="0.1,0.3", store=None, alone=False)["curve"]
+    for col in ("stuck", "accounts_left_eligible", "debt_left_eligible_usd", "shortfall_left_usd"):
+        assert col in c.columns
+    free = api.curve(small_copy(tmp_path), asset="WETH", shocks="0.1", store=None, alone=False)["curve"]
+    assert "accounts_left_eligible" not in free.columns
+
+
+def test_calls_per_round_enters_the_run_id_only_when_set(tmp_path):
+    from liqcascade.io.store import run_id
+
+    unset = load_system(small_copy(tmp_path, EXAMPLE.read_text() + "\n[simulation]\npath = 'shock'\n")).resolved()
+    assert "calls_per_round" not in unset["simulation"]["liquidators"]
+    bounded = load_system(small_copy(tmp_path, EXAMPLE.read_text() + BOUNDED)).resolved()
+    assert bounded["simulation"]["liquidators"]["calls_per_round"] == 50
+    assert run_id(unset, "v") != run_id(bounded, "v")

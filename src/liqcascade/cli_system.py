@@ -30,6 +30,10 @@ def print_system(res) -> None:
     if "amplification" in s and s["amplification"] == s["amplification"]:
         lines.append(("amplification", f"{s['amplification']:.3f}  ({s['headline_asset']}: initial drop "
                                        f"{s['initial_drop']:.1%} -> final drop {s['final_drop']:.1%})"))
+    if "accounts_left_eligible" in s:  # bounded liquidators (capital_usd, calls_per_round)
+        lines.append(("left eligible", f"{s['accounts_left_eligible']:,} accounts, debt "
+                                       f"{usd(s['debt_left_eligible_usd'])}, above collateral "
+                                       f"{usd(s['shortfall_left_usd'])} (liquidators' capital or capacity)"))
     w = max(len(k) for k, _ in lines)
     for k, v in lines:
         click.echo(f"  {k:<{w}}  {v}")

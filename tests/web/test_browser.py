@@ -13,10 +13,6 @@ Without chromium these tests fail; ``LIQCASCADE_SKIP_BROWSER=1`` skips them inst
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -39,41 +35,13 @@ def _require_chromium() -> None:
                 "or set LIQCASCADE_SKIP_BROWSER=1 to skip the browser tests")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(web_store, tmp_path_factory):
     """(base URL, run ids): the real command serving a copy of the faces store."""
     root, ids = web_store
-    port = _free_port()
     log = tmp_path_factory.mktemp("server") / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "liqcascade.cli", "serve", "--store", str(root), "--port", str(port),
-                                 "--max-seconds", "60"], stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/-/versions", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the server did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
+    with B.serve_store(root, log, "--max-seconds", "60") as base:
         yield base, ids
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -413,9 +413,11 @@ class MarketPass:
         self.calls = 0
         self.sold = np.zeros(k)
 
-    def sweep(self, prices: FloatArray) -> None:
-        """Liquidate every eligible account at the system's ``prices`` (one round)."""
-        solver, rules = self.solver, self.solver.model.rules
+    def advance(self, prices: FloatArray, everyone: bool) -> FloatArray:
+        """Move the pass to the system's ``prices``: the price-ratio bounds, the prefix of the
+        sorted book that can have become eligible (all of it when ``everyone``), and the rows
+        marked dirty for the next run; returns the market's prices."""
+        solver = self.solver
         p = prices[self.index]
         ratio = p / self.p0
         self.bound = max(self.bound, float(ratio.max() / ratio.min()))
@@ -423,10 +425,17 @@ class MarketPass:
         self.cum_bound *= float(step.max() / step.min())
         self.p_prev = p
         n = self.arrays.n_accounts
-        # rules whose liquidations move other accounts (Liquity's redistribution) see all
-        self.upto = n if rules.capabilities.global_effects else max(self.upto, solver._prefix_len(self.bound))
+        self.upto = n if everyone else max(self.upto, solver._prefix_len(self.bound))
         solver._dirty = max(solver._dirty, int(self.arrays.offsets[self.upto]))
         solver._q_dirty = max(solver._q_dirty, self.upto)
+        return p
+
+    def sweep(self, prices: FloatArray) -> None:
+        """Liquidate every eligible account at the system's ``prices`` (one round)."""
+        solver, rules = self.solver, self.solver.model.rules
+        # rules whose liquidations move other accounts (Liquity's redistribution) see all
+        p = self.advance(prices, everyone=rules.capabilities.global_effects)
+        n = self.arrays.n_accounts
         self.tallies.reset_assets()
         self.eligible, self.calls = rules.sweep(
             self.arrays, p, self.upto, self.tallies, solver.settings.limits, self.touched, solver._q, self.cum_bound

@@ -14,6 +14,10 @@ round's sales, lifting its price; the venue's marginal price is the price every 
 for the coin in the next round, as collateral or as debt. A system without issued coins runs
 exactly as before.
 
+Liquidators are unbounded unless ``SystemModel.liquidators`` has a population with finite
+capital or calls per round: then each round is made by those populations
+(:mod:`liqcascade.engine.system_liquidators`), and without one the cascade is exactly as before.
+
 Owners (``SystemModel.owners``) link accounts of different markets to one holder; they
 change only what is reported per owner, never how a market liquidates its accounts.
 
@@ -44,6 +48,7 @@ from liqcascade.engine.static import (
     shock_vector,
     solve_fixed_point,
 )
+from liqcascade.engine.system_liquidators import BoundedPass, Ledger, LiquidatorRounds, StaticLiquidators
 from liqcascade.engine.system_pegs import PegState, Psm, PsmSwap, Redemptions, Troves, psm_swap, redeem
 from liqcascade.errors import ConfigError
 from liqcascade.markets.base import Venue
@@ -89,6 +94,9 @@ class SystemModel:
     owners: Mapping[str, np.ndarray] = field(default_factory=dict)
     """Per market name, the owner label of each account (original account order; None
     where the account is linked to no owner). Reporting only: see the module docstring."""
+    liquidators: tuple[StaticLiquidators, ...] = ()
+    """Liquidator populations with capital and capacity (at most one shared, one per market:
+    :mod:`liqcascade.engine.system_liquidators`); none bounded: unbounded, as before."""
 
     def __post_init__(self) -> None:
         p = np.asarray(self.prices, dtype=np.float64)
@@ -110,6 +118,7 @@ class SystemModel:
             if a not in self.assets:
                 raise ConfigError(self.source, f"venues.{a}", f"an asset of the system {list(self.assets)}", a)
         self._check_issued()
+        self._check_liquidators()
         for name, labels in self.owners.items():
             if name not in self.markets:
                 raise ConfigError(self.source, "owners", f"market names {list(self.names)}", name)
@@ -175,6 +184,21 @@ class SystemModel:
                 raise ConfigError(self.source, f"{key}.redemptions.base_rate", "a rate in [0, 1]",
                                   c.redemptions.base_rate)
 
+    def _check_liquidators(self) -> None:
+        seen: set[str | None] = set()
+        for pop in self.liquidators:
+            if pop.market is not None and pop.market not in self.markets:
+                raise ConfigError(self.source, "liquidators", f"market names {list(self.names)}", pop.market)
+            if pop.market in seen:
+                raise ConfigError(self.source, "liquidators", "one population per market and one shared",
+                                  pop.name)
+            seen.add(pop.market)
+
+    @property
+    def bounded(self) -> bool:
+        """True when some liquidator population has finite capital or capacity."""
+        return any(pop.bounded for pop in self.liquidators)
+
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(self.markets)
@@ -208,6 +232,8 @@ class SystemOutcome:
     markets: Mapping[str, CascadeOutcome]
     coins: Mapping[str, "CoinTotals"] = field(default_factory=dict)
     """Per issued coin whose issuer ran: what was repaid (burnt) and bought on its venue."""
+    liquidators: Mapping[str, Ledger] = field(default_factory=dict)
+    """Per liquidator population, when some are bounded: its ledger over the cascade."""
 
 
 @dataclass
@@ -349,14 +375,26 @@ class SystemCascade:
         for n in names:
             if n not in self.solvers:
                 raise ConfigError(sysm.source, "markets", f"market names {list(sysm.names)}", n)
-        passes = [self.solvers[n].start(self._index[n], trades=trades and keep_arrays) for n in names]
+        keep = trades and keep_arrays
+        bounded = LiquidatorRounds(sysm.liquidators, names) if sysm.bounded else None
+        if bounded is None:
+            passes = [self.solvers[n].start(self._index[n], trades=keep) for n in names]
+        else:
+            passes = [BoundedPass(self.solvers[n], self._index[n], bounded, k, keep) for k, n in enumerate(names)]
+            bounded.passes = passes
         venues = {sysm.assets.index(a): v for a, v in sysm.venues.items()}
         p0 = np.asarray(sysm.prices, dtype=np.float64)
         buys = IssuedPurchases(sysm, names, passes, self.settings.buy_debt) if sysm.issued else None
         pegs = buys.arbitrage if buys is not None and buys.pegs else None
-        trace = solve_fixed_point(passes, p0, shock, venues, self.settings, None if buys is None else buys, pegs)
+        after = buys
+        if bounded is not None:
+            bounded.then, after = buys, bounded
+        trace = solve_fixed_point(passes, p0, shock, venues, self.settings, after, pegs)
+        if bounded is not None:
+            bounded.finish()
         outs = {n: part.outcome(trace, shock, keep_arrays) for n, part in zip(names, passes)}
-        return SystemOutcome(trace, shock, outs, {} if buys is None else buys.totals)
+        return SystemOutcome(trace, shock, outs, {} if buys is None else buys.totals,
+                             {} if bounded is None else bounded.ledgers)
 
     def alone(self, name: str, shocks: Mapping[str, float] | FloatArray, keep_arrays: bool = True) -> CascadeOutcome:
         """Market ``name`` run by itself with the same shock and fresh shared venues."""

@@ -57,9 +57,12 @@ from liqcascade.engine.dynamic import steps
 from liqcascade.engine.dynamic.candidates import stable_order
 from liqcascade.engine.dynamic.pricing import price_into
 from liqcascade.engine.dynamic.records import BlockCounts, LiquidatorChoice, SaleGrid
+from liqcascade.engine.dynamic.plans import MAX_PLAN_CALLS
 from liqcascade.engine.dynamic.results import build_result
 from liqcascade.engine.dynamic.settings import Liquidators, SimSettings
-from liqcascade.engine.dynamic.state import EMPTY, RunInputs, SimulationState, initial_state, prepare_inputs
+from liqcascade.engine.dynamic.state import (
+    EMPTY, RunInputs, SimulationState, check_strategy, initial_state, prepare_inputs,
+)
 from liqcascade.engine.result import Result
 from liqcascade.engine.static import SortedBook
 from liqcascade.engine.system import SystemModel
@@ -204,6 +207,8 @@ class Pool:
     received: FloatArray
     coll_sys: IntArray
     repaid_usd: FloatArray
+    caps_usd: FloatArray | None = None
+    """Per candidate, its strategy's calls (``LiquidationLimits.call_caps_usd``); None: max close."""
 
 
 def _shared_inputs(system: SystemModel, path, settings: SimSettings) -> SharedInputs:
@@ -338,6 +343,8 @@ def run_system(
     sp = _shared_start(system, shared)
     books = dict(sorted_books or {})
     runs = [_market_run(system, n, path, oracle, settings, books.get(n), sp, own.get(n)) for n in names]
+    for m in runs:  # the shared population may take any market's accounts
+        check_strategy(m.run.model.rules, shared.settings.liquidators)
     for k, m in enumerate(runs):
         if m.own is not None:
             m.own = replace(m.own, members=(k,))
@@ -414,6 +421,7 @@ def _pool(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int,
     out = (np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64), np.empty(total), np.empty(total),
            np.empty(total, dtype=np.int64), np.empty(total))
     at = 0
+    cap_parts: list[FloatArray] = []
     for k in members:
         st = runs[k].st
         cand, market = st.cand, st.market
@@ -421,16 +429,32 @@ def _pool(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int,
             continue
         # the gas asset priced at the shared venues (the market need not hold it)
         gas_usd = gas * 1e-9 * liq.gas_per_call * (sp.market[gas_idx] if gas_idx >= 0 else 0.0)
+        received, paid, reward, caps = steps.strategy_terms(liq, st, st.o_prev, gas_usd)
         n_ok, n_unprof, n_wait = price_into(
-            cand.received, cand.reward_usd, cand.paid, cand.coll_asset, cand.debt_asset, market, float(gas_usd),
-            cand.elig, st.eligible_since, b, int(liq.latency_blocks), float(liq.min_profit_usd), runs[k].ix,
+            received, reward, paid, cand.coll_asset, cand.debt_asset, market, float(gas_usd),
+            cand.elig, st.eligible_since, b, int(liq.latency_blocks), float(steps.profit_floor(liq)), runs[k].ix,
             skip.get(k, _NO_SKIP), k, at, *out)
+        if caps is not None:
+            cap_parts.append(caps[out[1][at:at + int(n_ok)]])
         at += int(n_ok)
         unprof[k] = int(n_unprof)
         waits[k] = int(n_wait)
     owner, local, gross, received, coll_sys, repaid_usd = (a[:at] for a in out)
-    pool = Pool(owner=owner, local=local, gross=gross, received=received, coll_sys=coll_sys, repaid_usd=repaid_usd)
+    pool = Pool(owner=owner, local=local, gross=gross, received=received, coll_sys=coll_sys, repaid_usd=repaid_usd,
+                caps_usd=None if liq.strategy == "max_close" else (
+                    np.concatenate(cap_parts) if cap_parts else np.zeros((0, MAX_PLAN_CALLS))))
     return pool, unprof, waits
+
+
+def _caps(pool: Pool, at: IntArray, calls_each: int) -> FloatArray:
+    """The pool's per-call caps of the candidates ``at``, as wide as the longest plan or the
+    market's ``calls_per_account``: a max close population's rows are uncapped calls."""
+    out = np.zeros((at.size, max(MAX_PLAN_CALLS, calls_each)))
+    if pool.caps_usd is None:
+        out[:, :calls_each] = np.inf
+    else:
+        out[:, :MAX_PLAN_CALLS] = pool.caps_usd[at]
+    return out
 
 
 def _sale_grid(shared: SharedInputs, sp: SharedPrices, pool: Pool, order: IntArray,
@@ -530,9 +554,13 @@ def choose_across(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun],
     for k, m in enumerate(runs):
         mine = pool.owner[picks.at] == k
         local, profit = pool.local[picks.at[mine]], picks.profit_usd[mine]
+        strategic = pool.caps_usd is not None or (k in own and own_pools[k].caps_usd is not None)
+        caps = _caps(pool, picks.at[mine], m.run.limits.max_calls_per_account) if strategic else None
         if k in own:
             local = np.concatenate([own_pools[k].local[own[k].at], local])
             profit = np.concatenate([own[k].profit_usd, profit])
+            if strategic:
+                caps = np.concatenate([_caps(own_pools[k], own[k].at, m.run.limits.max_calls_per_account), caps])
         not_taken = int(left[k])
         out.append(LiquidatorChoice(
             chosen=m.st.cand.elig[local] if local.size else EMPTY,
@@ -540,6 +568,7 @@ def choose_across(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun],
             unprofitable=unprof[k] + (not_taken if taken < cap else 0),
             over_capacity=not_taken if taken >= cap else 0,
             waiting=waits[k],
+            caps_usd=caps,
         ))
     return out
 

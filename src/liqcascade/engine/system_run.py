@@ -18,7 +18,9 @@ Tables:
 - ``stablecoin_rounds`` -- then, per round and such coin: its supply and the peg arbitrage
   at the round's start (:func:`~liqcascade.engine.system_owners.peg_round_table`);
 - ``owners`` -- when accounts are linked to owners: per owner, positions, markets where it
-  was liquidated, its loss (:func:`~liqcascade.engine.system_owners.owner_table`).
+  was liquidated, its loss (:func:`~liqcascade.engine.system_owners.owner_table`);
+- ``liquidators`` -- when liquidators are bounded: per population, its calls, capital used,
+  balance and what it left eligible (:mod:`~liqcascade.engine.system_liquidators`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from liqcascade.engine.result import Result, _clean
 from liqcascade.engine.run import ROUND_COLUMNS, assets_without_venue, headline_fields
 from liqcascade.engine.static import TOTALS, CascadeSettings
 from liqcascade.engine.system import SystemCascade, SystemModel, SystemOutcome
+from liqcascade.engine.system_liquidators import LEDGER_COLUMNS, ledger_row
 from liqcascade.engine.system_owners import coin_table, owner_table, peg_round_table, static_outcomes
 from liqcascade.engine.trades import static_trades
 
@@ -62,6 +65,8 @@ def run_system(
     moved = [a for a, v in shocks.items() if float(v) != 0.0]
     summary["shocked_assets_without_venue"] = ",".join(assets_without_venue(system, moved, solver.settings))
     summary.update(headline_fields(assets, shocks, coll_usd, system.assets))
+    if out.liquidators:
+        summary.update(left_eligible(out))
     tables = {
         "summary": pd.DataFrame([summary]),
         "markets": markets,
@@ -77,6 +82,8 @@ def run_system(
         tables["stablecoin_rounds"] = peg_round_table(out)
     if system.owners:
         tables["owners"] = owner_table(system, static_outcomes(tables["accounts"]))
+    if out.liquidators:
+        tables["liquidators"] = pd.DataFrame([ledger_row(x) for x in out.liquidators.values()], columns=LEDGER_COLUMNS)
     return Result("system", tables, dict(config or {}))
 
 
@@ -209,6 +216,8 @@ def system_curve(
         }
         row.update({k: v for k, v in system_summary(markets, out).items() if k not in ("markets", "rounds", "converged",
                                                                                         "stuck", "accounts")})
+        if out.liquidators:  # bounded liquidators: what they left eligible (all populations' markets)
+            row.update(left_eligible(out))
         rows.append(row)
         mrows.append(markets.drop(columns=["protocol", "version", "accounts"]).assign(shock=float(s)))
     curve = pd.DataFrame(rows)
@@ -217,6 +226,14 @@ def system_curve(
     curve_markets = pd.concat(mrows, ignore_index=True)
     curve_markets = curve_markets[["shock", *[c for c in curve_markets.columns if c != "shock"]]]
     return Result("curve", {"curve": curve, "curve_markets": curve_markets}, dict(config or {}))
+
+
+def left_eligible(out: SystemOutcome) -> dict[str, object]:
+    """Accounts the bounded liquidators left eligible at the end, their debt and their debt above
+    collateral (the shared population's row covers every market)."""
+    led = out.liquidators["shared"]
+    return {"stuck": out.trace.stuck, "accounts_left_eligible": led.accounts_left,
+            "debt_left_eligible_usd": led.debt_left_usd, "shortfall_left_usd": led.shortfall_left_usd}
 
 
 def stacked(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

@@ -267,6 +267,17 @@ class SimLiquidatorsConfig(_Model):
     latency_blocks: int = Field(0, ge=0, description="Blocks an account must have been eligible before liquidators act.")
     spread_blocks: int = Field(1, ge=1, description="Liquidators sell 1/spread_blocks of their inventory each block.")
     min_repay_usd: float = Field(0.0, ge=0, description="Calls repaying less than this are not made.")
+    strategy: Literal["max_close", "two_step", "profit_max"] = Field(
+        "max_close", description="How much each liquidation repays: max_close the most the protocol allows (in "
+        "calls_per_account calls); two_step two calls in one block, the first leaving the account just liquidatable "
+        "(Qin et al. 2021); profit_max one call sized to maximise profit after the collateral's venue and gas. "
+        "two_step and profit_max need aave_v3 rules (docs/liquidators.md).",
+    )
+    calls_per_round: int | None = Field(
+        None, ge=1, description="System scenarios: liquidation calls per round of the static cascade (`run`, "
+        "`curve`) at most (unset: unbounded); capital_usd there is the balance, recycled after each round's sale. "
+        "Not read by `simulate`.",
+    )
 
 
 class DynamicsConfig(_Model):
@@ -512,6 +523,7 @@ def resolved_config(cfg: ScenarioConfig, base_dir: Path, source: str = "<config>
     for key in HF_KEYS:  # left out when unset, so a scenario without them keeps its run id
         if d["positions"].get(key) is None:
             d["positions"].pop(key, None)
+    drop_unset_calls_per_round(d.get("simulation"))
     if cfg.positions.source == "file" and cfg.positions.path:
         p = resolve_path(cfg.positions.path, base_dir, source, "positions.path")
         d["positions"]["path"] = f"sha256:{file_digest(p)}"
@@ -520,6 +532,14 @@ def resolved_config(cfg: ScenarioConfig, base_dir: Path, source: str = "<config>
         d["market"]["params"] = f"sha256:{file_digest(p)}"
     hash_shared_inputs(d, cfg.venues, base_dir, source)
     return d
+
+
+def drop_unset_calls_per_round(sim: dict[str, Any] | None) -> None:
+    """In a ``[simulation]`` dump: ``liquidators.calls_per_round`` left out when unset (a key of
+    the static system cascade, added later), so a scenario without it keeps its run id."""
+    liq = (sim or {}).get("liquidators")
+    if liq is not None and liq.get("calls_per_round") is None:
+        liq.pop("calls_per_round", None)
 
 
 def hash_shared_inputs(d: dict[str, Any], venues: list[Any], base_dir: Path, source: str) -> None:

@@ -497,7 +497,7 @@ def sim_liquidators(lq):
         liquidations_per_block=inf(lq.liquidations_per_block), calls_per_account=lq.calls_per_account,
         gas_per_call=lq.gas_per_call, gas_asset=lq.gas_asset, gas_gwei=lq.gas_gwei,
         min_profit_usd=lq.min_profit_usd, capital_usd=inf(lq.capital_usd), latency_blocks=lq.latency_blocks,
-        spread_blocks=lq.spread_blocks, min_repay_usd=lq.min_repay_usd,
+        spread_blocks=lq.spread_blocks, min_repay_usd=lq.min_repay_usd, strategy=lq.strategy,
     )
 
 

@@ -31,6 +31,7 @@ from pydantic import Field, field_validator
 
 from liqcascade.engine.static import CascadeSettings
 from liqcascade.engine.system import IssuedCoin, SystemModel
+from liqcascade.engine.system_liquidators import StaticLiquidators
 from liqcascade.engine.system_pegs import Psm, Redemptions
 from liqcascade.errors import ConfigError, DataError, plain
 from liqcascade.io.config import (
@@ -47,6 +48,7 @@ from liqcascade.io.config import (
     VenueConfig,
     _FieldError,
     _Model,
+    drop_unset_calls_per_round,
     file_digest,
     hash_shared_inputs,
     read_toml,
@@ -222,6 +224,9 @@ class SystemScenario:
             entry["params"] = own["market"]["params"]
             entry["positions"] = own["positions"]
         hash_shared_inputs(d, self.config.venues, self.base_dir, self.source)
+        drop_unset_calls_per_round(d.get("simulation"))
+        for entry in d["markets"]:
+            drop_unset_calls_per_round(entry.get("simulation"))
         # left out when unset, so a system without them keeps its run id
         if not d["stablecoins"]:
             del d["stablecoins"]
@@ -286,13 +291,30 @@ def build_system(cfg: SystemScenarioConfig, base_dir: Path | str = ".", source: 
     models = {n: sc.model for n, sc in markets.items()}
     issued = tuple(_issued(a, c) for a, c in cfg.stablecoins.items())
     owners = _owners(cfg.owners, models, base_dir, source) if cfg.owners is not None else {}
-    model = SystemModel(params.symbols, prices, models, venues, source, issued, owners)
+    model = SystemModel(params.symbols, prices, models, venues, source, issued, owners, _static_liquidators(cfg))
     settings = next(iter(markets.values())).settings
     settings = CascadeSettings(
         max_rounds=cfg.engine.max_rounds, limits=settings.limits, sell_fraction=cfg.liquidators.sell_fraction,
         buy_debt=cfg.liquidators.buy_debt, impact=cfg.engine.impact,
     )
     return SystemScenario(cfg, source, base_dir, markets, model, settings)
+
+
+def _static_liquidators(cfg: SystemScenarioConfig) -> tuple[StaticLiquidators, ...]:
+    """The liquidator populations of ``[simulation.liquidators]`` (shared) and each market's
+    ``[markets.simulation.liquidators]`` (dedicated), as they bound the static cascade: their
+    ``capital_usd`` and ``calls_per_round``. None when none is bounded (the static cascade's
+    unbounded liquidators, exactly as without the tables)."""
+    inf = lambda x: math.inf if x is None or x >= 1e299 else float(x)  # noqa: E731
+    pops = []
+    if cfg.simulation is not None:
+        lq = cfg.simulation.liquidators
+        pops.append(StaticLiquidators(None, inf(lq.capital_usd), inf(lq.calls_per_round)))
+    for m in cfg.markets:
+        if m.simulation is not None and m.simulation.liquidators is not None:
+            lq = m.simulation.liquidators
+            pops.append(StaticLiquidators(m.name, inf(lq.capital_usd), inf(lq.calls_per_round)))
+    return tuple(pops) if any(p.bounded for p in pops) else ()
 
 
 def _issued(asset: str, c: StablecoinConfig) -> IssuedCoin:

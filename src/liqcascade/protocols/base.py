@@ -7,12 +7,13 @@ new module implementing :class:`LiquidationRules`; the engines do not change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from liqcascade._typing import FloatArray, IntArray
+from liqcascade.errors import LiqcascadeError
 from liqcascade.model import PositionBook, RiskParams
 from liqcascade.protocols.flows import N_FLOWS
 
@@ -107,6 +108,20 @@ class LiquidationLimits:
 
     max_calls_per_account: int = 64
     min_repay_usd: float = 0.0
+    call_caps_usd: FloatArray | None = field(default=None, compare=False)
+    """For ``liquidate_list`` by rules with ``capabilities.capped_calls``: row ``j`` lists the
+    calls on the list's ``j``-th account, column ``c`` the most debt value (USD) call ``c`` may
+    repay (inf: the rule's maximum); a 0 or the end of the row stops (and ``max_calls_per_account``
+    still bounds). None: up to ``max_calls_per_account`` calls at the rule's maximum."""
+
+    def caps(self, n: int) -> FloatArray:
+        """:attr:`call_caps_usd` checked against a list of ``n`` accounts (an empty array when None)."""
+        if self.call_caps_usd is None:
+            return np.empty((0, 0))
+        caps = np.ascontiguousarray(self.call_caps_usd, dtype=np.float64)
+        if caps.ndim != 2 or caps.shape[0] != n:
+            raise LiqcascadeError(f"call_caps_usd must have one row per listed account ({n}), got shape {caps.shape}")
+        return caps
 
 
 @dataclass(frozen=True)
@@ -175,6 +190,9 @@ class Capabilities:
     """The rules implement :class:`SoftLiquidates` (the protocol's own AMM converts
     collateral as the external price moves, with no liquidator's call: LLAMMA). The
     block-by-block engines call it every block before looking for eligible accounts."""
+    capped_calls: bool = False
+    """``liquidate_list`` honours :attr:`LiquidationLimits.call_caps_usd` (a liquidator may repay
+    less than the rule's maximum): liquidator strategies other than max close need it."""
     aftermarket_gas: bool = False
     """The aftermarket implements :class:`SeesGas`: each block, before its ``step``, the engine
     tells it the block's gas price (its buyers' transactions compete for inclusion: Maker's

@@ -48,6 +48,8 @@ class LiquidatorChoice(NamedTuple):
     unprofitable: int
     over_capacity: int
     waiting: int
+    caps_usd: FloatArray | None = None
+    """Per chosen account, its strategy's calls (``LiquidationLimits.call_caps_usd``); None: max close."""
 
 
 class SaleGrid(NamedTuple):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from liqcascade.engine.strategies import STRATEGIES
 from liqcascade.errors import ConfigError, LiqcascadeError
 
 
@@ -32,6 +33,13 @@ class Liquidators:
     """Liquidators sell 1/spread_blocks of their inventory each block (1 = at once)."""
     min_repay_usd: float = 0.0
     """Calls repaying less than this are not made."""
+    strategy: str = "max_close"
+    """How much each liquidation repays (``engine/strategies.py``): ``max_close`` the most the
+    protocol allows, in ``calls_per_account`` calls; ``two_step`` Qin et al.'s optimal two calls
+    in one block (the first leaves the account just liquidatable, the second is a max close);
+    ``profit_max`` one call sized to maximise profit after selling into the collateral's venue
+    and gas, none when unprofitable. Other than max_close: protocols whose rules cap a call
+    (aave_v3)."""
 
     def __post_init__(self) -> None:
         checks = [
@@ -43,6 +51,7 @@ class Liquidators:
             ("latency_blocks", int(self.latency_blocks) >= 0, "an integer >= 0"),
             ("spread_blocks", int(self.spread_blocks) >= 1, "an integer >= 1"),
             ("min_repay_usd", self.min_repay_usd >= 0, "a number >= 0"),
+            ("strategy", self.strategy in STRATEGIES, f"one of {list(STRATEGIES)}"),
         ]
         for key, ok, expected in checks:
             if not ok:

@@ -91,6 +91,14 @@ def _per_block_series(model: MarketModel, path, series_by_asset, source: str, ke
     return out
 
 
+def check_strategy(rules, liq) -> None:
+    """A strategy other than max close needs rules that cap a call (``capabilities.capped_calls``)."""
+    if liq.strategy != "max_close" and not rules.capabilities.capped_calls:
+        raise ConfigError("<liquidators>", "liquidators.strategy",
+                          f"max_close for {rules.name} (its rules make only their own calls; "
+                          "two_step and profit_max need rules that cap a call: aave_v3)", liq.strategy)
+
+
 def prepare_inputs(model: MarketModel, path, oracle, settings: SimSettings | None, oracle_input, venue_depth,
                    sorted_book: SortedBook | None) -> RunInputs:
     """Check the run's inputs against the market (a :class:`ConfigError` naming the key)
@@ -107,6 +115,7 @@ def prepare_inputs(model: MarketModel, path, oracle, settings: SimSettings | Non
             raise ConfigError("<liquidators>", "liquidators.gas_asset", f"an asset of the market {list(assets)}",
                               liq.gas_asset)
         gas_idx = assets.index(liq.gas_asset)
+    check_strategy(model.rules, liq)
     feeds = _per_block_series(model, path, oracle_input, "<oracle>", "oracle_input", "finite prices > 0, one per block")
     depths = _per_block_series(model, path, venue_depth, "<venues>", "venue_depth", "finite depths > 0")
     # with finite capital each pick is charged for its first call only, so allow one call

@@ -7,6 +7,7 @@ inputs and mutates the :class:`~.state.SimulationState`."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from liqcascade._typing import FloatArray
 from liqcascade.engine import kernels as _kernels
 from liqcascade.engine.dynamic.baseline import split_sales
 from liqcascade.engine.dynamic.candidates import Candidates, in_sorted, lots, snapshot, stable_order
+from liqcascade.engine.dynamic.plans import plan_candidates
 from liqcascade.engine.dynamic.records import BlockCounts, BlockUsd, EventBatch, LiquidatorChoice, SaleGrid
 from liqcascade.engine.dynamic.settings import ConservationError
 from liqcascade.engine.dynamic.state import POOL_FEE, RunInputs, SimulationState
@@ -169,11 +171,13 @@ def eligible_shortfall(run: RunInputs, st: SimulationState, b: int, o: FloatArra
     return shortfall
 
 
-def sale_grid(run: RunInputs, st: SimulationState, order: np.ndarray) -> SaleGrid:
+def sale_grid(run: RunInputs, st: SimulationState, order: np.ndarray, received: FloatArray | None = None) -> SaleGrid:
     """The proceeds curve of each venue asset at this block: quotes on a grid up to
-    everything the ranked candidates ``order`` could sell."""
+    everything the ranked candidates ``order`` could sell (``received``: per candidate,
+    default their next calls')."""
     k = run.n_assets
-    co, ro = st.cand.coll_asset[order], st.cand.received[order]  # ranked once, not once per asset
+    received = st.cand.received if received is None else received
+    co, ro = st.cand.coll_asset[order], received[order]  # ranked once, not once per asset
     grid = SaleGrid(np.zeros((k, GRID)), np.zeros((k, GRID)), np.zeros(k, dtype=np.bool_))
     for i in present(co, k):
         if i in st.venues:
@@ -186,6 +190,26 @@ def sale_grid(run: RunInputs, st: SimulationState, order: np.ndarray) -> SaleGri
     return grid
 
 
+def strategy_terms(liq, st: SimulationState, o: FloatArray, gas_usd: float):
+    """What each candidate's calls receive and pay (tokens), its reward (USD) less the gas of
+    its calls beyond the first (the first call's gas is charged as for max close, so the sums
+    run in the same order everywhere), and the per-call caps for the kernel (None: max close,
+    the protocol's next call as it stands). A candidate with no call planned (profit_max
+    found none profitable) has the reward -inf: never picked, counted unprofitable."""
+    cand = st.cand
+    if liq.strategy == "max_close":
+        return cand.received, cand.paid, cand.reward_usd, None
+    plans = plan_candidates(liq.strategy, st.arrays, cand, o, st.market, st.venues, gas_usd)
+    reward = np.where(plans.calls > 0, cand.reward_usd - gas_usd * np.maximum(plans.calls - 1, 0), -np.inf)
+    return plans.received, plans.paid, reward, plans.caps_usd
+
+
+def profit_floor(liq) -> float:
+    """``min_profit_usd``, with -inf raised to the lowest float so that a candidate whose
+    strategy plans no call (profit -inf) stays below it."""
+    return max(liq.min_profit_usd, -np.finfo(np.float64).max)
+
+
 def present(assets: np.ndarray, k: int) -> list[int]:
     """The distinct values of ``assets`` (asset indexes below ``k``), ascending (``np.unique``
     by counting: a handful of assets, up to a million candidates)."""
@@ -193,22 +217,26 @@ def present(assets: np.ndarray, k: int) -> list[int]:
 
 
 def choose_liquidations(run: RunInputs, st: SimulationState, b: int, gas: float) -> LiquidatorChoice:
-    """Step 5: liquidators price each candidate's next call at the market (collateral
-    received plus reward, minus debt paid and gas), drop those still in their latency or
-    below ``min_profit_usd``, and pick the most profitable first net of this block's
-    slippage per asset, within the accounts-per-block cap and the capital."""
+    """Step 5: liquidators price each candidate's calls at the market (collateral received
+    plus reward, minus debt paid and gas): the protocol's next call under max close, the
+    strategy's calls otherwise (:mod:`~.plans`); drop those still in their latency or below
+    ``min_profit_usd``, and pick the most profitable first net of this block's slippage per
+    asset, within the accounts-per-block cap and the capital."""
     liq = run.settings.liquidators
     cand, market, elig = st.cand, st.market, st.cand.elig
     ca, da = cand.coll_asset, cand.debt_asset
     # profit at the market price, then net of this block's slippage per asset
     gas_usd = gas * 1e-9 * liq.gas_per_call * (market[run.gas_idx] if run.gas_idx >= 0 else 0.0)
-    received, paid = cand.received, cand.paid
-    gross = received * market[ca] + cand.reward_usd - paid * market[da] - gas_usd
+    # the calls happen at the oracle's prices the candidates were found at (step 4's)
+    received, paid, reward, caps = strategy_terms(liq, st, st.o_prev, gas_usd)
+    gross = received * market[ca] + reward - paid * market[da] - gas_usd
     waiting = b - st.eligible_since[elig] < liq.latency_blocks
-    ok = (gross >= liq.min_profit_usd) & ~waiting
+    floor = profit_floor(liq)
+    unprofitable = gross < floor
+    ok = (gross >= floor) & ~waiting
     okidx = np.flatnonzero(ok)
     order = okidx[stable_order(-gross[okidx])]
-    grid = sale_grid(run, st, order)
+    grid = sale_grid(run, st, order, received)
     cap = len(order) if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
     rep_usd = paid * market[da]
     picked_profit = np.empty(len(order))
@@ -220,9 +248,10 @@ def choose_liquidations(run: RunInputs, st: SimulationState, b: int, gas: float)
     return LiquidatorChoice(
         chosen=elig[work[:taken]],
         profit_usd=picked_profit[:taken],
-        unprofitable=int(((gross < liq.min_profit_usd) & ~waiting).sum()) + (len(order) - taken if taken < cap else 0),
+        unprofitable=int((unprofitable & ~waiting).sum()) + (len(order) - taken if taken < cap else 0),
         over_capacity=len(order) - taken if taken >= cap else 0,
         waiting=int(waiting.sum()),
+        caps_usd=None if caps is None else caps[work[:taken]],
     )
 
 
@@ -231,7 +260,12 @@ def liquidate(run: RunInputs, st: SimulationState, b: int, o: FloatArray, choice
     the protocol itself takes goes to its aftermarket. Returns (calls, accounts liquidated)."""
     rules = run.model.rules
     snap = snapshot(st.arrays, o, choice.chosen) if st.aftermarket is not None else None
-    calls, ev = rules.liquidate_list(st.arrays, o, choice.chosen, st.tallies, run.limits)
+    limits = run.limits
+    if choice.caps_usd is not None:
+        # a strategy's plan is the account's calls this block (two_step: both in this block)
+        limits = replace(limits, max_calls_per_account=max(limits.max_calls_per_account, choice.caps_usd.shape[1]),
+                         call_caps_usd=choice.caps_usd)
+    calls, ev = rules.liquidate_list(st.arrays, o, choice.chosen, st.tallies, limits)
     if snap is not None:
         st.aftermarket.receive(int(run.times[b]), lots(st.arrays, snap), o)
     st.liquidated_last = np.sort(choice.chosen)

@@ -118,7 +118,7 @@ def choose_pair(policy, s, e, asset, coll, debt, prices, lt, bonus):
 
 
 def liquidate_one(
-    version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
+    version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd, caps, j,
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
     acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, flows,
 ):
@@ -134,6 +134,10 @@ def liquidate_one(
     on the account. Per-asset token totals (1-D views), per-account USD totals and
     per-row trades (``flows``, the columns of ``protocols.flows``) are
     accumulated into the arrays given.
+
+    When ``j >= 0``, row ``j`` of ``caps`` lists the calls a liquidator's strategy makes
+    (``engine/strategies.py``): call ``c`` repays at most ``caps[j, c]`` of debt value (USD; inf:
+    the rule's maximum); a 0 or the end of the row stops the calls.
     """
     s = offsets[k]
     e = offsets[k + 1]
@@ -148,6 +152,10 @@ def liquidate_one(
         pc = prices[asset[rc]]
         pd = prices[asset[rd]]
         cover = largest_allowed_cover(version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[rc])
+        if j >= 0:
+            if calls >= caps.shape[1] or caps[j, calls] <= 0.0:
+                break
+            cover = min(cover, caps[j, calls] / pd)
         if cover <= 0.0:
             acct_blocked[k] += 1
             break
@@ -231,6 +239,7 @@ def sweep(
     account's ``q`` is refreshed, a liquidated one's from what the liquidation left.
     """
     k_assets = seized_by_asset.shape[0]
+    no_caps = np.empty((0, 0))
     acc = np.zeros((4, N_CHUNKS, k_assets))
     calls = np.zeros(N_CHUNKS, dtype=np.int64)
     found = np.zeros(N_CHUNKS, dtype=np.int64)
@@ -248,7 +257,7 @@ def sweep(
                 touched[k] = True
                 calls[c] += liquidate_one(
                     version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls,
-                    min_repay_usd, acc[0, c], acc[1, c], acc[2, c], acc[3, c],
+                    min_repay_usd, no_caps, -1, acc[0, c], acc[1, c], acc[2, c], acc[3, c],
                     acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, flows,
                 )
                 # its bound from what is left (rows still in cache): most liquidated accounts
@@ -337,13 +346,14 @@ def first_call(version, policy, accounts, offsets, asset, coll, debt, prices, lt
 
 
 def liquidate_list(
-    version, policy, accounts, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
+    version, policy, accounts, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd, caps,
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
     acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
     ev_account, ev_calls, ev_seized_usd, ev_repaid_usd, ev_bad_debt_usd, flows,
 ):
     """Liquidate the listed accounts in order (serial: the list is already ranked), each
-    with up to ``max_calls`` calls (see :func:`liquidate_one`). Per account of the list
+    with up to ``max_calls`` calls (see :func:`liquidate_one`), capped by row ``j`` of
+    ``caps`` (USD per call; an empty array: no caps). Per account of the list
     the ``ev_*`` arrays receive what happened to it (one event row per account and
     block). Returns the number of calls."""
     total = 0
@@ -354,6 +364,7 @@ def liquidate_list(
         b0 = acct_bad_debt_usd[k]
         c = liquidate_one(
             version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
+            caps, j if caps.shape[0] > 0 else -1,
             seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
             acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, flows,
         )

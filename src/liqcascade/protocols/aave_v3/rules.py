@@ -45,7 +45,7 @@ class AaveV3Rules:
     version: int
     pair_policy: str = "largest"
     name: str = "aave_v3"
-    capabilities = Capabilities()
+    capabilities = Capabilities(capped_calls=True)
 
     def __post_init__(self) -> None:
         if self.version not in NAMES:
@@ -156,7 +156,7 @@ class AaveV3Rules:
         calls = kernels.liquidate_list(
             self.version, PAIR_POLICIES[self.pair_policy], accounts, arrays.offsets, arrays.asset, arrays.coll,
             arrays.debt, prices, arrays.lt, arrays.bonus, arrays.fee, limits.max_calls_per_account,
-            limits.min_repay_usd, tallies.seized, tallies.fee, tallies.repaid, tallies.deficit,
+            limits.min_repay_usd, limits.caps(n), tallies.seized, tallies.fee, tallies.repaid, tallies.deficit,
             tallies.acct_seized_usd, tallies.acct_repaid_usd, tallies.acct_bad_debt_usd, tallies.acct_calls,
             tallies.acct_blocked, ev.account, ev.calls, ev.seized_usd, ev.repaid_usd, ev.bad_debt_usd, tallies.flows,
         )

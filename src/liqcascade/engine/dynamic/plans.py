@@ -1,0 +1,188 @@
+"""A liquidator strategy's plan for each eligible account of a block (``liquidators.strategy``).
+
+The block-by-block engines price each candidate by the strategy's calls instead of the
+protocol's maximum call: :func:`plan_candidates` reads each candidate's pair from the book
+(the collateral the protocol's next call seizes and the debt it repays, at the oracle's
+prices, the rest of the account counting in its health factor), takes the rule's cap from
+the protocol's own next call, and computes the strategy's calls. The protocol's kernel then
+makes the calls with each one's repayment capped at the plan's
+(:attr:`~liqcascade.protocols.base.LiquidationLimits.call_caps_usd`), so the rule's own
+limits (close factor, dust, collateral) always hold.
+
+:func:`plan_candidates` is the closed forms of :mod:`liqcascade.engine.strategies` over
+arrays (every candidate at once, each block); :func:`plan_one` is the scalar reference (the
+strategies' own functions on one candidate), used for venues without a closed form and tied
+to the arrays by a test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from liqcascade._typing import FloatArray, IntArray
+from liqcascade.engine.dynamic.candidates import Candidates
+from liqcascade.engine.strategies import KEEP_LIQUIDATABLE_HF, CallRule, Exit, Plan, Position, plan
+from liqcascade.markets.cpmm import ConstantProductPool
+from liqcascade.protocols.base import BookArrays
+
+MAX_PLAN_CALLS = 2
+"""Calls in the longest plan (two_step)."""
+
+
+@dataclass(frozen=True)
+class CandidatePlans:
+    """Per candidate (the order of ``Candidates.elig``): what its plan receives and pays over
+    its calls, how many calls, and the per-call caps for the protocol's kernel."""
+
+    received: FloatArray
+    """Collateral tokens the liquidator receives (net of the protocol's fee)."""
+    paid: FloatArray
+    """Debt tokens the liquidator repays."""
+    calls: IntArray
+    """Calls planned (0: no call -- profit_max found none profitable)."""
+    caps_usd: FloatArray
+    """``(n, MAX_PLAN_CALLS)``: each call's repayment cap (USD; inf: the rule's maximum, 0: no call)."""
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """Each candidate's pair, as :class:`~liqcascade.engine.strategies.Position` fields over arrays."""
+
+    coll: FloatArray
+    debt: FloatArray
+    pc: FloatArray
+    pd: FloatArray
+    lt: FloatArray
+    bonus: FloatArray
+    fee: FloatArray
+    weighted_usd: FloatArray
+    """``Σ collateral·price·LT`` over the account."""
+    debt_usd: FloatArray
+    """``Σ debt·price`` over the account."""
+    cf: FloatArray
+    """The close factor the protocol's next call applied (its repayment over the pair's debt)."""
+
+
+def pairs(arrays: BookArrays, cand: Candidates, prices: FloatArray) -> Pairs:
+    """The candidates' pairs read from the book (rows of an account are contiguous)."""
+    acc = cand.elig
+    starts, ends = arrays.offsets[acc], arrays.offsets[acc + 1]
+    counts = ends - starts
+    owner = np.repeat(np.arange(acc.size), counts)
+    rows = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+    a, lt = arrays.asset[rows], arrays.lt[rows]
+    p = prices[a]
+    weighted = np.bincount(owner, weights=arrays.coll[rows] * p * np.where(lt > 0, lt, 0.0), minlength=acc.size)
+    debt_usd = np.bincount(owner, weights=arrays.debt[rows] * p, minlength=acc.size)
+    # one row per (account, asset): the pair's rows are the ones holding its assets
+    rc = np.zeros(acc.size, dtype=np.int64)
+    rd = np.zeros(acc.size, dtype=np.int64)
+    hit_c = (a == cand.coll_asset[owner]) & (lt > 0)
+    hit_d = a == cand.debt_asset[owner]
+    rc[owner[hit_c]] = rows[hit_c]
+    rd[owner[hit_d]] = rows[hit_d]
+    debt = arrays.debt[rd]
+    cf = np.minimum(np.maximum(np.divide(cand.repaid, debt, out=np.zeros(acc.size), where=debt > 0), 1e-12), 1.0)
+    return Pairs(arrays.coll[rc], debt, prices[cand.coll_asset], prices[cand.debt_asset], np.minimum(arrays.lt[rc], 1.0),
+                 arrays.bonus[rc], arrays.fee[rc], weighted, debt_usd, cf)
+
+
+def plan_one(strategy: str, pr: Pairs, j: int, market_price: float, venue, gas_usd: float) -> Plan:
+    """Candidate ``j``'s plan by the strategies' scalar functions (the reference)."""
+    pc, pd, lt = float(pr.pc[j]), float(pr.pd[j]), float(pr.lt[j])
+    coll, debt = float(pr.coll[j]), float(pr.debt[j])
+    pos = Position(coll, debt, pc, pd, lt, other_collateral_usd=max(float(pr.weighted_usd[j]) - coll * pc * lt, 0.0),
+                   other_debt_usd=max(float(pr.debt_usd[j]) - debt * pd, 0.0))
+    rule = CallRule(close_factor=float(pr.cf[j]), bonus=float(pr.bonus[j]), protocol_fee=float(pr.fee[j]))
+    return plan(strategy, pos, rule, Exit(venue, gas_usd=gas_usd, price=market_price))
+
+
+def _max_close(pr: Pairs, cap: FloatArray, out: CandidatePlans, s_recv: FloatArray) -> None:
+    out.received[:], out.paid[:], out.calls[:] = cap * s_recv, cap, 1
+    out.caps_usd[:, 0] = cap * pr.pd
+
+
+def _two_step(pr: Pairs, cap: FloatArray, out: CandidatePlans, s_seize: FloatArray, s_recv: FloatArray) -> None:
+    """:func:`~liqcascade.engine.strategies.two_step` over arrays (its docstring has the derivation)."""
+    h = KEEP_LIQUIDATABLE_HF
+    k = pr.lt * (1.0 + pr.bonus)
+    gap = h * pr.debt_usd - pr.weighted_usd
+    with np.errstate(divide="ignore", invalid="ignore"):
+        keep = np.where(gap <= 0, 0.0, np.where(k >= h, np.inf, gap / (h - k) / pr.pd))
+    single = (pr.cf >= 1.0) | (keep <= 0)
+    r1 = np.where(single, cap, np.minimum(cap, keep))
+    seized = np.minimum(r1 * s_seize, pr.coll)
+    coll1, debt1 = np.maximum(pr.coll - seized, 0.0), np.maximum(pr.debt - r1, 0.0)
+    # the account after the first call, at the same prices
+    w1 = pr.weighted_usd - seized * pr.pc * pr.lt
+    d1 = pr.debt_usd - r1 * pr.pd
+    again = ~single & (debt1 > 0) & (coll1 > 0) & (w1 < d1)
+    r2 = np.where(again, np.minimum(pr.cf * debt1, coll1 / s_seize), 0.0)
+    out.received[:], out.paid[:] = (r1 + r2) * s_recv, r1 + r2
+    out.calls[:] = 1 + again
+    out.caps_usd[:, 0] = r1 * pr.pd
+    out.caps_usd[:, 1] = np.where(again, np.inf, 0.0)
+
+
+def _profit_max_cpmm(pool: ConstantProductPool, pr: Pairs, j: IntArray, cap: FloatArray, s_recv: FloatArray,
+                     gas_usd: float, out: CandidatePlans) -> None:
+    """:func:`~liqcascade.engine.strategies.profit_max` on a constant-product pool, for the
+    candidates ``j`` whose collateral sells there."""
+    x, y, g = pool.reserve_asset, pool.reserve_numeraire, pool.gamma
+    s, pd = s_recv[j], pr.pd[j]
+    a = (np.sqrt(g * x * y * s / pd) - x) / g
+    r = np.minimum(np.maximum(a, 0.0) / s, cap[j])
+    received = r * s
+    ga = g * received
+    profit = y * ga / (x + ga) - r * pd - gas_usd
+    ok = (r > 0) & (profit > 0)
+    out.received[j] = np.where(ok, received, 0.0)
+    out.paid[j] = np.where(ok, r, 0.0)
+    out.calls[j] = ok
+    out.caps_usd[j, 0] = np.where(ok, r * pd, 0.0)
+
+
+def _profit_max(pr: Pairs, cap: FloatArray, out: CandidatePlans, s_recv: FloatArray, coll_asset: IntArray,
+                market: FloatArray, venues: dict, gas_usd: float) -> None:
+    for i in np.unique(coll_asset):
+        j = np.flatnonzero(coll_asset == i)
+        venue = venues.get(int(i))
+        if venue is None:  # profit linear in the repay: the cap, if it pays its gas
+            profit = cap[j] * s_recv[j] * market[i] - cap[j] * pr.pd[j] - gas_usd
+            ok = profit > 0
+            out.received[j], out.paid[j] = np.where(ok, cap[j] * s_recv[j], 0.0), np.where(ok, cap[j], 0.0)
+            out.calls[j], out.caps_usd[j, 0] = ok, np.where(ok, cap[j] * pr.pd[j], 0.0)
+        elif isinstance(venue, ConstantProductPool):
+            _profit_max_cpmm(venue, pr, j, cap, s_recv, gas_usd, out)
+        else:  # bisection on the venue's quotes, one candidate at a time
+            for jj in j:
+                p = plan_one("profit_max", pr, int(jj), float(market[i]), venue, gas_usd)
+                out.received[jj], out.paid[jj], out.calls[jj] = p.received, p.repaid, len(p.calls)
+                out.caps_usd[jj, 0] = p.repaid * pr.pd[jj] if p.calls else 0.0
+
+
+def plan_candidates(strategy: str, arrays: BookArrays, cand: Candidates, prices: FloatArray, market: FloatArray,
+                    venues: dict, gas_usd: float) -> CandidatePlans:
+    """Each candidate's plan under ``strategy`` at the oracle ``prices``. The close factor is
+    the one the protocol's next call applied (so the plan's first call is capped where the
+    protocol's is); the collateral sells at ``market`` (the block's slippage is netted by the
+    picker, as for max close), except that profit_max sizes its call on the collateral's
+    venue, when it has one."""
+    n = cand.elig.shape[0]
+    out = CandidatePlans(np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int64), np.zeros((n, MAX_PLAN_CALLS)))
+    if n == 0:
+        return out
+    pr = pairs(arrays, cand, prices)
+    s_seize = (1.0 + pr.bonus) * pr.pd / pr.pc
+    s_recv = s_seize * (1.0 - pr.fee * pr.bonus / (1.0 + pr.bonus))
+    cap = cand.repaid.astype(np.float64)
+    if strategy == "max_close":
+        _max_close(pr, cap, out, s_recv)
+    elif strategy == "two_step":
+        _two_step(pr, cap, out, s_seize, s_recv)
+    else:
+        _profit_max(pr, cap, out, s_recv, cand.coll_asset, market, venues, gas_usd)
+    return out
+
