@@ -27,6 +27,7 @@ name = "tiny-system"
 [[markets]]
 name = "aave"
 protocol = "aave_v3"
+version = "3.3-3.4"
 assets = ["WETH", "USDC"]
 
 [markets.positions]
