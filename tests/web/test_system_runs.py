@@ -170,3 +170,22 @@ def test_account_cap_holds_for_the_sum_of_the_markets(system_store):
         assert c.post("/api/jobs", json={"scenario": "tiny.toml"}).status_code == 202
         spec = c.app.state.dashboard.runner.submitted[-1]
         assert spec.kind == "static" and spec.data["shock"] == {"WETH": 0.2}
+
+
+def test_sell_fraction_and_impact_edit_the_system_unless_a_market_sets_its_own(system_store):
+    scen = system_store / "scenarios"
+    own = SYSTEM.replace('[[markets]]\nname = "morpho"', '[[markets]]\nname = "morpho"\n'
+                         '[markets.liquidators]\nsell_fraction = 0.5\n', 1)
+    assert own != SYSTEM
+    (scen / "own_liq.toml").write_text(own)
+    try:
+        with test_client(make_app(system_store, fake_runner=True)) as c:
+            body = {"scenario": "tiny.toml", "sell_fraction": 0.4, "impact": False}
+            assert c.post("/api/jobs", json=body).status_code == 202
+            spec = c.app.state.dashboard.runner.submitted[-1]
+            assert spec.data["liquidators"] == {"sell_fraction": 0.4} and spec.data["engine"] == {"impact": False}
+            msg = _error(c.post("/api/jobs", json={**body, "scenario": "own_liq.toml"}), 422)
+            assert "sell_fraction" in msg and "morpho" in msg
+            assert len(c.app.state.dashboard.runner.submitted) == 1
+    finally:
+        (scen / "own_liq.toml").unlink()
