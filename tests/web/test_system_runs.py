@@ -189,3 +189,27 @@ def test_sell_fraction_and_impact_edit_the_system_unless_a_market_sets_its_own(s
             assert len(c.app.state.dashboard.runner.submitted) == 1
     finally:
         (scen / "own_liq.toml").unlink()
+
+
+def test_the_form_starts_a_system_run_and_shows_a_refused_edit(system_store):
+    with test_client(make_app(system_store, fake_runner=True)) as c:
+        r = c.post("/new", data={"scenario": "tiny.toml", "shocks": "WETH=0.3", "n_accounts": ""},
+                   follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/jobs/fake")
+        spec = c.app.state.dashboard.runner.submitted[-1]
+        assert [m["name"] for m in spec.data["markets"]] == ["aave", "morpho"] and spec.data["shock"] == {"WETH": 0.3}
+        r = c.post("/new", data={"scenario": "tiny.toml", "n_accounts": "50"})
+        assert r.status_code == 422 and 'id="form-error"' in r.text and "n_accounts does not apply" in r.text
+        assert len(c.app.state.dashboard.runner.submitted) == 1
+
+
+def test_the_worker_caps_the_sum_of_the_built_books(system_store):
+    # a file book's size is known only once built: the worker checks the sum of all markets
+    from dataclasses import replace
+
+    from liqcascade.web.scenarios import RunRequest, plan
+    from liqcascade.web.worker import answer
+
+    spec = plan(system_store, RunRequest(scenario="tiny.toml"), Limits(max_accounts=2500))
+    status, msg = answer(replace(spec, max_accounts=2499))
+    assert status == "error" and "markets.positions" in msg and "2,499" in msg and "2500" in msg.replace(",", "")

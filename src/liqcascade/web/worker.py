@@ -28,12 +28,12 @@ def execute(spec: RunSpec) -> tuple[str, str, dict, dict, dict]:
         from liqcascade.io.system import build_system, parse_system
 
         sc = build_system(parse_system(spec.data, spec.source), Path(spec.base_dir), spec.source)
-        n = sum(m.model.book.n_accounts for m in sc.markets.values())
+        n, key = sum(m.model.book.n_accounts for m in sc.markets.values()), "markets.positions"
     else:
         sc = S.build(parse_scenario(spec.data, spec.source), Path(spec.base_dir), spec.source)
-        n = sc.model.book.n_accounts
+        n, key = sc.model.book.n_accounts, "positions"
     if n > spec.max_accounts:
-        raise ConfigError(spec.source, "positions", f"a book of at most {spec.max_accounts:,} accounts (this server's cap)", n)
+        raise ConfigError(spec.source, key, f"books of at most {spec.max_accounts:,} accounts (this server's cap)", n)
     res = api.run(sc, store=None) if spec.kind == "static" else api.simulate(sc, store=None)
     meta = {"source": spec.source, "via": "dashboard", "request": spec.request}
     return str(res.run_id), res.kind, dict(res.config), dict(res.tables), meta
