@@ -4,7 +4,9 @@ A run starts from the built-in default scenario or from a TOML file directly ins
 store's ``scenarios/`` folder. The server reads nothing outside its store: a scenario name
 is a plain file name looked up in that folder (no ``/``, no ``..``), a symlink whose target
 lies outside the store is not listed and cannot be named, and every file a scenario refers to
-(positions, parameters, depth calibration, candles) must resolve inside the store too.
+(positions, parameters, depth calibration, candles) must resolve inside the store too. A
+system scenario (``[[markets]]``) runs too: every file any of its markets, venues or owners
+names is held to the same rule.
 """
 
 from __future__ import annotations
@@ -209,14 +211,67 @@ def _reject_sim_edits(req: RunRequest) -> None:
 
 
 def _market_assets(d: dict[str, Any], base_dir: Path, source: str, cfg) -> list[str]:
-    if cfg.market.assets is not None:
-        return list(cfg.market.assets)
+    return _assets_of(cfg.market, base_dir, source, "market.params")
+
+
+def _assets_of(market, base_dir: Path, source: str, key: str) -> list[str]:
+    """A market's assets: its ``assets`` list, else its parameter file's reserves."""
+    if market.assets is not None:
+        return list(market.assets)
     from liqcascade.io.aave_config import load_aave_reserve_config
     from liqcascade.io.config import resolve_path
 
-    ref = cfg.market.params
-    path = None if ref.startswith("builtin:") else resolve_path(ref, base_dir, source, "market.params")
+    ref = market.params
+    path = None if ref.startswith("builtin:") else resolve_path(ref, base_dir, source, key)
     return list(load_aave_reserve_config(path).params.symbols)
+
+
+# ------------------------------------------------------------------ system scenarios ([[markets]])
+def _system_edited(data: dict[str, Any], req: RunRequest, limits) -> dict[str, Any]:
+    """A system scenario mapping with the request's edits. Each market sets its own book,
+    so ``n_accounts`` does not apply; ``sell_fraction`` sets the system's liquidators and is
+    refused when a market has its own (the edit would not reach it). The account cap holds
+    for the sum of the markets' synthetic books (file books: checked when built)."""
+    d = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    markets = d.get("markets") if isinstance(d.get("markets"), list) else []
+    if req.n_accounts is not None:
+        raise RequestError("n_accounts does not apply to a system scenario: each of its markets sets its own book "
+                           "([markets.positions])")
+    own = [m.get("name", str(i)) for i, m in enumerate(markets)
+           if isinstance(m, dict) and isinstance(m.get("liquidators"), dict) and "sell_fraction" in m["liquidators"]]
+    if req.sell_fraction is not None and own:
+        raise RequestError(f"sell_fraction does not apply to this system scenario: markets {own} set their own "
+                           "[markets.liquidators] sell_fraction")
+    books = [m.get("positions") or {} for m in markets if isinstance(m, dict)]
+    total = sum(b.get("n_accounts", 100_000) for b in books if isinstance(b, dict) and b.get("source") == "synthetic")
+    if total > limits.max_accounts:
+        raise RequestError(f"the markets' synthetic books hold {total:,} accounts together, over this server's cap of "
+                           f"{limits.max_accounts:,} accounts")
+    if req.shocks is not None:
+        d["shock"] = dict(req.shocks)
+    if req.sell_fraction is not None:
+        d.setdefault("liquidators", {})["sell_fraction"] = req.sell_fraction
+    if req.impact is not None:
+        d.setdefault("engine", {})["impact"] = req.impact
+    if req.kind == "simulation":
+        d["simulation"] = _simulation_table(d.get("simulation") or {}, req, limits)
+    return d
+
+
+def _plan_system(req: RunRequest, limits, data: dict[str, Any], base: Path, source: str) -> RunSpec:
+    """:func:`plan` for a system scenario: the edited config validates, shocked assets are
+    assets of some market, sizes are within the caps."""
+    from liqcascade.io.system import parse_system
+
+    d = _system_edited(data, req, limits)
+    cfg = parse_system(d, source)
+    assets = sorted({a for i, m in enumerate(cfg.markets) for a in _assets_of(m, base, source, f"markets.{i}.params")})
+    for a in cfg.shock:
+        if a not in assets:
+            raise ConfigError(source, f"shock.{a}", f"an asset of the system {assets}", a)
+    if not any(v for v in cfg.shock.values()):
+        raise RequestError(f"{source}: no shock to run; give shocks such as {{'WETH': 0.3}}")
+    return RunSpec(req.kind, d, str(base), source, req.model_dump(exclude_none=True), limits.max_accounts)
 
 
 def plan(root: Path, req: RunRequest, limits) -> RunSpec:
@@ -239,6 +294,8 @@ def plan(root: Path, req: RunRequest, limits) -> RunSpec:
     base = path.parent
     if req.scenario != BUILTIN:
         _check_files_inside(root, data, base, source)
+    if "markets" in data:  # a system scenario ([[markets]]): the same checks over every market
+        return _plan_system(req, limits, data, base, source)
     d = _edited(data, req, limits)
     cfg = parse_scenario(d, source)
     assets = _market_assets(d, base, source, cfg)

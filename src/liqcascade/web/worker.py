@@ -18,15 +18,22 @@ from liqcascade.web.scenarios import RunSpec
 
 
 def execute(spec: RunSpec) -> tuple[str, str, dict, dict, dict]:
-    """Build the edited scenario and run it (no store): (run id, kind, config, tables, meta)."""
+    """Build the edited scenario (single-market or system) and run it (no store):
+    (run id, kind, config, tables, meta)."""
     from liqcascade import api
     from liqcascade.io import scenario as S
     from liqcascade.io.config import parse_scenario
 
-    sc = S.build(parse_scenario(spec.data, spec.source), Path(spec.base_dir), spec.source)
-    n = sc.model.book.n_accounts
+    if "markets" in spec.data:  # a system scenario: the cap holds for the sum of its markets' books
+        from liqcascade.io.system import build_system, parse_system
+
+        sc = build_system(parse_system(spec.data, spec.source), Path(spec.base_dir), spec.source)
+        n, key = sum(m.model.book.n_accounts for m in sc.markets.values()), "markets.positions"
+    else:
+        sc = S.build(parse_scenario(spec.data, spec.source), Path(spec.base_dir), spec.source)
+        n, key = sc.model.book.n_accounts, "positions"
     if n > spec.max_accounts:
-        raise ConfigError(spec.source, "positions", f"a book of at most {spec.max_accounts:,} accounts (this server's cap)", n)
+        raise ConfigError(spec.source, key, f"books of at most {spec.max_accounts:,} accounts (this server's cap)", n)
     res = api.run(sc, store=None) if spec.kind == "static" else api.simulate(sc, store=None)
     meta = {"source": spec.source, "via": "dashboard", "request": spec.request}
     return str(res.run_id), res.kind, dict(res.config), dict(res.tables), meta
