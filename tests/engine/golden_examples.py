@@ -68,6 +68,10 @@ CASES: tuple[Case, ...] = (
     _sim("montecarlo_eth_day_arb", "montecarlo_eth_day.toml", **{"simulation.dynamics": {"arb_capital_usd": 2e6}}),
     _sim("replay_2020_03_12", "replay_2020_03_12.toml", simulation={"end": "2020-03-12 14:00"}),
     _sim("replay_2021_05_19", "replay_2021_05_19.toml"),
+    _sim("replay_2021_05_week", "replay_2021_05_week.toml", simulation={"end": "2021-05-20 00:00"}),
+    _sim("replay_2022_05_luna", "replay_2022_05_luna.toml", simulation={"end": "2022-05-10 00:00"}),
+    _sim("replay_2022_11_ftx", "replay_2022_11_ftx.toml", simulation={"end": "2022-11-10 00:00"}),
+    _sim("replay_2023_03_usdc", "replay_2023_03_usdc.toml", simulation={"end": "2023-03-12 14:00"}),
     _sim("replay_2024_08_05", "replay_2024_08_05.toml", simulation={"end": "2024-08-05 06:00"}),
     # order books whose consumed depth refills with its own half-life
     # (impact on the path kept: consumed depth carries the sales' impact, so "none" is refused)

@@ -195,7 +195,9 @@ def _at(df, col, value):
 
 
 def test_every_replay_loads_and_matches_the_readme():
-    assert set(REPLAY_NAMES) == {"2021-05-19", "2021-05-19-spot", "2020-03-12", "2024-08-05", "2025-10-10-usde"}
+    assert set(REPLAY_NAMES) == {"2021-05-19", "2021-05-19-spot", "2021-05-week", "2020-03-12",
+                                 "2022-05-luna", "2022-11-ftx", "2023-03-usdc", "2024-08-05",
+                                 "2025-10-10-usde"}
     spot = replay_data("2021-05-19-spot").legs[0]["ETH"]
     assert len(spot) == 24 and spot["low"].min() == 1888.0  # "the spot low that day was about 1888"
     may = replay_data("2021-05-19")

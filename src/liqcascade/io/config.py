@@ -364,7 +364,10 @@ class SimulationConfig(_Model):
     corr: list[list[float]] | None = Field(None, description="GBM: correlation matrix in the order of `vol` (identity if omitted).")
     drift: float = Field(0.0, description="GBM: annualised drift of the log price.")
     seed: int = Field(0, ge=0, description="GBM: seed.")
-    replay: Literal["2021-05-19", "2021-05-19-spot", "2020-03-12", "2024-08-05", "2025-10-10-usde"] | None = Field(
+    replay: Literal[
+        "2021-05-19", "2021-05-19-spot", "2021-05-week", "2020-03-12", "2022-05-luna", "2022-11-ftx",
+        "2023-03-usdc", "2024-08-05", "2025-10-10-usde",
+    ] | None = Field(
         None, description="replay: which shipped crash (candles resampled to blocks; 2021-05-19 is the 1-minute "
         "perpetual, 2021-05-19-spot the hourly spot candles of the same day)."
     )

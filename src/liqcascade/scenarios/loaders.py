@@ -613,12 +613,42 @@ _REPLAYS: dict[str, dict[str, Any]] = {
         "gas": "ethereum_gas_price_percentiles_10min_2021-05-19.csv",
         "pools": {"univ2_eth_dai": "uniswap_v2_eth_dai_reserves_10min_2021-05-19.csv"},
     },
+    "2021-05-week": {
+        "description": "The week of May 19 2021, 2021-05-17..25: Binance spot ETHUSDT 1-hour candles, "
+        "the nine UTC days (open 3581.81, low 1728.74 at 2021-05-23 16:00). No gas data.",
+        "candles": {"ETH": "binance_ethusdt_1h_2021-05-17_25.csv"},
+        "gas": None,
+        "pools": {},
+    },
     "2020-03-12": {
         "description": "Black Thursday: Binance ETHUSDT perpetual, leg 0 2020-03-12 09:40-14:36 (low 118.27), "
         "leg 1 23:49-02:17 next day (low 84.23); gas percentiles of 2020-03-12 (p30 ~5 -> ~150 gwei). "
         "Gas data end at 2020-03-13 00:00: leg 1 needs gas_beyond='hold' or gas_column=None.",
         "candles": {"ETH": "binance_um_perp_ethusdt_1m_2020-03-12_black_thursday.csv"},
         "gas": "ethereum_gas_price_percentiles_10min_2020-03-12.csv",
+        "pools": {},
+    },
+    "2022-05-luna": {
+        "description": "LUNA/UST collapse, 2022-05-05..15: Binance spot ETHUSDT 1-hour candles, "
+        "the eleven UTC days (open 2940.65, low 1800.00 at 2022-05-12 05:00); "
+        "ETH only, no UST leg. No gas data.",
+        "candles": {"ETH": "binance_ethusdt_1h_2022-05-05_15.csv"},
+        "gas": None,
+        "pools": {},
+    },
+    "2022-11-ftx": {
+        "description": "FTX collapse, 2022-11-06..12: Binance spot ETHUSDT 1-hour candles, "
+        "the seven UTC days (open 1626.98, low 1073.53 at 2022-11-09 23:00). No gas data.",
+        "candles": {"ETH": "binance_ethusdt_1h_2022-11-06_12.csv"},
+        "gas": None,
+        "pools": {},
+    },
+    "2023-03-usdc": {
+        "description": "USDC depeg, 2023-03-11 14:00 to 03-14 23:00: Binance spot USDCUSDT 1-hour "
+        "candles (the shared file starts at 03-11 14:00; open 1.0, low 0.882 in that "
+        "first candle). No gas data.",
+        "candles": {"USDC": "binance_usdcusdt_1h_2023-03-11_14.csv"},
+        "gas": None,
         "pools": {},
     },
     "2024-08-05": {
