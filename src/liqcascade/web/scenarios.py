@@ -172,6 +172,12 @@ def _edited(data: dict[str, Any], req: RunRequest, limits) -> dict[str, Any]:
     if pos.get("source") == "synthetic" and pos.get("n_accounts", 100_000) > limits.max_accounts:
         raise RequestError(f"n_accounts {pos.get('n_accounts', 100_000):,} is over this server's cap of "
                            f"{limits.max_accounts:,} accounts; ask for fewer")
+    return _shared_edits(d, req, limits)
+
+
+def _shared_edits(d: dict[str, Any], req: RunRequest, limits) -> dict[str, Any]:
+    """The edits a single market and a system take alike: the liquidators' sell fraction, the
+    engine's impact switch and, for a simulation, the request's [simulation] table."""
     if req.sell_fraction is not None:
         d.setdefault("liquidators", {})["sell_fraction"] = req.sell_fraction
     if req.impact is not None:
@@ -249,13 +255,7 @@ def _system_edited(data: dict[str, Any], req: RunRequest, limits) -> dict[str, A
                            f"{limits.max_accounts:,} accounts")
     if req.shocks is not None:
         d["shock"] = dict(req.shocks)
-    if req.sell_fraction is not None:
-        d.setdefault("liquidators", {})["sell_fraction"] = req.sell_fraction
-    if req.impact is not None:
-        d.setdefault("engine", {})["impact"] = req.impact
-    if req.kind == "simulation":
-        d["simulation"] = _simulation_table(d.get("simulation") or {}, req, limits)
-    return d
+    return _shared_edits(d, req, limits)
 
 
 def _plan_system(req: RunRequest, limits, data: dict[str, Any], base: Path, source: str) -> RunSpec:
