@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.calibrate.conftest import ONE
 from tests.montecarlo.conftest import TINY
 
 TWO = """
@@ -80,40 +81,8 @@ source = "file"
 path = "{name}.csv"
 """
 
-HAND = 'name = "hand-system"\n' + _HAND_MARKET.format(name="a") + _HAND_MARKET.format(name="b") + """
-[prices.overrides]
-WETH = 2000.0
-USDC = 1.0
-
-[shock]
-WETH = 0.3
-
-[engine]
-impact = false
-
-[simulation]
-path = "shock"
-drive = { ETH = ["WETH"] }
-
-[simulation.oracle]
-kind = "instant"
-
-[simulation.liquidators]
-liquidations_per_block = 1e300
-calls_per_account = 10
-gas_gwei = 0
-
-[montecarlo]
-blocks = 12
-block_seconds = 300
-seed = 1
-vol = { ETH = 0.0 }
-
-[[montecarlo.depeg]]
-asset = "ETH"
-drop = 0.3
-probability = 1.0
-"""
+HAND = ('name = "hand-system"\n' + _HAND_MARKET.format(name="a") + _HAND_MARKET.format(name="b")
+        + "\n" + ONE[ONE.index("[prices.overrides]"):])  # the calibration tests' hand case: its prices, shock and runs
 
 
 @pytest.fixture(autouse=True)
