@@ -93,7 +93,7 @@ class CleanDepth:
     bid: FloatArray
     ask: FloatArray
     contaminated: np.ndarray
-    """True where the stale bid was in the snapshot (mid below its price)."""
+    """True where the stale bid was in the snapshot (see :func:`_stale_runs`)."""
 
 
 @dataclass(frozen=True)
@@ -213,7 +213,7 @@ def _pivot_depth(path: Path):
         df = pd.read_csv(path)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as e:
         raise DataError(str(path), None, f"cannot read as CSV: {e}") from e
-    for c in ("timestamp", "percentage", "notional"):
+    for c in ("timestamp", "percentage", "depth", "notional"):
         if c not in df.columns:
             raise DataError(str(path), None, f"missing column {c!r}; expected a Binance bookDepth file")
     ts = pd.to_datetime(df["timestamp"].astype(str).str.strip(), errors="coerce", format="mixed")
@@ -221,6 +221,7 @@ def _pivot_depth(path: Path):
         raise DataError(str(path), int(np.argmax(ts.isna().to_numpy())) + 1, "column 'timestamp': not a timestamp")
     df = df.assign(timestamp=ts)
     piv = df.pivot_table(index="timestamp", columns="percentage", values="notional", aggfunc="first")
+    tokens = df.pivot_table(index="timestamp", columns="percentage", values="depth", aggfunc="first")
     want = [-100 * f for f in FRACTIONS] + [100 * f for f in FRACTIONS]
     missing = [p for p in want if p not in piv.columns]
     if missing:
@@ -230,7 +231,9 @@ def _pivot_depth(path: Path):
         when = piv.index[piv.isna().any(axis=1).to_numpy()][0]
         raise DataError(str(path), None, f"snapshot {when} lacks some of the percentages -5..-1, 1..5")
     times = piv.index.to_numpy().astype("datetime64[s]").astype(np.int64)
-    return times, piv.to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        vwap_1 = (piv[want[0]] / tokens[want[0]]).to_numpy(float)  # average price of the bids within 1 %
+    return times, piv.to_numpy(float), vwap_1
 
 
 def _remap(fr: FloatArray, notional: FloatArray) -> FloatArray:
@@ -242,14 +245,28 @@ def _remap(fr: FloatArray, notional: FloatArray) -> FloatArray:
     return np.where(f <= xs[-1], np.interp(f, xs, ys), np.nan)
 
 
+def _stale_runs(below: np.ndarray, crossed: np.ndarray) -> np.ndarray:
+    """Snapshots holding the stale bid: each maximal run of snapshots with the mid below its price
+    that contains a *crossed* one (bids within 1 % averaging above the mid, which no live bid can).
+    The whole run, because the feed's reference shifts as soon as the price falls below the stale
+    bid, before the bid dominates its bucket (on 2025-10-10 the run starts at 14:57, the first
+    crossed snapshot is at 15:26)."""
+    out = np.zeros(len(below), dtype=bool)
+    edges = np.flatnonzero(np.diff(np.r_[0, below.astype(np.int8), 0]))
+    for start, stop in zip(edges[::2], edges[1::2]):
+        if crossed[start:stop].any():
+            out[start:stop] = True
+    return out
+
+
 def clean_book_depth(depth_path: str | Path, price_path: str | Path, stale: StaleBid = STALE_BID) -> CleanDepth:
     """The ``bookDepth`` file cleaned of ``stale`` (see the module docstring), mids from ``price_path``."""
-    times, raw = _pivot_depth(Path(depth_path))
+    times, raw, vwap_1 = _pivot_depth(Path(depth_path))
     kt, kp = _read_price_kline(Path(price_path))
     if times[0] < kt[0] or times[-1] > kt[-1]:
         raise DataError(str(price_path), None, "the price kline does not cover the depth file's snapshots")
     mid = np.interp(times.astype(float), kt, kp)
-    cont = mid < stale.price
+    cont = _stale_runs(mid < stale.price, vwap_1 > mid)
     mb = np.where(cont, 0.5 * (stale.price + mid), mid)
     f = np.asarray(FRACTIONS)
     bid = np.empty((len(times), len(f)))
