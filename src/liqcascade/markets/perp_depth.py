@@ -12,7 +12,7 @@ with ``r`` the step's log return (``|r|`` adds sub-linearly over sub-steps, so t
 one minute; finer steps see slightly less collapse for the same path).
 
 **The data and its one flaw.** The ``bookDepth`` feed gives cumulative notional within ±1…5 % of
-a reference mid every ~30 s. From 15:00 UTC on 2025-10-10 one bid of 17.65 BTC at 121 363.66 USDT
+a reference mid every ~30 s. From 14:52 UTC on 2025-10-10 one bid of 17.65 BTC at 121 363.66 USDT
 (2 142 547 USDT) stays in every snapshot while the price trades below it — a bid above the mid,
 which a live book cannot hold (its weighted price, 121 364, is above the mid all evening). The
 feed then measures both sides from the mid of that stale bid and the true best ask,
@@ -24,7 +24,7 @@ cumulative curve at 1…5 % (linear from zero, as :class:`~liqcascade.markets.or
 does; a distance beyond the deepest re-mapped bucket is unobserved, NaN). The true mid ``m`` is
 the Binance COIN-M BTCUSD perpetual 1-minute price kline interpolated to the snapshot (a
 different contract; their basis is far below the 1 % grid). Evidence for the reading: the cleaned
-bid depth within 1 % is continuous across 15:00 where the contamination starts (see
+bid depth within 1 % is continuous across 14:52 where the contamination starts (see
 docs/perps.md).
 
 Shipped fit: ``liqcascade/data/depth/btcusdt_dynamics_2025-10-10.json`` (see
@@ -249,8 +249,8 @@ def _stale_runs(below: np.ndarray, crossed: np.ndarray) -> np.ndarray:
     """Snapshots holding the stale bid: each maximal run of snapshots with the mid below its price
     that contains a *crossed* one (bids within 1 % averaging above the mid, which no live bid can).
     The whole run, because the feed's reference shifts as soon as the price falls below the stale
-    bid, before the bid dominates its bucket (on 2025-10-10 the run starts at 14:57, the first
-    crossed snapshot is at 15:26)."""
+    bid, before the bid dominates its bucket (on 2025-10-10 the run starts at 14:52:02, the first
+    crossed snapshot is at 15:24:33)."""
     out = np.zeros(len(below), dtype=bool)
     edges = np.flatnonzero(np.diff(np.r_[0, below.astype(np.int8), 0]))
     for start, stop in zip(edges[::2], edges[1::2]):
