@@ -427,6 +427,41 @@ def shipped_dynamics() -> DepthDynamics:
     return _parse_dynamics(res.read_text(), f"liqcascade/data/depth/{SHIPPED_DYNAMICS}")
 
 
+MINUTE_COLUMNS = ("minute_utc", "mid_usd", "stale_bid", "stress",
+                  *(f"bid_{k}pct_usd" for k in range(1, 6)), *(f"ask_{k}pct_usd" for k in range(1, 6)))  # fmt: skip
+"""Columns of the per-minute depth table (:func:`write_minute_depth`); empty cells are unobserved."""
+
+
+def write_minute_depth(
+    path: str | Path, depth_path: str | Path, price_path: str | Path, start: str, end: str,
+    dyn: DepthDynamics, comments: tuple[str, ...] = (),
+) -> None:
+    """Per minute in ``[start, end)``: the medians over its snapshots of the mid, the cleaned depth
+    (USDT) within 1…5 % and the stress against ``dyn``'s calm curves; ``stale_bid`` 1 when any
+    snapshot of the minute held the stale bid. ``#`` comment lines first."""
+    import pandas as pd
+
+    clean = clean_book_depth(depth_path, price_path)
+    x, _ = depth_stress(clean, dyn.bids, dyn.asks)
+    lo, hi = int(pd.Timestamp(start).timestamp()), int(pd.Timestamp(end).timestamp())
+    keep = (clean.times >= lo) & (clean.times < hi)
+    if not keep.any():
+        raise DataError(str(depth_path), None, f"no snapshot in [{start}, {end})")
+    t = clean.times[keep]
+    minutes, mid = _minute_median(t, clean.mid[keep])
+    cols = [_minute_median(t, v)[1] for v in (x[keep], *clean.bid[keep].T, *clean.ask[keep].T)]
+    stale = [int(clean.contaminated[keep][t // 60 * 60 == m].any()) for m in minutes]
+    with open(path, "w") as fh:
+        for line in comments:
+            fh.write(f"# {line}\n")
+        fh.write(",".join(MINUTE_COLUMNS) + "\n")
+        for i, m in enumerate(minutes):
+            when = pd.Timestamp(int(m), unit="s").strftime("%Y-%m-%d %H:%M")
+            vals = [f"{c[i]:.6g}" if c is cols[0] else f"{c[i]:.0f}" for c in cols]
+            vals = ["" if v == "nan" else v for v in vals]
+            fh.write(",".join([when, f"{mid[i]:.2f}", str(stale[i]), *vals]) + "\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m liqcascade.markets.perp_depth DEPTH_CSV PRICE_KLINE_CSV [OUT_JSON]``: fit and print."""
     args = sys.argv[1:] if argv is None else argv
