@@ -109,3 +109,20 @@ def test_bad_arguments_are_errors():
         PerpOrderBookVenue("BTC", P0, venue().dynamics, refill_half_life_s=0.0)
     with pytest.raises(ConfigError, match="stress"):
         venue(-1.0)
+
+
+def test_the_venue_kind_builds_from_a_table_with_a_dynamics_file(tmp_path):
+    from liqcascade.markets import registry
+    from liqcascade.markets.perp_depth import DepthFit, write_dynamics
+
+    dyn = DepthDynamics(LINEAR, LINEAR, half_life_s=120.0, kappa=1.0)
+    fit = DepthFit(dyn, 0.0, 1.0, 0.0, 1, 15, 0.0, 0.0, 0)
+    write_dynamics(tmp_path / "dyn.json", fit, "a hand-made curve")
+    spec = registry.spec("perp_orderbook")
+    table = {"kind": "perp_orderbook", "asset": "BTC", "dynamics": "dyn.json", "stress": 1.0}
+    settings = spec.settings.model_validate(table)
+    assert spec.files(settings) == {"dynamics": "dyn.json"}
+    v = spec.build(registry.VenueContext(settings, P0, resolve=lambda text, key: tmp_path / text))
+    assert v.refill_half_life == 120.0 and v.stress == 1.0
+    q = 10.0  # density S / e at stress 1
+    assert v.sell(q)[1].mid_price() == pytest.approx(P0 * math.exp(-q * P0 * math.e / S), rel=1e-12)
