@@ -163,3 +163,16 @@ def test_cleaned_bid_depth_is_continuous_where_the_contamination_starts():
     assert not c.contaminated[c.times < t15 - 1800].any()
     assert c.contaminated[(c.times >= t15 + 3600)].all()
     assert after == pytest.approx(before, rel=0.15)
+
+
+def test_docs_show_what_the_fit_command_prints(capsys):
+    from liqcascade.markets.perp_depth import main
+
+    from ..conftest import REPO
+
+    main([str(shared_file(DEPTH)), str(shared_file(PRICE))])
+    printed = capsys.readouterr().out.splitlines()
+    page = (REPO / "docs" / "perps.md").read_text()
+    block = page[page.index("$ python -m liqcascade.markets.perp_depth"):]
+    shown = block.split("```")[0].splitlines()[1:]
+    assert printed == [ln for ln in shown if ln]
