@@ -104,3 +104,44 @@ def test_bad_arbitrageur_is_an_error():
         BasisArbitrageur(-1.0)
     with pytest.raises(ConfigError, match="dt_s"):
         basis_arbitrage(perp(1.0), spot(), BasisArbitrageur(1.0), dt_s=-1.0)
+
+
+@given(st.floats(90_000.0, 110_000.0), st.floats(0.0, 0.005), st.floats(1e4, 1e8))
+@settings(max_examples=40, deadline=None)
+def test_tokens_are_conserved_and_the_gap_closes_to_the_band_or_the_budget(p0, band, capital):
+    before_perp, before_spot = perp(p0), spot()
+    trade = basis_arbitrage(before_perp, before_spot, BasisArbitrageur(capital, band), dt_s=1.0)
+    q = trade.tokens
+    sign = 1.0 if trade.perp_sold else -1.0
+    # what one venue gave up the other took in
+    assert trade.perp.net_sold == pytest.approx(before_perp.net_sold + sign * q, abs=1e-9)
+    assert trade.spot.reserve_asset == pytest.approx(before_spot.reserve_asset - sign * q, rel=1e-12)
+    assert trade.arbitrageur.capital_usd == pytest.approx(capital - trade.buy_cost, abs=1e-6 * capital)
+    rich_after, cheap_buy_after = (
+        (trade.perp.mid_price(), trade.spot.buy_price()) if trade.perp_sold
+        else (trade.spot.mid_price(), trade.perp.buy_price())
+    )  # fmt: skip
+    if q > 0.0:
+        assert rich_after >= (1 + band) * cheap_buy_after * (1 - 1e-9)  # never past the band
+        if trade.buy_cost < capital * (1 - 1e-9):
+            assert rich_after == pytest.approx((1 + band) * cheap_buy_after, rel=1e-9)
+
+
+def test_a_perp_liquidation_reaches_the_spot_pool_through_the_arbitrageur():
+    # both at 100 000; a 300 BTC liquidation sale on the perp; the arbitrageur, 2 M USD a second,
+    # buys the perp back and sells spot until the two meet: the spot price falls too
+    p, s = perp(100_000.0), spot()
+    _, p = p.sell(300.0)
+    arb = BasisArbitrageur(1e9, max_notional_per_s=2e6)
+    moved = 0.0
+    for _ in range(60):
+        trade = basis_arbitrage(p, s, arb, dt_s=1.0)
+        p, s, arb = trade.perp, trade.spot, trade.arbitrageur
+        moved += trade.tokens
+        if trade.tokens == 0.0:
+            break
+    assert s.mid_price() < 100_000.0 * 0.99  # the cascade reached spot
+    assert p.mid_price() == pytest.approx(s.buy_price(), rel=1e-9)  # and the two meet
+    # 300 BTC sold into a perp and then shared with the pool: the pool took `moved` of them
+    assert s.reserve_asset == pytest.approx(X + moved, rel=1e-12)
+    assert p.net_sold == pytest.approx(300.0 - moved, rel=1e-9)
