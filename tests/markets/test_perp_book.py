@@ -126,3 +126,10 @@ def test_the_venue_kind_builds_from_a_table_with_a_dynamics_file(tmp_path):
     assert v.refill_half_life == 120.0 and v.stress == 1.0
     q = 10.0  # density S / e at stress 1
     assert v.sell(q)[1].mid_price() == pytest.approx(P0 * math.exp(-q * P0 * math.e / S), rel=1e-12)
+
+
+def test_evolve_applies_the_stress_law_then_refills_and_resizes():
+    _, sold = venue(0.5, half_life=60.0).sell(50.0)  # kappa 10, half-life 60 s for both laws
+    later = sold.evolve(60.0, -0.02)
+    assert later.stress == pytest.approx(0.5 / 2 + 10.0 * 0.02)
+    assert later == sold.advance(60.0, 0.45)

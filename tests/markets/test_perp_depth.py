@@ -176,3 +176,13 @@ def test_docs_show_what_the_fit_command_prints(capsys):
     block = page[page.index("$ python -m liqcascade.markets.perp_depth"):]
     shown = block.split("```")[0].splitlines()[1:]
     assert printed == [ln for ln in shown if ln]
+
+
+def test_the_shipped_crash_calibration_bid_near_the_mid_is_the_stale_bid_alone():
+    """What docs/perps.md says of the static 'crash' depth file."""
+    from liqcascade.markets.orderbook import shipped_depth
+
+    from liqcascade.markets.perp_depth import STALE_BID
+
+    bids, _ = shipped_depth("crash")
+    assert bids.notional[:2] == pytest.approx((STALE_BID.notional_usd, STALE_BID.notional_usd), rel=1e-9)

@@ -116,3 +116,9 @@ class PerpOrderBookVenue:
             raise ConfigError("<python>", "dt_s", "a finite time step >= 0 (seconds)", dt)
         refilled = replace(self, net_sold=self.net_sold * 2.0 ** (-dt / self.refill_half_life))
         return refilled if stress is None else refilled.with_stress(stress)
+
+    def evolve(self, dt_s: float, log_return: float) -> "PerpOrderBookVenue":
+        """:meth:`advance` by ``dt_s`` with the stress the fitted law gives for a price move of
+        ``log_return`` over the step (:meth:`DepthDynamics.step`; the fit read the move of the
+        BTC price kline, so pass the index's or the path's move, not the book's own)."""
+        return self.advance(dt_s, self.dynamics.step(self.stress, dt_s, log_return))
