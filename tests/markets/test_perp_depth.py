@@ -65,7 +65,8 @@ def test_bad_stress_and_steps_are_errors():
 
 # ---------------------------------------------------------------------- cleaning, by hand
 
-KLINE_HEADER = "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore\n"
+KLINE_HEADER = ("open_time,open,high,low,close,volume,close_time,quote_volume,count,"
+                "taker_buy_volume,taker_buy_quote_volume,ignore\n")
 T0 = 1760054400  # 2025-10-10 00:00:00 UTC
 
 
@@ -181,7 +182,6 @@ def test_docs_show_what_the_fit_command_prints(capsys):
 def test_the_shipped_crash_calibration_bid_near_the_mid_is_the_stale_bid_alone():
     """What docs/perps.md says of the static 'crash' depth file."""
     from liqcascade.markets.orderbook import shipped_depth
-
     from liqcascade.markets.perp_depth import STALE_BID
 
     bids, _ = shipped_depth("crash")

@@ -50,7 +50,8 @@ class BasisArbitrageur:
 
     def __post_init__(self) -> None:
         if not (self.capital_usd >= 0.0 and math.isfinite(self.capital_usd)):
-            raise ConfigError("<python>", "BasisArbitrageur.capital_usd", "a finite capital >= 0 (USD)", self.capital_usd)
+            raise ConfigError("<python>", "BasisArbitrageur.capital_usd", "a finite capital >= 0 (USD)",
+                              self.capital_usd)
         if not (self.band >= 0.0 and math.isfinite(self.band)):
             raise ConfigError("<python>", "BasisArbitrageur.band", "a finite fraction >= 0", self.band)
         if not self.max_notional_per_s > 0.0:
@@ -122,7 +123,8 @@ def basis_arbitrage(perp: Venue, spot: Venue, arb: BasisArbitrageur, dt_s: float
     """One arbitrage step of ``dt_s`` seconds between ``perp`` and ``spot`` (both quote purchases)."""
     for name, v in (("perp", perp), ("spot", spot)):
         if not v.capabilities.quotes_buy:
-            raise ConfigError("<python>", name, "a venue that quotes purchases (capabilities.quotes_buy)", type(v).__name__)
+            raise ConfigError("<python>", name, "a venue that quotes purchases (capabilities.quotes_buy)",
+                              type(v).__name__)
     if not (dt_s >= 0.0 and math.isfinite(dt_s)):
         raise ConfigError("<python>", "dt_s", "a finite time step >= 0 (seconds)", dt_s)
     budget = min(arb.capital_usd, arb.max_notional_per_s * dt_s)

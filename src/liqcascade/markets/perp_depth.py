@@ -282,7 +282,8 @@ def _calm_curves(clean: CleanDepth, calm_end: int) -> tuple[DepthCurve, DepthCur
     calm = clean.times < calm_end
     b = np.nanmedian(clean.bid[calm], axis=0)
     a = np.nanmedian(clean.ask[calm], axis=0)
-    return DepthCurve(FRACTIONS, tuple(np.maximum.accumulate(b))), DepthCurve(FRACTIONS, tuple(np.maximum.accumulate(a)))
+    bids = DepthCurve(FRACTIONS, tuple(np.maximum.accumulate(b)))
+    return bids, DepthCurve(FRACTIONS, tuple(np.maximum.accumulate(a)))
 
 
 def depth_stress(clean: CleanDepth, bids: DepthCurve, asks: DepthCurve) -> tuple[FloatArray, FloatArray]:
@@ -306,7 +307,9 @@ def _minute_median(times: np.ndarray, values: FloatArray) -> tuple[np.ndarray, F
     return keys, out
 
 
-def _horizon_fit(xm: FloatArray, r: FloatArray, horizon: int, a: float) -> tuple[float, FloatArray, FloatArray, FloatArray]:
+def _horizon_fit(
+    xm: FloatArray, r: FloatArray, horizon: int, a: float
+) -> tuple[float, FloatArray, FloatArray, FloatArray]:
     """Least-squares κ for decay ``a`` per minute over ``horizon`` minutes: (κ, x_start, x_end, prediction)."""
     n = len(xm) - horizon
     # jumps[i] = sum over j = 1..H of a^(H-j) |r[i+j]|: the jumps of the horizon, decayed to its end
@@ -380,11 +383,13 @@ def write_dynamics(path: str | Path, fit: DepthFit, source: str) -> None:
     d = fit.dynamics
     doc = {
         "source": source,
-        "model": "N_k(t) = N_k_calm * exp(-x(t)); per 1-minute bar x <- 2^(-60/half_life_s) * x + kappa * |log return|",
+        "model": "N_k(t) = N_k_calm * exp(-x(t)); "
+                 "per 1-minute bar x <- 2^(-60/half_life_s) * x + kappa * |log return|",
         "bid_fractions": list(d.bids.fractions), "bid_notional_usd": list(d.bids.notional),
         "ask_fractions": list(d.asks.fractions), "ask_notional_usd": list(d.asks.notional),
         "half_life_s": d.half_life_s, "kappa": d.kappa, "crash_stress": d.crash_stress,
-        "fit": {"horizon_min": fit.horizon_min, "rmse": fit.rmse, "r2_change": fit.r2_change, "shape_rms": fit.shape_rms,
+        "fit": {"horizon_min": fit.horizon_min, "rmse": fit.rmse, "r2_change": fit.r2_change,
+                "shape_rms": fit.shape_rms,
                 "n_minutes": fit.n_minutes, "max_stress": fit.max_stress, "max_stress_time": fit.max_stress_time},
     }  # fmt: skip
     Path(path).write_text(json.dumps(doc, indent=1) + "\n")
@@ -471,7 +476,8 @@ def main(argv: list[str] | None = None) -> None:
     d = fit.dynamics
     print(f"calm depth within 1 %: bid {d.bids.notional[0] / 1e6:.0f} M, ask {d.asks.notional[0] / 1e6:.0f} M USDT")
     print(f"half-life {d.half_life_s / 60:.0f} min, kappa {d.kappa:.2f} per unit |log return|")
-    print(f"{fit.horizon_min}-minute rmse {fit.rmse:.3f}, R2 of the change {fit.r2_change:.2f}, shape rms {fit.shape_rms:.2f}, "
+    print(f"{fit.horizon_min}-minute rmse {fit.rmse:.3f}, R2 of the change {fit.r2_change:.2f}, "
+          f"shape rms {fit.shape_rms:.2f}, "
           f"{fit.n_minutes} horizons")
     print(f"crash stress {fit.crash_stress:.2f} (depth / {math.exp(fit.crash_stress):.1f}), "
           f"max {fit.max_stress:.2f} (depth / {math.exp(fit.max_stress):.1f})")

@@ -23,7 +23,9 @@ class PerpOrderBookVenueConfig(Settings):
         description=f"'{SHIPPED}' (Binance BTCUSDT perp depth fitted to 2025-10-10, docs/perps.md) or a path to a "
         "depth-dynamics JSON written by liqcascade.markets.perp_depth.",
     )
-    stress: float = Field(0.0, ge=0, description="Depth stress at the start: depth is the calm depth times exp(-stress).")
+    stress: float = Field(
+        0.0, ge=0, description="Depth stress at the start: depth is the calm depth times exp(-stress)."
+    )
     scale: float = Field(1.0, gt=0, description="Multiplier on the fitted notional depth (to fit another asset).")
     refill_half_life_s: float | None = Field(
         None, gt=0, description="Half-life of consumed depth in seconds; default the fit's depth-recovery half-life."
