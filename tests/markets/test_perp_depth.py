@@ -186,3 +186,18 @@ def test_the_shipped_crash_calibration_bid_near_the_mid_is_the_stale_bid_alone()
 
     bids, _ = shipped_depth("crash")
     assert bids.notional[:2] == pytest.approx((STALE_BID.notional_usd, STALE_BID.notional_usd), rel=1e-9)
+
+
+def test_horizon_fit_recovers_kappa_from_a_series_built_by_the_law():
+    from liqcascade.markets.perp_depth import _horizon_fit
+
+    rng = np.random.default_rng(7)
+    a, kappa, n = 2.0 ** (-1.0 / 30.0), 8.0, 400
+    r = rng.normal(0.0, 0.004, n)
+    xm = np.empty(n)
+    xm[0] = 0.5
+    for m in range(1, n):  # x after minute m = a x + kappa |r of minute m|
+        xm[m] = a * xm[m - 1] + kappa * abs(r[m])
+    got, xs, xe, pred = _horizon_fit(xm, r, 15, a, np.ones(n, dtype=bool))
+    assert got == pytest.approx(kappa, rel=1e-9)
+    assert pred == pytest.approx(xe, rel=1e-9)

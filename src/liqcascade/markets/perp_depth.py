@@ -53,6 +53,8 @@ __all__ = [
     "CleanDepth",
     "DepthDynamics",
     "DepthFit",
+    "DepthScore",
+    "score_depth_dynamics",
     "clean_book_depth",
     "depth_stress",
     "fit_depth_dynamics",
@@ -308,22 +310,70 @@ def _minute_median(times: np.ndarray, values: FloatArray) -> tuple[np.ndarray, F
 
 
 def _horizon_fit(
-    xm: FloatArray, r: FloatArray, horizon: int, a: float
+    xm: FloatArray, r: FloatArray, horizon: int, a: float, use: np.ndarray, kappa: float | None = None
 ) -> tuple[float, FloatArray, FloatArray, FloatArray]:
-    """Least-squares κ for decay ``a`` per minute over ``horizon`` minutes: (κ, x_start, x_end, prediction)."""
+    """κ (least squares unless given) for decay ``a`` per minute over ``horizon`` minutes, over the
+    horizons whose start ``use`` marks: (κ, x_start, x_end, prediction)."""
     n = len(xm) - horizon
     # jumps[i] = sum over j = 1..H of a^(H-j) |r[i+j]|: the jumps of the horizon, decayed to its end
     jumps = np.convolve(np.abs(r[1:]), a ** np.arange(horizon), "valid")[:n]
     xs, xe = xm[:n], xm[horizon: horizon + n]
-    ok = np.isfinite(xs) & np.isfinite(xe)
+    ok = np.isfinite(xs) & np.isfinite(xe) & use[:n]
     xs, xe, jumps = xs[ok], xe[ok], jumps[ok]
-    z = xe - a**horizon * xs
-    kappa = float(max(jumps @ z / (jumps @ jumps), 0.0))
+    if kappa is None:
+        z = xe - a**horizon * xs
+        kappa = float(max(jumps @ z / (jumps @ jumps), 0.0))
     return kappa, xs, xe, a**horizon * xs + kappa * jumps
 
 
+@dataclass(frozen=True)
+class _MinuteStress:
+    clean: CleanDepth
+    x: FloatArray
+    """Stress per snapshot."""
+    rms: FloatArray
+    minutes: np.ndarray
+    xm: FloatArray
+    """Median stress per minute."""
+    r: FloatArray
+    """Log return of each minute (its open to its close)."""
+
+
+def _minute_stress(depth_path, price_path, bids: DepthCurve | None, asks: DepthCurve | None, calm_end: str):
+    import pandas as pd
+
+    clean = clean_book_depth(depth_path, price_path)
+    if bids is None or asks is None:
+        bids, asks = _calm_curves(clean, int(pd.Timestamp(calm_end).timestamp()))
+    x, rms = depth_stress(clean, bids, asks)
+    minutes, xm = _minute_median(clean.times, x)
+    if np.any(np.diff(minutes) != 60):
+        raise DataError(str(depth_path), None, "a minute without any snapshot: the fit needs every minute")
+    kt, kp = _read_price_kline(Path(price_path))
+    r = np.log(np.interp(minutes + 60.0, kt, kp) / np.interp(minutes.astype(float), kt, kp))
+    return bids, asks, _MinuteStress(clean, x, rms, minutes, xm, r)
+
+
+def _starts(ms: _MinuteStress, horizon: int, start: str | None, end: str | None) -> np.ndarray:
+    """Horizons lying wholly in ``[start, end)``."""
+    import pandas as pd
+
+    use = np.ones(len(ms.minutes), dtype=bool)
+    if start is not None:
+        use &= ms.minutes >= int(pd.Timestamp(start).timestamp())
+    if end is not None:
+        use &= ms.minutes + 60 * horizon < int(pd.Timestamp(end).timestamp())
+    return use
+
+
+def _check_horizon(horizon_min: object) -> None:
+    if not (isinstance(horizon_min, int) and horizon_min >= 1):
+        raise ConfigError("<python>", "horizon_min", "an integer >= 1 (minutes)", horizon_min)
+
+
 def fit_depth_dynamics(
-    depth_path: str | Path, price_path: str | Path, calm_end: str = CALM_END, horizon_min: int = 15
+    depth_path: str | Path, price_path: str | Path, calm_end: str = CALM_END, horizon_min: int = 15,
+    fit_end: str | None = None,
 ) -> DepthFit:
     """Fit :class:`DepthDynamics` to a ``bookDepth`` file and a 1-minute price kline.
 
@@ -331,46 +381,66 @@ def fit_depth_dynamics(
     then the median per minute. The one-minute model iterated over ``horizon_min`` minutes,
     ``x_{m+H} = a^H·x_m + κ·Σ_j a^(H−j)·|r_{m+j}|``, is fitted by least squares (κ in closed form
     for each ``a``, ``a`` by a fine search over half-lives of 1 to 1000 minutes) over every minute
-    ``m`` where both ends are observed. Why a horizon: the minute-to-minute change of ``x`` is
-    dominated by snapshot noise (its spread equals the one-minute error), which biases a
-    one-minute regression toward "no response"; over 15 minutes the response stands out.
+    ``m`` where both ends are observed (and, with ``fit_end``, the horizon ends before it). Why a
+    horizon: the minute-to-minute change of ``x`` is dominated by snapshot noise (its spread equals
+    the one-minute error), which biases a one-minute regression toward "no response"; over 15
+    minutes the response stands out.
     """
     import pandas as pd
 
-    if not (isinstance(horizon_min, int) and horizon_min >= 1):
-        raise ConfigError("<python>", "horizon_min", "an integer >= 1 (minutes)", horizon_min)
-    clean = clean_book_depth(depth_path, price_path)
-    bids, asks = _calm_curves(clean, int(pd.Timestamp(calm_end).timestamp()))
-    x, rms = depth_stress(clean, bids, asks)
-    minutes, xm = _minute_median(clean.times, x)
-    if np.any(np.diff(minutes) != 60):
-        raise DataError(str(depth_path), None, "a minute without any snapshot: the fit needs every minute")
-    kt, kp = _read_price_kline(Path(price_path))
-    r = np.log(np.interp(minutes + 60.0, kt, kp) / np.interp(minutes.astype(float), kt, kp))
+    _check_horizon(horizon_min)
+    bids, asks, ms = _minute_stress(depth_path, price_path, None, None, calm_end)
+    use = _starts(ms, horizon_min, None, fit_end)
     best = None
     for half_life_min in np.exp(np.linspace(0.0, math.log(1000.0), 1000)):
         a = 2.0 ** (-1.0 / half_life_min)
-        kappa, xs, xe, pred = _horizon_fit(xm, r, horizon_min, a)
+        kappa, xs, xe, pred = _horizon_fit(ms.xm, ms.r, horizon_min, a, use)
         sse = float(np.sum((xe - pred) ** 2))
         if best is None or sse < best[0]:
             best = (sse, half_life_min, kappa, xs, xe, pred)
     _, half_life_min, kappa, xs, xe, pred = best
-    crash = (clean.times >= int(pd.Timestamp("2025-10-10 20:50").timestamp())) & (
-        clean.times < int(pd.Timestamp("2025-10-10 21:30").timestamp()))
-    crash_x = float(np.nanmedian(x[crash]))
+    t, x = ms.clean.times, ms.x
+    crash = (t >= int(pd.Timestamp("2025-10-10 20:50").timestamp())) & (
+        t < int(pd.Timestamp("2025-10-10 21:30").timestamp()))
+    crash_x = float(np.nanmedian(x[crash])) if np.isfinite(x[crash]).any() else 0.0
     dyn = DepthDynamics(bids, asks, half_life_s=60.0 * float(half_life_min), kappa=kappa, crash_stress=crash_x)
     i_max = int(np.nanargmax(x))
     return DepthFit(
         dynamics=dyn,
         rmse=float(np.sqrt(np.mean((xe - pred) ** 2))),
         r2_change=float(1.0 - np.var(xe - pred) / np.var(xe - xs)),
-        shape_rms=float(np.nanmedian(rms)),
+        shape_rms=float(np.nanmedian(ms.rms)),
         n_minutes=len(xs),
         horizon_min=horizon_min,
         crash_stress=crash_x,
         max_stress=float(x[i_max]),
-        max_stress_time=int(clean.times[i_max]),
+        max_stress_time=int(t[i_max]),
     )
+
+
+@dataclass(frozen=True)
+class DepthScore:
+    """How a :class:`DepthDynamics` predicts the stress over horizons in a window."""
+
+    rmse: float
+    r2_change: float
+    n_horizons: int
+
+
+def score_depth_dynamics(
+    dyn: DepthDynamics, depth_path: str | Path, price_path: str | Path,
+    start: str | None = None, end: str | None = None, horizon_min: int = 15,
+) -> DepthScore:
+    """RMSE and share of the variance of the ``horizon_min``-minute change of ``x`` that ``dyn``
+    explains over the horizons lying wholly in ``[start, end)`` (``x`` against ``dyn``'s calm book)."""
+    _check_horizon(horizon_min)
+    _, _, ms = _minute_stress(depth_path, price_path, dyn.bids, dyn.asks, CALM_END)
+    a = 2.0 ** (-60.0 / dyn.half_life_s)
+    _, xs, xe, pred = _horizon_fit(ms.xm, ms.r, horizon_min, a, _starts(ms, horizon_min, start, end), dyn.kappa)
+    if len(xs) == 0:
+        raise DataError(str(depth_path), None, f"no {horizon_min}-minute horizon observed in [{start}, {end})")
+    return DepthScore(float(np.sqrt(np.mean((xe - pred) ** 2))),
+                      float(1.0 - np.var(xe - pred) / np.var(xe - xs)), len(xs))
 
 
 # ---------------------------------------------------------------------- the shipped file
@@ -467,6 +537,10 @@ def write_minute_depth(
             fh.write(",".join([when, f"{mid[i]:.2f}", str(stale[i]), *vals]) + "\n")
 
 
+OUT_OF_SAMPLE = "2025-10-10 20:00"
+"""The command's out-of-sample check: fit on the horizons ending before, score on those after."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m liqcascade.markets.perp_depth DEPTH_CSV PRICE_KLINE_CSV [OUT_JSON]``: fit and print."""
     args = sys.argv[1:] if argv is None else argv
@@ -481,6 +555,12 @@ def main(argv: list[str] | None = None) -> None:
           f"{fit.n_minutes} horizons")
     print(f"crash stress {fit.crash_stress:.2f} (depth / {math.exp(fit.crash_stress):.1f}), "
           f"max {fit.max_stress:.2f} (depth / {math.exp(fit.max_stress):.1f})")
+    train = fit_depth_dynamics(args[0], args[1], fit_end=OUT_OF_SAMPLE)
+    score = score_depth_dynamics(train.dynamics, args[0], args[1], start=OUT_OF_SAMPLE)
+    print(f"fitted before {OUT_OF_SAMPLE[11:]} only: half-life {train.dynamics.half_life_s / 60:.0f} min, "
+          f"kappa {train.dynamics.kappa:.2f}; after it: rmse {score.rmse:.3f}, R2 of the change {score.r2_change:.2f}")
+    late = score_depth_dynamics(d, args[0], args[1], start=OUT_OF_SAMPLE)
+    print(f"the whole-day fit after {OUT_OF_SAMPLE[11:]}: rmse {late.rmse:.3f}, R2 of the change {late.r2_change:.2f}")
     if len(args) == 3:
         write_dynamics(args[2], fit, "Binance USD-M BTCUSDT bookDepth 2025-10-10 (aaronwu2017/TheGlory @929fd9c), "
                        "mids from the COIN-M BTCUSD_PERP 1-minute price kline; see ATTRIBUTION-markets.md")
