@@ -133,3 +133,29 @@ def test_evolve_applies_the_stress_law_then_refills_and_resizes():
     later = sold.evolve(60.0, -0.02)
     assert later.stress == pytest.approx(0.5 / 2 + 10.0 * 0.02)
     assert later == sold.advance(60.0, 0.45)
+
+
+def test_a_scenario_resolves_and_hashes_the_dynamics_file(tmp_path):
+    import hashlib
+
+    from liqcascade.markets.perp_depth import DepthFit, write_dynamics
+
+    from .test_registry import _in
+
+    write_dynamics(tmp_path / "dyn.json", DepthFit(shipped_dynamics(), 0.0, 1.0, 0.0, 1, 15, 0.0, 0.0, 0), "copy")
+    sc = _in(tmp_path, {"kind": "perp_orderbook", "dynamics": "dyn.json", "scale": 0.01})
+    v = sc.model.venues["WETH"]
+    assert isinstance(v, PerpOrderBookVenue) and v.refill_half_life == shipped_dynamics().half_life_s
+    digest = hashlib.sha256((tmp_path / "dyn.json").read_bytes()).hexdigest()
+    assert sc.resolved()["venues"][0]["dynamics"] == f"sha256:{digest}"
+    with pytest.raises(ConfigError) as e:
+        _in(tmp_path, {"kind": "perp_orderbook", "dynamics": "nowhere.json"})
+    assert (e.value.file, e.value.key) == ("s.toml", "venues.0.dynamics")
+
+
+@given(st.floats(0.0, 200.0), st.floats(0.0, 4.0), st.floats(0.0, 4.0))
+def test_resizing_there_and_back_restores_the_book(q, s0, s1):
+    _, sold = venue(s0).sell(q)
+    back = sold.with_stress(s1).with_stress(s0)
+    assert back.mid_price() == pytest.approx(sold.mid_price(), rel=1e-12)
+    assert back.net_sold == pytest.approx(sold.net_sold, rel=1e-9, abs=1e-9)
