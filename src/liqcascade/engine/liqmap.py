@@ -1,0 +1,95 @@
+"""The liquidation map: how much notional a margin engine would liquidate at each price level.
+
+For one market of a :class:`~liqcascade.model.perps.PerpBook` and any
+:class:`~liqcascade.protocols.perps_base.MarginEngine`, each position's **liquidation price**
+is where its account's equity meets its maintenance requirement as that market alone moves
+(the other markets held at their marks): equity moves by ``size`` per unit of price, the
+requirement by its slope, read from the engine by :meth:`margin` at a mark bumped toward the liquidation, so the map
+works for any engine and any tier rule. For an isolated position this is the engine's own
+liquidation price (Hyperliquid's published formula for its engine, tested); for a cross
+account it is the price of this market that liquidates the whole account.
+
+Each position's notional at its liquidation price is binned on a uniform grid, longs and
+shorts apart (longs liquidate as the price falls, shorts as it rises) -- the heat map traders
+read. Positions already liquidatable, outside the grid or never liquidated by this market
+are totalled apart. The slope is exact while a position stays in its tier; a tier boundary
+between the mark and the liquidation price moves the true price a little (a documented
+approximation of the map, not of the engines).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from liqcascade._jit import jit_functions
+from liqcascade._typing import FloatArray
+from liqcascade.engine import liqmap_python as _py
+from liqcascade.errors import ConfigError
+from liqcascade.model.perps import PerpBook
+from liqcascade.protocols.perps_base import MarginEngine, MarginState
+
+__all__ = ["LiquidationMap", "liquidation_map"]
+
+_K = jit_functions(_py.FUNCTIONS)
+_BUMP = 1e-6
+"""Relative price bump that reads the maintenance slope (exact for a requirement linear in price)."""
+
+
+@dataclass(frozen=True)
+class LiquidationMap:
+    """Notional liquidated per price bin of one market.
+
+    ``edges`` (``levels + 1``, ascending); ``long`` and ``short`` per bin (quote, at the
+    liquidation price); ``liquidation_price`` per position of the book (nan off this market or
+    never liquidated; the mark for one already liquidatable); ``already``, ``outside``,
+    ``never``: notional totals not in any bin."""
+
+    market: str
+    edges: FloatArray
+    long: FloatArray
+    short: FloatArray
+    liquidation_price: FloatArray
+    already: float
+    outside: float
+    never: float
+
+
+def liquidation_map(book: PerpBook, engine: MarginEngine, mark: FloatArray, market: str, low: float, high: float,
+                    levels: int, funding: FloatArray | None = None, state: MarginState | None = None) -> LiquidationMap:
+    """The map of ``market`` over ``levels`` equal bins from ``low`` to ``high``."""
+    if market not in book.markets:
+        raise ConfigError("<liquidation map>", "market", f"one of {list(book.markets)}", market)
+    if not (isinstance(levels, int) and levels >= 1):
+        raise ConfigError("<liquidation map>", "levels", "an integer ≥ 1", levels)
+    if not (np.isfinite(low) and np.isfinite(high) and 0 <= low < high):
+        raise ConfigError("<liquidation map>", "low, high", "prices with 0 ≤ low < high", (low, high))
+    k = book.markets.index(market)
+    m = np.asarray(mark, dtype=np.float64)
+    base = state if state is not None else engine.margin(book, m, funding)
+    on = np.flatnonzero(book.market == k)
+    acct = book.account[on]
+    # one position per (account, market): the account's requirement slope is this position's,
+    # read on the side the price moves toward (down for longs, up for shorts) so that a mark
+    # sitting on a tier floor reads the tier the move goes into
+    h = m[k] * _BUMP
+    slope = np.empty(on.shape[0])
+    for direction, which in ((-1.0, book.size[on] > 0), (1.0, book.size[on] < 0)):
+        if not which.any():
+            continue
+        moved = m.copy()
+        moved[k] += direction * h
+        bumped = engine.margin(book, moved, funding)
+        slope[which] = direction * (bumped.maintenance - base.maintenance)[acct[which]] / h
+    available = (base.equity - base.maintenance)[acct]
+    long = np.zeros(levels)
+    short = np.zeros(levels)
+    price = np.empty(on.shape[0])
+    step = (high - low) / levels
+    totals = _K["bin_liquidations"](float(m[k]), np.ascontiguousarray(book.size[on]), available, slope,
+                                    float(low), step, long, short, price)
+    full_price = np.full(book.n_positions, np.nan)
+    full_price[on] = price
+    return LiquidationMap(market, np.linspace(low, high, levels + 1), long, short, full_price,
+                          float(totals[0]), float(totals[1]), float(totals[2]))
