@@ -81,18 +81,24 @@ def test_bad_grid_or_market_is_a_config_error():
 
 def test_the_compiled_kernel_agrees_with_its_plain_twin():
     rng = np.random.default_rng(5)
-    n = 5_000
+    n, accounts = 5_000, 3_000
+    account = np.sort(rng.integers(0, accounts, n))
+    market = rng.integers(0, 2, n)
     size = rng.normal(0, 2, n)
-    available = rng.normal(500, 800, n)
-    slope = np.abs(size) * rng.uniform(0.005, 0.03, n)
+    available = rng.normal(500, 800, accounts)
+    mm = rng.uniform(0, 100, accounts)
+    mm_down = mm - rng.uniform(0, 0.03, accounts)
+    mm_up = mm + rng.uniform(0, 0.03, accounts)
     compiled = jit_functions(plain.FUNCTIONS, enabled=True)["bin_liquidations"]
     outs = []
     for fn in (compiled, plain.bin_liquidations):
         long, short, price = np.zeros(200), np.zeros(200), np.empty(n)
-        totals = fn(1_000.0, size, available, slope, 500.0, 5.0, long, short, price)
+        totals = fn(1, market, account, size, 1_000.0, available, mm, mm_down, mm_up, 1.0, 500.0, 5.0,
+                    long, short, price)
         outs.append((long, short, price, totals))
     for a, b in zip(*outs):
         np.testing.assert_allclose(a, b, rtol=1e-12, equal_nan=True)
-    # every position's notional is somewhere: bins + already + outside + never
     long, short, price, totals = outs[0]
-    assert long.sum() + short.sum() + totals.sum() > 0
+    # positions of market 0 have no price; every market-1 position is binned or totalled apart
+    assert np.isnan(price[market == 0]).all() and not np.isnan(price[market == 1]).all()
+    assert long.sum() > 0 and short.sum() > 0 and totals[0] > 0

@@ -128,3 +128,38 @@ def test_fees_takeovers_and_cover_only_move_money_between_accounts_and_fund(case
     # a deficit is left only when the fund is empty
     if st_.deficit.sum() > 1e-9:
         assert fund + st_.fund_delta == pytest.approx(0.0, abs=1e-6)
+
+
+def test_the_compiled_margin_pass_agrees_with_numpy_and_its_plain_twin():
+    from liqcascade._jit import jit_functions
+    from liqcascade.protocols import perps_tiers_kernels_python as plain
+    from liqcascade.protocols.perps_tiers import TierTable
+
+    rng = np.random.default_rng(3)
+    n = 400
+    ids = list(range(n // 2))
+    book = PerpBook.from_rows(
+        AccountColumns(ids, rng.uniform(0, 1e6, n // 2), np.zeros(n // 2, dtype=bool)),
+        PositionColumns([i // 2 for i in range(n)], [i % 2 for i in range(n)], rng.lognormal(3, 2, n) * rng.choice([-1, 1], n),
+                        rng.uniform(40_000, 60_000, n), rng.normal(0, 5, n)), ("BTCUSDT", "BTC"))
+    mark, funding = np.array([50_000.0, 51_000.0]), np.array([1.0, -2.0])
+    tiers = CexSettings().tiers
+    state = tiers.margin(book, mark, funding)
+    req = tiers.per_position(book.market, book.notional(mark), book.markets)
+    np.testing.assert_allclose(state.equity, book.equity(mark, funding), rtol=1e-12)
+    np.testing.assert_allclose(state.maintenance, book.per_account(req.maintenance), rtol=1e-12)
+    np.testing.assert_allclose(state.initial, book.per_account(req.initial), rtol=1e-12)
+    np.testing.assert_allclose(state.notional, book.per_account(book.notional(mark)), rtol=1e-12)
+    # the plain twin gives the same numbers as the compiled pass
+    compiled = jit_functions(plain.FUNCTIONS, enabled=True)["tiered_margin"]
+    t = BTCUSDT_2021_03_18
+    args = (book.account, book.market, book.size, book.entry_price, book.funding_index, funding, mark,
+            book.collateral, np.array([0, t.floor.size, 2 * t.floor.size]), np.tile(t.floor, 2),
+            np.tile(t.maintenance_rate, 2), np.tile(t.deduction, 2), np.tile(t.max_leverage, 2))
+    a = [np.empty(n // 2) for _ in range(4)]
+    b = [np.empty(n // 2) for _ in range(4)]
+    compiled(*args, *a)
+    plain.tiered_margin(*args, *b)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, rtol=1e-14)
+    assert isinstance(tiers, TierTable)

@@ -68,28 +68,20 @@ def liquidation_map(book: PerpBook, engine: MarginEngine, mark: FloatArray, mark
     k = book.markets.index(market)
     m = np.asarray(mark, dtype=np.float64)
     base = state if state is not None else engine.margin(book, m, funding)
-    on = np.flatnonzero(book.market == k)
-    acct = book.account[on]
-    # one position per (account, market): the account's requirement slope is this position's,
-    # read on the side the price moves toward (down for longs, up for shorts) so that a mark
-    # sitting on a tier floor reads the tier the move goes into
+    # the requirement's slope, read on the side the price moves toward (down for longs, up for
+    # shorts) so that a mark sitting on a tier floor reads the tier the move goes into
     h = m[k] * _BUMP
-    slope = np.empty(on.shape[0])
-    for direction, which in ((-1.0, book.size[on] > 0), (1.0, book.size[on] < 0)):
-        if not which.any():
-            continue
+    maintenance = []
+    for direction in (-1.0, 1.0):
         moved = m.copy()
         moved[k] += direction * h
-        bumped = engine.margin(book, moved, funding)
-        slope[which] = direction * (bumped.maintenance - base.maintenance)[acct[which]] / h
-    available = (base.equity - base.maintenance)[acct]
+        maintenance.append(np.ascontiguousarray(engine.margin(book, moved, funding).maintenance))
     long = np.zeros(levels)
     short = np.zeros(levels)
-    price = np.empty(on.shape[0])
-    step = (high - low) / levels
-    totals = _K["bin_liquidations"](float(m[k]), np.ascontiguousarray(book.size[on]), available, slope,
-                                    float(low), step, long, short, price)
-    full_price = np.full(book.n_positions, np.nan)
-    full_price[on] = price
-    return LiquidationMap(market, np.linspace(low, high, levels + 1), long, short, full_price,
+    price = np.empty(book.n_positions)
+    totals = _K["bin_liquidations"](k, book.market, book.account, book.size, float(m[k]),
+                                    np.ascontiguousarray(base.equity - base.maintenance),
+                                    np.ascontiguousarray(base.maintenance), maintenance[0], maintenance[1], float(h),
+                                    float(low), (high - low) / levels, long, short, price)
+    return LiquidationMap(market, np.linspace(low, high, levels + 1), long, short, price,
                           float(totals[0]), float(totals[1]), float(totals[2]))

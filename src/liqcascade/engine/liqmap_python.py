@@ -5,43 +5,47 @@ from __future__ import annotations
 import numpy as np
 
 
-def bin_liquidations(mark: float, size: np.ndarray, available: np.ndarray, slope: np.ndarray,
+def bin_liquidations(k: int, market: np.ndarray, account: np.ndarray, size: np.ndarray, mark: float,
+                     available: np.ndarray, mm: np.ndarray, mm_down: np.ndarray, mm_up: np.ndarray, h: float,
                      lo: float, step: float, out_long: np.ndarray, out_short: np.ndarray,
                      liq_price: np.ndarray) -> np.ndarray:
-    """Each position's liquidation price and its notional binned on a uniform grid.
+    """Each position of market ``k``: its liquidation price, and its notional binned on a
+    uniform grid; one pass over the book, nothing gathered beforehand.
 
-    ``liq_price[j] = mark − available[j] / (size[j] − slope[j])``: where the account's equity
-    (slope ``size``) meets its maintenance (slope ``slope``) as this market alone moves. Its
-    notional ``|size| · price`` is added to ``out_long`` or ``out_short`` at bin
-    ``⌊(price − lo) / step⌋``. Returns three sums: notional already liquidatable
-    (``available < 0``), outside the grid, and never liquidated by this market (no positive
-    price, or equity and maintenance moving together)."""
+    Per account: ``available`` (equity − maintenance at ``mark``) and the maintenance at
+    ``mark``, ``mark − h`` and ``mark + h``. A long's requirement slope is read below the mark,
+    a short's above (the way the price goes to liquidate it). The liquidation price is
+    ``mark − available / (size − slope)`` and its notional ``|size| · price`` goes to bin
+    ``⌊(price − lo) / step⌋`` of ``out_long`` or ``out_short``. Returns the notional already
+    liquidatable (``available < 0``, at the mark), outside the grid, and never liquidated by
+    this market (no positive price)."""
     n_levels = out_long.shape[0]
     totals = np.zeros(3)
     for j in range(size.shape[0]):
+        if market[j] != k:
+            liq_price[j] = np.nan
+            continue
+        a = account[j]
         s = size[j]
-        if available[j] < 0.0:
+        if available[a] < 0.0:
             totals[0] += abs(s) * mark
             liq_price[j] = mark
             continue
-        denom = s - slope[j]
-        if denom == 0.0:
-            liq_price[j] = np.nan
-            totals[2] += abs(s) * mark
-            continue
-        p = mark - available[j] / denom
+        slope = (mm[a] - mm_down[a]) / h if s > 0 else (mm_up[a] - mm[a]) / h
+        denom = s - slope
+        p = mark - available[a] / denom if denom != 0.0 else -1.0
         if not p > 0.0:
             liq_price[j] = np.nan
             totals[2] += abs(s) * mark
             continue
         liq_price[j] = p
-        k = int(np.floor((p - lo) / step))
-        if k < 0 or k >= n_levels:
+        b = int(np.floor((p - lo) / step))
+        if b < 0 or b >= n_levels:
             totals[1] += abs(s) * p
         elif s > 0:
-            out_long[k] += s * p
+            out_long[b] += s * p
         else:
-            out_short[k] -= s * p
+            out_short[b] -= s * p
     return totals
 
 

@@ -26,8 +26,14 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from liqcascade._jit import jit_functions
 from liqcascade._typing import FloatArray, IntArray
 from liqcascade.errors import ConfigError
+from liqcascade.model.perps import PerpBook
+from liqcascade.protocols import perps_tiers_kernels_python as _py
+from liqcascade.protocols.perps_base import MarginState
+
+_K = jit_functions(_py.FUNCTIONS)
 
 __all__ = ["MarginTiers", "PositionTiers", "TierTable", "hyperliquid_tiers", "liquidation_price", "positions_of"]
 
@@ -63,6 +69,13 @@ class MarginTiers:
 
     def tier(self, notional: FloatArray) -> IntArray:
         """The tier index of each notional (a floor belongs to the tier below it)."""
+        if self.floor.size <= 16:
+            # a count of floors passed: ~1 ms per floor on a million notionals, where
+            # searchsorted takes ~16 ms even against two floors
+            t = np.zeros(np.shape(notional), dtype=np.int64)
+            for f in self.floor[1:]:
+                t += notional > f
+            return t
         return np.maximum(np.searchsorted(self.floor, notional, side="left") - 1, 0)
 
     def maintenance(self, notional: FloatArray) -> FloatArray:
@@ -97,6 +110,23 @@ class TierTable:
             raise ConfigError(self.source, f"tiers.{missing[0]}", f"a tier table for every market (known: {sorted(self.tiers)})")
         return tuple(self.tiers[m] for m in markets)
 
+    def margin(self, book: PerpBook, mark: FloatArray, funding: FloatArray | None = None) -> MarginState:
+        """Equity, maintenance, initial margin and notional per account at ``mark``, in one
+        compiled pass over the positions (the same numbers as :meth:`per_position` summed
+        per account, tested)."""
+        tables = self.for_markets(book.markets)
+        start = np.concatenate([[0], np.cumsum([t.floor.size for t in tables])]).astype(np.int64)
+        def flat(attr: str) -> FloatArray:
+            return np.concatenate([getattr(t, attr) for t in tables]) if tables else np.zeros(0)
+        m = np.ascontiguousarray(mark, dtype=np.float64)
+        f = np.zeros(len(book.markets)) if funding is None else np.ascontiguousarray(funding, dtype=np.float64)
+        n = book.n_accounts
+        out = [np.empty(n) for _ in range(4)]
+        _K["tiered_margin"](book.account, book.market, book.size, book.entry_price, book.funding_index, f, m,
+                            book.collateral, start, flat("floor"), flat("maintenance_rate"), flat("deduction"),
+                            flat("max_leverage"), *out)
+        return MarginState(equity=out[0], maintenance=out[1], initial=out[2], notional=out[3])
+
     def per_position(self, market: np.ndarray, notional: FloatArray, markets: Sequence[str]) -> "PositionTiers":
         """Maintenance and initial margin, maintenance rate and deduction per position."""
         tables = self.for_markets(markets)
@@ -105,12 +135,15 @@ class TierTable:
         rate = np.zeros_like(notional)
         for k, t in enumerate(tables):
             on = market == k
-            if not on.any():
+            if on.all():  # one market holds every position: no masked copies
+                on = slice(None)
+            elif not on.any():
                 continue
             n = notional[on]
             tier = t.tier(n)
-            rate[on] = t.maintenance_rate[tier]
-            mm[on] = n * t.maintenance_rate[tier] - t.deduction[tier]
+            r = t.maintenance_rate[tier]
+            rate[on] = r
+            mm[on] = n * r - t.deduction[tier]
             im[on] = n / t.max_leverage[tier]
         return PositionTiers(maintenance=mm, initial=im, maintenance_rate=rate)
 

@@ -86,10 +86,7 @@ class HyperliquidEngine:
     capabilities: PerpCapabilities = PerpCapabilities(partial_liquidation=True, backstop=True)
 
     def margin(self, book: PerpBook, mark: FloatArray, funding: FloatArray | None = None) -> MarginState:
-        notional = book.notional(mark)
-        req = self.settings.tiers.per_position(book.market, notional, book.markets)
-        return MarginState(equity=book.equity(mark, funding), maintenance=book.per_account(req.maintenance),
-                           initial=book.per_account(req.initial), notional=book.per_account(notional))
+        return self.settings.tiers.margin(book, mark, funding)
 
     def liquidatable(self, book: PerpBook, state: MarginState) -> BoolArray:
         return (state.maintenance > 0) & (state.equity < state.maintenance)
