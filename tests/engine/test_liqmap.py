@@ -3,6 +3,8 @@ the engines' own liquidation prices, and the compiled kernel against its plain t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
@@ -13,6 +15,7 @@ from liqcascade.errors import ConfigError
 from liqcascade.model.perps import AccountColumns, PerpBook, PositionColumns
 from liqcascade.protocols.cex_perp.rules import CexEngine
 from liqcascade.protocols.hyperliquid.rules import HyperliquidEngine
+from liqcascade.protocols.perps_base import PerpCapabilities
 
 HL = HyperliquidEngine()
 MARK = np.array([100_000.0, 4_000.0])
@@ -63,6 +66,39 @@ def test_the_map_reads_the_engines_own_liquidation_prices():
     assert lm.long.sum() == pytest.approx(49_000 / 0.996, rel=1e-9)
 
 
+@dataclass(frozen=True)
+class _Undeclared:
+    """The same engine without its declared slope: the map falls back to bumped margin calls."""
+
+    inner: object
+    name: str = "undeclared"
+    capabilities: PerpCapabilities = PerpCapabilities()
+
+    def margin(self, book, mark, funding=None):
+        return self.inner.margin(book, mark, funding)
+
+
+@pytest.mark.parametrize("engine", [HL, CexEngine()], ids=["hyperliquid", "cex_perp"])
+def test_the_declared_slope_and_bumped_margin_calls_draw_the_same_map(engine):
+    # a random cross book in which some notionals sit exactly on tier floors
+    rng = np.random.default_rng(11)
+    n = 300
+    markets = ("BTC", "ETH") if engine is HL else ("BTCUSDT", "BTC")
+    mark = np.array([100_000.0, 4_000.0]) if engine is HL else np.array([50_000.0, 50_000.0])
+    size = rng.lognormal(1, 2, n) * rng.choice([-1.0, 1.0], n)
+    size[:10] = np.where(size[:10] > 0, 1.0, -1.0) * (250_000.0 if engine is not HL else 150e6) / mark[0]
+    book = PerpBook.from_rows(
+        AccountColumns(list(range(n // 2)), rng.uniform(0, 1e6, n // 2), np.zeros(n // 2, dtype=bool)),
+        PositionColumns([i % (n // 2) for i in range(n)], [i // (n // 2) for i in range(n)], size,
+                        mark[np.arange(n) // (n // 2)] * rng.lognormal(0, 0.1, n)), markets)
+    for market in markets:
+        a = liquidation_map(book, engine, mark, market, 1.0, 3 * mark.max(), 500)
+        b = liquidation_map(book, _Undeclared(engine), mark, market, 1.0, 3 * mark.max(), 500)
+        np.testing.assert_allclose(a.liquidation_price, b.liquidation_price, rtol=1e-6, equal_nan=True)
+        np.testing.assert_allclose(a.long, b.long, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(a.short, b.short, rtol=1e-6, atol=1e-6)
+
+
 def test_prices_outside_the_grid_are_totalled_apart():
     lm = liquidation_map(_book(), HL, MARK, "BTC", 95_000.0, 100_000.0, 5)
     # only l (96,202.53) is inside; the short and the cross long are outside
@@ -86,16 +122,21 @@ def test_the_compiled_kernel_agrees_with_its_plain_twin():
     market = rng.integers(0, 2, n)
     size = rng.normal(0, 2, n)
     available = rng.normal(500, 800, accounts)
-    mm = rng.uniform(0, 100, accounts)
-    mm_down = mm - rng.uniform(0, 0.03, accounts)
-    mm_up = mm + rng.uniform(0, 0.03, accounts)
+    slope_long = rng.uniform(0, 0.03, accounts)
+    slope_short = rng.uniform(0, 0.03, accounts)
     compiled = jit_functions(plain.FUNCTIONS, enabled=True)["bin_liquidations"]
     outs = []
     for fn in (compiled, plain.bin_liquidations):
-        long, short, price = np.zeros(200), np.zeros(200), np.empty(n)
-        totals = fn(1, market, account, size, 1_000.0, available, mm, mm_down, mm_up, 1.0, 500.0, 5.0,
-                    long, short, price)
-        outs.append((long, short, price, totals))
+        for by_account, sl, ss in ((True, slope_long, slope_short), (False, slope_long[account], slope_short[account])):
+            long, short, price = np.zeros(200), np.zeros(200), np.empty(n)
+            totals = fn(1, market, account, size, 1_000.0, available, sl, ss, by_account, 500.0, 5.0,
+                        long, short, price)
+            outs.append((long, short, price, totals))
+    # per account or the same slopes per position, compiled or plain: one answer
+    for other in outs[1:]:
+        for a, b in zip(outs[0], other):
+            np.testing.assert_allclose(a, b, rtol=1e-12, equal_nan=True)
+    outs = outs[:2]
     for a, b in zip(*outs):
         np.testing.assert_allclose(a, b, rtol=1e-12, equal_nan=True)
     long, short, price, totals = outs[0]

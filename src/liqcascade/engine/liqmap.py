@@ -4,7 +4,9 @@ For one market of a :class:`~liqcascade.model.perps.PerpBook` and any
 :class:`~liqcascade.protocols.perps_base.MarginEngine`, each position's **liquidation price**
 is where its account's equity meets its maintenance requirement as that market alone moves
 (the other markets held at their marks): equity moves by ``size`` per unit of price, the
-requirement by its slope, read from the engine by :meth:`margin` at a mark bumped toward the liquidation, so the map
+requirement by its slope: the engine's ``maintenance_slope`` when it declares one
+(:class:`~liqcascade.protocols.perps_base.PerpCapabilities`), else read from two
+:meth:`margin` calls at marks bumped either way, so the map
 works for any engine and any tier rule. For an isolated position this is the engine's own
 liquidation price (Hyperliquid's published formula for its engine, tested); for a cross
 account it is the price of this market that liquidates the whole account.
@@ -68,20 +70,32 @@ def liquidation_map(book: PerpBook, engine: MarginEngine, mark: FloatArray, mark
     k = book.markets.index(market)
     m = np.asarray(mark, dtype=np.float64)
     base = state if state is not None else engine.margin(book, m, funding)
-    # the requirement's slope, read on the side the price moves toward (down for longs, up for
-    # shorts) so that a mark sitting on a tier floor reads the tier the move goes into
-    h = m[k] * _BUMP
-    maintenance = []
-    for direction in (-1.0, 1.0):
-        moved = m.copy()
-        moved[k] += direction * h
-        maintenance.append(np.ascontiguousarray(engine.margin(book, moved, funding).maintenance))
+    if engine.capabilities.maintenance_slope:
+        slope = np.ascontiguousarray(engine.maintenance_slope(book, m), dtype=np.float64)
+        slope_long, slope_short, by_account = slope, slope, False
+    else:
+        slope_long, slope_short = _bumped_slopes(book, engine, m, k, base, funding)
+        by_account = True
     long = np.zeros(levels)
     short = np.zeros(levels)
     price = np.empty(book.n_positions)
     totals = _K["bin_liquidations"](k, book.market, book.account, book.size, float(m[k]),
-                                    np.ascontiguousarray(base.equity - base.maintenance),
-                                    np.ascontiguousarray(base.maintenance), maintenance[0], maintenance[1], float(h),
-                                    float(low), (high - low) / levels, long, short, price)
+                                    np.ascontiguousarray(base.equity - base.maintenance), slope_long, slope_short,
+                                    by_account, float(low), (high - low) / levels, long, short, price)
     return LiquidationMap(market, np.linspace(low, high, levels + 1), long, short, price,
                           float(totals[0]), float(totals[1]), float(totals[2]))
+
+
+def _bumped_slopes(book: PerpBook, engine: MarginEngine, m: FloatArray, k: int, base: MarginState,
+                   funding: FloatArray | None) -> tuple[FloatArray, FloatArray]:
+    """Per account, the maintenance's slope in market ``k`` below and above the mark, from two
+    bumped margin calls (one position per (account, market): the account's slope is its
+    position's). Read on the side the price moves toward, so that a mark on a tier floor
+    reads the tier the move goes into."""
+    h = m[k] * _BUMP
+    out = []
+    for direction in (-1.0, 1.0):
+        moved = m.copy()
+        moved[k] += direction * h
+        out.append(direction * (engine.margin(book, moved, funding).maintenance - base.maintenance) / h)
+    return np.ascontiguousarray(out[0]), np.ascontiguousarray(out[1])

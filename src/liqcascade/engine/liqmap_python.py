@@ -6,20 +6,21 @@ import numpy as np
 
 
 def bin_liquidations(k: int, market: np.ndarray, account: np.ndarray, size: np.ndarray, mark: float,
-                     available: np.ndarray, mm: np.ndarray, mm_down: np.ndarray, mm_up: np.ndarray, h: float,
+                     available: np.ndarray, slope_long: np.ndarray, slope_short: np.ndarray, by_account: bool,
                      lo: float, step: float, out_long: np.ndarray, out_short: np.ndarray,
                      liq_price: np.ndarray) -> np.ndarray:
     """Each position of market ``k``: its liquidation price, and its notional binned on a
     uniform grid; one pass over the book, nothing gathered beforehand.
 
-    Per account: ``available`` (equity − maintenance at ``mark``) and the maintenance at
-    ``mark``, ``mark − h`` and ``mark + h``. A long's requirement slope is read below the mark,
-    a short's above (the way the price goes to liquidate it). The liquidation price is
+    ``available`` per account is equity − maintenance at ``mark``. The maintenance's slope
+    toward liquidation (a long's read below the mark, a short's above) is ``slope_long`` /
+    ``slope_short`` per account when ``by_account``, else per position. The liquidation price is
     ``mark − available / (size − slope)`` and its notional ``|size| · price`` goes to bin
     ``⌊(price − lo) / step⌋`` of ``out_long`` or ``out_short``. Returns the notional already
     liquidatable (``available < 0``, at the mark), outside the grid, and never liquidated by
     this market (no positive price)."""
     n_levels = out_long.shape[0]
+    per_step = 1.0 / step
     totals = np.zeros(3)
     for j in range(size.shape[0]):
         if market[j] != k:
@@ -31,7 +32,8 @@ def bin_liquidations(k: int, market: np.ndarray, account: np.ndarray, size: np.n
             totals[0] += abs(s) * mark
             liq_price[j] = mark
             continue
-        slope = (mm[a] - mm_down[a]) / h if s > 0 else (mm_up[a] - mm[a]) / h
+        i = a if by_account else j
+        slope = slope_long[i] if s > 0 else slope_short[i]
         denom = s - slope
         p = mark - available[a] / denom if denom != 0.0 else -1.0
         if not p > 0.0:
@@ -39,10 +41,12 @@ def bin_liquidations(k: int, market: np.ndarray, account: np.ndarray, size: np.n
             totals[2] += abs(s) * mark
             continue
         liq_price[j] = p
-        b = int(np.floor((p - lo) / step))
-        if b < 0 or b >= n_levels:
+        x = (p - lo) * per_step
+        if not (0.0 <= x < n_levels):
             totals[1] += abs(s) * p
-        elif s > 0:
+            continue
+        b = int(x)  # x ≥ 0: truncation is the floor
+        if s > 0:
             out_long[b] += s * p
         else:
             out_short[b] -= s * p

@@ -110,21 +110,34 @@ class TierTable:
             raise ConfigError(self.source, f"tiers.{missing[0]}", f"a tier table for every market (known: {sorted(self.tiers)})")
         return tuple(self.tiers[m] for m in markets)
 
+    def _flat(self, markets) -> tuple[IntArray, dict[str, FloatArray]]:
+        """Every market's tiers in one array per field, market ``k``'s rows from ``start[k]``."""
+        tables = self.for_markets(markets)
+        start = np.concatenate([[0], np.cumsum([t.floor.size for t in tables])]).astype(np.int64)
+        fields = ("floor", "maintenance_rate", "deduction", "max_leverage")
+        return start, {f: np.concatenate([getattr(t, f) for t in tables]) if tables else np.zeros(0) for f in fields}
+
+    def maintenance_slope(self, book: PerpBook, mark: FloatArray) -> FloatArray:
+        """Per position, the maintenance's change per unit of its market's price toward its
+        liquidation (see :attr:`~liqcascade.protocols.perps_base.PerpCapabilities.maintenance_slope`)."""
+        start, flat = self._flat(book.markets)
+        out = np.empty(book.n_positions)
+        _K["tier_slope"](book.market, book.size, np.ascontiguousarray(mark, dtype=np.float64), start, flat["floor"],
+                         flat["maintenance_rate"], out)
+        return out
+
     def margin(self, book: PerpBook, mark: FloatArray, funding: FloatArray | None = None) -> MarginState:
         """Equity, maintenance, initial margin and notional per account at ``mark``, in one
         compiled pass over the positions (the same numbers as :meth:`per_position` summed
         per account, tested)."""
-        tables = self.for_markets(book.markets)
-        start = np.concatenate([[0], np.cumsum([t.floor.size for t in tables])]).astype(np.int64)
-        def flat(attr: str) -> FloatArray:
-            return np.concatenate([getattr(t, attr) for t in tables]) if tables else np.zeros(0)
+        start, flat = self._flat(book.markets)
         m = np.ascontiguousarray(mark, dtype=np.float64)
         f = np.zeros(len(book.markets)) if funding is None else np.ascontiguousarray(funding, dtype=np.float64)
         n = book.n_accounts
         out = [np.empty(n) for _ in range(4)]
         _K["tiered_margin"](book.account, book.market, book.size, book.entry_price, book.funding_index, f, m,
-                            book.collateral, start, flat("floor"), flat("maintenance_rate"), flat("deduction"),
-                            flat("max_leverage"), *out)
+                            book.collateral, start, flat["floor"], flat["maintenance_rate"], flat["deduction"],
+                            flat["max_leverage"], *out)
         return MarginState(equity=out[0], maintenance=out[1], initial=out[2], notional=out[3])
 
     def per_position(self, market: np.ndarray, notional: FloatArray, markets: Sequence[str]) -> "PositionTiers":

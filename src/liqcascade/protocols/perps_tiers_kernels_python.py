@@ -41,4 +41,23 @@ def tiered_margin(account: np.ndarray, market: np.ndarray, size: np.ndarray, ent
         notional[a] += n
 
 
-FUNCTIONS = {"tiered_margin": tiered_margin}
+def tier_slope(market: np.ndarray, size: np.ndarray, mark: np.ndarray, tier_start: np.ndarray, floor: np.ndarray,
+               rate: np.ndarray, slope: np.ndarray) -> None:
+    """Per position, ``|size| · rate`` of the tier its notional moves into on the way to
+    liquidation: a long's notional falls, so a floor it sits on is left for the tier below
+    (the floor's own tier); a short's rises, so a floor it sits on is the next tier's start."""
+    for j in range(size.shape[0]):
+        k = market[j]
+        s = size[j]
+        n = abs(s) * mark[k]
+        t = tier_start[k]
+        if s > 0:
+            while t + 1 < tier_start[k + 1] and n > floor[t + 1]:
+                t += 1
+        else:
+            while t + 1 < tier_start[k + 1] and n >= floor[t + 1]:
+                t += 1
+        slope[j] = abs(s) * rate[t]
+
+
+FUNCTIONS = {"tiered_margin": tiered_margin, "tier_slope": tier_slope}

@@ -78,10 +78,14 @@ class CexEngine:
 
     settings: CexSettings = field(default_factory=CexSettings)
     name: str = "cex_perp"
-    capabilities: PerpCapabilities = PerpCapabilities()
+    capabilities: PerpCapabilities = PerpCapabilities(maintenance_slope=True)
 
     def margin(self, book: PerpBook, mark: FloatArray, funding: FloatArray | None = None) -> MarginState:
         return self.settings.tiers.margin(book, mark, funding)
+
+    def maintenance_slope(self, book: PerpBook, mark: FloatArray) -> FloatArray:
+        """Per position, the requirement's slope toward its liquidation (declared in the capabilities)."""
+        return self.settings.tiers.maintenance_slope(book, mark)
 
     def liquidatable(self, book: PerpBook, state: MarginState) -> BoolArray:
         return (state.maintenance > 0) & (state.equity < state.maintenance)
