@@ -154,3 +154,29 @@ def test_what_the_bankrupt_lose_is_given_up_or_socialised(case, name):
         assert np.all((out.close == 0) | (np.abs(out.close) == np.abs(book.size)))
     else:
         assert out.overshoot == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_cross_bankrupt_splits_its_deficit_over_its_markets_by_notional():
+    # B (cross): long 1 BTC and short 10 ETH, notionals 90,000 and 30,000 at the marks; its
+    # deficit 1,200 splits 900 to BTC and 300 to ETH. S: short 2 BTC; L: long 20 ETH.
+    book = PerpBook.from_rows(
+        AccountColumns(["B", "L", "S"], [0.0, 100_000.0, 100_000.0], np.array([False, True, True])),
+        PositionColumns(["B", "B", "S", "L"], [0, 1, 0, 1], [1.0, -10.0, -2.0, 20.0],
+                        [100_000.0, 2_000.0, 95_000.0, 2_500.0]), ("BTC", "ETH"))
+    mark = np.array([90_000.0, 3_000.0])
+    out = pro_rata(book, np.array([1_200.0, 0.0, 0.0]), mark)
+    # positions in book order: B's BTC, B's ETH, L's ETH, S's BTC
+    assert out.close.tolist() == [0.0, 0.0, -10.0, 1.0]
+    assert out.given_up.tolist() == pytest.approx([0.0, 0.0, 300.0, 900.0])
+    # S buys back 1 BTC at 90,000 + 900; L sells 10 ETH at 3,000 - 30
+    assert out.price[3] == pytest.approx(90_900.0) and out.price[2] == pytest.approx(2_970.0)
+    assert out.covered.tolist() == pytest.approx([1_200.0, 0.0, 0.0])
+
+
+def test_each_engine_deleverages_with_its_own_ranking():
+    from liqcascade.protocols.cex_perp.rules import CexEngine
+    from liqcascade.protocols.hyperliquid.rules import HyperliquidEngine
+
+    # the hand book: Binance's ranking takes S1 first, Hyperliquid's index S3 first
+    assert CexEngine().deleverage(_hand_book(), DEFICIT, MARK).close.tolist() == [0.0, 1.0, 3.0, 0.0]
+    assert HyperliquidEngine().deleverage(_hand_book(), DEFICIT, MARK).close.tolist() == [0.0, 0.0, 3.0, 1.0]

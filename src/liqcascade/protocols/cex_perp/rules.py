@@ -31,6 +31,7 @@ from liqcascade.model.perps import PerpBook
 from liqcascade.protocols.perps_base import (
     MARKET_ORDER, Fills, LiquidationOrders, MarginState, PerpCapabilities, Settlement,
 )
+from liqcascade.protocols.perps_adl import AdlOutcome, cex_score, queue
 from liqcascade.protocols.perps_fund import FundRound, settle_with_fund
 from liqcascade.protocols.perps_tiers import MarginTiers, TierTable, liquidation_price, positions_of
 
@@ -108,6 +109,11 @@ class CexEngine:
         req = self.settings.tiers.per_position(book.market, book.notional(m), book.markets)
         available = (state.equity - state.maintenance)[book.account]
         return liquidation_price(m[book.market], book.size, available, req.maintenance_rate)
+
+    def deleverage(self, book: PerpBook, deficit: FloatArray, mark: FloatArray) -> AdlOutcome:
+        """Binance's ADL: the queue ranked by PnL % × effective leverage, closing at the
+        bankrupt positions' bankruptcy price."""
+        return queue(book, deficit, mark, score=cex_score)
 
     def settle(self, book: PerpBook, orders: LiquidationOrders, fills: Fills, fund_balance: float) -> Settlement:
         return self.settle_round(book, orders, fills, fund_balance).settlement

@@ -39,6 +39,7 @@ from liqcascade.model.perps import PerpBook
 from liqcascade.protocols.perps_base import (
     BACKSTOP, MARKET_ORDER, Fills, LiquidationOrders, MarginState, PerpCapabilities, Settlement,
 )
+from liqcascade.protocols.perps_adl import AdlOutcome, hyperliquid_score, queue
 from liqcascade.protocols.perps_fund import FundRound, settle_with_fund
 from liqcascade.protocols.perps_tiers import TierTable, hyperliquid_tiers, liquidation_price, positions_of
 
@@ -137,6 +138,11 @@ class HyperliquidEngine:
         req = self.settings.tiers.per_position(book.market, book.notional(m), book.markets)
         available = (state.equity - state.maintenance)[book.account]
         return liquidation_price(m[book.market], book.size, available, req.maintenance_rate)
+
+    def deleverage(self, book: PerpBook, deficit: FloatArray, mark: FloatArray) -> AdlOutcome:
+        """Hyperliquid's ADL: the queue ranked by its sorting index, at the previous mark price
+        (pass that price as ``mark``)."""
+        return queue(book, deficit, mark, score=hyperliquid_score)
 
     def settle(self, book: PerpBook, orders: LiquidationOrders, fills: Fills, fund_balance: float) -> Settlement:
         return self.settle_round(book, orders, fills, fund_balance).settlement
