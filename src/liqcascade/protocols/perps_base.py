@@ -52,6 +52,11 @@ class PerpCapabilities:
     """Liquidation surpluses feed, and deficits draw on, an insurance fund."""
     deleveraging: bool = True
     """A deficit the fund cannot cover is closed against opposite positions (ADL)."""
+    linear_maintenance: bool = False
+    """The maintenance requirement is ``Σ |size|·mark·rate`` with one rate per market and
+    :meth:`MarginEngine.liquidatable` is ``maintenance > 0 and equity < maintenance``; the
+    engine then has ``maintenance_rate(markets) -> rate per market``, and the perp engine
+    may screen accounts with its compiled check instead of valuing the whole book."""
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from liqcascade._typing import BoolArray, FloatArray, IntArray
 from liqcascade.errors import ConfigError
 from liqcascade.model.perps import PerpBook
 from liqcascade.protocols.perps_base import (
-    MARKET_ORDER, AdlCloses, Fills, LiquidationOrders, MarginState, PerpCapabilities, Settlement,
+    MARKET_ORDER, AdlCloses, Fills, LiquidationOrders, MarginEngine, MarginState, PerpCapabilities, Settlement,
 )
 
 __all__ = ["DydxV4Rules", "DydxDeleveraging", "Tier", "TIERS"]
@@ -83,7 +83,8 @@ class DydxV4Rules:
     maintenance margin ratio 0.1."""
 
     name = "dydx_v4"
-    capabilities = PerpCapabilities(partial_liquidation=False, backstop=False, insurance_fund=True, deleveraging=True)
+    capabilities = PerpCapabilities(partial_liquidation=False, backstop=False, insurance_fund=True, deleveraging=True,
+                                    linear_maintenance=True)
 
     def __init__(self, tiers: Mapping[str, Tier] | None = None, default_tier: Tier = TIERS["large-cap"],
                  max_liquidation_fee: float = 0.005, bankruptcy_adjustment: float = 1.0,
@@ -162,42 +163,35 @@ class DydxV4Rules:
         return Settlement(change, float(fee.sum() - covered.sum()), deficit)
 
     # ------------------------------------------------------------------ helpers
-    def bankruptcy_prices(self, book: PerpBook, mark: FloatArray) -> FloatArray:
-        """Per position, the price at which closing it fully leaves its share of the
-        account's equity at zero (nan for a closed position or an account with no MMR)."""
-        state = self.margin(book, mark, None)
-        m = np.asarray(mark, dtype=np.float64)[book.market]
-        pmmr = np.abs(book.size) * m * self.maintenance_rate(book.markets)[book.market]
-        tnc, tmmr = state.equity[book.account], state.maintenance[book.account]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where((book.size != 0) & (tmmr > 0), m - tnc * pmmr / (tmmr * book.size), np.nan)
-
     def deleveraging(self, seed: int = 0) -> "DydxDeleveraging":
+        """dYdX's deleveraging policy for this engine (starts drawn with ``seed``)."""
         return DydxDeleveraging(self, seed)
 
 
 class DydxDeleveraging:
     """dYdX's deleveraging as an :data:`~liqcascade.protocols.perps_base.AdlPolicy`: every
-    position of a deficit account is closed at its bankruptcy price against the opposite
-    positions of accounts without a deficit, visited in book order from a start drawn by a
-    seeded generator (dYdX: ``GetPseudoRand(ctx).Intn``), each taking up to its own size."""
+    position of a deficit account is closed at its bankruptcy price (as ``engine.orders``
+    gives it) against the opposite positions of accounts without a deficit, visited in book
+    order from a start drawn by a seeded generator (dYdX: ``GetPseudoRand(ctx).Intn``), each
+    taking up to its own size. No ranking."""
 
-    def __init__(self, rules: DydxV4Rules, seed: int = 0) -> None:
-        self.rules = rules
+    def __init__(self, engine: MarginEngine, seed: int = 0) -> None:
+        self.engine = engine
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, book: PerpBook, deficit: FloatArray, mark: FloatArray) -> AdlCloses:
         deficit = np.asarray(deficit, dtype=np.float64)
-        if not np.any(deficit > 0):
+        bad = np.flatnonzero(deficit > 0)
+        if not bad.size:
             return AdlCloses.none()
-        bp = self.rules.bankruptcy_prices(book, mark)
+        state = self.engine.margin(book, mark, None)
+        orders = self.engine.orders(book, state, mark, bad)
         left = book.size.copy()
         takers = deficit[book.account] <= 0.0
         rows: list[tuple[int, float, float]] = []
-        for a in np.flatnonzero(deficit > 0):
-            for j in range(int(book.offsets[a]), int(book.offsets[a + 1])):
-                if left[j] != 0.0 and np.isfinite(bp[j]):
-                    rows.extend(self._offset(book, j, left, takers, float(bp[j])))
+        for j, bp in zip(orders.position, orders.bankruptcy_price):
+            if np.isfinite(bp):
+                rows.extend(self._offset(book, int(j), left, takers, float(bp)))
         if not rows:
             return AdlCloses.none()
         pos, close, price = zip(*rows)
