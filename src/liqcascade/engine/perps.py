@@ -13,8 +13,9 @@ Each step (:func:`step`), at the step's mark prices and cumulative funding indic
    worst price; a backstop order fills at the mark;
 5. **settle** -- the engine's collateral changes and insurance-fund delta. An account whose
    fills would leave a deficit the fund cannot cover is taken out of the round and the rest
-   re-executed (dYdX refuses such a match): with negative equity it goes to
-6. **deleveraging** -- the ADL policy (default: the margin engine's own, dYdX's
+   re-executed (dYdX refuses such a match);
+6. **deleveraging** -- an account left with negative equity and open positions (refused,
+   or the venue ran out within its worst price) is deleveraged: the ADL policy (default: the margin engine's own, dYdX's
    :class:`~liqcascade.protocols.dydx_v4.rules.DydxDeleveraging`) closes its positions
    against other accounts, outside the venue.
 
@@ -224,14 +225,29 @@ def apply_round(state: PerpState, rnd: _Round, mark: FloatArray) -> float:
     return float((np.abs(f[done]) * m).sum())
 
 
-def deleverage(state: PerpState, policy: AdlPolicy, accounts: IntArray, equity: FloatArray, mark: FloatArray) -> float:
-    """Close the negative-equity ``accounts`` through ``policy``; returns the notional of the
-    deficit side at the mark."""
+def equity_of(book: PerpBook, accounts: IntArray, mark: FloatArray, funding: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Equity and open notional of ``accounts`` at ``mark`` (a few accounts: no full pass)."""
+    eq, gross = np.zeros(len(accounts)), np.zeros(len(accounts))
+    for i, a in enumerate(np.asarray(accounts, dtype=np.int64)):
+        lo, hi = int(book.offsets[a]), int(book.offsets[a + 1])
+        s, k = book.size[lo:hi], book.market[lo:hi]
+        eq[i] = book.collateral[a] + float((s * (mark[k] - book.entry_price[lo:hi])
+                                            - s * (funding[k] - book.funding_index[lo:hi])).sum())
+        gross[i] = float((np.abs(s) * mark[k]).sum())
+    return eq, gross
+
+
+def deleverage(state: PerpState, policy: AdlPolicy, accounts: IntArray, mark: FloatArray) -> float:
+    """dYdX deleverages an account the liquidation left with negative equity and open
+    positions: those of ``accounts`` go to ``policy`` with their negative equity as the
+    deficit. Returns the notional of the deficit side at the mark."""
     book = state.book
-    deficit = np.zeros(book.n_accounts)
-    deficit[accounts] = np.maximum(-equity[accounts], 0.0)
-    if not np.any(deficit > 0.0):
+    eq, gross = equity_of(book, accounts, mark, state.funding)
+    bad = (eq < 0.0) & (gross > 0.0)
+    if not np.any(bad):
         return 0.0
+    deficit = np.zeros(book.n_accounts)
+    deficit[np.asarray(accounts)[bad]] = -eq[bad]
     closes: AdlCloses = policy(book, deficit, mark)
     if not closes.position.size:
         return 0.0
@@ -264,7 +280,7 @@ def step(engine: MarginEngine, state: PerpState, mark: FloatArray, funding: Floa
         liquidated = apply_round(state, rnd, mark)
         if state.screen is not None:
             state.screen.touch(accounts)
-        adl = deleverage(state, policy, rnd.refused, ms.equity, mark)
+        adl = deleverage(state, policy, accounts, mark)
         n_neg = int(np.count_nonzero(ms.equity[accounts] < 0.0))
     state.step += 1
     return PerpStepRecord(state.step, liquidated, adl, state.fund, n_neg, int(accounts.size), state.socialised)
