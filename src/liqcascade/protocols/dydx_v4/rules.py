@@ -104,6 +104,10 @@ class DydxV4Rules:
         return (np.array([x.initial_margin for x in t]), np.array([x.maintenance_fraction for x in t]),
                 np.array([x.oi_lower_cap for x in t]), np.array([x.oi_upper_cap for x in t]))
 
+    def max_leverage(self, market: str) -> float:
+        """The leverage a position may open at in ``market``: 1 / its tier's base IMF."""
+        return self.tier_of(market).max_leverage
+
     def maintenance_rate(self, markets: tuple[str, ...]) -> FloatArray:
         """Per market, the maintenance margin per dollar of notional (IMF_base · fraction)."""
         imf, mf, _, _ = self._tier_columns(markets)
