@@ -33,11 +33,11 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from liqcascade._typing import FloatArray, IntArray
-from liqcascade.engine.perps_screen import MarginScreen, Valuation
+from liqcascade.engine.perps_screen import MarginScreen
 from liqcascade.model.perps import PerpBook
 from liqcascade.protocols.dydx_v4.rules import DydxDeleveraging
 from liqcascade.protocols.perps_base import (
-    BACKSTOP, AdlCloses, AdlPolicy, Fills, LiquidationOrders, MarginEngine, MarginState,
+    BACKSTOP, AdlCloses, AdlPolicy, Fills, LiquidationOrders, MarginEngine,
 )
 
 __all__ = ["PerpVenue", "PerpState", "PerpStepRecord", "PerpRun", "step", "run", "start"]
@@ -111,28 +111,22 @@ def start(book: PerpBook, engine: MarginEngine, mark: FloatArray, venues: Sequen
 
 
 # ---------------------------------------------------------------------- the steps
-def below_maintenance(engine: MarginEngine, state: PerpState, mark: FloatArray) -> tuple[IntArray, MarginState]:
-    """Accounts to liquidate now and a margin state valid at least for them."""
-    book = state.book
+def below_maintenance(engine: MarginEngine, state: PerpState, mark: FloatArray) -> IntArray:
+    """Sorted dense indices of the accounts to liquidate now."""
     if state.screen is not None:
-        v: Valuation = state.screen.below_maintenance(book, mark, state.funding)
-        n = book.n_accounts
-        eq, mm = np.zeros(n), np.zeros(n)
-        eq[v.accounts], mm[v.accounts] = v.equity, v.maintenance
-        return v.accounts, MarginState(eq, mm, mm, np.zeros(n))
-    ms = engine.margin(book, mark, state.funding)
-    return np.flatnonzero(engine.liquidatable(book, ms)), ms
+        return state.screen.below_maintenance(state.book, mark, state.funding).accounts
+    book = state.book
+    return np.flatnonzero(engine.liquidatable(book, engine.margin(book, mark, state.funding)))
 
 
 def settle_funding(state: PerpState, accounts: IntArray) -> None:
     """The funding ``accounts`` owe moves into their collateral; their positions' indices
     move to the current ones (their equity is unchanged)."""
     book = state.book
-    for a in np.asarray(accounts, dtype=np.int64):
-        lo, hi = int(book.offsets[a]), int(book.offsets[a + 1])
-        owed = book.size[lo:hi] * (state.funding[book.market[lo:hi]] - book.funding_index[lo:hi])
-        book.collateral[a] -= float(owed.sum())
-        book.funding_index[lo:hi] = state.funding[book.market[lo:hi]]
+    sub, pos = book.subset(accounts)
+    owed = sub.size * (state.funding[sub.market] - sub.funding_index)
+    book.collateral[np.asarray(accounts, dtype=np.int64)] -= sub.per_account(owed)
+    book.funding_index[pos] = state.funding[sub.market]
 
 
 def _fill_one(venue, close: float, worst: float) -> tuple[float, float, object]:
@@ -180,61 +174,48 @@ def _rows_of(orders: LiquidationOrders, keep: np.ndarray) -> LiquidationOrders:
 
 @dataclass(frozen=True)
 class _Round:
+    """One liquidation round on the sub-book of the accounts being liquidated."""
+
     orders: LiquidationOrders
     fills: Fills
     venues: list
     collateral_change: FloatArray
     fund_delta: float
-    refused: IntArray
     left_deficit: FloatArray
 
 
-def liquidate(engine: MarginEngine, state: PerpState, orders: LiquidationOrders, mark: FloatArray) -> _Round:
-    """Execute and settle; accounts the fund cannot cover are refused and the rest
-    re-executed on the untouched venues, at most :data:`MAX_ROUNDS` times."""
-    book = state.book
-    refused = np.zeros(0, dtype=np.int64)
+def liquidate(engine: MarginEngine, sub: PerpBook, state: PerpState, mark: FloatArray) -> _Round:
+    """Orders, execution and settlement for every account of ``sub``; accounts whose
+    deficit the fund cannot cover are refused and the rest re-executed on the untouched
+    venues, at most :data:`MAX_ROUNDS` times."""
+    orders = engine.orders(sub, engine.margin(sub, mark, state.funding), mark, np.arange(sub.n_accounts))
     for i in range(MAX_ROUNDS):
-        fills, venues = execute(orders, book, state.venues, mark)
-        s = engine.settle(book, orders, fills, state.fund)
+        fills, venues = execute(orders, sub, state.venues, mark)
+        s = engine.settle(sub, orders, fills, state.fund)
         bad = np.flatnonzero(s.deficit > 0.0)
         if not bad.size or i == MAX_ROUNDS - 1:
             break  # a deficit left after the last round is written off by apply_round
-        refused = np.union1d(refused, bad)
-        orders = _rows_of(orders, ~np.isin(book.account[orders.position], bad))
-    return _Round(orders, fills, venues, s.collateral_change, s.fund_delta, refused, s.deficit)
+        orders = _rows_of(orders, ~np.isin(sub.account[orders.position], bad))
+    return _Round(orders, fills, venues, s.collateral_change, s.fund_delta, s.deficit)
 
 
-def apply_round(state: PerpState, rnd: _Round, mark: FloatArray) -> float:
-    """Book the round: sizes, collateral, fund, the venues and what the counterparties
-    gained against the mark; a deficit left after the last round is written off
-    (socialised). Returns the liquidated notional at the mark."""
+def apply_round(state: PerpState, accounts: IntArray, pos: IntArray, rnd: _Round, mark: FloatArray) -> float:
+    """Book the round (``pos`` maps the sub-book's positions to the book's): sizes,
+    collateral, fund, the venues and what the counterparties gained against the mark; a
+    deficit left after the last round is written off (socialised). Returns the liquidated
+    notional at the mark."""
     book = state.book
     p, f, price = rnd.orders.position, rnd.fills.filled, rnd.fills.average_price
     done = f != 0.0
-    np.add.at(book.size, p[done], f[done])
-    book.collateral[:] += rnd.collateral_change
+    np.add.at(book.size, pos[p[done]], f[done])
     left = rnd.left_deficit
-    if left.sum() > 0.0:
-        book.collateral[:] += left
-        state.socialised += float(left.sum())
+    book.collateral[accounts] += rnd.collateral_change + left
+    state.socialised += float(left.sum())
     state.fund += rnd.fund_delta
     state.venues = rnd.venues
-    m = np.asarray(mark, dtype=np.float64)[book.market[p[done]]]
+    m = np.asarray(mark, dtype=np.float64)[book.market[pos[p[done]]]]
     state.outside += float((-f[done] * (m - price[done])).sum())
     return float((np.abs(f[done]) * m).sum())
-
-
-def equity_of(book: PerpBook, accounts: IntArray, mark: FloatArray, funding: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Equity and open notional of ``accounts`` at ``mark`` (a few accounts: no full pass)."""
-    eq, gross = np.zeros(len(accounts)), np.zeros(len(accounts))
-    for i, a in enumerate(np.asarray(accounts, dtype=np.int64)):
-        lo, hi = int(book.offsets[a]), int(book.offsets[a + 1])
-        s, k = book.size[lo:hi], book.market[lo:hi]
-        eq[i] = book.collateral[a] + float((s * (mark[k] - book.entry_price[lo:hi])
-                                            - s * (funding[k] - book.funding_index[lo:hi])).sum())
-        gross[i] = float((np.abs(s) * mark[k]).sum())
-    return eq, gross
 
 
 def deleverage(state: PerpState, policy: AdlPolicy, accounts: IntArray, mark: FloatArray) -> float:
@@ -242,8 +223,9 @@ def deleverage(state: PerpState, policy: AdlPolicy, accounts: IntArray, mark: Fl
     positions: those of ``accounts`` go to ``policy`` with their negative equity as the
     deficit. Returns the notional of the deficit side at the mark."""
     book = state.book
-    eq, gross = equity_of(book, accounts, mark, state.funding)
-    bad = (eq < 0.0) & (gross > 0.0)
+    sub, _ = book.subset(accounts)
+    eq = sub.equity(mark, state.funding)
+    bad = (eq < 0.0) & (sub.per_account(np.abs(sub.size)) > 0.0)
     if not np.any(bad):
         return 0.0
     deficit = np.zeros(book.n_accounts)
@@ -251,9 +233,9 @@ def deleverage(state: PerpState, policy: AdlPolicy, accounts: IntArray, mark: Fl
     closes: AdlCloses = policy(book, deficit, mark)
     if not closes.position.size:
         return 0.0
-    touched = np.unique(book.account[closes.position])
-    settle_funding(state, touched)
     pos = closes.position
+    touched = np.unique(book.account[pos])
+    settle_funding(state, touched)
     np.add.at(book.collateral, book.account[pos], -closes.close * (closes.price - book.entry_price[pos]))
     np.add.at(book.size, pos, closes.close)
     if state.screen is not None:
@@ -270,18 +252,17 @@ def step(engine: MarginEngine, state: PerpState, mark: FloatArray, funding: Floa
         state.funding = np.asarray(funding, dtype=np.float64).copy()
     if recentre is not None:
         state.venues = [recentre(v, float(m)) for v, m in zip(state.venues, mark)]
-    accounts, ms = below_maintenance(engine, state, mark)
+    accounts = below_maintenance(engine, state, mark)
     liquidated = adl = 0.0
     n_neg = 0
     if accounts.size:
         settle_funding(state, accounts)
-        orders = engine.orders(state.book, ms, mark, accounts)
-        rnd = liquidate(engine, state, orders, mark)
-        liquidated = apply_round(state, rnd, mark)
+        sub, pos = state.book.subset(accounts)
+        n_neg = int(np.count_nonzero(sub.equity(mark) < 0.0))
+        liquidated = apply_round(state, accounts, pos, liquidate(engine, sub, state, mark), mark)
         if state.screen is not None:
             state.screen.touch(accounts)
         adl = deleverage(state, policy, accounts, mark)
-        n_neg = int(np.count_nonzero(ms.equity[accounts] < 0.0))
     state.step += 1
     return PerpStepRecord(state.step, liquidated, adl, state.fund, n_neg, int(accounts.size), state.socialised)
 

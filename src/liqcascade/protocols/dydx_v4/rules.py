@@ -188,33 +188,42 @@ class DydxDeleveraging:
         bad = np.flatnonzero(deficit > 0)
         if not bad.size:
             return AdlCloses.none()
-        state = self.engine.margin(book, mark, None)
-        orders = self.engine.orders(book, state, mark, bad)
-        left = book.size.copy()
+        sub, pos = book.subset(bad)
+        orders = self.engine.orders(sub, self.engine.margin(sub, mark, None), mark, np.arange(sub.n_accounts))
         takers = deficit[book.account] <= 0.0
+        sides: dict[tuple[int, bool], IntArray] = {}
+        left: dict[int, float] = {}
         rows: list[tuple[int, float, float]] = []
-        for j, bp in zip(orders.position, orders.bankruptcy_price):
-            if np.isfinite(bp):
-                rows.extend(self._offset(book, int(j), left, takers, float(bp)))
+        for j, bp in zip(pos[orders.position], orders.bankruptcy_price):
+            if not np.isfinite(bp):
+                continue
+            key = (int(book.market[j]), bool(book.size[j] > 0))
+            if key not in sides:  # the opposite side of this market, once per call
+                opposite = book.size < 0 if key[1] else book.size > 0
+                sides[key] = np.flatnonzero((book.market == key[0]) & takers & opposite)
+            rows.extend(self._offset(book, int(j), sides[key], left, float(bp)))
         if not rows:
             return AdlCloses.none()
-        pos, close, price = zip(*rows)
-        return AdlCloses(np.array(pos, dtype=np.int64), np.array(close), np.array(price))
+        p, close, price = zip(*rows)
+        return AdlCloses(np.array(p, dtype=np.int64), np.array(close), np.array(price))
 
-    def _offset(self, book: PerpBook, j: int, left: FloatArray, takers: BoolArray, price: float):
-        """Close position ``j`` against opposite positions; ``left`` is updated in place."""
-        cands = np.flatnonzero((book.market == book.market[j]) & takers & (np.sign(left) == -np.sign(left[j])))
+    def _offset(self, book: PerpBook, j: int, cands: IntArray, left: dict, price: float):
+        """Close position ``j`` against ``cands`` from a pseudo-random start; ``left`` holds
+        what this call already took from each candidate."""
         if not cands.size:
             return []
         start = int(self.rng.integers(cands.size))
         out = []
-        remaining = -left[j]
-        for k in np.roll(cands, -start):
+        remaining = -float(book.size[j])
+        for i in range(cands.size):
             if remaining == 0.0:
                 break
-            take = remaining if abs(remaining) <= abs(left[k]) else left[k]
-            out += [(j, take, price), (int(k), -take, price)]
-            left[j] += take
-            left[k] -= take
+            k = int(cands[(start + i) % cands.size])
+            have = left.get(k, float(book.size[k]))
+            if have == 0.0:
+                continue
+            take = remaining if abs(remaining) <= abs(have) else have
+            out += [(j, take, price), (k, -take, price)]
+            left[k] = have - take
             remaining -= take
         return out
