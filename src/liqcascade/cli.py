@@ -38,6 +38,16 @@ def _progress(label: str, unit: str, quiet: bool, position: int = 0, resumable: 
 from liqcascade.cli_system import usd as _usd  # noqa: E402  (one USD format for every printed line)
 
 
+def _print_perps(res) -> None:
+    """A perp run: its totals, then the minutes with liquidations or deleveraging."""
+    with pd.option_context("display.max_columns", 50, "display.width", 200):
+        click.echo(res.table("summary").T.to_string(header=False))
+        m = res.table("minutes")
+        busy = m[(m["liquidated_usd"] > 1.0) | (m["adl_usd"] > 1.0)]
+        click.echo(f"\nminutes with liquidations or ADL ({len(busy)} of {len(m)}):")
+        click.echo(busy.to_string(index=False) if len(busy) else "  none")
+
+
 def _print_static(res) -> None:
     s = res.summary
     rules = " ".join(str(x) for x in (s.get("protocol"), s.get("version")) if x is not None and x == x)
@@ -212,6 +222,8 @@ def run_cmd(scenario: Path, out: Path, shock: tuple[str, ...], recompute: bool, 
 
         print_system(res)
         _warn_no_venue(res)
+    elif res.kind == "perps":
+        _print_perps(res)
     else:
         _print_static(res)
         _warn_no_venue(res)
