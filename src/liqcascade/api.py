@@ -20,6 +20,7 @@ from liqcascade.execution.runs import (  # noqa: F401  (the API)
     compare,
     curve,
     default_scenario_path,
+    is_perp,
     is_system,
     load_scenario,
     load_system,
