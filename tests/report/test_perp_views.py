@@ -52,3 +52,17 @@ def test_the_report_of_a_perp_run_and_of_its_scenario(perp_store, tmp_path):
     # a report of the scenario file finds the same stored run
     again = write_report(root, scenario, tmp_path / "again.html")
     assert [v.key for v in again.views] == ["perp_minutes", "liqmap"]
+
+
+def test_the_dashboard_shows_the_perp_views(perp_store):
+    from tests.web.conftest import make_app, test_client
+
+    root, rid, _ = perp_store
+    with test_client(make_app(root, fake_runner=True)) as c:
+        info = c.get(f"/api/runs/{rid}").json()
+        assert info["kind"] == "perps" and [v["key"] for v in info["views"]] == ["perp_minutes", "liqmap"]
+        api = c.get(f"/api/runs/{rid}/views/liqmap").json()
+        assert [t["name"] for t in api["figure"]["data"]] == ["longs liquidated", "shorts liquidated"]
+        page = c.get(f"/runs/{rid}/views/liqmap")
+        assert page.status_code == 200 and 'id="fig-liqmap"' in page.text
+        assert c.get(f"/runs/{rid}").status_code == 200
