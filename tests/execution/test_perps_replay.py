@@ -50,3 +50,19 @@ def test_the_replay_at_full_size_gives_the_documented_numbers():
     assert round(s["fund_end_usd"] / 1e6) == 1002 and s["fund_min_usd"] == 1e9
     assert m["negative_equity_accounts"].max() == 0
     assert s["low_mark"] == pytest.approx(104_559.80)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("adl, counterparties, closed_b, overshoot_m, most_m", [
+    ("queue", 9_646, 6.376, 29, 0.18), ("pro_rata", 20_000, 6.347, 0, 0.40), ("risk_aware", 19_994, 6.347, 0, 0.35)])
+def test_the_replay_under_each_adl_policy(tmp_path, adl, counterparties, closed_b, overshoot_m, most_m):
+    p = tmp_path / EXAMPLE.name
+    p.write_text(EXAMPLE.read_text().replace('adl = "queue"', f'adl = "{adl}"'))
+    res = perp_run(p, None)
+    a = res["adl"]
+    cp = a[a["deleveraged_usd"] > 0]
+    assert len(cp) == counterparties
+    assert round(cp["deleveraged_usd"].sum() / 1e6) / 1000 == closed_b
+    assert round((cp["deleveraged_usd"].sum() - a["bankrupt_closed_usd"].sum()) / 1e6) == overshoot_m
+    assert round(a["given_up_usd"].sum() / 1e5) / 10 == 55.2
+    assert round(a["given_up_usd"].max() / 1e4) / 100 == most_m
