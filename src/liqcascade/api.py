@@ -31,6 +31,7 @@ from liqcascade.execution.runs import (  # noqa: F401  (the API)
     system_run,
 )
 from liqcascade.execution.api import risk_table_from_store  # noqa: F401
+from liqcascade.execution.perps import perp_montecarlo  # noqa: F401
 from liqcascade.execution.walls import default_grid as default_walls_grid, walls  # noqa: F401
 from liqcascade.io import scenario as _scenario
 from liqcascade.io.store import ResultsStore

@@ -157,3 +157,37 @@ def test_cli_runs_stores_and_shows_a_perp_run_and_refuses_bad_input(tmp_path):
     assert r.exit_code == 2 and "perps.adl" in r.output and not (tmp_path / "T").exists()
     r = CliRunner().invoke(main, ["run", str(bad), "--shock", "BTC=0.1", "--out", str(tmp_path / "T")])
     assert r.exit_code == 2 and not (tmp_path / "T").exists()
+
+
+def test_bootstrap_paths_start_at_the_mark_and_reuse_its_moves():
+    import numpy as np
+
+    from liqcascade.scenarios.perp_paths import bootstrap_marks
+
+    base = np.array(CLOSES)
+    paths = bootstrap_marks(base, 50, seed=3)
+    assert paths.shape == (50, len(CLOSES)) and np.all(paths[:, 0] == base[0])
+    moves = np.round(np.diff(np.log(paths), axis=1), 12)
+    assert set(moves.ravel()) <= set(np.round(np.diff(np.log(base)), 12))
+    assert np.array_equal(paths, bootstrap_marks(base, 50, seed=3))
+
+
+def test_monte_carlo_paths_each_run_the_scenario_and_the_risk_table_reads_them(tmp_path):
+    from liqcascade.execution.perps import perp_montecarlo
+    from liqcascade.risk.perps import perp_risk_table
+
+    _files(tmp_path, CLOSES)
+    res = perp_montecarlo(_scenario(tmp_path, 5_000.0), paths=40, seed=1, store=tmp_path / "S")
+    p = res["paths"]
+    assert len(p) == 40 and list(p["path"]) == list(range(40))
+    # the long is closed (on the book or by ADL) exactly on the paths whose low mark reaches its
+    # liquidation price $90,402.01 (the hand case above); the fund only gains (fees)
+    closed = p["liquidated_usd"] + p["adl_usd"]
+    assert ((closed > 0) == (p["low_mark"] < 90_402.01)).all()
+    assert 0 < (closed > 0).sum() < 40
+    risk = res["risk"].set_index(["metric", "statistic"])
+    assert risk.loc[("fund_depletion_usd", "mean"), "estimate"] == 0.0
+    assert risk.loc[("p_adl", "probability"), "estimate"] == pytest.approx((p["adl_usd"] > 0).mean())
+    assert res["risk"].equals(perp_risk_table(p, (0.95, 0.99)))
+    again = perp_montecarlo(_scenario(tmp_path, 5_000.0), paths=40, seed=1, store=tmp_path / "S")
+    assert again.run_id == res.run_id
