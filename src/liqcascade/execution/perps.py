@@ -49,6 +49,35 @@ _DUST = 1e-6
 its equity counts as negative."""
 
 
+_DUST_TRADE_USD = 1.0
+"""A trade worth less than this at the mid is priced at the mid: the book's walk takes the
+difference of two large integrals, which loses the cost of a dust amount (an average price of
+0), and the engine's bisection toward the worst price would accept that dust fill."""
+
+
+@dataclass(frozen=True)
+class _DustSafe:
+    """The perp's order book as the engine trades on it, dust trades priced at the mid."""
+
+    inner: object
+
+    def mid_price(self) -> float:
+        return self.inner.mid_price()
+
+    def _trade(self, amount: float, side: str) -> tuple[float, "_DustSafe"]:
+        mid = self.inner.mid_price()
+        if amount * mid < _DUST_TRADE_USD:
+            return amount * mid, self
+        cash, after = getattr(self.inner, side)(amount)
+        return cash, _DustSafe(after)
+
+    def sell(self, amount: float) -> tuple[float, "_DustSafe"]:
+        return self._trade(amount, "sell")
+
+    def buy(self, amount: float) -> tuple[float, "_DustSafe"]:
+        return self._trade(amount, "buy")
+
+
 @dataclass
 class _AdlLedger:
     """Wraps the ADL policy and keeps, per position, what deleveraging did to it."""
@@ -97,14 +126,14 @@ def _liqmap(ps: PerpScenario) -> pd.DataFrame:
 def _step_rows(ps: PerpScenario, ledger: _AdlLedger, progress=None) -> tuple[pd.DataFrame, pd.DataFrame, P.PerpState]:
     """Run the steps; per step a row, and the positions closed on the venue."""
     dt = float(ps.config.perps.step_seconds)
-    state = P.start(ps.book, ps.engine, ps.marks[:1], [ps.venue], ps.config.perps.fund_usd)
+    state = P.start(ps.book, ps.engine, ps.marks[:1], [_DustSafe(ps.venue)], ps.config.perps.fund_usd)
     rows, closed = [], []
     n = len(ps.marks)
     for t in range(n):
         mark = ps.marks[t: t + 1]
         if t:
-            v = state.venues[0].evolve(dt, float(np.log(ps.marks[t] / ps.marks[t - 1])))
-            state.venues = [replace(v, reference_price=float(mark[0]))]  # keeps what is still consumed
+            v = state.venues[0].inner.evolve(dt, float(np.log(ps.marks[t] / ps.marks[t - 1])))
+            state.venues = [_DustSafe(replace(v, reference_price=float(mark[0])))]  # keeps what is still consumed
         before = state.book.size.copy()
         adl_before = ledger.close.copy()
         rec = P.step(ps.engine, state, mark, None, ledger)
@@ -114,7 +143,7 @@ def _step_rows(ps: PerpScenario, ledger: _AdlLedger, progress=None) -> tuple[pd.
             closed.append(pd.DataFrame({"step": t, "time": ps.times[t], "position": hit,
                                         "closed": venue_close[hit], "notional_usd": np.abs(venue_close[hit]) * mark[0]}))
         rows.append({"step": t, "time": ps.times[t], "mark": float(mark[0]), "venue_mid": state.venues[0].mid_price(),
-                     "depth_stress": state.venues[0].stress, "liquidated_usd": rec.liquidated_notional,
+                     "depth_stress": state.venues[0].inner.stress, "liquidated_usd": rec.liquidated_notional,
                      "adl_usd": rec.adl_notional, "fund_usd": rec.fund_balance,
                      "negative_equity_accounts": int(np.count_nonzero(state.book.equity(mark) < -_DUST)),
                      "accounts_liquidated": rec.accounts_liquidated, "written_off_usd": rec.socialised})
