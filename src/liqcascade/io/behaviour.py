@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from liqcascade.errors import ConfigError, DataError
-from liqcascade.model.behaviour import BehaviourParams
+from liqcascade.model.behaviour import BehaviourParams, OpenParams
 
 FIT_FILE = "behaviour/ethb_fit.json"
 """The shipped fit, under the package's ``data/``; the tests check it against a fresh fit."""
@@ -26,8 +26,11 @@ def shipped_params(seed: int = 0, path: Path | None = None) -> BehaviourParams:
     f = path if path is not None else fit_path()
     try:
         p = json.loads(f.read_text())["params"]
+        o = p["opening"]
+        opening = OpenParams(float(o["per_account_day"]), float(o["return_slope"]), tuple(o["hf_quantiles"]),
+                             tuple(o["size_quantiles"]), tuple(o["return_range"]))
         return BehaviourParams(tuple(p["edges"]), tuple(p["protect_per_hour"]), tuple(p["lever_per_hour"]),
-                               float(p["restore_hf"]), float(p["lever_hf"]), float(p["repay_share"]), seed)
+                               float(p["restore_hf"]), float(p["lever_hf"]), float(p["repay_share"]), seed, opening)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(str(f), None, f"the behaviour fit could not be read ({exc}); expected the JSON "
                         "written by `liqcascade fit-behaviour --write`") from exc
