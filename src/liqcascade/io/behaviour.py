@@ -56,11 +56,22 @@ def hf_preset_knobs(name: str, source: str) -> dict[str, object]:
     return k
 
 
-def behaviour_params(cfg, source: str) -> BehaviourParams | None:
+def behaviour_params(cfg, source: str, assets: tuple[str, ...] | None = None,
+                     key: str = "simulation.behaviour") -> BehaviourParams | None:
     """A ``[simulation.behaviour]`` table (:class:`~liqcascade.io.config.BehaviourConfig`) as the
     engine's parameters; None without one. ``fit = "ethb"`` starts from the shipped fit, and
     every key the table gives replaces the fit's; ``fit = "none"`` needs every key. The
-    ``*_scale`` keys multiply the hourly probabilities (capped at 1)."""
+    ``*_scale`` keys multiply the hourly probabilities (capped at 1). ``assets``: the market's,
+    which ``open_pair`` must name; ``key``: where the table is (errors name it)."""
+    try:
+        return _behaviour_params(cfg, source, assets)
+    except ConfigError as e:
+        if key == "simulation.behaviour" or not e.key.startswith("simulation.behaviour"):
+            raise
+        raise ConfigError(source, key + e.key.removeprefix("simulation.behaviour"), e.expected, e.got) from None
+
+
+def _behaviour_params(cfg, source: str, assets: tuple[str, ...] | None) -> BehaviourParams | None:
     if cfg is None:
         return None
     keys = ("edges", "protect_per_hour", "lever_per_hour", "restore_hf", "lever_hf", "repay_share")
@@ -81,9 +92,41 @@ def behaviour_params(cfg, source: str) -> BehaviourParams | None:
     v["protect_per_hour"] = tuple(min(1.0, x * cfg.protect_scale) for x in v["protect_per_hour"])
     v["lever_per_hour"] = tuple(min(1.0, x * cfg.lever_scale) for x in v["lever_per_hour"])
     try:
-        return BehaviourParams(seed=cfg.seed, **v)
+        return BehaviourParams(seed=cfg.seed, opening=_opening(cfg, source, assets), **v)
     except ConfigError as e:
         raise ConfigError(source, e.key.replace("behaviour.", "simulation.behaviour."), e.expected, e.got) from None
+
+
+OPEN_KEYS = {"open_per_account_day": "per_account_day", "open_return_slope": "return_slope",
+             "open_return_range": "return_range", "open_hf_quantiles": "hf_quantiles",
+             "open_size_quantiles": "size_quantiles"}
+"""The table's opening keys -> :class:`OpenParams` fields."""
+
+
+def _opening(cfg, source: str, assets: tuple[str, ...] | None) -> OpenParams | None:
+    """New accounts: None without ``open_pair``; else the fit's process (``fit = "none"``:
+    every ``open_*`` key given) with the table's keys on top."""
+    given = {f: getattr(cfg, k) for k, f in OPEN_KEYS.items() if getattr(cfg, k) is not None}
+    if cfg.open_pair is None:
+        if given:
+            raise ConfigError(source, "simulation.behaviour.open_pair", "[collateral, debt] with the open_* keys "
+                              "(the pair new accounts open on)")
+        return None
+    if cfg.fit == "none":
+        missing = [k for k, f in OPEN_KEYS.items() if f not in given]
+        if missing:
+            raise ConfigError(source, f"simulation.behaviour.{missing[0]}", "a value (fit = \"none\": every key "
+                              "is given)")
+        base: dict[str, object] = {}
+    else:
+        o = shipped_params().opening
+        base = {f: getattr(o, f) for f in OPEN_KEYS.values()}
+    v = {**base, **{k: tuple(x) if isinstance(x, list) else x for k, x in given.items()}}
+    pair = tuple(cfg.open_pair)
+    if assets is not None and (len(pair) != 2 or any(a not in assets for a in pair) or pair[0] == pair[1]):
+        raise ConfigError(source, "simulation.behaviour.open_pair", f"[collateral, debt]: two different assets of the "
+                          f"market {list(assets)}", cfg.open_pair)
+    return OpenParams(pair=pair, scale=cfg.open_scale, **v)
 
 
 __all__ = ["BOOKS_FILE", "FIT_FILE", "behaviour_params", "books_path", "fit_path", "hf_preset_knobs", "shipped_params"]

@@ -467,7 +467,7 @@ def behaviour_inputs(sc: Scenario):
     from liqcascade.io.behaviour import behaviour_params
 
     sim = sc.config.simulation
-    return behaviour_params(sim.behaviour if sim is not None else None, sc.source)
+    return behaviour_params(sim.behaviour if sim is not None else None, sc.source, tuple(sc.model.assets))
 
 
 def build_oracle(o, source: str, key: str):
