@@ -77,7 +77,7 @@ def simulate(
     if run.settings.dynamics.impact_on_path == "excess":
         st.baseline = _baseline(run, impact_baseline)
     if moving:
-        st.owners = _owners(model, run, owner_actions, tuple(accrual), behaviour, behaviour_stream, plan)
+        st.owners = owner_inputs(model, run, owner_actions, tuple(accrual), behaviour, behaviour_stream, plan)
     nb = run.n_blocks
     for b in range(nb):
         run_block(run, st, b)
@@ -91,7 +91,7 @@ def opens(behaviour: BehaviourParams | None) -> bool:
     return behaviour is not None and behaviour.opening is not None and behaviour.opening.pair is not None
 
 
-def _owners(model: MarketModel, run: RunInputs, actions, accrual, behaviour, stream: int,
+def owner_inputs(model: MarketModel, run: RunInputs, actions, accrual, behaviour, stream: int,
             plan: openings.OpenPlan | None = None) -> owners.OwnerState:
     """The owners' state of a moving book: recorded actions, accrual, modelled reactions and
     new accounts."""
