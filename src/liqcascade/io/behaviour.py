@@ -94,7 +94,9 @@ def _behaviour_params(cfg, source: str, assets: tuple[str, ...] | None) -> Behav
     try:
         return BehaviourParams(seed=cfg.seed, opening=_opening(cfg, source, assets), **v)
     except ConfigError as e:
-        raise ConfigError(source, e.key.replace("behaviour.", "simulation.behaviour."), e.expected, e.got) from None
+        if not e.key.startswith("behaviour."):  # already named in the table
+            raise
+        raise ConfigError(source, "simulation." + e.key, e.expected, e.got) from None
 
 
 OPEN_KEYS = {"open_per_account_day": "per_account_day", "open_return_slope": "return_slope",
