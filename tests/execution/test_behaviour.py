@@ -434,3 +434,59 @@ def test_docs_refill_table(tmp_path, one_thread):
             got.append(f"{ev.loc[day == d, 'account_id'].nunique()} ({ev.loc[(day == d) & new, 'account_id'].nunique()})")
         got += [str(s["accounts_liquidated"]), str(round(s["debt_repaid_usd"]))]
         assert got == rows[name], name
+
+
+PROTOCOL = """
+name = "p"
+[market]
+protocol = "{proto}"
+assets = ["WETH", "{debt}"]
+{extra}
+[positions]
+source = "synthetic"
+n_accounts = 300
+seed = 1
+pair = ["WETH", "{debt}"]
+[shock]
+WETH = 0.3
+[[venues]]
+kind = "cpmm"
+asset = "WETH"
+reserve_usd = 20e6
+[simulation]
+path = "linear"
+blocks = 48
+duration_blocks = 24
+block_seconds = 3600
+check_conservation = true
+[simulation.oracle]
+kind = "instant"
+[simulation.behaviour]
+open_pair = ["WETH", "{debt}"]
+open_scale = 5
+"""
+
+
+@pytest.mark.parametrize("proto, debt, extra", [
+    ("compound_v3", "USDC", ""),  # Comet's store front
+    ("maker", "DAI", "[market.maker.auctions]"),  # Clipper auctions, the Dog's limits
+    ("liquity_v1", "DAI", ""),  # redistribution: global effects
+    ("morpho_blue", "USDC", ""),
+])
+def test_new_accounts_open_under_every_kind_of_rules(tmp_path, one_thread, proto, debt, extra):
+    # the book's conservation is checked every block (check_conservation), openings included
+    p = tmp_path / "p.toml"
+    p.write_text(PROTOCOL.format(proto=proto, debt=debt, extra=extra))
+    s = api.simulate(p, store=None).summary
+    assert s["accounts_opened"] > 0 and s["openings_clamped"] == 0
+    assert s[f"opened_debt_{debt}"] > 0 and s["opened_collateral_WETH"] > 0
+
+
+def test_soft_liquidation_refuses_new_accounts(tmp_path):
+    from liqcascade.io import scenario as S
+
+    p = tmp_path / "p.toml"
+    p.write_text(PROTOCOL.format(proto="crvusd", debt="DAI", extra=""))
+    with pytest.raises(ConfigError) as e:
+        S.behaviour_inputs(S.load(p))
+    assert e.value.key == "simulation.behaviour.open_pair" and e.value.file == str(p)

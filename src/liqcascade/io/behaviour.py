@@ -56,6 +56,16 @@ def hf_preset_knobs(name: str, source: str) -> dict[str, object]:
     return k
 
 
+def market_behaviour(cfg, source: str, model, key: str = "simulation.behaviour") -> BehaviourParams | None:
+    """:func:`behaviour_params` for a built market ``model`` (its assets; new accounts need
+    rules without soft liquidation: a new loan's LLAMMA bands are not modelled)."""
+    p = behaviour_params(cfg, source, tuple(model.assets), key)
+    if p is not None and p.opening is not None and model.rules.capabilities.soft_liquidation:
+        raise ConfigError(source, f"{key}.open_pair", "a protocol without soft liquidation (a new loan's bands are "
+                          "not modelled): leave open_pair out", list(p.opening.pair or ()))
+    return p
+
+
 def behaviour_params(cfg, source: str, assets: tuple[str, ...] | None = None,
                      key: str = "simulation.behaviour") -> BehaviourParams | None:
     """A ``[simulation.behaviour]`` table (:class:`~liqcascade.io.config.BehaviourConfig`) as the
@@ -131,4 +141,4 @@ def _opening(cfg, source: str, assets: tuple[str, ...] | None) -> OpenParams | N
     return OpenParams(pair=pair, scale=cfg.open_scale, **v)
 
 
-__all__ = ["BOOKS_FILE", "FIT_FILE", "behaviour_params", "books_path", "fit_path", "hf_preset_knobs", "shipped_params"]
+__all__ = ["BOOKS_FILE", "FIT_FILE", "behaviour_params", "market_behaviour", "books_path", "fit_path", "hf_preset_knobs", "shipped_params"]

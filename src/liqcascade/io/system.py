@@ -469,7 +469,7 @@ def system_market_sims(ss: SystemScenario) -> dict:
     from liqcascade.engine.system_dynamic import MarketSim
     from liqcascade.io.scenario import build_oracle, sim_liquidators
 
-    from liqcascade.io.behaviour import behaviour_params
+    from liqcascade.io.behaviour import market_behaviour
 
     out = {}
     top = ss.config.simulation.behaviour if ss.config.simulation is not None else None
@@ -477,7 +477,7 @@ def system_market_sims(ss: SystemScenario) -> dict:
         sim = m.simulation
         own = sim.behaviour if sim is not None else None
         key = f"markets.{i}.simulation.behaviour" if own is not None else "simulation.behaviour"
-        beh = behaviour_params(own if own is not None else top, ss.source, tuple(ss.model.markets[m.name].assets), key)
+        beh = market_behaviour(own if own is not None else top, ss.source, ss.model.markets[m.name], key)
         if sim is None:
             if beh is not None:
                 out[m.name] = MarketSim(behaviour=beh)
