@@ -142,3 +142,23 @@ def test_one_market_system_opens_the_same_accounts_as_the_single_market_run():
     assert alone.summary["accounts_opened"] > 0 and alone.summary["owner_protects"] > 0
     for name in ("steps", "events", "summary"):
         pd.testing.assert_frame_equal(out[name], alone[name], check_exact=True)
+
+
+def test_a_market_draws_the_same_openings_together_and_alone_and_its_own_stream():
+    from liqcascade.markets.cpmm import ConstantProductPool
+
+    pool = ConstantProductPool.from_price_depth("WETH", 2000.0, 2e6)
+    a, b = market(hf_lo=1.02, hf_hi=1.6), market(n=30, hf_lo=1.05, hf_hi=1.8)
+    sysm = SystemModel(PARAMS.symbols, PRICES, {"a": a, "b": b}, {"WETH": pool})
+    beh = {n: MarketSim(behaviour=behaviour(opening(rate=0.5, slope=-5.0), seed=9)) for n in ("a", "b")}
+    together = simulate_system(sysm, FALL, Instant(), CHECKED, per_market=beh, behaviour_stream=1)
+    for n in ("a", "b"):
+        alone = simulate_system(sysm, FALL, Instant(), CHECKED, only=[n], per_market=beh, behaviour_stream=1)[n]
+        # the collateral is set at the oracle's price, which the other market's sales move
+        for k in ("accounts_opened", "opened_debt_USDC"):
+            assert alone.summary[k] == together[n].summary[k]
+        assert alone.summary["opened_collateral_WETH"] != together[n].summary["opened_collateral_WETH"]
+    # market k of M on path stream s draws stream s * M + k: b's openings are plan stream 3
+    plan = plan_openings(opening(rate=0.5, slope=-5.0), b, FALL, seed=9, stream=3)
+    assert together["b"].summary["accounts_opened"] == plan.block.shape[0]
+    assert together["b"].summary["opened_debt_USDC"] == pytest.approx(plan.debt_usd.sum(), rel=1e-12)
