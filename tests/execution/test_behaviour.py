@@ -490,3 +490,24 @@ def test_soft_liquidation_refuses_new_accounts(tmp_path):
     with pytest.raises(ConfigError) as e:
         S.behaviour_inputs(S.load(p))
     assert e.value.key == "simulation.behaviour.open_pair" and e.value.file == str(p)
+
+
+def test_owners_across_markets_still_add_up_when_books_grow(tmp_path, one_thread):
+    # new accounts make a market's labels text: the owners' table still finds its accounts
+    from liqcascade.io.system import load_system
+
+    links = '[owners]\nlinks = [{from_market = "aave", to_market = "morpho", share = 1.0}]\n'
+    top = '[simulation.behaviour]\nseed = 2\nopen_pair = ["WETH", "USDC"]\nopen_scale = 3\n'
+    p = tmp_path / "owned.toml"
+    p.write_text(textwrap.dedent(SYSTEM) + top + links)
+    r = api.simulate(p, store=None)
+    ev = r["events"]
+    assert r["market_summaries"]["accounts_opened"].min() > 0
+    system = load_system(p).model
+    want = 0
+    for name, labels in system.owners.items():
+        ids = set(np.asarray(system.markets[name].book.account_ids)[pd.notna(np.asarray(labels, dtype=object))]
+                  .astype(str).tolist())
+        mine = ev[ev["market"] == name]["account_id"].astype(str)
+        want += mine[mine.isin(ids)].nunique()
+    assert want > 0 and r["owners"]["accounts_liquidated"].sum() == want
