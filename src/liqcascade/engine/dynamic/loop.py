@@ -64,14 +64,7 @@ def simulate(
     with an opening pair, new accounts open during the run (:mod:`.openings`).
     """
     moving = owner_actions is not None or bool(accrual) or behaviour is not None
-    if owner_actions is not None:
-        model = owners.extend_model(model, owner_actions)
-        sorted_book = None  # the book has rows the prepared one lacks
-    plan = None
-    if opens(behaviour):
-        plan = openings.plan_openings(behaviour.opening, model, path, behaviour.seed, behaviour_stream)
-        model = openings.reserve_accounts(model, plan)
-        sorted_book = None
+    model, sorted_book, plan = _grown(model, sorted_book, path, owner_actions, behaviour, behaviour_stream)
     run = prepare_inputs(model, path, oracle, settings, oracle_input, venue_depth, sorted_book)
     st = initial_state(run)
     if run.settings.dynamics.impact_on_path == "excess":
@@ -84,6 +77,21 @@ def simulate(
         if progress is not None:
             progress(b + 1, nb)
     return build_result(run, st, config)
+
+
+def _grown(model: MarketModel, sorted_book: SortedBook | None, path, actions, behaviour, stream: int):
+    """(model, sorted book, openings plan): the book with a row for every (account, asset) an
+    owner's action names and an empty account per planned opening; the prepared sorted book
+    is dropped when rows were added (it lacks them)."""
+    if actions is not None:
+        model = owners.extend_model(model, actions)
+        sorted_book = None
+    plan = None
+    if opens(behaviour):
+        plan = openings.plan_openings(behaviour.opening, model, path, behaviour.seed, stream)
+        model = openings.reserve_accounts(model, plan)
+        sorted_book = None
+    return model, sorted_book, plan
 
 
 def opens(behaviour: BehaviourParams | None) -> bool:
