@@ -21,7 +21,9 @@ from __future__ import annotations
 import inspect
 import os
 import types
-from typing import Callable, MutableMapping
+from collections import Counter
+from contextlib import contextmanager
+from typing import Callable, Iterator, MutableMapping
 
 DISABLE_JIT_ENV = "LIQCASCADE_DISABLE_JIT"
 
@@ -72,6 +74,33 @@ def jit_functions(
     # compiled callers keep the dispatchers (``shared``); Python callers get the sized twin
     return {name: SizedKernel(k, *work_argument(functions[name])) if name in parallel else k
             for name, k in compiled.items()}
+
+
+@contextmanager
+def counting_compiles() -> Iterator[Counter[str]]:
+    """Within the block, count numba's compilations by kernel name (qualified name of the plain
+    function). A kernel loaded from numba's on-disk cache is not a compilation and is not
+    counted; neither is anything with the JIT disabled (the counter stays empty)."""
+    seen: Counter[str] = Counter()
+    if not jit_enabled():
+        yield seen
+        return
+    from numba.core import event
+
+    class _Listener(event.Listener):
+        def on_start(self, ev) -> None:
+            fn = getattr(ev.data["dispatcher"], "py_func", None)
+            seen[getattr(fn, "__qualname__", "?")] += 1
+
+        def on_end(self, ev) -> None:
+            pass
+
+    listener = _Listener()
+    event.register("numba:compile", listener)
+    try:
+        yield seen
+    finally:
+        event.unregister("numba:compile", listener)
 
 
 def quiet_threads(environ: MutableMapping[str, str] | None = None) -> bool:
