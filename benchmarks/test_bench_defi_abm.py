@@ -34,7 +34,7 @@ from liqcascade.scenarios import gbm
 PYTHON_ENV = "LIQCASCADE_DEFI_ABM_PYTHON"
 DRIVER = Path(__file__).with_name("defi_abm_step.py")
 POOL_USD = 100e6  # per side
-CASES = {1_000: (300, 20.0), 10_000: (40, 100.0)}  # accounts: (steps, speed-up floor)
+CASES = {1_000: (300, 20.0), 10_000: (100, 100.0)}  # accounts: (steps, speed-up floor)
 
 
 def shared_scenario(n: int, steps: int):
