@@ -424,8 +424,8 @@ def demo_cmd(out: Path, recompute: bool) -> None:
 def warm_cmd() -> None:
     """Compile the numba kernels of every engine path (each protocol static and block by
     block, curves, a system of markets) into numba's on-disk cache, on tiny bundled
-    scenarios, so that no later run compiles. `make demo` runs it. About 90 s the first
-    time on 2 cores; seconds once cached. Prints each step and what it compiled."""
+    scenarios, so that no later run compiles. `make demo` runs it. About a minute of CPU
+    the first time; seconds once cached. Prints each step and what it compiled."""
     from liqcascade.execution.warm import warm
 
     def show(step) -> None:

@@ -6,7 +6,8 @@ loaded from ``__pycache__`` by every later process. numba compiles per argument 
 size, so two tiny bundled scenarios (``data/scenarios/warm_*.toml``) run through every engine
 path (static, curve, block by block; one market under each registered protocol; a system of
 four markets) compile what any run of any size needs. Nothing is stored; the numbers are not
-read. About 90 s of compilation on the 2-core machine the first time, ~10 s once cached.
+read. About a minute of CPU for the compilation the first time (docs/benchmarks.md), ~10 s
+once cached.
 """
 
 from __future__ import annotations
