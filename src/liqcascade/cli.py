@@ -426,7 +426,12 @@ def warm_cmd() -> None:
     block, curves, a system of markets) into numba's on-disk cache, on tiny bundled
     scenarios, so that no later run compiles. `make demo` runs it. About a minute of CPU
     the first time; seconds once cached. Prints each step and what it compiled."""
+    from liqcascade._jit import DISABLE_JIT_ENV, jit_enabled
     from liqcascade.execution.warm import warm
+
+    if not jit_enabled():
+        click.echo(f"the JIT is disabled ({DISABLE_JIT_ENV}): nothing to compile")
+        return
 
     def show(step) -> None:
         what = f"skipped: {step.skipped}" if step.skipped else f"{step.compiled} kernels compiled"

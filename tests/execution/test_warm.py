@@ -73,3 +73,26 @@ def test_after_the_warm_up_a_new_process_compiles_nothing():
         f"    api.simulate({str(examples / 'replay_2021_05_19.toml')!r}, store=None)\n"
         "print(json.dumps(dict(seen)))\n").strip().splitlines()[-1])
     assert seen == {}
+
+
+def test_with_the_jit_disabled_nothing_runs(monkeypatch):
+    from click.testing import CliRunner
+
+    from liqcascade.cli import main
+    from liqcascade.execution.warm import warm
+
+    monkeypatch.setenv(_jit.DISABLE_JIT_ENV, "1")
+    assert warm() == []
+    r = CliRunner().invoke(main, ["warm"])
+    assert r.exit_code == 0 and r.output == f"the JIT is disabled ({_jit.DISABLE_JIT_ENV}): nothing to compile\n"
+
+
+def test_the_bundled_scenarios_load():
+    """Both warm-up scenarios are valid (a typo would only show in `make demo`), and small."""
+    from liqcascade.execution.runs import load_scenario, load_system
+    from liqcascade.execution.warm import scenario_path
+
+    market = load_scenario(scenario_path("market"))
+    assert market.model.book.n_accounts == 300
+    system = load_system(scenario_path("system"))
+    assert len(system.model.markets) == 4

@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
-from liqcascade._jit import counting_compiles
+from liqcascade._jit import counting_compiles, jit_enabled
 from liqcascade.errors import LiqcascadeError
 
 
@@ -55,7 +55,10 @@ def warm(on_step: Callable[[WarmStep], None] | None = None) -> list[WarmStep]:
 
     A protocol whose rules refuse the warm-up's ETH/DAI book (a step ``skipped`` with the
     reason) is not warmed; every other error propagates. ``on_step`` sees each step as it ends.
+    With the JIT disabled (``LIQCASCADE_DISABLE_JIT``) there is nothing to compile: no step runs.
     """
+    if not jit_enabled():
+        return []
     from liqcascade.execution.runs import compare, curve, simulate, system_curve, system_run
     from liqcascade.protocols.registry import names
 
