@@ -323,7 +323,8 @@ class SystemPrepared:
         prices = np.asarray(system.prices)
         raw = self.paths.path(seed, index)
         path = drive_path(raw, ss.config.simulation.drive, system.assets, prices, ss.source)
-        results = simulate_system(system, path, self.oracle, self.settings, None, None, self.books, self.per_market)
+        results = simulate_system(system, path, self.oracle, self.settings, None, None, self.books, self.per_market,
+                                  behaviour_stream=index)
         bs = float(raw.block_seconds)
         outs = {n: _outcome(results[n]) for n in system.names}
         row: dict[str, Any] = {"path": index, "seed": seed}

@@ -332,6 +332,25 @@ class BehaviourConfig(_Model):
                                "levering off.")
     seed: int = Field(0, ge=0, description="Seed of the owners' random draws (Monte Carlo paths get independent "
                       "streams of it).")
+    open_pair: list[str] | None = Field(
+        None, description="[collateral, debt]: new accounts open on this pair of market assets during the run, at the "
+        "fitted rate, HF and size (docs/behaviour.md). Default: no new accounts.")
+    open_per_account_day: float | None = Field(
+        None, description="New accounts per day per account owing at the run's start, when the collateral's 24-hour "
+        "log return is 0.")
+    open_return_slope: float | None = Field(
+        None, description="Slope of the log opening rate on the collateral's path log return over the 24 hours "
+        "before (negative: more openings after a fall).")
+    open_return_range: list[float] | None = Field(
+        None, description="[least, greatest] 24-hour log return the slope applies to (beyond it the return is "
+        "clipped: the returns the slope was fitted on).")
+    open_hf_quantiles: list[float] | None = Field(
+        None, description="Opening health factor at 0, 5, ..., 100 % (21 non-decreasing values, the first > 1); "
+        "drawn linearly between them.")
+    open_size_quantiles: list[float] | None = Field(
+        None, description="Opening debt over the book's mean debt per owing account at the start, at 0, 5, ..., "
+        "100 % (21 non-decreasing values > 0).")
+    open_scale: float = Field(1.0, ge=0, description="Multiplier on the opening rate; 0 opens none.")
 
 
 class BacktestConfig(_Model):

@@ -464,10 +464,10 @@ def owner_inputs(sc: Scenario, path):
 
 def behaviour_inputs(sc: Scenario):
     """The ``[simulation.behaviour]`` table as the engine's parameters, or None without one."""
-    from liqcascade.io.behaviour import behaviour_params
+    from liqcascade.io.behaviour import market_behaviour
 
     sim = sc.config.simulation
-    return behaviour_params(sim.behaviour if sim is not None else None, sc.source)
+    return market_behaviour(sim.behaviour if sim is not None else None, sc.source, sc.model)
 
 
 def build_oracle(o, source: str, key: str):
