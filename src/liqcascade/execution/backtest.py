@@ -49,6 +49,7 @@ from liqcascade.engine.result import Result
 from liqcascade.errors import ConfigError, DataError
 from liqcascade.execution.runs import DEFAULT_STORE, hashed, save, stored
 from liqcascade.io.store import ResultsStore, run_id
+from liqcascade.model.keepers import KeeperRule, fit_keepers
 
 KIND = "backtest"
 ETHB_WINDOWS: dict[str, tuple[str, str]] = {
@@ -186,7 +187,7 @@ def backtest(scenario: str | Path, store: ResultsStore | str | Path | None = DEF
     actions, accrual = _scenario.owner_inputs(sc, path)
     sim = _simulate(sc.model, path, oracle, settings, progress, cfg, oracle_input, venue_depth,
                     owner_actions=actions, accrual=accrual, impact_baseline=_scenario.impact_baseline(sc, path),
-                    behaviour=_scenario.behaviour_inputs(sc))
+                    behaviour=_scenario.behaviour_inputs(sc), keepers=_scenario.keeper_inputs(sc))
     a = sim["assets"].set_index("asset")
     seized = float(a.loc[bt.collateral_asset, "seized"]) if bt.collateral_asset in a.index else 0.0
     end = int(path.times[-1]) + int(path.block_seconds)
@@ -315,6 +316,11 @@ path = "events.csv"
 accrual = {{ DAI = "fees.csv" }}
 dust = {{ DAI = {dust!r} }}
 
+# owners whose history before the window shows a repay bot (model/keepers.py): they repay
+# on the OSM's next price, to their fitted band
+[simulation.keepers]
+path = "keepers.csv"
+
 [backtest]
 recorded = "recorded.csv"
 collateral_asset = "WETH"
@@ -398,6 +404,10 @@ def write_ethb_window(out_dir: str | Path, start: str, end: str, name: str | Non
     book, dropped = _ethb_book(ev, t0, prices.assign(time=pt), float(p["mat"]))
     book.to_csv(out / "book.csv", index=False)
     events, recorded = _ethb_actions(ev, t0, t1)
+    # the window's owners: the book's and those the owners' actions add
+    owners = set(book["account"]) | set(events["account"])
+    keepers = ethb_keepers(ev, t0, prices.assign(time=pt), float(p["mat"]), owners)
+    keepers.to_csv(out / "keepers.csv", index=False)
     events.to_csv(out / "events.csv", index=False)
     recorded.to_csv(out / "recorded.csv", index=False)
     starts, annual = ev.duty_schedule()
@@ -429,3 +439,40 @@ def _time_block_clock(ev) -> tuple[np.ndarray, np.ndarray]:
     b = np.unique(ev.flows["block"].to_numpy()).astype(float)
     t = np.maximum.accumulate(np.asarray(ev.block_time(b), dtype=float))
     return t, b
+
+
+def ethb_keepers(ev, start: int, prices: pd.DataFrame, mat: float, accounts: set[str],
+                 rule: KeeperRule = KeeperRule()) -> pd.DataFrame:
+    """The keeper-managed owners among ``accounts`` (the window's book), fitted on their
+    actions before ``start`` (:func:`~liqcascade.model.keepers.fit_keepers`), as the rows of
+    a ``[simulation.keepers]`` file: ratios over ``mat`` are HF, the trigger at least 1 (the
+    ratios are read at Binance's hourly open, the bot read Maker's Median: a repay the ledger
+    shows a little below the line was above it on chain, which did not liquidate the vault)
+    and the target above the trigger."""
+    k = fit_keepers(_ethb_history(ev, start, prices, rule.lookback_s), rule).keepers
+    k = k[k["account"].isin(accounts)]
+    trigger = np.maximum(k["trigger"].to_numpy() / mat, 1.0)
+    target = np.maximum(k["target"].to_numpy() / mat, trigger * (1.0 + 1e-6))
+    return pd.DataFrame({"account": k["account"], "trigger_hf": trigger, "target_hf": target,
+                         "max_repay": k["max_repay"]})
+
+
+def _ethb_history(ev, start: int, prices: pd.DataFrame, lookback_s: int) -> pd.DataFrame:
+    """The owners' actions of the ``lookback_s`` before ``start`` as
+    :data:`~liqcascade.model.keepers.HISTORY_COLUMNS`: each vault's collateralisation (ink
+    times the hour's opening price over debt at the action's rate) before and after it."""
+    f = ev.flows.assign(t=_secs(ev.flows["timestamp"]))
+    led = ev.ledger.assign(t=f["t"].to_numpy(), dai=f["dai"].to_numpy())
+    led = led[led["t"] < start]
+    ink = led.groupby("vault")["dink"].cumsum().clip(lower=0.0)
+    art = led.groupby("vault")["dart"].cumsum().clip(lower=0.0)
+    ink0, art0 = ink - led["dink"], art - led["dart"]
+    # hourly opens from 2021-04-04: earlier actions get no ratio (NaN), so no band
+    px = np.interp(led["t"], prices["time"], prices["open"], left=np.nan)
+    debt = lambda a: np.where(a * led["rate"] > 1e-6, a * led["rate"], np.nan)  # noqa: E731
+    h = pd.DataFrame({"account": led["vault"].astype(str), "block": led["block"], "kind": led["kind"],
+                      "ratio_before": ink0.clip(lower=0.0) * px / debt(art0.clip(lower=0.0)),
+                      "ratio_after": ink * px / debt(art),
+                      "repaid": np.where(led["kind"] == "repay", np.abs(led["dai"]), 0.0), "t": led["t"]})
+    h = h[(h["t"] >= start - lookback_s) & (h["kind"] != "liquidation")]
+    return h.drop(columns="t").reset_index(drop=True)

@@ -334,6 +334,14 @@ class BehaviourConfig(_Model):
                       "streams of it).")
 
 
+class KeepersConfig(_Model):
+    """Keeper-managed owners (docs/backtests.md): bots that repay on the OSM's next price."""
+
+    path: str = Field(description="CSV of keeper-managed owners: account, trigger_hf (HF at the OSM's next price "
+                      "below which the bot repays), target_hf (HF it restores), max_repay (most debt tokens it "
+                      "repays in one block); relative to this file. Needs an osm oracle.")
+
+
 class BacktestConfig(_Model):
     """What a replay is scored against (`liqcascade backtest`, docs/backtests.md)."""
 
@@ -395,6 +403,8 @@ class SimulationConfig(_Model):
     events: EventsConfig | None = Field(None, description="Owners' actions between blocks and debt accrual.")
     behaviour: BehaviourConfig | None = Field(None, description="Owners who react between blocks (off without "
                                               "this table).")
+    keepers: KeepersConfig | None = Field(None, description="Keeper-managed owners who repay on the OSM's next price "
+                                          "(off without this table).")
     impact_on_path: Literal["full", "none", "excess"] | None = Field(
         None, description="Whether liquidators' sales move the price: full (permanent and transient impact, the "
         "default on synthetic paths), none (sales get their slippage, the path stays the market: the default on "

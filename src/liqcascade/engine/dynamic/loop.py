@@ -8,6 +8,7 @@ from liqcascade._typing import FloatArray
 from liqcascade.engine.dynamic import owners, steps
 from liqcascade.engine.dynamic.baseline import baseline_state
 from liqcascade.engine.dynamic.behaviour import apply_reactions, react_state
+from liqcascade.engine.dynamic.keepers import apply_keepers, keeper_state
 from liqcascade.engine.dynamic.records import BlockCounts
 from liqcascade.engine.dynamic.results import build_result
 from liqcascade.engine.dynamic.settings import SimSettings
@@ -16,6 +17,7 @@ from liqcascade.engine.result import Result
 from liqcascade.engine.static import MarketModel, SortedBook
 from liqcascade.errors import ConfigError
 from liqcascade.model.behaviour import BehaviourParams
+from liqcascade.model.keepers import KeeperBook
 
 
 def simulate(
@@ -33,6 +35,7 @@ def simulate(
     impact_baseline: Mapping[str, FloatArray] | None = None,
     behaviour: BehaviourParams | None = None,
     behaviour_stream: int = 0,
+    keepers: KeeperBook | None = None,
 ) -> Result:
     """Run ``model`` block by block along ``path`` (a :class:`~liqcascade.scenarios.PricePath`)
     with ``oracle`` (a :class:`~liqcascade.markets.oracle.Oracle`).
@@ -60,8 +63,9 @@ def simulate(
     has a ``conflicts`` table. ``impact_baseline`` (asset -> tokens the path's own
     liquidations sold, per block) is what ``impact_on_path = "excess"`` subtracts. ``behaviour``:
     owners react between blocks (:mod:`.behaviour`), on stream ``behaviour_stream`` of its seed.
+    ``keepers``: keeper-managed owners repay on the OSM's next price (:mod:`.keepers`).
     """
-    moving = owner_actions is not None or bool(accrual) or behaviour is not None
+    moving = owner_actions is not None or bool(accrual) or behaviour is not None or keepers is not None
     if owner_actions is not None:
         model = owners.extend_model(model, owner_actions)
         sorted_book = None  # the book has rows the prepared one lacks
@@ -71,6 +75,8 @@ def simulate(
         st.baseline = _baseline(run, impact_baseline)
     if moving:
         st.owners = _owners(model, run, owner_actions, tuple(accrual), behaviour, behaviour_stream)
+        if keepers is not None:
+            st.owners.keepers = keeper_state(model, run.book, keepers)
     nb = run.n_blocks
     for b in range(nb):
         run_block(run, st, b)
@@ -101,6 +107,8 @@ def run_block(run: RunInputs, st: SimulationState, b: int) -> None:
         owners.apply_owner_actions(run, st, b)
         if st.owners.react is not None:
             apply_reactions(run, st, b)
+        if st.owners.keepers is not None:
+            apply_keepers(run, st, b)
     steps.move_prices(run, st, b)
     o = steps.read_oracle(run, st, b)
     gas = steps.gas_price(run, b)
