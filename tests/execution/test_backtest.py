@@ -228,3 +228,31 @@ def test_ethb_window_across_liquidations_2_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="2021-05-06"):
         write_ethb_window(tmp_path, "2021-05-01", "2021-05-10")
     assert not (tmp_path / "scenario.toml").exists()  # nothing written
+
+
+OSM = '[simulation.oracle]\nkind = "osm"\nhop_s = 3600\n[simulation.keepers]\npath = "k.csv"\n'
+
+
+def test_keepers_need_an_osm_oracle(tmp_path):
+    (tmp_path / "k.csv").write_text("account,trigger_hf,target_hf,max_repay\na,1.05,1.2,100\n")
+    p = _scenario(tmp_path, '[simulation.keepers]\npath = "k.csv"\n')
+    r = CliRunner().invoke(main, ["simulate", str(p), "--out", str(tmp_path / "o"), "-q"])
+    assert r.exit_code == 2 and "simulation.keepers" in r.output and "osm" in r.output
+
+
+@pytest.mark.parametrize("body, message", [
+    ("account,trigger_hf,target_hf,max_repay\na,1.05,1.2,-1\n", "row 1"),
+    ("account,trigger,target,max_repay\na,1.05,1.2,1\n", "columns"),
+    ("account,trigger_hf,target_hf,max_repay\na,1.2,1.05,1\n", "target_hf"),
+    ("account,trigger_hf,target_hf,max_repay\nnobody,1.05,1.2,1\n", "keepers.account"),
+])
+def test_keeper_file_errors_exit_2_naming_the_file(tmp_path, body, message):
+    (tmp_path / "k.csv").write_text(body)
+    r = CliRunner().invoke(main, ["simulate", str(_scenario(tmp_path, OSM)), "--out", str(tmp_path / "o"), "-q"])
+    assert r.exit_code == 2 and "k.csv" in r.output and message in r.output, r.output
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").rglob("*.parquet"))
+
+
+def test_a_missing_keeper_file_exits_2(tmp_path):
+    r = CliRunner().invoke(main, ["simulate", str(_scenario(tmp_path, OSM)), "--out", str(tmp_path / "o"), "-q"])
+    assert r.exit_code == 2 and "k.csv" in r.output
