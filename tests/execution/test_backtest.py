@@ -81,8 +81,8 @@ def test_event_file_orders_by_time_keeping_file_order(tmp_path):
 
 @pytest.mark.slow
 def test_ethb_window_end_to_end(tmp_path):
-    """June 2022: every recorded vault is found (recall 1 on the shipped data), the scores are
-    stored and printed."""
+    """June 2022 through the command line: the scores are stored and printed (the numbers:
+    tests/execution/test_backtest_windows.py)."""
     r = CliRunner().invoke(main, ["ethb-window", "2022-06", "-o", str(tmp_path / "w")])
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(main, ["backtest", str(tmp_path / "w" / "scenario.toml"), "--out", str(tmp_path / "s"), "-q"])

@@ -4,6 +4,7 @@
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from liqcascade.execution.backtest import ETHB_POOL_DAYS, ETHB_WINDOWS, backtest, write_ethb_day, write_ethb_window
@@ -23,13 +24,27 @@ LABELS = {
 WINDOWS = list(ETHB_POOL_DAYS) + list(ETHB_WINDOWS)
 
 
-def run_window(w: str, tmp: Path, keepers: bool = True):
-    """The window's backtest score row; ``keepers`` False: its keepers file emptied."""
+def run_window(w: str, tmp: Path, keepers: bool = True, result: bool = False):
+    """The window's backtest score row (``result``: the result and its folder); ``keepers``
+    False: its keepers file emptied."""
     out = tmp / ("on" if keepers else "off") / w
     toml = write_ethb_day(out, w) if w in ETHB_POOL_DAYS else write_ethb_window(out, *ETHB_WINDOWS[w], w)
     if not keepers:
         (out / "keepers.csv").write_text("account,trigger_hf,target_hf,max_repay\n")
-    return backtest(toml, store=None, recompute=True)["score"].iloc[0]
+    res = backtest(toml, store=None, recompute=True)
+    return (res, out) if result else res["score"].iloc[0]
+
+
+def fit_row(w: str, off, folder: Path, keepers: Path) -> str:
+    """The classifier table's row: the window's owners, the keeper-managed ones, and how many
+    of the baseline's (``off``) false and true positives they are."""
+    k = set(pd.read_csv(keepers, dtype={"account": str})["account"])
+    owners = set(pd.read_csv(folder / "book.csv", dtype={"account": str})["account"]) | set(
+        pd.read_csv(folder / "events.csv", dtype={"account": str})["account"])
+    a = off["accounts"]
+    fp, tp = a[a.simulated & ~a.recorded]["account_id"].astype(str), a[a.simulated & a.recorded]["account_id"].astype(str)
+    return (f"| {w} | {len(owners)} | {len(k)} | {sum(x in k for x in fp)} / {len(fp)} | "
+            f"{sum(x in k for x in tp)} / {len(tp)} |")
 
 
 def _f(x: float, fmt: str = ".2f") -> str:
@@ -66,4 +81,6 @@ def test_documented_window_scores(tmp_path, w):
     on = run_window(w, tmp_path)
     assert row(w, on) in doc
     if w not in ETHB_POOL_DAYS and w != "2021-04":  # windows with keepers fitted (hourly prices before them)
-        assert keeper_row(w, run_window(w, tmp_path, keepers=False), on) in doc
+        off, folder = run_window(w, tmp_path, keepers=False, result=True)
+        assert keeper_row(w, off["score"].iloc[0], on) in doc
+        assert fit_row(w, off, folder, tmp_path / "on" / w / "keepers.csv") in doc
