@@ -1058,7 +1058,8 @@ def ethb_window_cmd(window: str, output: Path) -> None:
     elif ".." in window:
         start, end = window.split("..", 1)
     else:
-        _fail(ConfigError("<command line>", "WINDOW", f"one of {list(ETHB_WINDOWS) + list(ETHB_POOL_DAYS)} or START..END", window))
+        _fail(ConfigError("<command line>", "WINDOW", f"one of {list(ETHB_WINDOWS) + list(ETHB_POOL_DAYS)} or "
+                          "START..END", window))
     try:
         toml = write_ethb_window(output, start, end, window)
     except LiqcascadeError as e:

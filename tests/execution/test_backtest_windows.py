@@ -42,7 +42,8 @@ def fit_row(w: str, off, folder: Path, keepers: Path) -> str:
     owners = set(pd.read_csv(folder / "book.csv", dtype={"account": str})["account"]) | set(
         pd.read_csv(folder / "events.csv", dtype={"account": str})["account"])
     a = off["accounts"]
-    fp, tp = a[a.simulated & ~a.recorded]["account_id"].astype(str), a[a.simulated & a.recorded]["account_id"].astype(str)
+    ids = a["account_id"].astype(str)
+    fp, tp = ids[a.simulated & ~a.recorded], ids[a.simulated & a.recorded]
     return (f"| {w} | {len(owners)} | {len(k)} | {sum(x in k for x in fp)} / {len(fp)} | "
             f"{sum(x in k for x in tp)} / {len(tp)} |")
 

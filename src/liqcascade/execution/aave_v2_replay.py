@@ -8,11 +8,14 @@ oracle's ETH price of that reserve at the event (``reservePriceETHPrincipal``, i
 1 ETH), times the ETHUSDT close of the event's hour from the scenario's own ETH candles. From
 2021-07-28 the source's rows are already scaled (``principalAmount`` in decimal tokens, the
 price in ETH): a row is raw when its amount is an integer, and each row's price must be in its
-form's range (above 1e6 wei for a raw one, below 1e3 ETH for a scaled one). The simulated side is the ``events`` table of the scenario's
-simulation (calls and debt repaid per block, summed per hour of the block's time).
+form's range (above 1e6 wei for a raw one, below 1e3 ETH for a scaled one). The simulated
+side is the ``events`` table of the scenario's simulation (calls and debt repaid per block,
+summed per hour of the block's time).
 
 ``python -m liqcascade.execution.aave_v2_replay SCENARIO.toml`` prints the table that
-docs/protocols.md shows for ``examples/replay_2021_04_18_aave_v2.toml``.
+docs/protocols.md shows for ``examples/replay_2021_04_18_aave_v2.toml``;
+``python -m liqcascade.execution.aave_v2_replay DAY`` that of a stress day
+(:data:`STRESS_DAYS`, docs/backtests.md).
 """
 
 from __future__ import annotations

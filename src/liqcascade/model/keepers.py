@@ -15,14 +15,14 @@ protects; a boost-only history shows no protective trigger to fit).
 
 The band
 --------
-Each protective repay block (one that raised the ratio) gives the collateralisation (collateral value / debt) just before it and
-just after it, at the opening price of its hour (about the OSM's next price of that hour,
-which is what the bot reads). The **trigger** is the median ratio before those repays (the bot
-repaid when its next price fell there; a repay that lowered the ratio trimmed collateral and
-says nothing of the trigger). Its **target** is
-the median ratio after the repays (where it put the vault back), and **max_repay** the most
-debt it repaid in one block: what the recorded flows show it could move at once. The replay gives these owners the OSM's next
-price one hop ahead (:mod:`liqcascade.engine.dynamic.keepers`).
+Each protective repay block (one that raised the ratio) gives the collateralisation
+(collateral value / debt) just before it and just after it, at the opening price of its hour
+(about the OSM's next price of that hour, which is what the bot reads). The **trigger** is the
+median ratio before those repays (the bot repaid when its next price fell there; a repay that
+lowered the ratio trimmed collateral and says nothing of the trigger), the **target** the
+median ratio after them (where it put the vault back), and **max_repay** the most debt it
+repaid in one block: what the recorded flows show it could move at once. The replay gives
+these owners the OSM's next price one hop ahead (:mod:`liqcascade.engine.dynamic.keepers`).
 """
 
 from __future__ import annotations

@@ -67,9 +67,9 @@ def keeper_state(model, book, keepers: KeeperBook) -> KeeperState:
     inv = np.empty_like(book.perm)
     inv[book.perm] = np.arange(book.perm.shape[0])
     w = inv[np.array([pos[a] for a in names.tolist()], dtype=np.int64)] if names.size else np.empty(0, np.int64)
-    return KeeperState(w, np.asarray(keepers.trigger_hf, dtype=np.float64), np.asarray(keepers.target_hf, dtype=np.float64),
-                       np.asarray(keepers.max_repay, dtype=np.float64), np.full(w.shape[0], -1, dtype=np.int64),
-                       assets=tuple(model.assets))
+    f64 = lambda x: np.asarray(x, dtype=np.float64)  # noqa: E731
+    return KeeperState(w, f64(keepers.trigger_hf), f64(keepers.target_hf), f64(keepers.max_repay),
+                       np.full(w.shape[0], -1, dtype=np.int64), assets=tuple(model.assets))
 
 
 def _row(arrays, prices: FloatArray, w: int, on_debt: bool) -> int:
