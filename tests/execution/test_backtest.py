@@ -2,6 +2,7 @@
 window end to end."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -256,3 +257,23 @@ def test_keeper_file_errors_exit_2_naming_the_file(tmp_path, body, message):
 def test_a_missing_keeper_file_exits_2(tmp_path):
     r = CliRunner().invoke(main, ["simulate", str(_scenario(tmp_path, OSM)), "--out", str(tmp_path / "o"), "-q"])
     assert r.exit_code == 2 and "k.csv" in r.output
+
+
+def test_ethb_day_window_is_the_pool_prices_of_the_pacific_day(tmp_path):
+    r = CliRunner().invoke(main, ["ethb-window", "2021-01-21", "-o", str(tmp_path / "d")])
+    assert r.exit_code == 0, r.output
+    eth = pd.read_csv(tmp_path / "d" / "eth.csv")
+    pool = pd.read_csv(Path(__file__).resolve().parents[2] / "src" / "liqcascade" / "data" / "maker_replay"
+                       / "uniswap_v2_eth_dai_reserves_10min_2021-01-21.csv")
+    # PST labels: 00:00 on the file is 08:00 UTC; the price is dai / weth, as open = close
+    assert len(eth) == 144 and eth.date.iloc[0] == "2021-01-21 08:00:00" and eth.date.iloc[-1] == "2021-01-22 07:50:00"
+    assert eth.close.to_numpy() == pytest.approx((pool.dai_reserve / pool.weth_reserve).to_numpy(), rel=1e-15)
+    text = (tmp_path / "d" / "scenario.toml").read_text()
+    assert 'version = "liquidations-1.2"' in text and "block_seconds = 150" in text and "latency_blocks = 4" in text
+    rec = pd.read_csv(tmp_path / "d" / "recorded.csv")
+    assert (rec.time >= "2021-01-21 08:00:00").all() and (rec.time < "2021-01-22 08:00:00").all()
+
+
+def test_an_unknown_window_exits_2_listing_the_days():
+    r = CliRunner().invoke(main, ["ethb-window", "2021-01-22", "-o", "/nonexistent/x"])
+    assert r.exit_code == 2 and "2021-01-21" in r.output
