@@ -10,6 +10,8 @@ of 600 s and an OSM of one-hour hops. The OSM pokes at t = 3,600 (block 6: cur 2
 import math
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import pytest
 
 from liqcascade.engine.dynamic import Dynamics, Liquidators, SimSettings, simulate
@@ -79,3 +81,25 @@ def test_an_unknown_account_is_an_error():
 def test_a_target_not_above_the_trigger_is_an_error():
     with pytest.raises(ConfigError, match="target_hf"):
         bot(trigger=1.2, target=1.1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(debt=st.floats(500.0, 1650.0), drop=st.floats(0.05, 0.45), target=st.floats(1.01, 2.0))
+def test_an_uncapped_repay_lands_on_the_target_at_the_announced_price(debt, drop, target):
+    # HF = coll * P * 0.85 / debt is linear in what is sold: after selling w at P and repaying
+    # w * P the HF at P is the target, whatever the account and the move (when the bot acts)
+    p1 = 2000.0 * (1.0 - drop)
+    hf = p1 * 0.85 / debt
+    m = MarketModel(book([("a", "WETH", 1.0, 0.0), ("a", "USDC", 0.0, debt)]), AaveV3Rules(PARAMS, V3_3), PRICES, {})
+    path = instant_shock({"WETH": 2000.0}, {"WETH": -drop}, n_blocks=8, block_seconds=600)
+    res = simulate(m, path, MakerOSM(3600), SETTINGS, keepers=bot(trigger=target * 0.999, target=target))
+    s = res.summary
+    if hf >= target * 0.999 or 2000.0 * 0.85 / debt < target * 0.999:
+        return  # no repay due, or one due at the start already (below its band before the move)
+    if debt >= p1:  # the debt is worth the collateral or more: selling it cannot restore the vault
+        assert s["managed_repays"] == 0
+        return
+    assert s["managed_repays"] == 1 and s["accounts_liquidated"] == 0
+    coll, left = 1.0 - s["managed_withdrawn_WETH"], debt - s["managed_repaid_USDC"]
+    assert coll * p1 * 0.85 / left == pytest.approx(target, rel=1e-9)
+    assert s["managed_repaid_USDC"] == pytest.approx(s["managed_withdrawn_WETH"] * p1, rel=1e-12)

@@ -8,7 +8,9 @@ Below its ``trigger_hf`` there, its bot does what a DeFi Saver "repay" does in o
 transaction: withdraw collateral ``w`` (the largest collateral row), sell it at that price
 and repay the proceeds on the largest debt row, bringing HF to ``target_hf``. With HF =
 ``a c / D`` (``a``: the HF weight of a collateral token, read off the protocol's own HF) the
-amount solves ``a (c - w) / (D - w P) = target``: ``w = (target D - a c) / (target P - a)``.
+amount solves ``a (c - w) / (D - w P) = target``: ``w = (target D - a c) / (target P - a)``
+(``w < c`` when the collateral is worth more than the debt; otherwise no sale restores it and the
+bot does nothing).
 The repayment is capped at ``max_repay`` tokens (what the owner's recorded flows show it moved
 at once; a capped repay withdraws the collateral it sold), and a bot repays at most once per
 announced price (OSM hop): after a repay the price it reads does not move until the next poke. Both legs go through the
@@ -111,7 +113,9 @@ def apply_keepers(run, st, b: int) -> None:
         a = h * debt / c  # HF weight of one collateral token, times the debt
         if tgt * p <= a:
             continue  # selling collateral cannot raise this account's HF (weight above its price)
-        sell = min((tgt * debt - a * c) / (tgt * p - a), c)
+        sell = (tgt * debt - a * c) / (tgt * p - a)
+        if sell >= c:
+            continue  # the debt is worth the collateral or more: no sale of it restores the vault
         repay = sell * p / pd_
         if repay > ks.cap[k]:
             repay, sell = float(ks.cap[k]), float(ks.cap[k]) * pd_ / p
