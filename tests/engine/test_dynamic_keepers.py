@@ -103,3 +103,17 @@ def test_an_uncapped_repay_lands_on_the_target_at_the_announced_price(debt, drop
     coll, left = 1.0 - s["managed_withdrawn_WETH"], debt - s["managed_repaid_USDC"]
     assert coll * p1 * 0.85 / left == pytest.approx(target, rel=1e-9)
     assert s["managed_repaid_USDC"] == pytest.approx(s["managed_withdrawn_WETH"] * p1, rel=1e-12)
+
+
+def test_keepers_compose_with_modelled_reactions():
+    # reactions that never fire (probability 0) leave the bot's repay as it is alone; the two
+    # steps keep their own tallies in the summary
+    from liqcascade.model.behaviour import BehaviourParams
+
+    quiet = BehaviourParams((-0.5, 0.0, 0.5, 2.0), (0.0,) * 3, (0.0,) * 3, 1.5, 1.2, 0.0, 0)
+    m = MarketModel(book([("a", "WETH", 1.0, 0.0), ("a", "USDC", 0.0, 1500.0), ("b", "WETH", 10.0, 0.0)]),
+                    AaveV3Rules(PARAMS, V3_3), PRICES, {})
+    both = simulate(m, PATH, MakerOSM(3600), SETTINGS, keepers=bot(), behaviour=quiet).summary
+    alone = run(bot()).summary
+    assert both["owner_protects"] == 0 and both["managed_repays"] == alone["managed_repays"] == 1
+    assert both["managed_repaid_USDC"] == alone["managed_repaid_USDC"]
