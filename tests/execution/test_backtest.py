@@ -277,3 +277,13 @@ def test_ethb_day_window_is_the_pool_prices_of_the_pacific_day(tmp_path):
 def test_an_unknown_window_exits_2_listing_the_days():
     r = CliRunner().invoke(main, ["ethb-window", "2021-01-22", "-o", "/nonexistent/x"])
     assert r.exit_code == 2 and "2021-01-21" in r.output
+
+
+def test_the_keeper_file_is_part_of_the_run_id(tmp_path):
+    from liqcascade.execution.runs import simulate
+
+    (tmp_path / "k.csv").write_text("account,trigger_hf,target_hf,max_repay\na,1.05,1.2,100\n")
+    p = _scenario(tmp_path, OSM)
+    first = simulate(p, tmp_path / "o").run_id
+    (tmp_path / "k.csv").write_text("account,trigger_hf,target_hf,max_repay\na,1.05,1.3,100\n")
+    assert simulate(p, tmp_path / "o").run_id != first

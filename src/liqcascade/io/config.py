@@ -574,6 +574,9 @@ def hash_shared_inputs(d: dict[str, Any], venues: list[Any], base_dir: Path, sou
         ev["path"] = f"sha256:{file_digest(resolve_path(ev['path'], base_dir, source, 'simulation.events.path'))}"
         ev["accrual"] = {a: f"sha256:{file_digest(resolve_path(f, base_dir, source, f'simulation.events.accrual.{a}'))}"
                          for a, f in ev.get("accrual", {}).items()}
+    if sim and sim.get("keepers"):
+        kp = sim["keepers"]
+        kp["path"] = f"sha256:{file_digest(resolve_path(kp['path'], base_dir, source, 'simulation.keepers.path'))}"
     for i, (vc, v) in enumerate(zip(venues, d.get("venues", []))):
         for key, text in venue_registry.spec(vc.kind).files(vc).items():  # what the venue kind declares
             v[key] = f"sha256:{file_digest(resolve_path(text, base_dir, source, f'venues.{i}.{key}'))}"
