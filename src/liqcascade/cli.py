@@ -1085,16 +1085,25 @@ def backtest_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool) -> Non
               help="Folder to write scenario.toml and its files into.")
 def ethb_window_cmd(window: str, output: Path) -> None:
     """Write a MakerDAO ETH-B backtest scenario for WINDOW (2021-04, 2021-06, 2022-01, 2022-05,
-    2022-06 or 2022-11; or START..END in UTC days) from the shipped ETH-B history."""
+    2022-06 or 2022-11; or START..END in UTC days; or the days 2021-01-11, 2021-01-21 or
+    2021-02-22, priced by their Uniswap v2 ETH/DAI reserves) from the shipped ETH-B history."""
     from liqcascade.errors import ConfigError
-    from liqcascade.execution.backtest import ETHB_WINDOWS, write_ethb_window
+    from liqcascade.execution.backtest import ETHB_POOL_DAYS, ETHB_WINDOWS, write_ethb_day, write_ethb_window
 
+    if window in ETHB_POOL_DAYS:
+        try:
+            toml = write_ethb_day(output, window)
+        except LiqcascadeError as e:
+            _fail(e)
+        click.echo(f"wrote {toml}")
+        return
     if window in ETHB_WINDOWS:
         start, end = ETHB_WINDOWS[window]
     elif ".." in window:
         start, end = window.split("..", 1)
     else:
-        _fail(ConfigError("<command line>", "WINDOW", f"one of {list(ETHB_WINDOWS)} or START..END", window))
+        _fail(ConfigError("<command line>", "WINDOW", f"one of {list(ETHB_WINDOWS) + list(ETHB_POOL_DAYS)} or "
+                          "START..END", window))
     try:
         toml = write_ethb_window(output, start, end, window)
     except LiqcascadeError as e:

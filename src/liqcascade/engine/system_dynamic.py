@@ -223,6 +223,9 @@ class Pool:
 
 def _shared_inputs(system: SystemModel, path, settings: SimSettings) -> SharedInputs:
     assets = system.assets
+    if settings.dynamics.impact_on_path == "excess":
+        # the shared venues have no baseline of the path's own selling to subtract
+        raise ConfigError("<system>", "simulation.impact_on_path", "full or none in a system scenario", "excess")
     for a in path.assets:
         if a not in assets:
             raise ConfigError("<path>", "path.assets", f"assets of the system {list(assets)}", a)
@@ -635,7 +638,10 @@ def sell_shared(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun]) -
         amount = st.inventory / m.run.settings.liquidators.spread_blocks
         np.add.at(total, m.ix, amount)
         amounts.append(amount)
-    proceeds = steps.sell_into_venues(venues, total, market, sp, phi, shared.depth_mode)
+    # impact_on_path = none: the sales get the venue's slippage but the path stays the market
+    # (as steps.sell); without this a system replay's prices drifted from its path
+    keep = shared.settings.dynamics.impact_on_path == "full"
+    proceeds = steps.sell_into_venues(venues, total, market, sp, phi, shared.depth_mode, keep)
     for m, amount in zip(runs, amounts):
         st, tallies, t = m.st, m.st.tallies, m.st.totals
         tot = total[m.ix]

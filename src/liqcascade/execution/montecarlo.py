@@ -125,6 +125,10 @@ class ScenarioSpec:
 def _scenario_behaviour(sc):
     from liqcascade.io.scenario import behaviour_inputs
 
+    sim = sc.config.simulation
+    if sim is not None and sim.keepers is not None:
+        # the bots are fitted to one window's owners; Monte Carlo paths have no such history
+        raise ConfigError(sc.source, "simulation.keepers", "no keepers table in a Monte Carlo scenario", "a table")
     return behaviour_inputs(sc)
 
 

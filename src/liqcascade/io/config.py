@@ -353,6 +353,14 @@ class BehaviourConfig(_Model):
     open_scale: float = Field(1.0, ge=0, description="Multiplier on the opening rate; 0 opens none.")
 
 
+class KeepersConfig(_Model):
+    """Keeper-managed owners (docs/backtests.md): bots that repay on the OSM's next price."""
+
+    path: str = Field(description="CSV of keeper-managed owners: account, trigger_hf (HF at the OSM's next price "
+                      "below which the bot repays), target_hf (HF it restores), max_repay (most debt tokens it "
+                      "repays in one block); relative to this file. Needs an osm oracle.")
+
+
 class BacktestConfig(_Model):
     """What a replay is scored against (`liqcascade backtest`, docs/backtests.md)."""
 
@@ -414,6 +422,8 @@ class SimulationConfig(_Model):
     events: EventsConfig | None = Field(None, description="Owners' actions between blocks and debt accrual.")
     behaviour: BehaviourConfig | None = Field(None, description="Owners who react between blocks (off without "
                                               "this table).")
+    keepers: KeepersConfig | None = Field(None, description="Keeper-managed owners who repay on the OSM's next price "
+                                          "(off without this table).")
     impact_on_path: Literal["full", "none", "excess"] | None = Field(
         None, description="Whether liquidators' sales move the price: full (permanent and transient impact, the "
         "default on synthetic paths), none (sales get their slippage, the path stays the market: the default on "
@@ -583,6 +593,9 @@ def hash_shared_inputs(d: dict[str, Any], venues: list[Any], base_dir: Path, sou
         ev["path"] = f"sha256:{file_digest(resolve_path(ev['path'], base_dir, source, 'simulation.events.path'))}"
         ev["accrual"] = {a: f"sha256:{file_digest(resolve_path(f, base_dir, source, f'simulation.events.accrual.{a}'))}"
                          for a, f in ev.get("accrual", {}).items()}
+    if sim and sim.get("keepers"):
+        kp = sim["keepers"]
+        kp["path"] = f"sha256:{file_digest(resolve_path(kp['path'], base_dir, source, 'simulation.keepers.path'))}"
     for i, (vc, v) in enumerate(zip(venues, d.get("venues", []))):
         for key, text in venue_registry.spec(vc.kind).files(vc).items():  # what the venue kind declares
             v[key] = f"sha256:{file_digest(resolve_path(text, base_dir, source, f'venues.{i}.{key}'))}"

@@ -137,8 +137,10 @@ def apply_reactions(run, st, b: int) -> None:
 
 def between_blocks(run, st, b: int) -> None:
     """The owners' steps before block ``b``'s prices move, in order: recorded actions and fee
-    accrual, modelled reactions, new accounts (each a no-op when the run lacks it). The
-    single-market loop and the system's call this one function."""
+    accrual, modelled reactions, new accounts, keeper-managed owners acting on the OSM's next
+    price (each a no-op when the run lacks it). The single-market loop and the system's call
+    this one function."""
+    from liqcascade.engine.dynamic.keepers import apply_keepers
     from liqcascade.engine.dynamic.openings import apply_openings
 
     ow: OwnerState = st.owners
@@ -149,6 +151,8 @@ def between_blocks(run, st, b: int) -> None:
         apply_reactions(run, st, b)
     if ow.opening is not None:
         apply_openings(run, st, b)
+    if ow.keepers is not None:
+        apply_keepers(run, st, b)
 
 
 __all__ = ["ReactState", "apply_reactions", "between_blocks", "react_state"]

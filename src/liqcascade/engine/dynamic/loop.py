@@ -9,6 +9,7 @@ from liqcascade.engine.dynamic import owners, steps
 from liqcascade.engine.dynamic.baseline import baseline_state
 from liqcascade.engine.dynamic import openings
 from liqcascade.engine.dynamic.behaviour import between_blocks, react_state
+from liqcascade.engine.dynamic.keepers import keeper_state
 from liqcascade.engine.dynamic.records import BlockCounts
 from liqcascade.engine.dynamic.results import build_result
 from liqcascade.engine.dynamic.settings import SimSettings
@@ -17,6 +18,7 @@ from liqcascade.engine.result import Result
 from liqcascade.engine.static import MarketModel, SortedBook
 from liqcascade.errors import ConfigError
 from liqcascade.model.behaviour import BehaviourParams
+from liqcascade.model.keepers import KeeperBook
 
 
 def simulate(
@@ -34,6 +36,7 @@ def simulate(
     impact_baseline: Mapping[str, FloatArray] | None = None,
     behaviour: BehaviourParams | None = None,
     behaviour_stream: int = 0,
+    keepers: KeeperBook | None = None,
 ) -> Result:
     """Run ``model`` block by block along ``path`` (a :class:`~liqcascade.scenarios.PricePath`)
     with ``oracle`` (a :class:`~liqcascade.markets.oracle.Oracle`).
@@ -61,9 +64,10 @@ def simulate(
     has a ``conflicts`` table. ``impact_baseline`` (asset -> tokens the path's own
     liquidations sold, per block) is what ``impact_on_path = "excess"`` subtracts. ``behaviour``:
     owners react between blocks (:mod:`.behaviour`), on stream ``behaviour_stream`` of its seed;
-    with an opening pair, new accounts open during the run (:mod:`.openings`).
+    with an opening pair, new accounts open during the run (:mod:`.openings`). ``keepers``:
+    keeper-managed owners repay on the OSM's next price (:mod:`.keepers`).
     """
-    moving = owner_actions is not None or bool(accrual) or behaviour is not None
+    moving = owner_actions is not None or bool(accrual) or behaviour is not None or keepers is not None
     model, sorted_book, plan = _grown(model, sorted_book, path, owner_actions, behaviour, behaviour_stream)
     run = prepare_inputs(model, path, oracle, settings, oracle_input, venue_depth, sorted_book)
     st = initial_state(run)
@@ -71,6 +75,8 @@ def simulate(
         st.baseline = _baseline(run, impact_baseline)
     if moving:
         st.owners = owner_inputs(model, run, owner_actions, tuple(accrual), behaviour, behaviour_stream, plan)
+        if keepers is not None:
+            st.owners.keepers = keeper_state(model, run.book, keepers)
     nb = run.n_blocks
     for b in range(nb):
         run_block(run, st, b)
