@@ -74,9 +74,7 @@ def simulate(
     if run.settings.dynamics.impact_on_path == "excess":
         st.baseline = _baseline(run, impact_baseline)
     if moving:
-        st.owners = owner_inputs(model, run, owner_actions, tuple(accrual), behaviour, behaviour_stream, plan)
-        if keepers is not None:
-            st.owners.keepers = keeper_state(model, run.book, keepers)
+        st.owners = owner_inputs(model, run, owner_actions, tuple(accrual), behaviour, behaviour_stream, plan, keepers)
     nb = run.n_blocks
     for b in range(nb):
         run_block(run, st, b)
@@ -106,9 +104,9 @@ def opens(behaviour: BehaviourParams | None) -> bool:
 
 
 def owner_inputs(model: MarketModel, run: RunInputs, actions, accrual, behaviour, stream: int,
-            plan: openings.OpenPlan | None = None) -> owners.OwnerState:
-    """The owners' state of a moving book: recorded actions, accrual, modelled reactions and
-    new accounts."""
+            plan: openings.OpenPlan | None = None, keepers: KeeperBook | None = None) -> owners.OwnerState:
+    """The owners' state of a moving book: recorded actions, accrual, modelled reactions,
+    new accounts and keeper-managed owners."""
     owners.check_owner_inputs(actions, run.n_blocks)
     ow = owners.owner_state(model, run.book, run.times, actions, accrual)
     if behaviour is not None:
@@ -118,6 +116,8 @@ def owner_inputs(model: MarketModel, run: RunInputs, actions, accrual, behaviour
             raise ConfigError("<behaviour>", "simulation.behaviour.open_pair", "a protocol without soft liquidation "
                               "(a new account's bands are not modelled)")
         ow.opening = openings.open_state(model, run.book, plan, run.n_blocks)
+    if keepers is not None:
+        ow.keepers = keeper_state(model, run.book, keepers)
     return ow
 
 
