@@ -12,14 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from liqcascade.engine.strategies import (
-    KEEP_LIQUIDATABLE_HF, STRATEGIES, CallRule, Exit, Position, keep_liquidatable_repay, max_close, plan,
+    KEEP_LIQUIDATABLE_HF, STRATEGIES, Exit, FixedSpread, Position, keep_liquidatable_repay, max_close, plan,
     profit_max, two_step,
 )
 from liqcascade.errors import ConfigError
 from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.markets.impact import PowerLawImpact
 
-AAVE_V2 = CallRule(close_factor=0.5, bonus=0.05)
+AAVE_V2 = FixedSpread(close_factor=0.5, bonus=0.05)
 HAND = Position(collateral=10.0, debt=16_600.0, collateral_price=2000.0, debt_price=1.0, liquidation_threshold=0.825)
 
 
@@ -114,12 +114,12 @@ def test_two_step_counts_the_rest_of_the_account():
 
 
 def test_two_step_with_a_full_close_factor_is_max_close():
-    rule = CallRule(close_factor=1.0, bonus=0.05)  # both calls would repay D whatever the first
+    rule = FixedSpread(close_factor=1.0, bonus=0.05)  # both calls would repay D whatever the first
     assert two_step(HAND, rule, Exit()) == max_close(HAND, rule, Exit())
 
 
 def test_protocol_fee_is_kept_from_what_the_liquidator_receives():
-    rule = CallRule(close_factor=0.5, bonus=0.05, protocol_fee=0.1)
+    rule = FixedSpread(close_factor=0.5, bonus=0.05, protocol_fee=0.1)
     c = max_close(HAND, rule, Exit()).calls[0]
     # 4.3575 WETH seized, of which the bonus part 4.3575 - 4.15 = 0.2075; the protocol keeps 10 %
     assert c.fee == pytest.approx(0.02075, rel=1e-12)
@@ -134,7 +134,7 @@ positions = st.builds(
     debt_price=st.floats(0.5, 2.0),
     liquidation_threshold=st.floats(0.3, 0.98),
 )
-rules = st.builds(CallRule, close_factor=st.floats(0.05, 1.0), bonus=st.floats(0.0, 0.2))
+rules = st.builds(FixedSpread, close_factor=st.floats(0.05, 1.0), bonus=st.floats(0.0, 0.2))
 
 
 @given(positions, rules, st.floats(0.0, 1.0))
@@ -174,7 +174,7 @@ def test_no_call_repays_above_the_rule_cap(pos, rule, name, depth, fee):
 # the optimum sells 50 WETH, repaying 50 · 2000 / 1.1025 = 90,702.95 USDC, for a profit of
 # 2e6 · 50 / 1050 − 90,702.95 = 95,238.10 − 90,702.95 = 4535.15.
 POOL = ConstantProductPool("WETH", 1000.0, 2_000_000.0, fee=0.0)
-RULE_CPMM = CallRule(close_factor=0.5, bonus=0.1025)
+RULE_CPMM = FixedSpread(close_factor=0.5, bonus=0.1025)
 BIG = Position(250.0, 400_000.0, 2000.0, 1.0, 0.79)  # HF 0.9875; cap 200,000 USDC
 A_STAR = 50.0
 R_STAR = 50.0 * 2000.0 / 1.1025
@@ -201,7 +201,7 @@ def test_profit_max_on_the_square_root_law_is_its_analytic_optimum():
     # I(q) = (q·2000 / 1e7)^0.5; the marginal execution price 2000·(1 − √(q·2000/1e7)) equals
     # a WETH's cost 2000 / 1.25 = 1600 at √(q/5000) = 0.2: q = 200 WETH, repaying 200·1600 = 320,000
     venue = PowerLawImpact("WETH", 2000.0, 1e7)
-    rule = CallRule(close_factor=0.5, bonus=0.25)
+    rule = FixedSpread(close_factor=0.5, bonus=0.25)
     pos = Position(500.0, 900_000.0, 2000.0, 1.0, 0.8)  # HF 0.889, cap 450,000
     p = profit_max(pos, rule, Exit(venue))
     assert p.calls[0].seize == pytest.approx(200.0, rel=1e-8)
@@ -250,7 +250,7 @@ def test_bad_inputs_name_their_key():
     with pytest.raises(ConfigError, match="Position.debt"):
         Position(1.0, -1.0, 1.0, 1.0, 0.8)
     with pytest.raises(ConfigError, match="CallRule.close_factor"):
-        CallRule(close_factor=0.0)
+        FixedSpread(close_factor=0.0)
     with pytest.raises(ConfigError, match="Exit.gas_usd"):
         Exit(gas_usd=math.nan)
     with pytest.raises(ConfigError, match="repay"):
@@ -260,7 +260,7 @@ def test_bad_inputs_name_their_key():
 def test_profit_max_optimises_what_the_liquidator_receives():
     # a 10 % protocol fee on the bonus: 1.1025 · (1 - 0.1 · 0.1025 / 1.1025) = 1.09225 WETH-units received
     # per 2000 USDC; the optimum sells where 2e9 / (1000 + a)² = 2000 / 1.09225: 1000 + a = 1000·√1.09225
-    rule = CallRule(close_factor=0.5, bonus=0.1025, protocol_fee=0.1)
+    rule = FixedSpread(close_factor=0.5, bonus=0.1025, protocol_fee=0.1)
     p = profit_max(BIG, rule, Exit(POOL))
     a = 1000.0 * math.sqrt(1.09225) - 1000.0
     assert p.calls[0].received == pytest.approx(a, rel=1e-12)

@@ -23,7 +23,7 @@ import numpy as np
 
 from liqcascade._typing import FloatArray, IntArray
 from liqcascade.engine.dynamic.candidates import Candidates
-from liqcascade.engine.strategies import KEEP_LIQUIDATABLE_HF, CallRule, Exit, Plan, Position, plan
+from liqcascade.engine.strategies import KEEP_LIQUIDATABLE_HF, Exit, FixedSpread, Plan, Position, plan
 from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.protocols.base import BookArrays
 
@@ -95,7 +95,7 @@ def plan_one(strategy: str, pr: Pairs, j: int, market_price: float, venue, gas_u
     coll, debt = float(pr.coll[j]), float(pr.debt[j])
     pos = Position(coll, debt, pc, pd, lt, other_collateral_usd=max(float(pr.weighted_usd[j]) - coll * pc * lt, 0.0),
                    other_debt_usd=max(float(pr.debt_usd[j]) - debt * pd, 0.0))
-    rule = CallRule(close_factor=float(pr.cf[j]), bonus=float(pr.bonus[j]), protocol_fee=float(pr.fee[j]))
+    rule = FixedSpread(close_factor=float(pr.cf[j]), bonus=float(pr.bonus[j]), protocol_fee=float(pr.fee[j]))
     return plan(strategy, pos, rule, Exit(venue, gas_usd=gas_usd, price=market_price))
 
 
