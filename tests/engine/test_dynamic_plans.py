@@ -105,11 +105,14 @@ def test_profit_max_without_profit_makes_no_call():
     assert steps.loc[1, "left_unprofitable"] == 2
 
 
-def test_a_strategy_needs_rules_that_cap_a_call():
+@pytest.mark.parametrize("protocol", ["compound_v3", "liquity_v1", "liquity_v2", "maker"])
+def test_a_strategy_needs_a_protocol_where_the_liquidator_chooses(protocol):
     from .mechanism_books import make_rules
 
-    with pytest.raises(ConfigError, match="liquidators.strategy"):
-        run("two_step", rules=make_rules("compound_v2"))
+    rules = make_rules(protocol)
+    assert not rules.capabilities.capped_calls
+    with pytest.raises(ConfigError, match=f"liquidators.strategy: expected max_close for {rules.name} "):
+        run("two_step", rules=rules)
 
 
 # ------------------------------------------------------------------------- the system
@@ -163,7 +166,7 @@ def test_the_system_checks_the_shared_strategy_against_every_market():
     from .mechanism_books import make_rules
 
     markets = {"aave": MarketModel(BOOK, AaveV3Rules(PARAMS, V3_0), PRICES, {}),
-               "comp": MarketModel(BOOK, make_rules("compound_v2"), PRICES, {})}
+               "comp": MarketModel(BOOK, make_rules("compound_v3"), PRICES, {})}
     with pytest.raises(ConfigError, match="liquidators.strategy"):
         simulate_system(SystemModel(PARAMS.symbols, PRICES, markets, {}), PATH, Instant(),
                         SimSettings(Liquidators(gas_asset=None, strategy="profit_max")))

@@ -29,19 +29,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from liqcascade._typing import Fraction, TokenAmount, Usd
+import numpy as np
+
+from liqcascade._typing import FloatArray, Fraction, TokenAmount, Usd
 from liqcascade.errors import ConfigError
 
 __all__ = ["Call", "CallRule", "FixedSpread", "HealthDiscount", "Position", "PositionFraction"]
 
-AAVE_FULL_CLOSE_HF = 0.95
-"""Aave v3 (``CLOSE_FACTOR_HF_THRESHOLD``): at or below this HF one call may repay all the debt."""
-AAVE_MIN_CLOSE_FACTOR_USD = 2000.0
-"""Aave v3.3+ (``MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD``): a pair's debt or collateral worth less
-than this can be repaid (seized) whole in one call."""
-AAVE_MIN_LEFTOVER_USD = 1000.0
-"""Aave v3.3+ (``MIN_LEFTOVER_BASE``): a call that leaves debt and collateral on the pair must
-leave at least this of each."""
 DUST_SHAVE = 1e-12
 """Relative margin under the dust rule's limit (as the Aave kernel's ``largest_allowed_cover``)."""
 
@@ -146,6 +140,11 @@ class CallRule:
         """Share of the seized collateral the protocol keeps."""
         return 0.0
 
+    def spread_over(self, hf: FloatArray) -> tuple[FloatArray, float]:
+        """Over many accounts of this rule's pair at health ``hf``: USD seized per USD repaid
+        and the share of it the protocol keeps (the engines' arrays; the scalars' values)."""
+        raise NotImplementedError
+
     @property
     def close_factor_below_one(self) -> bool:
         """Whether a call may ever be capped below the whole debt by the rule (not only by the
@@ -195,8 +194,8 @@ class CallRule:
 class FixedSpread(CallRule):
     """A fixed-spread call: at most ``close_factor`` of the pair's debt, seizing the repaid value
     times ``1 + bonus``. The defaults are Aave v2's (50 %, 5 %). Aave v3's refinements are
-    switched on by ``full_close_hf`` (0.95) and ``min_close_factor_usd`` (v3.3+: $2000, with the
-    close factor then of the account's total debt, and the $1000 leftover rule)."""
+    switched on by ``full_close_hf`` (0.95), ``min_close_factor_usd`` and ``min_leftover_usd``
+    (v3.3+: $2000 and $1000)."""
 
     close_factor: Fraction = 0.5
     """Share of the debt one call may repay (Aave v2: 50 %)."""
@@ -209,9 +208,12 @@ class FixedSpread(CallRule):
     full_close_hf: float = 0.0
     """At or below this HF one call may repay the whole pair's debt (Aave v3: 0.95; 0: never)."""
     min_close_factor_usd: Usd = 0.0
-    """Aave v3.3+: the close factor applies only when the pair's debt and collateral are both worth
-    at least this ($2000), and is then a share of the account's total debt; a partial call must
-    leave :data:`AAVE_MIN_LEFTOVER_USD` of each. 0: neither rule."""
+    """Aave v3.3+ (``MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD``): the close factor applies only when the
+    pair's debt and collateral are both worth at least this ($2000), and is then a share of the
+    account's total debt. 0: the close factor is of the pair's debt, whatever its size."""
+    min_leftover_usd: Usd = 0.0
+    """Aave v3.3+ (``MIN_LEFTOVER_BASE``, $1000): a call that leaves debt and collateral on the
+    pair must leave at least this of each. 0: no dust rule."""
     protocol: str = "aave_v3"
 
     def __post_init__(self) -> None:
@@ -234,6 +236,10 @@ class FixedSpread(CallRule):
     def fee_share(self, pos: Position) -> Fraction:
         return self.protocol_fee if self.fee_on_seized else self.protocol_fee * self.bonus / (1.0 + self.bonus)
 
+    def spread_over(self, hf: FloatArray) -> tuple[FloatArray, float]:
+        share = self.protocol_fee if self.fee_on_seized else self.protocol_fee * self.bonus / (1.0 + self.bonus)
+        return np.full(np.shape(hf), 1.0 + self.bonus), share
+
     def fee_of(self, pos: Position, seize: TokenAmount) -> TokenAmount:
         if self.fee_on_seized:
             return seize * self.protocol_fee
@@ -255,16 +261,16 @@ class FixedSpread(CallRule):
         ``largest_allowed_cover``), unless ``repay`` takes all the debt or all the collateral."""
         cap = self.cap(pos)
         r = min(repay, cap)
-        if self.min_close_factor_usd <= 0 or r <= 0:
+        if self.min_leftover_usd <= 0 or r <= 0:
             return r
         seize = r * self.seize_per_repay(pos)
         if r >= pos.debt or seize >= pos.collateral:
             return r
         left_debt, left_coll = (pos.debt - r) * pos.debt_price, (pos.collateral - seize) * pos.collateral_price
-        if left_debt >= AAVE_MIN_LEFTOVER_USD and left_coll >= AAVE_MIN_LEFTOVER_USD:
+        if left_debt >= self.min_leftover_usd and left_coll >= self.min_leftover_usd:
             return r
-        by_debt = (pos.debt_usd - AAVE_MIN_LEFTOVER_USD) / pos.debt_price
-        by_coll = (pos.collateral_usd - AAVE_MIN_LEFTOVER_USD) / (pos.debt_price * (1.0 + self.bonus))
+        by_debt = (pos.debt_usd - self.min_leftover_usd) / pos.debt_price
+        by_coll = (pos.collateral_usd - self.min_leftover_usd) / (pos.debt_price * (1.0 + self.bonus))
         return max(min(r, by_debt, by_coll) * (1.0 - DUST_SHAVE), 0.0)
 
 
@@ -287,6 +293,9 @@ class HealthDiscount(CallRule):
 
     def value_seized_per_repay(self, pos: Position) -> float:
         return 1.0 / self.discount_factor(pos)
+
+    def spread_over(self, hf: FloatArray) -> tuple[FloatArray, float]:
+        return 1.0 / np.maximum(hf, 1.0 - self.max_discount), 0.0
 
     def max_repay(self, pos: Position) -> TokenAmount:
         return pos.debt

@@ -17,13 +17,13 @@ to the arrays by a test.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from liqcascade._typing import FloatArray, IntArray
 from liqcascade.engine.dynamic.candidates import Candidates
-from liqcascade.engine.strategies import KEEP_LIQUIDATABLE_HF, Exit, FixedSpread, Plan, Position, plan
+from liqcascade.engine.strategies import KEEP_LIQUIDATABLE_HF, CallRule, Exit, FixedSpread, Plan, Position, plan
 from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.protocols.base import BookArrays
 
@@ -63,10 +63,38 @@ class Pairs:
     """``Σ debt·price`` over the account."""
     cf: FloatArray
     """The close factor the protocol's next call applied (its repayment over the pair's debt)."""
+    spread: FloatArray
+    """USD of collateral a call seizes per USD of debt repaid (``1 + bonus``; Euler: ``1 / df``)."""
+    share: FloatArray
+    """Share of the seized collateral the protocol keeps."""
+    partial: np.ndarray
+    """The protocol's rule may cap a call below the whole debt (a close factor under 1): two_step
+    can gain only then."""
+    debt_asset: np.ndarray
+    rules: object = None
+    """The market's rules (their ``call_rule``), or None: Aave's fixed spread from the book's rows."""
 
 
-def pairs(arrays: BookArrays, cand: Candidates, prices: FloatArray) -> Pairs:
-    """The candidates' pairs read from the book (rows of an account are contiguous)."""
+def _declared(rules, arrays: BookArrays, rc: IntArray, debt_asset: IntArray, hf: FloatArray):
+    """``spread``, ``share`` and ``partial`` per candidate from the protocol's own call rule
+    (``rules.call_rule``), asked once per distinct (bonus, fee, debt asset)."""
+    n = rc.shape[0]
+    spread, share, partial = np.empty(n), np.empty(n), np.zeros(n, dtype=np.bool_)
+    keys = np.stack([arrays.bonus[rc], arrays.fee[rc], debt_asset.astype(np.float64)], axis=1)
+    uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    symbols = rules.params.symbols
+    for g, (b, f, d) in enumerate(uniq):
+        rule = rules.call_rule(float(b), float(f), symbols[int(d)])
+        j = np.flatnonzero(inv == g)
+        spread[j], share[j] = rule.spread_over(hf[j])
+        partial[j] = rule.close_factor_below_one
+    return spread, share, partial
+
+
+def pairs(arrays: BookArrays, cand: Candidates, prices: FloatArray, rules=None) -> Pairs:
+    """The candidates' pairs read from the book (rows of an account are contiguous), with the
+    spread of the protocol's call rule (``rules``; None: Aave's, from the rows' bonus and fee)."""
     acc = cand.elig
     starts, ends = arrays.offsets[acc], arrays.offsets[acc + 1]
     counts = ends - starts
@@ -85,8 +113,15 @@ def pairs(arrays: BookArrays, cand: Candidates, prices: FloatArray) -> Pairs:
     rd[owner[hit_d]] = rows[hit_d]
     debt = arrays.debt[rd]
     cf = np.minimum(np.maximum(np.divide(cand.repaid, debt, out=np.zeros(acc.size), where=debt > 0), 1e-12), 1.0)
+    bonus, fee = arrays.bonus[rc], arrays.fee[rc]
+    if rules is None:
+        spread, share, partial = 1.0 + bonus, fee * bonus / (1.0 + bonus), np.ones(acc.size, dtype=np.bool_)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            hf = np.where(debt_usd > 0, weighted / debt_usd, np.inf)
+        spread, share, partial = _declared(rules, arrays, rc, cand.debt_asset, hf)
     return Pairs(arrays.coll[rc], debt, prices[cand.coll_asset], prices[cand.debt_asset], np.minimum(arrays.lt[rc], 1.0),
-                 arrays.bonus[rc], arrays.fee[rc], weighted, debt_usd, cf)
+                 bonus, fee, weighted, debt_usd, cf, spread, share, partial, cand.debt_asset, rules)
 
 
 def plan_one(strategy: str, pr: Pairs, j: int, market_price: float, venue, gas_usd: float) -> Plan:
@@ -95,8 +130,21 @@ def plan_one(strategy: str, pr: Pairs, j: int, market_price: float, venue, gas_u
     coll, debt = float(pr.coll[j]), float(pr.debt[j])
     pos = Position(coll, debt, pc, pd, lt, other_collateral_usd=max(float(pr.weighted_usd[j]) - coll * pc * lt, 0.0),
                    other_debt_usd=max(float(pr.debt_usd[j]) - debt * pd, 0.0))
-    rule = FixedSpread(close_factor=float(pr.cf[j]), bonus=float(pr.bonus[j]), protocol_fee=float(pr.fee[j]))
-    return plan(strategy, pos, rule, Exit(venue, gas_usd=gas_usd, price=market_price))
+    return plan(strategy, pos, candidate_rule(pr, j), Exit(venue, gas_usd=gas_usd, price=market_price))
+
+
+def candidate_rule(pr: Pairs, j: int) -> CallRule:
+    """Candidate ``j``'s call rule: the protocol's own (``call_rule``), with a fixed spread's close
+    factor the one the protocol's next call applied (its kernel has read the thresholds: Aave
+    v3's HF 0.95 and pair size, a deprecated Compound market)."""
+    bonus, fee = float(pr.bonus[j]), float(pr.fee[j])
+    if pr.rules is None:
+        return FixedSpread(close_factor=float(pr.cf[j]), bonus=bonus, protocol_fee=fee)
+    rule = pr.rules.call_rule(bonus, fee, pr.rules.params.symbols[int(pr.debt_asset[j])])
+    if isinstance(rule, FixedSpread):
+        return replace(rule, close_factor=float(pr.cf[j]), full_close_hf=0.0, min_close_factor_usd=0.0,
+                       min_leftover_usd=0.0)
+    return rule
 
 
 def _max_close(pr: Pairs, cap: FloatArray, out: CandidatePlans, s_recv: FloatArray) -> None:
@@ -107,11 +155,11 @@ def _max_close(pr: Pairs, cap: FloatArray, out: CandidatePlans, s_recv: FloatArr
 def _two_step(pr: Pairs, cap: FloatArray, out: CandidatePlans, s_seize: FloatArray, s_recv: FloatArray) -> None:
     """:func:`~liqcascade.engine.strategies.two_step` over arrays (its docstring has the derivation)."""
     h = KEEP_LIQUIDATABLE_HF
-    k = pr.lt * (1.0 + pr.bonus)
+    k = pr.lt * pr.spread
     gap = h * pr.debt_usd - pr.weighted_usd
     with np.errstate(divide="ignore", invalid="ignore"):
         keep = np.where(gap <= 0, 0.0, np.where(k >= h, np.inf, gap / (h - k) / pr.pd))
-    single = (pr.cf >= 1.0) | (keep <= 0)
+    single = (pr.cf >= 1.0) | (keep <= 0) | ~pr.partial
     r1 = np.where(single, cap, np.minimum(cap, keep))
     seized = np.minimum(r1 * s_seize, pr.coll)
     coll1, debt1 = np.maximum(pr.coll - seized, 0.0), np.maximum(pr.debt - r1, 0.0)
@@ -164,7 +212,7 @@ def _profit_max(pr: Pairs, cap: FloatArray, out: CandidatePlans, s_recv: FloatAr
 
 
 def plan_candidates(strategy: str, arrays: BookArrays, cand: Candidates, prices: FloatArray, market: FloatArray,
-                    venues: dict, gas_usd: float) -> CandidatePlans:
+                    venues: dict, gas_usd: float, rules=None) -> CandidatePlans:
     """Each candidate's plan under ``strategy`` at the oracle ``prices``. The close factor is
     the one the protocol's next call applied (so the plan's first call is capped where the
     protocol's is); the collateral sells at ``market`` (the block's slippage is netted by the
@@ -174,9 +222,9 @@ def plan_candidates(strategy: str, arrays: BookArrays, cand: Candidates, prices:
     out = CandidatePlans(np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int64), np.zeros((n, MAX_PLAN_CALLS)))
     if n == 0:
         return out
-    pr = pairs(arrays, cand, prices)
-    s_seize = (1.0 + pr.bonus) * pr.pd / pr.pc
-    s_recv = s_seize * (1.0 - pr.fee * pr.bonus / (1.0 + pr.bonus))
+    pr = pairs(arrays, cand, prices, rules)
+    s_seize = pr.spread * pr.pd / pr.pc
+    s_recv = s_seize * (1.0 - pr.share)
     cap = cand.repaid.astype(np.float64)
     if strategy == "max_close":
         _max_close(pr, cap, out, s_recv)
