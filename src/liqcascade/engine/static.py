@@ -466,19 +466,24 @@ class MarketPass:
         from liqcascade.engine.dynamic.plans import MAX_PLAN_CALLS, plan_candidates
 
         solver, rules = self.solver, self.solver.model.rules
+        soft = 0
+        if rules.capabilities.soft_liquidation:  # LLAMMA's own sales come first, as in its sweep
+            moved = rules.soft_step(self.arrays, p, self.tallies).accounts
+            self.touched[moved] = True
+            soft = int(moved.size)
         found = rules.scan(self.arrays, p, self.upto, solver._q, self.cum_bound)
         cand = Candidates.build(rules, self.arrays, p, found)
         local = {j: venues[int(i)] for j, i in enumerate(self.index) if int(i) in venues}
         plans = plan_candidates(solver.settings.strategy, self.arrays, cand, p, p, local, 0.0, rules)
         go = plans.calls > 0
         if not go.any():
-            return int(found.size), 0
+            return int(found.size) + soft, soft
         limits = replace(solver.settings.limits, call_caps_usd=plans.caps_usd[go],
                          max_calls_per_account=max(solver.settings.limits.max_calls_per_account, MAX_PLAN_CALLS))
         chosen = cand.elig[go]
         calls, _ = rules.liquidate_list(self.arrays, p, chosen, self.tallies, limits)
         self.touched[chosen] = True
-        return int(found.size), int(calls)
+        return int(found.size) + soft, int(calls) + soft
 
     def settle(self, r: int, trade: "VenueRound", prices: FloatArray) -> None:
         """Book this round's share of the venues' trades into the totals and round rows."""

@@ -38,7 +38,8 @@ from liqcascade.protocols.calls import Call, CallRule, FixedSpread, HealthDiscou
 
 __all__ = [
     "KEEP_LIQUIDATABLE_HF", "STRATEGIES", "Call", "CallRule", "Exit", "FixedSpread", "HealthDiscount", "Plan",
-    "Position", "PositionFraction", "keep_liquidatable_repay", "max_close", "plan", "profit_max", "two_step",
+    "Position", "PositionFraction", "bisect_optimal_repay", "cpmm_optimal_repay", "keep_liquidatable_repay",
+    "max_close", "plan", "profit_max", "two_step",
 ]
 
 KEEP_LIQUIDATABLE_HF = 1.0 - 1e-9
@@ -182,7 +183,7 @@ def two_step(pos: Position, rule: CallRule, exit: Exit, target_hf: float = KEEP_
     return _priced(pos, rule, (first, second), exit)
 
 
-def _cpmm_optimal_repay(pool: ConstantProductPool, s: float, debt_price: Usd) -> TokenAmount:
+def cpmm_optimal_repay(pool: ConstantProductPool, s: float, debt_price: Usd) -> TokenAmount:
     """The repay ``r ≥ 0`` maximising ``quote_sell(s·r) − p_d·r`` on a constant-product pool
     (``s`` collateral tokens received per debt token repaid, ``p_d`` the USD paid per debt token).
 
@@ -193,7 +194,7 @@ def _cpmm_optimal_repay(pool: ConstantProductPool, s: float, debt_price: Usd) ->
     return max(a, 0.0) / s
 
 
-def _bisect_optimal_repay(venue: Venue, s: float, debt_price: Usd, cap: TokenAmount) -> TokenAmount:
+def bisect_optimal_repay(venue: Venue, s: float, debt_price: Usd, cap: TokenAmount) -> TokenAmount:
     """The repay in ``[0, cap]`` maximising ``venue.quote_sell(s·r) − p_d·r`` for a venue whose
     proceeds are concave in the amount sold: bisection on the sign of the slope (monotone
     falling), read as the secant of the venue's quotes ``1e-6·cap`` either side: wide enough
@@ -223,7 +224,7 @@ def _bisect_optimal_repay(venue: Venue, s: float, debt_price: Usd, cap: TokenAmo
 def profit_max(pos: Position, rule: CallRule, exit: Exit) -> Plan:
     """One call repaying the amount in ``[0, cap]`` that maximises the proceeds of selling the
     seized collateral minus the debt paid; no call when that best profit does not cover the
-    call's gas. Closed form on a constant-product pool (:func:`_cpmm_optimal_repay`, clipped to
+    call's gas. Closed form on a constant-product pool (:func:`cpmm_optimal_repay`, clipped to
     the cap: the objective is concave); on other venues bisection on the slope of their quotes
     (their proceeds are concave: the marginal sale price falls as one sells); without a venue
     the profit is linear in the repay, so the cap."""
@@ -234,9 +235,9 @@ def profit_max(pos: Position, rule: CallRule, exit: Exit) -> Plan:
     if exit.venue is None:
         repay = cap
     elif isinstance(exit.venue, ConstantProductPool):
-        repay = min(_cpmm_optimal_repay(exit.venue, s, cost), cap)
+        repay = min(cpmm_optimal_repay(exit.venue, s, cost), cap)
     else:
-        repay = _bisect_optimal_repay(exit.venue, s, cost, cap)
+        repay = bisect_optimal_repay(exit.venue, s, cost, cap)
     allowed = rule.allowed(pos, repay)
     # a rule that forbids some amounts (Aave v3.3+'s dust) leaves two candidates: the largest
     # allowed below the optimum (the objective is concave) and the whole cap, if allowed

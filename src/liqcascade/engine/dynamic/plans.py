@@ -23,7 +23,18 @@ import numpy as np
 
 from liqcascade._typing import FloatArray, IntArray
 from liqcascade.engine.dynamic.candidates import Candidates
-from liqcascade.engine.strategies import KEEP_LIQUIDATABLE_HF, CallRule, Exit, FixedSpread, Plan, Position, plan
+from liqcascade.engine.strategies import (
+    KEEP_LIQUIDATABLE_HF,
+    CallRule,
+    Exit,
+    FixedSpread,
+    Plan,
+    Position,
+    PositionFraction,
+    bisect_optimal_repay,
+    cpmm_optimal_repay,
+    plan,
+)
 from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.protocols.base import BookArrays
 
@@ -44,6 +55,9 @@ class CandidatePlans:
     """Calls planned (0: no call -- profit_max found none profitable)."""
     caps_usd: FloatArray
     """``(n, MAX_PLAN_CALLS)``: each call's repayment cap (USD; inf: the rule's maximum, 0: no call)."""
+    scale: FloatArray
+    """Share of the protocol's next call's reward the plan keeps (crvUSD: the share ``frac`` of the
+    bands' stablecoin; 1 elsewhere)."""
 
 
 @dataclass(frozen=True)
@@ -211,6 +225,45 @@ def _profit_max(pr: Pairs, cap: FloatArray, out: CandidatePlans, s_recv: FloatAr
                 out.caps_usd[jj, 0] = p.repaid * pr.pd[jj] if p.calls else 0.0
 
 
+def _whole_loan(strategy: str, cand: Candidates, market: FloatArray, venues: dict, gas_usd: float,
+                out: CandidatePlans) -> None:
+    """Plans under a :class:`~liqcascade.protocols.calls.PositionFraction` rule (crvUSD's
+    ``liquidate_extended``): a call takes the share ``f`` of the protocol's whole-loan call -- of
+    the collateral it receives, the debt it pays and the stablecoin it gets back -- so the loan's
+    health never changes and a second call gains nothing: max_close and two_step take the whole
+    loan (when its bands are worth its debt); profit_max the share that maximises the sale of ``f·y`` collateral (``y`` the bands'
+    collateral) less ``f`` times the call's net cost, ``debt·p_debt − stablecoin``. On a
+    constant-product pool that is the closed form of :func:`~liqcascade.engine.strategies.profit_max`
+    with ``s = y / debt`` collateral and ``cost = p_debt − stablecoin / debt`` per debt token."""
+    pd = market[cand.debt_asset]
+    # the whole loan when the bands are worth its debt (no one takes it at a loss: the protocol's
+    # own hard liquidation in the static sweep asks the same)
+    frac = np.where(cand.received * market[cand.coll_asset] + cand.reward_usd >= cand.paid * pd, 1.0, 0.0)
+    if strategy == "profit_max":
+        s = cand.received / cand.paid
+        cost = np.maximum(pd - cand.reward_usd / cand.paid, 0.0)
+        for i in np.unique(cand.coll_asset):
+            j = np.flatnonzero(cand.coll_asset == i)
+            venue = venues.get(int(i))
+            for jj in j:  # loans are few per block: the scalar optima
+                sj, cj, debt = float(s[jj]), float(cost[jj]), float(cand.paid[jj])
+                if venue is None or cj <= 0.0:
+                    r = debt
+                elif isinstance(venue, ConstantProductPool):
+                    r = min(cpmm_optimal_repay(venue, sj, cj), debt)
+                else:
+                    r = bisect_optimal_repay(venue, sj, cj, debt)
+                frac[jj] = r / debt
+            sale = np.array([venue.quote_sell(float(a)) if venue is not None else float(a) * float(market[i])
+                             for a in frac[j] * cand.received[j]])
+            profit = sale - frac[j] * cand.paid[j] * cost[j] - gas_usd
+            frac[j] = np.where((frac[j] > 0.0) & (profit > 0.0), frac[j], 0.0)
+    ok = frac > 0.0
+    out.received[:], out.paid[:], out.scale[:] = frac * cand.received, frac * cand.paid, frac
+    out.calls[:] = ok
+    out.caps_usd[:, 0] = np.where(frac >= 1.0, np.inf, frac * cand.paid * pd)
+
+
 def plan_candidates(strategy: str, arrays: BookArrays, cand: Candidates, prices: FloatArray, market: FloatArray,
                     venues: dict, gas_usd: float, rules=None) -> CandidatePlans:
     """Each candidate's plan under ``strategy`` at the oracle ``prices``. The close factor is
@@ -219,8 +272,12 @@ def plan_candidates(strategy: str, arrays: BookArrays, cand: Candidates, prices:
     picker, as for max close), except that profit_max sizes its call on the collateral's
     venue, when it has one."""
     n = cand.elig.shape[0]
-    out = CandidatePlans(np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int64), np.zeros((n, MAX_PLAN_CALLS)))
+    out = CandidatePlans(np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int64), np.zeros((n, MAX_PLAN_CALLS)),
+                         np.ones(n))
     if n == 0:
+        return out
+    if rules is not None and isinstance(rules.call_rule(0.0, 0.0, rules.params.symbols[0]), PositionFraction):
+        _whole_loan(strategy, cand, market, venues, gas_usd, out)
         return out
     pr = pairs(arrays, cand, prices, rules)
     s_seize = pr.spread * pr.pd / pr.pc

@@ -200,7 +200,8 @@ def strategy_terms(liq, st: SimulationState, o: FloatArray, gas_usd: float, rule
     if liq.strategy == "max_close":
         return cand.received, cand.paid, cand.reward_usd, None
     plans = plan_candidates(liq.strategy, st.arrays, cand, o, st.market, st.venues, gas_usd, rules)
-    reward = np.where(plans.calls > 0, cand.reward_usd - gas_usd * np.maximum(plans.calls - 1, 0), -np.inf)
+    reward = np.where(plans.calls > 0, cand.reward_usd * plans.scale - gas_usd * np.maximum(plans.calls - 1, 0),
+                      -np.inf)
     return plans.received, plans.paid, reward, plans.caps_usd
 
 
