@@ -269,7 +269,7 @@ def test_profit_max_optimises_what_the_liquidator_receives():
 
 # ------------------------------------------------------------------------- every protocol's rule
 
-from liqcascade.protocols.calls import HealthDiscount  # noqa: E402
+from liqcascade.protocols.calls import HealthDiscount, PositionFraction  # noqa: E402
 
 COMPOUND_V2 = FixedSpread(close_factor=0.5, bonus=0.08, protocol_fee=0.028, fee_on_seized=True, protocol="compound_v2")
 AAVE_V3_0 = FixedSpread(close_factor=0.5, bonus=0.05, protocol_fee=0.1, full_close_hf=0.95)
@@ -277,7 +277,8 @@ AAVE_V3_3 = FixedSpread(close_factor=0.5, bonus=0.05, protocol_fee=0.1, full_clo
                         min_leftover_usd=1000.0)
 MORPHO = FixedSpread(close_factor=1.0, bonus=1.0 / 0.958 - 1.0, protocol="morpho_blue")
 EULER = HealthDiscount(max_discount=0.15)
-EVERY_RULE = [AAVE_V2, AAVE_V3_0, AAVE_V3_3, COMPOUND_V2, MORPHO, EULER]
+CRVUSD = PositionFraction()
+EVERY_RULE = [AAVE_V2, AAVE_V3_0, AAVE_V3_3, COMPOUND_V2, MORPHO, EULER, CRVUSD]
 
 
 def test_two_step_on_compound_v2_closed_form():
@@ -307,7 +308,7 @@ def test_two_step_on_aave_v3_only_above_the_full_close_health():
     assert max_close(deep, AAVE_V3_0, Exit()).repaid == pytest.approx(17_741.94, rel=1e-15)
 
 
-@pytest.mark.parametrize("rule", [MORPHO, EULER], ids=["morpho_blue", "euler_v2"])
+@pytest.mark.parametrize("rule", [MORPHO, EULER, CRVUSD], ids=["morpho_blue", "euler_v2", "crvusd"])
 def test_two_step_is_max_close_without_a_close_factor(rule):
     pos = Position(10.0, 17_500.0, 2000.0, 1.0, 0.86)
     assert two_step(pos, rule, Exit()) == max_close(pos, rule, Exit())
@@ -343,7 +344,7 @@ def _grid_argmax(pos, rule, venue, n=20_001):
 
 
 @pytest.mark.parametrize("rule", EVERY_RULE, ids=["aave_v2", "aave_v3.0", "aave_v3.3", "compound_v2", "morpho_blue",
-                                                  "euler_v2"])
+                                                  "euler_v2", "crvusd"])
 def test_profit_max_is_the_grid_argmax_on_a_cpmm_exit(rule):
     # 250 WETH against 400,000 USDC (HF 0.9875 at LT 0.79), sold into a 1000 WETH / $2M pool with a 0.3 % fee
     pool = ConstantProductPool("WETH", 1000.0, 2_000_000.0, fee=0.003)
@@ -362,6 +363,7 @@ st_rules = st.one_of(
               full_close_hf=st.just(0.95), min_close_factor_usd=st.sampled_from([0.0, 2000.0]),
               min_leftover_usd=st.sampled_from([0.0, 1000.0])),
     st.builds(HealthDiscount, max_discount=st.floats(0.0, 0.5)),
+    st.just(CRVUSD),
 )
 
 

@@ -15,7 +15,8 @@ from liqcascade.model import AssetParams, RiskParams
 from liqcascade.protocols.aave_v3.versions import V2, V3_0, V3_3
 from liqcascade.protocols.aave_v3 import fast as aave
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
-from liqcascade.protocols.calls import FixedSpread, HealthDiscount, Position
+from liqcascade.protocols.calls import FixedSpread, HealthDiscount, Position, PositionFraction
+from liqcascade.protocols.crvusd.rules import CrvUsdRules
 from liqcascade.protocols.compound_v2 import fast as compound
 from liqcascade.protocols.compound_v2.rules import CompoundV2Rules
 from liqcascade.protocols.euler_v2 import fast as euler
@@ -45,8 +46,24 @@ def test_each_choosing_protocol_declares_its_rule():
     assert comp.call_rule(0.08, 0.0, "WETH").fee_on_seized
     assert MorphoBlueRules(PARAMS).call_rule(0.04, 0.0, "USDC").close_factor == 1.0
     assert EulerV2Rules(PARAMS, max_discount=0.2).call_rule(0.0, 0.0, "USDC") == HealthDiscount(0.2)
-    for rules in (AaveV3Rules(PARAMS, V3_0), comp, MorphoBlueRules(PARAMS), EulerV2Rules(PARAMS)):
+    crv = CrvUsdRules(PARAMS, collateral="WETH", debt_asset="USDC")
+    assert isinstance(crv.call_rule(0.0, 0.0, "USDC"), PositionFraction)
+    for rules in (AaveV3Rules(PARAMS, V3_0), comp, MorphoBlueRules(PARAMS), EulerV2Rules(PARAMS), crv):
         assert rules.capabilities.capped_calls
+
+
+def test_crvusd_fraction_hand_case():
+    # bands holding 10 WETH ($20,000; LT = 1 - liquidation_discount 0.06) and $500 of stablecoin against
+    # 20,000 crvUSD: HF = (18,800 + 500) / 20,000 = 0.965. Repaying 5000 is frac 0.25: 2.5 WETH and
+    # $125 of the stablecoin, so the liquidator pays 5000 - 125 = 4875 (0.975 per crvUSD repaid)
+    rule = PositionFraction()
+    p = pos(10.0, 20_000.0, 0.94, other_collateral_usd=500.0)
+    assert rule.cap(p) == 20_000.0
+    call, after = rule.call(p, 5000.0)
+    assert (call.repay, call.seize) == (5000.0, 2.5)
+    assert rule.paid_per_repay(p) == 0.975
+    assert (after.collateral, after.debt, after.other_collateral_usd) == (7.5, 15_000.0, 375.0)
+    assert after.health_factor == pytest.approx(p.health_factor, rel=1e-15)
 
 
 # ------------------------------------------------------------------------- Compound v2

@@ -645,7 +645,7 @@ def check_static_strategy(rules: LiquidationRules, strategy: str, source: str = 
         raise ConfigError(source, "liquidators.strategy",
                           f"max_close for {rules.name} (the protocol decides what a liquidation takes; two_step "
                           "and profit_max need one where the liquidator does: aave_v3 (Aave v2 included), "
-                          "compound_v2, morpho_blue, euler_v2)", strategy)
+                          "compound_v2, morpho_blue, euler_v2, crvusd)", strategy)
 
 
 def _buyable(venue: Venue, amount: float) -> float:

@@ -203,7 +203,7 @@ class LiquidatorConfig(_Model):
         "max_close", description="How much each liquidation repays in a round: max_close the most the protocol "
         "allows, until the account is healthy; two_step and profit_max plan each account's calls at the round's "
         "prices (docs/liquidators.md). They need a protocol where the liquidator chooses the amount: aave_v3, "
-        "compound_v2, morpho_blue, euler_v2.",
+        "compound_v2, morpho_blue, euler_v2, crvusd.",
     )
 
 

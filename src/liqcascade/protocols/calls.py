@@ -264,7 +264,9 @@ class FixedSpread(CallRule):
         if self.min_leftover_usd <= 0 or r <= 0:
             return r
         seize = r * self.seize_per_repay(pos)
-        if r >= pos.debt or seize >= pos.collateral:
+        # a call that takes all the debt or all the collateral (up to the rounding of the cap's
+        # division) leaves nothing to be dust
+        if r >= pos.debt or seize >= pos.collateral * (1.0 - DUST_SHAVE):
             return r
         left_debt, left_coll = (pos.debt - r) * pos.debt_price, (pos.collateral - seize) * pos.collateral_price
         if left_debt >= self.min_leftover_usd and left_coll >= self.min_leftover_usd:

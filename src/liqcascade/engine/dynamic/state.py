@@ -91,7 +91,7 @@ def _per_block_series(model: MarketModel, path, series_by_asset, source: str, ke
     return out
 
 
-CHOOSING_PROTOCOLS = "aave_v3 (Aave v2 included), compound_v2, morpho_blue, euler_v2"
+CHOOSING_PROTOCOLS = "aave_v3 (Aave v2 included), compound_v2, morpho_blue, euler_v2, crvusd"
 """The protocols whose liquidator chooses the amount of a call (``capabilities.capped_calls``)."""
 
 
