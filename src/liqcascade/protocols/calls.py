@@ -234,10 +234,12 @@ class FixedSpread(CallRule):
         return (1.0 + self.bonus) * pos.debt_price / pos.collateral_price
 
     def fee_share(self, pos: Position) -> Fraction:
-        return self.protocol_fee if self.fee_on_seized else self.protocol_fee * self.bonus / (1.0 + self.bonus)
+        if self.fee_on_seized:
+            return self.protocol_fee
+        return self.protocol_fee * self.bonus / (1.0 + self.bonus)
 
     def spread_over(self, hf: FloatArray) -> tuple[FloatArray, float]:
-        share = self.protocol_fee if self.fee_on_seized else self.protocol_fee * self.bonus / (1.0 + self.bonus)
+        share = self.fee_share(Position(1.0, 1.0, 1.0, 1.0, 1.0))  # a fixed spread's share is the same everywhere
         return np.full(np.shape(hf), 1.0 + self.bonus), share
 
     def fee_of(self, pos: Position, seize: TokenAmount) -> TokenAmount:
@@ -268,7 +270,8 @@ class FixedSpread(CallRule):
         # division) leaves nothing to be dust
         if r >= pos.debt or seize >= pos.collateral * (1.0 - DUST_SHAVE):
             return r
-        left_debt, left_coll = (pos.debt - r) * pos.debt_price, (pos.collateral - seize) * pos.collateral_price
+        left_debt = (pos.debt - r) * pos.debt_price
+        left_coll = (pos.collateral - seize) * pos.collateral_price
         if left_debt >= self.min_leftover_usd and left_coll >= self.min_leftover_usd:
             return r
         by_debt = (pos.debt_usd - self.min_leftover_usd) / pos.debt_price

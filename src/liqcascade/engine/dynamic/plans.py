@@ -231,10 +231,11 @@ def _whole_loan(strategy: str, cand: Candidates, market: FloatArray, venues: dic
     ``liquidate_extended``): a call takes the share ``f`` of the protocol's whole-loan call -- of
     the collateral it receives, the debt it pays and the stablecoin it gets back -- so the loan's
     health never changes and a second call gains nothing: max_close and two_step take the whole
-    loan (when its bands are worth its debt); profit_max the share that maximises the sale of ``f·y`` collateral (``y`` the bands'
-    collateral) less ``f`` times the call's net cost, ``debt·p_debt − stablecoin``. On a
-    constant-product pool that is the closed form of :func:`~liqcascade.engine.strategies.profit_max`
-    with ``s = y / debt`` collateral and ``cost = p_debt − stablecoin / debt`` per debt token."""
+    loan (when its bands are worth its debt); profit_max the share that maximises the sale of
+    ``f·y`` collateral (``y`` the bands' collateral) less ``f`` times the call's net cost,
+    ``debt·p_debt − stablecoin``. On a constant-product pool that is the closed form of
+    :func:`~liqcascade.engine.strategies.profit_max` with ``s = y / debt`` collateral and
+    ``cost = p_debt − stablecoin / debt`` per debt token."""
     pd = market[cand.debt_asset]
     # the whole loan when the bands are worth its debt (no one takes it at a loss: the protocol's
     # own hard liquidation in the static sweep asks the same)
