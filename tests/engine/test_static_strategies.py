@@ -108,3 +108,23 @@ def test_a_scenario_file_names_itself_and_the_key():
     data["market"]["version"] = "liquidations-2.0"
     with pytest.raises(ConfigError, match=r"cm\.toml: liquidators\.strategy: expected max_close for maker"):
         build(parse_scenario(data, "cm.toml"), REPO / "examples", "cm.toml")
+
+
+@pytest.mark.parametrize("strategy", ["two_step", "profit_max"])
+def test_planned_calls_never_meet_the_dust_rule(strategy):
+    """examples/small_book.toml (Aave v3.7, WETH and wstETH -25 %): every planned call goes through.
+    A plan's call equal to the protocol's own maximum goes to the kernel as that maximum (not as
+    its USD value divided back, which can land a hair short of all the collateral and leave dust),
+    and a partial call is cut to leave $1000 of debt and collateral: no call is blocked and the
+    cascade does not end stuck."""
+    from liqcascade.io.config import parse_scenario
+    from liqcascade.io.scenario import build
+
+    data = tomllib.loads((REPO / "examples" / "small_book.toml").read_text())
+    data["liquidators"]["strategy"] = strategy
+    sc = build(parse_scenario(data), REPO / "examples")
+    solver = StaticCascade(sc.model, sc.settings)
+    out = solver.run(data["shock"])
+    frame = solver.account_frame(out)
+    assert frame["liquidation_calls"].sum() > 0
+    assert frame["blocked_calls"].sum() == 0 and not out.stuck

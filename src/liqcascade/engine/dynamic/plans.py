@@ -40,6 +40,13 @@ from liqcascade.protocols.base import BookArrays
 
 MAX_PLAN_CALLS = 2
 """Calls in the longest plan (two_step)."""
+DUST_SHAVE = 1e-12
+"""Relative margin under a dust rule's limit (as ``protocols.calls``)."""
+WHOLE_CALL = 1e-12
+"""A planned first call within this share of the protocol's own next call is that call: its cap is
+handed to the kernel as inf (the rule's maximum), since ``cap · price / price`` need not give back
+``cap`` in float64 and a hair less than taking all the collateral is a partial call (Aave v3.3+:
+one leaving dust, which reverts)."""
 
 
 @dataclass(frozen=True)
@@ -85,15 +92,18 @@ class Pairs:
     """The protocol's rule may cap a call below the whole debt (a close factor under 1): two_step
     can gain only then."""
     debt_asset: np.ndarray
+    leftover: FloatArray
+    """Aave v3.3+'s dust rule: USD of debt and of collateral a partial call must leave on the pair
+    (0: no such rule)."""
     rules: object = None
     """The market's rules (their ``call_rule``), or None: Aave's fixed spread from the book's rows."""
 
 
 def _declared(rules, arrays: BookArrays, rc: IntArray, debt_asset: IntArray, hf: FloatArray):
-    """``spread``, ``share`` and ``partial`` per candidate from the protocol's own call rule
+    """``spread``, ``share``, ``partial`` and ``leftover`` per candidate from the protocol's own call rule
     (``rules.call_rule``), asked once per distinct (bonus, fee, debt asset)."""
     n = rc.shape[0]
-    spread, share, partial = np.empty(n), np.empty(n), np.zeros(n, dtype=np.bool_)
+    spread, share, partial, leftover = np.empty(n), np.empty(n), np.zeros(n, dtype=np.bool_), np.zeros(n)
     keys = np.stack([arrays.bonus[rc], arrays.fee[rc], debt_asset.astype(np.float64)], axis=1)
     uniq, inv = np.unique(keys, axis=0, return_inverse=True)
     inv = inv.reshape(-1)
@@ -103,7 +113,8 @@ def _declared(rules, arrays: BookArrays, rc: IntArray, debt_asset: IntArray, hf:
         j = np.flatnonzero(inv == g)
         spread[j], share[j] = rule.spread_over(hf[j])
         partial[j] = rule.close_factor_below_one
-    return spread, share, partial
+        leftover[j] = getattr(rule, "min_leftover_usd", 0.0)
+    return spread, share, partial, leftover
 
 
 def pairs(arrays: BookArrays, cand: Candidates, prices: FloatArray, rules=None) -> Pairs:
@@ -130,12 +141,13 @@ def pairs(arrays: BookArrays, cand: Candidates, prices: FloatArray, rules=None) 
     bonus, fee = arrays.bonus[rc], arrays.fee[rc]
     if rules is None:
         spread, share, partial = 1.0 + bonus, fee * bonus / (1.0 + bonus), np.ones(acc.size, dtype=np.bool_)
+        leftover = np.zeros(acc.size)
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
             hf = np.where(debt_usd > 0, weighted / debt_usd, np.inf)
-        spread, share, partial = _declared(rules, arrays, rc, cand.debt_asset, hf)
+        spread, share, partial, leftover = _declared(rules, arrays, rc, cand.debt_asset, hf)
     return Pairs(arrays.coll[rc], debt, prices[cand.coll_asset], prices[cand.debt_asset], np.minimum(arrays.lt[rc], 1.0),
-                 bonus, fee, weighted, debt_usd, cf, spread, share, partial, cand.debt_asset, rules)
+                 bonus, fee, weighted, debt_usd, cf, spread, share, partial, cand.debt_asset, leftover, rules)
 
 
 def plan_one(strategy: str, pr: Pairs, j: int, market_price: float, venue, gas_usd: float) -> Plan:
@@ -156,9 +168,28 @@ def candidate_rule(pr: Pairs, j: int) -> CallRule:
         return FixedSpread(close_factor=float(pr.cf[j]), bonus=bonus, protocol_fee=fee)
     rule = pr.rules.call_rule(bonus, fee, pr.rules.params.symbols[int(pr.debt_asset[j])])
     if isinstance(rule, FixedSpread):
-        return replace(rule, close_factor=float(pr.cf[j]), full_close_hf=0.0, min_close_factor_usd=0.0,
-                       min_leftover_usd=0.0)
+        return replace(rule, close_factor=float(pr.cf[j]), full_close_hf=0.0, min_close_factor_usd=0.0)
     return rule
+
+
+def _subset(pr: Pairs, j: IntArray) -> Pairs:
+    """The pairs of candidates ``j``."""
+    return Pairs(**{f: (v[j] if isinstance(v, np.ndarray) else v) for f, v in vars(pr).items()})
+
+
+def _allowed(pr: Pairs, r: FloatArray, s_seize: FloatArray) -> FloatArray:
+    """:meth:`~liqcascade.protocols.calls.FixedSpread.allowed` over arrays: a repay that would
+    leave less than ``leftover`` USD of debt or collateral on the pair (and take neither whole)
+    cut to the largest that leaves that much."""
+    if not np.any(pr.leftover > 0):
+        return r
+    seize = r * s_seize
+    whole = (r >= pr.debt) | (seize >= pr.coll * (1.0 - DUST_SHAVE))
+    dust = ((pr.debt - r) * pr.pd < pr.leftover) | ((pr.coll - seize) * pr.pc < pr.leftover)
+    cut = (pr.leftover > 0) & (r > 0) & ~whole & dust
+    by_debt = (pr.debt * pr.pd - pr.leftover) / pr.pd
+    by_coll = (pr.coll * pr.pc - pr.leftover) / (pr.pd * pr.spread)
+    return np.where(cut, np.maximum(np.minimum(np.minimum(r, by_debt), by_coll) * (1.0 - DUST_SHAVE), 0.0), r)
 
 
 def _max_close(pr: Pairs, cap: FloatArray, out: CandidatePlans, s_recv: FloatArray) -> None:
@@ -174,7 +205,7 @@ def _two_step(pr: Pairs, cap: FloatArray, out: CandidatePlans, s_seize: FloatArr
     with np.errstate(divide="ignore", invalid="ignore"):
         keep = np.where(gap <= 0, 0.0, np.where(k >= h, np.inf, gap / (h - k) / pr.pd))
     single = (pr.cf >= 1.0) | (keep <= 0) | ~pr.partial
-    r1 = np.where(single, cap, np.minimum(cap, keep))
+    r1 = np.where(single, cap, _allowed(pr, np.minimum(cap, keep), s_seize))
     seized = np.minimum(r1 * s_seize, pr.coll)
     coll1, debt1 = np.maximum(pr.coll - seized, 0.0), np.maximum(pr.debt - r1, 0.0)
     # the account after the first call, at the same prices
@@ -182,6 +213,8 @@ def _two_step(pr: Pairs, cap: FloatArray, out: CandidatePlans, s_seize: FloatArr
     d1 = pr.debt_usd - r1 * pr.pd
     again = ~single & (debt1 > 0) & (coll1 > 0) & (w1 < d1)
     r2 = np.where(again, np.minimum(pr.cf * debt1, coll1 / s_seize), 0.0)
+    r2 = np.where(again, _allowed(replace(pr, coll=coll1, debt=debt1), r2, s_seize), 0.0)
+    again &= r2 > 0
     out.received[:], out.paid[:] = (r1 + r2) * s_recv, r1 + r2
     out.calls[:] = 1 + again
     out.caps_usd[:, 0] = r1 * pr.pd
@@ -196,9 +229,16 @@ def _profit_max_cpmm(pool: ConstantProductPool, pr: Pairs, j: IntArray, cap: Flo
     s, pd = s_recv[j], pr.pd[j]
     a = (np.sqrt(g * x * y * s / pd) - x) / g
     r = np.minimum(np.maximum(a, 0.0) / s, cap[j])
+
+    def gain(r):
+        ga = g * r * s
+        return y * ga / (x + ga) - r * pd - gas_usd
+
+    cut = _allowed(_subset(pr, j), r, (pr.spread * pr.pd / pr.pc)[j])
+    # a rule that forbids some amounts (dust): the largest allowed below the optimum, or the cap
+    r = np.where((cut < r) & (gain(cap[j]) > gain(cut)), cap[j], cut)
     received = r * s
-    ga = g * received
-    profit = y * ga / (x + ga) - r * pd - gas_usd
+    profit = gain(r)
     ok = (r > 0) & (profit > 0)
     out.received[j] = np.where(ok, received, 0.0)
     out.paid[j] = np.where(ok, r, 0.0)
@@ -290,5 +330,7 @@ def plan_candidates(strategy: str, arrays: BookArrays, cand: Candidates, prices:
         _two_step(pr, cap, out, s_seize, s_recv)
     else:
         _profit_max(pr, cap, out, s_recv, cand.coll_asset, market, venues, gas_usd)
+    whole = (out.caps_usd[:, 0] > 0) & (out.caps_usd[:, 0] >= cap * pr.pd * (1.0 - WHOLE_CALL))
+    out.caps_usd[whole, 0] = np.inf
     return out
 
