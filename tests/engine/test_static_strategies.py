@@ -128,3 +128,39 @@ def test_planned_calls_never_meet_the_dust_rule(strategy):
     frame = solver.account_frame(out)
     assert frame["liquidation_calls"].sum() > 0
     assert frame["blocked_calls"].sum() == 0 and not out.stuck
+
+
+def test_the_system_static_cascade_plans_each_market():
+    """A system of one market gives the market's own static cascade under two_step; a market whose
+    protocol gives no choice stops the system's solver with the ConfigError."""
+    from liqcascade.engine.system import SystemCascade, SystemModel
+
+    markets = {"aave": MarketModel(BOOK, AaveV3Rules(PARAMS, V3_0), PRICES, {})}
+    solver = SystemCascade(SystemModel(PARAMS.symbols, PRICES, markets, {}), CascadeSettings(strategy="two_step"))
+    out = solver.run({"WETH": 0.10})
+    alone, alone_out = cascade("two_step")
+    assert solver.summarize("aave", out.markets["aave"])["debt_repaid_usd"] == pytest.approx(
+        alone.summarize(alone_out)["debt_repaid_usd"], rel=1e-15)
+    markets["comet"] = MarketModel(BOOK, make_rules("compound_v3"), PRICES, {})
+    with pytest.raises(ConfigError, match="expected max_close for compound_v3"):
+        SystemCascade(SystemModel(PARAMS.symbols, PRICES, markets, {}), CascadeSettings(strategy="two_step"))
+
+
+def test_bounded_system_liquidators_take_max_close_only():
+    from liqcascade.engine.system import SystemCascade, SystemModel
+    from liqcascade.engine.system_liquidators import StaticLiquidators
+
+    markets = {"aave": MarketModel(BOOK, AaveV3Rules(PARAMS, V3_0), PRICES, {})}
+    system = SystemModel(PARAMS.symbols, PRICES, markets, {}, liquidators=(StaticLiquidators(calls_per_round=1),))
+    with pytest.raises(ConfigError, match="liquidators.strategy: expected max_close when the system's liquidators "
+                                          "are bounded"):
+        SystemCascade(system, CascadeSettings(strategy="two_step")).run({"WETH": 0.10})
+
+
+def test_a_system_scenario_names_the_market_that_gives_no_choice():
+    from liqcascade.io.system import build_system, parse_system
+
+    data = tomllib.loads((REPO / "examples" / "system_shared_eth.toml").read_text())
+    data.setdefault("liquidators", {})["strategy"] = "two_step"
+    with pytest.raises(ConfigError, match=r"sys\.toml: markets\.2\.liquidators\.strategy: expected max_close for compound_v3"):
+        build_system(parse_system(data, "sys.toml"), REPO / "examples", "sys.toml")

@@ -299,6 +299,9 @@ def build_system(cfg: SystemScenarioConfig, base_dir: Path | str = ".", source: 
     )
     for sc in markets.values():
         check_static_strategy(sc.model.rules, settings.strategy, source)
+    if model.bounded and settings.strategy != "max_close":
+        raise ConfigError(source, "liquidators.strategy", "max_close when the system's liquidators are bounded "
+                          "(calls_per_round, capital_usd)", settings.strategy)
     return SystemScenario(cfg, source, base_dir, markets, model, settings)
 
 
