@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from liqcascade.protocols.base import LiquidationLimits, Tallies
 from liqcascade.protocols.compound_v2.rules import CompoundV2Rules
@@ -83,3 +85,33 @@ def test_compiled_and_plain_loops_agree_with_caps(make):
     assert out[0][0] == out[1][0] > 0
     for x, y in zip(out[0][1:], out[1][1:]):
         np.testing.assert_allclose(x, y, rtol=1e-13, atol=0)
+
+
+caps_rows = st.lists(st.one_of(st.floats(0.0, 20_000.0), st.just(math.inf)), min_size=1, max_size=3)
+
+
+@given(st.sampled_from(["compound_v2", "morpho_blue", "euler_v2"]), caps_rows, caps_rows,
+       st.floats(900.0, 2000.0))
+def test_capped_calls_never_repay_above_their_caps_and_conserve(protocol, row1, row2, weth):
+    """Whatever the caps: each account repays at most the sum of its calls' caps (and makes at most
+    as many calls as its caps before the first 0), and what leaves the book is what the tallies
+    book: collateral seized, debt repaid plus written off."""
+    rules = {"compound_v2": CompoundV2Rules, "morpho_blue": MorphoBlueRules, "euler_v2": EulerV2Rules}[protocol](PARAMS)
+    width = max(len(row1), len(row2))
+    caps = np.zeros((2, width))
+    caps[0, :len(row1)], caps[1, :len(row2)] = row1, row2
+    prices = np.array([weth, 1.0, 1.0])
+    arrays = rules.prepare(BOOK)
+    coll0, debt0 = arrays.coll.copy(), arrays.debt.copy()
+    t = Tallies.zeros(3, BOOK.n_accounts, BOOK.n_rows)
+    _, ev = rules.liquidate_list(arrays, prices, np.arange(2, dtype=np.int64), t, LiquidationLimits(8, 0.0, caps))
+    for j in range(2):
+        row = caps[j]
+        live = int(np.argmax(row <= 0)) if np.any(row <= 0) else width
+        assert ev.calls[j] <= live
+        assert ev.repaid_usd[j] <= row[:live].sum() * (1 + 1e-12) + 1e-9
+    seized = coll0 - arrays.coll
+    assert np.bincount(BOOK.asset, weights=seized, minlength=3) == pytest.approx(t.seized, rel=1e-12, abs=1e-12)
+    cleared = np.bincount(BOOK.asset, weights=debt0 - arrays.debt, minlength=3)
+    assert cleared == pytest.approx(t.repaid + t.deficit, rel=1e-12, abs=1e-9)
+    assert np.all(arrays.coll >= 0) and np.all(arrays.debt >= 0)
