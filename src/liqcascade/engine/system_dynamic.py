@@ -460,7 +460,7 @@ def _pool(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int,
             continue
         # the gas asset priced at the shared venues (the market need not hold it)
         gas_usd = gas * 1e-9 * liq.gas_per_call * (sp.market[gas_idx] if gas_idx >= 0 else 0.0)
-        received, paid, reward, caps = steps.strategy_terms(liq, st, st.o_prev, gas_usd)
+        received, paid, reward, caps = steps.strategy_terms(liq, st, st.o_prev, gas_usd, runs[k].run.model.rules)
         n_ok, n_unprof, n_wait = price_into(
             received, reward, paid, cand.coll_asset, cand.debt_asset, market, float(gas_usd),
             cand.elig, st.eligible_since, b, int(liq.latency_blocks), float(steps.profit_floor(liq)), runs[k].ix,

@@ -199,6 +199,12 @@ class LiquidatorConfig(_Model):
     buy_debt: bool = Field(False, description="Buy the repaid debt asset through its venue (moves its price up).")
     max_calls_per_account: int = Field(64, gt=0, le=10_000, description="Liquidation calls per account per round, at most.")
     min_repay_usd: float = Field(0.0, ge=0, description="Calls repaying less than this (USD) are not made.")
+    strategy: Literal["max_close", "two_step", "profit_max"] = Field(
+        "max_close", description="How much each liquidation repays in a round: max_close the most the protocol "
+        "allows, until the account is healthy; two_step and profit_max plan each account's calls at the round's "
+        "prices (docs/liquidators.md). They need a protocol where the liquidator chooses the amount: aave_v3, "
+        "compound_v2, morpho_blue, euler_v2, crvusd.",
+    )
 
 
 class EngineConfig(_Model):
@@ -271,7 +277,8 @@ class SimLiquidatorsConfig(_Model):
         "max_close", description="How much each liquidation repays: max_close the most the protocol allows (in "
         "calls_per_account calls); two_step two calls in one block, the first leaving the account just liquidatable "
         "(Qin et al. 2021); profit_max one call sized to maximise profit after the collateral's venue and gas. "
-        "two_step and profit_max need aave_v3 rules (docs/liquidators.md).",
+        "two_step and profit_max need a protocol where the liquidator chooses the amount: aave_v3, compound_v2, "
+        "morpho_blue, euler_v2 (docs/liquidators.md).",
     )
     calls_per_round: int | None = Field(
         None, ge=1, description="System scenarios: liquidation calls per round of the static cascade (`run`, "

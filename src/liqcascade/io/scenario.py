@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from liqcascade.engine.static import CascadeSettings, MarketModel
+from liqcascade.engine.static import CascadeSettings, MarketModel, check_static_strategy
 from liqcascade.errors import ConfigError, DataError, LiqcascadeError, plain
 from liqcascade.io.aave_config import AaveMarketSnapshot, load_aave_reserve_config, shipped_snapshots
 from liqcascade.io.config import (
@@ -113,7 +113,9 @@ def build(cfg: ScenarioConfig, base_dir: Path | str = ".", source: str = "<pytho
         sell_fraction=cfg.liquidators.sell_fraction,
         buy_debt=cfg.liquidators.buy_debt,
         impact=cfg.engine.impact,
+        strategy=cfg.liquidators.strategy,
     )
+    check_static_strategy(rules, settings.strategy, source)
     return Scenario(cfg, source, base_dir, model, settings, snapshot, digest)
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field, field_validator
 
-from liqcascade.engine.static import CascadeSettings
+from liqcascade.engine.static import CascadeSettings, check_static_strategy
 from liqcascade.engine.system import IssuedCoin, SystemModel
 from liqcascade.engine.system_liquidators import StaticLiquidators
 from liqcascade.engine.system_pegs import Psm, Redemptions
@@ -296,8 +296,13 @@ def build_system(cfg: SystemScenarioConfig, base_dir: Path | str = ".", source: 
     settings = next(iter(markets.values())).settings
     settings = CascadeSettings(
         max_rounds=cfg.engine.max_rounds, limits=settings.limits, sell_fraction=cfg.liquidators.sell_fraction,
-        buy_debt=cfg.liquidators.buy_debt, impact=cfg.engine.impact,
+        buy_debt=cfg.liquidators.buy_debt, impact=cfg.engine.impact, strategy=cfg.liquidators.strategy,
     )
+    for sc in markets.values():
+        check_static_strategy(sc.model.rules, settings.strategy, source)
+    if model.bounded and settings.strategy != "max_close":
+        raise ConfigError(source, "liquidators.strategy", "max_close when the system's liquidators are bounded "
+                          "(calls_per_round, capital_usd)", settings.strategy)
     return SystemScenario(cfg, source, base_dir, markets, model, settings)
 
 
