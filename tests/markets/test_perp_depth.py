@@ -179,12 +179,13 @@ def test_docs_show_what_the_fit_command_prints(capsys):
     assert printed == [ln for ln in shown if ln]
 
 
-def test_the_shipped_crash_calibration_bid_near_the_mid_is_the_stale_bid_alone():
-    """What docs/perps.md says of the static 'crash' depth file."""
-    from liqcascade.markets.orderbook import shipped_depth
+def test_the_raw_crash_window_median_bid_near_the_mid_is_the_stale_bid_alone():
+    """What docs/perps.md says of the raw feed's 20:50-21:30 median (which the shipped 'crash'
+    depth file was until 2026-12-07; it is now the fit's calm book at the crash stress)."""
+    from liqcascade.markets.orderbook import median_book_depth
     from liqcascade.markets.perp_depth import STALE_BID
 
-    bids, _ = shipped_depth("crash")
+    bids, _ = median_book_depth(shared_file(DEPTH), "2025-10-10 20:50", "2025-10-10 21:30")
     assert bids.notional[:2] == pytest.approx((STALE_BID.notional_usd, STALE_BID.notional_usd), rel=1e-9)
 
 

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from liqcascade._typing import FloatArray
+from liqcascade.engine.strategies import STRATEGIES
 from liqcascade.errors import ConfigError, DataError
 from liqcascade.markets.base import Venue
 from liqcascade.model import PositionBook
@@ -52,6 +53,11 @@ class CascadeSettings:
     """Liquidators buy the debt they repay through the debt asset's venue (moves its price up)."""
     impact: bool = True
     """False: venues are ignored and prices stay at the shocked level (the no-feedback case)."""
+    strategy: str = "max_close"
+    """The liquidators' strategy (``engine/strategies.py``): ``max_close`` the most the protocol
+    allows, until the account is healthy (the rules' fused sweep); ``two_step`` and ``profit_max``
+    plan each eligible account's calls at the round's prices (:meth:`MarketPass.sweep`). They need
+    rules whose liquidator chooses the amount (``capabilities.capped_calls``)."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +195,7 @@ class StaticCascade:
         self.settings = settings or CascadeSettings()
         if not (0.0 <= self.settings.sell_fraction <= 1.0):
             raise ConfigError("<settings>", "liquidators.sell_fraction", "a fraction in [0, 1]", self.settings.sell_fraction)
+        check_static_strategy(model.rules, self.settings.strategy)
         wb = SortedBook.of(model)
         self._perm = wb.perm  # sorted position -> original account index
         self._base = wb.base
@@ -430,18 +437,53 @@ class MarketPass:
         solver._q_dirty = max(solver._q_dirty, self.upto)
         return p
 
-    def sweep(self, prices: FloatArray) -> None:
-        """Liquidate every eligible account at the system's ``prices`` (one round)."""
+    def sweep(self, prices: FloatArray, venues: Mapping[int, Venue] | None = None) -> None:
+        """Liquidate every eligible account at the system's ``prices`` (one round); ``venues``
+        (system asset -> the live venue) are where profit_max sizes its calls."""
         solver, rules = self.solver, self.solver.model.rules
         # rules whose liquidations move other accounts (Liquity's redistribution) see all
         p = self.advance(prices, everyone=rules.capabilities.global_effects)
-        n = self.arrays.n_accounts
         self.tallies.reset_assets()
-        self.eligible, self.calls = rules.sweep(
-            self.arrays, p, self.upto, self.tallies, solver.settings.limits, self.touched, solver._q, self.cum_bound
-        )
+        if solver.settings.strategy == "max_close":
+            self.eligible, self.calls = rules.sweep(
+                self.arrays, p, self.upto, self.tallies, solver.settings.limits, self.touched, solver._q, self.cum_bound
+            )
+        else:
+            self.eligible, self.calls = self._planned(p, venues or {})
         received = self.tallies.seized - self.tallies.fee
         self.sold = received * solver.settings.sell_fraction
+
+    def _planned(self, p: FloatArray, venues: Mapping[int, Venue]) -> tuple[int, int]:
+        """One round under a strategy other than max close: the eligible accounts (the rules'
+        scan, same skipping bounds as the sweep), each one's calls planned at the round's prices
+        (the oracle is the market here) by ``engine/dynamic/plans.py`` -- profit_max selling into
+        the collateral's live venue, without gas -- and made by the protocol's kernel with each
+        call capped at the plan's (``LiquidationLimits.call_caps_usd``). Returns (eligible, calls):
+        an eligible account with no call planned (profit_max: none profitable) leaves the round
+        without a call, so a round of only those ends the cascade, as blocked calls do."""
+        # engine.dynamic imports this module: import its planner here
+        from liqcascade.engine.dynamic.candidates import Candidates
+        from liqcascade.engine.dynamic.plans import MAX_PLAN_CALLS, plan_candidates
+
+        solver, rules = self.solver, self.solver.model.rules
+        soft = 0
+        if rules.capabilities.soft_liquidation:  # LLAMMA's own sales come first, as in its sweep
+            moved = rules.soft_step(self.arrays, p, self.tallies).accounts
+            self.touched[moved] = True
+            soft = int(moved.size)
+        found = rules.scan(self.arrays, p, self.upto, solver._q, self.cum_bound)
+        cand = Candidates.build(rules, self.arrays, p, found)
+        local = {j: venues[int(i)] for j, i in enumerate(self.index) if int(i) in venues}
+        plans = plan_candidates(solver.settings.strategy, self.arrays, cand, p, p, local, 0.0, rules)
+        go = plans.calls > 0
+        if not go.any():
+            return int(found.size) + soft, soft
+        limits = replace(solver.settings.limits, call_caps_usd=plans.caps_usd[go],
+                         max_calls_per_account=max(solver.settings.limits.max_calls_per_account, MAX_PLAN_CALLS))
+        chosen = cand.elig[go]
+        calls, _ = rules.liquidate_list(self.arrays, p, chosen, self.tallies, limits)
+        self.touched[chosen] = True
+        return int(found.size) + soft, int(calls) + soft
 
     def settle(self, r: int, trade: "VenueRound", prices: FloatArray) -> None:
         """Book this round's share of the venues' trades into the totals and round rows."""
@@ -576,7 +618,7 @@ def solve_fixed_point(
         if before_round is not None:
             p = before_round(live, p)
         for part in passes:
-            part.sweep(p)
+            part.sweep(p, live)
         if sum(part.eligible for part in passes) == 0:
             converged = True
             break
@@ -591,6 +633,19 @@ def solve_fixed_point(
             stuck = converged = True
             break
     return FixedPointTrace(prices0, p_start, p, rounds, converged, stuck)
+
+
+def check_static_strategy(rules: LiquidationRules, strategy: str, source: str = "<settings>") -> None:
+    """A strategy other than max close needs rules whose liquidator chooses the amount of a call
+    (``capabilities.capped_calls``, declared by the protocol); a :class:`ConfigError` naming the
+    protocol and ``liquidators.strategy`` otherwise."""
+    if strategy not in STRATEGIES:
+        raise ConfigError(source, "liquidators.strategy", f"one of {list(STRATEGIES)}", strategy)
+    if strategy != "max_close" and not rules.capabilities.capped_calls:
+        raise ConfigError(source, "liquidators.strategy",
+                          f"max_close for {rules.name} (the protocol decides what a liquidation takes; two_step "
+                          "and profit_max need one where the liquidator does: aave_v3 (Aave v2 included), "
+                          "compound_v2, morpho_blue, euler_v2, crvusd)", strategy)
 
 
 def _buyable(venue: Venue, amount: float) -> float:
