@@ -31,7 +31,6 @@ from liqcascade.execution.runs import (  # noqa: F401  (the API)
     system_run,
 )
 from liqcascade.execution.api import risk_table_from_store  # noqa: F401
-from liqcascade.execution.perps import perp_montecarlo  # noqa: F401
 from liqcascade.execution.walls import default_grid as default_walls_grid, walls  # noqa: F401
 from liqcascade.io import scenario as _scenario
 from liqcascade.io.store import ResultsStore
@@ -66,6 +65,15 @@ def montecarlo(
     return _montecarlo(scenario, paths, executor=executor, workers=workers, chunk_size=chunk_size, seed=seed,
                        reserves_usd=reserves_usd, store=store, progress=progress, levels=tuple(levels),
                        confidence=confidence, alone=alone)
+
+
+def perp_montecarlo(scenario, paths: int, seed: int = 0, store: ResultsStore | str | Path | None = DEFAULT_STORE,
+                    levels: Sequence[float] = (0.95, 0.99), recompute: bool = False, progress=None) -> Result:
+    """A perp scenario (``[perps]``) over ``paths`` resampled mark paths, with its risk table:
+    see :func:`liqcascade.execution.perps.perp_montecarlo`."""
+    from liqcascade.execution.perps import perp_montecarlo as _perp_montecarlo
+
+    return _perp_montecarlo(scenario, paths, seed, store, tuple(levels), recompute, progress)
 
 
 # ----------------------------------------------------------------- calibration and sweeps (issue 5)

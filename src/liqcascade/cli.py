@@ -38,6 +38,8 @@ from liqcascade.cli_system import usd as _usd  # noqa: E402  (one USD format for
 
 def _print_perps(res) -> None:
     """A perp run: its totals, then the minutes with liquidations or deleveraging."""
+    import pandas as pd
+
     s = res.summary
     click.echo(f"run {res.run_id}  (perps: {s['engine']} {s['market']}, {s['accounts']:,} accounts, {s['steps']} steps)")
     with pd.option_context("display.max_columns", 50, "display.width", 200):
