@@ -66,3 +66,16 @@ def test_the_replay_under_each_adl_policy(tmp_path, adl, counterparties, closed_
     assert round((cp["deleveraged_usd"].sum() - a["bankrupt_closed_usd"].sum()) / 1e6) == overshoot_m
     assert round(a["given_up_usd"].sum() / 1e5) / 10 == 55.2
     assert round(a["given_up_usd"].max() / 1e4) / 100 == most_m
+
+
+@pytest.mark.parametrize("engine, market", [("hyperliquid", "BTC"), ("dydx_v4", "BTC-USD")])
+def test_the_replay_runs_on_every_registered_margin_engine(tmp_path, engine, market):
+    text = re.sub(r"(?m)^n_accounts = \d+", "n_accounts = 200", EXAMPLE.read_text())
+    text = text.replace('engine = "cex_perp"', f'engine = "{engine}"').replace('market = "BTCUSDT"', f'market = "{market}"')
+    p = tmp_path / EXAMPLE.name
+    p.write_text(text)
+    res = perp_run(p, None)
+    s, m = res.summary, res["minutes"]
+    assert s["engine"] == engine and s["liquidated_usd"] + s["adl_usd"] > 0
+    assert m["liquidated_usd"].sum() == pytest.approx(s["liquidated_usd"])
+    assert res["adl"]["bankrupt_closed_usd"].sum() == pytest.approx(s["adl_usd"], rel=1e-9)
