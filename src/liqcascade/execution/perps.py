@@ -55,21 +55,33 @@ difference of two large integrals, which loses the cost of a dust amount (an ave
 0), and the engine's bisection toward the worst price would accept that dust fill."""
 
 
-@dataclass(frozen=True)
 class _DustSafe:
-    """The perp's order book as the engine trades on it, dust trades priced at the mid."""
+    """The perp's order book as the engine trades on it: dust trades priced at the mid, and the
+    book after a trade built only when the engine uses it (its bisection toward the worst price
+    asks for many trades' cash and keeps one book; ``quote_sell`` is ``sell``'s cash exactly)."""
 
-    inner: object
+    __slots__ = ("_base", "_pending", "_real")
+
+    def __init__(self, base, pending: tuple[str, float] | None = None) -> None:
+        self._base, self._pending, self._real = base, pending, None
+
+    @property
+    def inner(self):
+        """The book itself (the pending trade applied)."""
+        if self._real is None:
+            side, amount = self._pending if self._pending is not None else ("", 0.0)
+            self._real = getattr(self._base, side)(amount)[1] if side else self._base
+        return self._real
 
     def mid_price(self) -> float:
         return self.inner.mid_price()
 
     def _trade(self, amount: float, side: str) -> tuple[float, "_DustSafe"]:
-        mid = self.inner.mid_price()
-        if amount * mid < _DUST_TRADE_USD:
-            return amount * mid, self
-        cash, after = getattr(self.inner, side)(amount)
-        return cash, _DustSafe(after)
+        v = self.inner
+        if amount * v.reference_price < _DUST_TRADE_USD:  # the reference is within the book's range of the mid
+            return amount * v.mid_price(), self
+        cash = v.quote_sell(amount) if side == "sell" else v.quote_buy(amount)
+        return cash, _DustSafe(v, (side, amount))
 
     def sell(self, amount: float) -> tuple[float, "_DustSafe"]:
         return self._trade(amount, "sell")
