@@ -3,6 +3,5 @@
 from liqcascade._jit import jit_functions
 from liqcascade.engine import kernels_python as _py
 
-_K = jit_functions(_py.FUNCTIONS, parallel=_py.PARALLEL)
+_K = jit_functions(_py.FUNCTIONS)
 greedy_pick = _K["greedy_pick"]
-gather_rows = _K["gather_rows"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from numba import prange
-
 
 def greedy_pick(order, qty, asset, gross, mid, grid_q, grid_p, has_grid, repaid_usd, cap, capital, min_profit, out_profit):
     """Liquidators' choice in one block: walk the candidates in ``order`` (best profit at the
@@ -70,16 +68,4 @@ def _interp(x, xs, ys):
     return ys[lo] + (ys[lo + 1] - ys[lo]) * (x - x0) / (x1 - x0)
 
 
-def gather_rows(order, keep, offsets, new_offsets, src, dst):
-    """Rows of a CSR book in a new account order: account ``order[j]``'s rows (``offsets``)
-    go to ``new_offsets[j]:new_offsets[j+1]`` of ``dst``, for ``j >= keep`` (the first ``keep``
-    accounts do not move). One pass over the moved accounts, no row index built."""
-    for j in prange(keep, order.shape[0]):
-        s = offsets[order[j]]
-        d = new_offsets[j]
-        for r in range(new_offsets[j + 1] - d):
-            dst[d + r] = src[s + r]
-
-
-FUNCTIONS = {"_interp": _interp, "greedy_pick": greedy_pick, "gather_rows": gather_rows}
-PARALLEL = frozenset({"gather_rows"})
+FUNCTIONS = {"_interp": _interp, "greedy_pick": greedy_pick}

@@ -684,17 +684,18 @@ def _buyable(venue: Venue, amount: float) -> float:
 def _permute(b: BookArrays, order: np.ndarray, keep: int = 0) -> BookArrays:
     """The book with its accounts in ``order`` (rows of each account kept together); the first
     ``keep`` entries of ``order`` must be ``0..keep-1`` (those rows are copied, not gathered)."""
-    from liqcascade.engine.kernels import gather_rows
-
     counts = np.diff(b.offsets)[order]
     offsets = np.zeros(order.shape[0] + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     r0 = int(offsets[keep])
+    # row gather index of the moved accounts: for each new account, its old rows start..end
+    starts = b.offsets[:-1][order[keep:]]
+    rows = np.repeat(starts - offsets[keep:-1], counts[keep:]) + np.arange(r0, offsets[-1], dtype=np.int64)
 
     def take(x: np.ndarray) -> np.ndarray:
         out = np.empty_like(x)
         out[:r0] = x[:r0]
-        gather_rows(order, keep, b.offsets, offsets, x, out)
+        np.take(x, rows, axis=0, out=out[r0:])
         return out
 
     return BookArrays(
