@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from liqcascade.engine.static import CascadeSettings, MarketModel, SortedBook, StaticCascade
+from liqcascade.engine.static import CascadeSettings, MarketModel, SortedBook, StaticCascade, stable_argsort
 from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.protocols.aave_v3 import V3_3, V3_7
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
@@ -81,3 +81,20 @@ def test_lazy_sorting_changes_no_number(pb, version, shocks, trades):
         np.testing.assert_array_equal(a.per_account(a.tallies.acct_seized_usd), b.per_account(b.tallies.acct_seized_usd))
         assert lazy.account_frame(a).equals(eager.account_frame(b))
         assert lazy.summarize(a) == eager.summarize(b)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([0.0, -0.0, 0.5, 1.0, 1.0 + 1e-16, 2.0, 1e300, np.inf, np.nan]) | st.floats(0, 3),
+                max_size=300))
+def test_stable_argsort_is_numpys_stable_sort(values):
+    """Many ties (equal values, both zeros, NaNs, HF_INF): the same permutation as NumPy's
+    stable sort."""
+    x = np.array(values, dtype=np.float64)
+    np.testing.assert_array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
+
+
+def test_stable_argsort_on_a_large_array_with_tie_runs():
+    rng = np.random.default_rng(3)
+    x = np.round(rng.lognormal(0, 1, 200_000), 2)  # runs of equal values
+    x[rng.random(x.size) < 0.2] = 1e300
+    np.testing.assert_array_equal(stable_argsort(x), np.argsort(x, kind="stable"))

@@ -193,14 +193,14 @@ class SortedBook:
         m = self.n_sorted
         tail = self.hf0_sorted[m:]
         if below == np.inf:
-            local = np.argsort(tail, kind="stable")  # NaN last, as a full sort puts it
+            local = stable_argsort(tail)
             n_sorted = self.perm.shape[0]
         else:
             low = tail < below
             pick = np.flatnonzero(low)
             # the tail is in original order, so a stable sort of its part puts those accounts
             # in the order a stable sort of the whole book does
-            local = np.concatenate([pick[np.argsort(tail[pick], kind="stable")], np.flatnonzero(~low)])
+            local = np.concatenate([pick[stable_argsort(tail[pick])], np.flatnonzero(~low)])
             n_sorted = m + pick.shape[0]
         order = np.concatenate([np.arange(m, dtype=np.int64), m + local])
         return replace(self, base=_permute(self.base, order, m), perm=self.perm[order],
@@ -679,6 +679,30 @@ def _buyable(venue: Venue, amount: float) -> float:
         else:
             hi = mid
     return lo * (1.0 - 1e-9)
+
+
+def stable_argsort(x: FloatArray) -> np.ndarray:
+    """``np.argsort(x, kind="stable")``, computed as NumPy's quicksort (vectorised, several times
+    faster on a million floats) followed by putting each run of equal values in index order."""
+    order = np.argsort(x, kind="quicksort")
+    n = order.shape[0]
+    if n < 2:
+        return order
+    xs = x[order]
+    same = (xs[1:] == xs[:-1]) | (np.isnan(xs[1:]) & np.isnan(xs[:-1]))
+    if not same.any():
+        return order
+    run = np.zeros(n, dtype=np.int64)
+    np.cumsum(~same, out=run[1:])  # run id of each sorted position, increasing
+    tied = np.zeros(n, dtype=np.bool_)
+    tied[1:] = same
+    tied[:-1] |= same
+    at = np.flatnonzero(tied)
+    # within a run the values are equal: order its indices ascending (runs stay in place)
+    key = run[at] * np.int64(n) + order[at]
+    key.sort()
+    order[at] = key % n
+    return order
 
 
 def _permute(b: BookArrays, order: np.ndarray, keep: int = 0) -> BookArrays:
