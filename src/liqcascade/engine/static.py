@@ -20,6 +20,11 @@ after reading one number instead of its rows. Both skip only accounts that canno
 eligible (with a 1e-12 relative margin so float rounding at the boundary cannot skip
 one): they are exact, not heuristics, and a property test checks them against a
 brute-force run that skips nothing.
+
+A solver sorts only what its runs can reach: the accounts with HF0 below the first run's bound
+(and a margin) at the first run, the rest of the book when a bound passes that. The sorted
+accounts are the front of the full stable sort, rows and all, so the numbers are those of a
+book sorted at once, bit for bit (tested).
 """
 
 from __future__ import annotations
@@ -39,8 +44,8 @@ from liqcascade.protocols.flows import N_FLOWS
 
 SKIP_MARGIN = 1.0 + 1e-12
 SORT_AHEAD = 1.25
-"""When a run's bound passes what is sorted, the solver sorts up to this factor beyond it, so
-that a cascade whose prices keep falling does not sort a little more every round."""
+"""A solver's first sorting goes this factor beyond the bound that asked for it, so that a
+cascade whose prices fall a little further than the shock stays inside what was sorted."""
 
 
 @dataclass(frozen=True)
@@ -152,7 +157,9 @@ class CascadeOutcome:
 class SortedBook:
     """A market's book prepared for an engine: per-row parameters applied and accounts
     sorted by their health at the reference prices (ascending), so that the accounts
-    that can be eligible after any price move form a prefix (see the module docstring)."""
+    that can be eligible after any price move form a prefix (see the module docstring).
+    :meth:`of` sorts all of them; :meth:`partial` only those below a bound (the first
+    ``n_sorted`` positions), the others following in their original order."""
 
     base: BookArrays
     perm: np.ndarray
@@ -278,7 +285,10 @@ class StaticCascade:
         # the margin keeps an account whose HF0 equals the bound up to rounding inside
         x = bound * SKIP_MARGIN
         if not x <= self._book.sorted_below:
-            self._sort_below(x * SORT_AHEAD)
+            # the first time, a little beyond the bound; after that (prices kept falling past it,
+            # or a larger shock came) the whole book: each sorting moves all the rows after the
+            # prefix, so sorting in many small steps would cost more than one full sort
+            self._sort_below(x * SORT_AHEAD if self._book.sorted_below == 0.0 else np.inf)
         return int(np.searchsorted(self._hf0_sorted[: self._book.n_sorted], x, side="left"))
 
     def _sort_below(self, below: float) -> None:
