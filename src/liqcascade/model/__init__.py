@@ -2,5 +2,6 @@
 
 from liqcascade.model.book import PositionBook
 from liqcascade.model.params import AssetParams, EModeCategory, RiskParams
+from liqcascade.model.perps import PerpBook
 
-__all__ = ["AssetParams", "EModeCategory", "PositionBook", "RiskParams"]
+__all__ = ["AssetParams", "EModeCategory", "PerpBook", "PositionBook", "RiskParams"]

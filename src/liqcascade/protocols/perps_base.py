@@ -1,0 +1,138 @@
+"""What a perpetual-futures margin engine provides to the engines (issue 13).
+
+A margin engine is one folder under ``liqcascade/protocols/`` (``dydx_v4``, ``hyperliquid``,
+``cex_perp``) whose ``plugin.py`` defines ``PERP_SPEC`` (a :class:`PerpSpec`); naming the folder
+in :data:`liqcascade.protocols.perps_registry.BUILTIN_PERPS` registers it. Engines read the
+declared :class:`PerpCapabilities`, never probe.
+
+The contract, per step of a perp engine, on a :class:`~liqcascade.model.perps.PerpBook`:
+
+1. :meth:`MarginEngine.margin` values every account at the mark (or oracle) prices: equity and
+   its maintenance and initial requirements (:class:`MarginState`).
+2. :meth:`MarginEngine.liquidatable` says which accounts the engine liquidates now.
+3. :meth:`MarginEngine.orders` says, for those accounts, what to close and at which worst price
+   (:class:`LiquidationOrders`); the perp engine executes them on the venue.
+4. :meth:`MarginEngine.settle` turns the fills into the accounts' collateral changes, the
+   insurance fund's delta and the deficit left for deleveraging (:class:`Settlement`).
+
+Amounts are float64 quote (USDC) and signed base units, as in the book. A folder may also
+carry an integer-exact form of its rules for conformance (dYdX v4's quantums), tied to the
+float form by property tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from liqcascade._typing import BoolArray, FloatArray, IntArray
+from liqcascade.model.perps import PerpBook
+
+__all__ = ["Fills", "LiquidationOrders", "MarginEngine", "MarginState", "PerpCapabilities", "Settlement"]
+
+MARKET_ORDER, BACKSTOP = 0, 1
+"""Values of :attr:`LiquidationOrders.route`: through the venue's book, or taken over by the
+protocol's backstop (Hyperliquid's HLP vault) at the mark price without touching the book."""
+
+
+@dataclass(frozen=True)
+class PerpCapabilities:
+    """The optional parts a margin engine provides, declared by the engine."""
+
+    partial_liquidation: bool = False
+    """Large positions are closed a slice at a time with a cooldown (Hyperliquid)."""
+    backstop: bool = False
+    """Some orders are routed to a backstop vault instead of the book (:data:`BACKSTOP`)."""
+    insurance_fund: bool = True
+    """Liquidation surpluses feed, and deficits draw on, an insurance fund."""
+    deleveraging: bool = True
+    """A deficit the fund cannot cover is closed against opposite positions (ADL)."""
+    maintenance_slope: bool = False
+    """The engine has ``maintenance_slope(book, mark) -> FloatArray``: per position, the change of
+    its account's maintenance requirement per unit of its market's price as that price moves
+    toward the position's liquidation (down for a long, up for a short). The liquidation map
+    (``engine/liqmap.py``) uses it instead of two bumped :meth:`MarginEngine.margin` calls."""
+
+
+@dataclass(frozen=True)
+class MarginState:
+    """Per account at one set of prices: equity (collateral + unrealised PnL − funding owed),
+    the maintenance and initial requirements (quote, ≥ 0) and the notional held."""
+
+    equity: FloatArray
+    maintenance: FloatArray
+    initial: FloatArray
+    notional: FloatArray
+
+
+@dataclass(frozen=True)
+class LiquidationOrders:
+    """What to close now: one row per position touched.
+
+    ``position`` indexes the book's positions; ``close`` is the signed base amount traded
+    (opposite in sign to the position: ``-size`` closes it fully); ``worst_price`` the least
+    favourable average fill the engine accepts (a sell's floor, a buy's cap; ``nan`` for no
+    bound); ``bankruptcy_price`` the price at which closing leaves the account's equity at
+    zero; ``route`` :data:`MARKET_ORDER` or :data:`BACKSTOP`."""
+
+    position: IntArray
+    close: FloatArray
+    worst_price: FloatArray
+    bankruptcy_price: FloatArray
+    route: np.ndarray
+
+    @classmethod
+    def none(cls) -> "LiquidationOrders":
+        empty = np.zeros(0)
+        return cls(np.zeros(0, dtype=np.int64), empty, empty, empty, np.zeros(0, dtype=np.int8))
+
+
+@dataclass(frozen=True)
+class Fills:
+    """How the perp engine executed :class:`LiquidationOrders`, row for row: the base amount
+    filled (signed like ``close``; may be less than asked when the book ran out within the
+    worst price) and its average price."""
+
+    filled: FloatArray
+    average_price: FloatArray
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The money of one round of liquidations.
+
+    ``collateral_change`` per account (realised PnL of the closed amounts minus fees);
+    ``fund_delta`` the insurance fund's change (fees kept, minus deficits it covers);
+    ``deficit`` per account, the negative equity left that the fund did *not* cover (for
+    deleveraging). Conservation: Σ collateral_change + fund_delta + the counterparties'
+    PnL = 0, which the engines' tests check."""
+
+    collateral_change: FloatArray
+    fund_delta: float
+    deficit: FloatArray
+
+
+@runtime_checkable
+class MarginEngine(Protocol):
+    """One perp venue's margin and liquidation rules."""
+
+    name: str
+    capabilities: PerpCapabilities
+
+    def margin(self, book: PerpBook, mark: FloatArray, funding: FloatArray | None) -> MarginState:
+        """Equity and requirements per account at ``mark`` (per market)."""
+        ...
+
+    def liquidatable(self, book: PerpBook, state: MarginState) -> BoolArray:
+        """Per account: does the engine liquidate it now."""
+        ...
+
+    def orders(self, book: PerpBook, state: MarginState, mark: FloatArray, accounts: IntArray) -> LiquidationOrders:
+        """The orders that liquidate ``accounts`` (dense indices) at ``mark``."""
+        ...
+
+    def settle(self, book: PerpBook, orders: LiquidationOrders, fills: Fills, fund_balance: float) -> Settlement:
+        """The collateral changes, fund delta and uncovered deficits of ``fills``."""
+        ...
