@@ -78,3 +78,18 @@ def test_hand_account():
     out = np.empty(2)
     kernels.health_table(offsets, asset, coll, debt, emode, np.array([2000.0, 1.0]), lt_table, out)
     assert out == pytest.approx([2 * 2000 * 0.8 / 1000, 2 * 2000 * 0.9 / 1000], rel=1e-15)
+
+
+def test_a_wide_table_does_not_overflow_the_narrow_ids():
+    """Class 2 of a 20,000-asset table starts at entry 40,000, past what an int16 holds."""
+    n_assets = 20_000
+    lt_table = np.full((3, n_assets), 0.5)
+    lt_table[2, n_assets - 1] = 0.9
+    prices = np.ones(n_assets)
+    offsets = np.array([0, 2], dtype=np.int32)
+    asset = np.array([n_assets - 1, 0], dtype=np.int16)
+    coll, debt = np.array([100.0, 0.0]), np.array([0.0, 50.0])
+    for fn in (kernels.health_table, kernels_python.health_table):
+        out = np.empty(1)
+        fn(offsets, asset, coll, debt, np.array([2], dtype=np.int16), prices, lt_table, out)
+        assert out[0] == pytest.approx(100.0 * 0.9 / 50.0, rel=1e-15)

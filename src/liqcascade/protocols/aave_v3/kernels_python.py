@@ -110,7 +110,7 @@ def health_table(offsets, asset, coll, debt, emode, prices, lt_table, out_hf):
     for k in prange(n):
         s = offsets[k]
         cnt = offsets[k + 1] - s
-        base = emode[k] * n_a
+        base = np.int64(emode[k]) * n_a  # int64: so are the sums with the int16 asset ids
         w = 0.0
         d = 0.0
         if last >= 0:
