@@ -44,7 +44,7 @@ def test_a_partly_sorted_book_is_the_front_of_the_full_sort(pb, cuts):
     for cut in np.maximum.accumulate(cuts):
         sb = sb.sort_below(float(cut))
         m = sb.n_sorted
-        assert m == int((full.hf0.hf < cut).sum())
+        assert m == int((full.hf0_sorted < cut).sum())
         np.testing.assert_array_equal(sb.perm[:m], full.perm[:m])
         np.testing.assert_array_equal(sb.hf0_sorted[:m], full.hf0_sorted[:m])
         assert _rows(sb, m) == _rows(full, m)
@@ -98,3 +98,20 @@ def test_stable_argsort_on_a_large_array_with_tie_runs():
     x = np.round(rng.lognormal(0, 1, 200_000), 2)  # runs of equal values
     x[rng.random(x.size) < 0.2] = 1e300
     np.testing.assert_array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rich_books(), st.floats(0.0, 0.8))
+def test_hf_before_is_the_books_own_health_in_original_order(pb, shock):
+    """Computed when asked, before and after runs that sort part or all of the book: the
+    health of the book as given, account by account."""
+    model = _model(pb)
+    rules = model.rules
+    direct = rules.health(rules.prepare(model.book), model.prices)
+    solver = StaticCascade(model)
+    for _ in range(2):
+        view = solver.hf_before
+        np.testing.assert_array_equal(view.hf, direct.hf)
+        np.testing.assert_array_equal(view.collateral_usd, direct.collateral_usd)
+        np.testing.assert_array_equal(view.debt_usd, direct.debt_usd)
+        solver.run({"WETH": shock, "stETH": shock})

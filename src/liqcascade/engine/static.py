@@ -39,7 +39,7 @@ from liqcascade._typing import FloatArray
 from liqcascade.errors import ConfigError, DataError
 from liqcascade.markets.base import Venue
 from liqcascade.model import PositionBook
-from liqcascade.protocols.base import BookArrays, LiquidationLimits, LiquidationRules, Tallies
+from liqcascade.protocols.base import BookArrays, HealthView, LiquidationLimits, LiquidationRules, Tallies
 from liqcascade.protocols.flows import N_FLOWS
 
 SKIP_MARGIN = 1.0 + 1e-12
@@ -165,8 +165,7 @@ class SortedBook:
     perm: np.ndarray
     """Working position -> original account index."""
     hf0_sorted: FloatArray
-    hf0: object
-    """HealthView at the reference prices, original account order."""
+    """HF at the reference prices, by working position."""
     bad_before_usd: float
 
     sorted_below: float
@@ -189,7 +188,7 @@ class SortedBook:
         everyone = np.arange(n, dtype=np.int64)
         hf0 = rules.health(base, model.prices, everyone)
         bad = float(rules.unrecoverable_debt(base, model.prices, everyone).sum())
-        unsorted = cls(base, everyone, hf0.hf, hf0, bad, 0.0, 0)
+        unsorted = cls(base, everyone, hf0.hf, bad, 0.0, 0)
         return unsorted.sort_below(below)
 
     def sort_below(self, below: float) -> "SortedBook":
@@ -242,7 +241,6 @@ class StaticCascade:
         self._perm = wb.perm  # sorted position -> original account index
         self._base = wb.base
         self._hf0_sorted = wb.hf0_sorted
-        self._hf0 = wb.hf0  # original order
         self._bad_before = wb.bad_before_usd
         self._layout = 0  # bumped when more of the book is sorted (the passes re-read the arrays)
         # working amounts, reused across runs; rows below ``_dirty`` differ from the base
@@ -259,9 +257,14 @@ class StaticCascade:
         self._touched = np.zeros(n, dtype=np.bool_)
 
     @property
-    def hf_before(self):
-        """Health of every account at the reference (pre-shock) prices, original order."""
-        return self._hf0
+    def hf_before(self) -> HealthView:
+        """Health of every account at the reference (pre-shock) prices, original order
+        (computed when asked: a solver keeps only the HF, by working position)."""
+        m = self.model
+        v = m.rules.health(self._base, np.asarray(m.prices, dtype=np.float64), np.arange(m.book.n_accounts))
+        back = np.empty_like(self._perm)
+        back[self._perm] = np.arange(self._perm.shape[0])
+        return HealthView(np.arange(m.book.n_accounts), v.hf[back], v.collateral_usd[back], v.debt_usd[back])
 
     def _fresh_arrays(self) -> BookArrays:
         """The working arrays reset to the base book, the per-account tallies and marks to
@@ -418,18 +421,19 @@ class StaticCascade:
         orig = out.account_order[idx]
         sort = np.argsort(orig, kind="stable")
         idx, orig = idx[sort], orig[sort]
+        # the pre-shock health of these accounts again rather than kept for every account
+        before = rules.health(self._base, out.prices0, idx)
         shocked = rules.health(self._base, out.prices_shocked, idx)
         after = rules.health(out.arrays, out.prices_final, idx)
         unrec = rules.unrecoverable_debt(out.arrays, out.prices_final, idx)
-        hf0 = self._hf0
         return pd.DataFrame(
             {
                 "account_id": self.model.book.account_ids[orig],
-                "hf_before": hf0.hf[orig],
+                "hf_before": before.hf,
                 "hf_shocked": shocked.hf,
                 "hf_after": after.hf,
-                "collateral_usd_before": hf0.collateral_usd[orig],
-                "debt_usd_before": hf0.debt_usd[orig],
+                "collateral_usd_before": before.collateral_usd,
+                "debt_usd_before": before.debt_usd,
                 "collateral_usd_after": after.collateral_usd,
                 "debt_usd_after": after.debt_usd,
                 "collateral_seized_usd": t.acct_seized_usd[idx],
