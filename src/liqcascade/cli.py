@@ -553,12 +553,18 @@ def show_cmd(run_id: str, table: str, out: Path) -> None:
 
 @main.command("schema")
 @click.option("--system", is_flag=True, help="The schema of a system scenario ([[markets]]; docs/system.md).")
-def schema_cmd(system: bool) -> None:
+@click.option("--perps", is_flag=True, help="The schema of a perp scenario ([perps]; docs/perps.md).")
+def schema_cmd(system: bool, perps: bool) -> None:
     """Print the scenario file's JSON Schema (every field described)."""
     import json
 
     from liqcascade.io.config import config_json_schema
 
+    if perps:
+        from liqcascade.io.perp_scenario import PerpScenarioConfig
+
+        click.echo(json.dumps(PerpScenarioConfig.model_json_schema(), indent=2))
+        return
     if system:
         from liqcascade.io.system import SystemScenarioConfig
 

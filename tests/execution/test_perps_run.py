@@ -191,3 +191,14 @@ def test_monte_carlo_paths_each_run_the_scenario_and_the_risk_table_reads_them(t
     assert res["risk"].equals(perp_risk_table(p, (0.95, 0.99)))
     again = perp_montecarlo(_scenario(tmp_path, 5_000.0), paths=40, seed=1, store=tmp_path / "S")
     assert again.run_id == res.run_id
+
+
+def test_schema_perps_describes_every_key():
+    import json
+
+    r = CliRunner().invoke(main, ["schema", "--perps"])
+    assert r.exit_code == 0
+    schema = json.loads(r.output)
+    perps = schema["$defs"]["PerpsConfig"]["properties"]
+    assert {"engine", "market", "fund_usd", "adl", "step_seconds", "book", "venue", "path"} <= set(perps)
+    assert all(p.get("description") for p in perps.values())
