@@ -50,6 +50,30 @@ def _print_perps(res) -> None:
         click.echo(busy.to_string(index=False) if len(busy) else "  none")
 
 
+def _perp_montecarlo(scenario: Path, paths: int, seed: int | None, out: Path, others: dict) -> None:
+    """``montecarlo`` of a perp scenario: its paths run in this process, resampled from its own
+    path (docs/perps.md, "Risk over paths"); the options of the lending Monte Carlo are refused."""
+    import pandas as pd
+
+    from liqcascade import api
+    from liqcascade.errors import ConfigError
+
+    given = [k for k, v in others.items() if v is not None]
+    if click.get_current_context().get_parameter_source("executor").name != "DEFAULT":
+        given.insert(0, "executor")
+    if given:
+        _fail(ConfigError(f"--{given[0].replace('_', '-')}", given[0], "no such option for a perp scenario (its "
+                          "paths run in this process: --paths and --seed only)"))
+    try:
+        res = api.perp_montecarlo(scenario, paths, 0 if seed is None else seed, out)
+    except LiqcascadeError as e:
+        _fail(e)
+    click.echo(f"run {res.run_id}  (perps Monte Carlo: {paths:,} paths)")
+    with pd.option_context("display.max_columns", 50, "display.width", 200):
+        click.echo(res.table("risk").to_string(index=False))
+    click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
+
+
 def _print_static(res) -> None:
     import pandas as pd
     s = res.summary
@@ -672,7 +696,12 @@ def montecarlo_cmd(scenario: Path, paths: int, executor: str, workers: int | Non
     `liqcascade sweep --kind montecarlo`.
     """
     from liqcascade.execution.api import montecarlo
+    from liqcascade.execution.runs import is_perp
 
+    if is_perp(scenario):
+        _perp_montecarlo(scenario, paths, seed, out, dict(workers=workers, chunk_size=chunk_size, reserves=reserves,
+                                                          sweep=factors or None, alone=alone or None))
+        return
     if factors and alone:
         from liqcascade.errors import ConfigError
 
