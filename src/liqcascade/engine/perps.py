@@ -143,7 +143,7 @@ def _fill_one(venue, close: float, worst: float) -> tuple[float, float, object]:
     q = abs(close)
     if not ok(q):
         lo, hi = 0.0, q
-        for _ in range(60):
+        for _ in range(30):  # 2^-30 of the order: finer than any venue's lot
             mid = 0.5 * (lo + hi)
             lo, hi = (mid, hi) if ok(mid) else (lo, mid)
         q = lo
