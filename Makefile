@@ -14,7 +14,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
+# `warm` compiles every kernel into numba's on-disk cache first (a minute of CPU, once), so that no later run compiles
 demo: $(STAMP)
+	$(BIN)/liqcascade warm
 	$(BIN)/liqcascade demo --out liqcascade-results
 
 test: $(STAMP)

@@ -155,10 +155,10 @@ class Judge:
         limit = limit * target_scale()
         self._verdict(f"{what}: ratio {ratio:.3f} (target <= {limit:.3g})", ratio <= limit)
 
-    def speedup_at_least(self, what: str, speedup: float, floor: float) -> None:
-        """A per-unit speed-up over the naive baseline must reach ``floor`` (/ the scale knob)."""
+    def speedup_at_least(self, what: str, speedup: float, floor: float, baseline: str = "the naive baseline") -> None:
+        """A per-unit speed-up over ``baseline`` must reach ``floor`` (/ the scale knob)."""
         floor = floor / target_scale()
-        self._verdict(f"{what}: {speedup:,.1f}x the naive baseline (target >= {floor:,.1f}x)", speedup >= floor)
+        self._verdict(f"{what}: {speedup:,.1f}x {baseline} (target >= {floor:,.1f}x)", speedup >= floor)
 
     def _verdict(self, text: str, met: bool) -> None:
         cond = self.conditions()

@@ -61,3 +61,46 @@ def test_two_threads_never_slower(benchmark, record, target, n):
     record(f"threads_static_{n}", benchmark, 2 * rounds * n)
     target.ratio_at_most(f"two threads / one thread, static cascade, {n:,} accounts "
                          f"({two * 1e3:.3g} ms / {one * 1e3:.3g} ms)", two / one, RATIO_LIMIT)
+
+
+SIM_SIZES = (1_000, 10_000, 100_000)
+SIM_BLOCKS = 600
+
+
+@pytest.mark.parametrize("n", SIM_SIZES)
+def test_two_threads_never_slower_block_by_block(benchmark, record, target, n):
+    """The same for the block loop: 600 blocks of a crash (GBM with a hard drift, Chainlink
+    oracle, one pool) on books of 1,000 to 100,000 accounts, one and two threads in turn."""
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs NUMBA_NUM_THREADS >= 2 (make bench sets 2)")
+    from liqcascade.engine.dynamic import Dynamics, Liquidators, SimSettings, simulate
+    from liqcascade.engine.static import MarketModel
+    from liqcascade.markets.cpmm import ConstantProductPool
+    from liqcascade.markets.oracle import ChainlinkPush
+    from liqcascade.protocols.aave_v3 import V3_3
+    from liqcascade.protocols.aave_v3.rules import AaveV3Rules
+    from liqcascade.scenarios import gbm
+
+    snap = load_aave_reserve_config()
+    params, px = snap.params, snap.price_array
+    weth = float(px[params.index("WETH")])
+    model = MarketModel(synthetic_book(params, px, n_accounts=n, seed=6), AaveV3Rules(params, V3_3), px,
+                        {"WETH": ConstantProductPool.from_price_depth("WETH", weth, 100e6)})
+    path = gbm({"WETH": weth}, {"WETH": 1.2}, [[1.0]], SIM_BLOCKS, seed=2, drift=-150.0)
+    settings = SimSettings(Liquidators(liquidations_per_block=50, gas_gwei=30), Dynamics(600, 0.5))
+
+    def run():
+        return simulate(model, path, ChainlinkPush(0.005, 3600), settings)
+
+    events = []
+    for threads in (1, 2):  # compile, and the same events on both
+        numba.set_num_threads(threads)
+        events.append(run().table("events"))
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    assert events[0].equals(events[1]) and len(events[0]) > 0
+    times = benchmark.pedantic(alternate, args=(run, 5), rounds=1, iterations=1)
+    one, two = float(np.median(times[1])), float(np.median(times[2]))
+    benchmark.extra_info.update({"one_thread_s": one, "two_threads_s": two, "ratio": two / one})
+    record(f"threads_simulate_{n}", benchmark, 2 * 5 * n * SIM_BLOCKS)
+    target.ratio_at_most(f"two threads / one thread, block by block, {n:,} accounts x {SIM_BLOCKS} blocks "
+                         f"({two * 1e3:.3g} ms / {one * 1e3:.3g} ms)", two / one, RATIO_LIMIT)

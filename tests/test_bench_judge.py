@@ -79,3 +79,11 @@ def test_a_ratio_of_two_times_is_a_limit():
     assert judge.VERDICTS[-1].status == "MET"
     with pytest.raises(pytest.fail.Exception, match=r"2 threads / 1: ratio 1.200 \(target <= 1.1\)"):
         judge.Judge("t", [clock(0.0, 0.0)]).ratio_at_most("2 threads / 1", 1.2, 1.1)
+
+
+def test_a_speed_up_names_its_baseline():
+    j = judge.Judge("t", [clock(0.1, 0.0)])
+    j.speedup_at_least("per step", 150.0, 100.0, "defi-abm")
+    j.speedup_at_least("per step", 150.0, 100.0)
+    assert [v.text for v in judge.VERDICTS] == ["per step: 150.0x defi-abm (target >= 100.0x)",
+                                                "per step: 150.0x the naive baseline (target >= 100.0x)"]

@@ -136,3 +136,41 @@ def test_a_system_gives_the_same_numbers_on_one_and_two_threads(monkeypatch):
         numba.set_num_threads(before)
     assert ends[0] == ends[1]
     assert out.trace.rounds > 1 and all((o.tallies.acct_calls > 0).any() for o in out.markets.values())
+
+
+def test_a_simulation_gives_the_same_numbers_on_one_and_two_threads(monkeypatch):
+    """The block loop (its candidates' health pass and liquidation kernels) on one and on two
+    threads, every parallel call parallel: the same tables, bit for bit."""
+    numba = pytest.importorskip("numba")
+    if not _jit.jit_enabled() or numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs the JIT and at least 2 numba threads")
+    from liqcascade.engine.dynamic import Dynamics, Liquidators, SimSettings, simulate
+    from liqcascade.engine.static import MarketModel
+    from liqcascade.io.aave_config import load_aave_reserve_config
+    from liqcascade.markets.cpmm import ConstantProductPool
+    from liqcascade.markets.oracle import ChainlinkPush
+    from liqcascade.model.synthetic import synthetic_book
+    from liqcascade.protocols.aave_v3 import V3_3
+    from liqcascade.protocols.aave_v3.rules import AaveV3Rules
+    from liqcascade.scenarios import gbm
+
+    monkeypatch.setattr(_jit, "SERIAL_BELOW", 0)
+    snap = load_aave_reserve_config()
+    params, px = snap.params, snap.price_array
+    weth = float(px[params.index("WETH")])
+    model = MarketModel(synthetic_book(params, px, n_accounts=4_000, seed=6), AaveV3Rules(params, V3_3), px,
+                        {"WETH": ConstantProductPool.from_price_depth("WETH", weth, 5e6)})
+    path = gbm({"WETH": weth}, {"WETH": 1.5}, [[1.0]], 300, seed=4, drift=-200.0)
+    settings = SimSettings(Liquidators(liquidations_per_block=30, gas_gwei=30), Dynamics(600, 0.5))
+    tables = []
+    before = numba.get_num_threads()
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            res = simulate(model, path, ChainlinkPush(0.005, 3600), settings)
+            tables.append({name: res.table(name) for name in ("steps", "events")})
+    finally:
+        numba.set_num_threads(before)
+    assert len(tables[0]["events"]) > 30  # liquidations in several blocks: the kernels ran
+    for name in ("steps", "events"):
+        assert tables[0][name].equals(tables[1][name]), name

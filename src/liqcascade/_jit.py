@@ -21,7 +21,9 @@ from __future__ import annotations
 import inspect
 import os
 import types
-from typing import Callable, MutableMapping
+from collections import Counter
+from contextlib import contextmanager
+from typing import Callable, Iterator, MutableMapping
 
 DISABLE_JIT_ENV = "LIQCASCADE_DISABLE_JIT"
 
@@ -72,6 +74,33 @@ def jit_functions(
     # compiled callers keep the dispatchers (``shared``); Python callers get the sized twin
     return {name: SizedKernel(k, *work_argument(functions[name])) if name in parallel else k
             for name, k in compiled.items()}
+
+
+@contextmanager
+def counting_compiles() -> Iterator[Counter[str]]:
+    """Within the block, count numba's compilations by kernel name (qualified name of the plain
+    function). A kernel loaded from numba's on-disk cache is not a compilation and is not
+    counted; neither is anything with the JIT disabled (the counter stays empty)."""
+    seen: Counter[str] = Counter()
+    if not jit_enabled():
+        yield seen
+        return
+    from numba.core import event
+
+    class _Listener(event.Listener):
+        def on_start(self, ev) -> None:
+            fn = getattr(ev.data["dispatcher"], "py_func", None)
+            seen[getattr(fn, "__qualname__", "?")] += 1
+
+        def on_end(self, ev) -> None:
+            pass
+
+    listener = _Listener()
+    event.register("numba:compile", listener)
+    try:
+        yield seen
+    finally:
+        event.unregister("numba:compile", listener)
 
 
 def quiet_threads(environ: MutableMapping[str, str] | None = None) -> bool:
@@ -147,12 +176,14 @@ def _invalidate_stale_cache(functions) -> None:
     numba checks only the file of the function it compiles, not the files of the
     functions it calls, so an edit to ``fast.py`` alone would leave a stale compiled
     ``liquidate_one`` in the cache. A stamp of all the source files involved, kept
-    beside each cache, catches that.
+    beside each cache (where numba keeps it: ``__pycache__``, or under ``NUMBA_CACHE_DIR``
+    when that is set, see :func:`cache_dir`), catches that.
     """
     import hashlib
     from pathlib import Path
 
-    files = sorted({Path(fn.__code__.co_filename) for fn in functions})
+    by_file = {Path(fn.__code__.co_filename): fn for fn in functions}
+    files = sorted(by_file)
     h = hashlib.sha256()
     for f in files:
         try:
@@ -165,17 +196,38 @@ def _invalidate_stale_cache(functions) -> None:
     group = hashlib.sha256("\n".join(str(f) for f in files).encode()).hexdigest()[:12]
     stems = {f.stem for f in files}
     for f in files:
-        cache_dir = f.parent / "__pycache__"
-        stamp = cache_dir / f"liqcascade-jit-{group}.stamp"
+        cache = cache_dir(by_file[f])
+        stamp = cache / f"liqcascade-jit-{group}.stamp"
         try:
             if stamp.is_file() and stamp.read_text() == digest:
                 continue
-            if cache_dir.is_dir():
-                for old in list(cache_dir.glob("*.nbi")) + list(cache_dir.glob("*.nbc")):
+            if cache.is_dir():
+                for old in list(cache.glob("*.nbi")) + list(cache.glob("*.nbc")):
                     if old.name.split(".", 1)[0] in stems:
                         old.unlink(missing_ok=True)
-            cache_dir.mkdir(exist_ok=True)
+            cache.mkdir(parents=True, exist_ok=True)
             stamp.write_text(digest)
         except OSError:
             # a read-only install: numba then compiles in memory, nothing is stale
             continue
+
+
+def cache_dir(fn: Callable):
+    """The folder where numba keeps ``fn``'s compiled cache: the first of numba's own cache
+    locators that accepts it (``NUMBA_CACHE_DIR`` when set, else the source's ``__pycache__``
+    when writable, else the user's cache folder); ``__pycache__`` beside the source when
+    numba's locators cannot be asked (they are not public API)."""
+    from pathlib import Path
+
+    source = fn.__code__.co_filename
+    try:
+        from numba.core import caching
+
+        impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl")  # renamed in numba 0.59
+        for locator in impl._locator_classes:
+            found = locator.from_function(fn, source)
+            if found is not None:
+                return Path(found.get_cache_path())
+    except (ImportError, AttributeError, TypeError):
+        pass
+    return Path(source).parent / "__pycache__"

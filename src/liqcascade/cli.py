@@ -11,9 +11,7 @@ import sys
 from pathlib import Path
 
 import click
-import pandas as pd
 
-from liqcascade import __version__
 from liqcascade.errors import LiqcascadeError
 
 STORE_HELP = "Results directory (Parquet tables + run manifests, queryable with DuckDB). Default: ./liqcascade-results."
@@ -39,6 +37,7 @@ from liqcascade.cli_system import usd as _usd  # noqa: E402  (one USD format for
 
 
 def _print_static(res) -> None:
+    import pandas as pd
     s = res.summary
     rules = " ".join(str(x) for x in (s.get("protocol"), s.get("version")) if x is not None and x == x)
     click.echo(f"run {res.run_id}  ({rules}, {s['accounts']:,} accounts, {s['holdings']:,} holdings)")
@@ -86,6 +85,7 @@ def _print_static(res) -> None:
 
 
 def _print_curve(res) -> None:
+    import pandas as pd
     c = res.table("curve")
     click.echo(f"run {res.run_id}  cascade curve of {c['asset'].iloc[0]} ({len(c)} shocks)")
     view = pd.DataFrame(
@@ -155,6 +155,16 @@ def _interrupted(ctx: click.Context) -> None:
     sys.exit(130)
 
 
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """--version, as click's own option prints it; the version is looked up only here (start-up)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from liqcascade import __version__
+
+    click.echo(f"liqcascade, version {__version__}")
+    ctx.exit()
+
+
 class _Group(click.Group):
     """The command group; a Ctrl-C anywhere ends with :func:`_interrupted` (not click's "Aborted!")."""
 
@@ -166,7 +176,8 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="liqcascade")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
 def main() -> None:
     """liqcascade: cascading liquidation risk for DeFi lending.
 
@@ -355,6 +366,7 @@ def compare_cmd(scenario: Path, protocols: str | None, dynamic: bool, out: Path,
     lowest market price, bad debt and what the protocol still holds) and writes the
     tables comparison and assets.
     """
+    import pandas as pd
     from liqcascade import api
 
     bar = None
@@ -408,6 +420,33 @@ def demo_cmd(out: Path, recompute: bool) -> None:
     click.echo(f"\nresults in {out}/ (query in SQL: ResultsStore({str(out)!r}).query(...))")
 
 
+@main.command("warm")
+def warm_cmd() -> None:
+    """Compile the numba kernels of every engine path (each protocol static and block by
+    block, curves, a system of markets) into numba's on-disk cache, on tiny bundled
+    scenarios, so that no later run compiles. `make demo` runs it. About a minute of CPU
+    the first time; seconds once cached. Prints each step and what it compiled."""
+    from liqcascade._jit import DISABLE_JIT_ENV, jit_enabled
+    from liqcascade.execution.warm import warm
+
+    if not jit_enabled():
+        click.echo(f"the JIT is disabled ({DISABLE_JIT_ENV}): nothing to compile")
+        return
+
+    def show(step) -> None:
+        what = f"skipped: {step.skipped}" if step.skipped else f"{step.compiled} kernels compiled"
+        click.echo(f"  {step.what:<42} {step.seconds:6.1f} s  {what}")
+
+    click.echo("warming numba's cache (nothing is stored):")
+    try:
+        steps = warm(show)
+    except LiqcascadeError as e:
+        _fail(e)
+    compiled = sum(s.compiled for s in steps)
+    click.echo(f"{compiled} kernels compiled in {sum(s.seconds for s in steps):.1f} s"
+               + (" (all were cached)" if compiled == 0 else ""))
+
+
 @main.command("conformance")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 def conformance_cmd(paths: tuple[Path, ...]) -> None:
@@ -433,6 +472,7 @@ def runs_cmd(out: Path) -> None:
     """List the runs stored under OUT, oldest first, one line each: run id, kind, created
     (UTC), package version, status and a short label (scenario file; shocks, curve asset,
     paths or swept fields). `liqcascade show RUN_ID` prints a run's tables."""
+    import pandas as pd
     from liqcascade.io.store import ResultsStore
 
     try:
@@ -484,6 +524,7 @@ def _run_label(kind: str, config_json: str, meta_json: str) -> str:
 @click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 def show_cmd(run_id: str, table: str, out: Path) -> None:
     """Print one table of a stored run."""
+    import pandas as pd
     from liqcascade.io.store import ResultsStore
 
     try:
@@ -644,10 +685,12 @@ def _interval(r, fmt) -> str:
 
 
 def _needed(r) -> str:
+    import pandas as pd
     return "-" if pd.isna(r.paths_needed) else f"{int(r.paths_needed):,}"
 
 
 def _print_montecarlo(res) -> None:
+    import pandas as pd
     risk, p = res.table("risk"), res.table("paths")
     click.echo(f"run {res.run_id}  {len(p):,} paths, root seed {int(p['seed'].iloc[0])}")
     bad = risk[risk["metric"] == "bad_debt_usd"]
@@ -840,6 +883,7 @@ def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, 
     Prints the explored curve and the chosen value; writes the tables candidates and
     summary (and candidate_paths) under OUT/runs/<run id>/.
     """
+    import pandas as pd
     from liqcascade.execution import calibrate as cal
     from liqcascade.errors import ConfigError
 
@@ -1041,16 +1085,25 @@ def backtest_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool) -> Non
               help="Folder to write scenario.toml and its files into.")
 def ethb_window_cmd(window: str, output: Path) -> None:
     """Write a MakerDAO ETH-B backtest scenario for WINDOW (2021-04, 2021-06, 2022-01, 2022-05,
-    2022-06 or 2022-11; or START..END in UTC days) from the shipped ETH-B history."""
+    2022-06 or 2022-11; or START..END in UTC days; or the days 2021-01-11, 2021-01-21 or
+    2021-02-22, priced by their Uniswap v2 ETH/DAI reserves) from the shipped ETH-B history."""
     from liqcascade.errors import ConfigError
-    from liqcascade.execution.backtest import ETHB_WINDOWS, write_ethb_window
+    from liqcascade.execution.backtest import ETHB_POOL_DAYS, ETHB_WINDOWS, write_ethb_day, write_ethb_window
 
+    if window in ETHB_POOL_DAYS:
+        try:
+            toml = write_ethb_day(output, window)
+        except LiqcascadeError as e:
+            _fail(e)
+        click.echo(f"wrote {toml}")
+        return
     if window in ETHB_WINDOWS:
         start, end = ETHB_WINDOWS[window]
     elif ".." in window:
         start, end = window.split("..", 1)
     else:
-        _fail(ConfigError("<command line>", "WINDOW", f"one of {list(ETHB_WINDOWS)} or START..END", window))
+        _fail(ConfigError("<command line>", "WINDOW", f"one of {list(ETHB_WINDOWS) + list(ETHB_POOL_DAYS)} or "
+                          "START..END", window))
     try:
         toml = write_ethb_window(output, start, end, window)
     except LiqcascadeError as e:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import click
-import pandas as pd
 
 
 def usd(x: float) -> str:
@@ -18,6 +17,7 @@ def usd(x: float) -> str:
 
 def print_system(res) -> None:
     """The system's headline, then one line per market: together, alone and the difference."""
+    import pandas as pd
     s = res.summary
     click.echo(f"run {res.run_id}  system of {s['markets']} markets, {s['accounts']:,} accounts")
     lines = [
@@ -54,6 +54,7 @@ def print_system(res) -> None:
 
 
 def print_system_curve(res) -> None:
+    import pandas as pd
     c = res.table("curve")
     click.echo(f"run {res.run_id}  contagion curve of {c['asset'].iloc[0]} ({len(c)} shocks): system vs markets alone")
     view = pd.DataFrame({
@@ -69,6 +70,7 @@ def print_system_curve(res) -> None:
 
 
 def print_network(res) -> None:
+    import pandas as pd
     print_system(res)
     imp = res.table("importance")
     click.echo("\nsystemic importance (what each market's presence adds to the others):")
@@ -86,6 +88,7 @@ def print_network(res) -> None:
 def print_system_simulation(res) -> None:
     """The system's block-by-block headline, then one line per market: together, alone and
     the difference, and when it cleared."""
+    import pandas as pd
     s = res.summary
     click.echo(f"run {res.run_id}  system of {s['markets']} markets, {s['accounts']:,} accounts, "
                f"{s['blocks']:,} blocks of {s['block_seconds']:.0f} s")
@@ -122,6 +125,7 @@ def print_system_simulation(res) -> None:
 def print_market_risk(res) -> None:
     """A system's Monte Carlo, per market: its bad debt's mean, 99 % VaR and ES, P(bad debt > 0)
     and its liquidations at risk (99 % VaR of collateral seized), on the system's paths."""
+    import pandas as pd
     r = res.table("market_risk")
 
     def cell(m: str, metric: str, stat: str, level: float | None, fmt) -> str:

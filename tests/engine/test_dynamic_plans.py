@@ -105,11 +105,57 @@ def test_profit_max_without_profit_makes_no_call():
     assert steps.loc[1, "left_unprofitable"] == 2
 
 
-def test_a_strategy_needs_rules_that_cap_a_call():
+def test_two_step_on_compound_v2_through_simulate():
+    """Compound v2 (close factor 50 %, incentive 1.05 here, 2.8 % of seized tokens to reserves):
+    no full close at any health, so both accounts get two calls. k = 0.85 · 1.05 = 0.8925.
+    Account 1 (HF 0.98077): r1 = (h·15,600 − 15,300) / (h − 0.8925), then half of what is left.
+    Account 2 (HF 0.92169): r_keep = (h·8300 − 7650) / (h − 0.8925) = 6046.5 is above the cap
+    4150, so r1 = 4150, after which 5 − 4150·1.05/1800 = 2.57917 WETH (weighted $3946.1) still
+    back less than the 4150 left: a second call of half, 2075."""
+    from liqcascade.protocols.compound_v2.rules import CompoundV2Rules
+
+    res = run("two_step", rules=CompoundV2Rules(PARAMS))
+    ev = events(res)
+    h = KEEP_LIQUIDATABLE_HF
+    r1 = (h * 15_600.0 - 15_300.0) / (h - K)
+    assert list(ev["calls"]) == [2, 2]
+    assert ev.loc[1, "debt_repaid_usd"] == pytest.approx(r1 + 0.5 * (15_600.0 - r1), rel=1e-9)
+    assert ev.loc[2, "debt_repaid_usd"] == pytest.approx(4150.0 + 2075.0, rel=1e-12)
+    # what the liquidator expects: the seized value less the reserves' 2.8 %, less the debt
+    assert ev.loc[2, "expected_profit_usd"] == pytest.approx(6225.0 * (1.05 * 0.972 - 1.0), rel=1e-9)
+
+
+@pytest.mark.parametrize("protocol", ["morpho_blue", "euler_v2"])
+def test_profit_max_on_protocols_without_a_close_factor(protocol):
+    """Morpho Blue and Euler v2: profit_max sizes one partial call on the pool (the rule would
+    take the whole debt). Account 2 alone (the pool's first sale goes to the lower HF0); its
+    repay is the CPMM optimum for the rule's seized-per-repaid ``s`` at the pool after the shock:
+    Morpho LIF 1/0.955, Euler 1/HF = 8300/7650 (HF 0.92169 above the floor 0.85)."""
+    from liqcascade.protocols.euler_v2.rules import EulerV2Rules
+    from liqcascade.protocols.morpho_blue.rules import MorphoBlueRules
+
+    rules = MorphoBlueRules(PARAMS) if protocol == "morpho_blue" else EulerV2Rules(PARAMS)
+    spread = 1.0 / 0.955 if protocol == "morpho_blue" else 8300.0 / 7650.0
+    pool = ConstantProductPool.from_price_depth("WETH", 2000.0, 150_000.0, fee=0.0)
+    x = math.sqrt(1.125e7 / 1800.0)
+    a = x * (math.sqrt(spread) - 1.0)
+    r = a * 1800.0 / spread
+    ev = run("profit_max", {"WETH": pool}, rules=rules)["events"]
+    first = ev[ev["block"] == 1]
+    assert list(first["account_id"]) == [2]
+    assert first["calls"].iloc[0] == 1
+    assert first["debt_repaid_usd"].iloc[0] == pytest.approx(r, rel=1e-9)
+    assert first["debt_repaid_usd"].iloc[0] < 8300.0
+
+
+@pytest.mark.parametrize("protocol", ["compound_v3", "liquity_v1", "liquity_v2", "maker"])
+def test_a_strategy_needs_a_protocol_where_the_liquidator_chooses(protocol):
     from .mechanism_books import make_rules
 
-    with pytest.raises(ConfigError, match="liquidators.strategy"):
-        run("two_step", rules=make_rules("compound_v2"))
+    rules = make_rules(protocol)
+    assert not rules.capabilities.capped_calls
+    with pytest.raises(ConfigError, match=f"liquidators.strategy: expected max_close for {rules.name} "):
+        run("two_step", rules=rules)
 
 
 # ------------------------------------------------------------------------- the system
@@ -163,7 +209,7 @@ def test_the_system_checks_the_shared_strategy_against_every_market():
     from .mechanism_books import make_rules
 
     markets = {"aave": MarketModel(BOOK, AaveV3Rules(PARAMS, V3_0), PRICES, {}),
-               "comp": MarketModel(BOOK, make_rules("compound_v2"), PRICES, {})}
+               "comp": MarketModel(BOOK, make_rules("compound_v3"), PRICES, {})}
     with pytest.raises(ConfigError, match="liquidators.strategy"):
         simulate_system(SystemModel(PARAMS.symbols, PRICES, markets, {}), PATH, Instant(),
                         SimSettings(Liquidators(gas_asset=None, strategy="profit_max")))
@@ -186,9 +232,12 @@ def test_a_scenario_names_a_bad_strategy():
 
 @pytest.mark.parametrize("strategy", ["max_close", "two_step", "profit_max"])
 @pytest.mark.parametrize("venue", ["none", "cpmm"])
-def test_plans_over_arrays_are_the_strategies_functions(strategy, venue):
-    """plan_candidates (closed forms over arrays) against plan_one (engine/strategies.py) on
-    every eligible account of a random multi-asset book after a 12 % fall."""
+@pytest.mark.parametrize("protocol", ["aave_v3", "aave_v3.3", "compound_v2"])
+def test_plans_over_arrays_are_the_strategies_functions(strategy, venue, protocol):
+    """plan_candidates (closed forms over arrays) against plan_one (engine/strategies.py, with the
+    protocol's declared rule) on every eligible account of a random multi-asset book after a 12 % fall."""
+    from liqcascade.protocols.compound_v2.rules import CompoundV2Rules
+
     import numpy as np
 
     from liqcascade.engine.dynamic.candidates import Candidates
@@ -197,15 +246,18 @@ def test_plans_over_arrays_are_the_strategies_functions(strategy, venue):
     from .test_dynamic import random_book
 
     b = random_book(n=400, seed=5)
-    rules = AaveV3Rules(PARAMS, V3_0)
+    from liqcascade.protocols.aave_v3.versions import V3_3
+
+    rules = {"aave_v3": AaveV3Rules(PARAMS, V3_0), "aave_v3.3": AaveV3Rules(PARAMS, V3_3),
+             "compound_v2": CompoundV2Rules(PARAMS)}[protocol]
     arrays = rules.prepare(b)
     prices = PRICES * np.array([0.88, 1.0, 1.0])
     cand = Candidates.build(rules, arrays, prices, np.arange(b.n_accounts, dtype=np.int64))
     assert cand.elig.size > 20
     venues = {0: ConstantProductPool.from_price_depth("WETH", 1760.0, 4e5)} if venue == "cpmm" else {}
     market = prices.copy()
-    got = plan_candidates(strategy, arrays, cand, prices, market, venues, 3.0)
-    pr = pairs(arrays, cand, prices)
+    got = plan_candidates(strategy, arrays, cand, prices, market, venues, 3.0, rules)
+    pr = pairs(arrays, cand, prices, rules)
     calls = 0
     for j in range(cand.elig.size):
         p = plan_one(strategy, pr, j, float(market[cand.coll_asset[j]]), venues.get(int(cand.coll_asset[j])), 3.0)
@@ -213,7 +265,9 @@ def test_plans_over_arrays_are_the_strategies_functions(strategy, venue):
         assert got.paid[j] == pytest.approx(p.repaid, rel=1e-9, abs=1e-9)
         assert got.received[j] == pytest.approx(p.received, rel=1e-9, abs=1e-12)
         for c, call in enumerate(p.calls):
-            want = math.inf if c == 1 else call.repay * float(pr.pd[j])
+            # the protocol's own next call (the whole cap) goes to the kernel as inf, the rule's maximum
+            whole = c == 1 or call.repay >= cand.repaid[j] * (1 - 1e-12)
+            want = math.inf if whole else call.repay * float(pr.pd[j])
             assert got.caps_usd[j, c] == pytest.approx(want, rel=1e-9)
         calls += len(p.calls)
     assert calls > 0

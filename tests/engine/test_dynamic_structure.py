@@ -99,14 +99,14 @@ def test_a_maker_run_with_auctions_follows_the_schema_and_adds_its_facts_after_i
 
 RULES = {
     AaveV3Rules: Capabilities(capped_calls=True),
-    CompoundV2Rules: Capabilities(aftermarket=True),
+    CompoundV2Rules: Capabilities(aftermarket=True, capped_calls=True),
     CometRules: Capabilities(aftermarket=True),
-    EulerV2Rules: Capabilities(aftermarket=True),
-    MorphoBlueRules: Capabilities(aftermarket=True),
+    EulerV2Rules: Capabilities(aftermarket=True, capped_calls=True),
+    MorphoBlueRules: Capabilities(aftermarket=True, capped_calls=True),
     MakerRules: Capabilities(aftermarket=True, held_by_limits=True, aftermarket_gas=True),
     LiquityV1Rules: Capabilities(global_effects=True, aftermarket=True),
     LiquityV2Rules: Capabilities(global_effects=True, aftermarket=True),
-    CrvUsdRules: Capabilities(soft_liquidation=True),
+    CrvUsdRules: Capabilities(soft_liquidation=True, capped_calls=True),
 }
 
 

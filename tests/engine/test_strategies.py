@@ -12,14 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from liqcascade.engine.strategies import (
-    KEEP_LIQUIDATABLE_HF, STRATEGIES, CallRule, Exit, Position, keep_liquidatable_repay, max_close, plan,
+    KEEP_LIQUIDATABLE_HF, STRATEGIES, Exit, FixedSpread, Position, keep_liquidatable_repay, max_close, plan,
     profit_max, two_step,
 )
 from liqcascade.errors import ConfigError
 from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.markets.impact import PowerLawImpact
 
-AAVE_V2 = CallRule(close_factor=0.5, bonus=0.05)
+AAVE_V2 = FixedSpread(close_factor=0.5, bonus=0.05)
 HAND = Position(collateral=10.0, debt=16_600.0, collateral_price=2000.0, debt_price=1.0, liquidation_threshold=0.825)
 
 
@@ -114,12 +114,12 @@ def test_two_step_counts_the_rest_of_the_account():
 
 
 def test_two_step_with_a_full_close_factor_is_max_close():
-    rule = CallRule(close_factor=1.0, bonus=0.05)  # both calls would repay D whatever the first
+    rule = FixedSpread(close_factor=1.0, bonus=0.05)  # both calls would repay D whatever the first
     assert two_step(HAND, rule, Exit()) == max_close(HAND, rule, Exit())
 
 
 def test_protocol_fee_is_kept_from_what_the_liquidator_receives():
-    rule = CallRule(close_factor=0.5, bonus=0.05, protocol_fee=0.1)
+    rule = FixedSpread(close_factor=0.5, bonus=0.05, protocol_fee=0.1)
     c = max_close(HAND, rule, Exit()).calls[0]
     # 4.3575 WETH seized, of which the bonus part 4.3575 - 4.15 = 0.2075; the protocol keeps 10 %
     assert c.fee == pytest.approx(0.02075, rel=1e-12)
@@ -134,7 +134,7 @@ positions = st.builds(
     debt_price=st.floats(0.5, 2.0),
     liquidation_threshold=st.floats(0.3, 0.98),
 )
-rules = st.builds(CallRule, close_factor=st.floats(0.05, 1.0), bonus=st.floats(0.0, 0.2))
+rules = st.builds(FixedSpread, close_factor=st.floats(0.05, 1.0), bonus=st.floats(0.0, 0.2))
 
 
 @given(positions, rules, st.floats(0.0, 1.0))
@@ -174,7 +174,7 @@ def test_no_call_repays_above_the_rule_cap(pos, rule, name, depth, fee):
 # the optimum sells 50 WETH, repaying 50 · 2000 / 1.1025 = 90,702.95 USDC, for a profit of
 # 2e6 · 50 / 1050 − 90,702.95 = 95,238.10 − 90,702.95 = 4535.15.
 POOL = ConstantProductPool("WETH", 1000.0, 2_000_000.0, fee=0.0)
-RULE_CPMM = CallRule(close_factor=0.5, bonus=0.1025)
+RULE_CPMM = FixedSpread(close_factor=0.5, bonus=0.1025)
 BIG = Position(250.0, 400_000.0, 2000.0, 1.0, 0.79)  # HF 0.9875; cap 200,000 USDC
 A_STAR = 50.0
 R_STAR = 50.0 * 2000.0 / 1.1025
@@ -201,7 +201,7 @@ def test_profit_max_on_the_square_root_law_is_its_analytic_optimum():
     # I(q) = (q·2000 / 1e7)^0.5; the marginal execution price 2000·(1 − √(q·2000/1e7)) equals
     # a WETH's cost 2000 / 1.25 = 1600 at √(q/5000) = 0.2: q = 200 WETH, repaying 200·1600 = 320,000
     venue = PowerLawImpact("WETH", 2000.0, 1e7)
-    rule = CallRule(close_factor=0.5, bonus=0.25)
+    rule = FixedSpread(close_factor=0.5, bonus=0.25)
     pos = Position(500.0, 900_000.0, 2000.0, 1.0, 0.8)  # HF 0.889, cap 450,000
     p = profit_max(pos, rule, Exit(venue))
     assert p.calls[0].seize == pytest.approx(200.0, rel=1e-8)
@@ -250,7 +250,7 @@ def test_bad_inputs_name_their_key():
     with pytest.raises(ConfigError, match="Position.debt"):
         Position(1.0, -1.0, 1.0, 1.0, 0.8)
     with pytest.raises(ConfigError, match="CallRule.close_factor"):
-        CallRule(close_factor=0.0)
+        FixedSpread(close_factor=0.0)
     with pytest.raises(ConfigError, match="Exit.gas_usd"):
         Exit(gas_usd=math.nan)
     with pytest.raises(ConfigError, match="repay"):
@@ -260,8 +260,127 @@ def test_bad_inputs_name_their_key():
 def test_profit_max_optimises_what_the_liquidator_receives():
     # a 10 % protocol fee on the bonus: 1.1025 · (1 - 0.1 · 0.1025 / 1.1025) = 1.09225 WETH-units received
     # per 2000 USDC; the optimum sells where 2e9 / (1000 + a)² = 2000 / 1.09225: 1000 + a = 1000·√1.09225
-    rule = CallRule(close_factor=0.5, bonus=0.1025, protocol_fee=0.1)
+    rule = FixedSpread(close_factor=0.5, bonus=0.1025, protocol_fee=0.1)
     p = profit_max(BIG, rule, Exit(POOL))
     a = 1000.0 * math.sqrt(1.09225) - 1000.0
     assert p.calls[0].received == pytest.approx(a, rel=1e-12)
     assert p.profit_usd == pytest.approx(2e6 * a / (1000.0 + a) - a * 2000.0 / 1.09225, rel=1e-12)
+
+
+# ------------------------------------------------------------------------- every protocol's rule
+
+from liqcascade.protocols.calls import HealthDiscount, PositionFraction  # noqa: E402
+
+COMPOUND_V2 = FixedSpread(close_factor=0.5, bonus=0.08, protocol_fee=0.028, fee_on_seized=True, protocol="compound_v2")
+AAVE_V3_0 = FixedSpread(close_factor=0.5, bonus=0.05, protocol_fee=0.1, full_close_hf=0.95)
+AAVE_V3_3 = FixedSpread(close_factor=0.5, bonus=0.05, protocol_fee=0.1, full_close_hf=0.95, min_close_factor_usd=2000.0,
+                        min_leftover_usd=1000.0)
+MORPHO = FixedSpread(close_factor=1.0, bonus=1.0 / 0.958 - 1.0, protocol="morpho_blue")
+EULER = HealthDiscount(max_discount=0.15)
+CRVUSD = PositionFraction()
+EVERY_RULE = [AAVE_V2, AAVE_V3_0, AAVE_V3_3, COMPOUND_V2, MORPHO, EULER, CRVUSD]
+
+
+def test_two_step_on_compound_v2_closed_form():
+    # 10 WETH (collateral factor 0.825) against 16,600 USDC, incentive 1.08: k = 0.825 · 1.08 = 0.891.
+    # r1 = (h·16,600 − 16,500) / (h − 0.891) = 917.43 at h = 1, then half of the 15,682.57 left:
+    # 8758.72 repaid in all against max close's 8300, and (as Qin et al. say, CF < 1 and r1 > 0) more seized
+    h = KEEP_LIQUIDATABLE_HF
+    r1 = (h * 16_600.0 - 16_500.0) / (h - 0.891)
+    p = two_step(HAND, COMPOUND_V2, Exit())
+    assert [c.repay for c in p.calls] == pytest.approx([r1, 0.5 * (16_600.0 - r1)], rel=1e-12)
+    assert p.repaid == pytest.approx(8758.72, abs=0.01)
+    assert p.seized == pytest.approx(p.repaid * 1.08 / 2000.0, rel=1e-12)
+    assert p.seized > max_close(HAND, COMPOUND_V2, Exit()).seized
+    # the reserves keep 2.8 % of every seized token: profit = 0.972 · 1.08 · repaid − repaid at the oracle
+    assert p.profit_usd == pytest.approx((0.972 * 1.08 - 1.0) * p.repaid, rel=1e-12)
+
+
+def test_two_step_on_aave_v3_only_above_the_full_close_health():
+    # HF 0.99398 > 0.95: the 50 % close factor, so the two calls of Aave v2's hand case
+    h = KEEP_LIQUIDATABLE_HF
+    r1 = (h * 16_600.0 - 16_500.0) / (h - 0.86625)
+    assert two_step(HAND, AAVE_V3_0, Exit()).repaid == pytest.approx(r1 + 0.5 * (16_600.0 - r1), rel=1e-12)
+    # HF 0.93 <= 0.95: one call may repay everything, so a second gains nothing: max close
+    deep = Position(10.0, 17_741.94, 2000.0, 1.0, 0.825)
+    assert deep.health_factor < 0.95
+    assert two_step(deep, AAVE_V3_0, Exit()) == max_close(deep, AAVE_V3_0, Exit())
+    assert max_close(deep, AAVE_V3_0, Exit()).repaid == pytest.approx(17_741.94, rel=1e-15)
+
+
+@pytest.mark.parametrize("rule", [MORPHO, EULER, CRVUSD], ids=["morpho_blue", "euler_v2", "crvusd"])
+def test_two_step_is_max_close_without_a_close_factor(rule):
+    pos = Position(10.0, 17_500.0, 2000.0, 1.0, 0.86)
+    assert two_step(pos, rule, Exit()) == max_close(pos, rule, Exit())
+    assert max_close(pos, rule, Exit()).repaid == 17_500.0
+
+
+def test_two_step_under_the_dust_rule_leaves_no_dust():
+    # Aave v3.3: 1.02 WETH (LT 0.96) against 2000 USDC, HF 0.9792. The first call keeping HF below 1
+    # would be (h·2000 − 1958.4) / (h − 1.008) < 0 -> k > h: a call lowers HF, so the first call is the
+    # cap (1000) cut to what leaves $1000 of collateral, 990.48; the second call: the whole pair is now
+    # under $2000, so all the 1009.52 of debt left, or what the 0.52 WETH left cover, 990.48
+    pos = Position(1.02, 2000.0, 2000.0, 1.0, 0.96)
+    p = two_step(pos, AAVE_V3_3, Exit())
+    first = 1040.0 / 1.05 * (1 - 1e-12)
+    assert p.calls[0].repay == pytest.approx(first, rel=1e-12)
+    assert p.calls[1].repay == pytest.approx(min(2000.0 - first, (2040.0 - first * 1.05) / 1.05), rel=1e-9)
+    assert p.seized == pytest.approx(1.02, rel=1e-9)
+
+
+def _grid_argmax(pos, rule, venue, n=20_001):
+    """The repay on a fine grid over [0, cap] (every allowed amount) with the highest profit."""
+    cap = rule.cap(pos)
+    best, best_r = -math.inf, 0.0
+    for i in range(n):
+        r = rule.allowed(pos, cap * i / (n - 1))
+        if r <= 0:
+            continue
+        call, _ = rule.call(pos, r)
+        profit = venue.quote_sell(call.received) - r * rule.paid_per_repay(pos)
+        if profit > best:
+            best, best_r = profit, r
+    return best_r, best
+
+
+@pytest.mark.parametrize("rule", EVERY_RULE, ids=["aave_v2", "aave_v3.0", "aave_v3.3", "compound_v2", "morpho_blue",
+                                                  "euler_v2", "crvusd"])
+def test_profit_max_is_the_grid_argmax_on_a_cpmm_exit(rule):
+    # 250 WETH against 400,000 USDC (HF 0.9875 at LT 0.79), sold into a 1000 WETH / $2M pool with a 0.3 % fee
+    pool = ConstantProductPool("WETH", 1000.0, 2_000_000.0, fee=0.003)
+    r_grid, best = _grid_argmax(BIG, rule, pool)
+    p = profit_max(BIG, rule, Exit(pool))
+    assert p.profit_usd >= best - 1e-9 * abs(best)
+    # the grid's step is cap / 20,000: the optimum lies within a step of the grid's best
+    assert p.repaid == pytest.approx(r_grid, abs=rule.cap(BIG) / 20_000.0)
+
+
+st_rules = st.one_of(
+    rules,
+    st.builds(FixedSpread, close_factor=st.floats(0.05, 0.9), bonus=st.floats(0.0, 0.2),
+              protocol_fee=st.floats(0.0, 0.1), fee_on_seized=st.just(True)),
+    st.builds(FixedSpread, close_factor=st.just(0.5), bonus=st.floats(0.0, 0.2), protocol_fee=st.floats(0.0, 0.5),
+              full_close_hf=st.just(0.95), min_close_factor_usd=st.sampled_from([0.0, 2000.0]),
+              min_leftover_usd=st.sampled_from([0.0, 1000.0])),
+    st.builds(HealthDiscount, max_discount=st.floats(0.0, 0.5)),
+    st.just(CRVUSD),
+)
+
+
+@given(positions, st_rules, st.sampled_from(sorted(STRATEGIES)), st.floats(1e3, 1e9), st.floats(0.0, 0.01))
+def test_every_rule_no_call_above_what_it_allows_and_nothing_lost(pos, rule, name, depth, fee):
+    """Whatever the protocol's rule: each call repays no more than the rule allows on the account
+    as the previous call left it, and debt and collateral are conserved between the account and
+    the liquidator (what leaves the account is what the calls repaid and seized)."""
+    venue = ConstantProductPool.from_price_depth("WETH", pos.collateral_price, depth, fee)
+    p = plan(name, pos, rule, Exit(venue, gas_usd=1.0))
+    state = pos
+    for c in p.calls:
+        assert state.liquidatable
+        assert 0 < c.repay <= rule.allowed(state, rule.cap(state)) * (1 + 1e-12)
+        assert rule.allowed(state, c.repay) == pytest.approx(c.repay, rel=1e-12)
+        assert 0 <= c.fee <= c.seize <= state.collateral * (1 + 1e-12)
+        _, state = rule.call(state, c.repay)
+    assert state.debt == pytest.approx(pos.debt - p.repaid, rel=1e-9, abs=1e-9 * pos.debt)
+    assert state.collateral == pytest.approx(pos.collateral - p.seized, rel=1e-9, abs=1e-9 * pos.collateral)
+    assert p.received == pytest.approx(p.seized - sum(c.fee for c in p.calls), rel=1e-12, abs=1e-300)

@@ -2,6 +2,7 @@
 window end to end."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -81,8 +82,8 @@ def test_event_file_orders_by_time_keeping_file_order(tmp_path):
 
 @pytest.mark.slow
 def test_ethb_window_end_to_end(tmp_path):
-    """June 2022: every recorded vault is found (recall 1 on the shipped data), the scores are
-    stored and printed."""
+    """June 2022 through the command line: the scores are stored and printed (the numbers:
+    tests/execution/test_backtest_windows.py)."""
     r = CliRunner().invoke(main, ["ethb-window", "2022-06", "-o", str(tmp_path / "w")])
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(main, ["backtest", str(tmp_path / "w" / "scenario.toml"), "--out", str(tmp_path / "s"), "-q"])
@@ -228,3 +229,61 @@ def test_ethb_window_across_liquidations_2_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="2021-05-06"):
         write_ethb_window(tmp_path, "2021-05-01", "2021-05-10")
     assert not (tmp_path / "scenario.toml").exists()  # nothing written
+
+
+OSM = '[simulation.oracle]\nkind = "osm"\nhop_s = 3600\n[simulation.keepers]\npath = "k.csv"\n'
+
+
+def test_keepers_need_an_osm_oracle(tmp_path):
+    (tmp_path / "k.csv").write_text("account,trigger_hf,target_hf,max_repay\na,1.05,1.2,100\n")
+    p = _scenario(tmp_path, '[simulation.keepers]\npath = "k.csv"\n')
+    r = CliRunner().invoke(main, ["simulate", str(p), "--out", str(tmp_path / "o"), "-q"])
+    assert r.exit_code == 2 and "simulation.keepers" in r.output and "osm" in r.output
+
+
+@pytest.mark.parametrize("body, message", [
+    ("account,trigger_hf,target_hf,max_repay\na,1.05,1.2,-1\n", "row 1"),
+    ("account,trigger,target,max_repay\na,1.05,1.2,1\n", "columns"),
+    ("account,trigger_hf,target_hf,max_repay\na,1.2,1.05,1\n", "target_hf"),
+    ("account,trigger_hf,target_hf,max_repay\nnobody,1.05,1.2,1\n", "keepers.account"),
+])
+def test_keeper_file_errors_exit_2_naming_the_file(tmp_path, body, message):
+    (tmp_path / "k.csv").write_text(body)
+    r = CliRunner().invoke(main, ["simulate", str(_scenario(tmp_path, OSM)), "--out", str(tmp_path / "o"), "-q"])
+    assert r.exit_code == 2 and "k.csv" in r.output and message in r.output, r.output
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").rglob("*.parquet"))
+
+
+def test_a_missing_keeper_file_exits_2(tmp_path):
+    r = CliRunner().invoke(main, ["simulate", str(_scenario(tmp_path, OSM)), "--out", str(tmp_path / "o"), "-q"])
+    assert r.exit_code == 2 and "k.csv" in r.output
+
+
+def test_ethb_day_window_is_the_pool_prices_of_the_pacific_day(tmp_path):
+    r = CliRunner().invoke(main, ["ethb-window", "2021-01-21", "-o", str(tmp_path / "d")])
+    assert r.exit_code == 0, r.output
+    eth = pd.read_csv(tmp_path / "d" / "eth.csv")
+    pool = pd.read_csv(Path(__file__).resolve().parents[2] / "src" / "liqcascade" / "data" / "maker_replay"
+                       / "uniswap_v2_eth_dai_reserves_10min_2021-01-21.csv")
+    # PST labels: 00:00 on the file is 08:00 UTC; the price is dai / weth, as open = close
+    assert len(eth) == 144 and eth.date.iloc[0] == "2021-01-21 08:00:00" and eth.date.iloc[-1] == "2021-01-22 07:50:00"
+    assert eth.close.to_numpy() == pytest.approx((pool.dai_reserve / pool.weth_reserve).to_numpy(), rel=1e-15)
+    text = (tmp_path / "d" / "scenario.toml").read_text()
+    assert 'version = "liquidations-1.2"' in text and "block_seconds = 150" in text and "latency_blocks = 4" in text
+    rec = pd.read_csv(tmp_path / "d" / "recorded.csv")
+    assert (rec.time >= "2021-01-21 08:00:00").all() and (rec.time < "2021-01-22 08:00:00").all()
+
+
+def test_an_unknown_window_exits_2_listing_the_days():
+    r = CliRunner().invoke(main, ["ethb-window", "2021-01-22", "-o", "/nonexistent/x"])
+    assert r.exit_code == 2 and "2021-01-21" in r.output
+
+
+def test_the_keeper_file_is_part_of_the_run_id(tmp_path):
+    from liqcascade.execution.runs import simulate
+
+    (tmp_path / "k.csv").write_text("account,trigger_hf,target_hf,max_repay\na,1.05,1.2,100\n")
+    p = _scenario(tmp_path, OSM)
+    first = simulate(p, tmp_path / "o").run_id
+    (tmp_path / "k.csv").write_text("account,trigger_hf,target_hf,max_repay\na,1.05,1.3,100\n")
+    assert simulate(p, tmp_path / "o").run_id != first

@@ -91,6 +91,32 @@ def test_the_shipped_fit_is_a_fresh_fit(fit):
     p = fit.params()
     s = shipped_params()
     assert s.protect_per_hour == pytest.approx(p.protect_per_hour) and s.edges == pytest.approx(p.edges)
+    o_got, o_want = shipped["openings"], fresh["openings"]
+    assert o_got["rate"] == pytest.approx(o_want["rate"]) and o_got["n"] == o_want["n"]
+    for k in ("hf_quantiles", "size_quantiles", "return_range"):
+        assert o_got[k] == pytest.approx(list(o_want[k]))
+    for k in ("per_account_day", "return_slope", "hf_quantiles", "size_quantiles", "return_range"):
+        assert getattr(s.opening, k) == pytest.approx(getattr(p.opening, k))
+
+
+def test_openings_are_first_draws_outside_the_fortnight(ethb, fit):
+    events, hours = ethb
+    o = fit.openings
+    # every vault that ever borrows has one first draw; those in the grid, outside the held-aside
+    # fortnight and after the grid's first day are the ones measured
+    first = {}
+    for v, t, k in zip(events.vault.tolist(), events.t.tolist(), events.kind.tolist()):
+        if k == 2 and (v not in first or t < first[v]):
+            first[v] = t
+    t = np.array(sorted(first.values()))
+    inside = (t >= hours.start[0] + 86400) & (t < hours.start[-1]) & ~((t >= LO - 3600) & (t < HI))
+    # a first draw repaid within its hour (under 1 DAI owed at the hour's end) is not an opening
+    assert 0 <= int(inside.sum()) - o.n <= 0.03 * int(inside.sum())
+    assert o.hf_quantiles[0] > 1.0 and o.below_one >= 0
+    # the rate is openings per owing vault-day: about 0.7 new vaults a day on about 100 owing vaults
+    assert 0.003 < o.rate.rate < 0.012 and o.rate.slope_se > 0
+    lo, hi = o.return_range
+    assert lo < 0 < hi
 
 
 def test_fit_behaviour_command_prints_the_fit():
@@ -112,10 +138,15 @@ def test_table_keys_replace_the_fit():
     ({"fit": "none", "restore_hf": 1.2}, "simulation.behaviour.edges"),
     ({"edges": [0.0, 0.5]}, "simulation.behaviour.edges"),
     ({"restore_hf": 0.9}, "simulation.behaviour.restore_hf"),
+    ({"open_per_account_day": 0.1}, "simulation.behaviour.open_pair"),
+    ({"open_pair": ["WETH", "USDC"], "open_per_account_day": -1.0}, "simulation.behaviour.open_per_account_day"),
+    ({"open_pair": ["WETH", "USDC"], "fit": "none", "edges": [0.0, 1.0], "protect_per_hour": [0.1],
+      "lever_per_hour": [0.1], "restore_hf": 1.2, "lever_hf": 1.1, "repay_share": 0.5}, "simulation.behaviour.open_per_account_day"),
+    ({"open_pair": ["WETH", "BTC"]}, "simulation.behaviour.open_pair"),
 ])
 def test_bad_tables_name_the_key(kw, key):
     with pytest.raises(ConfigError) as e:
-        behaviour_params(BehaviourConfig(**kw), "s.toml")
+        behaviour_params(BehaviourConfig(**kw), "s.toml", ("WETH", "USDC"))
     assert e.value.key == key and e.value.file == "s.toml"
 
 
@@ -266,12 +297,93 @@ def test_docs_forward_run_table(tmp_path, one_thread):
         assert [str(x) for x in got] == rows[name], name
 
 
-def test_a_system_scenario_refuses_the_table():
-    from liqcascade.io.system import parse_system
+SYSTEM = """
+name = "sys"
+[[markets]]
+name = "aave"
+protocol = "aave_v3"
+version = "3.3-3.4"
+assets = ["WETH", "USDC"]
+[markets.positions]
+source = "synthetic"
+n_accounts = 300
+seed = 1
+pair = ["WETH", "USDC"]
+[[markets]]
+name = "morpho"
+protocol = "morpho_blue"
+assets = ["WETH", "USDC"]
+[markets.positions]
+source = "synthetic"
+n_accounts = 200
+seed = 2
+pair = ["WETH", "USDC"]
+[shock]
+WETH = 0.3
+[[venues]]
+kind = "cpmm"
+asset = "WETH"
+reserve_usd = 20e6
+[simulation]
+path = "linear"
+blocks = 48
+duration_blocks = 24
+block_seconds = 3600
+[simulation.oracle]
+kind = "instant"
+"""
+
+
+def _system(tmp_path, extra=""):
+    p = tmp_path / "sys.toml"
+    p.write_text(textwrap.dedent(SYSTEM) + extra)
+    return p
+
+
+def test_a_system_scenario_applies_the_table_per_market(tmp_path, one_thread):
+    from liqcascade.io.system import load_system, system_market_sims
+
+    top = '[simulation.behaviour]\nseed = 2\nopen_pair = ["WETH", "USDC"]\n'
+    ss = load_system(_system(tmp_path, top))
+    sims = system_market_sims(ss)
+    assert set(sims) == {"aave", "morpho"} and sims["aave"].behaviour.opening.pair == ("WETH", "USDC")
+    r = api.simulate(_system(tmp_path, top), store=None)
+    ms = r["market_summaries"].set_index("market")
+    assert (ms["accounts_opened"] > 0).all() and (ms["owner_protects"] > 0).all()
+    # the market's own table replaces the system's for that market only
+    p = tmp_path / "own.toml"
+    p.write_text(textwrap.dedent(SYSTEM).replace(
+        'seed = 1\npair = ["WETH", "USDC"]\n', 'seed = 1\npair = ["WETH", "USDC"]\n[markets.simulation.behaviour]\n'
+        'protect_scale = 0\n') + top)
+    sims = system_market_sims(load_system(p))
+    assert sims["aave"].behaviour.opening is None and max(sims["aave"].behaviour.protect_per_hour) == 0
+    assert sims["morpho"].behaviour.opening.pair == ("WETH", "USDC")
+
+
+@pytest.mark.parametrize("extra, key", [
+    ('[simulation.behaviour]\nopen_pair = ["WETH", "DAI"]\n', "simulation.behaviour.open_pair"),
+    ('[simulation.behaviour]\nopen_scale = -1\n', "simulation.behaviour.open_scale"),
+    ('[simulation.behaviour]\nopen_pair = ["WETH", "USDC"]\nopen_hf_quantiles = [0.9, 1.2]\n',
+     "simulation.behaviour.open_hf_quantiles"),
+])
+def test_bad_system_tables_name_the_key(tmp_path, extra, key):
+    from liqcascade.io.system import load_system, system_market_sims
 
     with pytest.raises(ConfigError) as e:
-        parse_system({"name": "s", "simulation": {"path": "shock", "behaviour": {}}}, "sys.toml")
-    assert e.value.key == "simulation.behaviour" and e.value.file == "sys.toml"
+        system_market_sims(load_system(_system(tmp_path, extra)))
+    assert e.value.key == key and e.value.file.endswith("sys.toml")
+
+
+def test_a_market_table_error_names_the_market(tmp_path):
+    from liqcascade.io.system import load_system, system_market_sims
+
+    text = textwrap.dedent(SYSTEM).replace('seed = 2\npair = ["WETH", "USDC"]\n', 'seed = 2\npair = ["WETH", "USDC"]\n'
+                                           '[markets.simulation.behaviour]\nopen_pair = ["USDC", "USDC"]\n')
+    p = tmp_path / "m.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        system_market_sims(load_system(p))
+    assert e.value.key == "markets.1.simulation.behaviour.open_pair"
 
 
 def test_write_books_needs_books(tmp_path):
@@ -298,3 +410,104 @@ def test_a_system_config_dump_without_the_table_still_parses():
     with pytest.raises(ConfigError) as e:
         parse_system({"name": "s", "simulation": {"path": "shock", "behaviour": None}}, "sys.toml")
     assert e.value.key != "simulation.behaviour"  # refused for what it lacks (markets), not for the table
+
+
+@pytest.mark.slow
+def test_docs_refill_table(tmp_path, one_thread):
+    base = _doc_block("toml", 1)
+    variants = {"frozen book (no table)": "", "reacting, seed 0": "[simulation.behaviour]\nseed = 0\n"}
+    for seed in range(4):
+        variants[f"reacting and opening, seed {seed}"] = (f"[simulation.behaviour]\nseed = {seed}\n"
+                                                          'open_pair = ["WETH", "USDC"]\n')
+    rows = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:-1]]
+            for r in DOC.read_text().splitlines() if r.startswith("| ") and r.split("|")[1].strip() in variants}
+    assert len(rows) == len(variants)
+    for name, extra in variants.items():
+        p = tmp_path / "s.toml"
+        p.write_text(base + "\n" + extra)
+        r = api.simulate(p, store=None)
+        s, ev = r.summary, r["events"]
+        day = pd.to_datetime(ev["time"], unit="s").dt.strftime("%m-%d")
+        new = ev["account_id"].astype(str).str.startswith("opened-")
+        got = [str(s.get("accounts_opened", 0))]
+        for d in ("05-19", "05-21", "05-23"):
+            got.append(f"{ev.loc[day == d, 'account_id'].nunique()} ({ev.loc[(day == d) & new, 'account_id'].nunique()})")
+        got += [str(s["accounts_liquidated"]), str(round(s["debt_repaid_usd"]))]
+        assert got == rows[name], name
+
+
+PROTOCOL = """
+name = "p"
+[market]
+protocol = "{proto}"
+assets = ["WETH", "{debt}"]
+{extra}
+[positions]
+source = "synthetic"
+n_accounts = 300
+seed = 1
+pair = ["WETH", "{debt}"]
+[shock]
+WETH = 0.3
+[[venues]]
+kind = "cpmm"
+asset = "WETH"
+reserve_usd = 20e6
+[simulation]
+path = "linear"
+blocks = 48
+duration_blocks = 24
+block_seconds = 3600
+check_conservation = true
+[simulation.oracle]
+kind = "instant"
+[simulation.behaviour]
+open_pair = ["WETH", "{debt}"]
+open_scale = 5
+"""
+
+
+@pytest.mark.parametrize("proto, debt, extra", [
+    ("compound_v3", "USDC", ""),  # Comet's store front
+    ("maker", "DAI", "[market.maker.auctions]"),  # Clipper auctions, the Dog's limits
+    ("liquity_v1", "DAI", ""),  # redistribution: global effects
+    ("morpho_blue", "USDC", ""),
+])
+def test_new_accounts_open_under_every_kind_of_rules(tmp_path, one_thread, proto, debt, extra):
+    # the book's conservation is checked every block (check_conservation), openings included
+    p = tmp_path / "p.toml"
+    p.write_text(PROTOCOL.format(proto=proto, debt=debt, extra=extra))
+    s = api.simulate(p, store=None).summary
+    assert s["accounts_opened"] > 0 and s["openings_clamped"] == 0
+    assert s[f"opened_debt_{debt}"] > 0 and s["opened_collateral_WETH"] > 0
+
+
+def test_soft_liquidation_refuses_new_accounts(tmp_path):
+    from liqcascade.io import scenario as S
+
+    p = tmp_path / "p.toml"
+    p.write_text(PROTOCOL.format(proto="crvusd", debt="DAI", extra=""))
+    with pytest.raises(ConfigError) as e:
+        S.behaviour_inputs(S.load(p))
+    assert e.value.key == "simulation.behaviour.open_pair" and e.value.file == str(p)
+
+
+def test_owners_across_markets_still_add_up_when_books_grow(tmp_path, one_thread):
+    # new accounts make a market's labels text: the owners' table still finds its accounts
+    from liqcascade.io.system import load_system
+
+    links = '[owners]\nlinks = [{from_market = "aave", to_market = "morpho", share = 1.0}]\n'
+    top = '[simulation.behaviour]\nseed = 2\nopen_pair = ["WETH", "USDC"]\nopen_scale = 3\n'
+    p = tmp_path / "owned.toml"
+    p.write_text(textwrap.dedent(SYSTEM) + top + links)
+    r = api.simulate(p, store=None)
+    ev = r["events"]
+    assert r["market_summaries"]["accounts_opened"].min() > 0
+    system = load_system(p).model
+    want = 0
+    for name, labels in system.owners.items():
+        ids = set(np.asarray(system.markets[name].book.account_ids)[pd.notna(np.asarray(labels, dtype=object))]
+                  .astype(str).tolist())
+        mine = ev[ev["market"] == name]["account_id"].astype(str)
+        want += mine[mine.isin(ids)].nunique()
+    assert want > 0 and r["owners"]["accounts_liquidated"].sum() == want

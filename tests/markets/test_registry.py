@@ -36,7 +36,7 @@ from liqcascade.markets.univ3 import UniswapV3Venue
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "small_book.toml"
 
 # The keys each shipped kind requires beyond kind and asset (everything else: its defaults).
-REQUIRED = {"cpmm": {"reserve_usd": 5e6}, "orderbook": {}, "impact": {"depth_usd": 5e7}, "univ3": {}}
+REQUIRED = {"cpmm": {"reserve_usd": 5e6}, "orderbook": {}, "impact": {"depth_usd": 5e7}, "univ3": {}, "perp_orderbook": {}}
 
 
 def test_the_builtin_kinds_are_registered_in_order():

@@ -130,3 +130,76 @@ def test_parameters_are_checked(kw, key):
     with pytest.raises(ConfigError) as e:
         BehaviourParams(**{**base, **kw})
     assert e.value.key == key
+
+
+# --- new accounts: the opening process (Poisson rate with a return slope, quantile draws) ---
+
+from liqcascade.model.behaviour import OPEN_LEVELS, OpenParams, draw_quantiles, fit_poisson_rate, quantile_knots  # noqa: E402
+
+HF_Q = tuple(1.05 + 0.05 * i for i in range(21))
+SIZE_Q = tuple(0.1 * (i + 1) for i in range(21))
+
+
+@pytest.mark.parametrize("rate, slope", [(0.02, 0.0), (0.006, -7.5), (0.5, 3.0)])
+def test_poisson_fit_recovers_the_rate_and_slope_it_was_drawn_with(rate, slope):
+    # counts drawn from the model itself: the MLE is consistent, so with ~20 000 events the
+    # estimates land within 4 of their own standard errors of the truth
+    rng = np.random.default_rng(11)
+    n = 40_000
+    exposure = rng.uniform(1.0, 8.0, n) * 20_000 / (n * 4.5 * rate)  # about 20 000 events in all
+    x = rng.normal(0.0, 0.05, n)
+    y = rng.poisson(exposure * rate * np.exp(slope * x))
+    f = fit_poisson_rate(y, exposure, x)
+    assert abs(f.rate - rate) < 4 * f.rate_se
+    assert abs(f.slope - slope) < 4 * f.slope_se
+    assert f.dispersion == pytest.approx(1.0, abs=0.05)  # Poisson counts: no over-dispersion
+
+
+def test_poisson_fit_on_two_groups_is_events_over_exposure_in_each():
+    # closed form: with x taking two values the model is saturated, and the MLE's rate in each
+    # group is its events over its exposure
+    y = np.array([0, 3, 1, 0, 2, 5.0])
+    e = np.array([1.0, 2, 1, 1, 2, 3])
+    x = np.array([-0.1, 0.1, -0.1, 0.1, -0.1, 0.1])
+    f = fit_poisson_rate(y, e, x)
+    lo, hi = x < 0, x > 0
+    assert f.rate * math.exp(f.slope * -0.1) == pytest.approx(y[lo].sum() / e[lo].sum(), rel=1e-9)
+    assert f.rate * math.exp(f.slope * 0.1) == pytest.approx(y[hi].sum() / e[hi].sum(), rel=1e-9)
+
+
+def test_over_dispersed_counts_widen_the_standard_errors():
+    rng = np.random.default_rng(3)
+    n = 5000
+    e = np.ones(n)
+    x = rng.normal(0, 0.1, n)
+    y = rng.negative_binomial(1, 1 / (1 + 2.0), n)  # mean 2, variance 6: dispersion 3
+    f = fit_poisson_rate(y, e, x)
+    assert f.dispersion == pytest.approx(3.0, rel=0.15)
+
+
+def test_quantile_draws_recover_their_knots():
+    # law of large numbers: the sample quantiles of many draws converge to the knots
+    u = np.random.default_rng(5).random(200_000)
+    draws = draw_quantiles(SIZE_Q, u)
+    assert quantile_knots(draws)[1:-1] == pytest.approx(SIZE_Q[1:-1], abs=0.01)
+    assert draws.min() >= SIZE_Q[0] and draws.max() <= SIZE_Q[-1]
+    assert draw_quantiles(HF_Q, np.array([0.0, 0.5, 1.0])) == pytest.approx([HF_Q[0], HF_Q[10], HF_Q[20]])
+    assert len(OPEN_LEVELS) == 21 and OPEN_LEVELS[10] == 0.5
+
+
+@pytest.mark.parametrize("kw, key", [
+    ({"per_account_day": -1.0}, "behaviour.open_per_account_day"),
+    ({"return_slope": math.inf}, "behaviour.open_return_slope"),
+    ({"return_range": (0.1, 0.2)}, "behaviour.open_return_range"),
+    ({"hf_quantiles": (1.0,) + HF_Q[1:]}, "behaviour.open_hf_quantiles"),
+    ({"hf_quantiles": HF_Q[::-1]}, "behaviour.open_hf_quantiles"),
+    ({"size_quantiles": SIZE_Q[:5]}, "behaviour.open_size_quantiles"),
+    ({"pair": ("WETH", "WETH")}, "behaviour.open_pair"),
+    ({"scale": -0.5}, "behaviour.open_scale"),
+])
+def test_opening_parameters_are_checked(kw, key):
+    base = dict(per_account_day=0.01, return_slope=0.0, hf_quantiles=HF_Q, size_quantiles=SIZE_Q,
+                return_range=(-0.2, 0.2))
+    with pytest.raises(ConfigError) as e:
+        OpenParams(**{**base, **kw})
+    assert e.value.key == key

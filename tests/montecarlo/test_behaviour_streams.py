@@ -28,3 +28,21 @@ def test_each_path_runs_its_own_stream(tmp_path, monkeypatch):
     alone = evaluate_paths(spec, 11, 2, 3)
     assert alone.iloc[0].equals(df.iloc[2])
     assert prepared(spec).behaviour.restore_hf > 1.0
+
+
+def test_new_accounts_are_the_same_on_every_executor(tmp_path):
+    # openings drawn on path i's stream: serial and spawned processes give the same table
+    import pandas as pd
+
+    from liqcascade.execution import ProcessExecutor
+    from liqcascade.execution.api import montecarlo
+
+    extra = '\n[simulation.behaviour]\nseed = 4\nopen_pair = ["WETH", "USDC"]\nopen_scale = 100\n'
+    p = write_scenario(tmp_path, TINY + extra)
+    closed = montecarlo(write_scenario(tmp_path, TINY + "\n[simulation.behaviour]\nseed = 4\n", "closed.toml"), 4,
+                        executor="serial", chunk_size=2, store=None).table("paths")
+    serial = montecarlo(p, 4, executor="serial", chunk_size=2, store=None).table("paths")
+    with ProcessExecutor(2) as pool:
+        local = montecarlo(p, 4, executor=pool, chunk_size=2, store=None).table("paths")
+    pd.testing.assert_frame_equal(local, serial, check_exact=True)
+    assert not serial["debt_repaid_usd"].equals(closed["debt_repaid_usd"])  # the new accounts count

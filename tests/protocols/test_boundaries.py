@@ -97,6 +97,19 @@ def exact_bark(art: int, rate: int, room: int, dust: int) -> str:
     return "whole" if r.dart == art else "partial"
 
 
+def _decisions_near(art: int, rate: int, room: int, dust: int, band: int) -> set[str]:
+    """Every decision ``dog.sol`` makes for a dust within ``band`` of ``dust`` and a room within
+    2^-50 of ``room``. For one room the decision changes only where dust crosses the partial
+    auction's debt or the debt it leaves: those points (inside the band) and the band's ends."""
+    out = set()
+    for r in (room - math.ceil(U50 * room), room, room + math.ceil(U50 * room)):
+        dart = r * X.WAD // rate // CHOP_I
+        edges = (dart * rate, dart * rate + 1, (art - dart) * rate, (art - dart) * rate + 1)
+        trial = [max(dust - band, 0), dust, dust + band] + [e for e in edges if abs(e - dust) <= band]
+        out |= {exact_bark(art, rate, r, d) for d in trial if 0 < d}
+    return out
+
+
 def float_bark(debt: float, room: float, dust: float) -> str:
     case, _ = dog_bark(debt * CHOP_F, CHOP_F, room, dust)
     if case == BARK_NONE:
@@ -165,7 +178,7 @@ def test_maker_dust_band(art_dai, rate_f, room_frac, which, k):
     assume(0 < dust < art * rate)
     band = math.ceil((U50 * debt) * X.RAD) + 2 * rate
     contract = exact_bark(art, rate, room, dust)
-    near = {exact_bark(art, rate, room, max(dust - band, 0)), contract, exact_bark(art, rate, room, dust + band)}
+    near = {contract} | _decisions_near(art, rate, room, dust, band)
     f = float_bark(debt, room / X.RAD, dust / X.RAD)
     event(f"{which}: {'in band' if len(near) > 1 else 'clear'}")
     assert f in near

@@ -104,7 +104,7 @@ def _run(ks, rules, arrays, prices, serial):
                   (f[3], f[4], f[5]), (ca, da))
     ev = [np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n), np.zeros(n)]
     listed = ks.liquidate_list(accounts, arrays.offsets, kernel_rows(arrays, lower), rules.dynamic_scalars(), state,
-                               LiquidationLimits().max_calls_per_account, 0.0, kernel_acc(t),
+                               LiquidationLimits().max_calls_per_account, 0.0, np.empty((0, 0)), kernel_acc(t),
                                (t.acct_calls, t.acct_blocked), tuple(ev))
     return [np.array([found, calls, listed]), arrays.coll, arrays.debt, state, q, touched, *f, ca, da, *ev,
             t.seized, t.fee, t.repaid, t.deficit, t.acct_seized_usd, t.acct_repaid_usd, t.acct_bad_debt_usd,

@@ -20,6 +20,11 @@ after reading one number instead of its rows. Both skip only accounts that canno
 eligible (with a 1e-12 relative margin so float rounding at the boundary cannot skip
 one): they are exact, not heuristics, and a property test checks them against a
 brute-force run that skips nothing.
+
+A solver sorts only what its runs can reach: the accounts with HF0 below the first run's bound
+(and a margin) at the first run, the rest of the book when a bound passes that. The sorted
+accounts are the front of the full stable sort, rows and all, so the numbers are those of a
+book sorted at once, bit for bit (tested).
 """
 
 from __future__ import annotations
@@ -31,13 +36,17 @@ import numpy as np
 import pandas as pd
 
 from liqcascade._typing import FloatArray
+from liqcascade.engine.strategies import STRATEGIES
 from liqcascade.errors import ConfigError, DataError
 from liqcascade.markets.base import Venue
 from liqcascade.model import PositionBook
-from liqcascade.protocols.base import BookArrays, LiquidationLimits, LiquidationRules, Tallies
+from liqcascade.protocols.base import BookArrays, HealthView, LiquidationLimits, LiquidationRules, Tallies
 from liqcascade.protocols.flows import N_FLOWS
 
 SKIP_MARGIN = 1.0 + 1e-12
+SORT_AHEAD = 1.25
+"""A solver's first sorting goes this factor beyond the bound that asked for it, so that a
+cascade whose prices fall a little further than the shock stays inside what was sorted."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,11 @@ class CascadeSettings:
     """Liquidators buy the debt they repay through the debt asset's venue (moves its price up)."""
     impact: bool = True
     """False: venues are ignored and prices stay at the shocked level (the no-feedback case)."""
+    strategy: str = "max_close"
+    """The liquidators' strategy (``engine/strategies.py``): ``max_close`` the most the protocol
+    allows, until the account is healthy (the rules' fused sweep); ``two_step`` and ``profit_max``
+    plan each eligible account's calls at the round's prices (:meth:`MarketPass.sweep`). They need
+    rules whose liquidator chooses the amount (``capabilities.capped_calls``)."""
 
 
 @dataclass(frozen=True)
@@ -149,30 +163,65 @@ class CascadeOutcome:
 class SortedBook:
     """A market's book prepared for an engine: per-row parameters applied and accounts
     sorted by their health at the reference prices (ascending), so that the accounts
-    that can be eligible after any price move form a prefix (see the module docstring)."""
+    that can be eligible after any price move form a prefix (see the module docstring).
+    :meth:`of` sorts all of them; :meth:`partial` only those below a bound (the first
+    ``n_sorted`` positions), the others following in their original order."""
 
     base: BookArrays
     perm: np.ndarray
     """Working position -> original account index."""
     hf0_sorted: FloatArray
-    hf0: object
-    """HealthView at the reference prices, original account order."""
+    """HF at the reference prices, by working position."""
     bad_before_usd: float
+
+    sorted_below: float
+    """Every account whose HF0 is below this is in the sorted prefix (``n_sorted`` accounts);
+    the accounts after it are in their original order (:meth:`partial`)."""
+    n_sorted: int
 
     @classmethod
     def of(cls, model: MarketModel) -> "SortedBook":
+        return cls.partial(model, np.inf)
+
+    @classmethod
+    def partial(cls, model: MarketModel, below: float) -> "SortedBook":
+        """The book with only the accounts whose HF0 is below ``below`` sorted (at the front,
+        in the order a full stable sort gives them); the others follow in their original order.
+        ``below = inf`` is the full sort. :meth:`sort_below` sorts more of it later."""
         rules = model.rules
         base = rules.prepare(model.book)
-        everyone = np.arange(model.book.n_accounts, dtype=np.int64)
+        n = model.book.n_accounts
+        everyone = np.arange(n, dtype=np.int64)
         hf0 = rules.health(base, model.prices, everyone)
-        order = np.argsort(hf0.hf, kind="stable")
         bad = float(rules.unrecoverable_debt(base, model.prices, everyone).sum())
-        return cls(_permute(base, order), order, hf0.hf[order], hf0, bad)
+        unsorted = cls(base, everyone, hf0.hf, bad, 0.0, 0)
+        return unsorted.sort_below(below)
+
+    def sort_below(self, below: float) -> "SortedBook":
+        """This book with every account whose HF0 is below ``below`` in the sorted prefix.
+        The prefix it has keeps its positions (and rows); only the accounts after it move."""
+        if below <= self.sorted_below:
+            return self
+        m = self.n_sorted
+        tail = self.hf0_sorted[m:]
+        if below == np.inf:
+            local = stable_argsort(tail)
+            n_sorted = self.perm.shape[0]
+        else:
+            low = tail < below
+            pick = np.flatnonzero(low)
+            # the tail is in original order, so a stable sort of its part puts those accounts
+            # in the order a stable sort of the whole book does
+            local = np.concatenate([pick[stable_argsort(tail[pick])], np.flatnonzero(~low)])
+            n_sorted = m + pick.shape[0]
+        order = np.concatenate([np.arange(m, dtype=np.int64), m + local])
+        return replace(self, base=_permute(self.base, order, m), perm=self.perm[order],
+                       hf0_sorted=self.hf0_sorted[order], sorted_below=below, n_sorted=n_sorted)
 
     def prefix_len(self, bound: float) -> int:
         """How many accounts (from the front) can be eligible when prices have moved by at
-        most ``bound = max(f) / min(f)`` from the reference prices."""
-        return int(np.searchsorted(self.hf0_sorted, bound * SKIP_MARGIN, side="left"))
+        most ``bound = max(f) / min(f)`` from the reference prices (a fully sorted book)."""
+        return int(np.searchsorted(self.hf0_sorted[: self.n_sorted], bound * SKIP_MARGIN, side="left"))
 
     def fresh(self) -> BookArrays:
         b = self.base
@@ -189,12 +238,18 @@ class StaticCascade:
         self.settings = settings or CascadeSettings()
         if not (0.0 <= self.settings.sell_fraction <= 1.0):
             raise ConfigError("<settings>", "liquidators.sell_fraction", "a fraction in [0, 1]", self.settings.sell_fraction)
-        wb = SortedBook.of(model)
+        check_static_strategy(model.rules, self.settings.strategy)
+        caps = model.rules.capabilities
+        # Sorting is paid as the runs need it: a run's prefix holds the accounts with HF0 below
+        # its bound, and sorting and gathering only those (and what a later run adds) spares a
+        # one-shot run most of the sort. Rules whose rounds look at every account sort at once.
+        wb = SortedBook.partial(model, np.inf if caps.global_effects or caps.soft_liquidation else 0.0)
+        self._book = wb
         self._perm = wb.perm  # sorted position -> original account index
         self._base = wb.base
         self._hf0_sorted = wb.hf0_sorted
-        self._hf0 = wb.hf0  # original order
         self._bad_before = wb.bad_before_usd
+        self._layout = 0  # bumped when more of the book is sorted (the passes re-read the arrays)
         # working amounts, reused across runs; rows below ``_dirty`` differ from the base
         self._coll = self._base.coll.copy()
         self._debt = self._base.debt.copy()
@@ -209,9 +264,14 @@ class StaticCascade:
         self._touched = np.zeros(n, dtype=np.bool_)
 
     @property
-    def hf_before(self):
-        """Health of every account at the reference (pre-shock) prices, original order."""
-        return self._hf0
+    def hf_before(self) -> HealthView:
+        """Health of every account at the reference (pre-shock) prices, original order
+        (computed when asked: a solver keeps only the HF, by working position)."""
+        m = self.model
+        v = m.rules.health(self._base, np.asarray(m.prices, dtype=np.float64), np.arange(m.book.n_accounts))
+        back = np.empty_like(self._perm)
+        back[self._perm] = np.arange(self._perm.shape[0])
+        return HealthView(np.arange(m.book.n_accounts), v.hf[back], v.collateral_usd[back], v.debt_usd[back])
 
     def _fresh_arrays(self) -> BookArrays:
         """The working arrays reset to the base book, the per-account tallies and marks to
@@ -233,7 +293,30 @@ class StaticCascade:
 
     def _prefix_len(self, bound: float) -> int:
         # the margin keeps an account whose HF0 equals the bound up to rounding inside
-        return int(np.searchsorted(self._hf0_sorted, bound * SKIP_MARGIN, side="left"))
+        x = bound * SKIP_MARGIN
+        if not x <= self._book.sorted_below:
+            # the first time, a little beyond the bound; after that (prices kept falling past it,
+            # or a larger shock came) the whole book: each sorting moves all the rows after the
+            # prefix, so sorting in many small steps would cost more than one full sort
+            self._sort_below(x * SORT_AHEAD if self._book.sorted_below == 0.0 else np.inf)
+        return int(np.searchsorted(self._hf0_sorted[: self._book.n_sorted], x, side="left"))
+
+    def _sort_below(self, below: float) -> None:
+        """Sort every account with HF0 below ``below`` into the prefix. Accounts after the
+        largest prefix a run looked at are clean (their rows, bounds, tallies and marks are the
+        base book's), so moving them changes nothing a run has done."""
+        old = self._book
+        wb = old.sort_below(below if np.isfinite(below) else np.inf)
+        r0 = int(old.base.offsets[old.n_sorted])
+        self._coll[r0:] = wb.base.coll[r0:]
+        self._debt[r0:] = wb.base.debt[r0:]
+        self._q[old.n_sorted:] = wb.hf0_sorted[old.n_sorted:]
+        self._book, self._perm, self._base, self._hf0_sorted = wb, wb.perm, wb.base, wb.hf0_sorted
+        self._layout += 1
+
+    def sort_all(self) -> None:
+        """Sort the whole book now (a run that looks at every account needs it sorted)."""
+        self._sort_below(np.inf)
 
     def run(
         self, shocks: Mapping[str, float] | FloatArray, keep_arrays: bool = True, trades: bool = False
@@ -345,18 +428,19 @@ class StaticCascade:
         orig = out.account_order[idx]
         sort = np.argsort(orig, kind="stable")
         idx, orig = idx[sort], orig[sort]
+        # the pre-shock health of these accounts again rather than kept for every account
+        before = rules.health(self._base, out.prices0, idx)
         shocked = rules.health(self._base, out.prices_shocked, idx)
         after = rules.health(out.arrays, out.prices_final, idx)
         unrec = rules.unrecoverable_debt(out.arrays, out.prices_final, idx)
-        hf0 = self._hf0
         return pd.DataFrame(
             {
                 "account_id": self.model.book.account_ids[orig],
-                "hf_before": hf0.hf[orig],
+                "hf_before": before.hf,
                 "hf_shocked": shocked.hf,
                 "hf_after": after.hf,
-                "collateral_usd_before": hf0.collateral_usd[orig],
-                "debt_usd_before": hf0.debt_usd[orig],
+                "collateral_usd_before": before.collateral_usd,
+                "debt_usd_before": before.debt_usd,
                 "collateral_usd_after": after.collateral_usd,
                 "debt_usd_after": after.debt_usd,
                 "collateral_seized_usd": t.acct_seized_usd[idx],
@@ -397,6 +481,7 @@ class MarketPass:
         self.solver = solver
         self.index = index
         self.arrays = solver._fresh_arrays()
+        self.layout = solver._layout
         t = solver._acct
         flows = np.zeros((m.book.n_rows if trades else 0, N_FLOWS))  # fresh: an outcome keeps it
         self.tallies = Tallies(np.zeros(k), np.zeros(k), np.zeros(k), np.zeros(k), t.acct_seized_usd,
@@ -425,23 +510,66 @@ class MarketPass:
         self.cum_bound *= float(step.max() / step.min())
         self.p_prev = p
         n = self.arrays.n_accounts
-        self.upto = n if everyone else max(self.upto, solver._prefix_len(self.bound))
+        if everyone:
+            solver.sort_all()  # the same order as a full sort: the same sums, bit for bit
+        upto = n if everyone else solver._prefix_len(self.bound)
+        if self.layout != solver._layout:  # more of the book was sorted: its rows moved
+            self.arrays = replace(self.arrays, offsets=solver._base.offsets, asset=solver._base.asset,
+                                  lt=solver._base.lt, bonus=solver._base.bonus, fee=solver._base.fee,
+                                  aux=solver._base.aux)
+            self.layout = solver._layout
+        self.upto = max(self.upto, upto)
         solver._dirty = max(solver._dirty, int(self.arrays.offsets[self.upto]))
         solver._q_dirty = max(solver._q_dirty, self.upto)
         return p
 
-    def sweep(self, prices: FloatArray) -> None:
-        """Liquidate every eligible account at the system's ``prices`` (one round)."""
+    def sweep(self, prices: FloatArray, venues: Mapping[int, Venue] | None = None) -> None:
+        """Liquidate every eligible account at the system's ``prices`` (one round); ``venues``
+        (system asset -> the live venue) are where profit_max sizes its calls."""
         solver, rules = self.solver, self.solver.model.rules
         # rules whose liquidations move other accounts (Liquity's redistribution) see all
         p = self.advance(prices, everyone=rules.capabilities.global_effects)
-        n = self.arrays.n_accounts
         self.tallies.reset_assets()
-        self.eligible, self.calls = rules.sweep(
-            self.arrays, p, self.upto, self.tallies, solver.settings.limits, self.touched, solver._q, self.cum_bound
-        )
+        if solver.settings.strategy == "max_close":
+            self.eligible, self.calls = rules.sweep(
+                self.arrays, p, self.upto, self.tallies, solver.settings.limits, self.touched, solver._q, self.cum_bound
+            )
+        else:
+            self.eligible, self.calls = self._planned(p, venues or {})
         received = self.tallies.seized - self.tallies.fee
         self.sold = received * solver.settings.sell_fraction
+
+    def _planned(self, p: FloatArray, venues: Mapping[int, Venue]) -> tuple[int, int]:
+        """One round under a strategy other than max close: the eligible accounts (the rules'
+        scan, same skipping bounds as the sweep), each one's calls planned at the round's prices
+        (the oracle is the market here) by ``engine/dynamic/plans.py`` -- profit_max selling into
+        the collateral's live venue, without gas -- and made by the protocol's kernel with each
+        call capped at the plan's (``LiquidationLimits.call_caps_usd``). Returns (eligible, calls):
+        an eligible account with no call planned (profit_max: none profitable) leaves the round
+        without a call, so a round of only those ends the cascade, as blocked calls do."""
+        # engine.dynamic imports this module: import its planner here
+        from liqcascade.engine.dynamic.candidates import Candidates
+        from liqcascade.engine.dynamic.plans import MAX_PLAN_CALLS, plan_candidates
+
+        solver, rules = self.solver, self.solver.model.rules
+        soft = 0
+        if rules.capabilities.soft_liquidation:  # LLAMMA's own sales come first, as in its sweep
+            moved = rules.soft_step(self.arrays, p, self.tallies).accounts
+            self.touched[moved] = True
+            soft = int(moved.size)
+        found = rules.scan(self.arrays, p, self.upto, solver._q, self.cum_bound)
+        cand = Candidates.build(rules, self.arrays, p, found)
+        local = {j: venues[int(i)] for j, i in enumerate(self.index) if int(i) in venues}
+        plans = plan_candidates(solver.settings.strategy, self.arrays, cand, p, p, local, 0.0, rules)
+        go = plans.calls > 0
+        if not go.any():
+            return int(found.size) + soft, soft
+        limits = replace(solver.settings.limits, call_caps_usd=plans.caps_usd[go],
+                         max_calls_per_account=max(solver.settings.limits.max_calls_per_account, MAX_PLAN_CALLS))
+        chosen = cand.elig[go]
+        calls, _ = rules.liquidate_list(self.arrays, p, chosen, self.tallies, limits)
+        self.touched[chosen] = True
+        return int(found.size) + soft, int(calls) + soft
 
     def settle(self, r: int, trade: "VenueRound", prices: FloatArray) -> None:
         """Book this round's share of the venues' trades into the totals and round rows."""
@@ -576,7 +704,7 @@ def solve_fixed_point(
         if before_round is not None:
             p = before_round(live, p)
         for part in passes:
-            part.sweep(p)
+            part.sweep(p, live)
         if sum(part.eligible for part in passes) == 0:
             converged = True
             break
@@ -591,6 +719,19 @@ def solve_fixed_point(
             stuck = converged = True
             break
     return FixedPointTrace(prices0, p_start, p, rounds, converged, stuck)
+
+
+def check_static_strategy(rules: LiquidationRules, strategy: str, source: str = "<settings>") -> None:
+    """A strategy other than max close needs rules whose liquidator chooses the amount of a call
+    (``capabilities.capped_calls``, declared by the protocol); a :class:`ConfigError` naming the
+    protocol and ``liquidators.strategy`` otherwise."""
+    if strategy not in STRATEGIES:
+        raise ConfigError(source, "liquidators.strategy", f"one of {list(STRATEGIES)}", strategy)
+    if strategy != "max_close" and not rules.capabilities.capped_calls:
+        raise ConfigError(source, "liquidators.strategy",
+                          f"max_close for {rules.name} (the protocol decides what a liquidation takes; two_step "
+                          "and profit_max need one where the liquidator does: aave_v3 (Aave v2 included), "
+                          "compound_v2, morpho_blue, euler_v2, crvusd)", strategy)
 
 
 def _buyable(venue: Venue, amount: float) -> float:
@@ -609,22 +750,55 @@ def _buyable(venue: Venue, amount: float) -> float:
     return lo * (1.0 - 1e-9)
 
 
-def _permute(b: BookArrays, order: np.ndarray) -> BookArrays:
-    """The book with its accounts in ``order`` (rows of each account kept together)."""
+def stable_argsort(x: FloatArray) -> np.ndarray:
+    """``np.argsort(x, kind="stable")``, computed as NumPy's quicksort (vectorised, several times
+    faster on a million floats) followed by putting each run of equal values in index order."""
+    order = np.argsort(x, kind="quicksort")
+    n = order.shape[0]
+    if n < 2:
+        return order
+    xs = x[order]
+    same = (xs[1:] == xs[:-1]) | (np.isnan(xs[1:]) & np.isnan(xs[:-1]))
+    if not same.any():
+        return order
+    run = np.zeros(n, dtype=np.int64)
+    np.cumsum(~same, out=run[1:])  # run id of each sorted position, increasing
+    tied = np.zeros(n, dtype=np.bool_)
+    tied[1:] = same
+    tied[:-1] |= same
+    at = np.flatnonzero(tied)
+    # within a run the values are equal: order its indices ascending (runs stay in place)
+    key = run[at] * np.int64(n) + order[at]
+    key.sort()
+    order[at] = key % n
+    return order
+
+
+def _permute(b: BookArrays, order: np.ndarray, keep: int = 0) -> BookArrays:
+    """The book with its accounts in ``order`` (rows of each account kept together); the first
+    ``keep`` entries of ``order`` must be ``0..keep-1`` (those rows are copied, not gathered)."""
     counts = np.diff(b.offsets)[order]
     offsets = np.zeros(order.shape[0] + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    # row gather index: for each new account, its old rows start..end
-    starts = b.offsets[:-1][order]
-    rows = np.repeat(starts - offsets[:-1], counts) + np.arange(offsets[-1], dtype=np.int64)
+    r0 = int(offsets[keep])
+    # row gather index of the moved accounts: for each new account, its old rows start..end
+    starts = b.offsets[:-1][order[keep:]]
+    rows = np.repeat(starts - offsets[keep:-1], counts[keep:]) + np.arange(r0, offsets[-1], dtype=np.int64)
+
+    def take(x: np.ndarray) -> np.ndarray:
+        out = np.empty_like(x)
+        out[:r0] = x[:r0]
+        np.take(x, rows, axis=0, out=out[r0:])
+        return out
+
     return BookArrays(
         offsets=offsets,
-        asset=b.asset[rows],
-        coll=b.coll[rows],
-        debt=b.debt[rows],
-        lt=b.lt[rows],
-        bonus=b.bonus[rows],
-        fee=b.fee[rows],
-        aux=None if b.aux is None else b.aux[rows],
+        asset=take(b.asset),
+        coll=take(b.coll),
+        debt=take(b.debt),
+        lt=take(b.lt),
+        bonus=take(b.bonus),
+        fee=take(b.fee),
+        aux=None if b.aux is None else take(b.aux),
         state=b.state,
     )

@@ -12,13 +12,12 @@ rule and the liquidator's exit (the venue the seized collateral is sold into, an
 - :func:`profit_max` -- one call repaying the amount that maximises the proceeds of selling
   the seized collateral minus the debt paid minus gas; no call when nothing is profitable.
 
-The call rule is Aave v2's (``LiquidationLogic`` in aave/protocol-v2): one call repays at most
-``close_factor`` (50 %) of the account's debt in the debt asset; it seizes the repaid value
-times ``1 + bonus`` in collateral at the protocol's prices; when that is more collateral than
-the account holds, it seizes all of it and repays only what that collateral covers. The
-account is liquidatable while its health factor ``HF = C·LT / D`` (USD values, summed over the
-account's assets) is below 1. Aave v3's protocol fee (a share of the bonus the treasury
-keeps) is :attr:`CallRule.protocol_fee`; it is 0 in v2.
+The call rule is the protocol's own (:mod:`liqcascade.protocols.calls`, declared by each
+protocol whose liquidator chooses the amount: ``call_rule`` of its rules): the most one call may
+repay (the close factor, or the whole debt), which smaller amounts it accepts (Aave v3.3+'s
+dust rule), and what a call seizes (a fixed bonus, Euler's health-scaled discount, or crvUSD's
+share of the whole loan). The account is liquidatable while its health factor
+``HF = C·LT / D`` (USD values, summed over the account's assets) is below 1.
 
 Amounts are tokens (debt tokens repaid, collateral tokens seized), values USD. Profit is
 what selling the seized collateral brings (the venue's quote for the whole amount in one
@@ -30,15 +29,16 @@ the strategies plan one block's calls.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from liqcascade._typing import Fraction, TokenAmount, Usd
-from liqcascade.errors import ConfigError
+from liqcascade._typing import TokenAmount, Usd
 from liqcascade.markets.base import Venue
 from liqcascade.markets.cpmm import ConstantProductPool
+from liqcascade.protocols.calls import Call, CallRule, FixedSpread, HealthDiscount, Position, PositionFraction, check
 
 __all__ = [
-    "KEEP_LIQUIDATABLE_HF", "STRATEGIES", "Call", "CallRule", "Exit", "Plan", "Position", "keep_liquidatable_repay",
+    "KEEP_LIQUIDATABLE_HF", "STRATEGIES", "Call", "CallRule", "Exit", "FixedSpread", "HealthDiscount", "Plan",
+    "Position", "PositionFraction", "bisect_optimal_repay", "cpmm_optimal_repay", "keep_liquidatable_repay",
     "max_close", "plan", "profit_max", "two_step",
 ]
 
@@ -48,128 +48,6 @@ still liquidatable when the protocol (and the engine, in float64) reads it again
 BISECTION_STEPS = 200
 """Most halvings :func:`profit_max` makes on a venue without a closed form (it stops earlier
 when the bracket is down to a few ulps)."""
-
-
-def _check(key: str, ok: bool, expected: str, got: object) -> None:
-    if not ok:
-        raise ConfigError("<python>", key, expected, got)
-
-
-@dataclass(frozen=True)
-class Position:
-    """One account's liquidated pair -- the collateral seized and the debt repaid (tokens) at
-    the protocol's prices (USD per token) -- and the rest of the account, which counts in its
-    health factor only."""
-
-    collateral: TokenAmount
-    debt: TokenAmount
-    collateral_price: Usd
-    debt_price: Usd
-    liquidation_threshold: Fraction
-    """Of the seized collateral."""
-    other_collateral_usd: Usd = 0.0
-    """The account's other collateral, each weighted by its liquidation threshold (USD)."""
-    other_debt_usd: Usd = 0.0
-    """The account's other debt (USD)."""
-
-    def __post_init__(self) -> None:
-        for key in ("collateral", "debt"):
-            v = getattr(self, key)
-            _check(f"Position.{key}", v >= 0 and math.isfinite(v), "a finite amount >= 0", v)
-        for key in ("collateral_price", "debt_price"):
-            v = getattr(self, key)
-            _check(f"Position.{key}", v > 0 and math.isfinite(v), "a finite price > 0", v)
-        lt = self.liquidation_threshold
-        _check("Position.liquidation_threshold", 0 < lt <= 1, "a fraction in (0, 1]", lt)
-        for key in ("other_collateral_usd", "other_debt_usd"):
-            v = getattr(self, key)
-            _check(f"Position.{key}", v >= 0 and math.isfinite(v), "a finite value >= 0", v)
-
-    @property
-    def collateral_usd(self) -> Usd:
-        return self.collateral * self.collateral_price
-
-    @property
-    def debt_usd(self) -> Usd:
-        return self.debt * self.debt_price
-
-    @property
-    def weighted_collateral_usd(self) -> Usd:
-        """``C·LT`` over the account: the pair's collateral and the rest."""
-        return self.collateral_usd * self.liquidation_threshold + self.other_collateral_usd
-
-    @property
-    def total_debt_usd(self) -> Usd:
-        return self.debt_usd + self.other_debt_usd
-
-    @property
-    def health_factor(self) -> float:
-        """``C·LT / D`` over the account; inf without debt."""
-        d = self.total_debt_usd
-        return math.inf if d <= 0 else self.weighted_collateral_usd / d
-
-    @property
-    def liquidatable(self) -> bool:
-        return self.debt > 0 and self.collateral > 0 and self.health_factor < 1.0
-
-
-@dataclass(frozen=True)
-class Call:
-    """One liquidation call: debt tokens repaid, collateral tokens seized (the protocol's fee
-    included) and the protocol's fee (collateral tokens it keeps)."""
-
-    repay: TokenAmount
-    seize: TokenAmount
-    fee: TokenAmount = 0.0
-
-    @property
-    def received(self) -> TokenAmount:
-        """Collateral tokens the liquidator receives."""
-        return self.seize - self.fee
-
-
-@dataclass(frozen=True)
-class CallRule:
-    """A fixed-spread call rule (Aave v2): the close factor and the bonus."""
-
-    close_factor: Fraction = 0.5
-    """Share of the account's debt one call may repay (Aave v2: 50 %)."""
-    bonus: Fraction = 0.05
-    """Collateral seized per unit of debt value repaid, above 1 (0.05: 105 %)."""
-    protocol_fee: Fraction = 0.0
-    """Share of the bonus part of the seized collateral the protocol keeps (Aave v3)."""
-
-    def __post_init__(self) -> None:
-        cf, b, f = self.close_factor, self.bonus, self.protocol_fee
-        _check("CallRule.close_factor", 0 < cf <= 1, "a fraction in (0, 1]", cf)
-        _check("CallRule.bonus", 0 <= b < 1, "a fraction in [0, 1)", b)
-        _check("CallRule.protocol_fee", 0 <= f <= 1, "a fraction in [0, 1]", f)
-
-    def seize_per_repay(self, pos: Position) -> float:
-        """Collateral tokens seized per debt token repaid: ``(1 + bonus)·p_debt / p_coll``."""
-        return (1.0 + self.bonus) * pos.debt_price / pos.collateral_price
-
-    def received_per_repay(self, pos: Position) -> float:
-        """Collateral tokens the liquidator receives per debt token repaid: the seized ones less
-        the protocol's share of the bonus."""
-        return self.seize_per_repay(pos) * (1.0 - self.protocol_fee * self.bonus / (1.0 + self.bonus))
-
-    def cap(self, pos: Position) -> TokenAmount:
-        """The most debt (tokens) one call may repay: the close factor's share of the debt, or
-        what the whole collateral covers at the bonus if that is less; 0 when not liquidatable."""
-        if not pos.liquidatable:
-            return 0.0
-        return min(self.close_factor * pos.debt, pos.collateral / self.seize_per_repay(pos))
-
-    def call(self, pos: Position, repay: TokenAmount) -> tuple[Call, Position]:
-        """Repay ``repay`` debt tokens (at most :meth:`cap`): the call and the position after it."""
-        cap = self.cap(pos)
-        _check("repay", 0 <= repay <= cap * (1 + 1e-12), f"an amount in [0, {cap}] (the rule's cap)", repay)
-        repay = min(repay, cap)
-        seize = min(repay * self.seize_per_repay(pos), pos.collateral)
-        fee = (seize - seize / (1.0 + self.bonus)) * self.protocol_fee
-        after = replace(pos, collateral=max(pos.collateral - seize, 0.0), debt=max(pos.debt - repay, 0.0))
-        return Call(repay, seize, fee), after
 
 
 @dataclass(frozen=True)
@@ -185,10 +63,10 @@ class Exit:
     """Without a venue: the price the collateral sells at (None: the position's)."""
 
     def __post_init__(self) -> None:
-        _check("Exit.gas_usd", self.gas_usd >= 0 and math.isfinite(self.gas_usd), "a finite cost >= 0",
+        check("Exit.gas_usd", self.gas_usd >= 0 and math.isfinite(self.gas_usd), "a finite cost >= 0",
                self.gas_usd)
         if self.price is not None:
-            _check("Exit.price", self.price > 0 and math.isfinite(self.price), "a finite price > 0", self.price)
+            check("Exit.price", self.price > 0 and math.isfinite(self.price), "a finite price > 0", self.price)
 
     def proceeds(self, pos: Position, amount: TokenAmount) -> Usd:
         """USD from selling ``amount`` collateral tokens in one sale."""
@@ -230,23 +108,25 @@ class Plan:
 NO_CALL = Plan((), 0.0, 0.0, 0.0)
 
 
-def _priced(pos: Position, calls: tuple[Call, ...], exit: Exit) -> Plan:
+def _priced(pos: Position, rule: CallRule, calls: tuple[Call, ...], exit: Exit) -> Plan:
     calls = tuple(c for c in calls if c.repay > 0)
     if not calls:
         return NO_CALL
     received = sum(c.received for c in calls)
-    paid = sum(c.repay for c in calls) * pos.debt_price
+    # the debt's price, or less where the protocol applies the account's own stablecoin (crvUSD,
+    # whose calls scale the whole loan: the same per repaid token on every call)
+    paid = sum(c.repay for c in calls) * rule.paid_per_repay(pos)
     return Plan(calls, exit.proceeds(pos, received), paid, exit.gas_usd * len(calls))
 
 
 def max_close(pos: Position, rule: CallRule, exit: Exit) -> Plan:
     """One call repaying :meth:`CallRule.cap` (no call when the account is not liquidatable).
     Whether it is worth making is the caller's choice (the engine's ``min_profit_usd``)."""
-    cap = rule.cap(pos)
+    cap = rule.allowed(pos, rule.cap(pos))
     if cap <= 0:
         return NO_CALL
     call, _ = rule.call(pos, cap)
-    return _priced(pos, (call,), exit)
+    return _priced(pos, rule, (call,), exit)
 
 
 def keep_liquidatable_repay(pos: Position, rule: CallRule, target_hf: float = KEEP_LIQUIDATABLE_HF) -> TokenAmount:
@@ -257,9 +137,11 @@ def keep_liquidatable_repay(pos: Position, rule: CallRule, target_hf: float = KE
     health after is ``(C·LT − r·k) / (D − r)`` with ``k = LT·(1+b)`` (``C·LT`` and ``D`` over
     the whole account, ``LT`` the seized collateral's). Setting it to ``h`` gives
     ``r = (h·D − C·LT) / (h − k)``: a positive repay when ``HF < h`` and ``k < h`` (each call
-    raises the health factor); when ``k ≥ h`` no call ever lifts the account to ``h``."""
+    raises the health factor); when ``k ≥ h`` no call ever lifts the account to ``h``. ``1 + b`` is
+    the rule's :meth:`~liqcascade.protocols.calls.CallRule.value_seized_per_repay` (Euler: ``1/df``
+    at the health before the call)."""
     h = target_hf
-    k = pos.liquidation_threshold * (1.0 + rule.bonus)
+    k = pos.liquidation_threshold * rule.value_seized_per_repay(pos)
     gap = h * pos.total_debt_usd - pos.weighted_collateral_usd
     if gap <= 0:
         return 0.0
@@ -289,21 +171,21 @@ def two_step(pos: Position, rule: CallRule, exit: Exit, target_hf: float = KEEP_
     cap = rule.cap(pos)
     if cap <= 0:
         return NO_CALL
-    if rule.close_factor >= 1.0:
+    if not rule.close_factor_below_one or rule.max_repay(pos) >= pos.debt:
         return max_close(pos, rule, exit)
-    first, after = rule.call(pos, min(cap, keep_liquidatable_repay(pos, rule, target_hf)))
+    first, after = rule.call(pos, rule.allowed(pos, min(cap, keep_liquidatable_repay(pos, rule, target_hf))))
     if first.repay <= 0:
         return max_close(pos, rule, exit)
     cap2 = rule.cap(after)
     if cap2 <= 0:
-        return _priced(pos, (first,), exit)
-    second, _ = rule.call(after, cap2)
-    return _priced(pos, (first, second), exit)
+        return _priced(pos, rule, (first,), exit)
+    second, _ = rule.call(after, rule.allowed(after, cap2))
+    return _priced(pos, rule, (first, second), exit)
 
 
-def _cpmm_optimal_repay(pool: ConstantProductPool, s: float, debt_price: Usd) -> TokenAmount:
+def cpmm_optimal_repay(pool: ConstantProductPool, s: float, debt_price: Usd) -> TokenAmount:
     """The repay ``r ≥ 0`` maximising ``quote_sell(s·r) − p_d·r`` on a constant-product pool
-    (``s`` collateral tokens received per debt token repaid).
+    (``s`` collateral tokens received per debt token repaid, ``p_d`` the USD paid per debt token).
 
     ``quote_sell(a) = y·γa / (x + γa)`` is concave with slope ``γxy / (x + γa)²``; the slope
     equals the cost of a collateral token, ``p_d / s``, at ``a* = (√(γxy·s/p_d) − x) / γ``."""
@@ -312,7 +194,7 @@ def _cpmm_optimal_repay(pool: ConstantProductPool, s: float, debt_price: Usd) ->
     return max(a, 0.0) / s
 
 
-def _bisect_optimal_repay(venue: Venue, s: float, debt_price: Usd, cap: TokenAmount) -> TokenAmount:
+def bisect_optimal_repay(venue: Venue, s: float, debt_price: Usd, cap: TokenAmount) -> TokenAmount:
     """The repay in ``[0, cap]`` maximising ``venue.quote_sell(s·r) − p_d·r`` for a venue whose
     proceeds are concave in the amount sold: bisection on the sign of the slope (monotone
     falling), read as the secant of the venue's quotes ``1e-6·cap`` either side: wide enough
@@ -342,24 +224,31 @@ def _bisect_optimal_repay(venue: Venue, s: float, debt_price: Usd, cap: TokenAmo
 def profit_max(pos: Position, rule: CallRule, exit: Exit) -> Plan:
     """One call repaying the amount in ``[0, cap]`` that maximises the proceeds of selling the
     seized collateral minus the debt paid; no call when that best profit does not cover the
-    call's gas. Closed form on a constant-product pool (:func:`_cpmm_optimal_repay`, clipped to
+    call's gas. Closed form on a constant-product pool (:func:`cpmm_optimal_repay`, clipped to
     the cap: the objective is concave); on other venues bisection on the slope of their quotes
     (their proceeds are concave: the marginal sale price falls as one sells); without a venue
     the profit is linear in the repay, so the cap."""
     cap = rule.cap(pos)
     if cap <= 0:
         return NO_CALL
-    s = rule.received_per_repay(pos)
+    s, cost = rule.received_per_repay(pos), rule.paid_per_repay(pos)
     if exit.venue is None:
         repay = cap
     elif isinstance(exit.venue, ConstantProductPool):
-        repay = min(_cpmm_optimal_repay(exit.venue, s, pos.debt_price), cap)
+        repay = min(cpmm_optimal_repay(exit.venue, s, cost), cap)
     else:
-        repay = _bisect_optimal_repay(exit.venue, s, pos.debt_price, cap)
-    if repay <= 0:
-        return NO_CALL
-    call, _ = rule.call(pos, repay)
-    best = _priced(pos, (call,), exit)
+        repay = bisect_optimal_repay(exit.venue, s, cost, cap)
+    allowed = rule.allowed(pos, repay)
+    # a rule that forbids some amounts (Aave v3.3+'s dust) leaves two candidates: the largest
+    # allowed below the optimum (the objective is concave) and the whole cap, if allowed
+    tries = [allowed] + ([cap] if allowed < repay and rule.allowed(pos, cap) >= cap else [])
+    best = NO_CALL
+    for r in tries:
+        if r > 0:
+            call, _ = rule.call(pos, r)
+            p = _priced(pos, rule, (call,), exit)
+            if p.profit_usd > best.profit_usd:
+                best = p
     return best if best.profit_usd > 0 else NO_CALL
 
 
@@ -369,5 +258,5 @@ STRATEGIES = {"max_close": max_close, "two_step": two_step, "profit_max": profit
 
 def plan(strategy: str, pos: Position, rule: CallRule, exit: Exit) -> Plan:
     """The plan of the strategy named ``strategy`` (a key of :data:`STRATEGIES`)."""
-    _check("strategy", strategy in STRATEGIES, f"one of {sorted(STRATEGIES)}", strategy)
+    check("strategy", strategy in STRATEGIES, f"one of {sorted(STRATEGIES)}", strategy)
     return STRATEGIES[strategy](pos, rule, exit)

@@ -4,6 +4,10 @@ One price path over the system's assets moves one set of venues (one price per a
 venue for everyone; recovery, re-quoting and arbitrage as in the single-market engine,
 :func:`~liqcascade.engine.dynamic.steps.move_prices`). Each block:
 
+0. in every market with owners' behaviour (``MarketSim.behaviour``: the system's
+   ``[simulation.behaviour]`` or the market's own), its owners react and new accounts open,
+   at the market's oracle prices of the previous block, as in the single-market engine
+   (:func:`~liqcascade.engine.dynamic.behaviour.between_blocks`);
 1. the shared venues move (the path, permanent and decaying transient impact);
 2. every market's oracle reads the shared market prices (each market has its own oracle
    *state* and, with :class:`MarketSim`, its own oracle *kind*: a Chainlink feed for one,
@@ -58,6 +62,9 @@ from liqcascade.engine.dynamic.candidates import stable_order
 from liqcascade.engine.dynamic.pricing import price_into
 from liqcascade.engine.dynamic.records import BlockCounts, LiquidatorChoice, SaleGrid
 from liqcascade.engine.dynamic.plans import MAX_PLAN_CALLS
+from liqcascade.engine.dynamic import openings
+from liqcascade.engine.dynamic.behaviour import between_blocks
+from liqcascade.engine.dynamic.loop import opens, owner_inputs
 from liqcascade.engine.dynamic.results import build_result
 from liqcascade.engine.dynamic.settings import Liquidators, SimSettings
 from liqcascade.engine.dynamic.state import (
@@ -69,6 +76,7 @@ from liqcascade.engine.system import SystemModel
 from liqcascade.engine.system_pegs import PegState, PsmSwap, Troves, psm_swap, redeem
 from liqcascade.errors import ConfigError
 from liqcascade.markets.base import Venue
+from liqcascade.model.behaviour import BehaviourParams
 
 SYSTEM_TOTALS = (
     "accounts", "accounts_liquidated", "liquidation_calls", "collateral_seized_usd", "debt_repaid_usd",
@@ -142,6 +150,8 @@ class MarketSim:
     """The market's oracle (a :class:`~liqcascade.markets.oracle.Oracle`) over the shared prices."""
     liquidators: Liquidators | None = None
     """A population dedicated to this market, beside the shared one (module docstring)."""
+    behaviour: BehaviourParams | None = None
+    """Owners who react, and new accounts, between the market's blocks (docs/behaviour.md)."""
 
 
 @dataclass(frozen=True)
@@ -213,6 +223,9 @@ class Pool:
 
 def _shared_inputs(system: SystemModel, path, settings: SimSettings) -> SharedInputs:
     assets = system.assets
+    if settings.dynamics.impact_on_path == "excess":
+        # the shared venues have no baseline of the path's own selling to subtract
+        raise ConfigError("<system>", "simulation.impact_on_path", "full or none in a system scenario", "excess")
     for a in path.assets:
         if a not in assets:
             raise ConfigError("<path>", "path.assets", f"assets of the system {list(assets)}", a)
@@ -264,21 +277,32 @@ def _market_path(path, assets: tuple[str, ...], p0: FloatArray):
 
 
 def _market_run(system: SystemModel, name: str, path, oracle, settings: SimSettings, sorted_book: SortedBook | None,
-                sp: SharedPrices, sim: MarketSim | None = None) -> MarketRun:
+                sp: SharedPrices, sim: MarketSim | None = None, stream: int = 0) -> MarketRun:
     """A market's inputs and state, its prices and venues taken from the shared ones. Its
     own ``venues`` are ignored (the system's are shared); gas is priced at the system level.
-    ``sim`` may give it its own oracle and a dedicated liquidator population."""
+    ``sim`` may give it its own oracle, a dedicated liquidator population and owners'
+    behaviour (drawn on stream ``stream * markets + the market's index``: the same draws
+    together and alone, independent across markets and Monte Carlo paths)."""
     model = replace(system.markets[name], venues={})
     sim = sim or MarketSim()
+    beh = sim.behaviour
+    mpath = _market_path(path, model.assets, np.asarray(model.prices))
+    k = stream * len(system.names) + list(system.names).index(name)
+    plan = None
+    if opens(beh):
+        plan = openings.plan_openings(beh.opening, model, mpath, beh.seed, k)
+        model = openings.reserve_accounts(model, plan)
+        sorted_book = None  # the book has the new accounts' rows
     oracle = sim.oracle if sim.oracle is not None else oracle
     if sim.liquidators is not None:
         settings = replace(settings, liquidators=sim.liquidators)
     liq = settings.liquidators
     own = settings if liq.gas_asset is None or liq.gas_asset in model.assets else replace(
         settings, liquidators=replace(liq, gas_asset=None))
-    run = prepare_inputs(model, _market_path(path, model.assets, np.asarray(model.prices)), oracle, own, None, None,
-                         sorted_book)
+    run = prepare_inputs(model, mpath, oracle, own, None, None, sorted_book)
     st = initial_state(run)
+    if beh is not None:
+        st.owners = owner_inputs(model, run, None, (), beh, k, plan)
     ix = system.index(name)
     mr = MarketRun(name, ix, run, st)
     if sim.liquidators is not None:
@@ -309,13 +333,15 @@ def simulate_system(
     sorted_books: Mapping[str, SortedBook] | None = None,
     per_market: Mapping[str, MarketSim] | None = None,
     coin_rows: list | None = None,
+    behaviour_stream: int = 0,
 ) -> dict[str, Result]:
     """Run the markets ``only`` (all when None) of ``system`` together block by block along
     ``path`` with ``oracle``; each market's single-market tables (``summary``, ``steps``,
     ``events``, ``assets``), by market name. ``per_market`` gives markets their own oracle
     or liquidators (:class:`MarketSim`). ``coin_rows``, when given, receives the issued
     coins' purchases (one dict per block and coin bought, :data:`COIN_BLOCK_COLUMNS`)."""
-    return run_system(system, path, oracle, settings, only, progress, sorted_books, per_market, coin_rows).markets
+    return run_system(system, path, oracle, settings, only, progress, sorted_books, per_market, coin_rows,
+                      behaviour_stream).markets
 
 
 def run_system(
@@ -328,8 +354,10 @@ def run_system(
     sorted_books: Mapping[str, SortedBook] | None = None,
     per_market: Mapping[str, MarketSim] | None = None,
     coin_rows: list | None = None,
+    behaviour_stream: int = 0,
 ) -> SystemSimulation:
-    """As :func:`simulate_system`, with the liquidator populations' totals (``liquidators``)."""
+    """As :func:`simulate_system`, with the liquidator populations' totals (``liquidators``).
+    ``behaviour_stream``: the owners' random stream (Monte Carlo path index)."""
     settings = settings or SimSettings()
     names = list(system.names if only is None else only)
     for n in names:
@@ -342,7 +370,8 @@ def run_system(
     shared = _shared_inputs(system, path, settings)
     sp = _shared_start(system, shared)
     books = dict(sorted_books or {})
-    runs = [_market_run(system, n, path, oracle, settings, books.get(n), sp, own.get(n)) for n in names]
+    runs = [_market_run(system, n, path, oracle, settings, books.get(n), sp, own.get(n), behaviour_stream)
+            for n in names]
     for m in runs:  # the shared population may take any market's accounts
         check_strategy(m.run.model.rules, shared.settings.liquidators)
     for k, m in enumerate(runs):
@@ -364,6 +393,8 @@ def run_system_block(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRu
                      logs: dict[str, PopulationLog] | None = None) -> None:
     """One block of the system (see the module docstring); per market the same steps, in
     the same order, as :func:`~liqcascade.engine.dynamic.loop.run_block`."""
+    for m in runs:  # owners act at the oracle's prices of the previous block, before prices move
+        between_blocks(m.run, m.st, b)
     steps.move_prices(shared, sp, b)
     gas = float(shared.gas_path[b]) if shared.gas_path is not None else shared.settings.liquidators.gas_gwei
     oracle_prices, shortfalls, softs = [], [], []
@@ -429,7 +460,7 @@ def _pool(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int,
             continue
         # the gas asset priced at the shared venues (the market need not hold it)
         gas_usd = gas * 1e-9 * liq.gas_per_call * (sp.market[gas_idx] if gas_idx >= 0 else 0.0)
-        received, paid, reward, caps = steps.strategy_terms(liq, st, st.o_prev, gas_usd)
+        received, paid, reward, caps = steps.strategy_terms(liq, st, st.o_prev, gas_usd, runs[k].run.model.rules)
         n_ok, n_unprof, n_wait = price_into(
             received, reward, paid, cand.coll_asset, cand.debt_asset, market, float(gas_usd),
             cand.elig, st.eligible_since, b, int(liq.latency_blocks), float(steps.profit_floor(liq)), runs[k].ix,
@@ -607,7 +638,10 @@ def sell_shared(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun]) -
         amount = st.inventory / m.run.settings.liquidators.spread_blocks
         np.add.at(total, m.ix, amount)
         amounts.append(amount)
-    proceeds = steps.sell_into_venues(venues, total, market, sp, phi, shared.depth_mode)
+    # impact_on_path = none: the sales get the venue's slippage but the path stays the market
+    # (as steps.sell); without this a system replay's prices drifted from its path
+    keep = shared.settings.dynamics.impact_on_path == "full"
+    proceeds = steps.sell_into_venues(venues, total, market, sp, phi, shared.depth_mode, keep)
     for m, amount in zip(runs, amounts):
         st, tallies, t = m.st, m.st.tallies, m.st.totals
         tot = total[m.ix]

@@ -193,6 +193,11 @@ class BoundedPass(MarketPass):
 
     def __init__(self, solver: StaticCascade, index: np.ndarray, rounds: "LiquidatorRounds", k: int,
                  trades: bool = False) -> None:
+        if solver.settings.strategy != "max_close":
+            # bounded populations make max closes in their own order (not planned per account)
+            raise ConfigError(solver.model.rules.params.source, "liquidators.strategy",
+                              "max_close when the system's liquidators are bounded (calls_per_round, capital_usd)",
+                              solver.settings.strategy)
         super().__init__(solver, index, trades)
         self.rounds, self.k = rounds, k
 
@@ -206,7 +211,7 @@ class BoundedPass(MarketPass):
         self.tallies.reset_assets()
         return p
 
-    def sweep(self, prices: FloatArray) -> None:
+    def sweep(self, prices: FloatArray, venues=None) -> None:
         if self.k == 0:
             self.rounds.serve(prices)
 

@@ -57,8 +57,11 @@ def owned_accounts(system: SystemModel, outcomes: Mapping[str, pd.DataFrame]) ->
                               "collateral_usd_before": coll[linked], "debt_usd_before": debt[linked]})
         got = outcomes.get(name)
         if got is not None and len(got):
-            per = got.groupby("account_id", sort=False)[list(OUTCOME_COLUMNS)].sum()
-            frame = frame.join(per, on="account_id")
+            # matched as text: a market whose book grew during a run (new accounts) has text labels
+            per = got.groupby(got["account_id"].astype(str), sort=False)[list(OUTCOME_COLUMNS)].sum()
+            key = frame["account_id"].astype(str)
+            for col in OUTCOME_COLUMNS:
+                frame[col] = key.map(per[col])
         for col in OUTCOME_COLUMNS:
             frame[col] = frame[col].fillna(0.0) if col in frame else 0.0
         parts.append(frame)

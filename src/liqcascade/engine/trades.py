@@ -100,12 +100,18 @@ def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlo
     order of ``rows``), then the per-asset ``per_asset`` flows; zero flows are left out.
     Rows are ordered by party, account (book order; a party's per-asset rows last), asset
     and kind."""
-    parts = [_account_part(flows, rows, party, kind, col, sign) for party, kind, col, sign in ACCOUNT_KINDS]
+    # a frame only where a flow is non-zero: building an empty DataFrame costs ~1 ms, and a
+    # short simulation's whole run can be a few of those
+    parts = [_account_part(flows, rows, party, kind, col, sign) for party, kind, col, sign in ACCOUNT_KINDS
+             if flows[:, col].any()]
     got = flows[:, FLOW_SEIZED] - flows[:, FLOW_FEE]
     got_usd = flows[:, FLOW_USD + FLOW_SEIZED] - flows[:, FLOW_USD + FLOW_FEE]
-    parts.append(_frame(rows, np.flatnonzero(got != 0.0), "liquidators", "received", got, got_usd))
+    if got.any():
+        parts.append(_frame(rows, np.flatnonzero(got != 0.0), "liquidators", "received", got, got_usd))
     for f in per_asset:
         hit = np.flatnonzero(np.asarray(f.amount) != 0.0)
+        if not hit.size:
+            continue
         parts.append(pd.DataFrame({
             "party": f.party, "account_id": np.full(hit.shape[0], rows.no_account, dtype=rows.account_ids.dtype),
             "asset": [rows.assets[i] for i in hit], "kind": f.kind, "amount": np.asarray(f.amount, float)[hit],

@@ -49,6 +49,7 @@ from liqcascade.engine.result import Result
 from liqcascade.errors import ConfigError, DataError
 from liqcascade.execution.runs import DEFAULT_STORE, hashed, save, stored
 from liqcascade.io.store import ResultsStore, run_id
+from liqcascade.model.keepers import KeeperRule, fit_keepers
 
 KIND = "backtest"
 ETHB_WINDOWS: dict[str, tuple[str, str]] = {
@@ -60,6 +61,8 @@ ETHB_WINDOWS: dict[str, tuple[str, str]] = {
     "2022-11": ("2022-11-07", "2022-11-11"),
 }
 """ETH-B stress windows with hourly prices shipped (UTC days, end exclusive); 2021-04 ran the Cat and Flipper."""
+ETHB_POOL_DAYS = ("2021-01-11", "2021-01-21", "2021-02-22")
+"""ETH-B day windows priced by the Uniswap v2 ETH/DAI reserves shipped for them (Cat and Flipper)."""
 RECORDED_COLUMNS = ("time", "account", "collateral", "debt")
 
 
@@ -186,7 +189,7 @@ def backtest(scenario: str | Path, store: ResultsStore | str | Path | None = DEF
     actions, accrual = _scenario.owner_inputs(sc, path)
     sim = _simulate(sc.model, path, oracle, settings, progress, cfg, oracle_input, venue_depth,
                     owner_actions=actions, accrual=accrual, impact_baseline=_scenario.impact_baseline(sc, path),
-                    behaviour=_scenario.behaviour_inputs(sc))
+                    behaviour=_scenario.behaviour_inputs(sc), keepers=_scenario.keeper_inputs(sc))
     a = sim["assets"].set_index("asset")
     seized = float(a.loc[bt.collateral_asset, "seized"]) if bt.collateral_asset in a.index else 0.0
     end = int(path.times[-1]) + int(path.block_seconds)
@@ -237,7 +240,8 @@ def _ethb_book(ev, start: int, prices: pd.DataFrame, mat: float) -> tuple[pd.Dat
     ink, debt = g["dink"].clip(lower=0.0).to_numpy(), (g["dart"].clip(lower=0.0) * rate).to_numpy()
     t, o = prices["time"].to_numpy(), prices["open"].to_numpy(dtype=float)
     lowest = np.array([o[(t >= lo) & (t <= start)].min(initial=np.inf) for lo in last.reindex(g.index).to_numpy()])
-    safe = ink * lowest / mat >= debt
+    # before the hourly prices begin (2021-04-04) there is no price to judge a vault by: kept
+    safe = ~np.isfinite(lowest) | (ink * np.where(np.isfinite(lowest), lowest, 0.0) / mat >= debt)
     ink, debt, ids = ink[safe], debt[safe], g.index.astype(str).to_numpy()[safe]
     return pd.DataFrame({"account": np.repeat(ids, 2), "asset": np.tile(["WETH", "DAI"], len(ids)),
                          "collateral": np.ravel(np.column_stack([ink, np.zeros(len(ids))])),
@@ -296,9 +300,9 @@ reserve_usd = 100e6
 
 [simulation]
 path = "candles"
-candles = {{ WETH = "eth_1h.csv" }}
+candles = {{ WETH = "eth.csv" }}
 fill = "linear"
-block_seconds = 600
+block_seconds = {block_seconds}
 
 [simulation.oracle]
 kind = "osm"
@@ -308,12 +312,17 @@ median_spread = 0.01
 [simulation.liquidators]
 gas_asset = "WETH"
 gas_gwei = 50
-latency_blocks = 1
+latency_blocks = {latency_blocks}
 
 [simulation.events]
 path = "events.csv"
 accrual = {{ DAI = "fees.csv" }}
 dust = {{ DAI = {dust!r} }}
+
+# owners whose history before the window shows a repay bot (model/keepers.py): they repay
+# on the OSM's next price, to their fitted band
+[simulation.keepers]
+path = "keepers.csv"
 
 [backtest]
 recorded = "recorded.csv"
@@ -354,7 +363,7 @@ discount = 0.05
 """Liquidations 1.2 (Cat and Flipper, before 2021-05-06): the Flipper's and the Cat's parameters then."""
 
 
-def _ethb_scenario(name: str, start: int, end: int, p: dict, first_price: float) -> str:
+def _ethb_scenario(name: str, start: int, end: int, p: dict, first_price: float, block_seconds: int = 600) -> str:
     """The scenario TOML of an ETH-B window (every window: the same settings)."""
     day = lambda t: str(pd.Timestamp(t, unit="s"))  # noqa: E731
     if p["liquidation_module"] == "cat":
@@ -367,7 +376,8 @@ def _ethb_scenario(name: str, start: int, end: int, p: dict, first_price: float)
             hole=p["hole"], dust=p["dust"], chost=p["dust"] * p["chop"])
     return _ETHB_TOML.format(
         name=name, start=day(start), end=day(end), lt=1.0 / p["mat"], bonus=p["chop"] - 1.0, version=version,
-        rules=rules, kind="Cat/Flipper" if version else "Dog/Clipper", dust=p["dust"], first_price=first_price)
+        rules=rules, kind="Cat/Flipper" if version else "Dog/Clipper", dust=p["dust"], first_price=first_price,
+        block_seconds=block_seconds, latency_blocks=600 // block_seconds)  # keepers bark 600 s after
 
 
 def write_ethb_window(out_dir: str | Path, start: str, end: str, name: str | None = None) -> Path:
@@ -375,36 +385,65 @@ def write_ethb_window(out_dir: str | Path, start: str, end: str, name: str | Non
     ``start``/``end``: UTC days or times (end exclusive) inside the shipped hourly prices
     (2021-04-05 to 2022-12-31), both before Liquidations 2.0 reached ETH-B (2021-05-06: then
     the Cat and Flipper, ``liquidations-1.2``) or both after (the Dog and Clipper)."""
-    from liqcascade.io.maker_book import ethb_parameters_at
-
     t0, t1 = _utc_seconds(start, "start"), _utc_seconds(end, "end")
     prices = pd.read_csv(data_dir() / ETH_HOURLY)
     pt = _secs(prices["date"])
     if not (t1 > t0 and pt.iloc[0] <= t0 and t1 <= pt.iloc[-1] + 3600):
         raise ConfigError("<python>", "start/end", f"a window from {prices['date'].iloc[0]} to "
                           f"{prices['date'].iloc[-1]} UTC with start < end", (start, end))
+    window = prices[(pt >= t0) & (pt < t1)]
+    return _write_ethb(Path(out_dir), t0, t1, window, prices.assign(time=pt), name or f"{start}")
+
+
+def write_ethb_day(out_dir: str | Path, day: str) -> Path:
+    """Write an ETH-B day window priced by the shipped Uniswap v2 ETH/DAI reserves of ``day``
+    (one of :data:`ETHB_POOL_DAYS`; data/maker_replay, the file's US Pacific day: 08:00 UTC to
+    08:00 UTC next day in winter, :func:`~liqcascade.execution.maker_replay.price_window`),
+    10-minute prices (dai / weth) as the path; otherwise as :func:`write_ethb_window`."""
+    from liqcascade.execution.maker_replay import price_window
+
+    if day not in ETHB_POOL_DAYS:
+        raise ConfigError("<python>", "day", f"one of {list(ETHB_POOL_DAYS)}", day)
+    pw = price_window(day)
+    t, px = pw.prices["time"].to_numpy(dtype=np.int64), pw.prices["price"].to_numpy(dtype=float)
+    window = pd.DataFrame({"date": pd.to_datetime(t, unit="s").strftime("%Y-%m-%d %H:%M:%S"), "open": px,
+                           "high": px, "low": px, "close": px, "volume": 0.0})
+    hourly = pd.read_csv(data_dir() / ETH_HOURLY)
+    # 10-minute prices: blocks of 150 s, the candles' four points (all equal) one per block
+    return _write_ethb(Path(out_dir), int(pw.start.timestamp()), int(pw.end.timestamp()), window,
+                       hourly.assign(time=_secs(hourly["date"])), day, block_seconds=150)
+
+
+def _write_ethb(out: Path, t0: int, t1: int, window: pd.DataFrame, hourly: pd.DataFrame, name: str,
+                block_seconds: int = 600) -> Path:
+    """The files of a window ``[t0, t1)`` whose path is ``window`` (candles); ``hourly``
+    (``time``, ``open``): the prices the book's filter and the keepers' fit read before it."""
+    from liqcascade.io.maker_book import ethb_parameters_at
+
     ev = _ethb_events()
     clock = _time_block_clock(ev)
     p = ethb_parameters_at(int(np.interp(t0, *clock)), ev)
     # one rule set per window: the Cat (1.2) before 2021-05-06, the Dog (2.0) after
     if p.get("liquidation_module") != ethb_parameters_at(int(np.interp(t1 - 1, *clock)), ev).get("liquidation_module"):
         raise ConfigError("<python>", "start/end", "a window on one side of Liquidations 2.0 reaching ETH-B "
-                          "(2021-05-06)", (start, end))
-    out = Path(out_dir)
+                          "(2021-05-06)", (str(pd.Timestamp(t0, unit="s")), str(pd.Timestamp(t1, unit="s"))))
     out.mkdir(parents=True, exist_ok=True)
-    window = prices[(pt >= t0) & (pt < t1)]
-    window.to_csv(out / "eth_1h.csv", index=False)
+    window.to_csv(out / "eth.csv", index=False)
     first = float(window["open"].iloc[0])
-    book, dropped = _ethb_book(ev, t0, prices.assign(time=pt), float(p["mat"]))
+    book, dropped = _ethb_book(ev, t0, hourly, float(p["mat"]))
     book.to_csv(out / "book.csv", index=False)
     events, recorded = _ethb_actions(ev, t0, t1)
+    # the window's owners: the book's and those the owners' actions add
+    owners = set(book["account"]) | set(events["account"])
+    keepers = ethb_keepers(ev, t0, hourly, float(p["mat"]), owners)
+    keepers.to_csv(out / "keepers.csv", index=False)
     events.to_csv(out / "events.csv", index=False)
     recorded.to_csv(out / "recorded.csv", index=False)
     starts, annual = ev.duty_schedule()
     pd.DataFrame({"time": pd.to_datetime(starts, unit="s").strftime("%Y-%m-%d %H:%M:%S"),
                   "annual_fee": annual}).to_csv(out / "fees.csv", index=False)
     toml = out / "scenario.toml"
-    text = _ethb_scenario(name or f"{start}", t0, t1, p, first)
+    text = _ethb_scenario(name, t0, t1, p, first, block_seconds)
     toml.write_text(text.replace("# Written by", f"# {dropped} vaults left out: unsafe since their last action, never liquidated in the files.\n"
                                  "# Written by", 1))
     return toml
@@ -429,3 +468,40 @@ def _time_block_clock(ev) -> tuple[np.ndarray, np.ndarray]:
     b = np.unique(ev.flows["block"].to_numpy()).astype(float)
     t = np.maximum.accumulate(np.asarray(ev.block_time(b), dtype=float))
     return t, b
+
+
+def ethb_keepers(ev, start: int, prices: pd.DataFrame, mat: float, accounts: set[str],
+                 rule: KeeperRule = KeeperRule()) -> pd.DataFrame:
+    """The keeper-managed owners among ``accounts`` (the window's book), fitted on their
+    actions before ``start`` (:func:`~liqcascade.model.keepers.fit_keepers`), as the rows of
+    a ``[simulation.keepers]`` file: ratios over ``mat`` are HF, the trigger at least 1 (the
+    ratios are read at Binance's hourly open, the bot read Maker's Median: a repay the ledger
+    shows a little below the line was above it on chain, which did not liquidate the vault)
+    and the target above the trigger."""
+    k = fit_keepers(_ethb_history(ev, start, prices, rule.lookback_s), rule).keepers
+    k = k[k["account"].isin(accounts)]
+    trigger = np.maximum(k["trigger"].to_numpy() / mat, 1.0)
+    target = np.maximum(k["target"].to_numpy() / mat, trigger * (1.0 + 1e-6))
+    return pd.DataFrame({"account": k["account"], "trigger_hf": trigger, "target_hf": target,
+                         "max_repay": k["max_repay"]})
+
+
+def _ethb_history(ev, start: int, prices: pd.DataFrame, lookback_s: int) -> pd.DataFrame:
+    """The owners' actions of the ``lookback_s`` before ``start`` as
+    :data:`~liqcascade.model.keepers.HISTORY_COLUMNS`: each vault's collateralisation (ink
+    times the hour's opening price over debt at the action's rate) before and after it."""
+    f = ev.flows.assign(t=_secs(ev.flows["timestamp"]))
+    led = ev.ledger.assign(t=f["t"].to_numpy(), dai=f["dai"].to_numpy())
+    led = led[led["t"] < start]
+    ink = led.groupby("vault")["dink"].cumsum().clip(lower=0.0)
+    art = led.groupby("vault")["dart"].cumsum().clip(lower=0.0)
+    ink0, art0 = ink - led["dink"], art - led["dart"]
+    # hourly opens from 2021-04-04: earlier actions get no ratio (NaN), so no band
+    px = np.interp(led["t"], prices["time"], prices["open"], left=np.nan)
+    debt = lambda a: np.where(a * led["rate"] > 1e-6, a * led["rate"], np.nan)  # noqa: E731
+    h = pd.DataFrame({"account": led["vault"].astype(str), "block": led["block"], "kind": led["kind"],
+                      "ratio_before": ink0.clip(lower=0.0) * px / debt(art0.clip(lower=0.0)),
+                      "ratio_after": ink * px / debt(art),
+                      "repaid": np.where(led["kind"] == "repay", np.abs(led["dai"]), 0.0), "t": led["t"]})
+    h = h[(h["t"] >= start - lookback_s) & (h["kind"] != "liquidation")]
+    return h.drop(columns="t").reset_index(drop=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +22,8 @@ import pandas as pd
 
 from liqcascade.errors import DataError
 from liqcascade.io.behaviour import FIT_FILE, fit_path, shipped_params
-from liqcascade.model.behaviour import (DEFAULT_EDGES, BehaviourFit, Hours, VaultEvents, build_panel,
-                                        fit_behaviour, fit_refill)
+from liqcascade.model.behaviour import (DEFAULT_EDGES, HOUR, BehaviourFit, Hours, Openings, VaultEvents, build_panel,
+                                        fit_behaviour, fit_poisson_rate, fit_refill, quantile_knots)
 
 B_PRICES = "backtest/binance_ethusdt_1h_2021-04_2022-12.csv"
 HELD_ASIDE = ("2021-05-17", "2021-06-01")
@@ -93,6 +93,80 @@ def _daily_refill(events: VaultEvents, hours: Hours, creations: np.ndarray, draw
     return fit_refill(days[keep], new[keep], drawn[keep], (art * rate)[keep], np.log(px1 / px)[keep])
 
 
+DAY = 86400
+
+
+def _owing(events: VaultEvents, hours: Hours, at: np.ndarray, min_debt: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(vaults owing at least ``min_debt`` DAI, their total debt in DAI) just before each time ``at``."""
+    order = np.lexsort((events.t, events.vault))
+    vaults, first = np.unique(events.vault[order], return_index=True)
+    bounds = np.append(first, order.shape[0])
+    rate = np.interp(at, hours.start, hours.rate)
+    count, debt = np.zeros(at.shape[0]), np.zeros(at.shape[0])
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        sel = order[lo:hi]
+        art = np.concatenate([[0.0], np.cumsum(events.dart[sel])])[np.searchsorted(events.t[sel], at, side="left")]
+        d = np.maximum(art, 0.0) * rate
+        count += d >= min_debt
+        debt += np.where(d >= min_debt, d, 0.0)
+    return count, debt
+
+
+def _first_draws(events: VaultEvents, hours: Hours) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per vault that ever borrows and whose first draw falls in the hourly grid: (hour index
+    of the first draw, the HF and the debt in DAI it left at the end of that hour, valued at
+    the hour's opening price like the panel)."""
+    order = np.lexsort((events.t, events.vault))
+    vaults, first = np.unique(events.vault[order], return_index=True)
+    bounds = np.append(first, order.shape[0])
+    hs, hfs, debts = [], [], []
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        sel = order[lo:hi]
+        borrows = np.flatnonzero(events.kind[sel] == 2)
+        if borrows.size == 0:
+            continue
+        h = int(np.searchsorted(hours.start, events.t[sel][borrows[0]], side="right")) - 1
+        if h < 0 or h >= hours.start.shape[0] - 1:
+            continue
+        m = events.t[sel] < hours.start[h] + HOUR
+        debt = max(float(events.dart[sel][m].sum()), 0.0) * hours.rate[h]
+        if debt < 1.0:
+            continue
+        hs.append(h)
+        hfs.append(max(float(events.dink[sel][m].sum()), 0.0) * hours.price[h] / (debt * hours.mat[h]))
+        debts.append(debt)
+    return np.array(hs, dtype=np.int64), np.array(hfs), np.array(debts)
+
+
+def fit_openings(events: VaultEvents, hours: Hours, exclude: tuple[tuple[float, float], ...]) -> Openings:
+    """The opening process of the shipped history (:class:`~liqcascade.model.behaviour.Openings`):
+    an opening is a vault's first draw. Hours inside ``exclude`` (or reaching into it) and the
+    first day of the grid (no 24-hour return yet) are left out of the rate fit, and their
+    openings out of the quantiles. The size is the opening debt over the mean debt of the
+    vaults owing at the start of its UTC day; the rate's exposure is those vaults' count / 24
+    per hour."""
+    keep = np.ones(hours.start.shape[0], dtype=bool)
+    for lo, hi in exclude:
+        keep &= ~((hours.start + HOUR > lo) & (hours.start < hi))
+    keep &= hours.start - DAY >= hours.start[0]
+    h, hf, debt = _first_draws(events, hours)
+    inside = keep[h]
+    h, hf, debt = h[inside], hf[inside], debt[inside]
+    day = np.floor(hours.start / DAY) * DAY
+    days, day_of_hour = np.unique(day, return_inverse=True)
+    n_owing, book_debt = _owing(events, hours, days)
+    mean_debt = np.divide(book_debt, n_owing, out=np.full(days.shape[0], np.nan), where=n_owing > 0)
+    size = debt / mean_debt[day_of_hour[h]]
+    counts = np.bincount(h, minlength=hours.start.shape[0]).astype(float)
+    r24 = np.log(hours.price / np.interp(hours.start - DAY, hours.start, hours.price))
+    exposure = np.where(keep, n_owing[day_of_hour] / 24.0, 0.0)
+    rate = fit_poisson_rate(counts, exposure, r24)
+    ok = hf > 1.0
+    fitted = r24[exposure > 0]
+    return Openings(int(h.shape[0]), int((~ok).sum()), int((exposure > 0).sum()), rate, quantile_knots(hf[ok]),
+                    quantile_knots(size[np.isfinite(size)]), (float(fitted.min()), float(fitted.max())))
+
+
 def fit_ethb(edges: tuple[float, ...] = DEFAULT_EDGES) -> BehaviourFit:
     """The fit of the shipped ETH-B history, the held-aside fortnight excluded (a few seconds)."""
     from liqcascade.execution.backtest import _ethb_events, _secs as col_secs
@@ -104,7 +178,8 @@ def fit_ethb(edges: tuple[float, ...] = DEFAULT_EDGES) -> BehaviourFit:
     creations = col_secs(ev.creations["BLOCK_TIMESTAMP"]).to_numpy(dtype=float)
     drawn_dai = ev.flows.loc[ev.flows["kind"] == "borrow", "dai"].to_numpy(dtype=float)
     refill = _daily_refill(events, hours, creations, drawn_dai, excl)
-    return fit_behaviour(panel, edges, refill=refill, excluded=excl)
+    fit = fit_behaviour(panel, edges, refill=refill, excluded=excl)
+    return replace(fit, openings=fit_openings(events, hours, excl))
 
 
 BOOK_DATES = ("2021-04-05", "2021-09-01", "2022-05-01", "2022-11-01")
@@ -189,6 +264,9 @@ def write_fit(fit: BehaviourFit, path: Path) -> None:
     d = fit_to_dict(fit)
     d["params"] = asdict(fit.params())
     d["params"].pop("seed")
+    if d["params"]["opening"] is not None:  # a run names its pair and scale
+        d["params"]["opening"].pop("pair")
+        d["params"]["opening"].pop("scale")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(d, indent=1, default=float) + "\n")
 
@@ -210,6 +288,15 @@ def format_fit(fit: BehaviourFit) -> str:
         lines.append(f"refill over {r.days} days: new vaults/day {r.new_vaults_per_day:.3f} (se {r.new_vaults_se:.3f}); "
                      f"drawn/book debt per day {r.draw_share_per_day:.4f} (se {r.draw_share_se:.4f}); "
                      f"slope on ETH log return {r.draw_slope:.4f} (se {r.draw_slope_se:.4f})")
+    o = fit.openings
+    if o is not None:
+        q = lambda k: " ".join(f"{x:.3g}" for x in (k[1], k[5], k[10], k[15], k[19]))  # noqa: E731
+        lines.append(f"openings (first draws) {o.n} over {o.hours} hours: {o.rate.rate:.5f} per owing vault and day "
+                     f"(se {o.rate.rate_se:.5f}); log-rate slope on ETH's 24 h log return {o.rate.slope:.2f} "
+                     f"(se {o.rate.slope_se:.2f}, dispersion {o.rate.dispersion:.2f}; returns "
+                     f"{o.return_range[0]:.3f} to {o.return_range[1]:.3f})")
+        lines.append(f"opening HF p05 p25 p50 p75 p95 {q(o.hf_quantiles)} ({o.below_one} below 1 left out); "
+                     f"size / mean vault debt {q(o.size_quantiles)}")
     return "\n".join(lines)
 
 

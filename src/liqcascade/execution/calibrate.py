@@ -660,7 +660,21 @@ def calibrate(
     else:
         ev = _Evaluator(s, None, progress)
         chosen, status = _search(ev)
-    wall = time.perf_counter() - t0
+    tables = _tables(s, ev, chosen, status, time.perf_counter() - t0)
+    res = Result(KIND, tables, ident)
+    if store is None:
+        return res
+    if parted is not None:  # candidate_paths has landed in parts: add the other tables, mark it finished
+        parted.finish(rid, {k: v for k, v in tables.items() if k != PATHS_TABLE}, {"chosen": chosen})
+        return res.with_run_id(rid)
+    st = store if isinstance(store, ResultsStore) else ResultsStore(Path(store))
+    st.save(rid, KIND, ident, tables, {**meta, "chosen": chosen})
+    return res.with_run_id(rid)
+
+
+def _tables(s, ev: "_Evaluator", chosen: float, status: str, wall: float) -> dict[str, pd.DataFrame]:
+    """The calibration's tables: every candidate, the one-row summary, and for Monte Carlo
+    each candidate's paths."""
     cand = pd.DataFrame(ev.rows)
     # monotone in the assumed direction, up to 0.1 % of the budget (steps that small do not move the answer)
     steps = np.diff(cand.sort_values("value")["estimate"].to_numpy()) * (1.0 if INCREASING[s.param] else -1.0)
@@ -680,15 +694,7 @@ def calibrate(
     tables = {"candidates": cand, "summary": summary}
     if ev.path_frames:
         tables["candidate_paths"] = pd.concat(ev.path_frames, ignore_index=True)
-    res = Result(KIND, tables, ident)
-    if store is None:
-        return res
-    if parted is not None:  # candidate_paths has landed in parts: add the other tables, mark it finished
-        parted.finish(rid, {k: v for k, v in tables.items() if k != PATHS_TABLE}, {"chosen": chosen})
-        return res.with_run_id(rid)
-    st = store if isinstance(store, ResultsStore) else ResultsStore(Path(store))
-    st.save(rid, KIND, ident, tables, {**meta, "chosen": chosen})
-    return res.with_run_id(rid)
+    return tables
 
 
 def _resumed_chunk_size(st: ResultsStore, rid: str, given: int | None, size: int) -> int:

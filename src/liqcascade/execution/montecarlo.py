@@ -125,6 +125,10 @@ class ScenarioSpec:
 def _scenario_behaviour(sc):
     from liqcascade.io.scenario import behaviour_inputs
 
+    sim = sc.config.simulation
+    if sim is not None and sim.keepers is not None:
+        # the bots are fitted to one window's owners; Monte Carlo paths have no such history
+        raise ConfigError(sc.source, "simulation.keepers", "no keepers table in a Monte Carlo scenario", "a table")
     return behaviour_inputs(sc)
 
 
@@ -323,7 +327,8 @@ class SystemPrepared:
         prices = np.asarray(system.prices)
         raw = self.paths.path(seed, index)
         path = drive_path(raw, ss.config.simulation.drive, system.assets, prices, ss.source)
-        results = simulate_system(system, path, self.oracle, self.settings, None, None, self.books, self.per_market)
+        results = simulate_system(system, path, self.oracle, self.settings, None, None, self.books, self.per_market,
+                                  behaviour_stream=index)
         bs = float(raw.block_seconds)
         outs = {n: _outcome(results[n]) for n in system.names}
         row: dict[str, Any] = {"path": index, "seed": seed}

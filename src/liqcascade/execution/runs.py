@@ -156,6 +156,7 @@ def simulate(
     sc = load_scenario(scenario)
     path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sc)
     behaviour = _scenario.behaviour_inputs(sc)  # its errors before any stored result is returned
+    keepers = _scenario.keeper_inputs(sc)
     cfg = sc.resolved()
     rid = _run_id({"kind": "simulation", "config": hashed(cfg, ("curve",))}, __version__)
     # with its config: what is printed with the result (impact_on_path) reads it
@@ -164,7 +165,7 @@ def simulate(
     actions, accrual = _scenario.owner_inputs(sc, path)
     res = _simulate(sc.model, path, oracle, settings, progress, cfg, oracle_input, venue_depth,
                     owner_actions=actions, accrual=accrual, impact_baseline=_scenario.impact_baseline(sc, path),
-                    behaviour=behaviour)
+                    behaviour=behaviour, keepers=keepers)
     save(store, rid, "simulation", cfg, res, {"source": sc.source})
     return res.with_run_id(rid)
 

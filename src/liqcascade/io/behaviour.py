@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from liqcascade.errors import ConfigError, DataError
-from liqcascade.model.behaviour import BehaviourParams
+from liqcascade.model.behaviour import BehaviourParams, OpenParams
 
 FIT_FILE = "behaviour/ethb_fit.json"
 """The shipped fit, under the package's ``data/``; the tests check it against a fresh fit."""
@@ -26,8 +26,11 @@ def shipped_params(seed: int = 0, path: Path | None = None) -> BehaviourParams:
     f = path if path is not None else fit_path()
     try:
         p = json.loads(f.read_text())["params"]
+        o = p["opening"]
+        opening = OpenParams(float(o["per_account_day"]), float(o["return_slope"]), tuple(o["hf_quantiles"]),
+                             tuple(o["size_quantiles"]), tuple(o["return_range"]))
         return BehaviourParams(tuple(p["edges"]), tuple(p["protect_per_hour"]), tuple(p["lever_per_hour"]),
-                               float(p["restore_hf"]), float(p["lever_hf"]), float(p["repay_share"]), seed)
+                               float(p["restore_hf"]), float(p["lever_hf"]), float(p["repay_share"]), seed, opening)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(str(f), None, f"the behaviour fit could not be read ({exc}); expected the JSON "
                         "written by `liqcascade fit-behaviour --write`") from exc
@@ -53,11 +56,32 @@ def hf_preset_knobs(name: str, source: str) -> dict[str, object]:
     return k
 
 
-def behaviour_params(cfg, source: str) -> BehaviourParams | None:
+def market_behaviour(cfg, source: str, model, key: str = "simulation.behaviour") -> BehaviourParams | None:
+    """:func:`behaviour_params` for a built market ``model`` (its assets; new accounts need
+    rules without soft liquidation: a new loan's LLAMMA bands are not modelled)."""
+    p = behaviour_params(cfg, source, tuple(model.assets), key)
+    if p is not None and p.opening is not None and model.rules.capabilities.soft_liquidation:
+        raise ConfigError(source, f"{key}.open_pair", "a protocol without soft liquidation (a new loan's bands are "
+                          "not modelled): leave open_pair out", list(p.opening.pair or ()))
+    return p
+
+
+def behaviour_params(cfg, source: str, assets: tuple[str, ...] | None = None,
+                     key: str = "simulation.behaviour") -> BehaviourParams | None:
     """A ``[simulation.behaviour]`` table (:class:`~liqcascade.io.config.BehaviourConfig`) as the
     engine's parameters; None without one. ``fit = "ethb"`` starts from the shipped fit, and
     every key the table gives replaces the fit's; ``fit = "none"`` needs every key. The
-    ``*_scale`` keys multiply the hourly probabilities (capped at 1)."""
+    ``*_scale`` keys multiply the hourly probabilities (capped at 1). ``assets``: the market's,
+    which ``open_pair`` must name; ``key``: where the table is (errors name it)."""
+    try:
+        return _behaviour_params(cfg, source, assets)
+    except ConfigError as e:
+        if key == "simulation.behaviour" or not e.key.startswith("simulation.behaviour"):
+            raise
+        raise ConfigError(source, key + e.key.removeprefix("simulation.behaviour"), e.expected, e.got) from None
+
+
+def _behaviour_params(cfg, source: str, assets: tuple[str, ...] | None) -> BehaviourParams | None:
     if cfg is None:
         return None
     keys = ("edges", "protect_per_hour", "lever_per_hour", "restore_hf", "lever_hf", "repay_share")
@@ -78,9 +102,43 @@ def behaviour_params(cfg, source: str) -> BehaviourParams | None:
     v["protect_per_hour"] = tuple(min(1.0, x * cfg.protect_scale) for x in v["protect_per_hour"])
     v["lever_per_hour"] = tuple(min(1.0, x * cfg.lever_scale) for x in v["lever_per_hour"])
     try:
-        return BehaviourParams(seed=cfg.seed, **v)
+        return BehaviourParams(seed=cfg.seed, opening=_opening(cfg, source, assets), **v)
     except ConfigError as e:
-        raise ConfigError(source, e.key.replace("behaviour.", "simulation.behaviour."), e.expected, e.got) from None
+        if not e.key.startswith("behaviour."):  # already named in the table
+            raise
+        raise ConfigError(source, "simulation." + e.key, e.expected, e.got) from None
 
 
-__all__ = ["BOOKS_FILE", "FIT_FILE", "behaviour_params", "books_path", "fit_path", "hf_preset_knobs", "shipped_params"]
+OPEN_KEYS = {"open_per_account_day": "per_account_day", "open_return_slope": "return_slope",
+             "open_return_range": "return_range", "open_hf_quantiles": "hf_quantiles",
+             "open_size_quantiles": "size_quantiles"}
+"""The table's opening keys -> :class:`OpenParams` fields."""
+
+
+def _opening(cfg, source: str, assets: tuple[str, ...] | None) -> OpenParams | None:
+    """New accounts: None without ``open_pair``; else the fit's process (``fit = "none"``:
+    every ``open_*`` key given) with the table's keys on top."""
+    given = {f: getattr(cfg, k) for k, f in OPEN_KEYS.items() if getattr(cfg, k) is not None}
+    if cfg.open_pair is None:
+        if given:
+            raise ConfigError(source, "simulation.behaviour.open_pair", "[collateral, debt] with the open_* keys "
+                              "(the pair new accounts open on)")
+        return None
+    if cfg.fit == "none":
+        missing = [k for k, f in OPEN_KEYS.items() if f not in given]
+        if missing:
+            raise ConfigError(source, f"simulation.behaviour.{missing[0]}", "a value (fit = \"none\": every key "
+                              "is given)")
+        base: dict[str, object] = {}
+    else:
+        o = shipped_params().opening
+        base = {f: getattr(o, f) for f in OPEN_KEYS.values()}
+    v = {**base, **{k: tuple(x) if isinstance(x, list) else x for k, x in given.items()}}
+    pair = tuple(cfg.open_pair)
+    if assets is not None and (len(pair) != 2 or any(a not in assets for a in pair) or pair[0] == pair[1]):
+        raise ConfigError(source, "simulation.behaviour.open_pair", f"[collateral, debt]: two different assets of the "
+                          f"market {list(assets)}", cfg.open_pair)
+    return OpenParams(pair=pair, scale=cfg.open_scale, **v)
+
+
+__all__ = ["BOOKS_FILE", "FIT_FILE", "behaviour_params", "market_behaviour", "books_path", "fit_path", "hf_preset_knobs", "shipped_params"]

@@ -199,6 +199,12 @@ class LiquidatorConfig(_Model):
     buy_debt: bool = Field(False, description="Buy the repaid debt asset through its venue (moves its price up).")
     max_calls_per_account: int = Field(64, gt=0, le=10_000, description="Liquidation calls per account per round, at most.")
     min_repay_usd: float = Field(0.0, ge=0, description="Calls repaying less than this (USD) are not made.")
+    strategy: Literal["max_close", "two_step", "profit_max"] = Field(
+        "max_close", description="How much each liquidation repays in a round: max_close the most the protocol "
+        "allows, until the account is healthy; two_step and profit_max plan each account's calls at the round's "
+        "prices (docs/liquidators.md). They need a protocol where the liquidator chooses the amount: aave_v3, "
+        "compound_v2, morpho_blue, euler_v2, crvusd.",
+    )
 
 
 class EngineConfig(_Model):
@@ -271,7 +277,8 @@ class SimLiquidatorsConfig(_Model):
         "max_close", description="How much each liquidation repays: max_close the most the protocol allows (in "
         "calls_per_account calls); two_step two calls in one block, the first leaving the account just liquidatable "
         "(Qin et al. 2021); profit_max one call sized to maximise profit after the collateral's venue and gas. "
-        "two_step and profit_max need aave_v3 rules (docs/liquidators.md).",
+        "two_step and profit_max need a protocol where the liquidator chooses the amount: aave_v3, compound_v2, "
+        "morpho_blue, euler_v2 (docs/liquidators.md).",
     )
     calls_per_round: int | None = Field(
         None, ge=1, description="System scenarios: liquidation calls per round of the static cascade (`run`, "
@@ -332,6 +339,33 @@ class BehaviourConfig(_Model):
                                "levering off.")
     seed: int = Field(0, ge=0, description="Seed of the owners' random draws (Monte Carlo paths get independent "
                       "streams of it).")
+    open_pair: list[str] | None = Field(
+        None, description="[collateral, debt]: new accounts open on this pair of market assets during the run, at the "
+        "fitted rate, HF and size (docs/behaviour.md). Default: no new accounts.")
+    open_per_account_day: float | None = Field(
+        None, description="New accounts per day per account owing at the run's start, when the collateral's 24-hour "
+        "log return is 0.")
+    open_return_slope: float | None = Field(
+        None, description="Slope of the log opening rate on the collateral's path log return over the 24 hours "
+        "before (negative: more openings after a fall).")
+    open_return_range: list[float] | None = Field(
+        None, description="[least, greatest] 24-hour log return the slope applies to (beyond it the return is "
+        "clipped: the returns the slope was fitted on).")
+    open_hf_quantiles: list[float] | None = Field(
+        None, description="Opening health factor at 0, 5, ..., 100 % (21 non-decreasing values, the first > 1); "
+        "drawn linearly between them.")
+    open_size_quantiles: list[float] | None = Field(
+        None, description="Opening debt over the book's mean debt per owing account at the start, at 0, 5, ..., "
+        "100 % (21 non-decreasing values > 0).")
+    open_scale: float = Field(1.0, ge=0, description="Multiplier on the opening rate; 0 opens none.")
+
+
+class KeepersConfig(_Model):
+    """Keeper-managed owners (docs/backtests.md): bots that repay on the OSM's next price."""
+
+    path: str = Field(description="CSV of keeper-managed owners: account, trigger_hf (HF at the OSM's next price "
+                      "below which the bot repays), target_hf (HF it restores), max_repay (most debt tokens it "
+                      "repays in one block); relative to this file. Needs an osm oracle.")
 
 
 class BacktestConfig(_Model):
@@ -395,6 +429,8 @@ class SimulationConfig(_Model):
     events: EventsConfig | None = Field(None, description="Owners' actions between blocks and debt accrual.")
     behaviour: BehaviourConfig | None = Field(None, description="Owners who react between blocks (off without "
                                               "this table).")
+    keepers: KeepersConfig | None = Field(None, description="Keeper-managed owners who repay on the OSM's next price "
+                                          "(off without this table).")
     impact_on_path: Literal["full", "none", "excess"] | None = Field(
         None, description="Whether liquidators' sales move the price: full (permanent and transient impact, the "
         "default on synthetic paths), none (sales get their slippage, the path stays the market: the default on "
@@ -564,6 +600,9 @@ def hash_shared_inputs(d: dict[str, Any], venues: list[Any], base_dir: Path, sou
         ev["path"] = f"sha256:{file_digest(resolve_path(ev['path'], base_dir, source, 'simulation.events.path'))}"
         ev["accrual"] = {a: f"sha256:{file_digest(resolve_path(f, base_dir, source, f'simulation.events.accrual.{a}'))}"
                          for a, f in ev.get("accrual", {}).items()}
+    if sim and sim.get("keepers"):
+        kp = sim["keepers"]
+        kp["path"] = f"sha256:{file_digest(resolve_path(kp['path'], base_dir, source, 'simulation.keepers.path'))}"
     for i, (vc, v) in enumerate(zip(venues, d.get("venues", []))):
         for key, text in venue_registry.spec(vc.kind).files(vc).items():  # what the venue kind declares
             v[key] = f"sha256:{file_digest(resolve_path(text, base_dir, source, f'venues.{i}.{key}'))}"

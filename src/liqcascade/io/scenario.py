@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from liqcascade.engine.static import CascadeSettings, MarketModel
-from liqcascade.errors import ConfigError, LiqcascadeError, plain
+from liqcascade.engine.static import CascadeSettings, MarketModel, check_static_strategy
+from liqcascade.errors import ConfigError, DataError, LiqcascadeError, plain
 from liqcascade.io.aave_config import AaveMarketSnapshot, load_aave_reserve_config, shipped_snapshots
 from liqcascade.io.config import (
     ScenarioConfig,
@@ -113,7 +113,9 @@ def build(cfg: ScenarioConfig, base_dir: Path | str = ".", source: str = "<pytho
         sell_fraction=cfg.liquidators.sell_fraction,
         buy_debt=cfg.liquidators.buy_debt,
         impact=cfg.engine.impact,
+        strategy=cfg.liquidators.strategy,
     )
+    check_static_strategy(rules, settings.strategy, source)
     return Scenario(cfg, source, base_dir, model, settings, snapshot, digest)
 
 
@@ -464,10 +466,39 @@ def owner_inputs(sc: Scenario, path):
 
 def behaviour_inputs(sc: Scenario):
     """The ``[simulation.behaviour]`` table as the engine's parameters, or None without one."""
-    from liqcascade.io.behaviour import behaviour_params
+    from liqcascade.io.behaviour import market_behaviour
 
     sim = sc.config.simulation
-    return behaviour_params(sim.behaviour if sim is not None else None, sc.source)
+    return market_behaviour(sim.behaviour if sim is not None else None, sc.source, sc.model)
+
+
+KEEPER_COLUMNS = ("account", "trigger_hf", "target_hf", "max_repay")
+
+
+def keeper_inputs(sc: Scenario):
+    """The ``[simulation.keepers]`` table as a :class:`~liqcascade.model.keepers.KeeperBook`,
+    or None without one. A bad file is an error naming its row and column."""
+    from liqcascade.model.keepers import KeeperBook
+
+    sim = sc.config.simulation
+    if sim is None or sim.keepers is None:
+        return None
+    if sim.oracle.kind != "osm":
+        raise ConfigError(sc.source, "simulation.keepers", "an osm oracle (the bots read its next price)",
+                          sim.oracle.kind)
+    f = resolve_path(sim.keepers.path, sc.base_dir, sc.source, "simulation.keepers.path")
+    if not f.is_file():
+        raise DataError(str(f), None, "keepers file not found")
+    raw = pd.read_csv(f, dtype=str, keep_default_na=False)
+    if list(raw.columns) != list(KEEPER_COLUMNS):
+        raise DataError(str(f), None, f"columns: expected {list(KEEPER_COLUMNS)}, got {list(raw.columns)}")
+    nums = {c: pd.to_numeric(raw[c].str.strip(), errors="coerce").to_numpy(float) for c in KEEPER_COLUMNS[1:]}
+    for c, v in nums.items():
+        bad = np.flatnonzero(~(np.isfinite(v) & (v > 0)))
+        if bad.size:
+            raise DataError(str(f), int(bad[0]) + 1, f"column {c}: expected a number > 0, got {raw[c].iloc[bad[0]]!r}")
+    acct = raw["account"].str.strip().to_numpy(dtype=object)
+    return KeeperBook(acct, nums["trigger_hf"], nums["target_hf"], nums["max_repay"], str(f))
 
 
 def build_oracle(o, source: str, key: str):

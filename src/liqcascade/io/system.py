@@ -29,12 +29,13 @@ from typing import Any
 import numpy as np
 from pydantic import Field, field_validator
 
-from liqcascade.engine.static import CascadeSettings
+from liqcascade.engine.static import CascadeSettings, check_static_strategy
 from liqcascade.engine.system import IssuedCoin, SystemModel
 from liqcascade.engine.system_liquidators import StaticLiquidators
 from liqcascade.engine.system_pegs import Psm, Redemptions
 from liqcascade.errors import ConfigError, DataError, plain
 from liqcascade.io.config import (
+    BehaviourConfig,
     CurveConfig,
     EngineConfig,
     LiquidatorConfig,
@@ -81,6 +82,10 @@ class MarketSimulationConfig(_Model):
         "it takes this market's candidates first (its own cap, capital, gas, profit floor, latency); the system's "
         "population takes what it leaves. Its calls_per_account, min_repay_usd and spread_blocks apply to every "
         "call on the market.",
+    )
+    behaviour: BehaviourConfig | None = Field(
+        None, description="Owners who react and new accounts in this market, same keys as [simulation.behaviour]; "
+        "replaces the system's table for this market (docs/behaviour.md).",
     )
 
 
@@ -258,10 +263,6 @@ def parse_system(data: dict[str, Any], source: str = "<python>") -> SystemScenar
     for key, why in NOT_YET.items():
         if key in data:
             raise ConfigError(source, key, why)
-    if isinstance(data.get("simulation"), dict) and data["simulation"].get("behaviour") is not None:
-        # owners' reactions run in single-market simulations only (docs/behaviour.md)
-        raise ConfigError(source, "simulation.behaviour", "no [simulation.behaviour] in a system scenario (owners "
-                          "who react are a single-market simulation's)")
     return validate(SystemScenarioConfig, data, source)
 
 
@@ -295,8 +296,13 @@ def build_system(cfg: SystemScenarioConfig, base_dir: Path | str = ".", source: 
     settings = next(iter(markets.values())).settings
     settings = CascadeSettings(
         max_rounds=cfg.engine.max_rounds, limits=settings.limits, sell_fraction=cfg.liquidators.sell_fraction,
-        buy_debt=cfg.liquidators.buy_debt, impact=cfg.engine.impact,
+        buy_debt=cfg.liquidators.buy_debt, impact=cfg.engine.impact, strategy=cfg.liquidators.strategy,
     )
+    for sc in markets.values():
+        check_static_strategy(sc.model.rules, settings.strategy, source)
+    if model.bounded and settings.strategy != "max_close":
+        raise ConfigError(source, "liquidators.strategy", "max_close when the system's liquidators are bounded "
+                          "(calls_per_round, capital_usd)", settings.strategy)
     return SystemScenario(cfg, source, base_dir, markets, model, settings)
 
 
@@ -461,16 +467,25 @@ def system_simulation_parts(ss: SystemScenario):
 
 
 def system_market_sims(ss: SystemScenario) -> dict:
-    """Each market's own oracle and dedicated liquidators (``[markets.simulation]``) as
+    """Each market's own oracle, dedicated liquidators and owners' behaviour
+    (``[markets.simulation]``, the behaviour defaulting to the system's ``[simulation.behaviour]``) as
     :class:`~liqcascade.engine.system_dynamic.MarketSim`, by market name (markets without
     the table are left out: they use the system's)."""
     from liqcascade.engine.system_dynamic import MarketSim
     from liqcascade.io.scenario import build_oracle, sim_liquidators
 
+    from liqcascade.io.behaviour import market_behaviour
+
     out = {}
+    top = ss.config.simulation.behaviour if ss.config.simulation is not None else None
     for i, m in enumerate(ss.config.markets):
         sim = m.simulation
+        own = sim.behaviour if sim is not None else None
+        key = f"markets.{i}.simulation.behaviour" if own is not None else "simulation.behaviour"
+        beh = market_behaviour(own if own is not None else top, ss.source, ss.model.markets[m.name], key)
         if sim is None:
+            if beh is not None:
+                out[m.name] = MarketSim(behaviour=beh)
             continue
         if sim.oracle is not None and sim.oracle.source != "market":
             raise ConfigError(ss.source, f"markets.{i}.simulation.oracle.source",
@@ -482,5 +497,5 @@ def system_market_sims(ss: SystemScenario) -> dict:
                               f"an asset of the system {list(ss.model.assets)}", lq.gas_asset)
         out[m.name] = MarketSim(None if sim.oracle is None else build_oracle(sim.oracle, ss.source,
                                                                      f"markets.{i}.simulation.oracle"),
-                                None if lq is None else sim_liquidators(lq))
+                                None if lq is None else sim_liquidators(lq), beh)
     return out

@@ -26,7 +26,7 @@ from liqcascade.markets.base import Venue
 
 __all__ = ["BUILTIN", "Settings", "VenueContext", "VenueSpec", "kinds", "register", "settings_models", "spec"]
 
-BUILTIN = ("cpmm", "orderbook", "impact", "univ3")
+BUILTIN = ("cpmm", "orderbook", "impact", "univ3", "perp_orderbook")
 """Venue kinds registered with the package (module ``liqcascade.markets.<kind>_plugin``), in
 the order the config lists them."""
 

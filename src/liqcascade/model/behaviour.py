@@ -238,6 +238,8 @@ class BehaviourParams:
     lever_hf: float
     repay_share: float
     seed: int = 0
+    opening: "OpenParams | None" = None
+    """New accounts during the run (:class:`OpenParams`); None: none open."""
 
     def __post_init__(self) -> None:
         src = "<behaviour>"
@@ -286,13 +288,16 @@ class BehaviourFit:
     close_share: float
     refill: Refill | None = None
     excluded: tuple[tuple[float, float], ...] = field(default_factory=tuple)
+    openings: "Openings | None" = None
 
     def params(self, seed: int = 0) -> BehaviourParams:
-        """The forward model's parameters from this fit (empty bins get probability 0)."""
+        """The forward model's parameters from this fit (empty bins get probability 0); the
+        opening process's without its pair (a run names the pair its new accounts open)."""
         edges = tuple(b.lo for b in self.bins) + (self.bins[-1].hi,)
         nz = lambda x: 0.0 if math.isnan(x) else x  # noqa: E731
         return BehaviourParams(edges, tuple(nz(b.p_protect) for b in self.bins), tuple(nz(b.p_lever) for b in self.bins),
-                               self.restore_hf, self.lever_hf, self.repay_share, seed)
+                               self.restore_hf, self.lever_hf, self.repay_share, seed,
+                               None if self.openings is None else self.openings.params())
 
 
 def fit_behaviour(panel: Panel, edges: tuple[float, ...] = DEFAULT_EDGES, near: float = 0.2,
@@ -343,5 +348,127 @@ def fit_refill(day_start: FloatArray, new_vaults: FloatArray, drawn: FloatArray,
     return Refill(n, nv_m, nv_se, sh_m, sh_se, slope, slope_se)
 
 
-__all__ = ["DEFAULT_EDGES", "STALE_HOURS", "BehaviourFit", "BehaviourParams", "HazardBin", "Hours", "Panel", "Refill", "VaultEvents",
+OPEN_LEVELS: tuple[float, ...] = tuple(i / 20 for i in range(21))
+"""Probability levels of the opening HF and size quantiles (0, 5 %, ..., 100 %)."""
+
+
+@dataclass(frozen=True)
+class PoissonFit:
+    """A Poisson regression with a log link and an exposure: counts ``y_i ~ Poisson(e_i *
+    exp(a + b x_i))``. ``rate`` = ``exp(a)`` (events per unit of exposure at ``x = 0``),
+    ``slope`` = ``b``; standard errors from the inverse Fisher information, scaled by
+    ``sqrt(dispersion)`` (Pearson chi-square over the degrees of freedom) when the counts vary
+    more than a Poisson's (quasi-Poisson)."""
+
+    n: int
+    rate: float
+    rate_se: float
+    slope: float
+    slope_se: float
+    dispersion: float
+
+
+def fit_poisson_rate(counts: FloatArray, exposure: FloatArray, x: FloatArray, iterations: int = 50) -> PoissonFit:
+    """Maximum likelihood of :class:`PoissonFit` by Newton's method (the log-likelihood is
+    concave in ``(a, b)``); cells with zero exposure are dropped."""
+    ok = exposure > 0
+    y, e, xx = (np.asarray(v, dtype=float)[ok] for v in (counts, exposure, x))
+    n = int(y.shape[0])
+    if n < 3 or y.sum() <= 0:
+        raise ConfigError("<behaviour>", "openings", "at least 3 cells with exposure and one event", n)
+    X = np.column_stack([np.ones(n), xx])
+    beta = np.array([math.log(y.sum() / e.sum()), 0.0])
+    for _ in range(iterations):
+        mu = e * np.exp(X @ beta)
+        info = X.T @ (X * mu[:, None])
+        step = np.linalg.solve(info, X.T @ (y - mu))
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-12:
+            break
+    mu = e * np.exp(X @ beta)
+    info = X.T @ (X * mu[:, None])
+    disp = max(1.0, float(((y - mu) ** 2 / mu).sum()) / (n - 2))
+    se = np.sqrt(np.diag(np.linalg.inv(info)) * disp)
+    rate = math.exp(float(beta[0]))
+    return PoissonFit(n, rate, rate * float(se[0]), float(beta[1]), float(se[1]), disp)
+
+
+def quantile_knots(x: FloatArray, levels: tuple[float, ...] = OPEN_LEVELS) -> tuple[float, ...]:
+    """The sample quantiles of ``x`` at ``levels`` (linear interpolation between order statistics)."""
+    return tuple(float(v) for v in np.quantile(np.asarray(x, dtype=float), levels))
+
+
+def draw_quantiles(knots: tuple[float, ...], u: FloatArray, levels: tuple[float, ...] = OPEN_LEVELS) -> FloatArray:
+    """Draws from the distribution whose quantile function is linear between ``knots`` at
+    ``levels``: ``u`` uniform on [0, 1] maps to ``Q(u)`` (inverse-CDF sampling)."""
+    return np.interp(u, levels, knots)
+
+
+@dataclass(frozen=True)
+class Openings:
+    """New accounts (vaults that draw debt for the first time), measured: their rate per
+    day per account owing at the day's start, its response to the collateral's log return
+    over the 24 hours before (:class:`PoissonFit` on hourly counts), and the opening HF and
+    size (debt over the book's mean debt per owing account) as quantiles at
+    :data:`OPEN_LEVELS`. ``n`` openings measured; ``below_one`` left out of the HF quantiles
+    (at HF < 1 at the market price: the chain would refuse them at its oracle's);
+    ``return_range``: the least and greatest 24-hour log return of the hours fitted (the
+    forward model does not extrapolate beyond it)."""
+
+    n: int
+    below_one: int
+    hours: int
+    rate: PoissonFit
+    hf_quantiles: tuple[float, ...]
+    size_quantiles: tuple[float, ...]
+    return_range: tuple[float, float]
+
+    def params(self) -> "OpenParams":
+        return OpenParams(self.rate.rate, self.rate.slope, self.hf_quantiles, self.size_quantiles, self.return_range)
+
+
+@dataclass(frozen=True)
+class OpenParams:
+    """The forward model of new accounts (:mod:`liqcascade.engine.dynamic.openings`): per
+    block, a Poisson number of openings with mean ``per_account_day * accounts * days *
+    exp(return_slope * r)`` (``accounts`` owing at the run's start, ``r`` the collateral's
+    path log return over the 24 hours before the block, clipped to ``return_range``, the
+    returns the slope was fitted on); each opens at an HF and a size
+    (times the book's mean debt per owing account at the start) drawn from the quantiles at
+    :data:`OPEN_LEVELS`. ``pair`` = (collateral, debt) of the market; ``scale`` multiplies
+    the rate (0: none open)."""
+
+    per_account_day: float
+    return_slope: float
+    hf_quantiles: tuple[float, ...]
+    size_quantiles: tuple[float, ...]
+    return_range: tuple[float, float] = (0.0, 0.0)
+    pair: tuple[str, str] | None = None
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        src, m = "<behaviour>", len(OPEN_LEVELS)
+        if not (self.per_account_day >= 0 and math.isfinite(self.per_account_day)):
+            raise ConfigError(src, "behaviour.open_per_account_day", "a finite rate >= 0", self.per_account_day)
+        if not math.isfinite(self.return_slope):
+            raise ConfigError(src, "behaviour.open_return_slope", "a finite number", self.return_slope)
+        lo, hi = (tuple(self.return_range) + (math.nan, math.nan))[:2]
+        if len(self.return_range) != 2 or not (math.isfinite(lo) and math.isfinite(hi) and lo <= 0.0 <= hi):
+            raise ConfigError(src, "behaviour.open_return_range", "[least, greatest] finite log returns around 0",
+                              self.return_range)
+        if not (self.scale >= 0 and math.isfinite(self.scale)):
+            raise ConfigError(src, "behaviour.open_scale", "a finite multiplier >= 0", self.scale)
+        hq, sq = np.asarray(self.hf_quantiles, dtype=float), np.asarray(self.size_quantiles, dtype=float)
+        if hq.shape != (m,) or not np.all(np.isfinite(hq)) or np.any(np.diff(hq) < 0) or hq[0] <= 1.0:
+            raise ConfigError(src, "behaviour.open_hf_quantiles", f"{m} non-decreasing finite health factors, the "
+                              "first > 1 (an account never opens liquidatable)", self.hf_quantiles)
+        if sq.shape != (m,) or not np.all(np.isfinite(sq)) or np.any(np.diff(sq) < 0) or sq[0] <= 0.0:
+            raise ConfigError(src, "behaviour.open_size_quantiles", f"{m} non-decreasing finite sizes > 0",
+                              self.size_quantiles)
+        if self.pair is not None and (len(self.pair) != 2 or self.pair[0] == self.pair[1]):
+            raise ConfigError(src, "behaviour.open_pair", "[collateral, debt]: two different assets", self.pair)
+
+
+__all__ = ["DEFAULT_EDGES", "OPEN_LEVELS", "OpenParams", "Openings", "PoissonFit", "draw_quantiles", "fit_poisson_rate",
+           "quantile_knots", "STALE_HOURS", "BehaviourFit", "BehaviourParams", "HazardBin", "Hours", "Panel", "Refill", "VaultEvents",
            "build_panel", "fit_behaviour", "fit_refill"]

@@ -57,6 +57,11 @@ class PerpCapabilities:
     :meth:`MarginEngine.liquidatable` is ``maintenance > 0 and equity < maintenance``; the
     engine then has ``maintenance_rate(markets) -> rate per market``, and the perp engine
     may screen accounts with its compiled check instead of valuing the whole book."""
+    maintenance_slope: bool = False
+    """The engine has ``maintenance_slope(book, mark) -> FloatArray``: per position, the change of
+    its account's maintenance requirement per unit of its market's price as that price moves
+    toward the position's liquidation (down for a long, up for a short). The liquidation map
+    (``engine/liqmap.py``) uses it instead of two bumped :meth:`MarginEngine.margin` calls."""
 
 
 @dataclass(frozen=True)

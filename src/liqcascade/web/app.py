@@ -480,7 +480,13 @@ def _api_routes(app: FastAPI, dash: Dashboard) -> None:
 
 
 def _page_routes(app: FastAPI, dash: Dashboard) -> None:
-    static = _static_files()
+    _run_pages(app, dash)
+    _form_pages(app, dash)
+    _static_route(app)
+
+
+def _run_pages(app: FastAPI, dash: Dashboard) -> None:
+    """The pages that read the store: the list of runs, a run, a figure, a table, a report."""
 
     @app.get("/", response_class=HTMLResponse, tags=["pages"], summary="Stored runs")
     def index():
@@ -523,6 +529,11 @@ def _page_routes(app: FastAPI, dash: Dashboard) -> None:
         return HTMLResponse(rep.html, headers={"content-security-policy": REPORT_CSP,
                                                "content-disposition": f'inline; filename="report-{run_id}.html"'})
 
+
+
+def _form_pages(app: FastAPI, dash: Dashboard) -> None:
+    """The form that starts a run, and the page of a started run."""
+
     @app.get("/new", response_class=HTMLResponse, tags=["pages"], summary="Form: start a run")
     def new_page():
         return _page("new.html.j2", scenarios=dash.scenarios(), limits=dash.limits, form={}, error=None,
@@ -559,6 +570,11 @@ def _page_routes(app: FastAPI, dash: Dashboard) -> None:
         if job is None:
             raise HTTPException(404, f"no job {job_id!r} (jobs are remembered until the server stops)")
         return _page("job.html.j2", job=job.as_dict())
+
+
+
+def _static_route(app: FastAPI) -> None:
+    static = _static_files()
 
     @app.get("/static/{name}", tags=["pages"], responses=ERRORS, summary="plotly.js and the figure script")
     def static_file(name: StaticName):

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from liqcascade._typing import FloatArray, IntArray
-from liqcascade.engine.dynamic.owners import BORROW, DEPOSIT, REPAY, OwnerState, apply_action
+from liqcascade.engine.dynamic.owners import BORROW, DEPOSIT, REPAY, OwnerState, apply_action, apply_owner_actions
 from liqcascade.model.behaviour import BehaviourParams
 
 _MARGIN = 1e-9
@@ -135,4 +135,24 @@ def apply_reactions(run, st, b: int) -> None:
     ow.rescan = True
 
 
-__all__ = ["ReactState", "apply_reactions", "react_state"]
+def between_blocks(run, st, b: int) -> None:
+    """The owners' steps before block ``b``'s prices move, in order: recorded actions and fee
+    accrual, modelled reactions, new accounts, keeper-managed owners acting on the OSM's next
+    price (each a no-op when the run lacks it). The single-market loop and the system's call
+    this one function."""
+    from liqcascade.engine.dynamic.keepers import apply_keepers
+    from liqcascade.engine.dynamic.openings import apply_openings
+
+    ow: OwnerState = st.owners
+    if ow is None:
+        return
+    apply_owner_actions(run, st, b)
+    if ow.react is not None:
+        apply_reactions(run, st, b)
+    if ow.opening is not None:
+        apply_openings(run, st, b)
+    if ow.keepers is not None:
+        apply_keepers(run, st, b)
+
+
+__all__ = ["ReactState", "apply_reactions", "between_blocks", "react_state"]

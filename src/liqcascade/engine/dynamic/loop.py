@@ -7,7 +7,9 @@ from typing import Callable, Mapping
 from liqcascade._typing import FloatArray
 from liqcascade.engine.dynamic import owners, steps
 from liqcascade.engine.dynamic.baseline import baseline_state
-from liqcascade.engine.dynamic.behaviour import apply_reactions, react_state
+from liqcascade.engine.dynamic import openings
+from liqcascade.engine.dynamic.behaviour import between_blocks, react_state
+from liqcascade.engine.dynamic.keepers import keeper_state
 from liqcascade.engine.dynamic.records import BlockCounts
 from liqcascade.engine.dynamic.results import build_result
 from liqcascade.engine.dynamic.settings import SimSettings
@@ -16,6 +18,7 @@ from liqcascade.engine.result import Result
 from liqcascade.engine.static import MarketModel, SortedBook
 from liqcascade.errors import ConfigError
 from liqcascade.model.behaviour import BehaviourParams
+from liqcascade.model.keepers import KeeperBook
 
 
 def simulate(
@@ -33,6 +36,7 @@ def simulate(
     impact_baseline: Mapping[str, FloatArray] | None = None,
     behaviour: BehaviourParams | None = None,
     behaviour_stream: int = 0,
+    keepers: KeeperBook | None = None,
 ) -> Result:
     """Run ``model`` block by block along ``path`` (a :class:`~liqcascade.scenarios.PricePath`)
     with ``oracle`` (a :class:`~liqcascade.markets.oracle.Oracle`).
@@ -59,18 +63,18 @@ def simulate(
     accumulators per block) make the book move in time (:mod:`.owners`); the result then
     has a ``conflicts`` table. ``impact_baseline`` (asset -> tokens the path's own
     liquidations sold, per block) is what ``impact_on_path = "excess"`` subtracts. ``behaviour``:
-    owners react between blocks (:mod:`.behaviour`), on stream ``behaviour_stream`` of its seed.
+    owners react between blocks (:mod:`.behaviour`), on stream ``behaviour_stream`` of its seed;
+    with an opening pair, new accounts open during the run (:mod:`.openings`). ``keepers``:
+    keeper-managed owners repay on the OSM's next price (:mod:`.keepers`).
     """
-    moving = owner_actions is not None or bool(accrual) or behaviour is not None
-    if owner_actions is not None:
-        model = owners.extend_model(model, owner_actions)
-        sorted_book = None  # the book has rows the prepared one lacks
+    moving = owner_actions is not None or bool(accrual) or behaviour is not None or keepers is not None
+    model, sorted_book, plan = _grown(model, sorted_book, path, owner_actions, behaviour, behaviour_stream)
     run = prepare_inputs(model, path, oracle, settings, oracle_input, venue_depth, sorted_book)
     st = initial_state(run)
     if run.settings.dynamics.impact_on_path == "excess":
         st.baseline = _baseline(run, impact_baseline)
     if moving:
-        st.owners = _owners(model, run, owner_actions, tuple(accrual), behaviour, behaviour_stream)
+        st.owners = owner_inputs(model, run, owner_actions, tuple(accrual), behaviour, behaviour_stream, plan, keepers)
     nb = run.n_blocks
     for b in range(nb):
         run_block(run, st, b)
@@ -79,12 +83,41 @@ def simulate(
     return build_result(run, st, config)
 
 
-def _owners(model: MarketModel, run: RunInputs, actions, accrual, behaviour, stream: int) -> owners.OwnerState:
-    """The owners' state of a moving book: recorded actions, accrual and modelled reactions."""
+def _grown(model: MarketModel, sorted_book: SortedBook | None, path, actions, behaviour, stream: int):
+    """(model, sorted book, openings plan): the book with a row for every (account, asset) an
+    owner's action names and an empty account per planned opening; the prepared sorted book
+    is dropped when rows were added (it lacks them)."""
+    if actions is not None:
+        model = owners.extend_model(model, actions)
+        sorted_book = None
+    plan = None
+    if opens(behaviour):
+        plan = openings.plan_openings(behaviour.opening, model, path, behaviour.seed, stream)
+        model = openings.reserve_accounts(model, plan)
+        sorted_book = None
+    return model, sorted_book, plan
+
+
+def opens(behaviour: BehaviourParams | None) -> bool:
+    """Whether ``behaviour`` opens new accounts (an opening process with its pair)."""
+    return behaviour is not None and behaviour.opening is not None and behaviour.opening.pair is not None
+
+
+def owner_inputs(model: MarketModel, run: RunInputs, actions, accrual, behaviour, stream: int,
+            plan: openings.OpenPlan | None = None, keepers: KeeperBook | None = None) -> owners.OwnerState:
+    """The owners' state of a moving book: recorded actions, accrual, modelled reactions,
+    new accounts and keeper-managed owners."""
     owners.check_owner_inputs(actions, run.n_blocks)
     ow = owners.owner_state(model, run.book, run.times, actions, accrual)
     if behaviour is not None:
         ow.react = react_state(behaviour, tuple(model.assets), stream)
+    if plan is not None:
+        if run.capabilities.soft_liquidation:
+            raise ConfigError("<behaviour>", "simulation.behaviour.open_pair", "a protocol without soft liquidation "
+                              "(a new account's bands are not modelled)")
+        ow.opening = openings.open_state(model, run.book, plan, run.n_blocks)
+    if keepers is not None:
+        ow.keepers = keeper_state(model, run.book, keepers)
     return ow
 
 
@@ -97,10 +130,7 @@ def _baseline(run: RunInputs, series: Mapping[str, FloatArray] | None):
 
 def run_block(run: RunInputs, st: SimulationState, b: int) -> None:
     """One block, step by step (see the package docstring)."""
-    if st.owners is not None:
-        owners.apply_owner_actions(run, st, b)
-        if st.owners.react is not None:
-            apply_reactions(run, st, b)
+    between_blocks(run, st, b)
     steps.move_prices(run, st, b)
     o = steps.read_oracle(run, st, b)
     gas = steps.gas_price(run, b)

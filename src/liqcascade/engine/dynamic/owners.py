@@ -129,6 +129,10 @@ class OwnerState:
     conflicts: list[dict] = field(default_factory=list)
     react: object | None = None
     """Modelled owners' reactions (:class:`~.behaviour.ReactState`), when the run has them."""
+    opening: object | None = None
+    """New accounts during the run (:class:`~.openings.OpenState`), when the run has them."""
+    keepers: object | None = None
+    """Keeper-managed owners (:class:`~.keepers.KeeperState`), when the run has them."""
     touched: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     """Accounts this block's actions changed (their HF bounds are reset)."""
     rescan: bool = False
@@ -314,6 +318,10 @@ def owner_facts(ow: OwnerState, model) -> dict[str, object]:
         facts[f"debt_accrued_{model.assets[i]}"] = float(ow.accrued[i])
     if ow.react is not None:
         facts.update(ow.react.facts())
+    if ow.opening is not None:
+        facts.update(ow.opening.facts())
+    if ow.keepers is not None:
+        facts.update(ow.keepers.facts())
     return facts
 
 

@@ -38,8 +38,8 @@ class Liquidators:
     protocol allows, in ``calls_per_account`` calls; ``two_step`` Qin et al.'s optimal two calls
     in one block (the first leaves the account just liquidatable, the second is a max close);
     ``profit_max`` one call sized to maximise profit after selling into the collateral's venue
-    and gas, none when unprofitable. Other than max_close: protocols whose rules cap a call
-    (aave_v3)."""
+    and gas, none when unprofitable. Other than max_close: protocols whose liquidator chooses
+    the amount (``capabilities.capped_calls``: aave_v3, compound_v2, morpho_blue, euler_v2, crvusd)."""
 
     def __post_init__(self) -> None:
         checks = [

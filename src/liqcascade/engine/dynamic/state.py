@@ -91,12 +91,18 @@ def _per_block_series(model: MarketModel, path, series_by_asset, source: str, ke
     return out
 
 
+CHOOSING_PROTOCOLS = "aave_v3 (Aave v2 included), compound_v2, morpho_blue, euler_v2, crvusd"
+"""The protocols whose liquidator chooses the amount of a call (``capabilities.capped_calls``)."""
+
+
 def check_strategy(rules, liq) -> None:
-    """A strategy other than max close needs rules that cap a call (``capabilities.capped_calls``)."""
+    """A strategy other than max close needs rules whose liquidator chooses the amount of a call
+    (``capabilities.capped_calls``, declared by the protocol): elsewhere the protocol decides
+    (Compound v3's absorb, Liquity, Maker's bark and take)."""
     if liq.strategy != "max_close" and not rules.capabilities.capped_calls:
-        raise ConfigError("<liquidators>", "liquidators.strategy",
-                          f"max_close for {rules.name} (its rules make only their own calls; "
-                          "two_step and profit_max need rules that cap a call: aave_v3)", liq.strategy)
+        expected = (f"max_close for {rules.name} (the protocol decides what a liquidation takes; two_step and "
+                    f"profit_max need one where the liquidator does: {CHOOSING_PROTOCOLS})")
+        raise ConfigError("<liquidators>", "liquidators.strategy", expected, liq.strategy)
 
 
 def prepare_inputs(model: MarketModel, path, oracle, settings: SimSettings | None, oracle_input, venue_depth,

@@ -190,7 +190,7 @@ def sale_grid(run: RunInputs, st: SimulationState, order: np.ndarray, received: 
     return grid
 
 
-def strategy_terms(liq, st: SimulationState, o: FloatArray, gas_usd: float):
+def strategy_terms(liq, st: SimulationState, o: FloatArray, gas_usd: float, rules=None):
     """What each candidate's calls receive and pay (tokens), its reward (USD) less the gas of
     its calls beyond the first (the first call's gas is charged as for max close, so the sums
     run in the same order everywhere), and the per-call caps for the kernel (None: max close,
@@ -199,8 +199,9 @@ def strategy_terms(liq, st: SimulationState, o: FloatArray, gas_usd: float):
     cand = st.cand
     if liq.strategy == "max_close":
         return cand.received, cand.paid, cand.reward_usd, None
-    plans = plan_candidates(liq.strategy, st.arrays, cand, o, st.market, st.venues, gas_usd)
-    reward = np.where(plans.calls > 0, cand.reward_usd - gas_usd * np.maximum(plans.calls - 1, 0), -np.inf)
+    plans = plan_candidates(liq.strategy, st.arrays, cand, o, st.market, st.venues, gas_usd, rules)
+    reward = np.where(plans.calls > 0, cand.reward_usd * plans.scale - gas_usd * np.maximum(plans.calls - 1, 0),
+                      -np.inf)
     return plans.received, plans.paid, reward, plans.caps_usd
 
 
@@ -228,7 +229,7 @@ def choose_liquidations(run: RunInputs, st: SimulationState, b: int, gas: float)
     # profit at the market price, then net of this block's slippage per asset
     gas_usd = gas * 1e-9 * liq.gas_per_call * (market[run.gas_idx] if run.gas_idx >= 0 else 0.0)
     # the calls happen at the oracle's prices the candidates were found at (step 4's)
-    received, paid, reward, caps = strategy_terms(liq, st, st.o_prev, gas_usd)
+    received, paid, reward, caps = strategy_terms(liq, st, st.o_prev, gas_usd, run.model.rules)
     gross = received * market[ca] + reward - paid * market[da] - gas_usd
     waiting = b - st.eligible_since[elig] < liq.latency_blocks
     floor = profit_floor(liq)

@@ -340,6 +340,171 @@ def _available_collateral(
     return coll, debt_needed, fee, seized_base
 
 
+@dataclass
+class _Ledger:
+    """The borrower's positions during one call, ``asset -> [scaled collateral, scaled debt,
+    collateral enabled]``, and what the call burned (wei and scaled) and left as deficit."""
+
+    version: int
+    reserves: Mapping[str, ReserveState]
+    pos: dict[str, list]
+    deficit: dict[str, int] = field(default_factory=dict)
+    debt_burned: dict[str, int] = field(default_factory=dict)
+    scaled_debt_burned: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, version: int, reserves: Mapping[str, ReserveState], user: Mapping[str, UserReserve],
+           assets: tuple[str, str]) -> "_Ledger":
+        pos = {a: [u.scaled_collateral, u.scaled_debt, u.collateral_enabled] for a, u in user.items()}
+        for a in assets:
+            pos.setdefault(a, [0, 0, False])
+        return cls(version, reserves, pos)
+
+    def burn_debt(self, asset: str, balance: int, repaid: int, no_collateral: bool) -> None:
+        """``_burnDebtTokens``: burn the repaid amount, or the whole balance when the user is
+        left without collateral; the unrepaid part becomes reserve deficit."""
+        if balance == 0:
+            return
+        p = self.pos[asset]
+        amount = balance if no_collateral else repaid
+        scaled = _v_token_burn_scaled(self.version, amount, self.reserves[asset].borrow_index)
+        if scaled == 0:
+            raise InvalidBurnAmount(f"debt burn of {amount} wei of {asset} is 0 scaled")
+        if scaled > p[1]:
+            raise ArithmeticUnderflow(f"debt burn {scaled} scaled > balance {p[1]} ({asset})")
+        p[1] -= scaled
+        self.scaled_debt_burned[asset] = self.scaled_debt_burned.get(asset, 0) + scaled
+        self.debt_burned[asset] = self.debt_burned.get(asset, 0) + amount
+        outstanding = balance - repaid
+        if no_collateral and outstanding:
+            self.deficit[asset] = self.deficit.get(asset, 0) + outstanding
+
+    def burn_bad_debt(self) -> None:
+        """``_burnBadDebt``: every other debt the user still has is burned into deficit."""
+        for asset, p in self.pos.items():
+            if p[1] > 0:
+                bal = v_token_balance(self.version, p[1], self.reserves[asset].borrow_index)
+                self.burn_debt(asset, bal, 0, True)
+
+
+@dataclass(frozen=True)
+class _CallPrices:
+    """The bonus and prices a call uses (``LiquidationLogic._getConfigurationData``)."""
+
+    lb_bps: int
+    collateral: int
+    debt: int
+
+    @classmethod
+    def of(cls, version: int, reserves: Mapping[str, ReserveState], collateral_asset: str, debt_asset: str,
+           emode: EModeCategory | None) -> "_CallPrices":
+        cr = reserves[collateral_asset]
+        lb = emode.lb_bps if _in_emode(emode, collateral_asset) else cr.lb_bps  # type: ignore[union-attr]
+        debt_price = reserves[debt_asset].price_1e8
+        if version == V3_0 and emode is not None and emode.price_1e8:
+            # v3.0: in e-mode the debt is priced by the category's source whenever one is set
+            # (the debt is assumed to be in the category).
+            debt_price = emode.price_1e8
+        return cls(lb, _price(version, reserves, collateral_asset, emode), debt_price)
+
+
+def _validate_call(hf: int, collateral_enabled: bool, collateral_counts: bool, debt_balance: int,
+                   collateral_asset: str, debt_asset: str) -> None:
+    """``ValidationLogic.validateLiquidationCall`` (the modelled checks)."""
+    if hf >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
+        raise HealthFactorNotBelowThreshold(f"health factor {hf} >= 1e18")
+    if not (collateral_enabled and collateral_counts):
+        raise CollateralCannotBeLiquidated(f"{collateral_asset} is not enabled as collateral")
+    if debt_balance == 0:
+        raise SpecifiedCurrencyNotBorrowedByUser(f"no debt in {debt_asset}")
+
+
+@dataclass(frozen=True)
+class _Balances:
+    """The call's inputs in wei: the borrower's collateral and debt balances, the account."""
+
+    collateral: int
+    debt: int
+    account: AccountData
+
+
+def _max_debt(version: int, bal: _Balances, cr: ReserveState, dr: ReserveState, prices: _CallPrices,
+              threshold: int) -> int:
+    """The close factor: 50 % / 100 % of the debt balance before v3.3; from v3.3 all of it,
+    unless both positions are large, HF > 0.95 and the reserve's debt is over half the total."""
+    if version < V3_3:
+        cf = DEFAULT_LIQUIDATION_CLOSE_FACTOR if bal.account.health_factor > CLOSE_FACTOR_HF_THRESHOLD \
+            else MAX_LIQUIDATION_CLOSE_FACTOR
+        return wr.percent_mul(bal.debt, cf)
+    debt_res_base = _debt_base(version, bal.debt, dr, prices.debt)
+    coll_res_base = _collateral_base(bal.collateral, cr, prices.collateral)
+    if (coll_res_base >= threshold and debt_res_base >= threshold
+            and bal.account.health_factor > CLOSE_FACTOR_HF_THRESHOLD):
+        half_total = wr.percent_mul(bal.account.total_debt_base, DEFAULT_LIQUIDATION_CLOSE_FACTOR)
+        if debt_res_base > half_total:
+            return half_total * dr.unit // prices.debt
+    return bal.debt
+
+
+def _check_dust(version: int, bal: _Balances, repaid: int, taken: int, dr: ReserveState, cr: ReserveState,
+                prices: _CallPrices, min_leftover_base: int) -> None:
+    """v3.3+: repay all debt, or take all collateral, or leave enough of both."""
+    if version < V3_3 or repaid >= bal.debt or taken >= bal.collateral:
+        return
+    left_debt_base = _debt_base(version, bal.debt - repaid, dr, prices.debt)
+    left_coll_base = (bal.collateral - taken) * prices.collateral // cr.unit
+    if left_debt_base < min_leftover_base or left_coll_base < min_leftover_base:
+        raise MustNotLeaveDust(
+            f"leftover debt {left_debt_base} / collateral {left_coll_base} base units "
+            f"below MIN_LEFTOVER_BASE {min_leftover_base}"
+        )
+
+
+def _collateral_left(version: int, bal: _Balances, scaled_before: int, liq_amount: int, fee: int,
+                     seized_base: int, cr: ReserveState, coll_price: int) -> tuple[bool, bool]:
+    """(is the borrower left without collateral (the bad-debt burn, v3.3+), is the
+    collateral bit cleared)."""
+    if version >= V3_7:
+        consumed = wr.ray_div_ceil(liq_amount, cr.liquidity_index) + wr.ray_div_ceil(fee, cr.liquidity_index)
+        consumed = min(consumed, scaled_before)
+        consumed_base = wr.ray_mul_floor(consumed, cr.liquidity_index) * coll_price // cr.unit
+        none_left = consumed_base == bal.account.total_collateral_base
+        return none_left, consumed == scaled_before or none_left
+    none_left = version >= V3_3 and bal.account.total_collateral_base == seized_base
+    return none_left, liq_amount + fee == bal.collateral
+
+
+def _burn_collateral(version: int, cpos: list, liq_amount: int, cr: ReserveState, asset: str,
+                     receive_a_token: bool) -> int:
+    """The collateral to the liquidator: burn (or transfer) its scaled equivalent."""
+    scaled_burn = _a_token_burn_scaled(version, liq_amount, cr.liquidity_index)
+    if scaled_burn == 0 and not receive_a_token:
+        raise InvalidBurnAmount(f"collateral burn of {liq_amount} wei of {asset} is 0 scaled")
+    if scaled_burn > cpos[0]:
+        raise ArithmeticUnderflow(f"collateral burn {scaled_burn} scaled > balance {cpos[0]}")
+    cpos[0] -= scaled_burn
+    return scaled_burn
+
+
+def _transfer_fee(version: int, cpos: list, fee: int, cr: ReserveState) -> tuple[int, int]:
+    """The protocol fee to the treasury, capped at what is left (the 1-wei imprecision
+    guard): (fee in wei, scaled amount moved)."""
+    if fee == 0:
+        return 0, 0
+    scaled_fee = _a_token_burn_scaled(version, fee, cr.liquidity_index)
+    if scaled_fee > cpos[0]:
+        if version >= V3_5:
+            scaled_fee = cpos[0]
+            fee = wr.ray_mul_floor(scaled_fee, cr.liquidity_index)
+        else:
+            fee = wr.ray_mul(cpos[0], cr.liquidity_index)
+            scaled_fee = wr.ray_div(fee, cr.liquidity_index)  # AToken._transfer rescales
+    if scaled_fee > cpos[0]:
+        raise ArithmeticUnderflow(f"fee transfer {scaled_fee} scaled > balance {cpos[0]}")
+    cpos[0] -= scaled_fee
+    return fee, scaled_fee
+
+
 def liquidation_call(
     version: int,
     reserves: Mapping[str, ReserveState],
@@ -366,140 +531,38 @@ def liquidation_call(
     if min_leftover_base is None:
         min_leftover_base = min_base_max_close_factor_threshold // 2
     cr, dr = reserves[collateral_asset], reserves[debt_asset]
-    pos = {a: [u.scaled_collateral, u.scaled_debt, u.collateral_enabled] for a, u in user.items()}
-    cpos = pos.setdefault(collateral_asset, [0, 0, False])
-    dpos = pos.setdefault(debt_asset, [0, 0, False])
-
+    ledger = _Ledger.of(version, reserves, user, (collateral_asset, debt_asset))
+    cpos, dpos = ledger.pos[collateral_asset], ledger.pos[debt_asset]
     acct = user_account_data(version, reserves, user, emode)
-    hf = acct.health_factor
-
     scaled_coll_before = cpos[0]
-    coll_balance = a_token_balance(version, scaled_coll_before, cr.liquidity_index)
-    debt_balance = v_token_balance(version, dpos[1], dr.borrow_index)
+    bal = _Balances(a_token_balance(version, scaled_coll_before, cr.liquidity_index),
+                    v_token_balance(version, dpos[1], dr.borrow_index), acct)
+    _validate_call(acct.health_factor, cpos[2], _counts_as_collateral(version, cr), bal.debt,
+                   collateral_asset, debt_asset)
+    prices = _CallPrices.of(version, reserves, collateral_asset, debt_asset, emode)
 
-    # ValidationLogic.validateLiquidationCall (the modelled checks)
-    if hf >= HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
-        raise HealthFactorNotBelowThreshold(f"health factor {hf} >= 1e18")
-    if not (cpos[2] and _counts_as_collateral(version, cr)):
-        raise CollateralCannotBeLiquidated(f"{collateral_asset} is not enabled as collateral")
-    if debt_balance == 0:
-        raise SpecifiedCurrencyNotBorrowedByUser(f"no debt in {debt_asset}")
-
-    lb = emode.lb_bps if _in_emode(emode, collateral_asset) else cr.lb_bps  # type: ignore[union-attr]
-    coll_price = _price(version, reserves, collateral_asset, emode)
-    debt_price = dr.price_1e8
-    if version == V3_0 and emode is not None and emode.price_1e8:
-        # LiquidationLogic._getConfigurationData (v3.0): in e-mode the debt is priced by the
-        # category's source whenever one is set (the debt is assumed to be in the category).
-        debt_price = emode.price_1e8
-
-    # close factor
-    if version < V3_3:
-        cf = DEFAULT_LIQUIDATION_CLOSE_FACTOR if hf > CLOSE_FACTOR_HF_THRESHOLD else MAX_LIQUIDATION_CLOSE_FACTOR
-        max_debt = wr.percent_mul(debt_balance, cf)
-    else:
-        debt_res_base = _debt_base(version, debt_balance, dr, debt_price)
-        coll_res_base = _collateral_base(coll_balance, cr, coll_price)
-        max_debt = debt_balance
-        if (
-            coll_res_base >= min_base_max_close_factor_threshold
-            and debt_res_base >= min_base_max_close_factor_threshold
-            and hf > CLOSE_FACTOR_HF_THRESHOLD
-        ):
-            half_total = wr.percent_mul(acct.total_debt_base, DEFAULT_LIQUIDATION_CLOSE_FACTOR)
-            if debt_res_base > half_total:
-                max_debt = half_total * dr.unit // debt_price
-    actual_debt = min(debt_to_cover, max_debt)
-
+    actual_debt = min(debt_to_cover, _max_debt(version, bal, cr, dr, prices, min_base_max_close_factor_threshold))
     liq_amount, actual_debt, fee, seized_base = _available_collateral(
-        version, coll_price, cr.unit, debt_price, dr.unit, actual_debt, coll_balance, lb, cr.lpf_bps
+        version, prices.collateral, cr.unit, prices.debt, dr.unit, actual_debt, bal.collateral, prices.lb_bps,
+        cr.lpf_bps
     )
     fee_computed = fee
+    _check_dust(version, bal, actual_debt, liq_amount + fee, dr, cr, prices, min_leftover_base)
+    no_collateral_left, clear_bit = _collateral_left(
+        version, bal, scaled_coll_before, liq_amount, fee, seized_base, cr, prices.collateral
+    )
 
-    # dust rule (v3.3+): repay all debt, or take all collateral, or leave enough of both
-    if version >= V3_3 and actual_debt < debt_balance and liq_amount + fee < coll_balance:
-        left_debt_base = _debt_base(version, debt_balance - actual_debt, dr, debt_price)
-        left_coll_base = (coll_balance - liq_amount - fee) * coll_price // cr.unit
-        if left_debt_base < min_leftover_base or left_coll_base < min_leftover_base:
-            raise MustNotLeaveDust(
-                f"leftover debt {left_debt_base} / collateral {left_coll_base} base units "
-                f"below MIN_LEFTOVER_BASE {min_leftover_base}"
-            )
-
-    # is the borrower left without collateral (bad-debt burn, v3.3+) and is the bit cleared?
-    has_no_collateral_left = False
-    clear_collateral_bit = liq_amount + fee == coll_balance
-    if version >= V3_7:
-        consumed = wr.ray_div_ceil(liq_amount, cr.liquidity_index) + wr.ray_div_ceil(fee, cr.liquidity_index)
-        consumed = min(consumed, scaled_coll_before)
-        fully_consumed = consumed == scaled_coll_before
-        consumed_base = wr.ray_mul_floor(consumed, cr.liquidity_index) * coll_price // cr.unit
-        has_no_collateral_left = consumed_base == acct.total_collateral_base
-        clear_collateral_bit = fully_consumed or has_no_collateral_left
-    elif version >= V3_3:
-        has_no_collateral_left = acct.total_collateral_base == seized_base
-
-    deficit: dict[str, int] = {}
-    debt_burned: dict[str, int] = {}
-    scaled_debt_burned: dict[str, int] = {}
-
-    def burn_debt(asset: str, balance: int, repaid: int, no_collateral: bool) -> None:
-        # _burnDebtTokens: burn the repaid amount, or the whole balance when the user is left
-        # without collateral; the unrepaid part becomes reserve deficit.
-        p, r = pos[asset], reserves[asset]
-        if balance == 0:
-            return
-        amount = balance if no_collateral else repaid
-        scaled = _v_token_burn_scaled(version, amount, r.borrow_index)
-        if scaled == 0:
-            raise InvalidBurnAmount(f"debt burn of {amount} wei of {asset} is 0 scaled")
-        if scaled > p[1]:
-            raise ArithmeticUnderflow(f"debt burn {scaled} scaled > balance {p[1]} ({asset})")
-        p[1] -= scaled
-        scaled_debt_burned[asset] = scaled_debt_burned.get(asset, 0) + scaled
-        debt_burned[asset] = debt_burned.get(asset, 0) + amount
-        outstanding = balance - repaid
-        if no_collateral and outstanding:
-            deficit[asset] = deficit.get(asset, 0) + outstanding
-
-    burn_debt(debt_asset, debt_balance, actual_debt, has_no_collateral_left)
-    if clear_collateral_bit:
+    ledger.burn_debt(debt_asset, bal.debt, actual_debt, no_collateral_left)
+    if clear_bit:
         cpos[2] = False
+    scaled_burn = _burn_collateral(version, cpos, liq_amount, cr, collateral_asset, receive_a_token)
+    fee, scaled_fee = _transfer_fee(version, cpos, fee, cr)
+    if no_collateral_left:
+        ledger.burn_bad_debt()
 
-    # collateral to the liquidator: burn (or transfer) its scaled equivalent
-    scaled_burn = _a_token_burn_scaled(version, liq_amount, cr.liquidity_index)
-    if scaled_burn == 0 and not receive_a_token:
-        raise InvalidBurnAmount(f"collateral burn of {liq_amount} wei of {collateral_asset} is 0 scaled")
-    if scaled_burn > cpos[0]:
-        raise ArithmeticUnderflow(f"collateral burn {scaled_burn} scaled > balance {cpos[0]}")
-    cpos[0] -= scaled_burn
-
-    # protocol fee to the treasury, capped at what is left (the 1-wei imprecision guard)
-    scaled_fee = 0
-    if fee != 0:
-        scaled_fee = _a_token_burn_scaled(version, fee, cr.liquidity_index)
-        if scaled_fee > cpos[0]:
-            if version >= V3_5:
-                scaled_fee = cpos[0]
-                fee = wr.ray_mul_floor(scaled_fee, cr.liquidity_index)
-            else:
-                fee = wr.ray_mul(cpos[0], cr.liquidity_index)
-                scaled_fee = wr.ray_div(fee, cr.liquidity_index)  # AToken._transfer rescales
-        if scaled_fee > cpos[0]:
-            raise ArithmeticUnderflow(f"fee transfer {scaled_fee} scaled > balance {cpos[0]}")
-        cpos[0] -= scaled_fee
-
-    # _burnBadDebt: every other debt the user still has is burned into deficit
-    if has_no_collateral_left:
-        for asset, p in pos.items():
-            if p[1] > 0:
-                bal = v_token_balance(version, p[1], reserves[asset].borrow_index)
-                burn_debt(asset, bal, 0, True)
-
-    user_after = {a: UserReserve(p[0], p[1], bool(p[2])) for a, p in pos.items()}
     return LiquidationOutcome(
         version=version,
-        health_factor_before=hf,
+        health_factor_before=acct.health_factor,
         total_collateral_base=acct.total_collateral_base,
         total_debt_base=acct.total_debt_base,
         debt_repaid=actual_debt,
@@ -508,11 +571,11 @@ def liquidation_call(
         fee_computed=fee_computed,
         scaled_collateral_burned=scaled_burn,
         scaled_fee_transferred=scaled_fee,
-        has_no_collateral_left=has_no_collateral_left,
-        deficit=deficit,
-        debt_burned=debt_burned,
-        scaled_debt_burned=scaled_debt_burned,
-        user_after=user_after,
+        has_no_collateral_left=no_collateral_left,
+        deficit=ledger.deficit,
+        debt_burned=ledger.debt_burned,
+        scaled_debt_burned=ledger.scaled_debt_burned,
+        user_after={a: UserReserve(p[0], p[1], bool(p[2])) for a, p in ledger.pos.items()},
     )
 
 

@@ -12,6 +12,7 @@ _K = jit_functions(_py.FUNCTIONS, parallel=_py.PARALLEL)
 
 health_pass = _K["health_pass"]
 health_all = _K["health_all"]
+health_table = _K["health_table"]
 sweep = _K["sweep"]
 scan = _K["scan"]
 first_call = _K["first_call"]

@@ -79,6 +79,54 @@ def health_all(offsets, asset, coll, debt, prices, lt, out_hf):
         out_hf[k] = w / d if d > 0.0 else HF_INF
 
 
+INLINE_ROWS = 4
+"""Rows of an account that :func:`health_table` reads in a fixed, unrolled block (most accounts
+hold at most four assets); the rest, if any, in a loop."""
+
+
+def health_table(offsets, asset, coll, debt, emode, prices, lt_table, out_hf):
+    """Health factor of every account, with the thresholds in a table instead of per row:
+    ``lt_table[e, a]`` is asset ``a``'s LT for an account in e-mode class ``e`` (a dense
+    index; row 0: no e-mode) and ``emode[k]`` is account ``k``'s class.
+
+    The products of the table with the prices are formed once per call, so the loop over the
+    rows reads only ``asset``, ``coll`` and ``debt`` (plus ``offsets`` and ``emode`` per
+    account), the bytes a pass must read, and divides once per account. An account's first
+    :data:`INLINE_ROWS` rows are read in a block of fixed length, rows past its end weighted
+    by 0 (a select, not a branch: a loop whose length changes from account to account
+    mispredicts its exit about once an account, which costs more than the reads). The rows
+    are added in order and ``x + 0.0 == x``, so the sums are those of a plain loop; the HF
+    is :func:`health_all`'s with ``lt[r] = lt_table[emode[k], asset[r]]`` up to the rounding
+    of the product's order: ``coll * (price * lt)`` here, ``(coll * price) * lt`` there.
+    """
+    n_e = lt_table.shape[0]
+    n_a = lt_table.shape[1]
+    price_lt = np.empty(n_e * n_a)
+    for e in range(n_e):
+        for a in range(n_a):
+            price_lt[e * n_a + a] = prices[a] * lt_table[e, a]
+    n = offsets.shape[0] - 1
+    last = coll.shape[0] - 1
+    for k in prange(n):
+        s = offsets[k]
+        cnt = offsets[k + 1] - s
+        base = np.int64(emode[k]) * n_a  # int64: so are the sums with the int16 asset ids
+        w = 0.0
+        d = 0.0
+        if last >= 0:
+            for i in range(INLINE_ROWS):
+                r = min(s + i, last)  # past the account's rows: a real row, weighted 0
+                m = 1.0 if i < cnt else 0.0
+                a = asset[r]
+                w += m * (coll[r] * price_lt[base + a])
+                d += m * (debt[r] * prices[a])
+        for r in range(s + INLINE_ROWS, s + cnt):
+            a = asset[r]
+            w += coll[r] * price_lt[base + a]
+            d += debt[r] * prices[a]
+        out_hf[k] = w / d if d > 0.0 else HF_INF
+
+
 def choose_pair(policy, s, e, asset, coll, debt, prices, lt, bonus):
     """The (collateral row, debt row) a liquidator takes on rows ``s:e`` of one account,
     with the account's LT-weighted collateral, seizable collateral and debt in USD.
@@ -404,6 +452,7 @@ FUNCTIONS = {
     "liquidation_call": liquidation_call,
     "health_pass": health_pass,
     "health_all": health_all,
+    "health_table": health_table,
     "liquidate_one": liquidate_one,
     "sweep": sweep,
     "scan": scan,
@@ -411,4 +460,4 @@ FUNCTIONS = {
     "liquidate_list": liquidate_list,
     "bad_debt_pass": bad_debt_pass,
 }
-PARALLEL = frozenset({"health_pass", "health_all", "bad_debt_pass", "sweep"})
+PARALLEL = frozenset({"health_pass", "health_all", "health_table", "bad_debt_pass", "sweep"})

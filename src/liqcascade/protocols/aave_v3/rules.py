@@ -24,8 +24,20 @@ from liqcascade._typing import FloatArray, IntArray
 from liqcascade.errors import ConfigError
 from liqcascade.model import PositionBook, RiskParams
 from liqcascade.protocols.aave_v3 import kernels
-from liqcascade.protocols.aave_v3.versions import NAMES, V2, V3_6, VERSIONS
+from liqcascade.protocols.aave_v3.versions import (
+    CLOSE_FACTOR_HF_THRESHOLD,
+    DEFAULT_LIQUIDATION_CLOSE_FACTOR,
+    MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD,
+    MIN_LEFTOVER_BASE_USD,
+    NAMES,
+    V2,
+    V2_CLOSE_FACTOR,
+    V3_3,
+    V3_6,
+    VERSIONS,
+)
 from liqcascade.protocols.base import Capabilities
+from liqcascade.protocols.calls import FixedSpread
 from liqcascade.protocols.base import AccountEvents, BookArrays, FirstCall, HealthView, LiquidationLimits, Tallies
 
 PAIR_POLICIES = {"largest": kernels.PAIR_LARGEST, "max_bonus": kernels.PAIR_MAX_BONUS}
@@ -70,6 +82,19 @@ class AaveV3Rules:
         if p.emodes:
             raise ConfigError(p.source, "emodes", "no e-mode categories under Aave v2 rules (v2 has no e-mode)",
                               ", ".join(str(c.id) for c in p.emodes))
+
+    def call_rule(self, bonus: float, fee: float, debt_symbol: str) -> FixedSpread:
+        """One ``liquidationCall`` on a pair whose collateral row has ``bonus`` and protocol ``fee``
+        (e-mode applied): Aave v2's 50 % close factor; v3.0-3.2's 50 % above HF 0.95 and all
+        below; v3.3+'s thresholds on the pair's size and its dust rule (``fast.max_liquidatable_debt``
+        and ``largest_allowed_cover``, which tests tie to this rule)."""
+        if self.version == V2:
+            return FixedSpread(close_factor=V2_CLOSE_FACTOR, bonus=bonus, protocol_fee=0.0, protocol=self.name)
+        v33 = self.version >= V3_3
+        return FixedSpread(close_factor=DEFAULT_LIQUIDATION_CLOSE_FACTOR, bonus=bonus, protocol_fee=fee,
+                           full_close_hf=CLOSE_FACTOR_HF_THRESHOLD,
+                           min_close_factor_usd=MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD_USD if v33 else 0.0,
+                           min_leftover_usd=MIN_LEFTOVER_BASE_USD if v33 else 0.0, protocol=self.name)
 
     # ------------------------------------------------------------------ setup
     def effective_row_params(self, book: PositionBook) -> tuple[FloatArray, FloatArray, FloatArray]:

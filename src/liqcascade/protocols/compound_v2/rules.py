@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from liqcascade.errors import ConfigError
+from liqcascade.protocols.base import Capabilities
+from liqcascade.protocols.calls import FixedSpread
 from liqcascade.protocols.mechanisms import kernels_python as K
 from liqcascade.protocols.compound_v2.kernels_python import KERNEL, CompoundV2Params
 from liqcascade.protocols.mechanisms.rules import MechanismRules
@@ -31,6 +33,8 @@ class CompoundV2Rules(MechanismRules):
 
     kernel = KERNEL
     name = "compound_v2"
+    capabilities = Capabilities(aftermarket=True, capped_calls=True)
+    """``liquidateBorrow`` takes the amount the liquidator sends (at most the close factor's share)."""
 
     def __post_init__(self) -> None:
         if not (0.05 <= self.close_factor <= 0.9):
@@ -43,6 +47,14 @@ class CompoundV2Rules(MechanismRules):
             if sym not in self.params.symbols:
                 raise ConfigError(self.params.source, "deprecated_markets", "symbols of the market's assets "
                                   f"({', '.join(self.params.symbols)})", sym)
+
+    def call_rule(self, bonus: float, fee: float, debt_symbol: str) -> FixedSpread:
+        """One ``liquidateBorrow``: at most ``close_factor`` of the borrow (all of it in a
+        deprecated market), seizing ``repay · incentive`` in collateral value, of which the
+        protocol keeps ``protocol_seize_share`` of *all* seized tokens (``fee`` unused)."""
+        cf = 1.0 if debt_symbol in self.deprecated_markets else self.close_factor
+        return FixedSpread(close_factor=cf, bonus=bonus, protocol_fee=self.protocol_seize_share, fee_on_seized=True,
+                           protocol=self.name)
 
     def scalars(self):
         return CompoundV2Params(self.close_factor, self.protocol_seize_share)

@@ -63,6 +63,7 @@ from liqcascade.protocols.base import (
     SoftStep,
     Tallies,
 )
+from liqcascade.protocols.calls import PositionFraction
 from liqcascade.protocols.crvusd import fast
 from liqcascade.protocols.flows import FLOW_RECEIVED, FLOW_REPAID, FLOW_SEIZED, FLOW_USD
 
@@ -95,9 +96,11 @@ class CrvUsdRules:
     fee-free stablecoin, and the fee stays in the band (``exchange``'s gross-up)."""
 
     name = "crvusd"
-    capabilities = Capabilities(soft_liquidation=True)
+    capabilities = Capabilities(soft_liquidation=True, capped_calls=True)
     """No global effects: a loan's bands and health depend on the price and its own amounts.
-    Soft liquidation is the AMM's own step in the block-by-block engine (:meth:`soft_step`)."""
+    Soft liquidation is the AMM's own step in the block-by-block engine (:meth:`soft_step`); the
+    liquidator's hard liquidation takes the share it names (``liquidate_extended``'s ``frac``),
+    so :meth:`liquidate_list` honours call caps."""
 
     def __post_init__(self) -> None:
         src = self.params.source
@@ -115,6 +118,10 @@ class CrvUsdRules:
         if not 0.0 <= self.liquidation_discount < self.loan_discount < 1.0:
             raise ConfigError(src, "loan_discount", "0 <= liquidation_discount < loan_discount < 1 (Controller "
                               "__init__)", (self.loan_discount, self.liquidation_discount))
+
+    def call_rule(self, bonus: float, fee: float, debt_symbol: str) -> PositionFraction:
+        """``liquidate_extended(frac)``: a share of the whole loan (``bonus``, ``fee`` unused)."""
+        return PositionFraction(protocol=self.name)
 
     # ------------------------------------------------------------- the book
     @property
@@ -325,7 +332,10 @@ class CrvUsdRules:
     ) -> tuple[int, AccountEvents]:
         """Hard-liquidate the eligible ``accounts`` (one call each, the whole debt): the
         liquidator takes what the bands hold. Soft selling is :meth:`soft_step`'s, not here.
-        A call repaying less than ``limits.min_repay_usd`` is not made."""
+        A call repaying less than ``limits.min_repay_usd`` is not made. With
+        ``limits.call_caps_usd``, :meth:`_liquidate_shares` instead."""
+        if limits.call_caps_usd is not None:
+            return self._liquidate_shares(arrays, prices, accounts, tallies, limits)
         lo = self.loans(arrays)
         cr, dr = lo.crow[accounts], lo.drow[accounts]
         pc, pd = prices[self._c], prices[self._d]
@@ -345,6 +355,44 @@ class CrvUsdRules:
         for rows, arr in ((cr, arrays.coll), (dr, arrays.coll), (dr, arrays.debt)):
             arr[rows] = np.where(hard, 0.0, arr[rows])
         return int(calls.sum()), AccountEvents(accounts, calls, seized_usd, repaid_usd, np.zeros(accounts.shape[0]))
+
+    def _liquidate_shares(
+        self, arrays: BookArrays, prices: FloatArray, accounts: IntArray, tallies: Tallies, limits: LiquidationLimits
+    ) -> tuple[int, AccountEvents]:
+        """``liquidate_extended(frac)`` calls: call ``c`` on the ``j``-th account repays at most
+        ``caps[j, c]`` of debt value (USD; inf: all of it), so ``frac = min(cap / debt value, 1)``
+        of everything the bands hold -- collateral, stablecoin and their deposit -- goes with that
+        share of the debt. The rest keeps its health (every amount scales by ``1 − frac``), so
+        the loan stays liquidatable for the next call; a 0 or the end of the row stops."""
+        n = accounts.shape[0]
+        caps = limits.caps(n)
+        lo = self.loans(arrays)
+        cr, dr = lo.crow[accounts], lo.drow[accounts]
+        pc, pd = prices[self._c], prices[self._d]
+        calls = np.zeros(n, dtype=np.int64)
+        seized_usd, repaid_usd = np.zeros(n), np.zeros(n)
+        for c in range(min(caps.shape[1], limits.max_calls_per_account)):
+            debt = arrays.debt[dr]
+            live = (caps[:, c] > 0.0) & self._eligible(arrays, prices, accounts)
+            frac = np.where(live, np.minimum(caps[:, c] / np.where(debt > 0.0, debt * pd, 1.0), 1.0), 0.0)
+            frac = np.where(frac * debt * pd >= limits.min_repay_usd, frac, 0.0)
+            y, x, d = arrays.coll[cr] * frac, arrays.coll[dr] * frac, debt * frac
+            tallies.seized[self._c] += y.sum()
+            tallies.seized[self._d] += x.sum()
+            tallies.repaid[self._d] += d.sum()
+            seized_usd += y * pc + x * pd
+            repaid_usd += d * pd
+            for rows, kind, amount, price in ((cr, FLOW_SEIZED, y, pc), (dr, FLOW_SEIZED, x, pd),
+                                              (dr, FLOW_REPAID, d, pd)):
+                add_flows(tallies, rows, kind, amount, price)
+            keep = np.where(frac >= 1.0, 0.0, 1.0 - frac)  # a whole call leaves exact zeros
+            for rows, arr in ((cr, arrays.coll), (dr, arrays.coll), (dr, arrays.debt), (dr, arrays.aux)):
+                arr[rows] = arr[rows] * keep
+            calls += frac > 0.0
+        tallies.acct_seized_usd[accounts] += seized_usd
+        tallies.acct_repaid_usd[accounts] += repaid_usd
+        tallies.acct_calls[accounts] += calls
+        return int(calls.sum()), AccountEvents(accounts, calls, seized_usd, repaid_usd, np.zeros(n))
 
     def unrecoverable_debt(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FloatArray:
         """USD debt of liquidatable loans beyond what their bands hold (no liquidator takes them)."""

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from liqcascade.errors import ConfigError
+from liqcascade.protocols.base import Capabilities
+from liqcascade.protocols.calls import HealthDiscount
 from liqcascade.protocols.euler_v2.kernels_python import KERNEL, EulerParams
 from liqcascade.protocols.mechanisms.rules import MechanismRules, require_at_most_one
 
@@ -24,10 +26,17 @@ class EulerV2Rules(MechanismRules):
 
     kernel = KERNEL
     name = "euler_v2"
+    capabilities = Capabilities(aftermarket=True, capped_calls=True)
+    """``liquidate(violator, collateral, repayAssets, minYield)`` takes the amount the liquidator names."""
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.max_discount < 1.0):
             raise ConfigError(self.params.source, "max_discount", "a fraction in [0, 1)", self.max_discount)
+
+    def call_rule(self, bonus: float, fee: float, debt_symbol: str) -> HealthDiscount:
+        """One ``liquidate``: any amount up to ``maxRepay`` (the whole debt, or what the collateral
+        covers), the yield being the repaid value over ``max(HF, 1 - max_discount)``."""
+        return HealthDiscount(max_discount=self.max_discount, protocol=self.name)
 
     def scalars(self):
         return EulerParams(self.max_discount)

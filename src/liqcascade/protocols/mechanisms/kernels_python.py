@@ -223,6 +223,44 @@ def liquidate_one(k, offsets, rows, mp, state, max_calls, min_repay_usd, acc, ac
     return calls
 
 
+def capped(call, cap_usd, pd):
+    """``call`` with its repayment cut to ``cap_usd`` (USD at the debt's price ``pd``) when it
+    repays more: every amount scales with the repayment (the calls of the protocols that declare
+    ``capped_calls`` are linear in it at fixed prices) and nothing is written off (collateral
+    is left)."""
+    if call.repaid * pd <= cap_usd:
+        return call
+    f = cap_usd / (call.repaid * pd)
+    return Call(call.rc, call.rd, call.repaid * f, call.seized * f, call.fee * f, call.paid * f, call.received * f,
+                call.reward_usd, 0.0, 0.0, 0.0, 0.0)
+
+
+def liquidate_capped(k, offsets, rows, mp, state, caps, j, max_calls, min_repay_usd, acc, acct_calls, acct_blocked):
+    """:func:`liquidate_one` with a liquidator's strategy: call ``c`` on account ``k`` repays at
+    most ``caps[j, c]`` of debt value (USD; inf: the rule's maximum); a 0 or the end of the row
+    stops the calls, and ``max_calls`` still bounds them."""
+    s = offsets[k]
+    e = offsets[k + 1]
+    calls = 0
+    for c in range(min(caps.shape[1], max_calls)):
+        if caps[j, c] <= 0.0:
+            break
+        call = next_call(s, e, rows.asset, rows.coll, rows.debt, rows.prices, rows.lt, rows.bonus, mp, state)  # noqa: F821
+        if call.rc < 0 or call.repaid + call.redist_debt <= 0.0:
+            break
+        pd = rows.prices[rows.asset[call.rd]]
+        call = capped(call, caps[j, c], pd)
+        if (call.repaid + call.redist_debt) * pd < min_repay_usd:
+            acct_blocked[k] += 1
+            break
+        done = apply_call(k, s, e, call, rows, mp, state, acc)  # noqa: F821
+        acct_calls[k] += 1
+        calls += 1
+        if done:
+            break
+    return calls
+
+
 N_CHUNKS = 64
 CHUNK_ORDER = spread_order(N_CHUNKS)  # the threads' share of the chunks (see spread_order)
 
@@ -363,8 +401,10 @@ def first_call(accounts, offsets, rows, mp, state, out_repaid, out_seized, out_f
         out_debt_asset[j] = rows.asset[call.rd]
 
 
-def liquidate_list(accounts, offsets, rows, mp, state, max_calls, min_repay_usd, acc, counts, events):
+def liquidate_list(accounts, offsets, rows, mp, state, max_calls, min_repay_usd, caps, acc, counts, events):
     """Liquidate the listed accounts in order (serial); one event row per account.
+    ``caps``: row ``j`` the per-call caps of the ``j``-th account (:func:`liquidate_capped`; an
+    empty array: each account up to ``max_calls`` calls at the rule's maximum).
     ``counts`` = (acct_calls, acct_blocked); ``events`` = (account, calls, seized USD,
     repaid USD, bad debt USD) per listed account."""
     acct_calls, acct_blocked = counts
@@ -375,7 +415,11 @@ def liquidate_list(accounts, offsets, rows, mp, state, max_calls, min_repay_usd,
         s0 = acc.acct_seized_usd[k]
         r0 = acc.acct_repaid_usd[k]
         b0 = acc.acct_bad_debt_usd[k]
-        c = liquidate_one(k, offsets, rows, mp, state, max_calls, min_repay_usd, acc, acct_calls, acct_blocked)
+        if caps.shape[0] > 0:
+            c = liquidate_capped(k, offsets, rows, mp, state, caps, j, max_calls, min_repay_usd, acc, acct_calls,
+                                 acct_blocked)
+        else:
+            c = liquidate_one(k, offsets, rows, mp, state, max_calls, min_repay_usd, acc, acct_calls, acct_blocked)
         ev_account[j] = k
         ev_calls[j] = c
         ev_seized_usd[j] = acc.acct_seized_usd[k] - s0
@@ -396,6 +440,8 @@ FUNCTIONS = {
     "apply_pair": apply_pair,
     "write_off_if_bare": write_off_if_bare,
     "liquidate_one": liquidate_one,
+    "capped": capped,
+    "liquidate_capped": liquidate_capped,
     "chunk_acc": chunk_acc,
     "sweep_chunk": sweep_chunk,
     "sweep": sweep,

@@ -177,7 +177,8 @@ class MechanismRules:
         ev = AccountEvents(np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n), np.empty(n), np.empty(n))
         calls = self.dynamic_kernels().liquidate_list(
             accounts, arrays.offsets, kernel_rows(arrays, prices), self.dynamic_scalars(), self._state(arrays),
-            limits.max_calls_per_account, limits.min_repay_usd, kernel_acc(tallies),
+            limits.max_calls_per_account, limits.min_repay_usd,
+            limits.caps(n) if self.capabilities.capped_calls else np.empty((0, 0)), kernel_acc(tallies),
             (tallies.acct_calls, tallies.acct_blocked),
             (ev.account, ev.calls, ev.seized_usd, ev.repaid_usd, ev.bad_debt_usd),
         )

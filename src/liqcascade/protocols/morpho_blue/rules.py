@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from liqcascade.protocols.base import Capabilities
+from liqcascade.protocols.calls import FixedSpread
 from liqcascade.protocols.mechanisms.rules import MechanismRules, require_at_most_one
 from liqcascade.protocols.morpho_blue.fast import liquidation_incentive_factor
 from liqcascade.protocols.morpho_blue.kernels_python import KERNEL, MorphoParams
@@ -21,6 +23,13 @@ from liqcascade.protocols.morpho_blue.kernels_python import KERNEL, MorphoParams
 class MorphoBlueRules(MechanismRules):
     kernel = KERNEL
     name = "morpho_blue"
+    capabilities = Capabilities(aftermarket=True, capped_calls=True)
+    """``liquidate`` takes the repaid amount (or the seized collateral) the liquidator names."""
+
+    def call_rule(self, bonus: float, fee: float, debt_symbol: str) -> FixedSpread:
+        """One ``liquidate``: any amount up to the whole debt (no close factor), seizing the
+        repaid value times the LIF (``bonus`` = LIF - 1, the rows' own); no protocol fee."""
+        return FixedSpread(close_factor=1.0, bonus=bonus, protocol=self.name)
 
     def scalars(self):
         return MorphoParams()

@@ -1,0 +1,62 @@
+"""Memory per holding (issue 14): the bytes of every array a static cascade holds on the 1M-account
+book (the model's book, the solver's sorted copy and working copies, per-account bounds, tallies and
+marks) after one thin-venue run, which sorts the whole book. Recorded, not judged: the issue's
+target (<= 50 B a holding) needs per-asset parameters in the engine's book, not yet done
+(docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from test_bench_core import N_ACCOUNTS, SHOCK, _model, aave_books  # noqa: F401 (a fixture)
+
+from liqcascade.engine.static import StaticCascade
+
+
+def array_bytes(*objects) -> int:
+    """Bytes of the distinct NumPy buffers reachable from ``objects`` through attributes,
+    dataclass fields, dicts, lists and tuples (a buffer shared by two holders counts once)."""
+    seen: set[int] = set()
+    todo = list(objects)
+    visited: set[int] = set()
+    total = 0
+    while todo:
+        obj = todo.pop()
+        if isinstance(obj, np.ndarray):
+            root = obj
+            while isinstance(root.base, np.ndarray):
+                root = root.base
+            if id(root) not in seen:
+                seen.add(id(root))
+                total += root.nbytes
+            continue
+        if id(obj) in visited or isinstance(obj, (str, bytes, int, float, bool, type(None))):
+            continue
+        visited.add(id(obj))
+        if isinstance(obj, dict):
+            todo.extend(obj.values())
+        elif isinstance(obj, (list, tuple)):
+            todo.extend(obj)
+        else:
+            todo.extend(getattr(obj, f) for f in getattr(obj, "__dataclass_fields__", ()))
+            todo.extend(getattr(obj, "__dict__", {}).values())
+    return total
+
+
+def test_array_bytes_counts_each_buffer_once():
+    a = np.zeros(100)
+    holder = {"x": a, "view": a[10:], "again": [a, (a,)], "other": np.zeros(5, dtype=np.int16)}
+    assert array_bytes(holder) == 800 + 10
+
+
+def test_memory_per_holding_1M(benchmark, aave_books, record):
+    snap, book = aave_books
+    solver = StaticCascade(_model(snap, book, False))
+    benchmark.pedantic(solver.run, args=(SHOCK,), kwargs={"keep_arrays": False}, rounds=1, iterations=1)
+    total = array_bytes(solver)  # the model (its book) is reached through the solver
+    per_holding = total / book.n_rows
+    benchmark.extra_info.update({"bytes": total, "bytes_per_holding": per_holding,
+                                 "bytes_per_account": total / book.n_accounts})
+    record("memory_1M_thin", benchmark, N_ACCOUNTS)
+    print(f"\nengine arrays after a thin-venue run, 1M accounts: {total / 1e6:.0f} MB, "
+          f"{per_holding:.1f} B per holding ({book.n_rows:,} holdings)")

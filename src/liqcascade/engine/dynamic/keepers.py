@@ -1,0 +1,137 @@
+"""Keeper-managed owners (``[simulation.keepers]``, :class:`~liqcascade.model.keepers.KeeperBook`):
+bots that read the OSM's *next* price and repay before it becomes the price the protocol reads.
+
+At each block ``b >= 1``, after the recorded actions (and the modelled reactions, if any),
+each keeper-managed account with debt is read at the lower of the oracle's price of the
+previous block and the OSM's announced next price (``nxt``; ``peep`` in osm.sol), per asset.
+Below its ``trigger_hf`` there, its bot does what a DeFi Saver "repay" does in one
+transaction: withdraw collateral ``w`` (the largest collateral row), sell it at that price
+and repay the proceeds on the largest debt row, bringing HF to ``target_hf``. With HF =
+``a c / D`` (``a``: the HF weight of a collateral token, read off the protocol's own HF) the
+amount solves ``a (c - w) / (D - w P) = target``: ``w = (target D - a c) / (target P - a)``
+(``w < c`` when the collateral is worth more than the debt; otherwise no sale restores it and the
+bot does nothing).
+The repayment is capped at ``max_repay`` tokens (what the owner's recorded flows show it moved
+at once; a capped repay withdraws the collateral it sold), and a bot repays at most once per
+announced price (OSM hop): after a repay the price it reads does not move until the next poke. Both legs go through the
+owners' clamps (:func:`.owners.apply_action`): the repayment first, then the withdrawal,
+checked safe at the protocol's current price. Without an OSM the announced price is the
+current one (the ``io`` layer refuses keepers on other oracles).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from liqcascade._typing import FloatArray, IntArray
+from liqcascade.engine.dynamic.owners import REPAY, WITHDRAW, OwnerState, apply_action
+from liqcascade.errors import ConfigError
+from liqcascade.model.keepers import KeeperBook
+
+
+@dataclass
+class KeeperState:
+    """What the keepers' step keeps through a run (working account indexes and their bands)."""
+
+    w: IntArray
+    trigger: FloatArray
+    target: FloatArray
+    cap: FloatArray
+    acted: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    """Per owner, the OSM hop (``zzz``) of its last repay (-1: none)."""
+    repays: int = 0
+    capped: int = 0
+    repaid: dict[int, float] = field(default_factory=dict)
+    withdrawn: dict[int, float] = field(default_factory=dict)
+    assets: tuple[str, ...] = ()
+
+    def facts(self) -> dict[str, object]:
+        """The summary's keeper columns: repays, how many hit the cap, tokens moved per asset."""
+        out: dict[str, object] = {"managed_accounts": int(self.w.size), "managed_repays": self.repays,
+                                  "managed_repays_capped": self.capped}
+        for name, d in (("repaid", self.repaid), ("withdrawn", self.withdrawn)):
+            for i, v in sorted(d.items()):
+                out[f"managed_{name}_{self.assets[i]}"] = float(v)
+        return out
+
+
+def keeper_state(model, book, keepers: KeeperBook) -> KeeperState:
+    """Resolve ``keepers``' accounts against the sorted book (``book.perm``: working -> original)."""
+    ids = np.asarray(model.book.account_ids).astype(str)
+    pos = {a: i for i, a in enumerate(ids.tolist())}
+    names = np.asarray(keepers.account).astype(str)
+    missing = [a for a in names.tolist() if a not in pos]
+    if missing:
+        raise ConfigError(keepers.source, "keepers.account", "accounts of the book or of the owners' actions",
+                          missing[0])
+    inv = np.empty_like(book.perm)
+    inv[book.perm] = np.arange(book.perm.shape[0])
+    w = inv[np.array([pos[a] for a in names.tolist()], dtype=np.int64)] if names.size else np.empty(0, np.int64)
+    f64 = lambda x: np.asarray(x, dtype=np.float64)  # noqa: E731
+    return KeeperState(w, f64(keepers.trigger_hf), f64(keepers.target_hf), f64(keepers.max_repay),
+                       np.full(w.shape[0], -1, dtype=np.int64), assets=tuple(model.assets))
+
+
+def _row(arrays, prices: FloatArray, w: int, on_debt: bool) -> int:
+    """Working row of account ``w``'s largest collateral (or debt) by value; -1 if none."""
+    lo, hi = int(arrays.offsets[w]), int(arrays.offsets[w + 1])
+    bal = (arrays.debt if on_debt else arrays.coll)[lo:hi] * prices[arrays.asset[lo:hi]]
+    if hi == lo or not np.any(bal > 0):
+        return -1
+    return lo + int(np.argmax(bal))
+
+
+def announced(st) -> FloatArray:
+    """What a bot reads before block ``b``: per asset the lower of the protocol's price and the
+    OSM's next price (the current one without an OSM)."""
+    nxt = getattr(st.ostate, "nxt", None)
+    return st.o_prev if nxt is None else np.minimum(st.o_prev, np.asarray(nxt, dtype=np.float64))
+
+
+def apply_keepers(run, st, b: int) -> None:
+    """The block's keeper repays (module docstring); a no-op at block 0."""
+    ow: OwnerState = st.owners
+    ks: KeeperState = ow.keepers
+    if b == 0 or ks.w.size == 0:
+        return
+    seen = announced(st)
+    rules, arrays = run.model.rules, st.arrays
+    hv = rules.health(arrays, seen, ks.w)
+    hop = int(getattr(st.ostate, "zzz", -2))  # one repay per announced price (-2: no OSM, no limit)
+    act = np.flatnonzero((hv.debt_usd > 0) & (hv.hf < ks.trigger) & ((ks.acted != hop) | (hop == -2)))
+    calls = st.tallies.acct_calls
+    touched = []
+    for k in act.tolist():
+        w = int(ks.w[k])
+        rc, rd = _row(arrays, seen, w, on_debt=False), _row(arrays, seen, w, on_debt=True)
+        if rc < 0 or rd < 0:
+            continue
+        c, debt, h, tgt = float(arrays.coll[rc]), float(hv.debt_usd[k]), float(hv.hf[k]), float(ks.target[k])
+        p, pd_ = float(seen[arrays.asset[rc]]), float(seen[arrays.asset[rd]])
+        a = h * debt / c  # HF weight of one collateral token, times the debt
+        if tgt * p <= a:
+            continue  # selling collateral cannot raise this account's HF (weight above its price)
+        sell = (tgt * debt - a * c) / (tgt * p - a)
+        if sell >= c:
+            continue  # the debt is worth the collateral or more: no sale of it restores the vault
+        repay = sell * p / pd_
+        if repay > ks.cap[k]:
+            repay, sell = float(ks.cap[k]), float(ks.cap[k]) * pd_ / p
+            ks.capped += 1
+        liquidated = bool(calls[w] > 0)
+        _, repaid, _ = apply_action(rules, arrays, st.o_prev, ow, REPAY, w, rd, repay, liquidated)
+        _, taken, _ = apply_action(rules, arrays, st.o_prev, ow, WITHDRAW, w, rc, sell * repaid / repay, liquidated)
+        ks.repays += 1
+        ks.acted[k] = hop
+        for d, r, v in ((ks.repaid, rd, repaid), (ks.withdrawn, rc, taken)):
+            i = int(arrays.asset[r])
+            d[i] = d.get(i, 0.0) + v
+        touched.append(w)
+    if touched:
+        st.q[np.asarray(touched, dtype=np.int64)] = 0.0  # no bound holds for an account its owner changed
+        ow.rescan = True
+
+
+__all__ = ["KeeperState", "announced", "apply_keepers", "keeper_state"]

@@ -1,0 +1,123 @@
+"""A centralised exchange's USDⓈ-margined perp engine, Binance-like, float form.
+
+From Binance's public rules pages:
+
+- **Maintenance margin** ``N · mmr − maintenance amount`` at the notional's tier, the
+  amount making the requirement continuous in ``N``
+  (www.binance.com/en/futures/trading-rules/perpetual/portfolio-margin/notional-limit). The
+  shipped BTCUSDT table is :data:`BTCUSDT_2021_03_18`.
+- **Liquidation** when the margin balance (equity) falls below maintenance: every position of
+  the account (cross) or the isolated position is closed by an immediate-or-cancel order no
+  worse than the **bankruptcy price**, the price at which the account's equity is zero
+  (www.binance.com/en/support/faq/360033525471: positions "closed out at the bankruptcy
+  price").
+- **Insurance clearance fee** on the liquidated notional, paid to the insurance fund out of
+  what is left of the margin (www.binance.com/en/support/faq/what-fees-are-generated-in-binance-futures-trading-98488a516eb84e3eb34605683dffd554).
+  Binance does not publish one rate for it; :attr:`CexSettings.clearance_fee_rate`'s default
+  of 0.5 % is this package's assumption, to be set per study.
+- **ADL** ranks the opposite side by PnL % × effective leverage
+  (www.binance.com/en/support/faq/360033525471; :func:`~liqcascade.protocols.perps_adl.cex_score`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from liqcascade._typing import BoolArray, FloatArray, IntArray
+from liqcascade.errors import ConfigError
+from liqcascade.model.perps import PerpBook
+from liqcascade.protocols.perps_base import (
+    MARKET_ORDER, Fills, LiquidationOrders, MarginState, PerpCapabilities, Settlement,
+)
+from liqcascade.protocols.perps_adl import AdlOutcome, cex_score, queue
+from liqcascade.protocols.perps_fund import FundRound, settle_with_fund
+from liqcascade.protocols.perps_tiers import MarginTiers, TierTable, liquidation_price, positions_of
+
+__all__ = ["BTCUSDT_2021_03_18", "BTCUSDT_SOURCE", "CexEngine", "CexSettings"]
+
+BTCUSDT_SOURCE = ("www.binance.com/tr/support/announcement/86cf9aa472574b8cb2e05bb751c2a9a6 "
+                  "(Updates to Leverage and Margin Tiers of Binance Futures Contracts, 2021-03-18)")
+_BTCUSDT_ROWS = (
+    # floor (USDT notional), max leverage, maintenance margin rate
+    (0.0, 125, 0.004),
+    (50_000.0, 100, 0.005),
+    (250_000.0, 50, 0.01),
+    (1_000_000.0, 20, 0.025),
+    (10_000_000.0, 10, 0.05),
+    (20_000_000.0, 5, 0.10),
+    (50_000_000.0, 4, 0.125),
+    (100_000_000.0, 3, 0.15),
+    (200_000_000.0, 2, 0.25),
+    (300_000_000.0, 1, 0.50),
+)
+BTCUSDT_2021_03_18 = MarginTiers.build(*zip(*_BTCUSDT_ROWS), source=BTCUSDT_SOURCE, key="tiers.BTCUSDT")
+"""Binance's BTCUSDT perpetual tiers from 2021-03-18 (the announcement's table)."""
+
+
+def _default_tiers() -> TierTable:
+    # one table under both names a book may use for the market
+    return TierTable({"BTCUSDT": BTCUSDT_2021_03_18, "BTC": BTCUSDT_2021_03_18}, source=BTCUSDT_SOURCE)
+
+
+@dataclass(frozen=True)
+class CexSettings:
+    tiers: TierTable = field(default_factory=_default_tiers)
+    clearance_fee_rate: float = 0.005
+    """Fee on the liquidated notional, to the insurance fund (an assumption; see the module docstring)."""
+    source: str = "<cex_perp>"
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.clearance_fee_rate) and 0 <= self.clearance_fee_rate < 1):
+            raise ConfigError(self.source, "clearance_fee_rate", "a fraction in [0, 1)", self.clearance_fee_rate)
+
+
+@dataclass(frozen=True)
+class CexEngine:
+    """The Binance-like margin engine over a :class:`PerpBook` (see the module docstring)."""
+
+    settings: CexSettings = field(default_factory=CexSettings)
+    name: str = "cex_perp"
+    capabilities: PerpCapabilities = PerpCapabilities(maintenance_slope=True)
+
+    def margin(self, book: PerpBook, mark: FloatArray, funding: FloatArray | None = None) -> MarginState:
+        return self.settings.tiers.margin(book, mark, funding)
+
+    def maintenance_slope(self, book: PerpBook, mark: FloatArray) -> FloatArray:
+        """Per position, the requirement's slope toward its liquidation (declared in the capabilities)."""
+        return self.settings.tiers.maintenance_slope(book, mark)
+
+    def liquidatable(self, book: PerpBook, state: MarginState) -> BoolArray:
+        return (state.maintenance > 0) & (state.equity < state.maintenance)
+
+    def orders(self, book: PerpBook, state: MarginState, mark: FloatArray, accounts: IntArray) -> LiquidationOrders:
+        """Close every position of ``accounts`` no worse than its bankruptcy price
+        ``mark − equity / size`` (the other positions held at mark)."""
+        pos = positions_of(book.offsets, accounts)
+        if pos.size == 0:
+            return LiquidationOrders.none()
+        m = np.asarray(mark, dtype=np.float64)[book.market[pos]]
+        size = book.size[pos]
+        bankrupt = m - state.equity[book.account[pos]] / size
+        return LiquidationOrders(position=pos, close=-size, worst_price=bankrupt, bankruptcy_price=bankrupt,
+                                 route=np.full(pos.size, MARKET_ORDER, dtype=np.int8))
+
+    def liquidation_price(self, book: PerpBook, state: MarginState, mark: FloatArray) -> FloatArray:
+        """Per position, the price at which its account's margin balance meets maintenance."""
+        m = np.asarray(mark, dtype=np.float64)
+        req = self.settings.tiers.per_position(book.market, book.notional(m), book.markets)
+        available = (state.equity - state.maintenance)[book.account]
+        return liquidation_price(m[book.market], book.size, available, req.maintenance_rate)
+
+    def deleverage(self, book: PerpBook, deficit: FloatArray, mark: FloatArray) -> AdlOutcome:
+        """Binance's ADL: the queue ranked by PnL % × effective leverage, closing at the
+        bankrupt positions' bankruptcy price."""
+        return queue(book, deficit, mark, score=cex_score)
+
+    def settle(self, book: PerpBook, orders: LiquidationOrders, fills: Fills, fund_balance: float) -> Settlement:
+        return self.settle_round(book, orders, fills, fund_balance).settlement
+
+    def settle_round(self, book: PerpBook, orders: LiquidationOrders, fills: Fills, fund_balance: float) -> FundRound:
+        """:meth:`settle` with its parts: the clearance fee feeds the insurance fund."""
+        return settle_with_fund(book, orders, fills, fund_balance, fee_rate=self.settings.clearance_fee_rate)

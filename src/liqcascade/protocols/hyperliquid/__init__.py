@@ -1,0 +1,1 @@
+"""Hyperliquid's margin engine (from its public documentation; see :mod:`.rules`)."""

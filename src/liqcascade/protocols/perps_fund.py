@@ -1,0 +1,99 @@
+"""The insurance fund's side of a round of perp liquidations, shared by the margin engines.
+
+:func:`settle_with_fund` turns liquidation fills into money, in this order:
+
+1. **Realised PnL** of each fill: ``−filled · (average_price − entry_price)`` (``filled`` is
+   the signed trade, opposite to the position).
+2. **Backstop takeovers** (:data:`~liqcascade.protocols.perps_base.BACKSTOP` rows): the
+   backstop vault takes the positions at the fill price and keeps whatever equity the account
+   had left -- Hyperliquid's "maintenance margin is not returned"
+   (hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations).
+3. **Fees** on market-order fills, ``fee_rate · |filled| · price`` per account, never more
+   than the account's collateral left after its realised PnL (a fee never creates a deficit).
+   Binance's *insurance clearance fee* goes to its insurance fund
+   (www.binance.com/en/support/faq/what-fees-are-generated-in-binance-futures-trading-98488a516eb84e3eb34605683dffd554);
+   Hyperliquid charges none.
+4. **Deficits**: an account whose positions are all closed by the fills and whose collateral
+   is negative is bankrupt; the fund (its balance plus this round's fees and takeovers)
+   brings it back toward zero, accounts in index order, and never goes below zero. What it
+   cannot cover is the account's ``deficit``, left for deleveraging.
+
+Conservation (tested): ``Σ collateral_change + fund_delta = Σ realised PnL`` -- fees,
+takeovers and cover only move money between the accounts and the fund. Funding accrued since
+the positions' last settlement is not part of a fill's money here (the contract's ``settle``
+receives no funding index); the perp engine settles it with the book.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from liqcascade._typing import FloatArray
+from liqcascade.errors import DataError
+from liqcascade.model.perps import PerpBook
+from liqcascade.protocols.perps_base import BACKSTOP, Fills, LiquidationOrders, Settlement
+
+__all__ = ["FundRound", "settle_with_fund"]
+
+_CLOSED = 1e-12
+"""A position whose remaining size is within this fraction of its size is closed (float fills)."""
+
+
+@dataclass(frozen=True)
+class FundRound:
+    """A :class:`Settlement` with the parts of its fund delta, per account: realised PnL,
+    fees paid, equity taken over by the backstop, deficit covered by the fund."""
+
+    settlement: Settlement
+    realised: FloatArray
+    fees: FloatArray
+    taken: FloatArray
+    covered: FloatArray
+
+
+def settle_with_fund(book: PerpBook, orders: LiquidationOrders, fills: Fills, fund_balance: float,
+                     fee_rate: float = 0.0) -> FundRound:
+    """Settle ``fills`` of ``orders`` against the book and a fund holding ``fund_balance``."""
+    if not (np.isfinite(fund_balance) and fund_balance >= 0):
+        raise DataError("<insurance fund>", None, f"balance: expected a finite amount ≥ 0, got {fund_balance!r}")
+    pos = np.asarray(orders.position, dtype=np.int64)
+    filled = np.asarray(fills.filled, dtype=np.float64)
+    price = np.asarray(fills.average_price, dtype=np.float64)
+    if filled.shape != pos.shape or price.shape != pos.shape:
+        raise DataError("<fills>", None, f"expected one fill per order ({pos.shape[0]}), got {filled.shape[0]}")
+    traded = filled != 0
+    price = np.where(traded, price, 0.0)
+    if np.any(traded & ~(np.isfinite(price) & (price > 0))):
+        row = int(np.flatnonzero(traded & ~(price > 0))[0])
+        raise DataError("<fills>", row + 1, f"average_price: expected a price > 0 for a fill, got {price[row]!r}")
+    acct = book.account[pos]
+    n = book.n_accounts
+    realised = np.bincount(acct, weights=-filled * (price - book.entry_price[pos]), minlength=n)
+    left = book.collateral + realised
+    backstop = np.zeros(n, dtype=bool)
+    backstop[acct[orders.route == BACKSTOP]] = True
+    taken = np.where(backstop, np.maximum(left, 0.0), 0.0)
+    market_rows = orders.route != BACKSTOP
+    fee_asked = np.bincount(acct[market_rows], weights=fee_rate * np.abs(filled[market_rows]) * price[market_rows],
+                            minlength=n)
+    fees = np.where(backstop, 0.0, np.minimum(fee_asked, np.maximum(left, 0.0)))
+    residual = left - fees - taken
+    bankrupt = _all_closed(book, pos, filled) & (residual < 0)
+    need = np.where(bankrupt, -residual, 0.0)
+    available = fund_balance + fees.sum() + taken.sum()
+    before = np.cumsum(need) - need
+    covered = np.clip(available - before, 0.0, need)
+    change = realised - fees - taken + covered
+    delta = float(fees.sum() + taken.sum() - covered.sum())
+    return FundRound(Settlement(change, delta, need - covered), realised, fees, taken, covered)
+
+
+def _all_closed(book: PerpBook, pos: np.ndarray, filled: FloatArray) -> np.ndarray:
+    """Per account: every position it holds is closed by these fills."""
+    remaining = np.abs(book.size).copy()
+    np.add.at(remaining, pos, -np.abs(filled))
+    still_open = remaining > _CLOSED * np.abs(book.size)
+    open_count = np.bincount(book.account, weights=still_open.astype(np.float64), minlength=book.n_accounts)
+    return (open_count == 0) & (np.diff(book.offsets) > 0)

@@ -1,0 +1,117 @@
+"""The lazily sorted book (issue 14): a solver sorts only the accounts a run's bound can reach,
+and what it sorts is the front of the full stable sort, rows and all, so the cascade's numbers
+are the same bit for bit as on a book sorted at once."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from liqcascade.engine.static import CascadeSettings, MarketModel, SortedBook, StaticCascade, stable_argsort
+from liqcascade.markets.cpmm import ConstantProductPool
+from liqcascade.protocols.aave_v3 import V3_3, V3_7
+from liqcascade.protocols.aave_v3.rules import AaveV3Rules
+
+from .test_static_properties import rich_books
+
+PRICES = np.array([2000.0, 1900.0, 1.0, 1.0])
+
+
+def _model(pb, version=V3_3):
+    params, book = pb
+    venues = {"WETH": ConstantProductPool.from_price_depth("WETH", 2000.0, 1e5),
+              "stETH": ConstantProductPool.from_price_depth("stETH", 1900.0, 5e4)}
+    return MarketModel(book, AaveV3Rules(params, version), PRICES, venues)
+
+
+def _rows(sb: SortedBook, upto: int):
+    b = sb.base
+    r = int(b.offsets[upto])
+    return [x[:r].tobytes() for x in (b.asset, b.coll, b.debt, b.lt, b.bonus, b.fee)] + [b.offsets[: upto + 1].tobytes()]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rich_books(), st.lists(st.floats(0.0, 5.0), min_size=1, max_size=3))
+def test_a_partly_sorted_book_is_the_front_of_the_full_sort(pb, cuts):
+    """Sorting below a growing sequence of cuts: every account with HF0 below the last cut is
+    in the prefix, which is the full sort's first accounts with the same rows; the whole book
+    is a permutation of the accounts with each account's own rows."""
+    model = _model(pb)
+    full = SortedBook.of(model)
+    sb = SortedBook.partial(model, 0.0)
+    assert sb.n_sorted == 0
+    for cut in np.maximum.accumulate(cuts):
+        sb = sb.sort_below(float(cut))
+        m = sb.n_sorted
+        assert m == int((full.hf0_sorted < cut).sum())
+        np.testing.assert_array_equal(sb.perm[:m], full.perm[:m])
+        np.testing.assert_array_equal(sb.hf0_sorted[:m], full.hf0_sorted[:m])
+        assert _rows(sb, m) == _rows(full, m)
+        assert (sb.hf0_sorted[m:] >= cut).all()
+        assert sorted(sb.perm.tolist()) == list(range(model.book.n_accounts))
+        for j in range(model.book.n_accounts):  # each account's own rows, wherever it sits
+            k = sb.perm[j]
+            s, e = sb.base.offsets[j], sb.base.offsets[j + 1]
+            s0, e0 = model.book.offsets[k], model.book.offsets[k + 1]
+            np.testing.assert_array_equal(sb.base.coll[s:e], model.book.collateral[s0:e0])
+            np.testing.assert_array_equal(sb.base.asset[s:e], model.book.asset[s0:e0])
+    sb = sb.sort_below(np.inf)
+    np.testing.assert_array_equal(sb.perm, full.perm)
+    assert _rows(sb, model.book.n_accounts) == _rows(full, model.book.n_accounts)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rich_books(), st.sampled_from([V3_3, V3_7]),
+       st.lists(st.floats(-0.3, 0.85), min_size=3, max_size=3), st.booleans())
+def test_lazy_sorting_changes_no_number(pb, version, shocks, trades):
+    """Runs of growing and shrinking shocks on one lazy solver (buffers reused, more of the
+    book sorted between runs and within them) equal runs on a solver sorted at once."""
+    model = _model(pb, version)
+    lazy = StaticCascade(model, CascadeSettings())
+    eager = StaticCascade(model, CascadeSettings())
+    eager.sort_all()
+    for s in shocks:
+        shock = {"WETH": s, "stETH": s}
+        a, b = lazy.run(shock, trades=trades), eager.run(shock, trades=trades)
+        assert a.rounds == b.rounds
+        np.testing.assert_array_equal(a.prices_final, b.prices_final)
+        for name in a.totals:
+            np.testing.assert_array_equal(a.totals[name], b.totals[name], err_msg=name)
+        np.testing.assert_array_equal(a.per_account(a.tallies.acct_seized_usd), b.per_account(b.tallies.acct_seized_usd))
+        assert lazy.account_frame(a).equals(eager.account_frame(b))
+        assert lazy.summarize(a) == eager.summarize(b)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([0.0, -0.0, 0.5, 1.0, 1.0 + 1e-16, 2.0, 1e300, np.inf, np.nan]) | st.floats(0, 3),
+                max_size=300))
+def test_stable_argsort_is_numpys_stable_sort(values):
+    """Many ties (equal values, both zeros, NaNs, HF_INF): the same permutation as NumPy's
+    stable sort."""
+    x = np.array(values, dtype=np.float64)
+    np.testing.assert_array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
+
+
+def test_stable_argsort_on_a_large_array_with_tie_runs():
+    rng = np.random.default_rng(3)
+    x = np.round(rng.lognormal(0, 1, 200_000), 2)  # runs of equal values
+    x[rng.random(x.size) < 0.2] = 1e300
+    np.testing.assert_array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rich_books(), st.floats(0.0, 0.8))
+def test_hf_before_is_the_books_own_health_in_original_order(pb, shock):
+    """Computed when asked, before and after runs that sort part or all of the book: the
+    health of the book as given, account by account."""
+    model = _model(pb)
+    rules = model.rules
+    direct = rules.health(rules.prepare(model.book), model.prices)
+    solver = StaticCascade(model)
+    for _ in range(2):
+        view = solver.hf_before
+        np.testing.assert_array_equal(view.hf, direct.hf)
+        np.testing.assert_array_equal(view.collateral_usd, direct.collateral_usd)
+        np.testing.assert_array_equal(view.debt_usd, direct.debt_usd)
+        solver.run({"WETH": shock, "stETH": shock})
