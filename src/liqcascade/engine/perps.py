@@ -143,7 +143,7 @@ def _fill_one(venue, close: float, worst: float) -> tuple[float, float, object]:
     q = abs(close)
     if not ok(q):
         lo, hi = 0.0, q
-        for _ in range(60):
+        for _ in range(30):  # 2^-30 of the order: finer than any venue's lot
             mid = 0.5 * (lo + hi)
             lo, hi = (mid, hi) if ok(mid) else (lo, mid)
         q = lo
@@ -218,6 +218,36 @@ def apply_round(state: PerpState, accounts: IntArray, pos: IntArray, rnd: _Round
     return float((np.abs(f[done]) * m).sum())
 
 
+def as_closes(result, book: PerpBook, deficit: FloatArray) -> AdlCloses:
+    """A policy answers with :class:`AdlCloses` rows (both sides), or, as
+    ``protocols/perps_adl.py``'s AdlOutcome, with per-position ``close`` and ``price`` of the
+    counterparties only. Then, per market and side, the deficit accounts' positions close
+    the matched amount pro rata to their sizes at the counterparties' average price, so the
+    rows move money between accounts only."""
+    if isinstance(result, AdlCloses):
+        return result
+    close = np.asarray(result.close, dtype=np.float64)
+    price = np.asarray(result.price, dtype=np.float64)
+    rows = [np.flatnonzero(close != 0.0)]
+    extra_close, extra_price = [], []
+    bankrupt = (np.asarray(deficit)[book.account] > 0.0) & (book.size != 0.0)
+    for k in range(len(book.markets)):
+        for sign in (1.0, -1.0):  # bankrupt longs meet counterparties buying (close > 0)
+            mine = np.flatnonzero(bankrupt & (book.market == k) & (np.sign(book.size) == sign))
+            theirs = np.flatnonzero((book.market == k) & (np.sign(close) == sign) & ~bankrupt)
+            matched = float(close[theirs].sum())
+            if not mine.size or matched == 0.0:
+                continue
+            share = matched / float(book.size[mine].sum())
+            rows.append(mine)
+            extra_close.append(-book.size[mine] * share)
+            extra_price.append(np.full(mine.size, float((close[theirs] * price[theirs]).sum()) / matched))
+    pos = np.concatenate(rows)
+    base = rows[0]
+    return AdlCloses(pos.astype(np.int64), np.concatenate([close[base], *extra_close]),
+                     np.concatenate([price[base], *extra_price]))
+
+
 def deleverage(state: PerpState, policy: AdlPolicy, accounts: IntArray, mark: FloatArray) -> float:
     """dYdX deleverages an account the liquidation left with negative equity and open
     positions: those of ``accounts`` go to ``policy`` with their negative equity as the
@@ -230,7 +260,7 @@ def deleverage(state: PerpState, policy: AdlPolicy, accounts: IntArray, mark: Fl
         return 0.0
     deficit = np.zeros(book.n_accounts)
     deficit[np.asarray(accounts)[bad]] = -eq[bad]
-    closes: AdlCloses = policy(book, deficit, mark)
+    closes = as_closes(policy(book, deficit, mark), book, deficit)
     if not closes.position.size:
         return 0.0
     pos = closes.position

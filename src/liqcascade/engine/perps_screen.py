@@ -73,18 +73,15 @@ class MarginScreen:
         self.room = room[self.order]
         self.mark0 = np.array(mark, dtype=np.float64)
         self.funding0 = np.array(funding, dtype=np.float64)
-        self.touched = np.zeros(book.n_accounts, dtype=bool)
-        self.n_touched = 0
+        self.touched = np.zeros(0, dtype=np.int64)  # sorted, unique
+        self._mask = np.zeros(book.n_accounts, dtype=bool)
         self.refreshes += 1
         self.valued += book.n_accounts
 
     def touch(self, accounts: IntArray) -> None:
         """Accounts whose positions or collateral the step changed: valued every step until
         the next refresh."""
-        accounts = np.asarray(accounts, dtype=np.int64)
-        fresh = accounts[~self.touched[accounts]]
-        self.touched[fresh] = True
-        self.n_touched += int(np.unique(fresh).size)
+        self.touched = np.union1d(self.touched, np.asarray(accounts, dtype=np.int64))
 
     def candidates(self, book: PerpBook, mark: FloatArray, funding: FloatArray) -> IntArray:
         """The accounts that may be below maintenance at ``mark`` and ``funding``."""
@@ -92,12 +89,16 @@ class MarginScreen:
         x = float(move.max()) if move.size else 0.0
         k = int(np.searchsorted(self.room, x, side="right"))
         limit = self.refresh_fraction * book.n_accounts
-        if k > limit or self.n_touched > limit:
+        if k > limit or self.touched.size > limit:
             self._refresh(book, mark, funding)
             k = int(np.searchsorted(self.room, 0.0, side="right"))
         prefix = self.order[:k]
-        if self.n_touched:
-            return np.union1d(prefix, np.flatnonzero(self.touched))
+        if self.touched.size:
+            # the touched accounts not in the prefix, by a reusable mask (no set operation)
+            self._mask[prefix] = True
+            extra = self.touched[~self._mask[self.touched]]
+            self._mask[prefix] = False
+            prefix = np.concatenate((prefix, extra))
         return np.sort(prefix)
 
     def below_maintenance(self, book: PerpBook, mark: FloatArray, funding: FloatArray) -> Valuation:

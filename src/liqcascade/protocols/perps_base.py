@@ -52,16 +52,16 @@ class PerpCapabilities:
     """Liquidation surpluses feed, and deficits draw on, an insurance fund."""
     deleveraging: bool = True
     """A deficit the fund cannot cover is closed against opposite positions (ADL)."""
-    maintenance_slope: bool = False
-    """The engine has ``maintenance_slope(book, mark) -> FloatArray``: per position, the change of
-    its account's maintenance requirement per unit of its market's price as that price moves
-    toward the position's liquidation (down for a long, up for a short). The liquidation map
-    (``engine/liqmap.py``) uses it instead of two bumped :meth:`MarginEngine.margin` calls."""
     linear_maintenance: bool = False
     """The maintenance requirement is ``Σ |size|·mark·rate`` with one rate per market and
     :meth:`MarginEngine.liquidatable` is ``maintenance > 0 and equity < maintenance``; the
     engine then has ``maintenance_rate(markets) -> rate per market``, and the perp engine
     may screen accounts with its compiled check instead of valuing the whole book."""
+    maintenance_slope: bool = False
+    """The engine has ``maintenance_slope(book, mark) -> FloatArray``: per position, the change of
+    its account's maintenance requirement per unit of its market's price as that price moves
+    toward the position's liquidation (down for a long, up for a short). The liquidation map
+    (``engine/liqmap.py``) uses it instead of two bumped :meth:`MarginEngine.margin` calls."""
 
 
 @dataclass(frozen=True)
