@@ -76,7 +76,7 @@ def test_every_policy_conserves_money_through_the_engine_run(seed, name, fund, d
     before = book.equity(mark).sum() + fund
     after = s.book.equity(mark).sum() + s.fund + s.outside - s.socialised
     assert after == pytest.approx(before, abs=1e-6 * max(1.0, abs(before)))
-    assert len(res.records) == 3 and s.fund >= 0.0
+    assert len(res.records) == 3 and s.fund >= -1e-6  # the fund never below zero (float rounding aside)
 
 
 @settings(max_examples=10, deadline=None)
