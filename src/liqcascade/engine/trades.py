@@ -124,15 +124,16 @@ def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlo
     # only the liquidated accounts' rows have flows: one pass finds them, everything after
     # works on those, and the frame is built once (per-part frames, their concat and a
     # pandas sort cost seconds on a 1M-account book)
-    live = np.flatnonzero((flows[:, :FLOW_USD] != 0.0).any(axis=1))
-    f = flows[live]
+    live = np.flatnonzero(flows[:, :FLOW_USD].any(axis=1))
     account, asset = rows.account(live), rows.asset[live]
-    parts = [_account_rows(f, account, asset, PARTIES.index(party), kind, col, sign)
+    # column by column: gathering whole rows of the (rows x N_FLOWS) array costs 3x more
+    amounts = [flows[live, col] for col in range(FLOW_USD)]
+    parts = [_account_rows(flows, live, amounts[col], account, asset, PARTIES.index(party), kind, col, sign)
              for party, kind, col, sign in ACCOUNT_KINDS]
-    got = f[:, FLOW_SEIZED] - f[:, FLOW_FEE]
+    got = amounts[FLOW_SEIZED] - amounts[FLOW_FEE]
     hit = np.flatnonzero(got)
     parts.append(_Rows(PARTIES.index("liquidators"), "received", account[hit], asset[hit], got[hit],
-                       f[hit, FLOW_USD + FLOW_SEIZED] - f[hit, FLOW_USD + FLOW_FEE]))
+                       flows[live[hit], FLOW_USD + FLOW_SEIZED] - flows[live[hit], FLOW_USD + FLOW_FEE]))
     for a in per_asset:
         amount = np.asarray(a.amount, float)
         hit = np.flatnonzero(amount)
@@ -144,10 +145,11 @@ def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlo
     return _ordered_frame(parts, rows)
 
 
-def _account_rows(f: np.ndarray, account: np.ndarray, asset: np.ndarray, party: int, kind: str, col: int,
-                  sign: float) -> _Rows:
-    hit = np.flatnonzero(f[:, col])
-    return _Rows(party, kind, account[hit], asset[hit], sign * f[hit, col], sign * f[hit, FLOW_USD + col])
+def _account_rows(flows: np.ndarray, live: np.ndarray, amount: np.ndarray, account: np.ndarray, asset: np.ndarray,
+                  party: int, kind: str, col: int, sign: float) -> _Rows:
+    """The rows of one kind: ``amount`` is ``flows[live, col]``."""
+    hit = np.flatnonzero(amount)
+    return _Rows(party, kind, account[hit], asset[hit], sign * amount[hit], sign * flows[live[hit], FLOW_USD + col])
 
 
 def _ordered_frame(parts: Sequence[_Rows], rows: BookRows) -> pd.DataFrame:
@@ -165,7 +167,7 @@ def _ordered_frame(parts: Sequence[_Rows], rows: BookRows) -> pd.DataFrame:
         (((p.party << b_acc | np.minimum(p.account, no_acc)) << b_asset | p.asset) << b_kind) | kinds.index(p.kind)
         for p in parts
     ])
-    order = np.argsort(key, kind="stable")
+    order = _stable_argsort(key)
     key = key[order]
     account = (key >> (b_kind + b_asset)) & no_acc
     ids = np.full(order.shape[0], rows.no_account, dtype=rows.account_ids.dtype)
@@ -176,7 +178,19 @@ def _ordered_frame(parts: Sequence[_Rows], rows: BookRows) -> pd.DataFrame:
         "asset": _labels((key >> b_kind) & ((1 << b_asset) - 1), rows.assets),
         "kind": _labels(key & ((1 << b_kind) - 1), kinds),
         "amount": np.concatenate([p.amount for p in parts])[order], "usd": np.concatenate([p.usd for p in parts])[order],
-    })
+    }, copy=False)  # every column is a fresh array
+
+
+def _stable_argsort(key: np.ndarray) -> np.ndarray:
+    """``np.argsort(key, kind="stable")`` for non-negative int64 keys, as a least-significant-first
+    radix sort over 16-bit digits: NumPy sorts 16-bit integers stably by counting, twice as fast
+    as its merge sort of int64 on a 1M-account table (whose keys have ~32 bits)."""
+    order = np.argsort((key & 0xFFFF).astype(np.uint16), kind="stable")
+    rest = key[order] >> 16
+    while rest.any():
+        step = np.argsort((rest & 0xFFFF).astype(np.uint16), kind="stable")
+        order, rest = order[step], rest[step] >> 16
+    return order
 
 
 def _bits(n: int) -> int:
