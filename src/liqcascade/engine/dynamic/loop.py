@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable, Mapping
 
 from liqcascade._typing import FloatArray
-from liqcascade.engine.dynamic import owners, steps
+from liqcascade.engine.dynamic import owners, quiet, steps
 from liqcascade.engine.dynamic.baseline import baseline_state
 from liqcascade.engine.dynamic import openings
 from liqcascade.engine.dynamic.behaviour import between_blocks, react_state
@@ -76,10 +76,18 @@ def simulate(
     if moving:
         st.owners = owner_inputs(model, run, owner_actions, tuple(accrual), behaviour, behaviour_stream, plan, keepers)
     nb = run.n_blocks
-    for b in range(nb):
-        run_block(run, st, b)
+    skipping = quiet.applies(run)
+    window = quiet.Window()
+    b = 0
+    while b < nb:
+        n = quiet.advance(run, st, b, window) if skipping else 0
+        if n == 0:
+            run_block(run, st, b)
+            n = 1
         if progress is not None:
-            progress(b + 1, nb)
+            for done in range(b + 1, b + n + 1):
+                progress(done, nb)
+        b += n
     return build_result(run, st, config)
 
 
