@@ -75,6 +75,13 @@ def simulate(
         st.baseline = _baseline(run, impact_baseline)
     if moving:
         st.owners = owner_inputs(model, run, owner_actions, tuple(accrual), behaviour, behaviour_stream, plan, keepers)
+    run_blocks(run, st, progress)
+    return build_result(run, st, config)
+
+
+def run_blocks(run: RunInputs, st: SimulationState, progress: Callable[[int, int], None] | None = None) -> None:
+    """Every block of the run in order: a run of quiet blocks at once (:mod:`.quiet`, the same
+    result bit for bit), any other block by :func:`run_block`."""
     nb = run.n_blocks
     skipping = quiet.applies(run)
     window = quiet.Window()
@@ -88,7 +95,6 @@ def simulate(
             for done in range(b + 1, b + n + 1):
                 progress(done, nb)
         b += n
-    return build_result(run, st, config)
 
 
 def _grown(model: MarketModel, sorted_book: SortedBook | None, path, actions, behaviour, stream: int):
