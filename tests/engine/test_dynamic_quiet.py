@@ -88,6 +88,28 @@ def test_crash_then_calm_skips_and_matches(one_numba_thread, monkeypatch):
     assert len(heartbeat) <= 3 and len(alone) < 900 // 4
 
 
+def test_unprofitable_candidates_stay_quiet(one_numba_thread, monkeypatch):
+    """After a crash some accounts stay eligible but below the profit floor (gas at 30 gwei,
+    min_profit_usd 0): the blocks after it are still skipped over while no one would take
+    them, with the same tables (their counts of eligible and unprofitable accounts included)."""
+    m = model(random_book(300, 1))
+    prices = np.concatenate([np.linspace(2000.0, 1400.0, 20), np.full(880, 1400.0)])
+    path = gbm({"WETH": 2000.0}, {"WETH": 0.0}, [[1.0]], 900, seed=0)
+    path = dataclasses.replace(path, prices=prices[:, None])
+    sim = SimSettings(Liquidators(gas_gwei=30, latency_blocks=2), Dynamics(600, 0.5))
+    ran = []
+    real = loop.run_block
+    monkeypatch.setattr(loop, "run_block", lambda run, s, b: (ran.append(b), real(run, s, b)))
+    on = simulate(m, path, ChainlinkPush(0.005, 3600), sim)
+    alone = len(ran)
+    off = simulate(m, path, ChainlinkPush(0.005, 3600), dataclasses.replace(sim, skip_quiet_blocks=False))
+    assert_same_result(on, off)
+    steps = on.table("steps").query("asset == 'WETH'")
+    assert (steps["eligible_accounts"].iloc[-300:] > 0).all()
+    assert (steps["left_unprofitable"].iloc[-300:] == steps["eligible_accounts"].iloc[-300:]).all()
+    assert alone < 900 // 4
+
+
 def test_off_runs_every_block(monkeypatch):
     """skip_quiet_blocks=False takes the block-by-block path for every block."""
     m = model(random_book(50, 2))

@@ -1,10 +1,12 @@
 """Quiet blocks skipped as a whole, exactly.
 
 A block is *quiet* when nothing in it can act on the book: no owner, keeper or behaviour
-step, no protocol aftermarket or soft liquidation, no candidate eligible or held, nothing
-liquidated last block, nothing left to sell, and the oracle opens no round. The oracle's
+step, no protocol aftermarket or soft liquidation, no account held by the protocol's limits,
+nothing liquidated last block, nothing left to sell, the oracle opens no round, and no
+eligible account is one a liquidator would take (each still in its latency or below
+``min_profit_usd`` at the block's market prices and gas, under max close). The oracle's
 prices then equal last block's, so the protocol's view of every account is unchanged and
-no account can become eligible (:func:`~.steps.find_candidates` would only re-read last
+the eligible set is the same (:func:`~.steps.find_candidates` would only re-read last
 block's liquidated accounts: none). What still moves is the price side: the path, the
 decay of the transient impact, the venues re-centred on the reference, the oracle's
 clock, and the block's record. :func:`advance` computes those for a run of quiet blocks
@@ -25,6 +27,8 @@ from liqcascade.engine.dynamic.state import EMPTY, RunInputs, SimulationState
 
 MIN_WINDOW = 4
 MAX_WINDOW = 256
+CELLS = 1 << 20
+"""At most this many (block, eligible account) pairs are priced at once."""
 
 
 @dataclass
@@ -50,18 +54,19 @@ def applies(run: RunInputs) -> bool:
 
 
 def at_rest(st: SimulationState) -> bool:
-    """Whether after the last block nothing is pending: no candidate, no held account, none
-    liquidated last block, no inventory, no owners' state."""
-    return (st.owners is None and st.aftermarket is None and st.cand is not None and st.cand.elig.size == 0
-            and st.held.size == 0 and st.liquidated_last.size == 0 and not st.inventory.any())
+    """Whether after the last block nothing is pending: no held account, none liquidated last
+    block, no inventory, no owners' state (eligible accounts are judged per block)."""
+    return (st.owners is None and st.aftermarket is None and st.cand is not None and st.held.size == 0
+            and st.liquidated_last.size == 0 and not st.inventory.any())
 
 
 def advance(run: RunInputs, st: SimulationState, b: int, window: Window) -> int:
     """Advance over the quiet blocks from ``b`` (at most ``window.blocks``); return how many
     (0: block ``b`` is not quiet, or the state is not at rest)."""
-    if b == 0 or not at_rest(st):
+    if b == 0 or not at_rest(st) or (st.cand.elig.size and run.settings.liquidators.strategy != "max_close"):
         return 0
-    w = _depth_cut(run, b, min(window.blocks, run.n_blocks - b))
+    # a window of blocks x candidates stays small
+    w = _depth_cut(run, b, min(window.blocks, run.n_blocks - b, max(1, CELLS // max(1, st.cand.elig.size))))
     if w == 0:
         return 0
     exo, trans, market, venues = _prices(run, st, b, w)
@@ -69,6 +74,8 @@ def advance(run: RunInputs, st: SimulationState, b: int, window: Window) -> int:
     for i, arr in run.feeds.items():
         seen[:, i] = arr[b:b + w]
     n, ostate = run.oracle.quiet_blocks(st.ostate, run.times[b:b + w], seen)
+    gas = run.gas_path[b:b + n] if run.gas_path is not None else np.full(n, float(run.settings.liquidators.gas_gwei))
+    n, idle = _untaken(run, st, b, market[:n], gas, venues)
     window.update(w, n)
     if n == 0:
         return 0
@@ -76,8 +83,51 @@ def advance(run: RunInputs, st: SimulationState, b: int, window: Window) -> int:
     st.venues = venues[n - 1]
     st.ostate = ostate
     _book_side(run, st, b, n)
-    _record(run, st, b, n, exo, market)
+    _record(run, st, b, n, exo, market, gas[:n], idle)
     return n
+
+
+def _untaken(run: RunInputs, st: SimulationState, b: int, market, gas, venues):
+    """How many of the blocks from ``b`` (rows of ``market`` and ``gas``; ``venues`` after each)
+    leave every eligible account untaken, with their counts (:class:`Idle`). A block in which
+    no account is worth a call at the market price (or all wait their latency) is judged by
+    :func:`~.steps.choose_liquidations`' own expressions, one row per block; one in which some
+    is, by that function itself at the block's prices and venues (slippage may still leave
+    them all). Stops before the first block in which a liquidator takes an account."""
+    n = market.shape[0]
+    cand, liq = st.cand, run.settings.liquidators
+    idle = Idle(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
+    if cand.elig.size == 0 or n == 0:
+        return n, idle
+    gas_usd = gas * 1e-9 * liq.gas_per_call * (market[:, run.gas_idx] if run.gas_idx >= 0 else 0.0)
+    gross = (cand.received * market[:, cand.coll_asset] + cand.reward_usd - cand.paid * market[:, cand.debt_asset]
+             - gas_usd[:, None])
+    waiting = np.arange(b, b + n)[:, None] - st.eligible_since[cand.elig] < liq.latency_blocks
+    floor = steps.profit_floor(liq)
+    idle.unprofitable[:] = ((gross < floor) & ~waiting).sum(axis=1)
+    idle.waiting[:] = waiting.sum(axis=1)
+    market_now, venues_now = st.market, st.venues
+    try:
+        for j in np.flatnonzero(((gross >= floor) & ~waiting).any(axis=1)).tolist():
+            st.market, st.venues = market[j], venues[j]
+            choice = steps.choose_liquidations(run, st, b + j, steps.gas_price(run, b + j))
+            if choice.chosen.size:
+                n = j
+                break
+            idle.unprofitable[j], idle.over_capacity[j], idle.waiting[j] = (choice.unprofitable,
+                                                                          choice.over_capacity, choice.waiting)
+    finally:
+        st.market, st.venues = market_now, venues_now
+    return n, Idle(idle.unprofitable[:n], idle.waiting[:n], idle.over_capacity[:n])
+
+
+@dataclass(frozen=True)
+class Idle:
+    """Per quiet block: eligible accounts counted unprofitable, waiting, and over capacity."""
+
+    unprofitable: np.ndarray
+    waiting: np.ndarray
+    over_capacity: np.ndarray
 
 
 def _depth_cut(run: RunInputs, b: int, w: int) -> int:
@@ -128,11 +178,10 @@ def _book_side(run: RunInputs, st: SimulationState, b: int, n: int) -> None:
         steps.check_conservation(run, st, b + n - 1)
 
 
-def _record(run: RunInputs, st: SimulationState, b: int, n: int, exo, market) -> None:
+def _record(run: RunInputs, st: SimulationState, b: int, n: int, exo, market, gas, idle: Idle) -> None:
     """The records of blocks ``b`` to ``b + n - 1`` (:func:`~.steps.record`'s rows)."""
     o = st.o_prev
-    gas = run.gas_path[b:b + n] if run.gas_path is not None else run.settings.liquidators.gas_gwei
     usd = BlockUsd(float((st.tallies.seized * o).sum()), float((st.tallies.repaid * o).sum()), st.written_off,
                    st.cand.shortfall, gas)
-    rows = slice(b, b + n)
-    st.records.write(rows, exo[:n] * np.exp(st.perm), market[:n], o, BlockCounts(0, 0, 0, 0, 0, 0), usd)
+    counts = BlockCounts(st.cand.elig.size, 0, 0, idle.unprofitable, idle.over_capacity, idle.waiting)
+    st.records.write(slice(b, b + n), exo[:n] * np.exp(st.perm), market[:n], o, counts, usd)
