@@ -54,8 +54,16 @@ def test_skipping_is_exact(one_numba_thread, seed, vol, drift, deviation, heartb
         path = path.with_gas(np.random.default_rng(seed).uniform(5, 50, 160))
     sim = SimSettings(Liquidators(gas_gwei=30, spread_blocks=spread, latency_blocks=latency),
                       Dynamics(600, phi), check_conservation=True)
-    on, off = both(m, path, ChainlinkPush(deviation, heartbeat), sim)
+    ends = []
+    real = loop.build_result
+    loop.build_result = lambda run, state, config: (ends.append(state.ostate.block), real(run, state, config))[1]
+    try:
+        on, off = both(m, path, ChainlinkPush(deviation, heartbeat), sim)
+    finally:
+        loop.build_result = real
     assert_same_result(on, off)
+    # the oracle's clock: one step per block after block 0, skipped or not
+    assert ends == [159, 159]
 
 
 def test_crash_then_calm_skips_and_matches(one_numba_thread, monkeypatch):

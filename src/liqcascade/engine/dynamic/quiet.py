@@ -73,12 +73,15 @@ def advance(run: RunInputs, st: SimulationState, b: int, window: Window) -> int:
     seen = market.copy()
     for i, arr in run.feeds.items():
         seen[:, i] = arr[b:b + w]
-    n, ostate = run.oracle.quiet_blocks(st.ostate, run.times[b:b + w], seen)
-    gas = run.gas_path[b:b + n] if run.gas_path is not None else np.full(n, float(run.settings.liquidators.gas_gwei))
-    n, idle = _untaken(run, st, b, market[:n], gas, venues)
+    n_oracle, ostate = run.oracle.quiet_blocks(st.ostate, run.times[b:b + w], seen)
+    gas = (run.gas_path[b:b + n_oracle] if run.gas_path is not None
+           else np.full(n_oracle, float(run.settings.liquidators.gas_gwei)))
+    n, idle = _untaken(run, st, b, market[:n_oracle], gas, venues)
     window.update(w, n)
     if n == 0:
         return 0
+    if n < n_oracle:  # a liquidator takes an account at block b + n: the oracle's clock stops before it
+        _, ostate = run.oracle.quiet_blocks(st.ostate, run.times[b:b + n], seen[:n])
     st.exo, st.trans, st.market = exo[n - 1].copy(), trans[n - 1].copy(), market[n - 1].copy()
     st.venues = venues[n - 1]
     st.ostate = ostate
