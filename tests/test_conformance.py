@@ -142,7 +142,7 @@ def test_docs_state_the_shipped_vector_counts():
         "and its Flipper": per_file["maker/liquidations12_flip.yaml"],
         "Liquity v1": per_dir["liquity_v1"], "and v2": per_dir["liquity_v2"],
         "Morpho Blue": per_dir["morpho_blue"], "Euler v2": per_dir["euler_v2"],
-        "crvUSD": per_dir["crvusd"],
+        "crvUSD": per_dir["crvusd"], "dYdX v4": per_dir["dydx_v4"],
     }
     assert sum(named[k] for k in ("math", "v3.0/SparkLend", "v3.3", "v3.5", "v3.6", "v3.7", "Aave v2")) == aave
     for name, n in named.items():

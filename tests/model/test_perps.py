@@ -92,3 +92,19 @@ def test_every_bad_row_is_named(accounts, positions, source, row, words):
         PerpBook.from_rows(acc, pos, BTC_ETH)
     assert err.value.file == source and err.value.row == row
     assert words in str(err.value)
+
+
+def test_subset_keeps_the_chosen_accounts_positions_and_maps_them_back():
+    book = PerpBook.from_rows(
+        AccountColumns(ids=["a", "b", "c"], collateral=[1.0, 2.0, 3.0], isolated=[False, True, False]),
+        PositionColumns(account=["a", "c", "a", "b", "c"], market=[0, 0, 1, 1, 1], size=[1.0, -2.0, 3.0, 4.0, 5.0],
+                        entry_price=[10.0, 20.0, 30.0, 40.0, 50.0]),
+        markets=["X", "Y"],
+    )
+    sub, pos = book.subset(np.array([0, 2]))
+    assert list(sub.account_ids) == ["a", "c"] and list(sub.collateral) == [1.0, 3.0]
+    assert list(sub.offsets) == [0, 2, 4] and list(sub.account) == [0, 0, 1, 1]
+    np.testing.assert_array_equal(book.size[pos], sub.size)
+    assert sorted(sub.size.tolist()) == [-2.0, 1.0, 3.0, 5.0]  # b's 4.0 left out
+    mark = np.array([11.0, 29.0])
+    np.testing.assert_allclose(sub.equity(mark), book.equity(mark)[[0, 2]])

@@ -139,6 +139,24 @@ class PerpBook:
     def n_positions(self) -> int:
         return int(self.size.shape[0])
 
+    def subset(self, accounts: IntArray) -> tuple["PerpBook", IntArray]:
+        """The book of ``accounts`` (sorted dense indices) alone, and for each of its positions
+        the position's index in this book. Arrays are copies; labels and markets are kept."""
+        accounts = np.asarray(accounts, dtype=np.int64)
+        lo, hi = self.offsets[accounts], self.offsets[accounts + 1]
+        counts = hi - lo
+        offsets = np.zeros(accounts.size + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        pos = np.repeat(lo - offsets[:-1], counts) + np.arange(offsets[-1], dtype=np.int64)
+        sub = PerpBook(
+            account=np.repeat(np.arange(accounts.size, dtype=np.int64), counts), market=self.market[pos],
+            size=self.size[pos], entry_price=self.entry_price[pos], funding_index=self.funding_index[pos],
+            collateral=self.collateral[accounts], isolated=self.isolated[accounts],
+            declared_side=self.declared_side[accounts], owner=self.owner[accounts],
+            account_ids=self.account_ids[accounts], owner_ids=self.owner_ids, offsets=offsets, markets=self.markets,
+        )
+        return sub, pos
+
     # ------------------------------------------------------------------ values
     def notional(self, mark: FloatArray) -> FloatArray:
         """``|size| · mark`` per position (``mark`` per market)."""

@@ -23,14 +23,17 @@ float form by property tests.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
 from liqcascade._typing import BoolArray, FloatArray, IntArray
 from liqcascade.model.perps import PerpBook
 
-__all__ = ["Fills", "LiquidationOrders", "MarginEngine", "MarginState", "PerpCapabilities", "Settlement"]
+__all__ = [
+    "AdlCloses", "AdlPolicy", "Fills", "LiquidationOrders", "MarginEngine", "MarginState", "PerpCapabilities",
+    "Settlement",
+]
 
 MARKET_ORDER, BACKSTOP = 0, 1
 """Values of :attr:`LiquidationOrders.route`: through the venue's book, or taken over by the
@@ -49,6 +52,11 @@ class PerpCapabilities:
     """Liquidation surpluses feed, and deficits draw on, an insurance fund."""
     deleveraging: bool = True
     """A deficit the fund cannot cover is closed against opposite positions (ADL)."""
+    linear_maintenance: bool = False
+    """The maintenance requirement is ``Σ |size|·mark·rate`` with one rate per market and
+    :meth:`MarginEngine.liquidatable` is ``maintenance > 0 and equity < maintenance``; the
+    engine then has ``maintenance_rate(markets) -> rate per market``, and the perp engine
+    may screen accounts with its compiled check instead of valuing the whole book."""
     maintenance_slope: bool = False
     """The engine has ``maintenance_slope(book, mark) -> FloatArray``: per position, the change of
     its account's maintenance requirement per unit of its market's price as that price moves
@@ -112,6 +120,33 @@ class Settlement:
     collateral_change: FloatArray
     fund_delta: float
     deficit: FloatArray
+
+
+@dataclass(frozen=True)
+class AdlCloses:
+    """What deleveraging closes: one row per (position, price) traded, outside the venue.
+
+    ``position`` indexes the book's positions (a position may appear in several rows);
+    ``close`` is the signed base amount traded (opposite in sign to the position);
+    ``price`` the price of that row. A policy pairs deficit positions with opposite ones
+    at one price per pair, so per market Σ close = 0 and Σ close · price = 0: deleveraging
+    moves money between accounts only."""
+
+    position: IntArray
+    close: FloatArray
+    price: FloatArray
+
+    @classmethod
+    def none(cls) -> "AdlCloses":
+        empty = np.zeros(0)
+        return cls(np.zeros(0, dtype=np.int64), empty, empty)
+
+
+AdlPolicy = Callable[[PerpBook, FloatArray, FloatArray], AdlCloses]
+"""The deleveraging hook of the perp engine: ``(book, deficit per account, mark per
+market) -> AdlCloses``. ``deficit`` is > 0 for an account whose negative equity the
+insurance fund does not cover (that much must come from other accounts) and 0 elsewhere.
+The book is the run's current book: a closed position keeps its row with size 0."""
 
 
 @runtime_checkable

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from liqcascade.errors import ConfigError
 from liqcascade.protocols.perps_base import MarginEngine
 
-BUILTIN_PERPS: tuple[str, ...] = ("hyperliquid", "cex_perp")
+BUILTIN_PERPS: tuple[str, ...] = ("dydx_v4", "hyperliquid", "cex_perp")
 """Margin-engine folders registered with the package."""
 
 

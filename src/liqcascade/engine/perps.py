@@ -1,0 +1,314 @@
+"""The perp engine: one step per mark-price update on a :class:`~liqcascade.model.perps.PerpBook`.
+
+Each step (:func:`step`), at the step's mark prices and cumulative funding indices:
+
+1. **screen** -- the accounts below maintenance (:func:`below_maintenance`): a compiled check
+   on the accounts the :class:`~liqcascade.engine.perps_screen.MarginScreen` cannot rule
+   out, for an engine that declares ``linear_maintenance``; the engine's own ``margin`` and
+   ``liquidatable`` over the whole book otherwise;
+2. **funding** -- those accounts settle the funding they owe into collateral (as dYdX does
+   on every subaccount update; the others keep owing it, which their equity already counts);
+3. **orders** -- the margin engine's liquidation orders;
+4. **execution** -- each order walks its market's venue (:class:`PerpVenue`) down to its
+   worst price; a backstop order fills at the mark;
+5. **settle** -- the engine's collateral changes and insurance-fund delta. An account whose
+   fills would leave a deficit the fund cannot cover is taken out of the round and the rest
+   re-executed (dYdX refuses such a match);
+6. **deleveraging** -- an account left with negative equity and open positions (refused,
+   or the venue ran out within its worst price) is deleveraged: the ADL policy (default: the margin engine's own, dYdX's
+   :class:`~liqcascade.protocols.dydx_v4.rules.DydxDeleveraging`) closes its positions
+   against other accounts, outside the venue.
+
+Money is conserved at every step (``tests/engine/test_perps.py``): at the step's marks,
+``Δ Σ equity + Δ fund + Δ outside − Δ socialised = 0`` where *outside* is what the venues'
+and backstop's counterparties gained against the mark and *socialised* the deficits no
+round could place (written off, kept in the record).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+
+from liqcascade._typing import FloatArray, IntArray
+from liqcascade.engine.perps_screen import MarginScreen
+from liqcascade.model.perps import PerpBook
+from liqcascade.protocols.dydx_v4.rules import DydxDeleveraging
+from liqcascade.protocols.perps_base import (
+    BACKSTOP, AdlCloses, AdlPolicy, Fills, LiquidationOrders, MarginEngine,
+)
+
+__all__ = ["PerpVenue", "PerpState", "PerpStepRecord", "PerpRun", "step", "run", "start"]
+
+MAX_ROUNDS = 3
+"""Rounds of re-execution after refusing accounts whose deficit the fund cannot cover."""
+
+
+class PerpVenue(Protocol):
+    """What the perp engine needs of a venue (``markets/orderbook.py``'s OrderBookVenue has
+    this shape): immutable, each trade returns the venue after it."""
+
+    def sell(self, amount: float) -> tuple[float, "PerpVenue"]: ...
+    def buy(self, amount: float) -> tuple[float, "PerpVenue"]: ...
+    def mid_price(self) -> float: ...
+
+
+@dataclass
+class PerpState:
+    """The run's state between steps. The book's arrays belong to the run (a closed position
+    keeps its row with size 0); everything else is replaced, never shared."""
+
+    book: PerpBook
+    funding: FloatArray
+    fund: float
+    venues: list
+    screen: MarginScreen | None = None
+    outside: float = 0.0
+    socialised: float = 0.0
+    step: int = 0
+
+
+@dataclass(frozen=True)
+class PerpStepRecord:
+    """One step's numbers (USD at the step's marks): the notional closed on the venues and
+    by deleveraging (the deficit side), the insurance fund after the step, how many
+    accounts were below maintenance and how many of those had negative equity, and the
+    deficits written off so far."""
+
+    step: int
+    liquidated_notional: float
+    adl_notional: float
+    fund_balance: float
+    negative_equity_accounts: int
+    accounts_liquidated: int
+    socialised: float
+
+
+@dataclass(frozen=True)
+class PerpRun:
+    state: PerpState
+    records: list[PerpStepRecord] = field(default_factory=list)
+
+    def table(self) -> dict[str, np.ndarray]:
+        """The step records as columns."""
+        names = PerpStepRecord.__dataclass_fields__
+        return {n: np.array([getattr(r, n) for r in self.records]) for n in names}
+
+
+# ---------------------------------------------------------------------- set-up
+def start(book: PerpBook, engine: MarginEngine, mark: FloatArray, venues: Sequence, fund: float = 0.0,
+          funding: FloatArray | None = None) -> PerpState:
+    """A run's first state: the run gets its own copy of the book's mutable columns."""
+    own = replace(book, size=book.size.copy(), collateral=book.collateral.copy(),
+                  funding_index=book.funding_index.copy())
+    f = np.zeros(len(book.markets)) if funding is None else np.asarray(funding, dtype=np.float64).copy()
+    screen = None
+    if engine.capabilities.linear_maintenance:
+        screen = MarginScreen(own, engine.maintenance_rate(book.markets), np.asarray(mark, dtype=np.float64), f)
+    return PerpState(own, f, float(fund), list(venues), screen)
+
+
+# ---------------------------------------------------------------------- the steps
+def below_maintenance(engine: MarginEngine, state: PerpState, mark: FloatArray) -> IntArray:
+    """Sorted dense indices of the accounts to liquidate now."""
+    if state.screen is not None:
+        return state.screen.below_maintenance(state.book, mark, state.funding).accounts
+    book = state.book
+    return np.flatnonzero(engine.liquidatable(book, engine.margin(book, mark, state.funding)))
+
+
+def settle_funding(state: PerpState, accounts: IntArray) -> None:
+    """The funding ``accounts`` owe moves into their collateral; their positions' indices
+    move to the current ones (their equity is unchanged)."""
+    book = state.book
+    sub, pos = book.subset(accounts)
+    owed = sub.size * (state.funding[sub.market] - sub.funding_index)
+    book.collateral[np.asarray(accounts, dtype=np.int64)] -= sub.per_account(owed)
+    book.funding_index[pos] = state.funding[sub.market]
+
+
+def _fill_one(venue, close: float, worst: float) -> tuple[float, float, object]:
+    """Fill up to ``close`` (signed, < 0 sells) on ``venue`` with an average price no worse
+    than ``worst``; the average falls (sells) or rises (buys) with the amount, so the
+    largest acceptable amount is found by bisection. Returns (filled, average, venue)."""
+    trade = venue.sell if close < 0 else venue.buy
+    sign = -1.0 if close < 0 else 1.0
+
+    def ok(q: float) -> bool:
+        avg = trade(q)[0] / q
+        return np.isnan(worst) or (avg >= worst if close < 0 else avg <= worst)
+
+    q = abs(close)
+    if not ok(q):
+        lo, hi = 0.0, q
+        for _ in range(30):  # 2^-30 of the order: finer than any venue's lot
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+        q = lo
+    if q <= 0.0:
+        return 0.0, np.nan, venue
+    cash, after = trade(q)
+    return sign * q, cash / q, after
+
+
+def execute(orders: LiquidationOrders, book: PerpBook, venues: list, mark: FloatArray) -> tuple[Fills, list]:
+    """Execute the orders row by row on their markets' venues (backstop rows at the mark)."""
+    venues = list(venues)
+    filled = np.zeros(orders.close.shape[0])
+    price = np.full(orders.close.shape[0], np.nan)
+    for r, p in enumerate(orders.position):
+        k = int(book.market[p])
+        if orders.route[r] == BACKSTOP:
+            filled[r], price[r] = orders.close[r], mark[k]
+            continue
+        filled[r], price[r], venues[k] = _fill_one(venues[k], float(orders.close[r]), float(orders.worst_price[r]))
+    return Fills(filled, price), venues
+
+
+def _rows_of(orders: LiquidationOrders, keep: np.ndarray) -> LiquidationOrders:
+    return LiquidationOrders(orders.position[keep], orders.close[keep], orders.worst_price[keep],
+                             orders.bankruptcy_price[keep], orders.route[keep])
+
+
+@dataclass(frozen=True)
+class _Round:
+    """One liquidation round on the sub-book of the accounts being liquidated."""
+
+    orders: LiquidationOrders
+    fills: Fills
+    venues: list
+    collateral_change: FloatArray
+    fund_delta: float
+    left_deficit: FloatArray
+
+
+def liquidate(engine: MarginEngine, sub: PerpBook, state: PerpState, mark: FloatArray) -> _Round:
+    """Orders, execution and settlement for every account of ``sub``; accounts whose
+    deficit the fund cannot cover are refused and the rest re-executed on the untouched
+    venues, at most :data:`MAX_ROUNDS` times."""
+    orders = engine.orders(sub, engine.margin(sub, mark, state.funding), mark, np.arange(sub.n_accounts))
+    for i in range(MAX_ROUNDS):
+        fills, venues = execute(orders, sub, state.venues, mark)
+        s = engine.settle(sub, orders, fills, state.fund)
+        bad = np.flatnonzero(s.deficit > 0.0)
+        if not bad.size or i == MAX_ROUNDS - 1:
+            break  # a deficit left after the last round is written off by apply_round
+        orders = _rows_of(orders, ~np.isin(sub.account[orders.position], bad))
+    return _Round(orders, fills, venues, s.collateral_change, s.fund_delta, s.deficit)
+
+
+def apply_round(state: PerpState, accounts: IntArray, pos: IntArray, rnd: _Round, mark: FloatArray) -> float:
+    """Book the round (``pos`` maps the sub-book's positions to the book's): sizes,
+    collateral, fund, the venues and what the counterparties gained against the mark; a
+    deficit left after the last round is written off (socialised). Returns the liquidated
+    notional at the mark."""
+    book = state.book
+    p, f, price = rnd.orders.position, rnd.fills.filled, rnd.fills.average_price
+    done = f != 0.0
+    np.add.at(book.size, pos[p[done]], f[done])
+    left = rnd.left_deficit
+    book.collateral[accounts] += rnd.collateral_change + left
+    state.socialised += float(left.sum())
+    state.fund += rnd.fund_delta
+    state.venues = rnd.venues
+    m = np.asarray(mark, dtype=np.float64)[book.market[pos[p[done]]]]
+    state.outside += float((-f[done] * (m - price[done])).sum())
+    return float((np.abs(f[done]) * m).sum())
+
+
+def as_closes(result, book: PerpBook, deficit: FloatArray) -> AdlCloses:
+    """A policy answers with :class:`AdlCloses` rows (both sides), or, as
+    ``protocols/perps_adl.py``'s AdlOutcome, with per-position ``close`` and ``price`` of the
+    counterparties only. Then, per market and side, the deficit accounts' positions close
+    the matched amount pro rata to their sizes at the counterparties' average price, so the
+    rows move money between accounts only."""
+    if isinstance(result, AdlCloses):
+        return result
+    close = np.asarray(result.close, dtype=np.float64)
+    price = np.asarray(result.price, dtype=np.float64)
+    rows = [np.flatnonzero(close != 0.0)]
+    extra_close, extra_price = [], []
+    bankrupt = (np.asarray(deficit)[book.account] > 0.0) & (book.size != 0.0)
+    for k in range(len(book.markets)):
+        for sign in (1.0, -1.0):  # bankrupt longs meet counterparties buying (close > 0)
+            mine = np.flatnonzero(bankrupt & (book.market == k) & (np.sign(book.size) == sign))
+            theirs = np.flatnonzero((book.market == k) & (np.sign(close) == sign) & ~bankrupt)
+            matched = float(close[theirs].sum())
+            if not mine.size or matched == 0.0:
+                continue
+            share = matched / float(book.size[mine].sum())
+            rows.append(mine)
+            extra_close.append(-book.size[mine] * share)
+            extra_price.append(np.full(mine.size, float((close[theirs] * price[theirs]).sum()) / matched))
+    pos = np.concatenate(rows)
+    base = rows[0]
+    return AdlCloses(pos.astype(np.int64), np.concatenate([close[base], *extra_close]),
+                     np.concatenate([price[base], *extra_price]))
+
+
+def deleverage(state: PerpState, policy: AdlPolicy, accounts: IntArray, mark: FloatArray) -> float:
+    """dYdX deleverages an account the liquidation left with negative equity and open
+    positions: those of ``accounts`` go to ``policy`` with their negative equity as the
+    deficit. Returns the notional of the deficit side at the mark."""
+    book = state.book
+    sub, _ = book.subset(accounts)
+    eq = sub.equity(mark, state.funding)
+    bad = (eq < 0.0) & (sub.per_account(np.abs(sub.size)) > 0.0)
+    if not np.any(bad):
+        return 0.0
+    deficit = np.zeros(book.n_accounts)
+    deficit[np.asarray(accounts)[bad]] = -eq[bad]
+    closes = as_closes(policy(book, deficit, mark), book, deficit)
+    if not closes.position.size:
+        return 0.0
+    pos = closes.position
+    touched = np.unique(book.account[pos])
+    settle_funding(state, touched)
+    np.add.at(book.collateral, book.account[pos], -closes.close * (closes.price - book.entry_price[pos]))
+    np.add.at(book.size, pos, closes.close)
+    if state.screen is not None:
+        state.screen.touch(touched)
+    m = np.asarray(mark, dtype=np.float64)[book.market[pos]]
+    return float((np.abs(closes.close) * m)[deficit[book.account[pos]] > 0.0].sum())
+
+
+def step(engine: MarginEngine, state: PerpState, mark: FloatArray, funding: FloatArray | None,
+         policy: AdlPolicy, recentre: Callable | None = None) -> PerpStepRecord:
+    """Advance ``state`` by one step at ``mark`` (and cumulative ``funding``, per market)."""
+    mark = np.asarray(mark, dtype=np.float64)
+    if funding is not None:
+        state.funding = np.asarray(funding, dtype=np.float64).copy()
+    if recentre is not None:
+        state.venues = [recentre(v, float(m)) for v, m in zip(state.venues, mark)]
+    accounts = below_maintenance(engine, state, mark)
+    liquidated = adl = 0.0
+    n_neg = 0
+    if accounts.size:
+        settle_funding(state, accounts)
+        sub, pos = state.book.subset(accounts)
+        n_neg = int(np.count_nonzero(sub.equity(mark) < 0.0))
+        liquidated = apply_round(state, accounts, pos, liquidate(engine, sub, state, mark), mark)
+        if state.screen is not None:
+            state.screen.touch(accounts)
+        adl = deleverage(state, policy, accounts, mark)
+    state.step += 1
+    return PerpStepRecord(state.step, liquidated, adl, state.fund, n_neg, int(accounts.size), state.socialised)
+
+
+def run(engine: MarginEngine, book: PerpBook, marks: FloatArray, venues: Sequence, *, fund: float = 0.0,
+        funding: FloatArray | None = None, policy: AdlPolicy | None = None, seed: int = 0,
+        recentre: Callable | None = None) -> PerpRun:
+    """Run ``marks`` (steps × markets) and, optionally, cumulative ``funding`` (same shape).
+
+    ``policy`` defaults to dYdX's deleveraging (at the engine's bankruptcy prices, from a
+    start drawn with ``seed``); ``recentre(venue, mark)``, if
+    given, re-centres each venue at its market's mark before a step."""
+    marks = np.atleast_2d(np.asarray(marks, dtype=np.float64))
+    f0 = None if funding is None else np.asarray(funding, dtype=np.float64)[0]
+    state = start(book, engine, marks[0], venues, fund, f0)
+    adl = policy if policy is not None else DydxDeleveraging(engine, seed)
+    records = [step(engine, state, marks[t], None if funding is None else funding[t], adl, recentre)
+               for t in range(marks.shape[0])]
+    return PerpRun(state, records)
