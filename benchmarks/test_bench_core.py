@@ -18,7 +18,7 @@ import pytest
 
 from judge import judge_speedup
 
-from liqcascade.engine.run import cascade_curve
+from liqcascade.engine.run import cascade_curve, run_static
 from liqcascade.engine.static import MarketModel, StaticCascade
 from liqcascade.io.aave_config import load_aave_reserve_config
 from liqcascade.markets.cpmm import ConstantProductPool
@@ -278,6 +278,49 @@ def test_static_one_shot_1M(benchmark, aave_books, record, target, depth):
         f"one-shot static cascade / warm, book to tables, 1M accounts, {depth} venues ({med['one_shot'] * 1e3:.0f} ms "
         f"/ {med['warm'] * 1e3:.0f} ms; the bare warm cascade {med['cascade'] * 1e3:.0f} ms, one-shot / it "
         f"{med['one_shot'] / med['cascade']:.2f})", med["one_shot"] / med["warm"], ONE_SHOT_LIMIT)
+
+
+RUN_STATIC_TABLES_LIMIT = 10.0
+"""Issue 14 (tradesfast): ``run_static`` from the book to all five tables, trades included, within
+10x the bare warm cascade. The one-shot price is the solver's build (~1.3x the cascade), the cascade
+again with per-row flows (a fresh rows x 16 array) and the tables; the trades table on thin venues
+has ~2.9M rows (a row per party, holding and kind, three string columns), found among the book's
+2.5M x 16 flows, sorted and written, a few passes over data the size of the book each. 10x is a
+handful of such passes; the pandas path it replaced (a frame per kind, concat, a pandas sort) was
+~30-50x on a loaded machine. Not yet met under load (docs/benchmarks.md)."""
+
+
+@pytest.mark.parametrize("depth", ["deep", "thin"])
+def test_run_static_tables_1M(benchmark, aave_books, record, target, depth):
+    """``run_static`` (a fresh solver: row parameters, HF0, the sort, the cascade with per-row
+    flows, then summary, assets, rounds, accounts and trades tables) and the bare cascade on a
+    warm solver, in turn; judged: medians, tables / cascade <= ``RUN_STATIC_TABLES_LIMIT``."""
+    model = _model(*aave_books, depth == "deep")
+    solver = StaticCascade(model)
+    first = run_static(model, SHOCK)  # compile
+    solver.run(SHOCK)
+    passes = {"tables": lambda: run_static(model, SHOCK), "cascade": lambda: solver.run(SHOCK)}
+    times = {name: [] for name in passes}
+    results = {}
+
+    def alternate():
+        for _ in range(3):
+            for name, run in passes.items():
+                t0 = time.perf_counter()
+                results[name] = run()
+                times[name].append(time.perf_counter() - t0)
+
+    benchmark.pedantic(alternate, rounds=1, iterations=1)
+    med = {name: float(np.median(t)) for name, t in times.items()}
+    rows = len(results["tables"]["trades"])
+    benchmark.extra_info.update({f"{name}_s": t for name, t in med.items()} | {"trade_rows": rows})
+    record(f"run_static_tables_1M_{depth}", benchmark, 3 * N_ACCOUNTS)
+    for name in first.tables:
+        pd.testing.assert_frame_equal(results["tables"][name], first[name])
+    target.ratio_at_most(
+        f"run_static, book to all tables ({rows} trade rows) / bare warm cascade, 1M accounts, {depth} venues "
+        f"({med['tables'] * 1e3:.0f} ms / {med['cascade'] * 1e3:.0f} ms)", med["tables"] / med["cascade"],
+        RUN_STATIC_TABLES_LIMIT)
 
 
 @pytest.mark.parametrize("depth", ["deep", "thin"])

@@ -8,6 +8,7 @@ The hand case's numbers are worked out from Morpho Blue's formula in the comment
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -291,3 +292,28 @@ def test_dynamic_trades_crvusd_soft_and_hard():
     tr = check_dynamic(b, res)
     assert sums(tr, "account", "received")[PARAMS.index("USDC")] > 0  # soft sales
     assert sums(tr, "account", "repaid")[PARAMS.index("USDC")] < 0  # hard liquidations
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=QUIET)
+@given(data=st.data())
+def test_static_trades_text_ids_and_row_order(data):
+    """The same cascade on a book whose ids are text gives the same table with the ids put in
+    (``""`` on the per-asset rows instead of -1), and rows come ordered by party (account,
+    liquidators, protocol), account (book order; per-asset rows last), asset (market order), kind."""
+    b = data.draw(mb.books("compound_v2", 5, 30))
+    drop = data.draw(st.floats(0.0, 0.45))
+    names = np.array([f"0xacc{k:03d}" for k in range(b.n_accounts)], dtype=object)
+    text = dataclasses.replace(b, account_ids=names)
+    tables = []
+    for book in (b, text):
+        model = MarketModel(book, rules_of("aave_v3"), PRICES, mb.pool(2e5))
+        tables.append(static_trades(model, StaticCascade(model, CascadeSettings(impact=True)).run({"WETH": drop},
+                                                                                                   trades=True)))
+    by_int, by_text = tables
+    as_int = by_int["account_id"].to_numpy(dtype=np.int64)
+    assert by_text["account_id"].tolist() == ["" if k < 0 else names[k] for k in as_int]
+    pd.testing.assert_frame_equal(by_int.drop(columns="account_id"), by_text.drop(columns="account_id"))
+    party = by_int["party"].map({"account": 0, "liquidators": 1, "protocol": 2}).to_numpy()
+    account = np.where(as_int < 0, b.n_accounts, as_int)
+    keys = list(zip(party, account, by_int["asset"].map(PARAMS.index), by_int["kind"]))
+    assert keys == sorted(keys)

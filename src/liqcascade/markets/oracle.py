@@ -328,6 +328,24 @@ class ChainlinkPush:
         new = ChainlinkState(b, answer, answer_t, visible, pend_a, pend_f, landed, state.n_updates + landed)
         return new, _out(visible)
 
+    def quiet_blocks(self, state: ChainlinkState, times: IntArray, market: FloatArray) -> tuple[int, ChainlinkState]:
+        """How many of the next blocks (``times``, ``market``: one row per block) open no
+        round, and the state after them: what :meth:`step` gives block by block over those
+        blocks (same answer, nothing landed). 0 when the feed has a delay (rounds in flight
+        land on their own) or a price is not one :meth:`step` accepts (it raises there)."""
+        m = np.asarray(market, dtype=np.float64)
+        if self.delay_blocks != 0 or state.answer.ndim != 1 or m.ndim != 2 or m.shape[0] == 0:
+            return 0, state
+        # the same comparisons as step's, one row per block
+        fire = np.abs(m / state.answer - 1.0) >= self.deviation
+        fire |= (np.asarray(times, dtype=np.int64)[:, None] - state.answer_t) >= self.heartbeat_s
+        stop = fire.any(axis=1) | ~(np.isfinite(m) & (m > 0.0)).all(axis=1)
+        n = int(np.argmax(stop)) if stop.any() else int(m.shape[0])
+        if n == 0:
+            return 0, state
+        quiet = np.zeros(state.answer.shape, dtype=bool)
+        return n, state._replace(block=state.block + n, updated=quiet, n_updates=state.n_updates + quiet)
+
     def read(self, state: ChainlinkState):
         return _out(state.visible)
 

@@ -123,6 +123,9 @@ class SimSettings:
     dynamics: Dynamics = field(default_factory=Dynamics)
     check_conservation: bool = False
     """Check conservation every block (debug; costs a pass over the book per block)."""
+    skip_quiet_blocks: bool = True
+    """Advance over runs of quiet blocks at once (:mod:`.quiet`: the same results, bit for bit;
+    off only to compare the two)."""
 
 
 class ConservationError(LiqcascadeError):
