@@ -14,7 +14,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "liqcascade"
 
 LAYERS: dict[str, int] = {
-    "__init__": 0, "_typing": 0, "_jit": 0, "errors": 0,
+    "__init__": 0, "_typing": 0, "_jit": 0, "_registry": 0, "errors": 0,
     "model": 1,
     "protocols": 2, "markets": 2, "scenarios": 2,
     "engine": 3,

@@ -31,4 +31,4 @@ def test_a_name_registered_twice_is_refused():
         with pytest.raises(ValueError, match="registered twice"):
             perps_registry.register(perps_registry.PerpSpec("twice", "B", lambda s: None))
     finally:
-        perps_registry._SPECS.pop("twice")
+        perps_registry.unregister("twice")

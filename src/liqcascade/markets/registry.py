@@ -13,7 +13,6 @@ existing file, relative to the scenario, or fails naming the scenario and ``venu
 
 from __future__ import annotations
 
-import importlib
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Callable
 
 from pydantic import BaseModel, ConfigDict
 
+from liqcascade._registry import Registry
 from liqcascade.errors import ConfigError
 from liqcascade.markets.base import Venue
 
@@ -99,42 +99,33 @@ class VenueSpec:
             raise ValueError(f"venue {self.kind!r}: {self.settings.__name__} needs asset: str")
 
 
-_SPECS: dict[str, VenueSpec] = {}
+_REGISTRY: Registry[VenueSpec] = Registry(
+    "venue kind", BUILTIN, lambda k: f"liqcascade.markets.{k}_plugin", "SPEC", lambda s: s.kind
+)
 
 
 def register(spec: VenueSpec) -> VenueSpec:
     """Add ``spec`` (another spec already registered under that kind is an error)."""
-    if spec.kind in _SPECS and _SPECS[spec.kind] is not spec:
-        raise ValueError(f"venue kind {spec.kind!r} is registered twice")
-    _SPECS[spec.kind] = spec
-    return spec
+    return _REGISTRY.register(spec)
 
 
 def unregister(kind: str) -> None:
     """Remove a kind registered with :func:`register` (tests; a built-in kind cannot go)."""
-    if kind in BUILTIN:
-        raise ValueError(f"venue kind {kind!r} is built in")
-    _SPECS.pop(kind, None)
+    _REGISTRY.unregister(kind)
 
 
 def _load() -> dict[str, VenueSpec]:
-    for kind in BUILTIN:
-        if kind not in _SPECS:
-            register(importlib.import_module(f"liqcascade.markets.{kind}_plugin").SPEC)
-    return _SPECS
+    return _REGISTRY.specs()
 
 
 def kinds() -> tuple[str, ...]:
     """Every registered venue kind (built-in ones first)."""
-    return tuple(_load())
+    return _REGISTRY.names()
 
 
 def spec(kind: object, source: str = "<config>", key: str = "venues.kind") -> VenueSpec:
     """The registered venue ``kind``; a ConfigError naming ``source``, ``key`` and the known kinds otherwise."""
-    specs = _load()
-    if not isinstance(kind, str) or kind not in specs:
-        raise ConfigError(source, key, f"a venue kind, one of {list(specs)}", kind)
-    return specs[kind]
+    return _REGISTRY.get(kind, source, key, "a venue kind, one of")
 
 
 def settings_models() -> tuple[type[Settings], ...]:

@@ -8,11 +8,10 @@ edits no engine.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from liqcascade.errors import ConfigError
+from liqcascade._registry import Registry
 from liqcascade.protocols.perps_base import MarginEngine
 
 BUILTIN_PERPS: tuple[str, ...] = ("dydx_v4", "hyperliquid", "cex_perp")
@@ -31,32 +30,26 @@ class PerpSpec:
     """Builds the :class:`MarginEngine` from the engine's validated settings (or its defaults on None)."""
 
 
-_SPECS: dict[str, PerpSpec] = {}
+_REGISTRY: Registry[PerpSpec] = Registry(
+    "margin engine", BUILTIN_PERPS, lambda n: f"liqcascade.protocols.{n}.plugin", "PERP_SPEC", lambda s: s.name
+)
 
 
 def register(spec: PerpSpec) -> PerpSpec:
     """Add ``spec`` (an engine already registered under that name is an error)."""
-    if spec.name in _SPECS and _SPECS[spec.name] is not spec:
-        raise ValueError(f"margin engine {spec.name!r} is registered twice")
-    _SPECS[spec.name] = spec
-    return spec
+    return _REGISTRY.register(spec)
 
 
-def _load() -> dict[str, PerpSpec]:
-    for name in BUILTIN_PERPS:
-        if name not in _SPECS:
-            register(importlib.import_module(f"liqcascade.protocols.{name}.plugin").PERP_SPEC)
-    return _SPECS
+def unregister(name: str) -> None:
+    """Remove an engine added with :func:`register` (tests; a built-in one cannot go)."""
+    _REGISTRY.unregister(name)
 
 
 def names() -> tuple[str, ...]:
     """Every registered margin-engine name."""
-    return tuple(_load())
+    return _REGISTRY.names()
 
 
 def spec(name: str, source: str = "<config>", key: str = "perps.engine") -> PerpSpec:
     """The registered engine ``name``; a ConfigError naming ``source`` and ``key`` otherwise."""
-    specs = _load()
-    if name not in specs:
-        raise ConfigError(source, key, f"one of {list(specs)}", name)
-    return specs[name]
+    return _REGISTRY.get(name, source, key)

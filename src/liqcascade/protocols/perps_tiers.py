@@ -27,7 +27,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from liqcascade._jit import jit_functions
-from liqcascade._typing import FloatArray, IntArray
+from liqcascade._typing import BoolArray, FloatArray, IntArray
 from liqcascade.errors import ConfigError
 from liqcascade.model.perps import PerpBook
 from liqcascade.protocols import perps_tiers_kernels_python as _py
@@ -197,3 +197,20 @@ def liquidation_price(mark: FloatArray, size: FloatArray, available: FloatArray,
     with np.errstate(divide="ignore", invalid="ignore"):
         p = mark - side * available / np.abs(size) / (1.0 - side * rate)
     return np.where(p > 0, p, np.nan)
+
+
+class TieredMargin:
+    """The margin part of a :class:`~liqcascade.protocols.perps_base.MarginEngine` whose
+    ``settings.tiers`` carry notional tiers (Hyperliquid, the Binance-like engine): equity and
+    requirements from the tiers, the requirement's slope (``maintenance_slope`` capability),
+    and liquidation while equity is below a positive maintenance requirement."""
+
+    def margin(self, book: PerpBook, mark: FloatArray, funding: FloatArray | None = None) -> MarginState:
+        return self.settings.tiers.margin(book, mark, funding)  # type: ignore[attr-defined]
+
+    def maintenance_slope(self, book: PerpBook, mark: FloatArray) -> FloatArray:
+        """Per position, the requirement's slope toward its liquidation (declared in the capabilities)."""
+        return self.settings.tiers.maintenance_slope(book, mark)  # type: ignore[attr-defined]
+
+    def liquidatable(self, book: PerpBook, state: MarginState) -> BoolArray:
+        return (state.maintenance > 0) & (state.equity < state.maintenance)

@@ -11,13 +11,12 @@ adding a protocol edits no engine and no config code.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Callable
 
 from pydantic import BaseModel, ConfigDict
 
-from liqcascade.errors import ConfigError
+from liqcascade._registry import Registry
 from liqcascade.model import PositionBook, RiskParams
 
 BUILTIN = (
@@ -67,35 +66,28 @@ class ProtocolSpec:
     settings_help: str = ""
 
 
-_SPECS: dict[str, ProtocolSpec] = {}
+_REGISTRY: Registry[ProtocolSpec] = Registry(
+    "protocol", BUILTIN, lambda n: f"liqcascade.protocols.{n}.plugin", "SPEC", lambda s: s.name
+)
 
 
 def register(spec: ProtocolSpec) -> ProtocolSpec:
     """Add ``spec`` (a protocol already registered under that name is an error)."""
-    if spec.name in _SPECS and _SPECS[spec.name] is not spec:
-        raise ValueError(f"protocol {spec.name!r} is registered twice")
-    _SPECS[spec.name] = spec
-    return spec
+    return _REGISTRY.register(spec)
 
 
 def _load() -> dict[str, ProtocolSpec]:
-    for name in BUILTIN:
-        if name not in _SPECS:
-            register(importlib.import_module(f"liqcascade.protocols.{name}.plugin").SPEC)
-    return _SPECS
+    return _REGISTRY.specs()
 
 
 def names() -> tuple[str, ...]:
     """Every registered protocol name."""
-    return tuple(_load())
+    return _REGISTRY.names()
 
 
 def spec(name: str, source: str = "<config>", key: str = "market.protocol") -> ProtocolSpec:
     """The registered protocol ``name``; a ConfigError naming ``source`` and ``key`` otherwise."""
-    specs = _load()
-    if name not in specs:
-        raise ConfigError(source, key, f"one of {list(specs)}", name)
-    return specs[name]
+    return _REGISTRY.get(name, source, key)
 
 
 def settings_tables() -> dict[str, tuple[type[Settings], str]]:

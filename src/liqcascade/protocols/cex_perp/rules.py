@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from liqcascade._typing import BoolArray, FloatArray, IntArray
+from liqcascade._typing import FloatArray, IntArray
 from liqcascade.errors import ConfigError
 from liqcascade.model.perps import PerpBook
 from liqcascade.protocols.perps_base import (
@@ -33,7 +33,7 @@ from liqcascade.protocols.perps_base import (
 )
 from liqcascade.protocols.perps_adl import AdlOutcome, cex_score, queue
 from liqcascade.protocols.perps_fund import FundRound, settle_with_fund
-from liqcascade.protocols.perps_tiers import MarginTiers, TierTable, liquidation_price, positions_of
+from liqcascade.protocols.perps_tiers import MarginTiers, TieredMargin, TierTable, liquidation_price, positions_of
 
 __all__ = ["BTCUSDT_2021_03_18", "BTCUSDT_SOURCE", "CexEngine", "CexSettings"]
 
@@ -74,22 +74,12 @@ class CexSettings:
 
 
 @dataclass(frozen=True)
-class CexEngine:
+class CexEngine(TieredMargin):
     """The Binance-like margin engine over a :class:`PerpBook` (see the module docstring)."""
 
     settings: CexSettings = field(default_factory=CexSettings)
     name: str = "cex_perp"
     capabilities: PerpCapabilities = PerpCapabilities(maintenance_slope=True)
-
-    def margin(self, book: PerpBook, mark: FloatArray, funding: FloatArray | None = None) -> MarginState:
-        return self.settings.tiers.margin(book, mark, funding)
-
-    def maintenance_slope(self, book: PerpBook, mark: FloatArray) -> FloatArray:
-        """Per position, the requirement's slope toward its liquidation (declared in the capabilities)."""
-        return self.settings.tiers.maintenance_slope(book, mark)
-
-    def liquidatable(self, book: PerpBook, state: MarginState) -> BoolArray:
-        return (state.maintenance > 0) & (state.equity < state.maintenance)
 
     def orders(self, book: PerpBook, state: MarginState, mark: FloatArray, accounts: IntArray) -> LiquidationOrders:
         """Close every position of ``accounts`` no worse than its bankruptcy price

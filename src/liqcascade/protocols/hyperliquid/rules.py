@@ -41,7 +41,9 @@ from liqcascade.protocols.perps_base import (
 )
 from liqcascade.protocols.perps_adl import AdlOutcome, hyperliquid_score, queue
 from liqcascade.protocols.perps_fund import FundRound, settle_with_fund
-from liqcascade.protocols.perps_tiers import TierTable, hyperliquid_tiers, liquidation_price, positions_of
+from liqcascade.protocols.perps_tiers import (
+    TieredMargin, TierTable, hyperliquid_tiers, liquidation_price, positions_of,
+)
 
 __all__ = ["MAINNET_TIERS", "HyperliquidEngine", "HyperliquidSettings"]
 
@@ -79,22 +81,12 @@ class HyperliquidSettings:
 
 
 @dataclass(frozen=True)
-class HyperliquidEngine:
+class HyperliquidEngine(TieredMargin):
     """Hyperliquid's margin engine over a :class:`PerpBook` (see the module docstring)."""
 
     settings: HyperliquidSettings = field(default_factory=HyperliquidSettings)
     name: str = "hyperliquid"
     capabilities: PerpCapabilities = PerpCapabilities(partial_liquidation=True, backstop=True, maintenance_slope=True)
-
-    def margin(self, book: PerpBook, mark: FloatArray, funding: FloatArray | None = None) -> MarginState:
-        return self.settings.tiers.margin(book, mark, funding)
-
-    def maintenance_slope(self, book: PerpBook, mark: FloatArray) -> FloatArray:
-        """Per position, the requirement's slope toward its liquidation (declared in the capabilities)."""
-        return self.settings.tiers.maintenance_slope(book, mark)
-
-    def liquidatable(self, book: PerpBook, state: MarginState) -> BoolArray:
-        return (state.maintenance > 0) & (state.equity < state.maintenance)
 
     def backstopped(self, state: MarginState) -> BoolArray:
         """Per account: equity below two thirds of maintenance, so the vault takes it over."""
