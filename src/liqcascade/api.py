@@ -20,6 +20,7 @@ from liqcascade.execution.runs import (  # noqa: F401  (the API)
     compare,
     curve,
     default_scenario_path,
+    is_perp,
     is_system,
     load_scenario,
     load_system,
@@ -64,6 +65,15 @@ def montecarlo(
     return _montecarlo(scenario, paths, executor=executor, workers=workers, chunk_size=chunk_size, seed=seed,
                        reserves_usd=reserves_usd, store=store, progress=progress, levels=tuple(levels),
                        confidence=confidence, alone=alone)
+
+
+def perp_montecarlo(scenario, paths: int, seed: int = 0, store: ResultsStore | str | Path | None = DEFAULT_STORE,
+                    levels: Sequence[float] = (0.95, 0.99), recompute: bool = False, progress=None) -> Result:
+    """A perp scenario (``[perps]``) over ``paths`` resampled mark paths, with its risk table:
+    see :func:`liqcascade.execution.perps.perp_montecarlo`."""
+    from liqcascade.execution.perps import perp_montecarlo as _perp_montecarlo
+
+    return _perp_montecarlo(scenario, paths, seed, store, tuple(levels), recompute, progress)
 
 
 # ----------------------------------------------------------------- calibration and sweeps (issue 5)

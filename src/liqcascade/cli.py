@@ -36,6 +36,44 @@ def _progress(label: str, unit: str, quiet: bool, position: int = 0, resumable: 
 from liqcascade.cli_system import usd as _usd  # noqa: E402  (one USD format for every printed line)
 
 
+def _print_perps(res) -> None:
+    """A perp run: its totals, then the minutes with liquidations or deleveraging."""
+    import pandas as pd
+
+    s = res.summary
+    click.echo(f"run {res.run_id}  (perps: {s['engine']} {s['market']}, {s['accounts']:,} accounts, {s['steps']} steps)")
+    with pd.option_context("display.max_columns", 50, "display.width", 200):
+        click.echo(res.table("summary").T.to_string(header=False))
+        m = res.table("minutes")
+        busy = m[(m["liquidated_usd"] > 1.0) | (m["adl_usd"] > 1.0)]
+        click.echo(f"\nminutes with liquidations or ADL ({len(busy)} of {len(m)}):")
+        click.echo(busy.to_string(index=False) if len(busy) else "  none")
+
+
+def _perp_montecarlo(scenario: Path, paths: int, seed: int | None, out: Path, others: dict) -> None:
+    """``montecarlo`` of a perp scenario: its paths run in this process, resampled from its own
+    path (docs/perps.md, "Risk over paths"); the options of the lending Monte Carlo are refused."""
+    import pandas as pd
+
+    from liqcascade import api
+    from liqcascade.errors import ConfigError
+
+    given = [k for k, v in others.items() if v is not None]
+    if click.get_current_context().get_parameter_source("executor").name != "DEFAULT":
+        given.insert(0, "executor")
+    if given:
+        _fail(ConfigError(f"--{given[0].replace('_', '-')}", given[0], "no such option for a perp scenario (its "
+                          "paths run in this process: --paths and --seed only)"))
+    try:
+        res = api.perp_montecarlo(scenario, paths, 0 if seed is None else seed, out)
+    except LiqcascadeError as e:
+        _fail(e)
+    click.echo(f"run {res.run_id}  (perps Monte Carlo: {paths:,} paths)")
+    with pd.option_context("display.max_columns", 50, "display.width", 200):
+        click.echo(res.table("risk").to_string(index=False))
+    click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
+
+
 def _print_static(res) -> None:
     import pandas as pd
     s = res.summary
@@ -223,6 +261,8 @@ def run_cmd(scenario: Path, out: Path, shock: tuple[str, ...], recompute: bool, 
 
         print_system(res)
         _warn_no_venue(res)
+    elif res.kind == "perps":
+        _print_perps(res)
     else:
         _print_static(res)
         _warn_no_venue(res)
@@ -537,12 +577,18 @@ def show_cmd(run_id: str, table: str, out: Path) -> None:
 
 @main.command("schema")
 @click.option("--system", is_flag=True, help="The schema of a system scenario ([[markets]]; docs/system.md).")
-def schema_cmd(system: bool) -> None:
+@click.option("--perps", is_flag=True, help="The schema of a perp scenario ([perps]; docs/perps.md).")
+def schema_cmd(system: bool, perps: bool) -> None:
     """Print the scenario file's JSON Schema (every field described)."""
     import json
 
     from liqcascade.io.config import config_json_schema
 
+    if perps:
+        from liqcascade.io.perp_scenario import PerpScenarioConfig
+
+        click.echo(json.dumps(PerpScenarioConfig.model_json_schema(), indent=2))
+        return
     if system:
         from liqcascade.io.system import SystemScenarioConfig
 
@@ -650,7 +696,12 @@ def montecarlo_cmd(scenario: Path, paths: int, executor: str, workers: int | Non
     `liqcascade sweep --kind montecarlo`.
     """
     from liqcascade.execution.api import montecarlo
+    from liqcascade.execution.runs import is_perp
 
+    if is_perp(scenario):
+        _perp_montecarlo(scenario, paths, seed, out, dict(workers=workers, chunk_size=chunk_size, reserves=reserves,
+                                                          sweep=factors or None, alone=alone or None))
+        return
     if factors and alone:
         from liqcascade.errors import ConfigError
 

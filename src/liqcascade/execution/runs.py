@@ -74,9 +74,17 @@ def run(
     recompute: bool = False,
 ) -> Result:
     """One static cascade for the scenario's shocks (or ``shocks``, replacing them).
-    A system scenario (``[[markets]]``) runs :func:`system_run`."""
+    A system scenario (``[[markets]]``) runs :func:`system_run`; a perp scenario (``[perps]``)
+    runs :func:`liqcascade.execution.perps.perp_run` (no shocks: its path moves the mark)."""
     if is_system(scenario):
         return system_run(scenario, store, shocks, recompute)
+    if is_perp(scenario):
+        from liqcascade.errors import ConfigError
+        from liqcascade.execution.perps import perp_run
+
+        if shocks:
+            raise ConfigError("--shock", "shock", "no shocks for a perp scenario (its [perps.path] moves the mark)")
+        return perp_run(scenario, store, recompute)
     sc = load_scenario(scenario)
     shocks = dict(sc.config.shock if shocks is None else shocks)
     sc.model.shock_vector(shocks, "--shock" if shocks is not sc.config.shock else sc.source)  # validate first
@@ -272,6 +280,13 @@ def _compare_dynamic(sp, cfg: dict, driver: str, blocks) -> dict[str, object]:
 
 
 # ----------------------------------------------------------------- systems of markets (issue 11)
+def is_perp(scenario) -> bool:
+    """True for a perp scenario: a built one, or a TOML file with a ``[perps]`` table."""
+    from liqcascade.io.perp_scenario import PerpScenario, is_perp_file
+
+    return isinstance(scenario, PerpScenario) or (isinstance(scenario, (str, Path)) and is_perp_file(scenario))
+
+
 def is_system(scenario) -> bool:
     """True for a system scenario: a built one, or a TOML file with ``[[markets]]``."""
     from liqcascade.io.system import SystemScenario, is_system_file

@@ -38,11 +38,13 @@ import numpy as np
 
 from liqcascade._jit import jit_functions
 from liqcascade._typing import FloatArray, IntArray
-from liqcascade.errors import DataError
+from liqcascade.errors import ConfigError, DataError
 from liqcascade.model.perps import PerpBook
+from liqcascade.protocols.perps_base import AdlCloses, AdlPolicy
 from liqcascade.protocols import perps_adl_kernels_python as _py
 
-__all__ = ["AdlOutcome", "POLICIES", "cex_score", "hyperliquid_score", "pro_rata", "queue", "rank", "risk_aware"]
+__all__ = ["AdlOutcome", "POLICIES", "POLICY_NAMES", "as_closes", "cex_score", "hyperliquid_score", "policy", "pro_rata",
+           "queue", "rank", "risk_aware"]
 
 _K = jit_functions(_py.FUNCTIONS)
 _LOW32 = np.uint64(0xFFFFFFFF)
@@ -77,9 +79,9 @@ def cex_score(book: PerpBook, mark: FloatArray) -> FloatArray:
     notional / account equity (www.binance.com/en/support/faq/360033525471)."""
     m = np.asarray(mark, dtype=np.float64)
     pnl = book.unrealised_pnl(m)
-    pct = pnl / (np.abs(book.size) * book.entry_price)
     equity = book.equity(m)[book.account]
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # a closed position (size 0) scores NaN: never ranked
+        pct = pnl / (np.abs(book.size) * book.entry_price)
         lev = book.notional(m) / equity
     return np.where(pct > 0, pct * lev, pct / lev)
 
@@ -138,6 +140,62 @@ def risk_aware(book: PerpBook, deficit: FloatArray, mark: FloatArray) -> AdlOutc
 
 POLICIES: dict[str, Callable[..., AdlOutcome]] = {"queue": queue, "pro_rata": pro_rata, "risk_aware": risk_aware}
 """The policies by the name a scenario gives them."""
+
+
+POLICY_NAMES = ("queue", "queue_hyperliquid", "pro_rata", "risk_aware")
+"""What :func:`policy` accepts: the three policies, and the queue ranked by Hyperliquid's index."""
+
+
+def as_closes(book: PerpBook, deficit: FloatArray, mark: FloatArray, out: AdlOutcome) -> AdlCloses:
+    """The perp engine's :class:`~liqcascade.protocols.perps_base.AdlCloses` of an outcome.
+
+    The outcome lists the counterparties' closes; the bankrupt side closes what they matched,
+    at each position's own bankruptcy price ``mark + sign · d / |size|`` (``d`` its share of
+    the account's deficit, by notional), which brings the part matched back to zero equity:
+    per (market, side) the bankrupt receive ``share · D`` against the mark and the
+    counterparties give up the same."""
+    m = np.asarray(mark, dtype=np.float64)
+    d = np.asarray(deficit, dtype=np.float64)
+    notional = book.notional(m)
+    acct_notional = book.per_account(notional)
+    side = np.sign(book.size)
+    bankrupt = (d[book.account] > 0) & (side != 0)
+    share = np.zeros(book.n_positions)
+    for k in range(len(book.markets)):
+        for s in (1.0, -1.0):
+            bank = bankrupt & (book.market == k) & (side == s)
+            if not bank.any():
+                continue
+            need = float(np.abs(book.size[bank]).sum())
+            # counterparties of a bankrupt side s close with sign s (opposite to their -s sizes)
+            took = float(np.abs(out.close[(book.market == k) & (np.sign(out.close) == s) & ~bankrupt]).sum())
+            share[bank] = min(took, need) / need
+    b = np.flatnonzero(share > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d_pos = d[book.account[b]] * notional[b] / acct_notional[book.account[b]]
+    b_close = -book.size[b] * share[b]
+    b_price = m[book.market[b]] + side[b] * d_pos / np.abs(book.size[b])
+    c = np.flatnonzero(out.close != 0)
+    return AdlCloses(np.concatenate([b, c]).astype(np.int64), np.concatenate([b_close, out.close[c]]),
+                     np.concatenate([b_price, out.price[c]]))
+
+
+def policy(name: str, source: str = "<python>", key: str = "perps.adl") -> AdlPolicy:
+    """The policy ``name`` (one of :data:`POLICY_NAMES`) as the perp engine's hook
+    ``(book, deficit, mark) -> AdlCloses``; a ConfigError naming ``source`` and ``key`` else."""
+    if name not in POLICY_NAMES:
+        raise ConfigError(source, key, f"one of {list(POLICY_NAMES)}", name)
+    if name == "queue_hyperliquid":
+        def chosen(book, deficit, mark):
+            return queue(book, deficit, mark, hyperliquid_score)
+    else:
+        chosen = POLICIES[name]
+
+    def hook(book: PerpBook, deficit: FloatArray, mark: FloatArray) -> AdlCloses:
+        return as_closes(book, deficit, mark, chosen(book, deficit, mark))
+
+    hook.__name__ = f"adl_{name}"
+    return hook
 
 
 def _queue_closes(book: PerpBook, mark: FloatArray, score: Score):

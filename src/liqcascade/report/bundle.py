@@ -201,6 +201,8 @@ def prepare(store: ResultsStore, scenario: str | Path, simulate: bool = False) -
     the static run's id."""
     from liqcascade import api
 
+    if api.is_perp(scenario):  # a perp run stores every table its report shows
+        return str(api.run(scenario, store).run_id)
     if api.is_system(scenario):  # the network run holds the system run's tables too
         ss = api.load_system(scenario)
         rid = api.network(ss, store).run_id
@@ -226,6 +228,8 @@ def complete_from_source(store: ResultsStore, run_id: str) -> tuple[list[str], s
     source = meta["meta"].get("source")
     if not source or not Path(source).is_file():
         return [], f"its scenario file {source!r} is not there"
+    if api.is_perp(source):  # a perp run has no companion runs
+        return [], None
     try:
         sc = api.load_system(source) if api.is_system(source) else api.load_scenario(source)
         if market_key(sc.resolved()) != market_key(meta["config"]):

@@ -1,0 +1,81 @@
+"""examples/replay_2025_10_10_perps.toml: at a small size in every run of the suite, and at full
+size (slow) the numbers docs/perps.md ("The 2025-10-10 replay") prints."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from liqcascade.execution.perps import perp_run
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "replay_2025_10_10_perps.toml"
+
+
+def _minute(text: str) -> pd.Timestamp:
+    return pd.Timestamp(f"2025-10-10 {text}", tz="UTC")
+
+
+def test_the_replay_runs_small_and_keeps_its_books(tmp_path):
+    small = tmp_path / EXAMPLE.name
+    small.write_text(re.sub(r"(?m)^n_accounts = \d+", "n_accounts = 300", EXAMPLE.read_text()))
+    res = perp_run(small, None)
+    s, m = res.summary, res["minutes"]
+    assert s["accounts"] == 600 and s["open_interest_long_usd"] == pytest.approx(16.44e9)
+    assert len(m) == 120 and m["minute"].iloc[0] == _minute("20:00") and m["minute"].iloc[-1] == _minute("21:59")
+    assert s["liquidated_usd"] > 0 and s["accounts_liquidated"] > 0
+    # the totals are the minutes' sums; the fund only gains (cex_perp: within bankruptcy, fees in)
+    assert m["liquidated_usd"].sum() == pytest.approx(s["liquidated_usd"])
+    assert m["adl_usd"].sum() == pytest.approx(s["adl_usd"])
+    assert (m["fund_usd"].diff().dropna() >= -1e-6).all()
+    adl = res["adl"]
+    assert adl["bankrupt_closed_usd"].sum() == pytest.approx(s["adl_usd"], rel=1e-9)
+
+
+@pytest.mark.slow
+def test_the_replay_at_full_size_gives_the_documented_numbers():
+    res = perp_run(EXAMPLE, None)
+    s, m, liq = res.summary, res["minutes"], res["liquidations"]
+    assert s["first_liquidation_minute"] == _minute("20:52")
+    assert s["peak_minute"] == _minute("21:12") and round(s["peak_minute_liquidated_usd"] / 1e6) == 317
+    total = m["liquidated_usd"] + m["adl_usd"]
+    assert m["minute"][total.idxmax()] == _minute("21:16") and round(total.max() / 1e7) / 100 == 2.30
+    assert round(s["liquidated_usd"] / 1e7) / 100 == 0.71 and round(s["adl_usd"] / 1e7) / 100 == 6.35
+    window = (m["minute"] >= _minute("20:50")) & (m["minute"] < _minute("21:30"))
+    assert total[window].sum() == pytest.approx(total.sum())
+    assert set(liq["side"]) == {"long"}
+    assert round(s["fund_end_usd"] / 1e6) == 1002 and s["fund_min_usd"] == 1e9
+    assert m["negative_equity_accounts"].max() == 0
+    assert s["low_mark"] == pytest.approx(104_559.80)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("adl, counterparties, closed_b, overshoot_m, most_m", [
+    ("queue", 9_646, 6.376, 29, 0.18), ("pro_rata", 20_000, 6.347, 0, 0.40), ("risk_aware", 19_994, 6.347, 0, 0.35)])
+def test_the_replay_under_each_adl_policy(tmp_path, adl, counterparties, closed_b, overshoot_m, most_m):
+    p = tmp_path / EXAMPLE.name
+    p.write_text(EXAMPLE.read_text().replace('adl = "queue"', f'adl = "{adl}"'))
+    res = perp_run(p, None)
+    a = res["adl"]
+    cp = a[a["deleveraged_usd"] > 0]
+    assert len(cp) == counterparties
+    assert round(cp["deleveraged_usd"].sum() / 1e6) / 1000 == closed_b
+    assert round((cp["deleveraged_usd"].sum() - a["bankrupt_closed_usd"].sum()) / 1e6) == overshoot_m
+    assert round(a["given_up_usd"].sum() / 1e5) / 10 == 55.2
+    assert round(a["given_up_usd"].max() / 1e4) / 100 == most_m
+
+
+@pytest.mark.parametrize("engine, market", [("hyperliquid", "BTC"), ("dydx_v4", "BTC-USD")])
+def test_the_replay_runs_on_every_registered_margin_engine(tmp_path, engine, market):
+    text = re.sub(r"(?m)^n_accounts = \d+", "n_accounts = 200", EXAMPLE.read_text())
+    text = text.replace('engine = "cex_perp"', f'engine = "{engine}"').replace('market = "BTCUSDT"', f'market = "{market}"')
+    p = tmp_path / EXAMPLE.name
+    p.write_text(text)
+    res = perp_run(p, None)
+    s, m = res.summary, res["minutes"]
+    assert s["engine"] == engine and s["liquidated_usd"] + s["adl_usd"] > 0
+    assert m["liquidated_usd"].sum() == pytest.approx(s["liquidated_usd"])
+    assert res["adl"]["bankrupt_closed_usd"].sum() == pytest.approx(s["adl_usd"], rel=1e-9)
