@@ -174,3 +174,26 @@ def test_the_adl_policies_of_perps_adl_plug_into_the_hook_and_conserve_money(nam
     policy = getattr(perps_adl, name)
     _conserved(state, mark, lambda: P.step(RULES, state, mark, None, policy))
     assert state.book.size[0] == 0.0  # the deficit position was closed outside the venue
+
+
+def test_a_counterparty_overshoot_never_flips_the_bankrupt_side():
+    """A queue answering with counterparty closes only (2 BTC bankrupt long; shorts of 1 and
+    3 BTC both closed in full: 2 BTC of overshoot): the bankrupt long closes exactly its 2 BTC,
+    the shorts' closes are cut to 2 BTC in all, and per market Σ close = 0."""
+    from types import SimpleNamespace
+
+    from liqcascade.engine.perps import as_closes
+    from liqcascade.model.perps import AccountColumns, PerpBook, PositionColumns
+
+    book = PerpBook.from_rows(
+        AccountColumns(["bust", "s1", "s3"], [0.0, 10_000.0, 30_000.0], np.array([False, False, False])),
+        PositionColumns(["bust", "s1", "s3"], [0, 0, 0], [2.0, -1.0, -3.0], [50_000.0] * 3),
+        ("BTC-USD",),
+    )
+    deficit = np.array([500.0, 0.0, 0.0])
+    raw = SimpleNamespace(close=np.array([0.0, 1.0, 3.0]), price=np.array([np.nan, 45_000.0, 45_000.0]))
+    c = as_closes(raw, book, deficit)
+    by_pos = {int(p): float(x) for p, x in zip(c.position, c.close)}
+    assert by_pos[0] == -2.0
+    assert by_pos[1] + by_pos[2] == 2.0 and by_pos[1] == 0.5 and by_pos[2] == 1.5
+    assert float(c.close.sum()) == 0.0

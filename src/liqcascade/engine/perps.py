@@ -223,10 +223,13 @@ def as_closes(result, book: PerpBook, deficit: FloatArray) -> AdlCloses:
     ``protocols/perps_adl.py``'s AdlOutcome, with per-position ``close`` and ``price`` of the
     counterparties only. Then, per market and side, the deficit accounts' positions close
     the matched amount pro rata to their sizes at the counterparties' average price, so the
-    rows move money between accounts only."""
+    rows move money between accounts only; counterparties' closes beyond what the deficit
+    side holds (a queue's overshoot) are cut pro rata. Per account, the deficit is then
+    covered on average, not exactly: :func:`liqcascade.protocols.perps_adl.policy` returns
+    exact :class:`AdlCloses` instead."""
     if isinstance(result, AdlCloses):
         return result
-    close = np.asarray(result.close, dtype=np.float64)
+    close = np.array(result.close, dtype=np.float64)  # a copy: an overshoot is cut below
     price = np.asarray(result.price, dtype=np.float64)
     rows = [np.flatnonzero(close != 0.0)]
     extra_close, extra_price = [], []
@@ -238,6 +241,10 @@ def as_closes(result, book: PerpBook, deficit: FloatArray) -> AdlCloses:
             matched = float(close[theirs].sum())
             if not mine.size or matched == 0.0:
                 continue
+            held = float(np.abs(book.size[mine]).sum())
+            if abs(matched) > held:  # a queue's overshoot has no bankrupt side to trade with: cut it
+                close[theirs] *= held / abs(matched)
+                matched = float(close[theirs].sum())
             share = matched / float(book.size[mine].sum())
             rows.append(mine)
             extra_close.append(-book.size[mine] * share)
