@@ -154,10 +154,8 @@ def _phase_end(venue, sell: bool, start: _Walk, size: float, worst: float) -> fl
     lo, hi = start.theta, 1.0
     if ok(hi):
         return hi
-    for _ in range(52):  # to the double's resolution of the fraction
+    while hi - lo > 1e-12:  # a 1e-12 share of the orders: finer than any venue's lot
         mid = 0.5 * (lo + hi)
-        if mid <= lo or mid >= hi:
-            break
         lo, hi = (mid, hi) if ok(mid) else (lo, mid)
     return lo
 
