@@ -125,3 +125,15 @@ def test_a_started_perp_run_lands_in_the_store(perp_root):
     minutes = ResultsStore(perp_root).load(job["run_id"], "minutes")
     # seed 7 draws no account that liquidates at 21:10, the start mark: the fund ends that minute as edited
     assert len(minutes) == 10 and minutes["liquidated_usd"].iloc[0] == 0 and minutes["fund_usd"].iloc[0] == 5e5
+
+
+def test_the_worker_holds_a_built_perp_book_to_the_cap(perp_root):
+    """The worker's own check (the one a book read from files meets): 400 accounts over a cap of 399."""
+    import tomllib
+
+    from liqcascade.web.scenarios import RunSpec
+    from liqcascade.web.worker import answer
+
+    data = tomllib.loads(SCENARIO)
+    status, msg = answer(RunSpec("perps", data, str(perp_root / "scenarios"), "tiny_perps.toml", {}, 399))
+    assert status == "error" and "perps.book" in msg and "399" in msg and "400" in msg

@@ -462,7 +462,7 @@ def _api_routes(app: FastAPI, dash: Dashboard) -> None:
                          "request_schema": RunRequest.model_json_schema(), "csrf_token": app.state.access.token})
 
     @app.post("/api/jobs", response_class=SafeJSON, response_model=M.JobOut, status_code=202, tags=["jobs"], responses=POST_ERRORS,
-              summary="Start a static cascade or a short simulation on a stored scenario")
+              summary="Start a static cascade, a short simulation or a perp run on a stored scenario")
     def api_start(req: RunRequest):
         job = dash.runner.submit(plan(dash.root, req, dash.limits))
         return SafeJSON(job.as_dict(), status_code=202)
