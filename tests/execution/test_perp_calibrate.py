@@ -136,3 +136,12 @@ def test_cli_calibrates_a_perp_scenario_and_refuses_lending_options(tmp_path):
     assert bad.exit_code == 2 and "--asset" in bad.output
     neg = CliRunner().invoke(main, ["calibrate", sc, "--param", "oi_cap", "--budget", "-1", "--out", out])
     assert neg.exit_code == 2 and "--budget" in neg.output
+
+
+def test_cli_a_lending_calibration_still_needs_asset(tmp_path):
+    from tests.conftest import REPO
+
+    r = CliRunner().invoke(main, ["calibrate", str(REPO / "examples" / "small_book.toml"), "--param",
+                                  "liquidation_threshold", "--budget", "1", "--out", str(tmp_path / "s")])
+    assert r.exit_code == 2 and "--asset" in r.output
+    assert not (tmp_path / "s").exists()  # refused before anything was written
