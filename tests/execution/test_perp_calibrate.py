@@ -136,6 +136,8 @@ def test_cli_calibrates_a_perp_scenario_and_refuses_lending_options(tmp_path):
     assert bad.exit_code == 2 and "--asset" in bad.output
     neg = CliRunner().invoke(main, ["calibrate", sc, "--param", "oi_cap", "--budget", "-1", "--out", out])
     assert neg.exit_code == 2 and "--budget" in neg.output
+    unknown = CliRunner().invoke(main, ["calibrate", sc, "--param", "leverage", "--budget", "0", "--out", out])
+    assert unknown.exit_code == 2 and "--param" in unknown.output
 
 
 def test_cli_a_lending_calibration_still_needs_asset(tmp_path):
@@ -145,3 +147,22 @@ def test_cli_a_lending_calibration_still_needs_asset(tmp_path):
                                   "liquidation_threshold", "--budget", "1", "--out", str(tmp_path / "s")])
     assert r.exit_code == 2 and "--asset" in r.output
     assert not (tmp_path / "s").exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize("engine", ["cex_perp", "hyperliquid", "dydx_v4"])
+@pytest.mark.parametrize("scale", [0.5, 1.5])
+def test_maintenance_scale_multiplies_every_accounts_requirement_on_every_engine(tmp_path, engine, scale):
+    # N · (mmr · s) − deduction(s · mmr) = s · (N · mmr − deduction): the deduction is linear in
+    # the rates, so scaling every rate scales the requirement at any mark; dYdX's is linear in N
+    p = _scenario(tmp_path, collateral=10_000.0)  # 10x: within every engine's maximum leverage
+    p.write_text(p.read_text().replace('engine = "cex_perp"', f'engine = "{engine}"').replace("BTCUSDT", "BTC"))
+    pos = tmp_path / "positions.csv"
+    pos.write_text(pos.read_text().replace("BTCUSDT", "BTC"))  # the market name every engine's tiers know
+    ps = load_perp_scenario(p)
+    out = apply_perp_candidate(ps, "maintenance_scale", scale)
+    for mark in (100_000.0, 37_000.0, 2_500_000.0):
+        m = np.array([mark])
+        before, after = ps.engine.margin(ps.book, m, None), out.engine.margin(out.book, m, None)
+        assert after.maintenance == pytest.approx(scale * before.maintenance, rel=1e-12)
+        assert after.equity == pytest.approx(before.equity)
+    assert out.book is ps.book
