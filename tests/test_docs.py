@@ -211,6 +211,22 @@ def test_scenario_reference_lists_every_key():
             assert f"| `{key}` |" in page, f"key {key} of {model.get('title')} is not in docs/scenarios.md"
 
 
+def test_scenario_reference_lists_every_perp_key():
+    """The perp scenario file's keys (`liqcascade schema --perps`) are in the reference too:
+    every property of every perp model appears as a key row under a `[perps...]` heading."""
+    from liqcascade.io.perp_scenario import PerpScenarioConfig
+
+    schema = PerpScenarioConfig.model_json_schema()
+    page = (REPO / "docs" / "scenarios.md").read_text()
+    perp_part = page[page.index("### `[perps]`"):page.index(schema_doc.END)]
+    for model in [schema["$defs"]["PerpsConfig"], *schema["$defs"].values()]:
+        for key in model.get("properties", {}):
+            assert f"| `{key}` |" in perp_part, f"perp key {key} of {model.get('title')} is not in docs/scenarios.md"
+    for table in ("[perps]", "[perps.book]", "[perps.book.synthetic]", "[perps.venue]", "[perps.path]",
+                  "[perps.liquidation_map]"):
+        assert f"### `{table}`" in perp_part
+
+
 def test_links_between_pages_resolve():
     """Every relative link of README.md and docs/*.md, and every docs/*.md a --help names, exists."""
     for page in PAGES:

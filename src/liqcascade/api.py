@@ -85,6 +85,19 @@ def calibrate(scenario, param: str, asset: str, budget: float, **kw) -> Result:
     return _calibrate(scenario, param, asset, budget, **kw)
 
 
+def perp_calibrate(scenario, param: str, budget: float, metric: str = "p_adl", confidence: float = 0.99,
+                   paths: int | None = None, seed: int = 0, value_range: tuple[float, float] | None = None,
+                   grid: int = 5, tol: float | None = None, store: ResultsStore | str | Path | None = DEFAULT_STORE,
+                   recompute: bool = False) -> Result:
+    """A perp scenario's loosest maintenance scale, maximum leverage or open-interest cap within a
+    budget on fund VaR, P(ADL) or socialised VaR: see
+    :func:`liqcascade.execution.perp_calibrate.perp_calibrate`."""
+    from liqcascade.execution.perp_calibrate import perp_calibrate as _perp_calibrate
+
+    return _perp_calibrate(scenario, param, budget, metric, confidence, paths, seed, value_range, grid, tol, store,
+                           recompute)
+
+
 def liquidity_cap(scenario, asset: str, blocks: int = 1, share: float = 1.0,
                   store: ResultsStore | str | Path | None = DEFAULT_STORE) -> Result:
     """The liquidity-based supply cap rule: see :func:`liqcascade.execution.calibrate.liquidity_cap`."""

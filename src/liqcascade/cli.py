@@ -890,10 +890,49 @@ def _range_opt(text: str | None):
         raise ConfigError("--range", "range", "LO:HI, two numbers (e.g. 0.7:0.95)", text) from None
 
 
+_PERP_CAL_OPTIONS = ("asset", "loss", "kind", "method", "blocks", "share", "executor", "workers", "chunk_size", "book",
+                     "interval", "market", "budget_market")
+
+
+def _perp_calibrate(scenario: Path, param: str, budget: float | None, metric: str, confidence: float, paths: int,
+                    seed: int | None, value_range: str | None, grid: int, tol: float | None, out: Path,
+                    recompute: bool) -> None:
+    """``calibrate`` of a perp scenario (docs/perps.md, "Calibrating perp margins"): the options
+    of the lending calibration are refused; without --paths the scenario's own path is used."""
+    from liqcascade.errors import ConfigError
+    from liqcascade.execution.perp_calibrate import perp_calibrate
+
+    ctx = click.get_current_context()
+    given = [k for k in _PERP_CAL_OPTIONS if ctx.get_parameter_source(k).name != "DEFAULT"]
+    default = {k: ctx.get_parameter_source(k).name == "DEFAULT" for k in ("metric", "paths")}
+    try:
+        if given:
+            raise ConfigError(f"--{given[0].replace('_', '-')}", given[0], "no such option for a perp scenario (see "
+                              "docs/perps.md, Calibrating perp margins)")
+        if budget is None:
+            raise ConfigError("--budget", "budget", "a finite budget ≥ 0 (required)")
+        res = perp_calibrate(scenario, param, budget, "p_adl" if default["metric"] else metric, confidence,
+                             None if default["paths"] else paths, 0 if seed is None else seed,
+                             _range_opt(value_range), grid, tol, out, recompute)
+    except LiqcascadeError as e:
+        _fail(e)
+    s = res.summary
+    c = res.table("candidates").sort_values("value")
+    where = "the scenario's own path" if s["own_path"] else f"{int(s['paths']):,} resampled paths, seed {s['seed']}"
+    click.echo(f"run {res.run_id}  {s['param']} of a perp scenario: {s['metric']} at {s['confidence']:.3g} <= "
+               f"{s['budget']:,.6g}  ({where})")
+    click.echo(c[["value", "estimate", "within_budget", "stage"]].to_string(index=False))
+    chosen = s["chosen"]
+    click.echo(f"\n  chosen {s['param']}: " + ("none" if chosen != chosen else f"{chosen:,.6g}")
+               + f"  ({s['status']}; {int(s['evaluations'])} evaluations)")
+    click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
+
+
 @main.command("calibrate")
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--param", required=True, help="liquidation_threshold, liquidation_bonus, supply_cap, borrow_cap or debt_ceiling.")
-@click.option("--asset", required=True, help="The asset whose parameter is searched (e.g. WETH).")
+@click.option("--param", required=True, help="liquidation_threshold, liquidation_bonus, supply_cap, borrow_cap or debt_ceiling; "
+              "for a perp scenario maintenance_scale, max_leverage or oi_cap (docs/perps.md).")
+@click.option("--asset", help="The asset whose parameter is searched (e.g. WETH); required but for a perp scenario.")
 @click.option("--budget", type=float, help="Largest acceptable metric (USD for bad debt); required unless --method liquidity.")
 @click.option("--confidence", type=float, default=0.99, show_default=True, help="Level of the VaR / CVaR.")
 @click.option("--metric", default="var", show_default=True, help="var, cvar (= es) or mean of the loss over paths.")
@@ -937,9 +976,16 @@ def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, 
     import pandas as pd
     from liqcascade.execution import calibrate as cal
     from liqcascade.errors import ConfigError
+    from liqcascade.execution.runs import is_perp
 
+    if is_perp(scenario):
+        _perp_calibrate(scenario, param, budget, metric, confidence, paths, seed, value_range, grid, tol, out,
+                        recompute)
+        return
     bars: list = []
     try:
+        if asset is None:
+            raise ConfigError("--asset", "asset", "the asset whose parameter is searched (required for a lending scenario)")
         if method == "liquidity":
             if param != "supply_cap":
                 raise ConfigError("--param", "param", "supply_cap with --method liquidity", param)

@@ -95,8 +95,10 @@ def _sub_tables(schema: dict[str, Any], header: str, key: str, node: dict[str, A
     return out
 
 
-def sections(schema: dict[str, Any]) -> list[Section]:
-    """Every table of the scenario file, depth first from the top level."""
+def sections(schema: dict[str, Any], root: str = "top level",
+             model: dict[str, Any] | None = None) -> list[Section]:
+    """Every table of the scenario file, depth first from ``root`` (the top level unless a
+    table such as ``[perps]`` is given with its ``model``)."""
     out: list[Section] = []
 
     def walk(header: str, title: str, model: dict[str, Any]) -> None:
@@ -111,22 +113,43 @@ def sections(schema: dict[str, Any]) -> list[Section]:
         for sub_title, sub in children:
             walk(sub_title.split(" with ")[0], sub_title, sub)
 
-    walk("top level", "top level", schema)
+    walk(root, root, schema if model is None else model)
     return out
 
 
-def markdown(schema: dict[str, Any] | None = None) -> str:
-    """The reference as markdown, between :data:`BEGIN` and :data:`END`."""
+def perp_sections(schema: dict[str, Any]) -> list[Section]:
+    """The ``[perps]`` table of a perp scenario file and its sub-tables (its top-level
+    ``name`` and ``description`` are those of every scenario file)."""
+    return sections(schema, "[perps]", _resolve(schema, schema["properties"]["perps"]))
+
+
+PERP_INTRO = ("The tables below belong to a perp scenario file (docs/perps.md; "
+              "`liqcascade schema --perps` prints their JSON Schema): `name`, `description` and one `[perps]` table.")
+
+
+def _section_lines(s: Section) -> list[str]:
+    lines = [f"### `{s.header}`" if s.header != "top level" else "### Top level", "", s.description, "",
+             "| key | type | default | meaning |", "|---|---|---|---|"]
+    return lines + [f"| `{k}` | {t} | {d} | {m} |" for k, t, d, m in s.rows] + [""]
+
+
+def markdown(schema: dict[str, Any] | None = None, perp_schema: dict[str, Any] | None = None) -> str:
+    """The reference as markdown, between :data:`BEGIN` and :data:`END`: the scenario file's
+    tables, then the ``[perps]`` tables of a perp scenario file."""
     if schema is None:
         from liqcascade.io.config import config_json_schema
 
         schema = config_json_schema()
+    if perp_schema is None:
+        from liqcascade.io.perp_scenario import PerpScenarioConfig
+
+        perp_schema = PerpScenarioConfig.model_json_schema()
     parts = [BEGIN, ""]
     for s in sections(schema):
-        parts += [f"### `{s.header}`" if s.header != "top level" else "### Top level", "", s.description, "",
-                  "| key | type | default | meaning |", "|---|---|---|---|"]
-        parts += [f"| `{k}` | {t} | {d} | {m} |" for k, t, d, m in s.rows]
-        parts.append("")
+        parts += _section_lines(s)
+    parts += ["### Perp scenario files", "", PERP_INTRO, ""]
+    for s in perp_sections(perp_schema):
+        parts += _section_lines(s)
     parts.append(END)
     return "\n".join(parts) + "\n"
 

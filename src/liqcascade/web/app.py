@@ -253,6 +253,10 @@ def _env():
 
 
 def _page(name: str, status: int = 200, **ctx) -> HTMLResponse:
+    if name == "new.html.j2":  # the form's choice of deleveraging policies for a perp scenario
+        from liqcascade.io.perp_scenario import ADL_NAMES
+
+        ctx.setdefault("adl_names", ADL_NAMES)
     html = _env().get_template(name).render(version=__version__, **ctx)
     return HTMLResponse(html, status_code=status)
 
@@ -458,7 +462,7 @@ def _api_routes(app: FastAPI, dash: Dashboard) -> None:
                          "request_schema": RunRequest.model_json_schema(), "csrf_token": app.state.access.token})
 
     @app.post("/api/jobs", response_class=SafeJSON, response_model=M.JobOut, status_code=202, tags=["jobs"], responses=POST_ERRORS,
-              summary="Start a static cascade or a short simulation on a stored scenario")
+              summary="Start a static cascade, a short simulation or a perp run on a stored scenario")
     def api_start(req: RunRequest):
         job = dash.runner.submit(plan(dash.root, req, dash.limits))
         return SafeJSON(job.as_dict(), status_code=202)
@@ -547,10 +551,12 @@ def _form_pages(app: FastAPI, dash: Dashboard) -> None:
         blocks: str = Form("", max_length=20), path: str = Form("", max_length=20),
         duration_blocks: str = Form("", max_length=20), oracle: str = Form("", max_length=20),
         liquidations_per_block: str = Form("", max_length=30), min_profit_usd: str = Form("", max_length=30),
+        fund_usd: str = Form("", max_length=30), adl: str = Form("", max_length=40),
     ):
         form = dict(scenario=scenario, kind=kind, shocks=shocks, n_accounts=n_accounts, sell_fraction=sell_fraction,
                     impact=impact, blocks=blocks, path=path, duration_blocks=duration_blocks, oracle=oracle,
-                    liquidations_per_block=liquidations_per_block, min_profit_usd=min_profit_usd)
+                    liquidations_per_block=liquidations_per_block, min_profit_usd=min_profit_usd,
+                    fund_usd=fund_usd, adl=adl)
         try:
             job = dash.runner.submit(plan(dash.root, _form_request(form), dash.limits))
         except ValidationError as e:

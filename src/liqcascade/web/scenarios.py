@@ -6,7 +6,8 @@ is a plain file name looked up in that folder (no ``/``, no ``..``), a symlink w
 lies outside the store is not listed and cannot be named, and every file a scenario refers to
 (positions, parameters, depth calibration, candles) must resolve inside the store too. A
 system scenario (``[[markets]]``) runs too: every file any of its markets, venues or owners
-names is held to the same rule.
+names is held to the same rule. A perp scenario (``[perps]``, docs/perps.md) runs as kind
+``perps``, with its own edits (the insurance fund, the ADL policy) and the same file rule.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class RunRequest(BaseModel):
 
     scenario: str = Field(BUILTIN, max_length=120,
                           description="'builtin:default' or the file name of a TOML file in the store's scenarios/ folder.")
-    kind: Literal["static", "simulation"] = Field("static", description="A static cascade or a block-by-block simulation.")
+    kind: Literal["static", "simulation", "perps"] = Field(
+        "static", description="A static cascade or a block-by-block simulation; 'perps' for a perp scenario ([perps]).")
     shocks: dict[str, float] | None = Field(
         None, max_length=64, description="Replace the scenario's shocks: asset -> fractional drop (0.3 = -30 %).")
     n_accounts: int | None = Field(None, gt=0, description="Accounts of a synthetic book (capped by the server).")
@@ -47,6 +49,9 @@ class RunRequest(BaseModel):
     oracle: Literal["instant", "chainlink", "twap", "osm"] | None = Field(None, description="Simulation: the protocol's oracle.")
     liquidations_per_block: float | None = Field(None, gt=0, le=1e6, description="Simulation: accounts liquidated per block at most.")
     min_profit_usd: float | None = Field(None, ge=0, le=1e9, description="Simulation: smallest profit a liquidator acts on (USD).")
+    fund_usd: float | None = Field(None, ge=0, le=1e15, description="Perps: the insurance fund at the start (USD).")
+    adl: str | None = Field(None, max_length=40, description="Perps: the deleveraging policy (docs/perps.md), "
+                            "e.g. 'queue' or 'pro_rata'.")
 
 
 class RequestError(ValueError):
@@ -274,6 +279,44 @@ def _plan_system(req: RunRequest, limits, data: dict[str, Any], base: Path, sour
     return RunSpec(req.kind, d, str(base), source, req.model_dump(exclude_none=True), limits.max_accounts)
 
 
+# ------------------------------------------------------------------ perp scenarios ([perps])
+_PERP_EDITS = ("fund_usd", "adl")
+_NOT_PERP_EDITS = ("shocks", "n_accounts", "sell_fraction", "impact")
+
+
+def _reject_perp_edits(req: RunRequest) -> None:
+    given = [k for k in _PERP_EDITS if getattr(req, k) is not None]
+    if given:
+        raise RequestError(f"{', '.join(given)} apply to a perp scenario ([perps]) only")
+
+
+def _plan_perps(req: RunRequest, limits, data: dict[str, Any], base: Path, source: str) -> RunSpec:
+    """:func:`plan` for a perp scenario: kind 'perps' both ways, only the perp edits, the
+    edited config validates, a synthetic book's two sides are within the account cap
+    (file books: checked when built)."""
+    from liqcascade.io.perp_scenario import parse_perp_scenario
+
+    if "perps" not in data:
+        raise RequestError(f"{source}: kind = 'perps' needs a perp scenario (a [perps] table; docs/perps.md)")
+    if req.kind != "perps":
+        raise RequestError(f"{source} is a perp scenario ([perps]): start it with kind = 'perps'")
+    other = [k for k in _NOT_PERP_EDITS if getattr(req, k) is not None]
+    if other:
+        raise RequestError(f"{', '.join(other)} do not apply to a perp scenario; its edits are {list(_PERP_EDITS)}")
+    d = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    perps = d["perps"] = dict(d["perps"]) if isinstance(d["perps"], dict) else d["perps"]
+    if isinstance(perps, dict):
+        perps.update({k: getattr(req, k) for k in _PERP_EDITS if getattr(req, k) is not None})
+    cfg = parse_perp_scenario(d, source)
+    synthetic = cfg.perps.book.synthetic
+    if synthetic is not None:
+        total = synthetic.long.n_accounts + synthetic.short.n_accounts
+        if total > limits.max_accounts:
+            raise RequestError(f"the perp book's two sides hold {total:,} accounts together, over this server's cap "
+                               f"of {limits.max_accounts:,} accounts")
+    return RunSpec(req.kind, d, str(base), source, req.model_dump(exclude_none=True), limits.max_accounts)
+
+
 def plan(root: Path, req: RunRequest, limits) -> RunSpec:
     """Check a request against the store and the caps and turn it into a :class:`RunSpec`.
 
@@ -285,7 +328,7 @@ def plan(root: Path, req: RunRequest, limits) -> RunSpec:
 
     path = scenario_file(root, req.scenario)
     source = req.scenario if req.scenario != BUILTIN else "builtin:default"
-    if req.kind == "static":
+    if req.kind != "simulation":
         _reject_sim_edits(req)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM, as io.config accepts
@@ -294,6 +337,9 @@ def plan(root: Path, req: RunRequest, limits) -> RunSpec:
     base = path.parent
     if req.scenario != BUILTIN:
         _check_files_inside(root, data, base, source)
+    if "perps" in data or req.kind == "perps":  # a perp scenario: its own kind and edits
+        return _plan_perps(req, limits, data, base, source)
+    _reject_perp_edits(req)
     if "markets" in data:  # a system scenario ([[markets]]): the same checks over every market
         return _plan_system(req, limits, data, base, source)
     d = _edited(data, req, limits)
