@@ -146,7 +146,7 @@ def _loop_bench(benchmark, record, n: int, name: str):
 
 
 def test_perp_full_loop_100k_accounts_one_day(benchmark, record):
-    """Recorded, not judged: issue 13's 1M target is not met by the full loop (at 100k, about
-    6,500 accounts stay below maintenance and are retried every step of the crash)."""
+    """Recorded, not judged: issue 13's 1M target is not met by the full loop yet (execution
+    walks the venue order by order, see docs/perps.md)."""
     table = _loop_bench(benchmark, record, N_LOOP_SMALL, "perp_full_loop_100k_x_7200")
     assert table["accounts_liquidated"].sum() > 0

@@ -9,9 +9,8 @@ Each step (:func:`step`), at the step's mark prices and cumulative funding indic
 2. **funding** -- those accounts settle the funding they owe into collateral (as dYdX does
    on every subaccount update; the others keep owing it, which their equity already counts);
 3. **orders** -- the margin engine's liquidation orders;
-4. **execution** -- per market and side, the step's orders walk their market's venue
-   (:class:`PerpVenue`) once, allocated pro rata within each order's worst price
-   (:func:`fill_side`); a backstop order fills at the mark;
+4. **execution** -- each order walks its market's venue (:class:`PerpVenue`) down to its
+   worst price; a backstop order fills at the mark;
 5. **settle** -- the engine's collateral changes and insurance-fund delta. An account whose
    fills would leave a deficit the fund cannot cover is taken out of the round and the rest
    re-executed (dYdX refuses such a match);
@@ -51,8 +50,6 @@ class PerpVenue(Protocol):
     """What the perp engine needs of a venue (``markets/orderbook.py``'s OrderBookVenue has
     this shape): immutable, each trade returns the venue after it."""
 
-    def quote_sell(self, amount: float) -> float: ...
-    def quote_buy(self, amount: float) -> float: ...
     def sell(self, amount: float) -> tuple[float, "PerpVenue"]: ...
     def buy(self, amount: float) -> tuple[float, "PerpVenue"]: ...
     def mid_price(self) -> float: ...
@@ -132,104 +129,41 @@ def settle_funding(state: PerpState, accounts: IntArray) -> None:
     book.funding_index[pos] = state.funding[sub.market]
 
 
-def _quote(venue, amount: float, sell: bool) -> float:
-    """Cash of a walk of ``amount`` from ``venue``'s current state (no venue is built)."""
-    if amount <= 0.0:
-        return 0.0
-    return venue.quote_sell(amount) if sell else venue.quote_buy(amount)
+def _fill_one(venue, close: float, worst: float) -> tuple[float, float, object]:
+    """Fill up to ``close`` (signed, < 0 sells) on ``venue`` with an average price no worse
+    than ``worst``; the average falls (sells) or rises (buys) with the amount, so the
+    largest acceptable amount is found by bisection. Returns (filled, average, venue)."""
+    trade = venue.sell if close < 0 else venue.buy
+    sign = -1.0 if close < 0 else 1.0
 
+    def ok(q: float) -> bool:
+        avg = trade(q)[0] / q
+        return np.isnan(worst) or (avg >= worst if close < 0 else avg <= worst)
 
-def _phase_end(venue, sell: bool, start: _Walk, size: float, worst: float) -> float:
-    """The fraction at which the active orders' common average reaches ``worst`` within a
-    phase that starts at ``start`` with ``size`` (the active orders' total) per unit of
-    fraction; the average moves monotonically with the fraction, so bisection on closed-form
-    quotes finds it (the lower end is kept: the fill never passes ``worst``)."""
-    c0 = _quote(venue, start.walked, sell)
-
-    def ok(theta: float) -> bool:
-        q = start.walked + (theta - start.theta) * size
-        avg = (start.per_unit + (_quote(venue, q, sell) - c0) / size) / theta
-        return avg >= worst if sell else avg <= worst
-
-    lo, hi = start.theta, 1.0
-    if ok(hi):
-        return hi
-    while hi - lo > 1e-12:  # a 1e-12 share of the orders: finer than any venue's lot
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
-    return lo
-
-
-@dataclass(frozen=True)
-class _Walk:
-    """Where a pro-rata walk stands: the common fraction ``theta`` of the active orders' sizes
-    filled, the walk's amount ``walked`` so far, and the cash per unit of order size the active
-    orders received so far (``per_unit``; their average price is ``per_unit / theta``)."""
-
-    theta: float
-    walked: float
-    per_unit: float
-
-
-def fill_side(venue, amount: FloatArray, worst: FloatArray, sell: bool) -> tuple[FloatArray, FloatArray]:
-    """One walk of ``venue`` for all of a market's orders on one side (``amount`` > 0 each,
-    ``worst`` their average-price bounds, nan for none), allocated pro rata: every order in
-    the walk takes the same fraction of its size at each point of it, so the orders still in
-    the walk share one average price. The order whose bound that average would pass first
-    leaves the walk there with what it got; the rest go on, until all are filled. Returns
-    (filled, cash) per order; their sums are one walk of the venue (``quote`` of the total)."""
-    n = amount.shape[0]
-    bound = np.where(np.isnan(worst), -np.inf if sell else np.inf, worst)
-    order = np.argsort(-bound if sell else bound, kind="stable")  # the most demanding bound first
-    theta_of = np.ones(n)
-    unit_of = np.zeros(n)
-    at = _Walk(0.0, 0.0, 0.0)
-    left = float(amount.sum())
-    i = 0
-    while i < n and left > 0.0:
-        w = bound[order[i]]
-        end = 1.0 if np.isinf(w) else _phase_end(venue, sell, at, left, float(w))
-        q = at.walked + (end - at.theta) * left
-        unit = at.per_unit + (_quote(venue, q, sell) - _quote(venue, at.walked, sell)) / left
-        at = _Walk(end, q, unit)
-        if end >= 1.0:
-            break
-        j = i  # every order with this bound leaves the walk here
-        while j < n and bound[order[j]] == w:
-            j += 1
-        leaving = order[i:j]
-        theta_of[leaving], unit_of[leaving] = end, unit
-        left -= float(amount[leaving].sum())
-        i = j
-    rest = order[i:]
-    theta_of[rest], unit_of[rest] = at.theta, at.per_unit
-    return theta_of * amount, unit_of * amount
+    q = abs(close)
+    if not ok(q):
+        lo, hi = 0.0, q
+        for _ in range(30):  # 2^-30 of the order: finer than any venue's lot
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+        q = lo
+    if q <= 0.0:
+        return 0.0, np.nan, venue
+    cash, after = trade(q)
+    return sign * q, cash / q, after
 
 
 def execute(orders: LiquidationOrders, book: PerpBook, venues: list, mark: FloatArray) -> tuple[Fills, list]:
-    """Execute the orders per market and side: backstop rows at the mark; the rest in one walk
-    of the market's venue per side (sells, then buys, from the venue the sells left), allocated
-    by :func:`fill_side`."""
+    """Execute the orders row by row on their markets' venues (backstop rows at the mark)."""
     venues = list(venues)
-    close = orders.close
-    filled = np.zeros(close.shape[0])
-    price = np.full(close.shape[0], np.nan)
-    market = book.market[orders.position]
-    backstop = orders.route == BACKSTOP
-    filled[backstop], price[backstop] = close[backstop], np.asarray(mark, dtype=np.float64)[market[backstop]]
-    for k in np.unique(market[~backstop]):
-        for sell in (True, False):
-            rows = np.flatnonzero((market == k) & ~backstop & ((close < 0.0) if sell else (close > 0.0)))
-            if not rows.size:
-                continue
-            q, cash = fill_side(venues[k], np.abs(close[rows]), orders.worst_price[rows], sell)
-            total = float(q.sum())
-            if total <= 0.0:
-                continue
-            venues[k] = (venues[k].sell if sell else venues[k].buy)(total)[1]
-            done = q > 0.0
-            filled[rows[done]] = (-1.0 if sell else 1.0) * q[done]
-            price[rows[done]] = cash[done] / q[done]
+    filled = np.zeros(orders.close.shape[0])
+    price = np.full(orders.close.shape[0], np.nan)
+    for r, p in enumerate(orders.position):
+        k = int(book.market[p])
+        if orders.route[r] == BACKSTOP:
+            filled[r], price[r] = orders.close[r], mark[k]
+            continue
+        filled[r], price[r], venues[k] = _fill_one(venues[k], float(orders.close[r]), float(orders.worst_price[r]))
     return Fills(filled, price), venues
 
 

@@ -56,9 +56,9 @@ difference of two large integrals, which loses the cost of a dust amount (an ave
 
 
 class _DustSafe:
-    """The perp's order book as the engine trades on it: dust trades and quotes priced at the
-    mid, and the book after a trade built only when the engine uses it (``quote_sell`` is
-    ``sell``'s cash exactly)."""
+    """The perp's order book as the engine trades on it: dust trades priced at the mid, and the
+    book after a trade built only when the engine uses it (its bisection toward the worst price
+    asks for many trades' cash and keeps one book; ``quote_sell`` is ``sell``'s cash exactly)."""
 
     __slots__ = ("_base", "_pending", "_real")
 
@@ -82,14 +82,6 @@ class _DustSafe:
             return amount * v.mid_price(), self
         cash = v.quote_sell(amount) if side == "sell" else v.quote_buy(amount)
         return cash, _DustSafe(v, (side, amount))
-
-    def quote_sell(self, amount: float) -> float:
-        v = self.inner
-        return amount * v.mid_price() if amount * v.reference_price < _DUST_TRADE_USD else v.quote_sell(amount)
-
-    def quote_buy(self, amount: float) -> float:
-        v = self.inner
-        return amount * v.mid_price() if amount * v.reference_price < _DUST_TRADE_USD else v.quote_buy(amount)
 
     def sell(self, amount: float) -> tuple[float, "_DustSafe"]:
         return self._trade(amount, "sell")
