@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from judge import judge_speedup
 
+from liqcascade.engine import perps as perps_engine
 from liqcascade.engine.perps_screen import MarginScreen
+from liqcascade.markets.orderbook import OrderBookVenue
 from liqcascade.model.perps import AccountColumns, PerpBook, PositionColumns
 from liqcascade.protocols.dydx_v4.rules import DydxV4Rules
 
@@ -104,3 +106,47 @@ def test_perp_margin_check_naive_python(benchmark, setup, record, target):
     record("perp_margin_check_naive_python", benchmark, N_NAIVE_ACCOUNTS * N_NAIVE_STEPS)
     judge_speedup(target, "perp margin check per account-step", "perp_margin_check_1M_x_7200",
                   "perp_margin_check_naive_python", 5.0)
+
+
+# ---------------------------------------------------------------------- the full loop
+N_LOOP_SMALL = 100_000
+
+
+def crash_path(steps: int, seed: int = 3) -> np.ndarray:
+    """:func:`day_path` with a crash in the middle: 12 % down over ten minutes from step
+    steps/2, half of it recovered over the next hour (as 2025-10-10's BTC move, roughly)."""
+    path = day_path(steps, seed)
+    t = np.arange(steps)
+    mid = steps // 2
+    drop = np.clip((t - mid) / 600.0, 0.0, 1.0) * np.log(0.88)
+    back = np.clip((t - mid - 600) / 3_600.0, 0.0, 1.0) * (-0.5 * np.log(0.88))
+    return path * np.exp(drop + back)[:, None]
+
+
+def full_loop(book: PerpBook, path: np.ndarray):
+    """The whole perp engine (:func:`liqcascade.engine.perps.run`): screen, funding, orders,
+    execution on each market's crash-calibrated book re-centred at the mark every step,
+    settlement and deleveraging."""
+    venues = [OrderBookVenue.from_calibration("crash", m, float(p)) for m, p in zip(book.markets, path[0])]
+    return perps_engine.run(DydxV4Rules(), book, path, venues, fund=1e6,
+                            recentre=lambda v, m: v.with_mid_price(m))
+
+
+def _loop_bench(benchmark, record, n: int, name: str):
+    path = crash_path(N_STEPS)
+    book = perp_book(n)
+    full_loop(perp_book(1_000), path[:50])  # compile
+    out = benchmark.pedantic(full_loop, args=(book, path), rounds=1, iterations=1)
+    record(name, benchmark, n * N_STEPS)
+    table = out.table()
+    benchmark.extra_info["accounts_liquidated"] = int(table["accounts_liquidated"].sum())
+    benchmark.extra_info["liquidated_usd"] = float(table["liquidated_notional"].sum())
+    benchmark.extra_info["adl_usd"] = float(table["adl_notional"].sum())
+    return table
+
+
+def test_perp_full_loop_100k_accounts_one_day(benchmark, record):
+    """Recorded, not judged: issue 13's 1M target is not met by the full loop yet (execution
+    walks the venue order by order, see docs/perps.md)."""
+    table = _loop_bench(benchmark, record, N_LOOP_SMALL, "perp_full_loop_100k_x_7200")
+    assert table["accounts_liquidated"].sum() > 0

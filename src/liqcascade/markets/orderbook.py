@@ -122,8 +122,16 @@ class DepthCurve:
             return n[-1] + self.tail_density() * (fr - f[-1])
         return float(np.interp(fr, (0.0,) + f, (0.0,) + n))
 
-    def segments(self) -> list[tuple[float, float, float]]:
-        """``(f_start, n_start, density)`` per segment, the tail last (open-ended)."""
+    def segments(self) -> tuple[tuple[float, float, float], ...]:
+        """``(f_start, n_start, density)`` per segment, the tail last (open-ended); computed
+        once per curve (every quote walks them, and the perp engine quotes thousands per step)."""
+        cached = self.__dict__.get("_segments")
+        if cached is None:
+            cached = tuple(self._build_segments())
+            object.__setattr__(self, "_segments", cached)
+        return cached
+
+    def _build_segments(self) -> list[tuple[float, float, float]]:
         f = (0.0,) + self.fractions
         n = (0.0,) + self.notional
         segs = [(f[i], n[i], (n[i + 1] - n[i]) / (f[i + 1] - f[i])) for i in range(len(f) - 1)]
