@@ -4,14 +4,36 @@ Monte Carlo and calibration run), apps over it and in-process clients."""
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
 import pytest
 
+from tests import browser as B
 from tests.report.stores import copy_store, session_store
 from liqcascade.web.jobs import Job
 from liqcascade.web.limits import Limits
+
+
+def _require_chromium() -> None:
+    if Path(B.CHROMIUM).is_file():
+        return
+    if os.environ.get("LIQCASCADE_SKIP_BROWSER") == "1":
+        pytest.skip(f"LIQCASCADE_SKIP_BROWSER=1 and no chromium at {B.CHROMIUM}")
+    pytest.fail(f"no chromium at {B.CHROMIUM}: install Debian's chromium (.ci/run does), "
+                "or set LIQCASCADE_SKIP_BROWSER=1 to skip the browser tests")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    """Debian's chromium for one test module (screenshots in a temporary folder unless
+    LIQCASCADE_ARTIFACTS names one)."""
+    _require_chromium()
+    if not os.environ.get("LIQCASCADE_ARTIFACTS"):
+        B.set_artifacts_dir(tmp_path_factory.mktemp("screenshots"))
+    with B.launch() as b:
+        yield b
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,6 @@ Without chromium these tests fail; ``LIQCASCADE_SKIP_BROWSER=1`` skips them inst
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import httpx
 import pytest
 
@@ -26,15 +23,6 @@ MAIN_VIEWS = ("curve", "walls", "liquidations", "montecarlo", "calibration")
 """Views whose pages are saved as screenshots (with the index, run pages and the form)."""
 
 
-def _require_chromium() -> None:
-    if Path(B.CHROMIUM).is_file():
-        return
-    if os.environ.get("LIQCASCADE_SKIP_BROWSER") == "1":
-        pytest.skip(f"LIQCASCADE_SKIP_BROWSER=1 and no chromium at {B.CHROMIUM}")
-    pytest.fail(f"no chromium at {B.CHROMIUM}: install Debian's chromium (.ci/run does), "
-                "or set LIQCASCADE_SKIP_BROWSER=1 to skip the browser tests")
-
-
 @pytest.fixture(scope="module")
 def server(web_store, tmp_path_factory):
     """(base URL, run ids): the real command serving a copy of the faces store."""
@@ -42,15 +30,6 @@ def server(web_store, tmp_path_factory):
     log = tmp_path_factory.mktemp("server") / "serve.log"
     with B.serve_store(root, log, "--max-seconds", "60") as base:
         yield base, ids
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    _require_chromium()
-    if not os.environ.get("LIQCASCADE_ARTIFACTS"):
-        B.set_artifacts_dir(tmp_path_factory.mktemp("screenshots"))
-    with B.launch() as b:
-        yield b
 
 
 @pytest.fixture

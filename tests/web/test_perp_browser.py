@@ -85,16 +85,6 @@ def server(perp_store, tmp_path_factory):
         yield base
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    import os
-
-    if not os.environ.get("LIQCASCADE_ARTIFACTS"):
-        B.set_artifacts_dir(tmp_path_factory.mktemp("screenshots"))
-    with B.launch() as b:
-        yield b
-
-
 def check_liqmap(page, liqmap) -> None:
     """One bar per stored price bin at the bin's middle: longs then shorts, each its column."""
     page.wait_for_selector("#fig-liqmap.js-plotly-plot .main-svg")

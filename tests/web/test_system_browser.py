@@ -57,16 +57,6 @@ def server(eth_store, tmp_path_factory):
         yield base
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    import os
-
-    if not os.environ.get("LIQCASCADE_ARTIFACTS"):
-        B.set_artifacts_dir(tmp_path_factory.mktemp("screenshots"))
-    with B.launch() as b:
-        yield b
-
-
 # every trace plotly drew in one figure, with its data decoded (the JSON's typed arrays)
 TRACES = """(id) => document.getElementById(id)._fullData.map(t => ({
     name: t._input.name ?? null, mode: t._input.mode ?? null, showlegend: t._input.showlegend ?? true,
