@@ -664,12 +664,18 @@ def calibrate(
     res = Result(KIND, tables, ident)
     if store is None:
         return res
-    if parted is not None:  # candidate_paths has landed in parts: add the other tables, mark it finished
-        parted.finish(rid, {k: v for k, v in tables.items() if k != PATHS_TABLE}, {"chosen": chosen})
-        return res.with_run_id(rid)
-    st = store if isinstance(store, ResultsStore) else ResultsStore(Path(store))
-    st.save(rid, KIND, ident, tables, {**meta, "chosen": chosen})
+    _save(store, parted, rid, res, {**meta, "chosen": chosen})
     return res.with_run_id(rid)
+
+
+def _save(store, parted: ResultsStore | None, rid: str, res: Result, meta: dict) -> None:
+    """Store the calibration: when its candidate paths landed in parts (``parted``), add the
+    other tables and mark the run finished; otherwise save it whole."""
+    if parted is not None:
+        parted.finish(rid, {k: v for k, v in res.tables.items() if k != PATHS_TABLE}, {"chosen": meta["chosen"]})
+        return
+    st = store if isinstance(store, ResultsStore) else ResultsStore(Path(store))
+    st.save(rid, KIND, res.config, res.tables, meta)
 
 
 def _tables(s, ev: "_Evaluator", chosen: float, status: str, wall: float) -> dict[str, pd.DataFrame]:
