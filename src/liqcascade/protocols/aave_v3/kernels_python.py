@@ -239,14 +239,20 @@ def liquidate_one(
         acct_calls[k] += 1
         calls += 1
         if version >= V3_3 and all_collateral:
-            for r in range(s, e):
-                if debt[r] > 0.0:
-                    deficit_by_asset[asset[r]] += debt[r]
-                    acct_bad_debt_usd[k] += debt[r] * prices[asset[r]]
-                    add_flow(flows, r, FLOW_WRITTEN_OFF, debt[r], prices[asset[r]])
-                    debt[r] = 0.0
+            write_off_rest(k, s, e, asset, debt, prices, deficit_by_asset, acct_bad_debt_usd, flows)
             break
     return calls
+
+
+def write_off_rest(k, s, e, asset, debt, prices, deficit_by_asset, acct_bad_debt_usd, flows):
+    """v3.3+ ``_burnBadDebt``: every debt left on account ``k`` (rows ``s:e``) goes to the
+    reserve deficit once the account has no collateral."""
+    for r in range(s, e):
+        if debt[r] > 0.0:
+            deficit_by_asset[asset[r]] += debt[r]
+            acct_bad_debt_usd[k] += debt[r] * prices[asset[r]]
+            add_flow(flows, r, FLOW_WRITTEN_OFF, debt[r], prices[asset[r]])
+            debt[r] = 0.0
 
 
 N_CHUNKS = 64
@@ -450,6 +456,7 @@ FUNCTIONS = {
     "largest_allowed_cover": largest_allowed_cover,
     "leaves_dust": leaves_dust,
     "liquidation_call": liquidation_call,
+    "write_off_rest": write_off_rest,
     "health_pass": health_pass,
     "health_all": health_all,
     "health_table": health_table,
