@@ -16,7 +16,19 @@ declaration, never probe for methods, so a method present but undeclared is not 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, Self, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
+
+_V = TypeVar("_V")
+
+
+def checked_copy(venue: _V, **changes: Any) -> _V:
+    """``dataclasses.replace(venue, **changes)`` for fields the caller has already checked: the
+    same value without re-running every ``__post_init__`` check (a simulation re-centres each
+    venue once a block, and ``replace`` was a fifth of a Monte Carlo path's time)."""
+    out = object.__new__(type(venue))
+    out.__dict__.update(venue.__dict__)
+    out.__dict__.update(changes)
+    return out
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from liqcascade.errors import ConfigError
-from liqcascade.markets.base import VenueCapabilities
+from liqcascade.markets.base import VenueCapabilities, checked_copy
 
 __all__ = ["ConstantProductPool"]
 
@@ -197,4 +197,7 @@ class ConstantProductPool:
         p = _check_price(price)
         spot = p / self.gamma
         k = self.k
-        return replace(self, reserve_asset=math.sqrt(k / spot), reserve_numeraire=math.sqrt(k * spot))
+        x, y = math.sqrt(k / spot), math.sqrt(k * spot)
+        if 0.0 < x < math.inf and 0.0 < y < math.inf:  # the reserves' checks; the fee is unchanged
+            return checked_copy(self, reserve_asset=x, reserve_numeraire=y)
+        return replace(self, reserve_asset=x, reserve_numeraire=y)  # raises, naming the reserve

@@ -43,7 +43,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from liqcascade.errors import ConfigError
-from liqcascade.markets.base import VenueCapabilities
+from liqcascade.markets.base import VenueCapabilities, checked_copy
 
 __all__ = ["PowerLawImpact"]
 
@@ -178,4 +178,4 @@ class PowerLawImpact:
         p = float(price)
         if not (p > 0.0 and math.isfinite(p)):
             raise ConfigError("<python>", "price", "a finite price > 0", p)
-        return replace(self, price=p, net_sold=0.0)
+        return checked_copy(self, price=p, net_sold=0.0)  # p checked here, the rest unchanged
