@@ -47,12 +47,24 @@ class VenueCapabilities:
     """An order book or impact law (:class:`Requotes`): in a simulation it is re-quoted around
     the reference price while its consumed depth ``net_sold`` refills
     (``dynamics.depth_half_life_s``)."""
+    quotes_many: bool = False
+    """It implements :class:`QuotesMany`: the sale quotes of many amounts at once, each equal bit
+    for bit to its ``quote_sell`` (the block loop prices a grid of 33 sizes per asset a block)."""
 
     def __post_init__(self) -> None:
         if self.arbitraged and not self.quotes_buy:
             raise ValueError("an arbitraged venue must declare quotes_buy (arbitrageurs buy at its purchase price)")
         if self.arbitraged and self.requotes:
             raise ValueError("a venue is either arbitraged back (a pool) or re-quoted (a book), not both")
+
+
+class QuotesMany(Protocol):
+    """A venue that quotes many sale amounts in one call (``capabilities.quotes_many``)."""
+
+    def quote_sells(self, amounts: list[float]) -> list[float]:
+        """``[quote_sell(a) for a in amounts]``, the same floats, with the venue's constants
+        computed once."""
+        ...
 
 
 @runtime_checkable

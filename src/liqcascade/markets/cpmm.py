@@ -57,7 +57,7 @@ class ConstantProductPool:
     Build with the field constructor (reserves) or :meth:`from_price_depth`.
     """
 
-    capabilities: ClassVar[VenueCapabilities] = VenueCapabilities(quotes_buy=True, arbitraged=True)
+    capabilities: ClassVar[VenueCapabilities] = VenueCapabilities(quotes_buy=True, arbitraged=True, quotes_many=True)
 
     asset: str
     reserve_asset: float
@@ -116,6 +116,15 @@ class ConstantProductPool:
         a = _check_amount(amount)
         ga = self.gamma * a
         return self.reserve_numeraire * ga / (self.reserve_asset + ga)
+
+    def quote_sells(self, amounts: list[float]) -> list[float]:
+        """:meth:`quote_sell` of each amount (the same expression, the reserves read once)."""
+        x, y, g = self.reserve_asset, self.reserve_numeraire, self.gamma
+        out = []
+        for amount in amounts:
+            ga = g * _check_amount(amount)
+            out.append(y * ga / (x + ga))
+        return out
 
     def sell(self, amount: float) -> tuple[float, "ConstantProductPool"]:
         """Sell ``amount`` tokens; the full input (fee included) joins the asset reserve."""
