@@ -72,7 +72,7 @@ def simulate(
     moving = owner_actions is not None or bool(accrual) or behaviour is not None or keepers is not None
     model, sorted_book, plan = _grown(model, sorted_book, path, owner_actions, behaviour, behaviour_stream)
     run = prepare_inputs(model, path, oracle, settings, oracle_input, venue_depth, sorted_book)
-    st = initial_state(run)
+    st = initial_state(run, trades=tables is None or "trades" in tables)
     if run.settings.dynamics.impact_on_path == "excess":
         st.baseline = _baseline(run, impact_baseline)
     if moving:
