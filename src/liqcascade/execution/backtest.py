@@ -225,12 +225,15 @@ def _utc_seconds(text: str, key: str) -> int:
     return int(t.timestamp())
 
 
-def _ethb_book(ev, start: int, prices: pd.DataFrame, mat: float) -> tuple[pd.DataFrame, int]:
+def _ethb_book(ev, start: int, prices: pd.DataFrame, mat: float, live: set[str] = frozenset()) -> tuple[pd.DataFrame, int]:
     """Each vault's ink (WETH) and debt (DAI at the rate of ``start``) after the events before
     ``start``, and how many vaults were left out: those unsafe at the lowest hourly open of
-    ``prices`` (``time`` in Unix s, ``open``) since their last recorded action. The chain
-    would have liquidated them, and no liquidation is recorded (a ledger artefact, or a
-    liquidation in the held-aside fortnight): they are not positions at ``start``."""
+    ``prices`` (``time`` in Unix s, ``open``) since their last recorded action, unless
+    ``live`` names them. A dormant vault the ledger shows unsafe where the chain did not
+    liquidate it is a ledger artefact (or a liquidation in the held-aside fortnight): not a
+    position at ``start``. A vault in ``live`` (its owner acts in the window: the chain
+    accepted frobs on it) is a position whatever the ledger says at Binance's price: the
+    gap is the price source's (Binance, not Maker's Median), not the ledger's."""
     led = ev.ledger.assign(t=_secs(ev.flows["timestamp"]))
     led = led[led["t"] < start]
     last = led.groupby("vault")["t"].max()
@@ -241,8 +244,10 @@ def _ethb_book(ev, start: int, prices: pd.DataFrame, mat: float) -> tuple[pd.Dat
     t, o = prices["time"].to_numpy(), prices["open"].to_numpy(dtype=float)
     lowest = np.array([o[(t >= lo) & (t <= start)].min(initial=np.inf) for lo in last.reindex(g.index).to_numpy()])
     # before the hourly prices begin (2021-04-04) there is no price to judge a vault by: kept
+    ids = g.index.astype(str).to_numpy()
     safe = ~np.isfinite(lowest) | (ink * np.where(np.isfinite(lowest), lowest, 0.0) / mat >= debt)
-    ink, debt, ids = ink[safe], debt[safe], g.index.astype(str).to_numpy()[safe]
+    safe |= np.isin(ids, sorted(live))
+    ink, debt, ids = ink[safe], debt[safe], ids[safe]
     return pd.DataFrame({"account": np.repeat(ids, 2), "asset": np.tile(["WETH", "DAI"], len(ids)),
                          "collateral": np.ravel(np.column_stack([ink, np.zeros(len(ids))])),
                          "debt": np.ravel(np.column_stack([np.zeros(len(ids)), debt]))}), int((~safe).sum())
@@ -430,9 +435,9 @@ def _write_ethb(out: Path, t0: int, t1: int, window: pd.DataFrame, hourly: pd.Da
     out.mkdir(parents=True, exist_ok=True)
     window.to_csv(out / "eth.csv", index=False)
     first = float(window["open"].iloc[0])
-    book, dropped = _ethb_book(ev, t0, hourly, float(p["mat"]))
-    book.to_csv(out / "book.csv", index=False)
     events, recorded = _ethb_actions(ev, t0, t1)
+    book, dropped = _ethb_book(ev, t0, hourly, float(p["mat"]), set(events["account"]))
+    book.to_csv(out / "book.csv", index=False)
     # the window's owners: the book's and those the owners' actions add
     owners = set(book["account"]) | set(events["account"])
     keepers = ethb_keepers(ev, t0, hourly, float(p["mat"]), owners)
