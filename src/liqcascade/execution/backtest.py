@@ -121,10 +121,12 @@ def _per_period(times: np.ndarray, accounts: np.ndarray, edges: np.ndarray) -> n
     return np.bincount(pairs["i"].to_numpy(dtype=np.int64), minlength=edges.size - 1).astype(np.int64)
 
 
-def score(sim_events: pd.DataFrame, seized_tokens: float, recorded: Recorded, start: int, end: int) -> dict[str, pd.DataFrame]:
+def score(sim_events: pd.DataFrame, seized_tokens: float, recorded: Recorded, start: int, end: int,
+          seized_by_account: pd.Series | None = None) -> dict[str, pd.DataFrame]:
     """Score a simulation's ``events`` (and its seized collateral, tokens) against the
     recorded liquidations in ``[start, end)`` (Unix s). Tables: ``score`` (one row),
-    ``accounts`` (per account liquidated on either side), ``hourly`` (per hour)."""
+    ``accounts`` (per account liquidated on either side; with ``seized_by_account``, tokens
+    per account label, its simulated and recorded collateral), ``hourly`` (per hour)."""
     keep = (recorded.time >= start) & (recorded.time < end)
     rec_t, rec_a = recorded.time[keep], recorded.account[keep]
     sim_t = sim_events["time"].to_numpy(dtype=np.int64)
@@ -156,6 +158,10 @@ def score(sim_events: pd.DataFrame, seized_tokens: float, recorded: Recorded, st
     accounts = sorted(s_set | r_set)
     acc = pd.DataFrame({"account_id": accounts, "simulated": [a in s_set for a in accounts],
                         "recorded": [a in r_set for a in accounts]})
+    if seized_by_account is not None:
+        rec_by = pd.Series(recorded.collateral[keep]).groupby(rec_a).sum()
+        acc["simulated_collateral"] = [float(seized_by_account.get(a, 0.0)) for a in accounts]
+        acc["recorded_collateral"] = [float(rec_by.get(a, 0.0)) for a in accounts]
     hourly = pd.DataFrame({"hour": hours[:-1], "simulated": sh, "recorded": rh})
     return {"score": pd.DataFrame([row]), "accounts": acc, "hourly": hourly}
 
@@ -164,11 +170,16 @@ def score(sim_events: pd.DataFrame, seized_tokens: float, recorded: Recorded, st
 
 
 def backtest(scenario: str | Path, store: ResultsStore | str | Path | None = DEFAULT_STORE,
-             recompute: bool = False, progress=None) -> Result:
+             recompute: bool = False, progress=None, price_band: float = 0.0) -> Result:
     """Simulate ``scenario`` (its ``[simulation]``, usually with ``[simulation.events]``) and
     score it against its ``[backtest]`` recorded liquidations. Tables: ``score``,
-    ``accounts``, ``hourly`` and the simulation's ``events``, ``summary`` and ``conflicts``."""
-    from liqcascade.engine.dynamic import simulate as _simulate
+    ``accounts``, ``hourly`` and the simulation's ``events``, ``summary`` and ``conflicts``.
+
+    ``price_band`` ``d`` > 0 also scores the replay with the oracle reading the path's
+    ``collateral_asset`` price times ``1 - d`` and ``1 + d`` (the price source's uncertainty:
+    a replay's path is one venue, the protocol's oracle read another): tables ``band`` (one
+    row per shift: accounts, precision, recall, collateral and its error) and ``flips`` (the
+    accounts liquidated under some shift and not under all: the edge)."""
     from liqcascade.io import scenario as _scenario
     from liqcascade.io.config import resolve_path
 
@@ -179,28 +190,126 @@ def backtest(scenario: str | Path, store: ResultsStore | str | Path | None = DEF
     if bt.collateral_asset not in sc.model.assets:
         raise ConfigError(sc.source, "backtest.collateral_asset", f"an asset of the market {list(sc.model.assets)}",
                           bt.collateral_asset)
+    if not (isinstance(price_band, (int, float)) and 0.0 <= price_band < 0.5):
+        raise ConfigError("<python>", "price_band", "a relative price gap 0 <= d < 0.5 (0.005 = 0.5 %)", price_band)
     recorded_path = resolve_path(bt.recorded, sc.base_dir, sc.source, "backtest.recorded")
     cfg = sc.resolved()
-    rid = run_id({"kind": KIND, "config": hashed(cfg, ("curve",))}, __version__)
+    key = {"kind": KIND, "config": hashed(cfg, ("curve",))}
+    # the band is part of what was run: a banded run is another run (no band: the id of old)
+    rid = run_id({**key, "price_band": float(price_band)} if price_band else key, __version__)
     if not recompute and (found := stored(store, rid, KIND)) is not None:
         return found
     recorded = read_recorded(recorded_path)
-    path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sc)
-    actions, accrual = _scenario.owner_inputs(sc, path)
-    sim = _simulate(sc.model, path, oracle, settings, progress, cfg, oracle_input, venue_depth,
-                    owner_actions=actions, accrual=accrual, impact_baseline=_scenario.impact_baseline(sc, path),
-                    behaviour=_scenario.behaviour_inputs(sc), keepers=_scenario.keeper_inputs(sc))
-    a = sim["assets"].set_index("asset")
-    seized = float(a.loc[bt.collateral_asset, "seized"]) if bt.collateral_asset in a.index else 0.0
-    end = int(path.times[-1]) + int(path.block_seconds)
-    tables = score(sim["events"], seized, recorded, int(path.times[0]), end)
-    tables["score"] = tables["score"].assign(impact_on_path=settings.dynamics.impact_on_path)
+    parts = _SimParts.of(sc)
+    if price_band and parts.settings.dynamics.impact_on_path != "none":
+        raise ConfigError(sc.source, "simulation.impact_on_path", "none for a price band (the oracle reads the "
+                          "shifted path; a path moved by the sales would not be)", parts.settings.dynamics.impact_on_path)
+    sim = parts.run(sc, 0.0, bt.collateral_asset, progress)
+    seized = _seized(sim, bt.collateral_asset)
+    end = int(parts.path.times[-1]) + int(parts.path.block_seconds)
+    start = int(parts.path.times[0])
+    tables = score(sim["events"], seized.total, recorded, start, end, seized.by_account)
+    tables["score"] = tables["score"].assign(impact_on_path=parts.settings.dynamics.impact_on_path)
     tables.update({"events": sim["events"], "summary": sim["summary"]})
     if "conflicts" in sim.tables:
         tables["conflicts"] = sim["conflicts"]
+    if price_band:
+        runs = {0.0: seized}
+        for shift in (-float(price_band), float(price_band)):
+            runs[shift] = _seized(parts.run(sc, shift, bt.collateral_asset, None), bt.collateral_asset)
+        tables.update(band_tables(runs, recorded, start, end))
     out = Result(KIND, tables, cfg)
-    save(store, rid, KIND, cfg, out, {"source": sc.source})
+    save(store, rid, KIND, cfg, out, {"source": sc.source, "price_band": float(price_band)})
     return out.with_run_id(rid)
+
+
+@dataclass(frozen=True)
+class _SimParts:
+    """A scenario's simulation inputs, built once for the runs of a band."""
+
+    path: object
+    oracle: object
+    settings: object
+    oracle_input: dict | None
+    venue_depth: object
+    actions: object
+    accrual: object
+
+    @classmethod
+    def of(cls, sc) -> _SimParts:
+        from liqcascade.io import scenario as _scenario
+
+        path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sc)
+        actions, accrual = _scenario.owner_inputs(sc, path)
+        return cls(path, oracle, settings, oracle_input, venue_depth, actions, accrual)
+
+    def feed(self, asset: str, shift: float) -> dict | None:
+        """The oracle's input with ``asset`` read at ``1 + shift`` times what it reads unshifted
+        (its feed, or the path: with no impact kept the market price is the path)."""
+        if shift == 0.0:
+            return self.oracle_input
+        path = self.path
+        out = dict(self.oracle_input or {})
+        if asset not in out:
+            if asset not in path.assets:
+                raise ConfigError("<python>", "backtest.collateral_asset", f"an asset on the price path "
+                                  f"{list(path.assets)} for a price band", asset)
+            out[asset] = np.asarray(path.prices[:, list(path.assets).index(asset)], dtype=np.float64)
+        out[asset] = np.asarray(out[asset], dtype=np.float64) * (1.0 + shift)
+        return out
+
+    def run(self, sc, shift: float, asset: str, progress) -> Result:
+        from liqcascade.engine.dynamic import simulate as _simulate
+        from liqcascade.io import scenario as _scenario
+
+        return _simulate(sc.model, self.path, self.oracle, self.settings, progress, sc.resolved(),
+                         self.feed(asset, shift), self.venue_depth, owner_actions=self.actions, accrual=self.accrual,
+                         impact_baseline=_scenario.impact_baseline(sc, self.path),
+                         behaviour=_scenario.behaviour_inputs(sc), keepers=_scenario.keeper_inputs(sc))
+
+
+@dataclass(frozen=True)
+class Seized:
+    """Collateral a simulation seized: ``total`` tokens (its ``assets`` table, the protocol's
+    fee included) and ``by_account`` (tokens per account label, from its ``trades``)."""
+
+    total: float
+    by_account: pd.Series
+
+
+def _seized(sim: Result, asset: str) -> Seized:
+    a = sim["assets"].set_index("asset")
+    total = float(a.loc[asset, "seized"]) if asset in a.index else 0.0
+    t = sim["trades"] if "trades" in sim.tables else pd.DataFrame(columns=["kind", "asset", "account_id", "amount"])
+    t = t[(t["kind"] == "seized") & (t["asset"] == asset)]
+    # the account's side of a seizure is negative
+    by = t.groupby(t["account_id"].astype(str))["amount"].sum().abs().astype(float)
+    return Seized(total, by)
+
+
+def band_tables(runs: dict[float, Seized], recorded: Recorded, start: int, end: int) -> dict[str, pd.DataFrame]:
+    """``band`` (one row per oracle shift, lowest first) and ``flips`` (accounts liquidated
+    under some shifts only, with the tokens seized from them under each) from ``runs``:
+    shift -> what the run seized; three shifts, the unshifted run in the middle."""
+    keep = (recorded.time >= start) & (recorded.time < end)
+    r_set = set(recorded.account[keep].tolist())
+    rec_coll = float(recorded.collateral[keep].sum())
+    rows = []
+    for shift in sorted(runs):
+        s_set = set(runs[shift].by_account.index.tolist())
+        tp, fp, fn = len(s_set & r_set), len(s_set - r_set), len(r_set - s_set)
+        coll = runs[shift].total
+        rows.append({"oracle_shift": shift, "simulated_accounts": len(s_set), "true_positives": tp,
+                     "false_positives": fp, "false_negatives": fn, "precision": _ratio(tp, tp + fp),
+                     "recall": _ratio(tp, tp + fn), "simulated_collateral": coll, "recorded_collateral": rec_coll,
+                     "collateral_error": _ratio(coll, rec_coll) - 1.0})
+    shifts = sorted(runs)
+    every = set().union(*(set(runs[s].by_account.index) for s in shifts))
+    edge = sorted(a for a in every if not all(a in runs[s].by_account.index for s in shifts))
+    flips = pd.DataFrame({"account_id": edge, "recorded": [a in r_set for a in edge]})
+    for name, s in zip(("low", "base", "high"), shifts):
+        flips[f"collateral_{name}"] = [float(runs[s].by_account.get(a, 0.0)) for a in edge]
+    return {"band": pd.DataFrame(rows), "flips": flips}
 
 
 # --- ETH-B windows ----------------------------------------------------------------------------
