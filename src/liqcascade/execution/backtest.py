@@ -549,7 +549,7 @@ def _write_ethb(out: Path, t0: int, t1: int, window: pd.DataFrame, hourly: pd.Da
     book.to_csv(out / "book.csv", index=False)
     # the window's owners: the book's and those the owners' actions add
     owners = set(book["account"]) | set(events["account"])
-    keepers = ethb_keepers(ev, t0, hourly, float(p["mat"]), owners)
+    keepers = ethb_keepers(ev, t0, hourly, float(p["mat"]), owners, end=t1)
     keepers.to_csv(out / "keepers.csv", index=False)
     events.to_csv(out / "events.csv", index=False)
     recorded.to_csv(out / "recorded.csv", index=False)
@@ -585,28 +585,35 @@ def _time_block_clock(ev) -> tuple[np.ndarray, np.ndarray]:
 
 
 def ethb_keepers(ev, start: int, prices: pd.DataFrame, mat: float, accounts: set[str],
-                 rule: KeeperRule = KeeperRule()) -> pd.DataFrame:
+                 rule: KeeperRule = KeeperRule(), end: int | None = None) -> pd.DataFrame:
     """The keeper-managed owners among ``accounts`` (the window's book), fitted on their
-    actions before ``start`` (:func:`~liqcascade.model.keepers.fit_keepers`), as the rows of
-    a ``[simulation.keepers]`` file: ratios over ``mat`` are HF, the trigger at least 1 (the
+    actions from ``rule.lookback_s`` before ``start`` to ``end`` (the window's end; default
+    ``start``: the history before the window only), each from the moment its record qualifies
+    it (:func:`~liqcascade.model.keepers.fit_keepers`), as the rows of a
+    ``[simulation.keepers]`` file: ratios over ``mat`` are HF, the trigger at least 1 (the
     ratios are read at Binance's hourly open, the bot read Maker's Median: a repay the ledger
     shows a little below the line was above it on chain, which did not liquidate the vault)
-    and the target above the trigger."""
-    k = fit_keepers(_ethb_history(ev, start, prices, rule.lookback_s), rule).keepers
+    and the target above the trigger; ``active_from`` empty for an owner qualified before the
+    window, else the UTC time of the operation that qualified it."""
+    h = _ethb_history(ev, start, prices, rule.lookback_s, start if end is None else end)
+    k = fit_keepers(h, rule, float(start)).keepers
     k = k[k["account"].isin(accounts)]
     trigger = np.maximum(k["trigger"].to_numpy() / mat, 1.0)
     target = np.maximum(k["target"].to_numpy() / mat, trigger * (1.0 + 1e-6))
+    since = k["active_from"].to_numpy(dtype=np.float64)
+    when = [pd.Timestamp(int(t), unit="s").strftime("%Y-%m-%d %H:%M:%S") if np.isfinite(t) else "" for t in since]
     return pd.DataFrame({"account": k["account"], "trigger_hf": trigger, "target_hf": target,
-                         "max_repay": k["max_repay"]})
+                         "max_repay": k["max_repay"], "active_from": when})
 
 
-def _ethb_history(ev, start: int, prices: pd.DataFrame, lookback_s: int) -> pd.DataFrame:
-    """The owners' actions of the ``lookback_s`` before ``start`` as
-    :data:`~liqcascade.model.keepers.HISTORY_COLUMNS`: each vault's collateralisation (ink
-    times the hour's opening price over debt at the action's rate) before and after it."""
+def _ethb_history(ev, start: int, prices: pd.DataFrame, lookback_s: int, end: int) -> pd.DataFrame:
+    """The owners' actions from ``lookback_s`` before ``start`` to ``end`` as
+    :data:`~liqcascade.model.keepers.HISTORY_COLUMNS` and ``time``: each vault's
+    collateralisation (ink times the hour's opening price over debt at the action's rate)
+    before and after it."""
     f = ev.flows.assign(t=_secs(ev.flows["timestamp"]))
     led = ev.ledger.assign(t=f["t"].to_numpy(), dai=f["dai"].to_numpy())
-    led = led[led["t"] < start]
+    led = led[led["t"] < end]
     ink = led.groupby("vault")["dink"].cumsum().clip(lower=0.0)
     art = led.groupby("vault")["dart"].cumsum().clip(lower=0.0)
     ink0, art0 = ink - led["dink"], art - led["dart"]
@@ -616,6 +623,6 @@ def _ethb_history(ev, start: int, prices: pd.DataFrame, lookback_s: int) -> pd.D
     h = pd.DataFrame({"account": led["vault"].astype(str), "block": led["block"], "kind": led["kind"],
                       "ratio_before": ink0.clip(lower=0.0) * px / debt(art0.clip(lower=0.0)),
                       "ratio_after": ink * px / debt(art),
-                      "repaid": np.where(led["kind"] == "repay", np.abs(led["dai"]), 0.0), "t": led["t"]})
-    h = h[(h["t"] >= start - lookback_s) & (h["kind"] != "liquidation")]
-    return h.drop(columns="t").reset_index(drop=True)
+                      "repaid": np.where(led["kind"] == "repay", np.abs(led["dai"]), 0.0), "time": led["t"]})
+    h = h[(h["time"] >= start - lookback_s) & (h["kind"] != "liquidation")]
+    return h.reset_index(drop=True)
