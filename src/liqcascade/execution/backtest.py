@@ -312,6 +312,55 @@ def band_tables(runs: dict[float, Seized], recorded: Recorded, start: int, end: 
     return {"band": pd.DataFrame(rows), "flips": flips}
 
 
+# --- the price source's gap -------------------------------------------------------------------
+
+ETHB_PRICE_BAND = 0.005
+"""The oracle shift the ETH-B windows are also scored under (``--price-band``): the measured
+median gap between Binance's hourly opens and another venue on the stress day both shipped
+files cover, 0.47 % (:func:`ethb_price_gap`), rounded to 0.5 %."""
+GAP_DAY = "2021-05-19"
+GAP_POOL_FILE = "replays/uniswap_v2_eth_dai_reserves_10min_2021-05-19.csv"
+
+
+@dataclass(frozen=True)
+class PriceGap:
+    """``|other / binance - 1|`` at every hour open both series cover: how many hours, the
+    median and the 90th percentile, and the mean signed gap (other below Binance: < 0)."""
+
+    hours: int
+    median: float
+    p90: float
+    mean: float
+
+
+def price_gap(other_time: np.ndarray, other_price: np.ndarray, hour_time: np.ndarray,
+              hour_open: np.ndarray) -> PriceGap:
+    """The gap of a price series (``other_*``: Unix s, price) to hourly opens at the hours
+    whose open time is one of ``other_time`` (no interpolation: both sides observed then)."""
+    ot, ht = np.asarray(other_time, dtype=np.int64), np.asarray(hour_time, dtype=np.int64)
+    common, i, j = np.intersect1d(ot, ht, return_indices=True)
+    if common.size == 0:
+        raise DataError("<python>", None, "price series with at least one common hour open")
+    g = np.asarray(other_price, dtype=np.float64)[i] / np.asarray(hour_open, dtype=np.float64)[j] - 1.0
+    return PriceGap(int(common.size), float(np.median(np.abs(g))), float(np.quantile(np.abs(g), 0.9)),
+                    float(np.mean(g)))
+
+
+def ethb_price_gap() -> PriceGap:
+    """:func:`price_gap` of the shipped Uniswap v2 ETH/DAI pool prices of 2021-05-19 (its US
+    Pacific day, turned into UTC as ``maker-replay`` does) to the shipped Binance ETHUSDT
+    hourly opens: the gap between the replays' price source and another venue on a stress
+    day. (The pool is one venue, not Maker's Median of many; the Chainlink ETH/USD rounds of
+    2023, a median of many, sit 0.08 % from Binance at the median, ``chainlink_check``, in a
+    calm year.)"""
+    from liqcascade.execution.maker_replay import price_window
+
+    pool = price_window(GAP_DAY, data_dir() / GAP_POOL_FILE).prices
+    hourly = pd.read_csv(data_dir() / ETH_HOURLY)
+    return price_gap(pool["time"].to_numpy(), pool["price"].to_numpy(), _secs(hourly["date"]).to_numpy(),
+                     hourly["open"].to_numpy())
+
+
 # --- ETH-B windows ----------------------------------------------------------------------------
 
 ETHB_DIR = "maker_ethb_2023"
