@@ -287,3 +287,98 @@ def test_the_keeper_file_is_part_of_the_run_id(tmp_path):
     first = simulate(p, tmp_path / "o").run_id
     (tmp_path / "k.csv").write_text("account,trigger_hf,target_hf,max_repay\na,1.05,1.3,100\n")
     assert simulate(p, tmp_path / "o").run_id != first
+
+
+BAND = """
+name = "band"
+[market]
+protocol = "aave_v3"
+version = "3.3-3.4"
+assets = ["WETH", "USDC"]
+[market.overrides.WETH]
+ltv = 0.7
+liquidation_threshold = 0.8
+[prices.overrides]
+WETH = 2000.0
+USDC = 1.0
+[positions]
+source = "file"
+path = "book.csv"
+[simulation]
+path = "shock"
+blocks = 4
+impact_on_path = "none"
+[shock]
+WETH = 0.2
+[backtest]
+recorded = "rec.csv"
+collateral_asset = "WETH"
+"""
+
+
+def _band_scenario(tmp_path, impact="none"):
+    # WETH 2,000 -> 1,600 at block 1, LT 0.8. a: 1 WETH against 1,283 USDC, HF 1,280 / 1,283 =
+    # 0.99766 at 1,600; with the oracle 0.5 % higher 1,286.4 / 1,283 = 1.00265 (safe), 0.5 %
+    # lower 0.99268. b: 1 WETH against 1,500, HF 0.853: liquidated under every shift.
+    (tmp_path / "book.csv").write_text("account,asset,collateral,debt\na,WETH,1,0\na,USDC,0,1283\n"
+                                       "b,WETH,1,0\nb,USDC,0,1500\n")
+    (tmp_path / "rec.csv").write_text("time,account,collateral,debt\n2020-01-01 00:00:00,b,0.5,700\n")
+    p = tmp_path / "s.toml"
+    p.write_text(BAND.replace('"none"', f'"{impact}"'))
+    return p
+
+
+def test_price_band_flips_the_vault_at_the_edge(tmp_path):
+    from liqcascade.execution.backtest import backtest
+
+    # b's recorded liquidation at the shock path's first block (its time: the run's window start)
+    p = _band_scenario(tmp_path)
+    start = backtest(p, store=None)["score"]["window_start"].iloc[0]
+    (tmp_path / "rec.csv").write_text(f"time,account,collateral,debt\n{start},b,0.5,700\n")
+    res = backtest(p, store=None, price_band=0.005)
+    band = res["band"].set_index("oracle_shift")
+    assert list(band.index) == [-0.005, 0.0, 0.005]
+    # low and base: a and b liquidated, b recorded -> precision 1/2; high: b only -> 1
+    assert band["simulated_accounts"].tolist() == [2, 2, 1]
+    assert band["precision"].tolist() == [0.5, 0.5, 1.0] and band["recall"].tolist() == [1.0, 1.0, 1.0]
+    s = res["score"].iloc[0]
+    assert band.loc[0.0, "precision"] == s["precision"] and band.loc[0.0, "simulated_collateral"] == s["simulated_collateral"]
+    flips = res["flips"]
+    assert flips["account_id"].tolist() == ["a"] and not flips["recorded"].iloc[0]
+    assert flips["collateral_low"].iloc[0] > 0 and flips["collateral_base"].iloc[0] > 0
+    assert flips["collateral_high"].iloc[0] == 0.0
+    # the accounts table carries each account's seized and recorded collateral
+    acc = res["accounts"].set_index("account_id")
+    assert acc.loc["b", "recorded_collateral"] == 0.5 and acc.loc["b", "simulated_collateral"] > 0
+    assert acc["simulated_collateral"].sum() == pytest.approx(s["simulated_collateral"], rel=1e-12)
+
+
+def test_price_band_on_the_command_line_prints_the_edge_and_is_its_own_run(tmp_path):
+    p = _band_scenario(tmp_path)
+    plain = CliRunner().invoke(main, ["backtest", str(p), "--out", str(tmp_path / "o"), "-q"])
+    banded = CliRunner().invoke(main, ["backtest", str(p), "--out", str(tmp_path / "o"), "-q", "--price-band", "0.005"])
+    assert plain.exit_code == 0 and banded.exit_code == 0, banded.output
+    assert "edge accounts" in banded.output and "edge accounts" not in plain.output
+    assert plain.output.split()[1] != banded.output.split()[1]  # the run ids differ
+
+
+@pytest.mark.parametrize("args, key", [(["--price-band", "0.7"], "price_band"), ([], None)])
+def test_price_band_refusals_exit_2(tmp_path, args, key):
+    if key is None:  # a band on a path the sales move: the oracle would not read the shifted path
+        p, args, key = _band_scenario(tmp_path, impact="full"), ["--price-band", "0.01"], "impact_on_path"
+    else:
+        p = _band_scenario(tmp_path)
+    r = CliRunner().invoke(main, ["backtest", str(p), "--out", str(tmp_path / "o"), "-q", *args])
+    assert r.exit_code == 2 and key in r.output, r.output
+
+
+def test_price_gap_on_hand_series():
+    from liqcascade.execution.backtest import price_gap
+
+    # common hours 0 and 3,600: gaps +1 % and -1 % (7,200 and 10,800 are on one side only)
+    g = price_gap(np.array([0, 3600, 7200]), np.array([101.0, 99.0, 100.5]), np.array([0, 3600, 10800]),
+                  np.array([100.0, 100.0, 100.0]))
+    assert g.hours == 2 and g.median == pytest.approx(0.01) and g.mean == pytest.approx(0.0)
+    assert g.p90 == pytest.approx(0.01)
+    with pytest.raises(DataError, match="common hour"):
+        price_gap(np.array([1]), np.array([1.0]), np.array([2]), np.array([1.0]))
