@@ -246,6 +246,7 @@ def test_keepers_need_an_osm_oracle(tmp_path):
     ("account,trigger,target,max_repay\na,1.05,1.2,1\n", "columns"),
     ("account,trigger_hf,target_hf,max_repay\na,1.2,1.05,1\n", "target_hf"),
     ("account,trigger_hf,target_hf,max_repay\nnobody,1.05,1.2,1\n", "keepers.account"),
+    ("account,trigger_hf,target_hf,max_repay,active_from\na,1.05,1.2,1,soon\n", "row 1: column active_from"),
 ])
 def test_keeper_file_errors_exit_2_naming_the_file(tmp_path, body, message):
     (tmp_path / "k.csv").write_text(body)
@@ -382,3 +383,15 @@ def test_price_gap_on_hand_series():
     assert g.p90 == pytest.approx(0.01)
     with pytest.raises(DataError, match="common hour"):
         price_gap(np.array([1]), np.array([1.0]), np.array([2]), np.array([1.0]))
+
+
+def test_keeper_file_onsets_read_as_utc_times(tmp_path):
+    from liqcascade.io import scenario as S
+
+    (tmp_path / "k.csv").write_text("account,trigger_hf,target_hf,max_repay,active_from\n"
+                                    "a,1.05,1.2,1,2022-01-02 03:04:05\nb,1.05,1.2,1,\n")
+    (tmp_path / "book.csv").write_text("account,asset,collateral,debt\na,WETH,1,0\na,USDC,0,1000\nb,WETH,1,0\n")
+    p = tmp_path / "s.toml"
+    p.write_text(SMALL + OSM)
+    k = S.keeper_inputs(S.load(p))
+    assert k.active_from.tolist() == [float(pd.Timestamp("2022-01-02 03:04:05", tz="UTC").timestamp()), -math.inf]
