@@ -174,6 +174,11 @@ def test_ethb_window_book_is_the_ledger_before_the_window(tmp_path):
     kinds = ev.flows["kind"].to_numpy()
     assert len(pd.read_csv(tmp_path / "events.csv")) == int((inside & (kinds != "liquidation")).sum())
     assert len(pd.read_csv(tmp_path / "recorded.csv")) == 11  # June 2022: 11 vaults bitten, one row each
+    # what the Clipper returned after 26266's bite of 06-13 is an owner's deposit and an equal
+    # withdrawal in the files (docs/backtests.md, "Vault by vault"): they net to zero
+    e = pd.read_csv(tmp_path / "events.csv", dtype={"account": str}).query("account == '26266'")
+    assert e["action"].tolist() == ["deposit", "withdraw"] and e["amount"].iloc[0] == e["amount"].iloc[1]
+    assert e["amount"].iloc[0] == pytest.approx(898.61, abs=0.005) and (e["time"].str[:10] == "2022-06-15").all()
 
 
 def test_impact_baseline_file_lands_in_the_blocks_holding_its_times(tmp_path):
