@@ -400,3 +400,20 @@ def test_keeper_file_onsets_read_as_utc_times(tmp_path):
     p.write_text(SMALL + OSM)
     k = S.keeper_inputs(S.load(p))
     assert k.active_from.tolist() == [float(pd.Timestamp("2022-01-02 03:04:05", tz="UTC").timestamp()), -math.inf]
+
+
+def test_ethb_window_keeps_live_vaults_and_dates_bot_onsets(tmp_path):
+    """May 2022: vault 24685 (unsafe at Binance's opens since its last action before the window,
+    11 recorded actions in it, liquidated on chain on 05-12) is a position of the book; dormant
+    vaults unsafe since their last action are still left out (counted in the header). Owners
+    qualified as bots by the window's own actions get an onset inside the window."""
+    from liqcascade.execution.backtest import write_ethb_window
+
+    toml = write_ethb_window(tmp_path, "2022-05-08", "2022-05-28")
+    book = pd.read_csv(tmp_path / "book.csv", dtype={"account": str})
+    assert "24685" in set(book["account"]) and "23477" not in set(book["account"])  # 23477: dormant since 2021
+    assert "vaults left out" in toml.read_text()
+    k = pd.read_csv(tmp_path / "keepers.csv", dtype=str, keep_default_na=False)
+    onsets = k.loc[k["active_from"] != "", "active_from"]
+    assert len(onsets) > 0 and (onsets >= "2022-05-08").all() and (onsets < "2022-05-28").all()
+    assert "28300" in set(k.loc[k["active_from"] != "", "account"])  # levered up in the window (docs)
