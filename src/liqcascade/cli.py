@@ -1178,7 +1178,8 @@ def backtest_cmd(scenario: Path, out: Path, recompute: bool, price_band: float, 
         lo, hi = b.iloc[0], b.iloc[-1]
         lines.append((f"oracle {lo['oracle_shift']:+.2%} / {hi['oracle_shift']:+.2%}",
                       f"precision {lo['precision']:.2f} / {hi['precision']:.2f}, recall {lo['recall']:.2f} / "
-                      f"{hi['recall']:.2f}, collateral {lo['collateral_error']:+.0%} / {hi['collateral_error']:+.0%}"))
+                      f"{hi['recall']:.2f}, collateral {lo['collateral_error']:+.0%} / "
+                      f"{hi['collateral_error']:+.0%}"))
         f = res.table("flips")
         lines.append(("edge accounts", ", ".join(f["account_id"].astype(str)) or "-"))
     w = max(len(k) for k, _ in lines)

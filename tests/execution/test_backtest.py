@@ -348,7 +348,8 @@ def test_price_band_flips_the_vault_at_the_edge(tmp_path):
     assert band["simulated_accounts"].tolist() == [2, 2, 1]
     assert band["precision"].tolist() == [0.5, 0.5, 1.0] and band["recall"].tolist() == [1.0, 1.0, 1.0]
     s = res["score"].iloc[0]
-    assert band.loc[0.0, "precision"] == s["precision"] and band.loc[0.0, "simulated_collateral"] == s["simulated_collateral"]
+    assert band.loc[0.0, "precision"] == s["precision"]
+    assert band.loc[0.0, "simulated_collateral"] == s["simulated_collateral"]
     flips = res["flips"]
     assert flips["account_id"].tolist() == ["a"] and not flips["recorded"].iloc[0]
     assert flips["collateral_low"].iloc[0] > 0 and flips["collateral_base"].iloc[0] > 0
@@ -362,7 +363,8 @@ def test_price_band_flips_the_vault_at_the_edge(tmp_path):
 def test_price_band_on_the_command_line_prints_the_edge_and_is_its_own_run(tmp_path):
     p = _band_scenario(tmp_path)
     plain = CliRunner().invoke(main, ["backtest", str(p), "--out", str(tmp_path / "o"), "-q"])
-    banded = CliRunner().invoke(main, ["backtest", str(p), "--out", str(tmp_path / "o"), "-q", "--price-band", "0.005"])
+    banded = CliRunner().invoke(main, ["backtest", str(p), "--out", str(tmp_path / "o"), "-q",
+                                       "--price-band", "0.005"])
     assert plain.exit_code == 0 and banded.exit_code == 0, banded.output
     assert "edge accounts" in banded.output and "edge accounts" not in plain.output
     assert plain.output.split()[1] != banded.output.split()[1]  # the run ids differ

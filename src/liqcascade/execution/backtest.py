@@ -191,7 +191,8 @@ def backtest(scenario: str | Path, store: ResultsStore | str | Path | None = DEF
         raise ConfigError(sc.source, "backtest.collateral_asset", f"an asset of the market {list(sc.model.assets)}",
                           bt.collateral_asset)
     if not (isinstance(price_band, (int, float)) and 0.0 <= price_band < 0.5):
-        raise ConfigError("<python>", "price_band", "a relative price gap 0 <= d < 0.5 (0.005 = 0.5 %)", price_band)
+        raise ConfigError("<python>", "price_band", "a relative price gap 0 <= d < 0.5 (0.005 = 0.5 %)",
+                          price_band)
     recorded_path = resolve_path(bt.recorded, sc.base_dir, sc.source, "backtest.recorded")
     cfg = sc.resolved()
     key = {"kind": KIND, "config": hashed(cfg, ("curve",))}
@@ -202,8 +203,9 @@ def backtest(scenario: str | Path, store: ResultsStore | str | Path | None = DEF
     recorded = read_recorded(recorded_path)
     parts = _SimParts.of(sc)
     if price_band and parts.settings.dynamics.impact_on_path != "none":
-        raise ConfigError(sc.source, "simulation.impact_on_path", "none for a price band (the oracle reads the "
-                          "shifted path; a path moved by the sales would not be)", parts.settings.dynamics.impact_on_path)
+        raise ConfigError(sc.source, "simulation.impact_on_path", "none for a price band (the oracle reads "
+                          "the shifted path; a path moved by the sales would not be)",
+                          parts.settings.dynamics.impact_on_path)
     sim = parts.run(sc, 0.0, bt.collateral_asset, progress)
     seized = _seized(sim, bt.collateral_asset)
     end = int(parts.path.times[-1]) + int(parts.path.block_seconds)
@@ -263,8 +265,8 @@ class _SimParts:
         from liqcascade.io import scenario as _scenario
 
         return _simulate(sc.model, self.path, self.oracle, self.settings, progress, sc.resolved(),
-                         self.feed(asset, shift), self.venue_depth, owner_actions=self.actions, accrual=self.accrual,
-                         impact_baseline=_scenario.impact_baseline(sc, self.path),
+                         self.feed(asset, shift), self.venue_depth, owner_actions=self.actions,
+                         accrual=self.accrual, impact_baseline=_scenario.impact_baseline(sc, self.path),
                          behaviour=_scenario.behaviour_inputs(sc), keepers=_scenario.keeper_inputs(sc))
 
 
@@ -280,14 +282,16 @@ class Seized:
 def _seized(sim: Result, asset: str) -> Seized:
     a = sim["assets"].set_index("asset")
     total = float(a.loc[asset, "seized"]) if asset in a.index else 0.0
-    t = sim["trades"] if "trades" in sim.tables else pd.DataFrame(columns=["kind", "asset", "account_id", "amount"])
+    no_trades = pd.DataFrame(columns=["kind", "asset", "account_id", "amount"])
+    t = sim["trades"] if "trades" in sim.tables else no_trades
     t = t[(t["kind"] == "seized") & (t["asset"] == asset)]
     # the account's side of a seizure is negative
     by = t.groupby(t["account_id"].astype(str))["amount"].sum().abs().astype(float)
     return Seized(total, by)
 
 
-def band_tables(runs: dict[float, Seized], recorded: Recorded, start: int, end: int) -> dict[str, pd.DataFrame]:
+def band_tables(runs: dict[float, Seized], recorded: Recorded, start: int,
+                end: int) -> dict[str, pd.DataFrame]:
     """``band`` (one row per oracle shift, lowest first) and ``flips`` (accounts liquidated
     under some shifts only, with the tokens seized from them under each) from ``runs``:
     shift -> what the run seized; three shifts, the unshifted run in the middle."""
@@ -301,7 +305,8 @@ def band_tables(runs: dict[float, Seized], recorded: Recorded, start: int, end: 
         coll = runs[shift].total
         rows.append({"oracle_shift": shift, "simulated_accounts": len(s_set), "true_positives": tp,
                      "false_positives": fp, "false_negatives": fn, "precision": _ratio(tp, tp + fp),
-                     "recall": _ratio(tp, tp + fn), "simulated_collateral": coll, "recorded_collateral": rec_coll,
+                     "recall": _ratio(tp, tp + fn), "simulated_collateral": coll,
+                     "recorded_collateral": rec_coll,
                      "collateral_error": _ratio(coll, rec_coll) - 1.0})
     shifts = sorted(runs)
     every = set().union(*(set(runs[s].by_account.index) for s in shifts))
@@ -383,7 +388,8 @@ def _utc_seconds(text: str, key: str) -> int:
     return int(t.timestamp())
 
 
-def _ethb_book(ev, start: int, prices: pd.DataFrame, mat: float, live: set[str] = frozenset()) -> tuple[pd.DataFrame, int]:
+def _ethb_book(ev, start: int, prices: pd.DataFrame, mat: float,
+               live: set[str] = frozenset()) -> tuple[pd.DataFrame, int]:
     """Each vault's ink (WETH) and debt (DAI at the rate of ``start``) after the events before
     ``start``, and how many vaults were left out: those unsafe at the lowest hourly open of
     ``prices`` (``time`` in Unix s, ``open``) since their last recorded action, unless
@@ -650,7 +656,8 @@ def ethb_keepers(ev, start: int, prices: pd.DataFrame, mat: float, accounts: set
     trigger = np.maximum(k["trigger"].to_numpy() / mat, 1.0)
     target = np.maximum(k["target"].to_numpy() / mat, trigger * (1.0 + 1e-6))
     since = k["active_from"].to_numpy(dtype=np.float64)
-    when = [pd.Timestamp(int(t), unit="s").strftime("%Y-%m-%d %H:%M:%S") if np.isfinite(t) else "" for t in since]
+    when = [pd.Timestamp(int(t), unit="s").strftime("%Y-%m-%d %H:%M:%S") if np.isfinite(t) else ""
+            for t in since]
     return pd.DataFrame({"account": k["account"], "trigger_hf": trigger, "target_hf": target,
                          "max_repay": k["max_repay"], "active_from": when})
 

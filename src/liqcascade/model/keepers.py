@@ -115,7 +115,8 @@ def _classify(ops: pd.DataFrame, rule: KeeperRule, start: float) -> dict:
     its operations so far (those before ``start`` together) qualify it, with their band."""
     n = len(ops)
     before = int((ops["start"] < start).sum())
-    cut = [before] + [i + 1 for i in range(before, n)]  # the record before the window, then each operation in it
+    # the record before the window, then the record up to each operation in it
+    cut = [before] + [i + 1 for i in range(before, n)]
     row = {"pairs": int(ops["pair"].sum()), "repays": int(ops["repay_pair"].sum()), "keeper": False,
            "trigger": np.nan, "target": np.nan, "max_repay": np.nan, "active_from": np.nan}
     for k in cut:
@@ -140,7 +141,8 @@ def fit_keepers(history: pd.DataFrame, rule: KeeperRule = KeeperRule(), start: f
     if missing:
         raise ConfigError("<python>", "history", f"columns {list(HISTORY_COLUMNS)}", missing)
     if np.isfinite(start) and "time" not in history.columns:
-        raise ConfigError("<python>", "history", "a time column to split the history at start", list(history.columns))
+        raise ConfigError("<python>", "history", "a time column to split the history at start",
+                          list(history.columns))
     cols = ["account", "pairs", "repays", "keeper", "trigger", "target", "max_repay", "active_from"]
     if history.empty:
         return KeeperFit(pd.DataFrame({c: [] for c in cols}).astype({"keeper": bool}))
