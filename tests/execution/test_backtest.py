@@ -419,3 +419,21 @@ def test_ethb_window_keeps_live_vaults_and_dates_bot_onsets(tmp_path):
     onsets = k.loc[k["active_from"] != "", "active_from"]
     assert len(onsets) > 0 and (onsets >= "2022-05-08").all() and (onsets < "2022-05-28").all()
     assert "28300" in set(k.loc[k["active_from"] != "", "account"])  # levered up in the window (docs)
+
+
+def test_vault_28283_keeps_debt_in_the_ledger_after_its_collateral_left():
+    """docs/backtests.md ("Vault by vault"): after its owner's block of 2022-06-15 07:47:44
+    (repay 692,499 DAI, withdraw its last 1,000 ETH) the ledger still shows about 200,424 DAI of
+    debt and no collateral, which the Vat refuses: a repayment is missing from the files."""
+    from liqcascade.execution.backtest import _ethb_events, _secs
+
+    ev = _ethb_events()
+    t = _secs(ev.flows["timestamp"]).to_numpy()
+    led = ev.ledger[(ev.ledger["vault"] == 28283) & (t <= pd.Timestamp("2022-06-15 07:47:44", tz="UTC").timestamp())]
+    ink, art = led["dink"].sum(), led["dart"].sum()
+    assert abs(ink) < 1e-9
+    assert art * float(led["rate"].iloc[-1]) == pytest.approx(200_424, abs=1.0)
+    # what it borrowed and repaid as recorded: 1,400,000 DAI drawn, 1,204,457 repaid
+    f = ev.flows[ev.flows["vault"] == 28283]
+    assert f.loc[f["kind"] == "borrow", "dai"].sum() == pytest.approx(1_400_000)
+    assert -f.loc[f["kind"] == "repay", "dai"].sum() == pytest.approx(1_204_457, abs=1.0)
