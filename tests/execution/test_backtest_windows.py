@@ -12,6 +12,7 @@ from liqcascade.execution.backtest import (
     ETHB_PRICE_BAND,
     ETHB_WINDOWS,
     backtest,
+    ethb_frob_check,
     ethb_price_gap,
     write_ethb_day,
     write_ethb_window,
@@ -140,6 +141,15 @@ def debt_matches(res, folder: Path) -> tuple[int, int]:
     return sum(abs(ev[a] / rec[a] - 1.0) <= 1e-4 for a in both), len(both)
 
 
+def frob_row(w: str, res, folder: Path) -> str:
+    """The accepted-frobs table's row: draws and withdrawals, those under the line at the
+    replay's OSM, and their median gap."""
+    lt = float(next(line for line in (folder / "scenario.toml").read_text().splitlines()
+                    if line.startswith("liquidation_threshold")).split("=")[1])
+    c = ethb_frob_check(res, 1.0 / lt)
+    return f"| {w} | {c.frobs} | {c.below} | {c.median_gap * 100:.2f} % |"
+
+
 def keeper_row(w: str, off, on) -> str:
     """The keepers table's row: precision, recall and collateral error without and with them."""
     return (f"| {w} | {_f(off.precision)} → {_f(on.precision)} | {_f(off.recall)} → {_f(on.recall)} | "
@@ -158,6 +168,8 @@ def test_documented_window_scores(tmp_path, w):
         assert band_row(w, res) in doc
         for line in vault_rows(w, res, folder):
             assert line in doc, line
+    if w not in ETHB_POOL_DAYS and w != "2021-04":
+        assert frob_row(w, res, folder) in doc
     if w in DEBT_DOC:
         ok, n = debt_matches(res, folder)
         assert DEBT_DOC[w].format(ok=ok, n=n).replace("\n", " ") in " ".join(doc.split())

@@ -173,7 +173,8 @@ def backtest(scenario: str | Path, store: ResultsStore | str | Path | None = DEF
              recompute: bool = False, progress=None, price_band: float = 0.0) -> Result:
     """Simulate ``scenario`` (its ``[simulation]``, usually with ``[simulation.events]``) and
     score it against its ``[backtest]`` recorded liquidations. Tables: ``score``,
-    ``accounts``, ``hourly`` and the simulation's ``events``, ``summary`` and ``conflicts``.
+    ``accounts``, ``hourly``, ``oracle`` (per block the collateral's path and oracle price) and
+    the simulation's ``events``, ``summary`` and ``conflicts``.
 
     ``price_band`` ``d`` > 0 also scores the replay with the oracle reading the path's
     ``collateral_asset`` price times ``1 - d`` and ``1 + d`` (the price source's uncertainty:
@@ -213,6 +214,10 @@ def backtest(scenario: str | Path, store: ResultsStore | str | Path | None = DEF
     tables = score(sim["events"], seized.total, recorded, start, end, seized.by_account)
     tables["score"] = tables["score"].assign(impact_on_path=parts.settings.dynamics.impact_on_path)
     tables.update({"events": sim["events"], "summary": sim["summary"]})
+    steps = sim["steps"]
+    # the price the protocol read, per block: what the edge vaults are judged by
+    tables["oracle"] = steps.loc[steps["asset"] == bt.collateral_asset,
+                                 ["block", "time", "reference_price", "oracle_price"]].reset_index(drop=True)
     if "conflicts" in sim.tables:
         tables["conflicts"] = sim["conflicts"]
     if price_band:
@@ -637,6 +642,42 @@ def _time_block_clock(ev) -> tuple[np.ndarray, np.ndarray]:
     b = np.unique(ev.flows["block"].to_numpy()).astype(float)
     t = np.maximum.accumulate(np.asarray(ev.block_time(b), dtype=float))
     return t, b
+
+
+@dataclass(frozen=True)
+class FrobCheck:
+    """The owners' draws and withdrawals of an ETH-B window the chain accepted (one per vault
+    and block), and those of them that leave the vault, by the ledger, under its line at the
+    replay's oracle price of that block: how many, and the median of ``line / oracle - 1``
+    over them (how far the chain's OSM was at least above the replay's then)."""
+
+    frobs: int
+    below: int
+    median_gap: float
+
+
+def ethb_frob_check(result: Result, mat: float) -> FrobCheck:
+    """:class:`FrobCheck` of a backtest ``result`` of an ETH-B window (its ``oracle`` table;
+    ``mat``: the window's). The Vat accepts a draw or a withdrawal only if the vault is safe at
+    the OSM's price after it, so each accepted one bounds the chain's price from below; ledger
+    errors (a vault's debt wrong in the files) give bounds far off, hence the median."""
+    o = result["oracle"]
+    t, px = o["time"].to_numpy(dtype=np.int64), o["oracle_price"].to_numpy(dtype=np.float64)
+    ev = _ethb_events()
+    when = _secs(ev.flows["timestamp"]).to_numpy()
+    led = ev.ledger.assign(t=when)
+    led = led.assign(ink=led.groupby("vault")["dink"].cumsum().clip(lower=0.0),
+                     art=led.groupby("vault")["dart"].cumsum().clip(lower=0.0))
+    end = int(t[-1]) + (int(t[1] - t[0]) if t.size > 1 else 0)
+    x = led[(led["t"] >= t[0]) & (led["t"] < end)]
+    # the vault after the block's last action (within a block: repayments before withdrawals)
+    x = x.groupby(["vault", "block"]).tail(1)
+    x = x[x["kind"].isin(["borrow", "withdraw"]) & (x["ink"] > 0)]
+    line = mat * x["art"].to_numpy() * x["rate"].to_numpy() / x["ink"].to_numpy()
+    seen = px[np.searchsorted(t, x["t"].to_numpy(), side="right") - 1]
+    gap = line / seen - 1.0
+    over = gap[gap > 0]
+    return FrobCheck(int(gap.size), int(over.size), float(np.median(over)) if over.size else math.nan)
 
 
 def ethb_keepers(ev, start: int, prices: pd.DataFrame, mat: float, accounts: set[str],
