@@ -437,3 +437,26 @@ def test_vault_28283_keeps_debt_in_the_ledger_after_its_collateral_left():
     f = ev.flows[ev.flows["vault"] == 28283]
     assert f.loc[f["kind"] == "borrow", "dai"].sum() == pytest.approx(1_400_000)
     assert -f.loc[f["kind"] == "repay", "dai"].sum() == pytest.approx(1_204_457, abs=1.0)
+
+
+def test_frob_check_on_a_hand_ledger():
+    from types import SimpleNamespace
+
+    from liqcascade.engine.result import Result
+    from liqcascade.execution.backtest import ethb_frob_check
+
+    # the replay's oracle: 1,000 in both blocks (600 s). Vault 1 draws 7,000 DAI on 10 ETH:
+    # line 1.3 * 7,000 / 10 = 910, above water; vault 2 draws 7,800: line 1,014, 1.4 % over
+    # the oracle; vault 2's repayment is no frob the Vat checks; a draw after the window is not read
+    times = ["2022-01-01 00:01:00", "2022-01-01 00:01:00", "2022-01-01 00:02:00", "2022-01-01 00:02:00",
+             "2022-01-01 00:11:00", "2022-01-01 00:30:00"]
+    flows = pd.DataFrame({"timestamp": times})
+    ledger = pd.DataFrame({"vault": [1, 1, 2, 2, 2, 1], "block": [10, 10, 11, 11, 12, 13],
+                           "kind": ["deposit", "borrow", "deposit", "borrow", "repay", "borrow"],
+                           "dink": [10.0, 0.0, 10.0, 0.0, 0.0, 0.0], "dart": [0.0, 7000.0, 0.0, 7800.0, -100.0, 9e9],
+                           "rate": [1.0] * 6})
+    t0 = int(pd.Timestamp("2022-01-01", tz="UTC").timestamp())
+    oracle = pd.DataFrame({"block": [0, 1], "time": [t0, t0 + 600], "reference_price": [1000.0, 1000.0],
+                           "oracle_price": [1000.0, 1000.0]})
+    c = ethb_frob_check(Result("backtest", {"oracle": oracle}, {}), 1.3, SimpleNamespace(flows=flows, ledger=ledger))
+    assert (c.frobs, c.below) == (2, 1) and c.median_gap == pytest.approx(1.3 * 7800 / 10 / 1000 - 1)

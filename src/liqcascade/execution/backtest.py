@@ -656,14 +656,15 @@ class FrobCheck:
     median_gap: float
 
 
-def ethb_frob_check(result: Result, mat: float) -> FrobCheck:
+def ethb_frob_check(result: Result, mat: float, events=None) -> FrobCheck:
     """:class:`FrobCheck` of a backtest ``result`` of an ETH-B window (its ``oracle`` table;
     ``mat``: the window's). The Vat accepts a draw or a withdrawal only if the vault is safe at
     the OSM's price after it, so each accepted one bounds the chain's price from below; ledger
-    errors (a vault's debt wrong in the files) give bounds far off, hence the median."""
+    errors (a vault's debt wrong in the files) give bounds far off, hence the median.
+    ``events``: the ETH-B history (default: the shipped one)."""
     o = result["oracle"]
     t, px = o["time"].to_numpy(dtype=np.int64), o["oracle_price"].to_numpy(dtype=np.float64)
-    ev = _ethb_events()
+    ev = _ethb_events() if events is None else events
     when = _secs(ev.flows["timestamp"]).to_numpy()
     led = ev.ledger.assign(t=when)
     led = led.assign(ink=led.groupby("vault")["dink"].cumsum().clip(lower=0.0),
