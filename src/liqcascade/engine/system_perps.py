@@ -63,7 +63,7 @@ __all__ = ["PerpMarketSim", "PerpMarketRun", "PerpsSystemRun", "ARB_COLUMNS", "P
 NEGATIVE_USD = -1e-6
 """An account's equity below this counts as negative (float dust of a close at bankruptcy is ~1e-10)."""
 
-PERP_STEP_COLUMNS = ("perp_market", "block", "step", "time", "index", "venue_mid", "liquidated_usd", "adl_usd",
+PERP_STEP_COLUMNS = ("perp_market", "block", "step", "time", "index_price", "venue_mid", "liquidated_usd", "adl_usd",
                      "fund_usd", "accounts_liquidated", "negative_equity_accounts", "written_off_usd")
 ARB_COLUMNS = ("perp_market", "block", "step", "time", "perp_sold", "tokens", "buy_cost_usd", "sell_proceeds_usd",
                "spot_mid_before", "spot_mid_after", "perp_mid_before", "perp_mid_after", "capital_left_usd")
@@ -87,6 +87,8 @@ class PerpMarketSim:
     step_seconds: float
     arbitrageur: BasisArbitrageur
     fund_usd: float = 0.0
+    topped_up: int = 0
+    """Synthetic accounts whose collateral was raised to the initial margin at the start (as a perp scenario's)."""
 
 
 @dataclass
@@ -179,7 +181,7 @@ def perp_substep(shared: SharedInputs, sp: SharedPrices, pm: PerpMarketRun, time
                          "perp_mid_after": trade.perp.mid_price(), "capital_left_usd": trade.arbitrageur.capital_usd})
     pm.venue, pm.arb, pm.index = trade.perp, trade.arbitrageur, index
     n_neg = int(np.count_nonzero(pm.state.book.equity(mark) < NEGATIVE_USD))
-    pm.rows.append({"perp_market": sim.name, "block": b, "step": pm.steps, "time": time_s, "index": index,
+    pm.rows.append({"perp_market": sim.name, "block": b, "step": pm.steps, "time": time_s, "index_price": index,
                     "venue_mid": pm.venue.mid_price(), "liquidated_usd": rec.liquidated_notional,
                     "adl_usd": rec.adl_notional, "fund_usd": rec.fund_balance,
                     "accounts_liquidated": rec.accounts_liquidated, "negative_equity_accounts": n_neg,

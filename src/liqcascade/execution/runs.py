@@ -390,6 +390,10 @@ def system_simulate(
     from liqcascade.io.system import system_market_sims, system_simulation_parts
 
     ss = load_system(scenario)
+    if ss.perps:  # perp markets beside the lending markets (docs/perps.md, "Perps and lending")
+        from liqcascade.execution.system_perps import system_perps_simulate
+
+        return system_perps_simulate(ss, store, recompute, progress, alone)
     path, oracle, settings = system_simulation_parts(ss)
     per_market = system_market_sims(ss)
     cfg = ss.resolved()
