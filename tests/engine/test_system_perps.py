@@ -116,6 +116,8 @@ def test_without_arbitrage_capital_each_side_runs_as_alone(system):
     market = steps[steps["asset"] == "WETH"]["market_price"].to_numpy()
     marks = np.repeat(market, 2)
     np.testing.assert_array_equal(run.perp_steps["index_price"].to_numpy(), marks)
+    # the lending liquidators' sales pushed the spot venue, so the perp's index, below the path
+    assert (market < path.prices[:, 0] * (1 - 1e-9)).any()
     prev = [p0]
 
     def recentre(v, m):
