@@ -158,6 +158,10 @@ def test_a_perp_only_crash_reaches_the_lending_market_through_arbitrage(system):
     assert quiet[1] == p0 and quiet[2] == 0  # without arbitrage the lending market never sees it
     assert not tied[0].arbitrage.empty and not tied[0].arbitrage["perp_sold"].any()  # perp bought, spot sold
     assert tied[1] < p0 and tied[2] > 0  # with it, spot falls and accounts safe before are liquidated
+    # impact_on_path = "none" (a replay's default): the path stays the market every oracle reads
+    none = replace(sim_settings, dynamics=replace(sim_settings.dynamics, impact_on_path="none"))
+    run = run_system_perps(ss.model, flat, oracle, [perp(book, p0, 3e7)], none, wrap=_DustSafe)
+    assert not run.arbitrage.empty and run.lending.markets["aave"].summary["accounts_liquidated"] == 0
 
 
 @settings(max_examples=20, deadline=None)
