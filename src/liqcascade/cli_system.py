@@ -158,7 +158,6 @@ def print_system_perps(res) -> None:
     import pandas as pd
 
     print_system_simulation(res)
-    click.echo("  (lending markets alone: without the perp markets)")
     p = res.table("perp_markets")
     cols = {
         "perp_market": p["perp_market"], "engine": p["engine"],
@@ -167,5 +166,6 @@ def print_system_perps(res) -> None:
     }
     if "alone_liquidated_usd" in p:
         cols["liquidated_alone"] = p["alone_liquidated_usd"].map(usd)
-    click.echo("\nperp markets (alone: without the lending markets; arbitrage's spot legs):")
+    click.echo("\n(alone: the lending markets without the perps above, the perps without the lending markets below)")
+    click.echo("perp markets and the arbitrage's spot legs:")
     click.echo(pd.DataFrame(cols).to_string(index=False))
