@@ -343,10 +343,10 @@ def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool, factor
     finally:
         if bar is not None:
             bar.close()
-    if res.kind == "system_simulation":
-        from liqcascade.cli_system import print_system_simulation
+    if res.kind in ("system_simulation", "system_perps"):
+        from liqcascade.cli_system import print_system_perps, print_system_simulation
 
-        print_system_simulation(res)
+        (print_system_perps if res.kind == "system_perps" else print_system_simulation)(res)
         click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
         return
     s = res.summary
