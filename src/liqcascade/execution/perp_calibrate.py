@@ -24,7 +24,11 @@ a larger metric; the search (grid from the safe end, then bisection, as
 :mod:`liqcascade.execution.calibrate`) returns the loosest value within budget, and the
 summary's ``monotone`` says whether the explored curve agrees. Every candidate runs on the same
 paths: the scenario's own path (``paths=None``) or ``paths`` resampled from it with ``seed``
-(:func:`~liqcascade.scenarios.perp_paths.bootstrap_marks`), drawn once.
+(:func:`~liqcascade.scenarios.perp_paths.bootstrap_path`: path ``i`` from ``(seed, i)`` alone).
+Each candidate's paths run in chunks on an executor
+(:mod:`liqcascade.execution.perp_montecarlo`; the grid's candidates all at once), with the same
+numbers on every executor and chunking; with a store every chunk lands as a part of
+``candidate_paths`` and an interrupted calibration resumes.
 """
 
 from __future__ import annotations
