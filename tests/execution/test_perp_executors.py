@@ -132,3 +132,36 @@ def test_cli_runs_a_perp_montecarlo_and_calibration_on_an_executor(hand, tmp_pat
     bad = CliRunner().invoke(main, ["montecarlo", str(hand), "--paths", "2", "--executor", "ray", "--out",
                                     str(tmp_path / "T")])
     assert bad.exit_code == 2 and "--executor" in bad.output and not (tmp_path / "T").exists()
+
+
+class _Counting(SerialExecutor):
+    """In this process, counting the chunks it runs."""
+
+    def __init__(self) -> None:
+        self.ran = 0
+
+    def map_unordered(self, fn, items):
+        self.ran += len(items)
+        return super().map_unordered(fn, items)
+
+
+def test_an_interrupted_calibration_runs_only_the_chunks_that_had_not_landed(hand, tmp_path):
+    kw = dict(param="oi_cap", budget=0.0, metric="p_adl", paths=4, seed=2, value_range=(0.5, 2.0), grid=3, tol=0.5,
+              chunk_size=2)
+    first = _Counting()
+    whole = perp_calibrate(hand, **kw, store=tmp_path / "A", executor=first)
+    a = ResultsStore(tmp_path / "A")
+    parts = a.parts(whole.run_id, "candidate_paths")
+    assert first.ran == len(parts) == 2 * len(whole["candidates"])
+    # the same calibration interrupted after the grid's first candidate: its two parts landed
+    b = ResultsStore(tmp_path / "B")
+    b.begin(whole.run_id, "perps_calibrate", {}, {"chunk_size": 2})
+    cp = whole["candidate_paths"]
+    for part in (0, 1):
+        b.save_part(whole.run_id, "candidate_paths", part, cp.iloc[2 * part: 2 * part + 2].reset_index(drop=True))
+    again = _Counting()
+    res = perp_calibrate(hand, **kw, store=tmp_path / "B", executor=again)
+    assert again.ran == len(parts) - 2
+    for table in ("candidates", "summary", "candidate_paths"):
+        pd.testing.assert_frame_equal(res[table], whole[table], check_exact=True)
+    assert b.status(whole.run_id) == "finished"

@@ -46,7 +46,7 @@ from liqcascade import __version__
 from liqcascade.engine.result import Result
 from liqcascade.errors import ConfigError
 from liqcascade.io.perp_scenario import PerpScenario, load_perp_scenario
-from liqcascade.io.store import ResultsStore, run_id as _run_id
+from liqcascade.io.store import ResultsStore, StoreError, run_id as _run_id
 
 __all__ = ["KIND", "PERP_CAL_METRICS", "PERP_PARAMS", "apply_perp_candidate", "perp_calibrate"]
 
@@ -210,8 +210,13 @@ class _Evaluator:
             spec = self.spec.with_candidate(self.c.param, v)
             for ch in self.chunks:
                 part = (first + k) * m + ch.index
-                if part in self.landed and (self.landed[part]["value"] == float(v)).all():
+                if part in self.landed:
                     got[part] = self.landed.pop(part)
+                    if not (got[part]["value"] == float(v)).all() or got[part]["path"].tolist() != list(
+                            range(ch.start, ch.stop)):
+                        raise StoreError(f"run {self.rid!r}: part {part} of {PATHS_TABLE} is not paths {ch.start}.."
+                                         f"{ch.stop - 1} of value {float(v)!r}, which the search asks for; the stored "
+                                         "calibration is inconsistent (use another store)")
                 else:
                     todo.append(dataclasses.replace(ch, spec=spec))
                     part_of[(float(v), ch.index)] = part
@@ -293,11 +298,11 @@ def perp_calibrate(scenario: str | Path | PerpScenario, param: str, budget: floa
     rid = _run_id(ident, __version__)
     if not recompute and (found := stored(store, rid, KIND)) is not None:
         return found
-    return _calibrate(ps, c, cfg, rid, None if recompute and found_finished(store, rid) else store,
+    return _calibrate(ps, c, cfg, rid, None if recompute and _finished(store, rid) else store,
                       (executor, workers, chunk_size), progress)
 
 
-def found_finished(store, rid: str) -> bool:
+def _finished(store, rid: str) -> bool:
     """Whether ``store`` (which reading never creates) holds the finished run ``rid``."""
     from liqcascade.execution.api import _existing
 
