@@ -845,6 +845,8 @@ def report_cmd(target: str, output: Path, store: Path, no_complete: bool, simula
               help="Most blocks of a simulation started from the dashboard.")
 @click.option("--max-seconds", default=120.0, show_default=True, type=click.FloatRange(1, None),
               help="Wall time of one run; its worker process is stopped after this.")
+@click.option("--max-paths", default=200, show_default=True, type=click.IntRange(1, None),
+              help="Most mark paths of a perp Monte Carlo started from the dashboard.")
 @click.option("--scenarios", "scenarios_from", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Copy this folder's scenarios (and their CSV/Parquet/JSON files) into STORE/scenarios/ first, "
                    "e.g. --scenarios examples.")
@@ -852,10 +854,10 @@ def report_cmd(target: str, output: Path, store: Path, no_complete: bool, simula
               help="Another Host name the dashboard answers to (repeatable), e.g. the name of a reverse proxy; "
                    "127.0.0.1, localhost, [::1] and --host with --port always are.")
 def serve_cmd(store: Path, host: str, port: int, max_accounts: int, max_blocks: int, max_seconds: float,
-              scenarios_from: Path | None, allowed_hosts: tuple[str, ...]) -> None:
+              max_paths: int, scenarios_from: Path | None, allowed_hosts: tuple[str, ...]) -> None:
     """The dashboard: stored runs and their figures as pages, each with a JSON twin under
-    /api (OpenAPI at /openapi.json), and a form to start a bounded static cascade or short
-    simulation on a scenario of STORE/scenarios/ or the built-in default. Binds loopback
+    /api (OpenAPI at /openapi.json), and a form to start a bounded static cascade, short
+    simulation, perp run or perp Monte Carlo on a scenario of STORE/scenarios/ or the built-in default. Binds loopback
     by default; it has no authentication (see docs/dashboard.md)."""
     from liqcascade.web import Access, Limits, is_loopback, serve
     from liqcascade.web.scenarios import import_scenarios
@@ -868,7 +870,7 @@ def serve_cmd(store: Path, host: str, port: int, max_accounts: int, max_blocks: 
         bar = "!" * 78
         click.echo(f"{bar}\nWARNING: binding {host}, not loopback. The dashboard has no authentication: anyone who "
                    f"can reach this address can read every run in {store} and start runs.\n{bar}", err=True)
-    limits = Limits(max_accounts=max_accounts, max_blocks=max_blocks, max_seconds=max_seconds)
+    limits = Limits(max_accounts=max_accounts, max_blocks=max_blocks, max_seconds=max_seconds, max_paths=max_paths)
     try:
         if scenarios_from is not None:
             copied = import_scenarios(store, scenarios_from)

@@ -119,3 +119,18 @@ def _tiny() -> dict:
     from tests.web.test_perp_browser import SCENARIO
 
     return tomllib.loads(SCENARIO)
+
+
+def test_serve_sets_the_cap_on_paths(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    import liqcascade.web as web
+    from liqcascade.cli import main
+
+    calls = []
+    monkeypatch.setattr(web, "serve", lambda *a, **k: calls.append(a))
+    assert CliRunner().invoke(main, ["serve", "--store", str(tmp_path / "s"), "--max-paths", "7"]).exit_code == 0
+    assert CliRunner().invoke(main, ["serve", "--store", str(tmp_path / "s")]).exit_code == 0
+    assert [c[3].max_paths for c in calls] == [7, 200]
+    bad = CliRunner().invoke(main, ["serve", "--store", str(tmp_path / "s"), "--max-paths", "0"])
+    assert bad.exit_code == 2 and "--max-paths" in bad.output and len(calls) == 2
