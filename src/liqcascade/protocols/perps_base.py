@@ -52,6 +52,11 @@ class PerpCapabilities:
     """Liquidation surpluses feed, and deficits draw on, an insurance fund."""
     deleveraging: bool = True
     """A deficit the fund cannot cover is closed against opposite positions (ADL)."""
+    fund_takeover: bool = False
+    """The engine's orders may fill beyond the bankruptcy price, the insurance fund paying the
+    gap (Binance's liquidation engine takes the position over at that price). An account
+    whose gap the fund cannot pay is re-executed no worse than its bankruptcy price instead
+    of being refused, and what the venue cannot take there is deleveraged."""
     linear_maintenance: bool = False
     """The maintenance requirement is ``Σ |size|·mark·rate`` with one rate per market and
     :meth:`MarginEngine.liquidatable` is ``maintenance > 0 and equity < maintenance``; the
