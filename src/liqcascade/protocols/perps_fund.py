@@ -100,7 +100,9 @@ def settle_with_fund(book: PerpBook, orders: LiquidationOrders, fills: Fills, fu
     before = np.cumsum(need) - need
     covered = np.clip(available - before, 0.0, need)
     change = realised - fees - taken + covered
-    delta = float(fees.sum() + taken.sum() - covered.sum())
+    # an exhausted fund ends at exactly 0: summing the cover in another order than the cumsum
+    # above can overshoot the balance by a rounding error (−3e-14 on a $1e4 fund)
+    delta = max(float(fees.sum() + taken.sum() - covered.sum()), -fund_balance)
     return FundRound(Settlement(change, delta, need - covered), realised, fees, taken, covered)
 
 

@@ -108,6 +108,7 @@ class CexEngine(TieredMargin):
         ``market_take_bound`` the mark that far away where that is further (sells below,
         buys above)."""
         pos = positions_of(book.offsets, accounts)
+        pos = pos[book.size[pos] != 0.0]  # a position closed earlier in the run keeps its row with size 0
         if pos.size == 0:
             return LiquidationOrders.none()
         m = np.asarray(mark, dtype=np.float64)[book.market[pos]]
