@@ -53,6 +53,9 @@ from liqcascade.protocols.perps_tiers import MarginTiers, TieredMargin, TierTabl
 
 __all__ = ["BTCUSDT_2021_03_18", "BTCUSDT_SOURCE", "CexEngine", "CexSettings"]
 
+_DUST_USD = 1e-6
+"""A position worth less than this at the mark is float residue: the engine sends no order for it."""
+
 BTCUSDT_SOURCE = ("www.binance.com/tr/support/announcement/86cf9aa472574b8cb2e05bb751c2a9a6 "
                   "(Updates to Leverage and Margin Tiers of Binance Futures Contracts, 2021-03-18)")
 _BTCUSDT_ROWS = (
@@ -108,7 +111,9 @@ class CexEngine(TieredMargin):
         ``market_take_bound`` the mark that far away where that is further (sells below,
         buys above)."""
         pos = positions_of(book.offsets, accounts)
-        pos = pos[book.size[pos] != 0.0]  # a position closed earlier in the run keeps its row with size 0
+        # a position closed earlier in the run keeps its row with size 0, and pro-rata
+        # deleveraging can leave float dust (1e-15 BTC) that a venue quotes at a price of 0
+        pos = pos[np.abs(book.size[pos]) * np.asarray(mark, dtype=np.float64)[book.market[pos]] > _DUST_USD]
         if pos.size == 0:
             return LiquidationOrders.none()
         m = np.asarray(mark, dtype=np.float64)[book.market[pos]]
