@@ -199,8 +199,8 @@ def _next_round(engine: MarginEngine, orders: LiquidationOrders, row_account: In
 
 def liquidate(engine: MarginEngine, sub: PerpBook, state: PerpState, mark: FloatArray) -> _Round:
     """Orders, execution and settlement for every account of ``sub``; accounts whose
-    deficit the fund cannot cover are refused and the rest re-executed on the untouched
-    venues, at most :data:`MAX_ROUNDS` times."""
+    deficit the fund cannot cover are refused (or bounded, :func:`_next_round`) and the rest
+    re-executed on the untouched venues, at most :data:`MAX_ROUNDS` times."""
     orders = engine.orders(sub, engine.margin(sub, mark, state.funding), mark, np.arange(sub.n_accounts))
     for i in range(MAX_ROUNDS):
         fills, venues = execute(orders, sub, state.venues, mark)
