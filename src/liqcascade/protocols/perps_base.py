@@ -119,8 +119,9 @@ class Settlement:
     ``collateral_change`` per account (realised PnL of the closed amounts minus fees);
     ``fund_delta`` the insurance fund's change (fees kept, minus deficits it covers);
     ``deficit`` per account, the negative equity left that the fund did *not* cover (for
-    deleveraging; with ``fund_takeover``, also a fill's loss beyond the bankruptcy price). Conservation: Σ collateral_change + fund_delta + the counterparties'
-    PnL = 0, which the engines' tests check."""
+    deleveraging; with ``fund_takeover``, also a fill's loss beyond the bankruptcy price).
+    Conservation: Σ collateral_change + fund_delta + the counterparties' PnL = 0, which the
+    engines' tests check."""
 
     collateral_change: FloatArray
     fund_delta: float

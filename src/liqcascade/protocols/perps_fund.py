@@ -20,7 +20,7 @@
 5. **Gaps** (``cover_gaps``, Binance's takeover): the liquidation engine takes a position over
    at its bankruptcy price, so a fill worse than that price costs the fund, not the account,
    ``filled · (average_price − bankruptcy_price)`` -- whether or not the account is closed
-   out: the part the venue did not take keeps the equity it had at the bankruptcy price, and
+   out: the part the venue did not take keeps zero equity at the bankruptcy price, and
    deleveraging it there covers exactly what is left. Such a fill pays no fee (nothing is
    left of its margin). For an account holding several positions the per-position bankruptcy
    prices each assume the whole equity (the orders' simplification), so only a fully closed
