@@ -155,3 +155,17 @@ def test_money_is_conserved_through_takeover_fund_and_deleveraging(seed, fund, d
         total = (eq1 - eq0) + (state.fund - fund0) + (state.outside - out0) - (state.socialised - soc0)
         assert total == pytest.approx(0.0, abs=1e-9 * max(1.0, abs(eq0)))
         assert state.fund >= -1e-6
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from([0.0, 100.0, 5e4]), st.floats(1e4, 1e7))
+def test_isolated_books_never_write_a_loss_off_however_small_the_fund(seed, fund, depth):
+    # the last retry bounds every order at its bankruptcy price: a fill there never leaves an
+    # isolated account below zero, so what the fund cannot pay goes to deleveraging, not to a write-off
+    engine = CexEngine(TIERS)
+    book = random_book(200, seed=seed, isolated_share=1.0)
+    base = np.array([50_000.0, 3_000.0])
+    state = P.start(book, engine, base, [venue("BTC", base[0], depth), venue("ETH", base[1], depth / 10)], fund=fund)
+    for shock in (0.0, -0.05, -0.1, -0.14, 0.07, 0.16):
+        P.step(engine, state, base * (1.0 + shock), None, policy("queue"), recentre=lambda v, m: v.with_mid_price(m))
+    assert state.socialised <= 1e-6 and state.fund >= 0.0

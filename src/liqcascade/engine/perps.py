@@ -185,15 +185,20 @@ class _Round:
     left_deficit: FloatArray
 
 
-def _next_round(engine: MarginEngine, orders: LiquidationOrders, row_account: IntArray, bad: IntArray) -> LiquidationOrders:
+def _next_round(engine: MarginEngine, orders: LiquidationOrders, row_account: IntArray, bad: IntArray,
+                last: bool) -> LiquidationOrders:
     """The orders without the ``bad`` accounts' rows. An engine that declares
     ``fund_takeover`` keeps a bad account whose rows went beyond its bankruptcy price, bound at
-    that price (the fund no longer pays for it; what the venue cannot take there is deleveraged)."""
+    that price (the fund no longer pays for it; what the venue cannot take there is deleveraged);
+    for the ``last`` round it bounds every row so, as the fees feeding the fund change from
+    round to round and can leave another account short."""
     hit = np.isin(row_account, bad)
     if not engine.capabilities.fund_takeover:
         return _rows_of(orders, ~hit)
-    beyond = np.unique(row_account[hit & (orders.worst_price != orders.bankruptcy_price)])
-    bounded = replace(orders, worst_price=np.where(hit, orders.bankruptcy_price, orders.worst_price))
+    beyond_row = orders.worst_price != orders.bankruptcy_price
+    beyond = np.unique(row_account[hit & beyond_row])
+    bound = (hit | beyond_row) if last else hit
+    bounded = replace(orders, worst_price=np.where(bound, orders.bankruptcy_price, orders.worst_price))
     return _rows_of(bounded, ~(hit & ~np.isin(row_account, beyond)))
 
 
@@ -208,7 +213,7 @@ def liquidate(engine: MarginEngine, sub: PerpBook, state: PerpState, mark: Float
         bad = np.flatnonzero(s.deficit > 0.0)
         if not bad.size or i == MAX_ROUNDS - 1:
             break  # a deficit left after the last round is written off by apply_round
-        orders = _next_round(engine, orders, sub.account[orders.position], bad)
+        orders = _next_round(engine, orders, sub.account[orders.position], bad, last=i == MAX_ROUNDS - 2)
     return _Round(orders, fills, venues, s.collateral_change, s.fund_delta, s.deficit)
 
 
