@@ -96,3 +96,15 @@ def test_the_replay_runs_on_every_registered_margin_engine(tmp_path, engine, mar
     assert s["engine"] == engine and s["liquidated_usd"] + s["adl_usd"] > 0
     assert m["liquidated_usd"].sum() == pytest.approx(s["liquidated_usd"])
     assert res["adl"]["bankrupt_closed_usd"].sum() == pytest.approx(s["adl_usd"], rel=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fund, book_b, adl_b, used_m", [("1.23e12", 1.10, 5.97, 11.6), ("0.0", 0.81, 6.25, -0.4)])
+def test_the_replay_with_other_funds(tmp_path, fund, book_b, adl_b, used_m):
+    # a fund a thousand times larger changes nothing (the ADL is what the book cannot take
+    # within the bound); an empty fund moves the sales below bankruptcy to ADL, writing nothing off
+    p = tmp_path / EXAMPLE.name
+    p.write_text(EXAMPLE.read_text().replace("fund_usd = 1.23e9", f"fund_usd = {fund}"))
+    s = perp_run(p, None).summary
+    assert round(s["liquidated_usd"] / 1e7) / 100 == book_b and round(s["adl_usd"] / 1e7) / 100 == adl_b
+    assert round((s["fund_start_usd"] - s["fund_end_usd"]) / 1e5) / 10 == used_m and s["written_off_usd"] == 0.0
