@@ -91,7 +91,8 @@ CASES: tuple[Case, ...] = (
     # perps and lending on one spot book, each side also without the other (engine/system_perps_run.py)
     Case("system_perps_lending", "system_perps_lending.toml", "system_perps"),
     # ... with the perp's mark at the index, as before Binance's mark rule (engine/system_perps.py)
-    Case("system_perps_lending_index", "system_perps_lending.toml", "system_perps", {"perp_markets.0": {"mark": "index"}}),
+    Case("system_perps_lending_index", "system_perps_lending.toml", "system_perps",
+         {"perp_markets.0": {"mark": "index"}}),
 )
 
 
