@@ -199,3 +199,23 @@ def test_documented_price_source_rows(tmp_path, w):
         assert len(_extra(runs[2]) - base) == 7 and base <= _extra(runs[2])
     if w == "2022-01":
         assert base == floor and "27123" in floor
+
+
+@pytest.mark.slow
+def test_cli_writes_and_prints_the_price_source(tmp_path):
+    """`ethb-window --oracle chain-floor --quote usd` writes the floor file and the USD path (a
+    2022-05-12 open of the ETH file is Binance's over USDC's); `backtest` prints both."""
+    out = tmp_path / "w"
+    r = CliRunner().invoke(main, ["ethb-window", "2022-05-11..2022-05-13", "-o", str(out), "--oracle",
+                                  "chain-floor", "--quote", "usd"])
+    assert r.exit_code == 0, r.output
+    text = (out / "scenario.toml").read_text()
+    assert 'floor = "oracle_floor.csv"' in text and 'quote = "USD"' in text
+    eth = pd.read_csv(out / "eth.csv").set_index("date")
+    raw = pd.read_csv(bt.data_dir() / bt.ETH_HOURLY).set_index("date")
+    usdc = pd.read_csv(bt.data_dir() / bt.USDC_HOURLY).set_index("date")
+    h = "2022-05-12 07:00:00"
+    assert eth.loc[h, "open"] == pytest.approx(raw.loc[h, "open"] / 1.0503) and usdc.loc[h, "open"] == 1.0503
+    r = CliRunner().invoke(main, ["backtest", str(out / "scenario.toml"), "--out", str(tmp_path / "s"), "-q"])
+    assert r.exit_code == 0, r.output
+    assert "price source: path in USD, oracle floor oracle_floor.csv" in r.output
