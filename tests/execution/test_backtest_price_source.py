@@ -219,3 +219,9 @@ def test_cli_writes_and_prints_the_price_source(tmp_path):
     r = CliRunner().invoke(main, ["backtest", str(out / "scenario.toml"), "--out", str(tmp_path / "s"), "-q"])
     assert r.exit_code == 0, r.output
     assert "price source: path in USD, oracle floor oracle_floor.csv" in r.output
+    # the engine's OSM returns at least each hour's floor in every block of that hour
+    o = bt.backtest(out / "scenario.toml", store=tmp_path / "s")["oracle"]
+    f = pd.read_csv(out / "oracle_floor.csv")
+    hop = (pd.to_datetime(f["time"]) - pd.Timestamp(0)).dt.total_seconds().astype("int64") // 3600
+    m = o.assign(hop=o["time"] // 3600).merge(pd.DataFrame({"hop": hop, "floor": f["price"]}), on="hop")
+    assert len(m) > 0 and (m["oracle_price"] >= m["floor"] * (1 - 1e-12)).all()
