@@ -48,12 +48,15 @@ class CurvePoint:
 def run_point(solver: StaticCascade, shock: FloatArray) -> CurvePoint:
     """One cascade of ``shock`` (per asset) on ``solver``, reduced to what the curve reports."""
     out = solver.run(shock, keep_arrays=False)
-    tot = solver.totals(out)
-    t = out.totals
+    t, a = out.totals, out.tallies
+    # the sums of StaticCascade.totals, the same reductions over the same arrays (so the same
+    # bits), without the counts and totals a curve does not report
+    bad_remaining = solver.model.rules.unrecoverable_debt(out.arrays, out.prices_final, np.flatnonzero(out.touched))
     return CurvePoint(
         out.prices0, out.prices_shocked, out.prices_final, t["seized"].copy(), t["repaid"].copy(),
-        t["deficit"].copy(), out.rounds, out.converged, float(tot["collateral_seized_usd"]),
-        float(tot["debt_repaid_usd"]), float(tot["bad_debt_usd"]), int(tot["accounts_liquidated"]),
+        t["deficit"].copy(), out.rounds, out.converged, float(a.acct_seized_usd.sum()),
+        float(a.acct_repaid_usd.sum()), float(a.acct_bad_debt_usd.sum()) + float(bad_remaining.sum()),
+        int(np.count_nonzero(a.acct_calls)),  # calls are never negative
     )
 
 
