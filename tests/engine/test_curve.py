@@ -172,9 +172,17 @@ def test_an_error_in_a_point_reaches_the_caller_and_stops_the_rest(aave_book, mo
     assert len(ran) < len(grid)  # the threads took no point after the error was seen (one each may finish)
 
 
-def test_workers_default_to_numba_threads_and_one_without_jit(monkeypatch):
-    from liqcascade._jit import DISABLE_JIT_ENV
+def test_workers_default_to_numba_threads_and_one_without_jit_or_a_threadsafe_layer(aave_book, monkeypatch):
+    from liqcascade._jit import DISABLE_JIT_ENV, jit_enabled
 
+    StaticCascade(aave_model(*aave_book, False))  # a parallel kernel ran: numba's threading layer is chosen
     assert curve_mod.default_workers(1) == 1
+    if jit_enabled():
+        import numba
+
+        want = min(numba.get_num_threads(), 100) if numba.threading_layer() in ("omp", "tbb") else 1
+        assert curve_mod.default_workers(100) == want
+        monkeypatch.setattr(numba, "threading_layer", lambda: "workqueue")
+        assert curve_mod.default_workers(100) == 1
     monkeypatch.setenv(DISABLE_JIT_ENV, "1")
     assert curve_mod.default_workers(100) == 1

@@ -62,12 +62,24 @@ def run_point(solver: StaticCascade, shock: FloatArray) -> CurvePoint:
 
 def default_workers(points: int) -> int:
     """Python threads for a curve of ``points`` points: numba's thread count (one point per
-    thread), one without the JIT (plain-Python kernels hold the GIL)."""
+    thread), one without the JIT (plain-Python kernels hold the GIL) and one on numba's
+    ``workqueue`` threading layer, which must not launch parallel kernels from two threads at once
+    (``omp`` and ``tbb`` may)."""
     if not jit_enabled() or points < 2:
         return 1
     import numba
 
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet: the layer is not chosen
+        return 1
+    if layer not in THREADSAFE_LAYERS:
+        return 1
     return max(1, min(numba.get_num_threads(), points))
+
+
+THREADSAFE_LAYERS = ("omp", "tbb")
+"""numba threading layers that accept parallel kernels launched from several threads at once."""
 
 
 def curve_points(
