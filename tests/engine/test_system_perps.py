@@ -217,6 +217,8 @@ def test_a_perp_market_on_an_asset_without_a_shared_venue_is_refused(system):
         run_system_perps(ss.model, path, oracle, [sim], sim_settings)
     with pytest.raises(ConfigError, match="step_seconds"):
         run_system_perps(ss.model, path, oracle, [perp(longs(p0, [2.0], 1e4), p0, 0.0, step=5.0)], sim_settings)
+    with pytest.raises(ConfigError, match="perp_markets.eth-perp.mark"):
+        run_system_perps(ss.model, path, oracle, [perp(longs(p0, [2.0], 1e4), p0, 0.0, mark="last")], sim_settings)
 
 
 def test_binances_window_holds_the_samples_of_the_last_30_seconds():
