@@ -40,7 +40,7 @@ class Case:
     example: str
     engine: str
     edits: dict[str, dict[str, object]] = field(default_factory=dict)
-    """table path ("simulation.liquidators") -> keys set in it."""
+    """table path ("simulation.liquidators"; "perp_markets.0": an entry of a list) -> keys set in it."""
     slow: bool = False
 
 
@@ -90,6 +90,9 @@ CASES: tuple[Case, ...] = (
     Case("system_eth_2023", "system_eth_2023.toml", "system"),
     # perps and lending on one spot book, each side also without the other (engine/system_perps_run.py)
     Case("system_perps_lending", "system_perps_lending.toml", "system_perps"),
+    # ... with the perp's mark at the index, as before Binance's mark rule (engine/system_perps.py)
+    Case("system_perps_lending_index", "system_perps_lending.toml", "system_perps",
+         {"perp_markets.0": {"mark": "index"}}),
 )
 
 
@@ -106,7 +109,7 @@ def scenario_data(case: Case) -> dict:
     for where, keys in case.edits.items():
         table = data
         for part in where.split("."):
-            table = table.setdefault(part, {})
+            table = table[int(part)] if isinstance(table, list) else table.setdefault(part, {})
         for key, value in keys.items():
             if value is None:
                 table.pop(key, None)

@@ -1,6 +1,7 @@
 """Perps and lending in one system (engine/system_perps.py): with no arbitrage capital each
 side runs exactly as alone; a perp-only crash reaches a lending market through the spot venue
-only when the arbitrageur has capital; the arbitrage legs conserve tokens and USD."""
+only when the arbitrageur has capital; the arbitrage legs conserve tokens and USD; Binance's
+mark from the perp's own book, by hand and in the runner, and arbitrage closing its basis."""
 
 from __future__ import annotations
 
@@ -16,13 +17,16 @@ from hypothesis import strategies as st
 
 from liqcascade.engine import perps as P
 from liqcascade.engine.system_dynamic import run_system, start_system
-from liqcascade.engine.system_perps import PerpMarketSim, perp_substep, run_system_perps, start_perp, substeps
+from liqcascade.engine.system_perps import (
+    MarkState, PerpMarketSim, basis_samples, perp_substep, run_system_perps, start_perp, substeps,
+)
 from liqcascade.errors import ConfigError
 from liqcascade.execution.perps import _DustSafe
 from liqcascade.io.system import load_system, system_simulation_parts
 from liqcascade.markets.perp_arb import BasisArbitrageur
 from liqcascade.markets.perp_book import PerpOrderBookVenue
 from liqcascade.markets.perp_depth import shipped_dynamics
+from liqcascade.markets.perp_prices import binance_mark_price
 from liqcascade.model.perps import AccountColumns, PerpBook, PositionColumns
 from liqcascade.protocols.dydx_v4.rules import DydxDeleveraging, DydxV4Rules, Tier
 from liqcascade.scenarios import PricePath
@@ -83,10 +87,11 @@ def longs(price: float, leverage: list[float], notional: float) -> PerpBook:
     )
 
 
-def perp(book: PerpBook, price: float, capital: float, scale: float = 0.01, step: float = 6.0) -> PerpMarketSim:
+def perp(book: PerpBook, price: float, capital: float, scale: float = 0.01, step: float = 6.0,
+         mark: str = "index") -> PerpMarketSim:
     venue = PerpOrderBookVenue("WETH", price, shipped_dynamics(), scale=scale)
     return PerpMarketSim("eth-perp", "WETH", RULES, book, venue, lambda: DydxDeleveraging(RULES, 3), step,
-                         BasisArbitrageur(capital), fund_usd=1e6)
+                         BasisArbitrageur(capital), fund_usd=1e6, mark=mark)
 
 
 def test_substeps_divide_the_block():
@@ -212,3 +217,72 @@ def test_a_perp_market_on_an_asset_without_a_shared_venue_is_refused(system):
         run_system_perps(ss.model, path, oracle, [sim], sim_settings)
     with pytest.raises(ConfigError, match="step_seconds"):
         run_system_perps(ss.model, path, oracle, [perp(longs(p0, [2.0], 1e4), p0, 0.0, step=5.0)], sim_settings)
+    with pytest.raises(ConfigError, match="perp_markets.eth-perp.mark"):
+        run_system_perps(ss.model, path, oracle, [perp(longs(p0, [2.0], 1e4), p0, 0.0, mark="last")], sim_settings)
+
+
+def test_binances_window_holds_the_samples_of_the_last_30_seconds():
+    # one sample per sub-step in (t - 30 s, t]: 30 at 1 s steps, 5 at 6 s, 3 at 12 s (36 s), 2 at 15 s
+    assert [basis_samples(s) for s in (1.0, 6.0, 12.0, 15.0, 30.0, 60.0)] == [30, 5, 3, 2, 1, 1]
+
+
+def test_the_mark_rule_by_hand_over_three_substeps():
+    # 15 s steps: Binance's 30 s window holds 2 samples. Price 1 = index (last funding rate 0),
+    # Price 2 = index + mean(book mid - index over the window), mark = median(Price 1, Price 2, last)
+    m = MarkState.start("binance", 15.0, 100.0)  # the last price: the book's mid at the start
+    q = m.quote(101.0, 98.0)  # samples [-3]: Price 2 = 98; median(101, 98, 100) = 100, the last price
+    assert (q.mark, q.basis, q.last_price) == (100.0, -3.0, 100.0)
+    m.traded(96.0)  # a liquidation walked the book down to 96
+    q = m.quote(100.0, 99.0)  # samples [-3, -1]: Price 2 = 98; median(100, 98, 96) = 98, Price 2
+    assert (q.mark, q.basis, q.last_price) == (98.0, -2.0, 96.0)
+    q = m.quote(102.0, 105.0)  # samples [-1, 3] (-3 left the window): Price 2 = 103; median(102, 103, 96) = 102
+    assert (q.mark, q.basis, q.last_price) == (102.0, 1.0, 96.0)
+    # the same numbers through the series form (markets/perp_prices.py) with its window of 2 samples
+    series = binance_mark_price([101.0, 100.0, 102.0], [98.0, 99.0, 105.0], [100.0, 96.0, 96.0], 0.0, 0.0, window=2)
+    np.testing.assert_array_equal(series, [100.0, 98.0, 102.0])
+    # the index rule ignores the book: the mark is the index
+    i = MarkState.start("index", 15.0, 100.0)
+    assert [i.quote(x, mid).mark for x, mid in ((101.0, 98.0), (100.0, 99.0))] == [101.0, 100.0]
+    with pytest.raises(ConfigError, match="mark"):
+        MarkState.start("last", 15.0, 100.0)
+
+
+def _perp_only_crash(system, capital: float, n: int = 60):
+    """The perp-only crash (``n`` longs at 40x below maintenance, flat spot path) at Binance's mark."""
+    ss, path, oracle, sim_settings = system
+    flat = _flat(path)
+    p0 = float(flat.prices[0, 0])
+    book = longs(p0, [40.0] * n, 5e5)
+    book.collateral[:] = 0.025 * 5e5
+    sim = perp(book, p0, capital, mark="binance")
+    return run_system_perps(ss.model, flat, oracle, [sim], sim_settings, wrap=_DustSafe).perp_steps, p0
+
+
+def test_binances_mark_reads_the_perps_own_trades(system):
+    s, p0 = _perp_only_crash(system, 0.0, n=10)  # 10 accounts: some sub-steps liquidate none
+    # at the start the book is centred at the index: no basis, the last price is its mid
+    assert (s["mark_price"].iloc[0], s["basis_usd"].iloc[0], s["last_price"].iloc[0]) == (p0, 0.0, p0)
+    # every row's mark is the median of what it read
+    trio = np.sort(np.c_[s["index_price"], s["index_price"] + s["basis_usd"], s["last_price"]], axis=1)
+    np.testing.assert_array_equal(s["mark_price"].to_numpy(), trio[:, 1])
+    # no arbitrage: the last price is where the last liquidation left the book (the book's mid
+    # after the sub-step), carried through sub-steps that liquidate nothing
+    liq = s["liquidated_usd"].to_numpy()[:-1] > 0
+    assert liq.any() and (~liq).any()
+    after = np.where(liq, s["venue_mid"].to_numpy()[:-1], s["last_price"].to_numpy()[:-1])
+    np.testing.assert_array_equal(s["last_price"].to_numpy()[1:], after)
+
+
+def test_arbitrage_closes_the_basis(system):
+    alone, _ = _perp_only_crash(system, 0.0)
+    tied, _ = _perp_only_crash(system, 3e7)
+    gap = lambda s: ((s["mark_price"] - s["index_price"]) / s["index_price"]).abs().to_numpy()  # noqa: E731
+    # untied, the liquidations' walks keep the book, so the mark, below the index: the mark
+    # follows the book down and liquidates more (the perp's own cascade)
+    assert gap(alone)[-1] > 0.01 and (alone["mark_price"] <= alone["index_price"]).all()
+    # with ample capital (band 0) each sub-step's arbitrage brings the book's mid to the spot's:
+    # the mark stays within 5 bp of the index and ends on it
+    assert gap(tied).max() < 5e-4 and gap(tied)[-1] < 1e-9
+    # the arbitrage's perp leg trades at every sub-step here: it sets the next sub-step's last price
+    np.testing.assert_array_equal(tied["last_price"].to_numpy()[1:], tied["venue_mid"].to_numpy()[:-1])
+    assert tied["liquidated_usd"].sum() > 0

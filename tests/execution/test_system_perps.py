@@ -83,6 +83,10 @@ def test_the_report_draws_the_stored_perp_tables(stored, tmp_path):
     sold = res["arbitrage"][~res["arbitrage"]["perp_sold"]]["sell_proceeds_usd"].sum()
     assert sold > 0 and -values(traces["arbitrage sold on spot"]["y"]).sum() == pytest.approx(sold)
     assert {s.table for s in v.sources} == {"perp_steps", "arbitrage"}
+    # the mark's line: the first perp market's mark at each block's last sub-step
+    steps = res["perp_steps"]
+    last = steps.groupby("block")["mark_price"].last().to_numpy()
+    np.testing.assert_array_equal(values(traces["perp mark"]["y"]), last)
 
 
 @pytest.mark.slow
@@ -90,7 +94,7 @@ def test_the_full_example_prints_what_docs_perps_md_says(tmp_path):
     """docs/perps.md, "Perps and lending": the example at full size."""
     res = api.simulate(EXAMPLE, store=None)
     s, p = res.summary, res["perp_markets"].iloc[0]
-    assert (s["accounts_liquidated"], s["alone_accounts_liquidated"]) == (1353, 1040)
+    assert (s["accounts_liquidated"], s["alone_accounts_liquidated"]) == (1342, 1040)
     assert p["arb_capital_used_usd"] == pytest.approx(1e8, rel=1e-9)
     assert res["arbitrage"]["block"].max() + 1 == 17
-    assert round(p["arb_perp_bought_tokens"]) == 3065 and round(p["arb_spot_sold_usd"] / 1e5) == 1003
+    assert round(p["arb_perp_bought_tokens"]) == 3063 and round(p["arb_spot_sold_usd"] / 1e5) == 1003

@@ -62,6 +62,7 @@ def _set(data: dict, key: str, value) -> dict:
     ("asset", "WSTETH", "perp_markets.0.asset"),  # not an asset of the system
     ("asset", "USDC", "perp_markets.0.asset"),  # an asset without a shared venue to arbitrage on
     ("step_seconds", 5, "perp_markets.0.step_seconds"),  # does not divide the 12 s block
+    ("mark", "last", "perp_markets.0.mark"),  # neither "binance" nor "index"
     ("engine", "nope", "perp_markets.0.engine"),
     ("adl", "nope", "perp_markets.0.adl"),
     ("settings", {"no_such_setting": 1.0}, "perp_markets.0.settings"),

@@ -1,8 +1,10 @@
 """Perps and lending in one system: perp markets beside lending markets over the shared spot venues.
 
 A perp market reads its **index** from the shared spot venue of its asset (one venue: the
-median of one price is that price, :func:`~liqcascade.markets.perp_prices.index_price`) and
-its **mark** is that index, as the perp replay's mark is its path; its liquidation orders walk
+median of one price is that price, :func:`~liqcascade.markets.perp_prices.index_price`); its
+**mark** (:data:`MARK_RULES`, :class:`MarkState`) is either that index (``mark = "index"``, as
+the perp replay's mark is its path) or Binance's mark from the perp's own order book
+(``mark = "binance"``); its liquidation orders walk
 the perp's own order book (:class:`~liqcascade.markets.perp_book.PerpOrderBookVenue`). A
 **basis arbitrageur** with finite capital (:func:`~liqcascade.markets.perp_arb.basis_arbitrage`)
 trades the gap between the perp's book and the spot venue, moving both: perp liquidations
@@ -21,11 +23,31 @@ perp sub-steps. Block ``b`` (:func:`run_block`):
    a. the perp's book refills its consumed depth over the step and re-sizes to the stress the
       fitted law gives for the index's move (``PerpOrderBookVenue.evolve``), re-centred at the
       index with what is still consumed (as the perp replay does at its marks);
-   b. the perp engine's step (:func:`liqcascade.engine.perps.step`) at mark = index;
-   c. basis arbitrage between the perp's book and the spot venue over ``step_seconds``; the spot
+   b. the mark (:meth:`MarkState.quote`): the index, or Binance's ``median(Price 1, Price 2, last
+      price)`` with the basis sample ``book mid - index`` taken now (the book of 2a);
+   c. the perp engine's step (:func:`liqcascade.engine.perps.step`) at that mark;
+   d. basis arbitrage between the perp's book and the spot venue over ``step_seconds``; the spot
       leg's log price move goes ``permanent_fraction`` into the permanent impact and the rest into
       the transient one, as a liquidator's sale does (``impact_on_path = "none"``: the venue
       moves but the path stays the market, as for the sales).
+
+**Binance's mark** (``markets/perp_prices.py`` cites the rule): ``mark = median(Price 1,
+Price 2, last price)`` with
+
+- ``Price 1 = index * (1 + last funding rate * time to funding / funding interval)``: the perp
+  engine has no funding-rate model (its funding is a given cumulative index, none here), so the
+  last funding rate is 0 and Price 1 is the index;
+- ``Price 2 = index + the mean of the basis samples (book mid - index) of the last 30 s``
+  (Binance's window since 2025-09-18): one sample per sub-step, so the samples taken in
+  ``(t - 30 s, t]``, ``ceil(30 / step_seconds)`` of them (30 at 1 s steps; fewer at the start);
+- the **last price**: the price of the last trade on the perp's book -- where the last walk on
+  it ended, its mid right after it (the book has no spread: the walk's last unit traded there),
+  a liquidation round's or the arbitrage's perp leg (one of at least :data:`LAST_TRADE_MIN_USD`);
+  the book's mid at the start, before any trade; carried through sub-steps without a trade.
+
+With ``mark = "index"`` the run is bit for bit the runner's before the mark rule existed
+(tests/engine/test_system_perps.py); the ``basis_usd`` column (Price 2 - index) is recorded
+under both rules, with the last price the mark read.
 
 With the arbitrageur's capital 0 nothing a perp does reaches the spot venue: the lending
 markets run bit for bit as without the perps, and each perp runs as the perp engine alone on
@@ -38,6 +60,7 @@ the tokens sold on the other; the buy legs' cost is what the arbitrageur's capit
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence
 
@@ -57,13 +80,23 @@ from liqcascade.markets.perp_book import PerpOrderBookVenue
 from liqcascade.model.perps import PerpBook
 from liqcascade.protocols.perps_base import AdlPolicy, MarginEngine
 
-__all__ = ["PerpMarketSim", "PerpMarketRun", "PerpsSystemRun", "ARB_COLUMNS", "PERP_STEP_COLUMNS", "run_block",
+__all__ = ["PerpMarketSim", "PerpMarketRun", "PerpsSystemRun", "ARB_COLUMNS", "PERP_STEP_COLUMNS", "MARK_RULES",
+           "BASIS_WINDOW_S", "LAST_TRADE_MIN_USD", "MarkQuote", "MarkState", "basis_samples", "run_block",
            "perp_substep", "run_system_perps", "start_perp", "substeps"]
+
+MARK_RULES = ("index", "binance")
+"""A perp market's mark: its index, or Binance's rule on its own book (module docstring)."""
+BASIS_WINDOW_S = 30.0
+"""Binance's basis moving average window since 2025-09-18 (``markets/perp_prices.py``)."""
+LAST_TRADE_MIN_USD = 1.0
+"""An arbitrage leg below this is no trade for the last price: the arbitrageur's last dust of
+capital (1e-9 USD) still buys 1e-13 tokens, which no venue would print."""
 
 NEGATIVE_USD = -1e-6
 """An account's equity below this counts as negative (float dust of a close at bankruptcy is ~1e-10)."""
 
-PERP_STEP_COLUMNS = ("perp_market", "block", "step", "time", "index_price", "venue_mid", "liquidated_usd", "adl_usd",
+PERP_STEP_COLUMNS = ("perp_market", "block", "step", "time", "index_price", "mark_price", "basis_usd", "last_price",
+                     "venue_mid", "liquidated_usd", "adl_usd",
                      "fund_usd", "accounts_liquidated", "negative_equity_accounts", "written_off_usd")
 ARB_COLUMNS = ("perp_market", "block", "step", "time", "perp_sold", "tokens", "buy_cost_usd", "sell_proceeds_usd",
                "spot_mid_before", "spot_mid_after", "perp_mid_before", "perp_mid_after", "capital_left_usd")
@@ -89,6 +122,8 @@ class PerpMarketSim:
     fund_usd: float = 0.0
     topped_up: int = 0
     """Synthetic accounts whose collateral was raised to the initial margin at the start (as a perp scenario's)."""
+    mark: str = "binance"
+    """One of :data:`MARK_RULES` (the default, as ``[[perp_markets]]``'s: the mark from the perp's own book)."""
 
 
 @dataclass
@@ -104,6 +139,7 @@ class PerpMarketRun:
     arb: BasisArbitrageur
     index: float
     policy: AdlPolicy
+    mark: MarkState
     steps: int = 0
     rows: list[dict] = field(default_factory=list)
     flows: list[dict] = field(default_factory=list)
@@ -128,6 +164,51 @@ def substeps(block_seconds: float, step_seconds: float, source: str = "<system>"
     return int(round(n))
 
 
+def basis_samples(step_seconds: float) -> int:
+    """Basis samples in Binance's window: one per sub-step in ``(t - 30 s, t]``."""
+    return max(1, math.ceil(BASIS_WINDOW_S / step_seconds - 1e-9))
+
+
+@dataclass(frozen=True)
+class MarkQuote:
+    """A sub-step's mark and what it was made of."""
+
+    mark: float
+    basis: float
+    """The basis moving average: Price 2 - index."""
+    last_price: float
+    """The last trade price the mark read."""
+
+
+@dataclass
+class MarkState:
+    """A perp market's mark by ``rule`` (:data:`MARK_RULES`), with what Binance's rule carries
+    between sub-steps: the window's basis samples and the last trade price."""
+
+    rule: str
+    samples: deque
+    """Basis samples (book mid - index), oldest first, at most :func:`basis_samples` of them."""
+    last_price: float
+
+    @classmethod
+    def start(cls, rule: str, step_seconds: float, book_mid: float) -> "MarkState":
+        if rule not in MARK_RULES:
+            raise ConfigError("<python>", "mark", f"one of {list(MARK_RULES)}", rule)
+        return cls(rule, deque(maxlen=basis_samples(step_seconds)), float(book_mid))
+
+    def quote(self, index: float, book_mid: float) -> MarkQuote:
+        """The mark now, after taking the basis sample ``book_mid - index``. Binance's Price 1
+        is the index: the last funding rate is 0 (module docstring)."""
+        self.samples.append(book_mid - index)
+        basis = sum(self.samples) / len(self.samples)
+        mark = index if self.rule == "index" else sorted((index, index + basis, self.last_price))[1]
+        return MarkQuote(mark, basis, self.last_price)
+
+    def traded(self, price: float) -> None:
+        """A trade on the perp's book whose last unit went at ``price``."""
+        self.last_price = float(price)
+
+
 def start_perp(system: SystemModel, sp: SharedPrices, sim: PerpMarketSim, wrap: Callable = lambda v: v) -> PerpMarketRun:
     """A perp market at block 0: its book centred at the index (its spot venue's price)."""
     if sim.asset not in system.assets:
@@ -141,7 +222,11 @@ def start_perp(system: SystemModel, sp: SharedPrices, sim: PerpMarketSim, wrap: 
     index = float(sp.market[i])
     venue = sim.venue.with_mid_price(index)
     state = P.start(sim.book, sim.engine, np.array([index]), [wrap(venue)], sim.fund_usd)
-    return PerpMarketRun(sim, i, state, venue, sim.arbitrageur, index, sim.adl())
+    try:
+        mark = MarkState.start(sim.mark, float(sim.step_seconds), venue.mid_price())
+    except ConfigError as err:
+        raise ConfigError(system.source, f"perp_markets.{sim.name}.mark", err.expected, err.got) from None
+    return PerpMarketRun(sim, i, state, venue, sim.arbitrageur, index, sim.adl(), mark)
 
 
 def _spot_leg(shared: SharedInputs, sp: SharedPrices, i: int, after_venue) -> None:
@@ -161,18 +246,23 @@ def _spot_leg(shared: SharedInputs, sp: SharedPrices, i: int, after_venue) -> No
 
 def perp_substep(shared: SharedInputs, sp: SharedPrices, pm: PerpMarketRun, time_s: int, b: int,
                  wrap: Callable = lambda v: v) -> None:
-    """One perp sub-step (module docstring, 2a-2c); its rows appended to ``pm``."""
+    """One perp sub-step (module docstring, 2a-2d); its rows appended to ``pm``."""
     sim, dt = pm.sim, float(pm.sim.step_seconds)
     index = float(sp.market[pm.i])
     venue = pm.venue.evolve(dt, math.log(index / pm.index))
     venue = replace(venue, reference_price=index)  # keeps what is still consumed
     pm.state.venues = [wrap(venue)]
-    mark = np.array([index])
+    quote = pm.mark.quote(index, venue.mid_price())
+    mark = np.array([quote.mark])
     rec = P.step(sim.engine, pm.state, mark, None, pm.policy)
-    venue = getattr(pm.state.venues[0], "inner", pm.state.venues[0])
+    before, venue = venue, getattr(pm.state.venues[0], "inner", pm.state.venues[0])
+    if venue.net_sold != before.net_sold:  # a liquidation walked the book: its last unit traded at the mid after
+        pm.mark.traded(venue.mid_price())
     perp_before, spot_before = venue.mid_price(), sp.venues[pm.i].mid_price()
     trade = basis_arbitrage(venue, sp.venues[pm.i], pm.arb, dt)
     if trade.tokens > 0.0:
+        if trade.buy_cost >= LAST_TRADE_MIN_USD:
+            pm.mark.traded(trade.perp.mid_price())  # the perp leg's walk ended there
         _spot_leg(shared, sp, pm.i, trade.spot)
         pm.flows.append({"perp_market": sim.name, "block": b, "step": pm.steps, "time": time_s,
                          "perp_sold": bool(trade.perp_sold), "tokens": trade.tokens, "buy_cost_usd": trade.buy_cost,
@@ -182,6 +272,7 @@ def perp_substep(shared: SharedInputs, sp: SharedPrices, pm: PerpMarketRun, time
     pm.venue, pm.arb, pm.index = trade.perp, trade.arbitrageur, index
     n_neg = int(np.count_nonzero(pm.state.book.equity(mark) < NEGATIVE_USD))
     pm.rows.append({"perp_market": sim.name, "block": b, "step": pm.steps, "time": time_s, "index_price": index,
+                    "mark_price": quote.mark, "basis_usd": quote.basis, "last_price": quote.last_price,
                     "venue_mid": pm.venue.mid_price(), "liquidated_usd": rec.liquidated_notional,
                     "adl_usd": rec.adl_notional, "fund_usd": rec.fund_balance,
                     "accounts_liquidated": rec.accounts_liquidated, "negative_equity_accounts": n_neg,

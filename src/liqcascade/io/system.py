@@ -176,8 +176,8 @@ class PerpArbitrageConfig(_Model):
 
 class SystemPerpMarketConfig(_Model):
     """A perp market of the system (docs/perps.md, "Perps and lending"): the keys of ``[perps]``
-    but the path (its mark is the index: the shared spot venue of ``asset``), plus a name, the
-    asset and the arbitrage."""
+    but the path (its index is the shared spot venue of ``asset``), plus a name, the asset, the
+    mark rule and the arbitrage."""
 
     name: str = Field(min_length=1, description="Perp market name, unique in the system (the perp tables' "
                       "perp_market column).")
@@ -190,6 +190,10 @@ class SystemPerpMarketConfig(_Model):
     fund_usd: float = Field(0.0, ge=0, description="Insurance fund at the start (USD).")
     adl: str = Field("dydx", description="Deleveraging (as perps.adl).")
     adl_seed: int = Field(0, ge=0, description="Seed of dYdX's pseudo-random start (adl = 'dydx').")
+    mark: str = Field("binance", description="The mark the perp engine steps at: 'binance' (Binance's median of "
+                      "the index, index + the 30 s moving average of (book mid - index) and the last trade on the "
+                      "perp's own book; last funding rate 0; engine/system_perps.py) or 'index' (the index itself, "
+                      "as runs before the mark rule).")
     step_seconds: int = Field(description="Seconds per perp step; must divide [simulation] block_seconds (the "
                               "perp runs block_seconds / step_seconds sub-steps after each lending block).")
     book: PerpBookFileConfig = Field(description="The perp book (as [perps.book]; a synthetic book is drawn around "
@@ -382,7 +386,7 @@ def _perp_market(cfg: SystemScenarioConfig, i: int, model: SystemModel, base_dir
     """The ``i``-th ``[[perp_markets]]`` entry built by the perp scenario's builders (engine,
     book drawn at the asset's reference price, order book); an error names
     ``perp_markets.i.key``."""
-    from liqcascade.engine.system_perps import PerpMarketSim, substeps
+    from liqcascade.engine.system_perps import MARK_RULES, PerpMarketSim, substeps
     from liqcascade.io import perp_scenario as ps
     from liqcascade.markets.perp_arb import BasisArbitrageur, arb_band
 
@@ -393,6 +397,8 @@ def _perp_market(cfg: SystemScenarioConfig, i: int, model: SystemModel, base_dir
         raise ConfigError(source, f"{at}.name", f"a name no other market has (taken: {taken})", e.name)
     if e.asset not in model.assets:
         raise ConfigError(source, f"{at}.asset", f"an asset of the system {list(model.assets)}", e.asset)
+    if e.mark not in MARK_RULES:
+        raise ConfigError(source, f"{at}.mark", f"one of {list(MARK_RULES)}", e.mark)
     venue = model.venues.get(e.asset)
     if venue is None or not venue.capabilities.quotes_buy:
         raise ConfigError(source, f"{at}.asset", "an asset with a [[venues]] venue that quotes purchases (orderbook "
@@ -420,7 +426,7 @@ def _perp_market(cfg: SystemScenarioConfig, i: int, model: SystemModel, base_dir
     arb = BasisArbitrageur(a.capital_usd, arb_band(a.spot_fee, a.perp_fee),
                            math.inf if a.max_notional_per_s is None else a.max_notional_per_s)
     return PerpMarketSim(e.name, e.asset, engine, book, perp_venue, _adl_factory(engine, e.adl, e.adl_seed, source, at),
-                         float(e.step_seconds), arb, e.fund_usd, topped)
+                         float(e.step_seconds), arb, e.fund_usd, topped, e.mark)
 
 
 def _adl_factory(engine, name: str, seed: int, source: str, at: str):
