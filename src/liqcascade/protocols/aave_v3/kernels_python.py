@@ -99,12 +99,12 @@ def health_table(offsets, asset, coll, debt, emode, prices, lt_table, out_hf):
     ``t = e * n_assets + a``), so a row costs one index and two neighbouring loads; the loop over
     the rows reads only ``asset``, ``coll`` and ``debt`` (plus ``offsets`` and ``emode`` per
     account). An account's first :data:`INLINE_ROWS` rows are read in a block of fixed length,
-    rows past its end weighted by 0 (a select, not a branch: a loop whose length changes from
+    rows past its end not added (a select, not a branch: a loop whose length changes from
     account to account mispredicts its exit about once an account). The sums of
     :data:`HF_BLOCK` accounts go to a buffer, and one flat loop divides them (a loop the
-    compiler turns into vector divisions: a division an account in the row loop cost a
-    quarter of the pass). The rows are added in order and ``x + 0.0 == x``, so the sums are
-    those of a plain loop; the HF is :func:`health_all`'s with
+    compiler turns into vector divisions, ``divpd``: a division an account in the row loop cost
+    about a quarter of the pass). The rows are added in order, so the sums are those of a plain
+    loop; the HF is :func:`health_all`'s with
     ``lt[r] = lt_table[emode[k], asset[r]]`` up to the rounding of the product's order:
     ``coll * (price * lt)`` here, ``(coll * price) * lt`` there.
     """
@@ -123,21 +123,24 @@ def health_table(offsets, asset, coll, debt, emode, prices, lt_table, out_hf):
         hi = min(n, lo + HF_BLOCK)
         w_buf = np.empty(HF_BLOCK)
         d_buf = np.empty(HF_BLOCK)
+        end = np.int64(offsets[lo])  # an account's start is the previous one's end: one load an account
         for k in range(lo, hi):
-            s = offsets[k]
-            cnt = offsets[k + 1] - s
-            base = np.int64(emode[k]) * n_a  # int64: so are the sums with the int16 asset ids
+            s = end
+            end = np.int64(offsets[k + 1])
+            cnt = end - s
+            base = np.int64(emode[k]) * (2 * n_a)  # int64: so are the sums with the int16 asset ids
             w = 0.0
             d = 0.0
             if last >= 0:
                 for i in range(INLINE_ROWS):
-                    r = min(s + i, last)  # past the account's rows: a real row, weighted 0
-                    m = 1.0 if i < cnt else 0.0
-                    t = 2 * (base + asset[r])
-                    w += m * (coll[r] * pair[t])
-                    d += m * (debt[r] * pair[t + 1])
-            for r in range(s + INLINE_ROWS, s + cnt):
-                t = 2 * (base + asset[r])
+                    r = min(s + i, last)  # past the account's rows: a real row, not added
+                    t = base + 2 * np.int64(asset[r])
+                    x = coll[r] * pair[t]
+                    y = debt[r] * pair[t + 1]
+                    w += x if i < cnt else 0.0
+                    d += y if i < cnt else 0.0
+            for r in range(s + INLINE_ROWS, end):
+                t = base + 2 * np.int64(asset[r])
                 w += coll[r] * pair[t]
                 d += debt[r] * pair[t + 1]
             w_buf[k - lo] = w
