@@ -178,9 +178,6 @@ class SortedBook:
     """Every account whose HF0 is below this is in the sorted prefix (``n_sorted`` accounts);
     the accounts after it are in their original order (:meth:`partial`)."""
     n_sorted: int
-    model: MarketModel | None = field(default=None, repr=False, compare=False)
-    """The market, when its rules' row parameters are row-local (``capabilities.row_local_params``):
-    a reordering then prepares the reordered book instead of gathering the parameter columns."""
 
     @classmethod
     def of(cls, model: MarketModel) -> "SortedBook":
@@ -201,8 +198,7 @@ class SortedBook:
             bad = float(np.where(gone, hf0.debt_usd, 0.0).sum())
         else:
             bad = float(rules.unrecoverable_debt(base, model.prices, everyone).sum())
-        local = model if rules.capabilities.row_local_params else None
-        unsorted = cls(base, everyone, hf0.hf, bad, 0.0, 0, local)
+        unsorted = cls(base, everyone, hf0.hf, bad, 0.0, 0)
         return unsorted.sort_below(below)
 
     def sort_below(self, below: float) -> "SortedBook":
@@ -223,15 +219,8 @@ class SortedBook:
             local = np.concatenate([pick[stable_argsort(tail[pick])], np.flatnonzero(~low)])
             n_sorted = m + pick.shape[0]
         order = np.concatenate([np.arange(m, dtype=np.int64), m + local])
-        perm = self.perm[order]
-        if self.model is None:
-            base = _permute(self.base, order, m)
-        else:
-            # row-local parameters: gather the three book columns and prepare them anew (the
-            # parameters come from per-asset tables) instead of gathering six
-            base = self.model.rules.prepare(self.model.book.take_accounts(perm))
-        return replace(self, base=base, perm=perm, hf0_sorted=self.hf0_sorted[order], sorted_below=below,
-                       n_sorted=n_sorted)
+        return replace(self, base=_permute(self.base, order, m), perm=self.perm[order],
+                       hf0_sorted=self.hf0_sorted[order], sorted_below=below, n_sorted=n_sorted)
 
     def prefix_len(self, bound: float) -> int:
         """How many accounts (from the front) can be eligible when prices have moved by at
@@ -798,7 +787,8 @@ def _permute(b: BookArrays, order: np.ndarray, keep: int = 0) -> BookArrays:
     r0 = int(offsets[keep])
     # row gather index of the moved accounts: for each new account, its old rows start..end
     starts = b.offsets[:-1][order[keep:]]
-    rows = np.repeat(starts - offsets[keep:-1], counts[keep:]) + np.arange(r0, offsets[-1], dtype=np.int64)
+    rows = np.repeat(starts - offsets[keep:-1], counts[keep:])
+    rows += np.arange(r0, offsets[-1], dtype=np.int64)  # in place: one row-sized array fewer at the peak
 
     def take(x: np.ndarray) -> np.ndarray:
         out = np.empty_like(x)

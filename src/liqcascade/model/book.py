@@ -153,20 +153,6 @@ class PositionBook:
             tuple(symbols), self.account_ids, self.emode, self.offsets,
         )
 
-    def take_accounts(self, order: np.ndarray) -> "PositionBook":
-        """The book with its accounts in ``order`` (a permutation of ``0..n_accounts-1``): account
-        ``j`` of the result is account ``order[j]`` here, with its rows in their order."""
-        order = np.asarray(order, dtype=np.int64)
-        counts = np.diff(self.offsets)[order]
-        offsets = np.zeros(order.shape[0] + 1, dtype=np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        # each new row's old row: its account's old start plus its place among the account's rows
-        rows = np.repeat(self.offsets[:-1][order] - offsets[:-1], counts)
-        rows += np.arange(offsets[-1], dtype=np.int64)  # in place: one row-sized array fewer at the peak
-        account = np.repeat(np.arange(order.shape[0], dtype=np.int64), counts)
-        return PositionBook(account, self.asset[rows], self.collateral[rows], self.debt[rows], self.assets,
-                            self.account_ids[order], self.emode[order], offsets)
-
     def to_frame(self):
         """Long-format pandas DataFrame: account_id, asset, collateral, debt, emode."""
         import pandas as pd

@@ -197,11 +197,6 @@ class Capabilities:
     """The aftermarket implements :class:`SeesGas`: each block, before its ``step``, the engine
     tells it the block's gas price (its buyers' transactions compete for inclusion: Maker's
     Flipper keepers)."""
-    row_local_params: bool = False
-    """``prepare`` gives per-row arrays that depend only on each row (asset, amounts) and its
-    account's e-mode, and no ``aux`` or ``state``: preparing a book with its accounts reordered
-    equals reordering the prepared arrays, so an engine that sorts the accounts may do the former
-    (it gathers three columns instead of six)."""
     unrecoverable_from_health: bool = False
     """``unrecoverable_debt`` of an account is its ``health`` debt value when its counted
     collateral value is 0 and its debt value above 0, else 0 (the same numbers): an engine that
