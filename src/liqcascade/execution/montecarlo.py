@@ -143,6 +143,9 @@ def prepare(sc, alone: bool = False) -> "Prepared | SystemPrepared":
     """:meth:`Prepared.of` a scenario, :meth:`SystemPrepared.of` a system scenario (``alone``:
     each market also alone on every path, a system's only)."""
     if is_system(sc):
+        from liqcascade.io.system import lending_only
+
+        lending_only(sc, "montecarlo")
         return SystemPrepared.of(sc, alone)
     if alone:
         raise ConfigError("--alone", "alone", "a system scenario ([[markets]]): one market has no other market to be "

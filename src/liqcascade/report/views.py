@@ -868,9 +868,16 @@ def backtest_view(b: Bundle) -> View | None:
     caption = ("Accounts liquidated in each hour by the replay and on chain (each account once per hour). Below: "
                "account precision and recall, collateral and debt error (simulated / recorded - 1), the "
                "correlations of the hourly and daily counts and each side's peak hour.")
-    return View("backtest", "Backtest: simulated against recorded", _finish(fig, 440),
-                (Source("hourly", t.run_id, t.kind), Source("score", t.run_id, t.kind)), caption,
-                score[cols].reset_index(drop=True))
+    sources, table = (Source("hourly", t.run_id, t.kind), Source("score", t.run_id, t.kind)), score[cols]
+    if b.has(t, "band"):  # a run with --price-band: the scores under the oracle's three prices
+        band = b.load(t, "band")
+        table = band[[c for c in ("oracle_shift", "simulated_accounts", "precision", "recall",
+                                  "simulated_collateral", "collateral_error") if c in band.columns]]
+        sources += (Source("band", t.run_id, t.kind),)
+        caption = caption.split(" Below:")[0] + (" Below: precision, recall and collateral error with the oracle "
+                                                 "reading the path's price shifted by each oracle_shift (--price-band).")
+    return View("backtest", "Backtest: simulated against recorded", _finish(fig, 440), sources, caption,
+                table.reset_index(drop=True))
 
 
 # ------------------------------------------------------------------ all views
@@ -883,17 +890,18 @@ from liqcascade.report.system_views import (  # noqa: E402  (they draw with the 
     sweep_markets_view,
 )
 from liqcascade.report.perp_views import liqmap_view, perp_minutes_view  # noqa: E402
+from liqcascade.report.system_perps_views import perps_lending_view  # noqa: E402
 
 BUILDERS: tuple[Callable[[Bundle], View | None], ...] = (
     markets_view, contagion_curve_view, contagion_view, network_view,
     compare_view, sweep_view, sweep_markets_view, maker_prices_view, maker_vaults_view, backtest_view, curve_view,
     walls_view, rounds_view, prices_view, liquidations_view, exceedance_view, montecarlo_view, market_risk_view,
-    mc_metrics_view, calibration_view, perp_minutes_view, liqmap_view,
+    mc_metrics_view, calibration_view, perp_minutes_view, liqmap_view, perps_lending_view,
 )
 VIEW_KEYS = ("markets", "contagion_curve", "contagion", "network",
              "compare", "sweep", "sweep_markets", "maker_prices", "maker_vaults", "backtest", "curve", "walls", "rounds",
              "prices", "liquidations", "exceedance", "montecarlo", "market_risk", "mc_metrics", "calibration",
-             "perp_minutes", "liqmap")
+             "perp_minutes", "liqmap", "perps_lending")
 
 
 def views_for(b: Bundle) -> list[View]:

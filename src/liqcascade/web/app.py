@@ -56,7 +56,8 @@ LIST_COLUMNS = (("bad_debt", "bad debt"), ("liquidated", "liquidated"), ("amplif
 """Headline keys (:data:`liqcascade.report.answer.LIST_KEYS`) the run list shows, with their column titles."""
 ViewKey = Literal["markets", "contagion_curve", "contagion", "network", "compare", "sweep", "sweep_markets",
                   "maker_prices", "maker_vaults", "backtest", "curve", "walls", "rounds", "prices", "liquidations",
-                  "exceedance", "montecarlo", "market_risk", "mc_metrics", "calibration", "perp_minutes", "liqmap"]
+                  "exceedance", "montecarlo", "market_risk", "mc_metrics", "calibration", "perp_minutes", "liqmap",
+                  "perps_lending"]
 assert set(ViewKey.__args__) == set(VIEW_KEYS)  # one list of views, checked at import
 VERSION_PACKAGES = ("numpy", "numba", "pandas", "pyarrow", "duckdb", "fastapi", "starlette", "uvicorn", "jinja2", "plotly")
 ERRORS = {status: {"model": M.ErrorOut, "description": why,

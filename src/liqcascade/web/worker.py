@@ -31,6 +31,7 @@ def execute(spec: RunSpec) -> tuple[str, str, dict, dict, dict]:
 
         sc = build_system(parse_system(spec.data, spec.source), Path(spec.base_dir), spec.source)
         n, key = sum(m.model.book.n_accounts for m in sc.markets.values()), "markets.positions"
+        n += sum(p.book.n_accounts for p in sc.perps)  # perp markets' books count too
     else:
         sc = S.build(parse_scenario(spec.data, spec.source), Path(spec.base_dir), spec.source)
         n, key = sc.model.book.n_accounts, "positions"
