@@ -88,26 +88,9 @@ HF_BLOCK = 256
 divides them in one flat loop."""
 
 
-def health_table(offsets, asset, coll, debt, emode, prices, lt_table, out_hf):
-    """Health factor of every account, with the thresholds in a table instead of per row:
-    ``lt_table[e, a]`` is asset ``a``'s LT for an account in e-mode class ``e`` (a dense
-    index; row 0: no e-mode) and ``emode[k]`` is account ``k``'s class.
-
-    Why it is shaped so (the pass is bound by instructions, not bytes: the 1M-account book's
-    51 MB stay in the cache): the products of the table with the prices are formed once per
-    call, interleaved with the prices (``pair[2 t]`` = price x LT, ``pair[2 t + 1]`` = price, for
-    ``t = e * n_assets + a``), so a row costs one index and two neighbouring loads; the loop over
-    the rows reads only ``asset``, ``coll`` and ``debt`` (plus ``offsets`` and ``emode`` per
-    account). An account's first :data:`INLINE_ROWS` rows are read in a block of fixed length,
-    rows past its end not added (a select, not a branch: a loop whose length changes from
-    account to account mispredicts its exit about once an account). The sums of
-    :data:`HF_BLOCK` accounts go to a buffer, and one flat loop divides them (a loop the
-    compiler turns into vector divisions, ``divpd``: a division an account in the row loop cost
-    about a quarter of the pass). The rows are added in order, so the sums are those of a plain
-    loop; the HF is :func:`health_all`'s with
-    ``lt[r] = lt_table[emode[k], asset[r]]`` up to the rounding of the product's order:
-    ``coll * (price * lt)`` here, ``(coll * price) * lt`` there.
-    """
+def price_pairs(prices, lt_table):
+    """``pair[2 t]`` = price x LT and ``pair[2 t + 1]`` = price for ``t = e * n_assets + a``
+    (e-mode class ``e``, asset ``a``): :func:`health_table`'s lookup table."""
     n_e = lt_table.shape[0]
     n_a = lt_table.shape[1]
     pair = np.empty(2 * n_e * n_a)
@@ -115,6 +98,30 @@ def health_table(offsets, asset, coll, debt, emode, prices, lt_table, out_hf):
         for a in range(n_a):
             pair[2 * (e * n_a + a)] = prices[a] * lt_table[e, a]
             pair[2 * (e * n_a + a) + 1] = prices[a]
+    return pair
+
+
+def health_table(offsets, asset, coll, debt, emode, prices, lt_table, out_hf):
+    """Health factor of every account, with the thresholds in a table instead of per row:
+    ``lt_table[e, a]`` is asset ``a``'s LT for an account in e-mode class ``e`` (a dense
+    index; row 0: no e-mode) and ``emode[k]`` is account ``k``'s class.
+
+    Why it is shaped so (the pass is bound by instructions, not bytes: the 1M-account book's
+    51 MB stay in the cache): the products of the table with the prices are formed once per
+    call, interleaved with the prices (:func:`price_pairs`), so a row costs one index and two
+    neighbouring loads; the loop over the rows reads only ``asset``, ``coll`` and ``debt`` (plus
+    ``offsets`` and ``emode`` per account). An account's first :data:`INLINE_ROWS` rows are read
+    in a block of fixed length, rows past its end not added (a select, not a branch: a loop
+    whose length changes from account to account mispredicts its exit about once an account).
+    The sums of :data:`HF_BLOCK` accounts go to a buffer, and one flat loop divides them (a loop
+    the compiler turns into vector divisions, ``divpd``: a division an account in the row loop
+    cost about a quarter of the pass). The rows are added in order, so the sums are those of a
+    plain loop; the HF is :func:`health_all`'s with ``lt[r] = lt_table[emode[k], asset[r]]`` up
+    to the rounding of the product's order:
+    ``coll * (price * lt)`` here, ``(coll * price) * lt`` there.
+    """
+    n_a = lt_table.shape[1]
+    pair = price_pairs(prices, lt_table)
     n = offsets.shape[0] - 1
     last = coll.shape[0] - 1
     n_blocks = (n + HF_BLOCK - 1) // HF_BLOCK
@@ -482,6 +489,7 @@ FUNCTIONS = {
     "write_off_rest": write_off_rest,
     "health_pass": health_pass,
     "health_all": health_all,
+    "price_pairs": price_pairs,
     "health_table": health_table,
     "liquidate_one": liquidate_one,
     "sweep": sweep,
