@@ -95,7 +95,10 @@ def test_a_wide_table_does_not_overflow_the_narrow_ids():
         assert out[0] == pytest.approx(100.0 * 0.9 / 50.0, rel=1e-15)
 
 
-@pytest.mark.parametrize("n", [kernels_python.HF_BLOCK - 1, kernels_python.HF_BLOCK, 3 * kernels_python.HF_BLOCK + 5])
+BLOCK = kernels_python.HF_BLOCK
+
+
+@pytest.mark.parametrize("n", [BLOCK - 1, BLOCK, 3 * BLOCK + 5])
 def test_blocks_of_accounts_change_nothing(n):
     """Around the size of the buffered blocks (one short, one exactly, several and a part):
     compiled and plain twins equal each other bit for bit and the definition to rounding."""

@@ -126,7 +126,10 @@ class AaveV3Rules:
         bonus_table = [p.liquidation_bonus]
         account_class = np.zeros(emode.shape[0], dtype=np.int64)
         for i, cat in enumerate(p.emodes, start=1):
-            members = np.array([s in cat.assets for s in p.symbols]) if cat.assets else p.emode_category == cat.id
+            if cat.assets:
+                members = np.array([s in cat.assets for s in p.symbols])
+            else:
+                members = p.emode_category == cat.id
             if self.version < V3_6:
                 members = members & (p.liquidation_threshold > 0)  # the reserve's LT 0 wins before v3.6
             lt_table.append(np.where(members, cat.liquidation_threshold, p.liquidation_threshold))
