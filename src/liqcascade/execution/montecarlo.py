@@ -73,6 +73,9 @@ PATH_COLUMNS = (
 )
 """The leading columns of a ``paths`` table, in order (module docstring for the rest)."""
 
+PATH_TABLES = ("summary", "steps", "assets")
+"""The simulation tables a path's row is made of (the others are not built)."""
+
 CACHE_SIZE = 4
 """Prepared scenarios kept per process (a calibration walks through several configs)."""
 
@@ -187,7 +190,7 @@ class Prepared:
         raw = self.paths.path(seed, index)
         path = drive_path(raw, sc.config.simulation.drive, model.assets, np.asarray(model.prices), sc.source)
         res = simulate(model, path, self.oracle, self.settings, sorted_book=self.book, behaviour=self.behaviour,
-                       behaviour_stream=index)
+                       behaviour_stream=index, tables=PATH_TABLES)
         out = _outcome(res)
         row: dict[str, Any] = {"path": index, "seed": seed, **out.row,
                                "time_to_clear_s": _clear_time(out.liq_blocks, out.open, float(raw.block_seconds))}
@@ -515,13 +518,15 @@ def chunks(spec: ScenarioSpec, seed: int, n_paths: int, chunk_size: int) -> list
             for c, lo in enumerate(range(0, n_paths, chunk_size))]
 
 
-def run_chunks(todo: Sequence[Chunk], executor, on_result: Callable[[Chunk, pd.DataFrame], None]) -> None:
-    """Run ``todo`` on ``executor``; ``on_result(chunk, rows)`` in this process as each lands.
+def run_chunks(todo: Sequence[Chunk], executor, on_result: Callable[[Chunk, pd.DataFrame], None],
+               fn: Callable = run_chunk) -> None:
+    """Run ``fn`` (a module-level function, so it pickles) over ``todo`` on ``executor``;
+    ``on_result(chunk, rows)`` in this process as each lands.
 
     On an interrupt (Ctrl-C: ``KeyboardInterrupt``, wherever it lands, also inside
     ``on_result``) the executor is terminated before it propagates: running chunks are
     abandoned, not awaited (the store keeps every chunk that landed; a rerun resumes)."""
-    results = executor.map_unordered(run_chunk, todo)
+    results = executor.map_unordered(fn, todo)
     try:
         for i, df in results:
             on_result(todo[i], df)
