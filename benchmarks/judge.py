@@ -155,6 +155,16 @@ class Judge:
         limit = limit * target_scale()
         self._verdict(f"{what}: ratio {ratio:.3f} (target <= {limit:.3g})", ratio <= limit)
 
+    def size_at_most(self, what: str, n_bytes: float, limit_bytes: float) -> None:
+        """A size (memory) must not exceed ``limit_bytes``. Judged whatever the load: other
+        processes do not change how much memory this one holds."""
+        met = n_bytes <= limit_bytes
+        text = f"{what}: {n_bytes / 1e9:.3g} GB (target <= {limit_bytes / 1e9:.3g} GB)"
+        cond = self.conditions()
+        VERDICTS.append(Verdict(self.name, text, "MET" if met else "MISSED", cond))
+        if not met:
+            pytest.fail(f"TARGET MISSED: {text}", pytrace=False)
+
     def speedup_at_least(self, what: str, speedup: float, floor: float, baseline: str = "the naive baseline") -> None:
         """A per-unit speed-up over ``baseline`` must reach ``floor`` (/ the scale knob)."""
         floor = floor / target_scale()

@@ -87,3 +87,12 @@ def test_a_speed_up_names_its_baseline():
     j.speedup_at_least("per step", 150.0, 100.0)
     assert [v.text for v in judge.VERDICTS] == ["per step: 150.0x defi-abm (target >= 100.0x)",
                                                 "per step: 150.0x the naive baseline (target >= 100.0x)"]
+
+
+def test_a_size_is_judged_whatever_the_load():
+    """Memory does not depend on what else runs: a miss fails on a loaded machine too."""
+    judge.Judge("t", [clock(9.0, 0.9 * judge.CPUS)]).size_at_most("peak RSS", 1.5e9, 2e9)
+    assert judge.VERDICTS[-1].status == "MET"
+    with pytest.raises(pytest.fail.Exception, match=r"TARGET MISSED: peak RSS: 2.5 GB \(target <= 2 GB\)"):
+        judge.Judge("t", [clock(9.0, 0.9 * judge.CPUS)]).size_at_most("peak RSS", 2.5e9, 2e9)
+    assert judge.VERDICTS[-1].status == "MISSED"

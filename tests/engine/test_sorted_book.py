@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from liqcascade.engine.static import CascadeSettings, MarketModel, SortedBook, StaticCascade, stable_argsort
 from liqcascade.markets.cpmm import ConstantProductPool
-from liqcascade.protocols.aave_v3 import V3_3, V3_7
+from liqcascade.protocols.aave_v3 import V3_0, V3_3, V3_7
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
 
 from .test_static_properties import rich_books
@@ -115,3 +115,19 @@ def test_hf_before_is_the_books_own_health_in_original_order(pb, shock):
         np.testing.assert_array_equal(view.collateral_usd, direct.collateral_usd)
         np.testing.assert_array_equal(view.debt_usd, direct.debt_usd)
         solver.run({"WETH": shock, "stETH": shock})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rich_books(), st.sampled_from([V3_0, V3_3, V3_7]), st.floats(0.0, 5.0))
+def test_the_bad_debt_before_from_the_health_pass_is_the_second_passs(pb, version, cut):
+    """Aave declares ``unrecoverable_from_health``: the sorted book takes the bad debt before
+    from the HF0 pass (debt of the accounts with no counted collateral), the same number, bit
+    for bit, as the rules' own pass over every account."""
+    model = _model(pb, version)
+    rules = model.rules
+    assert rules.capabilities.unrecoverable_from_health
+    base = rules.prepare(model.book)
+    everyone = np.arange(model.book.n_accounts)
+    want = float(rules.unrecoverable_debt(base, PRICES, everyone).sum())
+    for sb in (SortedBook.partial(model, cut), SortedBook.of(model)):
+        assert sb.bad_before_usd == want

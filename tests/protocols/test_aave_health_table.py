@@ -93,3 +93,18 @@ def test_a_wide_table_does_not_overflow_the_narrow_ids():
         out = np.empty(1)
         fn(offsets, asset, coll, debt, np.array([2], dtype=np.int16), prices, lt_table, out)
         assert out[0] == pytest.approx(100.0 * 0.9 / 50.0, rel=1e-15)
+
+
+BLOCK = kernels_python.HF_BLOCK
+
+
+@pytest.mark.parametrize("n", [BLOCK - 1, BLOCK, 3 * BLOCK + 5])
+def test_blocks_of_accounts_change_nothing(n):
+    """Around the size of the buffered blocks (one short, one exactly, several and a part):
+    compiled and plain twins equal each other bit for bit and the definition to rounding."""
+    b = _book(11, n)
+    compiled, plain = np.empty(n), np.empty(n)
+    kernels.health_table(*b, compiled)
+    kernels_python.health_table(*b, plain)
+    np.testing.assert_array_equal(compiled, plain)
+    np.testing.assert_allclose(compiled, _by_definition(*b), rtol=1e-14)

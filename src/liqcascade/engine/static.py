@@ -194,7 +194,11 @@ class SortedBook:
         n = model.book.n_accounts
         everyone = np.arange(n, dtype=np.int64)
         hf0 = rules.health(base, model.prices, everyone)
-        bad = float(rules.unrecoverable_debt(base, model.prices, everyone).sum())
+        if rules.capabilities.unrecoverable_from_health:  # the same numbers, without a second pass
+            gone = (hf0.collateral_usd <= 0.0) & (hf0.debt_usd > 0.0)
+            bad = float(np.where(gone, hf0.debt_usd, 0.0).sum())
+        else:
+            bad = float(rules.unrecoverable_debt(base, model.prices, everyone).sum())
         unsorted = cls(base, everyone, hf0.hf, bad, 0.0, 0)
         return unsorted.sort_below(below)
 
@@ -796,7 +800,8 @@ def _permute(b: BookArrays, order: np.ndarray, keep: int = 0) -> BookArrays:
     r0 = int(offsets[keep])
     # row gather index of the moved accounts: for each new account, its old rows start..end
     starts = b.offsets[:-1][order[keep:]]
-    rows = np.repeat(starts - offsets[keep:-1], counts[keep:]) + np.arange(r0, offsets[-1], dtype=np.int64)
+    rows = np.repeat(starts - offsets[keep:-1], counts[keep:])
+    rows += np.arange(r0, offsets[-1], dtype=np.int64)  # in place: one row-sized array fewer at the peak
 
     def take(x: np.ndarray) -> np.ndarray:
         out = np.empty_like(x)

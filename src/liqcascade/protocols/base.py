@@ -197,6 +197,10 @@ class Capabilities:
     """The aftermarket implements :class:`SeesGas`: each block, before its ``step``, the engine
     tells it the block's gas price (its buyers' transactions compete for inclusion: Maker's
     Flipper keepers)."""
+    unrecoverable_from_health: bool = False
+    """``unrecoverable_debt`` of an account is its ``health`` debt value when its counted
+    collateral value is 0 and its debt value above 0, else 0 (the same numbers): an engine that
+    needs both may take them from one health pass."""
 
 
 @runtime_checkable
