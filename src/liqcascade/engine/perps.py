@@ -33,6 +33,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from liqcascade._typing import FloatArray, IntArray
+from liqcascade.engine.perps_kernels import walk_orders
 from liqcascade.engine.perps_screen import MarginScreen
 from liqcascade.model.perps import PerpBook
 from liqcascade.protocols.dydx_v4.rules import DydxDeleveraging
@@ -154,17 +155,38 @@ def _fill_one(venue, close: float, worst: float) -> tuple[float, float, object]:
 
 
 def execute(orders: LiquidationOrders, book: PerpBook, venues: list, mark: FloatArray) -> tuple[Fills, list]:
-    """Execute the orders row by row on their markets' venues (backstop rows at the mark)."""
+    """Execute the orders row by row on their markets' venues (backstop rows at the mark).
+
+    A venue with ``depth_segments()`` and ``with_net_sold(q)`` (``OrderBookVenue``,
+    ``PerpOrderBookVenue``) is walked by the compiled :func:`~liqcascade.engine.perps_kernels.walk_orders`
+    (the same rule as :func:`_fill_one`, whose marginal-price check skips the orders that
+    cannot fill); any other venue by :func:`_fill_one`, trade by trade. Markets are
+    independent, so each is walked on its own, in row order."""
     venues = list(venues)
-    filled = np.zeros(orders.close.shape[0])
-    price = np.full(orders.close.shape[0], np.nan)
-    for r, p in enumerate(orders.position):
-        k = int(book.market[p])
-        if orders.route[r] == BACKSTOP:
-            filled[r], price[r] = orders.close[r], mark[k]
+    close = np.asarray(orders.close, dtype=np.float64)
+    filled = np.zeros(close.shape[0])
+    price = np.full(close.shape[0], np.nan)
+    market = book.market[orders.position]
+    backstop = orders.route == BACKSTOP
+    filled[backstop], price[backstop] = close[backstop], np.asarray(mark, dtype=np.float64)[market[backstop]]
+    for k in np.unique(market[~backstop]):
+        rows = np.flatnonzero((market == k) & ~backstop)
+        if hasattr(venues[k], "depth_segments") and hasattr(venues[k], "with_net_sold"):
+            filled[rows], price[rows], venues[k] = _walk_profile(venues[k], close[rows], orders.worst_price[rows])
             continue
-        filled[r], price[r], venues[k] = _fill_one(venues[k], float(orders.close[r]), float(orders.worst_price[r]))
+        for r in rows:
+            filled[r], price[r], venues[k] = _fill_one(venues[k], float(close[r]), float(orders.worst_price[r]))
     return Fills(filled, price), venues
+
+
+def _walk_profile(venue, close: FloatArray, worst: FloatArray) -> tuple[FloatArray, FloatArray, object]:
+    """(filled, average price, venue after) of one market's orders walked by the compiled kernel."""
+    d = venue.depth_segments()
+    filled, price = np.empty(close.shape[0]), np.empty(close.shape[0])
+    net_sold = walk_orders(d.bid_start, d.bid_notional, d.bid_density, d.ask_start, d.ask_notional, d.ask_density,
+                           float(d.reference_price), float(d.net_sold), np.ascontiguousarray(close),
+                           np.ascontiguousarray(worst, dtype=np.float64), filled, price)
+    return filled, price, (venue if net_sold == d.net_sold else venue.with_net_sold(net_sold))
 
 
 def _rows_of(orders: LiquidationOrders, keep: np.ndarray) -> LiquidationOrders:

@@ -5,3 +5,5 @@ from liqcascade.engine import perps_kernels_python as _py
 
 _K = jit_functions(_py.FUNCTIONS)
 account_slack = _K["account_slack"]
+walk_orders = _K["walk_orders"]
+profile_state = _K["profile_state"]
