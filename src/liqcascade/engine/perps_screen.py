@@ -5,9 +5,10 @@ values every account at the marks ``m₀`` and funding ``F₀``: its slack (equi
 maintenance) and its exposure ``E``. If since then every market moved by at most a fraction
 ``x`` of ``m₀`` (price, and funding index, ``x = maxₖ (|m − m₀| + |F − F₀|)/m₀``), an
 account's slack moved by at most ``x·E``: only accounts with ``slack/E ≤ x`` can have
-reached zero. Their ratios are kept sorted, so each step values just that prefix (one
-``searchsorted``) plus the accounts the step changed (``touch``); the screen refreshes when
-the prefix or the touched set grows past a fraction of the book. The bound is exact
+reached zero. The lowest ratios are kept sorted, so each step values just that prefix (one
+``searchsorted``); an account the step changed (``touch``) is valued again at ``m₀`` and
+``F₀`` and re-ranked. The screen refreshes when the prefix grows past a fraction of the book
+or the move passes the least ratio it did not rank. The bound is exact
 arithmetic on the same formulas, so the screen never misses an account the full check would
 find (``tests/engine/test_perps.py`` checks it against valuing every account).
 """
@@ -52,9 +53,16 @@ def value_accounts(book: PerpBook, accounts: IntArray, mark: FloatArray, funding
 
 
 class MarginScreen:
-    """The accounts a step must value; :meth:`liquidatable` returns those below maintenance.
+    """The accounts a step must value; :meth:`below_maintenance` returns those below maintenance.
 
-    ``refresh_fraction``: refresh when the accounts to value exceed this share of the book."""
+    ``refresh_fraction``: refresh when the accounts to value exceed this share of the book.
+    Only the accounts a step can value before that refresh are kept ranked (the *head*): the
+    ``refresh_fraction`` share of the book with the least room, found by a partition rather
+    than a sort of the whole book, and every account already below maintenance; every
+    account outside the head has room ``>= bound``, so a move ``x < bound`` needs no one
+    outside it. A touched account is valued again at ``m₀`` and ``F₀`` when the next step
+    starts and takes its new place in the ranking (in the head if its room is below
+    ``bound``): its bound holds as any other's, and it costs nothing in the steps after."""
 
     def __init__(self, book: PerpBook, maint_rate: FloatArray, mark: FloatArray, funding: FloatArray,
                  refresh_fraction: float = 0.05) -> None:
@@ -62,44 +70,70 @@ class MarginScreen:
         self.refresh_fraction = refresh_fraction
         self.refreshes = 0
         self.valued = 0
+        self._pending = np.zeros(book.n_accounts, dtype=bool)
+        self._touched: list[IntArray] = []
         self._refresh(book, mark, funding)
 
     def _refresh(self, book: PerpBook, mark: FloatArray, funding: FloatArray) -> None:
-        everyone = np.arange(book.n_accounts, dtype=np.int64)
-        v = value_accounts(book, everyone, mark, funding, self.maint_rate)
-        expo = v.exposure
-        room = np.where(expo > 0.0, (v.equity - v.maintenance) / np.where(expo > 0.0, expo, 1.0), np.inf)
-        self.order = np.argsort(room, kind="stable")
-        self.room = room[self.order]
         self.mark0 = np.array(mark, dtype=np.float64)
         self.funding0 = np.array(funding, dtype=np.float64)
-        self.touched = np.zeros(0, dtype=np.int64)  # sorted, unique
-        self._mask = np.zeros(book.n_accounts, dtype=bool)
+        room = self._room(book, np.arange(book.n_accounts, dtype=np.int64))
+        # one more than the limit is all a step can ask for before the next refresh (k > limit)
+        keep = int(self.refresh_fraction * book.n_accounts) + 1
+        keep = max(keep, int(np.count_nonzero(room <= 0.0)) + 1)
+        if keep < book.n_accounts:
+            head = np.argpartition(room, keep - 1)[:keep]  # every account left out has room >= all of these
+            self.order = head[np.argsort(room[head], kind="stable")]
+            self.bound = float(room[self.order[-1]])
+        else:
+            self.order = np.argsort(room, kind="stable")
+            self.bound = np.inf
+        self.room = room[self.order]
+        self._pending[:] = False
+        self._touched = []
         self.refreshes += 1
         self.valued += book.n_accounts
 
+    def _room(self, book: PerpBook, accounts: IntArray) -> FloatArray:
+        """slack / exposure of ``accounts`` at ``m₀``, ``F₀`` (inf for an account without maintenance)."""
+        v = value_accounts(book, accounts, self.mark0, self.funding0, self.maint_rate)
+        expo = v.exposure
+        return np.where(expo > 0.0, (v.equity - v.maintenance) / np.where(expo > 0.0, expo, 1.0), np.inf)
+
     def touch(self, accounts: IntArray) -> None:
-        """Accounts whose positions or collateral the step changed: valued every step until
-        the next refresh."""
-        self.touched = np.union1d(self.touched, np.asarray(accounts, dtype=np.int64))
+        """Accounts whose positions or collateral the step changed: ranked again when the next
+        step starts."""
+        a = np.asarray(accounts, dtype=np.int64)
+        new = a[~self._pending[a]]
+        if new.size:
+            self._pending[new] = True
+            self._touched.append(new)
+
+    def _rerank(self, book: PerpBook) -> None:
+        """The touched accounts' rooms at ``m₀``, ``F₀`` replace their old ones in the head."""
+        touched = np.unique(np.concatenate(self._touched))
+        self._touched = []
+        stay = ~self._pending[self.order]
+        self._pending[touched] = False
+        room = self._room(book, touched)
+        self.valued += int(touched.size)
+        into = room < self.bound
+        order = np.concatenate((self.order[stay], touched[into]))
+        rooms = np.concatenate((self.room[stay], room[into]))
+        rank = np.argsort(rooms, kind="stable")
+        self.order, self.room = order[rank], rooms[rank]
 
     def candidates(self, book: PerpBook, mark: FloatArray, funding: FloatArray) -> IntArray:
-        """The accounts that may be below maintenance at ``mark`` and ``funding``."""
+        """The accounts that may be below maintenance at ``mark`` and ``funding`` (sorted)."""
+        if self._touched:
+            self._rerank(book)
         move = (np.abs(np.asarray(mark) - self.mark0) + np.abs(np.asarray(funding) - self.funding0)) / self.mark0
         x = float(move.max()) if move.size else 0.0
         k = int(np.searchsorted(self.room, x, side="right"))
-        limit = self.refresh_fraction * book.n_accounts
-        if k > limit or self.touched.size > limit:
+        if k > self.refresh_fraction * book.n_accounts or x >= self.bound:
             self._refresh(book, mark, funding)
             k = int(np.searchsorted(self.room, 0.0, side="right"))
-        prefix = self.order[:k]
-        if self.touched.size:
-            # the touched accounts not in the prefix, by a reusable mask (no set operation)
-            self._mask[prefix] = True
-            extra = self.touched[~self._mask[self.touched]]
-            self._mask[prefix] = False
-            prefix = np.concatenate((prefix, extra))
-        return np.sort(prefix)
+        return np.sort(self.order[:k])
 
     def below_maintenance(self, book: PerpBook, mark: FloatArray, funding: FloatArray) -> Valuation:
         """The valuation of the accounts below maintenance, in account order."""
