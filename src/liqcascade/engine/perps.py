@@ -120,14 +120,21 @@ def below_maintenance(engine: MarginEngine, state: PerpState, mark: FloatArray) 
     return np.flatnonzero(engine.liquidatable(book, engine.margin(book, mark, state.funding)))
 
 
-def settle_funding(state: PerpState, accounts: IntArray) -> None:
+def settle_funding(state: PerpState, accounts: IntArray, sub: PerpBook | None = None,
+                   pos: IntArray | None = None) -> None:
     """The funding ``accounts`` owe moves into their collateral; their positions' indices
-    move to the current ones (their equity is unchanged)."""
+    move to the current ones (their equity is unchanged). ``sub, pos``, if given, are
+    ``book.subset(accounts)``: settled the same way, they stay that subset."""
     book = state.book
-    sub, pos = book.subset(accounts)
-    owed = sub.size * (state.funding[sub.market] - sub.funding_index)
-    book.collateral[np.asarray(accounts, dtype=np.int64)] -= sub.per_account(owed)
+    mine = sub is not None
+    if not mine:
+        sub, pos = book.subset(accounts)
+    owed = sub.per_account(sub.size * (state.funding[sub.market] - sub.funding_index))
+    book.collateral[np.asarray(accounts, dtype=np.int64)] -= owed
     book.funding_index[pos] = state.funding[sub.market]
+    if mine:
+        sub.collateral[:] = book.collateral[np.asarray(accounts, dtype=np.int64)]
+        sub.funding_index[:] = book.funding_index[pos]
 
 
 def _fill_one(venue, close: float, worst: float) -> tuple[float, float, object]:
@@ -240,6 +247,14 @@ def apply_round(state: PerpState, accounts: IntArray, pos: IntArray, rnd: _Round
     return float((np.abs(f[done]) * m).sum())
 
 
+def _changed(sub: PerpBook, rnd: _Round) -> np.ndarray:
+    """Per account of ``sub``: did the round fill any of its orders or move its collateral?"""
+    filled = rnd.fills.filled != 0.0
+    hit = np.zeros(sub.n_accounts, dtype=bool)
+    hit[sub.account[rnd.orders.position[filled]]] = True
+    return hit | (rnd.collateral_change != 0.0) | (rnd.left_deficit != 0.0)
+
+
 def as_closes(result, book: PerpBook, deficit: FloatArray) -> AdlCloses:
     """A policy answers with :class:`AdlCloses` rows (both sides), or, as
     ``protocols/perps_adl.py``'s AdlOutcome, with per-position ``close`` and ``price`` of the
@@ -315,13 +330,19 @@ def step(engine: MarginEngine, state: PerpState, mark: FloatArray, funding: Floa
     liquidated = adl = 0.0
     n_neg = 0
     if accounts.size:
-        settle_funding(state, accounts)
         sub, pos = state.book.subset(accounts)
-        n_neg = int(np.count_nonzero(sub.equity(mark) < 0.0))
-        liquidated = apply_round(state, accounts, pos, liquidate(engine, sub, state, mark), mark)
+        settle_funding(state, accounts, sub, pos)
+        negative = sub.equity(mark) < 0.0
+        n_neg = int(np.count_nonzero(negative))
+        rnd = liquidate(engine, sub, state, mark)
+        liquidated = apply_round(state, accounts, pos, rnd, mark)
+        # an account the round left as it was (no fill, no money) keeps its equity and its
+        # place in the screen: only the others are re-ranked, and deleveraging needs only
+        # them and those already below zero (funding settled moves no equity)
+        changed = _changed(sub, rnd)
         if state.screen is not None:
-            state.screen.touch(accounts)
-        adl = deleverage(state, policy, accounts, mark)
+            state.screen.touch(accounts[changed])
+        adl = deleverage(state, policy, accounts[changed | negative], mark)
     state.step += 1
     return PerpStepRecord(state.step, liquidated, adl, state.fund, n_neg, int(accounts.size), state.socialised)
 

@@ -43,6 +43,35 @@ def account_slack(accounts, offsets, market, size, entry, funding_index, collate
     return 0
 
 
+def account_affine(accounts, offsets, market, size, entry, funding_index, collateral, maint_rate, out):
+    """Each account's slack as an affine function of the marks ``m`` and funding indices ``F``
+    (``K`` markets), for the screen's quick pass over its ranked accounts:
+
+    ``slack(m, F) = C + Σₖ Aₖ·mₖ − Σₖ Bₖ·Fₖ`` with ``C = collateral − Σ size·entry + Σ
+    size·funding_index``, ``Aₖ = Σ (size − |size|·rateₖ)`` and ``Bₖ = Σ size`` over the
+    account's positions in market ``k`` (:func:`account_slack`'s formulas, regrouped). Row
+    ``i`` of ``out`` (``4K + 2`` columns) is ``C, A₀…A_{K−1}, B₀…B_{K−1}`` for ``accounts[i]``,
+    then the same sums of absolute values (``Σ|terms|`` of C, ``Σ |size|·(1 + rateₖ)``,
+    ``Σ |size|``): with ``1, m, |F|`` they bound the size of the terms, so of the rounding."""
+    n_k = maint_rate.shape[0]
+    for i in range(accounts.shape[0]):
+        a = accounts[i]
+        for c in range(out.shape[1]):
+            out[i, c] = 0.0
+        out[i, 0] = collateral[a]
+        out[i, 2 * n_k + 1] = abs(collateral[a])
+        for j in range(offsets[a], offsets[a + 1]):
+            s = size[j]
+            k = market[j]
+            out[i, 0] += s * funding_index[j] - s * entry[j]
+            out[i, 1 + k] += s - abs(s) * maint_rate[k]
+            out[i, 1 + n_k + k] += s
+            out[i, 2 * n_k + 1] += abs(s * funding_index[j]) + abs(s * entry[j])
+            out[i, 2 * n_k + 2 + k] += abs(s) * (1.0 + maint_rate[k])
+            out[i, 3 * n_k + 2 + k] += abs(s)
+    return 0
+
+
 # ---------------------------------------------------------------------- the order-book walk
 # A side of a profile is its segments (start fraction f_a, cumulative notional n_a at it,
 # density dN/df), the open-ended tail last: ``DepthCurve.segments`` as three arrays. The
@@ -164,5 +193,5 @@ def _within(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_d
     return avg >= worst if sell else avg <= worst
 
 
-FUNCTIONS = {"account_slack": account_slack, "bid_state": bid_state, "ask_state": ask_state,
+FUNCTIONS = {"account_slack": account_slack, "account_affine": account_affine, "bid_state": bid_state, "ask_state": ask_state,
              "profile_state": profile_state, "walk_orders": walk_orders, "_cash": _cash, "_within": _within}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from liqcascade._typing import BoolArray, FloatArray, IntArray
-from liqcascade.engine.perps_kernels import account_slack
+from liqcascade.engine.perps_kernels import account_affine, account_slack
 from liqcascade.model.perps import PerpBook
 
 __all__ = ["MarginScreen", "Valuation", "value_accounts"]
@@ -52,6 +52,12 @@ def value_accounts(book: PerpBook, accounts: IntArray, mark: FloatArray, funding
     return Valuation(accounts, eq, mm, expo)
 
 
+ROUNDING = 1e-10
+"""The quick affine pass keeps every account whose slack is below this share of the size of
+its terms: far above float64 rounding of either form of the sum (a few ulps per term), so no
+account the exact check would find is dropped."""
+
+
 class MarginScreen:
     """The accounts a step must value; :meth:`below_maintenance` returns those below maintenance.
 
@@ -62,7 +68,12 @@ class MarginScreen:
     account outside the head has room ``>= bound``, so a move ``x < bound`` needs no one
     outside it. A touched account is valued again at ``m₀`` and ``F₀`` when the next step
     starts and takes its new place in the ranking (in the head if its room is below
-    ``bound``): its bound holds as any other's, and it costs nothing in the steps after."""
+    ``bound``): its bound holds as any other's, and it costs nothing in the steps after.
+
+    Each step passes the prefix through the head's slack as an affine function of the marks
+    (:func:`~liqcascade.engine.perps_kernels.account_affine`, kept in ranking order, so one
+    contiguous matrix product) and values exactly only the accounts within rounding of zero
+    slack or below it."""
 
     def __init__(self, book: PerpBook, maint_rate: FloatArray, mark: FloatArray, funding: FloatArray,
                  refresh_fraction: float = 0.05) -> None:
@@ -89,6 +100,7 @@ class MarginScreen:
             self.order = np.argsort(room, kind="stable")
             self.bound = np.inf
         self.room = room[self.order]
+        self.coef = self._affine(book, self.order)
         self._pending[:] = False
         self._touched = []
         self.refreshes += 1
@@ -100,6 +112,12 @@ class MarginScreen:
         expo = v.exposure
         return np.where(expo > 0.0, (v.equity - v.maintenance) / np.where(expo > 0.0, expo, 1.0), np.inf)
 
+    def _affine(self, book: PerpBook, accounts: IntArray) -> FloatArray:
+        out = np.empty((accounts.shape[0], 4 * self.maint_rate.shape[0] + 2))
+        account_affine(np.ascontiguousarray(accounts, dtype=np.int64), book.offsets, book.market, book.size,
+                       book.entry_price, book.funding_index, book.collateral, self.maint_rate, out)
+        return out
+
     def touch(self, accounts: IntArray) -> None:
         """Accounts whose positions or collateral the step changed: ranked again when the next
         step starts."""
@@ -110,30 +128,39 @@ class MarginScreen:
             self._touched.append(new)
 
     def _rerank(self, book: PerpBook) -> None:
-        """The touched accounts' rooms at ``m₀``, ``F₀`` replace their old ones in the head."""
+        """The touched accounts' rooms at ``m₀``, ``F₀`` replace their old ones in the head
+        (inserted in place: the head stays sorted without sorting it again)."""
         touched = np.unique(np.concatenate(self._touched))
         self._touched = []
         stay = ~self._pending[self.order]
         self._pending[touched] = False
         room = self._room(book, touched)
         self.valued += int(touched.size)
-        into = room < self.bound
-        order = np.concatenate((self.order[stay], touched[into]))
-        rooms = np.concatenate((self.room[stay], room[into]))
-        rank = np.argsort(rooms, kind="stable")
-        self.order, self.room = order[rank], rooms[rank]
+        into = np.flatnonzero(room < self.bound)
+        into = into[np.argsort(room[into], kind="stable")]
+        order, rooms = self.order[stay], self.room[stay]
+        at = np.searchsorted(rooms, room[into], side="right")
+        self.order = np.insert(order, at, touched[into])
+        self.room = np.insert(rooms, at, room[into])
+        self.coef = np.insert(self.coef[stay], at, self._affine(book, touched[into]), axis=0)
 
     def candidates(self, book: PerpBook, mark: FloatArray, funding: FloatArray) -> IntArray:
         """The accounts that may be below maintenance at ``mark`` and ``funding`` (sorted)."""
         if self._touched:
             self._rerank(book)
-        move = (np.abs(np.asarray(mark) - self.mark0) + np.abs(np.asarray(funding) - self.funding0)) / self.mark0
+        mark = np.asarray(mark, dtype=np.float64)
+        funding = np.asarray(funding, dtype=np.float64)
+        move = (np.abs(mark - self.mark0) + np.abs(funding - self.funding0)) / self.mark0
         x = float(move.max()) if move.size else 0.0
         k = int(np.searchsorted(self.room, x, side="right"))
         if k > self.refresh_fraction * book.n_accounts or x >= self.bound:
             self._refresh(book, mark, funding)
             k = int(np.searchsorted(self.room, 0.0, side="right"))
-        return np.sort(self.order[:k])
+        n_k = mark.shape[0]
+        coef = self.coef[:k]
+        slack = coef[:, : 2 * n_k + 1] @ np.concatenate(([1.0], mark, -funding))
+        size = coef[:, 2 * n_k + 1:] @ np.concatenate(([1.0], mark, np.abs(funding)))
+        return np.sort(self.order[:k][slack <= ROUNDING * size])
 
     def below_maintenance(self, book: PerpBook, mark: FloatArray, funding: FloatArray) -> Valuation:
         """The valuation of the accounts below maintenance, in account order."""
