@@ -52,6 +52,27 @@ def value_accounts(book: PerpBook, accounts: IntArray, mark: FloatArray, funding
     return Valuation(accounts, eq, mm, expo)
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """The screen's extra rows: accounts re-ranked since the head was built, unsorted."""
+
+    accounts: IntArray
+    room: FloatArray
+    signed: FloatArray
+    size: FloatArray
+    valid: BoolArray
+
+    @classmethod
+    def empty(cls, width: int) -> "_Rows":
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros((0, width)), np.zeros((0, width)),
+                   np.zeros(0, dtype=bool))
+
+    def plus(self, accounts: IntArray, room: FloatArray, signed: FloatArray, size: FloatArray) -> "_Rows":
+        return _Rows(np.concatenate((self.accounts, accounts)), np.concatenate((self.room, room)),
+                     np.concatenate((self.signed, signed)), np.concatenate((self.size, size)),
+                     np.concatenate((self.valid, np.ones(accounts.size, dtype=bool))))
+
+
 ROUNDING = 1e-10
 """The quick affine pass keeps every account whose slack is below this share of the size of
 its terms: far above float64 rounding of either form of the sum (a few ulps per term), so no
@@ -67,13 +88,14 @@ class MarginScreen:
     than a sort of the whole book, and every account already below maintenance; every
     account outside the head has room ``>= bound``, so a move ``x < bound`` needs no one
     outside it. A touched account is valued again at ``m₀`` and ``F₀`` when the next step
-    starts and takes its new place in the ranking (in the head if its room is below
-    ``bound``): its bound holds as any other's, and it costs nothing in the steps after.
+    starts: its old row is struck out and, if its room is below ``bound``, a new one joins
+    the *extra* rows (unsorted, merged into the head once they are a quarter of it). Its
+    bound holds as any other's, and it costs nothing in the steps after.
 
-    Each step passes the prefix through the head's slack as an affine function of the marks
-    (:func:`~liqcascade.engine.perps_kernels.account_affine`, kept in ranking order, so one
-    contiguous matrix product) and values exactly only the accounts within rounding of zero
-    slack or below it."""
+    Each step passes the rows whose room is at most the move through the accounts' slack as
+    an affine function of the marks (:func:`~liqcascade.engine.perps_kernels.account_affine`,
+    kept in ranking order: one contiguous matrix product) and values exactly only the
+    accounts within rounding of zero slack or below it."""
 
     def __init__(self, book: PerpBook, maint_rate: FloatArray, mark: FloatArray, funding: FloatArray,
                  refresh_fraction: float = 0.05) -> None:
@@ -82,9 +104,11 @@ class MarginScreen:
         self.refreshes = 0
         self.valued = 0
         self._pending = np.zeros(book.n_accounts, dtype=bool)
+        self._row_of = np.full(book.n_accounts, -1, dtype=np.int64)
         self._touched: list[IntArray] = []
         self._refresh(book, mark, funding)
 
+    # ------------------------------------------------------------------ the ranking
     def _refresh(self, book: PerpBook, mark: FloatArray, funding: FloatArray) -> None:
         self.mark0 = np.array(mark, dtype=np.float64)
         self.funding0 = np.array(funding, dtype=np.float64)
@@ -94,17 +118,25 @@ class MarginScreen:
         keep = max(keep, int(np.count_nonzero(room <= 0.0)) + 1)
         if keep < book.n_accounts:
             head = np.argpartition(room, keep - 1)[:keep]  # every account left out has room >= all of these
-            self.order = head[np.argsort(room[head], kind="stable")]
-            self.bound = float(room[self.order[-1]])
+            order = head[np.argsort(room[head], kind="stable")]
+            self.bound = float(room[order[-1]])
         else:
-            self.order = np.argsort(room, kind="stable")
+            order = np.argsort(room, kind="stable")
             self.bound = np.inf
-        self.room = room[self.order]
-        self.coef = self._affine(book, self.order)
+        self._row_of[:] = -1
+        self._set_head(book, order, room[order], *self._affine(book, order))
         self._pending[:] = False
         self._touched = []
         self.refreshes += 1
         self.valued += book.n_accounts
+
+    def _set_head(self, book: PerpBook, order: IntArray, room: FloatArray, signed: FloatArray,
+                  size: FloatArray) -> None:
+        """The head (sorted by room) and no extra rows."""
+        self.order, self.room, self._signed, self._size = order, room, signed, size
+        self._valid = np.ones(order.size, dtype=bool)
+        self._row_of[order] = np.arange(order.size)
+        self._extra = _Rows.empty(signed.shape[1])
 
     def _room(self, book: PerpBook, accounts: IntArray) -> FloatArray:
         """slack / exposure of ``accounts`` at ``m₀``, ``F₀`` (inf for an account without maintenance)."""
@@ -112,11 +144,13 @@ class MarginScreen:
         expo = v.exposure
         return np.where(expo > 0.0, (v.equity - v.maintenance) / np.where(expo > 0.0, expo, 1.0), np.inf)
 
-    def _affine(self, book: PerpBook, accounts: IntArray) -> FloatArray:
-        out = np.empty((accounts.shape[0], 4 * self.maint_rate.shape[0] + 2))
+    def _affine(self, book: PerpBook, accounts: IntArray) -> tuple[FloatArray, FloatArray]:
+        """``account_affine``'s rows for ``accounts``: the signed coefficients and the sizes, apart."""
+        n_k = self.maint_rate.shape[0]
+        out = np.empty((accounts.shape[0], 4 * n_k + 2))
         account_affine(np.ascontiguousarray(accounts, dtype=np.int64), book.offsets, book.market, book.size,
                        book.entry_price, book.funding_index, book.collateral, self.maint_rate, out)
-        return out
+        return np.ascontiguousarray(out[:, : 2 * n_k + 1]), np.ascontiguousarray(out[:, 2 * n_k + 1:])
 
     def touch(self, accounts: IntArray) -> None:
         """Accounts whose positions or collateral the step changed: ranked again when the next
@@ -128,22 +162,38 @@ class MarginScreen:
             self._touched.append(new)
 
     def _rerank(self, book: PerpBook) -> None:
-        """The touched accounts' rooms at ``m₀``, ``F₀`` replace their old ones in the head
-        (inserted in place: the head stays sorted without sorting it again)."""
+        """Strike out the touched accounts' rows; those whose room at ``m₀``, ``F₀`` is below
+        ``bound`` get new extra rows."""
         touched = np.unique(np.concatenate(self._touched))
         self._touched = []
-        stay = ~self._pending[self.order]
         self._pending[touched] = False
+        rows = self._row_of[touched]
+        n_head = self.order.size
+        self._valid[rows[(rows >= 0) & (rows < n_head)]] = False
+        self._extra.valid[rows[rows >= n_head] - n_head] = False
         room = self._room(book, touched)
         self.valued += int(touched.size)
-        into = np.flatnonzero(room < self.bound)
-        into = into[np.argsort(room[into], kind="stable")]
-        order, rooms = self.order[stay], self.room[stay]
-        at = np.searchsorted(rooms, room[into], side="right")
-        self.order = np.insert(order, at, touched[into])
-        self.room = np.insert(rooms, at, room[into])
-        self.coef = np.insert(self.coef[stay], at, self._affine(book, touched[into]), axis=0)
+        into = room < self.bound
+        self._row_of[touched] = -1
+        new = touched[into]
+        self._row_of[new] = n_head + self._extra.accounts.size + np.arange(new.size)
+        self._extra = self._extra.plus(new, room[into], *self._affine(book, new))
+        if self._extra.accounts.size > max(1024, n_head // 4):
+            self._merge(book)
 
+    def _merge(self, book: PerpBook) -> None:
+        """The head's and the extra rows that still count, in one sorted head."""
+        e = self._extra
+        order = np.concatenate((self.order[self._valid], e.accounts[e.valid]))
+        room = np.concatenate((self.room[self._valid], e.room[e.valid]))
+        signed = np.concatenate((self._signed[self._valid], e.signed[e.valid]))
+        size = np.concatenate((self._size[self._valid], e.size[e.valid]))
+        rank = np.argsort(room, kind="stable")
+        self._row_of[self.order] = -1
+        self._row_of[e.accounts] = -1
+        self._set_head(book, order[rank], room[rank], signed[rank], size[rank])
+
+    # ------------------------------------------------------------------ a step
     def candidates(self, book: PerpBook, mark: FloatArray, funding: FloatArray) -> IntArray:
         """The accounts that may be below maintenance at ``mark`` and ``funding`` (sorted)."""
         if self._touched:
@@ -153,14 +203,20 @@ class MarginScreen:
         move = (np.abs(mark - self.mark0) + np.abs(funding - self.funding0)) / self.mark0
         x = float(move.max()) if move.size else 0.0
         k = int(np.searchsorted(self.room, x, side="right"))
-        if k > self.refresh_fraction * book.n_accounts or x >= self.bound:
+        extra = np.flatnonzero(self._extra.valid & (self._extra.room <= x))
+        if k + extra.size > self.refresh_fraction * book.n_accounts or x >= self.bound:
             self._refresh(book, mark, funding)
             k = int(np.searchsorted(self.room, 0.0, side="right"))
-        n_k = mark.shape[0]
-        coef = self.coef[:k]
-        slack = coef[:, : 2 * n_k + 1] @ np.concatenate(([1.0], mark, -funding))
-        size = coef[:, 2 * n_k + 1:] @ np.concatenate(([1.0], mark, np.abs(funding)))
-        return np.sort(self.order[:k][slack <= ROUNDING * size])
+            extra = extra[:0]
+        at = np.concatenate(([1.0], mark, -funding))
+        scale = np.concatenate(([1.0], mark, np.abs(funding)))
+        near = self._valid[:k] & (self._signed[:k] @ at <= ROUNDING * (self._size[:k] @ scale))
+        found = self.order[:k][near]
+        if extra.size:
+            e = self._extra
+            near = e.signed[extra] @ at <= ROUNDING * (e.size[extra] @ scale)
+            found = np.concatenate((found, e.accounts[extra][near]))
+        return np.sort(found)
 
     def below_maintenance(self, book: PerpBook, mark: FloatArray, funding: FloatArray) -> Valuation:
         """The valuation of the accounts below maintenance, in account order."""
