@@ -138,6 +138,8 @@ def walk_orders(bid_start, bid_notional, bid_density, ask_start, ask_notional, a
     without the bisection. Each fill moves the profile for the orders after it. Writes the
     signed fill and its average price (nan if nothing filled) per order; returns the profile's
     ``net_sold`` after the walk."""
+    p0, c0 = profile_state(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density, p_ref,
+                           net_sold)
     for i in range(close.shape[0]):
         out_filled[i] = 0.0
         out_price[i] = math.nan
@@ -147,8 +149,6 @@ def walk_orders(bid_start, bid_notional, bid_density, ask_start, ask_notional, a
         sell = c < 0.0
         w = worst[i]
         bounded = not math.isnan(w)
-        p0, c0 = profile_state(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density,
-                               p_ref, net_sold)
         if bounded and ((sell and p0 <= w) or (not sell and p0 >= w)):
             continue
         amount = abs(c)
@@ -171,6 +171,8 @@ def walk_orders(bid_start, bid_notional, bid_density, ask_start, ask_notional, a
         out_filled[i] = -q if sell else q
         out_price[i] = cash / q
         net_sold = net_sold + q if sell else net_sold - q
+        p0, c0 = profile_state(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density, p_ref,
+                               net_sold)  # the profile moved: its price and cash where the next order starts
     return net_sold
 
 
