@@ -10,7 +10,8 @@ Each step (:func:`step`), at the step's mark prices and cumulative funding indic
    on every subaccount update; the others keep owing it, which their equity already counts);
 3. **orders** -- the margin engine's liquidation orders;
 4. **execution** -- each order walks its market's venue (:class:`PerpVenue`) down to its
-   worst price; a backstop order fills at the mark;
+   worst price, in row order (a venue with a depth profile in one compiled walk per
+   market, :func:`execute`); a backstop order fills at the mark;
 5. **settle** -- the engine's collateral changes and insurance-fund delta. An account whose
    fills would leave a deficit the fund cannot cover is taken out of the round and the rest
    re-executed (dYdX refuses such a match);
@@ -166,9 +167,10 @@ def execute(orders: LiquidationOrders, book: PerpBook, venues: list, mark: Float
 
     A venue with ``depth_segments()`` and ``with_net_sold(q)`` (``OrderBookVenue``,
     ``PerpOrderBookVenue``) is walked by the compiled :func:`~liqcascade.engine.perps_kernels.walk_orders`
-    (the same rule as :func:`_fill_one`, whose marginal-price check skips the orders that
-    cannot fill); any other venue by :func:`_fill_one`, trade by trade. Markets are
-    independent, so each is walked on its own, in row order."""
+    (:func:`_fill_one`'s rule, except that an order whose first unit is already past its
+    bound fills nothing, where the bisection may let a sliver through on rounding); any
+    other venue by :func:`_fill_one`, trade by trade. Markets are independent, so each is
+    walked on its own, in row order."""
     venues = list(venues)
     close = np.asarray(orders.close, dtype=np.float64)
     filled = np.zeros(close.shape[0])
