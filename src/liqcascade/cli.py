@@ -1143,8 +1143,11 @@ def network_cmd(scenario: Path, shock: tuple[str, ...], graphml: Path | None, js
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", "--store", "out", type=click.Path(file_okay=False, path_type=Path), default=Path("liqcascade-results"), help=OUT_HELP)
 @click.option("--recompute", is_flag=True, help="Run again even if this exact backtest is stored.")
+@click.option("--price-band", type=float, default=0.0, show_default=True,
+              help="Also score with the oracle reading the collateral's path price times 1 - D and 1 + D "
+                   "(e.g. 0.005: the price source's uncertainty; tables band and flips).")
 @click.option("--quiet", "-q", is_flag=True, help=QUIET_HELP)
-def backtest_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool) -> None:
+def backtest_cmd(scenario: Path, out: Path, recompute: bool, price_band: float, quiet: bool) -> None:
     """Replay SCENARIO (its [simulation], with [simulation.events]) and score it against the
     liquidations its [backtest] table names: account precision and recall, collateral and
     debt error, liquidations per hour and day (docs/backtests.md)."""
@@ -1152,7 +1155,7 @@ def backtest_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool) -> Non
 
     bar = _progress("backtest", "blocks", quiet)
     try:
-        res = backtest(scenario, out, recompute=recompute, progress=bar)
+        res = backtest(scenario, out, recompute=recompute, progress=bar, price_band=price_band)
     except LiqcascadeError as e:
         _fail(e)
     finally:
@@ -1170,6 +1173,15 @@ def backtest_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool) -> Non
         ("per hour / per day", f"correlation {s['hourly_correlation']:.2f} / {s['daily_correlation']:.2f}"),
         ("peak hour", f"simulated {s['simulated_peak_hour'] or '-'}, recorded {s['recorded_peak_hour'] or '-'}"),
     ]
+    if "band" in res.tables:
+        b = res.table("band")
+        lo, hi = b.iloc[0], b.iloc[-1]
+        lines.append((f"oracle {lo['oracle_shift']:+.2%} / {hi['oracle_shift']:+.2%}",
+                      f"precision {lo['precision']:.2f} / {hi['precision']:.2f}, recall {lo['recall']:.2f} / "
+                      f"{hi['recall']:.2f}, collateral {lo['collateral_error']:+.0%} / "
+                      f"{hi['collateral_error']:+.0%}"))
+        f = res.table("flips")
+        lines.append(("edge accounts", ", ".join(f["account_id"].astype(str)) or "-"))
     w = max(len(k) for k, _ in lines)
     for k, v in lines:
         click.echo(f"  {k:<{w}}  {v}")

@@ -117,3 +117,25 @@ def test_keepers_compose_with_modelled_reactions():
     alone = run(bot()).summary
     assert both["owner_protects"] == 0 and both["managed_repays"] == alone["managed_repays"] == 1
     assert both["managed_repaid_USDC"] == alone["managed_repaid_USDC"]
+
+
+def test_a_bot_acts_only_from_its_onset():
+    # active from block 13's start: at blocks 7-12 it is no bot yet, and the account is
+    # liquidated at block 12 as without one; active from block 8: it repays there (the
+    # announced price is still 1,600 and it has not acted on this hop) and saves the account
+    late = KeeperBook(np.array(["a"], dtype=object), np.array([1.05]), np.array([1.2]), np.array([1e9]),
+                      active_from=np.array([float(PATH.times[13])]))
+    res = run(late)
+    assert int(res["events"]["block"].iloc[0]) == 12 and res.summary["managed_repays"] == 0
+    soon = KeeperBook(np.array(["a"], dtype=object), np.array([1.05]), np.array([1.2]), np.array([1e9]),
+                      active_from=np.array([float(PATH.times[8])]))
+    res = run(soon)
+    assert res.summary["accounts_liquidated"] == 0 and res.summary["managed_repays"] == 1
+    w = 440.0 / 560.0  # as at block 7: the same prices
+    assert res.summary["managed_withdrawn_WETH"] == pytest.approx(w, rel=1e-12)
+
+
+def test_an_onset_must_be_a_time():
+    with pytest.raises(ConfigError, match="active_from"):
+        KeeperBook(np.array(["a"], dtype=object), np.array([1.05]), np.array([1.2]), np.array([1.0]),
+                   active_from=np.array([np.nan]))

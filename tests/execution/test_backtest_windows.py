@@ -7,7 +7,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from liqcascade.execution.backtest import ETHB_POOL_DAYS, ETHB_WINDOWS, backtest, write_ethb_day, write_ethb_window
+from liqcascade.execution.backtest import (
+    ETHB_POOL_DAYS,
+    ETHB_PRICE_BAND,
+    ETHB_WINDOWS,
+    backtest,
+    ethb_frob_check,
+    ethb_price_gap,
+    write_ethb_day,
+    write_ethb_window,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 LABELS = {
@@ -22,16 +31,21 @@ LABELS = {
     "2022-11": "2022-11-07 .. 11-11",
 }
 WINDOWS = list(ETHB_POOL_DAYS) + list(ETHB_WINDOWS)
+TARGET = ["2021-01-21", "2022-01", "2022-05", "2022-06"]
+DEBT_DOC = {"2022-01": "{ok} of {n} such vaults in January 2022", "2022-05": "{ok} of {n} in May",
+            "2022-06": "{ok} of {n} in June"}
+"""docs/backtests.md's counts of vaults whose debt the replay repaid is the recorded DAI to 1e-4."""
+"""The windows with at least 5 recorded liquidations: the issue's targets, scored under the band too."""
 
 
-def run_window(w: str, tmp: Path, keepers: bool = True, result: bool = False):
+def run_window(w: str, tmp: Path, keepers: bool = True, result: bool = False, band: float = 0.0):
     """The window's backtest score row (``result``: the result and its folder); ``keepers``
-    False: its keepers file emptied."""
+    False: its keepers file emptied; ``band``: also scored with the oracle shifted by it."""
     out = tmp / ("on" if keepers else "off") / w
     toml = write_ethb_day(out, w) if w in ETHB_POOL_DAYS else write_ethb_window(out, *ETHB_WINDOWS[w], w)
     if not keepers:
         (out / "keepers.csv").write_text("account,trigger_hf,target_hf,max_repay\n")
-    res = backtest(toml, store=None, recompute=True)
+    res = backtest(toml, store=None, recompute=True, price_band=band)
     return (res, out) if result else res["score"].iloc[0]
 
 
@@ -69,6 +83,73 @@ def row(w: str, s) -> str:
             f"{_hour(s.recorded_peak_hour)} |")
 
 
+def _pct(e: float) -> str:
+    return f"{e * 100:+,.0f} %".replace("-", "−")
+
+
+def band_row(w: str, res) -> str:
+    """The band table's row: precision, recall and collateral error at the oracle's low shift,
+    unshifted and high shift, and the accounts that flip."""
+    b = res["band"]
+    lo, mid, hi = (b.iloc[i] for i in range(3))
+    flips = ", ".join(res["flips"]["account_id"].astype(str)) or "none"
+    return (f"| {w} | {_f(lo.precision)} / {_f(mid.precision)} / {_f(hi.precision)} | "
+            f"{_f(lo.recall)} / {_f(mid.recall)} / {_f(hi.recall)} | "
+            f"{_pct(lo.collateral_error)} / {_pct(mid.collateral_error)} / {_pct(hi.collateral_error)} | {flips} |")
+
+
+def vault_rows(w: str, res, folder: Path) -> list[str]:
+    """The diagnosis table's rows of window ``w`` (up to its last numeric column): the
+    accounts liquidated on one side only, and those on both sides whose collateral differs by
+    more than 1 ETH, by size of the difference. For the replay's side, the HF at its first
+    liquidation (collateral seized over debt repaid, times the LT: the whole vault is barked)."""
+    a = res["accounts"].copy()
+    a["gap"] = a["simulated_collateral"] - a["recorded_collateral"]
+    a = a[(a["simulated"] != a["recorded"]) | (a["gap"].abs() > 1.0)]
+    a = a.reindex(a["gap"].abs().sort_values(ascending=False, kind="stable").index)
+    ev = res["events"].assign(a=lambda d: d["account_id"].astype(str)).groupby("a").first()
+    lt = float(next(line for line in (folder / "scenario.toml").read_text().splitlines()
+                    if line.startswith("liquidation_threshold")).split("=")[1])
+    k = pd.read_csv(folder / "keepers.csv", dtype=str, keep_default_na=False).set_index("account")
+    f = res["flips"].set_index(res["flips"]["account_id"].astype(str)) if "flips" in res.tables else None
+    out = []
+    for r in a.itertuples():
+        acct = str(r.account_id)
+        side = "both" if r.simulated and r.recorded else "replay only" if r.simulated else "chain only"
+        hf = "–"
+        if r.simulated:
+            e = ev.loc[acct]
+            hf = f"{e.collateral_seized_usd * lt / e.debt_repaid_usd:.4f}"
+        shifted = "–"
+        if f is not None:
+            lo = f.loc[acct, "collateral_low"] > 0 if acct in f.index else r.simulated
+            hi = f.loc[acct, "collateral_high"] > 0 if acct in f.index else r.simulated
+            shifted = f"{'yes' if lo else 'no'} / {'yes' if hi else 'no'}"
+        bot = "no" if acct not in k.index else ("from the start" if "active_from" not in k.columns
+                                                  or not k.loc[acct, "active_from"] else f"from {k.loc[acct, 'active_from'][5:16]}")
+        out.append(f"| {w} | {acct} | {side} | {r.simulated_collateral:,.0f} / {r.recorded_collateral:,.0f} | "
+                   f"{hf} | {shifted} | {bot} |")
+    return out
+
+
+def debt_matches(res, folder: Path) -> tuple[int, int]:
+    """(vaults liquidated on both sides whose debt repaid by the replay is the recorded DAI to
+    1e-4, vaults liquidated on both sides)."""
+    rec = pd.read_csv(folder / "recorded.csv", dtype={"account": str}).groupby("account")["debt"].sum()
+    ev = res["events"].assign(a=lambda d: d["account_id"].astype(str)).groupby("a")["debt_repaid_usd"].sum()
+    both = sorted(set(rec.index) & set(ev.index))
+    return sum(abs(ev[a] / rec[a] - 1.0) <= 1e-4 for a in both), len(both)
+
+
+def frob_row(w: str, res, folder: Path) -> str:
+    """The accepted-frobs table's row: draws and withdrawals, those under the line at the
+    replay's OSM, and their median gap."""
+    lt = float(next(line for line in (folder / "scenario.toml").read_text().splitlines()
+                    if line.startswith("liquidation_threshold")).split("=")[1])
+    c = ethb_frob_check(res, 1.0 / lt)
+    return f"| {w} | {c.frobs} | {c.below} | {c.median_gap * 100:.2f} % |"
+
+
 def keeper_row(w: str, off, on) -> str:
     """The keepers table's row: precision, recall and collateral error without and with them."""
     return (f"| {w} | {_f(off.precision)} → {_f(on.precision)} | {_f(off.recall)} → {_f(on.recall)} | "
@@ -79,9 +160,42 @@ def keeper_row(w: str, off, on) -> str:
 @pytest.mark.parametrize("w", WINDOWS)
 def test_documented_window_scores(tmp_path, w):
     doc = (REPO / "docs" / "backtests.md").read_text()
-    on = run_window(w, tmp_path)
+    band = ETHB_PRICE_BAND if w in TARGET else 0.0
+    res, folder = run_window(w, tmp_path, band=band, result=True)
+    on = res["score"].iloc[0]
     assert row(w, on) in doc
+    if w in TARGET:
+        assert band_row(w, res) in doc
+        for line in vault_rows(w, res, folder):
+            assert line in doc, line
+    if w not in ETHB_POOL_DAYS and w != "2021-04":
+        assert frob_row(w, res, folder) in doc
+    if w in DEBT_DOC:
+        ok, n = debt_matches(res, folder)
+        assert DEBT_DOC[w].format(ok=ok, n=n).replace("\n", " ") in " ".join(doc.split())
     if w not in ETHB_POOL_DAYS and w != "2021-04":  # windows with keepers fitted (hourly prices before them)
         off, folder = run_window(w, tmp_path, keepers=False, result=True)
         assert keeper_row(w, off["score"].iloc[0], on) in doc
         assert fit_row(w, off, folder, tmp_path / "on" / w / "keepers.csv") in doc
+
+
+def test_documented_price_gap():
+    """The gap the band is set from (docs/backtests.md, "The price source")."""
+    g = ethb_price_gap()
+    doc = (REPO / "docs" / "backtests.md").read_text()
+    assert (f"{g.hours} hour opens: median {g.median * 100:.2f} %, 90th percentile {g.p90 * 100:.1f} %, "
+            f"mean {g.mean * 100:+.2f} %").replace("-", "−") in doc
+    assert round(g.median, 3) == ETHB_PRICE_BAND
+
+
+def test_documented_usdt_basis_of_may_2022():
+    """docs/backtests.md, "The price source": USDC in USDT over the May 2022 window's hour opens
+    (the shared data's Binance candles; skipped without them)."""
+    from tests.conftest import shared_file
+
+    s = pd.read_csv(shared_file("binance_stables_luna_1h_event_windows.csv"))
+    u = s[(s["symbol"] == "USDCUSDT") & (s["date"] >= "2022-05-08") & (s["date"] < "2022-05-28")]
+    top = u.loc[u["open"].idxmax()]
+    doc = " ".join((REPO / "docs" / "backtests.md").read_text().split())
+    assert (f"cost {u['open'].median():.4f} USDT at the median hour open and up to {top['open']:.4f} USDT "
+            f"({top['date'][:16]};") in doc

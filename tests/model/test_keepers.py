@@ -68,3 +68,58 @@ def test_bad_inputs_are_errors():
     with pytest.raises(ConfigError, match="KeeperRule"):
         KeeperRule(min_pairs=0)
     assert fit_keepers(history([])).keepers.empty
+
+
+def timed(rows, times):
+    """``rows`` (HISTORY_COLUMNS tuples) with a ``time`` column."""
+    return history(rows).assign(time=np.asarray(times, dtype=np.float64))
+
+
+def split_pair(account, block, t, before, after, repaid, gap=120.0):
+    """A deleverage in two transactions ``gap`` s apart: a withdrawal, then a repayment one block later."""
+    rows = [(account, block, "withdraw", before, math.nan, 0.0), (account, block + 1, "repay", math.nan, after, repaid)]
+    return rows, [t, t + gap]
+
+
+def test_a_withdrawal_and_a_repayment_minutes_apart_are_one_operation():
+    rows, times = [], []
+    for k in range(5):  # five deleverages, each a withdrawal and a repayment 120 s apart, a day between them
+        r, t = split_pair("hand", 100 + 10 * k, 86400.0 * k, 1.30, 1.40, 100.0 * (k + 1))
+        rows, times = rows + r, times + t
+    fit = fit_keepers(timed(rows, times))
+    k = fit.keepers.set_index("account").loc["hand"]
+    assert (k["trigger"], k["target"], k["max_repay"]) == (1.30, 1.40, 500.0)
+    assert k["active_from"] == -math.inf  # every action before the (default) start
+    # with operations joined only under 60 s the pairs are one-sided: no bot
+    assert fit_keepers(timed(rows, times), KeeperRule(pair_gap_s=60)).keepers.empty
+    # without times one block is one operation: the split pairs are not pairs
+    assert fit_keepers(history(rows)).keepers.empty
+
+
+def test_an_owner_qualified_by_the_window_is_a_bot_from_that_operation():
+    # three pairs before the window (t < 1,000,000), then pairs at start + 86,400, + 200,000
+    # and + 400,000: the fifth (its repayment at start + 200,120) qualifies the owner, with
+    # the band of the five (before: median of 1.30, 1.32, 1.28, 1.34, 1.26 = 1.30; after: of
+    # 1.40, 1.41, 1.39, 1.42, 1.38 = 1.40); the sixth (1.90 -> 2.50) would move the trigger
+    # median to 1.31: it comes after the onset and is not read
+    start = 1_000_000.0
+    rows, times = [], []
+    befores, afters = (1.30, 1.32, 1.28, 1.34, 1.26, 1.90), (1.40, 1.41, 1.39, 1.42, 1.38, 2.50)
+    starts = (start - 3e5, start - 2e5, start - 1e5, start + 4e5, start + 86400.0, start + 2e5)
+    for k, (b, a, t) in enumerate(zip(befores, afters, sorted(starts))):
+        r, tt = split_pair("late", 10 * k, t, b, a, 100.0)
+        rows, times = rows + r, times + tt
+    fit = fit_keepers(timed(rows, times), start=start)
+    k = fit.keepers.set_index("account").loc["late"]
+    assert k["active_from"] == start + 2e5 + 120.0
+    assert k["trigger"] == pytest.approx(1.30) and k["target"] == pytest.approx(1.40)
+    # five pairs needed and only three before the window: before it, no bot
+    assert fit_keepers(timed(rows, times).iloc[:6], start=start).keepers.empty
+    # an owner qualified before the window is a bot from its start
+    early = fit_keepers(timed(rows, times), KeeperRule(min_pairs=3), start=start).keepers
+    assert early["active_from"].tolist() == [-math.inf]
+
+
+def test_a_window_start_needs_times():
+    with pytest.raises(ConfigError, match="time"):
+        fit_keepers(history(bot_rows()), start=10.0)

@@ -28,3 +28,21 @@ def test_backtest_view_draws_the_hourly_counts(tmp_path):
     np.testing.assert_array_equal(values(by_name["simulated"]["y"]), [0, 1, 1])
     assert v.table["precision"].iloc[0] == 0.5 and v.table["recall"].iloc[0] == 0.5
     assert_sources_stored(v, tmp_path / "s")
+
+
+def test_backtest_view_shows_the_band_when_the_run_has_one(tmp_path):
+    from liqcascade.execution.backtest import Seized, band_tables
+
+    # shifts -0.5 %, 0, +0.5 %: a and b liquidated, then a and b, then b only; b recorded
+    rec = Recorded(np.array([T0 + 3600]), np.array(["b"], dtype=object), np.ones(1), np.ones(1))
+    ev = pd.DataFrame({"time": [T0 + 3600, T0 + 3600], "account_id": ["a", "b"], "debt_repaid_usd": [1.0, 1.0]})
+    tables = score(ev, 2.0, rec, T0, T0 + 2 * 3600)
+    both = Seized(2.0, pd.Series({"a": 1.0, "b": 1.0}))
+    tables.update(band_tables({-0.005: both, 0.0: both, 0.005: Seized(1.0, pd.Series({"b": 1.0}))}, rec, T0,
+                              T0 + 2 * 3600))
+    store = ResultsStore(tmp_path / "s")
+    save(store, "bt1", "backtest", {}, Result("backtest", tables, {}), {})
+    v = V.view(B.find(store, "bt1"), "backtest")
+    assert v.table["oracle_shift"].tolist() == [-0.005, 0.0, 0.005]
+    assert v.table["precision"].tolist() == [0.5, 0.5, 1.0] and v.table["collateral_error"].tolist() == [1.0, 1.0, 0.0]
+    assert_sources_stored(v, tmp_path / "s")

@@ -121,10 +121,12 @@ def _per_period(times: np.ndarray, accounts: np.ndarray, edges: np.ndarray) -> n
     return np.bincount(pairs["i"].to_numpy(dtype=np.int64), minlength=edges.size - 1).astype(np.int64)
 
 
-def score(sim_events: pd.DataFrame, seized_tokens: float, recorded: Recorded, start: int, end: int) -> dict[str, pd.DataFrame]:
+def score(sim_events: pd.DataFrame, seized_tokens: float, recorded: Recorded, start: int, end: int,
+          seized_by_account: pd.Series | None = None) -> dict[str, pd.DataFrame]:
     """Score a simulation's ``events`` (and its seized collateral, tokens) against the
     recorded liquidations in ``[start, end)`` (Unix s). Tables: ``score`` (one row),
-    ``accounts`` (per account liquidated on either side), ``hourly`` (per hour)."""
+    ``accounts`` (per account liquidated on either side; with ``seized_by_account``, tokens
+    per account label, its simulated and recorded collateral), ``hourly`` (per hour)."""
     keep = (recorded.time >= start) & (recorded.time < end)
     rec_t, rec_a = recorded.time[keep], recorded.account[keep]
     sim_t = sim_events["time"].to_numpy(dtype=np.int64)
@@ -156,6 +158,10 @@ def score(sim_events: pd.DataFrame, seized_tokens: float, recorded: Recorded, st
     accounts = sorted(s_set | r_set)
     acc = pd.DataFrame({"account_id": accounts, "simulated": [a in s_set for a in accounts],
                         "recorded": [a in r_set for a in accounts]})
+    if seized_by_account is not None:
+        rec_by = pd.Series(recorded.collateral[keep]).groupby(rec_a).sum()
+        acc["simulated_collateral"] = [float(seized_by_account.get(a, 0.0)) for a in accounts]
+        acc["recorded_collateral"] = [float(rec_by.get(a, 0.0)) for a in accounts]
     hourly = pd.DataFrame({"hour": hours[:-1], "simulated": sh, "recorded": rh})
     return {"score": pd.DataFrame([row]), "accounts": acc, "hourly": hourly}
 
@@ -164,11 +170,17 @@ def score(sim_events: pd.DataFrame, seized_tokens: float, recorded: Recorded, st
 
 
 def backtest(scenario: str | Path, store: ResultsStore | str | Path | None = DEFAULT_STORE,
-             recompute: bool = False, progress=None) -> Result:
+             recompute: bool = False, progress=None, price_band: float = 0.0) -> Result:
     """Simulate ``scenario`` (its ``[simulation]``, usually with ``[simulation.events]``) and
     score it against its ``[backtest]`` recorded liquidations. Tables: ``score``,
-    ``accounts``, ``hourly`` and the simulation's ``events``, ``summary`` and ``conflicts``."""
-    from liqcascade.engine.dynamic import simulate as _simulate
+    ``accounts``, ``hourly``, ``oracle`` (per block the collateral's path and oracle price) and
+    the simulation's ``events``, ``summary`` and ``conflicts``.
+
+    ``price_band`` ``d`` > 0 also scores the replay with the oracle reading the path's
+    ``collateral_asset`` price times ``1 - d`` and ``1 + d`` (the price source's uncertainty:
+    a replay's path is one venue, the protocol's oracle read another): tables ``band`` (one
+    row per shift: accounts, precision, recall, collateral and its error) and ``flips`` (the
+    accounts liquidated under some shift and not under all: the edge)."""
     from liqcascade.io import scenario as _scenario
     from liqcascade.io.config import resolve_path
 
@@ -179,28 +191,184 @@ def backtest(scenario: str | Path, store: ResultsStore | str | Path | None = DEF
     if bt.collateral_asset not in sc.model.assets:
         raise ConfigError(sc.source, "backtest.collateral_asset", f"an asset of the market {list(sc.model.assets)}",
                           bt.collateral_asset)
+    if not (isinstance(price_band, (int, float)) and 0.0 <= price_band < 0.5):
+        raise ConfigError("<python>", "price_band", "a relative price gap 0 <= d < 0.5 (0.005 = 0.5 %)",
+                          price_band)
     recorded_path = resolve_path(bt.recorded, sc.base_dir, sc.source, "backtest.recorded")
     cfg = sc.resolved()
-    rid = run_id({"kind": KIND, "config": hashed(cfg, ("curve",))}, __version__)
+    key = {"kind": KIND, "config": hashed(cfg, ("curve",))}
+    # the band is part of what was run: a banded run is another run (no band: the id of old)
+    rid = run_id({**key, "price_band": float(price_band)} if price_band else key, __version__)
     if not recompute and (found := stored(store, rid, KIND)) is not None:
         return found
     recorded = read_recorded(recorded_path)
-    path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sc)
-    actions, accrual = _scenario.owner_inputs(sc, path)
-    sim = _simulate(sc.model, path, oracle, settings, progress, cfg, oracle_input, venue_depth,
-                    owner_actions=actions, accrual=accrual, impact_baseline=_scenario.impact_baseline(sc, path),
-                    behaviour=_scenario.behaviour_inputs(sc), keepers=_scenario.keeper_inputs(sc))
-    a = sim["assets"].set_index("asset")
-    seized = float(a.loc[bt.collateral_asset, "seized"]) if bt.collateral_asset in a.index else 0.0
-    end = int(path.times[-1]) + int(path.block_seconds)
-    tables = score(sim["events"], seized, recorded, int(path.times[0]), end)
-    tables["score"] = tables["score"].assign(impact_on_path=settings.dynamics.impact_on_path)
+    parts = _SimParts.of(sc)
+    if price_band and parts.settings.dynamics.impact_on_path != "none":
+        raise ConfigError(sc.source, "simulation.impact_on_path", "none for a price band (the oracle reads "
+                          "the shifted path; a path moved by the sales would not be)",
+                          parts.settings.dynamics.impact_on_path)
+    sim = parts.run(sc, 0.0, bt.collateral_asset, progress)
+    seized = _seized(sim, bt.collateral_asset)
+    end = int(parts.path.times[-1]) + int(parts.path.block_seconds)
+    start = int(parts.path.times[0])
+    tables = score(sim["events"], seized.total, recorded, start, end, seized.by_account)
+    tables["score"] = tables["score"].assign(impact_on_path=parts.settings.dynamics.impact_on_path)
     tables.update({"events": sim["events"], "summary": sim["summary"]})
+    steps = sim["steps"]
+    # the price the protocol read, per block: what the edge vaults are judged by
+    tables["oracle"] = steps.loc[steps["asset"] == bt.collateral_asset,
+                                 ["block", "time", "reference_price", "oracle_price"]].reset_index(drop=True)
     if "conflicts" in sim.tables:
         tables["conflicts"] = sim["conflicts"]
+    if price_band:
+        runs = {0.0: seized}
+        for shift in (-float(price_band), float(price_band)):
+            runs[shift] = _seized(parts.run(sc, shift, bt.collateral_asset, None), bt.collateral_asset)
+        tables.update(band_tables(runs, recorded, start, end))
     out = Result(KIND, tables, cfg)
-    save(store, rid, KIND, cfg, out, {"source": sc.source})
+    save(store, rid, KIND, cfg, out, {"source": sc.source, "price_band": float(price_band)})
     return out.with_run_id(rid)
+
+
+@dataclass(frozen=True)
+class _SimParts:
+    """A scenario's simulation inputs, built once for the runs of a band."""
+
+    path: object
+    oracle: object
+    settings: object
+    oracle_input: dict | None
+    venue_depth: object
+    actions: object
+    accrual: object
+
+    @classmethod
+    def of(cls, sc) -> _SimParts:
+        from liqcascade.io import scenario as _scenario
+
+        path, oracle, settings, oracle_input, venue_depth = _scenario.simulation_parts(sc)
+        actions, accrual = _scenario.owner_inputs(sc, path)
+        return cls(path, oracle, settings, oracle_input, venue_depth, actions, accrual)
+
+    def feed(self, asset: str, shift: float) -> dict | None:
+        """The oracle's input with ``asset`` read at ``1 + shift`` times what it reads unshifted
+        (its feed, or the path: with no impact kept the market price is the path)."""
+        if shift == 0.0:
+            return self.oracle_input
+        path = self.path
+        out = dict(self.oracle_input or {})
+        if asset not in out:
+            if asset not in path.assets:
+                raise ConfigError("<python>", "backtest.collateral_asset", f"an asset on the price path "
+                                  f"{list(path.assets)} for a price band", asset)
+            out[asset] = np.asarray(path.prices[:, list(path.assets).index(asset)], dtype=np.float64)
+        out[asset] = np.asarray(out[asset], dtype=np.float64) * (1.0 + shift)
+        return out
+
+    def run(self, sc, shift: float, asset: str, progress) -> Result:
+        from liqcascade.engine.dynamic import simulate as _simulate
+        from liqcascade.io import scenario as _scenario
+
+        return _simulate(sc.model, self.path, self.oracle, self.settings, progress, sc.resolved(),
+                         self.feed(asset, shift), self.venue_depth, owner_actions=self.actions,
+                         accrual=self.accrual, impact_baseline=_scenario.impact_baseline(sc, self.path),
+                         behaviour=_scenario.behaviour_inputs(sc), keepers=_scenario.keeper_inputs(sc))
+
+
+@dataclass(frozen=True)
+class Seized:
+    """Collateral a simulation seized: ``total`` tokens (its ``assets`` table, the protocol's
+    fee included) and ``by_account`` (tokens per account label, from its ``trades``)."""
+
+    total: float
+    by_account: pd.Series
+
+
+def _seized(sim: Result, asset: str) -> Seized:
+    a = sim["assets"].set_index("asset")
+    total = float(a.loc[asset, "seized"]) if asset in a.index else 0.0
+    no_trades = pd.DataFrame(columns=["kind", "asset", "account_id", "amount"])
+    t = sim["trades"] if "trades" in sim.tables else no_trades
+    t = t[(t["kind"] == "seized") & (t["asset"] == asset)]
+    # the account's side of a seizure is negative
+    by = t.groupby(t["account_id"].astype(str))["amount"].sum().abs().astype(float)
+    return Seized(total, by)
+
+
+def band_tables(runs: dict[float, Seized], recorded: Recorded, start: int,
+                end: int) -> dict[str, pd.DataFrame]:
+    """``band`` (one row per oracle shift, lowest first) and ``flips`` (accounts liquidated
+    under some shifts only, with the tokens seized from them under each) from ``runs``:
+    shift -> what the run seized; three shifts, the unshifted run in the middle."""
+    keep = (recorded.time >= start) & (recorded.time < end)
+    r_set = set(recorded.account[keep].tolist())
+    rec_coll = float(recorded.collateral[keep].sum())
+    rows = []
+    for shift in sorted(runs):
+        s_set = set(runs[shift].by_account.index.tolist())
+        tp, fp, fn = len(s_set & r_set), len(s_set - r_set), len(r_set - s_set)
+        coll = runs[shift].total
+        rows.append({"oracle_shift": shift, "simulated_accounts": len(s_set), "true_positives": tp,
+                     "false_positives": fp, "false_negatives": fn, "precision": _ratio(tp, tp + fp),
+                     "recall": _ratio(tp, tp + fn), "simulated_collateral": coll,
+                     "recorded_collateral": rec_coll,
+                     "collateral_error": _ratio(coll, rec_coll) - 1.0})
+    shifts = sorted(runs)
+    every = set().union(*(set(runs[s].by_account.index) for s in shifts))
+    edge = sorted(a for a in every if not all(a in runs[s].by_account.index for s in shifts))
+    flips = pd.DataFrame({"account_id": edge, "recorded": [a in r_set for a in edge]})
+    for name, s in zip(("low", "base", "high"), shifts):
+        flips[f"collateral_{name}"] = [float(runs[s].by_account.get(a, 0.0)) for a in edge]
+    return {"band": pd.DataFrame(rows), "flips": flips}
+
+
+# --- the price source's gap -------------------------------------------------------------------
+
+ETHB_PRICE_BAND = 0.005
+"""The oracle shift the ETH-B windows are also scored under (``--price-band``): the measured
+median gap between Binance's hourly opens and another venue on the stress day both shipped
+files cover, 0.47 % (:func:`ethb_price_gap`), rounded to 0.5 %."""
+GAP_DAY = "2021-05-19"
+GAP_POOL_FILE = "replays/uniswap_v2_eth_dai_reserves_10min_2021-05-19.csv"
+
+
+@dataclass(frozen=True)
+class PriceGap:
+    """``|other / binance - 1|`` at every hour open both series cover: how many hours, the
+    median and the 90th percentile, and the mean signed gap (other below Binance: < 0)."""
+
+    hours: int
+    median: float
+    p90: float
+    mean: float
+
+
+def price_gap(other_time: np.ndarray, other_price: np.ndarray, hour_time: np.ndarray,
+              hour_open: np.ndarray) -> PriceGap:
+    """The gap of a price series (``other_*``: Unix s, price) to hourly opens at the hours
+    whose open time is one of ``other_time`` (no interpolation: both sides observed then)."""
+    ot, ht = np.asarray(other_time, dtype=np.int64), np.asarray(hour_time, dtype=np.int64)
+    common, i, j = np.intersect1d(ot, ht, return_indices=True)
+    if common.size == 0:
+        raise DataError("<python>", None, "price series with at least one common hour open")
+    g = np.asarray(other_price, dtype=np.float64)[i] / np.asarray(hour_open, dtype=np.float64)[j] - 1.0
+    return PriceGap(int(common.size), float(np.median(np.abs(g))), float(np.quantile(np.abs(g), 0.9)),
+                    float(np.mean(g)))
+
+
+def ethb_price_gap() -> PriceGap:
+    """:func:`price_gap` of the shipped Uniswap v2 ETH/DAI pool prices of 2021-05-19 (its US
+    Pacific day, turned into UTC as ``maker-replay`` does) to the shipped Binance ETHUSDT
+    hourly opens: the gap between the replays' price source and another venue on a stress
+    day. (The pool is one venue, not Maker's Median of many; the Chainlink ETH/USD rounds of
+    2023, a median of many, sit 0.08 % from Binance at the median, ``chainlink_check``, in a
+    calm year.)"""
+    from liqcascade.execution.maker_replay import price_window
+
+    pool = price_window(GAP_DAY, data_dir() / GAP_POOL_FILE).prices
+    hourly = pd.read_csv(data_dir() / ETH_HOURLY)
+    return price_gap(pool["time"].to_numpy(), pool["price"].to_numpy(), _secs(hourly["date"]).to_numpy(),
+                     hourly["open"].to_numpy())
 
 
 # --- ETH-B windows ----------------------------------------------------------------------------
@@ -225,12 +393,16 @@ def _utc_seconds(text: str, key: str) -> int:
     return int(t.timestamp())
 
 
-def _ethb_book(ev, start: int, prices: pd.DataFrame, mat: float) -> tuple[pd.DataFrame, int]:
+def _ethb_book(ev, start: int, prices: pd.DataFrame, mat: float,
+               live: set[str] = frozenset()) -> tuple[pd.DataFrame, int]:
     """Each vault's ink (WETH) and debt (DAI at the rate of ``start``) after the events before
     ``start``, and how many vaults were left out: those unsafe at the lowest hourly open of
-    ``prices`` (``time`` in Unix s, ``open``) since their last recorded action. The chain
-    would have liquidated them, and no liquidation is recorded (a ledger artefact, or a
-    liquidation in the held-aside fortnight): they are not positions at ``start``."""
+    ``prices`` (``time`` in Unix s, ``open``) since their last recorded action, unless
+    ``live`` names them. A dormant vault the ledger shows unsafe where the chain did not
+    liquidate it is a ledger artefact (or a liquidation in the held-aside fortnight): not a
+    position at ``start``. A vault in ``live`` (its owner acts in the window: the chain
+    accepted frobs on it) is a position whatever the ledger says at Binance's price: the
+    gap is the price source's (Binance, not Maker's Median), not the ledger's."""
     led = ev.ledger.assign(t=_secs(ev.flows["timestamp"]))
     led = led[led["t"] < start]
     last = led.groupby("vault")["t"].max()
@@ -241,8 +413,10 @@ def _ethb_book(ev, start: int, prices: pd.DataFrame, mat: float) -> tuple[pd.Dat
     t, o = prices["time"].to_numpy(), prices["open"].to_numpy(dtype=float)
     lowest = np.array([o[(t >= lo) & (t <= start)].min(initial=np.inf) for lo in last.reindex(g.index).to_numpy()])
     # before the hourly prices begin (2021-04-04) there is no price to judge a vault by: kept
+    ids = g.index.astype(str).to_numpy()
     safe = ~np.isfinite(lowest) | (ink * np.where(np.isfinite(lowest), lowest, 0.0) / mat >= debt)
-    ink, debt, ids = ink[safe], debt[safe], g.index.astype(str).to_numpy()[safe]
+    safe |= np.isin(ids, sorted(live))
+    ink, debt, ids = ink[safe], debt[safe], ids[safe]
     return pd.DataFrame({"account": np.repeat(ids, 2), "asset": np.tile(["WETH", "DAI"], len(ids)),
                          "collateral": np.ravel(np.column_stack([ink, np.zeros(len(ids))])),
                          "debt": np.ravel(np.column_stack([np.zeros(len(ids)), debt]))}), int((~safe).sum())
@@ -430,12 +604,12 @@ def _write_ethb(out: Path, t0: int, t1: int, window: pd.DataFrame, hourly: pd.Da
     out.mkdir(parents=True, exist_ok=True)
     window.to_csv(out / "eth.csv", index=False)
     first = float(window["open"].iloc[0])
-    book, dropped = _ethb_book(ev, t0, hourly, float(p["mat"]))
-    book.to_csv(out / "book.csv", index=False)
     events, recorded = _ethb_actions(ev, t0, t1)
+    book, dropped = _ethb_book(ev, t0, hourly, float(p["mat"]), set(events["account"]))
+    book.to_csv(out / "book.csv", index=False)
     # the window's owners: the book's and those the owners' actions add
     owners = set(book["account"]) | set(events["account"])
-    keepers = ethb_keepers(ev, t0, hourly, float(p["mat"]), owners)
+    keepers = ethb_keepers(ev, t0, hourly, float(p["mat"]), owners, end=t1)
     keepers.to_csv(out / "keepers.csv", index=False)
     events.to_csv(out / "events.csv", index=False)
     recorded.to_csv(out / "recorded.csv", index=False)
@@ -470,29 +644,74 @@ def _time_block_clock(ev) -> tuple[np.ndarray, np.ndarray]:
     return t, b
 
 
+@dataclass(frozen=True)
+class FrobCheck:
+    """The owners' draws and withdrawals of an ETH-B window the chain accepted (one per vault
+    and block), and those of them that leave the vault, by the ledger, under its line at the
+    replay's oracle price of that block: how many, and the median of ``line / oracle - 1``
+    over them (how far the chain's OSM was at least above the replay's then)."""
+
+    frobs: int
+    below: int
+    median_gap: float
+
+
+def ethb_frob_check(result: Result, mat: float, events=None) -> FrobCheck:
+    """:class:`FrobCheck` of a backtest ``result`` of an ETH-B window (its ``oracle`` table;
+    ``mat``: the window's). The Vat accepts a draw or a withdrawal only if the vault is safe at
+    the OSM's price after it, so each accepted one bounds the chain's price from below; ledger
+    errors (a vault's debt wrong in the files) give bounds far off, hence the median.
+    ``events``: the ETH-B history (default: the shipped one)."""
+    o = result["oracle"]
+    t, px = o["time"].to_numpy(dtype=np.int64), o["oracle_price"].to_numpy(dtype=np.float64)
+    ev = _ethb_events() if events is None else events
+    when = _secs(ev.flows["timestamp"]).to_numpy()
+    led = ev.ledger.assign(t=when)
+    led = led.assign(ink=led.groupby("vault")["dink"].cumsum().clip(lower=0.0),
+                     art=led.groupby("vault")["dart"].cumsum().clip(lower=0.0))
+    end = int(t[-1]) + (int(t[1] - t[0]) if t.size > 1 else 0)
+    x = led[(led["t"] >= t[0]) & (led["t"] < end)]
+    # the vault after the block's last action (within a block: repayments before withdrawals)
+    x = x.groupby(["vault", "block"]).tail(1)
+    x = x[x["kind"].isin(["borrow", "withdraw"]) & (x["ink"] > 0)]
+    line = mat * x["art"].to_numpy() * x["rate"].to_numpy() / x["ink"].to_numpy()
+    seen = px[np.searchsorted(t, x["t"].to_numpy(), side="right") - 1]
+    gap = line / seen - 1.0
+    over = gap[gap > 0]
+    return FrobCheck(int(gap.size), int(over.size), float(np.median(over)) if over.size else math.nan)
+
+
 def ethb_keepers(ev, start: int, prices: pd.DataFrame, mat: float, accounts: set[str],
-                 rule: KeeperRule = KeeperRule()) -> pd.DataFrame:
+                 rule: KeeperRule = KeeperRule(), end: int | None = None) -> pd.DataFrame:
     """The keeper-managed owners among ``accounts`` (the window's book), fitted on their
-    actions before ``start`` (:func:`~liqcascade.model.keepers.fit_keepers`), as the rows of
-    a ``[simulation.keepers]`` file: ratios over ``mat`` are HF, the trigger at least 1 (the
+    actions from ``rule.lookback_s`` before ``start`` to ``end`` (the window's end; default
+    ``start``: the history before the window only), each from the moment its record qualifies
+    it (:func:`~liqcascade.model.keepers.fit_keepers`), as the rows of a
+    ``[simulation.keepers]`` file: ratios over ``mat`` are HF, the trigger at least 1 (the
     ratios are read at Binance's hourly open, the bot read Maker's Median: a repay the ledger
     shows a little below the line was above it on chain, which did not liquidate the vault)
-    and the target above the trigger."""
-    k = fit_keepers(_ethb_history(ev, start, prices, rule.lookback_s), rule).keepers
+    and the target above the trigger; ``active_from`` empty for an owner qualified before the
+    window, else the UTC time of the operation that qualified it."""
+    h = _ethb_history(ev, start, prices, rule.lookback_s, start if end is None else end)
+    k = fit_keepers(h, rule, float(start)).keepers
     k = k[k["account"].isin(accounts)]
     trigger = np.maximum(k["trigger"].to_numpy() / mat, 1.0)
     target = np.maximum(k["target"].to_numpy() / mat, trigger * (1.0 + 1e-6))
+    since = k["active_from"].to_numpy(dtype=np.float64)
+    when = [pd.Timestamp(int(t), unit="s").strftime("%Y-%m-%d %H:%M:%S") if np.isfinite(t) else ""
+            for t in since]
     return pd.DataFrame({"account": k["account"], "trigger_hf": trigger, "target_hf": target,
-                         "max_repay": k["max_repay"]})
+                         "max_repay": k["max_repay"], "active_from": when})
 
 
-def _ethb_history(ev, start: int, prices: pd.DataFrame, lookback_s: int) -> pd.DataFrame:
-    """The owners' actions of the ``lookback_s`` before ``start`` as
-    :data:`~liqcascade.model.keepers.HISTORY_COLUMNS`: each vault's collateralisation (ink
-    times the hour's opening price over debt at the action's rate) before and after it."""
+def _ethb_history(ev, start: int, prices: pd.DataFrame, lookback_s: int, end: int) -> pd.DataFrame:
+    """The owners' actions from ``lookback_s`` before ``start`` to ``end`` as
+    :data:`~liqcascade.model.keepers.HISTORY_COLUMNS` and ``time``: each vault's
+    collateralisation (ink times the hour's opening price over debt at the action's rate)
+    before and after it."""
     f = ev.flows.assign(t=_secs(ev.flows["timestamp"]))
     led = ev.ledger.assign(t=f["t"].to_numpy(), dai=f["dai"].to_numpy())
-    led = led[led["t"] < start]
+    led = led[led["t"] < end]
     ink = led.groupby("vault")["dink"].cumsum().clip(lower=0.0)
     art = led.groupby("vault")["dart"].cumsum().clip(lower=0.0)
     ink0, art0 = ink - led["dink"], art - led["dart"]
@@ -502,6 +721,6 @@ def _ethb_history(ev, start: int, prices: pd.DataFrame, lookback_s: int) -> pd.D
     h = pd.DataFrame({"account": led["vault"].astype(str), "block": led["block"], "kind": led["kind"],
                       "ratio_before": ink0.clip(lower=0.0) * px / debt(art0.clip(lower=0.0)),
                       "ratio_after": ink * px / debt(art),
-                      "repaid": np.where(led["kind"] == "repay", np.abs(led["dai"]), 0.0), "t": led["t"]})
-    h = h[(h["t"] >= start - lookback_s) & (h["kind"] != "liquidation")]
-    return h.drop(columns="t").reset_index(drop=True)
+                      "repaid": np.where(led["kind"] == "repay", np.abs(led["dai"]), 0.0), "time": led["t"]})
+    h = h[(h["time"] >= start - lookback_s) & (h["kind"] != "liquidation")]
+    return h.reset_index(drop=True)

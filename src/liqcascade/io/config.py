@@ -365,7 +365,8 @@ class KeepersConfig(_Model):
 
     path: str = Field(description="CSV of keeper-managed owners: account, trigger_hf (HF at the OSM's next price "
                       "below which the bot repays), target_hf (HF it restores), max_repay (most debt tokens it "
-                      "repays in one block); relative to this file. Needs an osm oracle.")
+                      "repays in one block), optionally active_from (UTC time from which the bot acts; empty: from the "
+                      "start); relative to this file. Needs an osm oracle.")
 
 
 class BacktestConfig(_Model):

@@ -490,15 +490,26 @@ def keeper_inputs(sc: Scenario):
     if not f.is_file():
         raise DataError(str(f), None, "keepers file not found")
     raw = pd.read_csv(f, dtype=str, keep_default_na=False)
-    if list(raw.columns) != list(KEEPER_COLUMNS):
-        raise DataError(str(f), None, f"columns: expected {list(KEEPER_COLUMNS)}, got {list(raw.columns)}")
+    if list(raw.columns) not in (list(KEEPER_COLUMNS), [*KEEPER_COLUMNS, "active_from"]):
+        raise DataError(str(f), None, f"columns: expected {list(KEEPER_COLUMNS)} (and optionally active_from), "
+                        f"got {list(raw.columns)}")
     nums = {c: pd.to_numeric(raw[c].str.strip(), errors="coerce").to_numpy(float) for c in KEEPER_COLUMNS[1:]}
     for c, v in nums.items():
         bad = np.flatnonzero(~(np.isfinite(v) & (v > 0)))
         if bad.size:
             raise DataError(str(f), int(bad[0]) + 1, f"column {c}: expected a number > 0, got {raw[c].iloc[bad[0]]!r}")
     acct = raw["account"].str.strip().to_numpy(dtype=object)
-    return KeeperBook(acct, nums["trigger_hf"], nums["target_hf"], nums["max_repay"], str(f))
+    since = None
+    if "active_from" in raw.columns:  # a UTC time, or empty: from the start
+        text = raw["active_from"].str.strip()
+        t = pd.to_datetime(text.where(text != ""), errors="coerce", utc=True, format="mixed")
+        bad = np.flatnonzero((text != "").to_numpy() & t.isna().to_numpy())
+        if bad.size:
+            raise DataError(str(f), int(bad[0]) + 1, f"column active_from: expected a UTC time or nothing, got "
+                            f"{raw['active_from'].iloc[bad[0]]!r}")
+        secs = (t - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=np.float64)
+        since = np.where(np.isnan(secs), -np.inf, secs)
+    return KeeperBook(acct, nums["trigger_hf"], nums["target_hf"], nums["max_repay"], str(f), since)
 
 
 def build_oracle(o, source: str, key: str):

@@ -37,7 +37,9 @@ from liqcascade.errors import ConfigError
 HISTORY_COLUMNS = ("account", "block", "kind", "ratio_before", "ratio_after", "repaid")
 """One row per recorded action before the window: ``kind`` in deposit, withdraw, borrow,
 repay; ``ratio_*`` the vault's collateral value / debt just before and after the action's
-block (NaN without debt or price); ``repaid`` debt tokens repaid by the action (0 if none)."""
+block (NaN without debt or price); ``repaid`` debt tokens repaid by the action (0 if none).
+An optional ``time`` column (Unix s, non-decreasing with ``block`` per account) joins actions
+less than ``KeeperRule.pair_gap_s`` apart into one operation and dates the owners' onsets."""
 
 
 @dataclass(frozen=True)
@@ -46,11 +48,14 @@ class KeeperRule:
 
     min_pairs: int = 5
     lookback_s: int = 90 * 86400
+    pair_gap_s: int = 600
+    """Actions of one vault less than this apart are one operation (a deleverage in several
+    transactions); 600 s, one replay block of the ETH-B windows."""
 
     def __post_init__(self) -> None:
-        if self.min_pairs < 1 or self.lookback_s <= 0:
-            raise ConfigError("<python>", "KeeperRule", "min_pairs >= 1 and lookback_s > 0",
-                              (self.min_pairs, self.lookback_s))
+        if self.min_pairs < 1 or self.lookback_s <= 0 or self.pair_gap_s < 0:
+            raise ConfigError("<python>", "KeeperRule", "min_pairs >= 1, lookback_s > 0 and pair_gap_s >= 0",
+                              (self.min_pairs, self.lookback_s, self.pair_gap_s))
 
 
 @dataclass(frozen=True)
@@ -59,65 +64,114 @@ class KeeperFit:
     and (keeper-managed owners only) trigger, target and max_repay."""
 
     table: pd.DataFrame
-    """account, pairs, repays, keeper (bool), trigger, target, max_repay."""
+    """account, pairs, repays, keeper (bool), trigger, target, max_repay, active_from (Unix s
+    from which the owner is keeper-managed: -inf for an owner qualified before the window)."""
 
     @property
     def keepers(self) -> pd.DataFrame:
-        """The keeper-managed owners' rows (account, trigger, target, max_repay)."""
+        """The keeper-managed owners' rows (account, trigger, target, max_repay, active_from)."""
         k = self.table[self.table["keeper"]]
-        return k[["account", "trigger", "target", "max_repay"]].reset_index(drop=True)
+        return k[["account", "trigger", "target", "max_repay", "active_from"]].reset_index(drop=True)
 
 
-def _blocks(history: pd.DataFrame) -> pd.DataFrame:
-    """One row per (account, block): its kinds, the ratio before the block's first action and
-    after its last, the debt repaid."""
+def _operations(history: pd.DataFrame, gap_s: int) -> pd.DataFrame:
+    """One row per operation of an account (module docstring): its kinds, the ratio before its
+    first action and after its last, the debt repaid, and its first and last action's time."""
     h = history.reset_index(drop=True)
-    g = h.groupby(["account", "block"], sort=True)
-    kinds = g["kind"].agg(lambda k: frozenset(k))
-    out = pd.DataFrame({"kinds": kinds, "before": g["ratio_before"].first(), "after": g["ratio_after"].last(),
-                        "repaid": g["repaid"].sum()}).reset_index()
+    if "time" in h.columns:
+        h = h.sort_values(["account", "time", "block"], kind="stable")
+        t = h["time"].to_numpy(dtype=np.float64)
+        # a new operation where the account changes or its action comes gap_s or more after the last
+        new = np.ones(len(h), dtype=bool)
+        same = h["account"].to_numpy()[1:] == h["account"].to_numpy()[:-1]
+        new[1:] = ~same | (np.diff(t) >= max(gap_s, 1e-9))
+        h = h.assign(op=np.cumsum(new), t=t)
+    else:
+        h = h.sort_values(["account", "block"], kind="stable").assign(t=-np.inf)
+        h = h.assign(op=h.groupby(["account", "block"], sort=False).ngroup())
+    g = h.groupby(["account", "op"], sort=True)
+    out = pd.DataFrame({"kinds": g["kind"].agg(lambda k: frozenset(k)), "before": g["ratio_before"].first(),
+                        "after": g["ratio_after"].last(), "repaid": g["repaid"].sum(), "start": g["t"].min(),
+                        "end": g["t"].max()}).reset_index()
     out["repay_pair"] = out["kinds"].map(lambda k: {"withdraw", "repay"} <= k)
     out["boost_pair"] = out["kinds"].map(lambda k: {"borrow", "deposit"} <= k)
-    return out
+    out["pair"] = out["repay_pair"] | out["boost_pair"]
+    # protective repays only: a withdraw-and-repay that lowered the ratio was a bot trimming collateral
+    out["protective"] = out["repay_pair"] & np.isfinite(out["before"]) & (out["after"] > out["before"])
+    return out.sort_values(["account", "start"], kind="stable").reset_index(drop=True)
 
 
-def fit_keepers(history: pd.DataFrame, rule: KeeperRule = KeeperRule()) -> KeeperFit:
+def _band(ops: pd.DataFrame) -> tuple[float, float, float] | None:
+    """(trigger, target, max_repay) of an owner's operations, or None without a valid band."""
+    p = ops[ops["protective"]]
+    if p.empty:
+        return None
+    trigger, target, cap = float(p["before"].median()), float(p["after"].median()), float(p["repaid"].max())
+    return (trigger, target, cap) if target > trigger > 0 and cap > 0 else None
+
+
+def _classify(ops: pd.DataFrame, rule: KeeperRule, start: float) -> dict:
+    """One owner's row: counts over all its operations; keeper-managed from the first moment
+    its operations so far (those before ``start`` together) qualify it, with their band."""
+    n = len(ops)
+    before = int((ops["start"] < start).sum())
+    # the record before the window, then the record up to each operation in it
+    cut = [before] + [i + 1 for i in range(before, n)]
+    row = {"pairs": int(ops["pair"].sum()), "repays": int(ops["repay_pair"].sum()), "keeper": False,
+           "trigger": np.nan, "target": np.nan, "max_repay": np.nan, "active_from": np.nan}
+    for k in cut:
+        seen = ops.iloc[:k]
+        if int(seen["pair"].sum()) < rule.min_pairs or not seen["repay_pair"].any():
+            continue
+        band = _band(seen)
+        if band is None:
+            continue
+        row.update(keeper=True, trigger=band[0], target=band[1], max_repay=band[2],
+                   active_from=-np.inf if k == before else float(seen["end"].iloc[-1]))
+        break
+    return row
+
+
+def fit_keepers(history: pd.DataFrame, rule: KeeperRule = KeeperRule(), start: float = np.inf) -> KeeperFit:
     """Classify every owner of ``history`` (:data:`HISTORY_COLUMNS`, already cut to the
-    lookback) and fit the keeper-managed owners' bands (module docstring)."""
+    lookback) and fit the keeper-managed owners' bands (module docstring). Actions from
+    ``start`` (Unix s; needs the ``time`` column) are the window's: an owner they qualify is
+    keeper-managed from then on (``active_from``); by default every action is before it."""
     missing = [c for c in HISTORY_COLUMNS if c not in history.columns]
     if missing:
         raise ConfigError("<python>", "history", f"columns {list(HISTORY_COLUMNS)}", missing)
-    cols = ["account", "pairs", "repays", "keeper", "trigger", "target", "max_repay"]
+    if np.isfinite(start) and "time" not in history.columns:
+        raise ConfigError("<python>", "history", "a time column to split the history at start",
+                          list(history.columns))
+    cols = ["account", "pairs", "repays", "keeper", "trigger", "target", "max_repay", "active_from"]
     if history.empty:
         return KeeperFit(pd.DataFrame({c: [] for c in cols}).astype({"keeper": bool}))
-    b = _blocks(history)
-    b["pair"] = b["repay_pair"] | b["boost_pair"]
-    g = b.groupby("account")
-    # protective repays only: a withdraw-and-repay that lowered the ratio was a bot trimming collateral
-    rep = b[b["repay_pair"] & np.isfinite(b["before"]) & (b["after"] > b["before"])].groupby("account")
-    t = pd.DataFrame({"pairs": g["pair"].sum().astype(np.int64), "repays": g["repay_pair"].sum().astype(np.int64)})
-    t = t.join(pd.DataFrame({"trigger": rep["before"].median(), "target": rep["after"].median(),
-                             "max_repay": rep["repaid"].max()}))
-    band = (t["target"] > t["trigger"]) & (t["trigger"] > 0) & (t["max_repay"] > 0)
-    t["keeper"] = (t["pairs"] >= rule.min_pairs) & (t["repays"] >= 1) & band.fillna(False)
-    t.loc[~t["keeper"], ["trigger", "target", "max_repay"]] = np.nan
-    return KeeperFit(t.reset_index()[cols])
+    ops = _operations(history, rule.pair_gap_s)
+    rows = [{"account": a, **_classify(g, rule, start)} for a, g in ops.groupby("account", sort=True)]
+    return KeeperFit(pd.DataFrame(rows)[cols])
 
 
 @dataclass(frozen=True)
 class KeeperBook:
     """Keeper-managed owners as the engine takes them: per owner its account label, the HF
-    below which (at the OSM's next price) its bot repays, the HF it restores, and the most
-    debt tokens it repays in one block (the account's largest debt row)."""
+    below which (at the OSM's next price) its bot repays, the HF it restores, the most debt
+    tokens it repays in one block (the account's largest debt row), and the time (Unix s)
+    from which it acts (``active_from``; None: every owner from the start)."""
 
     account: np.ndarray
     trigger_hf: np.ndarray
     target_hf: np.ndarray
     max_repay: np.ndarray
     source: str = "<keepers>"
+    active_from: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.account)
+        if self.active_from is not None:
+            v = np.asarray(self.active_from, dtype=np.float64)
+            if v.shape != (n,) or np.any(np.isnan(v)) or np.any(v == np.inf):
+                raise ConfigError(self.source, "keepers.active_from", f"{n} times (Unix s, -inf: from the start)",
+                                  v.shape)
         for name in ("trigger_hf", "target_hf", "max_repay"):
             v = np.asarray(getattr(self, name), dtype=np.float64)
             if v.shape != (n,) or not np.all(np.isfinite(v)) or np.any(v <= 0):

@@ -868,9 +868,16 @@ def backtest_view(b: Bundle) -> View | None:
     caption = ("Accounts liquidated in each hour by the replay and on chain (each account once per hour). Below: "
                "account precision and recall, collateral and debt error (simulated / recorded - 1), the "
                "correlations of the hourly and daily counts and each side's peak hour.")
-    return View("backtest", "Backtest: simulated against recorded", _finish(fig, 440),
-                (Source("hourly", t.run_id, t.kind), Source("score", t.run_id, t.kind)), caption,
-                score[cols].reset_index(drop=True))
+    sources, table = (Source("hourly", t.run_id, t.kind), Source("score", t.run_id, t.kind)), score[cols]
+    if b.has(t, "band"):  # a run with --price-band: the scores under the oracle's three prices
+        band = b.load(t, "band")
+        table = band[[c for c in ("oracle_shift", "simulated_accounts", "precision", "recall",
+                                  "simulated_collateral", "collateral_error") if c in band.columns]]
+        sources += (Source("band", t.run_id, t.kind),)
+        caption = caption.split(" Below:")[0] + (" Below: precision, recall and collateral error with the oracle "
+                                                 "reading the path's price shifted by each oracle_shift (--price-band).")
+    return View("backtest", "Backtest: simulated against recorded", _finish(fig, 440), sources, caption,
+                table.reset_index(drop=True))
 
 
 # ------------------------------------------------------------------ all views

@@ -16,7 +16,9 @@ at once; a capped repay withdraws the collateral it sold), and a bot repays at m
 announced price (OSM hop): after a repay the price it reads does not move until the next poke. Both legs go through the
 owners' clamps (:func:`.owners.apply_action`): the repayment first, then the withdrawal,
 checked safe at the protocol's current price. Without an OSM the announced price is the
-current one (the ``io`` layer refuses keepers on other oracles).
+current one (the ``io`` layer refuses keepers on other oracles). An owner with an
+``active_from`` time acts only in blocks that start at or after it (its record qualified it
+as a bot then, :mod:`liqcascade.model.keepers`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class KeeperState:
     cap: FloatArray
     acted: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     """Per owner, the OSM hop (``zzz``) of its last repay (-1: none)."""
+    active_from: FloatArray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
+    """Per owner, the block start time (Unix s) from which its bot acts."""
     repays: int = 0
     capped: int = 0
     repaid: dict[int, float] = field(default_factory=dict)
@@ -70,8 +74,9 @@ def keeper_state(model, book, keepers: KeeperBook) -> KeeperState:
     inv[book.perm] = np.arange(book.perm.shape[0])
     w = inv[np.array([pos[a] for a in names.tolist()], dtype=np.int64)] if names.size else np.empty(0, np.int64)
     f64 = lambda x: np.asarray(x, dtype=np.float64)  # noqa: E731
+    since = np.full(w.shape[0], -np.inf) if keepers.active_from is None else f64(keepers.active_from)
     return KeeperState(w, f64(keepers.trigger_hf), f64(keepers.target_hf), f64(keepers.max_repay),
-                       np.full(w.shape[0], -1, dtype=np.int64), assets=tuple(model.assets))
+                       np.full(w.shape[0], -1, dtype=np.int64), since, assets=tuple(model.assets))
 
 
 def _row(arrays, prices: FloatArray, w: int, on_debt: bool) -> int:
@@ -100,7 +105,8 @@ def apply_keepers(run, st, b: int) -> None:
     rules, arrays = run.model.rules, st.arrays
     hv = rules.health(arrays, seen, ks.w)
     hop = int(getattr(st.ostate, "zzz", -2))  # one repay per announced price (-2: no OSM, no limit)
-    act = np.flatnonzero((hv.debt_usd > 0) & (hv.hf < ks.trigger) & ((ks.acted != hop) | (hop == -2)))
+    live = ks.active_from <= float(run.times[b])
+    act = np.flatnonzero(live & (hv.debt_usd > 0) & (hv.hf < ks.trigger) & ((ks.acted != hop) | (hop == -2)))
     calls = st.tallies.acct_calls
     touched = []
     for k in act.tolist():
