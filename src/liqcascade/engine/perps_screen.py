@@ -114,8 +114,7 @@ class MarginScreen:
         self.funding0 = np.array(funding, dtype=np.float64)
         room = self._room(book, np.arange(book.n_accounts, dtype=np.int64))
         # one more than the limit is all a step can ask for before the next refresh (k > limit)
-        keep = int(self.refresh_fraction * book.n_accounts) + 1
-        keep = max(keep, int(np.count_nonzero(room <= 0.0)) + 1)
+        keep = int(self.refresh_fraction * book.n_accounts) + int(np.count_nonzero(room <= 0.0)) + 1
         if keep < book.n_accounts:
             head = np.argpartition(room, keep - 1)[:keep]  # every account left out has room >= all of these
             order = head[np.argsort(room[head], kind="stable")]
@@ -123,6 +122,10 @@ class MarginScreen:
         else:
             order = np.argsort(room, kind="stable")
             self.bound = np.inf
+        # accounts already below maintenance are valued every step until a round changes them
+        # (they are being liquidated): a refresh cannot take them out of the prefix, so they
+        # do not count toward the limit that calls for one
+        self._below = int(np.count_nonzero(room <= 0.0))
         self._row_of[:] = -1
         self._set_head(book, order, room[order], *self._affine(book, order))
         self._pending[:] = False
@@ -204,7 +207,7 @@ class MarginScreen:
         x = float(move.max()) if move.size else 0.0
         k = int(np.searchsorted(self.room, x, side="right"))
         extra = np.flatnonzero(self._extra.valid & (self._extra.room <= x))
-        if k + extra.size > self.refresh_fraction * book.n_accounts or x >= self.bound:
+        if k + extra.size > self.refresh_fraction * book.n_accounts + self._below or x >= self.bound:
             self._refresh(book, mark, funding)
             k = int(np.searchsorted(self.room, 0.0, side="right"))
             extra = extra[:0]
