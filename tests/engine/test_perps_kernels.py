@@ -138,3 +138,23 @@ def test_the_affine_slack_is_the_slack(kernel):
         size = out[:, 5:] @ np.concatenate(([1.0], mark, np.abs(funding)))
         np.testing.assert_allclose(slack, ms.equity - ms.maintenance, rtol=0, atol=1e-12 * size.max())
         assert np.all(size >= np.abs(slack))
+
+
+def test_the_affine_pass_is_its_plain_twin_and_the_matrix_product():
+    """Rows: valid or struck out, room below or above the move; the pass keeps the valid rows
+    within the move whose slack is at most ``rounding`` of the size of its terms."""
+    rng = np.random.default_rng(5)
+    n = 400
+    signed, size = rng.normal(0.0, 1.0, (n, 5)), rng.uniform(0.0, 3.0, (n, 5))
+    valid, room = rng.random(n) < 0.8, rng.uniform(-0.1, 0.2, n)
+    accounts = rng.permutation(10 * n)[:n].astype(np.int64)
+    at, scale = np.array([1.0, 2.0, -0.5, 0.1, 0.3]), np.array([1.0, 2.0, 0.5, 0.1, 0.3])
+    slack, bound = signed @ at, size @ scale
+    want = accounts[valid & (room <= 0.05) & (slack <= 0.01 * bound)]
+    assert 0 < want.size < n // 2
+    for kernel in KERNELS:
+        out = np.empty(n, dtype=np.int64)
+        k = kernel.affine_pass(signed, size, valid, accounts, room, n, 0.05, at, scale, 0.01, out)
+        np.testing.assert_array_equal(out[:k], want)
+        k = kernel.affine_pass(signed, size, valid, accounts, room, 100, 0.05, at, scale, 0.01, out)
+        np.testing.assert_array_equal(out[:k], [a for a in want if np.flatnonzero(accounts == a)[0] < 100])

@@ -72,6 +72,27 @@ def account_affine(accounts, offsets, market, size, entry, funding_index, collat
     return 0
 
 
+def affine_pass(signed, size, valid, accounts, room, upto, x, at, scale, rounding, out):
+    """The screen's quick pass over its rows ``0..upto-1`` (``account_affine``'s coefficients,
+    ``signed`` and ``size`` apart): a valid row with ``room <= x`` whose slack
+    ``signed · at`` is at most ``rounding · (size · scale)`` (below zero, or within rounding
+    of it) writes its account to ``out``. ``at`` is ``(1, m, −F)`` and ``scale``
+    ``(1, m, |F|)``. Returns how many it wrote."""
+    n = 0
+    for i in range(upto):
+        if not valid[i] or room[i] > x:
+            continue
+        slack = 0.0
+        bound = 0.0
+        for c in range(at.shape[0]):
+            slack += signed[i, c] * at[c]
+            bound += size[i, c] * scale[c]
+        if slack <= rounding * bound:
+            out[n] = accounts[i]
+            n += 1
+    return n
+
+
 # ---------------------------------------------------------------------- the order-book walk
 # A side of a profile is its segments (start fraction f_a, cumulative notional n_a at it,
 # density dN/df), the open-ended tail last: ``DepthCurve.segments`` as three arrays. The
@@ -195,5 +216,5 @@ def _within(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_d
     return avg >= worst if sell else avg <= worst
 
 
-FUNCTIONS = {"account_slack": account_slack, "account_affine": account_affine, "bid_state": bid_state, "ask_state": ask_state,
+FUNCTIONS = {"account_slack": account_slack, "account_affine": account_affine, "affine_pass": affine_pass, "bid_state": bid_state, "ask_state": ask_state,
              "profile_state": profile_state, "walk_orders": walk_orders, "_cash": _cash, "_within": _within}

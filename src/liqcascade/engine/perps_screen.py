@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from liqcascade._typing import BoolArray, FloatArray, IntArray
-from liqcascade.engine.perps_kernels import account_affine, account_slack
+from liqcascade.engine.perps_kernels import account_affine, account_slack, affine_pass
 from liqcascade.model.perps import PerpBook
 
 __all__ = ["MarginScreen", "Valuation", "value_accounts"]
@@ -213,13 +213,13 @@ class MarginScreen:
             extra = extra[:0]
         at = np.concatenate(([1.0], mark, -funding))
         scale = np.concatenate(([1.0], mark, np.abs(funding)))
-        near = self._valid[:k] & (self._signed[:k] @ at <= ROUNDING * (self._size[:k] @ scale))
-        found = self.order[:k][near]
+        e = self._extra
+        out = np.empty(k + e.accounts.size, dtype=np.int64)
+        n = affine_pass(self._signed, self._size, self._valid, self.order, self.room, k, x, at, scale, ROUNDING, out)
         if extra.size:
-            e = self._extra
-            near = e.signed[extra] @ at <= ROUNDING * (e.size[extra] @ scale)
-            found = np.concatenate((found, e.accounts[extra][near]))
-        return np.sort(found)
+            n += affine_pass(e.signed, e.size, e.valid, e.accounts, e.room, e.accounts.size, x, at, scale, ROUNDING,
+                             out[n:])
+        return np.sort(out[:n])
 
     def below_maintenance(self, book: PerpBook, mark: FloatArray, funding: FloatArray) -> Valuation:
         """The valuation of the accounts below maintenance, in account order."""
