@@ -178,7 +178,8 @@ def _loop_bench(benchmark, record, n: int, name: str, loop=full_loop, rounds: in
 def test_perp_full_loop_1m_accounts_one_day(benchmark, record, target):
     """Issue 13's target for the whole loop, on a crash: 1M accounts x 7,200 steps < 30 s."""
     table = _loop_bench(benchmark, record, N_ACCOUNTS, "perp_full_loop_1M_x_7200")
-    assert table["accounts_liquidated"].sum() > 0 and table["adl_notional"].sum() > 0
+    # the crash leaves tens of thousands of accounts below maintenance at once (docs/perps.md)
+    assert table["accounts_liquidated"].max() > 10_000 and table["adl_notional"].sum() > 0
     target.at_most("perp full loop with a crash, 1M accounts x 7,200 steps", benchmark.stats.stats.median, 30.0)
 
 
