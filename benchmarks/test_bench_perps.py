@@ -157,7 +157,8 @@ class PerOrderVenue:
 
 def per_order_loop(book: PerpBook, path: np.ndarray):
     """:func:`full_loop` with the venues walked trade by trade (the naive baseline)."""
-    venues = [PerOrderVenue(OrderBookVenue.from_calibration("crash", m, float(p))) for m, p in zip(book.markets, path[0])]
+    venues = [PerOrderVenue(OrderBookVenue.from_calibration("crash", m, float(p)))
+              for m, p in zip(book.markets, path[0])]
     return perps_engine.run(DydxV4Rules(), book, path, venues, fund=1e6,
                             recentre=lambda v, m: PerOrderVenue(v.venue.with_mid_price(m)))
 
@@ -180,7 +181,8 @@ def test_perp_full_loop_1m_accounts_one_day(benchmark, record, target):
     table = _loop_bench(benchmark, record, N_ACCOUNTS, "perp_full_loop_1M_x_7200")
     # the crash leaves tens of thousands of accounts below maintenance at once (docs/perps.md)
     assert table["accounts_liquidated"].max() > 10_000 and table["adl_notional"].sum() > 0
-    target.at_most("perp full loop with a crash, 1M accounts x 7,200 steps", benchmark.stats.stats.median, 30.0)
+    target.at_most("perp full loop with a crash, 1M accounts x 7,200 steps", benchmark.stats.stats.median,
+                   30.0)
 
 
 def test_perp_full_loop_per_order_walk(benchmark, record, target):

@@ -86,7 +86,8 @@ def test_the_screen_finds_every_account_after_the_steps_change_accounts(seed, fr
     ``refresh_fraction``); the screen still finds exactly what valuing every account finds."""
     book = random_book(300, seed=seed)
     base = np.array([50_000.0, 3_000.0])
-    screen = MarginScreen(book, RULES.maintenance_rate(book.markets), base, np.zeros(2), refresh_fraction=fraction)
+    rate = RULES.maintenance_rate(book.markets)
+    screen = MarginScreen(book, rate, base, np.zeros(2), refresh_fraction=fraction)
     for dm0, dm1, draw in moves:
         mark = base * (1.0 + np.array([dm0, dm1]))
         funding = np.array([dm0, dm1]) * 10.0
@@ -217,7 +218,10 @@ def test_the_compiled_walk_and_the_trade_by_trade_walk_run_the_same_and_conserve
             def recentre(v, m):
                 return _PerOrder(v.venue.with_mid_price(m)) if per_order else v.with_mid_price(m)
 
-            _conserved(state, mark, lambda: records.append(P.step(RULES, state, mark, None, policy, recentre)))
+            def one_step():
+                records.append(P.step(RULES, state, mark, None, policy, recentre))
+
+            _conserved(state, mark, one_step)
         runs.append((records, state))
     (ra, sa), (rb, sb) = runs
     assert sum(r.accounts_liquidated for r in ra) > 0

@@ -25,8 +25,8 @@ def _walk(kernel, venue: OrderBookVenue, close, worst):
     d = venue.depth_segments()
     close, worst = np.asarray(close, dtype=np.float64), np.asarray(worst, dtype=np.float64)
     filled, price = np.empty(close.size), np.empty(close.size)
-    q = kernel.walk_orders(d.bid_start, d.bid_notional, d.bid_density, d.ask_start, d.ask_notional, d.ask_density,
-                           d.reference_price, d.net_sold, close, worst, filled, price)
+    q = kernel.walk_orders(d.bid_start, d.bid_notional, d.bid_density, d.ask_start, d.ask_notional,
+                           d.ask_density, d.reference_price, d.net_sold, close, worst, filled, price)
     return filled, price, q
 
 
@@ -129,8 +129,8 @@ def test_the_affine_slack_is_the_slack(kernel):
     rate = RULES.maintenance_rate(book.markets)
     accounts = np.arange(book.n_accounts, dtype=np.int64)
     out = np.empty((accounts.size, 10))
-    kernel.account_affine(accounts, book.offsets, book.market, book.size, book.entry_price, book.funding_index,
-                          book.collateral, rate, out)
+    kernel.account_affine(accounts, book.offsets, book.market, book.size, book.entry_price,
+                          book.funding_index, book.collateral, rate, out)
     for mark, funding in ((np.array([47_000.0, 3_100.0]), np.array([3.0, -0.2])),
                           (np.array([61_000.0, 2_500.0]), np.array([-8.0, 0.5]))):
         ms = RULES.margin(book, mark, funding)

@@ -181,10 +181,12 @@ def execute(orders: LiquidationOrders, book: PerpBook, venues: list, mark: Float
     for k in np.unique(market[~backstop]):
         rows = np.flatnonzero((market == k) & ~backstop)
         if hasattr(venues[k], "depth_segments") and hasattr(venues[k], "with_net_sold"):
-            filled[rows], price[rows], venues[k] = _walk_profile(venues[k], close[rows], orders.worst_price[rows])
+            walked = _walk_profile(venues[k], close[rows], orders.worst_price[rows])
+            filled[rows], price[rows], venues[k] = walked
             continue
         for r in rows:
-            filled[r], price[r], venues[k] = _fill_one(venues[k], float(close[r]), float(orders.worst_price[r]))
+            worst = float(orders.worst_price[r])
+            filled[r], price[r], venues[k] = _fill_one(venues[k], float(close[r]), worst)
     return Fills(filled, price), venues
 
 
@@ -192,8 +194,8 @@ def _walk_profile(venue, close: FloatArray, worst: FloatArray) -> tuple[FloatArr
     """(filled, average price, venue after) of one market's orders walked by the compiled kernel."""
     d = venue.depth_segments()
     filled, price = np.empty(close.shape[0]), np.empty(close.shape[0])
-    net_sold = walk_orders(d.bid_start, d.bid_notional, d.bid_density, d.ask_start, d.ask_notional, d.ask_density,
-                           float(d.reference_price), float(d.net_sold), np.ascontiguousarray(close),
+    net_sold = walk_orders(d.bid_start, d.bid_notional, d.bid_density, d.ask_start, d.ask_notional,
+                           d.ask_density, float(d.reference_price), float(d.net_sold), np.ascontiguousarray(close),
                            np.ascontiguousarray(worst, dtype=np.float64), filled, price)
     return filled, price, (venue if net_sold == d.net_sold else venue.with_net_sold(net_sold))
 

@@ -119,7 +119,8 @@ def bid_state(start, notional, density, p_ref, q):
 
 
 def ask_state(start, notional, density, p_ref, r):
-    """(price / p_ref, notional paid) after buying ``r`` ≥ 0 tokens up the asks from p_ref (inf on overflow)."""
+    """(price / p_ref, notional paid) after buying ``r`` ≥ 0 tokens up the asks from p_ref (inf on
+    overflow)."""
     last = start.shape[0] - 1
     r_a = 0.0
     for i in range(last + 1):
@@ -192,8 +193,9 @@ def walk_orders(bid_start, bid_notional, bid_density, ask_start, ask_notional, a
         out_filled[i] = -q if sell else q
         out_price[i] = cash / q
         net_sold = net_sold + q if sell else net_sold - q
-        p0, c0 = profile_state(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density, p_ref,
-                               net_sold)  # the profile moved: its price and cash where the next order starts
+        # the profile moved: its price and cash where the next order starts
+        p0, c0 = profile_state(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density,
+                               p_ref, net_sold)
     return net_sold
 
 
@@ -211,10 +213,11 @@ def _cash(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_den
 def _within(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density, p_ref, net_sold, c0,
             sell, q, worst):
     """Does trading ``q`` tokens from ``net_sold`` average no worse than ``worst``?"""
-    avg = _cash(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density, p_ref, net_sold, c0,
-                sell, q) / q
+    avg = _cash(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density, p_ref, net_sold,
+                c0, sell, q) / q
     return avg >= worst if sell else avg <= worst
 
 
-FUNCTIONS = {"account_slack": account_slack, "account_affine": account_affine, "affine_pass": affine_pass, "bid_state": bid_state, "ask_state": ask_state,
-             "profile_state": profile_state, "walk_orders": walk_orders, "_cash": _cash, "_within": _within}
+FUNCTIONS = {"account_slack": account_slack, "account_affine": account_affine, "affine_pass": affine_pass,
+             "bid_state": bid_state, "ask_state": ask_state, "profile_state": profile_state,
+             "walk_orders": walk_orders, "_cash": _cash, "_within": _within}

@@ -215,10 +215,11 @@ class MarginScreen:
         scale = np.concatenate(([1.0], mark, np.abs(funding)))
         e = self._extra
         out = np.empty(k + e.accounts.size, dtype=np.int64)
-        n = affine_pass(self._signed, self._size, self._valid, self.order, self.room, k, x, at, scale, ROUNDING, out)
+        n = affine_pass(self._signed, self._size, self._valid, self.order, self.room, k, x, at, scale, ROUNDING,
+                        out)
         if extra.size:
-            n += affine_pass(e.signed, e.size, e.valid, e.accounts, e.room, e.accounts.size, x, at, scale, ROUNDING,
-                             out[n:])
+            n += affine_pass(e.signed, e.size, e.valid, e.accounts, e.room, e.accounts.size, x, at, scale,
+                             ROUNDING, out[n:])
         return np.sort(out[:n])
 
     def below_maintenance(self, book: PerpBook, mark: FloatArray, funding: FloatArray) -> Valuation:
