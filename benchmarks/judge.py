@@ -160,6 +160,12 @@ class Judge:
         floor = floor / target_scale()
         self._verdict(f"{what}: {speedup:,.1f}x {baseline} (target >= {floor:,.1f}x)", speedup >= floor)
 
+    def at_least(self, what: str, value: float, floor: float) -> None:
+        """A dimensionless figure measured in the same run (an efficiency) must reach ``floor``
+        (/ the scale knob, like a speed-up floor)."""
+        floor = floor / target_scale()
+        self._verdict(f"{what}: {value:.3f} (target >= {floor:.3g})", value >= floor)
+
     def _verdict(self, text: str, met: bool) -> None:
         cond = self.conditions()
         if met:

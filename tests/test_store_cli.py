@@ -164,7 +164,8 @@ def test_readme_lists_every_example_scenario():
         assert f"`{f}`" in readme, f
     words = {6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten", 11: "eleven", 12: "twelve",
              13: "thirteen", 14: "fourteen", 15: "fifteen", 16: "sixteen", 17: "seventeen", 18: "eighteen",
-             19: "nineteen", 20: "twenty", 21: "twenty-one", 22: "twenty-two"}
+             19: "nineteen", 20: "twenty", 21: "twenty-one", 22: "twenty-two",
+             23: "twenty-three"}
     assert f"`examples/` has {words[len(files)]}" in readme
 
 

@@ -68,12 +68,15 @@ def montecarlo(
 
 
 def perp_montecarlo(scenario, paths: int, seed: int = 0, store: ResultsStore | str | Path | None = DEFAULT_STORE,
-                    levels: Sequence[float] = (0.95, 0.99), recompute: bool = False, progress=None) -> Result:
-    """A perp scenario (``[perps]``) over ``paths`` resampled mark paths, with its risk table:
-    see :func:`liqcascade.execution.perps.perp_montecarlo`."""
-    from liqcascade.execution.perps import perp_montecarlo as _perp_montecarlo
+                    levels: Sequence[float] = (0.95, 0.99), recompute: bool = False, progress=None,
+                    executor="serial", workers: int | None = None, chunk_size: int | None = None) -> Result:
+    """A perp scenario (``[perps]``) over ``paths`` resampled mark paths, with its risk table, in
+    chunks on ``executor`` (``serial``, ``local``, ``dask``, ``dask://HOST:PORT`` or an open one):
+    see :func:`liqcascade.execution.perp_montecarlo.perp_montecarlo`."""
+    from liqcascade.execution.perp_montecarlo import perp_montecarlo as _perp_montecarlo
 
-    return _perp_montecarlo(scenario, paths, seed, store, tuple(levels), recompute, progress)
+    return _perp_montecarlo(scenario, paths, seed, store, tuple(levels), recompute, progress, executor, workers,
+                            chunk_size)
 
 
 # ----------------------------------------------------------------- calibration and sweeps (issue 5)
@@ -88,14 +91,15 @@ def calibrate(scenario, param: str, asset: str, budget: float, **kw) -> Result:
 def perp_calibrate(scenario, param: str, budget: float, metric: str = "p_adl", confidence: float = 0.99,
                    paths: int | None = None, seed: int = 0, value_range: tuple[float, float] | None = None,
                    grid: int = 5, tol: float | None = None, store: ResultsStore | str | Path | None = DEFAULT_STORE,
-                   recompute: bool = False) -> Result:
+                   recompute: bool = False, executor="serial", workers: int | None = None,
+                   chunk_size: int | None = None) -> Result:
     """A perp scenario's loosest maintenance scale, maximum leverage or open-interest cap within a
     budget on fund VaR, P(ADL) or socialised VaR: see
     :func:`liqcascade.execution.perp_calibrate.perp_calibrate`."""
     from liqcascade.execution.perp_calibrate import perp_calibrate as _perp_calibrate
 
     return _perp_calibrate(scenario, param, budget, metric, confidence, paths, seed, value_range, grid, tol, store,
-                           recompute)
+                           recompute, executor=executor, workers=workers, chunk_size=chunk_size)
 
 
 def liquidity_cap(scenario, asset: str, blocks: int = 1, share: float = 1.0,

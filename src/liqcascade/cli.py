@@ -50,24 +50,27 @@ def _print_perps(res) -> None:
         click.echo(busy.to_string(index=False) if len(busy) else "  none")
 
 
-def _perp_montecarlo(scenario: Path, paths: int, seed: int | None, out: Path, others: dict) -> None:
-    """``montecarlo`` of a perp scenario: its paths run in this process, resampled from its own
-    path (docs/perps.md, "Risk over paths"); the options of the lending Monte Carlo are refused."""
+def _perp_montecarlo(scenario: Path, paths: int, seed: int | None, out: Path, where: dict, others: dict,
+                     quiet: bool = False) -> None:
+    """``montecarlo`` of a perp scenario: paths resampled from its own path (docs/perps.md, "Risk
+    over paths"), in chunks on the executor; the lending-only options are refused."""
     import pandas as pd
 
     from liqcascade import api
     from liqcascade.errors import ConfigError
 
     given = [k for k, v in others.items() if v is not None]
-    if click.get_current_context().get_parameter_source("executor").name != "DEFAULT":
-        given.insert(0, "executor")
     if given:
         _fail(ConfigError(f"--{given[0].replace('_', '-')}", given[0], "no such option for a perp scenario (its "
-                          "paths run in this process: --paths and --seed only)"))
+                          "options: --paths, --seed, --executor, --workers, --chunk-size)"))
+    bar = _progress("montecarlo", "chunks", quiet, resumable=True)
     try:
-        res = api.perp_montecarlo(scenario, paths, 0 if seed is None else seed, out)
+        res = api.perp_montecarlo(scenario, paths, 0 if seed is None else seed, out, progress=bar, **where)
     except LiqcascadeError as e:
         _fail(e)
+    finally:
+        if bar is not None:
+            bar.close()
     click.echo(f"run {res.run_id}  (perps Monte Carlo: {paths:,} paths)")
     with pd.option_context("display.max_columns", 50, "display.width", 200):
         click.echo(res.table("risk").to_string(index=False))
@@ -343,10 +346,10 @@ def simulate_cmd(scenario: Path, out: Path, recompute: bool, quiet: bool, factor
     finally:
         if bar is not None:
             bar.close()
-    if res.kind == "system_simulation":
-        from liqcascade.cli_system import print_system_simulation
+    if res.kind in ("system_simulation", "system_perps"):
+        from liqcascade.cli_system import print_system_perps, print_system_simulation
 
-        print_system_simulation(res)
+        (print_system_perps if res.kind == "system_perps" else print_system_simulation)(res)
         click.echo(f"\ntables: {', '.join(res.tables)} -> {out / 'runs' / str(res.run_id)}")
         return
     s = res.summary
@@ -699,8 +702,8 @@ def montecarlo_cmd(scenario: Path, paths: int, executor: str, workers: int | Non
     from liqcascade.execution.runs import is_perp
 
     if is_perp(scenario):
-        _perp_montecarlo(scenario, paths, seed, out, dict(workers=workers, chunk_size=chunk_size, reserves=reserves,
-                                                          sweep=factors or None, alone=alone or None))
+        _perp_montecarlo(scenario, paths, seed, out, dict(executor=executor, workers=workers, chunk_size=chunk_size),
+                         dict(reserves=reserves, sweep=factors or None, alone=alone or None), quiet)
         return
     if factors and alone:
         from liqcascade.errors import ConfigError
@@ -842,6 +845,8 @@ def report_cmd(target: str, output: Path, store: Path, no_complete: bool, simula
               help="Most blocks of a simulation started from the dashboard.")
 @click.option("--max-seconds", default=120.0, show_default=True, type=click.FloatRange(1, None),
               help="Wall time of one run; its worker process is stopped after this.")
+@click.option("--max-paths", default=200, show_default=True, type=click.IntRange(1, None),
+              help="Most mark paths of a perp Monte Carlo started from the dashboard.")
 @click.option("--scenarios", "scenarios_from", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Copy this folder's scenarios (and their CSV/Parquet/JSON files) into STORE/scenarios/ first, "
                    "e.g. --scenarios examples.")
@@ -849,10 +854,10 @@ def report_cmd(target: str, output: Path, store: Path, no_complete: bool, simula
               help="Another Host name the dashboard answers to (repeatable), e.g. the name of a reverse proxy; "
                    "127.0.0.1, localhost, [::1] and --host with --port always are.")
 def serve_cmd(store: Path, host: str, port: int, max_accounts: int, max_blocks: int, max_seconds: float,
-              scenarios_from: Path | None, allowed_hosts: tuple[str, ...]) -> None:
+              max_paths: int, scenarios_from: Path | None, allowed_hosts: tuple[str, ...]) -> None:
     """The dashboard: stored runs and their figures as pages, each with a JSON twin under
-    /api (OpenAPI at /openapi.json), and a form to start a bounded static cascade or short
-    simulation on a scenario of STORE/scenarios/ or the built-in default. Binds loopback
+    /api (OpenAPI at /openapi.json), and a form to start a bounded static cascade, short
+    simulation, perp run or perp Monte Carlo on a scenario of STORE/scenarios/ or the built-in default. Binds loopback
     by default; it has no authentication (see docs/dashboard.md)."""
     from liqcascade.web import Access, Limits, is_loopback, serve
     from liqcascade.web.scenarios import import_scenarios
@@ -865,7 +870,7 @@ def serve_cmd(store: Path, host: str, port: int, max_accounts: int, max_blocks: 
         bar = "!" * 78
         click.echo(f"{bar}\nWARNING: binding {host}, not loopback. The dashboard has no authentication: anyone who "
                    f"can reach this address can read every run in {store} and start runs.\n{bar}", err=True)
-    limits = Limits(max_accounts=max_accounts, max_blocks=max_blocks, max_seconds=max_seconds)
+    limits = Limits(max_accounts=max_accounts, max_blocks=max_blocks, max_seconds=max_seconds, max_paths=max_paths)
     try:
         if scenarios_from is not None:
             copied = import_scenarios(store, scenarios_from)
@@ -890,13 +895,12 @@ def _range_opt(text: str | None):
         raise ConfigError("--range", "range", "LO:HI, two numbers (e.g. 0.7:0.95)", text) from None
 
 
-_PERP_CAL_OPTIONS = ("asset", "loss", "kind", "method", "blocks", "share", "executor", "workers", "chunk_size", "book",
-                     "interval", "market", "budget_market")
+_PERP_CAL_OPTIONS = ("asset", "loss", "kind", "method", "blocks", "share", "book", "interval", "market", "budget_market")
 
 
 def _perp_calibrate(scenario: Path, param: str, budget: float | None, metric: str, confidence: float, paths: int,
                     seed: int | None, value_range: str | None, grid: int, tol: float | None, out: Path,
-                    recompute: bool) -> None:
+                    recompute: bool, where: dict) -> None:
     """``calibrate`` of a perp scenario (docs/perps.md, "Calibrating perp margins"): the options
     of the lending calibration are refused; without --paths the scenario's own path is used."""
     from liqcascade.errors import ConfigError
@@ -913,7 +917,7 @@ def _perp_calibrate(scenario: Path, param: str, budget: float | None, metric: st
             raise ConfigError("--budget", "budget", "a finite budget ≥ 0 (required)")
         res = perp_calibrate(scenario, param, budget, "p_adl" if default["metric"] else metric, confidence,
                              None if default["paths"] else paths, 0 if seed is None else seed,
-                             _range_opt(value_range), grid, tol, out, recompute)
+                             _range_opt(value_range), grid, tol, out, recompute, **where)
     except LiqcascadeError as e:
         _fail(e)
     s = res.summary
@@ -980,7 +984,7 @@ def calibrate_cmd(scenario: Path, param: str, asset: str, budget: float | None, 
 
     if is_perp(scenario):
         _perp_calibrate(scenario, param, budget, metric, confidence, paths, seed, value_range, grid, tol, out,
-                        recompute)
+                        recompute, dict(executor=executor, workers=workers, chunk_size=chunk_size))
         return
     bars: list = []
     try:

@@ -150,3 +150,22 @@ def print_market_risk(res) -> None:
             row["contagion_bad_debt_mean"] = usd(float(hit["estimate"].iloc[0]))
     click.echo("\nper market, all markets together on the same paths (table market_risk, intervals there):")
     click.echo(pd.DataFrame(rows).to_string(index=False))
+
+
+def print_system_perps(res) -> None:
+    """A system with perp markets: the lending markets' lines (as a system simulation's, alone
+    meaning without the perps), then one line per perp market with the arbitrage's flow."""
+    import pandas as pd
+
+    print_system_simulation(res)
+    p = res.table("perp_markets")
+    cols = {
+        "perp_market": p["perp_market"], "engine": p["engine"],
+        "liquidated": p["liquidated_usd"].map(usd), "adl": p["adl_usd"].map(usd), "fund_end": p["fund_end_usd"].map(usd),
+        "arb_spot_sold": p["arb_spot_sold_usd"].map(usd), "arb_spot_bought": p["arb_spot_bought_usd"].map(usd),
+    }
+    if "alone_liquidated_usd" in p:
+        cols["liquidated_alone"] = p["alone_liquidated_usd"].map(usd)
+    click.echo("\n(alone: the lending markets without the perps above, the perps without the lending markets below)")
+    click.echo("perp markets and the arbitrage's spot legs:")
+    click.echo(pd.DataFrame(cols).to_string(index=False))

@@ -33,7 +33,8 @@ N_ACCOUNTS = 2000
 @dataclass(frozen=True)
 class Case:
     """One run: an example file, the edits that make it small or select a variant, and
-    which engine (``simulate``, ``static`` or ``system``: a system scenario's static cascade)."""
+    which engine (``simulate``, ``static``, ``system``: a system scenario's static cascade, or
+    ``system_perps``: a system with perp markets block by block)."""
 
     name: str
     example: str
@@ -87,6 +88,8 @@ CASES: tuple[Case, ...] = (
 ) + (
     # a system of markets: the static system cascade and every market alone (engine/system_run.py)
     Case("system_eth_2023", "system_eth_2023.toml", "system"),
+    # perps and lending on one spot book, each side also without the other (engine/system_perps_run.py)
+    Case("system_perps_lending", "system_perps_lending.toml", "system_perps"),
 )
 
 
@@ -96,6 +99,10 @@ def scenario_data(case: Case) -> dict:
     for positions in [m["positions"] for m in data.get("markets", [])] or [data["positions"]]:
         if positions["source"] == "synthetic":
             positions["n_accounts"] = min(positions["n_accounts"], N_ACCOUNTS)
+    for perp in data.get("perp_markets", []):
+        for side in (perp["book"].get("synthetic") or {}).values():
+            if isinstance(side, dict):
+                side["n_accounts"] = min(side["n_accounts"], N_ACCOUNTS)
     for where, keys in case.edits.items():
         table = data
         for part in where.split("."):
@@ -122,6 +129,15 @@ def run_case(case: Case):
 
         ss = build_system(parse_system(scenario_data(case), str(path)), path.parent, str(path))
         return run_system(ss.model, ss.config.shock, ss.settings, ss.market_settings)
+    if case.engine == "system_perps":
+        from liqcascade.engine.system_perps_run import run_system_perps_simulation
+        from liqcascade.execution.perps import _DustSafe
+        from liqcascade.io.system import build_system, parse_system, system_market_sims, system_simulation_parts
+
+        ss = build_system(parse_system(scenario_data(case), str(path)), path.parent, str(path))
+        sim_path, oracle, settings = system_simulation_parts(ss)
+        return run_system_perps_simulation(ss.model, sim_path, oracle, ss.perps, settings,
+                                           per_market=system_market_sims(ss), wrap=_DustSafe)
     sc = S.build(parse_scenario(scenario_data(case), str(path)), path.parent, str(path))
     if case.engine == "static":
         return run_static(sc.model, sc.config.shock, sc.settings)

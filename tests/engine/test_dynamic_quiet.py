@@ -56,7 +56,7 @@ def test_skipping_is_exact(one_numba_thread, seed, vol, drift, deviation, heartb
                       Dynamics(600, phi), check_conservation=True)
     ends = []
     real = loop.build_result
-    loop.build_result = lambda run, state, config: (ends.append(state.ostate.block), real(run, state, config))[1]
+    loop.build_result = lambda run, state, *rest: (ends.append(state.ostate.block), real(run, state, *rest))[1]
     try:
         on, off = both(m, path, ChainlinkPush(deviation, heartbeat), sim)
     finally:

@@ -210,6 +210,6 @@ def test_cli_montecarlo_of_a_perp_scenario(tmp_path):
     r = CliRunner().invoke(main, ["montecarlo", str(p), "--paths", "6", "--seed", "2", "--out", str(tmp_path / "S")])
     assert r.exit_code == 0, r.output
     assert "perps Monte Carlo: 6 paths" in r.output and "p_adl" in r.output and "fund_depletion_usd" in r.output
-    for bad in (["--workers", "2"], ["--executor", "serial"], ["--reserves", "1"]):
+    for bad in (["--reserves", "1"], ["--alone"], ["--sweep", "perps.fund_usd=1,2"]):
         r = CliRunner().invoke(main, ["montecarlo", str(p), "--paths", "2", *bad, "--out", str(tmp_path / "T")])
         assert r.exit_code == 2 and bad[0] in r.output and not (tmp_path / "T").exists(), r.output

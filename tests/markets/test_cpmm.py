@@ -108,3 +108,34 @@ def test_amount_to_buy_price_inverts(x, y, fee, up):
     # the marginal purchase price is the derivative of the cost
     h = 1e-7 * after.reserve_asset
     assert after.quote_buy(h) / h == pytest.approx(after.buy_price(), rel=1e-6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(reserves, reserves, fees, st.lists(st.one_of(st.just(0.0), st.floats(0.0, 1e12)), min_size=1, max_size=40))
+def test_quote_sells_is_quote_sell_of_each_bit_for_bit(x, y, fee, amounts):
+    """The block loop's grid quotes (``capabilities.quotes_many``) equal the single quotes."""
+    pool = ConstantProductPool("T", x, y, fee)
+    assert ConstantProductPool.capabilities.quotes_many
+    assert pool.quote_sells(amounts) == [pool.quote_sell(a) for a in amounts]
+    with pytest.raises(ConfigError, match="amount"):
+        pool.quote_sells([1.0, math.nan])
+
+
+@settings(max_examples=150, deadline=None)
+@given(reserves, reserves, fees, st.floats(1e-6, 1e9))
+def test_with_mid_price_is_the_checked_replace(x, y, fee, price):
+    """Re-centring copies the fields without the field checks: the same pool the checked
+    constructor gives from the same reserves (x' = sqrt(k / s), y' = sqrt(k s), s = p / (1 - fee))."""
+    from dataclasses import replace
+
+    pool = ConstantProductPool("T", x, y, fee)
+    spot = price / (1.0 - fee)
+    moved = pool.with_mid_price(price)
+    assert type(moved) is ConstantProductPool
+    assert moved == replace(pool, reserve_asset=math.sqrt(x * y / spot), reserve_numeraire=math.sqrt(x * y * spot))
+
+
+def test_with_mid_price_out_of_range_names_the_reserve():
+    """A price so far off that a reserve leaves the floats is refused, naming it (not copied unchecked)."""
+    with pytest.raises(ConfigError, match="reserve_asset"):
+        ConstantProductPool("T", 1e-300, 1e-300).with_mid_price(1e300)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -82,3 +84,38 @@ def test_buy_price_is_the_execution_price_and_inverts():
     assert v.buy_price() == pytest.approx(90.0, rel=1e-13)  # 100·(1 − 0.1)
     # back to I = 0.05: Q_t = (D/p0)·0.05² = 25 → buy 75
     assert v.amount_to_buy_price(95.0) == pytest.approx(75.0, rel=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    net_sold=st.floats(-5e4, 5e4),
+    exponent=st.sampled_from([0.3, 0.5, 1.0, 1.7]),
+    permanent=st.floats(0.0, 1.0),
+    amounts=st.lists(st.one_of(st.just(0.0), st.floats(0.0, 1e7)), min_size=1, max_size=40),
+)
+def test_quote_sells_is_quote_sell_of_each_bit_for_bit(net_sold, exponent, permanent, amounts):
+    """The grid quotes the block loop takes (``capabilities.quotes_many``) are the single
+    quotes, float for float: zero, inside the law, and beyond the size that exhausts it (q*)."""
+    v = PowerLawImpact("X", 100.0, 1e6, 0.7, exponent, permanent, net_sold)
+    assert PowerLawImpact.capabilities.quotes_many
+    assert v.quote_sells(amounts) == [v.quote_sell(a) for a in amounts]
+
+
+def test_quote_sells_refuses_a_bad_amount_like_quote_sell():
+    with pytest.raises(ConfigError, match="amount"):
+        PowerLawImpact("X", 100.0, 1e6).quote_sells([1.0, -1.0])
+
+
+@settings(max_examples=100, deadline=None)
+@given(net_sold=st.floats(-5e4, 5e4), price=st.floats(1e-6, 1e9))
+def test_with_mid_price_is_the_checked_replace(net_sold, price):
+    """Re-centring (fields copied without re-running the checks) gives the venue the field
+    constructor gives: equal, the same type, ``Q = 0``, mid price ``price``."""
+    from dataclasses import replace
+
+    v = PowerLawImpact("X", 100.0, 1e6, 0.7, 0.5, 0.4, net_sold)
+    w = v.with_mid_price(price)
+    assert type(w) is PowerLawImpact and w == replace(v, price=price, net_sold=0.0)
+    assert w.mid_price() == price and v.net_sold == net_sold  # the original unchanged
+    with pytest.raises(ConfigError, match="price"):
+        v.with_mid_price(math.inf)

@@ -241,10 +241,10 @@ def test_an_unregistered_kind_is_gone_after_the_test():
 
 # --------------------------------------------------------------------- declared capabilities
 DECLARED = {
-    ConstantProductPool: VenueCapabilities(quotes_buy=True, arbitraged=True),
+    ConstantProductPool: VenueCapabilities(quotes_buy=True, arbitraged=True, quotes_many=True),
     UniswapV3Venue: VenueCapabilities(quotes_buy=True, arbitraged=True),
     OrderBookVenue: VenueCapabilities(quotes_buy=True, requotes=True),
-    PowerLawImpact: VenueCapabilities(quotes_buy=True, requotes=True),
+    PowerLawImpact: VenueCapabilities(quotes_buy=True, requotes=True, quotes_many=True),
     Router: VenueCapabilities(quotes_buy=True),
 }
 
@@ -256,6 +256,7 @@ def test_every_venue_declares_its_capabilities_and_implements_them(cls):
     # a declared capability is the typed protocol's members, present on the class
     assert not caps.quotes_buy or all(callable(getattr(cls, m, None)) for m in ("buy_price", "amount_to_buy_price"))
     assert not caps.requotes or "net_sold" in {f.name for f in dataclasses.fields(cls)}
+    assert not caps.quotes_many or callable(getattr(cls, "quote_sells", None))
 
 
 def test_contradictory_capabilities_are_refused():

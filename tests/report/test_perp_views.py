@@ -66,3 +66,27 @@ def test_the_dashboard_shows_the_perp_views(perp_store):
         page = c.get(f"/runs/{rid}/views/liqmap")
         assert page.status_code == 200 and 'id="fig-liqmap"' in page.text
         assert c.get(f"/runs/{rid}").status_code == 200
+
+
+def test_the_risk_view_of_a_perp_montecarlo_draws_its_stored_risk_table(perp_store, tmp_path):
+    from liqcascade.execution.perp_montecarlo import perp_montecarlo
+
+    root, rid, scenario = perp_store
+    mc = perp_montecarlo(scenario, 12, seed=1, store=root)
+    store = ResultsStore(root, create=False)
+    risk = store.load(mc.run_id, "risk")
+    v = PV.perp_risk_view(_bundle.find(store, mc.run_id))
+    assert PV.perp_risk_view(_bundle.find(store, rid)) is None  # a single run has no risk table
+    by_name = {t["name"]: t for t in v.figure["data"]}
+    assert list(by_name) == ["VAR 0.95", "ES 0.95", "VAR 0.99", "ES 0.99", "probability"]
+    var99 = risk[(risk["statistic"] == "var") & (risk["level"] == 0.99)].set_index("metric")["estimate"]
+    assert list(values(by_name["VAR 0.99"]["y"])) == [var99["fund_depletion_usd"], var99["adl_usd"],
+                                                      var99["written_off_usd"]]
+    # the probability bars span their Clopper-Pearson interval: estimate - minus = lo, estimate + plus = hi
+    prob = risk[risk["statistic"] == "probability"]
+    p = by_name["probability"]
+    est = values(p["y"])
+    assert est == pytest.approx(prob["estimate"].to_numpy())
+    assert est - values(p["error_y"]["arrayminus"]) == pytest.approx(prob["lo"].to_numpy())
+    assert est + values(p["error_y"]["array"]) == pytest.approx(prob["hi"].to_numpy())
+    assert set(v.table["metric"]) == set(PV.PERP_RISK_LABELS.values()) and v.sources[0].table == "risk"

@@ -180,3 +180,50 @@ def test_the_form_starts_a_perp_run_with_its_edits(browser, server, perp_store):
     assert minutes["fund_usd"].iloc[0] == 5e5  # nothing liquidates at the start mark (test_perp_runs.py)
     assert blocked == [] and errors == [], (blocked, errors)
     page.close()
+
+
+def test_the_form_starts_a_perp_montecarlo_and_its_risk_view_draws_the_stored_risk(browser, server, perp_store):
+    """kind perps_montecarlo with 6 paths and seed 3: the job runs, the run's risk view draws the
+    stored ``risk`` table (VaR/ES bars of the fund's depletion, the ADL notional and the losses
+    socialised; the probabilities) and lists it under the figure."""
+    store, _, _ = perp_store
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    blocked, errors = B.block_network(page, [f"{server}/"]), B.console_errors(page)
+    page.set_default_timeout(30_000)
+    page.goto(f"{server}/new")
+    page.select_option("#scenario", "perp_browser.toml")
+    page.check('input[name=kind][value=perps_montecarlo]')
+    page.fill("#paths", "6")
+    page.fill("#seed", "3")
+    page.click("#start")
+    page.wait_for_url(f"{server}/jobs/*")
+    page.wait_for_selector("#status[data-status=finished], #status[data-status=failed]", timeout=90_000)
+    assert page.get_attribute("#status", "data-status") == "finished", page.inner_text("main")
+    page.click("#run-link")
+    rid = page.url.rsplit("/", 1)[1]
+    info = httpx.get(f"{server}/api/runs/{rid}", timeout=30).json()
+    assert info["kind"] == "perps_montecarlo" and (info["meta"]["paths"], info["meta"]["seed"]) == (6, 3)
+    views = {v["key"]: v for v in info["views"]}
+    assert views["perp_risk"]["links"]["html"] in page.eval_on_selector_all(
+        "#views a", "as => as.map(a => a.getAttribute('href'))")
+    page.goto(f"{server}{views['perp_risk']['links']['html']}")
+    page.wait_for_selector("#fig-perp_risk.js-plotly-plot .main-svg")
+    risk = ResultsStore(store).load(rid, "risk")
+    assert (risk["n_paths"] == 6).all()
+    # ten minutes of the cascade deleverage on the resampled paths too: the bars are not all zero
+    assert risk.set_index(["metric", "statistic"]).loc[("p_adl", "probability"), "estimate"] > 0
+    drawn = {t["name"]: t for t in page.evaluate(TRACES, "fig-perp_risk")}
+    assert list(drawn) == ["VAR 0.95", "ES 0.95", "VAR 0.99", "ES 0.99", "probability"]
+    labels = ["fund depletion", "ADL notional", "losses socialised"]
+    for (stat, level), g in risk[risk["statistic"].isin(["var", "es"])].groupby(["statistic", "level"], sort=False):
+        t = drawn[f"{stat.upper()} {level:.3g}"]
+        assert t["x"] == labels
+        np.testing.assert_allclose(t["y"], g["estimate"].to_numpy(), rtol=1e-12)
+    prob = risk[risk["statistic"] == "probability"]
+    assert drawn["probability"]["x"] == ["P(ADL)", "P(fund exhausted)", "P(socialised)"]
+    np.testing.assert_allclose(drawn["probability"]["y"], prob["estimate"].to_numpy(), rtol=1e-12)
+    shown = page.inner_text("#view-perp_risk table")
+    assert "P(ADL)" in shown and "fund depletion" in shown and "losses socialised" in shown
+    B.screenshot(page, "perp-montecarlo-risk")
+    assert blocked == [] and errors == [], (blocked, errors)
+    page.close()

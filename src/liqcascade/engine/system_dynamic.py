@@ -358,6 +358,37 @@ def run_system(
 ) -> SystemSimulation:
     """As :func:`simulate_system`, with the liquidator populations' totals (``liquidators``).
     ``behaviour_stream``: the owners' random stream (Monte Carlo path index)."""
+    shared, sp, runs, logs = start_system(system, path, oracle, settings, only, sorted_books, per_market,
+                                          behaviour_stream)
+    nb = shared.n_blocks
+    for b in range(nb):
+        run_system_block(shared, sp, runs, b, logs)
+        if progress is not None:
+            progress(b + 1, nb)
+    if coin_rows is not None:
+        coin_rows.extend(sp.coin_rows)
+    return finish_system(shared, runs, logs)
+
+
+def finish_system(shared: SharedInputs, runs: list[MarketRun], logs: dict[str, PopulationLog]) -> SystemSimulation:
+    """Each market's single-market tables and the populations' totals, after the last block."""
+    return SystemSimulation({m.name: build_result(m.run, m.st, None) for m in runs},
+                            liquidators_table(_populations(shared, runs), logs))
+
+
+def start_system(
+    system: SystemModel,
+    path,
+    oracle,
+    settings: SimSettings | None = None,
+    only: Sequence[str] | None = None,
+    sorted_books: Mapping[str, SortedBook] | None = None,
+    per_market: Mapping[str, MarketSim] | None = None,
+    behaviour_stream: int = 0,
+) -> tuple[SharedInputs, SharedPrices, list[MarketRun], dict[str, PopulationLog]]:
+    """The state before block 0 of :func:`run_system` (arguments as there): the shared
+    inputs and prices, each market's run and the populations' logs. A runner that adds
+    its own steps to each block (engine/system_perps.py) starts here."""
     settings = settings or SimSettings()
     names = list(system.names if only is None else only)
     for n in names:
@@ -377,16 +408,8 @@ def run_system(
     for k, m in enumerate(runs):
         if m.own is not None:
             m.own = replace(m.own, members=(k,))
-    nb = shared.n_blocks
-    logs = {p.name: PopulationLog.empty(nb) for p in _populations(shared, runs)}
-    for b in range(nb):
-        run_system_block(shared, sp, runs, b, logs)
-        if progress is not None:
-            progress(b + 1, nb)
-    if coin_rows is not None:
-        coin_rows.extend(sp.coin_rows)
-    return SystemSimulation({m.name: build_result(m.run, m.st, None) for m in runs},
-                            liquidators_table(_populations(shared, runs), logs))
+    logs = {p.name: PopulationLog.empty(shared.n_blocks) for p in _populations(shared, runs)}
+    return shared, sp, runs, logs
 
 
 def run_system_block(shared: SharedInputs, sp: SharedPrices, runs: list[MarketRun], b: int,

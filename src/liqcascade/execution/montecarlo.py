@@ -73,6 +73,9 @@ PATH_COLUMNS = (
 )
 """The leading columns of a ``paths`` table, in order (module docstring for the rest)."""
 
+PATH_TABLES = ("summary", "steps", "assets")
+"""The simulation tables a path's row is made of (the others are not built)."""
+
 CACHE_SIZE = 4
 """Prepared scenarios kept per process (a calibration walks through several configs)."""
 
@@ -143,6 +146,9 @@ def prepare(sc, alone: bool = False) -> "Prepared | SystemPrepared":
     """:meth:`Prepared.of` a scenario, :meth:`SystemPrepared.of` a system scenario (``alone``:
     each market also alone on every path, a system's only)."""
     if is_system(sc):
+        from liqcascade.io.system import lending_only
+
+        lending_only(sc, "montecarlo")
         return SystemPrepared.of(sc, alone)
     if alone:
         raise ConfigError("--alone", "alone", "a system scenario ([[markets]]): one market has no other market to be "
@@ -184,7 +190,7 @@ class Prepared:
         raw = self.paths.path(seed, index)
         path = drive_path(raw, sc.config.simulation.drive, model.assets, np.asarray(model.prices), sc.source)
         res = simulate(model, path, self.oracle, self.settings, sorted_book=self.book, behaviour=self.behaviour,
-                       behaviour_stream=index)
+                       behaviour_stream=index, tables=PATH_TABLES)
         out = _outcome(res)
         row: dict[str, Any] = {"path": index, "seed": seed, **out.row,
                                "time_to_clear_s": _clear_time(out.liq_blocks, out.open, float(raw.block_seconds))}

@@ -24,7 +24,11 @@ a larger metric; the search (grid from the safe end, then bisection, as
 :mod:`liqcascade.execution.calibrate`) returns the loosest value within budget, and the
 summary's ``monotone`` says whether the explored curve agrees. Every candidate runs on the same
 paths: the scenario's own path (``paths=None``) or ``paths`` resampled from it with ``seed``
-(:func:`~liqcascade.scenarios.perp_paths.bootstrap_marks`), drawn once.
+(:func:`~liqcascade.scenarios.perp_paths.bootstrap_path`: path ``i`` from ``(seed, i)`` alone).
+Each candidate's paths run in chunks on an executor
+(:mod:`liqcascade.execution.perp_montecarlo`; the grid's candidates all at once), with the same
+numbers on every executor and chunking; with a store every chunk lands as a part of
+``candidate_paths`` and an interrupted calibration resumes.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from liqcascade import __version__
 from liqcascade.engine.result import Result
 from liqcascade.errors import ConfigError
 from liqcascade.io.perp_scenario import PerpScenario, load_perp_scenario
-from liqcascade.io.store import ResultsStore, run_id as _run_id
+from liqcascade.io.store import ResultsStore, StoreError, run_id as _run_id
 
 __all__ = ["KIND", "PERP_CAL_METRICS", "PERP_PARAMS", "apply_perp_candidate", "perp_calibrate"]
 
@@ -163,20 +167,74 @@ def _metric(summaries: pd.DataFrame, c: PerpCalibration) -> float:
     return float(value_at_risk(x, c.confidence))
 
 
+PATHS_TABLE = "candidate_paths"
+_PATH_KEEP = ("path", "chunk", "seed", "value", "adl_usd", "fund_start_usd", "fund_min_usd", "written_off_usd",
+              "liquidated_usd", "low_mark")
+"""The columns of ``candidate_paths``: per candidate value and path, what the metrics read."""
+
+
 class _Evaluator:
-    """Runs candidates on the shared paths and keeps one row per candidate."""
+    """Evaluates candidate values (a batch at a time) on the shared paths, on an executor.
 
-    def __init__(self, ps: PerpScenario, c: PerpCalibration, marks: np.ndarray, progress=None) -> None:
-        self.ps, self.c, self.marks, self.progress = ps, c, marks, progress
+    Each candidate's paths are cut into the same chunks; chunk ``c`` of the candidate evaluated
+    ``step``-th is part ``step * chunks_per_candidate + c`` of ``candidate_paths``, stored as it
+    lands when there is a store. Parts an interrupted run of the same calibration stored are
+    read, not recomputed: the search is deterministic, so a rerun asks for the same candidates
+    in the same order."""
+
+    def __init__(self, spec, c: PerpCalibration, chunks: list, executor, progress=None, store=None,
+                 rid: str = "") -> None:
+        self.spec, self.c, self.chunks, self.ex, self.progress = spec, c, chunks, executor, progress
+        self.st, self.rid = store, rid
         self.rows: list[dict[str, Any]] = []
+        self.path_frames: list[pd.DataFrame] = []
+        self.landed = self._landed() if store is not None else {}
 
-    def __call__(self, value: float, stage: str) -> float:
-        from liqcascade.execution.perps import run_perp_scenario
+    def _landed(self) -> dict[int, pd.DataFrame]:
+        """The parts an earlier, interrupted run stored: {part: rows}."""
+        ids = self.st.parts(self.rid, PATHS_TABLE)
+        whole, out, at = (self.st.load_parts(self.rid, PATHS_TABLE) if ids else None), {}, 0
+        for part in ids:
+            ch = self.chunks[part % len(self.chunks)]
+            out[part] = whole.iloc[at: at + ch.stop - ch.start].reset_index(drop=True)
+            at += ch.stop - ch.start
+        return out
 
-        cand = apply_perp_candidate(self.ps, self.c.param, value)
-        rows = [run_perp_scenario(dataclasses.replace(cand, marks=m)).table("summary") for m in self.marks]
-        s = pd.concat(rows, ignore_index=True)
+    def batch(self, values: list[float], stage: str) -> list[float]:
+        from liqcascade.execution.perp_montecarlo import run_perp_chunks
+
+        m, first = len(self.chunks), len(self.rows)
+        got: dict[int, pd.DataFrame] = {}
+        todo, part_of = [], {}
+        for k, v in enumerate(values):
+            spec = self.spec.with_candidate(self.c.param, v)
+            for ch in self.chunks:
+                part = (first + k) * m + ch.index
+                if part in self.landed:
+                    got[part] = self.landed.pop(part)
+                    if not (got[part]["value"] == float(v)).all() or got[part]["path"].tolist() != list(
+                            range(ch.start, ch.stop)):
+                        raise StoreError(f"run {self.rid!r}: part {part} of {PATHS_TABLE} is not paths {ch.start}.."
+                                         f"{ch.stop - 1} of value {float(v)!r}, which the search asks for; the stored "
+                                         "calibration is inconsistent (use another store)")
+                else:
+                    todo.append(dataclasses.replace(ch, spec=spec))
+                    part_of[(float(v), ch.index)] = part
+
+        def land(ch, df: pd.DataFrame) -> None:
+            part = part_of[(ch.spec.candidate[1], ch.index)]
+            got[part] = df[list(_PATH_KEEP)].reset_index(drop=True)
+            if self.st is not None:
+                self.st.save_part(self.rid, PATHS_TABLE, part, got[part])
+
+        if todo:
+            run_perp_chunks(todo, self.ex, land)
+        return [self._row(pd.concat([got[(first + k) * m + j] for j in range(m)], ignore_index=True), v, stage)
+                for k, v in enumerate(values)]
+
+    def _row(self, s: pd.DataFrame, value: float, stage: str) -> float:
         est = _metric(s, self.c)
+        self.path_frames.append(s)
         self.rows.append({"value": value, "estimate": est, "within_budget": est <= self.c.budget, "stage": stage,
                           "step": len(self.rows), "adl_paths": int(np.count_nonzero(s["adl_usd"] > 0)),
                           "mean_written_off_usd": float(s["written_off_usd"].mean())})
@@ -190,7 +248,7 @@ def _search(ev: _Evaluator) -> tuple[float, str]:
     c = ev.c
     grid = np.linspace(c.lo, c.hi, c.grid)
     order = grid if LOOSER_IS_LARGER[c.param] else grid[::-1]
-    ok = [ev(float(v), "grid") <= c.budget for v in order]
+    ok = [e <= c.budget for e in ev.batch([float(v) for v in order], "grid")]  # the grid at once: in parallel
     if not ok[0]:
         return math.nan, f"no value in [{c.lo:g}, {c.hi:g}] keeps the metric within budget"
     k = next((j for j in range(len(ok)) if not ok[j]), len(ok)) - 1
@@ -199,7 +257,7 @@ def _search(ev: _Evaluator) -> tuple[float, str]:
     good, bad = float(order[k]), float(order[k + 1])
     while abs(bad - good) > c.tol:
         mid = 0.5 * (good + bad)
-        if ev(mid, "bisect") <= c.budget:
+        if ev.batch([mid], "bisect")[0] <= c.budget:
             good = mid
         else:
             bad = mid
@@ -209,28 +267,83 @@ def _search(ev: _Evaluator) -> tuple[float, str]:
 def perp_calibrate(scenario: str | Path | PerpScenario, param: str, budget: float, metric: str = "p_adl",
                    confidence: float = 0.99, paths: int | None = None, seed: int = 0,
                    value_range: tuple[float, float] | None = None, grid: int = 5, tol: float | None = None,
-                   store: ResultsStore | str | Path | None = None, recompute: bool = False, progress=None) -> Result:
+                   store: ResultsStore | str | Path | None = None, recompute: bool = False, progress=None,
+                   executor="serial", workers: int | None = None, chunk_size: int | None = None) -> Result:
     """The loosest ``param`` (module docstring) whose ``metric`` stays ``<= budget``.
 
     Tables ``candidates`` (value, estimate, within_budget, stage, step, adl_paths,
-    mean_written_off_usd) and ``summary`` (one row: param, metric, confidence, budget, chosen —
-    NaN when no value is within budget — status, monotone, range, paths, seed, evaluations).
-    Every argument is checked before any run; stored as kind ``perps_calibrate``."""
-    from liqcascade.execution.runs import hashed, save, stored
-    from liqcascade.scenarios.perp_paths import bootstrap_marks
+    mean_written_off_usd), ``summary`` (one row: param, metric, confidence, budget, chosen —
+    NaN when no value is within budget — status, monotone, range, paths, seed, evaluations) and
+    ``candidate_paths`` (per candidate and path: the columns the metrics read). Candidates run
+    in chunks of paths on ``executor`` (``serial``, ``local``, ``dask``, ``dask://HOST:PORT`` or
+    an open executor; the grid's candidates all at once), with the same numbers on each; with a
+    store each chunk lands as a part of ``candidate_paths`` as it finishes and an interrupted
+    calibration resumes. Every argument is checked before any run; stored as kind
+    ``perps_calibrate``."""
+    from liqcascade.execution.executors import Executor, parse_executor
+    from liqcascade.execution.runs import hashed, stored
 
     c = _check(param, metric, budget, confidence, value_range, grid, tol, paths, seed)
     ps = scenario if isinstance(scenario, PerpScenario) else load_perp_scenario(scenario)
     for v in (c.lo, c.hi):  # a bad end of the range fails here, before any run
         apply_perp_candidate(ps, c.param, v)
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, numbers.Integral)
+                                   or chunk_size < 1):
+        raise ConfigError("--chunk-size", "chunk_size", "an integer >= 1", chunk_size)
+    if not isinstance(executor, Executor):
+        parse_executor(executor)
     cfg = ps.resolved()
-    ident = {"kind": KIND, "config": hashed(cfg, ()), **dataclasses.asdict(c)}
+    # "draw": resampled path i is drawn from (seed, i) alone; runs stored before drew from one stream
+    ident = {"kind": KIND, "config": hashed(cfg, ()), **dataclasses.asdict(c), "draw": "per-path"}
     rid = _run_id(ident, __version__)
     if not recompute and (found := stored(store, rid, KIND)) is not None:
         return found
-    marks = ps.marks[None, :] if c.paths is None else bootstrap_marks(ps.marks, c.paths, c.seed)
-    ev = _Evaluator(ps, c, marks, progress)
-    chosen, status = _search(ev)
+    return _calibrate(ps, c, cfg, rid, None if recompute and _finished(store, rid) else store,
+                      (executor, workers, chunk_size), progress)
+
+
+def _finished(store, rid: str) -> bool:
+    """Whether ``store`` (which reading never creates) holds the finished run ``rid``."""
+    from liqcascade.execution.api import _existing
+
+    st = _existing(store)
+    return st is not None and st.has(rid)
+
+
+def _calibrate(ps: PerpScenario, c: PerpCalibration, cfg: dict, rid: str, store, where, progress) -> Result:
+    """Search on the executor ``where = (executor, workers, chunk_size)``, landing chunks in
+    ``store`` (None: nothing stored), and finish the run."""
+    import contextlib
+
+    from liqcascade.execution.api import _existing, _resumed_size
+    from liqcascade.execution.calibrate import default_chunk_size
+    from liqcascade.execution.executors import Executor, open_executor
+    from liqcascade.execution.perp_montecarlo import PerpChunk, PerpSpec, perp_chunks, remember
+
+    executor, workers, size = where
+    n = 1 if c.paths is None else c.paths
+    st = None if store is None else _existing(store) or ResultsStore(Path(store))
+    info = None if st is None else st.info(rid)
+    if info is not None:
+        size = _resumed_size(rid, info["meta"], size)
+    size = size or default_chunk_size(n)
+    spec = PerpSpec.of(ps)
+    remember(spec, ps)
+    chunks = [PerpChunk(spec, c.seed, 0, 0, 1, own_path=True)] if c.paths is None else perp_chunks(spec, c.seed, n, size)
+    meta = {"source": ps.source, "param": c.param, "metric": c.metric}
+    if st is not None:
+        st.begin(rid, KIND, cfg, {**meta, "paths": n, "chunk_size": size})
+    with contextlib.nullcontext(executor) if isinstance(executor, Executor) else open_executor(executor, workers) as ex:
+        ev = _Evaluator(spec, c, chunks, ex, progress, st, rid)
+        chosen, status = _search(ev)
+    res = Result(KIND, _tables(ev, c, n, chosen, status), cfg)
+    if st is None:
+        return res.with_run_id(rid)
+    st.finish(rid, {k: v for k, v in res.tables.items() if k != PATHS_TABLE}, {"chosen": chosen})
+    return res.with_run_id(rid)
+
+
+def _tables(ev: _Evaluator, c: PerpCalibration, n: int, chosen: float, status: str) -> dict[str, pd.DataFrame]:
     cand = pd.DataFrame(ev.rows)
     # the metric should not fall as the value loosens, up to 0.1 % of the budget (or 1e-9 for a zero budget)
     steps = np.diff(cand.sort_values("value")["estimate"].to_numpy()) * (1.0 if LOOSER_IS_LARGER[c.param] else -1.0)
@@ -239,8 +352,6 @@ def perp_calibrate(scenario: str | Path | PerpScenario, param: str, budget: floa
         status += "; the explored curve is not monotone in the assumed direction: check the candidates table"
     summary = pd.DataFrame([{"param": c.param, "metric": c.metric, "confidence": c.confidence, "budget": c.budget,
                              "chosen": chosen, "status": status, "monotone": mono, "range_lo": c.lo,
-                             "range_hi": c.hi, "tol": c.tol, "paths": marks.shape[0], "seed": c.seed,
+                             "range_hi": c.hi, "tol": c.tol, "paths": n, "seed": c.seed,
                              "own_path": c.paths is None, "evaluations": len(cand)}])
-    res = Result(KIND, {"candidates": cand, "summary": summary}, cfg)
-    save(store, rid, KIND, cfg, res, {"source": ps.source, "param": c.param, "metric": c.metric, "chosen": chosen})
-    return res.with_run_id(rid) if store is not None else res
+    return {"candidates": cand, "summary": summary, PATHS_TABLE: pd.concat(ev.path_frames, ignore_index=True)}

@@ -260,29 +260,11 @@ def perp_run(scenario: str | Path | PerpScenario, store: ResultsStore | str | Pa
 # ---------------------------------------------------------------------- Monte Carlo (issue 13 item 7)
 def perp_montecarlo(scenario: str | Path | PerpScenario, paths: int, seed: int = 0,
                     store: ResultsStore | str | Path | None = None, levels=(0.95, 0.99), recompute: bool = False,
-                    progress=None) -> Result:
+                    progress=None, executor="serial", workers: int | None = None,
+                    chunk_size: int | None = None) -> Result:
     """The scenario on ``paths`` mark paths resampled from its own
-    (:func:`~liqcascade.scenarios.perp_paths.bootstrap_marks`), the same book, fund and venue on
-    each. Tables: ``paths`` (one row per path: its summary) and ``risk``
-    (:func:`~liqcascade.risk.perps.perp_risk_table`). Stored as kind ``perps_montecarlo``."""
-    from liqcascade.execution.runs import hashed, save, stored
-    from liqcascade.risk.perps import perp_risk_table
-    from liqcascade.scenarios.perp_paths import bootstrap_marks
+    (:func:`~liqcascade.scenarios.perp_paths.bootstrap_path`), chunked on an executor:
+    :func:`liqcascade.execution.perp_montecarlo.perp_montecarlo`."""
+    from liqcascade.execution.perp_montecarlo import perp_montecarlo as _run
 
-    ps = scenario if isinstance(scenario, PerpScenario) else load_perp_scenario(scenario)
-    cfg = ps.resolved()
-    kind = "perps_montecarlo"
-    rid = _run_id({"kind": kind, "config": hashed(cfg, ()), "paths": paths, "seed": seed,
-                   "levels": [float(x) for x in levels]}, __version__)
-    if not recompute and (found := stored(store, rid, kind)) is not None:
-        return found
-    rows = []
-    for i, marks in enumerate(bootstrap_marks(ps.marks, paths, seed)):
-        summary = run_perp_scenario(replace(ps, marks=marks)).table("summary")
-        rows.append(summary.assign(path=i))
-        if progress is not None:
-            progress(i + 1, paths)
-    table = pd.concat(rows, ignore_index=True)
-    res = Result(kind, {"paths": table, "risk": perp_risk_table(table, levels)}, cfg)
-    save(store, rid, kind, cfg, res, {"source": ps.source, "paths": paths, "seed": seed})
-    return res.with_run_id(rid)
+    return _run(scenario, paths, seed, store, levels, recompute, progress, executor, workers, chunk_size)

@@ -296,6 +296,12 @@ def is_system(scenario) -> bool:
     )
 
 
+def _lending_only(ss, command: str) -> None:
+    from liqcascade.io.system import lending_only
+
+    lending_only(ss, command)
+
+
 def load_system(scenario):
     """A built :class:`~liqcascade.io.system.SystemScenario` from a path (or as given)."""
     from liqcascade.io.system import SystemScenario, load_system as _load
@@ -318,6 +324,7 @@ def system_run(
     from liqcascade.engine.system_run import run_system
 
     ss = load_system(scenario)
+    _lending_only(ss, "run")
     shocks = _system_shocks(ss, shocks)
     cfg = ss.resolved()
     cfg["shock"] = shocks
@@ -360,6 +367,7 @@ def system_curve(
     from liqcascade.errors import ConfigError
 
     ss = load_system(scenario)
+    _lending_only(ss, "curve")
     asset, grid, co_move = curve_arguments(ss, asset, shocks, co_move)
     if asset not in ss.model.assets:
         raise ConfigError("--asset", "asset", f"an asset of the system {list(ss.model.assets)}", asset)
@@ -390,6 +398,10 @@ def system_simulate(
     from liqcascade.io.system import system_market_sims, system_simulation_parts
 
     ss = load_system(scenario)
+    if ss.perps:  # perp markets beside the lending markets (docs/perps.md, "Perps and lending")
+        from liqcascade.execution.system_perps import system_perps_simulate
+
+        return system_perps_simulate(ss, store, recompute, progress, alone)
     path, oracle, settings = system_simulation_parts(ss)
     per_market = system_market_sims(ss)
     cfg = ss.resolved()
@@ -417,6 +429,7 @@ def network(
     from liqcascade.risk import contagion
 
     ss = load_system(scenario)
+    _lending_only(ss, "network")
     shocks = _system_shocks(ss, shocks)
     cfg = ss.resolved()
     cfg["shock"] = shocks

@@ -57,11 +57,12 @@ from liqcascade.io.config import (
     validate,
 )
 from liqcascade.io.montecarlo_config import MonteCarloConfig
+from liqcascade.io.perp_scenario import PerpBookFileConfig, PerpVenueTableConfig
 from liqcascade.io.scenario import Scenario, _venues, build
 from liqcascade.model import RiskParams
 
 __all__ = ["OwnerLinkConfig", "OwnersConfig", "PsmConfig", "RedemptionsConfig", "StablecoinConfig", "SystemMarketConfig", "SystemScenario",
-           "SystemScenarioConfig", "build_system", "is_system_file", "load_system", "parse_system", "system_market_sims",
+           "SystemScenarioConfig", "build_system", "is_system_file", "lending_only", "load_system", "parse_system", "system_market_sims",
            "system_simulation_parts"]
 
 NOT_YET = {
@@ -161,6 +162,44 @@ class OwnersConfig(_Model):
                                          "books, applied after `path` in order.")
 
 
+class PerpArbitrageConfig(_Model):
+    """The basis arbitrageur tying a perp market's book to its asset's spot venue
+    (markets/perp_arb.py): finite capital, an optional speed, and the band fees make."""
+
+    capital_usd: float = Field(0.0, ge=0.0, description="USD of buy legs the arbitrageur can carry over the run "
+                               "(0: the perp and the spot venue are not tied; each buy leg uses up its cost).")
+    spot_fee: float = Field(0.0, ge=0.0, lt=1.0, description="Fee of the spot leg (fraction of notional).")
+    perp_fee: float = Field(0.0, ge=0.0, lt=1.0, description="Fee of the perp leg (fraction of notional).")
+    max_notional_per_s: float | None = Field(None, gt=0.0, description="USD of buy legs per second at most "
+                                             "(default: no limit but the capital).")
+
+
+class SystemPerpMarketConfig(_Model):
+    """A perp market of the system (docs/perps.md, "Perps and lending"): the keys of ``[perps]``
+    but the path (its mark is the index: the shared spot venue of ``asset``), plus a name, the
+    asset and the arbitrage."""
+
+    name: str = Field(min_length=1, description="Perp market name, unique in the system (the perp tables' "
+                      "perp_market column).")
+    asset: str = Field(description="The system asset whose shared [[venues]] venue gives the index and takes the "
+                       "arbitrage's spot leg (an orderbook or cpmm venue: one that quotes purchases).")
+    engine: str = Field(description="Margin engine of the perp registry (as perps.engine).")
+    settings: dict[str, float | int | bool] = Field(default_factory=dict, description="The engine's scalar settings "
+                                                   "(as perps.settings).")
+    market: str = Field(description="The market's name as the engine's tiers know it (as perps.market).")
+    fund_usd: float = Field(0.0, ge=0, description="Insurance fund at the start (USD).")
+    adl: str = Field("dydx", description="Deleveraging (as perps.adl).")
+    adl_seed: int = Field(0, ge=0, description="Seed of dYdX's pseudo-random start (adl = 'dydx').")
+    step_seconds: int = Field(description="Seconds per perp step; must divide [simulation] block_seconds (the "
+                              "perp runs block_seconds / step_seconds sub-steps after each lending block).")
+    book: PerpBookFileConfig = Field(description="The perp book (as [perps.book]; a synthetic book is drawn around "
+                                     "the asset's reference price).")
+    venue: PerpVenueTableConfig = Field(default_factory=PerpVenueTableConfig, description="The perp's own order "
+                                        "book (as [perps.venue]).")
+    arbitrage: PerpArbitrageConfig = Field(default_factory=PerpArbitrageConfig, description="The basis "
+                                           "arbitrageur between the perp's book and the spot venue.")
+
+
 class SystemScenarioConfig(_Model):
     """A system of markets over one asset universe, selling into shared venues."""
 
@@ -188,6 +227,10 @@ class SystemScenarioConfig(_Model):
         None, description="Monte Carlo price paths of the system (`liqcascade montecarlo`): each path runs the "
         "system block by block with the [simulation] table.",
     )
+    perp_markets: list[SystemPerpMarketConfig] = Field(
+        default_factory=list, description="Perp markets beside the lending markets (`liqcascade simulate` only): "
+        "each reads its index from its asset's shared venue, and a basis arbitrageur ties its book to that venue "
+        "(docs/perps.md, \"Perps and lending\").")
 
     @field_validator("markets")
     @classmethod
@@ -216,6 +259,8 @@ class SystemScenario:
     markets: dict[str, Scenario]
     model: SystemModel
     settings: CascadeSettings
+    perps: tuple = ()
+    """The perp markets (:class:`~liqcascade.engine.system_perps.PerpMarketSim`), ``[[perp_markets]]``."""
 
     @property
     def market_settings(self) -> dict[str, CascadeSettings]:
@@ -241,10 +286,23 @@ class SystemScenario:
                     del coin[key]
         if d["owners"] is None:
             del d["owners"]
+        if not d["perp_markets"]:
+            del d["perp_markets"]
+        for i, entry in enumerate(d.get("perp_markets", [])):
+            _hash_perp_inputs(entry, i, self.base_dir, self.source)
         if self.config.owners is not None and self.config.owners.path:
             f = resolve_path(self.config.owners.path, self.base_dir, self.source, "owners.path")
             d["owners"]["path"] = f"sha256:{file_digest(f)}"
         return d
+
+
+def lending_only(ss: SystemScenario, command: str) -> None:
+    """Refuse a system with ``[[perp_markets]]`` where only the lending markets would run:
+    perp markets run beside them in ``liqcascade simulate`` only (never silently left out)."""
+    if ss.perps:
+        raise ConfigError(ss.source, "perp_markets", f"no perp markets for `liqcascade {command}` (only `liqcascade "
+                          "simulate` runs them beside the lending markets; docs/perps.md, \"Perps and lending\")",
+                          [p.name for p in ss.perps])
 
 
 def is_system_file(path: str | Path) -> bool:
@@ -303,7 +361,78 @@ def build_system(cfg: SystemScenarioConfig, base_dir: Path | str = ".", source: 
     if model.bounded and settings.strategy != "max_close":
         raise ConfigError(source, "liquidators.strategy", "max_close when the system's liquidators are bounded "
                           "(calls_per_round, capital_usd)", settings.strategy)
-    return SystemScenario(cfg, source, base_dir, markets, model, settings)
+    perps = tuple(_perp_market(cfg, i, model, base_dir, source) for i in range(len(cfg.perp_markets)))
+    return SystemScenario(cfg, source, base_dir, markets, model, settings, perps)
+
+
+def _hash_perp_inputs(entry: dict, i: int, base_dir: Path, source: str) -> None:
+    """A perp market's input files replaced by their content hashes (as a perp scenario's)."""
+    from liqcascade.io.perp_scenario import SHIPPED_DYNAMICS
+
+    for key in ("accounts", "positions"):
+        if entry["book"].get(key) is not None:
+            f = resolve_path(entry["book"][key], base_dir, source, f"perp_markets.{i}.book.{key}")
+            entry["book"][key] = f"sha256:{file_digest(f)}"
+    if entry["venue"]["dynamics"] != SHIPPED_DYNAMICS:
+        f = resolve_path(entry["venue"]["dynamics"], base_dir, source, f"perp_markets.{i}.venue.dynamics")
+        entry["venue"]["dynamics"] = f"sha256:{file_digest(f)}"
+
+
+def _perp_market(cfg: SystemScenarioConfig, i: int, model: SystemModel, base_dir: Path, source: str):
+    """The ``i``-th ``[[perp_markets]]`` entry built by the perp scenario's builders (engine,
+    book drawn at the asset's reference price, order book); an error names
+    ``perp_markets.i.key``."""
+    from liqcascade.engine.system_perps import PerpMarketSim, substeps
+    from liqcascade.io import perp_scenario as ps
+    from liqcascade.markets.perp_arb import BasisArbitrageur, arb_band
+
+    e = cfg.perp_markets[i]
+    at = f"perp_markets.{i}"
+    taken = [m.name for m in cfg.markets] + [p.name for p in cfg.perp_markets[:i]]
+    if e.name in taken:
+        raise ConfigError(source, f"{at}.name", f"a name no other market has (taken: {taken})", e.name)
+    if e.asset not in model.assets:
+        raise ConfigError(source, f"{at}.asset", f"an asset of the system {list(model.assets)}", e.asset)
+    venue = model.venues.get(e.asset)
+    if venue is None or not venue.capabilities.quotes_buy:
+        raise ConfigError(source, f"{at}.asset", "an asset with a [[venues]] venue that quotes purchases (orderbook "
+                          "or cpmm): the arbitrage trades on it", e.asset)
+    if cfg.simulation is not None:
+        substeps(float(cfg.simulation.block_seconds), float(e.step_seconds), source, f"{at}.step_seconds")
+    keys = {k: getattr(e, k) for k in ("engine", "settings", "market", "fund_usd", "adl", "adl_seed", "book", "venue")}
+    try:
+        p = ps.PerpsConfig(**keys)
+        if p.engine not in ps.engine_names():
+            raise ConfigError(source, "perps.engine", f"one of {list(ps.engine_names())}", p.engine)
+        if p.adl not in ps.ADL_NAMES:
+            raise ConfigError(source, "perps.adl", f"one of {list(ps.ADL_NAMES)}", p.adl)
+        engine = ps._engine(p, source)
+        price = float(model.prices[model.assets.index(e.asset)])
+        book, topped = ps._book(p, engine, price, base_dir, source)
+        perp_venue = ps._venue(p, price, base_dir, source)
+    except ConfigError as err:
+        if err.key.startswith("tiers."):  # the engine's own tier table has no such market
+            raise ConfigError(source, f"{at}.market", f"{err.expected} of the {e.engine} engine", e.market) from None
+        if err.file != source or not err.key.startswith("perps."):
+            raise
+        raise ConfigError(source, f"{at}.{err.key[len('perps.'):]}", err.expected, err.got) from None
+    a = e.arbitrage
+    arb = BasisArbitrageur(a.capital_usd, arb_band(a.spot_fee, a.perp_fee),
+                           math.inf if a.max_notional_per_s is None else a.max_notional_per_s)
+    return PerpMarketSim(e.name, e.asset, engine, book, perp_venue, _adl_factory(engine, e.adl, e.adl_seed, source, at),
+                         float(e.step_seconds), arb, e.fund_usd, topped)
+
+
+def _adl_factory(engine, name: str, seed: int, source: str, at: str):
+    """A fresh deleveraging policy per run (dYdX's draws from its own seeded generator)."""
+    from liqcascade.protocols.perps_adl import policy
+
+    if name == "dydx":
+        from liqcascade.protocols.dydx_v4.rules import DydxDeleveraging
+
+        return lambda: DydxDeleveraging(engine, seed)
+    chosen = policy(name, source, f"{at}.adl")
+    return lambda: chosen
 
 
 def _static_liquidators(cfg: SystemScenarioConfig) -> tuple[StaticLiquidators, ...]:

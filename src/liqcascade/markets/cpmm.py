@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from liqcascade.errors import ConfigError
-from liqcascade.markets.base import VenueCapabilities
+from liqcascade.markets.base import VenueCapabilities, checked_copy
 
 __all__ = ["ConstantProductPool"]
 
@@ -57,7 +57,7 @@ class ConstantProductPool:
     Build with the field constructor (reserves) or :meth:`from_price_depth`.
     """
 
-    capabilities: ClassVar[VenueCapabilities] = VenueCapabilities(quotes_buy=True, arbitraged=True)
+    capabilities: ClassVar[VenueCapabilities] = VenueCapabilities(quotes_buy=True, arbitraged=True, quotes_many=True)
 
     asset: str
     reserve_asset: float
@@ -116,6 +116,15 @@ class ConstantProductPool:
         a = _check_amount(amount)
         ga = self.gamma * a
         return self.reserve_numeraire * ga / (self.reserve_asset + ga)
+
+    def quote_sells(self, amounts: list[float]) -> list[float]:
+        """:meth:`quote_sell` of each amount (the same expression, the reserves read once)."""
+        x, y, g = self.reserve_asset, self.reserve_numeraire, self.gamma
+        out = []
+        for amount in amounts:
+            ga = g * _check_amount(amount)
+            out.append(y * ga / (x + ga))
+        return out
 
     def sell(self, amount: float) -> tuple[float, "ConstantProductPool"]:
         """Sell ``amount`` tokens; the full input (fee included) joins the asset reserve."""
@@ -197,4 +206,7 @@ class ConstantProductPool:
         p = _check_price(price)
         spot = p / self.gamma
         k = self.k
-        return replace(self, reserve_asset=math.sqrt(k / spot), reserve_numeraire=math.sqrt(k * spot))
+        x, y = math.sqrt(k / spot), math.sqrt(k * spot)
+        if 0.0 < x < math.inf and 0.0 < y < math.inf:  # the reserves' checks; the fee is unchanged
+            return checked_copy(self, reserve_asset=x, reserve_numeraire=y)
+        return replace(self, reserve_asset=x, reserve_numeraire=y)  # raises, naming the reserve

@@ -43,7 +43,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from liqcascade.errors import ConfigError
-from liqcascade.markets.base import VenueCapabilities
+from liqcascade.markets.base import VenueCapabilities, checked_copy
 
 __all__ = ["PowerLawImpact"]
 
@@ -62,7 +62,7 @@ def _check_amount(amount: float) -> float:
 class PowerLawImpact:
     """Venue with impact ``I(Q) = Y·(Q·p0/D)^δ``; see the module docstring for the convention."""
 
-    capabilities: ClassVar[VenueCapabilities] = VenueCapabilities(quotes_buy=True, requotes=True)
+    capabilities: ClassVar[VenueCapabilities] = VenueCapabilities(quotes_buy=True, requotes=True, quotes_many=True)
 
     asset: str
     price: float
@@ -129,6 +129,27 @@ class PowerLawImpact:
             return 0.0
         return max(self._cash(self.net_sold + a) - self._cash(self.net_sold), 0.0)
 
+    def quote_sells(self, amounts: list[float]) -> list[float]:
+        """:meth:`quote_sell` of each amount: :meth:`_cash`'s expressions, in the same order, with
+        its constants (``k``, ``q*``, the cash at ``Q``) computed once."""
+        ns, p0, d = self.net_sold, self.price, self.exponent
+        k = self.coefficient * (p0 / self.depth_usd) ** d / (1.0 + d)
+        q_star, c0 = self._q_for_impact(1.0), self._cash(ns)
+        out = []
+        for amount in amounts:
+            a = _check_amount(amount)
+            if a == 0.0:
+                out.append(0.0)
+                continue
+            q = ns + a
+            if q >= 0.0:
+                q = min(q, q_star)
+                c = p0 * (q - k * q ** (1.0 + d))
+            else:
+                c = -p0 * (-q + k * (-q) ** (1.0 + d))
+            out.append(max(c - c0, 0.0))
+        return out
+
     def sell(self, amount: float) -> tuple[float, "PowerLawImpact"]:
         proceeds = self.quote_sell(amount)
         if amount == 0.0:
@@ -178,4 +199,4 @@ class PowerLawImpact:
         p = float(price)
         if not (p > 0.0 and math.isfinite(p)):
             raise ConfigError("<python>", "price", "a finite price > 0", p)
-        return replace(self, price=p, net_sold=0.0)
+        return checked_copy(self, price=p, net_sold=0.0)  # p checked here, the rest unchanged

@@ -339,8 +339,24 @@ def _system(b: Bundle, run: RunInfo) -> list[KeyFigure]:
     return out
 
 
+def _system_perps(b: Bundle, run: RunInfo) -> list[KeyFigure]:
+    """A system with perp markets: the lending side beside the same markets without the perps,
+    and the perps' liquidations with the arbitrage's spot sales."""
+    s = _summary(b, run)
+    if s is None or "alone_bad_debt_usd" not in s:
+        return []
+    return [KeyFigure("bad_debt", "Bad debt, lending markets", usd(s.get("bad_debt_usd")),
+                      f"{usd(s.get('alone_bad_debt_usd'))} without the perp markets", "summary"),
+            KeyFigure("liquidated", "Collateral liquidated, lending markets", usd(s.get("collateral_seized_usd")),
+                      f"{count(s.get('accounts_liquidated'), 'account')} liquidated; "
+                      f"{count(s.get('alone_accounts_liquidated'), 'account')} without the perp markets", "summary"),
+            KeyFigure("other", "Perp liquidations", usd(s.get("perp_liquidated_usd")),
+                      f"ADL {usd(s.get('perp_adl_usd'))}; the arbitrage sold {usd(s.get('arb_spot_sold_usd'))} "
+                      "on spot", "summary")]
+
+
 _BY_KIND: dict[str, Callable[[Bundle, RunInfo], list[KeyFigure]]] = {
-    "system": _system, "network": _system, "system_simulation": _system,
+    "system": _system, "network": _system, "system_simulation": _system, "system_perps": _system_perps,
     "static": _static, "simulation": _simulation, "curve": _curve, "walls": _walls, "montecarlo": _montecarlo,
     "calibration": _calibration, "sweep": _sweep, "compare": _compare, "maker_replay": _maker_replay,
 }

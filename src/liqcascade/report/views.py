@@ -889,18 +889,19 @@ from liqcascade.report.system_views import (  # noqa: E402  (they draw with the 
     network_view,
     sweep_markets_view,
 )
-from liqcascade.report.perp_views import liqmap_view, perp_minutes_view  # noqa: E402
+from liqcascade.report.perp_views import liqmap_view, perp_minutes_view, perp_risk_view  # noqa: E402
+from liqcascade.report.system_perps_views import perps_lending_view  # noqa: E402
 
 BUILDERS: tuple[Callable[[Bundle], View | None], ...] = (
     markets_view, contagion_curve_view, contagion_view, network_view,
     compare_view, sweep_view, sweep_markets_view, maker_prices_view, maker_vaults_view, backtest_view, curve_view,
     walls_view, rounds_view, prices_view, liquidations_view, exceedance_view, montecarlo_view, market_risk_view,
-    mc_metrics_view, calibration_view, perp_minutes_view, liqmap_view,
+    mc_metrics_view, calibration_view, perp_minutes_view, liqmap_view, perps_lending_view, perp_risk_view,
 )
 VIEW_KEYS = ("markets", "contagion_curve", "contagion", "network",
              "compare", "sweep", "sweep_markets", "maker_prices", "maker_vaults", "backtest", "curve", "walls", "rounds",
              "prices", "liquidations", "exceedance", "montecarlo", "market_risk", "mc_metrics", "calibration",
-             "perp_minutes", "liqmap")
+             "perp_minutes", "liqmap", "perps_lending", "perp_risk")
 
 
 def views_for(b: Bundle) -> list[View]:

@@ -56,7 +56,8 @@ LIST_COLUMNS = (("bad_debt", "bad debt"), ("liquidated", "liquidated"), ("amplif
 """Headline keys (:data:`liqcascade.report.answer.LIST_KEYS`) the run list shows, with their column titles."""
 ViewKey = Literal["markets", "contagion_curve", "contagion", "network", "compare", "sweep", "sweep_markets",
                   "maker_prices", "maker_vaults", "backtest", "curve", "walls", "rounds", "prices", "liquidations",
-                  "exceedance", "montecarlo", "market_risk", "mc_metrics", "calibration", "perp_minutes", "liqmap"]
+                  "exceedance", "montecarlo", "market_risk", "mc_metrics", "calibration", "perp_minutes", "liqmap",
+                  "perps_lending", "perp_risk"]
 assert set(ViewKey.__args__) == set(VIEW_KEYS)  # one list of views, checked at import
 VERSION_PACKAGES = ("numpy", "numba", "pandas", "pyarrow", "duckdb", "fastapi", "starlette", "uvicorn", "jinja2", "plotly")
 ERRORS = {status: {"model": M.ErrorOut, "description": why,
@@ -462,7 +463,7 @@ def _api_routes(app: FastAPI, dash: Dashboard) -> None:
                          "request_schema": RunRequest.model_json_schema(), "csrf_token": app.state.access.token})
 
     @app.post("/api/jobs", response_class=SafeJSON, response_model=M.JobOut, status_code=202, tags=["jobs"], responses=POST_ERRORS,
-              summary="Start a static cascade, a short simulation or a perp run on a stored scenario")
+              summary="Start a static cascade, a short simulation, a perp run or a perp Monte Carlo on a stored scenario")
     def api_start(req: RunRequest):
         job = dash.runner.submit(plan(dash.root, req, dash.limits))
         return SafeJSON(job.as_dict(), status_code=202)
@@ -552,11 +553,12 @@ def _form_pages(app: FastAPI, dash: Dashboard) -> None:
         duration_blocks: str = Form("", max_length=20), oracle: str = Form("", max_length=20),
         liquidations_per_block: str = Form("", max_length=30), min_profit_usd: str = Form("", max_length=30),
         fund_usd: str = Form("", max_length=30), adl: str = Form("", max_length=40),
+        paths: str = Form("", max_length=20), seed: str = Form("", max_length=20),
     ):
         form = dict(scenario=scenario, kind=kind, shocks=shocks, n_accounts=n_accounts, sell_fraction=sell_fraction,
                     impact=impact, blocks=blocks, path=path, duration_blocks=duration_blocks, oracle=oracle,
                     liquidations_per_block=liquidations_per_block, min_profit_usd=min_profit_usd,
-                    fund_usd=fund_usd, adl=adl)
+                    fund_usd=fund_usd, adl=adl, paths=paths, seed=seed)
         try:
             job = dash.runner.submit(plan(dash.root, _form_request(form), dash.limits))
         except ValidationError as e:

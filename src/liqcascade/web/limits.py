@@ -20,6 +20,8 @@ class Limits:
     """Largest book a run started from the dashboard may have (synthetic or file)."""
     max_blocks: int = 2_000
     """Most blocks of a simulation started from the dashboard."""
+    max_paths: int = 200
+    """Most mark paths of a perp Monte Carlo started from the dashboard."""
     max_seconds: float = 120.0
     """Wall time of one run; its worker process is stopped after this."""
     max_pending: int = 4

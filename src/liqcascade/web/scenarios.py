@@ -7,7 +7,9 @@ lies outside the store is not listed and cannot be named, and every file a scena
 (positions, parameters, depth calibration, candles) must resolve inside the store too. A
 system scenario (``[[markets]]``) runs too: every file any of its markets, venues or owners
 names is held to the same rule. A perp scenario (``[perps]``, docs/perps.md) runs as kind
-``perps``, with its own edits (the insurance fund, the ADL policy) and the same file rule.
+``perps``, or as a Monte Carlo over resampled mark paths as kind ``perps_montecarlo`` (``paths``
+within the server's cap, ``seed``), with its own edits (the insurance fund, the ADL policy) and
+the same file rule.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ class RunRequest(BaseModel):
 
     scenario: str = Field(BUILTIN, max_length=120,
                           description="'builtin:default' or the file name of a TOML file in the store's scenarios/ folder.")
-    kind: Literal["static", "simulation", "perps"] = Field(
-        "static", description="A static cascade or a block-by-block simulation; 'perps' for a perp scenario ([perps]).")
+    kind: Literal["static", "simulation", "perps", "perps_montecarlo"] = Field(
+        "static", description="A static cascade or a block-by-block simulation; 'perps' for a perp scenario ([perps]), "
+        "'perps_montecarlo' for its Monte Carlo over resampled mark paths.")
     shocks: dict[str, float] | None = Field(
         None, max_length=64, description="Replace the scenario's shocks: asset -> fractional drop (0.3 = -30 %).")
     n_accounts: int | None = Field(None, gt=0, description="Accounts of a synthetic book (capped by the server).")
@@ -52,6 +55,9 @@ class RunRequest(BaseModel):
     fund_usd: float | None = Field(None, ge=0, le=1e15, description="Perps: the insurance fund at the start (USD).")
     adl: str | None = Field(None, max_length=40, description="Perps: the deleveraging policy (docs/perps.md), "
                             "e.g. 'queue' or 'pro_rata'.")
+    paths: int | None = Field(None, gt=0, description="Perp Monte Carlo: mark paths resampled from the scenario's own "
+                              "(default 20; capped by the server).")
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="Perp Monte Carlo: the root seed (default 0).")
 
 
 class RequestError(ValueError):
@@ -72,6 +78,9 @@ class RunSpec:
     source: str
     request: dict[str, Any]
     max_accounts: int
+    paths: int | None = None
+    """A perp Monte Carlo's paths (kind ``perps_montecarlo``)."""
+    seed: int = 0
 
 
 # ------------------------------------------------------------------ the store's scenarios
@@ -282,6 +291,9 @@ def _plan_system(req: RunRequest, limits, data: dict[str, Any], base: Path, sour
 # ------------------------------------------------------------------ perp scenarios ([perps])
 _PERP_EDITS = ("fund_usd", "adl")
 _NOT_PERP_EDITS = ("shocks", "n_accounts", "sell_fraction", "impact")
+PERP_KINDS = ("perps", "perps_montecarlo")
+MC_DEFAULT_PATHS = 20
+"""Paths of a dashboard perp Monte Carlo that gives none (at most the server's cap)."""
 
 
 def _reject_perp_edits(req: RunRequest) -> None:
@@ -297,9 +309,10 @@ def _plan_perps(req: RunRequest, limits, data: dict[str, Any], base: Path, sourc
     from liqcascade.io.perp_scenario import parse_perp_scenario
 
     if "perps" not in data:
-        raise RequestError(f"{source}: kind = 'perps' needs a perp scenario (a [perps] table; docs/perps.md)")
-    if req.kind != "perps":
-        raise RequestError(f"{source} is a perp scenario ([perps]): start it with kind = 'perps'")
+        raise RequestError(f"{source}: kind = {req.kind!r} needs a perp scenario (a [perps] table; docs/perps.md)")
+    if req.kind not in PERP_KINDS:
+        raise RequestError(f"{source} is a perp scenario ([perps]): start it with kind = 'perps' or 'perps_montecarlo'")
+    paths = _perp_paths(req, limits)
     other = [k for k in _NOT_PERP_EDITS if getattr(req, k) is not None]
     if other:
         raise RequestError(f"{', '.join(other)} do not apply to a perp scenario; its edits are {list(_PERP_EDITS)}")
@@ -314,7 +327,25 @@ def _plan_perps(req: RunRequest, limits, data: dict[str, Any], base: Path, sourc
         if total > limits.max_accounts:
             raise RequestError(f"the perp book's two sides hold {total:,} accounts together, over this server's cap "
                                f"of {limits.max_accounts:,} accounts")
-    return RunSpec(req.kind, d, str(base), source, req.model_dump(exclude_none=True), limits.max_accounts)
+    return RunSpec(req.kind, d, str(base), source, req.model_dump(exclude_none=True), limits.max_accounts, paths,
+                   req.seed or 0)
+
+
+def _perp_paths(req: RunRequest, limits) -> int | None:
+    """A perp Monte Carlo's paths (default :data:`MC_DEFAULT_PATHS`, within the cap); None for a run."""
+    if req.kind != "perps_montecarlo":
+        _reject_mc_edits(req)
+        return None
+    paths = req.paths if req.paths is not None else min(MC_DEFAULT_PATHS, limits.max_paths)
+    if paths > limits.max_paths:
+        raise RequestError(f"paths {paths:,} is over this server's cap of {limits.max_paths:,} paths; ask for fewer")
+    return paths
+
+
+def _reject_mc_edits(req: RunRequest) -> None:
+    given = [k for k in ("paths", "seed") if getattr(req, k) is not None]
+    if given:
+        raise RequestError(f"{', '.join(given)} apply to kind = 'perps_montecarlo' only")
 
 
 def plan(root: Path, req: RunRequest, limits) -> RunSpec:
@@ -337,9 +368,10 @@ def plan(root: Path, req: RunRequest, limits) -> RunSpec:
     base = path.parent
     if req.scenario != BUILTIN:
         _check_files_inside(root, data, base, source)
-    if "perps" in data or req.kind == "perps":  # a perp scenario: its own kind and edits
+    if "perps" in data or req.kind in PERP_KINDS:  # a perp scenario: its own kinds and edits
         return _plan_perps(req, limits, data, base, source)
     _reject_perp_edits(req)
+    _reject_mc_edits(req)
     if "markets" in data:  # a system scenario ([[markets]]): the same checks over every market
         return _plan_system(req, limits, data, base, source)
     d = _edited(data, req, limits)

@@ -24,13 +24,14 @@ def execute(spec: RunSpec) -> tuple[str, str, dict, dict, dict]:
     from liqcascade.io import scenario as S
     from liqcascade.io.config import parse_scenario
 
-    if spec.kind == "perps":
+    if spec.kind in ("perps", "perps_montecarlo"):
         return _execute_perps(spec)
     if "markets" in spec.data:  # a system scenario: the cap holds for the sum of its markets' books
         from liqcascade.io.system import build_system, parse_system
 
         sc = build_system(parse_system(spec.data, spec.source), Path(spec.base_dir), spec.source)
         n, key = sum(m.model.book.n_accounts for m in sc.markets.values()), "markets.positions"
+        n += sum(p.book.n_accounts for p in sc.perps)  # perp markets' books count too
     else:
         sc = S.build(parse_scenario(spec.data, spec.source), Path(spec.base_dir), spec.source)
         n, key = sc.model.book.n_accounts, "positions"
@@ -42,7 +43,9 @@ def execute(spec: RunSpec) -> tuple[str, str, dict, dict, dict]:
 
 
 def _execute_perps(spec: RunSpec) -> tuple[str, str, dict, dict, dict]:
-    """:func:`execute` for a perp scenario: built, held to the account cap, run (no store)."""
+    """:func:`execute` for a perp scenario: built, held to the account cap, run or its Monte
+    Carlo run in this process (no store)."""
+    from liqcascade.execution.perp_montecarlo import perp_montecarlo
     from liqcascade.execution.perps import perp_run
     from liqcascade.io.perp_scenario import build_perp_scenario, parse_perp_scenario
 
@@ -50,8 +53,12 @@ def _execute_perps(spec: RunSpec) -> tuple[str, str, dict, dict, dict]:
     n = ps.book.n_accounts
     if n > spec.max_accounts:
         raise ConfigError(spec.source, "perps.book", f"books of at most {spec.max_accounts:,} accounts (this server's cap)", n)
-    res = perp_run(ps, store=None)
     meta = {"source": spec.source, "via": "dashboard", "request": spec.request}
+    if spec.kind == "perps_montecarlo":
+        res = perp_montecarlo(ps, spec.paths, spec.seed, store=None, executor="serial")
+        meta.update(paths=spec.paths, seed=spec.seed)
+    else:
+        res = perp_run(ps, store=None)
     return str(res.run_id), res.kind, dict(res.config), dict(res.tables), meta
 
 

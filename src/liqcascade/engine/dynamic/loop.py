@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Callable, Collection, Mapping
 
 from liqcascade._typing import FloatArray
 from liqcascade.engine.dynamic import owners, quiet, steps
@@ -37,6 +37,7 @@ def simulate(
     behaviour: BehaviourParams | None = None,
     behaviour_stream: int = 0,
     keepers: KeeperBook | None = None,
+    tables: Collection[str] | None = None,
 ) -> Result:
     """Run ``model`` block by block along ``path`` (a :class:`~liqcascade.scenarios.PricePath`)
     with ``oracle`` (a :class:`~liqcascade.markets.oracle.Oracle`).
@@ -65,18 +66,19 @@ def simulate(
     liquidations sold, per block) is what ``impact_on_path = "excess"`` subtracts. ``behaviour``:
     owners react between blocks (:mod:`.behaviour`), on stream ``behaviour_stream`` of its seed;
     with an opening pair, new accounts open during the run (:mod:`.openings`). ``keepers``:
-    keeper-managed owners repay on the OSM's next price (:mod:`.keepers`).
+    keeper-managed owners repay on the OSM's next price (:mod:`.keepers`). ``tables`` (names
+    among :data:`~.results.TABLES`): only those are built (None: all).
     """
     moving = owner_actions is not None or bool(accrual) or behaviour is not None or keepers is not None
     model, sorted_book, plan = _grown(model, sorted_book, path, owner_actions, behaviour, behaviour_stream)
     run = prepare_inputs(model, path, oracle, settings, oracle_input, venue_depth, sorted_book)
-    st = initial_state(run)
+    st = initial_state(run, trades=tables is None or "trades" in tables)
     if run.settings.dynamics.impact_on_path == "excess":
         st.baseline = _baseline(run, impact_baseline)
     if moving:
         st.owners = owner_inputs(model, run, owner_actions, tuple(accrual), behaviour, behaviour_stream, plan, keepers)
     run_blocks(run, st, progress)
-    return build_result(run, st, config)
+    return build_result(run, st, config, tables)
 
 
 def run_blocks(run: RunInputs, st: SimulationState, progress: Callable[[int, int], None] | None = None) -> None:

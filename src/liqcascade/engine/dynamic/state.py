@@ -189,9 +189,12 @@ class SimulationState:
     """The owners' actions and debt accrual (:class:`~.owners.OwnerState`), when the run has them."""
 
 
-def initial_state(run: RunInputs) -> SimulationState:
+def initial_state(run: RunInputs, trades: bool = True) -> SimulationState:
     """Block 0's starting point: venues at the path's first prices, the oracle initialised
-    on them, a fresh copy of the book."""
+    on them, a fresh copy of the book. ``trades`` False: no per-row flows are kept (nothing
+    reads them but the ``trades`` table; on a 100k book they are 16 floats a row, zeroed and
+    written every path of a Monte Carlo run). A protocol aftermarket keeps them (it books
+    returned collateral there)."""
     from liqcascade.markets.cpmm import ConstantProductPool
 
     model, k = run.model, run.n_assets
@@ -211,8 +214,9 @@ def initial_state(run: RunInputs) -> SimulationState:
     for i, arr in run.feeds.items():
         seen[i] = arr[0]
     n = model.book.n_accounts
+    rows = arrays.asset.shape[0] if trades or aftermarket is not None else 0
     return SimulationState(
-        arrays=arrays, tallies=Tallies.zeros(k, n, arrays.asset.shape[0]), aftermarket=aftermarket, venues=venues,
+        arrays=arrays, tallies=Tallies.zeros(k, n, rows), aftermarket=aftermarket, venues=venues,
         perm=np.zeros(k), trans=np.zeros(k), exo=exo, market=market,
         ostate=run.oracle.init(seen, int(run.times[0])), o_prev=run.p0, q=run.book.hf0_sorted.copy(),
         cum_bound=1.0, bound=1.0, cand=None, liquidated_last=EMPTY, prev_elig=EMPTY, held=EMPTY,

@@ -185,7 +185,10 @@ def sale_grid(run: RunInputs, st: SimulationState, order: np.ndarray, received: 
             if qmax > 0:
                 qs = qmax * GRID_SHAPE
                 grid.amount[i] = qs
-                grid.proceeds[i] = [st.venues[i].quote_sell(float(x)) for x in qs]
+                v = st.venues[i]
+                amounts = qs.tolist()
+                grid.proceeds[i] = (v.quote_sells(amounts) if v.capabilities.quotes_many
+                                    else [v.quote_sell(x) for x in amounts])
                 grid.has_grid[i] = True
     return grid
 
