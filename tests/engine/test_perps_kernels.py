@@ -88,9 +88,10 @@ orders_st = st.lists(st.tuples(st.floats(-3e5, 3e5).filter(lambda c: abs(c) > 1.
 def test_the_compiled_walk_is_its_plain_twin_and_the_venue_walk(seed, net_sold_usd, rows):
     """Orders in USD notional, bounds a few % around the mid (or none). The compiled walk and its
     twin agree to the bit; against the venue object walked order by order (engine.perps._fill_one,
-    the rule before the kernel) they agree to the bisection's resolution, 2^-30 of an order: the
-    kernel skips an order whose first unit is past its bound, where the object walk's bisection may
-    take a sliver its rounding lets through."""
+    the rule before the kernel) they agree to a millionth of an order: the kernel skips an order
+    whose first unit is past its bound, where the object walk's bisection may take a sliver its
+    rounding lets through (a bound at the mid: a tiny sale's average rounds to the mid itself).
+    A sliver moves the book for the orders after it, by about itself: ``slack``."""
     venue0 = _random_venue(seed, 0.0)
     venue = venue0.with_net_sold(net_sold_usd / venue0.reference_price)
     p = venue.reference_price
@@ -105,11 +106,11 @@ def test_the_compiled_walk_is_its_plain_twin_and_the_venue_walk(seed, net_sold_u
     slack = 0.0  # how far the two walks may have drifted: slivers the kernel did not take
     for i, (c, w) in enumerate(zip(close, worst)):
         f, avg, v = P._fill_one(v, float(c), float(w))
-        assert a[0][i] == pytest.approx(f, abs=2.0**-29 * abs(c) + slack)
+        assert a[0][i] == pytest.approx(f, abs=1e-6 * abs(c) + 10.0 * slack)
         if a[0][i] != 0.0 and abs(f) > 1e-6 * abs(c):
             assert a[1][i] == pytest.approx(avg, rel=1e-7)
         slack += abs(a[0][i] - f)
-    assert a[2] == pytest.approx(v.net_sold, abs=1e-9 * max(1.0, abs(v.net_sold)) + slack)
+    assert a[2] == pytest.approx(v.net_sold, abs=1e-9 * max(1.0, abs(v.net_sold)) + 10.0 * slack)
 
 
 def test_the_engine_walks_a_perp_book_by_its_profile():
