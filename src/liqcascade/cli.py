@@ -1167,6 +1167,9 @@ def backtest_cmd(scenario: Path, out: Path, recompute: bool, price_band: float, 
             bar.close()
     s = res.table("score").iloc[0]
     click.echo(f"run {res.run_id}  ({s['window_start']} to {s['window_end']} UTC, impact on path: {s['impact_on_path']})")
+    if s.get("quote") or s.get("oracle_floor"):
+        click.echo(f"  price source: path in {s.get('quote') or '?'}, oracle floor "
+                   f"{s.get('oracle_floor') or 'none'}")
     lines = [
         ("accounts liquidated", f"simulated {s['simulated_accounts']}, recorded {s['recorded_accounts']}, "
                                 f"both {s['true_positives']}"),
@@ -1196,7 +1199,12 @@ def backtest_cmd(scenario: Path, out: Path, recompute: bool, price_band: float, 
 @click.argument("window")
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder to write scenario.toml and its files into.")
-def ethb_window_cmd(window: str, output: Path) -> None:
+@click.option("--oracle", type=click.Choice(["path", "chain-floor"]), default="path", show_default=True,
+              help="chain-floor: the OSM's hourly price also raised to the floor the owners' accepted draws and "
+              "withdrawals prove (docs/backtests.md).")
+@click.option("--quote", type=click.Choice(["as-recorded", "usd"]), default="as-recorded", show_default=True,
+              help="usd: Binance's ETHUSDT path divided by USDCUSDT (shipped for May 2022 only).")
+def ethb_window_cmd(window: str, output: Path, oracle: str, quote: str) -> None:
     """Write a MakerDAO ETH-B backtest scenario for WINDOW (2021-04, 2021-06, 2022-01, 2022-05,
     2022-06 or 2022-11; or START..END in UTC days; or the days 2021-01-11, 2021-01-21 or
     2021-02-22, priced by their Uniswap v2 ETH/DAI reserves) from the shipped ETH-B history."""
@@ -1205,7 +1213,7 @@ def ethb_window_cmd(window: str, output: Path) -> None:
 
     if window in ETHB_POOL_DAYS:
         try:
-            toml = write_ethb_day(output, window)
+            toml = write_ethb_day(output, window, oracle=oracle, quote=quote)
         except LiqcascadeError as e:
             _fail(e)
         click.echo(f"wrote {toml}")
@@ -1218,7 +1226,7 @@ def ethb_window_cmd(window: str, output: Path) -> None:
         _fail(ConfigError("<command line>", "WINDOW", f"one of {list(ETHB_WINDOWS) + list(ETHB_POOL_DAYS)} or "
                           "START..END", window))
     try:
-        toml = write_ethb_window(output, start, end, window)
+        toml = write_ethb_window(output, start, end, window, oracle=oracle, quote=quote)
     except LiqcascadeError as e:
         _fail(e)
     click.echo(f"wrote {toml}")

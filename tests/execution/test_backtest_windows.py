@@ -190,11 +190,11 @@ def test_documented_price_gap():
 
 def test_documented_usdt_basis_of_may_2022():
     """docs/backtests.md, "The price source": USDC in USDT over the May 2022 window's hour opens
-    (the shared data's Binance candles; skipped without them)."""
-    from tests.conftest import shared_file
+    (the shared data's Binance candles, shipped for May 2022 in data/backtest)."""
+    from liqcascade.execution.backtest import USDC_HOURLY, data_dir
 
-    s = pd.read_csv(shared_file("binance_stables_luna_1h_event_windows.csv"))
-    u = s[(s["symbol"] == "USDCUSDT") & (s["date"] >= "2022-05-08") & (s["date"] < "2022-05-28")]
+    s = pd.read_csv(data_dir() / USDC_HOURLY)
+    u = s[(s["date"] >= "2022-05-08") & (s["date"] < "2022-05-28")]
     top = u.loc[u["open"].idxmax()]
     doc = " ".join((REPO / "docs" / "backtests.md").read_text().split())
     assert (f"cost {u['open'].median():.4f} USDT at the median hour open and up to {top['open']:.4f} USDT "

@@ -27,10 +27,12 @@ def test_the_replay_runs_small_and_keeps_its_books(tmp_path):
     assert s["accounts"] == 600 and s["open_interest_long_usd"] == pytest.approx(16.44e9)
     assert len(m) == 120 and m["minute"].iloc[0] == _minute("20:00") and m["minute"].iloc[-1] == _minute("21:59")
     assert s["liquidated_usd"] > 0 and s["accounts_liquidated"] > 0
-    # the totals are the minutes' sums; the fund only gains (cex_perp: within bankruptcy, fees in)
+    # the totals are the minutes' sums; the fund pays for sales below bankruptcy (cex_perp with
+    # market_take_bound), so it falls, never below zero, and ends where the minutes end
     assert m["liquidated_usd"].sum() == pytest.approx(s["liquidated_usd"])
     assert m["adl_usd"].sum() == pytest.approx(s["adl_usd"])
-    assert (m["fund_usd"].diff().dropna() >= -1e-6).all()
+    assert s["fund_start_usd"] == 1.23e9 and 0 < s["fund_end_usd"] < s["fund_start_usd"]
+    assert (m["fund_usd"] >= 0).all() and m["fund_usd"].iloc[-1] == s["fund_end_usd"]
     adl = res["adl"]
     assert adl["bankrupt_closed_usd"].sum() == pytest.approx(s["adl_usd"], rel=1e-9)
 
@@ -40,21 +42,35 @@ def test_the_replay_at_full_size_gives_the_documented_numbers():
     res = perp_run(EXAMPLE, None)
     s, m, liq = res.summary, res["minutes"], res["liquidations"]
     assert s["first_liquidation_minute"] == _minute("20:52")
-    assert s["peak_minute"] == _minute("21:12") and round(s["peak_minute_liquidated_usd"] / 1e6) == 317
+    assert s["peak_minute"] == _minute("21:12") and round(s["peak_minute_liquidated_usd"] / 1e6) == 427
     total = m["liquidated_usd"] + m["adl_usd"]
-    assert m["minute"][total.idxmax()] == _minute("21:16") and round(total.max() / 1e7) / 100 == 2.30
-    assert round(s["liquidated_usd"] / 1e7) / 100 == 0.71 and round(s["adl_usd"] / 1e7) / 100 == 6.35
+    assert m["minute"][total.idxmax()] == _minute("21:16") and round(total.max() / 1e7) / 100 == 2.20
+    assert round(s["liquidated_usd"] / 1e7) / 100 == 1.10 and round(s["adl_usd"] / 1e7) / 100 == 5.97
     window = (m["minute"] >= _minute("20:50")) & (m["minute"] < _minute("21:30"))
     assert total[window].sum() == pytest.approx(total.sum())
     assert set(liq["side"]) == {"long"}
-    assert round(s["fund_end_usd"] / 1e6) == 1002 and s["fund_min_usd"] == 1e9
+    # the fund: $1,230.0M -> $1,218.4M, never exhausted; nothing written off
+    assert round(s["fund_end_usd"] / 1e5) / 10 == 1218.4 and s["fund_min_usd"] == s["fund_end_usd"]
+    assert m["fund_usd"].min() > 1.2e9 and s["written_off_usd"] == 0.0
+    assert round(m.set_index("minute")["fund_usd"][_minute("21:12")] / 1e5) / 10 == 1223.8
     assert m["negative_equity_accounts"].max() == 0
     assert s["low_mark"] == pytest.approx(104_559.80)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("bound, book_b, adl_b, fund_end_m", [
+    (0.0, 0.71, 6.35, 1232.0), (0.02, 0.83, 6.23, 1228.0), (0.2, 2.11, 4.99, 1078.0), (0.5, 4.46, 2.72, 166.7)])
+def test_the_replay_under_other_market_take_bounds(tmp_path, bound, book_b, adl_b, fund_end_m):
+    p = tmp_path / EXAMPLE.name
+    p.write_text(EXAMPLE.read_text().replace("market_take_bound = 0.05", f"market_take_bound = {bound}"))
+    s = perp_run(p, None).summary
+    assert round(s["liquidated_usd"] / 1e7) / 100 == book_b and round(s["adl_usd"] / 1e7) / 100 == adl_b
+    assert round(s["fund_end_usd"] / 1e5) / 10 == fund_end_m and s["written_off_usd"] == 0.0
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("adl, counterparties, closed_b, overshoot_m, most_m", [
-    ("queue", 9_646, 6.376, 29, 0.18), ("pro_rata", 20_000, 6.347, 0, 0.40), ("risk_aware", 19_994, 6.347, 0, 0.35)])
+    ("queue", 9_119, 5.972, 6, 0.18), ("pro_rata", 20_000, 5.966, 0, 0.39), ("risk_aware", 19_994, 5.966, 0, 0.34)])
 def test_the_replay_under_each_adl_policy(tmp_path, adl, counterparties, closed_b, overshoot_m, most_m):
     p = tmp_path / EXAMPLE.name
     p.write_text(EXAMPLE.read_text().replace('adl = "queue"', f'adl = "{adl}"'))
@@ -64,7 +80,7 @@ def test_the_replay_under_each_adl_policy(tmp_path, adl, counterparties, closed_
     assert len(cp) == counterparties
     assert round(cp["deleveraged_usd"].sum() / 1e6) / 1000 == closed_b
     assert round((cp["deleveraged_usd"].sum() - a["bankrupt_closed_usd"].sum()) / 1e6) == overshoot_m
-    assert round(a["given_up_usd"].sum() / 1e5) / 10 == 55.2
+    assert round(a["given_up_usd"].sum() / 1e5) / 10 == 53.3
     assert round(a["given_up_usd"].max() / 1e4) / 100 == most_m
 
 
@@ -72,6 +88,7 @@ def test_the_replay_under_each_adl_policy(tmp_path, adl, counterparties, closed_
 def test_the_replay_runs_on_every_registered_margin_engine(tmp_path, engine, market):
     text = re.sub(r"(?m)^n_accounts = \d+", "n_accounts = 200", EXAMPLE.read_text())
     text = text.replace('engine = "cex_perp"', f'engine = "{engine}"').replace('market = "BTCUSDT"', f'market = "{market}"')
+    text = text.replace("[perps.settings]\nmarket_take_bound = 0.05\n", "")  # a cex_perp setting
     p = tmp_path / EXAMPLE.name
     p.write_text(text)
     res = perp_run(p, None)
@@ -79,3 +96,15 @@ def test_the_replay_runs_on_every_registered_margin_engine(tmp_path, engine, mar
     assert s["engine"] == engine and s["liquidated_usd"] + s["adl_usd"] > 0
     assert m["liquidated_usd"].sum() == pytest.approx(s["liquidated_usd"])
     assert res["adl"]["bankrupt_closed_usd"].sum() == pytest.approx(s["adl_usd"], rel=1e-9)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fund, book_b, adl_b, used_m", [("1.23e12", 1.10, 5.97, 11.6), ("0.0", 0.81, 6.25, -0.4)])
+def test_the_replay_with_other_funds(tmp_path, fund, book_b, adl_b, used_m):
+    # a fund a thousand times larger changes nothing (the ADL is what the book cannot take
+    # within the bound); an empty fund moves the sales below bankruptcy to ADL, writing nothing off
+    p = tmp_path / EXAMPLE.name
+    p.write_text(EXAMPLE.read_text().replace("fund_usd = 1.23e9", f"fund_usd = {fund}"))
+    s = perp_run(p, None).summary
+    assert round(s["liquidated_usd"] / 1e7) / 100 == book_b and round(s["adl_usd"] / 1e7) / 100 == adl_b
+    assert round((s["fund_start_usd"] - s["fund_end_usd"]) / 1e5) / 10 == used_m and s["written_off_usd"] == 0.0

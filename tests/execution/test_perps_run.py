@@ -120,6 +120,7 @@ def test_steps_within_a_minute_interpolate_the_path(tmp_path):
     (('market = "BTCUSDT"', 'market = "ETHUSDT"'), "perps.market"),
     (('file = "path.csv"', 'file = "missing.csv"'), "perps.path.file"),
     (('[perps.venue]', '[perps.venue]\ndepth = 3'), "perps.venue.depth"),
+    (('file = "path.csv"', 'file = "path.csv"\n[perps.settings]\nmarket_take_bound = 1.5'), "market_take_bound"),
     (('positions = "positions.csv"', 'positions = "positions.csv"\n[perps.book.synthetic]\nseed = 1'), "perps.book"),
 ])
 def test_bad_scenarios_are_config_errors_naming_the_key(tmp_path, edit, key):

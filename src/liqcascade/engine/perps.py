@@ -14,7 +14,8 @@ Each step (:func:`step`), at the step's mark prices and cumulative funding indic
    market, :func:`execute`); a backstop order fills at the mark;
 5. **settle** -- the engine's collateral changes and insurance-fund delta. An account whose
    fills would leave a deficit the fund cannot cover is taken out of the round and the rest
-   re-executed (dYdX refuses such a match);
+   re-executed (dYdX refuses such a match); an engine declaring ``fund_takeover`` re-executes
+   it no worse than its bankruptcy price instead;
 6. **deleveraging** -- an account left with negative equity and open positions (refused,
    or the venue ran out within its worst price) is deleveraged: the ADL policy (default: the margin engine's own, dYdX's
    :class:`~liqcascade.protocols.dydx_v4.rules.DydxDeleveraging`) closes its positions
@@ -217,10 +218,27 @@ class _Round:
     left_deficit: FloatArray
 
 
+def _next_round(engine: MarginEngine, orders: LiquidationOrders, row_account: IntArray, bad: IntArray,
+                last: bool) -> LiquidationOrders:
+    """The orders without the ``bad`` accounts' rows. An engine that declares
+    ``fund_takeover`` keeps a bad account whose rows went beyond its bankruptcy price, bound at
+    that price (the fund no longer pays for it; what the venue cannot take there is deleveraged);
+    for the ``last`` round it bounds every row so, as the fees feeding the fund change from
+    round to round and can leave another account short."""
+    hit = np.isin(row_account, bad)
+    if not engine.capabilities.fund_takeover:
+        return _rows_of(orders, ~hit)
+    beyond_row = orders.worst_price != orders.bankruptcy_price
+    beyond = np.unique(row_account[hit & beyond_row])
+    bound = (hit | beyond_row) if last else hit
+    bounded = replace(orders, worst_price=np.where(bound, orders.bankruptcy_price, orders.worst_price))
+    return _rows_of(bounded, ~(hit & ~np.isin(row_account, beyond)))
+
+
 def liquidate(engine: MarginEngine, sub: PerpBook, state: PerpState, mark: FloatArray) -> _Round:
     """Orders, execution and settlement for every account of ``sub``; accounts whose
-    deficit the fund cannot cover are refused and the rest re-executed on the untouched
-    venues, at most :data:`MAX_ROUNDS` times."""
+    deficit the fund cannot cover are refused (or bounded, :func:`_next_round`) and the rest
+    re-executed on the untouched venues, at most :data:`MAX_ROUNDS` times."""
     orders = engine.orders(sub, engine.margin(sub, mark, state.funding), mark, np.arange(sub.n_accounts))
     for i in range(MAX_ROUNDS):
         fills, venues = execute(orders, sub, state.venues, mark)
@@ -228,7 +246,7 @@ def liquidate(engine: MarginEngine, sub: PerpBook, state: PerpState, mark: Float
         bad = np.flatnonzero(s.deficit > 0.0)
         if not bad.size or i == MAX_ROUNDS - 1:
             break  # a deficit left after the last round is written off by apply_round
-        orders = _rows_of(orders, ~np.isin(sub.account[orders.position], bad))
+        orders = _next_round(engine, orders, sub.account[orders.position], bad, last=i == MAX_ROUNDS - 2)
     return _Round(orders, fills, venues, s.collateral_change, s.fund_delta, s.deficit)
 
 

@@ -212,7 +212,10 @@ def backtest(scenario: str | Path, store: ResultsStore | str | Path | None = DEF
     end = int(parts.path.times[-1]) + int(parts.path.block_seconds)
     start = int(parts.path.times[0])
     tables = score(sim["events"], seized.total, recorded, start, end, seized.by_account)
-    tables["score"] = tables["score"].assign(impact_on_path=parts.settings.dynamics.impact_on_path)
+    floor = sc.config.simulation.oracle.floor
+    # the price source, printed with the result: the path's quote and the oracle's floor file
+    tables["score"] = tables["score"].assign(impact_on_path=parts.settings.dynamics.impact_on_path,
+                                             quote=bt.quote or "", oracle_floor=floor or "")
     tables.update({"events": sim["events"], "summary": sim["summary"]})
     steps = sim["steps"]
     # the price the protocol read, per block: what the edge vaults are judged by
@@ -371,10 +374,41 @@ def ethb_price_gap() -> PriceGap:
                      hourly["open"].to_numpy())
 
 
+def ethb_gap_autocorrelation() -> float:
+    """The lag-one-hour autocorrelation of the signed gap of :func:`ethb_price_gap`'s hours
+    (the pool against Binance's hourly opens on 2021-05-19): how much of a venue gap is left
+    an hour later, :data:`FLOOR_HALF_LIFE_HOPS`' measure."""
+    from liqcascade.execution.maker_replay import price_window
+
+    pool = price_window(GAP_DAY, data_dir() / GAP_POOL_FILE).prices
+    hourly = pd.read_csv(data_dir() / ETH_HOURLY)
+    common, i, j = np.intersect1d(pool["time"].to_numpy(), _secs(hourly["date"]).to_numpy(), return_indices=True)
+    g = pool["price"].to_numpy(float)[i] / hourly["open"].to_numpy(float)[j] - 1.0
+    return _corr(g[1:], g[:-1])
+
+
 # --- ETH-B windows ----------------------------------------------------------------------------
 
 ETHB_DIR = "maker_ethb_2023"
 ETH_HOURLY = "backtest/binance_ethusdt_1h_2021-04_2022-12.csv"
+USDC_HOURLY = "backtest/binance_usdcusdt_1h_2022-05.csv"
+"""Binance USDCUSDT hourly candles of May 2022: USDC, a dollar, in USDT (``quote = "usd"``)."""
+ORACLE_CHOICES = ("path", "chain-floor")
+"""``ethb-window --oracle``: the OSM reads the path only, or also the floor the owners' accepted
+draws and withdrawals prove (:func:`ethb_oracle_floor`)."""
+FLOOR_HALF_LIFE_HOPS = 1.0
+"""How fast a revealed gap fades in later OSM hours: halved every hour. The measured venue gap
+(the Uniswap v2 ETH/DAI pool against Binance's hourly opens on 2021-05-19, prices only) has a
+lag-one-hour autocorrelation of 0.49 (``ethb_gap_autocorrelation``): half-life one hour."""
+_CARRY_HOPS = 12
+"""A lift is carried at most this many hours (2^-12 of it is left: nothing)."""
+QUOTE_CHOICES = ("as-recorded", "usd")
+"""``ethb-window --quote``: the path as its source quotes it (Binance: USDT; the pool: DAI), or
+Binance's ETHUSDT turned into USD by USDCUSDT (:func:`usd_candles`, May 2022 only)."""
+FLOOR_MAX_LIFT = 0.03
+"""A draw's or withdrawal's line more than this above the path's price is a ledger error (a
+debt wrong in the files, 28283's 200,424 DAI), not an oracle fact: the 90th percentile of the
+measured venue gap on 2021-05-19 (2.9 %, :func:`ethb_price_gap`), rounded up."""
 _KIND_TO_ACTION = {"deposit": "deposit", "withdraw": "withdraw", "borrow": "borrow", "repay": "repay"}
 
 
@@ -554,11 +588,14 @@ def _ethb_scenario(name: str, start: int, end: int, p: dict, first_price: float,
         block_seconds=block_seconds, latency_blocks=600 // block_seconds)  # keepers bark 600 s after
 
 
-def write_ethb_window(out_dir: str | Path, start: str, end: str, name: str | None = None) -> Path:
+def write_ethb_window(out_dir: str | Path, start: str, end: str, name: str | None = None,
+                      oracle: str = "path", quote: str = "as-recorded") -> Path:
     """Write an ETH-B window's scenario and its files into ``out_dir``; return the TOML's path.
     ``start``/``end``: UTC days or times (end exclusive) inside the shipped hourly prices
     (2021-04-05 to 2022-12-31), both before Liquidations 2.0 reached ETH-B (2021-05-06: then
-    the Cat and Flipper, ``liquidations-1.2``) or both after (the Dog and Clipper)."""
+    the Cat and Flipper, ``liquidations-1.2``) or both after (the Dog and Clipper).
+    ``oracle`` (:data:`ORACLE_CHOICES`), ``quote`` (:data:`QUOTE_CHOICES`): the price source."""
+    _check_choices(oracle, quote)
     t0, t1 = _utc_seconds(start, "start"), _utc_seconds(end, "end")
     prices = pd.read_csv(data_dir() / ETH_HOURLY)
     pt = _secs(prices["date"])
@@ -566,16 +603,24 @@ def write_ethb_window(out_dir: str | Path, start: str, end: str, name: str | Non
         raise ConfigError("<python>", "start/end", f"a window from {prices['date'].iloc[0]} to "
                           f"{prices['date'].iloc[-1]} UTC with start < end", (start, end))
     window = prices[(pt >= t0) & (pt < t1)]
-    return _write_ethb(Path(out_dir), t0, t1, window, prices.assign(time=pt), name or f"{start}")
+    if quote == "usd":
+        window = usd_candles(window, name or f"{start}..{end}")
+    return _write_ethb(Path(out_dir), t0, t1, window, prices.assign(time=pt), name or f"{start}",
+                       source=PriceSource(oracle, quote))
 
 
-def write_ethb_day(out_dir: str | Path, day: str) -> Path:
+def write_ethb_day(out_dir: str | Path, day: str, oracle: str = "path", quote: str = "as-recorded") -> Path:
     """Write an ETH-B day window priced by the shipped Uniswap v2 ETH/DAI reserves of ``day``
     (one of :data:`ETHB_POOL_DAYS`; data/maker_replay, the file's US Pacific day: 08:00 UTC to
     08:00 UTC next day in winter, :func:`~liqcascade.execution.maker_replay.price_window`),
-    10-minute prices (dai / weth) as the path; otherwise as :func:`write_ethb_window`."""
+    10-minute prices (dai / weth) as the path; otherwise as :func:`write_ethb_window`. The
+    pool quotes DAI: ``quote = "usd"`` is refused (no DAI/USD series is shipped)."""
     from liqcascade.execution.maker_replay import price_window
 
+    _check_choices(oracle, quote)
+    if quote == "usd":
+        raise ConfigError("<python>", "quote", f"'as-recorded' for the day window {day} (priced in DAI by the "
+                          "Uniswap v2 pool; no DAI/USD series is shipped)", quote)
     if day not in ETHB_POOL_DAYS:
         raise ConfigError("<python>", "day", f"one of {list(ETHB_POOL_DAYS)}", day)
     pw = price_window(day)
@@ -585,11 +630,108 @@ def write_ethb_day(out_dir: str | Path, day: str) -> Path:
     hourly = pd.read_csv(data_dir() / ETH_HOURLY)
     # 10-minute prices: blocks of 150 s, the candles' four points (all equal) one per block
     return _write_ethb(Path(out_dir), int(pw.start.timestamp()), int(pw.end.timestamp()), window,
-                       hourly.assign(time=_secs(hourly["date"])), day, block_seconds=150)
+                       hourly.assign(time=_secs(hourly["date"])), day, block_seconds=150,
+                       source=PriceSource(oracle, quote, "DAI"))
+
+
+@dataclass(frozen=True)
+class PriceSource:
+    """What an ETH-B window's OSM reads: ``oracle`` (:data:`ORACLE_CHOICES`) and the path's
+    ``quote`` (:data:`QUOTE_CHOICES`)."""
+
+    oracle: str = "path"
+    quote: str = "as-recorded"
+    recorded_in: str = "USDT"
+    """The currency the path's source quotes ETH in (Binance: USDT; the Uniswap v2 pool: DAI)."""
+
+
+def _check_choices(oracle: str, quote: str) -> None:
+    if oracle not in ORACLE_CHOICES:
+        raise ConfigError("<python>", "oracle", f"one of {list(ORACLE_CHOICES)}", oracle)
+    if quote not in QUOTE_CHOICES:
+        raise ConfigError("<python>", "quote", f"one of {list(QUOTE_CHOICES)}", quote)
+
+
+def usd_candles(window: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Binance ETHUSDT candles (``date``, OHLC) in USD: divided by the same hour's USDCUSDT
+    (USDC taken as the dollar; data/backtest, May 2022): the open by USDC's open, the close
+    by its close, the high and low by the mean of the two (USDC's own highs and lows are
+    single-trade spikes, up to 3.99 USDT on 2022-05-11 20:00), then widened to hold the open
+    and close. An hour the USDC file lacks is a :class:`ConfigError` naming the window."""
+    usdc = pd.read_csv(data_dir() / USDC_HOURLY).set_index("date")
+    missing = ~window["date"].isin(usdc.index)
+    if missing.any():
+        raise ConfigError("<python>", "quote", f"a window inside the shipped USDCUSDT hours ({usdc.index[0]} .. "
+                          f"{usdc.index[-1]} UTC) for quote = usd; window {name} has "
+                          f"{int(missing.sum())} hours outside, from {window['date'][missing].iloc[0]}", "usd")
+    u = usdc.loc[window["date"]]
+    o = window["open"].to_numpy(float) / u["open"].to_numpy(float)
+    c = window["close"].to_numpy(float) / u["close"].to_numpy(float)
+    mid = (u["open"].to_numpy(float) + u["close"].to_numpy(float)) / 2.0
+    h = np.maximum.reduce([window["high"].to_numpy(float) / mid, o, c])
+    lo = np.minimum.reduce([window["low"].to_numpy(float) / mid, o, c])
+    return window.assign(open=o, high=h, low=lo, close=c)
+
+
+def ethb_oracle_floor(book: pd.DataFrame, events: pd.DataFrame, rate_at, mat: float, path: pd.DataFrame,
+                      hop_s: int = 3600, max_lift: float = FLOOR_MAX_LIFT,
+                      half_life_hops: float = FLOOR_HALF_LIFE_HOPS) -> pd.DataFrame:
+    """The floor the owners' accepted actions put under the OSM's price, per hop: rows
+    ``time`` (the hop's start, UTC), ``asset`` (WETH), ``price``. Reads the replay's own
+    inputs only (``book``, ``events``: the files ``ethb-window`` writes; never the recorded
+    liquidations). Each vault is followed from the book (WETH; debt at ``rate_at`` of the
+    window's start, ``path``'s first time) through its owner's deposits, withdrawals, draws and
+    repayments (DAI at the rate of their time); after a block in which the owner drew or
+    withdrew, its line ``mat · debt / ink`` is a lower bound on the OSM's price then (the Vat
+    accepted the frob at the Spotter's ``spot``, the OSM's price over ``mat``). The OSM holds
+    one price through a hop, so the bound holds for the whole hop. What it says of later hops
+    is the venue gap: the bound's lift over the path's price the OSM read (the open at the
+    start of the hop before), carried as a lift over the later hops' path prices, halved every
+    ``half_life_hops`` (0: the hop only; carried at most :data:`_CARRY_HOPS`). Lifts above
+    ``max_lift`` are ledger errors and dropped. ``path``: ``date`` (UTC), ``open``; each hop's
+    floor is the largest bound on it."""
+    t0 = int(_secs(path["date"]).iloc[0])
+    r0 = float(rate_at(float(t0)))
+    b = book.pivot_table(index="account", columns="asset", values=["collateral", "debt"], aggfunc="sum")
+    ink = b[("collateral", "WETH")].to_dict() if ("collateral", "WETH") in b else {}
+    art = {a: float(v) / r0 for a, v in b[("debt", "DAI")].items()} if ("debt", "DAI") in b else {}
+    ev = events.assign(t=_secs(events["time"])).sort_values("t", kind="stable")
+    sign = {"deposit": 1.0, "withdraw": -1.0, "borrow": 1.0, "repay": -1.0}
+    bounds = []
+    for (acc, t), grp in ev.groupby(["account", "t"], sort=False):
+        rate = float(rate_at(float(t)))
+        for act, amount in zip(grp["action"], grp["amount"].astype(float)):
+            if act in ("deposit", "withdraw"):
+                ink[acc] = max(ink.get(acc, 0.0) + sign[act] * amount, 0.0)
+            else:
+                art[acc] = max(art.get(acc, 0.0) + sign[act] * amount / rate, 0.0)
+        if grp["action"].isin(["borrow", "withdraw"]).any() and ink.get(acc, 0.0) > 0 and art.get(acc, 0.0) > 0:
+            bounds.append((int(t), mat * art[acc] * rate / ink[acc]))
+    out = pd.DataFrame(bounds, columns=["t", "line"])
+    pt, po = _secs(path["date"]).to_numpy(), path["open"].to_numpy(float)
+    end_hop = (int(pt[-1]) + 3600) // hop_s
+
+    def read(k: np.ndarray) -> np.ndarray:
+        """The path's price the OSM returns during hop k: the open at the start of hop k - 1."""
+        return np.interp(np.maximum((k - 1) * hop_s, t0), pt, po)
+
+    hop = (out["t"] // hop_s).to_numpy(np.int64)
+    lift = out["line"].to_numpy(float) / read(hop) - 1.0
+    ok = (lift > 0) & (lift <= max_lift)
+    hop, lift = hop[ok], lift[ok]
+    # the venue gap carried into later hops, halving every half_life_hops (0: this hop only)
+    later = np.arange(0, _CARRY_HOPS + 1 if half_life_hops > 0 else 1)
+    k = (hop[:, None] + later[None, :]).ravel()
+    decay = np.power(0.5, later / half_life_hops) if half_life_hops > 0 else np.ones(1)
+    price = read(k) * (1.0 + (lift[:, None] * decay[None, :]).ravel())
+    top = pd.Series(price).groupby(k).max()
+    top = top[top.index < end_hop]
+    return pd.DataFrame({"time": pd.to_datetime(top.index * hop_s, unit="s").strftime("%Y-%m-%d %H:%M:%S"),
+                         "asset": "WETH", "price": top.to_numpy(float)})
 
 
 def _write_ethb(out: Path, t0: int, t1: int, window: pd.DataFrame, hourly: pd.DataFrame, name: str,
-                block_seconds: int = 600) -> Path:
+                block_seconds: int = 600, source: PriceSource = PriceSource()) -> Path:
     """The files of a window ``[t0, t1)`` whose path is ``window`` (candles); ``hourly``
     (``time``, ``open``): the prices the book's filter and the keepers' fit read before it."""
     from liqcascade.io.maker_book import ethb_parameters_at
@@ -618,6 +760,13 @@ def _write_ethb(out: Path, t0: int, t1: int, window: pd.DataFrame, hourly: pd.Da
                   "annual_fee": annual}).to_csv(out / "fees.csv", index=False)
     toml = out / "scenario.toml"
     text = _ethb_scenario(name, t0, t1, p, first, block_seconds)
+    if source.oracle == "chain-floor":
+        floor = ethb_oracle_floor(book, events, ev.rate_at_time, float(p["mat"]), window)
+        floor.to_csv(out / "oracle_floor.csv", index=False)
+        text = text.replace("median_spread = 0.01\n", "median_spread = 0.01\n# the floor the owners' accepted "
+                            "draws and withdrawals prove, per OSM hour\nfloor = \"oracle_floor.csv\"\n", 1)
+    quote = "USD" if source.quote == "usd" else source.recorded_in
+    text = text.replace('collateral_asset = "WETH"\n', f'collateral_asset = "WETH"\nquote = "{quote}"\n', 1)
     toml.write_text(text.replace("# Written by", f"# {dropped} vaults left out: unsafe since their last action, never liquidated in the files.\n"
                                  "# Written by", 1))
     return toml

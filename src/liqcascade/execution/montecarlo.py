@@ -518,13 +518,15 @@ def chunks(spec: ScenarioSpec, seed: int, n_paths: int, chunk_size: int) -> list
             for c, lo in enumerate(range(0, n_paths, chunk_size))]
 
 
-def run_chunks(todo: Sequence[Chunk], executor, on_result: Callable[[Chunk, pd.DataFrame], None]) -> None:
-    """Run ``todo`` on ``executor``; ``on_result(chunk, rows)`` in this process as each lands.
+def run_chunks(todo: Sequence[Chunk], executor, on_result: Callable[[Chunk, pd.DataFrame], None],
+               fn: Callable = run_chunk) -> None:
+    """Run ``fn`` (a module-level function, so it pickles) over ``todo`` on ``executor``;
+    ``on_result(chunk, rows)`` in this process as each lands.
 
     On an interrupt (Ctrl-C: ``KeyboardInterrupt``, wherever it lands, also inside
     ``on_result``) the executor is terminated before it propagates: running chunks are
     abandoned, not awaited (the store keeps every chunk that landed; a rerun resumes)."""
-    results = executor.map_unordered(run_chunk, todo)
+    results = executor.map_unordered(fn, todo)
     try:
         for i, df in results:
             on_result(todo[i], df)

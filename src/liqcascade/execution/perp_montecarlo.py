@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from liqcascade.errors import LiqcascadeError
-from liqcascade.execution.montecarlo import ChunkFailed
+from liqcascade.execution.montecarlo import ChunkFailed, run_chunks
 
 __all__ = ["LEAD_COLUMNS", "PerpChunk", "PerpSpec", "perp_chunks", "run_perp_chunk", "run_perp_chunks"]
 
@@ -152,17 +152,8 @@ def run_perp_chunk(chunk: PerpChunk) -> pd.DataFrame:
 
 def run_perp_chunks(todo: list[PerpChunk], executor, on_result: Callable[[PerpChunk, pd.DataFrame], None]) -> None:
     """Run ``todo`` on ``executor``; ``on_result(chunk, rows)`` in this process as each lands
-    (an interrupt terminates the executor first, as :func:`~liqcascade.execution.montecarlo.run_chunks`)."""
-    results = executor.map_unordered(run_perp_chunk, todo)
-    try:
-        for i, df in results:
-            on_result(todo[i], df)
-    except BaseException as e:
-        if not isinstance(e, Exception):
-            executor.terminate()
-        raise
-    finally:
-        results.close()
+    (an interrupt terminates the executor first: :func:`~liqcascade.execution.montecarlo.run_chunks`)."""
+    run_chunks(todo, executor, on_result, fn=run_perp_chunk)
 
 
 # ---------------------------------------------------------------------- the run

@@ -258,6 +258,10 @@ class OracleConfig(_Model):
         description="What the oracle reads: 'market' (the venues' price, driven by the path) or 'pool' (the replay's "
         "on-chain pool price, e.g. the Uniswap v3 USDe/USDT pool in the USDe replay).",
     )
+    floor: str | None = Field(
+        None, description="osm: CSV (time UTC, asset, price; relative to the scenario) of lower bounds on the "
+        "OSM's price: the price it returns during the hop containing `time` is at least `price` (the source's "
+        "value it read at that hop's poke is raised to it; docs/backtests.md, 'The oracle the chain revealed').")
 
 
 class SimLiquidatorsConfig(_Model):
@@ -375,6 +379,8 @@ class BacktestConfig(_Model):
     recorded: str = Field(description="CSV of the liquidations that happened: time (UTC), account, collateral "
                           "(tokens of collateral_asset), debt (tokens repaid); relative to this file.")
     collateral_asset: str = Field(description="The market asset the recorded collateral is in.")
+    quote: str | None = Field(None, description="The currency the path's prices are quoted in (e.g. USDT, USD): "
+                              "printed with the score.")
 
 
 class SimulationConfig(_Model):
@@ -601,6 +607,9 @@ def hash_shared_inputs(d: dict[str, Any], venues: list[Any], base_dir: Path, sou
         ev["path"] = f"sha256:{file_digest(resolve_path(ev['path'], base_dir, source, 'simulation.events.path'))}"
         ev["accrual"] = {a: f"sha256:{file_digest(resolve_path(f, base_dir, source, f'simulation.events.accrual.{a}'))}"
                          for a, f in ev.get("accrual", {}).items()}
+    if sim and (sim.get("oracle") or {}).get("floor"):
+        o = sim["oracle"]
+        o["floor"] = f"sha256:{file_digest(resolve_path(o['floor'], base_dir, source, 'simulation.oracle.floor'))}"
     if sim and sim.get("keepers"):
         kp = sim["keepers"]
         kp["path"] = f"sha256:{file_digest(resolve_path(kp['path'], base_dir, source, 'simulation.keepers.path'))}"

@@ -238,4 +238,26 @@ def read_impact_baseline(path: str | Path, assets: tuple[str, ...], times: IntAr
     return out
 
 
-__all__ = ["OwnerEventFile", "read_impact_baseline", "owner_actions_on", "read_accrual", "read_owner_events"]
+def read_oracle_floor(path: str | Path, assets: list[str]) -> pd.DataFrame:
+    """Lower bounds on an oracle's price (CSV ``time, asset, price``: UTC or Unix s, a market
+    asset, a price > 0) as ``time`` (Unix s), ``asset``, ``price``; a bad row is a
+    :class:`DataError` naming it."""
+    p = Path(path)
+    raw = _read_table(p)
+    if list(raw.columns[:3]) != ["time", "asset", "price"]:
+        raise DataError(str(p), None, f"columns: expected time, asset, price; got {list(raw.columns)}")
+    t = _times(raw["time"], p)
+    asset = raw["asset"].astype(str).str.strip().to_numpy(dtype=object)
+    bad = ~np.isin(asset, assets)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(str(p), i + 1, f"column asset: expected an asset of the market {assets}, got {asset[i]!r}")
+    price = pd.to_numeric(raw["price"].astype(str).str.strip(), errors="coerce").to_numpy(dtype=float)
+    bad = ~(np.isfinite(price) & (price > 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(str(p), i + 1, f"column price: expected a finite price > 0, got {raw['price'].iloc[i]!r}")
+    return pd.DataFrame({"time": t, "asset": asset, "price": price})
+
+
+__all__ = ["OwnerEventFile", "read_impact_baseline", "read_oracle_floor", "owner_actions_on", "read_accrual", "read_owner_events"]

@@ -393,6 +393,8 @@ def simulation_parts(sc: Scenario):
         oracle_input = _pool_feed(sim, raw, path, source)
     if sim.oracle.median_spread is not None:
         oracle_input = _median_feed(sim, path, oracle_input, source)
+    if sim.oracle.floor is not None:
+        oracle_input = _floored_feed(sc, path, oracle_input)
 
     oracle = build_oracle(sim.oracle, source, "simulation.oracle")
     lq = sim.liquidators
@@ -422,6 +424,38 @@ def _median_feed(sim, path, pool_feed, source: str) -> dict:
     push = orc.ChainlinkPush(o.median_spread, o.median_expiration_s)
     return {a: np.asarray(push.apply(path.times, path.prices[:, j]).price, dtype=np.float64)
             for j, a in enumerate(path.assets)}
+
+
+def _floored_feed(sc: Scenario, path, feed: dict | None) -> dict:
+    """The OSM's source raised so that the price the OSM returns in each hop is at least the
+    ``[simulation.oracle] floor`` file's bound for that hop (the largest of its rows there).
+    The OSM returns during hop ``k`` the source's value at the first block of hop ``k - 1``
+    (at the window's first hop: block 0, the construction; ``MakerOSM``), so that one value
+    is raised; the same value is the next price (``peep``) announced during hop ``k - 1``."""
+    from liqcascade.io.config import resolve_path
+    from liqcascade.io.owner_events import read_oracle_floor
+
+    sim, source = sc.config.simulation, sc.source
+    if sim.oracle.kind != "osm":
+        raise ConfigError(source, "simulation.oracle.floor", "an osm oracle (the floor bounds its hourly price)",
+                          sim.oracle.kind)
+    f = resolve_path(sim.oracle.floor, sc.base_dir, source, "simulation.oracle.floor")
+    rows = read_oracle_floor(f, list(path.assets))
+    out = {a: np.asarray(v, dtype=np.float64).copy() for a, v in (feed or {}).items()}
+    hop = int(sim.oracle.hop_s)
+    bucket = np.asarray(path.times, dtype=np.int64) // hop
+    pokes = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+    # the block whose source value the OSM returns during each poked hop
+    read_at = dict(zip(bucket[pokes].tolist(), np.r_[0, pokes[:-1]].tolist()))
+    for a, t, p in zip(rows["asset"], rows["time"], rows["price"]):
+        k = int(t) // hop
+        if k not in read_at:
+            continue
+        if a not in out:
+            out[a] = np.asarray(path.prices[:, path.index(a)], dtype=np.float64).copy()
+        i = read_at[k]
+        out[a][i] = max(out[a][i], float(p))
+    return out
 
 
 def impact_on_path(sim) -> str:

@@ -52,6 +52,11 @@ class PerpCapabilities:
     """Liquidation surpluses feed, and deficits draw on, an insurance fund."""
     deleveraging: bool = True
     """A deficit the fund cannot cover is closed against opposite positions (ADL)."""
+    fund_takeover: bool = False
+    """The engine's orders may fill beyond the bankruptcy price, the insurance fund paying the
+    gap (Binance's liquidation engine takes the position over at that price). An account
+    whose gap the fund cannot pay is re-executed no worse than its bankruptcy price instead
+    of being refused, and what the venue cannot take there is deleveraged."""
     linear_maintenance: bool = False
     """The maintenance requirement is ``Σ |size|·mark·rate`` with one rate per market and
     :meth:`MarginEngine.liquidatable` is ``maintenance > 0 and equity < maintenance``; the
@@ -114,8 +119,9 @@ class Settlement:
     ``collateral_change`` per account (realised PnL of the closed amounts minus fees);
     ``fund_delta`` the insurance fund's change (fees kept, minus deficits it covers);
     ``deficit`` per account, the negative equity left that the fund did *not* cover (for
-    deleveraging). Conservation: Σ collateral_change + fund_delta + the counterparties'
-    PnL = 0, which the engines' tests check."""
+    deleveraging; with ``fund_takeover``, also a fill's loss beyond the bankruptcy price).
+    Conservation: Σ collateral_change + fund_delta + the counterparties' PnL = 0, which the
+    engines' tests check."""
 
     collateral_change: FloatArray
     fund_delta: float

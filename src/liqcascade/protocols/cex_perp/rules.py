@@ -7,10 +7,26 @@ From Binance's public rules pages:
   (www.binance.com/en/futures/trading-rules/perpetual/portfolio-margin/notional-limit). The
   shipped BTCUSDT table is :data:`BTCUSDT_2021_03_18`.
 - **Liquidation** when the margin balance (equity) falls below maintenance: every position of
-  the account (cross) or the isolated position is closed by an immediate-or-cancel order no
-  worse than the **bankruptcy price**, the price at which the account's equity is zero
-  (www.binance.com/en/support/faq/360033525471: positions "closed out at the bankruptcy
-  price").
+  the account (cross) or the isolated position is closed by an immediate-or-cancel order
+  (www.binance.com/en/support/faq/360033525271, "all liquidation orders are Immediate or
+  Cancel orders"). The **bankruptcy price** is the price at which the account's equity is
+  zero. With :attr:`CexSettings.market_take_bound` at 0 (the default) the order goes no
+  worse than it (positions "closed out at the bankruptcy price", faq/360033525471). Above 0,
+  the liquidation engine takes the position over at the bankruptcy price and sells it on the
+  book down to ``mark · (1 − bound)`` (buys up to ``mark · (1 + bound)``), or to the
+  bankruptcy price where that is further; the **insurance fund** pays what a fill worse than
+  the bankruptcy price loses and keeps what a better one leaves ("To the extent possible,
+  the Futures Insurance Funds will take over Bankrupt Positions. Any losses arising from a
+  Bankrupt Position will be funded by the relevant Futures Insurance Fund",
+  www.binance.com/en/support/faq/360033525371). Binance publishes ``marketTakeBound`` per
+  symbol, "the max price difference rate (from mark price) a market order can make"
+  (developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Exchange-Information);
+  that its liquidation orders keep to it is this package's assumption.
+- **Counterparty liquidation (ADL)** only when the fund cannot pay: "the final step taken only
+  when the Insurance Fund cannot accept the bankrupt client's positions"
+  (faq/360033525471). The engine declares ``fund_takeover``: the perp engine re-executes an
+  account whose gap the fund cannot pay no worse than its bankruptcy price, and deleverages
+  what the book cannot take there.
 - **Insurance clearance fee** on the liquidated notional, paid to the insurance fund out of
   what is left of the margin (www.binance.com/en/support/faq/what-fees-are-generated-in-binance-futures-trading-98488a516eb84e3eb34605683dffd554).
   Binance does not publish one rate for it; :attr:`CexSettings.clearance_fee_rate`'s default
@@ -36,6 +52,9 @@ from liqcascade.protocols.perps_fund import FundRound, settle_with_fund
 from liqcascade.protocols.perps_tiers import MarginTiers, TieredMargin, TierTable, liquidation_price, positions_of
 
 __all__ = ["BTCUSDT_2021_03_18", "BTCUSDT_SOURCE", "CexEngine", "CexSettings"]
+
+_DUST_USD = 1e-6
+"""A position worth less than this at the mark is float residue: the engine sends no order for it."""
 
 BTCUSDT_SOURCE = ("www.binance.com/tr/support/announcement/86cf9aa472574b8cb2e05bb751c2a9a6 "
                   "(Updates to Leverage and Margin Tiers of Binance Futures Contracts, 2021-03-18)")
@@ -66,11 +85,16 @@ class CexSettings:
     tiers: TierTable = field(default_factory=_default_tiers)
     clearance_fee_rate: float = 0.005
     """Fee on the liquidated notional, to the insurance fund (an assumption; see the module docstring)."""
+    market_take_bound: float = 0.0
+    """How far from the mark (a fraction) a liquidation order may fill, beyond the bankruptcy
+    price, the fund paying the gap; 0: no worse than the bankruptcy price (see the module docstring)."""
     source: str = "<cex_perp>"
 
     def __post_init__(self) -> None:
-        if not (np.isfinite(self.clearance_fee_rate) and 0 <= self.clearance_fee_rate < 1):
-            raise ConfigError(self.source, "clearance_fee_rate", "a fraction in [0, 1)", self.clearance_fee_rate)
+        for key in ("clearance_fee_rate", "market_take_bound"):
+            v = getattr(self, key)
+            if not (isinstance(v, (int, float)) and np.isfinite(v) and 0 <= v < 1):
+                raise ConfigError(self.source, key, "a fraction in [0, 1)", v)
 
 
 @dataclass(frozen=True)
@@ -79,18 +103,28 @@ class CexEngine(TieredMargin):
 
     settings: CexSettings = field(default_factory=CexSettings)
     name: str = "cex_perp"
-    capabilities: PerpCapabilities = PerpCapabilities(maintenance_slope=True)
+    capabilities: PerpCapabilities = PerpCapabilities(maintenance_slope=True, fund_takeover=True)
 
     def orders(self, book: PerpBook, state: MarginState, mark: FloatArray, accounts: IntArray) -> LiquidationOrders:
-        """Close every position of ``accounts`` no worse than its bankruptcy price
-        ``mark − equity / size`` (the other positions held at mark)."""
+        """Close every position of ``accounts``; its bankruptcy price is ``mark − equity / size``
+        (the other positions held at mark). The worst price is the bankruptcy price, or with a
+        ``market_take_bound`` the mark that far away where that is further (sells below,
+        buys above)."""
         pos = positions_of(book.offsets, accounts)
+        # a position closed earlier in the run keeps its row with size 0, and pro-rata
+        # deleveraging can leave float dust (1e-15 BTC) that a venue quotes at a price of 0
+        pos = pos[np.abs(book.size[pos]) * np.asarray(mark, dtype=np.float64)[book.market[pos]] > _DUST_USD]
         if pos.size == 0:
             return LiquidationOrders.none()
         m = np.asarray(mark, dtype=np.float64)[book.market[pos]]
         size = book.size[pos]
         bankrupt = m - state.equity[book.account[pos]] / size
-        return LiquidationOrders(position=pos, close=-size, worst_price=bankrupt, bankruptcy_price=bankrupt,
+        worst = bankrupt
+        bound = self.settings.market_take_bound
+        if bound > 0:
+            # a long's sale may go down to mark·(1 − bound), a short's purchase up to mark·(1 + bound)
+            worst = np.where(size > 0, np.minimum(bankrupt, m * (1.0 - bound)), np.maximum(bankrupt, m * (1.0 + bound)))
+        return LiquidationOrders(position=pos, close=-size, worst_price=worst, bankruptcy_price=bankrupt,
                                  route=np.full(pos.size, MARKET_ORDER, dtype=np.int8))
 
     def liquidation_price(self, book: PerpBook, state: MarginState, mark: FloatArray) -> FloatArray:
@@ -109,5 +143,7 @@ class CexEngine(TieredMargin):
         return self.settle_round(book, orders, fills, fund_balance).settlement
 
     def settle_round(self, book: PerpBook, orders: LiquidationOrders, fills: Fills, fund_balance: float) -> FundRound:
-        """:meth:`settle` with its parts: the clearance fee feeds the insurance fund."""
-        return settle_with_fund(book, orders, fills, fund_balance, fee_rate=self.settings.clearance_fee_rate)
+        """:meth:`settle` with its parts: the clearance fee feeds the insurance fund, which
+        (with a ``market_take_bound``) pays what fills beyond the bankruptcy price lose."""
+        return settle_with_fund(book, orders, fills, fund_balance, fee_rate=self.settings.clearance_fee_rate,
+                                cover_gaps=self.settings.market_take_bound > 0)
