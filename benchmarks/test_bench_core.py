@@ -3,8 +3,8 @@ per-account Python baseline in the same run; ratios are per account (or holding)
 
 Targets on 2 cores (docs/benchmarks.md, judged by ``judge.py``): health-factor pass over
 1M accounts / 2.5M holdings / 35 assets <= 20 ms and >= 10x the naive baseline per account;
-one static cascade on the 1M-account book < 1 s; a 100-point cascade curve < 10 s; the
-static cascade on the naive baseline's book >= 5x the baseline per account.
+one static cascade on the 1M-account book < 1 s; a 100-point cascade curve < 2 s (deep venues)
+and < 4 s (thin); the static cascade on the naive baseline's book >= 5x the baseline per account.
 """
 
 from __future__ import annotations
@@ -323,6 +323,10 @@ def test_run_static_tables_1M(benchmark, aave_books, record, target, depth):
         RUN_STATIC_TABLES_LIMIT)
 
 
+CURVE_LIMITS = {"deep": 2.0, "thin": 4.0}
+"""Issue 14: the 100-point curve on the 1M-account book, seconds (10 s for both before)."""
+
+
 @pytest.mark.parametrize("depth", ["deep", "thin"])
 def test_cascade_curve_100_points_1M(benchmark, aave_books, record, target, depth):
     model = _model(*aave_books, depth == "deep")
@@ -337,7 +341,8 @@ def test_cascade_curve_100_points_1M(benchmark, aave_books, record, target, dept
     # the final price never exceeds the shocked one (it is not monotone in the shock:
     # see docs/engine.md)
     assert (c["price_final"] <= c["price_shocked"] * (1 + 1e-12)).all()
-    target.at_most(f"cascade curve, 100 points, 1M accounts, {depth} venues", benchmark.stats.stats.median, 10.0)
+    target.at_most(f"cascade curve, 100 points, 1M accounts, {depth} venues", benchmark.stats.stats.median,
+                   CURVE_LIMITS[depth])
 
 
 def naive_cascade(accounts, price0, shock, pool_x, pool_y, lt, bonus, fee):

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from liqcascade.engine.curve import curve_points
 from liqcascade.engine.result import Result, _clean
 from liqcascade.engine.static import CascadeSettings, MarketModel, StaticCascade
 from liqcascade.engine.trades import static_trades
@@ -147,47 +148,42 @@ def cascade_curve(
     rows, arows = [], []
     no_venue = ",".join(assets_without_venue(model, [asset, *co_move], solver.settings))
     grid = np.asarray(shocks, dtype=np.float64)
-    for k, s in enumerate(grid):
-        if progress is not None:
-            progress(k, len(grid))
-        shocks_here = {a: float(s) for a in (asset, *co_move)}
-        out = solver.run(shocks_here, keep_arrays=False)
-        summ = solver.summarize(out)
-        p_final = out.prices_final
-        drop1 = 1.0 - p_final[i] / out.prices0[i]
+    vectors = np.array([model.shock_vector({a: float(s) for a in (asset, *co_move)}) for s in grid])
+    points = curve_points(solver, vectors.reshape(len(grid), len(model.assets)), progress=progress)
+    for s, pt in zip(grid, points):
+        p_final = pt.prices_final
+        drop1 = 1.0 - p_final[i] / pt.prices0[i]
         rows.append(
             {
                 "shock": float(s),
-                "price_reference": float(out.prices0[i]),
-                "price_shocked": float(out.prices_shocked[i]),
+                "price_reference": float(pt.prices0[i]),
+                "price_shocked": float(pt.prices_shocked[i]),
                 "price_final": float(p_final[i]),
                 "final_drop": float(drop1),
                 "amplification": float(drop1 / s) if s > 0 else float("nan"),
-                "collateral_seized_usd": summ["collateral_seized_usd"],
-                "debt_repaid_usd": summ["debt_repaid_usd"],
-                "bad_debt_usd": summ["bad_debt_usd"],
-                "accounts_liquidated": summ["accounts_liquidated"],
-                "rounds": out.rounds,
-                "converged": out.converged,
+                "collateral_seized_usd": pt.collateral_seized_usd,
+                "debt_repaid_usd": pt.debt_repaid_usd,
+                "bad_debt_usd": pt.bad_debt_usd,
+                "accounts_liquidated": pt.accounts_liquidated,
+                "rounds": pt.rounds,
+                "converged": pt.converged,
                 "assets_without_venue": no_venue,
             }
         )
         for j, a in enumerate(model.assets):
-            if out.totals["seized"][j] or out.totals["repaid"][j] or p_final[j] != out.prices0[j]:
+            if pt.seized[j] or pt.repaid[j] or p_final[j] != pt.prices0[j]:
                 arows.append(
                     {
                         "shock": float(s),
                         "asset": a,
                         "price_final": float(p_final[j]),
-                        "collateral_seized": float(out.totals["seized"][j]),
-                        "collateral_seized_usd_final": float(out.totals["seized"][j] * p_final[j]),
-                        "debt_repaid": float(out.totals["repaid"][j]),
-                        "debt_repaid_usd_final": float(out.totals["repaid"][j] * p_final[j]),
-                        "deficit": float(out.totals["deficit"][j]),
+                        "collateral_seized": float(pt.seized[j]),
+                        "collateral_seized_usd_final": float(pt.seized[j] * p_final[j]),
+                        "debt_repaid": float(pt.repaid[j]),
+                        "debt_repaid_usd_final": float(pt.repaid[j] * p_final[j]),
+                        "deficit": float(pt.deficit[j]),
                     }
                 )
-    if progress is not None:
-        progress(len(grid), len(grid))
     curve = pd.DataFrame(rows)
     curve.insert(0, "asset", asset)
     curve_assets = pd.DataFrame(

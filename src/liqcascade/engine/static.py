@@ -29,6 +29,7 @@ book sorted at once, bit for bit (tested).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
@@ -317,6 +318,18 @@ class StaticCascade:
     def sort_all(self) -> None:
         """Sort the whole book now (a run that looks at every account needs it sorted)."""
         self._sort_below(np.inf)
+
+    def twin(self) -> "StaticCascade":
+        """A solver over this one's book, fully sorted, with working buffers of its own: the two
+        can run cascades at the same time (the curve's threads) and give the numbers either
+        would alone. This solver's book is sorted in full first, so neither sorts it later."""
+        self.sort_all()
+        other = copy.copy(self)
+        n = self.model.book.n_accounts
+        other._coll, other._debt, other._dirty = self._base.coll.copy(), self._base.debt.copy(), 0
+        other._q, other._q_dirty = self._hf0_sorted.copy(), 0
+        other._acct, other._touched = Tallies.zeros(0, n), np.zeros(n, dtype=np.bool_)
+        return other
 
     def run(
         self, shocks: Mapping[str, float] | FloatArray, keep_arrays: bool = True, trades: bool = False
