@@ -1,8 +1,12 @@
-"""Perp margin-check speed target (issue 13): 1,000,000 perp accounts x 7,200 one-second
-steps < 30 s -- the compiled screen and check of ``engine/perps_screen.py`` that every step
-of the perp engine runs -- and >= 5x a naive per-account, per-step Python loop on a smaller
-book (ratio per account-step); judged by ``judge.py``. Liquidation, execution and
-deleveraging are not in this number (they run per liquidated account, see docs/perps.md)."""
+"""Perp speed targets (issue 13), judged by ``judge.py``:
+
+- the margin check alone: 1,000,000 perp accounts x 7,200 one-second steps < 30 s (the
+  compiled screen of ``engine/perps_screen.py`` that every step runs), >= 5x a naive
+  per-account, per-step Python loop on a smaller book (ratio per account-step);
+- the full loop (``engine/perps.run``: screen, funding, orders, execution on the venue,
+  settlement, deleveraging) on a crash path: 1,000,000 accounts x 7,200 steps < 30 s, >= 3x
+  the same engine walking the venue trade by trade (as any venue without a depth profile,
+  and as the engine did before the compiled walk) on a smaller book (ratio per account-step)."""
 
 from __future__ import annotations
 
@@ -109,7 +113,7 @@ def test_perp_margin_check_naive_python(benchmark, setup, record, target):
 
 
 # ---------------------------------------------------------------------- the full loop
-N_LOOP_SMALL = 100_000
+N_LOOP_NAIVE = 20_000
 
 
 def crash_path(steps: int, seed: int = 3) -> np.ndarray:
@@ -132,11 +136,38 @@ def full_loop(book: PerpBook, path: np.ndarray):
                             recentre=lambda v, m: v.with_mid_price(m))
 
 
-def _loop_bench(benchmark, record, n: int, name: str):
+class PerOrderVenue:
+    """An order-book venue seen only through ``sell``/``buy``/``mid_price``: the engine walks it
+    trade by trade, bisecting each order toward its bound (``engine.perps._fill_one``)."""
+
+    def __init__(self, venue: OrderBookVenue) -> None:
+        self.venue = venue
+
+    def sell(self, amount: float):
+        cash, after = self.venue.sell(amount)
+        return cash, PerOrderVenue(after)
+
+    def buy(self, amount: float):
+        cash, after = self.venue.buy(amount)
+        return cash, PerOrderVenue(after)
+
+    def mid_price(self) -> float:
+        return self.venue.mid_price()
+
+
+def per_order_loop(book: PerpBook, path: np.ndarray):
+    """:func:`full_loop` with the venues walked trade by trade (the naive baseline)."""
+    venues = [PerOrderVenue(OrderBookVenue.from_calibration("crash", m, float(p)))
+              for m, p in zip(book.markets, path[0])]
+    return perps_engine.run(DydxV4Rules(), book, path, venues, fund=1e6,
+                            recentre=lambda v, m: PerOrderVenue(v.venue.with_mid_price(m)))
+
+
+def _loop_bench(benchmark, record, n: int, name: str, loop=full_loop, rounds: int = 1):
     path = crash_path(N_STEPS)
     book = perp_book(n)
-    full_loop(perp_book(1_000), path[:50])  # compile
-    out = benchmark.pedantic(full_loop, args=(book, path), rounds=1, iterations=1)
+    loop(perp_book(1_000), path[:50])  # compile
+    out = benchmark.pedantic(loop, args=(book, path), rounds=rounds, iterations=1)
     record(name, benchmark, n * N_STEPS)
     table = out.table()
     benchmark.extra_info["accounts_liquidated"] = int(table["accounts_liquidated"].sum())
@@ -145,8 +176,19 @@ def _loop_bench(benchmark, record, n: int, name: str):
     return table
 
 
-def test_perp_full_loop_100k_accounts_one_day(benchmark, record):
-    """Recorded, not judged: issue 13's 1M target is not met by the full loop yet (execution
-    walks the venue order by order, see docs/perps.md)."""
-    table = _loop_bench(benchmark, record, N_LOOP_SMALL, "perp_full_loop_100k_x_7200")
+def test_perp_full_loop_1m_accounts_one_day(benchmark, record, target):
+    """Issue 13's target for the whole loop, on a crash: 1M accounts x 7,200 steps < 30 s."""
+    table = _loop_bench(benchmark, record, N_ACCOUNTS, "perp_full_loop_1M_x_7200")
+    # the crash leaves tens of thousands of accounts below maintenance at once (docs/perps.md)
+    assert table["accounts_liquidated"].max() > 10_000 and table["adl_notional"].sum() > 0
+    target.at_most("perp full loop with a crash, 1M accounts x 7,200 steps", benchmark.stats.stats.median,
+                   30.0)
+
+
+def test_perp_full_loop_per_order_walk(benchmark, record, target):
+    """The naive baseline, on a 20,000-account book (the same crash): the venue walked trade by
+    trade. Judged per account-step against the 1M run."""
+    table = _loop_bench(benchmark, record, N_LOOP_NAIVE, "perp_full_loop_per_order_walk", per_order_loop)
     assert table["accounts_liquidated"].sum() > 0
+    judge_speedup(target, "perp full loop per account-step", "perp_full_loop_1M_x_7200",
+                  "perp_full_loop_per_order_walk", 3.0)

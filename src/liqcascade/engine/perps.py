@@ -10,7 +10,8 @@ Each step (:func:`step`), at the step's mark prices and cumulative funding indic
    on every subaccount update; the others keep owing it, which their equity already counts);
 3. **orders** -- the margin engine's liquidation orders;
 4. **execution** -- each order walks its market's venue (:class:`PerpVenue`) down to its
-   worst price; a backstop order fills at the mark;
+   worst price, in row order (a venue with a depth profile in one compiled walk per
+   market, :func:`execute`); a backstop order fills at the mark;
 5. **settle** -- the engine's collateral changes and insurance-fund delta. An account whose
    fills would leave a deficit the fund cannot cover is taken out of the round and the rest
    re-executed (dYdX refuses such a match); an engine declaring ``fund_takeover`` re-executes
@@ -34,6 +35,7 @@ from typing import Callable, Protocol, Sequence
 import numpy as np
 
 from liqcascade._typing import FloatArray, IntArray
+from liqcascade.engine.perps_kernels import walk_orders
 from liqcascade.engine.perps_screen import MarginScreen
 from liqcascade.model.perps import PerpBook
 from liqcascade.protocols.dydx_v4.rules import DydxDeleveraging
@@ -120,14 +122,21 @@ def below_maintenance(engine: MarginEngine, state: PerpState, mark: FloatArray) 
     return np.flatnonzero(engine.liquidatable(book, engine.margin(book, mark, state.funding)))
 
 
-def settle_funding(state: PerpState, accounts: IntArray) -> None:
+def settle_funding(state: PerpState, accounts: IntArray, sub: PerpBook | None = None,
+                   pos: IntArray | None = None) -> None:
     """The funding ``accounts`` owe moves into their collateral; their positions' indices
-    move to the current ones (their equity is unchanged)."""
+    move to the current ones (their equity is unchanged). ``sub, pos``, if given, are
+    ``book.subset(accounts)``: settled the same way, they stay that subset."""
     book = state.book
-    sub, pos = book.subset(accounts)
-    owed = sub.size * (state.funding[sub.market] - sub.funding_index)
-    book.collateral[np.asarray(accounts, dtype=np.int64)] -= sub.per_account(owed)
+    mine = sub is not None
+    if not mine:
+        sub, pos = book.subset(accounts)
+    owed = sub.per_account(sub.size * (state.funding[sub.market] - sub.funding_index))
+    book.collateral[np.asarray(accounts, dtype=np.int64)] -= owed
     book.funding_index[pos] = state.funding[sub.market]
+    if mine:
+        sub.collateral[:] = book.collateral[np.asarray(accounts, dtype=np.int64)]
+        sub.funding_index[:] = book.funding_index[pos]
 
 
 def _fill_one(venue, close: float, worst: float) -> tuple[float, float, object]:
@@ -155,17 +164,41 @@ def _fill_one(venue, close: float, worst: float) -> tuple[float, float, object]:
 
 
 def execute(orders: LiquidationOrders, book: PerpBook, venues: list, mark: FloatArray) -> tuple[Fills, list]:
-    """Execute the orders row by row on their markets' venues (backstop rows at the mark)."""
+    """Execute the orders row by row on their markets' venues (backstop rows at the mark).
+
+    A venue with ``depth_segments()`` and ``with_net_sold(q)`` (``OrderBookVenue``,
+    ``PerpOrderBookVenue``) is walked by the compiled :func:`~liqcascade.engine.perps_kernels.walk_orders`
+    (:func:`_fill_one`'s rule, except that an order whose first unit is already past its
+    bound fills nothing, where the bisection may let a sliver through on rounding); any
+    other venue by :func:`_fill_one`, trade by trade. Markets are independent, so each is
+    walked on its own, in row order."""
     venues = list(venues)
-    filled = np.zeros(orders.close.shape[0])
-    price = np.full(orders.close.shape[0], np.nan)
-    for r, p in enumerate(orders.position):
-        k = int(book.market[p])
-        if orders.route[r] == BACKSTOP:
-            filled[r], price[r] = orders.close[r], mark[k]
+    close = np.asarray(orders.close, dtype=np.float64)
+    filled = np.zeros(close.shape[0])
+    price = np.full(close.shape[0], np.nan)
+    market = book.market[orders.position]
+    backstop = orders.route == BACKSTOP
+    filled[backstop], price[backstop] = close[backstop], np.asarray(mark, dtype=np.float64)[market[backstop]]
+    for k in np.unique(market[~backstop]):
+        rows = np.flatnonzero((market == k) & ~backstop)
+        if hasattr(venues[k], "depth_segments") and hasattr(venues[k], "with_net_sold"):
+            walked = _walk_profile(venues[k], close[rows], orders.worst_price[rows])
+            filled[rows], price[rows], venues[k] = walked
             continue
-        filled[r], price[r], venues[k] = _fill_one(venues[k], float(orders.close[r]), float(orders.worst_price[r]))
+        for r in rows:
+            worst = float(orders.worst_price[r])
+            filled[r], price[r], venues[k] = _fill_one(venues[k], float(close[r]), worst)
     return Fills(filled, price), venues
+
+
+def _walk_profile(venue, close: FloatArray, worst: FloatArray) -> tuple[FloatArray, FloatArray, object]:
+    """(filled, average price, venue after) of one market's orders walked by the compiled kernel."""
+    d = venue.depth_segments()
+    filled, price = np.empty(close.shape[0]), np.empty(close.shape[0])
+    net_sold = walk_orders(d.bid_start, d.bid_notional, d.bid_density, d.ask_start, d.ask_notional,
+                           d.ask_density, float(d.reference_price), float(d.net_sold), np.ascontiguousarray(close),
+                           np.ascontiguousarray(worst, dtype=np.float64), filled, price)
+    return filled, price, (venue if net_sold == d.net_sold else venue.with_net_sold(net_sold))
 
 
 def _rows_of(orders: LiquidationOrders, keep: np.ndarray) -> LiquidationOrders:
@@ -234,6 +267,14 @@ def apply_round(state: PerpState, accounts: IntArray, pos: IntArray, rnd: _Round
     m = np.asarray(mark, dtype=np.float64)[book.market[pos[p[done]]]]
     state.outside += float((-f[done] * (m - price[done])).sum())
     return float((np.abs(f[done]) * m).sum())
+
+
+def _changed(sub: PerpBook, rnd: _Round) -> np.ndarray:
+    """Per account of ``sub``: did the round fill any of its orders or move its collateral?"""
+    filled = rnd.fills.filled != 0.0
+    hit = np.zeros(sub.n_accounts, dtype=bool)
+    hit[sub.account[rnd.orders.position[filled]]] = True
+    return hit | (rnd.collateral_change != 0.0) | (rnd.left_deficit != 0.0)
 
 
 def as_closes(result, book: PerpBook, deficit: FloatArray) -> AdlCloses:
@@ -311,13 +352,19 @@ def step(engine: MarginEngine, state: PerpState, mark: FloatArray, funding: Floa
     liquidated = adl = 0.0
     n_neg = 0
     if accounts.size:
-        settle_funding(state, accounts)
         sub, pos = state.book.subset(accounts)
-        n_neg = int(np.count_nonzero(sub.equity(mark) < 0.0))
-        liquidated = apply_round(state, accounts, pos, liquidate(engine, sub, state, mark), mark)
+        settle_funding(state, accounts, sub, pos)
+        negative = sub.equity(mark) < 0.0
+        n_neg = int(np.count_nonzero(negative))
+        rnd = liquidate(engine, sub, state, mark)
+        liquidated = apply_round(state, accounts, pos, rnd, mark)
+        # an account the round left as it was (no fill, no money) keeps its equity and its
+        # place in the screen: only the others are re-ranked, and deleveraging needs only
+        # them and those already below zero (funding settled moves no equity)
+        changed = _changed(sub, rnd)
         if state.screen is not None:
-            state.screen.touch(accounts)
-        adl = deleverage(state, policy, accounts, mark)
+            state.screen.touch(accounts[changed])
+        adl = deleverage(state, policy, accounts[changed | negative], mark)
     state.step += 1
     return PerpStepRecord(state.step, liquidated, adl, state.fund, n_neg, int(accounts.size), state.socialised)
 

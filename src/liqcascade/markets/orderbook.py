@@ -47,11 +47,13 @@ from typing import ClassVar
 
 import numpy as np
 
+from liqcascade._typing import FloatArray
 from liqcascade.errors import ConfigError, DataError
 from liqcascade.markets.base import VenueCapabilities
 
 __all__ = [
     "DepthCurve",
+    "DepthSegments",
     "OrderBookVenue",
     "median_book_depth",
     "load_depth_file",
@@ -222,6 +224,28 @@ def _ask_tokens(curve: DepthCurve, p_ref: float, rel: float) -> float:
 
 
 @dataclass(frozen=True)
+class DepthSegments:
+    """An :class:`OrderBookVenue`'s state as arrays, for compiled walks
+    (``engine/perps_kernels_python.py``): per side, :meth:`DepthCurve.segments` of the scaled
+    curve as start fraction, cumulative notional at the start and density ``dN/df``, the
+    open-ended tail last; the reference mid and the tokens ``net_sold`` since centring."""
+
+    reference_price: float
+    net_sold: float
+    bid_start: FloatArray
+    bid_notional: FloatArray
+    bid_density: FloatArray
+    ask_start: FloatArray
+    ask_notional: FloatArray
+    ask_density: FloatArray
+
+
+def _segment_arrays(curve: DepthCurve) -> tuple[FloatArray, FloatArray, FloatArray]:
+    start, notional, density = zip(*curve.segments())
+    return np.array(start), np.array(notional), np.array(density)
+
+
+@dataclass(frozen=True)
 class OrderBookVenue:
     """A static depth profile (bids below, asks above ``reference_price``) as a venue.
 
@@ -329,6 +353,16 @@ class OrderBookVenue:
         if math.isinf(p):
             return math.inf
         return max(self.net_sold - self._q_at_price(p), 0.0)
+
+    def depth_segments(self) -> DepthSegments:
+        """The profile and state as arrays (see :class:`DepthSegments`)."""
+        return DepthSegments(self.reference_price, self.net_sold, *_segment_arrays(self._bid),
+                             *_segment_arrays(self._ask))
+
+    def with_net_sold(self, net_sold: float) -> "OrderBookVenue":
+        """The same profile with ``net_sold`` tokens sold into it since centring (what selling
+        or buying the difference gives: the venue is path-independent)."""
+        return replace(self, net_sold=float(net_sold))
 
     def with_mid_price(self, price: float) -> "OrderBookVenue":
         """The full profile re-centred at ``price`` (fresh depth, ``net_sold = 0``)."""

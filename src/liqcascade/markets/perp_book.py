@@ -27,7 +27,7 @@ from typing import ClassVar
 
 from liqcascade.errors import ConfigError
 from liqcascade.markets.base import VenueCapabilities
-from liqcascade.markets.orderbook import OrderBookVenue
+from liqcascade.markets.orderbook import DepthSegments, OrderBookVenue
 from liqcascade.markets.perp_depth import DepthDynamics
 
 __all__ = ["PerpOrderBookVenue"]
@@ -87,6 +87,14 @@ class PerpOrderBookVenue:
 
     def amount_to_buy_price(self, price: float) -> float:
         return self._book.amount_to_buy_price(price)
+
+    def depth_segments(self) -> DepthSegments:
+        """The current book as arrays, for compiled walks (``OrderBookVenue.depth_segments``)."""
+        return self._book.depth_segments()
+
+    def with_net_sold(self, net_sold: float) -> "PerpOrderBookVenue":
+        """The same book with ``net_sold`` tokens consumed (``OrderBookVenue.with_net_sold``)."""
+        return replace(self, net_sold=float(net_sold))
 
     def with_mid_price(self, price: float) -> "PerpOrderBookVenue":
         """The full profile (at the current stress) re-centred at ``price``, nothing consumed."""
