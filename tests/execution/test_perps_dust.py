@@ -84,8 +84,8 @@ def test_the_walk_fills_as_the_guarded_book_order_by_order(seed, rows):
             d = base.depth_segments()
             filled, price = np.empty(close.size), np.empty(close.size)
             perps_kernels_python.walk_orders(d.bid_start, d.bid_notional, d.bid_density, d.ask_start,
-                                             d.ask_notional, d.ask_density, d.reference_price, d.net_sold, close,
-                                             worst, filled, price, 1.0)
+                                             d.ask_notional, d.ask_density, d.reference_price, d.net_sold,
+                                             close, worst, filled, price, 1.0)
         v = _DustSafe(base)
         for i, (c, w) in enumerate(zip(close, worst)):
             mid = v.mid_price()

@@ -221,8 +221,8 @@ def _cash(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_den
                               p_ref, net_sold - q)[1]
 
 
-def _within(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density, p_ref, net_sold, p0, c0,
-            dust_usd, sell, q, worst):
+def _within(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density, p_ref, net_sold,
+            p0, c0, dust_usd, sell, q, worst):
     """Does trading ``q`` tokens from ``net_sold`` average no worse than ``worst``?"""
     avg = _cash(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density, p_ref, net_sold,
                 p0, c0, dust_usd, sell, q) / q
