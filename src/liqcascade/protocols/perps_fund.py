@@ -160,7 +160,7 @@ def fund_trade(position: FundPosition, delta: float, price: float) -> FundTrade:
     against the position closes it first at ``price`` (realising ``closed · (price − entry)``
     per unit, sign of the position), the rest opens at ``price``; a trade with it averages
     the entry."""
-    size, entry = position.size, position.entry
+    size, entry, delta, price = float(position.size), float(position.entry), float(delta), float(price)
     if delta == 0.0:
         return FundTrade(position, 0.0)
     if size == 0.0 or (size > 0) == (delta > 0):
