@@ -65,19 +65,21 @@ def test_the_replay_at_full_size_gives_the_documented_numbers():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("bound, book_b, adl_b, fund_end_m", [
-    (0.0, 0.50, 4.99, 1186.1), (0.02, 0.77, 4.92, 1185.9), (0.2, 2.02, 3.85, 996.9), (0.5, 4.42, 2.49, 64.2)])
-def test_the_replay_under_other_market_take_bounds(tmp_path, bound, book_b, adl_b, fund_end_m):
+@pytest.mark.parametrize("bound, book_b, taken_b, adl_b, fund_end_m", [
+    (0.0, 0.50, 1.55, 4.99, 1186.1), (0.02, 0.77, 1.36, 4.92, 1185.9), (0.2, 2.02, 1.20, 3.85, 996.9),
+    (0.5, 4.42, 0.26, 2.49, 64.2)])
+def test_the_replay_under_other_market_take_bounds(tmp_path, bound, book_b, taken_b, adl_b, fund_end_m):
     p = tmp_path / EXAMPLE.name
     p.write_text(EXAMPLE.read_text().replace("market_take_bound = 0.05", f"market_take_bound = {bound}"))
     s = perp_run(p, None).summary
     assert round(s["liquidated_usd"] / 1e7) / 100 == book_b and round(s["adl_usd"] / 1e7) / 100 == adl_b
+    assert round(s["fund_taken_usd"] / 1e7) / 100 == taken_b
     assert round(s["fund_end_usd"] / 1e5) / 10 == fund_end_m and s["written_off_usd"] == 0.0
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("adl, counterparties, closed_b, overshoot_m, most_m", [
-    ("queue", 7_500, 4.673, 0, 0.16), ("pro_rata", 20_000, 4.672, 0, 0.32), ("risk_aware", 19_994, 4.672, 0, 0.26)])
+    ("queue", 7_500, 4.673, 0.4, 0.16), ("pro_rata", 20_000, 4.672, 0.0, 0.32), ("risk_aware", 19_994, 4.672, 0.0, 0.26)])
 def test_the_replay_under_each_adl_policy(tmp_path, adl, counterparties, closed_b, overshoot_m, most_m):
     p = tmp_path / EXAMPLE.name
     p.write_text(EXAMPLE.read_text().replace('adl = "queue"', f'adl = "{adl}"'))
@@ -86,7 +88,7 @@ def test_the_replay_under_each_adl_policy(tmp_path, adl, counterparties, closed_
     cp = a[a["deleveraged_usd"] > 0]
     assert len(cp) == counterparties
     assert round(cp["deleveraged_usd"].sum() / 1e6) / 1000 == closed_b
-    assert round((cp["deleveraged_usd"].sum() - a["bankrupt_closed_usd"].sum()) / 1e6) == overshoot_m
+    assert round((cp["deleveraged_usd"].sum() - a["bankrupt_closed_usd"].sum()) / 1e5) / 10 == overshoot_m
     assert round(a["given_up_usd"].sum() / 1e5) / 10 == 42.9
     assert round(a["given_up_usd"].max() / 1e4) / 100 == most_m
 
