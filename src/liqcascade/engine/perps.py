@@ -428,7 +428,7 @@ def fund_takeover(state: PerpState, holding: FundHolding, accounts: IntArray, ma
     a, k, size = sub.account[rows], sub.market[rows], sub.size[rows]
     price = mark[k] + (-eq[a]) * (usd[rows] / open_usd[a]) / size
     phi = np.ones(rows.size)
-    held = list(state.held)
+    held = list(state.held) or [FundPosition() for _ in book.markets]  # a state not made by start()
     limit = holding.limit * state.fund
     for j in np.unique(k):
         phi[k == j] = takeover_fraction(held[j].size, float(size[k == j].sum()), float(mark[j]), limit)
