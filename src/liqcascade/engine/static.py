@@ -214,8 +214,8 @@ class SortedBook:
             return self
         m = self.n_sorted
         order, n_sorted = _sort_order(self.hf0_sorted, m, below)
+        base = _permute(self.base, order, m, consume)  # first: its temporaries are the largest
         perm, hf0_sorted = self.perm[order], self.hf0_sorted[order]
-        base = _permute(self.base, order, m, consume)
         return replace(self, base=base, perm=perm, hf0_sorted=hf0_sorted, sorted_below=below, n_sorted=n_sorted)
 
     def prefix_len(self, bound: float) -> int:
@@ -819,12 +819,19 @@ def _row_index(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """``concatenate([arange(s, s + c) for s, c in zip(starts, counts)])``, built as the running
     sum of its steps (1 within an account, a jump between accounts) in one row-sized array."""
     keep = counts > 0
-    starts, counts = starts[keep], counts[keep]
+    if not keep.all():  # an account with no rows takes no step
+        starts, counts = starts[keep], counts[keep]
+    del keep
     rows = np.ones(int(counts.sum()), dtype=np.int64)
     if rows.shape[0]:
-        first = np.cumsum(counts) - counts  # where each account's rows begin
+        # temporaries of one account-sized array each, in place where they can be
+        ends = np.cumsum(counts)  # where each account's rows end (the next one's begin)
+        jump = np.subtract(starts[1:], starts[:-1])
+        jump -= counts[:-1]
+        jump += 1
         rows[0] = starts[0]
-        rows[first[1:]] = starts[1:] - (starts[:-1] + counts[:-1] - 1)
+        rows[ends[:-1]] = jump
+        del ends, jump
         np.cumsum(rows, out=rows)
     return rows
 
