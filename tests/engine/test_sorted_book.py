@@ -144,6 +144,8 @@ def test_the_row_index_is_each_accounts_rows_in_turn(segments):
     counts = np.array([c for _, c in segments], dtype=np.int64)
     want = [r for s, c in segments for r in range(s, s + c)]
     assert _row_index(starts, counts).tolist() == want
+    small = _row_index(starts, counts, np.int32)
+    assert small.dtype == np.int32 and small.tolist() == want
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -815,14 +815,15 @@ def _sort_order(hf0_sorted: FloatArray, m: int, below: float) -> tuple[np.ndarra
     return order, n_sorted
 
 
-def _row_index(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def _row_index(starts: np.ndarray, counts: np.ndarray, dtype: type = np.int64) -> np.ndarray:
     """``concatenate([arange(s, s + c) for s, c in zip(starts, counts)])``, built as the running
-    sum of its steps (1 within an account, a jump between accounts) in one row-sized array."""
+    sum of its steps (1 within an account, a jump between accounts) in one row-sized array of
+    ``dtype`` (int32 halves it; every row index and every running sum must fit)."""
     keep = counts > 0
     if not keep.all():  # an account with no rows takes no step
         starts, counts = starts[keep], counts[keep]
     del keep
-    rows = np.ones(int(counts.sum()), dtype=np.int64)
+    rows = np.ones(int(counts.sum()), dtype=dtype)
     if rows.shape[0]:
         # temporaries of one account-sized array each, in place where they can be
         ends = np.cumsum(counts)  # where each account's rows end (the next one's begin)
@@ -832,10 +833,12 @@ def _row_index(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
         rows[0] = starts[0]
         rows[ends[:-1]] = jump
         del ends, jump
-        np.cumsum(rows, out=rows)
+        np.cumsum(rows, dtype=dtype, out=rows)
     return rows
 
 
+GATHER_CHUNK = 1 << 20
+"""Rows gathered per ``take`` when a sorting moves rows (a few MB of widened indices at a time)."""
 ROW_COLUMNS = ("asset", "coll", "debt", "lt", "bonus", "fee", "aux")
 
 
@@ -848,7 +851,9 @@ def _permute(b: BookArrays, order: np.ndarray, keep: int = 0, consume: bool = Fa
     np.cumsum(counts, out=offsets[1:])
     r0 = int(offsets[keep])
     # row gather index of the moved accounts: for each new account, its old rows start..end
-    rows = _row_index(b.offsets[:-1][order[keep:]], counts[keep:])
+    # int32 row numbers while they fit: the index is the largest temporary of a sorting
+    small = int(offsets[-1]) < np.iinfo(np.int32).max
+    rows = _row_index(b.offsets[:-1][order[keep:]], counts[keep:], np.int32 if small else np.int64)
     del counts
 
     cols: dict[str, np.ndarray | None] = {}
@@ -859,7 +864,9 @@ def _permute(b: BookArrays, order: np.ndarray, keep: int = 0, consume: bool = Fa
             continue
         out = np.empty_like(x)
         out[:r0] = x[:r0]
-        np.take(x, rows, axis=0, out=out[r0:])
+        for i in range(0, rows.shape[0], GATHER_CHUNK):  # NumPy widens each chunk's indices, not all
+            j = min(i + GATHER_CHUNK, rows.shape[0])
+            np.take(x, rows[i:j], axis=0, out=out[r0 + i:r0 + j])
         cols[name] = out
         if consume:  # the source column goes now (if no one else holds it), before the next is built
             del x
