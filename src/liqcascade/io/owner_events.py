@@ -208,25 +208,35 @@ def read_accrual(path: str | Path, asset: str, assets: tuple[str, ...], times: I
     return DebtAccrual(asset, np.exp(log_rate - log_rate[0]))
 
 
-def read_impact_baseline(path: str | Path, assets: tuple[str, ...], times: IntArray) -> dict[str, FloatArray]:
-    """What a path's own liquidations sold (CSV ``time, asset, amount``: tokens) as tokens per
-    block of the path (each row in the block whose span holds its time; rows outside the
-    path are dropped)."""
+def _time_asset_values(path: str | Path, column: str, assets, ok, expected: str) -> pd.DataFrame:
+    """A CSV ``time, asset, COLUMN`` as ``time`` (Unix s), ``asset`` and ``COLUMN`` (float), every
+    asset one of ``assets`` and every value passing ``ok``; the first bad row is a
+    :class:`DataError` naming it and saying ``expected``."""
     p = Path(path)
     raw = _read_table(p)
-    if list(raw.columns[:3]) != ["time", "asset", "amount"]:
-        raise DataError(str(p), None, f"columns: expected time, asset, amount; got {list(raw.columns)}")
+    if list(raw.columns[:3]) != ["time", "asset", column]:
+        raise DataError(str(p), None, f"columns: expected time, asset, {column}; got {list(raw.columns)}")
     t = _times(raw["time"], p)
     asset = raw["asset"].astype(str).str.strip().to_numpy(dtype=object)
     bad = ~np.isin(asset, list(assets))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(str(p), i + 1, f"column asset: expected an asset of the market {list(assets)}, got {asset[i]!r}")
-    amount = pd.to_numeric(raw["amount"].astype(str).str.strip(), errors="coerce").to_numpy(dtype=float)
-    bad = ~(np.isfinite(amount) & (amount >= 0))
+    value = pd.to_numeric(raw[column].astype(str).str.strip(), errors="coerce").to_numpy(dtype=float)
+    bad = ~ok(value)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise DataError(str(p), i + 1, f"column amount: expected tokens, a finite number >= 0, got {raw['amount'].iloc[i]!r}")
+        raise DataError(str(p), i + 1, f"column {column}: expected {expected}, got {raw[column].iloc[i]!r}")
+    return pd.DataFrame({"time": t, "asset": asset, column: value})
+
+
+def read_impact_baseline(path: str | Path, assets: tuple[str, ...], times: IntArray) -> dict[str, FloatArray]:
+    """What a path's own liquidations sold (CSV ``time, asset, amount``: tokens) as tokens per
+    block of the path (each row in the block whose span holds its time; rows outside the
+    path are dropped)."""
+    rows = _time_asset_values(path, "amount", assets, lambda v: np.isfinite(v) & (v >= 0),
+                              "tokens, a finite number >= 0")
+    t, asset, amount = rows["time"].to_numpy(), rows["asset"].to_numpy(dtype=object), rows["amount"].to_numpy()
     tb = np.asarray(times, dtype=np.int64)
     step = int(tb[1] - tb[0]) if tb.size > 1 else 1
     block = np.searchsorted(tb, t, side="right") - 1
@@ -242,22 +252,7 @@ def read_oracle_floor(path: str | Path, assets: list[str]) -> pd.DataFrame:
     """Lower bounds on an oracle's price (CSV ``time, asset, price``: UTC or Unix s, a market
     asset, a price > 0) as ``time`` (Unix s), ``asset``, ``price``; a bad row is a
     :class:`DataError` naming it."""
-    p = Path(path)
-    raw = _read_table(p)
-    if list(raw.columns[:3]) != ["time", "asset", "price"]:
-        raise DataError(str(p), None, f"columns: expected time, asset, price; got {list(raw.columns)}")
-    t = _times(raw["time"], p)
-    asset = raw["asset"].astype(str).str.strip().to_numpy(dtype=object)
-    bad = ~np.isin(asset, assets)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(str(p), i + 1, f"column asset: expected an asset of the market {assets}, got {asset[i]!r}")
-    price = pd.to_numeric(raw["price"].astype(str).str.strip(), errors="coerce").to_numpy(dtype=float)
-    bad = ~(np.isfinite(price) & (price > 0))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise DataError(str(p), i + 1, f"column price: expected a finite price > 0, got {raw['price'].iloc[i]!r}")
-    return pd.DataFrame({"time": t, "asset": asset, "price": price})
+    return _time_asset_values(path, "price", assets, lambda v: np.isfinite(v) & (v > 0), "a finite price > 0")
 
 
 __all__ = ["OwnerEventFile", "read_impact_baseline", "read_oracle_floor", "owner_actions_on", "read_accrual", "read_owner_events"]
