@@ -16,7 +16,12 @@ Each step (:func:`step`), at the step's mark prices and cumulative funding indic
    fills would leave a deficit the fund cannot cover is taken out of the round and the rest
    re-executed (dYdX refuses such a match); an engine declaring ``fund_takeover`` re-executes
    it no worse than its bankruptcy price instead;
-6. **deleveraging** -- an account left with negative equity and open positions (refused,
+6. **the fund takes over** -- for an engine declaring ``fund_holds_positions`` (with a limit
+   above 0), what an account left with negative equity still holds goes to the insurance
+   fund's own position at its bankruptcy price, within the fund's net notional limit per
+   market (:func:`fund_takeover`); the fund sells it on the book in later steps, before the
+   screen, at the engine's unwind rate (:func:`unwind_fund`), its PnL going to its balance;
+7. **deleveraging** -- an account left with negative equity and open positions (refused,
    or the venue ran out within its worst price) is deleveraged: the ADL policy (default: the margin engine's own, dYdX's
    :class:`~liqcascade.protocols.dydx_v4.rules.DydxDeleveraging`) closes its positions
    against other accounts, outside the venue.
@@ -24,7 +29,8 @@ Each step (:func:`step`), at the step's mark prices and cumulative funding indic
 Money is conserved at every step (``tests/engine/test_perps.py``): at the step's marks,
 ``Δ Σ equity + Δ fund + Δ outside − Δ socialised = 0`` where *outside* is what the venues'
 and backstop's counterparties gained against the mark and *socialised* the deficits no
-round could place (written off, kept in the record).
+round could place (written off, kept in the record); *fund* counts the fund's own positions
+at the mark (:attr:`PerpStepRecord.fund_unrealised`). Those positions pay no funding.
 """
 
 from __future__ import annotations
@@ -42,8 +48,9 @@ from liqcascade.protocols.dydx_v4.rules import DydxDeleveraging
 from liqcascade.protocols.perps_base import (
     BACKSTOP, AdlCloses, AdlPolicy, Fills, LiquidationOrders, MarginEngine,
 )
+from liqcascade.protocols.perps_fund import FundHolding, FundPosition, fund_trade, takeover_fraction
 
-__all__ = ["PerpVenue", "PerpState", "PerpStepRecord", "PerpRun", "step", "run", "start"]
+__all__ = ["PerpVenue", "PerpState", "PerpStepRecord", "PerpRun", "fund_takeover", "step", "run", "start", "unwind_fund"]
 
 MAX_ROUNDS = 3
 """Rounds of re-execution after refusing accounts whose deficit the fund cannot cover."""
@@ -71,6 +78,16 @@ class PerpState:
     outside: float = 0.0
     socialised: float = 0.0
     step: int = 0
+    held: tuple[FundPosition, ...] = ()
+    """The insurance fund's own position per market (``fund_holds_positions``)."""
+    fund_took: FloatArray | None = None
+    """Per position of the book, the size the fund has taken over so far (None until it takes any)."""
+    step_seconds: float = 60.0
+    """The time a step stands for: the fund's unwind budget per step is its rate per minute times this / 60."""
+
+    def fund_unrealised(self, mark: FloatArray) -> float:
+        """The fund's positions' PnL at ``mark`` against their entry prices."""
+        return float(sum(h.size * (float(m) - h.entry) for h, m in zip(self.held, mark)))
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,14 @@ class PerpStepRecord:
     negative_equity_accounts: int
     accounts_liquidated: int
     socialised: float
+    fund_taken_notional: float = 0.0
+    """Notional at the mark the fund took over from bankrupt accounts in the step."""
+    fund_unwound_notional: float = 0.0
+    """Notional at the mark the fund sold (bought back) on the book in the step."""
+    fund_position_notional: float = 0.0
+    """The fund's positions after the step, Σ |size| · mark."""
+    fund_unrealised: float = 0.0
+    """Their PnL at the mark against their entry prices (the fund's balance does not count it)."""
 
 
 @dataclass(frozen=True)
@@ -102,15 +127,16 @@ class PerpRun:
 
 # ---------------------------------------------------------------------- set-up
 def start(book: PerpBook, engine: MarginEngine, mark: FloatArray, venues: Sequence, fund: float = 0.0,
-          funding: FloatArray | None = None) -> PerpState:
-    """A run's first state: the run gets its own copy of the book's mutable columns."""
+          funding: FloatArray | None = None, step_seconds: float = 60.0) -> PerpState:
+    """A run's first state: the run gets its own copy of the book's mutable columns; the fund holds nothing."""
     own = replace(book, size=book.size.copy(), collateral=book.collateral.copy(),
                   funding_index=book.funding_index.copy())
     f = np.zeros(len(book.markets)) if funding is None else np.asarray(funding, dtype=np.float64).copy()
     screen = None
     if engine.capabilities.linear_maintenance:
         screen = MarginScreen(own, engine.maintenance_rate(book.markets), np.asarray(mark, dtype=np.float64), f)
-    return PerpState(own, f, float(fund), list(venues), screen)
+    held = tuple(FundPosition() for _ in book.markets)
+    return PerpState(own, f, float(fund), list(venues), screen, held=held, step_seconds=float(step_seconds))
 
 
 # ---------------------------------------------------------------------- the steps
@@ -340,6 +366,92 @@ def deleverage(state: PerpState, policy: AdlPolicy, accounts: IntArray, mark: Fl
     return float((np.abs(closes.close) * m)[deficit[book.account[pos]] > 0.0].sum())
 
 
+def fund_holding(engine: MarginEngine) -> FundHolding | None:
+    """The engine's :class:`FundHolding` if its fund holds positions (declared, with a limit above 0)."""
+    caps = engine.capabilities
+    if not (caps.fund_holds_positions and caps.fund_takeover):
+        return None
+    h = engine.fund_holding()
+    return h if h.limit > 0 else None
+
+
+def _fund_pnl(state: PerpState, realised: float) -> None:
+    """The fund's realised PnL to its balance; a loss beyond the balance is written off
+    (socialised), as a deficit no one covers: the balance never goes below 0."""
+    state.fund += realised
+    if state.fund < 0.0:
+        state.socialised -= state.fund
+        state.fund = 0.0
+
+
+def unwind_fund(state: PerpState, holding: FundHolding, mark: FloatArray) -> float:
+    """The fund offloads its positions on the book: per market, at most
+    ``unwind_usd_per_minute · step_seconds / 60`` of notional at the mark, at whatever price the
+    venue gives (a market order: Binance does not publish its algorithm). Returns the notional
+    sold (bought back) at the mark."""
+    budget = holding.unwind_usd_per_minute * state.step_seconds / 60.0
+    held, venues = list(state.held), list(state.venues)
+    total = 0.0
+    for k, h in enumerate(held):
+        if h.size == 0.0:
+            continue
+        q = min(abs(h.size), budget / float(mark[k]))
+        filled, price, venues[k] = _fill_one(venues[k], float(-np.sign(h.size) * q), np.nan)
+        filled, price = float(filled), float(price)
+        if filled == 0.0:
+            continue
+        t = fund_trade(h, filled, price)
+        held[k] = t.position
+        _fund_pnl(state, t.realised)
+        state.outside += -filled * (float(mark[k]) - price)
+        total += abs(filled) * float(mark[k])
+    state.held, state.venues = tuple(held), venues
+    return total
+
+
+def fund_takeover(state: PerpState, holding: FundHolding, accounts: IntArray, mark: FloatArray) -> float:
+    """Binance's fund takes over what an account left with negative equity still holds: each
+    position at its bankruptcy price ``mark + d·w / size`` (``d`` the account's deficit, ``w``
+    the position's share of its notional, so closing all of them there leaves the account at
+    zero), the same fraction of every such position of a market, as much as keeps the fund's
+    net notional there within ``limit ×`` its balance (:func:`takeover_fraction`). What is left
+    (the same fraction of the deficit) is deleveraged as before. Returns the notional taken at
+    the mark."""
+    book = state.book
+    sub, pos = book.subset(accounts)
+    eq = sub.equity(mark, state.funding)
+    usd = np.abs(sub.size) * mark[sub.market]
+    open_usd = sub.per_account(usd)
+    rows = np.flatnonzero(((eq < 0.0) & (open_usd > 0.0))[sub.account] & (sub.size != 0.0))
+    if not rows.size:
+        return 0.0
+    a, k, size = sub.account[rows], sub.market[rows], sub.size[rows]
+    price = mark[k] + (-eq[a]) * (usd[rows] / open_usd[a]) / size
+    phi = np.ones(rows.size)
+    held = list(state.held) or [FundPosition() for _ in book.markets]  # a state not made by start()
+    limit = holding.limit * state.fund
+    for j in np.unique(k):
+        phi[k == j] = takeover_fraction(held[j].size, float(size[k == j].sum()), float(mark[j]), limit)
+    take = phi * size
+    for j in np.unique(k):
+        for side in (take > 0.0, take < 0.0):  # each side at its own average price
+            r = (k == j) & side
+            if np.any(r):
+                t = fund_trade(held[j], float(take[r].sum()), float((take[r] * price[r]).sum() / take[r].sum()))
+                held[j] = t.position
+                _fund_pnl(state, t.realised)
+    state.held = tuple(held)
+    bp = pos[rows]
+    np.add.at(book.collateral, book.account[bp], take * (price - book.entry_price[bp]))
+    np.add.at(book.size, bp, -take)
+    if state.fund_took is None:
+        state.fund_took = np.zeros(book.n_positions)
+    np.add.at(state.fund_took, bp, take)
+    if state.screen is not None:
+        state.screen.touch(np.unique(np.asarray(accounts)[a]))
+    return float((np.abs(take) * mark[k]).sum())
+
+
 def step(engine: MarginEngine, state: PerpState, mark: FloatArray, funding: FloatArray | None,
          policy: AdlPolicy, recentre: Callable | None = None) -> PerpStepRecord:
     """Advance ``state`` by one step at ``mark`` (and cumulative ``funding``, per market)."""
@@ -348,6 +460,10 @@ def step(engine: MarginEngine, state: PerpState, mark: FloatArray, funding: Floa
         state.funding = np.asarray(funding, dtype=np.float64).copy()
     if recentre is not None:
         state.venues = [recentre(v, float(m)) for v, m in zip(state.venues, mark)]
+    holding = fund_holding(engine)
+    unwound = taken = 0.0
+    if holding is not None:
+        unwound = unwind_fund(state, holding, mark)
     accounts = below_maintenance(engine, state, mark)
     liquidated = adl = 0.0
     n_neg = 0
@@ -364,22 +480,27 @@ def step(engine: MarginEngine, state: PerpState, mark: FloatArray, funding: Floa
         changed = _changed(sub, rnd)
         if state.screen is not None:
             state.screen.touch(accounts[changed])
+        if holding is not None:
+            taken = fund_takeover(state, holding, accounts[changed | negative], mark)
         adl = deleverage(state, policy, accounts[changed | negative], mark)
     state.step += 1
-    return PerpStepRecord(state.step, liquidated, adl, state.fund, n_neg, int(accounts.size), state.socialised)
+    held = float(sum(abs(h.size) * float(m) for h, m in zip(state.held, mark)))
+    return PerpStepRecord(state.step, liquidated, adl, state.fund, n_neg, int(accounts.size), state.socialised,
+                          taken, unwound, held, state.fund_unrealised(mark))
 
 
 def run(engine: MarginEngine, book: PerpBook, marks: FloatArray, venues: Sequence, *, fund: float = 0.0,
         funding: FloatArray | None = None, policy: AdlPolicy | None = None, seed: int = 0,
-        recentre: Callable | None = None) -> PerpRun:
+        recentre: Callable | None = None, step_seconds: float = 60.0) -> PerpRun:
     """Run ``marks`` (steps × markets) and, optionally, cumulative ``funding`` (same shape).
 
     ``policy`` defaults to dYdX's deleveraging (at the engine's bankruptcy prices, from a
     start drawn with ``seed``); ``recentre(venue, mark)``, if
-    given, re-centres each venue at its market's mark before a step."""
+    given, re-centres each venue at its market's mark before a step; ``step_seconds`` is the
+    time a step stands for (the fund's unwind rate is per minute)."""
     marks = np.atleast_2d(np.asarray(marks, dtype=np.float64))
     f0 = None if funding is None else np.asarray(funding, dtype=np.float64)[0]
-    state = start(book, engine, marks[0], venues, fund, f0)
+    state = start(book, engine, marks[0], venues, fund, f0, step_seconds)
     adl = policy if policy is not None else DydxDeleveraging(engine, seed)
     records = [step(engine, state, marks[t], None if funding is None else funding[t], adl, recentre)
                for t in range(marks.shape[0])]

@@ -221,7 +221,8 @@ def start_perp(system: SystemModel, sp: SharedPrices, sim: PerpMarketSim, wrap: 
                           "an asset with a shared venue that quotes purchases ([[venues]] orderbook or cpmm)", sim.asset)
     index = float(sp.market[i])
     venue = sim.venue.with_mid_price(index)
-    state = P.start(sim.book, sim.engine, np.array([index]), [wrap(venue)], sim.fund_usd)
+    state = P.start(sim.book, sim.engine, np.array([index]), [wrap(venue)], sim.fund_usd,
+                    step_seconds=float(sim.step_seconds))
     try:
         mark = MarkState.start(sim.mark, float(sim.step_seconds), venue.mid_price())
     except ConfigError as err:

@@ -138,7 +138,8 @@ def _liqmap(ps: PerpScenario) -> pd.DataFrame:
 def _step_rows(ps: PerpScenario, ledger: _AdlLedger, progress=None) -> tuple[pd.DataFrame, pd.DataFrame, P.PerpState]:
     """Run the steps; per step a row, and the positions closed on the venue."""
     dt = float(ps.config.perps.step_seconds)
-    state = P.start(ps.book, ps.engine, ps.marks[:1], [_DustSafe(ps.venue)], ps.config.perps.fund_usd)
+    state = P.start(ps.book, ps.engine, ps.marks[:1], [_DustSafe(ps.venue)], ps.config.perps.fund_usd,
+                    step_seconds=dt)
     rows, closed = [], []
     n = len(ps.marks)
     for t in range(n):
@@ -148,8 +149,10 @@ def _step_rows(ps: PerpScenario, ledger: _AdlLedger, progress=None) -> tuple[pd.
             state.venues = [_DustSafe(replace(v, reference_price=float(mark[0])))]  # keeps what is still consumed
         before = state.book.size.copy()
         adl_before = ledger.close.copy()
+        took_before = 0.0 if state.fund_took is None else state.fund_took.copy()
         rec = P.step(ps.engine, state, mark, None, ledger)
-        venue_close = (state.book.size - before) - (ledger.close - adl_before)
+        took = 0.0 if state.fund_took is None else state.fund_took - took_before  # to the fund, not the venue
+        venue_close = (state.book.size - before) - (ledger.close - adl_before) + took
         hit = np.flatnonzero(np.abs(venue_close) > 1e-12 * np.maximum(np.abs(before), 1e-300))
         if hit.size:
             closed.append(pd.DataFrame({"step": t, "time": ps.times[t], "position": hit,
@@ -158,7 +161,9 @@ def _step_rows(ps: PerpScenario, ledger: _AdlLedger, progress=None) -> tuple[pd.
                      "depth_stress": state.venues[0].inner.stress, "liquidated_usd": rec.liquidated_notional,
                      "adl_usd": rec.adl_notional, "fund_usd": rec.fund_balance,
                      "negative_equity_accounts": int(np.count_nonzero(state.book.equity(mark) < -_DUST)),
-                     "accounts_liquidated": rec.accounts_liquidated, "written_off_usd": rec.socialised})
+                     "accounts_liquidated": rec.accounts_liquidated, "written_off_usd": rec.socialised,
+                     "fund_taken_usd": rec.fund_taken_notional, "fund_unwound_usd": rec.fund_unwound_notional,
+                     "fund_position_usd": rec.fund_position_notional, "fund_unrealised_usd": rec.fund_unrealised})
         if progress is not None:
             progress(t + 1, n)
     steps = pd.DataFrame(rows)
@@ -201,7 +206,10 @@ def _minutes(steps: pd.DataFrame) -> pd.DataFrame:
     g = steps.groupby(minute)
     out = pd.DataFrame({"liquidated_usd": g["liquidated_usd"].sum(), "adl_usd": g["adl_usd"].sum(),
                         "fund_usd": g["fund_usd"].last(), "negative_equity_accounts": g["negative_equity_accounts"].last(),
-                        "written_off_usd": g["written_off_usd"].last(), "mark": g["mark"].last()})
+                        "written_off_usd": g["written_off_usd"].last(), "mark": g["mark"].last(),
+                        "fund_taken_usd": g["fund_taken_usd"].sum(), "fund_unwound_usd": g["fund_unwound_usd"].sum(),
+                        "fund_position_usd": g["fund_position_usd"].last(),
+                        "fund_unrealised_usd": g["fund_unrealised_usd"].last()})
     return out.rename_axis("minute").reset_index()
 
 
@@ -220,6 +228,9 @@ def _summary(ps: PerpScenario, steps: pd.DataFrame, minutes: pd.DataFrame, liq_a
         "fund_start_usd": p.fund_usd, "fund_end_usd": float(steps["fund_usd"].iloc[-1]),
         "fund_min_usd": float(min(p.fund_usd, steps["fund_usd"].min())),
         "written_off_usd": float(steps["written_off_usd"].iloc[-1]),
+        "fund_taken_usd": float(steps["fund_taken_usd"].sum()), "fund_unwound_usd": float(steps["fund_unwound_usd"].sum()),
+        "fund_position_end_usd": float(steps["fund_position_usd"].iloc[-1]),
+        "fund_unrealised_end_usd": float(steps["fund_unrealised_usd"].iloc[-1]),
         "max_negative_equity_accounts": int(steps["negative_equity_accounts"].max()),
         "accounts_liquidated": int(len(liq_accounts)),
         "first_liquidation_minute": busy.min() if total > 0 else pd.NaT, "peak_minute": minutes["minute"].iloc[peak] if total > 0 else pd.NaT,

@@ -57,6 +57,12 @@ class PerpCapabilities:
     gap (Binance's liquidation engine takes the position over at that price). An account
     whose gap the fund cannot pay is re-executed no worse than its bankruptcy price instead
     of being refused, and what the venue cannot take there is deleveraged."""
+    fund_holds_positions: bool = False
+    """With ``fund_takeover``: what the book cannot take of a bankrupt account's positions the
+    insurance fund takes over at their bankruptcy prices into its own position per market,
+    within a net notional limit, and unwinds on the book later; only what is beyond the limit is
+    deleveraged. The engine then has ``fund_holding() -> perps_fund.FundHolding`` (Binance:
+    www.binance.com/en/support/faq/360033525371)."""
     linear_maintenance: bool = False
     """The maintenance requirement is ``Σ |size|·mark·rate`` with one rate per market and
     :meth:`MarginEngine.liquidatable` is ``maintenance > 0 and equity < maintenance``; the

@@ -44,7 +44,9 @@ from liqcascade.errors import DataError
 from liqcascade.model.perps import PerpBook
 from liqcascade.protocols.perps_base import BACKSTOP, Fills, LiquidationOrders, Settlement
 
-__all__ = ["FundRound", "settle_with_fund"]
+__all__ = [
+    "FundHolding", "FundPosition", "FundRound", "FundTrade", "fund_trade", "settle_with_fund", "takeover_fraction",
+]
 
 _CLOSED = 1e-12
 """A position whose remaining size is within this fraction of its size is closed (float fills)."""
@@ -121,3 +123,67 @@ def _all_closed(book: PerpBook, pos: np.ndarray, filled: FloatArray) -> np.ndarr
     still_open = remaining > _CLOSED * np.abs(book.size)
     open_count = np.bincount(book.account, weights=still_open.astype(np.float64), minlength=book.n_accounts)
     return (open_count == 0) & (np.diff(book.offsets) > 0)
+
+
+# ---------------------------------------------------------------------- the fund's own positions
+@dataclass(frozen=True)
+class FundHolding:
+    """How an insurance fund that takes bankrupt positions over holds them (the engine's
+    ``fund_holding()``, declared by ``fund_holds_positions``): per market, a net notional at
+    the mark of at most ``limit`` times the fund's balance; it offloads them on the book at
+    ``unwind_usd_per_minute`` of notional at the mark."""
+
+    limit: float
+    unwind_usd_per_minute: float
+
+
+@dataclass(frozen=True)
+class FundPosition:
+    """The fund's position in one market: signed ``size`` (base units) at the average
+    ``entry`` price (0 when flat)."""
+
+    size: float = 0.0
+    entry: float = 0.0
+
+
+@dataclass(frozen=True)
+class FundTrade:
+    """A trade of the fund's position: the position after, and the PnL it realised (to the
+    fund's balance) against the position's average entry price."""
+
+    position: FundPosition
+    realised: float
+
+
+def fund_trade(position: FundPosition, delta: float, price: float) -> FundTrade:
+    """The fund buys (``delta`` > 0) or sells ``|delta|`` base units at ``price``. A trade
+    against the position closes it first at ``price`` (realising ``closed · (price − entry)``
+    per unit, sign of the position), the rest opens at ``price``; a trade with it averages
+    the entry."""
+    size, entry, delta, price = float(position.size), float(position.entry), float(delta), float(price)
+    if delta == 0.0:
+        return FundTrade(position, 0.0)
+    if size == 0.0 or (size > 0) == (delta > 0):
+        new = size + delta
+        return FundTrade(FundPosition(new, (size * entry + delta * price) / new), 0.0)
+    closed = np.sign(delta) * min(abs(delta), abs(size))
+    realised = -closed * (price - entry)
+    rest = delta - closed
+    left = size + closed
+    if abs(left) <= _CLOSED * abs(size):  # float residue of a full close
+        left = 0.0
+    if rest != 0.0:
+        return FundTrade(FundPosition(rest, price), realised)
+    return FundTrade(FundPosition(left, entry if left else 0.0), realised)
+
+
+def takeover_fraction(net: float, add: float, mark: float, limit_usd: float) -> float:
+    """The largest fraction ``φ`` in [0, 1] of ``add`` (signed base units) the fund can take
+    onto its net position ``net`` keeping ``|net + φ·add|·mark ≤ limit_usd``; a take that
+    moves the net toward zero is never refused below what reaches the limit on the other side."""
+    if add == 0.0:
+        return 1.0
+    if abs(net + add) * mark <= limit_usd:
+        return 1.0
+    phi = (np.sign(add) * limit_usd / mark - net) / add
+    return float(min(max(phi, 0.0), 1.0))

@@ -27,6 +27,14 @@ From Binance's public rules pages:
   (faq/360033525471). The engine declares ``fund_takeover``: the perp engine re-executes an
   account whose gap the fund cannot pay no worse than its bankruptcy price, and deleverages
   what the book cannot take there.
+- **The fund holds what it takes over** (``fund_holds_positions``), with
+  :attr:`CexSettings.fund_position_limit` above 0: Binance will "use the Insurance Fund to
+  take over the positions and offload them onto the market gradually", within "a maximum net
+  notional position check ... by default, this is 100% the size of the insurance fund"; "any
+  position that would increase beyond the max notional" is deleveraged
+  (www.binance.com/en/support/faq/introduction-to-insurance-funds-360033525371). The perp
+  engine gives the fund what the book left of a bankrupt account at its bankruptcy prices and
+  sells it on the book at :attr:`CexSettings.fund_unwind_usd_per_minute`.
 - **Insurance clearance fee** on the liquidated notional, paid to the insurance fund out of
   what is left of the margin (www.binance.com/en/support/faq/what-fees-are-generated-in-binance-futures-trading-98488a516eb84e3eb34605683dffd554).
   Binance does not publish one rate for it; :attr:`CexSettings.clearance_fee_rate`'s default
@@ -48,7 +56,7 @@ from liqcascade.protocols.perps_base import (
     MARKET_ORDER, Fills, LiquidationOrders, MarginState, PerpCapabilities, Settlement,
 )
 from liqcascade.protocols.perps_adl import AdlOutcome, cex_score, queue
-from liqcascade.protocols.perps_fund import FundRound, settle_with_fund
+from liqcascade.protocols.perps_fund import FundHolding, FundRound, settle_with_fund
 from liqcascade.protocols.perps_tiers import MarginTiers, TieredMargin, TierTable, liquidation_price, positions_of
 
 __all__ = ["BTCUSDT_2021_03_18", "BTCUSDT_SOURCE", "CexEngine", "CexSettings"]
@@ -88,6 +96,15 @@ class CexSettings:
     market_take_bound: float = 0.0
     """How far from the mark (a fraction) a liquidation order may fill, beyond the bankruptcy
     price, the fund paying the gap; 0: no worse than the bankruptcy price (see the module docstring)."""
+    fund_position_limit: float = 0.0
+    """The net notional (at the mark, per market) of bankrupt positions the insurance fund may
+    hold, as a multiple of its balance; 0 (the default): it holds none and what the book cannot
+    take is deleveraged. Binance: "by default, this is 100% the size of the insurance fund" (1.0;
+    www.binance.com/en/support/faq/introduction-to-insurance-funds-360033525371; its 2019 API
+    documentation said 20 %)."""
+    fund_unwind_usd_per_minute: float = 10e6
+    """How fast the fund sells what it holds on the book, in notional at the mark per minute:
+    $10M, an assumption (Binance: "according to a preset algorithm", not published)."""
     source: str = "<cex_perp>"
 
     def __post_init__(self) -> None:
@@ -95,6 +112,11 @@ class CexSettings:
             v = getattr(self, key)
             if not (isinstance(v, (int, float)) and np.isfinite(v) and 0 <= v < 1):
                 raise ConfigError(self.source, key, "a fraction in [0, 1)", v)
+        for key, low in (("fund_position_limit", "≥ 0"), ("fund_unwind_usd_per_minute", "> 0")):
+            v = getattr(self, key)
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+            if not (ok and (v >= 0 if low == "≥ 0" else v > 0)):
+                raise ConfigError(self.source, key, f"a finite number {low}", v)
 
 
 @dataclass(frozen=True)
@@ -103,7 +125,12 @@ class CexEngine(TieredMargin):
 
     settings: CexSettings = field(default_factory=CexSettings)
     name: str = "cex_perp"
-    capabilities: PerpCapabilities = PerpCapabilities(maintenance_slope=True, fund_takeover=True)
+    capabilities: PerpCapabilities = PerpCapabilities(maintenance_slope=True, fund_takeover=True,
+                                                      fund_holds_positions=True)
+
+    def fund_holding(self) -> FundHolding:
+        """The fund's limit and unwind rate (:class:`CexSettings`)."""
+        return FundHolding(self.settings.fund_position_limit, self.settings.fund_unwind_usd_per_minute)
 
     def orders(self, book: PerpBook, state: MarginState, mark: FloatArray, accounts: IntArray) -> LiquidationOrders:
         """Close every position of ``accounts``; its bankruptcy price is ``mark − equity / size``
