@@ -26,7 +26,7 @@ def _walk(kernel, venue: OrderBookVenue, close, worst):
     close, worst = np.asarray(close, dtype=np.float64), np.asarray(worst, dtype=np.float64)
     filled, price = np.empty(close.size), np.empty(close.size)
     q = kernel.walk_orders(d.bid_start, d.bid_notional, d.bid_density, d.ask_start, d.ask_notional,
-                           d.ask_density, d.reference_price, d.net_sold, close, worst, filled, price)
+                           d.ask_density, d.reference_price, d.net_sold, close, worst, filled, price, 0.0)
     return filled, price, q
 
 

@@ -8,7 +8,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from liqcascade.engine.static import CascadeSettings, MarketModel, SortedBook, StaticCascade, stable_argsort
+from liqcascade.engine.static import (
+    CascadeSettings, MarketModel, SortedBook, StaticCascade, _row_index, stable_argsort,
+)
 from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.protocols.aave_v3 import V3_0, V3_3, V3_7
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
@@ -131,3 +133,52 @@ def test_the_bad_debt_before_from_the_health_pass_is_the_second_passs(pb, versio
     want = float(rules.unrecoverable_debt(base, PRICES, everyone).sum())
     for sb in (SortedBook.partial(model, cut), SortedBook.of(model)):
         assert sb.bad_before_usd == want
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50), st.integers(0, 4)), max_size=40))
+def test_the_row_index_is_each_accounts_rows_in_turn(segments):
+    """By definition: for each account its rows ``start .. start + count - 1``, accounts with
+    no rows contributing nothing."""
+    starts = np.array([s for s, _ in segments], dtype=np.int64)
+    counts = np.array([c for _, c in segments], dtype=np.int64)
+    want = [r for s, c in segments for r in range(s, s + c)]
+    assert _row_index(starts, counts).tolist() == want
+    small = _row_index(starts, counts, np.int32)
+    assert small.dtype == np.int32 and small.tolist() == want
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rich_books(), st.floats(0.0, 5.0))
+def test_a_consuming_sort_gives_the_same_book_and_leaves_the_model_alone(pb, cut):
+    """``consume=True`` (a solver's sortings: each old column dropped once its copy is made) gives
+    the same sorted book; the consumed book's columns are gone and the model's book is untouched."""
+    model = _model(pb)
+    before = [x.copy() for x in (model.book.asset, model.book.collateral, model.book.debt, model.book.offsets)]
+    first = SortedBook.partial(model, float(cut) / 2)
+    want = SortedBook.partial(model, float(cut) / 2).sort_below(float(cut))
+    got = first.sort_below(float(cut), consume=True)
+    n = model.book.n_accounts
+    assert _rows(got, n) == _rows(want, n)
+    np.testing.assert_array_equal(got.perm, want.perm)
+    if got is not first:
+        assert first.base.coll is None and first.base.lt is None
+    after = (model.book.asset, model.book.collateral, model.book.debt, model.book.offsets)
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rich_books(), st.floats(0.0, 0.2), st.floats(0.5, 0.9))
+def test_a_kept_outcome_survives_a_later_sorting(pb, small, large):
+    """An outcome kept from a run keeps its own layout when a later run sorts more of the book
+    (the sorting drops the solver's old columns, never rewrites them)."""
+    model = _model(pb)
+    solver = StaticCascade(model)
+    out = solver.run({"WETH": small, "stETH": small})
+    a = out.arrays
+    kept = [x.copy() for x in (a.offsets, a.asset, a.coll, a.debt, a.lt, a.bonus, a.fee)]
+    solver.run({"WETH": large, "stETH": large})
+    solver.sort_all()
+    for x, y in zip(kept, (a.offsets, a.asset, a.coll, a.debt, a.lt, a.bonus, a.fee)):
+        np.testing.assert_array_equal(x, y)

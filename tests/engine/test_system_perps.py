@@ -169,6 +169,22 @@ def test_a_perp_only_crash_reaches_the_lending_market_through_arbitrage(system):
     assert not run.arbitrage.empty and run.lending.markets["aave"].summary["accounts_liquidated"] == 0
 
 
+def test_capital_used_up_ends_the_arbitrage(system):
+    """A leg the capital caps spends all of it (markets/perp_arb.py): the arbitrage stops there,
+    with no rounding rest of capital left to buy dust tokens at every sub-step after."""
+    ss, path, oracle, sim_settings = system
+    flat = _flat(path)
+    p0 = float(flat.prices[0, 0])
+    book = longs(p0, [40.0] * 60, 5e5)  # the perp-only crash above: its book falls below spot
+    book.collateral[:] = 0.025 * 5e5
+    # $1 M lasts a few sub-steps of legs of about $250,000 (the last one capped)
+    run = run_system_perps(ss.model, flat, oracle, [perp(book, p0, 1e6)], sim_settings, wrap=_DustSafe)
+    left, cost = run.arbitrage["capital_left_usd"].to_numpy(), run.arbitrage["buy_cost_usd"].to_numpy()
+    assert left.size >= 2 and left[-1] == 0.0 and (left[:-1] > 1.0).all()
+    assert (cost >= 1.0).all()  # no dust leg
+    assert cost.sum() == pytest.approx(1e6, rel=1e-12)
+
+
 @settings(max_examples=20, deadline=None)
 @given(capital=st.floats(1e3, 5e7), consumed=st.floats(-300.0, 300.0), band=st.sampled_from([0.0, 0.0007]))
 def test_the_arbitrage_legs_conserve_tokens_and_usd(system, capital, consumed, band):

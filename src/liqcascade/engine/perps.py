@@ -196,8 +196,9 @@ def execute(orders: LiquidationOrders, book: PerpBook, venues: list, mark: Float
     ``PerpOrderBookVenue``) is walked by the compiled :func:`~liqcascade.engine.perps_kernels.walk_orders`
     (:func:`_fill_one`'s rule, except that an order whose first unit is already past its
     bound fills nothing, where the bisection may let a sliver through on rounding); any
-    other venue by :func:`_fill_one`, trade by trade. Markets are independent, so each is
-    walked on its own, in row order."""
+    other venue by :func:`_fill_one`, trade by trade. A venue's ``dust_trade_usd`` (the
+    execution layer's dust guard) prices the walk's trades below it at the mid. Markets are
+    independent, so each is walked on its own, in row order."""
     venues = list(venues)
     close = np.asarray(orders.close, dtype=np.float64)
     filled = np.zeros(close.shape[0])
@@ -223,7 +224,8 @@ def _walk_profile(venue, close: FloatArray, worst: FloatArray) -> tuple[FloatArr
     filled, price = np.empty(close.shape[0]), np.empty(close.shape[0])
     net_sold = walk_orders(d.bid_start, d.bid_notional, d.bid_density, d.ask_start, d.ask_notional,
                            d.ask_density, float(d.reference_price), float(d.net_sold), np.ascontiguousarray(close),
-                           np.ascontiguousarray(worst, dtype=np.float64), filled, price)
+                           np.ascontiguousarray(worst, dtype=np.float64), filled, price,
+                           float(getattr(venue, "dust_trade_usd", 0.0)))
     return filled, price, (venue if net_sold == d.net_sold else venue.with_net_sold(net_sold))
 
 

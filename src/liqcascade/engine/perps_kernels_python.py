@@ -148,7 +148,7 @@ def profile_state(bid_start, bid_notional, bid_density, ask_start, ask_notional,
 
 
 def walk_orders(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density, p_ref, net_sold,
-                close, worst, out_filled, out_price):
+                close, worst, out_filled, out_price, dust_usd=0.0):
     """One market's liquidation orders, in row order, on a depth profile centred at ``p_ref``
     with ``net_sold`` tokens already sold into it (``OrderBookVenue``'s state).
 
@@ -159,7 +159,13 @@ def walk_orders(bid_start, bid_notional, bid_density, ask_start, ask_notional, a
     beyond its bound (the marginal price at or past it, so every average is too) fills nothing,
     without the bisection. Each fill moves the profile for the orders after it. Writes the
     signed fill and its average price (nan if nothing filled) per order; returns the profile's
-    ``net_sold`` after the walk."""
+    ``net_sold`` after the walk.
+
+    A trade of ``q`` tokens worth less than ``dust_usd`` at ``p_ref`` (0: none is) is priced at
+    the marginal price where it starts and leaves the profile where it is: its cash, a difference
+    of two large cash coordinates, would be rounding (an average price of 0 or twice the mid),
+    which the bisection toward the bound could accept (``execution/perps._DustSafe``'s rule, the
+    same operations, so the walk through that guard is bit for bit the guarded trade-by-trade one)."""
     p0, c0 = profile_state(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density, p_ref,
                            net_sold)
     for i in range(close.shape[0]):
@@ -176,12 +182,12 @@ def walk_orders(bid_start, bid_notional, bid_density, ask_start, ask_notional, a
         amount = abs(c)
         q = amount
         if bounded and not _within(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density,
-                                   p_ref, net_sold, c0, sell, q, w):
+                                   p_ref, net_sold, p0, c0, dust_usd, sell, q, w):
             lo, hi = 0.0, amount
             for _ in range(30):  # 2^-30 of the order: finer than any venue's lot
                 mid = 0.5 * (lo + hi)
                 if _within(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density,
-                           p_ref, net_sold, c0, sell, mid, w):
+                           p_ref, net_sold, p0, c0, dust_usd, sell, mid, w):
                     lo = mid
                 else:
                     hi = mid
@@ -189,9 +195,11 @@ def walk_orders(bid_start, bid_notional, bid_density, ask_start, ask_notional, a
         if q <= 0.0:
             continue
         cash = _cash(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density,
-                     p_ref, net_sold, c0, sell, q)
+                     p_ref, net_sold, p0, c0, dust_usd, sell, q)
         out_filled[i] = -q if sell else q
         out_price[i] = cash / q
+        if q * p_ref < dust_usd:  # a dust fill leaves the profile as it was
+            continue
         net_sold = net_sold + q if sell else net_sold - q
         # the profile moved: its price and cash where the next order starts
         p0, c0 = profile_state(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density,
@@ -199,10 +207,13 @@ def walk_orders(bid_start, bid_notional, bid_density, ask_start, ask_notional, a
     return net_sold
 
 
-def _cash(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density, p_ref, net_sold, c0,
-          sell, q):
+def _cash(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density, p_ref, net_sold, p0, c0,
+          dust_usd, sell, q):
     """Cash of trading ``q`` > 0 tokens from ``net_sold`` (received for a sell, paid for a buy);
-    ``c0`` is the cash coordinate at ``net_sold``."""
+    ``p0`` and ``c0`` are the marginal price and cash coordinate at ``net_sold``; a dust trade
+    (worth less than ``dust_usd`` at ``p_ref``) is priced at ``p0``."""
+    if q * p_ref < dust_usd:
+        return q * p0
     if sell:
         return profile_state(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density,
                              p_ref, net_sold + q)[1] - c0
@@ -210,11 +221,11 @@ def _cash(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_den
                               p_ref, net_sold - q)[1]
 
 
-def _within(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density, p_ref, net_sold, c0,
-            sell, q, worst):
+def _within(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density, p_ref, net_sold,
+            p0, c0, dust_usd, sell, q, worst):
     """Does trading ``q`` tokens from ``net_sold`` average no worse than ``worst``?"""
     avg = _cash(bid_start, bid_notional, bid_density, ask_start, ask_notional, ask_density, p_ref, net_sold,
-                c0, sell, q) / q
+                p0, c0, dust_usd, sell, q) / q
     return avg >= worst if sell else avg <= worst
 
 

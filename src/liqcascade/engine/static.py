@@ -202,26 +202,21 @@ class SortedBook:
         unsorted = cls(base, everyone, hf0.hf, bad, 0.0, 0)
         return unsorted.sort_below(below)
 
-    def sort_below(self, below: float) -> "SortedBook":
+    def sort_below(self, below: float, consume: bool = False) -> "SortedBook":
         """This book with every account whose HF0 is below ``below`` in the sorted prefix.
-        The prefix it has keeps its positions (and rows); only the accounts after it move."""
+        The prefix it has keeps its positions (and rows); only the accounts after it move.
+
+        ``consume=True`` lets the new book's columns replace this one's one at a time: each
+        column of ``base`` is dropped from it (set to None) once its sorted copy is made, so a
+        column no one else holds is freed before the next is built (the peak memory of a
+        sorting is then one column, not a second book). This book is unusable afterwards."""
         if below <= self.sorted_below:
             return self
         m = self.n_sorted
-        tail = self.hf0_sorted[m:]
-        if below == np.inf:
-            local = stable_argsort(tail)
-            n_sorted = self.perm.shape[0]
-        else:
-            low = tail < below
-            pick = np.flatnonzero(low)
-            # the tail is in original order, so a stable sort of its part puts those accounts
-            # in the order a stable sort of the whole book does
-            local = np.concatenate([pick[stable_argsort(tail[pick])], np.flatnonzero(~low)])
-            n_sorted = m + pick.shape[0]
-        order = np.concatenate([np.arange(m, dtype=np.int64), m + local])
-        return replace(self, base=_permute(self.base, order, m), perm=self.perm[order],
-                       hf0_sorted=self.hf0_sorted[order], sorted_below=below, n_sorted=n_sorted)
+        order, n_sorted = _sort_order(self.hf0_sorted, m, below)
+        base = _permute(self.base, order, m, consume)  # first: its temporaries are the largest
+        perm, hf0_sorted = self.perm[order], self.hf0_sorted[order]
+        return replace(self, base=base, perm=perm, hf0_sorted=hf0_sorted, sorted_below=below, n_sorted=n_sorted)
 
     def prefix_len(self, bound: float) -> int:
         """How many accounts (from the front) can be eligible when prices have moved by at
@@ -311,11 +306,15 @@ class StaticCascade:
         largest prefix a run looked at are clean (their rows, bounds, tallies and marks are the
         base book's), so moving them changes nothing a run has done."""
         old = self._book
-        wb = old.sort_below(below if np.isfinite(below) else np.inf)
-        r0 = int(old.base.offsets[old.n_sorted])
+        m, r0 = old.n_sorted, int(old.base.offsets[old.n_sorted])
+        # the solver holds the old book only here: its columns are dropped as the new ones are
+        # made (consume), which keeps the peak of a sorting near one column above the book
+        self._book = self._base = None  # type: ignore[assignment]
+        wb = old.sort_below(below if np.isfinite(below) else np.inf, consume=True)
+        del old
         self._coll[r0:] = wb.base.coll[r0:]
         self._debt[r0:] = wb.base.debt[r0:]
-        self._q[old.n_sorted:] = wb.hf0_sorted[old.n_sorted:]
+        self._q[m:] = wb.hf0_sorted[m:]
         self._book, self._perm, self._base, self._hf0_sorted = wb, wb.perm, wb.base, wb.hf0_sorted
         self._layout += 1
 
@@ -527,14 +526,18 @@ class MarketPass:
         self.cum_bound *= float(step.max() / step.min())
         self.p_prev = p
         n = self.arrays.n_accounts
+        # the pass lets go of the book's layout while the solver may sort more of it, so that
+        # each old column can be freed as its sorted copy is made (its amounts are the solver's)
+        held = self.arrays
+        self.arrays = None  # type: ignore[assignment]
+        coll, debt, state = held.coll, held.debt, held.state
+        del held
         if everyone:
             solver.sort_all()  # the same order as a full sort: the same sums, bit for bit
         upto = n if everyone else solver._prefix_len(self.bound)
-        if self.layout != solver._layout:  # more of the book was sorted: its rows moved
-            self.arrays = replace(self.arrays, offsets=solver._base.offsets, asset=solver._base.asset,
-                                  lt=solver._base.lt, bonus=solver._base.bonus, fee=solver._base.fee,
-                                  aux=solver._base.aux)
-            self.layout = solver._layout
+        b = solver._base  # more of the book may have been sorted: its rows moved
+        self.arrays = BookArrays(b.offsets, b.asset, coll, debt, b.lt, b.bonus, b.fee, b.aux, state)
+        self.layout = solver._layout
         self.upto = max(self.upto, upto)
         solver._dirty = max(solver._dirty, int(self.arrays.offsets[self.upto]))
         solver._q_dirty = max(solver._q_dirty, self.upto)
@@ -791,32 +794,82 @@ def stable_argsort(x: FloatArray) -> np.ndarray:
     return order
 
 
-def _permute(b: BookArrays, order: np.ndarray, keep: int = 0) -> BookArrays:
+def _sort_order(hf0_sorted: FloatArray, m: int, below: float) -> tuple[np.ndarray, int]:
+    """The new order of a book whose first ``m`` accounts are sorted (they stay), with every
+    account after them whose HF0 is below ``below`` sorted in after them; and the new count
+    of sorted accounts."""
+    tail = hf0_sorted[m:]
+    if below == np.inf:
+        local = stable_argsort(tail)
+        n_sorted = hf0_sorted.shape[0]
+    else:
+        low = tail < below
+        pick = np.flatnonzero(low)
+        # the tail is in original order, so a stable sort of its part puts those accounts
+        # in the order a stable sort of the whole book does
+        local = np.concatenate([pick[stable_argsort(tail[pick])], np.flatnonzero(~low)])
+        n_sorted = m + pick.shape[0]
+    order = np.empty(hf0_sorted.shape[0], dtype=np.int64)
+    order[:m] = np.arange(m, dtype=np.int64)
+    np.add(local, m, out=order[m:])
+    return order, n_sorted
+
+
+def _row_index(starts: np.ndarray, counts: np.ndarray, dtype: type = np.int64) -> np.ndarray:
+    """``concatenate([arange(s, s + c) for s, c in zip(starts, counts)])``, built as the running
+    sum of its steps (1 within an account, a jump between accounts) in one row-sized array of
+    ``dtype`` (int32 halves it; every row index and every running sum must fit)."""
+    keep = counts > 0
+    if not keep.all():  # an account with no rows takes no step
+        starts, counts = starts[keep], counts[keep]
+    del keep
+    rows = np.ones(int(counts.sum()), dtype=dtype)
+    if rows.shape[0]:
+        # temporaries of one account-sized array each, in place where they can be
+        ends = np.cumsum(counts)  # where each account's rows end (the next one's begin)
+        jump = np.subtract(starts[1:], starts[:-1])
+        jump -= counts[:-1]
+        jump += 1
+        rows[0] = starts[0]
+        rows[ends[:-1]] = jump
+        del ends, jump
+        np.cumsum(rows, dtype=dtype, out=rows)
+    return rows
+
+
+GATHER_CHUNK = 1 << 20
+"""Rows gathered per ``take`` when a sorting moves rows (a few MB of widened indices at a time)."""
+ROW_COLUMNS = ("asset", "coll", "debt", "lt", "bonus", "fee", "aux")
+
+
+def _permute(b: BookArrays, order: np.ndarray, keep: int = 0, consume: bool = False) -> BookArrays:
     """The book with its accounts in ``order`` (rows of each account kept together); the first
-    ``keep`` entries of ``order`` must be ``0..keep-1`` (those rows are copied, not gathered)."""
+    ``keep`` entries of ``order`` must be ``0..keep-1`` (those rows are copied, not gathered).
+    ``consume``: drop each column from ``b`` once its copy is made (see ``SortedBook.sort_below``)."""
     counts = np.diff(b.offsets)[order]
     offsets = np.zeros(order.shape[0] + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     r0 = int(offsets[keep])
     # row gather index of the moved accounts: for each new account, its old rows start..end
-    starts = b.offsets[:-1][order[keep:]]
-    rows = np.repeat(starts - offsets[keep:-1], counts[keep:])
-    rows += np.arange(r0, offsets[-1], dtype=np.int64)  # in place: one row-sized array fewer at the peak
+    # int32 row numbers while they fit: the index is the largest temporary of a sorting
+    small = int(offsets[-1]) < np.iinfo(np.int32).max
+    rows = _row_index(b.offsets[:-1][order[keep:]], counts[keep:], np.int32 if small else np.int64)
+    del counts
 
-    def take(x: np.ndarray) -> np.ndarray:
+    cols: dict[str, np.ndarray | None] = {}
+    for name in ROW_COLUMNS:
+        x = getattr(b, name)
+        if x is None:
+            cols[name] = None
+            continue
         out = np.empty_like(x)
         out[:r0] = x[:r0]
-        np.take(x, rows, axis=0, out=out[r0:])
-        return out
-
-    return BookArrays(
-        offsets=offsets,
-        asset=take(b.asset),
-        coll=take(b.coll),
-        debt=take(b.debt),
-        lt=take(b.lt),
-        bonus=take(b.bonus),
-        fee=take(b.fee),
-        aux=None if b.aux is None else take(b.aux),
-        state=b.state,
-    )
+        for i in range(0, rows.shape[0], GATHER_CHUNK):  # NumPy widens each chunk's indices, not all
+            j = min(i + GATHER_CHUNK, rows.shape[0])
+            np.take(x, rows[i:j], axis=0, out=out[r0 + i:r0 + j])
+        cols[name] = out
+        if consume:  # the source column goes now (if no one else holds it), before the next is built
+            del x
+            setattr(b, name, None)
+    del rows
+    return BookArrays(offsets=offsets, state=b.state, **cols)

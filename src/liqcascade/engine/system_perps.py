@@ -42,7 +42,7 @@ Price 2, last price)`` with
   ``(t - 30 s, t]``, ``ceil(30 / step_seconds)`` of them (30 at 1 s steps; fewer at the start);
 - the **last price**: the price of the last trade on the perp's book -- where the last walk on
   it ended, its mid right after it (the book has no spread: the walk's last unit traded there),
-  a liquidation round's or the arbitrage's perp leg (one of at least :data:`LAST_TRADE_MIN_USD`);
+  a liquidation round's or the arbitrage's perp leg;
   the book's mid at the start, before any trade; carried through sub-steps without a trade.
 
 With ``mark = "index"`` the run is bit for bit the runner's before the mark rule existed
@@ -81,16 +81,13 @@ from liqcascade.model.perps import PerpBook
 from liqcascade.protocols.perps_base import AdlPolicy, MarginEngine
 
 __all__ = ["PerpMarketSim", "PerpMarketRun", "PerpsSystemRun", "ARB_COLUMNS", "PERP_STEP_COLUMNS", "MARK_RULES",
-           "BASIS_WINDOW_S", "LAST_TRADE_MIN_USD", "MarkQuote", "MarkState", "basis_samples", "run_block",
+           "BASIS_WINDOW_S", "MarkQuote", "MarkState", "basis_samples", "run_block",
            "perp_substep", "run_system_perps", "start_perp", "substeps"]
 
 MARK_RULES = ("index", "binance")
 """A perp market's mark: its index, or Binance's rule on its own book (module docstring)."""
 BASIS_WINDOW_S = 30.0
 """Binance's basis moving average window since 2025-09-18 (``markets/perp_prices.py``)."""
-LAST_TRADE_MIN_USD = 1.0
-"""An arbitrage leg below this is no trade for the last price: the arbitrageur's last dust of
-capital (1e-9 USD) still buys 1e-13 tokens, which no venue would print."""
 
 NEGATIVE_USD = -1e-6
 """An account's equity below this counts as negative (float dust of a close at bankruptcy is ~1e-10)."""
@@ -262,8 +259,7 @@ def perp_substep(shared: SharedInputs, sp: SharedPrices, pm: PerpMarketRun, time
     perp_before, spot_before = venue.mid_price(), sp.venues[pm.i].mid_price()
     trade = basis_arbitrage(venue, sp.venues[pm.i], pm.arb, dt)
     if trade.tokens > 0.0:
-        if trade.buy_cost >= LAST_TRADE_MIN_USD:
-            pm.mark.traded(trade.perp.mid_price())  # the perp leg's walk ended there
+        pm.mark.traded(trade.perp.mid_price())  # the perp leg's walk ended there
         _spot_leg(shared, sp, pm.i, trade.spot)
         pm.flows.append({"perp_market": sim.name, "block": b, "step": pm.steps, "time": time_s,
                          "perp_sold": bool(trade.perp_sold), "tokens": trade.tokens, "buy_cost_usd": trade.buy_cost,

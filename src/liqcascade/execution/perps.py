@@ -58,9 +58,17 @@ difference of two large integrals, which loses the cost of a dust amount (an ave
 class _DustSafe:
     """The perp's order book as the engine trades on it: dust trades priced at the mid, and the
     book after a trade built only when the engine uses it (its bisection toward the worst price
-    asks for many trades' cash and keeps one book; ``quote_sell`` is ``sell``'s cash exactly)."""
+    asks for many trades' cash and keeps one book; ``quote_sell`` is ``sell``'s cash exactly).
+
+    The book's depth profile is passed through (``depth_segments``, ``with_net_sold``) with the
+    dust bound (``dust_trade_usd``), so the engine walks it in one compiled walk per market that
+    applies the same rule (``engine/perps_kernels_python.walk_orders``): the fills are this
+    wrapper's trade-by-trade ones bit for bit, except that an order whose first unit is already
+    at or past its worst price fills nothing (tests/execution/test_perps.py)."""
 
     __slots__ = ("_base", "_pending", "_real")
+
+    dust_trade_usd = _DUST_TRADE_USD
 
     def __init__(self, base, pending: tuple[str, float] | None = None) -> None:
         self._base, self._pending, self._real = base, pending, None
@@ -85,6 +93,14 @@ class _DustSafe:
 
     def sell(self, amount: float) -> tuple[float, "_DustSafe"]:
         return self._trade(amount, "sell")
+
+    def depth_segments(self):
+        """The book's profile and state, for the engine's compiled walk."""
+        return self.inner.depth_segments()
+
+    def with_net_sold(self, net_sold: float) -> "_DustSafe":
+        """The book with ``net_sold`` tokens consumed since centring (after a compiled walk)."""
+        return _DustSafe(self.inner.with_net_sold(net_sold))
 
     def buy(self, amount: float) -> tuple[float, "_DustSafe"]:
         return self._trade(amount, "buy")

@@ -8,7 +8,10 @@ It trades the ``q`` at which the two marginal prices meet at the band —
     perp sale price after selling q  =  (1 + band) · spot purchase price after buying q
 
 (or the mirror) — unless the buy leg's cost would exceed what it may spend in the step:
-``min(capital_usd, max_notional_per_s · dt)``; then it spends exactly that. Both venues move, so a
+``min(capital_usd, max_notional_per_s · dt)``; then it spends exactly that: the size is the
+largest float amount whose cost is within it, and the capital drops by the whole budget (the
+cost falls short of it by rounding only: ``tests/markets/test_perp_arb.py`` bounds it), so capital
+used up is 0, not a rounding rest that buys dust every step after. Both venues move, so a
 perp liquidation cascade reaches the spot venue (and every lending market reading it) and spot
 selling reaches the perp.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from liqcascade.errors import ConfigError
 from liqcascade.markets.base import Venue
@@ -97,7 +101,13 @@ def _bisect(f, hi: float) -> float:
     return lo
 
 
-def _size(rich: Venue, cheap: Venue, factor: float, budget: float) -> float:
+class _Size(NamedTuple):
+    tokens: float
+    capped: bool
+    """True: the budget, not the prices meeting, set the size."""
+
+
+def _size(rich: Venue, cheap: Venue, factor: float, budget: float) -> _Size:
     """Tokens to buy on ``cheap`` and sell on ``rich`` until rich's sale price = factor × cheap's
     purchase price, with the purchase cost at most ``budget``."""
     # The size lies below where either price alone reaches the geometric middle of the gap: at the
@@ -115,8 +125,8 @@ def _size(rich: Venue, cheap: Venue, factor: float, budget: float) -> float:
 
     q = _bisect(gap, hi)
     if math.isfinite(budget) and cheap.quote_buy(q) > budget:
-        q = _bisect(affordable, q)
-    return q
+        return _Size(_bisect(affordable, q), True)
+    return _Size(q, False)
 
 
 def basis_arbitrage(perp: Venue, spot: Venue, arb: BasisArbitrageur, dt_s: float) -> BasisTrade:
@@ -134,9 +144,13 @@ def basis_arbitrage(perp: Venue, spot: Venue, arb: BasisArbitrageur, dt_s: float
     if budget <= 0.0 or not (perp_rich or spot_rich):
         return BasisTrade(0.0, perp_rich, 0.0, 0.0, perp, spot, arb)
     rich, cheap = (perp, spot) if perp_rich else (spot, perp)
-    q = _size(rich, cheap, factor, budget)
+    q, capped = _size(rich, cheap, factor, budget)
     cost, cheap_after = cheap.buy(q)
     proceeds, rich_after = rich.sell(q)
     perp_after, spot_after = (rich_after, cheap_after) if perp_rich else (cheap_after, rich_after)
-    arb_after = replace(arb, capital_usd=max(arb.capital_usd - cost, 0.0))
+    # a capped trade spends the whole budget: what the bisection leaves of it (budget − cost, the
+    # cost of the last float of q and the cost's rounding) is no capital, and kept it would buy
+    # dust tokens every step after
+    spent = budget if capped else cost
+    arb_after = replace(arb, capital_usd=max(arb.capital_usd - spent, 0.0))
     return BasisTrade(q, perp_rich, cost, proceeds, perp_after, spot_after, arb_after)
