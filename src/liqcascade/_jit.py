@@ -42,14 +42,18 @@ def jit_enabled() -> bool:
 
 
 def jit_functions(
-    functions: dict[str, Callable], parallel: frozenset[str] = frozenset(), enabled: bool | None = None
+    functions: dict[str, Callable], parallel: frozenset[str] = frozenset(), enabled: bool | None = None,
+    inline: frozenset[str] = frozenset(),
 ) -> dict[str, Callable]:
     """Compile ``functions`` (name -> plain function) with numba.
 
     Each function is rebuilt over a globals dict in which every name in ``functions``
     points at its compiled twin, so a kernel that calls a helper calls the compiled
     helper. Names in ``parallel`` compile with ``parallel=True`` (their ``prange``
-    loops run on all numba threads). With JIT disabled the input is returned as is.
+    loops run on all numba threads). Names in ``inline`` are compiled into each compiled caller
+    (numba's ``inline="always"``) instead of being called: worth it for a helper called per
+    account with many array arguments, each of which a call takes and releases. With JIT
+    disabled the input is returned as is.
     """
     if enabled is None:
         enabled = jit_enabled()
@@ -69,7 +73,9 @@ def jit_functions(
     for name, fn in functions.items():
         clone = types.FunctionType(fn.__code__, shared, fn.__name__, fn.__defaults__, fn.__closure__)
         clone.__doc__ = fn.__doc__
-        compiled[name] = numba.njit(cache=True, nogil=True, parallel=name in parallel)(clone)
+        compiled[name] = numba.njit(
+            cache=True, nogil=True, parallel=name in parallel, inline="always" if name in inline else "never"
+        )(clone)
     shared.update(compiled)
     # compiled callers keep the dispatchers (``shared``); Python callers get the sized twin
     return {name: SizedKernel(k, *work_argument(functions[name])) if name in parallel else k

@@ -8,7 +8,7 @@ from __future__ import annotations
 from liqcascade._jit import jit_functions
 from liqcascade.protocols.aave_v3 import kernels_python as _py
 
-_K = jit_functions(_py.FUNCTIONS, parallel=_py.PARALLEL)
+_K = jit_functions(_py.FUNCTIONS, parallel=_py.PARALLEL, inline=_py.INLINE)
 
 health_pass = _K["health_pass"]
 health_all = _K["health_all"]
