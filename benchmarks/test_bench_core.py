@@ -108,6 +108,23 @@ HF_STREAM_LIMIT = 2.0
 """Issue 14: the health-factor pass within 2x of a streaming copy of the bytes it must read."""
 
 
+def _alternate(benchmark, passes: dict, repeats: int) -> tuple[dict[str, float], dict]:
+    """Run every pass of ``passes`` in turn, ``repeats`` times, as one benchmark round; the
+    median seconds of each pass and its last result."""
+    times: dict[str, list[float]] = {name: [] for name in passes}
+    results: dict = {}
+
+    def alternate():
+        for _ in range(repeats):
+            for name, run in passes.items():
+                t0 = time.perf_counter()
+                results[name] = run()
+                times[name].append(time.perf_counter() - t0)
+
+    benchmark.pedantic(alternate, rounds=1, iterations=1)
+    return {name: float(np.median(t)) for name, t in times.items()}, results
+
+
 def test_hf_pass_vs_stream_1M(benchmark, hf_book, record, target):
     """The table pass (per-asset LT and an e-mode table, int16 asset ids, int32 offsets), a
     streaming copy of the arrays it reads (NumPy, one thread: the issue's yardstick) and a
@@ -127,17 +144,7 @@ def test_hf_pass_vs_stream_1M(benchmark, hf_book, record, target):
 
     passes = {"hf": lambda: kernels.health_table(*args, b["prices"], b["lt_table"], out),
               "copy": copy, "read": lambda: stream_read(*args)}
-    times = {name: [] for name in passes}
-
-    def alternate():
-        for _ in range(30):
-            for name, run in passes.items():
-                t0 = time.perf_counter()
-                run()
-                times[name].append(time.perf_counter() - t0)
-
-    benchmark.pedantic(alternate, rounds=1, iterations=1)
-    med = {name: float(np.median(t)) for name, t in times.items()}
+    med, _ = _alternate(benchmark, passes, 30)
     n_bytes = sum(a.nbytes for a in args)
     benchmark.extra_info.update({f"{name}_s": t for name, t in med.items()} | {"bytes": n_bytes})
     record("hf_pass_table_1M", benchmark, 30 * N_ACCOUNTS)
@@ -257,18 +264,7 @@ def test_static_one_shot_1M(benchmark, aave_books, record, target, depth):
     warm = _tables(solver)  # compile; the solver now holds its sorted prefix
     passes = {"one_shot": lambda: _tables(StaticCascade(model)), "warm": lambda: _tables(solver),
               "cascade": lambda: solver.run(SHOCK)}
-    times = {name: [] for name in passes}
-    results = {}
-
-    def alternate():
-        for _ in range(7):
-            for name, run in passes.items():
-                t0 = time.perf_counter()
-                results[name] = run()
-                times[name].append(time.perf_counter() - t0)
-
-    benchmark.pedantic(alternate, rounds=1, iterations=1)
-    med = {name: float(np.median(t)) for name, t in times.items()}
+    med, results = _alternate(benchmark, passes, 7)
     benchmark.extra_info.update({f"{name}_s": t for name, t in med.items()})
     record(f"static_one_shot_1M_{depth}", benchmark, 21 * N_ACCOUNTS)
     assert results["one_shot"][0] == warm[0]
@@ -300,18 +296,7 @@ def test_run_static_tables_1M(benchmark, aave_books, record, target, depth):
     first = run_static(model, SHOCK)  # compile
     solver.run(SHOCK)
     passes = {"tables": lambda: run_static(model, SHOCK), "cascade": lambda: solver.run(SHOCK)}
-    times = {name: [] for name in passes}
-    results = {}
-
-    def alternate():
-        for _ in range(3):
-            for name, run in passes.items():
-                t0 = time.perf_counter()
-                results[name] = run()
-                times[name].append(time.perf_counter() - t0)
-
-    benchmark.pedantic(alternate, rounds=1, iterations=1)
-    med = {name: float(np.median(t)) for name, t in times.items()}
+    med, results = _alternate(benchmark, passes, 3)
     rows = len(results["tables"]["trades"])
     benchmark.extra_info.update({f"{name}_s": t for name, t in med.items()} | {"trade_rows": rows})
     record(f"run_static_tables_1M_{depth}", benchmark, 3 * N_ACCOUNTS)
