@@ -199,6 +199,8 @@ class SortedBook:
             bad = float(np.where(gone, hf0.debt_usd, 0.0).sum())
         else:
             bad = float(rules.unrecoverable_debt(base, model.prices, everyone).sum())
+        if in_health_order(model.book, model.prices, hf0.hf):  # the stable sort is the identity
+            return cls(base, everyone, hf0.hf, bad, np.inf, n)
         unsorted = cls(base, everyone, hf0.hf, bad, 0.0, 0)
         return unsorted.sort_below(below)
 
@@ -226,6 +228,16 @@ class SortedBook:
     def fresh(self) -> BookArrays:
         b = self.base
         return b.with_amounts(b.coll.copy(), b.debt.copy())
+
+
+def in_health_order(book: PositionBook, prices: FloatArray, hf0: FloatArray) -> bool:
+    """``book`` is marked as in health order at ``prices`` (``PositionBook.in_health_order``)
+    and is: its accounts' HFs there, ``hf0``, are non-decreasing (one pass; a NaN fails it). A
+    stable sort of them is then the identity, so the book's own layout is the sorted book."""
+    marker = book.health_order
+    if marker is None or not marker.at(prices):
+        return False
+    return bool(hf0.shape[0] < 2 or np.all(hf0[1:] >= hf0[:-1]))
 
 
 class StaticCascade:
@@ -437,12 +449,13 @@ class StaticCascade:
 
     def account_frame(self, out: CascadeOutcome) -> pd.DataFrame:
         """One row per account the cascade touched (liquidated, blocked or left with bad debt),
-        in original account order."""
+        in the book's account order (a book in health order: its source's, ``output_rank``)."""
         rules = self.model.rules
         t = out.tallies
         idx = np.flatnonzero(out.touched)
         orig = out.account_order[idx]
-        sort = np.argsort(orig, kind="stable")
+        rank = self.model.book.output_rank  # a book in health order lists its accounts as its source did
+        sort = np.argsort(orig if rank is None else rank[orig], kind="stable")
         idx, orig = idx[sort], orig[sort]
         # the pre-shock health of these accounts again rather than kept for every account
         before = rules.health(self._base, out.prices0, idx)

@@ -226,7 +226,11 @@ def static_trades(model, out) -> pd.DataFrame:
     a = out.arrays
     if out.tallies.flows.shape[0] != a.asset.shape[0]:
         raise ValueError("this cascade kept no per-row trades (run it with trades=True)")
-    rows = BookRows.of(a.offsets, a.asset, out.account_order, model.book.account_ids, model.assets)
+    order, ids, rank = out.account_order, model.book.account_ids, model.book.output_rank
+    if rank is not None:  # a book in health order: accounts by their rank, so the table is its source's
+        order, ids = rank[order], np.empty_like(ids)
+        ids[rank] = model.book.account_ids
+    rows = BookRows.of(a.offsets, a.asset, order, ids, model.assets)
     t = out.totals
     return trades_table(out.tallies.flows, rows, [
         AssetFlow("liquidators", "sold", -t["sold"], -t["proceeds"]),
