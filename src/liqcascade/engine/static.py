@@ -201,8 +201,15 @@ class SortedBook:
             bad = float(rules.unrecoverable_debt(base, model.prices, everyone).sum())
         if in_health_order(model.book, model.prices, hf0.hf):  # the stable sort is the identity
             return cls(base, everyone, hf0.hf, bad, np.inf, n)
-        unsorted = cls(base, everyone, hf0.hf, bad, 0.0, 0)
-        return unsorted.sort_below(below)
+        rank = model.book.output_rank
+        if rank is None:
+            return cls(base, everyone, hf0.hf, bad, 0.0, 0).sort_below(below)
+        # a book in health order at other prices: ties in HF0 must fall in the order of the book
+        # it was made from (the tables' order), as for that book, so its accounts go in that order
+        # first (a gather of the book: this path is the exception)
+        start = np.empty_like(rank)
+        start[rank] = everyone
+        return cls(_permute(base, start), start, hf0.hf[start], bad, 0.0, 0).sort_below(below)
 
     def sort_below(self, below: float, consume: bool = False) -> "SortedBook":
         """This book with every account whose HF0 is below ``below`` in the sorted prefix.

@@ -35,6 +35,13 @@ class HealthOrder:
     prices: tuple[float, ...]
     rank: IntArray
 
+    def __post_init__(self) -> None:
+        r = np.asarray(self.rank)
+        n = r.shape[0]
+        if r.ndim != 1 or r.dtype.kind not in "iu" or (n and (r.min() < 0 or r.max() >= n
+                                                          or np.bincount(r, minlength=n).max() != 1)):
+            raise DataError("HealthOrder", None, "rank must be a permutation of 0..n_accounts-1")
+
     def at(self, prices: FloatArray) -> bool:
         """The book is marked as in order at exactly these prices (bit for bit)."""
         p = np.asarray(prices, dtype=np.float64)
