@@ -200,7 +200,7 @@ class SortedBook:
         else:
             bad = float(rules.unrecoverable_debt(base, model.prices, everyone).sum())
         if in_health_order(model.book, model.prices, hf0.hf):  # the stable sort is the identity
-            return cls(base, everyone, hf0.hf, bad, np.inf, n)
+            return cls(_own_amounts(base, model.book), everyone, hf0.hf, bad, np.inf, n)
         rank = model.book.output_rank
         if rank is None:
             return cls(base, everyone, hf0.hf, bad, 0.0, 0).sort_below(below)
@@ -245,6 +245,18 @@ def in_health_order(book: PositionBook, prices: FloatArray, hf0: FloatArray) -> 
     if marker is None or not marker.at(prices):
         return False
     return bool(hf0.shape[0] < 2 or np.all(hf0[1:] >= hf0[:-1]))
+
+
+def _own_amounts(base: BookArrays, book: PositionBook) -> BookArrays:
+    """``base`` holding the book's own amount columns where its copies are equal to them (the
+    rules that only copy them): a book in health order is the sorted book, so the copies would
+    be a second book's worth of amounts. Nothing writes into a base book's amounts (each run
+    works on copies), so sharing them is safe."""
+    b = book
+    for name, own in (("coll", b.collateral), ("debt", b.debt)):
+        if getattr(base, name).shape == own.shape and np.array_equal(getattr(base, name), own):
+            setattr(base, name, own)
+    return base
 
 
 class StaticCascade:
