@@ -147,6 +147,9 @@ def test_a_rank_must_be_a_permutation():
 
     with pytest.raises(DataError, match="permutation"):
         HealthOrder((1.0,), np.array([0, 0, 2]))
+    _, book = _tie_book()
+    with pytest.raises(DataError, match="permutation"):
+        book.permuted(np.array([0, 1, 2, 3, 5]), None)
 
 
 def test_new_amounts_keep_the_order_but_not_the_prices():

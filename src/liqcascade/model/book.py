@@ -16,7 +16,7 @@ from liqcascade._typing import FloatArray, Int32Array, IntArray
 from liqcascade.errors import DataError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HealthOrder:
     """The marker of a book whose accounts are in health order: the order the engine's stable
     sort of the health factors at ``prices`` gives them (ties in ``rank`` order). An engine
@@ -36,10 +36,7 @@ class HealthOrder:
     rank: IntArray
 
     def __post_init__(self) -> None:
-        r = np.asarray(self.rank)
-        n = r.shape[0]
-        if r.ndim != 1 or r.dtype.kind not in "iu" or (n and (r.min() < 0 or r.max() >= n
-                                                          or np.bincount(r, minlength=n).max() != 1)):
+        if not _is_permutation(self.rank):
             raise DataError("HealthOrder", None, "rank must be a permutation of 0..n_accounts-1")
 
     def at(self, prices: FloatArray) -> bool:
@@ -202,7 +199,10 @@ class PositionBook:
     def permuted(self, order: IntArray, health_order: HealthOrder | None) -> "PositionBook":
         """The book with account ``order[k]`` as its account ``k`` (each account's rows kept
         together and in their order), marked with ``health_order``."""
-        order = np.asarray(order, dtype=np.int64)
+        order = np.asarray(order)
+        if order.shape != (self.n_accounts,) or not _is_permutation(order):
+            raise DataError("PositionBook.permuted", None, f"order must be a permutation of 0..{self.n_accounts - 1}")
+        order = order.astype(np.int64, copy=False)
         counts = np.diff(self.offsets)[order]
         offsets = np.zeros(order.shape[0] + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
@@ -249,6 +249,15 @@ class PositionBook:
                 "emode": self.emode[self.account].astype(np.int64),
             }
         )
+
+
+def _is_permutation(x: np.ndarray) -> bool:
+    """``x`` holds each of ``0..len(x)-1`` once (one pass and a count)."""
+    x = np.asarray(x)
+    n = x.shape[0] if x.ndim == 1 else -1
+    if n < 0 or x.dtype.kind not in "iu":
+        return False
+    return n == 0 or bool(x.min() >= 0 and x.max() < n and np.bincount(x, minlength=n).max() == 1)
 
 
 def _check_amounts(x: FloatArray, name: str, source: str) -> None:
