@@ -279,7 +279,8 @@ class LiquidatorRounds:
         acted = (calls > 0) | (tal.acct_blocked[elig] > 0)
         acted &= ~(live & (profit < 0.0))
         orig = solver._perm[elig]
-        order = np.lexsort((orig, -profit))
+        rank = solver.model.book.output_rank  # ties in the book's listing order (a book in health order: its source's)
+        order = np.lexsort((orig if rank is None else rank[orig], -profit))
         order = order[acted[order]]
         return _Ranked(elig[order], orig[order], profit[order], calls[order], repaid_usd[order], pays[order],
                        np.full(order.size, -1), rules.capabilities.global_effects, _keeps(fc, live))
