@@ -160,3 +160,33 @@ def test_new_amounts_keep_the_order_but_not_the_prices():
     np.testing.assert_array_equal(half.output_rank, ordered.output_rank)
     moved = ordered.reindex_assets(("USDC", "WETH"))
     assert moved.health_order.prices == (1.0, 2000.0)
+
+
+def test_liquidators_with_one_call_a_round_break_a_profit_tie_as_for_the_source_book(one_numba_thread):
+    """Two accounts with the same debt (16,000 USDC) and so the same first call and profit at WETH
+    -10 %, "a" (10.2 WETH, HF 0.975 at 1,800) listed before "b" (10 WETH, HF 0.956); in health
+    order "b" comes first. One call a round: "a" goes in round 1 in both books, "b" in round 2 at
+    the price the first sale left, so the tables are the same only if the tie falls in listing order."""
+    from liqcascade.engine.system import SystemModel
+    from liqcascade.engine.system_liquidators import StaticLiquidators
+    from liqcascade.engine.system_run import run_system
+
+    from .conftest import PARAMS, PRICES, book
+
+    drawn = book([("a", "WETH", 10.2, 0), ("a", "USDC", 0, 16_000.0), ("b", "WETH", 10.0, 0), ("b", "USDC", 0, 16_000.0)])
+    rules = AaveV3Rules(PARAMS, V3_3)
+    ordered = drawn.in_health_order(rules, PRICES)
+    assert ordered.account_ids.tolist() == ["b", "a"]
+    venue = {"WETH": ConstantProductPool.from_price_depth("WETH", 2000.0, 50.0)}
+
+    def system(b):
+        return SystemModel(PARAMS.symbols, PRICES, {"M": MarketModel(b, rules, PRICES, {})}, venue,
+                           liquidators=(StaticLiquidators(calls_per_round=1),))
+
+    a, b = run_system(system(drawn), {"WETH": 0.1}), run_system(system(ordered), {"WETH": 0.1})
+    assert set(a.tables) == set(b.tables)
+    for name in a.tables:
+        pd.testing.assert_frame_equal(a[name], b[name], check_exact=True)
+    trades = a["trades"]
+    first = trades[(trades["party"] == "account") & (trades["account_id"] == "a")]
+    assert len(first)  # "a" was liquidated
