@@ -370,7 +370,12 @@ class KeepersConfig(_Model):
     path: str = Field(description="CSV of keeper-managed owners: account, trigger_hf (HF at the OSM's next price "
                       "below which the bot repays), target_hf (HF it restores), max_repay (most debt tokens it "
                       "repays in one block), optionally active_from (UTC time from which the bot acts; empty: from the "
-                      "start); relative to this file. Needs an osm oracle.")
+                      "start) and idle_move (the oracle's log-price movement since the owner's last recorded "
+                      "action, at the start); relative to this file. Needs an osm oracle.")
+    max_idle_move: float | None = Field(
+        None, gt=0, description="A bot counts as stopped while the oracle's price has moved more than this (sum "
+        "of absolute log changes) since its owner's last recorded action (idle_move, then the run's own "
+        "actions); none: bots never stop.")
 
 
 class BacktestConfig(_Model):
