@@ -94,7 +94,7 @@ def keeper_state(model, book, keepers: KeeperBook) -> KeeperState:
     w = inv[np.array([pos[a] for a in names.tolist()], dtype=np.int64)] if names.size else np.empty(0, np.int64)
     f64 = lambda x: np.asarray(x, dtype=np.float64)  # noqa: E731
     since = np.full(w.shape[0], -np.inf) if keepers.active_from is None else f64(keepers.active_from)
-    idle = np.zeros(w.shape[0]) if keepers.idle_move is None else f64(keepers.idle_move)
+    idle = np.zeros(w.shape[0]) if keepers.idle_move is None else np.array(keepers.idle_move, dtype=np.float64)
     k = len(model.assets)
     return KeeperState(w, f64(keepers.trigger_hf), f64(keepers.target_hf), f64(keepers.max_repay),
                        np.full(w.shape[0], -1, dtype=np.int64), since, assets=tuple(model.assets), idle0=idle,
