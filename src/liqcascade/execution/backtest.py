@@ -103,6 +103,33 @@ def read_recorded(path: Path) -> Recorded:
                     nums["debt"].to_numpy(float))
 
 
+def read_ledger_errors(path: Path) -> pd.DataFrame:
+    """``[backtest] ledger_errors``: the accounts left out of the scoring (account, time,
+    collateral, debt, reason; :mod:`~liqcascade.execution.backtest_ledger`)."""
+    from liqcascade.execution.backtest_ledger import ERROR_COLUMNS
+
+    if not path.is_file():
+        raise DataError(str(path), None, "ledger errors file not found")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if list(raw.columns) != list(ERROR_COLUMNS):
+        raise DataError(str(path), None, f"columns: expected {list(ERROR_COLUMNS)}, got {list(raw.columns)}")
+    empty = np.flatnonzero((raw["account"].str.strip() == "").to_numpy())
+    if empty.size:
+        raise DataError(str(path), int(empty[0]) + 1, "column account: expected an account, got ''")
+    nums = {c: pd.to_numeric(raw[c], errors="coerce") for c in ("collateral", "debt")}
+    for c, v in nums.items():
+        bad = np.flatnonzero(v.isna().to_numpy())
+        if bad.size:
+            raise DataError(str(path), int(bad[0]) + 1, f"column {c}: expected a number, got {raw[c].iloc[bad[0]]!r}")
+    return raw.assign(account=raw["account"].str.strip(), **nums)
+
+
+def _without(recorded: Recorded, accounts: set[str]) -> Recorded:
+    """``recorded`` without the rows of ``accounts``."""
+    keep = ~np.isin(recorded.account.astype(str), sorted(accounts))
+    return Recorded(recorded.time[keep], recorded.account[keep], recorded.collateral[keep], recorded.debt[keep])
+
+
 def _ratio(a: float, b: float) -> float:
     return a / b if b else math.nan
 
@@ -202,6 +229,10 @@ def backtest(scenario: str | Path, store: ResultsStore | str | Path | None = DEF
     if not recompute and (found := stored(store, rid, KIND)) is not None:
         return found
     recorded = read_recorded(recorded_path)
+    errors = None
+    if bt.ledger_errors is not None:
+        errors = read_ledger_errors(resolve_path(bt.ledger_errors, sc.base_dir, sc.source, "backtest.ledger_errors"))
+        recorded = _without(recorded, set(errors["account"]))
     parts = _SimParts.of(sc)
     if price_band and parts.settings.dynamics.impact_on_path != "none":
         raise ConfigError(sc.source, "simulation.impact_on_path", "none for a price band (the oracle reads "
@@ -223,6 +254,8 @@ def backtest(scenario: str | Path, store: ResultsStore | str | Path | None = DEF
                                  ["block", "time", "reference_price", "oracle_price"]].reset_index(drop=True)
     if "conflicts" in sim.tables:
         tables["conflicts"] = sim["conflicts"]
+    if errors is not None:
+        tables["ledger_errors"] = errors
     if price_band:
         runs = {0.0: seized}
         for shift in (-float(price_band), float(price_band)):
@@ -554,6 +587,8 @@ max_idle_move = {max_idle!r}
 [backtest]
 recorded = "recorded.csv"
 collateral_asset = "WETH"
+# vaults whose recorded actions the Vat would refuse (execution/backtest_ledger.py): left out
+ledger_errors = "ledger_errors.csv"
 '''
 """The scenario of every ETH-B window: only the book's date and ETH-B's parameters then differ."""
 
@@ -769,6 +804,13 @@ def _write_ethb(out: Path, t0: int, t1: int, window: pd.DataFrame, hourly: pd.Da
     first = float(window["open"].iloc[0])
     events, recorded = _ethb_actions(ev, t0, t1)
     book, dropped = _ethb_book(ev, t0, hourly, float(p["mat"]), set(events["account"]))
+    errors = ethb_ledger_errors(ev, t1, float(p["dust"]),
+                                set(book["account"]) | set(events["account"]) | set(recorded["account"]))
+    # a vault whose record the Vat would refuse is left out of the replay (and of the score)
+    wrong = set(errors["account"])
+    events = events[~events["account"].isin(wrong)].reset_index(drop=True)
+    book = book[~book["account"].isin(wrong)].reset_index(drop=True)
+    errors.to_csv(out / "ledger_errors.csv", index=False)
     book.to_csv(out / "book.csv", index=False)
     # the window's owners: the book's and those the owners' actions add
     owners = set(book["account"]) | set(events["account"])
@@ -794,6 +836,24 @@ def _write_ethb(out: Path, t0: int, t1: int, window: pd.DataFrame, hourly: pd.Da
 
 
 _EVENTS: list = []
+
+
+def ethb_ledger_errors(ev, end: int, dust: float, accounts: set[str]) -> pd.DataFrame:
+    """:func:`~liqcascade.execution.backtest_ledger.ledger_errors` of the ETH-B record up to
+    ``end`` (Unix s; every vault's whole history, liquidations as the Vat saw them), with the
+    window's ``dust`` (DAI), for the vaults the window holds (``accounts``: its book's, its
+    owners' actions' and its recorded liquidations'): rows account, time (UTC), collateral
+    (ETH), debt (DAI), reason."""
+    from liqcascade.execution.backtest_ledger import ledger_errors
+
+    t = _secs(ev.flows["timestamp"]).to_numpy()
+    led = ev.ledger.assign(t=t)
+    led = led[led["t"] < end]
+    table = pd.DataFrame({"account": led["vault"].astype(str), "block": led["block"], "time": led["t"],
+                          "collateral_change": led["dink"], "debt_change": led["dart"], "rate": led["rate"]})
+    err = ledger_errors(table, dust)
+    err = err[err["account"].isin(accounts)]
+    return err.assign(time=pd.to_datetime(err["time"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S"))
 
 
 def _ethb_events():

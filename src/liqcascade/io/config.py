@@ -386,6 +386,9 @@ class BacktestConfig(_Model):
     collateral_asset: str = Field(description="The market asset the recorded collateral is in.")
     quote: str | None = Field(None, description="The currency the path's prices are quoted in (e.g. USDT, USD): "
                               "printed with the score.")
+    ledger_errors: str | None = Field(None, description="CSV of accounts whose recorded actions the protocol "
+                                      "would refuse (account, time, collateral, debt, reason): left out of the "
+                                      "scoring and stored as table ledger_errors; relative to this file.")
 
 
 class SimulationConfig(_Model):
