@@ -199,3 +199,16 @@ def test_documented_usdt_basis_of_may_2022():
     doc = " ".join((REPO / "docs" / "backtests.md").read_text().split())
     assert (f"cost {u['open'].median():.4f} USDT at the median hour open and up to {top['open']:.4f} USDT "
             f"({top['date'][:16]};") in doc
+
+
+@pytest.mark.slow
+def test_documented_idle_fit():
+    """docs/backtests.md, "Bots that stop": the Median's movement over the shipped history's
+    live bots' idle spells, and the limit every window uses (its 90th percentile)."""
+    from liqcascade.execution.backtest import ETHB_MAX_IDLE_MOVE, ethb_idle_fit
+
+    f = ethb_idle_fit()
+    doc = " ".join((REPO / "docs" / "backtests.md").read_text().split())
+    assert (f"{f.owners} owners, {f.spells:,} idle spells: median {f.median:.3f}, 75th percentile {f.p75:.3f}, "
+            f"90th {f.p90:.3f}, 95th {f.p95:.3f}") in doc
+    assert round(f.limit, 2) == ETHB_MAX_IDLE_MOVE
