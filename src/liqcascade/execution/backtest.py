@@ -955,7 +955,7 @@ def ethb_idle_fit(rule: KeeperRule = KeeperRule()) -> IdleFit:
     the end of one operation to the start of the next. Those bots were live (they acted
     again): a bot idle beyond the :data:`ETHB_IDLE_QUANTILE` of them is likelier stopped.
     Reads the owners' actions and the prices, never the liquidations."""
-    from liqcascade.model.keepers import _operations
+    from liqcascade.model.keepers import operations
 
     ev = _ethb_events()
     prices = pd.read_csv(data_dir() / ETH_HOURLY)
@@ -963,7 +963,7 @@ def ethb_idle_fit(rule: KeeperRule = KeeperRule()) -> IdleFit:
     t0, t1 = int(prices["time"].iloc[0]), int(prices["time"].iloc[-1]) + 3600
     h = _ethb_history(ev, t0, prices, 0, t1)
     bots = set(fit_keepers(h, rule).keepers["account"])
-    ops = _operations(h[h["account"].isin(bots)], rule.pair_gap_s)
+    ops = operations(h[h["account"].isin(bots)], rule.pair_gap_s)
     prev = ops.groupby("account")["end"].shift()
     ok = prev.notna().to_numpy()
     t, cum = _median_moves(prices)

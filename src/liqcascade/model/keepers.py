@@ -74,7 +74,7 @@ class KeeperFit:
         return k[["account", "trigger", "target", "max_repay", "active_from"]].reset_index(drop=True)
 
 
-def _operations(history: pd.DataFrame, gap_s: int) -> pd.DataFrame:
+def operations(history: pd.DataFrame, gap_s: int) -> pd.DataFrame:
     """One row per operation of an account (module docstring): its kinds, the ratio before its
     first action and after its last, the debt repaid, and its first and last action's time."""
     h = history.reset_index(drop=True)
@@ -146,7 +146,7 @@ def fit_keepers(history: pd.DataFrame, rule: KeeperRule = KeeperRule(), start: f
     cols = ["account", "pairs", "repays", "keeper", "trigger", "target", "max_repay", "active_from"]
     if history.empty:
         return KeeperFit(pd.DataFrame({c: [] for c in cols}).astype({"keeper": bool}))
-    ops = _operations(history, rule.pair_gap_s)
+    ops = operations(history, rule.pair_gap_s)
     rows = [{"account": a, **_classify(g, rule, start)} for a, g in ops.groupby("account", sort=True)]
     return KeeperFit(pd.DataFrame(rows)[cols])
 
@@ -198,4 +198,4 @@ class KeeperBook:
             raise ConfigError(self.source, "keepers.account", "each account once", "a repeated account")
 
 
-__all__ = ["HISTORY_COLUMNS", "KeeperBook", "KeeperFit", "KeeperRule", "fit_keepers"]
+__all__ = ["HISTORY_COLUMNS", "KeeperBook", "KeeperFit", "KeeperRule", "fit_keepers", "operations"]
