@@ -208,3 +208,15 @@ def test_a_limit_must_be_positive_and_idle_moves_finite():
         idle_bot(0.1, 0.0)
     with pytest.raises(ConfigError, match="idle_move"):
         idle_bot(-0.1, 0.2)
+
+
+def test_a_recorded_action_before_block_0_wakes_a_stopped_bot_too():
+    # the same deposit applied before block 0 (the run's first step): the bot is awake from the start
+    from liqcascade.engine.dynamic.owners import ACTIONS, OwnerActions
+
+    acts = OwnerActions(np.array([0]), np.array(["a"], dtype=object), np.array([ACTIONS.index("deposit")]),
+                        np.array(["WETH"], dtype=object), np.array([0.001]))
+    m = MarketModel(book([("a", "WETH", 1.0, 0.0), ("a", "USDC", 0.0, 1500.0), ("b", "WETH", 10.0, 0.0)]),
+                    AaveV3Rules(PARAMS, V3_3), PRICES, {})
+    res = simulate(m, PATH, MakerOSM(3600), SETTINGS, keepers=idle_bot(0.25, 0.2), owner_actions=acts)
+    assert res.summary["accounts_liquidated"] == 0 and res.summary["managed_repays"] == 1

@@ -117,14 +117,16 @@ def announced(st) -> FloatArray:
     return st.o_prev if nxt is None else np.minimum(st.o_prev, np.asarray(nxt, dtype=np.float64))
 
 
-def _idle(ks: KeeperState, ow: OwnerState, prices: FloatArray) -> FloatArray:
+def _idle(ks: KeeperState, ow: OwnerState, prices: FloatArray | None) -> FloatArray:
     """Per owner, the oracle's movement since its owner's last recorded action (module
-    docstring), after this block's recorded actions reset the owners they touched."""
-    px = np.asarray(prices, dtype=np.float64)
-    if ks.last_px is not None:
-        ok = (px > 0) & (ks.last_px > 0)
-        ks.moved[ok] += np.abs(np.log(px[ok] / ks.last_px[ok]))
-    ks.last_px = px.copy()
+    docstring), after this block's recorded actions reset the owners they touched
+    (``prices`` None: block 0, no oracle price before it, only the resets)."""
+    if prices is not None:
+        px = np.asarray(prices, dtype=np.float64)
+        if ks.last_px is not None:
+            ok = (px > 0) & (ks.last_px > 0)
+            ks.moved[ok] += np.abs(np.log(px[ok] / ks.last_px[ok]))
+        ks.last_px = px.copy()
     if ow.touched.size:
         hit = np.isin(ks.w, ow.touched)
         ks.idle0[hit] = 0.0
@@ -136,9 +138,11 @@ def apply_keepers(run, st, b: int) -> None:
     """The block's keeper repays (module docstring); a no-op at block 0."""
     ow: OwnerState = st.owners
     ks: KeeperState = ow.keepers
-    if b == 0 or ks.w.size == 0:
+    if ks.w.size == 0:
         return
-    idle = _idle(ks, ow, st.o_prev)
+    idle = _idle(ks, ow, st.o_prev if b > 0 else None)  # block 0's recorded actions reset too
+    if b == 0:
+        return
     seen = announced(st)
     rules, arrays = run.model.rules, st.arrays
     hv = rules.health(arrays, seen, ks.w)
