@@ -81,6 +81,66 @@ def test_round_trip_integer_labels_and_emode(tmp_path, params):
     assert back.account_ids.tolist() == [3, 7] and back.emode.tolist() == [0, 1]
 
 
+# ------------------------------------------------------------- books in health order
+def _ordered(params):
+    """Three accounts whose HF order (at the snapshot's prices) is not their label order:
+    0xc HF 0.5 (1 WETH, LT 0.83, debt 2 x the WETH price * 0.83), 0xa HF 2, 0xb no debt (inf)."""
+    from liqcascade.io.aave_config import load_aave_reserve_config
+    from liqcascade.protocols.aave_v3 import V3_3
+    from liqcascade.protocols.aave_v3.rules import AaveV3Rules
+
+    snap = load_aave_reserve_config()
+    weth, usdc = params.index("WETH"), params.index("USDC")
+    px = snap.price_array
+    lt = float(params.liquidation_threshold[weth])
+    owe = px[weth] * lt / px[usdc]  # the USDC debt that puts 1 WETH at HF 1
+    book = PositionBook.from_rows(["0xa", "0xa", "0xb", "0xc", "0xc"], [weth, usdc, weth, weth, usdc],
+                                  [1.0, 0.0, 3.0, 1.0, 0.0], [0.0, owe / 2, 0.0, 0.0, owe * 2], params.symbols)
+    rules = AaveV3Rules(params, V3_3)
+    return book.in_health_order(rules, px), rules, px
+
+
+def test_a_book_in_health_order_keeps_its_order_and_marker_in_parquet(tmp_path, params):
+    ordered, rules, px = _ordered(params)
+    assert ordered.account_ids.tolist() == ["0xc", "0xa", "0xb"]
+    back = load_positions(write_positions(ordered, tmp_path / "o.parquet"), params)
+    assert back.account_ids.tolist() == ["0xc", "0xa", "0xb"]
+    assert back.health_order.at(px) and back.health_order.rank.tolist() == [2, 0, 1]  # by label: a, b, c
+    for f in ("account", "asset", "collateral", "debt", "emode", "offsets"):
+        np.testing.assert_array_equal(getattr(back, f), getattr(ordered, f), err_msg=f)
+    # a CSV has no metadata: the same rows in the same order, read by label as any file
+    plain_back = load_positions(write_positions(ordered, tmp_path / "o.csv"), params)
+    assert plain_back.health_order is None and plain_back.account_ids.tolist() == ["0xa", "0xb", "0xc"]
+    assert pd.read_csv(tmp_path / "o.csv")["account"].tolist() == ["0xc", "0xc", "0xa", "0xa", "0xb"]
+
+
+def _with_marker(tmp_path, frame: pd.DataFrame, note: bytes) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    path = tmp_path / "m.parquet"
+    pq.write_table(table.replace_schema_metadata({b"liqcascade.health_order": note}), path)
+    return path
+
+
+@pytest.mark.parametrize("note, says", [
+    (b"{not json", "must be JSON"),
+    (b'{"assets": ["WETH"]}', "must be JSON"),
+    (b'{"assets": ["WETH", "USDC"], "prices": [1.0]}', "one price per asset"),
+    (b'{"assets": ["WETH"], "prices": [-1.0]}', "finite prices > 0"),
+])
+def test_a_bad_health_order_marker_is_refused(tmp_path, params, note, says):
+    e = _err(_with_marker(tmp_path, _frame(), note), params)
+    assert "liqcascade.health_order" in str(e) and says in str(e)
+
+
+def test_a_file_in_health_order_keeps_each_accounts_rows_together(tmp_path, params):
+    # _frame() has 0xbob's rows at rows 1 and 4, with 0xalice's between
+    e = _err(_with_marker(tmp_path, _frame(), b'{"assets": ["WETH"], "prices": [2000.0]}'), params)
+    assert e.row == 4 and "0xbob" in str(e) and "together" in str(e)
+
+
 # ----------------------------------------------------------------------- errors
 def _err(path: Path, params) -> DataError:
     with pytest.raises(DataError) as ei:
@@ -213,3 +273,27 @@ def test_large_parquet_is_vectorized(tmp_path, params):
     book = load_positions(p, params)
     assert time.perf_counter() - t < 5.0
     assert book.collateral.sum() == pytest.approx(df["collateral"].sum())
+
+
+def test_a_scenario_on_its_book_stored_in_health_order_sorts_nothing_and_gives_the_same_tables(tmp_path):
+    """examples/small_book.toml, and the same scenario on its book written to Parquet in health order
+    at the scenario's own rules and reference prices: the solver takes the book as sorted, and
+    run_static's five tables are the CSV book's."""
+    from liqcascade.engine.run import run_static
+    from liqcascade.engine.static import SortedBook
+    from liqcascade.io.config import load_scenario
+    from liqcascade.io.scenario import build
+
+    path = Path(__file__).parent.parent / "examples" / "small_book.toml"
+    cfg, base = load_scenario(path)
+    sc = build(cfg, base, str(path))
+    m = sc.model
+    stored = write_positions(m.book.in_health_order(m.rules, m.prices), tmp_path / "ordered.parquet")
+    cfg2 = cfg.model_copy(update={"positions": cfg.positions.model_copy(update={"path": str(stored)})})
+    sc2 = build(cfg2, base, str(path))
+    assert sc2.model.book.health_order.at(sc2.model.prices)
+    assert sc2.model.book.account_ids.tolist() != m.book.account_ids.tolist()  # not the label order
+    assert SortedBook.partial(sc2.model, 0.0).n_sorted == m.book.n_accounts  # nothing left to sort
+    a, b = run_static(m, dict(cfg.shock), sc.settings), run_static(sc2.model, dict(cfg.shock), sc2.settings)
+    for name in a.tables:
+        pd.testing.assert_frame_equal(a[name], b[name], check_exact=True)

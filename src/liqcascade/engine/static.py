@@ -199,8 +199,17 @@ class SortedBook:
             bad = float(np.where(gone, hf0.debt_usd, 0.0).sum())
         else:
             bad = float(rules.unrecoverable_debt(base, model.prices, everyone).sum())
-        unsorted = cls(base, everyone, hf0.hf, bad, 0.0, 0)
-        return unsorted.sort_below(below)
+        if in_health_order(model.book, model.prices, hf0.hf):  # the stable sort is the identity
+            return cls(_own_amounts(base, model.book), everyone, hf0.hf, bad, np.inf, n)
+        rank = model.book.output_rank
+        if rank is None:
+            return cls(base, everyone, hf0.hf, bad, 0.0, 0).sort_below(below)
+        # a book in health order at other prices: ties in HF0 must fall in the order of the book
+        # it was made from (the tables' order), as for that book, so its accounts go in that order
+        # first (a gather of the book: this path is the exception)
+        start = np.empty_like(rank)
+        start[rank] = everyone
+        return cls(_permute(base, start), start, hf0.hf[start], bad, 0.0, 0).sort_below(below)
 
     def sort_below(self, below: float, consume: bool = False) -> "SortedBook":
         """This book with every account whose HF0 is below ``below`` in the sorted prefix.
@@ -226,6 +235,28 @@ class SortedBook:
     def fresh(self) -> BookArrays:
         b = self.base
         return b.with_amounts(b.coll.copy(), b.debt.copy())
+
+
+def in_health_order(book: PositionBook, prices: FloatArray, hf0: FloatArray) -> bool:
+    """``book`` is marked as in health order at ``prices`` (``PositionBook.in_health_order``)
+    and is: its accounts' HFs there, ``hf0``, are non-decreasing (one pass; a NaN fails it). A
+    stable sort of them is then the identity, so the book's own layout is the sorted book."""
+    marker = book.health_order
+    if marker is None or not marker.at(prices):
+        return False
+    return bool(hf0.shape[0] < 2 or np.all(hf0[1:] >= hf0[:-1]))
+
+
+def _own_amounts(base: BookArrays, book: PositionBook) -> BookArrays:
+    """``base`` holding the book's own amount columns where its copies are equal to them (the
+    rules that only copy them): a book in health order is the sorted book, so the copies would
+    be a second book's worth of amounts. Nothing writes into a base book's amounts (each run
+    works on copies), so sharing them is safe."""
+    b = book
+    for name, own in (("coll", b.collateral), ("debt", b.debt)):
+        if getattr(base, name).shape == own.shape and np.array_equal(getattr(base, name), own):
+            setattr(base, name, own)
+    return base
 
 
 class StaticCascade:
@@ -437,12 +468,13 @@ class StaticCascade:
 
     def account_frame(self, out: CascadeOutcome) -> pd.DataFrame:
         """One row per account the cascade touched (liquidated, blocked or left with bad debt),
-        in original account order."""
+        in the book's account order (a book in health order: its source's, ``output_rank``)."""
         rules = self.model.rules
         t = out.tallies
         idx = np.flatnonzero(out.touched)
         orig = out.account_order[idx]
-        sort = np.argsort(orig, kind="stable")
+        rank = self.model.book.output_rank  # a book in health order lists its accounts as its source did
+        sort = np.argsort(orig if rank is None else rank[orig], kind="stable")
         idx, orig = idx[sort], orig[sort]
         # the pre-shock health of these accounts again rather than kept for every account
         before = rules.health(self._base, out.prices0, idx)

@@ -279,7 +279,7 @@ class LiquidatorRounds:
         acted = (calls > 0) | (tal.acct_blocked[elig] > 0)
         acted &= ~(live & (profit < 0.0))
         orig = solver._perm[elig]
-        order = np.lexsort((orig, -profit))
+        order = np.lexsort((_listing(solver, orig), -profit))
         order = order[acted[order]]
         return _Ranked(elig[order], orig[order], profit[order], calls[order], repaid_usd[order], pays[order],
                        np.full(order.size, -1), rules.capabilities.global_effects, _keeps(fc, live))
@@ -306,8 +306,8 @@ class LiquidatorRounds:
         if not ks.size:
             return
         profit = np.concatenate([ranked[k].profit for k in mine])
-        orig = np.concatenate([ranked[k].orig for k in mine])
-        # one ranking across its markets: profit, then market order, then original account index
+        orig = np.concatenate([_listing(self.passes[k].solver, ranked[k].orig) for k in mine])
+        # one ranking across its markets: profit, then market order, then the book's listing order
         walk = np.lexsort((orig, ks, -profit))
         calls = np.concatenate([ranked[k].calls for k in mine])[walk]
         usd = np.concatenate([ranked[k].repaid_usd * ranked[k].pays for k in mine])[walk]
@@ -400,3 +400,11 @@ def ledger_row(led: Ledger) -> dict[str, object]:
         led.proceeds_usd, led.balance_usd, led.rounds_bound, led.calls_left_undone,
         led.accounts_left, led.debt_left_usd, led.shortfall_left_usd,
     )))
+
+
+def _listing(solver, orig: np.ndarray) -> np.ndarray:
+    """The accounts ``orig`` (original indexes) as places in the order their book lists them: the
+    index itself, or for a book in health order its source's order (``PositionBook.output_rank``),
+    so that ties fall as for that book."""
+    rank = solver.model.book.output_rank
+    return orig if rank is None else rank[orig]

@@ -78,6 +78,18 @@ class BookRows:
            assets: Sequence[str]) -> "BookRows":
         return cls(np.asarray(offsets), np.asarray(asset), np.asarray(account_order), account_ids, tuple(assets))
 
+    @classmethod
+    def listed(cls, offsets: np.ndarray, asset: np.ndarray, account_order: np.ndarray, book) -> "BookRows":
+        """The rows of ``book`` (a ``PositionBook``) with its accounts numbered in the order it
+        lists them: a book in health order as the book it was made from (``output_rank``), so
+        that its tables are that book's."""
+        rank = book.output_rank
+        if rank is None:
+            return cls.of(offsets, asset, account_order, book.account_ids, book.assets)
+        ids = np.empty_like(book.account_ids)
+        ids[rank] = book.account_ids
+        return cls.of(offsets, asset, rank[account_order], ids, book.assets)
+
     def account(self, row: np.ndarray) -> np.ndarray:
         """The original account index of working rows ``row``: looked up for the few rows
         with a flow rather than spelled out for every row of the book."""
@@ -226,7 +238,7 @@ def static_trades(model, out) -> pd.DataFrame:
     a = out.arrays
     if out.tallies.flows.shape[0] != a.asset.shape[0]:
         raise ValueError("this cascade kept no per-row trades (run it with trades=True)")
-    rows = BookRows.of(a.offsets, a.asset, out.account_order, model.book.account_ids, model.assets)
+    rows = BookRows.listed(a.offsets, a.asset, out.account_order, model.book)
     t = out.totals
     return trades_table(out.tallies.flows, rows, [
         AssetFlow("liquidators", "sold", -t["sold"], -t["proceeds"]),

@@ -19,6 +19,13 @@ vectorized (a 2.5 M-row Parquet file loads in seconds) and every failure is a
 :class:`~liqcascade.errors.DataError` naming the file and the 1-based data row (the header is
 not counted) or the column.
 
+A book in health order (``PositionBook.in_health_order``) is written in that order, and in a
+Parquet file with the marker in the file's metadata (key ``liqcascade.health_order``: JSON with
+the ``assets`` and the ``prices`` it is in order at); reading such a file keeps the accounts in
+the file's order and restores the marker, so an engine at those prices needs no sorted copy of
+the book. Its accounts' rows must then be together (one run of rows per account). A CSV file
+carries no metadata: it is written in the same order and read by label, as any other.
+
 Supplying an asset whose liquidation threshold is 0 is allowed (Aave lets you supply it; it
 simply never counts as collateral). Borrowing an asset whose ``borrowable`` flag is off is not.
 """
@@ -26,6 +33,7 @@ simply never counts as collateral). Borrowing an asset whose ``borrowable`` flag
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from liqcascade.errors import DataError, plain
-from liqcascade.model.book import PositionBook
+from liqcascade.model.book import HealthOrder, PositionBook
 from liqcascade.model.params import RiskParams
 
 REQUIRED_COLUMNS = ("account", "asset", "collateral", "debt")
@@ -177,7 +185,53 @@ def book_from_table(table: pa.Table, params: RiskParams, src: str, prices: np.nd
                                     f"(this row says {int(emode[r - 1])}, another {int(per_acct[codes_acc[r - 1]])})")
     _refuse_repeats(codes_acc, asset_idx, uniq, params.symbols, src)
     book = PositionBook.from_rows(codes_acc, asset_idx, coll, debt, params.symbols, emode=emode, source=src)
-    return dataclasses.replace(book, account_ids=uniq[book.account_ids])
+    book = dataclasses.replace(book, account_ids=uniq[book.account_ids])
+    prices = _health_order_prices(table, params, src)
+    if prices is None:
+        return book
+    # the file's account order; the book by label is account k = label rank k, so that order
+    # is also each account's rank in the order the tables list accounts in
+    order = _file_account_order(codes_acc, uniq, src)
+    return book.permuted(order, HealthOrder(prices, order))
+
+
+HEALTH_ORDER_KEY = b"liqcascade.health_order"
+
+
+def _health_order_prices(table: pa.Table, params: RiskParams, src: str) -> tuple[float, ...] | None:
+    """The prices (in ``params.symbols`` order) a file's health-order marker names, None when it
+    has none; an asset the marker gives no price for gets NaN (no engine's prices match it)."""
+    meta = table.schema.metadata or {}
+    if HEALTH_ORDER_KEY not in meta:
+        return None
+    what = f"metadata {HEALTH_ORDER_KEY.decode()!r}"
+    try:
+        marker = json.loads(meta[HEALTH_ORDER_KEY])
+        assets, prices = list(marker["assets"]), [float(x) for x in marker["prices"]]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise DataError(src, None, f"{what} must be JSON with lists 'assets' and 'prices' ({exc})") from None
+    if len(assets) != len(prices) or len(set(assets)) != len(assets):
+        raise DataError(src, None, f"{what}: expected one price per asset, each asset once; got {len(assets)} "
+                                   f"assets and {len(prices)} prices")
+    if not all(np.isfinite(x) and x > 0 for x in prices):
+        raise DataError(src, None, f"{what}: expected finite prices > 0, got {prices}")
+    by_symbol = dict(zip(assets, prices))
+    return tuple(by_symbol.get(s, float("nan")) for s in params.symbols)
+
+
+def _file_account_order(codes: np.ndarray, labels: np.ndarray, src: str) -> np.ndarray:
+    """The accounts (their label ranks ``codes``) in the order their rows come in the file;
+    a :class:`DataError` at the first row of an account met again after another's rows."""
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    order = codes[starts]
+    if order.shape[0] != labels.shape[0]:
+        seen = np.zeros(labels.shape[0], dtype=bool)
+        for s in starts.tolist():  # only on a bad file: the account met twice, reading down
+            if seen[codes[s]]:
+                raise DataError(src, s + 1, f"account {plain(labels[codes[s]])!r} again after other accounts' rows; "
+                                            "a file in health order keeps each account's rows together")
+            seen[codes[s]] = True
+    return order.astype(np.int64)
 
 
 def _account_column(table: pa.Table, src: str) -> pa.ChunkedArray:
@@ -322,7 +376,8 @@ def _factorize_sorted(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
 def write_positions(book: PositionBook, path: str | Path) -> Path:
     """Write ``book`` in the long format :func:`load_positions` reads (by suffix: CSV or Parquet).
 
-    Columns: account, asset, collateral, debt, emode. Returns the path written.
+    Columns: account, asset, collateral, debt, emode, rows in the book's order; a book in
+    health order carries its marker in a Parquet file's metadata. Returns the path written.
     """
     p = Path(path)
     fmt = _format(p)
@@ -337,9 +392,13 @@ def write_positions(book: PositionBook, path: str | Path) -> Path:
             "emode": pa.array(book.emode[book.account].astype(np.int64), type=pa.int64()),
         }
     )
+    marker = book.health_order
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
+        if marker is not None and marker.prices:  # the rows are in that order already
+            note = json.dumps({"assets": list(book.assets), "prices": list(marker.prices)})
+            table = table.replace_schema_metadata({HEALTH_ORDER_KEY: note.encode()})
         pq.write_table(table, p)
     else:
         import pyarrow.csv as pcsv

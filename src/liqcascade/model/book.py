@@ -8,12 +8,41 @@ account.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from liqcascade._typing import FloatArray, Int32Array, IntArray
 from liqcascade.errors import DataError
+
+
+@dataclass(frozen=True, eq=False)
+class HealthOrder:
+    """The marker of a book whose accounts are in health order: the order the engine's stable
+    sort of the health factors at ``prices`` gives them (ties in ``rank`` order). An engine
+    given such a book at these same prices checks it (one pass: the HFs it computes anyway are
+    non-decreasing) and then works on the book's own columns instead of a sorted copy.
+
+    Attributes
+    ----------
+    prices : the USD prices (indexed like the book's ``assets``) the book is in order at; empty
+        when its amounts have changed since (:meth:`PositionBook.with_amounts`).
+    rank : int64 per account, its position in the order the tables list accounts in (the
+        order of the book it was made from: by label for a book read from a file), so that
+        every table is the same as for that book.
+    """
+
+    prices: tuple[float, ...]
+    rank: IntArray
+
+    def __post_init__(self) -> None:
+        if not _is_permutation(self.rank):
+            raise DataError("HealthOrder", None, "rank must be a permutation of 0..n_accounts-1")
+
+    def at(self, prices: FloatArray) -> bool:
+        """The book is marked as in order at exactly these prices (bit for bit)."""
+        p = np.asarray(prices, dtype=np.float64)
+        return p.shape == (len(self.prices),) and bool(np.array_equal(p, np.asarray(self.prices, dtype=np.float64)))
 
 
 @dataclass(frozen=True)
@@ -29,6 +58,9 @@ class PositionBook:
     account_ids : per account, the label the user gave (string or integer).
     emode : int16 per account, the e-mode category the account is in (0 = none).
     offsets : int64, ``n_accounts + 1`` segment bounds into the rows.
+    health_order : set when the accounts are in health order (:meth:`in_health_order`);
+        None: the accounts are in the order the tables list them in (by label when built by
+        :meth:`from_rows` or read from a file).
     """
 
     account: IntArray
@@ -39,6 +71,7 @@ class PositionBook:
     account_ids: np.ndarray
     emode: np.ndarray
     offsets: IntArray
+    health_order: HealthOrder | None = None
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -132,9 +165,53 @@ class PositionBook:
         )
 
     def with_amounts(self, collateral: FloatArray, debt: FloatArray) -> "PositionBook":
-        """The same layout with new amounts (used for end-of-run books)."""
+        """The same layout with new amounts (used for end-of-run books). New amounts mean new
+        health factors: a book in health order keeps its accounts' order and ranks, but its
+        marker no longer names prices (no engine takes it as in order)."""
+        marker = None if self.health_order is None else HealthOrder((), self.health_order.rank)
         return PositionBook(
-            self.account, self.asset, collateral, debt, self.assets, self.account_ids, self.emode, self.offsets
+            self.account, self.asset, collateral, debt, self.assets, self.account_ids, self.emode, self.offsets,
+            marker,
+        )
+
+    @property
+    def output_rank(self) -> IntArray | None:
+        """Per account, its position in the order tables list accounts in; None when that is
+        the book's own account order."""
+        return None if self.health_order is None else self.health_order.rank
+
+    def in_health_order(self, rules: Any, prices: FloatArray) -> "PositionBook":
+        """This book with its accounts (and their rows) in health order at ``prices`` (indexed
+        like ``assets``): ascending HF as ``rules`` compute it (``rules.prepare`` then
+        ``rules.health``, the engine's own reference-price pass), ties in the order the tables
+        list accounts in; marked with :class:`HealthOrder`. An engine at these prices then
+        needs no sorted copy of the book (``engine/static.py``, ``SortedBook``)."""
+        p = np.asarray(prices, dtype=np.float64)
+        if p.shape != (len(self.assets),):
+            raise DataError("PositionBook.in_health_order", None,
+                            f"one price per asset ({len(self.assets)}), got shape {p.shape}")
+        hf = np.asarray(rules.health(rules.prepare(self), p).hf, dtype=np.float64)
+        rank = self.output_rank
+        rank = np.arange(self.n_accounts, dtype=np.int64) if rank is None else rank
+        order = np.lexsort((rank, hf))  # NaN last, as the engine's sort puts it
+        return self.permuted(order, HealthOrder(tuple(float(x) for x in p), rank[order]))
+
+    def permuted(self, order: IntArray, health_order: HealthOrder | None) -> "PositionBook":
+        """The book with account ``order[k]`` as its account ``k`` (each account's rows kept
+        together and in their order), marked with ``health_order``."""
+        order = np.asarray(order)
+        if order.shape != (self.n_accounts,) or not _is_permutation(order):
+            raise DataError("PositionBook.permuted", None, f"order must be a permutation of 0..{self.n_accounts - 1}")
+        order = order.astype(np.int64, copy=False)
+        counts = np.diff(self.offsets)[order]
+        offsets = np.zeros(order.shape[0] + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        # each new row's old row: its account's old start plus its place among the account's rows
+        account = np.repeat(np.arange(order.shape[0], dtype=np.int64), counts)
+        rows = self.offsets[order][account] + (np.arange(offsets[-1], dtype=np.int64) - offsets[account])
+        return PositionBook(
+            account, self.asset[rows], self.collateral[rows], self.debt[rows], self.assets,
+            self.account_ids[order], self.emode[order], offsets, health_order,
         )
 
     def reindex_assets(self, symbols: Sequence[str], source: str = "PositionBook.reindex_assets") -> "PositionBook":
@@ -148,9 +225,15 @@ class PositionBook:
         remap = np.array([pos[s] for s in self.assets], dtype=np.int32)
         new_asset = remap[self.asset] if self.n_rows else self.asset
         order = np.lexsort((new_asset, self.account))
+        # the accounts keep their order, but the marker's prices are in the old asset order
+        marker = self.health_order
+        if marker is not None and marker.prices:
+            px = np.full(len(symbols), np.nan)  # an asset the marker has no price for matches no run
+            px[remap] = marker.prices
+            marker = HealthOrder(tuple(float(x) for x in px), marker.rank)
         return PositionBook(
             self.account[order], new_asset[order].astype(np.int32), self.collateral[order], self.debt[order],
-            tuple(symbols), self.account_ids, self.emode, self.offsets,
+            tuple(symbols), self.account_ids, self.emode, self.offsets, marker,
         )
 
     def to_frame(self):
@@ -166,6 +249,15 @@ class PositionBook:
                 "emode": self.emode[self.account].astype(np.int64),
             }
         )
+
+
+def _is_permutation(x: np.ndarray) -> bool:
+    """``x`` holds each of ``0..len(x)-1`` once (one pass and a count)."""
+    x = np.asarray(x)
+    n = x.shape[0] if x.ndim == 1 else -1
+    if n < 0 or x.dtype.kind not in "iu":
+        return False
+    return n == 0 or bool(x.min() >= 0 and x.max() < n and np.bincount(x, minlength=n).max() == 1)
 
 
 def _check_amounts(x: FloatArray, name: str, source: str) -> None:

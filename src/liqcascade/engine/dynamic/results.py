@@ -137,7 +137,7 @@ def trades(run: RunInputs, st: SimulationState) -> pd.DataFrame:
     kernels' per-row tallies; the liquidators' sales into the venues and the protocol's own
     sales (bought by liquidators) and returns, per asset."""
     a, t = st.arrays, st.totals
-    rows = BookRows.of(a.offsets, a.asset, run.book.perm, run.model.book.account_ids, run.model.assets)
+    rows = BookRows.listed(a.offsets, a.asset, run.book.perm, run.model.book)
     # what the protocol's sales handed back, from the rows (``totals.returned`` also counts
     # the stablecoin arbitrageurs pay into crvUSD's bands: the accounts' ``received``)
     returned, returned_usd = np.zeros(len(run.model.assets)), np.zeros(len(run.model.assets))
