@@ -30,7 +30,10 @@ def _model(pb, version=V3_3):
 def _rows(sb: SortedBook, upto: int):
     b = sb.base
     r = int(b.offsets[upto])
-    return [x[:r].tobytes() for x in (b.asset, b.coll, b.debt, b.lt, b.bonus, b.fee)] + [b.offsets[: upto + 1].tobytes()]
+    rows = np.arange(r)
+    t = b.params
+    cols = (b.asset, b.coll, b.debt, t.lt_of(rows), t.bonus_of(rows), t.fee_of(rows))
+    return [x[:r].tobytes() for x in cols] + [b.offsets[: upto + 1].tobytes()]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
