@@ -4,7 +4,9 @@ and compare the lines. On the core benchmark's 1M-account Aave book it prints on
 engine's array bytes per holding after a thin-venue run (``test_bench_memory``'s count), the
 median seconds of the full HF pass (``rules.health`` on the solver's book, every account), of a
 one-shot cascade (a fresh solver) and of a warm one (thin venues), and of one 100-point cascade
-curve on deep venues. Timings after a first call of each (compiled kernels cached)."""
+curve on deep venues. Timings after a first call of each (compiled kernels cached).
+``params_ab.py curve``: only one 100-point curve on deep venues and one on thin venues (after a
+2-point curve that loads the kernels), wall and CPU seconds."""
 
 from __future__ import annotations
 
@@ -52,5 +54,20 @@ def main() -> dict[str, float]:
     return out
 
 
+def curves() -> dict[str, float]:
+    snap, book = _aave_book()
+    grid, co = np.linspace(0.0, 0.8, 100), ("wstETH", "rETH", "cbETH")
+    out: dict[str, float] = {}
+    for depth in ("deep", "thin"):
+        model = _model(snap, book, depth == "deep")
+        cascade_curve(model, "WETH", grid[:2], co_move=co)
+        t0, c0 = time.perf_counter(), time.process_time()
+        cascade_curve(model, "WETH", grid, co_move=co)
+        out[f"curve_{depth}_s"] = time.perf_counter() - t0
+        out[f"curve_{depth}_cpu_s"] = time.process_time() - c0  # less at the mercy of other processes
+    out["load1"] = os.getloadavg()[0]
+    return out
+
+
 if __name__ == "__main__":
-    print(json.dumps(main()))
+    print(json.dumps(curves() if sys.argv[1:] == ["curve"] else main()))

@@ -162,7 +162,7 @@ class CascadeOutcome:
 
 @dataclass(frozen=True)
 class SortedBook:
-    """A market's book prepared for an engine: per-row parameters applied and accounts
+    """A market's book prepared for an engine: parameter tables built and accounts
     sorted by their health at the reference prices (ascending), so that the accounts
     that can be eligible after any price move form a prefix (see the module docstring).
     :meth:`of` sorts all of them; :meth:`partial` only those below a bound (the first

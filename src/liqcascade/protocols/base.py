@@ -272,7 +272,7 @@ class LiquidationRules(Protocol):
     capabilities: Capabilities
 
     def prepare(self, book: PositionBook) -> BookArrays:
-        """A working copy of ``book`` with per-row effective parameters."""
+        """A working copy of ``book`` with its effective parameters (a :class:`ParamTable`)."""
         ...
 
     def health(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray | None = None) -> HealthView:
