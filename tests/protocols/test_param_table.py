@@ -120,3 +120,24 @@ def test_the_overridden_tables_by_hand():
     assert liq.lt.tolist() == [1.0 / 1.1, 0.0, 0.0] and liq.bonus.tolist() == [0.0, 0.0, 0.0]
     morpho = MB.make_rules("morpho_blue").prepare(book).params
     np.testing.assert_allclose(morpho.bonus[:2], [1 / 0.94 - 1, 1 / 0.925 - 1], rtol=1e-15)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rich_books())
+def test_a_sorted_book_moves_the_key_with_its_rows(pb):
+    """After a solver sorts its book, the key is still the asset column itself when the rows are
+    keyed by asset, or an int16 column of its own (e-mode) moved with the rows: every sorted row
+    keeps the parameters it had in the model's book."""
+    from liqcascade.engine.static import MarketModel, StaticCascade
+
+    params, book = pb
+    rules = AaveV3Rules(params, V3_3)
+    solver = StaticCascade(MarketModel(book, rules, np.array([2000.0, 1900.0, 1.0, 1.0])))
+    solver.sort_all()
+    b, perm = solver._base, solver._perm
+    assert (b.params.key is b.asset) == (not np.any(book.emode))
+    # the sorted rows are the model's accounts in ``perm`` order, each account's rows in order
+    orig_rows = np.concatenate([np.arange(book.offsets[k], book.offsets[k + 1]) for k in perm] + [np.zeros(0, int)])
+    want = rules.prepare(book).params
+    np.testing.assert_array_equal(b.params.lt_of(np.arange(book.n_rows)), want.lt_of(orig_rows))
+    np.testing.assert_array_equal(b.params.bonus_of(np.arange(book.n_rows)), want.bonus_of(orig_rows))
