@@ -353,7 +353,7 @@ def test_book_kernels_agree_with_exact_per_account(s):
     coll = float(book.collateral[book.asset == i_c][0])
     debt = float(book.debt[book.asset == i_d][0])
     pc, pd = prices[i_c], prices[i_d]
-    lbf = 1.0 + float(arrays.bonus[book.asset == i_c][0])
+    lbf = 1.0 + float(arrays.params.bonus_of(np.flatnonzero(book.asset == i_c))[0])
     if version >= V3_3:
         assume(not _near(coll * pc, 2000.0) and not _near(debt * pd, 2000.0))
         assume(not _near(debt * pd, debt_usd / 2))

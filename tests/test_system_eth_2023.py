@@ -162,7 +162,7 @@ def test_the_protocols_parameters_in_liqcascades_reading(system):
     morpho = system.model.markets["morpho_wsteth_weth"]
     assert p["morpho_wsteth_weth"].asset("wstETH").liquidation_threshold == 0.945
     held = morpho.book.collateral > 0  # the bonus is the collateral's (rows of the debt carry their own)
-    np.testing.assert_allclose(morpho.rules.row_bonus(morpho.book)[held], 1 / (0.3 * 0.945 + 0.7) - 1, rtol=1e-12)
+    np.testing.assert_allclose(morpho.rules.asset_bonus()[morpho.book.asset][held], 1 / (0.3 * 0.945 + 0.7) - 1, rtol=1e-12)
 
 
 @pytest.fixture(scope="module")

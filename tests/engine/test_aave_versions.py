@@ -100,9 +100,9 @@ def emode_run(version, emode):
 
 def test_effective_lt_of_emode_only_collateral():
     b = PositionBook.from_rows(["a"], [2], [1000.0], [0.0], EMODE_PARAMS.symbols, emode={"a": 1})
-    assert AaveV3Rules(EMODE_PARAMS, V3_5).effective_row_params(b)[0][0] == 0.0
-    lt, bonus, fee = AaveV3Rules(EMODE_PARAMS, V3_6).effective_row_params(b)
-    assert (lt[0], bonus[0], fee[0]) == (0.90, 0.03, 0.10)
+    assert AaveV3Rules(EMODE_PARAMS, V3_5).param_table(b).lt_of(0) == 0.0
+    t = AaveV3Rules(EMODE_PARAMS, V3_6).param_table(b)
+    assert (t.lt_of(0), t.bonus_of(0), t.fee_of(0)) == (0.90, 0.03, 0.10)
 
 
 @pytest.mark.parametrize("version", ALL)

@@ -30,7 +30,10 @@ def _model(pb, version=V3_3):
 def _rows(sb: SortedBook, upto: int):
     b = sb.base
     r = int(b.offsets[upto])
-    return [x[:r].tobytes() for x in (b.asset, b.coll, b.debt, b.lt, b.bonus, b.fee)] + [b.offsets[: upto + 1].tobytes()]
+    rows = np.arange(r)
+    t = b.params
+    cols = (b.asset, b.coll, b.debt, t.lt_of(rows), t.bonus_of(rows), t.fee_of(rows))
+    return [x[:r].tobytes() for x in cols] + [b.offsets[: upto + 1].tobytes()]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -162,7 +165,7 @@ def test_a_consuming_sort_gives_the_same_book_and_leaves_the_model_alone(pb, cut
     assert _rows(got, n) == _rows(want, n)
     np.testing.assert_array_equal(got.perm, want.perm)
     if got is not first:
-        assert first.base.coll is None and first.base.lt is None
+        assert first.base.coll is None and first.base.params.key.size == 0
     after = (model.book.asset, model.book.collateral, model.book.debt, model.book.offsets)
     for a, b in zip(before, after):
         np.testing.assert_array_equal(a, b)
@@ -177,8 +180,8 @@ def test_a_kept_outcome_survives_a_later_sorting(pb, small, large):
     solver = StaticCascade(model)
     out = solver.run({"WETH": small, "stETH": small})
     a = out.arrays
-    kept = [x.copy() for x in (a.offsets, a.asset, a.coll, a.debt, a.lt, a.bonus, a.fee)]
+    kept = [x.copy() for x in (a.offsets, a.asset, a.coll, a.debt, a.params.key, a.params.lt, a.params.bonus)]
     solver.run({"WETH": large, "stETH": large})
     solver.sort_all()
-    for x, y in zip(kept, (a.offsets, a.asset, a.coll, a.debt, a.lt, a.bonus, a.fee)):
+    for x, y in zip(kept, (a.offsets, a.asset, a.coll, a.debt, a.params.key, a.params.lt, a.params.bonus)):
         np.testing.assert_array_equal(x, y)

@@ -267,7 +267,8 @@ def test_jit_and_python_twins_agree():
         touched = np.zeros(book.n_accounts, dtype=np.bool_)
         q = np.zeros(book.n_accounts)
         found, calls = sweep(
-            V3_3, 0, book.n_accounts, arr.offsets, arr.asset, arr.coll, arr.debt, prices, arr.lt, arr.bonus, arr.fee,
+            V3_3, 0, book.n_accounts, arr.offsets, arr.asset, arr.coll, arr.debt, prices, arr.params.key, arr.params.lt,
+            arr.params.bonus, arr.params.fee,
             64, 0.0, t.seized, t.fee, t.repaid, t.deficit, t.acct_seized_usd, t.acct_repaid_usd,
             t.acct_bad_debt_usd, t.acct_calls, t.acct_blocked, touched, q, 1.0, t.flows,
         )

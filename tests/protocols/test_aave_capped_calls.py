@@ -63,8 +63,8 @@ def test_compiled_and_plain_kernels_agree_with_caps():
         t = Tallies.zeros(3, BOOK.n_accounts, BOOK.n_rows)
         n = BOOK.n_accounts
         ev = [np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n), np.zeros(n), np.zeros(n)]
-        calls = fn(V3_0, 0, np.arange(n, dtype=np.int64), a.offsets, a.asset, a.coll, a.debt, PRICES, a.lt, a.bonus,
-                   a.fee, 8, 0.0, caps, t.seized, t.fee, t.repaid, t.deficit, t.acct_seized_usd, t.acct_repaid_usd,
+        calls = fn(V3_0, 0, np.arange(n, dtype=np.int64), a.offsets, a.asset, a.coll, a.debt, PRICES, a.params.key,
+                   a.params.lt, a.params.bonus, a.params.fee, 8, 0.0, caps, t.seized, t.fee, t.repaid, t.deficit, t.acct_seized_usd, t.acct_repaid_usd,
                    t.acct_bad_debt_usd, t.acct_calls, t.acct_blocked, *ev, t.flows)
         out.append((calls, a.coll.copy(), a.debt.copy(), *ev, t.flows))
     # account 1: 777, then half of the rest lifts HF above 1 (no third call); account 2: 1234.5, then 10, then 0 stops

@@ -162,7 +162,7 @@ class CascadeOutcome:
 
 @dataclass(frozen=True)
 class SortedBook:
-    """A market's book prepared for an engine: per-row parameters applied and accounts
+    """A market's book prepared for an engine: parameter tables built and accounts
     sorted by their health at the reference prices (ascending), so that the accounts
     that can be eligible after any price move form a prefix (see the module docstring).
     :meth:`of` sorts all of them; :meth:`partial` only those below a bound (the first
@@ -568,7 +568,7 @@ class MarketPass:
             solver.sort_all()  # the same order as a full sort: the same sums, bit for bit
         upto = n if everyone else solver._prefix_len(self.bound)
         b = solver._base  # more of the book may have been sorted: its rows moved
-        self.arrays = BookArrays(b.offsets, b.asset, coll, debt, b.lt, b.bonus, b.fee, b.aux, state)
+        self.arrays = BookArrays(b.offsets, b.asset, coll, debt, b.params, b.aux, state)
         self.layout = solver._layout
         self.upto = max(self.upto, upto)
         solver._dirty = max(solver._dirty, int(self.arrays.offsets[self.upto]))
@@ -871,7 +871,8 @@ def _row_index(starts: np.ndarray, counts: np.ndarray, dtype: type = np.int64) -
 
 GATHER_CHUNK = 1 << 20
 """Rows gathered per ``take`` when a sorting moves rows (a few MB of widened indices at a time)."""
-ROW_COLUMNS = ("asset", "coll", "debt", "lt", "bonus", "fee", "aux")
+ROW_COLUMNS = ("asset", "coll", "debt", "aux")
+"""The per-row columns a sorting moves; and the parameters' key when it is not the asset column."""
 
 
 def _permute(b: BookArrays, order: np.ndarray, keep: int = 0, consume: bool = False) -> BookArrays:
@@ -888,9 +889,12 @@ def _permute(b: BookArrays, order: np.ndarray, keep: int = 0, consume: bool = Fa
     rows = _row_index(b.offsets[:-1][order[keep:]], counts[keep:], np.int32 if small else np.int64)
     del counts
 
+    # the parameter tables stay; a key of their own (Aave e-mode) moves with the rows, a key that
+    # is the asset column is the moved asset column
+    own_key = b.params.key is not b.asset
     cols: dict[str, np.ndarray | None] = {}
-    for name in ROW_COLUMNS:
-        x = getattr(b, name)
+    for name in ROW_COLUMNS + (("key",) if own_key else ()):
+        x = b.params.key if name == "key" else getattr(b, name)
         if x is None:
             cols[name] = None
             continue
@@ -902,6 +906,10 @@ def _permute(b: BookArrays, order: np.ndarray, keep: int = 0, consume: bool = Fa
         cols[name] = out
         if consume:  # the source column goes now (if no one else holds it), before the next is built
             del x
-            setattr(b, name, None)
+            if name != "key":
+                setattr(b, name, None)
+            if name == ("key" if own_key else "asset"):  # the parameters held the key column too
+                b.params = replace(b.params, key=np.empty(0, dtype=np.int32))
     del rows
-    return BookArrays(offsets=offsets, state=b.state, **cols)
+    key = cols.pop("key") if own_key else cols["asset"]
+    return BookArrays(offsets=offsets, state=b.state, params=replace(b.params, key=key), **cols)

@@ -22,21 +22,79 @@ HF_INF = 1.0e300
 in every path; tables turn it into ``inf``)."""
 
 
+@dataclass(frozen=True)
+class ParamTable:
+    """A book's liquidation parameters as small tables and a per-row key into them.
+
+    Row ``r`` of the book has LT ``lt[key[r]]``, bonus ``bonus[key[r]]`` and protocol fee
+    ``fee[key[r]]`` (of the row's asset *as collateral*, e-mode applied). The rules build it once
+    per book (:meth:`LiquidationRules.prepare`): for most the key is the row's asset id (the
+    book's own ``asset`` column, no extra bytes) and the tables are per asset; Aave's e-mode keys
+    a row by (account class, asset), flattened. Why tables: three float64 per row were 24 B of
+    every holding the engine keeps, gathered again each time the book is sorted; a table of a few
+    hundred numbers stays in the cache, and reading ``lt[key[r]]`` gives the very same float as
+    a per-row copy would (bit-identical results)."""
+
+    key: np.ndarray
+    lt: FloatArray
+    bonus: FloatArray
+    fee: FloatArray
+
+    def __post_init__(self) -> None:
+        n = self.lt.shape[0]
+        if self.bonus.shape != (n,) or self.fee.shape != (n,):
+            raise ValueError(f"ParamTable: lt, bonus and fee must be tables of one length ({n}), got "
+                             f"{self.bonus.shape} and {self.fee.shape}")
+
+    @classmethod
+    def per_asset(cls, asset: np.ndarray, lt: FloatArray, bonus: FloatArray, fee: FloatArray) -> "ParamTable":
+        """Parameters that are a function of the row's asset alone: ``asset`` (the book's column,
+        shared, not copied) is the key, the tables are per asset."""
+        return cls(asset, _table(lt), _table(bonus), _table(fee))
+
+    @classmethod
+    def per_class(cls, account_class: np.ndarray, account: np.ndarray, asset: np.ndarray, lt: FloatArray,
+                  bonus: FloatArray, fee: FloatArray) -> "ParamTable":
+        """Parameters that are a function of (account class, asset): ``lt[c, a]`` etc. (classes x
+        assets) flattened, and a row's key ``class * n_assets + asset``, in the narrowest integer
+        type that holds every key (int16 for a few hundred classes of a hundred assets)."""
+        n_keys = lt.size
+        dtype = np.int16 if n_keys <= np.iinfo(np.int16).max else np.int32
+        key = account_class[account].astype(dtype)
+        key *= dtype(lt.shape[1])
+        key += asset.astype(dtype, copy=False)
+        return cls(key, _table(lt.ravel()), _table(bonus.ravel()), _table(fee.ravel()))
+
+    def lt_of(self, rows: np.ndarray) -> FloatArray:
+        """The LT of the book's ``rows`` (an index array or a slice's indexes)."""
+        return self.lt[self.key[rows]]
+
+    def bonus_of(self, rows: np.ndarray) -> FloatArray:
+        return self.bonus[self.key[rows]]
+
+    def fee_of(self, rows: np.ndarray) -> FloatArray:
+        return self.fee[self.key[rows]]
+
+
+def _table(x: FloatArray) -> FloatArray:
+    """A parameter table as the kernels read it (contiguous float64, its own small copy)."""
+    return np.array(x, dtype=np.float64, copy=True).reshape(-1)
+
+
 @dataclass
 class BookArrays:
     """Engine-owned working copy of a book: amounts mutate, layout does not.
 
-    ``lt``, ``bonus``, ``fee`` are per-row effective parameters (e-mode applied) of the
-    row's asset *as collateral*; rules may ignore them.
+    ``params`` holds the effective LT, bonus and protocol fee of each row's asset *as
+    collateral* (e-mode applied) as tables and a per-row key (:class:`ParamTable`); rules
+    may ignore them.
     """
 
     offsets: IntArray
     asset: np.ndarray
     coll: FloatArray
     debt: FloatArray
-    lt: FloatArray
-    bonus: FloatArray
-    fee: FloatArray
+    params: ParamTable
     aux: FloatArray | None = None
     """A per-row number some rules need (Liquity: the trove's stake on its collateral row)."""
     state: FloatArray | None = None
@@ -49,10 +107,8 @@ class BookArrays:
 
     def with_amounts(self, coll: FloatArray, debt: FloatArray) -> "BookArrays":
         """The same layout and parameters with these amounts and a fresh copy of ``state``."""
-        return BookArrays(self.offsets, self.asset, coll, debt, self.lt, self.bonus, self.fee, self.aux,
+        return BookArrays(self.offsets, self.asset, coll, debt, self.params, self.aux,
                           None if self.state is None else self.state.copy())
-
-
 
 
 @dataclass
@@ -216,7 +272,7 @@ class LiquidationRules(Protocol):
     capabilities: Capabilities
 
     def prepare(self, book: PositionBook) -> BookArrays:
-        """A working copy of ``book`` with per-row effective parameters."""
+        """A working copy of ``book`` with its effective parameters (a :class:`ParamTable`)."""
         ...
 
     def health(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray | None = None) -> HealthView:

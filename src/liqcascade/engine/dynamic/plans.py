@@ -104,7 +104,7 @@ def _declared(rules, arrays: BookArrays, rc: IntArray, debt_asset: IntArray, hf:
     (``rules.call_rule``), asked once per distinct (bonus, fee, debt asset)."""
     n = rc.shape[0]
     spread, share, partial, leftover = np.empty(n), np.empty(n), np.zeros(n, dtype=np.bool_), np.zeros(n)
-    keys = np.stack([arrays.bonus[rc], arrays.fee[rc], debt_asset.astype(np.float64)], axis=1)
+    keys = np.stack([arrays.params.bonus_of(rc), arrays.params.fee_of(rc), debt_asset.astype(np.float64)], axis=1)
     uniq, inv = np.unique(keys, axis=0, return_inverse=True)
     inv = inv.reshape(-1)
     symbols = rules.params.symbols
@@ -125,7 +125,7 @@ def pairs(arrays: BookArrays, cand: Candidates, prices: FloatArray, rules=None) 
     counts = ends - starts
     owner = np.repeat(np.arange(acc.size), counts)
     rows = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
-    a, lt = arrays.asset[rows], arrays.lt[rows]
+    a, lt = arrays.asset[rows], arrays.params.lt_of(rows)
     p = prices[a]
     weighted = np.bincount(owner, weights=arrays.coll[rows] * p * np.where(lt > 0, lt, 0.0), minlength=acc.size)
     debt_usd = np.bincount(owner, weights=arrays.debt[rows] * p, minlength=acc.size)
@@ -138,7 +138,7 @@ def pairs(arrays: BookArrays, cand: Candidates, prices: FloatArray, rules=None) 
     rd[owner[hit_d]] = rows[hit_d]
     debt = arrays.debt[rd]
     cf = np.minimum(np.maximum(np.divide(cand.repaid, debt, out=np.zeros(acc.size), where=debt > 0), 1e-12), 1.0)
-    bonus, fee = arrays.bonus[rc], arrays.fee[rc]
+    bonus, fee = arrays.params.bonus_of(rc), arrays.params.fee_of(rc)
     if rules is None:
         spread, share, partial = 1.0 + bonus, fee * bonus / (1.0 + bonus), np.ones(acc.size, dtype=np.bool_)
         leftover = np.zeros(acc.size)
@@ -146,7 +146,8 @@ def pairs(arrays: BookArrays, cand: Candidates, prices: FloatArray, rules=None) 
         with np.errstate(divide="ignore", invalid="ignore"):
             hf = np.where(debt_usd > 0, weighted / debt_usd, np.inf)
         spread, share, partial, leftover = _declared(rules, arrays, rc, cand.debt_asset, hf)
-    return Pairs(arrays.coll[rc], debt, prices[cand.coll_asset], prices[cand.debt_asset], np.minimum(arrays.lt[rc], 1.0),
+    return Pairs(arrays.coll[rc], debt, prices[cand.coll_asset], prices[cand.debt_asset],
+                 np.minimum(arrays.params.lt_of(rc), 1.0),
                  bonus, fee, weighted, debt_usd, cf, spread, share, partial, cand.debt_asset, leftover, rules)
 
 

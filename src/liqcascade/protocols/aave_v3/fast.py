@@ -10,7 +10,7 @@ aave/protocol-v2 ``LendingPoolCollateralManager.liquidationCall`` (v2: ``exact_v
 
 What differs by version here: the close factor and the dust rule (``version < V3_3``).
 The bad-debt burn is the book kernels' (``kernels_python.liquidate_one``), and which
-collateral counts (v3.6) is in the per-row LT (``rules.AaveV3Rules.effective_row_params``).
+collateral counts (v3.6) is in the LT table (``rules.AaveV3Rules.param_table``).
 Everything else that differs between V3_3, V3_5, V3_6 and V3_7 is integer rounding, left to
 ``exact.py``; the table in ``docs/engine.md`` lists each difference and where it is modelled.
 """

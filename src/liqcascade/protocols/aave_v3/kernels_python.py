@@ -1,14 +1,16 @@
 """Aave v3 over a whole book: plain-Python kernels (the twins of ``kernels.py``).
 
 These loops are the reference and are compiled by numba unchanged (``liqcascade._jit``).
-Arrays are the engine's: per-row ``asset``, ``coll``, ``debt`` (token units), per-row
-effective ``lt``/``bonus``/``fee`` (e-mode already applied), per-asset ``prices`` (USD),
-CSR ``offsets`` per account. Only :func:`liquidate_one` and :func:`sweep` mutate, and
-only ``coll``, ``debt`` and the accumulators and flags they are given.
+Arrays are the engine's: per-row ``asset``, ``coll``, ``debt`` (token units), per-asset
+``prices`` (USD), CSR ``offsets`` per account, and the effective parameters as tables read
+through a per-row key (:class:`~liqcascade.protocols.base.ParamTable`, e-mode already applied):
+row ``r``'s LT is ``lt[key[r]]``, its bonus ``bonus[key[r]]``, its fee ``fee[key[r]]``. Only
+:func:`liquidate_one` and :func:`sweep` mutate, and only ``coll``, ``debt`` and the
+accumulators and flags they are given.
 
-A row is collateral (counted and seizable) when its effective ``lt`` is above 0; the
+A row is collateral (counted and seizable) when its effective LT is above 0; the
 version's rule for that (v3.6 lets e-mode make an LT-0 reserve collateral) is applied when
-``lt`` is built (``rules.AaveV3Rules.effective_row_params``), so these loops need the
+the table is built (``rules.AaveV3Rules.param_table``), so these loops need the
 version only for the close factor, the dust rule and the bad-debt burn.
 """
 
@@ -35,7 +37,7 @@ SKIP_MARGIN = 1.0 + 1e-12
 an account whose HF is below 1 by a rounding step."""
 
 
-def account_values(s, e, asset, coll, debt, prices, lt):
+def account_values(s, e, asset, coll, debt, prices, key, lt):
     """Of rows ``s:e`` (one account): LT-weighted collateral, seizable collateral (LT > 0)
     and debt, in USD at ``prices``."""
     w = 0.0
@@ -43,15 +45,16 @@ def account_values(s, e, asset, coll, debt, prices, lt):
     d = 0.0
     for r in range(s, e):
         p = prices[asset[r]]
-        if lt[r] > 0.0:
+        t = lt[key[r]]
+        if t > 0.0:
             v = coll[r] * p
             c += v
-            w += v * lt[r]
+            w += v * t
         d += debt[r] * p
     return w, c, d
 
 
-def health_pass(accounts, offsets, asset, coll, debt, prices, lt, out_hf, out_coll_usd, out_debt_usd):
+def health_pass(accounts, offsets, asset, coll, debt, prices, key, lt, out_hf, out_coll_usd, out_debt_usd):
     """Health factor of each account in ``accounts`` (indexes), written at the same positions.
 
     HF = sum(coll * price * LT) / sum(debt * price); HF_INF when there is no debt.
@@ -60,7 +63,7 @@ def health_pass(accounts, offsets, asset, coll, debt, prices, lt, out_hf, out_co
     n = accounts.shape[0]
     for j in prange(n):
         k = accounts[j]
-        w, c, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, lt)
+        w, c, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, key, lt)
         out_coll_usd[j] = c
         out_debt_usd[j] = d
         out_hf[j] = w / d if d > 0.0 else HF_INF
@@ -157,7 +160,7 @@ def health_table(offsets, asset, coll, debt, emode, prices, lt_table, out_hf):
             out_hf[lo + i] = w_buf[i] / d if d > 0.0 else HF_INF
 
 
-def choose_pair(policy, s, e, asset, coll, debt, prices, lt, bonus):
+def choose_pair(policy, s, e, asset, coll, debt, prices, key, lt, bonus):
     """The (collateral row, debt row) a liquidator takes on rows ``s:e`` of one account,
     with the account's LT-weighted collateral, seizable collateral and debt in USD.
 
@@ -176,12 +179,14 @@ def choose_pair(policy, s, e, asset, coll, debt, prices, lt, bonus):
     for r in range(s, e):
         p = prices[asset[r]]
         cv = coll[r] * p
-        if lt[r] > 0.0 and cv > 0.0:
+        t = lt[key[r]]
+        if t > 0.0 and cv > 0.0:
             c_total += cv
-            w += cv * lt[r]
+            w += cv * t
             if policy == PAIR_MAX_BONUS:
-                if bonus[r] > best_b or (bonus[r] == best_b and cv > best_c):
-                    best_b = bonus[r]
+                b = bonus[key[r]]
+                if b > best_b or (b == best_b and cv > best_c):
+                    best_b = b
                     best_c = cv
                     rc = r
             elif cv > best_c:
@@ -196,7 +201,7 @@ def choose_pair(policy, s, e, asset, coll, debt, prices, lt, bonus):
 
 
 def liquidate_one(
-    version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd, caps, j,
+    version, policy, k, offsets, asset, coll, debt, prices, key, lt, bonus, fee, max_calls, min_repay_usd, caps, j,
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
     acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, flows,
 ):
@@ -221,7 +226,7 @@ def liquidate_one(
     e = offsets[k + 1]
     calls = 0
     for _ in range(max_calls):
-        rc, rd, w, c_total, d_total = choose_pair(policy, s, e, asset, coll, debt, prices, lt, bonus)
+        rc, rd, w, c_total, d_total = choose_pair(policy, s, e, asset, coll, debt, prices, key, lt, bonus)
         if rd < 0 or rc < 0:
             break
         hf = w / d_total
@@ -229,7 +234,7 @@ def liquidate_one(
             break
         pc = prices[asset[rc]]
         pd = prices[asset[rd]]
-        cover = largest_allowed_cover(version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[rc])
+        cover = largest_allowed_cover(version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[key[rc]])
         if j >= 0:
             if calls >= caps.shape[1] or caps[j, calls] <= 0.0:
                 break
@@ -238,7 +243,7 @@ def liquidate_one(
             acct_blocked[k] += 1
             break
         repaid, seized, fee_amt, revert = liquidation_call(
-            version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[rc], fee[rc], cover
+            version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[key[rc]], fee[key[rc]], cover
         )
         if revert != 0:
             acct_blocked[k] += 1
@@ -302,7 +307,7 @@ CHUNK_ORDER = spread_order(N_CHUNKS)
 
 
 def sweep(
-    version, policy, upto, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
+    version, policy, upto, offsets, asset, coll, debt, prices, key, lt, bonus, fee, max_calls, min_repay_usd,
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
     acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, touched, q, cum_bound, flows,
 ):
@@ -340,18 +345,18 @@ def sweep(
         for k in range(lo, hi):
             if q[k] >= cum_bound * SKIP_MARGIN:
                 continue
-            w, cv_total, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, lt)
+            w, cv_total, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, key, lt)
             if d > 0.0 and cv_total > 0.0 and w < d:
                 found[c] += 1
                 touched[k] = True
                 calls[c] += liquidate_one(
-                    version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls,
+                    version, policy, k, offsets, asset, coll, debt, prices, key, lt, bonus, fee, max_calls,
                     min_repay_usd, no_caps, -1, a_seized, a_fee, a_repaid, a_deficit,
                     acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, flows,
                 )
                 # its bound from what is left (rows still in cache): most liquidated accounts
                 # end healthy and need not be read again while prices move less than their HF
-                w, cv_total, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, lt)
+                w, cv_total, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, key, lt)
                 q[k] = (w / d) * cum_bound if d > 0.0 and cv_total > 0.0 else HF_INF
             elif d > 0.0 and cv_total > 0.0:
                 q[k] = (w / d) * cum_bound
@@ -373,7 +378,7 @@ def sweep(
     return n_found, n_calls
 
 
-def scan(upto, offsets, asset, coll, debt, prices, lt, q, cum_bound, out):
+def scan(upto, offsets, asset, coll, debt, prices, key, lt, q, cum_bound, out):
     """Write into ``out`` the accounts among ``0..upto-1`` that are eligible at ``prices``
     (HF < 1, some debt, some seizable collateral); return how many.
 
@@ -386,7 +391,7 @@ def scan(upto, offsets, asset, coll, debt, prices, lt, q, cum_bound, out):
     for k in range(upto):
         if q[k] >= cum_bound * SKIP_MARGIN:
             continue
-        w, cv_total, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, lt)
+        w, cv_total, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, key, lt)
         if d > 0.0 and cv_total > 0.0 and w < d:
             out[n] = k
             n += 1
@@ -398,7 +403,7 @@ def scan(upto, offsets, asset, coll, debt, prices, lt, q, cum_bound, out):
     return n
 
 
-def first_call(version, policy, accounts, offsets, asset, coll, debt, prices, lt, bonus, fee,
+def first_call(version, policy, accounts, offsets, asset, coll, debt, prices, key, lt, bonus, fee,
                out_repaid, out_seized, out_fee, out_coll_asset, out_debt_asset):
     """For each account, what its next ``liquidationCall`` would do at ``prices``, without
     doing it: debt repaid and collateral seized (tokens, fee included), the protocol fee
@@ -412,18 +417,18 @@ def first_call(version, policy, accounts, offsets, asset, coll, debt, prices, lt
         out_coll_asset[j] = -1
         out_debt_asset[j] = -1
         rc, rd, w, c_total, d_total = choose_pair(
-            policy, offsets[k], offsets[k + 1], asset, coll, debt, prices, lt, bonus
+            policy, offsets[k], offsets[k + 1], asset, coll, debt, prices, key, lt, bonus
         )
         if rd < 0 or rc < 0 or w >= d_total:
             continue
         hf = w / d_total
         pc = prices[asset[rc]]
         pd = prices[asset[rd]]
-        cover = largest_allowed_cover(version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[rc])
+        cover = largest_allowed_cover(version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[key[rc]])
         if cover <= 0.0:
             continue
         repaid, seized, fee_amt, revert = liquidation_call(
-            version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[rc], fee[rc], cover
+            version, hf, coll[rc], pc, debt[rd], pd, d_total, bonus[key[rc]], fee[key[rc]], cover
         )
         if revert != 0:
             continue
@@ -435,7 +440,7 @@ def first_call(version, policy, accounts, offsets, asset, coll, debt, prices, lt
 
 
 def liquidate_list(
-    version, policy, accounts, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd, caps,
+    version, policy, accounts, offsets, asset, coll, debt, prices, key, lt, bonus, fee, max_calls, min_repay_usd, caps,
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
     acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked,
     ev_account, ev_calls, ev_seized_usd, ev_repaid_usd, ev_bad_debt_usd, flows,
@@ -452,7 +457,7 @@ def liquidate_list(
         r0 = acct_repaid_usd[k]
         b0 = acct_bad_debt_usd[k]
         c = liquidate_one(
-            version, policy, k, offsets, asset, coll, debt, prices, lt, bonus, fee, max_calls, min_repay_usd,
+            version, policy, k, offsets, asset, coll, debt, prices, key, lt, bonus, fee, max_calls, min_repay_usd,
             caps, j if caps.shape[0] > 0 else -1,
             seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
             acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, flows,
@@ -466,7 +471,7 @@ def liquidate_list(
     return total
 
 
-def bad_debt_pass(accounts, offsets, asset, coll, debt, prices, lt, out_bad_usd):
+def bad_debt_pass(accounts, offsets, asset, coll, debt, prices, key, lt, out_bad_usd):
     """Debt (USD) of accounts with debt but no seizable collateral left (per account).
 
     Before v3.3 such debt stays on the books; no liquidation can ever recover it.
@@ -477,7 +482,7 @@ def bad_debt_pass(accounts, offsets, asset, coll, debt, prices, lt, out_bad_usd)
         d = 0.0
         for r in range(offsets[k], offsets[k + 1]):
             p = prices[asset[r]]
-            if lt[r] > 0.0:
+            if lt[key[r]] > 0.0:
                 c += coll[r] * p
             d += debt[r] * p
         out_bad_usd[j] = d if (c <= 0.0 and d > 0.0) else 0.0

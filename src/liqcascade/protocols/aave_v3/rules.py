@@ -1,8 +1,9 @@
 """Aave v3 as a :class:`~liqcascade.protocols.base.LiquidationRules` plug-in.
 
-Effective per-row parameters apply e-mode: an account in category ``e`` uses the
-category's LT and bonus for assets in it (the category's asset set when given, as in
-v3.2+ ``collateralBitmap``; otherwise the asset's own single category, as in v3.0-3.1).
+The effective parameters (tables by e-mode class and asset, :meth:`AaveV3Rules.param_table`)
+apply e-mode: an account in category ``e`` uses the category's LT and bonus for assets in it
+(the category's asset set when given, as in v3.2+ ``collateralBitmap``; otherwise the asset's
+own single category, as in v3.0-3.1).
 Up to v3.5 an asset whose own LT is 0 stays out (``GenericLogic`` skips it and
 ``validateLiquidationCall`` refuses it, whatever the e-mode); from v3.6 e-mode is decoupled
 from the reserve configuration and such an asset is collateral at the category's LT and
@@ -38,7 +39,9 @@ from liqcascade.protocols.aave_v3.versions import (
 )
 from liqcascade.protocols.base import Capabilities
 from liqcascade.protocols.calls import FixedSpread
-from liqcascade.protocols.base import AccountEvents, BookArrays, FirstCall, HealthView, LiquidationLimits, Tallies
+from liqcascade.protocols.base import (
+    AccountEvents, BookArrays, FirstCall, HealthView, LiquidationLimits, ParamTable, Tallies,
+)
 
 PAIR_POLICIES = {"largest": kernels.PAIR_LARGEST, "max_bonus": kernels.PAIR_MAX_BONUS}
 
@@ -97,8 +100,10 @@ class AaveV3Rules:
                            min_leftover_usd=MIN_LEFTOVER_BASE_USD if v33 else 0.0, protocol=self.name)
 
     # ------------------------------------------------------------------ setup
-    def effective_row_params(self, book: PositionBook) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Per-row (LT, bonus, protocol fee) with e-mode applied, by this market's version."""
+    def param_table(self, book: PositionBook) -> ParamTable:
+        """The book's (LT, bonus, protocol fee) with e-mode applied, by this market's version: per
+        asset when no account is in an e-mode class, else per (class, asset) (a row's key is its
+        account's class and its asset, flattened)."""
         if book.assets != self.params.symbols:
             raise ConfigError(self.params.source, "assets", "a book indexed by the market's assets (reindex_assets)")
         p = self.params
@@ -106,13 +111,11 @@ class AaveV3Rules:
             raise ConfigError(p.source, "emode", "accounts outside e-mode (0) under Aave v2 rules (v2 has no e-mode)",
                               f"{int(np.count_nonzero(book.emode))} accounts in an e-mode")
         lt_table, bonus_table, account_class = self.emode_tables(book.emode)
-        fee = p.protocol_fee[book.asset]
         if lt_table.shape[0] == 1 or not np.any(account_class):
-            return p.liquidation_threshold[book.asset], p.liquidation_bonus[book.asset], fee
-        # one flat index a row into the (class, asset) tables: two gathers from tables of a few
-        # hundred numbers instead of a masked pass over the rows per category
-        row = account_class[book.account] * np.int64(len(p.symbols)) + book.asset
-        return lt_table.ravel()[row], bonus_table.ravel()[row], fee
+            return ParamTable.per_asset(book.asset, p.liquidation_threshold, p.liquidation_bonus, p.protocol_fee)
+        # the fee is the collateral reserve's whatever the class: the same row of it per class
+        fee_table = np.broadcast_to(p.protocol_fee, lt_table.shape)
+        return ParamTable.per_class(account_class, book.account, book.asset, lt_table, bonus_table, fee_table)
 
     def emode_tables(self, emode: np.ndarray) -> tuple[FloatArray, FloatArray, IntArray]:
         """Effective LT and bonus by e-mode class and asset, and each account's class.
@@ -138,15 +141,12 @@ class AaveV3Rules:
         return np.vstack(lt_table), np.vstack(bonus_table), account_class
 
     def prepare(self, book: PositionBook) -> BookArrays:
-        lt, bonus, fee = self.effective_row_params(book)
         return BookArrays(
             offsets=book.offsets,
             asset=book.asset,
             coll=book.collateral.copy(),
             debt=book.debt.copy(),
-            lt=lt,
-            bonus=bonus,
-            fee=fee,
+            params=self.param_table(book),
         )
 
     # -------------------------------------------------------------- compute
@@ -157,16 +157,19 @@ class AaveV3Rules:
         hf = np.empty(n)
         c = np.empty(n)
         d = np.empty(n)
-        kernels.health_pass(accounts, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, hf, c, d)
+        t = arrays.params
+        kernels.health_pass(accounts, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, t.key, t.lt, hf, c,
+                            d)
         return HealthView(accounts, hf, c, d)
 
     def sweep(
         self, arrays: BookArrays, prices: FloatArray, upto: int, tallies: Tallies, limits: LiquidationLimits,
         touched: np.ndarray, q: FloatArray, cum_bound: float,
     ) -> tuple[int, int]:
+        t = arrays.params
         n_found, n_calls = kernels.sweep(
             self.version, PAIR_POLICIES[self.pair_policy], upto, arrays.offsets, arrays.asset, arrays.coll,
-            arrays.debt, prices, arrays.lt, arrays.bonus, arrays.fee, limits.max_calls_per_account,
+            arrays.debt, prices, t.key, t.lt, t.bonus, t.fee, limits.max_calls_per_account,
             limits.min_repay_usd, tallies.seized, tallies.fee, tallies.repaid, tallies.deficit,
             tallies.acct_seized_usd, tallies.acct_repaid_usd, tallies.acct_bad_debt_usd, tallies.acct_calls,
             tallies.acct_blocked, touched, q, cum_bound, tallies.flows,
@@ -175,15 +178,18 @@ class AaveV3Rules:
 
     def scan(self, arrays: BookArrays, prices: FloatArray, upto: int, q: FloatArray, cum_bound: float) -> IntArray:
         out = np.empty(upto, dtype=np.int64)
-        n = kernels.scan(upto, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, q, cum_bound, out)
+        t = arrays.params
+        n = kernels.scan(upto, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, t.key, t.lt, q, cum_bound,
+                         out)
         return out[:n]
 
     def first_call(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FirstCall:
         n = accounts.shape[0]
         fc = FirstCall(np.empty(n), np.empty(n), np.empty(n), np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64))
+        t = arrays.params
         kernels.first_call(
             self.version, PAIR_POLICIES[self.pair_policy], accounts, arrays.offsets, arrays.asset, arrays.coll,
-            arrays.debt, prices, arrays.lt, arrays.bonus, arrays.fee, fc.repaid, fc.seized, fc.fee,
+            arrays.debt, prices, t.key, t.lt, t.bonus, t.fee, fc.repaid, fc.seized, fc.fee,
             fc.collateral_asset, fc.debt_asset,
         )
         return fc
@@ -193,9 +199,10 @@ class AaveV3Rules:
     ) -> tuple[int, AccountEvents]:
         n = accounts.shape[0]
         ev = AccountEvents(np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n), np.empty(n), np.empty(n))
+        t = arrays.params
         calls = kernels.liquidate_list(
             self.version, PAIR_POLICIES[self.pair_policy], accounts, arrays.offsets, arrays.asset, arrays.coll,
-            arrays.debt, prices, arrays.lt, arrays.bonus, arrays.fee, limits.max_calls_per_account,
+            arrays.debt, prices, t.key, t.lt, t.bonus, t.fee, limits.max_calls_per_account,
             limits.min_repay_usd, limits.caps(n), tallies.seized, tallies.fee, tallies.repaid, tallies.deficit,
             tallies.acct_seized_usd, tallies.acct_repaid_usd, tallies.acct_bad_debt_usd, tallies.acct_calls,
             tallies.acct_blocked, ev.account, ev.calls, ev.seized_usd, ev.repaid_usd, ev.bad_debt_usd, tallies.flows,
@@ -204,7 +211,8 @@ class AaveV3Rules:
 
     def unrecoverable_debt(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FloatArray:
         out = np.empty(accounts.shape[0])
-        kernels.bad_debt_pass(accounts, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, out)
+        t = arrays.params
+        kernels.bad_debt_pass(accounts, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, t.key, t.lt, out)
         return out
 
     def describe(self) -> dict[str, object]:

@@ -58,7 +58,7 @@ def emode_only_collateral(params: Any) -> list[str]:
     which an e-mode category with LT > 0 holds: collateral from v3.6 only.
 
     Membership is the category's asset set when given, else the asset's own category (as in
-    ``rules.AaveV3Rules.effective_row_params``).
+    ``rules.AaveV3Rules.param_table``).
     """
     out = []
     for i, sym in enumerate(params.symbols):

@@ -1,7 +1,7 @@
 """Compound v2's liquidation kernel (plain Python; the shared loops of
 :mod:`liqcascade.protocols.mechanisms.kernels_python` call it, compiled per protocol).
 
-``bonus`` per row is the incentive - 1. Calls ``liquidateBorrow`` on the most valuable
+``bonus`` (per key, see ``ParamTable``) is the incentive - 1. Calls ``liquidateBorrow`` on the most valuable
 (collateral, debt) pair until the account is healthy; ``state[N_STATE + a] > 0`` marks
 asset ``a``'s borrow market deprecated (the close factor does not apply to its borrows).
 """
@@ -21,13 +21,13 @@ class CompoundV2Params(NamedTuple):
     """The cToken's ``protocolSeizeShareMantissa`` (share of the seized tokens to reserves)."""
 
 
-def next_call(s, e, asset, coll, debt, prices, lt, bonus, mp, state):
+def next_call(s, e, asset, coll, debt, prices, key, lt, bonus, mp, state):
     """The next ``liquidateBorrow`` on the account of rows ``s:e`` (a ``Call``)."""
-    rc, rd, w, c_total, d_total = pick_pair(s, e, asset, coll, debt, prices, lt)
+    rc, rd, w, c_total, d_total = pick_pair(s, e, asset, coll, debt, prices, key, lt)
     if rc < 0 or rd < 0 or d_total <= 0.0 or w >= d_total:
         return no_call()
     deprecated = state.shape[0] > N_STATE + asset[rd] and state[N_STATE + asset[rd]] > 0.0
-    rep, sz, share = compound_v2_call(coll[rc], prices[asset[rc]], debt[rd], prices[asset[rd]], 1.0 + bonus[rc],
+    rep, sz, share = compound_v2_call(coll[rc], prices[asset[rc]], debt[rd], prices[asset[rd]], 1.0 + bonus[key[rc]],
                                       mp.close_factor, mp.seize_share, deprecated)
     return pair_call(rc, rd, rep, sz, share)
 

@@ -1,7 +1,7 @@
 """Compound v3 (Comet)'s liquidation kernel (plain Python; the shared loops of
 :mod:`liqcascade.protocols.mechanisms.kernels_python` call it, compiled per protocol).
 
-``bonus`` per row is 1 - the liquidation factor. ``absorb`` takes every collateral and the
+``bonus`` (per key, see ``ParamTable``) is 1 - the liquidation factor. ``absorb`` takes every collateral and the
 debt; the shortfall comes out of reserves. With ``resale`` the collateral is sold on
 (``buyCollateral``); without, the protocol keeps it (reserves at target).
 """
@@ -21,10 +21,10 @@ class CometParams(NamedTuple):
     """1: buyers take the absorbed collateral at the store front; 0: the protocol keeps it."""
 
 
-def next_call(s, e, asset, coll, debt, prices, lt, bonus, mp, state):
+def next_call(s, e, asset, coll, debt, prices, key, lt, bonus, mp, state):
     """The ``absorb`` of the account of rows ``s:e`` (a ``Call``; ``seized`` is the pair's
     collateral row, the absorb takes every row)."""
-    rc, rd, w, c_total, d_total = pick_pair(s, e, asset, coll, debt, prices, lt)
+    rc, rd, w, c_total, d_total = pick_pair(s, e, asset, coll, debt, prices, key, lt)
     if rc < 0 or rd < 0 or d_total <= 0.0 or w >= d_total:
         return no_call()
     pc = prices[asset[rc]]
@@ -33,11 +33,11 @@ def next_call(s, e, asset, coll, debt, prices, lt, bonus, mp, state):
     coll_value = 0.0  # every collateral at the oracle, USD
     store_value = 0.0  # what buyers pay for all of it at the store front, USD
     for r in range(s, e):
-        if lt[r] > 0.0 and coll[r] > 0.0:
+        if lt[key[r]] > 0.0 and coll[r] > 0.0:
             pr = prices[asset[r]]
-            lf_value += coll[r] * pr * (1.0 - bonus[r])
+            lf_value += coll[r] * pr * (1.0 - bonus[key[r]])
             coll_value += coll[r] * pr
-            store_value += coll[r] * store_front_price(pr, 1.0 - bonus[r], mp.store_front_factor)
+            store_value += coll[r] * store_front_price(pr, 1.0 - bonus[key[r]], mp.store_front_factor)
     covered, shortfall, surplus = absorb_values(lf_value, d_total)
     kept = coll[rc] if mp.resale == 0.0 else 0.0
     # resale: buyers take every collateral the absorb took; what they receive is counted
@@ -51,7 +51,7 @@ def next_call(s, e, asset, coll, debt, prices, lt, bonus, mp, state):
 def apply_call(k, s, e, call, rows, mp, state, acc):
     """``absorb``: every collateral row and the whole debt; the account is done."""
     for r in range(s, e):
-        if rows.lt[r] > 0.0 and rows.coll[r] > 0.0:
+        if rows.lt[rows.key[r]] > 0.0 and rows.coll[r] > 0.0:
             x = rows.coll[r]
             add_seized(k, r, x, x if mp.resale == 0.0 else 0.0, rows, acc)
             rows.coll[r] = 0.0

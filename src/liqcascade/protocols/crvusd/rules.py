@@ -60,6 +60,7 @@ from liqcascade.protocols.base import (
     FirstCallCosts,
     HealthView,
     LiquidationLimits,
+    ParamTable,
     SoftStep,
     Tallies,
 )
@@ -143,8 +144,9 @@ class CrvUsdRules:
         aux[drow] = book.collateral[crow]  # the deposit, spread evenly over the bands
         coll = book.collateral.copy()
         coll[drow] = 0.0  # the bands hold no stablecoin yet
-        zeros = np.zeros(book.n_rows)
-        return BookArrays(book.offsets, book.asset, coll, book.debt.copy(), zeros, zeros.copy(), zeros.copy(), aux)
+        zeros = np.zeros(len(book.assets))  # LLAMMA's rules read no LT, bonus or fee
+        return BookArrays(book.offsets, book.asset, coll, book.debt.copy(),
+                          ParamTable.per_asset(book.asset, zeros, zeros, zeros), aux)
 
     def _place(self, book: PositionBook, coll: FloatArray, debt: FloatArray) -> FloatArray:
         """Top band of each loan (``calculate_debt_n1`` in float on the grid anchored at 1)."""

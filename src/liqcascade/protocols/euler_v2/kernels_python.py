@@ -26,9 +26,9 @@ class EulerParams(NamedTuple):
     """The controller vault's ``maxLiquidationDiscount``."""
 
 
-def next_call(s, e, asset, coll, debt, prices, lt, bonus, mp, state):
+def next_call(s, e, asset, coll, debt, prices, key, lt, bonus, mp, state):
     """The next ``liquidate`` on the account of rows ``s:e`` (a ``Call``)."""
-    rc, rd, w, c_total, d_total = pick_pair(s, e, asset, coll, debt, prices, lt)
+    rc, rd, w, c_total, d_total = pick_pair(s, e, asset, coll, debt, prices, key, lt)
     if rc < 0 or rd < 0 or d_total <= 0.0 or w >= d_total:
         return no_call()
     df = euler_discount_factor(w / d_total, mp.max_discount)

@@ -66,10 +66,10 @@ def trove_call(rc, rd, pc, pd, mp, off, to_sp, gas, rdebt, rcoll, surplus):
     return Call(rc, rd, off, to_sp + gas, kept, 0.0, to_sp + gas - kept, reward, 0.0, rdebt, rcoll, surplus)
 
 
-def next_call(s, e, asset, coll, debt, prices, lt, bonus, mp, state):
+def next_call(s, e, asset, coll, debt, prices, key, lt, bonus, mp, state):
     """The liquidation of the trove of rows ``s:e`` (a ``Call``). ICR is the trove's
     collateral ratio, TCR the system's from ``state`` (Recovery Mode when TCR < CCR)."""
-    rc, rd, w, c_total, d_total = pick_pair(s, e, asset, coll, debt, prices, lt)
+    rc, rd, w, c_total, d_total = pick_pair(s, e, asset, coll, debt, prices, key, lt)
     if rc < 0 or rd < 0 or d_total <= 0.0 or state[ST_TROVES] <= 1.0:
         # Liquity never liquidates the last trove (``_requireMoreThanOneTroveInSystem``)
         return no_call()

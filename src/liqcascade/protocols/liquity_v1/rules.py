@@ -50,12 +50,12 @@ class LiquityRules(MechanismRules):
             raise ConfigError(self.params.source, "sp_sell_fraction", "a fraction in [0, 1]", self.sp_sell_fraction)
 
     # the collateral's threshold is 1 / MCR whatever the parameters say
-    def row_lt(self, book):
+    def asset_lt(self):
         c = self.params.symbols.index(self.collateral)
-        return np.where(book.asset == c, 1.0 / self.mcr, 0.0)
+        return np.where(np.arange(len(self.params.symbols)) == c, 1.0 / self.mcr, 0.0)
 
-    def row_bonus(self, book):
-        return np.zeros(book.n_rows)
+    def asset_bonus(self):
+        return np.zeros(len(self.params.symbols))
 
     def row_aux(self, book):
         c = self.params.symbols.index(self.collateral)

@@ -10,9 +10,9 @@ from liqcascade.protocols.liquity_v2.fast import penalty_cap
 from liqcascade.protocols.mechanisms.kernels_python import ST_SP, ST_TROVES, KernelSpec, no_call, pick_pair
 
 
-def next_call(s, e, asset, coll, debt, prices, lt, bonus, mp, state):
+def next_call(s, e, asset, coll, debt, prices, key, lt, bonus, mp, state):
     """The liquidation of the trove of rows ``s:e`` (a ``Call``); no Recovery Mode."""
-    rc, rd, w, c_total, d_total = pick_pair(s, e, asset, coll, debt, prices, lt)
+    rc, rd, w, c_total, d_total = pick_pair(s, e, asset, coll, debt, prices, key, lt)
     if rc < 0 or rd < 0 or d_total <= 0.0 or state[ST_TROVES] <= 1.0:
         # Liquity never liquidates the last trove (``_requireMoreThanOneTroveInSystem``)
         return no_call()

@@ -1,7 +1,7 @@
 """Maker's liquidation kernels (plain Python; the shared loops of
 :mod:`liqcascade.protocols.mechanisms.kernels_python` call them, compiled per protocol).
 
-``bonus`` per row is chop - 1. Two kernels:
+``bonus`` (per key, see ``ParamTable``) is chop - 1. Two kernels:
 
 - :data:`KERNEL` (instant): ``bark`` and an auction taken at ``price * (1 - keeper
   margin)``; collateral beyond the tab returns to the vault.
@@ -41,15 +41,15 @@ class MakerParams(NamedTuple):
     """The Clipper's reward to the keeper who barks, as a share of the tab (bark kernel)."""
 
 
-def next_call(s, e, asset, coll, debt, prices, lt, bonus, mp, state):
+def next_call(s, e, asset, coll, debt, prices, key, lt, bonus, mp, state):
     """``bark`` and an auction taken at once on the vault of rows ``s:e`` (a ``Call``)."""
-    rc, rd, w, c_total, d_total = pick_pair(s, e, asset, coll, debt, prices, lt)
+    rc, rd, w, c_total, d_total = pick_pair(s, e, asset, coll, debt, prices, key, lt)
     if rc < 0 or rd < 0 or d_total <= 0.0 or w >= d_total:
         return no_call()
     pc = prices[asset[rc]]
     pd = prices[asset[rd]]
     debt_usd = debt[rd] * pd
-    sold, raised, returned, shortfall = instant_take(coll[rc], pc, debt_usd, 1.0 + bonus[rc], mp.keeper_margin)
+    sold, raised, returned, shortfall = instant_take(coll[rc], pc, debt_usd, 1.0 + bonus[key[rc]], mp.keeper_margin)
     covered = raised if raised < debt_usd else debt_usd
     return Call(rc, rd, covered / pd, sold, 0.0, raised / pd, sold, 0.0, shortfall / pd, 0.0, 0.0, 0.0)
 
@@ -62,19 +62,19 @@ def apply_call(k, s, e, call, rows, mp, state, acc):
     return True
 
 
-def bark_call(s, e, asset, coll, debt, prices, lt, bonus, mp, state):
+def bark_call(s, e, asset, coll, debt, prices, key, lt, bonus, mp, state):
     """``bark`` alone on the vault of rows ``s:e`` (a ``Call``): the lot and the debt go to
     an auction the caller runs over time; the keeper who barks earns tip + chip * tab. The
     Dog puts up at most its room (min(Hole - Dirt, hole - dirt)) as tab: a partial bark
     takes the same share of the debt and the collateral (dart = room / (rate * chop), dink
     = ink * dart / art), with the ilk's dust rules (``dog_bark``)."""
-    rc, rd, w, c_total, d_total = pick_pair(s, e, asset, coll, debt, prices, lt)
+    rc, rd, w, c_total, d_total = pick_pair(s, e, asset, coll, debt, prices, key, lt)
     if rc < 0 or rd < 0 or d_total <= 0.0 or w >= d_total:
         return no_call()
     j = N_STATE + 2 * asset[rc]
-    tab = debt[rd] * prices[asset[rd]] * (1.0 + bonus[rc])
+    tab = debt[rd] * prices[asset[rd]] * (1.0 + bonus[key[rc]])
     room = min(state[ST_DOG_ROOM], state[j])
-    case, f = dog_bark(tab, 1.0 + bonus[rc], room, state[j + 1])
+    case, f = dog_bark(tab, 1.0 + bonus[key[rc]], room, state[j + 1])
     if case == BARK_NONE or case == BARK_DUSTY_PARTIAL:
         return no_call()
     if case != BARK_PARTIAL:
@@ -97,7 +97,7 @@ def apply_bark(k, s, e, call, rows, mp, state, acc):
     """The protocol takes the lot and the debt barked (all, or the share the room allows)
     and the Dog's room falls by the tab; the vault is done at these prices."""
     apply_pair(k, call, rows, acc)
-    tab = call.repaid * rows.prices[rows.asset[call.rd]] * (1.0 + rows.bonus[call.rc])
+    tab = call.repaid * rows.prices[rows.asset[call.rd]] * (1.0 + rows.bonus[rows.key[call.rc]])
     use_room(state, ST_DOG_ROOM, tab)
     use_room(state, N_STATE + 2 * rows.asset[call.rc], tab)
     return True

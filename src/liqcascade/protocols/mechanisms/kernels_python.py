@@ -5,7 +5,7 @@ The loops here (one account, one round, a ranked list) are protocol-neutral. Eac
 protocol's folder has a ``kernels_python.py`` with the two functions the loops call by
 name, and a named parameter record:
 
-- ``next_call(s, e, asset, coll, debt, prices, lt, bonus, mp, state)``: what the next call
+- ``next_call(s, e, asset, coll, debt, prices, key, lt, bonus, mp, state)``: what the next call
   on the account of rows ``s:e`` would do, without doing it, as a :class:`Call` (``rc < 0``:
   none);
 - ``apply_call(k, s, e, call, rows, mp, state, acc)``: carry it out on account ``k`` and add
@@ -18,10 +18,11 @@ its protocol's rule directly (no switch on the protocol inside the hot loop), an
 protocol edits no loop here.
 
 Arrays are the engine's (see :mod:`liqcascade.protocols.aave_v3.kernels_python`, whose
-health, scan and bad-debt passes are protocol-neutral and reused): per-row ``lt`` (the
+health, scan and bad-debt passes are protocol-neutral and reused): tables ``lt`` (the
 collateral's liquidation threshold: Compound v2's collateral factor, Comet's liquidate
 collateral factor, Maker's ``1 / mat``, Liquity's ``1 / MCR``, Morpho's LLTV, Euler's
-liquidation LTV) and ``bonus`` (per protocol), ``mp`` the protocol's parameter record and
+liquidation LTV) and ``bonus`` (per protocol), read for row ``r`` at ``key[r]``
+(:class:`~liqcascade.protocols.base.ParamTable`), ``mp`` the protocol's parameter record and
 ``state`` its mutable scalars (Liquity's Stability Pool and system totals, Maker's Dog
 room; the layout is below). ``flows`` (rows x :data:`~liqcascade.protocols.flows.N_FLOWS`)
 receives each call's signed trades per row (see :class:`~liqcascade.protocols.base.Tallies`).
@@ -84,12 +85,14 @@ class Call(NamedTuple):
 
 
 class Rows(NamedTuple):
-    """The book's per-row arrays as the kernels read them (one argument, named fields)."""
+    """The book's per-row arrays and its parameter tables as the kernels read them (one
+    argument, named fields): row ``r``'s LT is ``lt[key[r]]``, its bonus ``bonus[key[r]]``."""
 
     asset: np.ndarray
     coll: np.ndarray
     debt: np.ndarray
     prices: np.ndarray
+    key: np.ndarray
     lt: np.ndarray
     bonus: np.ndarray
 
@@ -125,7 +128,7 @@ def pair_call(rc, rd, repaid, seized, fee):
     return Call(rc, rd, repaid, seized, fee, repaid, seized - fee, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
-def pick_pair(s, e, asset, coll, debt, prices, lt):
+def pick_pair(s, e, asset, coll, debt, prices, key, lt):
     """Rows of the most valuable collateral that counts (LT > 0) and the most valuable
     debt of rows ``s:e`` (-1 when none), with the account's LT-weighted collateral,
     counted collateral and debt (USD)."""
@@ -139,9 +142,10 @@ def pick_pair(s, e, asset, coll, debt, prices, lt):
     for r in range(s, e):
         p = prices[asset[r]]
         cv = coll[r] * p
-        if lt[r] > 0.0 and cv > 0.0:
+        t = lt[key[r]]
+        if t > 0.0 and cv > 0.0:
             c_total += cv
-            w += cv * lt[r]
+            w += cv * t
             if cv > best_c:
                 best_c = cv
                 rc = r
@@ -193,7 +197,7 @@ def write_off_if_bare(k, s, e, rows, acc):
     has (Morpho: the market's suppliers bear it; Euler: socialized to the vault's
     depositors). True when it did."""
     for r in range(s, e):
-        if rows.lt[r] > 0.0 and rows.coll[r] > 0.0:
+        if rows.lt[rows.key[r]] > 0.0 and rows.coll[r] > 0.0:
             return False
     for r in range(s, e):
         if rows.debt[r] > 0.0:
@@ -209,7 +213,8 @@ def liquidate_one(k, offsets, rows, mp, state, max_calls, min_repay_usd, acc, ac
     e = offsets[k + 1]
     calls = 0
     for _ in range(max_calls):
-        call = next_call(s, e, rows.asset, rows.coll, rows.debt, rows.prices, rows.lt, rows.bonus, mp, state)  # noqa: F821
+        call = next_call(s, e, rows.asset, rows.coll, rows.debt, rows.prices, rows.key,  # noqa: F821
+                         rows.lt, rows.bonus, mp, state)
         if call.rc < 0 or call.repaid + call.redist_debt <= 0.0:
             break
         if (call.repaid + call.redist_debt) * rows.prices[rows.asset[call.rd]] < min_repay_usd:
@@ -245,7 +250,8 @@ def liquidate_capped(k, offsets, rows, mp, state, caps, j, max_calls, min_repay_
     for c in range(min(caps.shape[1], max_calls)):
         if caps[j, c] <= 0.0:
             break
-        call = next_call(s, e, rows.asset, rows.coll, rows.debt, rows.prices, rows.lt, rows.bonus, mp, state)  # noqa: F821
+        call = next_call(s, e, rows.asset, rows.coll, rows.debt, rows.prices, rows.key,  # noqa: F821
+                         rows.lt, rows.bonus, mp, state)
         if call.rc < 0 or call.repaid + call.redist_debt <= 0.0:
             break
         pd = rows.prices[rows.asset[call.rd]]
@@ -289,7 +295,7 @@ def sweep_chunk(c, size, upto, offsets, rows, mp, state, max_calls, min_repay_us
         if q[k] >= cum_bound * SKIP_MARGIN * hf_cut:
             continue
         w, cv_total, d = account_values(offsets[k], offsets[k + 1], rows.asset, rows.coll, rows.debt, rows.prices,
-                                        rows.lt)
+                                        rows.key, rows.lt)
         if d > 0.0 and cv_total > 0.0 and w < d * hf_cut:
             n = liquidate_one(k, offsets, rows, mp, state, max_calls, min_repay_usd, acc, acct_calls, acct_blocked)
             if n > 0 or acct_blocked[k] > 0:
@@ -298,7 +304,7 @@ def sweep_chunk(c, size, upto, offsets, rows, mp, state, max_calls, min_repay_us
             calls += n
             # the bound from what is left, as for a healthy account (see the Aave sweep)
             w, cv_total, d = account_values(offsets[k], offsets[k + 1], rows.asset, rows.coll, rows.debt,
-                                            rows.prices, rows.lt)
+                                            rows.prices, rows.key, rows.lt)
             q[k] = (w / d) * cum_bound if d > 0.0 and cv_total > 0.0 else HF_INF
         elif d > 0.0 and cv_total > 0.0:
             q[k] = (w / d) * cum_bound
@@ -351,14 +357,14 @@ def reduce_chunks(parts, found, calls, acc):
     return n_found, n_calls
 
 
-def scan(upto, offsets, asset, coll, debt, prices, lt, q, cum_bound, hf_cut, out):
+def scan(upto, offsets, asset, coll, debt, prices, key, lt, q, cum_bound, hf_cut, out):
     """The accounts among ``0..upto-1`` with HF below ``hf_cut`` (some debt and counted
     collateral), written into ``out`` in account order; returns how many."""
     n = 0
     for k in range(upto):
         if q[k] >= cum_bound * SKIP_MARGIN * hf_cut:
             continue
-        w, cv_total, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, lt)
+        w, cv_total, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, key, lt)
         if d > 0.0 and cv_total > 0.0 and w < d * hf_cut:
             out[n] = k
             n += 1
@@ -379,8 +385,8 @@ def first_call(accounts, offsets, rows, mp, state, out_repaid, out_seized, out_f
     out_coll_asset, out_debt_asset = out_assets
     for j in range(accounts.shape[0]):
         k = accounts[j]
-        call = next_call(offsets[k], offsets[k + 1], rows.asset, rows.coll, rows.debt, rows.prices, rows.lt,  # noqa: F821
-                         rows.bonus, mp, state)
+        call = next_call(offsets[k], offsets[k + 1], rows.asset, rows.coll, rows.debt, rows.prices,  # noqa: F821
+                         rows.key, rows.lt, rows.bonus, mp, state)
         if call.rc < 0 or call.repaid + call.redist_debt <= 0.0:
             out_repaid[j] = 0.0
             out_seized[j] = 0.0

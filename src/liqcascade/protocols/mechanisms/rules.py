@@ -1,6 +1,6 @@
 """The :class:`~liqcascade.protocols.base.LiquidationRules` plug-in shared by every
 protocol other than Aave v3: one implementation of the interface over the mechanism
-kernels; each protocol's ``rules.py`` says which mechanism, which per-row parameters and
+kernels; each protocol's ``rules.py`` says which mechanism, which per-asset parameters and
 which scalars, and checks that a book fits the protocol (one collateral per Maker vault,
 one base asset on Comet, ...).
 """
@@ -24,6 +24,7 @@ from liqcascade.protocols.base import (
     FirstCallCosts,
     HealthView,
     LiquidationLimits,
+    ParamTable,
     Tallies,
 )
 from liqcascade.protocols.mechanisms import kernels_python as K
@@ -49,11 +50,18 @@ class MechanismRules:
         return self.capabilities.global_effects
 
     # ------------------------------------------------------------- hooks
-    def row_lt(self, book: PositionBook) -> FloatArray:
-        return self.params.liquidation_threshold[book.asset].copy()
+    def asset_lt(self) -> FloatArray:
+        """The LT of each asset as collateral (the kernels' ``lt`` table)."""
+        return self.params.liquidation_threshold
 
-    def row_bonus(self, book: PositionBook) -> FloatArray:
-        return self.params.liquidation_bonus[book.asset].copy()
+    def asset_bonus(self) -> FloatArray:
+        """The bonus of each asset as collateral (the kernels' ``bonus`` table)."""
+        return self.params.liquidation_bonus
+
+    def param_table(self, book: PositionBook) -> ParamTable:
+        """The book's parameters: per asset (the row's asset is its key); no protocol fee in the
+        table (the mechanisms charge theirs from their scalars)."""
+        return ParamTable.per_asset(book.asset, self.asset_lt(), self.asset_bonus(), np.zeros(len(book.assets)))
 
     def scalars(self) -> tuple:
         """The kernel's parameter record (``mp``; a NamedTuple of the protocol's kernel)."""
@@ -115,9 +123,7 @@ class MechanismRules:
             asset=book.asset,
             coll=book.collateral.copy(),
             debt=book.debt.copy(),
-            lt=self.row_lt(book),
-            bonus=self.row_bonus(book),
-            fee=np.zeros(book.n_rows),
+            params=self.param_table(book),
             aux=self.row_aux(book),
             state=self.initial_state(book),
         )
@@ -130,7 +136,9 @@ class MechanismRules:
             accounts = np.arange(arrays.n_accounts, dtype=np.int64)
         n = accounts.shape[0]
         hf, c, d = np.empty(n), np.empty(n), np.empty(n)
-        neutral.health_pass(accounts, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, hf, c, d)
+        t = arrays.params
+        neutral.health_pass(accounts, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, t.key, t.lt, hf, c,
+                            d)
         return HealthView(accounts, hf, c, d)
 
     def sweep(
@@ -155,7 +163,8 @@ class MechanismRules:
         if self.global_effects:
             q[:upto] = 0.0
         out = np.empty(upto, dtype=np.int64)
-        n = self.kernels().scan(upto, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, q,
+        t = arrays.params
+        n = self.kernels().scan(upto, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, t.key, t.lt, q,
                                 cum_bound, hf_cut, out)
         return out[:n]
 
@@ -187,7 +196,8 @@ class MechanismRules:
 
     def unrecoverable_debt(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FloatArray:
         out = np.empty(accounts.shape[0])
-        neutral.bad_debt_pass(accounts, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, out)
+        t = arrays.params
+        neutral.bad_debt_pass(accounts, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, t.key, t.lt, out)
         return out
 
     def describe(self) -> dict[str, object]:
@@ -195,8 +205,9 @@ class MechanismRules:
 
 
 def kernel_rows(arrays: BookArrays, prices: FloatArray) -> K.Rows:
-    """The book's per-row arrays and the prices, as the kernels take them."""
-    return K.Rows(arrays.asset, arrays.coll, arrays.debt, prices, arrays.lt, arrays.bonus)
+    """The book's per-row arrays, its parameter tables and the prices, as the kernels take them."""
+    t = arrays.params
+    return K.Rows(arrays.asset, arrays.coll, arrays.debt, prices, t.key, t.lt, t.bonus)
 
 
 def kernel_acc(tallies: Tallies) -> K.Acc:

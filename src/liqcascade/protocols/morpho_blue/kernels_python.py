@@ -1,7 +1,7 @@
 """Morpho Blue's liquidation kernel (plain Python; the shared loops of
 :mod:`liqcascade.protocols.mechanisms.kernels_python` call it, compiled per protocol).
 
-``bonus`` per row is the LIF - 1. One call takes the whole debt or all the collateral;
+``bonus`` (per key, see ``ParamTable``) is the LIF - 1. One call takes the whole debt or all the collateral;
 debt left without collateral is written off (socialized to the market's suppliers).
 """
 
@@ -24,13 +24,13 @@ class MorphoParams(NamedTuple):
     """Morpho Blue has no scalar of its own: the LLTV and LIF are per row."""
 
 
-def next_call(s, e, asset, coll, debt, prices, lt, bonus, mp, state):
+def next_call(s, e, asset, coll, debt, prices, key, lt, bonus, mp, state):
     """The next ``liquidate`` on the position of rows ``s:e`` (a ``Call``)."""
-    rc, rd, w, c_total, d_total = pick_pair(s, e, asset, coll, debt, prices, lt)
+    rc, rd, w, c_total, d_total = pick_pair(s, e, asset, coll, debt, prices, key, lt)
     if rc < 0 or rd < 0 or d_total <= 0.0 or w >= d_total:
         return no_call()
     # the debt the collateral does not cover is written off by apply_call
-    rep, sz, bad = morpho_call(coll[rc], prices[asset[rc]], debt[rd], prices[asset[rd]], 1.0 + bonus[rc])
+    rep, sz, bad = morpho_call(coll[rc], prices[asset[rc]], debt[rd], prices[asset[rd]], 1.0 + bonus[key[rc]])
     return pair_call(rc, rd, rep, sz, 0.0)
 
 

@@ -34,8 +34,8 @@ class MorphoBlueRules(MechanismRules):
     def scalars(self):
         return MorphoParams()
 
-    def row_bonus(self, book):
-        lltv = self.params.liquidation_threshold[book.asset]
+    def asset_bonus(self):
+        lltv = self.params.liquidation_threshold
         return np.array([liquidation_incentive_factor(x) - 1.0 for x in lltv]) if lltv.size else lltv.copy()
 
     def check_book(self, book):
