@@ -116,16 +116,19 @@ _NO_ACCOUNT = np.iinfo(np.int64).max
 """The sort key of a party's per-asset rows: after every account's rows of the party."""
 
 
-def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlow]) -> pd.DataFrame:
+def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlow],
+                 flow_rows: np.ndarray | None = None) -> pd.DataFrame:
     """The ``trades`` table: per-account rows from ``flows`` (rows x ``N_FLOWS``, in the
-    order of ``rows``), then the per-asset ``per_asset`` flows; zero flows are left out.
+    order of ``rows``; or, given ``flow_rows`` (ascending), ``flows[i]`` is working row
+    ``flow_rows[i]``'s), then the per-asset ``per_asset`` flows; zero flows are left out.
     Rows are ordered by party, account (book order; a party's per-asset rows last), asset
     and kind."""
     # only the liquidated accounts' rows have flows: one pass finds them, everything after
     # works on those, and the frame is built once (per-part frames, their concat and a
     # pandas sort cost seconds on a 1M-account book)
     live = np.flatnonzero(flows[:, :FLOW_USD].any(axis=1))
-    account, asset = rows.account(live), rows.asset[live]
+    book_row = live if flow_rows is None else flow_rows[live]
+    account, asset = rows.account(book_row), rows.asset[book_row]
     # column by column: gathering whole rows of the (rows x N_FLOWS) array costs 3x more
     amounts = [flows[live, col] for col in range(FLOW_USD)]
     parts = [_account_rows(flows, live, amounts[col], account, asset, PARTIES.index(party), kind, col, sign)
@@ -224,11 +227,11 @@ def static_trades(model, out) -> pd.DataFrame:
     """The ``trades`` table of one static cascade (``model``: its market, ``out``: its
     :class:`~liqcascade.engine.static.CascadeOutcome`)."""
     a = out.arrays
-    if out.tallies.flows.shape[0] != a.asset.shape[0]:
+    if out.flow_rows is None and out.tallies.flows.shape[0] != a.asset.shape[0]:
         raise ValueError("this cascade kept no per-row trades (run it with trades=True)")
     rows = BookRows.of(a.offsets, a.asset, out.account_order, model.book.account_ids, model.assets)
     t = out.totals
     return trades_table(out.tallies.flows, rows, [
         AssetFlow("liquidators", "sold", -t["sold"], -t["proceeds"]),
         AssetFlow("liquidators", "bought", t["bought"], t["bought_cost"]),
-    ])
+    ], out.flow_rows)
