@@ -101,15 +101,21 @@ class AssetFlow:
 
 @dataclass(frozen=True)
 class _Rows:
-    """Rows of the table before ordering: one party's flow of one kind, as arrays (``account``:
-    the original account index, :data:`_NO_ACCOUNT` for per-asset rows)."""
+    """Rows of the table: one party's flows, as arrays (``account``: the original account
+    index, :data:`_NO_ACCOUNT` for per-asset rows; ``kind``: codes into ``kinds``)."""
 
     party: int
-    kind: str
     account: np.ndarray
     asset: np.ndarray
+    kind: np.ndarray
+    kinds: tuple[str, ...]
     amount: np.ndarray
     usd: np.ndarray
+
+    @classmethod
+    def of_kind(cls, party: int, kind: str, account: np.ndarray, asset: np.ndarray, amount: np.ndarray,
+                usd: np.ndarray) -> "_Rows":
+        return cls(party, account, asset, np.zeros(amount.shape[0], dtype=np.int64), (kind,), amount, usd)
 
 
 _NO_ACCOUNT = np.iinfo(np.int64).max
@@ -129,37 +135,81 @@ def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlo
     live = np.flatnonzero(flows[:, :FLOW_USD].any(axis=1))
     book_row = live if flow_rows is None else flow_rows[live]
     account, asset = rows.account(book_row), rows.asset[book_row]
-    # column by column: gathering whole rows of the (rows x N_FLOWS) array costs 3x more
+    holding = account * np.int64(len(rows.assets)) + asset
+    order = _stable_argsort(holding)
+    holding = holding[order]
+    if np.any(holding[1:] == holding[:-1]):  # an account with two rows of one asset
+        return _sorted_table(flows, live, account, asset, rows, per_asset)
+    # each live row is a holding of its own: in (account, asset) order, a party's rows are its
+    # kinds of each row in turn, and the table's rows need no sort (a sort of the live rows'
+    # holdings, not of the table's rows, which are 2-3 times as many)
+    live, account, asset = live[order], account[order], asset[order]
+    block = flows[live]  # the live rows' flows, gathered once (row by row, contiguous)
+    parts = []
+    for party in range(len(PARTIES)):
+        parts += _party_rows(block, account, asset, party)
+        parts += _asset_rows([a for a in per_asset if PARTIES.index(a.party) == party])
+    parts = [p for p in parts if p.amount.shape[0]]
+    if not parts:
+        return _empty(rows)
+    return _frame(parts, None, rows)
+
+
+def _party_rows(block: np.ndarray, account: np.ndarray, asset: np.ndarray, party: int) -> list[_Rows]:
+    """One party's per-account rows from ``block`` (the live rows' flows in (account, asset)
+    order), ordered by row and then kind (by name)."""
+    kinds = [(kind, sign * block[:, col], sign * block[:, FLOW_USD + col])
+             for p, kind, col, sign in ACCOUNT_KINDS if PARTIES.index(p) == party]
+    if PARTIES[party] == "liquidators":
+        kinds.append(("received", block[:, FLOW_SEIZED] - block[:, FLOW_FEE],
+                      block[:, FLOW_USD + FLOW_SEIZED] - block[:, FLOW_USD + FLOW_FEE]))
+    kinds = sorted((k for k in kinds if k[1].any()), key=lambda k: k[0])
+    if not kinds:
+        return []
+    amount = np.stack([k[1] for k in kinds], axis=1)
+    usd = np.stack([k[2] for k in kinds], axis=1)
+    i, j = np.nonzero(amount)  # row-major: by row, then by kind
+    return [_Rows(party, account[i], asset[i], j, tuple(k[0] for k in kinds), amount[i, j], usd[i, j])]
+
+
+def _asset_rows(flows: Sequence[AssetFlow]) -> list[_Rows]:
+    """One party's per-asset rows, ordered by asset and kind (by name)."""
+    if not flows:
+        return []
+    kinds = tuple(sorted({a.kind for a in flows}))
+    hits = [np.flatnonzero(np.asarray(a.amount, float)) for a in flows]
+    asset = np.concatenate(hits)
+    kind = np.concatenate([np.full(h.shape[0], kinds.index(a.kind)) for a, h in zip(flows, hits)])
+    order = np.lexsort((kind, asset))  # stable: an (asset, kind) given twice keeps its order
+    amount = np.concatenate([np.asarray(a.amount, float)[h] for a, h in zip(flows, hits)])
+    usd = np.concatenate([np.asarray(a.usd, float)[h] for a, h in zip(flows, hits)])
+    return [_Rows(PARTIES.index(flows[0].party), np.full(order.shape[0], _NO_ACCOUNT), asset[order], kind[order],
+                  kinds, amount[order], usd[order])]
+
+
+def _sorted_table(flows: np.ndarray, live: np.ndarray, account: np.ndarray, asset: np.ndarray, rows: BookRows,
+                  per_asset: Sequence[AssetFlow]) -> pd.DataFrame:
+    """The table of a book with two rows of one (account, asset) (a book built without
+    :meth:`PositionBook.from_rows`): a part per party and kind, sorted stably by party,
+    account, asset and kind."""
     amounts = [flows[live, col] for col in range(FLOW_USD)]
     parts = [_account_rows(flows, live, amounts[col], account, asset, PARTIES.index(party), kind, col, sign)
              for party, kind, col, sign in ACCOUNT_KINDS]
     got = amounts[FLOW_SEIZED] - amounts[FLOW_FEE]
     hit = np.flatnonzero(got)
-    parts.append(_Rows(PARTIES.index("liquidators"), "received", account[hit], asset[hit], got[hit],
-                       flows[live[hit], FLOW_USD + FLOW_SEIZED] - flows[live[hit], FLOW_USD + FLOW_FEE]))
+    parts.append(_Rows.of_kind(PARTIES.index("liquidators"), "received", account[hit], asset[hit], got[hit],
+                               flows[live[hit], FLOW_USD + FLOW_SEIZED] - flows[live[hit], FLOW_USD + FLOW_FEE]))
     for a in per_asset:
         amount = np.asarray(a.amount, float)
         hit = np.flatnonzero(amount)
-        parts.append(_Rows(PARTIES.index(a.party), a.kind, np.full(hit.shape[0], _NO_ACCOUNT), hit, amount[hit],
-                           np.asarray(a.usd, float)[hit]))
+        parts.append(_Rows.of_kind(PARTIES.index(a.party), a.kind, np.full(hit.shape[0], _NO_ACCOUNT), hit,
+                                   amount[hit], np.asarray(a.usd, float)[hit]))
     parts = [p for p in parts if p.amount.shape[0]]
     if not parts:
         return _empty(rows)
-    return _ordered_frame(parts, rows)
-
-
-def _account_rows(flows: np.ndarray, live: np.ndarray, amount: np.ndarray, account: np.ndarray, asset: np.ndarray,
-                  party: int, kind: str, col: int, sign: float) -> _Rows:
-    """The rows of one kind: ``amount`` is ``flows[live, col]``."""
-    hit = np.flatnonzero(amount)
-    return _Rows(party, kind, account[hit], asset[hit], sign * amount[hit], sign * flows[live[hit], FLOW_USD + col])
-
-
-def _ordered_frame(parts: Sequence[_Rows], rows: BookRows) -> pd.DataFrame:
-    """The frame of ``parts`` (concatenated in order) sorted stably by party, account, asset and kind."""
-    kinds = sorted({p.kind for p in parts})
+    kinds = sorted({p.kinds[0] for p in parts})
     # one int64 key (party, account, asset, kind) in bit fields: a stable argsort of it is the
-    # stable sort by the four (a third of lexsort's cost), and shifts take it apart again
+    # stable sort by the four (a third of lexsort's cost)
     b_kind, b_asset = _bits(len(kinds)), _bits(len(rows.assets))
     b_acc = _bits(rows.account_ids.shape[0] + 1)
     no_acc = (1 << b_acc) - 1  # the per-asset rows' account field: after every account
@@ -167,20 +217,39 @@ def _ordered_frame(parts: Sequence[_Rows], rows: BookRows) -> pd.DataFrame:
         raise ValueError(f"trades table: {rows.account_ids.shape[0]} accounts x {len(rows.assets)} assets "
                          "overflow the int64 sort key")
     key = np.concatenate([
-        (((p.party << b_acc | np.minimum(p.account, no_acc)) << b_asset | p.asset) << b_kind) | kinds.index(p.kind)
+        (((p.party << b_acc | np.minimum(p.account, no_acc)) << b_asset | p.asset) << b_kind) | kinds.index(p.kinds[0])
         for p in parts
     ])
-    order = _stable_argsort(key)
-    key = key[order]
-    account = (key >> (b_kind + b_asset)) & no_acc
-    ids = np.full(order.shape[0], rows.no_account, dtype=rows.account_ids.dtype)
-    of_account = account != no_acc
+    return _frame(parts, _stable_argsort(key), rows)
+
+
+def _account_rows(flows: np.ndarray, live: np.ndarray, amount: np.ndarray, account: np.ndarray, asset: np.ndarray,
+                  party: int, kind: str, col: int, sign: float) -> _Rows:
+    """The rows of one kind: ``amount`` is ``flows[live, col]``."""
+    hit = np.flatnonzero(amount)
+    return _Rows.of_kind(party, kind, account[hit], asset[hit], sign * amount[hit],
+                         sign * flows[live[hit], FLOW_USD + col])
+
+
+def _frame(parts: Sequence[_Rows], order: np.ndarray | None, rows: BookRows) -> pd.DataFrame:
+    """The frame of ``parts``, concatenated in order and then taken in ``order`` (None: as they are)."""
+    kinds = sorted({k for p in parts for k in p.kinds})
+
+    def column(get) -> np.ndarray:
+        col = np.concatenate([get(p) for p in parts])
+        return col if order is None else col[order]
+
+    account = column(lambda p: p.account)
+    ids = np.full(account.shape[0], rows.no_account, dtype=rows.account_ids.dtype)
+    of_account = account != _NO_ACCOUNT
     ids[of_account] = rows.account_ids[account[of_account]]
+    codes = [np.array([kinds.index(k) for k in p.kinds]) for p in parts]  # each part's kinds in the table's
     return pd.DataFrame({
-        "party": _labels(key >> (b_kind + b_asset + b_acc), PARTIES), "account_id": ids,
-        "asset": _labels((key >> b_kind) & ((1 << b_asset) - 1), rows.assets),
-        "kind": _labels(key & ((1 << b_kind) - 1), kinds),
-        "amount": np.concatenate([p.amount for p in parts])[order], "usd": np.concatenate([p.usd for p in parts])[order],
+        "party": _labels(column(lambda p: np.full(p.amount.shape[0], p.party)), PARTIES), "account_id": ids,
+        "asset": _labels(column(lambda p: p.asset), rows.assets),
+        "kind": _labels(np.concatenate([c[p.kind] for c, p in zip(codes, parts)])[
+            slice(None) if order is None else order], kinds),
+        "amount": column(lambda p: p.amount), "usd": column(lambda p: p.usd),
     }, copy=False)  # every column is a fresh array
 
 
