@@ -34,7 +34,7 @@ ACCOUNT_FIELDS = ("acct_seized_usd", "acct_repaid_usd", "acct_bad_debt_usd", "ac
 @dataclass(frozen=True)
 class RowFlows:
     """Flows of some working rows: ``flows[i]`` (``N_FLOWS`` columns) belongs to working row
-    ``rows[i]``; ``rows`` ascending."""
+    ``rows[i]``; the rows in book order (by original account, an account's rows in turn)."""
 
     rows: np.ndarray
     flows: FloatArray
@@ -49,13 +49,17 @@ def replayable(rules: LiquidationRules, base: BookArrays, strategy: str) -> bool
 
 def replay_flows(
     rules: LiquidationRules, base: BookArrays, end: BookArrays, tallies: Tallies, touched: np.ndarray,
-    swept: Sequence[FloatArray], limits: LiquidationLimits, row_index,
+    account_order: np.ndarray, swept: Sequence[FloatArray], limits: LiquidationLimits, row_index,
 ) -> RowFlows | None:
-    """The flows of the rows of the ``touched`` accounts (working positions) of a cascade that
-    started from ``base`` and ended at ``end`` with per-account ``tallies``, whose rounds swept
-    the book at the prices ``swept`` (in order); None when the replay does not end where the
-    cascade did. ``row_index(starts, counts)`` spells out the rows of accounts."""
+    """The flows of the rows of the ``touched`` accounts (working positions; ``account_order``:
+    their original indexes) of a cascade that started from ``base`` and ended at ``end`` with
+    per-account ``tallies``, whose rounds swept the book at the prices ``swept`` (in order); None
+    when the replay does not end where the cascade did. ``row_index(starts, counts)`` spells out
+    the rows of accounts."""
     acc = np.flatnonzero(touched)
+    # in book order: the trades table reads the flows in that order (each account is replayed
+    # on its own, so the order of the replayed book does not change its numbers)
+    acc = acc[np.argsort(account_order[acc], kind="stable")]
     offsets = base.offsets
     counts = np.diff(offsets)[acc]
     rows = row_index(offsets[:-1][acc], counts)

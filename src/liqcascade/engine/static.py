@@ -150,7 +150,7 @@ class CascadeOutcome:
     original account ``account_order[j]`` (the solver sorts accounts by pre-shock HF)."""
     flow_rows: np.ndarray | None = None
     """When the cascade kept flows only for the rows of the accounts it liquidated, the working
-    row of each row of ``tallies.flows`` (ascending); None: one row of flows per working row."""
+    row of each row of ``tallies.flows`` (in book order); None: one row of flows per working row."""
 
     def liquidated_accounts(self) -> np.ndarray:
         """Original indexes of the accounts with at least one liquidation call, ascending."""
@@ -369,7 +369,7 @@ class StaticCascade:
         out = part.outcome(trace, shock, keep_arrays)
         if not replay:
             return out
-        kept = replay_flows(m.rules, self._base, out.arrays, out.tallies, out.touched, part.swept,
+        kept = replay_flows(m.rules, self._base, out.arrays, out.tallies, out.touched, out.account_order, part.swept,
                             self.settings.limits, _row_index)
         if kept is None:  # the replay did not end where the cascade did: record flows for every row
             return self.run(shocks, keep_arrays, trades, replay_ok=False)

@@ -125,29 +125,31 @@ _NO_ACCOUNT = np.iinfo(np.int64).max
 def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlow],
                  flow_rows: np.ndarray | None = None) -> pd.DataFrame:
     """The ``trades`` table: per-account rows from ``flows`` (rows x ``N_FLOWS``, in the
-    order of ``rows``; or, given ``flow_rows`` (ascending), ``flows[i]`` is working row
-    ``flow_rows[i]``'s), then the per-asset ``per_asset`` flows; zero flows are left out.
+    order of ``rows``; or, given ``flow_rows``, ``flows[i]`` is working row ``flow_rows[i]``'s),
+    then the per-asset ``per_asset`` flows; zero flows are left out.
     Rows are ordered by party, account (book order; a party's per-asset rows last), asset
     and kind."""
     # only the liquidated accounts' rows have flows: one pass finds them, everything after
     # works on those, and the frame is built once (per-part frames, their concat and a
     # pandas sort cost seconds on a 1M-account book)
-    live = np.flatnonzero(flows[:, :FLOW_USD].any(axis=1))
+    nonzero = flows[:, :FLOW_USD] != 0.0
+    live, present = np.flatnonzero(nonzero.any(axis=1)), nonzero.any(axis=0)
+    del nonzero
     book_row = live if flow_rows is None else flow_rows[live]
     account, asset = rows.account(book_row), rows.asset[book_row]
     holding = account * np.int64(len(rows.assets)) + asset
-    order = _stable_argsort(holding)
-    holding = holding[order]
-    if np.any(holding[1:] == holding[:-1]):  # an account with two rows of one asset
-        return _sorted_table(flows, live, account, asset, rows, per_asset)
+    if not np.all(holding[1:] > holding[:-1]):  # not in book order already (flows of every row)
+        order = _stable_argsort(holding)
+        holding = holding[order]
+        if np.any(holding[1:] == holding[:-1]):  # an account with two rows of one asset
+            return _sorted_table(flows, live, account, asset, rows, per_asset)
+        live, account, asset = live[order], account[order], asset[order]
     # each live row is a holding of its own: in (account, asset) order, a party's rows are its
     # kinds of each row in turn, and the table's rows need no sort (a sort of the live rows'
-    # holdings, not of the table's rows, which are 2-3 times as many)
-    live, account, asset = live[order], account[order], asset[order]
-    block = flows[live]  # the live rows' flows, gathered once (row by row, contiguous)
+    # holdings, if any, not of the table's rows, which are 2-3 times as many)
     parts = []
     for party in range(len(PARTIES)):
-        parts += _party_rows(block, account, asset, party)
+        parts += _party_rows(flows, live, present, account, asset, party)
         parts += _asset_rows([a for a in per_asset if PARTIES.index(a.party) == party])
     parts = [p for p in parts if p.amount.shape[0]]
     if not parts:
@@ -155,21 +157,28 @@ def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlo
     return _frame(parts, None, rows)
 
 
-def _party_rows(block: np.ndarray, account: np.ndarray, asset: np.ndarray, party: int) -> list[_Rows]:
-    """One party's per-account rows from ``block`` (the live rows' flows in (account, asset)
-    order), ordered by row and then kind (by name)."""
-    kinds = [(kind, sign * block[:, col], sign * block[:, FLOW_USD + col])
-             for p, kind, col, sign in ACCOUNT_KINDS if PARTIES.index(p) == party]
-    if PARTIES[party] == "liquidators":
-        kinds.append(("received", block[:, FLOW_SEIZED] - block[:, FLOW_FEE],
-                      block[:, FLOW_USD + FLOW_SEIZED] - block[:, FLOW_USD + FLOW_FEE]))
-    kinds = sorted((k for k in kinds if k[1].any()), key=lambda k: k[0])
-    if not kinds:
+def _party_rows(flows: np.ndarray, live: np.ndarray, present: np.ndarray, account: np.ndarray, asset: np.ndarray,
+                party: int) -> list[_Rows]:
+    """One party's per-account rows from the ``live`` rows of ``flows`` (in (account, asset)
+    order), ordered by row and then kind (by name); ``present[col]``: some row has flow ``col``."""
+    kinds = sorted((kind, col, sign) for p, kind, col, sign in ACCOUNT_KINDS
+                   if PARTIES.index(p) == party and present[col])
+    if kinds:  # the kinds' columns gathered together (a fresh array a column costs its page faults)
+        names = [k[0] for k in kinds]
+        signs = np.array([k[2] for k in kinds])
+        amount = flows[live[:, None], [k[1] for k in kinds]]
+        amount *= signs
+        usd = flows[live[:, None], [FLOW_USD + k[1] for k in kinds]]
+        usd *= signs
+    elif PARTIES[party] == "liquidators" and present[FLOW_SEIZED]:
+        names = ["received"]
+        amount = flows[live, FLOW_SEIZED] - flows[live, FLOW_FEE]
+        usd = flows[live, FLOW_USD + FLOW_SEIZED] - flows[live, FLOW_USD + FLOW_FEE]
+    else:
         return []
-    amount = np.stack([k[1] for k in kinds], axis=1)
-    usd = np.stack([k[2] for k in kinds], axis=1)
-    i, j = np.nonzero(amount)  # row-major: by row, then by kind
-    return [_Rows(party, account[i], asset[i], j, tuple(k[0] for k in kinds), amount[i, j], usd[i, j])]
+    hit = np.flatnonzero(amount)  # row-major: by row, then by kind
+    i, j = np.divmod(hit, len(names))
+    return [_Rows(party, account[i], asset[i], j, tuple(names), amount.ravel()[hit], usd.ravel()[hit])]
 
 
 def _asset_rows(flows: Sequence[AssetFlow]) -> list[_Rows]:
@@ -233,22 +242,29 @@ def _account_rows(flows: np.ndarray, live: np.ndarray, amount: np.ndarray, accou
 
 def _frame(parts: Sequence[_Rows], order: np.ndarray | None, rows: BookRows) -> pd.DataFrame:
     """The frame of ``parts``, concatenated in order and then taken in ``order`` (None: as they are)."""
+    import pyarrow as pa
+
     kinds = sorted({k for p in parts for k in p.kinds})
 
     def column(get) -> np.ndarray:
         col = np.concatenate([get(p) for p in parts])
         return col if order is None else col[order]
 
-    account = column(lambda p: p.account)
-    ids = np.full(account.shape[0], rows.no_account, dtype=rows.account_ids.dtype)
-    of_account = account != _NO_ACCOUNT
-    ids[of_account] = rows.account_ids[account[of_account]]
-    codes = [np.array([kinds.index(k) for k in p.kinds]) for p in parts]  # each part's kinds in the table's
+    def ids(p: _Rows) -> np.ndarray:
+        if p.account.shape[0] and p.account[0] == _NO_ACCOUNT:  # a part is all per-account or all per-asset
+            return np.full(p.account.shape[0], rows.no_account, dtype=rows.account_ids.dtype)
+        return rows.account_ids[p.account]
+
+    if order is None:  # each part one party: its label repeated, not looked up row by row
+        party = pa.concat_arrays([pa.repeat(pa.scalar(PARTIES[p.party], pa.large_string()), p.amount.shape[0])
+                                  for p in parts])
+        party = pd.Series(pd.array(party, dtype=pd.Series([""]).dtype))
+    else:
+        party = _labels(column(lambda p: np.full(p.amount.shape[0], p.party)), PARTIES)
     return pd.DataFrame({
-        "party": _labels(column(lambda p: np.full(p.amount.shape[0], p.party)), PARTIES), "account_id": ids,
+        "party": party, "account_id": column(ids),
         "asset": _labels(column(lambda p: p.asset), rows.assets),
-        "kind": _labels(np.concatenate([c[p.kind] for c, p in zip(codes, parts)])[
-            slice(None) if order is None else order], kinds),
+        "kind": _labels(column(lambda p: np.array([kinds.index(k) for k in p.kinds])[p.kind]), kinds),
         "amount": column(lambda p: p.amount), "usd": column(lambda p: p.usd),
     }, copy=False)  # every column is a fresh array
 
