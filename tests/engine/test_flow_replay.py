@@ -65,6 +65,7 @@ def test_replayed_flows_are_the_recorded_ones(protocol, data):
         assert np.array_equal(np.sort(rows), np.flatnonzero(touched_rows))
         owner = kept.account_order[np.searchsorted(kept.arrays.offsets, rows, side="right") - 1]
         assert np.all((np.diff(owner) > 0) | ((np.diff(owner) == 0) & (np.diff(rows) == 1)))
+        assert np.array_equal(kept.flow_accounts, owner)
     pd.testing.assert_frame_equal(static_trades(model, kept), static_trades(model, every), check_exact=True)
 
 

@@ -38,6 +38,8 @@ class RowFlows:
 
     rows: np.ndarray
     flows: FloatArray
+    accounts: np.ndarray
+    """The original account of each of ``rows``."""
 
 
 def replayable(rules: LiquidationRules, base: BookArrays, strategy: str) -> bool:
@@ -76,7 +78,9 @@ def replay_flows(
         rules.sweep(sub, p, n, t, limits, marks, q, 1.0)
     same = (marks.all() and np.array_equal(sub.coll, end.coll[rows]) and np.array_equal(sub.debt, end.debt[rows])
             and all(np.array_equal(getattr(t, f), getattr(tallies, f)[acc]) for f in ACCOUNT_FIELDS))
-    return RowFlows(rows.astype(np.int64, copy=False), t.flows) if same else None
+    if not same:
+        return None
+    return RowFlows(rows.astype(np.int64, copy=False), t.flows, np.repeat(account_order[acc], counts))
 
 
 def _take_rows(value, rows: np.ndarray, n_rows: int):

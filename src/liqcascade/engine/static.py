@@ -151,6 +151,8 @@ class CascadeOutcome:
     flow_rows: np.ndarray | None = None
     """When the cascade kept flows only for the rows of the accounts it liquidated, the working
     row of each row of ``tallies.flows`` (in book order); None: one row of flows per working row."""
+    flow_accounts: np.ndarray | None = None
+    """With ``flow_rows``, the original account of each of those rows."""
 
     def liquidated_accounts(self) -> np.ndarray:
         """Original indexes of the accounts with at least one liquidation call, ascending."""
@@ -373,7 +375,8 @@ class StaticCascade:
                             self.settings.limits, _row_index)
         if kept is None:  # the replay did not end where the cascade did: record flows for every row
             return self.run(shocks, keep_arrays, trades, replay_ok=False)
-        return replace(out, tallies=replace(out.tallies, flows=kept.flows), flow_rows=kept.rows)
+        return replace(out, tallies=replace(out.tallies, flows=kept.flows), flow_rows=kept.rows,
+                       flow_accounts=kept.accounts)
 
     def start(self, index: np.ndarray, trades: bool = False) -> "MarketPass":
         """A fresh pass of this market over one cascade; ``index`` maps the market's

@@ -123,33 +123,38 @@ _NO_ACCOUNT = np.iinfo(np.int64).max
 
 
 def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlow],
-                 flow_rows: np.ndarray | None = None) -> pd.DataFrame:
+                 flow_rows: np.ndarray | None = None, flow_accounts: np.ndarray | None = None) -> pd.DataFrame:
     """The ``trades`` table: per-account rows from ``flows`` (rows x ``N_FLOWS``, in the
-    order of ``rows``; or, given ``flow_rows``, ``flows[i]`` is working row ``flow_rows[i]``'s),
-    then the per-asset ``per_asset`` flows; zero flows are left out.
-    Rows are ordered by party, account (book order; a party's per-asset rows last), asset
-    and kind."""
-    # only the liquidated accounts' rows have flows: one pass finds them, everything after
-    # works on those, and the frame is built once (per-part frames, their concat and a
-    # pandas sort cost seconds on a 1M-account book)
-    nonzero = flows[:, :FLOW_USD] != 0.0
-    live, present = np.flatnonzero(nonzero.any(axis=1)), nonzero.any(axis=0)
-    del nonzero
-    book_row = live if flow_rows is None else flow_rows[live]
-    account, asset = rows.account(book_row), rows.asset[book_row]
+    order of ``rows``; or, given ``flow_rows``, ``flows[i]`` is working row ``flow_rows[i]``'s,
+    of original account ``flow_accounts[i]`` when given), then the per-asset ``per_asset``
+    flows; zero flows are left out. Rows are ordered by party, account (book order; a party's
+    per-asset rows last), asset and kind."""
+    if flow_rows is None:
+        # only the liquidated accounts' rows have flows: one pass finds them, everything after
+        # works on those, and the frame is built once
+        live = np.flatnonzero(flows[:, :FLOW_USD].any(axis=1))
+        account, asset = rows.account(live), rows.asset[live]
+    else:  # the rows of the liquidated accounts only (a row without flows gives no table row)
+        live = None
+        account = rows.account(flow_rows) if flow_accounts is None else flow_accounts
+        asset = rows.asset[flow_rows]
     holding = account * np.int64(len(rows.assets)) + asset
-    if not np.all(holding[1:] > holding[:-1]):  # not in book order already (flows of every row)
+    if not np.all(holding[1:] > holding[:-1]):  # not in book order already
         order = _stable_argsort(holding)
         holding = holding[order]
         if np.any(holding[1:] == holding[:-1]):  # an account with two rows of one asset
-            return _sorted_table(flows, live, account, asset, rows, per_asset)
-        live, account, asset = live[order], account[order], asset[order]
-    # each live row is a holding of its own: in (account, asset) order, a party's rows are its
-    # kinds of each row in turn, and the table's rows need no sort (a sort of the live rows'
-    # holdings, if any, not of the table's rows, which are 2-3 times as many)
+            every = np.arange(flows.shape[0]) if live is None else live
+            return _sorted_table(flows, every, account, asset, rows, per_asset)
+        live = order if live is None else live[order]
+        account, asset = account[order], asset[order]
+    # each row is a holding of its own: in (account, asset) order, a party's rows are its kinds
+    # of each row in turn, and the table's rows need no sort (a sort of the holdings, if any,
+    # not of the table's rows, which are 2-3 times as many)
+    block = flows if live is None else flows[live]
+    present = block[:, :FLOW_USD].any(axis=0)
     parts = []
     for party in range(len(PARTIES)):
-        parts += _party_rows(flows, live, present, account, asset, party)
+        parts += _party_rows(block, present, account, asset, party)
         parts += _asset_rows([a for a in per_asset if PARTIES.index(a.party) == party])
     parts = [p for p in parts if p.amount.shape[0]]
     if not parts:
@@ -157,23 +162,23 @@ def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlo
     return _frame(parts, None, rows)
 
 
-def _party_rows(flows: np.ndarray, live: np.ndarray, present: np.ndarray, account: np.ndarray, asset: np.ndarray,
+def _party_rows(block: np.ndarray, present: np.ndarray, account: np.ndarray, asset: np.ndarray,
                 party: int) -> list[_Rows]:
-    """One party's per-account rows from the ``live`` rows of ``flows`` (in (account, asset)
-    order), ordered by row and then kind (by name); ``present[col]``: some row has flow ``col``."""
+    """One party's per-account rows from ``block`` (flows of rows in (account, asset) order),
+    ordered by row and then kind (by name); ``present[col]``: some row has flow ``col``."""
     kinds = sorted((kind, col, sign) for p, kind, col, sign in ACCOUNT_KINDS
                    if PARTIES.index(p) == party and present[col])
-    if kinds:  # the kinds' columns gathered together (a fresh array a column costs its page faults)
+    if kinds:  # the kinds' columns taken together: one pass over the block, not one a column
         names = [k[0] for k in kinds]
         signs = np.array([k[2] for k in kinds])
-        amount = flows[live[:, None], [k[1] for k in kinds]]
+        amount = np.take(block, [k[1] for k in kinds], axis=1)
         amount *= signs
-        usd = flows[live[:, None], [FLOW_USD + k[1] for k in kinds]]
+        usd = np.take(block, [FLOW_USD + k[1] for k in kinds], axis=1)
         usd *= signs
     elif PARTIES[party] == "liquidators" and present[FLOW_SEIZED]:
         names = ["received"]
-        amount = flows[live, FLOW_SEIZED] - flows[live, FLOW_FEE]
-        usd = flows[live, FLOW_USD + FLOW_SEIZED] - flows[live, FLOW_USD + FLOW_FEE]
+        amount = block[:, FLOW_SEIZED] - block[:, FLOW_FEE]
+        usd = block[:, FLOW_USD + FLOW_SEIZED] - block[:, FLOW_USD + FLOW_FEE]
     else:
         return []
     hit = np.flatnonzero(amount)  # row-major: by row, then by kind
@@ -319,4 +324,4 @@ def static_trades(model, out) -> pd.DataFrame:
     return trades_table(out.tallies.flows, rows, [
         AssetFlow("liquidators", "sold", -t["sold"], -t["proceeds"]),
         AssetFlow("liquidators", "bought", t["bought"], t["bought_cost"]),
-    ], out.flow_rows)
+    ], out.flow_rows, out.flow_accounts)
