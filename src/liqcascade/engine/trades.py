@@ -129,15 +129,18 @@ def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlo
     of original account ``flow_accounts[i]`` when given), then the per-asset ``per_asset``
     flows; zero flows are left out. Rows are ordered by party, account (book order; a party's
     per-asset rows last), asset and kind."""
+    nonzero = flows[:, :FLOW_USD] != 0.0
+    present = nonzero.any(axis=0)  # the kinds of flow some row has
     if flow_rows is None:
         # only the liquidated accounts' rows have flows: one pass finds them, everything after
         # works on those, and the frame is built once
-        live = np.flatnonzero(flows[:, :FLOW_USD].any(axis=1))
+        live = np.flatnonzero(nonzero.any(axis=1))
         account, asset = rows.account(live), rows.asset[live]
     else:  # the rows of the liquidated accounts only (a row without flows gives no table row)
         live = None
         account = rows.account(flow_rows) if flow_accounts is None else flow_accounts
         asset = rows.asset[flow_rows]
+    del nonzero
     holding = account * np.int64(len(rows.assets)) + asset
     if not np.all(holding[1:] > holding[:-1]):  # not in book order already
         order = _stable_argsort(holding)
@@ -150,11 +153,9 @@ def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlo
     # each row is a holding of its own: in (account, asset) order, a party's rows are its kinds
     # of each row in turn, and the table's rows need no sort (a sort of the holdings, if any,
     # not of the table's rows, which are 2-3 times as many)
-    block = flows if live is None else flows[live]
-    present = block[:, :FLOW_USD].any(axis=0)
     parts = []
     for party in range(len(PARTIES)):
-        parts += _party_rows(block, present, account, asset, party)
+        parts += _party_rows(flows, live, present, account, asset, party)
         parts += _asset_rows([a for a in per_asset if PARTIES.index(a.party) == party])
     parts = [p for p in parts if p.amount.shape[0]]
     if not parts:
@@ -162,23 +163,28 @@ def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlo
     return _frame(parts, None, rows)
 
 
-def _party_rows(block: np.ndarray, present: np.ndarray, account: np.ndarray, asset: np.ndarray,
-                party: int) -> list[_Rows]:
-    """One party's per-account rows from ``block`` (flows of rows in (account, asset) order),
-    ordered by row and then kind (by name); ``present[col]``: some row has flow ``col``."""
+def _party_rows(flows: np.ndarray, live: np.ndarray | None, present: np.ndarray, account: np.ndarray,
+                asset: np.ndarray, party: int) -> list[_Rows]:
+    """One party's per-account rows from the rows ``live`` of ``flows`` (all when None), in
+    (account, asset) order, ordered by row and then kind (by name); ``present[col]``: some row
+    has flow ``col``."""
+
+    def columns(cols: list[int]) -> np.ndarray:  # together: one pass over the rows, not one a column
+        return np.take(flows, cols, axis=1) if live is None else flows[live[:, None], cols]
+
     kinds = sorted((kind, col, sign) for p, kind, col, sign in ACCOUNT_KINDS
                    if PARTIES.index(p) == party and present[col])
-    if kinds:  # the kinds' columns taken together: one pass over the block, not one a column
+    if kinds:
         names = [k[0] for k in kinds]
         signs = np.array([k[2] for k in kinds])
-        amount = np.take(block, [k[1] for k in kinds], axis=1)
+        amount = columns([k[1] for k in kinds])
         amount *= signs
-        usd = np.take(block, [FLOW_USD + k[1] for k in kinds], axis=1)
+        usd = columns([FLOW_USD + k[1] for k in kinds])
         usd *= signs
     elif PARTIES[party] == "liquidators" and present[FLOW_SEIZED]:
         names = ["received"]
-        amount = block[:, FLOW_SEIZED] - block[:, FLOW_FEE]
-        usd = block[:, FLOW_USD + FLOW_SEIZED] - block[:, FLOW_USD + FLOW_FEE]
+        got = columns([FLOW_SEIZED, FLOW_FEE, FLOW_USD + FLOW_SEIZED, FLOW_USD + FLOW_FEE])
+        amount, usd = got[:, 0] - got[:, 1], got[:, 2] - got[:, 3]
     else:
         return []
     hit = np.flatnonzero(amount)  # row-major: by row, then by kind
