@@ -13,7 +13,9 @@ troves), without soft liquidation (LLAMMA's bands move before any call), without
 (``BookArrays.state``), under the max close strategy (the others plan calls on the live venues):
 each account then goes through the same calls in the same rounds in both runs, and a row's flows
 are the sums of its calls in call order. The skipping bounds of the sweep skip only accounts that
-cannot be eligible, so the replay checks every account each round. :func:`replay_flows` also checks
+cannot be eligible: the replay uses them as the cascade did (each account's bound starts at its
+HF0 and moves with the rounds' price-move bound), so an account is checked in the replay when it was
+in the cascade, or was outside the prefix the cascade looked at and so cannot be eligible. :func:`replay_flows` also checks
 the result: the replayed accounts' rows and per-account tallies must equal the cascade's, bit for
 bit, or it returns None (and the caller runs the cascade again with flows over the whole book).
 """
@@ -51,13 +53,14 @@ def replayable(rules: LiquidationRules, base: BookArrays, strategy: str) -> bool
 
 def replay_flows(
     rules: LiquidationRules, base: BookArrays, end: BookArrays, tallies: Tallies, touched: np.ndarray,
-    account_order: np.ndarray, swept: Sequence[FloatArray], limits: LiquidationLimits, row_index,
+    account_order: np.ndarray, hf0: FloatArray, swept: Sequence[tuple[FloatArray, float]], limits: LiquidationLimits,
+    row_index,
 ) -> RowFlows | None:
     """The flows of the rows of the ``touched`` accounts (working positions; ``account_order``:
-    their original indexes) of a cascade that started from ``base`` and ended at ``end`` with
-    per-account ``tallies``, whose rounds swept the book at the prices ``swept`` (in order); None
-    when the replay does not end where the cascade did. ``row_index(starts, counts)`` spells out
-    the rows of accounts."""
+    their original indexes, ``hf0``: their HF at the reference prices) of a cascade that started
+    from ``base`` and ended at ``end`` with per-account ``tallies``, whose rounds swept the book
+    at the prices and price-move bounds ``swept`` (in order); None when the replay does not end
+    where the cascade did. ``row_index(starts, counts)`` spells out the rows of accounts."""
     acc = np.flatnonzero(touched)
     # in book order: the trades table reads the flows in that order (each account is replayed
     # on its own, so the order of the replayed book does not change its numbers)
@@ -71,11 +74,10 @@ def replay_flows(
     n = acc.shape[0]
     t = Tallies.zeros(tallies.seized.shape[0], n, rows.shape[0])
     marks = np.zeros(n, dtype=np.bool_)
-    q = np.zeros(n)
-    for p in swept if n else ():
+    q = hf0[acc]  # the skipping bounds, as the cascade starts them (the sweep refreshes them)
+    for p, cum_bound in swept if n else ():
         t.reset_assets()
-        q[:] = 0.0  # no bound (the sweep refreshes them): every account is checked every round
-        rules.sweep(sub, p, n, t, limits, marks, q, 1.0)
+        rules.sweep(sub, p, n, t, limits, marks, q, cum_bound)
     same = (marks.all() and np.array_equal(sub.coll, end.coll[rows]) and np.array_equal(sub.debt, end.debt[rows])
             and all(np.array_equal(getattr(t, f), getattr(tallies, f)[acc]) for f in ACCOUNT_FIELDS))
     if not same:

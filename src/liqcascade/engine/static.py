@@ -371,8 +371,8 @@ class StaticCascade:
         out = part.outcome(trace, shock, keep_arrays)
         if not replay:
             return out
-        kept = replay_flows(m.rules, self._base, out.arrays, out.tallies, out.touched, out.account_order, part.swept,
-                            self.settings.limits, _row_index)
+        kept = replay_flows(m.rules, self._base, out.arrays, out.tallies, out.touched, out.account_order,
+                            self._hf0_sorted, part.swept, self.settings.limits, _row_index)
         if kept is None:  # the replay did not end where the cascade did: record flows for every row
             return self.run(shocks, keep_arrays, trades, replay_ok=False)
         return replace(out, tallies=replace(out.tallies, flows=kept.flows), flow_rows=kept.rows,
@@ -535,8 +535,9 @@ class MarketPass:
         self.eligible = 0
         self.calls = 0
         self.sold = np.zeros(k)
-        self.swept: list[FloatArray] | None = None
-        """The market's prices of each sweep, in order, when a replay of the flows needs them."""
+        self.swept: list[tuple[FloatArray, float]] | None = None
+        """The market's prices and ``cum_bound`` of each sweep, in order, when a replay of the flows
+        needs them."""
 
     def advance(self, prices: FloatArray, everyone: bool) -> FloatArray:
         """Move the pass to the system's ``prices``: the price-ratio bounds, the prefix of the
@@ -574,7 +575,7 @@ class MarketPass:
         # rules whose liquidations move other accounts (Liquity's redistribution) see all
         p = self.advance(prices, everyone=rules.capabilities.global_effects)
         if self.swept is not None:
-            self.swept.append(p)
+            self.swept.append((p, self.cum_bound))
         self.tallies.reset_assets()
         if solver.settings.strategy == "max_close":
             self.eligible, self.calls = rules.sweep(
