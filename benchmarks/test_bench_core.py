@@ -293,10 +293,10 @@ def test_static_one_shot_1M(benchmark, aave_books, record, target, depth, stored
 
 RUN_STATIC_TABLES_LIMIT = 10.0
 """Issue 14 (tradesfast): ``run_static`` from the book to all five tables, trades included, within
-10x the bare warm cascade. The one-shot price is the solver's build (~1.3x the cascade), the cascade
-again with per-row flows (a fresh rows x 16 array) and the tables; the trades table on thin venues
-has ~2.9M rows (a row per party, holding and kind, three string columns), found among the book's
-2.5M x 16 flows, sorted and written, a few passes over data the size of the book each. 10x is a
+10x the bare warm cascade. The one-shot price is the solver's build (~1.3x the cascade), the flows of
+the liquidated accounts (replayed alone, ``engine/flow_replay.py``) and the tables; the trades table
+on thin venues has ~2.9M rows (a row per party, holding and kind, three string columns), read in
+book order from the replayed flows and written, a few passes over data the size of the book each. 10x is a
 handful of such passes; the pandas path it replaced (a frame per kind, concat, a pandas sort) was
 ~30-50x on a loaded machine. Not yet met under load (docs/benchmarks.md)."""
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from liqcascade.engine.dynamic import Liquidators, SimSettings, simulate
 from liqcascade.engine.dynamic.schema import TRADES
 from liqcascade.engine.static import CascadeSettings, MarketModel, StaticCascade
-from liqcascade.engine.trades import static_trades
+from liqcascade.engine.trades import AssetFlow, static_trades
 from liqcascade.markets.oracle import Instant
 from liqcascade.protocols.aave_v3 import V3_3
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
@@ -317,3 +317,53 @@ def test_static_trades_text_ids_and_row_order(data):
     account = np.where(as_int < 0, b.n_accounts, as_int)
     keys = list(zip(party, account, by_int["asset"].map(PARAMS.index), by_int["kind"]))
     assert keys == sorted(keys)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=QUIET)
+@given(data=st.data())
+def test_static_trades_built_in_order_equal_the_sorted_parts(data):
+    """The table built in order (rows of distinct holdings) equals the one of a part per party
+    and kind sorted stably by party, account, asset and kind."""
+    from liqcascade.engine.trades import BookRows, _sorted_table
+    from liqcascade.protocols.flows import FLOW_USD
+
+    b = data.draw(mb.books("compound_v2", 5, 30))
+    model = MarketModel(b, rules_of("aave_v3"), PRICES, mb.pool(2e5))
+    out = StaticCascade(model, CascadeSettings(impact=True)).run({"WETH": data.draw(st.floats(0.0, 0.45))},
+                                                                  trades=True, replay_ok=False)
+    got = static_trades(model, out)
+    a, f = out.arrays, out.tallies.flows
+    rows = BookRows.of(a.offsets, a.asset, out.account_order, b.account_ids, b.assets)
+    live = np.flatnonzero(f[:, :FLOW_USD].any(axis=1))
+    t = out.totals
+    per_asset = [AssetFlow("liquidators", "sold", -t["sold"], -t["proceeds"]),
+                 AssetFlow("liquidators", "bought", t["bought"], t["bought_cost"])]
+    want = _sorted_table(f, live, rows.account(live), rows.asset[live], rows, per_asset)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+def test_trades_of_two_rows_of_one_holding():
+    """A book built directly (not by ``from_rows``) may hold one asset in two rows of an account:
+    the table keeps a row per book row, sorted stably by party, account, asset and kind (the two
+    rows' seized in row order, then their repaid)."""
+    from liqcascade.engine.trades import BookRows, trades_table
+    from liqcascade.protocols.flows import FLOW_REPAID, FLOW_SEIZED, FLOW_USD, N_FLOWS
+
+    offsets = np.array([0, 3])
+    asset = np.array([WETH, WETH, 2])
+    flows = np.zeros((3, N_FLOWS))
+    flows[0, [FLOW_SEIZED, FLOW_USD + FLOW_SEIZED]] = [1.0, 2000.0]
+    flows[1, [FLOW_SEIZED, FLOW_USD + FLOW_SEIZED]] = [2.0, 4000.0]
+    flows[1, [FLOW_REPAID, FLOW_USD + FLOW_REPAID]] = [5.0, 5.0]  # a row's repaid, after both rows' seized
+    flows[2, [FLOW_REPAID, FLOW_USD + FLOW_REPAID]] = [3.0, 3.0]
+    rows = BookRows.of(offsets, asset, np.array([0]), np.array([7]), PARAMS.symbols)
+    tr = trades_table(flows, rows, [AssetFlow("liquidators", "sold", np.array([-3.0, 0, 0]), np.array([-5900.0, 0, 0]))])
+    assert list(zip(tr["party"], tr["account_id"], tr["asset"], tr["kind"], tr["amount"])) == [
+        ("account", 7, "WETH", "repaid", -5.0),
+        ("account", 7, "WETH", "seized", -1.0),
+        ("account", 7, "WETH", "seized", -2.0),
+        ("account", 7, "USDC", "repaid", -3.0),
+        ("liquidators", 7, "WETH", "received", 1.0),
+        ("liquidators", 7, "WETH", "received", 2.0),
+        ("liquidators", -1, "WETH", "sold", -3.0),
+    ]

@@ -148,6 +148,11 @@ class CascadeOutcome:
     account_order: np.ndarray
     """Working order of accounts: position ``j`` of ``arrays``/``tallies``/``touched`` is
     original account ``account_order[j]`` (the solver sorts accounts by pre-shock HF)."""
+    flow_rows: np.ndarray | None = None
+    """When the cascade kept flows only for the rows of the accounts it liquidated, the working
+    row of each row of ``tallies.flows`` (in book order); None: one row of flows per working row."""
+    flow_accounts: np.ndarray | None = None
+    """With ``flow_rows``, the original account of each of those rows."""
 
     def liquidated_accounts(self) -> np.ndarray:
         """Original indexes of the accounts with at least one liquidation call, ascending."""
@@ -366,7 +371,8 @@ class StaticCascade:
         return other
 
     def run(
-        self, shocks: Mapping[str, float] | FloatArray, keep_arrays: bool = True, trades: bool = False
+        self, shocks: Mapping[str, float] | FloatArray, keep_arrays: bool = True, trades: bool = False,
+        replay_ok: bool = True,
     ) -> CascadeOutcome:
         """One cascade from ``shocks`` (asset -> fractional drop, or an array by asset).
 
@@ -375,17 +381,33 @@ class StaticCascade:
         curve uses that, having read what it needs.
         ``trades=True`` (with ``keep_arrays``) keeps the per-row flows that
         :func:`~liqcascade.engine.trades.static_trades` reads; off by default because
-        recording them costs about a third of a cascade that liquidates half of a 1M-account
-        book (their memory traffic), and only the ``trades`` table needs them.
+        only the ``trades`` table needs them. Where the rules allow it
+        (:func:`~liqcascade.engine.flow_replay.replayable`) they are kept only for the rows of
+        the liquidated accounts, replayed after the cascade (``CascadeOutcome.flow_rows``);
+        otherwise the cascade records them for every row of the book (as it does with
+        ``replay_ok=False``, what the replay is tested against).
         This is the fixed point of :func:`solve_fixed_point` with this one market.
         """
+        from liqcascade.engine.flow_replay import replay_flows, replayable
+
         m = self.model
         shock = m.shock_vector(shocks) if isinstance(shocks, Mapping) else np.asarray(shocks, dtype=np.float64)
         p0 = np.asarray(m.prices, dtype=np.float64)
-        part = self.start(np.arange(len(m.assets), dtype=np.int64), trades=trades and keep_arrays)
+        replay = trades and keep_arrays and replay_ok and replayable(m.rules, self._base, self.settings.strategy)
+        part = self.start(np.arange(len(m.assets), dtype=np.int64), trades=trades and keep_arrays and not replay)
+        if replay:
+            part.swept = []
         venues = {m.assets.index(sym): v for sym, v in m.venues.items()}
         trace = solve_fixed_point([part], p0, shock, venues, self.settings)
-        return part.outcome(trace, shock, keep_arrays)
+        out = part.outcome(trace, shock, keep_arrays)
+        if not replay:
+            return out
+        kept = replay_flows(m.rules, self._base, out.arrays, out.tallies, out.touched, out.account_order,
+                            self._hf0_sorted, part.swept, self.settings.limits, _row_index)
+        if kept is None:  # the replay did not end where the cascade did: record flows for every row
+            return self.run(shocks, keep_arrays, trades, replay_ok=False)
+        return replace(out, tallies=replace(out.tallies, flows=kept.flows), flow_rows=kept.rows,
+                       flow_accounts=kept.accounts)
 
     def start(self, index: np.ndarray, trades: bool = False) -> "MarketPass":
         """A fresh pass of this market over one cascade; ``index`` maps the market's
@@ -545,6 +567,9 @@ class MarketPass:
         self.eligible = 0
         self.calls = 0
         self.sold = np.zeros(k)
+        self.swept: list[tuple[FloatArray, float]] | None = None
+        """The market's prices and ``cum_bound`` of each sweep, in order, when a replay of the flows
+        needs them."""
 
     def advance(self, prices: FloatArray, everyone: bool) -> FloatArray:
         """Move the pass to the system's ``prices``: the price-ratio bounds, the prefix of the
@@ -581,6 +606,8 @@ class MarketPass:
         solver, rules = self.solver, self.solver.model.rules
         # rules whose liquidations move other accounts (Liquity's redistribution) see all
         p = self.advance(prices, everyone=rules.capabilities.global_effects)
+        if self.swept is not None:
+            self.swept.append((p, self.cum_bound))
         self.tallies.reset_assets()
         if solver.settings.strategy == "max_close":
             self.eligible, self.calls = rules.sweep(

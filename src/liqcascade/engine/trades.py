@@ -113,62 +113,135 @@ class AssetFlow:
 
 @dataclass(frozen=True)
 class _Rows:
-    """Rows of the table before ordering: one party's flow of one kind, as arrays (``account``:
-    the original account index, :data:`_NO_ACCOUNT` for per-asset rows)."""
+    """Rows of the table: one party's flows, as arrays (``account``: the original account
+    index, :data:`_NO_ACCOUNT` for per-asset rows; ``kind``: codes into ``kinds``)."""
 
     party: int
-    kind: str
     account: np.ndarray
     asset: np.ndarray
+    kind: np.ndarray
+    kinds: tuple[str, ...]
     amount: np.ndarray
     usd: np.ndarray
+
+    @classmethod
+    def of_kind(cls, party: int, kind: str, account: np.ndarray, asset: np.ndarray, amount: np.ndarray,
+                usd: np.ndarray) -> "_Rows":
+        return cls(party, account, asset, np.zeros(amount.shape[0], dtype=np.int64), (kind,), amount, usd)
 
 
 _NO_ACCOUNT = np.iinfo(np.int64).max
 """The sort key of a party's per-asset rows: after every account's rows of the party."""
 
 
-def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlow]) -> pd.DataFrame:
+def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlow],
+                 flow_rows: np.ndarray | None = None, flow_accounts: np.ndarray | None = None) -> pd.DataFrame:
     """The ``trades`` table: per-account rows from ``flows`` (rows x ``N_FLOWS``, in the
-    order of ``rows``), then the per-asset ``per_asset`` flows; zero flows are left out.
-    Rows are ordered by party, account (book order; a party's per-asset rows last), asset
-    and kind."""
-    # only the liquidated accounts' rows have flows: one pass finds them, everything after
-    # works on those, and the frame is built once (per-part frames, their concat and a
-    # pandas sort cost seconds on a 1M-account book)
-    live = np.flatnonzero(flows[:, :FLOW_USD].any(axis=1))
-    account, asset = rows.account(live), rows.asset[live]
-    # column by column: gathering whole rows of the (rows x N_FLOWS) array costs 3x more
+    order of ``rows``; or, given ``flow_rows``, ``flows[i]`` is working row ``flow_rows[i]``'s,
+    of original account ``flow_accounts[i]`` when given), then the per-asset ``per_asset``
+    flows; zero flows are left out. Rows are ordered by party, account (book order; a party's
+    per-asset rows last), asset and kind."""
+    nonzero = flows[:, :FLOW_USD] != 0.0
+    present = nonzero.any(axis=0)  # the kinds of flow some row has
+    if flow_rows is None:
+        # only the liquidated accounts' rows have flows: one pass finds them, everything after
+        # works on those, and the frame is built once
+        live = np.flatnonzero(nonzero.any(axis=1))
+        account, asset = rows.account(live), rows.asset[live]
+    else:  # the rows of the liquidated accounts only (a row without flows gives no table row)
+        live = None
+        account = rows.account(flow_rows) if flow_accounts is None else flow_accounts
+        asset = rows.asset[flow_rows]
+    del nonzero
+    holding = account * np.int64(len(rows.assets)) + asset
+    if not np.all(holding[1:] > holding[:-1]):  # not in book order already
+        order = _stable_argsort(holding)
+        holding = holding[order]
+        if np.any(holding[1:] == holding[:-1]):  # an account with two rows of one asset
+            every = np.arange(flows.shape[0]) if live is None else live
+            return _sorted_table(flows, every, account, asset, rows, per_asset)
+        live = order if live is None else live[order]
+        account, asset = account[order], asset[order]
+    # each row is a holding of its own: in (account, asset) order, a party's rows are its kinds
+    # of each row in turn, and the table's rows need no sort (a sort of the holdings, if any,
+    # not of the table's rows, which are 2-3 times as many)
+    parts = []
+    for party in range(len(PARTIES)):
+        parts += _party_rows(flows, live, present, account, asset, party)
+        parts += _asset_rows([a for a in per_asset if PARTIES.index(a.party) == party])
+    parts = [p for p in parts if p.amount.shape[0]]
+    if not parts:
+        return _empty(rows)
+    return _frame(parts, None, rows)
+
+
+def _party_rows(flows: np.ndarray, live: np.ndarray | None, present: np.ndarray, account: np.ndarray,
+                asset: np.ndarray, party: int) -> list[_Rows]:
+    """One party's per-account rows from the rows ``live`` of ``flows`` (all when None), in
+    (account, asset) order, ordered by row and then kind (by name); ``present[col]``: some row
+    has flow ``col``."""
+
+    def columns(cols: list[int]) -> np.ndarray:  # together: one pass over the rows, not one a column
+        return np.take(flows, cols, axis=1) if live is None else flows[live[:, None], cols]
+
+    kinds = sorted((kind, col, sign) for p, kind, col, sign in ACCOUNT_KINDS
+                   if PARTIES.index(p) == party and present[col])
+    if kinds:
+        names = [k[0] for k in kinds]
+        signs = np.array([k[2] for k in kinds])
+        amount = columns([k[1] for k in kinds])
+        amount *= signs
+        usd = columns([FLOW_USD + k[1] for k in kinds])
+        usd *= signs
+    elif PARTIES[party] == "liquidators" and present[FLOW_SEIZED]:
+        names = ["received"]
+        got = columns([FLOW_SEIZED, FLOW_FEE, FLOW_USD + FLOW_SEIZED, FLOW_USD + FLOW_FEE])
+        amount, usd = got[:, 0] - got[:, 1], got[:, 2] - got[:, 3]
+    else:
+        return []
+    hit = np.flatnonzero(amount)  # row-major: by row, then by kind
+    i, j = np.divmod(hit, len(names))
+    return [_Rows(party, account[i], asset[i], j, tuple(names), amount.ravel()[hit], usd.ravel()[hit])]
+
+
+def _asset_rows(flows: Sequence[AssetFlow]) -> list[_Rows]:
+    """One party's per-asset rows, ordered by asset and kind (by name)."""
+    if not flows:
+        return []
+    kinds = tuple(sorted({a.kind for a in flows}))
+    hits = [np.flatnonzero(np.asarray(a.amount, float)) for a in flows]
+    asset = np.concatenate(hits)
+    kind = np.concatenate([np.full(h.shape[0], kinds.index(a.kind)) for a, h in zip(flows, hits)])
+    order = np.lexsort((kind, asset))  # stable: an (asset, kind) given twice keeps its order
+    amount = np.concatenate([np.asarray(a.amount, float)[h] for a, h in zip(flows, hits)])
+    usd = np.concatenate([np.asarray(a.usd, float)[h] for a, h in zip(flows, hits)])
+    return [_Rows(PARTIES.index(flows[0].party), np.full(order.shape[0], _NO_ACCOUNT), asset[order], kind[order],
+                  kinds, amount[order], usd[order])]
+
+
+def _sorted_table(flows: np.ndarray, live: np.ndarray, account: np.ndarray, asset: np.ndarray, rows: BookRows,
+                  per_asset: Sequence[AssetFlow]) -> pd.DataFrame:
+    """The table of a book with two rows of one (account, asset) (a book built without
+    :meth:`PositionBook.from_rows`): a part per party and kind, sorted stably by party,
+    account, asset and kind."""
     amounts = [flows[live, col] for col in range(FLOW_USD)]
     parts = [_account_rows(flows, live, amounts[col], account, asset, PARTIES.index(party), kind, col, sign)
              for party, kind, col, sign in ACCOUNT_KINDS]
     got = amounts[FLOW_SEIZED] - amounts[FLOW_FEE]
     hit = np.flatnonzero(got)
-    parts.append(_Rows(PARTIES.index("liquidators"), "received", account[hit], asset[hit], got[hit],
-                       flows[live[hit], FLOW_USD + FLOW_SEIZED] - flows[live[hit], FLOW_USD + FLOW_FEE]))
+    parts.append(_Rows.of_kind(PARTIES.index("liquidators"), "received", account[hit], asset[hit], got[hit],
+                               flows[live[hit], FLOW_USD + FLOW_SEIZED] - flows[live[hit], FLOW_USD + FLOW_FEE]))
     for a in per_asset:
         amount = np.asarray(a.amount, float)
         hit = np.flatnonzero(amount)
-        parts.append(_Rows(PARTIES.index(a.party), a.kind, np.full(hit.shape[0], _NO_ACCOUNT), hit, amount[hit],
-                           np.asarray(a.usd, float)[hit]))
+        parts.append(_Rows.of_kind(PARTIES.index(a.party), a.kind, np.full(hit.shape[0], _NO_ACCOUNT), hit,
+                                   amount[hit], np.asarray(a.usd, float)[hit]))
     parts = [p for p in parts if p.amount.shape[0]]
     if not parts:
         return _empty(rows)
-    return _ordered_frame(parts, rows)
-
-
-def _account_rows(flows: np.ndarray, live: np.ndarray, amount: np.ndarray, account: np.ndarray, asset: np.ndarray,
-                  party: int, kind: str, col: int, sign: float) -> _Rows:
-    """The rows of one kind: ``amount`` is ``flows[live, col]``."""
-    hit = np.flatnonzero(amount)
-    return _Rows(party, kind, account[hit], asset[hit], sign * amount[hit], sign * flows[live[hit], FLOW_USD + col])
-
-
-def _ordered_frame(parts: Sequence[_Rows], rows: BookRows) -> pd.DataFrame:
-    """The frame of ``parts`` (concatenated in order) sorted stably by party, account, asset and kind."""
-    kinds = sorted({p.kind for p in parts})
+    kinds = sorted({p.kinds[0] for p in parts})
     # one int64 key (party, account, asset, kind) in bit fields: a stable argsort of it is the
-    # stable sort by the four (a third of lexsort's cost), and shifts take it apart again
+    # stable sort by the four (a third of lexsort's cost)
     b_kind, b_asset = _bits(len(kinds)), _bits(len(rows.assets))
     b_acc = _bits(rows.account_ids.shape[0] + 1)
     no_acc = (1 << b_acc) - 1  # the per-asset rows' account field: after every account
@@ -176,20 +249,46 @@ def _ordered_frame(parts: Sequence[_Rows], rows: BookRows) -> pd.DataFrame:
         raise ValueError(f"trades table: {rows.account_ids.shape[0]} accounts x {len(rows.assets)} assets "
                          "overflow the int64 sort key")
     key = np.concatenate([
-        (((p.party << b_acc | np.minimum(p.account, no_acc)) << b_asset | p.asset) << b_kind) | kinds.index(p.kind)
+        (((p.party << b_acc | np.minimum(p.account, no_acc)) << b_asset | p.asset) << b_kind) | kinds.index(p.kinds[0])
         for p in parts
     ])
-    order = _stable_argsort(key)
-    key = key[order]
-    account = (key >> (b_kind + b_asset)) & no_acc
-    ids = np.full(order.shape[0], rows.no_account, dtype=rows.account_ids.dtype)
-    of_account = account != no_acc
-    ids[of_account] = rows.account_ids[account[of_account]]
+    return _frame(parts, _stable_argsort(key), rows)
+
+
+def _account_rows(flows: np.ndarray, live: np.ndarray, amount: np.ndarray, account: np.ndarray, asset: np.ndarray,
+                  party: int, kind: str, col: int, sign: float) -> _Rows:
+    """The rows of one kind: ``amount`` is ``flows[live, col]``."""
+    hit = np.flatnonzero(amount)
+    return _Rows.of_kind(party, kind, account[hit], asset[hit], sign * amount[hit],
+                         sign * flows[live[hit], FLOW_USD + col])
+
+
+def _frame(parts: Sequence[_Rows], order: np.ndarray | None, rows: BookRows) -> pd.DataFrame:
+    """The frame of ``parts``, concatenated in order and then taken in ``order`` (None: as they are)."""
+    import pyarrow as pa
+
+    kinds = sorted({k for p in parts for k in p.kinds})
+
+    def column(get) -> np.ndarray:
+        col = np.concatenate([get(p) for p in parts])
+        return col if order is None else col[order]
+
+    def ids(p: _Rows) -> np.ndarray:
+        if p.account.shape[0] and p.account[0] == _NO_ACCOUNT:  # a part is all per-account or all per-asset
+            return np.full(p.account.shape[0], rows.no_account, dtype=rows.account_ids.dtype)
+        return rows.account_ids[p.account]
+
+    if order is None:  # each part one party: its label repeated, not looked up row by row
+        party = pa.concat_arrays([pa.repeat(pa.scalar(PARTIES[p.party], pa.large_string()), p.amount.shape[0])
+                                  for p in parts])
+        party = pd.Series(pd.array(party, dtype=pd.Series([""]).dtype))
+    else:
+        party = _labels(column(lambda p: np.full(p.amount.shape[0], p.party)), PARTIES)
     return pd.DataFrame({
-        "party": _labels(key >> (b_kind + b_asset + b_acc), PARTIES), "account_id": ids,
-        "asset": _labels((key >> b_kind) & ((1 << b_asset) - 1), rows.assets),
-        "kind": _labels(key & ((1 << b_kind) - 1), kinds),
-        "amount": np.concatenate([p.amount for p in parts])[order], "usd": np.concatenate([p.usd for p in parts])[order],
+        "party": party, "account_id": column(ids),
+        "asset": _labels(column(lambda p: p.asset), rows.assets),
+        "kind": _labels(column(lambda p: np.array([kinds.index(k) for k in p.kinds])[p.kind]), kinds),
+        "amount": column(lambda p: p.amount), "usd": column(lambda p: p.usd),
     }, copy=False)  # every column is a fresh array
 
 
@@ -236,11 +335,11 @@ def static_trades(model, out) -> pd.DataFrame:
     """The ``trades`` table of one static cascade (``model``: its market, ``out``: its
     :class:`~liqcascade.engine.static.CascadeOutcome`)."""
     a = out.arrays
-    if out.tallies.flows.shape[0] != a.asset.shape[0]:
+    if out.flow_rows is None and out.tallies.flows.shape[0] != a.asset.shape[0]:
         raise ValueError("this cascade kept no per-row trades (run it with trades=True)")
     rows = BookRows.listed(a.offsets, a.asset, out.account_order, model.book)
     t = out.totals
     return trades_table(out.tallies.flows, rows, [
         AssetFlow("liquidators", "sold", -t["sold"], -t["proceeds"]),
         AssetFlow("liquidators", "bought", t["bought"], t["bought_cost"]),
-    ])
+    ], out.flow_rows, out.flow_accounts)
