@@ -338,8 +338,11 @@ def static_trades(model, out) -> pd.DataFrame:
     if out.flow_rows is None and out.tallies.flows.shape[0] != a.asset.shape[0]:
         raise ValueError("this cascade kept no per-row trades (run it with trades=True)")
     rows = BookRows.listed(a.offsets, a.asset, out.account_order, model.book)
+    accounts = out.flow_accounts
+    if accounts is not None and model.book.output_rank is not None:
+        accounts = model.book.output_rank[accounts]  # numbered as the book lists them, as ``rows``
     t = out.totals
     return trades_table(out.tallies.flows, rows, [
         AssetFlow("liquidators", "sold", -t["sold"], -t["proceeds"]),
         AssetFlow("liquidators", "bought", t["bought"], t["bought_cost"]),
-    ], out.flow_rows, out.flow_accounts)
+    ], out.flow_rows, accounts)
