@@ -328,8 +328,10 @@ class StaticCascade:
         self._layout += 1
 
     def sort_all(self) -> None:
-        """Sort the whole book now (a run that looks at every account needs it sorted)."""
-        self._sort_below(np.inf)
+        """Sort the whole book now (a run that looks at every account needs it sorted); once
+        sorted, nothing is touched (a curve's threads make twins while others run)."""
+        if self._book.sorted_below != np.inf:
+            self._sort_below(np.inf)
 
     def twin(self) -> "StaticCascade":
         """A solver over this one's book, fully sorted, with working buffers of its own: the two
