@@ -50,16 +50,13 @@ def run_point(solver: StaticCascade, shock: FloatArray) -> CurvePoint:
     out = solver.run(shock, keep_arrays=False)
     t, a = out.totals, out.tallies
     # the sums of StaticCascade.totals, the same reductions over the same arrays (so the same
-    # bits), without the counts and totals a curve does not report; the marks and counts are
-    # read only where the run looked (the rest are unmarked and zero)
-    reach = solver.reach
-    touched = np.flatnonzero(out.touched[:reach])
-    bad_remaining = solver.model.rules.unrecoverable_debt(out.arrays, out.prices_final, touched)
+    # bits), without the counts and totals a curve does not report
+    bad_remaining = solver.model.rules.unrecoverable_debt(out.arrays, out.prices_final, np.flatnonzero(out.touched))
     return CurvePoint(
         out.prices0, out.prices_shocked, out.prices_final, t["seized"].copy(), t["repaid"].copy(),
         t["deficit"].copy(), out.rounds, out.converged, float(a.acct_seized_usd.sum()),
         float(a.acct_repaid_usd.sum()), float(a.acct_bad_debt_usd.sum()) + float(bad_remaining.sum()),
-        int(np.count_nonzero(a.acct_calls[:reach])),  # calls are never negative
+        int(np.count_nonzero(a.acct_calls)),  # calls are never negative
     )
 
 

@@ -274,16 +274,6 @@ class StaticCascade:
         back[self._perm] = np.arange(self._perm.shape[0])
         return HealthView(np.arange(m.book.n_accounts), v.hf[back], v.collateral_usd[back], v.debt_usd[back])
 
-    @property
-    def reach(self) -> int:
-        """How many accounts, from the front of the working order, the last run may have marked
-        or changed: the others have the base book's rows, zero tallies and no mark (until the
-        next run). The prefix the run looked at for rules that write only the accounts they mark
-        (``touched_only``; a soft liquidation may move loans beyond it), else every account."""
-        if self.model.rules.capabilities.touched_only:
-            return self._q_dirty
-        return self.model.book.n_accounts
-
     def _fresh_arrays(self) -> BookArrays:
         """The working arrays reset to the base book, the per-account tallies and marks to
         zero. Only accounts inside the largest prefix the previous run looked at can have
