@@ -38,7 +38,6 @@ import pandas as pd
 
 from liqcascade._typing import FloatArray
 from liqcascade.engine.strategies import STRATEGIES
-from liqcascade.engine.static_kernels import reset_touched
 from liqcascade.errors import ConfigError, DataError
 from liqcascade.markets.base import Venue
 from liqcascade.model import PositionBook
@@ -277,16 +276,8 @@ class StaticCascade:
     def _fresh_arrays(self) -> BookArrays:
         """The working arrays reset to the base book, the per-account tallies and marks to
         zero. Only accounts inside the largest prefix the previous run looked at can have
-        changed, so only their rows and entries are reset; with rules that write only the
-        accounts they mark (``touched_only``), only the marked ones among those."""
+        changed, so only their rows and entries are reset."""
         b = self._base
-        if self.model.rules.capabilities.touched_only:
-            t = self._acct
-            reset_touched(self._q_dirty, b.offsets, self._touched, self._q, self._hf0_sorted, (self._coll, self._debt),
-                          (b.coll, b.debt), (t.acct_seized_usd, t.acct_repaid_usd, t.acct_bad_debt_usd),
-                          (t.acct_calls, t.acct_blocked))
-            self._dirty = self._q_dirty = 0
-            return b.with_amounts(self._coll, self._debt)
         d = self._dirty
         self._coll[:d] = b.coll[:d]
         self._debt[:d] = b.debt[:d]

@@ -201,11 +201,6 @@ class Capabilities:
     """``unrecoverable_debt`` of an account is its ``health`` debt value when its counted
     collateral value is 0 and its debt value above 0, else 0 (the same numbers): an engine that
     needs both may take them from one health pass."""
-    touched_only: bool = False
-    """A cascade's liquidations (``sweep``, ``scan`` then ``liquidate_list``) change the rows and
-    per-account tallies of no account they do not mark touched: the static solver then undoes
-    a run on the touched accounts only (their rows, tallies and marks) before the next. A rule
-    whose liquidations move other accounts (``global_effects``) must not declare it."""
 
 
 @runtime_checkable
