@@ -159,11 +159,11 @@ def test_an_error_in_a_point_reaches_the_caller_and_stops_the_rest(aave_book, mo
     real = curve_mod.run_point
     ran = []
 
-    def failing(solver, shock):
+    def failing(solver, shock, direction=None):
         ran.append(float(shock.max()))
         if len(ran) == 3:
             raise RuntimeError("point three fails")
-        return real(solver, shock)
+        return real(solver, shock, direction)
 
     monkeypatch.setattr(curve_mod, "run_point", failing)
     grid = np.linspace(0.0, 0.8, 40)

@@ -273,6 +273,11 @@ class StaticCascade:
         back[self._perm] = np.arange(self._perm.shape[0])
         return HealthView(np.arange(m.book.n_accounts), v.hf[back], v.collateral_usd[back], v.debt_usd[back])
 
+    @property
+    def book_arrays(self) -> BookArrays:
+        """The prepared book in working order, as the runs start from it (read only)."""
+        return self._base
+
     def _fresh_arrays(self) -> BookArrays:
         """The working arrays reset to the base book, the per-account tallies and marks to
         zero. Only accounts inside the largest prefix the previous run looked at can have
@@ -337,7 +342,8 @@ class StaticCascade:
         return other
 
     def run(
-        self, shocks: Mapping[str, float] | FloatArray, keep_arrays: bool = True, trades: bool = False
+        self, shocks: Mapping[str, float] | FloatArray, keep_arrays: bool = True, trades: bool = False,
+        first_bounds: Callable[[int, float, FloatArray], None] | None = None,
     ) -> CascadeOutcome:
         """One cascade from ``shocks`` (asset -> fractional drop, or an array by asset).
 
@@ -348,12 +354,23 @@ class StaticCascade:
         :func:`~liqcascade.engine.trades.static_trades` reads; off by default because
         recording them costs about a third of a cascade that liquidates half of a 1M-account
         book (their memory traffic), and only the ``trades`` table needs them.
+        ``first_bounds(upto, c1, q)`` (the curve's, :mod:`liqcascade.engine.curve`) may raise the
+        HF bounds ``q[:upto]`` of the accounts the first round looks at (``c1``: that round's
+        price-move bound, the factor ``q`` carries) to tighter lower bounds at the shocked prices:
+        the round then skips, without reading their rows, accounts HF0 alone could not rule out.
         This is the fixed point of :func:`solve_fixed_point` with this one market.
         """
         m = self.model
         shock = m.shock_vector(shocks) if isinstance(shocks, Mapping) else np.asarray(shocks, dtype=np.float64)
         p0 = np.asarray(m.prices, dtype=np.float64)
+        if first_bounds is not None:  # the prefix first (it may sort more of the book), then the reset
+            step = (p0 * (1.0 - shock)) / p0  # as the first round's advance takes it
+            c1 = float(step.max() / step.min())
+            upto = self._prefix_len(c1)
         part = self.start(np.arange(len(m.assets), dtype=np.int64), trades=trades and keep_arrays)
+        if first_bounds is not None:
+            first_bounds(upto, c1, self._q)
+            self._q_dirty = max(self._q_dirty, upto)  # the next run resets them
         venues = {m.assets.index(sym): v for sym, v in m.venues.items()}
         trace = solve_fixed_point([part], p0, shock, venues, self.settings)
         return part.outcome(trace, shock, keep_arrays)
