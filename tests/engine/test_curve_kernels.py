@@ -97,3 +97,15 @@ def test_the_bound_is_below_the_hf_at_the_shocked_prices(protocol_book, shocks, 
         # and tight: the split gives the HF itself, up to the safety factor and rounding
         has = rules.health(solver.book_arrays, p1, np.arange(n)).debt_usd > 0.0
         assert (q[has] >= hf1[has] * (1.0 - 1e-8)).all()
+
+
+def test_split_by_hand_and_compiled():
+    # w0 = 1.5 * 2000 = 3000 at the reference prices, wh = 2.0 * 1000 = 2000 with the group halved:
+    # the group's part 2 * (3000 - 2000) = 2000, the rest 1000; debt 2000 and 1000: all in the group.
+    # The second account has no debt: zeros.
+    hf0, d0, hfh, dh = np.array([1.5, 1e300]), np.array([2000.0, 0.0]), np.array([2.0, 1e300]), np.array([1000.0, 0.0])
+    compiled = jit_functions(plain.FUNCTIONS, enabled=True)["split_values"]
+    for fn in (plain.split_values, compiled):
+        out = [np.full(2, 9.0) for _ in range(4)]
+        fn(hf0, d0, hfh, dh, *out)
+        assert [o.tolist() for o in out] == [[2000.0, 0.0], [1000.0, 0.0], [2000.0, 0.0], [0.0, 0.0]]

@@ -30,7 +30,7 @@ import numpy as np
 
 from liqcascade._jit import jit_enabled
 from liqcascade._typing import FloatArray
-from liqcascade.engine.curve_kernels import first_round_bounds
+from liqcascade.engine.curve_kernels import first_round_bounds, split_values
 from liqcascade.engine.static import StaticCascade
 
 
@@ -90,10 +90,11 @@ class Direction:
         rules, base = solver.model.rules, solver.book_arrays
         p0 = np.asarray(solver.model.prices, dtype=np.float64)
         everyone = np.arange(base.n_accounts, dtype=np.int64)
-        w0, d0 = _values(rules.health(base, p0, everyone))
-        wh, dh = _values(rules.health(base, np.where(group, 0.5 * p0, p0), everyone))
-        # the group's part is what halving its prices halves
-        return cls(group, 2.0 * (w0 - wh), 2.0 * wh - w0, 2.0 * (d0 - dh), 2.0 * dh - d0)
+        v0 = rules.health(base, p0, everyone)
+        vh = rules.health(base, np.where(group, 0.5 * p0, p0), everyone)
+        parts = [np.empty(base.n_accounts) for _ in range(4)]
+        split_values(v0.hf, v0.debt_usd, vh.hf, vh.debt_usd, *parts)
+        return cls(group, *parts)
 
     def factor(self, shock: FloatArray) -> float:
         """The point's factor ``f`` (1 for the unshocked point)."""
@@ -103,13 +104,6 @@ class Direction:
         """The ``first_bounds`` of :meth:`StaticCascade.run` for the point ``shock``."""
         f = self.factor(shock)
         return lambda upto, c1, q: first_round_bounds(upto, f, c1, self.wg, self.wo, self.dg, self.do, q)
-
-
-def _values(v) -> tuple[FloatArray, FloatArray]:
-    """Counted collateral value (HF times debt) and debt value of a health view; 0 and 0 for an
-    account without debt (its HF is a placeholder)."""
-    has = v.debt_usd > 0.0
-    return np.where(has, v.hf * v.debt_usd, 0.0), np.where(has, v.debt_usd, 0.0)
 
 
 def run_point(solver: StaticCascade, shock: FloatArray, direction: Direction | None = None) -> CurvePoint:

@@ -5,3 +5,4 @@ from liqcascade.engine import curve_kernels_python as _py
 
 _K = jit_functions(_py.FUNCTIONS)
 first_round_bounds = _K["first_round_bounds"]
+split_values = _K["split_values"]

@@ -26,4 +26,25 @@ def first_round_bounds(upto, f, c1, wg, wo, dg, do, q):
                 q[k] = b
 
 
-FUNCTIONS = {"first_round_bounds": first_round_bounds}
+def split_values(hf0, d0, hfh, dh, wg, wo, dg, do):
+    """Each account's counted collateral value ``w = hf * d`` and debt value ``d`` split into the
+    part of a group of assets (``wg``, ``dg``) and the rest (``wo``, ``do``), from its HF and debt
+    value at the reference prices (``hf0``, ``d0``) and with the group's prices halved (``hfh``,
+    ``dh``): halving the group's prices halves the group's part, so ``v0 - vh`` is half of it.
+    An account without debt (its HF a placeholder) gets zeros."""
+    for k in range(hf0.shape[0]):
+        if d0[k] > 0.0 and dh[k] > 0.0:
+            w0 = hf0[k] * d0[k]
+            wh = hfh[k] * dh[k]
+            wg[k] = 2.0 * (w0 - wh)
+            wo[k] = 2.0 * wh - w0
+            dg[k] = 2.0 * (d0[k] - dh[k])
+            do[k] = 2.0 * dh[k] - d0[k]
+        else:
+            wg[k] = 0.0
+            wo[k] = 0.0
+            dg[k] = 0.0
+            do[k] = 0.0
+
+
+FUNCTIONS = {"first_round_bounds": first_round_bounds, "split_values": split_values}
