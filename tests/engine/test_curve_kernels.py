@@ -77,12 +77,14 @@ def test_direction_split_by_hand():
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(["aave", "compound_v2", "morpho_blue", "euler_v2", "maker"]).flatmap(
            lambda p: st.tuples(st.just(p), mb.books("compound_v2" if p == "aave" else p, 1, 30))),
-       st.lists(st.floats(-2.0, 0.99), min_size=1, max_size=5), st.booleans())
-def test_the_bound_is_below_the_hf_at_the_shocked_prices(protocol_book, shocks, with_btc):
+       st.lists(st.floats(-2.0, 0.99), min_size=1, max_size=5), st.sampled_from(["WETH", "WETH+WBTC", "all", "USDC"]))
+def test_the_bound_is_below_the_hf_at_the_shocked_prices(protocol_book, shocks, group):
+    """Whichever assets move together, the debt asset among them or alone."""
     protocol, book = protocol_book
     rules = AaveV3Rules(mb.PARAMS, V3_3) if protocol == "aave" else mb.make_rules(protocol)
     solver = StaticCascade(MarketModel(book, rules, mb.PRICES))
-    rows = np.array([[s, s if with_btc else 0.0, 0.0] for s in shocks])
+    moved = {"WETH": [1, 0, 0], "WETH+WBTC": [1, 1, 0], "all": [1, 1, 1], "USDC": [0, 0, 1]}[group]
+    rows = np.array([[s * m for m in moved] for s in shocks])
     d = Direction.of(solver, rows)
     if d is None:
         assert any(1.0 - s < 0.01 for s in shocks) or all(s == 0.0 for s in shocks)
