@@ -159,11 +159,11 @@ def test_an_error_in_a_point_reaches_the_caller_and_stops_the_rest(aave_book, mo
     real = curve_mod.run_point
     ran = []
 
-    def failing(solver, shock):
+    def failing(solver, shock, direction=None):
         ran.append(float(shock.max()))
         if len(ran) == 3:
             raise RuntimeError("point three fails")
-        return real(solver, shock)
+        return real(solver, shock, direction)
 
     monkeypatch.setattr(curve_mod, "run_point", failing)
     grid = np.linspace(0.0, 0.8, 40)
@@ -186,3 +186,9 @@ def test_workers_default_to_numba_threads_and_one_without_jit_or_a_threadsafe_la
         assert curve_mod.default_workers(100) == 1
     monkeypatch.setenv(DISABLE_JIT_ENV, "1")
     assert curve_mod.default_workers(100) == 1
+
+
+def test_the_threads_take_the_points_costliest_first():
+    # price-move bounds max(f) / min(f), f = 1 - shock: 1/0.9, 0.5/0.5 = 1, 1/0.7, 1.2/1, 1/0.9
+    shocks = np.array([[0.1, 0.0], [0.5, 0.5], [0.3, 0.0], [-0.2, 0.0], [0.0, 0.1]])
+    assert curve_mod.costliest_first(shocks) == [2, 3, 0, 4, 1]

@@ -10,6 +10,13 @@ own (:meth:`StaticCascade.twin`), instead of one point at a time on all threads.
 rounds are mostly serial work between short parallel sweeps (the venues' trades, the resets,
 the totals), and the compiled kernels release the GIL, so two points at once keep both cores
 busier than one point on two (``docs/benchmarks.md`` has the measurements).
+
+The threads take the costliest points first (:func:`costliest_first`). A curve's points move one
+set of assets by one factor each, so each account's counted collateral and debt split once into
+the moved assets' part and the rest (:class:`Direction`) give its HF at every point's shocked
+prices; the first round of a point then skips, without reading their rows, the accounts that
+bound rules out, where HF0 alone (the solver's bound) would have it check them. The skipped
+accounts cannot be eligible, so the numbers are the same.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import numpy as np
 
 from liqcascade._jit import jit_enabled
 from liqcascade._typing import FloatArray
+from liqcascade.engine.curve_kernels import first_round_bounds, split_values
 from liqcascade.engine.static import StaticCascade
 
 
@@ -45,9 +53,63 @@ class CurvePoint:
     accounts_liquidated: int
 
 
-def run_point(solver: StaticCascade, shock: FloatArray) -> CurvePoint:
-    """One cascade of ``shock`` (per asset) on ``solver``, reduced to what the curve reports."""
-    out = solver.run(shock, keep_arrays=False)
+@dataclass(frozen=True)
+class Direction:
+    """The accounts' values split along a curve's direction: the points move one set of assets
+    (``group``) by one factor ``f = 1 - shock`` each and leave the others. By working position
+    of a fully sorted solver's book: counted collateral value (LT-weighted, as its HF counts it)
+    and debt value at the reference prices, of the group's rows (``wg``, ``dg``) and of the
+    others (``wo``, ``do``). HF is linear in each asset's price in numerator and denominator
+    (the rules the curve uses this for), so at factor ``f`` it is
+    ``(wg f + wo) / (dg f + do)``. Shared by a solver and its twins (the same sorted book)."""
+
+    group: np.ndarray
+    wg: FloatArray
+    wo: FloatArray
+    dg: FloatArray
+    do: FloatArray
+
+    @classmethod
+    def of(cls, solver: StaticCascade, shocks: FloatArray) -> "Direction | None":
+        """The direction of ``shocks`` (points x assets) if every row moves the same assets by one
+        amount (or none), with factors ``f`` in [0.01, 11) where the split's rounding is far
+        below the bound's safety margin; None otherwise, or for rules whose liquidations move
+        other accounts or that liquidate softly (their sweeps keep no such bounds)."""
+        caps = solver.model.rules.capabilities
+        if caps.global_effects or caps.soft_liquidation or shocks.shape[0] == 0:
+            return None
+        group = (shocks != 0.0).any(axis=0)
+        if not group.any():
+            return None
+        picked = shocks[:, group]
+        f = 1.0 - picked[:, 0]
+        moved = (picked != 0.0).any(axis=1)
+        if not ((picked == picked[:, :1]).all() and (picked[moved] != 0.0).all() and (f >= 0.01).all()):
+            return None
+        solver.sort_all()  # the split is by working position of the full sort
+        rules, base = solver.model.rules, solver.book_arrays
+        p0 = np.asarray(solver.model.prices, dtype=np.float64)
+        everyone = np.arange(base.n_accounts, dtype=np.int64)
+        v0 = rules.health(base, p0, everyone)
+        vh = rules.health(base, np.where(group, 0.5 * p0, p0), everyone)
+        parts = [np.empty(base.n_accounts) for _ in range(4)]
+        split_values(v0.hf, v0.debt_usd, vh.hf, vh.debt_usd, *parts)
+        return cls(group, *parts)
+
+    def factor(self, shock: FloatArray) -> float:
+        """The point's factor ``f`` (1 for the unshocked point)."""
+        return float(1.0 - shock[self.group][0])
+
+    def bounds(self, shock: FloatArray) -> Callable[[int, float, FloatArray], None]:
+        """The ``first_bounds`` of :meth:`StaticCascade.run` for the point ``shock``."""
+        f = self.factor(shock)
+        return lambda upto, c1, q: first_round_bounds(upto, f, c1, self.wg, self.wo, self.dg, self.do, q)
+
+
+def run_point(solver: StaticCascade, shock: FloatArray, direction: Direction | None = None) -> CurvePoint:
+    """One cascade of ``shock`` (per asset) on ``solver``, reduced to what the curve reports;
+    with the curve's ``direction``, its first round skips what the split rules out."""
+    out = solver.run(shock, keep_arrays=False, first_bounds=None if direction is None else direction.bounds(shock))
     t, a = out.totals, out.tallies
     # the sums of StaticCascade.totals, the same reductions over the same arrays (so the same
     # bits), without the counts and totals a curve does not report
@@ -97,9 +159,10 @@ def curve_points(
     if progress is not None:
         progress(0, n)
     if workers == 1:
+        direction = Direction.of(solver, shocks)
         out = []
         for k in range(n):
-            out.append(run_point(solver, shocks[k]))
+            out.append(run_point(solver, shocks[k], direction))
             if progress is not None:
                 progress(k + 1, n)
         return out
@@ -110,31 +173,41 @@ def _threaded(
     solver: StaticCascade, shocks: FloatArray, workers: int, progress: Callable[[int, int], None] | None
 ) -> list[CurvePoint]:
     """:func:`curve_points` on ``workers`` threads, each with a solver of its own and one numba
-    thread, taking the next point when it is done with one (the points differ in cost)."""
+    thread, taking the next point when it is done with one, the costliest first (see
+    :func:`costliest_first`): the points differ in cost, and a costly point taken last would
+    keep one thread busy after the others have finished. The first twin's thread also finds the
+    curve's :class:`Direction` while the first points run; the points that start after it use it
+    (the numbers are the same with or without it)."""
     n = shocks.shape[0]
-    solvers = [solver.twin() for _ in range(workers - 1)] + [solver]
+    solver.sort_all()  # before any thread starts: the twins share the sorted book
     results: list[CurvePoint | None] = [None] * n
     done: queue.Queue[BaseException | None] = queue.Queue()
-    nxt = iter(range(n))
+    nxt = iter(costliest_first(shocks))
     lock = threading.Lock()
 
-    def work(own: StaticCascade) -> None:
+    found: list[Direction | None] = [None]
+
+    def work(own: StaticCascade | None, finds_direction: bool) -> None:
         try:
             if jit_enabled():
                 import numba
 
                 numba.set_num_threads(1)  # per thread: this thread's parallel kernels run on it alone
+            if own is None:  # its buffers are copied and first written here, beside the other threads' points
+                own = solver.twin()
+            if finds_direction:  # reads only the sorted book, which no thread changes now
+                found[0] = Direction.of(solver, shocks)
             while True:
                 with lock:
                     k = next(nxt, None)
                 if k is None:
                     return
-                results[k] = run_point(own, shocks[k])
+                results[k] = run_point(own, shocks[k], found[0])
                 done.put(None)
         except BaseException as e:  # handed to the calling thread, which raises it
             done.put(e)
 
-    threads = [threading.Thread(target=work, args=(s,), daemon=True) for s in solvers]
+    threads = [threading.Thread(target=work, args=(None if w else solver, w == 1), daemon=True) for w in range(workers)]
     for t in threads:
         t.start()
     try:
@@ -153,3 +226,14 @@ def _threaded(
         for t in threads:
             t.join()
     return [r for r in results if r is not None]
+
+
+def costliest_first(shocks: FloatArray) -> list[int]:
+    """The rows of ``shocks`` (points x assets) in the order a curve's threads take them: by the
+    price-move bound ``max(f) / min(f)`` of the shocked prices relative to the reference ones,
+    ``f = 1 - shock``, largest first; ties in row order. A point's first round
+    looks at the accounts whose pre-shock health is below that bound (``engine/static.py``), and
+    the larger shocks liquidate more, so the bound orders the points by their cost."""
+    f = 1.0 - shocks
+    bound = f.max(axis=1) / f.min(axis=1)
+    return [int(k) for k in np.argsort(-bound, kind="stable")]

@@ -309,6 +309,11 @@ class StaticCascade:
         back[self._perm] = np.arange(self._perm.shape[0])
         return HealthView(np.arange(m.book.n_accounts), v.hf[back], v.collateral_usd[back], v.debt_usd[back])
 
+    @property
+    def book_arrays(self) -> BookArrays:
+        """The prepared book in working order, as the runs start from it (read only)."""
+        return self._base
+
     def _fresh_arrays(self) -> BookArrays:
         """The working arrays reset to the base book, the per-account tallies and marks to
         zero. Only accounts inside the largest prefix the previous run looked at can have
@@ -355,8 +360,10 @@ class StaticCascade:
         self._layout += 1
 
     def sort_all(self) -> None:
-        """Sort the whole book now (a run that looks at every account needs it sorted)."""
-        self._sort_below(np.inf)
+        """Sort the whole book now (a run that looks at every account needs it sorted); once
+        sorted, nothing is touched (a curve's threads make twins while others run)."""
+        if self._book.sorted_below != np.inf:
+            self._sort_below(np.inf)
 
     def twin(self) -> "StaticCascade":
         """A solver over this one's book, fully sorted, with working buffers of its own: the two
@@ -373,6 +380,7 @@ class StaticCascade:
     def run(
         self, shocks: Mapping[str, float] | FloatArray, keep_arrays: bool = True, trades: bool = False,
         replay_ok: bool = True,
+        first_bounds: Callable[[int, float, FloatArray], None] | None = None,
     ) -> CascadeOutcome:
         """One cascade from ``shocks`` (asset -> fractional drop, or an array by asset).
 
@@ -386,6 +394,12 @@ class StaticCascade:
         the liquidated accounts, replayed after the cascade (``CascadeOutcome.flow_rows``);
         otherwise the cascade records them for every row of the book (as it does with
         ``replay_ok=False``, what the replay is tested against).
+        Recording them costs about a third of a cascade that liquidates half of a 1M-account
+        book (their memory traffic).
+        ``first_bounds(upto, c1, q)`` (the curve's, :mod:`liqcascade.engine.curve`) may raise the
+        HF bounds ``q[:upto]`` of the accounts the first round looks at (``c1``: that round's
+        price-move bound, the factor ``q`` carries) to tighter lower bounds at the shocked prices:
+        the round then skips, without reading their rows, accounts HF0 alone could not rule out.
         This is the fixed point of :func:`solve_fixed_point` with this one market.
         """
         from liqcascade.engine.flow_replay import replay_flows, replayable
@@ -393,10 +407,17 @@ class StaticCascade:
         m = self.model
         shock = m.shock_vector(shocks) if isinstance(shocks, Mapping) else np.asarray(shocks, dtype=np.float64)
         p0 = np.asarray(m.prices, dtype=np.float64)
+        if first_bounds is not None:  # the prefix first (it may sort more of the book), then the reset
+            step = (p0 * (1.0 - shock)) / p0  # as the first round's advance takes it
+            c1 = float(step.max() / step.min())
+            upto = self._prefix_len(c1)
         replay = trades and keep_arrays and replay_ok and replayable(m.rules, self._base, self.settings.strategy)
         part = self.start(np.arange(len(m.assets), dtype=np.int64), trades=trades and keep_arrays and not replay)
         if replay:
             part.swept = []
+        if first_bounds is not None:
+            first_bounds(upto, c1, self._q)
+            self._q_dirty = max(self._q_dirty, upto)  # the next run resets them
         venues = {m.assets.index(sym): v for sym, v in m.venues.items()}
         trace = solve_fixed_point([part], p0, shock, venues, self.settings)
         out = part.outcome(trace, shock, keep_arrays)
@@ -405,7 +426,7 @@ class StaticCascade:
         kept = replay_flows(m.rules, self._base, out.arrays, out.tallies, out.touched, out.account_order,
                             self._hf0_sorted, part.swept, self.settings.limits, _row_index)
         if kept is None:  # the replay did not end where the cascade did: record flows for every row
-            return self.run(shocks, keep_arrays, trades, replay_ok=False)
+            return self.run(shocks, keep_arrays, trades, replay_ok=False, first_bounds=first_bounds)
         return replace(out, tallies=replace(out.tallies, flows=kept.flows), flow_rows=kept.rows,
                        flow_accounts=kept.accounts)
 

@@ -1,0 +1,8 @@
+"""Compiled cascade-curve kernels (numba); ``LIQCASCADE_DISABLE_JIT=1`` gives the plain twins."""
+
+from liqcascade._jit import jit_functions
+from liqcascade.engine import curve_kernels_python as _py
+
+_K = jit_functions(_py.FUNCTIONS)
+first_round_bounds = _K["first_round_bounds"]
+split_values = _K["split_values"]
