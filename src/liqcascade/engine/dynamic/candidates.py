@@ -79,9 +79,16 @@ def in_sorted(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
     return out
 
 
+STABLE_BELOW = 1_000
+"""Below this many values NumPy's stable sort itself is the faster (a Monte Carlo block ranks a
+few hundred candidates: 3.6 against 15.2 us at 300, 44 against 40 us at 1,500)."""
+
+
 def stable_order(values: np.ndarray) -> np.ndarray:
     """``np.argsort(values, kind="stable")``, the same permutation, faster on large arrays: the
     unstable (SIMD) sort, then each run of equal values (and of NaNs) put back in index order."""
+    if values.shape[0] < STABLE_BELOW:
+        return np.argsort(values, kind="stable")
     order = np.argsort(values)
     v = values[order]
     same = v[1:] == v[:-1]
