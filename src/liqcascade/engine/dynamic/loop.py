@@ -91,7 +91,7 @@ def run_blocks(run: RunInputs, st: SimulationState, progress: Callable[[int, int
     while b < nb:
         n = quiet.advance(run, st, b, window) if skipping else 0
         if n == 0:
-            run_block(run, st, b)
+            run_block(run, st, b, window.primed if skipping else None)
             n = 1
         if progress is not None:
             for done in range(b + 1, b + n + 1):
@@ -144,10 +144,14 @@ def _baseline(run: RunInputs, series: Mapping[str, FloatArray] | None):
     return baseline_state(run.assets, run.n_blocks, series)
 
 
-def run_block(run: RunInputs, st: SimulationState, b: int) -> None:
-    """One block, step by step (see the package docstring)."""
+def run_block(run: RunInputs, st: SimulationState, b: int, primed: quiet.Primed | None = None) -> None:
+    """One block, step by step (see the package docstring); ``primed``: the block's prices
+    as a quiet-run attempt computed them (:class:`.quiet.Primed`), the same as step 1-2's."""
     between_blocks(run, st, b)
-    steps.move_prices(run, st, b)
+    if primed is not None and primed.block == b:
+        quiet.move_prices(st, primed)
+    else:
+        steps.move_prices(run, st, b)
     o = steps.read_oracle(run, st, b)
     gas = steps.gas_price(run, b)
     st.tallies.reset_assets()

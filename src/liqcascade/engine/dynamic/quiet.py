@@ -34,12 +34,27 @@ CELLS = 1 << 20
 """At most this many (block, eligible account) pairs are priced at once."""
 
 
+@dataclass(frozen=True)
+class Primed:
+    """Block ``block``'s prices as an attempt that found it not quiet computed them: what
+    :func:`~.steps.move_prices` gives for that block (the same expressions: the path, the decay
+    of the transient impact, the venues re-centred), so the loop does not compute them again."""
+
+    block: int
+    exo: np.ndarray
+    trans: np.ndarray
+    market: np.ndarray
+    venues: dict
+
+
 @dataclass
 class Window:
     """How many blocks the next attempt looks ahead: doubles after a run that was quiet to
-    its end, falls back after one the oracle cut short (a busy path wastes little)."""
+    its end, falls back after one the oracle cut short (a busy path wastes little). ``primed``:
+    the last attempt's first block's prices when that block was not quiet (else None)."""
 
     blocks: int = MIN_WINDOW
+    primed: Primed | None = None
 
     def update(self, looked: int, quiet: int) -> None:
         self.blocks = min(MAX_WINDOW, 2 * looked) if quiet == looked else max(MIN_WINDOW, 2 * quiet)
@@ -65,7 +80,9 @@ def at_rest(st: SimulationState) -> bool:
 
 def advance(run: RunInputs, st: SimulationState, b: int, window: Window) -> int:
     """Advance over the quiet blocks from ``b`` (at most ``window.blocks``); return how many
-    (0: block ``b`` is not quiet, or the state is not at rest)."""
+    (0: block ``b`` is not quiet, or the state is not at rest; ``window.primed`` then holds
+    block ``b``'s prices when they were computed)."""
+    window.primed = None
     if b == 0 or not at_rest(st) or (st.cand.elig.size and run.settings.liquidators.strategy != "max_close"):
         return 0
     # a window of blocks x candidates stays small
@@ -82,6 +99,7 @@ def advance(run: RunInputs, st: SimulationState, b: int, window: Window) -> int:
     n, idle = _untaken(run, st, b, market[:n_oracle], gas, venues)
     window.update(w, n)
     if n == 0:
+        window.primed = Primed(b, exo[0], trans[0], market[0], venues[0])
         return 0
     if n < n_oracle:  # a liquidator takes an account at block b + n: the oracle's clock stops before it
         _, ostate = run.oracle.quiet_blocks(st.ostate, run.times[b:b + n], seen[:n])
@@ -91,6 +109,14 @@ def advance(run: RunInputs, st: SimulationState, b: int, window: Window) -> int:
     _book_side(run, st, b, n)
     _record(run, st, b, n, exo, market, gas[:n], idle)
     return n
+
+
+def move_prices(st: SimulationState, primed: Primed) -> None:
+    """:func:`~.steps.move_prices` of block ``primed.block`` from what an attempt computed."""
+    st.exo[:] = primed.exo
+    st.trans[:] = primed.trans
+    st.market[:] = primed.market
+    st.venues = dict(primed.venues)
 
 
 def _untaken(run: RunInputs, st: SimulationState, b: int, market, gas, venues):
