@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Collection, Mapping
+from typing import Callable, Collection, Mapping, NamedTuple
 
 from liqcascade._typing import FloatArray
 from liqcascade.engine.dynamic import owners, quiet, steps
@@ -69,16 +69,48 @@ def simulate(
     keeper-managed owners repay on the OSM's next price (:mod:`.keepers`). ``tables`` (names
     among :data:`~.results.TABLES`): only those are built (None: all).
     """
+    fin = simulate_state(model, path, oracle, settings, progress, oracle_input, venue_depth, sorted_book,
+                         owner_actions, accrual, impact_baseline, behaviour, behaviour_stream, keepers,
+                         trades=tables is None or "trades" in tables)
+    return build_result(fin.run, fin.state, config, tables)
+
+
+class Finished(NamedTuple):
+    """A run's fixed inputs and its state after the last block (what the tables are built from)."""
+
+    run: RunInputs
+    state: SimulationState
+
+
+def simulate_state(
+    model: MarketModel,
+    path,
+    oracle,
+    settings: SimSettings | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    oracle_input: Mapping[str, FloatArray] | None = None,
+    venue_depth: Mapping[str, FloatArray] | None = None,
+    sorted_book: SortedBook | None = None,
+    owner_actions: owners.OwnerActions | None = None,
+    accrual: tuple[owners.DebtAccrual, ...] = (),
+    impact_baseline: Mapping[str, FloatArray] | None = None,
+    behaviour: BehaviourParams | None = None,
+    behaviour_stream: int = 0,
+    keepers: KeeperBook | None = None,
+    trades: bool = True,
+) -> Finished:
+    """:func:`simulate`'s run without its tables (same arguments; ``trades`` False: no per-row
+    flows kept): a Monte Carlo path reads a few numbers of the state, not its tables."""
     moving = owner_actions is not None or bool(accrual) or behaviour is not None or keepers is not None
     model, sorted_book, plan = _grown(model, sorted_book, path, owner_actions, behaviour, behaviour_stream)
     run = prepare_inputs(model, path, oracle, settings, oracle_input, venue_depth, sorted_book)
-    st = initial_state(run, trades=tables is None or "trades" in tables)
+    st = initial_state(run, trades=trades)
     if run.settings.dynamics.impact_on_path == "excess":
         st.baseline = _baseline(run, impact_baseline)
     if moving:
         st.owners = owner_inputs(model, run, owner_actions, tuple(accrual), behaviour, behaviour_stream, plan, keepers)
     run_blocks(run, st, progress)
-    return build_result(run, st, config, tables)
+    return Finished(run, st)
 
 
 def run_blocks(run: RunInputs, st: SimulationState, progress: Callable[[int, int], None] | None = None) -> None:
