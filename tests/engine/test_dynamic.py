@@ -263,6 +263,25 @@ def test_only_the_tables_asked_for_are_built(tables):
         pd.testing.assert_frame_equal(part.table(name), full.table(name), check_exact=True, obj=name)
 
 
+def test_without_shortfall_only_the_shortfall_record_is_left_out():
+    """``simulate_state(shortfall=False)`` (a Monte Carlo path) skips the eligible accounts'
+    health pass: every record but ``shortfall_usd`` (then 0) and the book are the same."""
+    from dataclasses import fields
+
+    from liqcascade.engine.dynamic.loop import simulate_state
+
+    m = model(random_book(seed=3))
+    s = SimSettings(Liquidators(liquidations_per_block=5, gas_gwei=30), Dynamics(600, 0.5))
+    on = simulate_state(m, _gbm_path(4, 200), ChainlinkPush(0.005, 3600), s).state
+    off = simulate_state(m, _gbm_path(4, 200), ChainlinkPush(0.005, 3600), s, shortfall=False).state
+    assert (on.records.shortfall_usd > 0).any() and not off.records.shortfall_usd.any()
+    for f in fields(on.records):
+        if f.name != "shortfall_usd":
+            np.testing.assert_array_equal(getattr(off.records, f.name), getattr(on.records, f.name), err_msg=f.name)
+    np.testing.assert_array_equal(off.arrays.coll, on.arrays.coll)
+    np.testing.assert_array_equal(off.arrays.debt, on.arrays.debt)
+
+
 def test_an_unknown_table_is_refused_by_name():
     m = model(random_book(50, seed=3))
     with pytest.raises(ConfigError, match="tables.*'stepz'"):

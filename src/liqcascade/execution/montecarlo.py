@@ -189,7 +189,7 @@ class Prepared:
         path = drive_path(raw, sc.config.simulation.drive, model.assets, np.asarray(model.prices), sc.source)
         # the state, not the tables: the row's numbers are read where the tables would copy them from
         fin = simulate_state(model, path, self.oracle, self.settings, sorted_book=self.book, behaviour=self.behaviour,
-                             behaviour_stream=index, trades=False)
+                             behaviour_stream=index, trades=False, shortfall=False)
         out = _state_outcome(fin)
         row: dict[str, Any] = {"path": index, "seed": seed, **out.row,
                                "time_to_clear_s": _clear_time(out.liq_blocks, out.open, float(raw.block_seconds))}

@@ -32,27 +32,28 @@ class Candidates:
         return float(self.gap.sum())
 
     @classmethod
-    def build(cls, rules, arrays, prices, accounts) -> "Candidates":
+    def build(cls, rules, arrays, prices, accounts, gap: bool = True) -> "Candidates":
+        """``gap`` False: ``gap`` is zeros (no health pass: only the records' shortfall reads it)."""
         if accounts.shape[0] == 0:  # most blocks: no kernel call (a parallel one costs a thread wake-up)
             f, i = np.empty(0), np.empty(0, dtype=np.int64)
             return cls(i, f, f, f, f, i, i, f)
         fc = rules.first_call(arrays, prices, accounts)
         live = fc.repaid > 0.0
         acc = accounts[live]
-        v = rules.health(arrays, prices, acc)
         if fc.costs is None:  # the liquidator repays and keeps the seized collateral net of the fee
             received, paid, reward = fc.seized - fc.fee, fc.repaid, np.zeros(accounts.shape[0])
         else:
             received, paid, reward = fc.costs.received, fc.costs.paid, fc.costs.reward_usd
         return cls(acc, fc.repaid[live], received[live], paid[live], reward[live], fc.collateral_asset[live],
-                   fc.debt_asset[live], np.clip(v.debt_usd - v.collateral_usd, 0.0, None))
+                   fc.debt_asset[live], _gaps(rules, arrays, prices, acc) if gap else np.zeros(acc.shape[0]))
 
-    def refresh(self, rules, arrays, prices, changed) -> "Candidates":
-        """The same set at the same prices after the accounts ``changed`` (ascending) were liquidated."""
+    def refresh(self, rules, arrays, prices, changed, gap: bool = True) -> "Candidates":
+        """The same set at the same prices after the accounts ``changed`` (ascending) were
+        liquidated (``gap``: as :meth:`build`'s)."""
         if changed.size == 0:
             return self
         keep = ~in_sorted(self.elig, changed)
-        new = Candidates.build(rules, arrays, prices, changed)
+        new = Candidates.build(rules, arrays, prices, changed, gap)
         # both parts ascending and disjoint: merge them in place of a sort
         at_new = np.searchsorted(self.elig[keep], new.elig) + np.arange(new.elig.size)
         from_new = np.zeros(int(keep.sum()) + new.elig.size, dtype=np.bool_)
@@ -65,6 +66,12 @@ class Candidates:
             merge_kept(old_f.astype(dtype, copy=False), keep, new_f.astype(dtype, copy=False), from_new, out)
             merged[f] = out
         return Candidates(**merged)
+
+
+def _gaps(rules, arrays, prices, accounts) -> FloatArray:
+    """Each account's debt above its collateral (USD, >= 0)."""
+    v = rules.health(arrays, prices, accounts)
+    return np.clip(v.debt_usd - v.collateral_usd, 0.0, None)
 
 
 CANDIDATE_FIELDS = ("repaid", "received", "paid", "reward_usd", "coll_asset", "debt_asset", "gap")

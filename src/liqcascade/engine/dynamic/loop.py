@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Collection, Mapping, NamedTuple
 
 from liqcascade._typing import FloatArray
@@ -71,7 +72,7 @@ def simulate(
     """
     fin = simulate_state(model, path, oracle, settings, progress, oracle_input, venue_depth, sorted_book,
                          owner_actions, accrual, impact_baseline, behaviour, behaviour_stream, keepers,
-                         trades=tables is None or "trades" in tables)
+                         trades=tables is None or "trades" in tables, shortfall=tables is None or "steps" in tables)
     return build_result(fin.run, fin.state, config, tables)
 
 
@@ -98,12 +99,16 @@ def simulate_state(
     behaviour_stream: int = 0,
     keepers: KeeperBook | None = None,
     trades: bool = True,
+    shortfall: bool = True,
 ) -> Finished:
     """:func:`simulate`'s run without its tables (same arguments; ``trades`` False: no per-row
-    flows kept): a Monte Carlo path reads a few numbers of the state, not its tables."""
+    flows kept; ``shortfall`` False: the records' ``shortfall_usd`` is not computed, see
+    :attr:`.state.RunInputs.shortfall`): a Monte Carlo path reads a few numbers of the state."""
     moving = owner_actions is not None or bool(accrual) or behaviour is not None or keepers is not None
     model, sorted_book, plan = _grown(model, sorted_book, path, owner_actions, behaviour, behaviour_stream)
     run = prepare_inputs(model, path, oracle, settings, oracle_input, venue_depth, sorted_book)
+    if not shortfall:
+        run = dataclasses.replace(run, shortfall=False)
     st = initial_state(run, trades=trades)
     if run.settings.dynamics.impact_on_path == "excess":
         st.baseline = _baseline(run, impact_baseline)

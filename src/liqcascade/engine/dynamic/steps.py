@@ -126,12 +126,12 @@ def find_candidates(run: RunInputs, st: SimulationState, b: int, o: FloatArray) 
         everyone = global_effects or st.owners is not None  # a moving book is not sorted by health
         upto = run.model.book.n_accounts if everyone else run.book.prefix_len(st.bound)
         scanned = rules.scan(st.arrays, o, upto, st.q, st.cum_bound)
-        st.cand = Candidates.build(rules, st.arrays, o, scanned)
+        st.cand = Candidates.build(rules, st.arrays, o, scanned, run.shortfall)
         if held_by_limits:
             st.held = _held(rules, st, o, np.setdiff1d(scanned, st.cand.elig, assume_unique=True))
     else:
         # same oracle prices: only the accounts liquidated last block can have changed
-        st.cand = st.cand.refresh(rules, st.arrays, o, st.liquidated_last)
+        st.cand = st.cand.refresh(rules, st.arrays, o, st.liquidated_last, run.shortfall)
         if held_by_limits and (st.held.size or st.liquidated_last.size):
             # a bark may have left a vault waiting; returned collateral may have made one safe
             pool = np.union1d(st.held, st.liquidated_last)
@@ -159,13 +159,14 @@ def start_latency_clocks(st: SimulationState, b: int) -> None:
 
 def eligible_shortfall(run: RunInputs, st: SimulationState, b: int, o: FloatArray) -> float:
     """Debt above collateral (USD) of the eligible accounts and of those held back; marks
-    the first block anything was eligible."""
+    the first block anything was eligible (0 when ``run.shortfall`` is off)."""
     shortfall = st.cand.shortfall
     if st.held.size:
         if st.first_eligible_block < 0:
             st.first_eligible_block = b
-        hv = run.model.rules.health(st.arrays, o, st.held)
-        shortfall += float(np.clip(hv.debt_usd - hv.collateral_usd, 0.0, None).sum())
+        if run.shortfall:
+            hv = run.model.rules.health(st.arrays, o, st.held)
+            shortfall += float(np.clip(hv.debt_usd - hv.collateral_usd, 0.0, None).sum())
     if st.cand.elig.size and st.first_eligible_block < 0:
         st.first_eligible_block = b
     return shortfall
