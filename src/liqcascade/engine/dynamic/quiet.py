@@ -189,16 +189,16 @@ def _prices(run: RunInputs, st: SimulationState, b: int, w: int):
         return exo, trans, market, [dict(current) for _ in range(w)]
     # Python floats (the same doubles): a block's few venue prices cost less than as NumPy scalars
     rows = target[:, items].tolist()
+    # each venue's mid price as of the last block (a venue not re-centred keeps its own)
+    mid_row = [current[i].mid_price() for i in items]
     mids = []
     for row in rows:
-        mid_row = []
-        for i, p in zip(items, row):
-            v = current[i]
-            if abs(p / v.mid_price() - 1.0) > 1e-12:
-                v = v.with_mid_price(p)
+        for j, (i, p) in enumerate(zip(items, row)):
+            if abs(p / mid_row[j] - 1.0) > 1e-12:
+                v = current[i].with_mid_price(p)
                 current[i] = v
-            mid_row.append(v.mid_price())
-        mids.append(mid_row)
+                mid_row[j] = v.mid_price()
+        mids.append(list(mid_row))
         venues.append(dict(current))
     market[:, items] = mids
     return exo, trans, market, venues

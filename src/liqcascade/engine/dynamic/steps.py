@@ -212,7 +212,10 @@ def strategy_terms(liq, st: SimulationState, o: FloatArray, gas_usd: float, rule
 def profit_floor(liq) -> float:
     """``min_profit_usd``, with -inf raised to the lowest float so that a candidate whose
     strategy plans no call (profit -inf) stays below it."""
-    return max(liq.min_profit_usd, -np.finfo(np.float64).max)
+    return max(liq.min_profit_usd, _LOWEST)
+
+
+_LOWEST = float(-np.finfo(np.float64).max)  # np.finfo is a lookup of microseconds, asked twice a block
 
 
 def present(assets: np.ndarray, k: int) -> list[int]:
@@ -234,7 +237,8 @@ def choose_liquidations(run: RunInputs, st: SimulationState, b: int, gas: float)
     gas_usd = gas * 1e-9 * liq.gas_per_call * (market[run.gas_idx] if run.gas_idx >= 0 else 0.0)
     # the calls happen at the oracle's prices the candidates were found at (step 4's)
     received, paid, reward, caps = strategy_terms(liq, st, st.o_prev, gas_usd, run.model.rules)
-    gross = received * market[ca] + reward - paid * market[da] - gas_usd
+    rep_usd = paid * market[da]
+    gross = received * market[ca] + reward - rep_usd - gas_usd
     waiting = b - st.eligible_since[elig] < liq.latency_blocks
     floor = profit_floor(liq)
     unprofitable = gross < floor
@@ -243,7 +247,6 @@ def choose_liquidations(run: RunInputs, st: SimulationState, b: int, gas: float)
     order = okidx[stable_order(-gross[okidx])]
     grid = sale_grid(run, st, order, received)
     cap = len(order) if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
-    rep_usd = paid * market[da]
     picked_profit = np.empty(len(order))
     work = order.copy()
     taken = int(_kernels.greedy_pick(
