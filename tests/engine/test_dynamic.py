@@ -186,9 +186,9 @@ def test_skipping_and_cache_match_a_full_rescan_every_block(seed, monkeypatch):
         q[:] = 0.0
         return orig_scan(self, arrays, prices, arrays.n_accounts, q, cum_bound)
 
-    def full_refresh(self, rules, arrays, prices, changed):
+    def full_refresh(self, rules, arrays, prices, changed, gap=True):
         q = np.zeros(arrays.n_accounts)
-        return Candidates.build(rules, arrays, prices, orig_scan(rules, arrays, prices, arrays.n_accounts, q, 1.0))
+        return Candidates.build(rules, arrays, prices, orig_scan(rules, arrays, prices, arrays.n_accounts, q, 1.0), gap)
 
     monkeypatch.setattr(R, "scan", full_scan)
     monkeypatch.setattr(Candidates, "refresh", full_refresh)
