@@ -44,8 +44,11 @@ class Candidates:
             received, paid, reward = fc.seized - fc.fee, fc.repaid, np.zeros(accounts.shape[0])
         else:
             received, paid, reward = fc.costs.received, fc.costs.paid, fc.costs.reward_usd
+        gaps = _gaps(rules, arrays, prices, acc) if gap else np.zeros(acc.shape[0])
+        if acc.shape[0] == accounts.shape[0]:  # every call happens (most blocks): no copies (none is written to)
+            return cls(acc, fc.repaid, received, paid, reward, fc.collateral_asset, fc.debt_asset, gaps)
         return cls(acc, fc.repaid[live], received[live], paid[live], reward[live], fc.collateral_asset[live],
-                   fc.debt_asset[live], _gaps(rules, arrays, prices, acc) if gap else np.zeros(acc.shape[0]))
+                   fc.debt_asset[live], gaps)
 
     def refresh(self, rules, arrays, prices, changed, gap: bool = True) -> "Candidates":
         """The same set at the same prices after the accounts ``changed`` (ascending) were
