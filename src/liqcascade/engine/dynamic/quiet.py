@@ -207,12 +207,13 @@ def _prices(run: RunInputs, st: SimulationState, b: int, w: int):
 def _book_side(run: RunInputs, st: SimulationState, b: int, n: int) -> None:
     """The book's steps of ``n`` quiet blocks, each idempotent after its first: nothing
     seized, no candidate (refreshed with no account changed: the same set), latency clocks
-    as they were, an empty sale (adds zeros to the totals)."""
+    as they were, and no sale: nothing is held (:func:`at_rest`) and nothing was seized, so
+    :func:`~.steps.sell` would sell nothing and add +0.0 to totals and inventory, which changes
+    no value (they start at +0.0 and only ever add, so none is -0.0)."""
     st.tallies.reset_assets()
     st.cand = st.cand.refresh(run.model.rules, st.arrays, st.o_prev, EMPTY)
     steps.start_latency_clocks(st, b)
     st.liquidated_last = EMPTY
-    steps.sell(run, st)
     if run.settings.check_conservation:
         steps.check_conservation(run, st, b + n - 1)
 
