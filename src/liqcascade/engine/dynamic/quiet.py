@@ -94,6 +94,10 @@ def advance(run: RunInputs, st: SimulationState, b: int, window: Window) -> int:
     for i, arr in run.feeds.items():
         seen[:, i] = arr[b:b + w]
     n_oracle, ostate = run.oracle.quiet_blocks(st.ostate, run.times[b:b + w], seen)
+    if n_oracle == 0:  # the oracle opens a round at block b (most failed attempts)
+        window.update(w, 0)
+        window.primed = Primed(b, exo[0], trans[0], market[0], venues[0])
+        return 0
     gas = (run.gas_path[b:b + n_oracle] if run.gas_path is not None
            else np.full(n_oracle, float(run.settings.liquidators.gas_gwei)))
     n, idle = _untaken(run, st, b, market[:n_oracle], gas, venues)

@@ -340,9 +340,14 @@ def sell(run: RunInputs, st: SimulationState) -> None:
     transient part (decaying)."""
     phi = run.settings.dynamics.permanent_fraction
     tallies, venues, market = st.tallies, st.venues, st.market
+    mode = run.settings.dynamics.impact_on_path
+    if mode != "excess" and not (st.inventory.any() or tallies.seized.any() or tallies.fee.any()
+                                 or tallies.repaid.any() or tallies.deficit.any()):
+        # nothing held or taken (most blocks): the sale is empty and every total would add
+        # +0.0, which changes none (they start at +0.0 and only add: none is -0.0)
+        return
     st.inventory += tallies.seized - tallies.fee
     amount = st.inventory / run.settings.liquidators.spread_blocks
-    mode = run.settings.dynamics.impact_on_path
     if mode == "excess":  # what the path's own liquidations sold moves nothing again
         covered, excess = split_sales(st.baseline, amount)
         proceeds = sell_into_venues(venues, covered, market, st, phi, run.depth_mode, False)
