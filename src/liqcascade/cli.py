@@ -1180,6 +1180,10 @@ def backtest_cmd(scenario: Path, out: Path, recompute: bool, price_band: float, 
         ("per hour / per day", f"correlation {s['hourly_correlation']:.2f} / {s['daily_correlation']:.2f}"),
         ("peak hour", f"simulated {s['simulated_peak_hour'] or '-'}, recorded {s['recorded_peak_hour'] or '-'}"),
     ]
+    if "ledger_errors" in res.tables:  # left out of the replay and the score: the Vat would refuse their record
+        le = res.table("ledger_errors")
+        lines.append(("ledger errors", f"{len(le)} left out" + (f" ({', '.join(le['account'].astype(str))})"
+                                                                 if len(le) else "")))
     if "band" in res.tables:
         b = res.table("band")
         lo, hi = b.iloc[0], b.iloc[-1]

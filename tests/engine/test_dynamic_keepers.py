@@ -139,3 +139,84 @@ def test_an_onset_must_be_a_time():
     with pytest.raises(ConfigError, match="active_from"):
         KeeperBook(np.array(["a"], dtype=object), np.array([1.05]), np.array([1.2]), np.array([1.0]),
                    active_from=np.array([np.nan]))
+
+
+# --------------------------------------------------------------------------- bots that stop
+# The OSM's price (what the idle movement sums) is 2,000 until block 12, then 1,600: a move of
+# ln(2000 / 1600) = 0.22314. The bot wants to act at block 7 (next price 1,600).
+
+
+def idle_bot(idle: float, limit: float) -> KeeperBook:
+    return KeeperBook(np.array(["a"], dtype=object), np.array([1.05]), np.array([1.2]), np.array([1e9]),
+                      idle_move=np.array([idle]), max_idle_move=limit)
+
+
+def test_a_bot_idle_beyond_the_limit_counts_as_stopped():
+    # idle 0.25 > 0.2 at the start and no recorded action: it does nothing, as without a bot
+    res = run(idle_bot(0.25, 0.2))
+    assert res.summary["managed_repays"] == 0 and res.summary["managed_stopped"] >= 1
+    assert int(res["events"]["block"].iloc[0]) == 12
+
+
+def test_a_bot_idle_within_the_limit_acts():
+    # idle 0.15 <= 0.2 and the OSM's price has not moved by block 7: it repays as without the rule
+    res = run(idle_bot(0.15, 0.2))
+    assert res.summary["accounts_liquidated"] == 0 and res.summary["managed_repays"] == 1
+    assert res.summary["managed_stopped"] == 0
+
+
+def test_the_oracles_movement_counts_towards_the_limit():
+    # two owners (working accounts 0 and 1; assets WETH and a stable at 1), idle 0 and 0.1 at
+    # the start: each block adds |ln(p / p_before)| of the asset that moved most; an owner's
+    # recorded action restarts its sum at 0
+    from liqcascade.engine.dynamic.keepers import KeeperState, _idle
+    from liqcascade.engine.dynamic.owners import OwnerState
+
+    ks = KeeperState(np.array([0, 1]), np.ones(2), np.ones(2) * 2, np.ones(2), idle0=np.array([0.0, 0.1]),
+                     since=np.zeros((2, 2)), moved=np.zeros(2), max_idle=0.2)
+    ow = OwnerState.__new__(OwnerState)
+    ow.touched = np.empty(0, dtype=np.int64)
+    assert _idle(ks, ow, np.array([2000.0, 1.0])).tolist() == [0.0, 0.1]
+    got = _idle(ks, ow, np.array([1600.0, 1.0]))
+    assert got == pytest.approx([math.log(1.25), 0.1 + math.log(1.25)], rel=1e-12)
+    back = _idle(ks, ow, np.array([2000.0, 1.0]))  # back up: the movement adds, it does not net
+    assert back == pytest.approx([2 * math.log(1.25), 0.1 + 2 * math.log(1.25)], rel=1e-12)
+    ow.touched = np.array([1])  # owner of working account 1 acted: its idle restarts at 0
+    assert _idle(ks, ow, np.array([2000.0, 1.0])) == pytest.approx([2 * math.log(1.25), 0.0], abs=1e-15)
+    ow.touched = np.empty(0, dtype=np.int64)  # the next block: no action
+    assert _idle(ks, ow, np.array([1000.0, 1.0])) == pytest.approx([2 * math.log(1.25) + math.log(2.0),
+                                                                     math.log(2.0)], rel=1e-12)
+
+
+def test_a_recorded_action_wakes_a_stopped_bot():
+    # idle 0.25 > 0.2 at the start, but its owner deposits 0.001 WETH before block 3: the idle
+    # movement restarts at 0 and the bot repays at block 7 as in the plain case (the deposit
+    # moves the target's arithmetic: the account is saved, which is what is checked)
+    from liqcascade.engine.dynamic.owners import ACTIONS, OwnerActions
+
+    acts = OwnerActions(np.array([3]), np.array(["a"], dtype=object), np.array([ACTIONS.index("deposit")]),
+                        np.array(["WETH"], dtype=object), np.array([0.001]))
+    m = MarketModel(book([("a", "WETH", 1.0, 0.0), ("a", "USDC", 0.0, 1500.0), ("b", "WETH", 10.0, 0.0)]),
+                    AaveV3Rules(PARAMS, V3_3), PRICES, {})
+    res = simulate(m, PATH, MakerOSM(3600), SETTINGS, keepers=idle_bot(0.25, 0.2), owner_actions=acts)
+    assert res.summary["accounts_liquidated"] == 0 and res.summary["managed_repays"] == 1
+    assert res.summary["managed_stopped"] == 0
+
+
+def test_a_limit_must_be_positive_and_idle_moves_finite():
+    with pytest.raises(ConfigError, match="max_idle_move"):
+        idle_bot(0.1, 0.0)
+    with pytest.raises(ConfigError, match="idle_move"):
+        idle_bot(-0.1, 0.2)
+
+
+def test_a_recorded_action_before_block_0_wakes_a_stopped_bot_too():
+    # the same deposit applied before block 0 (the run's first step): the bot is awake from the start
+    from liqcascade.engine.dynamic.owners import ACTIONS, OwnerActions
+
+    acts = OwnerActions(np.array([0]), np.array(["a"], dtype=object), np.array([ACTIONS.index("deposit")]),
+                        np.array(["WETH"], dtype=object), np.array([0.001]))
+    m = MarketModel(book([("a", "WETH", 1.0, 0.0), ("a", "USDC", 0.0, 1500.0), ("b", "WETH", 10.0, 0.0)]),
+                    AaveV3Rules(PARAMS, V3_3), PRICES, {})
+    res = simulate(m, PATH, MakerOSM(3600), SETTINGS, keepers=idle_bot(0.25, 0.2), owner_actions=acts)
+    assert res.summary["accounts_liquidated"] == 0 and res.summary["managed_repays"] == 1

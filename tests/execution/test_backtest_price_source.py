@@ -225,3 +225,41 @@ def test_cli_writes_and_prints_the_price_source(tmp_path):
     hop = (pd.to_datetime(f["time"]) - pd.Timestamp(0)).dt.total_seconds().astype("int64") // 3600
     m = o.assign(hop=o["time"] // 3600).merge(pd.DataFrame({"hop": hop, "floor": f["price"]}), on="hop")
     assert len(m) > 0 and (m["oracle_price"] >= m["floor"] * (1 - 1e-12)).all()
+
+
+# --------------------------------------------------------------------------- Maker's Median
+
+
+def _median_case(t0: int) -> tuple[np.ndarray, np.ndarray]:
+    opens = [100.0, 100.9, 101.2, 101.2, 101.2, 101.2, 101.2, 101.5]
+    return bt._median_moves(pd.DataFrame({"time": t0 + 3600 * np.arange(len(opens)), "open": opens}))
+
+
+def test_median_deadband_and_expiry_hand_case():
+    """The relayers' rule on hourly opens from 2022-01-01 (spread 1 %, expiry 15,500 s): 100.9
+    is 0.9 % from the Median's 100, no push; 101.2 is 1.2 %, pushed at hour 2 (t = 7,200); the
+    next push is the expiry's, at the first hour >= 7,200 + 15,500 = 22,700 s: hour 7 (25,200),
+    101.5, though only 0.3 % away. The movement sums those pushes."""
+    t, cum = _median_case(T0)
+    np.testing.assert_allclose(cum, [0, 0] + [math.log(1.012)] * 5 + [math.log(1.012) + math.log(101.5 / 101.2)],
+                               rtol=1e-12, atol=0)
+
+
+def test_median_spread_was_half_a_percent_before_2021_02_24():
+    """Before makerdao/oracles-v2 commit c1190c8 (2021-02-24 03:40 UTC) the ETH/USD spread was
+    0.5 %: from 2021-01-01 the 100.9 of hour 1 (0.9 %) is pushed, then 101.2 (0.3 % from it)
+    waits for the expiry (hour 1 + 15,500 s: hour 6, 21,600 s)."""
+    t0 = int(pd.Timestamp("2021-01-01", tz="UTC").timestamp())
+    assert bt.median_spread_at(t0) == 0.005 and bt.median_spread_at(1614138014) == 0.01
+    assert bt.median_spread_at(T0) == 0.01
+    t, cum = _median_case(t0)
+    a, b = math.log(1.009), math.log(101.2 / 100.9)
+    np.testing.assert_allclose(cum, [0, a, a, a, a, a, a + b, a + b], rtol=1e-12, atol=0)
+
+
+def test_ethb_scenarios_carry_the_relayers_parameters(tmp_path):
+    import tomllib
+
+    o = tomllib.loads(bt.write_ethb_window(tmp_path, "2022-06-10", "2022-06-12").read_text())["simulation"]
+    assert o["oracle"]["median_spread"] == 0.01 and o["oracle"]["median_expiration_s"] == 15500.0
+    assert o["keepers"]["max_idle_move"] == bt.ETHB_MAX_IDLE_MOVE

@@ -35,6 +35,9 @@ TARGET = ["2021-01-21", "2022-01", "2022-05", "2022-06"]
 DEBT_DOC = {"2022-01": "{ok} of {n} such vaults in January 2022", "2022-05": "{ok} of {n} in May",
             "2022-06": "{ok} of {n} in June"}
 """docs/backtests.md's counts of vaults whose debt the replay repaid is the recorded DAI to 1e-4."""
+LEDGER_DOC = {"2021-01-11": {"17637"}, "2021-01-21": {"17637"}, "2021-02-22": {"17637"}, "2021-06": {"24052"},
+              "2022-06": {"28283"}}
+"""docs/backtests.md, "Impossible ledgers": the vaults each window leaves out (none elsewhere)."""
 """The windows with at least 5 recorded liquidations: the issue's targets, scored under the band too."""
 
 
@@ -164,6 +167,12 @@ def test_documented_window_scores(tmp_path, w):
     res, folder = run_window(w, tmp_path, band=band, result=True)
     on = res["score"].iloc[0]
     assert row(w, on) in doc
+    errors = pd.read_csv(folder / "ledger_errors.csv", dtype={"account": str})
+    assert set(errors["account"]) == LEDGER_DOC.get(w, set())
+    flat = " ".join(doc.split())
+    for r in errors.itertuples():  # the first refused state's debt, as the docs give it
+        assert f"{r.account} " in flat and f"{r.debt:,.0f} DAI" in flat, r
+    assert set(res["ledger_errors"]["account"].astype(str)) == LEDGER_DOC.get(w, set())
     if w in TARGET:
         assert band_row(w, res) in doc
         for line in vault_rows(w, res, folder):
@@ -199,3 +208,16 @@ def test_documented_usdt_basis_of_may_2022():
     doc = " ".join((REPO / "docs" / "backtests.md").read_text().split())
     assert (f"cost {u['open'].median():.4f} USDT at the median hour open and up to {top['open']:.4f} USDT "
             f"({top['date'][:16]};") in doc
+
+
+@pytest.mark.slow
+def test_documented_idle_fit():
+    """docs/backtests.md, "Bots that stop": the Median's movement over the shipped history's
+    live bots' idle spells, and the limit every window uses (its 90th percentile)."""
+    from liqcascade.execution.backtest import ETHB_MAX_IDLE_MOVE, ethb_idle_fit
+
+    f = ethb_idle_fit()
+    doc = " ".join((REPO / "docs" / "backtests.md").read_text().split())
+    assert (f"{f.owners} owners, {f.spells:,} idle spells: median {f.median:.3f}, 75th percentile {f.p75:.3f}, "
+            f"90th {f.p90:.3f}, 95th {f.p95:.3f}") in doc
+    assert round(f.limit, 2) == ETHB_MAX_IDLE_MOVE

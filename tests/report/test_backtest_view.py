@@ -46,3 +46,17 @@ def test_backtest_view_shows_the_band_when_the_run_has_one(tmp_path):
     assert v.table["oracle_shift"].tolist() == [-0.005, 0.0, 0.005]
     assert v.table["precision"].tolist() == [0.5, 0.5, 1.0] and v.table["collateral_error"].tolist() == [1.0, 1.0, 0.0]
     assert_sources_stored(v, tmp_path / "s")
+
+
+def test_backtest_view_names_the_ledger_errors_left_out(tmp_path):
+    rec = Recorded(np.array([T0 + 3600]), np.array(["a"], dtype=object), np.ones(1), np.ones(1))
+    ev = pd.DataFrame({"time": [T0 + 3600], "account_id": ["a"], "debt_repaid_usd": [1.0]})
+    tables = score(ev, 1.0, rec, T0, T0 + 2 * 3600)
+    tables["ledger_errors"] = pd.DataFrame({"account": ["28283"], "time": ["2022-06-15 07:47:44"],
+                                            "collateral": [0.0], "debt": [200424.4],
+                                            "reason": ["debt above dust with no collateral"]})
+    store = ResultsStore(tmp_path / "s")
+    save(store, "bt2", "backtest", {}, Result("backtest", tables, {}), {})
+    v = V.view(B.find(store, "bt2"), "backtest")
+    assert "ledger errors" in v.caption and "28283" in v.caption
+    assert_sources_stored(v, tmp_path / "s")

@@ -103,6 +103,33 @@ def read_recorded(path: Path) -> Recorded:
                     nums["debt"].to_numpy(float))
 
 
+def read_ledger_errors(path: Path) -> pd.DataFrame:
+    """``[backtest] ledger_errors``: the accounts left out of the scoring (account, time,
+    collateral, debt, reason; :mod:`~liqcascade.execution.backtest_ledger`)."""
+    from liqcascade.execution.backtest_ledger import ERROR_COLUMNS
+
+    if not path.is_file():
+        raise DataError(str(path), None, "ledger errors file not found")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    if list(raw.columns) != list(ERROR_COLUMNS):
+        raise DataError(str(path), None, f"columns: expected {list(ERROR_COLUMNS)}, got {list(raw.columns)}")
+    empty = np.flatnonzero((raw["account"].str.strip() == "").to_numpy())
+    if empty.size:
+        raise DataError(str(path), int(empty[0]) + 1, "column account: expected an account, got ''")
+    nums = {c: pd.to_numeric(raw[c], errors="coerce") for c in ("collateral", "debt")}
+    for c, v in nums.items():
+        bad = np.flatnonzero(v.isna().to_numpy())
+        if bad.size:
+            raise DataError(str(path), int(bad[0]) + 1, f"column {c}: expected a number, got {raw[c].iloc[bad[0]]!r}")
+    return raw.assign(account=raw["account"].str.strip(), **nums)
+
+
+def _without(recorded: Recorded, accounts: set[str]) -> Recorded:
+    """``recorded`` without the rows of ``accounts``."""
+    keep = ~np.isin(recorded.account.astype(str), sorted(accounts))
+    return Recorded(recorded.time[keep], recorded.account[keep], recorded.collateral[keep], recorded.debt[keep])
+
+
 def _ratio(a: float, b: float) -> float:
     return a / b if b else math.nan
 
@@ -202,6 +229,10 @@ def backtest(scenario: str | Path, store: ResultsStore | str | Path | None = DEF
     if not recompute and (found := stored(store, rid, KIND)) is not None:
         return found
     recorded = read_recorded(recorded_path)
+    errors = None
+    if bt.ledger_errors is not None:
+        errors = read_ledger_errors(resolve_path(bt.ledger_errors, sc.base_dir, sc.source, "backtest.ledger_errors"))
+        recorded = _without(recorded, set(errors["account"]))
     parts = _SimParts.of(sc)
     if price_band and parts.settings.dynamics.impact_on_path != "none":
         raise ConfigError(sc.source, "simulation.impact_on_path", "none for a price band (the oracle reads "
@@ -223,6 +254,8 @@ def backtest(scenario: str | Path, store: ResultsStore | str | Path | None = DEF
                                  ["block", "time", "reference_price", "oracle_price"]].reset_index(drop=True)
     if "conflicts" in sim.tables:
         tables["conflicts"] = sim["conflicts"]
+    if errors is not None:
+        tables["ledger_errors"] = errors
     if price_band:
         runs = {0.0: seized}
         for shift in (-float(price_band), float(price_band)):
@@ -409,6 +442,23 @@ FLOOR_MAX_LIFT = 0.03
 """A draw's or withdrawal's line more than this above the path's price is a ledger error (a
 debt wrong in the files, 28283's 200,424 DAI), not an oracle fact: the 90th percentile of the
 measured venue gap on 2021-05-19 (2.9 %, :func:`ethb_price_gap`), rounded up."""
+MEDIAN_EXPIRATION_S = 15500
+"""The ETH/USD Median's relay expiry (``oracleExpiration``, s): the relayers push a new Median
+value at least this often. makerdao/oracles-v2, omnia/config/relayer.conf, 15500 from commit
+2070cb7c1f82b5a5ade43766e9a1ec0d2fe99fa5 (2020-12-17) through e086c82614f5dcaef338a76d6c90ce0f52b01bd7
+(2022-04-20, the repository's last)."""
+MEDIAN_SPREADS = ((0, 0.005), (1614138014, 0.01))
+"""The ETH/USD Median's relay spread (``oracleSpread``: push when the feeds' median moved more
+than this from the Median's value) from each Unix time on: 0.5 % in that file at commit
+2070cb7c (2020-12-17), 1 % from commit c1190c807bcbc02519515ce550aab27b2a210e78 ("updated ...
+oracle sensitivity parameters", 2021-02-23 19:40 -0800 = 2021-02-24 03:40 UTC) to the last."""
+
+
+def median_spread_at(t: int) -> float:
+    """:data:`MEDIAN_SPREADS`' spread in force at Unix time ``t``."""
+    return [v for since, v in MEDIAN_SPREADS if since <= t][-1]
+
+
 _KIND_TO_ACTION = {"deposit": "deposit", "withdraw": "withdraw", "borrow": "borrow", "repay": "repay"}
 
 
@@ -515,7 +565,8 @@ block_seconds = {block_seconds}
 [simulation.oracle]
 kind = "osm"
 hop_s = 3600
-median_spread = 0.01
+median_spread = {median_spread!r}
+median_expiration_s = {median_expiration!r}
 
 [simulation.liquidators]
 gas_asset = "WETH"
@@ -528,13 +579,16 @@ accrual = {{ DAI = "fees.csv" }}
 dust = {{ DAI = {dust!r} }}
 
 # owners whose history before the window shows a repay bot (model/keepers.py): they repay
-# on the OSM's next price, to their fitted band
+# on the OSM's next price, to their fitted band, unless stopped (idle while the price moved)
 [simulation.keepers]
 path = "keepers.csv"
+max_idle_move = {max_idle!r}
 
 [backtest]
 recorded = "recorded.csv"
 collateral_asset = "WETH"
+# vaults whose recorded actions the Vat would refuse (execution/backtest_ledger.py): left out
+ledger_errors = "ledger_errors.csv"
 '''
 """The scenario of every ETH-B window: only the book's date and ETH-B's parameters then differ."""
 
@@ -585,7 +639,9 @@ def _ethb_scenario(name: str, start: int, end: int, p: dict, first_price: float,
     return _ETHB_TOML.format(
         name=name, start=day(start), end=day(end), lt=1.0 / p["mat"], bonus=p["chop"] - 1.0, version=version,
         rules=rules, kind="Cat/Flipper" if version else "Dog/Clipper", dust=p["dust"], first_price=first_price,
-        block_seconds=block_seconds, latency_blocks=600 // block_seconds)  # keepers bark 600 s after
+        block_seconds=block_seconds, latency_blocks=600 // block_seconds,  # keepers bark 600 s after
+        median_spread=median_spread_at(start), median_expiration=float(MEDIAN_EXPIRATION_S),
+        max_idle=ETHB_MAX_IDLE_MOVE)
 
 
 def write_ethb_window(out_dir: str | Path, start: str, end: str, name: str | None = None,
@@ -748,6 +804,13 @@ def _write_ethb(out: Path, t0: int, t1: int, window: pd.DataFrame, hourly: pd.Da
     first = float(window["open"].iloc[0])
     events, recorded = _ethb_actions(ev, t0, t1)
     book, dropped = _ethb_book(ev, t0, hourly, float(p["mat"]), set(events["account"]))
+    errors = ethb_ledger_errors(ev, t1, float(p["dust"]),
+                                set(book["account"]) | set(events["account"]) | set(recorded["account"]))
+    # a vault whose record the Vat would refuse is left out of the replay (and of the score)
+    wrong = set(errors["account"])
+    events = events[~events["account"].isin(wrong)].reset_index(drop=True)
+    book = book[~book["account"].isin(wrong)].reset_index(drop=True)
+    errors.to_csv(out / "ledger_errors.csv", index=False)
     book.to_csv(out / "book.csv", index=False)
     # the window's owners: the book's and those the owners' actions add
     owners = set(book["account"]) | set(events["account"])
@@ -763,8 +826,8 @@ def _write_ethb(out: Path, t0: int, t1: int, window: pd.DataFrame, hourly: pd.Da
     if source.oracle == "chain-floor":
         floor = ethb_oracle_floor(book, events, ev.rate_at_time, float(p["mat"]), window)
         floor.to_csv(out / "oracle_floor.csv", index=False)
-        text = text.replace("median_spread = 0.01\n", "median_spread = 0.01\n# the floor the owners' accepted "
-                            "draws and withdrawals prove, per OSM hour\nfloor = \"oracle_floor.csv\"\n", 1)
+        text = text.replace("median_expiration_s", "# the floor the owners' accepted draws and withdrawals "
+                            "prove, per OSM hour\nfloor = \"oracle_floor.csv\"\nmedian_expiration_s", 1)
     quote = "USD" if source.quote == "usd" else source.recorded_in
     text = text.replace('collateral_asset = "WETH"\n', f'collateral_asset = "WETH"\nquote = "{quote}"\n', 1)
     toml.write_text(text.replace("# Written by", f"# {dropped} vaults left out: unsafe since their last action, never liquidated in the files.\n"
@@ -773,6 +836,24 @@ def _write_ethb(out: Path, t0: int, t1: int, window: pd.DataFrame, hourly: pd.Da
 
 
 _EVENTS: list = []
+
+
+def ethb_ledger_errors(ev, end: int, dust: float, accounts: set[str]) -> pd.DataFrame:
+    """:func:`~liqcascade.execution.backtest_ledger.ledger_errors` of the ETH-B record up to
+    ``end`` (Unix s; every vault's whole history, liquidations as the Vat saw them), with the
+    window's ``dust`` (DAI), for the vaults the window holds (``accounts``: its book's, its
+    owners' actions' and its recorded liquidations'): rows account, time (UTC), collateral
+    (ETH), debt (DAI), reason."""
+    from liqcascade.execution.backtest_ledger import ledger_errors
+
+    t = _secs(ev.flows["timestamp"]).to_numpy()
+    led = ev.ledger.assign(t=t)
+    led = led[led["t"] < end]
+    table = pd.DataFrame({"account": led["vault"].astype(str), "block": led["block"], "time": led["t"],
+                          "collateral_change": led["dink"], "debt_change": led["dart"], "rate": led["rate"]})
+    err = ledger_errors(table, dust)
+    err = err[err["account"].isin(accounts)]
+    return err.assign(time=pd.to_datetime(err["time"], unit="s").dt.strftime("%Y-%m-%d %H:%M:%S"))
 
 
 def _ethb_events():
@@ -830,6 +911,67 @@ def ethb_frob_check(result: Result, mat: float, events=None) -> FrobCheck:
     return FrobCheck(int(gap.size), int(over.size), float(np.median(over)) if over.size else math.nan)
 
 
+ETHB_IDLE_QUANTILE = 0.9
+"""The share of a live bot's idle spells a bot may reach before it counts as stopped."""
+ETHB_MAX_IDLE_MOVE = 0.69
+"""``[simulation.keepers] max_idle_move`` of every ETH-B window: the 90th percentile of the
+Median's movement over the idle spells of the shipped history's bot owners
+(:func:`ethb_idle_fit`: 0.694), to two places."""
+
+
+def _median_moves(prices: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(hour times, the cumulative movement, sum of |Δ ln|, of Maker's Median modelled on the
+    hourly opens ``prices`` (``time``, ``open``): the relay's spread and expiry of each time)."""
+    from liqcascade.markets.oracle import ChainlinkPush
+
+    t, o = prices["time"].to_numpy(np.int64), prices["open"].to_numpy(np.float64)
+    med = np.empty_like(o)
+    bounds = [since for since, _ in MEDIAN_SPREADS[1:]]
+    for lo, hi in zip([0, *np.searchsorted(t, bounds)], [*np.searchsorted(t, bounds), t.size]):
+        if hi > lo:  # each spread from its own first hour (the Median at the change: the open then)
+            med[lo:hi] = ChainlinkPush(median_spread_at(int(t[lo])), MEDIAN_EXPIRATION_S).apply(t[lo:hi], o[lo:hi]).price
+    return t, np.concatenate([[0.0], np.cumsum(np.abs(np.diff(np.log(med))))])
+
+
+@dataclass(frozen=True)
+class IdleFit:
+    """The bots' idle spells of the shipped history: how many owners and spells, the
+    quantiles of the Median's movement over them, and the limit (:data:`ETHB_IDLE_QUANTILE`)."""
+
+    owners: int
+    spells: int
+    median: float
+    p75: float
+    p90: float
+    p95: float
+    limit: float
+
+
+def ethb_idle_fit(rule: KeeperRule = KeeperRule()) -> IdleFit:
+    """How far the Median moves while a live bot does nothing: over the whole shipped hourly
+    history (2021-04-04 .. 2022-12-31), every owner the classifier calls keeper-managed on its
+    whole record, and the gaps between its consecutive operations (one operation: actions
+    less than ``rule.pair_gap_s`` apart), the Median's movement (:func:`_median_moves`) from
+    the end of one operation to the start of the next. Those bots were live (they acted
+    again): a bot idle beyond the :data:`ETHB_IDLE_QUANTILE` of them is likelier stopped.
+    Reads the owners' actions and the prices, never the liquidations."""
+    from liqcascade.model.keepers import operations
+
+    ev = _ethb_events()
+    prices = pd.read_csv(data_dir() / ETH_HOURLY)
+    prices = prices.assign(time=_secs(prices["date"]))
+    t0, t1 = int(prices["time"].iloc[0]), int(prices["time"].iloc[-1]) + 3600
+    h = _ethb_history(ev, t0, prices, 0, t1)
+    bots = set(fit_keepers(h, rule).keepers["account"])
+    ops = operations(h[h["account"].isin(bots)], rule.pair_gap_s)
+    prev = ops.groupby("account")["end"].shift()
+    ok = prev.notna().to_numpy()
+    t, cum = _median_moves(prices)
+    moved = np.interp(ops["start"].to_numpy(float)[ok], t, cum) - np.interp(prev.to_numpy(float)[ok], t, cum)
+    q = np.quantile(moved, [0.5, 0.75, 0.9, 0.95, ETHB_IDLE_QUANTILE])
+    return IdleFit(len(bots), int(ok.sum()), *(float(x) for x in q))
+
+
 def ethb_keepers(ev, start: int, prices: pd.DataFrame, mat: float, accounts: set[str],
                  rule: KeeperRule = KeeperRule(), end: int | None = None) -> pd.DataFrame:
     """The keeper-managed owners among ``accounts`` (the window's book), fitted on their
@@ -840,17 +982,24 @@ def ethb_keepers(ev, start: int, prices: pd.DataFrame, mat: float, accounts: set
     ratios are read at Binance's hourly open, the bot read Maker's Median: a repay the ledger
     shows a little below the line was above it on chain, which did not liquidate the vault)
     and the target above the trigger; ``active_from`` empty for an owner qualified before the
-    window, else the UTC time of the operation that qualified it."""
+    window, else the UTC time of the operation that qualified it; ``idle_move`` the Median's
+    movement (:func:`_median_moves`) from the owner's last action before ``start`` to it."""
     h = _ethb_history(ev, start, prices, rule.lookback_s, start if end is None else end)
     k = fit_keepers(h, rule, float(start)).keepers
     k = k[k["account"].isin(accounts)]
+    before = h[h["time"] < start].groupby("account")["time"].max()
+    last = before.reindex(k["account"]).to_numpy(dtype=np.float64)
+    t, cum = _median_moves(prices)
+    at = lambda x: np.interp(x, t, cum)  # noqa: E731
+    # an owner without an action before the window (qualified in it) starts idle at 0
+    idle = np.where(np.isfinite(last), at(float(start)) - at(np.nan_to_num(last, nan=float(start))), 0.0)
     trigger = np.maximum(k["trigger"].to_numpy() / mat, 1.0)
     target = np.maximum(k["target"].to_numpy() / mat, trigger * (1.0 + 1e-6))
     since = k["active_from"].to_numpy(dtype=np.float64)
     when = [pd.Timestamp(int(t), unit="s").strftime("%Y-%m-%d %H:%M:%S") if np.isfinite(t) else ""
             for t in since]
     return pd.DataFrame({"account": k["account"], "trigger_hf": trigger, "target_hf": target,
-                         "max_repay": k["max_repay"], "active_from": when})
+                         "max_repay": k["max_repay"], "active_from": when, "idle_move": np.maximum(idle, 0.0)})
 
 
 def _ethb_history(ev, start: int, prices: pd.DataFrame, lookback_s: int, end: int) -> pd.DataFrame:

@@ -370,7 +370,12 @@ class KeepersConfig(_Model):
     path: str = Field(description="CSV of keeper-managed owners: account, trigger_hf (HF at the OSM's next price "
                       "below which the bot repays), target_hf (HF it restores), max_repay (most debt tokens it "
                       "repays in one block), optionally active_from (UTC time from which the bot acts; empty: from the "
-                      "start); relative to this file. Needs an osm oracle.")
+                      "start) and idle_move (the oracle's log-price movement since the owner's last recorded "
+                      "action, at the start); relative to this file. Needs an osm oracle.")
+    max_idle_move: float | None = Field(
+        None, gt=0, description="A bot counts as stopped while the oracle's price has moved more than this (sum "
+        "of absolute log changes) since its owner's last recorded action (idle_move, then the run's own "
+        "actions); none: bots never stop.")
 
 
 class BacktestConfig(_Model):
@@ -381,6 +386,9 @@ class BacktestConfig(_Model):
     collateral_asset: str = Field(description="The market asset the recorded collateral is in.")
     quote: str | None = Field(None, description="The currency the path's prices are quoted in (e.g. USDT, USD): "
                               "printed with the score.")
+    ledger_errors: str | None = Field(None, description="CSV of accounts whose recorded actions the protocol "
+                                      "would refuse (account, time, collateral, debt, reason): left out of the "
+                                      "scoring and stored as table ledger_errors; relative to this file.")
 
 
 class SimulationConfig(_Model):

@@ -524,9 +524,11 @@ def keeper_inputs(sc: Scenario):
     if not f.is_file():
         raise DataError(str(f), None, "keepers file not found")
     raw = pd.read_csv(f, dtype=str, keep_default_na=False)
-    if list(raw.columns) not in (list(KEEPER_COLUMNS), [*KEEPER_COLUMNS, "active_from"]):
-        raise DataError(str(f), None, f"columns: expected {list(KEEPER_COLUMNS)} (and optionally active_from), "
-                        f"got {list(raw.columns)}")
+    extra = list(raw.columns)[len(KEEPER_COLUMNS):]
+    if list(raw.columns)[:len(KEEPER_COLUMNS)] != list(KEEPER_COLUMNS) or extra not in (
+            [], ["active_from"], ["idle_move"], ["active_from", "idle_move"]):
+        raise DataError(str(f), None, f"columns: expected {list(KEEPER_COLUMNS)} (and optionally active_from, "
+                        f"idle_move), got {list(raw.columns)}")
     nums = {c: pd.to_numeric(raw[c].str.strip(), errors="coerce").to_numpy(float) for c in KEEPER_COLUMNS[1:]}
     for c, v in nums.items():
         bad = np.flatnonzero(~(np.isfinite(v) & (v > 0)))
@@ -543,7 +545,16 @@ def keeper_inputs(sc: Scenario):
                             f"{raw['active_from'].iloc[bad[0]]!r}")
         secs = (t - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=np.float64)
         since = np.where(np.isnan(secs), -np.inf, secs)
-    return KeeperBook(acct, nums["trigger_hf"], nums["target_hf"], nums["max_repay"], str(f), since)
+    idle = None
+    if "idle_move" in raw.columns:  # the oracle's movement since the owner's last action before the run
+        idle = pd.to_numeric(raw["idle_move"].str.strip(), errors="coerce").to_numpy(float)
+        bad = np.flatnonzero(~(np.isfinite(idle) & (idle >= 0)))
+        if bad.size:
+            raise DataError(str(f), int(bad[0]) + 1, f"column idle_move: expected a number >= 0, got "
+                            f"{raw['idle_move'].iloc[bad[0]]!r}")
+    stop = sim.keepers.max_idle_move
+    return KeeperBook(acct, nums["trigger_hf"], nums["target_hf"], nums["max_repay"], str(f), since, idle,
+                      np.inf if stop is None else float(stop))
 
 
 def build_oracle(o, source: str, key: str):

@@ -74,7 +74,7 @@ class KeeperFit:
         return k[["account", "trigger", "target", "max_repay", "active_from"]].reset_index(drop=True)
 
 
-def _operations(history: pd.DataFrame, gap_s: int) -> pd.DataFrame:
+def operations(history: pd.DataFrame, gap_s: int) -> pd.DataFrame:
     """One row per operation of an account (module docstring): its kinds, the ratio before its
     first action and after its last, the debt repaid, and its first and last action's time."""
     h = history.reset_index(drop=True)
@@ -146,7 +146,7 @@ def fit_keepers(history: pd.DataFrame, rule: KeeperRule = KeeperRule(), start: f
     cols = ["account", "pairs", "repays", "keeper", "trigger", "target", "max_repay", "active_from"]
     if history.empty:
         return KeeperFit(pd.DataFrame({c: [] for c in cols}).astype({"keeper": bool}))
-    ops = _operations(history, rule.pair_gap_s)
+    ops = operations(history, rule.pair_gap_s)
     rows = [{"account": a, **_classify(g, rule, start)} for a, g in ops.groupby("account", sort=True)]
     return KeeperFit(pd.DataFrame(rows)[cols])
 
@@ -164,9 +164,23 @@ class KeeperBook:
     max_repay: np.ndarray
     source: str = "<keepers>"
     active_from: np.ndarray | None = None
+    idle_move: np.ndarray | None = None
+    """Per owner, the oracle's movement (sum of absolute log changes) since its owner's last
+    recorded action, at the run's start (None: 0 for every owner)."""
+    max_idle_move: float = np.inf
+    """A bot counts as stopped while the oracle has moved more than this since its owner's last
+    recorded action (a bot that stops leaves no record: only its silence while the price moves
+    shows it; inf: bots never stop)."""
 
     def __post_init__(self) -> None:
         n = len(self.account)
+        if self.idle_move is not None:
+            v = np.asarray(self.idle_move, dtype=np.float64)
+            if v.shape != (n,) or not np.all(np.isfinite(v)) or np.any(v < 0):
+                raise ConfigError(self.source, "keepers.idle_move", f"{n} finite numbers >= 0", v.shape)
+        if not self.max_idle_move > 0:
+            raise ConfigError(self.source, "keepers.max_idle_move", "a number > 0 (inf: never stops)",
+                              self.max_idle_move)
         if self.active_from is not None:
             v = np.asarray(self.active_from, dtype=np.float64)
             if v.shape != (n,) or np.any(np.isnan(v)) or np.any(v == np.inf):
@@ -184,4 +198,4 @@ class KeeperBook:
             raise ConfigError(self.source, "keepers.account", "each account once", "a repeated account")
 
 
-__all__ = ["HISTORY_COLUMNS", "KeeperBook", "KeeperFit", "KeeperRule", "fit_keepers"]
+__all__ = ["HISTORY_COLUMNS", "KeeperBook", "KeeperFit", "KeeperRule", "fit_keepers", "operations"]

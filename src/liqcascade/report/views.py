@@ -876,6 +876,12 @@ def backtest_view(b: Bundle) -> View | None:
         sources += (Source("band", t.run_id, t.kind),)
         caption = caption.split(" Below:")[0] + (" Below: precision, recall and collateral error with the oracle "
                                                  "reading the path's price shifted by each oracle_shift (--price-band).")
+    if b.has(t, "ledger_errors"):  # accounts whose record the protocol would refuse: not scored
+        le = b.load(t, "ledger_errors")
+        sources += (Source("ledger_errors", t.run_id, t.kind),)
+        caption += (" Left out of the replay and the score as ledger errors (their recorded actions reach a "
+                    "state the protocol refuses at any price): " + (", ".join(le["account"].astype(str)) or "none")
+                    + ".")
     return View("backtest", "Backtest: simulated against recorded", _finish(fig, 440), sources, caption,
                 table.reset_index(drop=True))
 

@@ -19,6 +19,13 @@ checked safe at the protocol's current price. Without an OSM the announced price
 current one (the ``io`` layer refuses keepers on other oracles). An owner with an
 ``active_from`` time acts only in blocks that start at or after it (its record qualified it
 as a bot then, :mod:`liqcascade.model.keepers`).
+
+A bot that stops leaves no record, only silence: an owner whose oracle price has moved more
+than ``max_idle_move`` (the sum of absolute log changes of its assets' oracle prices, the
+largest over the assets) since its owner's last recorded action counts as stopped and does
+nothing until its owner acts again (``idle_move``: the movement already seen at the start;
+the run's recorded actions reset it, the bot's own repays do not: they are the replay's, not
+the record's).
 """
 
 from __future__ import annotations
@@ -50,11 +57,23 @@ class KeeperState:
     repaid: dict[int, float] = field(default_factory=dict)
     withdrawn: dict[int, float] = field(default_factory=dict)
     assets: tuple[str, ...] = ()
+    idle0: FloatArray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
+    """Per owner, the oracle's movement since its owner's last recorded action at its last reset."""
+    since: FloatArray = field(default_factory=lambda: np.empty((0, 0), dtype=np.float64))
+    """Per owner and asset, the cumulative movement ``moved`` at its last reset."""
+    moved: FloatArray = field(default_factory=lambda: np.empty(0, dtype=np.float64))
+    """Per asset, the oracle's cumulative movement since the run's start."""
+    last_px: FloatArray | None = None
+    max_idle: float = np.inf
+    stopped: int = 0
+    """Blocks x owners in which a bot below its trigger did nothing because it counted as stopped."""
 
     def facts(self) -> dict[str, object]:
         """The summary's keeper columns: repays, how many hit the cap, tokens moved per asset."""
         out: dict[str, object] = {"managed_accounts": int(self.w.size), "managed_repays": self.repays,
                                   "managed_repays_capped": self.capped}
+        if np.isfinite(self.max_idle):  # only runs whose bots may stop have the column
+            out["managed_stopped"] = self.stopped
         for name, d in (("repaid", self.repaid), ("withdrawn", self.withdrawn)):
             for i, v in sorted(d.items()):
                 out[f"managed_{name}_{self.assets[i]}"] = float(v)
@@ -75,8 +94,11 @@ def keeper_state(model, book, keepers: KeeperBook) -> KeeperState:
     w = inv[np.array([pos[a] for a in names.tolist()], dtype=np.int64)] if names.size else np.empty(0, np.int64)
     f64 = lambda x: np.asarray(x, dtype=np.float64)  # noqa: E731
     since = np.full(w.shape[0], -np.inf) if keepers.active_from is None else f64(keepers.active_from)
+    idle = np.zeros(w.shape[0]) if keepers.idle_move is None else np.array(keepers.idle_move, dtype=np.float64)
+    k = len(model.assets)
     return KeeperState(w, f64(keepers.trigger_hf), f64(keepers.target_hf), f64(keepers.max_repay),
-                       np.full(w.shape[0], -1, dtype=np.int64), since, assets=tuple(model.assets))
+                       np.full(w.shape[0], -1, dtype=np.int64), since, assets=tuple(model.assets), idle0=idle,
+                       since=np.zeros((w.shape[0], k)), moved=np.zeros(k), max_idle=float(keepers.max_idle_move))
 
 
 def _row(arrays, prices: FloatArray, w: int, on_debt: bool) -> int:
@@ -95,18 +117,41 @@ def announced(st) -> FloatArray:
     return st.o_prev if nxt is None else np.minimum(st.o_prev, np.asarray(nxt, dtype=np.float64))
 
 
+def _idle(ks: KeeperState, ow: OwnerState, prices: FloatArray | None) -> FloatArray:
+    """Per owner, the oracle's movement since its owner's last recorded action (module
+    docstring), after this block's recorded actions reset the owners they touched
+    (``prices`` None: block 0, no oracle price before it, only the resets)."""
+    if prices is not None:
+        px = np.asarray(prices, dtype=np.float64)
+        if ks.last_px is not None:
+            ok = (px > 0) & (ks.last_px > 0)
+            ks.moved[ok] += np.abs(np.log(px[ok] / ks.last_px[ok]))
+        ks.last_px = px.copy()
+    if ow.touched.size:
+        hit = np.isin(ks.w, ow.touched)
+        ks.idle0[hit] = 0.0
+        ks.since[hit] = ks.moved
+    return ks.idle0 + (ks.moved[None, :] - ks.since).max(axis=1, initial=0.0)
+
+
 def apply_keepers(run, st, b: int) -> None:
     """The block's keeper repays (module docstring); a no-op at block 0."""
     ow: OwnerState = st.owners
     ks: KeeperState = ow.keepers
-    if b == 0 or ks.w.size == 0:
+    if ks.w.size == 0:
+        return
+    idle = _idle(ks, ow, st.o_prev if b > 0 else None)  # block 0's recorded actions reset too
+    if b == 0:
         return
     seen = announced(st)
     rules, arrays = run.model.rules, st.arrays
     hv = rules.health(arrays, seen, ks.w)
     hop = int(getattr(st.ostate, "zzz", -2))  # one repay per announced price (-2: no OSM, no limit)
     live = ks.active_from <= float(run.times[b])
-    act = np.flatnonzero(live & (hv.debt_usd > 0) & (hv.hf < ks.trigger) & ((ks.acted != hop) | (hop == -2)))
+    want = live & (hv.debt_usd > 0) & (hv.hf < ks.trigger) & ((ks.acted != hop) | (hop == -2))
+    awake = idle <= ks.max_idle
+    ks.stopped += int(np.count_nonzero(want & ~awake))
+    act = np.flatnonzero(want & awake)
     calls = st.tallies.acct_calls
     touched = []
     for k in act.tolist():
