@@ -186,9 +186,9 @@ def test_skipping_and_cache_match_a_full_rescan_every_block(seed, monkeypatch):
         q[:] = 0.0
         return orig_scan(self, arrays, prices, arrays.n_accounts, q, cum_bound)
 
-    def full_refresh(self, rules, arrays, prices, changed):
+    def full_refresh(self, rules, arrays, prices, changed, gap=True):
         q = np.zeros(arrays.n_accounts)
-        return Candidates.build(rules, arrays, prices, orig_scan(rules, arrays, prices, arrays.n_accounts, q, 1.0))
+        return Candidates.build(rules, arrays, prices, orig_scan(rules, arrays, prices, arrays.n_accounts, q, 1.0), gap)
 
     monkeypatch.setattr(R, "scan", full_scan)
     monkeypatch.setattr(Candidates, "refresh", full_refresh)
@@ -261,6 +261,25 @@ def test_only_the_tables_asked_for_are_built(tables):
     assert full.summary["accounts_liquidated"] > 0  # the tables have rows to compare
     for name in tables:
         pd.testing.assert_frame_equal(part.table(name), full.table(name), check_exact=True, obj=name)
+
+
+def test_without_shortfall_only_the_shortfall_record_is_left_out():
+    """``simulate_state(shortfall=False)`` (a Monte Carlo path) skips the eligible accounts'
+    health pass: every record but ``shortfall_usd`` (then 0) and the book are the same."""
+    from dataclasses import fields
+
+    from liqcascade.engine.dynamic.loop import simulate_state
+
+    m = model(random_book(seed=3))
+    s = SimSettings(Liquidators(liquidations_per_block=5, gas_gwei=30), Dynamics(600, 0.5))
+    on = simulate_state(m, _gbm_path(4, 200), ChainlinkPush(0.005, 3600), s).state
+    off = simulate_state(m, _gbm_path(4, 200), ChainlinkPush(0.005, 3600), s, shortfall=False).state
+    assert (on.records.shortfall_usd > 0).any() and not off.records.shortfall_usd.any()
+    for f in fields(on.records):
+        if f.name != "shortfall_usd":
+            np.testing.assert_array_equal(getattr(off.records, f.name), getattr(on.records, f.name), err_msg=f.name)
+    np.testing.assert_array_equal(off.arrays.coll, on.arrays.coll)
+    np.testing.assert_array_equal(off.arrays.debt, on.arrays.debt)
 
 
 def test_an_unknown_table_is_refused_by_name():

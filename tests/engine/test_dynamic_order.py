@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from liqcascade.engine.dynamic.candidates import in_sorted, stable_order
+from liqcascade.engine.dynamic.candidates import STABLE_BELOW, in_sorted, stable_order
 from liqcascade.engine.dynamic.steps import present
 
 # few distinct values, so that ties (and -0.0 beside 0.0, NaN beside NaN) are common
@@ -19,6 +19,14 @@ _VALUES = st.sampled_from([0.0, -0.0, 1.5, -2.0, 3.25, np.nan, np.inf, -np.inf, 
 @given(hnp.arrays(np.float64, st.integers(0, 300), elements=_VALUES | st.floats(-1e6, 1e6)))
 def test_stable_order_is_the_stable_argsort(values):
     np.testing.assert_array_equal(stable_order(values), np.argsort(values, kind="stable"))
+
+
+@given(hnp.arrays(np.float64, st.integers(1, 300), elements=_VALUES | st.floats(-1e6, 1e6)))
+def test_stable_order_is_the_stable_argsort_when_large(values):
+    # at STABLE_BELOW values and beyond, the unstable sort and the ties put back in order
+    big = np.tile(values, STABLE_BELOW // values.size + 1)
+    assert big.size >= STABLE_BELOW
+    np.testing.assert_array_equal(stable_order(big), np.argsort(big, kind="stable"))
 
 
 def test_stable_order_by_hand():

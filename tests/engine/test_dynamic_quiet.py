@@ -79,9 +79,13 @@ def test_crash_then_calm_skips_and_matches(one_numba_thread, monkeypatch):
     sim = SimSettings(UNBOUNDED, Dynamics(600, 0.5))
     ran = []
     real = loop.run_block
-    monkeypatch.setattr(loop, "run_block", lambda run, s, b: (ran.append(b), real(run, s, b)))
+    primed = []
+    monkeypatch.setattr(loop, "run_block", lambda run, s, b, p=None: (ran.append(b), primed.append(p is not None),
+                                                                      real(run, s, b, p)))
     on = simulate(m, path, ChainlinkPush(0.005, 3600), sim)
     alone = list(ran)
+    # some blocks that were not quiet reuse the prices their attempt computed (and match: below)
+    assert any(primed)
     off = simulate(m, path, ChainlinkPush(0.005, 3600), dataclasses.replace(sim, skip_quiet_blocks=False))
     assert_same_result(on, off)
     steps = on.table("steps").query("asset == 'WETH'").reset_index(drop=True)
@@ -107,7 +111,7 @@ def test_unprofitable_candidates_stay_quiet(one_numba_thread, monkeypatch):
     sim = SimSettings(Liquidators(gas_gwei=30, latency_blocks=2), Dynamics(600, 0.5))
     ran = []
     real = loop.run_block
-    monkeypatch.setattr(loop, "run_block", lambda run, s, b: (ran.append(b), real(run, s, b)))
+    monkeypatch.setattr(loop, "run_block", lambda run, s, b, p=None: (ran.append(b), real(run, s, b, p)))
     on = simulate(m, path, ChainlinkPush(0.005, 3600), sim)
     alone = len(ran)
     off = simulate(m, path, ChainlinkPush(0.005, 3600), dataclasses.replace(sim, skip_quiet_blocks=False))

@@ -4,7 +4,7 @@ on which other paths ran."""
 
 from __future__ import annotations
 
-from liqcascade.engine import dynamic
+from liqcascade.engine.dynamic import loop
 from liqcascade.execution.montecarlo import evaluate_paths, prepared
 
 from .conftest import TINY, write_scenario
@@ -15,13 +15,13 @@ def test_each_path_runs_its_own_stream(tmp_path, monkeypatch):
     p = write_scenario(tmp_path, TINY + "\n[simulation.behaviour]\nseed = 4\n")
     spec = spec_of(p)
     seen = []
-    real = dynamic.simulate
+    real = loop.simulate_state
 
     def recording(*args, **kw):
         seen.append((kw["behaviour"].seed, kw["behaviour_stream"]))
         return real(*args, **kw)
 
-    monkeypatch.setattr(dynamic, "simulate", recording)
+    monkeypatch.setattr(loop, "simulate_state", recording)
     df = evaluate_paths(spec, 11, 0, 3)
     assert seen == [(4, 0), (4, 1), (4, 2)]
     # path 2 alone gives the row it gave among the others

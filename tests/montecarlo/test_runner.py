@@ -84,6 +84,38 @@ def test_time_to_clear_is_the_span_of_liquidations_once_nothing_waits(tmp_path, 
         assert never > 0
 
 
+@pytest.mark.parametrize("extra", ["", "\n[simulation.behaviour]\nseed = 4\n"])
+def test_a_path_reads_the_state_as_its_tables_give_it(tmp_path, extra):
+    """A path's row reads the finished run's state (no tables built): the same numbers, bit for
+    bit, as the ``summary``, ``steps`` and ``assets`` tables of ``simulate`` give (the way rows
+    were read before), with owners who react too (their summary has more columns)."""
+    from liqcascade.engine.dynamic import drive_path
+    from liqcascade.engine.dynamic.loop import simulate_state
+    from liqcascade.execution.montecarlo import _outcome, _reference_table, _state_outcome
+
+    prep = prepared(spec_of(write_scenario(tmp_path, TINY + extra)))
+    sc = prep.scenario
+    liquidated = 0
+    for i in range(6):
+        raw = prep.paths.path(11, i)
+        path = drive_path(raw, sc.config.simulation.drive, sc.model.assets, np.asarray(sc.model.prices))
+        kw = dict(sorted_book=prep.book, behaviour=prep.behaviour, behaviour_stream=i)
+        res = simulate(sc.model, path, prep.oracle, prep.settings, **kw)
+        fin = simulate_state(sc.model, path, prep.oracle, prep.settings, trades=False, **kw)
+        old, new = _outcome(res), _state_outcome(fin)
+        assert list(new.row) == list(old.row)
+        assert all(type(new.row[k]) is type(old.row[k]) and new.row[k] == old.row[k] for k in old.row), (new, old)
+        np.testing.assert_array_equal(new.liq_blocks, old.liq_blocks)
+        assert new.open == old.open
+        assets = res.table("assets").set_index("asset")
+        ref = _reference_table(fin, sc.model.assets)
+        for a in assets.index:
+            assert ref.at[a, "reference_min"] == assets.at[a, "reference_min"]
+            assert ref.at[a, "reference_end"] == assets.at[a, "reference_end"]
+        liquidated += old.row["accounts_liquidated"]
+    assert liquidated > 0
+
+
 def test_amplification_is_one_without_permanent_impact(tmp_path):
     """permanent_fraction = 0: the reference price is the path alone, so final drop = exogenous drop."""
     p = write_scenario(tmp_path, TINY.replace("permanent_fraction = 0.5", "permanent_fraction = 0.0"))

@@ -73,9 +73,6 @@ PATH_COLUMNS = (
 )
 """The leading columns of a ``paths`` table, in order (module docstring for the rest)."""
 
-PATH_TABLES = ("summary", "steps", "assets")
-"""The simulation tables a path's row is made of (the others are not built)."""
-
 CACHE_SIZE = 4
 """Prepared scenarios kept per process (a calibration walks through several configs)."""
 
@@ -183,18 +180,20 @@ class Prepared:
 
     def evaluate(self, seed: int, index: int) -> dict[str, Any]:
         """The row of path ``index`` of root seed ``seed`` (module docstring)."""
-        from liqcascade.engine.dynamic import drive_path, simulate
+        from liqcascade.engine.dynamic import drive_path
+        from liqcascade.engine.dynamic.loop import simulate_state
 
         sc = self.scenario
         model = sc.model
         raw = self.paths.path(seed, index)
         path = drive_path(raw, sc.config.simulation.drive, model.assets, np.asarray(model.prices), sc.source)
-        res = simulate(model, path, self.oracle, self.settings, sorted_book=self.book, behaviour=self.behaviour,
-                       behaviour_stream=index, tables=PATH_TABLES)
-        out = _outcome(res)
+        # the state, not the tables: the row's numbers are read where the tables would copy them from
+        fin = simulate_state(model, path, self.oracle, self.settings, sorted_book=self.book, behaviour=self.behaviour,
+                             behaviour_stream=index, trades=False, shortfall=False)
+        out = _state_outcome(fin)
         row: dict[str, Any] = {"path": index, "seed": seed, **out.row,
                                "time_to_clear_s": _clear_time(out.liq_blocks, out.open, float(raw.block_seconds))}
-        ref = res.table("assets").set_index("asset")
+        ref = _reference_table(fin, model.assets)
         row.update(_price_columns(raw, self, model.assets, np.asarray(model.prices), {a: ref for a in model.assets}))
         return row
 
@@ -228,6 +227,28 @@ def _outcome(res) -> _Outcome:
     row.update({"unprofitable_end": int(end["left_unprofitable"]), "cleared": bool(s["cleared"]),
                 "insolvent": bad > 0.0})
     return _Outcome(row, liq_blocks, int(end["left_over_capacity"]) != 0 or int(end["waiting_latency"]) != 0)
+
+
+def _state_outcome(fin) -> _Outcome:
+    """:func:`_outcome` of the tables ``fin`` (a finished run's :class:`~.loop.Finished`) would
+    give: the summary's totals and the ``steps`` table's per-block counts, read from the state."""
+    from liqcascade.engine.dynamic.results import cleared, totals_row
+
+    run, st = fin.run, fin.state
+    rec = st.records
+    s = totals_row(run, st)
+    liq_blocks = np.arange(run.n_blocks)[rec.liquidated > 0]
+    bad = float(s["bad_debt_usd"])
+    row: dict[str, Any] = {k: float(s[k]) for k in _SUMMED}
+    row.update({k: int(s[k]) for k in _COUNTED})
+    row.update({"unprofitable_end": int(rec.unprofitable[-1]), "cleared": cleared(run, st), "insolvent": bad > 0.0})
+    return _Outcome(row, liq_blocks, int(rec.over_capacity[-1]) != 0 or int(rec.waiting[-1]) != 0)
+
+
+def _reference_table(fin, assets: Sequence[str]) -> pd.DataFrame:
+    """The two columns of the ``assets`` table :func:`_price_columns` reads, for every asset."""
+    ref = fin.state.records.reference
+    return pd.DataFrame({"reference_min": ref.min(axis=0), "reference_end": ref[-1]}, index=list(assets))
 
 
 def _clear_time(liq_blocks: np.ndarray, still_open: bool, block_seconds: float) -> float:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, Collection, Mapping
+import dataclasses
+from typing import Callable, Collection, Mapping, NamedTuple
 
 from liqcascade._typing import FloatArray
 from liqcascade.engine.dynamic import owners, quiet, steps
@@ -69,16 +70,52 @@ def simulate(
     keeper-managed owners repay on the OSM's next price (:mod:`.keepers`). ``tables`` (names
     among :data:`~.results.TABLES`): only those are built (None: all).
     """
+    fin = simulate_state(model, path, oracle, settings, progress, oracle_input, venue_depth, sorted_book,
+                         owner_actions, accrual, impact_baseline, behaviour, behaviour_stream, keepers,
+                         trades=tables is None or "trades" in tables, shortfall=tables is None or "steps" in tables)
+    return build_result(fin.run, fin.state, config, tables)
+
+
+class Finished(NamedTuple):
+    """A run's fixed inputs and its state after the last block (what the tables are built from)."""
+
+    run: RunInputs
+    state: SimulationState
+
+
+def simulate_state(
+    model: MarketModel,
+    path,
+    oracle,
+    settings: SimSettings | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    oracle_input: Mapping[str, FloatArray] | None = None,
+    venue_depth: Mapping[str, FloatArray] | None = None,
+    sorted_book: SortedBook | None = None,
+    owner_actions: owners.OwnerActions | None = None,
+    accrual: tuple[owners.DebtAccrual, ...] = (),
+    impact_baseline: Mapping[str, FloatArray] | None = None,
+    behaviour: BehaviourParams | None = None,
+    behaviour_stream: int = 0,
+    keepers: KeeperBook | None = None,
+    trades: bool = True,
+    shortfall: bool = True,
+) -> Finished:
+    """:func:`simulate`'s run without its tables (same arguments; ``trades`` False: no per-row
+    flows kept; ``shortfall`` False: the records' ``shortfall_usd`` is not computed, see
+    :attr:`.state.RunInputs.shortfall`): a Monte Carlo path reads a few numbers of the state."""
     moving = owner_actions is not None or bool(accrual) or behaviour is not None or keepers is not None
     model, sorted_book, plan = _grown(model, sorted_book, path, owner_actions, behaviour, behaviour_stream)
     run = prepare_inputs(model, path, oracle, settings, oracle_input, venue_depth, sorted_book)
-    st = initial_state(run, trades=tables is None or "trades" in tables)
+    if not shortfall:
+        run = dataclasses.replace(run, shortfall=False)
+    st = initial_state(run, trades=trades)
     if run.settings.dynamics.impact_on_path == "excess":
         st.baseline = _baseline(run, impact_baseline)
     if moving:
         st.owners = owner_inputs(model, run, owner_actions, tuple(accrual), behaviour, behaviour_stream, plan, keepers)
     run_blocks(run, st, progress)
-    return build_result(run, st, config, tables)
+    return Finished(run, st)
 
 
 def run_blocks(run: RunInputs, st: SimulationState, progress: Callable[[int, int], None] | None = None) -> None:
@@ -91,7 +128,7 @@ def run_blocks(run: RunInputs, st: SimulationState, progress: Callable[[int, int
     while b < nb:
         n = quiet.advance(run, st, b, window) if skipping else 0
         if n == 0:
-            run_block(run, st, b)
+            run_block(run, st, b, window.primed if skipping else None)
             n = 1
         if progress is not None:
             for done in range(b + 1, b + n + 1):
@@ -144,10 +181,14 @@ def _baseline(run: RunInputs, series: Mapping[str, FloatArray] | None):
     return baseline_state(run.assets, run.n_blocks, series)
 
 
-def run_block(run: RunInputs, st: SimulationState, b: int) -> None:
-    """One block, step by step (see the package docstring)."""
+def run_block(run: RunInputs, st: SimulationState, b: int, primed: quiet.Primed | None = None) -> None:
+    """One block, step by step (see the package docstring); ``primed``: the block's prices
+    as a quiet-run attempt computed them (:class:`.quiet.Primed`), the same as step 1-2's."""
     between_blocks(run, st, b)
-    steps.move_prices(run, st, b)
+    if primed is not None and primed.block == b:
+        quiet.move_prices(st, primed)
+    else:
+        steps.move_prices(run, st, b)
     o = steps.read_oracle(run, st, b)
     gas = steps.gas_price(run, b)
     st.tallies.reset_assets()

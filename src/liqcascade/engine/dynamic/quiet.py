@@ -34,12 +34,27 @@ CELLS = 1 << 20
 """At most this many (block, eligible account) pairs are priced at once."""
 
 
+@dataclass(frozen=True)
+class Primed:
+    """Block ``block``'s prices as an attempt that found it not quiet computed them: what
+    :func:`~.steps.move_prices` gives for that block (the same expressions: the path, the decay
+    of the transient impact, the venues re-centred), so the loop does not compute them again."""
+
+    block: int
+    exo: np.ndarray
+    trans: np.ndarray
+    market: np.ndarray
+    venues: dict
+
+
 @dataclass
 class Window:
     """How many blocks the next attempt looks ahead: doubles after a run that was quiet to
-    its end, falls back after one the oracle cut short (a busy path wastes little)."""
+    its end, falls back after one the oracle cut short (a busy path wastes little). ``primed``:
+    the last attempt's first block's prices when that block was not quiet (else None)."""
 
     blocks: int = MIN_WINDOW
+    primed: Primed | None = None
 
     def update(self, looked: int, quiet: int) -> None:
         self.blocks = min(MAX_WINDOW, 2 * looked) if quiet == looked else max(MIN_WINDOW, 2 * quiet)
@@ -65,7 +80,9 @@ def at_rest(st: SimulationState) -> bool:
 
 def advance(run: RunInputs, st: SimulationState, b: int, window: Window) -> int:
     """Advance over the quiet blocks from ``b`` (at most ``window.blocks``); return how many
-    (0: block ``b`` is not quiet, or the state is not at rest)."""
+    (0: block ``b`` is not quiet, or the state is not at rest; ``window.primed`` then holds
+    block ``b``'s prices when they were computed)."""
+    window.primed = None
     if b == 0 or not at_rest(st) or (st.cand.elig.size and run.settings.liquidators.strategy != "max_close"):
         return 0
     # a window of blocks x candidates stays small
@@ -77,11 +94,16 @@ def advance(run: RunInputs, st: SimulationState, b: int, window: Window) -> int:
     for i, arr in run.feeds.items():
         seen[:, i] = arr[b:b + w]
     n_oracle, ostate = run.oracle.quiet_blocks(st.ostate, run.times[b:b + w], seen)
+    if n_oracle == 0:  # the oracle opens a round at block b (most failed attempts)
+        window.update(w, 0)
+        window.primed = Primed(b, exo[0], trans[0], market[0], venues[0])
+        return 0
     gas = (run.gas_path[b:b + n_oracle] if run.gas_path is not None
            else np.full(n_oracle, float(run.settings.liquidators.gas_gwei)))
     n, idle = _untaken(run, st, b, market[:n_oracle], gas, venues)
     window.update(w, n)
     if n == 0:
+        window.primed = Primed(b, exo[0], trans[0], market[0], venues[0])
         return 0
     if n < n_oracle:  # a liquidator takes an account at block b + n: the oracle's clock stops before it
         _, ostate = run.oracle.quiet_blocks(st.ostate, run.times[b:b + n], seen[:n])
@@ -91,6 +113,14 @@ def advance(run: RunInputs, st: SimulationState, b: int, window: Window) -> int:
     _book_side(run, st, b, n)
     _record(run, st, b, n, exo, market, gas[:n], idle)
     return n
+
+
+def move_prices(st: SimulationState, primed: Primed) -> None:
+    """:func:`~.steps.move_prices` of block ``primed.block`` from what an attempt computed."""
+    st.exo[:] = primed.exo
+    st.trans[:] = primed.trans
+    st.market[:] = primed.market
+    st.venues = dict(primed.venues)
 
 
 def _untaken(run: RunInputs, st: SimulationState, b: int, market, gas, venues):
@@ -163,16 +193,16 @@ def _prices(run: RunInputs, st: SimulationState, b: int, w: int):
         return exo, trans, market, [dict(current) for _ in range(w)]
     # Python floats (the same doubles): a block's few venue prices cost less than as NumPy scalars
     rows = target[:, items].tolist()
+    # each venue's mid price as of the last block (a venue not re-centred keeps its own)
+    mid_row = [current[i].mid_price() for i in items]
     mids = []
     for row in rows:
-        mid_row = []
-        for i, p in zip(items, row):
-            v = current[i]
-            if abs(p / v.mid_price() - 1.0) > 1e-12:
-                v = v.with_mid_price(p)
+        for j, (i, p) in enumerate(zip(items, row)):
+            if abs(p / mid_row[j] - 1.0) > 1e-12:
+                v = current[i].with_mid_price(p)
                 current[i] = v
-            mid_row.append(v.mid_price())
-        mids.append(mid_row)
+                mid_row[j] = v.mid_price()
+        mids.append(list(mid_row))
         venues.append(dict(current))
     market[:, items] = mids
     return exo, trans, market, venues
@@ -181,12 +211,13 @@ def _prices(run: RunInputs, st: SimulationState, b: int, w: int):
 def _book_side(run: RunInputs, st: SimulationState, b: int, n: int) -> None:
     """The book's steps of ``n`` quiet blocks, each idempotent after its first: nothing
     seized, no candidate (refreshed with no account changed: the same set), latency clocks
-    as they were, an empty sale (adds zeros to the totals)."""
+    as they were, and no sale: nothing is held (:func:`at_rest`) and nothing was seized, so
+    :func:`~.steps.sell` would sell nothing and add +0.0 to totals and inventory, which changes
+    no value (they start at +0.0 and only ever add, so none is -0.0)."""
     st.tallies.reset_assets()
     st.cand = st.cand.refresh(run.model.rules, st.arrays, st.o_prev, EMPTY)
     steps.start_latency_clocks(st, b)
     st.liquidated_last = EMPTY
-    steps.sell(run, st)
     if run.settings.check_conservation:
         steps.check_conservation(run, st, b + n - 1)
 

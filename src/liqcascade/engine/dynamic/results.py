@@ -84,26 +84,51 @@ def assets_table(run: RunInputs, st: SimulationState, cols: np.ndarray) -> pd.Da
 
 def summary_row(run: RunInputs, st: SimulationState) -> dict[str, object]:
     """One row: the rules' facts, the run's totals and end state, the aftermarket's facts."""
-    model, rules, tallies, rec, after = run.model, run.model.rules, st.tallies, st.records, st.aftermarket
+    model, rules, rec, after = run.model, run.model.rules, st.records, st.aftermarket
     nb, o_final, arrays = run.n_blocks, st.o_prev, st.arrays
     everyone = np.arange(model.book.n_accounts, dtype=np.int64)
-    unrec = float(rules.unrecoverable_debt(arrays, o_final, everyone).sum())
-    # what was already unrecoverable before the run, valued at the same (final) prices
-    unrec_before = float(rules.unrecoverable_debt(run.book.base, o_final, everyone).sum())
     end = rules.health(arrays, o_final, everyone)
     below = (end.hf < 1.0) & (end.collateral_usd > 0)
     shortfall = float(np.clip(end.debt_usd[below] - end.collateral_usd[below], 0.0, None).sum())
     bs = float(run.path.block_seconds)
     first_b, last_b = st.first_eligible_block, st.last_liquidation_block
-    cleared = bool(nb and rec.eligible[-1] == 0)
-    # auctions and store-front sales that finished short (Maker: debt the lot did not cover)
-    after_bad = float(after.facts().get("auction_bad_debt_usd", 0.0)) if after is not None else 0.0
+    clear = cleared(run, st)
     return {
         **rules.describe(),
         **rules.outcome_facts(arrays, o_final),
         "accounts": model.book.n_accounts,
         "blocks": nb,
         "block_seconds": bs,
+        **totals_row(run, st),
+        "below_hf1_accounts_end": int(below.sum()),
+        "below_hf1_debt_usd_end": float(end.debt_usd[below].sum()),
+        "shortfall_end_usd": shortfall,
+        "eligible_accounts_end": int(rec.eligible[-1]) if nb else 0,
+        "left_unprofitable_block_max": int(rec.unprofitable.max()) if nb else 0,
+        "left_over_capacity_block_max": int(rec.over_capacity.max()) if nb else 0,
+        "first_eligible_block": first_b,
+        "last_liquidation_block": last_b,
+        "cleared": clear,
+        # from the first eligible account to the last liquidation, when everything cleared
+        "time_to_clear_s": ((last_b - first_b + 1) * bs if first_b >= 0 and last_b >= first_b else 0.0)
+        if clear else float("nan"),
+        "inventory_unsold_usd": float((st.inventory * rec.market[-1]).sum()) if nb else 0.0,
+        "protocol_holdings_usd": float((after.holdings() * rec.market[-1]).sum()) if after is not None and nb else 0.0,
+        **(after.facts() if after is not None else {}),
+    }
+
+
+def totals_row(run: RunInputs, st: SimulationState) -> dict[str, object]:
+    """The summary's totals, from ``accounts_liquidated`` to ``bad_debt_before_usd`` (a Monte
+    Carlo path's row reads these without the rest of the summary)."""
+    rules, tallies, after, arrays, o_final = run.model.rules, st.tallies, st.aftermarket, st.arrays, st.o_prev
+    everyone = np.arange(run.model.book.n_accounts, dtype=np.int64)
+    unrec = float(rules.unrecoverable_debt(arrays, o_final, everyone).sum())
+    # what was already unrecoverable before the run, valued at the same (final) prices
+    unrec_before = float(rules.unrecoverable_debt(run.book.base, o_final, everyone).sum())
+    # auctions and store-front sales that finished short (Maker: debt the lot did not cover)
+    after_bad = float(after.facts().get("auction_bad_debt_usd", 0.0)) if after is not None else 0.0
+    return {
         "accounts_liquidated": int(np.flatnonzero(tallies.acct_calls > 0).size),
         "liquidation_calls": int(tallies.acct_calls.sum()),
         "collateral_seized_usd": float(tallies.acct_seized_usd.sum()),
@@ -114,22 +139,12 @@ def summary_row(run: RunInputs, st: SimulationState) -> dict[str, object]:
         "bad_debt_aftermarket_usd": after_bad,
         "bad_debt_usd": float(tallies.acct_bad_debt_usd.sum()) + unrec - unrec_before + after_bad,
         "bad_debt_before_usd": unrec_before,
-        "below_hf1_accounts_end": int(below.sum()),
-        "below_hf1_debt_usd_end": float(end.debt_usd[below].sum()),
-        "shortfall_end_usd": shortfall,
-        "eligible_accounts_end": int(rec.eligible[-1]) if nb else 0,
-        "left_unprofitable_block_max": int(rec.unprofitable.max()) if nb else 0,
-        "left_over_capacity_block_max": int(rec.over_capacity.max()) if nb else 0,
-        "first_eligible_block": first_b,
-        "last_liquidation_block": last_b,
-        "cleared": cleared,
-        # from the first eligible account to the last liquidation, when everything cleared
-        "time_to_clear_s": ((last_b - first_b + 1) * bs if first_b >= 0 and last_b >= first_b else 0.0)
-        if cleared else float("nan"),
-        "inventory_unsold_usd": float((st.inventory * rec.market[-1]).sum()) if nb else 0.0,
-        "protocol_holdings_usd": float((after.holdings() * rec.market[-1]).sum()) if after is not None and nb else 0.0,
-        **(after.facts() if after is not None else {}),
     }
+
+
+def cleared(run: RunInputs, st: SimulationState) -> bool:
+    """Whether no account was left eligible at the last block."""
+    return bool(run.n_blocks and st.records.eligible[-1] == 0)
 
 
 def trades(run: RunInputs, st: SimulationState) -> pd.DataFrame:

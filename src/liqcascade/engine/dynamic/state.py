@@ -53,6 +53,9 @@ class RunInputs:
     """Factor on the log transient impact per block."""
     depth_decay: float
     """Factor on the depth order books still miss per block (depth mode)."""
+    shortfall: bool = True
+    """False: the eligible accounts' debt above collateral is not computed (the records'
+    ``shortfall_usd`` stays 0): a run whose ``steps`` table is not built (a Monte Carlo path)."""
 
     @property
     def n_blocks(self) -> int:

@@ -126,12 +126,12 @@ def find_candidates(run: RunInputs, st: SimulationState, b: int, o: FloatArray) 
         everyone = global_effects or st.owners is not None  # a moving book is not sorted by health
         upto = run.model.book.n_accounts if everyone else run.book.prefix_len(st.bound)
         scanned = rules.scan(st.arrays, o, upto, st.q, st.cum_bound)
-        st.cand = Candidates.build(rules, st.arrays, o, scanned)
+        st.cand = Candidates.build(rules, st.arrays, o, scanned, run.shortfall)
         if held_by_limits:
             st.held = _held(rules, st, o, np.setdiff1d(scanned, st.cand.elig, assume_unique=True))
     else:
         # same oracle prices: only the accounts liquidated last block can have changed
-        st.cand = st.cand.refresh(rules, st.arrays, o, st.liquidated_last)
+        st.cand = st.cand.refresh(rules, st.arrays, o, st.liquidated_last, run.shortfall)
         if held_by_limits and (st.held.size or st.liquidated_last.size):
             # a bark may have left a vault waiting; returned collateral may have made one safe
             pool = np.union1d(st.held, st.liquidated_last)
@@ -159,13 +159,14 @@ def start_latency_clocks(st: SimulationState, b: int) -> None:
 
 def eligible_shortfall(run: RunInputs, st: SimulationState, b: int, o: FloatArray) -> float:
     """Debt above collateral (USD) of the eligible accounts and of those held back; marks
-    the first block anything was eligible."""
+    the first block anything was eligible (0 when ``run.shortfall`` is off)."""
     shortfall = st.cand.shortfall
     if st.held.size:
         if st.first_eligible_block < 0:
             st.first_eligible_block = b
-        hv = run.model.rules.health(st.arrays, o, st.held)
-        shortfall += float(np.clip(hv.debt_usd - hv.collateral_usd, 0.0, None).sum())
+        if run.shortfall:
+            hv = run.model.rules.health(st.arrays, o, st.held)
+            shortfall += float(np.clip(hv.debt_usd - hv.collateral_usd, 0.0, None).sum())
     if st.cand.elig.size and st.first_eligible_block < 0:
         st.first_eligible_block = b
     return shortfall
@@ -211,7 +212,10 @@ def strategy_terms(liq, st: SimulationState, o: FloatArray, gas_usd: float, rule
 def profit_floor(liq) -> float:
     """``min_profit_usd``, with -inf raised to the lowest float so that a candidate whose
     strategy plans no call (profit -inf) stays below it."""
-    return max(liq.min_profit_usd, -np.finfo(np.float64).max)
+    return max(liq.min_profit_usd, _LOWEST)
+
+
+_LOWEST = float(-np.finfo(np.float64).max)  # np.finfo is a lookup of microseconds, asked twice a block
 
 
 def present(assets: np.ndarray, k: int) -> list[int]:
@@ -233,7 +237,8 @@ def choose_liquidations(run: RunInputs, st: SimulationState, b: int, gas: float)
     gas_usd = gas * 1e-9 * liq.gas_per_call * (market[run.gas_idx] if run.gas_idx >= 0 else 0.0)
     # the calls happen at the oracle's prices the candidates were found at (step 4's)
     received, paid, reward, caps = strategy_terms(liq, st, st.o_prev, gas_usd, run.model.rules)
-    gross = received * market[ca] + reward - paid * market[da] - gas_usd
+    rep_usd = paid * market[da]
+    gross = received * market[ca] + reward - rep_usd - gas_usd
     waiting = b - st.eligible_since[elig] < liq.latency_blocks
     floor = profit_floor(liq)
     unprofitable = gross < floor
@@ -242,7 +247,6 @@ def choose_liquidations(run: RunInputs, st: SimulationState, b: int, gas: float)
     order = okidx[stable_order(-gross[okidx])]
     grid = sale_grid(run, st, order, received)
     cap = len(order) if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
-    rep_usd = paid * market[da]
     picked_profit = np.empty(len(order))
     work = order.copy()
     taken = int(_kernels.greedy_pick(
@@ -336,9 +340,14 @@ def sell(run: RunInputs, st: SimulationState) -> None:
     transient part (decaying)."""
     phi = run.settings.dynamics.permanent_fraction
     tallies, venues, market = st.tallies, st.venues, st.market
+    mode = run.settings.dynamics.impact_on_path
+    if mode != "excess" and not (st.inventory.any() or tallies.seized.any() or tallies.fee.any()
+                                 or tallies.repaid.any() or tallies.deficit.any()):
+        # nothing held or taken (most blocks): the sale is empty and every total would add
+        # +0.0, which changes none (they start at +0.0 and only add: none is -0.0)
+        return
     st.inventory += tallies.seized - tallies.fee
     amount = st.inventory / run.settings.liquidators.spread_blocks
-    mode = run.settings.dynamics.impact_on_path
     if mode == "excess":  # what the path's own liquidations sold moves nothing again
         covered, excess = split_sales(st.baseline, amount)
         proceeds = sell_into_venues(venues, covered, market, st, phi, run.depth_mode, False)
