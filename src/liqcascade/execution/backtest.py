@@ -913,10 +913,10 @@ def ethb_frob_check(result: Result, mat: float, events=None) -> FrobCheck:
 
 ETHB_IDLE_QUANTILE = 0.9
 """The share of a live bot's idle spells a bot may reach before it counts as stopped."""
-ETHB_MAX_IDLE_MOVE = 0.69
+ETHB_MAX_IDLE_MOVE = 0.73
 """``[simulation.keepers] max_idle_move`` of every ETH-B window: the 90th percentile of the
 Median's movement over the idle spells of the shipped history's bot owners
-(:func:`ethb_idle_fit`: 0.694), to two places."""
+(:func:`ethb_idle_fit`: 0.735), to two places."""
 
 
 def _median_moves(prices: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
