@@ -195,8 +195,8 @@ def test_documented_price_source_rows(tmp_path, w):
     # the floor saves no vault the chain liquidated (recall unchanged), and the prose's vaults
     assert runs[0]["score"]["recall"].iloc[0] == runs[1]["score"]["recall"].iloc[0]
     if w == "2022-05":
-        assert base - floor == {"26307", "27276", "27962"} and floor == {"28300"}
-        assert len(_extra(runs[2]) - base) == 7 and base <= _extra(runs[2])
+        assert base - floor == {"26307", "27276", "27962"} and floor == set()
+        assert len(_extra(runs[2]) - base) == 6 and base <= _extra(runs[2])
     if w == "2022-01":
         assert base == floor and "27123" in floor
 

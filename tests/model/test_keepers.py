@@ -42,13 +42,71 @@ def test_a_bot_gets_the_median_band_of_its_protective_repays():
 
 def test_openings_and_one_sided_actions_are_not_a_bot():
     rows = []
-    for k in range(8):  # eight deposit-and-borrow blocks: boosts (or openings), no protective repay
-        rows += pair("opener", k, "deposit", "borrow", 2.0, 1.8)
+    for k in range(8):  # eight deposit-and-borrow blocks into a vault without debt before: openings
+        rows += pair("opener", k, "deposit", "borrow", math.nan, 1.8)
     rows += [("hand", k, "repay", 1.3, 1.4, 100.0) for k in range(8)]  # repays without withdrawals
-    fit = fit_keepers(history(rows))
+    fit = fit_keepers(history(rows).assign(drawn=100.0))
     assert fit.keepers.empty
     t = fit.table.set_index("account")
     assert t.loc["opener", "pairs"] == 8 and t.loc["opener", "repays"] == 0 and t.loc["hand", "pairs"] == 0
+
+
+def boost_rows(account="booster", befores=(1.60, 1.55, 1.52, 1.58, 1.56), afters=(1.50, 1.45, 1.40, 1.48, 1.46)):
+    """Five deposit-and-draw blocks of a vault in debt (HISTORY_COLUMNS rows)."""
+    rows = []
+    for k, (b, a) in enumerate(zip(befores, afters)):
+        rows += pair(account, 10 + k, "deposit", "borrow", b, a)
+    return rows
+
+
+def with_drawn(rows, drawn):
+    """``rows`` as a history whose k-th borrow drew ``drawn[k]`` debt tokens."""
+    h = history(rows)
+    d = np.zeros(len(h))
+    d[np.flatnonzero((h["kind"] == "borrow").to_numpy())] = drawn
+    return h.assign(drawn=d)
+
+
+def test_a_booster_is_a_bot_with_the_band_of_its_boosts():
+    # five boosts, each lowering the ratio: after 1.50, 1.45, 1.40, 1.48, 1.46 -> the lowest
+    # 1.40 is the trigger, the median 1.46 the target; the largest draw (300) is max_repay
+    fit = fit_keepers(with_drawn(boost_rows(), [100.0, 300.0, 200.0, 50.0, 250.0]))
+    k = fit.keepers.set_index("account").loc["booster"]
+    assert (k["trigger"], k["target"], k["max_repay"]) == (1.40, 1.46, 300.0)
+    assert fit.table.set_index("account").loc["booster", "repays"] == 0
+    # fewer boosts than the rule asks: no bot
+    assert fit_keepers(with_drawn(boost_rows(), [100.0] * 5), KeeperRule(min_boosts=6)).keepers.empty
+    # without the drawn column a boost-only owner has no max_repay: no band, no bot
+    assert fit_keepers(history(boost_rows())).keepers.empty
+
+
+def test_a_draw_and_deposit_that_raised_the_ratio_is_not_a_boost():
+    # the same five blocks with before and after swapped: each raised the ratio (a top-up)
+    rows = boost_rows(befores=(1.50, 1.45, 1.40, 1.48, 1.46), afters=(1.60, 1.55, 1.52, 1.58, 1.56))
+    fit = fit_keepers(with_drawn(rows, [100.0] * 5))
+    assert fit.keepers.empty and fit.table.loc[0, "pairs"] == 5
+
+
+def test_a_protective_repay_sets_the_band_over_boosts():
+    # five boosts and one protective repay (1.30 -> 1.40, 700 repaid): the repay's band wins
+    rows = boost_rows() + pair("booster", 40, "withdraw", "repay", 1.30, 1.40, 700.0)
+    k = fit_keepers(with_drawn(rows, [100.0] * 5)).keepers.set_index("account").loc["booster"]
+    assert (k["trigger"], k["target"], k["max_repay"]) == (1.30, 1.40, 700.0)
+
+
+def test_a_booster_qualified_in_the_window_is_a_bot_from_its_third_boost():
+    # two openings and two boosts before the window, a third boost at start + 3600 (its draw at
+    # + 3720): five pairs, three boosts -> a bot from + 3720, trigger min(1.45, 1.40, 1.48) = 1.40,
+    # target the median 1.45
+    start = 1_000_000.0
+    rows = pair("late", 1, "deposit", "borrow", math.nan, 2.0) + pair("late", 2, "deposit", "borrow", math.nan, 1.9)
+    rows += boost_rows("late", befores=(1.55, 1.52, 1.58), afters=(1.45, 1.40, 1.48))
+    times = [start - 5e5, start - 5e5, start - 4e5, start - 4e5, start - 3e5, start - 3e5 + 120.0,
+             start - 2e5, start - 2e5 + 120.0, start + 3600.0, start + 3720.0]
+    h = with_drawn(rows, [10.0, 10.0, 100.0, 200.0, 50.0]).assign(time=times)
+    k = fit_keepers(h, start=start).keepers.set_index("account").loc["late"]
+    assert (k["active_from"], k["trigger"], k["target"], k["max_repay"]) == (start + 3720.0, 1.40, 1.45, 200.0)
+    assert fit_keepers(h.iloc[:8], start=start).keepers.empty
 
 
 def test_fewer_two_sided_blocks_than_the_rule_is_not_a_bot():
@@ -67,6 +125,8 @@ def test_bad_inputs_are_errors():
         fit_keepers(pd.DataFrame({"account": []}))
     with pytest.raises(ConfigError, match="KeeperRule"):
         KeeperRule(min_pairs=0)
+    with pytest.raises(ConfigError, match="min_boosts"):
+        KeeperRule(min_boosts=0)
     assert fit_keepers(history([])).keepers.empty
 
 

@@ -913,10 +913,10 @@ def ethb_frob_check(result: Result, mat: float, events=None) -> FrobCheck:
 
 ETHB_IDLE_QUANTILE = 0.9
 """The share of a live bot's idle spells a bot may reach before it counts as stopped."""
-ETHB_MAX_IDLE_MOVE = 0.69
+ETHB_MAX_IDLE_MOVE = 0.73
 """``[simulation.keepers] max_idle_move`` of every ETH-B window: the 90th percentile of the
 Median's movement over the idle spells of the shipped history's bot owners
-(:func:`ethb_idle_fit`: 0.694), to two places."""
+(:func:`ethb_idle_fit`: 0.735), to two places."""
 
 
 def _median_moves(prices: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -1004,7 +1004,7 @@ def ethb_keepers(ev, start: int, prices: pd.DataFrame, mat: float, accounts: set
 
 def _ethb_history(ev, start: int, prices: pd.DataFrame, lookback_s: int, end: int) -> pd.DataFrame:
     """The owners' actions from ``lookback_s`` before ``start`` to ``end`` as
-    :data:`~liqcascade.model.keepers.HISTORY_COLUMNS` and ``time``: each vault's
+    :data:`~liqcascade.model.keepers.HISTORY_COLUMNS`, ``drawn`` and ``time``: each vault's
     collateralisation (ink times the hour's opening price over debt at the action's rate)
     before and after it."""
     f = ev.flows.assign(t=_secs(ev.flows["timestamp"]))
@@ -1019,6 +1019,7 @@ def _ethb_history(ev, start: int, prices: pd.DataFrame, lookback_s: int, end: in
     h = pd.DataFrame({"account": led["vault"].astype(str), "block": led["block"], "kind": led["kind"],
                       "ratio_before": ink0.clip(lower=0.0) * px / debt(art0.clip(lower=0.0)),
                       "ratio_after": ink * px / debt(art),
-                      "repaid": np.where(led["kind"] == "repay", np.abs(led["dai"]), 0.0), "time": led["t"]})
+                      "repaid": np.where(led["kind"] == "repay", np.abs(led["dai"]), 0.0),
+                      "drawn": np.where(led["kind"] == "borrow", np.abs(led["dai"]), 0.0), "time": led["t"]})
     h = h[(h["time"] >= start - lookback_s) & (h["kind"] != "liquidation")]
     return h.reset_index(drop=True)

@@ -10,8 +10,11 @@ and deposits it. In the owners' records that is a **two-sided block**: a withdra
 repayment (or a draw and a deposit) of the same vault in the same block. A person opening a
 vault also deposits and draws in one block, so one or two such blocks say little; a bot makes
 many. An owner is *keeper-managed* when, in the ``lookback_s`` before the window, its vault
-has at least ``min_pairs`` two-sided blocks of which at least one is a repay (the bot
-protects; a boost-only history shows no protective trigger to fit).
+has at least ``min_pairs`` two-sided blocks of which at least one is a repay, or at least
+``min_boosts`` are *boosts*: a draw and a deposit that lowered the ratio of a vault already in
+debt (an opening has no debt before it). Boosting is automation's other half (DeFi Saver and
+Instadapp run both): over the shipped ETH-B history most owners who boost this way later
+deleverage in bot fashion (docs/backtests.md, "Boosts").
 
 The band
 --------
@@ -21,8 +24,13 @@ Each protective repay block (one that raised the ratio) gives the collateralisat
 median ratio before those repays (the bot repaid when its next price fell there; a repay that
 lowered the ratio trimmed collateral and says nothing of the trigger), the **target** the
 median ratio after them (where it put the vault back), and **max_repay** the most debt it
-repaid in one block: what the recorded flows show it could move at once. The replay gives
-these owners the OSM's next price one hop ahead (:mod:`liqcascade.engine.dynamic.keepers`).
+repaid in one block: what the recorded flows show it could move at once. An owner qualified
+by its boosts before any protective repay gets the band of its boosts: the **trigger** the
+lowest ratio a boost left the vault at (the bot drew it there itself, so it repays only
+below), the **target** the median ratio after its boosts (where it holds the vault), and
+**max_repay** the most debt it drew in one boost (the ``drawn`` column; without it no
+boost band). The replay gives these owners the OSM's next price one hop ahead
+(:mod:`liqcascade.engine.dynamic.keepers`).
 """
 
 from __future__ import annotations
@@ -39,7 +47,9 @@ HISTORY_COLUMNS = ("account", "block", "kind", "ratio_before", "ratio_after", "r
 repay; ``ratio_*`` the vault's collateral value / debt just before and after the action's
 block (NaN without debt or price); ``repaid`` debt tokens repaid by the action (0 if none).
 An optional ``time`` column (Unix s, non-decreasing with ``block`` per account) joins actions
-less than ``KeeperRule.pair_gap_s`` apart into one operation and dates the owners' onsets."""
+less than ``KeeperRule.pair_gap_s`` apart into one operation and dates the owners' onsets; an
+optional ``drawn`` column (debt tokens drawn by the action, 0 if none) gives boost-only owners
+their ``max_repay`` (module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -51,11 +61,15 @@ class KeeperRule:
     pair_gap_s: int = 600
     """Actions of one vault less than this apart are one operation (a deleverage in several
     transactions); 600 s, one replay block of the ETH-B windows."""
+    min_boosts: int = 3
+    """Boosts (module docstring) that, with ``min_pairs`` two-sided operations, qualify an
+    owner without a repay."""
 
     def __post_init__(self) -> None:
-        if self.min_pairs < 1 or self.lookback_s <= 0 or self.pair_gap_s < 0:
-            raise ConfigError("<python>", "KeeperRule", "min_pairs >= 1, lookback_s > 0 and pair_gap_s >= 0",
-                              (self.min_pairs, self.lookback_s, self.pair_gap_s))
+        if self.min_pairs < 1 or self.lookback_s <= 0 or self.pair_gap_s < 0 or self.min_boosts < 1:
+            raise ConfigError("<python>", "KeeperRule",
+                              "min_pairs >= 1, lookback_s > 0, pair_gap_s >= 0 and min_boosts >= 1",
+                              (self.min_pairs, self.lookback_s, self.pair_gap_s, self.min_boosts))
 
 
 @dataclass(frozen=True)
@@ -76,8 +90,10 @@ class KeeperFit:
 
 def operations(history: pd.DataFrame, gap_s: int) -> pd.DataFrame:
     """One row per operation of an account (module docstring): its kinds, the ratio before its
-    first action and after its last, the debt repaid, and its first and last action's time."""
+    first action and after its last, the debt repaid and drawn, and its first and last action's time."""
     h = history.reset_index(drop=True)
+    if "drawn" not in h.columns:
+        h = h.assign(drawn=0.0)
     if "time" in h.columns:
         h = h.sort_values(["account", "time", "block"], kind="stable")
         t = h["time"].to_numpy(dtype=np.float64)
@@ -91,22 +107,30 @@ def operations(history: pd.DataFrame, gap_s: int) -> pd.DataFrame:
         h = h.assign(op=h.groupby(["account", "block"], sort=False).ngroup())
     g = h.groupby(["account", "op"], sort=True)
     out = pd.DataFrame({"kinds": g["kind"].agg(lambda k: frozenset(k)), "before": g["ratio_before"].first(),
-                        "after": g["ratio_after"].last(), "repaid": g["repaid"].sum(), "start": g["t"].min(),
+                        "after": g["ratio_after"].last(), "repaid": g["repaid"].sum(), "drawn": g["drawn"].sum(),
+                        "start": g["t"].min(),
                         "end": g["t"].max()}).reset_index()
     out["repay_pair"] = out["kinds"].map(lambda k: {"withdraw", "repay"} <= k)
     out["boost_pair"] = out["kinds"].map(lambda k: {"borrow", "deposit"} <= k)
     out["pair"] = out["repay_pair"] | out["boost_pair"]
+    # a boost: draw-and-deposit that lowered the ratio of a vault in debt before it (not an opening)
+    out["boost"] = out["boost_pair"] & ~out["repay_pair"] & np.isfinite(out["before"]) & (out["after"] < out["before"])
     # protective repays only: a withdraw-and-repay that lowered the ratio was a bot trimming collateral
     out["protective"] = out["repay_pair"] & np.isfinite(out["before"]) & (out["after"] > out["before"])
     return out.sort_values(["account", "start"], kind="stable").reset_index(drop=True)
 
 
-def _band(ops: pd.DataFrame) -> tuple[float, float, float] | None:
-    """(trigger, target, max_repay) of an owner's operations, or None without a valid band."""
+def _band(ops: pd.DataFrame, min_boosts: int) -> tuple[float, float, float] | None:
+    """(trigger, target, max_repay) of an owner's operations, or None without a valid band:
+    from its protective repays, or without any from its boosts if at least ``min_boosts``."""
     p = ops[ops["protective"]]
-    if p.empty:
-        return None
-    trigger, target, cap = float(p["before"].median()), float(p["after"].median()), float(p["repaid"].max())
+    if not p.empty:
+        trigger, target, cap = float(p["before"].median()), float(p["after"].median()), float(p["repaid"].max())
+    else:
+        b = ops[ops["boost"]]
+        if len(b) < min_boosts:
+            return None
+        trigger, target, cap = float(b["after"].min()), float(b["after"].median()), float(b["drawn"].max())
     return (trigger, target, cap) if target > trigger > 0 and cap > 0 else None
 
 
@@ -121,9 +145,10 @@ def _classify(ops: pd.DataFrame, rule: KeeperRule, start: float) -> dict:
            "trigger": np.nan, "target": np.nan, "max_repay": np.nan, "active_from": np.nan}
     for k in cut:
         seen = ops.iloc[:k]
-        if int(seen["pair"].sum()) < rule.min_pairs or not seen["repay_pair"].any():
+        if int(seen["pair"].sum()) < rule.min_pairs or not (
+                seen["repay_pair"].any() or int(seen["boost"].sum()) >= rule.min_boosts):
             continue
-        band = _band(seen)
+        band = _band(seen, rule.min_boosts)
         if band is None:
             continue
         row.update(keeper=True, trigger=band[0], target=band[1], max_repay=band[2],
