@@ -518,25 +518,27 @@ class StaticCascade:
         orig = out.account_order[idx]
         rank = self.model.book.output_rank  # a book in health order lists its accounts as its source did
         sort = np.argsort(orig if rank is None else rank[orig], kind="stable")
-        idx, orig = idx[sort], orig[sort]
-        # the pre-shock health of these accounts again rather than kept for every account
+        # the pre-shock health of these accounts again rather than kept for every account; the
+        # passes go through the working rows in their order (ascending ``idx``: one sweep through
+        # memory), and their results are put in the table's order after
         before = rules.health(self._base, out.prices0, idx)
         shocked = rules.health(self._base, out.prices_shocked, idx)
         after = rules.health(out.arrays, out.prices_final, idx)
         unrec = rules.unrecoverable_debt(out.arrays, out.prices_final, idx)
+        idx, orig = idx[sort], orig[sort]
         return pd.DataFrame(
             {
                 "account_id": self.model.book.account_ids[orig],
-                "hf_before": before.hf,
-                "hf_shocked": shocked.hf,
-                "hf_after": after.hf,
-                "collateral_usd_before": before.collateral_usd,
-                "debt_usd_before": before.debt_usd,
-                "collateral_usd_after": after.collateral_usd,
-                "debt_usd_after": after.debt_usd,
+                "hf_before": before.hf[sort],
+                "hf_shocked": shocked.hf[sort],
+                "hf_after": after.hf[sort],
+                "collateral_usd_before": before.collateral_usd[sort],
+                "debt_usd_before": before.debt_usd[sort],
+                "collateral_usd_after": after.collateral_usd[sort],
+                "debt_usd_after": after.debt_usd[sort],
                 "collateral_seized_usd": t.acct_seized_usd[idx],
                 "debt_repaid_usd": t.acct_repaid_usd[idx],
-                "bad_debt_usd": t.acct_bad_debt_usd[idx] + unrec,
+                "bad_debt_usd": t.acct_bad_debt_usd[idx] + unrec[sort],
                 "liquidation_calls": t.acct_calls[idx],
                 "blocked_calls": t.acct_blocked[idx],
             }
