@@ -517,7 +517,7 @@ class StaticCascade:
         idx = np.flatnonzero(out.touched)
         orig = out.account_order[idx]
         rank = self.model.book.output_rank  # a book in health order lists its accounts as its source did
-        sort = np.argsort(orig if rank is None else rank[orig], kind="stable")
+        sort = _order_of_distinct(orig if rank is None else rank[orig], self.model.book.n_accounts)
         # the pre-shock health of these accounts again rather than kept for every account; the
         # passes go through the working rows in their order (ascending ``idx``: one sweep through
         # memory), and their results are put in the table's order after
@@ -543,6 +543,16 @@ class StaticCascade:
                 "blocked_calls": t.acct_blocked[idx],
             }
         )
+
+
+def _order_of_distinct(keys: np.ndarray, n: int) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")`` for distinct ``keys`` in ``0..n-1`` (accounts' numbers):
+    each key's position put at the key, then read in key order (two passes, no comparison sort)."""
+    at = np.empty(n, dtype=np.int64)
+    at[keys] = np.arange(keys.shape[0])
+    present = np.zeros(n, dtype=bool)
+    present[keys] = True
+    return at[present]
 
 
 ACCOUNT_TALLIES = ("acct_seized_usd", "acct_repaid_usd", "acct_bad_debt_usd", "acct_calls", "acct_blocked")
