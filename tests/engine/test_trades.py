@@ -406,3 +406,18 @@ def test_flow_hits_reads_the_live_rows_in_their_order():
     assert got[0].tolist() == [0, 2]
     assert got[1].tolist() == [5, 6] and got[2].tolist() == [0, 1]
     assert got[4].tolist() == [2.0, 1.0] and got[5].tolist() == [6.0, 3.0]
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["jit", "python"])
+def test_flow_hits_every_row_in_another_order(compiled):
+    """``live`` a permutation of every row (the replayed rows of a book in health order, listed in
+    its source's order): the rows are counted in memory order but written in ``live``'s order."""
+    from liqcascade.engine import kernels, kernels_python
+
+    k = kernels if compiled else kernels_python
+    flows = np.array([[1.0, 3.0], [0.0, 0.0], [2.0, 6.0]])
+    got = k.flow_hits(flows, np.array([2, 1, 0], dtype=np.int64), False, np.array([0]), np.array([-1]),
+                      np.array([-1.0]), np.array([0]), np.array([0]), 1, 1, np.array([5, 6, 7]), np.array([0, 1, 2]))
+    assert got[0].tolist() == [0, 2]
+    assert got[1].tolist() == [5, 7] and got[2].tolist() == [0, 2]
+    assert got[4].tolist() == [-2.0, -1.0] and got[5].tolist() == [-6.0, -3.0]

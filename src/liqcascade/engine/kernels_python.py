@@ -75,16 +75,19 @@ def flow_hits(flows, live, every, cols, subs, signs, party, code, n_parties, usd
     order: kind ``j`` (of party ``party[j]``, its code there ``code[j]``; kinds listed party by
     party) of a row is ``signs[j] * (flows[r, cols[j]] - flows[r, subs[j]])`` (no subtraction
     when ``subs[j] < 0``), its USD the same at the columns ``+ usd_off``; the rows ``r`` are
-    ``live[i]`` (``every``: ``i`` itself, over all of ``flows``), of account ``account[i]`` and
-    asset ``asset[i]``. Two passes over the rows (count, then fill), so the outputs are allocated
+    ``live[i]`` (distinct rows; ``every``: ``i`` itself, over all of ``flows``), of account
+    ``account[i]`` and asset ``asset[i]``. Two passes over the rows (count, then fill), so the outputs are allocated
     once at their size; the arithmetic is NumPy's (a product by +-1, one subtraction), bit for
     bit. Returns (start, account, asset, kind, amount, usd): party ``p``'s rows are
     ``start[p]:start[p + 1]``."""
     n = flows.shape[0] if every else live.shape[0]
     k = cols.shape[0]
     start = np.zeros(n_parties + 1, dtype=np.int64)
+    # the counts do not depend on the order: when ``live`` (distinct rows) is every row, in
+    # another order (a book in health order), they are counted in memory order
+    in_place = every or n == flows.shape[0]
     for i in range(n):
-        r = i if every else live[i]
+        r = i if in_place else live[i]
         for j in range(k):
             v = flows[r, cols[j]]
             if subs[j] >= 0:
