@@ -33,7 +33,7 @@ def test_per_class_key_is_class_times_assets_plus_asset():
     account = np.array([0, 0, 1, 1])
     asset = np.array([0, 1, 1, 2], dtype=np.int32)
     t = ParamTable.per_class(np.array([1, 0]), account, asset, lt, bonus, fee)
-    assert t.key.dtype == np.int16
+    assert t.key.dtype == np.int32  # the asset ids' type: one compiled signature for every book
     assert t.key.tolist() == [3, 4, 1, 2]  # 1*3+0, 1*3+1, 0*3+1, 0*3+2
     rows = np.arange(4)
     assert t.lt_of(rows).tolist() == [0.9, 0.93, 0.7, 0.5]
@@ -41,8 +41,10 @@ def test_per_class_key_is_class_times_assets_plus_asset():
     assert t.fee_of(rows).tolist() == [0.1, 0.2, 0.2, 0.0]
 
 
-def test_per_class_key_widens_when_the_table_outgrows_int16():
-    lt = np.zeros((200, 200))  # 40,000 keys > 32,767
+def test_per_class_key_widens_when_the_table_outgrows_the_asset_type():
+    lt = np.zeros((200, 200))  # 40,000 keys > 32,767, the largest int16
+    t = ParamTable.per_class(np.array([199]), np.array([0]), np.array([199], dtype=np.int16), lt, lt, lt)
+    assert t.key.dtype == np.int64 and t.key.tolist() == [199 * 200 + 199]
     t = ParamTable.per_class(np.array([199]), np.array([0]), np.array([199], dtype=np.int32), lt, lt, lt)
     assert t.key.dtype == np.int32 and t.key.tolist() == [199 * 200 + 199]
 
@@ -85,7 +87,7 @@ def test_aave_table_gives_every_row_its_emode_parameters(pb, version):
     assert t.fee_of(rows).tolist() == fee
     # a book with an account in e-mode keys its rows by (class, asset); otherwise by the asset itself
     if np.any(book.emode):
-        assert t.key.dtype == np.int16 and t.lt.shape == (2 * len(params.symbols),)
+        assert t.key.dtype == book.asset.dtype and t.lt.shape == (2 * len(params.symbols),)
     else:
         assert t.key is book.asset and t.lt.shape == (len(params.symbols),)
 
@@ -93,13 +95,13 @@ def test_aave_table_gives_every_row_its_emode_parameters(pb, version):
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rich_books())
 def test_a_prepared_book_holds_no_per_row_parameters(pb):
-    """The bytes per row of a prepared book: asset (4), collateral and debt (8 + 8), and a 2-byte
-    key when some account is in e-mode; the tables are a few numbers per asset (formerly three
+    """The bytes per row of a prepared book: asset (4), collateral and debt (8 + 8), and a 4-byte
+    key (the asset ids' type) when some account is in e-mode; the tables are a few numbers per asset (formerly three
     float64 a row more: 24 B)."""
     params, book = pb
     a = AaveV3Rules(params, V3_3).prepare(book)
     rows = {id(x): x.nbytes for x in (a.asset, a.coll, a.debt, a.params.key)}
-    assert sum(rows.values()) == book.n_rows * (20 + (2 if np.any(book.emode) else 0))
+    assert sum(rows.values()) == book.n_rows * (20 + (4 if np.any(book.emode) else 0))
     assert sum(x.nbytes for x in (a.params.lt, a.params.bonus, a.params.fee)) <= 3 * 8 * 2 * len(params.symbols)
 
 
@@ -126,7 +128,7 @@ def test_the_overridden_tables_by_hand():
 @given(rich_books())
 def test_a_sorted_book_moves_the_key_with_its_rows(pb):
     """After a solver sorts its book, the key is still the asset column itself when the rows are
-    keyed by asset, or an int16 column of its own (e-mode) moved with the rows: every sorted row
+    keyed by asset, or a column of its own (e-mode) moved with the rows: every sorted row
     keeps the parameters it had in the model's book."""
     from liqcascade.engine.static import MarketModel, StaticCascade
 

@@ -56,12 +56,14 @@ class ParamTable:
     def per_class(cls, account_class: np.ndarray, account: np.ndarray, asset: np.ndarray, lt: FloatArray,
                   bonus: FloatArray, fee: FloatArray) -> "ParamTable":
         """Parameters that are a function of (account class, asset): ``lt[c, a]`` etc. (classes x
-        assets) flattened, and a row's key ``class * n_assets + asset``, in the narrowest integer
-        type that holds every key (int16 for a few hundred classes of a hundred assets)."""
+        assets) flattened, and a row's key ``class * n_assets + asset``, in the type of the asset
+        ids (int64 if the keys do not fit it). One key type for every book keeps one compiled
+        signature a kernel: a narrower key for e-mode books compiled each kernel a second time
+        in a process the warm-up (``liqcascade warm``) had prepared, for 2 B a row."""
         n_keys = lt.size
-        dtype = np.int16 if n_keys <= np.iinfo(np.int16).max else np.int32
+        dtype = asset.dtype if n_keys <= np.iinfo(asset.dtype).max else np.dtype(np.int64)
         key = account_class[account].astype(dtype)
-        key *= dtype(lt.shape[1])
+        key *= dtype.type(lt.shape[1])
         key += asset.astype(dtype, copy=False)
         return cls(key, _table(lt.ravel()), _table(bonus.ravel()), _table(fee.ravel()))
 
