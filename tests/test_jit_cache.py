@@ -51,3 +51,25 @@ def test_without_numba_cache_dir_the_cache_is_beside_the_source(tmp_path, monkey
     monkeypatch.setattr(config, "CACHE_DIR", "")
     (tmp_path / "kern.py").write_text("def f(x):\n    return x\n")
     assert _jit.cache_dir(_load(tmp_path / "kern.py").f) == tmp_path / "__pycache__"
+
+
+def test_a_group_first_seen_later_keeps_another_groups_kernels(tmp_path, monkeypatch):
+    """The mechanism kernels are assembled at first use and read the Aave files: a group seen for
+    the first time drops only its own kernels' cache, not what another group compiled from a file
+    they share (its own stamp guards that)."""
+    config = pytest.importorskip("numba.core.config")
+    monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "kern_a.py").write_text("def f(x):\n    return g(x)\n\n\ndef g(x):\n    return x + 1\n")
+    (src / "kern_c.py").write_text("def h(x):\n    return g(x)\n")
+    a = _load(src / "kern_a.py")
+    _jit._invalidate_stale_cache([a.f, a.g])
+    where = _jit.cache_dir(a.f)
+    f_cache, g_cache = where / "kern_a.f-1.py311.nbi", where / "kern_a.g-5.py311.nbi"
+    f_cache.write_text("compiled f")
+    g_cache.write_text("compiled g")
+
+    _jit._invalidate_stale_cache([_load(src / "kern_c.py").h, a.g])  # a new group: h and the shared g
+    assert f_cache.exists()  # the first group's own kernel stays
+    assert not g_cache.exists()  # the new group's own kernels start afresh (it compiles them)

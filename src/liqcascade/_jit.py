@@ -188,6 +188,7 @@ def _invalidate_stale_cache(functions) -> None:
     import hashlib
     from pathlib import Path
 
+    functions = list(functions)
     by_file = {Path(fn.__code__.co_filename): fn for fn in functions}
     files = sorted(by_file)
     h = hashlib.sha256()
@@ -200,7 +201,10 @@ def _invalidate_stale_cache(functions) -> None:
     # one stamp per group of kernels: two groups may share a folder (the mechanism kernels
     # call the Aave ones) and must not take each other's stamp for a change
     group = hashlib.sha256("\n".join(str(f) for f in files).encode()).hexdigest()[:12]
-    stems = {f.stem for f in files}
+    # only this group's own kernels are dropped: a group first seen later in a process (the
+    # mechanism kernels, assembled at first use, read the Aave files) must not delete the
+    # kernels another group compiled from a shared file (a stamp of its own covers those)
+    mine = {f: tuple(_cache_name(fn) for fn in functions if Path(fn.__code__.co_filename) == f) for f in files}
     for f in files:
         cache = cache_dir(by_file[f])
         stamp = cache / f"liqcascade-jit-{group}.stamp"
@@ -209,13 +213,22 @@ def _invalidate_stale_cache(functions) -> None:
                 continue
             if cache.is_dir():
                 for old in list(cache.glob("*.nbi")) + list(cache.glob("*.nbc")):
-                    if old.name.split(".", 1)[0] in stems:
+                    if old.name.startswith(mine[f]):
                         old.unlink(missing_ok=True)
             cache.mkdir(parents=True, exist_ok=True)
             stamp.write_text(digest)
         except OSError:
             # a read-only install: numba then compiles in memory, nothing is stale
             continue
+
+
+def _cache_name(fn: Callable) -> str:
+    """The start of the names of numba's cache files of ``fn``: the source file's stem, the
+    qualified name without angle brackets and the first line (numba's own naming)."""
+    from pathlib import Path
+
+    qualname = fn.__qualname__.replace("<", "").replace(">", "")
+    return f"{Path(fn.__code__.co_filename).stem}.{qualname}-{fn.__code__.co_firstlineno}."
 
 
 def cache_dir(fn: Callable):

@@ -50,6 +50,18 @@ def _timed(what: str, call: Callable[[], object], skippable: bool = False) -> Wa
     return WarmStep(what, time.perf_counter() - t0, sum(seen.values()))
 
 
+def _curve_bounds() -> None:
+    """The curve's first-round bounds kernel on one account: a curve on two threads uses it only
+    for the points that start after its second thread has split the book, which on the warm-up's
+    small book may be none (the numbers are the same either way), so it is compiled here."""
+    import numpy as np
+
+    from liqcascade.engine.curve_kernels import first_round_bounds
+
+    one = np.ones(1)
+    first_round_bounds(1, 0.5, 1.0, one, one.copy(), one.copy(), one.copy(), np.zeros(1))
+
+
 def warm(on_step: Callable[[WarmStep], None] | None = None) -> list[WarmStep]:
     """Compile every engine path's kernels into numba's on-disk cache (see the module's text).
 
@@ -69,6 +81,7 @@ def warm(on_step: Callable[[WarmStep], None] | None = None) -> list[WarmStep]:
     ]
     plan += [
         ("one market: cascade curve", lambda: curve(market, store=None), False),
+        ("cascade curve: first-round bounds", _curve_bounds, False),
         ("one market: block by block", lambda: simulate(market, store=None), False),
         ("system of four markets: static", lambda: system_run(system, store=None), False),
         ("system of four markets: contagion curve", lambda: system_curve(system, store=None), False),
