@@ -906,9 +906,10 @@ def _sort_order(hf0_sorted: FloatArray, m: int, below: float) -> tuple[np.ndarra
         # in the order a stable sort of the whole book does
         local = np.concatenate([pick[stable_argsort(tail[pick])], np.flatnonzero(~low)])
         n_sorted = m + pick.shape[0]
-    order = np.empty(hf0_sorted.shape[0], dtype=np.int64)
-    order[:m] = np.arange(m, dtype=np.int64)
-    np.add(local, m, out=order[m:])
+    # int32 while the accounts fit (account_index): the order is held through the whole gather
+    order = np.empty(hf0_sorted.shape[0], dtype=account_index(0, hf0_sorted.shape[0]).dtype)
+    order[:m] = account_index(m)
+    np.add(local, m, out=order[m:], casting="unsafe")  # every entry is an account index: it fits
     return order, n_sorted
 
 
