@@ -156,10 +156,10 @@ def test_the_row_index_is_each_accounts_rows_in_turn(segments):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rich_books(), st.floats(0.0, 5.0), st.integers(1, 4))
-def test_a_sorting_gathered_a_few_accounts_at_a_time_moves_each_accounts_own_rows(pb, cut, chunk):
-    """A sorting makes the row index a chunk of accounts at a time (``GATHER_CHUNK``, 2**19 on
-    real books): with chunks of 1-4 accounts, every account's rows are still its own rows of the
-    model's book, in order, and the first sorting's prefix keeps its rows."""
+def test_a_sorting_gathered_a_few_rows_at_a_time_moves_each_accounts_own_rows(pb, cut, chunk):
+    """A sorting gathers its rows a chunk at a time (``GATHER_CHUNK``, 2**20 on real books): with
+    chunks of 1-4 rows, every account's rows are still its own rows of the model's book, in
+    order, and the first sorting's prefix keeps its rows."""
     model = _model(pb)
     with patch.object(static, "GATHER_CHUNK", chunk):
         first = SortedBook.partial(model, float(cut) / 2)

@@ -935,9 +935,8 @@ def _row_index(starts: np.ndarray, counts: np.ndarray, dtype: type = np.int64) -
     return rows
 
 
-GATHER_CHUNK = 1 << 19
-"""Accounts gathered per ``take`` when a sorting moves rows: their row index (about 1.2M rows on
-the synthetic books, a few MB) is made for each chunk and column, never for the whole book."""
+GATHER_CHUNK = 1 << 20
+"""Rows gathered per ``take`` when a sorting moves rows (a few MB of widened indices at a time)."""
 ROW_COLUMNS = ("asset", "coll", "debt", "aux")
 """The per-row columns a sorting moves; and the parameters' key when it is not the asset column."""
 
@@ -946,13 +945,15 @@ def _permute(b: BookArrays, order: np.ndarray, keep: int = 0, consume: bool = Fa
     """The book with its accounts in ``order`` (rows of each account kept together); the first
     ``keep`` entries of ``order`` must be ``0..keep-1`` (those rows are copied, not gathered).
     ``consume``: drop each column from ``b`` once its copy is made (see ``SortedBook.sort_below``)."""
+    counts = np.diff(b.offsets)[order]
     offsets = np.zeros(order.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.diff(b.offsets)[order], out=offsets[1:])
+    np.cumsum(counts, out=offsets[1:])
     r0 = int(offsets[keep])
-    # int32 row numbers while they fit; the row index of the moved accounts is made a chunk of
-    # accounts at a time for each column (a whole one was the largest temporary of a sorting)
+    # row gather index of the moved accounts: for each new account, its old rows start..end
+    # int32 row numbers while they fit: the index is the largest temporary of a sorting
     small = int(offsets[-1]) < np.iinfo(np.int32).max
-    starts = b.offsets[:-1]
+    rows = _row_index(b.offsets[:-1][order[keep:]], counts[keep:], np.int32 if small else np.int64)
+    del counts
 
     # the parameter tables stay; a key of their own (Aave e-mode) moves with the rows, a key that
     # is the asset column is the moved asset column
@@ -965,10 +966,9 @@ def _permute(b: BookArrays, order: np.ndarray, keep: int = 0, consume: bool = Fa
             continue
         out = np.empty_like(x)
         out[:r0] = x[:r0]
-        for i in range(keep, order.shape[0], GATHER_CHUNK):
-            j = min(i + GATHER_CHUNK, order.shape[0])
-            rows = _row_index(starts[order[i:j]], offsets[i + 1:j + 1] - offsets[i:j], np.int32 if small else np.int64)
-            np.take(x, rows, axis=0, out=out[offsets[i]:offsets[j]])
+        for i in range(0, rows.shape[0], GATHER_CHUNK):  # NumPy widens each chunk's indices, not all
+            j = min(i + GATHER_CHUNK, rows.shape[0])
+            np.take(x, rows[i:j], axis=0, out=out[r0 + i:r0 + j])
         cols[name] = out
         if consume:  # the source column goes now (if no one else holds it), before the next is built
             del x
@@ -976,5 +976,6 @@ def _permute(b: BookArrays, order: np.ndarray, keep: int = 0, consume: bool = Fa
                 setattr(b, name, None)
             if name == ("key" if own_key else "asset"):  # the parameters held the key column too
                 b.params = replace(b.params, key=np.empty(0, dtype=np.int32))
+    del rows
     key = cols.pop("key") if own_key else cols["asset"]
     return BookArrays(offsets=offsets, state=b.state, params=replace(b.params, key=key), **cols)
