@@ -4,10 +4,13 @@ are the same bit for bit as on a book sorted at once."""
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from liqcascade.engine import static
 from liqcascade.engine.static import (
     CascadeSettings, MarketModel, SortedBook, StaticCascade, _order_of_distinct, _row_index, stable_argsort,
 )
@@ -149,6 +152,27 @@ def test_the_row_index_is_each_accounts_rows_in_turn(segments):
     assert _row_index(starts, counts).tolist() == want
     small = _row_index(starts, counts, np.int32)
     assert small.dtype == np.int32 and small.tolist() == want
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rich_books(), st.floats(0.0, 5.0), st.integers(1, 4))
+def test_a_sorting_gathered_a_few_rows_at_a_time_moves_each_accounts_own_rows(pb, cut, chunk):
+    """A sorting gathers its rows a chunk at a time (``GATHER_CHUNK``, 2**20 on real books): with
+    chunks of 1-4 rows, every account's rows are still its own rows of the model's book, in
+    order, and the first sorting's prefix keeps its rows."""
+    model = _model(pb)
+    with patch.object(static, "GATHER_CHUNK", chunk):
+        first = SortedBook.partial(model, float(cut) / 2)
+        sb = first.sort_below(float(cut)).sort_below(np.inf)
+    b, book = sb.base, model.book
+    assert sorted(sb.perm.tolist()) == list(range(book.n_accounts))
+    for j, k in enumerate(sb.perm):
+        s, e = b.offsets[j], b.offsets[j + 1]
+        s0, e0 = book.offsets[k], book.offsets[k + 1]
+        for got, own in ((b.coll, book.collateral), (b.debt, book.debt), (b.asset, book.asset)):
+            np.testing.assert_array_equal(got[s:e], own[s0:e0])
+    m = first.n_sorted
+    assert _rows(sb, m) == _rows(first, m)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -175,7 +175,7 @@ class SortedBook:
 
     base: BookArrays
     perm: np.ndarray
-    """Working position -> original account index."""
+    """Working position -> original account index (int32 while the accounts fit: :func:`account_index`)."""
     hf0_sorted: FloatArray
     """HF at the reference prices, by working position."""
     bad_before_usd: float
@@ -204,16 +204,17 @@ class SortedBook:
             bad = float(np.where(gone, hf0.debt_usd, 0.0).sum())
         else:
             bad = float(rules.unrecoverable_debt(base, model.prices, everyone).sum())
+        del everyone  # the order below is the narrowest index type that holds every account
         if in_health_order(model.book, model.prices, hf0.hf):  # the stable sort is the identity
-            return cls(_own_amounts(base, model.book), everyone, hf0.hf, bad, np.inf, n)
+            return cls(_own_amounts(base, model.book), account_index(n), hf0.hf, bad, np.inf, n)
         rank = model.book.output_rank
         if rank is None:
-            return cls(base, everyone, hf0.hf, bad, 0.0, 0).sort_below(below)
+            return cls(base, account_index(n), hf0.hf, bad, 0.0, 0).sort_below(below)
         # a book in health order at other prices: ties in HF0 must fall in the order of the book
         # it was made from (the tables' order), as for that book, so its accounts go in that order
         # first (a gather of the book: this path is the exception)
-        start = np.empty_like(rank)
-        start[rank] = everyone
+        start = np.empty(n, dtype=account_index(0, n).dtype)
+        start[rank] = account_index(n)
         return cls(_permute(base, start), start, hf0.hf[start], bad, 0.0, 0).sort_below(below)
 
     def sort_below(self, below: float, consume: bool = False) -> "SortedBook":
@@ -240,6 +241,14 @@ class SortedBook:
     def fresh(self) -> BookArrays:
         b = self.base
         return b.with_amounts(b.coll.copy(), b.debt.copy())
+
+
+def account_index(n: int, n_accounts: int | None = None) -> np.ndarray:
+    """``arange(n)`` as int32 when every index of a book of ``n_accounts`` (default ``n``)
+    accounts fits in it, int64 otherwise: a solver's working order (``SortedBook.perm``) is one
+    entry an account, and half the width is 40 MB at 10M accounts; NumPy indexes with either."""
+    big = n if n_accounts is None else n_accounts
+    return np.arange(n, dtype=np.int32 if big <= np.iinfo(np.int32).max else np.int64)
 
 
 def in_health_order(book: PositionBook, prices: FloatArray, hf0: FloatArray) -> bool:
@@ -871,16 +880,24 @@ def stable_argsort(x: FloatArray) -> np.ndarray:
         return order
     xs = x[order]
     same = (xs[1:] == xs[:-1]) | (np.isnan(xs[1:]) & np.isnan(xs[:-1]))
+    del xs  # the temporaries below are one bool array or the size of the tied positions
     if not same.any():
         return order
-    run = np.zeros(n, dtype=np.int64)
-    np.cumsum(~same, out=run[1:])  # run id of each sorted position, increasing
     tied = np.zeros(n, dtype=np.bool_)
     tied[1:] = same
     tied[:-1] |= same
     at = np.flatnonzero(tied)
+    del tied
+    # a tied position starts a run of equal values unless it equals the one before; numbering
+    # the starts along the tied positions numbers the runs in their order
+    starts = np.ones(at.shape[0], dtype=np.int64)
+    inner = at[at > 0]
+    starts[at.shape[0] - inner.shape[0]:] = ~same[inner - 1]
+    del same, inner
+    key = np.cumsum(starts, out=starts)
     # within a run the values are equal: order its indices ascending (runs stay in place)
-    key = run[at] * np.int64(n) + order[at]
+    key *= np.int64(n)
+    key += order[at]
     key.sort()
     order[at] = key % n
     return order
@@ -901,9 +918,10 @@ def _sort_order(hf0_sorted: FloatArray, m: int, below: float) -> tuple[np.ndarra
         # in the order a stable sort of the whole book does
         local = np.concatenate([pick[stable_argsort(tail[pick])], np.flatnonzero(~low)])
         n_sorted = m + pick.shape[0]
-    order = np.empty(hf0_sorted.shape[0], dtype=np.int64)
-    order[:m] = np.arange(m, dtype=np.int64)
-    np.add(local, m, out=order[m:])
+    # int32 while the accounts fit (account_index): the order is held through the whole gather
+    order = np.empty(hf0_sorted.shape[0], dtype=account_index(0, hf0_sorted.shape[0]).dtype)
+    order[:m] = account_index(m)
+    np.add(local, m, out=order[m:], casting="unsafe")  # every entry is an account index: it fits
     return order, n_sorted
 
 
