@@ -177,12 +177,15 @@ def _depth_cut(run: RunInputs, b: int, w: int) -> int:
 def _prices(run: RunInputs, st: SimulationState, b: int, w: int):
     """Per block of the window (rows): the reference path, the transient impact, the venue
     prices, and the venues after each block, as :func:`~.steps.move_prices` gives them."""
-    exo = np.repeat(st.exo[None, :], w, axis=0)
+    exo = np.empty((w, run.n_assets))
+    exo[:] = st.exo
     exo[:, run.path_cols] = run.path.prices[b:b + w]
-    # trans *= decay once a block: a running product, in the same order
-    factors = np.full((w + 1, run.n_assets), run.decay)
-    factors[0] = st.trans
-    trans = np.cumprod(factors, axis=0)[1:]
+    if w == 1:  # most attempts: the running product below is this one multiply
+        trans = (st.trans * run.decay)[None, :]
+    else:  # trans *= decay once a block: a running product, in the same order
+        factors = np.full((w + 1, run.n_assets), run.decay)
+        factors[0] = st.trans
+        trans = np.cumprod(factors, axis=0)[1:]
     target = exo * np.exp(st.perm + trans)
     market = target.copy()
     venues: list[dict] = []

@@ -174,16 +174,10 @@ def eligible_shortfall(run: RunInputs, st: SimulationState, b: int, o: FloatArra
     return shortfall
 
 
-def sale_grid(run: RunInputs, st: SimulationState, order: np.ndarray, received: FloatArray | None = None) -> SaleGrid:
+def sale_grid(run: RunInputs, st: SimulationState, co: np.ndarray, ro: FloatArray) -> SaleGrid:
     """The proceeds curve of each venue asset at this block: quotes on a grid up to
-    everything the ranked candidates ``order`` could sell (``received``: per candidate,
-    default their next calls')."""
-    received = st.cand.received if received is None else received
-    return ranked_grid(run, st, st.cand.coll_asset[order], received[order])  # ranked once, not once per asset
-
-
-def ranked_grid(run: RunInputs, st: SimulationState, co: np.ndarray, ro: FloatArray) -> SaleGrid:
-    """:func:`sale_grid` of the ranked candidates' collateral assets ``co`` and amounts ``ro``."""
+    everything the ranked candidates could sell (``co``: their collateral assets, ``ro``:
+    the amounts, both in rank order, so that each asset's total is summed in that order)."""
     k = run.n_assets
     grid = SaleGrid(np.zeros((k, GRID)), np.zeros((k, GRID)), np.zeros(k, dtype=np.bool_))
     for i in present(co, k):
@@ -254,7 +248,7 @@ def choose_liquidations(run: RunInputs, st: SimulationState, b: int, gas: float)
     n_ok = int(n_ok)
     # positions among the kept, most profitable first (ties in index order)
     work = stable_order(-gross[:n_ok])
-    grid = ranked_grid(run, st, coll[work], qty[work])
+    grid = sale_grid(run, st, coll[work], qty[work])
     cap = n_ok if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
     picked_profit = np.empty(n_ok)
     taken = int(_kernels.greedy_pick(
