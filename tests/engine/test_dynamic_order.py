@@ -65,29 +65,3 @@ def test_merge_kept_is_the_masked_merge(keep, n_new, rnd):
     want[~from_new] = old[keep]
     want[from_new] = new
     np.testing.assert_array_equal(out, want)
-
-
-@settings(deadline=None, max_examples=30)
-@given(st.lists(st.booleans(), max_size=40), st.integers(0, 10), st.randoms(use_true_random=False),
-       st.sampled_from(["jit", "python"]))
-def test_merge_columns_is_the_masked_merge_of_each(keep, n_new, rnd, twin):
-    """Every column merged by one call: the masked merge of each, ints and floats alike."""
-    from liqcascade.engine.dynamic import pricing, pricing_python
-
-    fn = pricing.merge_columns if twin == "jit" else pricing_python.merge_columns
-    keep = np.array(keep, dtype=np.bool_)
-    slots = [False] * int(keep.sum()) + [True] * n_new
-    rnd.shuffle(slots)
-    from_new = np.array(slots, dtype=np.bool_)
-    old_i = tuple(np.arange(keep.size, dtype=np.int64) * (c + 2) for c in range(3))
-    new_i = tuple(-np.arange(1, n_new + 1, dtype=np.int64) * (c + 1) for c in range(3))
-    old_f = tuple(np.arange(keep.size, dtype=np.float64) * 0.5 + c for c in range(5))
-    new_f = tuple(-np.arange(1, n_new + 1, dtype=np.float64) - c for c in range(5))
-    out_i = tuple(np.empty(from_new.size, dtype=np.int64) for _ in range(3))
-    out_f = tuple(np.empty(from_new.size) for _ in range(5))
-    fn(old_i, old_f, keep, new_i, new_f, from_new, out_i, out_f)
-    for old, new, out in zip(old_i + old_f, new_i + new_f, out_i + out_f):
-        want = np.empty(from_new.size, dtype=old.dtype)
-        want[~from_new] = old[keep]
-        want[from_new] = new
-        np.testing.assert_array_equal(out, want)

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import numpy as np
 
 from liqcascade._typing import FloatArray, IntArray
-from liqcascade.engine.dynamic.pricing import mark_members, merge_columns
+from liqcascade.engine.dynamic.pricing import mark_members, merge_kept
 from liqcascade.protocols.base import Lots
 
 
@@ -59,19 +59,16 @@ class Candidates:
         new = Candidates.build(rules, arrays, prices, changed, gap)
         # both parts ascending and disjoint: merge them in place of a sort
         at_new = np.searchsorted(self.elig[keep], new.elig) + np.arange(new.elig.size)
-        m = int(keep.sum()) + new.elig.size
-        from_new = np.zeros(m, dtype=np.bool_)
+        from_new = np.zeros(int(keep.sum()) + new.elig.size, dtype=np.bool_)
         from_new[at_new] = True
-        ints = tuple(np.empty(m, dtype=np.int64) for _ in INT_FIELDS)
-        floats = tuple(np.empty(m) for _ in FLOAT_FIELDS)
-        merge_columns(self._columns(INT_FIELDS, np.int64), self._columns(FLOAT_FIELDS, np.float64), keep,
-                      new._columns(INT_FIELDS, np.int64), new._columns(FLOAT_FIELDS, np.float64), from_new, ints,
-                      floats)
-        return Candidates(**dict(zip(INT_FIELDS, ints)), **dict(zip(FLOAT_FIELDS, floats)))
-
-    def _columns(self, names: tuple[str, ...], dtype) -> tuple[np.ndarray, ...]:
-        """The columns ``names`` as contiguous ``dtype`` arrays (the kernel's column types)."""
-        return tuple(np.ascontiguousarray(getattr(self, f), dtype=dtype) for f in names)
+        merged = {}
+        for f in ("elig", *CANDIDATE_FIELDS):
+            old_f, new_f = getattr(self, f), getattr(new, f)
+            dtype = np.result_type(old_f, new_f)
+            out = np.empty(from_new.size, dtype=dtype)
+            merge_kept(old_f.astype(dtype, copy=False), keep, new_f.astype(dtype, copy=False), from_new, out)
+            merged[f] = out
+        return Candidates(**merged)
 
 
 def _gaps(rules, arrays, prices, accounts) -> FloatArray:
@@ -80,8 +77,7 @@ def _gaps(rules, arrays, prices, accounts) -> FloatArray:
     return np.clip(v.debt_usd - v.collateral_usd, 0.0, None)
 
 
-INT_FIELDS = ("elig", "coll_asset", "debt_asset")
-FLOAT_FIELDS = ("repaid", "received", "paid", "reward_usd", "gap")
+CANDIDATE_FIELDS = ("repaid", "received", "paid", "reward_usd", "coll_asset", "debt_asset", "gap")
 
 
 def in_sorted(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:

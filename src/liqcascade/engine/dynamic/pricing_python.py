@@ -99,14 +99,4 @@ def merge_kept(old, keep, new, from_new, out):
             i += 1
 
 
-def merge_columns(old_ints, old_floats, keep, new_ints, new_floats, from_new, out_ints, out_floats):
-    """:func:`merge_kept` of each column at once: ``old_*``, ``new_*`` and ``out_*`` are tuples
-    of int64 (``*_ints``) and float64 (``*_floats``) columns, the same count in each (one call
-    per refreshed candidate set rather than one per column)."""
-    for c in range(len(out_ints)):
-        merge_kept(old_ints[c], keep, new_ints[c], from_new, out_ints[c])
-    for c in range(len(out_floats)):
-        merge_kept(old_floats[c], keep, new_floats[c], from_new, out_floats[c])
-
-
-FUNCTIONS = {"price_into": price_into, "idle_counts": idle_counts, "mark_members": mark_members, "merge_kept": merge_kept, "merge_columns": merge_columns}
+FUNCTIONS = {"price_into": price_into, "idle_counts": idle_counts, "mark_members": mark_members, "merge_kept": merge_kept}
