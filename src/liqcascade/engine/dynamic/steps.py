@@ -246,6 +246,9 @@ def choose_liquidations(run: RunInputs, st: SimulationState, b: int, gas: float)
                                          _identity(run.n_assets), _NO_SKIP, 0, 0, owner, local, gross, qty, coll,
                                          rep_usd)
     n_ok = int(n_ok)
+    if n_ok == 0:  # nobody worth a call (most blocks with candidates): no grid, no pick
+        return LiquidatorChoice(chosen=elig[:0], profit_usd=np.empty(0), unprofitable=int(n_unprof), over_capacity=0,
+                                waiting=int(n_wait), caps_usd=None if caps is None else caps[:0])
     # positions among the kept, most profitable first (ties in index order)
     work = stable_order(-gross[:n_ok])
     grid = sale_grid(run, st, coll[work], qty[work])
