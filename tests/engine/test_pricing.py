@@ -94,3 +94,27 @@ def test_idle_counts_by_hand():
                         np.ones(2), np.array([0, 1]), np.array([-5, 0]), 0, 1, 0.0, unprof, wait, some)
     # block 0: candidate 0 profit 7 (kept), candidate 1 waits; block 1: both profit -3, none waits
     assert unprof.tolist() == [0, 2] and wait.tolist() == [1, 0] and some.tolist() == [True, False]
+
+
+@pytest.mark.parametrize("fn", [pricing.restart_clocks, pricing_python.restart_clocks], ids=["jit", "python"])
+@settings(max_examples=60, deadline=None)
+@given(prev=st.sets(st.integers(0, 49), max_size=30), seen=st.sets(st.integers(0, 49), max_size=30),
+       seed=st.integers(0, 2**32 - 1))
+def test_restart_clocks_is_the_masked_passes(fn, prev, seen, seed):
+    """The clocks as the NumPy passes it replaced set them (steps.py before): those that left
+    reset to -1, those seen without a clock started at the block, the others untouched."""
+    prev, seen = np.array(sorted(prev), dtype=np.int64), np.array(sorted(seen), dtype=np.int64)
+    since = np.random.default_rng(seed).integers(-1, 5, 50)
+    want = since.copy()
+    want[prev[~np.isin(prev, seen)]] = -1
+    want[seen[want[seen] < 0]] = 7
+    fn(prev, seen, since, 7)
+    assert since.tolist() == want.tolist()
+
+
+def test_restart_clocks_by_hand():
+    """Account 1 leaves (reset), 3 stays with its clock (2), 4 arrives (starts at block 9), 2 is in
+    neither set (untouched)."""
+    since = np.array([-1, 5, 6, 2, -1], dtype=np.int64)
+    pricing.restart_clocks(np.array([1, 3]), np.array([3, 4]), since, 9)
+    assert since.tolist() == [-1, -1, 6, 2, 9]

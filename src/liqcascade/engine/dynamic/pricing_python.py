@@ -82,6 +82,23 @@ def mark_members(values, sorted_unique, out):
         out[i] = j < m and sorted_unique[j] == v
 
 
+def restart_clocks(prev, seen, eligible_since, b):
+    """Latency clocks of a new eligible set ``seen`` after ``prev`` (both ascending): an account
+    of ``prev`` not in ``seen`` has its clock reset (-1), one of ``seen`` without a clock starts
+    it at block ``b`` (one merge walk in place of a membership test and three masked passes)."""
+    j = 0
+    m = seen.shape[0]
+    for i in range(prev.shape[0]):
+        v = prev[i]
+        while j < m and seen[j] < v:
+            j += 1
+        if not (j < m and seen[j] == v):
+            eligible_since[v] = -1
+    for j in range(m):
+        if eligible_since[seen[j]] < 0:
+            eligible_since[seen[j]] = b
+
+
 def merge_kept(old, keep, new, from_new, out):
     """``out`` = the entries of ``old`` where ``keep``, in order, with the entries of ``new``, in
     order, at the positions where ``from_new`` is set (one pass: a candidate set refreshed
@@ -99,4 +116,4 @@ def merge_kept(old, keep, new, from_new, out):
             i += 1
 
 
-FUNCTIONS = {"price_into": price_into, "idle_counts": idle_counts, "mark_members": mark_members, "merge_kept": merge_kept}
+FUNCTIONS = {"price_into": price_into, "idle_counts": idle_counts, "mark_members": mark_members, "restart_clocks": restart_clocks, "merge_kept": merge_kept}

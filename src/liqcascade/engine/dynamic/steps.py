@@ -15,9 +15,10 @@ import numpy as np
 from liqcascade._typing import FloatArray
 from liqcascade.engine import kernels as _kernels
 from liqcascade.engine.dynamic.baseline import split_sales
-from liqcascade.engine.dynamic.candidates import Candidates, in_sorted, lots, snapshot, stable_order
+from liqcascade.engine.dynamic.candidates import Candidates, lots, snapshot, stable_order
 from liqcascade.engine.dynamic.plans import plan_candidates
 from liqcascade.engine.dynamic.pricing import price_into as _price_into
+from liqcascade.engine.dynamic.pricing import restart_clocks
 from liqcascade.engine.dynamic.records import BlockCounts, BlockUsd, EventBatch, LiquidatorChoice, SaleGrid
 from liqcascade.engine.dynamic.settings import ConservationError
 from liqcascade.engine.dynamic.state import POOL_FEE, RunInputs, SimulationState
@@ -151,11 +152,7 @@ def start_latency_clocks(st: SimulationState, b: int) -> None:
     picked the block the room frees if it has waited its latency."""
     seen = st.cand.elig if not st.held.size else np.union1d(st.cand.elig, st.held)
     if seen is not st.prev_elig:
-        prev = st.prev_elig
-        gone = prev[~in_sorted(prev, seen)] if prev.size else prev  # both ascending
-        st.eligible_since[gone] = -1
-        fresh = seen[st.eligible_since[seen] < 0]
-        st.eligible_since[fresh] = b
+        restart_clocks(st.prev_elig, seen, st.eligible_since, b)  # both ascending
         st.prev_elig = seen
 
 
