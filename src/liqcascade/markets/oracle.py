@@ -71,6 +71,7 @@ __all__ = [
 
 _K = jit_functions(_py.FUNCTIONS, parallel=_py.PARALLEL)
 chainlink_push_kernel = _K["chainlink_push"]
+chainlink_quiet_kernel = _K["chainlink_quiet"]
 
 
 # --------------------------------------------------------------------------- results
@@ -336,11 +337,9 @@ class ChainlinkPush:
         m = np.asarray(market, dtype=np.float64)
         if self.delay_blocks != 0 or state.answer.ndim != 1 or m.ndim != 2 or m.shape[0] == 0:
             return 0, state
-        # the same comparisons as step's, one row per block
-        fire = np.abs(m / state.answer - 1.0) >= self.deviation
-        fire |= (np.asarray(times, dtype=np.int64)[:, None] - state.answer_t) >= self.heartbeat_s
-        stop = fire.any(axis=1) | ~(np.isfinite(m) & (m > 0.0)).all(axis=1)
-        n = int(np.argmax(stop)) if stop.any() else int(m.shape[0])
+        # the same comparisons as step's, row by row, stopping at the first row that opens a round
+        n = int(chainlink_quiet_kernel(np.asarray(times, dtype=np.int64), np.ascontiguousarray(m), state.answer,
+                                       state.answer_t, float(self.deviation), float(self.heartbeat_s)))
         if n == 0:
             return 0, state
         quiet = np.zeros(state.answer.shape, dtype=bool)

@@ -7,6 +7,8 @@ Arrays: ``times`` int64 seconds per block (strictly increasing), ``market`` floa
 
 from __future__ import annotations
 
+import math
+
 
 def chainlink_push(times, market, deviation, heartbeat_s, delay_blocks, out_round, out_price, out_updated):
     """Chainlink-style push feed over every column of ``market``.
@@ -51,7 +53,22 @@ def chainlink_push(times, market, deviation, heartbeat_s, delay_blocks, out_roun
             out_price[i, j] = visible
 
 
-FUNCTIONS = {"chainlink_push": chainlink_push}
+def chainlink_quiet(times, market, answer, answer_t, deviation, heartbeat_s):
+    """How many leading rows (blocks) of ``market`` open no round of a push feed whose last
+    round is ``answer`` / ``answer_t`` (per column), with every price finite and > 0: the
+    first row with a price that deviates, a heartbeat due or a price ``step`` refuses stops
+    the count (the same comparisons as ``ChainlinkPush.step``'s)."""
+    for i in range(market.shape[0]):
+        for j in range(market.shape[1]):
+            m = market[i, j]
+            if not (math.isfinite(m) and m > 0.0):
+                return i
+            if abs(m / answer[j] - 1.0) >= deviation or (times[i] - answer_t[j]) >= heartbeat_s:
+                return i
+    return market.shape[0]
+
+
+FUNCTIONS = {"chainlink_push": chainlink_push, "chainlink_quiet": chainlink_quiet}
 # Serial on purpose: a 7,200-block day for 30 assets takes ~1 ms on one thread, while
 # starting numba's thread pool costs several ms per call.
 PARALLEL: frozenset[str] = frozenset()
