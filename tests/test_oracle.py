@@ -23,6 +23,7 @@ from liqcascade.markets.oracle import (
     Twap,
     chainlink_push_kernel,
     chainlink_quiet_kernel,
+    chainlink_step_kernel,
     run_streaming,
 )
 
@@ -308,6 +309,27 @@ def test_chainlink_quiet_blocks_then_step_agree():
     assert n == 3 and quiet.block == 3 and not quiet.updated.any()
     _, p = o.step(quiet, 48, m[3])
     assert p.tolist() == [100.6, 50.0]
+
+
+@pytest.mark.parametrize("fn", [plain.chainlink_step, chainlink_step_kernel], ids=["python", "jit"])
+@settings(max_examples=60, deadline=None)
+@given(k=st.integers(1, 6), seed=st.integers(0, 2**32 - 1), deviation=st.sampled_from([0.0, 0.005, math.inf]),
+       heartbeat=st.sampled_from([30.0, 3600.0, math.inf]))
+def test_chainlink_step_kernel_is_the_numpy_step(fn, k, seed, deviation, heartbeat):
+    """A block of a feed without delay: the NumPy expressions ``step`` used before, per column."""
+    rng = np.random.default_rng(seed)
+    answer = 100.0 * rng.lognormal(0, 0.5, k)
+    answer_t, n_up = rng.integers(0, 100, k).astype(np.int64), rng.integers(0, 9, k).astype(np.int64)
+    visible = answer * rng.choice([1.0, 0.99], k)
+    m = answer * (1.0 + rng.choice([0.0, 0.001, -0.004, 0.01, -0.03], k))
+    t = 120
+    fire = (np.abs(m / answer - 1.0) >= deviation) | ((t - answer_t) >= heartbeat)
+    out = (np.empty(k), np.empty(k, np.int64), np.empty(k), np.empty(k, dtype=bool), np.empty(k, np.int64))
+    fn(m, t, answer, answer_t, visible, n_up, deviation, heartbeat, *out)
+    assert out[0].tolist() == np.where(fire, m, answer).tolist()
+    assert out[1].tolist() == np.where(fire, np.int64(t), answer_t).tolist()
+    assert out[2].tolist() == np.where(fire, m, visible).tolist()
+    assert out[3].tolist() == fire.tolist() and out[4].tolist() == (n_up + fire).tolist()
 
 
 # --------------------------------------------------------------------------- properties
