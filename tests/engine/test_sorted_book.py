@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from liqcascade.engine.static import (
-    CascadeSettings, MarketModel, SortedBook, StaticCascade, _row_index, stable_argsort,
+    CascadeSettings, MarketModel, SortedBook, StaticCascade, _order_of_distinct, _row_index, stable_argsort,
 )
 from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.protocols.aave_v3 import V3_0, V3_3, V3_7
@@ -185,3 +185,16 @@ def test_a_kept_outcome_survives_a_later_sorting(pb, small, large):
     solver.sort_all()
     for x, y in zip(kept, (a.offsets, a.asset, a.coll, a.debt, a.params.key, a.params.lt, a.params.bonus)):
         np.testing.assert_array_equal(x, y)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 300).flatmap(lambda n: st.tuples(st.just(n), st.permutations(range(n)), st.integers(0, n))))
+def test_order_of_distinct_is_the_stable_argsort(case):
+    """The accounts table's order of the touched accounts by number, without a comparison sort: for
+    distinct keys in ``0..n-1`` it is ``np.argsort(keys, kind="stable")`` (a definition, not a
+    recording: the sorted keys read through it are ascending and it is a permutation of them)."""
+    n, perm, m = case
+    keys = np.asarray(perm[:m], dtype=np.int64)
+    order = _order_of_distinct(keys, n)
+    assert sorted(order.tolist()) == list(range(m))
+    assert keys[order].tolist() == sorted(keys.tolist())

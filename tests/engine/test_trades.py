@@ -367,3 +367,57 @@ def test_trades_of_two_rows_of_one_holding():
         ("liquidators", 7, "WETH", "received", 2.0),
         ("liquidators", -1, "WETH", "sold", -3.0),
     ]
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["jit", "python"])
+@pytest.mark.parametrize("every", [True, False], ids=["every_row", "live_rows"])
+def test_flow_hits_hand_case(compiled, every):
+    """``flow_hits`` on three rows of four flow columns (two of tokens, two of USD), by hand: party 0
+    has kinds ``a`` (column 0, sign -1) and ``b`` (column 1, +1); party 1 one kind, column 0 less
+    column 1 (as the liquidators' ``received``: seized - fee). Zeros are left out, a party's rows
+    come row by row and kind by kind, and the parties' rows one party after the other."""
+    from liqcascade.engine import kernels, kernels_python
+
+    k = kernels if compiled else kernels_python
+    flows = np.array([[2.0, 0.5, 20.0, 5.0],  # row 0: a -2 (usd -20), b 0.5 (5), party 1: 1.5 (15)
+                      [0.0, 0.0, 0.0, 0.0],  # row 1: nothing
+                      [1.0, 1.0, 10.0, 10.0]])  # row 2: a -1 (-10), b 1 (10), party 1: 1 - 1 = 0, left out
+    live = np.array([0, 1, 2], dtype=np.int64)
+    got = k.flow_hits(flows, np.empty(0, dtype=np.int64) if every else live, every,
+                      np.array([0, 1, 0]), np.array([-1, -1, 1]), np.array([-1.0, 1.0, 1.0]), np.array([0, 0, 1]),
+                      np.array([0, 1, 0]), 2, 2, np.array([7, 8, 9]), np.array([3, 4, 5]))
+    start, account, asset, kind, amount, usd = got
+    assert start.tolist() == [0, 4, 5]
+    assert account.tolist() == [7, 7, 9, 9, 7]
+    assert asset.tolist() == [3, 3, 5, 5, 3]
+    assert kind.tolist() == [0, 1, 0, 1, 0]
+    assert amount.tolist() == [-2.0, 0.5, -1.0, 1.0, 1.5]
+    assert usd.tolist() == [-20.0, 5.0, -10.0, 10.0, 15.0]
+
+
+def test_flow_hits_reads_the_live_rows_in_their_order():
+    """Given ``live``, the rows are read in its order (a book in health order lists its accounts
+    otherwise than the working rows): rows 2 then 0, each with its own account and asset."""
+    from liqcascade.engine import kernels
+
+    flows = np.array([[1.0, 3.0], [0.0, 0.0], [2.0, 6.0]])
+    got = kernels.flow_hits(flows, np.array([2, 0], dtype=np.int64), False, np.array([0]), np.array([-1]),
+                            np.array([1.0]), np.array([0]), np.array([0]), 1, 1, np.array([5, 6]), np.array([0, 1]))
+    assert got[0].tolist() == [0, 2]
+    assert got[1].tolist() == [5, 6] and got[2].tolist() == [0, 1]
+    assert got[4].tolist() == [2.0, 1.0] and got[5].tolist() == [6.0, 3.0]
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["jit", "python"])
+def test_flow_hits_every_row_in_another_order(compiled):
+    """``live`` a permutation of every row (the replayed rows of a book in health order, listed in
+    its source's order): the rows are counted in memory order but written in ``live``'s order."""
+    from liqcascade.engine import kernels, kernels_python
+
+    k = kernels if compiled else kernels_python
+    flows = np.array([[1.0, 3.0], [0.0, 0.0], [2.0, 6.0]])
+    got = k.flow_hits(flows, np.array([2, 1, 0], dtype=np.int64), False, np.array([0]), np.array([-1]),
+                      np.array([-1.0]), np.array([0]), np.array([0]), 1, 1, np.array([5, 6, 7]), np.array([0, 1, 2]))
+    assert got[0].tolist() == [0, 2]
+    assert got[1].tolist() == [5, 7] and got[2].tolist() == [0, 2]
+    assert got[4].tolist() == [-2.0, -1.0] and got[5].tolist() == [-6.0, -3.0]

@@ -5,3 +5,4 @@ from liqcascade.engine import kernels_python as _py
 
 _K = jit_functions(_py.FUNCTIONS)
 greedy_pick = _K["greedy_pick"]
+flow_hits = _K["flow_hits"]

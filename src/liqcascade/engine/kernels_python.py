@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 
 def greedy_pick(order, qty, asset, gross, mid, grid_q, grid_p, has_grid, repaid_usd, cap, capital, min_profit, out_profit):
     """Liquidators' choice in one block: walk the candidates in ``order`` (best profit at the
@@ -68,4 +70,58 @@ def _interp(x, xs, ys):
     return ys[lo] + (ys[lo + 1] - ys[lo]) * (x - x0) / (x1 - x0)
 
 
-FUNCTIONS = {"_interp": _interp, "greedy_pick": greedy_pick}
+def flow_hits(flows, live, every, cols, subs, signs, party, code, n_parties, usd_off, account, asset):
+    """The parties' non-zero per-account flows, party by party, each in row order and then kind
+    order: kind ``j`` (of party ``party[j]``, its code there ``code[j]``; kinds listed party by
+    party) of a row is ``signs[j] * (flows[r, cols[j]] - flows[r, subs[j]])`` (no subtraction
+    when ``subs[j] < 0``), its USD the same at the columns ``+ usd_off``; the rows ``r`` are
+    ``live[i]`` (distinct rows; ``every``: ``i`` itself, over all of ``flows``), of account
+    ``account[i]`` and asset ``asset[i]``. Two passes over the rows (count, then fill), so the outputs are allocated
+    once at their size; the arithmetic is NumPy's (a product by +-1, one subtraction), bit for
+    bit. Returns (start, account, asset, kind, amount, usd): party ``p``'s rows are
+    ``start[p]:start[p + 1]``."""
+    n = flows.shape[0] if every else live.shape[0]
+    k = cols.shape[0]
+    start = np.zeros(n_parties + 1, dtype=np.int64)
+    # the counts do not depend on the order: when ``live`` (distinct rows) is every row, in
+    # another order (a book in health order), they are counted in memory order
+    in_place = every or n == flows.shape[0]
+    for i in range(n):
+        r = i if in_place else live[i]
+        for j in range(k):
+            v = flows[r, cols[j]]
+            if subs[j] >= 0:
+                v = v - flows[r, subs[j]]
+            if v * signs[j] != 0.0:
+                start[party[j] + 1] += 1
+    for p in range(n_parties):
+        start[p + 1] += start[p]
+    count = start[n_parties]
+    out_account = np.empty(count, dtype=np.int64)
+    out_asset = np.empty(count, dtype=np.int64)
+    out_kind = np.empty(count, dtype=np.int64)
+    out_amount = np.empty(count, dtype=np.float64)
+    out_usd = np.empty(count, dtype=np.float64)
+    at = start[:n_parties].copy()
+    for i in range(n):
+        r = i if every else live[i]
+        for j in range(k):
+            v = flows[r, cols[j]]
+            if subs[j] >= 0:
+                v = v - flows[r, subs[j]]
+            v = v * signs[j]
+            if v != 0.0:
+                u = flows[r, cols[j] + usd_off]
+                if subs[j] >= 0:
+                    u = u - flows[r, subs[j] + usd_off]
+                h = at[party[j]]
+                out_account[h] = account[i]
+                out_asset[h] = asset[i]
+                out_kind[h] = code[j]
+                out_amount[h] = v
+                out_usd[h] = u * signs[j]
+                at[party[j]] = h + 1
+    return start, out_account, out_asset, out_kind, out_amount, out_usd
+
+
+FUNCTIONS = {"_interp": _interp, "greedy_pick": greedy_pick, "flow_hits": flow_hits}

@@ -517,30 +517,42 @@ class StaticCascade:
         idx = np.flatnonzero(out.touched)
         orig = out.account_order[idx]
         rank = self.model.book.output_rank  # a book in health order lists its accounts as its source did
-        sort = np.argsort(orig if rank is None else rank[orig], kind="stable")
-        idx, orig = idx[sort], orig[sort]
-        # the pre-shock health of these accounts again rather than kept for every account
+        sort = _order_of_distinct(orig if rank is None else rank[orig], self.model.book.n_accounts)
+        # the pre-shock health of these accounts again rather than kept for every account; the
+        # passes go through the working rows in their order (ascending ``idx``: one sweep through
+        # memory), and their results are put in the table's order after
         before = rules.health(self._base, out.prices0, idx)
         shocked = rules.health(self._base, out.prices_shocked, idx)
         after = rules.health(out.arrays, out.prices_final, idx)
         unrec = rules.unrecoverable_debt(out.arrays, out.prices_final, idx)
+        idx, orig = idx[sort], orig[sort]
         return pd.DataFrame(
             {
                 "account_id": self.model.book.account_ids[orig],
-                "hf_before": before.hf,
-                "hf_shocked": shocked.hf,
-                "hf_after": after.hf,
-                "collateral_usd_before": before.collateral_usd,
-                "debt_usd_before": before.debt_usd,
-                "collateral_usd_after": after.collateral_usd,
-                "debt_usd_after": after.debt_usd,
+                "hf_before": before.hf[sort],
+                "hf_shocked": shocked.hf[sort],
+                "hf_after": after.hf[sort],
+                "collateral_usd_before": before.collateral_usd[sort],
+                "debt_usd_before": before.debt_usd[sort],
+                "collateral_usd_after": after.collateral_usd[sort],
+                "debt_usd_after": after.debt_usd[sort],
                 "collateral_seized_usd": t.acct_seized_usd[idx],
                 "debt_repaid_usd": t.acct_repaid_usd[idx],
-                "bad_debt_usd": t.acct_bad_debt_usd[idx] + unrec,
+                "bad_debt_usd": t.acct_bad_debt_usd[idx] + unrec[sort],
                 "liquidation_calls": t.acct_calls[idx],
                 "blocked_calls": t.acct_blocked[idx],
             }
         )
+
+
+def _order_of_distinct(keys: np.ndarray, n: int) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")`` for distinct ``keys`` in ``0..n-1`` (accounts' numbers):
+    each key's position put at the key, then read in key order (two passes, no comparison sort)."""
+    at = np.empty(n, dtype=np.int64)
+    at[keys] = np.arange(keys.shape[0])
+    present = np.zeros(n, dtype=bool)
+    present[keys] = True
+    return at[present]
 
 
 ACCOUNT_TALLIES = ("acct_seized_usd", "acct_repaid_usd", "acct_bad_debt_usd", "acct_calls", "acct_blocked")

@@ -166,8 +166,9 @@ def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlo
     # of each row in turn, and the table's rows need no sort (a sort of the holdings, if any,
     # not of the table's rows, which are 2-3 times as many)
     parts = []
+    by_party = _party_rows(flows, live, present, account, asset)
     for party in range(len(PARTIES)):
-        parts += _party_rows(flows, live, present, account, asset, party)
+        parts += by_party[party]
         parts += _asset_rows([a for a in per_asset if PARTIES.index(a.party) == party])
     parts = [p for p in parts if p.amount.shape[0]]
     if not parts:
@@ -176,32 +177,47 @@ def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlo
 
 
 def _party_rows(flows: np.ndarray, live: np.ndarray | None, present: np.ndarray, account: np.ndarray,
-                asset: np.ndarray, party: int) -> list[_Rows]:
-    """One party's per-account rows from the rows ``live`` of ``flows`` (all when None), in
-    (account, asset) order, ordered by row and then kind (by name); ``present[col]``: some row
-    has flow ``col``."""
+                asset: np.ndarray) -> list[list[_Rows]]:
+    """Each party's per-account rows (a list per party, in :data:`PARTIES` order) from the rows
+    ``live`` of ``flows`` (all when None), in (account, asset) order, ordered by row and then
+    kind (by name); ``present[col]``: some row has flow ``col``. One compiled kernel finds and
+    writes them all, in two passes over the rows (``engine.kernels.flow_hits``)."""
+    from liqcascade.engine import kernels
 
-    def columns(cols: list[int]) -> np.ndarray:  # together: one pass over the rows, not one a column
-        return np.take(flows, cols, axis=1) if live is None else flows[live[:, None], cols]
-
-    kinds = sorted((kind, col, sign) for p, kind, col, sign in ACCOUNT_KINDS
-                   if PARTIES.index(p) == party and present[col])
-    if kinds:
-        names = [k[0] for k in kinds]
-        signs = np.array([k[2] for k in kinds])
-        amount = columns([k[1] for k in kinds])
-        amount *= signs
-        usd = columns([FLOW_USD + k[1] for k in kinds])
-        usd *= signs
-    elif PARTIES[party] == "liquidators" and present[FLOW_SEIZED]:
-        names = ["received"]
-        got = columns([FLOW_SEIZED, FLOW_FEE, FLOW_USD + FLOW_SEIZED, FLOW_USD + FLOW_FEE])
-        amount, usd = got[:, 0] - got[:, 1], got[:, 2] - got[:, 3]
-    else:
-        return []
-    hit = np.flatnonzero(amount)  # row-major: by row, then by kind
-    i, j = np.divmod(hit, len(names))
-    return [_Rows(party, account[i], asset[i], j, tuple(names), amount.ravel()[hit], usd.ravel()[hit])]
+    names: list[tuple[str, ...]] = []
+    cols: list[int] = []
+    subs: list[int] = []
+    signs: list[float] = []
+    party_of: list[int] = []
+    codes: list[int] = []
+    for party in range(len(PARTIES)):
+        kinds = sorted((kind, col, sign) for p, kind, col, sign in ACCOUNT_KINDS
+                       if PARTIES.index(p) == party and present[col])
+        if kinds:
+            spec = [(kind, col, -1, sign) for kind, col, sign in kinds]
+        elif PARTIES[party] == "liquidators" and present[FLOW_SEIZED]:
+            spec = [("received", FLOW_SEIZED, FLOW_FEE, 1.0)]  # what they keep of the seized: seized - fee
+        else:
+            spec = []
+        names.append(tuple(k[0] for k in spec))
+        for code, (_, col, sub, sign) in enumerate(spec):
+            cols.append(col)
+            subs.append(sub)
+            signs.append(sign)
+            party_of.append(party)
+            codes.append(code)
+    every = live is None
+    start, acc, ast, kind, amount, usd = kernels.flow_hits(
+        flows, np.empty(0, dtype=np.int64) if every else np.asarray(live, dtype=np.int64), every,
+        np.array(cols, dtype=np.int64), np.array(subs, dtype=np.int64), np.array(signs, dtype=np.float64),
+        np.array(party_of, dtype=np.int64), np.array(codes, dtype=np.int64), len(PARTIES), FLOW_USD,
+        np.asarray(account, dtype=np.int64), np.asarray(asset, dtype=np.int64))
+    out: list[list[_Rows]] = []
+    for party in range(len(PARTIES)):
+        a, b = int(start[party]), int(start[party + 1])
+        out.append([_Rows(party, acc[a:b], ast[a:b], kind[a:b], names[party], amount[a:b], usd[a:b])]
+                   if names[party] else [])
+    return out
 
 
 def _asset_rows(flows: Sequence[AssetFlow]) -> list[_Rows]:
