@@ -22,6 +22,8 @@ from liqcascade.markets.oracle import (
     Oracle,
     Twap,
     chainlink_push_kernel,
+    chainlink_quiet_kernel,
+    chainlink_step_kernel,
     run_streaming,
 )
 
@@ -271,6 +273,63 @@ def test_jit_and_plain_twins_agree():
             outs.append((r, p, u))
         for a, b in zip(*outs):
             assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("fn", [plain.chainlink_quiet, chainlink_quiet_kernel], ids=["python", "jit"])
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(0, 6), k=st.integers(1, 5), seed=st.integers(0, 2**32 - 1),
+       deviation=st.sampled_from([0.0, 0.005, 0.02, math.inf]), heartbeat=st.sampled_from([30.0, 3600.0, math.inf]),
+       bad=st.sampled_from([None, math.nan, math.inf, 0.0, -1.0]))
+def test_chainlink_quiet_is_the_first_row_that_opens_a_round(fn, rows, k, seed, deviation, heartbeat, bad):
+    """The rows before the first that opens a round or holds a price ``step`` refuses: the
+    NumPy expressions ``quiet_blocks`` used before, row by row (and ``step`` opens no round on
+    those rows, below)."""
+    rng = np.random.default_rng(seed)
+    answer = 100.0 * rng.lognormal(0, 0.5, k)
+    answer_t = rng.integers(0, 100, k).astype(np.int64)
+    m = np.ascontiguousarray(answer * (1.0 + rng.choice([0.0, 0.001, -0.004, 0.01, -0.03], (rows, k))))
+    if bad is not None and rows:
+        m[rng.integers(0, rows), rng.integers(0, k)] = bad
+    times = 100 + np.arange(rows, dtype=np.int64) * 12
+    with np.errstate(invalid="ignore"):
+        fire = np.abs(m / answer - 1.0) >= deviation
+    fire |= (times[:, None] - answer_t) >= heartbeat
+    stop = fire.any(axis=1) | ~(np.isfinite(m) & (m > 0.0)).all(axis=1)
+    want = int(np.argmax(stop)) if stop.any() else rows
+    assert fn(times, m, answer, answer_t, deviation, heartbeat) == want
+
+
+def test_chainlink_quiet_blocks_then_step_agree():
+    """Three blocks within 0.5 % and the heartbeat, then a 0.6 % move: three quiet blocks, and
+    ``step`` opens its round at the fourth."""
+    o = ChainlinkPush(0.005, 3600)
+    s = o.init(np.array([100.0, 50.0]), 0)
+    m = np.array([[100.1, 50.0], [99.6, 50.2], [100.4, 49.9], [100.6, 50.0]])
+    n, quiet = o.quiet_blocks(s, blocks(4, 12), m)
+    assert n == 3 and quiet.block == 3 and not quiet.updated.any()
+    _, p = o.step(quiet, 48, m[3])
+    assert p.tolist() == [100.6, 50.0]
+
+
+@pytest.mark.parametrize("fn", [plain.chainlink_step, chainlink_step_kernel], ids=["python", "jit"])
+@settings(max_examples=60, deadline=None)
+@given(k=st.integers(1, 6), seed=st.integers(0, 2**32 - 1), deviation=st.sampled_from([0.0, 0.005, math.inf]),
+       heartbeat=st.sampled_from([30.0, 3600.0, math.inf]))
+def test_chainlink_step_kernel_is_the_numpy_step(fn, k, seed, deviation, heartbeat):
+    """A block of a feed without delay: the NumPy expressions ``step`` used before, per column."""
+    rng = np.random.default_rng(seed)
+    answer = 100.0 * rng.lognormal(0, 0.5, k)
+    answer_t, n_up = rng.integers(0, 100, k).astype(np.int64), rng.integers(0, 9, k).astype(np.int64)
+    visible = answer * rng.choice([1.0, 0.99], k)
+    m = answer * (1.0 + rng.choice([0.0, 0.001, -0.004, 0.01, -0.03], k))
+    t = 120
+    fire = (np.abs(m / answer - 1.0) >= deviation) | ((t - answer_t) >= heartbeat)
+    out = (np.empty(k), np.empty(k, np.int64), np.empty(k), np.empty(k, dtype=bool), np.empty(k, np.int64))
+    fn(m, t, answer, answer_t, visible, n_up, deviation, heartbeat, *out)
+    assert out[0].tolist() == np.where(fire, m, answer).tolist()
+    assert out[1].tolist() == np.where(fire, np.int64(t), answer_t).tolist()
+    assert out[2].tolist() == np.where(fire, m, visible).tolist()
+    assert out[3].tolist() == fire.tolist() and out[4].tolist() == (n_up + fire).tolist()
 
 
 # --------------------------------------------------------------------------- properties

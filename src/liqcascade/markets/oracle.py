@@ -71,6 +71,8 @@ __all__ = [
 
 _K = jit_functions(_py.FUNCTIONS, parallel=_py.PARALLEL)
 chainlink_push_kernel = _K["chainlink_push"]
+chainlink_quiet_kernel = _K["chainlink_quiet"]
+chainlink_step_kernel = _K["chainlink_step"]
 
 
 # --------------------------------------------------------------------------- results
@@ -308,6 +310,14 @@ class ChainlinkPush:
     def step(self, state: ChainlinkState, t: int, market_price) -> tuple[ChainlinkState, object]:
         m = _check_price(market_price, "market_price")
         b = state.block + 1
+        if self.delay_blocks == 0 and m.ndim == 1 and state.answer.ndim == 1:  # one compiled pass, the same values
+            k = m.shape[0]
+            answer, visible, answer_t, n_up = np.empty(k), np.empty(k), np.empty(k, np.int64), np.empty(k, np.int64)
+            fire = np.empty(k, dtype=bool)
+            chainlink_step_kernel(m, int(t), state.answer, state.answer_t, state.visible, state.n_updates,
+                                  float(self.deviation), float(self.heartbeat_s), answer, answer_t, visible, fire, n_up)
+            new = ChainlinkState(b, answer, answer_t, visible, state.pending_answer, state.pending_flag, fire, n_up)
+            return new, visible
         dev = np.abs(m / state.answer - 1.0) >= self.deviation
         fire = dev | ((int(t) - state.answer_t) >= self.heartbeat_s)
         answer = np.where(fire, m, state.answer)
@@ -336,11 +346,9 @@ class ChainlinkPush:
         m = np.asarray(market, dtype=np.float64)
         if self.delay_blocks != 0 or state.answer.ndim != 1 or m.ndim != 2 or m.shape[0] == 0:
             return 0, state
-        # the same comparisons as step's, one row per block
-        fire = np.abs(m / state.answer - 1.0) >= self.deviation
-        fire |= (np.asarray(times, dtype=np.int64)[:, None] - state.answer_t) >= self.heartbeat_s
-        stop = fire.any(axis=1) | ~(np.isfinite(m) & (m > 0.0)).all(axis=1)
-        n = int(np.argmax(stop)) if stop.any() else int(m.shape[0])
+        # the same comparisons as step's, row by row, stopping at the first row that opens a round
+        n = int(chainlink_quiet_kernel(np.asarray(times, dtype=np.int64), np.ascontiguousarray(m), state.answer,
+                                       state.answer_t, float(self.deviation), float(self.heartbeat_s)))
         if n == 0:
             return 0, state
         quiet = np.zeros(state.answer.shape, dtype=bool)

@@ -47,6 +47,29 @@ def price_into(received, reward_usd, paid, coll_asset, debt_asset, market, gas_u
     return n_ok, unprofitable, waiting
 
 
+def idle_counts(received, reward_usd, paid, coll_asset, debt_asset, market, gas_usd, elig, eligible_since, b,
+                latency_blocks, min_profit, out_unprofitable, out_waiting, out_some):
+    """:func:`price_into`'s counts for each row of ``market`` (block ``b + row``'s prices, gas
+    ``gas_usd[row]`` USD), nothing written but whether a candidate would be kept
+    (``out_some[row]``): a run of quiet blocks judged in one pass instead of a blocks x
+    candidates matrix of NumPy passes (the same expression, in the same order)."""
+    for r in range(market.shape[0]):
+        unprofitable = 0
+        waiting = 0
+        some = False
+        for j in range(received.shape[0]):
+            g = received[j] * market[r, coll_asset[j]] + reward_usd[j] - paid[j] * market[r, debt_asset[j]] - gas_usd[r]
+            if b + r - eligible_since[elig[j]] < latency_blocks:
+                waiting += 1
+            elif g >= min_profit:
+                some = True
+            elif g < min_profit:
+                unprofitable += 1
+        out_unprofitable[r] = unprofitable
+        out_waiting[r] = waiting
+        out_some[r] = some
+
+
 def mark_members(values, sorted_unique, out):
     """``out[i]``: whether ``values[i]`` is in ``sorted_unique``; both ascending (one merge
     walk, linear in both lengths)."""
@@ -57,6 +80,23 @@ def mark_members(values, sorted_unique, out):
         while j < m and sorted_unique[j] < v:
             j += 1
         out[i] = j < m and sorted_unique[j] == v
+
+
+def restart_clocks(prev, seen, eligible_since, b):
+    """Latency clocks of a new eligible set ``seen`` after ``prev`` (both ascending): an account
+    of ``prev`` not in ``seen`` has its clock reset (-1), one of ``seen`` without a clock starts
+    it at block ``b`` (one merge walk in place of a membership test and three masked passes)."""
+    j = 0
+    m = seen.shape[0]
+    for i in range(prev.shape[0]):
+        v = prev[i]
+        while j < m and seen[j] < v:
+            j += 1
+        if not (j < m and seen[j] == v):
+            eligible_since[v] = -1
+    for j in range(m):
+        if eligible_since[seen[j]] < 0:
+            eligible_since[seen[j]] = b
 
 
 def merge_kept(old, keep, new, from_new, out):
@@ -76,4 +116,4 @@ def merge_kept(old, keep, new, from_new, out):
             i += 1
 
 
-FUNCTIONS = {"price_into": price_into, "mark_members": mark_members, "merge_kept": merge_kept}
+FUNCTIONS = {"price_into": price_into, "idle_counts": idle_counts, "mark_members": mark_members, "restart_clocks": restart_clocks, "merge_kept": merge_kept}

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from liqcascade.engine.dynamic import steps
+from liqcascade.engine.dynamic.pricing import idle_counts
 from liqcascade.engine.dynamic.records import BlockCounts, BlockUsd
 from liqcascade.engine.dynamic.state import EMPTY, RunInputs, SimulationState
 
@@ -127,8 +128,8 @@ def _untaken(run: RunInputs, st: SimulationState, b: int, market, gas, venues):
     """How many of the blocks from ``b`` (rows of ``market`` and ``gas``; ``venues`` after each)
     leave every eligible account untaken, with their counts (:class:`Idle`). A block in which
     no account is worth a call at the market price (or all wait their latency) is judged by
-    :func:`~.steps.choose_liquidations`' own expressions, one row per block; one in which some
-    is, by that function itself at the block's prices and venues (slippage may still leave
+    :func:`~.steps.choose_liquidations`' own expressions (:func:`~.pricing_python.idle_counts`,
+    all blocks in one pass); one in which some is, by that function itself at the block's prices and venues (slippage may still leave
     them all). Stops before the first block in which a liquidator takes an account."""
     n = market.shape[0]
     cand, liq = st.cand, run.settings.liquidators
@@ -136,15 +137,13 @@ def _untaken(run: RunInputs, st: SimulationState, b: int, market, gas, venues):
     if cand.elig.size == 0 or n == 0:
         return n, idle
     gas_usd = gas * 1e-9 * liq.gas_per_call * (market[:, run.gas_idx] if run.gas_idx >= 0 else 0.0)
-    gross = (cand.received * market[:, cand.coll_asset] + cand.reward_usd - cand.paid * market[:, cand.debt_asset]
-             - gas_usd[:, None])
-    waiting = np.arange(b, b + n)[:, None] - st.eligible_since[cand.elig] < liq.latency_blocks
-    floor = steps.profit_floor(liq)
-    idle.unprofitable[:] = ((gross < floor) & ~waiting).sum(axis=1)
-    idle.waiting[:] = waiting.sum(axis=1)
+    some = np.empty(n, dtype=np.bool_)  # a block in which some account is worth a call
+    idle_counts(cand.received, cand.reward_usd, cand.paid, cand.coll_asset, cand.debt_asset, market,
+                np.asarray(gas_usd, dtype=np.float64), cand.elig, st.eligible_since, b, int(liq.latency_blocks),
+                steps.profit_floor(liq), idle.unprofitable, idle.waiting, some)
     market_now, venues_now = st.market, st.venues
     try:
-        for j in np.flatnonzero(((gross >= floor) & ~waiting).any(axis=1)).tolist():
+        for j in np.flatnonzero(some).tolist():
             st.market, st.venues = market[j], venues[j]
             choice = steps.choose_liquidations(run, st, b + j, steps.gas_price(run, b + j))
             if choice.chosen.size:
@@ -178,12 +177,15 @@ def _depth_cut(run: RunInputs, b: int, w: int) -> int:
 def _prices(run: RunInputs, st: SimulationState, b: int, w: int):
     """Per block of the window (rows): the reference path, the transient impact, the venue
     prices, and the venues after each block, as :func:`~.steps.move_prices` gives them."""
-    exo = np.repeat(st.exo[None, :], w, axis=0)
+    exo = np.empty((w, run.n_assets))
+    exo[:] = st.exo
     exo[:, run.path_cols] = run.path.prices[b:b + w]
-    # trans *= decay once a block: a running product, in the same order
-    factors = np.full((w + 1, run.n_assets), run.decay)
-    factors[0] = st.trans
-    trans = np.cumprod(factors, axis=0)[1:]
+    if w == 1:  # most attempts: the running product below is this one multiply
+        trans = (st.trans * run.decay)[None, :]
+    else:  # trans *= decay once a block: a running product, in the same order
+        factors = np.full((w + 1, run.n_assets), run.decay)
+        factors[0] = st.trans
+        trans = np.cumprod(factors, axis=0)[1:]
     target = exo * np.exp(st.perm + trans)
     market = target.copy()
     venues: list[dict] = []

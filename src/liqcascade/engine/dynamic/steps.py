@@ -6,6 +6,7 @@ inputs and mutates the :class:`~.state.SimulationState`."""
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import replace
 
@@ -14,8 +15,10 @@ import numpy as np
 from liqcascade._typing import FloatArray
 from liqcascade.engine import kernels as _kernels
 from liqcascade.engine.dynamic.baseline import split_sales
-from liqcascade.engine.dynamic.candidates import Candidates, in_sorted, lots, snapshot, stable_order
+from liqcascade.engine.dynamic.candidates import Candidates, lots, snapshot, stable_order
 from liqcascade.engine.dynamic.plans import plan_candidates
+from liqcascade.engine.dynamic.pricing import price_into as _price_into
+from liqcascade.engine.dynamic.pricing import restart_clocks
 from liqcascade.engine.dynamic.records import BlockCounts, BlockUsd, EventBatch, LiquidatorChoice, SaleGrid
 from liqcascade.engine.dynamic.settings import ConservationError
 from liqcascade.engine.dynamic.state import POOL_FEE, RunInputs, SimulationState
@@ -149,11 +152,7 @@ def start_latency_clocks(st: SimulationState, b: int) -> None:
     picked the block the room frees if it has waited its latency."""
     seen = st.cand.elig if not st.held.size else np.union1d(st.cand.elig, st.held)
     if seen is not st.prev_elig:
-        prev = st.prev_elig
-        gone = prev[~in_sorted(prev, seen)] if prev.size else prev  # both ascending
-        st.eligible_since[gone] = -1
-        fresh = seen[st.eligible_since[seen] < 0]
-        st.eligible_since[fresh] = b
+        restart_clocks(st.prev_elig, seen, st.eligible_since, b)  # both ascending
         st.prev_elig = seen
 
 
@@ -172,13 +171,11 @@ def eligible_shortfall(run: RunInputs, st: SimulationState, b: int, o: FloatArra
     return shortfall
 
 
-def sale_grid(run: RunInputs, st: SimulationState, order: np.ndarray, received: FloatArray | None = None) -> SaleGrid:
+def sale_grid(run: RunInputs, st: SimulationState, co: np.ndarray, ro: FloatArray) -> SaleGrid:
     """The proceeds curve of each venue asset at this block: quotes on a grid up to
-    everything the ranked candidates ``order`` could sell (``received``: per candidate,
-    default their next calls')."""
+    everything the ranked candidates could sell (``co``: their collateral assets, ``ro``:
+    the amounts, both in rank order, so that each asset's total is summed in that order)."""
     k = run.n_assets
-    received = st.cand.received if received is None else received
-    co, ro = st.cand.coll_asset[order], received[order]  # ranked once, not once per asset
     grid = SaleGrid(np.zeros((k, GRID)), np.zeros((k, GRID)), np.zeros(k, dtype=np.bool_))
     for i in present(co, k):
         if i in st.venues:
@@ -237,30 +234,46 @@ def choose_liquidations(run: RunInputs, st: SimulationState, b: int, gas: float)
     gas_usd = gas * 1e-9 * liq.gas_per_call * (market[run.gas_idx] if run.gas_idx >= 0 else 0.0)
     # the calls happen at the oracle's prices the candidates were found at (step 4's)
     received, paid, reward, caps = strategy_terms(liq, st, st.o_prev, gas_usd, run.model.rules)
-    rep_usd = paid * market[da]
-    gross = received * market[ca] + reward - rep_usd - gas_usd
-    waiting = b - st.eligible_since[elig] < liq.latency_blocks
-    floor = profit_floor(liq)
-    unprofitable = gross < floor
-    ok = (gross >= floor) & ~waiting
-    okidx = np.flatnonzero(ok)
-    order = okidx[stable_order(-gross[okidx])]
-    grid = sale_grid(run, st, order, received)
-    cap = len(order) if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
-    picked_profit = np.empty(len(order))
-    work = order.copy()
+    # one compiled pass prices them (the same expressions as NumPy's, in the same order) and
+    # keeps those that have waited their latency and reach the floor, in index order
+    n = elig.shape[0]
+    (owner, local, coll), (gross, qty, rep_usd) = np.empty((3, n), dtype=np.int64), np.empty((3, n))
+    n_ok, n_unprof, n_wait = _price_into(received, reward, paid, ca, da, market, float(gas_usd), elig,
+                                         st.eligible_since, b, int(liq.latency_blocks), profit_floor(liq),
+                                         _identity(run.n_assets), _NO_SKIP, 0, 0, owner, local, gross, qty, coll,
+                                         rep_usd)
+    n_ok = int(n_ok)
+    if n_ok == 0:  # nobody worth a call (most blocks with candidates): no grid, no pick
+        return LiquidatorChoice(chosen=elig[:0], profit_usd=np.empty(0), unprofitable=int(n_unprof), over_capacity=0,
+                                waiting=int(n_wait), caps_usd=None if caps is None else caps[:0])
+    # positions among the kept, most profitable first (ties in index order)
+    work = stable_order(-gross[:n_ok])
+    grid = sale_grid(run, st, coll[work], qty[work])
+    cap = n_ok if math.isinf(liq.liquidations_per_block) else int(liq.liquidations_per_block)
+    picked_profit = np.empty(n_ok)
     taken = int(_kernels.greedy_pick(
-        work, received, ca, gross, market, grid.amount, grid.proceeds, grid.has_grid, rep_usd, cap,
+        work, qty, coll, gross, market, grid.amount, grid.proceeds, grid.has_grid, rep_usd, cap,
         liq.capital_usd if not math.isinf(liq.capital_usd) else 1e308, liq.min_profit_usd, picked_profit,
     ))
+    picked = local[work[:taken]]
     return LiquidatorChoice(
-        chosen=elig[work[:taken]],
+        chosen=elig[picked],
         profit_usd=picked_profit[:taken],
-        unprofitable=int((unprofitable & ~waiting).sum()) + (len(order) - taken if taken < cap else 0),
-        over_capacity=len(order) - taken if taken >= cap else 0,
-        waiting=int(waiting.sum()),
-        caps_usd=None if caps is None else caps[work[:taken]],
+        unprofitable=int(n_unprof) + (n_ok - taken if taken < cap else 0),
+        over_capacity=n_ok - taken if taken >= cap else 0,
+        waiting=int(n_wait),
+        caps_usd=None if caps is None else caps[picked],
     )
+
+
+_NO_SKIP = np.zeros(0, dtype=np.bool_)
+"""No candidate skipped (``price_into``'s empty mask)."""
+
+
+@functools.lru_cache(maxsize=None)
+def _identity(k: int) -> np.ndarray:
+    """``price_into``'s asset map for one market: each asset is its own index."""
+    return np.arange(k, dtype=np.int64)  # only read
 
 
 def liquidate(run: RunInputs, st: SimulationState, b: int, o: FloatArray, choice: LiquidatorChoice) -> tuple[int, int]:
