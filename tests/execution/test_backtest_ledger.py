@@ -9,6 +9,7 @@ import pytest
 
 from liqcascade.errors import ConfigError
 from liqcascade.execution.backtest_ledger import ledger_errors
+from tests.execution.test_backtest import BAND
 
 DUST = 100.0
 
@@ -69,32 +70,8 @@ def test_bad_inputs_are_errors():
         ledger_errors(ledger([("v", 1, 1.0, 0.0)]), -1.0)
 
 
-SCENARIO = """
-name = "ledger"
-[market]
-protocol = "aave_v3"
-version = "3.3-3.4"
-assets = ["WETH", "USDC"]
-[market.overrides.WETH]
-ltv = 0.7
-liquidation_threshold = 0.8
-[prices.overrides]
-WETH = 2000.0
-USDC = 1.0
-[positions]
-source = "file"
-path = "book.csv"
-[simulation]
-path = "shock"
-blocks = 4
-impact_on_path = "none"
-[shock]
-WETH = 0.2
-[backtest]
-recorded = "rec.csv"
-collateral_asset = "WETH"
-ledger_errors = "errors.csv"
-"""
+# the price-band test's small Aave replay, with a ledger-errors file
+SCENARIO = BAND.replace('name = "band"', 'name = "ledger"') + 'ledger_errors = "errors.csv"\n'
 
 
 def _scenario(tmp_path, errors: str):
