@@ -1,13 +1,14 @@
-"""New accounts during a run (engine/dynamic/openings.py): a hand case, never liquidatable at
-opening, book conservation, the Poisson count against its mean, determinism by seed, rate 0
-is today's run, and the same openings in a one-market system as in the single-market run."""
+"""New accounts during a run (engine/dynamic/openings.py): a hand case, healthy at the prices
+it opens at (liquidated in its opening block only by that block's oracle step), book
+conservation, the Poisson count against its mean, determinism by seed, rate 0 is today's run,
+and the same openings in a one-market system as in the single-market run."""
 
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from liqcascade.engine.dynamic import Dynamics, Liquidators, SimSettings, simulate
@@ -91,19 +92,33 @@ def test_trailing_returns_by_hand():
 
 @settings(max_examples=25, deadline=None)
 @given(lo=st.floats(1.001, 1.3), spread=st.floats(0.0, 3.0), fall=st.floats(0.0, 0.5), seed=st.integers(0, 2**31))
-def test_no_account_opens_liquidatable_and_the_book_is_conserved(lo, spread, fall, seed):
+@example(lo=1.0625, spread=0.0, fall=0.5, seed=0)  # a 9 % block fall liquidates HF 1.0625 in its opening block
+def test_an_account_opens_healthy_at_the_prices_it_sees_and_the_book_is_conserved(lo, spread, fall, seed):
+    # an owner opens at the previous block's oracle (what the protocol checks when the
+    # transaction lands, openings.py); the block's own oracle step may then take it below 1.
+    # With no venue the oracle is the path, and HF is linear in the collateral's price, so an
+    # account opened at block b is liquidated in that block exactly when hf * p[b] / p[b-1] < 1
     hfq = tuple(np.linspace(lo, lo + spread, 21))
     path = linear_shock({"WETH": 2000.0}, {"WETH": -fall}, n_blocks=30, duration_blocks=10, block_seconds=3600)
     m = market()
     r = simulate(m, path, Instant(), CHECKED, behaviour=behaviour(opening(rate=2.0, hf=hfq), seed))
+    plan = plan_openings(opening(rate=2.0, hf=hfq), m, path, seed)
     ev = r["events"]
-    if len(ev):  # an account is liquidated only at a block after the one it opened in
-        plan = plan_openings(opening(rate=2.0, hf=hfq), m, path, seed)
-        new = ev[ev["account_id"].astype(str).str.startswith(LABEL)]
-        opened_at = plan.block[new["account_id"].str.removeprefix(LABEL).astype(int).to_numpy()]
-        assert np.all(new["block"].to_numpy() > opened_at)
+    new = ev[ev["account_id"].astype(str).str.startswith(LABEL)] if len(ev) else ev
+    first = new.groupby("account_id")["block"].min() if len(new) else pd.Series(dtype=np.int64)
+    p = np.asarray(path.prices)[:, list(path.assets).index("WETH")]
+    b = plan.block
+    at_open = plan.hf * p[b] / p[np.maximum(b - 1, 0)]  # HF at the block's own oracle
+    liquidated_at_open = np.zeros(b.shape[0], dtype=bool)
+    for acct, blk in first.items():
+        j = int(str(acct).removeprefix(LABEL))
+        assert blk >= b[j]  # never before it opened
+        liquidated_at_open[j] = blk == b[j]
+    assert np.all(plan.hf >= lo)  # opened healthy at the prices it saw
+    assert np.all(at_open[liquidated_at_open] < 1 + 1e-9)
+    assert np.all(liquidated_at_open[at_open < 1 - 1e-9])
     # conservation (check_conservation) held in every block; what was opened is in the tallies
-    assert r.summary["accounts_opened"] == plan_openings(opening(rate=2.0, hf=hfq), m, path, seed).block.shape[0]
+    assert r.summary["accounts_opened"] == b.shape[0]
 
 
 def test_same_seed_same_run_and_another_seed_another():
