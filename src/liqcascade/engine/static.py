@@ -171,7 +171,13 @@ class SortedBook:
     sorted by their health at the reference prices (ascending), so that the accounts
     that can be eligible after any price move form a prefix (see the module docstring).
     :meth:`of` sorts all of them; :meth:`partial` only those below a bound (the first
-    ``n_sorted`` positions), the others following in their original order."""
+    ``n_sorted`` positions), the others following in their original order.
+
+    Only the sorted accounts' rows are gathered: ``base`` holds the rows of the first
+    ``n_sorted`` accounts (its ``n_accounts`` is ``n_sorted``); the others' rows stay where they
+    are, in ``source`` (the prepared book in original order), until a sorting takes them into
+    ``room`` after the prefix. The per-account arrays (``perm``, ``hf0_sorted``) cover every
+    account."""
 
     base: BookArrays
     perm: np.ndarray
@@ -184,6 +190,11 @@ class SortedBook:
     """Every account whose HF0 is below this is in the sorted prefix (``n_sorted`` accounts);
     the accounts after it are in their original order (:meth:`partial`)."""
     n_sorted: int
+    source: BookArrays | None = None
+    """The prepared book in original order, where the rows of the accounts not yet sorted are
+    read from; None once every account is sorted."""
+    room: "RowRoom | None" = None
+    """The columns ``base`` is the front of, with room for every row (None once all are sorted)."""
 
     @classmethod
     def of(cls, model: MarketModel) -> "SortedBook":
@@ -192,8 +203,9 @@ class SortedBook:
     @classmethod
     def partial(cls, model: MarketModel, below: float) -> "SortedBook":
         """The book with only the accounts whose HF0 is below ``below`` sorted (at the front,
-        in the order a full stable sort gives them); the others follow in their original order.
-        ``below = inf`` is the full sort. :meth:`sort_below` sorts more of it later."""
+        in the order a full stable sort gives them, their rows gathered); the others follow in
+        their original order, their rows left in the prepared book. ``below = inf`` is the full
+        sort. :meth:`sort_below` sorts more of it later."""
         rules = model.rules
         base = rules.prepare(model.book)
         n = model.book.n_accounts
@@ -205,33 +217,38 @@ class SortedBook:
         else:
             bad = float(rules.unrecoverable_debt(base, model.prices, everyone).sum())
         del everyone  # the order below is the narrowest index type that holds every account
+        # the rows are read from the book's own amounts where the prepared ones are copies
+        base = _own_amounts(base, model.book)
         if in_health_order(model.book, model.prices, hf0.hf):  # the stable sort is the identity
-            return cls(_own_amounts(base, model.book), account_index(n), hf0.hf, bad, np.inf, n)
+            return cls(base, account_index(n), hf0.hf, bad, np.inf, n)
         rank = model.book.output_rank
         if rank is None:
-            return cls(base, account_index(n), hf0.hf, bad, 0.0, 0).sort_below(below)
-        # a book in health order at other prices: ties in HF0 must fall in the order of the book
-        # it was made from (the tables' order), as for that book, so its accounts go in that order
-        # first (a gather of the book: this path is the exception)
-        start = np.empty(n, dtype=account_index(0, n).dtype)
-        start[rank] = account_index(n)
-        return cls(_permute(base, start), start, hf0.hf[start], bad, 0.0, 0).sort_below(below)
+            perm, hf = account_index(n), hf0.hf
+        else:
+            # a book in health order at other prices: ties in HF0 must fall in the order of the book
+            # it was made from (the tables' order), as for that book, so its accounts go in that order
+            perm = np.empty(n, dtype=account_index(0, n).dtype)
+            perm[rank] = account_index(n)
+            hf = hf0.hf[perm]
+        room = RowRoom.like(base)
+        return cls(room.front(base, 0), perm, hf, bad, 0.0, 0, base, room).sort_below(below)
 
-    def sort_below(self, below: float, consume: bool = False) -> "SortedBook":
+    def sort_below(self, below: float) -> "SortedBook":
         """This book with every account whose HF0 is below ``below`` in the sorted prefix.
-        The prefix it has keeps its positions (and rows); only the accounts after it move.
-
-        ``consume=True`` lets the new book's columns replace this one's one at a time: each
-        column of ``base`` is dropped from it (set to None) once its sorted copy is made, so a
-        column no one else holds is freed before the next is built (the peak memory of a
-        sorting is then one column, not a second book). This book is unusable afterwards."""
+        The prefix it has keeps its positions (and rows); the accounts after it keep their
+        order, and only the newly sorted accounts' rows are gathered (after the prefix's, in
+        ``room``): the cost is that of what is sorted, not of the book."""
         if below <= self.sorted_below:
             return self
-        m = self.n_sorted
+        m, n = self.n_sorted, self.perm.shape[0]
+        if m == n:
+            return replace(self, sorted_below=below)
         order, n_sorted = _sort_order(self.hf0_sorted, m, below)
-        base = _permute(self.base, order, m, consume)  # first: its temporaries are the largest
         perm, hf0_sorted = self.perm[order], self.hf0_sorted[order]
-        return replace(self, base=base, perm=perm, hf0_sorted=hf0_sorted, sorted_below=below, n_sorted=n_sorted)
+        base = self.room.fill(self.source, perm[m:n_sorted], m)
+        done = n_sorted == n
+        return replace(self, base=base, perm=perm, hf0_sorted=hf0_sorted, sorted_below=below, n_sorted=n_sorted,
+                       source=None if done else self.source, room=None if done else self.room)
 
     def prefix_len(self, bound: float) -> int:
         """How many accounts (from the front) can be eligible when prices have moved by at
@@ -295,9 +312,13 @@ class StaticCascade:
         self._hf0_sorted = wb.hf0_sorted
         self._bad_before = wb.bad_before_usd
         self._layout = 0  # bumped when more of the book is sorted (the passes re-read the arrays)
-        # working amounts, reused across runs; rows below ``_dirty`` differ from the base
-        self._coll = self._base.coll.copy()
-        self._debt = self._base.debt.copy()
+        # working amounts, reused across runs; rows below ``_dirty`` differ from the base. Room for
+        # every row; the sorted accounts' rows are copied in as they are sorted
+        rows = (wb.base if wb.source is None else wb.source).coll.shape[0]
+        r = self._base.coll.shape[0]
+        self._coll, self._debt = np.empty(rows), np.empty(rows)
+        self._coll[:r] = self._base.coll
+        self._debt[:r] = self._base.debt
         self._dirty = 0
         # per-account HF lower bounds (see the rules' sweep), reset per run like the rows
         self._q = self._hf0_sorted.copy()
@@ -311,7 +332,9 @@ class StaticCascade:
     @property
     def hf_before(self) -> HealthView:
         """Health of every account at the reference (pre-shock) prices, original order
-        (computed when asked: a solver keeps only the HF, by working position)."""
+        (computed when asked: a solver keeps only the HF, by working position; the whole book
+        is sorted first, so that every account's rows are in the working book)."""
+        self.sort_all()
         m = self.model
         v = m.rules.health(self._base, np.asarray(m.prices, dtype=np.float64), np.arange(m.book.n_accounts))
         back = np.empty_like(self._perm)
@@ -320,7 +343,9 @@ class StaticCascade:
 
     @property
     def book_arrays(self) -> BookArrays:
-        """The prepared book in working order, as the runs start from it (read only)."""
+        """The prepared book in working order, as the runs start from it (read only); the
+        whole book is sorted first."""
+        self.sort_all()
         return self._base
 
     def _fresh_arrays(self) -> BookArrays:
@@ -339,16 +364,16 @@ class StaticCascade:
                     self._touched):
             arr[:a] = 0
         self._q_dirty = 0
-        return b.with_amounts(self._coll, self._debt)
+        r = b.coll.shape[0]  # the rows of the sorted accounts
+        return b.with_amounts(self._coll[:r], self._debt[:r])
 
     def _prefix_len(self, bound: float) -> int:
         # the margin keeps an account whose HF0 equals the bound up to rounding inside
         x = bound * SKIP_MARGIN
         if not x <= self._book.sorted_below:
-            # the first time, a little beyond the bound; after that (prices kept falling past it,
-            # or a larger shock came) the whole book: each sorting moves all the rows after the
-            # prefix, so sorting in many small steps would cost more than one full sort
-            self._sort_below(x * SORT_AHEAD if self._book.sorted_below == 0.0 else np.inf)
+            # a little beyond the bound: a sorting gathers only the accounts it adds (the rest of the
+            # book stays where it is), so sorting in steps as the prices move costs what is sorted
+            self._sort_below(x * SORT_AHEAD)
         return int(np.searchsorted(self._hf0_sorted[: self._book.n_sorted], x, side="left"))
 
     def _sort_below(self, below: float) -> None:
@@ -357,13 +382,11 @@ class StaticCascade:
         base book's), so moving them changes nothing a run has done."""
         old = self._book
         m, r0 = old.n_sorted, int(old.base.offsets[old.n_sorted])
-        # the solver holds the old book only here: its columns are dropped as the new ones are
-        # made (consume), which keeps the peak of a sorting near one column above the book
-        self._book = self._base = None  # type: ignore[assignment]
-        wb = old.sort_below(below if np.isfinite(below) else np.inf, consume=True)
+        wb = old.sort_below(below if np.isfinite(below) else np.inf)
         del old
-        self._coll[r0:] = wb.base.coll[r0:]
-        self._debt[r0:] = wb.base.debt[r0:]
+        r1 = wb.base.coll.shape[0]
+        self._coll[r0:r1] = wb.base.coll[r0:]
+        self._debt[r0:r1] = wb.base.debt[r0:]
         self._q[m:] = wb.hf0_sorted[m:]
         self._book, self._perm, self._base, self._hf0_sorted = wb, wb.perm, wb.base, wb.hf0_sorted
         self._layout += 1
@@ -421,6 +444,8 @@ class StaticCascade:
             c1 = float(step.max() / step.min())
             upto = self._prefix_len(c1)
         replay = trades and keep_arrays and replay_ok and replayable(m.rules, self._base, self.settings.strategy)
+        if trades and keep_arrays and not replay:
+            self.sort_all()  # flows for every row of the book: every row in the working book
         part = self.start(np.arange(len(m.assets), dtype=np.int64), trades=trades and keep_arrays and not replay)
         if replay:
             part.swept = []
@@ -634,7 +659,10 @@ class MarketPass:
         if everyone:
             solver.sort_all()  # the same order as a full sort: the same sums, bit for bit
         upto = n if everyone else solver._prefix_len(self.bound)
-        b = solver._base  # more of the book may have been sorted: its rows moved
+        b = solver._base  # more of the book may have been sorted: its rows added after the prefix
+        r = b.coll.shape[0]
+        if coll.shape[0] != r:  # the solver's working amounts (``_fresh_arrays``), as far as the rows go
+            coll, debt = solver._coll[:r], solver._debt[:r]
         self.arrays = BookArrays(b.offsets, b.asset, coll, debt, b.params, b.aux, state)
         self.layout = solver._layout
         self.upto = max(self.upto, upto)
@@ -953,41 +981,56 @@ ROW_COLUMNS = ("asset", "coll", "debt", "aux")
 """The per-row columns a sorting moves; and the parameters' key when it is not the asset column."""
 
 
-def _permute(b: BookArrays, order: np.ndarray, keep: int = 0, consume: bool = False) -> BookArrays:
-    """The book with its accounts in ``order`` (rows of each account kept together); the first
-    ``keep`` entries of ``order`` must be ``0..keep-1`` (those rows are copied, not gathered).
-    ``consume``: drop each column from ``b`` once its copy is made (see ``SortedBook.sort_below``)."""
-    counts = np.diff(b.offsets)[order]
-    offsets = np.zeros(order.shape[0] + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    r0 = int(offsets[keep])
-    # row gather index of the moved accounts: for each new account, its old rows start..end
-    # int32 row numbers while they fit: the index is the largest temporary of a sorting
-    small = int(offsets[-1]) < np.iinfo(np.int32).max
-    rows = _row_index(b.offsets[:-1][order[keep:]], counts[keep:], np.int32 if small else np.int64)
-    del counts
+@dataclass(frozen=True)
+class RowRoom:
+    """Columns with room for every row of a book (``np.empty``: a page is committed when a row is
+    written to it), filled an account's rows at a time as the book is sorted: a sorted book's
+    ``base`` is their front. Rows once written are not written again, so a front (and an outcome
+    that keeps it) stays as it is while rows are added after it."""
 
-    # the parameter tables stay; a key of their own (Aave e-mode) moves with the rows, a key that
-    # is the asset column is the moved asset column
-    own_key = b.params.key is not b.asset
-    cols: dict[str, np.ndarray | None] = {}
-    for name in ROW_COLUMNS + (("key",) if own_key else ()):
-        x = b.params.key if name == "key" else getattr(b, name)
-        if x is None:
-            cols[name] = None
-            continue
-        out = np.empty_like(x)
-        out[:r0] = x[:r0]
-        for i in range(0, rows.shape[0], GATHER_CHUNK):  # NumPy widens each chunk's indices, not all
-            j = min(i + GATHER_CHUNK, rows.shape[0])
-            np.take(x, rows[i:j], axis=0, out=out[r0 + i:r0 + j])
-        cols[name] = out
-        if consume:  # the source column goes now (if no one else holds it), before the next is built
-            del x
-            if name != "key":
-                setattr(b, name, None)
-            if name == ("key" if own_key else "asset"):  # the parameters held the key column too
-                b.params = replace(b.params, key=np.empty(0, dtype=np.int32))
-    del rows
-    key = cols.pop("key") if own_key else cols["asset"]
-    return BookArrays(offsets=offsets, state=b.state, params=replace(b.params, key=key), **cols)
+    offsets: np.ndarray
+    columns: dict[str, np.ndarray | None]
+    """The per-row columns (:data:`ROW_COLUMNS`, and ``key`` when the parameters have a key of
+    their own rather than the asset column)."""
+
+    @classmethod
+    def like(cls, b: BookArrays) -> "RowRoom":
+        """Room for the rows of ``b`` in its columns' types."""
+        names = ROW_COLUMNS + (("key",) if b.params.key is not b.asset else ())
+        cols = {name: _column(b, name) for name in names}
+        return cls(np.zeros(b.n_accounts + 1, dtype=np.int64),
+                   {name: None if x is None else np.empty_like(x) for name, x in cols.items()})
+
+    def front(self, like: BookArrays, m: int) -> BookArrays:
+        """The first ``m`` accounts written, as a book with ``like``'s parameter tables and state."""
+        r = int(self.offsets[m])
+        cols = {name: None if x is None else x[:r] for name, x in self.columns.items()}
+        key = cols.pop("key") if "key" in cols else cols["asset"]
+        return BookArrays(offsets=self.offsets[: m + 1], state=like.state, params=replace(like.params, key=key), **cols)
+
+    def fill(self, source: BookArrays, accounts: np.ndarray, m: int) -> BookArrays:
+        """Write the rows of ``accounts`` (of ``source``, in that order) after the first ``m``
+        accounts' rows, and return the front up to them. One gather a column, of those rows only."""
+        starts = source.offsets[:-1][accounts]
+        counts = source.offsets[1:][accounts] - starts
+        k = accounts.shape[0]
+        r0 = int(self.offsets[m])
+        ends = self.offsets[m + 1 : m + 1 + k]
+        np.cumsum(counts, out=ends)
+        ends += r0
+        # int32 row numbers while they fit: the index is the largest temporary of a sorting
+        small = int(source.offsets[-1]) < np.iinfo(np.int32).max
+        rows = _row_index(starts, counts, np.int32 if small else np.int64)
+        del starts, counts
+        for name, out in self.columns.items():
+            if out is None:
+                continue
+            x = _column(source, name)
+            for i in range(0, rows.shape[0], GATHER_CHUNK):  # NumPy widens each chunk's indices, not all
+                j = min(i + GATHER_CHUNK, rows.shape[0])
+                np.take(x, rows[i:j], axis=0, out=out[r0 + i : r0 + j])
+        return self.front(source, m + k)
+
+
+def _column(b: BookArrays, name: str) -> np.ndarray | None:
+    return b.params.key if name == "key" else getattr(b, name)
