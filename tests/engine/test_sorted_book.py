@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from liqcascade.engine import static
 from liqcascade.engine.static import (
-    CascadeSettings, MarketModel, SortedBook, StaticCascade, _order_of_distinct, _row_index, stable_argsort,
+    CascadeSettings, MarketModel, SortedBook, StaticCascade, _row_index, stable_argsort,
 )
+from liqcascade.engine.flow_replay import order_of_distinct
 from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.protocols.aave_v3 import V3_0, V3_3, V3_7
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
@@ -230,6 +231,6 @@ def test_order_of_distinct_is_the_stable_argsort(case):
     recording: the sorted keys read through it are ascending and it is a permutation of them)."""
     n, perm, m = case
     keys = np.asarray(perm[:m], dtype=np.int64)
-    order = _order_of_distinct(keys, n)
+    order = order_of_distinct(keys, n)
     assert sorted(order.tolist()) == list(range(m))
     assert keys[order].tolist() == sorted(keys.tolist())

@@ -89,10 +89,7 @@ def flow_hits(flows, live, every, cols, subs, signs, party, code, n_parties, usd
     for i in range(n):
         r = i if in_place else live[i]
         for j in range(k):
-            v = flows[r, cols[j]]
-            if subs[j] >= 0:
-                v = v - flows[r, subs[j]]
-            if v * signs[j] != 0.0:
+            if signed_flow(flows, r, cols[j], subs[j], signs[j], 0) != 0.0:
                 start[party[j] + 1] += 1
     for p in range(n_parties):
         start[p + 1] += start[p]
@@ -106,22 +103,28 @@ def flow_hits(flows, live, every, cols, subs, signs, party, code, n_parties, usd
     for i in range(n):
         r = i if every else live[i]
         for j in range(k):
-            v = flows[r, cols[j]]
-            if subs[j] >= 0:
-                v = v - flows[r, subs[j]]
-            v = v * signs[j]
+            v = signed_flow(flows, r, cols[j], subs[j], signs[j], 0)
             if v != 0.0:
-                u = flows[r, cols[j] + usd_off]
-                if subs[j] >= 0:
-                    u = u - flows[r, subs[j] + usd_off]
                 h = at[party[j]]
                 out_account[h] = account[i]
                 out_asset[h] = asset[i]
                 out_kind[h] = code[j]
                 out_amount[h] = v
-                out_usd[h] = u * signs[j]
+                out_usd[h] = signed_flow(flows, r, cols[j], subs[j], signs[j], usd_off)
                 at[party[j]] = h + 1
     return start, out_account, out_asset, out_kind, out_amount, out_usd
 
 
-FUNCTIONS = {"_interp": _interp, "greedy_pick": greedy_pick, "flow_hits": flow_hits}
+def signed_flow(flows, r, col, sub, sign, off):
+    """A kind's amount on row ``r`` of ``flows``: ``sign * (flows[r, col + off] - flows[r, sub + off])``,
+    no subtraction when ``sub < 0`` (``off``: 0 for tokens, the USD columns' offset for USD); the
+    product by +-1 and the one subtraction of NumPy's column arithmetic, bit for bit."""
+    v = flows[r, col + off]
+    if sub >= 0:
+        v = v - flows[r, sub + off]
+    return v * sign
+
+
+FUNCTIONS = {"_interp": _interp, "greedy_pick": greedy_pick, "signed_flow": signed_flow, "flow_hits": flow_hits}
+INLINE = frozenset({"signed_flow"})
+"""Compiled into ``flow_hits`` (numba's ``inline="always"``): called for every row and kind."""
