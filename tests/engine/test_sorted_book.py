@@ -4,6 +4,7 @@ are the same bit for bit as on a book sorted at once."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from unittest.mock import patch
 
 import numpy as np
@@ -74,6 +75,14 @@ def test_a_partly_sorted_book_is_the_front_of_the_full_sort(pb, cuts):
             np.testing.assert_array_equal(src.asset, model.book.asset)
         else:
             assert sb.source is None and sb.room is None
+        whole = sb.whole()  # every account's own rows, in working order, the prefix's as they are
+        assert whole.n_accounts == model.book.n_accounts and _rows(sb, m) == _rows(replace(sb, base=whole), m)
+        for j, k in enumerate(sb.perm):
+            s, e = whole.offsets[j], whole.offsets[j + 1]
+            s0, e0 = model.book.offsets[k], model.book.offsets[k + 1]
+            for got, own in ((whole.coll, model.book.collateral), (whole.debt, model.book.debt),
+                             (whole.asset, model.book.asset)):
+                np.testing.assert_array_equal(got[s:e], own[s0:e0])
     sb = sb.sort_below(np.inf)
     np.testing.assert_array_equal(sb.perm, full.perm)
     assert _rows(sb, model.book.n_accounts) == _rows(full, model.book.n_accounts)

@@ -148,9 +148,8 @@ class CascadeOutcome:
     totals: dict[str, FloatArray]
     round_rows: list[dict[str, object]]
     arrays: BookArrays
-    """The end-of-run book in working order: the rows of the first ``arrays.n_accounts`` working
-    positions, the accounts the solver had sorted (every account a round looked at; those after
-    them are untouched, their rows the book's own)."""
+    """The end-of-run book in working order, every account's rows (``keep_arrays=False``: only the
+    sorted accounts', the solver's working book)."""
     tallies: Tallies
     touched: np.ndarray
     bad_debt_before_usd: float
@@ -259,6 +258,35 @@ class SortedBook:
         return replace(self, base=base, perm=perm, hf0_sorted=hf0_sorted, sorted_below=below, n_sorted=n_sorted,
                        source=None if done else self.source, room=None if done else self.room)
 
+    def whole(self) -> BookArrays:
+        """The book in working order with every account's rows: the sorted accounts' (``base``),
+        then the others' in their order, read from ``source`` (one gather of those rows; ``base``
+        itself when every account is sorted)."""
+        if self.source is None:
+            return self.base
+        m, src = self.n_sorted, self.source
+        rest = self.perm[m:]
+        starts = src.offsets[:-1][rest]
+        counts = src.offsets[1:][rest] - starts
+        r0 = int(self.base.offsets[m])
+        offsets = np.empty(self.perm.shape[0] + 1, dtype=np.int64)
+        offsets[: m + 1] = self.base.offsets
+        np.cumsum(counts, out=offsets[m + 1 :])
+        offsets[m + 1 :] += r0
+        rows = _row_index(starts, counts, _row_type(src))
+        cols: dict[str, np.ndarray | None] = {}
+        for name in self.room.columns:
+            front = _column(self.base, name)
+            if front is None:
+                cols[name] = None
+                continue
+            out = np.empty(r0 + rows.shape[0], dtype=front.dtype)
+            out[:r0] = front
+            _take_into(_column(src, name), rows, out[r0:])
+            cols[name] = out
+        key = cols.pop("key") if "key" in cols else cols["asset"]
+        return BookArrays(offsets=offsets, state=self.base.state, params=replace(self.base.params, key=key), **cols)
+
     def prefix_len(self, bound: float) -> int:
         """How many accounts (from the front) can be eligible when prices have moved by at
         most ``bound = max(f) / min(f)`` from the reference prices (a fully sorted book)."""
@@ -321,6 +349,7 @@ class StaticCascade:
         self._hf0_sorted = wb.hf0_sorted
         self._bad_before = wb.bad_before_usd
         self._layout = 0  # bumped when more of the book is sorted (the passes re-read the arrays)
+        self._whole: tuple[int, BookArrays] | None = None  # (layout, :meth:`whole_book` then)
         # working amounts, reused across runs; rows below ``_dirty`` differ from the base. Room for
         # every row; the sorted accounts' rows are copied in as they are sorted
         rows = (wb.base if wb.source is None else wb.source).coll.shape[0]
@@ -400,6 +429,13 @@ class StaticCascade:
         self._book, self._perm, self._base, self._hf0_sorted = wb, wb.perm, wb.base, wb.hf0_sorted
         self._layout += 1
 
+    def whole_book(self) -> BookArrays:
+        """The prepared book in working order with every account's rows (the base amounts), made
+        once a layout: an outcome kept from a run is this book with the run's amounts."""
+        if self._whole is None or self._whole[0] != self._layout:
+            self._whole = (self._layout, self._book.whole())
+        return self._whole[1]
+
     def sort_all(self) -> None:
         """Sort the whole book now (a run that looks at every account needs it sorted); once
         sorted, nothing is touched (a curve's threads make twins while others run)."""
@@ -453,8 +489,6 @@ class StaticCascade:
             c1 = float(step.max() / step.min())
             upto = self._prefix_len(c1)
         replay = trades and keep_arrays and replay_ok and replayable(m.rules, self._base, self.settings.strategy)
-        if trades and keep_arrays and not replay:
-            self.sort_all()  # flows for every row of the book: every row in the working book
         part = self.start(np.arange(len(m.assets), dtype=np.int64), trades=trades and keep_arrays and not replay)
         if replay:
             part.swept = []
@@ -754,8 +788,15 @@ class MarketPass:
     def outcome(self, trace: FixedPointTrace, shock: FloatArray, keep_arrays: bool) -> CascadeOutcome:
         """This market's end state, prices in its own asset order."""
         arrays, tallies, touched = self.arrays, self.tallies, self.touched
-        if keep_arrays:  # copies of the solver's working buffers, which the next run reuses
-            arrays = arrays.with_amounts(arrays.coll.copy(), arrays.debt.copy())
+        if keep_arrays:  # copies of the solver's working buffers, which the next run reuses; the
+            # accounts not sorted (no round looked at them) with their rows as the book has them
+            whole = self.solver.whole_book()
+            r = arrays.coll.shape[0]
+            coll, debt = np.empty_like(whole.coll), np.empty_like(whole.debt)
+            coll[:r], coll[r:] = arrays.coll, whole.coll[r:]
+            debt[:r], debt[r:] = arrays.debt, whole.debt[r:]
+            state = None if arrays.state is None else arrays.state.copy()  # the run's scalars
+            arrays = BookArrays(whole.offsets, whole.asset, coll, debt, whole.params, whole.aux, state)
             tallies = replace(tallies, **{f: getattr(tallies, f).copy() for f in ACCOUNT_TALLIES})
             touched = touched.copy()
         ix = self.index
@@ -1017,19 +1058,25 @@ class RowRoom:
         ends = self.offsets[m + 1 : m + 1 + k]
         np.cumsum(counts, out=ends)
         ends += r0
-        # int32 row numbers while they fit: the index is the largest temporary of a sorting
-        small = int(source.offsets[-1]) < np.iinfo(np.int32).max
-        rows = _row_index(starts, counts, np.int32 if small else np.int64)
+        rows = _row_index(starts, counts, _row_type(source))
         del starts, counts
         for name, out in self.columns.items():
-            if out is None:
-                continue
-            x = _column(source, name)
-            for i in range(0, rows.shape[0], GATHER_CHUNK):  # NumPy widens each chunk's indices, not all
-                j = min(i + GATHER_CHUNK, rows.shape[0])
-                np.take(x, rows[i:j], axis=0, out=out[r0 + i : r0 + j])
+            if out is not None:
+                _take_into(_column(source, name), rows, out[r0 : r0 + rows.shape[0]])
         return self.front(source, m + k)
 
 
 def _column(b: BookArrays, name: str) -> np.ndarray | None:
     return b.params.key if name == "key" else getattr(b, name)
+
+
+def _row_type(b: BookArrays) -> type:
+    """int32 row numbers while the book's rows fit: a row index is the largest temporary of a sorting."""
+    return np.int32 if int(b.offsets[-1]) < np.iinfo(np.int32).max else np.int64
+
+
+def _take_into(x: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
+    """``out[:] = x[rows]``, a chunk of rows at a time (NumPy widens each chunk's indices, not all)."""
+    for i in range(0, rows.shape[0], GATHER_CHUNK):
+        j = min(i + GATHER_CHUNK, rows.shape[0])
+        np.take(x, rows[i:j], axis=0, out=out[i:j])
