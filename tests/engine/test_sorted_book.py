@@ -75,7 +75,7 @@ def test_a_partly_sorted_book_is_the_front_of_the_full_sort(pb, cuts):
             np.testing.assert_array_equal(src.asset, model.book.asset)
         else:
             assert sb.source is None and sb.room is None
-        whole = sb.whole()  # every account's own rows, in working order, the prefix's as they are
+        whole = sb.whole  # every account's own rows, in working order, the prefix's as they are
         assert whole.n_accounts == model.book.n_accounts and _rows(sb, m) == _rows(replace(sb, base=whole), m)
         for j, k in enumerate(sb.perm):
             s, e = whole.offsets[j], whole.offsets[j + 1]

@@ -113,7 +113,7 @@ def run_point(solver: StaticCascade, shock: FloatArray, direction: Direction | N
     t, a = out.totals, out.tallies
     # the sums of StaticCascade.totals, the same reductions over the same arrays (so the same
     # bits), without the counts and totals a curve does not report
-    bad_remaining = solver.model.rules.unrecoverable_debt(out.arrays, out.prices_final, np.flatnonzero(out.touched))
+    bad_remaining = solver.model.rules.unrecoverable_debt(out.working, out.prices_final, np.flatnonzero(out.touched))
     return CurvePoint(
         out.prices0, out.prices_shocked, out.prices_final, t["seized"].copy(), t["repaid"].copy(),
         t["deficit"].copy(), out.rounds, out.converged, float(a.acct_seized_usd.sum()),

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Callable, Mapping
 
 import numpy as np
@@ -147,9 +148,10 @@ class CascadeOutcome:
     stuck: bool
     totals: dict[str, FloatArray]
     round_rows: list[dict[str, object]]
-    arrays: BookArrays
-    """The end-of-run book in working order, every account's rows (``keep_arrays=False``: only the
-    sorted accounts', the solver's working book)."""
+    working: BookArrays
+    """The end-of-run working book: the rows of the accounts the solver had sorted, the first
+    ``working.n_accounts`` working positions (every account a round looked at); the others are
+    untouched. :attr:`arrays` is the whole book."""
     tallies: Tallies
     touched: np.ndarray
     bad_debt_before_usd: float
@@ -161,6 +163,24 @@ class CascadeOutcome:
     row of each row of ``tallies.flows`` (in book order); None: one row of flows per working row."""
     flow_accounts: np.ndarray | None = None
     """With ``flow_rows``, the original account of each of those rows."""
+    book: "SortedBook | None" = None
+    """The solver's sorted book at the end of the run, whose other accounts' rows complete
+    ``working`` into :attr:`arrays` (None: ``working`` is the whole book)."""
+
+    @cached_property
+    def arrays(self) -> BookArrays:
+        """The end-of-run book in working order, every account's rows: ``working``'s, then the
+        accounts no round looked at with their rows as the book has them. Made when first asked
+        (the tables read ``working``): a gather of the others' rows, shared by the outcomes of one
+        sorting (:attr:`SortedBook.whole`)."""
+        w = self.working
+        if self.book is None or w.n_accounts == self.account_order.shape[0]:
+            return w
+        whole, r = self.book.whole, w.coll.shape[0]
+        coll, debt = np.empty_like(whole.coll), np.empty_like(whole.debt)
+        coll[:r], coll[r:] = w.coll, whole.coll[r:]
+        debt[:r], debt[r:] = w.debt, whole.debt[r:]
+        return BookArrays(whole.offsets, whole.asset, coll, debt, whole.params, whole.aux, w.state)
 
     def liquidated_accounts(self) -> np.ndarray:
         """Original indexes of the accounts with at least one liquidation call, ascending."""
@@ -258,10 +278,11 @@ class SortedBook:
         return replace(self, base=base, perm=perm, hf0_sorted=hf0_sorted, sorted_below=below, n_sorted=n_sorted,
                        source=None if done else self.source, room=None if done else self.room)
 
+    @cached_property
     def whole(self) -> BookArrays:
         """The book in working order with every account's rows: the sorted accounts' (``base``),
-        then the others' in their order, read from ``source`` (one gather of those rows; ``base``
-        itself when every account is sorted)."""
+        then the others' in their order, read from ``source`` (one gather of those rows, made when
+        first asked; ``base`` itself when every account is sorted)."""
         if self.source is None:
             return self.base
         m, src = self.n_sorted, self.source
@@ -349,7 +370,6 @@ class StaticCascade:
         self._hf0_sorted = wb.hf0_sorted
         self._bad_before = wb.bad_before_usd
         self._layout = 0  # bumped when more of the book is sorted (the passes re-read the arrays)
-        self._whole: tuple[int, BookArrays] | None = None  # (layout, :meth:`whole_book` then)
         # working amounts, reused across runs; rows below ``_dirty`` differ from the base. Room for
         # every row; the sorted accounts' rows are copied in as they are sorted
         rows = (wb.base if wb.source is None else wb.source).coll.shape[0]
@@ -429,13 +449,6 @@ class StaticCascade:
         self._book, self._perm, self._base, self._hf0_sorted = wb, wb.perm, wb.base, wb.hf0_sorted
         self._layout += 1
 
-    def whole_book(self) -> BookArrays:
-        """The prepared book in working order with every account's rows (the base amounts), made
-        once a layout: an outcome kept from a run is this book with the run's amounts."""
-        if self._whole is None or self._whole[0] != self._layout:
-            self._whole = (self._layout, self._book.whole())
-        return self._whole[1]
-
     def sort_all(self) -> None:
         """Sort the whole book now (a run that looks at every account needs it sorted); once
         sorted, nothing is touched (a curve's threads make twins while others run)."""
@@ -500,7 +513,7 @@ class StaticCascade:
         out = part.outcome(trace, shock, keep_arrays)
         if not replay:
             return out
-        kept = replay_flows(m.rules, self._base, out.arrays, out.tallies, out.touched, out.account_order,
+        kept = replay_flows(m.rules, self._base, out.working, out.tallies, out.touched, out.account_order,
                             self._hf0_sorted, part.swept, self.settings.limits, _row_index)
         if kept is None:  # the replay did not end where the cascade did: record flows for every row
             return self.run(shocks, keep_arrays, trades, replay_ok=False, first_bounds=first_bounds)
@@ -520,7 +533,7 @@ class StaticCascade:
         t = out.tallies
         touched_idx = np.flatnonzero(out.touched)
         bad_written_off = float(t.acct_bad_debt_usd.sum())
-        bad_remaining = float(self.model.rules.unrecoverable_debt(out.arrays, out.prices_final, touched_idx).sum())
+        bad_remaining = float(self.model.rules.unrecoverable_debt(out.working, out.prices_final, touched_idx).sum())
         return {
             "accounts": self.model.book.n_accounts,
             "accounts_liquidated": int((t.acct_calls > 0).sum()),
@@ -537,7 +550,7 @@ class StaticCascade:
         """Headline numbers of one cascade (USD unless named otherwise)."""
         m, rules = self.model, self.model.rules
         touched_idx = np.flatnonzero(out.touched)
-        end = rules.health(out.arrays, out.prices_final, touched_idx)
+        end = rules.health(out.working, out.prices_final, touched_idx)
         # accounts left insolvent with collateral still on them (blocked, stuck, or cut
         # off by max_rounds): their shortfall is not yet bad debt, but it is at risk
         gap = np.where(end.collateral_usd > 0.0, end.debt_usd - end.collateral_usd, 0.0)
@@ -546,7 +559,7 @@ class StaticCascade:
         tot = self.totals(out)
         return {
             **rules.describe(),
-            **rules.outcome_facts(out.arrays, out.prices_final),
+            **rules.outcome_facts(out.working, out.prices_final),
             "accounts": m.book.n_accounts,
             "holdings": m.book.n_rows,
             "rounds": out.rounds,
@@ -600,8 +613,8 @@ class StaticCascade:
         # memory), and their results are put in the table's order after
         before = rules.health(self._base, out.prices0, idx)
         shocked = rules.health(self._base, out.prices_shocked, idx)
-        after = rules.health(out.arrays, out.prices_final, idx)
-        unrec = rules.unrecoverable_debt(out.arrays, out.prices_final, idx)
+        after = rules.health(out.working, out.prices_final, idx)
+        unrec = rules.unrecoverable_debt(out.working, out.prices_final, idx)
         idx, orig = idx[sort], orig[sort]
         return pd.DataFrame(
             {
@@ -788,15 +801,8 @@ class MarketPass:
     def outcome(self, trace: FixedPointTrace, shock: FloatArray, keep_arrays: bool) -> CascadeOutcome:
         """This market's end state, prices in its own asset order."""
         arrays, tallies, touched = self.arrays, self.tallies, self.touched
-        if keep_arrays:  # copies of the solver's working buffers, which the next run reuses; the
-            # accounts not sorted (no round looked at them) with their rows as the book has them
-            whole = self.solver.whole_book()
-            r = arrays.coll.shape[0]
-            coll, debt = np.empty_like(whole.coll), np.empty_like(whole.debt)
-            coll[:r], coll[r:] = arrays.coll, whole.coll[r:]
-            debt[:r], debt[r:] = arrays.debt, whole.debt[r:]
-            state = None if arrays.state is None else arrays.state.copy()  # the run's scalars
-            arrays = BookArrays(whole.offsets, whole.asset, coll, debt, whole.params, whole.aux, state)
+        if keep_arrays:  # copies of the solver's working buffers, which the next run reuses
+            arrays = arrays.with_amounts(arrays.coll.copy(), arrays.debt.copy())
             tallies = replace(tallies, **{f: getattr(tallies, f).copy() for f in ACCOUNT_TALLIES})
             touched = touched.copy()
         ix = self.index
@@ -810,11 +816,12 @@ class MarketPass:
             stuck=trace.stuck,
             totals=self.totals,
             round_rows=self.round_rows,
-            arrays=arrays,
+            working=arrays,
             tallies=tallies,
             touched=touched,
             bad_debt_before_usd=self.solver._bad_before,
             account_order=self.solver._perm,
+            book=self.solver._book,
         )
 
 
