@@ -422,22 +422,3 @@ def test_flow_hits_every_row_in_another_order(compiled):
     assert got[1].tolist() == [5, 7] and got[2].tolist() == [0, 2]
     assert got[4].tolist() == [-2.0, -1.0] and got[5].tolist() == [-6.0, -3.0]
 
-
-@pytest.mark.parametrize("compiled", [True, False], ids=["jit", "python"])
-def test_signed_flow_by_hand(compiled):
-    """``signed_flow``, the one place ``flow_hits`` computes a kind's amount (tokens at offset 0,
-    USD at the USD columns' offset): sign times the column less the other, or the column alone."""
-    from liqcascade.engine import kernels_python
-
-    if compiled:
-        from liqcascade.engine import kernels
-
-        fn = kernels._K["signed_flow"]
-    else:
-        fn = kernels_python.signed_flow
-    flows = np.array([[0.0, 0.0, 0.0, 0.0], [3.0, 1.0, 30.0, 12.0]])
-    assert fn(flows, 1, 0, 1, -1.0, 0) == -2.0
-    assert fn(flows, 1, 0, 1, -1.0, 2) == -18.0
-    assert fn(flows, 1, 1, -1, 1.0, 0) == 1.0
-    assert fn(flows, 1, 1, -1, 1.0, 2) == 12.0
-    assert fn(flows, 0, 0, 1, 1.0, 0) == 0.0

@@ -3,6 +3,6 @@
 from liqcascade._jit import jit_functions
 from liqcascade.engine import kernels_python as _py
 
-_K = jit_functions(_py.FUNCTIONS, inline=_py.INLINE)
+_K = jit_functions(_py.FUNCTIONS)
 greedy_pick = _K["greedy_pick"]
 flow_hits = _K["flow_hits"]

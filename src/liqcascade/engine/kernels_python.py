@@ -86,45 +86,48 @@ def flow_hits(flows, live, every, cols, subs, signs, party, code, n_parties, usd
     # the counts do not depend on the order: when ``live`` (distinct rows) is every row, in
     # another order (a book in health order), they are counted in memory order
     in_place = every or n == flows.shape[0]
-    for i in range(n):
-        r = i if in_place else live[i]
-        for j in range(k):
-            if signed_flow(flows, r, cols[j], subs[j], signs[j], 0) != 0.0:
-                start[party[j] + 1] += 1
-    for p in range(n_parties):
-        start[p + 1] += start[p]
-    count = start[n_parties]
-    out_account = np.empty(count, dtype=np.int64)
-    out_asset = np.empty(count, dtype=np.int64)
-    out_kind = np.empty(count, dtype=np.int64)
-    out_amount = np.empty(count, dtype=np.float64)
-    out_usd = np.empty(count, dtype=np.float64)
-    at = start[:n_parties].copy()
-    for i in range(n):
-        r = i if every else live[i]
-        for j in range(k):
-            v = signed_flow(flows, r, cols[j], subs[j], signs[j], 0)
-            if v != 0.0:
+    out_account = np.empty(0, dtype=np.int64)
+    out_asset = np.empty(0, dtype=np.int64)
+    out_kind = np.empty(0, dtype=np.int64)
+    out_amount = np.empty(0, dtype=np.float64)
+    out_usd = np.empty(0, dtype=np.float64)
+    at = np.zeros(n_parties, dtype=np.int64)
+    # one loop for both passes (count, then fill), so a kind's amount is computed in one place
+    for fill in range(2):
+        if fill:
+            for p in range(n_parties):
+                start[p + 1] += start[p]
+            count = start[n_parties]
+            out_account = np.empty(count, dtype=np.int64)
+            out_asset = np.empty(count, dtype=np.int64)
+            out_kind = np.empty(count, dtype=np.int64)
+            out_amount = np.empty(count, dtype=np.float64)
+            out_usd = np.empty(count, dtype=np.float64)
+            at = start[:n_parties].copy()
+        here = in_place if fill == 0 else every
+        for i in range(n):
+            r = i if here else live[i]
+            for j in range(k):
+                v = flows[r, cols[j]]
+                if subs[j] >= 0:
+                    v = v - flows[r, subs[j]]
+                v = v * signs[j]
+                if v == 0.0:
+                    continue
+                if fill == 0:
+                    start[party[j] + 1] += 1
+                    continue
+                u = flows[r, cols[j] + usd_off]
+                if subs[j] >= 0:
+                    u = u - flows[r, subs[j] + usd_off]
                 h = at[party[j]]
                 out_account[h] = account[i]
                 out_asset[h] = asset[i]
                 out_kind[h] = code[j]
                 out_amount[h] = v
-                out_usd[h] = signed_flow(flows, r, cols[j], subs[j], signs[j], usd_off)
+                out_usd[h] = u * signs[j]
                 at[party[j]] = h + 1
     return start, out_account, out_asset, out_kind, out_amount, out_usd
 
 
-def signed_flow(flows, r, col, sub, sign, off):
-    """A kind's amount on row ``r`` of ``flows``: ``sign * (flows[r, col + off] - flows[r, sub + off])``,
-    no subtraction when ``sub < 0`` (``off``: 0 for tokens, the USD columns' offset for USD); the
-    product by +-1 and the one subtraction of NumPy's column arithmetic, bit for bit."""
-    v = flows[r, col + off]
-    if sub >= 0:
-        v = v - flows[r, sub + off]
-    return v * sign
-
-
-FUNCTIONS = {"_interp": _interp, "greedy_pick": greedy_pick, "signed_flow": signed_flow, "flow_hits": flow_hits}
-INLINE = frozenset({"signed_flow"})
-"""Compiled into ``flow_hits`` (numba's ``inline="always"``): called for every row and kind."""
+FUNCTIONS = {"_interp": _interp, "greedy_pick": greedy_pick, "flow_hits": flow_hits}
