@@ -15,8 +15,11 @@ The threads take the costliest points first (:func:`costliest_first`). A curve's
 set of assets by one factor each, so each account's counted collateral and debt split once into
 the moved assets' part and the rest (:class:`Direction`) give its HF at every point's shocked
 prices; the first round of a point then skips, without reading their rows, the accounts that
-bound rules out, where HF0 alone (the solver's bound) would have it check them. The skipped
-accounts cannot be eligible, so the numbers are the same.
+bound rules out, where HF0 alone (the solver's bound) would have it check them. For rules
+whose HF moves only with the prices of the assets an account holds (``priced_by_rows``), the
+later rounds after a large price move do the same with each untouched account's held assets
+(:class:`HeldAssets`): a thin venue's crash moves a few assets, and the accounts holding none
+of them keep their HF. The skipped accounts cannot be eligible, so the numbers are the same.
 """
 
 from __future__ import annotations
