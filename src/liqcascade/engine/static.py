@@ -40,7 +40,7 @@ from liqcascade._typing import FloatArray
 from liqcascade.engine.strategies import STRATEGIES
 from liqcascade.errors import ConfigError, DataError
 from liqcascade.markets.base import Venue
-from liqcascade.model import PositionBook
+from liqcascade.model import PositionBook, account_dtype
 from liqcascade.protocols.base import BookArrays, HealthView, LiquidationLimits, LiquidationRules, Tallies
 from liqcascade.protocols.flows import N_FLOWS
 
@@ -247,8 +247,7 @@ def account_index(n: int, n_accounts: int | None = None) -> np.ndarray:
     """``arange(n)`` as int32 when every index of a book of ``n_accounts`` (default ``n``)
     accounts fits in it, int64 otherwise: a solver's working order (``SortedBook.perm``) is one
     entry an account, and half the width is 40 MB at 10M accounts; NumPy indexes with either."""
-    big = n if n_accounts is None else n_accounts
-    return np.arange(n, dtype=np.int32 if big <= np.iinfo(np.int32).max else np.int64)
+    return np.arange(n, dtype=account_dtype(n if n_accounts is None else n_accounts))
 
 
 def in_health_order(book: PositionBook, prices: FloatArray, hf0: FloatArray) -> bool:
@@ -548,8 +547,8 @@ class StaticCascade:
                 "collateral_seized_usd": t.acct_seized_usd[idx],
                 "debt_repaid_usd": t.acct_repaid_usd[idx],
                 "bad_debt_usd": t.acct_bad_debt_usd[idx] + unrec[sort],
-                "liquidation_calls": t.acct_calls[idx],
-                "blocked_calls": t.acct_blocked[idx],
+                "liquidation_calls": t.acct_calls[idx].astype(np.int64),  # the tables' type (the tallies' is int32)
+                "blocked_calls": t.acct_blocked[idx].astype(np.int64),
             }
         )
 
