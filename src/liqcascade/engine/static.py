@@ -195,7 +195,9 @@ class SortedBook:
         in the order a full stable sort gives them); the others follow in their original order.
         ``below = inf`` is the full sort. :meth:`sort_below` sorts more of it later."""
         rules = model.rules
-        base = rules.prepare(model.book)
+        # the book's own amount columns where the rules' copies equal them: a sorting gathers new
+        # columns from them anyway, and a book in health order is the sorted book
+        base = _own_amounts(rules.prepare(model.book), model.book)
         n = model.book.n_accounts
         everyone = np.arange(n, dtype=np.int64)
         hf0 = rules.health(base, model.prices, everyone)
@@ -206,7 +208,7 @@ class SortedBook:
             bad = float(rules.unrecoverable_debt(base, model.prices, everyone).sum())
         del everyone  # the order below is the narrowest index type that holds every account
         if in_health_order(model.book, model.prices, hf0.hf):  # the stable sort is the identity
-            return cls(_own_amounts(base, model.book), account_index(n), hf0.hf, bad, np.inf, n)
+            return cls(base, account_index(n), hf0.hf, bad, np.inf, n)
         rank = model.book.output_rank
         if rank is None:
             return cls(base, account_index(n), hf0.hf, bad, 0.0, 0).sort_below(below)
@@ -262,9 +264,10 @@ def in_health_order(book: PositionBook, prices: FloatArray, hf0: FloatArray) -> 
 
 def _own_amounts(base: BookArrays, book: PositionBook) -> BookArrays:
     """``base`` holding the book's own amount columns where its copies are equal to them (the
-    rules that only copy them): a book in health order is the sorted book, so the copies would
-    be a second book's worth of amounts. Nothing writes into a base book's amounts (each run
-    works on copies), so sharing them is safe."""
+    rules that only copy them): until a sorting replaces them (with gathered columns of its
+    own), and for good on a book in health order (the sorted book), the copies would be a
+    second book's worth of amounts. Nothing writes into a base book's amounts (each run works
+    on copies; a sorting drops its reference to a column, ``consume``), so sharing them is safe."""
     b = book
     for name, own in (("coll", b.collateral), ("debt", b.debt)):
         if getattr(base, name).shape == own.shape and np.array_equal(getattr(base, name), own):
