@@ -301,8 +301,11 @@ class StaticCascade:
         self._coll = self._base.coll.copy()
         self._debt = self._base.debt.copy()
         self._dirty = 0
-        # per-account HF lower bounds (see the rules' sweep), reset per run like the rows
-        self._q = self._hf0_sorted.copy()
+        # per-account HF lower bounds (see the rules' sweep), reset per run like the rows. The
+        # first run writes them into the HF0 array itself (8 B an account fewer for a one-shot
+        # run; see _own_bounds): only its first ``_q_dirty`` entries are then bounds, not HF0s
+        self._q = self._hf0_sorted
+        self._q_shared = True
         self._q_dirty = 0
         # per-account tallies and marks, reused across runs like the rows (fresh ones per run
         # cost page faults on millions of accounts); only accounts below ``_q_dirty`` are written
@@ -325,10 +328,27 @@ class StaticCascade:
         """The prepared book in working order, as the runs start from it (read only)."""
         return self._base
 
+    def _own_bounds(self) -> None:
+        """Give the HF bounds an array of their own (see ``__init__``); where a run has written
+        bounds into the HF0 array, those entries of HF0 are computed again first (the
+        reference-price health of those accounts: the very numbers of the pass that sorted them,
+        each account's sums not depending on which others are asked). A solver runs a second
+        time (the curve), makes a twin or replays flows only after this."""
+        if not self._q_shared:
+            return
+        a = self._q_dirty
+        if a:
+            m = self.model
+            accounts = np.arange(a, dtype=np.int64)
+            self._hf0_sorted[:a] = m.rules.health(self._base, np.asarray(m.prices, dtype=np.float64), accounts).hf
+        self._q, self._q_shared = self._hf0_sorted.copy(), False
+
     def _fresh_arrays(self) -> BookArrays:
         """The working arrays reset to the base book, the per-account tallies and marks to
         zero. Only accounts inside the largest prefix the previous run looked at can have
         changed, so only their rows and entries are reset."""
+        if self._q_dirty:  # a run before this one: the bounds need an array of their own
+            self._own_bounds()
         b = self._base
         d = self._dirty
         self._coll[:d] = b.coll[:d]
@@ -351,7 +371,10 @@ class StaticCascade:
             # or a larger shock came) the whole book: each sorting moves all the rows after the
             # prefix, so sorting in many small steps would cost more than one full sort
             self._sort_below(x * SORT_AHEAD if self._book.sorted_below == 0.0 else np.inf)
-        return int(np.searchsorted(self._hf0_sorted[: self._book.n_sorted], x, side="left"))
+        # bounds in the HF0 array (a first run) fill its first ``_q_dirty`` entries only, and the
+        # prefix never shrinks within a run: the search starts past them
+        lo = self._q_dirty if self._q_shared else 0
+        return lo + int(np.searchsorted(self._hf0_sorted[lo: self._book.n_sorted], x, side="left"))
 
     def _sort_below(self, below: float) -> None:
         """Sort every account with HF0 below ``below`` into the prefix. Accounts after the
@@ -366,7 +389,10 @@ class StaticCascade:
         del old
         self._coll[r0:] = wb.base.coll[r0:]
         self._debt[r0:] = wb.base.debt[r0:]
-        self._q[m:] = wb.hf0_sorted[m:]
+        if self._q_shared:  # the gathered HF0 array holds the bounds where the old one did (order[:m] stays)
+            self._q = wb.hf0_sorted
+        else:
+            self._q[m:] = wb.hf0_sorted[m:]
         self._book, self._perm, self._base, self._hf0_sorted = wb, wb.perm, wb.base, wb.hf0_sorted
         self._layout += 1
 
@@ -381,6 +407,7 @@ class StaticCascade:
         can run cascades at the same time (the curve's threads) and give the numbers either
         would alone. This solver's book is sorted in full first, so neither sorts it later."""
         self.sort_all()
+        self._own_bounds()  # the twins share the HF0 array: no run may write into it
         other = copy.copy(self)
         n = self.model.book.n_accounts
         other._coll, other._debt, other._dirty = self._base.coll.copy(), self._base.debt.copy(), 0
@@ -418,11 +445,15 @@ class StaticCascade:
         m = self.model
         shock = m.shock_vector(shocks) if isinstance(shocks, Mapping) else np.asarray(shocks, dtype=np.float64)
         p0 = np.asarray(m.prices, dtype=np.float64)
+        if self._q_dirty:  # a run before this one wrote bounds into HF0: the prefix below reads it
+            self._own_bounds()
         if first_bounds is not None:  # the prefix first (it may sort more of the book), then the reset
             step = (p0 * (1.0 - shock)) / p0  # as the first round's advance takes it
             c1 = float(step.max() / step.min())
             upto = self._prefix_len(c1)
         replay = trades and keep_arrays and replay_ok and replayable(m.rules, self._base, self.settings.strategy)
+        if replay:  # it reads HF0 after the cascade has written its bounds
+            self._own_bounds()
         part = self.start(np.arange(len(m.assets), dtype=np.int64), trades=trades and keep_arrays and not replay)
         if replay:
             part.swept = []
