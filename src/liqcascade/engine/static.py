@@ -398,16 +398,19 @@ class StaticCascade:
 
     def sort_all(self) -> None:
         """Sort the whole book now (a run that looks at every account needs it sorted); once
-        sorted, nothing is touched (a curve's threads make twins while others run)."""
+        sorted, nothing is touched (a curve's threads make twins while others run): the HF
+        bounds get an array of their own here too, so that no run writes into the HF0 array the
+        twins copy. (In a run's round, for rules whose rounds look at every account, that is
+        at most a copy, or HF0 put back in place of tighter first-round bounds: valid bounds.)"""
         if self._book.sorted_below != np.inf:
             self._sort_below(np.inf)
+        self._own_bounds()
 
     def twin(self) -> "StaticCascade":
         """A solver over this one's book, fully sorted, with working buffers of its own: the two
         can run cascades at the same time (the curve's threads) and give the numbers either
         would alone. This solver's book is sorted in full first, so neither sorts it later."""
-        self.sort_all()
-        self._own_bounds()  # the twins share the HF0 array: no run may write into it
+        self.sort_all()  # and the HF bounds an array of their own: the twins share the HF0 array
         other = copy.copy(self)
         n = self.model.book.n_accounts
         other._coll, other._debt, other._dirty = self._base.coll.copy(), self._base.debt.copy(), 0
