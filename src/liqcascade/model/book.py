@@ -38,7 +38,8 @@ class HealthOrder:
     def __post_init__(self) -> None:
         if not _is_permutation(self.rank):
             raise DataError("HealthOrder", None, "rank must be a permutation of 0..n_accounts-1")
-        object.__setattr__(self, "rank", _narrow(self.rank, self.rank.shape[0]))
+        rank = np.asarray(self.rank)
+        object.__setattr__(self, "rank", _narrow(rank, rank.shape[0]))
 
     def at(self, prices: FloatArray) -> bool:
         """The book is marked as in order at exactly these prices (bit for bit)."""
