@@ -71,29 +71,6 @@ def run(path: str) -> dict[str, float]:
             "seconds": timings["seconds"], "rounds": out.rounds, "in_health_order": book.health_order is not None}
 
 
-def _arrays(obj, path: str, seen: dict[int, tuple[str, np.ndarray]], visited: set[int]) -> None:
-    """Each distinct NumPy buffer reachable from ``obj`` (as ``test_bench_memory.array_bytes``
-    walks), keyed by its base array, with the first path that reached it."""
-    if isinstance(obj, np.ndarray):
-        root = obj
-        while isinstance(root.base, np.ndarray):
-            root = root.base
-        seen.setdefault(id(root), (path, root))
-        return
-    if id(obj) in visited or isinstance(obj, (str, bytes, int, float, bool, type(None))):
-        return
-    visited.add(id(obj))
-    if isinstance(obj, dict):
-        items = [(f"{path}[{k!r}]", v) for k, v in obj.items()]
-    elif isinstance(obj, (list, tuple)):
-        items = [(f"{path}[{i}]", v) for i, v in enumerate(obj)]
-    else:
-        items = [(f"{path}.{f}", getattr(obj, f)) for f in getattr(obj, "__dataclass_fields__", ())]
-        items += [(f"{path}.{k}", v) for k, v in getattr(obj, "__dict__", {}).items()]
-    for p, v in items:
-        _arrays(v, p, seen, visited)
-
-
 def _resident(a: np.ndarray) -> int:
     """Bytes of the pages under ``a``'s buffer that are in memory (``mincore``)."""
     import ctypes
@@ -111,9 +88,10 @@ def _resident(a: np.ndarray) -> int:
 
 
 def where(path: str, at_least: float = 1e6) -> None:
+    from test_bench_memory import distinct_arrays
+
     solver, _ = _load_and_run(path)
-    seen: dict[int, tuple[str, np.ndarray]] = {}
-    _arrays(solver, "solver", seen, set())
+    seen = distinct_arrays(solver, name="solver")
     total = 0
     for p, a in sorted(seen.values(), key=lambda x: -x[1].nbytes):
         if a.nbytes >= at_least and a.nbytes:
