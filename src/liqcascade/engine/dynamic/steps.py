@@ -120,15 +120,9 @@ def find_candidates(run: RunInputs, st: SimulationState, b: int, o: FloatArray) 
     if b == 0 or not np.array_equal(o, st.o_prev) or global_effects or limits_freed or moved:
         ratio0 = o / run.p0
         st.bound = max(st.bound, float(ratio0.max() / ratio0.min()))
-        step = o / st.o_prev
-        st.cum_bound *= float(step.max() / step.min())
-        if st.cum_bound > 1e100:
-            # keep the product finite over long runs: rescale every bound (q / cum is what counts)
-            st.q /= st.cum_bound
-            st.cum_bound = 1.0
         everyone = global_effects or st.owners is not None  # a moving book is not sorted by health
         upto = run.model.book.n_accounts if everyone else run.book.prefix_len(st.bound)
-        scanned = rules.scan(st.arrays, o, upto, st.q, st.cum_bound)
+        scanned = _scan(rules, st, o, upto, since=st.since is not None and not everyone)
         st.cand = Candidates.build(rules, st.arrays, o, scanned, run.shortfall)
         if held_by_limits:
             st.held = _held(rules, st, o, np.setdiff1d(scanned, st.cand.elig, assume_unique=True))
@@ -140,6 +134,24 @@ def find_candidates(run: RunInputs, st: SimulationState, b: int, o: FloatArray) 
             pool = np.union1d(st.held, st.liquidated_last)
             st.held = _held(rules, st, o, np.setdiff1d(pool, st.cand.elig, assume_unique=True))
     st.o_prev = o
+
+
+def _scan(rules, st: SimulationState, o: FloatArray, upto: int, since: bool) -> np.ndarray:
+    """The eligible accounts among ``0..upto-1`` at ``o``: by the bounds since each account's last
+    read (``since``: :class:`~liqcascade.protocols.base.ScansSince`), else by ``q / cum_bound``."""
+    if since:
+        sb = st.since
+        sb.make_room(o)
+        scanned = rules.scan_since(st.arrays, o, upto, sb.hf, sb.epoch, sb.history, sb.n)
+        sb.keep(o)
+        return scanned
+    step = o / st.o_prev
+    st.cum_bound *= float(step.max() / step.min())
+    if st.cum_bound > 1e100:
+        # keep the product finite over long runs: rescale every bound (q / cum is what counts)
+        st.q /= st.cum_bound
+        st.cum_bound = 1.0
+    return rules.scan(st.arrays, o, upto, st.q, st.cum_bound)
 
 
 def _held(rules: HoldsByLimits, st: SimulationState, o: FloatArray, accounts) -> np.ndarray:
