@@ -190,7 +190,14 @@ def test_skipping_and_cache_match_a_full_rescan_every_block(seed, monkeypatch):
         q = np.zeros(arrays.n_accounts)
         return Candidates.build(rules, arrays, prices, orig_scan(rules, arrays, prices, arrays.n_accounts, q, 1.0), gap)
 
+    orig_since = R.scan_since
+
+    def full_since(self, arrays, prices, upto, hf, epoch, history, n_epochs):
+        hf[:] = 0.0
+        return orig_since(self, arrays, prices, arrays.n_accounts, hf, epoch, history, n_epochs)
+
     monkeypatch.setattr(R, "scan", full_scan)
+    monkeypatch.setattr(R, "scan_since", full_since)
     monkeypatch.setattr(Candidates, "refresh", full_refresh)
     brute = simulate(m, path, oracle, s)
     for name in ("steps", "events"):

@@ -168,7 +168,7 @@ class ScanBounds:
     def make_room(self, prices: FloatArray) -> None:
         """When every vector is in use: each bound restated at ``prices`` (divided by the
         spread of the price moves since its vector, and the margin), one vector left."""
-        if self.n < MAX_EPOCHS:
+        if self.n < self.history.shape[0]:
             return
         r = prices / self.history[:self.n]
         with np.errstate(divide="ignore", invalid="ignore"):
