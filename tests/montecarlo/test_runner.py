@@ -91,7 +91,7 @@ def test_a_path_reads_the_state_as_its_tables_give_it(tmp_path, extra):
     were read before), with owners who react too (their summary has more columns)."""
     from liqcascade.engine.dynamic import drive_path
     from liqcascade.engine.dynamic.loop import simulate_state
-    from liqcascade.execution.montecarlo import _outcome, _reference_table, _state_outcome
+    from liqcascade.execution.montecarlo import _outcome, _reference_prices, _state_outcome, _table_prices
 
     prep = prepared(spec_of(write_scenario(tmp_path, TINY + extra)))
     sc = prep.scenario
@@ -108,10 +108,10 @@ def test_a_path_reads_the_state_as_its_tables_give_it(tmp_path, extra):
         np.testing.assert_array_equal(new.liq_blocks, old.liq_blocks)
         assert new.open == old.open
         assets = res.table("assets").set_index("asset")
-        ref = _reference_table(fin, sc.model.assets)
+        ref = _reference_prices(fin, sc.model.assets)
         for a in assets.index:
-            assert ref.at[a, "reference_min"] == assets.at[a, "reference_min"]
-            assert ref.at[a, "reference_end"] == assets.at[a, "reference_end"]
+            assert ref[a] == _table_prices(assets, a)
+            assert ref[a].min == assets.at[a, "reference_min"] and ref[a].end == assets.at[a, "reference_end"]
         liquidated += old.row["accounts_liquidated"]
     assert liquidated > 0
 
