@@ -198,14 +198,18 @@ def run_block(run: RunInputs, st: SimulationState, b: int, primed: quiet.Primed 
     st.liquidated_last = EMPTY
     shortfall = steps.eligible_shortfall(run, st, b, o)
     calls = n_liq = n_unprof = n_cap = n_wait = 0
+    choice_made = False
     if st.cand.elig.size:
         choice = steps.choose_liquidations(run, st, b, gas)
         n_unprof, n_cap, n_wait = choice.unprofitable, choice.over_capacity, choice.waiting
         if choice.chosen.size:
             calls, n_liq = steps.liquidate(run, st, b, o, choice)
+            choice_made = True
     if st.aftermarket is not None:
         steps.run_aftermarket(run, st, o, b)
-    steps.sell(run, st)
+    # the tallies were reset above; only these steps add to them
+    taken = run.capabilities.soft_liquidation or st.aftermarket is not None or choice_made
+    steps.sell(run, st, taken=taken)
     if run.settings.check_conservation:
         steps.check_conservation(run, st, b)
     held = st.held.size
