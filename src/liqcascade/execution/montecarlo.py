@@ -181,15 +181,16 @@ class Prepared:
     def evaluate(self, seed: int, index: int) -> dict[str, Any]:
         """The row of path ``index`` of root seed ``seed`` (module docstring)."""
         from liqcascade.engine.dynamic import drive_path
-        from liqcascade.engine.dynamic.loop import simulate_state
+        from liqcascade.engine.dynamic.loop import SimInputs, simulate_state
 
         sc = self.scenario
         model = sc.model
         raw = self.paths.path(seed, index)
         path = drive_path(raw, sc.config.simulation.drive, model.assets, np.asarray(model.prices), sc.source)
         # the state, not the tables: the row's numbers are read where the tables would copy them from
-        fin = simulate_state(model, path, self.oracle, self.settings, sorted_book=self.book, behaviour=self.behaviour,
-                             behaviour_stream=index, trades=False, shortfall=False)
+        inputs = SimInputs(self.settings, sorted_book=self.book, behaviour=self.behaviour, behaviour_stream=index,
+                           trades=False, shortfall=False)
+        fin = simulate_state(model, path, self.oracle, inputs)
         out = _state_outcome(fin)
         row: dict[str, Any] = {"path": index, "seed": seed, **out.row,
                                "time_to_clear_s": _clear_time(out.liq_blocks, out.open, float(raw.block_seconds))}
