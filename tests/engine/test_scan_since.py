@@ -114,7 +114,8 @@ def test_the_unrecoverable_debt_equals_a_pass_over_every_account():
     changed, is the same float as two passes over everyone."""
     m = model(random_book(n=300, seed=3), depth=3e5, version=V3_0)
     path = gbm({"WETH": 2000.0}, {"WETH": 1.5}, [[1.0]], 200, seed=3, drift=-20.0)
-    fin = simulate_state(m, path, Instant(), SimInputs(SimSettings(Liquidators(min_profit_usd=-math.inf, gas_asset=None))))
+    settings = SimSettings(Liquidators(min_profit_usd=-math.inf, gas_asset=None))
+    fin = simulate_state(m, path, Instant(), SimInputs(settings))
     run, st = fin.run, fin.state
     everyone = np.arange(run.model.book.n_accounts, dtype=np.int64)
     rules: AaveV3Rules = run.model.rules

@@ -194,7 +194,8 @@ class Prepared:
         out = _state_outcome(fin)
         row: dict[str, Any] = {"path": index, "seed": seed, **out.row,
                                "time_to_clear_s": _clear_time(out.liq_blocks, out.open, float(raw.block_seconds))}
-        row.update(_price_columns(raw, self, model.assets, np.asarray(model.prices), _reference_prices(fin, model.assets)))
+        refs = _reference_prices(fin, model.assets)
+        row.update(_price_columns(raw, self, model.assets, np.asarray(model.prices), refs))
         return row
 
 

@@ -269,7 +269,8 @@ def initial_state(run: RunInputs, trades: bool = True) -> SimulationState:
         perm=np.zeros(k), trans=np.zeros(k), exo=exo, market=market,
         ostate=run.oracle.init(seen, int(run.times[0])), o_prev=run.p0, q=q,
         cum_bound=1.0, bound=1.0, cand=None,
-        since=ScanBounds.start(q, run.p0) if run.capabilities.scans_since else None, liquidated_last=EMPTY, prev_elig=EMPTY, held=EMPTY,
+        since=ScanBounds.start(q, run.p0) if run.capabilities.scans_since else None,
+        liquidated_last=EMPTY, prev_elig=EMPTY, held=EMPTY,
         eligible_since=np.full(n, -1, dtype=np.int64), inventory=np.zeros(k), totals=AssetTotals.zeros(k),
         records=BlockRecords.empty(run.n_blocks, k), events=[],
     )

@@ -187,8 +187,8 @@ class AaveV3Rules:
                    history: FloatArray, n_epochs: int) -> IntArray:
         out = np.empty(upto, dtype=np.int64)
         t = arrays.params
-        n = kernels.scan_since(upto, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, t.key, t.lt, hf,
-                               epoch, history, n_epochs, out)
+        n = kernels.scan_since(upto, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, t.key, t.lt,
+                               hf, epoch, history, n_epochs, out)
         return out[:n]
 
     def first_call(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FirstCall:
