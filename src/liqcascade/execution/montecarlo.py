@@ -382,8 +382,10 @@ class SystemPrepared:
         blocks = np.concatenate([o.liq_blocks for o in outs.values()])
         row["time_to_clear_s"] = _clear_time(blocks, any(o.open for o in outs.values()), bs)
         tables = {n: results[n].table("assets").set_index("asset") for n in system.names}
+        # the assets _price_columns reads: the headline's and each path asset's first driven one
+        read = {self.headline_market, *(self.first_driven[a] for a in raw.assets)}
         row.update(_price_columns(raw, self, system.assets, prices,
-                                  {a: _table_prices(tables[n], a) for a, n in self.holder.items()}))
+                                  {a: _table_prices(tables[self.holder[a]], a) for a in read}))
         for n, o in outs.items():
             mine = {**o.row, "time_to_clear_s": _clear_time(o.liq_blocks, o.open, bs)}
             row.update({market_column(n, k): mine[k] for k in MARKET_PATH_COLUMNS})
