@@ -45,5 +45,5 @@ def test_the_aave_liquidation_is_inlined_into_its_sweeps():
     from liqcascade.protocols.aave_v3 import kernels_python
 
     # a call per liquidated account cost as much as the liquidation (docs/benchmarks.md)
-    assert kernels_python.INLINE == {"liquidate_one"}
+    assert kernels_python.INLINE == {"liquidate_one", "liquidate_from"}
     assert set(kernels_python.INLINE) <= set(kernels_python.FUNCTIONS)

@@ -192,3 +192,17 @@ def test_the_threads_take_the_points_costliest_first():
     # price-move bounds max(f) / min(f), f = 1 - shock: 1/0.9, 0.5/0.5 = 1, 1/0.7, 1.2/1, 1/0.9
     shocks = np.array([[0.1, 0.0], [0.5, 0.5], [0.3, 0.0], [-0.2, 0.0], [0.0, 0.1]])
     assert curve_mod.costliest_first(shocks) == [2, 3, 0, 4, 1]
+
+
+def test_the_thin_curve_uses_the_held_asset_bounds_and_keeps_the_numbers(aave_book, monkeypatch):
+    """The thin pools' crash rounds move prices far enough for the later rounds' bounds by held
+    assets (``HeldAssets``); the points stay the single runs, bit for bit."""
+    model = aave_model(*aave_book, False)
+    grid = np.linspace(0.1, 0.8, 5)
+    singles = single_runs(model, "WETH", LSTS, grid)
+    calls = []
+    real = curve_mod.held_bounds
+    monkeypatch.setattr(curve_mod, "held_bounds", lambda *a: calls.append(a[0]) or real(*a))
+    points = curve_points(StaticCascade(model), shock_rows(model, "WETH", LSTS, grid), workers=1)
+    assert len(calls) >= len(grid)  # at least one later round a point
+    assert_points_are_single_runs(points, singles)

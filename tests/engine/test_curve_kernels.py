@@ -111,3 +111,106 @@ def test_split_by_hand_and_compiled():
         out = [np.full(2, 9.0) for _ in range(4)]
         fn(hf0, d0, hfh, dh, *out)
         assert [o.tolist() for o in out] == [[2000.0, 0.0], [1000.0, 0.0], [2000.0, 0.0], [0.0, 0.0]]
+
+
+# ------------------------------------------------------------ the held-asset bounds (later rounds)
+
+
+def test_asset_masks_by_hand():
+    # account 0: WETH collateral (bit 0), USDC debt (bit 2); account 1: WBTC both sides, a USDC
+    # row of zeros (no bit); account 2: nothing
+    offsets = np.array([0, 2, 4, 4])
+    asset = np.array([0, 2, 1, 2], dtype=np.int32)
+    coll = np.array([1.0, 0.0, 0.5, 0.0])
+    debt = np.array([0.0, 900.0, 0.1, 0.0])
+    for fn in (plain.asset_masks, jit_functions(plain.FUNCTIONS, enabled=True)["asset_masks"]):
+        c, d = np.full(3, 7, dtype=np.uint32), np.full(3, 7, dtype=np.uint32)
+        fn(offsets, asset, coll, debt, c, d)
+        assert c.tolist() == [0b001, 0b010, 0] and d.tolist() == [0b100, 0b010, 0]
+
+
+def test_byte_extremes_are_the_extremes_over_each_mask():
+    rng = np.random.default_rng(3)
+    ratio = rng.uniform(0.01, 5.0, 29)  # four bytes, the last one partly used
+    lo, hi = np.empty((plain.MASK_BYTES, 256)), np.empty((plain.MASK_BYTES, 256))
+    plain.byte_extremes(ratio, lo, hi)
+    assert lo[0, 0] == np.inf and hi[3, 0] == -np.inf  # no asset: neutral
+    assert lo[1, 0b101] == min(ratio[8], ratio[10]) and hi[1, 0b101] == max(ratio[8], ratio[10])
+    assert lo[3, 0b11100000] == np.inf  # assets 29-31 do not exist
+    for m in rng.integers(1, 2**29, 200):
+        held = [a for a in range(29) if (int(m) >> a) & 1]
+        assert min(lo[j, (int(m) >> (8 * j)) & 255] for j in range(4)) == ratio[held].min()
+        assert max(hi[j, (int(m) >> (8 * j)) & 255] for j in range(4)) == ratio[held].max()
+
+
+def test_held_bounds_by_hand():
+    # ratios: WETH x0.5, WBTC x1 (bits 0, 1), USDC x1.2 (bit 2)
+    ratio = np.array([0.5, 1.0, 1.2])
+    lo, hi = np.empty((plain.MASK_BYTES, 256)), np.empty((plain.MASK_BYTES, 256))
+    plain.byte_extremes(ratio, lo, hi)
+    hf0 = np.array([2.0, 3.0, 1.5, 4.0, 2.0, 2.0])
+    cmask = np.array([0b001, 0b010, 0b011, 0b010, 0, 0b001], dtype=np.uint32)
+    dmask = np.array([0b100, 0b100, 0b100, 0, 0b100, 0b100], dtype=np.uint32)
+    touched = np.array([False, False, False, False, False, True])
+    q = np.array([0.1, 0.1, 5.0, 0.1, 0.1, 0.1])
+    plain.held_bounds(6, 2.0, lo, hi, hf0, cmask, dmask, touched, q)
+    # account 0: 2 * 0.5 / 1.2 (its WETH fell, its USDC debt rose), times cum 2
+    assert q[0] == pytest.approx(2.0 * 0.5 / 1.2 * SAFE * 2.0, rel=1e-14) and q[0] < 2.0 * 0.5 / 1.2 * 2.0
+    assert q[1] == pytest.approx(3.0 / 1.2 * SAFE * 2.0, rel=1e-14)  # holds no WETH
+    assert q[2] == 5.0  # a larger bound stays
+    assert q[3:].tolist() == [0.1, 0.1, 0.1]  # no debt, no collateral, touched: left alone
+
+
+def test_compiled_held_bounds_are_the_plain_twin():
+    compiled = jit_functions(plain.FUNCTIONS, enabled=True)
+    rng = np.random.default_rng(4)
+    n = 2000
+    ratio = rng.uniform(0.001, 3.0, 25)
+    tabs = [np.empty((plain.MASK_BYTES, 256)) for _ in range(4)]
+    plain.byte_extremes(ratio, tabs[0], tabs[1])
+    compiled["byte_extremes"](ratio, tabs[2], tabs[3])
+    assert tabs[0].tobytes() == tabs[2].tobytes() and tabs[1].tobytes() == tabs[3].tobytes()
+    hf0 = rng.uniform(0.5, 3.0, n)
+    cmask = rng.integers(0, 2**25, n).astype(np.uint32) * (rng.random(n) < 0.9)
+    dmask = rng.integers(0, 2**25, n).astype(np.uint32) * (rng.random(n) < 0.9)
+    touched = rng.random(n) < 0.3
+    q0 = rng.uniform(0.0, 4.0, n)
+    a, b = q0.copy(), q0.copy()
+    plain.held_bounds(1500, 1.7, tabs[0], tabs[1], hf0, cmask.astype(np.uint32), dmask.astype(np.uint32), touched, a)
+    compiled["held_bounds"](1500, 1.7, tabs[0], tabs[1], hf0, cmask.astype(np.uint32), dmask.astype(np.uint32),
+                            touched, b)
+    assert a.tobytes() == b.tobytes()
+    assert (a[1500:] == q0[1500:]).all() and (a >= q0).all() and (a > q0).any()
+
+
+def test_held_assets_only_for_rules_priced_by_rows():
+    from liqcascade.engine.curve import HeldAssets
+
+    book = mb.book([(0, "WETH", 1.0, 0.0), (0, "USDC", 0.0, 1000.0)])
+    aave = StaticCascade(MarketModel(book, AaveV3Rules(mb.PARAMS, V3_3), mb.PRICES))
+    held = HeldAssets.of(aave)
+    assert held is not None and held.cmask.tolist() == [0b001] and held.dmask.tolist() == [0b100]
+    assert HeldAssets.of(StaticCascade(MarketModel(book, mb.make_rules("compound_v2"), mb.PRICES))) is None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mb.books("compound_v2", 1, 30), st.lists(st.floats(0.002, 20.0), min_size=3, max_size=3))
+def test_the_held_bound_is_below_the_hf_at_any_prices(book, ratios):
+    """Any price of each asset, the debt asset's included, up or down (Aave v3, the rules that
+    are ``priced_by_rows``)."""
+    from liqcascade.engine.curve import HeldAssets
+
+    rules = AaveV3Rules(mb.PARAMS, V3_3)
+    solver = StaticCascade(MarketModel(book, rules, mb.PRICES))
+    held = HeldAssets.of(solver)
+    n = book.n_accounts
+    ratio = np.array(ratios)
+    hf1 = rules.health(solver.book_arrays, mb.PRICES * ratio, np.arange(n)).hf
+    lo, hi = np.empty((plain.MASK_BYTES, 256)), np.empty((plain.MASK_BYTES, 256))
+    plain.byte_extremes(ratio, lo, hi)
+    q = np.zeros(n)
+    plain.held_bounds(n, 1.0, lo, hi, held.hf0, held.cmask, held.dmask, np.zeros(n, dtype=np.bool_), q)
+    assert (q <= hf1).all(), (q - hf1).max()
+    # and exact where the account's assets moved by one ratio on each side (one asset each)
+    one = (np.bitwise_count(held.cmask) == 1) & (np.bitwise_count(held.dmask) == 1)
+    assert (q[one] >= hf1[one] * (1.0 - 1e-8)).all()

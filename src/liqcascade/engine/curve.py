@@ -15,8 +15,11 @@ The threads take the costliest points first (:func:`costliest_first`). A curve's
 set of assets by one factor each, so each account's counted collateral and debt split once into
 the moved assets' part and the rest (:class:`Direction`) give its HF at every point's shocked
 prices; the first round of a point then skips, without reading their rows, the accounts that
-bound rules out, where HF0 alone (the solver's bound) would have it check them. The skipped
-accounts cannot be eligible, so the numbers are the same.
+bound rules out, where HF0 alone (the solver's bound) would have it check them. For rules
+whose HF moves only with the prices of the assets an account holds (``priced_by_rows``), the
+later rounds after a large price move do the same with each untouched account's held assets
+(:class:`HeldAssets`): a thin venue's crash moves a few assets, and the accounts holding none
+of them keep their HF. The skipped accounts cannot be eligible, so the numbers are the same.
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ import numpy as np
 
 from liqcascade._jit import jit_enabled
 from liqcascade._typing import FloatArray
-from liqcascade.engine.curve_kernels import first_round_bounds, split_values
+from liqcascade.engine.curve_kernels import (
+    MASK_ASSETS, MASK_BYTES, asset_masks, byte_extremes, first_round_bounds, held_bounds, split_values,
+)
 from liqcascade.engine.static import StaticCascade
 
 
@@ -68,6 +73,8 @@ class Direction:
     wo: FloatArray
     dg: FloatArray
     do: FloatArray
+    held: "HeldAssets | None" = None
+    """The assets each account holds, for the later rounds' bounds (rules ``priced_by_rows``)."""
 
     @classmethod
     def of(cls, solver: StaticCascade, shocks: FloatArray) -> "Direction | None":
@@ -94,7 +101,7 @@ class Direction:
         vh = rules.health(base, np.where(group, 0.5 * p0, p0), everyone)
         parts = [np.empty(base.n_accounts) for _ in range(4)]
         split_values(v0.hf, v0.debt_usd, vh.hf, vh.debt_usd, *parts)
-        return cls(group, *parts)
+        return cls(group, *parts, HeldAssets.of(solver))
 
     def factor(self, shock: FloatArray) -> float:
         """The point's factor ``f`` (1 for the unshocked point)."""
@@ -106,10 +113,69 @@ class Direction:
         return lambda upto, c1, q: first_round_bounds(upto, f, c1, self.wg, self.wo, self.dg, self.do, q)
 
 
+@dataclass(frozen=True)
+class HeldAssets:
+    """By working position of a fully sorted solver's book: the bits of the assets each account
+    holds as collateral (``cmask``) and owes (``dmask``), and its HF at the reference prices
+    (``hf0``, the solver's). For rules ``priced_by_rows`` these bound the HF of an account no
+    liquidation has touched at any prices (:func:`~liqcascade.engine.curve_kernels_python.held_bounds`):
+    the later rounds of a cascade move the prices of the assets sold, and the accounts holding
+    none of them need not be read."""
+
+    p0: FloatArray
+    hf0: FloatArray
+    cmask: np.ndarray
+    dmask: np.ndarray
+
+    @classmethod
+    def of(cls, solver: StaticCascade) -> "HeldAssets | None":
+        """The held assets of ``solver``'s book (sorted in full here), or None for rules not
+        ``priced_by_rows`` or a market of more than :data:`MASK_ASSETS` assets."""
+        m = solver.model
+        if not m.rules.capabilities.priced_by_rows or len(m.assets) > MASK_ASSETS:
+            return None
+        solver.sort_all()
+        base = solver.book_arrays
+        cmask = np.empty(base.n_accounts, dtype=np.uint32)  # MASK_BYTES bytes
+        dmask = np.empty(base.n_accounts, dtype=np.uint32)
+        asset_masks(base.offsets, base.asset, base.coll, base.debt, cmask, dmask)
+        return cls(np.asarray(m.prices, dtype=np.float64), solver.hf0_working, cmask, dmask)
+
+    def bounds(
+        self, upto: int, prices: FloatArray, step: float, cum_bound: float, q: FloatArray, touched: np.ndarray
+    ) -> None:
+        """The ``later_bounds`` of :meth:`StaticCascade.run`: tighten ``q`` before a round at
+        ``prices`` whose price-ratio spread stays within :data:`HELD_SPREAD` (where the
+        bound's rounding stays far below its safety margin; a round beyond it keeps ``q``) and
+        whose price-move bound ``step`` from the round before is at least :data:`HELD_STEP`."""
+        ratio = prices / self.p0
+        if step < HELD_STEP or not (ratio.min() > 0.0 and ratio.max() / ratio.min() < HELD_SPREAD):
+            return
+        lo, hi = np.empty((MASK_BYTES, 256)), np.empty((MASK_BYTES, 256))
+        byte_extremes(ratio, lo, hi)
+        held_bounds(upto, cum_bound, lo, hi, self.hf0, self.cmask, self.dmask, touched, q)
+
+
+HELD_STEP = 1.5
+"""Smallest price-move bound of a round (from the round before) for which the held-asset bounds
+are computed: the pass reads every account's bound and the held assets of the ones the round
+would check (about 4 ms on the 1M book), worth it when prices moved so far that the round would
+check most accounts (thin venues' crash rounds, steps of 5 to 300), not for the last rounds'
+small moves (steps of 1.01 to 1.1, a few thousand accounts checked)."""
+
+HELD_SPREAD = 1e6
+"""Largest ratio of the highest to the lowest price ratio (to the reference prices) at which the
+held-asset bounds are used: the HF they start from is a float sum (relative rounding ~1e-15),
+which the spread can magnify to at most ~1e-9 x 1e-3 here, below :data:`BOUND_SAFETY`."""
+
+
 def run_point(solver: StaticCascade, shock: FloatArray, direction: Direction | None = None) -> CurvePoint:
     """One cascade of ``shock`` (per asset) on ``solver``, reduced to what the curve reports;
-    with the curve's ``direction``, its first round skips what the split rules out."""
-    out = solver.run(shock, keep_arrays=False, first_bounds=None if direction is None else direction.bounds(shock))
+    with the curve's ``direction``, its first round skips what the split rules out, and its
+    later rounds what the held assets rule out."""
+    held = None if direction is None or direction.held is None else direction.held.bounds
+    out = solver.run(shock, keep_arrays=False, first_bounds=None if direction is None else direction.bounds(shock),
+                     later_bounds=held)
     t, a = out.totals, out.tallies
     # the sums of StaticCascade.totals, the same reductions over the same arrays (so the same
     # bits), without the counts and totals a curve does not report

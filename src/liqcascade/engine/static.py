@@ -323,6 +323,12 @@ class StaticCascade:
         """The prepared book in working order, as the runs start from it (read only)."""
         return self._base
 
+    @property
+    def hf0_working(self) -> FloatArray:
+        """Each account's HF at the reference prices, by working position (read only; the
+        positions of the accounts sorted so far)."""
+        return self._hf0_sorted
+
     def _fresh_arrays(self) -> BookArrays:
         """The working arrays reset to the base book, the per-account tallies and marks to
         zero. Only accounts inside the largest prefix the previous run looked at can have
@@ -390,6 +396,7 @@ class StaticCascade:
         self, shocks: Mapping[str, float] | FloatArray, keep_arrays: bool = True, trades: bool = False,
         replay_ok: bool = True,
         first_bounds: Callable[[int, float, FloatArray], None] | None = None,
+        later_bounds: Callable[[int, FloatArray, float, float, FloatArray, np.ndarray], None] | None = None,
     ) -> CascadeOutcome:
         """One cascade from ``shocks`` (asset -> fractional drop, or an array by asset).
 
@@ -409,6 +416,9 @@ class StaticCascade:
         HF bounds ``q[:upto]`` of the accounts the first round looks at (``c1``: that round's
         price-move bound, the factor ``q`` carries) to tighter lower bounds at the shocked prices:
         the round then skips, without reading their rows, accounts HF0 alone could not rule out.
+        ``later_bounds(upto, prices, step, cum_bound, q, touched)`` (the curve's too) may do the
+        same before each later round (``step``: its price-move bound from the round before), for
+        the accounts no liquidation has touched.
         This is the fixed point of :func:`solve_fixed_point` with this one market.
         """
         from liqcascade.engine.flow_replay import replay_flows, replayable
@@ -424,6 +434,7 @@ class StaticCascade:
         part = self.start(np.arange(len(m.assets), dtype=np.int64), trades=trades and keep_arrays and not replay)
         if replay:
             part.swept = []
+        part.later_bounds = later_bounds
         if first_bounds is not None:
             first_bounds(upto, c1, self._q)
             self._q_dirty = max(self._q_dirty, upto)  # the next run resets them
@@ -435,7 +446,8 @@ class StaticCascade:
         kept = replay_flows(m.rules, self._base, out.arrays, out.tallies, out.touched, out.account_order,
                             self._hf0_sorted, part.swept, self.settings.limits, _row_index)
         if kept is None:  # the replay did not end where the cascade did: record flows for every row
-            return self.run(shocks, keep_arrays, trades, replay_ok=False, first_bounds=first_bounds)
+            return self.run(shocks, keep_arrays, trades, replay_ok=False, first_bounds=first_bounds,
+                            later_bounds=later_bounds)
         return replace(out, tallies=replace(out.tallies, flows=kept.flows), flow_rows=kept.rows,
                        flow_accounts=kept.accounts)
 
@@ -606,12 +618,16 @@ class MarketPass:
         self.bound = 0.0
         self.upto = 0
         self.cum_bound = 1.0
+        self.step_bound = 1.0
         self.eligible = 0
         self.calls = 0
         self.sold = np.zeros(k)
         self.swept: list[tuple[FloatArray, float]] | None = None
         """The market's prices and ``cum_bound`` of each sweep, in order, when a replay of the flows
         needs them."""
+        self.later_bounds: Callable[[int, FloatArray, float, float, FloatArray, np.ndarray], None] | None = None
+        """Called before each sweep after the first to tighten the skipping bounds (``StaticCascade.run``)."""
+        self.sweeps = 0
 
     def advance(self, prices: FloatArray, everyone: bool) -> FloatArray:
         """Move the pass to the system's ``prices``: the price-ratio bounds, the prefix of the
@@ -622,7 +638,8 @@ class MarketPass:
         ratio = p / self.p0
         self.bound = max(self.bound, float(ratio.max() / ratio.min()))
         step = p / self.p_prev
-        self.cum_bound *= float(step.max() / step.min())
+        self.step_bound = float(step.max() / step.min())
+        self.cum_bound *= self.step_bound
         self.p_prev = p
         n = self.arrays.n_accounts
         # the pass lets go of the book's layout while the solver may sort more of it, so that
@@ -650,6 +667,9 @@ class MarketPass:
         p = self.advance(prices, everyone=rules.capabilities.global_effects)
         if self.swept is not None:
             self.swept.append((p, self.cum_bound))
+        self.sweeps += 1
+        if self.later_bounds is not None and self.sweeps > 1:
+            self.later_bounds(self.upto, p, self.step_bound, self.cum_bound, solver._q, self.touched)
         self.tallies.reset_assets()
         if solver.settings.strategy == "max_close":
             self.eligible, self.calls = rules.sweep(

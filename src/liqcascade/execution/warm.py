@@ -51,15 +51,21 @@ def _timed(what: str, call: Callable[[], object], skippable: bool = False) -> Wa
 
 
 def _curve_bounds() -> None:
-    """The curve's first-round bounds kernel on one account: a curve on two threads uses it only
-    for the points that start after its second thread has split the book, which on the warm-up's
-    small book may be none (the numbers are the same either way), so it is compiled here."""
+    """The curve's bounds kernels on one account: a curve on two threads uses them only for the
+    points that start after its second thread has split the book (and the held-asset bounds
+    only in rounds after a large price move), which on the warm-up's small book may be none
+    (the numbers are the same either way), so they are compiled here, on the engine's types."""
     import numpy as np
 
-    from liqcascade.engine.curve_kernels import first_round_bounds
+    from liqcascade.engine.curve_kernels import MASK_BYTES, asset_masks, byte_extremes, first_round_bounds, held_bounds
 
     one = np.ones(1)
     first_round_bounds(1, 0.5, 1.0, one, one.copy(), one.copy(), one.copy(), np.zeros(1))
+    cmask, dmask = np.zeros(1, dtype=np.uint32), np.zeros(1, dtype=np.uint32)
+    asset_masks(np.array([0, 1], dtype=np.int64), np.zeros(1, dtype=np.int32), one, one.copy(), cmask, dmask)
+    lo, hi = np.empty((MASK_BYTES, 256)), np.empty((MASK_BYTES, 256))
+    byte_extremes(one, lo, hi)
+    held_bounds(1, 1.0, lo, hi, one.copy(), cmask, dmask, np.zeros(1, dtype=np.bool_), np.zeros(1))
 
 
 def warm(on_step: Callable[[WarmStep], None] | None = None) -> list[WarmStep]:

@@ -255,6 +255,11 @@ class Capabilities:
     """The aftermarket implements :class:`SeesGas`: each block, before its ``step``, the engine
     tells it the block's gas price (its buyers' transactions compete for inclusion: Maker's
     Flipper keepers)."""
+    priced_by_rows: bool = False
+    """An account's counted collateral value is a sum over its rows with collateral of amount x
+    the row asset's price x a factor that does not depend on the prices, and its debt value one
+    over its rows with debt of amount x price: its HF moves only with the prices of the assets it
+    holds (the curve's bounds by held assets, ``engine/curve_kernels_python.held_bounds``)."""
     unrecoverable_from_health: bool = False
     """``unrecoverable_debt`` of an account is its ``health`` debt value when its counted
     collateral value is 0 and its debt value above 0, else 0 (the same numbers): an engine that

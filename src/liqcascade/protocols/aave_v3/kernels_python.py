@@ -205,7 +205,32 @@ def liquidate_one(
     seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
     acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, flows,
 ):
-    """Liquidate account ``k`` at fixed ``prices`` until it is healthy; return calls made.
+    """Liquidate account ``k`` at fixed ``prices`` until it is healthy; return calls made
+    (:func:`liquidate_from` from the account's first pair choice)."""
+    rc, rd, w, c_total, d_total = choose_pair(policy, offsets[k], offsets[k + 1], asset, coll, debt, prices, key, lt,
+                                              bonus)
+    calls, w, c_total, d_total = liquidate_from(
+        version, policy, k, offsets, asset, coll, debt, prices, key, lt, bonus, fee, max_calls, min_repay_usd, caps,
+        j, seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
+        acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, flows,
+        (rc, rd, w, c_total, d_total),
+    )
+    return calls
+
+
+def liquidate_from(
+    version, policy, k, offsets, asset, coll, debt, prices, key, lt, bonus, fee, max_calls, min_repay_usd, caps, j,
+    seized_by_asset, fee_by_asset, repaid_by_asset, deficit_by_asset,
+    acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, flows, first,
+):
+    """Liquidate account ``k`` at fixed ``prices`` until it is healthy, starting from its pair
+    choice ``first = (rc, rd, w, c_total, d_total)`` (:func:`choose_pair` on its rows as they
+    are; one argument, not five: a call of more than 30 arguments is one numba cannot inline);
+    return ``(calls, w, c_total, d_total)``: the calls made and the account's sums after them
+    (LT-weighted, seizable collateral and debt, USD; ``d_total`` is 0 after a write-off, when
+    no debt is left). The sums are :func:`account_values`'s on the rows left, bit for bit: the
+    same rows in the same order (the rows :func:`choose_pair` leaves out add zeros), so a sweep
+    takes its bound from them without reading the rows again.
 
     Each pass is one ``liquidationCall`` on the pair chosen by ``policy``, with the
     largest cover the rules allow (close factor; v3.3+ dust rule via
@@ -222,11 +247,11 @@ def liquidate_one(
     (``engine/strategies.py``): call ``c`` repays at most ``caps[j, c]`` of debt value (USD; inf:
     the rule's maximum); a 0 or the end of the row stops the calls.
     """
+    rc, rd, w, c_total, d_total = first
     s = offsets[k]
     e = offsets[k + 1]
     calls = 0
     for _ in range(max_calls):
-        rc, rd, w, c_total, d_total = choose_pair(policy, s, e, asset, coll, debt, prices, key, lt, bonus)
         if rd < 0 or rc < 0:
             break
         hf = w / d_total
@@ -275,8 +300,9 @@ def liquidate_one(
         calls += 1
         if version >= V3_3 and all_collateral:
             write_off_rest(k, s, e, asset, debt, prices, deficit_by_asset, acct_bad_debt_usd, flows)
-            break
-    return calls
+            return calls, w, c_total, 0.0
+        rc, rd, w, c_total, d_total = choose_pair(policy, s, e, asset, coll, debt, prices, key, lt, bonus)
+    return calls, w, c_total, d_total
 
 
 def write_off_rest(k, s, e, asset, debt, prices, deficit_by_asset, acct_bad_debt_usd, flows):
@@ -345,18 +371,21 @@ def sweep(
         for k in range(lo, hi):
             if q[k] >= cum_bound * SKIP_MARGIN:
                 continue
-            w, cv_total, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, key, lt)
+            # the pair choice's sums are account_values's, bit for bit (see liquidate_from)
+            rc, rd, w, cv_total, d = choose_pair(policy, offsets[k], offsets[k + 1], asset, coll, debt, prices,
+                                                 key, lt, bonus)
             if d > 0.0 and cv_total > 0.0 and w < d:
                 found[c] += 1
                 touched[k] = True
-                calls[c] += liquidate_one(
+                n, w, cv_total, d = liquidate_from(
                     version, policy, k, offsets, asset, coll, debt, prices, key, lt, bonus, fee, max_calls,
                     min_repay_usd, no_caps, -1, a_seized, a_fee, a_repaid, a_deficit,
                     acct_seized_usd, acct_repaid_usd, acct_bad_debt_usd, acct_calls, acct_blocked, flows,
+                    (rc, rd, w, cv_total, d),
                 )
-                # its bound from what is left (rows still in cache): most liquidated accounts
-                # end healthy and need not be read again while prices move less than their HF
-                w, cv_total, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, key, lt)
+                calls[c] += n
+                # its bound from what is left (the liquidation's last sums): most liquidated
+                # accounts end healthy and need not be read again while prices move less than their HF
                 q[k] = (w / d) * cum_bound if d > 0.0 and cv_total > 0.0 else HF_INF
             elif d > 0.0 and cv_total > 0.0:
                 q[k] = (w / d) * cum_bound
@@ -538,6 +567,7 @@ FUNCTIONS = {
     "price_pairs": price_pairs,
     "health_table": health_table,
     "liquidate_one": liquidate_one,
+    "liquidate_from": liquidate_from,
     "sweep": sweep,
     "scan": scan,
     "scan_since": scan_since,
@@ -546,7 +576,7 @@ FUNCTIONS = {
     "bad_debt_pass": bad_debt_pass,
 }
 PARALLEL = frozenset({"health_pass", "health_all", "health_table", "bad_debt_pass", "sweep"})
-INLINE = frozenset({"liquidate_one"})
+INLINE = frozenset({"liquidate_one", "liquidate_from"})
 """Compiled into their callers (numba's ``inline="always"``) rather than called: a call of
 :func:`liquidate_one` passes some twenty arrays, each taken and released (a reference count
 up and down) per call, which cost about as much as the liquidation itself (the first round at
