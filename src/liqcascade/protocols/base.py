@@ -120,7 +120,9 @@ class Tallies:
     Per asset (token units): collateral seized (fee included), protocol fee, debt
     repaid, debt written off to the protocol's deficit. Per account (USD at the prices
     of the call): collateral seized, debt repaid, debt written off; call count; count
-    of calls blocked by a rule (e.g. Aave's dust rule). Per row of the book (``flows``,
+    of calls blocked by a rule (e.g. Aave's dust rule), int32 (4 B an account each fewer than
+    int64; a count stays far below 2^31: calls a round are capped, rounds and blocks are not
+    billions). Per row of the book (``flows``,
     rows x ``N_FLOWS``, :mod:`liqcascade.protocols.flows`): what each call took from or cleared on that (account,
     asset) holding, by kind (the ``FLOW_*`` columns, tokens then USD), summed over the
     run: the account's side of the signed trades (``engine/trades.py``).
@@ -150,8 +152,8 @@ class Tallies:
             acct_seized_usd=np.zeros(n_accounts),
             acct_repaid_usd=np.zeros(n_accounts),
             acct_bad_debt_usd=np.zeros(n_accounts),
-            acct_calls=np.zeros(n_accounts, dtype=np.int64),
-            acct_blocked=np.zeros(n_accounts, dtype=np.int64),
+            acct_calls=np.zeros(n_accounts, dtype=np.int32),
+            acct_blocked=np.zeros(n_accounts, dtype=np.int32),
             flows=np.zeros((n_rows, N_FLOWS)),
         )
 
@@ -264,6 +266,10 @@ class Capabilities:
     """``unrecoverable_debt`` of an account is its ``health`` debt value when its counted
     collateral value is 0 and its debt value above 0, else 0 (the same numbers): an engine that
     needs both may take them from one health pass."""
+    scans_since: bool = False
+    """The rules implement :class:`ScansSince` (a scan that skips by each account's HF at the
+    prices it was last read at and the net move since, tighter than :meth:`LiquidationRules.scan`'s
+    running product of every step's spread)."""
 
 
 @runtime_checkable
@@ -396,6 +402,19 @@ class SeesGas(Protocol):
 
     def see_gas(self, gas_gwei: float, gas_asset_usd: float) -> None:
         """This block's gas price (gwei) and the price (USD) of the asset gas is paid in."""
+        ...
+
+
+@runtime_checkable
+class ScansSince(Protocol):
+    """:attr:`Capabilities.scans_since`: the eligible accounts found with per-account bounds
+    since each account's last read (the Aave kernel's ``scan_since`` says how)."""
+
+    def scan_since(self, arrays: BookArrays, prices: FloatArray, upto: int, hf: FloatArray, epoch: np.ndarray,
+                   history: FloatArray, n_epochs: int) -> IntArray:
+        """The eligible accounts among ``0..upto-1`` at ``prices``, in account order. ``hf[k]``
+        is account ``k``'s HF at ``history[epoch[k]]`` (0: read it every time), kept valid:
+        accounts read get ``epoch = n_epochs``, for the caller to store ``prices`` there."""
         ...
 
 
