@@ -329,6 +329,12 @@ class StaticCascade:
         positions of the accounts sorted so far)."""
         return self._hf0_sorted
 
+    @property
+    def hf_bounds(self) -> FloatArray:
+        """The sweeps' per-account bounds ``q`` by working position, as the last run left them
+        (read only; ``q / cum_bound`` bounds the HF from below)."""
+        return self._q
+
     def _fresh_arrays(self) -> BookArrays:
         """The working arrays reset to the base book, the per-account tallies and marks to
         zero. Only accounts inside the largest prefix the previous run looked at can have
