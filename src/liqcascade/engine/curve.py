@@ -184,29 +184,33 @@ def run_point(solver: StaticCascade, shock: FloatArray, direction: Direction | N
     return CurvePoint(
         out.prices0, out.prices_shocked, out.prices_final, t["seized"].copy(), t["repaid"].copy(),
         t["deficit"].copy(), out.rounds, out.converged, float(a.acct_seized_usd.sum()),
-        float(a.acct_repaid_usd.sum()), float(a.acct_bad_debt_usd.sum()) + float(bad_remaining.sum()),
+        float(a.acct_repaid_usd.sum()), float(a.acct_bad_debt_usd.sum()) + bad_remaining,
         int(np.count_nonzero(a.acct_calls)),  # calls are never negative
     )
 
 
-def unrecoverable_touched(solver: StaticCascade, out: CascadeOutcome) -> FloatArray:
-    """The rules' ``unrecoverable_debt`` of each account ``out`` touched, in working order. For
-    rules with ``debt_free_bound`` the accounts whose bound says they had no debt left (most
-    liquidated accounts repay all of it) are not read, nor, when :func:`lowest_price_ratio` is at
-    least :data:`UNDERFLOW_RATIO`, the ones whose bound says they hold collateral: their entries
-    are 0, as the rules would give, and kept, so that the array's sum adds the same terms in the
-    same order (the same bits)."""
+def unrecoverable_touched(solver: StaticCascade, out: CascadeOutcome) -> float:
+    """The sum of the rules' ``unrecoverable_debt`` over the accounts ``out`` touched, as the
+    array of them all in working order sums it. For rules with ``debt_free_bound`` the accounts
+    whose bound says they had no debt left (most liquidated accounts repay all of it) are not
+    read, nor, when :func:`lowest_price_ratio` is at least :data:`UNDERFLOW_RATIO`, the ones
+    whose bound says they hold collateral: their entries are 0, as the rules would give, so a
+    sum of only zeros is 0, and otherwise the entries read are put among zeros at their places
+    and summed as the whole array (the same terms in the same order: the same bits)."""
     rules, touched = solver.model.rules, np.flatnonzero(out.touched)
     if not rules.capabilities.debt_free_bound:
-        return rules.unrecoverable_debt(out.arrays, out.prices_final, touched)
+        return float(rules.unrecoverable_debt(out.arrays, out.prices_final, touched).sum())
     q = solver.hf_bounds[touched]
-    skip = q == HF_INF
     if lowest_price_ratio(solver.model.assets, out) >= UNDERFLOW_RATIO:
-        skip |= (q > 0.0) & (q < HF_INF)
-    read = np.flatnonzero(~skip)
+        read = np.flatnonzero(~((q > 0.0) & (q <= HF_INF)))  # skip: HF_INF (no debt) or a positive bound
+    else:
+        read = np.flatnonzero(q != HF_INF)
+    part = rules.unrecoverable_debt(out.arrays, out.prices_final, touched[read])
+    if not part.any():
+        return 0.0  # the whole array is +0.0 (the rules give 0.0 where no debt is unrecoverable)
     bad = np.zeros(touched.shape[0])
-    bad[read] = rules.unrecoverable_debt(out.arrays, out.prices_final, touched[read])
-    return bad
+    bad[read] = part
+    return float(bad.sum())
 
 
 def lowest_price_ratio(assets: tuple[str, ...], out: CascadeOutcome) -> float:
