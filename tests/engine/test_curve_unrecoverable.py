@@ -16,9 +16,9 @@ from liqcascade.engine.curve import curve_points, lowest_price_ratio
 from liqcascade.engine.static import MarketModel, StaticCascade
 from liqcascade.protocols.aave_v3 import V3_0, V3_3
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
-from liqcascade.protocols.base import HF_INF, Tallies
+from liqcascade.protocols.base import HF_INF
 
-from .conftest import PARAMS, PRICES, book
+from .conftest import PARAMS, PRICES, aave_sweep, book
 
 # WETH at 2000 (LT 0.85, bonus 0.05), USDC at 1
 MARK_ROWS = [
@@ -39,17 +39,10 @@ def test_aave_bounds_mark_no_debt_no_collateral_and_collateral_below_the_floor(v
 
     compiled = jit_functions(kernels_python.FUNCTIONS, parallel=kernels_python.PARALLEL, enabled=True)
     b = book(MARK_ROWS)
-    rules = AaveV3Rules(PARAMS, version)
     qs = []
     for sweep in (compiled["sweep"], kernels_python.sweep):
-        arr = rules.prepare(b)
-        t = Tallies.zeros(3, b.n_accounts, b.n_rows)
-        touched = np.zeros(b.n_accounts, dtype=np.bool_)
-        q = np.zeros(b.n_accounts)
-        sweep(version, 0, b.n_accounts, arr.offsets, arr.asset, arr.coll, arr.debt, PRICES, arr.params.key,
-              arr.params.lt, arr.params.bonus, arr.params.fee, 64, 0.0, t.seized, t.fee, t.repaid, t.deficit,
-              t.acct_seized_usd, t.acct_repaid_usd, t.acct_bad_debt_usd, t.acct_calls, t.acct_blocked, touched, q,
-              1.0, t.flows)
+        r = aave_sweep(sweep, version, b, PRICES)
+        touched, q = r.touched, r.q
         assert touched.tolist() == [False, False, False, False, True, True, True]
         assert q[0] == 0.0  # read again: too little collateral to vouch for
         assert q[1] == pytest.approx(1.7, rel=1e-15)
