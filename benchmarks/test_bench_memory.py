@@ -23,34 +23,38 @@ from test_bench_core import N_ACCOUNTS, SHOCK, _model, aave_books  # noqa: F401 
 from liqcascade.engine.static import StaticCascade
 
 
-def array_bytes(*objects) -> int:
-    """Bytes of the distinct NumPy buffers reachable from ``objects`` through attributes,
-    dataclass fields, dicts, lists and tuples (a buffer shared by two holders counts once)."""
-    seen: set[int] = set()
-    todo = list(objects)
+def distinct_arrays(*objects, name: str = "") -> dict[int, tuple[str, np.ndarray]]:
+    """The distinct NumPy buffers reachable from ``objects`` through attributes, dataclass
+    fields, dicts, lists and tuples, each as its base array with the first path that reached it
+    (``name`` then ``.field``, ``[key]``), keyed by the base array's id."""
+    seen: dict[int, tuple[str, np.ndarray]] = {}
+    todo = [(f"{name}[{i}]" if len(objects) > 1 else name, o) for i, o in enumerate(objects)]
     visited: set[int] = set()
-    total = 0
     while todo:
-        obj = todo.pop()
+        path, obj = todo.pop()
         if isinstance(obj, np.ndarray):
             root = obj
             while isinstance(root.base, np.ndarray):
                 root = root.base
-            if id(root) not in seen:
-                seen.add(id(root))
-                total += root.nbytes
+            seen.setdefault(id(root), (path, root))
             continue
         if id(obj) in visited or isinstance(obj, (str, bytes, int, float, bool, type(None))):
             continue
         visited.add(id(obj))
         if isinstance(obj, dict):
-            todo.extend(obj.values())
+            todo.extend((f"{path}[{k!r}]", v) for k, v in obj.items())
         elif isinstance(obj, (list, tuple)):
-            todo.extend(obj)
+            todo.extend((f"{path}[{i}]", v) for i, v in enumerate(obj))
         else:
-            todo.extend(getattr(obj, f) for f in getattr(obj, "__dataclass_fields__", ()))
-            todo.extend(getattr(obj, "__dict__", {}).values())
-    return total
+            todo.extend((f"{path}.{f}", getattr(obj, f)) for f in getattr(obj, "__dataclass_fields__", ()))
+            todo.extend((f"{path}.{k}", v) for k, v in getattr(obj, "__dict__", {}).items())
+    return seen
+
+
+def array_bytes(*objects) -> int:
+    """Bytes of the distinct NumPy buffers reachable from ``objects`` (:func:`distinct_arrays`:
+    a buffer shared by two holders counts once)."""
+    return sum(root.nbytes for _, root in distinct_arrays(*objects).values())
 
 
 def test_array_bytes_counts_each_buffer_once():

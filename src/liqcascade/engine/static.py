@@ -40,7 +40,7 @@ from liqcascade._typing import FloatArray
 from liqcascade.engine.strategies import STRATEGIES
 from liqcascade.errors import ConfigError, DataError
 from liqcascade.markets.base import Venue
-from liqcascade.model import PositionBook
+from liqcascade.model import PositionBook, account_dtype
 from liqcascade.protocols.base import BookArrays, HealthView, LiquidationLimits, LiquidationRules, Tallies
 from liqcascade.protocols.flows import N_FLOWS
 
@@ -195,7 +195,9 @@ class SortedBook:
         in the order a full stable sort gives them); the others follow in their original order.
         ``below = inf`` is the full sort. :meth:`sort_below` sorts more of it later."""
         rules = model.rules
-        base = rules.prepare(model.book)
+        # the book's own amount columns where the rules' copies equal them: a sorting gathers new
+        # columns from them anyway, and a book in health order is the sorted book
+        base = _own_amounts(rules.prepare(model.book), model.book)
         n = model.book.n_accounts
         everyone = np.arange(n, dtype=np.int64)
         hf0 = rules.health(base, model.prices, everyone)
@@ -206,7 +208,7 @@ class SortedBook:
             bad = float(rules.unrecoverable_debt(base, model.prices, everyone).sum())
         del everyone  # the order below is the narrowest index type that holds every account
         if in_health_order(model.book, model.prices, hf0.hf):  # the stable sort is the identity
-            return cls(_own_amounts(base, model.book), account_index(n), hf0.hf, bad, np.inf, n)
+            return cls(base, account_index(n), hf0.hf, bad, np.inf, n)
         rank = model.book.output_rank
         if rank is None:
             return cls(base, account_index(n), hf0.hf, bad, 0.0, 0).sort_below(below)
@@ -247,8 +249,7 @@ def account_index(n: int, n_accounts: int | None = None) -> np.ndarray:
     """``arange(n)`` as int32 when every index of a book of ``n_accounts`` (default ``n``)
     accounts fits in it, int64 otherwise: a solver's working order (``SortedBook.perm``) is one
     entry an account, and half the width is 40 MB at 10M accounts; NumPy indexes with either."""
-    big = n if n_accounts is None else n_accounts
-    return np.arange(n, dtype=np.int32 if big <= np.iinfo(np.int32).max else np.int64)
+    return np.arange(n, dtype=account_dtype(n if n_accounts is None else n_accounts))
 
 
 def in_health_order(book: PositionBook, prices: FloatArray, hf0: FloatArray) -> bool:
@@ -263,9 +264,10 @@ def in_health_order(book: PositionBook, prices: FloatArray, hf0: FloatArray) -> 
 
 def _own_amounts(base: BookArrays, book: PositionBook) -> BookArrays:
     """``base`` holding the book's own amount columns where its copies are equal to them (the
-    rules that only copy them): a book in health order is the sorted book, so the copies would
-    be a second book's worth of amounts. Nothing writes into a base book's amounts (each run
-    works on copies), so sharing them is safe."""
+    rules that only copy them): until a sorting replaces them (with gathered columns of its
+    own), and for good on a book in health order (the sorted book), the copies would be a
+    second book's worth of amounts. Nothing writes into a base book's amounts (each run works
+    on copies; a sorting drops its reference to a column, ``consume``), so sharing them is safe."""
     b = book
     for name, own in (("coll", b.collateral), ("debt", b.debt)):
         if getattr(base, name).shape == own.shape and np.array_equal(getattr(base, name), own):
@@ -299,8 +301,11 @@ class StaticCascade:
         self._coll = self._base.coll.copy()
         self._debt = self._base.debt.copy()
         self._dirty = 0
-        # per-account HF lower bounds (see the rules' sweep), reset per run like the rows
-        self._q = self._hf0_sorted.copy()
+        # per-account HF lower bounds (see the rules' sweep), reset per run like the rows. The
+        # first run writes them into the HF0 array itself (8 B an account fewer for a one-shot
+        # run; see _own_bounds): only its first ``_q_dirty`` entries are then bounds, not HF0s
+        self._q = self._hf0_sorted
+        self._q_shared = True
         self._q_dirty = 0
         # per-account tallies and marks, reused across runs like the rows (fresh ones per run
         # cost page faults on millions of accounts); only accounts below ``_q_dirty`` are written
@@ -326,19 +331,39 @@ class StaticCascade:
     @property
     def hf0_working(self) -> FloatArray:
         """Each account's HF at the reference prices, by working position (read only; the
-        positions of the accounts sorted so far)."""
+        positions of the accounts sorted so far). A first run's bounds written into the HF0 array
+        are replaced by HF0 again first (:meth:`_own_bounds`)."""
+        self._own_bounds()
         return self._hf0_sorted
 
     @property
     def hf_bounds(self) -> FloatArray:
-        """The sweeps' per-account bounds ``q`` by working position, as the last run left them
-        (read only; ``q / cum_bound`` bounds the HF from below)."""
+        """The sweeps' per-account bounds ``q`` by working position, as the last run left them in
+        the accounts it looked at (read only; ``q / cum_bound`` bounds the HF from below; after a
+        first run they may share the HF0 array, see :meth:`_own_bounds`)."""
         return self._q
+
+    def _own_bounds(self) -> None:
+        """Give the HF bounds an array of their own (see ``__init__``); where a run has written
+        bounds into the HF0 array, those entries of HF0 are computed again first (the
+        reference-price health of those accounts: the very numbers of the pass that sorted them,
+        each account's sums not depending on which others are asked). A solver runs a second
+        time (the curve), makes a twin or replays flows only after this."""
+        if not self._q_shared:
+            return
+        a = self._q_dirty
+        if a:
+            m = self.model
+            accounts = np.arange(a, dtype=np.int64)
+            self._hf0_sorted[:a] = m.rules.health(self._base, np.asarray(m.prices, dtype=np.float64), accounts).hf
+        self._q, self._q_shared = self._hf0_sorted.copy(), False
 
     def _fresh_arrays(self) -> BookArrays:
         """The working arrays reset to the base book, the per-account tallies and marks to
         zero. Only accounts inside the largest prefix the previous run looked at can have
         changed, so only their rows and entries are reset."""
+        if self._q_dirty:  # a run before this one: the bounds need an array of their own
+            self._own_bounds()
         b = self._base
         d = self._dirty
         self._coll[:d] = b.coll[:d]
@@ -361,7 +386,10 @@ class StaticCascade:
             # or a larger shock came) the whole book: each sorting moves all the rows after the
             # prefix, so sorting in many small steps would cost more than one full sort
             self._sort_below(x * SORT_AHEAD if self._book.sorted_below == 0.0 else np.inf)
-        return int(np.searchsorted(self._hf0_sorted[: self._book.n_sorted], x, side="left"))
+        # bounds in the HF0 array (a first run) fill its first ``_q_dirty`` entries only, and the
+        # prefix never shrinks within a run: the search starts past them
+        lo = self._q_dirty if self._q_shared else 0
+        return lo + int(np.searchsorted(self._hf0_sorted[lo: self._book.n_sorted], x, side="left"))
 
     def _sort_below(self, below: float) -> None:
         """Sort every account with HF0 below ``below`` into the prefix. Accounts after the
@@ -376,21 +404,28 @@ class StaticCascade:
         del old
         self._coll[r0:] = wb.base.coll[r0:]
         self._debt[r0:] = wb.base.debt[r0:]
-        self._q[m:] = wb.hf0_sorted[m:]
+        if self._q_shared:  # the gathered HF0 array holds the bounds where the old one did (order[:m] stays)
+            self._q = wb.hf0_sorted
+        else:
+            self._q[m:] = wb.hf0_sorted[m:]
         self._book, self._perm, self._base, self._hf0_sorted = wb, wb.perm, wb.base, wb.hf0_sorted
         self._layout += 1
 
     def sort_all(self) -> None:
         """Sort the whole book now (a run that looks at every account needs it sorted); once
-        sorted, nothing is touched (a curve's threads make twins while others run)."""
+        sorted, nothing is touched (a curve's threads make twins while others run): the HF
+        bounds get an array of their own here too, so that no run writes into the HF0 array the
+        twins copy. (In a run's round, for rules whose rounds look at every account, that is
+        at most a copy, or HF0 put back in place of tighter first-round bounds: valid bounds.)"""
         if self._book.sorted_below != np.inf:
             self._sort_below(np.inf)
+        self._own_bounds()
 
     def twin(self) -> "StaticCascade":
         """A solver over this one's book, fully sorted, with working buffers of its own: the two
         can run cascades at the same time (the curve's threads) and give the numbers either
         would alone. This solver's book is sorted in full first, so neither sorts it later."""
-        self.sort_all()
+        self.sort_all()  # and the HF bounds an array of their own: the twins share the HF0 array
         other = copy.copy(self)
         n = self.model.book.n_accounts
         other._coll, other._debt, other._dirty = self._base.coll.copy(), self._base.debt.copy(), 0
@@ -432,11 +467,15 @@ class StaticCascade:
         m = self.model
         shock = m.shock_vector(shocks) if isinstance(shocks, Mapping) else np.asarray(shocks, dtype=np.float64)
         p0 = np.asarray(m.prices, dtype=np.float64)
+        if self._q_dirty:  # a run before this one wrote bounds into HF0: the prefix below reads it
+            self._own_bounds()
         if first_bounds is not None:  # the prefix first (it may sort more of the book), then the reset
             step = (p0 * (1.0 - shock)) / p0  # as the first round's advance takes it
             c1 = float(step.max() / step.min())
             upto = self._prefix_len(c1)
         replay = trades and keep_arrays and replay_ok and replayable(m.rules, self._base, self.settings.strategy)
+        if replay:  # it reads HF0 after the cascade has written its bounds
+            self._own_bounds()
         part = self.start(np.arange(len(m.assets), dtype=np.int64), trades=trades and keep_arrays and not replay)
         if replay:
             part.swept = []
@@ -566,8 +605,8 @@ class StaticCascade:
                 "collateral_seized_usd": t.acct_seized_usd[idx],
                 "debt_repaid_usd": t.acct_repaid_usd[idx],
                 "bad_debt_usd": t.acct_bad_debt_usd[idx] + unrec[sort],
-                "liquidation_calls": t.acct_calls[idx],
-                "blocked_calls": t.acct_blocked[idx],
+                "liquidation_calls": t.acct_calls[idx].astype(np.int64),  # the tables' type (the tallies' is int32)
+                "blocked_calls": t.acct_blocked[idx].astype(np.int64),
             }
         )
 

@@ -27,9 +27,9 @@ class HealthOrder:
     ----------
     prices : the USD prices (indexed like the book's ``assets``) the book is in order at; empty
         when its amounts have changed since (:meth:`PositionBook.with_amounts`).
-    rank : int64 per account, its position in the order the tables list accounts in (the
-        order of the book it was made from: by label for a book read from a file), so that
-        every table is the same as for that book.
+    rank : per account, its position in the order the tables list accounts in (the order of
+        the book it was made from: by label for a book read from a file), so that every table
+        is the same as for that book; int32 while the accounts fit (:func:`account_dtype`).
     """
 
     prices: tuple[float, ...]
@@ -38,6 +38,8 @@ class HealthOrder:
     def __post_init__(self) -> None:
         if not _is_permutation(self.rank):
             raise DataError("HealthOrder", None, "rank must be a permutation of 0..n_accounts-1")
+        rank = np.asarray(self.rank)
+        object.__setattr__(self, "rank", _narrow(rank, rank.shape[0]))
 
     def at(self, prices: FloatArray) -> bool:
         """The book is marked as in order at exactly these prices (bit for bit)."""
@@ -51,7 +53,8 @@ class PositionBook:
 
     Attributes
     ----------
-    account : int64 per row, dense account index ``0..n_accounts-1``, non-decreasing.
+    account : per row, dense account index ``0..n_accounts-1``, non-decreasing; int32 while the
+        accounts fit (:func:`account_dtype`; any integer column given is stored so).
     asset : int32 per row, index into ``assets``.
     collateral, debt : float64 per row, token units, never negative.
     assets : the asset symbols that ``asset`` indexes (usually a market's ``RiskParams.symbols``).
@@ -72,6 +75,10 @@ class PositionBook:
     emode: np.ndarray
     offsets: IntArray
     health_order: HealthOrder | None = None
+
+    def __post_init__(self) -> None:
+        # half the width of int64 is 4 B of every holding a book keeps (100 MB at 10M accounts)
+        object.__setattr__(self, "account", _narrow(np.asarray(self.account), self.offsets.shape[0] - 1))
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -108,7 +115,7 @@ class PositionBook:
             raise DataError(source, bad + 1, f"asset index {a_idx[bad]} outside 0..{len(assets) - 1}")
 
         uniq, acct = np.unique(labels, return_inverse=True)
-        acct = acct.astype(np.int64).reshape(-1)
+        acct = acct.astype(np.int64).reshape(-1)  # widened: the (account, asset) key below
         if emode is None:
             em = np.zeros(len(uniq), dtype=np.int16)
         elif isinstance(emode, dict):
@@ -130,7 +137,7 @@ class PositionBook:
         inv = inv.reshape(-1)
         coll_m = np.bincount(inv, weights=coll, minlength=len(ukey))
         debt_m = np.bincount(inv, weights=dbt, minlength=len(ukey))
-        acct_m = (ukey // len(assets)).astype(np.int64)
+        acct_m = (ukey // len(assets)).astype(account_dtype(len(uniq)))
         asset_m = (ukey % len(assets)).astype(np.int32)
         offsets = np.zeros(len(uniq) + 1, dtype=np.int64)
         np.cumsum(np.bincount(acct_m, minlength=len(uniq)), out=offsets[1:])
@@ -192,7 +199,7 @@ class PositionBook:
                             f"one price per asset ({len(self.assets)}), got shape {p.shape}")
         hf = np.asarray(rules.health(rules.prepare(self), p).hf, dtype=np.float64)
         rank = self.output_rank
-        rank = np.arange(self.n_accounts, dtype=np.int64) if rank is None else rank
+        rank = np.arange(self.n_accounts, dtype=account_dtype(self.n_accounts)) if rank is None else rank
         order = np.lexsort((rank, hf))  # NaN last, as the engine's sort puts it
         return self.permuted(order, HealthOrder(tuple(float(x) for x in p), rank[order]))
 
@@ -207,7 +214,7 @@ class PositionBook:
         offsets = np.zeros(order.shape[0] + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
         # each new row's old row: its account's old start plus its place among the account's rows
-        account = np.repeat(np.arange(order.shape[0], dtype=np.int64), counts)
+        account = np.repeat(np.arange(order.shape[0], dtype=account_dtype(order.shape[0])), counts)
         rows = self.offsets[order][account] + (np.arange(offsets[-1], dtype=np.int64) - offsets[account])
         return PositionBook(
             account, self.asset[rows], self.collateral[rows], self.debt[rows], self.assets,
@@ -249,6 +256,18 @@ class PositionBook:
                 "emode": self.emode[self.account].astype(np.int64),
             }
         )
+
+
+def account_dtype(n_accounts: int) -> np.dtype:
+    """The type of a book's per-row account index and of a health order's rank: int32 while every
+    index of ``n_accounts`` accounts fits in it, int64 otherwise (NumPy indexes with either)."""
+    return np.dtype(np.int32 if n_accounts <= np.iinfo(np.int32).max else np.int64)
+
+
+def _narrow(x: np.ndarray, n_accounts: int) -> np.ndarray:
+    """An integer index column ``x`` (values below ``n_accounts``) in :func:`account_dtype`: itself
+    when it already is, else a converted copy."""
+    return x.astype(account_dtype(n_accounts), copy=False) if x.dtype.kind in "iu" else x
 
 
 def _is_permutation(x: np.ndarray) -> bool:

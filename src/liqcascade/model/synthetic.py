@@ -57,7 +57,7 @@ import numpy as np
 
 from liqcascade._typing import FloatArray
 from liqcascade.errors import ConfigError
-from liqcascade.model.book import PositionBook
+from liqcascade.model.book import PositionBook, account_dtype
 from liqcascade.model.params import RiskParams
 
 
@@ -316,7 +316,7 @@ def synthetic_book(
     counts = valid.sum(axis=1)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    account = np.repeat(np.arange(n, dtype=np.int64), counts)
+    account = np.repeat(np.arange(n, dtype=account_dtype(n)), counts)
     return PositionBook(
         account=account,
         asset=all_asset[valid].astype(np.int32),

@@ -124,7 +124,9 @@ class Tallies:
     Per asset (token units): collateral seized (fee included), protocol fee, debt
     repaid, debt written off to the protocol's deficit. Per account (USD at the prices
     of the call): collateral seized, debt repaid, debt written off; call count; count
-    of calls blocked by a rule (e.g. Aave's dust rule). Per row of the book (``flows``,
+    of calls blocked by a rule (e.g. Aave's dust rule), int32 (4 B an account each fewer than
+    int64; a count stays far below 2^31: calls a round are capped, rounds and blocks are not
+    billions). Per row of the book (``flows``,
     rows x ``N_FLOWS``, :mod:`liqcascade.protocols.flows`): what each call took from or cleared on that (account,
     asset) holding, by kind (the ``FLOW_*`` columns, tokens then USD), summed over the
     run: the account's side of the signed trades (``engine/trades.py``).
@@ -154,8 +156,8 @@ class Tallies:
             acct_seized_usd=np.zeros(n_accounts),
             acct_repaid_usd=np.zeros(n_accounts),
             acct_bad_debt_usd=np.zeros(n_accounts),
-            acct_calls=np.zeros(n_accounts, dtype=np.int64),
-            acct_blocked=np.zeros(n_accounts, dtype=np.int64),
+            acct_calls=np.zeros(n_accounts, dtype=np.int32),
+            acct_blocked=np.zeros(n_accounts, dtype=np.int32),
             flows=np.zeros((n_rows, N_FLOWS)),
         )
 
