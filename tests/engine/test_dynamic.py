@@ -190,7 +190,14 @@ def test_skipping_and_cache_match_a_full_rescan_every_block(seed, monkeypatch):
         q = np.zeros(arrays.n_accounts)
         return Candidates.build(rules, arrays, prices, orig_scan(rules, arrays, prices, arrays.n_accounts, q, 1.0), gap)
 
+    orig_since = R.scan_since
+
+    def full_since(self, arrays, prices, upto, hf, epoch, history, n_epochs):
+        hf[:] = 0.0
+        return orig_since(self, arrays, prices, arrays.n_accounts, hf, epoch, history, n_epochs)
+
     monkeypatch.setattr(R, "scan", full_scan)
+    monkeypatch.setattr(R, "scan_since", full_since)
     monkeypatch.setattr(Candidates, "refresh", full_refresh)
     brute = simulate(m, path, oracle, s)
     for name in ("steps", "events"):
@@ -264,22 +271,42 @@ def test_only_the_tables_asked_for_are_built(tables):
 
 
 def test_without_shortfall_only_the_shortfall_record_is_left_out():
-    """``simulate_state(shortfall=False)`` (a Monte Carlo path) skips the eligible accounts'
+    """``SimInputs(shortfall=False)`` (a Monte Carlo path) skips the eligible accounts'
     health pass: every record but ``shortfall_usd`` (then 0) and the book are the same."""
     from dataclasses import fields
 
-    from liqcascade.engine.dynamic.loop import simulate_state
+    from liqcascade.engine.dynamic.loop import SimInputs, simulate_state
 
     m = model(random_book(seed=3))
     s = SimSettings(Liquidators(liquidations_per_block=5, gas_gwei=30), Dynamics(600, 0.5))
-    on = simulate_state(m, _gbm_path(4, 200), ChainlinkPush(0.005, 3600), s).state
-    off = simulate_state(m, _gbm_path(4, 200), ChainlinkPush(0.005, 3600), s, shortfall=False).state
+    on = simulate_state(m, _gbm_path(4, 200), ChainlinkPush(0.005, 3600), SimInputs(s)).state
+    off = simulate_state(m, _gbm_path(4, 200), ChainlinkPush(0.005, 3600), SimInputs(s, shortfall=False)).state
     assert (on.records.shortfall_usd > 0).any() and not off.records.shortfall_usd.any()
     for f in fields(on.records):
         if f.name != "shortfall_usd":
             np.testing.assert_array_equal(getattr(off.records, f.name), getattr(on.records, f.name), err_msg=f.name)
     np.testing.assert_array_equal(off.arrays.coll, on.arrays.coll)
     np.testing.assert_array_equal(off.arrays.debt, on.arrays.debt)
+
+
+def test_the_keywords_of_simulate_are_one_inputs_record():
+    """``simulate``'s keywords travel as one :class:`~.loop.SimInputs`: the run from the record
+    gives the same tables; ``moving`` says which inputs make the book move."""
+    from liqcascade.engine.dynamic.loop import SimInputs, simulate_state
+    from liqcascade.engine.dynamic.results import build_result
+    from liqcascade.engine.static import SortedBook
+
+    m = model(random_book(seed=4))
+    s = SimSettings(Liquidators(liquidations_per_block=5, gas_gwei=30), Dynamics(600, 0.5))
+    path, oracle = _gbm_path(5, 150), ChainlinkPush(0.005, 3600)
+    book = SortedBook.of(m)
+    by_keywords = simulate(m, path, oracle, s, sorted_book=book)
+    fin = simulate_state(m, path, oracle, SimInputs(s, sorted_book=book))
+    by_record = build_result(fin.run, fin.state, None)
+    assert by_keywords.summary["accounts_liquidated"] > 0
+    for name in ("steps", "events", "summary", "assets", "trades"):
+        pd.testing.assert_frame_equal(by_record.table(name), by_keywords.table(name), check_exact=True, obj=name)
+    assert not SimInputs(s).moving and SimInputs(accrual=(object(),)).moving
 
 
 def test_an_unknown_table_is_refused_by_name():

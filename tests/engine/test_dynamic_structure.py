@@ -99,7 +99,7 @@ def test_a_maker_run_with_auctions_follows_the_schema_and_adds_its_facts_after_i
 
 RULES = {
     AaveV3Rules: Capabilities(
-        capped_calls=True, unrecoverable_from_health=True, priced_by_rows=True, debt_free_bound=True
+        capped_calls=True, unrecoverable_from_health=True, scans_since=True, priced_by_rows=True, debt_free_bound=True
     ),
     CompoundV2Rules: Capabilities(aftermarket=True, capped_calls=True),
     CometRules: Capabilities(aftermarket=True),
@@ -121,6 +121,7 @@ def test_every_rule_set_declares_its_capabilities_and_implements_them(cls):
     assert not caps.held_by_limits or callable(getattr(cls, "held_by_limits", None))
     assert not caps.soft_liquidation or callable(getattr(cls, "soft_step", None))
     assert not caps.aftermarket_gas or caps.aftermarket
+    assert not caps.scans_since or callable(getattr(cls, "scan_since", None))
 
 
 def test_the_typed_protocols_recognise_the_rules_that_declare_them():

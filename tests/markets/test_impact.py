@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -119,3 +121,21 @@ def test_with_mid_price_is_the_checked_replace(net_sold, price):
     assert w.mid_price() == price and v.net_sold == net_sold  # the original unchanged
     with pytest.raises(ConfigError, match="price"):
         v.with_mid_price(math.inf)
+
+
+def test_compiled_impact_quotes_equal_their_plain_twin():
+    """The quote loop compiled and as plain Python: the same floats, and the same first bad amount."""
+    from liqcascade._jit import jit_functions
+    from liqcascade.markets import impact_python as plain
+
+    compiled = jit_functions(plain.FUNCTIONS, enabled=True)["impact_quotes"]
+    rng = np.random.default_rng(7)
+    for exponent in (0.3, 0.5, 1.0, 1.7):
+        v = PowerLawImpact("X", 100.0, 1e6, 0.7, exponent, 0.5, float(rng.uniform(-5e4, 5e4)))
+        amounts = np.concatenate([[0.0], rng.uniform(0.0, 1e7, 60), [math.inf, 1.0]])
+        k = v.coefficient * (v.price / v.depth_usd) ** exponent / (1.0 + exponent)
+        args = (v.net_sold, v.price, exponent, k, v._q_for_impact(1.0), v._cash(v.net_sold))
+        got = [(fn(amounts, *args, out := np.zeros(amounts.shape[0])), out) for fn in (compiled, plain.impact_quotes)]
+        assert got[0][0] == got[1][0] == 61  # the first amount that is not finite
+        np.testing.assert_array_equal(got[0][1], got[1][1])
+        assert got[0][1][:61].tolist() == [v.quote_sell(a) for a in amounts[:61]]

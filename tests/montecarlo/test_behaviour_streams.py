@@ -17,9 +17,9 @@ def test_each_path_runs_its_own_stream(tmp_path, monkeypatch):
     seen = []
     real = loop.simulate_state
 
-    def recording(*args, **kw):
-        seen.append((kw["behaviour"].seed, kw["behaviour_stream"]))
-        return real(*args, **kw)
+    def recording(model, path, oracle, inputs, *rest):
+        seen.append((inputs.behaviour.seed, inputs.behaviour_stream))
+        return real(model, path, oracle, inputs, *rest)
 
     monkeypatch.setattr(loop, "simulate_state", recording)
     df = evaluate_paths(spec, 11, 0, 3)

@@ -25,6 +25,27 @@ def _explode(x: int) -> int:
     raise ValueError(f"item {x}")
 
 
+def _note_at_exit(path: str) -> int:
+    """Register an exit handler in this worker that writes its pid to ``path``."""
+    import atexit
+    import os
+
+    atexit.register(lambda: open(path, "a").write(f"{os.getpid()}\n"))
+    return os.getpid()
+
+
+def test_a_local_worker_runs_its_exit_handlers_and_ends_with_status_0(tmp_path):
+    """A worker whose pool is closed skips the interpreter's teardown (``os._exit``) but still
+    runs its exit handlers (multiprocessing's, coverage's) first and ends with status 0."""
+    note = tmp_path / "exits.txt"
+    ex = ProcessExecutor(1)
+    pids = {pid for _, pid in ex.map_unordered(_note_at_exit, [str(note)] * 3)}
+    procs = list(ex._pool._processes.values())
+    ex.close()
+    assert [p.exitcode for p in procs] == [0]
+    assert {int(x) for x in note.read_text().split()} == pids and len(note.read_text().split()) == 3
+
+
 @pytest.fixture(scope="module")
 def pool():
     with ProcessExecutor(2) as ex:

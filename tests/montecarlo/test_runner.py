@@ -90,8 +90,8 @@ def test_a_path_reads_the_state_as_its_tables_give_it(tmp_path, extra):
     bit, as the ``summary``, ``steps`` and ``assets`` tables of ``simulate`` give (the way rows
     were read before), with owners who react too (their summary has more columns)."""
     from liqcascade.engine.dynamic import drive_path
-    from liqcascade.engine.dynamic.loop import simulate_state
-    from liqcascade.execution.montecarlo import _outcome, _reference_table, _state_outcome
+    from liqcascade.engine.dynamic.loop import SimInputs, simulate_state
+    from liqcascade.execution.montecarlo import _outcome, _reference_prices, _state_outcome, _table_prices
 
     prep = prepared(spec_of(write_scenario(tmp_path, TINY + extra)))
     sc = prep.scenario
@@ -101,17 +101,17 @@ def test_a_path_reads_the_state_as_its_tables_give_it(tmp_path, extra):
         path = drive_path(raw, sc.config.simulation.drive, sc.model.assets, np.asarray(sc.model.prices))
         kw = dict(sorted_book=prep.book, behaviour=prep.behaviour, behaviour_stream=i)
         res = simulate(sc.model, path, prep.oracle, prep.settings, **kw)
-        fin = simulate_state(sc.model, path, prep.oracle, prep.settings, trades=False, **kw)
+        fin = simulate_state(sc.model, path, prep.oracle, SimInputs(prep.settings, trades=False, **kw))
         old, new = _outcome(res), _state_outcome(fin)
         assert list(new.row) == list(old.row)
         assert all(type(new.row[k]) is type(old.row[k]) and new.row[k] == old.row[k] for k in old.row), (new, old)
         np.testing.assert_array_equal(new.liq_blocks, old.liq_blocks)
         assert new.open == old.open
         assets = res.table("assets").set_index("asset")
-        ref = _reference_table(fin, sc.model.assets)
+        ref = _reference_prices(fin, sc.model.assets)
         for a in assets.index:
-            assert ref.at[a, "reference_min"] == assets.at[a, "reference_min"]
-            assert ref.at[a, "reference_end"] == assets.at[a, "reference_end"]
+            assert ref[a] == _table_prices(assets, a)
+            assert ref[a].min == assets.at[a, "reference_min"] and ref[a].end == assets.at[a, "reference_end"]
         liquidated += old.row["accounts_liquidated"]
     assert liquidated > 0
 

@@ -17,7 +17,9 @@ checks before submitting.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
 import sys
 import threading
 from multiprocessing.context import SpawnContext, SpawnProcess
@@ -53,6 +55,19 @@ class _WorkerProcess(SpawnProcess):
         # the preparation data (which main to re-import) is read while the child is launched
         with _main_hidden():
             return SpawnProcess._Popen(process_obj)
+
+    def run(self) -> None:
+        """The worker's loop; once it has ended normally (its pool said stop, every result
+        sent), the process ends as a forked child does: exit handlers run (multiprocessing's
+        own among them) and the standard streams flushed, then ``os._exit``. A spawned child
+        would otherwise tear its interpreter down, which with numba's loaded kernels took about
+        a second a worker, and the pool's shutdown waits for it."""
+        super().run()
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+        os._exit(0)
 
 
 class WorkerSpawnContext(SpawnContext):

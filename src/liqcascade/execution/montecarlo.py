@@ -58,7 +58,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -181,20 +181,21 @@ class Prepared:
     def evaluate(self, seed: int, index: int) -> dict[str, Any]:
         """The row of path ``index`` of root seed ``seed`` (module docstring)."""
         from liqcascade.engine.dynamic import drive_path
-        from liqcascade.engine.dynamic.loop import simulate_state
+        from liqcascade.engine.dynamic.loop import SimInputs, simulate_state
 
         sc = self.scenario
         model = sc.model
         raw = self.paths.path(seed, index)
         path = drive_path(raw, sc.config.simulation.drive, model.assets, np.asarray(model.prices), sc.source)
         # the state, not the tables: the row's numbers are read where the tables would copy them from
-        fin = simulate_state(model, path, self.oracle, self.settings, sorted_book=self.book, behaviour=self.behaviour,
-                             behaviour_stream=index, trades=False, shortfall=False)
+        inputs = SimInputs(self.settings, sorted_book=self.book, behaviour=self.behaviour, behaviour_stream=index,
+                           trades=False, shortfall=False)
+        fin = simulate_state(model, path, self.oracle, inputs)
         out = _state_outcome(fin)
         row: dict[str, Any] = {"path": index, "seed": seed, **out.row,
                                "time_to_clear_s": _clear_time(out.liq_blocks, out.open, float(raw.block_seconds))}
-        ref = _reference_table(fin, model.assets)
-        row.update(_price_columns(raw, self, model.assets, np.asarray(model.prices), {a: ref for a in model.assets}))
+        refs = _reference_prices(fin, model.assets)
+        row.update(_price_columns(raw, self, model.assets, np.asarray(model.prices), refs))
         return row
 
 
@@ -245,10 +246,24 @@ def _state_outcome(fin) -> _Outcome:
     return _Outcome(row, liq_blocks, int(rec.over_capacity[-1]) != 0 or int(rec.waiting[-1]) != 0)
 
 
-def _reference_table(fin, assets: Sequence[str]) -> pd.DataFrame:
-    """The two columns of the ``assets`` table :func:`_price_columns` reads, for every asset."""
+class RefPrices(NamedTuple):
+    """An asset's reference price: its lowest over the path and its last (the ``assets`` table's
+    ``reference_min`` and ``reference_end``)."""
+
+    min: float
+    end: float
+
+
+def _reference_prices(fin, assets: Sequence[str]) -> dict[str, RefPrices]:
+    """:class:`RefPrices` of every asset from a finished run's records (no table built)."""
     ref = fin.state.records.reference
-    return pd.DataFrame({"reference_min": ref.min(axis=0), "reference_end": ref[-1]}, index=list(assets))
+    lows, ends = ref.min(axis=0).tolist(), ref[-1].tolist()
+    return {a: RefPrices(lo, end) for a, lo, end in zip(assets, lows, ends)}
+
+
+def _table_prices(table: pd.DataFrame, asset: str) -> RefPrices:
+    """:class:`RefPrices` of ``asset`` from an ``assets`` table indexed by asset."""
+    return RefPrices(float(table.at[asset, "reference_min"]), float(table.at[asset, "reference_end"]))
 
 
 def _clear_time(liq_blocks: np.ndarray, still_open: bool, block_seconds: float) -> float:
@@ -261,14 +276,14 @@ def _clear_time(liq_blocks: np.ndarray, still_open: bool, block_seconds: float) 
     return float(liq_blocks.max() - liq_blocks.min() + 1) * block_seconds
 
 
-def _price_columns(raw, prep, assets: Sequence[str], prices: np.ndarray, ref_of: Mapping[str, pd.DataFrame]
+def _price_columns(raw, prep, assets: Sequence[str], prices: np.ndarray, ref_of: Mapping[str, RefPrices]
                    ) -> dict[str, Any]:
     """The drops, amplification and per path asset columns (module docstring); ``ref_of[a]``
-    is an ``assets`` table that has the reference prices of asset ``a``."""
+    holds the reference prices of asset ``a``."""
     j = raw.index(prep.headline)
     exo_drop = 1.0 - float(raw.prices[-1, j] / raw.prices[0, j])
     m = prep.headline_market
-    final_drop = 1.0 - float(ref_of[m].at[m, "reference_end"]) / float(prices[list(assets).index(m)])
+    final_drop = 1.0 - ref_of[m].end / float(prices[list(assets).index(m)])
     row: dict[str, Any] = {"exogenous_drop": exo_drop, "final_drop": final_drop,
                            "amplification": final_drop / exo_drop if exo_drop > 0.0 else math.nan}
     for k, a in enumerate(raw.assets):
@@ -276,7 +291,7 @@ def _price_columns(raw, prep, assets: Sequence[str], prices: np.ndarray, ref_of:
         p0 = float(prices[list(assets).index(m_a)])
         row[f"exo_return_{a}"] = float(raw.prices[-1, k] / raw.prices[0, k]) - 1.0
         row[f"exo_min_{a}"] = float(raw.prices[:, k].min() / raw.prices[0, k])
-        row[f"ref_min_{a}"] = float(ref_of[m_a].at[m_a, "reference_min"]) / p0
+        row[f"ref_min_{a}"] = ref_of[m_a].min / p0
     for name, b in zip(_depeg_columns(prep.paths), raw.meta["depeg_blocks"]):
         row[name] = int(b)
     return row
@@ -367,7 +382,10 @@ class SystemPrepared:
         blocks = np.concatenate([o.liq_blocks for o in outs.values()])
         row["time_to_clear_s"] = _clear_time(blocks, any(o.open for o in outs.values()), bs)
         tables = {n: results[n].table("assets").set_index("asset") for n in system.names}
-        row.update(_price_columns(raw, self, system.assets, prices, {a: tables[n] for a, n in self.holder.items()}))
+        # the assets _price_columns reads: the headline's and each path asset's first driven one
+        read = {self.headline_market, *(self.first_driven[a] for a in raw.assets)}
+        row.update(_price_columns(raw, self, system.assets, prices,
+                                  {a: _table_prices(tables[self.holder[a]], a) for a in read}))
         for n, o in outs.items():
             mine = {**o.row, "time_to_clear_s": _clear_time(o.liq_blocks, o.open, bs)}
             row.update({market_column(n, k): mine[k] for k in MARKET_PATH_COLUMNS})

@@ -42,10 +42,16 @@ import math
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
+import numpy as np
+
+from liqcascade._jit import jit_functions
 from liqcascade.errors import ConfigError
+from liqcascade.markets import impact_python as _py
 from liqcascade.markets.base import VenueCapabilities, checked_copy
 
 __all__ = ["PowerLawImpact"]
+
+_K = jit_functions(_py.FUNCTIONS, parallel=_py.PARALLEL)
 
 _PRICE_FLOOR = 1e-12
 """Marginal price never falls below ``p0 · _PRICE_FLOOR`` (kept > 0)."""
@@ -131,24 +137,17 @@ class PowerLawImpact:
 
     def quote_sells(self, amounts: list[float]) -> list[float]:
         """:meth:`quote_sell` of each amount: :meth:`_cash`'s expressions, in the same order, with
-        its constants (``k``, ``q*``, the cash at ``Q``) computed once."""
+        its constants (``k``, ``q*``, the cash at ``Q``) computed once, in one compiled loop
+        (:func:`~liqcascade.markets.impact_python.impact_quotes`)."""
         ns, p0, d = self.net_sold, self.price, self.exponent
         k = self.coefficient * (p0 / self.depth_usd) ** d / (1.0 + d)
         q_star, c0 = self._q_for_impact(1.0), self._cash(ns)
-        out = []
-        for amount in amounts:
-            a = _check_amount(amount)
-            if a == 0.0:
-                out.append(0.0)
-                continue
-            q = ns + a
-            if q >= 0.0:
-                q = min(q, q_star)
-                c = p0 * (q - k * q ** (1.0 + d))
-            else:
-                c = -p0 * (-q + k * (-q) ** (1.0 + d))
-            out.append(max(c - c0, 0.0))
-        return out
+        a = np.asarray(amounts, dtype=np.float64)
+        out = np.empty(a.shape[0])
+        bad = int(_K["impact_quotes"](a, float(ns), float(p0), float(d), float(k), float(q_star), float(c0), out))
+        if bad >= 0:
+            _check_amount(amounts[bad])  # raises, naming the amount
+        return out.tolist()
 
     def sell(self, amount: float) -> tuple[float, "PowerLawImpact"]:
         proceeds = self.quote_sell(amount)

@@ -279,6 +279,10 @@ class Capabilities:
     change only by the account's own liquidation, so the curve's unrecoverable-debt pass need
     not read a liquidated account whose ``q`` says it holds collateral or has no debt
     (``engine/curve.py`` ``unrecoverable_touched``, with its guard against underflow)."""
+    scans_since: bool = False
+    """The rules implement :class:`ScansSince` (a scan that skips by each account's HF at the
+    prices it was last read at and the net move since, tighter than :meth:`LiquidationRules.scan`'s
+    running product of every step's spread)."""
 
 
 @runtime_checkable
@@ -409,6 +413,19 @@ class SeesGas(Protocol):
 
     def see_gas(self, gas_gwei: float, gas_asset_usd: float) -> None:
         """This block's gas price (gwei) and the price (USD) of the asset gas is paid in."""
+        ...
+
+
+@runtime_checkable
+class ScansSince(Protocol):
+    """:attr:`Capabilities.scans_since`: the eligible accounts found with per-account bounds
+    since each account's last read (the Aave kernel's ``scan_since`` says how)."""
+
+    def scan_since(self, arrays: BookArrays, prices: FloatArray, upto: int, hf: FloatArray, epoch: np.ndarray,
+                   history: FloatArray, n_epochs: int) -> IntArray:
+        """The eligible accounts among ``0..upto-1`` at ``prices``, in account order. ``hf[k]``
+        is account ``k``'s HF at ``history[epoch[k]]`` (0: read it every time), kept valid:
+        accounts read get ``epoch = n_epochs``, for the caller to store ``prices`` there."""
         ...
 
 

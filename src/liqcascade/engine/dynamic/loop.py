@@ -70,10 +70,38 @@ def simulate(
     keeper-managed owners repay on the OSM's next price (:mod:`.keepers`). ``tables`` (names
     among :data:`~.results.TABLES`): only those are built (None: all).
     """
-    fin = simulate_state(model, path, oracle, settings, progress, oracle_input, venue_depth, sorted_book,
-                         owner_actions, accrual, impact_baseline, behaviour, behaviour_stream, keepers,
-                         trades=tables is None or "trades" in tables, shortfall=tables is None or "steps" in tables)
+    inputs = SimInputs(settings, oracle_input, venue_depth, sorted_book, owner_actions, tuple(accrual), impact_baseline,
+                       behaviour, behaviour_stream, keepers, trades=tables is None or "trades" in tables,
+                       shortfall=tables is None or "steps" in tables)
+    fin = simulate_state(model, path, oracle, inputs, progress)
     return build_result(fin.run, fin.state, config, tables)
+
+
+@dataclasses.dataclass(frozen=True)
+class SimInputs:
+    """What a run takes besides the model, the path and the oracle: :func:`simulate`'s keywords
+    (documented there), and what :func:`simulate_state` alone is asked (``trades`` False: no
+    per-row flows kept; ``shortfall`` False: the records' ``shortfall_usd`` is not computed, see
+    :attr:`.state.RunInputs.shortfall`)."""
+
+    settings: SimSettings | None = None
+    oracle_input: Mapping[str, FloatArray] | None = None
+    venue_depth: Mapping[str, FloatArray] | None = None
+    sorted_book: SortedBook | None = None
+    owner_actions: owners.OwnerActions | None = None
+    accrual: tuple[owners.DebtAccrual, ...] = ()
+    impact_baseline: Mapping[str, FloatArray] | None = None
+    behaviour: BehaviourParams | None = None
+    behaviour_stream: int = 0
+    keepers: KeeperBook | None = None
+    trades: bool = True
+    shortfall: bool = True
+
+    @property
+    def moving(self) -> bool:
+        """Whether the book moves in time (owners' actions, accrual, reactions or keepers)."""
+        return (self.owner_actions is not None or bool(self.accrual) or self.behaviour is not None
+                or self.keepers is not None)
 
 
 class Finished(NamedTuple):
@@ -83,37 +111,21 @@ class Finished(NamedTuple):
     state: SimulationState
 
 
-def simulate_state(
-    model: MarketModel,
-    path,
-    oracle,
-    settings: SimSettings | None = None,
-    progress: Callable[[int, int], None] | None = None,
-    oracle_input: Mapping[str, FloatArray] | None = None,
-    venue_depth: Mapping[str, FloatArray] | None = None,
-    sorted_book: SortedBook | None = None,
-    owner_actions: owners.OwnerActions | None = None,
-    accrual: tuple[owners.DebtAccrual, ...] = (),
-    impact_baseline: Mapping[str, FloatArray] | None = None,
-    behaviour: BehaviourParams | None = None,
-    behaviour_stream: int = 0,
-    keepers: KeeperBook | None = None,
-    trades: bool = True,
-    shortfall: bool = True,
-) -> Finished:
-    """:func:`simulate`'s run without its tables (same arguments; ``trades`` False: no per-row
-    flows kept; ``shortfall`` False: the records' ``shortfall_usd`` is not computed, see
-    :attr:`.state.RunInputs.shortfall`): a Monte Carlo path reads a few numbers of the state."""
-    moving = owner_actions is not None or bool(accrual) or behaviour is not None or keepers is not None
-    model, sorted_book, plan = _grown(model, sorted_book, path, owner_actions, behaviour, behaviour_stream)
-    run = prepare_inputs(model, path, oracle, settings, oracle_input, venue_depth, sorted_book)
-    if not shortfall:
+def simulate_state(model: MarketModel, path, oracle, inputs: SimInputs = SimInputs(),
+                   progress: Callable[[int, int], None] | None = None) -> Finished:
+    """:func:`simulate`'s run without its tables (its keywords as one :class:`SimInputs`): a
+    Monte Carlo path reads a few numbers of the state."""
+    x = inputs
+    model, sorted_book, plan = _grown(model, x.sorted_book, path, x.owner_actions, x.behaviour, x.behaviour_stream)
+    run = prepare_inputs(model, path, oracle, x.settings, x.oracle_input, x.venue_depth, sorted_book)
+    if not x.shortfall:
         run = dataclasses.replace(run, shortfall=False)
-    st = initial_state(run, trades=trades)
+    st = initial_state(run, trades=x.trades)
     if run.settings.dynamics.impact_on_path == "excess":
-        st.baseline = _baseline(run, impact_baseline)
-    if moving:
-        st.owners = owner_inputs(model, run, owner_actions, tuple(accrual), behaviour, behaviour_stream, plan, keepers)
+        st.baseline = _baseline(run, x.impact_baseline)
+    if x.moving:
+        st.owners = owner_inputs(model, run, x.owner_actions, tuple(x.accrual), x.behaviour, x.behaviour_stream, plan,
+                                 x.keepers)
     run_blocks(run, st, progress)
     return Finished(run, st)
 
@@ -198,14 +210,18 @@ def run_block(run: RunInputs, st: SimulationState, b: int, primed: quiet.Primed 
     st.liquidated_last = EMPTY
     shortfall = steps.eligible_shortfall(run, st, b, o)
     calls = n_liq = n_unprof = n_cap = n_wait = 0
+    choice_made = False
     if st.cand.elig.size:
         choice = steps.choose_liquidations(run, st, b, gas)
         n_unprof, n_cap, n_wait = choice.unprofitable, choice.over_capacity, choice.waiting
         if choice.chosen.size:
             calls, n_liq = steps.liquidate(run, st, b, o, choice)
+            choice_made = True
     if st.aftermarket is not None:
         steps.run_aftermarket(run, st, o, b)
-    steps.sell(run, st)
+    # the tallies were reset above; only these steps add to them
+    taken = run.capabilities.soft_liquidation or st.aftermarket is not None or choice_made
+    steps.sell(run, st, taken=taken)
     if run.settings.check_conservation:
         steps.check_conservation(run, st, b)
     held = st.held.size

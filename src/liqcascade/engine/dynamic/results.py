@@ -123,9 +123,16 @@ def totals_row(run: RunInputs, st: SimulationState) -> dict[str, object]:
     Carlo path's row reads these without the rest of the summary)."""
     rules, tallies, after, arrays, o_final = run.model.rules, st.tallies, st.aftermarket, st.arrays, st.o_prev
     everyone = np.arange(run.model.book.n_accounts, dtype=np.int64)
-    unrec = float(rules.unrecoverable_debt(arrays, o_final, everyone).sum())
     # what was already unrecoverable before the run, valued at the same (final) prices
-    unrec_before = float(rules.unrecoverable_debt(run.book.base, o_final, everyone).sum())
+    before = rules.unrecoverable_debt(run.book.base, o_final, everyone)
+    unrec_before = float(before.sum())
+    changed = changed_accounts(run.book.base, arrays) if run.capabilities.unrecoverable_from_health else None
+    if changed is None:
+        unrec = float(rules.unrecoverable_debt(arrays, o_final, everyone).sum())
+    else:  # an account whose rows are as they were has the same value: only the others are read again
+        now = before.copy()
+        now[changed] = rules.unrecoverable_debt(arrays, o_final, changed)
+        unrec = float(now.sum())  # the same array, summed the same way, as the pass over everyone
     # auctions and store-front sales that finished short (Maker: debt the lot did not cover)
     after_bad = float(after.facts().get("auction_bad_debt_usd", 0.0)) if after is not None else 0.0
     return {
@@ -140,6 +147,16 @@ def totals_row(run: RunInputs, st: SimulationState) -> dict[str, object]:
         "bad_debt_usd": float(tallies.acct_bad_debt_usd.sum()) + unrec - unrec_before + after_bad,
         "bad_debt_before_usd": unrec_before,
     }
+
+
+def changed_accounts(base, arrays) -> np.ndarray | None:
+    """The accounts (ascending) some of whose amounts differ between two books of one layout,
+    parameters and no per-account state (None when they do not share them: any may differ)."""
+    if not (arrays.offsets is base.offsets and arrays.asset is base.asset and arrays.params is base.params
+            and arrays.aux is base.aux and arrays.state is None and base.state is None):
+        return None
+    rows = np.flatnonzero((arrays.coll != base.coll) | (arrays.debt != base.debt))
+    return np.unique(np.searchsorted(arrays.offsets, rows, side="right") - 1).astype(np.int64)
 
 
 def cleared(run: RunInputs, st: SimulationState) -> bool:

@@ -13,7 +13,7 @@ from liqcascade._typing import FloatArray, IntArray
 from liqcascade.engine.dynamic.candidates import Candidates
 from liqcascade.engine.dynamic.records import AssetTotals, BlockRecords, EventBatch
 from liqcascade.engine.dynamic.settings import SimSettings
-from liqcascade.engine.static import MarketModel, SortedBook
+from liqcascade.engine.static import SKIP_MARGIN, MarketModel, SortedBook
 from liqcascade.errors import ConfigError
 from liqcascade.markets.base import Venue
 from liqcascade.protocols.base import Aftermarket, BookArrays, Capabilities, LiquidationLimits, Tallies
@@ -142,6 +142,48 @@ def prepare_inputs(model: MarketModel, path, oracle, settings: SimSettings | Non
     )
 
 
+MAX_EPOCHS = 256
+"""Oracle price vectors a :class:`ScanBounds` keeps; when full, every bound is restated
+against the newest (one pass over the book), so a scan's cost per kept vector stays bounded."""
+
+
+@dataclass
+class ScanBounds:
+    """Per-account skipping bounds of :meth:`~liqcascade.protocols.base.ScansSince.scan_since`:
+    ``hf[k]`` is account ``k``'s HF at the oracle prices ``history[epoch[k]]``; ``n`` vectors
+    of ``history`` are in use (the first: the model's prices, at which ``hf`` is the book's HF0)."""
+
+    hf: FloatArray
+    epoch: np.ndarray
+    history: FloatArray
+    n: int
+
+    @classmethod
+    def start(cls, hf0: FloatArray, p0: FloatArray) -> "ScanBounds":
+        """Bounds on ``hf0`` (the book's HF at ``p0``; kept and updated in place, not copied)."""
+        history = np.empty((MAX_EPOCHS, p0.shape[0]))
+        history[0] = p0
+        return cls(hf0, np.zeros(hf0.shape[0], dtype=np.int32), history, 1)
+
+    def make_room(self, prices: FloatArray) -> None:
+        """When every vector is in use: each bound restated at ``prices`` (divided by the
+        spread of the price moves since its vector, and the margin), one vector left."""
+        if self.n < self.history.shape[0]:
+            return
+        r = prices / self.history[:self.n]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spread = r.max(axis=1) / r.min(axis=1) * SKIP_MARGIN
+            self.hf /= spread[self.epoch]
+        self.epoch[:] = 0
+        self.history[0] = prices
+        self.n = 1
+
+    def keep(self, prices: FloatArray) -> None:
+        """Store the prices of the scan that just ran (the accounts it read point at them)."""
+        self.history[self.n] = prices
+        self.n += 1
+
+
 @dataclass
 class SimulationState:
     """Everything the block loop mutates. Prices are per market asset; impacts are logs."""
@@ -168,6 +210,9 @@ class SimulationState:
     """Per-account HF lower bounds times ``cum_bound`` (see the static solver)."""
     cum_bound: float
     bound: float
+    since: ScanBounds | None
+    """The tighter bounds of rules with ``capabilities.scans_since`` (None for other rules). Its
+    ``hf`` is ``q`` itself: a run uses one or the other (``q`` when the book moves, :mod:`.owners`)."""
     cand: Candidates | None
     liquidated_last: IntArray
     prev_elig: IntArray
@@ -218,11 +263,14 @@ def initial_state(run: RunInputs, trades: bool = True) -> SimulationState:
         seen[i] = arr[0]
     n = model.book.n_accounts
     rows = arrays.asset.shape[0] if trades or aftermarket is not None else 0
+    q = run.book.hf0_sorted.copy()
     return SimulationState(
         arrays=arrays, tallies=Tallies.zeros(k, n, rows), aftermarket=aftermarket, venues=venues,
         perm=np.zeros(k), trans=np.zeros(k), exo=exo, market=market,
-        ostate=run.oracle.init(seen, int(run.times[0])), o_prev=run.p0, q=run.book.hf0_sorted.copy(),
-        cum_bound=1.0, bound=1.0, cand=None, liquidated_last=EMPTY, prev_elig=EMPTY, held=EMPTY,
+        ostate=run.oracle.init(seen, int(run.times[0])), o_prev=run.p0, q=q,
+        cum_bound=1.0, bound=1.0, cand=None,
+        since=ScanBounds.start(q, run.p0) if run.capabilities.scans_since else None,
+        liquidated_last=EMPTY, prev_elig=EMPTY, held=EMPTY,
         eligible_since=np.full(n, -1, dtype=np.int64), inventory=np.zeros(k), totals=AssetTotals.zeros(k),
         records=BlockRecords.empty(run.n_blocks, k), events=[],
     )

@@ -117,18 +117,15 @@ def find_candidates(run: RunInputs, st: SimulationState, b: int, o: FloatArray) 
     # auctions); room freed since last block lets accounts that waited be picked again
     limits_freed = st.aftermarket is not None and st.aftermarket.sync_limits(st.arrays.state)
     moved = st.owners is not None and st.owners.rescan  # owners' actions or debt accrual this block
-    if b == 0 or not np.array_equal(o, st.o_prev) or global_effects or limits_freed or moved:
+    # different bytes are different prices (or a 0.0 of the other sign: then a full scan, which
+    # finds the same set); equal bytes are checked as values, so that a NaN price is never "the same"
+    same = o.tobytes() == st.o_prev.tobytes() and np.array_equal(o, st.o_prev)
+    if b == 0 or not same or global_effects or limits_freed or moved:
         ratio0 = o / run.p0
         st.bound = max(st.bound, float(ratio0.max() / ratio0.min()))
-        step = o / st.o_prev
-        st.cum_bound *= float(step.max() / step.min())
-        if st.cum_bound > 1e100:
-            # keep the product finite over long runs: rescale every bound (q / cum is what counts)
-            st.q /= st.cum_bound
-            st.cum_bound = 1.0
         everyone = global_effects or st.owners is not None  # a moving book is not sorted by health
         upto = run.model.book.n_accounts if everyone else run.book.prefix_len(st.bound)
-        scanned = rules.scan(st.arrays, o, upto, st.q, st.cum_bound)
+        scanned = _scan(rules, st, o, upto, since=st.since is not None and not everyone)
         st.cand = Candidates.build(rules, st.arrays, o, scanned, run.shortfall)
         if held_by_limits:
             st.held = _held(rules, st, o, np.setdiff1d(scanned, st.cand.elig, assume_unique=True))
@@ -140,6 +137,24 @@ def find_candidates(run: RunInputs, st: SimulationState, b: int, o: FloatArray) 
             pool = np.union1d(st.held, st.liquidated_last)
             st.held = _held(rules, st, o, np.setdiff1d(pool, st.cand.elig, assume_unique=True))
     st.o_prev = o
+
+
+def _scan(rules, st: SimulationState, o: FloatArray, upto: int, since: bool) -> np.ndarray:
+    """The eligible accounts among ``0..upto-1`` at ``o``: by the bounds since each account's last
+    read (``since``: :class:`~liqcascade.protocols.base.ScansSince`), else by ``q / cum_bound``."""
+    if since:
+        sb = st.since
+        sb.make_room(o)
+        scanned = rules.scan_since(st.arrays, o, upto, sb.hf, sb.epoch, sb.history, sb.n)
+        sb.keep(o)
+        return scanned
+    step = o / st.o_prev
+    st.cum_bound *= float(step.max() / step.min())
+    if st.cum_bound > 1e100:
+        # keep the product finite over long runs: rescale every bound (q / cum is what counts)
+        st.q /= st.cum_bound
+        st.cum_bound = 1.0
+    return rules.scan(st.arrays, o, upto, st.q, st.cum_bound)
 
 
 def _held(rules: HoldsByLimits, st: SimulationState, o: FloatArray, accounts) -> np.ndarray:
@@ -347,15 +362,16 @@ def sell_into_venues(venues: dict, amount: np.ndarray, market: np.ndarray, price
     return proceeds
 
 
-def sell(run: RunInputs, st: SimulationState) -> None:
+def sell(run: RunInputs, st: SimulationState, taken: bool = True) -> None:
     """Step 8: liquidators sell ``1 / spread_blocks`` of their inventory into the venues; each
     sale's price move splits into the permanent part (into the reference) and the
-    transient part (decaying)."""
+    transient part (decaying). ``taken`` False: nothing added to this block's tallies since
+    they were reset (no call, no soft liquidation, no aftermarket), so they are not read."""
     phi = run.settings.dynamics.permanent_fraction
     tallies, venues, market = st.tallies, st.venues, st.market
     mode = run.settings.dynamics.impact_on_path
-    if mode != "excess" and not (st.inventory.any() or tallies.seized.any() or tallies.fee.any()
-                                 or tallies.repaid.any() or tallies.deficit.any()):
+    if mode != "excess" and not (st.inventory.any() or (taken and (tallies.seized.any() or tallies.fee.any()
+                                                                   or tallies.repaid.any() or tallies.deficit.any()))):
         # nothing held or taken (most blocks): the sale is empty and every total would add
         # +0.0, which changes none (they start at +0.0 and only add: none is -0.0)
         return

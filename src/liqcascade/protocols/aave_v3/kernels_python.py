@@ -444,6 +444,42 @@ def scan(upto, offsets, asset, coll, debt, prices, key, lt, q, cum_bound, out):
     return n
 
 
+def scan_since(upto, offsets, asset, coll, debt, prices, key, lt, hf, epoch, history, n_epochs, out):
+    """:func:`scan` with a tighter skip: ``hf[k]`` is account ``k``'s HF at the prices
+    ``history[epoch[k]]`` of the scan that last read it (0 while it is eligible, so it is read
+    every time; ``HF_INF``: it can never be eligible). Each price moved by a factor between
+    ``lo`` and ``hi`` since that scan, so the HF now is at least ``hf[k] * lo / hi`` (collateral
+    at least ``lo`` times, debt at most ``hi`` times what it was): an account whose bound
+    reaches 1 is skipped. That is the net move since the account's last look, where
+    :func:`scan`'s ``cum_bound`` multiplies every step's spread (a path that goes down and
+    back up widens it twice). Accounts read get ``epoch = n_epochs``: the caller stores
+    ``prices`` as ``history[n_epochs]``. Writes the eligible into ``out``; returns how many."""
+    thr = np.empty(n_epochs)
+    for e in range(n_epochs):
+        hi = 0.0
+        lo = np.inf
+        for a in range(prices.shape[0]):
+            r = prices[a] / history[e, a]
+            hi = max(hi, r)
+            lo = min(lo, r)
+        thr[e] = hi / lo * SKIP_MARGIN
+    n = 0
+    for k in range(upto):
+        if hf[k] >= thr[epoch[k]]:
+            continue
+        w, cv_total, d = account_values(offsets[k], offsets[k + 1], asset, coll, debt, prices, key, lt)
+        epoch[k] = n_epochs
+        if d > 0.0 and cv_total > 0.0 and w < d:
+            out[n] = k
+            n += 1
+            hf[k] = 0.0
+        elif d > 0.0:
+            hf[k] = w / d
+        else:
+            hf[k] = HF_INF
+    return n
+
+
 def first_call(version, policy, accounts, offsets, asset, coll, debt, prices, key, lt, bonus, fee,
                out_repaid, out_seized, out_fee, out_coll_asset, out_debt_asset):
     """For each account, what its next ``liquidationCall`` would do at ``prices``, without
@@ -546,6 +582,7 @@ FUNCTIONS = {
     "liquidate_from": liquidate_from,
     "sweep": sweep,
     "scan": scan,
+    "scan_since": scan_since,
     "first_call": first_call,
     "liquidate_list": liquidate_list,
     "bad_debt_pass": bad_debt_pass,

@@ -61,7 +61,7 @@ class AaveV3Rules:
     pair_policy: str = "largest"
     name: str = "aave_v3"
     capabilities = Capabilities(
-        capped_calls=True, unrecoverable_from_health=True, priced_by_rows=True, debt_free_bound=True
+        capped_calls=True, unrecoverable_from_health=True, scans_since=True, priced_by_rows=True, debt_free_bound=True
     )
 
     def __post_init__(self) -> None:
@@ -183,6 +183,14 @@ class AaveV3Rules:
         t = arrays.params
         n = kernels.scan(upto, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, t.key, t.lt, q, cum_bound,
                          out)
+        return out[:n]
+
+    def scan_since(self, arrays: BookArrays, prices: FloatArray, upto: int, hf: FloatArray, epoch: np.ndarray,
+                   history: FloatArray, n_epochs: int) -> IntArray:
+        out = np.empty(upto, dtype=np.int64)
+        t = arrays.params
+        n = kernels.scan_since(upto, arrays.offsets, arrays.asset, arrays.coll, arrays.debt, prices, t.key, t.lt,
+                               hf, epoch, history, n_epochs, out)
         return out[:n]
 
     def first_call(self, arrays: BookArrays, prices: FloatArray, accounts: IntArray) -> FirstCall:
