@@ -61,7 +61,8 @@ class AaveV3Rules:
     pair_policy: str = "largest"
     name: str = "aave_v3"
     capabilities = Capabilities(
-        capped_calls=True, unrecoverable_from_health=True, scans_since=True, priced_by_rows=True, debt_free_bound=True
+        capped_calls=True, unrecoverable_from_health=True, scans_since=True, priced_by_rows=True,
+        debt_free_bound=True,
     )
 
     def __post_init__(self) -> None:
