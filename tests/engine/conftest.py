@@ -1,3 +1,5 @@
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
@@ -20,6 +22,36 @@ def book(rows):
     ids = [r[0] for r in rows]
     idx = [PARAMS.index(r[1]) for r in rows]
     return PositionBook.from_rows(ids, idx, [r[2] for r in rows], [r[3] for r in rows], PARAMS.symbols)
+
+
+@dataclass(frozen=True)
+class SweptBook:
+    """What one call of an Aave ``sweep`` kernel left: its counts and the buffers it wrote."""
+
+    found: int
+    calls: int
+    arrays: object
+    tallies: object
+    touched: np.ndarray
+    q: np.ndarray
+
+
+def aave_sweep(sweep, version: int, b: PositionBook, prices: np.ndarray) -> SweptBook:
+    """One round of ``sweep`` (the compiled kernel or its plain-Python twin) over every account of
+    ``b`` at ``prices``, every bound 0 (every account read), ``cum_bound`` 1, 64 calls at most."""
+    from liqcascade.protocols.aave_v3.rules import AaveV3Rules
+    from liqcascade.protocols.base import Tallies
+
+    arr = AaveV3Rules(PARAMS, version).prepare(b)
+    t = Tallies.zeros(3, b.n_accounts, b.n_rows)
+    touched = np.zeros(b.n_accounts, dtype=np.bool_)
+    q = np.zeros(b.n_accounts)
+    found, calls = sweep(
+        version, 0, b.n_accounts, arr.offsets, arr.asset, arr.coll, arr.debt, prices, arr.params.key, arr.params.lt,
+        arr.params.bonus, arr.params.fee, 64, 0.0, t.seized, t.fee, t.repaid, t.deficit, t.acct_seized_usd,
+        t.acct_repaid_usd, t.acct_bad_debt_usd, t.acct_calls, t.acct_blocked, touched, q, 1.0, t.flows,
+    )
+    return SweptBook(int(found), int(calls), arr, t, touched, q)
 
 
 @pytest.fixture(scope="module")

@@ -98,8 +98,10 @@ def test_a_maker_run_with_auctions_follows_the_schema_and_adds_its_facts_after_i
 
 
 RULES = {
-    AaveV3Rules: Capabilities(capped_calls=True, unrecoverable_from_health=True, scans_since=True,
-                              priced_by_rows=True),
+    AaveV3Rules: Capabilities(
+        capped_calls=True, unrecoverable_from_health=True, scans_since=True, priced_by_rows=True,
+        debt_free_bound=True,
+    ),
     CompoundV2Rules: Capabilities(aftermarket=True, capped_calls=True),
     CometRules: Capabilities(aftermarket=True),
     EulerV2Rules: Capabilities(aftermarket=True, capped_calls=True),

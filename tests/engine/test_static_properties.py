@@ -11,7 +11,7 @@ from liqcascade.model import PositionBook
 from liqcascade.protocols.aave_v3 import V3_0, V3_3, V3_7
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
 
-from .conftest import PARAMS, PRICES
+from .conftest import PARAMS, PRICES, aave_sweep
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -244,7 +244,6 @@ def test_jit_and_python_twins_agree():
     Python source give the same numbers on a multi-asset book."""
     from liqcascade._jit import jit_functions
     from liqcascade.protocols.aave_v3 import kernels_python
-    from liqcascade.protocols.base import Tallies
 
     compiled = jit_functions(kernels_python.FUNCTIONS, parallel=kernels_python.PARALLEL, enabled=True)
     rng = np.random.default_rng(3)
@@ -258,21 +257,13 @@ def test_jit_and_python_twins_agree():
     debt[1::3] = cap * 0.7
     debt[2::3] = cap * 0.3
     book = PositionBook.from_rows(ids, assets, coll, debt, PARAMS.symbols)
-    rules = AaveV3Rules(PARAMS, V3_3)
     prices = PRICES * np.array([0.8, 1, 1])
     results = []
     for sweep in (compiled["sweep"], kernels_python.sweep):
-        arr = rules.prepare(book)
-        t = Tallies.zeros(3, book.n_accounts, book.n_rows)
-        touched = np.zeros(book.n_accounts, dtype=np.bool_)
-        q = np.zeros(book.n_accounts)
-        found, calls = sweep(
-            V3_3, 0, book.n_accounts, arr.offsets, arr.asset, arr.coll, arr.debt, prices, arr.params.key, arr.params.lt,
-            arr.params.bonus, arr.params.fee,
-            64, 0.0, t.seized, t.fee, t.repaid, t.deficit, t.acct_seized_usd, t.acct_repaid_usd,
-            t.acct_bad_debt_usd, t.acct_calls, t.acct_blocked, touched, q, 1.0, t.flows,
-        )
-        results.append((found, calls, arr.coll.copy(), arr.debt.copy(), t.seized.copy(), t.deficit.copy(), q, t.flows))
+        r = aave_sweep(sweep, V3_3, book, prices)
+        arr, t = r.arrays, r.tallies
+        results.append((r.found, r.calls, arr.coll.copy(), arr.debt.copy(), t.seized.copy(), t.deficit.copy(), r.q,
+                        t.flows))
     (f1, c1, *a1), (f2, c2, *a2) = results
     assert (f1, c1) == (f2, c2) and c1 > 0
     for x, y in zip(a1, a2):

@@ -36,7 +36,8 @@ from liqcascade._typing import FloatArray
 from liqcascade.engine.curve_kernels import (
     MASK_ASSETS, MASK_BYTES, asset_masks, byte_extremes, first_round_bounds, held_bounds, split_values,
 )
-from liqcascade.engine.static import StaticCascade
+from liqcascade.engine.static import CascadeOutcome, StaticCascade
+from liqcascade.protocols.base import HF_INF
 
 
 @dataclass(frozen=True)
@@ -179,13 +180,56 @@ def run_point(solver: StaticCascade, shock: FloatArray, direction: Direction | N
     t, a = out.totals, out.tallies
     # the sums of StaticCascade.totals, the same reductions over the same arrays (so the same
     # bits), without the counts and totals a curve does not report
-    bad_remaining = solver.model.rules.unrecoverable_debt(out.working, out.prices_final, np.flatnonzero(out.touched))
+    bad_remaining = unrecoverable_touched(solver, out)
     return CurvePoint(
         out.prices0, out.prices_shocked, out.prices_final, t["seized"].copy(), t["repaid"].copy(),
         t["deficit"].copy(), out.rounds, out.converged, float(a.acct_seized_usd.sum()),
-        float(a.acct_repaid_usd.sum()), float(a.acct_bad_debt_usd.sum()) + float(bad_remaining.sum()),
+        float(a.acct_repaid_usd.sum()), float(a.acct_bad_debt_usd.sum()) + bad_remaining,
         int(np.count_nonzero(a.acct_calls)),  # calls are never negative
     )
+
+
+def unrecoverable_touched(solver: StaticCascade, out: CascadeOutcome) -> float:
+    """The sum of the rules' ``unrecoverable_debt`` over the accounts ``out`` touched, as the
+    array of them all in working order sums it. For rules with ``debt_free_bound`` the accounts
+    whose bound says they had no debt left (most liquidated accounts repay all of it) are not
+    read, nor, when :func:`lowest_price_ratio` is at least :data:`UNDERFLOW_RATIO`, the ones
+    whose bound says they hold collateral: their entries are 0, as the rules would give, so a
+    sum of only zeros is 0, and otherwise the entries read are put among zeros at their places
+    and summed as the whole array (the same terms in the same order: the same bits)."""
+    rules, touched = solver.model.rules, np.flatnonzero(out.touched)
+    if not rules.capabilities.debt_free_bound:
+        return float(rules.unrecoverable_debt(out.arrays, out.prices_final, touched).sum())
+    q = solver.hf_bounds[touched]
+    if lowest_price_ratio(solver.model.assets, out) >= UNDERFLOW_RATIO:
+        read = np.flatnonzero(~((q > 0.0) & (q <= HF_INF)))  # skip: HF_INF (no debt) or a positive bound
+    else:
+        read = np.flatnonzero(q != HF_INF)
+    part = rules.unrecoverable_debt(out.arrays, out.prices_final, touched[read])
+    if not part.any():
+        return 0.0  # the whole array is +0.0 (the rules give 0.0 where no debt is unrecoverable)
+    bad = np.zeros(touched.shape[0])
+    bad[read] = part
+    return float(bad.sum())
+
+
+def lowest_price_ratio(assets: tuple[str, ...], out: CascadeOutcome) -> float:
+    """The lowest ratio over assets of the final price to the highest price any round of ``out``
+    saw (the shocked prices and the prices after each round, from its round rows)."""
+    high = np.array(out.prices_shocked, dtype=np.float64)
+    where = {a: i for i, a in enumerate(assets)}
+    for row in out.round_rows:
+        i = where[row["asset"]]
+        high[i] = max(high[i], row["price_after"])
+    return float(np.min(out.prices_final / high))
+
+
+UNDERFLOW_RATIO = 1e-140
+"""Lowest final-to-highest price ratio (:func:`lowest_price_ratio`) at which an account whose
+bound says it holds collateral is taken to hold some at the final prices without reading it:
+it had at least ``BOUND_COLLATERAL_FLOOR`` (1e-100) USD at some round's prices, so one of its
+rows (of at most 1e9) held 1e-109 USD or more, and at the final prices at least ~1e-249: no
+product of amount and price underflows to 0."""
 
 
 def default_workers(points: int) -> int:

@@ -417,6 +417,13 @@ class StaticCascade:
         self._own_bounds()
         return self._hf0_sorted
 
+    @property
+    def hf_bounds(self) -> FloatArray:
+        """The sweeps' per-account bounds ``q`` by working position, as the last run left them in
+        the accounts it looked at (read only; ``q / cum_bound`` bounds the HF from below; after a
+        first run they may share the HF0 array, see :meth:`_own_bounds`)."""
+        return self._q
+
     def _own_bounds(self) -> None:
         """Give the HF bounds an array of their own (see ``__init__``); where a run has written
         bounds into the HF0 array, those entries of HF0 are computed again first (the

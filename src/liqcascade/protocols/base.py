@@ -21,6 +21,10 @@ HF_INF = 1.0e300
 """Health factor reported for an account with no debt (kernels cannot return inf cheaply
 in every path; tables turn it into ``inf``)."""
 
+BOUND_COLLATERAL_FLOOR = 1e-100
+"""Seizable collateral value (USD) from which a sweep's bound may say an account holds
+collateral (``Capabilities.debt_free_bound``); below it the bound is 0 (read again)."""
+
 
 @dataclass(frozen=True)
 class ParamTable:
@@ -266,6 +270,15 @@ class Capabilities:
     """``unrecoverable_debt`` of an account is its ``health`` debt value when its counted
     collateral value is 0 and its debt value above 0, else 0 (the same numbers): an engine that
     needs both may take them from one health pass."""
+    debt_free_bound: bool = False
+    """The solver's per-account bound ``q`` (kept by ``sweep`` and ``scan``) tells what an
+    account held at its last read: exactly ``HF_INF`` only when its debt value was 0; positive
+    and below ``HF_INF`` only when it had debt and at least :data:`BOUND_COLLATERAL_FLOOR` USD of
+    seizable collateral (a sum over its rows of amount x price); and a liquidated account's ``q``
+    is set by the read that ends its liquidation (or is 0 for ``liquidate_list`` to come). Rows
+    change only by the account's own liquidation, so the curve's unrecoverable-debt pass need
+    not read a liquidated account whose ``q`` says it holds collateral or has no debt
+    (``engine/curve.py`` ``unrecoverable_touched``, with its guard against underflow)."""
     scans_since: bool = False
     """The rules implement :class:`ScansSince` (a scan that skips by each account's HF at the
     prices it was last read at and the net move since, tighter than :meth:`LiquidationRules.scan`'s

@@ -26,7 +26,7 @@ from liqcascade.protocols.aave_v3.fast import (
     max_liquidatable_debt,
 )
 from liqcascade.protocols.aave_v3.versions import V3_3
-from liqcascade.protocols.base import HF_INF
+from liqcascade.protocols.base import BOUND_COLLATERAL_FLOOR, HF_INF
 from liqcascade.protocols.flows import FLOW_FEE, FLOW_REPAID, FLOW_SEIZED, FLOW_WRITTEN_OFF, add_flow
 
 PAIR_LARGEST = 0  # most valuable seizable collateral, most valuable debt
@@ -35,6 +35,15 @@ PAIR_MAX_BONUS = 1  # seizable collateral with the highest bonus (ties: more val
 SKIP_MARGIN = 1.0 + 1e-12
 """Relative margin on the skipping bounds, so float rounding at the boundary cannot skip
 an account whose HF is below 1 by a rounding step."""
+
+NO_COLLATERAL = 2.0 * HF_INF
+"""The sweep's bound ``q`` of an account with debt and no seizable collateral at its last read
+(skipped like ``HF_INF``, which it keeps for the accounts without debt: so a touched account whose
+``q`` is ``HF_INF`` had no debt left, ``Capabilities.debt_free_bound``)."""
+
+CV_FLOOR = BOUND_COLLATERAL_FLOOR
+"""Seizable collateral value (USD) below which the sweep and the scan keep ``q = 0`` for an account
+with debt (read again next round, a valid bound), ``Capabilities.debt_free_bound``."""
 
 
 def account_values(s, e, asset, coll, debt, prices, key, lt):
@@ -386,13 +395,16 @@ def sweep(
                 calls[c] += n
                 # its bound from what is left (the liquidation's last sums): most liquidated
                 # accounts end healthy and need not be read again while prices move less than their HF
-                q[k] = (w / d) * cum_bound if d > 0.0 and cv_total > 0.0 else HF_INF
+                if d > 0.0 and cv_total > 0.0:
+                    q[k] = (w / d) * cum_bound if cv_total >= CV_FLOOR else 0.0
+                else:
+                    q[k] = NO_COLLATERAL if d > 0.0 else HF_INF
             elif d > 0.0 and cv_total > 0.0:
-                q[k] = (w / d) * cum_bound
+                q[k] = (w / d) * cum_bound if cv_total >= CV_FLOOR else 0.0
             else:
                 # no debt, or no seizable collateral whatever the prices: only this account's
                 # own liquidation changes its rows, so it cannot become eligible in this cascade
-                q[k] = HF_INF
+                q[k] = NO_COLLATERAL if d > 0.0 else HF_INF
     for c in range(N_CHUNKS):
         for a in range(k_assets):
             seized_by_asset[a] += acc[0, c, a]
@@ -426,7 +438,7 @@ def scan(upto, offsets, asset, coll, debt, prices, key, lt, q, cum_bound, out):
             n += 1
             q[k] = 0.0
         elif d > 0.0:
-            q[k] = (w / d) * cum_bound
+            q[k] = (w / d) * cum_bound if cv_total >= CV_FLOOR else 0.0
         else:
             q[k] = HF_INF
     return n

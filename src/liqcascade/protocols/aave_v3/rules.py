@@ -60,8 +60,10 @@ class AaveV3Rules:
     version: int
     pair_policy: str = "largest"
     name: str = "aave_v3"
-    capabilities = Capabilities(capped_calls=True, unrecoverable_from_health=True, scans_since=True,
-                                priced_by_rows=True)
+    capabilities = Capabilities(
+        capped_calls=True, unrecoverable_from_health=True, scans_since=True, priced_by_rows=True,
+        debt_free_bound=True,
+    )
 
     def __post_init__(self) -> None:
         if self.version not in NAMES:
