@@ -4,6 +4,7 @@ are the same bit for bit as on a book sorted at once."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from unittest.mock import patch
 
 import numpy as np
@@ -12,8 +13,9 @@ from hypothesis import strategies as st
 
 from liqcascade.engine import static
 from liqcascade.engine.static import (
-    CascadeSettings, MarketModel, SortedBook, StaticCascade, _order_of_distinct, _row_index, stable_argsort,
+    CascadeSettings, MarketModel, SortedBook, StaticCascade, _row_index, stable_argsort,
 )
+from liqcascade.engine.flow_replay import order_of_distinct
 from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.protocols.aave_v3 import V3_0, V3_3, V3_7
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
@@ -43,8 +45,9 @@ def _rows(sb: SortedBook, upto: int):
 @given(rich_books(), st.lists(st.floats(0.0, 5.0), min_size=1, max_size=3))
 def test_a_partly_sorted_book_is_the_front_of_the_full_sort(pb, cuts):
     """Sorting below a growing sequence of cuts: every account with HF0 below the last cut is
-    in the prefix, which is the full sort's first accounts with the same rows; the whole book
-    is a permutation of the accounts with each account's own rows."""
+    in the prefix, which is the full sort's first accounts with the same rows; the order is a
+    permutation of the accounts; the prefix's accounts have their own rows in the working book
+    (which holds no others), the rest are read from the prepared book in original order."""
     model = _model(pb)
     full = SortedBook.of(model)
     sb = SortedBook.partial(model, 0.0)
@@ -58,12 +61,28 @@ def test_a_partly_sorted_book_is_the_front_of_the_full_sort(pb, cuts):
         assert _rows(sb, m) == _rows(full, m)
         assert (sb.hf0_sorted[m:] >= cut).all()
         assert sorted(sb.perm.tolist()) == list(range(model.book.n_accounts))
-        for j in range(model.book.n_accounts):  # each account's own rows, wherever it sits
+        assert sb.base.n_accounts == m and sb.base.coll.shape[0] == int(sb.base.offsets[m])
+        for j in range(m):  # each sorted account's own rows
             k = sb.perm[j]
             s, e = sb.base.offsets[j], sb.base.offsets[j + 1]
             s0, e0 = model.book.offsets[k], model.book.offsets[k + 1]
             np.testing.assert_array_equal(sb.base.coll[s:e], model.book.collateral[s0:e0])
             np.testing.assert_array_equal(sb.base.asset[s:e], model.book.asset[s0:e0])
+        if m < model.book.n_accounts:  # the others' rows where the book has them
+            src = sb.source
+            np.testing.assert_array_equal(src.offsets, model.book.offsets)
+            np.testing.assert_array_equal(src.coll, model.book.collateral)
+            np.testing.assert_array_equal(src.asset, model.book.asset)
+        else:
+            assert sb.source is None and sb.room is None
+        whole = sb.whole  # every account's own rows, in working order, the prefix's as they are
+        assert whole.n_accounts == model.book.n_accounts and _rows(sb, m) == _rows(replace(sb, base=whole), m)
+        for j, k in enumerate(sb.perm):
+            s, e = whole.offsets[j], whole.offsets[j + 1]
+            s0, e0 = model.book.offsets[k], model.book.offsets[k + 1]
+            for got, own in ((whole.coll, model.book.collateral), (whole.debt, model.book.debt),
+                             (whole.asset, model.book.asset)):
+                np.testing.assert_array_equal(got[s:e], own[s0:e0])
     sb = sb.sort_below(np.inf)
     np.testing.assert_array_equal(sb.perm, full.perm)
     assert _rows(sb, model.book.n_accounts) == _rows(full, model.book.n_accounts)
@@ -177,22 +196,24 @@ def test_a_sorting_gathered_a_few_rows_at_a_time_moves_each_accounts_own_rows(pb
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rich_books(), st.floats(0.0, 5.0))
-def test_a_consuming_sort_gives_the_same_book_and_leaves_the_model_alone(pb, cut):
-    """``consume=True`` (a solver's sortings: each old column dropped once its copy is made) gives
-    the same sorted book; the consumed book's columns are gone and the model's book is untouched."""
+def test_a_later_sorting_leaves_the_earlier_book_and_the_models_alone(pb, cut):
+    """A sorting writes the rows it adds after the prefix's: the book it was sorted from keeps
+    its rows (an outcome holds them), the model's book is untouched, and the steps end at the
+    book sorted at once."""
     model = _model(pb)
     before = [x.copy() for x in (model.book.asset, model.book.collateral, model.book.debt, model.book.offsets)]
     first = SortedBook.partial(model, float(cut) / 2)
-    want = SortedBook.partial(model, float(cut) / 2).sort_below(float(cut))
-    got = first.sort_below(float(cut), consume=True)
+    m = first.n_sorted
+    kept = _rows(first, m)
+    got = first.sort_below(float(cut)).sort_below(np.inf)
+    assert _rows(first, m) == kept and first.base.n_accounts == m
     n = model.book.n_accounts
+    want = SortedBook.of(model)
     assert _rows(got, n) == _rows(want, n)
     np.testing.assert_array_equal(got.perm, want.perm)
-    if got is not first:
-        assert first.base.coll is None and first.base.params.key.size == 0
     after = (model.book.asset, model.book.collateral, model.book.debt, model.book.offsets)
-    for a, b in zip(before, after):
-        np.testing.assert_array_equal(a, b)
+    for x, y in zip(before, after):
+        np.testing.assert_array_equal(x, y)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -219,6 +240,6 @@ def test_order_of_distinct_is_the_stable_argsort(case):
     recording: the sorted keys read through it are ascending and it is a permutation of them)."""
     n, perm, m = case
     keys = np.asarray(perm[:m], dtype=np.int64)
-    order = _order_of_distinct(keys, n)
+    order = order_of_distinct(keys, n)
     assert sorted(order.tolist()) == list(range(m))
     assert keys[order].tolist() == sorted(keys.tolist())

@@ -421,3 +421,4 @@ def test_flow_hits_every_row_in_another_order(compiled):
     assert got[0].tolist() == [0, 2]
     assert got[1].tolist() == [5, 7] and got[2].tolist() == [0, 2]
     assert got[4].tolist() == [-2.0, -1.0] and got[5].tolist() == [-6.0, -3.0]
+

@@ -64,7 +64,7 @@ def replay_flows(
     acc = np.flatnonzero(touched)
     # in book order: the trades table reads the flows in that order (each account is replayed
     # on its own, so the order of the replayed book does not change its numbers)
-    acc = acc[np.argsort(account_order[acc], kind="stable")]
+    acc = acc[order_of_distinct(account_order[acc], account_order.shape[0])]
     offsets = base.offsets
     counts = np.diff(offsets)[acc]
     rows = row_index(offsets[:-1][acc], counts)
@@ -97,3 +97,13 @@ def _take_rows(value, rows: np.ndarray, n_rows: int):
         return replace(value, **{f.name: _take_rows(getattr(value, f.name), rows, n_rows)
                                  for f in fields(value) if f.init})
     return value
+
+
+def order_of_distinct(keys: np.ndarray, n: int) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")`` for distinct ``keys`` in ``0..n-1`` (accounts' numbers):
+    each key's position put at the key, then read in key order (two passes, no comparison sort)."""
+    at = np.empty(n, dtype=np.int64)
+    at[keys] = np.arange(keys.shape[0])
+    present = np.zeros(n, dtype=bool)
+    present[keys] = True
+    return at[present]

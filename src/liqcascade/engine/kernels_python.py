@@ -86,31 +86,37 @@ def flow_hits(flows, live, every, cols, subs, signs, party, code, n_parties, usd
     # the counts do not depend on the order: when ``live`` (distinct rows) is every row, in
     # another order (a book in health order), they are counted in memory order
     in_place = every or n == flows.shape[0]
-    for i in range(n):
-        r = i if in_place else live[i]
-        for j in range(k):
-            v = flows[r, cols[j]]
-            if subs[j] >= 0:
-                v = v - flows[r, subs[j]]
-            if v * signs[j] != 0.0:
-                start[party[j] + 1] += 1
-    for p in range(n_parties):
-        start[p + 1] += start[p]
-    count = start[n_parties]
-    out_account = np.empty(count, dtype=np.int64)
-    out_asset = np.empty(count, dtype=np.int64)
-    out_kind = np.empty(count, dtype=np.int64)
-    out_amount = np.empty(count, dtype=np.float64)
-    out_usd = np.empty(count, dtype=np.float64)
-    at = start[:n_parties].copy()
-    for i in range(n):
-        r = i if every else live[i]
-        for j in range(k):
-            v = flows[r, cols[j]]
-            if subs[j] >= 0:
-                v = v - flows[r, subs[j]]
-            v = v * signs[j]
-            if v != 0.0:
+    out_account = np.empty(0, dtype=np.int64)
+    out_asset = np.empty(0, dtype=np.int64)
+    out_kind = np.empty(0, dtype=np.int64)
+    out_amount = np.empty(0, dtype=np.float64)
+    out_usd = np.empty(0, dtype=np.float64)
+    at = np.zeros(n_parties, dtype=np.int64)
+    # one loop for both passes (count, then fill), so a kind's amount is computed in one place
+    for fill in range(2):
+        if fill:
+            for p in range(n_parties):
+                start[p + 1] += start[p]
+            count = start[n_parties]
+            out_account = np.empty(count, dtype=np.int64)
+            out_asset = np.empty(count, dtype=np.int64)
+            out_kind = np.empty(count, dtype=np.int64)
+            out_amount = np.empty(count, dtype=np.float64)
+            out_usd = np.empty(count, dtype=np.float64)
+            at = start[:n_parties].copy()
+        here = in_place if fill == 0 else every
+        for i in range(n):
+            r = i if here else live[i]
+            for j in range(k):
+                v = flows[r, cols[j]]
+                if subs[j] >= 0:
+                    v = v - flows[r, subs[j]]
+                v = v * signs[j]
+                if v == 0.0:
+                    continue
+                if fill == 0:
+                    start[party[j] + 1] += 1
+                    continue
                 u = flows[r, cols[j] + usd_off]
                 if subs[j] >= 0:
                     u = u - flows[r, subs[j] + usd_off]

@@ -350,7 +350,9 @@ def totals_by_party(trades: pd.DataFrame) -> Mapping[tuple[str, str, str], float
 def static_trades(model, out) -> pd.DataFrame:
     """The ``trades`` table of one static cascade (``model``: its market, ``out``: its
     :class:`~liqcascade.engine.static.CascadeOutcome`)."""
-    a = out.arrays
+    # replayed flows are of touched accounts' rows, all in the working book; flows of every row
+    # are read against the whole book
+    a = out.arrays if out.flow_rows is None else out.working
     if out.flow_rows is None and out.tallies.flows.shape[0] != a.asset.shape[0]:
         raise ValueError("this cascade kept no per-row trades (run it with trades=True)")
     rows = BookRows.listed(a.offsets, a.asset, out.account_order, model.book)

@@ -345,7 +345,9 @@ class LiquidationRules(Protocol):
 
     def outcome_facts(self, arrays: BookArrays, prices: FloatArray) -> dict[str, object]:
         """Protocol-specific numbers read off the book at the end of a run, for the summary
-        (e.g. Liquity's Stability Pool offset and redistribution, USD at ``prices``)."""
+        (e.g. Liquity's Stability Pool offset and redistribution, USD at ``prices``). The static
+        engine passes its working book: every account for rules with global effects or soft
+        liquidation, otherwise the accounts its rounds could reach (the others unchanged)."""
         ...
 
 
