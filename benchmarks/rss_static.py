@@ -24,7 +24,7 @@ COLUMNS = ("account", "asset", "collateral", "debt", "account_ids", "emode", "of
 
 
 def build(n_accounts: int, path: str, ordered: bool = False) -> None:
-    from test_bench_core import _model
+    from core_model import core_model as _model
 
     from liqcascade.io.aave_config import load_aave_reserve_config
     from liqcascade.model.synthetic import synthetic_book
@@ -42,7 +42,8 @@ def build(n_accounts: int, path: str, ordered: bool = False) -> None:
 def _load_and_run(path: str, timings: dict[str, float] | None = None):
     """The saved book loaded, then a solver built on it and run (thin venues); ``timings`` gets
     the seconds of the solver's build and run (not of the loading)."""
-    from test_bench_core import SHOCK, _model
+    from core_model import SHOCK
+    from core_model import core_model as _model
 
     from liqcascade.engine.static import StaticCascade
     from liqcascade.io.aave_config import load_aave_reserve_config

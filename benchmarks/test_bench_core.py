@@ -17,18 +17,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core_model import SHOCK
+from core_model import core_model as _model
 from judge import judge_speedup
 
 from liqcascade.engine.run import cascade_curve, run_static
 from liqcascade.engine.static import MarketModel, StaticCascade
 from liqcascade.io.aave_config import load_aave_reserve_config
 from liqcascade.markets.cpmm import ConstantProductPool
-from liqcascade.markets.impact import PowerLawImpact
-from liqcascade.markets.orderbook import OrderBookVenue
-from liqcascade.markets.router import Router
 from liqcascade.model import AssetParams, PositionBook, RiskParams
 from liqcascade.model.synthetic import synthetic_book
-from liqcascade.protocols.aave_v3 import V3_0, V3_3, kernels
+from liqcascade.protocols.aave_v3 import V3_0, kernels
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
 
 N_ACCOUNTS = 1_000_000
@@ -193,9 +192,6 @@ def test_hf_pass_naive_python(benchmark, hf_book, record, target):
 
 
 # ------------------------------------------------------------------ cascade
-SHOCK = {"WETH": 0.3, "wstETH": 0.3, "rETH": 0.3, "cbETH": 0.3}
-
-
 def _aave_book():
     snap = load_aave_reserve_config()
     return snap, synthetic_book(snap.params, snap.price_array, n_accounts=N_ACCOUNTS, seed=11)
@@ -204,32 +200,6 @@ def _aave_book():
 @pytest.fixture(scope="module")
 def aave_books():
     return _aave_book()
-
-
-def _model(snap, book, deep: bool) -> MarketModel:
-    params, prices = snap.params, snap.price_array
-    px = {s: float(prices[params.index(s)]) for s in params.symbols}
-    if deep:
-        # depth commensurate with a $11B book: a CEX-like book (the BTCUSDT-perp calm
-        # profile, ~$300M within 1 %) plus a $200M-a-side pool for WETH; LSTs arbitraged
-        # against ETH (square-root law, $5B volume scale); WBTC half the BTC book.
-        venues = {
-            "WETH": Router.of([
-                OrderBookVenue.from_calibration("calm", "WETH", px["WETH"], 1.0),
-                ConstantProductPool.from_price_depth("WETH", px["WETH"], 200e6),
-            ]),
-            "wstETH": PowerLawImpact("wstETH", px["wstETH"], 5e9, coefficient=0.2, permanent=0.5),
-            "WBTC": OrderBookVenue.from_calibration("calm", "WBTC", px["WBTC"], 0.5),
-        }
-    else:
-        # thin: a $60M pool for WETH, $30M for wstETH, $40M for WBTC -- the cascade
-        # sells everything it can (the heaviest case for the engine)
-        venues = {
-            "WETH": ConstantProductPool.from_price_depth("WETH", px["WETH"], 60e6),
-            "wstETH": ConstantProductPool.from_price_depth("wstETH", px["wstETH"], 30e6),
-            "WBTC": ConstantProductPool.from_price_depth("WBTC", px["WBTC"], 40e6),
-        }
-    return MarketModel(book, AaveV3Rules(params, V3_3), prices, venues)
 
 
 @pytest.mark.parametrize("depth", ["deep", "thin"])

@@ -34,10 +34,9 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 import numpy as np
-import pandas as pd
 
 from liqcascade._typing import FloatArray
 from liqcascade.engine.flow_replay import order_of_distinct
@@ -47,6 +46,9 @@ from liqcascade.markets.base import Venue
 from liqcascade.model import PositionBook, account_dtype
 from liqcascade.protocols.base import BookArrays, HealthView, LiquidationLimits, LiquidationRules, Tallies
 from liqcascade.protocols.flows import N_FLOWS
+
+if TYPE_CHECKING:  # pandas only for the accounts table: a run that asks for no table does not load it
+    import pandas as pd
 
 SKIP_MARGIN = 1.0 + 1e-12
 SORT_AHEAD = 1.05
@@ -657,6 +659,8 @@ class StaticCascade:
     def account_frame(self, out: CascadeOutcome) -> pd.DataFrame:
         """One row per account the cascade touched (liquidated, blocked or left with bad debt),
         in the book's account order (a book in health order: its source's, ``output_rank``)."""
+        import pandas as pd
+
         rules = self.model.rules
         t = out.tallies
         idx = np.flatnonzero(out.touched)
