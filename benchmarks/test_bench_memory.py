@@ -93,7 +93,8 @@ RSS_LIMIT = 2e9
 def test_peak_rss_10M_static(benchmark, tmp_path, record, target, stored):
     """The core benchmark's synthetic Aave book at 10M accounts, saved by one process and run
     (thin venues: the whole book sorted) by another, whose peak RSS (``getrusage``) is judged:
-    the book, the solver's arrays and everything else the process holds (numba, NumPy, pandas).
+    the book, the solver's arrays and everything else the process holds (numba, NumPy; a run loads no
+    pandas, tests/engine/test_static_imports.py; the child imports benchmarks/core_model.py, not pytest).
     ``in_health_order``: the book saved in health order with its marker (nothing sorted)."""
     here = Path(__file__).parent
     env = os.environ | {"PYTHONPATH": os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])}
