@@ -570,7 +570,7 @@ class StaticCascade:
         if not replay:
             return out
         kept = replay_flows(m.rules, self._base, out.working, out.tallies, out.touched, out.account_order,
-                            self._hf0_sorted, part.swept, self.settings.limits, _row_index)
+                            self._hf0_sorted, part.swept, self.settings.limits, _row_index, m.book.output_rank)
         if kept is None:  # the replay did not end where the cascade did: record flows for every row
             return self.run(shocks, keep_arrays, trades, replay_ok=False, first_bounds=first_bounds,
                             later_bounds=later_bounds)
