@@ -385,7 +385,7 @@ def test_flow_hits_hand_case(compiled, every):
     live = np.array([0, 1, 2], dtype=np.int64)
     got = k.flow_hits(flows, np.empty(0, dtype=np.int64) if every else live, every,
                       np.array([0, 1, 0]), np.array([-1, -1, 1]), np.array([-1.0, 1.0, 1.0]), np.array([0, 0, 1]),
-                      np.array([0, 1, 0]), 2, 2, np.array([7, 8, 9]), np.array([3, 4, 5]))
+                      np.array([0, 1, 0]), 2, 2, np.array([7, 8, 9]), np.array([3, 4, 5]), np.zeros(2, dtype=np.int64))
     start, account, asset, kind, amount, usd = got
     assert start.tolist() == [0, 4, 5]
     assert account.tolist() == [7, 7, 9, 9, 7]
@@ -395,6 +395,24 @@ def test_flow_hits_hand_case(compiled, every):
     assert usd.tolist() == [-20.0, 5.0, -10.0, 10.0, 15.0]
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["jit", "python"])
+def test_flow_hits_leaves_room_after_each_party(compiled):
+    """``extra[p]`` rows left after party ``p``'s: the hand case's rows (party 0: 4, party 1: 1)
+    with room for 2 after party 0 and 3 after party 1: party 0 is rows 0-5 (written 0-3), party 1
+    rows 6-9 (written 6)."""
+    from liqcascade.engine import kernels, kernels_python
+
+    k = kernels if compiled else kernels_python
+    flows = np.array([[2.0, 0.5, 20.0, 5.0], [0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 10.0, 10.0]])
+    start, account, asset, kind, amount, usd = k.flow_hits(
+        flows, np.empty(0, dtype=np.int64), True, np.array([0, 1, 0]), np.array([-1, -1, 1]),
+        np.array([-1.0, 1.0, 1.0]), np.array([0, 0, 1]), np.array([0, 1, 2]), 2, 2, np.array([7, 8, 9]),
+        np.array([3, 4, 5]), np.array([2, 3], dtype=np.int64))
+    assert start.tolist() == [0, 6, 10] and amount.shape == (10,)
+    assert amount[:4].tolist() == [-2.0, 0.5, -1.0, 1.0] and account[:4].tolist() == [7, 7, 9, 9]
+    assert amount[6] == 1.5 and usd[6] == 15.0 and kind[6] == 2 and account[6] == 7 and asset[6] == 3
+
+
 def test_flow_hits_reads_the_live_rows_in_their_order():
     """Given ``live``, the rows are read in its order (a book in health order lists its accounts
     otherwise than the working rows): rows 2 then 0, each with its own account and asset."""
@@ -402,7 +420,8 @@ def test_flow_hits_reads_the_live_rows_in_their_order():
 
     flows = np.array([[1.0, 3.0], [0.0, 0.0], [2.0, 6.0]])
     got = kernels.flow_hits(flows, np.array([2, 0], dtype=np.int64), False, np.array([0]), np.array([-1]),
-                            np.array([1.0]), np.array([0]), np.array([0]), 1, 1, np.array([5, 6]), np.array([0, 1]))
+                            np.array([1.0]), np.array([0]), np.array([0]), 1, 1, np.array([5, 6]), np.array([0, 1]),
+                            np.zeros(1, dtype=np.int64))
     assert got[0].tolist() == [0, 2]
     assert got[1].tolist() == [5, 6] and got[2].tolist() == [0, 1]
     assert got[4].tolist() == [2.0, 1.0] and got[5].tolist() == [6.0, 3.0]
@@ -417,7 +436,8 @@ def test_flow_hits_every_row_in_another_order(compiled):
     k = kernels if compiled else kernels_python
     flows = np.array([[1.0, 3.0], [0.0, 0.0], [2.0, 6.0]])
     got = k.flow_hits(flows, np.array([2, 1, 0], dtype=np.int64), False, np.array([0]), np.array([-1]),
-                      np.array([-1.0]), np.array([0]), np.array([0]), 1, 1, np.array([5, 6, 7]), np.array([0, 1, 2]))
+                      np.array([-1.0]), np.array([0]), np.array([0]), 1, 1, np.array([5, 6, 7]), np.array([0, 1, 2]),
+                      np.zeros(1, dtype=np.int64))
     assert got[0].tolist() == [0, 2]
     assert got[1].tolist() == [5, 7] and got[2].tolist() == [0, 2]
     assert got[4].tolist() == [-2.0, -1.0] and got[5].tolist() == [-6.0, -3.0]

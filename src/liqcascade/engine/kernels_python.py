@@ -70,16 +70,17 @@ def _interp(x, xs, ys):
     return ys[lo] + (ys[lo + 1] - ys[lo]) * (x - x0) / (x1 - x0)
 
 
-def flow_hits(flows, live, every, cols, subs, signs, party, code, n_parties, usd_off, account, asset):
+def flow_hits(flows, live, every, cols, subs, signs, party, code, n_parties, usd_off, account, asset, extra):
     """The parties' non-zero per-account flows, party by party, each in row order and then kind
-    order: kind ``j`` (of party ``party[j]``, its code there ``code[j]``; kinds listed party by
+    order: kind ``j`` (of party ``party[j]``, its code ``code[j]``; kinds listed party by
     party) of a row is ``signs[j] * (flows[r, cols[j]] - flows[r, subs[j]])`` (no subtraction
     when ``subs[j] < 0``), its USD the same at the columns ``+ usd_off``; the rows ``r`` are
     ``live[i]`` (distinct rows; ``every``: ``i`` itself, over all of ``flows``), of account
     ``account[i]`` and asset ``asset[i]``. Two passes over the rows (count, then fill), so the outputs are allocated
     once at their size; the arithmetic is NumPy's (a product by +-1, one subtraction), bit for
     bit. Returns (start, account, asset, kind, amount, usd): party ``p``'s rows are
-    ``start[p]:start[p + 1]``."""
+    ``start[p]:start[p + 1]``, its per-account rows first, then ``extra[p]`` rows left unwritten
+    (room for the party's per-asset rows, so that the table's columns need no concatenation)."""
     n = flows.shape[0] if every else live.shape[0]
     k = cols.shape[0]
     start = np.zeros(n_parties + 1, dtype=np.int64)
@@ -96,7 +97,7 @@ def flow_hits(flows, live, every, cols, subs, signs, party, code, n_parties, usd
     for fill in range(2):
         if fill:
             for p in range(n_parties):
-                start[p + 1] += start[p]
+                start[p + 1] += start[p] + extra[p]
             count = start[n_parties]
             out_account = np.empty(count, dtype=np.int64)
             out_asset = np.empty(count, dtype=np.int64)
