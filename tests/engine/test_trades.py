@@ -385,7 +385,8 @@ def test_flow_hits_hand_case(compiled, every):
     live = np.array([0, 1, 2], dtype=np.int64)
     got = k.flow_hits(flows, np.empty(0, dtype=np.int64) if every else live, every,
                       np.array([0, 1, 0]), np.array([-1, -1, 1]), np.array([-1.0, 1.0, 1.0]), np.array([0, 0, 1]),
-                      np.array([0, 1, 0]), 2, 2, np.array([7, 8, 9]), np.array([3, 4, 5]), np.zeros(2, dtype=np.int64))
+                      np.array([0, 1, 0]), np.full(3, -1), 2, 2, np.array([7, 8, 9]), np.array([3, 4, 5]),
+                      np.zeros(2, dtype=np.int64))
     start, account, asset, kind, amount, usd = got
     assert start.tolist() == [0, 4, 5]
     assert account.tolist() == [7, 7, 9, 9, 7]
@@ -406,7 +407,7 @@ def test_flow_hits_leaves_room_after_each_party(compiled):
     flows = np.array([[2.0, 0.5, 20.0, 5.0], [0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 10.0, 10.0]])
     start, account, asset, kind, amount, usd = k.flow_hits(
         flows, np.empty(0, dtype=np.int64), True, np.array([0, 1, 0]), np.array([-1, -1, 1]),
-        np.array([-1.0, 1.0, 1.0]), np.array([0, 0, 1]), np.array([0, 1, 2]), 2, 2, np.array([7, 8, 9]),
+        np.array([-1.0, 1.0, 1.0]), np.array([0, 0, 1]), np.array([0, 1, 2]), np.full(3, -1), 2, 2, np.array([7, 8, 9]),
         np.array([3, 4, 5]), np.array([2, 3], dtype=np.int64))
     assert start.tolist() == [0, 6, 10] and amount.shape == (10,)
     assert amount[:4].tolist() == [-2.0, 0.5, -1.0, 1.0] and account[:4].tolist() == [7, 7, 9, 9]
@@ -420,7 +421,7 @@ def test_flow_hits_reads_the_live_rows_in_their_order():
 
     flows = np.array([[1.0, 3.0], [0.0, 0.0], [2.0, 6.0]])
     got = kernels.flow_hits(flows, np.array([2, 0], dtype=np.int64), False, np.array([0]), np.array([-1]),
-                            np.array([1.0]), np.array([0]), np.array([0]), 1, 1, np.array([5, 6]), np.array([0, 1]),
+                            np.array([1.0]), np.array([0]), np.array([0]), np.array([-1]), 1, 1, np.array([5, 6]), np.array([0, 1]),
                             np.zeros(1, dtype=np.int64))
     assert got[0].tolist() == [0, 2]
     assert got[1].tolist() == [5, 6] and got[2].tolist() == [0, 1]
@@ -436,9 +437,31 @@ def test_flow_hits_every_row_in_another_order(compiled):
     k = kernels if compiled else kernels_python
     flows = np.array([[1.0, 3.0], [0.0, 0.0], [2.0, 6.0]])
     got = k.flow_hits(flows, np.array([2, 1, 0], dtype=np.int64), False, np.array([0]), np.array([-1]),
-                      np.array([-1.0]), np.array([0]), np.array([0]), 1, 1, np.array([5, 6, 7]), np.array([0, 1, 2]),
+                      np.array([-1.0]), np.array([0]), np.array([0]), np.array([-1]), 1, 1, np.array([5, 6, 7]), np.array([0, 1, 2]),
                       np.zeros(1, dtype=np.int64))
     assert got[0].tolist() == [0, 2]
     assert got[1].tolist() == [5, 7] and got[2].tolist() == [0, 2]
     assert got[4].tolist() == [-2.0, -1.0] and got[5].tolist() == [-6.0, -3.0]
 
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["jit", "python"])
+def test_flow_hits_gate(compiled):
+    """A kind gated on a column has rows only when that column is non-zero in some row (as the
+    liquidators' ``received``, seized - fee, only where something was seized): one kind, column 0
+    less column 1, gated on column 0. Rows (0, 1) and (0, 0): column 0 is zero throughout, so no
+    row, though the first's 0 - 1 is -1. Rows (0, 1) and (2, 0): both, -1 and 2."""
+    from liqcascade.engine import kernels, kernels_python
+
+    k = kernels if compiled else kernels_python
+
+    def hits(flows):
+        return k.flow_hits(np.array(flows, dtype=np.float64), np.empty(0, dtype=np.int64), True, np.array([0]),
+                           np.array([1]), np.array([1.0]), np.array([0]), np.array([0]), np.array([0]), 1, 2,
+                           np.array([3, 4]), np.array([0, 0]), np.zeros(1, dtype=np.int64))
+
+    start, account, _, _, amount, usd = hits([[0.0, 1.0, 0.0, 10.0], [0.0, 0.0, 0.0, 0.0]])
+    assert start.tolist() == [0, 0] and amount.shape == (0,)
+    start, account, _, _, amount, usd = hits([[0.0, 1.0, 0.0, 10.0], [2.0, 0.0, 20.0, 0.0]])
+    assert start.tolist() == [0, 2] and account.tolist() == [3, 4]
+    assert amount.tolist() == [-1.0, 2.0] and usd.tolist() == [-10.0, 20.0]

@@ -141,18 +141,15 @@ def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlo
     of original account ``flow_accounts[i]`` when given), then the per-asset ``per_asset``
     flows; zero flows are left out. Rows are ordered by party, account (book order; a party's
     per-asset rows last), asset and kind."""
-    nonzero = flows[:, :FLOW_USD] != 0.0
-    present = nonzero.any(axis=0)  # the kinds of flow some row has
     if flow_rows is None:
         # only the liquidated accounts' rows have flows: one pass finds them, everything after
         # works on those, and the frame is built once
-        live = np.flatnonzero(nonzero.any(axis=1))
+        live = np.flatnonzero((flows[:, :FLOW_USD] != 0.0).any(axis=1))
         account, asset = rows.account(live), rows.asset[live]
     else:  # the rows of the liquidated accounts only (a row without flows gives no table row)
         live = None
         account = rows.account(flow_rows) if flow_accounts is None else flow_accounts
         asset = rows.asset[flow_rows]
-    del nonzero
     holding = account * np.int64(len(rows.assets)) + asset
     if not np.all(holding[1:] > holding[:-1]):  # not in book order already
         order = _stable_argsort(holding)
@@ -167,7 +164,7 @@ def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlo
     # not of the table's rows, which are 2-3 times as many)
     by_party = [_asset_rows([a for a in per_asset if PARTIES.index(a.party) == party])
                 for party in range(len(PARTIES))]
-    cols = _party_rows(flows, live, present, account, asset, by_party, rows)
+    cols = _party_rows(flows, live, account, asset, by_party, rows)
     if not cols.amount.shape[0]:
         return _empty(rows)
     return _columns_frame(cols, rows)
@@ -190,32 +187,32 @@ class _Columns:
     usd: np.ndarray
 
 
-def _kind_spec(present: np.ndarray) -> list[list[tuple[str, int, int, float]]]:
+def _kind_spec() -> list[list[tuple[str, int, int, float, int]]]:
     """Per party (in :data:`PARTIES` order), its per-account kinds as (name, flows column, column
-    subtracted or -1, sign), by name; ``present[col]``: some row has flow ``col``."""
+    subtracted or -1, sign, gate), by name: a kind no row has gives no table row; the
+    liquidators' ``received`` (seized - fee) is there when some row has a seizure (its gate)."""
     out = []
     for party in range(len(PARTIES)):
-        kinds = sorted((kind, col, sign) for p, kind, col, sign in ACCOUNT_KINDS
-                       if PARTIES.index(p) == party and present[col])
+        kinds = sorted((kind, col, sign) for p, kind, col, sign in ACCOUNT_KINDS if PARTIES.index(p) == party)
         if kinds:
-            out.append([(kind, col, -1, sign) for kind, col, sign in kinds])
-        elif PARTIES[party] == "liquidators" and present[FLOW_SEIZED]:
-            out.append([("received", FLOW_SEIZED, FLOW_FEE, 1.0)])  # what they keep of the seized: seized - fee
+            out.append([(kind, col, -1, sign, -1) for kind, col, sign in kinds])
+        elif PARTIES[party] == "liquidators":
+            out.append([("received", FLOW_SEIZED, FLOW_FEE, 1.0, FLOW_SEIZED)])
         else:
             out.append([])
     return out
 
 
-def _party_rows(flows: np.ndarray, live: np.ndarray | None, present: np.ndarray, account: np.ndarray,
-                asset: np.ndarray, per_asset: Sequence[Sequence[_Rows]], rows: BookRows) -> _Columns:
+def _party_rows(flows: np.ndarray, live: np.ndarray | None, account: np.ndarray, asset: np.ndarray,
+                per_asset: Sequence[Sequence[_Rows]], rows: BookRows) -> _Columns:
     """The table's rows: each party's per-account rows from the rows ``live`` of ``flows`` (all
     when None), in (account, asset) order, ordered by row and then kind (by name), then its
-    per-asset rows ``per_asset[party]`` (none or one part); ``present[col]``: some row has flow
-    ``col``. One compiled kernel finds and writes the per-account rows, in two passes over the
-    rows (``engine.kernels.flow_hits``), into columns with room for the per-asset rows."""
+    per-asset rows ``per_asset[party]`` (none or one part). One compiled kernel finds and writes
+    the per-account rows, in two passes over the rows (``engine.kernels.flow_hits``), into
+    columns with room for the per-asset rows."""
     from liqcascade.engine import kernels
 
-    spec = _kind_spec(present)
+    spec = _kind_spec()
     kinds = tuple(sorted({k[0] for party in spec for k in party} | {k for ps in per_asset for p in ps for k in p.kinds}))
     flat = [(party, k) for party in range(len(PARTIES)) for k in spec[party]]
     ids = rows.account_ids.dtype == np.int64  # the id column written at once (text ids: looked up after)
@@ -226,7 +223,8 @@ def _party_rows(flows: np.ndarray, live: np.ndarray | None, present: np.ndarray,
         flows, np.empty(0, dtype=np.int64) if every else np.asarray(live, dtype=np.int64), every,
         np.array([k[1] for _, k in flat], dtype=np.int64), np.array([k[2] for _, k in flat], dtype=np.int64),
         np.array([k[3] for _, k in flat], dtype=np.float64), np.array([p for p, _ in flat], dtype=np.int64),
-        np.array([kinds.index(k[0]) for _, k in flat], dtype=np.int64), len(PARTIES), FLOW_USD,
+        np.array([kinds.index(k[0]) for _, k in flat], dtype=np.int64),
+        np.array([k[4] for _, k in flat], dtype=np.int64), len(PARTIES), FLOW_USD,
         rows.account_ids[account] if ids else account, np.asarray(asset, dtype=np.int64), extra)
     for party, ps in enumerate(per_asset):  # the per-asset rows into the room left for them
         at = int(start[party + 1]) - int(extra[party])
