@@ -36,7 +36,8 @@ ACCOUNT_FIELDS = ("acct_seized_usd", "acct_repaid_usd", "acct_bad_debt_usd", "ac
 @dataclass(frozen=True)
 class RowFlows:
     """Flows of some working rows: ``flows[i]`` (``N_FLOWS`` columns) belongs to working row
-    ``rows[i]``; the rows in book order (by original account, an account's rows in turn)."""
+    ``rows[i]``; the rows in the order the tables list accounts in (by original account, or for a
+    book in health order by its ``output_rank``; an account's rows in turn)."""
 
     rows: np.ndarray
     flows: FloatArray

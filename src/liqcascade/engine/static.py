@@ -163,7 +163,9 @@ class CascadeOutcome:
     original account ``account_order[j]`` (the solver sorts accounts by pre-shock HF)."""
     flow_rows: np.ndarray | None = None
     """When the cascade kept flows only for the rows of the accounts it liquidated, the working
-    row of each row of ``tallies.flows`` (in book order); None: one row of flows per working row."""
+    row of each row of ``tallies.flows`` (in the order the tables list accounts in: the book's, or
+    for a book in health order its source's, ``PositionBook.output_rank``); None: one row of flows
+    per working row."""
     flow_accounts: np.ndarray | None = None
     """With ``flow_rows``, the original account of each of those rows."""
     book: "SortedBook | None" = None

@@ -26,7 +26,7 @@ the accounts' ``repaid`` and ``written_off`` are the debt repaid and written off
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -135,12 +135,17 @@ _NO_ACCOUNT = np.iinfo(np.int64).max
 
 
 def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlow],
-                 flow_rows: np.ndarray | None = None, flow_accounts: np.ndarray | None = None) -> pd.DataFrame:
+                 flow_rows: np.ndarray | None = None, flow_accounts: np.ndarray | None = None,
+                 in_order: bool = False) -> pd.DataFrame:
     """The ``trades`` table: per-account rows from ``flows`` (rows x ``N_FLOWS``, in the
     order of ``rows``; or, given ``flow_rows``, ``flows[i]`` is working row ``flow_rows[i]``'s,
     of original account ``flow_accounts[i]`` when given), then the per-asset ``per_asset``
     flows; zero flows are left out. Rows are ordered by party, account (book order; a party's
-    per-asset rows last), asset and kind."""
+    per-asset rows last), asset and kind. ``in_order``: the ``flow_rows`` come in the table's
+    account order already (the replay's, :class:`~liqcascade.engine.flow_replay.RowFlows`), and
+    ``flow_accounts`` only tell accounts apart and index ``rows.account_ids``."""
+    if in_order:
+        return _listed_table(flows, rows, per_asset, rows.asset[flow_rows], flow_accounts)
     if flow_rows is None:
         # only the liquidated accounts' rows have flows: one pass finds them, everything after
         # works on those, and the frame is built once
@@ -159,9 +164,26 @@ def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlo
             return _sorted_table(flows, every, account, asset, rows, per_asset)
         live = order if live is None else live[order]
         account, asset = account[order], asset[order]
-    # each row is a holding of its own: in (account, asset) order, a party's rows are its kinds
-    # of each row in turn, and the table's rows need no sort (a sort of the holdings, if any,
-    # not of the table's rows, which are 2-3 times as many)
+    return _in_order_table(flows, live, account, asset, rows, per_asset)
+
+
+def _listed_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlow], asset: np.ndarray,
+                  account: np.ndarray) -> pd.DataFrame:
+    """:func:`trades_table` of flows whose rows come in the table's account order (``account``:
+    each row's index into ``rows.account_ids``, telling accounts apart): only an account's rows out
+    of asset order (two rows of one holding) need the sort, by the accounts' order of appearance."""
+    new = np.ones(asset.shape[0], dtype=np.bool_)
+    np.not_equal(account[1:], account[:-1], out=new[1:])
+    if np.any(~new[1:] & (asset[1:] <= asset[:-1])):
+        listed = replace(rows, account_ids=rows.account_ids[account[new]])
+        return _sorted_table(flows, np.arange(flows.shape[0]), np.cumsum(new) - 1, asset, listed, per_asset)
+    return _in_order_table(flows, None, account, asset, rows, per_asset)
+
+
+def _in_order_table(flows: np.ndarray, live: np.ndarray | None, account: np.ndarray, asset: np.ndarray,
+                    rows: BookRows, per_asset: Sequence[AssetFlow]) -> pd.DataFrame:
+    """The table of rows of distinct holdings in (account, asset) order: a party's rows are its
+    kinds of each row in turn, and the table's rows need no sort."""
     by_party = [_asset_rows([a for a in per_asset if PARTIES.index(a.party) == party])
                 for party in range(len(PARTIES))]
     cols = _party_rows(flows, live, account, asset, by_party, rows)
@@ -384,12 +406,11 @@ def static_trades(model, out) -> pd.DataFrame:
     a = out.arrays if out.flow_rows is None else out.working
     if out.flow_rows is None and out.tallies.flows.shape[0] != a.asset.shape[0]:
         raise ValueError("this cascade kept no per-row trades (run it with trades=True)")
-    rows = BookRows.listed(a.offsets, a.asset, out.account_order, model.book)
-    accounts = out.flow_accounts
-    if accounts is not None and model.book.output_rank is not None:
-        accounts = model.book.output_rank[accounts]  # numbered as the book lists them, as ``rows``
     t = out.totals
-    return trades_table(out.tallies.flows, rows, [
-        AssetFlow("liquidators", "sold", -t["sold"], -t["proceeds"]),
-        AssetFlow("liquidators", "bought", t["bought"], t["bought_cost"]),
-    ], out.flow_rows, accounts)
+    per_asset = [AssetFlow("liquidators", "sold", -t["sold"], -t["proceeds"]),
+                 AssetFlow("liquidators", "bought", t["bought"], t["bought_cost"])]
+    if out.flow_rows is not None:  # replayed in the tables' order: the ids by original account
+        rows = BookRows.of(a.offsets, a.asset, out.account_order, model.book.account_ids, model.book.assets)
+        return trades_table(out.tallies.flows, rows, per_asset, out.flow_rows, out.flow_accounts, in_order=True)
+    rows = BookRows.listed(a.offsets, a.asset, out.account_order, model.book)
+    return trades_table(out.tallies.flows, rows, per_asset)
