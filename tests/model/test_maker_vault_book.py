@@ -118,8 +118,19 @@ def test_the_shipped_eth_a_book_holds_the_published_collateralisation():
     assert np.round(got, 3).tolist() == [0.501, 0.442, 0.248]
     assert np.abs(got - np.array(PUBLISHED.shares)).max() < 0.07
     assert debt_weighted_collateralisation(shipped, FEB27) == pytest.approx(3.30, rel=0.01)
+    top5 = shipped.groupby("account")[["collateral", "debt"]].sum().nlargest(5, "debt").sum()
+    assert round(top5["collateral"] * FEB27 / top5["debt"], 2) == 2.39  # published: "about 280%"
     former = vault_book(VaultTotals(vaults=2000, debt_dai=114e6, collateral=2.0e6, price=168.6, debt_sigma=2.55), 12)
     assert debt_share_at_or_below(former, FEB20, (3.0,))[0] < 0.10
+
+
+@pytest.mark.parametrize("feb20, feb27, sigma, locked", [
+    (255.0, 213.0, 1.95, 1.70e6), (255.0, 231.0, 1.80, 1.59e6), (285.0, 213.0, 2.40, 1.81e6), (285.0, 231.0, 2.25, 1.65e6)])
+def test_the_fit_over_the_cited_price_ranges(feb20, feb27, sigma, locked):
+    """At the ends of the cited price ranges (02-20 in the 255-285 band, 02-27 in 213-231) the fit
+    moves between cr_sigma 1.8 and 2.4 and 1.59M and 1.81M ETH."""
+    fit = fit_cr_shape(ETH_A_EVE, 12, replace(PUBLISHED, shares_price=feb20, mean_price=feb27), SIGMAS, COLLATERALS)
+    assert (fit.cr_sigma, fit.collateral) == (sigma, locked)
 
 
 def test_the_shares_alone_do_not_fix_the_price_of_02_20():
