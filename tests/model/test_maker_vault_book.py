@@ -26,8 +26,8 @@ SHIPPED = REPO / "examples" / "replay_2020_03_12_eth_a_vaults.csv"
 # ETH prices the stored pages give (docs/maker_flip.md, "The Black Thursday ETH-A replay"):
 # the eve, 22:00 UTC on 2020-03-11 (CoinDesk as reproduced by dinocrypto.com); 2020-02-22, the
 # nearest to the call of 02-20 (U.Today's table, inside the $255-285 band that a 02-22 analysis,
-# duj.io, says held from 02-20); 02-27, the middle of the $213-231 range BeInCrypto gives for
-# the days of the call of 02-27
+# duj.io, says formed on 02-20); 02-27, the middle of the $213-231 range in which BeInCrypto,
+# writing after 02-27, says ETH had traded over the two days before
 EVE, FEB20, FEB27 = 194.0, 263.28, 222.0
 # published on the calls of 2020-02-20 and 02-27 (makerdao/community @ 17504d8a,
 # governance/governance-and-risk-meetings/summaries/episode-74.md and episode-75.md): of the
