@@ -435,11 +435,7 @@ def fit_refill(day_start: FloatArray, new_vaults: FloatArray, drawn: FloatArray,
     mean_se = lambda y: (float(y.mean()), float(y.std(ddof=1) / math.sqrt(n)))  # noqa: E731
     nv_m, nv_se = mean_se(nv)
     sh_m, sh_se = mean_se(share)
-    xc = x - x.mean()
-    sxx = float(xc @ xc)
-    slope = float(xc @ (share - share.mean()) / sxx) if sxx > 0 else math.nan
-    resid = share - share.mean() - slope * xc
-    slope_se = math.sqrt(float(resid @ resid) / (n - 2) / sxx) if sxx > 0 else math.nan
+    slope, slope_se = _ols_slope(x, share)
     return Refill(n, nv_m, nv_se, sh_m, sh_se, slope, slope_se)
 
 
