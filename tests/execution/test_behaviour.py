@@ -102,7 +102,8 @@ def test_the_shipped_fit_is_a_fresh_fit(fit):
     for act in ("protect", "lever"):
         for got, want in zip(r_got[act], r_want[act]):
             assert got == pytest.approx(want, nan_ok=True)
-    for k in ("hours", "return_range", "restore_slope", "restore_slope_se"):
+    for k in ("hours", "return_range", "restore_slope", "restore_slope_se", "protect_slope_se_clustered",
+              "lever_slope_se_clustered"):
         assert r_got[k] == pytest.approx(r_want[k])
     for k in ("lever_per_hour", "protect_return_slope", "lever_return_slope", "return_range"):
         assert getattr(s, k) == pytest.approx(getattr(p, k))
@@ -114,14 +115,19 @@ def test_the_shipped_fit_is_a_fresh_fit(fit):
 
 def test_near_the_line_owners_protect_more_after_a_fall(fit):
     # the finding, as an invariant of the data: in every bin from HF 1 to 2 (d 0 to 1) the
-    # protect rate's slope on the 24 h return is negative by more than 4 of its standard
-    # errors, and the lever rate's positive; below HF 1 (half act within the hour) and far
-    # from it (d 1 to 2) the protect slope is within 3 errors of 0
+    # protect rate's slope on the 24 h return is negative by more than 4 of its clustered
+    # standard errors (by day or by vault, the larger), and from d 0.02 the lever rate's
+    # positive by 2; below HF 1 (half act within the hour) and far from it (d 1 to 2) the
+    # protect slope is within 3 errors of 0
     rr = fit.returns
-    for b, p, q in zip(fit.bins, rr.protect, rr.lever):
+    for b, p, q, pc, qc in zip(fit.bins, rr.protect, rr.lever, rr.protect_slope_se_clustered,
+                               rr.lever_slope_se_clustered):
+        assert pc >= 0.9 * p.slope_se and qc >= 0.9 * q.slope_se  # clustering widens (up to noise)
         if 0.0 <= b.lo < 1.0:
-            assert p.slope + 4 * p.slope_se < 0 and q.slope - 2 * q.slope_se > 0, b
-        else:
+            assert p.slope + 4 * pc < 0, b
+        if 0.02 <= b.lo < 1.0:
+            assert q.slope - 2 * qc > 0, b
+        if not 0.0 <= b.lo < 1.0:
             assert abs(p.slope) < 3 * p.slope_se, b
     # a zero-return rate times exp(slope * r), averaged over the bin's hours, is its k / n (the
     # Poisson likelihood's first equation): the rates at 0 are below k / n near the line,

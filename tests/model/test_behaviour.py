@@ -207,7 +207,7 @@ def test_opening_parameters_are_checked(kw, key):
 
 # --- reactions that depend on the market: a log-rate slope per bin on the 24 h return ---
 
-from liqcascade.model.behaviour import Panel, fit_return_response  # noqa: E402
+from liqcascade.model.behaviour import Panel, clustered_slope_se, fit_return_response  # noqa: E402
 
 SLOPED = dict(edges=(0.0, 0.1, 0.2), protect_per_hour=(0.02, 0.01), lever_per_hour=(0.01, 0.03), restore_hf=1.2,
               lever_hf=1.1, repay_share=0.5)
@@ -286,3 +286,20 @@ def test_the_return_fit_recovers_the_slopes_it_was_drawn_with():
     assert rr.hours == n_hours - 100
     assert rr.return_range == (float(r_hour[100:].min()), float(r_hour[100:].max()))
     assert rr.restore_slope == pytest.approx(0.0, abs=1e-12)  # every restore at 1.05
+
+
+def test_clustered_error_of_a_twice_counted_panel_is_the_robust_error_of_the_panel():
+    # closed form: repeating every element twice leaves the estimate, doubles the information
+    # and doubles each pair's score, so clustering each pair gives the singleton-cluster
+    # (heteroskedasticity-robust) error of the original: (2I)^-1 (4 M) (2I)^-1 = I^-1 M I^-1
+    rng = np.random.default_rng(8)
+    x = rng.normal(0.0, 0.05, 20_000)
+    y = (rng.random(x.size) < 0.03 * np.exp(-10.0 * x)).astype(float)
+    f = fit_poisson_rate(y, np.ones_like(y), x)
+    one = clustered_slope_se(y, x, f, np.arange(x.size))
+    f2 = fit_poisson_rate(np.repeat(y, 2), np.ones(2 * x.size), np.repeat(x, 2))
+    assert f2.slope == pytest.approx(f.slope, rel=1e-9) and f2.slope_se == pytest.approx(f.slope_se / math.sqrt(2), rel=1e-6)
+    two = clustered_slope_se(np.repeat(y, 2), np.repeat(x, 2), f2, np.repeat(np.arange(x.size), 2))
+    assert two == pytest.approx(one, rel=1e-6)
+    # and Bernoulli draws with p = 0.03 e^(-10 x) are nearly Poisson: the robust error is near the model's
+    assert one == pytest.approx(f.slope_se, rel=0.1)

@@ -190,7 +190,8 @@ def fit_ethb(edges: tuple[float, ...] = DEFAULT_EDGES) -> BehaviourFit:
     drawn_dai = ev.flows.loc[ev.flows["kind"] == "borrow", "dai"].to_numpy(dtype=float)
     refill = _daily_refill(events, hours, creations, drawn_dai, excl)
     fit = fit_behaviour(panel, edges, refill=refill, excluded=excl)
-    returns = fit_return_response(panel, _return_24h(hours), _fitted_hours(hours, excl), edges)
+    returns = fit_return_response(panel, _return_24h(hours), _fitted_hours(hours, excl), edges,
+                                  hour_day=np.floor(hours.start / DAY).astype(np.int64))
     return replace(fit, openings=fit_openings(events, hours, excl), returns=returns)
 
 
@@ -316,15 +317,17 @@ def format_fit(fit: BehaviourFit) -> str:
 
 def _format_returns(fit: BehaviourFit) -> list[str]:
     """The lines of :class:`~liqcascade.model.behaviour.ReturnResponse`: per bin, each
-    regression's rate at a zero return and log-rate slope (se, dispersion)."""
+    regression's rate at a zero return and log-rate slope (se, dispersion, clustered se)."""
     rr = fit.returns
     lines = [f"on ETH's 24 h log return ({rr.hours} hours, returns {rr.return_range[0]:.3f} to "
-             f"{rr.return_range[1]:.3f}): per bin the hourly rate at 0 and the log-rate slope (se, dispersion)",
-             f"{'d from':>7} {'to':>6} {'protect@0':>10} {'slope':>7} {'(se)':>6} {'disp':>5} "
-             f"{'lever@0':>9} {'slope':>7} {'(se)':>6} {'disp':>5}"]
-    for b, p, q in zip(fit.bins, rr.protect, rr.lever):
+             f"{rr.return_range[1]:.3f}): per bin the hourly rate at 0 and the log-rate slope (se, dispersion; "
+             "cl.se: clustered by day or vault, the larger)",
+             f"{'d from':>7} {'to':>6} {'protect@0':>10} {'slope':>7} {'(se)':>6} {'disp':>5} {'cl.se':>6} "
+             f"{'lever@0':>9} {'slope':>7} {'(se)':>6} {'disp':>5} {'cl.se':>6}"]
+    for b, p, q, pc, qc in zip(fit.bins, rr.protect, rr.lever, rr.protect_slope_se_clustered,
+                               rr.lever_slope_se_clustered):
         lines.append(f"{b.lo:>7.2f} {b.hi:>6.2f} {p.rate:>10.4f} {p.slope:>7.2f} {p.slope_se:>6.2f} {p.dispersion:>5.2f} "
-                     f"{q.rate:>9.4f} {q.slope:>7.2f} {q.slope_se:>6.2f} {q.dispersion:>5.2f}")
+                     f"{pc:>6.2f} {q.rate:>9.4f} {q.slope:>7.2f} {q.slope_se:>6.2f} {q.dispersion:>5.2f} {qc:>6.2f}")
     lines.append(f"restore_hf on the return: log-slope {rr.restore_slope:.3f} (se {rr.restore_slope_se:.3f})")
     return lines
 

@@ -309,7 +309,10 @@ class ReturnResponse:
     return over the 24 hours before the hour (``rate``: the hourly probability at a zero
     return); ``hours`` fitted (those with a day of price history); ``return_range`` their least
     and greatest return; ``restore_slope``: the OLS slope of log ``hf_after`` of the
-    protections that set ``restore_hf`` on the same return (with its standard error)."""
+    protections that set ``restore_hf`` on the same return (with its standard error).
+    ``protect_slope_se_clustered`` / ``lever_slope_se_clustered``: per bin, the larger of the
+    slope's cluster-robust standard errors by UTC day and by vault (:func:`clustered_slope_se`):
+    one day's move reaches many vaults at once, and one owner's hours are alike."""
 
     protect: tuple[PoissonFit, ...]
     lever: tuple[PoissonFit, ...]
@@ -317,24 +320,32 @@ class ReturnResponse:
     return_range: tuple[float, float]
     restore_slope: float
     restore_slope_se: float
+    protect_slope_se_clustered: tuple[float, ...] = ()
+    lever_slope_se_clustered: tuple[float, ...] = ()
 
 
 def fit_return_response(panel: Panel, r_hour: FloatArray, keep_hour: np.ndarray, edges: tuple[float, ...] = DEFAULT_EDGES,
-                        near: float = 0.2) -> ReturnResponse:
+                        near: float = 0.2, hour_day: IntArray | None = None) -> ReturnResponse:
     """:class:`ReturnResponse` of ``panel``: ``r_hour`` is the covariate of each hour of the
-    grid, ``keep_hour`` the hours that may be fitted. A bin without an action of a kind gets
+    grid, ``keep_hour`` the hours that may be fitted, ``hour_day`` each hour's day (the
+    clusters; default: 24 hours of the grid each). A bin without an action of a kind gets
     rate 0 and slope 0 (standard errors nan)."""
     e = np.asarray(edges, dtype=float)
     ok = keep_hour[panel.hour] & np.isfinite(r_hour[panel.hour])
     k = np.searchsorted(e, panel.d, side="right") - 1
     x = r_hour[panel.hour]
+    day = (np.arange(r_hour.shape[0]) // 24 if hour_day is None else np.asarray(hour_day))[panel.hour]
     fits: dict[str, list[PoissonFit]] = {"protect": [], "lever": []}
+    cl: dict[str, list[float]] = {"protect": [], "lever": []}
     for i in range(e.shape[0] - 1):
         m = ok & (k == i)
         for act, out in fits.items():
             y = getattr(panel, act)[m].astype(float)
-            out.append(fit_poisson_rate(y, np.ones_like(y), x[m]) if y.sum() > 0 and y.size >= 3
-                       else PoissonFit(int(y.size), 0.0, math.nan, 0.0, math.nan, 1.0))
+            f = (fit_poisson_rate(y, np.ones_like(y), x[m]) if y.sum() > 0 and y.size >= 3
+                 else PoissonFit(int(y.size), 0.0, math.nan, 0.0, math.nan, 1.0))
+            out.append(f)
+            cl[act].append(max(clustered_slope_se(y, x[m], f, day[m]), clustered_slope_se(y, x[m], f, panel.vault[m]))
+                           if f.rate > 0 else math.nan)
     prot = ok & panel.protect & (panel.d < near) & (k >= 0) & np.isfinite(panel.hf_after)
     xs, ys = x[prot], np.log(panel.hf_after[prot])
     slope, se = _ols_slope(xs, ys)
@@ -342,7 +353,21 @@ def fit_return_response(panel: Panel, r_hour: FloatArray, keep_hour: np.ndarray,
     fitted = x[inside]
     rng = (float(fitted.min()), float(fitted.max())) if fitted.size else (0.0, 0.0)
     return ReturnResponse(tuple(fits["protect"]), tuple(fits["lever"]), int(np.unique(panel.hour[inside]).shape[0]),
-                          rng, slope, se)
+                          rng, slope, se, tuple(cl["protect"]), tuple(cl["lever"]))
+
+
+def clustered_slope_se(y: FloatArray, x: FloatArray, fit: PoissonFit, clusters: IntArray) -> float:
+    """The cluster-robust (sandwich) standard error of ``fit``'s slope, exposure one per
+    element: ``I^-1 (sum_c s_c s_c') I^-1`` with ``I`` the Fisher information and ``s_c`` the
+    score summed over cluster ``c``. Clusters of one element give the heteroskedasticity-robust
+    error; no small-sample correction."""
+    mu = fit.rate * np.exp(fit.slope * x)
+    X = np.column_stack([np.ones_like(x), x])
+    inv = np.linalg.inv(X.T @ (X * mu[:, None]))
+    _, c = np.unique(clusters, return_inverse=True)
+    score = np.zeros((int(c.max()) + 1, 2))
+    np.add.at(score, c, X * (y - mu)[:, None])
+    return math.sqrt(float((inv @ (score.T @ score) @ inv)[1, 1]))
 
 
 def _ols_slope(x: FloatArray, y: FloatArray) -> tuple[float, float]:
@@ -562,4 +587,4 @@ class OpenParams:
 
 __all__ = ["DEFAULT_EDGES", "OPEN_LEVELS", "OpenParams", "Openings", "PoissonFit", "draw_quantiles", "fit_poisson_rate",
            "quantile_knots", "STALE_HOURS", "BehaviourFit", "BehaviourParams", "HazardBin", "Hours", "Panel", "Refill", "VaultEvents",
-           "ReturnResponse", "build_panel", "fit_behaviour", "fit_refill", "fit_return_response"]
+           "ReturnResponse", "build_panel", "clustered_slope_se", "fit_behaviour", "fit_refill", "fit_return_response"]
