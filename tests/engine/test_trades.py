@@ -450,8 +450,7 @@ def test_flow_hits_reads_the_live_rows_in_their_order():
 
     flows = np.array([[1.0, 3.0], [0.0, 0.0], [2.0, 6.0]])
     got = kernels.flow_hits(flows, np.array([2, 0], dtype=np.int64), False, np.array([0]), np.array([-1]),
-                            np.array([1.0]), np.array([0]), np.array([0]), np.array([-1]), 1, 1, np.array([5, 6]),
-                            np.array([0, 1]),
+                            np.array([1.0]), np.array([0]), np.array([0]), np.array([-1]), 1, 1, np.array([5, 6]), np.array([0, 1]),
                             np.zeros(1, dtype=np.int64))
     assert got[0].tolist() == [0, 2]
     assert got[1].tolist() == [5, 6] and got[2].tolist() == [0, 1]
@@ -467,8 +466,7 @@ def test_flow_hits_every_row_in_another_order(compiled):
     k = kernels if compiled else kernels_python
     flows = np.array([[1.0, 3.0], [0.0, 0.0], [2.0, 6.0]])
     got = k.flow_hits(flows, np.array([2, 1, 0], dtype=np.int64), False, np.array([0]), np.array([-1]),
-                      np.array([-1.0]), np.array([0]), np.array([0]), np.array([-1]), 1, 1, np.array([5, 6, 7]),
-                      np.array([0, 1, 2]),
+                      np.array([-1.0]), np.array([0]), np.array([0]), np.array([-1]), 1, 1, np.array([5, 6, 7]), np.array([0, 1, 2]),
                       np.zeros(1, dtype=np.int64))
     assert got[0].tolist() == [0, 2]
     assert got[1].tolist() == [5, 7] and got[2].tolist() == [0, 2]

@@ -11,7 +11,7 @@ import pandas as pd
 from liqcascade._jit import jit_enabled
 from liqcascade.engine.curve import THREADSAFE_LAYERS, curve_points
 from liqcascade.engine.result import Result, _clean
-from liqcascade.engine.static import CascadeOutcome, CascadeSettings, MarketModel, StaticCascade
+from liqcascade.engine.static import CascadeSettings, MarketModel, StaticCascade
 from liqcascade.engine.trades import static_trades
 from liqcascade.errors import ConfigError
 
@@ -33,40 +33,32 @@ def run_static(
     """
     solver = StaticCascade(model, settings)
     out = solver.run(shocks, trades=True)
-    # the summary and the accounts table on a second thread while this one builds the others: they
-    # read the outcome only, and their work is mostly compiled kernels, NumPy and Arrow, which
-    # release the GIL
+    summary = solver.summarize(out)  # first: its end-of-run passes are the accounts table's too
+    # the accounts table on a second thread while this one builds the others: the two read the
+    # outcome only, and their work is mostly compiled kernels, NumPy and Arrow, which release the GIL
     with ThreadPoolExecutor(1) as pool:
-        side = (pool.submit if overlap_tables() else _now)(_summary_and_accounts, solver, out)
+        accounts = (pool.submit if overlap_tables() else _now)(solver.account_frame, out)
         trades = static_trades(model, out)
-        extra: dict[str, object] = {f"shock_{a}": float(v) for a, v in shocks.items()}
+        for a, v in shocks.items():
+            summary[f"shock_{a}"] = float(v)
         assets = pd.DataFrame(solver.asset_rows(out))
         coll, debt = model.book.totals_by_asset()
         unheld = [a for a, v in shocks.items()
                   if v and coll[model.assets.index(a)] == 0 and debt[model.assets.index(a)] == 0]
-        extra["shocked_assets_not_held"] = ",".join(unheld)
+        summary["shocked_assets_not_held"] = ",".join(unheld)
         moved = [a for a, v in shocks.items() if float(v) != 0.0]
-        extra["shocked_assets_without_venue"] = ",".join(assets_without_venue(model, moved, solver.settings))
-        extra.update(headline_fields(assets, shocks, coll * model.prices, model.assets))
+        summary["shocked_assets_without_venue"] = ",".join(assets_without_venue(model, moved, solver.settings))
+        summary.update(headline_fields(assets, shocks, coll * model.prices, model.assets))
         rounds = pd.DataFrame(out.round_rows, columns=ROUND_COLUMNS)
-        summary, accounts = side.result()
-    tables = {"summary": pd.DataFrame([{**summary, **extra}]), "assets": assets, "rounds": rounds,
-              "accounts": accounts, "trades": trades}
+        tables = {"summary": pd.DataFrame([summary]), "assets": assets, "rounds": rounds,
+                  "accounts": _clean(accounts.result()), "trades": trades}
     return Result("static", tables, dict(config or {}))
 
 
-def _summary_and_accounts(solver: StaticCascade, out: CascadeOutcome) -> tuple[dict[str, object], pd.DataFrame]:
-    """The cascade's headline numbers, then its accounts table (which reuses the summary's
-    end-of-run passes)."""
-    summary = solver.summarize(out)
-    return summary, _clean(solver.account_frame(out))
-
-
 def overlap_tables() -> bool:
-    """Whether :func:`run_static` builds its summary and accounts table on a second thread: with
-    compiled kernels (plain-Python ones hold the GIL) on a numba threading layer that accepts
-    parallel kernels launched from two threads at once (the accounts table's health passes are
-    parallel)."""
+    """Whether :func:`run_static` builds its accounts table on a second thread: with compiled
+    kernels (plain-Python ones hold the GIL) on a numba threading layer that accepts parallel
+    kernels launched from two threads at once (the accounts table's health passes are parallel)."""
     if not jit_enabled():
         return False
     import numba

@@ -235,8 +235,7 @@ def _party_rows(flows: np.ndarray, live: np.ndarray | None, account: np.ndarray,
     from liqcascade.engine import kernels
 
     spec = _kind_spec()
-    kinds = tuple(sorted({k[0] for party in spec for k in party}
-                         | {k for ps in per_asset for p in ps for k in p.kinds}))
+    kinds = tuple(sorted({k[0] for party in spec for k in party} | {k for ps in per_asset for p in ps for k in p.kinds}))
     flat = [(party, k) for party in range(len(PARTIES)) for k in spec[party]]
     ids = rows.account_ids.dtype == np.int64  # the id column written at once (text ids: looked up after)
     account = np.asarray(account, dtype=np.int64)
