@@ -1,7 +1,6 @@
 """Static cascade against cases computed by hand (numbers in the comments)."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from liqcascade.engine.run import run_static
@@ -181,21 +180,3 @@ def test_router_of_two_venues_in_the_cascade():
     p1 = r1["assets"].set_index("asset").loc["WETH", "price_final"]
     assert p2 == pytest.approx(p1, rel=1e-9)
     assert p1 < 1800.0
-
-
-def test_tables_overlap_only_with_compiled_kernels(monkeypatch):
-    """The accounts table is built on a second thread only with the JIT on (plain-Python kernels
-    hold the GIL), and the tables are the same on one thread or two."""
-    from liqcascade.engine import run as run_module
-
-    rows = [("a", "WETH", 1.0, 0), ("a", "USDC", 0, 2000.0), ("b", "WETH", 2.0, 0), ("b", "USDC", 0, 2900.0)]
-    tables = []
-    for overlap in (True, False):
-        monkeypatch.setattr(run_module, "overlap_tables", lambda overlap=overlap: overlap)
-        tables.append(run_static(model(rows), {"WETH": 0.25}))
-    for name in ("accounts", "trades", "summary"):
-        pd.testing.assert_frame_equal(tables[0][name], tables[1][name], check_exact=True)
-    assert len(tables[0]["accounts"]) == 2
-    monkeypatch.undo()
-    monkeypatch.setenv("LIQCASCADE_DISABLE_JIT", "1")
-    assert run_module.overlap_tables() is False

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from liqcascade._jit import jit_enabled
-from liqcascade.engine.curve import THREADSAFE_LAYERS, curve_points
+from liqcascade.engine.curve import curve_points
 from liqcascade.engine.result import Result, _clean
 from liqcascade.engine.static import CascadeSettings, MarketModel, StaticCascade
 from liqcascade.engine.trades import static_trades
@@ -33,47 +31,21 @@ def run_static(
     """
     solver = StaticCascade(model, settings)
     out = solver.run(shocks, trades=True)
-    summary = solver.summarize(out)  # first: its end-of-run passes are the accounts table's too
-    # the accounts table on a second thread while this one builds the others: the two read the
-    # outcome only, and their work is mostly compiled kernels, NumPy and Arrow, which release the GIL
-    with ThreadPoolExecutor(1) as pool:
-        accounts = (pool.submit if overlap_tables() else _now)(solver.account_frame, out)
-        trades = static_trades(model, out)
-        for a, v in shocks.items():
-            summary[f"shock_{a}"] = float(v)
-        assets = pd.DataFrame(solver.asset_rows(out))
-        coll, debt = model.book.totals_by_asset()
-        unheld = [a for a, v in shocks.items()
-                  if v and coll[model.assets.index(a)] == 0 and debt[model.assets.index(a)] == 0]
-        summary["shocked_assets_not_held"] = ",".join(unheld)
-        moved = [a for a, v in shocks.items() if float(v) != 0.0]
-        summary["shocked_assets_without_venue"] = ",".join(assets_without_venue(model, moved, solver.settings))
-        summary.update(headline_fields(assets, shocks, coll * model.prices, model.assets))
-        rounds = pd.DataFrame(out.round_rows, columns=ROUND_COLUMNS)
-        tables = {"summary": pd.DataFrame([summary]), "assets": assets, "rounds": rounds,
-                  "accounts": _clean(accounts.result()), "trades": trades}
+    summary = solver.summarize(out)
+    for a, v in shocks.items():
+        summary[f"shock_{a}"] = float(v)
+    assets = pd.DataFrame(solver.asset_rows(out))
+    coll, debt = model.book.totals_by_asset()
+    unheld = [a for a, v in shocks.items() if v and coll[model.assets.index(a)] == 0 and debt[model.assets.index(a)] == 0]
+    summary["shocked_assets_not_held"] = ",".join(unheld)
+    moved = [a for a, v in shocks.items() if float(v) != 0.0]
+    summary["shocked_assets_without_venue"] = ",".join(assets_without_venue(model, moved, solver.settings))
+    summary.update(headline_fields(assets, shocks, coll * model.prices, model.assets))
+    rounds = pd.DataFrame(out.round_rows, columns=ROUND_COLUMNS)
+    accounts = _clean(solver.account_frame(out))
+    tables = {"summary": pd.DataFrame([summary]), "assets": assets, "rounds": rounds, "accounts": accounts,
+              "trades": static_trades(model, out)}
     return Result("static", tables, dict(config or {}))
-
-
-def overlap_tables() -> bool:
-    """Whether :func:`run_static` builds its accounts table on a second thread: with compiled
-    kernels (plain-Python ones hold the GIL) on a numba threading layer that accepts parallel
-    kernels launched from two threads at once (the accounts table's health passes are parallel)."""
-    if not jit_enabled():
-        return False
-    import numba
-
-    try:
-        return numba.threading_layer() in THREADSAFE_LAYERS
-    except ValueError:  # no parallel kernel has run yet
-        return False
-
-
-def _now(fn: Callable, *args) -> Future:
-    """``fn(*args)`` run at once, as a finished future (an exception is raised here)."""
-    done: Future = Future()
-    done.set_result(fn(*args))
-    return done
 
 
 def headline_fields(
