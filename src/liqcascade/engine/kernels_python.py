@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import prange
 
 
 def greedy_pick(order, qty, asset, gross, mid, grid_q, grid_p, has_grid, repaid_usd, cap, capital, min_profit, out_profit):
@@ -130,4 +131,21 @@ def flow_hits(flows, live, every, cols, subs, signs, party, code, n_parties, usd
     return start, out_account, out_asset, out_kind, out_amount, out_usd
 
 
-FUNCTIONS = {"_interp": _interp, "greedy_pick": greedy_pick, "flow_hits": flow_hits}
+def gather_rows(rows, asset, key, coll, debt, out_asset, out_key, out_coll, out_debt):
+    """A sorting's gather of a book's rows: row ``rows[i]`` of the columns (asset id, parameter
+    key, collateral, debt) into row ``i`` of the ``out_*`` columns. Rules whose key is the
+    asset column pass that column (and its output) as both.
+
+    One pass over ``rows`` for every column, in its own type (NumPy's ``take`` reads the row
+    index once a column and widens it first). Each output row is written by one iteration from
+    its own source row, so the result does not depend on the number of threads."""
+    for i in prange(rows.shape[0]):
+        r = rows[i]
+        out_asset[i] = asset[r]
+        out_key[i] = key[r]
+        out_coll[i] = coll[r]
+        out_debt[i] = debt[r]
+
+
+FUNCTIONS = {"_interp": _interp, "greedy_pick": greedy_pick, "flow_hits": flow_hits, "gather_rows": gather_rows}
+PARALLEL = frozenset({"gather_rows"})

@@ -300,13 +300,10 @@ class SortedBook:
         cols: dict[str, np.ndarray | None] = {}
         for name in self.room.columns:
             front = _column(self.base, name)
-            if front is None:
-                cols[name] = None
-                continue
-            out = np.empty(r0 + rows.shape[0], dtype=front.dtype)
-            out[:r0] = front
-            _take_into(_column(src, name), rows, out[r0:])
-            cols[name] = out
+            cols[name] = None if front is None else np.empty(r0 + rows.shape[0], dtype=front.dtype)
+            if front is not None:
+                cols[name][:r0] = front
+        _gather(src, rows, {name: None if x is None else x[r0:] for name, x in cols.items()})
         key = cols.pop("key") if "key" in cols else cols["asset"]
         return BookArrays(offsets=offsets, state=self.base.state, params=replace(self.base.params, key=key), **cols)
 
@@ -1090,7 +1087,8 @@ def _row_index(starts: np.ndarray, counts: np.ndarray, dtype: type = np.int64) -
 
 
 GATHER_CHUNK = 1 << 20
-"""Rows gathered per ``take`` when a sorting moves rows (a few MB of widened indices at a time)."""
+"""Rows gathered per ``take`` when a sorting moves a column the compiled gather does not (``aux``):
+a few MB of widened indices at a time."""
 ROW_COLUMNS = ("asset", "coll", "debt", "aux")
 """The per-row columns a sorting moves; and the parameters' key when it is not the asset column."""
 
@@ -1124,7 +1122,8 @@ class RowRoom:
 
     def fill(self, source: BookArrays, accounts: np.ndarray, m: int) -> BookArrays:
         """Write the rows of ``accounts`` (of ``source``, in that order) after the first ``m``
-        accounts' rows, and return the front up to them. One gather a column, of those rows only."""
+        accounts' rows, and return the front up to them. One gather of those rows for every
+        column (:func:`_gather`)."""
         starts = source.offsets[:-1][accounts]
         counts = source.offsets[1:][accounts] - starts
         k = accounts.shape[0]
@@ -1134,9 +1133,8 @@ class RowRoom:
         ends += r0
         rows = _row_index(starts, counts, _row_type(source))
         del starts, counts
-        for name, out in self.columns.items():
-            if out is not None:
-                _take_into(_column(source, name), rows, out[r0 : r0 + rows.shape[0]])
+        r1 = r0 + rows.shape[0]
+        _gather(source, rows, {name: None if x is None else x[r0:r1] for name, x in self.columns.items()})
         return self.front(source, m + k)
 
 
@@ -1147,6 +1145,21 @@ def _column(b: BookArrays, name: str) -> np.ndarray | None:
 def _row_type(b: BookArrays) -> type:
     """int32 row numbers while the book's rows fit: a row index is the largest temporary of a sorting."""
     return np.int32 if int(b.offsets[-1]) < np.iinfo(np.int32).max else np.int64
+
+
+def _gather(source: BookArrays, rows: np.ndarray, out: dict[str, np.ndarray | None]) -> None:
+    """``out[name][:] = column[rows]`` for each of ``source``'s per-row columns (``out``'s names,
+    :data:`ROW_COLUMNS` and ``key``; None: the book has no such column): one compiled pass over
+    the row index for the asset ids, the key and the amounts
+    (:func:`~liqcascade.engine.kernels.gather_rows`), a ``take`` for ``aux``."""
+    from liqcascade.engine.kernels import gather_rows
+
+    asset, key = out["asset"], out.get("key")
+    src_key = source.asset if key is None else source.params.key
+    gather_rows(rows, source.asset, src_key, source.coll, source.debt, asset, asset if key is None else key,
+                out["coll"], out["debt"])
+    if out.get("aux") is not None:
+        _take_into(source.aux, rows, out["aux"])
 
 
 def _take_into(x: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
