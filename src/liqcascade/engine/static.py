@@ -273,8 +273,7 @@ class SortedBook:
         m, n = self.n_sorted, self.perm.shape[0]
         if m == n:
             return replace(self, sorted_below=below)
-        order, n_sorted = _sort_order(self.hf0_sorted, m, below)
-        perm, hf0_sorted = self.perm[order], self.hf0_sorted[order]
+        perm, hf0_sorted, n_sorted = _sort_tail(self.perm, self.hf0_sorted, m, below)
         base = self.room.fill(self.source, perm[m:n_sorted], m)
         done = n_sorted == n
         return replace(self, base=base, perm=perm, hf0_sorted=hf0_sorted, sorted_below=below, n_sorted=n_sorted,
@@ -1042,26 +1041,37 @@ def stable_argsort(x: FloatArray) -> np.ndarray:
     return order
 
 
-def _sort_order(hf0_sorted: FloatArray, m: int, below: float) -> tuple[np.ndarray, int]:
-    """The new order of a book whose first ``m`` accounts are sorted (they stay), with every
-    account after them whose HF0 is below ``below`` sorted in after them; and the new count
-    of sorted accounts."""
+def _sort_tail(perm: np.ndarray, hf0_sorted: FloatArray, m: int, below: float) -> tuple[np.ndarray, FloatArray, int]:
+    """The working order and HF0 of a book whose first ``m`` accounts are sorted (they stay),
+    with every account after them whose HF0 is below ``below`` sorted in after them (the others
+    after those, in the order they had); and the new count of sorted accounts. New arrays (an
+    outcome may hold the old ones): the first ``m`` entries copied, the tail's gathered once."""
     tail = hf0_sorted[m:]
     if below == np.inf:
         local = stable_argsort(tail)
-        n_sorted = hf0_sorted.shape[0]
+        k, rest = local.shape[0], None
     else:
         low = tail < below
         pick = np.flatnonzero(low)
         # the tail is in original order, so a stable sort of its part puts those accounts
         # in the order a stable sort of the whole book does
-        local = np.concatenate([pick[stable_argsort(tail[pick])], np.flatnonzero(~low)])
-        n_sorted = m + pick.shape[0]
-    # int32 while the accounts fit (account_index): the order is held through the whole gather
-    order = np.empty(hf0_sorted.shape[0], dtype=account_index(0, hf0_sorted.shape[0]).dtype)
-    order[:m] = account_index(m)
-    np.add(local, m, out=order[m:], casting="unsafe")  # every entry is an account index: it fits
-    return order, n_sorted
+        keys = tail[pick]
+        local = stable_argsort(keys)
+        k = pick.shape[0]
+        np.logical_not(low, out=low)
+        rest = np.flatnonzero(low)
+        del low
+    new_perm, new_hf = np.empty_like(perm), np.empty_like(hf0_sorted)
+    new_perm[:m], new_hf[:m] = perm[:m], hf0_sorted[:m]
+    if rest is None:
+        np.take(perm[m:], local, out=new_perm[m:])
+        np.take(tail, local, out=new_hf[m:])
+    else:
+        np.take(keys, local, out=new_hf[m : m + k])
+        np.take(perm[m:], pick[local], out=new_perm[m : m + k])  # pick[local]: tail positions, sorted
+        np.take(perm[m:], rest, out=new_perm[m + k :])
+        np.take(tail, rest, out=new_hf[m + k :])
+    return new_perm, new_hf, m + k
 
 
 def _row_index(starts: np.ndarray, counts: np.ndarray, dtype: type = np.int64) -> np.ndarray:
