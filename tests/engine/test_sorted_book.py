@@ -195,6 +195,30 @@ def test_a_sorting_in_steps_moves_each_accounts_own_rows(pb, cut):
 
 
 @settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(0, 4), min_size=1, max_size=30).flatmap(
+    lambda c: st.tuples(st.just(c), st.lists(st.integers(0, len(c) - 1), max_size=40))),
+    st.integers(0, 7), st.sampled_from([np.int32, np.int64]))
+def test_the_row_spans_and_numbers_are_each_accounts_rows_in_turn(case, r0, row_type):
+    """By definition, compiled and plain: for ``accounts`` of a book with these row counts, each
+    one's first row, where its rows end when written in turn from row ``r0``, and the row index
+    of all of them (each account's rows ``start .. start + count - 1``, none for an empty one)."""
+    counts, picks = case
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    accounts = np.array(picks, dtype=np.int32)
+    want_rows = [r for a in picks for r in range(offsets[a], offsets[a + 1])]
+    want_ends = (r0 + np.cumsum([counts[a] for a in picks])).tolist()
+    compiled = jit_functions(kernels_python.FUNCTIONS, parallel=kernels_python.PARALLEL, enabled=True)
+    for spans, numbers in ((kernels_python.row_spans, kernels_python.row_numbers),
+                           (compiled["row_spans"], compiled["row_numbers"])):
+        starts, ends = np.full(len(picks), -1, dtype=np.int64), np.full(len(picks), -1, dtype=np.int64)
+        assert spans(offsets, accounts, r0, starts, ends) == r0 + len(want_rows)
+        assert starts.tolist() == [int(offsets[a]) for a in picks] and ends.tolist() == want_ends
+        rows = np.full(len(want_rows), -1, dtype=row_type)
+        numbers(starts, ends, r0, rows)
+        assert rows.tolist() == want_rows
+
+
+@settings(max_examples=80, deadline=None)
 @given(st.integers(1, 30).flatmap(lambda n: st.tuples(st.just(n), st.lists(st.integers(0, n - 1), max_size=50))),
        st.booleans(), st.sampled_from([np.int32, np.int64]))
 def test_the_gather_kernel_and_its_twin_take_each_row(case, own_key, row_type):

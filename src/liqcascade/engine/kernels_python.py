@@ -147,5 +147,34 @@ def gather_rows(rows, asset, key, coll, debt, out_asset, out_key, out_coll, out_
         out_debt[i] = debt[r]
 
 
-FUNCTIONS = {"_interp": _interp, "greedy_pick": greedy_pick, "flow_hits": flow_hits, "gather_rows": gather_rows}
-PARALLEL = frozenset({"gather_rows"})
+def row_spans(offsets, accounts, r0, starts, ends):
+    """Where the rows of ``accounts`` (in that order) are in a book with these ``offsets``, and
+    where they go when written one account after another from row ``r0``: ``starts[i]`` is account
+    ``accounts[i]``'s first row, ``ends[i]`` the end of its rows in the output (``r0`` plus its
+    and the accounts before it's row counts). Returns the output's end. The counts are read in
+    parallel, the running sum is one pass on one thread."""
+    for i in prange(accounts.shape[0]):
+        a = accounts[i]
+        s = offsets[a]
+        starts[i] = s
+        ends[i] = offsets[a + 1] - s
+    total = r0
+    for i in range(accounts.shape[0]):
+        total += ends[i]
+        ends[i] = total
+    return total
+
+
+def row_numbers(starts, ends, r0, rows):
+    """The row index of a gather (:func:`row_spans`' spans): ``rows[ends[i - 1] - r0 + j] =
+    starts[i] + j`` for each account's ``j``-th row (``ends[-1]`` taken as ``r0``)."""
+    for i in prange(starts.shape[0]):
+        first = r0 if i == 0 else ends[i - 1]
+        s = starts[i]
+        for j in range(ends[i] - first):
+            rows[first - r0 + j] = s + j
+
+
+FUNCTIONS = {"_interp": _interp, "greedy_pick": greedy_pick, "flow_hits": flow_hits, "gather_rows": gather_rows,
+             "row_spans": row_spans, "row_numbers": row_numbers}
+PARALLEL = frozenset({"gather_rows", "row_spans", "row_numbers"})

@@ -1134,16 +1134,15 @@ class RowRoom:
         """Write the rows of ``accounts`` (of ``source``, in that order) after the first ``m``
         accounts' rows, and return the front up to them. One gather of those rows for every
         column (:func:`_gather`)."""
-        starts = source.offsets[:-1][accounts]
-        counts = source.offsets[1:][accounts] - starts
+        from liqcascade.engine.kernels import row_numbers, row_spans
+
         k = accounts.shape[0]
         r0 = int(self.offsets[m])
-        ends = self.offsets[m + 1 : m + 1 + k]
-        np.cumsum(counts, out=ends)
-        ends += r0
-        rows = _row_index(starts, counts, _row_type(source))
-        del starts, counts
-        r1 = r0 + rows.shape[0]
+        starts, ends = np.empty(k, dtype=np.int64), self.offsets[m + 1 : m + 1 + k]
+        r1 = int(row_spans(source.offsets, accounts, r0, starts, ends))
+        rows = np.empty(r1 - r0, dtype=_row_type(source))
+        row_numbers(starts, ends, r0, rows)
+        del starts
         _gather(source, rows, {name: None if x is None else x[r0:r1] for name, x in self.columns.items()})
         return self.front(source, m + k)
 
