@@ -5,14 +5,13 @@ are the same bit for bit as on a book sorted at once."""
 from __future__ import annotations
 
 from dataclasses import replace
-from unittest.mock import patch
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from liqcascade._jit import jit_functions
-from liqcascade.engine import kernels_python, static
+from liqcascade.engine import kernels_python
 from liqcascade.engine.static import (
     CascadeSettings, MarketModel, SortedBook, StaticCascade, _row_index, stable_argsort,
 )
@@ -126,26 +125,6 @@ def test_stable_argsort_on_a_large_array_with_tie_runs():
     x = np.round(rng.lognormal(0, 1, 200_000), 2)  # runs of equal values
     x[rng.random(x.size) < 0.2] = 1e300
     np.testing.assert_array_equal(stable_argsort(x), np.argsort(x, kind="stable"))
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.lists(st.sampled_from([0.0, -0.0, 0.5, 1.0, 2.0, np.inf, np.nan]) | st.floats(0, 3), max_size=300),
-       st.sampled_from([1, 2]))
-def test_the_split_sort_is_numpys_stable_sort_on_any_thread_count(values, threads):
-    """Split in two at a sample's median (made to split from 8 values on), on one numba thread
-    or two: the same permutation as NumPy's stable sort, ties, zeros of both signs and NaNs
-    included."""
-    import numba
-
-    x = np.array(values, dtype=np.float64)
-    before = numba.get_num_threads()
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    try:
-        with patch.object(static, "SPLIT_SORT_MIN", 8):
-            got = static.split_argsort(x)
-    finally:
-        numba.set_num_threads(before)
-    np.testing.assert_array_equal(got, np.argsort(x, kind="stable"))
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1041,50 +1041,6 @@ def stable_argsort(x: FloatArray) -> np.ndarray:
     return order
 
 
-SPLIT_SORT_MIN = 1 << 17
-"""Below this many values a sorting's argsort runs whole on one thread (:func:`split_argsort`)."""
-
-
-def split_argsort(x: FloatArray) -> np.ndarray:
-    """:func:`stable_argsort` of ``x`` (the stable sort's permutation), on two threads when the
-    engine has two (numba's thread count) and ``x`` is large: the values below the median of a
-    sample and the others are sorted apart (NumPy's sort runs without the GIL), the upper part on
-    a thread of its own (started here: nothing is left running, and a forked process has none to
-    lose), and put one after the other. Every value of the first part is below every value of the
-    second (NaNs go to the second, where the sort puts them last), and each part keeps its index
-    order, so the permutation is the whole stable sort's on any thread count."""
-    import threading
-
-    import numba
-
-    n = x.shape[0]
-    if n < SPLIT_SORT_MIN or numba.get_num_threads() < 2:
-        return stable_argsort(x)
-    sample = np.sort(x[:: max(1, n // 4096)])
-    low = x < sample[sample.shape[0] // 2]
-    lo = np.flatnonzero(low)
-    np.logical_not(low, out=low)
-    hi = np.flatnonzero(low)
-    del low
-    out = np.empty(n, dtype=np.int64)
-    upper = out[lo.shape[0]:]
-    failed: list[BaseException] = []
-
-    def sort_upper() -> None:
-        try:
-            np.take(hi, stable_argsort(x[hi]), out=upper)
-        except BaseException as e:  # re-raised on the calling thread
-            failed.append(e)
-
-    helper = threading.Thread(target=sort_upper, name="liqcascade-sort", daemon=True)
-    helper.start()
-    np.take(lo, stable_argsort(x[lo]), out=out[: lo.shape[0]])
-    helper.join()
-    if failed:
-        raise failed[0]
-    return out
-
-
 def _sort_tail(perm: np.ndarray, hf0_sorted: FloatArray, m: int, below: float) -> tuple[np.ndarray, FloatArray, int]:
     """The working order and HF0 of a book whose first ``m`` accounts are sorted (they stay),
     with every account after them whose HF0 is below ``below`` sorted in after them (the others
@@ -1092,7 +1048,7 @@ def _sort_tail(perm: np.ndarray, hf0_sorted: FloatArray, m: int, below: float) -
     outcome may hold the old ones): the first ``m`` entries copied, the tail's gathered once."""
     tail = hf0_sorted[m:]
     if below == np.inf:
-        local = split_argsort(tail)
+        local = stable_argsort(tail)
         k, rest = local.shape[0], None
     else:
         low = tail < below
@@ -1100,7 +1056,7 @@ def _sort_tail(perm: np.ndarray, hf0_sorted: FloatArray, m: int, below: float) -
         # the tail is in original order, so a stable sort of its part puts those accounts
         # in the order a stable sort of the whole book does
         keys = tail[pick]
-        local = split_argsort(keys)
+        local = stable_argsort(keys)
         k = pick.shape[0]
         np.logical_not(low, out=low)
         rest = np.flatnonzero(low)
