@@ -210,7 +210,7 @@ def test_the_row_spans_and_numbers_are_each_accounts_rows_in_turn(case, r0, row_
     compiled = jit_functions(kernels_python.FUNCTIONS, parallel=kernels_python.PARALLEL, enabled=True)
     for spans, numbers in ((kernels_python.row_spans, kernels_python.row_numbers),
                            (compiled["row_spans"], compiled["row_numbers"])):
-        starts, ends = np.full(len(picks), -1, dtype=np.int64), np.full(len(picks), -1, dtype=np.int64)
+        starts, ends = np.full(len(picks), -1, dtype=row_type), np.full(len(picks), -1, dtype=np.int64)
         assert spans(offsets, accounts, r0, starts, ends) == r0 + len(want_rows)
         assert starts.tolist() == [int(offsets[a]) for a in picks] and ends.tolist() == want_ends
         rows = np.full(len(want_rows), -1, dtype=row_type)

@@ -1045,32 +1045,38 @@ def _sort_tail(perm: np.ndarray, hf0_sorted: FloatArray, m: int, below: float) -
     """The working order and HF0 of a book whose first ``m`` accounts are sorted (they stay),
     with every account after them whose HF0 is below ``below`` sorted in after them (the others
     after those, in the order they had); and the new count of sorted accounts. New arrays (an
-    outcome may hold the old ones): the first ``m`` entries copied, the tail's gathered once."""
+    outcome may hold the old ones): the first ``m`` entries copied, the tail's gathered once,
+    each temporary dropped as soon as it is read (the largest sorting is a large book's peak)."""
     tail = hf0_sorted[m:]
     if below == np.inf:
         local = stable_argsort(tail)
-        k, rest = local.shape[0], None
-    else:
-        low = tail < below
-        pick = np.flatnonzero(low)
-        # the tail is in original order, so a stable sort of its part puts those accounts
-        # in the order a stable sort of the whole book does
-        keys = tail[pick]
-        local = stable_argsort(keys)
-        k = pick.shape[0]
-        np.logical_not(low, out=low)
-        rest = np.flatnonzero(low)
-        del low
-    new_perm, new_hf = np.empty_like(perm), np.empty_like(hf0_sorted)
-    new_perm[:m], new_hf[:m] = perm[:m], hf0_sorted[:m]
-    if rest is None:
-        np.take(perm[m:], local, out=new_perm[m:])
+        new_hf = np.empty_like(hf0_sorted)
+        new_hf[:m] = hf0_sorted[:m]
         np.take(tail, local, out=new_hf[m:])
-    else:
-        np.take(keys, local, out=new_hf[m : m + k])
-        np.take(perm[m:], pick[local], out=new_perm[m : m + k])  # pick[local]: tail positions, sorted
-        np.take(perm[m:], rest, out=new_perm[m + k :])
-        np.take(tail, rest, out=new_hf[m + k :])
+        new_perm = np.empty_like(perm)
+        new_perm[:m] = perm[:m]
+        np.take(perm[m:], local, out=new_perm[m:])
+        return new_perm, new_hf, hf0_sorted.shape[0]
+    low = tail < below
+    pick = np.flatnonzero(low)
+    k = pick.shape[0]
+    # the tail is in original order, so a stable sort of its part puts those accounts in the
+    # order a stable sort of the whole book does
+    keys = tail[pick]
+    local = stable_argsort(keys)
+    new_hf = np.empty_like(hf0_sorted)
+    new_hf[:m] = hf0_sorted[:m]
+    np.take(keys, local, out=new_hf[m : m + k])
+    del keys
+    pick = pick[local]  # tail positions, in sorted order
+    del local
+    new_perm = np.empty_like(perm)
+    new_perm[:m] = perm[:m]
+    np.take(perm[m:], pick, out=new_perm[m : m + k])
+    del pick
+    np.logical_not(low, out=low)  # the others, in the order they had
+    np.compress(low, perm[m:], out=new_perm[m + k :])
+    np.compress(low, tail, out=new_hf[m + k :])
     return new_perm, new_hf, m + k
 
 
@@ -1138,9 +1144,10 @@ class RowRoom:
 
         k = accounts.shape[0]
         r0 = int(self.offsets[m])
-        starts, ends = np.empty(k, dtype=np.int64), self.offsets[m + 1 : m + 1 + k]
+        row_type = _row_type(source)  # every row number (a start too) fits it
+        starts, ends = np.empty(k, dtype=row_type), self.offsets[m + 1 : m + 1 + k]
         r1 = int(row_spans(source.offsets, accounts, r0, starts, ends))
-        rows = np.empty(r1 - r0, dtype=_row_type(source))
+        rows = np.empty(r1 - r0, dtype=row_type)
         row_numbers(starts, ends, r0, rows)
         del starts
         _gather(source, rows, {name: None if x is None else x[r0:r1] for name, x in self.columns.items()})
