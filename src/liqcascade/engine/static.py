@@ -40,6 +40,7 @@ import numpy as np
 
 from liqcascade._typing import FloatArray
 from liqcascade.engine.flow_replay import order_of_distinct
+from liqcascade.engine.kernels import gather_rows, row_numbers, row_spans
 from liqcascade.engine.strategies import STRATEGIES
 from liqcascade.errors import ConfigError, DataError
 from liqcascade.markets.base import Venue
@@ -1140,8 +1141,6 @@ class RowRoom:
         """Write the rows of ``accounts`` (of ``source``, in that order) after the first ``m``
         accounts' rows, and return the front up to them. One gather of those rows for every
         column (:func:`_gather`)."""
-        from liqcascade.engine.kernels import row_numbers, row_spans
-
         k = accounts.shape[0]
         r0 = int(self.offsets[m])
         row_type = _row_type(source)  # every row number (a start too) fits it
@@ -1168,8 +1167,6 @@ def _gather(source: BookArrays, rows: np.ndarray, out: dict[str, np.ndarray | No
     :data:`ROW_COLUMNS` and ``key``; None: the book has no such column): one compiled pass over
     the row index for the asset ids, the key and the amounts
     (:func:`~liqcascade.engine.kernels.gather_rows`), a ``take`` for ``aux``."""
-    from liqcascade.engine.kernels import gather_rows
-
     asset, key = out["asset"], out.get("key")
     src_key = source.asset if key is None else source.params.key
     gather_rows(rows, source.asset, src_key, source.coll, source.debt, asset, asset if key is None else key,
