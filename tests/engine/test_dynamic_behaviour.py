@@ -143,3 +143,72 @@ def test_any_reactions_keep_the_books_balanced(p, q, restore, lever_hf, repay, d
     s = res.summary
     assert all(v >= 0 for k, v in s.items() if k.startswith(("owner_deposited", "owner_repaid", "owner_drawn")))
     assert s["owner_protects"] >= 0 and s["owner_levers"] >= 0
+
+
+# --- reactions that depend on the market: a log-rate slope on the 24 h return ---
+
+def sloped(protect=0.0, lever=0.0, ps=0.0, ls=0.0, rng=(-0.5, 0.5), seed=0, restore=1.5, lever_hf=1.2):
+    m = len(EDGES) - 1
+    return BehaviourParams(EDGES, (protect,) * m, (lever,) * m, restore, lever_hf, 0.0, seed,
+                           protect_return_slope=(ps,) * m, lever_return_slope=(ls,) * m, return_range=rng)
+
+
+def test_zero_slopes_are_todays_run_bit_for_bit():
+    m = _wide_book()
+    plain = simulate(m, DECLINE, Instant(), CHECKED, behaviour=params(0.2, 0.05, restore=1.3, seed=3))
+    zero = simulate(m, DECLINE, Instant(), CHECKED, behaviour=sloped(0.2, 0.05, 0.0, 0.0, seed=3, restore=1.3))
+    pd.testing.assert_frame_equal(plain["steps"], zero["steps"])
+    pd.testing.assert_frame_equal(plain["events"], zero["events"])
+    for col in plain.summary:
+        assert zero.summary[col] == plain.summary[col] or (pd.isna(zero.summary[col]) and pd.isna(plain.summary[col]))
+    assert plain.summary["owner_protects"] > 0  # the reactions did run
+
+
+def test_a_known_fall_makes_the_owner_protect_for_sure():
+    # WETH 2000 -> 1600 at block 1. At block 2 the owner sees block 1 (HF 1.36) and the return
+    # over the 24 hours before it, log(0.8) (the path holds its first price before it starts).
+    # Hourly 0.5 with slope log(4) / log(0.8): 0.5 * 4 = 2, capped at 1, so the owner tops up
+    # to 1.5 for sure; the slope multiplies the bin's probability, so 0 stays 0.
+    # Three blocks: block 2 is the owner's only chance (at 0.5 alone, 10 seeds in a row would
+    # all protect with probability 1 / 1024).
+    ps = math.log(4.0) / math.log(0.8)
+    short = instant_shock({"WETH": 2000.0}, {"WETH": -0.2}, n_blocks=3, block_seconds=3600)
+    for seed in range(10):
+        res = simulate(market(ONE), short, Instant(), CHECKED, behaviour=sloped(0.5, ps=ps, restore=1.5, seed=seed))
+        assert res.summary["owner_protects"] == 1
+        assert res.summary["owner_deposited_WETH"] == pytest.approx(1500.0 / 1360.0 - 1.0, rel=1e-9)
+    none = simulate(market(ONE), short, Instant(), CHECKED, behaviour=sloped(0.0, ps=ps, restore=1.5))
+    assert none.summary["owner_protects"] == 0
+
+
+def test_the_return_is_read_per_block_from_the_path():
+    from liqcascade.engine.dynamic.behaviour import asset_returns
+    from liqcascade.engine.dynamic.openings import trailing_returns
+
+    class Run:  # what asset_returns reads of a run
+        times = np.arange(5) * 3600
+        path = SHOCK
+        path_cols = np.array([0])
+
+    r = asset_returns(Run, 2)
+    assert r[:, 0].tolist() == pytest.approx([0.0, 0.0, math.log(0.8), math.log(0.8), math.log(0.8)])
+    assert r[:, 1].tolist() == [0.0] * 5  # an asset the path does not move
+    assert r[:, 0].tolist() == trailing_returns(Run.times, np.asarray(SHOCK.prices)[:, 0]).tolist()
+
+
+def test_a_negative_slope_protects_more_after_a_fall_in_expectation():
+    # 60 accounts through a 35 % decline over 36 hours, 10 seeds: with slope -10 the hourly
+    # protect probability is 0.05 * exp(10 * |r|) > 0.05 on every block after the first, so
+    # owners protect more, and liquidations are not more numerous than at slope 0 by more
+    # than 2 standard errors of the difference.
+    m = _wide_book()
+    quiet = SimSettings(UNBOUNDED, Dynamics(recovery_half_life_s=math.inf))
+    out = {}
+    for ps in (0.0, -10.0):
+        runs = [simulate(m, DECLINE, Instant(), quiet, behaviour=sloped(0.05, ps=ps, seed=s, restore=1.3)).summary
+                for s in range(10)]
+        out[ps] = (np.array([r["owner_protects"] for r in runs], float), np.array([r["accounts_liquidated"] for r in runs], float))
+    (p0, l0), (p1, l1) = out[0.0], out[-10.0]
+    se = lambda a, b: math.hypot(a.std(ddof=1), b.std(ddof=1)) / math.sqrt(len(a))  # noqa: E731
+    assert p1.mean() > p0.mean() + 2 * se(p0, p1)
+    assert l1.mean() <= l0.mean() + 2 * se(l0, l1)

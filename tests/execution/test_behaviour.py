@@ -8,6 +8,7 @@ import json
 import re
 import math
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,56 @@ def test_the_shipped_fit_is_a_fresh_fit(fit):
         assert o_got[k] == pytest.approx(list(o_want[k]))
     for k in ("per_account_day", "return_slope", "hf_quantiles", "size_quantiles", "return_range"):
         assert getattr(s.opening, k) == pytest.approx(getattr(p.opening, k))
+    r_got, r_want = shipped["returns"], fresh["returns"]
+    for act in ("protect", "lever"):
+        for got, want in zip(r_got[act], r_want[act]):
+            assert got == pytest.approx(want, nan_ok=True)
+    for k in ("hours", "return_range", "restore_slope", "restore_slope_se", "protect_slope_se_clustered",
+              "lever_slope_se_clustered"):
+        assert r_got[k] == pytest.approx(r_want[k])
+    for k in ("lever_per_hour", "protect_return_slope", "lever_return_slope", "return_range"):
+        assert getattr(s, k) == pytest.approx(getattr(p, k))
+    u = shipped_params(react_to_return=False)  # the bins' k / n, as before the slopes
+    assert u.protect_per_hour == tuple(b.protect / b.hours for b in fit.bins)
+    assert u.lever_per_hour == tuple(b.lever / b.hours for b in fit.bins)
+    assert u.protect_return_slope == () and u.lever_return_slope == ()
+
+
+def test_near_the_line_owners_protect_more_after_a_fall(fit):
+    # the finding, as an invariant of the data: in every bin from HF 1 to 2 (d 0 to 1) the
+    # protect rate's slope on the 24 h return is negative by more than 4 of its clustered
+    # standard errors (by day or by vault, the larger), and from d 0.02 the lever rate's
+    # positive by 2; below HF 1 (half act within the hour) and far from it (d 1 to 2) the
+    # protect slope is within 3 errors of 0
+    rr = fit.returns
+    for b, p, q, pc, qc in zip(fit.bins, rr.protect, rr.lever, rr.protect_slope_se_clustered,
+                               rr.lever_slope_se_clustered):
+        assert pc >= 0.9 * p.slope_se and qc >= 0.9 * q.slope_se  # clustering widens (up to noise)
+        if 0.0 <= b.lo < 1.0:
+            assert p.slope + 4 * pc < 0, b
+        if 0.02 <= b.lo < 1.0:
+            assert q.slope - 2 * qc > 0, b
+        if not 0.0 <= b.lo < 1.0:
+            assert abs(p.slope) < 3 * p.slope_se, b
+    # a zero-return rate times exp(slope * r), averaged over the bin's hours, is its k / n (the
+    # Poisson likelihood's first equation): the rates at 0 are below k / n near the line,
+    # whose hours follow falls
+    assert rr.protect[1].rate < fit.bins[1].p_protect
+    # the restored HF does not depend on the return (within 2 standard errors)
+    assert abs(rr.restore_slope) < 2 * rr.restore_slope_se
+    assert rr.return_range == fit.openings.return_range and rr.hours == fit.openings.hours
+
+
+def test_react_to_return_false_is_the_unconditional_fit():
+    p = behaviour_params(BehaviourConfig(react_to_return=False, seed=2), "s.toml")
+    assert p == replace(shipped_params(seed=2, react_to_return=False), opening=None)  # no open_pair
+    with pytest.raises(ConfigError) as e:
+        behaviour_params(BehaviourConfig(react_to_return=False, protect_return_slope=[0.0] * 9), "s.toml")
+    assert e.value.key == "simulation.behaviour.protect_return_slope"
+    q = behaviour_params(BehaviourConfig(protect_return_slope=[], react_return_range=[-0.1, 0.1]), "s.toml")
+    s = shipped_params()
+    assert q.protect_return_slope == () and q.lever_return_slope == s.lever_return_slope
+    assert q.return_range == (-0.1, 0.1) and q.protect_per_hour == s.protect_per_hour
 
 
 def test_openings_are_first_draws_outside_the_fortnight(ethb, fit):
@@ -123,7 +174,9 @@ def test_fit_behaviour_command_prints_the_fit():
     r = CliRunner().invoke(main, ["fit-behaviour"])
     assert r.exit_code == 0, r.output
     assert "held aside: 2021-05-17 to 2021-06-01, excluded" in r.output and "restore_hf" in r.output
-    assert len([ln for ln in r.output.splitlines() if ln.strip().startswith(("-0.30", "0.", "1.00"))]) == 9
+    # the nine bins twice: the hazards, then their rates at a zero return and slopes
+    assert len([ln for ln in r.output.splitlines() if ln.strip().startswith(("-0.30", "0.", "1.00"))]) == 18
+    assert "on ETH's 24 h log return" in r.output
 
 
 def test_table_keys_replace_the_fit():
@@ -511,3 +564,25 @@ def test_owners_across_markets_still_add_up_when_books_grow(tmp_path, one_thread
         mine = ev[ev["market"] == name]["account_id"].astype(str)
         want += mine[mine.isin(ids)].nunique()
     assert want > 0 and r["owners"]["accounts_liquidated"].sum() == want
+
+
+@pytest.mark.slow
+def test_black_thursday_table_of_maker_flip_md(tmp_path, one_thread):
+    # docs/maker_flip.md: the ETH-A replay with ETH-B owners' reactions added (two runs of the
+    # example, about 20 s each); the frozen row is the example's own Measured block
+    page = (Path(__file__).parents[2] / "docs" / "maker_flip.md").read_text()
+    ex = Path(__file__).parents[2] / "examples" / "replay_2020_03_12_eth_a.toml"
+    variants = {"reacting to the market, seed 0": "[simulation.behaviour]\nseed = 0\n",
+                "not on the market (`react_to_return = false`), seed 0":
+                    "[simulation.behaviour]\nseed = 0\nreact_to_return = false\n"}
+    rows = {r.split("|")[1].strip(): [c.strip() for c in r.split("|")[2:-1]]
+            for r in page.splitlines() if r.strip().startswith("| ") and r.split("|")[1].strip() in variants}
+    assert len(rows) == len(variants)
+    text = ex.read_text().replace("replay_2020_03_12_eth_a_vaults.csv", str(ex.parent / "replay_2020_03_12_eth_a_vaults.csv"))
+    for name, extra in variants.items():
+        p = tmp_path / "bt.toml"
+        p.write_text(text + "\n" + extra)
+        s = api.simulate(p, store=None).summary
+        got = [str(s["accounts_liquidated"]), f"{s['debt_repaid_usd'] / 1e6:.2f}", f"{s['bad_debt_usd'] / 1e6:.2f}",
+               f"{s['auction_share_won_zero']:.3f}", str(s["owner_protects"]), f"{s.get('owner_repaid_DAI', 0.0) / 1e6:.2f}"]
+        assert got == rows[name], name

@@ -203,3 +203,103 @@ def test_opening_parameters_are_checked(kw, key):
     with pytest.raises(ConfigError) as e:
         OpenParams(**{**base, **kw})
     assert e.value.key == key
+
+
+# --- reactions that depend on the market: a log-rate slope per bin on the 24 h return ---
+
+from liqcascade.model.behaviour import Panel, clustered_slope_se, fit_return_response  # noqa: E402
+
+SLOPED = dict(edges=(0.0, 0.1, 0.2), protect_per_hour=(0.02, 0.01), lever_per_hour=(0.01, 0.03), restore_hf=1.2,
+              lever_hf=1.1, repay_share=0.5)
+
+
+def test_a_known_return_changes_the_hourly_probability_by_exactly_the_slope():
+    # hand: bin 0 protects 0.02 an hour at r = 0 with slope -10; at r = -0.1 it is
+    # 0.02 * e ** 1 = 0.0543656...; levers 0.01 with slope 5: 0.01 * e ** -0.5
+    p = BehaviourParams(**SLOPED, protect_return_slope=(-10.0, -4.0), lever_return_slope=(5.0, 0.0),
+                        return_range=(-0.2, 0.2))
+    pp, pl = p.per_block(np.array([0.05, 0.15]), 3600.0, np.array([-0.1, -0.1]))
+    assert pp[0] == pytest.approx(0.02 * math.e, rel=1e-12)
+    assert pp[1] == pytest.approx(0.01 * math.exp(0.4), rel=1e-12)
+    assert pl[0] == pytest.approx(0.01 * math.exp(-0.5), rel=1e-12) and pl[1] == pytest.approx(0.03, rel=1e-12)
+    # beyond the fitted range the return is clipped: -0.5 acts as -0.2; the cap is 1
+    pp, _ = p.per_block(np.array([0.05]), 3600.0, np.array([-0.5]))
+    assert pp[0] == pytest.approx(0.02 * math.exp(2.0), rel=1e-12)
+    steep = BehaviourParams(**SLOPED, protect_return_slope=(-100.0, 0.0), return_range=(-0.2, 0.2))
+    assert steep.per_block(np.array([0.05]), 3600.0, np.array([-0.2]))[0][0] == 1.0
+
+
+def test_zero_slope_is_the_bins_probabilities_bit_for_bit():
+    plain = BehaviourParams(**SLOPED)
+    zero = BehaviourParams(**SLOPED, protect_return_slope=(0.0, 0.0), lever_return_slope=(0.0, 0.0),
+                           return_range=(-0.3, 0.3))
+    d = np.linspace(-0.1, 0.3, 41)
+    r = np.linspace(-0.4, 0.4, 41)
+    for seconds in (12.0, 900.0, 3600.0):
+        a, b = plain.per_block(d, seconds), zero.per_block(d, seconds, r)
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+        assert np.array_equal(a[0], plain.per_block(d, seconds, r)[0])  # no slopes: r is not read
+
+
+def test_a_fall_raises_protection_monotonically_with_a_negative_slope():
+    p = BehaviourParams(**SLOPED, protect_return_slope=(-8.0, -12.0), lever_return_slope=(10.0, 10.0),
+                        return_range=(-0.3, 0.3))
+    r = np.linspace(0.3, -0.3, 61)  # ever deeper falls
+    for d in (0.05, 0.15):
+        pp, pl = p.per_block(np.full(61, d), 900.0, r)
+        assert np.all(np.diff(pp) > 0) and np.all(np.diff(pl) < 0)
+
+
+@pytest.mark.parametrize("kw, key", [
+    ({"protect_return_slope": (-1.0,)}, "behaviour.protect_return_slope"),
+    ({"lever_return_slope": (1.0, math.nan)}, "behaviour.lever_return_slope"),
+    ({"return_range": (0.1, 0.3)}, "behaviour.react_return_range"),
+    ({"return_range": (-0.1,)}, "behaviour.react_return_range"),
+])
+def test_return_parameters_are_checked(kw, key):
+    with pytest.raises(ConfigError) as e:
+        BehaviourParams(**{**SLOPED, **kw})
+    assert e.value.key == key
+
+
+def test_the_return_fit_recovers_the_slopes_it_was_drawn_with():
+    # vault-hours drawn from the model itself: bin 0 protects at 0.03 * exp(-12 r), bin 1 at
+    # 0.01 * exp(-4 r); each regression lands within 4 of its standard errors of the truth
+    rng = np.random.default_rng(5)
+    n_hours, per = 4000, 60
+    r_hour = rng.normal(0.0, 0.05, n_hours)
+    hour = np.repeat(np.arange(n_hours), per)
+    d = rng.uniform(0.0, 0.2, hour.shape[0])
+    k = (d >= 0.1).astype(int)
+    rate, slope = np.array([0.03, 0.01]), np.array([-12.0, -4.0])
+    prot = rng.random(hour.shape[0]) < rate[k] * np.exp(slope[k] * r_hour[hour])
+    lev = rng.random(hour.shape[0]) < 0.02
+    hf_after = np.where(prot, 1.05, np.nan)
+    panel = Panel(np.arange(hour.shape[0]) % 500, hour, d, prot, lev, np.zeros_like(prot), hf_after)
+    keep = np.ones(n_hours, dtype=bool)
+    keep[:100] = False  # hours left out are not fitted
+    rr = fit_return_response(panel, r_hour, keep, (0.0, 0.1, 0.2))
+    for f, a, b in zip(rr.protect, rate, slope):
+        assert abs(f.rate - a) < 4 * f.rate_se and abs(f.slope - b) < 4 * f.slope_se
+    for f in rr.lever:  # no dependence drawn
+        assert abs(f.slope) < 4 * f.slope_se
+    assert rr.hours == n_hours - 100
+    assert rr.return_range == (float(r_hour[100:].min()), float(r_hour[100:].max()))
+    assert rr.restore_slope == pytest.approx(0.0, abs=1e-12)  # every restore at 1.05
+
+
+def test_clustered_error_of_a_twice_counted_panel_is_the_robust_error_of_the_panel():
+    # closed form: repeating every element twice leaves the estimate, doubles the information
+    # and doubles each pair's score, so clustering each pair gives the singleton-cluster
+    # (heteroskedasticity-robust) error of the original: (2I)^-1 (4 M) (2I)^-1 = I^-1 M I^-1
+    rng = np.random.default_rng(8)
+    x = rng.normal(0.0, 0.05, 20_000)
+    y = (rng.random(x.size) < 0.03 * np.exp(-10.0 * x)).astype(float)
+    f = fit_poisson_rate(y, np.ones_like(y), x)
+    one = clustered_slope_se(y, x, f, np.arange(x.size))
+    f2 = fit_poisson_rate(np.repeat(y, 2), np.ones(2 * x.size), np.repeat(x, 2))
+    assert f2.slope == pytest.approx(f.slope, rel=1e-9) and f2.slope_se == pytest.approx(f.slope_se / math.sqrt(2), rel=1e-6)
+    two = clustered_slope_se(np.repeat(y, 2), np.repeat(x, 2), f2, np.repeat(np.arange(x.size), 2))
+    assert two == pytest.approx(one, rel=1e-6)
+    # and Bernoulli draws with p = 0.03 e^(-10 x) are nearly Poisson: the robust error is near the model's
+    assert one == pytest.approx(f.slope_se, rel=0.1)

@@ -23,7 +23,7 @@ import pandas as pd
 from liqcascade.errors import DataError
 from liqcascade.io.behaviour import FIT_FILE, fit_path, shipped_params
 from liqcascade.model.behaviour import (DEFAULT_EDGES, HOUR, BehaviourFit, Hours, Openings, VaultEvents, build_panel,
-                                        fit_behaviour, fit_poisson_rate, fit_refill, quantile_knots)
+                                        fit_behaviour, fit_poisson_rate, fit_refill, fit_return_response, quantile_knots)
 
 B_PRICES = "backtest/binance_ethusdt_1h_2021-04_2022-12.csv"
 HELD_ASIDE = ("2021-05-17", "2021-06-01")
@@ -138,6 +138,20 @@ def _first_draws(events: VaultEvents, hours: Hours) -> tuple[np.ndarray, np.ndar
     return np.array(hs, dtype=np.int64), np.array(hfs), np.array(debts)
 
 
+def _fitted_hours(hours: Hours, exclude: tuple[tuple[float, float], ...]) -> np.ndarray:
+    """Hours a return regression may use: outside ``exclude`` (and not reaching into it),
+    with a day of price history before them."""
+    keep = np.ones(hours.start.shape[0], dtype=bool)
+    for lo, hi in exclude:
+        keep &= ~((hours.start + HOUR > lo) & (hours.start < hi))
+    return keep & (hours.start - DAY >= hours.start[0])
+
+
+def _return_24h(hours: Hours) -> np.ndarray:
+    """ETH's log return over the 24 hours before each hour's open."""
+    return np.log(hours.price / np.interp(hours.start - DAY, hours.start, hours.price))
+
+
 def fit_openings(events: VaultEvents, hours: Hours, exclude: tuple[tuple[float, float], ...]) -> Openings:
     """The opening process of the shipped history (:class:`~liqcascade.model.behaviour.Openings`):
     an opening is a vault's first draw. Hours inside ``exclude`` (or reaching into it) and the
@@ -145,10 +159,7 @@ def fit_openings(events: VaultEvents, hours: Hours, exclude: tuple[tuple[float, 
     openings out of the quantiles. The size is the opening debt over the mean debt of the
     vaults owing at the start of its UTC day; the rate's exposure is those vaults' count / 24
     per hour."""
-    keep = np.ones(hours.start.shape[0], dtype=bool)
-    for lo, hi in exclude:
-        keep &= ~((hours.start + HOUR > lo) & (hours.start < hi))
-    keep &= hours.start - DAY >= hours.start[0]
+    keep = _fitted_hours(hours, exclude)
     h, hf, debt = _first_draws(events, hours)
     inside = keep[h]
     h, hf, debt = h[inside], hf[inside], debt[inside]
@@ -158,7 +169,7 @@ def fit_openings(events: VaultEvents, hours: Hours, exclude: tuple[tuple[float, 
     mean_debt = np.divide(book_debt, n_owing, out=np.full(days.shape[0], np.nan), where=n_owing > 0)
     size = debt / mean_debt[day_of_hour[h]]
     counts = np.bincount(h, minlength=hours.start.shape[0]).astype(float)
-    r24 = np.log(hours.price / np.interp(hours.start - DAY, hours.start, hours.price))
+    r24 = _return_24h(hours)
     exposure = np.where(keep, n_owing[day_of_hour] / 24.0, 0.0)
     rate = fit_poisson_rate(counts, exposure, r24)
     ok = hf > 1.0
@@ -179,7 +190,9 @@ def fit_ethb(edges: tuple[float, ...] = DEFAULT_EDGES) -> BehaviourFit:
     drawn_dai = ev.flows.loc[ev.flows["kind"] == "borrow", "dai"].to_numpy(dtype=float)
     refill = _daily_refill(events, hours, creations, drawn_dai, excl)
     fit = fit_behaviour(panel, edges, refill=refill, excluded=excl)
-    return replace(fit, openings=fit_openings(events, hours, excl))
+    returns = fit_return_response(panel, _return_24h(hours), _fitted_hours(hours, excl), edges,
+                                  hour_day=np.floor(hours.start / DAY).astype(np.int64))
+    return replace(fit, openings=fit_openings(events, hours, excl), returns=returns)
 
 
 BOOK_DATES = ("2021-04-05", "2021-09-01", "2022-05-01", "2022-11-01")
@@ -297,7 +310,26 @@ def format_fit(fit: BehaviourFit) -> str:
                      f"{o.return_range[0]:.3f} to {o.return_range[1]:.3f})")
         lines.append(f"opening HF p05 p25 p50 p75 p95 {q(o.hf_quantiles)} ({o.below_one} below 1 left out); "
                      f"size / mean vault debt {q(o.size_quantiles)}")
+    if fit.returns is not None:
+        lines += _format_returns(fit)
     return "\n".join(lines)
+
+
+def _format_returns(fit: BehaviourFit) -> list[str]:
+    """The lines of :class:`~liqcascade.model.behaviour.ReturnResponse`: per bin, each
+    regression's rate at a zero return and log-rate slope (se, dispersion, clustered se)."""
+    rr = fit.returns
+    lines = [f"on ETH's 24 h log return ({rr.hours} hours, returns {rr.return_range[0]:.3f} to "
+             f"{rr.return_range[1]:.3f}): per bin the hourly rate at 0 and the log-rate slope (se, dispersion; "
+             "cl.se: clustered by day or vault, the larger)",
+             f"{'d from':>7} {'to':>6} {'protect@0':>10} {'slope':>7} {'(se)':>6} {'disp':>5} {'cl.se':>6} "
+             f"{'lever@0':>9} {'slope':>7} {'(se)':>6} {'disp':>5} {'cl.se':>6}"]
+    for b, p, q, pc, qc in zip(fit.bins, rr.protect, rr.lever, rr.protect_slope_se_clustered,
+                               rr.lever_slope_se_clustered):
+        lines.append(f"{b.lo:>7.2f} {b.hi:>6.2f} {p.rate:>10.4f} {p.slope:>7.2f} {p.slope_se:>6.2f} {p.dispersion:>5.2f} "
+                     f"{pc:>6.2f} {q.rate:>9.4f} {q.slope:>7.2f} {q.slope_se:>6.2f} {q.dispersion:>5.2f} {qc:>6.2f}")
+    lines.append(f"restore_hf on the return: log-slope {rr.restore_slope:.3f} (se {rr.restore_slope_se:.3f})")
+    return lines
 
 
 __all__ = ["BOOK_DATES", "FIT_FILE", "ethb_hf_at", "fit_books", "format_books", "HELD_ASIDE", "ethb_inputs", "fit_ethb", "fit_path", "fit_to_dict", "format_fit", "held_aside",

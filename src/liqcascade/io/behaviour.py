@@ -5,6 +5,7 @@ shipped fit to ETH-B owners (``data/behaviour/ethb_fit.json``, written by
 from __future__ import annotations
 
 import json
+import math
 from importlib import resources
 from pathlib import Path
 
@@ -21,16 +22,26 @@ def fit_path() -> Path:
     return Path(str(resources.files("liqcascade") / "data")) / FIT_FILE
 
 
-def shipped_params(seed: int = 0, path: Path | None = None) -> BehaviourParams:
-    """The forward model's parameters of the shipped ETH-B fit."""
+def shipped_params(seed: int = 0, path: Path | None = None, react_to_return: bool = True) -> BehaviourParams:
+    """The forward model's parameters of the shipped ETH-B fit: per bin the hourly
+    probabilities at a zero 24-hour return with their return slopes, or (``react_to_return``
+    false) the bins' unconditional probabilities without slopes."""
     f = path if path is not None else fit_path()
     try:
-        p = json.loads(f.read_text())["params"]
+        d = json.loads(f.read_text())
+        p = d["params"]
         o = p["opening"]
         opening = OpenParams(float(o["per_account_day"]), float(o["return_slope"]), tuple(o["hf_quantiles"]),
                              tuple(o["size_quantiles"]), tuple(o["return_range"]))
+        if not react_to_return:
+            nz = lambda x: 0.0 if math.isnan(float(x)) else float(x)  # noqa: E731
+            return BehaviourParams(tuple(p["edges"]), tuple(nz(b["p_protect"]) for b in d["bins"]),
+                                   tuple(nz(b["p_lever"]) for b in d["bins"]), float(p["restore_hf"]),
+                                   float(p["lever_hf"]), float(p["repay_share"]), seed, opening)
         return BehaviourParams(tuple(p["edges"]), tuple(p["protect_per_hour"]), tuple(p["lever_per_hour"]),
-                               float(p["restore_hf"]), float(p["lever_hf"]), float(p["repay_share"]), seed, opening)
+                               float(p["restore_hf"]), float(p["lever_hf"]), float(p["repay_share"]), seed, opening,
+                               tuple(p["protect_return_slope"]), tuple(p["lever_return_slope"]),
+                               tuple(p["return_range"]))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DataError(str(f), None, f"the behaviour fit could not be read ({exc}); expected the JSON "
                         "written by `liqcascade fit-behaviour --write`") from exc
@@ -85,20 +96,31 @@ def _behaviour_params(cfg, source: str, assets: tuple[str, ...] | None) -> Behav
     if cfg is None:
         return None
     keys = ("edges", "protect_per_hour", "lever_per_hour", "restore_hf", "lever_hf", "repay_share")
-    given = {k: getattr(cfg, k) for k in keys if getattr(cfg, k) is not None}
+    given = {k: getattr(cfg, k) for k in keys + tuple(RETURN_KEYS) if getattr(cfg, k) is not None}
     if cfg.fit == "none":
         missing = [k for k in keys if k not in given]
         if missing:
             raise ConfigError(source, f"simulation.behaviour.{missing[0]}", "a value (fit = \"none\": every key "
-                              "is given)")
+                              "is given; the return keys may be left out)")
         base = {}
     else:
-        b = shipped_params()
-        base = {k: getattr(b, k) for k in keys}
-    if "edges" in given and not all(k in given for k in ("protect_per_hour", "lever_per_hour")):
-        raise ConfigError(source, "simulation.behaviour.edges", "protect_per_hour and lever_per_hour given with edges "
-                          "(one probability per bin)")
+        b = shipped_params(react_to_return=cfg.react_to_return)
+        base = {k: getattr(b, RETURN_KEYS.get(k, k)) for k in keys + tuple(RETURN_KEYS)}
+    if not cfg.react_to_return:
+        bad = [k for k in RETURN_KEYS if k in given]
+        if bad:
+            raise ConfigError(source, f"simulation.behaviour.{bad[0]}", "no return key with react_to_return = false",
+                              given[bad[0]])
+        for k in RETURN_KEYS:
+            base.pop(k, None)
+    if "edges" in given:
+        if not all(k in given for k in ("protect_per_hour", "lever_per_hour")):
+            raise ConfigError(source, "simulation.behaviour.edges", "protect_per_hour and lever_per_hour given with "
+                              "edges (one probability per bin)")
+        for k in ("protect_return_slope", "lever_return_slope"):  # the fit's are per its own bins
+            base[k] = ()
     v = {**base, **{k: (tuple(x) if isinstance(x, list) else x) for k, x in given.items()}}
+    v["return_range"] = v.pop("react_return_range", (0.0, 0.0))
     v["protect_per_hour"] = tuple(min(1.0, x * cfg.protect_scale) for x in v["protect_per_hour"])
     v["lever_per_hour"] = tuple(min(1.0, x * cfg.lever_scale) for x in v["lever_per_hour"])
     try:
@@ -109,6 +131,9 @@ def _behaviour_params(cfg, source: str, assets: tuple[str, ...] | None) -> Behav
         raise ConfigError(source, "simulation." + e.key, e.expected, e.got) from None
 
 
+RETURN_KEYS = {"protect_return_slope": "protect_return_slope", "lever_return_slope": "lever_return_slope",
+               "react_return_range": "return_range"}
+"""The table's keys of the reactions' return response -> :class:`BehaviourParams` fields."""
 OPEN_KEYS = {"open_per_account_day": "per_account_day", "open_return_slope": "return_slope",
              "open_return_range": "return_range", "open_hf_quantiles": "hf_quantiles",
              "open_size_quantiles": "size_quantiles"}

@@ -337,6 +337,18 @@ class BehaviourConfig(_Model):
     lever_hf: float | None = Field(None, description="HF a levering owner draws down to (>= 1).")
     repay_share: float | None = Field(None, description="Share of protections made by repaying debt (the rest "
                                       "top up collateral).")
+    react_to_return: bool = Field(
+        True, description="false: the probabilities do not depend on the market (with fit = \"ethb\": the bins' "
+        "unconditional probabilities, the model before the return slopes were fitted).")
+    protect_return_slope: list[float] | None = Field(
+        None, description="Per bin: log-rate slope of the protect probability on the collateral's path log return over "
+        "the 24 hours before (negative: more protection after a fall); the bin's probabilities are then those at a "
+        "zero return. [] turns the dependence off.")
+    lever_return_slope: list[float] | None = Field(
+        None, description="Per bin: likewise for the lever probability.")
+    react_return_range: list[float] | None = Field(
+        None, description="[least, greatest] 24-hour log return the reaction slopes apply to (beyond it the return is "
+        "clipped: the returns they were fitted on).")
     protect_scale: float = Field(1.0, ge=0, description="Multiplier on every protect probability (capped at 1); "
                                  "0 turns protection off.")
     lever_scale: float = Field(1.0, ge=0, description="Multiplier on every lever probability (capped at 1); 0 turns "

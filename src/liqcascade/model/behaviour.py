@@ -240,6 +240,13 @@ class BehaviourParams:
     seed: int = 0
     opening: "OpenParams | None" = None
     """New accounts during the run (:class:`OpenParams`); None: none open."""
+    protect_return_slope: tuple[float, ...] = ()
+    """Per bin, the log-rate slope of the protect probability on the collateral's log return
+    over the 24 hours before (``()``: none; the probabilities are then the bins' as given)."""
+    lever_return_slope: tuple[float, ...] = ()
+    """Likewise for the lever probability."""
+    return_range: tuple[float, float] = (0.0, 0.0)
+    """The returns the slopes were fitted on: a run's return is clipped to it."""
 
     def __post_init__(self) -> None:
         src = "<behaviour>"
@@ -260,15 +267,119 @@ class BehaviourParams:
             raise ConfigError(src, "behaviour.repay_share", "a share in [0, 1]", self.repay_share)
         if int(self.seed) < 0:
             raise ConfigError(src, "behaviour.seed", "an integer >= 0", self.seed)
+        for key in ("protect_return_slope", "lever_return_slope"):
+            r = np.asarray(getattr(self, key), dtype=float)
+            if not (r.shape == (0,) or (r.shape == (m,) and np.all(np.isfinite(r)))):
+                raise ConfigError(src, f"behaviour.{key}", f"{m} finite log-rate slopes (one per bin) or none",
+                                  getattr(self, key))
+        lo, hi = (tuple(self.return_range) + (math.nan, math.nan))[:2]
+        if len(self.return_range) != 2 or not (math.isfinite(lo) and math.isfinite(hi) and lo <= 0.0 <= hi):
+            raise ConfigError(src, "behaviour.react_return_range", "[least, greatest] finite log returns around 0",
+                              self.return_range)
 
-    def per_block(self, d: FloatArray, seconds: float) -> tuple[FloatArray, FloatArray]:
+    @property
+    def reacts_to_return(self) -> bool:
+        """Whether a probability depends on the collateral's 24-hour return."""
+        return bool(self.protect_return_slope) or bool(self.lever_return_slope)
+
+    def per_block(self, d: FloatArray, seconds: float, r: FloatArray | None = None) -> tuple[FloatArray, FloatArray]:
         """(protect, lever) probabilities within ``seconds`` at distances ``d``: a constant
-        hourly hazard ``p`` gives ``1 - (1 - p) ** (seconds / 3600)``."""
+        hourly hazard ``p`` gives ``1 - (1 - p) ** (seconds / 3600)``. With return slopes and
+        ``r`` (each account's collateral log return over the 24 hours before, clipped to
+        :attr:`return_range`), the bin's hourly ``p`` becomes ``min(1, p * exp(slope * r))``."""
         k = np.clip(np.searchsorted(np.asarray(self.edges), d, side="right") - 1, 0, len(self.protect_per_hour) - 1)
         x = seconds / HOUR
-        pp = 1.0 - (1.0 - np.asarray(self.protect_per_hour))[k] ** x
-        pl = 1.0 - (1.0 - np.asarray(self.lever_per_hour))[k] ** x
+        hp = np.asarray(self.protect_per_hour)[k]
+        hl = np.asarray(self.lever_per_hour)[k]
+        if r is not None and self.reacts_to_return:
+            rc = np.clip(r, *self.return_range)
+            if self.protect_return_slope:
+                hp = np.minimum(1.0, hp * np.exp(np.asarray(self.protect_return_slope)[k] * rc))
+            if self.lever_return_slope:
+                hl = np.minimum(1.0, hl * np.exp(np.asarray(self.lever_return_slope)[k] * rc))
+        pp = 1.0 - (1.0 - hp) ** x
+        pl = 1.0 - (1.0 - hl) ** x
         return pp, pl
+
+
+@dataclass(frozen=True)
+class ReturnResponse:
+    """How the hazards depend on the market: per distance bin, a Poisson regression
+    (:class:`PoissonFit`, exposure one vault-hour) of protections and of levers on ETH's log
+    return over the 24 hours before the hour (``rate``: the hourly probability at a zero
+    return); ``hours`` fitted (those with a day of price history); ``return_range`` their least
+    and greatest return; ``restore_slope``: the OLS slope of log ``hf_after`` of the
+    protections that set ``restore_hf`` on the same return (with its standard error).
+    ``protect_slope_se_clustered`` / ``lever_slope_se_clustered``: per bin, the larger of the
+    slope's cluster-robust standard errors by UTC day and by vault (:func:`clustered_slope_se`):
+    one day's move reaches many vaults at once, and one owner's hours are alike."""
+
+    protect: tuple[PoissonFit, ...]
+    lever: tuple[PoissonFit, ...]
+    hours: int
+    return_range: tuple[float, float]
+    restore_slope: float
+    restore_slope_se: float
+    protect_slope_se_clustered: tuple[float, ...] = ()
+    lever_slope_se_clustered: tuple[float, ...] = ()
+
+
+def fit_return_response(panel: Panel, r_hour: FloatArray, keep_hour: np.ndarray, edges: tuple[float, ...] = DEFAULT_EDGES,
+                        near: float = 0.2, hour_day: IntArray | None = None) -> ReturnResponse:
+    """:class:`ReturnResponse` of ``panel``: ``r_hour`` is the covariate of each hour of the
+    grid, ``keep_hour`` the hours that may be fitted, ``hour_day`` each hour's day (the
+    clusters; default: 24 hours of the grid each). A bin without an action of a kind gets
+    rate 0 and slope 0 (standard errors nan)."""
+    e = np.asarray(edges, dtype=float)
+    ok = keep_hour[panel.hour] & np.isfinite(r_hour[panel.hour])
+    k = np.searchsorted(e, panel.d, side="right") - 1
+    x = r_hour[panel.hour]
+    day = (np.arange(r_hour.shape[0]) // 24 if hour_day is None else np.asarray(hour_day))[panel.hour]
+    fits: dict[str, list[PoissonFit]] = {"protect": [], "lever": []}
+    cl: dict[str, list[float]] = {"protect": [], "lever": []}
+    for i in range(e.shape[0] - 1):
+        m = ok & (k == i)
+        for act, out in fits.items():
+            y = getattr(panel, act)[m].astype(float)
+            f = (fit_poisson_rate(y, np.ones_like(y), x[m]) if y.sum() > 0 and y.size >= 3
+                 else PoissonFit(int(y.size), 0.0, math.nan, 0.0, math.nan, 1.0))
+            out.append(f)
+            cl[act].append(max(clustered_slope_se(y, x[m], f, day[m]), clustered_slope_se(y, x[m], f, panel.vault[m]))
+                           if f.rate > 0 else math.nan)
+    prot = ok & panel.protect & (panel.d < near) & (k >= 0) & np.isfinite(panel.hf_after)
+    xs, ys = x[prot], np.log(panel.hf_after[prot])
+    slope, se = _ols_slope(xs, ys)
+    inside = ok & (k >= 0) & (k < e.shape[0] - 1)
+    fitted = x[inside]
+    rng = (float(fitted.min()), float(fitted.max())) if fitted.size else (0.0, 0.0)
+    return ReturnResponse(tuple(fits["protect"]), tuple(fits["lever"]), int(np.unique(panel.hour[inside]).shape[0]),
+                          rng, slope, se, tuple(cl["protect"]), tuple(cl["lever"]))
+
+
+def clustered_slope_se(y: FloatArray, x: FloatArray, fit: PoissonFit, clusters: IntArray) -> float:
+    """The cluster-robust (sandwich) standard error of ``fit``'s slope, exposure one per
+    element: ``I^-1 (sum_c s_c s_c') I^-1`` with ``I`` the Fisher information and ``s_c`` the
+    score summed over cluster ``c``. Clusters of one element give the heteroskedasticity-robust
+    error; no small-sample correction."""
+    mu = fit.rate * np.exp(fit.slope * x)
+    X = np.column_stack([np.ones_like(x), x])
+    inv = np.linalg.inv(X.T @ (X * mu[:, None]))
+    _, c = np.unique(clusters, return_inverse=True)
+    score = np.zeros((int(c.max()) + 1, 2))
+    np.add.at(score, c, X * (y - mu)[:, None])
+    return math.sqrt(float((inv @ (score.T @ score) @ inv)[1, 1]))
+
+
+def _ols_slope(x: FloatArray, y: FloatArray) -> tuple[float, float]:
+    """The OLS slope of ``y`` on ``x`` with its classical standard error (nan with < 3 points)."""
+    n = int(x.shape[0])
+    xc = x - x.mean() if n else x
+    sxx = float(xc @ xc)
+    if n < 3 or sxx <= 0:
+        return math.nan, math.nan
+    b = float(xc @ (y - y.mean())) / sxx
+    res = y - y.mean() - b * xc
+    return b, math.sqrt(float(res @ res) / (n - 2) / sxx)
 
 
 @dataclass(frozen=True)
@@ -289,15 +400,24 @@ class BehaviourFit:
     refill: Refill | None = None
     excluded: tuple[tuple[float, float], ...] = field(default_factory=tuple)
     openings: "Openings | None" = None
+    returns: ReturnResponse | None = None
 
-    def params(self, seed: int = 0) -> BehaviourParams:
+    def params(self, seed: int = 0, react_to_return: bool = True) -> BehaviourParams:
         """The forward model's parameters from this fit (empty bins get probability 0); the
-        opening process's without its pair (a run names the pair its new accounts open)."""
+        opening process's without its pair (a run names the pair its new accounts open). With
+        :attr:`returns` (and ``react_to_return``), each bin's probabilities are its regressions'
+        rates at a zero return, with their slopes; else the bins' ``k / n``."""
         edges = tuple(b.lo for b in self.bins) + (self.bins[-1].hi,)
         nz = lambda x: 0.0 if math.isnan(x) else x  # noqa: E731
-        return BehaviourParams(edges, tuple(nz(b.p_protect) for b in self.bins), tuple(nz(b.p_lever) for b in self.bins),
-                               self.restore_hf, self.lever_hf, self.repay_share, seed,
-                               None if self.openings is None else self.openings.params())
+        opening = None if self.openings is None else self.openings.params()
+        rr = self.returns
+        if rr is None or not react_to_return:
+            return BehaviourParams(edges, tuple(nz(b.p_protect) for b in self.bins),
+                                   tuple(nz(b.p_lever) for b in self.bins), self.restore_hf, self.lever_hf,
+                                   self.repay_share, seed, opening)
+        return BehaviourParams(edges, tuple(min(1.0, f.rate) for f in rr.protect), tuple(min(1.0, f.rate) for f in rr.lever),
+                               self.restore_hf, self.lever_hf, self.repay_share, seed, opening,
+                               tuple(f.slope for f in rr.protect), tuple(f.slope for f in rr.lever), rr.return_range)
 
 
 def fit_behaviour(panel: Panel, edges: tuple[float, ...] = DEFAULT_EDGES, near: float = 0.2,
@@ -340,11 +460,7 @@ def fit_refill(day_start: FloatArray, new_vaults: FloatArray, drawn: FloatArray,
     mean_se = lambda y: (float(y.mean()), float(y.std(ddof=1) / math.sqrt(n)))  # noqa: E731
     nv_m, nv_se = mean_se(nv)
     sh_m, sh_se = mean_se(share)
-    xc = x - x.mean()
-    sxx = float(xc @ xc)
-    slope = float(xc @ (share - share.mean()) / sxx) if sxx > 0 else math.nan
-    resid = share - share.mean() - slope * xc
-    slope_se = math.sqrt(float(resid @ resid) / (n - 2) / sxx) if sxx > 0 else math.nan
+    slope, slope_se = _ols_slope(x, share)
     return Refill(n, nv_m, nv_se, sh_m, sh_se, slope, slope_se)
 
 
@@ -471,4 +587,4 @@ class OpenParams:
 
 __all__ = ["DEFAULT_EDGES", "OPEN_LEVELS", "OpenParams", "Openings", "PoissonFit", "draw_quantiles", "fit_poisson_rate",
            "quantile_knots", "STALE_HOURS", "BehaviourFit", "BehaviourParams", "HazardBin", "Hours", "Panel", "Refill", "VaultEvents",
-           "build_panel", "fit_behaviour", "fit_refill"]
+           "ReturnResponse", "build_panel", "clustered_slope_se", "fit_behaviour", "fit_refill", "fit_return_response"]

@@ -15,6 +15,11 @@ largest collateral row). Amounts bring HF to ``restore_hf`` (protect) or ``lever
 linear in a row's collateral, and 1 / HF in a row's debt, for every weighted-sum rule
 (Aave's and Maker's); the applied amount goes through the usual clamps.
 
+With return slopes (:attr:`~liqcascade.model.behaviour.BehaviourParams.reacts_to_return`), an
+account's probabilities also depend on its collateral's market log return over the 24 hours
+before the previous block (the path's prices, :func:`.openings.trailing_returns`; the
+collateral-value-weighted mean over its collateral rows, at the previous block's oracle prices).
+
 Randomness: a generator per run from ``SeedSequence(seed, spawn_key=(stream,))``: the same
 seed and stream give the same numbers, and Monte Carlo paths (``stream`` = path index) get
 independent streams. Both draws are taken for every account at every block whatever the
@@ -28,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from liqcascade._typing import FloatArray, IntArray
+from liqcascade.engine.dynamic.openings import trailing_returns
 from liqcascade.engine.dynamic.owners import BORROW, DEPOSIT, REPAY, OwnerState, apply_action, apply_owner_actions
 from liqcascade.model.behaviour import BehaviourParams
 
@@ -46,6 +52,8 @@ class ReactState:
     repaid: dict[int, float] = field(default_factory=dict)
     drawn: dict[int, float] = field(default_factory=dict)
     assets: tuple[str, ...] = ()
+    returns: FloatArray | None = None
+    """Per block and market asset, the trailing 24-hour log return (None: not needed)."""
 
     def facts(self) -> dict[str, object]:
         """The summary's reaction columns: counts, and tokens per asset moved."""
@@ -56,10 +64,35 @@ class ReactState:
         return out
 
 
-def react_state(params: BehaviourParams, assets: tuple[str, ...], stream: int = 0) -> ReactState:
-    """A run's reaction state: its own generator (module docstring)."""
+def react_state(params: BehaviourParams, assets: tuple[str, ...], stream: int = 0, run=None) -> ReactState:
+    """A run's reaction state: its own generator, and with return slopes the trailing
+    returns of ``run``'s path per block and asset (module docstring)."""
     rng = np.random.default_rng(np.random.SeedSequence(int(params.seed), spawn_key=(int(stream),)))
-    return ReactState(params, rng, assets=tuple(assets))
+    returns = None
+    if params.reacts_to_return and run is not None:
+        returns = asset_returns(run, len(assets))
+    return ReactState(params, rng, assets=tuple(assets), returns=returns)
+
+
+def asset_returns(run, n_assets: int) -> FloatArray:
+    """(blocks, assets) trailing 24-hour log returns of the path's prices (0 for an asset the
+    path does not move)."""
+    times = np.asarray(run.times)
+    out = np.zeros((times.shape[0], n_assets))
+    prices = np.asarray(run.path.prices, dtype=np.float64)
+    for j, a in enumerate(np.asarray(run.path_cols).tolist()):
+        out[:, a] = trailing_returns(times, prices[:, j])
+    return out
+
+
+def _account_returns(arrays, prices: FloatArray, r_asset: FloatArray, n: int) -> FloatArray:
+    """Per account, the collateral-value-weighted mean of its assets' returns (0 without collateral)."""
+    acct = np.repeat(np.arange(n, dtype=np.int64), np.diff(np.asarray(arrays.offsets))[:n])
+    rows = acct.shape[0]
+    value = arrays.coll[:rows] * prices[arrays.asset[:rows]]
+    w = np.bincount(acct, weights=value, minlength=n)
+    wr = np.bincount(acct, weights=value * r_asset[arrays.asset[:rows]], minlength=n)
+    return np.divide(wr, w, out=np.zeros(n), where=w > 0)
 
 
 def _largest(arrays, prices: FloatArray, w: int, on_debt: bool) -> int:
@@ -100,7 +133,8 @@ def apply_reactions(run, st, b: int) -> None:
     rules, arrays = run.model.rules, st.arrays
     hv = rules.health(arrays, prices, np.arange(n, dtype=np.int64))
     debt = hv.debt_usd > 0
-    pp, pl = p.per_block(hv.hf - 1.0, float(run.times[b] - run.times[b - 1]))
+    r = None if rs.returns is None else _account_returns(arrays, prices, rs.returns[b], n)
+    pp, pl = p.per_block(hv.hf - 1.0, float(run.times[b] - run.times[b - 1]), r)
     # a relative margin: an account this model restored sits at the target up to rounding
     protect = debt & (u < pp) & (hv.hf < p.restore_hf * (1.0 - _MARGIN))
     lever = debt & ~protect & (u >= 1.0 - pl) & (hv.hf > p.lever_hf * (1.0 + _MARGIN))
@@ -155,4 +189,4 @@ def between_blocks(run, st, b: int) -> None:
         apply_keepers(run, st, b)
 
 
-__all__ = ["ReactState", "apply_reactions", "between_blocks", "react_state"]
+__all__ = ["ReactState", "apply_reactions", "asset_returns", "between_blocks", "react_state"]

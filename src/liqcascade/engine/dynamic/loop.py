@@ -175,7 +175,7 @@ def owner_inputs(model: MarketModel, run: RunInputs, actions, accrual, behaviour
     owners.check_owner_inputs(actions, run.n_blocks)
     ow = owners.owner_state(model, run.book, run.times, actions, accrual)
     if behaviour is not None:
-        ow.react = react_state(behaviour, tuple(model.assets), stream)
+        ow.react = react_state(behaviour, tuple(model.assets), stream, run)
     if plan is not None:
         if run.capabilities.soft_liquidation:
             raise ConfigError("<behaviour>", "simulation.behaviour.open_pair", "a protocol without soft liquidation "
