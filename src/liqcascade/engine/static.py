@@ -40,6 +40,7 @@ import numpy as np
 
 from liqcascade._typing import FloatArray
 from liqcascade.engine.flow_replay import order_of_distinct
+from liqcascade.engine.kernels import gather_rows, row_numbers, row_spans
 from liqcascade.engine.strategies import STRATEGIES
 from liqcascade.errors import ConfigError, DataError
 from liqcascade.markets.base import Venue
@@ -289,8 +290,7 @@ class SortedBook:
         m, n = self.n_sorted, self.perm.shape[0]
         if m == n:
             return replace(self, sorted_below=below)
-        order, n_sorted = _sort_order(self.hf0_sorted, m, below)
-        perm, hf0_sorted = self.perm[order], self.hf0_sorted[order]
+        perm, hf0_sorted, n_sorted = _sort_tail(self.perm, self.hf0_sorted, m, below)
         return replace(self, perm=perm, hf0_sorted=hf0_sorted, sorted_below=below, n_sorted=n_sorted)
 
     def gathered(self) -> "SortedBook":
@@ -323,13 +323,10 @@ class SortedBook:
         cols: dict[str, np.ndarray | None] = {}
         for name in self.room.columns:
             front = _column(self.base, name)
-            if front is None:
-                cols[name] = None
-                continue
-            out = np.empty(r0 + rows.shape[0], dtype=front.dtype)
-            out[:r0] = front
-            _take_into(_column(src, name), rows, out[r0:])
-            cols[name] = out
+            cols[name] = None if front is None else np.empty(r0 + rows.shape[0], dtype=front.dtype)
+            if front is not None:
+                cols[name][:r0] = front
+        _gather(src, rows, {name: None if x is None else x[r0:] for name, x in cols.items()})
         key = cols.pop("key") if "key" in cols else cols["asset"]
         return BookArrays(offsets=offsets, state=self.base.state, params=replace(self.base.params, key=key), **cols)
 
@@ -1109,26 +1106,43 @@ def stable_argsort(x: FloatArray) -> np.ndarray:
     return order
 
 
-def _sort_order(hf0_sorted: FloatArray, m: int, below: float) -> tuple[np.ndarray, int]:
-    """The new order of a book whose first ``m`` accounts are sorted (they stay), with every
-    account after them whose HF0 is below ``below`` sorted in after them; and the new count
-    of sorted accounts."""
+def _sort_tail(perm: np.ndarray, hf0_sorted: FloatArray, m: int, below: float) -> tuple[np.ndarray, FloatArray, int]:
+    """The working order and HF0 of a book whose first ``m`` accounts are sorted (they stay),
+    with every account after them whose HF0 is below ``below`` sorted in after them (the others
+    after those, in the order they had); and the new count of sorted accounts. New arrays (an
+    outcome may hold the old ones): the first ``m`` entries copied, the tail's gathered once,
+    each temporary dropped as soon as it is read (the largest sorting is a large book's peak)."""
     tail = hf0_sorted[m:]
     if below == np.inf:
         local = stable_argsort(tail)
-        n_sorted = hf0_sorted.shape[0]
-    else:
-        low = tail < below
-        pick = np.flatnonzero(low)
-        # the tail is in original order, so a stable sort of its part puts those accounts
-        # in the order a stable sort of the whole book does
-        local = np.concatenate([pick[stable_argsort(tail[pick])], np.flatnonzero(~low)])
-        n_sorted = m + pick.shape[0]
-    # int32 while the accounts fit (account_index): the order is held through the whole gather
-    order = np.empty(hf0_sorted.shape[0], dtype=account_index(0, hf0_sorted.shape[0]).dtype)
-    order[:m] = account_index(m)
-    np.add(local, m, out=order[m:], casting="unsafe")  # every entry is an account index: it fits
-    return order, n_sorted
+        new_hf = np.empty_like(hf0_sorted)
+        new_hf[:m] = hf0_sorted[:m]
+        np.take(tail, local, out=new_hf[m:])
+        new_perm = np.empty_like(perm)
+        new_perm[:m] = perm[:m]
+        np.take(perm[m:], local, out=new_perm[m:])
+        return new_perm, new_hf, hf0_sorted.shape[0]
+    low = tail < below
+    pick = np.flatnonzero(low)
+    k = pick.shape[0]
+    # the tail is in original order, so a stable sort of its part puts those accounts in the
+    # order a stable sort of the whole book does
+    keys = tail[pick]
+    local = stable_argsort(keys)
+    new_hf = np.empty_like(hf0_sorted)
+    new_hf[:m] = hf0_sorted[:m]
+    np.take(keys, local, out=new_hf[m : m + k])
+    del keys
+    pick = pick[local]  # tail positions, in sorted order
+    del local
+    new_perm = np.empty_like(perm)
+    new_perm[:m] = perm[:m]
+    np.take(perm[m:], pick, out=new_perm[m : m + k])
+    del pick
+    np.logical_not(low, out=low)  # the others, in the order they had
+    np.compress(low, perm[m:], out=new_perm[m + k :])
+    np.compress(low, tail, out=new_hf[m + k :])
+    return new_perm, new_hf, m + k
 
 
 def _row_index(starts: np.ndarray, counts: np.ndarray, dtype: type = np.int64) -> np.ndarray:
@@ -1154,7 +1168,8 @@ def _row_index(starts: np.ndarray, counts: np.ndarray, dtype: type = np.int64) -
 
 
 GATHER_CHUNK = 1 << 20
-"""Rows gathered per ``take`` when a sorting moves rows (a few MB of widened indices at a time)."""
+"""Rows gathered per ``take`` when a sorting moves a column the compiled gather does not (``aux``):
+a few MB of widened indices at a time."""
 ROW_COLUMNS = ("asset", "coll", "debt", "aux")
 """The per-row columns a sorting moves; and the parameters' key when it is not the asset column."""
 
@@ -1190,14 +1205,17 @@ class RowRoom:
 
     def fill(self, source: BookArrays, accounts: np.ndarray, m: int) -> BookArrays:
         """Write the rows of ``accounts`` (of ``source``, in that order) after the first ``m``
-        accounts' rows, and return the front up to them. One gather a column, of those rows only."""
+        accounts' rows, and return the front up to them. One gather of those rows for every
+        column (:func:`_gather`)."""
         k = accounts.shape[0]
         r0 = int(self.offsets[m])
-        rows = rows_of(source.offsets, accounts, self.offsets[m + 1 : m + 1 + k])
-        self.offsets[m + 1 : m + 1 + k] += r0
-        for name, out in self.columns.items():
-            if out is not None:
-                _take_into(_column(source, name), rows, out[r0 : r0 + rows.shape[0]])
+        row_type = _row_type(source)  # every row number (a start too) fits it
+        starts, ends = np.empty(k, dtype=row_type), self.offsets[m + 1 : m + 1 + k]
+        r1 = int(row_spans(source.offsets, accounts, r0, starts, ends))
+        rows = np.empty(r1 - r0, dtype=row_type)
+        row_numbers(starts, ends, r0, rows)
+        del starts
+        _gather(source, rows, {name: None if x is None else x[r0:r1] for name, x in self.columns.items()})
         return self.front(source, m + k)
 
 
@@ -1232,6 +1250,19 @@ def _row_type(b: BookArrays) -> type:
 
 def _offsets_row_type(offsets: np.ndarray) -> type:
     return np.int32 if int(offsets[-1]) < np.iinfo(np.int32).max else np.int64
+
+
+def _gather(source: BookArrays, rows: np.ndarray, out: dict[str, np.ndarray | None]) -> None:
+    """``out[name][:] = column[rows]`` for each of ``source``'s per-row columns (``out``'s names,
+    :data:`ROW_COLUMNS` and ``key``; None: the book has no such column): one compiled pass over
+    the row index for the asset ids, the key and the amounts
+    (:func:`~liqcascade.engine.kernels.gather_rows`), a ``take`` for ``aux``."""
+    asset, key = out["asset"], out.get("key")
+    src_key = source.asset if key is None else source.params.key
+    gather_rows(rows, source.asset, src_key, source.coll, source.debt, asset, asset if key is None else key,
+                out["coll"], out["debt"])
+    if out.get("aux") is not None:
+        _take_into(source.aux, rows, out["aux"])
 
 
 def _take_into(x: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
