@@ -1,9 +1,9 @@
 """Memory per holding (issue 14): the bytes of every array a static cascade holds on the 1M-account
-book (the model's book, the solver's sorted copy and working copies, per-account bounds, tallies and
+book (the model's book, the solver's sorted book and working amounts, per-account bounds, tallies and
 marks) after one thin-venue run, which sorts the whole book. Recorded, not judged: the issue's
 target (<= 50 B a holding) is not reached (docs/benchmarks.md says where the bytes are). And the
 peak RSS of a static run on 10M accounts, in a process of its own, judged < 2 GB whatever the
-load (not met yet: docs/benchmarks.md)."""
+load (the figures: docs/benchmarks.md)."""
 
 from __future__ import annotations
 

@@ -131,11 +131,13 @@ def work_argument(fn: Callable) -> tuple[int, int]:
 
     By the kernels' naming convention, the accounts a kernel may look at are ``upto`` (an
     int; offset 0), else the length of ``accounts`` (offset 0), else the length of
-    ``offsets`` less one (one entry per account plus one). A kernel with none of these is
-    taken to be large (position -1).
+    ``offsets`` less one (one entry per account plus one); a kernel over a book's rows (a
+    sorting's gather) names them ``rows`` (their length; a row is less work than an account, so
+    such a kernel goes parallel later than one over as many accounts). A kernel with none of these
+    is taken to be large (position -1).
     """
     names = list(inspect.signature(fn).parameters)
-    for name, offset in (("upto", 0), ("accounts", 0), ("offsets", 1)):
+    for name, offset in (("upto", 0), ("accounts", 0), ("offsets", 1), ("rows", 0)):
         if name in names:
             return names.index(name), offset
     return -1, 0

@@ -89,7 +89,7 @@ def test_a_replay_that_ends_elsewhere_is_refused():
     out = solver.run({"WETH": 0.28})
     assert out.rounds >= 2 and (out.tallies.acct_calls > 0).all()
     solver._own_bounds()  # a first run wrote its HF bounds into the HF0 array: HF0 whole again, as run() does
-    args = (model.rules, solver._base, out.arrays, out.tallies, out.touched, out.account_order, solver._hf0_sorted)
+    args = (model.rules, solver._kept_base(), out.arrays, out.tallies, out.touched, out.account_order, solver._hf0_sorted)
     tail = (solver.settings.limits, _row_index)
     kept = flow_replay.replay_flows(*args, swept, *tail)
     assert kept is not None and kept.rows.tolist() == [0, 1, 2, 3]

@@ -5,13 +5,13 @@ are the same bit for bit as on a book sorted at once."""
 from __future__ import annotations
 
 from dataclasses import replace
-from unittest.mock import patch
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from liqcascade.engine import static
+from liqcascade._jit import jit_functions
+from liqcascade.engine import kernels_python
 from liqcascade.engine.static import (
     CascadeSettings, MarketModel, SortedBook, StaticCascade, _row_index, stable_argsort,
 )
@@ -174,24 +174,74 @@ def test_the_row_index_is_each_accounts_rows_in_turn(segments):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(rich_books(), st.floats(0.0, 5.0), st.integers(1, 4))
-def test_a_sorting_gathered_a_few_rows_at_a_time_moves_each_accounts_own_rows(pb, cut, chunk):
-    """A sorting gathers its rows a chunk at a time (``GATHER_CHUNK``, 2**20 on real books): with
-    chunks of 1-4 rows, every account's rows are still its own rows of the model's book, in
-    order, and the first sorting's prefix keeps its rows."""
+@given(rich_books(), st.floats(0.0, 5.0))
+def test_a_sorting_in_steps_moves_each_accounts_own_rows(pb, cut):
+    """Two sortings after a first: every account's rows are its own rows of the model's book,
+    in order, in every column the gather moves; the first sorting's prefix keeps its rows."""
     model = _model(pb)
-    with patch.object(static, "GATHER_CHUNK", chunk):
-        first = SortedBook.partial(model, float(cut) / 2)
-        sb = first.sort_below(float(cut)).sort_below(np.inf)
+    first = SortedBook.partial(model, float(cut) / 2)
+    sb = first.sort_below(float(cut)).sort_below(np.inf)
     b, book = sb.base, model.book
+    key = model.rules.param_table(book).key
     assert sorted(sb.perm.tolist()) == list(range(book.n_accounts))
     for j, k in enumerate(sb.perm):
         s, e = b.offsets[j], b.offsets[j + 1]
         s0, e0 = book.offsets[k], book.offsets[k + 1]
-        for got, own in ((b.coll, book.collateral), (b.debt, book.debt), (b.asset, book.asset)):
+        for got, own in ((b.coll, book.collateral), (b.debt, book.debt), (b.asset, book.asset),
+                         (b.params.key, key)):
             np.testing.assert_array_equal(got[s:e], own[s0:e0])
     m = first.n_sorted
     assert _rows(sb, m) == _rows(first, m)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(0, 4), min_size=1, max_size=30).flatmap(
+    lambda c: st.tuples(st.just(c), st.lists(st.integers(0, len(c) - 1), max_size=40))),
+    st.integers(0, 7), st.sampled_from([np.int32, np.int64]))
+def test_the_row_spans_and_numbers_are_each_accounts_rows_in_turn(case, r0, row_type):
+    """By definition, compiled and plain: for ``accounts`` of a book with these row counts, each
+    one's first row, where its rows end when written in turn from row ``r0``, and the row index
+    of all of them (each account's rows ``start .. start + count - 1``, none for an empty one)."""
+    counts, picks = case
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    accounts = np.array(picks, dtype=np.int32)
+    want_rows = [r for a in picks for r in range(offsets[a], offsets[a + 1])]
+    want_ends = (r0 + np.cumsum([counts[a] for a in picks])).tolist()
+    compiled = jit_functions(kernels_python.FUNCTIONS, parallel=kernels_python.PARALLEL, enabled=True)
+    for spans, numbers in ((kernels_python.row_spans, kernels_python.row_numbers),
+                           (compiled["row_spans"], compiled["row_numbers"])):
+        starts, ends = np.full(len(picks), -1, dtype=row_type), np.full(len(picks), -1, dtype=np.int64)
+        assert spans(offsets, accounts, r0, starts, ends) == r0 + len(want_rows)
+        assert starts.tolist() == [int(offsets[a]) for a in picks] and ends.tolist() == want_ends
+        rows = np.full(len(want_rows), -1, dtype=row_type)
+        numbers(starts, ends, r0, rows)
+        assert rows.tolist() == want_rows
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 30).flatmap(lambda n: st.tuples(st.just(n), st.lists(st.integers(0, n - 1), max_size=50))),
+       st.booleans(), st.sampled_from([np.int32, np.int64]))
+def test_the_gather_kernel_and_its_twin_take_each_row(case, own_key, row_type):
+    """By definition, compiled and plain: output row ``i`` of every column is source row
+    ``rows[i]``; a key that is the asset column (passed twice, with its output) comes out as the
+    asset ids."""
+    n, picks = case
+    rng = np.random.default_rng(n)
+    asset = rng.integers(0, 9, n).astype(np.int32)
+    key = (asset + 9 * rng.integers(0, 3, n)).astype(np.int32) if own_key else asset
+    coll, debt = rng.random(n), rng.random(n)
+    rows = np.array(picks, dtype=row_type)
+    compiled = jit_functions(kernels_python.FUNCTIONS, parallel=kernels_python.PARALLEL, enabled=True)["gather_rows"]
+    for gather in (kernels_python.gather_rows, compiled):
+        k = rows.shape[0]
+        out_asset, out_key = np.full(k, -1, dtype=np.int32), np.full(k, -1, dtype=np.int32)
+        out_coll, out_debt = np.full(k, np.nan), np.full(k, np.nan)
+        gather(rows, asset, key, coll, debt, out_asset, out_key if own_key else out_asset, out_coll, out_debt)
+        assert out_asset.tolist() == [int(asset[r]) for r in picks]
+        if own_key:
+            assert out_key.tolist() == [int(key[r]) for r in picks]
+        assert out_coll.tolist() == [float(coll[r]) for r in picks]
+        assert out_debt.tolist() == [float(debt[r]) for r in picks]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

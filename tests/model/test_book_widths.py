@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from liqcascade.engine.static import MarketModel, StaticCascade
-from liqcascade.model import AssetParams, HealthOrder, PositionBook, RiskParams, account_dtype
+from liqcascade.model import AssetParams, EModeCategory, HealthOrder, PositionBook, RiskParams, account_dtype, asset_dtype
 from liqcascade.protocols.aave_v3 import V3_3
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
 from liqcascade.protocols.base import Tallies
@@ -60,3 +60,35 @@ def test_call_counts_are_int32_in_the_engine_and_int64_in_the_tables():
     assert frame["liquidation_calls"].dtype == np.int64 and frame["blocked_calls"].dtype == np.int64
     assert int(frame["liquidation_calls"].iloc[0]) == int(out.tallies.acct_calls.sum()) >= 1
     assert solver.summarize(out)["liquidation_calls"] == int(frame["liquidation_calls"].sum())
+
+
+def test_asset_ids_are_int16_while_the_assets_fit():
+    assert asset_dtype(1) == np.int16 and asset_dtype(2**15 - 1) == np.int16  # ids 0 .. 32766
+    assert asset_dtype(2**15) == np.int32
+
+
+def test_a_book_keeps_its_asset_ids_as_int16_and_its_e_mode_key_follows():
+    book = _book()
+    assert book.asset.dtype == np.int16 and book.asset.tolist() == [0, 1, 0, 1]
+    wide = PositionBook(book.account, np.array([0, 1, 0, 1], dtype=np.int64), book.collateral, book.debt,
+                        book.assets, book.account_ids, book.emode, book.offsets)
+    assert wide.asset.dtype == np.int16 and wide.asset.tolist() == [0, 1, 0, 1]
+    swapped = book.reindex_assets(("USDC", "WETH"))  # each account's rows by the new ids: USDC's first
+    assert swapped.asset.dtype == np.int16 and swapped.asset.tolist() == [0, 1, 0, 1]
+    assert swapped.collateral.tolist() == [0.0, 1.0, 0.0, 1.0]
+    # e-mode: the key is class * 2 + asset in the asset ids' type (class 1 on "b" below)
+    params = RiskParams.from_assets([AssetParams("WETH", 18, 0.8, 0.85, 0.05, 0.1, emode_category=1),
+                                     AssetParams("USDC", 6, 0.75, 0.78, 0.045, 0.1)],
+                                    [EModeCategory(1, "ETH", 0.9, 0.93, 0.01)])
+    em = PositionBook.from_rows(["b", "b", "a", "a"], [0, 1, 0, 1], [1.0, 0.0, 1.0, 0.0],
+                                [0.0, 1800.0, 0.0, 1000.0], params.symbols, emode={"b": 1})
+    key = AaveV3Rules(params, V3_3).prepare(em).params.key
+    assert key.dtype == np.int16 and key.tolist() == [0, 1, 2, 3]
+
+
+def test_many_assets_are_int32():
+    n = 2**15 + 1
+    book = PositionBook(np.array([0]), np.array([n - 1]), np.array([1.0]), np.array([0.0]),
+                        tuple(f"A{i}" for i in range(n)), np.array([0]), np.zeros(1, dtype=np.int16),
+                        np.array([0, 1]))
+    assert book.asset.dtype == np.int32 and book.asset.tolist() == [n - 1]

@@ -95,13 +95,13 @@ def test_aave_table_gives_every_row_its_emode_parameters(pb, version):
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rich_books())
 def test_a_prepared_book_holds_no_per_row_parameters(pb):
-    """The bytes per row of a prepared book: asset (4), collateral and debt (8 + 8), and a 4-byte
-    key (the asset ids' type) when some account is in e-mode; the tables are a few numbers per asset (formerly three
-    float64 a row more: 24 B)."""
+    """The bytes per row of a prepared book: asset (2, int16 ids), collateral and debt (8 + 8), and a
+    2-byte key (the asset ids' type) when some account is in e-mode; the tables are a few numbers per asset
+    (formerly three float64 a row more: 24 B)."""
     params, book = pb
     a = AaveV3Rules(params, V3_3).prepare(book)
     rows = {id(x): x.nbytes for x in (a.asset, a.coll, a.debt, a.params.key)}
-    assert sum(rows.values()) == book.n_rows * (20 + (4 if np.any(book.emode) else 0))
+    assert sum(rows.values()) == book.n_rows * (18 + (2 if np.any(book.emode) else 0))
     assert sum(x.nbytes for x in (a.params.lt, a.params.bonus, a.params.fee)) <= 3 * 8 * 2 * len(params.symbols)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import prange
 
 
 def greedy_pick(order, qty, asset, gross, mid, grid_q, grid_p, has_grid, repaid_usd, cap, capital, min_profit, out_profit):
@@ -144,4 +145,50 @@ def flow_hits(flows, live, every, cols, subs, signs, party, code, gate, n_partie
     return start, out_account, out_asset, out_kind, out_amount, out_usd
 
 
-FUNCTIONS = {"_interp": _interp, "greedy_pick": greedy_pick, "flow_hits": flow_hits}
+def gather_rows(rows, asset, key, coll, debt, out_asset, out_key, out_coll, out_debt):
+    """A sorting's gather of a book's rows: row ``rows[i]`` of the columns (asset id, parameter
+    key, collateral, debt) into row ``i`` of the ``out_*`` columns. Rules whose key is the
+    asset column pass that column (and its output) as both.
+
+    One pass over ``rows`` for every column, in its own type (NumPy's ``take`` reads the row
+    index once a column and widens it first). Each output row is written by one iteration from
+    its own source row, so the result does not depend on the number of threads."""
+    for i in prange(rows.shape[0]):
+        r = rows[i]
+        out_asset[i] = asset[r]
+        out_key[i] = key[r]
+        out_coll[i] = coll[r]
+        out_debt[i] = debt[r]
+
+
+def row_spans(offsets, accounts, r0, starts, ends):
+    """Where the rows of ``accounts`` (in that order) are in a book with these ``offsets``, and
+    where they go when written one account after another from row ``r0``: ``starts[i]`` is account
+    ``accounts[i]``'s first row, ``ends[i]`` the end of its rows in the output (``r0`` plus its
+    and the accounts before it's row counts). Returns the output's end. The counts are read in
+    parallel, the running sum is one pass on one thread."""
+    for i in prange(accounts.shape[0]):
+        a = accounts[i]
+        s = offsets[a]
+        starts[i] = s
+        ends[i] = offsets[a + 1] - s
+    total = r0
+    for i in range(accounts.shape[0]):
+        total += ends[i]
+        ends[i] = total
+    return total
+
+
+def row_numbers(starts, ends, r0, rows):
+    """The row index of a gather (:func:`row_spans`' spans): ``rows[ends[i - 1] - r0 + j] =
+    starts[i] + j`` for each account's ``j``-th row (``ends[-1]`` taken as ``r0``)."""
+    for i in prange(starts.shape[0]):
+        first = r0 if i == 0 else ends[i - 1]
+        s = starts[i]
+        for j in range(ends[i] - first):
+            rows[first - r0 + j] = s + j
+
+
+FUNCTIONS = {"_interp": _interp, "greedy_pick": greedy_pick, "flow_hits": flow_hits, "gather_rows": gather_rows,
+             "row_spans": row_spans, "row_numbers": row_numbers}
+PARALLEL = frozenset({"gather_rows", "row_spans", "row_numbers"})

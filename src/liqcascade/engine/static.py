@@ -41,6 +41,7 @@ import numpy as np
 
 from liqcascade._typing import FloatArray
 from liqcascade.engine.flow_replay import order_of_distinct
+from liqcascade.engine.kernels import gather_rows, row_numbers, row_spans
 from liqcascade.engine.strategies import STRATEGIES
 from liqcascade.errors import ConfigError, DataError
 from liqcascade.markets.base import Venue
@@ -234,15 +235,24 @@ class SortedBook:
         return cls.partial(model, np.inf)
 
     @classmethod
-    def partial(cls, model: MarketModel, below: float) -> "SortedBook":
+    def partial(cls, model: MarketModel, below: float, amounts: tuple[FloatArray, FloatArray] | None = None,
+                ) -> "SortedBook":
         """The book with only the accounts whose HF0 is below ``below`` sorted (at the front,
         in the order a full stable sort gives them, their rows gathered); the others follow in
         their original order, their rows left in the prepared book. ``below = inf`` is the full
-        sort. :meth:`sort_below` sorts more of it later."""
+        sort. :meth:`sort_below` sorts more of it later.
+
+        ``amounts`` (collateral and debt, float64, room for every row of the book): the columns a
+        sorting gathers the amounts into, when the book's amounts are the prepared ones (the rules
+        only copy them) and a sorting is needed; ``base.coll`` and ``base.debt`` are then their
+        front, and whoever passed them may write into them (:class:`StaticCascade` works in them,
+        with no sorted copy of the amounts besides). Otherwise they are left unused."""
         rules = model.rules
         # the book's own amount columns where the rules' copies equal them: a sorting gathers new
         # columns from them anyway, and a book in health order is the sorted book
         base = _own_amounts(rules.prepare(model.book), model.book)
+        if amounts is not None and not _amounts_of_book(base, model.book, amounts):
+            amounts = None
         n = model.book.n_accounts
         everyone = np.arange(n, dtype=np.int64)
         hf0 = rules.health(base, model.prices, everyone)
@@ -263,7 +273,7 @@ class SortedBook:
             perm = np.empty(n, dtype=account_index(0, n).dtype)
             perm[rank] = account_index(n)
             hf = hf0.hf[perm]
-        room = RowRoom.like(base)
+        room = RowRoom.like(base, amounts)
         return cls(room.front(base, 0), perm, hf, bad, 0.0, 0, base, room).sort_below(below)
 
     def sort_below(self, below: float) -> "SortedBook":
@@ -271,17 +281,30 @@ class SortedBook:
         The prefix it has keeps its positions (and rows); the accounts after it keep their
         order, and only the newly sorted accounts' rows are gathered (after the prefix's, in
         ``room``): the cost is that of what is sorted, not of the book."""
+        return self.ordered_below(below).gathered()
+
+    def ordered_below(self, below: float) -> "SortedBook":
+        """The first step of :meth:`sort_below`: the new order and HF0s, with ``base`` still the
+        old prefix's rows (:meth:`gathered` adds the new accounts' rows). Apart so that a holder of
+        this book can let go of the old order and HF0s before the rows are gathered (a solver:
+        120 MB at 10M accounts at its peak)."""
         if below <= self.sorted_below:
             return self
         m, n = self.n_sorted, self.perm.shape[0]
         if m == n:
             return replace(self, sorted_below=below)
-        order, n_sorted = _sort_order(self.hf0_sorted, m, below)
-        perm, hf0_sorted = self.perm[order], self.hf0_sorted[order]
-        base = self.room.fill(self.source, perm[m:n_sorted], m)
-        done = n_sorted == n
-        return replace(self, base=base, perm=perm, hf0_sorted=hf0_sorted, sorted_below=below, n_sorted=n_sorted,
-                       source=None if done else self.source, room=None if done else self.room)
+        perm, hf0_sorted, n_sorted = _sort_tail(self.perm, self.hf0_sorted, m, below)
+        return replace(self, perm=perm, hf0_sorted=hf0_sorted, sorted_below=below, n_sorted=n_sorted)
+
+    def gathered(self) -> "SortedBook":
+        """This book with the rows of its sorted accounts that ``base`` lacks gathered into it
+        (after :meth:`ordered_below`)."""
+        m, n_sorted = self.base.n_accounts, self.n_sorted
+        if m == n_sorted:
+            return self
+        base = self.room.fill(self.source, self.perm[m:n_sorted], m)
+        done = n_sorted == self.perm.shape[0]
+        return replace(self, base=base, source=None if done else self.source, room=None if done else self.room)
 
     @cached_property
     def whole(self) -> BookArrays:
@@ -303,13 +326,10 @@ class SortedBook:
         cols: dict[str, np.ndarray | None] = {}
         for name in self.room.columns:
             front = _column(self.base, name)
-            if front is None:
-                cols[name] = None
-                continue
-            out = np.empty(r0 + rows.shape[0], dtype=front.dtype)
-            out[:r0] = front
-            _take_into(_column(src, name), rows, out[r0:])
-            cols[name] = out
+            cols[name] = None if front is None else np.empty(r0 + rows.shape[0], dtype=front.dtype)
+            if front is not None:
+                cols[name][:r0] = front
+        _gather(src, rows, {name: None if x is None else x[r0:] for name, x in cols.items()})
         key = cols.pop("key") if "key" in cols else cols["asset"]
         return BookArrays(offsets=offsets, state=self.base.state, params=replace(self.base.params, key=key), **cols)
 
@@ -368,20 +388,31 @@ class StaticCascade:
         # Sorting is paid as the runs need it: a run's prefix holds the accounts with HF0 below
         # its bound, and sorting and gathering only those (and what a later run adds) spares a
         # one-shot run most of the sort. Rules whose rounds look at every account sort at once.
-        wb = SortedBook.partial(model, np.inf if caps.global_effects or caps.soft_liquidation else 0.0)
+        # working amounts, reused across runs; rows below ``_dirty`` differ from the book's. Room for
+        # every row. A sorting gathers the sorted accounts' amounts straight into them (``_in_room``:
+        # no sorted copy of the amounts beside them; the book's own columns are the reference the
+        # rows are reset from, :meth:`_kept_base`); a book in health order is copied into them
+        rows = model.book.n_rows
+        self._coll, self._debt = np.empty(rows), np.empty(rows)
+        wb = SortedBook.partial(model, np.inf if caps.global_effects or caps.soft_liquidation else 0.0,
+                                amounts=(self._coll, self._debt))
         self._book = wb
         self._perm = wb.perm  # sorted position -> original account index
         self._base = wb.base
+        """The sorted accounts' rows (layout, parameters; amounts as the book has them unless
+        ``_in_room``, where they are the working amounts: :meth:`_kept_base` has the book's)."""
         self._hf0_sorted = wb.hf0_sorted
         self._bad_before = wb.bad_before_usd
         self._layout = 0  # bumped when more of the book is sorted (the passes re-read the arrays)
-        # working amounts, reused across runs; rows below ``_dirty`` differ from the base. Room for
-        # every row; the sorted accounts' rows are copied in as they are sorted
-        rows = (wb.base if wb.source is None else wb.source).coll.shape[0]
-        r = self._base.coll.shape[0]
-        self._coll, self._debt = np.empty(rows), np.empty(rows)
-        self._coll[:r] = self._base.coll
-        self._debt[:r] = self._base.debt
+        self._in_room = wb.base.coll.base is self._coll
+        self._kept: BookArrays | None = None
+        if not self._in_room:
+            src = wb.base if wb.source is None else wb.source
+            if src.coll.shape[0] != rows:
+                self._coll, self._debt = np.empty(src.coll.shape[0]), np.empty(src.coll.shape[0])
+            r = self._base.coll.shape[0]
+            self._coll[:r] = self._base.coll
+            self._debt[:r] = self._base.debt
         self._dirty = 0
         # per-account HF lower bounds (see the rules' sweep), reset per run like the rows. The
         # first run writes them into the HF0 array itself (8 B an account fewer for a one-shot
@@ -404,7 +435,7 @@ class StaticCascade:
         is sorted first, so that every account's rows are in the working book)."""
         self.sort_all()
         m = self.model
-        v = m.rules.health(self._base, np.asarray(m.prices, dtype=np.float64), np.arange(m.book.n_accounts))
+        v = m.rules.health(self._kept_base(), np.asarray(m.prices, dtype=np.float64), np.arange(m.book.n_accounts))
         back = np.empty_like(self._perm)
         back[self._perm] = np.arange(self._perm.shape[0])
         return HealthView(np.arange(m.book.n_accounts), v.hf[back], v.collateral_usd[back], v.debt_usd[back])
@@ -414,7 +445,23 @@ class StaticCascade:
         """The prepared book in working order, as the runs start from it (read only); the
         whole book is sorted first."""
         self.sort_all()
-        return self._base
+        return self._kept_base(own=True)
+
+    def _kept_base(self, own: bool = False) -> BookArrays:
+        """``_base`` with the amounts as the book has them: ``_base`` itself unless the working
+        amounts are its amounts (``_in_room``) and a run has changed some of them (or ``own``: a
+        caller that keeps it); then the sorted accounts' rows gathered from the model's book,
+        once, kept until the book is sorted further (then extended)."""
+        if not self._in_room or (self._dirty == 0 and not own):
+            return self._base
+        if self._kept is None:
+            b, book = self._base, self.model.book
+            rows = rows_of(book.offsets, self._perm[: b.n_accounts])
+            coll, debt = np.empty(rows.shape[0]), np.empty(rows.shape[0])
+            _take_into(book.collateral, rows, coll)
+            _take_into(book.debt, rows, debt)
+            self._kept = BookArrays(b.offsets, b.asset, coll, debt, b.params, b.aux, b.state)
+        return self._kept
 
     @property
     def hf0_working(self) -> FloatArray:
@@ -443,7 +490,8 @@ class StaticCascade:
         if a:
             m = self.model
             accounts = np.arange(a, dtype=np.int64)
-            self._hf0_sorted[:a] = m.rules.health(self._base, np.asarray(m.prices, dtype=np.float64), accounts).hf
+            self._hf0_sorted[:a] = m.rules.health(self._kept_base(), np.asarray(m.prices, dtype=np.float64),
+                                                  accounts).hf
         self._q, self._q_shared = self._hf0_sorted.copy(), False
 
     def _fresh_arrays(self) -> BookArrays:
@@ -454,8 +502,9 @@ class StaticCascade:
             self._own_bounds()
         b = self._base
         d = self._dirty
-        self._coll[:d] = b.coll[:d]
-        self._debt[:d] = b.debt[:d]
+        kept = self._kept_base()
+        self._coll[:d] = kept.coll[:d]
+        self._debt[:d] = kept.debt[:d]
         self._dirty = 0
         a = self._q_dirty
         self._q[:a] = self._hf0_sorted[:a]
@@ -485,16 +534,25 @@ class StaticCascade:
         base book's), so moving them changes nothing a run has done."""
         old = self._book
         m, r0 = old.n_sorted, int(old.base.offsets[old.n_sorted])
-        wb = old.sort_below(below if np.isfinite(below) else np.inf)
+        step = old.ordered_below(below if np.isfinite(below) else np.inf)
         del old
-        r1 = wb.base.coll.shape[0]
-        self._coll[r0:r1] = wb.base.coll[r0:]
-        self._debt[r0:r1] = wb.base.debt[r0:]
+        # the old order and HF0s let go of before the rows are gathered (unless an outcome keeps them)
+        self._book, self._perm, self._hf0_sorted = step, step.perm, step.hf0_sorted
         if self._q_shared:  # the gathered HF0 array holds the bounds where the old one did (order[:m] stays)
-            self._q = wb.hf0_sorted
+            self._q = step.hf0_sorted
         else:
-            self._q[m:] = wb.hf0_sorted[m:]
-        self._book, self._perm, self._base, self._hf0_sorted = wb, wb.perm, wb.base, wb.hf0_sorted
+            self._q[m:] = step.hf0_sorted[m:]
+        wb = step.gathered()
+        del step
+        r1 = wb.base.coll.shape[0]
+        if not self._in_room:
+            self._coll[r0:r1] = wb.base.coll[r0:]
+            self._debt[r0:r1] = wb.base.debt[r0:]
+        elif self._kept is not None:  # the rows just gathered are the book's: the kept amounts take them too
+            kept = self._kept
+            self._kept = wb.base.with_amounts(np.concatenate([kept.coll, self._coll[r0:r1]]),
+                                              np.concatenate([kept.debt, self._debt[r0:r1]]))
+        self._book, self._base = wb, wb.base
         self._layout += 1
 
     def sort_all(self) -> None:
@@ -514,7 +572,9 @@ class StaticCascade:
         self.sort_all()  # and the HF bounds an array of their own: the twins share the HF0 array
         other = copy.copy(self)
         n = self.model.book.n_accounts
-        other._coll, other._debt, other._dirty = self._base.coll.copy(), self._base.debt.copy(), 0
+        base = other._base = self._kept_base(own=True)  # not this one's working amounts
+        other._in_room, other._kept = False, None
+        other._coll, other._debt, other._dirty = base.coll.copy(), base.debt.copy(), 0
         other._q, other._q_dirty = self._hf0_sorted.copy(), 0
         other._acct, other._touched = Tallies.zeros(0, n), np.zeros(n, dtype=np.bool_)
         other._ended, other._end_memo = None, {}
@@ -560,7 +620,7 @@ class StaticCascade:
             step = (p0 * (1.0 - shock)) / p0  # as the first round's advance takes it
             c1 = float(step.max() / step.min())
             upto = self._prefix_len(c1)
-        replay = trades and keep_arrays and replay_ok and replayable(m.rules, self._base, self.settings.strategy)
+        replay = trades and keep_arrays and replay_ok and replayable(m.rules, self._kept_base(), self.settings.strategy)
         if replay:  # it reads HF0 after the cascade has written its bounds
             self._own_bounds()
         part = self.start(np.arange(len(m.assets), dtype=np.int64), trades=trades and keep_arrays and not replay)
@@ -575,7 +635,7 @@ class StaticCascade:
         out = part.outcome(trace, shock, keep_arrays)
         if not replay:
             return out
-        kept = replay_flows(m.rules, self._base, out.working, out.tallies, out.touched, out.account_order,
+        kept = replay_flows(m.rules, self._kept_base(), out.working, out.tallies, out.touched, out.account_order,
                             self._hf0_sorted, part.swept, self.settings.limits, _row_index, m.book.output_rank)
         if kept is None:  # the replay did not end where the cascade did: record flows for every row
             return self.run(shocks, keep_arrays, trades, replay_ok=False, first_bounds=first_bounds,
@@ -693,8 +753,9 @@ class StaticCascade:
         # the pre-shock health of these accounts again rather than kept for every account; the
         # passes go through the working rows in their order (ascending ``idx``: one sweep through
         # memory), and their results are put in the table's order after
-        before = rules.health(self._base, out.prices0, idx)
-        shocked = rules.health(self._base, out.prices_shocked, idx)
+        base = self._kept_base()
+        before = rules.health(base, out.prices0, idx)
+        shocked = rules.health(base, out.prices_shocked, idx)
         after = self._at_end(out, "health")
         unrec = self._at_end(out, "unrecoverable")
         idx, orig = idx[sort], orig[sort]
@@ -1068,26 +1129,43 @@ def stable_argsort(x: FloatArray) -> np.ndarray:
     return order
 
 
-def _sort_order(hf0_sorted: FloatArray, m: int, below: float) -> tuple[np.ndarray, int]:
-    """The new order of a book whose first ``m`` accounts are sorted (they stay), with every
-    account after them whose HF0 is below ``below`` sorted in after them; and the new count
-    of sorted accounts."""
+def _sort_tail(perm: np.ndarray, hf0_sorted: FloatArray, m: int, below: float) -> tuple[np.ndarray, FloatArray, int]:
+    """The working order and HF0 of a book whose first ``m`` accounts are sorted (they stay),
+    with every account after them whose HF0 is below ``below`` sorted in after them (the others
+    after those, in the order they had); and the new count of sorted accounts. New arrays (an
+    outcome may hold the old ones): the first ``m`` entries copied, the tail's gathered once,
+    each temporary dropped as soon as it is read (the largest sorting is a large book's peak)."""
     tail = hf0_sorted[m:]
     if below == np.inf:
         local = stable_argsort(tail)
-        n_sorted = hf0_sorted.shape[0]
-    else:
-        low = tail < below
-        pick = np.flatnonzero(low)
-        # the tail is in original order, so a stable sort of its part puts those accounts
-        # in the order a stable sort of the whole book does
-        local = np.concatenate([pick[stable_argsort(tail[pick])], np.flatnonzero(~low)])
-        n_sorted = m + pick.shape[0]
-    # int32 while the accounts fit (account_index): the order is held through the whole gather
-    order = np.empty(hf0_sorted.shape[0], dtype=account_index(0, hf0_sorted.shape[0]).dtype)
-    order[:m] = account_index(m)
-    np.add(local, m, out=order[m:], casting="unsafe")  # every entry is an account index: it fits
-    return order, n_sorted
+        new_hf = np.empty_like(hf0_sorted)
+        new_hf[:m] = hf0_sorted[:m]
+        np.take(tail, local, out=new_hf[m:])
+        new_perm = np.empty_like(perm)
+        new_perm[:m] = perm[:m]
+        np.take(perm[m:], local, out=new_perm[m:])
+        return new_perm, new_hf, hf0_sorted.shape[0]
+    low = tail < below
+    pick = np.flatnonzero(low)
+    k = pick.shape[0]
+    # the tail is in original order, so a stable sort of its part puts those accounts in the
+    # order a stable sort of the whole book does
+    keys = tail[pick]
+    local = stable_argsort(keys)
+    new_hf = np.empty_like(hf0_sorted)
+    new_hf[:m] = hf0_sorted[:m]
+    np.take(keys, local, out=new_hf[m : m + k])
+    del keys
+    pick = pick[local]  # tail positions, in sorted order
+    del local
+    new_perm = np.empty_like(perm)
+    new_perm[:m] = perm[:m]
+    np.take(perm[m:], pick, out=new_perm[m : m + k])
+    del pick
+    np.logical_not(low, out=low)  # the others, in the order they had
+    np.compress(low, perm[m:], out=new_perm[m + k :])
+    np.compress(low, tail, out=new_hf[m + k :])
+    return new_perm, new_hf, m + k
 
 
 def _row_index(starts: np.ndarray, counts: np.ndarray, dtype: type = np.int64) -> np.ndarray:
@@ -1113,7 +1191,8 @@ def _row_index(starts: np.ndarray, counts: np.ndarray, dtype: type = np.int64) -
 
 
 GATHER_CHUNK = 1 << 20
-"""Rows gathered per ``take`` when a sorting moves rows (a few MB of widened indices at a time)."""
+"""Rows gathered per ``take`` when a sorting moves a column the compiled gather does not (``aux``):
+a few MB of widened indices at a time."""
 ROW_COLUMNS = ("asset", "coll", "debt", "aux")
 """The per-row columns a sorting moves; and the parameters' key when it is not the asset column."""
 
@@ -1131,12 +1210,14 @@ class RowRoom:
     their own rather than the asset column)."""
 
     @classmethod
-    def like(cls, b: BookArrays) -> "RowRoom":
-        """Room for the rows of ``b`` in its columns' types."""
+    def like(cls, b: BookArrays, amounts: tuple[FloatArray, FloatArray] | None = None) -> "RowRoom":
+        """Room for the rows of ``b`` in its columns' types; the amounts' room is ``amounts``
+        (collateral, debt) when given (:meth:`SortedBook.partial`)."""
         names = ROW_COLUMNS + (("key",) if b.params.key is not b.asset else ())
         cols = {name: _column(b, name) for name in names}
-        return cls(np.zeros(b.n_accounts + 1, dtype=np.int64),
-                   {name: None if x is None else np.empty_like(x) for name, x in cols.items()})
+        room = {name: None if x is None else np.empty_like(x) if amounts is None or name not in ("coll", "debt")
+                else amounts[name == "debt"] for name, x in cols.items()}
+        return cls(np.zeros(b.n_accounts + 1, dtype=np.int64), room)
 
     def front(self, like: BookArrays, m: int) -> BookArrays:
         """The first ``m`` accounts written, as a book with ``like``'s parameter tables and state."""
@@ -1147,20 +1228,38 @@ class RowRoom:
 
     def fill(self, source: BookArrays, accounts: np.ndarray, m: int) -> BookArrays:
         """Write the rows of ``accounts`` (of ``source``, in that order) after the first ``m``
-        accounts' rows, and return the front up to them. One gather a column, of those rows only."""
-        starts = source.offsets[:-1][accounts]
-        counts = source.offsets[1:][accounts] - starts
+        accounts' rows, and return the front up to them. One gather of those rows for every
+        column (:func:`_gather`)."""
         k = accounts.shape[0]
         r0 = int(self.offsets[m])
-        ends = self.offsets[m + 1 : m + 1 + k]
-        np.cumsum(counts, out=ends)
-        ends += r0
-        rows = _row_index(starts, counts, _row_type(source))
-        del starts, counts
-        for name, out in self.columns.items():
-            if out is not None:
-                _take_into(_column(source, name), rows, out[r0 : r0 + rows.shape[0]])
+        row_type = _row_type(source)  # every row number (a start too) fits it
+        starts, ends = np.empty(k, dtype=row_type), self.offsets[m + 1 : m + 1 + k]
+        r1 = int(row_spans(source.offsets, accounts, r0, starts, ends))
+        rows = np.empty(r1 - r0, dtype=row_type)
+        row_numbers(starts, ends, r0, rows)
+        del starts
+        _gather(source, rows, {name: None if x is None else x[r0:r1] for name, x in self.columns.items()})
         return self.front(source, m + k)
+
+
+def rows_of(offsets: np.ndarray, accounts: np.ndarray, ends: np.ndarray | None = None) -> np.ndarray:
+    """The row numbers of ``accounts`` (in that order) in a book with these ``offsets``, in the
+    narrowest type that holds them (:func:`_row_type`); ``ends`` (one an account), when given,
+    gets where each account's rows end among them."""
+    starts = offsets[:-1][accounts]
+    counts = offsets[1:][accounts] - starts
+    if ends is not None:
+        np.cumsum(counts, out=ends)
+    return _row_index(starts, counts, _offsets_row_type(offsets))
+
+
+def _amounts_of_book(base: BookArrays, book: PositionBook, amounts: tuple[FloatArray, FloatArray]) -> bool:
+    """``base``'s amounts are ``book``'s own columns, in its layout, and ``amounts`` have room for
+    them: a solver's working amounts can be gathered into from the book and reset from it."""
+    rows = base.coll.shape[0]
+    return (base.coll is book.collateral and base.debt is book.debt
+            and (base.offsets is book.offsets or np.array_equal(base.offsets, book.offsets))
+            and all(a.dtype == np.float64 and a.shape == (rows,) for a in amounts))
 
 
 def _column(b: BookArrays, name: str) -> np.ndarray | None:
@@ -1169,7 +1268,24 @@ def _column(b: BookArrays, name: str) -> np.ndarray | None:
 
 def _row_type(b: BookArrays) -> type:
     """int32 row numbers while the book's rows fit: a row index is the largest temporary of a sorting."""
-    return np.int32 if int(b.offsets[-1]) < np.iinfo(np.int32).max else np.int64
+    return _offsets_row_type(b.offsets)
+
+
+def _offsets_row_type(offsets: np.ndarray) -> type:
+    return np.int32 if int(offsets[-1]) < np.iinfo(np.int32).max else np.int64
+
+
+def _gather(source: BookArrays, rows: np.ndarray, out: dict[str, np.ndarray | None]) -> None:
+    """``out[name][:] = column[rows]`` for each of ``source``'s per-row columns (``out``'s names,
+    :data:`ROW_COLUMNS` and ``key``; None: the book has no such column): one compiled pass over
+    the row index for the asset ids, the key and the amounts
+    (:func:`~liqcascade.engine.kernels.gather_rows`), a ``take`` for ``aux``."""
+    asset, key = out["asset"], out.get("key")
+    src_key = source.asset if key is None else source.params.key
+    gather_rows(rows, source.asset, src_key, source.coll, source.debt, asset, asset if key is None else key,
+                out["coll"], out["debt"])
+    if out.get("aux") is not None:
+        _take_into(source.aux, rows, out["aux"])
 
 
 def _take_into(x: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:

@@ -58,11 +58,12 @@ def _curve_bounds() -> None:
     import numpy as np
 
     from liqcascade.engine.curve_kernels import MASK_BYTES, asset_masks, byte_extremes, first_round_bounds, held_bounds
+    from liqcascade.model import asset_dtype
 
     one = np.ones(1)
     first_round_bounds(1, 0.5, 1.0, one, one.copy(), one.copy(), one.copy(), np.zeros(1))
     cmask, dmask = np.zeros(1, dtype=np.uint32), np.zeros(1, dtype=np.uint32)
-    asset_masks(np.array([0, 1], dtype=np.int64), np.zeros(1, dtype=np.int32), one, one.copy(), cmask, dmask)
+    asset_masks(np.array([0, 1], dtype=np.int64), np.zeros(1, dtype=asset_dtype(1)), one, one.copy(), cmask, dmask)
     lo, hi = np.empty((MASK_BYTES, 256)), np.empty((MASK_BYTES, 256))
     byte_extremes(one, lo, hi)
     held_bounds(1, 1.0, lo, hi, one.copy(), cmask, dmask, np.zeros(1, dtype=np.bool_), np.zeros(1))

@@ -55,7 +55,8 @@ class PositionBook:
     ----------
     account : per row, dense account index ``0..n_accounts-1``, non-decreasing; int32 while the
         accounts fit (:func:`account_dtype`; any integer column given is stored so).
-    asset : int32 per row, index into ``assets``.
+    asset : per row, index into ``assets``; int16 while the assets fit (:func:`asset_dtype`; any
+        integer column given is stored so).
     collateral, debt : float64 per row, token units, never negative.
     assets : the asset symbols that ``asset`` indexes (usually a market's ``RiskParams.symbols``).
     account_ids : per account, the label the user gave (string or integer).
@@ -79,6 +80,10 @@ class PositionBook:
     def __post_init__(self) -> None:
         # half the width of int64 is 4 B of every holding a book keeps (100 MB at 10M accounts)
         object.__setattr__(self, "account", _narrow(np.asarray(self.account), self.offsets.shape[0] - 1))
+        # and int16 asset ids 2 B of every holding (and of a sorted copy's, and of an e-mode key: its type)
+        asset = np.asarray(self.asset)
+        if asset.dtype.kind in "iu":
+            object.__setattr__(self, "asset", asset.astype(asset_dtype(len(self.assets)), copy=False))
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -138,7 +143,7 @@ class PositionBook:
         coll_m = np.bincount(inv, weights=coll, minlength=len(ukey))
         debt_m = np.bincount(inv, weights=dbt, minlength=len(ukey))
         acct_m = (ukey // len(assets)).astype(account_dtype(len(uniq)))
-        asset_m = (ukey % len(assets)).astype(np.int32)
+        asset_m = (ukey % len(assets)).astype(asset_dtype(len(assets)))
         offsets = np.zeros(len(uniq) + 1, dtype=np.int64)
         np.cumsum(np.bincount(acct_m, minlength=len(uniq)), out=offsets[1:])
         return cls(acct_m, asset_m, coll_m, debt_m, tuple(assets), uniq, em, offsets)
@@ -229,7 +234,7 @@ class PositionBook:
             rows = np.flatnonzero(np.isin(self.asset, [self.assets.index(m) for m in missing]))
             raise DataError(source, int(rows[0]) + 1 if rows.size else None,
                             f"asset {missing[0]!r} has no parameters; known assets: {list(symbols)}")
-        remap = np.array([pos[s] for s in self.assets], dtype=np.int32)
+        remap = np.array([pos[s] for s in self.assets], dtype=asset_dtype(len(symbols)))
         new_asset = remap[self.asset] if self.n_rows else self.asset
         order = np.lexsort((new_asset, self.account))
         # the accounts keep their order, but the marker's prices are in the old asset order
@@ -239,7 +244,7 @@ class PositionBook:
             px[remap] = marker.prices
             marker = HealthOrder(tuple(float(x) for x in px), marker.rank)
         return PositionBook(
-            self.account[order], new_asset[order].astype(np.int32), self.collateral[order], self.debt[order],
+            self.account[order], new_asset[order], self.collateral[order], self.debt[order],
             tuple(symbols), self.account_ids, self.emode, self.offsets, marker,
         )
 
@@ -262,6 +267,13 @@ def account_dtype(n_accounts: int) -> np.dtype:
     """The type of a book's per-row account index and of a health order's rank: int32 while every
     index of ``n_accounts`` accounts fits in it, int64 otherwise (NumPy indexes with either)."""
     return np.dtype(np.int32 if n_accounts <= np.iinfo(np.int32).max else np.int64)
+
+
+def asset_dtype(n_assets: int) -> np.dtype:
+    """The type of a book's per-row asset ids: int16 while ``n_assets`` ids fit in it, int32
+    otherwise. One type for every book of a few thousand assets or fewer, so that each kernel
+    reading the ids has one compiled signature (``liqcascade warm`` prepares it)."""
+    return np.dtype(np.int16 if n_assets <= np.iinfo(np.int16).max else np.int32)
 
 
 def _narrow(x: np.ndarray, n_accounts: int) -> np.ndarray:

@@ -57,7 +57,7 @@ import numpy as np
 
 from liqcascade._typing import FloatArray
 from liqcascade.errors import ConfigError
-from liqcascade.model.book import PositionBook, account_dtype
+from liqcascade.model.book import PositionBook, account_dtype, asset_dtype
 from liqcascade.model.params import RiskParams
 
 
@@ -319,7 +319,7 @@ def synthetic_book(
     account = np.repeat(np.arange(n, dtype=account_dtype(n)), counts)
     return PositionBook(
         account=account,
-        asset=all_asset[valid].astype(np.int32),
+        asset=all_asset[valid].astype(asset_dtype(K)),
         collateral=all_c[valid],
         debt=all_d[valid],
         assets=tuple(params.symbols),
