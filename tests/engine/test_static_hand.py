@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from liqcascade.engine.run import run_static
-from liqcascade.engine.static import CascadeSettings, MarketModel
+from liqcascade.engine.static import CascadeSettings, MarketModel, StaticCascade
 from liqcascade.markets.cpmm import ConstantProductPool
 from liqcascade.protocols.aave_v3 import V3_0, V3_3
 from liqcascade.protocols.aave_v3.rules import AaveV3Rules
@@ -59,6 +59,24 @@ def test_bad_debt_burn_only_from_v33(version, written_off, unrecoverable):
     deficit = res["assets"].set_index("asset").loc["USDC", "deficit"]
     assert deficit == pytest.approx(left * written_off, rel=1e-12)
 
+
+
+def test_end_of_run_passes_belong_to_their_outcome():
+    """The summary, totals and accounts table share the end-of-run passes of one outcome; a second
+    run's outcome gets its own. Account a: 1 WETH, 2000 USDC (v3.0). At -25 % (1500) all its WETH
+    is seized for 1500 / 1.05 of debt: 2000 - 1428.5714 is left with no collateral. At -10 % (1800)
+    HF = 1800 * 0.85 / 2000 = 0.765 < 0.95: full close of 2000 needs 2100 / 1800 = 1.1667 WETH
+    > 1, so again all of it for 1800 / 1.05 = 1714.2857, leaving 285.7143."""
+    solver = StaticCascade(model([("a", "WETH", 1.0, 0), ("a", "USDC", 0, 2000.0)], V3_0))
+    deep, mild = solver.run({"WETH": 0.25}), solver.run({"WETH": 0.10})
+    for out, price in ((deep, 1500.0), (mild, 1800.0), (deep, 1500.0)):
+        left = 2000.0 - price / 1.05
+        assert solver.summarize(out)["bad_debt_unrecoverable_usd"] == pytest.approx(left, rel=1e-12)
+        assert solver.totals(out)["bad_debt_usd"] == pytest.approx(left, rel=1e-12)
+        acc = solver.account_frame(out)
+        assert acc["bad_debt_usd"].tolist() == pytest.approx([left], rel=1e-12)
+        assert acc["debt_usd_after"].tolist() == pytest.approx([left], rel=1e-12)
+        assert acc["collateral_usd_after"].tolist() == [0.0]
 
 def test_dust_rule_v33_covers_less_than_close_factor():
     # 3.5 WETH at $1000 (-50 %), debts 2050 USDC + 1000 DAI; HF = 2975/3050 = 0.9754.

@@ -369,6 +369,35 @@ def test_trades_of_two_rows_of_one_holding():
     ]
 
 
+def test_trades_of_two_rows_of_one_holding_in_order():
+    """Rows given in the table's account order (``in_order``, as the replay gives them), accounts
+    told apart by index and not by rank: account 1 (id 8: WBTC seized 0.5), then account 0 (id 7:
+    two WETH rows, seized 1 and 2, and USDC repaid 3). Account 0's rows out of asset order are
+    sorted within it; the accounts keep the order they come in (8 before 7)."""
+    from liqcascade.engine.trades import BookRows, trades_table
+    from liqcascade.protocols.flows import FLOW_REPAID, FLOW_SEIZED, FLOW_USD, N_FLOWS
+
+    offsets = np.array([0, 1, 4])
+    asset = np.array([PARAMS.index("WBTC"), WETH, WETH, 2])
+    flows = np.zeros((4, N_FLOWS))
+    flows[0, [FLOW_SEIZED, FLOW_USD + FLOW_SEIZED]] = [0.5, 15000.0]
+    flows[1, [FLOW_SEIZED, FLOW_USD + FLOW_SEIZED]] = [1.0, 2000.0]
+    flows[2, [FLOW_SEIZED, FLOW_USD + FLOW_SEIZED]] = [2.0, 4000.0]
+    flows[3, [FLOW_REPAID, FLOW_USD + FLOW_REPAID]] = [3.0, 3.0]
+    rows = BookRows.of(offsets, asset, np.array([1, 0]), np.array([7, 8]), PARAMS.symbols)
+    tr = trades_table(flows, rows, [], np.arange(4), np.array([1, 0, 0, 0]), in_order=True)
+    assert list(zip(tr["party"], tr["account_id"], tr["asset"], tr["kind"], tr["amount"])) == [
+        ("account", 8, "WBTC", "seized", -0.5),
+        ("account", 7, "WETH", "seized", -1.0),
+        ("account", 7, "WETH", "seized", -2.0),
+        ("account", 7, "USDC", "repaid", -3.0),
+        ("liquidators", 8, "WBTC", "received", 0.5),
+        ("liquidators", 7, "WETH", "received", 1.0),
+        ("liquidators", 7, "WETH", "received", 2.0),
+    ]
+    assert tr["account_id"].dtype == np.int64
+
+
 @pytest.mark.parametrize("compiled", [True, False], ids=["jit", "python"])
 @pytest.mark.parametrize("every", [True, False], ids=["every_row", "live_rows"])
 def test_flow_hits_hand_case(compiled, every):
@@ -385,7 +414,8 @@ def test_flow_hits_hand_case(compiled, every):
     live = np.array([0, 1, 2], dtype=np.int64)
     got = k.flow_hits(flows, np.empty(0, dtype=np.int64) if every else live, every,
                       np.array([0, 1, 0]), np.array([-1, -1, 1]), np.array([-1.0, 1.0, 1.0]), np.array([0, 0, 1]),
-                      np.array([0, 1, 0]), 2, 2, np.array([7, 8, 9]), np.array([3, 4, 5]))
+                      np.array([0, 1, 0]), np.full(3, -1), 2, 2, np.array([7, 8, 9]), np.array([3, 4, 5]),
+                      np.zeros(2, dtype=np.int64))
     start, account, asset, kind, amount, usd = got
     assert start.tolist() == [0, 4, 5]
     assert account.tolist() == [7, 7, 9, 9, 7]
@@ -395,6 +425,24 @@ def test_flow_hits_hand_case(compiled, every):
     assert usd.tolist() == [-20.0, 5.0, -10.0, 10.0, 15.0]
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["jit", "python"])
+def test_flow_hits_leaves_room_after_each_party(compiled):
+    """``extra[p]`` rows left after party ``p``'s: the hand case's rows (party 0: 4, party 1: 1)
+    with room for 2 after party 0 and 3 after party 1: party 0 is rows 0-5 (written 0-3), party 1
+    rows 6-9 (written 6)."""
+    from liqcascade.engine import kernels, kernels_python
+
+    k = kernels if compiled else kernels_python
+    flows = np.array([[2.0, 0.5, 20.0, 5.0], [0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 10.0, 10.0]])
+    start, account, asset, kind, amount, usd = k.flow_hits(
+        flows, np.empty(0, dtype=np.int64), True, np.array([0, 1, 0]), np.array([-1, -1, 1]),
+        np.array([-1.0, 1.0, 1.0]), np.array([0, 0, 1]), np.array([0, 1, 2]), np.full(3, -1), 2, 2, np.array([7, 8, 9]),
+        np.array([3, 4, 5]), np.array([2, 3], dtype=np.int64))
+    assert start.tolist() == [0, 6, 10] and amount.shape == (10,)
+    assert amount[:4].tolist() == [-2.0, 0.5, -1.0, 1.0] and account[:4].tolist() == [7, 7, 9, 9]
+    assert amount[6] == 1.5 and usd[6] == 15.0 and kind[6] == 2 and account[6] == 7 and asset[6] == 3
+
+
 def test_flow_hits_reads_the_live_rows_in_their_order():
     """Given ``live``, the rows are read in its order (a book in health order lists its accounts
     otherwise than the working rows): rows 2 then 0, each with its own account and asset."""
@@ -402,7 +450,8 @@ def test_flow_hits_reads_the_live_rows_in_their_order():
 
     flows = np.array([[1.0, 3.0], [0.0, 0.0], [2.0, 6.0]])
     got = kernels.flow_hits(flows, np.array([2, 0], dtype=np.int64), False, np.array([0]), np.array([-1]),
-                            np.array([1.0]), np.array([0]), np.array([0]), 1, 1, np.array([5, 6]), np.array([0, 1]))
+                            np.array([1.0]), np.array([0]), np.array([0]), np.array([-1]), 1, 1, np.array([5, 6]), np.array([0, 1]),
+                            np.zeros(1, dtype=np.int64))
     assert got[0].tolist() == [0, 2]
     assert got[1].tolist() == [5, 6] and got[2].tolist() == [0, 1]
     assert got[4].tolist() == [2.0, 1.0] and got[5].tolist() == [6.0, 3.0]
@@ -417,8 +466,31 @@ def test_flow_hits_every_row_in_another_order(compiled):
     k = kernels if compiled else kernels_python
     flows = np.array([[1.0, 3.0], [0.0, 0.0], [2.0, 6.0]])
     got = k.flow_hits(flows, np.array([2, 1, 0], dtype=np.int64), False, np.array([0]), np.array([-1]),
-                      np.array([-1.0]), np.array([0]), np.array([0]), 1, 1, np.array([5, 6, 7]), np.array([0, 1, 2]))
+                      np.array([-1.0]), np.array([0]), np.array([0]), np.array([-1]), 1, 1, np.array([5, 6, 7]), np.array([0, 1, 2]),
+                      np.zeros(1, dtype=np.int64))
     assert got[0].tolist() == [0, 2]
     assert got[1].tolist() == [5, 7] and got[2].tolist() == [0, 2]
     assert got[4].tolist() == [-2.0, -1.0] and got[5].tolist() == [-6.0, -3.0]
 
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["jit", "python"])
+def test_flow_hits_gate(compiled):
+    """A kind gated on a column has rows only when that column is non-zero in some row (as the
+    liquidators' ``received``, seized - fee, only where something was seized): one kind, column 0
+    less column 1, gated on column 0. Rows (0, 1) and (0, 0): column 0 is zero throughout, so no
+    row, though the first's 0 - 1 is -1. Rows (0, 1) and (2, 0): both, -1 and 2."""
+    from liqcascade.engine import kernels, kernels_python
+
+    k = kernels if compiled else kernels_python
+
+    def hits(flows):
+        return k.flow_hits(np.array(flows, dtype=np.float64), np.empty(0, dtype=np.int64), True, np.array([0]),
+                           np.array([1]), np.array([1.0]), np.array([0]), np.array([0]), np.array([0]), 1, 2,
+                           np.array([3, 4]), np.array([0, 0]), np.zeros(1, dtype=np.int64))
+
+    start, account, _, _, amount, usd = hits([[0.0, 1.0, 0.0, 10.0], [0.0, 0.0, 0.0, 0.0]])
+    assert start.tolist() == [0, 0] and amount.shape == (0,)
+    start, account, _, _, amount, usd = hits([[0.0, 1.0, 0.0, 10.0], [2.0, 0.0, 20.0, 0.0]])
+    assert start.tolist() == [0, 2] and account.tolist() == [3, 4]
+    assert amount.tolist() == [-1.0, 2.0] and usd.tolist() == [-10.0, 20.0]

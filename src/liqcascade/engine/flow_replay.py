@@ -36,7 +36,8 @@ ACCOUNT_FIELDS = ("acct_seized_usd", "acct_repaid_usd", "acct_bad_debt_usd", "ac
 @dataclass(frozen=True)
 class RowFlows:
     """Flows of some working rows: ``flows[i]`` (``N_FLOWS`` columns) belongs to working row
-    ``rows[i]``; the rows in book order (by original account, an account's rows in turn)."""
+    ``rows[i]``; the rows in the order the tables list accounts in (by original account, or for a
+    book in health order by its ``output_rank``; an account's rows in turn)."""
 
     rows: np.ndarray
     flows: FloatArray
@@ -54,17 +55,23 @@ def replayable(rules: LiquidationRules, base: BookArrays, strategy: str) -> bool
 def replay_flows(
     rules: LiquidationRules, base: BookArrays, end: BookArrays, tallies: Tallies, touched: np.ndarray,
     account_order: np.ndarray, hf0: FloatArray, swept: Sequence[tuple[FloatArray, float]], limits: LiquidationLimits,
-    row_index,
+    row_index, output_rank: np.ndarray | None = None,
 ) -> RowFlows | None:
     """The flows of the rows of the ``touched`` accounts (working positions; ``account_order``:
     their original indexes, ``hf0``: their HF at the reference prices) of a cascade that started
     from ``base`` and ended at ``end`` with per-account ``tallies``, whose rounds swept the book
     at the prices and price-move bounds ``swept`` (in order); None when the replay does not end
-    where the cascade did. ``row_index(starts, counts)`` spells out the rows of accounts."""
+    where the cascade did. ``row_index(starts, counts)`` spells out the rows of accounts.
+    The rows are in the order the tables list accounts in: by original index, or by
+    ``output_rank[original index]`` when given (a book in health order, ``PositionBook.output_rank``)."""
     acc = np.flatnonzero(touched)
-    # in book order: the trades table reads the flows in that order (each account is replayed
-    # on its own, so the order of the replayed book does not change its numbers)
-    acc = acc[order_of_distinct(account_order[acc], account_order.shape[0])]
+    # in the tables' order: the trades table reads the flows in that order (each account is
+    # replayed on its own, so the order of the replayed book does not change its numbers). The
+    # rows of the replayed book are gathered out of working order here, once, rather than the
+    # flows (16 columns a row) read out of memory order by the table
+    listed = account_order[acc] if output_rank is None else output_rank[account_order[acc]]
+    acc = acc[order_of_distinct(listed, account_order.shape[0])]
+    del listed
     offsets = base.offsets
     counts = np.diff(offsets)[acc]
     rows = row_index(offsets[:-1][acc], counts)

@@ -71,19 +71,24 @@ def _interp(x, xs, ys):
     return ys[lo] + (ys[lo + 1] - ys[lo]) * (x - x0) / (x1 - x0)
 
 
-def flow_hits(flows, live, every, cols, subs, signs, party, code, n_parties, usd_off, account, asset):
+def flow_hits(flows, live, every, cols, subs, signs, party, code, gate, n_parties, usd_off, account, asset, extra):
     """The parties' non-zero per-account flows, party by party, each in row order and then kind
-    order: kind ``j`` (of party ``party[j]``, its code there ``code[j]``; kinds listed party by
+    order: kind ``j`` (of party ``party[j]``, its code ``code[j]``; kinds listed party by
     party) of a row is ``signs[j] * (flows[r, cols[j]] - flows[r, subs[j]])`` (no subtraction
-    when ``subs[j] < 0``), its USD the same at the columns ``+ usd_off``; the rows ``r`` are
-    ``live[i]`` (distinct rows; ``every``: ``i`` itself, over all of ``flows``), of account
+    when ``subs[j] < 0``), its USD the same at the columns ``+ usd_off``; a kind with
+    ``gate[j] >= 0`` has rows only when flows column ``gate[j]`` is non-zero in some row. The rows
+    ``r`` are ``live[i]`` (distinct rows; ``every``: ``i`` itself, over all of ``flows``), of account
     ``account[i]`` and asset ``asset[i]``. Two passes over the rows (count, then fill), so the outputs are allocated
     once at their size; the arithmetic is NumPy's (a product by +-1, one subtraction), bit for
     bit. Returns (start, account, asset, kind, amount, usd): party ``p``'s rows are
-    ``start[p]:start[p + 1]``."""
+    ``start[p]:start[p + 1]``, its per-account rows first, then ``extra[p]`` rows left unwritten
+    (room for the party's per-asset rows, so that the table's columns need no concatenation)."""
     n = flows.shape[0] if every else live.shape[0]
     k = cols.shape[0]
     start = np.zeros(n_parties + 1, dtype=np.int64)
+    counts = np.zeros(k, dtype=np.int64)
+    seen = np.zeros(flows.shape[1], dtype=np.bool_)  # the gate columns non-zero in some row
+    active = np.ones(k, dtype=np.bool_)
     # the counts do not depend on the order: when ``live`` (distinct rows) is every row, in
     # another order (a book in health order), they are counted in memory order
     in_place = every or n == flows.shape[0]
@@ -96,8 +101,13 @@ def flow_hits(flows, live, every, cols, subs, signs, party, code, n_parties, usd
     # one loop for both passes (count, then fill), so a kind's amount is computed in one place
     for fill in range(2):
         if fill:
+            for j in range(k):
+                if gate[j] >= 0 and not seen[gate[j]]:
+                    active[j] = False
+                else:
+                    start[party[j] + 1] += counts[j]
             for p in range(n_parties):
-                start[p + 1] += start[p]
+                start[p + 1] += start[p] + extra[p]
             count = start[n_parties]
             out_account = np.empty(count, dtype=np.int64)
             out_asset = np.empty(count, dtype=np.int64)
@@ -109,6 +119,10 @@ def flow_hits(flows, live, every, cols, subs, signs, party, code, n_parties, usd
         for i in range(n):
             r = i if here else live[i]
             for j in range(k):
+                if not active[j]:
+                    continue
+                if fill == 0 and gate[j] >= 0 and flows[r, gate[j]] != 0.0:
+                    seen[gate[j]] = True
                 v = flows[r, cols[j]]
                 if subs[j] >= 0:
                     v = v - flows[r, subs[j]]
@@ -116,7 +130,7 @@ def flow_hits(flows, live, every, cols, subs, signs, party, code, n_parties, usd
                 if v == 0.0:
                     continue
                 if fill == 0:
-                    start[party[j] + 1] += 1
+                    counts[j] += 1
                     continue
                 u = flows[r, cols[j] + usd_off]
                 if subs[j] >= 0:

@@ -32,6 +32,7 @@ of a book sorted at once, bit for bit (tested).
 from __future__ import annotations
 
 import copy
+import weakref
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Callable, Mapping
@@ -163,7 +164,9 @@ class CascadeOutcome:
     original account ``account_order[j]`` (the solver sorts accounts by pre-shock HF)."""
     flow_rows: np.ndarray | None = None
     """When the cascade kept flows only for the rows of the accounts it liquidated, the working
-    row of each row of ``tallies.flows`` (in book order); None: one row of flows per working row."""
+    row of each row of ``tallies.flows`` (in the order the tables list accounts in: the book's, or
+    for a book in health order its source's, ``PositionBook.output_rank``); None: one row of flows
+    per working row."""
     flow_accounts: np.ndarray | None = None
     """With ``flow_rows``, the original account of each of those rows."""
     book: "SortedBook | None" = None
@@ -422,6 +425,8 @@ class StaticCascade:
         n = model.book.n_accounts
         self._acct = Tallies.zeros(0, n)
         self._touched = np.zeros(n, dtype=np.bool_)
+        self._ended: weakref.ref | None = None  # the outcome whose end-of-run passes ``_end_memo`` holds
+        self._end_memo: dict[str, object] = {}
 
     @property
     def hf_before(self) -> HealthView:
@@ -572,6 +577,7 @@ class StaticCascade:
         other._coll, other._debt, other._dirty = base.coll.copy(), base.debt.copy(), 0
         other._q, other._q_dirty = self._hf0_sorted.copy(), 0
         other._acct, other._touched = Tallies.zeros(0, n), np.zeros(n, dtype=np.bool_)
+        other._ended, other._end_memo = None, {}
         return other
 
     def run(
@@ -630,7 +636,7 @@ class StaticCascade:
         if not replay:
             return out
         kept = replay_flows(m.rules, self._kept_base(), out.working, out.tallies, out.touched, out.account_order,
-                            self._hf0_sorted, part.swept, self.settings.limits, _row_index)
+                            self._hf0_sorted, part.swept, self.settings.limits, _row_index, m.book.output_rank)
         if kept is None:  # the replay did not end where the cascade did: record flows for every row
             return self.run(shocks, keep_arrays, trades, replay_ok=False, first_bounds=first_bounds,
                             later_bounds=later_bounds)
@@ -641,16 +647,34 @@ class StaticCascade:
         """A fresh pass of this market over one cascade; ``index`` maps the market's
         assets to the system's (``arange`` when the market is the whole system).
         ``trades``: keep the per-row trades (``Tallies.flows``)."""
+        self._ended, self._end_memo = None, {}  # a pass may overwrite the last outcome's working book
         return MarketPass(self, np.asarray(index, dtype=np.int64), trades)
 
     # --------------------------------------------------------------- summary
+    def _at_end(self, out: CascadeOutcome, name: str):
+        """A pass over the accounts ``out`` touched at its final prices (``name``: "touched", their
+        working positions ascending; "health"; "unrecoverable"), computed once per outcome: the
+        summary, the totals and the accounts table ask for the same ones. Forgotten when a pass
+        starts (:meth:`start`), since it may overwrite the working book ``out`` reads."""
+        if self._ended is None or self._ended() is not out:
+            self._ended, self._end_memo = weakref.ref(out), {"touched": np.flatnonzero(out.touched)}
+        memo = self._end_memo
+        if name not in memo:
+            rules, idx = self.model.rules, memo["touched"]
+            if name == "health":
+                memo[name] = rules.health(out.working, out.prices_final, idx)
+            elif name == "unrecoverable":
+                memo[name] = rules.unrecoverable_debt(out.working, out.prices_final, idx)
+            else:
+                raise KeyError(name)
+        return memo[name]
+
     def totals(self, out: CascadeOutcome) -> dict[str, object]:
         """The counts and USD totals of one cascade (no per-protocol facts, no health pass):
         what the system's together/alone comparisons and curves need."""
         t = out.tallies
-        touched_idx = np.flatnonzero(out.touched)
         bad_written_off = float(t.acct_bad_debt_usd.sum())
-        bad_remaining = float(self.model.rules.unrecoverable_debt(out.working, out.prices_final, touched_idx).sum())
+        bad_remaining = float(self._at_end(out, "unrecoverable").sum())
         return {
             "accounts": self.model.book.n_accounts,
             "accounts_liquidated": int((t.acct_calls > 0).sum()),
@@ -666,8 +690,7 @@ class StaticCascade:
     def summarize(self, out: CascadeOutcome) -> dict[str, object]:
         """Headline numbers of one cascade (USD unless named otherwise)."""
         m, rules = self.model, self.model.rules
-        touched_idx = np.flatnonzero(out.touched)
-        end = rules.health(out.working, out.prices_final, touched_idx)
+        end = self._at_end(out, "health")
         # accounts left insolvent with collateral still on them (blocked, stuck, or cut
         # off by max_rounds): their shortfall is not yet bad debt, but it is at risk
         gap = np.where(end.collateral_usd > 0.0, end.debt_usd - end.collateral_usd, 0.0)
@@ -723,7 +746,7 @@ class StaticCascade:
 
         rules = self.model.rules
         t = out.tallies
-        idx = np.flatnonzero(out.touched)
+        idx = self._at_end(out, "touched")
         orig = out.account_order[idx]
         rank = self.model.book.output_rank  # a book in health order lists its accounts as its source did
         sort = order_of_distinct(orig if rank is None else rank[orig], self.model.book.n_accounts)
@@ -733,8 +756,8 @@ class StaticCascade:
         base = self._kept_base()
         before = rules.health(base, out.prices0, idx)
         shocked = rules.health(base, out.prices_shocked, idx)
-        after = rules.health(out.working, out.prices_final, idx)
-        unrec = rules.unrecoverable_debt(out.working, out.prices_final, idx)
+        after = self._at_end(out, "health")
+        unrec = self._at_end(out, "unrecoverable")
         idx, orig = idx[sort], orig[sort]
         return pd.DataFrame(
             {

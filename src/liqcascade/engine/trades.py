@@ -26,7 +26,7 @@ the accounts' ``repaid`` and ``written_off`` are the debt repaid and written off
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -135,24 +135,26 @@ _NO_ACCOUNT = np.iinfo(np.int64).max
 
 
 def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlow],
-                 flow_rows: np.ndarray | None = None, flow_accounts: np.ndarray | None = None) -> pd.DataFrame:
+                 flow_rows: np.ndarray | None = None, flow_accounts: np.ndarray | None = None,
+                 in_order: bool = False) -> pd.DataFrame:
     """The ``trades`` table: per-account rows from ``flows`` (rows x ``N_FLOWS``, in the
     order of ``rows``; or, given ``flow_rows``, ``flows[i]`` is working row ``flow_rows[i]``'s,
     of original account ``flow_accounts[i]`` when given), then the per-asset ``per_asset``
     flows; zero flows are left out. Rows are ordered by party, account (book order; a party's
-    per-asset rows last), asset and kind."""
-    nonzero = flows[:, :FLOW_USD] != 0.0
-    present = nonzero.any(axis=0)  # the kinds of flow some row has
+    per-asset rows last), asset and kind. ``in_order``: the ``flow_rows`` come in the table's
+    account order already (the replay's, :class:`~liqcascade.engine.flow_replay.RowFlows`), and
+    ``flow_accounts`` only tell accounts apart and index ``rows.account_ids``."""
+    if in_order:
+        return _listed_table(flows, rows, per_asset, rows.asset[flow_rows], flow_accounts)
     if flow_rows is None:
         # only the liquidated accounts' rows have flows: one pass finds them, everything after
         # works on those, and the frame is built once
-        live = np.flatnonzero(nonzero.any(axis=1))
+        live = np.flatnonzero((flows[:, :FLOW_USD] != 0.0).any(axis=1))
         account, asset = rows.account(live), rows.asset[live]
     else:  # the rows of the liquidated accounts only (a row without flows gives no table row)
         live = None
         account = rows.account(flow_rows) if flow_accounts is None else flow_accounts
         asset = rows.asset[flow_rows]
-    del nonzero
     holding = account * np.int64(len(rows.assets)) + asset
     if not np.all(holding[1:] > holding[:-1]):  # not in book order already
         order = _stable_argsort(holding)
@@ -162,62 +164,119 @@ def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlo
             return _sorted_table(flows, every, account, asset, rows, per_asset)
         live = order if live is None else live[order]
         account, asset = account[order], asset[order]
-    # each row is a holding of its own: in (account, asset) order, a party's rows are its kinds
-    # of each row in turn, and the table's rows need no sort (a sort of the holdings, if any,
-    # not of the table's rows, which are 2-3 times as many)
-    parts = []
-    by_party = _party_rows(flows, live, present, account, asset)
-    for party in range(len(PARTIES)):
-        parts += by_party[party]
-        parts += _asset_rows([a for a in per_asset if PARTIES.index(a.party) == party])
-    parts = [p for p in parts if p.amount.shape[0]]
-    if not parts:
+    return _in_order_table(flows, live, account, asset, rows, per_asset)
+
+
+def _listed_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlow], asset: np.ndarray,
+                  account: np.ndarray) -> pd.DataFrame:
+    """:func:`trades_table` of flows whose rows come in the table's account order (``account``:
+    each row's index into ``rows.account_ids``, telling accounts apart): only an account's rows out
+    of asset order (two rows of one holding) need the sort, by the accounts' order of appearance."""
+    new = np.ones(asset.shape[0], dtype=np.bool_)
+    np.not_equal(account[1:], account[:-1], out=new[1:])
+    if np.any(~new[1:] & (asset[1:] <= asset[:-1])):
+        listed = replace(rows, account_ids=rows.account_ids[account[new]])
+        return _sorted_table(flows, np.arange(flows.shape[0]), np.cumsum(new) - 1, asset, listed, per_asset)
+    return _in_order_table(flows, None, account, asset, rows, per_asset)
+
+
+def _in_order_table(flows: np.ndarray, live: np.ndarray | None, account: np.ndarray, asset: np.ndarray,
+                    rows: BookRows, per_asset: Sequence[AssetFlow]) -> pd.DataFrame:
+    """The table of rows of distinct holdings in (account, asset) order: a party's rows are its
+    kinds of each row in turn, and the table's rows need no sort."""
+    by_party = [_asset_rows([a for a in per_asset if PARTIES.index(a.party) == party])
+                for party in range(len(PARTIES))]
+    cols = _party_rows(flows, live, account, asset, by_party, rows)
+    if not cols.amount.shape[0]:
         return _empty(rows)
-    return _frame(parts, None, rows)
+    return _columns_frame(cols, rows)
 
 
-def _party_rows(flows: np.ndarray, live: np.ndarray | None, present: np.ndarray, account: np.ndarray,
-                asset: np.ndarray) -> list[list[_Rows]]:
-    """Each party's per-account rows (a list per party, in :data:`PARTIES` order) from the rows
-    ``live`` of ``flows`` (all when None), in (account, asset) order, ordered by row and then
-    kind (by name); ``present[col]``: some row has flow ``col``. One compiled kernel finds and
-    writes them all, in two passes over the rows (``engine.kernels.flow_hits``)."""
+@dataclass(frozen=True)
+class _Columns:
+    """The table's rows as arrays, party by party: party ``p``'s are ``start[p]:start[p + 1]``,
+    its per-account rows and then its per-asset rows; ``kind``: codes into ``kinds``;
+    ``account_id``: the column itself (``ids``) or, when not, original account indexes (per-asset
+    rows: ``_NO_ACCOUNT``)."""
+
+    start: np.ndarray
+    account_id: np.ndarray
+    ids: bool
+    asset: np.ndarray
+    kind: np.ndarray
+    kinds: tuple[str, ...]
+    amount: np.ndarray
+    usd: np.ndarray
+
+
+def _kind_spec() -> list[list[tuple[str, int, int, float, int]]]:
+    """Per party (in :data:`PARTIES` order), its per-account kinds as (name, flows column, column
+    subtracted or -1, sign, gate), by name: a kind no row has gives no table row; the
+    liquidators' ``received`` (seized - fee) is there when some row has a seizure (its gate)."""
+    out = []
+    for party in range(len(PARTIES)):
+        kinds = sorted((kind, col, sign) for p, kind, col, sign in ACCOUNT_KINDS if PARTIES.index(p) == party)
+        if kinds:
+            out.append([(kind, col, -1, sign, -1) for kind, col, sign in kinds])
+        elif PARTIES[party] == "liquidators":
+            out.append([("received", FLOW_SEIZED, FLOW_FEE, 1.0, FLOW_SEIZED)])
+        else:
+            out.append([])
+    return out
+
+
+def _party_rows(flows: np.ndarray, live: np.ndarray | None, account: np.ndarray, asset: np.ndarray,
+                per_asset: Sequence[Sequence[_Rows]], rows: BookRows) -> _Columns:
+    """The table's rows: each party's per-account rows from the rows ``live`` of ``flows`` (all
+    when None), in (account, asset) order, ordered by row and then kind (by name), then its
+    per-asset rows ``per_asset[party]`` (none or one part). One compiled kernel finds and writes
+    the per-account rows, in two passes over the rows (``engine.kernels.flow_hits``), into
+    columns with room for the per-asset rows."""
     from liqcascade.engine import kernels
 
-    names: list[tuple[str, ...]] = []
-    cols: list[int] = []
-    subs: list[int] = []
-    signs: list[float] = []
-    party_of: list[int] = []
-    codes: list[int] = []
-    for party in range(len(PARTIES)):
-        kinds = sorted((kind, col, sign) for p, kind, col, sign in ACCOUNT_KINDS
-                       if PARTIES.index(p) == party and present[col])
-        if kinds:
-            spec = [(kind, col, -1, sign) for kind, col, sign in kinds]
-        elif PARTIES[party] == "liquidators" and present[FLOW_SEIZED]:
-            spec = [("received", FLOW_SEIZED, FLOW_FEE, 1.0)]  # what they keep of the seized: seized - fee
-        else:
-            spec = []
-        names.append(tuple(k[0] for k in spec))
-        for code, (_, col, sub, sign) in enumerate(spec):
-            cols.append(col)
-            subs.append(sub)
-            signs.append(sign)
-            party_of.append(party)
-            codes.append(code)
+    spec = _kind_spec()
+    kinds = tuple(sorted({k[0] for party in spec for k in party} | {k for ps in per_asset for p in ps for k in p.kinds}))
+    flat = [(party, k) for party in range(len(PARTIES)) for k in spec[party]]
+    ids = rows.account_ids.dtype == np.int64  # the id column written at once (text ids: looked up after)
+    account = np.asarray(account, dtype=np.int64)
+    extra = np.array([sum(p.amount.shape[0] for p in ps) for ps in per_asset], dtype=np.int64)
     every = live is None
     start, acc, ast, kind, amount, usd = kernels.flow_hits(
         flows, np.empty(0, dtype=np.int64) if every else np.asarray(live, dtype=np.int64), every,
-        np.array(cols, dtype=np.int64), np.array(subs, dtype=np.int64), np.array(signs, dtype=np.float64),
-        np.array(party_of, dtype=np.int64), np.array(codes, dtype=np.int64), len(PARTIES), FLOW_USD,
-        np.asarray(account, dtype=np.int64), np.asarray(asset, dtype=np.int64))
-    out: list[list[_Rows]] = []
-    for party in range(len(PARTIES)):
-        a, b = int(start[party]), int(start[party + 1])
-        out.append([_Rows(party, acc[a:b], ast[a:b], kind[a:b], names[party], amount[a:b], usd[a:b])]
-                   if names[party] else [])
-    return out
+        np.array([k[1] for _, k in flat], dtype=np.int64), np.array([k[2] for _, k in flat], dtype=np.int64),
+        np.array([k[3] for _, k in flat], dtype=np.float64), np.array([p for p, _ in flat], dtype=np.int64),
+        np.array([kinds.index(k[0]) for _, k in flat], dtype=np.int64),
+        np.array([k[4] for _, k in flat], dtype=np.int64), len(PARTIES), FLOW_USD,
+        rows.account_ids[account] if ids else account, np.asarray(asset, dtype=np.int64), extra)
+    for party, ps in enumerate(per_asset):  # the per-asset rows into the room left for them
+        at = int(start[party + 1]) - int(extra[party])
+        for p in ps:
+            to = slice(at, at + p.amount.shape[0])
+            acc[to] = rows.no_account if ids else _NO_ACCOUNT
+            ast[to], amount[to], usd[to] = p.asset, p.amount, p.usd
+            kind[to] = np.array([kinds.index(k) for k in p.kinds], dtype=np.int64)[p.kind]
+            at = to.stop
+    return _Columns(start, acc, ids, ast, kind, kinds, amount, usd)
+
+
+def _columns_frame(cols: _Columns, rows: BookRows) -> pd.DataFrame:
+    """The frame of :func:`_party_rows`'s columns (each party's label repeated, not looked up row
+    by row; the account ids looked up only for text ids)."""
+    import pyarrow as pa
+
+    n = np.diff(cols.start)
+    party = pa.concat_arrays([pa.repeat(pa.scalar(PARTIES[p], pa.large_string()), int(n[p]))
+                              for p in range(len(PARTIES)) if n[p]])
+    account_id = cols.account_id
+    if not cols.ids:
+        account_id = np.full(cols.account_id.shape[0], rows.no_account, dtype=rows.account_ids.dtype)
+        has = cols.account_id != _NO_ACCOUNT
+        account_id[has] = rows.account_ids[cols.account_id[has]]
+    return pd.DataFrame({
+        "party": pd.Series(pd.array(party, dtype=pd.Series([""]).dtype)), "account_id": account_id,
+        "asset": _labels(cols.asset, rows.assets), "kind": _labels(cols.kind, cols.kinds),
+        "amount": cols.amount, "usd": cols.usd,
+    }, copy=False)  # every column is a fresh array
 
 
 def _asset_rows(flows: Sequence[AssetFlow]) -> list[_Rows]:
@@ -279,27 +338,19 @@ def _account_rows(flows: np.ndarray, live: np.ndarray, amount: np.ndarray, accou
                          sign * flows[live[hit], FLOW_USD + col])
 
 
-def _frame(parts: Sequence[_Rows], order: np.ndarray | None, rows: BookRows) -> pd.DataFrame:
-    """The frame of ``parts``, concatenated in order and then taken in ``order`` (None: as they are)."""
-    import pyarrow as pa
-
+def _frame(parts: Sequence[_Rows], order: np.ndarray, rows: BookRows) -> pd.DataFrame:
+    """The frame of ``parts``, concatenated in order and then taken in ``order``."""
     kinds = sorted({k for p in parts for k in p.kinds})
 
     def column(get) -> np.ndarray:
-        col = np.concatenate([get(p) for p in parts])
-        return col if order is None else col[order]
+        return np.concatenate([get(p) for p in parts])[order]
 
     def ids(p: _Rows) -> np.ndarray:
         if p.account.shape[0] and p.account[0] == _NO_ACCOUNT:  # a part is all per-account or all per-asset
             return np.full(p.account.shape[0], rows.no_account, dtype=rows.account_ids.dtype)
         return rows.account_ids[p.account]
 
-    if order is None:  # each part one party: its label repeated, not looked up row by row
-        party = pa.concat_arrays([pa.repeat(pa.scalar(PARTIES[p.party], pa.large_string()), p.amount.shape[0])
-                                  for p in parts])
-        party = pd.Series(pd.array(party, dtype=pd.Series([""]).dtype))
-    else:
-        party = _labels(column(lambda p: np.full(p.amount.shape[0], p.party)), PARTIES)
+    party = _labels(column(lambda p: np.full(p.amount.shape[0], p.party)), PARTIES)
     return pd.DataFrame({
         "party": party, "account_id": column(ids),
         "asset": _labels(column(lambda p: p.asset), rows.assets),
@@ -355,12 +406,11 @@ def static_trades(model, out) -> pd.DataFrame:
     a = out.arrays if out.flow_rows is None else out.working
     if out.flow_rows is None and out.tallies.flows.shape[0] != a.asset.shape[0]:
         raise ValueError("this cascade kept no per-row trades (run it with trades=True)")
-    rows = BookRows.listed(a.offsets, a.asset, out.account_order, model.book)
-    accounts = out.flow_accounts
-    if accounts is not None and model.book.output_rank is not None:
-        accounts = model.book.output_rank[accounts]  # numbered as the book lists them, as ``rows``
     t = out.totals
-    return trades_table(out.tallies.flows, rows, [
-        AssetFlow("liquidators", "sold", -t["sold"], -t["proceeds"]),
-        AssetFlow("liquidators", "bought", t["bought"], t["bought_cost"]),
-    ], out.flow_rows, accounts)
+    per_asset = [AssetFlow("liquidators", "sold", -t["sold"], -t["proceeds"]),
+                 AssetFlow("liquidators", "bought", t["bought"], t["bought_cost"])]
+    if out.flow_rows is not None:  # replayed in the tables' order: the ids by original account
+        rows = BookRows.of(a.offsets, a.asset, out.account_order, model.book.account_ids, model.book.assets)
+        return trades_table(out.tallies.flows, rows, per_asset, out.flow_rows, out.flow_accounts, in_order=True)
+    rows = BookRows.listed(a.offsets, a.asset, out.account_order, model.book)
+    return trades_table(out.tallies.flows, rows, per_asset)
