@@ -220,21 +220,21 @@ def test_the_row_spans_and_numbers_are_each_accounts_rows_in_turn(case, r0, row_
 
 @settings(max_examples=80, deadline=None)
 @given(st.integers(1, 30).flatmap(lambda n: st.tuples(st.just(n), st.lists(st.integers(0, n - 1), max_size=50))),
-       st.booleans(), st.sampled_from([np.int32, np.int64]))
-def test_the_gather_kernel_and_its_twin_take_each_row(case, own_key, row_type):
+       st.booleans(), st.sampled_from([np.int32, np.int64]), st.sampled_from([np.int16, np.int32]))
+def test_the_gather_kernel_and_its_twin_take_each_row(case, own_key, row_type, id_type):
     """By definition, compiled and plain: output row ``i`` of every column is source row
     ``rows[i]``; a key that is the asset column (passed twice, with its output) comes out as the
-    asset ids."""
+    asset ids; asset ids and keys int16 (a book's, ``model.asset_dtype``) or int32."""
     n, picks = case
     rng = np.random.default_rng(n)
-    asset = rng.integers(0, 9, n).astype(np.int32)
-    key = (asset + 9 * rng.integers(0, 3, n)).astype(np.int32) if own_key else asset
+    asset = rng.integers(0, 9, n).astype(id_type)
+    key = (asset + 9 * rng.integers(0, 3, n)).astype(id_type) if own_key else asset
     coll, debt = rng.random(n), rng.random(n)
     rows = np.array(picks, dtype=row_type)
     compiled = jit_functions(kernels_python.FUNCTIONS, parallel=kernels_python.PARALLEL, enabled=True)["gather_rows"]
     for gather in (kernels_python.gather_rows, compiled):
         k = rows.shape[0]
-        out_asset, out_key = np.full(k, -1, dtype=np.int32), np.full(k, -1, dtype=np.int32)
+        out_asset, out_key = np.full(k, -1, dtype=id_type), np.full(k, -1, dtype=id_type)
         out_coll, out_debt = np.full(k, np.nan), np.full(k, np.nan)
         gather(rows, asset, key, coll, debt, out_asset, out_key if own_key else out_asset, out_coll, out_debt)
         assert out_asset.tolist() == [int(asset[r]) for r in picks]

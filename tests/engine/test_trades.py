@@ -370,7 +370,7 @@ def test_trades_of_two_rows_of_one_holding():
 
 
 def test_trades_of_two_rows_of_one_holding_in_order():
-    """Rows given in the table's account order (``in_order``, as the replay gives them), accounts
+    """Rows given in the table's account order (``flow_rows`` as the replay gives them), accounts
     told apart by index and not by rank: account 1 (id 8: WBTC seized 0.5), then account 0 (id 7:
     two WETH rows, seized 1 and 2, and USDC repaid 3). Account 0's rows out of asset order are
     sorted within it; the accounts keep the order they come in (8 before 7)."""
@@ -385,7 +385,7 @@ def test_trades_of_two_rows_of_one_holding_in_order():
     flows[2, [FLOW_SEIZED, FLOW_USD + FLOW_SEIZED]] = [2.0, 4000.0]
     flows[3, [FLOW_REPAID, FLOW_USD + FLOW_REPAID]] = [3.0, 3.0]
     rows = BookRows.of(offsets, asset, np.array([1, 0]), np.array([7, 8]), PARAMS.symbols)
-    tr = trades_table(flows, rows, [], np.arange(4), np.array([1, 0, 0, 0]), in_order=True)
+    tr = trades_table(flows, rows, [], np.arange(4), np.array([1, 0, 0, 0]))
     assert list(zip(tr["party"], tr["account_id"], tr["asset"], tr["kind"], tr["amount"])) == [
         ("account", 8, "WBTC", "seized", -0.5),
         ("account", 7, "WETH", "seized", -1.0),

@@ -27,7 +27,7 @@ the accounts' ``repaid`` and ``written_off`` are the debt repaid and written off
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -135,35 +135,27 @@ _NO_ACCOUNT = np.iinfo(np.int64).max
 
 
 def trades_table(flows: np.ndarray, rows: BookRows, per_asset: Sequence[AssetFlow],
-                 flow_rows: np.ndarray | None = None, flow_accounts: np.ndarray | None = None,
-                 in_order: bool = False) -> pd.DataFrame:
+                 flow_rows: np.ndarray | None = None, flow_accounts: np.ndarray | None = None) -> pd.DataFrame:
     """The ``trades`` table: per-account rows from ``flows`` (rows x ``N_FLOWS``, in the
-    order of ``rows``; or, given ``flow_rows``, ``flows[i]`` is working row ``flow_rows[i]``'s,
-    of original account ``flow_accounts[i]`` when given), then the per-asset ``per_asset``
-    flows; zero flows are left out. Rows are ordered by party, account (book order; a party's
-    per-asset rows last), asset and kind. ``in_order``: the ``flow_rows`` come in the table's
-    account order already (the replay's, :class:`~liqcascade.engine.flow_replay.RowFlows`), and
-    ``flow_accounts`` only tell accounts apart and index ``rows.account_ids``."""
-    if in_order:
+    order of ``rows``; or, given ``flow_rows`` and ``flow_accounts``, ``flows[i]`` is working row
+    ``flow_rows[i]``'s, listed in the table's account order already, the replay's
+    :class:`~liqcascade.engine.flow_replay.RowFlows`, and ``flow_accounts[i]`` its account's index
+    into ``rows.account_ids``), then the per-asset ``per_asset`` flows; zero flows are left out.
+    Rows are ordered by party, account (book order; a party's per-asset rows last), asset and
+    kind."""
+    if flow_rows is not None:
         return _listed_table(flows, rows, per_asset, rows.asset[flow_rows], flow_accounts)
-    if flow_rows is None:
-        # only the liquidated accounts' rows have flows: one pass finds them, everything after
-        # works on those, and the frame is built once
-        live = np.flatnonzero((flows[:, :FLOW_USD] != 0.0).any(axis=1))
-        account, asset = rows.account(live), rows.asset[live]
-    else:  # the rows of the liquidated accounts only (a row without flows gives no table row)
-        live = None
-        account = rows.account(flow_rows) if flow_accounts is None else flow_accounts
-        asset = rows.asset[flow_rows]
+    # only the liquidated accounts' rows have flows: one pass finds them, everything after
+    # works on those, and the frame is built once
+    live = np.flatnonzero((flows[:, :FLOW_USD] != 0.0).any(axis=1))
+    account, asset = rows.account(live), rows.asset[live]
     holding = account * np.int64(len(rows.assets)) + asset
     if not np.all(holding[1:] > holding[:-1]):  # not in book order already
         order = _stable_argsort(holding)
         holding = holding[order]
         if np.any(holding[1:] == holding[:-1]):  # an account with two rows of one asset
-            every = np.arange(flows.shape[0]) if live is None else live
-            return _sorted_table(flows, every, account, asset, rows, per_asset)
-        live = order if live is None else live[order]
-        account, asset = account[order], asset[order]
+            return _sorted_table(flows, live, account, asset, rows, per_asset)
+        live, account, asset = live[order], account[order], asset[order]
     return _in_order_table(flows, live, account, asset, rows, per_asset)
 
 
@@ -209,17 +201,27 @@ class _Columns:
     usd: np.ndarray
 
 
-def _kind_spec() -> list[list[tuple[str, int, int, float, int]]]:
-    """Per party (in :data:`PARTIES` order), its per-account kinds as (name, flows column, column
-    subtracted or -1, sign, gate), by name: a kind no row has gives no table row; the
+class _Kind(NamedTuple):
+    """A per-account kind of the table: ``flows[col] - flows[sub]`` (``sub`` -1: none) times
+    ``sign``, written only when some row has ``flows[gate]`` (-1: always)."""
+
+    name: str
+    col: int
+    sub: int
+    sign: float
+    gate: int
+
+
+def _kind_spec() -> list[list[_Kind]]:
+    """Per party (in :data:`PARTIES` order), its per-account kinds, by name: a kind no row has gives no table row; the
     liquidators' ``received`` (seized - fee) is there when some row has a seizure (its gate)."""
     out = []
     for party in range(len(PARTIES)):
         kinds = sorted((kind, col, sign) for p, kind, col, sign in ACCOUNT_KINDS if PARTIES.index(p) == party)
         if kinds:
-            out.append([(kind, col, -1, sign, -1) for kind, col, sign in kinds])
+            out.append([_Kind(kind, col, -1, sign, -1) for kind, col, sign in kinds])
         elif PARTIES[party] == "liquidators":
-            out.append([("received", FLOW_SEIZED, FLOW_FEE, 1.0, FLOW_SEIZED)])
+            out.append([_Kind("received", FLOW_SEIZED, FLOW_FEE, 1.0, FLOW_SEIZED)])
         else:
             out.append([])
     return out
@@ -235,7 +237,7 @@ def _party_rows(flows: np.ndarray, live: np.ndarray | None, account: np.ndarray,
     from liqcascade.engine import kernels
 
     spec = _kind_spec()
-    kinds = tuple(sorted({k[0] for party in spec for k in party} | {k for ps in per_asset for p in ps for k in p.kinds}))
+    kinds = tuple(sorted({k.name for party in spec for k in party} | {k for ps in per_asset for p in ps for k in p.kinds}))
     flat = [(party, k) for party in range(len(PARTIES)) for k in spec[party]]
     ids = rows.account_ids.dtype == np.int64  # the id column written at once (text ids: looked up after)
     account = np.asarray(account, dtype=np.int64)
@@ -243,10 +245,10 @@ def _party_rows(flows: np.ndarray, live: np.ndarray | None, account: np.ndarray,
     every = live is None
     start, acc, ast, kind, amount, usd = kernels.flow_hits(
         flows, np.empty(0, dtype=np.int64) if every else np.asarray(live, dtype=np.int64), every,
-        np.array([k[1] for _, k in flat], dtype=np.int64), np.array([k[2] for _, k in flat], dtype=np.int64),
-        np.array([k[3] for _, k in flat], dtype=np.float64), np.array([p for p, _ in flat], dtype=np.int64),
-        np.array([kinds.index(k[0]) for _, k in flat], dtype=np.int64),
-        np.array([k[4] for _, k in flat], dtype=np.int64), len(PARTIES), FLOW_USD,
+        np.array([k.col for _, k in flat], dtype=np.int64), np.array([k.sub for _, k in flat], dtype=np.int64),
+        np.array([k.sign for _, k in flat], dtype=np.float64), np.array([p for p, _ in flat], dtype=np.int64),
+        np.array([kinds.index(k.name) for _, k in flat], dtype=np.int64),
+        np.array([k.gate for _, k in flat], dtype=np.int64), len(PARTIES), FLOW_USD,
         rows.account_ids[account] if ids else account, np.asarray(asset, dtype=np.int64), extra)
     for party, ps in enumerate(per_asset):  # the per-asset rows into the room left for them
         at = int(start[party + 1]) - int(extra[party])
@@ -411,6 +413,6 @@ def static_trades(model, out) -> pd.DataFrame:
                  AssetFlow("liquidators", "bought", t["bought"], t["bought_cost"])]
     if out.flow_rows is not None:  # replayed in the tables' order: the ids by original account
         rows = BookRows.of(a.offsets, a.asset, out.account_order, model.book.account_ids, model.book.assets)
-        return trades_table(out.tallies.flows, rows, per_asset, out.flow_rows, out.flow_accounts, in_order=True)
+        return trades_table(out.tallies.flows, rows, per_asset, out.flow_rows, out.flow_accounts)
     rows = BookRows.listed(a.offsets, a.asset, out.account_order, model.book)
     return trades_table(out.tallies.flows, rows, per_asset)

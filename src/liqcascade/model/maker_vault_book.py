@@ -76,19 +76,16 @@ def vault_book(t: VaultTotals, seed: int, collateral: str = "WETH", debt: str = 
     return rows
 
 
-def median_collateralisation(book: pd.DataFrame, price: float) -> float:
-    """The median vault's collateral value over its debt."""
-    coll = book.groupby("account")["collateral"].sum()
-    debt = book.groupby("account")["debt"].sum()
-    return float(np.median(coll * price / debt)) if len(debt) else math.nan
-
-
 def debt_share_at_or_below(book: pd.DataFrame, price: float, thresholds: tuple[float, ...]) -> np.ndarray:
     """For each threshold, the share of the book's debt held by vaults whose collateral value
     at ``price`` over their debt is at or below it (the form Maker's risk calls published)."""
     per = book.groupby("account")[["collateral", "debt"]].sum()
     cr = (per["collateral"] * price / per["debt"]).to_numpy()
-    w = per["debt"].to_numpy() / per["debt"].sum()
+    return _shares_at_or_below(cr, per["debt"].to_numpy() / per["debt"].sum(), thresholds)
+
+
+def _shares_at_or_below(cr: np.ndarray, w: np.ndarray, thresholds: tuple[float, ...]) -> np.ndarray:
+    """For each threshold, the weight ``w`` of the vaults whose ratio ``cr`` is at or below it."""
     return np.array([w[cr <= th].sum() for th in thresholds])
 
 
@@ -137,7 +134,7 @@ def fit_cr_shape(t: VaultTotals, seed: int, pub: PublishedCollateralisation,
         for c in collaterals:
             tc = replace(t, cr_sigma=float(s), collateral=float(c))
             cr = _collateralisation(tc, d, z)
-            got = np.array([w[cr * to_shares <= th].sum() for th in pub.thresholds])
+            got = _shares_at_or_below(cr * to_shares, w, pub.thresholds)
             loss = float(((got - np.array(pub.shares)) ** 2).sum())
             mean = math.nan
             if pub.mean is not None:
