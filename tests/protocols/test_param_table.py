@@ -143,3 +143,26 @@ def test_a_sorted_book_moves_the_key_with_its_rows(pb):
     want = rules.prepare(book).params
     np.testing.assert_array_equal(b.params.lt_of(np.arange(book.n_rows)), want.lt_of(orig_rows))
     np.testing.assert_array_equal(b.params.bonus_of(np.arange(book.n_rows)), want.bonus_of(orig_rows))
+
+
+def test_account_class_by_table_and_by_comparison_by_hand():
+    from liqcascade.protocols.aave_v3.rules import _account_class
+    # ids 3, -2, 3 again (the later class wins), 70000 (no int16 holds it: no account's)
+    ids = [3, -2, 3, 70000]
+    emode = np.array([0, 3, -2, 5, 3, -1], dtype=np.int16)
+    want = [0, 3, 2, 0, 3, 0]
+    narrow = _account_class(emode, ids)
+    assert narrow.dtype == np.int16 and narrow.tolist() == want
+    wide = _account_class(emode.astype(np.int64), ids)  # compared id by id
+    assert wide.dtype == np.int16 and wide.tolist() == want
+    unsigned = _account_class(np.array([65535, 3, 0], dtype=np.uint16), [65535, 3])
+    assert unsigned.tolist() == [1, 2, 0]
+    assert _account_class(np.zeros(0, dtype=np.int16), [1]).shape == (0,)
+
+
+def test_per_class_key_from_negative_free_classes_of_a_narrow_type():
+    # classes as int16 (what the Aave rules now give); keys 2 * 4 + asset and 0 * 4 + asset
+    lt = np.zeros((3, 4))
+    t = ParamTable.per_class(np.array([2, 0], dtype=np.int16), np.array([0, 1, 1], dtype=np.int32),
+                             np.array([3, 0, 1], dtype=np.int16), lt, lt, lt)
+    assert t.key.dtype == np.int16 and t.key.tolist() == [11, 0, 1]

@@ -66,8 +66,10 @@ class ParamTable:
         in a process the warm-up (``liqcascade warm``) had prepared, for 2 B a row."""
         n_keys = lt.size
         dtype = asset.dtype if n_keys <= np.iinfo(asset.dtype).max else np.dtype(np.int64)
-        key = account_class[account].astype(dtype)
-        key *= dtype.type(lt.shape[1])
+        # each account's first key (its class's) in the key type, then one gather of it per row:
+        # no row-sized temporary wider than the key
+        first = np.multiply(account_class, lt.shape[1], dtype=np.int64).astype(dtype, copy=False)
+        key = np.take(first, account)
         key += asset.astype(dtype, copy=False)
         return cls(key, _table(lt.ravel()), _table(bonus.ravel()), _table(fee.ravel()))
 

@@ -130,8 +130,7 @@ class AaveV3Rules:
         p = self.params
         lt_table = [p.liquidation_threshold]
         bonus_table = [p.liquidation_bonus]
-        account_class = np.zeros(emode.shape[0], dtype=np.int64)
-        for i, cat in enumerate(p.emodes, start=1):
+        for cat in p.emodes:
             if cat.assets:
                 members = np.array([s in cat.assets for s in p.symbols])
             else:
@@ -140,8 +139,7 @@ class AaveV3Rules:
                 members = members & (p.liquidation_threshold > 0)  # the reserve's LT 0 wins before v3.6
             lt_table.append(np.where(members, cat.liquidation_threshold, p.liquidation_threshold))
             bonus_table.append(np.where(members, cat.liquidation_bonus, p.liquidation_bonus))
-            account_class[emode == cat.id] = i
-        return np.vstack(lt_table), np.vstack(bonus_table), account_class
+        return np.vstack(lt_table), np.vstack(bonus_table), _account_class(emode, [cat.id for cat in p.emodes])
 
     def prepare(self, book: PositionBook) -> BookArrays:
         return BookArrays(
@@ -231,3 +229,24 @@ class AaveV3Rules:
 
     def outcome_facts(self, arrays: BookArrays, prices: FloatArray) -> dict[str, object]:
         return {}
+
+
+def _account_class(emode: np.ndarray, ids: list[int]) -> IntArray:
+    """Each account's class: ``i`` where its id is ``ids[i - 1]`` (the last such ``i`` when an id
+    repeats), 0 where no id is its id; in the narrowest of int16 and int64 that holds the classes.
+    An id column of at most 2 bytes (the book's int16) is read once through a table of every value
+    it can hold (a negative id indexes it from the end, where its entry is); a wider one is
+    compared with each id in turn. The classes are a per-account array, one of a one-shot
+    solver's build passes: 2 B an account written, not 8."""
+    dtype = np.int16 if len(ids) <= np.iinfo(np.int16).max else np.int64
+    if emode.dtype.kind in "iu" and emode.dtype.itemsize <= 2:
+        info = np.iinfo(emode.dtype)
+        lut = np.zeros(int(info.max) - int(info.min) + 1, dtype=dtype)
+        for i, cid in enumerate(ids, start=1):
+            if info.min <= cid <= info.max:  # an id the column cannot hold is no account's
+                lut[cid] = i
+        return lut[emode]
+    account_class = np.zeros(emode.shape[0], dtype=dtype)
+    for i, cid in enumerate(ids, start=1):
+        account_class[emode == cid] = i
+    return account_class
