@@ -310,7 +310,9 @@ class SortedBook:
     def whole(self) -> BookArrays:
         """The book in working order with every account's rows: the sorted accounts' (``base``),
         then the others' in their order, read from ``source`` (one gather of those rows, made when
-        first asked; ``base`` itself when every account is sorted)."""
+        first asked; ``base`` itself when every account is sorted). The front's amounts are
+        ``base``'s as they are when first asked: the working amounts, when the room's are the
+        solver's (an outcome's ``arrays`` writes its own over them)."""
         if self.source is None:
             return self.base
         m, src = self.n_sorted, self.source
@@ -364,8 +366,9 @@ def _own_amounts(base: BookArrays, book: PositionBook) -> BookArrays:
     """``base`` holding the book's own amount columns where its copies are equal to them (the
     rules that only copy them): until a sorting replaces them (with gathered columns of its
     own), and for good on a book in health order (the sorted book), the copies would be a
-    second book's worth of amounts. Nothing writes into a base book's amounts (each run works
-    on copies; a sorting gathers rows from them into columns of its own), so sharing them is safe."""
+    second book's worth of amounts. Nothing writes into the model's columns (a run writes its
+    working amounts: a copy of its own, or the columns a sorting gathers into, ``RowRoom``), so
+    sharing them is safe."""
     b = book
     for name, own in (("coll", b.collateral), ("debt", b.debt)):
         if getattr(base, name).shape == own.shape and np.array_equal(getattr(base, name), own):
@@ -1201,8 +1204,10 @@ ROW_COLUMNS = ("asset", "coll", "debt", "aux")
 class RowRoom:
     """Columns with room for every row of a book (``np.empty``: a page is committed when a row is
     written to it), filled an account's rows at a time as the book is sorted: a sorted book's
-    ``base`` is their front. Rows once written are not written again, so a front (and an outcome
-    that keeps it) stays as it is while rows are added after it."""
+    ``base`` is their front. A row's asset and key, once written, are not written again, so a
+    front keeps them while rows are added after it. The amounts' room may be a solver's working
+    amounts (:meth:`like` with ``amounts``): its runs then write a front's amounts, and the book's
+    own are gathered from the model when asked (:meth:`StaticCascade._kept_base`)."""
 
     offsets: np.ndarray
     columns: dict[str, np.ndarray | None]
