@@ -203,8 +203,10 @@ def test_with_the_takeover_a_covered_account_is_left_at_zero_equity_at_its_bankr
     # equity at the bankruptcy price after the round: it was 0, and stays 0 for a covered account
     left_at_b = collateral + st_.collateral_change + (size + filled) * (bankrupt - entry)
     assert np.all(np.abs(left_at_b[paid]) <= 1e-9 * (1.0 + np.abs(size * entry))[paid])
-    # the fund pays only for fills beyond the bankruptcy price, and leaves a deficit only when empty
-    assert np.all(r.covered[~beyond] == 0)
+    # the fund pays only for fills beyond the bankruptcy price (a fill at it, closing the position,
+    # leaves the rounding of entry - collateral / size: at most 1e-9 of the notional, as above),
+    # and leaves a deficit only when empty
+    assert np.all(r.covered[~beyond] <= 1e-9 * (1.0 + np.abs(size * entry))[~beyond])
     if st_.deficit.sum() > 1e-9:
         assert fund + st_.fund_delta == pytest.approx(0.0, abs=1e-6)
 
